@@ -1,0 +1,95 @@
+// The only place MedLedger defines bytes: every structure that is signed, hashed or stored
+// is encoded as DAG-CBOR, whose canonical form (sorted map keys, shortest integers, no
+// undefined, no floats that could be ints) makes "same value" mean "same bytes" on every node.
+import * as dagCbor from '@ipld/dag-cbor';
+import { CID } from 'multiformats/cid';
+import * as raw from 'multiformats/codecs/raw';
+import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2';
+import { createHash } from 'node:crypto';
+
+export type Bytes = Uint8Array;
+
+/** A value that DAG-CBOR can encode: the data model every hashed/signed structure lives in. */
+export type Encodable =
+  | null
+  | boolean
+  | number
+  | string
+  | Uint8Array
+  | CID
+  | readonly Encodable[]
+  | { readonly [key: string]: Encodable };
+
+export class CodecError extends Error {
+  override readonly name = 'CodecError';
+}
+
+/** Canonical DAG-CBOR encoding. Throws CodecError naming the problem for unencodable input. */
+export function encode(value: unknown): Bytes {
+  try {
+    return dagCbor.encode(value);
+  } catch (err) {
+    throw new CodecError(`cannot encode value: ${(err as Error).message}`);
+  }
+}
+
+/** Strict DAG-CBOR decoding: rejects non-canonical input, so decode∘encode is the identity on bytes. */
+export function decode<T = unknown>(bytes: Bytes): T {
+  try {
+    return dagCbor.decode<T>(bytes);
+  } catch (err) {
+    throw new CodecError(`cannot decode bytes: ${(err as Error).message}`);
+  }
+}
+
+/** sha2-256 of bytes (synchronous; node:crypto). */
+export function sha256(bytes: Bytes | string): Bytes {
+  return new Uint8Array(createHash('sha256').update(bytes).digest());
+}
+
+/** sha2-256 over the canonical encoding of a value. */
+export function hashValue(value: unknown): Bytes {
+  return sha256(encode(value));
+}
+
+/**
+ * CIDv1, raw codec, sha2-256: exactly the address IPFS gives a file of these bytes when it is
+ * stored as a single raw block (files up to the importer's chunk size, 256 KiB).
+ */
+export function rawCid(bytes: Bytes): CID {
+  const digest = sha256Hasher.digest(bytes);
+  if (digest instanceof Promise) throw new CodecError('sha256 digest unexpectedly async');
+  return CID.create(1, raw.code, digest);
+}
+
+export function parseCid(text: string): CID {
+  try {
+    return CID.parse(text);
+  } catch (err) {
+    throw new CodecError(`not a valid CID "${text.slice(0, 80)}": ${(err as Error).message}`);
+  }
+}
+
+export function toHex(bytes: Bytes): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+export function fromHex(hex: string): Bytes {
+  if (!/^(?:[0-9a-fA-F]{2})*$/.test(hex)) throw new CodecError(`not a hex string: "${hex.slice(0, 80)}"`);
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
+export function bytesEqual(a: Bytes, b: Bytes): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+export function concatBytes(parts: readonly Bytes[]): Bytes {
+  return new Uint8Array(Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
+}
+
+export function utf8(text: string): Bytes {
+  return new TextEncoder().encode(text);
+}
+
+export { CID };

@@ -1,0 +1,155 @@
+// The engine contract every consensus algorithm implements (DESIGN §3, after etcd/raft).
+//
+// An engine is a deterministic state machine. Its only inputs are `tick()`, `step(from, msg)`
+// and `propose(proposal)`; its only output is a `Ready` batch. It owns no timers, no clock, no
+// randomness (a seeded `Rng` is injected), no file system and no network. The same code runs
+// under the simulator (virtual time) and inside a node (real clock, mTLS transport, fsync'd WAL).
+//
+// Driver loop:
+//   while (engine.hasReady()) {
+//     const rd = engine.ready();
+//     storage.apply(rd.persist);   // MUST be durable before any message of rd is sent
+//     send(rd.messages);
+//     deliver(rd.decided); if (rd.restore) restoreApp(rd.restore);
+//     engine.advance(rd);
+//   }
+import type { Bytes } from '../codec/index.ts';
+
+export type NodeId = string;
+
+/** A client request to be ordered. (clientId, seq) identifies it; engines never decide it twice. */
+export interface Proposal {
+  /** Who submits (a gateway, a simulated client). */
+  readonly clientId: string;
+  /** Strictly increasing per client, starting at 1 (PBFT's client timestamp). */
+  readonly seq: number;
+  /** Opaque bytes: a signed transaction envelope, in a real node. */
+  readonly data: Bytes;
+}
+
+/** One signature in a certificate. */
+export interface CertificateSignature {
+  readonly nodeId: NodeId;
+  readonly signature: Bytes;
+}
+
+/**
+ * Proof that a block was decided, as far as the engine can give one. Crash-fault engines (solo,
+ * raft) give a leader signature or none; BFT engines give a quorum (2f+1) of signatures over the
+ * `signedFields` they list. `verifyCertificate` of the engine's module checks it.
+ */
+export interface Certificate {
+  /** e.g. 'raft-leader', 'pbft-commit', 'gpbft-bundle', 'ehbft-commit', 'hashgen-seal'. */
+  readonly scheme: string;
+  /** Engine-specific fields that were signed besides the block digest (view, term, nonce…). */
+  readonly fields: Readonly<Record<string, number | string | Bytes>>;
+  readonly signatures: readonly CertificateSignature[];
+}
+
+/** A decided block: an ordered batch of proposals at a height (1, 2, 3, … with no gaps). */
+export interface DecidedBlock {
+  readonly height: number;
+  readonly proposals: readonly Proposal[];
+  /** blockDigest(height, previousDigest, proposals) — chains decided blocks together. */
+  readonly digest: Bytes;
+  readonly previousDigest: Bytes;
+  readonly certificate: Certificate | null;
+}
+
+/** A durable write the driver must make before sending the Ready's messages. */
+export type PersistOp =
+  | { readonly op: 'put'; readonly key: string; readonly value: Bytes }
+  | { readonly op: 'delete'; readonly key: string }
+  /** Delete every key starting with prefix (log truncation, compaction). */
+  | { readonly op: 'deletePrefix'; readonly prefix: string };
+
+/** What an engine finds on restart: the keys it persisted before the crash, nothing else. */
+export interface DurableState {
+  get(key: string): Bytes | undefined;
+  /** Keys with this prefix in ascending (UTF-16 code unit) order. */
+  keysWithPrefix(prefix: string): readonly string[];
+}
+
+export interface Outbound<M> {
+  readonly to: NodeId;
+  readonly message: M;
+}
+
+/**
+ * The application must replace its state by "everything up to `height`", whose last digest is
+ * `digest` (snapshot install in Raft, state transfer in PBFT). The driver fetches the missing
+ * blocks from peers (node runtime: block sync; simulator: from a correct node) and checks them
+ * against `digest`. Decided blocks after this continue at height + 1.
+ */
+export interface RestoreRequest {
+  readonly height: number;
+  readonly digest: Bytes;
+}
+
+export interface Ready<M> {
+  readonly persist: readonly PersistOp[];
+  readonly messages: readonly Outbound<M>[];
+  readonly decided: readonly DecidedBlock[];
+  readonly restore: RestoreRequest | null;
+}
+
+export type ProposeResult =
+  | { readonly accepted: true }
+  | { readonly accepted: false; readonly reason: 'queue-full' | 'not-member' | 'too-large' | 'stopped' | 'invalid' };
+
+export interface EngineStatus {
+  readonly id: NodeId;
+  /** 'leader' | 'follower' | 'candidate' | 'primary' | 'backup' | 'acceptor' | 'verifier' … */
+  readonly role: string;
+  /** The node this one believes leads / is primary, if any. */
+  readonly leader: NodeId | null;
+  /** Raft term, PBFT view, or the engine's equivalent epoch. */
+  readonly epoch: number;
+  readonly decidedHeight: number;
+  readonly members: readonly NodeId[];
+}
+
+/** Every message has a `type` (its phase), used for metrics and routing. */
+export interface EngineMessage {
+  readonly type: string;
+}
+
+export interface Engine<M extends EngineMessage = EngineMessage> {
+  readonly id: NodeId;
+  /** Advance logical time by one tick (the driver decides how long a tick is). */
+  tick(): void;
+  /** Handle a message from a peer. Malformed or unauthenticated messages are dropped, never thrown. */
+  step(from: NodeId, message: M): void;
+  /** Submit a proposal; followers/backups forward it to the leader/primary. */
+  propose(proposal: Proposal): ProposeResult;
+  hasReady(): boolean;
+  /** The pending batch. Calling it twice without advance() returns the same batch. */
+  ready(): Ready<M>;
+  /** The driver has persisted, sent and applied `ready`. */
+  advance(ready: Ready<M>): void;
+  status(): EngineStatus;
+}
+
+/** Seeded randomness injected into engines (election jitter). Never Math.random. */
+export interface Rng {
+  /** Uniform integer in [0, maxExclusive). */
+  nextInt(maxExclusive: number): number;
+  /** Uniform float in [0, 1). */
+  nextFloat(): number;
+}
+
+export class EngineAssertionError extends Error {
+  override readonly name = 'EngineAssertionError';
+}
+
+/** TigerBeetle-style invariant check: a violated invariant is a bug, so stop loudly. */
+export function assertInvariant(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new EngineAssertionError(`invariant violated: ${message}`);
+}
+
+export const EMPTY_READY: Ready<never> = Object.freeze({
+  persist: Object.freeze([]),
+  messages: Object.freeze([]),
+  decided: Object.freeze([]),
+  restore: null,
+});

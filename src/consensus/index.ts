@@ -1,0 +1,5 @@
+export * from './engine.ts';
+export * from './digest.ts';
+export * from './rng.ts';
+export * from './cutter.ts';
+export * from './dedup.ts';
