@@ -14,6 +14,7 @@
 //     engine.advance(rd);
 //   }
 import type { Bytes } from '../codec/index.ts';
+import type { Signer } from '../crypto/index.ts';
 
 export type NodeId = string;
 
@@ -109,7 +110,11 @@ export interface EngineStatus {
   readonly members: readonly NodeId[];
 }
 
-/** Every message has a `type` (its phase), used for metrics and routing. */
+/**
+ * Every message has a `type` (its phase), used for metrics and routing. Messages are plain
+ * DAG-CBOR-encodable objects (no undefined, no class instances, integers not floats) because the
+ * transport encodes them with codec.encode and the simulator measures their encoded bytes.
+ */
 export interface EngineMessage {
   readonly type: string;
 }
@@ -153,3 +158,17 @@ export const EMPTY_READY: Ready<never> = Object.freeze({
   decided: Object.freeze([]),
   restore: null,
 });
+
+/**
+ * What an engine module offers the simulator to play a Byzantine node with its own (valid) key:
+ * a Byzantine node runs the real engine and tampers with what it sends. Each hook returns a new
+ * message (never mutates its input), or null when the message has nothing to tamper with.
+ */
+export interface ByzantineSupport<M extends EngineMessage> {
+  /** Re-sign a message as `signer` (a Byzantine node can sign anything with its own key). */
+  resign(message: M, signer: Signer): M;
+  /** A conflicting variant of a proposing message (pre-prepare, append…) for equivocation. */
+  equivocate(message: M, rng: Rng, signer: Signer): M | null;
+  /** A re-signed copy with a field off by one (view, sequence) or a wrong digest. */
+  mutate(message: M, rng: Rng, signer: Signer): M | null;
+}

@@ -1,0 +1,51 @@
+// Every engine is created the same way, by name, from an EngineContext. The simulator, the lab
+// and the node runtime look engines up here; each engine module adds one entry.
+import type { CutterConfig } from './cutter.ts';
+import type { ByzantineSupport, DurableState, Engine, EngineMessage, NodeId, Rng } from './engine.ts';
+import type { Signer, SignatureVerifier } from '../crypto/index.ts';
+
+export interface EngineContext {
+  readonly id: NodeId;
+  /** The initial membership (all orderer nodes), in a fixed order every node agrees on. */
+  readonly members: readonly NodeId[];
+  readonly rng: Rng;
+  /** What this node persisted before (empty on first boot). */
+  readonly storage: DurableState;
+  readonly signer: Signer;
+  readonly verifier: SignatureVerifier;
+  readonly cutter: CutterConfig;
+  /**
+   * Engine-specific options (validated by the engine; unknown keys are an error). E.g. raft
+   * {electionTicks, heartbeatTicks}, pbft {checkpointInterval}, gpbft {coordinates, ratings}.
+   */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+export interface EngineDefinition<M extends EngineMessage = EngineMessage> {
+  readonly name: string;
+  /** Crash-fault tolerant ('crash') or Byzantine-fault tolerant ('byzantine'). */
+  readonly faultModel: 'crash' | 'byzantine';
+  /** Smallest cluster the engine supports. */
+  readonly nodesMin: number;
+  /** Max faulty nodes tolerated for n nodes. */
+  faultsTolerated(nodes: number): number;
+  create(ctx: EngineContext): Engine<M>;
+  readonly byzantine?: ByzantineSupport<M>;
+}
+
+const registry = new Map<string, EngineDefinition>();
+
+export function registerEngine<M extends EngineMessage>(def: EngineDefinition<M>): void {
+  if (registry.has(def.name)) throw new Error(`engine "${def.name}" registered twice`);
+  registry.set(def.name, def as unknown as EngineDefinition);
+}
+
+export function getEngine(name: string): EngineDefinition {
+  const def = registry.get(name);
+  if (!def) throw new Error(`unknown consensus engine "${name}" (known: ${[...registry.keys()].sort().join(', ') || 'none'})`);
+  return def;
+}
+
+export function engineNames(): string[] {
+  return [...registry.keys()].sort();
+}
