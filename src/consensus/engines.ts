@@ -1,1 +1,2 @@
 // Importing this module registers every built-in engine (one import line per engine).
+import './solo/solo.ts';

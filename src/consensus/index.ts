@@ -3,3 +3,4 @@ export * from './digest.ts';
 export * from './rng.ts';
 export * from './cutter.ts';
 export * from './dedup.ts';
+export * from './memory-storage.ts';

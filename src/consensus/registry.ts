@@ -15,6 +15,13 @@ export interface EngineContext {
   readonly verifier: SignatureVerifier;
   readonly cutter: CutterConfig;
   /**
+   * On a restart: the height the application (block store) had durably applied. An engine that
+   * still holds decided blocks above it re-emits them in its first Ready, so a crash between
+   * "engine persisted the decision" and "block store appended it" loses nothing.
+   * Undefined means the application has everything the engine decided.
+   */
+  readonly appliedHeight?: number;
+  /**
    * Engine-specific options (validated by the engine; unknown keys are an error). E.g. raft
    * {electionTicks, heartbeatTicks}, pbft {checkpointInterval}, gpbft {coordinates, ratings}.
    */
