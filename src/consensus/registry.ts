@@ -1,7 +1,7 @@
 // Every engine is created the same way, by name, from an EngineContext. The simulator, the lab
 // and the node runtime look engines up here; each engine module adds one entry.
 import type { CutterConfig } from './cutter.ts';
-import type { ByzantineSupport, DurableState, Engine, EngineMessage, NodeId, Rng } from './engine.ts';
+import type { ByzantineSupport, DecidedBlock, DurableState, Engine, EngineMessage, NodeId, Rng } from './engine.ts';
 import type { Signer, SignatureVerifier } from '../crypto/index.ts';
 
 export interface EngineContext {
@@ -38,6 +38,12 @@ export interface EngineDefinition<M extends EngineMessage = EngineMessage> {
   faultsTolerated(nodes: number): number;
   create(ctx: EngineContext): Engine<M>;
   readonly byzantine?: ByzantineSupport<M>;
+  /**
+   * Optional: check a decided block's certificate (the simulator calls it on every decided block
+   * of a correct node; the ledger may too). `members` is the initial membership, `verifier` knows
+   * every member's key. Returns true when the certificate proves the block was decided.
+   */
+  verifyCertificate?(block: DecidedBlock, members: readonly NodeId[], verifier: SignatureVerifier): boolean;
 }
 
 const registry = new Map<string, EngineDefinition>();
