@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadGenesis, loadNodeConfig } from './config.ts';
+
+const VALID = `
+node: { id: hospital1, org: Hospital1, roles: [peer, orderer], dataDir: ./data }
+listen:
+  p2p: { host: 127.0.0.1, port: 7051 }
+  api: { host: 127.0.0.1, port: 8443 }
+identity: { cert: crypto/cert.pem, key: crypto/key.pem, orgCa: crypto/ca.pem, rootCa: crypto/root.pem }
+genesis: genesis.json
+`;
+
+function write(text: string, name = 'node.yaml'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'medledger-config-'));
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('node configuration', () => {
+  it('loads a valid file, applies defaults and resolves paths from its folder', () => {
+    const path = write(VALID);
+    const c = loadNodeConfig(path, {});
+    assert.equal(c.node.id, 'hospital1');
+    assert.equal(c.limits.tickMs, 50);
+    assert.equal(c.identity.cert, join(path, '..', 'crypto/cert.pem'));
+  });
+
+  it('environment overrides win and are validated like the file', () => {
+    const path = write(VALID);
+    assert.equal(loadNodeConfig(path, { MEDLEDGER_LISTEN_API_PORT: '9443' }).listen.api.port, 9443);
+    assert.throws(() => loadNodeConfig(path, { MEDLEDGER_LISTEN_API_PORT: 'http' }), /listen\.api\.port/);
+  });
+
+  it('names the problem in malformed YAML, wrong types and unknown keys', () => {
+    assert.throws(() => loadNodeConfig(write('node: [unclosed'), {}), (e: Error) => e instanceof ConfigError && /not valid YAML \(line 1/.test(e.message));
+    assert.throws(() => loadNodeConfig(write(VALID.replace('port: 7051', 'port: 70510')), {}), /listen\.p2p\.port/);
+    assert.throws(() => loadNodeConfig(write(`${VALID}\nextra: 1\n`), {}), /extra/);
+    assert.throws(() => loadNodeConfig(write('- a list'), {}), /mapping at the top level/);
+    assert.throws(() => loadNodeConfig('/nonexistent/node.yaml', {}), /cannot read configuration file/);
+  });
+
+  it('rejects a genesis with duplicate members or an organisation without a CA', () => {
+    const genesis = {
+      consortium: 'demo',
+      consensus: { engine: 'raft', cutter: { countMax: 10, sizeBytesMax: 4096, timeoutTicks: 2, pendingMax: 100 } },
+      members: [
+        { id: 'n1', org: 'H1', p2pUrl: 'wss://127.0.0.1:7051', apiUrl: 'https://127.0.0.1:8443' },
+        { id: 'n1', org: 'H2', p2pUrl: 'wss://127.0.0.1:7052', apiUrl: 'https://127.0.0.1:8444' },
+      ],
+      rootCaPem: 'x',
+      orgs: [{ org: 'H1', caPem: 'x' }],
+      createdAtMs: 0,
+    };
+    const path = write(JSON.stringify(genesis), 'genesis.json');
+    assert.throws(() => loadGenesis(path), (e: Error) => /duplicate member id "n1"/.test(e.message) && /"H2" has no CA/.test(e.message));
+  });
+});
