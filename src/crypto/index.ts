@@ -1,1 +1,2 @@
 export * from './ecdsa.ts';
+export * from './x509.ts';
