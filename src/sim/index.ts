@@ -1,0 +1,24 @@
+// The simulator's library API. Importing it registers every built-in engine.
+import '../consensus/engines.ts';
+
+export type {
+  CampaignFailure,
+  CampaignOptions,
+  CampaignSummary,
+  CheckerName,
+  CryptoMode,
+  FaultMode,
+  MessageStats,
+  NetworkOptions,
+  SimMetrics,
+  SimOptions,
+  SimResult,
+  Violation,
+  WorkloadOptions,
+} from './types.ts';
+export { FAULT_MODES } from './types.ts';
+export { runSimulation } from './simulator.ts';
+export { runCampaign, CampaignAggregator, checkCampaignRange, CAMPAIGN_FAILURES_KEPT } from './campaign.ts';
+export { SimOptionsError, resolveOptions } from './options.ts';
+export { SimNetwork, DEFAULT_NETWORK, type NetworkConfig } from './network.ts';
+export { planFaults, describeFault, type FaultAction, type TimedFault, type ByzantineBehaviour } from './faults.ts';

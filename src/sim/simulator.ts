@@ -1,0 +1,652 @@
+// The deterministic simulator: N engines in one process on virtual time, driven through the
+// Ready contract, over a seeded network model, under a fault schedule drawn from the seed, with
+// the five checkers (agreement, validity, integrity, durability, liveness) on every run.
+//
+// Determinism: every random choice comes from SeededRng streams forked from the seed in a fixed
+// order; events run in (virtual time, insertion order); nothing reads the wall clock. The same
+// options and seed therefore give the same result (with crypto 'ecdsa' the signature bytes
+// differ between runs, which no engine may branch on; see crypto.ts).
+import { bytesEqual, decode, encode, toHex, type Bytes } from '../codec/index.ts';
+import { GENESIS_DIGEST, blockDigest, proposalKey } from '../consensus/digest.ts';
+import type { DecidedBlock, Engine, EngineMessage, NodeId, Outbound, PersistOp, Proposal, RestoreRequest } from '../consensus/engine.ts';
+import { MemoryStorage } from '../consensus/memory-storage.ts';
+import { SeededRng } from '../consensus/rng.ts';
+import { ByzantineActor } from './byzantine.ts';
+import { makeIdentities, type SimIdentities } from './crypto.ts';
+import { describeFault, planFaults, type FaultPlan, type TimedFault } from './faults.ts';
+import { SimNetwork } from './network.ts';
+import { resolveOptions, type ResolvedOptions } from './options.ts';
+import { EventQueue } from './queue.ts';
+import { TraceBuffer, formatMs } from './trace.ts';
+import type { MessageStats, SimOptions, SimResult, Violation } from './types.ts';
+
+/** Ready batches handled for one input before the engine is declared stuck in a loop. */
+const READY_LOOPS_MAX = 10_000;
+/** Scheduled events at once (messages in flight + ticks + client timers). */
+const EVENT_QUEUE_CAPACITY = 500_000;
+/** Events processed in one run; beyond it the run ends with a liveness violation. */
+const EVENTS_PROCESSED_MAX = 20_000_000;
+/** Keep the violation list readable. */
+const VIOLATIONS_MAX = 20;
+
+type SimEvent =
+  | { readonly k: 'tick'; readonly inst: Instance; readonly incarnation: number }
+  | { readonly k: 'deliver'; readonly from: NodeId; readonly to: NodeId; readonly type: string; readonly bytes: Bytes; readonly delayed: boolean }
+  | { readonly k: 'submit' }
+  | { readonly k: 'retry'; readonly key: string }
+  | { readonly k: 'fault'; readonly fault: TimedFault };
+
+interface Instance {
+  /** 'n3', or 'n3′' for the twin of n3. */
+  readonly name: string;
+  readonly identity: NodeId;
+  readonly correct: boolean;
+  readonly storage: MemoryStorage;
+  engine: Engine<EngineMessage> | null;
+  incarnation: number;
+  readonly actor: ByzantineActor | null;
+  /** The node's block store: durable, append-only (survives crashes, like the real ledger). */
+  readonly ledger: DecidedBlock[];
+  readonly ledgerKeys: Set<string>;
+}
+
+interface Submitted {
+  readonly proposal: Proposal;
+  readonly firstAtMs: number;
+  lastTarget: string | null;
+  /** Set when a correct node decided it: the client got its acknowledgement. */
+  ack: { atMs: number; height: number; index: number; node: string } | null;
+}
+
+class StopRun extends Error {}
+
+export function runSimulation(options: SimOptions): SimResult {
+  return new Simulation(resolveOptions(options)).run();
+}
+
+class Simulation {
+  private readonly ids: NodeId[];
+  private readonly queue = new EventQueue<SimEvent>(EVENT_QUEUE_CAPACITY);
+  private readonly network: SimNetwork;
+  private readonly identities: SimIdentities;
+  private readonly plan: FaultPlan;
+  private readonly instances: Instance[] = [];
+  private readonly byIdentity = new Map<NodeId, Instance[]>();
+  private readonly workloadRng: SeededRng;
+  private readonly engineRng: SeededRng;
+  private readonly tickRng: SeededRng;
+  private readonly trace: TraceBuffer;
+  private readonly slow = new Map<NodeId, number>();
+  private readonly drift = new Map<NodeId, number>();
+
+  private nowMs = 0;
+  private healed = false;
+  private healAtMs = 0;
+  private stopped = false;
+  private readonly violations: Violation[] = [];
+  private traceAtViolation: string[] | null = null;
+
+  // Workload and checker state.
+  private readonly submitted = new Map<string, Submitted>();
+  private submittedCount = 0;
+  private readonly clientSeq: number[];
+  private readonly decidedAt = new Map<number, { digest: Bytes; node: string; keys: string[] }>();
+  private readonly latencySamples: number[] = [];
+  private ackedCount = 0;
+
+  // Metrics.
+  private readonly messagesByType = new Map<string, MessageStats>();
+  private readonly net = { sent: 0, delivered: 0, dropped: 0, duplicated: 0 };
+  /** Encoded bytes per message object within one Ready (broadcasts encode once). */
+  private encodedCache = new Map<object, Bytes>();
+
+  constructor(private readonly o: ResolvedOptions) {
+    this.ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+    const master = new SeededRng(o.seed);
+    // Fork every stream up front in a fixed order: adding a draw to one stream never shifts another.
+    const netRng = master.fork();
+    const faultRng = master.fork();
+    this.workloadRng = master.fork();
+    const byzRng = master.fork();
+    this.engineRng = master.fork();
+    const cryptoRng = master.fork();
+    this.tickRng = master.fork();
+    this.trace = new TraceBuffer(o.traceEventsMax);
+    this.network = new SimNetwork(this.ids, netRng, o.network);
+    this.identities = makeIdentities(o.crypto, this.ids, cryptoRng);
+    this.plan = planFaults(o, this.ids, faultRng);
+    this.clientSeq = new Array<number>(o.workload.clients).fill(0);
+
+    const byzantine = new Map(this.plan.actions.flatMap((a) => (a.action.kind === 'byzantine' ? [[a.action.node, a.action.behaviours] as const] : [])));
+    for (const id of this.ids) {
+      const behaviours = byzantine.get(id);
+      const names = behaviours?.includes('twins') ? [id, `${id}′`] : [id];
+      const list: Instance[] = [];
+      for (const name of names) {
+        const actor = behaviours
+          ? new ByzantineActor(id, new Set(behaviours), this.o.def.byzantine, this.identities.signerOf(id), this.ids, byzRng.fork())
+          : null;
+        const inst: Instance = {
+          name,
+          identity: id,
+          correct: behaviours === undefined,
+          storage: new MemoryStorage(),
+          engine: null,
+          incarnation: 0,
+          actor,
+          ledger: [],
+          ledgerKeys: new Set(),
+        };
+        list.push(inst);
+        this.instances.push(inst);
+      }
+      this.byIdentity.set(id, list);
+    }
+  }
+
+  run(): SimResult {
+    try {
+      for (const inst of this.instances) this.boot(inst);
+      for (const fault of this.plan.actions) this.queue.push(fault.atMs, { k: 'fault', fault });
+      if (this.o.workload.proposalsMax > 0) this.queue.push(this.nextArrivalGapMs(), { k: 'submit' });
+      this.loop();
+      if (!this.stopped) this.finalChecks();
+    } catch (err) {
+      if (!(err instanceof StopRun)) throw err;
+    }
+    return this.result();
+  }
+
+  private loop(): void {
+    const deadlineMs = this.o.durationMs + this.o.livenessMs;
+    let processed = 0;
+    while (!this.stopped) {
+      const next = this.queue.pop();
+      if (!next) break;
+      if (next.atMs > deadlineMs) {
+        this.nowMs = deadlineMs;
+        break;
+      }
+      this.nowMs = next.atMs;
+      if (++processed > EVENTS_PROCESSED_MAX) {
+        this.violate('liveness', `the run exceeded ${EVENTS_PROCESSED_MAX} events (message storm?) at t=${formatMs(this.nowMs)}ms`);
+        return;
+      }
+      this.handle(next.event);
+      if (this.healed && this.livenessReached()) return;
+    }
+  }
+
+  private handle(ev: SimEvent): void {
+    switch (ev.k) {
+      case 'tick':
+        return this.onTick(ev.inst, ev.incarnation);
+      case 'deliver':
+        return this.onDeliver(ev);
+      case 'submit':
+        return this.onSubmit();
+      case 'retry':
+        return this.onRetry(ev.key);
+      case 'fault':
+        return this.onFault(ev.fault);
+    }
+  }
+
+  // ---- nodes -------------------------------------------------------------------------------
+
+  private boot(inst: Instance): void {
+    inst.incarnation += 1;
+    const engine = this.guard(inst, 'create', () =>
+      this.o.def.create({
+        id: inst.identity,
+        members: this.ids,
+        rng: this.engineRng.fork(),
+        storage: inst.storage,
+        signer: this.identities.signerOf(inst.identity),
+        verifier: this.identities.verifier,
+        cutter: this.o.cutter,
+        appliedHeight: inst.ledger.length,
+        ...(this.o.engineOptions !== undefined ? { options: this.o.engineOptions } : {}),
+      }),
+    );
+    inst.engine = engine;
+    // First tick at a random phase so that nodes do not tick in lockstep.
+    this.queue.push(this.nowMs + this.tickRng.nextFloat() * this.o.tickMs, { k: 'tick', inst, incarnation: inst.incarnation });
+    this.drain(inst);
+  }
+
+  private crash(inst: Instance): void {
+    inst.engine = null;
+    inst.incarnation += 1;
+    this.trace.add(this.nowMs, `${inst.name} crashed (keeps ${inst.storage.size} persisted keys, ledger height ${inst.ledger.length})`);
+  }
+
+  private onTick(inst: Instance, incarnation: number): void {
+    if (inst.incarnation !== incarnation || !inst.engine) return;
+    const engine = inst.engine;
+    this.guard(inst, 'tick', () => engine.tick());
+    this.drain(inst);
+    const replay = inst.actor?.replay();
+    if (replay) {
+      this.encodedCache = new Map();
+      this.sendOne(inst, replay.to, replay.message, replay.note);
+    }
+    const factor = (this.drift.get(inst.identity) ?? 1) * (this.slow.get(inst.identity) ?? 1);
+    this.queue.push(this.nowMs + this.o.tickMs * factor, { k: 'tick', inst, incarnation });
+  }
+
+  private onDeliver(ev: Extract<SimEvent, { k: 'deliver' }>): void {
+    const slow = this.slow.get(ev.to) ?? 1;
+    if (slow > 1 && !ev.delayed) {
+      // A slow node processes its input late: hold the message for the extra processing time.
+      this.queue.push(this.nowMs + (slow - 1) * this.o.tickMs, { ...ev, delayed: true });
+      return;
+    }
+    if (this.network.linkDown(ev.from, ev.to)) {
+      this.drop(ev.from, ev.to, ev.type, 'partitioned in flight');
+      return;
+    }
+    const targets = this.byIdentity.get(ev.to) ?? [];
+    let delivered = false;
+    for (const inst of targets) {
+      const engine = inst.engine;
+      if (!engine) continue;
+      delivered = true;
+      const message = decode<EngineMessage>(ev.bytes);
+      inst.actor?.record(message);
+      this.trace.add(this.nowMs, `${ev.from} -> ${inst.name} ${ev.type}`);
+      this.guard(inst, `step(${ev.type})`, () => engine.step(ev.from, message));
+      this.drain(inst);
+      if (this.stopped) return;
+    }
+    if (delivered) this.net.delivered += 1;
+    else this.drop(ev.from, ev.to, ev.type, 'target down');
+  }
+
+  /** Handle every pending Ready of the instance: persist, send, restore, deliver, advance. */
+  private drain(inst: Instance): void {
+    let loops = 0;
+    for (;;) {
+      const engine = inst.engine;
+      if (!engine || this.stopped) return;
+      if (!this.guard(inst, 'hasReady', () => engine.hasReady())) return;
+      if (++loops > READY_LOOPS_MAX) this.violate('engine-error', `${inst.name}: still hasReady() after ${READY_LOOPS_MAX} Ready batches for one input`);
+      const rd = this.guard(inst, 'ready', () => engine.ready());
+      // The contract: durable before any message of this Ready leaves the node.
+      inst.storage.apply(rd.persist.map(copyOp));
+      this.encodedCache = new Map();
+      for (const out of this.tamper(inst, rd.messages)) this.sendOne(inst, out.to, out.message, out.note);
+      if (rd.restore) this.restore(inst, rd.restore);
+      for (const block of rd.decided) this.decided(inst, block);
+      if (this.stopped) return;
+      this.guard(inst, 'advance', () => engine.advance(rd));
+    }
+  }
+
+  private tamper(inst: Instance, messages: readonly Outbound<EngineMessage>[]): Array<{ to: NodeId; message: EngineMessage; note: string | null }> {
+    if (!inst.actor) return messages.map((m) => ({ to: m.to, message: m.message, note: null }));
+    return this.guard(inst, 'byzantine hook', () => inst.actor!.tamper(messages));
+  }
+
+  private sendOne(inst: Instance, to: NodeId, message: EngineMessage, note: string | null): void {
+    const type = typeof message === 'object' && message !== null && typeof message.type === 'string' ? message.type : null;
+    if (type === null) this.violate('engine-error', `${inst.name} sent a message without a string "type"`);
+    let bytes = this.encodedCache.get(message);
+    if (!bytes) {
+      try {
+        bytes = encode(message);
+      } catch (err) {
+        this.violate('engine-error', `${inst.name} sent a ${type} message that is not DAG-CBOR encodable: ${(err as Error).message}`);
+      }
+      this.encodedCache.set(message, bytes);
+    }
+    const stats = this.messagesByType.get(type) ?? { count: 0, bytes: 0 };
+    stats.count += 1;
+    stats.bytes += bytes.byteLength;
+    this.messagesByType.set(type, stats);
+    this.net.sent += 1;
+    const from = inst.identity;
+    if (!this.byIdentity.has(to)) {
+      this.drop(from, to, type, 'unknown destination');
+      return;
+    }
+    const route = this.network.route(from, to, this.nowMs);
+    if (route.dropped) {
+      this.drop(from, to, type, route.dropped, note);
+      return;
+    }
+    if (route.deliverAtMs.length > 1) this.net.duplicated += 1;
+    for (const at of route.deliverAtMs) {
+      if (this.queue.isFull) {
+        this.drop(from, to, type, 'network congestion (event queue full)', note);
+        continue;
+      }
+      this.queue.push(at, { k: 'deliver', from, to, type, bytes, delayed: false });
+    }
+    if (note) this.trace.add(this.nowMs, `${inst.name} -> ${to} ${type} [byzantine ${note}]`);
+  }
+
+  private drop(from: NodeId, to: NodeId, type: string, reason: string, note: string | null = null): void {
+    this.net.dropped += 1;
+    this.trace.add(this.nowMs, `${from} -> ${to} ${type} dropped (${reason})${note ? ` [byzantine ${note}]` : ''}`);
+  }
+
+  /** Run an engine call; an exception is an engine bug (engine-error) and stops the run. */
+  private guard<T>(inst: Instance, what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof StopRun) throw err;
+      const e = err as Error;
+      const where = e.stack?.split('\n').slice(1, 3).map((l) => l.trim()).join(' ') ?? '';
+      this.violate('engine-error', `${inst.name} threw in ${what}: ${e.name}: ${e.message}${where ? ` (${where})` : ''}`);
+    }
+  }
+
+  // ---- faults ------------------------------------------------------------------------------
+
+  private onFault(fault: TimedFault): void {
+    const a = fault.action;
+    this.trace.add(this.nowMs, `fault: ${describeFault(fault).replace(/^t=\d+ms /, '')}`);
+    switch (a.kind) {
+      case 'byzantine':
+        return;
+      case 'crash':
+        for (const inst of this.byIdentity.get(a.node) ?? []) if (inst.engine) this.crash(inst);
+        return;
+      case 'restart':
+        for (const inst of this.byIdentity.get(a.node) ?? []) if (!inst.engine) this.boot(inst);
+        return;
+      case 'partition':
+        return this.network.setPartition(a.groups);
+      case 'heal-partition':
+        return this.network.setPartition(null);
+      case 'cut':
+        return this.network.cut(a.from, a.to);
+      case 'uncut':
+        return this.network.uncut(a.from, a.to);
+      case 'loss':
+        return this.network.setExtraLossRate(a.rate);
+      case 'duplicate':
+        return this.network.setExtraDuplicateRate(a.rate);
+      case 'slow':
+        if (a.factor === 1) this.slow.delete(a.node);
+        else this.slow.set(a.node, a.factor);
+        return;
+      case 'drift':
+        this.drift.set(a.node, a.factor);
+        return;
+      case 'heal-all':
+        this.network.healAll();
+        this.slow.clear();
+        this.drift.clear();
+        this.healed = true;
+        this.healAtMs = this.nowMs;
+        for (const inst of this.instances) if (!inst.engine) this.boot(inst);
+        return;
+    }
+  }
+
+  // ---- workload ----------------------------------------------------------------------------
+
+  private nextArrivalGapMs(): number {
+    // Poisson arrivals at the configured total rate.
+    const meanMs = 1000 / this.o.workload.proposalsPerSecond;
+    return -Math.log(1 - this.workloadRng.nextFloat()) * meanMs;
+  }
+
+  private onSubmit(): void {
+    if (this.healed || this.submittedCount >= this.o.workload.proposalsMax) return;
+    const w = this.o.workload;
+    const client = this.workloadRng.nextInt(w.clients);
+    const seq = (this.clientSeq[client] ?? 0) + 1;
+    this.clientSeq[client] = seq;
+    const data = new Uint8Array(w.payloadBytes);
+    for (let i = 0; i < data.length; i++) data[i] = this.workloadRng.nextInt(256);
+    const proposal: Proposal = { clientId: `c${client + 1}`, seq, data };
+    const key = proposalKey(proposal);
+    const s: Submitted = { proposal, firstAtMs: this.nowMs, lastTarget: null, ack: null };
+    this.submitted.set(key, s);
+    this.submittedCount += 1;
+    this.propose(s);
+    this.queue.push(this.nowMs + w.retryMs, { k: 'retry', key });
+    if (this.submittedCount < w.proposalsMax) this.queue.push(this.nowMs + this.nextArrivalGapMs(), { k: 'submit' });
+  }
+
+  private onRetry(key: string): void {
+    const s = this.submitted.get(key);
+    if (!s || s.ack) return;
+    this.propose(s);
+    this.queue.push(this.nowMs + this.o.workload.retryMs, { k: 'retry', key });
+  }
+
+  /** Send the proposal to a random live node, preferring another one than last time. */
+  private propose(s: Submitted): void {
+    const live = this.instances.filter((i) => i.engine !== null);
+    if (live.length === 0) return;
+    const fresh = live.filter((i) => i.name !== s.lastTarget);
+    const pool = fresh.length > 0 ? fresh : live;
+    const inst = pool[this.workloadRng.nextInt(pool.length)]!;
+    s.lastTarget = inst.name;
+    const engine = inst.engine!;
+    const result = this.guard(inst, 'propose', () => engine.propose(s.proposal));
+    this.trace.add(this.nowMs, `client -> ${inst.name} propose ${proposalKey(s.proposal)}${result.accepted ? '' : ` refused (${result.reason})`}`);
+    this.drain(inst);
+  }
+
+  // ---- decided blocks and the checkers -----------------------------------------------------
+
+  private violate(checker: Violation['checker'], message: string): never {
+    if (this.violations.length < VIOLATIONS_MAX) this.violations.push({ checker, message });
+    this.stopRun();
+  }
+
+  /** Record a violation without stopping yet (several findings from one event). */
+  private note(checker: Violation['checker'], message: string): void {
+    if (this.violations.length < VIOLATIONS_MAX) this.violations.push({ checker, message });
+  }
+
+  private stopRun(): never {
+    this.stopped = true;
+    if (this.traceAtViolation === null) {
+      this.trace.add(this.nowMs, `VIOLATION ${this.violations.map((v) => v.checker).join(', ')}`);
+      this.traceAtViolation = [...this.trace.format(), ...this.statusLines()];
+    }
+    throw new StopRun();
+  }
+
+  private statusLines(): string[] {
+    return this.instances.map((inst) => {
+      const head = `${inst.name}${inst.correct ? '' : ' (byzantine)'}: ledger height ${inst.ledger.length}`;
+      if (!inst.engine) return `status ${head}, crashed`;
+      try {
+        const s = inst.engine.status();
+        return `status ${head}, ${s.role}, leader ${s.leader ?? '-'}, epoch ${s.epoch}, engine height ${s.decidedHeight}`;
+      } catch (err) {
+        return `status ${head}, status() threw ${(err as Error).message}`;
+      }
+    });
+  }
+
+  private restore(inst: Instance, r: RestoreRequest): void {
+    this.trace.add(this.nowMs, `${inst.name} restore to height ${r.height}`, r.digest);
+    if (!inst.correct) return;
+    if (!Number.isSafeInteger(r.height) || r.height < 0 || !(r.digest instanceof Uint8Array)) {
+      this.violate('engine-error', `${inst.name} asked to restore to a malformed state (height ${String(r.height)})`);
+    }
+    if (r.height <= inst.ledger.length) {
+      const have = r.height === 0 ? GENESIS_DIGEST : inst.ledger[r.height - 1]!.digest;
+      if (!bytesEqual(have, r.digest)) {
+        this.violate('agreement', `${inst.name} restores height ${r.height} to digest ${short(r.digest)} but its ledger has ${short(have)} there`);
+      }
+      return;
+    }
+    const source = this.instances.find((o) => o.correct && o !== inst && o.ledger.length >= r.height && bytesEqual(o.ledger[r.height - 1]!.digest, r.digest));
+    if (!source) {
+      const other = this.instances.find((o) => o.correct && o.ledger.length >= r.height);
+      this.violate(
+        'agreement',
+        other
+          ? `${inst.name} restores height ${r.height} to digest ${short(r.digest)}, but correct node ${other.name} decided ${short(other.ledger[r.height - 1]!.digest)} there`
+          : `${inst.name} restores height ${r.height} (digest ${short(r.digest)}) that no correct node has decided`,
+      );
+    }
+    if (inst.ledger.length > 0) {
+      const mine = inst.ledger[inst.ledger.length - 1]!;
+      if (!bytesEqual(mine.digest, source.ledger[mine.height - 1]!.digest)) {
+        this.violate('agreement', `${inst.name} restores from ${source.name} whose block ${mine.height} differs from its own`);
+      }
+    }
+    for (let h = inst.ledger.length + 1; h <= r.height; h++) this.decided(inst, source.ledger[h - 1]!, `restored from ${source.name}`);
+  }
+
+  private decided(inst: Instance, block: DecidedBlock, how = 'decided'): void {
+    if (!inst.correct) return;
+    if (
+      typeof block !== 'object' || block === null || !Number.isSafeInteger(block.height) || block.height < 1 ||
+      !Array.isArray(block.proposals) || !(block.digest instanceof Uint8Array) || !(block.previousDigest instanceof Uint8Array)
+    ) {
+      this.violate('integrity', `${inst.name} decided a malformed block`);
+    }
+    const h = block.height;
+    const ledger = inst.ledger;
+    if (h <= ledger.length) {
+      // Re-delivery after a restart is allowed only if identical to what the block store holds.
+      const had = ledger[h - 1]!;
+      if (bytesEqual(had.digest, block.digest)) return;
+      const lost = had.proposals.map(proposalKey).filter((k) => this.submitted.get(k)?.ack && !block.proposals.some((p) => proposalKey(p) === k));
+      if (lost.length > 0) this.note('durability', `${inst.name} re-decided height ${h} with a different block, losing acknowledged ${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ` and ${lost.length - 5} more` : ''}`);
+      this.violate('durability', `${inst.name} re-decided height ${h} as ${short(block.digest)} but had already decided ${short(had.digest)} there (decided state forgotten?)`);
+    }
+    if (h > ledger.length + 1) this.violate('integrity', `${inst.name} decided height ${h} after height ${ledger.length}: a gap without a restore`);
+    const prev = ledger.length === 0 ? GENESIS_DIGEST : ledger[ledger.length - 1]!.digest;
+    if (!bytesEqual(block.previousDigest, prev)) {
+      this.violate('integrity', `${inst.name} block ${h} links to ${short(block.previousDigest)}, but block ${h - 1} is ${short(prev)}`);
+    }
+    const expected = blockDigest(h, prev, block.proposals);
+    if (!bytesEqual(expected, block.digest)) this.violate('integrity', `${inst.name} block ${h} has digest ${short(block.digest)}, but its contents hash to ${short(expected)}`);
+    const verify = this.o.def.verifyCertificate;
+    if (verify) {
+      const ok = this.guard(inst, 'verifyCertificate', () => verify(block, this.ids, this.identities.verifier));
+      if (!ok) this.violate('validity', `${inst.name} block ${h}: its ${block.certificate?.scheme ?? 'missing'} certificate does not verify`);
+    }
+    const keys: string[] = [];
+    const inBlock = new Set<string>();
+    for (const p of block.proposals) {
+      const key = proposalKey(p);
+      const s = this.submitted.get(key);
+      if (!s) this.violate('validity', `${inst.name} block ${h} decided ${key}, which no client proposed`);
+      if (!(p.data instanceof Uint8Array) || !bytesEqual(p.data, s.proposal.data)) {
+        this.violate('validity', `${inst.name} block ${h} decided ${key} with bytes that differ from what the client proposed`);
+      }
+      if (inst.ledgerKeys.has(key) || inBlock.has(key)) this.violate('integrity', `${inst.name} decided ${key} twice (again at height ${h})`);
+      inBlock.add(key);
+      keys.push(key);
+    }
+    const first = this.decidedAt.get(h);
+    if (first && !bytesEqual(first.digest, block.digest)) {
+      const lost = first.keys.filter((k) => !inBlock.has(k) && this.submitted.get(k)?.ack?.height === h);
+      if (lost.length > 0) this.note('durability', `acknowledged ${lost.slice(0, 5).join(', ')} (decided at height ${h} by ${first.node}) lost: ${inst.name} decided another block there`);
+      this.violate('agreement', `${inst.name} decided ${short(block.digest)} at height ${h}, but ${first.node} decided ${short(first.digest)}`);
+    }
+    if (!first) this.decidedAt.set(h, { digest: block.digest, node: inst.name, keys });
+    ledger.push(block);
+    for (const k of keys) inst.ledgerKeys.add(k);
+    this.trace.add(this.nowMs, `${inst.name} ${how} height ${h} (${keys.length} proposals)`, block.digest);
+    block.proposals.forEach((p, index) => {
+      const s = this.submitted.get(proposalKey(p))!;
+      if (s.ack) return;
+      s.ack = { atMs: this.nowMs, height: h, index, node: inst.name };
+      this.ackedCount += 1;
+      this.latencySamples.push(this.nowMs - s.firstAtMs);
+    });
+  }
+
+  private livenessReached(): boolean {
+    for (const inst of this.instances) if (inst.correct && inst.ledgerKeys.size < this.submittedCount) return false;
+    return true;
+  }
+
+  private finalChecks(): void {
+    const correct = this.instances.filter((i) => i.correct);
+    // Durability: everything a client was told is committed is, at every correct node, in the
+    // position where it was first decided.
+    for (const [key, s] of this.submitted) {
+      if (!s.ack) continue;
+      for (const inst of correct) {
+        const block = inst.ledger[s.ack.height - 1];
+        if (!block) continue; // not caught up: a liveness matter, checked below
+        const p = block.proposals[s.ack.index];
+        if (!p || proposalKey(p) !== key) {
+          this.note('durability', `acknowledged ${key} (height ${s.ack.height} #${s.ack.index} at ${s.ack.node}) is not there in ${inst.name}'s ledger`);
+        }
+      }
+    }
+    if (!this.livenessReached()) {
+      const missing: string[] = [];
+      let total = 0;
+      for (const inst of correct) {
+        for (const key of this.submitted.keys()) {
+          if (inst.ledgerKeys.has(key)) continue;
+          total += 1;
+          if (missing.length < 5) missing.push(`${inst.name} lacks ${key}`);
+        }
+      }
+      const heights = correct.map((i) => `${i.name}:${i.ledger.length}`).join(' ');
+      this.note(
+        'liveness',
+        `${total} (node, proposal) pairs of ${this.submittedCount} submitted proposals not decided within ${this.o.livenessMs}ms after the heal at t=${formatMs(this.healAtMs)}ms (${missing.join('; ')}); heights ${heights}`,
+      );
+    }
+    if (this.violations.length > 0 && this.traceAtViolation === null) {
+      this.trace.add(this.nowMs, `VIOLATION ${this.violations.map((v) => v.checker).join(', ')}`);
+      this.traceAtViolation = [...this.trace.format(), ...this.statusLines()];
+    }
+  }
+
+  private result(): SimResult {
+    const sorted = [...this.latencySamples].sort((a, b) => a - b);
+    const virtualDurationMs = round2(this.nowMs);
+    const messagesByType: Record<string, MessageStats> = {};
+    for (const type of [...this.messagesByType.keys()].sort()) messagesByType[type] = { ...this.messagesByType.get(type)! };
+    const trace = this.traceAtViolation ?? (this.o.trace ? [...this.trace.format(), ...this.statusLines()] : []);
+    return {
+      seed: this.o.seed,
+      engine: this.o.engine,
+      nodes: this.o.nodes,
+      faults: this.o.faults,
+      violations: this.violations,
+      faultSchedule: this.plan.actions.map(describeFault),
+      trace,
+      metrics: {
+        messagesByType,
+        decidedBlocks: Math.max(0, ...this.instances.filter((i) => i.correct).map((i) => i.ledger.length)),
+        decidedProposals: this.ackedCount,
+        latencyMs: { p50: round2(percentile(sorted, 0.5)), p99: round2(percentile(sorted, 0.99)) },
+        throughputPerSecond: virtualDurationMs > 0 ? round2((this.ackedCount * 1000) / virtualDurationMs) : 0,
+        virtualDurationMs,
+        network: { ...this.net },
+      },
+      latencySamplesMs: this.latencySamples.map(round2),
+    };
+  }
+}
+
+function copyOp(op: PersistOp): PersistOp {
+  // The store keeps its own copy: an engine that later mutates a buffer must not change "disk".
+  return op.op === 'put' ? { op: 'put', key: op.key, value: new Uint8Array(op.value) } : op;
+}
+
+export function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[idx]!;
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function short(digest: Bytes): string {
+  return toHex(digest).slice(0, 12);
+}
