@@ -1,2 +1,3 @@
 // Importing this module registers every built-in engine (one import line per engine).
 import './solo/solo.ts';
+import './hashgen/index.ts';
