@@ -1,3 +1,4 @@
 // Importing this module registers every built-in engine (one import line per engine).
 import './solo/solo.ts';
+import './raft/index.ts';
 import './hashgen/index.ts';
