@@ -1,0 +1,1088 @@
+// `hashgen`: the hash-generator consensus of BMRS (Dwivedi et al., Algorithm 2) as a pure state
+// machine. See docs/architecture/hashgen.md for the protocol and its safety argument.
+//
+//   select    CAMS picks the generator with the best performance record for an epoch
+//   authenticate  the others authenticate it: ≥ ⌈N/2⌉ signed votes (N = the others). A vote is
+//             also a promise (Paxos phase 1): the voter ignores older epochs from then on and
+//             reports the last block it validated, which the new generator must re-propose.
+//   build     the generator cuts a block from its data-lake pool
+//   validate  every generator validates it; ≥ ⌊N/2⌋+1 signed validations (the generator's own
+//             included) — Paxos phase 2. A node validates at most one block per (epoch, height),
+//             and persists that validation before sending it.
+//   seal      the generator searches a nonce whose proof hash meets the target (bounded work per
+//             tick), broadcasts the sealed block with the validation certificate, and every node
+//             decides it. In 'bft' mode the seal is a lock and a commit quorum decides.
+//
+// Replacement: a generator that is not heard from (timeout), makes no progress while proposals
+// wait, or is caught misbehaving (invalid block, bad seal, equivocation) is replaced by the next
+// best generator in the next epoch.
+import { bytesEqual, decode, encode, toHex, type Bytes } from '../../codec/index.ts';
+import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
+import { DedupWindow } from '../dedup.ts';
+import { blockDigest, GENESIS_DIGEST, proposalKey, proposalSizeBytes } from '../digest.ts';
+import {
+  assertInvariant,
+  type CertificateSignature,
+  type DecidedBlock,
+  type Engine,
+  type EngineStatus,
+  type NodeId,
+  type Outbound,
+  type PersistOp,
+  type Proposal,
+  type ProposeResult,
+  type Ready,
+  type Rng,
+} from '../engine.ts';
+import type { CutterConfig } from '../cutter.ts';
+import type { EngineContext } from '../registry.ts';
+import {
+  parseMessage,
+  signedBody,
+  type HgAuthReq,
+  type HgAuthVote,
+  type HgBlock,
+  type HgCommit,
+  type HgFetch,
+  type HgHeartbeat,
+  type HgMessage,
+  type HgSeal,
+  type HgSelect,
+  type HgSuspect,
+  type HgValidate,
+  type LockReport,
+  type MessageLimits,
+} from './messages.ts';
+import { parseHashgenOptions, type HashgenOptions } from './options.ts';
+import { DataLakePool } from './pool.ts';
+import {
+  applyDecided,
+  CERT_SCHEME,
+  countValidVotes,
+  emptyRecords,
+  meetsTarget,
+  proofHash,
+  rankGenerators,
+  recordsFromJSON,
+  recordsToJSON,
+  searchNonce,
+  selectGenerator,
+  thresholds,
+  verifyHashgenCertificate,
+  voteBytes,
+  type ChainTip,
+  type QuorumMode,
+  type Records,
+  type Thresholds,
+} from './rules.ts';
+
+// Durable keys.
+const HEAD_KEY = 'hg/head';
+const PROMISE_KEY = 'hg/promise';
+const VAL_KEY = 'hg/val';
+const LOCK_KEY = 'hg/lock';
+const BARRED_KEY = 'hg/barred';
+const CAMS_KEY = 'hg/cams';
+const BLOCK_PREFIX = 'hg/block/';
+
+const FORWARD_PROPOSALS_MAX = 1000;
+const BACKOFF_MAX = 8;
+const MISBEHAVIOUR_LOG_MAX = 64;
+
+function blockKey(height: number): string {
+  return `${BLOCK_PREFIX}${String(height).padStart(16, '0')}`;
+}
+
+interface Head {
+  height: number;
+  digest: Bytes;
+  tipEpoch: number;
+  tipGenerator: NodeId | null;
+  dedup: Array<[string, number, number[]]>;
+  records: Array<[NodeId, number, number, number]>;
+}
+
+interface Promise_ {
+  epoch: number;
+  candidate: NodeId | null;
+}
+
+/** The last block this node validated. */
+interface Validation {
+  e: number;
+  h: number;
+  prev: Bytes;
+  d: Bytes;
+  proposals: Proposal[];
+}
+
+/** bft: the last sealed block this node locked on (a validation quorum exists for it). */
+interface Lock extends Validation {
+  cert: CertificateSignature[];
+  nonce: number;
+  generator: NodeId;
+  difficultyBits: number;
+}
+
+interface Campaign {
+  epoch: number;
+  votes: Map<NodeId, HgAuthVote>;
+  select: HgSelect | null;
+  resendIn: number;
+}
+
+interface Inflight {
+  epoch: number;
+  height: number;
+  prev: Bytes;
+  proposals: Proposal[];
+  digest: Bytes;
+  validations: Map<NodeId, Bytes>;
+  nonceNext: number;
+  seal: HgSeal | null;
+  resendIn: number;
+}
+
+interface GeneratorState {
+  epoch: number;
+  /** bft: the authentication votes (proposals stripped) carried by every block of the epoch. */
+  justification: HgAuthVote[];
+  inflight: Inflight | null;
+  heartbeatIn: number;
+}
+
+export interface Misbehaviour {
+  readonly generator: NodeId;
+  readonly epoch: number;
+  readonly reason: 'invalid-block' | 'bad-seal' | 'equivocation' | 'lock-violation';
+}
+
+/** Engine internals exposed for tests and diagnostics (read-only copies). */
+export interface HashgenDiagnostics {
+  readonly ranking: NodeId[];
+  readonly records: Array<[NodeId, number, number, number]>;
+  readonly barred: NodeId[];
+  readonly misbehaviours: Misbehaviour[];
+  readonly promiseEpoch: number;
+  readonly poolSize: number;
+  readonly thresholds: Thresholds;
+}
+
+export class HashgenEngine implements Engine<HgMessage> {
+  readonly id: NodeId;
+  private readonly members: readonly NodeId[];
+  private readonly others: readonly NodeId[];
+  private readonly signer: Signer;
+  private readonly verifier: SignatureVerifier;
+  private readonly rng: Rng;
+  private readonly cutter: CutterConfig;
+  readonly opts: HashgenOptions;
+  private readonly mode: QuorumMode;
+  private readonly t: Thresholds;
+  private readonly limits: MessageLimits;
+
+  // Durable state (mirrored in storage).
+  private height = 0;
+  private digest: Bytes = GENESIS_DIGEST;
+  private tip: ChainTip = { epoch: 0, generator: null };
+  private dedup = new DedupWindow();
+  private records: Records;
+  private promise: Promise_ = { epoch: 0, candidate: null };
+  private val: Validation | null = null;
+  private lock: Lock | null = null;
+  private readonly barred = new Set<NodeId>();
+  private camsEpoch = 0;
+  private readonly blocks = new Map<number, DecidedBlock>();
+
+  // Volatile state.
+  private role: 'follower' | 'candidate' | 'generator' = 'follower';
+  /** The generator of promise.epoch once it has shown itself (heartbeat, block, seal). */
+  private generator: NodeId | null = null;
+  private heardTicks = 0;
+  private backoff = 1;
+  private timeoutCurrent: number;
+  private targetEpoch = 0;
+  private progressTicks = 0;
+  private campaign: Campaign | null = null;
+  private gen: GeneratorState | null = null;
+  private readonly commits = new Map<string, { e: number; h: number; d: Bytes; sigs: Map<NodeId, Bytes> }>();
+  private readonly pool: DataLakePool;
+  private fetchCooldown = 0;
+  private forwardIn = 0;
+  private powBudget = 0;
+  private started = false;
+  /** bft: authentication votes already verified per `${epoch}/${generator}`. */
+  private readonly justified = new Map<string, HgAuthVote[]>();
+  private readonly misbehaviours: Misbehaviour[] = [];
+
+  // The Ready under construction.
+  private persistOut: PersistOp[] = [];
+  private messagesOut: Outbound<HgMessage>[] = [];
+  private decidedOut: DecidedBlock[] = [];
+
+  constructor(ctx: EngineContext, defaults: { quorum: QuorumMode } = { quorum: 'paper' }) {
+    assertInvariant(ctx.members.length >= 1, 'hashgen needs at least one member');
+    assertInvariant(new Set(ctx.members).size === ctx.members.length, 'hashgen members are distinct');
+    assertInvariant(ctx.members.includes(ctx.id), 'hashgen: this node is a member');
+    this.id = ctx.id;
+    this.members = [...ctx.members];
+    this.others = this.members.filter((m) => m !== ctx.id);
+    this.signer = ctx.signer;
+    this.verifier = ctx.verifier;
+    this.rng = ctx.rng;
+    this.cutter = ctx.cutter;
+    this.opts = parseHashgenOptions(ctx.options, ctx.members, defaults);
+    this.mode = this.opts.quorum;
+    this.t = thresholds(this.members.length, this.mode);
+    this.limits = {
+      members: this.members,
+      blockProposalsMax: ctx.cutter.countMax,
+      forwardProposalsMax: FORWARD_PROPOSALS_MAX,
+      proposalBytesMax: ctx.cutter.sizeBytesMax,
+      fetchBlocksMax: this.opts.fetchBlocksMax,
+    };
+    this.records = emptyRecords(this.members);
+    this.pool = new DataLakePool(ctx.cutter.pendingMax);
+    this.restore(ctx);
+    this.timeoutCurrent = this.nextTimeout();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Restart.
+
+  private restore(ctx: EngineContext): void {
+    const s = ctx.storage;
+    const head = s.get(HEAD_KEY);
+    if (head) {
+      const h = decode<Head>(head);
+      assertInvariant(Number.isSafeInteger(h.height) && h.height >= 0, 'hashgen head height');
+      this.height = h.height;
+      this.digest = h.digest;
+      this.tip = { epoch: h.tipEpoch, generator: h.tipGenerator };
+      this.dedup = DedupWindow.fromJSON(h.dedup);
+      this.records = recordsFromJSON(h.records);
+    }
+    const promise = s.get(PROMISE_KEY);
+    if (promise) this.promise = decode<Promise_>(promise);
+    const val = s.get(VAL_KEY);
+    if (val) this.val = decode<Validation>(val);
+    const lock = s.get(LOCK_KEY);
+    if (lock) this.lock = decode<Lock>(lock);
+    const barred = s.get(BARRED_KEY);
+    if (barred) for (const b of decode<NodeId[]>(barred)) this.barred.add(b);
+    const cams = s.get(CAMS_KEY);
+    if (cams) this.camsEpoch = decode<number>(cams);
+    for (const key of s.keysWithPrefix(BLOCK_PREFIX)) {
+      const bytes = s.get(key);
+      if (!bytes) continue;
+      const block = decode<DecidedBlock>(bytes);
+      if (block.height <= this.height) this.blocks.set(block.height, block);
+    }
+    if (this.height > 0) assertInvariant(this.blocks.has(this.height), 'hashgen: the head block is stored');
+    // Re-deliver what the application may not have applied before the crash.
+    if (ctx.appliedHeight !== undefined && ctx.appliedHeight < this.height) {
+      for (let h = ctx.appliedHeight + 1; h <= this.height; h++) {
+        const block = this.blocks.get(h);
+        assertInvariant(block !== undefined, `hashgen: block ${h} above the applied height is retained`);
+        this.decidedOut.push(block);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Engine contract.
+
+  tick(): void {
+    this.powBudget = this.opts.powAttemptsPerTick;
+    if (this.fetchCooldown > 0) this.fetchCooldown -= 1;
+    if (!this.started) {
+      this.started = true;
+      this.bootstrap();
+    }
+    if (this.role === 'generator') {
+      this.tickGenerator();
+    } else {
+      this.heardTicks += 1;
+      if (this.pool.size > 0) this.progressTicks += 1;
+      if (this.role === 'candidate' && this.campaign) {
+        this.campaign.resendIn -= 1;
+        if (this.campaign.resendIn <= 0) this.sendAuthRequest();
+      }
+      if (this.heardTicks >= this.timeoutCurrent || (this.generator !== null && this.progressTicks >= this.opts.progressTimeoutTicks)) {
+        this.suspect();
+      }
+      this.forwardIn -= 1;
+      if (this.forwardIn <= 0) {
+        // New proposals are forwarded at once; this re-sends the pool in case a forward was lost.
+        this.forwardIn = 4 * this.opts.resendTicks;
+        this.forwardPool();
+      }
+    }
+  }
+
+  propose(proposal: Proposal): ProposeResult {
+    if (!this.isWellFormedProposal(proposal)) return { accepted: false, reason: 'invalid' };
+    if (proposalSizeBytes(proposal) > this.cutter.sizeBytesMax) return { accepted: false, reason: 'too-large' };
+    if (this.dedup.isDecided(proposal)) return { accepted: true };
+    const p: Proposal = { clientId: proposal.clientId, seq: proposal.seq, data: proposal.data };
+    const added = this.pool.add(p);
+    if (added === 'queue-full') return { accepted: false, reason: 'queue-full' };
+    if (added === 'added') {
+      if (this.role === 'generator') this.maybeCut();
+      else if (this.generator !== null && this.generator !== this.id) this.send(this.generator, { type: 'hg-forward', proposals: [p] });
+    }
+    return { accepted: true };
+  }
+
+  step(from: NodeId, raw: HgMessage): void {
+    if (from === this.id || !this.members.includes(from)) return;
+    const m = parseMessage(raw, this.limits);
+    if (m === null) return;
+    switch (m.type) {
+      case 'hg-select':
+        return this.onSelect(from, m);
+      case 'hg-suspect':
+        return this.onSuspect(from, m);
+      case 'hg-auth-req':
+        return this.onAuthRequest(from, m);
+      case 'hg-auth-vote':
+        return this.onAuthVote(from, m);
+      case 'hg-block':
+        return this.onBlock(from, m);
+      case 'hg-validate':
+        return this.onValidate(from, m);
+      case 'hg-seal':
+        return this.onSeal(from, m);
+      case 'hg-commit':
+        return this.onCommit(from, m);
+      case 'hg-heartbeat':
+        return this.onHeartbeat(from, m);
+      case 'hg-forward':
+        for (const p of m.proposals) if (!this.dedup.isDecided(p)) this.pool.add(p);
+        if (this.role === 'generator') this.maybeCut();
+        return;
+      case 'hg-fetch':
+        return this.onFetch(from, m);
+      case 'hg-blocks':
+        for (const b of m.blocks) this.onDecidedBlock(b);
+        return;
+    }
+  }
+
+  hasReady(): boolean {
+    return this.persistOut.length > 0 || this.messagesOut.length > 0 || this.decidedOut.length > 0;
+  }
+
+  ready(): Ready<HgMessage> {
+    return { persist: [...this.persistOut], messages: [...this.messagesOut], decided: [...this.decidedOut], restore: null };
+  }
+
+  advance(ready: Ready<HgMessage>): void {
+    this.persistOut.splice(0, ready.persist.length);
+    this.messagesOut.splice(0, ready.messages.length);
+    this.decidedOut.splice(0, ready.decided.length);
+  }
+
+  status(): EngineStatus {
+    return {
+      id: this.id,
+      role: this.role === 'generator' ? 'generator' : this.role === 'candidate' ? 'candidate' : 'validator',
+      leader: this.role === 'generator' ? this.id : this.generator,
+      epoch: this.promise.epoch,
+      decidedHeight: this.height,
+      members: this.members,
+    };
+  }
+
+  diagnostics(): HashgenDiagnostics {
+    return {
+      ranking: rankGenerators(this.records, this.members),
+      records: recordsToJSON(this.records),
+      barred: [...this.barred].sort(),
+      misbehaviours: [...this.misbehaviours],
+      promiseEpoch: this.promise.epoch,
+      poolSize: this.pool.size,
+      thresholds: this.t,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Selection (CAMS) and authentication.
+
+  /** First tick after boot: the first epoch starts without waiting for a timeout. */
+  private bootstrap(): void {
+    if (this.promise.epoch > 0 || this.tip.epoch > 0) return;
+    if (this.opts.cams === 'node') {
+      if (this.id === this.opts.camsId && this.camsEpoch === 0) this.camsSelect(1);
+    } else if (this.candidateFor(1) === this.id) {
+      this.startCampaign(1, null);
+    }
+  }
+
+  /** CAMS's choice for an epoch, computed from this node's decided chain. */
+  private candidateFor(epoch: number): NodeId | null {
+    return selectGenerator(epoch, this.tip, this.records, this.members);
+  }
+
+  private nextTimeout(): number {
+    return this.opts.timeoutTicks * this.backoff + this.rng.nextInt(this.opts.timeoutTicks);
+  }
+
+  private resetTimer(): void {
+    this.heardTicks = 0;
+    this.timeoutCurrent = this.nextTimeout();
+  }
+
+  /** The current generator failed (timeout, no progress, misbehaviour): move to the next epoch. */
+  private suspect(): void {
+    this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX);
+    this.resetTimer();
+    this.progressTicks = 0;
+    if (this.role === 'generator') this.stepDown();
+    let target = Math.max(this.targetEpoch + 1, this.promise.epoch + 1, this.tip.epoch + 1);
+    if (this.opts.cams === 'node') {
+      this.targetEpoch = target;
+      if (this.id === this.opts.camsId) this.camsSelect(target);
+      else this.send(this.opts.camsId, this.signed<HgSuspect>({ type: 'hg-suspect', epoch: target, voter: this.id }));
+      return;
+    }
+    // Skip generators this node has caught misbehaving (bounded: at most n tries).
+    for (let i = 0; i < this.members.length; i++) {
+      const c = this.candidateFor(target);
+      if (c !== null && !this.barred.has(c)) break;
+      target += 1;
+    }
+    this.targetEpoch = target;
+    const candidate = this.candidateFor(target);
+    if (candidate === this.id) this.startCampaign(target, null);
+    else if (candidate !== null) this.send(candidate, this.signed<HgSuspect>({ type: 'hg-suspect', epoch: target, voter: this.id }));
+  }
+
+  /** Faithful CAMS: select the generator of an epoch and announce it (signed). */
+  private camsSelect(epochWanted: number): void {
+    assertInvariant(this.id === this.opts.camsId, 'only CAMS selects');
+    let epoch = Math.max(epochWanted, this.camsEpoch + 1, this.tip.epoch + 1);
+    for (let i = 0; i < this.members.length; i++) {
+      const c = this.candidateFor(epoch);
+      if (c !== null && !this.barred.has(c)) break;
+      epoch += 1;
+    }
+    const generator = this.candidateFor(epoch);
+    if (generator === null) return;
+    this.camsEpoch = epoch;
+    this.persistOut.push({ op: 'put', key: CAMS_KEY, value: encode(epoch) });
+    const select = this.signed<HgSelect>({ type: 'hg-select', epoch, generator, cams: this.id });
+    for (const m of this.others) this.send(m, select);
+    if (generator === this.id && epoch > this.promise.epoch) this.startCampaign(epoch, select);
+  }
+
+  private onSelect(from: NodeId, m: HgSelect): void {
+    if (this.opts.cams !== 'node' || from !== this.opts.camsId || m.cams !== from || !this.verifySigned(from, m)) return;
+    this.targetEpoch = Math.max(this.targetEpoch, m.epoch);
+    if (m.generator === this.id && m.epoch > this.promise.epoch) this.startCampaign(m.epoch, m);
+  }
+
+  private onSuspect(from: NodeId, m: HgSuspect): void {
+    if (m.voter !== from || !this.verifySigned(from, m)) return;
+    if (this.opts.cams === 'node') {
+      if (this.id === this.opts.camsId && m.epoch > this.camsEpoch) this.camsSelect(m.epoch);
+      return;
+    }
+    if (m.epoch > this.promise.epoch && this.candidateFor(m.epoch) === this.id) this.startCampaign(m.epoch, null);
+  }
+
+  private startCampaign(epoch: number, select: HgSelect | null): void {
+    assertInvariant(epoch > this.promise.epoch, 'a campaign is for a new epoch');
+    if (this.role === 'generator') this.stepDown();
+    this.setPromise(epoch, this.id);
+    this.role = 'candidate';
+    this.generator = null;
+    this.targetEpoch = Math.max(this.targetEpoch, epoch);
+    this.campaign = { epoch, votes: new Map(), select, resendIn: 0 };
+    this.resetTimer();
+    if (this.t.authOthers === 0) this.becomeGenerator();
+    else this.sendAuthRequest();
+  }
+
+  private sendAuthRequest(): void {
+    const c = this.campaign;
+    if (!c) return;
+    c.resendIn = this.opts.resendTicks;
+    const req = this.signed<HgAuthReq>({ type: 'hg-auth-req', epoch: c.epoch, candidate: this.id, height: this.height, select: c.select });
+    for (const m of this.others) if (!c.votes.has(m)) this.send(m, req);
+  }
+
+  private onAuthRequest(from: NodeId, m: HgAuthReq): void {
+    if (m.candidate !== from || !this.verifySigned(from, m)) return;
+    if (m.epoch < this.promise.epoch) return;
+    if (m.epoch === this.promise.epoch && this.promise.candidate !== from) return;
+    if (m.height < this.height) {
+      // The candidate is behind: help it catch up; it asks again.
+      this.sendBlocks(from, m.height + 1);
+      return;
+    }
+    if (m.height > this.height) {
+      this.requestFetch(from);
+      return;
+    }
+    if (this.barred.has(from)) return;
+    if (this.opts.cams === 'node') {
+      const s = m.select;
+      if (!s || s.cams !== this.opts.camsId || s.epoch !== m.epoch || s.generator !== from || !this.verifySigned(s.cams, s)) return;
+    } else if (this.candidateFor(m.epoch) !== from) {
+      return;
+    }
+    if (m.epoch > this.promise.epoch) {
+      if (this.role !== 'follower') this.stepDown();
+      this.setPromise(m.epoch, from);
+      this.generator = null;
+      this.targetEpoch = Math.max(this.targetEpoch, m.epoch);
+      this.resetTimer();
+    }
+    const held = this.mode === 'bft' ? this.lock : this.val;
+    const report: LockReport | null =
+      held && held.h === this.height + 1
+        ? { e: held.e, h: held.h, prev: held.prev, d: held.d, cert: this.mode === 'bft' && this.lock ? this.lock.cert : [] }
+        : null;
+    this.send(
+      from,
+      this.signed<HgAuthVote>({
+        type: 'hg-auth-vote',
+        epoch: m.epoch,
+        candidate: from,
+        voter: this.id,
+        height: this.height,
+        report,
+        proposals: report && held ? held.proposals : [],
+      }),
+    );
+  }
+
+  private onAuthVote(from: NodeId, v: HgAuthVote): void {
+    const c = this.campaign;
+    if (!c || this.role !== 'candidate' || v.epoch !== c.epoch || v.candidate !== this.id || v.voter !== from) return;
+    if (v.height > this.height || !this.verifySigned(from, v)) return;
+    if (v.report && !this.reportIsSound(v.report, v.proposals)) return;
+    c.votes.set(from, v);
+    if (c.votes.size >= this.t.authOthers) this.becomeGenerator();
+  }
+
+  /** A reported block matches its digest; in bft mode its validation quorum is real. */
+  private reportIsSound(r: LockReport, proposals: readonly Proposal[]): boolean {
+    if (proposals.length > 0 && !bytesEqual(blockDigest(r.h, r.prev, proposals), r.d)) return false;
+    if (this.mode === 'bft') return countValidVotes('validate', r.e, r.h, r.d, r.cert, this.members, this.verifier) >= this.t.validations;
+    return proposals.length > 0;
+  }
+
+  private becomeGenerator(): void {
+    const c = this.campaign;
+    assertInvariant(c !== null && c.epoch === this.promise.epoch && this.promise.candidate === this.id, 'authenticated for my own epoch');
+    this.role = 'generator';
+    this.generator = this.id;
+    this.campaign = null;
+    this.backoff = 1;
+    this.progressTicks = 0;
+    const justification = this.mode === 'bft' ? [...c.votes.values()].map((v) => ({ ...v, proposals: [] })) : [];
+    this.gen = { epoch: c.epoch, justification, inflight: null, heartbeatIn: 0 };
+    this.sendHeartbeat();
+    // Paxos phase-1 outcome: the highest-epoch block validated (bft: locked) at the next height
+    // by anyone in the quorum must be re-proposed; it may already be decided somewhere.
+    const next = this.height + 1;
+    let best: { e: number; prev: Bytes; proposals: readonly Proposal[] } | null = null;
+    for (const v of c.votes.values()) {
+      if (v.report && v.height === this.height && v.report.h === next && (!best || v.report.e > best.e)) {
+        best = { e: v.report.e, prev: v.report.prev, proposals: v.proposals };
+      }
+    }
+    const own = this.mode === 'bft' ? this.lock : this.val;
+    if (own && own.h === next && (!best || own.e > best.e)) best = { e: own.e, prev: own.prev, proposals: own.proposals };
+    if (best && bytesEqual(best.prev, this.digest) && best.proposals.length > 0) {
+      this.proposeBlock([...best.proposals]);
+    } else {
+      this.maybeCut();
+    }
+  }
+
+  private stepDown(): void {
+    this.role = 'follower';
+    this.gen = null;
+    this.campaign = null;
+    this.generator = null;
+  }
+
+  private setPromise(epoch: number, candidate: NodeId): void {
+    assertInvariant(epoch >= this.promise.epoch, 'promises never go back');
+    this.promise = { epoch, candidate };
+    this.persistOut.push({ op: 'put', key: PROMISE_KEY, value: encode(this.promise) });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The generator: build, collect validations, seal.
+
+  private tickGenerator(): void {
+    const g = this.gen;
+    assertInvariant(g !== null, 'a generator has generator state');
+    g.heartbeatIn -= 1;
+    if (g.heartbeatIn <= 0) this.sendHeartbeat();
+    const f = g.inflight;
+    if (!f) {
+      if (this.pool.size > 0) this.pool.waitingTicks += 1;
+      this.maybeCut();
+      return;
+    }
+    if (f.validations.size >= this.t.validations && !f.seal) this.trySeal();
+    f.resendIn -= 1;
+    if (f.resendIn <= 0) {
+      f.resendIn = this.opts.resendTicks;
+      if (f.seal) {
+        for (const m of this.others) this.send(m, f.seal);
+      } else {
+        const block = this.blockMessage(f);
+        for (const m of this.others) if (!f.validations.has(m)) this.send(m, block);
+      }
+    }
+  }
+
+  private sendHeartbeat(): void {
+    const g = this.gen;
+    if (!g) return;
+    g.heartbeatIn = this.opts.heartbeatTicks;
+    const hb = this.signed<HgHeartbeat>({ type: 'hg-heartbeat', epoch: g.epoch, generator: this.id, height: this.height });
+    for (const m of this.others) this.send(m, hb);
+  }
+
+  private maybeCut(): void {
+    const g = this.gen;
+    if (this.role !== 'generator' || !g || g.inflight || this.pool.size === 0) return;
+    if (!this.pool.hasFullBatch(this.cutter.countMax, this.cutter.sizeBytesMax) && this.pool.waitingTicks < this.cutter.timeoutTicks) return;
+    const batch = this.pool.batch(this.cutter.countMax, this.cutter.sizeBytesMax).filter((p) => !this.dedup.isDecided(p));
+    this.pool.waitingTicks = 0;
+    if (batch.length > 0) this.proposeBlock(batch);
+  }
+
+  private proposeBlock(proposals: Proposal[]): void {
+    const g = this.gen;
+    assertInvariant(g !== null && !g.inflight, 'one block in flight');
+    const height = this.height + 1;
+    const digest = blockDigest(height, this.digest, proposals);
+    // The generator is also a validator: its own validation counts and is persisted first.
+    this.recordValidation({ e: g.epoch, h: height, prev: this.digest, d: digest, proposals });
+    const f: Inflight = {
+      epoch: g.epoch,
+      height,
+      prev: this.digest,
+      proposals,
+      digest,
+      validations: new Map([[this.id, this.signer.sign(voteBytes('validate', g.epoch, height, digest))]]),
+      nonceNext: 0,
+      seal: null,
+      resendIn: this.opts.resendTicks,
+    };
+    g.inflight = f;
+    const block = this.blockMessage(f);
+    for (const m of this.others) this.send(m, block);
+    if (f.validations.size >= this.t.validations) this.trySeal();
+  }
+
+  private blockMessage(f: Inflight): HgBlock {
+    const g = this.gen;
+    assertInvariant(g !== null, 'generator state');
+    return this.signed<HgBlock>({
+      type: 'hg-block',
+      epoch: f.epoch,
+      height: f.height,
+      prev: f.prev,
+      proposals: f.proposals,
+      generator: this.id,
+      justification: g.justification,
+    });
+  }
+
+  private onValidate(from: NodeId, m: HgValidate): void {
+    const f = this.gen?.inflight;
+    if (this.role !== 'generator' || !f || m.voter !== from || f.seal) return;
+    if (m.epoch !== f.epoch || m.height !== f.height || !bytesEqual(m.digest, f.digest)) return;
+    if (!this.verifier.verify(from, voteBytes('validate', m.epoch, m.height, m.digest), m.sig)) return;
+    f.validations.set(from, m.sig);
+    if (f.validations.size >= this.t.validations) this.trySeal();
+  }
+
+  /** Algorithm 2 lines 36–42, a bounded slice per tick. */
+  private trySeal(): void {
+    const g = this.gen;
+    const f = g?.inflight;
+    if (!g || !f || f.seal || this.powBudget <= 0) return;
+    const attempts = this.powBudget;
+    const r = searchNonce(f.digest, f.epoch, this.id, this.opts.difficultyBits, f.nonceNext, attempts);
+    if (!r.found) {
+      this.powBudget = 0;
+      f.nonceNext = r.next;
+      return;
+    }
+    this.powBudget -= r.nonce - f.nonceNext + 1;
+    const validations = [...f.validations].map(([nodeId, signature]) => ({ nodeId, signature })).sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
+    f.seal = this.signed<HgSeal>({
+      type: 'hg-seal',
+      epoch: f.epoch,
+      height: f.height,
+      prev: f.prev,
+      proposals: f.proposals,
+      generator: this.id,
+      nonce: r.nonce,
+      difficultyBits: this.opts.difficultyBits,
+      validations,
+    });
+    f.resendIn = this.opts.resendTicks;
+    for (const m of this.others) this.send(m, f.seal);
+    this.acceptSeal(f.seal);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Validators.
+
+  private onBlock(from: NodeId, m: HgBlock): void {
+    if (m.generator !== from || !this.verifySigned(from, m)) return;
+    if (m.epoch < this.promise.epoch) return;
+    if (m.epoch === this.promise.epoch && this.promise.candidate !== from) return;
+    if (this.mode === 'bft') {
+      const verdict = this.checkJustification(m);
+      if (verdict === 'unjustified') return;
+      if (verdict === 'violates-lock') return this.misbehaved(from, m.epoch, 'lock-violation');
+    }
+    this.follow(m.epoch, from);
+    if (m.height <= this.height) return;
+    if (m.height > this.height + 1) return this.requestFetch(from);
+    if (!bytesEqual(m.prev, this.digest)) return;
+    for (const p of m.proposals) if (!this.dedup.isDecided(p)) this.pool.add(p);
+    if (!this.isValidBatch(m.proposals)) return this.misbehaved(from, m.epoch, 'invalid-block');
+    const digest = blockDigest(m.height, m.prev, m.proposals);
+    if (this.val && this.val.e === m.epoch && this.val.h === m.height) {
+      if (!bytesEqual(this.val.d, digest)) return this.misbehaved(from, m.epoch, 'equivocation');
+    } else {
+      this.recordValidation({ e: m.epoch, h: m.height, prev: m.prev, d: digest, proposals: [...m.proposals] });
+    }
+    this.send(from, {
+      type: 'hg-validate',
+      epoch: m.epoch,
+      height: m.height,
+      digest,
+      voter: this.id,
+      sig: this.signer.sign(voteBytes('validate', m.epoch, m.height, digest)),
+    });
+  }
+
+  /** Persist the validation before its message goes out (same Ready, persist first). */
+  private recordValidation(v: Validation): void {
+    assertInvariant(v.e >= this.promise.epoch, 'validate only in the promised epoch or later');
+    assertInvariant(!this.val || this.val.e !== v.e || this.val.h !== v.h || bytesEqual(this.val.d, v.d), 'one validation per (epoch, height)');
+    this.val = v;
+    this.persistOut.push({ op: 'put', key: VAL_KEY, value: encode(v) });
+  }
+
+  /**
+   * bft: a block must carry q−1 authentication votes for (epoch, generator) from voters whose
+   * decided height is below the block's; if any of them reports a lock at the block's height,
+   * the block must be the highest-epoch locked one.
+   */
+  private checkJustification(m: HgBlock): 'ok' | 'unjustified' | 'violates-lock' {
+    const key = `${m.epoch}/${m.generator}`;
+    let votes = this.justified.get(key);
+    if (!votes) {
+      const good = new Map<NodeId, HgAuthVote>();
+      for (const v of m.justification) {
+        if (v.epoch !== m.epoch || v.candidate !== m.generator || v.voter === m.generator || good.has(v.voter)) continue;
+        if (!this.verifySigned(v.voter, v)) continue;
+        if (v.report && !this.reportIsSound(v.report, [])) continue;
+        good.set(v.voter, v);
+      }
+      if (good.size < this.t.authOthers) return 'unjustified';
+      votes = [...good.values()];
+      if (this.justified.size >= 4 * this.members.length) this.justified.clear();
+      this.justified.set(key, votes);
+    }
+    if (votes.some((v) => v.height > m.height - 1)) return 'unjustified';
+    let best: LockReport | null = null;
+    for (const v of votes) {
+      if (v.height === m.height - 1 && v.report && v.report.h === m.height && (!best || v.report.e > best.e)) best = v.report;
+    }
+    if (best && !bytesEqual(best.d, blockDigest(m.height, m.prev, m.proposals))) return 'violates-lock';
+    return 'ok';
+  }
+
+  private onSeal(from: NodeId, m: HgSeal): void {
+    if (m.generator !== from || !this.verifySigned(from, m)) return;
+    const digest = blockDigest(m.height, m.prev, m.proposals);
+    const sealOk =
+      m.difficultyBits >= this.opts.difficultyBits &&
+      meetsTarget(proofHash(digest, m.epoch, m.generator, m.nonce), m.difficultyBits) &&
+      countValidVotes('validate', m.epoch, m.height, digest, m.validations, this.members, this.verifier) >= this.t.validations;
+    if (!sealOk) return this.misbehaved(from, m.epoch, 'bad-seal');
+    if (m.epoch >= this.promise.epoch) this.follow(m.epoch, from);
+    if (m.height <= this.height) return;
+    if (m.height > this.height + 1) return this.requestFetch(from);
+    if (!bytesEqual(m.prev, this.digest)) return;
+    this.acceptSeal(m);
+  }
+
+  /**
+   * paper: a validation quorum means the block is chosen — decide it.
+   * bft: lock on it and broadcast a commit vote; a commit quorum decides.
+   */
+  private acceptSeal(m: HgSeal): void {
+    const digest = blockDigest(m.height, m.prev, m.proposals);
+    if (this.mode === 'paper') {
+      this.decide(m.height, m.prev, [...m.proposals], digest, {
+        epoch: m.epoch,
+        nonce: m.nonce,
+        generator: m.generator,
+        difficultyBits: m.difficultyBits,
+        phase: 'validate',
+        signatures: [...m.validations],
+      });
+      return;
+    }
+    // Commit only in an epoch this node has not promised away (as for validations), and never
+    // move a lock back to an older epoch at the same height.
+    if (m.epoch < this.promise.epoch) return;
+    const l = this.lock;
+    const same = l !== null && l.h === m.height && l.e === m.epoch && bytesEqual(l.d, digest);
+    if (!same) {
+      if (l && l.h === m.height && l.e >= m.epoch) return;
+      this.lock = {
+        e: m.epoch,
+        h: m.height,
+        prev: m.prev,
+        d: digest,
+        proposals: [...m.proposals],
+        cert: [...m.validations],
+        nonce: m.nonce,
+        generator: m.generator,
+        difficultyBits: m.difficultyBits,
+      };
+      this.persistOut.push({ op: 'put', key: LOCK_KEY, value: encode(this.lock) });
+    }
+    const sig = this.signer.sign(voteBytes('commit', m.epoch, m.height, digest));
+    const commit: HgCommit = { type: 'hg-commit', epoch: m.epoch, height: m.height, digest, voter: this.id, sig };
+    for (const o of this.others) this.send(o, commit);
+    this.addCommit(this.id, commit);
+  }
+
+  private onCommit(from: NodeId, m: HgCommit): void {
+    if (this.mode !== 'bft' || m.voter !== from) return;
+    if (m.height !== this.height + 1) {
+      if (m.height > this.height + 1) this.requestFetch(from);
+      return;
+    }
+    if (!this.verifier.verify(from, voteBytes('commit', m.epoch, m.height, m.digest), m.sig)) return;
+    this.addCommit(from, m);
+  }
+
+  private addCommit(voter: NodeId, m: HgCommit): void {
+    if (m.height !== this.height + 1) return;
+    const key = `${m.epoch}/${m.height}/${toHex(m.digest)}`;
+    let entry = this.commits.get(key);
+    if (!entry) {
+      if (this.commits.size >= 2 * this.members.length) return; // bounded; honest traffic needs few
+      entry = { e: m.epoch, h: m.height, d: m.digest, sigs: new Map() };
+      this.commits.set(key, entry);
+    }
+    entry.sigs.set(voter, m.sig);
+    if (entry.sigs.size < this.t.commits) return;
+    const l = this.lock;
+    if (!l || l.h !== m.height || l.e !== m.epoch || !bytesEqual(l.d, m.digest)) {
+      // A commit quorum for a block this node has not seen sealed: get it from a committer.
+      this.requestFetch(voter === this.id ? (this.generator ?? voter) : voter);
+      return;
+    }
+    const signatures = [...entry.sigs].map(([nodeId, signature]) => ({ nodeId, signature })).sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
+    this.decide(l.h, l.prev, l.proposals, l.d, {
+      epoch: l.e,
+      nonce: l.nonce,
+      generator: l.generator,
+      difficultyBits: l.difficultyBits,
+      phase: 'commit',
+      signatures,
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Deciding, catch-up.
+
+  private decide(
+    height: number,
+    prev: Bytes,
+    proposals: Proposal[],
+    digest: Bytes,
+    c: { epoch: number; nonce: number; generator: NodeId; difficultyBits: number; phase: 'validate' | 'commit'; signatures: CertificateSignature[] },
+  ): void {
+    assertInvariant(height === this.height + 1, 'decided heights are gapless');
+    assertInvariant(bytesEqual(prev, this.digest), 'a decided block extends the chain');
+    assertInvariant(bytesEqual(blockDigest(height, prev, proposals), digest), 'decided digest matches');
+    const block: DecidedBlock = {
+      height,
+      proposals,
+      digest,
+      previousDigest: prev,
+      certificate: {
+        scheme: CERT_SCHEME,
+        fields: { epoch: c.epoch, nonce: c.nonce, generator: c.generator, difficultyBits: c.difficultyBits, phase: c.phase },
+        signatures: c.signatures,
+      },
+    };
+    for (const p of proposals) {
+      const fresh = this.dedup.markDecided(p);
+      assertInvariant(fresh, `proposal ${proposalKey(p)} decided once`);
+      this.pool.remove(p);
+    }
+    if (c.epoch >= this.tip.epoch) applyDecided(this.records, this.members, this.tip, c.epoch, c.generator, height);
+    this.tip = { epoch: Math.max(this.tip.epoch, c.epoch), generator: c.epoch >= this.tip.epoch ? c.generator : this.tip.generator };
+    this.height = height;
+    this.digest = digest;
+    this.blocks.set(height, block);
+    this.persistOut.push({ op: 'put', key: blockKey(height), value: encode(block) });
+    const dropped = height - this.opts.blocksRetained;
+    if (dropped >= 1) {
+      this.blocks.delete(dropped);
+      this.persistOut.push({ op: 'delete', key: blockKey(dropped) });
+    }
+    const head: Head = {
+      height,
+      digest,
+      tipEpoch: this.tip.epoch,
+      tipGenerator: this.tip.generator,
+      dedup: this.dedup.toJSON(),
+      records: recordsToJSON(this.records),
+    };
+    this.persistOut.push({ op: 'put', key: HEAD_KEY, value: encode(head) });
+    this.decidedOut.push(block);
+    this.commits.clear();
+    this.progressTicks = 0;
+    this.backoff = 1;
+    if (this.gen?.inflight && this.gen.inflight.height <= height) this.gen.inflight = null;
+    if (this.role === 'generator') this.maybeCut();
+  }
+
+  /** A decided block from catch-up: checked by its certificate, then decided in order. */
+  private onDecidedBlock(b: DecidedBlock): void {
+    if (b.height !== this.height + 1 || !bytesEqual(b.previousDigest, this.digest)) return;
+    if (!verifyHashgenCertificate(b, this.members, this.verifier, { mode: this.mode, difficultyBits: this.opts.difficultyBits })) return;
+    const cert = b.certificate;
+    assertInvariant(cert !== null, 'verified certificate');
+    const f = cert.fields;
+    if (b.proposals.some((p) => this.dedup.isDecided(p))) return;
+    this.decide(b.height, b.previousDigest, [...b.proposals], b.digest, {
+      epoch: f.epoch as number,
+      nonce: f.nonce as number,
+      generator: f.generator as string,
+      difficultyBits: f.difficultyBits as number,
+      phase: f.phase as 'validate' | 'commit',
+      signatures: [...cert.signatures],
+    });
+  }
+
+  private onFetch(from: NodeId, m: HgFetch): void {
+    this.sendBlocks(from, m.height);
+  }
+
+  private sendBlocks(to: NodeId, fromHeight: number): void {
+    const blocks: DecidedBlock[] = [];
+    for (let h = fromHeight; h <= this.height && blocks.length < this.opts.fetchBlocksMax; h++) {
+      const b = this.blocks.get(h);
+      if (!b) break;
+      blocks.push(b);
+    }
+    if (blocks.length > 0) this.send(to, { type: 'hg-blocks', blocks });
+  }
+
+  private requestFetch(from: NodeId): void {
+    if (this.fetchCooldown > 0 || from === this.id) return;
+    this.fetchCooldown = this.opts.resendTicks;
+    this.send(from, { type: 'hg-fetch', height: this.height + 1 });
+  }
+
+  private onHeartbeat(from: NodeId, m: HgHeartbeat): void {
+    if (m.generator !== from || !this.verifySigned(from, m)) return;
+    const current = m.epoch === this.promise.epoch && this.promise.candidate === from;
+    // paper (crash faults): a heartbeat from a later epoch comes from an authenticated generator.
+    if (current || (this.mode === 'paper' && m.epoch > this.promise.epoch)) this.follow(m.epoch, from);
+    if (m.height > this.height) this.requestFetch(from);
+    else if (m.height < this.height) this.sendBlocks(from, m.height + 1);
+  }
+
+  /** Recognise `generator` as the working generator of `epoch` (>= the promised epoch). */
+  private follow(epoch: number, generator: NodeId): void {
+    if (epoch < this.promise.epoch) return;
+    // One generator per epoch: a promise is never re-pointed within its epoch.
+    if (epoch === this.promise.epoch && this.promise.candidate !== generator) return;
+    if (epoch > this.promise.epoch) {
+      if (this.role !== 'follower') this.stepDown();
+      this.setPromise(epoch, generator);
+    }
+    if (generator === this.id) return;
+    const fresh = this.generator !== generator;
+    this.generator = generator;
+    this.targetEpoch = Math.max(this.targetEpoch, epoch);
+    this.resetTimer();
+    if (fresh) {
+      this.backoff = 1;
+      this.forwardPool();
+    }
+  }
+
+  private forwardPool(): void {
+    if (this.generator === null || this.generator === this.id || this.pool.size === 0) return;
+    this.send(this.generator, { type: 'hg-forward', proposals: this.pool.oldest(FORWARD_PROPOSALS_MAX) });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Misbehaviour and helpers.
+
+  private misbehaved(generator: NodeId, epoch: number, reason: Misbehaviour['reason']): void {
+    if (this.misbehaviours.length < MISBEHAVIOUR_LOG_MAX) this.misbehaviours.push({ generator, epoch, reason });
+    if (!this.barred.has(generator)) {
+      this.barred.add(generator);
+      this.persistOut.push({ op: 'put', key: BARRED_KEY, value: encode([...this.barred].sort()) });
+    }
+    if (this.generator === generator || this.promise.candidate === generator) this.suspect();
+  }
+
+  private isWellFormedProposal(p: Proposal): boolean {
+    return (
+      typeof p === 'object' &&
+      p !== null &&
+      typeof p.clientId === 'string' &&
+      p.clientId.length > 0 &&
+      p.clientId.length <= 256 &&
+      Number.isSafeInteger(p.seq) &&
+      p.seq >= 1 &&
+      p.data instanceof Uint8Array
+    );
+  }
+
+  /** A block's batch: non-empty, within the cutter's limits, no repeats, nothing already decided. */
+  private isValidBatch(proposals: readonly Proposal[]): boolean {
+    if (proposals.length === 0 || proposals.length > this.cutter.countMax) return false;
+    const keys = new Set<string>();
+    let bytes = 0;
+    for (const p of proposals) {
+      const k = proposalKey(p);
+      if (keys.has(k) || this.dedup.isDecided(p)) return false;
+      keys.add(k);
+      bytes += proposalSizeBytes(p);
+    }
+    return proposals.length === 1 || bytes <= this.cutter.sizeBytesMax;
+  }
+
+  private signed<T extends HgSelect | HgSuspect | HgAuthReq | HgAuthVote | HgBlock | HgSeal | HgHeartbeat>(body: Omit<T, 'sig'>): T {
+    const unsigned = { ...body, sig: new Uint8Array(0) } as T;
+    return { ...unsigned, sig: this.signer.sign(signedBody(unsigned)) };
+  }
+
+  private verifySigned(signer: NodeId, m: HgSelect | HgSuspect | HgAuthReq | HgAuthVote | HgBlock | HgSeal | HgHeartbeat): boolean {
+    return this.verifier.verify(signer, signedBody(m), m.sig);
+  }
+
+  private send(to: NodeId, message: HgMessage): void {
+    this.messagesOut.push({ to, message });
+  }
+}

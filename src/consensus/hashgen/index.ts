@@ -1,0 +1,111 @@
+// Registers the hash-generator engine: 'hashgen' (the paper's thresholds, crash faults) and
+// 'hashgen-bft' (the same engine with quorum 'bft' by default, Byzantine faults, f < n/3).
+import type { Signer } from '../../crypto/index.ts';
+import type { ByzantineSupport, DecidedBlock, NodeId, Proposal, Rng } from '../engine.ts';
+import { registerEngine, type EngineDefinition } from '../registry.ts';
+import type { SignatureVerifier } from '../../crypto/index.ts';
+import { HashgenEngine } from './engine.ts';
+import { signedBody, type HgMessage } from './messages.ts';
+import { bftFaults, paperFaults, verifyHashgenCertificate, voteBytes, type QuorumMode } from './rules.ts';
+
+export { HashgenEngine } from './engine.ts';
+export type { HashgenDiagnostics, Misbehaviour } from './engine.ts';
+export * from './rules.ts';
+export type { HgMessage } from './messages.ts';
+export { parseHashgenOptions, HashgenOptionsError, type HashgenOptions } from './options.ts';
+
+/** Re-sign as `signer`, taking over the identity fields (a Byzantine node signs with its own key). */
+function resign(m: HgMessage, signer: Signer): HgMessage {
+  const id = signer.id;
+  switch (m.type) {
+    case 'hg-validate':
+    case 'hg-commit':
+      return { ...m, voter: id, sig: signer.sign(voteBytes(m.type === 'hg-validate' ? 'validate' : 'commit', m.epoch, m.height, m.digest)) };
+    case 'hg-select': {
+      const b = { ...m, cams: id };
+      return { ...b, sig: signer.sign(signedBody(b)) };
+    }
+    case 'hg-suspect':
+    case 'hg-auth-vote': {
+      const b = { ...m, voter: id };
+      return { ...b, sig: signer.sign(signedBody(b)) };
+    }
+    case 'hg-auth-req': {
+      const b = { ...m, candidate: id };
+      return { ...b, sig: signer.sign(signedBody(b)) };
+    }
+    case 'hg-block':
+    case 'hg-seal':
+    case 'hg-heartbeat': {
+      const b = { ...m, generator: id };
+      return { ...b, sig: signer.sign(signedBody(b)) };
+    }
+    default:
+      return m;
+  }
+}
+
+function flipped(bytes: Uint8Array, rng: Rng): Uint8Array {
+  const out = new Uint8Array(bytes);
+  if (out.length > 0) {
+    const i = rng.nextInt(out.length);
+    out[i] = (out[i] ?? 0) ^ 0x01;
+  }
+  return out;
+}
+
+function variantBatch(proposals: readonly Proposal[], rng: Rng): Proposal[] {
+  if (proposals.length > 1 && rng.nextInt(2) === 0) return proposals.slice(0, proposals.length - 1);
+  return proposals.map((p, i) => (i === 0 ? { ...p, data: new Uint8Array([...p.data, rng.nextInt(256)]) } : p));
+}
+
+export const hashgenByzantine: ByzantineSupport<HgMessage> = {
+  resign,
+  /** A conflicting block (or seal) for the same epoch and height. */
+  equivocate(m, rng, signer) {
+    if (m.type === 'hg-block' || m.type === 'hg-seal') return resign({ ...m, proposals: variantBatch(m.proposals, rng) }, signer);
+    if (m.type === 'hg-validate' || m.type === 'hg-commit') return resign({ ...m, digest: flipped(m.digest, rng) }, signer);
+    return null;
+  },
+  /** Off by one in the epoch or height, or a wrong digest / previous digest. */
+  mutate(m, rng, signer) {
+    const delta = rng.nextInt(2) === 0 ? 1 : -1;
+    switch (m.type) {
+      case 'hg-block':
+      case 'hg-seal':
+        return rng.nextInt(2) === 0
+          ? resign({ ...m, height: Math.max(1, m.height + delta) }, signer)
+          : resign({ ...m, prev: flipped(m.prev, rng) }, signer);
+      case 'hg-validate':
+      case 'hg-commit':
+        return rng.nextInt(2) === 0
+          ? resign({ ...m, epoch: Math.max(1, m.epoch + delta) }, signer)
+          : resign({ ...m, digest: flipped(m.digest, rng) }, signer);
+      case 'hg-auth-req':
+      case 'hg-auth-vote':
+      case 'hg-heartbeat':
+        return resign({ ...m, epoch: Math.max(1, m.epoch + delta), height: Math.max(0, m.height + delta) }, signer);
+      default:
+        return null;
+    }
+  },
+};
+
+function definition(name: string, quorum: QuorumMode): EngineDefinition<HgMessage> {
+  return {
+    name,
+    faultModel: quorum === 'bft' ? 'byzantine' : 'crash',
+    nodesMin: quorum === 'bft' ? 4 : 1,
+    faultsTolerated: (n) => (quorum === 'bft' ? bftFaults(n) : paperFaults(n)),
+    create: (ctx) => new HashgenEngine(ctx, { quorum }),
+    byzantine: hashgenByzantine,
+    // 'hashgen' may run with {quorum: 'bft'} as an engine option: its certificates then carry
+    // phase 'commit' and are checked against the bft commit quorum.
+    verifyCertificate: (block: DecidedBlock, members: readonly NodeId[], verifier: SignatureVerifier) =>
+      verifyHashgenCertificate(block, members, verifier, { mode: 'bft', difficultyBits: 0 }) ||
+      (quorum === 'paper' && verifyHashgenCertificate(block, members, verifier, { mode: 'paper', difficultyBits: 0 })),
+  };
+}
+
+registerEngine<HgMessage>(definition('hashgen', 'paper'));
+registerEngine<HgMessage>(definition('hashgen-bft', 'bft'));
