@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WebSocket, type ClientOptions } from 'ws';
+import { utf8 } from '../codec/index.ts';
+import { createConsortium, Msp, type Consortium } from '../identity/index.ts';
+import { createLogger } from '../node/log.ts';
+import { Transport, type Authenticator } from './transport.ts';
+
+const ORGS = ['H1', 'H2', 'H3'];
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describe('mTLS transport', () => {
+  let consortium: Consortium;
+  let outsider: Consortium;
+  let authenticate: Authenticator;
+  const transports = new Map<string, Transport>();
+  const received: Array<{ to: string; from: string; channel: string; text: string }> = [];
+
+  function make(org: string, c: Consortium = consortium, port = 0): Transport {
+    const node = c.nodes.get(org)!;
+    const t = new Transport({
+      selfId: `node.${org}`,
+      host: '127.0.0.1',
+      port,
+      tls: { certChainPem: `${node.certPem.trim()}\n${c.orgCas.get(org)!.certPem.trim()}\n`, keyPem: node.keyPem, caPems: [c.root.certPem] },
+      peers: new Map(),
+      authenticate,
+      onMessage: (from, channel, payload) => received.push({ to: org, from, channel, text: new TextDecoder().decode(payload) }),
+      onRequest: async (from, channel, payload) => {
+        if (channel === 'fail') throw new Error('no such block');
+        return utf8(`${org} answers ${from}: ${new TextDecoder().decode(payload)}`);
+      },
+      logger: createLogger('transport-test'),
+      messageBytesMax: 64 * 1024,
+      queueMessagesMax: 5,
+      reconnectInitialMs: 20,
+      reconnectMaxMs: 200,
+      malformedFramesMax: 3,
+    });
+    return t;
+  }
+
+  function peerMap(except: string): Map<string, string> {
+    return new Map([...transports].filter(([o]) => o !== except).map(([o, t]) => [`node.${o}`, `wss://127.0.0.1:${t.port}`]));
+  }
+
+  before(async () => {
+    consortium = await createConsortium({ orgs: [...ORGS, 'Stranger'] });
+    outsider = await createConsortium({ orgs: ['H1'] });
+    const msp = new Msp(consortium.mspConfig);
+    const members = new Set(ORGS.map((o) => `node.${o}`));
+    authenticate = (certPem) => {
+      try {
+        const id = msp.validate(certPem, Date.now());
+        if (id.role !== 'peer' || !members.has(id.id)) return { ok: false, reason: `${id.id} of ${id.org} is not a member node` };
+        return { ok: true, nodeId: id.id };
+      } catch (err) {
+        return { ok: false, reason: (err as Error).message };
+      }
+    };
+    for (const org of ORGS) {
+      const t = make(org);
+      await t.start();
+      transports.set(org, t);
+    }
+    for (const [org, t] of transports) t.setPeers(peerMap(org));
+    await waitFor(() => [...transports.values()].every((t) => t.getStats().connectedPeers.length === 2), 'full mesh');
+  });
+
+  after(async () => {
+    for (const t of transports.values()) await t.stop();
+  });
+
+  it('delivers messages with the sender taken from its certificate', async () => {
+    assert.ok(transports.get('H1')!.send('node.H2', 'consensus', utf8('hello from H1')));
+    await waitFor(() => received.some((r) => r.text === 'hello from H1'), 'delivery');
+    const got = received.find((r) => r.text === 'hello from H1')!;
+    assert.deepEqual(got, { to: 'H2', from: 'node.H1', channel: 'consensus', text: 'hello from H1' });
+  });
+
+  it('answers requests and carries remote errors back', async () => {
+    const answer = await transports.get('H3')!.request('node.H1', 'blocks', utf8('height 7'), 2_000);
+    assert.equal(new TextDecoder().decode(answer), 'H1 answers node.H3: height 7');
+    await assert.rejects(transports.get('H3')!.request('node.H1', 'fail', utf8('x'), 2_000), /no such block/);
+  });
+
+  it('refuses certificates from another consortium and non-member identities', async () => {
+    for (const [label, c, org] of [['foreign', outsider, 'H1'], ['non-member', consortium, 'Stranger']] as const) {
+      const before = transports.get('H2')!.getStats().rejectedConnections;
+      const intruder = make(org, c);
+      await intruder.start();
+      intruder.setPeers(new Map([['node.H2', `wss://127.0.0.1:${transports.get('H2')!.port}`]]));
+      intruder.send('node.H2', 'consensus', utf8(`intrusion ${label}`));
+      await waitFor(() => transports.get('H2')!.getStats().rejectedConnections > before, `${label} rejection`);
+      await intruder.stop();
+      assert.ok(!received.some((r) => r.text === `intrusion ${label}`));
+    }
+  });
+
+  it('bounds the send queue and message size', async () => {
+    const lonely = make('H3');
+    await lonely.start();
+    lonely.setPeers(new Map([['node.H1', 'wss://127.0.0.1:1']])); // nobody listens there
+    let accepted = 0;
+    for (let i = 0; i < 10; i++) if (lonely.send('node.H1', 'consensus', utf8(`m${i}`))) accepted++;
+    assert.equal(accepted, 5);
+    assert.equal(lonely.getStats().droppedQueueFull, 5);
+    assert.throws(() => lonely.send('node.H1', 'consensus', new Uint8Array(70 * 1024)), /exceeds the 65536-byte limit/);
+    await lonely.stop();
+  });
+
+  it('disconnects a peer that keeps sending malformed frames', async () => {
+    const h1 = consortium.nodes.get('H1')!;
+    const ws = new WebSocket(`wss://127.0.0.1:${transports.get('H2')!.port}`, {
+      cert: `${h1.certPem.trim()}\n${consortium.orgCas.get('H1')!.certPem.trim()}\n`,
+      key: h1.keyPem,
+      ca: [consortium.root.certPem],
+      checkServerIdentity: () => undefined,
+    } as ClientOptions);
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    for (let i = 0; i < 3; i++) ws.send(Buffer.from([0xff, 0xfe, i]));
+    assert.equal(await closed, 1003);
+  });
+
+  it('reconnects after a peer restarts and delivers what was queued', async () => {
+    const port = transports.get('H2')!.port;
+    await transports.get('H2')!.stop();
+    await waitFor(() => !transports.get('H1')!.isConnected('node.H2'), 'disconnect');
+    transports.get('H1')!.send('node.H2', 'consensus', utf8('sent while H2 was down'));
+    const h2 = make('H2', consortium, port);
+    await h2.start();
+    transports.set('H2', h2);
+    h2.setPeers(peerMap('H2'));
+    await waitFor(() => received.some((r) => r.to === 'H2' && r.text === 'sent while H2 was down'), 'queued delivery after reconnect');
+  });
+});

@@ -1,0 +1,374 @@
+// Node-to-node transport: persistent mutually-authenticated TLS (WebSocket over HTTPS, the `ws`
+// library; no hand-rolled framing). Each directed link A→B is A's outbound connection to B's
+// listener: A sends on it, B receives on it. That makes every link have exactly one owner, so
+// there is no duplicate-connection tie-breaking, and a peer's identity on an inbound connection
+// always comes from its client certificate, never from anything it says.
+//
+// Limits: message size (ws maxPayload), per-peer send queue (count and bytes; when full the
+// message is refused so the caller sees backpressure), reconnect with capped exponential backoff
+// and jitter, pending requests with timeouts, and a count of malformed frames after which a
+// peer is disconnected.
+import { createServer, type Server } from 'node:https';
+import type { ConnectionOptions, TLSSocket, PeerCertificate } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import { WebSocket, WebSocketServer, type ClientOptions, type RawData } from 'ws';
+import { decode, encode, type Bytes } from '../codec/index.ts';
+import type { Logger } from '../node/log.ts';
+
+export type NodeId = string;
+
+export interface TransportTls {
+  /** This node's certificate followed by its organisation CA certificate (PEM). */
+  readonly certChainPem: string;
+  readonly keyPem: string;
+  /** Trust anchors: the consortium root CA (and org CAs) in PEM. */
+  readonly caPems: readonly string[];
+}
+
+export type Authenticator = (certPem: string) => { ok: true; nodeId: NodeId } | { ok: false; reason: string };
+
+export interface TransportOptions {
+  readonly selfId: NodeId;
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TransportTls;
+  /** Peers this node sends to: id → wss URL. */
+  readonly peers: ReadonlyMap<NodeId, string>;
+  /** Maps a peer certificate to a member node id, or refuses it with a reason. */
+  readonly authenticate: Authenticator;
+  readonly onMessage: (from: NodeId, channel: string, payload: Bytes) => void;
+  /** Handles requests (see `request`); resolves to the response payload. */
+  readonly onRequest?: (from: NodeId, channel: string, payload: Bytes) => Promise<Bytes>;
+  readonly logger: Logger;
+  readonly messageBytesMax?: number;
+  readonly queueMessagesMax?: number;
+  readonly queueBytesMax?: number;
+  readonly reconnectInitialMs?: number;
+  readonly reconnectMaxMs?: number;
+  readonly requestsPendingMax?: number;
+  readonly malformedFramesMax?: number;
+}
+
+interface Frame {
+  /** channel */
+  readonly c: string;
+  readonly p: Bytes;
+  /** request id (requests and responses) */
+  readonly i?: number;
+  /** 1 = response, 2 = error response */
+  readonly r?: number;
+}
+
+interface OutboundLink {
+  readonly peerId: NodeId;
+  url: string;
+  socket: WebSocket | null;
+  connected: boolean;
+  queue: Bytes[];
+  queueBytes: number;
+  backoffMs: number;
+  timer: NodeJS.Timeout | null;
+  closed: boolean;
+}
+
+interface PendingRequest {
+  resolve(value: Bytes): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export class TransportError extends Error {
+  override readonly name = 'TransportError';
+}
+
+export interface TransportStats {
+  readonly sentMessages: number;
+  readonly receivedMessages: number;
+  readonly droppedQueueFull: number;
+  readonly rejectedConnections: number;
+  readonly malformedFrames: number;
+  readonly connectedPeers: NodeId[];
+}
+
+const DEFAULTS = {
+  messageBytesMax: 16 * 1024 * 1024,
+  queueMessagesMax: 10_000,
+  queueBytesMax: 64 * 1024 * 1024,
+  reconnectInitialMs: 100,
+  reconnectMaxMs: 5_000,
+  requestsPendingMax: 1_000,
+  malformedFramesMax: 10,
+};
+
+export class Transport {
+  private server: Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private readonly links = new Map<NodeId, OutboundLink>();
+  private readonly inbound = new Map<WebSocket, NodeId>();
+  private readonly pending = new Map<number, PendingRequest>();
+  private nextRequestId = 1;
+  private stopped = false;
+  private readonly o: Required<Omit<TransportOptions, 'onRequest'>> & Pick<TransportOptions, 'onRequest'>;
+  private stats = { sentMessages: 0, receivedMessages: 0, droppedQueueFull: 0, rejectedConnections: 0, malformedFrames: 0 };
+  private readonly malformedBy = new Map<NodeId, number>();
+
+  constructor(options: TransportOptions) {
+    this.o = { ...DEFAULTS, ...options };
+  }
+
+  /** The port actually bound (useful with port 0). */
+  get port(): number {
+    const address = this.server?.address();
+    return address && typeof address === 'object' ? address.port : this.o.port;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer({
+      cert: this.o.tls.certChainPem,
+      key: this.o.tls.keyPem,
+      ca: [...this.o.tls.caPems],
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
+    });
+    this.server = server;
+    this.wss = new WebSocketServer({ server, maxPayload: this.o.messageBytesMax });
+    this.wss.on('connection', (ws, req) => this.acceptInbound(ws, req.socket as TLSSocket));
+    server.on('tlsClientError', (err) => {
+      this.stats.rejectedConnections += 1;
+      this.o.logger.warn({ reason: err.message }, 'rejected TLS client');
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.port, this.o.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    for (const [peerId, url] of this.o.peers) this.addPeer(peerId, url);
+  }
+
+  /** Membership changed: connect to new peers, drop removed ones. */
+  setPeers(peers: ReadonlyMap<NodeId, string>): void {
+    for (const [id, link] of this.links) {
+      if (!peers.has(id)) this.closeLink(link);
+    }
+    for (const [id, url] of peers) {
+      const link = this.links.get(id);
+      if (!link) this.addPeer(id, url);
+      else if (link.url !== url) {
+        link.url = url;
+        link.socket?.terminate();
+      }
+    }
+  }
+
+  /** Queue a message to a peer. Returns false (and drops it) when the peer's queue is full. */
+  send(to: NodeId, channel: string, payload: Bytes): boolean {
+    return this.enqueue(to, encode({ c: channel, p: payload } satisfies Frame));
+  }
+
+  /** Request/response over the two directed links; rejects on timeout or remote error. */
+  request(to: NodeId, channel: string, payload: Bytes, timeoutMs: number): Promise<Bytes> {
+    if (this.pending.size >= this.o.requestsPendingMax) return Promise.reject(new TransportError('too many pending requests'));
+    const id = this.nextRequestId++;
+    return new Promise<Bytes>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TransportError(`request to ${to} on ${channel} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      if (!this.enqueue(to, encode({ c: channel, p: payload, i: id } satisfies Frame))) {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new TransportError(`send queue to ${to} is full`));
+      }
+    });
+  }
+
+  isConnected(peerId: NodeId): boolean {
+    return this.links.get(peerId)?.connected ?? false;
+  }
+
+  getStats(): TransportStats {
+    return { ...this.stats, connectedPeers: [...this.links.values()].filter((l) => l.connected).map((l) => l.peerId) };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const link of this.links.values()) this.closeLink(link);
+    for (const ws of this.inbound.keys()) ws.terminate();
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new TransportError('transport stopped'));
+    }
+    this.pending.clear();
+    await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => {
+      if (!this.server) return resolve();
+      this.server.closeAllConnections?.();
+      this.server.close(() => resolve());
+    });
+  }
+
+  // --- outbound ---------------------------------------------------------------------------
+
+  private addPeer(peerId: NodeId, url: string): void {
+    if (peerId === this.o.selfId) return;
+    const link: OutboundLink = { peerId, url, socket: null, connected: false, queue: [], queueBytes: 0, backoffMs: this.o.reconnectInitialMs, timer: null, closed: false };
+    this.links.set(peerId, link);
+    this.connect(link);
+  }
+
+  private enqueue(to: NodeId, frame: Bytes): boolean {
+    const link = this.links.get(to);
+    if (!link) return false;
+    if (frame.byteLength > this.o.messageBytesMax) throw new TransportError(`message of ${frame.byteLength} bytes to ${to} exceeds the ${this.o.messageBytesMax}-byte limit`);
+    if (link.queue.length >= this.o.queueMessagesMax || link.queueBytes + frame.byteLength > this.o.queueBytesMax) {
+      this.stats.droppedQueueFull += 1;
+      return false;
+    }
+    link.queue.push(frame);
+    link.queueBytes += frame.byteLength;
+    this.flush(link);
+    return true;
+  }
+
+  private flush(link: OutboundLink): void {
+    const socket = link.socket;
+    if (!socket || !link.connected) return;
+    while (link.queue.length > 0 && socket.readyState === WebSocket.OPEN) {
+      // Respect the socket's own buffer: stop when the kernel is not keeping up.
+      if (socket.bufferedAmount > this.o.queueBytesMax) {
+        setTimeout(() => this.flush(link), 10).unref();
+        return;
+      }
+      const frame = link.queue.shift()!;
+      link.queueBytes -= frame.byteLength;
+      socket.send(frame);
+      this.stats.sentMessages += 1;
+    }
+  }
+
+  private connect(link: OutboundLink): void {
+    if (this.stopped || link.closed) return;
+    const expected = link.peerId;
+    const tlsOptions: ConnectionOptions & { maxPayload: number; handshakeTimeout: number } = {
+      cert: this.o.tls.certChainPem,
+      key: this.o.tls.keyPem,
+      ca: [...this.o.tls.caPems],
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
+      maxPayload: this.o.messageBytesMax,
+      handshakeTimeout: 5_000,
+      // The server must prove it is the node we mean to reach (by certificate, not hostname).
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+        const who = this.o.authenticate(derToPem(cert.raw));
+        if (!who.ok) return new Error(`server certificate refused: ${who.reason}`);
+        if (who.nodeId !== expected) return new Error(`expected node ${expected}, server is ${who.nodeId}`);
+        return undefined;
+      },
+    };
+    // ws hands these options to tls.connect; @types/ws types checkServerIdentity differently
+    // from node:tls (which is what actually calls it), hence the cast.
+    const socket = new WebSocket(link.url, tlsOptions as ClientOptions);
+    link.socket = socket;
+    socket.on('open', () => {
+      link.connected = true;
+      link.backoffMs = this.o.reconnectInitialMs;
+      this.o.logger.debug({ peer: link.peerId }, 'connected');
+      this.flush(link);
+    });
+    // Outbound sockets carry no traffic toward us; anything arriving is ignored.
+    socket.on('message', () => undefined);
+    socket.on('error', (err) => this.o.logger.debug({ peer: link.peerId, reason: err.message }, 'outbound connection error'));
+    socket.on('close', () => {
+      link.connected = false;
+      link.socket = null;
+      if (this.stopped || link.closed) return;
+      const jitter = 0.5 + Math.random() * 0.5;
+      const delay = Math.min(this.o.reconnectMaxMs, link.backoffMs) * jitter;
+      link.backoffMs = Math.min(this.o.reconnectMaxMs, link.backoffMs * 2);
+      link.timer = setTimeout(() => this.connect(link), delay);
+      link.timer.unref();
+    });
+  }
+
+  private closeLink(link: OutboundLink): void {
+    link.closed = true;
+    if (link.timer) clearTimeout(link.timer);
+    link.socket?.terminate();
+    this.links.delete(link.peerId);
+  }
+
+  // --- inbound ----------------------------------------------------------------------------
+
+  private acceptInbound(ws: WebSocket, tlsSocket: TLSSocket): void {
+    const cert = tlsSocket.getPeerCertificate();
+    const who = cert?.raw ? this.o.authenticate(derToPem(cert.raw)) : { ok: false as const, reason: 'no client certificate' };
+    if (!who.ok) {
+      this.stats.rejectedConnections += 1;
+      this.o.logger.warn({ reason: who.reason }, 'refused peer connection');
+      ws.close(1008, who.reason.slice(0, 100));
+      return;
+    }
+    const from = who.nodeId;
+    this.inbound.set(ws, from);
+    ws.on('message', (data: RawData, isBinary: boolean) => this.receive(ws, from, data, isBinary));
+    ws.on('close', () => this.inbound.delete(ws));
+    ws.on('error', (err) => this.o.logger.debug({ peer: from, reason: err.message }, 'inbound connection error'));
+  }
+
+  private receive(ws: WebSocket, from: NodeId, data: RawData, isBinary: boolean): void {
+    let frame: Frame;
+    try {
+      if (!isBinary) throw new Error('text frame');
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      frame = decode<Frame>(bytes);
+      if (typeof frame !== 'object' || frame === null || typeof frame.c !== 'string' || !(frame.p instanceof Uint8Array)) throw new Error('bad frame shape');
+    } catch (err) {
+      this.stats.malformedFrames += 1;
+      const count = (this.malformedBy.get(from) ?? 0) + 1;
+      this.malformedBy.set(from, count);
+      if (count >= this.o.malformedFramesMax) {
+        this.o.logger.warn({ peer: from, reason: (err as Error).message }, 'disconnecting peer after malformed frames');
+        ws.close(1003, 'malformed frames');
+        this.malformedBy.delete(from);
+      }
+      return;
+    }
+    this.stats.receivedMessages += 1;
+    if (frame.i !== undefined && frame.r !== undefined) {
+      const pending = this.pending.get(frame.i);
+      if (!pending) return;
+      this.pending.delete(frame.i);
+      clearTimeout(pending.timer);
+      if (frame.r === 1) pending.resolve(frame.p);
+      else pending.reject(new TransportError(`${from} answered with an error: ${new TextDecoder().decode(frame.p).slice(0, 500)}`));
+      return;
+    }
+    if (frame.i !== undefined) {
+      const id = frame.i;
+      const handler = this.o.onRequest;
+      const reply = (r: number, p: Bytes) => this.enqueue(from, encode({ c: frame.c, p, i: id, r } satisfies Frame));
+      if (!handler) {
+        reply(2, new TextEncoder().encode(`no handler for requests on ${frame.c}`));
+        return;
+      }
+      handler(from, frame.c, frame.p).then(
+        (p) => reply(1, p),
+        (err: unknown) => reply(2, new TextEncoder().encode(err instanceof Error ? err.message : String(err))),
+      );
+      return;
+    }
+    try {
+      this.o.onMessage(from, frame.c, frame.p);
+    } catch (err) {
+      this.o.logger.error({ peer: from, channel: frame.c, reason: (err as Error).message }, 'message handler failed');
+    }
+  }
+}
+
+export function derToPem(der: Buffer): string {
+  return new X509Certificate(der).toString();
+}
