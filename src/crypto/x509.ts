@@ -24,6 +24,13 @@ import {
 } from 'node:crypto';
 import { isIP } from 'node:net';
 
+/**
+ * @peculiar/x509, loaded after the Reflect polyfill. Code elsewhere that needs the library must
+ * import it from here, never from '@peculiar/x509' directly: that import fails unless the
+ * polyfill ran first (see reflect-metadata-shim.ts).
+ */
+export { px as peculiarX509 };
+
 export type X509ErrorCode =
   | 'MALFORMED'
   | 'NOT_P256'

@@ -73,6 +73,7 @@ function toIdentityError(err: unknown, context: string): IdentityError {
   if (err instanceof X509Error) {
     switch (err.code) {
       case 'MALFORMED':
+      case 'INVALID_REQUEST':
         return new IdentityError('MALFORMED', `${context}: ${err.message}`);
       case 'NOT_P256':
         return new IdentityError('NOT_P256', `${context}: ${err.message}`);
@@ -138,6 +139,11 @@ export class Msp {
       this.byIssuerName.set(issuerKey, entry);
     }
     for (const { org, serialHex } of config.revokedSerials ?? []) this.revoke(org, serialHex);
+  }
+
+  /** Entries in the validation cache (at most MSP_CACHE_ENTRIES_MAX). */
+  get cacheSize(): number {
+    return this.cache.size;
   }
 
   orgs(): string[] {

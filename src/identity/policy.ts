@@ -365,14 +365,18 @@ export function evaluatePolicy(policy: Policy, signers: readonly Principal[]): b
   }
   if (counts.length === 0) return false;
 
-  // Number the tree's nodes for memoisation; for each leaf, the classes that may fill it.
+  // Number the tree's nodes for memoisation; for each leaf, the classes that may fill it;
+  // for each node, the (exclusive) global index of its last leaf.
   interface Node {
     readonly id: number;
     readonly need: number;
     readonly children: readonly Node[];
     readonly classes: readonly number[]; // leaves only
+    readonly leafEnd: number;
   }
   let nextId = 0;
+  let nextLeaf = 0;
+  const leafClasses: number[][] = [];
   const build = (p: Policy): Node => {
     const id = nextId++;
     if (p.type === 'signedBy') {
@@ -381,19 +385,37 @@ export function evaluatePolicy(policy: Policy, signers: readonly Principal[]): b
       classAccepts.forEach((accepts, c) => {
         if (accepts[patternIndex] === true) classes.push(c);
       });
-      return { id, need: 1, children: [], classes };
+      leafClasses.push(classes);
+      nextLeaf++;
+      return { id, need: 1, children: [], classes, leafEnd: nextLeaf };
     }
     const children = p.policies.map(build);
     const need = p.type === 'and' ? children.length : p.type === 'or' ? 1 : p.n;
-    return { id, need, children, classes: [] };
+    return { id, need, children, classes: [], leafEnd: nextLeaf };
   };
   const root = build(policy);
+  // liveFrom[i][c]: does any leaf at global index >= i accept class c? Once no later leaf can use
+  // a class, how many of its signers remain no longer matters: such components are set to 0 so
+  // that states differing only there collapse into one (this keeps e.g. OutOf(32, 64 different
+  // orgs) linear instead of exponential).
+  const liveFrom: boolean[][] = Array.from({ length: leafClasses.length + 1 }, () => counts.map(() => false));
+  for (let i = leafClasses.length - 1; i >= 0; i--) {
+    const live = (liveFrom[i] = [...(liveFrom[i + 1] ?? [])]);
+    for (const c of leafClasses[i] ?? []) live[c] = true;
+  }
 
   type State = readonly number[];
   let steps = 0;
   const memo = new Map<string, readonly State[]>();
+  const overBudget = (): boolean => steps > POLICY_EVAL_STEPS_MAX;
+
+  const project = (state: State, leafIndex: number): State => {
+    const live = liveFrom[leafIndex] ?? [];
+    return state.map((v, c) => (live[c] === true ? v : 0));
+  };
 
   const addPareto = (set: State[], candidate: State): void => {
+    steps += set.length + 1;
     for (const s of set) if (s.every((v, i) => v >= (candidate[i] ?? 0))) return; // dominated or equal
     for (let i = set.length - 1; i >= 0; i--) {
       const s = set[i];
@@ -402,8 +424,8 @@ export function evaluatePolicy(policy: Policy, signers: readonly Principal[]): b
     set.push(candidate);
   };
 
-  // Residual states after satisfying `node` starting from `state`; [] if impossible.
-  // `firstOnly` (the root) stops as soon as one way is found.
+  // Residual states (projected to what leaves after `node` can use) after satisfying `node`
+  // starting from `state`; [] if impossible. `firstOnly` (the root) stops at the first way found.
   const resid = (node: Node, state: State, firstOnly: boolean): readonly State[] => {
     const key = `${node.id}|${state.join(',')}`;
     const hit = memo.get(key);
@@ -411,45 +433,45 @@ export function evaluatePolicy(policy: Policy, signers: readonly Principal[]): b
     const out: State[] = [];
     if (node.children.length === 0) {
       for (const c of node.classes) {
-        steps++;
         if ((state[c] ?? 0) > 0) {
           const next = state.slice();
           next[c] = (next[c] ?? 0) - 1;
-          addPareto(out, next);
+          addPareto(out, project(next, node.leafEnd));
         }
       }
     } else {
       // layers[j]: states reachable having satisfied j of the children seen so far.
-      const layers: State[][] = [[state]];
+      let layers: State[][] = [[state]];
       for (let k = 0; k < node.children.length; k++) {
         const child = node.children[k];
         if (child === undefined) break;
         const remainingChildren = node.children.length - k;
+        // Iterate j downwards so that a state produced by this child is not fed to it again.
         for (let j = Math.min(layers.length - 1, node.need - 1); j >= 0; j--) {
           // A layer that cannot reach `need` even with every remaining child is useless.
           if (j + remainingChildren < node.need) continue;
-          const from = layers[j] ?? [];
-          for (const s of from) {
-            if (steps > POLICY_EVAL_STEPS_MAX) return [];
+          for (const s of layers[j] ?? []) {
+            if (overBudget()) return [];
             for (const r of resid(child, s, false)) {
-              steps++;
-              let target = layers[j + 1];
-              if (target === undefined) {
-                target = [];
-                layers[j + 1] = target;
-              }
+              const target = layers[j + 1] ?? (layers[j + 1] = []);
               addPareto(target, r);
             }
           }
         }
+        // Everything from here on is matched against leaves after this child only.
+        layers = layers.map((layer) => {
+          const projected: State[] = [];
+          for (const s of layer) addPareto(projected, project(s, child.leafEnd));
+          return projected;
+        });
         if (firstOnly && (layers[node.need]?.length ?? 0) > 0) break;
       }
-      for (const s of layers[node.need] ?? []) addPareto(out, s);
+      for (const s of layers[node.need] ?? []) addPareto(out, project(s, node.leafEnd));
     }
     memo.set(key, out);
     return out;
   };
 
-  const result = resid(root, counts, true);
-  return steps <= POLICY_EVAL_STEPS_MAX && result.length > 0;
+  const result = resid(root, project(counts, 0), true);
+  return !overBudget() && result.length > 0;
 }
