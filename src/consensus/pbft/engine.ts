@@ -1,0 +1,1266 @@
+// Castro–Liskov PBFT (OSDI '99, signature variant) as a pure state machine behind the Engine
+// contract. See docs/architecture/pbft.md for the protocol walk-through; the comments here say why
+// each rule exists.
+//
+// Normal case: request → PRE-PREPARE (primary of view v = members[v mod n]) → PREPARE (2f matching
+// from distinct backups: "prepared") → COMMIT (2f+1 matching: "committed") → execute in sequence
+// order. Quorums are q = ⌈(n+f+1)/2⌉, which is 2f+1 for n = 3f+1.
+//
+// Sequence numbers are heights: the batch executed at sequence number s is the block at height s.
+// A null request (a gap filled by a NEW-VIEW) is executed as an empty block, so heights stay gapless
+// and identical on every correct replica (decision 0501).
+import { bytesEqual, decode, encode, sha256, toHex, type Bytes } from '../../codec/index.ts';
+import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
+import { BlockCutter } from '../cutter.ts';
+import { DedupWindow } from '../dedup.ts';
+import { batchDigest, blockDigest, GENESIS_DIGEST, proposalKey, proposalSizeBytes } from '../digest.ts';
+import {
+  assertInvariant,
+  type DecidedBlock,
+  type DurableState,
+  type Engine,
+  type EngineStatus,
+  type NodeId,
+  type Outbound,
+  type PersistOp,
+  type Proposal,
+  type ProposeResult,
+  type Ready,
+  type RestoreRequest,
+} from '../engine.ts';
+import type { EngineContext } from '../registry.ts';
+import { encodeDropped, faultsTolerated, PBFT_CERT_SCHEME, quorumSize } from './certificate.ts';
+import {
+  CLIENT_ID_LENGTH_MAX,
+  headerOf,
+  parseMessage,
+  signingBytes,
+  type CheckpointMsg,
+  type CommitCertMsg,
+  type CommitMsg,
+  type MessageLimits,
+  type NewViewMsg,
+  type PbftMessage,
+  type PrepareMsg,
+  type PreparedCert,
+  type PrePrepareHeader,
+  type PrePrepareMsg,
+  type RequestMsg,
+  type Signed,
+  type StateMsg,
+  type StatusMsg,
+  type ViewChangeMsg,
+} from './messages.ts';
+import { parsePbftOptions, type PbftOptions } from './options.ts';
+
+const EMPTY_DEDUP: Bytes = encode([]);
+/** stateDigest of the genesis checkpoint (sequence number 0): an empty dedup window. */
+export const GENESIS_STATE_DIGEST: Bytes = sha256(EMPTY_DEDUP);
+/** Digest of the null request (an empty batch). */
+export const NULL_DIGEST: Bytes = batchDigest([]);
+
+// Durable keys. Sequence numbers are zero-padded so that keysWithPrefix lists them in order.
+const K_VIEW = 'pbft/view';
+const K_EXEC = 'pbft/exec';
+const K_STABLE = 'pbft/stable';
+const K_BASE = 'pbft/base';
+const K_NEWVIEW = 'pbft/nv';
+const P_EXECUTED = 'pbft/x/';
+const P_SLOT = 'pbft/s/';
+const P_PREPARED = 'pbft/p/';
+const seqKey = (prefix: string, seq: number): string => prefix + seq.toString().padStart(16, '0');
+
+export type DropReason =
+  | 'malformed'
+  | 'nonMember'
+  | 'self'
+  | 'badSignature'
+  | 'wrongView'
+  | 'wrongPrimary'
+  | 'outOfWindow'
+  | 'badDigest'
+  | 'badBatch'
+  | 'conflict'
+  | 'badProof'
+  | 'badNewView'
+  | 'stale'
+  | 'limit';
+
+export interface PbftStats {
+  received: number;
+  dropped: Record<DropReason, number>;
+  viewChangesStarted: number;
+  newViewsInstalled: number;
+  checkpointsStable: number;
+  stateTransfers: number;
+  executed: number;
+}
+
+function newStats(): PbftStats {
+  return {
+    received: 0,
+    dropped: {
+      malformed: 0, nonMember: 0, self: 0, badSignature: 0, wrongView: 0, wrongPrimary: 0, outOfWindow: 0,
+      badDigest: 0, badBatch: 0, conflict: 0, badProof: 0, badNewView: 0, stale: 0, limit: 0,
+    },
+    viewChangesStarted: 0,
+    newViewsInstalled: 0,
+    checkpointsStable: 0,
+    stateTransfers: 0,
+    executed: 0,
+  };
+}
+
+/** One sequence number's messages in the current view. */
+interface Slot {
+  readonly seq: number;
+  prePrepare: PrePrepareHeader | null;
+  batch: readonly Proposal[] | null;
+  readonly prepares: Map<NodeId, PrepareMsg>;
+  readonly commits: Map<NodeId, CommitMsg>;
+  myPrepare: PrepareMsg | null;
+  myCommit: CommitMsg | null;
+  committed: boolean;
+}
+
+/** Proof that (view, seq, digest) committed: enough to execute seq anywhere, in any view. */
+interface CommitCert {
+  readonly view: number;
+  readonly seq: number;
+  readonly digest: Bytes;
+  readonly batch: readonly Proposal[];
+  readonly commits: readonly CommitMsg[];
+}
+
+interface StableCheckpoint {
+  readonly seq: number;
+  readonly blockDigest: Bytes;
+  readonly stateDigest: Bytes;
+  readonly proof: readonly CheckpointMsg[];
+}
+
+interface CheckpointState {
+  readonly blockDigest: Bytes;
+  readonly stateDigest: Bytes;
+  /** encode(DedupWindow.toJSON()) at this checkpoint: what state transfer ships. */
+  readonly dedup: Bytes;
+}
+
+interface OEntry {
+  readonly seq: number;
+  readonly digest: Bytes;
+  readonly batch: readonly Proposal[];
+}
+
+interface ComputedO {
+  readonly minS: number;
+  readonly maxS: number;
+  readonly checkpointFrom: ViewChangeMsg;
+  readonly entries: readonly OEntry[];
+}
+
+/** What tests and the lab may look at (read-only copies). */
+export interface PbftInspection {
+  readonly view: number;
+  readonly changing: boolean;
+  readonly lowWatermark: number;
+  readonly highWatermark: number;
+  readonly executedSeq: number;
+  readonly executedDigest: Bytes;
+  readonly stableSeq: number;
+  readonly slotSeqs: readonly number[];
+  readonly preparedSeqs: readonly number[];
+  readonly pendingRequests: number;
+  readonly viewChangeStreak: number;
+  readonly timerTicks: number;
+  readonly timeoutTicks: number;
+  readonly nextSeq: number;
+}
+
+function compareBytes(a: Bytes, b: Bytes): number {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+function hasDuplicates(batch: readonly Proposal[]): boolean {
+  const keys = new Set<string>();
+  for (const p of batch) keys.add(proposalKey(p));
+  return keys.size !== batch.length;
+}
+
+export class PbftEngine implements Engine<PbftMessage> {
+  readonly id: NodeId;
+  readonly stats: PbftStats = newStats();
+  private readonly members: readonly NodeId[];
+  private readonly memberSet: ReadonlySet<NodeId>;
+  private readonly n: number;
+  private readonly f: number;
+  private readonly q: number;
+  private readonly opts: PbftOptions;
+  private readonly limits: MessageLimits;
+  private readonly signer: Signer;
+  private readonly verifier: SignatureVerifier;
+  private readonly cutter: BlockCutter;
+
+  // --- protocol state
+  private view = 0;
+  /** True between sending VIEW-CHANGE for `view` and installing its NEW-VIEW. */
+  private changing = false;
+  /** Consecutive view changes without executing a new request (exponential timeouts). */
+  private streak = 0;
+  private exec: { seq: number; digest: Bytes } = { seq: 0, digest: GENESIS_DIGEST };
+  private dedup = new DedupWindow();
+  private stable: StableCheckpoint = { seq: 0, blockDigest: GENESIS_DIGEST, stateDigest: GENESIS_STATE_DIGEST, proof: [] };
+  /** The checkpoint whose state is persisted; executed batches above it are replayed on restart. */
+  private baseSeq = 0;
+  private readonly ckptStates = new Map<number, CheckpointState>();
+  private readonly ownCheckpoints = new Map<number, CheckpointMsg>();
+  private readonly checkpoints = new Map<number, Map<NodeId, CheckpointMsg>>();
+  private readonly slots = new Map<number, Slot>();
+  /** P: the highest-view prepared certificate per sequence number above h. */
+  private readonly preparedCerts = new Map<number, PreparedCert>();
+  /** Committed, not yet executed (waiting for lower sequence numbers). */
+  private readonly certified = new Map<number, CommitCert>();
+  /** Executed above h: served to lagging replicas as COMMIT-CERTs. */
+  private readonly executedCerts = new Map<number, CommitCert>();
+  /** Known, unexecuted client requests (the view-change timer waits on these). */
+  private readonly pending = new Map<string, Proposal>();
+  /** At the primary: keys in the cutter or in a pre-prepare of this view. */
+  private readonly queued = new Set<string>();
+  private nextSeq = 1;
+  /** Latest valid VIEW-CHANGE per replica (for views ≥ the current one). */
+  private readonly latestVc = new Map<NodeId, ViewChangeMsg>();
+  private myVc: ViewChangeMsg | null = null;
+  private newView: NewViewMsg | null = null;
+  private timerTicks = 0;
+  private rebroadcastDone = false;
+  private ticks = 0;
+  private readonly lastAnswered = new Map<NodeId, number>();
+  private readonly verifiedVcs = new Set<string>();
+
+  // --- Ready under construction
+  private persistOps: PersistOp[] = [];
+  private outbox: Outbound<PbftMessage>[] = [];
+  private decidedOut: DecidedBlock[] = [];
+  private restoreOut: RestoreRequest | null = null;
+  /** Blocks to deliver once the pending restore has been advanced (restart re-delivery). */
+  private heldAfterRestore: DecidedBlock[] = [];
+
+  constructor(ctx: EngineContext) {
+    assertInvariant(ctx.members.length >= 1, 'pbft needs at least one member');
+    assertInvariant(new Set(ctx.members).size === ctx.members.length, 'pbft members must be distinct');
+    assertInvariant(ctx.members.includes(ctx.id), `pbft node ${ctx.id} must be a member`);
+    this.id = ctx.id;
+    this.members = [...ctx.members];
+    this.memberSet = new Set(this.members);
+    this.n = this.members.length;
+    this.f = faultsTolerated(this.n);
+    this.q = quorumSize(this.n);
+    this.opts = parsePbftOptions(ctx.options);
+    this.signer = ctx.signer;
+    this.verifier = ctx.verifier;
+    this.cutter = new BlockCutter(ctx.cutter);
+    this.limits = {
+      membersMax: this.n,
+      batchCountMax: ctx.cutter.countMax,
+      batchBytesMax: ctx.cutter.sizeBytesMax,
+      requestProposalsMax: Math.max(this.opts.rebroadcastMax, 1),
+      logWindow: this.opts.logWindow,
+      stateBytesMax: this.opts.stateBytesMax,
+    };
+    this.restoreDurable(ctx.storage, ctx.appliedHeight);
+  }
+
+  // =============================================================================================
+  // Engine contract
+
+  tick(): void {
+    this.ticks += 1;
+    if (!this.changing && this.isPrimary() && this.cutter.tick()) this.maybeCut(true);
+    this.tickTimer();
+    if (this.ticks % this.opts.statusIntervalTicks === 0) this.broadcast(this.makeStatus());
+  }
+
+  step(from: NodeId, message: PbftMessage): void {
+    this.stats.received += 1;
+    if (!this.memberSet.has(from)) return this.drop('nonMember');
+    const msg = parseMessage(message, this.limits);
+    if (!msg) return this.drop('malformed');
+    if (!this.memberSet.has(msg.replica)) return this.drop('nonMember');
+    // Our own identity from the network: a replay of our messages or a twin. Never trust it.
+    if (msg.replica === this.id) return this.drop('self');
+    if (!this.verifySig(msg)) return this.drop('badSignature');
+    switch (msg.type) {
+      case 'request': return this.onRequest(msg);
+      case 'pre-prepare': return this.onPrePrepare(msg);
+      case 'prepare': return this.onPrepare(msg);
+      case 'commit': return this.onCommit(msg);
+      case 'checkpoint': return this.onCheckpoint(msg);
+      case 'view-change': return this.onViewChange(msg, from);
+      case 'new-view': return this.onNewView(msg);
+      case 'status': return this.onStatus(msg, from);
+      case 'commit-cert': return this.onCommitCert(msg);
+      case 'state': return this.onState(msg);
+    }
+  }
+
+  propose(proposal: Proposal): ProposeResult {
+    const { clientId, seq, data } = proposal;
+    if (typeof clientId !== 'string' || clientId.length === 0 || clientId.length > CLIENT_ID_LENGTH_MAX) {
+      return { accepted: false, reason: 'invalid' };
+    }
+    if (!Number.isSafeInteger(seq) || seq < 1 || !(data instanceof Uint8Array)) return { accepted: false, reason: 'invalid' };
+    const p: Proposal = { clientId, seq, data };
+    if (proposalSizeBytes(p) > this.cutter.config.sizeBytesMax) return { accepted: false, reason: 'too-large' };
+    if (this.dedup.isDecided(p) || this.pending.has(proposalKey(p))) return { accepted: true };
+    if (this.pending.size >= this.opts.pendingRequestsMax) return { accepted: false, reason: 'queue-full' };
+    this.addRequest(p);
+    // Like a PBFT client multicasting its request: every replica learns it and runs its timer,
+    // so a primary that ignores it is voted out.
+    this.broadcast(this.sign<RequestMsg>({ type: 'request', replica: this.id, proposals: [p] }));
+    return { accepted: true };
+  }
+
+  hasReady(): boolean {
+    return this.persistOps.length > 0 || this.outbox.length > 0 || this.decidedOut.length > 0 || this.restoreOut !== null;
+  }
+
+  ready(): Ready<PbftMessage> {
+    return {
+      persist: [...this.persistOps],
+      messages: [...this.outbox],
+      decided: [...this.decidedOut],
+      restore: this.restoreOut,
+    };
+  }
+
+  advance(rd: Ready<PbftMessage>): void {
+    this.persistOps.splice(0, rd.persist.length);
+    this.outbox.splice(0, rd.messages.length);
+    this.decidedOut.splice(0, rd.decided.length);
+    if (rd.restore !== null && rd.restore === this.restoreOut) {
+      this.restoreOut = null;
+      this.decidedOut.push(...this.heldAfterRestore);
+      this.heldAfterRestore = [];
+      // Execution waited for the application to restore; resume it.
+      this.tryExecute();
+    }
+  }
+
+  status(): EngineStatus {
+    const primary = this.primaryOf(this.view);
+    return {
+      id: this.id,
+      role: this.changing ? 'view-change' : primary === this.id ? 'primary' : 'backup',
+      leader: this.changing ? null : primary,
+      epoch: this.view,
+      decidedHeight: this.exec.seq,
+      members: this.members,
+    };
+  }
+
+  inspect(): PbftInspection {
+    return {
+      view: this.view,
+      changing: this.changing,
+      lowWatermark: this.stable.seq,
+      highWatermark: this.highWatermark(),
+      executedSeq: this.exec.seq,
+      executedDigest: this.exec.digest,
+      stableSeq: this.stable.seq,
+      slotSeqs: [...this.slots.keys()].sort((a, b) => a - b),
+      preparedSeqs: [...this.preparedCerts.keys()].sort((a, b) => a - b),
+      pendingRequests: this.pending.size,
+      viewChangeStreak: this.streak,
+      timerTicks: this.timerTicks,
+      timeoutTicks: this.timeoutTicks(),
+      nextSeq: this.nextSeq,
+    };
+  }
+
+  // =============================================================================================
+  // Helpers
+
+  private primaryOf(view: number): NodeId {
+    return this.members[view % this.n]!;
+  }
+
+  private isPrimary(): boolean {
+    return this.primaryOf(this.view) === this.id;
+  }
+
+  private highWatermark(): number {
+    return this.stable.seq + this.opts.logWindow;
+  }
+
+  private timeoutTicks(): number {
+    const doublings = Math.min(Math.max(this.streak - 1, 0), this.opts.viewChangeBackoffMax);
+    return this.opts.viewChangeTimeoutTicks * 2 ** doublings;
+  }
+
+  private drop(reason: DropReason): void {
+    this.stats.dropped[reason] += 1;
+  }
+
+  private sign<T extends Signed>(unsigned: Omit<T, 'sig'>): T {
+    const withEmpty = { ...unsigned, sig: new Uint8Array(0) } as unknown as T;
+    return { ...unsigned, sig: this.signer.sign(signingBytes(withEmpty)) } as unknown as T;
+  }
+
+  private verifySig(msg: Signed): boolean {
+    return this.memberSet.has(msg.replica) && this.verifier.verify(msg.replica, signingBytes(msg), msg.sig);
+  }
+
+  private send(to: NodeId, message: PbftMessage): void {
+    if (to !== this.id) this.outbox.push({ to, message });
+  }
+
+  private broadcast(message: PbftMessage): void {
+    for (const m of this.members) if (m !== this.id) this.outbox.push({ to: m, message });
+  }
+
+  private put(key: string, value: unknown): void {
+    this.persistOps.push({ op: 'put', key, value: encode(value) });
+  }
+
+  private del(key: string): void {
+    this.persistOps.push({ op: 'delete', key });
+  }
+
+  private persistView(): void {
+    this.put(K_VIEW, { view: this.view, changing: this.changing, streak: this.streak });
+  }
+
+  private persistSlot(slot: Slot): void {
+    this.put(seqKey(P_SLOT, slot.seq), {
+      view: this.view,
+      prePrepare: slot.prePrepare,
+      batch: slot.batch,
+      myPrepare: slot.myPrepare,
+      myCommit: slot.myCommit,
+    });
+  }
+
+  private getSlot(seq: number): Slot {
+    let slot = this.slots.get(seq);
+    if (!slot) {
+      slot = { seq, prePrepare: null, batch: null, prepares: new Map(), commits: new Map(), myPrepare: null, myCommit: null, committed: false };
+      this.slots.set(seq, slot);
+    }
+    return slot;
+  }
+
+  private inWindow(seq: number): boolean {
+    return seq > this.stable.seq && seq <= this.highWatermark();
+  }
+
+  // =============================================================================================
+  // Requests and the primary's batching
+
+  private addRequest(p: Proposal): void {
+    const key = proposalKey(p);
+    if (this.dedup.isDecided(p) || this.pending.has(key)) return;
+    if (this.pending.size >= this.opts.pendingRequestsMax) return this.drop('limit');
+    this.pending.set(key, p);
+    if (!this.changing && this.isPrimary()) this.enqueue(p);
+  }
+
+  private enqueue(p: Proposal): void {
+    const key = proposalKey(p);
+    if (this.queued.has(key)) return;
+    if (this.cutter.add(p) === 'added') {
+      this.queued.add(key);
+      this.maybeCut(false);
+    }
+  }
+
+  private onRequest(msg: RequestMsg): void {
+    for (const p of msg.proposals) {
+      if (proposalSizeBytes(p) > this.cutter.config.sizeBytesMax) {
+        this.drop('badBatch');
+        continue;
+      }
+      this.addRequest(p);
+    }
+  }
+
+  /** Cut and pre-prepare batches while the window allows (a due timeout cuts one partial batch). */
+  private maybeCut(timeoutDue: boolean): void {
+    let due = timeoutDue;
+    while (!this.changing && this.isPrimary() && this.nextSeq <= this.highWatermark() && this.cutter.size > 0) {
+      if (!due && !this.cutter.hasFullBatch()) break;
+      due = false;
+      const batch = this.cutter.cut().filter((p) => {
+        const fresh = !this.dedup.isDecided(p);
+        if (!fresh) this.queued.delete(proposalKey(p));
+        return fresh;
+      });
+      if (batch.length > 0) this.sendPrePrepare(batch);
+    }
+  }
+
+  private sendPrePrepare(batch: readonly Proposal[]): void {
+    const seq = this.nextSeq++;
+    const header = this.sign<PrePrepareHeader>({ type: 'pre-prepare', view: this.view, seq, digest: batchDigest(batch), replica: this.id });
+    const slot = this.getSlot(seq);
+    assertInvariant(slot.prePrepare === null, `primary reuses sequence number ${seq} in view ${this.view}`);
+    slot.prePrepare = header;
+    slot.batch = batch;
+    this.persistSlot(slot);
+    this.broadcast({ ...header, batch });
+    this.checkPrepared(slot);
+  }
+
+  // =============================================================================================
+  // Normal case
+
+  private onPrePrepare(msg: PrePrepareMsg): void {
+    if (this.changing || msg.view !== this.view) return this.drop('wrongView');
+    if (msg.replica !== this.primaryOf(this.view)) return this.drop('wrongPrimary');
+    if (!this.inWindow(msg.seq)) return this.drop('outOfWindow');
+    if (!bytesEqual(batchDigest(msg.batch), msg.digest)) return this.drop('badDigest');
+    if (hasDuplicates(msg.batch)) return this.drop('badBatch');
+    const slot = this.getSlot(msg.seq);
+    if (slot.prePrepare) {
+      // A second, different pre-prepare for (v, n) is equivocation: keep the first.
+      if (!bytesEqual(slot.prePrepare.digest, msg.digest)) this.drop('conflict');
+      return;
+    }
+    this.acceptPrePrepare(slot, headerOf(msg), msg.batch);
+  }
+
+  private acceptPrePrepare(slot: Slot, header: PrePrepareHeader, batch: readonly Proposal[]): void {
+    slot.prePrepare = header;
+    slot.batch = batch;
+    for (const p of batch) {
+      const key = proposalKey(p);
+      if (!this.dedup.isDecided(p) && !this.pending.has(key) && this.pending.size < this.opts.pendingRequestsMax) this.pending.set(key, p);
+    }
+    if (this.isPrimary()) {
+      this.persistSlot(slot);
+    } else {
+      const prepare = this.sign<PrepareMsg>({ type: 'prepare', view: this.view, seq: slot.seq, digest: header.digest, replica: this.id });
+      slot.myPrepare = prepare;
+      slot.prepares.set(this.id, prepare);
+      this.persistSlot(slot);
+      this.broadcast(prepare);
+    }
+    this.checkPrepared(slot);
+  }
+
+  private onPrepare(msg: PrepareMsg): void {
+    if (this.changing || msg.view !== this.view) return this.drop('wrongView');
+    if (msg.replica === this.primaryOf(this.view)) return this.drop('wrongPrimary');
+    if (!this.inWindow(msg.seq)) return this.drop('outOfWindow');
+    const slot = this.getSlot(msg.seq);
+    if (!this.storeVote(slot.prepares, msg, slot)) return;
+    this.checkPrepared(slot);
+  }
+
+  private onCommit(msg: CommitMsg): void {
+    if (this.changing || msg.view !== this.view) return this.drop('wrongView');
+    if (!this.inWindow(msg.seq)) return this.drop('outOfWindow');
+    const slot = this.getSlot(msg.seq);
+    if (!this.storeVote(slot.commits, msg, slot)) return;
+    this.checkCommitted(slot);
+  }
+
+  /**
+   * One vote per replica per slot. A correct replica votes once; a Byzantine one may vote for two
+   * digests, and we prefer the vote that matches the accepted pre-prepare (either way it is one vote).
+   */
+  private storeVote<T extends PrepareMsg | CommitMsg>(votes: Map<NodeId, T>, msg: T, slot: Slot): boolean {
+    const existing = votes.get(msg.replica);
+    if (existing) {
+      if (bytesEqual(existing.digest, msg.digest)) return false;
+      if (!slot.prePrepare || !bytesEqual(slot.prePrepare.digest, msg.digest)) {
+        this.drop('conflict');
+        return false;
+      }
+    }
+    votes.set(msg.replica, msg);
+    return true;
+  }
+
+  private matching<T extends PrepareMsg | CommitMsg>(votes: Map<NodeId, T>, digest: Bytes, exclude: NodeId | null): T[] {
+    const out: T[] = [];
+    for (const v of votes.values()) if (v.replica !== exclude && bytesEqual(v.digest, digest)) out.push(v);
+    return out.sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
+  }
+
+  private checkPrepared(slot: Slot): void {
+    const pp = slot.prePrepare;
+    if (!pp || !slot.batch) return;
+    if (!slot.myCommit) {
+      const prepares = this.matching(slot.prepares, pp.digest, pp.replica);
+      if (prepares.length < this.q - 1) return;
+      // Prepared: remember the certificate (it goes into VIEW-CHANGEs) and commit.
+      const cert: PreparedCert = { prePrepare: pp, batch: slot.batch, prepares: prepares.slice(0, this.q - 1) };
+      this.preparedCerts.set(slot.seq, cert);
+      this.put(seqKey(P_PREPARED, slot.seq), cert);
+      const commit = this.sign<CommitMsg>({ type: 'commit', view: this.view, seq: slot.seq, digest: pp.digest, replica: this.id });
+      slot.myCommit = commit;
+      slot.commits.set(this.id, commit);
+      this.persistSlot(slot);
+      this.broadcast(commit);
+    }
+    this.checkCommitted(slot);
+  }
+
+  private checkCommitted(slot: Slot): void {
+    const pp = slot.prePrepare;
+    if (slot.committed || !pp || !slot.batch) return;
+    // q matching commits prove the request committed (≥ f+1 correct replicas prepared it), which
+    // is all execution needs, even where this replica's own prepare quorum was lost.
+    const commits = this.matching(slot.commits, pp.digest, null);
+    if (commits.length < this.q) return;
+    slot.committed = true;
+    this.certify({ view: this.view, seq: slot.seq, digest: pp.digest, batch: slot.batch, commits: commits.slice(0, this.q) });
+  }
+
+  private certify(cert: CommitCert): void {
+    if (cert.seq <= this.exec.seq || this.certified.has(cert.seq)) return;
+    if (this.certified.size >= 2 * this.opts.logWindow) return this.drop('limit');
+    this.certified.set(cert.seq, cert);
+    this.tryExecute();
+  }
+
+  private onCommitCert(msg: CommitCertMsg): void {
+    if (msg.seq <= this.exec.seq || this.certified.has(msg.seq)) return this.drop('stale');
+    if (msg.seq > Math.max(this.highWatermark(), this.exec.seq + this.opts.logWindow)) return this.drop('outOfWindow');
+    if (!bytesEqual(batchDigest(msg.batch), msg.digest)) return this.drop('badDigest');
+    const signers = new Set<NodeId>();
+    for (const c of msg.commits) {
+      if (c.view !== msg.view || c.seq !== msg.seq || !bytesEqual(c.digest, msg.digest)) return this.drop('badProof');
+      if (signers.has(c.replica) || !this.verifySig(c)) return this.drop('badProof');
+      signers.add(c.replica);
+    }
+    if (signers.size < this.q) return this.drop('badProof');
+    this.certify({ view: msg.view, seq: msg.seq, digest: msg.digest, batch: msg.batch, commits: msg.commits });
+  }
+
+  // =============================================================================================
+  // Execution and checkpoints
+
+  private tryExecute(): void {
+    // While the application restores (state transfer), later blocks must wait for it.
+    while (this.restoreOut === null) {
+      const cert = this.certified.get(this.exec.seq + 1);
+      if (!cert) return;
+      this.certified.delete(cert.seq);
+      this.execute(cert);
+    }
+  }
+
+  /** Filter the batch through the dedup window; returns the block and what was dropped. */
+  private applyBatch(seq: number, batch: readonly Proposal[]): { proposals: Proposal[]; dropped: Array<{ index: number; proposal: Proposal }>; digest: Bytes } {
+    const proposals: Proposal[] = [];
+    const dropped: Array<{ index: number; proposal: Proposal }> = [];
+    batch.forEach((p, index) => {
+      if (this.dedup.markDecided(p)) proposals.push(p);
+      else dropped.push({ index, proposal: p });
+    });
+    return { proposals, dropped, digest: blockDigest(seq, this.exec.digest, proposals) };
+  }
+
+  private execute(cert: CommitCert): void {
+    assertInvariant(cert.seq === this.exec.seq + 1, `execute out of order: ${cert.seq} after ${this.exec.seq}`);
+    const previousDigest = this.exec.digest;
+    const { proposals, dropped, digest } = this.applyBatch(cert.seq, cert.batch);
+    let progress = proposals.length > 0;
+    for (const p of cert.batch) {
+      const key = proposalKey(p);
+      if (this.pending.delete(key)) progress = true;
+      this.queued.delete(key);
+    }
+    this.decidedOut.push(makeBlock(cert, proposals, dropped, digest, previousDigest));
+    this.exec = { seq: cert.seq, digest };
+    this.executedCerts.set(cert.seq, cert);
+    this.put(seqKey(P_EXECUTED, cert.seq), { view: cert.view, seq: cert.seq, digest: cert.digest, batch: cert.batch, commits: cert.commits });
+    this.put(K_EXEC, this.exec);
+    this.stats.executed += 1;
+    if (progress) {
+      this.timerTicks = 0;
+      this.rebroadcastDone = false;
+      if (!this.changing && this.streak > 0) {
+        this.streak = 0;
+        this.persistView();
+      }
+    }
+    if (cert.seq % this.opts.checkpointInterval === 0) this.takeCheckpoint(cert.seq);
+  }
+
+  private snapshotState(): CheckpointState {
+    const dedup = encode(this.dedup.toJSON());
+    return { blockDigest: this.exec.digest, stateDigest: sha256(dedup), dedup };
+  }
+
+  private takeCheckpoint(seq: number): void {
+    const state = this.snapshotState();
+    this.ckptStates.set(seq, state);
+    if (seq <= this.stable.seq) {
+      if (seq === this.stable.seq) {
+        this.assertMatchesStable(state);
+        this.setBase(seq);
+      }
+      return;
+    }
+    const msg = this.sign<CheckpointMsg>({ type: 'checkpoint', seq, blockDigest: state.blockDigest, stateDigest: state.stateDigest, replica: this.id });
+    this.ownCheckpoints.set(seq, msg);
+    this.broadcast(msg);
+    this.recordCheckpoint(msg);
+  }
+
+  private assertMatchesStable(state: CheckpointState): void {
+    assertInvariant(
+      bytesEqual(state.blockDigest, this.stable.blockDigest) && bytesEqual(state.stateDigest, this.stable.stateDigest),
+      `replica ${this.id} diverged from the stable checkpoint at ${this.stable.seq}`,
+    );
+  }
+
+  private onCheckpoint(msg: CheckpointMsg): void {
+    if (msg.seq <= this.stable.seq) return this.drop('stale');
+    if (msg.seq % this.opts.checkpointInterval !== 0) return this.drop('malformed');
+    if (msg.seq > this.highWatermark()) return this.drop('outOfWindow');
+    this.recordCheckpoint(msg);
+  }
+
+  private recordCheckpoint(msg: CheckpointMsg): void {
+    let bySender = this.checkpoints.get(msg.seq);
+    if (!bySender) {
+      bySender = new Map();
+      this.checkpoints.set(msg.seq, bySender);
+    }
+    if (bySender.has(msg.replica)) return;
+    bySender.set(msg.replica, msg);
+    const same = [...bySender.values()].filter((c) => bytesEqual(c.blockDigest, msg.blockDigest) && bytesEqual(c.stateDigest, msg.stateDigest));
+    if (same.length >= this.q) {
+      this.makeStable({ seq: msg.seq, blockDigest: msg.blockDigest, stateDigest: msg.stateDigest, proof: same.slice(0, this.q) });
+    }
+  }
+
+  /** A checkpoint proven by q signatures becomes stable: move h, garbage-collect below it. */
+  private makeStable(cp: StableCheckpoint): void {
+    if (cp.seq <= this.stable.seq) return;
+    this.stable = cp;
+    this.put(K_STABLE, cp);
+    this.stats.checkpointsStable += 1;
+    for (const seq of [...this.slots.keys()]) {
+      if (seq <= cp.seq) {
+        this.slots.delete(seq);
+        this.del(seqKey(P_SLOT, seq));
+      }
+    }
+    for (const seq of [...this.preparedCerts.keys()]) {
+      if (seq <= cp.seq) {
+        this.preparedCerts.delete(seq);
+        this.del(seqKey(P_PREPARED, seq));
+      }
+    }
+    for (const seq of [...this.checkpoints.keys()]) if (seq <= cp.seq) this.checkpoints.delete(seq);
+    for (const seq of [...this.ownCheckpoints.keys()]) if (seq < cp.seq) this.ownCheckpoints.delete(seq);
+    for (const seq of [...this.ckptStates.keys()]) if (seq < cp.seq) this.ckptStates.delete(seq);
+    for (const seq of [...this.executedCerts.keys()]) if (seq <= cp.seq) this.executedCerts.delete(seq);
+    if (this.exec.seq >= cp.seq) {
+      const state = this.ckptStates.get(cp.seq);
+      assertInvariant(state !== undefined, `no local state for checkpoint ${cp.seq} at ${this.id}`);
+      this.assertMatchesStable(state);
+      this.setBase(cp.seq);
+    } else {
+      // Behind a proven checkpoint: ask peers for its state now (they answer a STATUS with STATE).
+      this.broadcast(this.makeStatus());
+    }
+    this.maybeCut(false);
+  }
+
+  /**
+   * Persist the state at checkpoint `seq` as the restart base; drop executed batches below it.
+   * `wipeLog`: after a state transfer every executed batch on disk is below the new base.
+   */
+  private setBase(seq: number, wipeLog = false): void {
+    if (seq <= this.baseSeq) return;
+    const state = this.ckptStates.get(seq);
+    assertInvariant(state !== undefined, `no checkpoint state at ${seq}`);
+    this.put(K_BASE, { seq, blockDigest: state.blockDigest, dedup: state.dedup });
+    if (wipeLog) this.persistOps.push({ op: 'deletePrefix', prefix: P_EXECUTED });
+    else for (let s = this.baseSeq + 1; s <= seq; s++) this.del(seqKey(P_EXECUTED, s));
+    this.baseSeq = seq;
+  }
+
+  private setBaseAfterTransfer(msg: StateMsg): void {
+    this.ckptStates.set(msg.seq, { blockDigest: msg.blockDigest, stateDigest: msg.stateDigest, dedup: msg.dedup });
+    this.setBase(msg.seq, true);
+  }
+
+  private validCheckpointProof(seq: number, blockDigestValue: Bytes, stateDigest: Bytes, proof: readonly CheckpointMsg[]): boolean {
+    if (seq === 0) return proof.length === 0 && bytesEqual(blockDigestValue, GENESIS_DIGEST) && bytesEqual(stateDigest, GENESIS_STATE_DIGEST);
+    if (seq % this.opts.checkpointInterval !== 0) return false;
+    const signers = new Set<NodeId>();
+    for (const c of proof) {
+      if (c.seq !== seq || !bytesEqual(c.blockDigest, blockDigestValue) || !bytesEqual(c.stateDigest, stateDigest)) return false;
+      if (signers.has(c.replica) || !this.verifySig(c)) return false;
+      signers.add(c.replica);
+    }
+    return signers.size >= this.q;
+  }
+
+  // =============================================================================================
+  // Retransmission, catch-up and state transfer
+
+  private makeStatus(): StatusMsg {
+    return this.sign<StatusMsg>({
+      type: 'status',
+      view: this.view,
+      changing: this.changing,
+      stableSeq: this.stable.seq,
+      executedSeq: this.exec.seq,
+      replica: this.id,
+    });
+  }
+
+  private onStatus(msg: StatusMsg, from: NodeId): void {
+    // Answer each peer at most every half status interval, whatever it sends.
+    const last = this.lastAnswered.get(from);
+    if (last !== undefined && this.ticks - last < Math.max(1, Math.floor(this.opts.statusIntervalTicks / 2))) return;
+    this.lastAnswered.set(from, this.ticks);
+
+    // 1. Execution catch-up: state at our stable checkpoint, or commit certificates.
+    if (msg.executedSeq < this.stable.seq) {
+      const state = this.ckptStates.get(this.stable.seq);
+      if (state) {
+        this.send(from, this.sign<StateMsg>({
+          type: 'state',
+          seq: this.stable.seq,
+          blockDigest: state.blockDigest,
+          stateDigest: state.stateDigest,
+          proof: this.stable.proof,
+          dedup: state.dedup,
+          replica: this.id,
+        }));
+      }
+    } else if (msg.executedSeq < this.exec.seq) {
+      const upTo = Math.min(this.exec.seq, msg.executedSeq + this.opts.catchUpBatchMax);
+      for (let s = msg.executedSeq + 1; s <= upTo; s++) {
+        const c = this.executedCerts.get(s);
+        if (c) this.send(from, this.sign<CommitCertMsg>({ type: 'commit-cert', ...c, replica: this.id }));
+      }
+    }
+    // 2. Checkpoint messages the peer may have missed (so its checkpoint can become stable too).
+    for (const [seq, c] of this.ownCheckpoints) if (seq > msg.stableSeq) this.send(from, c);
+
+    // 3. Views: help a peer that is behind, or that waits in the same view change.
+    if (msg.view < this.view || (msg.view === this.view && msg.changing)) {
+      if (!this.changing && this.newView && this.newView.view === this.view) this.send(from, this.newView);
+      else if (this.changing && this.myVc) this.send(from, this.myVc);
+    }
+    // 4. Same view, both active: our messages for slots we have not executed yet (lost messages).
+    if (msg.view === this.view && !msg.changing && !this.changing) {
+      for (const seq of [...this.slots.keys()].sort((a, b) => a - b)) {
+        if (seq <= msg.executedSeq || seq <= this.exec.seq) continue;
+        const slot = this.slots.get(seq)!;
+        if (slot.prePrepare && slot.batch && slot.prePrepare.replica === this.id) this.send(from, { ...slot.prePrepare, batch: slot.batch });
+        if (slot.myPrepare) this.send(from, slot.myPrepare);
+        if (slot.myCommit) this.send(from, slot.myCommit);
+      }
+    }
+  }
+
+  private onState(msg: StateMsg): void {
+    if (msg.seq <= this.exec.seq) return this.drop('stale');
+    if (!this.validCheckpointProof(msg.seq, msg.blockDigest, msg.stateDigest, msg.proof)) return this.drop('badProof');
+    if (!bytesEqual(sha256(msg.dedup), msg.stateDigest)) return this.drop('badDigest');
+    const dedup = parseDedup(msg.dedup);
+    if (!dedup) return this.drop('malformed');
+    // Install the state the checkpoint certificate proves; the application restores its blocks.
+    // Every executed batch on disk is below msg.seq now: the new base replaces them all.
+    this.setBaseAfterTransfer(msg);
+    this.dedup = dedup;
+    this.exec = { seq: msg.seq, digest: msg.blockDigest };
+    this.put(K_EXEC, this.exec);
+    for (const seq of [...this.certified.keys()]) if (seq <= msg.seq) this.certified.delete(seq);
+    for (const seq of [...this.executedCerts.keys()]) if (seq <= msg.seq) this.executedCerts.delete(seq);
+    for (const [key, p] of this.pending) {
+      if (this.dedup.isDecided(p)) {
+        this.pending.delete(key);
+        this.queued.delete(key);
+      }
+    }
+    if (msg.seq > this.stable.seq) {
+      this.makeStable({ seq: msg.seq, blockDigest: msg.blockDigest, stateDigest: msg.stateDigest, proof: msg.proof });
+    }
+    this.restoreOut = { height: msg.seq, digest: msg.blockDigest };
+    this.stats.stateTransfers += 1;
+    this.timerTicks = 0;
+  }
+
+  // =============================================================================================
+  // Timers and view change
+
+  private tickTimer(): void {
+    if (!this.changing) {
+      if (this.pending.size === 0) {
+        this.timerTicks = 0;
+        this.rebroadcastDone = false;
+        return;
+      }
+      this.timerTicks += 1;
+      if (!this.rebroadcastDone && this.timerTicks >= Math.ceil(this.timeoutTicks() / 2)) {
+        // Half the timeout passed: re-multicast what we wait for (the primary may have missed it;
+        // the other backups start their timers), as a PBFT client would on its retransmission.
+        this.rebroadcastDone = true;
+        const proposals: Proposal[] = [];
+        let bytes = 0;
+        for (const p of this.pending.values()) {
+          if (proposals.length >= this.opts.rebroadcastMax || bytes + proposalSizeBytes(p) > this.cutter.config.sizeBytesMax) break;
+          proposals.push(p);
+          bytes += proposalSizeBytes(p);
+        }
+        this.broadcast(this.sign<RequestMsg>({ type: 'request', replica: this.id, proposals }));
+        if (this.isPrimary()) for (const p of proposals) this.enqueue(p);
+      }
+      if (this.timerTicks >= this.timeoutTicks()) this.startViewChange(this.view + 1);
+      return;
+    }
+    // In a view change the timer runs only once q VIEW-CHANGEs for this view are in (Castro–Liskov):
+    // a lone replica must not race ahead through views on its own.
+    let count = 0;
+    for (const vc of this.latestVc.values()) if (vc.view === this.view) count += 1;
+    if (count < this.q) return;
+    this.timerTicks += 1;
+    if (this.timerTicks >= this.timeoutTicks()) this.startViewChange(this.view + 1);
+  }
+
+  private startViewChange(target: number): void {
+    assertInvariant(target > this.view, `view change must move forward (${this.view} → ${target})`);
+    this.view = target;
+    this.changing = true;
+    this.streak = Math.min(this.streak + 1, 1_000);
+    this.timerTicks = 0;
+    this.stats.viewChangesStarted += 1;
+    // Messages of the old view are no longer accepted or sent; what prepared survives in P.
+    this.slots.clear();
+    this.persistOps.push({ op: 'deletePrefix', prefix: P_SLOT });
+    if (this.newView) {
+      this.newView = null;
+      this.del(K_NEWVIEW);
+    }
+    for (const p of this.cutter.drain()) this.queued.delete(proposalKey(p));
+    this.queued.clear();
+    for (const [r, vc] of this.latestVc) if (vc.view < target) this.latestVc.delete(r);
+    this.persistView();
+    const vc = this.sign<ViewChangeMsg>({
+      type: 'view-change',
+      view: target,
+      stableSeq: this.stable.seq,
+      stableBlockDigest: this.stable.blockDigest,
+      stableStateDigest: this.stable.stateDigest,
+      checkpointProof: this.stable.proof,
+      prepared: [...this.preparedCerts.values()]
+        .filter((c) => c.prePrepare.seq > this.stable.seq && c.prePrepare.seq <= this.highWatermark())
+        .sort((a, b) => a.prePrepare.seq - b.prePrepare.seq),
+      replica: this.id,
+    });
+    this.myVc = vc;
+    this.latestVc.set(this.id, vc);
+    this.broadcast(vc);
+    this.tryNewView();
+  }
+
+  private vcCacheKey(vc: ViewChangeMsg): string {
+    return toHex(sha256(signingBytes(vc))) + toHex(vc.sig);
+  }
+
+  /** Full validity of a VIEW-CHANGE: signature, checkpoint proof C, and every prepared certificate in P. */
+  private validViewChange(vc: ViewChangeMsg): boolean {
+    const key = this.vcCacheKey(vc);
+    if (this.verifiedVcs.has(key)) return true;
+    if (!this.verifySig(vc)) return false;
+    if (!this.validCheckpointProof(vc.stableSeq, vc.stableBlockDigest, vc.stableStateDigest, vc.checkpointProof)) return false;
+    let lastSeq = vc.stableSeq;
+    for (const cert of vc.prepared) {
+      const pp = cert.prePrepare;
+      if (pp.seq <= lastSeq || pp.seq > vc.stableSeq + this.opts.logWindow) return false;
+      lastSeq = pp.seq;
+      if (pp.view >= vc.view || pp.replica !== this.primaryOf(pp.view)) return false;
+      if (!bytesEqual(batchDigest(cert.batch), pp.digest) || hasDuplicates(cert.batch)) return false;
+      if (!this.verifySig(pp)) return false;
+      const signers = new Set<NodeId>();
+      for (const p of cert.prepares) {
+        if (p.view !== pp.view || p.seq !== pp.seq || !bytesEqual(p.digest, pp.digest)) return false;
+        if (p.replica === pp.replica || signers.has(p.replica) || !this.verifySig(p)) return false;
+        signers.add(p.replica);
+      }
+      if (signers.size < this.q - 1) return false;
+    }
+    if (this.verifiedVcs.size >= 4 * this.n) this.verifiedVcs.clear();
+    this.verifiedVcs.add(key);
+    return true;
+  }
+
+  private onViewChange(msg: ViewChangeMsg, from: NodeId): void {
+    if (msg.view < this.view || (msg.view === this.view && !this.changing)) {
+      // The sender is behind: a NEW-VIEW for our view brings it over.
+      if (!this.changing && this.newView && this.newView.view === this.view) this.send(from, this.newView);
+      return this.drop('stale');
+    }
+    const prev = this.latestVc.get(msg.replica);
+    if (prev && prev.view >= msg.view) return;
+    if (!this.validViewChange(msg)) return this.drop('badProof');
+    this.latestVc.set(msg.replica, msg);
+    // Liveness rule: f+1 replicas (so at least one correct) want a higher view — join the
+    // smallest such view that f+1 of them support.
+    const ahead = [...this.latestVc.values()].filter((vc) => vc.replica !== this.id && vc.view > this.view).map((vc) => vc.view);
+    if (ahead.length >= this.f + 1) {
+      ahead.sort((a, b) => b - a);
+      this.startViewChange(ahead[this.f]!);
+      return;
+    }
+    this.tryNewView();
+  }
+
+  /** Deterministic O from V: every backup recomputes it and compares with the NEW-VIEW's. */
+  private computeO(viewChanges: readonly ViewChangeMsg[]): ComputedO {
+    let checkpointFrom = viewChanges[0]!;
+    for (const vc of viewChanges) if (vc.stableSeq > checkpointFrom.stableSeq) checkpointFrom = vc;
+    const minS = checkpointFrom.stableSeq;
+    let maxS = minS;
+    const best = new Map<number, { view: number; digest: Bytes; batch: readonly Proposal[] }>();
+    for (const vc of viewChanges) {
+      for (const cert of vc.prepared) {
+        const { seq, view, digest } = cert.prePrepare;
+        if (seq <= minS) continue;
+        maxS = Math.max(maxS, seq);
+        const cur = best.get(seq);
+        if (!cur || view > cur.view || (view === cur.view && compareBytes(digest, cur.digest) < 0)) {
+          best.set(seq, { view, digest, batch: cert.batch });
+        }
+      }
+    }
+    const entries: OEntry[] = [];
+    for (let seq = minS + 1; seq <= maxS; seq++) {
+      const b = best.get(seq);
+      entries.push(b ? { seq, digest: b.digest, batch: b.batch } : { seq, digest: NULL_DIGEST, batch: [] });
+    }
+    return { minS, maxS, checkpointFrom, entries };
+  }
+
+  private tryNewView(): void {
+    if (!this.changing || !this.isPrimary() || !this.myVc) return;
+    const others = [...this.latestVc.values()]
+      .filter((vc) => vc.view === this.view && vc.replica !== this.id)
+      .sort((a, b) => (a.replica < b.replica ? -1 : 1));
+    if (others.length + 1 < this.q) return;
+    const viewChanges = [this.myVc, ...others.slice(0, this.q - 1)];
+    const o = this.computeO(viewChanges);
+    const prePrepares = o.entries.map((e) =>
+      this.sign<PrePrepareHeader>({ type: 'pre-prepare', view: this.view, seq: e.seq, digest: e.digest, replica: this.id }),
+    );
+    const nv = this.sign<NewViewMsg>({ type: 'new-view', view: this.view, viewChanges, prePrepares, replica: this.id });
+    this.installNewView(nv, o);
+    this.broadcast(nv);
+  }
+
+  private onNewView(msg: NewViewMsg): void {
+    if (msg.view < this.view || (msg.view === this.view && !this.changing)) return this.drop('stale');
+    if (msg.replica !== this.primaryOf(msg.view)) return this.drop('wrongPrimary');
+    const senders = new Set<NodeId>();
+    for (const vc of msg.viewChanges) {
+      if (vc.view !== msg.view || senders.has(vc.replica) || !this.memberSet.has(vc.replica)) return this.drop('badNewView');
+      senders.add(vc.replica);
+    }
+    if (senders.size < this.q) return this.drop('badNewView');
+    for (const vc of msg.viewChanges) if (!this.validViewChange(vc)) return this.drop('badNewView');
+    // Recompute O from V and require the primary's O to be exactly it.
+    const o = this.computeO(msg.viewChanges);
+    if (o.entries.length !== msg.prePrepares.length) return this.drop('badNewView');
+    for (let i = 0; i < o.entries.length; i++) {
+      const want = o.entries[i]!;
+      const got = msg.prePrepares[i]!;
+      if (got.view !== msg.view || got.seq !== want.seq || got.replica !== msg.replica || !bytesEqual(got.digest, want.digest)) {
+        return this.drop('badNewView');
+      }
+      if (!this.verifySig(got)) return this.drop('badNewView');
+    }
+    this.installNewView(msg, o);
+  }
+
+  private installNewView(nv: NewViewMsg, o: ComputedO): void {
+    this.view = nv.view;
+    this.changing = false;
+    this.timerTicks = 0;
+    this.rebroadcastDone = false;
+    this.slots.clear();
+    this.persistOps.push({ op: 'deletePrefix', prefix: P_SLOT });
+    for (const p of this.cutter.drain()) this.queued.delete(proposalKey(p));
+    this.queued.clear();
+    this.newView = nv;
+    this.myVc = null;
+    for (const [r, vc] of this.latestVc) if (vc.view <= nv.view) this.latestVc.delete(r);
+    this.put(K_NEWVIEW, nv);
+    this.persistView();
+    this.stats.newViewsInstalled += 1;
+    if (o.minS > this.stable.seq) {
+      const src = o.checkpointFrom;
+      this.makeStable({ seq: src.stableSeq, blockDigest: src.stableBlockDigest, stateDigest: src.stableStateDigest, proof: src.checkpointProof });
+    }
+    const headers = new Map<number, PrePrepareHeader>();
+    for (const h of nv.prePrepares) headers.set(h.seq, h);
+    for (const e of o.entries) {
+      if (e.seq <= this.stable.seq) continue;
+      const executed = this.executedCerts.get(e.seq);
+      assertInvariant(
+        executed === undefined || bytesEqual(executed.digest, e.digest),
+        `new view ${nv.view} reassigns executed sequence number ${e.seq}`,
+      );
+      for (const p of e.batch) this.queued.add(proposalKey(p));
+      this.acceptPrePrepare(this.getSlot(e.seq), headers.get(e.seq)!, e.batch);
+    }
+    if (this.isPrimary()) {
+      this.nextSeq = Math.max(o.maxS, this.stable.seq) + 1;
+      for (const p of this.pending.values()) if (!this.queued.has(proposalKey(p))) this.enqueue(p);
+      this.maybeCut(false);
+    }
+  }
+
+  // =============================================================================================
+  // Restart
+
+  private restoreDurable(storage: DurableState, appliedHeight: number | undefined): void {
+    const read = <T>(key: string): T | undefined => {
+      const bytes = storage.get(key);
+      if (bytes === undefined) return undefined;
+      try {
+        return decode<T>(bytes);
+      } catch (err) {
+        throw new Error(`pbft ${this.id}: corrupt durable key ${key}: ${(err as Error).message}`);
+      }
+    };
+    const v = read<{ view: number; changing: boolean; streak: number }>(K_VIEW);
+    if (v) {
+      this.view = v.view;
+      this.changing = v.changing;
+      this.streak = v.streak;
+    }
+    const stable = read<StableCheckpoint>(K_STABLE);
+    if (stable) this.stable = stable;
+    const base = read<{ seq: number; blockDigest: Bytes; dedup: Bytes }>(K_BASE);
+    if (base) {
+      const dedup = parseDedup(base.dedup);
+      assertInvariant(dedup !== null, `pbft ${this.id}: corrupt base state`);
+      this.dedup = dedup;
+      this.baseSeq = base.seq;
+      this.exec = { seq: base.seq, digest: base.blockDigest };
+      this.ckptStates.set(base.seq, { blockDigest: base.blockDigest, stateDigest: sha256(base.dedup), dedup: base.dedup });
+    }
+    // Replay executed batches above the base to rebuild the dedup window and the digest chain;
+    // blocks above the application's applied height are delivered again.
+    const redeliver: DecidedBlock[] = [];
+    for (const key of storage.keysWithPrefix(P_EXECUTED)) {
+      const rec = read<CommitCert>(key)!;
+      if (rec.seq <= this.baseSeq) continue;
+      assertInvariant(rec.seq === this.exec.seq + 1, `pbft ${this.id}: gap in executed log at ${rec.seq}`);
+      const previousDigest = this.exec.digest;
+      const { proposals, dropped, digest } = this.applyBatch(rec.seq, rec.batch);
+      if (appliedHeight !== undefined && rec.seq > appliedHeight) redeliver.push(makeBlock(rec, proposals, dropped, digest, previousDigest));
+      this.exec = { seq: rec.seq, digest };
+      this.executedCerts.set(rec.seq, rec);
+      if (rec.seq % this.opts.checkpointInterval === 0) this.ckptStates.set(rec.seq, this.snapshotState());
+    }
+    const execRec = read<{ seq: number; digest: Bytes }>(K_EXEC);
+    if (execRec) {
+      assertInvariant(
+        execRec.seq === this.exec.seq && bytesEqual(execRec.digest, this.exec.digest),
+        `pbft ${this.id}: executed state ${execRec.seq} does not match the replayed log (${this.exec.seq})`,
+      );
+    }
+    for (const [seq, state] of this.ckptStates) {
+      if (seq <= this.stable.seq) continue;
+      const msg = this.sign<CheckpointMsg>({ type: 'checkpoint', seq, blockDigest: state.blockDigest, stateDigest: state.stateDigest, replica: this.id });
+      this.ownCheckpoints.set(seq, msg);
+      this.recordCheckpoint(msg);
+    }
+    for (const key of storage.keysWithPrefix(P_PREPARED)) {
+      const cert = read<PreparedCert>(key)!;
+      if (cert.prePrepare.seq > this.stable.seq) this.preparedCerts.set(cert.prePrepare.seq, cert);
+    }
+    let maxSeq = Math.max(this.stable.seq, this.exec.seq);
+    const nv = read<NewViewMsg>(K_NEWVIEW);
+    if (nv && nv.view === this.view && !this.changing) {
+      this.newView = nv;
+      for (const h of nv.prePrepares) maxSeq = Math.max(maxSeq, h.seq);
+    }
+    if (!this.changing) {
+      for (const key of storage.keysWithPrefix(P_SLOT)) {
+        const rec = read<{ view: number; prePrepare: PrePrepareHeader | null; batch: Proposal[] | null; myPrepare: PrepareMsg | null; myCommit: CommitMsg | null }>(key)!;
+        if (rec.view !== this.view || !rec.prePrepare || rec.prePrepare.seq <= this.stable.seq) continue;
+        const slot = this.getSlot(rec.prePrepare.seq);
+        slot.prePrepare = rec.prePrepare;
+        slot.batch = rec.batch;
+        slot.myPrepare = rec.myPrepare;
+        slot.myCommit = rec.myCommit;
+        if (rec.myPrepare) slot.prepares.set(this.id, rec.myPrepare);
+        if (rec.myCommit) slot.commits.set(this.id, rec.myCommit);
+        maxSeq = Math.max(maxSeq, slot.seq);
+      }
+    } else {
+      // Re-sign the same VIEW-CHANGE content (P and C are persisted); peers get it on their STATUS.
+      this.myVc = this.sign<ViewChangeMsg>({
+        type: 'view-change',
+        view: this.view,
+        stableSeq: this.stable.seq,
+        stableBlockDigest: this.stable.blockDigest,
+        stableStateDigest: this.stable.stateDigest,
+        checkpointProof: this.stable.proof,
+        prepared: [...this.preparedCerts.values()].sort((a, b) => a.prePrepare.seq - b.prePrepare.seq),
+        replica: this.id,
+      });
+      this.latestVc.set(this.id, this.myVc);
+    }
+    this.nextSeq = maxSeq + 1;
+    // Restoring must not itself produce persist ops or messages: nothing changed on disk.
+    this.persistOps = [];
+    this.outbox = [];
+    if (appliedHeight !== undefined && appliedHeight < this.baseSeq) {
+      // The application lost blocks we only hold as checkpoint state: it restores up to the base,
+      // then receives the replayed blocks (held until that restore is advanced).
+      this.restoreOut = { height: this.baseSeq, digest: this.ckptStates.get(this.baseSeq)!.blockDigest };
+      this.heldAfterRestore = redeliver;
+    } else {
+      this.decidedOut = redeliver;
+    }
+  }
+}
+
+function makeBlock(
+  cert: CommitCert,
+  proposals: readonly Proposal[],
+  dropped: ReadonlyArray<{ index: number; proposal: Proposal }>,
+  digest: Bytes,
+  previousDigest: Bytes,
+): DecidedBlock {
+  const fields: Record<string, number | Bytes> = { view: cert.view, seq: cert.seq, batch: cert.digest };
+  if (dropped.length > 0) fields.dropped = encodeDropped(dropped);
+  const signatures = [...cert.commits]
+    .sort((a, b) => (a.replica < b.replica ? -1 : 1))
+    .map((c) => ({ nodeId: c.replica, signature: c.sig }));
+  return { height: cert.seq, proposals, digest, previousDigest, certificate: { scheme: PBFT_CERT_SCHEME, fields, signatures } };
+}
+
+/** Decode and validate a transferred dedup snapshot; null when malformed. */
+function parseDedup(bytes: Bytes): DedupWindow | null {
+  let raw: unknown;
+  try {
+    raw = decode(bytes);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(raw)) return null;
+  const entries: Array<[string, number, number[]]> = [];
+  for (const e of raw) {
+    if (!Array.isArray(e) || e.length !== 3) return null;
+    const [clientId, low, above] = e as unknown[];
+    if (typeof clientId !== 'string' || typeof low !== 'number' || !Number.isSafeInteger(low) || !Array.isArray(above)) return null;
+    if (!above.every((s) => typeof s === 'number' && Number.isSafeInteger(s))) return null;
+    entries.push([clientId, low, above as number[]]);
+  }
+  return DedupWindow.fromJSON(entries);
+}
