@@ -1,0 +1,3 @@
+export * from './cid.ts';
+export * from './envelope.ts';
+export * from './blobstore.ts';
