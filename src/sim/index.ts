@@ -17,7 +17,7 @@ export type {
   WorkloadOptions,
 } from './types.ts';
 export { FAULT_MODES } from './types.ts';
-export { runSimulation } from './simulator.ts';
+export { runSimulation, planSimulation } from './simulator.ts';
 export { runCampaign, CampaignAggregator, checkCampaignRange, CAMPAIGN_FAILURES_KEPT } from './campaign.ts';
 export { SimOptionsError, resolveOptions } from './options.ts';
 export { SimNetwork, DEFAULT_NETWORK, type NetworkConfig } from './network.ts';
