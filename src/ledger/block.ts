@@ -1,0 +1,167 @@
+// Blocks (DESIGN §4 step 4), after Fabric:
+//
+//   header   {number, previousHash, dataHash, timestampMs}   block hash = sha256(encode(header))
+//   data     [encoded transaction envelopes]                  dataHash   = sha256(encode(data))
+//   metadata {orderer signatures over the block hash, the consensus proof of the decided block}
+//
+// Metadata is outside the hash (Fabric's rule): several orderers of a cluster produce the same
+// header for a decided block and each adds its own signature. Block 0 (genesis) carries the
+// consortium configuration as its single data entry and no signature: it is the trust anchor.
+//
+// Timestamp rule (deterministic, chosen on the ordering side): a block's timestampMs is the
+// largest timestampMs among its decodable transactions' proposals, and never below the previous
+// block's. Every orderer computes the same value from the same decided transactions, so the
+// header is identical across orderers, and peers validate certificates "at the block's time"
+// identically. Orderers bound how far a proposal's timestamp may lie from their clock on
+// submission (src/node/orderer.ts), so a client cannot drag the chain's time far away.
+import { z } from 'zod';
+import { decode, encode, sha256, type Bytes } from '../codec/index.ts';
+import type { Certificate } from '../consensus/engine.ts';
+import { isValidationCode, type ValidationCode } from './codes.ts';
+import { LEDGER_LIMITS } from './limits.ts';
+import { parseTx } from './tx.ts';
+
+export class BlockFormatError extends Error {
+  override readonly name = 'BlockFormatError';
+}
+
+export const ZERO_HASH: Bytes = new Uint8Array(32);
+
+export interface BlockHeader {
+  readonly number: number;
+  readonly previousHash: Bytes;
+  readonly dataHash: Bytes;
+  readonly timestampMs: number;
+}
+
+export interface OrdererSignature {
+  readonly ordererId: string;
+  readonly signature: Bytes;
+}
+
+/** How the consensus engine decided this block, kept so auditors can check its certificate. */
+export interface ConsensusProof {
+  readonly engine: string;
+  readonly height: number;
+  readonly digest: Bytes;
+  readonly previousDigest: Bytes;
+  /** (clientId, seq) of each proposal, in data order: with the data they rebuild the digest. */
+  readonly proposalIds: readonly { readonly clientId: string; readonly seq: number }[];
+  readonly certificate: Certificate | null;
+}
+
+export interface BlockMetadata {
+  readonly signatures: readonly OrdererSignature[];
+  readonly consensus: ConsensusProof | null;
+}
+
+export interface Block {
+  readonly header: BlockHeader;
+  readonly data: readonly Bytes[];
+  readonly metadata: BlockMetadata;
+}
+
+/** What a peer stores: the block as ordered, plus its own validation code for every tx. */
+export interface StoredBlock {
+  readonly block: Block;
+  readonly validation: readonly ValidationCode[];
+}
+
+export function dataHash(data: readonly Bytes[]): Bytes {
+  return sha256(encode(data));
+}
+
+export function blockHash(header: BlockHeader): Bytes {
+  return sha256(encode(header));
+}
+
+/** What an orderer signs for a block: its hash and number (domain-separated). */
+export function ordererSignedBytes(header: BlockHeader): Bytes {
+  return encode({ scheme: 'medledger-block', number: header.number, hash: blockHash(header) });
+}
+
+/** The deterministic timestamp rule (see the file comment). */
+export function blockTimestampMs(previousTimestampMs: number, data: readonly Bytes[]): number {
+  let ts = previousTimestampMs;
+  for (const envelope of data) {
+    try {
+      ts = Math.max(ts, parseTx(envelope).proposal.timestampMs);
+    } catch {
+      // An undecodable transaction is ordered anyway (and marked BAD_PAYLOAD); it has no say in time.
+    }
+  }
+  return ts;
+}
+
+export function buildHeader(number: number, previous: BlockHeader, data: readonly Bytes[]): BlockHeader {
+  return {
+    number,
+    previousHash: blockHash(previous),
+    dataHash: dataHash(data),
+    timestampMs: blockTimestampMs(previous.timestampMs, data),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const bytes = z.instanceof(Uint8Array);
+const hash32 = bytes.refine((b) => b.byteLength === 32, 'must be 32 bytes');
+const nonNegInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+const headerSchema = z.object({ number: nonNegInt, previousHash: hash32, dataHash: hash32, timestampMs: nonNegInt }).strict();
+const certificateSchema = z.object({
+  scheme: z.string().max(64),
+  fields: z.record(z.string(), z.union([z.number(), z.string(), bytes])),
+  signatures: z.array(z.object({ nodeId: z.string().max(256), signature: bytes }).strict()).max(1024),
+}).strict();
+const metadataSchema = z.object({
+  signatures: z.array(z.object({ ordererId: z.string().min(1).max(256), signature: bytes }).strict()).max(1024),
+  consensus: z.object({
+    engine: z.string().min(1).max(64),
+    height: nonNegInt,
+    digest: hash32,
+    previousDigest: hash32,
+    proposalIds: z.array(z.object({ clientId: z.string().max(256), seq: nonNegInt }).strict()).max(LEDGER_LIMITS.blockTxsMax),
+    certificate: certificateSchema.nullable(),
+  }).strict().nullable(),
+}).strict();
+const blockSchema = z.object({
+  header: headerSchema,
+  data: z.array(bytes).max(LEDGER_LIMITS.blockTxsMax),
+  metadata: metadataSchema,
+}).strict();
+const storedSchema = z.object({
+  block: blockSchema,
+  validation: z.array(z.string().refine(isValidationCode, 'unknown validation code')),
+}).strict().refine((s) => s.validation.length === s.block.data.length, 'one validation code per transaction');
+
+function parseWith<T>(schema: z.ZodType<T>, data: Bytes, what: string): T {
+  let value: unknown;
+  try {
+    value = decode(data);
+  } catch (err) {
+    throw new BlockFormatError(`${what}: ${(err as Error).message}`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BlockFormatError(`${what}: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+export function encodeBlock(block: Block): Bytes {
+  return encode(block);
+}
+
+export function decodeBlock(data: Bytes): Block {
+  return parseWith(blockSchema, data, 'block') as Block;
+}
+
+export function encodeStoredBlock(stored: StoredBlock): Bytes {
+  return encode(stored);
+}
+
+export function decodeStoredBlock(data: Bytes): StoredBlock {
+  return parseWith(storedSchema, data, 'stored block') as StoredBlock;
+}

@@ -1,0 +1,119 @@
+// The consortium configuration, carried as the single data entry of block 0 (genesis), as
+// Fabric's channel genesis block carries the channel config. Everything a node or an auditor
+// needs to check the chain is in it: the root CA and organisation CAs (for the MSP), the
+// orderers' certificates (for block signatures), each contract's endorsement policy, and the
+// ordering parameters. `medledger ledger verify` needs nothing but a node's directory.
+import { z } from 'zod';
+import { decode, encode, type Bytes } from '../codec/index.ts';
+import { BlockFormatError, dataHash, ZERO_HASH, type Block } from './block.ts';
+import { LEDGER_LIMITS } from './limits.ts';
+
+export interface OrgConfig {
+  readonly org: string;
+  readonly caCertPem: string;
+}
+
+export interface OrdererConfig {
+  readonly id: string;
+  readonly org: string;
+  readonly certPem: string;
+}
+
+export interface ContractConfig {
+  readonly name: string;
+  readonly version: string;
+  /** Endorsement-policy text, e.g. "OutOf(2, 'Hospital1.peer', 'Hospital2.peer', 'Hospital3.peer')". */
+  readonly endorsementPolicy: string;
+}
+
+export interface OrderingConfig {
+  readonly engine: string;
+  readonly countMax: number;
+  readonly sizeBytesMax: number;
+  readonly timeoutTicks: number;
+  readonly pendingMax: number;
+  readonly tickMs: number;
+  /** How far a proposal's timestamp may lie from the orderer's clock when it is submitted. */
+  readonly clockSkewMsMax: number;
+}
+
+export interface ConsortiumConfig {
+  readonly name: string;
+  readonly createdAtMs: number;
+  readonly rootCertPem: string;
+  readonly orgs: readonly OrgConfig[];
+  readonly orderers: readonly OrdererConfig[];
+  readonly contracts: readonly ContractConfig[];
+  readonly ordering: OrderingConfig;
+}
+
+const name = z.string().min(1).max(LEDGER_LIMITS.nameLengthMax);
+const pem = z.string().min(1).max(LEDGER_LIMITS.certPemSizeBytesMax);
+const posInt = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+const configSchema = z.object({
+  name,
+  createdAtMs: z.number().int().min(0),
+  rootCertPem: pem,
+  orgs: z.array(z.object({ org: name, caCertPem: pem }).strict()).min(1).max(256),
+  orderers: z.array(z.object({ id: name, org: name, certPem: pem }).strict()).min(1).max(256),
+  contracts: z.array(z.object({ name, version: z.string().min(1).max(64), endorsementPolicy: z.string().min(1).max(4096) }).strict()).max(256),
+  ordering: z.object({
+    engine: name,
+    countMax: posInt,
+    sizeBytesMax: posInt,
+    timeoutTicks: z.number().int().min(0),
+    pendingMax: posInt,
+    tickMs: posInt,
+    clockSkewMsMax: posInt,
+  }).strict(),
+}).strict().superRefine((c, ctx) => {
+  const unique = (values: readonly string[], what: string): void => {
+    if (new Set(values).size !== values.length) ctx.addIssue({ code: 'custom', message: `duplicate ${what}` });
+  };
+  unique(c.orgs.map((o) => o.org), 'organisation');
+  unique(c.orderers.map((o) => o.id), 'orderer id');
+  unique(c.contracts.map((o) => o.name), 'contract name');
+  const orgs = new Set(c.orgs.map((o) => o.org));
+  for (const o of c.orderers) if (!orgs.has(o.org)) ctx.addIssue({ code: 'custom', message: `orderer ${o.id} belongs to unknown organisation ${o.org}` });
+});
+
+export function validateConfig(value: unknown): ConsortiumConfig {
+  const parsed = configSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BlockFormatError(`consortium config: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+export function encodeConfig(config: ConsortiumConfig): Bytes {
+  return encode(validateConfig(config));
+}
+
+export function decodeConfig(data: Bytes): ConsortiumConfig {
+  let value: unknown;
+  try {
+    value = decode(data);
+  } catch (err) {
+    throw new BlockFormatError(`consortium config: ${(err as Error).message}`);
+  }
+  return validateConfig(value);
+}
+
+export function genesisBlock(config: ConsortiumConfig): Block {
+  const data = [encodeConfig(config)];
+  return {
+    header: { number: 0, previousHash: ZERO_HASH, dataHash: dataHash(data), timestampMs: config.createdAtMs },
+    data,
+    metadata: { signatures: [], consensus: null },
+  };
+}
+
+/** The config of a genesis block; throws BlockFormatError when the block is not one. */
+export function configOfGenesis(block: Block): ConsortiumConfig {
+  if (block.header.number !== 0 || block.data.length !== 1 || !block.data[0]) {
+    throw new BlockFormatError('block 0 must carry exactly one consortium config');
+  }
+  return decodeConfig(block.data[0]);
+}

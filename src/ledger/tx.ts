@@ -1,0 +1,301 @@
+// Transactions, shaped after Hyperledger Fabric's execute–order–validate messages:
+//
+//   SignedProposal  = { proposal: bytes(TxProposal), signature: creator's signature over them }
+//   ResponsePayload = { proposalHash, rwset, result, event }          what endorsers agree on
+//   Endorsement     = { endorser cert, signature over (response bytes, endorser cert) }
+//   TxPayload       = { proposal bytes, response bytes, endorsements }
+//   TxEnvelope      = { payload: bytes(TxPayload), signature: creator's signature over them }
+//
+// Signed things are carried as their encoded bytes (as Fabric does), so a verifier checks a
+// signature over exactly the bytes that were signed and never re-encodes to do so. All bytes are
+// DAG-CBOR (src/codec), whose strict decoder rejects non-canonical input.
+import { z } from 'zod';
+import { concatBytes, decode, encode, sha256, toHex, utf8, type Bytes } from '../codec/index.ts';
+import { LEDGER_LIMITS } from './limits.ts';
+
+export class TxFormatError extends Error {
+  override readonly name = 'TxFormatError';
+}
+
+/** What a transaction's writes are stamped with: the (block, position) that committed them. */
+export interface Version {
+  readonly block: number;
+  readonly tx: number;
+}
+
+export interface TxProposal {
+  /** hex sha256(nonce ‖ creator PEM bytes) — Fabric's txId rule, unforgeable without the nonce. */
+  readonly txId: string;
+  readonly contract: string;
+  readonly fn: string;
+  readonly args: readonly string[];
+  /** The creator's X.509 certificate (PEM). */
+  readonly creator: string;
+  readonly nonce: Bytes;
+  /** The client's clock when it built the proposal; bounds the block timestamp (see block.ts). */
+  readonly timestampMs: number;
+}
+
+export interface SignedProposal {
+  readonly proposal: Bytes;
+  readonly signature: Bytes;
+}
+
+export interface KvRead {
+  readonly key: string;
+  /** null: the key did not exist when read. */
+  readonly version: Version | null;
+}
+
+/** A range query and exactly what it returned, re-executed at validation to detect phantoms. */
+export interface RangeRead {
+  readonly startKey: string;
+  /** Exclusive; '' means unbounded. */
+  readonly endKey: string;
+  /** true when the scan reached endKey (or the end of the namespace); false when it stopped early. */
+  readonly exhausted: boolean;
+  readonly results: readonly KvRead[];
+}
+
+export interface KvWrite {
+  readonly key: string;
+  readonly isDelete: boolean;
+  /** null for deletes. */
+  readonly value: Bytes | null;
+}
+
+export interface NsRwSet {
+  readonly namespace: string;
+  /** Sorted by key, one entry per key (its first read). */
+  readonly reads: readonly KvRead[];
+  /** In execution order. */
+  readonly rangeReads: readonly RangeRead[];
+  /** Sorted by key, one entry per key (its last write). */
+  readonly writes: readonly KvWrite[];
+}
+
+export interface RwSet {
+  readonly namespaces: readonly NsRwSet[];
+}
+
+export interface ContractEvent {
+  readonly name: string;
+  readonly payload: Bytes;
+}
+
+export interface ContractResult {
+  /** 200 ok, 400 client error (bad arguments, refused by the contract), 500 contract failure. */
+  readonly status: number;
+  readonly message: string;
+  readonly payload: Bytes;
+}
+
+export interface ResponsePayload {
+  /** sha256 of the proposal bytes: binds the endorsement to one proposal. */
+  readonly proposalHash: Bytes;
+  readonly rwset: RwSet;
+  readonly result: ContractResult;
+  readonly event: ContractEvent | null;
+}
+
+export interface Endorsement {
+  readonly endorser: string;
+  readonly signature: Bytes;
+}
+
+export interface TxPayload {
+  readonly proposal: Bytes;
+  readonly response: Bytes;
+  readonly endorsements: readonly Endorsement[];
+}
+
+export interface TxEnvelope {
+  readonly payload: Bytes;
+  readonly signature: Bytes;
+}
+
+/** Anything that signs for one identity (a user's or a peer's private key). */
+export interface MessageSigner {
+  sign(message: Bytes): Bytes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas: every decoded structure is checked field by field before use (it came from a client,
+// the network or a disk that may be corrupt).
+
+const bytes = z.instanceof(Uint8Array);
+const name = z.string().min(1).max(LEDGER_LIMITS.nameLengthMax);
+const key = z.string().refine((k) => Buffer.byteLength(k, 'utf8') <= LEDGER_LIMITS.keySizeBytesMax, 'key too long');
+const nonNegInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const pem = z.string().min(1).max(LEDGER_LIMITS.certPemSizeBytesMax);
+const version = z.object({ block: nonNegInt, tx: nonNegInt }).strict();
+
+const proposalSchema = z.object({
+  txId: z.string().regex(/^[0-9a-f]{64}$/, 'txId must be 64 lowercase hex digits'),
+  contract: name,
+  fn: name,
+  args: z.array(z.string().refine((a) => Buffer.byteLength(a, 'utf8') <= LEDGER_LIMITS.argSizeBytesMax, 'argument too long')).max(LEDGER_LIMITS.argsMax),
+  creator: pem,
+  nonce: bytes.refine((b) => b.byteLength >= 16 && b.byteLength <= 64, 'nonce must be 16..64 bytes'),
+  timestampMs: nonNegInt,
+}).strict();
+
+const kvRead = z.object({ key, version: version.nullable() }).strict();
+const rangeRead = z.object({
+  startKey: key,
+  endKey: key,
+  exhausted: z.boolean(),
+  results: z.array(kvRead).max(LEDGER_LIMITS.rangeResultsMax),
+}).strict();
+const kvWrite = z.object({
+  key,
+  isDelete: z.boolean(),
+  value: bytes.refine((b) => b.byteLength <= LEDGER_LIMITS.valueSizeBytesMax, 'value too large').nullable(),
+}).strict().refine((w) => (w.isDelete ? w.value === null : w.value !== null), 'a delete carries no value, a put carries one');
+const nsRwSet = z.object({
+  namespace: name,
+  reads: z.array(kvRead).max(LEDGER_LIMITS.readsMax),
+  rangeReads: z.array(rangeRead).max(LEDGER_LIMITS.rangeQueriesMax),
+  writes: z.array(kvWrite).max(LEDGER_LIMITS.writesMax),
+}).strict();
+const responseSchema = z.object({
+  proposalHash: bytes.refine((b) => b.byteLength === 32, 'proposalHash must be 32 bytes'),
+  rwset: z.object({ namespaces: z.array(nsRwSet).max(16) }).strict(),
+  result: z.object({
+    status: z.number().int().min(0).max(999),
+    message: z.string().max(4096),
+    payload: bytes.refine((b) => b.byteLength <= LEDGER_LIMITS.responsePayloadBytesMax, 'response payload too large'),
+  }).strict(),
+  event: z.object({
+    name: name,
+    payload: bytes.refine((b) => b.byteLength <= LEDGER_LIMITS.eventPayloadBytesMax, 'event payload too large'),
+  }).strict().nullable(),
+}).strict();
+const signedProposalSchema = z.object({ proposal: bytes, signature: bytes }).strict();
+const payloadSchema = z.object({
+  proposal: bytes,
+  response: bytes,
+  endorsements: z.array(z.object({ endorser: pem, signature: bytes }).strict()).max(LEDGER_LIMITS.endorsementsMax),
+}).strict();
+const envelopeSchema = z.object({ payload: bytes, signature: bytes }).strict();
+
+function parseWith<T>(schema: z.ZodType<T>, data: Bytes, what: string): T {
+  let value: unknown;
+  try {
+    value = decode(data);
+  } catch (err) {
+    throw new TxFormatError(`${what}: ${(err as Error).message}`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new TxFormatError(`${what}: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export function computeTxId(nonce: Bytes, creatorPem: string): string {
+  return toHex(sha256(concatBytes([nonce, utf8(creatorPem)])));
+}
+
+export interface ProposalInput {
+  readonly contract: string;
+  readonly fn: string;
+  readonly args: readonly string[];
+  readonly creator: string;
+  readonly nonce: Bytes;
+  readonly timestampMs: number;
+}
+
+export function buildProposal(input: ProposalInput): TxProposal {
+  const proposal: TxProposal = { ...input, args: [...input.args], txId: computeTxId(input.nonce, input.creator) };
+  const check = proposalSchema.safeParse(proposal);
+  if (!check.success) throw new TxFormatError(`proposal: ${check.error.issues[0]?.path.join('.')}: ${check.error.issues[0]?.message}`);
+  return proposal;
+}
+
+export function signProposal(proposal: TxProposal, signer: MessageSigner): SignedProposal {
+  const proposalBytes = encode(proposal);
+  return { proposal: proposalBytes, signature: signer.sign(proposalBytes) };
+}
+
+export function decodeProposal(proposalBytes: Bytes): TxProposal {
+  return parseWith(proposalSchema, proposalBytes, 'proposal');
+}
+
+export function encodeSignedProposal(sp: SignedProposal): Bytes {
+  return encode(sp);
+}
+
+export function decodeSignedProposal(data: Bytes): SignedProposal {
+  return parseWith(signedProposalSchema, data, 'signed proposal');
+}
+
+export function proposalHash(proposalBytes: Bytes): Bytes {
+  return sha256(proposalBytes);
+}
+
+export function encodeResponse(response: ResponsePayload): Bytes {
+  return encode(response);
+}
+
+export function decodeResponse(data: Bytes): ResponsePayload {
+  return parseWith(responseSchema, data, 'response payload');
+}
+
+/** What an endorser signs: the response bytes bound to its own certificate (as Fabric does). */
+export function endorsementMessage(responseBytes: Bytes, endorserPem: string): Bytes {
+  return encode({ response: responseBytes, endorser: endorserPem });
+}
+
+export function endorse(responseBytes: Bytes, endorserPem: string, signer: MessageSigner): Endorsement {
+  return { endorser: endorserPem, signature: signer.sign(endorsementMessage(responseBytes, endorserPem)) };
+}
+
+export function buildEnvelope(payload: TxPayload, creatorSigner: MessageSigner): TxEnvelope {
+  const payloadBytes = encode(payload);
+  return { payload: payloadBytes, signature: creatorSigner.sign(payloadBytes) };
+}
+
+export function encodeEnvelope(envelope: TxEnvelope): Bytes {
+  return encode(envelope);
+}
+
+export function decodeEnvelope(data: Bytes): TxEnvelope {
+  if (data.byteLength > LEDGER_LIMITS.envelopeSizeBytesMax) {
+    throw new TxFormatError(`envelope: ${data.byteLength} bytes exceeds ${LEDGER_LIMITS.envelopeSizeBytesMax}`);
+  }
+  return parseWith(envelopeSchema, data, 'envelope');
+}
+
+export function decodeTxPayload(data: Bytes): TxPayload {
+  return parseWith(payloadSchema, data, 'payload');
+}
+
+/** A transaction decoded down to every layer (what the validator and explorers work on). */
+export interface ParsedTx {
+  readonly envelope: TxEnvelope;
+  readonly payload: TxPayload;
+  readonly proposal: TxProposal;
+  readonly response: ResponsePayload;
+}
+
+/** Decode every layer; throws TxFormatError naming the first malformed layer. */
+export function parseTx(envelopeBytes: Bytes): ParsedTx {
+  const envelope = decodeEnvelope(envelopeBytes);
+  const payload = decodeTxPayload(envelope.payload);
+  const proposal = decodeProposal(payload.proposal);
+  const response = decodeResponse(payload.response);
+  return { envelope, payload, proposal, response };
+}
+
+/** Best effort: the txId of an envelope, or null when it cannot be decoded. */
+export function peekTxId(envelopeBytes: Bytes): string | null {
+  try {
+    return parseTx(envelopeBytes).proposal.txId;
+  } catch {
+    return null;
+  }
+}

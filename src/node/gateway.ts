@@ -1,0 +1,205 @@
+// The client side of the lifecycle (DESIGN §4 steps 1 and 3), after Fabric's Gateway:
+//   build and sign a proposal → ask endorsers of enough organisations to satisfy the contract's
+//   endorsement policy → check every endorsement (certificate, signature, identical responses)
+//   and the policy → sign the transaction → broadcast it to the ordering service → await the
+//   commit status (validation code) from a peer.
+// It talks to peers and orderers only through the small interfaces below, so the same code
+// works in one process (src/node/inprocess.ts) and over the network later.
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { bytesEqual, toHex, type Bytes } from '../codec/index.ts';
+import type { Proposal } from '../consensus/engine.ts';
+import { parsePrivateKey, sign, verify } from '../crypto/index.ts';
+import { evaluatePolicy, type Msp, type Policy } from '../identity/index.ts';
+import type { Principal } from '../identity/roles.ts';
+import type { ValidationCode } from '../ledger/codes.ts';
+import {
+  buildEnvelope,
+  buildProposal,
+  encodeEnvelope,
+  endorsementMessage,
+  signProposal,
+  type Endorsement,
+  type SignedProposal,
+} from '../ledger/tx.ts';
+import type { BroadcastResult } from './orderer.ts';
+import type { EvaluateResponse, ProposalResponse, TxStatusEvent } from './peer.ts';
+
+export interface EndorserClient {
+  readonly org: string;
+  endorse(signed: SignedProposal): Promise<ProposalResponse>;
+  evaluate(signed: SignedProposal): Promise<EvaluateResponse>;
+}
+
+export interface OrdererClient {
+  broadcast(proposal: Proposal): Promise<BroadcastResult>;
+}
+
+export interface CommitStatusClient {
+  waitForTx(txId: string, timeoutMs: number): Promise<TxStatusEvent>;
+}
+
+export interface GatewayOptions {
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly msp: Msp;
+  /** contract name → endorsement policy (from the consortium configuration). */
+  readonly policies: ReadonlyMap<string, Policy>;
+  /** Candidate endorsers, one or more per organisation. */
+  readonly endorsers: readonly EndorserClient[];
+  readonly orderer: OrdererClient;
+  /** Usually the client's own organisation's peer. */
+  readonly commits: CommitStatusClient;
+  readonly commitTimeoutMs?: number;
+  readonly clock?: () => number;
+}
+
+/** Why a submission stopped before (or without) reaching the ledger. */
+export type GatewayErrorKind = 'ENDORSEMENT_REFUSED' | 'ENDORSEMENT_MISMATCH' | 'POLICY_NOT_SATISFIED' | 'ORDERER_REJECTED' | 'COMMIT_TIMEOUT' | 'UNKNOWN_CONTRACT';
+
+export class GatewayError extends Error {
+  override readonly name = 'GatewayError';
+  constructor(readonly kind: GatewayErrorKind, message: string, readonly status?: number) {
+    super(message);
+  }
+}
+
+export interface PreparedTx {
+  readonly txId: string;
+  readonly envelope: Bytes;
+  /** The contract's return value, as endorsed. */
+  readonly payload: Bytes;
+  readonly endorsers: readonly string[];
+}
+
+export interface SubmitResult {
+  readonly txId: string;
+  readonly code: ValidationCode;
+  readonly reason: string;
+  readonly blockNumber: number;
+  readonly payload: Bytes;
+}
+
+export interface EndorseOptions {
+  /** Ask exactly these organisations' endorsers (tests: deliberately too few). */
+  readonly orgs?: readonly string[];
+  /** Skip the client-side policy check (tests: let the validator reject instead). */
+  readonly skipPolicyCheck?: boolean;
+}
+
+const DEFAULT_COMMIT_TIMEOUT_MS = 30_000;
+
+export class Gateway {
+  /** Engines dedup by (clientId, seq): a random session id makes each gateway instance a new client. */
+  readonly clientId: string;
+  private seq = 0;
+  private rotation = 0;
+  private readonly key: KeyObject;
+  private readonly signer: { sign(message: Bytes): Bytes };
+  private readonly clock: () => number;
+  private readonly commitTimeoutMs: number;
+
+  constructor(private readonly options: GatewayOptions) {
+    this.key = parsePrivateKey(options.keyPem);
+    this.signer = { sign: (m) => sign(this.key, m) };
+    this.clock = options.clock ?? (() => Date.now());
+    this.commitTimeoutMs = options.commitTimeoutMs ?? DEFAULT_COMMIT_TIMEOUT_MS;
+    const me = options.msp.identify(options.certPem);
+    this.clientId = `${me.org}/${me.id}/${toHex(randomBytes(6))}`;
+  }
+
+  newSignedProposal(contract: string, fn: string, args: readonly string[]): { txId: string; signed: SignedProposal } {
+    const proposal = buildProposal({
+      contract,
+      fn,
+      args,
+      creator: this.options.certPem,
+      nonce: new Uint8Array(randomBytes(24)),
+      timestampMs: this.clock(),
+    });
+    return { txId: proposal.txId, signed: signProposal(proposal, this.signer) };
+  }
+
+  /** Run a read-only function on one peer (the first endorser, or the one of `org`). */
+  async evaluate(contract: string, fn: string, args: readonly string[], org?: string): Promise<Bytes> {
+    const peer = org ? this.options.endorsers.find((e) => e.org === org) : this.options.endorsers[0];
+    if (!peer) throw new GatewayError('ENDORSEMENT_REFUSED', `no peer${org ? ` of ${org}` : ''} to evaluate on`);
+    const { signed } = this.newSignedProposal(contract, fn, args);
+    const res = await peer.evaluate(signed);
+    if (res.status !== 200) throw new GatewayError('ENDORSEMENT_REFUSED', `${peer.org}: ${res.message}`, res.status);
+    return res.payload;
+  }
+
+  /** Endorse, check and sign a transaction, without submitting it. */
+  async prepare(contract: string, fn: string, args: readonly string[], opts: EndorseOptions = {}): Promise<PreparedTx> {
+    const policy = this.options.policies.get(contract);
+    if (!policy) throw new GatewayError('UNKNOWN_CONTRACT', `contract "${contract}" is not defined in the consortium configuration`);
+    const { txId, signed } = this.newSignedProposal(contract, fn, args);
+    const chosen = opts.orgs ? this.options.endorsers.filter((e) => opts.orgs!.includes(e.org)) : this.chooseEndorsers(policy);
+    if (chosen.length === 0) throw new GatewayError('POLICY_NOT_SATISFIED', `no endorsers available for ${contract}`);
+    const responses = await Promise.all(chosen.map((e) => e.endorse(signed)));
+    const endorsements: Endorsement[] = [];
+    let response: Bytes | null = null;
+    let payload: Bytes = new Uint8Array(0);
+    const signers: Principal[] = [];
+    responses.forEach((r, i) => {
+      const org = chosen[i]!.org;
+      if (r.status !== 200 || !r.response || !r.endorsement) {
+        throw new GatewayError('ENDORSEMENT_REFUSED', `${org} refused to endorse ${contract}.${fn}: ${r.message}`, r.status);
+      }
+      if (response === null) {
+        response = r.response;
+        payload = r.payload;
+      } else if (!bytesEqual(response, r.response)) {
+        // Endorsers simulated against different states (one had committed a newer block).
+        throw new GatewayError('ENDORSEMENT_MISMATCH', `endorsers returned different results for ${contract}.${fn} (${chosen[0]!.org} vs ${org})`);
+      }
+      const identity = this.options.msp.validate(r.endorsement.endorser, this.clock());
+      if (!verify(identity.publicKey, endorsementMessage(r.response, r.endorsement.endorser), r.endorsement.signature)) {
+        throw new GatewayError('ENDORSEMENT_REFUSED', `endorsement by ${org} does not verify`);
+      }
+      endorsements.push(r.endorsement);
+      signers.push({ org: identity.org, role: identity.role });
+    });
+    if (!opts.skipPolicyCheck && !evaluatePolicy(policy, signers)) {
+      throw new GatewayError('POLICY_NOT_SATISFIED', `endorsements by ${signers.map((s) => `${s.org}.${s.role}`).join(', ')} do not satisfy the endorsement policy of ${contract}`);
+    }
+    const envelope = encodeEnvelope(buildEnvelope({ proposal: signed.proposal, response: response!, endorsements }, this.signer));
+    return { txId, envelope, payload, endorsers: chosen.map((e) => e.org) };
+  }
+
+  /** Broadcast a prepared transaction and wait for its validation code. */
+  async submitPrepared(prepared: PreparedTx): Promise<SubmitResult> {
+    // Listen before broadcasting: the commit may be faster than the next line.
+    const status = this.options.commits.waitForTx(prepared.txId, this.commitTimeoutMs);
+    status.catch(() => undefined);
+    this.seq += 1;
+    const accepted = await this.options.orderer.broadcast({ clientId: this.clientId, seq: this.seq, data: prepared.envelope });
+    if (!accepted.accepted) throw new GatewayError('ORDERER_REJECTED', `orderer rejected ${prepared.txId}: ${accepted.reason}`);
+    let event: TxStatusEvent;
+    try {
+      event = await status;
+    } catch (err) {
+      throw new GatewayError('COMMIT_TIMEOUT', (err as Error).message);
+    }
+    return { txId: prepared.txId, code: event.code, reason: event.reason, blockNumber: event.blockNumber, payload: prepared.payload };
+  }
+
+  async submit(contract: string, fn: string, args: readonly string[], opts: EndorseOptions = {}): Promise<SubmitResult> {
+    return this.submitPrepared(await this.prepare(contract, fn, args, opts));
+  }
+
+  /**
+   * The smallest prefix (in a rotating order, spreading load) of endorsers whose organisations'
+   * peers satisfy the policy; all endorsers when no prefix does (the policy check then reports).
+   */
+  private chooseEndorsers(policy: Policy): EndorserClient[] {
+    const all = this.options.endorsers;
+    const start = this.rotation++ % Math.max(1, all.length);
+    const order = [...all.slice(start), ...all.slice(0, start)];
+    for (let k = 1; k <= order.length; k++) {
+      const prefix = order.slice(0, k);
+      if (evaluatePolicy(policy, prefix.map((e) => ({ org: e.org, role: 'peer' as const })))) return prefix;
+    }
+    return order;
+  }
+}

@@ -1,0 +1,188 @@
+// A whole consortium in one process: one peer per organisation, one solo orderer (run by the
+// first organisation), and gateways for the organisations' users — the lifecycle of DESIGN §4
+// without a network. The classes are the real ones (Peer, Orderer, Gateway); only the
+// "transport" is a direct method call wrapped in a Promise.
+//
+// Directory layout (one directory per organisation, like one node each):
+//   <dir>/<org>/ledger/blocks/blocks-NNNNNN.bin   the peer's block store
+//   <dir>/<org>/ledger/state.sqlite               the peer's world state, history, tx index
+//   <dir>/<org1>/orderer/blocks/…, orderer/wal/   the orderer's chain and consensus WAL
+import { join } from 'node:path';
+import { createConsortium, type Consortium, type ConsortiumIdentity } from '../identity/index.ts';
+import type { Contract } from '../contracts/runtime.ts';
+import { ContractRegistry } from '../contracts/runtime.ts';
+import { assetsContract } from '../contracts/samples/assets.ts';
+import type { Block } from '../ledger/block.ts';
+import { genesisBlock, type ConsortiumConfig, type OrderingConfig } from '../ledger/config.ts';
+import { validationContextFromConfig } from '../ledger/validator.ts';
+import { Gateway, type EndorserClient } from './gateway.ts';
+import { Orderer } from './orderer.ts';
+import { Peer } from './peer.ts';
+
+export const DEFAULT_ORDERING: OrderingConfig = {
+  engine: 'solo',
+  countMax: 100,
+  sizeBytesMax: 4 * 1024 * 1024,
+  timeoutTicks: 2,
+  pendingMax: 20_000,
+  tickMs: 10,
+  clockSkewMsMax: 5 * 60_000,
+};
+
+/** Majority of the organisations' peers: OutOf(⌊n/2⌋+1, 'Org1.peer', …). */
+export function majorityPolicy(orgs: readonly string[]): string {
+  return `OutOf(${Math.floor(orgs.length / 2) + 1}, ${orgs.map((o) => `'${o}.peer'`).join(', ')})`;
+}
+
+export function orgNames(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `Hospital${i + 1}`);
+}
+
+/** Users every organisation gets in the in-process network. */
+export const DEFAULT_USERS = [
+  { commonName: 'doctor1', role: 'doctor' as const },
+  { commonName: 'admin1', role: 'admin' as const },
+];
+
+export async function createDevConsortium(orgs: readonly string[]): Promise<Consortium> {
+  return createConsortium({
+    orgs: [...orgs],
+    users: orgs.flatMap((org) => DEFAULT_USERS.map((u) => ({ org, commonName: u.commonName, role: u.role }))),
+  });
+}
+
+export interface InProcessOptions {
+  readonly dir: string;
+  readonly orgs: readonly string[];
+  /** Reuse identities (tests create one consortium per file; certificates are slow-ish to make). */
+  readonly consortium?: Consortium;
+  readonly contracts?: readonly Contract[];
+  /** contract name → policy text; default majorityPolicy for every contract. */
+  readonly policies?: Readonly<Record<string, string>>;
+  readonly ordering?: Partial<OrderingConfig>;
+  readonly clock?: () => number;
+  /** Start the orderer's tick timer (partial blocks after timeoutTicks × tickMs). Default true. */
+  readonly autoTick?: boolean;
+}
+
+export class InProcessNetwork {
+  readonly peers: readonly Peer[];
+  readonly orderer: Orderer;
+  private readonly unsubscribes: (() => void)[] = [];
+  private readonly deliveryErrors: Error[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly config: ConsortiumConfig,
+    readonly genesis: Block,
+    readonly consortium: Consortium,
+    contracts: ContractRegistry,
+    private readonly options: InProcessOptions,
+  ) {
+    const org0 = options.orgs[0]!;
+    this.orderer = new Orderer({
+      id: `orderer.${org0}`,
+      keyPem: consortium.nodes.get(org0)!.keyPem,
+      dir: join(options.dir, org0, 'orderer'),
+      genesis,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    this.peers = options.orgs.map((org) => {
+      const node = consortium.nodes.get(org)!;
+      return new Peer({
+        org,
+        id: node.commonName,
+        certPem: node.certPem,
+        keyPem: node.keyPem,
+        ledgerDir: join(options.dir, org, 'ledger'),
+        genesis,
+        contracts,
+        ...(options.clock ? { clock: options.clock } : {}),
+      });
+    });
+    for (const peer of this.peers) {
+      this.unsubscribes.push(this.orderer.subscribe(peer.height + 1, (block) => peer.deliver(block), (err) => this.deliveryErrors.push(err)));
+    }
+    if (options.autoTick ?? true) this.orderer.start();
+  }
+
+  static async create(options: InProcessOptions): Promise<InProcessNetwork> {
+    if (options.orgs.length === 0) throw new Error('an in-process network needs at least one organisation');
+    const consortium = options.consortium ?? (await createDevConsortium(options.orgs));
+    const contracts = new ContractRegistry();
+    for (const c of options.contracts ?? [assetsContract]) contracts.register(c);
+    const org0 = options.orgs[0]!;
+    const config: ConsortiumConfig = {
+      name: 'medledger-dev',
+      createdAtMs: (options.clock ?? Date.now)(),
+      rootCertPem: consortium.mspConfig.rootCertPem,
+      orgs: consortium.mspConfig.orgs.filter((o) => options.orgs.includes(o.org)),
+      orderers: [{ id: `orderer.${org0}`, org: org0, certPem: consortium.nodes.get(org0)!.certPem }],
+      contracts: contracts.names().map((name) => ({
+        name,
+        version: contracts.get(name)!.version,
+        endorsementPolicy: options.policies?.[name] ?? majorityPolicy(options.orgs),
+      })),
+      ordering: { ...DEFAULT_ORDERING, ...options.ordering },
+    };
+    return new InProcessNetwork(config, genesisBlock(config), consortium, contracts, options);
+  }
+
+  peer(org: string): Peer {
+    const p = this.peers.find((x) => x.org === org);
+    if (!p) throw new Error(`no peer of ${org}`);
+    return p;
+  }
+
+  identity(org: string, commonName: string): ConsortiumIdentity {
+    const id = this.consortium.users.find((u) => u.org === org && u.commonName === commonName);
+    if (!id) throw new Error(`no user ${commonName} in ${org}`);
+    return id;
+  }
+
+  /** A gateway for a user of `org` (default its doctor), endorsing on every org's peer. */
+  gateway(org: string, commonName = 'doctor1', options: { commitTimeoutMs?: number } = {}): Gateway {
+    const user = this.identity(org, commonName);
+    const ctx = validationContextFromConfig(this.config);
+    const endorsers: EndorserClient[] = this.peers.map((p) => ({
+      org: p.org,
+      endorse: (signed) => Promise.resolve(p.endorse(signed)),
+      evaluate: (signed) => Promise.resolve(p.evaluate(signed)),
+    }));
+    const own = this.peer(org);
+    return new Gateway({
+      certPem: user.certPem,
+      keyPem: user.keyPem,
+      msp: ctx.msp,
+      policies: ctx.policies,
+      endorsers,
+      orderer: { broadcast: (p) => Promise.resolve(this.orderer.broadcast(p)) },
+      commits: { waitForTx: (txId, timeoutMs) => own.waitForTx(txId, timeoutMs) },
+      ...(options.commitTimeoutMs ? { commitTimeoutMs: options.commitTimeoutMs } : {}),
+      ...(this.options.clock ? { clock: this.options.clock } : {}),
+    });
+  }
+
+  /** Delivery failures so far (a peer that rejected a block stops receiving). */
+  get errors(): readonly Error[] {
+    return this.deliveryErrors;
+  }
+
+  /** Resolve once every peer has committed block `height` (or reject after timeoutMs). */
+  async waitForHeight(height: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.peers.some((p) => p.height < height)) {
+      if (this.deliveryErrors.length) throw this.deliveryErrors[0]!;
+      if (Date.now() > deadline) throw new Error(`peers did not reach height ${height} within ${timeoutMs} ms (heights ${this.peers.map((p) => p.height).join(', ')})`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const u of this.unsubscribes) u();
+    this.orderer.close();
+    for (const p of this.peers) p.close();
+  }
+}

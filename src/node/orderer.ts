@@ -1,0 +1,304 @@
+// The ordering node (DESIGN §4 step 4), transport-agnostic: it drives any consensus engine from
+// the registry through the Ready contract, turns decided blocks into signed ledger blocks, keeps
+// its own copy of the chain, and delivers blocks to subscribers (peers) in order.
+//
+// Driver loop (src/consensus/engine.ts):
+//   while engine.hasReady():
+//     rd = engine.ready()
+//     wal.apply(rd.persist)          fsync'd BEFORE anything of rd leaves this node
+//     send(rd.messages)              to the other orderers (none for a single solo orderer)
+//     for each decided block: build the ledger block, sign it, append it (fsync), notify delivery
+//     engine.advance(rd)
+//
+// Restart: the engine is created with appliedHeight = the last block in this orderer's store, so
+// an engine that decided a block which never reached the store re-emits it (solo does).
+//
+// Admission (broadcast): size bound, decodable envelope, proposal timestamp within the skew bound
+// of this orderer's clock (which bounds the block timestamp rule, block.ts), creator certificate
+// valid now and envelope signature valid (Fabric's orderer signature filter). Peers re-check all
+// of it at validation; the filter only keeps garbage out of blocks.
+import { join } from 'node:path';
+import { bytesEqual, sha256, type Bytes } from '../codec/index.ts';
+import '../consensus/engines.ts';
+import { getEngine } from '../consensus/registry.ts';
+import { assertInvariant, type DecidedBlock, type Engine, type EngineMessage, type NodeId, type Proposal } from '../consensus/engine.ts';
+import { SeededRng } from '../consensus/rng.ts';
+import { directoryVerifier, keyPairSigner, parsePrivateKey, sign, verify } from '../crypto/index.ts';
+import { createPublicKey } from 'node:crypto';
+import { blockHash, buildHeader, decodeBlock, encodeBlock, ordererSignedBytes, type Block, type BlockHeader } from '../ledger/block.ts';
+import { BlockStore } from '../ledger/blockstore.ts';
+import { configOfGenesis, type ConsortiumConfig } from '../ledger/config.ts';
+import { LEDGER_LIMITS } from '../ledger/limits.ts';
+import { parseTx } from '../ledger/tx.ts';
+import { validationContextFromConfig, type ValidationContext } from '../ledger/validator.ts';
+import { WriteAheadLog } from './wal.ts';
+
+export type BroadcastResult = { readonly accepted: true } | { readonly accepted: false; readonly reason: string };
+
+export class OrdererError extends Error {
+  override readonly name = 'OrdererError';
+}
+
+/** Builds signed ledger blocks from decided blocks (deterministic header; own signature). */
+export class BlockBuilder {
+  constructor(
+    private readonly ordererId: string,
+    private readonly signMessage: (message: Bytes) => Bytes,
+    private readonly engineName: string,
+  ) {}
+
+  build(previous: BlockHeader, decided: DecidedBlock): Block {
+    const data = decided.proposals.map((p) => p.data);
+    const header = buildHeader(decided.height, previous, data);
+    return {
+      header,
+      data,
+      metadata: {
+        signatures: [{ ordererId: this.ordererId, signature: this.signMessage(ordererSignedBytes(header)) }],
+        consensus: {
+          engine: this.engineName,
+          height: decided.height,
+          digest: decided.digest,
+          previousDigest: decided.previousDigest,
+          proposalIds: decided.proposals.map((p) => ({ clientId: p.clientId, seq: p.seq })),
+          certificate: decided.certificate,
+        },
+      },
+    };
+  }
+}
+
+export interface OrdererOptions {
+  readonly id: string;
+  readonly keyPem: string;
+  readonly dir: string;
+  readonly genesis: Block;
+  /** Where to send engine messages for other orderers (multi-orderer engines; not needed for solo). */
+  readonly send?: (to: NodeId, message: EngineMessage) => void;
+  readonly clock?: () => number;
+  /** Seed of the engine's randomness (election jitter); default derived from the id. */
+  readonly seed?: number;
+}
+
+type BlockListener = (block: Block) => void;
+
+const SUBSCRIBERS_MAX = 1024;
+
+export class Orderer {
+  readonly id: string;
+  readonly config: ConsortiumConfig;
+  private readonly store: BlockStore;
+  private readonly wal: WriteAheadLog;
+  private readonly engine: Engine;
+  private readonly builder: BlockBuilder;
+  private readonly ctx: ValidationContext;
+  private readonly clock: () => number;
+  private readonly send: (to: NodeId, message: EngineMessage) => void;
+  private lastHeader: BlockHeader;
+  private driving = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly subscribers = new Set<Subscription>();
+  private closed = false;
+
+  constructor(options: OrdererOptions) {
+    this.id = options.id;
+    this.config = configOfGenesis(options.genesis);
+    this.ctx = validationContextFromConfig(this.config);
+    this.clock = options.clock ?? (() => Date.now());
+    this.send = options.send ?? (() => undefined);
+    const members = this.config.orderers.map((o) => o.id);
+    if (!members.includes(this.id)) throw new OrdererError(`orderer ${this.id} is not in the consortium's orderer set (${members.join(', ')})`);
+    this.store = BlockStore.open(join(options.dir, 'blocks'));
+    if (this.store.count === 0) this.store.append(0, encodeBlock(options.genesis));
+    const block0 = decodeBlock(this.store.read(0));
+    if (!bytesEqual(blockHash(block0.header), blockHash(options.genesis.header))) {
+      this.store.close();
+      throw new OrdererError(`${options.dir} holds the chain of another consortium (genesis hash differs)`);
+    }
+    this.lastHeader = decodeBlock(this.store.read(this.store.count - 1)).header;
+    this.wal = new WriteAheadLog(join(options.dir, 'wal'));
+    const key = parsePrivateKey(options.keyPem);
+    this.builder = new BlockBuilder(this.id, (m) => sign(key, m), this.config.ordering.engine);
+    const publicKeys = new Map(this.config.orderers.map((o) => [o.id, this.ctx.msp.identify(o.certPem).publicKey]));
+    const seed = options.seed ?? new DataView(sha256(this.id).buffer).getUint32(0);
+    this.engine = getEngine(this.config.ordering.engine).create({
+      id: this.id,
+      members,
+      rng: new SeededRng(seed),
+      storage: this.wal,
+      signer: keyPairSigner(this.id, { privateKey: key, publicKey: createPublicKey(key) }),
+      verifier: directoryVerifier(publicKeys),
+      cutter: {
+        countMax: this.config.ordering.countMax,
+        sizeBytesMax: this.config.ordering.sizeBytesMax,
+        timeoutTicks: this.config.ordering.timeoutTicks,
+        pendingMax: this.config.ordering.pendingMax,
+      },
+      appliedHeight: this.lastHeader.number,
+    });
+    this.drive();
+  }
+
+  /** Number of the last block in this orderer's chain. */
+  get height(): number {
+    return this.lastHeader.number;
+  }
+
+  /** Start ticking the engine on the configured interval (partial blocks, elections). */
+  start(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setInterval(() => this.tick(), this.config.ordering.tickMs);
+    this.timer.unref();
+  }
+
+  tick(): void {
+    if (this.closed) return;
+    this.engine.tick();
+    this.drive();
+  }
+
+  /** Submit a transaction for ordering (see Admission in the file comment). */
+  broadcast(proposal: Proposal): BroadcastResult {
+    if (this.closed) return { accepted: false, reason: 'orderer is stopped' };
+    const problem = this.admit(proposal);
+    if (problem) return { accepted: false, reason: problem };
+    const result = this.engine.propose({ clientId: proposal.clientId, seq: proposal.seq, data: proposal.data });
+    this.drive();
+    return result.accepted ? { accepted: true } : { accepted: false, reason: result.reason };
+  }
+
+  /** A message from another orderer (multi-orderer engines). */
+  step(from: NodeId, message: EngineMessage): void {
+    if (this.closed) return;
+    this.engine.step(from, message);
+    this.drive();
+  }
+
+  getBlock(number: number): Block {
+    return decodeBlock(this.store.read(number));
+  }
+
+  /**
+   * Deliver every block from `fromNumber` on, in order, then each new block as it is cut.
+   * The listener runs asynchronously (never inside the engine loop); a listener that throws
+   * ends its subscription (onError is told why).
+   */
+  subscribe(fromNumber: number, listener: BlockListener, onError?: (err: Error) => void): () => void {
+    if (this.subscribers.size >= SUBSCRIBERS_MAX) throw new OrdererError(`too many subscribers (${SUBSCRIBERS_MAX})`);
+    const sub = new Subscription(this, fromNumber, listener, (err) => {
+      this.subscribers.delete(sub);
+      onError?.(err);
+    });
+    this.subscribers.add(sub);
+    sub.wake();
+    return () => {
+      sub.cancel();
+      this.subscribers.delete(sub);
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const sub of this.subscribers) sub.cancel();
+    this.subscribers.clear();
+    this.wal.close();
+    this.store.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private admit(p: Proposal): string | null {
+    if (typeof p?.clientId !== 'string' || p.clientId.length === 0 || p.clientId.length > 256) return 'clientId must be 1..256 characters';
+    if (!Number.isSafeInteger(p.seq) || p.seq < 1) return 'seq must be a positive integer';
+    if (!(p.data instanceof Uint8Array)) return 'data must be bytes';
+    if (p.data.byteLength > LEDGER_LIMITS.envelopeSizeBytesMax) return `transaction of ${p.data.byteLength} bytes exceeds ${LEDGER_LIMITS.envelopeSizeBytesMax}`;
+    let tx;
+    try {
+      tx = parseTx(p.data);
+    } catch (err) {
+      return `malformed transaction: ${(err as Error).message}`;
+    }
+    const now = this.clock();
+    const skew = this.config.ordering.clockSkewMsMax;
+    if (Math.abs(tx.proposal.timestampMs - now) > skew) return `transaction timestamp is more than ${skew} ms from the orderer's clock`;
+    try {
+      const creator = this.ctx.msp.validate(tx.proposal.creator, now);
+      if (!verify(creator.publicKey, tx.envelope.payload, tx.envelope.signature)) return 'transaction signature does not verify';
+    } catch (err) {
+      return `creator: ${(err as Error).message}`;
+    }
+    return null;
+  }
+
+  private drive(): void {
+    if (this.driving) return; // re-entrant call from inside the loop: the loop picks the work up
+    this.driving = true;
+    try {
+      while (this.engine.hasReady()) {
+        const rd = this.engine.ready();
+        this.wal.apply(rd.persist);
+        for (const m of rd.messages) this.send(m.to, m.message);
+        for (const decided of rd.decided) this.onDecided(decided);
+        if (rd.restore) throw new OrdererError(`engine asked for state transfer to height ${rd.restore.height}: not supported by this orderer yet`);
+        this.engine.advance(rd);
+      }
+    } finally {
+      this.driving = false;
+    }
+  }
+
+  private onDecided(decided: DecidedBlock): void {
+    if (decided.height <= this.lastHeader.number) return; // re-delivered after a restart: already stored
+    assertInvariant(decided.height === this.lastHeader.number + 1, `orderer ${this.id}: decided height ${decided.height} follows ${this.lastHeader.number}`);
+    const block = this.builder.build(this.lastHeader, decided);
+    this.store.append(block.header.number, encodeBlock(block));
+    this.lastHeader = block.header;
+    for (const sub of this.subscribers) sub.wake();
+  }
+}
+
+/** One delivery stream: blocks fromNumber.. in order, pumped asynchronously. */
+class Subscription {
+  private next: number;
+  private pumping = false;
+  private cancelled = false;
+
+  constructor(
+    private readonly orderer: Orderer,
+    fromNumber: number,
+    private readonly listener: BlockListener,
+    private readonly fail: (err: Error) => void,
+  ) {
+    this.next = fromNumber;
+  }
+
+  wake(): void {
+    if (this.pumping || this.cancelled) return;
+    this.pumping = true;
+    setImmediate(() => this.pump());
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+  }
+
+  private pump(): void {
+    try {
+      // Deliver a bounded batch per turn so other work (endorsements, timers) interleaves.
+      for (let i = 0; i < 8 && !this.cancelled && this.next <= this.orderer.height; i++) {
+        const block = this.orderer.getBlock(this.next);
+        this.listener(block);
+        this.next += 1;
+      }
+    } catch (err) {
+      this.cancelled = true;
+      this.pumping = false;
+      this.fail(err as Error);
+      return;
+    }
+    this.pumping = false;
+    if (!this.cancelled && this.next <= this.orderer.height) this.wake();
+  }
+}
