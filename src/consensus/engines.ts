@@ -4,3 +4,4 @@ import './pbft/index.ts';
 import './raft/index.ts';
 import './hashgen/index.ts';
 import './gpbft/gpbft.ts';
+import './ehbft/index.ts';

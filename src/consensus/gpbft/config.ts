@@ -1,0 +1,273 @@
+// The consortium configuration the grouped two-layer PBFT runs on (paper 002 §2.2): who the
+// hospitals are, where they are, how they are rated, how they are grouped, who is barred from the
+// primary role, and the period T. It is a pure function of the engine options and of the decided
+// history (control proposals and equivocation evidence in decided blocks), so every correct node
+// holds the same configuration at the same height. Stored as plain data (it goes into the head
+// record and is DAG-CBOR encoded), recomputed by `applyBlockToConfig`.
+import { z } from 'zod';
+import { decode, hashValue, sha256, encode, type Bytes } from '../../codec/index.ts';
+import { assertInvariant, type NodeId } from '../engine.ts';
+import { SeededRng } from '../rng.ts';
+import { distanceGrouping, groupCountFor, groupForNewcomer, groupSizeMin, rankGroup, type GeoNode } from './geo.ts';
+
+/** Proposals whose clientId starts with this are configuration changes (join, leave, rate). */
+export const CONTROL_CLIENT_PREFIX = 'gpbft:';
+export const MEMBERS_MAX = 1024;
+
+const coordinate = z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).strict();
+
+export const gpbftOptionsSchema = z
+  .object({
+    /** Latitude/longitude per node id; nodes without one get a deterministic synthetic position. */
+    coordinates: z.record(z.string(), coordinate).optional(),
+    /** Comprehensive rating vi per node id, 0–100 (higher is better). */
+    ratings: z.record(z.string(), z.number().min(0).max(100)).optional(),
+    alpha: z.number().min(0).max(1).default(0.5),
+    beta: z.number().min(0).max(1).default(0.5),
+    /** Number of groups m (k); default ≈ √n, capped so that every group has ≥ 3·fPerGroup+1 nodes. */
+    groups: z.number().int().min(1).max(MEMBERS_MAX).optional(),
+    /** Byzantine members each group must tolerate (n > 3f): sets the smallest group size. */
+    fPerGroup: z.number().int().min(0).max(100).default(1),
+    /** The period T, in decided blocks: regroup and re-rank every periodBlocks blocks. */
+    periodBlocks: z.number().int().min(1).max(1_000_000).default(100),
+    /** A hospital whose rating falls below this is removed from the consortium. */
+    ratingThreshold: z.number().min(0).max(100).default(0),
+    /** Ticks without progress (while work is pending) before a view change. */
+    viewTimeoutTicks: z.number().int().min(2).max(100_000).default(20),
+    /** Every syncTicks a node compares heights with one random peer (catch-up). */
+    syncTicks: z.number().int().min(1).max(100_000).default(40),
+    /** Seeds the random centres of Algorithm 1 (mixed with the period number). */
+    groupingSeed: z.number().int().min(0).max(0xffff_ffff).default(1),
+  })
+  .strict()
+  .refine((o) => Math.abs(o.alpha + o.beta - 1) < 1e-9, { message: 'alpha + beta must equal 1' });
+
+export type GpbftOptions = z.output<typeof gpbftOptionsSchema>;
+
+export function parseGpbftOptions(raw: unknown): GpbftOptions {
+  const result = gpbftOptionsSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new Error(`invalid gpbft options: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown error'}`);
+  }
+  return result.data;
+}
+
+/**
+ * A deterministic position for a node without configured coordinates: spread over Hainan island
+ * (lat 18.2–20.1, lon 108.6–111.0), where the paper's hospitals are. Simulated clusters use this.
+ */
+export function syntheticCoordinate(id: NodeId): { lat: number; lon: number } {
+  const h = sha256(`gpbft-position:${id}`);
+  const u = (i: number): number => ((h[i]! << 8) | h[i + 1]!) / 65536;
+  return { lat: 18.2 + 1.9 * u(0), lon: 108.6 + 2.4 * u(2) };
+}
+
+/** A deterministic rating 60–100 for a node without a configured one. */
+export function syntheticRating(id: NodeId): number {
+  return 60 + (sha256(`gpbft-rating:${id}`)[0]! % 41);
+}
+
+export interface MemberInfo {
+  readonly id: NodeId;
+  readonly lat: number;
+  readonly lon: number;
+  readonly rating: number;
+}
+
+export interface ConsortiumConfig {
+  /** Period number (Algorithm 1 reruns at every period boundary). */
+  readonly period: number;
+  readonly members: readonly MemberInfo[];
+  /** Nodes caught equivocating: never primary again. */
+  readonly barred: readonly NodeId[];
+  /** Group membership (ids), from Algorithm 1 plus joins and leaves since. */
+  readonly groups: readonly (readonly NodeId[])[];
+  /** Per group: the primary ranking (Eqs. 4–5), barred nodes excluded (unless all are barred). */
+  readonly rankings: readonly (readonly NodeId[])[];
+}
+
+export interface ConfigParams {
+  readonly alpha: number;
+  readonly beta: number;
+  readonly groups?: number;
+  readonly fPerGroup: number;
+  readonly ratingThreshold: number;
+  readonly groupingSeed: number;
+}
+
+function geoNodes(members: readonly MemberInfo[]): GeoNode[] {
+  return members.map((m) => ({ id: m.id, lat: m.lat, lon: m.lon }));
+}
+
+function rank(groups: readonly (readonly NodeId[])[], members: readonly MemberInfo[], barred: readonly NodeId[], p: ConfigParams): NodeId[][] {
+  const byId = new Map(members.map((m) => [m.id, m]));
+  const ratings = new Map(members.map((m) => [m.id, m.rating]));
+  const barredSet = new Set(barred);
+  return groups.map((g) => {
+    const ranked = rankGroup(geoNodes(g.map((id) => byId.get(id)!)), ratings, p.alpha, p.beta).map((r) => r.id);
+    const eligible = ranked.filter((id) => !barredSet.has(id));
+    // A group whose members are all barred still needs someone to propose; liveness over purity.
+    return eligible.length > 0 ? eligible : ranked;
+  });
+}
+
+/** Run Algorithm 1 for `period` (its random centres are seeded by groupingSeed, period and salt). */
+export function regroup(members: readonly MemberInfo[], barred: readonly NodeId[], period: number, p: ConfigParams, salt = 0): ConsortiumConfig {
+  assertInvariant(members.length >= 1, 'a consortium has at least one member');
+  const sizeMin = groupSizeMin(p.fPerGroup);
+  const count = groupCountFor(members.length, sizeMin, p.groups);
+  const seedBytes = hashValue({ s: p.groupingSeed, p: period, x: salt });
+  const seed = ((seedBytes[0]! << 24) | (seedBytes[1]! << 16) | (seedBytes[2]! << 8) | seedBytes[3]!) >>> 0;
+  const groups = distanceGrouping(geoNodes(members), count, new SeededRng(seed)).map((g) => g.map((n) => n.id));
+  return { period, members, barred, groups, rankings: rank(groups, members, barred, p) };
+}
+
+export function initialConfig(memberIds: readonly NodeId[], opts: GpbftOptions): ConsortiumConfig {
+  const members = memberIds.map((id) => {
+    const c = opts.coordinates?.[id] ?? syntheticCoordinate(id);
+    return { id, lat: c.lat, lon: c.lon, rating: opts.ratings?.[id] ?? syntheticRating(id) };
+  });
+  return regroup(members, [], 0, opts);
+}
+
+/** ⌈(n + f + 1)/2⌉ with f = ⌊(n−1)/3⌋: any two quorums share a correct node while ≤ f are faulty. */
+export function quorum(n: number): number {
+  return Math.ceil((n + faultsOf(n) + 1) / 2);
+}
+
+export function faultsOf(n: number): number {
+  return Math.max(0, Math.floor((n - 1) / 3));
+}
+
+export function groupOf(config: ConsortiumConfig, id: NodeId): number {
+  return config.groups.findIndex((g) => g.includes(id));
+}
+
+/** The primary of every group in `view`: each group's ranking, rotated down by the view number. */
+export function primariesFor(config: ConsortiumConfig, view: number): NodeId[] {
+  return config.rankings.map((r) => r[view % r.length]!);
+}
+
+/** The primary that sequences the second layer in `view` (round-robin over the groups). */
+export function headFor(config: ConsortiumConfig, view: number): NodeId {
+  const primaries = primariesFor(config, view);
+  return primaries[view % primaries.length]!;
+}
+
+/** Views after which the primary set repeats (lcm of the ranking lengths), capped. */
+export const ROTATION_WINDOW_MAX = 4096;
+export function rotationWindow(config: ConsortiumConfig): number {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  let l = 1;
+  for (const r of config.rankings) {
+    l = (l * r.length) / gcd(l, r.length);
+    if (l >= ROTATION_WINDOW_MAX) return ROTATION_WINDOW_MAX;
+  }
+  return l;
+}
+
+/**
+ * How many members of a view's primary set P(w) a view change must hear from so that it meets,
+ * in a correct node, every commit quorum (q2 of k) of that view: k − q2 + f2 + 1.
+ */
+export function viewChangeNeed(k: number): number {
+  return k - quorum(k) + faultsOf(k) + 1;
+}
+
+// ---- Node update (paper §2.2.2 step 4): control operations decided in blocks ----
+
+export type ControlOp =
+  | { readonly op: 'join'; readonly id: NodeId; readonly lat: number; readonly lon: number; readonly rating: number }
+  | { readonly op: 'leave'; readonly id: NodeId; readonly signature: Bytes }
+  | { readonly op: 'rate'; readonly id: NodeId; readonly rating: number };
+
+const controlSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('join'), id: z.string().min(1).max(256), lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180), rating: z.number().min(0).max(100) }).strict(),
+  z.object({ op: z.literal('leave'), id: z.string().min(1).max(256), signature: z.instanceof(Uint8Array) }).strict(),
+  z.object({ op: z.literal('rate'), id: z.string().min(1).max(256), rating: z.number().min(0).max(100) }).strict(),
+]);
+
+export function encodeControl(op: ControlOp): Bytes {
+  return encode(op);
+}
+
+/** Parse a control proposal's data; null when it is not a valid control operation. */
+export function decodeControl(data: Bytes): ControlOp | null {
+  try {
+    const parsed = controlSchema.safeParse(decode(data));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What a leaving hospital signs: its quit request to its primary (verified before it is decided). */
+export function leaveSignedBytes(id: NodeId): Bytes {
+  return encode({ s: 'gpbft-leave', id });
+}
+
+export interface ConfigEffects {
+  /** Ids verified to have signed their quit request (the caller checks signatures). */
+  readonly leaveVerified: (op: Extract<ControlOp, { op: 'leave' }>) => boolean;
+}
+
+/**
+ * The configuration after a decided block at `height`: control operations in order, barred
+ * nodes from verified evidence, regrouping when a group became too small, and a full regroup at
+ * every period boundary. Deterministic: same inputs, same output on every node.
+ */
+export function applyBlockToConfig(
+  config: ConsortiumConfig,
+  height: number,
+  ops: readonly ControlOp[],
+  newlyBarred: readonly NodeId[],
+  periodBlocks: number,
+  p: ConfigParams,
+  effects: ConfigEffects,
+): ConsortiumConfig {
+  let members = [...config.members];
+  let groups = config.groups.map((g) => [...g]);
+  let barred = [...config.barred];
+  let changed = false;
+  let shrunk = false;
+  const remove = (id: NodeId): void => {
+    if (members.length <= 1 || !members.some((m) => m.id === id)) return;
+    members = members.filter((m) => m.id !== id);
+    groups = groups.map((g) => g.filter((x) => x !== id)).filter((g) => g.length > 0);
+    changed = true;
+    shrunk = true;
+  };
+  for (const op of ops) {
+    if (op.op === 'join') {
+      if (members.some((m) => m.id === op.id) || members.length >= MEMBERS_MAX || op.rating < p.ratingThreshold) continue;
+      members.push({ id: op.id, lat: op.lat, lon: op.lon, rating: op.rating });
+      // The newcomer joins the group with the smallest md; blocks are decided one at a time, so
+      // that group has no request in flight when the block that admits it is applied ("idle").
+      const byId = new Map(members.map((m) => [m.id, m]));
+      const k = groupForNewcomer(op, groups.map((g) => geoNodes(g.map((id) => byId.get(id)!))));
+      groups[k]!.push(op.id);
+      changed = true;
+    } else if (op.op === 'leave') {
+      if (effects.leaveVerified(op)) remove(op.id);
+    } else {
+      const i = members.findIndex((m) => m.id === op.id);
+      if (i < 0) continue;
+      members[i] = { ...members[i]!, rating: op.rating };
+      changed = true;
+      if (op.rating < p.ratingThreshold) remove(op.id);
+    }
+  }
+  for (const id of newlyBarred) {
+    if (!barred.includes(id) && members.some((m) => m.id === id)) {
+      barred.push(id);
+      changed = true;
+    }
+  }
+  barred = barred.filter((id) => members.some((m) => m.id === id));
+  if (height % periodBlocks === 0) return regroup(members, barred, config.period + 1, p);
+  const sizeMin = groupSizeMin(p.fPerGroup);
+  if (shrunk && groups.length > 1 && groups.some((g) => g.length < sizeMin)) return regroup(members, barred, config.period, p, height);
+  if (!changed) return config;
+  return { period: config.period, members, barred, groups, rankings: rank(groups, members, barred, p) };
+}

@@ -1,0 +1,1172 @@
+// `gpbft`: the grouped two-layer PBFT of paper 002 (Chang et al., "Medical Data Storage Model
+// Based on an Alliance Chain", Electronics 2022) — Distance grouping (Algorithm 1), primary
+// election by T = md·α + vi·β, two consensus layers (Algorithm 2) and node update — as a pure
+// state machine under the engine contract. docs/architecture/gpbft.md explains the protocol;
+// decisions 0600–0699 record how the paper was read where the text is ambiguous or unsafe.
+//
+// Normal case for one block (height h = H+1, view v):
+//   request → group primary (forwarded by a member)                              'request'
+//   layer 1 in the group: pre-prepare1, prepare1 (all), commit1 (all, signed)   → group certificate
+//   the primary hands the endorsed batch to the head (skipped when it is the head) 'submit2'
+//   layer 2 among the k primaries: pre-prepare2 (head), prepare2, commit2 (all, signed)
+//   every primary holding q2 commit2 signatures decides and delivers the package  'deliver'
+//   (block + signature bundle) to its group's members, who verify the bundle and decide.
+// Blocks are decided one at a time, so heights are gapless and a new member joining a group
+// always finds it idle. Safety rests on the second layer (PBFT among the primaries, quorum
+// q2 = ⌈(k+f2+1)/2⌉ of k); the view change carries prepared certificates across views.
+import { decode, encode, bytesEqual, type Bytes } from '../../codec/index.ts';
+import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
+import { BlockCutter } from '../cutter.ts';
+import type { CutterConfig } from '../cutter.ts';
+import { DedupWindow } from '../dedup.ts';
+import { batchDigest, blockDigest, GENESIS_DIGEST, proposalKey, proposalSizeBytes } from '../digest.ts';
+import {
+  assertInvariant,
+  type ByzantineSupport,
+  type Certificate,
+  type CertificateSignature,
+  type DecidedBlock,
+  type DurableState,
+  type Engine,
+  type EngineStatus,
+  type NodeId,
+  type Outbound,
+  type PersistOp,
+  type Proposal,
+  type ProposeResult,
+  type Ready,
+  type Rng,
+} from '../engine.ts';
+import { registerEngine, type EngineContext } from '../registry.ts';
+import {
+  applyBlockToConfig,
+  CONTROL_CLIENT_PREFIX,
+  decodeControl,
+  faultsOf,
+  groupOf,
+  headFor,
+  initialConfig,
+  leaveSignedBytes,
+  parseGpbftOptions,
+  primariesFor,
+  quorum,
+  rotationWindow,
+  viewChangeNeed,
+  type ConsortiumConfig,
+  type ControlOp,
+  type GpbftOptions,
+} from './config.ts';
+import { groupSizeMin, groupCountFor } from './geo.ts';
+import {
+  commit1Bytes,
+  contentDigest,
+  EVIDENCE_PER_BLOCK_MAX,
+  isEvidence,
+  isGpbftMessage,
+  isProposal,
+  newViewBytes,
+  statementBytes,
+  viewChangeBytes,
+  type Evidence,
+  type GpbftMessage,
+  type Prepared,
+  type StatementKind,
+  type ViewChange,
+} from './messages.ts';
+
+export type { GpbftMessage } from './messages.ts';
+
+const HEAD_KEY = 'gpbft/head';
+const ACCEPTED_KEY = 'gpbft/accepted';
+const PREPARED_KEY = 'gpbft/prepared';
+const BLOCK_PREFIX = 'gpbft/block/';
+/** Decided blocks kept (durably) to serve catch-up and re-delivery after a restart. */
+const BLOCKS_RETAINED = 1024;
+const RECENT_BLOCKS_MAX = 64;
+const PENDING_MAX = 10_000;
+const LAYER1_RECORDS_MAX = 64;
+const HEAD_QUEUE_MAX = 256;
+const EARLY_BLOCKS_MAX = 64;
+const VIEW_CHANGE_VIEWS_MAX = 16;
+const STATEMENTS_MAX = 4096;
+const REQUEST_CHUNK = 100;
+const FUTURE_MAX = 512;
+const RESEND_SLOTS_MAX = 16;
+const REFORWARD_MAX = 1000;
+const SYNC_BLOCKS_MAX = 16;
+const TIMEOUT_DOUBLINGS_MAX = 5;
+
+interface Head {
+  height: number;
+  digest: Bytes;
+  view: number;
+  /** 0 = not changing view; else the view this node asked to change to. */
+  viewTarget: number;
+  dedup: Array<[string, number, number[]]>;
+  config: ConsortiumConfig;
+}
+
+/** The pre-prepare2 this node accepted for (view, height): it never votes for another. */
+interface Accepted {
+  view: number;
+  height: number;
+  content: Bytes;
+  digest: Bytes;
+  evidence: Bytes;
+  proposals: Proposal[];
+  ppSignature: Bytes;
+}
+
+interface Layer1 {
+  view: number;
+  group: number;
+  seq: number;
+  digest: Bytes | null;
+  proposals: Proposal[] | null;
+  prepares: Map<NodeId, Bytes>;
+  commits: Map<NodeId, { digest: Bytes; signature: Bytes }>;
+  sentCommit: boolean;
+  submitted: boolean;
+}
+
+interface Endorsed {
+  group: number;
+  seq: number;
+  proposals: Proposal[];
+  cert: CertificateSignature[];
+}
+
+function blockKey(height: number): string {
+  return `${BLOCK_PREFIX}${String(height).padStart(16, '0')}`;
+}
+
+function sortedSigs(m: Map<NodeId, Bytes>): CertificateSignature[] {
+  return [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([nodeId, signature]) => ({ nodeId, signature }));
+}
+
+/** Layer-2 faults the engine tolerates with k groups: f2 = ⌊(k−1)/3⌋, and each group's f. */
+export function gpbftFaultsTolerated(nodes: number, options?: Readonly<Record<string, unknown>>): number {
+  if (nodes < 1) return 0;
+  const opts = parseGpbftOptions(options);
+  const k = groupCountFor(nodes, groupSizeMin(opts.fPerGroup), opts.groups);
+  return Math.min(faultsOf(k), faultsOf(Math.floor(nodes / k)));
+}
+
+export class GpbftEngine implements Engine<GpbftMessage> {
+  readonly id: NodeId;
+  private readonly opts: GpbftOptions;
+  private readonly signer: Signer;
+  private readonly verifier: SignatureVerifier;
+  private readonly rng: Rng;
+  private readonly storage: DurableState;
+  private readonly cutterConfig: CutterConfig;
+
+  // durable
+  private height = 0;
+  private digest: Bytes = GENESIS_DIGEST;
+  private view = 0;
+  private viewTarget = 0;
+  private dedup = new DedupWindow();
+  private config: ConsortiumConfig;
+  private accepted: Accepted | null = null;
+  private prepared: Prepared | null = null;
+
+  // volatile
+  private readonly pending = new Map<string, Proposal>();
+  private cutter: BlockCutter;
+  private readonly queued = new Set<string>();
+  private seq1 = 0;
+  private layer1Busy = false;
+  private readonly layer1 = new Map<string, Layer1>();
+  private headQueue: Endorsed[] = [];
+  private prep2 = new Map<NodeId, { content: Bytes; signature: Bytes }>();
+  private com2 = new Map<NodeId, { content: Bytes; signature: Bytes }>();
+  private sentCommit2 = false;
+  private askedForBlock = false;
+  private readonly statements = new Map<string, { content: Bytes; signature: Bytes }>();
+  private pendingEvidence: Evidence[] = [];
+  private readonly viewChanges = new Map<number, Map<NodeId, ViewChange>>();
+  /** After a new view: the content the head must re-propose at height+1 (null: free). */
+  private forced: { view: number; prepared: Prepared | null } | null = null;
+  private deferredNewView: { from: NodeId; message: Extract<GpbftMessage, { type: 'new-view' }> } | null = null;
+  private readonly early = new Map<number, DecidedBlock>();
+  private readonly recent = new Map<number, DecidedBlock>();
+  private idleTicks = 0;
+  private timeoutDoublings = 0;
+  private syncTicks = 0;
+  /** Evidence ids already reported (node/kind/view/height) so each is sent once. */
+  private readonly reported = new Set<string>();
+
+  /** Messages of a view this node has not entered yet (the new-view may arrive after them). */
+  private future: Array<{ from: NodeId; message: GpbftMessage }> = [];
+  /** What this node sent for the current layer-1 / layer-2 instances, resent when progress stalls. */
+  private readonly resend = new Map<string, Outbound<GpbftMessage>[]>();
+
+  private persist: PersistOp[] = [];
+  private messages: Outbound<GpbftMessage>[] = [];
+  private decided: DecidedBlock[] = [];
+
+  constructor(ctx: EngineContext) {
+    this.id = ctx.id;
+    this.opts = parseGpbftOptions(ctx.options);
+    this.signer = ctx.signer;
+    this.verifier = ctx.verifier;
+    this.rng = ctx.rng;
+    this.storage = ctx.storage;
+    this.cutterConfig = ctx.cutter;
+    this.cutter = new BlockCutter(ctx.cutter);
+    assertInvariant(ctx.members.length >= 1 && new Set(ctx.members).size === ctx.members.length, 'gpbft: distinct members');
+    this.config = initialConfig(ctx.members, this.opts);
+    const headBytes = ctx.storage.get(HEAD_KEY);
+    if (headBytes) {
+      const head = decode<Head>(headBytes);
+      this.height = head.height;
+      this.digest = head.digest;
+      this.view = head.view;
+      this.viewTarget = head.viewTarget;
+      this.dedup = DedupWindow.fromJSON(head.dedup);
+      this.config = head.config;
+      const acc = ctx.storage.get(ACCEPTED_KEY);
+      if (acc) {
+        const a = decode<Accepted>(acc);
+        if (a.height === this.height + 1) this.accepted = a;
+      }
+      const prep = ctx.storage.get(PREPARED_KEY);
+      if (prep) {
+        const p = decode<Prepared>(prep);
+        if (p.height === this.height + 1) this.prepared = p;
+      }
+      if (ctx.appliedHeight !== undefined && ctx.appliedHeight < this.height) {
+        for (const key of ctx.storage.keysWithPrefix(BLOCK_PREFIX)) {
+          const bytes = ctx.storage.get(key);
+          if (!bytes) continue;
+          const block = decode<DecidedBlock>(bytes);
+          if (block.height > ctx.appliedHeight) this.decided.push(block);
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  private get isMember(): boolean {
+    return this.config.members.some((m) => m.id === this.id);
+  }
+
+  private memberIds(): NodeId[] {
+    return this.config.members.map((m) => m.id);
+  }
+
+  private get myGroup(): number {
+    return groupOf(this.config, this.id);
+  }
+
+  private primaries(view = this.view): NodeId[] {
+    return primariesFor(this.config, view);
+  }
+
+  private myPrimary(): NodeId | null {
+    const g = this.myGroup;
+    return g < 0 ? null : (this.primaries()[g] ?? null);
+  }
+
+  private get isPrimary(): boolean {
+    return this.myPrimary() === this.id;
+  }
+
+  private get isHead(): boolean {
+    return this.isMember && headFor(this.config, this.view) === this.id;
+  }
+
+  private get q2(): number {
+    return quorum(this.config.groups.length);
+  }
+
+  // ---------------------------------------------------------------- output helpers
+
+  private send(to: NodeId, message: GpbftMessage): void {
+    if (to !== this.id) this.messages.push({ to, message });
+  }
+
+  private sendAll(targets: readonly NodeId[], message: GpbftMessage): void {
+    for (const t of targets) this.send(t, message);
+  }
+
+  /** Send and remember under `slot`, so a stalled instance can be retransmitted (lossy links). */
+  private sendKept(slot: string, targets: readonly NodeId[], message: GpbftMessage): void {
+    let kept = this.resend.get(slot);
+    if (!kept) {
+      if (this.resend.size >= RESEND_SLOTS_MAX) this.resend.delete(this.resend.keys().next().value!);
+      kept = [];
+      this.resend.set(slot, kept);
+    }
+    for (const t of targets) {
+      if (t === this.id) continue;
+      this.messages.push({ to: t, message });
+      kept.push({ to: t, message });
+    }
+  }
+
+  private retransmit(): void {
+    for (const kept of this.resend.values()) for (const o of kept) this.messages.push(o);
+  }
+
+  private groupMembers(group = this.myGroup): readonly NodeId[] {
+    return this.config.groups[group] ?? [];
+  }
+
+  private persistHead(): void {
+    const head: Head = { height: this.height, digest: this.digest, view: this.view, viewTarget: this.viewTarget, dedup: this.dedup.toJSON(), config: this.config };
+    this.persist.push({ op: 'put', key: HEAD_KEY, value: encode(head) });
+  }
+
+  // ---------------------------------------------------------------- engine contract
+
+  tick(): void {
+    this.syncTicks += 1;
+    if (this.syncTicks >= this.opts.syncTicks) {
+      this.syncTicks = 0;
+      const others = this.memberIds().filter((m) => m !== this.id);
+      if (others.length > 0) this.send(others[this.rng.nextInt(others.length)]!, { type: 'sync', height: this.height });
+    }
+    if (!this.isMember) return;
+    if (this.isPrimary && this.viewTarget === 0 && this.cutter.tick()) this.startLayer1(true);
+    const waiting = this.pending.size > 0 || this.viewTarget > 0 || this.accepted !== null || this.headQueue.length > 0;
+    if (!waiting) {
+      this.idleTicks = 0;
+      return;
+    }
+    this.idleTicks += 1;
+    const timeout = this.opts.viewTimeoutTicks * 2 ** Math.min(this.timeoutDoublings, TIMEOUT_DOUBLINGS_MAX);
+    if (this.viewTarget === 0 && this.idleTicks === Math.floor(timeout / 2)) {
+      this.reforwardPending();
+      this.retransmit();
+    }
+    if (this.idleTicks >= timeout) {
+      this.idleTicks = 0;
+      this.timeoutDoublings += 1;
+      this.startViewChange(Math.max(this.view, this.viewTarget) + 1);
+    }
+  }
+
+  propose(proposal: Proposal): ProposeResult {
+    if (!isProposal(proposal)) return { accepted: false, reason: 'invalid' };
+    if (!this.isMember) return { accepted: false, reason: 'not-member' };
+    if (proposalSizeBytes(proposal) > this.cutterConfig.sizeBytesMax) return { accepted: false, reason: 'too-large' };
+    if (this.dedup.isDecided(proposal)) return { accepted: true };
+    const key = proposalKey(proposal);
+    if (!this.pending.has(key)) {
+      if (this.pending.size >= PENDING_MAX) return { accepted: false, reason: 'queue-full' };
+      this.pending.set(key, proposal);
+    }
+    if (this.viewTarget === 0) this.route([proposal]);
+    return { accepted: true };
+  }
+
+  /** Hand proposals to this node's group primary (itself: into the cutter). */
+  private route(proposals: readonly Proposal[]): void {
+    if (this.isPrimary) {
+      for (const p of proposals) this.enqueue(p);
+      this.startLayer1(false);
+      return;
+    }
+    const primary = this.myPrimary();
+    if (primary === null) return;
+    for (let i = 0; i < proposals.length; i += REQUEST_CHUNK) this.send(primary, { type: 'request', proposals: proposals.slice(i, i + REQUEST_CHUNK) });
+  }
+
+  private enqueue(p: Proposal): void {
+    const key = proposalKey(p);
+    if (this.queued.has(key) || this.dedup.isDecided(p)) return;
+    if (this.cutter.add(p) === 'added') this.queued.add(key);
+  }
+
+  private reforwardPending(): void {
+    if (!this.isMember || this.viewTarget !== 0) return;
+    const batch: Proposal[] = [];
+    for (const p of this.pending.values()) {
+      if (batch.length >= REFORWARD_MAX) break;
+      if (!this.dedup.isDecided(p)) batch.push(p);
+    }
+    if (batch.length > 0) this.route(batch);
+  }
+
+  step(from: NodeId, message: GpbftMessage): void {
+    if (!isGpbftMessage(message)) return;
+    const known = this.config.members.some((m) => m.id === from);
+    // Catch-up traffic is also served to and accepted from non-members (a joining hospital).
+    if (message.type === 'sync') return this.onSync(from, message.height);
+    if (message.type === 'blocks') return this.onBlocks(from, message.blocks);
+    if (message.type === 'deliver') return this.onBlocks(from, [message.block]);
+    if (!known || !this.isMember) return;
+    if ('view' in message && message.type !== 'new-view' && message.view > this.view) {
+      if (this.future.length < FUTURE_MAX) this.future.push({ from, message });
+      return;
+    }
+    switch (message.type) {
+      case 'request':
+        return this.onRequest(message.proposals);
+      case 'pre-prepare1':
+        return this.onPrePrepare1(from, message);
+      case 'prepare1':
+        return this.onPrepare1(from, message);
+      case 'commit1':
+        return this.onCommit1(from, message);
+      case 'submit2':
+        return this.onSubmit2(from, message);
+      case 'pre-prepare2':
+        return this.onPrePrepare2(from, message);
+      case 'prepare2':
+        return this.onVote2(from, 'prepare2', message.view, message.height, message.content, message.signature, message.ppSignature);
+      case 'commit2':
+        return this.onVote2(from, 'commit2', message.view, message.height, message.content, message.signature, null);
+      case 'view-change':
+        return this.onViewChange(from, message.vc);
+      case 'new-view':
+        return this.onNewView(from, message);
+      case 'evidence':
+        return this.onEvidence(message.evidence);
+    }
+  }
+
+  hasReady(): boolean {
+    return this.persist.length > 0 || this.messages.length > 0 || this.decided.length > 0;
+  }
+
+  ready(): Ready<GpbftMessage> {
+    return { persist: [...this.persist], messages: [...this.messages], decided: [...this.decided], restore: null };
+  }
+
+  advance(ready: Ready<GpbftMessage>): void {
+    this.persist.splice(0, ready.persist.length);
+    this.messages.splice(0, ready.messages.length);
+    this.decided.splice(0, ready.decided.length);
+  }
+
+  status(): EngineStatus {
+    const role = !this.isMember ? 'observer' : this.isHead ? 'head' : this.isPrimary ? 'primary' : 'backup';
+    return { id: this.id, role, leader: this.myPrimary(), epoch: this.view, decidedHeight: this.height, members: this.memberIds() };
+  }
+
+  /** The current grouping, rankings and primaries (for tests, the lab and the UI). */
+  configuration(): { config: ConsortiumConfig; view: number; primaries: NodeId[]; head: NodeId } {
+    return { config: this.config, view: this.view, primaries: this.primaries(), head: headFor(this.config, this.view) };
+  }
+
+  // ---------------------------------------------------------------- layer 1
+
+  private onRequest(proposals: readonly Proposal[]): void {
+    const fresh: Proposal[] = [];
+    for (const p of proposals) {
+      if (this.dedup.isDecided(p) || proposalSizeBytes(p) > this.cutterConfig.sizeBytesMax) continue;
+      const key = proposalKey(p);
+      if (!this.pending.has(key)) {
+        if (this.pending.size >= PENDING_MAX) continue;
+        this.pending.set(key, p);
+      }
+      fresh.push(p);
+    }
+    // A stale sender (it thinks we are still primary) or a new primary: route onward either way.
+    if (this.viewTarget === 0 && fresh.length > 0) this.route(fresh);
+  }
+
+  private l1Key(view: number, group: number, seq: number): string {
+    return `${view}/${group}/${seq}`;
+  }
+
+  private l1Record(view: number, group: number, seq: number): Layer1 {
+    const key = this.l1Key(view, group, seq);
+    let rec = this.layer1.get(key);
+    if (!rec) {
+      if (this.layer1.size >= LAYER1_RECORDS_MAX) this.layer1.delete(this.layer1.keys().next().value!);
+      rec = { view, group, seq, digest: null, proposals: null, prepares: new Map(), commits: new Map(), sentCommit: false, submitted: false };
+      this.layer1.set(key, rec);
+    }
+    return rec;
+  }
+
+  /** Group primary: cut a batch and run the first PBFT on it (one layer-1 instance at a time). */
+  private startLayer1(timeoutDue: boolean): void {
+    if (!this.isPrimary || this.viewTarget !== 0 || this.layer1Busy) return;
+    if (!timeoutDue && !this.cutter.hasFullBatch()) return;
+    const batch = this.cutter.cut().filter((p) => !this.dedup.isDecided(p));
+    if (batch.length === 0) return;
+    this.seq1 += 1;
+    this.layer1Busy = true;
+    const group = this.myGroup;
+    const rec = this.l1Record(this.view, group, this.seq1);
+    rec.proposals = batch;
+    rec.digest = batchDigest(batch);
+    this.sendKept(`l1/${this.l1Key(this.view, group, this.seq1)}`, this.groupMembers(), { type: 'pre-prepare1', view: this.view, group, seq: this.seq1, height: this.height, proposals: batch });
+    this.sendPrepare1(rec);
+  }
+
+  private sendPrepare1(rec: Layer1): void {
+    const digest = rec.digest!;
+    rec.prepares.set(this.id, digest);
+    this.sendKept(`l1/${this.l1Key(rec.view, rec.group, rec.seq)}`, this.groupMembers(rec.group), { type: 'prepare1', view: rec.view, group: rec.group, seq: rec.seq, digest });
+    this.checkLayer1(rec);
+  }
+
+  private onPrePrepare1(from: NodeId, m: Extract<GpbftMessage, { type: 'pre-prepare1' }>): void {
+    if (this.viewTarget !== 0 || m.view !== this.view || m.group !== this.myGroup || this.primaries()[m.group] !== from || from === this.id) return;
+    if (m.proposals.length === 0 || m.proposals.length > this.cutterConfig.countMax) return;
+    if (m.height > this.height) this.send(from, { type: 'sync', height: this.height });
+    const rec = this.l1Record(m.view, m.group, m.seq);
+    if (rec.proposals !== null) return; // first pre-prepare wins; a second one is equivocation
+    rec.proposals = [...m.proposals];
+    rec.digest = batchDigest(m.proposals);
+    // Watch these requests: if they are never decided, this member times out and changes view.
+    for (const p of m.proposals) {
+      const key = proposalKey(p);
+      if (!this.dedup.isDecided(p) && !this.pending.has(key) && this.pending.size < PENDING_MAX) this.pending.set(key, p);
+    }
+    this.sendPrepare1(rec);
+  }
+
+  private onPrepare1(from: NodeId, m: Extract<GpbftMessage, { type: 'prepare1' }>): void {
+    if (m.view !== this.view || m.group !== this.myGroup || !this.groupMembers().includes(from)) return;
+    const rec = this.l1Record(m.view, m.group, m.seq);
+    if (!rec.prepares.has(from)) rec.prepares.set(from, m.digest);
+    this.checkLayer1(rec);
+  }
+
+  private onCommit1(from: NodeId, m: Extract<GpbftMessage, { type: 'commit1' }>): void {
+    if (m.view !== this.view || m.group !== this.myGroup || !this.groupMembers().includes(from)) return;
+    // Only the primary assembles the group certificate; members just count the message.
+    if (!this.isPrimary) return;
+    if (!this.verifier.verify(from, commit1Bytes(m.view, m.group, m.seq, m.digest), m.signature)) return;
+    const rec = this.l1Record(m.view, m.group, m.seq);
+    if (!rec.commits.has(from)) rec.commits.set(from, { digest: m.digest, signature: m.signature });
+    this.checkLayer1(rec);
+  }
+
+  private checkLayer1(rec: Layer1): void {
+    if (rec.digest === null || rec.proposals === null || rec.view !== this.view || this.viewTarget !== 0) return;
+    const q1 = quorum(this.groupMembers(rec.group).length);
+    const digest = rec.digest;
+    if (!rec.sentCommit) {
+      const prepared = [...rec.prepares.values()].filter((d) => bytesEqual(d, digest)).length;
+      if (prepared < q1) return;
+      rec.sentCommit = true;
+      const signature = this.signer.sign(commit1Bytes(rec.view, rec.group, rec.seq, digest));
+      rec.commits.set(this.id, { digest, signature });
+      this.sendKept(`l1/${this.l1Key(rec.view, rec.group, rec.seq)}`, this.groupMembers(rec.group), { type: 'commit1', view: rec.view, group: rec.group, seq: rec.seq, digest, signature });
+    }
+    if (!this.isPrimary || rec.submitted) return;
+    const sigs = new Map<NodeId, Bytes>();
+    for (const [node, c] of rec.commits) if (bytesEqual(c.digest, digest)) sigs.set(node, c.signature);
+    if (sigs.size < q1) return;
+    rec.submitted = true;
+    this.layer1Busy = false;
+    this.resend.delete(`l1/${this.l1Key(rec.view, rec.group, rec.seq)}`);
+    const endorsed: Endorsed = { group: rec.group, seq: rec.seq, proposals: rec.proposals, cert: sortedSigs(sigs) };
+    if (this.isHead) {
+      this.pushEndorsed(endorsed);
+    } else {
+      this.sendKept('submit2', [headFor(this.config, this.view)], { type: 'submit2', view: this.view, ...endorsed });
+    }
+    this.startLayer1(this.cutter.size > 0);
+  }
+
+  /** A group certificate: q1 distinct members of `group` signed commit1 for this batch. */
+  private verifyGroupCert(view: number, group: number, seq: number, proposals: readonly Proposal[], cert: readonly CertificateSignature[]): boolean {
+    const members = this.config.groups[group];
+    if (!members || proposals.length === 0) return false;
+    const bytes = commit1Bytes(view, group, seq, batchDigest(proposals));
+    const signers = new Set<NodeId>();
+    for (const s of cert) {
+      if (!members.includes(s.nodeId) || signers.has(s.nodeId)) continue;
+      if (this.verifier.verify(s.nodeId, bytes, s.signature)) signers.add(s.nodeId);
+    }
+    return signers.size >= quorum(members.length);
+  }
+
+  // ---------------------------------------------------------------- layer 2
+
+  private onSubmit2(from: NodeId, m: Extract<GpbftMessage, { type: 'submit2' }>): void {
+    if (!this.isHead || this.viewTarget !== 0 || m.view !== this.view || this.primaries()[m.group] !== from) return;
+    if (!this.verifyGroupCert(m.view, m.group, m.seq, m.proposals, m.cert)) return;
+    this.pushEndorsed({ group: m.group, seq: m.seq, proposals: [...m.proposals], cert: [...m.cert] });
+  }
+
+  private pushEndorsed(e: Endorsed): void {
+    if (this.headQueue.length >= HEAD_QUEUE_MAX) return; // the members' timeouts recover the requests
+    this.headQueue.push(e);
+    this.tryPropose2();
+  }
+
+  /** Proposals of a batch not yet decided, first occurrence only (same rule on every node). */
+  private fresh(proposals: readonly Proposal[]): Proposal[] {
+    const seen = new Set<string>();
+    return proposals.filter((p) => {
+      const key = proposalKey(p);
+      if (seen.has(key) || this.dedup.isDecided(p)) return false;
+      seen.add(key);
+      return true;
+    });
+  }
+
+  private tryPropose2(): void {
+    if (!this.isHead || this.viewTarget !== 0 || this.accepted !== null) return;
+    const h = this.height + 1;
+    if (this.forced !== null && this.forced.view === this.view && this.forced.prepared !== null) {
+      const p = this.forced.prepared;
+      const content = contentDigest(p.digest, p.evidence);
+      const signature = this.signer.sign(statementBytes('pp2', this.view, h, content));
+      const msg: GpbftMessage = { type: 'pre-prepare2', view: this.view, height: h, previous: this.digest, group: -1, seq: 0, proposals: p.proposals, cert: [], reproposal: true, digest: p.digest, evidence: p.evidence, signature };
+      this.acceptPrePrepare2({ view: this.view, height: h, content, digest: p.digest, evidence: p.evidence, proposals: [...p.proposals], ppSignature: signature });
+      this.sendKept('l2', this.otherPrimaries(), msg);
+      this.afterOwnPrePrepare2();
+      return;
+    }
+    while (this.headQueue.length > 0) {
+      const e = this.headQueue.shift()!;
+      const proposals = this.fresh(e.proposals);
+      if (proposals.length === 0) continue;
+      const evidenceList = this.pendingEvidence.slice(0, EVIDENCE_PER_BLOCK_MAX);
+      const evidence = encode(evidenceList);
+      const digest = blockDigest(h, this.digest, proposals);
+      const content = contentDigest(digest, evidence);
+      const signature = this.signer.sign(statementBytes('pp2', this.view, h, content));
+      this.acceptPrePrepare2({ view: this.view, height: h, content, digest, evidence, proposals, ppSignature: signature });
+      this.sendKept('l2', this.otherPrimaries(), {
+        type: 'pre-prepare2', view: this.view, height: h, previous: this.digest, group: e.group, seq: e.seq, proposals: e.proposals, cert: e.cert, reproposal: false, digest, evidence, signature,
+      });
+      this.afterOwnPrePrepare2();
+      return;
+    }
+  }
+
+  private afterOwnPrePrepare2(): void {
+    this.sendVote2('prepare2');
+    this.checkLayer2();
+  }
+
+  private otherPrimaries(): NodeId[] {
+    return this.primaries().filter((p) => p !== this.id);
+  }
+
+  private acceptPrePrepare2(a: Accepted): void {
+    this.accepted = a;
+    this.observe(headFor(this.config, a.view), 'pp2', a.view, a.height, a.content, a.ppSignature);
+    // Durable before the prepare2 it justifies leaves this node (persist-before-send).
+    this.persist.push({ op: 'put', key: ACCEPTED_KEY, value: encode(a) });
+  }
+
+  private sendVote2(kind: 'prepare2' | 'commit2'): void {
+    const a = this.accepted!;
+    const signature = this.signer.sign(statementBytes(kind, a.view, a.height, a.content));
+    const votes = kind === 'prepare2' ? this.prep2 : this.com2;
+    votes.set(this.id, { content: a.content, signature });
+    const msg: GpbftMessage =
+      kind === 'prepare2'
+        ? { type: 'prepare2', view: a.view, height: a.height, content: a.content, signature, ppSignature: a.ppSignature }
+        : { type: 'commit2', view: a.view, height: a.height, content: a.content, signature };
+    this.sendKept('l2', this.otherPrimaries(), msg);
+  }
+
+  private onPrePrepare2(from: NodeId, m: Extract<GpbftMessage, { type: 'pre-prepare2' }>): void {
+    if (this.viewTarget !== 0 || m.view !== this.view || from !== headFor(this.config, this.view) || !this.primaries().includes(this.id)) return;
+    if (m.height > this.height + 1) {
+      this.send(from, { type: 'sync', height: this.height });
+      return;
+    }
+    if (m.height !== this.height + 1 || this.accepted !== null || !bytesEqual(m.previous, this.digest)) return;
+    let proposals: Proposal[];
+    const forcedPrepared = this.forced !== null && this.forced.view === this.view ? this.forced.prepared : null;
+    if (m.reproposal) {
+      if (forcedPrepared === null) return;
+      proposals = [...m.proposals];
+      if (!bytesEqual(forcedPrepared.digest, m.digest) || !bytesEqual(forcedPrepared.evidence, m.evidence)) return;
+      if (this.fresh(proposals).length !== proposals.length) return;
+    } else {
+      if (forcedPrepared !== null) return; // the new view obliges the head to re-propose
+      if (!this.verifyGroupCert(m.view, m.group, m.seq, m.proposals, m.cert)) return;
+      proposals = this.fresh(m.proposals);
+      if (proposals.length === 0) return;
+      if (this.verifiedEvidence(m.evidence) === null) return;
+    }
+    const digest = blockDigest(m.height, this.digest, proposals);
+    if (!bytesEqual(digest, m.digest)) return;
+    const content = contentDigest(digest, m.evidence);
+    if (!this.verifier.verify(from, statementBytes('pp2', m.view, m.height, content), m.signature)) return;
+    this.acceptPrePrepare2({ view: m.view, height: m.height, content, digest, evidence: m.evidence, proposals, ppSignature: m.signature });
+    this.sendVote2('prepare2');
+    this.checkLayer2();
+  }
+
+  private onVote2(from: NodeId, kind: 'prepare2' | 'commit2', view: number, height: number, content: Bytes, signature: Bytes, ppSignature: Bytes | null): void {
+    if (view !== this.view || !this.primaries().includes(from) || !this.primaries().includes(this.id)) return;
+    if (height !== this.height + 1) {
+      if (height > this.height + 1) this.send(from, { type: 'sync', height: this.height });
+      return;
+    }
+    if (!this.verifier.verify(from, statementBytes(kind, view, height, content), signature)) return;
+    this.observe(from, kind, view, height, content, signature);
+    if (ppSignature !== null) {
+      const head = headFor(this.config, view);
+      if (this.verifier.verify(head, statementBytes('pp2', view, height, content), ppSignature)) this.observe(head, 'pp2', view, height, content, ppSignature);
+    }
+    if (this.viewTarget !== 0) return;
+    const votes = kind === 'prepare2' ? this.prep2 : this.com2;
+    if (!votes.has(from)) votes.set(from, { content, signature });
+    this.checkLayer2();
+  }
+
+  private matching(votes: Map<NodeId, { content: Bytes; signature: Bytes }>, content: Bytes): Map<NodeId, Bytes> {
+    const out = new Map<NodeId, Bytes>();
+    for (const [node, v] of votes) if (bytesEqual(v.content, content)) out.set(node, v.signature);
+    return out;
+  }
+
+  private checkLayer2(): void {
+    if (this.viewTarget !== 0) return;
+    const a = this.accepted;
+    if (a === null || a.view !== this.view || a.height !== this.height + 1) {
+      // Missing the pre-prepare2 but q2 primaries committed: fetch the block instead.
+      if (!this.askedForBlock) {
+        const counts = new Map<string, NodeId[]>();
+        for (const [node, v] of this.com2) {
+          const key = Buffer.from(v.content).toString('hex');
+          counts.set(key, [...(counts.get(key) ?? []), node]);
+        }
+        for (const nodes of counts.values()) {
+          if (nodes.length >= this.q2) {
+            this.askedForBlock = true;
+            this.send(nodes[0]!, { type: 'sync', height: this.height });
+            break;
+          }
+        }
+      }
+      return;
+    }
+    if (!this.sentCommit2) {
+      const prepares = this.matching(this.prep2, a.content);
+      if (prepares.size < this.q2) return;
+      this.prepared = { view: a.view, height: a.height, digest: a.digest, evidence: a.evidence, proposals: a.proposals, signatures: sortedSigs(prepares) };
+      this.persist.push({ op: 'put', key: PREPARED_KEY, value: encode(this.prepared) });
+      this.sentCommit2 = true;
+      this.sendVote2('commit2');
+    }
+    const commits = this.matching(this.com2, a.content);
+    if (commits.size < this.q2) return;
+    const certificate: Certificate = { scheme: 'gpbft-bundle', fields: { view: a.view, evidence: a.evidence }, signatures: sortedSigs(commits) };
+    const block: DecidedBlock = { height: a.height, proposals: a.proposals, digest: a.digest, previousDigest: this.digest, certificate };
+    const deliverTo = this.isPrimary ? this.groupMembers() : [];
+    this.decide(block);
+    // Algorithm 2 lines 8–11: each primary sends the package to its group's members.
+    this.sendAll(deliverTo, { type: 'deliver', block });
+  }
+
+  // ---------------------------------------------------------------- blocks: verify, decide, catch up
+
+  /** Null when the encoded evidence list is malformed or any item does not prove equivocation. */
+  private verifiedEvidence(bytes: Bytes): Evidence[] | null {
+    let list: unknown;
+    try {
+      list = decode(bytes);
+    } catch {
+      return null;
+    }
+    if (!Array.isArray(list) || list.length > EVIDENCE_PER_BLOCK_MAX) return null;
+    for (const e of list) if (!isEvidence(e) || !this.verifyEvidence(e)) return null;
+    return list as Evidence[];
+  }
+
+  private verifyEvidence(e: Evidence): boolean {
+    return (
+      !bytesEqual(e.content1, e.content2) &&
+      this.verifier.verify(e.node, statementBytes(e.kind, e.view, e.height, e.content1), e.signature1) &&
+      this.verifier.verify(e.node, statementBytes(e.kind, e.view, e.height, e.content2), e.signature2)
+    );
+  }
+
+  /** A delivered block: next height, chained, and a bundle of q2 commit2 signatures of its view's primaries. */
+  private verifyBlock(block: DecidedBlock): boolean {
+    const cert = block.certificate;
+    if (cert === null || cert.scheme !== 'gpbft-bundle' || block.height !== this.height + 1 || !bytesEqual(block.previousDigest, this.digest)) return false;
+    const view = cert.fields.view;
+    const evidence = cert.fields.evidence;
+    if (typeof view !== 'number' || !Number.isSafeInteger(view) || view < 0 || !(evidence instanceof Uint8Array)) return false;
+    if (block.proposals.length === 0 || this.fresh(block.proposals).length !== block.proposals.length) return false;
+    if (!bytesEqual(blockDigest(block.height, this.digest, block.proposals), block.digest)) return false;
+    if (this.verifiedEvidence(evidence) === null) return false;
+    const primaries = primariesFor(this.config, view);
+    const bytes = statementBytes('commit2', view, block.height, contentDigest(block.digest, evidence));
+    const signers = new Set<NodeId>();
+    for (const s of cert.signatures) {
+      if (!primaries.includes(s.nodeId) || signers.has(s.nodeId)) continue;
+      if (this.verifier.verify(s.nodeId, bytes, s.signature)) signers.add(s.nodeId);
+    }
+    return signers.size >= quorum(primaries.length);
+  }
+
+  private onBlocks(from: NodeId, blocks: readonly DecidedBlock[]): void {
+    for (const block of blocks) {
+      if (block.height <= this.height) continue;
+      if (block.height > this.height + 1) {
+        if (this.early.size < EARLY_BLOCKS_MAX) this.early.set(block.height, block);
+        continue;
+      }
+      if (this.verifyBlock(block)) this.decide(block);
+    }
+    let next = this.early.get(this.height + 1);
+    while (next) {
+      this.early.delete(next.height);
+      if (!this.verifyBlock(next)) break;
+      this.decide(next);
+      next = this.early.get(this.height + 1);
+    }
+    for (const h of [...this.early.keys()]) if (h <= this.height) this.early.delete(h);
+    if (this.early.size > 0) this.send(from, { type: 'sync', height: this.height });
+  }
+
+  private onSync(from: NodeId, theirHeight: number): void {
+    if (theirHeight < this.height) {
+      const blocks: DecidedBlock[] = [];
+      for (let h = theirHeight + 1; h <= this.height && blocks.length < SYNC_BLOCKS_MAX; h++) {
+        const b = this.recent.get(h) ?? this.loadBlock(h);
+        if (!b) break;
+        blocks.push(b);
+      }
+      if (blocks.length > 0) this.send(from, { type: 'blocks', blocks });
+    } else if (theirHeight > this.height) {
+      this.send(from, { type: 'sync', height: this.height });
+    }
+  }
+
+  private loadBlock(height: number): DecidedBlock | undefined {
+    const bytes = this.storage.get(blockKey(height));
+    return bytes ? decode<DecidedBlock>(bytes) : undefined;
+  }
+
+  private decide(block: DecidedBlock): void {
+    assertInvariant(block.height === this.height + 1, 'gpbft decides gapless heights');
+    assertInvariant(bytesEqual(block.previousDigest, this.digest), 'gpbft blocks chain to the previous digest');
+    for (const p of block.proposals) {
+      const marked = this.dedup.markDecided(p);
+      assertInvariant(marked, 'a decided block holds no already-decided proposal');
+      const key = proposalKey(p);
+      this.pending.delete(key);
+      this.queued.delete(key);
+    }
+    this.height = block.height;
+    this.digest = block.digest;
+    const before = this.config;
+    const evidence = block.certificate ? ((): Evidence[] => {
+      const e = block.certificate.fields.evidence;
+      return e instanceof Uint8Array ? (decode<Evidence[]>(e) ?? []) : [];
+    })() : [];
+    const ops: ControlOp[] = [];
+    for (const p of block.proposals) {
+      if (!p.clientId.startsWith(CONTROL_CLIENT_PREFIX)) continue;
+      const op = decodeControl(p.data);
+      if (op !== null) ops.push(op);
+    }
+    this.config = applyBlockToConfig(this.config, block.height, ops, evidence.map((e) => e.node), this.opts.periodBlocks, this.opts, {
+      leaveVerified: (op) => this.verifier.verify(op.id, leaveSignedBytes(op.id), op.signature),
+    });
+    this.pendingEvidence = this.pendingEvidence.filter((e) => !this.config.barred.includes(e.node) && this.config.members.some((m) => m.id === e.node));
+    this.persist.push({ op: 'put', key: blockKey(block.height), value: encode(block) });
+    if (block.height > BLOCKS_RETAINED) this.persist.push({ op: 'delete', key: blockKey(block.height - BLOCKS_RETAINED) });
+    this.persist.push({ op: 'delete', key: ACCEPTED_KEY }, { op: 'delete', key: PREPARED_KEY });
+    this.persistHead();
+    this.decided.push(block);
+    this.recent.set(block.height, block);
+    if (this.recent.size > RECENT_BLOCKS_MAX) this.recent.delete(block.height - RECENT_BLOCKS_MAX);
+    this.accepted = null;
+    this.prepared = null;
+    this.forced = null;
+    this.resend.delete('l2');
+    this.resend.delete('submit2');
+    this.prep2.clear();
+    this.com2.clear();
+    this.sentCommit2 = false;
+    this.askedForBlock = false;
+    this.statements.clear();
+    this.idleTicks = 0;
+    this.timeoutDoublings = 0;
+    // Groups, rankings or membership changed (join, leave, rating, barring, new period): the
+    // primaries may have changed, so in-flight first-layer work restarts under the new roles.
+    if (before !== this.config) this.resetRoles();
+    if (this.deferredNewView !== null && this.deferredNewView.message.height <= this.height) {
+      const d = this.deferredNewView;
+      this.deferredNewView = null;
+      this.onNewView(d.from, d.message);
+    }
+    if (this.viewTarget !== 0 && headFor(this.config, this.viewTarget) === this.id) this.tryNewView(this.viewTarget);
+    this.tryPropose2();
+    this.startLayer1(false);
+  }
+
+  /** Groups or primaries changed: drop in-flight first-layer work; requests go to the new primaries. */
+  private resetRoles(): void {
+    this.resend.clear();
+    this.layer1.clear();
+    this.layer1Busy = false;
+    this.headQueue = [];
+    this.cutter.drain();
+    this.queued.clear();
+    if (this.viewTarget === 0) this.reforwardPending();
+  }
+
+  // ---------------------------------------------------------------- equivocation evidence
+
+  /** Remember each signed layer-2 statement; a conflicting twin is evidence that bars its signer. */
+  private observe(node: NodeId, kind: StatementKind, view: number, height: number, content: Bytes, signature: Bytes): void {
+    const key = `${node}/${kind}/${view}/${height}`;
+    const seen = this.statements.get(key);
+    if (!seen) {
+      if (this.statements.size < STATEMENTS_MAX) this.statements.set(key, { content, signature });
+      return;
+    }
+    if (bytesEqual(seen.content, content) || this.reported.has(key) || this.config.barred.includes(node)) return;
+    this.reported.add(key);
+    const evidence: Evidence = { node, kind, view, height, content1: seen.content, signature1: seen.signature, content2: content, signature2: signature };
+    this.onEvidence(evidence);
+    const head = headFor(this.config, this.view);
+    if (head !== this.id) this.send(head, { type: 'evidence', evidence });
+  }
+
+  private onEvidence(e: Evidence): void {
+    if (this.config.barred.includes(e.node) || this.pendingEvidence.some((x) => x.node === e.node)) return;
+    if (this.pendingEvidence.length >= EVIDENCE_PER_BLOCK_MAX || !this.verifyEvidence(e)) return;
+    this.pendingEvidence.push(e);
+  }
+
+  // ---------------------------------------------------------------- view change
+
+  private startViewChange(target: number): void {
+    if (!this.isMember || target <= this.view || target <= this.viewTarget) return;
+    this.viewTarget = target;
+    this.persistHead();
+    const unsigned = { view: target, node: this.id, height: this.height, digest: this.digest, prepared: this.prepared };
+    const vc: ViewChange = { ...unsigned, signature: this.signer.sign(viewChangeBytes(unsigned)) };
+    this.recordViewChange(vc);
+    this.sendAll(this.memberIds(), { type: 'view-change', vc });
+    if (headFor(this.config, target) === this.id) this.tryNewView(target);
+  }
+
+  private recordViewChange(vc: ViewChange): void {
+    let set = this.viewChanges.get(vc.view);
+    if (!set) {
+      if (this.viewChanges.size >= VIEW_CHANGE_VIEWS_MAX) {
+        const lowest = Math.min(...this.viewChanges.keys());
+        if (lowest > vc.view) return;
+        this.viewChanges.delete(lowest);
+      }
+      set = new Map();
+      this.viewChanges.set(vc.view, set);
+    }
+    if (!set.has(vc.node)) set.set(vc.node, vc);
+  }
+
+  private onViewChange(from: NodeId, vc: ViewChange): void {
+    if (vc.node !== from || vc.view <= this.view || vc.view > this.view + 1_000_000) return;
+    if (!this.verifier.verify(from, viewChangeBytes(vc), vc.signature)) return;
+    this.recordViewChange(vc);
+    const head = headFor(this.config, vc.view);
+    if (vc.height < this.height && head === this.id) this.onSync(from, vc.height);
+    // Join a view change that more than f2 others asked for (a lone faulty node cannot force it).
+    const askers = this.viewChanges.get(vc.view)?.size ?? 0;
+    if (askers > faultsOf(this.config.groups.length) && vc.view > this.viewTarget) this.startViewChange(vc.view);
+    if (head === this.id && this.viewTarget === vc.view) this.tryNewView(vc.view);
+  }
+
+  /**
+   * Does this set of view-change messages (all for `target`) meet every commit quorum of every view
+   * that might have committed height+1? For each view w in the rotation window below target, at least
+   * k − q2 + f2 + 1 of P(w) must be among the senders (decision 0604).
+   */
+  private coversViews(target: number, senders: ReadonlySet<NodeId>): boolean {
+    const k = this.config.groups.length;
+    const need = viewChangeNeed(k);
+    const window = rotationWindow(this.config);
+    for (let w = Math.max(0, target - window); w < target; w++) {
+      let have = 0;
+      for (const p of primariesFor(this.config, w)) if (senders.has(p)) have += 1;
+      if (have < need) return false;
+    }
+    return true;
+  }
+
+  /** The prepared certificate a new view must re-propose: the valid one of the highest view. */
+  private chooseForced(vcs: readonly ViewChange[]): Prepared | null {
+    let best: Prepared | null = null;
+    for (const vc of vcs) {
+      const p = vc.prepared;
+      if (p === null || p.height !== this.height + 1) continue;
+      if (best !== null && p.view <= best.view) continue;
+      if (this.validPrepared(p)) best = p;
+    }
+    return best;
+  }
+
+  private validPrepared(p: Prepared): boolean {
+    if (p.height !== this.height + 1 || p.proposals.length === 0) return false;
+    if (!bytesEqual(blockDigest(p.height, this.digest, p.proposals), p.digest)) return false;
+    const primaries = primariesFor(this.config, p.view);
+    const bytes = statementBytes('prepare2', p.view, p.height, contentDigest(p.digest, p.evidence));
+    const signers = new Set<NodeId>();
+    for (const s of p.signatures) {
+      if (!primaries.includes(s.nodeId) || signers.has(s.nodeId)) continue;
+      if (this.verifier.verify(s.nodeId, bytes, s.signature)) signers.add(s.nodeId);
+    }
+    return signers.size >= quorum(primaries.length);
+  }
+
+  private tryNewView(target: number): void {
+    if (headFor(this.config, target) !== this.id || this.viewTarget !== target) return;
+    const set = this.viewChanges.get(target);
+    if (!set) return;
+    const vcs = [...set.values()];
+    const highest = vcs.reduce((best, vc) => (vc.height > best.height ? vc : best), vcs[0]!);
+    if (highest.height > this.height) {
+      // Catch up first: the new view starts from the highest decided height anyone reported.
+      this.send(highest.node, { type: 'sync', height: this.height });
+      return;
+    }
+    const members = new Set(this.memberIds());
+    const senders = new Set(vcs.filter((vc) => members.has(vc.node)).map((vc) => vc.node));
+    if (!this.coversViews(target, senders)) return;
+    const sorted = vcs.filter((vc) => members.has(vc.node)).sort((a, b) => (a.node < b.node ? -1 : 1));
+    const signature = this.signer.sign(newViewBytes(target, this.height, sorted));
+    const message: Extract<GpbftMessage, { type: 'new-view' }> = { type: 'new-view', view: target, height: this.height, viewChanges: sorted, signature };
+    this.sendAll(this.memberIds(), message);
+    this.enterView(target, this.chooseForced(sorted));
+  }
+
+  private onNewView(from: NodeId, m: Extract<GpbftMessage, { type: 'new-view' }>): void {
+    if (m.view <= this.view || headFor(this.config, m.view) !== from) return;
+    if (!this.verifier.verify(from, newViewBytes(m.view, m.height, m.viewChanges), m.signature)) return;
+    if (m.height > this.height) {
+      this.deferredNewView = { from, message: m };
+      this.send(from, { type: 'sync', height: this.height });
+      return;
+    }
+    if (m.height < this.height) {
+      // The head is behind us; it re-proposes what we decided (safety), help it catch up.
+      this.onSync(from, m.height);
+      this.enterView(m.view, null);
+      return;
+    }
+    const members = new Set(this.memberIds());
+    const senders = new Set<NodeId>();
+    for (const vc of m.viewChanges) {
+      if (vc.view !== m.view || vc.height > this.height || !members.has(vc.node) || senders.has(vc.node)) return;
+      if (!this.verifier.verify(vc.node, viewChangeBytes(vc), vc.signature)) return;
+      senders.add(vc.node);
+    }
+    if (!this.coversViews(m.view, senders)) return;
+    this.enterView(m.view, this.chooseForced(m.viewChanges));
+  }
+
+  private enterView(view: number, forced: Prepared | null): void {
+    this.view = view;
+    this.viewTarget = 0;
+    for (const v of [...this.viewChanges.keys()]) if (v <= view) this.viewChanges.delete(v);
+    this.forced = { view, prepared: forced };
+    // Keep reporting the highest prepared certificate this node knows in later view changes.
+    if (forced !== null && (this.prepared === null || this.prepared.view < forced.view)) {
+      this.prepared = forced;
+      this.persist.push({ op: 'put', key: PREPARED_KEY, value: encode(forced) });
+    }
+    this.accepted = null;
+    this.persist.push({ op: 'delete', key: ACCEPTED_KEY });
+    this.persistHead();
+    this.prep2.clear();
+    this.com2.clear();
+    this.sentCommit2 = false;
+    this.askedForBlock = false;
+    this.idleTicks = 0;
+    this.resetRoles();
+    this.tryPropose2();
+    const replay = this.future.filter((f) => 'view' in f.message && f.message.view === view);
+    this.future = this.future.filter((f) => 'view' in f.message && f.message.view > view);
+    for (const f of replay) this.step(f.from, f.message);
+  }
+}
+
+// ---------------------------------------------------------------- Byzantine support (simulator)
+
+function resignMessage(m: GpbftMessage, signer: Signer): GpbftMessage {
+  switch (m.type) {
+    case 'commit1':
+      return { ...m, signature: signer.sign(commit1Bytes(m.view, m.group, m.seq, m.digest)) };
+    case 'pre-prepare2':
+      return { ...m, signature: signer.sign(statementBytes('pp2', m.view, m.height, contentDigest(m.digest, m.evidence))) };
+    case 'prepare2':
+      return { ...m, signature: signer.sign(statementBytes('prepare2', m.view, m.height, m.content)) };
+    case 'commit2':
+      return { ...m, signature: signer.sign(statementBytes('commit2', m.view, m.height, m.content)) };
+    case 'view-change': {
+      const unsigned = { ...m.vc, node: signer.id };
+      return { type: 'view-change', vc: { ...unsigned, signature: signer.sign(viewChangeBytes(unsigned)) } };
+    }
+    case 'new-view':
+      return { ...m, signature: signer.sign(newViewBytes(m.view, m.height, m.viewChanges)) };
+    default:
+      return m;
+  }
+}
+
+function flipped(bytes: Bytes, rng: Rng): Bytes {
+  const out = new Uint8Array(bytes);
+  if (out.length > 0) {
+    const i = rng.nextInt(out.length);
+    out[i] = out[i]! ^ (1 + rng.nextInt(255));
+  }
+  return out;
+}
+
+export const gpbftByzantine: ByzantineSupport<GpbftMessage> = {
+  resign: resignMessage,
+  equivocate(m, rng, signer) {
+    switch (m.type) {
+      case 'pre-prepare1': {
+        if (m.proposals.length < 2) return null;
+        return { ...m, proposals: m.proposals.slice(0, m.proposals.length - 1 - rng.nextInt(m.proposals.length - 1)) };
+      }
+      case 'pre-prepare2': {
+        // The head can only order endorsed batches; the conflicting variant drops the evidence.
+        const evidence = encode([]);
+        if (bytesEqual(evidence, m.evidence)) return null;
+        return resignMessage({ ...m, evidence }, signer);
+      }
+      case 'prepare2':
+      case 'commit2':
+        return resignMessage({ ...m, content: flipped(m.content, rng) }, signer);
+      default:
+        return null;
+    }
+  },
+  mutate(m, rng, signer) {
+    switch (m.type) {
+      case 'pre-prepare1':
+      case 'prepare1':
+      case 'commit1':
+        return resignMessage(rng.nextInt(2) === 0 ? { ...m, view: m.view + 1 } : { ...m, seq: m.seq + 1 }, signer);
+      case 'pre-prepare2':
+        return resignMessage(rng.nextInt(2) === 0 ? { ...m, height: m.height + 1 } : { ...m, digest: flipped(m.digest, rng) }, signer);
+      case 'prepare2':
+      case 'commit2':
+        return resignMessage(rng.nextInt(2) === 0 ? { ...m, view: m.view + 1 } : { ...m, content: flipped(m.content, rng) }, signer);
+      case 'view-change':
+        return resignMessage({ type: 'view-change', vc: { ...m.vc, height: m.vc.height + 1 } }, signer);
+      case 'sync':
+        return { ...m, height: m.height + 1 + rng.nextInt(3) };
+      default:
+        return null;
+    }
+  },
+};
+
+registerEngine<GpbftMessage>({
+  name: 'gpbft',
+  faultModel: 'byzantine',
+  nodesMin: 4,
+  faultsTolerated: (nodes) => gpbftFaultsTolerated(nodes),
+  create: (ctx) => new GpbftEngine(ctx),
+  byzantine: gpbftByzantine,
+});
