@@ -8,7 +8,7 @@
 //                                    batch=<cutter countMax> and seed=<n>; the first call sets
 //                                    the initial membership, later nodes start outside it
 //   campaign ID                      start an election on ID now
-//   propose ID DATA [client=C] [seq=S]
+//   propose ID DATA [client=C] [seq=S] [ready=no]
 //   propose-conf-change ID [add=a,b] [remove=c] [learners=d]
 //   transfer-leader ID TO
 //   tick ID|all [xN]                 tick (and process ready) without delivering messages
@@ -368,7 +368,8 @@ export class Interpreter {
         return c.processReady(id!).map(fmtMessage);
       case 'propose': {
         const out = c.propose(need(id, 'node id'), need(positional[1], 'data'), kv.get('client'), kv.has('seq') ? Number(kv.get('seq')) : undefined);
-        c.processReady(id!);
+        // ready=no leaves the Ready unprocessed (nothing persisted or sent yet), e.g. before a crash.
+        if (kv.get('ready') !== 'no') c.processReady(id!);
         return [out];
       }
       case 'propose-conf-change': {
