@@ -898,8 +898,11 @@ export class RaftEngine implements Engine<RaftMessage> {
     this.conf = conf;
     if (this.role !== 'leader') return;
     const nodes = confNodes(conf);
+    const added: NodeId[] = [];
     for (const id of nodes) {
-      if (!this.prs.has(id)) this.prs.set(id, new Progress(this.log.lastIndex() + 1, this.options.maxInflight));
+      if (this.prs.has(id)) continue;
+      this.prs.set(id, new Progress(this.log.lastIndex() + 1, this.options.maxInflight));
+      added.push(id);
     }
     for (const id of [...this.prs.keys()]) if (!nodes.includes(id)) this.prs.delete(id);
     if (this.leadTransferee !== null && !conf.voters.includes(this.leadTransferee)) this.leadTransferee = null;
@@ -910,6 +913,8 @@ export class RaftEngine implements Engine<RaftMessage> {
       return;
     }
     if (this.maybeCommit()) this.bcastAppend();
+    // Start probing new members now rather than at the next heartbeat response.
+    for (const id of added) this.sendAppend(id);
   }
 
   private maybeSnapshot(): void {
