@@ -6,6 +6,7 @@ import type { CommandContext } from './context.ts';
 
 const COMMAND_MODULES: ReadonlyArray<() => Promise<{ register(program: Command, ctx: CommandContext): void }>> = [
   // One line per command module (keep sorted).
+  () => import('./commands/sim.ts'),
 ];
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+// The simulation campaign (`npm run sim:campaign`, outside `npm test`): at least 2,000 seeds per
+// registered engine with random faults drawn from the seed within the engine's fault model —
+// crash engines: crash + partition + network faults ('all' without Byzantine nodes); BFT engines:
+// up to f Byzantine nodes plus crashes (crashed + Byzantine <= f) plus partitions ('all').
+// Prints a summary table and, for failing seeds, the violations, fault schedule, trace and the
+// command that replays them. Exits 1 on any violation, 2 on bad arguments.
+//
+// Usage: node scripts/sim-campaign.mjs [--seeds 2000] [--seed-start 1] [--engines raft,pbft]
+//          [--duration-ms 2000] [--workers 1] [--json]
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { register } from 'tsx/esm/api';
+
+register();
+const sim = await import('../src/sim/index.ts');
+const { engineNames, getEngine } = await import('../src/consensus/registry.ts');
+
+/** One campaign configuration per engine: the engine's full fault model. */
+function configFor(engine, durationMs) {
+  const def = getEngine(engine);
+  const bft = def.faultModel === 'byzantine';
+  const nodes = Math.max(def.nodesMin, bft ? 4 : 5);
+  // An engine that tolerates no fault (solo) is run with slow nodes and clock drift only.
+  const faults = def.faultsTolerated(nodes) > 0 ? 'all' : 'crash';
+  return { engine, nodes, faults, durationMs, crypto: 'fast', workload: { proposalsPerSecond: 100, proposalsMax: 1000 } };
+}
+
+if (!isMainThread) {
+  // Worker: run the seeds it was given, post each result (traces only for failing runs).
+  const { config, seeds } = workerData;
+  for (const seed of seeds) {
+    let r;
+    try {
+      r = sim.runSimulation({ ...config, seed });
+    } catch (err) {
+      r = { seed, error: String(err?.stack ?? err) };
+    }
+    parentPort.postMessage(r);
+  }
+} else {
+  const args = parseArgs(process.argv.slice(2));
+  const engines = args.engines ?? engineNames().filter((n) => !n.startsWith('test-'));
+  const rows = [];
+  let failed = false;
+  for (const engine of engines) {
+    const config = configFor(engine, args.durationMs);
+    const startedMs = Date.now();
+    const results = await runSeeds(config, args);
+    const agg = new sim.CampaignAggregator(engine, config.nodes, config.faults, args.seedStart);
+    const errors = [];
+    for (const r of results) {
+      if (r.error) errors.push(r);
+      else agg.add(r);
+    }
+    const s = agg.summary();
+    const seconds = (Date.now() - startedMs) / 1000;
+    rows.push({ s, seconds, errors });
+    if (s.violations.count > 0 || errors.length > 0) failed = true;
+    if (!args.json) {
+      process.stdout.write(`${engine}: ${s.runs} runs, ${s.violations.failingSeeds.length} failing, ${seconds.toFixed(1)} s\n`);
+      for (const f of s.failures) {
+        process.stdout.write(`\nFAILING ${engine} seed ${f.seed}\n`);
+        for (const v of f.violations) process.stdout.write(`  [${v.checker}] ${v.message}\n`);
+        process.stdout.write(`  fault schedule:\n${f.faultSchedule.map((l) => `    ${l}\n`).join('')}`);
+        process.stdout.write(`  trace:\n${f.trace.map((l) => `    ${l}\n`).join('')}`);
+        process.stdout.write(`  replay: ${replay(config, f.seed)}\n`);
+      }
+      for (const e of errors.slice(0, 3)) process.stdout.write(`\nCRASHED ${engine} seed ${e.seed}: ${e.error}\n`);
+    }
+  }
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify(rows.map(({ s, seconds, errors }) => ({ ...s, wallSeconds: seconds, simulatorErrors: errors })), null, 2)}\n`);
+  } else {
+    process.stdout.write(`\n${table(rows)}\n`);
+    process.stdout.write(failed ? '\nCAMPAIGN FAILED: see the failing seeds above.\n' : '\ncampaign passed: no checker violation.\n');
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+async function runSeeds(config, args) {
+  const seeds = Array.from({ length: args.seeds }, (_, i) => args.seedStart + i);
+  const results = [];
+  let done = 0;
+  const tick = Math.max(1, Math.floor(args.seeds / 10));
+  const progress = () => {
+    done += 1;
+    if (!args.json && (done % tick === 0 || done === args.seeds)) process.stderr.write(`  ${config.engine}: ${done}/${args.seeds}\n`);
+  };
+  if (args.workers <= 1) {
+    for (const seed of seeds) {
+      try {
+        results.push(sim.runSimulation({ ...config, seed }));
+      } catch (err) {
+        results.push({ seed, error: String(err?.stack ?? err) });
+      }
+      progress();
+    }
+    return results;
+  }
+  const parts = Array.from({ length: args.workers }, (_, w) => seeds.filter((_, i) => i % args.workers === w));
+  await Promise.all(
+    parts.map(
+      (part) =>
+        new Promise((resolve, reject) => {
+          const worker = new Worker(new URL(import.meta.url), { workerData: { config, seeds: part } });
+          worker.on('message', (r) => {
+            results.push(r);
+            progress();
+          });
+          worker.on('error', reject);
+          worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with ${code}`))));
+        }),
+    ),
+  );
+  // Aggregate in seed order whatever order the workers finished in.
+  return results.sort((a, b) => a.seed - b.seed);
+}
+
+function replay(config, seed) {
+  return `node bin/medledger.js sim --engine ${config.engine} --nodes ${config.nodes} --seeds 1 --seed-start ${seed} --faults ${config.faults} --duration-ms ${config.durationMs} --crypto fast --rate 100 --proposals 1000 --trace`;
+}
+
+function table(rows) {
+  const header = ['engine', 'nodes', 'faults', 'runs', 'violations', 'failing seeds', 'blocks', 'proposals', 'p50 ms', 'p99 ms', 'messages', 'MB', 'wall s'];
+  const body = rows.map(({ s, seconds, errors }) => {
+    const msgs = Object.values(s.messagesByType).reduce((a, m) => a + m.count, 0);
+    const bytes = Object.values(s.messagesByType).reduce((a, m) => a + m.bytes, 0);
+    const failing = [...s.violations.failingSeeds, ...errors.map((e) => e.seed)];
+    return [s.engine, s.nodes, s.faults, s.runs, s.violations.count + errors.length, failing.length === 0 ? '-' : failing.slice(0, 8).join(',') + (failing.length > 8 ? ',…' : ''), s.decidedBlocks, s.decidedProposals, s.latencyMs.p50, s.latencyMs.p99, msgs, (bytes / 1e6).toFixed(1), seconds.toFixed(0)].map(String);
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+function parseArgs(argv) {
+  const out = { seeds: 2000, seedStart: 1, engines: null, durationMs: 2000, workers: 1, json: false };
+  const int = (name, v, min, max) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(String(v)) || n < min || n > max) usage(`--${name} must be an integer between ${min} and ${max}, got "${v}"`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) usage(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--seeds') out.seeds = int('seeds', next(), 1, 10_000_000);
+    else if (a === '--seed-start') out.seedStart = int('seed-start', next(), 0, 0xffffffff);
+    else if (a === '--duration-ms') out.durationMs = int('duration-ms', next(), 1, 600_000);
+    else if (a === '--workers') out.workers = int('workers', next(), 1, Math.max(1, availableParallelism()));
+    else if (a === '--engines') {
+      out.engines = next().split(',').map((s) => s.trim()).filter(Boolean);
+      const known = engineNames();
+      for (const e of out.engines) if (!known.includes(e)) usage(`unknown engine "${e}" (registered: ${known.join(', ')})`);
+    } else if (a === '--json') out.json = true;
+    else if (a === '--help' || a === '-h') usage(null);
+    else usage(`unknown argument "${a}"`);
+  }
+  if (out.seedStart + out.seeds - 1 > 0xffffffff) usage('--seed-start + --seeds exceeds the seed range (2^32)');
+  return out;
+}
+
+function usage(error) {
+  const text = 'usage: node scripts/sim-campaign.mjs [--seeds 2000] [--seed-start 1] [--engines a,b] [--duration-ms 2000] [--workers N] [--json]\n';
+  if (error) process.stderr.write(`error: ${error}\n`);
+  process.stderr.write(text);
+  process.exit(error ? 2 : 0);
+}
