@@ -9,7 +9,7 @@ import type { ByzantineSupport, Proposal, Rng } from '../engine.ts';
 import { batchDigest } from '../digest.ts';
 import { signingBytes, type PbftMessage, type Signed } from './messages.ts';
 
-function resignAs<T extends Signed>(message: T, signer: Signer): T {
+export function resignAs<T extends Signed>(message: T, signer: Signer): T {
   const unsigned = { ...message, replica: signer.id };
   return { ...unsigned, sig: signer.sign(signingBytes(unsigned)) };
 }
