@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { indexSearchParameterBundle, indexStructureDefinitionBundle, OperationOutcomeError, validateResource } from '@medplum/core';
-import type { Resource } from 'fhir/r4';
+import type { FhirResource as Resource } from 'fhir/r4.d.ts';
 
 type DefinitionBundle = Parameters<typeof indexStructureDefinitionBundle>[0];
 type SearchParameterBundle = Parameters<typeof indexSearchParameterBundle>[0];
