@@ -1,0 +1,88 @@
+// How a Byzantine EH-BFT node tampers with what it sends (the simulator's hooks). Every variant
+// is re-signed with the Byzantine node's own key, so it passes signature checks and must be
+// caught by the protocol itself.
+import { sha256 } from '../../codec/index.ts';
+import type { Signer } from '../../crypto/index.ts';
+import { blockDigest } from '../digest.ts';
+import type { ByzantineSupport, Rng } from '../engine.ts';
+import {
+  fromWire,
+  metaDigestOf,
+  queryStatement,
+  versionStatement,
+  viewChangeStatement,
+  voteStatement,
+  type EhbftMessage,
+  type WireProposal,
+} from './messages.ts';
+
+function resign(message: EhbftMessage, signer: Signer): EhbftMessage {
+  const node = signer.id;
+  switch (message.type) {
+    case 'version-query':
+      return { ...message, node, sig: signer.sign(queryStatement(message.view, message.height, node)) };
+    case 'version':
+      return { ...message, node, sig: signer.sign(versionStatement(message.view, message.height, message.digest, message.stateDigest, node)) };
+    case 'pre-prepare': {
+      const digest = blockDigest(message.height, message.prevDigest, message.proposals.map(fromWire));
+      return { ...message, node, sig: signer.sign(voteStatement(1, message.view, message.height, digest, metaDigestOf(message.meta))) };
+    }
+    case 'vote':
+      return { ...message, node, sig: signer.sign(voteStatement(message.phase, message.view, message.height, message.digest, message.metaDigest)) };
+    case 'view-change': {
+      const vc = { ...message.vc, node };
+      return { ...message, vc: { ...vc, sig: signer.sign(viewChangeStatement(vc)) } };
+    }
+    default:
+      // prepare / commit / block / blocks / fetch / forward carry no sender signature.
+      return { ...message };
+  }
+}
+
+/** A different but plausible batch: reversed order, or one proposal fewer. */
+function otherProposals(proposals: readonly WireProposal[]): WireProposal[] {
+  if (proposals.length >= 2) return [...proposals].reverse();
+  return proposals.slice(0, Math.max(0, proposals.length - 1));
+}
+
+export const ehbftByzantine: ByzantineSupport<EhbftMessage> = {
+  resign,
+
+  equivocate(message, _rng, signer) {
+    if (message.type === 'pre-prepare') {
+      // The conflicting block must differ in its digest, not only in its metadata, so that an
+      // agreement checker comparing decided digests can see the conflict if it is ever decided.
+      const proposals = otherProposals(message.proposals);
+      return resign({ ...message, proposals }, signer);
+    }
+    if (message.type === 'vote') {
+      return resign({ ...message, digest: sha256(message.digest) }, signer);
+    }
+    return null;
+  },
+
+  mutate(message: EhbftMessage, rng: Rng, signer: Signer) {
+    const pick = rng.nextInt(3);
+    switch (message.type) {
+      case 'pre-prepare':
+        if (pick === 0) return resign({ ...message, view: message.view + 1 }, signer);
+        if (pick === 1) return resign({ ...message, height: message.height + 1 }, signer);
+        return resign({ ...message, prevDigest: sha256(message.prevDigest) }, signer);
+      case 'vote':
+        if (pick === 0) return resign({ ...message, view: message.view + 1 }, signer);
+        if (pick === 1) return resign({ ...message, height: message.height + 1 }, signer);
+        return resign({ ...message, digest: sha256(message.digest) }, signer);
+      case 'view-change':
+        // The lie that matters: deny holding a lock (or claim a later view).
+        if (pick === 0 || message.vc.lock === null) return resign({ ...message, vc: { ...message.vc, view: message.vc.view + 1 } }, signer);
+        return resign({ ...message, vc: { ...message.vc, lock: null }, lockBody: null }, signer);
+      case 'version':
+        return resign({ ...message, stateDigest: sha256(message.stateDigest) }, signer);
+      case 'prepare':
+      case 'commit':
+        return { ...message, cert: { ...message.cert, digest: sha256(message.cert.digest) } };
+      default:
+        return null;
+    }
+  },
+};

@@ -1,0 +1,86 @@
+// Quorums and continuous quorum slicing (EH-BFT / H-BFT, after FBA quorum slices).
+//
+// The paper: "consensus occurs from a minimum quorum of reliable nodes, ⌊(T − i)/2⌋ + 1, where T
+// is the total number of individuals verified and i the individuals already selected. If
+// consensus is not obtained in a round, a new execution is performed, applying the same
+// criteria." Our reading (decision 0701): the leader asks the first slice of ⌊T/2⌋ + 1 trusted
+// nodes (i = 0; the leader is one of them and votes for its own proposal); while the responses
+// gathered so far are fewer than the quorum, each further round selects ⌊(T − i)/2⌋ + 1 more of
+// the remaining trusted nodes. The quorum itself is what the i = 0 formula gives, a simple
+// majority of the trusted list ('paper'), or 2f + 1 of the whole ranked membership ('safe').
+import { assertInvariant } from '../engine.ts';
+import type { NodeId } from '../engine.ts';
+
+export type QuorumMode = 'paper' | 'safe';
+
+/** The paper's formula ⌊(T − i)/2⌋ + 1. */
+export function sliceFormula(trusted: number, alreadySelected: number): number {
+  assertInvariant(Number.isInteger(trusted) && trusted >= 1, 'T >= 1');
+  assertInvariant(Number.isInteger(alreadySelected) && alreadySelected >= 0 && alreadySelected <= trusted, '0 <= i <= T');
+  return Math.floor((trusted - alreadySelected) / 2) + 1;
+}
+
+/** Byzantine faults tolerated by n nodes under 'safe' quorums. */
+export function faultsTolerated(nodes: number): number {
+  return Math.max(0, Math.floor((nodes - 1) / 3));
+}
+
+export function quorumSize(mode: QuorumMode, trusted: number, members: number): number {
+  if (mode === 'paper') return sliceFormula(trusted, 0);
+  return 2 * faultsTolerated(members) + 1;
+}
+
+/**
+ * Sizes of the successive slices: the first is at least `firstMin` (the quorum), each later one
+ * is ⌊(T − i)/2⌋ + 1 of the remaining nodes, until all T are selected.
+ */
+export function sliceSchedule(trusted: number, firstMin: number): number[] {
+  const sizes: number[] = [];
+  let selected = 0;
+  while (selected < trusted) {
+    let size = sliceFormula(trusted, selected);
+    if (selected === 0) size = Math.max(size, firstMin);
+    size = Math.min(size, trusted - selected);
+    sizes.push(size);
+    selected += size;
+  }
+  return sizes;
+}
+
+/** Who may vote at one height, in what order they are asked, and how many votes decide. */
+export interface QuorumPlan {
+  readonly mode: QuorumMode;
+  /** Eligible voters, most reputable first (paper: the trusted list; safe: every member). */
+  readonly eligible: readonly NodeId[];
+  /** Votes needed (signatures of distinct eligible nodes). */
+  readonly quorum: number;
+}
+
+export function makePlan(mode: QuorumMode, trustedList: readonly NodeId[], ranking: readonly NodeId[]): QuorumPlan {
+  const eligible = mode === 'paper' ? trustedList : ranking;
+  const quorum = quorumSize(mode, eligible.length, ranking.length);
+  assertInvariant(quorum <= eligible.length, `quorum ${quorum} fits ${eligible.length} eligible nodes`);
+  return { mode, eligible, quorum };
+}
+
+/** The order in which a leader selects acceptors: itself first (if eligible), then by rank. */
+export function selectionOrder(plan: QuorumPlan, leader: NodeId): NodeId[] {
+  const rest = plan.eligible.filter((n) => n !== leader);
+  return plan.eligible.includes(leader) ? [leader, ...rest] : rest;
+}
+
+/** How many of the selection order are selected after `rounds` slicing rounds (rounds >= 1). */
+export function selectedAfterRounds(plan: QuorumPlan, rounds: number): number {
+  const sizes = sliceSchedule(plan.eligible.length, plan.quorum);
+  let total = 0;
+  for (let r = 0; r < rounds && r < sizes.length; r++) total += sizes[r]!;
+  return total;
+}
+
+/**
+ * Number of nodes that must report a view change before a node joins it: enough that at least
+ * one of them is outside any set of nodes that could all be faulty and still leave a quorum.
+ */
+export function joinThreshold(plan: QuorumPlan): number {
+  return Math.max(1, plan.eligible.length - plan.quorum + 1);
+}
