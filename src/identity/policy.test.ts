@@ -233,9 +233,13 @@ describe('policy evaluation', () => {
     fc.assert(
       fc.property(policyArb, signersArb, (policy, signers) => {
         if (policyPrincipals(policy).length > 8) return; // keep the brute force small
-        assert.equal(evaluatePolicy(policy, signers), reference(policy, signers), `${formatPolicy(policy)} / ${JSON.stringify(signers)}`);
+        const expected = reference(policy, signers);
+        const what = `${formatPolicy(policy)} / ${JSON.stringify(signers)}`;
+        assert.equal(evaluatePolicy(policy, signers), expected, what);
+        assert.equal(evaluatePolicy(policy, signers, { method: 'residual' }), expected, `residual: ${what}`);
+        assert.equal(evaluatePolicy(policy, signers, { method: 'selection' }), expected, `selection: ${what}`);
       }),
-      { numRuns: 400, seed: 20260101 },
+      { numRuns: 600, seed: 20260101 },
     );
   });
 
@@ -249,6 +253,29 @@ describe('policy evaluation', () => {
     const many = Array.from({ length: 1000 }, (_, i) => p('A', i % 2 === 0 ? 'doctor' : 'nurse'));
     assert.equal(evaluatePolicy(members, many), true);
     assert.equal(evaluatePolicy(members, many.slice(0, 31)), false);
+    // Many crossing principals: the residual method alone runs out of budget here, the
+    // selection method answers.
+    const orgs4 = ['A', 'B', 'C', 'D'];
+    const roles6: Role[] = ['member', 'client', 'peer', 'doctor', 'admin', 'nurse'];
+    const crossing = Array.from({ length: 16 }, (_, i) =>
+      and(
+        signedBy(orgs4[i % 4]!, 'member'),
+        signedBy(orgs4[(i + 1) % 4]!, 'client'),
+        signedBy(orgs4[(i + 2) % 4]!, roles6[i % 6]!),
+        signedBy(orgs4[(i + 3) % 4]!, 'doctor'),
+      ),
+    );
+    const issuable5: Role[] = ['peer', 'doctor', 'admin', 'nurse', 'orderer'];
+    const crowd = Array.from({ length: 40 }, (_, i) => p(orgs4[i % 4]!, issuable5[i % 5]!));
+    assert.equal(evaluatePolicy(outOf(2, ...crossing), crowd, { method: 'residual' }), false); // budget exhausted
+    assert.equal(evaluatePolicy(outOf(2, ...crossing), crowd), true);
+    assert.equal(evaluatePolicy(outOf(6, ...crossing), crowd), true);
+    // Only 8 doctors among the signers and every AND branch needs one: at most 8 branches.
+    // (9 is false either by exhausting the search or by the budget — false both ways; 11
+    // needs 44 leaves from 40 signers and is refuted at once by the lower bound.)
+    assert.equal(evaluatePolicy(outOf(8, ...crossing), crowd), true);
+    assert.equal(evaluatePolicy(outOf(9, ...crossing), crowd), false);
+    assert.equal(evaluatePolicy(outOf(11, ...crossing), crowd, { method: 'selection', stepsMax: 10 }), false);
     // Garbage signer entries are ignored, not fatal.
     assert.equal(evaluatePolicy(parsePolicy("'A.peer'"), [null as unknown as Principal, p('A', 'peer')]), true);
   });

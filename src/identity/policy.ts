@@ -326,13 +326,32 @@ export function validatePolicy(value: unknown): Policy {
  * certificate): two entries count as two signers.
  *
  * How: signers are grouped into classes of signers that satisfy exactly the same set of the
- * policy's principals (interchangeable for this policy), with counts. A search over the tree
- * computes, for each subtree and each vector of remaining class counts, the Pareto-maximal
- * remaining vectors after satisfying that subtree (more remaining signers never hurt, so
- * dominated vectors are dropped). This is exact — it explores every assignment up to symmetry —
- * and runs under a work budget (POLICY_EVAL_STEPS_MAX) past which it answers false.
+ * policy's principals (interchangeable for this policy), with counts. Two exact methods:
+ *  1. residuals: for each subtree and each vector of remaining class counts, the Pareto-maximal
+ *     remaining vectors after satisfying that subtree (more remaining signers never hurt, so
+ *     dominated vectors are dropped; classes no later leaf can use are zeroed, so states that
+ *     differ only there merge). Strong on wide thresholds over distinct principals.
+ *  2. selection (satisfiableBySelection): branch only on which children of each gate to
+ *     satisfy, keeping a bipartite matching of chosen leaves to signers. Strong on many
+ *     overlapping principals ('A.member', 'A.client', 'A.doctor' … crossing each other).
+ * Method 1 runs first; if it exhausts its work budget (POLICY_EVAL_STEPS_MAX) method 2 runs with
+ * a fresh budget. If both exhaust theirs the answer is false: deterministic (every peer
+ * computes the same) and conservative (never accepts what was not proven).
  */
-export function evaluatePolicy(policy: Policy, signers: readonly Principal[]): boolean {
+export interface EvaluatePolicyOptions {
+  /** Work budget per method (default POLICY_EVAL_STEPS_MAX). */
+  readonly stepsMax?: number;
+  /** 'auto' (default): residuals, then selection if over budget. The others exist for tests. */
+  readonly method?: 'auto' | 'residual' | 'selection';
+}
+
+export function evaluatePolicy(
+  policy: Policy,
+  signers: readonly Principal[],
+  options: EvaluatePolicyOptions = {},
+): boolean {
+  const stepsMax = options.stepsMax ?? POLICY_EVAL_STEPS_MAX;
+  const method = options.method ?? 'auto';
   const leaves = policyPrincipals(policy);
   if (leaves.length === 0) return false;
   // Distinct principal patterns and, per signer, which of them it satisfies.
@@ -349,7 +368,8 @@ export function evaluatePolicy(policy: Policy, signers: readonly Principal[]): b
   const classAccepts: boolean[][] = []; // class → pattern → accepted
   const counts: number[] = [];
   for (const signer of signers.slice(0, POLICY_SIGNERS_MAX)) {
-    if (typeof signer !== 'object' || signer === null || typeof signer.org !== 'string' || typeof signer.role !== 'string') continue;
+    // Malformed entries can satisfy nothing (signers normally come from Msp.validate).
+    if (typeof signer !== 'object' || signer === null || typeof signer.org !== 'string' || typeof signer.role !== 'string' || !isRole(signer.role)) continue;
     const accepts = patterns.map((pattern) => principalMatches(pattern, signer));
     if (!accepts.includes(true)) continue;
     const signature = accepts.map((a) => (a ? '1' : '0')).join('');
@@ -407,7 +427,7 @@ export function evaluatePolicy(policy: Policy, signers: readonly Principal[]): b
   type State = readonly number[];
   let steps = 0;
   const memo = new Map<string, readonly State[]>();
-  const overBudget = (): boolean => steps > POLICY_EVAL_STEPS_MAX;
+  const overBudget = (): boolean => steps > stepsMax;
 
   const project = (state: State, leafIndex: number): State => {
     const live = liveFrom[leafIndex] ?? [];
@@ -472,6 +492,160 @@ export function evaluatePolicy(policy: Policy, signers: readonly Principal[]): b
     return out;
   };
 
+  if (method === 'selection') return satisfiableBySelection(root, leafClasses, counts, stepsMax);
   const result = resid(root, project(counts, 0), true);
-  return !overBudget() && result.length > 0;
+  if (!overBudget()) return result.length > 0;
+  if (method === 'residual') return false;
+  // The residual method ran out of budget (many crossing principals). Try the second method,
+  // which is strong exactly there, with a fresh budget of its own.
+  return satisfiableBySelection(root, leafClasses, counts, stepsMax);
+}
+
+const FAILED_MEMO_ENTRIES_MAX = 100_000;
+
+interface SelectionNode {
+  readonly id: number;
+  readonly need: number;
+  readonly children: readonly SelectionNode[];
+  readonly leafEnd: number;
+}
+
+/**
+ * Second exact method: depth-first search over WHICH children of each gate to satisfy, keeping
+ * a maximum bipartite matching (with class capacities) between the chosen leaves and the signer
+ * classes, extended by augmenting paths. Which signer fills which leaf is never branched on —
+ * the matching re-assigns as needed — so the search only branches on policy structure. Pruned
+ * by a lower bound on the leaves still needed, and by a memo of failed (obligations, chosen
+ * leaves) situations. Under its own step budget; false if that is exhausted.
+ */
+function satisfiableBySelection(
+  root: SelectionNode,
+  leafClasses: readonly (readonly number[])[],
+  capacity: readonly number[],
+  stepsMax: number,
+): boolean {
+  let steps = 0;
+  const totalSigners = capacity.reduce((a, b) => a + b, 0);
+  // Minimum number of leaves a node needs; minRest[id][i][r]: fewest leaves to satisfy r more
+  // children of node id from child index i on.
+  const minLeaves = new Map<number, number>();
+  const minRest = new Map<number, number[][]>();
+  const prepare = (node: SelectionNode): number => {
+    if (node.children.length === 0) {
+      minLeaves.set(node.id, 1);
+      return 1;
+    }
+    const mins = node.children.map(prepare);
+    const table: number[][] = [];
+    for (let i = 0; i <= mins.length; i++) {
+      const sorted = mins.slice(i).sort((a, b) => a - b);
+      const prefix = [0];
+      for (const m of sorted) prefix.push((prefix[prefix.length - 1] ?? 0) + m);
+      table.push(prefix);
+    }
+    minRest.set(node.id, table);
+    const own = table[0]?.[node.need] ?? Number.POSITIVE_INFINITY;
+    minLeaves.set(node.id, own);
+    return own;
+  };
+  if (prepare(root) > totalSigners) return false;
+
+  // The matching: chosen leaf (global index) → class; used capacity per class.
+  const assigned = new Map<number, number>();
+  const used = capacity.map(() => 0);
+  const tryAssign = (leaf: number, visited: Set<number>): boolean => {
+    for (const c of leafClasses[leaf] ?? []) {
+      steps++;
+      if (visited.has(c)) continue;
+      visited.add(c);
+      if ((used[c] ?? 0) < (capacity[c] ?? 0)) {
+        used[c] = (used[c] ?? 0) + 1;
+        assigned.set(leaf, c);
+        return true;
+      }
+      // Class full: try to move one of its leaves elsewhere.
+      for (const [other, oc] of assigned) {
+        if (oc !== c) continue;
+        if (tryAssign(other, visited)) {
+          // `other` moved to another class (its used count was incremented there), freeing
+          // one unit of c for `leaf`.
+          assigned.set(leaf, c);
+          return true;
+        }
+      }
+    }
+    return false;
+  };
+
+  interface Frame {
+    readonly node: SelectionNode;
+    readonly i: number;
+    readonly remaining: number;
+  }
+  const stack: Frame[] = [];
+  const failed = new Set<string>();
+  const chosenKey = (): string => [...assigned.keys()].sort((a, b) => a - b).join(',');
+  const lowerBound = (): number => {
+    let sum = 0;
+    for (const f of stack) sum += minRest.get(f.node.id)?.[f.i]?.[f.remaining] ?? Number.POSITIVE_INFINITY;
+    return sum;
+  };
+
+  const solve = (): boolean => {
+    if (steps++ > stepsMax) return false;
+    const top = stack.pop();
+    if (top === undefined) return true;
+    try {
+      if (top.remaining === 0) return solve();
+      if (top.node.children.length - top.i < top.remaining) return false;
+      const key = `${stack.map((f) => `${f.node.id}:${f.i}:${f.remaining}`).join('/')}|${top.node.id}:${top.i}:${top.remaining}|${chosenKey()}`;
+      if (failed.has(key)) return false;
+      stack.push(top);
+      const bound = assigned.size + lowerBound();
+      stack.pop();
+      if (bound > totalSigners) return false;
+      const child = top.node.children[top.i];
+      if (child === undefined) return false;
+      // Option 1: satisfy this child, then the rest of this gate.
+      stack.push({ node: top.node, i: top.i + 1, remaining: top.remaining - 1 });
+      let ok = startNode(child);
+      stack.pop();
+      if (!ok) {
+        // Option 2: skip this child.
+        stack.push({ node: top.node, i: top.i + 1, remaining: top.remaining });
+        ok = solve();
+        stack.pop();
+      }
+      if (!ok && steps <= stepsMax && failed.size < FAILED_MEMO_ENTRIES_MAX) failed.add(key);
+      return ok;
+    } finally {
+      stack.push(top);
+    }
+  };
+
+  const startNode = (node: SelectionNode): boolean => {
+    if (node.children.length === 0) {
+      const leaf = node.leafEnd - 1;
+      const savedAssigned = new Map(assigned);
+      const savedUsed = used.slice();
+      if (!tryAssign(leaf, new Set())) {
+        restore(savedAssigned, savedUsed);
+        return false;
+      }
+      const ok = solve();
+      restore(savedAssigned, savedUsed);
+      return ok;
+    }
+    stack.push({ node, i: 0, remaining: node.need });
+    const ok = solve();
+    stack.pop();
+    return ok;
+  };
+  const restore = (savedAssigned: Map<number, number>, savedUsed: number[]): void => {
+    assigned.clear();
+    for (const [k, v] of savedAssigned) assigned.set(k, v);
+    savedUsed.forEach((v, c) => (used[c] = v));
+  };
+
+  return startNode(root) && steps <= stepsMax;
 }
