@@ -121,6 +121,8 @@ interface Slot {
   myPrepare: PrepareMsg | null;
   myCommit: CommitMsg | null;
   committed: boolean;
+  /** Tick the slot was created: only slots older than a status interval are retransmitted. */
+  readonly createdTick: number;
 }
 
 /** Proof that (view, seq, digest) committed: enough to execute seq anywhere, in any view. */
@@ -443,7 +445,7 @@ export class PbftEngine implements Engine<PbftMessage> {
   private getSlot(seq: number): Slot {
     let slot = this.slots.get(seq);
     if (!slot) {
-      slot = { seq, prePrepare: null, batch: null, prepares: new Map(), commits: new Map(), myPrepare: null, myCommit: null, committed: false };
+      slot = { seq, prePrepare: null, batch: null, prepares: new Map(), commits: new Map(), myPrepare: null, myCommit: null, committed: false, createdTick: this.ticks };
       this.slots.set(seq, slot);
     }
     return slot;
@@ -857,6 +859,8 @@ export class PbftEngine implements Engine<PbftMessage> {
       for (const seq of [...this.slots.keys()].sort((a, b) => a - b)) {
         if (seq <= msg.executedSeq || seq <= this.exec.seq) continue;
         const slot = this.slots.get(seq)!;
+        // Young slots are still in flight, not lost: resending them would only double traffic.
+        if (this.ticks - slot.createdTick < this.opts.statusIntervalTicks) continue;
         if (slot.prePrepare && slot.batch && slot.prePrepare.replica === this.id) this.send(from, { ...slot.prePrepare, batch: slot.batch });
         if (slot.myPrepare) this.send(from, slot.myPrepare);
         if (slot.myCommit) this.send(from, slot.myCommit);

@@ -27,7 +27,7 @@ export const DEFAULT_PBFT_OPTIONS: PbftOptions = {
   logWindow: 20,
   viewChangeTimeoutTicks: 40,
   viewChangeBackoffMax: 6,
-  statusIntervalTicks: 5,
+  statusIntervalTicks: 10,
   pendingRequestsMax: 10_000,
   catchUpBatchMax: 20,
   stateBytesMax: 16 * 1024 * 1024,
