@@ -1,0 +1,185 @@
+// Validation and commit through real peers: transactions endorsed by real peers (or forged by
+// hand), blocks cut and signed as the solo orderer would, committed on three peers.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { encode, sha256, toHex, utf8 } from '../codec/index.ts';
+import type { Peer } from '../node/peer.ts';
+import { BlockRejectedError } from './ledger.ts';
+import { TestKit, tempDir } from './testkit.ts';
+import type { Block } from './block.ts';
+import { encodeResponse, proposalHash } from './tx.ts';
+
+let kit: TestKit;
+const tmp = tempDir();
+let seq = 0;
+
+function peers(k: TestKit = kit): Peer[] {
+  seq += 1;
+  return k.orgs.map((org) => k.peer(org, join(tmp.dir, `run${seq}`, org)));
+}
+
+function commitAll(ps: readonly Peer[], block: Block): string[] {
+  const codes = ps.map((p) => p.deliver(block).txs.map((t) => t.code).join(','));
+  // Every peer decides identically.
+  for (const c of codes) assert.equal(c, codes[0]);
+  return codes[0]!.split(',');
+}
+
+function head(p: Peer): Block['header'] {
+  return p.ledger.getBlock(p.ledger.height).block.header;
+}
+
+function closeAll(ps: readonly Peer[]): void {
+  for (const p of ps) p.close();
+}
+
+before(async () => {
+  kit = await TestKit.create({ orgs: 3 });
+});
+after(() => tmp.cleanup());
+
+describe('validation', () => {
+  it('commits a transaction endorsed by a majority; all peers reach the same state hash', () => {
+    const ps = peers();
+    const alice = kit.user('Hospital1');
+    const { envelope } = kit.tx(alice, ps.slice(0, 2), 'create', ['a1', 'alice', '5']);
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [envelope])), ['VALID']);
+    const hashes = ps.map((p) => toHex(p.ledger.stateHash()));
+    assert.equal(new Set(hashes).size, 1);
+    assert.equal(Buffer.from(ps[2]!.ledger.reader.get('assets', 'a1')!.value).toString().includes('"owner":"alice"'), true);
+    assert.deepEqual(ps[0]!.ledger.reader.get('assets', 'a1')!.version, { block: 1, tx: 0 });
+    closeAll(ps);
+  });
+
+  it('rejects a transaction whose endorsements do not satisfy the policy', () => {
+    const ps = peers();
+    const { envelope } = kit.tx(kit.user('Hospital2'), ps.slice(0, 1), 'create', ['a1', 'bob', '1']);
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [envelope])), ['ENDORSEMENT_POLICY_FAILURE']);
+    assert.equal(ps[0]!.ledger.reader.get('assets', 'a1'), undefined);
+    // The same endorsement counted twice is still one endorser.
+    const { proposal, signed } = kit.proposal(kit.user('Hospital2'), 'create', ['a2', 'bob', '1']);
+    const { response, endorsements } = kit.endorse(ps.slice(0, 1), signed);
+    const twice = kit.envelope(kit.user('Hospital2'), signed, response, [endorsements[0]!, endorsements[0]!]);
+    const event = ps.map((p) => p.deliver(kit.block(head(p), [twice])));
+    assert.equal(event[0]!.txs[0]!.code, 'ENDORSEMENT_POLICY_FAILURE');
+    assert.equal(event[0]!.txs[0]!.txId, proposal.txId);
+    closeAll(ps);
+  });
+
+  it('a stricter policy (all three) fails with two endorsements and passes with three', () => {
+    const strict = kit.derive({ policy: "AND('Hospital1.peer', 'Hospital2.peer', 'Hospital3.peer')" });
+    const ps = peers(strict);
+    const u = strict.user('Hospital1');
+    const two = strict.tx(u, ps.slice(0, 2), 'create', ['s1', 'x', '1']);
+    const three = strict.tx(u, ps, 'create', ['s2', 'x', '1']);
+    assert.deepEqual(commitAll(ps, strict.block(head(ps[0]!), [two.envelope, three.envelope])), ['ENDORSEMENT_POLICY_FAILURE', 'VALID']);
+    closeAll(ps);
+  });
+
+  it('rejects a forged creator signature and a tampered payload', () => {
+    const ps = peers();
+    const alice = kit.user('Hospital1');
+    const mallory = kit.user('Hospital2');
+    const { signed } = kit.proposal(alice, 'create', ['f1', 'alice', '1']);
+    const { response, endorsements } = kit.endorse(ps.slice(0, 2), signed);
+    // Envelope claims alice as creator but is signed with mallory's key.
+    const forged = kit.envelope({ ...alice, signer: mallory.signer }, signed, response, endorsements);
+    // A structurally valid envelope whose signature bytes were altered.
+    const good = kit.envelope(alice, signed, response, endorsements);
+    const tampered = new Uint8Array(good);
+    tampered[tampered.length - 1] = tampered[tampered.length - 1]! ^ 0xff;
+    const garbage = utf8('not a transaction');
+    const codes = commitAll(ps, kit.block(head(ps[0]!), [forged, tampered, garbage]));
+    assert.deepEqual(codes, ['BAD_CREATOR_SIGNATURE', 'BAD_CREATOR_SIGNATURE', 'BAD_PAYLOAD']);
+    // The forged copies did not claim the txId: the genuine transaction still commits.
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [good])), ['VALID']);
+    closeAll(ps);
+  });
+
+  it('rejects a replayed txId within one block and across blocks', () => {
+    const ps = peers();
+    const { envelope } = kit.tx(kit.user('Hospital1'), ps.slice(0, 2), 'create', ['r1', 'alice', '1']);
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [envelope, envelope])), ['VALID', 'DUPLICATE_TXID']);
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [envelope])), ['DUPLICATE_TXID']);
+    closeAll(ps);
+  });
+
+  it('detects MVCC conflicts within one block and across blocks', () => {
+    const ps = peers();
+    const u = kit.user('Hospital1');
+    const e = ps.slice(0, 2);
+    commitAll(ps, kit.block(head(ps[0]!), [kit.tx(u, e, 'create', ['m1', 'alice', '1']).envelope]));
+    // Two transfers simulated against the same version, ordered into the same block.
+    const t1 = kit.tx(u, e, 'transfer', ['m1', 'bob']);
+    const t2 = kit.tx(u, e, 'transfer', ['m1', 'carol']);
+    // Endorsed now, committed after another transfer lands: stale across blocks.
+    const t3 = kit.tx(u, e, 'transfer', ['m1', 'dave']);
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [t1.envelope, t2.envelope])), ['VALID', 'MVCC_READ_CONFLICT']);
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [t3.envelope])), ['MVCC_READ_CONFLICT']);
+    assert.ok(Buffer.from(ps[1]!.ledger.reader.get('assets', 'm1')!.value).toString().includes('"owner":"bob"'));
+    // Reading a key that did not exist, created meanwhile: also a conflict (version absent → present).
+    const c1 = kit.tx(u, e, 'create', ['m2', 'x', '1']);
+    const c2 = kit.tx(u, e, 'create', ['m2', 'y', '2']);
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [c1.envelope, c2.envelope])), ['VALID', 'MVCC_READ_CONFLICT']);
+    closeAll(ps);
+  });
+
+  it('detects phantom reads within one block and across blocks', () => {
+    const ps = peers();
+    const u = kit.user('Hospital1');
+    const e = ps.slice(0, 2);
+    commitAll(ps, kit.block(head(ps[0]!), [kit.tx(u, e, 'create', ['p1', 'alice', '1']).envelope]));
+    // Within a block: a create inside the tallied range is ordered before the tally.
+    const tally1 = kit.tx(u, e, 'tally', ['p0', 'p9']);
+    const create2 = kit.tx(u, e, 'create', ['p2', 'alice', '2']);
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [create2.envelope, tally1.envelope])), ['VALID', 'PHANTOM_READ_CONFLICT']);
+    // Across blocks: tally endorsed, then a create in the range commits first.
+    const tally2 = kit.tx(u, e, 'tally', ['p0', 'p9']);
+    const outside = kit.tx(u, e, 'tally', ['q0', 'q9']);
+    commitAll(ps, kit.block(head(ps[0]!), [kit.tx(u, e, 'create', ['p3', 'alice', '3']).envelope]));
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [tally2.envelope, outside.envelope])), ['PHANTOM_READ_CONFLICT', 'VALID']);
+    // A fresh tally over the same range is valid.
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [kit.tx(u, e, 'tally', ['p0', 'p9']).envelope])), ['VALID']);
+    closeAll(ps);
+  });
+
+  it('rejects hand-crafted responses: unknown contract, foreign namespace, response for another proposal', () => {
+    const ps = peers();
+    const u = kit.user('Hospital1');
+    const craft = (contract: string, namespace: string, hashOf?: Uint8Array): Uint8Array => {
+      const { signed } = kit.proposal(u, 'create', ['h1', 'x', '1'], { contract });
+      const response = encodeResponse({
+        proposalHash: hashOf ?? proposalHash(signed.proposal),
+        rwset: { namespaces: [{ namespace, reads: [], rangeReads: [], writes: [{ key: 'h1', isDelete: false, value: utf8('v') }] }] },
+        result: { status: 200, message: '', payload: new Uint8Array(0) },
+        event: null,
+      });
+      return kit.envelope(u, signed, response, [kit.endorseRaw('Hospital1', response), kit.endorseRaw('Hospital2', response)]);
+    };
+    const codes = commitAll(ps, kit.block(head(ps[0]!), [
+      craft('nope', 'nope'),
+      craft('assets', 'other'),
+      craft('assets', 'assets', sha256(encode('another proposal'))),
+      craft('assets', 'assets'),
+    ]));
+    assert.deepEqual(codes, ['UNKNOWN_CONTRACT', 'BAD_RWSET', 'BAD_RESPONSE_PAYLOAD', 'VALID']);
+    closeAll(ps);
+  });
+
+  it('refuses blocks that break the chain or lack a valid orderer signature', () => {
+    const ps = peers();
+    const p = ps[0]!;
+    const good = kit.block(head(p), []);
+    const wrongLink: Block = { ...good, header: { ...good.header, previousHash: new Uint8Array(32) } };
+    const unsigned: Block = { ...good, metadata: { ...good.metadata, signatures: [] } };
+    const badSig: Block = { ...good, metadata: { ...good.metadata, signatures: [{ ordererId: kit.ordererId, signature: new Uint8Array(64) }] } };
+    const wrongTime: Block = { ...good, header: { ...good.header, timestampMs: good.header.timestampMs + 1 } };
+    for (const b of [wrongLink, unsigned, badSig, wrongTime]) assert.throws(() => p.deliver(b), BlockRejectedError);
+    assert.equal(p.height, 0);
+    p.deliver(good);
+    assert.equal(p.height, 1);
+    assert.throws(() => p.deliver(good), /does not follow/);
+    closeAll(ps);
+  });
+});
