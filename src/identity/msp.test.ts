@@ -3,7 +3,7 @@ import { createPublicKey, generateKeyPairSync, webcrypto } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { issueX509, parseCertificate, parseP256PrivateKey, peculiarX509 as px, X509Error } from '../crypto/x509.ts';
 import { createOrgCa, createRootCa, issueCertificate, type CertificateAuthority } from './ca.ts';
-import { IdentityError, Msp, MSP_CACHE_ENTRIES_MAX, type IdentityErrorCode, type MspConfig } from './msp.ts';
+import { distinctPrincipals, IdentityError, Msp, MSP_CACHE_ENTRIES_MAX, type IdentityErrorCode, type MspConfig } from './msp.ts';
 import { ROLES } from './roles.ts';
 
 const NB = new Date('2026-01-01T00:00:00Z');
@@ -68,6 +68,13 @@ describe('CAs and the MSP', () => {
     const issued = await issueCertificate(hosp2, { commonName: 'dr-who', role: 'doctor', notBefore: NB, notAfter: NA });
     const first = msp.validate(issued.certPem, NOW_MS);
     assert.equal(msp.validate(issued.certPem, NOW_MS + 1000), first);
+    // The same identity twice is one signer.
+    const other = msp.validate((await issueCertificate(hosp2, { commonName: 'dr-no', role: 'doctor', notBefore: NB, notAfter: NA })).certPem, NOW_MS);
+    assert.deepEqual(distinctPrincipals([first, first, other]), [
+      { org: 'Hosp2', role: 'doctor' },
+      { org: 'Hosp2', role: 'doctor' },
+    ]);
+    assert.equal(distinctPrincipals([first, first]).length, 1);
   });
 
   it('certifies a supplied public key or private key', async () => {

@@ -315,3 +315,20 @@ export class Msp {
     return { ok: true, identity, leaf, orgEntry };
   }
 }
+
+/**
+ * The principals of a set of validated identities, one per distinct certificate (org + serial),
+ * in first-seen order: the `signers` argument evaluatePolicy expects. The same endorser
+ * signing twice must count once.
+ */
+export function distinctPrincipals(identities: readonly Identity[]): Array<{ org: string; role: Role }> {
+  const seen = new Set<string>();
+  const out: Array<{ org: string; role: Role }> = [];
+  for (const identity of identities) {
+    const key = `${identity.org}/${identity.serialHex}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ org: identity.org, role: identity.role });
+  }
+  return out;
+}
