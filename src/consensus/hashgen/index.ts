@@ -99,11 +99,14 @@ function definition(name: string, quorum: QuorumMode): EngineDefinition<HgMessag
     faultsTolerated: (n) => (quorum === 'bft' ? bftFaults(n) : paperFaults(n)),
     create: (ctx) => new HashgenEngine(ctx, { quorum }),
     byzantine: hashgenByzantine,
-    // 'hashgen' may run with {quorum: 'bft'} as an engine option: its certificates then carry
-    // phase 'commit' and are checked against the bft commit quorum.
-    verifyCertificate: (block: DecidedBlock, members: readonly NodeId[], verifier: SignatureVerifier) =>
-      verifyHashgenCertificate(block, members, verifier, { mode: 'bft', difficultyBits: 0 }) ||
-      (quorum === 'paper' && verifyHashgenCertificate(block, members, verifier, { mode: 'paper', difficultyBits: 0 })),
+    // The registry check knows no engine options, and either engine may run with either
+    // `quorum` option: the certificate's phase says which rule decided it ('validate' = the
+    // paper's validation quorum, 'commit' = the bft commit quorum) and is checked against that
+    // rule. A ledger that knows its configuration calls verifyHashgenCertificate with its mode.
+    verifyCertificate: (block: DecidedBlock, members: readonly NodeId[], verifier: SignatureVerifier) => {
+      const mode: QuorumMode = block.certificate?.fields.phase === 'validate' ? 'paper' : 'bft';
+      return verifyHashgenCertificate(block, members, verifier, { mode, difficultyBits: 0 });
+    },
   };
 }
 
