@@ -924,10 +924,11 @@ export class PbftEngine implements Engine<PbftMessage> {
       if (this.timerTicks >= this.timeoutTicks()) this.startViewChange(this.view + 1);
       return;
     }
-    // In a view change the timer runs only once q VIEW-CHANGEs for this view are in (Castro–Liskov):
-    // a lone replica must not race ahead through views on its own.
+    // In a view change the timer runs only once q replicas want this view or a later one
+    // (Castro–Liskov: q VIEW-CHANGEs): a lone replica must not race ahead through views on its own.
+    // Later views count too, or a replica that already moved on would stop everybody's timer.
     let count = 0;
-    for (const vc of this.latestVc.values()) if (vc.view === this.view) count += 1;
+    for (const vc of this.latestVc.values()) if (vc.view >= this.view) count += 1;
     if (count < this.q) return;
     this.timerTicks += 1;
     if (this.timerTicks >= this.timeoutTicks()) this.startViewChange(this.view + 1);

@@ -275,6 +275,26 @@ describe('pbft: view change', () => {
     for (const id of c.ids) assert.equal(c.decidedKeys(id).length, 2);
   });
 
+  it('a replica that moved on to a later view keeps the others\' view-change timers running', () => {
+    const c = new Cluster({ options: { viewChangeTimeoutTicks: 10, statusIntervalTicks: 1000 } });
+    c.crash('n1'); // primary of view 1
+    // n0 (primary of view 0) cannot get anything ordered: everyone times out to view 1.
+    c.interceptor = (env) => !(env.message.type === 'pre-prepare' && env.message.view === 0);
+    c.propose('n2', proposal('c', 1));
+    c.propose('n0', proposal('c', 2));
+    c.tick(11);
+    for (const id of ['n0', 'n2', 'n3']) assert.equal(c.engine(id).status().epoch, 1, `${id} changing to view 1`);
+    // n0 leaves for view 2 early; n2 and n3 must still time out of view 1 (q = 3 counts n0).
+    (c.engine('n0') as unknown as { startViewChange(v: number): void }).startViewChange(2);
+    c.deliver();
+    c.tick(25);
+    for (const id of ['n0', 'n2', 'n3']) {
+      assert.equal(c.engine(id).status().epoch, 2, `${id} in view 2`);
+      assert.equal(c.engine(id).status().leader, 'n2');
+    }
+    for (const id of ['n0', 'n2', 'n3']) assert.deepEqual(c.decidedKeys(id).sort(), ['c#1', 'c#2']);
+  });
+
   it('a single replica alone does not drag the others into a view change', () => {
     const c = new Cluster({ options: { viewChangeTimeoutTicks: 1000, statusIntervalTicks: 3 } });
     (c.engine('n3') as unknown as { startViewChange(v: number): void }).startViewChange(1);
