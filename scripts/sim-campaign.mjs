@@ -20,7 +20,10 @@ const { engineNames, getEngine } = await import('../src/consensus/registry.ts');
 function configFor(engine, durationMs) {
   const def = getEngine(engine);
   const bft = def.faultModel === 'byzantine';
-  const nodes = Math.max(def.nodesMin, bft ? 4 : 5);
+  // Crash engines: 5 nodes (f = 2 for raft). BFT engines: the smallest cluster that tolerates a
+  // faulty node (4 for PBFT; grouped engines may need more).
+  let nodes = Math.max(def.nodesMin, bft ? 4 : 5);
+  if (bft) while (def.faultsTolerated(nodes) < 1 && nodes < 16) nodes += 1;
   // An engine that tolerates no fault (solo) is run with slow nodes and clock drift only.
   const faults = def.faultsTolerated(nodes) > 0 ? 'all' : 'crash';
   return { engine, nodes, faults, durationMs, crypto: 'fast', workload: { proposalsPerSecond: 100, proposalsMax: 1000 } };

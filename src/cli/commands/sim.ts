@@ -19,7 +19,7 @@ import {
 } from '../../sim/index.ts';
 import { engineNames } from '../../consensus/registry.ts';
 
-interface SimFlags {
+export interface SimFlags {
   engine?: string;
   nodes: string;
   seeds: string;
@@ -131,8 +131,9 @@ export function replayCommand(flags: SimFlags, seed: number): string {
   return `${parts.join(' ')} --trace`;
 }
 
-async function runSimCommand(flags: SimFlags): Promise<number> {
-  const out = makeOutput(flags.json === true);
+/** The command body; `write`/`writeErr` are injectable for in-process tests. Returns the exit code. */
+export async function runSimCommand(flags: SimFlags, write?: (s: string) => void, writeErr?: (s: string) => void): Promise<number> {
+  const out = makeOutput(flags.json === true, write, writeErr);
   const { sim, seeds, seedStart } = buildOptions(flags);
   const bar = process.stderr.isTTY && seeds > 1 ? new SingleBar({ format: 'sim [{bar}] {value}/{total} seeds | failing: {failing} | {duration_formatted}', stream: process.stderr, hideCursor: true }) : null;
   bar?.start(seeds, 0, { failing: 0 });
