@@ -281,7 +281,8 @@ describe('policy evaluation', () => {
   });
 });
 
-describe('policy parser fuzz', () => {
+// The timeouts only turn a hang into a failure; nothing here asserts on speed.
+describe('policy parser fuzz', { timeout: 120_000 }, () => {
   const validTexts = [
     "AND('Hosp1.peer', OutOf(2, 'Hosp2.peer', 'Hosp3.peer', 'Hosp4.peer'))",
     "OR('A.admin', AND('B.doctor', 'B.supervisor'))",
