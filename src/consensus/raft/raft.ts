@@ -749,8 +749,9 @@ export class RaftEngine implements Engine<RaftMessage> {
         // keep the pipe full, bounded by the inflight window (probe sends one)
       }
       if (from === this.leadTransferee && pr.match === this.log.lastIndex()) this.send(from, { type: 'raft/timeout-now', term: this.term });
-    } else if (pr.state === 'snapshot') {
-      // The follower did not need the snapshot (it had caught up otherwise): probe from its match.
+    } else if (pr.state === 'snapshot' && m.index >= pr.pendingSnapshot) {
+      // The follower did not need the snapshot (it had the entries already): probe from its match.
+      // (An older, stale response has a lower index and changes nothing.)
       pr.pendingSnapshot = 0;
       pr.becomeProbe();
       this.sendAppend(from);
