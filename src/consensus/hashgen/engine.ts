@@ -734,7 +734,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     });
     f.resendIn = this.opts.resendTicks;
     for (const m of this.others) this.send(m, f.seal);
-    this.acceptSeal(f.seal);
+    this.acceptSeal(f.seal, f.digest);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -821,15 +821,14 @@ export class HashgenEngine implements Engine<HgMessage> {
     if (m.height <= this.height) return;
     if (m.height > this.height + 1) return this.requestFetch(from);
     if (!bytesEqual(m.prev, this.digest)) return;
-    this.acceptSeal(m);
+    this.acceptSeal(m, digest);
   }
 
   /**
    * paper: a validation quorum means the block is chosen — decide it.
    * bft: lock on it and broadcast a commit vote; a commit quorum decides.
    */
-  private acceptSeal(m: HgSeal): void {
-    const digest = blockDigest(m.height, m.prev, m.proposals);
+  private acceptSeal(m: HgSeal, digest: Bytes): void {
     if (this.mode === 'paper') {
       this.decide(m.height, m.prev, [...m.proposals], digest, {
         epoch: m.epoch,
@@ -917,7 +916,7 @@ export class HashgenEngine implements Engine<HgMessage> {
   ): void {
     assertInvariant(height === this.height + 1, 'decided heights are gapless');
     assertInvariant(bytesEqual(prev, this.digest), 'a decided block extends the chain');
-    assertInvariant(bytesEqual(blockDigest(height, prev, proposals), digest), 'decided digest matches');
+    // (Every caller has computed `digest` from these proposals or checked it with the certificate.)
     const block: DecidedBlock = {
       height,
       proposals,

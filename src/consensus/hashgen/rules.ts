@@ -82,8 +82,24 @@ export function countValidVotes(
 
 export const DIFFICULTY_BITS_MAX = 32;
 
+/**
+ * sha256(DAG-CBOR {d: digest, e: epoch, g: generator} ‖ nonce as 8 bytes big-endian). The nonce
+ * is appended after the canonical prefix so the search hashes 8 new bytes per attempt instead of
+ * re-encoding the block header.
+ */
 export function proofHash(digest: Bytes, epoch: number, generator: NodeId, nonce: number): Bytes {
-  return sha256(encode({ d: digest, e: epoch, g: generator, n: nonce }));
+  return proofHasher(digest, epoch, generator)(nonce);
+}
+
+function proofHasher(digest: Bytes, epoch: number, generator: NodeId): (nonce: number) => Bytes {
+  const prefix = encode({ d: digest, e: epoch, g: generator });
+  const input = new Uint8Array(prefix.byteLength + 8);
+  input.set(prefix);
+  const view = new DataView(input.buffer);
+  return (nonce) => {
+    view.setBigUint64(prefix.byteLength, BigInt(nonce));
+    return sha256(input);
+  };
 }
 
 /** True when `hash` starts with at least `bits` zero bits (the target). */
@@ -114,10 +130,11 @@ export function searchNonce(
   start: number,
   attemptsMax: number,
 ): { found: true; nonce: number } | { found: false; next: number } {
+  const hashOf = proofHasher(digest, epoch, generator);
   for (let i = 0; i < attemptsMax; i++) {
     const nonce = start + i;
     if (!Number.isSafeInteger(nonce)) break;
-    if (meetsTarget(proofHash(digest, epoch, generator, nonce), bits)) return { found: true, nonce };
+    if (meetsTarget(hashOf(nonce), bits)) return { found: true, nonce };
   }
   return { found: false, next: start + attemptsMax };
 }
@@ -233,7 +250,7 @@ export interface CertificateCheckOptions {
 /**
  * A 'hashgen-seal' certificate proves a block was decided: in 'paper' mode a validation quorum
  * (⌊N/2⌋+1 signatures over (validate, epoch, height, digest)); in 'bft' mode a commit quorum
- * (q signatures over (commit, …)); plus the proof hash: sha256 {digest, epoch, generator, nonce}
+ * (q signatures over (commit, …)); plus the proof hash (see proofHash)
  * meets `difficultyBits`.
  */
 export function verifyHashgenCertificate(
