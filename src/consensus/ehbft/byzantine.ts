@@ -58,6 +58,11 @@ export const ehbftByzantine: ByzantineSupport<EhbftMessage> = {
     if (message.type === 'vote') {
       return resign({ ...message, digest: sha256(message.digest) }, signer);
     }
+    if (message.type === 'view-change' && message.vc.lock !== null) {
+      // Tell half the nodes it holds no lock: under 'paper' quorums this lie can let a new
+      // leader re-decide a height that was already decided.
+      return resign({ ...message, vc: { ...message.vc, lock: null }, lockBody: null }, signer);
+    }
     return null;
   },
 
@@ -73,8 +78,8 @@ export const ehbftByzantine: ByzantineSupport<EhbftMessage> = {
         if (pick === 1) return resign({ ...message, height: message.height + 1 }, signer);
         return resign({ ...message, digest: sha256(message.digest) }, signer);
       case 'view-change':
-        // The lie that matters: deny holding a lock (or claim a later view).
-        if (pick === 0 || message.vc.lock === null) return resign({ ...message, vc: { ...message.vc, view: message.vc.view + 1 } }, signer);
+        // The lie that matters is denying a lock; without one, claim a later view.
+        if (message.vc.lock === null) return resign({ ...message, vc: { ...message.vc, view: message.vc.view + 1 } }, signer);
         return resign({ ...message, vc: { ...message.vc, lock: null }, lockBody: null }, signer);
       case 'version':
         return resign({ ...message, stateDigest: sha256(message.stateDigest) }, signer);

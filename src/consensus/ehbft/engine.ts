@@ -24,7 +24,8 @@
 // fixed by the decided blocks. The proposer of block h leads view 0 of h + 1 again unless it
 // hands over: after leaderTermTicks (its block carries handover=true), or automatically when a
 // decided block leaves its reputation below the drop threshold or proves it misbehaved; the
-// order is then re-ranked by reputation with the outgoing leader last. A leader that stops
+// next reputable node in reputation order (round-robin) then leads, the rest of the ranking
+// following for view changes. A leader that stops
 // progressing is replaced by a view change: a node with pending work and no decision for
 // viewChangeTicks (doubling per failed view) broadcasts a signed view-change carrying its lock;
 // the next leader in the order gathers a quorum of them and re-proposes the highest-view locked
@@ -71,7 +72,7 @@ import {
   type WireCert,
 } from './messages.ts';
 import { parseEhbftOptions, type EhbftOptions } from './options.ts';
-import { faultsTolerated, joinThreshold, makePlan, selectedAfterRounds, selectionOrder, sliceSchedule, type QuorumPlan } from './quorum.ts';
+import { faultsTolerated, joinThreshold, safeQuorum, makePlan, selectedAfterRounds, selectionOrder, sliceSchedule, type QuorumPlan } from './quorum.ts';
 import { RecordSet } from './records.ts';
 import { ReputationBook, type ReputationSnapshot } from './reputation.ts';
 
@@ -327,6 +328,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       case 'blocks': this.onBlocks(from, message.blocks); break;
       case 'fetch': this.onFetch(from, message.height); break;
       case 'view-change': this.onViewChange(from, message); break;
+      case 'evidence': for (const e of message.evidence) this.absorbEvidence(e, false); break;
     }
     this.afterInput();
   }
@@ -702,7 +704,8 @@ export class EhbftEngine implements Engine<EhbftMessage> {
 
   private onPrePrepare(from: NodeId, m: Extract<EhbftMessage, { type: 'pre-prepare' }>): void {
     if (m.node !== from) return;
-    if (m.height !== this.height + 1) {
+    // A pre-prepare for the height just decided is still worth checking for equivocation.
+    if (m.height !== this.height + 1 && m.height !== this.height) {
       this.senderDecided(from, m.height - 1);
       return;
     }
@@ -711,7 +714,8 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const metaDigest = metaDigestOf(m.meta);
     if (!this.verifier.verify(from, voteStatement(1, m.view, m.height, digest, metaDigest), m.sig)) return;
     this.noteSignedVote(from, { phase: 1, view: m.view, height: m.height, digest, metaDigest, sig: m.sig });
-    if (m.view < this.view || this.leaderOf(m.view) !== from) return;
+    if (m.height === this.height) return;
+    if (m.view < this.view || this.leaderOf(m.view) !== from || this.provenFaulty(from)) return;
     if (!bytesEqual(m.prevDigest, this.tip)) return;
     // A view entered by view change needs the quorum of view-change votes that fixes its first
     // block (the highest lock); without one only the current, normally running view is accepted.
@@ -942,8 +946,16 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const handover = b.meta.handover || this.rep.isBanned(proposer, b.height)
       || this.rep.reputationOf(proposer, b.height) < this.options.reputationDropFraction / n;
     if (handover && n > 1) {
+      // Round-robin over the reputable nodes in reputation order: the next one after the
+      // outgoing leader leads; view changes then walk down the rest of the ranking.
       const ranking = this.rep.ranking(b.height);
-      this.leaderOrder = [...ranking.filter((m) => m !== proposer), proposer];
+      const reputable = ranking.filter((m) => !this.rep.isBanned(m, b.height)
+        && this.rep.reputationOf(m, b.height) >= this.options.reputationDropFraction / n);
+      const cycle = reputable.length > 0 ? reputable : ranking;
+      const at = cycle.indexOf(proposer);
+      let next = cycle[(at + 1) % cycle.length]!;
+      if (next === proposer) next = ranking.find((m) => m !== proposer)!;
+      this.leaderOrder = [next, ...ranking.filter((m) => m !== next)];
       this.leaderStart = 0;
       this.stats.handovers += 1;
     } else {
@@ -968,7 +980,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     }
     for (const key of [...this.seenVotes.keys()]) {
       const v = this.seenVotes.get(key)!;
-      if (v.height <= b.height) this.seenVotes.delete(key);
+      if (v.height < b.height) this.seenVotes.delete(key);
     }
     this.persistSnapshot();
     this.persistVotes();
@@ -1039,7 +1051,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const vc = m.vc;
     if (vc.node !== from || !this.verifier.verify(from, viewChangeStatement(vc), vc.sig)) return;
     if (m.last && m.last.height === this.height + 1) this.tryDecide(m.last);
-    for (const e of m.evidence) this.absorbEvidence(e);
+    for (const e of m.evidence) this.absorbEvidence(e, false);
     if (vc.height > this.height + 1) this.senderDecided(from, vc.height - 1);
     else if (vc.height < this.height + 1) this.serveBlocks(from, vc.height);
     else {
@@ -1134,7 +1146,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
 
   /** Remember a signed vote; a second, different one for the same slot is proof of equivocation. */
   private noteSignedVote(node: NodeId, v: SignedVote): void {
-    if (v.height <= this.height) return;
+    if (v.height < this.height) return;
     const key = `${node}|${v.phase}|${v.view}|${v.height}`;
     const first = this.seenVotes.get(key);
     if (!first) {
@@ -1145,12 +1157,22 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     this.absorbEvidence({ node, a: first, b: v });
   }
 
-  private absorbEvidence(e: Evidence): void {
+  /**
+   * Keep a verified proof of equivocation for the next block. A node that found it itself tells
+   * everyone; a node holding proof against the current leader stops following it at once.
+   */
+  private absorbEvidence(e: Evidence, foundHere = true): void {
     if (this.pendingEvidence.length >= PENDING_EVIDENCE_MAX) return;
     if (this.pendingEvidence.some((x) => x.node === e.node) || this.rep.isBanned(e.node, this.height)) return;
     if (!this.verifyEvidence(e)) return;
     this.pendingEvidence.push(e);
     this.stats.evidenceCollected += 1;
+    if (foundHere) for (const m of this.members) if (m !== this.id) this.send(m, { type: 'evidence', evidence: [e] });
+    if (this.normal && this.leaderOf(this.view) === e.node && e.node !== this.id) this.startViewChange(this.view + 1);
+  }
+
+  private provenFaulty(node: NodeId): boolean {
+    return this.rep.isBanned(node, this.height) || this.pendingEvidence.some((e) => e.node === node);
   }
 
   // ------------------------------------------------------------------ persistence
@@ -1252,7 +1274,7 @@ export function verifyEhbftCertificate(block: DecidedBlock, members: readonly No
   if (typeof view !== 'number' || height !== block.height || phase !== 2 || !(metaDigest instanceof Uint8Array)) return false;
   if ((quorum !== 'safe' && quorum !== 'paper') || typeof votesNeeded !== 'number') return false;
   const n = members.length;
-  const floor = quorum === 'safe' ? 2 * faultsTolerated(n) + 1 : Math.floor((Math.floor(n / 2) + 1) / 2) + 1;
+  const floor = quorum === 'safe' ? safeQuorum(n) : Math.floor((Math.floor(n / 2) + 1) / 2) + 1;
   const needed = Math.max(votesNeeded, floor);
   const statement = voteStatement(2, view, height, block.digest, metaDigest);
   const seen = new Set<NodeId>();

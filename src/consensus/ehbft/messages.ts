@@ -129,6 +129,8 @@ export type EhbftMessage =
   | { readonly type: 'commit'; readonly cert: WireCert }
   | { readonly type: 'block'; readonly block: WireBlock }
   | { readonly type: 'fetch'; readonly height: number }
+  /** Proof of equivocation, spread so that the next leader includes it and acceptors drop the culprit. */
+  | { readonly type: 'evidence'; readonly evidence: readonly Evidence[] }
   | { readonly type: 'blocks'; readonly blocks: readonly WireBlock[] }
   | {
     readonly type: 'view-change';
@@ -265,6 +267,8 @@ export function isValidMessage(m: unknown, lim: MessageLimits): m is EhbftMessag
       return validBlock(m.block, lim);
     case 'fetch':
       return isCounter(m.height, 1);
+    case 'evidence':
+      return validEvidenceList(m.evidence, lim);
     case 'blocks':
       return Array.isArray(m.blocks) && m.blocks.length <= lim.blocksMax && m.blocks.every((b) => validBlock(b, lim));
     case 'view-change':

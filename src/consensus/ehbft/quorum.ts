@@ -7,7 +7,8 @@
 // nodes (i = 0; the leader is one of them and votes for its own proposal); while the responses
 // gathered so far are fewer than the quorum, each further round selects ⌊(T − i)/2⌋ + 1 more of
 // the remaining trusted nodes. The quorum itself is what the i = 0 formula gives, a simple
-// majority of the trusted list ('paper'), or 2f + 1 of the whole ranked membership ('safe').
+// majority of the trusted list ('paper'), or ⌈(n+f+1)/2⌉ (2f + 1 when n = 3f + 1) of the whole
+// ranked membership ('safe').
 import { assertInvariant } from '../engine.ts';
 import type { NodeId } from '../engine.ts';
 
@@ -25,9 +26,17 @@ export function faultsTolerated(nodes: number): number {
   return Math.max(0, Math.floor((nodes - 1) / 3));
 }
 
+/**
+ * The Byzantine quorum ⌈(n + f + 1)/2⌉: any two share at least f + 1 nodes, so one correct node.
+ * It is the familiar 2f + 1 when n = 3f + 1; for other n (5, 6, 8 …) 2f + 1 would be too small.
+ */
+export function safeQuorum(members: number): number {
+  return Math.ceil((members + faultsTolerated(members) + 1) / 2);
+}
+
 export function quorumSize(mode: QuorumMode, trusted: number, members: number): number {
   if (mode === 'paper') return sliceFormula(trusted, 0);
-  return 2 * faultsTolerated(members) + 1;
+  return safeQuorum(members);
 }
 
 /**

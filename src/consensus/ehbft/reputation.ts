@@ -126,6 +126,13 @@ export class ReputationBook {
       return masked.map((c) => c / sum);
     });
     let v = this.members.map((_, j) => (banned[j] || allowed === 0 ? 0 : 1 / Math.max(1, allowed)));
+    // Nothing observed yet: no basis to prefer anyone (power nodes would only echo the tie-break).
+    const observed = this.counts.some((row) => row.some((c, j) => c > 0 && !banned[j]));
+    if (!observed) {
+      this.cached = v.map((x) => Math.round(x * REPUTATION_SCALE) / REPUTATION_SCALE);
+      this.cachedHeight = height;
+      return this.cached;
+    }
     for (let iter = 0; iter < this.config.iterationsMax; iter++) {
       const power = topIndices(v, Math.min(this.config.powerNodes, Math.max(1, allowed)), banned);
       const next = new Array<number>(n).fill(0);

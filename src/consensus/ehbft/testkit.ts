@@ -56,6 +56,8 @@ export interface ClusterConfig {
   readonly twins?: readonly NodeId[];
   /** Shared key pairs (generating ECDSA keys is the slow part of setting up a cluster). */
   readonly keys?: ReadonlyMap<NodeId, KeyPair>;
+  /** Options for single identities, merged over `options` (e.g. a leader that skips a check). */
+  readonly nodeOptions?: Readonly<Record<NodeId, Readonly<Record<string, unknown>>>>;
 }
 
 const keyCache = new Map<NodeId, KeyPair>();
@@ -70,6 +72,7 @@ export class Cluster {
   readonly rng: SeededRng;
   private queue: InFlight[] = [];
   private readonly signers = new Map<NodeId, Signer>();
+  private readonly publicKeys = new Map<NodeId, KeyPair['publicKey']>();
   private readonly verifier;
   /** Instance name → group number; messages only flow within a group. Empty: fully connected. */
   private groups = new Map<string, number>();
@@ -88,6 +91,7 @@ export class Cluster {
         keyCache.set(id, kp);
       }
       publicKeys.set(id, kp.publicKey);
+      this.publicKeys.set(id, kp.publicKey);
       this.signers.set(id, keyPairSigner(id, kp));
     }
     this.verifier = directoryVerifier(publicKeys);
@@ -111,8 +115,14 @@ export class Cluster {
       signer: this.signers.get(identity)!,
       verifier: this.verifier,
       cutter: this.config.cutter ?? { ...DEFAULT_CUTTER_CONFIG, timeoutTicks: 1 },
-      ...(this.config.options ? { options: this.config.options } : {}),
+      options: { ...this.config.options, ...this.config.nodeOptions?.[identity] },
     });
+  }
+
+  keyOf(id: NodeId): KeyPair['publicKey'] {
+    const k = this.publicKeys.get(id);
+    if (!k) throw new Error(`no key for ${id}`);
+    return k;
   }
 
   instance(name: string): Instance {
