@@ -11,7 +11,8 @@
 //   - Validity times are whole seconds (X.509 cannot say more); inputs are floored to seconds.
 //   - Serial numbers: 16 random bytes, positive, with the top bits fixed to 01 so the DER never
 //     needs a leading zero byte and the hex form is stable (lowercase, no leading zeros).
-import './reflect-metadata-shim.ts';
+// @peculiar/x509 (through tsyringe) needs the Reflect metadata polyfill loaded first.
+import 'reflect-metadata';
 import * as px from '@peculiar/x509';
 import {
   createHash,
@@ -27,7 +28,7 @@ import { isIP } from 'node:net';
 /**
  * @peculiar/x509, loaded after the Reflect polyfill. Code elsewhere that needs the library must
  * import it from here, never from '@peculiar/x509' directly: that import fails unless the
- * polyfill ran first (see reflect-metadata-shim.ts).
+ * polyfill ran first (the reflect-metadata import above).
  */
 export { px as peculiarX509 };
 

@@ -124,7 +124,7 @@ describe('mTLS transport', () => {
       key: h1.keyPem,
       ca: [consortium.root.certPem],
       checkServerIdentity: () => undefined,
-    } as ClientOptions);
+    } as unknown as ClientOptions);
     await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     for (let i = 0; i < 3; i++) ws.send(Buffer.from([0xff, 0xfe, i]));
