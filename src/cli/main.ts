@@ -6,6 +6,9 @@ import type { CommandContext } from './context.ts';
 
 const COMMAND_MODULES: ReadonlyArray<() => Promise<{ register(program: Command, ctx: CommandContext): void }>> = [
   // One line per command module (keep sorted).
+  () => import('./commands/lab.ts'),
+  () => import('./commands/dev.ts'),
+  () => import('./commands/ledger.ts'),
   () => import('./commands/sim.ts'),
 ];
 

@@ -123,7 +123,24 @@ export function regroup(members: readonly MemberInfo[], barred: readonly NodeId[
   return { period, members, barred, groups, rankings: rank(groups, members, barred, p) };
 }
 
+/**
+ * Every node of a cluster computes the same initial configuration; Algorithm 1 and the rankings
+ * cost O(n²) distances, so the (immutable) result is memoised per (members, options).
+ */
+const initialConfigMemo = new Map<string, ConsortiumConfig>();
+const INITIAL_CONFIG_MEMO_MAX = 16;
+
 export function initialConfig(memberIds: readonly NodeId[], opts: GpbftOptions): ConsortiumConfig {
+  const key = JSON.stringify([memberIds, opts]);
+  const hit = initialConfigMemo.get(key);
+  if (hit) return hit;
+  const config = computeInitialConfig(memberIds, opts);
+  if (initialConfigMemo.size >= INITIAL_CONFIG_MEMO_MAX) initialConfigMemo.delete(initialConfigMemo.keys().next().value!);
+  initialConfigMemo.set(key, config);
+  return config;
+}
+
+function computeInitialConfig(memberIds: readonly NodeId[], opts: GpbftOptions): ConsortiumConfig {
   const members = memberIds.map((id) => {
     const c = opts.coordinates?.[id] ?? syntheticCoordinate(id);
     return { id, lat: c.lat, lon: c.lon, rating: opts.ratings?.[id] ?? syntheticRating(id) };

@@ -880,6 +880,13 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     this.forced = null;
     this.resend.delete('l2');
     this.resend.delete('submit2');
+    // First-layer instances whose requests are all decided are finished: stop retransmitting them.
+    for (const [key, rec] of this.layer1) {
+      if (rec.proposals !== null && rec.proposals.every((p) => this.dedup.isDecided(p))) {
+        this.layer1.delete(key);
+        this.resend.delete(`l1/${key}`);
+      }
+    }
     this.prep2.clear();
     this.com2.clear();
     this.sentCommit2 = false;
