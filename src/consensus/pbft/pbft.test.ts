@@ -102,6 +102,26 @@ describe('pbft: normal case', () => {
   });
 });
 
+describe('pbft: lossy network', () => {
+  it('retransmission (STATUS, commit certificates, state transfer) decides everything despite 25% loss and duplicates', () => {
+    const c = new Cluster({ options: { ...FAST, checkpointInterval: 4, logWindow: 8 }, cutter: { countMax: 2 } });
+    const rng = new SeededRng(42);
+    c.interceptor = (env) => {
+      const r = rng.nextFloat();
+      if (r < 0.25) return false;
+      if (r > 0.95) return [env, env];
+      return true;
+    };
+    for (let i = 1; i <= 30; i++) {
+      c.propose(c.ids[i % 4]!, proposal('c', i));
+      if (i % 3 === 0) c.tick(1);
+    }
+    c.tick(150);
+    for (const id of c.ids) assert.equal(c.decidedKeys(id).length, 30, `${id} decided all`);
+    c.assertAgreement();
+  });
+});
+
 describe('pbft: bad input is dropped and counted, never thrown', () => {
   it('ignores forged signatures, non-members, wrong views and malformed messages', () => {
     const c = new Cluster({ options: FAST });
