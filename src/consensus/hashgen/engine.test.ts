@@ -6,11 +6,14 @@ import { getEngine } from '../registry.ts';
 import '../engines.ts';
 import { Cluster } from './harness.test-util.ts';
 import { hashgenByzantine } from './index.ts';
-import type { HgMessage } from './messages.ts';
+import { signedBody, type HgAuthVote, type HgBlock, type HgMessage, type HgSeal } from './messages.ts';
 import { MemoryStorage } from '../memory-storage.ts';
 import { SeededRng } from '../rng.ts';
 import { HashgenEngine } from './engine.ts';
-import { meetsTarget, proofHash, verifyHashgenCertificate } from './rules.ts';
+import { meetsTarget, proofHash, searchNonce, verifyHashgenCertificate, voteBytes } from './rules.ts';
+import { GENESIS_DIGEST } from '../digest.ts';
+import { utf8 } from '../../codec/index.ts';
+import type { CertificateSignature } from '../engine.ts';
 
 function submit(c: Cluster, at: string, from: number, to: number): void {
   for (let s = from; s <= to; s++) c.propose(at, c.proposal(s));
@@ -261,7 +264,75 @@ describe('hashgen: CAMS', () => {
   });
 });
 
+
+/**
+ * A Byzantine generator g1 (n = 4) builds two blocks for height 1, sends X to g2 and Y to g3,
+ * signs a validation for each itself, and seals each with its own + one honest validation.
+ */
+function splitBrainAttack(quorum: 'paper' | 'bft'): Cluster {
+  const c = new Cluster(4, { timeoutTicks: 10_000, progressTimeoutTicks: 100_000 }, quorum);
+  const votes: HgAuthVote[] = [];
+  const validations = new Map<string, CertificateSignature>();
+  c.intercept = (e) => {
+    if (e.message.type === 'hg-auth-vote' && e.to === 'g1') votes.push(e.message);
+    if (e.message.type === 'hg-validate' && e.to === 'g1') validations.set(e.from, { nodeId: e.from, signature: e.message.sig });
+    return [e.message];
+  };
+  c.tick(2); // g1 is authenticated for epoch 1 by everyone
+  assert.equal(c.node('g1').status().role, 'generator');
+  c.crash('g1'); // from here on g1 is played by hand (with its real key)
+  const g1 = c.ident.signerOf('g1');
+  const sign = <T extends HgBlock | HgSeal>(body: Omit<T, 'sig'>): T => {
+    const unsigned = { ...body, sig: new Uint8Array(0) } as T;
+    return { ...unsigned, sig: g1.sign(signedBody(unsigned)) };
+  };
+  const batch = (tag: string) => [{ clientId: 'c1', seq: 1, data: utf8(tag) }];
+  const justification = quorum === 'bft' ? votes.map((v) => ({ ...v, proposals: [] })) : [];
+  const forks = [
+    { to: 'g2', proposals: batch('X') },
+    { to: 'g3', proposals: batch('Y') },
+  ];
+  for (const f of forks) {
+    const block = sign<HgBlock>({ type: 'hg-block', epoch: 1, height: 1, prev: GENESIS_DIGEST, proposals: f.proposals, generator: 'g1', justification });
+    c.down.delete('g1'); // let the validation reach "g1" (captured by the interceptor)
+    c.node(f.to).step('g1', block);
+    c.flush();
+    c.down.add('g1');
+  }
+  for (const f of forks) {
+    const digest = blockDigest(1, GENESIS_DIGEST, f.proposals);
+    const own = { nodeId: 'g1', signature: g1.sign(voteBytes('validate', 1, 1, digest)) };
+    const honest = validations.get(f.to);
+    assert.ok(honest, `${f.to} validated its fork`);
+    const pow = searchNonce(digest, 1, 'g1', 8, 0, 1 << 20);
+    assert.ok(pow.found);
+    const seal = sign<HgSeal>({
+      type: 'hg-seal', epoch: 1, height: 1, prev: GENESIS_DIGEST, proposals: f.proposals, generator: 'g1',
+      nonce: pow.nonce, difficultyBits: 8, validations: [own, honest],
+    });
+    c.node(f.to).step('g1', seal);
+    c.flush();
+  }
+  return c;
+}
+
 describe('hashgen: bft quorum', () => {
+
+  it('paper quorum is not Byzantine-safe: a split-brain generator gets two blocks decided at one height', () => {
+    const c = splitBrainAttack('paper');
+    const x = c.decided.get('g2')![0];
+    const y = c.decided.get('g3')![0];
+    assert.ok(x && y, 'both forks decided (2 = ⌊3/2⌋+1 validations each)');
+    assert.notEqual(toHex(x.digest), toHex(y.digest), 'agreement is violated');
+    assert.throws(() => c.assertAgreement(), /agreement violated at height 1/);
+  });
+
+  it('bft quorum resists the same attack: neither fork has a validation quorum, nothing conflicting is decided', () => {
+    const c = splitBrainAttack('bft');
+    assert.equal(c.decided.get('g2')!.length, 0);
+    assert.equal(c.decided.get('g3')!.length, 0);
+    for (const id of ['g2', 'g3']) assert.deepEqual(c.node(id).diagnostics().misbehaviours.map((m) => m.reason), ['bad-seal']);
+  });
   it('4 generators decide with a commit quorum of 3; certificates carry commit signatures', () => {
     const c = new Cluster(4, {}, 'bft');
     c.tick(2);
