@@ -931,15 +931,19 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (bytesEqual(seen.content, content) || this.reported.has(key) || this.config.barred.includes(node)) return;
     this.reported.add(key);
     const evidence: Evidence = { node, kind, view, height, content1: seen.content, signature1: seen.signature, content2: content, signature2: signature };
-    this.onEvidence(evidence);
     const head = headFor(this.config, this.view);
-    if (head !== this.id) this.send(head, { type: 'evidence', evidence });
+    // Evidence against the head goes to everyone (the next head must hold it); else to the head.
+    if (node === head) this.sendAll(this.memberIds(), { type: 'evidence', evidence });
+    else if (head !== this.id) this.send(head, { type: 'evidence', evidence });
+    this.onEvidence(evidence);
   }
 
   private onEvidence(e: Evidence): void {
     if (this.config.barred.includes(e.node) || this.pendingEvidence.some((x) => x.node === e.node)) return;
     if (this.pendingEvidence.length >= EVIDENCE_PER_BLOCK_MAX || !this.verifyEvidence(e)) return;
     this.pendingEvidence.push(e);
+    // A head proven to equivocate will not put the proof in a block itself: replace it now.
+    if (e.node === headFor(this.config, this.view) && e.node !== this.id) this.startViewChange(Math.max(this.view, this.viewTarget) + 1);
   }
 
   // ---------------------------------------------------------------- view change

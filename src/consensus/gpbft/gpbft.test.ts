@@ -1,0 +1,305 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { encode, utf8 } from '../../codec/index.ts';
+import type { DecidedBlock, Engine, NodeId, Proposal } from '../engine.ts';
+import { blockDigest, GENESIS_DIGEST } from '../digest.ts';
+import { MemoryStorage } from '../memory-storage.ts';
+import { SeededRng } from '../rng.ts';
+import { getEngine } from '../registry.ts';
+import '../engines.ts';
+import { makeIdentities } from '../../sim/crypto.ts';
+import { GpbftEngine, gpbftByzantine, type GpbftMessage } from './gpbft.ts';
+import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes, quorum } from './config.ts';
+
+// Two clusters of four hospitals, 300 km apart: Algorithm 1 puts each cluster in its own group.
+const ids = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'h8'];
+const coordinates: Record<string, { lat: number; lon: number }> = {
+  h1: { lat: 20.0, lon: 110.3 }, h2: { lat: 20.02, lon: 110.35 }, h3: { lat: 19.98, lon: 110.32 }, h4: { lat: 20.05, lon: 110.28 },
+  h5: { lat: 18.25, lon: 109.5 }, h6: { lat: 18.3, lon: 109.55 }, h7: { lat: 18.22, lon: 109.48 }, h8: { lat: 18.28, lon: 109.6 },
+  newcomer: { lat: 18.27, lon: 109.52 },
+};
+const ratings: Record<string, number> = { h1: 90, h2: 80, h3: 85, h4: 70, h5: 95, h6: 75, h7: 88, h8: 65, newcomer: 90 };
+const baseOptions = { coordinates, ratings, groups: 2, viewTimeoutTicks: 10, syncTicks: 5, ratingThreshold: 50 };
+const identities = makeIdentities('fast', [...ids, 'newcomer'], new SeededRng(7));
+
+class Cluster {
+  readonly engines = new Map<NodeId, GpbftEngine>();
+  readonly storages = new Map<NodeId, MemoryStorage>();
+  readonly chains = new Map<NodeId, DecidedBlock[]>();
+  readonly down = new Set<NodeId>();
+  readonly sent: Array<{ from: NodeId; to: NodeId; message: GpbftMessage }> = [];
+  private queue: Array<{ from: NodeId; to: NodeId; message: GpbftMessage }> = [];
+  /** Rewrites what a node sends (Byzantine behaviour); returns the messages to deliver instead. */
+  tamper: ((from: NodeId, to: NodeId, m: GpbftMessage) => GpbftMessage | null) | null = null;
+
+  constructor(readonly options: Record<string, unknown> = baseOptions, members: readonly NodeId[] = ids) {
+    for (const id of members) this.start(id, ids);
+  }
+
+  start(id: NodeId, members: readonly NodeId[] = ids): void {
+    const storage = this.storages.get(id) ?? new MemoryStorage();
+    this.storages.set(id, storage);
+    if (!this.chains.has(id)) this.chains.set(id, []);
+    const engine = getEngine('gpbft').create({
+      id,
+      members,
+      rng: new SeededRng(id.length * 31 + id.charCodeAt(id.length - 1)),
+      storage,
+      signer: identities.signerOf(id),
+      verifier: identities.verifier,
+      cutter: { countMax: 4, sizeBytesMax: 1 << 20, timeoutTicks: 1, pendingMax: 1000 },
+      options: this.options,
+      appliedHeight: this.chains.get(id)!.length,
+    }) as Engine<GpbftMessage>;
+    this.engines.set(id, engine as GpbftEngine);
+    this.down.delete(id);
+  }
+
+  crash(id: NodeId): void {
+    this.down.add(id);
+    this.engines.delete(id);
+  }
+
+  /** Deliver everything (FIFO) until quiet. */
+  run(limit = 200_000): void {
+    let steps = 0;
+    for (;;) {
+      for (const [id, e] of this.engines) {
+        while (e.hasReady()) {
+          const rd = e.ready();
+          this.storages.get(id)!.apply(rd.persist);
+          for (const o of rd.messages) {
+            const m = this.tamper ? this.tamper(id, o.to, o.message) : o.message;
+            if (m === null) continue;
+            this.sent.push({ from: id, to: o.to, message: m });
+            this.queue.push({ from: id, to: o.to, message: m });
+          }
+          this.chains.get(id)!.push(...rd.decided);
+          e.advance(rd);
+        }
+      }
+      const next = this.queue.shift();
+      if (!next) return;
+      if (++steps > limit) assert.fail('cluster did not quiesce');
+      if (!this.down.has(next.to)) this.engines.get(next.to)?.step(next.from, next.message);
+    }
+  }
+
+  tick(times = 1): void {
+    for (let i = 0; i < times; i++) {
+      for (const e of this.engines.values()) e.tick();
+      this.run();
+    }
+  }
+
+  propose(at: NodeId, p: Proposal): void {
+    const r = this.engines.get(at)!.propose(p);
+    assert.ok(r.accepted, `proposal refused: ${JSON.stringify(r)}`);
+    this.run();
+  }
+
+  /** Tick until every running node decided `height` (bounded). */
+  settle(height: number, ticksMax = 400): void {
+    for (let i = 0; i < ticksMax; i++) {
+      if ([...this.engines.values()].every((e) => e.status().decidedHeight >= height)) return;
+      this.tick();
+    }
+    assert.fail(`not every node reached height ${height}: ${[...this.engines.values()].map((e) => `${e.id}:${e.status().decidedHeight}`).join(' ')}`);
+  }
+
+  assertAgreement(): void {
+    const longest = [...this.chains.values()].reduce((a, b) => (b.length > a.length ? b : a), []);
+    let prev = GENESIS_DIGEST;
+    for (const b of longest) {
+      assert.deepEqual(b.previousDigest, prev);
+      assert.deepEqual(b.digest, blockDigest(b.height, prev, b.proposals));
+      prev = b.digest;
+    }
+    for (const [id, chain] of this.chains) {
+      chain.forEach((b, i) => {
+        assert.equal(b.height, i + 1, `${id}: gapless heights`);
+        assert.deepEqual(b.digest, longest[i]!.digest, `${id}: same block at height ${i + 1}`);
+      });
+    }
+  }
+}
+
+const tx = (seq: number, client = 'c1'): Proposal => ({ clientId: client, seq, data: utf8(`tx-${client}-${seq}`) });
+
+describe('gpbft engine', () => {
+  it('groups by geography and elects each group primary by T', () => {
+    const c = new Cluster();
+    const { config, primaries, head } = c.engines.get('h1')!.configuration();
+    assert.deepEqual(config.groups.map((g) => [...g].sort().join(',')).sort(), ['h1,h2,h3,h4', 'h5,h6,h7,h8']);
+    assert.equal(primaries.length, 2);
+    // Every node computes the same configuration.
+    for (const e of c.engines.values()) assert.deepEqual(e.configuration().config, config);
+    assert.ok(primaries.includes(head));
+  });
+
+  it('decides a request through both layers; members verify the signature bundle', () => {
+    const c = new Cluster();
+    const { primaries } = c.engines.get('h1')!.configuration();
+    const member = ids.find((id) => !primaries.includes(id))!;
+    c.propose(member, tx(1));
+    c.tick(2);
+    c.settle(1);
+    c.assertAgreement();
+    const block = c.chains.get('h1')![0]!;
+    assert.equal(block.certificate!.scheme, 'gpbft-bundle');
+    const signers = block.certificate!.signatures.map((s) => s.nodeId);
+    assert.ok(signers.length >= quorum(2) && signers.every((s) => primaries.includes(s)), 'bundle = commit2 signatures of the primaries');
+    const types = new Set(c.sent.map((s) => s.message.type));
+    for (const t of ['request', 'pre-prepare1', 'prepare1', 'commit1', 'pre-prepare2', 'prepare2', 'commit2', 'deliver']) assert.ok(types.has(t), `${t} was sent`);
+    // Members receive the package from their own group's primary.
+    for (const d of c.sent.filter((s) => s.message.type === 'deliver')) {
+      const cfg = c.engines.get('h1')!.configuration().config;
+      assert.ok(cfg.groups.some((g) => g.includes(d.from) && g.includes(d.to)), 'deliver stays inside a group');
+    }
+  });
+
+  it('decides a retried request once and keeps order across many requests', () => {
+    const c = new Cluster();
+    for (let s = 1; s <= 10; s++) c.propose(ids[s % ids.length]!, tx(s, `c${s % 3}`));
+    c.propose('h3', tx(1, 'c1'));
+    c.tick(30);
+    const decided = c.chains.get('h5')!.flatMap((b) => b.proposals.map((p) => `${p.clientId}#${p.seq}`));
+    assert.equal(new Set(decided).size, decided.length, 'no proposal decided twice');
+    assert.equal(decided.length, 10);
+    c.assertAgreement();
+  });
+
+  it('a failed primary is replaced by the next in its ranking (view change), and progress resumes', () => {
+    const c = new Cluster();
+    c.propose('h1', tx(1));
+    c.settle(1);
+    const before = c.engines.get('h2')!.configuration();
+    const failed = before.head;
+    c.crash(failed);
+    const proposer = ids.find((id) => id !== failed)!;
+    c.propose(proposer, tx(2));
+    c.settle(2);
+    const after = c.engines.get(proposer)!.configuration();
+    assert.ok(after.view > before.view, 'view changed');
+    const g = before.config.groups.findIndex((grp) => grp.includes(failed));
+    const ranking = before.config.rankings[g]!;
+    assert.notEqual(after.primaries[g], failed, 'the failed primary lost its role');
+    assert.equal(after.primaries[g], ranking[(ranking.indexOf(failed) + (after.view - before.view)) % ranking.length], 'next down the ranking');
+    c.start(failed);
+    c.settle(2);
+    c.assertAgreement();
+  });
+
+  it('restarts from its durable state and catches up', () => {
+    const c = new Cluster();
+    c.propose('h1', tx(1));
+    c.settle(1);
+    c.crash('h6');
+    c.propose('h2', tx(2));
+    c.settle(2);
+    c.start('h6');
+    assert.equal(c.engines.get('h6')!.status().decidedHeight, 1, 'height survives the restart');
+    c.tick(20);
+    c.settle(2);
+    c.assertAgreement();
+  });
+
+  it('node update: a joining hospital enters the group with the smallest md and catches up', () => {
+    const c = new Cluster();
+    const join = encodeControl({ op: 'join', id: 'newcomer', ...coordinates.newcomer!, rating: 90 });
+    c.propose('h1', { clientId: `${CONTROL_CLIENT_PREFIX}admin`, seq: 1, data: join });
+    c.settle(1);
+    const { config } = c.engines.get('h1')!.configuration();
+    const south = config.groups.find((g) => g.includes('h5'))!;
+    assert.ok(south.includes('newcomer'), 'joined the nearby (southern) group');
+    c.start('newcomer', ids); // boots with the original membership and learns the rest from the chain
+    assert.equal(c.engines.get('newcomer')!.status().role, 'observer');
+    c.tick(15);
+    c.settle(1);
+    assert.notEqual(c.engines.get('newcomer')!.status().role, 'observer');
+    c.propose('newcomer', tx(5));
+    c.settle(2);
+    c.assertAgreement();
+  });
+
+  it('node update: a leaving hospital sends a signed quit request; it is removed and groups re-ranked', () => {
+    const c = new Cluster();
+    const quit = encodeControl({ op: 'leave', id: 'h8', signature: identities.signerOf('h8').sign(leaveSignedBytes('h8')) });
+    c.propose('h8', { clientId: `${CONTROL_CLIENT_PREFIX}h8`, seq: 1, data: quit });
+    c.settle(1);
+    const { config } = c.engines.get('h1')!.configuration();
+    assert.ok(!config.members.some((m) => m.id === 'h8'));
+    assert.ok(!config.groups.flat().includes('h8'));
+    assert.equal(c.engines.get('h8')!.status().role, 'observer');
+    // A forged quit request (signed by someone else) is ignored.
+    const forged = encodeControl({ op: 'leave', id: 'h7', signature: identities.signerOf('h1').sign(leaveSignedBytes('h7')) });
+    c.propose('h1', { clientId: `${CONTROL_CLIENT_PREFIX}h1`, seq: 1, data: forged });
+    c.settle(2);
+    assert.ok(c.engines.get('h1')!.configuration().config.members.some((m) => m.id === 'h7'));
+  });
+
+  it('node update: a hospital rated below the threshold is removed; a group too small regroups', () => {
+    const c = new Cluster();
+    const { config: before } = c.engines.get('h1')!.configuration();
+    c.propose('h1', { clientId: `${CONTROL_CLIENT_PREFIX}supervisor`, seq: 1, data: encodeControl({ op: 'rate', id: 'h2', rating: 40 }) });
+    c.settle(1);
+    const { config } = c.engines.get('h5')!.configuration();
+    assert.ok(!config.members.some((m) => m.id === 'h2'), 'removed below ratingThreshold 50');
+    // 7 members cannot make two groups of ≥ 4: Algorithm 1 reruns with one group.
+    assert.equal(before.groups.length, 2);
+    assert.equal(config.groups.length, 1);
+    c.propose('h3', tx(9));
+    c.settle(2);
+    c.assertAgreement();
+  });
+
+  it('regroups at every period boundary (periodBlocks)', () => {
+    const c = new Cluster({ ...baseOptions, periodBlocks: 2 });
+    c.propose('h1', tx(1));
+    c.settle(1);
+    assert.equal(c.engines.get('h1')!.configuration().config.period, 0);
+    c.propose('h1', tx(2));
+    c.settle(2);
+    for (const e of c.engines.values()) assert.equal(e.configuration().config.period, 1);
+  });
+
+  it('a primary caught equivocating is barred from the primary role', () => {
+    const c = new Cluster();
+    const { primaries } = c.engines.get('h1')!.configuration();
+    const liar = primaries[0]!;
+    let lied = false;
+    const rng = new SeededRng(3);
+    // The liar signs a second, conflicting prepare2 and sends both to the other primary.
+    c.tamper = (from, to, m) => {
+      if (from === liar && m.type === 'prepare2' && !lied) {
+        lied = true;
+        const twin = gpbftByzantine.equivocate(m, rng, identities.signerOf(liar))!;
+        c.engines.get(to)?.step(from, twin);
+      }
+      return m;
+    };
+    c.propose('h1', tx(1));
+    c.settle(1);
+    c.tamper = null;
+    assert.ok(lied);
+    for (let s = 2; s <= 3; s++) {
+      c.propose('h3', tx(s));
+      c.settle(s);
+    }
+    const { config, primaries: now } = c.engines.get('h7')!.configuration();
+    assert.ok(config.barred.includes(liar), 'evidence decided in a block bars the liar');
+    assert.ok(!now.includes(liar));
+    assert.ok(config.rankings.every((r) => !r.includes(liar)));
+    c.assertAgreement();
+  });
+
+  it('drops malformed input without throwing', () => {
+    const c = new Cluster();
+    const e = c.engines.get('h1')!;
+    const junk: unknown[] = [null, 42, {}, { type: 'pre-prepare2' }, { type: 'deliver', block: { height: 1 } }, { type: 'sync', height: -1 }, { type: 'blocks', blocks: [{}] }, { type: 'new-view', view: 1, height: 0, viewChanges: [{}], signature: new Uint8Array(64) }];
+    for (const m of junk) e.step('h2', m as GpbftMessage);
+    e.step('stranger', { type: 'request', proposals: [tx(1)] });
+    assert.equal(e.propose({ clientId: '', seq: 0, data: new Uint8Array() }).accepted, false);
+    assert.ok(encode({ ok: true }).byteLength > 0);
+  });
+});
