@@ -149,7 +149,7 @@ describe('gpbft engine', () => {
     assert.equal(block.certificate!.scheme, 'gpbft-bundle');
     const signers = block.certificate!.signatures.map((s) => s.nodeId);
     assert.ok(signers.length >= quorum(2) && signers.every((s) => primaries.includes(s)), 'bundle = commit2 signatures of the primaries');
-    const types = new Set(c.sent.map((s) => s.message.type));
+    const types = new Set<string>(c.sent.map((s) => s.message.type));
     for (const t of ['request', 'pre-prepare1', 'prepare1', 'commit1', 'pre-prepare2', 'prepare2', 'commit2', 'deliver']) assert.ok(types.has(t), `${t} was sent`);
     // Members receive the package from their own group's primary.
     for (const d of c.sent.filter((s) => s.message.type === 'deliver')) {
