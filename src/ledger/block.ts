@@ -19,7 +19,7 @@ import { decode, encode, sha256, type Bytes } from '../codec/index.ts';
 import type { Certificate } from '../consensus/engine.ts';
 import { isValidationCode, type ValidationCode } from './codes.ts';
 import { LEDGER_LIMITS } from './limits.ts';
-import { parseTx } from './tx.ts';
+import { parseTx, TxFormatError, type ParseResult } from './tx.ts';
 
 export class BlockFormatError extends Error {
   override readonly name = 'BlockFormatError';
@@ -81,15 +81,17 @@ export function ordererSignedBytes(header: BlockHeader): Bytes {
 }
 
 /** The deterministic timestamp rule (see the file comment). */
-export function blockTimestampMs(previousTimestampMs: number, data: readonly Bytes[]): number {
+export function blockTimestampMs(previousTimestampMs: number, data: readonly Bytes[], parsed?: readonly ParseResult[]): number {
   let ts = previousTimestampMs;
-  for (const envelope of data) {
+  data.forEach((envelope, i) => {
+    const tx = parsed ? parsed[i] : undefined;
+    if (tx instanceof TxFormatError) return;
     try {
-      ts = Math.max(ts, parseTx(envelope).proposal.timestampMs);
+      ts = Math.max(ts, (tx ?? parseTx(envelope)).proposal.timestampMs);
     } catch {
       // An undecodable transaction is ordered anyway (and marked BAD_PAYLOAD); it has no say in time.
     }
-  }
+  });
   return ts;
 }
 

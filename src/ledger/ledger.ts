@@ -17,13 +17,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesEqual, type Bytes } from '../codec/index.ts';
-import { verify } from '../crypto/index.ts';
 import { decodeStoredBlock, encodeStoredBlock, blockHash, blockTimestampMs, dataHash, ordererSignedBytes, type Block, type BlockHeader, type StoredBlock } from './block.ts';
 import { BlockStore } from './blockstore.ts';
 import type { ValidationCode } from './codes.ts';
 import { configOfGenesis, type ConsortiumConfig } from './config.ts';
 import { StateDb, type BlockUpdate, type Savepoint, type StateReader, type TxStatus } from './state.ts';
-import { peekTxId, type ContractEvent } from './tx.ts';
+import { parseAll, peekTxId, type ContractEvent, type ParseResult } from './tx.ts';
+import type { VerifyFn } from './sigcache.ts';
 import { codeClaimsTxId, validateTransactions, validationContextFromConfig, writesOfValidTxs, type TxOutcome, type ValidationContext } from './validator.ts';
 
 export class LedgerError extends Error {
@@ -51,6 +51,11 @@ export interface BlockCommitEvent {
   readonly timestampMs: number;
   readonly stateHash: Bytes;
   readonly txs: readonly TxCommitEvent[];
+}
+
+export interface LedgerOptions {
+  /** Signature check; the in-process network passes a shared memo (sigcache.ts). */
+  readonly verify?: VerifyFn;
 }
 
 export type CommitListener = (event: BlockCommitEvent) => void;
@@ -89,12 +94,12 @@ export function blockUpdateOf(stored: StoredBlock): BlockUpdate {
  * Structural checks of block n against the previous header and the configuration: link, data
  * hash, timestamp rule, orderer signature. Returns null when fine, else the reason.
  */
-export function checkBlockAgainst(block: Block, previous: BlockHeader, config: ConsortiumConfig, ctx: ValidationContext): string | null {
+export function checkBlockAgainst(block: Block, previous: BlockHeader, config: ConsortiumConfig, ctx: ValidationContext, parsed?: readonly ParseResult[]): string | null {
   const h = block.header;
   if (h.number !== previous.number + 1) return `number ${h.number} does not follow ${previous.number}`;
   if (!bytesEqual(h.previousHash, blockHash(previous))) return `previousHash does not match the hash of block ${previous.number}`;
   if (!bytesEqual(h.dataHash, dataHash(block.data))) return 'dataHash does not match the transactions';
-  const expectedTs = blockTimestampMs(previous.timestampMs, block.data);
+  const expectedTs = blockTimestampMs(previous.timestampMs, block.data, parsed);
   if (h.timestampMs !== expectedTs) return `timestamp ${h.timestampMs} breaks the timestamp rule (expected ${expectedTs})`;
   const signed = ordererSignedBytes(h);
   for (const sig of block.metadata.signatures) {
@@ -102,7 +107,7 @@ export function checkBlockAgainst(block: Block, previous: BlockHeader, config: C
     if (!orderer) continue;
     try {
       const identity = ctx.msp.validate(orderer.certPem, h.timestampMs);
-      if (verify(identity.publicKey, signed, sig.signature)) return null;
+      if (ctx.verify(identity.publicKey, signed, sig.signature)) return null;
     } catch {
       // An orderer whose certificate is not valid at this time cannot vouch for the block.
     }
@@ -120,7 +125,7 @@ export class Ledger {
   private readonly listeners = new Set<CommitListener>();
   private closed = false;
 
-  private constructor(readonly dir: string, genesis: Block | undefined) {
+  private constructor(readonly dir: string, genesis: Block | undefined, options: LedgerOptions) {
     mkdirSync(dir, { recursive: true });
     const paths = ledgerPaths(dir);
     this.state = new StateDb(paths.state);
@@ -160,7 +165,7 @@ export class Ledger {
       }
       this.recovery = { truncatedBlock: this.store.repaired?.blockNumber ?? null, reapplied };
       this.config = configOfGenesis(this.readStored(0).block);
-      this.ctx = validationContextFromConfig(this.config);
+      this.ctx = validationContextFromConfig(this.config, options.verify);
       this.lastHeader = this.readStored(this.store.count - 1).block.header;
     } catch (err) {
       this.state.close();
@@ -173,8 +178,8 @@ export class Ledger {
    * Open the ledger in `dir`, creating it from `genesis` if empty, recovering it after a crash
    * otherwise. Throws LedgerError / BlockStoreCorruptionError when it cannot be made consistent.
    */
-  static open(dir: string, genesis?: Block): Ledger {
-    return new Ledger(dir, genesis);
+  static open(dir: string, genesis?: Block, options: LedgerOptions = {}): Ledger {
+    return new Ledger(dir, genesis, options);
   }
 
   /** Number of the last committed block (0 = only genesis). */
@@ -221,12 +226,19 @@ export class Ledger {
   /** Validate and commit the next block. Throws BlockRejectedError if the block itself is bad. */
   commitBlock(block: Block): BlockCommitEvent {
     if (this.closed) throw new LedgerError('ledger is closed');
-    const problem = checkBlockAgainst(block, this.lastHeader, this.config, this.ctx);
+    const parsed = parseAll(block.data); // decoded once for every check of this commit
+    const problem = checkBlockAgainst(block, this.lastHeader, this.config, this.ctx, parsed);
     if (problem) throw new BlockRejectedError(block.header.number, problem);
-    const { outcomes } = validateTransactions(block.data, block.header.number, block.header.timestampMs, this.state, this.ctx);
+    const { outcomes, writes } = validateTransactions(block.data, block.header.number, block.header.timestampMs, this.state, this.ctx, parsed);
     const stored: StoredBlock = { block, validation: outcomes.map((o) => o.code) };
     this.store.append(block.header.number, encodeStoredBlock(stored));
-    const savepoint = this.state.applyBlock(blockUpdateOf(stored));
+    // The same update blockUpdateOf(stored) computes on recovery, without decoding again.
+    const savepoint = this.state.applyBlock({
+      number: block.header.number,
+      blockHash: blockHash(block.header),
+      writes,
+      txIndex: outcomes.filter((o) => o.txId !== null && codeClaimsTxId(o.code)).map((o) => ({ txId: o.txId!, position: o.position, code: o.code })),
+    });
     this.lastHeader = block.header;
     const event: BlockCommitEvent = {
       number: block.header.number,

@@ -291,6 +291,19 @@ export function parseTx(envelopeBytes: Bytes): ParsedTx {
   return { envelope, payload, proposal, response };
 }
 
+/** A block's transactions decoded once and shared by every check of one commit. */
+export type ParseResult = ParsedTx | TxFormatError;
+
+export function parseAll(data: readonly Bytes[]): ParseResult[] {
+  return data.map((envelope) => {
+    try {
+      return parseTx(envelope);
+    } catch (err) {
+      return err instanceof TxFormatError ? err : new TxFormatError((err as Error).message);
+    }
+  });
+}
+
 /** Best effort: the txId of an envelope, or null when it cannot be decoded. */
 export function peekTxId(envelopeBytes: Bytes): string | null {
   try {

@@ -20,7 +20,7 @@
 // Only transactions whose creator is authenticated (steps 1-3 passed) and that are not
 // duplicates claim their txId in the index: a forged transaction cannot squat a victim's txId.
 import { sha256, type Bytes } from '../codec/index.ts';
-import { verify } from '../crypto/index.ts';
+import { directVerify, type VerifyFn } from './sigcache.ts';
 import { evaluatePolicy, Msp, parsePolicy, type Policy } from '../identity/index.ts';
 import type { Principal } from '../identity/roles.ts';
 import { checkKey, compareKeys, keySuccessor } from '../contracts/keys.ts';
@@ -28,7 +28,7 @@ import type { ValidationCode } from './codes.ts';
 import type { ConsortiumConfig } from './config.ts';
 import { LEDGER_LIMITS } from './limits.ts';
 import type { AppliedWrite, StateReader, TxStatus } from './state.ts';
-import { computeTxId, endorsementMessage, parseTx, type ContractEvent, type NsRwSet, type ParsedTx, type Version } from './tx.ts';
+import { computeTxId, endorsementMessage, parseTx, TxFormatError, type ContractEvent, type NsRwSet, type ParseResult, type ParsedTx, type Version } from './tx.ts';
 
 /** What validation needs from the committed state: reads plus the txId index. */
 export interface ValidationState extends StateReader {
@@ -39,13 +39,15 @@ export interface ValidationState extends StateReader {
 export interface ValidationContext {
   readonly msp: Msp;
   readonly policies: ReadonlyMap<string, Policy>;
+  /** Signature check (plain, or memoized when several nodes share a process: sigcache.ts). */
+  readonly verify: VerifyFn;
 }
 
-export function validationContextFromConfig(config: ConsortiumConfig): ValidationContext {
+export function validationContextFromConfig(config: ConsortiumConfig, verify: VerifyFn = directVerify): ValidationContext {
   const msp = new Msp({ rootCertPem: config.rootCertPem, orgs: config.orgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })) });
   const policies = new Map<string, Policy>();
   for (const c of config.contracts) policies.set(c.name, parsePolicy(c.endorsementPolicy));
-  return { msp, policies };
+  return { msp, policies, verify };
 }
 
 export interface TxOutcome {
@@ -146,7 +148,7 @@ function checkEndorsements(tx: ParsedTx, policy: Policy, ctx: ValidationContext,
     }
     const distinct = `${identity.org}/${identity.serialHex}`;
     if (seen.has(distinct)) continue;
-    if (!verify(identity.publicKey, endorsementMessage(tx.payload.response, e.endorser), e.signature)) {
+    if (!ctx.verify(identity.publicKey, endorsementMessage(tx.payload.response, e.endorser), e.signature)) {
       problems.push(`endorsement by ${identity.org}/${identity.id}: bad signature`);
       continue;
     }
@@ -204,6 +206,7 @@ export function validateTransactions(
   timestampMs: number,
   state: ValidationState,
   ctx: ValidationContext,
+  parsed?: readonly ParseResult[],
 ): { outcomes: TxOutcome[]; writes: AppliedWrite[] } {
   const outcomes: TxOutcome[] = [];
   const writes: AppliedWrite[] = [];
@@ -213,8 +216,10 @@ export function validateTransactions(
     let txId: string | null = null;
     try {
       let tx: ParsedTx;
+      const pre = parsed?.[position];
+      if (pre instanceof TxFormatError) throw new Failure('BAD_PAYLOAD', pre.message);
       try {
-        tx = parseTx(envelopeBytes);
+        tx = pre ?? parseTx(envelopeBytes);
       } catch (err) {
         throw new Failure('BAD_PAYLOAD', (err as Error).message);
       }
@@ -228,7 +233,7 @@ export function validateTransactions(
       } catch (err) {
         throw new Failure('BAD_CREATOR_SIGNATURE', `creator certificate: ${(err as Error).message}`);
       }
-      if (!verify(creator.publicKey, tx.envelope.payload, tx.envelope.signature)) {
+      if (!ctx.verify(creator.publicKey, tx.envelope.payload, tx.envelope.signature)) {
         throw new Failure('BAD_CREATOR_SIGNATURE', `envelope signature does not verify for ${creator.org}/${creator.id}`);
       }
       if (txIdsInBlock.has(txId)) throw new Failure('DUPLICATE_TXID', `txId ${txId} appears earlier in this block`);

@@ -23,6 +23,7 @@ import { emptyCodeCounts, type ValidationCode } from './codes.ts';
 import { configOfGenesis, type ConsortiumConfig } from './config.ts';
 import { blockUpdateOf, checkBlockAgainst, ledgerPaths } from './ledger.ts';
 import { StateDb } from './state.ts';
+import { parseAll } from './tx.ts';
 import { validateTransactions, validationContextFromConfig, type ValidationContext } from './validator.ts';
 
 export interface VerifyProblem {
@@ -147,7 +148,8 @@ export async function verifyLedger(dir: string): Promise<VerifyReport> {
           checkCertificate = await certificateChecker(config, ctx);
           genesisHash = blockHash(block.header);
         } else {
-          const bad = checkBlockAgainst(block, previous!, config!, ctx!);
+          const parsed = parseAll(block.data);
+          const bad = checkBlockAgainst(block, previous!, config!, ctx!, parsed);
           if (bad) {
             problem = { block: number, reason: bad };
             break;
@@ -171,7 +173,7 @@ export async function verifyLedger(dir: string): Promise<VerifyReport> {
             }
             if (certOk === true) certificatesChecked += 1;
           }
-          const { outcomes } = validateTransactions(block.data, number, block.header.timestampMs, fresh, ctx!);
+          const { outcomes } = validateTransactions(block.data, number, block.header.timestampMs, fresh, ctx!, parsed);
           const mismatch = outcomes.find((o, i) => o.code !== validation[i]);
           if (mismatch) {
             problem = {

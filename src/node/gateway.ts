@@ -21,6 +21,7 @@ import {
   type Endorsement,
   type SignedProposal,
 } from '../ledger/tx.ts';
+import type { VerifyFn } from '../ledger/sigcache.ts';
 import type { BroadcastResult } from './orderer.ts';
 import type { EvaluateResponse, ProposalResponse, TxStatusEvent } from './peer.ts';
 
@@ -51,6 +52,8 @@ export interface GatewayOptions {
   readonly commits: CommitStatusClient;
   readonly commitTimeoutMs?: number;
   readonly clock?: () => number;
+  /** Signature check; the in-process network shares a memo between its nodes (sigcache.ts). */
+  readonly verify?: VerifyFn;
 }
 
 /** Why a submission stopped before (or without) reaching the ledger. */
@@ -93,6 +96,8 @@ export class Gateway {
   readonly clientId: string;
   private seq = 0;
   private rotation = 0;
+  /** policy → rotation start → endorsers chosen (the endorser set is fixed per gateway). */
+  private readonly choices = new WeakMap<Policy, Map<number, EndorserClient[]>>();
   private readonly key: KeyObject;
   private readonly signer: { sign(message: Bytes): Bytes };
   private readonly clock: () => number;
@@ -154,7 +159,7 @@ export class Gateway {
         throw new GatewayError('ENDORSEMENT_MISMATCH', `endorsers returned different results for ${contract}.${fn} (${chosen[0]!.org} vs ${org})`);
       }
       const identity = this.options.msp.validate(r.endorsement.endorser, this.clock());
-      if (!verify(identity.publicKey, endorsementMessage(r.response, r.endorsement.endorser), r.endorsement.signature)) {
+      if (!(this.options.verify ?? verify)(identity.publicKey, endorsementMessage(r.response, r.endorsement.endorser), r.endorsement.signature)) {
         throw new GatewayError('ENDORSEMENT_REFUSED', `endorsement by ${org} does not verify`);
       }
       endorsements.push(r.endorsement);
@@ -195,11 +200,23 @@ export class Gateway {
   private chooseEndorsers(policy: Policy): EndorserClient[] {
     const all = this.options.endorsers;
     const start = this.rotation++ % Math.max(1, all.length);
+    let byStart = this.choices.get(policy);
+    if (!byStart) {
+      byStart = new Map();
+      this.choices.set(policy, byStart);
+    }
+    const cached = byStart.get(start);
+    if (cached) return cached;
     const order = [...all.slice(start), ...all.slice(0, start)];
+    let chosen = order;
     for (let k = 1; k <= order.length; k++) {
       const prefix = order.slice(0, k);
-      if (evaluatePolicy(policy, prefix.map((e) => ({ org: e.org, role: 'peer' as const })))) return prefix;
+      if (evaluatePolicy(policy, prefix.map((e) => ({ org: e.org, role: 'peer' as const })))) {
+        chosen = prefix;
+        break;
+      }
     }
-    return order;
+    byStart.set(start, chosen);
+    return chosen;
   }
 }

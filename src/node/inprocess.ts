@@ -14,8 +14,10 @@ import { ContractRegistry } from '../contracts/runtime.ts';
 import { assetsContract } from '../contracts/samples/assets.ts';
 import type { Block } from '../ledger/block.ts';
 import { genesisBlock, type ConsortiumConfig, type OrderingConfig } from '../ledger/config.ts';
-import { validationContextFromConfig } from '../ledger/validator.ts';
-import { Gateway, type EndorserClient } from './gateway.ts';
+import { VerifiedSignatureCache } from '../ledger/sigcache.ts';
+import { validationContextFromConfig, type ValidationContext } from '../ledger/validator.ts';
+import { SeededRng } from '../consensus/rng.ts';
+import { Gateway, GatewayError, type EndorserClient } from './gateway.ts';
 import { Orderer } from './orderer.ts';
 import { Peer } from './peer.ts';
 
@@ -63,11 +65,19 @@ export interface InProcessOptions {
   readonly clock?: () => number;
   /** Start the orderer's tick timer (partial blocks after timeoutTicks × tickMs). Default true. */
   readonly autoTick?: boolean;
+  /**
+   * Share one memo of verified signatures between the nodes of this process (default true):
+   * otherwise each of N peers re-verifies every signature the others already checked. See
+   * src/ledger/sigcache.ts and decision 0203.
+   */
+  readonly shareVerifiedSignatures?: boolean;
 }
 
 export class InProcessNetwork {
   readonly peers: readonly Peer[];
   readonly orderer: Orderer;
+  readonly signatureCache: VerifiedSignatureCache | null;
+  private readonly ctx: ValidationContext;
   private readonly unsubscribes: (() => void)[] = [];
   private readonly deliveryErrors: Error[] = [];
   private closed = false;
@@ -80,7 +90,11 @@ export class InProcessNetwork {
     private readonly options: InProcessOptions,
   ) {
     const org0 = options.orgs[0]!;
+    this.signatureCache = (options.shareVerifiedSignatures ?? true) ? new VerifiedSignatureCache() : null;
+    const verify = this.signatureCache ? { verify: this.signatureCache.verify } : {};
+    this.ctx = validationContextFromConfig(config, this.signatureCache?.verify);
     this.orderer = new Orderer({
+      ...verify,
       id: `orderer.${org0}`,
       keyPem: consortium.nodes.get(org0)!.keyPem,
       dir: join(options.dir, org0, 'orderer'),
@@ -90,6 +104,7 @@ export class InProcessNetwork {
     this.peers = options.orgs.map((org) => {
       const node = consortium.nodes.get(org)!;
       return new Peer({
+        ...verify,
         org,
         id: node.commonName,
         certPem: node.certPem,
@@ -143,7 +158,7 @@ export class InProcessNetwork {
   /** A gateway for a user of `org` (default its doctor), endorsing on every org's peer. */
   gateway(org: string, commonName = 'doctor1', options: { commitTimeoutMs?: number } = {}): Gateway {
     const user = this.identity(org, commonName);
-    const ctx = validationContextFromConfig(this.config);
+    const ctx = this.ctx;
     const endorsers: EndorserClient[] = this.peers.map((p) => ({
       org: p.org,
       endorse: (signed) => Promise.resolve(p.endorse(signed)),
@@ -158,6 +173,7 @@ export class InProcessNetwork {
       endorsers,
       orderer: { broadcast: (p) => Promise.resolve(this.orderer.broadcast(p)) },
       commits: { waitForTx: (txId, timeoutMs) => own.waitForTx(txId, timeoutMs) },
+      verify: ctx.verify,
       ...(options.commitTimeoutMs ? { commitTimeoutMs: options.commitTimeoutMs } : {}),
       ...(this.options.clock ? { clock: this.options.clock } : {}),
     });
@@ -185,4 +201,68 @@ export class InProcessNetwork {
     this.orderer.close();
     for (const p of this.peers) p.close();
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The `medledger dev` workload: mostly creates, plus deliberately conflicting transactions so
+// that the validation codes show — concurrent transfers of a few "hot" assets (the later ones
+// in a block read a version an earlier one changed: MVCC_READ_CONFLICT) and tallies over a
+// range that concurrent creates insert into (PHANTOM_READ_CONFLICT).
+
+export interface WorkloadOptions {
+  readonly transactions: number;
+  /** Transactions in flight at once (bounded: the gateway's commit waiters are bounded too). */
+  readonly concurrency?: number;
+  readonly seed?: number;
+  readonly onSettled?: (done: number) => void;
+}
+
+export interface WorkloadResult {
+  readonly submitted: number;
+  readonly codes: Record<string, number>;
+  /** Transactions that never reached the orderer, by reason (endorsement refused, endorsers disagreed…). */
+  readonly notSubmitted: Record<string, number>;
+  readonly elapsedMs: number;
+}
+
+const ASSETS_PER_BUCKET = 100;
+
+export async function runDevWorkload(net: InProcessNetwork, options: WorkloadOptions): Promise<WorkloadResult> {
+  const rng = new SeededRng(options.seed ?? 1);
+  const gateways = net.peers.map((p) => net.gateway(p.org));
+  const codes: Record<string, number> = {};
+  const notSubmitted: Record<string, number> = {};
+  const started = Date.now();
+  let done = 0;
+  const settle = async (promise: Promise<{ code: string }>): Promise<void> => {
+    try {
+      const r = await promise;
+      codes[r.code] = (codes[r.code] ?? 0) + 1;
+    } catch (err) {
+      const kind = err instanceof GatewayError ? err.kind : 'ERROR';
+      notSubmitted[kind] = (notSubmitted[kind] ?? 0) + 1;
+    }
+    done += 1;
+    options.onSettled?.(done);
+  };
+  const total = options.transactions;
+  const hotCount = Math.max(1, Math.min(5, Math.floor(total / 100)));
+  const hot = Array.from({ length: Math.min(hotCount, total) }, (_, i) => `hot-${i}`);
+  await Promise.all(hot.map((id, i) => settle(gateways[i % gateways.length]!.submit('assets', 'create', [id, 'pool', '100']))));
+  const concurrency = options.concurrency ?? 200;
+  const inFlight = new Set<Promise<void>>();
+  for (let i = 0; i < total - hot.length; i++) {
+    const gw = gateways[i % gateways.length]!;
+    const bucket = String(Math.floor(i / ASSETS_PER_BUCKET)).padStart(4, '0');
+    const r = rng.nextFloat();
+    let p: Promise<{ code: string }>;
+    if (r < 0.06) p = gw.submit('assets', 'transfer', [hot[i % hot.length]!, `owner${i}`]);
+    else if (r < 0.08) p = gw.submit('assets', 'tally', [`asset-${bucket}-`, `asset-${bucket}.`]);
+    else p = gw.submit('assets', 'create', [`asset-${bucket}-${String(i).padStart(6, '0')}`, `owner${i % 7}`, String(rng.nextInt(1000))]);
+    const tracked: Promise<void> = settle(p).finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+    if (inFlight.size >= concurrency) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  return { submitted: total, codes, notSubmitted, elapsedMs: Date.now() - started };
 }

@@ -23,7 +23,8 @@ import '../consensus/engines.ts';
 import { getEngine } from '../consensus/registry.ts';
 import { assertInvariant, type DecidedBlock, type Engine, type EngineMessage, type NodeId, type Proposal } from '../consensus/engine.ts';
 import { SeededRng } from '../consensus/rng.ts';
-import { directoryVerifier, keyPairSigner, parsePrivateKey, sign, verify } from '../crypto/index.ts';
+import { directoryVerifier, keyPairSigner, parsePrivateKey, sign } from '../crypto/index.ts';
+import type { VerifyFn } from '../ledger/sigcache.ts';
 import { createPublicKey } from 'node:crypto';
 import { blockHash, buildHeader, decodeBlock, encodeBlock, ordererSignedBytes, type Block, type BlockHeader } from '../ledger/block.ts';
 import { BlockStore } from '../ledger/blockstore.ts';
@@ -78,6 +79,8 @@ export interface OrdererOptions {
   readonly clock?: () => number;
   /** Seed of the engine's randomness (election jitter); default derived from the id. */
   readonly seed?: number;
+  /** Signature check; the in-process network shares a memo between its nodes (sigcache.ts). */
+  readonly verify?: VerifyFn;
 }
 
 type BlockListener = (block: Block) => void;
@@ -103,7 +106,7 @@ export class Orderer {
   constructor(options: OrdererOptions) {
     this.id = options.id;
     this.config = configOfGenesis(options.genesis);
-    this.ctx = validationContextFromConfig(this.config);
+    this.ctx = validationContextFromConfig(this.config, options.verify);
     this.clock = options.clock ?? (() => Date.now());
     this.send = options.send ?? (() => undefined);
     const members = this.config.orderers.map((o) => o.id);
@@ -225,7 +228,7 @@ export class Orderer {
     if (Math.abs(tx.proposal.timestampMs - now) > skew) return `transaction timestamp is more than ${skew} ms from the orderer's clock`;
     try {
       const creator = this.ctx.msp.validate(tx.proposal.creator, now);
-      if (!verify(creator.publicKey, tx.envelope.payload, tx.envelope.signature)) return 'transaction signature does not verify';
+      if (!this.ctx.verify(creator.publicKey, tx.envelope.payload, tx.envelope.signature)) return 'transaction signature does not verify';
     } catch (err) {
       return `creator: ${(err as Error).message}`;
     }

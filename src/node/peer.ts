@@ -10,7 +10,8 @@
 // Committing a block: Ledger.commitBlock (link, hashes, orderer signature, validation, commit).
 import { randomBytes } from 'node:crypto';
 import type { Bytes } from '../codec/index.ts';
-import { parsePrivateKey, sign, verify } from '../crypto/index.ts';
+import { parsePrivateKey, sign } from '../crypto/index.ts';
+import type { VerifyFn } from '../ledger/sigcache.ts';
 import { checkAcl, findFunction, invoke, STATUS_OK, type ContractRegistry } from '../contracts/runtime.ts';
 import type { Block } from '../ledger/block.ts';
 import { Ledger, type BlockCommitEvent } from '../ledger/ledger.ts';
@@ -67,6 +68,8 @@ export interface PeerOptions {
   readonly clock?: () => number;
   /** Bound on proposal timestamps vs the local clock; default: the consortium's ordering setting. */
   readonly clockSkewMsMax?: number;
+  /** Signature check; the in-process network shares a memo between its nodes (sigcache.ts). */
+  readonly verify?: VerifyFn;
 }
 
 const WAITERS_MAX = 100_000;
@@ -100,7 +103,7 @@ export class Peer {
     this.signer = { sign: (message) => sign(key, message) };
     this.contracts = options.contracts;
     this.clock = options.clock ?? (() => Date.now());
-    this.ledger = Ledger.open(options.ledgerDir, options.genesis);
+    this.ledger = Ledger.open(options.ledgerDir, options.genesis, options.verify ? { verify: options.verify } : {});
     this.clockSkewMsMax = options.clockSkewMsMax ?? this.ledger.config.ordering.clockSkewMsMax;
     // Check our own identity once: a peer with a foreign or expired certificate cannot endorse.
     this.ledger.validationContext.msp.validate(this.certPem, this.clock());
@@ -227,7 +230,7 @@ export class Peer {
     } catch (err) {
       return { status: STATUS_FORBIDDEN, message: `creator: ${(err as Error).message}` };
     }
-    if (!verify(creator.publicKey, signed.proposal, signed.signature)) {
+    if (!this.ledger.validationContext.verify(creator.publicKey, signed.proposal, signed.signature)) {
       return { status: STATUS_FORBIDDEN, message: `proposal signature does not verify for ${creator.org}/${creator.id}` };
     }
     if (computeTxId(proposal.nonce, proposal.creator) !== proposal.txId) return { status: STATUS_BAD_REQUEST, message: 'txId is not sha256(nonce ‖ creator)' };
