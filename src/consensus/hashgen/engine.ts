@@ -821,6 +821,9 @@ export class HashgenEngine implements Engine<HgMessage> {
     if (m.height <= this.height) return;
     if (m.height > this.height + 1) return this.requestFetch(from);
     if (!bytesEqual(m.prev, this.digest)) return;
+    // A quorum-signed seal of a malformed batch is only possible with Byzantine validators
+    // (paper quorum); never let it reach decide()'s invariants.
+    if (!this.isValidBatch(m.proposals)) return this.misbehaved(from, m.epoch, 'invalid-block');
     this.acceptSeal(m, digest);
   }
 
@@ -968,7 +971,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     const cert = b.certificate;
     assertInvariant(cert !== null, 'verified certificate');
     const f = cert.fields;
-    if (b.proposals.some((p) => this.dedup.isDecided(p))) return;
+    if (!this.isValidBatch(b.proposals)) return;
     this.decide(b.height, b.previousDigest, [...b.proposals], b.digest, {
       epoch: f.epoch as number,
       nonce: f.nonce as number,
