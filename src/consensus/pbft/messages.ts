@@ -155,13 +155,28 @@ export type PbftMessageType = PbftMessage['type'];
 /** Any signed PBFT structure (top-level messages and pre-prepare headers). */
 export type Signed = PbftMessage | PrePrepareHeader;
 
-/** The bytes a replica signs: the message minus `sig` (and minus a pre-prepare's batch). */
+/**
+ * The bytes a replica signs: the message minus `sig` (and minus a pre-prepare's batch). The
+ * frequent fixed-shape messages are signed as a DAG-CBOR tuple (cheaper than a map, whose keys the
+ * encoder must sort); the others as a map of their fields. Either way canonical: one value, one
+ * byte string, on every replica.
+ */
 export function signingBytes(message: Signed): Bytes {
+  switch (message.type) {
+    case 'pre-prepare':
+    case 'prepare':
+    case 'commit':
+      return encode([SIGNING_DOMAIN, message.type, message.view, message.seq, message.digest, message.replica]);
+    case 'checkpoint':
+      return encode([SIGNING_DOMAIN, message.type, message.seq, message.blockDigest, message.stateDigest, message.replica]);
+    case 'status':
+      return encode([SIGNING_DOMAIN, message.type, message.view, message.changing, message.stableSeq, message.executedSeq, message.replica]);
+    default:
+      break;
+  }
   const body: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(message)) {
-    if (k === 'sig') continue;
-    if (k === 'batch' && message.type === 'pre-prepare') continue;
-    body[k] = v;
+    if (k !== 'sig') body[k] = v;
   }
   return encode({ domain: SIGNING_DOMAIN, body });
 }
