@@ -58,6 +58,31 @@ describe('simulator: a correct engine passes every checker under faults', () => 
   });
 });
 
+describe('simulator: Ready.restore (snapshot install / state transfer)', () => {
+  it('fills a lagging node\'s ledger from a correct node after checking the digest', () => {
+    let restores = 0;
+    for (let seed = 1; seed <= 4; seed++) {
+      const r = runSimulation({ ...base, faults: 'crash', seed, crashMax: 1, trace: true, traceEventsMax: 100_000 });
+      assert.deepEqual(r.violations, [], `seed ${seed}`);
+      restores += r.trace.filter((l) => / restore to height \d+/.test(l)).length;
+      assert.ok(r.trace.filter((l) => l.includes('restored from n1 height')).length >= r.trace.filter((l) => l.includes('restore to height')).length);
+    }
+    assert.ok(restores >= 2, `restores happened (${restores})`);
+  });
+
+  it('a restore to a digest no correct node decided is an agreement violation', () => {
+    let caught = 0;
+    for (let seed = 1; seed <= 4; seed++) {
+      const r = runSimulation({ ...base, faults: 'crash', seed, crashMax: 1, engineOptions: { bug: 'restore' } });
+      if (r.violations.length === 0) continue;
+      caught += 1;
+      assert.deepEqual(checkers(r), ['agreement']);
+      assert.match(r.violations[0]!.message, /restores height \d+ to digest [0-9a-f]+, but correct node n1 decided/);
+    }
+    assert.ok(caught >= 2, `caught ${caught}`);
+  });
+});
+
 describe('simulator: each checker catches its deliberately broken engine', () => {
   const cases = [
     { bug: 'agreement', nodes: 3, faults: 'none' },

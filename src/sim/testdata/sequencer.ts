@@ -3,13 +3,15 @@
 // `test-sequencer` is a small but correct crash-tolerant engine: members[0] sequences, the
 // others forward proposals to it, accept its signed blocks in order and ask it for missing
 // blocks ('sync') when they fall behind, so it survives loss, duplication, reordering,
-// partitions and crash/restart. With the option `bug` it becomes deliberately broken, one bug per
+// partitions and crash/restart. A follower more than SNAPSHOT_GAP blocks behind gets a snapshot
+// (height, digest, dedup state) instead and asks the driver to restore (Ready.restore). With the option `bug` it becomes deliberately broken, one bug per
 // checker, so that the tests can show each checker catches its kind of failure:
 //   agreement  — n2 decides each multi-proposal block with its proposals reversed;
 //   validity   — the sequencer adds a proposal no client sent;
 //   integrity  — the sequencer decides the first proposal of each block again in the next one;
 //   durability — the sequencer forgets its persisted state on restart (and decides anew);
-//   liveness   — the sequencer never cuts a block.
+//   liveness   — the sequencer never cuts a block;
+//   restore    — a follower installing a snapshot restores to a wrong digest.
 // `test-sequencer-bft` is the same engine declared Byzantine-tolerant, with ByzantineSupport
 // hooks: it does NOT tolerate an equivocating sequencer, which the simulator must expose.
 import { decode, encode, bytesEqual, type Bytes } from '../../codec/index.ts';
@@ -17,11 +19,11 @@ import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
 import { BlockCutter } from '../../consensus/cutter.ts';
 import { DedupWindow } from '../../consensus/dedup.ts';
 import { GENESIS_DIGEST, blockDigest } from '../../consensus/digest.ts';
-import type { ByzantineSupport, DecidedBlock, DurableState, Engine, EngineStatus, NodeId, Outbound, PersistOp, Proposal, ProposeResult, Ready, Rng } from '../../consensus/engine.ts';
+import type { ByzantineSupport, DecidedBlock, DurableState, Engine, EngineStatus, NodeId, Outbound, PersistOp, Proposal, ProposeResult, Ready, RestoreRequest, Rng } from '../../consensus/engine.ts';
 import { registerEngine, type EngineContext, type EngineDefinition } from '../../consensus/registry.ts';
 
-export type SequencerBug = 'agreement' | 'validity' | 'integrity' | 'durability' | 'liveness';
-const BUGS: readonly SequencerBug[] = ['agreement', 'validity', 'integrity', 'durability', 'liveness'];
+export type SequencerBug = 'agreement' | 'validity' | 'integrity' | 'durability' | 'liveness' | 'restore';
+const BUGS: readonly SequencerBug[] = ['agreement', 'validity', 'integrity', 'durability', 'liveness', 'restore'];
 
 interface WireBlock {
   readonly height: number;
@@ -34,13 +36,16 @@ interface WireBlock {
 export type SequencerMessage =
   | { readonly type: 'fwd'; readonly p: Proposal }
   | { readonly type: 'blk'; readonly b: WireBlock }
-  | { readonly type: 'sync'; readonly fromHeight: number };
+  | { readonly type: 'sync'; readonly fromHeight: number }
+  | { readonly type: 'snap'; readonly height: number; readonly digest: Bytes; readonly dedup: Array<[string, number, number[]]>; readonly signature: Bytes };
 
 const HEAD = 'seq/head';
 const BLOCK = 'seq/block/';
 const SYNC_EVERY_TICKS = 5;
 const SYNC_BATCH_MAX = 32;
 const EARLY_MAX = 256;
+/** A follower further behind than this is sent a snapshot rather than blocks. */
+export const SNAPSHOT_GAP = 8;
 
 const blockKey = (h: number): string => `${BLOCK}${String(h).padStart(12, '0')}`;
 const signed = (h: number, digest: Bytes): Bytes => encode({ s: 'test-seq', h, d: digest });
@@ -68,6 +73,7 @@ class SequencerEngine implements Engine<SequencerMessage> {
   private persist: PersistOp[] = [];
   private messages: Outbound<SequencerMessage>[] = [];
   private decided: DecidedBlock[] = [];
+  private restore: RestoreRequest | null = null;
 
   constructor(ctx: EngineContext) {
     this.id = ctx.id;
@@ -125,9 +131,16 @@ class SequencerEngine implements Engine<SequencerMessage> {
     if (m.type === 'fwd' && this.isSequencer && validProposal(m.p)) this.propose({ clientId: m.p.clientId, seq: m.p.seq, data: m.p.data });
     else if (m.type === 'sync' && this.isSequencer && Number.isSafeInteger(m.fromHeight)) this.serveSync(from, m.fromHeight);
     else if (m.type === 'blk' && !this.isSequencer && from === this.sequencer) this.receive(m.b);
+    else if (m.type === 'snap' && !this.isSequencer && from === this.sequencer) this.installSnapshot(m);
   }
 
   private serveSync(to: NodeId, fromHeight: number): void {
+    if (this.height - fromHeight >= SNAPSHOT_GAP) {
+      const dedup = this.dedup.toJSON();
+      const signature = this.signer.sign(encode({ s: 'test-seq-snap', h: this.height, d: this.digest, x: dedup }));
+      this.messages.push({ to, message: { type: 'snap', height: this.height, digest: this.digest, dedup, signature } });
+      return;
+    }
     for (let h = Math.max(1, fromHeight); h <= this.height && h < fromHeight + SYNC_BATCH_MAX; h++) {
       const stored = this.storage.get(blockKey(h));
       const b = this.blocks.get(h) ?? (stored ? decode<WireBlock>(stored) : undefined);
@@ -151,6 +164,18 @@ class SequencerEngine implements Engine<SequencerMessage> {
       this.early.delete(next.height);
       this.accept(next);
     }
+  }
+
+  private installSnapshot(m: Extract<SequencerMessage, { type: 'snap' }>): void {
+    if (!Number.isSafeInteger(m.height) || m.height <= this.height || !(m.digest instanceof Uint8Array) || !Array.isArray(m.dedup) || !(m.signature instanceof Uint8Array)) return;
+    if (!this.verifier.verify(this.sequencer, encode({ s: 'test-seq-snap', h: m.height, d: m.digest, x: m.dedup }), m.signature)) return;
+    this.height = m.height;
+    this.digest = m.digest;
+    this.dedup = DedupWindow.fromJSON(m.dedup);
+    this.early.clear();
+    this.persist.push({ op: 'put', key: HEAD, value: encode({ height: this.height, digest: this.digest, dedup: m.dedup }) });
+    const digest = this.bug === 'restore' ? new Uint8Array(m.digest).map((b, i) => (i === 0 ? b ^ 1 : b)) : m.digest;
+    this.restore = { height: m.height, digest };
   }
 
   private accept(b: WireBlock): void {
@@ -190,17 +215,18 @@ class SequencerEngine implements Engine<SequencerMessage> {
   }
 
   hasReady(): boolean {
-    return this.persist.length + this.messages.length + this.decided.length > 0;
+    return this.persist.length + this.messages.length + this.decided.length > 0 || this.restore !== null;
   }
 
   ready(): Ready<SequencerMessage> {
-    return { persist: [...this.persist], messages: [...this.messages], decided: [...this.decided], restore: null };
+    return { persist: [...this.persist], messages: [...this.messages], decided: [...this.decided], restore: this.restore };
   }
 
   advance(rd: Ready<SequencerMessage>): void {
     this.persist.splice(0, rd.persist.length);
     this.messages.splice(0, rd.messages.length);
     this.decided.splice(0, rd.decided.length);
+    if (rd.restore === this.restore) this.restore = null;
   }
 
   status(): EngineStatus {
