@@ -56,6 +56,8 @@ export interface BlockCommitEvent {
 export interface LedgerOptions {
   /** Signature check; the in-process network passes a shared memo (sigcache.ts). */
   readonly verify?: VerifyFn;
+  /** Crash tests only: called between the block-store append and the state commit. */
+  readonly afterAppendForTests?: (blockNumber: number) => void;
 }
 
 export type CommitListener = (event: BlockCommitEvent) => void;
@@ -124,8 +126,10 @@ export class Ledger {
   private lastHeader: BlockHeader;
   private readonly listeners = new Set<CommitListener>();
   private closed = false;
+  private readonly afterAppend: ((blockNumber: number) => void) | undefined;
 
   private constructor(readonly dir: string, genesis: Block | undefined, options: LedgerOptions) {
+    this.afterAppend = options.afterAppendForTests;
     mkdirSync(dir, { recursive: true });
     const paths = ledgerPaths(dir);
     this.state = new StateDb(paths.state);
@@ -232,6 +236,7 @@ export class Ledger {
     const { outcomes, writes } = validateTransactions(block.data, block.header.number, block.header.timestampMs, this.state, this.ctx, parsed);
     const stored: StoredBlock = { block, validation: outcomes.map((o) => o.code) };
     this.store.append(block.header.number, encodeStoredBlock(stored));
+    this.afterAppend?.(block.header.number);
     // The same update blockUpdateOf(stored) computes on recovery, without decoding again.
     const savepoint = this.state.applyBlock({
       number: block.header.number,
