@@ -1,0 +1,373 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { validateFhir } from '../../fhir/validate.ts';
+import type { AuditEntry } from './state.ts';
+import { DAY_MS, partFor, pseudonymFor, TestChain } from './testkit.ts';
+
+type Verdict = { allowed: boolean; reasons: string[]; flags: string[]; basis: { rule: string } | null; auditId: string; record?: { parts: Array<{ sensitivity: string; cid: string }> } };
+
+const H1_ADMIN = 'H1/admin1:admin';
+const H2_ADMIN = 'H2/admin2:admin';
+const DOC1 = 'H1/doc1:doctor';
+const DOC2 = 'H2/doc2:doctor';
+const DOC3 = 'H3/doc3:doctor';
+const SUP1 = 'H1/sup1:supervisor';
+const PAT = 'H1/pat1:patient';
+const PP = pseudonymFor('pat1');
+const T0 = Date.UTC(2026, 0, 1);
+
+function setup(): TestChain {
+  const c = new TestChain(T0);
+  c.submit(H1_ADMIN, 'initialize', { camsOrg: 'H1' });
+  c.submit(H1_ADMIN, 'enrolPatient', { user: 'H1/pat1', pseudonym: PP });
+  c.submit(H1_ADMIN, 'startCare', { doctor: 'H1/doc1', patient: PP });
+  return c;
+}
+
+function createRecord(c: TestChain, recordId: string, sensitivities: Array<'normal' | 'sensitive' | 'restricted'> = ['normal', 'restricted'], who = DOC1): Verdict {
+  return c.submit<Verdict>(who, 'createRecord', { recordId, patient: PP, category: 'Observation', parts: sensitivities.map((s) => partFor(recordId, s)) });
+}
+
+function session(c: TestChain, provider: string): number {
+  return c.evaluate<{ state: number }>(PAT, 'bmrsSession', { provider, patient: PP }).state;
+}
+
+describe('health contract: records', () => {
+  let c: TestChain;
+  before(() => { c = setup(); });
+  after(() => c.close());
+
+  it('creates a record with custodian, version, author and tx timestamps', () => {
+    const at = c.nowMs;
+    const v = createRecord(c, 'r1');
+    assert.equal(v.allowed, true, v.reasons.join('; '));
+    const meta = c.evaluate<Record<string, unknown>>(DOC1, 'getRecord', { recordId: 'r1' });
+    assert.equal(meta['custodian'], 'H1');
+    assert.equal(meta['version'], 1);
+    assert.equal(meta['author'], 'H1/doc1');
+    assert.equal(meta['sensitivity'], 'restricted');
+    assert.equal(meta['createdAtMs'], at);
+    assert.equal(meta['patient'], PP);
+  });
+
+  it('refuses malformed arguments with a clear error and no endorsement (status 400)', () => {
+    const base = { recordId: 'r-bad', patient: PP, category: 'Observation', parts: [partFor('x', 'normal')] };
+    const cases: Array<[unknown, RegExp]> = [
+      [{ ...base, patient: 'John Smith' }, /patient: must be a pseudonym/],
+      [{ ...base, note: 'patient has diabetes' }, /note|Unrecognized key/],
+      [{ ...base, parts: [{ ...partFor('x', 'normal'), comment: 'free text' }] }, /parts\.0/],
+      [{ ...base, parts: [{ ...partFor('x', 'normal'), cid: 'not-a-cid' }] }, /parts\.0\.cid: must be a CIDv1/],
+      [{ ...base, parts: [{ ...partFor('x', 'normal'), commitment: 'abc' }] }, /commitment/],
+      [{ ...base, category: 'free text category' }, /category/],
+      [{ ...base, parts: [partFor('x', 'normal'), partFor('y', 'normal')] }, /one part per sensitivity/],
+      ['{not json', /not valid JSON/],
+    ];
+    for (const [arg, re] of cases) {
+      const r = c.try('submit', DOC1, 'createRecord', arg);
+      assert.equal(r.status, 400, JSON.stringify(arg));
+      assert.match(r.message, re);
+    }
+    assert.equal(c.try('submit', DOC1, 'createRecord', { ...base, patient: pseudonymFor('nobody') }).status, 400);
+  });
+
+  it('updates to a new version and keeps the old one queryable', () => {
+    c.nowMs += 1000;
+    const at = c.nowMs;
+    const v = c.submit<Verdict>(DOC1, 'updateRecord', { recordId: 'r1', parts: [partFor('r1v2', 'normal'), partFor('r1v2', 'sensitive')] });
+    assert.equal(v.allowed, true);
+    const versions = c.evaluate<Array<{ version: number; updatedAtMs: number; parts: Array<{ cid: string }> }>>(DOC1, 'recordVersions', { recordId: 'r1' });
+    assert.deepEqual(versions.map((x) => x.version), [1, 2]);
+    assert.equal(versions[0]!.parts[0]!.cid, partFor('r1', 'normal').cid);
+    assert.equal(versions[1]!.updatedAtMs, at);
+  });
+
+  it("a doctor outside the patient's care cannot create or update; the attempt is audited", () => {
+    const v = createRecord(c, 'r-intruder', ['normal'], DOC2);
+    assert.equal(v.allowed, false);
+    assert.match(v.reasons.join(' '), /not in this doctor's care/);
+    assert.equal(c.evaluate(DOC1, 'getRecord', { recordId: 'r1' }) !== undefined, true);
+    assert.equal(c.try('evaluate', DOC1, 'getRecord', { recordId: 'r-intruder' }).status, 400);
+    const trail = c.evaluate<{ entries: AuditEntry[] }>('H2/admin2:admin', 'auditTrail', { kind: 'org', org: 'H2' });
+    assert.ok(trail.entries.some((e) => e.op === 'access.write' && e.outcome === 'deny' && e.actor.id === 'doc2'));
+  });
+
+  it("lists a patient's records for those with a basis to read them", () => {
+    assert.deepEqual(c.evaluate<Array<{ recordId: string }>>(DOC1, 'listPatientRecords', { patient: PP }).map((r) => r.recordId), ['r1']);
+    assert.deepEqual(c.evaluate<Array<{ recordId: string }>>(PAT, 'listPatientRecords', { patient: PP, purpose: 'PATRQT' }).map((r) => r.recordId), ['r1']);
+    assert.deepEqual(c.evaluate<unknown[]>('H2/nurse1:nurse', 'listPatientRecords', { patient: PP }), []);
+  });
+});
+
+describe('health contract: access, BMRS sessions and break-the-glass', () => {
+  let c: TestChain;
+  before(() => { c = setup(); createRecord(c, 'r1'); });
+  after(() => c.close());
+
+  it('the doctor in care reads normal parts; restricted is a Violation; a second one kills the session', () => {
+    const ok = c.submit<Verdict>(DOC1, 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT', sensitivity: 'normal' });
+    assert.equal(ok.allowed, true);
+    assert.deepEqual(ok.record!.parts.map((p) => p.sensitivity), ['normal']);
+    assert.equal(session(c, 'H1/doc1'), 2);
+    const bad = c.submit<Verdict>(DOC1, 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' });
+    assert.equal(bad.allowed, false);
+    assert.match(bad.reasons.join(' '), /restricted data needs explicit consent or break-the-glass/);
+    assert.equal(bad.record, undefined);
+    assert.equal(session(c, 'H1/doc1'), 3);
+    const refused = c.submit<Verdict>(DOC1, 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT', sensitivity: 'normal' });
+    assert.equal(refused.allowed, false);
+    assert.match(refused.reasons[0]!, /BMRS session is dead/);
+    assert.ok(refused.flags.includes('bmrs-dead'));
+  });
+
+  it('only CAMS re-authorizes a dead session; then access works again', () => {
+    assert.equal(c.try('submit', H2_ADMIN, 'bmrsReauthorize', { provider: 'H1/doc1', patient: PP }).status, 400);
+    assert.equal(c.try('submit', DOC2, 'bmrsReauthorize', { provider: 'H1/doc1', patient: PP }).status, 403);
+    c.submit(H1_ADMIN, 'bmrsReauthorize', { provider: 'H1/doc1', patient: PP });
+    assert.equal(session(c, 'H1/doc1'), 1);
+    assert.match(c.try('submit', H1_ADMIN, 'bmrsReauthorize', { provider: 'H1/doc1', patient: PP }).message, /not dead/);
+    assert.equal(c.submit<Verdict>(DOC1, 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT', sensitivity: 'normal' }).allowed, true);
+    assert.equal(session(c, 'H1/doc1'), 2);
+  });
+
+  it('break-the-glass: allowed with a reason, flagged, audited as a security alert, patient notified', () => {
+    const noReason = c.submit<Verdict>(DOC3, 'access', { recordId: 'r1', action: 'read', purpose: 'BTG' });
+    assert.equal(noReason.allowed, false);
+    assert.match(noReason.reasons.join(' '), /a reason is required/);
+    const btg = c.submit<Verdict>('H3/doc4:doctor', 'access', { recordId: 'r1', action: 'read', purpose: 'ETREAT', reason: 'unconscious-no-proxy' });
+    assert.equal(btg.allowed, true);
+    assert.deepEqual(btg.flags, ['break-the-glass', 'security-alert', 'notify-patient']);
+    assert.deepEqual(btg.record!.parts.map((p) => p.sensitivity), ['normal', 'restricted']);
+    const feed = c.evaluate<{ notifications: Array<{ kind: string; actor: string; auditId: string }> }>(PAT, 'notifications', { patient: PP });
+    const note = feed.notifications.find((n) => n.kind === 'break-the-glass');
+    assert.equal(note?.actor, 'H3/doc4');
+    assert.equal(note?.auditId, btg.auditId);
+    const log = c.evaluate<{ entries: AuditEntry[] }>(PAT, 'auditTrail', { kind: 'patient', patient: PP });
+    const entry = log.entries.find((e) => e.auditId === btg.auditId);
+    assert.equal(entry?.securityAlert, true);
+    assert.equal(entry?.basis, 'break-the-glass');
+    // Nurses cannot break the glass; free-text reasons are refused by the schema.
+    assert.equal(c.submit<Verdict>('H3/nurse3:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'BTG', reason: 'emergency' }).allowed, false);
+    assert.equal(c.try('submit', 'H3/doc5:doctor', 'access', { recordId: 'r1', action: 'read', purpose: 'BTG', reason: 'Patient has HIV and overdosed' }).status, 400);
+  });
+
+  it("the patient's access log shows who saw the data; others cannot read it", () => {
+    const log = c.evaluate<{ entries: AuditEntry[] }>(PAT, 'auditTrail', { kind: 'patient', patient: PP, pageSize: 200 });
+    const readers = new Set(log.entries.filter((e) => e.op === 'access.read' && e.outcome === 'allow').map((e) => `${e.actor.org}/${e.actor.id}`));
+    assert.deepEqual([...readers].sort(), ['H1/doc1', 'H3/doc4']);
+    assert.equal(c.try('evaluate', DOC1, 'auditTrail', { kind: 'patient', patient: PP }).status, 400);
+    // Pagination walks the whole log.
+    let bookmark = '';
+    const seen: string[] = [];
+    do {
+      const page = c.evaluate<{ entries: AuditEntry[]; bookmark: string }>(PAT, 'auditTrail', { kind: 'patient', patient: PP, pageSize: 2, bookmark });
+      seen.push(...page.entries.map((e) => e.auditId));
+      bookmark = page.bookmark;
+    } while (bookmark !== '');
+    assert.deepEqual(seen, log.entries.map((e) => e.auditId));
+  });
+
+  it("custodian batches: every event re-decided and audited; mismatches flagged; only the custodian records", () => {
+    const events = [
+      { requester: { org: 'H1', id: 'doc1', role: 'doctor' }, recordId: 'r1', action: 'read', purpose: 'TREAT', sensitivity: 'normal', servedDecision: 'allow' },
+      { requester: { org: 'H2', id: 'nurse9', role: 'nurse' }, recordId: 'r1', action: 'read', purpose: 'TREAT', servedDecision: 'allow' },
+    ];
+    const out = c.submit<Array<{ decision: string; mismatch: boolean; auditId: string }>>('H1/peer0:peer', 'recordReads', events);
+    assert.deepEqual(out.map((o) => [o.decision, o.mismatch]), [['allow', false], ['deny', true]]);
+    const trail = c.evaluate<{ entries: AuditEntry[] }>(SUP1, 'auditTrail', { kind: 'record', recordId: 'r1', pageSize: 200 });
+    const mismatch = trail.entries.find((e) => e.auditId === out[1]!.auditId);
+    assert.ok(mismatch?.flags.includes('served-decision-mismatch'));
+    assert.equal(mismatch?.recordedBy?.id, 'peer0');
+    assert.equal(c.try('submit', 'H2/peer0:peer', 'recordReads', events).status, 400);
+    assert.equal(c.try('submit', DOC1, 'recordReads', events).status, 403);
+    assert.equal(c.try('submit', 'H1/peer0:peer', 'recordReads', Array.from({ length: 51 }, () => events[0])).status, 400);
+  });
+
+  it('ending the care relation ends the doctor\'s access', () => {
+    c.submit('H1/doc1:doctor', 'endCare', { doctor: 'H1/doc1', patient: PP });
+    const v = c.submit<Verdict>(DOC1, 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT', sensitivity: 'normal' });
+    assert.equal(v.allowed, false);
+    assert.equal(c.try('submit', DOC2, 'startCare', { doctor: 'H2/doc2', patient: PP }).status, 400);
+    c.submit(PAT, 'startCare', { doctor: 'H2/doc2', patient: PP });
+    assert.equal(c.submit<Verdict>(DOC2, 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT', sensitivity: 'normal' }).allowed, true);
+  });
+
+  it('exports the audit trail and provenance as FHIR resources that validate', () => {
+    const events = c.evaluate<{ bundle: { entry: Array<{ resource: { resourceType: string; type: { code: string } } }> } }>(PAT, 'exportAuditEvents', { kind: 'patient', patient: PP, pageSize: 200 });
+    assert.ok(events.bundle.entry.length > 5);
+    validateFhir(events.bundle);
+    for (const e of events.bundle.entry) validateFhir(e.resource);
+    assert.ok(events.bundle.entry.some((e) => e.resource.type.code === '110113'), 'a security alert is exported');
+    c.nowMs += 5000;
+    c.submit(DOC2, 'updateRecord', { recordId: 'r1', parts: [partFor('r1b', 'normal')] });
+    const prov = c.evaluate<{ bundle: { entry: Array<{ resource: { resourceType: string; activity: { coding: Array<{ code: string }> } } }> } }>(PAT, 'exportProvenance', { recordId: 'r1' });
+    assert.deepEqual(prov.bundle.entry.map((e) => e.resource.activity.coding[0]!.code), ['CREATE', 'UPDATE']);
+    validateFhir(prov.bundle);
+  });
+});
+
+describe('health contract: consents', () => {
+  let c: TestChain;
+  before(() => { c = setup(); createRecord(c, 'r1', ['normal', 'sensitive']); createRecord(c, 'r2', ['normal', 'restricted']); });
+  after(() => c.close());
+
+  const consent = (grantee: string, extra: Record<string, unknown> = {}) => ({
+    patient: PP,
+    grantee: { kind: 'user', user: grantee },
+    actions: ['read'],
+    purposes: ['TREAT'],
+    period: { startMs: T0, endMs: T0 + DAY_MS },
+    scope: { maxSensitivity: 'sensitive' },
+    ...extra,
+  });
+
+  it('only the patient grants; a consent opens reads within its scope and sensitivity', () => {
+    assert.equal(c.try('submit', DOC1, 'grantConsent', consent('H2/nurse1')).status, 403);
+    assert.equal(c.try('submit', 'H1/pat2:patient', 'grantConsent', consent('H2/nurse1')).status, 400);
+    const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H2/nurse1'));
+    assert.match(g.consent.consentId, /^c[0-9a-f]{32}$/);
+    assert.equal(c.submit<Verdict>('H2/nurse1:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' }).allowed, true);
+    const r2 = c.submit<Verdict>('H2/nurse1:nurse', 'access', { recordId: 'r2', action: 'read', purpose: 'TREAT' });
+    assert.equal(r2.allowed, false);
+    assert.match(r2.reasons.join(' '), /covers sensitivity up to sensitive, not restricted/);
+  });
+
+  it('expiry is decided by the transaction timestamp', () => {
+    c.submit(PAT, 'grantConsent', consent('H2/nurse2'));
+    assert.equal(c.submit<Verdict>('H2/nurse2:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' }, T0 + DAY_MS - 1).allowed, true);
+    const late = c.submit<Verdict>('H2/nurse2:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' }, T0 + DAY_MS);
+    assert.equal(late.allowed, false);
+    assert.match(late.reasons.join(' '), /expired/);
+    assert.match(c.try('submit', PAT, 'grantConsent', consent('H2/nurse3'), T0 + 2 * DAY_MS).message, /already ended/);
+  });
+
+  it('revocation takes effect at once', () => {
+    const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H2/nurse4', { grantee: { kind: 'role', role: 'nurse', org: 'H2' } }));
+    assert.equal(c.submit<Verdict>('H2/nurse4:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' }).allowed, true);
+    assert.equal(c.try('submit', 'H2/nurse4:patient', 'revokeConsent', { consentId: g.consent.consentId }).status, 400);
+    c.submit(PAT, 'revokeConsent', { consentId: g.consent.consentId });
+    const v = c.submit<Verdict>('H2/nurse5:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' });
+    assert.equal(v.allowed, false);
+    assert.match(c.try('submit', PAT, 'revokeConsent', { consentId: g.consent.consentId }).message, /already revoked/);
+  });
+
+  it('exports a consent as a FHIR Consent that validates', () => {
+    const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H2/nurse6', {
+      actions: ['read', 'share', 'statistics', 'write'], purposes: ['TREAT', 'HRESCH'], scope: { recordIds: ['r1'], categories: ['Observation'], maxSensitivity: 'restricted' },
+    }));
+    const fhir = c.evaluate<Record<string, unknown>>(PAT, 'exportConsent', { consentId: g.consent.consentId });
+    validateFhir(fhir);
+    assert.equal(fhir['status'], 'active');
+    assert.equal(c.try('evaluate', DOC1, 'exportConsent', { consentId: g.consent.consentId }).status, 400);
+    const roleConsent = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('x', { grantee: { kind: 'role', role: 'researcher' } }));
+    validateFhir(c.evaluate(PAT, 'exportConsent', { consentId: roleConsent.consent.consentId }));
+    const orgConsent = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('x', { grantee: { kind: 'org', org: 'H4' } }));
+    c.submit(PAT, 'revokeConsent', { consentId: orgConsent.consent.consentId });
+    const revoked = c.evaluate<Record<string, unknown>>(PAT, 'exportConsent', { consentId: orgConsent.consent.consentId });
+    validateFhir(revoked);
+    assert.equal(revoked['status'], 'inactive');
+  });
+});
+
+describe('health contract: applications, datasets and statistics', () => {
+  let c: TestChain;
+  const RES = 'H2/res1:researcher';
+  const period = { startMs: T0, endMs: T0 + 30 * DAY_MS };
+  const ds = (id: string) => ({ datasetId: id, name: `Blood pressure ${id}`, description: 'Systolic readings, adults', columns: ['8480-6', 'age'], cid: partFor(id, 'normal').cid, sizeBytes: 1000, recordCount: 40 });
+  const stats = { datasetIds: ['ds1', 'ds2'], variable: '8480-6', purpose: 'HRESCH', histogram: { min: 80, max: 200, bins: 4 } };
+  before(() => { c = setup(); createRecord(c, 'r1', ['normal']); });
+  after(() => c.close());
+
+  it('record application: the researcher applies, the patient approves, the permission works', () => {
+    assert.equal(c.submit<Verdict>(RES, 'access', { recordId: 'r1', action: 'read', purpose: 'HRESCH' }).allowed, false);
+    const app = c.submit<{ application: { applicationId: string; status: string } }>('H2/res2:researcher', 'apply', { target: { kind: 'record', recordId: 'r1' }, purpose: 'HRESCH', actions: ['read'], period });
+    assert.equal(app.application.status, 'pending');
+    const pending = c.evaluate<Array<{ applicationId: string }>>(PAT, 'listApplications', { owner: PP });
+    assert.deepEqual(pending.map((a) => a.applicationId), [app.application.applicationId]);
+    assert.ok(c.evaluate<{ notifications: Array<{ kind: string }> }>(PAT, 'notifications', { patient: PP }).notifications.some((n) => n.kind === 'application'));
+    assert.equal(c.try('submit', H1_ADMIN, 'decideApplication', { applicationId: app.application.applicationId, approve: true }).status, 400);
+    c.submit(PAT, 'decideApplication', { applicationId: app.application.applicationId, approve: true });
+    const v = c.submit<Verdict>('H2/res2:researcher', 'access', { recordId: 'r1', action: 'read', purpose: 'HRESCH' });
+    assert.equal(v.allowed, true);
+    assert.deepEqual(v.basis, { rule: 'application', applicationId: app.application.applicationId });
+    assert.equal(c.submit<Verdict>('H2/res2:researcher', 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' }).allowed, false, 'other purpose');
+    assert.match(c.try('submit', PAT, 'decideApplication', { applicationId: app.application.applicationId, approve: false }).message, /already approved/);
+  });
+
+  it('a denied application grants nothing', () => {
+    const app = c.submit<{ application: { applicationId: string } }>('H2/res3:researcher', 'apply', { target: { kind: 'record', recordId: 'r1' }, purpose: 'HRESCH', actions: ['read'], period });
+    c.submit(PAT, 'decideApplication', { applicationId: app.application.applicationId, approve: false });
+    assert.equal(c.submit<Verdict>('H2/res3:researcher', 'access', { recordId: 'r1', action: 'read', purpose: 'HRESCH' }).allowed, false);
+  });
+
+  it('statistics: refused without approval (recorded), allowed after both owners approve, result recorded with suppression checked', () => {
+    c.submit(SUP1, 'registerDataset', ds('ds1'));
+    c.submit(H2_ADMIN, 'registerDataset', ds('ds2'));
+    assert.equal(c.try('submit', DOC1, 'registerDataset', ds('ds3')).status, 403);
+    const market = c.evaluate<{ datasets: Array<{ datasetId: string; ownerOrg: string }> }>(RES, 'listDatasets', {});
+    assert.deepEqual(market.datasets.map((d) => [d.datasetId, d.ownerOrg]), [['ds1', 'H1'], ['ds2', 'H2']]);
+
+    const refused = c.submit<{ allowed: boolean; reasons: string[]; requestId: string }>(RES, 'requestStatistics', stats);
+    assert.equal(refused.allowed, false);
+    assert.match(refused.reasons.join(' '), /dataset ds1: application: no approved access application/);
+    assert.equal(c.evaluate<{ status: string }>(RES, 'getStatistics', { requestId: refused.requestId }).status, 'refused');
+
+    const a1 = c.submit<{ application: { applicationId: string } }>(RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds1' }, purpose: 'HRESCH', actions: ['statistics'], period });
+    const a2 = c.submit<{ application: { applicationId: string } }>(RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds2' }, purpose: 'HRESCH', actions: ['statistics'], period });
+    assert.equal(c.try('submit', H2_ADMIN, 'decideApplication', { applicationId: a1.application.applicationId, approve: true }).status, 400);
+    c.submit(H1_ADMIN, 'decideApplication', { applicationId: a1.application.applicationId, approve: true });
+    const half = c.submit<{ allowed: boolean; reasons: string[] }>(RES, 'requestStatistics', stats);
+    assert.equal(half.allowed, false);
+    assert.match(half.reasons.join(' '), /ds2/);
+    c.submit(H2_ADMIN, 'decideApplication', { applicationId: a2.application.applicationId, approve: true });
+    const ok = c.submit<{ allowed: boolean; requestId: string; inputs: Array<{ cid: string }> }>(RES, 'requestStatistics', stats);
+    assert.equal(ok.allowed, true);
+    assert.deepEqual(ok.inputs.map((i) => i.cid), [ds('ds1').cid, ds('ds2').cid]);
+
+    const result = { suppressed: false, minCohort: 5, count: 80, min: 90, max: 190, mean: 130.5, stdDev: 15.2, histogram: [{ from: 80, to: 110, count: 10 }, { from: 110, to: 140, count: 50 }, { from: 140, to: 170, count: 17 }, { from: 170, to: 200, count: null }] };
+    const leaky = { ...result, histogram: [...result.histogram.slice(0, 3), { from: 170, to: 200, count: 3 }] };
+    assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: ok.requestId, result: leaky }).message, /smaller than the minimum cohort/);
+    assert.equal(c.try('submit', 'H2/res9:researcher', 'recordStatisticsResult', { requestId: ok.requestId, result }).status, 400);
+    c.submit(RES, 'recordStatisticsResult', { requestId: ok.requestId, result });
+    const st = c.evaluate<{ status: string; result: { count: number } }>(RES, 'getStatistics', { requestId: ok.requestId });
+    assert.equal(st.status, 'completed');
+    assert.equal(st.result.count, 80);
+    const trail = c.evaluate<{ entries: AuditEntry[] }>(H1_ADMIN, 'auditTrail', { kind: 'dataset', datasetId: 'ds1' });
+    assert.deepEqual(trail.entries.map((e) => `${e.op}:${e.outcome}`), [
+      'dataset.register:allow', 'stats.request:deny', 'application.apply:allow', 'application.approve:allow', 'stats.request:allow', 'stats.request:allow', 'stats.result:allow',
+    ]);
+  });
+});
+
+describe('health contract: erasure', () => {
+  it('leaves only a non-identifying proof of existence and erasure in the world state', () => {
+    const c = setup();
+    try {
+      createRecord(c, 'r-erase', ['normal', 'sensitive', 'restricted']);
+      c.submit(DOC1, 'updateRecord', { recordId: 'r-erase', parts: [partFor('r-erase-v2', 'normal')] });
+      createRecord(c, 'r-keep', ['normal']);
+      c.submit(DOC1, 'access', { recordId: 'r-erase', action: 'read', purpose: 'TREAT', sensitivity: 'normal' });
+      const secrets = [...['normal', 'sensitive', 'restricted'].map((s) => partFor('r-erase', s as 'normal')), partFor('r-erase-v2', 'normal')].flatMap((p) => [p.cid, p.commitment]);
+      assert.ok(c.dump().some((kv) => secrets.some((s) => kv.value.includes(s))), 'the CIDs are on chain before erasure');
+      assert.equal(c.try('submit', DOC2, 'eraseRecord', { recordId: 'r-erase' }).status, 400);
+      const out = c.submit<{ erased: Record<string, unknown> }>(PAT, 'eraseRecord', { recordId: 'r-erase' });
+      const dump = c.dump();
+      for (const kv of dump) {
+        for (const s of secrets) assert.ok(!kv.key.includes(s) && !kv.value.includes(s), `${kv.key} still holds ${s}`);
+      }
+      assert.equal(dump.filter((kv) => kv.key.startsWith('recv|r-erase|') || kv.key.endsWith('|r-erase') && kv.key.startsWith('rx|')).length, 0);
+      const tomb = dump.find((kv) => kv.key === 'rec|r-erase')!;
+      assert.ok(!tomb.value.includes(PP) && !tomb.value.includes('pat1'), 'no patient id in the proof');
+      assert.deepEqual(Object.keys(JSON.parse(tomb.value) as object).sort(), ['commitmentsDigest', 'custodian', 'erased', 'erasedAtMs', 'erasedBy', 'recordId', 'versions']);
+      assert.equal(out.erased['versions'], 2);
+      assert.match(String(out.erased['commitmentsDigest']), /^[0-9a-f]{64}$/);
+      assert.equal(out.erased['erasedBy'], 'H1/patient');
+      // The other record is untouched; the erased one can no longer be read or updated.
+      assert.ok(dump.some((kv) => kv.key === 'recv|r-keep|000001'));
+      assert.equal(c.submit<Verdict>(DOC1, 'access', { recordId: 'r-erase', action: 'read', purpose: 'TREAT', sensitivity: 'normal' }).allowed, false);
+      assert.equal(c.try('submit', DOC1, 'eraseRecord', { recordId: 'r-erase' }).status, 400);
+      assert.deepEqual(c.evaluate<Array<{ recordId: string }>>(DOC1, 'listPatientRecords', { patient: PP }).map((r) => r.recordId), ['r-keep']);
+    } finally {
+      c.close();
+    }
+  });
+});

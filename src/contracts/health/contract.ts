@@ -1,0 +1,676 @@
+// The `health` system contract: records registry, care relations, consents, access applications,
+// BMRS sessions, the audited `access` path, datasets and statistics — in ONE contract namespace,
+// because the rule engine must see all of them in one transaction (a stub reads only its own
+// contract's namespace) and a read's audit entry must be written by the very transaction that
+// made the decision.
+//
+// Conventions:
+//   - every function takes one argument: a JSON object checked by a zod schema (model.ts); a bad
+//     argument is a ContractError (status 400, not endorsed) naming the field;
+//   - a request the rule engine DENIES is not an error: the transaction commits the denial (audit
+//     entry, BMRS Violation, security alert) and returns {"allowed": false, …}. Otherwise a denied
+//     attempt would leave no trace, and a Violation could never reach the dead state;
+//   - who-may-do-what questions about health data are answered only by rules.ts decide().
+//     Administrative acts (enrolment, care relations, consent, approvals, erasure) have their own
+//     simple actor rules here, each stated next to its function.
+import { z } from 'zod';
+import { hashValue, toHex } from '../../codec/index.ts';
+import type { ChaincodeStub } from '../stub.ts';
+import { ContractError, type Contract, type ContractFunction } from '../runtime.ts';
+import { BMRS_STATE_NAMES } from './bmrs.ts';
+import { consentResource, auditEventBundle, provenanceBundle } from './fhir.ts';
+import {
+  accessRequestSchema,
+  applyArgs,
+  createRecordArgs,
+  grantConsentArgs,
+  idSchema,
+  LIMITS,
+  maxSensitivity,
+  orgSchema,
+  pageArgs,
+  pseudonymSchema,
+  readBatchArgs,
+  registerDatasetArgs,
+  sensitivityRank,
+  statsRequestArgs,
+  statsResultArgs,
+  updateRecordArgs,
+  userSchema,
+  type Action,
+  type Actor,
+  type Application,
+  type Consent,
+  type Dataset,
+  type ErasedEntry,
+  type Purpose,
+  type RecordEntry,
+  type Sensitivity,
+} from './model.ts';
+import { decide, type Decision } from './rules.ts';
+import { getJson, HealthTx, key, pad, pageIndex, prefixRange, putJson, SEP, type AuditEntry, type AuditOp, type Config, type Notification, type Session } from './state.ts';
+
+export const HEALTH_CONTRACT = 'health';
+const STAFF_ADMIN_ROLES = ['admin', 'supervisor'];
+
+function parseArg<T extends z.ZodType>(schema: T, args: readonly string[]): z.output<T> {
+  if (args.length !== 1) throw new ContractError(`expected exactly one argument (a JSON object), got ${args.length}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(args[0]!);
+  } catch {
+    throw new ContractError('the argument is not valid JSON');
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : '(argument)'}: ${i.message}`);
+    throw new ContractError(`invalid argument — ${issues.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+function json(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+function isErased(r: RecordEntry | ErasedEntry): r is ErasedEntry {
+  return 'erased' in r;
+}
+
+/** The outcome a denied/allowed access returns to the caller. */
+function verdict(d: Decision, auditId: string, extra: Record<string, unknown> = {}): string {
+  return json({ allowed: d.decision === 'allow', decision: d.decision, reasons: d.reasons, flags: d.flags, basis: d.basis, bmrs: d.bmrs ? { from: d.bmrs.from, to: d.bmrs.to, steps: d.bmrs.steps } : null, auditId, ...extra });
+}
+
+function bmrsSummary(d: Decision): AuditEntry['bmrs'] {
+  return d.bmrs ? { from: d.bmrs.from, to: d.bmrs.to, actions: d.bmrs.steps.map((s) => s.action) } : null;
+}
+
+function basisText(d: Decision): string | null {
+  if (!d.basis) return null;
+  if (d.basis.rule === 'consent') return `consent:${d.basis.consentId}`;
+  if (d.basis.rule === 'application') return `application:${d.basis.applicationId}`;
+  return d.basis.rule;
+}
+
+const ACCESS_OPS: Record<Action, AuditOp> = { read: 'access.read', write: 'access.write', share: 'access.share', statistics: 'access.statistics' };
+
+interface AuditBase {
+  readonly op: AuditOp;
+  readonly actor: Actor;
+  readonly outcome?: 'allow' | 'deny';
+  readonly purpose?: Purpose | null;
+  readonly patient?: string | null;
+  readonly recordId?: string | null;
+  readonly version?: number | null;
+  readonly datasetId?: string | null;
+  readonly consentId?: string | null;
+  readonly applicationId?: string | null;
+  readonly custodian?: string | null;
+  readonly recordedBy?: Actor | null;
+  readonly decision?: Decision;
+  readonly reasons?: readonly string[];
+  readonly servedDecision?: 'allow' | 'deny' | null;
+}
+
+function writeAudit(tx: HealthTx, a: AuditBase): string {
+  const d = a.decision;
+  const flags: string[] = d ? [...d.flags] : [];
+  if (a.servedDecision && d && a.servedDecision !== d.decision) flags.push('served-decision-mismatch');
+  return tx.audit({
+    op: a.op,
+    actor: a.actor,
+    recordedBy: a.recordedBy ?? null,
+    outcome: a.outcome ?? d?.decision ?? 'allow',
+    purpose: a.purpose ?? null,
+    patient: a.patient ?? null,
+    recordId: a.recordId ?? null,
+    version: a.version ?? null,
+    datasetId: a.datasetId ?? null,
+    consentId: a.consentId ?? null,
+    applicationId: a.applicationId ?? null,
+    custodian: a.custodian ?? null,
+    reasons: a.reasons ?? d?.reasons ?? [],
+    flags,
+    basis: d ? basisText(d) : null,
+    securityAlert: flags.includes('security-alert') || flags.includes('served-decision-mismatch'),
+    bmrs: d ? bmrsSummary(d) : null,
+    servedDecision: a.servedDecision && d && a.servedDecision !== d.decision ? a.servedDecision : null,
+  });
+}
+
+/**
+ * Decide one access to a record, apply its BMRS steps, write its audit entry and the patient's
+ * notification (break-the-glass). Used by `access`, `recordReads`, createRecord and updateRecord.
+ */
+function decideRecordAccess(
+  tx: HealthTx,
+  requester: Actor,
+  action: Action,
+  purpose: Purpose,
+  reason: string | null,
+  target: { recordId: string; patient: string; custodian: string; category: string; sensitivity: Sensitivity; isNew: boolean; exists: boolean },
+  audit: { op?: AuditOp; recordedBy?: Actor | null; servedDecision?: 'allow' | 'deny' | null; version?: number | null; auditAllow?: boolean },
+): { decision: Decision; auditId: string } {
+  const facts = tx.recordFacts(requester, action, purpose, reason, target);
+  const d = decide(facts);
+  const ref = `${requester.org}/${requester.id}`;
+  if (target.exists) tx.applyBmrs(ref, target.patient, d);
+  let auditId = '';
+  if (d.decision === 'deny' || audit.auditAllow !== false) {
+    auditId = writeAudit(tx, {
+      op: d.decision === 'deny' ? ACCESS_OPS[action] : (audit.op ?? ACCESS_OPS[action]),
+      actor: requester,
+      purpose,
+      patient: target.exists ? target.patient : null,
+      recordId: target.recordId,
+      version: audit.version ?? null,
+      custodian: target.exists ? target.custodian : null,
+      recordedBy: audit.recordedBy ?? null,
+      decision: d,
+      servedDecision: audit.servedDecision ?? null,
+    });
+  }
+  if (d.flags.includes('notify-patient') || (d.bmrs?.to === 3 && d.bmrs.from !== 3)) {
+    tx.notify(target.patient, {
+      auditId,
+      kind: d.flags.includes('break-the-glass') ? 'break-the-glass' : 'security-alert',
+      actor: ref,
+      recordId: target.recordId,
+      applicationId: null,
+    });
+  }
+  return { decision: d, auditId };
+}
+
+function recordTarget(r: RecordEntry, sensitivity?: Sensitivity) {
+  return { recordId: r.recordId, patient: r.patient, custodian: r.custodian, category: r.category, sensitivity: sensitivity ?? r.sensitivity, isNew: false, exists: true };
+}
+
+function missingTarget(recordId: string) {
+  return { recordId, patient: '', custodian: '', category: 'file', sensitivity: 'normal' as Sensitivity, isNew: false, exists: false };
+}
+
+function liveOrMissing(tx: HealthTx, recordId: string): RecordEntry | null {
+  const r = tx.record(recordId);
+  return r === undefined || isErased(r) ? null : r;
+}
+
+/** The parts a caller receives: those at or below the sensitivity it was allowed. */
+function partsUpTo(r: RecordEntry, s: Sensitivity) {
+  return r.parts.filter((p) => sensitivityRank(p.sensitivity) <= sensitivityRank(s));
+}
+
+function requirePatientSelf(tx: HealthTx, patient: string, what: string): void {
+  if (tx.creator.role !== 'patient' || tx.pseudonymOf(tx.creatorRef) !== patient) throw new ContractError(`${what}: only the patient may do this`);
+}
+
+function isStaffOf(tx: HealthTx, org: string): boolean {
+  return tx.creator.org === org && STAFF_ADMIN_ROLES.includes(tx.creator.role);
+}
+
+function loadAudit(stub: ChaincodeStub, ids: readonly string[]): AuditEntry[] {
+  return ids.map((id) => {
+    const e = getJson<AuditEntry>(stub, key('au', id));
+    if (!e) throw new ContractError(`audit index names a missing entry ${id}`);
+    return e;
+  });
+}
+
+function commitmentsDigest(stub: ChaincodeStub, recordId: string, versions: number): string {
+  const all: string[][] = [];
+  for (let v = 1; v <= versions; v++) {
+    const e = getJson<RecordEntry>(stub, key('recv', recordId, pad(v, 6)));
+    if (e) all.push(e.parts.map((p) => p.commitment));
+  }
+  return toHex(hashValue(all));
+}
+
+const auditQueryArgs = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('record'), recordId: idSchema }),
+  z.strictObject({ kind: z.literal('patient'), patient: pseudonymSchema }),
+  z.strictObject({ kind: z.literal('org'), org: orgSchema }),
+  z.strictObject({ kind: z.literal('dataset'), datasetId: idSchema }),
+]).and(pageArgs);
+type AuditQuery = z.output<typeof auditQueryArgs>;
+
+/** Who may read which audit trail (decision 0903). Throws when the caller may not. */
+function auditQuery(tx: HealthTx, q: AuditQuery): { entries: AuditEntry[]; bookmark: string } {
+  const c = tx.creator;
+  let parts: string[];
+  if (q.kind === 'record') {
+    const r = tx.record(q.recordId);
+    if (!r) throw new ContractError(`record ${q.recordId} does not exist`);
+    let allowed = isStaffOf(tx, r.custodian);
+    if (!allowed && !isErased(r)) {
+      allowed = (c.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === r.patient)
+        || decide(tx.recordFacts(c, 'read', 'TREAT', null, recordTarget(r, 'normal'))).decision === 'allow';
+    }
+    if (!allowed) throw new ContractError(`provenance of record ${q.recordId}: only the patient, the custodian's admins/supervisors and readers of the record may see it`);
+    parts = ['aix', 'rec', q.recordId];
+  } else if (q.kind === 'patient') {
+    requirePatientSelf(tx, q.patient, 'access log');
+    parts = ['aix', 'pp', q.patient];
+  } else if (q.kind === 'org') {
+    if (!isStaffOf(tx, q.org)) throw new ContractError(`audit trail of ${q.org}: only its admins and supervisors may see it`);
+    parts = ['aix', 'org', q.org];
+  } else {
+    const ds = tx.dataset(q.datasetId);
+    if (!ds) throw new ContractError(`dataset ${q.datasetId} does not exist`);
+    if (!isStaffOf(tx, ds.ownerOrg)) throw new ContractError(`provenance of dataset ${q.datasetId}: only the owner's admins and supervisors may see it`);
+    parts = ['aix', 'ds', q.datasetId];
+  }
+  const page = pageIndex(tx.stub, parts, q.pageSize, q.bookmark);
+  return { entries: loadAudit(tx.stub, page.ids), bookmark: page.bookmark };
+}
+
+function fn(kind: 'submit' | 'evaluate', description: string, handler: (tx: HealthTx, args: readonly string[]) => string, roles?: readonly string[]): ContractFunction {
+  return { kind, description, ...(roles ? { roles } : {}), handler: (stub, args) => handler(new HealthTx(stub), args) };
+}
+
+export const healthContract: Contract = {
+  name: HEALTH_CONTRACT,
+  version: '1.0',
+  functions: {
+    // ---- configuration and enrolment ------------------------------------------------------
+    initialize: fn('submit', 'initialize({camsOrg}) — once; names the organisation acting as BMRS CAMS', (tx, args) => {
+      const a = parseArg(z.strictObject({ camsOrg: orgSchema }), args);
+      if (tx.config()) throw new ContractError('the health contract is already initialized');
+      const cfg: Config = { camsOrg: a.camsOrg, initializedAtMs: tx.nowMs, initializedBy: tx.creatorRef };
+      putJson(tx.stub, 'cfg', cfg);
+      return json(cfg);
+    }, ['admin']),
+
+    config: fn('evaluate', 'config() → the contract configuration', (tx) => json(tx.config() ?? null)),
+
+    enrolPatient: fn('submit', 'enrolPatient({user, pseudonym}) — an admin binds a patient user of their organisation to the pseudonym records use', (tx, args) => {
+      const a = parseArg(z.strictObject({ user: userSchema, pseudonym: pseudonymSchema }), args);
+      if (a.user.slice(0, a.user.indexOf('/')) !== tx.creator.org) throw new ContractError(`enrolPatient: ${a.user} is not a user of ${tx.creator.org}`);
+      if (tx.pseudonymOf(a.user) !== null) throw new ContractError(`enrolPatient: ${a.user} is already enrolled`);
+      if (tx.userOfPseudonym(a.pseudonym) !== null) throw new ContractError('enrolPatient: this pseudonym is already bound to another user');
+      putJson(tx.stub, key('pt', 'user', a.user), { pseudonym: a.pseudonym });
+      putJson(tx.stub, key('pt', 'pp', a.pseudonym), { user: a.user });
+      const auditId = writeAudit(tx, { op: 'patient.enrol', actor: tx.creator, patient: a.pseudonym });
+      return json({ auditId });
+    }, ['admin']),
+
+    // ---- care relations -------------------------------------------------------------------
+    startCare: fn('submit', "startCare({doctor, patient}) — by the doctor's hospital admin or supervisor, or by the patient", (tx, args) => {
+      const a = parseArg(z.strictObject({ doctor: userSchema, patient: pseudonymSchema }), args);
+      const doctorOrg = a.doctor.slice(0, a.doctor.indexOf('/'));
+      const byPatient = tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === a.patient;
+      if (!byPatient && !isStaffOf(tx, doctorOrg)) throw new ContractError(`startCare: only an admin or supervisor of ${doctorOrg}, or the patient, may start this care relation`);
+      if (tx.userOfPseudonym(a.patient) === null) throw new ContractError('startCare: no patient is enrolled under this pseudonym');
+      const k = key('care', a.doctor, a.patient);
+      const existing = getJson<{ active: boolean }>(tx.stub, k);
+      if (existing?.active) throw new ContractError(`startCare: ${a.doctor} already cares for this patient`);
+      putJson(tx.stub, k, { doctor: a.doctor, patient: a.patient, active: true, startedAtMs: tx.nowMs, startedBy: tx.creatorRef, endedAtMs: null, endedBy: null });
+      const auditId = writeAudit(tx, { op: 'care.start', actor: tx.creator, patient: a.patient });
+      if (!byPatient) tx.notify(a.patient, { auditId, kind: 'care', actor: tx.creatorRef, recordId: null, applicationId: null });
+      return json({ auditId });
+    }),
+
+    endCare: fn('submit', 'endCare({doctor, patient}) — by the same parties as startCare, or the doctor', (tx, args) => {
+      const a = parseArg(z.strictObject({ doctor: userSchema, patient: pseudonymSchema }), args);
+      const doctorOrg = a.doctor.slice(0, a.doctor.indexOf('/'));
+      const byPatient = tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === a.patient;
+      if (!byPatient && !isStaffOf(tx, doctorOrg) && tx.creatorRef !== a.doctor) throw new ContractError('endCare: only the doctor, their admin or supervisor, or the patient may end this care relation');
+      const k = key('care', a.doctor, a.patient);
+      const existing = getJson<Record<string, unknown> & { active: boolean }>(tx.stub, k);
+      if (!existing?.active) throw new ContractError(`endCare: ${a.doctor} has no active care relation with this patient`);
+      putJson(tx.stub, k, { ...existing, active: false, endedAtMs: tx.nowMs, endedBy: tx.creatorRef });
+      return json({ auditId: writeAudit(tx, { op: 'care.end', actor: tx.creator, patient: a.patient }) });
+    }),
+
+    // ---- records ----------------------------------------------------------------------------
+    createRecord: fn('submit', 'createRecord({recordId, patient, category, parts, purpose?}) — the creator\'s organisation becomes the custodian', (tx, args) => {
+      const a = parseArg(createRecordArgs, args);
+      if (tx.record(a.recordId) !== undefined) throw new ContractError(`record ${a.recordId} already exists`);
+      if (tx.userOfPseudonym(a.patient) === null) throw new ContractError('createRecord: no patient is enrolled under this pseudonym');
+      const sensitivity = maxSensitivity(a.parts.map((p) => p.sensitivity));
+      const target = { recordId: a.recordId, patient: a.patient, custodian: tx.creator.org, category: a.category, sensitivity, isNew: true, exists: true };
+      const { decision, auditId } = decideRecordAccess(tx, tx.creator, 'write', a.purpose, null, target, { op: 'record.create', version: 1 });
+      if (decision.decision === 'deny') return verdict(decision, auditId);
+      const entry: RecordEntry = {
+        recordId: a.recordId, patient: a.patient, custodian: tx.creator.org, category: a.category, sensitivity, parts: a.parts,
+        version: 1, author: tx.creatorRef, createdAtMs: tx.nowMs, updatedAtMs: tx.nowMs, txId: tx.stub.getTxID(),
+      };
+      putJson(tx.stub, key('rec', a.recordId), entry);
+      putJson(tx.stub, key('recv', a.recordId, pad(1, 6)), entry);
+      tx.stub.putState(key('rx', 'pp', a.patient, a.recordId), new Uint8Array(0));
+      return verdict(decision, auditId, { record: entry });
+    }),
+
+    updateRecord: fn('submit', 'updateRecord({recordId, parts, purpose?}) — a new version; earlier versions stay queryable', (tx, args) => {
+      const a = parseArg(updateRecordArgs, args);
+      const r = liveOrMissing(tx, a.recordId);
+      const sensitivity = maxSensitivity(a.parts.map((p) => p.sensitivity));
+      if (!r) {
+        const { decision, auditId } = decideRecordAccess(tx, tx.creator, 'write', a.purpose, null, missingTarget(a.recordId), {});
+        return verdict(decision, auditId);
+      }
+      if (r.version >= LIMITS.versionsMax) throw new ContractError(`record ${a.recordId} has reached ${LIMITS.versionsMax} versions`);
+      const { decision, auditId } = decideRecordAccess(tx, tx.creator, 'write', a.purpose, null, recordTarget(r, maxSensitivity([sensitivity, r.sensitivity])), { op: 'record.update', version: r.version + 1 });
+      if (decision.decision === 'deny') return verdict(decision, auditId);
+      const entry: RecordEntry = { ...r, parts: a.parts, sensitivity, version: r.version + 1, author: tx.creatorRef, updatedAtMs: tx.nowMs, txId: tx.stub.getTxID() };
+      putJson(tx.stub, key('rec', a.recordId), entry);
+      putJson(tx.stub, key('recv', a.recordId, pad(entry.version, 6)), entry);
+      return verdict(decision, auditId, { record: entry });
+    }),
+
+    eraseRecord: fn('submit', "eraseRecord({recordId}) — by the patient, or an admin/supervisor of the custodian; keeps only a non-identifying proof", (tx, args) => {
+      const a = parseArg(z.strictObject({ recordId: idSchema }), args);
+      const r = tx.liveRecord(a.recordId);
+      const byPatient = tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === r.patient;
+      if (!byPatient && !isStaffOf(tx, r.custodian)) throw new ContractError(`eraseRecord: only the patient or an admin/supervisor of ${r.custodian} may erase record ${a.recordId}`);
+      const tombstone: ErasedEntry = {
+        recordId: r.recordId,
+        erased: true,
+        erasedAtMs: tx.nowMs,
+        custodian: r.custodian,
+        // A patient's user name is linked to their pseudonym by enrolment: record the role only.
+        erasedBy: byPatient ? `${tx.creator.org}/patient` : tx.creatorRef,
+        versions: r.version,
+        commitmentsDigest: commitmentsDigest(tx.stub, r.recordId, r.version),
+      };
+      putJson(tx.stub, key('rec', a.recordId), tombstone);
+      for (let v = 1; v <= r.version; v++) tx.stub.deleteState(key('recv', a.recordId, pad(v, 6)));
+      tx.stub.deleteState(key('rx', 'pp', r.patient, a.recordId));
+      const auditId = writeAudit(tx, { op: 'record.erase', actor: tx.creator, patient: r.patient, recordId: r.recordId, custodian: r.custodian, version: r.version });
+      if (!byPatient) tx.notify(r.patient, { auditId, kind: 'erasure', actor: tx.creatorRef, recordId: r.recordId, applicationId: null });
+      return json({ erased: tombstone, auditId });
+    }),
+
+    getRecord: fn('evaluate', 'getRecord({recordId}) → metadata (tombstone if erased) when the caller may read it; CIDs are released only by `access`', (tx, args) => {
+      const a = parseArg(z.strictObject({ recordId: idSchema }), args);
+      const r = tx.record(a.recordId);
+      if (!r) throw new ContractError(`record ${a.recordId} does not exist`);
+      if (isErased(r)) return json(r);
+      const d = decide(tx.recordFacts(tx.creator, 'read', 'TREAT', null, recordTarget(r, 'normal')));
+      const self = tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === r.patient;
+      if (d.decision !== 'allow' && !self && !isStaffOf(tx, r.custodian)) throw new ContractError(`getRecord: not allowed — ${d.reasons.join('; ')}`);
+      const { parts, ...meta } = r;
+      return json({ ...meta, parts: parts.map((p) => ({ sensitivity: p.sensitivity, sizeBytes: p.sizeBytes, mediaType: p.mediaType })) });
+    }),
+
+    listPatientRecords: fn('evaluate', "listPatientRecords({patient, purpose?, reason?}) → the patient's records the caller has a basis to read (metadata only)", (tx, args) => {
+      const a = parseArg(z.strictObject({ patient: pseudonymSchema, purpose: accessRequestSchema.shape.purpose.default('TREAT'), reason: accessRequestSchema.shape.reason }), args);
+      const [start, end] = prefixRange('rx', 'pp', a.patient);
+      const out: unknown[] = [];
+      for (const kv of tx.stub.getStateByRange(start, end)) {
+        const id = kv.key.slice(kv.key.lastIndexOf(SEP) + 1);
+        const r = tx.liveRecord(id);
+        const d = decide(tx.recordFacts(tx.creator, 'read', a.purpose, a.reason ?? null, recordTarget(r, 'normal')));
+        if (d.decision === 'allow') out.push({ recordId: r.recordId, category: r.category, sensitivity: r.sensitivity, version: r.version, custodian: r.custodian, updatedAtMs: r.updatedAtMs });
+      }
+      return json(out);
+    }),
+
+    recordVersions: fn('evaluate', 'recordVersions({recordId}) → every version (metadata), for the patient, the custodian staff, or a reader', (tx, args) => {
+      const a = parseArg(z.strictObject({ recordId: idSchema }), args);
+      const r = tx.liveRecord(a.recordId);
+      const self = tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === r.patient;
+      const d = decide(tx.recordFacts(tx.creator, 'read', 'TREAT', null, recordTarget(r)));
+      if (!self && !isStaffOf(tx, r.custodian) && d.decision !== 'allow') throw new ContractError(`recordVersions: not allowed — ${d.reasons.join('; ')}`);
+      const [start, end] = prefixRange('recv', a.recordId);
+      return json(tx.stub.getStateByRange(start, end).map((kv) => JSON.parse(Buffer.from(kv.value).toString('utf8')) as RecordEntry));
+    }),
+
+    // ---- the audited access path ------------------------------------------------------------
+    access: fn('submit', 'access({recordId, action, purpose, reason?, sensitivity?}) — decide, apply BMRS, audit, and (if allowed) release the parts', (tx, args) => {
+      const a = parseArg(accessRequestSchema, args);
+      const r = liveOrMissing(tx, a.recordId);
+      if (!r) {
+        const { decision, auditId } = decideRecordAccess(tx, tx.creator, a.action, a.purpose, a.reason ?? null, missingTarget(a.recordId), {});
+        return verdict(decision, auditId);
+      }
+      const wanted = a.sensitivity ?? r.sensitivity;
+      const { decision, auditId } = decideRecordAccess(tx, tx.creator, a.action, a.purpose, a.reason ?? null, recordTarget(r, wanted), { version: r.version });
+      if (decision.decision === 'deny') return verdict(decision, auditId);
+      return verdict(decision, auditId, { record: { recordId: r.recordId, version: r.version, custodian: r.custodian, category: r.category, parts: partsUpTo(r, wanted) } });
+    }),
+
+    recordReads: fn('submit', "recordReads([{requester, recordId, action, purpose, reason?, sensitivity?, servedDecision}]) — a custodian node's batch of served requests, each re-decided and audited", (tx, args) => {
+      const events = parseArg(readBatchArgs, args);
+      const results: unknown[] = [];
+      for (const e of events) {
+        const r = liveOrMissing(tx, e.recordId);
+        if (r && r.custodian !== tx.creator.org) throw new ContractError(`recordReads: record ${e.recordId} is held by ${r.custodian}; only its custodian records its reads`);
+        const requester: Actor = e.requester;
+        const target = r ? recordTarget(r, e.sensitivity ?? r.sensitivity) : missingTarget(e.recordId);
+        const { decision, auditId } = decideRecordAccess(tx, requester, e.action, e.purpose, e.reason ?? null, target, { recordedBy: tx.creator, servedDecision: e.servedDecision, version: r?.version ?? null });
+        results.push({ recordId: e.recordId, requester: `${requester.org}/${requester.id}`, decision: decision.decision, mismatch: decision.decision !== e.servedDecision, auditId });
+      }
+      return json(results);
+    }, ['peer', 'admin']),
+
+    checkAccess: fn('evaluate', 'checkAccess({recordId, action, purpose, reason?, sensitivity?} & {requester?}) — the decision, without recording it (custodian nodes pass the requester)', (tx, args) => {
+      const a = parseArg(accessRequestSchema.extend({ requester: readBatchArgs.element.shape.requester.optional() }), args);
+      if (a.requester && !['peer', 'admin'].includes(tx.creator.role)) throw new ContractError('checkAccess: only node or admin identities may ask on behalf of another requester');
+      const requester: Actor = a.requester ?? tx.creator;
+      const r = liveOrMissing(tx, a.recordId);
+      const d = decide(tx.recordFacts(requester, a.action, a.purpose, a.reason ?? null, r ? recordTarget(r, a.sensitivity ?? r.sensitivity) : missingTarget(a.recordId)));
+      return json({ allowed: d.decision === 'allow', ...d });
+    }),
+
+    // ---- consents ---------------------------------------------------------------------------
+    grantConsent: fn('submit', 'grantConsent({patient, grantee, actions, purposes, period, scope}) — the patient only', (tx, args) => {
+      const a = parseArg(grantConsentArgs, args);
+      requirePatientSelf(tx, a.patient, 'grantConsent');
+      if (a.period.endMs <= tx.nowMs) throw new ContractError('grantConsent: the period has already ended');
+      const [start, end] = prefixRange('cx', a.patient);
+      if (tx.stub.getStateByRange(start, end).length >= LIMITS.consentsActiveMax) throw new ContractError(`grantConsent: at most ${LIMITS.consentsActiveMax} active consents; revoke some first`);
+      const consentId = `c${tx.stub.getTxID().slice(0, 32)}`;
+      const consent: Consent = { consentId, patient: a.patient, grantee: a.grantee, actions: a.actions, purposes: a.purposes, period: a.period, scope: a.scope, status: 'active', grantedAtMs: tx.nowMs, revokedAtMs: null };
+      putJson(tx.stub, key('con', consentId), consent);
+      tx.stub.putState(key('cx', a.patient, consentId), new Uint8Array(0));
+      const auditId = writeAudit(tx, { op: 'consent.grant', actor: tx.creator, patient: a.patient, consentId });
+      return json({ consent, auditId });
+    }, ['patient']),
+
+    revokeConsent: fn('submit', 'revokeConsent({consentId}) — the patient only', (tx, args) => {
+      const a = parseArg(z.strictObject({ consentId: idSchema }), args);
+      const c = getJson<Consent>(tx.stub, key('con', a.consentId));
+      if (!c) throw new ContractError(`consent ${a.consentId} does not exist`);
+      requirePatientSelf(tx, c.patient, 'revokeConsent');
+      if (c.status === 'revoked') throw new ContractError(`consent ${a.consentId} is already revoked`);
+      putJson(tx.stub, key('con', a.consentId), { ...c, status: 'revoked', revokedAtMs: tx.nowMs });
+      tx.stub.deleteState(key('cx', c.patient, a.consentId));
+      return json({ auditId: writeAudit(tx, { op: 'consent.revoke', actor: tx.creator, patient: c.patient, consentId: a.consentId }) });
+    }, ['patient']),
+
+    listConsents: fn('evaluate', "listConsents({patient}) — the patient's non-revoked consents (the patient only)", (tx, args) => {
+      const a = parseArg(z.strictObject({ patient: pseudonymSchema }), args);
+      requirePatientSelf(tx, a.patient, 'listConsents');
+      const [start, end] = prefixRange('cx', a.patient);
+      return json(tx.stub.getStateByRange(start, end).map((kv) => getJson<Consent>(tx.stub, key('con', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)))));
+    }),
+
+    exportConsent: fn('evaluate', 'exportConsent({consentId}) → a FHIR R4 Consent (the patient only)', (tx, args) => {
+      const a = parseArg(z.strictObject({ consentId: idSchema }), args);
+      const c = getJson<Consent>(tx.stub, key('con', a.consentId));
+      if (!c) throw new ContractError(`consent ${a.consentId} does not exist`);
+      requirePatientSelf(tx, c.patient, 'exportConsent');
+      return json(consentResource(c, tx.nowMs));
+    }),
+
+    // ---- access applications (PHDMF) --------------------------------------------------------
+    apply: fn('submit', 'apply({target, purpose, actions, period, maxSensitivity?}) — a data user applies; the owner decides', (tx, args) => {
+      const a = parseArg(applyArgs, args);
+      let owner: string;
+      if (a.target.kind === 'record') {
+        const r = tx.liveRecord(a.target.recordId);
+        owner = r.patient;
+      } else {
+        const ds = tx.dataset(a.target.datasetId);
+        if (!ds) throw new ContractError(`dataset ${a.target.datasetId} does not exist`);
+        owner = ds.ownerOrg;
+      }
+      const applicationId = `a${tx.stub.getTxID().slice(0, 32)}`;
+      const app: Application = {
+        applicationId, applicant: tx.creatorRef, applicantRole: tx.creator.role, target: a.target, owner, purpose: a.purpose, actions: a.actions,
+        period: a.period, maxSensitivity: a.maxSensitivity, status: 'pending', appliedAtMs: tx.nowMs, decidedAtMs: null, decidedBy: null,
+      };
+      putJson(tx.stub, key('app', applicationId), app);
+      tx.stub.putState(key('ax', 'owner', owner, applicationId), new Uint8Array(0));
+      tx.stub.putState(key('ax', 'applicant', tx.creatorRef, applicationId), new Uint8Array(0));
+      const isRecord = a.target.kind === 'record';
+      const auditId = writeAudit(tx, {
+        op: 'application.apply', actor: tx.creator, purpose: a.purpose, applicationId,
+        patient: isRecord ? owner : null, recordId: a.target.kind === 'record' ? a.target.recordId : null, datasetId: a.target.kind === 'dataset' ? a.target.datasetId : null,
+      });
+      if (isRecord) tx.notify(owner, { auditId, kind: 'application', actor: tx.creatorRef, recordId: a.target.kind === 'record' ? a.target.recordId : null, applicationId });
+      return json({ application: app, auditId });
+    }),
+
+    decideApplication: fn('submit', "decideApplication({applicationId, approve}) — the patient (records) or the owner organisation's admin/supervisor (datasets)", (tx, args) => {
+      const a = parseArg(z.strictObject({ applicationId: idSchema, approve: z.boolean() }), args);
+      const app = getJson<Application>(tx.stub, key('app', a.applicationId));
+      if (!app) throw new ContractError(`application ${a.applicationId} does not exist`);
+      if (app.target.kind === 'record') requirePatientSelf(tx, app.owner, 'decideApplication');
+      else if (!isStaffOf(tx, app.owner)) throw new ContractError(`decideApplication: only an admin or supervisor of ${app.owner} may decide`);
+      if (app.status !== 'pending') throw new ContractError(`application ${a.applicationId} is already ${app.status}`);
+      const decided: Application = { ...app, status: a.approve ? 'approved' : 'denied', decidedAtMs: tx.nowMs, decidedBy: app.target.kind === 'record' ? `${tx.creator.org}/patient` : tx.creatorRef };
+      putJson(tx.stub, key('app', a.applicationId), decided);
+      if (a.approve) {
+        const [kind, id] = app.target.kind === 'record' ? ['r', app.target.recordId] as const : ['d', app.target.datasetId] as const;
+        tx.stub.putState(key('perm', app.applicant, kind, id, app.applicationId), new Uint8Array(0));
+      }
+      const auditId = writeAudit(tx, {
+        op: a.approve ? 'application.approve' : 'application.deny', actor: tx.creator, purpose: app.purpose, applicationId: app.applicationId,
+        patient: app.target.kind === 'record' ? app.owner : null,
+        recordId: app.target.kind === 'record' ? app.target.recordId : null,
+        datasetId: app.target.kind === 'dataset' ? app.target.datasetId : null,
+      });
+      return json({ application: decided, auditId });
+    }),
+
+    listApplications: fn('evaluate', 'listApplications({owner} | {applicant}) — for the owner (patient / org staff) or the applicant', (tx, args) => {
+      const a = parseArg(z.union([z.strictObject({ owner: z.union([pseudonymSchema, orgSchema]) }), z.strictObject({ applicant: userSchema })]), args);
+      let parts: string[];
+      if ('owner' in a) {
+        const allowed = /^[0-9a-f]{32,128}$/.test(a.owner) ? tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === a.owner : isStaffOf(tx, a.owner);
+        if (!allowed) throw new ContractError('listApplications: only the owner may list applications addressed to it');
+        parts = ['ax', 'owner', a.owner];
+      } else {
+        if (a.applicant !== tx.creatorRef) throw new ContractError('listApplications: applicants may list only their own applications');
+        parts = ['ax', 'applicant', a.applicant];
+      }
+      const [start, end] = prefixRange(...parts);
+      return json(tx.stub.getStateByRange(start, end).map((kv) => getJson<Application>(tx.stub, key('app', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)))));
+    }),
+
+    // ---- BMRS sessions ----------------------------------------------------------------------
+    bmrsSession: fn('evaluate', 'bmrsSession({provider, patient}) → the session state', (tx, args) => {
+      const a = parseArg(z.strictObject({ provider: userSchema, patient: pseudonymSchema }), args);
+      const s: Session = tx.session(a.provider, a.patient);
+      return json({ ...s, stateName: BMRS_STATE_NAMES[s.state] });
+    }),
+
+    bmrsReauthorize: fn('submit', "bmrsReauthorize({provider, patient}) — CAMS (an admin of the configured CAMS organisation) revives a dead session into state 1", (tx, args) => {
+      const a = parseArg(z.strictObject({ provider: userSchema, patient: pseudonymSchema }), args);
+      const cfg = tx.config();
+      if (!cfg) throw new ContractError('bmrsReauthorize: the contract is not initialized (no CAMS organisation)');
+      if (tx.creator.org !== cfg.camsOrg || tx.creator.role !== 'admin') throw new ContractError(`bmrsReauthorize: only an admin of the CAMS organisation ${cfg.camsOrg} may re-authorize`);
+      const s = tx.session(a.provider, a.patient);
+      if (s.state !== 3) throw new ContractError(`bmrsReauthorize: the session is in state ${s.state} (${BMRS_STATE_NAMES[s.state]}), not dead`);
+      tx.putSession({ ...s, state: 1, updatedAtMs: tx.nowMs });
+      const auditId = writeAudit(tx, { op: 'bmrs.reauthorize', actor: tx.creator, patient: a.patient, reasons: [`session of ${a.provider}: 3 → 1`] });
+      return json({ auditId, state: 1 });
+    }, ['admin']),
+
+    // ---- datasets and statistics ------------------------------------------------------------
+    registerDataset: fn('submit', "registerDataset({datasetId, name, description?, columns, cid, sizeBytes, recordCount}) — the creator's organisation owns it", (tx, args) => {
+      const a = parseArg(registerDatasetArgs, args);
+      if (tx.dataset(a.datasetId)) throw new ContractError(`dataset ${a.datasetId} already exists`);
+      const ds: Dataset = { ...a, ownerOrg: tx.creator.org, registeredBy: tx.creatorRef, registeredAtMs: tx.nowMs };
+      putJson(tx.stub, key('ds', a.datasetId), ds);
+      const auditId = writeAudit(tx, { op: 'dataset.register', actor: tx.creator, datasetId: a.datasetId, custodian: ds.ownerOrg });
+      return json({ dataset: ds, auditId });
+    }, ['admin', 'supervisor']),
+
+    listDatasets: fn('evaluate', 'listDatasets({pageSize?, bookmark?}) — the data market', (tx, args) => {
+      const a = parseArg(pageArgs, args);
+      const [start, end] = prefixRange('ds');
+      if (a.bookmark !== '' && !(a.bookmark >= start && a.bookmark < end)) throw new ContractError('bookmark does not belong to this query');
+      const page = tx.stub.getStateByRangeWithPagination(start, end, a.pageSize, a.bookmark);
+      return json({ datasets: page.results.map((kv) => JSON.parse(Buffer.from(kv.value).toString('utf8')) as Dataset), bookmark: page.bookmark });
+    }),
+
+    requestStatistics: fn('submit', 'requestStatistics({datasetIds, variable, purpose, histogram, minCohort?}) — needs an approved application (statistics) for every dataset', (tx, args) => {
+      const a = parseArg(statsRequestArgs, args);
+      const requestId = `s${tx.stub.getTxID().slice(0, 32)}`;
+      const decisions = a.datasetIds.map((datasetId) => ({ datasetId, d: decide(tx.datasetFacts(tx.creator, 'statistics', a.purpose, datasetId)) }));
+      const denied = decisions.filter((x) => x.d.decision === 'deny');
+      for (const x of decisions) {
+        const ds = tx.dataset(x.datasetId);
+        writeAudit(tx, { op: 'stats.request', actor: tx.creator, purpose: a.purpose, datasetId: x.datasetId, custodian: ds?.ownerOrg ?? null, decision: x.d });
+      }
+      const reasons = denied.map((x) => `dataset ${x.datasetId}: ${x.d.reasons.join('; ')}`);
+      const inputs = a.datasetIds.map((id) => {
+        const ds = tx.dataset(id);
+        return { datasetId: id, cid: ds?.cid ?? null, ownerOrg: ds?.ownerOrg ?? null };
+      });
+      const request = {
+        requestId, requester: tx.creatorRef, datasetIds: a.datasetIds, inputs, variable: a.variable, purpose: a.purpose, histogram: a.histogram,
+        minCohort: a.minCohort, status: denied.length ? 'refused' : 'requested', reasons, requestedAtMs: tx.nowMs, result: null, completedAtMs: null,
+      };
+      putJson(tx.stub, key('st', requestId), request);
+      return json({ allowed: denied.length === 0, requestId, reasons, inputs: denied.length ? [] : inputs });
+    }),
+
+    recordStatisticsResult: fn('submit', 'recordStatisticsResult({requestId, result}) — the requester (or its node) records the combined, suppressed result', (tx, args) => {
+      const a = parseArg(statsResultArgs, args);
+      const st = getJson<{ requester: string; status: string; minCohort: number; histogram: { bins: number }; datasetIds: string[]; purpose: Purpose }>(tx.stub, key('st', a.requestId));
+      if (!st) throw new ContractError(`statistics request ${a.requestId} does not exist`);
+      const requesterOrg = st.requester.slice(0, st.requester.indexOf('/'));
+      if (tx.creatorRef !== st.requester && !(tx.creator.org === requesterOrg && tx.creator.role === 'peer')) throw new ContractError('recordStatisticsResult: only the requester or its node may record the result');
+      if (st.status !== 'requested') throw new ContractError(`statistics request ${a.requestId} is ${st.status}`);
+      const res = a.result;
+      const m = st.minCohort;
+      if (res.minCohort !== m) throw new ContractError(`result minCohort ${res.minCohort} differs from the request's ${m}`);
+      if (res.histogram.length !== st.histogram.bins) throw new ContractError(`result has ${res.histogram.length} bins, the request asked for ${st.histogram.bins}`);
+      const small = (c: number | null) => c !== null && c !== 0 && c < m;
+      if (res.suppressed) {
+        if ([res.count, res.min, res.max, res.mean, res.stdDev].some((v) => v !== null) || res.histogram.some((b) => b.count !== null)) throw new ContractError('a suppressed result must withhold every figure');
+      } else if (res.count === null || res.count < m || res.histogram.some((b) => small(b.count))) {
+        throw new ContractError(`unsuppressed result discloses a group smaller than the minimum cohort ${m}`);
+      }
+      putJson(tx.stub, key('st', a.requestId), { ...st, status: 'completed', result: res, completedAtMs: tx.nowMs });
+      for (const datasetId of st.datasetIds) writeAudit(tx, { op: 'stats.result', actor: tx.creator, purpose: st.purpose, datasetId });
+      return json({ requestId: a.requestId, status: 'completed' });
+    }),
+
+    getStatistics: fn('evaluate', 'getStatistics({requestId}) — the request, its inputs and result', (tx, args) => {
+      const a = parseArg(z.strictObject({ requestId: idSchema }), args);
+      const st = getJson<{ requester: string }>(tx.stub, key('st', a.requestId));
+      if (!st) throw new ContractError(`statistics request ${a.requestId} does not exist`);
+      return json(st);
+    }),
+
+    // ---- audit queries ----------------------------------------------------------------------
+    auditTrail: fn('evaluate', "auditTrail({kind: record|patient|org|dataset, …, pageSize?, bookmark?}) — provenance / 'who saw my data' / an organisation's trail", (tx, args) => {
+      return json(auditQuery(tx, parseArg(auditQueryArgs, args)));
+    }),
+
+    exportAuditEvents: fn('evaluate', 'exportAuditEvents(same query as auditTrail) → a FHIR R4 Bundle of AuditEvent', (tx, args) => {
+      const page = auditQuery(tx, parseArg(auditQueryArgs, args));
+      return json({ bundle: auditEventBundle(page.entries), bookmark: page.bookmark });
+    }),
+
+    exportProvenance: fn('evaluate', "exportProvenance({recordId, pageSize?, bookmark?}) → a FHIR R4 Bundle of Provenance for the record's create/update/erase", (tx, args) => {
+      const a = parseArg(z.strictObject({ recordId: idSchema }).and(pageArgs), args);
+      const page = auditQuery(tx, { kind: 'record', recordId: a.recordId, pageSize: a.pageSize, bookmark: a.bookmark });
+      return json({ bundle: provenanceBundle(page.entries), bookmark: page.bookmark });
+    }),
+
+    notifications: fn('evaluate', "notifications({patient, pageSize?, bookmark?}) — the patient's feed (the patient only)", (tx, args) => {
+      const a = parseArg(z.strictObject({ patient: pseudonymSchema }).and(pageArgs), args);
+      requirePatientSelf(tx, a.patient, 'notifications');
+      const [start, end] = prefixRange('nf', a.patient);
+      if (a.bookmark !== '' && !(a.bookmark >= start && a.bookmark < end)) throw new ContractError('bookmark does not belong to this query');
+      const page = tx.stub.getStateByRangeWithPagination(start, end, a.pageSize, a.bookmark);
+      return json({ notifications: page.results.map((kv) => JSON.parse(Buffer.from(kv.value).toString('utf8')) as Notification), bookmark: page.bookmark });
+    }),
+  },
+};

@@ -1,0 +1,358 @@
+// The on-chain data model of the health contract: codes, identifiers, and the zod schemas that
+// every argument passes before the contract looks at it. The shapes are deliberately closed:
+// identifiers and codes match narrow patterns and every list and string is bounded, so nothing
+// that could carry free-text clinical content fits on chain (DESIGN §6: health data stays off
+// chain). The only human-written strings are a dataset listing's name and description (a
+// catalogue entry, not patient data) and they are bounded too.
+import { z } from 'zod';
+import { parseCid } from '../../codec/index.ts';
+
+// ---- codes ----------------------------------------------------------------------------------
+
+export const SENSITIVITIES = ['normal', 'sensitive', 'restricted'] as const;
+export type Sensitivity = (typeof SENSITIVITIES)[number];
+
+export function sensitivityRank(s: Sensitivity): number {
+  return SENSITIVITIES.indexOf(s);
+}
+
+export function maxSensitivity(list: readonly Sensitivity[]): Sensitivity {
+  let best: Sensitivity = 'normal';
+  for (const s of list) if (sensitivityRank(s) > sensitivityRank(best)) best = s;
+  return best;
+}
+
+/** What a request wants to do with health data. */
+export const ACTIONS = ['read', 'write', 'share', 'statistics'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/**
+ * HL7 v3 PurposeOfUse codes MedLedger accepts (system http://terminology.hl7.org/CodeSystem/v3-ActReason).
+ * FHIR validation does not check value sets (src/fhir/validate.ts), so this list is the check.
+ */
+export const PURPOSES = [
+  'TREAT', // treatment
+  'ETREAT', // emergency treatment
+  'BTG', // break the glass
+  'HOPERAT', // healthcare operations
+  'CAREMGT', // care management
+  'HPAYMT', // healthcare payment
+  'HRESCH', // healthcare research
+  'CLINTRCH', // clinical trial research
+  'PUBHLTH', // public health
+  'PATRQT', // patient requested
+  'FAMRQT', // family requested
+  'PWATRNY', // power of attorney
+  'HLEGAL', // legal
+  'COVERAGE', // coverage under policy or program
+] as const;
+export type Purpose = (typeof PURPOSES)[number];
+
+/** Purposes that open break-the-glass for a doctor who states a reason. */
+export const EMERGENCY_PURPOSES: readonly Purpose[] = ['ETREAT', 'BTG'];
+
+export const USER_ROLES = ['doctor', 'nurse', 'patient', 'researcher', 'insurer', 'supervisor', 'admin', 'peer'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+// ---- identifiers ----------------------------------------------------------------------------
+
+/** Organisation names as the identity layer issues them (src/identity/roles.ts ORG_NAME_PATTERN). */
+export const ORG_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+/** Identity common names (src/identity/roles.ts IDENTITY_NAME_PATTERN). */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+/** A user is named "org/commonName" — unique across the consortium. */
+export const USER_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+/**
+ * A pseudonymous patient id: lowercase hex of 128–512 bits, e.g. HMAC-SHA256(pseudonymisation key,
+ * patient id) computed off chain by the node. Requiring hex keeps names, MRNs and e-mail
+ * addresses from being stored as "patient ids" by mistake.
+ */
+export const PSEUDONYM_RE = /^[0-9a-f]{32,128}$/;
+/** Record, dataset, consent and application ids. */
+export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A record category: a FHIR resource type (PascalCase) or 'file'. */
+export const CATEGORY_RE = /^(?:[A-Z][A-Za-z]{1,63}|file)$/;
+export const MEDIA_TYPE_RE = /^[a-z]+\/[a-z0-9][a-z0-9.+-]{0,99}$/;
+/** HMAC-SHA256 commitment (src/offchain/envelope.ts commit), hex. */
+export const COMMITMENT_RE = /^[0-9a-f]{64}$/;
+/** Break-the-glass justification: a short code, not prose (no room for clinical narrative). */
+export const REASON_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
+/** Dataset column / variable codes (e.g. LOINC "8480-6", or a CSV header "systolic_bp"). */
+export const CODE_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+export function userRef(org: string, id: string): string {
+  return `${org}/${id}`;
+}
+
+export function orgOf(user: string): string {
+  return user.slice(0, user.indexOf('/'));
+}
+
+export const LIMITS = {
+  partsMax: 8,
+  versionsMax: 500,
+  consentsActiveMax: 100,
+  consentRecordIdsMax: 50,
+  consentCategoriesMax: 20,
+  readBatchMax: 50,
+  datasetColumnsMax: 200,
+  datasetsPerStatsMax: 20,
+  pageSizeMax: 200,
+  pageSizeDefault: 50,
+  partSizeBytesMax: 64 * 1024 * 1024 * 1024,
+  /** Consents and applications last at most ~10 years. */
+  periodMsMax: 10 * 366 * 24 * 3600 * 1000,
+} as const;
+
+// ---- schemas --------------------------------------------------------------------------------
+
+const cidString = z.string().max(200).refine((text) => {
+  try {
+    const cid = parseCid(text);
+    // Raw blocks (≤ 256 KiB) and UnixFS roots (dag-pb, 0x70) — what src/offchain/cid.ts produces.
+    return cid.version === 1 && (cid.code === 0x55 || cid.code === 0x70) && cid.multihash.code === 0x12;
+  } catch {
+    return false;
+  }
+}, 'must be a CIDv1 (raw or dag-pb, sha2-256)');
+
+export const sensitivitySchema = z.enum(SENSITIVITIES);
+export const actionSchema = z.enum(ACTIONS);
+export const purposeSchema = z.enum(PURPOSES);
+export const userSchema = z.string().regex(USER_RE, 'must be "org/commonName"');
+export const orgSchema = z.string().regex(ORG_RE, 'must be an organisation name');
+export const pseudonymSchema = z.string().regex(PSEUDONYM_RE, 'must be a pseudonym: 32–128 lowercase hex characters');
+export const idSchema = z.string().regex(ID_RE, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}');
+export const categorySchema = z.string().regex(CATEGORY_RE, "must be a FHIR resource type or 'file'");
+export const reasonSchema = z.string().regex(REASON_RE, 'must be a short reason code (lowercase letters, digits, dashes; at most 64)');
+const timeMs = z.number().int().min(0).max(8.64e15);
+
+export const partSchema = z.strictObject({
+  sensitivity: sensitivitySchema,
+  cid: cidString,
+  sizeBytes: z.number().int().min(0).max(LIMITS.partSizeBytesMax),
+  mediaType: z.string().regex(MEDIA_TYPE_RE, 'must be a media type such as application/fhir+json'),
+  commitment: z.string().regex(COMMITMENT_RE, 'must be a 64-hex-digit keyed commitment (HMAC-SHA256)'),
+});
+export type Part = z.infer<typeof partSchema>;
+
+const partsSchema = z.array(partSchema).min(1).max(LIMITS.partsMax).refine(
+  (parts) => new Set(parts.map((p) => p.sensitivity)).size === parts.length,
+  'at most one part per sensitivity level',
+);
+
+export const createRecordArgs = z.strictObject({
+  recordId: idSchema,
+  patient: pseudonymSchema,
+  category: categorySchema,
+  parts: partsSchema,
+  purpose: purposeSchema.default('TREAT'),
+});
+
+export const updateRecordArgs = z.strictObject({
+  recordId: idSchema,
+  parts: partsSchema,
+  purpose: purposeSchema.default('TREAT'),
+});
+
+export const periodSchema = z.strictObject({ startMs: timeMs, endMs: timeMs }).refine(
+  (p) => p.startMs < p.endMs && p.endMs - p.startMs <= LIMITS.periodMsMax,
+  'period needs startMs < endMs and at most ~10 years',
+);
+export type Period = z.infer<typeof periodSchema>;
+
+export const granteeSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('user'), user: userSchema }),
+  z.strictObject({ kind: z.literal('org'), org: orgSchema }),
+  z.strictObject({ kind: z.literal('role'), role: z.enum(USER_ROLES), org: orgSchema.optional() }),
+]);
+export type Grantee = z.infer<typeof granteeSchema>;
+
+const uniqueList = <T extends z.ZodType>(item: T, max: number) =>
+  z.array(item).max(max).refine((list) => new Set(list).size === list.length, 'must not repeat entries');
+
+export const grantConsentArgs = z.strictObject({
+  patient: pseudonymSchema,
+  grantee: granteeSchema,
+  actions: uniqueList(actionSchema, ACTIONS.length).refine((a) => a.length > 0, 'at least one action'),
+  purposes: uniqueList(purposeSchema, PURPOSES.length).refine((a) => a.length > 0, 'at least one purpose'),
+  period: periodSchema,
+  scope: z.strictObject({
+    recordIds: uniqueList(idSchema, LIMITS.consentRecordIdsMax).default([]),
+    categories: uniqueList(categorySchema, LIMITS.consentCategoriesMax).default([]),
+    maxSensitivity: sensitivitySchema,
+  }),
+});
+
+export const targetSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('record'), recordId: idSchema }),
+  z.strictObject({ kind: z.literal('dataset'), datasetId: idSchema }),
+]);
+export type Target = z.infer<typeof targetSchema>;
+
+export const applyArgs = z.strictObject({
+  target: targetSchema,
+  purpose: purposeSchema,
+  actions: uniqueList(actionSchema, ACTIONS.length).refine((a) => a.length > 0, 'at least one action'),
+  period: periodSchema,
+  maxSensitivity: sensitivitySchema.default('sensitive'),
+});
+
+/** One access (request or recorded event) as the rule engine sees it. */
+export const accessRequestSchema = z.strictObject({
+  recordId: idSchema,
+  action: actionSchema,
+  purpose: purposeSchema,
+  reason: reasonSchema.optional(),
+  /** Highest sensitivity of the parts wanted; default: every part of the record. */
+  sensitivity: sensitivitySchema.optional(),
+});
+export type AccessRequestArgs = z.infer<typeof accessRequestSchema>;
+
+export const readEventSchema = accessRequestSchema.extend({
+  requester: z.strictObject({ org: orgSchema, id: z.string().regex(NAME_RE), role: z.enum(USER_ROLES) }),
+  /** What the custodian's node decided (and did) when it served the request. */
+  servedDecision: z.enum(['allow', 'deny']),
+});
+export const readBatchArgs = z.array(readEventSchema).min(1).max(LIMITS.readBatchMax);
+
+/** Control characters other than tab/newline (allowed in descriptions only). */
+function hasControl(s: string, allowLines: boolean): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 || c === 0x7f) && !(allowLines && (c === 0x09 || c === 0x0a))) return true;
+  }
+  return false;
+}
+
+export const registerDatasetArgs = z.strictObject({
+  datasetId: idSchema,
+  name: z.string().min(1).max(128).refine((s) => !hasControl(s, false), 'must be printable text'),
+  description: z.string().max(1000).refine((s) => !hasControl(s, true), 'must be printable text').default(''),
+  columns: uniqueList(z.string().regex(CODE_RE, 'column codes must match [A-Za-z0-9][A-Za-z0-9_.:-]{0,63}'), LIMITS.datasetColumnsMax).refine((c) => c.length > 0, 'at least one column'),
+  cid: cidString,
+  sizeBytes: z.number().int().min(0).max(LIMITS.partSizeBytesMax),
+  recordCount: z.number().int().min(0).max(1e9),
+});
+
+export const histogramSchema = z.strictObject({
+  min: z.number().finite(),
+  max: z.number().finite(),
+  bins: z.number().int().min(1).max(1000),
+}).refine((h) => h.min < h.max, 'histogram needs min < max');
+
+export const statsRequestArgs = z.strictObject({
+  datasetIds: uniqueList(idSchema, LIMITS.datasetsPerStatsMax).refine((d) => d.length > 0, 'at least one dataset'),
+  variable: z.string().regex(CODE_RE, 'variable must be a column code'),
+  purpose: purposeSchema,
+  histogram: histogramSchema,
+  minCohort: z.number().int().min(1).max(1000).default(5),
+});
+
+const nullableNumber = z.number().finite().nullable();
+export const statsResultArgs = z.strictObject({
+  requestId: idSchema,
+  result: z.strictObject({
+    suppressed: z.boolean(),
+    minCohort: z.number().int().min(1),
+    count: z.number().int().min(0).nullable(),
+    min: nullableNumber,
+    max: nullableNumber,
+    mean: nullableNumber,
+    stdDev: nullableNumber,
+    histogram: z.array(z.strictObject({ from: z.number().finite(), to: z.number().finite(), count: z.number().int().min(0).nullable() })).max(1000),
+  }),
+});
+
+export const pageArgs = z.strictObject({
+  pageSize: z.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeDefault),
+  bookmark: z.string().max(1024).default(''),
+});
+
+// ---- stored entities ------------------------------------------------------------------------
+
+export interface Actor {
+  readonly org: string;
+  readonly id: string;
+  readonly role: string;
+}
+
+export interface RecordEntry {
+  readonly recordId: string;
+  readonly patient: string;
+  readonly custodian: string;
+  readonly category: string;
+  readonly sensitivity: Sensitivity;
+  readonly parts: readonly Part[];
+  readonly version: number;
+  readonly author: string;
+  readonly createdAtMs: number;
+  readonly updatedAtMs: number;
+  readonly txId: string;
+}
+
+export interface ErasedEntry {
+  readonly recordId: string;
+  readonly erased: true;
+  readonly erasedAtMs: number;
+  /** The organisation that held it (not identifying; lets its auditors find the proof). */
+  readonly custodian: string;
+  /** Staff: "org/id"; a patient erasing their own record is recorded as "org/patient" only. */
+  readonly erasedBy: string;
+  readonly versions: number;
+  /** sha256 over the canonical encoding of every former version's commitments (hex). */
+  readonly commitmentsDigest: string;
+}
+
+export interface CareRelation {
+  readonly doctor: string;
+  readonly patient: string;
+  readonly active: boolean;
+  readonly startedAtMs: number;
+  readonly startedBy: string;
+  readonly endedAtMs: number | null;
+  readonly endedBy: string | null;
+}
+
+export interface Consent {
+  readonly consentId: string;
+  readonly patient: string;
+  readonly grantee: Grantee;
+  readonly actions: readonly Action[];
+  readonly purposes: readonly Purpose[];
+  readonly period: Period;
+  readonly scope: { readonly recordIds: readonly string[]; readonly categories: readonly string[]; readonly maxSensitivity: Sensitivity };
+  readonly status: 'active' | 'revoked';
+  readonly grantedAtMs: number;
+  readonly revokedAtMs: number | null;
+}
+
+export interface Application {
+  readonly applicationId: string;
+  readonly applicant: string;
+  readonly applicantRole: string;
+  readonly target: Target;
+  /** Who decides: the patient pseudonym (records) or the owner organisation (datasets). */
+  readonly owner: string;
+  readonly purpose: Purpose;
+  readonly actions: readonly Action[];
+  readonly period: Period;
+  readonly maxSensitivity: Sensitivity;
+  readonly status: 'pending' | 'approved' | 'denied';
+  readonly appliedAtMs: number;
+  readonly decidedAtMs: number | null;
+  readonly decidedBy: string | null;
+}
+
+export interface Dataset {
+  readonly datasetId: string;
+  readonly name: string;
+  readonly description: string;
+  readonly ownerOrg: string;
+  readonly columns: readonly string[];
+  readonly cid: string;
+  readonly sizeBytes: number;
+  readonly recordCount: number;
+  readonly registeredBy: string;
+  readonly registeredAtMs: number;
+}

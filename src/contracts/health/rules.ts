@@ -1,0 +1,232 @@
+// THE access rule engine: one pure function from on-chain facts and a request to a decision.
+// Every path that touches health data — the `access` function, the custodian's batched read
+// events, record creation and update, statistics requests — collects its facts from world state
+// (state.ts loadFacts) and calls decide(). Nothing else grants access.
+//
+// Order of evaluation:
+//   1. hard refusals: the target does not exist (or was erased); the requester's BMRS session with
+//      the patient is dead (state 3) — nothing passes until CAMS re-authorizes;
+//   2. allow rules, first match wins (the basis is recorded): own record (patient), care relation
+//      (doctor), own hospital (supervisor), patient consent, approved application, break-the-glass;
+//   3. otherwise deny, with one reason per rule explaining why it did not apply.
+// For patient data the requester's BMRS session is then driven (bmrs.ts bmrsDrive): a denial is a
+// Violation. A patient acting on their own data is the BMRS "user", not a service provider: no
+// session is kept for them.
+import { bmrsDrive, type BmrsRun, type BmrsState } from './bmrs.ts';
+import {
+  EMERGENCY_PURPOSES,
+  sensitivityRank,
+  type Action,
+  type Application,
+  type Consent,
+  type Grantee,
+  type Purpose,
+  type Sensitivity,
+} from './model.ts';
+
+export interface Requester {
+  readonly org: string;
+  readonly id: string;
+  readonly role: string;
+  /** The pseudonym enrolled for this user when they are a patient (state: patient binding). */
+  readonly pseudonym: string | null;
+}
+
+/** What is being accessed. */
+export type Subject =
+  | {
+      readonly kind: 'record';
+      readonly recordId: string;
+      /** False when the record does not exist or was erased. */
+      readonly exists: boolean;
+      readonly patient: string;
+      readonly custodian: string;
+      readonly category: string;
+      /** Highest sensitivity among the parts requested (or being written). */
+      readonly sensitivity: Sensitivity;
+      /** True for a record being created (consents scoped to record ids cannot name it yet). */
+      readonly isNew: boolean;
+    }
+  | { readonly kind: 'dataset'; readonly datasetId: string; readonly exists: boolean; readonly ownerOrg: string };
+
+export interface AccessFacts {
+  readonly nowMs: number;
+  readonly requester: Requester;
+  readonly action: Action;
+  readonly purpose: Purpose;
+  readonly reason: string | null;
+  readonly subject: Subject;
+  /** An active care relation between requester (as doctor) and the subject's patient. */
+  readonly inCare: boolean;
+  /** The patient's consents (active index; expiry is checked here against nowMs). */
+  readonly consents: readonly Consent[];
+  /** The requester's approved applications for this subject. */
+  readonly applications: readonly Application[];
+  /** The requester's BMRS session state with the subject's patient (0 when none). */
+  readonly session: BmrsState;
+}
+
+export type Basis =
+  | { readonly rule: 'own-record' }
+  | { readonly rule: 'care-relation' }
+  | { readonly rule: 'supervisor-own-hospital' }
+  | { readonly rule: 'consent'; readonly consentId: string }
+  | { readonly rule: 'application'; readonly applicationId: string }
+  | { readonly rule: 'break-the-glass' };
+
+export type Flag = 'break-the-glass' | 'security-alert' | 'notify-patient' | 'bmrs-violation' | 'bmrs-dead';
+
+export interface Decision {
+  readonly decision: 'allow' | 'deny';
+  readonly reasons: readonly string[];
+  readonly flags: readonly Flag[];
+  readonly basis: Basis | null;
+  /** Present when the access concerns a patient's data and the requester is a service provider. */
+  readonly bmrs: BmrsRun | null;
+}
+
+/** Role rules (paper 000): which actions and purposes each role's built-in rule covers. */
+export const CARE_ACTIONS: readonly Action[] = ['read', 'write'];
+export const CARE_PURPOSES: readonly Purpose[] = ['TREAT', 'ETREAT'];
+export const SUPERVISOR_ACTIONS: readonly Action[] = ['read'];
+export const SUPERVISOR_PURPOSES: readonly Purpose[] = ['TREAT', 'ETREAT', 'HOPERAT'];
+export const PATIENT_ACTIONS: readonly Action[] = ['read', 'share'];
+/** Role rules stop below this level for reads/shares: restricted needs explicit consent or BTG. */
+export const ROLE_RULE_CEILING: Sensitivity = 'sensitive';
+
+export function granteeMatches(grantee: Grantee, r: Requester): boolean {
+  switch (grantee.kind) {
+    case 'user':
+      return grantee.user === `${r.org}/${r.id}`;
+    case 'org':
+      return grantee.org === r.org;
+    case 'role':
+      return grantee.role === r.role && (grantee.org === undefined || grantee.org === r.org);
+  }
+}
+
+function inPeriod(nowMs: number, p: { readonly startMs: number; readonly endMs: number }): boolean {
+  return nowMs >= p.startMs && nowMs < p.endMs;
+}
+
+/** Role-rule ceilings apply to disclosure (read, share, statistics), not to writing. */
+function withinCeiling(action: Action, s: Sensitivity, ceiling: Sensitivity): boolean {
+  return action === 'write' || sensitivityRank(s) <= sensitivityRank(ceiling);
+}
+
+/** Why a consent does not cover the request, or null when it does. */
+export function consentMismatch(c: Consent, f: AccessFacts): string | null {
+  const s = f.subject;
+  if (s.kind !== 'record') return 'consents cover patient records, not datasets';
+  if (c.patient !== s.patient) return 'for another patient';
+  if (c.status !== 'active') return 'revoked';
+  if (f.nowMs < c.period.startMs) return 'not yet in force';
+  if (f.nowMs >= c.period.endMs) return 'expired';
+  if (!granteeMatches(c.grantee, f.requester)) return 'granted to someone else';
+  if (!c.actions.includes(f.action)) return `does not allow ${f.action}`;
+  if (!c.purposes.includes(f.purpose)) return `does not allow purpose ${f.purpose}`;
+  if (c.scope.recordIds.length > 0 && (s.isNew || !c.scope.recordIds.includes(s.recordId))) return 'scoped to other records';
+  if (c.scope.categories.length > 0 && !c.scope.categories.includes(s.category)) return 'scoped to other categories';
+  if (sensitivityRank(s.sensitivity) > sensitivityRank(c.scope.maxSensitivity)) return `covers sensitivity up to ${c.scope.maxSensitivity}, not ${s.sensitivity}`;
+  return null;
+}
+
+export function applicationMismatch(a: Application, f: AccessFacts): string | null {
+  const s = f.subject;
+  if (a.status !== 'approved') return a.status;
+  if (a.applicant !== `${f.requester.org}/${f.requester.id}`) return 'made by someone else';
+  if (s.kind === 'record' ? a.target.kind !== 'record' || a.target.recordId !== s.recordId : a.target.kind !== 'dataset' || a.target.datasetId !== s.datasetId) {
+    return 'for another target';
+  }
+  if (!inPeriod(f.nowMs, a.period)) return f.nowMs < a.period.startMs ? 'not yet in force' : 'expired';
+  if (!a.actions.includes(f.action)) return `does not allow ${f.action}`;
+  if (a.purpose !== f.purpose) return `approved for purpose ${a.purpose}, not ${f.purpose}`;
+  if (s.kind === 'record' && f.action !== 'write' && sensitivityRank(s.sensitivity) > sensitivityRank(a.maxSensitivity)) {
+    return `approved up to sensitivity ${a.maxSensitivity}, not ${s.sensitivity}`;
+  }
+  return null;
+}
+
+/** The rules without the BMRS session: which rule allows, or why none does. */
+export function evaluateRules(f: AccessFacts): { basis: Basis | null; reasons: string[] } {
+  const r = f.requester;
+  const s = f.subject;
+  const reasons: string[] = [];
+  if (s.kind === 'record') {
+    if (r.role === 'patient') {
+      if (r.pseudonym !== null && r.pseudonym === s.patient) {
+        if (PATIENT_ACTIONS.includes(f.action)) return { basis: { rule: 'own-record' }, reasons: [] };
+        reasons.push(`own record: patients may ${PATIENT_ACTIONS.join(' and ')} their records, not ${f.action}`);
+      } else {
+        reasons.push('own record: not this patient\'s record');
+      }
+    }
+    if (r.role === 'doctor') {
+      if (!f.inCare) reasons.push('care relation: the patient is not in this doctor\'s care');
+      else if (!CARE_ACTIONS.includes(f.action)) reasons.push(`care relation: covers ${CARE_ACTIONS.join(' and ')}, not ${f.action}`);
+      else if (!CARE_PURPOSES.includes(f.purpose)) reasons.push(`care relation: covers purposes ${CARE_PURPOSES.join(', ')}, not ${f.purpose}`);
+      else if (!withinCeiling(f.action, s.sensitivity, ROLE_RULE_CEILING)) reasons.push(`care relation: ${s.sensitivity} data needs explicit consent or break-the-glass`);
+      else return { basis: { rule: 'care-relation' }, reasons: [] };
+    }
+    if (r.role === 'supervisor') {
+      if (s.isNew || s.custodian !== r.org) reasons.push('own hospital: the record is held by another organisation');
+      else if (!SUPERVISOR_ACTIONS.includes(f.action)) reasons.push(`own hospital: supervisors may read, not ${f.action}`);
+      else if (!SUPERVISOR_PURPOSES.includes(f.purpose)) reasons.push(`own hospital: covers purposes ${SUPERVISOR_PURPOSES.join(', ')}, not ${f.purpose}`);
+      else if (!withinCeiling(f.action, s.sensitivity, ROLE_RULE_CEILING)) reasons.push(`own hospital: ${s.sensitivity} data needs explicit consent`);
+      else return { basis: { rule: 'supervisor-own-hospital' }, reasons: [] };
+    }
+    const consentWhy: string[] = [];
+    for (const c of f.consents) {
+      const why = consentMismatch(c, f);
+      if (why === null) return { basis: { rule: 'consent', consentId: c.consentId }, reasons: [] };
+      consentWhy.push(`${c.consentId} ${why}`);
+    }
+    reasons.push(f.consents.length === 0 ? 'consent: the patient has granted no consent' : `consent: ${consentWhy.slice(0, 5).join('; ')}`);
+  }
+  const appWhy: string[] = [];
+  for (const a of f.applications) {
+    const why = applicationMismatch(a, f);
+    if (why === null) return { basis: { rule: 'application', applicationId: a.applicationId }, reasons: [] };
+    appWhy.push(`${a.applicationId} ${why}`);
+  }
+  reasons.push(f.applications.length === 0 ? 'application: no approved access application' : `application: ${appWhy.slice(0, 5).join('; ')}`);
+  if (s.kind === 'record' && r.role === 'doctor' && EMERGENCY_PURPOSES.includes(f.purpose)) {
+    if (f.action !== 'read') reasons.push(`break-the-glass: allows read, not ${f.action}`);
+    else if (f.reason === null || f.reason === '') reasons.push('break-the-glass: a reason is required');
+    else return { basis: { rule: 'break-the-glass' }, reasons: [] };
+  }
+  return { basis: null, reasons };
+}
+
+export function decide(f: AccessFacts): Decision {
+  const s = f.subject;
+  if (!s.exists) {
+    const what = s.kind === 'record' ? `record ${s.recordId}` : `dataset ${s.datasetId}`;
+    return { decision: 'deny', reasons: [`${what} does not exist or was erased`], flags: [], basis: null, bmrs: null };
+  }
+  // The patient on their own data is BMRS's "user" (state 0 actor), not a service provider.
+  const governed = s.kind === 'record' && !(f.requester.role === 'patient' && f.requester.pseudonym === s.patient);
+  const rules = evaluateRules(f);
+  if (!governed) {
+    return rules.basis
+      ? { decision: 'allow', reasons: [], flags: [], basis: rules.basis, bmrs: null }
+      : { decision: 'deny', reasons: rules.reasons, flags: [], basis: null, bmrs: null };
+  }
+  const run = bmrsDrive(f.session, rules.basis !== null);
+  if (f.session === 3) {
+    return {
+      decision: 'deny',
+      reasons: ['BMRS session is dead (state 3): every action is refused until CAMS re-authorizes', ...rules.reasons],
+      flags: ['bmrs-dead', 'security-alert'],
+      basis: null,
+      bmrs: run,
+    };
+  }
+  if (rules.basis === null) {
+    const flags: Flag[] = ['bmrs-violation'];
+    if (run.to === 3) flags.push('security-alert');
+    return { decision: 'deny', reasons: rules.reasons, flags, basis: null, bmrs: run };
+  }
+  const flags: Flag[] = rules.basis.rule === 'break-the-glass' ? ['break-the-glass', 'security-alert', 'notify-patient'] : [];
+  return { decision: 'allow', reasons: [], flags, basis: rules.basis, bmrs: run };
+}

@@ -1,0 +1,300 @@
+// World-state layout of the health contract and the one place facts for the rule engine are
+// gathered from it.
+//
+// Keys are simple keys "type|part|part…" (not Fabric composite keys) so that long indexes can be
+// paged with getStateByRangeWithPagination, which refuses composite keys. Every part is checked
+// by a pattern that excludes '|', so "prefix|" … "prefix}" ('}' follows '|') is exactly the range
+// of one prefix. Times inside keys are zero-padded to 15 digits so they sort numerically.
+//
+//   cfg                                  contract configuration (CAMS organisation)
+//   pt|user|<org/id>  → pseudonym         patient enrolment (both directions)
+//   pt|pp|<pseudonym> → org/id
+//   rec|<recordId>                       current RecordEntry, or ErasedEntry after erasure
+//   recv|<recordId>|<version 6>          every version (deleted on erasure)
+//   rx|pp|<pseudonym>|<recordId>         a patient's records (deleted on erasure)
+//   care|<doctor org/id>|<pseudonym>     CareRelation (kept after it ends: its history is the log)
+//   con|<consentId>                      Consent
+//   cx|<pseudonym>|<consentId>           a patient's non-revoked consents (the rule engine's scan)
+//   app|<applicationId>                  Application
+//   ax|owner|<owner>|<applicationId>     applications awaiting / decided by an owner
+//   ax|applicant|<org/id>|<applicationId>
+//   perm|<org/id>|<r|d>|<targetId>|<applicationId>   approved applications (the engine's scan)
+//   ds|<datasetId>                       Dataset listing
+//   st|<requestId>                       statistics request and, later, its result
+//   bmrs|<provider org/id>|<pseudonym>   BMRS session {state, …}
+//   au|<auditId>                         AuditEntry (auditId = <txId>-<n>)
+//   aix|rec|<recordId>|<t15>|<auditId>   indexes (empty values) for the audit queries
+//   aix|pp|<pseudonym>|<t15>|<auditId>
+//   aix|org|<org>|<t15>|<auditId>
+//   aix|ds|<datasetId>|<t15>|<auditId>
+//   nf|<pseudonym>|<t15>|<auditId>       the patient's notification feed
+import type { ChaincodeStub } from '../stub.ts';
+import { ContractError } from '../runtime.ts';
+import { isBmrsState, type BmrsState } from './bmrs.ts';
+import type { Action, Actor, Application, Consent, Dataset, ErasedEntry, Purpose, RecordEntry, Sensitivity } from './model.ts';
+import { LIMITS } from './model.ts';
+import type { AccessFacts, Decision, Requester } from './rules.ts';
+
+export const SEP = '|';
+
+export function key(...parts: readonly (string | number)[]): string {
+  for (const p of parts) {
+    if (typeof p === 'string' && (p.includes(SEP) || p.length === 0)) throw new ContractError(`key part ${JSON.stringify(p.slice(0, 40))} is empty or contains '${SEP}'`);
+  }
+  return parts.join(SEP);
+}
+
+export function pad(n: number, width = 15): string {
+  return String(n).padStart(width, '0');
+}
+
+/** [start, end) covering every key that starts with prefix + '|'. */
+export function prefixRange(...parts: readonly string[]): [string, string] {
+  const p = key(...parts);
+  return [`${p}${SEP}`, `${p}}`];
+}
+
+export function getJson<T>(stub: ChaincodeStub, k: string): T | undefined {
+  const text = stub.getStateText(k);
+  return text === undefined ? undefined : (JSON.parse(text) as T);
+}
+
+export function putJson(stub: ChaincodeStub, k: string, value: unknown): void {
+  stub.putState(k, JSON.stringify(value));
+}
+
+export function scanJson<T>(stub: ChaincodeStub, parts: readonly string[]): T[] {
+  const [start, end] = prefixRange(...parts);
+  return stub.getStateByRange(start, end).map((kv) => JSON.parse(Buffer.from(kv.value).toString('utf8')) as T);
+}
+
+export function scanKeys(stub: ChaincodeStub, parts: readonly string[]): string[] {
+  const [start, end] = prefixRange(...parts);
+  return stub.getStateByRange(start, end).map((kv) => kv.key);
+}
+
+export interface Config {
+  readonly camsOrg: string;
+  readonly initializedAtMs: number;
+  readonly initializedBy: string;
+}
+
+export interface Session {
+  readonly provider: string;
+  readonly patient: string;
+  readonly state: BmrsState;
+  readonly violations: number;
+  readonly updatedAtMs: number;
+}
+
+export type AuditOp =
+  | 'record.create' | 'record.update' | 'record.erase'
+  | 'consent.grant' | 'consent.revoke'
+  | 'application.apply' | 'application.approve' | 'application.deny'
+  | 'care.start' | 'care.end'
+  | 'patient.enrol'
+  | 'dataset.register'
+  | 'access.read' | 'access.write' | 'access.share' | 'access.statistics'
+  | 'stats.request' | 'stats.result'
+  | 'bmrs.reauthorize';
+
+export interface AuditEntry {
+  readonly auditId: string;
+  readonly txId: string;
+  readonly atMs: number;
+  readonly op: AuditOp;
+  /** Who acted (for batched read events: the requester the custodian served). */
+  readonly actor: Actor;
+  /** The custodian identity that recorded a batched read event (else null). */
+  readonly recordedBy: Actor | null;
+  readonly outcome: 'allow' | 'deny';
+  readonly purpose: Purpose | null;
+  readonly patient: string | null;
+  readonly recordId: string | null;
+  readonly version: number | null;
+  readonly datasetId: string | null;
+  readonly consentId: string | null;
+  readonly applicationId: string | null;
+  readonly custodian: string | null;
+  readonly reasons: readonly string[];
+  readonly flags: readonly string[];
+  readonly basis: string | null;
+  readonly securityAlert: boolean;
+  readonly bmrs: { readonly from: number; readonly to: number; readonly actions: readonly string[] } | null;
+  /** Batched read events: the node's decision when it served the request, if it differs. */
+  readonly servedDecision: 'allow' | 'deny' | null;
+}
+
+export interface Notification {
+  readonly auditId: string;
+  readonly atMs: number;
+  readonly kind: 'break-the-glass' | 'consent' | 'application' | 'security-alert' | 'erasure' | 'care';
+  readonly actor: string;
+  readonly recordId: string | null;
+  readonly applicationId: string | null;
+}
+
+/**
+ * One transaction's view: the stub plus what this transaction already wrote that later steps of
+ * the same transaction must see (the stub reads committed state only, as in Fabric).
+ */
+export class HealthTx {
+  private auditSeq = 0;
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(readonly stub: ChaincodeStub) {}
+
+  get nowMs(): number {
+    return this.stub.getTxTimestampMs();
+  }
+
+  get creator(): Actor {
+    const c = this.stub.getCreator();
+    return { org: c.org, id: c.id, role: c.role };
+  }
+
+  get creatorRef(): string {
+    const c = this.stub.getCreator();
+    return `${c.org}/${c.id}`;
+  }
+
+  config(): Config | undefined {
+    return getJson<Config>(this.stub, 'cfg');
+  }
+
+  pseudonymOf(user: string): string | null {
+    return getJson<{ pseudonym: string }>(this.stub, key('pt', 'user', user))?.pseudonym ?? null;
+  }
+
+  userOfPseudonym(pseudonym: string): string | null {
+    return getJson<{ user: string }>(this.stub, key('pt', 'pp', pseudonym))?.user ?? null;
+  }
+
+  record(recordId: string): RecordEntry | ErasedEntry | undefined {
+    return getJson<RecordEntry | ErasedEntry>(this.stub, key('rec', recordId));
+  }
+
+  liveRecord(recordId: string): RecordEntry {
+    const r = this.record(recordId);
+    if (r === undefined) throw new ContractError(`record ${recordId} does not exist`);
+    if ('erased' in r) throw new ContractError(`record ${recordId} was erased`);
+    return r;
+  }
+
+  dataset(datasetId: string): Dataset | undefined {
+    return getJson<Dataset>(this.stub, key('ds', datasetId));
+  }
+
+  session(provider: string, patient: string): Session {
+    const k = key('bmrs', provider, patient);
+    const cached = this.sessions.get(k);
+    if (cached) return cached;
+    const stored = getJson<Session>(this.stub, k);
+    if (stored !== undefined && !isBmrsState(stored.state)) throw new ContractError(`corrupt BMRS session ${k}`);
+    return stored ?? { provider, patient, state: 0, violations: 0, updatedAtMs: 0 };
+  }
+
+  putSession(s: Session): void {
+    const k = key('bmrs', s.provider, s.patient);
+    this.sessions.set(k, s);
+    putJson(this.stub, k, s);
+  }
+
+  /** Gather the facts for one access to a record (existing or being created). */
+  recordFacts(
+    requester: Actor,
+    action: Action,
+    purpose: Purpose,
+    reason: string | null,
+    target: { recordId: string; patient: string; custodian: string; category: string; sensitivity: Sensitivity; isNew: boolean; exists: boolean },
+  ): AccessFacts {
+    const ref = `${requester.org}/${requester.id}`;
+    const req: Requester = { ...requester, pseudonym: requester.role === 'patient' ? this.pseudonymOf(ref) : null };
+    if (!target.exists) {
+      return { nowMs: this.nowMs, requester: req, action, purpose, reason, subject: { kind: 'record', ...target }, inCare: false, consents: [], applications: [], session: 0 };
+    }
+    const care = requester.role === 'doctor' ? getJson<{ active: boolean }>(this.stub, key('care', ref, target.patient)) : undefined;
+    const consents = scanKeys(this.stub, ['cx', target.patient]).map((k) => {
+      const consentId = k.slice(k.lastIndexOf(SEP) + 1);
+      const c = getJson<Consent>(this.stub, key('con', consentId));
+      if (c === undefined) throw new ContractError(`consent index names a missing consent ${consentId}`);
+      return c;
+    });
+    const applications = target.isNew ? [] : this.approvedApplications(ref, 'r', target.recordId);
+    const selfPatient = req.pseudonym !== null && req.pseudonym === target.patient;
+    return {
+      nowMs: this.nowMs,
+      requester: req,
+      action,
+      purpose,
+      reason,
+      subject: { kind: 'record', ...target },
+      inCare: care?.active === true,
+      consents,
+      applications,
+      session: selfPatient ? 0 : this.session(ref, target.patient).state,
+    };
+  }
+
+  datasetFacts(requester: Actor, action: Action, purpose: Purpose, datasetId: string): AccessFacts {
+    const ref = `${requester.org}/${requester.id}`;
+    const ds = this.dataset(datasetId);
+    return {
+      nowMs: this.nowMs,
+      requester: { ...requester, pseudonym: null },
+      action,
+      purpose,
+      reason: null,
+      subject: { kind: 'dataset', datasetId, exists: ds !== undefined, ownerOrg: ds?.ownerOrg ?? '' },
+      inCare: false,
+      consents: [],
+      applications: ds ? this.approvedApplications(ref, 'd', datasetId) : [],
+      session: 0,
+    };
+  }
+
+  private approvedApplications(user: string, kind: 'r' | 'd', targetId: string): Application[] {
+    return scanKeys(this.stub, ['perm', user, kind, targetId]).map((k) => {
+      const id = k.slice(k.lastIndexOf(SEP) + 1);
+      const a = getJson<Application>(this.stub, key('app', id));
+      if (a === undefined) throw new ContractError(`permission index names a missing application ${id}`);
+      return a;
+    });
+  }
+
+  /** Persist what a decision changes in the requester's BMRS session. */
+  applyBmrs(provider: string, patient: string, d: Decision): void {
+    if (!d.bmrs) return;
+    const before = this.session(provider, patient);
+    const violations = before.violations + d.bmrs.steps.filter((s) => s.action === 'Violation').length;
+    if (d.bmrs.to === before.state && violations === before.violations && before.updatedAtMs !== 0) return;
+    this.putSession({ provider, patient, state: d.bmrs.to, violations, updatedAtMs: this.nowMs });
+  }
+
+  /** Write one audit entry and its indexes; returns its id. */
+  audit(entry: Omit<AuditEntry, 'auditId' | 'txId' | 'atMs'>): string {
+    const auditId = `${this.stub.getTxID()}-${this.auditSeq++}`;
+    const full: AuditEntry = { auditId, txId: this.stub.getTxID(), atMs: this.nowMs, ...entry };
+    putJson(this.stub, key('au', auditId), full);
+    const t = pad(this.nowMs);
+    const empty = new Uint8Array(0);
+    if (full.recordId) this.stub.putState(key('aix', 'rec', full.recordId, t, auditId), empty);
+    if (full.datasetId) this.stub.putState(key('aix', 'ds', full.datasetId, t, auditId), empty);
+    if (full.patient) this.stub.putState(key('aix', 'pp', full.patient, t, auditId), empty);
+    const orgs = new Set([full.actor.org, ...(full.custodian ? [full.custodian] : []), ...(full.recordedBy ? [full.recordedBy.org] : [])]);
+    for (const org of orgs) this.stub.putState(key('aix', 'org', org, t, auditId), empty);
+    return auditId;
+  }
+
+  notify(patient: string, n: Omit<Notification, 'atMs'>): void {
+    putJson(this.stub, key('nf', patient, pad(this.nowMs), n.auditId), { ...n, atMs: this.nowMs });
+  }
+}
+
+/** A page of values under an index prefix (index values are empty; entries live at au|id). */
+export function pageIndex(stub: ChaincodeStub, parts: readonly string[], pageSize: number, bookmark: string): { ids: string[]; bookmark: string } {
+  const [start, end] = prefixRange(...parts);
+  if (bookmark !== '' && !(bookmark >= start && bookmark < end)) throw new ContractError('bookmark does not belong to this query');
+  const page = stub.getStateByRangeWithPagination(start, end, Math.min(pageSize, LIMITS.pageSizeMax), bookmark);
+  return { ids: page.results.map((kv) => kv.key.slice(kv.key.lastIndexOf(SEP) + 1)), bookmark: page.bookmark };
+}
