@@ -102,6 +102,11 @@ describe('validation', () => {
     const { envelope } = kit.tx(kit.user('Hospital1'), ps.slice(0, 2), 'create', ['r1', 'alice', '1']);
     assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [envelope, envelope])), ['VALID', 'DUPLICATE_TXID']);
     assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [envelope])), ['DUPLICATE_TXID']);
+    // Endorsers refuse a proposal whose txId is already on the ledger.
+    const { signed } = kit.proposal(kit.user('Hospital1'), 'create', ['r2', 'alice', '1']);
+    const { response, endorsements } = kit.endorse(ps.slice(0, 2), signed);
+    commitAll(ps, kit.block(head(ps[0]!), [kit.envelope(kit.user('Hospital1'), signed, response, endorsements)]));
+    assert.equal(ps[2]!.endorse(signed).status, 409);
     closeAll(ps);
   });
 

@@ -71,6 +71,8 @@ export interface InProcessOptions {
    * src/ledger/sigcache.ts and decision 0203.
    */
   readonly shareVerifiedSignatures?: boolean;
+  /** Genesis time; pass the first run's value to reopen the same network's directories. */
+  readonly createdAtMs?: number;
 }
 
 export class InProcessNetwork {
@@ -129,7 +131,7 @@ export class InProcessNetwork {
     const org0 = options.orgs[0]!;
     const config: ConsortiumConfig = {
       name: 'medledger-dev',
-      createdAtMs: (options.clock ?? Date.now)(),
+      createdAtMs: options.createdAtMs ?? (options.clock ?? Date.now)(),
       rootCertPem: consortium.mspConfig.rootCertPem,
       orgs: consortium.mspConfig.orgs.filter((o) => options.orgs.includes(o.org)),
       orderers: [{ id: `orderer.${org0}`, org: org0, certPem: consortium.nodes.get(org0)!.certPem }],

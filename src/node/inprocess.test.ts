@@ -1,0 +1,123 @@
+// The lifecycle end to end through the real Gateway, Peers and solo Orderer in one process.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Consortium } from '../identity/index.ts';
+import type { Contract } from '../contracts/runtime.ts';
+import { assetsContract } from '../contracts/samples/assets.ts';
+import { toHex } from '../codec/index.ts';
+import { tempDir } from '../ledger/testkit.ts';
+import { verifyLedger } from '../ledger/verify.ts';
+import { GatewayError } from './gateway.ts';
+import { createDevConsortium, InProcessNetwork, orgNames, runDevWorkload } from './inprocess.ts';
+
+const clocky: Contract = {
+  name: 'clocky',
+  version: '1',
+  functions: {
+    stamp: { kind: 'submit', handler: (stub) => stub.putState('now', String(Date.now())) },
+    dice: { kind: 'submit', handler: (stub) => stub.putState('roll', String(Math.floor(Math.random() * 6))) },
+  },
+};
+
+const orgs = orgNames(3);
+const tmp = tempDir('medledger-inprocess-');
+let consortium: Consortium;
+let net: InProcessNetwork;
+const createdAtMs = Date.now();
+
+async function open(): Promise<InProcessNetwork> {
+  return InProcessNetwork.create({ dir: tmp.dir, orgs, consortium, contracts: [assetsContract, clocky], createdAtMs });
+}
+
+async function rejection(p: Promise<unknown>): Promise<GatewayError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof GatewayError, String(err));
+    return err;
+  }
+  assert.fail('expected a GatewayError');
+}
+
+before(async () => {
+  consortium = await createDevConsortium(orgs);
+  net = await open();
+});
+after(() => {
+  net.close();
+  tmp.cleanup();
+});
+
+describe('in-process network', () => {
+  it('submits, commits VALID on every peer, and evaluates', async () => {
+    const gw = net.gateway('Hospital2');
+    const r = await gw.submit('assets', 'create', ['e1', 'alice', '42']);
+    assert.equal(r.code, 'VALID');
+    assert.equal(Buffer.from(r.payload).toString(), 'e1');
+    await net.waitForHeight(r.blockNumber);
+    const asset = JSON.parse(Buffer.from(await gw.evaluate('assets', 'read', ['e1'], 'Hospital3')).toString()) as { owner: string };
+    assert.equal(asset.owner, 'alice');
+    const history = JSON.parse(Buffer.from(await gw.evaluate('assets', 'history', ['e1'])).toString()) as unknown[];
+    assert.equal(history.length, 1);
+  });
+
+  it('enforces ACLs at endorsement: a doctor may not remove, an admin may', async () => {
+    const doctor = net.gateway('Hospital1');
+    const created = await doctor.submit('assets', 'create', ['e2', 'bob', '1']);
+    // The gateway learns the outcome from its own peer; the others may commit a moment later.
+    await net.waitForHeight(created.blockNumber);
+    const err = await rejection(doctor.submit('assets', 'remove', ['e2']));
+    assert.equal(err.kind, 'ENDORSEMENT_REFUSED');
+    assert.equal(err.status, 403);
+    const admin = net.gateway('Hospital1', 'admin1');
+    assert.equal((await admin.submit('assets', 'remove', ['e2'])).code, 'VALID');
+  });
+
+  it('does not endorse a contract that reads the clock or randomness', async () => {
+    const gw = net.gateway('Hospital1');
+    for (const fn of ['stamp', 'dice']) {
+      const err = await rejection(gw.submit('clocky', fn, []));
+      assert.equal(err.kind, 'ENDORSEMENT_REFUSED');
+      assert.match(err.message, /determinism/);
+    }
+  });
+
+  it('checks the endorsement policy at the gateway, and the ledger rejects an under-endorsed tx', async () => {
+    const gw = net.gateway('Hospital3');
+    const err = await rejection(gw.submit('assets', 'create', ['e3', 'carol', '1'], { orgs: ['Hospital3'] }));
+    assert.equal(err.kind, 'POLICY_NOT_SATISFIED');
+    const forced = await gw.submit('assets', 'create', ['e3', 'carol', '1'], { orgs: ['Hospital3'], skipPolicyCheck: true });
+    assert.equal(forced.code, 'ENDORSEMENT_POLICY_FAILURE');
+  });
+
+  it('a re-submitted transaction is ordered again and marked DUPLICATE_TXID', async () => {
+    const gw = net.gateway('Hospital1');
+    const prepared = await gw.prepare('assets', 'create', ['e5', 'dan', '1']);
+    const r = await gw.submitPrepared(prepared);
+    assert.equal(r.code, 'VALID');
+    const again = await gw.submitPrepared(prepared);
+    assert.equal(again.code, 'VALID', 'the status of the first (committed) occurrence is reported');
+    await net.waitForHeight(r.blockNumber + 1);
+    const next = net.peer('Hospital2').ledger.getBlock(r.blockNumber + 1);
+    assert.deepEqual(next.validation, ['DUPLICATE_TXID']);
+  });
+
+  it('runs the dev workload with conflicts; peers agree; verify passes; a restart continues the chain', async () => {
+    const result = await runDevWorkload(net, { transactions: 150, seed: 7 });
+    const committed = Object.values(result.codes).reduce((a, b) => a + b, 0);
+    const dropped = Object.values(result.notSubmitted).reduce((a, b) => a + b, 0);
+    assert.equal(committed + dropped, 150);
+    assert.ok((result.codes['VALID'] ?? 0) > 100);
+    await net.waitForHeight(net.orderer.height);
+    const hashes = new Set(net.peers.map((p) => `${p.height}:${toHex(p.ledger.stateHash())}`));
+    assert.equal(hashes.size, 1, 'identical state hashes on all peers');
+    const height = net.orderer.height;
+    net.close();
+    for (const org of orgs) assert.equal((await verifyLedger(`${tmp.dir}/${org}`)).ok, true);
+    net = await open();
+    assert.equal(net.orderer.height, height);
+    const r = await net.gateway('Hospital2').submit('assets', 'create', ['after-restart', 'erin', '1']);
+    assert.equal(r.code, 'VALID');
+    assert.equal(r.blockNumber, height + 1);
+  });
+});
