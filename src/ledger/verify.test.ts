@@ -3,11 +3,12 @@
 // caught by comparison with the replay.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SeededRng } from '../consensus/rng.ts';
-import { RECORD_HEADER_BYTES, segmentName } from './blockstore.ts';
+import { decodeStoredBlock, encodeStoredBlock, type StoredBlock } from './block.ts';
+import { encodeRecord, RECORD_HEADER_BYTES, segmentName } from './blockstore.ts';
 import { TestKit, tempDir } from './testkit.ts';
 import { verifyLedger } from './verify.ts';
 
@@ -89,6 +90,37 @@ describe('ledger verify', () => {
       } finally {
         flip(path, offset, mask);
       }
+    }
+    assert.equal((await verifyLedger(ledgerDir)).ok, true);
+  });
+
+  it('catches tampering that rewrites records with valid checksums', async () => {
+    const path = join(ledgerDir, 'blocks', segmentName(0));
+    const original = readFileSync(path);
+    const records = recordRanges(path).map(([s, e]) => original.subarray(s + RECORD_HEADER_BYTES, e));
+    const rewrite = (number: number, change: (s: StoredBlock) => StoredBlock): void => {
+      const out = records.map((payload, n) => encodeRecord(n, n === number ? encodeStoredBlock(change(decodeStoredBlock(payload))) : payload));
+      writeFileSync(path, Buffer.concat(out));
+    };
+    const cases: Array<[number, (s: StoredBlock) => StoredBlock, RegExp]> = [
+      // A conflicting transaction relabelled VALID (and vice versa).
+      [3, (s) => ({ ...s, validation: s.validation.map(() => 'VALID' as const) }), /stored as VALID but re-validates as MVCC_READ_CONFLICT/],
+      [2, (s) => ({ ...s, validation: s.validation.map((c, i) => (i === 0 ? 'MVCC_READ_CONFLICT' : c)) }), /re-validates as VALID/],
+      // A transaction dropped from a block.
+      [1, (s) => ({ ...s, block: { ...s.block, data: s.block.data.slice(1) }, validation: s.validation.slice(1) }), /dataHash/],
+      // A header timestamp moved.
+      [4, (s) => ({ ...s, block: { ...s.block, header: { ...s.block.header, timestampMs: s.block.header.timestampMs + 1 } } }), /timestamp|signature/],
+    ];
+    try {
+      for (const [number, change, reason] of cases) {
+        rewrite(number, change);
+        const report = await verifyLedger(ledgerDir);
+        assert.equal(report.ok, false);
+        assert.equal(report.problem?.block, number);
+        assert.match(report.problem!.reason, reason);
+      }
+    } finally {
+      writeFileSync(path, original);
     }
     assert.equal((await verifyLedger(ledgerDir)).ok, true);
   });
