@@ -91,6 +91,20 @@ describe('pbft: normal case', () => {
     assert.ok(verifyPbftCertificate(b, b.certificate!, c.keys.verifier, c.ids));
   });
 
+  it('n = 7 tolerates f = 2 silent replicas, including the primary', () => {
+    const c = new Cluster({ n: 7, options: FAST });
+    c.down.add('n0');
+    c.down.add('n5');
+    submit(c, 6, (i) => c.ids[1 + (i % 4)]!);
+    c.tick(40);
+    const live = ['n1', 'n2', 'n3', 'n4', 'n6'];
+    for (const id of live) {
+      assert.equal(c.decidedKeys(id).length, 6, `${id} decided all`);
+      assert.equal(c.decided.get(id)![0]!.certificate!.signatures.length, 5);
+    }
+    c.assertAgreement(live);
+  });
+
   it('keeps deciding with f = 1 silent backup', () => {
     const c = new Cluster({ options: FAST });
     c.down.add('n3');
