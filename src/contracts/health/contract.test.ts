@@ -311,6 +311,10 @@ describe('health contract: applications, datasets and statistics', () => {
     assert.match(refused.reasons.join(' '), /dataset ds1: application: no approved access application/);
     assert.equal(c.evaluate<{ status: string }>(RES, 'getStatistics', { requestId: refused.requestId }).status, 'refused');
 
+    c.submit(SUP1, 'setDatasetAccess', { datasetId: 'ds1', open: false });
+    assert.match(c.try('submit', RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds1' }, purpose: 'HRESCH', actions: ['statistics'], period }).message, /closed to applications/);
+    assert.equal(c.try('submit', H2_ADMIN, 'setDatasetAccess', { datasetId: 'ds1', open: true }).status, 400);
+    c.submit(SUP1, 'setDatasetAccess', { datasetId: 'ds1', open: true });
     const a1 = c.submit<{ application: { applicationId: string } }>(RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds1' }, purpose: 'HRESCH', actions: ['statistics'], period });
     const a2 = c.submit<{ application: { applicationId: string } }>(RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds2' }, purpose: 'HRESCH', actions: ['statistics'], period });
     assert.equal(c.try('submit', H2_ADMIN, 'decideApplication', { applicationId: a1.application.applicationId, approve: true }).status, 400);
@@ -333,7 +337,7 @@ describe('health contract: applications, datasets and statistics', () => {
     assert.equal(st.result.count, 80);
     const trail = c.evaluate<{ entries: AuditEntry[] }>(H1_ADMIN, 'auditTrail', { kind: 'dataset', datasetId: 'ds1' });
     assert.deepEqual(trail.entries.map((e) => `${e.op}:${e.outcome}`), [
-      'dataset.register:allow', 'stats.request:deny', 'application.apply:allow', 'application.approve:allow', 'stats.request:allow', 'stats.request:allow', 'stats.result:allow',
+      'dataset.register:allow', 'stats.request:deny', 'dataset.access:allow', 'dataset.access:allow', 'application.apply:allow', 'application.approve:allow', 'stats.request:allow', 'stats.request:allow', 'stats.result:allow',
     ]);
   });
 });

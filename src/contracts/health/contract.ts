@@ -504,6 +504,7 @@ export const healthContract: Contract = {
       } else {
         const ds = tx.dataset(a.target.datasetId);
         if (!ds) throw new ContractError(`dataset ${a.target.datasetId} does not exist`);
+        if (!ds.open) throw new ContractError(`dataset ${a.target.datasetId} is closed to applications by its owner`);
         owner = ds.ownerOrg;
       }
       const applicationId = `a${tx.stub.getTxID().slice(0, 32)}`;
@@ -588,6 +589,16 @@ export const healthContract: Contract = {
       const auditId = writeAudit(tx, { op: 'dataset.register', actor: tx.creator, datasetId: a.datasetId, custodian: ds.ownerOrg });
       return json({ dataset: ds, auditId });
     }, ['admin', 'supervisor']),
+
+    setDatasetAccess: fn('submit', "setDatasetAccess({datasetId, open}) — the owner organisation's admin/supervisor opens or closes the listing to applications", (tx, args) => {
+      const a = parseArg(z.strictObject({ datasetId: idSchema, open: z.boolean() }), args);
+      const ds = tx.dataset(a.datasetId);
+      if (!ds) throw new ContractError(`dataset ${a.datasetId} does not exist`);
+      if (!isStaffOf(tx, ds.ownerOrg)) throw new ContractError(`setDatasetAccess: only an admin or supervisor of ${ds.ownerOrg} may change it`);
+      putJson(tx.stub, key('ds', a.datasetId), { ...ds, open: a.open });
+      const auditId = writeAudit(tx, { op: 'dataset.access', actor: tx.creator, datasetId: a.datasetId, custodian: ds.ownerOrg, reasons: [a.open ? 'opened to applications' : 'closed to applications'] });
+      return json({ datasetId: a.datasetId, open: a.open, auditId });
+    }),
 
     listDatasets: fn('evaluate', 'listDatasets({pageSize?, bookmark?}) — the data market', (tx, args) => {
       const a = parseArg(pageArgs, args);

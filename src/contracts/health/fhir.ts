@@ -73,7 +73,7 @@ const AUDIT_ACTION: Record<AuditOp, 'C' | 'R' | 'U' | 'D' | 'E'> = {
   'record.create': 'C', 'record.update': 'U', 'record.erase': 'D',
   'consent.grant': 'C', 'consent.revoke': 'U',
   'application.apply': 'C', 'application.approve': 'U', 'application.deny': 'U',
-  'care.start': 'C', 'care.end': 'U', 'patient.enrol': 'C', 'dataset.register': 'C',
+  'care.start': 'C', 'care.end': 'U', 'patient.enrol': 'C', 'dataset.register': 'C', 'dataset.access': 'U',
   'access.read': 'R', 'access.write': 'U', 'access.share': 'R', 'access.statistics': 'E',
   'stats.request': 'E', 'stats.result': 'E', 'bmrs.reauthorize': 'E',
 };

@@ -233,6 +233,7 @@ export const registerDatasetArgs = z.strictObject({
   cid: cidString,
   sizeBytes: z.number().int().min(0).max(LIMITS.partSizeBytesMax),
   recordCount: z.number().int().min(0).max(1e9),
+  open: z.boolean().default(true),
 });
 
 export const histogramSchema = z.strictObject({
@@ -353,6 +354,8 @@ export interface Dataset {
   readonly cid: string;
   readonly sizeBytes: number;
   readonly recordCount: number;
+  /** PHDMF's permission configuration: whether third parties may apply for access. */
+  readonly open: boolean;
   readonly registeredBy: string;
   readonly registeredAtMs: number;
 }

@@ -93,7 +93,7 @@ export type AuditOp =
   | 'application.apply' | 'application.approve' | 'application.deny'
   | 'care.start' | 'care.end'
   | 'patient.enrol'
-  | 'dataset.register'
+  | 'dataset.register' | 'dataset.access'
   | 'access.read' | 'access.write' | 'access.share' | 'access.statistics'
   | 'stats.request' | 'stats.result'
   | 'bmrs.reauthorize';
