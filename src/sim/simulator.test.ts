@@ -166,6 +166,7 @@ describe('simulator: Byzantine faults', () => {
     assert.throws(() => runSimulation({ ...base, workload: { clients: 0 } }), /workload.clients/);
     assert.throws(() => runSimulation({ ...base, extra: 1 } as SimOptions), /unknown option "extra"/);
     assert.throws(() => runSimulation({ ...base, engine: 'test-sequencer-bft', nodes: 3, faults: 'byzantine' }), /needs at least 4 nodes/);
+    assert.throws(() => runSimulation({ ...base, engineOptions: { bug: 'x' } }), (e: Error) => e instanceof SimOptionsError && /refused to start with these options: test-sequencer: unknown bug x/.test(e.message));
   });
 });
 

@@ -15,7 +15,7 @@ import { ByzantineActor } from './byzantine.ts';
 import { makeIdentities, type SimIdentities } from './crypto.ts';
 import { describeFault, planFaults, type FaultPlan, type TimedFault } from './faults.ts';
 import { SimNetwork } from './network.ts';
-import { resolveOptions, type ResolvedOptions } from './options.ts';
+import { SimOptionsError, resolveOptions, type ResolvedOptions } from './options.ts';
 import { EventQueue } from './queue.ts';
 import { TraceBuffer, formatMs } from './trace.ts';
 import type { MessageStats, SimOptions, SimResult, Violation } from './types.ts';
@@ -216,7 +216,7 @@ class Simulation {
 
   private boot(inst: Instance): void {
     inst.incarnation += 1;
-    const engine = this.guard(inst, 'create', () =>
+    const create = (): Engine<EngineMessage> =>
       this.o.def.create({
         id: inst.identity,
         members: this.ids,
@@ -227,8 +227,19 @@ class Simulation {
         cutter: this.o.cutter,
         appliedHeight: inst.ledger.length,
         ...(this.o.engineOptions !== undefined ? { options: this.o.engineOptions } : {}),
-      }),
-    );
+      });
+    let engine: Engine<EngineMessage>;
+    if (inst.incarnation === 1) {
+      // A first boot (empty storage) that fails is a configuration problem — engine options the
+      // engine rejects, too few nodes for its grouping… — reported as a usage error, not a run.
+      try {
+        engine = create();
+      } catch (err) {
+        throw new SimOptionsError(`engine "${this.o.engine}" refused to start with these options: ${(err as Error).message}`);
+      }
+    } else {
+      engine = this.guard(inst, 'create', create);
+    }
     inst.engine = engine;
     // First tick at a random phase so that nodes do not tick in lockstep.
     this.queue.push(this.nowMs + this.tickRng.nextFloat() * this.o.tickMs, { k: 'tick', inst, incarnation: inst.incarnation });

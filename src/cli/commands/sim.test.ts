@@ -62,6 +62,13 @@ describe('medledger sim', () => {
     }
   });
 
+  it('engine options the engine rejects are a usage error, not a failing run', async () => {
+    await assert.rejects(
+      run({ engine: 'test-sequencer', nodes: '3', durationMs: '300', crypto: 'fast', engineOptions: '{"bug":"nonsense"}' }),
+      (e: Error) => e instanceof CliError && e.exitCode === 2 && /refused to start with these options: test-sequencer: unknown bug nonsense/.test(e.message),
+    );
+  });
+
   it('the real command exits 2 on a bad option', () => {
     const r = spawnSync(process.execPath, ['bin/medledger.js', 'sim', '--engine', 'solo', '--faults', 'chaos'], { encoding: 'utf8' });
     assert.equal(r.status, 2);

@@ -143,7 +143,13 @@ export async function runSimCommand(flags: SimFlags, write?: (s: string) => void
   try {
     for (let i = 0; i < seeds; i++) {
       const seed = seedStart + i;
-      const r = runSimulation({ ...sim, seed });
+      let r;
+      try {
+        r = runSimulation({ ...sim, seed });
+      } catch (err) {
+        if (err instanceof SimOptionsError) throw new CliError(err.message, 2);
+        throw err;
+      }
       agg ??= new CampaignAggregator(r.engine, r.nodes, r.faults, seedStart);
       agg.add(r);
       if (r.violations.length > 0) failingCount += 1;
