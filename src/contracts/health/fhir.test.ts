@@ -54,7 +54,7 @@ describe('FHIR exports', () => {
     const entries = OPS.map((op, i) => entry(op, i, { outcome: 'allow' }));
     const b = provenanceBundle(entries);
     validateFhir(b);
-    assert.deepEqual(b.entry?.map((e) => (e.resource as { activity: { coding: Array<{ code: string }> } }).activity.coding[0]!.code), ['CREATE', 'UPDATE', 'DELETE']);
+    assert.deepEqual(b.entry?.map((e) => (e.resource as unknown as { activity: { coding: Array<{ code: string }> } }).activity.coding[0]!.code), ['CREATE', 'UPDATE', 'DELETE']);
   });
 
   it('a Consent validates for every grantee kind and carries purpose, actions and confidentiality', () => {
