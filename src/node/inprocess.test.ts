@@ -102,6 +102,18 @@ describe('in-process network', () => {
     assert.deepEqual(next.validation, ['DUPLICATE_TXID']);
   });
 
+  it('refuses malformed input at the orderer and proposals from a skewed clock at the endorsers', async () => {
+    const junk = net.orderer.broadcast({ clientId: 'test', seq: 1, data: new TextEncoder().encode('junk') });
+    assert.equal(junk.accepted, false);
+    assert.match(junk.accepted ? '' : junk.reason, /malformed/);
+    const badSeq = net.orderer.broadcast({ clientId: 'test', seq: 0, data: new Uint8Array(1) });
+    assert.equal(badSeq.accepted, false);
+    const skewed = net.gateway('Hospital1', 'doctor1', { clock: () => Date.now() + 3_600_000 });
+    const err = await rejection(skewed.submit('assets', 'create', ['skew', 'x', '1']));
+    assert.equal(err.kind, 'ENDORSEMENT_REFUSED');
+    assert.match(err.message, /timestamp/);
+  });
+
   it('runs the dev workload with conflicts; peers agree; verify passes; a restart continues the chain', async () => {
     const result = await runDevWorkload(net, { transactions: 150, seed: 7 });
     const committed = Object.values(result.codes).reduce((a, b) => a + b, 0);

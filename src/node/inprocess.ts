@@ -158,7 +158,7 @@ export class InProcessNetwork {
   }
 
   /** A gateway for a user of `org` (default its doctor), endorsing on every org's peer. */
-  gateway(org: string, commonName = 'doctor1', options: { commitTimeoutMs?: number } = {}): Gateway {
+  gateway(org: string, commonName = 'doctor1', options: { commitTimeoutMs?: number; clock?: () => number } = {}): Gateway {
     const user = this.identity(org, commonName);
     const ctx = this.ctx;
     const endorsers: EndorserClient[] = this.peers.map((p) => ({
@@ -167,6 +167,7 @@ export class InProcessNetwork {
       evaluate: (signed) => Promise.resolve(p.evaluate(signed)),
     }));
     const own = this.peer(org);
+    const clock = options.clock ?? this.options.clock;
     return new Gateway({
       certPem: user.certPem,
       keyPem: user.keyPem,
@@ -177,7 +178,7 @@ export class InProcessNetwork {
       commits: { waitForTx: (txId, timeoutMs) => own.waitForTx(txId, timeoutMs) },
       verify: ctx.verify,
       ...(options.commitTimeoutMs ? { commitTimeoutMs: options.commitTimeoutMs } : {}),
-      ...(this.options.clock ? { clock: this.options.clock } : {}),
+      ...(clock ? { clock } : {}),
     });
   }
 
