@@ -234,7 +234,7 @@ const auditQueryArgs = z.discriminatedUnion('kind', [
 ]).and(pageArgs);
 type AuditQuery = z.output<typeof auditQueryArgs>;
 
-/** Who may read which audit trail (decision 0903). Throws when the caller may not. */
+/** Who may read which audit trail (decision 0905). Throws when the caller may not. */
 function auditQuery(tx: HealthTx, q: AuditQuery): { entries: AuditEntry[]; bookmark: string } {
   const c = tx.creator;
   let parts: string[];
