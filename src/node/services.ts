@@ -1,0 +1,50 @@
+// What a running node offers its client-facing API (src/api): the seam between the node process
+// (src/node/node.ts: transport, consensus, ledger) and the REST gateway. The API never touches
+// transport or storage directly; the in-process network can implement the same interface, so the
+// API is testable without sockets.
+import type { Bytes } from '../codec/index.ts';
+import type { EngineStatus } from '../consensus/engine.ts';
+import type { Msp, Policy } from '../identity/index.ts';
+import type { StoredBlock } from '../ledger/block.ts';
+import type { BlockCommitEvent } from '../ledger/ledger.ts';
+import type { SignedProposal } from '../ledger/tx.ts';
+import type { EndorserClient } from './gateway.ts';
+import type { BroadcastResult } from './orderer.ts';
+import type { EvaluateResponse, TxStatusEvent } from './peer.ts';
+
+export interface NodeStatus {
+  readonly nodeId: string;
+  readonly org: string;
+  readonly roles: readonly ('peer' | 'orderer')[];
+  /** Consensus view of this node's orderer (null for a peer-only node). */
+  readonly consensus: (EngineStatus & { readonly engine: string }) | null;
+  readonly height: number;
+  readonly lastBlockHashHex: string;
+  readonly stateHashHex: string;
+  /** Other nodes this node currently has a live outbound connection to. */
+  readonly connectedPeers: readonly string[];
+  readonly startedAtMs: number;
+}
+
+export interface NodeServices {
+  readonly nodeId: string;
+  readonly org: string;
+  /** Authenticates API clients (certificate chain, validity, revocation, role). */
+  readonly msp: Msp;
+  /** contract → endorsement policy, from the current consortium configuration. */
+  policies(): ReadonlyMap<string, Policy>;
+  /** Endorsers to collect from: this node's peer first, then other organisations' peers. */
+  endorsers(): readonly EndorserClient[];
+  /** Evaluate (query) on this node's peer. */
+  evaluate(signed: SignedProposal): Promise<EvaluateResponse>;
+  /** Hand a signed transaction envelope to the ordering service. */
+  broadcast(envelope: Bytes): Promise<BroadcastResult>;
+  /** Resolves when the transaction is committed on this node's peer (or rejects on timeout). */
+  waitForTx(txId: string, timeoutMs: number): Promise<TxStatusEvent>;
+  /** A committed block with this peer's validation codes, or null past the height. */
+  getBlock(number: number): StoredBlock | null;
+  height(): number;
+  /** Committed blocks from `fromNumber` on (replaying stored ones first); returns unsubscribe. */
+  subscribeBlocks(fromNumber: number, listener: (event: BlockCommitEvent) => void): () => void;
+  status(): NodeStatus;
+}
