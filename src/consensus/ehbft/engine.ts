@@ -221,6 +221,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   private readonly inflight = new Set<string>();
   private cutWaitTicks = 0;
   private sinceRetransmit = 0;
+  private sinceHeartbeat = 0;
   private fetchCooldown = 0;
 
   private round: Round | null = null;
@@ -310,6 +311,12 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     }
     if (this.pending.size > this.inflight.size) this.cutWaitTicks += 1;
     if (this.round) this.tickRound(this.round);
+    this.sinceHeartbeat += 1;
+    if (this.isLeader() && !this.round && this.sinceHeartbeat >= this.options.heartbeatTicks) {
+      // A block delivery can be lost with no later traffic to reveal the gap: say where we are.
+      this.sinceHeartbeat = 0;
+      for (const m of this.members) if (m !== this.id) this.send(m, { type: 'status', height: this.height });
+    }
     this.afterInput();
   }
 
@@ -329,6 +336,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       case 'fetch': this.onFetch(from, message.height); break;
       case 'view-change': this.onViewChange(from, message); break;
       case 'evidence': for (const e of message.evidence) this.absorbEvidence(e, false); break;
+      case 'status': this.senderDecided(from, message.height); break;
     }
     this.afterInput();
   }
@@ -788,6 +796,8 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       return;
     }
     if (cert.height !== this.height + 1 || !this.normal || cert.view !== this.view) return;
+    // The leader forms its own prepare; one relayed back to it (a replay) is not for it.
+    if (this.leaderOf(cert.view) === this.id) return;
     const body = this.bodyFor(cert);
     if (!body || !this.verifyCert(cert, 1, this.plan)) return;
     const sig = this.lockAndVote2(cert, body);

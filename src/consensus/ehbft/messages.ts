@@ -129,6 +129,8 @@ export type EhbftMessage =
   | { readonly type: 'commit'; readonly cert: WireCert }
   | { readonly type: 'block'; readonly block: WireBlock }
   | { readonly type: 'fetch'; readonly height: number }
+  /** An idle leader's decided height, so a node that missed the last block notices. */
+  | { readonly type: 'status'; readonly height: number }
   /** Proof of equivocation, spread so that the next leader includes it and acceptors drop the culprit. */
   | { readonly type: 'evidence'; readonly evidence: readonly Evidence[] }
   | { readonly type: 'blocks'; readonly blocks: readonly WireBlock[] }
@@ -269,6 +271,8 @@ export function isValidMessage(m: unknown, lim: MessageLimits): m is EhbftMessag
       return isCounter(m.height, 1);
     case 'evidence':
       return validEvidenceList(m.evidence, lim);
+    case 'status':
+      return isCounter(m.height);
     case 'blocks':
       return Array.isArray(m.blocks) && m.blocks.length <= lim.blocksMax && m.blocks.every((b) => validBlock(b, lim));
     case 'view-change':

@@ -10,6 +10,8 @@ export interface EhbftOptions {
   readonly sliceTimeoutTicks: number;
   /** Ticks between retransmissions of the current phase (lossy links). */
   readonly retransmitTicks: number;
+  /** An idle leader announces its height this often, so nodes that missed a block catch up. */
+  readonly heartbeatTicks: number;
   /** Ticks without a decision, while work is pending, before a node asks for a new leader. */
   readonly viewChangeTicks: number;
   /** The view-change timeout doubles after each failed view, up to 2^this. */
@@ -38,6 +40,7 @@ export const DEFAULT_EHBFT_OPTIONS: EhbftOptions = {
   quorum: 'safe',
   sliceTimeoutTicks: 5,
   retransmitTicks: 8,
+  heartbeatTicks: 50,
   viewChangeTicks: 25,
   viewChangeBackoffMax: 4,
   leaderTermTicks: 300,
@@ -59,6 +62,7 @@ export class EhbftOptionsError extends Error {
 const INT_OPTIONS: Record<string, [number, number]> = {
   sliceTimeoutTicks: [1, 10_000],
   retransmitTicks: [1, 10_000],
+  heartbeatTicks: [1, 1_000_000],
   viewChangeTicks: [2, 1_000_000],
   viewChangeBackoffMax: [0, 16],
   leaderTermTicks: [1, 1_000_000_000],
