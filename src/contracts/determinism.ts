@@ -66,6 +66,17 @@ function guardedDate(RealDate: DateConstructor): DateConstructor {
   });
 }
 
+// Built once: the replacements are the same objects on every call (cheap per contract call).
+const GUARDED_DATE = guardedDate(Date);
+const THROWERS = {
+  random: thrower('Math.random()'),
+  getRandomValues: thrower('crypto.getRandomValues()'),
+  randomUUID: thrower('crypto.randomUUID()'),
+  performanceNow: thrower('performance.now()'),
+  hrtime: Object.assign(thrower('process.hrtime()'), { bigint: thrower('process.hrtime.bigint()') }),
+  timers: ['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'fetch'].map((name) => [name, thrower(`${name}()`)] as const),
+};
+
 /**
  * Run `fn` with the non-deterministic globals disabled. Throws ContractDeterminismError if the
  * function touched any of them (even if it caught the error), or if it returned a Promise.
@@ -78,20 +89,19 @@ export function runDeterministic<T>(fn: () => T): T {
   violations = [];
   let result: T;
   try {
-    patch(patches, globalThis, 'Date', guardedDate(Date));
-    patch(patches, Math, 'random', thrower('Math.random()'));
+    patch(patches, globalThis, 'Date', GUARDED_DATE);
+    patch(patches, Math, 'random', THROWERS.random);
     const webCrypto = g['crypto'] as object | undefined;
     if (webCrypto) {
-      patch(patches, webCrypto, 'getRandomValues', thrower('crypto.getRandomValues()'));
-      patch(patches, webCrypto, 'randomUUID', thrower('crypto.randomUUID()'));
+      patch(patches, webCrypto, 'getRandomValues', THROWERS.getRandomValues);
+      patch(patches, webCrypto, 'randomUUID', THROWERS.randomUUID);
     }
     const perf = g['performance'] as object | undefined;
-    if (perf) patch(patches, perf, 'now', thrower('performance.now()'));
-    for (const timer of ['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'fetch']) {
-      if (timer in g) patch(patches, globalThis, timer, thrower(`${timer}()`));
+    if (perf) patch(patches, perf, 'now', THROWERS.performanceNow);
+    for (const [name, replacement] of THROWERS.timers) {
+      if (name in g) patch(patches, globalThis, name, replacement);
     }
-    const hrtime = Object.assign(thrower('process.hrtime()'), { bigint: thrower('process.hrtime.bigint()') });
-    patch(patches, process, 'hrtime', hrtime);
+    patch(patches, process, 'hrtime', THROWERS.hrtime);
     result = fn();
   } finally {
     restore(patches);

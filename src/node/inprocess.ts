@@ -252,6 +252,8 @@ export async function runDevWorkload(net: InProcessNetwork, options: WorkloadOpt
   const hotCount = Math.max(1, Math.min(5, Math.floor(total / 100)));
   const hot = Array.from({ length: Math.min(hotCount, total) }, (_, i) => `hot-${i}`);
   await Promise.all(hot.map((id, i) => settle(gateways[i % gateways.length]!.submit('assets', 'create', [id, 'pool', '100']))));
+  // Every endorser must see the hot assets before the transfers start (gateways hear from their own peer only).
+  await net.waitForHeight(net.orderer.height);
   const concurrency = options.concurrency ?? 200;
   const inFlight = new Set<Promise<void>>();
   for (let i = 0; i < total - hot.length; i++) {
