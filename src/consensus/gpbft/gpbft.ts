@@ -929,6 +929,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       return;
     }
     if (bytesEqual(seen.content, content) || this.reported.has(key) || this.config.barred.includes(node)) return;
+    if (this.reported.size >= STATEMENTS_MAX) this.reported.clear();
     this.reported.add(key);
     const evidence: Evidence = { node, kind, view, height, content1: seen.content, signature1: seen.signature, content2: content, signature2: signature };
     const head = headFor(this.config, this.view);
