@@ -92,9 +92,9 @@ describe('health contract: records', () => {
   });
 
   it("lists a patient's records for those with a basis to read them", () => {
-    assert.deepEqual(c.evaluate<Array<{ recordId: string }>>(DOC1, 'listPatientRecords', { patient: PP }).map((r) => r.recordId), ['r1']);
-    assert.deepEqual(c.evaluate<Array<{ recordId: string }>>(PAT, 'listPatientRecords', { patient: PP, purpose: 'PATRQT' }).map((r) => r.recordId), ['r1']);
-    assert.deepEqual(c.evaluate<unknown[]>('H2/nurse1:nurse', 'listPatientRecords', { patient: PP }), []);
+    assert.deepEqual(c.evaluate<{ records: Array<{ recordId: string }> }>(DOC1, 'listPatientRecords', { patient: PP }).records.map((r) => r.recordId), ['r1']);
+    assert.deepEqual(c.evaluate<{ records: Array<{ recordId: string }> }>(PAT, 'listPatientRecords', { patient: PP, purpose: 'PATRQT' }).records.map((r) => r.recordId), ['r1']);
+    assert.deepEqual(c.evaluate<{ records: unknown[] }>('H2/nurse1:nurse', 'listPatientRecords', { patient: PP }).records, []);
   });
 });
 
@@ -179,7 +179,7 @@ describe('health contract: access, BMRS sessions and break-the-glass', () => {
     assert.equal(mismatch?.recordedBy?.id, 'peer0');
     assert.equal(c.try('submit', 'H2/peer0:peer', 'recordReads', events).status, 400);
     assert.equal(c.try('submit', DOC1, 'recordReads', events).status, 403);
-    assert.equal(c.try('submit', 'H1/peer0:peer', 'recordReads', Array.from({ length: 51 }, () => events[0])).status, 400);
+    assert.equal(c.try('submit', 'H1/peer0:peer', 'recordReads', Array.from({ length: 41 }, () => events[0])).status, 400);
   });
 
   it('ending the care relation ends the doctor\'s access', () => {
@@ -369,7 +369,50 @@ describe('health contract: erasure', () => {
       assert.ok(dump.some((kv) => kv.key === 'recv|r-keep|000001'));
       assert.equal(c.submit<Verdict>(DOC1, 'access', { recordId: 'r-erase', action: 'read', purpose: 'TREAT', sensitivity: 'normal' }).allowed, false);
       assert.equal(c.try('submit', DOC1, 'eraseRecord', { recordId: 'r-erase' }).status, 400);
-      assert.deepEqual(c.evaluate<Array<{ recordId: string }>>(DOC1, 'listPatientRecords', { patient: PP }).map((r) => r.recordId), ['r-keep']);
+      assert.deepEqual(c.evaluate<{ records: Array<{ recordId: string }> }>(DOC1, 'listPatientRecords', { patient: PP }).records.map((r) => r.recordId), ['r-keep']);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe('health contract: bounded work per transaction', () => {
+  it('lists 150 records in pages; a full batch of 40 reads over 40 patients fits the range-scan budget', () => {
+    const c = setup();
+    try {
+      for (let i = 0; i < 150; i++) createRecord(c, `bulk-${String(i).padStart(3, '0')}`, ['normal']);
+      const ids: string[] = [];
+      let bookmark = '';
+      do {
+        const page = c.evaluate<{ records: Array<{ recordId: string }>; bookmark: string }>(DOC1, 'listPatientRecords', { patient: PP, pageSize: 100, bookmark });
+        ids.push(...page.records.map((r) => r.recordId));
+        bookmark = page.bookmark;
+      } while (bookmark !== '');
+      assert.equal(ids.length, 150);
+      assert.equal(new Set(ids).size, 150);
+
+      for (let i = 0; i < 40; i++) {
+        const pp = pseudonymFor(`batch-${i}`);
+        c.submit(H1_ADMIN, 'enrolPatient', { user: `H1/bp${i}`, pseudonym: pp });
+        c.submit(H1_ADMIN, 'startCare', { doctor: 'H1/doc1', patient: pp });
+        c.submit(DOC1, 'createRecord', { recordId: `b-${i}`, patient: pp, category: 'Observation', parts: [partFor(`b-${i}`, 'normal')] });
+      }
+      const events = Array.from({ length: 40 }, (_, i) => ({ requester: { org: 'H2', id: `nurse${i}`, role: 'nurse' }, recordId: `b-${i}`, action: 'read', purpose: 'TREAT', servedDecision: 'deny' }));
+      const out = c.submit<Array<{ decision: string }>>('H1/peer0:peer', 'recordReads', events);
+      assert.equal(out.length, 40);
+      assert.ok(out.every((o) => o.decision === 'deny'));
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a batch sees its own BMRS steps: two violations by one provider in one batch kill the session', () => {
+    const c = setup();
+    try {
+      createRecord(c, 'r1', ['normal']);
+      const ev = { requester: { org: 'H2', id: 'nurse7', role: 'nurse' }, recordId: 'r1', action: 'read', purpose: 'TREAT', servedDecision: 'deny' };
+      c.submit('H1/peer0:peer', 'recordReads', [ev, ev]);
+      assert.equal(session(c, 'H2/nurse7'), 3);
     } finally {
       c.close();
     }

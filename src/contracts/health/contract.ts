@@ -393,17 +393,19 @@ export const healthContract: Contract = {
       return json({ ...meta, parts: parts.map((p) => ({ sensitivity: p.sensitivity, sizeBytes: p.sizeBytes, mediaType: p.mediaType })) });
     }),
 
-    listPatientRecords: fn('evaluate', "listPatientRecords({patient, purpose?, reason?}) → the patient's records the caller has a basis to read (metadata only)", (tx, args) => {
-      const a = parseArg(z.strictObject({ patient: pseudonymSchema, purpose: accessRequestSchema.shape.purpose.default('TREAT'), reason: accessRequestSchema.shape.reason }), args);
+    listPatientRecords: fn('evaluate', "listPatientRecords({patient, purpose?, reason?, pageSize?, bookmark?}) → {records, bookmark}: the patient's records the caller has a basis to read (metadata only)", (tx, args) => {
+      const a = parseArg(z.strictObject({ patient: pseudonymSchema, purpose: accessRequestSchema.shape.purpose.default('TREAT'), reason: accessRequestSchema.shape.reason }).and(pageArgs), args);
       const [start, end] = prefixRange('rx', 'pp', a.patient);
+      if (a.bookmark !== '' && !(a.bookmark >= start && a.bookmark < end)) throw new ContractError('bookmark does not belong to this query');
+      const page = tx.stub.getStateByRangeWithPagination(start, end, a.pageSize, a.bookmark);
       const out: unknown[] = [];
-      for (const kv of tx.stub.getStateByRange(start, end)) {
+      for (const kv of page.results) {
         const id = kv.key.slice(kv.key.lastIndexOf(SEP) + 1);
         const r = tx.liveRecord(id);
         const d = decide(tx.recordFacts(tx.creator, 'read', a.purpose, a.reason ?? null, recordTarget(r, 'normal')));
         if (d.decision === 'allow') out.push({ recordId: r.recordId, category: r.category, sensitivity: r.sensitivity, version: r.version, custodian: r.custodian, updatedAtMs: r.updatedAtMs });
       }
-      return json(out);
+      return json({ records: out, bookmark: page.bookmark });
     }),
 
     recordVersions: fn('evaluate', 'recordVersions({recordId}) → every version (metadata), for the patient, the custodian staff, or a reader', (tx, args) => {
@@ -507,6 +509,7 @@ export const healthContract: Contract = {
         if (!ds.open) throw new ContractError(`dataset ${a.target.datasetId} is closed to applications by its owner`);
         owner = ds.ownerOrg;
       }
+      if (a.period.endMs <= tx.nowMs) throw new ContractError('apply: the period has already ended');
       const applicationId = `a${tx.stub.getTxID().slice(0, 32)}`;
       const app: Application = {
         applicationId, applicant: tx.creatorRef, applicantRole: tx.creator.role, target: a.target, owner, purpose: a.purpose, actions: a.actions,

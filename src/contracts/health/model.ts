@@ -94,7 +94,8 @@ export const LIMITS = {
   consentsActiveMax: 100,
   consentRecordIdsMax: 50,
   consentCategoriesMax: 20,
-  readBatchMax: 50,
+  /** Each event may cost two range scans (consents, permissions); rangeQueriesMax is 100. */
+  readBatchMax: 40,
   datasetColumnsMax: 200,
   datasetsPerStatsMax: 20,
   pageSizeMax: 200,

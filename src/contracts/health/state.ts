@@ -141,6 +141,8 @@ export interface Notification {
 export class HealthTx {
   private auditSeq = 0;
   private readonly sessions = new Map<string, Session>();
+  private readonly consentCache = new Map<string, Consent[]>();
+  private readonly permCache = new Map<string, Array<{ kind: string; targetId: string; applicationId: string }>>();
 
   constructor(readonly stub: ChaincodeStub) {}
 
@@ -214,12 +216,7 @@ export class HealthTx {
       return { nowMs: this.nowMs, requester: req, action, purpose, reason, subject: { kind: 'record', ...target }, inCare: false, consents: [], applications: [], session: 0 };
     }
     const care = requester.role === 'doctor' ? getJson<{ active: boolean }>(this.stub, key('care', ref, target.patient)) : undefined;
-    const consents = scanKeys(this.stub, ['cx', target.patient]).map((k) => {
-      const consentId = k.slice(k.lastIndexOf(SEP) + 1);
-      const c = getJson<Consent>(this.stub, key('con', consentId));
-      if (c === undefined) throw new ContractError(`consent index names a missing consent ${consentId}`);
-      return c;
-    });
+    const consents = this.consentsOf(target.patient);
     const applications = target.isNew ? [] : this.approvedApplications(ref, 'r', target.recordId);
     const selfPatient = req.pseudonym !== null && req.pseudonym === target.patient;
     return {
@@ -253,11 +250,37 @@ export class HealthTx {
     };
   }
 
+  /**
+   * The patient's non-revoked consents — one range scan per patient per transaction (a
+   * transaction may make at most LEDGER_LIMITS.rangeQueriesMax scans; batches and listings ask
+   * about the same patient many times). Caching is exact: reads see committed state only.
+   */
+  consentsOf(patient: string): Consent[] {
+    const cached = this.consentCache.get(patient);
+    if (cached) return cached;
+    const consents = scanKeys(this.stub, ['cx', patient]).map((k) => {
+      const consentId = k.slice(k.lastIndexOf(SEP) + 1);
+      const c = getJson<Consent>(this.stub, key('con', consentId));
+      if (c === undefined) throw new ContractError(`consent index names a missing consent ${consentId}`);
+      return c;
+    });
+    this.consentCache.set(patient, consents);
+    return consents;
+  }
+
+  /** The user's approved applications for one target (one scan of all the user's permissions). */
   private approvedApplications(user: string, kind: 'r' | 'd', targetId: string): Application[] {
-    return scanKeys(this.stub, ['perm', user, kind, targetId]).map((k) => {
-      const id = k.slice(k.lastIndexOf(SEP) + 1);
-      const a = getJson<Application>(this.stub, key('app', id));
-      if (a === undefined) throw new ContractError(`permission index names a missing application ${id}`);
+    let all = this.permCache.get(user);
+    if (!all) {
+      all = scanKeys(this.stub, ['perm', user]).map((k) => {
+        const [, , permKind, permTarget, id] = k.split(SEP) as [string, string, string, string, string];
+        return { kind: permKind, targetId: permTarget, applicationId: id };
+      });
+      this.permCache.set(user, all);
+    }
+    return all.filter((p) => p.kind === kind && p.targetId === targetId).map((p) => {
+      const a = getJson<Application>(this.stub, key('app', p.applicationId));
+      if (a === undefined) throw new ContractError(`permission index names a missing application ${p.applicationId}`);
       return a;
     });
   }
