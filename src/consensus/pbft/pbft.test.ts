@@ -169,6 +169,30 @@ describe('pbft: bad input is dropped and counted, never thrown', () => {
     assert.equal(c.height('n1'), before, 'nothing was decided from bad input');
   });
 
+  it('enforces size limits on batches, requests, view changes and transferred state', () => {
+    const c = new Cluster({ options: { ...FAST, rebroadcastMax: 3, stateBytesMax: 2048, checkpointInterval: 2, logWindow: 2 }, cutter: { countMax: 2, sizeBytesMax: 100 } });
+    const e = c.engine('n1');
+    const n0 = c.keys.signerOf('n0');
+    const big = [proposal('a', 1), proposal('a', 2), proposal('a', 3)];
+    e.step('n0', resignAs({ type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(big), replica: 'n0', sig: new Uint8Array(0), batch: big } as PrePrepareMsg, n0));
+    const fat = [{ clientId: 'a', seq: 1, data: new Uint8Array(101) }];
+    e.step('n0', resignAs({ type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(fat), replica: 'n0', sig: new Uint8Array(0), batch: fat } as PrePrepareMsg, n0));
+    const many = [1, 2, 3, 4].map((i) => proposal('r', i));
+    e.step('n0', resignAs({ type: 'request', replica: 'n0', proposals: many, sig: new Uint8Array(0) }, n0));
+    const certs = [1, 2, 3].map((s) => ({ prePrepare: { type: 'pre-prepare' as const, view: 0, seq: s, digest: NULL_DIGEST, replica: 'n0', sig: new Uint8Array(32) }, batch: [], prepares: [] }));
+    e.step('n0', resignAs({
+      type: 'view-change', view: 1, stableSeq: 0, stableBlockDigest: new Uint8Array(32), stableStateDigest: new Uint8Array(32),
+      checkpointProof: [], prepared: certs, replica: 'n0', sig: new Uint8Array(0),
+    }, n0));
+    e.step('n0', resignAs({
+      type: 'state', seq: 2, blockDigest: new Uint8Array(32), stateDigest: new Uint8Array(32), proof: [],
+      dedup: new Uint8Array(4096), replica: 'n0', sig: new Uint8Array(0),
+    }, n0));
+    assert.equal(e.stats.dropped.malformed, 5);
+    assert.equal(e.inspect().slotSeqs.length, 0);
+    assert.equal(e.inspect().pendingRequests, 0);
+  });
+
   it('answers a mutated message with a drop (sequence out of window, wrong digest)', () => {
     const c = new Cluster({ options: { ...FAST, checkpointInterval: 2, logWindow: 4 } });
     const e = c.engine('n2');
