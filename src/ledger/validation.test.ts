@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { encode, sha256, toHex, utf8 } from '../codec/index.ts';
 import type { Peer } from '../node/peer.ts';
 import { BlockRejectedError } from './ledger.ts';
+import { issueCertificate } from '../identity/index.ts';
+import { parsePrivateKey, sign } from '../crypto/index.ts';
 import { TestKit, tempDir } from './testkit.ts';
 import type { Block } from './block.ts';
 import { encodeResponse, proposalHash } from './tx.ts';
@@ -169,6 +171,35 @@ describe('validation', () => {
       craft('assets', 'assets'),
     ]));
     assert.deepEqual(codes, ['UNKNOWN_CONTRACT', 'BAD_RWSET', 'BAD_RESPONSE_PAYLOAD', 'VALID']);
+    closeAll(ps);
+  });
+
+  it('judges the creator certificate at the block time (not the local clock)', async () => {
+    const ps = peers();
+    // A user certificate valid for one more minute; the proposal (hence the block) is dated after it.
+    const issued = await issueCertificate(kit.consortium.orgCas.get('Hospital1')!, {
+      commonName: 'shortlived',
+      role: 'doctor',
+      notBefore: new Date(Date.now() - 3_600_000),
+      notAfter: new Date(Date.now() + 60_000),
+    });
+    const key = parsePrivateKey(issued.keyPem);
+    const u = { org: 'Hospital1', certPem: issued.certPem, signer: { sign: (m: Uint8Array) => sign(key, m) } };
+    // While the certificate is valid, its transactions commit.
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [kit.tx(u, ps.slice(0, 2), 'create', ['early', 'x', '1']).envelope])), ['VALID']);
+    const { signed } = kit.proposal(u, 'create', ['late', 'x', '1'], { timestampMs: Date.now() + 120_000 });
+    const response = encodeResponse({
+      proposalHash: proposalHash(signed.proposal),
+      rwset: { namespaces: [{ namespace: 'assets', reads: [], rangeReads: [], writes: [{ key: 'late', isDelete: false, value: utf8('v') }] }] },
+      result: { status: 200, message: '', payload: new Uint8Array(0) },
+      event: null,
+    });
+    const envelope = kit.envelope(u, signed, response, [kit.endorseRaw('Hospital1', response), kit.endorseRaw('Hospital2', response)]);
+    const block = kit.block(head(ps[0]!), [envelope]);
+    assert.ok(block.header.timestampMs > Date.now() + 60_000);
+    const events = ps.map((p) => p.deliver(block));
+    assert.equal(events[0]!.txs[0]!.code, 'BAD_CREATOR_SIGNATURE');
+    assert.match(events[0]!.txs[0]!.reason, /expire|valid/i);
     closeAll(ps);
   });
 
