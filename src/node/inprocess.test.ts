@@ -125,7 +125,11 @@ describe('in-process network', () => {
     assert.equal(hashes.size, 1, 'identical state hashes on all peers');
     const height = net.orderer.height;
     net.close();
-    for (const org of orgs) assert.equal((await verifyLedger(`${tmp.dir}/${org}`)).ok, true);
+    for (const org of orgs) {
+      const report = await verifyLedger(`${tmp.dir}/${org}`);
+      assert.equal(report.ok, true, JSON.stringify(report.problem));
+      assert.equal(report.certificatesChecked, height, 'every block carries a verified solo certificate');
+    }
     net = await open();
     assert.equal(net.orderer.height, height);
     const r = await net.gateway('Hospital2').submit('assets', 'create', ['after-restart', 'erin', '1']);
