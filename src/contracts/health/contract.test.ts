@@ -75,10 +75,15 @@ describe('health contract: records', () => {
     const at = c.nowMs;
     const v = c.submit<Verdict>(DOC1, 'updateRecord', { recordId: 'r1', parts: [partFor('r1v2', 'normal'), partFor('r1v2', 'sensitive')] });
     assert.equal(v.allowed, true);
-    const versions = c.evaluate<Array<{ version: number; updatedAtMs: number; parts: Array<{ cid: string }> }>>(DOC1, 'recordVersions', { recordId: 'r1' });
+    const versions = c.evaluate<Array<{ version: number; updatedAtMs: number; parts: Array<{ cid?: string; sensitivity: string }> }>>(PAT, 'recordVersions', { recordId: 'r1' });
     assert.deepEqual(versions.map((x) => x.version), [1, 2]);
-    assert.equal(versions[0]!.parts[0]!.cid, partFor('r1', 'normal').cid);
+    assert.deepEqual(versions[0]!.parts.map((p) => p.sensitivity), ['normal', 'restricted']);
+    assert.equal(versions[0]!.parts[0]!.cid, undefined, 'addresses only through the audited access');
     assert.equal(versions[1]!.updatedAtMs, at);
+    const old = c.submit<Verdict & { record: { version: number } }>(PAT, 'access', { recordId: 'r1', action: 'read', purpose: 'PATRQT', version: 1 });
+    assert.equal(old.record.version, 1);
+    assert.deepEqual(old.record.parts.map((p) => p.cid), [partFor('r1', 'normal').cid, partFor('r1', 'restricted').cid]);
+    assert.equal(c.try('submit', PAT, 'access', { recordId: 'r1', action: 'read', purpose: 'PATRQT', version: 9 }).status, 400);
   });
 
   it("a doctor outside the patient's care cannot create or update; the attempt is audited", () => {

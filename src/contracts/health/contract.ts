@@ -381,12 +381,12 @@ export const healthContract: Contract = {
       return json({ erased: tombstone, auditId });
     }),
 
-    getRecord: fn('evaluate', 'getRecord({recordId}) → metadata (tombstone if erased) when the caller may read it; CIDs are released only by `access`', (tx, args) => {
-      const a = parseArg(z.strictObject({ recordId: idSchema }), args);
+    getRecord: fn('evaluate', 'getRecord({recordId, purpose?}) → metadata (tombstone if erased) when the caller may read it; CIDs are released only by `access`', (tx, args) => {
+      const a = parseArg(z.strictObject({ recordId: idSchema, purpose: accessRequestSchema.shape.purpose.default('TREAT') }), args);
       const r = tx.record(a.recordId);
       if (!r) throw new ContractError(`record ${a.recordId} does not exist`);
       if (isErased(r)) return json(r);
-      const d = decide(tx.recordFacts(tx.creator, 'read', 'TREAT', null, recordTarget(r, 'normal')));
+      const d = decide(tx.recordFacts(tx.creator, 'read', a.purpose, null, recordTarget(r, 'normal')));
       const self = tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === r.patient;
       if (d.decision !== 'allow' && !self && !isStaffOf(tx, r.custodian)) throw new ContractError(`getRecord: not allowed — ${d.reasons.join('; ')}`);
       const { parts, ...meta } = r;
@@ -408,14 +408,18 @@ export const healthContract: Contract = {
       return json({ records: out, bookmark: page.bookmark });
     }),
 
-    recordVersions: fn('evaluate', 'recordVersions({recordId}) → every version (metadata), for the patient, the custodian staff, or a reader', (tx, args) => {
-      const a = parseArg(z.strictObject({ recordId: idSchema }), args);
+    recordVersions: fn('evaluate', 'recordVersions({recordId, purpose?}) → the metadata of every version, for the patient, the custodian staff, or a reader of every part', (tx, args) => {
+      const a = parseArg(z.strictObject({ recordId: idSchema, purpose: accessRequestSchema.shape.purpose.default('TREAT') }), args);
       const r = tx.liveRecord(a.recordId);
       const self = tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === r.patient;
-      const d = decide(tx.recordFacts(tx.creator, 'read', 'TREAT', null, recordTarget(r)));
+      const d = decide(tx.recordFacts(tx.creator, 'read', a.purpose, null, recordTarget(r)));
       if (!self && !isStaffOf(tx, r.custodian) && d.decision !== 'allow') throw new ContractError(`recordVersions: not allowed — ${d.reasons.join('; ')}`);
       const [start, end] = prefixRange('recv', a.recordId);
-      return json(tx.stub.getStateByRange(start, end).map((kv) => JSON.parse(Buffer.from(kv.value).toString('utf8')) as RecordEntry));
+      // Metadata only: content addresses are released (and audited) by `access` with `version`.
+      return json(tx.stub.getStateByRange(start, end).map((kv) => {
+        const { parts, ...meta } = JSON.parse(Buffer.from(kv.value).toString('utf8')) as RecordEntry;
+        return { ...meta, parts: parts.map((p) => ({ sensitivity: p.sensitivity, sizeBytes: p.sizeBytes, mediaType: p.mediaType })) };
+      }));
     }),
 
     // ---- the audited access path ------------------------------------------------------------
@@ -426,10 +430,17 @@ export const healthContract: Contract = {
         const { decision, auditId } = decideRecordAccess(tx, tx.creator, a.action, a.purpose, a.reason ?? null, missingTarget(a.recordId), {});
         return verdict(decision, auditId);
       }
-      const wanted = a.sensitivity ?? r.sensitivity;
-      const { decision, auditId } = decideRecordAccess(tx, tx.creator, a.action, a.purpose, a.reason ?? null, recordTarget(r, wanted), { version: r.version });
+      let v: RecordEntry = r;
+      if (a.version !== undefined && a.version !== r.version) {
+        const old = getJson<RecordEntry>(tx.stub, key('recv', r.recordId, pad(a.version, 6)));
+        if (!old) throw new ContractError(`record ${r.recordId} has no version ${a.version}`);
+        v = old;
+      }
+      const wanted = a.sensitivity ?? v.sensitivity;
+      // Patient, custodian and category come from the current entry; the parts from the version asked for.
+      const { decision, auditId } = decideRecordAccess(tx, tx.creator, a.action, a.purpose, a.reason ?? null, recordTarget(r, wanted), { version: v.version });
       if (decision.decision === 'deny') return verdict(decision, auditId);
-      return verdict(decision, auditId, { record: { recordId: r.recordId, version: r.version, custodian: r.custodian, category: r.category, parts: partsUpTo(r, wanted) } });
+      return verdict(decision, auditId, { record: { recordId: r.recordId, version: v.version, custodian: v.custodian, category: r.category, parts: partsUpTo(v, wanted) } });
     }),
 
     recordReads: fn('submit', "recordReads([{requester, recordId, action, purpose, reason?, sensitivity?, servedDecision}]) — a custodian node's batch of served requests, each re-decided and audited", (tx, args) => {

@@ -207,6 +207,8 @@ export const accessRequestSchema = z.strictObject({
   reason: reasonSchema.optional(),
   /** Highest sensitivity of the parts wanted; default: every part of the record. */
   sensitivity: sensitivitySchema.optional(),
+  /** An earlier version (default: the current one). */
+  version: z.number().int().min(1).max(LIMITS.versionsMax).optional(),
 });
 export type AccessRequestArgs = z.infer<typeof accessRequestSchema>;
 
