@@ -158,7 +158,12 @@ export class Gateway {
         // Endorsers simulated against different states (one had committed a newer block).
         throw new GatewayError('ENDORSEMENT_MISMATCH', `endorsers returned different results for ${contract}.${fn} (${chosen[0]!.org} vs ${org})`);
       }
-      const identity = this.options.msp.validate(r.endorsement.endorser, this.clock());
+      let identity;
+      try {
+        identity = this.options.msp.validate(r.endorsement.endorser, this.clock());
+      } catch (err) {
+        throw new GatewayError('ENDORSEMENT_REFUSED', `endorser certificate of ${org} is not valid: ${(err as Error).message}`);
+      }
       if (!(this.options.verify ?? verify)(identity.publicKey, endorsementMessage(r.response, r.endorsement.endorser), r.endorsement.signature)) {
         throw new GatewayError('ENDORSEMENT_REFUSED', `endorsement by ${org} does not verify`);
       }
