@@ -231,6 +231,8 @@ describe('health contract: consents', () => {
     const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H2/nurse1'));
     assert.match(g.consent.consentId, /^c[0-9a-f]{32}$/);
     assert.equal(c.submit<Verdict>('H2/nurse1:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' }).allowed, true);
+    // Asking "up to restricted" of a record that holds nothing above sensitive is decided as sensitive.
+    assert.equal(c.submit<Verdict>('H2/nurse1:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT', sensitivity: 'restricted' }).allowed, true);
     const r2 = c.submit<Verdict>('H2/nurse1:nurse', 'access', { recordId: 'r2', action: 'read', purpose: 'TREAT' });
     assert.equal(r2.allowed, false);
     assert.match(r2.reasons.join(' '), /covers sensitivity up to sensitive, not restricted/);

@@ -150,27 +150,24 @@ function decideRecordAccess(
   purpose: Purpose,
   reason: string | null,
   target: { recordId: string; patient: string; custodian: string; category: string; sensitivity: Sensitivity; isNew: boolean; exists: boolean },
-  audit: { op?: AuditOp; recordedBy?: Actor | null; servedDecision?: 'allow' | 'deny' | null; version?: number | null; auditAllow?: boolean },
+  audit: { op?: AuditOp; recordedBy?: Actor | null; servedDecision?: 'allow' | 'deny' | null; version?: number | null },
 ): { decision: Decision; auditId: string } {
   const facts = tx.recordFacts(requester, action, purpose, reason, target);
   const d = decide(facts);
   const ref = `${requester.org}/${requester.id}`;
   if (target.exists) tx.applyBmrs(ref, target.patient, d);
-  let auditId = '';
-  if (d.decision === 'deny' || audit.auditAllow !== false) {
-    auditId = writeAudit(tx, {
-      op: d.decision === 'deny' ? ACCESS_OPS[action] : (audit.op ?? ACCESS_OPS[action]),
-      actor: requester,
-      purpose,
-      patient: target.exists ? target.patient : null,
-      recordId: target.recordId,
-      version: audit.version ?? null,
-      custodian: target.exists ? target.custodian : null,
-      recordedBy: audit.recordedBy ?? null,
-      decision: d,
-      servedDecision: audit.servedDecision ?? null,
-    });
-  }
+  const auditId = writeAudit(tx, {
+    op: d.decision === 'deny' ? ACCESS_OPS[action] : (audit.op ?? ACCESS_OPS[action]),
+    actor: requester,
+    purpose,
+    patient: target.exists ? target.patient : null,
+    recordId: target.recordId,
+    version: audit.version ?? null,
+    custodian: target.exists ? target.custodian : null,
+    recordedBy: audit.recordedBy ?? null,
+    decision: d,
+    servedDecision: audit.servedDecision ?? null,
+  });
   if (d.flags.includes('notify-patient') || (d.bmrs?.to === 3 && d.bmrs.from !== 3)) {
     tx.notify(target.patient, {
       auditId,
@@ -194,6 +191,11 @@ function missingTarget(recordId: string) {
 function liveOrMissing(tx: HealthTx, recordId: string): RecordEntry | null {
   const r = tx.record(recordId);
   return r === undefined || isErased(r) ? null : r;
+}
+
+/** A request for "up to restricted" on a record that holds nothing above normal is decided as normal. */
+function clampTo(r: RecordEntry, s: Sensitivity | undefined): Sensitivity {
+  return s === undefined || sensitivityRank(s) > sensitivityRank(r.sensitivity) ? r.sensitivity : s;
 }
 
 /** The parts a caller receives: those at or below the sensitivity it was allowed. */
@@ -436,7 +438,7 @@ export const healthContract: Contract = {
         if (!old) throw new ContractError(`record ${r.recordId} has no version ${a.version}`);
         v = old;
       }
-      const wanted = a.sensitivity ?? v.sensitivity;
+      const wanted = clampTo(v, a.sensitivity);
       // Patient, custodian and category come from the current entry; the parts from the version asked for.
       const { decision, auditId } = decideRecordAccess(tx, tx.creator, a.action, a.purpose, a.reason ?? null, recordTarget(r, wanted), { version: v.version });
       if (decision.decision === 'deny') return verdict(decision, auditId);
@@ -450,7 +452,7 @@ export const healthContract: Contract = {
         const r = liveOrMissing(tx, e.recordId);
         if (r && r.custodian !== tx.creator.org) throw new ContractError(`recordReads: record ${e.recordId} is held by ${r.custodian}; only its custodian records its reads`);
         const requester: Actor = e.requester;
-        const target = r ? recordTarget(r, e.sensitivity ?? r.sensitivity) : missingTarget(e.recordId);
+        const target = r ? recordTarget(r, clampTo(r, e.sensitivity)) : missingTarget(e.recordId);
         const { decision, auditId } = decideRecordAccess(tx, requester, e.action, e.purpose, e.reason ?? null, target, { recordedBy: tx.creator, servedDecision: e.servedDecision, version: r?.version ?? null });
         results.push({ recordId: e.recordId, requester: `${requester.org}/${requester.id}`, decision: decision.decision, mismatch: decision.decision !== e.servedDecision, auditId });
       }
@@ -462,7 +464,7 @@ export const healthContract: Contract = {
       if (a.requester && !['peer', 'admin'].includes(tx.creator.role)) throw new ContractError('checkAccess: only node or admin identities may ask on behalf of another requester');
       const requester: Actor = a.requester ?? tx.creator;
       const r = liveOrMissing(tx, a.recordId);
-      const d = decide(tx.recordFacts(requester, a.action, a.purpose, a.reason ?? null, r ? recordTarget(r, a.sensitivity ?? r.sensitivity) : missingTarget(a.recordId)));
+      const d = decide(tx.recordFacts(requester, a.action, a.purpose, a.reason ?? null, r ? recordTarget(r, clampTo(r, a.sensitivity)) : missingTarget(a.recordId)));
       return json({ allowed: d.decision === 'allow', ...d });
     }),
 
