@@ -19,6 +19,24 @@ export interface OrdererConfig {
   readonly certPem: string;
 }
 
+/**
+ * Where a node can be reached (networked deployments; the in-process network has none).
+ * Part of the on-chain configuration so that a node added at runtime becomes known to all.
+ */
+export interface NodeEndpointConfig {
+  /** The node's certificate common name, e.g. node.Hospital1 (its identity on the wire). */
+  readonly id: string;
+  readonly org: string;
+  readonly roles: readonly ('peer' | 'orderer')[];
+  /** wss://host:port of its node-to-node listener. */
+  readonly p2pUrl: string;
+  /** https://host:port of its client API. */
+  readonly apiUrl: string;
+  /** gpbft: geographic position and the hospital's comprehensive rating. */
+  readonly location?: { readonly lat: number; readonly lon: number };
+  readonly rating?: number;
+}
+
 export interface ContractConfig {
   readonly name: string;
   readonly version: string;
@@ -35,6 +53,8 @@ export interface OrderingConfig {
   readonly tickMs: number;
   /** How far a proposal's timestamp may lie from the orderer's clock when it is submitted. */
   readonly clockSkewMsMax: number;
+  /** Engine-specific options (EngineContext.options), e.g. raft election ticks. */
+  readonly options?: Readonly<Record<string, unknown>>;
 }
 
 export interface ConsortiumConfig {
@@ -45,6 +65,7 @@ export interface ConsortiumConfig {
   readonly orderers: readonly OrdererConfig[];
   readonly contracts: readonly ContractConfig[];
   readonly ordering: OrderingConfig;
+  readonly nodes?: readonly NodeEndpointConfig[];
 }
 
 const name = z.string().min(1).max(LEDGER_LIMITS.nameLengthMax);
@@ -66,7 +87,17 @@ const configSchema = z.object({
     pendingMax: posInt,
     tickMs: posInt,
     clockSkewMsMax: posInt,
+    options: z.record(z.string(), z.unknown()).optional(),
   }).strict(),
+  nodes: z.array(z.object({
+    id: name,
+    org: name,
+    roles: z.array(z.enum(['peer', 'orderer'])).min(1).max(2),
+    p2pUrl: z.string().regex(/^wss:\/\/[^\s/]+(:\d+)?\/?$/, 'a wss://host:port URL').max(512),
+    apiUrl: z.string().regex(/^https:\/\/[^\s/]+(:\d+)?\/?$/, 'an https://host:port URL').max(512),
+    location: z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).strict().optional(),
+    rating: z.number().min(0).max(1).optional(),
+  }).strict()).max(256).optional(),
 }).strict().superRefine((c, ctx) => {
   const unique = (values: readonly string[], what: string): void => {
     if (new Set(values).size !== values.length) ctx.addIssue({ code: 'custom', message: `duplicate ${what}` });
@@ -76,6 +107,10 @@ const configSchema = z.object({
   unique(c.contracts.map((o) => o.name), 'contract name');
   const orgs = new Set(c.orgs.map((o) => o.org));
   for (const o of c.orderers) if (!orgs.has(o.org)) ctx.addIssue({ code: 'custom', message: `orderer ${o.id} belongs to unknown organisation ${o.org}` });
+  if (c.nodes) {
+    unique(c.nodes.map((n) => n.id), 'node id');
+    for (const n of c.nodes) if (!orgs.has(n.org)) ctx.addIssue({ code: 'custom', message: `node ${n.id} belongs to unknown organisation ${n.org}` });
+  }
 });
 
 export function validateConfig(value: unknown): ConsortiumConfig {

@@ -91,6 +91,77 @@ export interface EndorseOptions {
 
 const DEFAULT_COMMIT_TIMEOUT_MS = 30_000;
 
+export interface CollectOptions {
+  readonly signed: SignedProposal;
+  /** contract.fn, for error messages. */
+  readonly label: string;
+  /** Checked against the endorsers' identities; null skips the check (tests). */
+  readonly policy: Policy | null;
+  readonly endorsers: readonly EndorserClient[];
+  readonly msp: Msp;
+  readonly atMs: number;
+  readonly verify?: VerifyFn;
+}
+
+export interface CollectedEndorsements {
+  readonly response: Bytes;
+  readonly payload: Bytes;
+  readonly endorsements: readonly Endorsement[];
+  readonly signers: readonly Principal[];
+}
+
+/**
+ * Ask endorsers (in parallel) to endorse one signed proposal; require identical results, valid
+ * endorser certificates and signatures, and (unless policy is null) that the endorsers satisfy
+ * the policy. Shared by the client-side Gateway and the node's REST gateway.
+ */
+export async function collectEndorsements(o: CollectOptions): Promise<CollectedEndorsements> {
+  if (o.endorsers.length === 0) throw new GatewayError('POLICY_NOT_SATISFIED', `no endorsers available for ${o.label}`);
+  const responses = await Promise.all(
+    o.endorsers.map((e) =>
+      e.endorse(o.signed).catch((err: unknown): ProposalResponse => ({
+        status: 503,
+        message: `unreachable: ${err instanceof Error ? err.message : String(err)}`,
+        payload: new Uint8Array(0),
+        response: null,
+        endorsement: null,
+      })),
+    ),
+  );
+  const endorsements: Endorsement[] = [];
+  let response: Bytes | null = null;
+  let payload: Bytes = new Uint8Array(0);
+  const signers: Principal[] = [];
+  responses.forEach((r, i) => {
+    const org = o.endorsers[i]!.org;
+    if (r.status !== 200 || !r.response || !r.endorsement) {
+      throw new GatewayError('ENDORSEMENT_REFUSED', `${org} refused to endorse ${o.label}: ${r.message}`, r.status);
+    }
+    if (response === null) {
+      response = r.response;
+      payload = r.payload;
+    } else if (!bytesEqual(response, r.response)) {
+      // Endorsers simulated against different states (one had committed a newer block).
+      throw new GatewayError('ENDORSEMENT_MISMATCH', `endorsers returned different results for ${o.label} (${o.endorsers[0]!.org} vs ${org})`);
+    }
+    let identity;
+    try {
+      identity = o.msp.validate(r.endorsement.endorser, o.atMs);
+    } catch (err) {
+      throw new GatewayError('ENDORSEMENT_REFUSED', `endorser certificate of ${org} is not valid: ${(err as Error).message}`);
+    }
+    if (!(o.verify ?? verify)(identity.publicKey, endorsementMessage(r.response, r.endorsement.endorser), r.endorsement.signature)) {
+      throw new GatewayError('ENDORSEMENT_REFUSED', `endorsement by ${org} does not verify`);
+    }
+    endorsements.push(r.endorsement);
+    signers.push({ org: identity.org, role: identity.role });
+  });
+  if (o.policy && !evaluatePolicy(o.policy, signers)) {
+    throw new GatewayError('POLICY_NOT_SATISFIED', `endorsements by ${signers.map((s) => `${s.org}.${s.role}`).join(', ')} do not satisfy the endorsement policy of ${o.label}`);
+  }
+  return { response: response!, payload, endorsements, signers };
+}
+
 export class Gateway {
   /** Engines dedup by (clientId, seq): a random session id makes each gateway instance a new client. */
   readonly clientId: string;
@@ -140,40 +211,16 @@ export class Gateway {
     if (!policy) throw new GatewayError('UNKNOWN_CONTRACT', `contract "${contract}" is not defined in the consortium configuration`);
     const { txId, signed } = this.newSignedProposal(contract, fn, args);
     const chosen = opts.orgs ? this.options.endorsers.filter((e) => opts.orgs!.includes(e.org)) : this.chooseEndorsers(policy);
-    if (chosen.length === 0) throw new GatewayError('POLICY_NOT_SATISFIED', `no endorsers available for ${contract}`);
-    const responses = await Promise.all(chosen.map((e) => e.endorse(signed)));
-    const endorsements: Endorsement[] = [];
-    let response: Bytes | null = null;
-    let payload: Bytes = new Uint8Array(0);
-    const signers: Principal[] = [];
-    responses.forEach((r, i) => {
-      const org = chosen[i]!.org;
-      if (r.status !== 200 || !r.response || !r.endorsement) {
-        throw new GatewayError('ENDORSEMENT_REFUSED', `${org} refused to endorse ${contract}.${fn}: ${r.message}`, r.status);
-      }
-      if (response === null) {
-        response = r.response;
-        payload = r.payload;
-      } else if (!bytesEqual(response, r.response)) {
-        // Endorsers simulated against different states (one had committed a newer block).
-        throw new GatewayError('ENDORSEMENT_MISMATCH', `endorsers returned different results for ${contract}.${fn} (${chosen[0]!.org} vs ${org})`);
-      }
-      let identity;
-      try {
-        identity = this.options.msp.validate(r.endorsement.endorser, this.clock());
-      } catch (err) {
-        throw new GatewayError('ENDORSEMENT_REFUSED', `endorser certificate of ${org} is not valid: ${(err as Error).message}`);
-      }
-      if (!(this.options.verify ?? verify)(identity.publicKey, endorsementMessage(r.response, r.endorsement.endorser), r.endorsement.signature)) {
-        throw new GatewayError('ENDORSEMENT_REFUSED', `endorsement by ${org} does not verify`);
-      }
-      endorsements.push(r.endorsement);
-      signers.push({ org: identity.org, role: identity.role });
+    const { response, payload, endorsements } = await collectEndorsements({
+      signed,
+      label: `${contract}.${fn}`,
+      policy: opts.skipPolicyCheck ? null : policy,
+      endorsers: chosen,
+      msp: this.options.msp,
+      atMs: this.clock(),
+      ...(this.options.verify ? { verify: this.options.verify } : {}),
     });
-    if (!opts.skipPolicyCheck && !evaluatePolicy(policy, signers)) {
-      throw new GatewayError('POLICY_NOT_SATISFIED', `endorsements by ${signers.map((s) => `${s.org}.${s.role}`).join(', ')} do not satisfy the endorsement policy of ${contract}`);
-    }
-    const envelope = encodeEnvelope(buildEnvelope({ proposal: signed.proposal, response: response!, endorsements }, this.signer));
+    const envelope = encodeEnvelope(buildEnvelope({ proposal: signed.proposal, response, endorsements }, this.signer));
     return { txId, envelope, payload, endorsers: chosen.map((e) => e.org) };
   }
 

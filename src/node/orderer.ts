@@ -21,12 +21,12 @@ import { join } from 'node:path';
 import { bytesEqual, sha256, type Bytes } from '../codec/index.ts';
 import '../consensus/engines.ts';
 import { getEngine } from '../consensus/registry.ts';
-import { assertInvariant, type DecidedBlock, type Engine, type EngineMessage, type NodeId, type Proposal } from '../consensus/engine.ts';
+import { assertInvariant, type DecidedBlock, type Engine, type EngineMessage, type EngineStatus, type NodeId, type Proposal } from '../consensus/engine.ts';
 import { SeededRng } from '../consensus/rng.ts';
 import { directoryVerifier, keyPairSigner, parsePrivateKey, sign } from '../crypto/index.ts';
 import type { VerifyFn } from '../ledger/sigcache.ts';
-import { createPublicKey } from 'node:crypto';
-import { blockHash, buildHeader, decodeBlock, encodeBlock, ordererSignedBytes, type Block, type BlockHeader } from '../ledger/block.ts';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { blockHash, buildHeader, dataHash, decodeBlock, encodeBlock, ordererSignedBytes, type Block, type BlockHeader } from '../ledger/block.ts';
 import { BlockStore } from '../ledger/blockstore.ts';
 import { configOfGenesis, type ConsortiumConfig } from '../ledger/config.ts';
 import { LEDGER_LIMITS } from '../ledger/limits.ts';
@@ -81,6 +81,14 @@ export interface OrdererOptions {
   readonly seed?: number;
   /** Signature check; the in-process network shares a memo between its nodes (sigcache.ts). */
   readonly verify?: VerifyFn;
+  /**
+   * State transfer: fetch blocks [fromNumber, toNumber] from other orderers (the node runtime
+   * asks them over mTLS). Needed when the engine installs a snapshot / stable checkpoint beyond
+   * this orderer's chain (Ready.restore). Every fetched block is verified before it is stored.
+   */
+  readonly fetchBlocks?: (fromNumber: number, toNumber: number) => Promise<readonly Block[]>;
+  /** Told about state-transfer progress and failures (logging). */
+  readonly onEvent?: (event: string, detail: Record<string, unknown>) => void;
 }
 
 type BlockListener = (block: Block) => void;
@@ -102,6 +110,12 @@ export class Orderer {
   private timer: NodeJS.Timeout | null = null;
   private readonly subscribers = new Set<Subscription>();
   private closed = false;
+  /** While set, the chain is being filled up to this height from other orderers. */
+  private restoring: { height: number; digest: Bytes } | null = null;
+  /** Blocks the engine decided beyond the restore height, held until the gap is filled. */
+  private readonly deferred: DecidedBlock[] = [];
+  private readonly fetchBlocks: OrdererOptions['fetchBlocks'];
+  private readonly onEvent: NonNullable<OrdererOptions['onEvent']>;
 
   constructor(options: OrdererOptions) {
     this.id = options.id;
@@ -109,6 +123,8 @@ export class Orderer {
     this.ctx = validationContextFromConfig(this.config, options.verify);
     this.clock = options.clock ?? (() => Date.now());
     this.send = options.send ?? (() => undefined);
+    this.fetchBlocks = options.fetchBlocks;
+    this.onEvent = options.onEvent ?? (() => undefined);
     const members = this.config.orderers.map((o) => o.id);
     if (!members.includes(this.id)) throw new OrdererError(`orderer ${this.id} is not in the consortium's orderer set (${members.join(', ')})`);
     this.store = BlockStore.open(join(options.dir, 'blocks'));
@@ -138,8 +154,14 @@ export class Orderer {
         pendingMax: this.config.ordering.pendingMax,
       },
       appliedHeight: this.lastHeader.number,
+      ...(this.config.ordering.options ? { options: this.config.ordering.options } : {}),
     });
     this.drive();
+  }
+
+  /** The consensus engine's own view (role, leader, epoch, decided height). */
+  engineStatus(): EngineStatus {
+    return this.engine.status();
   }
 
   /** Number of the last block in this orderer's chain. */
@@ -243,8 +265,8 @@ export class Orderer {
         const rd = this.engine.ready();
         this.wal.apply(rd.persist);
         for (const m of rd.messages) this.send(m.to, m.message);
+        if (rd.restore) this.beginRestore(rd.restore.height, rd.restore.digest);
         for (const decided of rd.decided) this.onDecided(decided);
-        if (rd.restore) throw new OrdererError(`engine asked for state transfer to height ${rd.restore.height}: not supported by this orderer yet`);
         this.engine.advance(rd);
       }
     } finally {
@@ -252,14 +274,103 @@ export class Orderer {
     }
   }
 
+  /** Fill the chain up to `height` from other orderers, then release deferred decisions. */
+  private beginRestore(height: number, digest: Bytes): void {
+    if (height <= this.lastHeader.number) return;
+    if (this.restoring && this.restoring.height >= height) return;
+    if (!this.fetchBlocks) throw new OrdererError(`engine asked for state transfer to height ${height}, but this orderer has no peers to fetch blocks from`);
+    const already = this.restoring !== null;
+    this.restoring = { height, digest };
+    this.onEvent('state-transfer-start', { from: this.lastHeader.number + 1, to: height });
+    if (!already) void this.runRestore();
+  }
+
+  private async runRestore(): Promise<void> {
+    let retryMs = 100;
+    const orderers = new Map(this.config.orderers.map((o) => [o.id, this.ctx.msp.identify(o.certPem).publicKey]));
+    while (this.restoring && !this.closed) {
+      const target = this.restoring;
+      if (this.lastHeader.number >= target.height) break;
+      const from = this.lastHeader.number + 1;
+      const to = Math.min(target.height, from + FETCH_BATCH_BLOCKS - 1);
+      try {
+        const blocks = await this.fetchBlocks!(from, to);
+        if (this.closed) return;
+        if (blocks.length === 0) throw new OrdererError(`no blocks from ${from}`);
+        let previousDigest = this.lastDigest();
+        for (const block of blocks) {
+          if (block.header.number > target.height) break;
+          const problem = checkFetchedBlock(block, this.lastHeader, previousDigest, orderers, this.ctx.verify);
+          if (problem) throw new OrdererError(problem);
+          if (block.header.number === target.height && !bytesEqual(block.metadata.consensus!.digest, target.digest)) {
+            throw new OrdererError(`block ${block.header.number} does not carry the digest consensus restored to`);
+          }
+          this.store.append(block.header.number, encodeBlock(block));
+          this.lastHeader = block.header;
+          previousDigest = block.metadata.consensus!.digest;
+          for (const sub of this.subscribers) sub.wake();
+        }
+        retryMs = 100;
+      } catch (err) {
+        this.onEvent('state-transfer-retry', { from, reason: (err as Error).message });
+        await new Promise((resolve) => setTimeout(resolve, retryMs).unref());
+        retryMs = Math.min(FETCH_RETRY_MS_MAX, retryMs * 2);
+      }
+    }
+    if (this.closed || !this.restoring) return;
+    this.onEvent('state-transfer-done', { height: this.lastHeader.number });
+    this.restoring = null;
+    const held = this.deferred.splice(0);
+    for (const decided of held) this.onDecided(decided);
+  }
+
+  /** The consensus digest of the last stored block (genesis: the engines' GENESIS_DIGEST). */
+  private lastDigest(): Bytes | null {
+    if (this.lastHeader.number === 0) return null;
+    return decodeBlock(this.store.read(this.lastHeader.number)).metadata.consensus?.digest ?? null;
+  }
+
   private onDecided(decided: DecidedBlock): void {
     if (decided.height <= this.lastHeader.number) return; // re-delivered after a restart: already stored
+    if (this.restoring) {
+      if (this.deferred.length >= DEFERRED_BLOCKS_MAX) throw new OrdererError(`more than ${DEFERRED_BLOCKS_MAX} blocks decided during state transfer`);
+      this.deferred.push(decided);
+      return;
+    }
     assertInvariant(decided.height === this.lastHeader.number + 1, `orderer ${this.id}: decided height ${decided.height} follows ${this.lastHeader.number}`);
     const block = this.builder.build(this.lastHeader, decided);
     this.store.append(block.header.number, encodeBlock(block));
     this.lastHeader = block.header;
     for (const sub of this.subscribers) sub.wake();
   }
+}
+
+const DEFERRED_BLOCKS_MAX = 100_000;
+const FETCH_BATCH_BLOCKS = 64;
+const FETCH_RETRY_MS_MAX = 5_000;
+
+export interface RestoreTarget {
+  readonly height: number;
+  readonly digest: Bytes;
+}
+
+/**
+ * Check a fetched block against the chain so far: number, hash link, data hash, a valid
+ * signature of a configured orderer, and the consensus digest chain. Returns a reason or null.
+ */
+export function checkFetchedBlock(block: Block, previous: BlockHeader, previousDigest: Bytes | null, orderers: ReadonlyMap<string, KeyObject>, verifyFn: VerifyFn): string | null {
+  if (block.header.number !== previous.number + 1) return `expected block ${previous.number + 1}, got ${block.header.number}`;
+  if (!bytesEqual(block.header.previousHash, blockHash(previous))) return `block ${block.header.number} does not link to block ${previous.number}`;
+  if (!bytesEqual(block.header.dataHash, dataHash(block.data))) return `block ${block.header.number}: data hash mismatch`;
+  const signed = block.metadata.signatures.some((s) => {
+    const key = orderers.get(s.ordererId);
+    return key !== undefined && verifyFn(key, ordererSignedBytes(block.header), s.signature);
+  });
+  if (!signed) return `block ${block.header.number} carries no valid orderer signature`;
+  const consensus = block.metadata.consensus;
+  if (!consensus || consensus.height !== block.header.number) return `block ${block.header.number}: missing consensus metadata`;
+  if (previousDigest && !bytesEqual(consensus.previousDigest, previousDigest)) return `block ${block.header.number}: consensus digest chain broken`;
+  return null;
 }
 
 /** One delivery stream: blocks fromNumber.. in order, pumped asynchronously. */

@@ -1,0 +1,168 @@
+// `medledger init`: everything a consortium needs to start, for a real multi-host deployment or
+// the local one `medledger up` runs — the root CA (supervision center / CAMS), one CA per
+// hospital, node and demo user certificates, the genesis block (consortium configuration with
+// every node's endpoints, contracts and endorsement policies, consensus settings) and one
+// node.yaml per hospital.
+//
+// Layout:
+//   <dir>/crypto/…                 identities (see src/identity/consortium.ts); keys mode 0600
+//   <dir>/genesis.block            block 0, DAG-CBOR
+//   <dir>/<org>/node.yaml          the hospital's node configuration (paths relative to it)
+//   <dir>/<org>/data/              its ledger, orderer chain and consensus WAL (created on start)
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { createConsortium, saveConsortium, type Consortium, type Role } from '../identity/index.ts';
+import { encodeBlock } from '../ledger/block.ts';
+import { genesisBlock, type ConsortiumConfig, type NodeEndpointConfig, type OrderingConfig } from '../ledger/config.ts';
+import { ENGINE_NAMES } from './config.ts';
+import { HEALTH_CONTRACT } from '../contracts/health/contract.ts';
+
+export type EngineName = (typeof ENGINE_NAMES)[number];
+
+/** The five hospitals of the Raft paper's network, with positions for gpbft's grouping. */
+const SITES: ReadonlyArray<{ lat: number; lon: number }> = [
+  { lat: 45.5017, lon: -73.5673 }, // Montréal
+  { lat: 45.4215, lon: -75.6972 }, // Ottawa
+  { lat: 43.6532, lon: -79.3832 }, // Toronto
+  { lat: 46.8139, lon: -71.208 }, // Québec
+  { lat: 44.2312, lon: -76.486 }, // Kingston
+];
+
+/** Demo users every hospital gets (issue 6 adds patients and researchers to the same list). */
+export const DEMO_USERS: ReadonlyArray<{ commonName: string; role: Role }> = [
+  { commonName: 'admin1', role: 'admin' },
+  { commonName: 'supervisor1', role: 'supervisor' },
+  { commonName: 'doctor1', role: 'doctor' },
+  { commonName: 'doctor2', role: 'doctor' },
+  { commonName: 'nurse1', role: 'nurse' },
+  { commonName: 'patient1', role: 'patient' },
+  { commonName: 'patient2', role: 'patient' },
+  { commonName: 'researcher1', role: 'researcher' },
+  { commonName: 'auditor1', role: 'supervisor' },
+];
+
+export interface InitOptions {
+  readonly dir: string;
+  readonly orgs: number;
+  readonly engine: EngineName;
+  /** First port; node i listens p2p on basePort + 2i and serves its API on basePort + 2i + 1. */
+  readonly basePort: number;
+  readonly host?: string;
+  readonly consortiumName?: string;
+  /** Raft tick length; elections take 10–20 ticks. */
+  readonly tickMs?: number;
+}
+
+export interface InitResult {
+  readonly dir: string;
+  readonly genesisPath: string;
+  readonly nodes: ReadonlyArray<NodeEndpointConfig & { readonly configPath: string }>;
+  readonly consortium: Consortium;
+}
+
+export const ORGS_MAX = 32;
+
+export function orgName(index: number): string {
+  return `Hospital${index + 1}`;
+}
+
+export function nodeIdOf(org: string): string {
+  return `node.${org}`;
+}
+
+function majority(orgs: readonly string[]): string {
+  return `OutOf(${Math.floor(orgs.length / 2) + 1}, ${orgs.map((o) => `'${o}.peer'`).join(', ')})`;
+}
+
+export function engineOptions(engine: EngineName, nodes: readonly NodeEndpointConfig[]): Record<string, unknown> {
+  switch (engine) {
+    case 'raft':
+      return { electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 500 };
+    case 'gpbft':
+      return {
+        coordinates: Object.fromEntries(nodes.map((n) => [n.id, n.location ?? { lat: 0, lon: 0 }])),
+        ratings: Object.fromEntries(nodes.map((n) => [n.id, Math.round((n.rating ?? 0.5) * 100)])),
+      };
+    default:
+      return {};
+  }
+}
+
+export async function initConsortium(options: InitOptions): Promise<InitResult> {
+  if (!Number.isInteger(options.orgs) || options.orgs < 1 || options.orgs > ORGS_MAX) throw new RangeError(`--orgs must be 1..${ORGS_MAX}`);
+  if (!(ENGINE_NAMES as readonly string[]).includes(options.engine)) throw new RangeError(`unknown consensus ${options.engine}`);
+  const highestPort = options.basePort + 2 * options.orgs;
+  if (!Number.isInteger(options.basePort) || options.basePort < 1024 || highestPort > 65535) throw new RangeError(`--base-port must leave room for ${2 * options.orgs} ports below 65536`);
+  if (existsSync(join(options.dir, 'genesis.block'))) throw new RangeError(`${options.dir} already holds a consortium (genesis.block exists); choose another --dir`);
+  const host = options.host ?? '127.0.0.1';
+  const orgs = Array.from({ length: options.orgs }, (_, i) => orgName(i));
+  const consortium = await createConsortium({
+    orgs,
+    users: orgs.flatMap((org) => DEMO_USERS.map((u) => ({ org, commonName: u.commonName, role: u.role }))),
+    nodeHosts: () => [host, 'localhost'],
+  });
+  mkdirSync(options.dir, { recursive: true });
+  const cryptoDir = join(options.dir, 'crypto');
+  saveConsortium(consortium, cryptoDir);
+
+  const nodes: NodeEndpointConfig[] = orgs.map((org, i) => ({
+    id: nodeIdOf(org),
+    org,
+    roles: ['peer', 'orderer'],
+    p2pUrl: `wss://${host}:${options.basePort + 2 * i}`,
+    apiUrl: `https://${host}:${options.basePort + 2 * i + 1}`,
+    location: SITES[i % SITES.length]!,
+    rating: Math.round((0.9 - (i % 5) * 0.1) * 100) / 100,
+  }));
+  const ordering: OrderingConfig = {
+    engine: options.engine,
+    countMax: 200,
+    sizeBytesMax: 4 * 1024 * 1024,
+    timeoutTicks: 2,
+    pendingMax: 50_000,
+    tickMs: options.tickMs ?? 50,
+    clockSkewMsMax: 5 * 60_000,
+    options: engineOptions(options.engine, nodes),
+  };
+  const config: ConsortiumConfig = {
+    name: options.consortiumName ?? 'medledger-demo',
+    createdAtMs: Date.now(),
+    rootCertPem: consortium.root.certPem,
+    orgs: orgs.map((org) => ({ org, caCertPem: consortium.orgCas.get(org)!.certPem })),
+    orderers: orgs.map((org) => ({ id: nodeIdOf(org), org, certPem: consortium.nodes.get(org)!.certPem })),
+    contracts: [
+      { name: 'assets', version: '1', endorsementPolicy: majority(orgs) },
+      { name: HEALTH_CONTRACT, version: '1', endorsementPolicy: majority(orgs) },
+    ],
+    ordering,
+    nodes,
+  };
+  const genesisPath = join(options.dir, 'genesis.block');
+  writeFileSync(genesisPath, encodeBlock(genesisBlock(config)));
+
+  const written = nodes.map((n, i) => {
+    const org = n.org;
+    const nodeDir = join(options.dir, org);
+    mkdirSync(nodeDir, { recursive: true });
+    const identityDir = join(cryptoDir, org, n.id);
+    const rel = (p: string): string => relative(nodeDir, p);
+    const yaml = {
+      node: { id: n.id, org, roles: n.roles, dataDir: './data' },
+      listen: { p2p: { host, port: options.basePort + 2 * i }, api: { host, port: options.basePort + 2 * i + 1 } },
+      identity: {
+        cert: rel(join(identityDir, 'cert.pem')),
+        key: rel(join(identityDir, 'key.pem')),
+        orgCa: rel(join(cryptoDir, org, 'ca.pem')),
+        rootCa: rel(join(cryptoDir, 'root-ca.pem')),
+      },
+      genesis: rel(genesisPath),
+      limits: { requestBodyBytesMax: 1024 * 1024, p2pMessageBytesMax: 16 * 1024 * 1024, tickMs: ordering.tickMs },
+      log: { level: 'info' },
+    };
+    const configPath = join(nodeDir, 'node.yaml');
+    writeFileSync(configPath, `# MedLedger node configuration for ${org} (generated by medledger init)\n${toYaml(yaml)}`);
+    return { ...n, configPath };
+  });
+  return { dir: options.dir, genesisPath, nodes: written, consortium };
+}

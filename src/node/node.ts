@@ -1,0 +1,401 @@
+// One MedLedger node process (DESIGN §2 node/): the organisation's peer and/or orderer, joined to
+// the other nodes by the mTLS transport. It wires together what the lower layers provide:
+//
+//   transport 'consensus' messages  → orderer.step → engine (Ready: WAL fsync, then send)
+//   orderer decided blocks          → orderer's block store → this node's peer (validate, commit)
+//   transport requests              'endorse' / 'evaluate' → peer; 'broadcast' → orderer;
+//                                   'blocks' → block sync for lagging orderers and peer-only nodes
+//
+// Recovery needs no manual step: the WAL restores the engine, the block stores truncate torn
+// tails, the ledger re-applies a block whose state commit was interrupted, an orderer that fell
+// behind a snapshot/checkpoint fetches and verifies the missing blocks, and the peer catches up
+// from its own height through the delivery subscription.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bytesEqual, decode, encode, toHex, type Bytes } from '../codec/index.ts';
+import type { EngineMessage, Proposal } from '../consensus/engine.ts';
+import { builtinContracts } from '../contracts/builtin.ts';
+import { Msp, parsePolicy, type Policy } from '../identity/index.ts';
+import { blockHash, decodeBlock, encodeBlock, type Block, type StoredBlock } from '../ledger/block.ts';
+import { configOfGenesis, type ConsortiumConfig, type NodeEndpointConfig } from '../ledger/config.ts';
+import type { BlockCommitEvent } from '../ledger/ledger.ts';
+import { decodeSignedProposal, encodeSignedProposal, type SignedProposal } from '../ledger/tx.ts';
+import { Transport, TransportError } from '../transport/transport.ts';
+import type { NodeConfig } from './config.ts';
+import { ConfigError, readPem } from './config.ts';
+import type { EndorserClient } from './gateway.ts';
+import { createLogger, type Logger } from './log.ts';
+import { Orderer, type BroadcastResult } from './orderer.ts';
+import { Peer, type EvaluateResponse, type ProposalResponse, type TxStatusEvent } from './peer.ts';
+import type { NodeServices, NodeStatus } from './services.ts';
+
+const REQUEST_TIMEOUT_MS = 10_000;
+const BLOCKS_PER_REQUEST_MAX = 64;
+const BLOCK_RESPONSE_BYTES_MAX = 8 * 1024 * 1024;
+const PEER_PULL_INTERVAL_MS = 200;
+
+export class NodeStartError extends Error {
+  override readonly name = 'NodeStartError';
+}
+
+/** Read the genesis block a node is configured with. */
+export function readGenesisBlock(path: string): Block {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`cannot read genesis block ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    const block = decodeBlock(new Uint8Array(bytes));
+    configOfGenesis(block);
+    return block;
+  } catch (err) {
+    throw new ConfigError(`${path} is not a MedLedger genesis block: ${(err as Error).message}`);
+  }
+}
+
+interface BlocksRequest {
+  readonly from: number;
+  readonly to: number;
+}
+
+export class MedLedgerNode implements NodeServices {
+  readonly nodeId: string;
+  readonly org: string;
+  readonly msp: Msp;
+  readonly config: ConsortiumConfig;
+  readonly peer: Peer | null;
+  readonly orderer: Orderer | null;
+  readonly transport: Transport;
+  readonly log: Logger;
+  private readonly roles: ('peer' | 'orderer')[];
+  private readonly policyCache = new Map<string, Policy>();
+  private readonly clientId: string;
+  private seq = 0;
+  private readonly startedAtMs = Date.now();
+  private readonly cleanups: (() => void)[] = [];
+  private stopped = false;
+  private fatal: Error | null = null;
+
+  private constructor(readonly nodeConfig: NodeConfig, genesis: Block, certPem: string, keyPem: string) {
+    this.log = createLogger('node', { node: nodeConfig.node.id });
+    this.nodeId = nodeConfig.node.id;
+    this.org = nodeConfig.node.org;
+    this.config = configOfGenesis(genesis);
+    this.msp = new Msp({ rootCertPem: this.config.rootCertPem, orgs: this.config.orgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })) });
+    const me = this.msp.validate(certPem, Date.now());
+    if (me.id !== this.nodeId || me.org !== this.org) {
+      throw new NodeStartError(`certificate ${nodeConfig.identity.cert} belongs to ${me.id} of ${me.org}, but this node is configured as ${this.nodeId} of ${this.org}`);
+    }
+    const nodes = this.config.nodes ?? [];
+    const self = nodes.find((n) => n.id === this.nodeId);
+    if (!self) throw new NodeStartError(`node ${this.nodeId} is not in the consortium's node list (${nodes.map((n) => n.id).join(', ') || 'empty'})`);
+    this.roles = [...nodeConfig.node.roles];
+    this.clientId = `${this.nodeId}/${toHex(randomBytes(6))}`;
+
+    this.transport = new Transport({
+      selfId: this.nodeId,
+      host: nodeConfig.listen.p2p.host,
+      port: nodeConfig.listen.p2p.port,
+      tls: {
+        certChainPem: `${certPem.trim()}\n${readPem(nodeConfig.identity.orgCa, 'organisation CA certificate').trim()}\n`,
+        keyPem,
+        caPems: [this.config.rootCertPem],
+      },
+      peers: new Map(nodes.filter((n) => n.id !== this.nodeId).map((n) => [n.id, n.p2pUrl])),
+      authenticate: (pem) => this.authenticatePeer(pem),
+      onMessage: (from, channel, payload) => this.onMessage(from, channel, payload),
+      onRequest: (from, channel, payload) => this.onRequest(from, channel, payload),
+      logger: this.log,
+      messageBytesMax: nodeConfig.limits.p2pMessageBytesMax,
+    });
+
+    const contracts = builtinContracts();
+    this.peer = this.roles.includes('peer')
+      ? new Peer({ org: this.org, id: this.nodeId, certPem, keyPem, ledgerDir: join(nodeConfig.node.dataDir, 'ledger'), genesis, contracts })
+      : null;
+    const isOrderer = this.roles.includes('orderer') && this.config.orderers.some((o) => o.id === this.nodeId);
+    this.orderer = isOrderer
+      ? new Orderer({
+          id: this.nodeId,
+          keyPem,
+          dir: join(nodeConfig.node.dataDir, 'orderer'),
+          genesis,
+          send: (to, message) => this.sendConsensus(to, message),
+          fetchBlocks: (from, to) => this.fetchBlocksFromOrderers(from, to),
+          onEvent: (event, detail) => this.log.info(detail, event),
+        })
+      : null;
+  }
+
+  static async start(nodeConfig: NodeConfig): Promise<MedLedgerNode> {
+    const certPem = readPem(nodeConfig.identity.cert, 'node certificate');
+    const keyPem = readPem(nodeConfig.identity.key, 'node key');
+    const genesis = readGenesisBlock(nodeConfig.genesis);
+    const node = new MedLedgerNode(nodeConfig, genesis, certPem, keyPem);
+    try {
+      await node.transport.start();
+    } catch (err) {
+      node.closeStores();
+      throw new NodeStartError(`cannot listen on ${nodeConfig.listen.p2p.host}:${nodeConfig.listen.p2p.port}: ${(err as Error).message}`);
+    }
+    node.startDelivery();
+    node.orderer?.start();
+    node.log.info({ roles: node.roles, height: node.height(), engine: node.config.ordering.engine }, 'node started');
+    return node;
+  }
+
+  // --- NodeServices ----------------------------------------------------------------------------
+
+  policies(): ReadonlyMap<string, Policy> {
+    if (this.policyCache.size === 0) for (const c of this.config.contracts) this.policyCache.set(c.name, parsePolicy(c.endorsementPolicy));
+    return this.policyCache;
+  }
+
+  endorsers(): readonly EndorserClient[] {
+    const list: EndorserClient[] = [];
+    const peer = this.peer;
+    if (peer) list.push({ org: this.org, endorse: async (sp) => peer.endorse(sp), evaluate: async (sp) => peer.evaluate(sp) });
+    for (const n of this.config.nodes ?? []) {
+      if (n.id === this.nodeId || !n.roles.includes('peer')) continue;
+      list.push(this.remoteEndorser(n));
+    }
+    return list;
+  }
+
+  async evaluate(signed: SignedProposal): Promise<EvaluateResponse> {
+    if (this.peer) return this.peer.evaluate(signed);
+    const target = (this.config.nodes ?? []).find((n) => n.org === this.org && n.roles.includes('peer') && n.id !== this.nodeId);
+    if (!target) throw new NodeStartError('this node has no peer to evaluate on');
+    return this.remoteEndorser(target).evaluate(signed);
+  }
+
+  async broadcast(envelope: Bytes): Promise<BroadcastResult> {
+    const proposal: Proposal = { clientId: this.clientId, seq: ++this.seq, data: envelope };
+    if (this.orderer) return this.orderer.broadcast(proposal);
+    // A peer-only node hands the transaction to an orderer of the consortium.
+    for (const o of this.config.orderers) {
+      try {
+        const answer = await this.transport.request(o.id, 'broadcast', encode(proposal), REQUEST_TIMEOUT_MS);
+        return decode<BroadcastResult>(answer);
+      } catch (err) {
+        this.log.debug({ orderer: o.id, reason: (err as Error).message }, 'broadcast failed, trying the next orderer');
+      }
+    }
+    return { accepted: false, reason: 'no orderer reachable' };
+  }
+
+  waitForTx(txId: string, timeoutMs: number): Promise<TxStatusEvent> {
+    if (!this.peer) return Promise.reject(new NodeStartError('this node has no peer'));
+    return this.peer.waitForTx(txId, timeoutMs);
+  }
+
+  getBlock(number: number): StoredBlock | null {
+    if (!this.peer || !Number.isSafeInteger(number) || number < 0 || number > this.peer.height) return null;
+    return this.peer.ledger.getBlock(number);
+  }
+
+  height(): number {
+    return this.peer?.height ?? this.orderer?.height ?? 0;
+  }
+
+  subscribeBlocks(fromNumber: number, listener: (event: BlockCommitEvent) => void): () => void {
+    const peer = this.peer;
+    if (!peer) throw new NodeStartError('this node has no peer');
+    return peer.ledger.onCommit((event) => {
+      if (event.number >= fromNumber) listener(event);
+    });
+  }
+
+  status(): NodeStatus {
+    const engine = this.orderer?.engineStatus() ?? null;
+    const height = this.height();
+    const lastHash = this.peer ? this.peer.ledger.lastBlockHash : this.orderer ? blockHash(this.orderer.getBlock(this.orderer.height).header) : new Uint8Array();
+    return {
+      nodeId: this.nodeId,
+      org: this.org,
+      roles: this.roles,
+      consensus: engine ? { ...engine, engine: this.config.ordering.engine } : null,
+      height,
+      lastBlockHashHex: toHex(lastHash),
+      stateHashHex: this.peer ? toHex(this.peer.ledger.stateHash()) : '',
+      connectedPeers: this.transport.getStats().connectedPeers,
+      startedAtMs: this.startedAtMs,
+    };
+  }
+
+  /** The first error that stopped block delivery, if any (the node keeps serving reads). */
+  get fatalError(): Error | null {
+    return this.fatal;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const c of this.cleanups) c();
+    await this.transport.stop();
+    this.closeStores();
+    this.log.info('node stopped');
+  }
+
+  // --- internals -------------------------------------------------------------------------------
+
+  private closeStores(): void {
+    this.orderer?.close();
+    this.peer?.close();
+  }
+
+  private authenticatePeer(certPem: string): { ok: true; nodeId: string } | { ok: false; reason: string } {
+    try {
+      const id = this.msp.validate(certPem, Date.now());
+      const member = (this.config.nodes ?? []).find((n) => n.id === id.id && n.org === id.org);
+      if (!member) return { ok: false, reason: `${id.id} of ${id.org} is not a node of this consortium` };
+      if (id.role !== 'peer' && id.role !== 'orderer') return { ok: false, reason: `${id.id} has role ${id.role}, not a node role` };
+      return { ok: true, nodeId: id.id };
+    } catch (err) {
+      return { ok: false, reason: (err as Error).message };
+    }
+  }
+
+  private sendConsensus(to: string, message: EngineMessage): void {
+    try {
+      if (!this.transport.send(to, 'consensus', encode(message))) this.log.debug({ to }, 'consensus message dropped: queue full or unknown peer');
+    } catch (err) {
+      this.log.warn({ to, reason: (err as Error).message }, 'consensus message not sent');
+    }
+  }
+
+  private onMessage(from: string, channel: string, payload: Bytes): void {
+    if (channel !== 'consensus' || !this.orderer) return;
+    if (!this.config.orderers.some((o) => o.id === from)) return;
+    let message: EngineMessage;
+    try {
+      message = decode<EngineMessage>(payload);
+    } catch {
+      return; // engines only ever see decodable messages; garbage is dropped here
+    }
+    if (typeof message !== 'object' || message === null || typeof message.type !== 'string') return;
+    try {
+      this.orderer.step(from, message);
+    } catch (err) {
+      // An engine must never throw on input; if it does, that is a bug worth a loud log, but a
+      // peer's message must not be able to stop this node.
+      this.log.error({ from, reason: (err as Error).message }, 'engine failed on a message');
+    }
+  }
+
+  private async onRequest(_from: string, channel: string, payload: Bytes): Promise<Bytes> {
+    switch (channel) {
+      case 'endorse': {
+        if (!this.peer) throw new Error('no peer on this node');
+        return encode(this.peer.endorse(decodeSignedProposal(payload)));
+      }
+      case 'evaluate': {
+        if (!this.peer) throw new Error('no peer on this node');
+        return encode(this.peer.evaluate(decodeSignedProposal(payload)));
+      }
+      case 'broadcast': {
+        if (!this.orderer) throw new Error('no orderer on this node');
+        const p = decode<Proposal>(payload);
+        return encode(this.orderer.broadcast(p));
+      }
+      case 'blocks': {
+        const req = decode<BlocksRequest>(payload);
+        if (!Number.isSafeInteger(req?.from) || !Number.isSafeInteger(req?.to) || req.from < 1 || req.to < req.from) throw new Error('blocks request needs 1 <= from <= to');
+        return encode(this.serveBlocks(req.from, Math.min(req.to, req.from + BLOCKS_PER_REQUEST_MAX - 1)));
+      }
+      default:
+        throw new Error(`unknown request channel ${channel}`);
+    }
+  }
+
+  /** Blocks as ordered (what the orderer stored), bounded in count and bytes. */
+  private serveBlocks(from: number, to: number): Bytes[] {
+    const out: Bytes[] = [];
+    let bytes = 0;
+    const height = this.orderer?.height ?? this.peer?.height ?? 0;
+    for (let n = from; n <= Math.min(to, height); n++) {
+      const encoded = this.orderer ? encodeBlock(this.orderer.getBlock(n)) : encodeBlock(this.peer!.ledger.getBlock(n).block);
+      if (out.length > 0 && bytes + encoded.byteLength > BLOCK_RESPONSE_BYTES_MAX) break;
+      out.push(encoded);
+      bytes += encoded.byteLength;
+    }
+    return out;
+  }
+
+  private async fetchBlocks(nodeId: string, from: number, to: number): Promise<Block[]> {
+    const answer = await this.transport.request(nodeId, 'blocks', encode({ from, to }), REQUEST_TIMEOUT_MS);
+    const list = decode<Bytes[]>(answer);
+    if (!Array.isArray(list)) throw new TransportError(`${nodeId} answered a blocks request with garbage`);
+    return list.map((b) => decodeBlock(b));
+  }
+
+  /** State transfer: ask the other orderers in turn (the orderer verifies what comes back). */
+  private async fetchBlocksFromOrderers(from: number, to: number): Promise<Block[]> {
+    const others = this.config.orderers.filter((o) => o.id !== this.nodeId);
+    const start = Math.floor(Math.random() * Math.max(1, others.length));
+    let lastError: Error = new TransportError('no other orderer');
+    for (let i = 0; i < others.length; i++) {
+      const o = others[(start + i) % others.length]!;
+      try {
+        const blocks = await this.fetchBlocks(o.id, from, to);
+        if (blocks.length > 0) return blocks;
+      } catch (err) {
+        lastError = err as Error;
+      }
+    }
+    throw lastError;
+  }
+
+  private remoteEndorser(n: NodeEndpointConfig): EndorserClient {
+    return {
+      org: n.org,
+      endorse: async (sp) => decode<ProposalResponse>(await this.transport.request(n.id, 'endorse', encodeSignedProposal(sp), REQUEST_TIMEOUT_MS)),
+      evaluate: async (sp) => decode<EvaluateResponse>(await this.transport.request(n.id, 'evaluate', encodeSignedProposal(sp), REQUEST_TIMEOUT_MS)),
+    };
+  }
+
+  private startDelivery(): void {
+    const peer = this.peer;
+    if (!peer) return;
+    const fail = (err: Error): void => {
+      this.fatal = err;
+      this.log.fatal({ reason: err.message }, 'block delivery stopped: the ordering service delivered a block this peer rejects');
+    };
+    if (this.orderer) {
+      const orderer = this.orderer;
+      this.cleanups.push(orderer.subscribe(peer.height + 1, (block) => {
+        peer.deliver(block);
+      }, fail));
+      return;
+    }
+    // Peer-only: pull from the orderers, verifying each block's link through Ledger.commitBlock.
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || this.fatal) return;
+      busy = true;
+      this.fetchBlocksFromOrderers(peer.height + 1, peer.height + BLOCKS_PER_REQUEST_MAX)
+        .then((blocks) => {
+          for (const b of blocks) {
+            if (b.header.number !== peer.height + 1) break;
+            peer.deliver(b);
+          }
+        })
+        .catch((err: Error) => {
+          if (!(err instanceof TransportError)) fail(err);
+        })
+        .finally(() => {
+          busy = false;
+        });
+    }, PEER_PULL_INTERVAL_MS);
+    timer.unref();
+    this.cleanups.push(() => clearInterval(timer));
+  }
+}
+
+/** Same chain? (used by tests and `status`): equal heights and last block hashes. */
+export function sameChain(a: NodeStatus, b: NodeStatus): boolean {
+  return a.height === b.height && bytesEqual(Buffer.from(a.lastBlockHashHex, 'hex'), Buffer.from(b.lastBlockHashHex, 'hex'));
+}
