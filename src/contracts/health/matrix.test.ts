@@ -251,3 +251,55 @@ describe('authorization matrix (through the contract on world state)', () => {
     assert.deepEqual(wrong, []);
   });
 });
+
+// ---- applications (PHDMF): role × application state × target × action × purpose ---------------
+
+const APP_STATES = ['none', 'approved', 'pending', 'denied', 'expired', 'other-applicant', 'other-target'] as const;
+
+describe('authorization matrix: approved applications (pure rule engine)', () => {
+  it('matches the oracle for every role × application state × target × action × purpose × sensitivity', () => {
+    let n = 0;
+    const wrong: string[] = [];
+    for (const role of ROLES) for (const state of APP_STATES) for (const target of ['record', 'dataset'] as const)
+      for (const action of ACTIONS) for (const purpose of ['HRESCH', 'TREAT'] as const) for (const sensitivity of ['normal', 'restricted'] as const) {
+        n += 1;
+        const org = 'H2';
+        const id = `${role}1`;
+        const base = {
+          applicationId: 'a1', applicant: `${org}/${id}`, applicantRole: role,
+          target: target === 'record' ? { kind: 'record' as const, recordId: 'r1' } : { kind: 'dataset' as const, datasetId: 'ds1' },
+          owner: target === 'record' ? PP : 'H1', purpose: 'HRESCH' as const, actions: ['read', 'statistics'] as ('read' | 'statistics')[],
+          period: { startMs: NOW - DAY_MS, endMs: NOW + DAY_MS }, maxSensitivity: 'sensitive' as const,
+          status: 'approved' as const, appliedAtMs: NOW - DAY_MS, decidedAtMs: NOW - DAY_MS, decidedBy: 'x',
+        };
+        const apps = state === 'none' ? [] : [{
+          ...base,
+          ...(state === 'pending' ? { status: 'pending' as const } : {}),
+          ...(state === 'denied' ? { status: 'denied' as const } : {}),
+          ...(state === 'expired' ? { period: { startMs: NOW - 2 * DAY_MS, endMs: NOW - DAY_MS } } : {}),
+          ...(state === 'other-applicant' ? { applicant: 'H3/someone' } : {}),
+          ...(state === 'other-target' ? { target: target === 'record' ? { kind: 'record' as const, recordId: 'r2' } : { kind: 'dataset' as const, datasetId: 'ds2' } } : {}),
+        }];
+        const facts: AccessFacts = {
+          nowMs: NOW,
+          requester: { org, id, role, pseudonym: role === 'patient' ? pseudonymFor('not-the-owner') : null },
+          action, purpose, reason: null,
+          subject: target === 'record'
+            ? { kind: 'record', recordId: 'r1', exists: true, patient: PP, custodian: 'H1', category: 'Observation', sensitivity, isNew: false }
+            : { kind: 'dataset', datasetId: 'ds1', exists: true, ownerOrg: 'H1' },
+          inCare: false, consents: [], applications: apps, session: 0,
+        };
+        // Oracle: with no care, no own hospital and no consent, only an approved, in-force application
+        // of this requester, for this target, covering the action and the exact purpose, allows —
+        // and for records only up to its maxSensitivity (sensitive here).
+        const want = state === 'approved' && (action === 'read' || action === 'statistics') && purpose === 'HRESCH' && (target === 'dataset' || sensitivity !== 'restricted');
+        const got = decide(facts);
+        if ((got.decision === 'allow') !== want) wrong.push(`${role} ${state} ${target} ${action} ${purpose} ${sensitivity}: ${got.decision} — ${got.reasons.join('; ')}`);
+        if (want) assert.deepEqual(got.basis, { rule: 'application', applicationId: 'a1' });
+        // Datasets are not a patient's data: no BMRS session for them.
+        assert.equal(got.bmrs === null, target === 'dataset');
+      }
+    assert.equal(n, 7 * 7 * 2 * 4 * 2 * 2);
+    assert.deepEqual(wrong.slice(0, 10), []);
+  });
+});
