@@ -9,6 +9,7 @@ const COMMAND_MODULES: ReadonlyArray<() => Promise<{ register(program: Command, 
   () => import('./commands/lab.ts'),
   () => import('./commands/dev.ts'),
   () => import('./commands/ledger.ts'),
+  () => import('./commands/network.ts'),
   () => import('./commands/sim.ts'),
 ];
 

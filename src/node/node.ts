@@ -11,7 +11,7 @@
 // behind a snapshot/checkpoint fetches and verifies the missing blocks, and the peer catches up
 // from its own height through the delivery subscription.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesEqual, decode, encode, toHex, type Bytes } from '../codec/index.ts';
 import type { EngineMessage, Proposal } from '../consensus/engine.ts';
@@ -78,6 +78,8 @@ export class MedLedgerNode implements NodeServices {
   private readonly cleanups: (() => void)[] = [];
   private stopped = false;
   private fatal: Error | null = null;
+  /** Request handlers other services register (off-chain record fetches, statistics partials). */
+  private readonly extraHandlers = new Map<string, (from: string, payload: Bytes) => Promise<Bytes>>();
 
   private constructor(readonly nodeConfig: NodeConfig, genesis: Block, certPem: string, keyPem: string) {
     this.log = createLogger('node', { node: nodeConfig.node.id });
@@ -226,6 +228,42 @@ export class MedLedgerNode implements NodeServices {
     };
   }
 
+  /**
+   * Write status() (plus `extra`) to `path` every `intervalMs`, atomically (tmp + rename), for
+   * supervisors such as `medledger up` and for operators: it needs no credentials to read.
+   */
+  reportStatusTo(path: string, extra: Record<string, unknown>, intervalMs = 1_000): void {
+    const write = (): void => {
+      try {
+        const tmp = `${path}.tmp`;
+        writeFileSync(tmp, JSON.stringify({ ...this.status(), ...extra, fatal: this.fatal?.message ?? null, writtenAtMs: Date.now() }, null, 2));
+        renameSync(tmp, path);
+      } catch (err) {
+        this.log.warn({ reason: (err as Error).message }, 'cannot write the status file');
+      }
+    };
+    write();
+    const timer = setInterval(write, intervalMs);
+    timer.unref();
+    this.cleanups.push(() => clearInterval(timer));
+  }
+
+  /**
+   * Serve requests on a channel of the node-to-node transport (the caller's node id comes from
+   * its mTLS certificate). Built-in channels cannot be taken over.
+   */
+  handleRequests(channel: string, handler: (from: string, payload: Bytes) => Promise<Bytes>): void {
+    if (['endorse', 'evaluate', 'broadcast', 'blocks', 'consensus'].includes(channel) || this.extraHandlers.has(channel)) {
+      throw new Error(`request channel ${channel} is already taken`);
+    }
+    this.extraHandlers.set(channel, handler);
+  }
+
+  /** Ask another node on a registered channel (mTLS; bounded by a timeout). */
+  request(nodeId: string, channel: string, payload: Bytes, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Bytes> {
+    return this.transport.request(nodeId, channel, payload, timeoutMs);
+  }
+
   /** The first error that stopped block delivery, if any (the node keeps serving reads). */
   get fatalError(): Error | null {
     return this.fatal;
@@ -306,8 +344,11 @@ export class MedLedgerNode implements NodeServices {
         if (!Number.isSafeInteger(req?.from) || !Number.isSafeInteger(req?.to) || req.from < 1 || req.to < req.from) throw new Error('blocks request needs 1 <= from <= to');
         return encode(this.serveBlocks(req.from, Math.min(req.to, req.from + BLOCKS_PER_REQUEST_MAX - 1)));
       }
-      default:
-        throw new Error(`unknown request channel ${channel}`);
+      default: {
+        const handler = this.extraHandlers.get(channel);
+        if (!handler) throw new Error(`unknown request channel ${channel}`);
+        return handler(_from, payload);
+      }
     }
   }
 

@@ -1,0 +1,185 @@
+// Running a consortium: `init` (generate it), `node start` (run one node), `up` (a whole local
+// consortium, one process per hospital), `down` (stop it).
+import type { Command } from 'commander';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { ENGINE_NAMES, ConfigError, loadNodeConfig, readPem } from '../../node/config.ts';
+import { initConsortium, ORGS_MAX, type EngineName } from '../../node/init.ts';
+import { MedLedgerNode, NodeStartError } from '../../node/node.ts';
+import { isAlive, nodeDirs, readPid, spawnNode, stopProcesses, tailLog, waitUntilReady, type NodeStatusFile } from '../../node/supervisor.ts';
+import { CliError, makeOutput, parsePositiveInt } from '../output.ts';
+import type { CommandContext } from '../context.ts';
+
+const DEFAULT_DIR = '.medledger/network';
+const DEFAULT_BASE_PORT = 7400;
+const READY_TIMEOUT_MS = 90_000;
+
+function parseEngine(text: string): EngineName {
+  if (!(ENGINE_NAMES as readonly string[]).includes(text)) throw new CliError(`--consensus must be one of ${ENGINE_NAMES.join(', ')}, got "${text}"`, 2);
+  return text as EngineName;
+}
+
+function describeNodes(statuses: readonly NodeStatusFile[]): string {
+  const lines = ['', 'hospital      node                 p2p                      API (REST + OpenAPI at /openapi.json)'];
+  for (const s of statuses) lines.push(`${s.org.padEnd(13)} ${s.nodeId.padEnd(20)} ${s.p2pUrl.padEnd(24)} ${s.apiUrl}`);
+  const leader = statuses.find((s) => s.consensus?.leader)?.consensus?.leader;
+  if (leader) lines.push('', `consensus: ${statuses[0]?.consensus?.engine}, leader ${leader}; height ${Math.max(...statuses.map((s) => s.height))}`);
+  return lines.join('\n');
+}
+
+async function startNodeCommand(configPath: string): Promise<void> {
+  let config;
+  try {
+    config = loadNodeConfig(configPath);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, 2);
+    throw err;
+  }
+  process.env.MEDLEDGER_LOG_LEVEL ??= config.log.level;
+  let node: MedLedgerNode;
+  try {
+    node = await MedLedgerNode.start(config);
+  } catch (err) {
+    if (err instanceof NodeStartError || err instanceof ConfigError) throw new CliError(err.message, 1);
+    throw new CliError(`node ${config.node.id} failed to start: ${(err as Error).message}`, 1);
+  }
+  const nodeDir = dirname(resolve(configPath));
+  const p2pUrl = `wss://${config.listen.p2p.host}:${config.listen.p2p.port}`;
+  const apiUrl = `https://${config.listen.api.host}:${config.listen.api.port}`;
+  readPem(config.identity.rootCa, 'root CA certificate');
+  node.reportStatusTo(join(nodeDir, 'node.status.json'), { pid: process.pid, p2pUrl, apiUrl });
+  await new Promise<void>((resolveStop) => {
+    const stop = (signal: string): void => {
+      node.log.info({ signal }, 'stopping');
+      node.stop().then(resolveStop, resolveStop);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command('init')
+    .description('Generate a consortium: root CA (CAMS), hospital CAs, node and demo user certificates, genesis block, node.yaml per hospital')
+    .option('--orgs <n>', 'number of hospitals', '5')
+    .option('--consensus <engine>', `ordering engine (${ENGINE_NAMES.join('|')})`, 'raft')
+    .option('--dir <dir>', 'where to write it', DEFAULT_DIR)
+    .option('--base-port <port>', 'first port: hospital i listens on base+2i (p2p) and base+2i+1 (API)', String(DEFAULT_BASE_PORT))
+    .option('--host <host>', 'address the nodes listen on and are reached at', '127.0.0.1')
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: { orgs: string; consensus: string; dir: string; basePort: string; host: string; json?: boolean }) => {
+      const out = makeOutput(flags.json ?? false);
+      const orgs = parsePositiveInt('orgs', flags.orgs, ORGS_MAX);
+      const engine = parseEngine(flags.consensus);
+      const basePort = parsePositiveInt('base-port', flags.basePort, 65535);
+      const dir = resolve(flags.dir);
+      if (existsSync(join(dir, 'genesis.block'))) throw new CliError(`${dir} already holds a consortium; choose another --dir`, 2);
+      out.info(`creating ${orgs} hospitals (${engine}) in ${dir} …`);
+      const result = await initConsortium({ dir, orgs, engine, basePort, host: flags.host });
+      const summary = { dir, genesis: result.genesisPath, engine, nodes: result.nodes.map((n) => ({ id: n.id, org: n.org, p2pUrl: n.p2pUrl, apiUrl: n.apiUrl, config: n.configPath })) };
+      out.result(summary, () =>
+        [
+          `consortium written to ${dir}`,
+          ...summary.nodes.map((n) => `  ${n.org.padEnd(12)} ${n.config}`),
+          '',
+          'start one node per host with:  medledger node start --config <dir>/<org>/node.yaml',
+          'or all of them here with:      medledger up --dir ' + flags.dir,
+        ].join('\n'),
+      );
+    });
+
+  const node = program.command('node').description('Run a MedLedger node');
+  node
+    .command('start')
+    .description('Run one node (peer + orderer by default) from its YAML configuration')
+    .requiredOption('--config <file>', 'the node.yaml written by medledger init')
+    .action(async (flags: { config: string }) => {
+      await startNodeCommand(flags.config);
+    });
+
+  program
+    .command('up')
+    .description('Start a whole local consortium: one node process per hospital on loopback ports')
+    .option('--orgs <n>', 'number of hospitals (when creating)', '5')
+    .option('--consensus <engine>', `ordering engine when creating (${ENGINE_NAMES.join('|')})`, 'raft')
+    .option('--dir <dir>', 'consortium directory (created with init if empty)', DEFAULT_DIR)
+    .option('--base-port <port>', 'first port when creating', String(DEFAULT_BASE_PORT))
+    .option('--detach', 'return once the network is ready, leaving the nodes running (stop with medledger down)')
+    .option('--json', 'print the endpoints as JSON')
+    .action(async (flags: { orgs: string; consensus: string; dir: string; basePort: string; detach?: boolean; json?: boolean }) => {
+      const out = makeOutput(flags.json ?? false);
+      const dir = resolve(flags.dir);
+      if (!existsSync(join(dir, 'genesis.block'))) {
+        const orgs = parsePositiveInt('orgs', flags.orgs, ORGS_MAX);
+        const engine = parseEngine(flags.consensus);
+        out.info(`creating a consortium of ${orgs} hospitals (${engine}) in ${dir} …`);
+        await initConsortium({ dir, orgs, engine, basePort: parsePositiveInt('base-port', flags.basePort, 65535) });
+      }
+      const dirs = nodeDirs(dir);
+      if (dirs.length === 0) throw new CliError(`${dir} holds no node configurations (<org>/node.yaml)`, 2);
+      const running = dirs.filter((d) => {
+        const pid = readPid(d);
+        return pid !== null && isAlive(pid);
+      });
+      if (running.length > 0) throw new CliError(`nodes are already running in ${dir} (${running.map((d) => d.split('/').pop()).join(', ')}); run medledger down --dir ${flags.dir} first`, 1);
+      out.info(`starting ${dirs.length} nodes …`);
+      const started = dirs.map((d) => {
+        const pid = spawnNode(d, { detached: flags.detach ?? false });
+        writeFileSync(join(d, 'node.pid'), `${pid}\n`);
+        return { nodeDir: d, pid };
+      });
+      let statuses: NodeStatusFile[];
+      try {
+        statuses = await waitUntilReady(started, READY_TIMEOUT_MS);
+      } catch (err) {
+        await stopProcesses(started.map((s) => s.pid), 5_000);
+        for (const s of started) rmSync(join(s.nodeDir, 'node.pid'), { force: true });
+        throw new CliError(`${(err as Error).message}`, 1);
+      }
+      out.result({ dir, nodes: statuses.map((s) => ({ org: s.org, nodeId: s.nodeId, pid: s.pid, p2pUrl: s.p2pUrl, apiUrl: s.apiUrl })) }, () =>
+        [`MedLedger consortium is up (${dir})`, describeNodes(statuses), '', `logs: ${dir}/<org>/node.log   stop: medledger down --dir ${flags.dir}`].join('\n'),
+      );
+      if (flags.detach) return;
+      out.info('running; press Ctrl-C to stop');
+      await new Promise<void>((resolveWait) => {
+        const stop = (): void => {
+          out.info('stopping …');
+          stopProcesses(started.map((s) => s.pid)).then(() => {
+            for (const s of started) rmSync(join(s.nodeDir, 'node.pid'), { force: true });
+            resolveWait();
+          }, () => resolveWait());
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        // A node that dies in the foreground run is reported, not silently ignored.
+        const watch = setInterval(() => {
+          for (const s of started) {
+            if (!isAlive(s.pid) && existsSync(join(s.nodeDir, 'node.pid'))) {
+              out.error(`node in ${s.nodeDir} exited:\n${tailLog(s.nodeDir)}`);
+              rmSync(join(s.nodeDir, 'node.pid'), { force: true });
+              ctx.exitCode = 1;
+            }
+          }
+        }, 1_000);
+        watch.unref();
+      });
+    });
+
+  program
+    .command('down')
+    .description('Stop the nodes of a local consortium started with medledger up')
+    .option('--dir <dir>', 'consortium directory', DEFAULT_DIR)
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: { dir: string; json?: boolean }) => {
+      const out = makeOutput(flags.json ?? false);
+      const dir = resolve(flags.dir);
+      const dirs = nodeDirs(dir);
+      if (dirs.length === 0) throw new CliError(`${dir} holds no consortium`, 2);
+      const pids = dirs.map((d) => ({ d, pid: readPid(d) })).filter((x): x is { d: string; pid: number } => x.pid !== null);
+      const alive = pids.filter((x) => isAlive(x.pid));
+      const killed = await stopProcesses(alive.map((x) => x.pid));
+      for (const x of pids) rmSync(join(x.d, 'node.pid'), { force: true });
+      out.result({ stopped: alive.length, forced: killed.length }, () => `stopped ${alive.length} node(s)${killed.length ? ` (${killed.length} had to be killed)` : ''}`);
+    });
+}

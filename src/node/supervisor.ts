@@ -1,0 +1,141 @@
+// Running a local consortium as real processes: one `medledger node start` per hospital, with its
+// PID in <dir>/<org>/node.pid and its output in <dir>/<org>/node.log. Each node reports its state
+// in <dir>/<org>/node.status.json (written by the node itself every second), which is how `up`
+// knows the network is ready without any shared secret.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { NodeStatus } from './services.ts';
+
+export const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/medledger.js');
+
+export interface NodeStatusFile extends NodeStatus {
+  readonly pid: number;
+  readonly p2pUrl: string;
+  readonly apiUrl: string;
+  readonly writtenAtMs: number;
+}
+
+/** Organisation directories of a consortium directory (those holding a node.yaml), sorted. */
+export function nodeDirs(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => existsSync(join(dir, name, 'node.yaml')))
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .map((name) => join(dir, name));
+}
+
+export function readStatusFile(nodeDir: string): NodeStatusFile | null {
+  const path = join(nodeDir, 'node.status.json');
+  try {
+    if (statSync(path).size > 1024 * 1024) return null;
+    return JSON.parse(readFileSync(path, 'utf8')) as NodeStatusFile;
+  } catch {
+    return null;
+  }
+}
+
+export function readPid(nodeDir: string): number | null {
+  try {
+    const pid = Number(readFileSync(join(nodeDir, 'node.pid'), 'utf8').trim());
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Start one node process; output is appended to <nodeDir>/node.log. */
+export function spawnNode(nodeDir: string, options: { detached: boolean; env?: NodeJS.ProcessEnv }): number {
+  rmSync(join(nodeDir, 'node.status.json'), { force: true });
+  const log = openSync(join(nodeDir, 'node.log'), 'a');
+  try {
+    const child = spawn(process.execPath, [BIN, 'node', 'start', '--config', join(nodeDir, 'node.yaml')], {
+      detached: options.detached,
+      stdio: ['ignore', log, log],
+      env: { ...process.env, ...options.env },
+    });
+    if (options.detached) child.unref();
+    if (child.pid === undefined) throw new Error(`could not start the node in ${nodeDir}`);
+    return child.pid;
+  } finally {
+    closeSync(log);
+  }
+}
+
+export interface ReadyCheck {
+  readonly nodeDir: string;
+  readonly pid: number;
+}
+
+/**
+ * Wait until every node runs (its status file is fresh and from its current PID), sees all the
+ * others, and — for leader-based engines — they agree on one leader. Throws naming the node that
+ * is not ready, with the tail of its log.
+ */
+export async function waitUntilReady(nodes: readonly ReadyCheck[], timeoutMs: number): Promise<NodeStatusFile[]> {
+  const deadline = Date.now() + timeoutMs;
+  let lastProblem = 'not checked yet';
+  while (Date.now() < deadline) {
+    const statuses: NodeStatusFile[] = [];
+    lastProblem = '';
+    for (const n of nodes) {
+      if (!isAlive(n.pid)) throw new Error(`the node in ${n.nodeDir} exited during start-up:\n${tailLog(n.nodeDir)}`);
+      const s = readStatusFile(n.nodeDir);
+      if (!s || s.pid !== n.pid) {
+        lastProblem = `${n.nodeDir} has not reported yet`;
+        break;
+      }
+      statuses.push(s);
+    }
+    if (!lastProblem) {
+      const lonely = statuses.find((s) => s.connectedPeers.length < nodes.length - 1);
+      const leaders = new Set(statuses.map((s) => s.consensus?.leader ?? null));
+      if (lonely) lastProblem = `${lonely.nodeId} is connected to ${lonely.connectedPeers.length} of ${nodes.length - 1} peers`;
+      else if (statuses.some((s) => s.consensus && s.consensus.leader === null) || leaders.size > 1) lastProblem = 'the nodes do not agree on a leader yet';
+      else return statuses;
+    }
+    await sleep(200);
+  }
+  throw new Error(`the network was not ready within ${timeoutMs} ms: ${lastProblem}`);
+}
+
+export function tailLog(nodeDir: string, lines = 15): string {
+  try {
+    return readFileSync(join(nodeDir, 'node.log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** SIGTERM, wait, then SIGKILL what is left. Returns the PIDs that had to be killed. */
+export async function stopProcesses(pids: readonly number[], graceMs = 10_000): Promise<number[]> {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && pids.some(isAlive)) await sleep(100);
+  const killed = pids.filter(isAlive);
+  for (const pid of killed) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // raced with its exit
+    }
+  }
+  return killed;
+}
