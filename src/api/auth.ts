@@ -1,0 +1,134 @@
+// Signed requests: how an API client proves, on every request, that it holds the private key of
+// a consortium certificate — no passwords, API keys or bearer tokens (nothing shared to leak).
+//
+//   headers   x-medledger-cert       base64 of the client certificate (PEM)
+//             x-medledger-timestamp  client clock, ms since the epoch (decimal)
+//             x-medledger-nonce      16..64 random bytes, lowercase hex
+//             x-medledger-signature  base64 of the ECDSA P-256 signature (64 bytes, P1363)
+//   signed    "MEDLEDGER-REQUEST-V1\n" METHOD "\n" path+query "\n" timestamp "\n" nonce "\n"
+//             hex(sha256(body bytes exactly as sent))
+//
+// The server checks the certificate with the MSP (chain to a consortium org CA, validity now,
+// revocation), the signature, that the timestamp is within a window of its own clock, and that
+// the nonce was not seen inside that window (a bounded cache; a nonce older than the window is
+// rejected by the timestamp check, so forgetting it is safe). Shared by the server and the SDK.
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { sha256, toHex, utf8, type Bytes } from '../codec/index.ts';
+import { sign, verify } from '../crypto/index.ts';
+import { IdentityError, type Identity, type Msp } from '../identity/index.ts';
+
+export const AUTH_HEADERS = {
+  cert: 'x-medledger-cert',
+  timestamp: 'x-medledger-timestamp',
+  nonce: 'x-medledger-nonce',
+  signature: 'x-medledger-signature',
+} as const;
+
+export const AUTH_SCHEME_VERSION = 'MEDLEDGER-REQUEST-V1';
+/** How far a request's timestamp may be from the server's clock, either way. */
+export const AUTH_CLOCK_WINDOW_MS = 5 * 60_000;
+export const AUTH_NONCE_CACHE_MAX = 100_000;
+const CERT_HEADER_BYTES_MAX = 16 * 1024;
+
+export function canonicalRequest(method: string, pathAndQuery: string, timestampMs: string, nonceHex: string, body: Bytes): Bytes {
+  return utf8([AUTH_SCHEME_VERSION, method.toUpperCase(), pathAndQuery, timestampMs, nonceHex, toHex(sha256(body))].join('\n'));
+}
+
+/** Client side: the four headers for one request. */
+export function signRequest(opts: { method: string; pathAndQuery: string; body: Bytes; certPem: string; key: KeyObject; nowMs?: number }): Record<string, string> {
+  const timestamp = String(opts.nowMs ?? Date.now());
+  const nonce = toHex(new Uint8Array(randomBytes(16)));
+  const signature = sign(opts.key, canonicalRequest(opts.method, opts.pathAndQuery, timestamp, nonce, opts.body));
+  return {
+    [AUTH_HEADERS.cert]: Buffer.from(opts.certPem, 'utf8').toString('base64'),
+    [AUTH_HEADERS.timestamp]: timestamp,
+    [AUTH_HEADERS.nonce]: nonce,
+    [AUTH_HEADERS.signature]: Buffer.from(signature).toString('base64'),
+  };
+}
+
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Nonces seen within the clock window. Bounded: when full, the oldest entries are dropped, and
+ * only if they are already outside the window; otherwise new requests are refused (fail closed:
+ * forgetting a live nonce would re-open replay).
+ */
+export class NonceCache {
+  private readonly seen = new Map<string, number>();
+  constructor(private readonly windowMs: number, private readonly entriesMax: number) {}
+
+  /** Record a nonce; false if it was already seen. Throws AuthError when the cache is full of live nonces. */
+  add(nonce: string, nowMs: number): boolean {
+    if (this.seen.has(nonce)) return false;
+    if (this.seen.size >= this.entriesMax) {
+      // Map iteration is insertion order: the first entries are the oldest.
+      for (const [n, atMs] of this.seen) {
+        if (atMs >= nowMs - 2 * this.windowMs || this.seen.size < this.entriesMax) break;
+        this.seen.delete(n);
+      }
+      if (this.seen.size >= this.entriesMax) throw new AuthError('BUSY', 'too many requests within the replay window; retry later');
+    }
+    this.seen.set(nonce, nowMs);
+    return true;
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+}
+
+export interface VerifyRequestInput {
+  readonly method: string;
+  readonly pathAndQuery: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Bytes;
+  readonly msp: Msp;
+  readonly nonces: NonceCache;
+  readonly nowMs: number;
+  readonly windowMs?: number;
+}
+
+function header(headers: VerifyRequestInput['headers'], name: string): string {
+  const v = headers[name];
+  if (v === undefined) throw new AuthError('UNAUTHENTICATED', `missing header ${name} (requests are signed with the client's certificate key; see /openapi.json)`);
+  if (Array.isArray(v)) throw new AuthError('UNAUTHENTICATED', `header ${name} is repeated`);
+  return v;
+}
+
+/** Server side: the authenticated identity, or AuthError naming what is wrong. */
+export function verifyRequest(input: VerifyRequestInput): Identity {
+  const certB64 = header(input.headers, AUTH_HEADERS.cert);
+  const timestamp = header(input.headers, AUTH_HEADERS.timestamp);
+  const nonce = header(input.headers, AUTH_HEADERS.nonce);
+  const signatureB64 = header(input.headers, AUTH_HEADERS.signature);
+  if (certB64.length > CERT_HEADER_BYTES_MAX || !/^[A-Za-z0-9+/]+={0,2}$/.test(certB64)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.cert} must be base64 of a PEM certificate (at most ${CERT_HEADER_BYTES_MAX} characters)`);
+  if (!/^\d{1,15}$/.test(timestamp)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.timestamp} must be milliseconds since the epoch`);
+  if (!/^[0-9a-f]{32,128}$/.test(nonce)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.nonce} must be 16 to 64 bytes as lowercase hex`);
+  if (!/^[A-Za-z0-9+/]{86}==$/.test(signatureB64)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.signature} must be base64 of a 64-byte P-256 signature`);
+  const windowMs = input.windowMs ?? AUTH_CLOCK_WINDOW_MS;
+  const skewMs = Number(timestamp) - input.nowMs;
+  if (Math.abs(skewMs) > windowMs) {
+    throw new AuthError('STALE_REQUEST', `request timestamp is ${Math.round(Math.abs(skewMs) / 1000)} s ${skewMs < 0 ? 'behind' : 'ahead of'} the server clock (window ±${windowMs / 1000} s)`);
+  }
+  const certPem = Buffer.from(certB64, 'base64').toString('utf8');
+  let identity: Identity;
+  try {
+    identity = input.msp.validate(certPem, input.nowMs);
+  } catch (err) {
+    if (err instanceof IdentityError) throw new AuthError(`CERT_${err.code}`, `client certificate rejected: ${err.message}`);
+    throw err;
+  }
+  const signature = new Uint8Array(Buffer.from(signatureB64, 'base64'));
+  if (!verify(identity.publicKey, canonicalRequest(input.method, input.pathAndQuery, timestamp, nonce, input.body), signature)) {
+    throw new AuthError('BAD_SIGNATURE', `request signature does not verify for ${identity.org}/${identity.id} (sign method, path+query, timestamp, nonce and sha256 of the exact body)`);
+  }
+  // Only a correctly signed request consumes a nonce: strangers cannot fill the cache.
+  if (!input.nonces.add(nonce, input.nowMs)) throw new AuthError('REPLAYED', `nonce ${nonce} was already used: a replayed request`);
+  return identity;
+}

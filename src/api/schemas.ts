@@ -1,0 +1,185 @@
+// The API's wire types: one zod schema per body, query, path parameter set and response. The
+// server validates with them, the SDK infers its types from them, and the OpenAPI document is
+// generated from them (z.toJSONSchema), so the three cannot drift apart.
+import { z } from 'zod';
+import { VALIDATION_CODES } from '../ledger/codes.ts';
+import { AUTH_HEADERS } from './auth.ts';
+
+/** Bytes travel as standard base64 in JSON. */
+export const Base64 = z.string().max(32 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64 text').meta({ description: 'bytes, standard base64' });
+const Hex = z.string().regex(/^[0-9a-f]*$/);
+const TxId = z.string().regex(/^[0-9a-f]{64}$/, 'a transaction id: 64 lowercase hex digits');
+export const WAIT_MS_MAX = 60_000;
+const WaitMs = z.coerce.number().int().min(0).max(WAIT_MS_MAX);
+
+export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).meta({ id: 'Error' });
+
+export const HealthResponse = z.object({ ok: z.literal(true), nodeId: z.string(), org: z.string() });
+
+export const StatusResponse = z.object({
+  nodeId: z.string(),
+  org: z.string(),
+  roles: z.array(z.enum(['peer', 'orderer'])),
+  consensus: z.object({ engine: z.string() }).loose().nullable().meta({ description: "the engine's status (EngineStatus) plus its name; null on a peer-only node" }),
+  height: z.number().int(),
+  lastBlockHashHex: Hex,
+  stateHashHex: Hex,
+  connectedPeers: z.array(z.string()),
+  startedAtMs: z.number().int(),
+}).meta({ id: 'NodeStatus' });
+
+export const SignedProposalRequest = z.object({
+  signedProposal: Base64.meta({ description: 'DAG-CBOR SignedProposal {proposal, signature} (src/ledger/tx.ts), base64' }),
+}).strict();
+
+export const EvaluateResponse = z.object({ payload: Base64.meta({ description: "the contract's result" }) });
+
+export const EndorseResponse = z.object({
+  txId: TxId,
+  payload: Base64.meta({ description: "the contract's result, as endorsed" }),
+  txPayload: Base64.meta({ description: 'DAG-CBOR TxPayload {proposal, response, endorsements}: sign these exact bytes and send {payload, signature} as the envelope' }),
+  endorsers: z.array(z.string()).meta({ description: 'organisations that endorsed' }),
+});
+
+export const SubmitRequest = z.object({
+  envelope: Base64.meta({ description: 'DAG-CBOR TxEnvelope {payload: txPayload, signature}, base64' }),
+  waitMs: z.number().int().min(0).max(WAIT_MS_MAX).optional().meta({ description: 'wait up to this long for the commit (0: return once ordered)' }),
+}).strict();
+
+export const TxStatus = z.object({
+  txId: TxId,
+  status: z.enum(['COMMITTED', 'SUBMITTED']),
+  code: z.enum(VALIDATION_CODES).nullable().meta({ description: 'validation code once committed' }),
+  blockNumber: z.number().int().nullable(),
+}).meta({ id: 'TxStatus' });
+
+export const TxStatusParams = z.object({ txId: TxId }).strict();
+export const WaitQuery = z.object({ waitMs: WaitMs.optional() }).strict();
+
+export const BlockParams = z.object({ n: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).strict();
+
+export const BlockTx = z.object({
+  position: z.number().int(),
+  txId: z.string().nullable(),
+  contract: z.string().nullable(),
+  fn: z.string().nullable(),
+  creatorOrg: z.string().nullable(),
+  creatorId: z.string().nullable(),
+  code: z.enum(VALIDATION_CODES),
+});
+
+export const BlockResponse = z.object({
+  number: z.number().int(),
+  hashHex: Hex,
+  previousHashHex: Hex,
+  dataHashHex: Hex,
+  timestampMs: z.number().int(),
+  orderers: z.array(z.string()).meta({ description: 'ids of the orderers that signed the header' }),
+  engine: z.string().nullable(),
+  txs: z.array(BlockTx),
+}).meta({ id: 'Block' });
+
+export const EventsQuery = z.object({ from: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional() }).strict();
+
+/** One Server-Sent Event's data (event: block | contract). */
+export const BlockEvent = z.object({
+  number: z.number().int(),
+  hashHex: Hex,
+  timestampMs: z.number().int(),
+  txs: z.array(z.object({ txId: z.string().nullable(), position: z.number().int(), code: z.enum(VALIDATION_CODES) })),
+}).meta({ id: 'BlockEvent' });
+export const ContractEventData = z.object({
+  blockNumber: z.number().int(),
+  txId: z.string().nullable(),
+  position: z.number().int(),
+  name: z.string(),
+  payload: Base64,
+}).meta({ id: 'ContractEvent' });
+
+export type StatusResponseT = z.infer<typeof StatusResponse>;
+export type EndorseResponseT = z.infer<typeof EndorseResponse>;
+export type TxStatusT = z.infer<typeof TxStatus>;
+export type BlockResponseT = z.infer<typeof BlockResponse>;
+export type BlockEventT = z.infer<typeof BlockEvent>;
+export type ContractEventT = z.infer<typeof ContractEventData>;
+
+export interface RouteSpec {
+  readonly method: 'GET' | 'POST';
+  /** Fastify syntax (:param); the OpenAPI document uses {param}. */
+  readonly path: string;
+  readonly summary: string;
+  readonly auth: boolean;
+  readonly body?: z.ZodType;
+  readonly params?: z.ZodType;
+  readonly query?: z.ZodType;
+  readonly response: z.ZodType;
+  readonly responseType?: 'json' | 'sse';
+  readonly errors: readonly number[];
+}
+
+const COMMON_ERRORS = [400, 401, 413, 429] as const;
+
+export const ROUTES = {
+  health: { method: 'GET', path: '/v1/health', summary: 'Liveness (no authentication)', auth: false, response: HealthResponse, errors: [] },
+  status: { method: 'GET', path: '/v1/status', summary: "This node's status: roles, consensus view, height, last block hash", auth: true, response: StatusResponse, errors: [...COMMON_ERRORS] },
+  evaluate: { method: 'POST', path: '/v1/evaluate', summary: "Run a read-only contract function on this node's peer", auth: true, body: SignedProposalRequest, response: EvaluateResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 422, 500] },
+  endorse: { method: 'POST', path: '/v1/endorse', summary: 'Collect endorsements from the organisations the contract policy needs (this node first)', auth: true, body: SignedProposalRequest, response: EndorseResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 422, 503] },
+  submit: { method: 'POST', path: '/v1/submit', summary: 'Hand a signed transaction envelope to the ordering service; optionally wait for its commit', auth: true, body: SubmitRequest, response: TxStatus, errors: [...COMMON_ERRORS, 403, 503, 504] },
+  txStatus: { method: 'GET', path: '/v1/tx/:txId', summary: "A transaction's commit status (waitMs: wait for it)", auth: true, params: TxStatusParams, query: WaitQuery, response: TxStatus, errors: [...COMMON_ERRORS, 404, 504] },
+  block: { method: 'GET', path: '/v1/blocks/:n', summary: 'A committed block: header hashes, and per transaction its id, contract, function, creator and validation code', auth: true, params: BlockParams, response: BlockResponse, errors: [...COMMON_ERRORS, 404] },
+  events: { method: 'GET', path: '/v1/events', summary: 'Server-Sent Events: `block` (BlockEvent) for each committed block from `from` on, and `contract` (ContractEvent) for each event of a valid transaction', auth: true, query: EventsQuery, response: BlockEvent, responseType: 'sse', errors: [...COMMON_ERRORS, 503] },
+} as const satisfies Record<string, RouteSpec>;
+
+function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+  // 'input' describes what a client may send (coerced query/path values are strings on the wire).
+  return z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): unknown[] {
+  if (!schema) return [];
+  const js = jsonSchema(schema) as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+  return Object.entries(js.properties ?? {}).map(([name, s]) => ({ name, in: where, required: where === 'path' || (js.required ?? []).includes(name), schema: s }));
+}
+
+/** The OpenAPI 3.1 document (JSON Schema 2020-12 is OpenAPI 3.1's schema dialect). */
+export function openApiDocument(serverUrl?: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [id, r] of Object.entries(ROUTES) as [string, RouteSpec][]) {
+    const path = r.path.replace(/:([A-Za-z]+)/g, '{$1}');
+    const responses: Record<string, unknown> = {
+      200: r.responseType === 'sse'
+        ? { description: 'text/event-stream; each event\'s data is JSON', content: { 'text/event-stream': { schema: { type: 'string' }, 'x-event-data': { block: jsonSchema(BlockEvent), contract: jsonSchema(ContractEventData) } } } }
+        : { description: 'OK', content: { 'application/json': { schema: jsonSchema(r.response) } } },
+    };
+    for (const code of r.errors) responses[code] = { description: 'error', content: { 'application/json': { schema: jsonSchema(ErrorBody) } } };
+    paths[path] ??= {};
+    paths[path][r.method.toLowerCase()] = {
+      operationId: id,
+      summary: r.summary,
+      security: r.auth ? [{ certCredential: [], requestTimestamp: [], requestNonce: [], requestSignature: [] }] : [],
+      parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
+      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } } : {}),
+      responses,
+    };
+  }
+  paths['/openapi.json'] = { get: { operationId: 'openapi', summary: 'This document (no authentication)', security: [], responses: { 200: { description: 'OpenAPI 3.1 document', content: { 'application/json': { schema: { type: 'object' } } } } } } };
+  const apiKey = (name: string, description: string): Record<string, string> => ({ type: 'apiKey', in: 'header', name, description });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'MedLedger node gateway',
+      version: '1',
+      description: 'Evaluate, endorse, submit and follow transactions of a MedLedger consortium. Every request except /v1/health and /openapi.json is signed with the client certificate key: see docs/architecture/api.md. Bytes travel as base64.',
+    },
+    ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
+    components: {
+      securitySchemes: {
+        certCredential: apiKey(AUTH_HEADERS.cert, 'base64 of the client certificate (PEM), issued by a consortium organisation CA'),
+        requestTimestamp: apiKey(AUTH_HEADERS.timestamp, 'ms since the epoch; within ±5 minutes of the server clock'),
+        requestNonce: apiKey(AUTH_HEADERS.nonce, '16..64 random bytes, lowercase hex, never reused'),
+        requestSignature: apiKey(AUTH_HEADERS.signature, 'base64 ECDSA P-256 (P1363, 64 bytes) over "MEDLEDGER-REQUEST-V1\\nMETHOD\\npath+query\\ntimestamp\\nnonce\\nhex(sha256(body))"'),
+      },
+    },
+    paths,
+  };
+}

@@ -1,0 +1,510 @@
+// The node's client gateway as a REST/JSON API over HTTPS (DESIGN §4, after Fabric's Gateway):
+// evaluate, endorse (the server collects the endorsements the contract's policy needs, this
+// node's peer first), submit, commit status, blocks and a Server-Sent Events stream.
+//
+// Edge discipline: every request is bounded (body size, header size, in-flight requests, per
+// client rate, open event streams, wait times); every input is parsed with a zod schema
+// (schemas.ts) before use; every client except on /v1/health and /openapi.json authenticates
+// with a signed request (auth.ts); every error is JSON {error: {code, message}} with an HTTP
+// status that says whose problem it is. The server holds no keys but the node's TLS key: the
+// client signs its proposal and its transaction itself (the server cannot forge either).
+import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { encode, toHex, type Bytes } from '../codec/index.ts';
+import { verify } from '../crypto/index.ts';
+import { evaluatePolicy, type Identity } from '../identity/index.ts';
+import { blockHash, type StoredBlock } from '../ledger/block.ts';
+import type { BlockCommitEvent } from '../ledger/ledger.ts';
+import { decodeProposal, decodeSignedProposal, parseAll, parseTx, TxFormatError, type ParsedTx, type SignedProposal, type TxPayload, type TxProposal } from '../ledger/tx.ts';
+import { collectEndorsements, GatewayError, type EndorserClient } from '../node/gateway.ts';
+import type { Logger } from '../node/log.ts';
+import type { NodeServices } from '../node/services.ts';
+import { AuthError, AUTH_CLOCK_WINDOW_MS, AUTH_NONCE_CACHE_MAX, NonceCache, verifyRequest } from './auth.ts';
+import {
+  BlockParams,
+  EventsQuery,
+  openApiDocument,
+  SignedProposalRequest,
+  SubmitRequest,
+  TxStatusParams,
+  WaitQuery,
+  type BlockEventT,
+  type BlockResponseT,
+  type ContractEventT,
+  type EndorseResponseT,
+  type TxStatusT,
+} from './schemas.ts';
+
+export interface ApiServerLimits {
+  /** Requests being handled at once (event streams excluded); beyond it: 429. */
+  readonly inFlightMax: number;
+  /** Per client certificate: sustained requests per second and burst (token bucket); beyond it: 429. */
+  readonly ratePerSecond: number;
+  readonly rateBurst: number;
+  /** Open Server-Sent Events streams; beyond it: 503. */
+  readonly eventStreamsMax: number;
+  /** A stream whose client does not read is closed once this much is buffered for it. */
+  readonly eventStreamBufferBytesMax: number;
+  readonly eventStreamHeartbeatMs: number;
+  /** Orgs whose peer was unreachable are skipped for endorsement this long. */
+  readonly endorserBackoffMs: number;
+}
+
+export const DEFAULT_API_LIMITS: ApiServerLimits = {
+  inFlightMax: 512,
+  ratePerSecond: 2000,
+  rateBurst: 4000,
+  eventStreamsMax: 64,
+  eventStreamBufferBytesMax: 8 * 1024 * 1024,
+  eventStreamHeartbeatMs: 15_000,
+  endorserBackoffMs: 5_000,
+};
+
+export interface ApiServerOptions {
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  /** The node's certificate chain (node cert + org CA) and key; clients trust the consortium root. */
+  readonly tls: { readonly certChainPem: string; readonly keyPem: string };
+  readonly bodyLimitBytes: number;
+  readonly logger: Logger;
+  readonly limits?: Partial<ApiServerLimits>;
+  /** Injectable clock for the request-signature window (tests). */
+  readonly clock?: () => number;
+}
+
+export interface ApiServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+const RATE_BUCKETS_MAX = 10_000;
+const BODY_LIMIT_BYTES_MIN = 1024;
+
+/** Peer status (src/node/peer.ts, contracts/runtime.ts) → API error. */
+function peerError(status: number, message: string): ApiError {
+  switch (status) {
+    case 400: return new ApiError(422, 'CONTRACT_REJECTED', message);
+    case 403: return new ApiError(403, 'FORBIDDEN', message);
+    case 404: return new ApiError(404, 'NOT_FOUND', message);
+    case 409: return new ApiError(409, 'CONFLICT', message);
+    case 503: return new ApiError(503, 'ENDORSER_UNAVAILABLE', message);
+    case 500: return new ApiError(500, 'CONTRACT_FAILED', message);
+    default: return new ApiError(502, 'PEER_ERROR', `${message} (peer status ${status})`);
+  }
+}
+
+function gatewayError(err: GatewayError): ApiError {
+  switch (err.kind) {
+    case 'ENDORSEMENT_REFUSED':
+      if (err.status === 400 || err.status === undefined) return new ApiError(422, 'ENDORSEMENT_REFUSED', err.message);
+      return peerError(err.status, err.message);
+    case 'ENDORSEMENT_MISMATCH': return new ApiError(422, 'ENDORSEMENT_MISMATCH', `${err.message}; retry`);
+    case 'POLICY_NOT_SATISFIED': return new ApiError(422, 'POLICY_NOT_SATISFIED', err.message);
+    case 'UNKNOWN_CONTRACT': return new ApiError(404, 'UNKNOWN_CONTRACT', err.message);
+    case 'ORDERER_REJECTED': return new ApiError(503, 'ORDERING_UNAVAILABLE', err.message);
+    case 'COMMIT_TIMEOUT': return new ApiError(504, 'COMMIT_TIMEOUT', err.message);
+  }
+}
+
+function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(value ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw new ApiError(400, 'BAD_REQUEST', `${what}: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`);
+}
+
+function fromBase64(text: string, what: string): Bytes {
+  const bytes = new Uint8Array(Buffer.from(text, 'base64'));
+  // Buffer.from ignores junk; a round trip proves the text was canonical base64.
+  if (Buffer.from(bytes).toString('base64') !== text) throw new ApiError(400, 'BAD_REQUEST', `${what} is not canonical base64`);
+  return bytes;
+}
+
+const b64 = (bytes: Bytes): string => Buffer.from(bytes).toString('base64');
+
+/** Fabric's rule, enforced at the edge: a client may only send its own proposals and transactions. */
+function checkCreator(creatorPem: string, who: Identity, what: string): void {
+  if (creatorPem.trim() !== who.certPem.trim()) {
+    throw new ApiError(403, 'CREATOR_MISMATCH', `the ${what} was created by another certificate than the one that signed this request`);
+  }
+}
+
+function decodeSignedProposalInput(body: unknown): { signed: SignedProposal; proposal: TxProposal } {
+  const { signedProposal } = parseInput(SignedProposalRequest, body, 'body');
+  try {
+    const signed = decodeSignedProposal(fromBase64(signedProposal, 'signedProposal'));
+    return { signed, proposal: decodeProposal(signed.proposal) };
+  } catch (err) {
+    if (err instanceof TxFormatError) throw new ApiError(400, 'MALFORMED_PROPOSAL', err.message);
+    throw err;
+  }
+}
+
+class TokenBuckets {
+  private readonly buckets = new Map<string, { tokens: number; atMs: number }>();
+  constructor(private readonly ratePerSecond: number, private readonly burst: number) {}
+  take(key: string, nowMs: number): boolean {
+    let b = this.buckets.get(key);
+    if (!b) {
+      if (this.buckets.size >= RATE_BUCKETS_MAX) {
+        const oldest = this.buckets.keys().next().value;
+        if (oldest !== undefined) this.buckets.delete(oldest);
+      }
+      b = { tokens: this.burst, atMs: nowMs };
+      this.buckets.set(key, b);
+    }
+    b.tokens = Math.min(this.burst, b.tokens + ((nowMs - b.atMs) * this.ratePerSecond) / 1000);
+    b.atMs = nowMs;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}
+
+/** A block as the API shows it: hashes hex, per transaction its id, call, creator and code. */
+export function blockToJson(stored: StoredBlock, services: Pick<NodeServices, 'msp'>): BlockResponseT {
+  const { block, validation } = stored;
+  const isTxBlock = block.header.number > 0 && validation.length === block.data.length;
+  const parsed = isTxBlock ? parseAll(block.data) : [];
+  return {
+    number: block.header.number,
+    hashHex: toHex(blockHash(block.header)),
+    previousHashHex: toHex(block.header.previousHash),
+    dataHashHex: toHex(block.header.dataHash),
+    timestampMs: block.header.timestampMs,
+    orderers: block.metadata.signatures.map((s) => s.ordererId),
+    engine: block.metadata.consensus?.engine ?? null,
+    txs: parsed.map((p, i) => {
+      const code = validation[i]!;
+      if (p instanceof TxFormatError) return { position: i, txId: null, contract: null, fn: null, creatorOrg: null, creatorId: null, code };
+      let creator: Identity | null = null;
+      try {
+        creator = services.msp.identify(p.proposal.creator);
+      } catch {
+        creator = null; // a foreign or malformed creator: the validator already marked the tx
+      }
+      return { position: i, txId: p.proposal.txId, contract: p.proposal.contract, fn: p.proposal.fn, creatorOrg: creator?.org ?? null, creatorId: creator?.id ?? null, code };
+    }),
+  };
+}
+
+function storedToCommitEvent(stored: StoredBlock): BlockCommitEvent {
+  const parsed = parseAll(stored.block.data);
+  return {
+    number: stored.block.header.number,
+    blockHash: blockHash(stored.block.header),
+    timestampMs: stored.block.header.timestampMs,
+    stateHash: new Uint8Array(0),
+    txs: stored.block.header.number === 0 ? [] : stored.validation.map((code, position) => {
+      const p = parsed[position];
+      const tx = p && !(p instanceof TxFormatError) ? (p as ParsedTx) : null;
+      return { txId: tx?.proposal.txId ?? null, position, code, reason: '', event: tx?.response.event ?? null };
+    }),
+  };
+}
+
+export async function startApiServer(services: NodeServices, opts: ApiServerOptions): Promise<ApiServer> {
+  if (!Number.isInteger(opts.bodyLimitBytes) || opts.bodyLimitBytes < BODY_LIMIT_BYTES_MIN) throw new RangeError(`bodyLimitBytes must be an integer >= ${BODY_LIMIT_BYTES_MIN}`);
+  const limits: ApiServerLimits = { ...DEFAULT_API_LIMITS, ...opts.limits };
+  const clock = opts.clock ?? (() => Date.now());
+  const log = opts.logger;
+  const nonces = new NonceCache(AUTH_CLOCK_WINDOW_MS, AUTH_NONCE_CACHE_MAX);
+  const rates = new TokenBuckets(limits.ratePerSecond, limits.rateBurst);
+  const rawBodies = new WeakMap<FastifyRequest, Bytes>();
+  const identities = new WeakMap<FastifyRequest, Identity>();
+  const slots = new WeakMap<FastifyRequest, () => void>();
+  const streams = new Set<ServerResponse>();
+  const endorserDownUntil = new Map<string, number>();
+  let inFlight = 0;
+  let rotation = 0;
+
+  const app = Fastify({
+    https: { cert: opts.tls.certChainPem, key: opts.tls.keyPem, minVersion: 'TLSv1.2' },
+    bodyLimit: opts.bodyLimitBytes,
+    logger: false,
+    maxParamLength: 128,
+    connectionTimeout: 0,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 10_000,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+
+  // JSON only, parsed from the raw bytes so that the request signature covers exactly them.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const bytes = new Uint8Array(body as Buffer);
+    rawBodies.set(req, bytes);
+    try {
+      done(null, bytes.byteLength === 0 ? undefined : JSON.parse(Buffer.from(bytes).toString('utf8')));
+    } catch (err) {
+      done(new ApiError(400, 'MALFORMED_JSON', `request body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+
+  const sendError = (reply: FastifyReply, e: ApiError): FastifyReply => reply.code(e.status).send({ error: { code: e.code, message: e.message } });
+
+  app.setErrorHandler((err: unknown, req, reply) => {
+    if (err instanceof ApiError) return sendError(reply, err);
+    if (err instanceof AuthError) return sendError(reply, new ApiError(err.code === 'BUSY' ? 429 : 401, err.code, err.message));
+    if (err instanceof GatewayError) return sendError(reply, gatewayError(err));
+    const fe = err as { code?: string; statusCode?: number; message?: string };
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new ApiError(413, 'BODY_TOO_LARGE', `request body exceeds ${opts.bodyLimitBytes} bytes`));
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send bodies as application/json'));
+    if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return sendError(reply, new ApiError(400, 'BAD_REQUEST', fe.message ?? 'bad body'));
+    if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return sendError(reply, new ApiError(fe.statusCode, 'BAD_REQUEST', fe.message ?? 'bad request'));
+    log.error({ url: req.url.slice(0, 200), reason: fe.message }, 'api: internal error');
+    return sendError(reply, new ApiError(500, 'INTERNAL', 'internal error (logged on the node)'));
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, new ApiError(404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`)));
+
+  const open = new Set(['/v1/health', '/openapi.json']);
+  app.addHook('onRequest', async (req, reply) => {
+    if (inFlight >= limits.inFlightMax) throw new ApiError(429, 'TOO_MANY_REQUESTS', `the node is handling ${limits.inFlightMax} requests; retry shortly`);
+    inFlight += 1;
+    // 'close' fires once per response however it ends (sent, hijacked stream closed, aborted).
+    let counted = true;
+    const release = (): void => {
+      if (counted) {
+        counted = false;
+        inFlight -= 1;
+      }
+    };
+    reply.raw.once('close', release);
+    slots.set(req, release);
+  });
+  app.addHook('onResponse', async (req) => {
+    slots.get(req)?.();
+  });
+  app.addHook('preHandler', async (req) => {
+    const path = req.url.split('?')[0]!;
+    if (open.has(path)) return;
+    const nowMs = clock();
+    const identity = verifyRequest({
+      method: req.method,
+      pathAndQuery: req.url,
+      headers: req.headers,
+      body: rawBodies.get(req) ?? new Uint8Array(0),
+      msp: services.msp,
+      nonces,
+      nowMs,
+    });
+    if (!rates.take(identity.serialHex, nowMs)) throw new ApiError(429, 'RATE_LIMITED', `${identity.org}/${identity.id} exceeds ${limits.ratePerSecond} requests per second`);
+    identities.set(req, identity);
+  });
+  const who = (req: FastifyRequest): Identity => {
+    const id = identities.get(req);
+    if (!id) throw new ApiError(401, 'UNAUTHENTICATED', 'request is not authenticated');
+    return id;
+  };
+
+  app.get('/openapi.json', async () => openApiDocument());
+  app.get('/v1/health', async () => ({ ok: true as const, nodeId: services.nodeId, org: services.org }));
+  app.get('/v1/status', async () => services.status());
+
+  app.post('/v1/evaluate', async (req) => {
+    const { signed, proposal } = decodeSignedProposalInput(req.body);
+    checkCreator(proposal.creator, who(req), 'proposal');
+    if (!services.policies().has(proposal.contract)) throw new ApiError(404, 'UNKNOWN_CONTRACT', `contract "${proposal.contract}" is not defined in the consortium configuration`);
+    const res = await services.evaluate(signed);
+    if (res.status !== 200) throw peerError(res.status, res.message);
+    return { payload: b64(res.payload) };
+  });
+
+  /** This node's peer first, then the others in rotation; the shortest prefix that can satisfy the policy. */
+  const chooseEndorsers = (policy: Parameters<typeof evaluatePolicy>[0], nowMs: number): EndorserClient[] => {
+    const all = services.endorsers();
+    const [local, ...others] = all;
+    const up = others.filter((e) => (endorserDownUntil.get(e.org) ?? 0) <= nowMs);
+    const start = up.length > 0 ? rotation++ % up.length : 0;
+    const order = [...(local ? [local] : []), ...up.slice(start), ...up.slice(0, start)];
+    for (let k = 1; k <= order.length; k++) {
+      const prefix = order.slice(0, k);
+      if (evaluatePolicy(policy, prefix.map((e) => ({ org: e.org, role: 'peer' as const })))) return prefix;
+    }
+    return order;
+  };
+  /** Remember endorsers that could not be reached, so the retry and the next requests avoid them. */
+  const tracked = (e: EndorserClient, failed: Set<string>): EndorserClient => ({
+    org: e.org,
+    evaluate: (sp) => e.evaluate(sp),
+    endorse: (sp) =>
+      e.endorse(sp).catch((err: unknown) => {
+        failed.add(e.org);
+        endorserDownUntil.set(e.org, clock() + limits.endorserBackoffMs);
+        throw err;
+      }),
+  });
+
+  app.post('/v1/endorse', async (req): Promise<EndorseResponseT> => {
+    const { signed, proposal } = decodeSignedProposalInput(req.body);
+    checkCreator(proposal.creator, who(req), 'proposal');
+    const policy = services.policies().get(proposal.contract);
+    if (!policy) throw new ApiError(404, 'UNKNOWN_CONTRACT', `contract "${proposal.contract}" is not defined in the consortium configuration`);
+    const label = `${proposal.contract}.${proposal.fn}`;
+    // Two attempts: the second without the organisations whose peer did not answer the first.
+    for (let attempt = 1; ; attempt++) {
+      const failed = new Set<string>();
+      const chosen = chooseEndorsers(policy, clock()).map((e) => tracked(e, failed));
+      try {
+        const { response, payload, endorsements } = await collectEndorsements({ signed, label, policy, endorsers: chosen, msp: services.msp, atMs: clock() });
+        const txPayload: TxPayload = { proposal: signed.proposal, response, endorsements };
+        return { txId: proposal.txId, payload: b64(payload), txPayload: b64(encode(txPayload)), endorsers: chosen.map((e) => e.org) };
+      } catch (err) {
+        if (attempt < 2 && failed.size > 0 && err instanceof GatewayError) continue;
+        throw err;
+      }
+    }
+  });
+
+  const waitStatus = async (txId: string, waitMs: number): Promise<TxStatusT> => {
+    try {
+      const ev = await services.waitForTx(txId, waitMs);
+      return { txId, status: 'COMMITTED', code: ev.code, blockNumber: ev.blockNumber };
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/not committed within/.test(message)) {
+        if (waitMs === 0) throw new ApiError(404, 'TX_NOT_FOUND', `transaction ${txId} is not committed on ${services.nodeId}`);
+        throw new ApiError(504, 'COMMIT_TIMEOUT', message);
+      }
+      throw new ApiError(503, 'UNAVAILABLE', message);
+    }
+  };
+
+  app.post('/v1/submit', async (req): Promise<TxStatusT> => {
+    const body = parseInput(SubmitRequest, req.body, 'body');
+    const envelope = fromBase64(body.envelope, 'envelope');
+    let tx: ParsedTx;
+    try {
+      tx = parseTx(envelope);
+    } catch (err) {
+      if (err instanceof TxFormatError) throw new ApiError(400, 'MALFORMED_TRANSACTION', err.message);
+      throw err;
+    }
+    const me = who(req);
+    checkCreator(tx.proposal.creator, me, 'transaction');
+    if (!verify(me.publicKey, tx.envelope.payload, tx.envelope.signature)) throw new ApiError(400, 'BAD_TX_SIGNATURE', 'the envelope signature does not verify with the creator key (sign the exact txPayload bytes /v1/endorse returned)');
+    const txId = tx.proposal.txId;
+    const waitMs = body.waitMs ?? 0;
+    // Listen before broadcasting: the commit can be faster than the broadcast's answer.
+    const status = waitMs > 0 ? waitStatus(txId, waitMs) : null;
+    status?.catch(() => undefined);
+    let accepted;
+    try {
+      accepted = await services.broadcast(envelope);
+    } catch (err) {
+      throw new ApiError(503, 'ORDERING_UNAVAILABLE', `ordering service unavailable: ${(err as Error).message}`);
+    }
+    if (!accepted.accepted) throw new ApiError(503, 'ORDERING_UNAVAILABLE', `the ordering service did not accept ${txId}: ${accepted.reason}`);
+    if (!status) return { txId, status: 'SUBMITTED', code: null, blockNumber: null };
+    return status;
+  });
+
+  app.get('/v1/tx/:txId', async (req): Promise<TxStatusT> => {
+    const { txId } = parseInput(TxStatusParams, req.params, 'path');
+    const { waitMs } = parseInput(WaitQuery, req.query, 'query');
+    return waitStatus(txId, waitMs ?? 0);
+  });
+
+  app.get('/v1/blocks/:n', async (req): Promise<BlockResponseT> => {
+    const { n } = parseInput(BlockParams, req.params, 'path');
+    const stored = n <= services.height() ? services.getBlock(n) : null;
+    if (!stored) throw new ApiError(404, 'BLOCK_NOT_FOUND', `block ${n} does not exist on ${services.nodeId} (height ${services.height()})`);
+    return blockToJson(stored, services);
+  });
+
+  app.get('/v1/events', async (req, reply) => {
+    const { from: fromQuery } = parseInput(EventsQuery, req.query, 'query');
+    if (streams.size >= limits.eventStreamsMax) throw new ApiError(503, 'TOO_MANY_STREAMS', `${limits.eventStreamsMax} event streams are open on this node; retry later`);
+    const from = fromQuery ?? services.height() + 1;
+    reply.hijack();
+    slots.get(req)?.();
+    const raw = reply.raw;
+    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    streams.add(raw);
+    let next = from;
+    let replaying = true;
+    let closed = false;
+    const pending: BlockCommitEvent[] = [];
+    const write = (event: string, data: unknown): void => {
+      if (closed) return;
+      raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (raw.writableLength > limits.eventStreamBufferBytesMax) {
+        // A client that does not read must not make the node buffer without limit.
+        log.warn({ client: identities.get(req)?.id }, 'api: closing an event stream whose client does not read');
+        raw.end(`event: error\ndata: ${JSON.stringify({ code: 'SLOW_CONSUMER', message: 'the client did not keep up; reconnect with from=<next block>' })}\n\n`);
+        close();
+      }
+    };
+    const emit = (ev: BlockCommitEvent): void => {
+      const blockEvent: BlockEventT = { number: ev.number, hashHex: toHex(ev.blockHash), timestampMs: ev.timestampMs, txs: ev.txs.map((t) => ({ txId: t.txId, position: t.position, code: t.code })) };
+      write('block', blockEvent);
+      for (const t of ev.txs) {
+        if (t.code !== 'VALID' || !t.event) continue;
+        const ce: ContractEventT = { blockNumber: ev.number, txId: t.txId, position: t.position, name: t.event.name, payload: b64(t.event.payload) };
+        write('contract', ce);
+      }
+      next = ev.number + 1;
+    };
+    /** Stored blocks up to `upTo` that this stream has not sent yet. */
+    const fill = (upTo: number): void => {
+      while (!closed && next <= upTo) {
+        const stored = services.getBlock(next);
+        if (!stored) break;
+        emit(storedToCommitEvent(stored));
+      }
+    };
+    const onBlock = (ev: BlockCommitEvent): void => {
+      if (closed) return;
+      if (replaying) {
+        if (pending.length < 10_000) pending.push(ev);
+        return;
+      }
+      if (ev.number < next) return;
+      fill(ev.number - 1);
+      if (ev.number === next) emit(ev);
+    };
+    const unsubscribe = services.subscribeBlocks(from, onBlock);
+    const heartbeat = setInterval(() => {
+      if (!closed) raw.write(': keep-alive\n\n');
+    }, limits.eventStreamHeartbeatMs);
+    heartbeat.unref();
+    function close(): void {
+      if (closed) return;
+      closed = true;
+      clearInterval(heartbeat);
+      unsubscribe();
+      streams.delete(raw);
+    }
+    raw.on('close', close);
+    raw.on('error', close);
+    raw.write(': medledger events\n\n');
+    fill(services.height());
+    replaying = false;
+    for (const ev of pending.splice(0)) onBlock(ev);
+  });
+
+  await app.listen({ host: opts.host, port: opts.port });
+  const address = app.server.address() as AddressInfo;
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const url = `https://${hostForUrl}:${address.port}`;
+  log.info({ url }, 'api: listening');
+  return {
+    url,
+    async close() {
+      for (const s of streams) s.end();
+      streams.clear();
+      await app.close();
+    },
+  };
+}

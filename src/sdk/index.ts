@@ -1,0 +1,2 @@
+export { MedLedgerClient, MedLedgerApiError, type MedLedgerClientOptions, type SubmitOptions, type SubmitResult, type LedgerEvent } from './client.ts';
+export type { StatusResponseT as NodeStatusJson, BlockResponseT as BlockJson, TxStatusT as TxStatusJson, BlockEventT, ContractEventT } from '../api/schemas.ts';
