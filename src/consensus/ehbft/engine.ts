@@ -301,8 +301,14 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const timeout = this.options.viewChangeTicks * 2 ** this.backoff;
     if (this.progressTicks >= timeout) {
       this.progressTicks = 0;
-      this.backoff = Math.min(this.backoff + 1, this.options.viewChangeBackoffMax);
-      this.startViewChange(this.view + 1);
+      // As in PBFT, a node already changing views moves further only once a quorum has joined
+      // its current view (so that new view's leader really failed); otherwise it keeps
+      // re-broadcasting and waits for the others, who join by timeout or by the f+1 rule.
+      // Escalating alone lets correct nodes drift into different views and never meet.
+      if (this.normal || this.vcQuorumSeen()) {
+        this.backoff = Math.min(this.backoff + 1, this.options.viewChangeBackoffMax);
+        this.startViewChange(this.view + 1);
+      }
     }
     this.sinceRetransmit += 1;
     if (this.sinceRetransmit >= this.options.retransmitTicks) {
@@ -1044,6 +1050,15 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     // start their own timers, so enough of them time out for the view change to complete.
     const stalled = [...this.pending.values()].slice(0, this.cutter.countMax).map(toWire);
     if (stalled.length > 0) for (const m of this.members) if (m !== this.id) this.send(m, { type: 'forward', proposals: stalled });
+  }
+
+  private vcQuorumSeen(): boolean {
+    const h = this.height + 1;
+    const entries = this.vcs.get(this.view);
+    if (!entries) return false;
+    let count = 0;
+    for (const e of entries.values()) if (e.vc.height === h && this.plan.eligible.includes(e.vc.node)) count += 1;
+    return count >= this.plan.quorum;
   }
 
   private storeVc(vc: ViewChangeVote, body: BlockBody | null): void {
