@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { ENGINE_NAMES, ConfigError, loadNodeConfig, readPem } from '../../node/config.ts';
 import { initConsortium, ORGS_MAX, type EngineName } from '../../node/init.ts';
 import { MedLedgerNode, NodeStartError } from '../../node/node.ts';
+import { startApiServer, type ApiServer } from '../../api/index.ts';
 import { isAlive, nodeDirs, readPid, spawnNode, stopProcesses, tailLog, waitUntilReady, type NodeStatusFile } from '../../node/supervisor.ts';
 import { CliError, makeOutput, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
@@ -45,13 +46,27 @@ async function startNodeCommand(configPath: string): Promise<void> {
   }
   const nodeDir = dirname(resolve(configPath));
   const p2pUrl = `wss://${config.listen.p2p.host}:${config.listen.p2p.port}`;
-  const apiUrl = `https://${config.listen.api.host}:${config.listen.api.port}`;
-  readPem(config.identity.rootCa, 'root CA certificate');
-  node.reportStatusTo(join(nodeDir, 'node.status.json'), { pid: process.pid, p2pUrl, apiUrl });
+  let api: ApiServer;
+  try {
+    api = await startApiServer(node, {
+      host: config.listen.api.host,
+      port: config.listen.api.port,
+      tls: {
+        certChainPem: `${readPem(config.identity.cert, 'node certificate').trim()}\n${readPem(config.identity.orgCa, 'organisation CA certificate').trim()}\n`,
+        keyPem: readPem(config.identity.key, 'node key'),
+      },
+      bodyLimitBytes: config.limits.requestBodyBytesMax,
+      logger: node.log,
+    });
+  } catch (err) {
+    await node.stop();
+    throw new CliError(`cannot serve the API on ${config.listen.api.host}:${config.listen.api.port}: ${(err as Error).message}`, 1);
+  }
+  node.reportStatusTo(join(nodeDir, 'node.status.json'), { pid: process.pid, p2pUrl, apiUrl: api.url });
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string): void => {
       node.log.info({ signal }, 'stopping');
-      node.stop().then(resolveStop, resolveStop);
+      api.close().then(() => node.stop()).then(resolveStop, resolveStop);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
