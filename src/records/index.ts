@@ -1,0 +1,4 @@
+export * from './caller.ts';
+export * from './keystore.ts';
+export * from './sensitivity.ts';
+export * from './service.ts';

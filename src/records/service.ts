@@ -1,0 +1,521 @@
+// The off-chain record service of one node, the custodian of its organisation's records (DESIGN
+// §5–§7, issue 6). What it does, and what it never does:
+//   - create/update: validate FHIR (or take a file + media type), split by sensitivity, seal each
+//     part with a fresh data key, store the sealed bytes under their CID, wrap the data keys under
+//     the node's KEK, compute a keyed commitment per part, and only then submit the on-chain entry
+//     — signed by the *user* (HealthCaller). Plaintext never goes on chain.
+//   - read: the user's own `access` transaction is the only authorisation. Its committed payload
+//     (the contract's endorsed answer) lists exactly the parts released; the requester's node and
+//     the custodian both check that transaction on their own copy of the chain before any byte of
+//     content or key moves. The custodian serves parts over the node-to-node mTLS channel
+//     'records'; the requester verifies CID (blob store) and commitment.
+//   - erase: the contract's eraseRecord; the custodian crypto-shreds (keys, then blobs) as soon as
+//     its own chain shows the tombstone, whoever submitted the erasure and from whichever node.
+//   - statistics: custodians compute partial aggregates of their datasets for an on-chain
+//     statistics request ('stats' channel) and only aggregates leave; the requester's node
+//     combines, suppresses small cohorts and records the result on chain.
+import { createHmac } from 'node:crypto';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { decode, encode, utf8, type Bytes } from '../codec/index.ts';
+import { combine, finalize, partialOf, type HistogramSpec, type Partial, type Statistics } from '../analytics/aggregate.ts';
+import { HEALTH_CONTRACT, type Part, type Sensitivity } from '../contracts/health/index.ts';
+import { FhirValidationError, validateFhir, type FhirIssue } from '../fhir/validate.ts';
+import { parseTx } from '../ledger/tx.ts';
+import type { MedLedgerNode } from '../node/node.ts';
+import { checkCommitment, cidOf, commit, FsBlobStore, IntegrityError, newDataKey, open, seal, type BlobStore } from '../offchain/index.ts';
+import type { HealthCaller } from './caller.ts';
+import { KeyStore, loadOrCreateKek } from './keystore.ts';
+import { DEFAULT_SENSITIVITY_RULES, maxLevel, splitBySensitivity, type SensitivityRule } from './sensitivity.ts';
+
+export const RECORDS_CHANNEL = 'records';
+export const STATS_CHANNEL = 'stats';
+/** An access transaction is a ticket for this long (it is checked against its proposal time). */
+export const ACCESS_TICKET_TTL_MS = 10 * 60_000;
+const CONTENT_BYTES_MAX = 32 * 1024 * 1024;
+const WAIT_FOR_TX_MS = 10_000;
+const REMOTE_TIMEOUT_MS = 15_000;
+const DATASET_ROWS_MAX = 1_000_000;
+
+export class RecordError extends Error {
+  override readonly name = 'RecordError';
+  constructor(message: string, readonly code: 'INVALID_CONTENT' | 'DENIED' | 'NOT_FOUND' | 'UNAVAILABLE' | 'REFUSED' = 'REFUSED', readonly issues: readonly FhirIssue[] = []) {
+    super(message);
+  }
+}
+
+export type RecordContent =
+  | { readonly kind: 'fhir'; readonly resource: unknown }
+  | { readonly kind: 'file'; readonly bytes: Bytes; readonly mediaType: string; readonly sensitivity?: Sensitivity };
+
+export interface ReadPart {
+  readonly sensitivity: Sensitivity;
+  readonly mediaType: string;
+  readonly cid: string;
+  readonly content: Bytes;
+}
+
+export interface ReadResult {
+  readonly allowed: boolean;
+  readonly txId: string;
+  readonly decision: Record<string, unknown>;
+  readonly recordId: string;
+  readonly version: number | null;
+  readonly custodian: string | null;
+  readonly parts: readonly ReadPart[];
+}
+
+/** The commitment key is derived from the part's data key: shredding the key also shreds the
+ *  ability to confirm a guess against the on-chain commitment. */
+export function commitmentKeyOf(dataKey: Bytes): Bytes {
+  return new Uint8Array(createHmac('sha256', dataKey).update('medledger-commitment-key').digest());
+}
+
+const partRequestSchema = z.strictObject({ txId: z.string().regex(/^[0-9a-f]{64}$/), recordId: z.string().min(1).max(64), cid: z.string().min(1).max(200) });
+const statsPartialRequestSchema = z.strictObject({ requestId: z.string().min(1).max(64), datasetId: z.string().min(1).max(64) });
+
+type PartAnswer = { ok: true; sealed: Bytes; dataKey: Bytes; version: number; sensitivity: string } | { ok: false; integrity: boolean; error: string };
+type PartialAnswer = { ok: true; partial: Partial } | { ok: false; error: string };
+
+type ReleasedPart = Part;
+interface Released { recordId: string; version: number; custodian: string; parts: ReleasedPart[] }
+
+/** Values of one variable in a stored dataset: CSV (header row, numeric cells) or a FHIR Bundle of Observations. */
+export function datasetValues(bytes: Bytes, mediaType: string, variable: string): number[] {
+  const text = Buffer.from(bytes).toString('utf8');
+  const out: number[] = [];
+  if (mediaType === 'text/csv') {
+    const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+    const header = (lines[0] ?? '').split(',').map((h) => h.trim());
+    const col = header.indexOf(variable);
+    if (col < 0) throw new RecordError(`the dataset has no column ${variable}`, 'NOT_FOUND');
+    for (const line of lines.slice(1, DATASET_ROWS_MAX + 1)) {
+      const cell = (line.split(',')[col] ?? '').trim();
+      if (cell === '') continue;
+      const v = Number(cell);
+      if (Number.isFinite(v)) out.push(v);
+    }
+    return out;
+  }
+  const bundle = JSON.parse(text) as { entry?: Array<{ resource?: { code?: { coding?: Array<{ code?: string }> }; valueQuantity?: { value?: number } } }> };
+  for (const e of (bundle.entry ?? []).slice(0, DATASET_ROWS_MAX)) {
+    const r = e.resource;
+    if (r?.code?.coding?.some((c) => c.code === variable) && typeof r.valueQuantity?.value === 'number' && Number.isFinite(r.valueQuantity.value)) out.push(r.valueQuantity.value);
+  }
+  return out;
+}
+
+/** Columns (CSV header) or Observation codes (FHIR Bundle) of a dataset, and its row count. */
+export function datasetShape(bytes: Bytes, mediaType: string): { columns: string[]; rows: number } {
+  const text = Buffer.from(bytes).toString('utf8');
+  if (mediaType === 'text/csv') {
+    const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+    return { columns: (lines[0] ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''), rows: Math.max(0, lines.length - 1) };
+  }
+  const resource = validateFhir(JSON.parse(text)) as unknown as { resourceType: string; entry?: Array<{ resource?: { resourceType?: string; code?: { coding?: Array<{ code?: string }> } } }> };
+  if (resource.resourceType !== 'Bundle') throw new RecordError('a FHIR dataset must be a Bundle of Observations', 'INVALID_CONTENT');
+  const codes = new Set<string>();
+  for (const e of resource.entry ?? []) {
+    if (e.resource?.resourceType !== 'Observation') throw new RecordError('a FHIR dataset must contain Observations only', 'INVALID_CONTENT');
+    const c = e.resource.code?.coding?.[0]?.code;
+    if (c) codes.add(c);
+  }
+  return { columns: [...codes], rows: resource.entry?.length ?? 0 };
+}
+
+export interface RecordServiceOptions {
+  /** Where blobs, keys and the KEK live (default: <node data dir>/records). */
+  readonly dir?: string;
+  readonly rules?: readonly SensitivityRule[];
+  /** Batch served cross-hospital reads into `recordReads` (the custodian's own audit). */
+  readonly recordServedReads?: { readonly caller: HealthCaller; readonly flushMs?: number };
+}
+
+export class RecordService {
+  readonly blobs: BlobStore;
+  readonly keys: KeyStore;
+  readonly datasetKeys: KeyStore;
+  private readonly rules: readonly SensitivityRule[];
+  private readonly cleanups: (() => void)[] = [];
+  private shredding: Promise<void> = Promise.resolve();
+  private readonly servedReads: Array<Record<string, unknown>> = [];
+  private flushTimer: NodeJS.Timeout | null = null;
+
+  constructor(readonly node: MedLedgerNode, private readonly options: RecordServiceOptions = {}) {
+    const dir = options.dir ?? join(node.nodeConfig.node.dataDir, 'records');
+    this.blobs = new FsBlobStore(dir);
+    const kek = loadOrCreateKek(join(dir, 'kek'));
+    this.keys = new KeyStore(dir, kek);
+    this.datasetKeys = new KeyStore(join(dir, 'datasets'), kek);
+    this.rules = options.rules ?? DEFAULT_SENSITIVITY_RULES;
+  }
+
+  /** Create the service and register its request channels and its shredding on commit. */
+  static attach(node: MedLedgerNode, options: RecordServiceOptions = {}): RecordService {
+    const s = new RecordService(node, options);
+    node.handleRequests(RECORDS_CHANNEL, (from, payload) => s.servePart(from, payload));
+    node.handleRequests(STATS_CHANNEL, (from, payload) => s.servePartial(from, payload));
+    if (node.peer) {
+      s.cleanups.push(node.subscribeBlocks(node.height() + 1, () => {
+        s.shredding = s.shredding.then(() => s.shredErased()).catch((err: Error) => node.log.error({ reason: err.message }, 'crypto-shredding failed'));
+      }));
+    }
+    // Records erased while this node was down.
+    s.shredding = s.shredErased().catch((err: Error) => node.log.error({ reason: err.message }, 'crypto-shredding failed'));
+    return s;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.cleanups) c();
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    await this.flushServedReads();
+    await this.shredding;
+  }
+
+  // ---- chain access (this node's own copy) ----------------------------------------------------
+
+  private state<T>(key: string): T | undefined {
+    const peer = this.node.peer;
+    if (!peer) throw new RecordError('this node has no peer: it holds no copy of the chain', 'UNAVAILABLE');
+    const e = peer.ledger.reader.get(HEALTH_CONTRACT, key);
+    return e ? (JSON.parse(Buffer.from(e.value).toString('utf8')) as T) : undefined;
+  }
+
+  private nodeOf(org: string): string {
+    const n = (this.node.config.nodes ?? []).find((x) => x.org === org && x.roles.includes('peer'));
+    if (!n) throw new RecordError(`no node of ${org} holds records`, 'UNAVAILABLE');
+    return n.id;
+  }
+
+  /**
+   * The committed `access` transaction `txId`, checked on this node's chain: VALID, a health
+   * `access` call, allowed, recent, by a user of `creatorOrg` (and exactly `creatorUser` when
+   * given). Returns what it released.
+   */
+  private async releasedBy(txId: string, check: { creatorOrg: string; creatorUser?: string }): Promise<Released> {
+    const peer = this.node.peer;
+    if (!peer) throw new RecordError('this node has no peer', 'UNAVAILABLE');
+    let status = peer.ledger.txStatus(txId);
+    if (!status) {
+      await peer.waitForTx(txId, WAIT_FOR_TX_MS).catch(() => undefined);
+      status = peer.ledger.txStatus(txId);
+    }
+    if (!status) throw new RecordError(`access transaction ${txId} is not on this node's chain`, 'DENIED');
+    if (status.code !== 'VALID') throw new RecordError(`access transaction ${txId} is ${status.code}, not VALID`, 'DENIED');
+    const envelope = peer.ledger.getBlock(status.block).block.data[status.position];
+    if (!envelope) throw new RecordError(`access transaction ${txId} is missing from block ${status.block}`, 'DENIED');
+    const tx = parseTx(envelope);
+    if (tx.proposal.contract !== HEALTH_CONTRACT || tx.proposal.fn !== 'access') throw new RecordError(`transaction ${txId} is not a health access decision`, 'DENIED');
+    const who = this.node.msp.identify(tx.proposal.creator);
+    if (who.org !== check.creatorOrg || (check.creatorUser !== undefined && `${who.org}/${who.id}` !== check.creatorUser)) {
+      throw new RecordError(`access transaction ${txId} was made by ${who.org}/${who.id}, not by ${check.creatorUser ?? `a user of ${check.creatorOrg}`}`, 'DENIED');
+    }
+    if (Date.now() - tx.proposal.timestampMs > ACCESS_TICKET_TTL_MS) throw new RecordError(`access transaction ${txId} is older than ${ACCESS_TICKET_TTL_MS / 60_000} minutes: ask again`, 'DENIED');
+    const answer = JSON.parse(Buffer.from(tx.response.result.payload).toString('utf8')) as { allowed?: boolean; record?: Released; reasons?: string[] };
+    if (answer.allowed !== true || !answer.record) throw new RecordError(`access was denied: ${(answer.reasons ?? []).join('; ')}`, 'DENIED');
+    return answer.record;
+  }
+
+  // ---- create / update ------------------------------------------------------------------------
+
+  /** Seal and store the parts of version `version`; returns the on-chain part entries. */
+  async prepareParts(recordId: string, version: number, content: RecordContent): Promise<{ category: string; parts: Part[] }> {
+    const pieces: { sensitivity: Sensitivity; mediaType: string; bytes: Bytes }[] = [];
+    let category: string;
+    if (content.kind === 'fhir') {
+      let resource: Record<string, unknown>;
+      try {
+        resource = validateFhir(content.resource) as unknown as Record<string, unknown>;
+      } catch (err) {
+        if (err instanceof FhirValidationError) throw new RecordError(`record ${recordId}: ${err.message}`, 'INVALID_CONTENT', err.issues);
+        throw err;
+      }
+      category = String(resource['resourceType']);
+      for (const p of splitBySensitivity(resource, this.rules)) pieces.push({ sensitivity: p.sensitivity, mediaType: 'application/fhir+json', bytes: utf8(JSON.stringify(p.resource)) });
+    } else {
+      if (!/^[a-z]+\/[a-z0-9][a-z0-9.+-]{0,99}$/.test(content.mediaType)) throw new RecordError(`record ${recordId}: invalid media type ${JSON.stringify(content.mediaType.slice(0, 60))}`, 'INVALID_CONTENT');
+      category = 'file';
+      pieces.push({ sensitivity: content.sensitivity ?? 'normal', mediaType: content.mediaType, bytes: content.bytes });
+    }
+    const parts: Part[] = [];
+    for (const piece of pieces) {
+      if (piece.bytes.byteLength > CONTENT_BYTES_MAX) throw new RecordError(`record ${recordId}: a part of ${piece.bytes.byteLength} bytes exceeds ${CONTENT_BYTES_MAX}`, 'INVALID_CONTENT');
+      const dataKey = newDataKey();
+      const sealed = seal(dataKey, piece.bytes, KeyStore.aad(recordId, version, piece.sensitivity));
+      const cid = await this.blobs.put(sealed);
+      this.keys.put(recordId, version, piece.sensitivity, cid, dataKey);
+      parts.push({ sensitivity: piece.sensitivity, cid, sizeBytes: sealed.byteLength, mediaType: piece.mediaType, commitment: Buffer.from(commit(commitmentKeyOf(dataKey), piece.bytes)).toString('hex') });
+    }
+    return { category, parts };
+  }
+
+  /** Undo prepareParts (the contract refused the write). */
+  async discardVersion(recordId: string, version: number): Promise<void> {
+    const cids = this.keys.cids(recordId, version);
+    this.keys.dropVersion(recordId, version);
+    for (const cid of cids) await this.blobs.delete(cid);
+  }
+
+  async create(caller: HealthCaller, a: { recordId: string; patient: string; content: RecordContent; purpose?: string }): Promise<Record<string, unknown>> {
+    if (this.keys.cids(a.recordId).length > 0) throw new RecordError(`record ${a.recordId} already has content on this node`, 'REFUSED');
+    const { category, parts } = await this.prepareParts(a.recordId, 1, a.content);
+    try {
+      const r = await caller.submit('createRecord', { recordId: a.recordId, patient: a.patient, category, parts, purpose: a.purpose ?? 'TREAT' });
+      if (r.payload['allowed'] !== true) {
+        await this.discardVersion(a.recordId, 1);
+        throw new RecordError(`createRecord ${a.recordId} denied: ${String((r.payload['reasons'] as string[] | undefined)?.join('; '))}`, 'DENIED');
+      }
+      return { txId: r.txId, ...r.payload, sensitivity: maxLevel(parts.map((p) => p.sensitivity)) };
+    } catch (err) {
+      if (!(err instanceof RecordError)) await this.discardVersion(a.recordId, 1);
+      throw err;
+    }
+  }
+
+  async update(caller: HealthCaller, a: { recordId: string; content: RecordContent; purpose?: string }): Promise<Record<string, unknown>> {
+    const current = this.state<{ version?: number; custodian?: string; erased?: boolean }>(`rec|${a.recordId}`);
+    if (!current || current.erased) throw new RecordError(`record ${a.recordId} does not exist${current?.erased ? ' (erased)' : ''}`, 'NOT_FOUND');
+    if (current.custodian !== this.node.org) throw new RecordError(`record ${a.recordId} is held by ${current.custodian}; update it through that hospital's node`, 'REFUSED');
+    const version = (current.version ?? 0) + 1;
+    const { parts } = await this.prepareParts(a.recordId, version, a.content);
+    try {
+      const r = await caller.submit('updateRecord', { recordId: a.recordId, parts, purpose: a.purpose ?? 'TREAT' });
+      if (r.payload['allowed'] !== true) {
+        await this.discardVersion(a.recordId, version);
+        throw new RecordError(`updateRecord ${a.recordId} denied: ${String((r.payload['reasons'] as string[] | undefined)?.join('; '))}`, 'DENIED');
+      }
+      return { txId: r.txId, ...r.payload };
+    } catch (err) {
+      if (!(err instanceof RecordError)) await this.discardVersion(a.recordId, version);
+      throw err;
+    }
+  }
+
+  // ---- read -----------------------------------------------------------------------------------
+
+  /** Decide on chain (the user's `access`), then fetch and verify what it released. */
+  async read(caller: HealthCaller, a: { recordId: string; purpose: string; reason?: string; sensitivity?: Sensitivity; version?: number }): Promise<ReadResult> {
+    const req: Record<string, unknown> = { recordId: a.recordId, action: 'read', purpose: a.purpose };
+    if (a.reason !== undefined) req['reason'] = a.reason;
+    if (a.sensitivity !== undefined) req['sensitivity'] = a.sensitivity;
+    if (a.version !== undefined) req['version'] = a.version;
+    const r = await caller.submit('access', req);
+    if (r.payload['allowed'] !== true) return { allowed: false, txId: r.txId, decision: r.payload, recordId: a.recordId, version: null, custodian: null, parts: [] };
+    const fetched = await this.fetchReleased(r.txId, caller.user);
+    return { allowed: true, txId: r.txId, decision: r.payload, recordId: a.recordId, version: fetched.version, custodian: fetched.custodian, parts: fetched.parts };
+  }
+
+  /** The content released by the committed access transaction `txId` of `user` (this node's org). */
+  async fetchReleased(txId: string, user: string): Promise<{ version: number; custodian: string; parts: ReadPart[] }> {
+    const released = await this.releasedBy(txId, { creatorOrg: this.node.org, creatorUser: user });
+    const out: ReadPart[] = [];
+    for (const part of released.parts) {
+      const answer = released.custodian === this.node.org
+        ? await this.loadPart(released.recordId, part.cid)
+        : await this.requestPart(released.custodian, txId, released.recordId, part.cid);
+      const what = `record ${released.recordId} v${released.version} (${part.sensitivity} part, ${part.cid})`;
+      if (!answer.ok) {
+        if (answer.integrity) throw new IntegrityError(`${what}: ${answer.error}`);
+        throw new RecordError(`${what}: ${answer.error}`, 'UNAVAILABLE');
+      }
+      // The custodian could be wrong or lying: check the address and the commitment ourselves.
+      const cid = await cidOf(answer.sealed);
+      if (cid !== part.cid) throw new IntegrityError(`${what}: the custodian returned bytes addressed ${cid}`);
+      const plaintext = open(answer.dataKey, answer.sealed, KeyStore.aad(released.recordId, released.version, part.sensitivity), what);
+      if (!checkCommitment(commitmentKeyOf(answer.dataKey), plaintext, new Uint8Array(Buffer.from(part.commitment, 'hex')))) {
+        throw new IntegrityError(`${what}: content does not match its on-chain commitment`);
+      }
+      out.push({ sensitivity: part.sensitivity, mediaType: part.mediaType, cid: part.cid, content: plaintext });
+    }
+    return { version: released.version, custodian: released.custodian, parts: out };
+  }
+
+  private async loadPart(recordId: string, cid: string): Promise<PartAnswer> {
+    const key = this.keys.get(recordId, cid);
+    if (!key) return { ok: false, integrity: false, error: 'no key on the custodian (erased, or never stored here)' };
+    let sealed: Bytes | null;
+    try {
+      sealed = await this.blobs.get(cid);
+    } catch (err) {
+      if (err instanceof IntegrityError) return { ok: false, integrity: true, error: err.message };
+      throw err;
+    }
+    if (!sealed) return { ok: false, integrity: false, error: 'the blob is missing on the custodian' };
+    return { ok: true, sealed, dataKey: key.dataKey, version: key.version, sensitivity: key.sensitivity };
+  }
+
+  private async requestPart(custodian: string, txId: string, recordId: string, cid: string): Promise<PartAnswer> {
+    let raw: Bytes;
+    try {
+      raw = await this.node.request(this.nodeOf(custodian), RECORDS_CHANNEL, encode({ txId, recordId, cid }), REMOTE_TIMEOUT_MS);
+    } catch (err) {
+      return { ok: false, integrity: false, error: `custodian ${custodian} unreachable or refused: ${(err as Error).message}` };
+    }
+    const a = decode<PartAnswer>(raw);
+    if (typeof a !== 'object' || a === null || typeof a.ok !== 'boolean') return { ok: false, integrity: false, error: `custodian ${custodian} answered garbage` };
+    if (a.ok && (!(a.sealed instanceof Uint8Array) || !(a.dataKey instanceof Uint8Array))) return { ok: false, integrity: false, error: `custodian ${custodian} answered garbage` };
+    return a;
+  }
+
+  /**
+   * Custodian side of 'records': release a part only if this node's own chain holds a VALID,
+   * recent, allowed access transaction by a user of the requesting node's organisation that
+   * released exactly this CID. The data key travels inside the mTLS channel between the two
+   * authenticated nodes (decision 1101); the blob itself stays sealed.
+   */
+  async servePart(from: string, payload: Bytes): Promise<Bytes> {
+    const parsed = partRequestSchema.safeParse(decode(payload));
+    if (!parsed.success) return encode({ ok: false, integrity: false, error: 'malformed part request' });
+    const { txId, recordId, cid } = parsed.data;
+    const fromOrg = (this.node.config.nodes ?? []).find((n) => n.id === from)?.org;
+    try {
+      if (!fromOrg) throw new RecordError(`unknown node ${from}`, 'DENIED');
+      const released = await this.releasedBy(txId, { creatorOrg: fromOrg });
+      if (released.recordId !== recordId || released.custodian !== this.node.org) throw new RecordError(`access ${txId} is for record ${released.recordId} at ${released.custodian}`, 'DENIED');
+      const part = released.parts.find((p) => p.cid === cid);
+      if (!part) throw new RecordError(`access ${txId} did not release part ${cid}`, 'DENIED');
+      const answer = await this.loadPart(recordId, cid);
+      this.noteServedRead(txId, released, part.sensitivity, answer.ok ? 'allow' : 'deny');
+      return encode(answer);
+    } catch (err) {
+      this.node.log.warn({ from, txId, recordId, reason: (err as Error).message }, 'record part refused');
+      return encode({ ok: false, integrity: false, error: (err as Error).message });
+    }
+  }
+
+  private noteServedRead(txId: string, released: Released, sensitivity: string, served: 'allow' | 'deny'): void {
+    const batch = this.options.recordServedReads;
+    if (!batch) return;
+    const peer = this.node.peer;
+    const status = peer?.ledger.txStatus(txId);
+    const envelope = status ? peer!.ledger.getBlock(status.block).block.data[status.position] : undefined;
+    if (!envelope) return;
+    const tx = parseTx(envelope);
+    const who = this.node.msp.identify(tx.proposal.creator);
+    const args = JSON.parse(tx.proposal.args[0] ?? '{}') as { purpose?: string; reason?: string };
+    this.servedReads.push({
+      requester: { org: who.org, id: who.id, role: who.role }, recordId: released.recordId, action: 'read', purpose: args.purpose ?? 'TREAT',
+      ...(args.reason ? { reason: args.reason } : {}), sensitivity, servedDecision: served,
+    });
+    if (this.servedReads.length >= 40) void this.flushServedReads();
+    else if (!this.flushTimer) this.flushTimer = setTimeout(() => { this.flushTimer = null; void this.flushServedReads(); }, batch.flushMs ?? 500);
+  }
+
+  private async flushServedReads(): Promise<void> {
+    const batch = this.options.recordServedReads;
+    if (!batch || this.servedReads.length === 0) return;
+    const events = this.servedReads.splice(0, 40);
+    try {
+      await batch.caller.submit('recordReads', events);
+    } catch (err) {
+      this.node.log.warn({ count: events.length, reason: (err as Error).message }, 'served reads not recorded');
+    }
+  }
+
+  // ---- list / erase ---------------------------------------------------------------------------
+
+  async list(caller: HealthCaller, a: { patient: string; purpose?: string; pageSize?: number; bookmark?: string }): Promise<unknown> {
+    return caller.evaluate('listPatientRecords', { patient: a.patient, purpose: a.purpose ?? 'TREAT', ...(a.pageSize ? { pageSize: a.pageSize } : {}), ...(a.bookmark ? { bookmark: a.bookmark } : {}) });
+  }
+
+  /**
+   * Erase on chain (the contract decides who may), then crypto-shred here if this node is the
+   * custodian; any other custodian shreds when its chain shows the tombstone (shredErased).
+   */
+  async erase(caller: HealthCaller, recordId: string): Promise<Record<string, unknown>> {
+    const r = await caller.submit('eraseRecord', { recordId });
+    await this.shredErased();
+    return { txId: r.txId, ...r.payload };
+  }
+
+  /** Shred every record whose on-chain entry is an erasure tombstone. Idempotent. */
+  async shredErased(): Promise<void> {
+    if (!this.node.peer) return;
+    for (const id of this.keys.recordIds()) {
+      const entry = this.state<{ erased?: boolean }>(`rec|${id}`);
+      if (!entry?.erased) continue;
+      const cids = this.keys.shred(id);
+      for (const cid of cids) await this.blobs.delete(cid);
+      this.node.log.info({ recordId: id, blobs: cids.length }, 'record crypto-shredded');
+    }
+  }
+
+  // ---- datasets and statistics ----------------------------------------------------------------
+
+  /** Store a dataset (CSV or FHIR Bundle of Observations) sealed at this node and list it on chain. */
+  async registerDataset(caller: HealthCaller, a: { datasetId: string; name: string; description?: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean }): Promise<Record<string, unknown>> {
+    const shape = datasetShape(a.bytes, a.mediaType);
+    if (shape.columns.length === 0) throw new RecordError(`dataset ${a.datasetId} has no columns`, 'INVALID_CONTENT');
+    const dataKey = newDataKey();
+    const sealed = seal(dataKey, a.bytes, KeyStore.aad(a.datasetId, 1, a.mediaType));
+    const cid = await this.blobs.put(sealed);
+    this.datasetKeys.put(a.datasetId, 1, a.mediaType, cid, dataKey);
+    const r = await caller.submit('registerDataset', {
+      datasetId: a.datasetId, name: a.name, description: a.description ?? '', columns: shape.columns.slice(0, 100), cid, sizeBytes: sealed.byteLength, recordCount: shape.rows, open: a.open ?? true,
+    });
+    return { txId: r.txId, ...r.payload };
+  }
+
+  private async localPartial(datasetId: string, variable: string, spec: HistogramSpec): Promise<Partial> {
+    const ds = this.state<{ cid: string; ownerOrg: string }>(`ds|${datasetId}`);
+    if (!ds) throw new RecordError(`dataset ${datasetId} does not exist`, 'NOT_FOUND');
+    if (ds.ownerOrg !== this.node.org) throw new RecordError(`dataset ${datasetId} is held by ${ds.ownerOrg}`, 'REFUSED');
+    const key = this.datasetKeys.get(datasetId, ds.cid);
+    const sealed = await this.blobs.get(ds.cid);
+    if (!key || !sealed) throw new RecordError(`dataset ${datasetId} content is not on this node`, 'UNAVAILABLE');
+    const bytes = open(key.dataKey, sealed, KeyStore.aad(datasetId, 1, key.sensitivity), `dataset ${datasetId}`);
+    return partialOf(datasetValues(bytes, key.sensitivity, variable), spec);
+  }
+
+  /** Custodian side of 'stats': only for a statistics request on this node's chain that was allowed. */
+  async servePartial(from: string, payload: Bytes): Promise<Bytes> {
+    const parsed = statsPartialRequestSchema.safeParse(decode(payload));
+    if (!parsed.success) return encode({ ok: false, error: 'malformed statistics request' } satisfies PartialAnswer);
+    try {
+      const fromOrg = (this.node.config.nodes ?? []).find((n) => n.id === from)?.org;
+      const st = await this.statsRequest(parsed.data.requestId);
+      if (st.requester.slice(0, st.requester.indexOf('/')) !== fromOrg) throw new RecordError(`statistics request ${parsed.data.requestId} was made by ${st.requester}, not by a user of ${fromOrg ?? from}`, 'DENIED');
+      if (st.status !== 'requested') throw new RecordError(`statistics request ${parsed.data.requestId} is ${st.status}`, 'DENIED');
+      if (!st.datasetIds.includes(parsed.data.datasetId)) throw new RecordError(`statistics request ${parsed.data.requestId} does not cover dataset ${parsed.data.datasetId}`, 'DENIED');
+      const partial = await this.localPartial(parsed.data.datasetId, st.variable, st.histogram);
+      return encode({ ok: true, partial } satisfies PartialAnswer);
+    } catch (err) {
+      return encode({ ok: false, error: (err as Error).message } satisfies PartialAnswer);
+    }
+  }
+
+  private async statsRequest(requestId: string): Promise<{ requester: string; status: string; datasetIds: string[]; variable: string; histogram: HistogramSpec; minCohort: number; inputs: Array<{ datasetId: string; ownerOrg: string | null }> }> {
+    type St = Awaited<ReturnType<RecordService['statsRequest']>>;
+    let st = this.state<St>(`st|${requestId}`);
+    // The requester's node may be a block ahead of ours.
+    for (let i = 0; !st && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      st = this.state<St>(`st|${requestId}`);
+    }
+    if (!st) throw new RecordError(`statistics request ${requestId} is not on this node's chain`, 'NOT_FOUND');
+    return st;
+  }
+
+  /** Request on chain (the user's approval is checked there), gather partials, combine, suppress, record. */
+  async statistics(caller: HealthCaller, a: { datasetIds: string[]; variable: string; purpose: string; histogram: HistogramSpec; minCohort?: number }): Promise<{ allowed: boolean; requestId: string; reasons: string[]; result: Statistics | null; inputs: unknown[] }> {
+    const r = await caller.submit('requestStatistics', { datasetIds: a.datasetIds, variable: a.variable, purpose: a.purpose, histogram: a.histogram, ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}) });
+    const requestId = String(r.payload['requestId']);
+    const reasons = (r.payload['reasons'] as string[] | undefined) ?? [];
+    if (r.payload['allowed'] !== true) return { allowed: false, requestId, reasons, result: null, inputs: [] };
+    const inputs = r.payload['inputs'] as Array<{ datasetId: string; cid: string; ownerOrg: string }>;
+    const partials: Partial[] = [];
+    for (const input of inputs) {
+      if (input.ownerOrg === this.node.org) {
+        partials.push(await this.localPartial(input.datasetId, a.variable, a.histogram));
+        continue;
+      }
+      const raw = await this.node.request(this.nodeOf(input.ownerOrg), STATS_CHANNEL, encode({ requestId, datasetId: input.datasetId }), REMOTE_TIMEOUT_MS);
+      const answer = decode<PartialAnswer>(raw);
+      if (!answer || answer.ok !== true) throw new RecordError(`custodian ${input.ownerOrg} refused dataset ${input.datasetId}: ${answer && 'error' in answer ? answer.error : 'garbage'}`, 'UNAVAILABLE');
+      partials.push(answer.partial);
+    }
+    const result = finalize(combine(partials, a.histogram), a.histogram, a.minCohort ?? 5);
+    await caller.submit('recordStatisticsResult', { requestId, result: { ...result, histogram: result.histogram.map((b) => ({ ...b })) } });
+    return { allowed: true, requestId, reasons, result, inputs };
+  }
+}
