@@ -54,16 +54,26 @@ function flipped(bytes: Uint8Array, rng: Rng): Uint8Array {
   return out;
 }
 
-function variantBatch(proposals: readonly Proposal[], rng: Rng): Proposal[] {
-  if (proposals.length > 1 && rng.nextInt(2) === 0) return proposals.slice(0, proposals.length - 1);
-  return proposals.map((p, i) => (i === 0 ? { ...p, data: new Uint8Array([...p.data, rng.nextInt(256)]) } : p));
+/**
+ * A conflicting batch built only from the genuine proposals (reordered, or one dropped): invented
+ * payloads would test the missing client authentication, not the protocol (decision 0304).
+ */
+function variantBatch(proposals: readonly Proposal[], rng: Rng): Proposal[] | null {
+  if (proposals.length === 0) return null;
+  if (proposals.length === 1) return []; // an empty block: validators reject it as invalid
+  if (rng.nextInt(2) === 0) return [...proposals].reverse();
+  const drop = rng.nextInt(proposals.length);
+  return proposals.filter((_, i) => i !== drop);
 }
 
 export const hashgenByzantine: ByzantineSupport<HgMessage> = {
   resign,
   /** A conflicting block (or seal) for the same epoch and height. */
   equivocate(m, rng, signer) {
-    if (m.type === 'hg-block' || m.type === 'hg-seal') return resign({ ...m, proposals: variantBatch(m.proposals, rng) }, signer);
+    if (m.type === 'hg-block' || m.type === 'hg-seal') {
+      const proposals = variantBatch(m.proposals, rng);
+      return proposals === null ? null : resign({ ...m, proposals }, signer);
+    }
     if (m.type === 'hg-validate' || m.type === 'hg-commit') return resign({ ...m, digest: flipped(m.digest, rng) }, signer);
     return null;
   },
