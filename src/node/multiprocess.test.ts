@@ -1,5 +1,7 @@
 // Multi-process tests (issue 5): real node processes, real sockets, real disks, kill -9.
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { verifyLedger } from '../ledger/verify.ts';
@@ -86,5 +88,57 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
       assert.ok(report.ok, `${org}: ${report.problem?.reason}`);
       assert.equal(report.blocksVerified, height + 1);
     }
+  });
+});
+
+describe('four-hospital PBFT network with a Byzantine member', { timeout: 300_000 }, () => {
+  let net: TestNetwork;
+  let byzantine: ChildProcess | null = null;
+  before(async () => {
+    // Hospital4's real identity is used by a tampering replica instead of an honest node.
+    net = await startTestNetwork({ orgs: 4, engine: 'pbft', start: ['Hospital1', 'Hospital2', 'Hospital3'] });
+    byzantine = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'testdata', 'byzantine-node.ts'), join(net.nodeDir('Hospital4'), 'node.yaml')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, MEDLEDGER_LOG_LEVEL: 'silent' },
+    });
+  });
+  after(async () => {
+    byzantine?.kill('SIGKILL');
+    await net?.stop();
+  });
+
+  it('keeps one history and commits every acknowledged transaction once while a member sends garbage and forged messages', async () => {
+    const honest = ['Hospital1', 'Hospital2', 'Hospital3'];
+    const committed: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      const results = await Promise.all(
+        honest.map((org, i) => net.client(org).submit('assets', 'create', [`b${round}-${i}`, 'patient-9', String(round)], { waitMs: 30_000 })),
+      );
+      for (const r of results) {
+        assert.equal(r.code, 'VALID');
+        committed.push(r.txId);
+      }
+    }
+    await net.waitFor('the honest nodes on one chain', () => {
+      const st = honest.map((o) => net.status(o));
+      return st.every((s) => s && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
+    }, 60_000);
+    const reader = net.client('Hospital2');
+    const height = net.status('Hospital2')!.height;
+    const seen = new Map<string, number>();
+    for (let n = 1; n <= height; n++) {
+      for (const tx of (await reader.block(n)).txs) if (tx.txId && tx.code === 'VALID') seen.set(tx.txId, (seen.get(tx.txId) ?? 0) + 1);
+    }
+    for (const txId of committed) assert.equal(seen.get(txId), 1, `${txId} once`);
+    // The Byzantine replica really did its worst.
+    const report = new Promise<string>((resolve) => {
+      let text = '';
+      byzantine!.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+      byzantine!.once('exit', () => resolve(text));
+    });
+    byzantine!.kill('SIGTERM');
+    const sent = JSON.parse((await report).trim()) as Record<string, number>;
+    assert.ok(sent.garbage! > 50 && sent.forged! + sent.mutated! + sent.equivocated! > 0, JSON.stringify(sent));
+    byzantine = null;
   });
 });
