@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { initConsortium, type InitResult } from './init.ts';
+import { ConfigError, loadNodeConfig } from './config.ts';
+import { MedLedgerNode, NodeStartError } from './node.ts';
+
+describe('node start refuses bad setups with a clear error', () => {
+  let a: InitResult;
+  let b: InitResult;
+  before(async () => {
+    const base = 30_000 + Math.floor(Math.random() * 1_000) * 10;
+    a = await initConsortium({ dir: mkdtempSync(join(tmpdir(), 'medledger-a-')), orgs: 2, engine: 'raft', basePort: base });
+    b = await initConsortium({ dir: mkdtempSync(join(tmpdir(), 'medledger-b-')), orgs: 2, engine: 'raft', basePort: base + 10 });
+  });
+
+  it('a certificate from another consortium', async () => {
+    const config = loadNodeConfig(a.nodes[0]!.configPath);
+    const foreign = { ...config, identity: { ...config.identity, cert: join(b.dir, 'crypto', 'Hospital1', 'node.Hospital1', 'cert.pem'), key: join(b.dir, 'crypto', 'Hospital1', 'node.Hospital1', 'key.pem') } };
+    await assert.rejects(MedLedgerNode.start(foreign), /claims issuer CA of Hospital1/);
+  });
+
+  it("another hospital's certificate", async () => {
+    const config = loadNodeConfig(a.nodes[0]!.configPath);
+    const other = { ...config, identity: { ...config.identity, cert: join(a.dir, 'crypto', 'Hospital2', 'node.Hospital2', 'cert.pem'), key: join(a.dir, 'crypto', 'Hospital2', 'node.Hospital2', 'key.pem') } };
+    await assert.rejects(MedLedgerNode.start(other), (e: Error) => e instanceof NodeStartError && /belongs to node.Hospital2 of Hospital2/.test(e.message));
+  });
+
+  it('a user certificate instead of a node certificate', async () => {
+    const config = loadNodeConfig(a.nodes[0]!.configPath);
+    const user = { ...config, identity: { ...config.identity, cert: join(a.dir, 'crypto', 'Hospital1', 'doctor1', 'cert.pem'), key: join(a.dir, 'crypto', 'Hospital1', 'doctor1', 'key.pem') } };
+    await assert.rejects(MedLedgerNode.start(user), NodeStartError);
+  });
+
+  it('a genesis file that is not a genesis block, and a missing key file', async () => {
+    const config = loadNodeConfig(a.nodes[0]!.configPath);
+    const junk = join(a.dir, 'junk.block');
+    writeFileSync(junk, 'not cbor');
+    await assert.rejects(MedLedgerNode.start({ ...config, genesis: junk }), (e: Error) => e instanceof ConfigError && /not a MedLedger genesis block/.test(e.message));
+    await assert.rejects(MedLedgerNode.start({ ...config, identity: { ...config.identity, key: '/nonexistent/key.pem' } }), /cannot read node key/);
+  });
+
+  it("another consortium's genesis block", async () => {
+    const config = loadNodeConfig(a.nodes[0]!.configPath);
+    const copied = join(a.dir, 'other-genesis.block');
+    copyFileSync(b.genesisPath, copied);
+    await assert.rejects(MedLedgerNode.start({ ...config, genesis: copied }), /BAD_CHAIN|not issued|unknown|foreign|issuer/i);
+  });
+});
