@@ -248,6 +248,8 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     this.leaderOrder = [...this.members];
     this.plan = this.computePlan();
     this.restoreFrom(ctx.storage);
+    // Crashed while changing views: the vote was never persisted, only the view; say it again.
+    if (!this.normal) this.announceViewChange();
     if (ctx.appliedHeight !== undefined && ctx.appliedHeight < this.height) this.redeliverFrom(ctx.appliedHeight);
   }
 
@@ -1035,6 +1037,16 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     this.stats.viewChanges += 1;
     this.enterView(target, false);
     this.accepted = null;
+    this.announceViewChange();
+    // Hand the stalled work to everyone (PBFT's client re-broadcast): nodes that never saw it
+    // start their own timers, so enough of them time out for the view change to complete.
+    const stalled = [...this.pending.values()].slice(0, this.cutter.countMax).map(toWire);
+    if (stalled.length > 0) for (const m of this.members) if (m !== this.id) this.send(m, { type: 'forward', proposals: stalled });
+  }
+
+  /** Sign and broadcast our view-change vote for the current view (also after a restart). */
+  private announceViewChange(): void {
+    const target = this.view;
     const h = this.height + 1;
     const lock = this.lock && this.lock.cert.height === h ? this.lock : null;
     const unsigned = { view: target, height: h, lock: lock ? lock.cert : null, node: this.id };
@@ -1046,10 +1058,6 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     this.storeVc(vc, lock ? lock.body : null);
     this.latestVcView.set(this.id, target);
     for (const m of this.members) if (m !== this.id) this.send(m, this.myVc);
-    // Hand the stalled work to everyone (PBFT's client re-broadcast): nodes that never saw it
-    // start their own timers, so enough of them time out for the view change to complete.
-    const stalled = [...this.pending.values()].slice(0, this.cutter.countMax).map(toWire);
-    if (stalled.length > 0) for (const m of this.members) if (m !== this.id) this.send(m, { type: 'forward', proposals: stalled });
   }
 
   private vcQuorumSeen(): boolean {
