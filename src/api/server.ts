@@ -10,7 +10,7 @@
 // client signs its proposal and its transaction itself (the server cannot forge either).
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { encode, toHex, type Bytes } from '../codec/index.ts';
 import { verify } from '../crypto/index.ts';
@@ -73,6 +73,8 @@ export interface ApiServerOptions {
   readonly limits?: Partial<ApiServerLimits>;
   /** Injectable clock for the request-signature window (tests). */
   readonly clock?: () => number;
+  /** Extra authenticated routes (e.g. api/health-routes.ts); `who` gives a request's caller. */
+  readonly routes?: ReadonlyArray<(app: FastifyInstance, who: (req: FastifyRequest) => Identity) => void>;
 }
 
 export interface ApiServer {
@@ -308,6 +310,7 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     return id;
   };
 
+  for (const register of opts.routes ?? []) register(app, who);
   app.get('/openapi.json', async () => openApiDocument());
   app.get('/v1/health', async () => ({ ok: true as const, nodeId: services.nodeId, org: services.org }));
   app.get('/v1/status', async () => services.status());

@@ -442,16 +442,26 @@ export class RecordService {
 
   // ---- datasets and statistics ----------------------------------------------------------------
 
-  /** Store a dataset (CSV or FHIR Bundle of Observations) sealed at this node and list it on chain. */
-  async registerDataset(caller: HealthCaller, a: { datasetId: string; name: string; description?: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean }): Promise<Record<string, unknown>> {
+  /** Store a dataset (CSV or FHIR Bundle of Observations) sealed at this node; the listing's fields. */
+  async prepareDataset(a: { datasetId: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json' }): Promise<{ cid: string; sizeBytes: number; columns: string[]; recordCount: number }> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(a.datasetId)) throw new RecordError(`invalid dataset id ${JSON.stringify(a.datasetId.slice(0, 80))}`, 'INVALID_CONTENT');
+    if (a.bytes.byteLength > CONTENT_BYTES_MAX) throw new RecordError(`dataset ${a.datasetId} exceeds ${CONTENT_BYTES_MAX} bytes`, 'INVALID_CONTENT');
+    const existing = this.state<{ cid: string }>(`ds|${a.datasetId}`);
+    if (existing) throw new RecordError(`dataset ${a.datasetId} already exists`, 'REFUSED');
     const shape = datasetShape(a.bytes, a.mediaType);
     if (shape.columns.length === 0) throw new RecordError(`dataset ${a.datasetId} has no columns`, 'INVALID_CONTENT');
     const dataKey = newDataKey();
     const sealed = seal(dataKey, a.bytes, KeyStore.aad(a.datasetId, 1, a.mediaType));
     const cid = await this.blobs.put(sealed);
     this.datasetKeys.put(a.datasetId, 1, a.mediaType, cid, dataKey);
+    return { cid, sizeBytes: sealed.byteLength, columns: shape.columns.slice(0, 100), recordCount: shape.rows };
+  }
+
+  /** Store a dataset here and list it in the data market (on chain, by an admin/supervisor). */
+  async registerDataset(caller: HealthCaller, a: { datasetId: string; name: string; description?: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean }): Promise<Record<string, unknown>> {
+    const p = await this.prepareDataset(a);
     const r = await caller.submit('registerDataset', {
-      datasetId: a.datasetId, name: a.name, description: a.description ?? '', columns: shape.columns.slice(0, 100), cid, sizeBytes: sealed.byteLength, recordCount: shape.rows, open: a.open ?? true,
+      datasetId: a.datasetId, name: a.name, description: a.description ?? '', columns: p.columns, cid: p.cid, sizeBytes: p.sizeBytes, recordCount: p.recordCount, open: a.open ?? true,
     });
     return { txId: r.txId, ...r.payload };
   }
@@ -502,11 +512,24 @@ export class RecordService {
     const requestId = String(r.payload['requestId']);
     const reasons = (r.payload['reasons'] as string[] | undefined) ?? [];
     if (r.payload['allowed'] !== true) return { allowed: false, requestId, reasons, result: null, inputs: [] };
-    const inputs = r.payload['inputs'] as Array<{ datasetId: string; cid: string; ownerOrg: string }>;
+    const result = await this.computeStatistics(requestId, caller.user);
+    await caller.submit('recordStatisticsResult', { requestId, result: { ...result, histogram: result.histogram.map((b) => ({ ...b })) } });
+    return { allowed: true, requestId, reasons, result, inputs: r.payload['inputs'] as unknown[] };
+  }
+
+  /**
+   * For an allowed statistics request of `user` on this node's chain: gather a partial from each
+   * dataset's custodian (this node included), combine and suppress. Only aggregates travel.
+   */
+  async computeStatistics(requestId: string, user: string): Promise<Statistics> {
+    const st = await this.statsRequest(requestId);
+    if (st.requester !== user) throw new RecordError(`statistics request ${requestId} belongs to ${st.requester}`, 'DENIED');
+    if (st.status !== 'requested') throw new RecordError(`statistics request ${requestId} is ${st.status}`, 'REFUSED');
     const partials: Partial[] = [];
-    for (const input of inputs) {
+    for (const input of st.inputs) {
+      if (!input.ownerOrg) throw new RecordError(`dataset ${input.datasetId} has no owner`, 'NOT_FOUND');
       if (input.ownerOrg === this.node.org) {
-        partials.push(await this.localPartial(input.datasetId, a.variable, a.histogram));
+        partials.push(await this.localPartial(input.datasetId, st.variable, st.histogram));
         continue;
       }
       const raw = await this.node.request(this.nodeOf(input.ownerOrg), STATS_CHANNEL, encode({ requestId, datasetId: input.datasetId }), REMOTE_TIMEOUT_MS);
@@ -514,8 +537,15 @@ export class RecordService {
       if (!answer || answer.ok !== true) throw new RecordError(`custodian ${input.ownerOrg} refused dataset ${input.datasetId}: ${answer && 'error' in answer ? answer.error : 'garbage'}`, 'UNAVAILABLE');
       partials.push(answer.partial);
     }
-    const result = finalize(combine(partials, a.histogram), a.histogram, a.minCohort ?? 5);
-    await caller.submit('recordStatisticsResult', { requestId, result: { ...result, histogram: result.histogram.map((b) => ({ ...b })) } });
-    return { allowed: true, requestId, reasons, result, inputs };
+    return finalize(combine(partials, st.histogram), st.histogram, st.minCohort);
+  }
+
+  /** The version the next write of `recordId` at this custodian will have. */
+  nextVersion(recordId: string): number {
+    const current = this.state<{ version?: number; custodian?: string; erased?: boolean }>(`rec|${recordId}`);
+    if (!current) return 1;
+    if (current.erased) throw new RecordError(`record ${recordId} was erased`, 'NOT_FOUND');
+    if (current.custodian !== this.node.org) throw new RecordError(`record ${recordId} is held by ${current.custodian}; write it through that hospital's node`, 'REFUSED');
+    return (current.version ?? 0) + 1;
   }
 }

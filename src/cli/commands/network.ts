@@ -7,6 +7,8 @@ import { ENGINE_NAMES, ConfigError, loadNodeConfig, readPem } from '../../node/c
 import { initConsortium, ORGS_MAX, type EngineName } from '../../node/init.ts';
 import { MedLedgerNode, NodeStartError } from '../../node/node.ts';
 import { startApiServer, type ApiServer } from '../../api/index.ts';
+import { registerHealthRoutes } from '../../api/health-routes.ts';
+import { RecordService } from '../../records/service.ts';
 import { isAlive, nodeDirs, readPid, spawnNode, stopProcesses, tailLog, waitUntilReady, type NodeStatusFile } from '../../node/supervisor.ts';
 import { CliError, makeOutput, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
@@ -48,7 +50,10 @@ async function startNodeCommand(configPath: string): Promise<void> {
   const p2pUrl = `wss://${config.listen.p2p.host}:${config.listen.p2p.port}`;
   let api: ApiServer;
   try {
+    // The off-chain record service (issue 6): blobs, keys, 'records'/'stats' channels, REST routes.
+    const records = RecordService.attach(node);
     api = await startApiServer(node, {
+      routes: [(app, who) => registerHealthRoutes(app, who, records)],
       host: config.listen.api.host,
       port: config.listen.api.port,
       tls: {

@@ -1,0 +1,119 @@
+// REST routes of the off-chain record service (issue 6), registered on the node's API server and
+// behind its signed-request authentication. The server holds no user keys, so every *decision*
+// stays a transaction the client signs itself (through /v1/endorse + /v1/submit); these routes do
+// only what needs the node's off-chain store:
+//   POST /v1/health/records/prepare   seal + store the parts of a new record/version → part entries for createRecord/updateRecord
+//   POST /v1/health/records/discard   drop a prepared version the contract refused
+//   POST /v1/health/records/content   the content released by the caller's own committed `access` tx
+//   POST /v1/health/datasets/prepare  seal + store a dataset → listing fields for registerDataset
+//   POST /v1/health/statistics/compute partials from every custodian, combined and suppressed, for the caller's allowed request
+// Consents, applications, audit queries, FHIR exports are contract calls: /v1/evaluate, /v1/submit.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { Identity } from '../identity/index.ts';
+import { IntegrityError } from '../offchain/index.ts';
+import { RecordError, type RecordService } from '../records/service.ts';
+import { ApiError } from './server.ts';
+
+const idSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}');
+const b64 = z.string().max(48 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+
+export const PrepareRecordBody = z.strictObject({
+  recordId: idSchema,
+  content: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('fhir'), resource: z.unknown() }),
+    z.strictObject({ kind: z.literal('file'), dataBase64: b64, mediaType: z.string().max(120), sensitivity: z.enum(['normal', 'sensitive', 'restricted']).optional() }),
+  ]),
+});
+export const DiscardBody = z.strictObject({ recordId: idSchema, version: z.number().int().min(1).max(10_000) });
+export const ContentBody = z.strictObject({ txId: z.string().regex(/^[0-9a-f]{64}$/, 'must be a transaction id (64 hex)') });
+export const PrepareDatasetBody = z.strictObject({ datasetId: idSchema, mediaType: z.enum(['text/csv', 'application/fhir+json']), dataBase64: b64 });
+export const ComputeBody = z.strictObject({ requestId: idSchema });
+
+function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const r = schema.safeParse(value ?? {});
+  if (!r.success) throw new ApiError(400, 'BAD_REQUEST', r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
+  return r.data;
+}
+
+function mapError(err: unknown): never {
+  if (err instanceof IntegrityError) throw new ApiError(502, 'INTEGRITY', err.message);
+  if (err instanceof RecordError) {
+    const status = { INVALID_CONTENT: 422, DENIED: 403, NOT_FOUND: 404, UNAVAILABLE: 503, REFUSED: 409 }[err.code];
+    const e = new ApiError(status, err.code, err.message);
+    if (err.issues.length) (e as ApiError & { issues?: unknown }).issues = err.issues;
+    throw e;
+  }
+  throw err;
+}
+
+/** Register the record routes; `who` is the server's authenticated caller of a request. */
+export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyRequest) => Identity, records: RecordService): void {
+  const ownOrg = (req: FastifyRequest): Identity => {
+    const id = who(req);
+    if (id.org !== records.node.org) throw new ApiError(403, 'FORBIDDEN', `${id.org}/${id.id} must use a node of ${id.org}; this is ${records.node.org}'s node`);
+    return id;
+  };
+
+  app.post('/v1/health/records/prepare', async (req) => {
+    ownOrg(req);
+    const body = parse(PrepareRecordBody, req.body);
+    try {
+      const version = records.nextVersion(body.recordId);
+      const content = body.content.kind === 'fhir'
+        ? { kind: 'fhir' as const, resource: body.content.resource }
+        : { kind: 'file' as const, bytes: new Uint8Array(Buffer.from(body.content.dataBase64, 'base64')), mediaType: body.content.mediaType, ...(body.content.sensitivity ? { sensitivity: body.content.sensitivity } : {}) };
+      const prepared = await records.prepareParts(body.recordId, version, content);
+      return { recordId: body.recordId, version, ...prepared };
+    } catch (err) {
+      if (err instanceof RecordError && err.issues.length) {
+        throw Object.assign(new ApiError(422, 'INVALID_FHIR', err.message), { issues: err.issues });
+      }
+      return mapError(err);
+    }
+  });
+
+  app.post('/v1/health/records/discard', async (req) => {
+    ownOrg(req);
+    const body = parse(DiscardBody, req.body);
+    // Only a version the chain does not hold: nextVersion() is then still <= it.
+    try {
+      if (records.nextVersion(body.recordId) > body.version) throw new ApiError(409, 'CONFLICT', `version ${body.version} of ${body.recordId} is on chain; erase the record instead`);
+    } catch (err) {
+      if (!(err instanceof RecordError)) throw err;
+    }
+    await records.discardVersion(body.recordId, body.version);
+    return { recordId: body.recordId, version: body.version, discarded: true };
+  });
+
+  app.post('/v1/health/records/content', async (req) => {
+    const id = ownOrg(req);
+    const body = parse(ContentBody, req.body);
+    try {
+      const r = await records.fetchReleased(body.txId, `${id.org}/${id.id}`);
+      return { txId: body.txId, version: r.version, custodian: r.custodian, parts: r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, dataBase64: Buffer.from(p.content).toString('base64') })) };
+    } catch (err) {
+      return mapError(err);
+    }
+  });
+
+  app.post('/v1/health/datasets/prepare', async (req) => {
+    ownOrg(req);
+    const body = parse(PrepareDatasetBody, req.body);
+    try {
+      return { datasetId: body.datasetId, ...(await records.prepareDataset({ datasetId: body.datasetId, mediaType: body.mediaType, bytes: new Uint8Array(Buffer.from(body.dataBase64, 'base64')) })) };
+    } catch (err) {
+      return mapError(err);
+    }
+  });
+
+  app.post('/v1/health/statistics/compute', async (req) => {
+    const id = ownOrg(req);
+    const body = parse(ComputeBody, req.body);
+    try {
+      return { requestId: body.requestId, result: await records.computeStatistics(body.requestId, `${id.org}/${id.id}`) };
+    } catch (err) {
+      return mapError(err);
+    }
+  });
+}

@@ -1,0 +1,228 @@
+// SDK for health data (issue 6) over a node's REST API. Every decision is a transaction signed by
+// this user's key (MedLedgerClient.submit); the node's record routes (api/health-routes.ts) only
+// seal/store content and fetch what the user's committed `access` transaction released.
+import { readFileSync } from 'node:fs';
+import { Agent, request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import { signRequest } from '../api/auth.ts';
+import { parsePrivateKey } from '../crypto/index.ts';
+import type { HealthCaller, SubmitOutcome } from '../records/caller.ts';
+import { MedLedgerApiError, MedLedgerClient, type MedLedgerClientOptions } from './client.ts';
+
+const RESPONSE_BYTES_MAX = 64 * 1024 * 1024;
+const TIMEOUT_MS = 75_000;
+
+export interface RecordPart {
+  readonly sensitivity: string;
+  readonly mediaType: string;
+  readonly cid: string;
+  readonly content: Buffer;
+}
+
+export type RecordInput =
+  | { readonly kind: 'fhir'; readonly resource: unknown }
+  | { readonly kind: 'file'; readonly data: Uint8Array; readonly mediaType: string; readonly sensitivity?: 'normal' | 'sensitive' | 'restricted' };
+
+export interface HistogramSpec { readonly min: number; readonly max: number; readonly bins: number }
+
+export class HealthClient implements HealthCaller {
+  readonly client: MedLedgerClient;
+  readonly user: string;
+  private readonly key: KeyObject;
+  private readonly agent: Agent;
+  private readonly base: URL;
+
+  constructor(private readonly options: MedLedgerClientOptions & { readonly user: string }) {
+    this.client = new MedLedgerClient(options);
+    this.user = options.user;
+    this.key = parsePrivateKey(options.keyPem);
+    this.agent = new Agent({ ca: options.caPem, keepAlive: true, maxSockets: 8 });
+    this.base = new URL(options.url);
+  }
+
+  close(): void {
+    this.client.close();
+    this.agent.destroy();
+  }
+
+  // ---- HealthCaller: the health contract as this user --------------------------------------
+
+  async evaluate(fn: string, arg: unknown): Promise<unknown> {
+    const bytes = await this.client.evaluate('health', fn, [JSON.stringify(arg)]);
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
+  }
+
+  async submit(fn: string, arg: unknown): Promise<SubmitOutcome> {
+    let last: Error | null = null;
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      try {
+        const r = await this.client.submit('health', fn, [JSON.stringify(arg)]);
+        if (r.code === 'VALID') return { txId: r.txId, payload: JSON.parse(Buffer.from(r.payload).toString('utf8')) as Record<string, unknown> };
+        const code = r.code ?? 'NOT_COMMITTED';
+        last = new MedLedgerApiError(409, code, `${fn} was not committed (${r.status}, ${code})`);
+        if (!code.includes('MVCC')) break;
+      } catch (err) {
+        // A peer one block behind refuses or disagrees: retry shortly; a real refusal repeats.
+        last = err as Error;
+        const code = (err as MedLedgerApiError).code ?? '';
+        if (!['ENDORSEMENT_REFUSED', 'ENDORSEMENT_MISMATCH'].includes(code)) break;
+      }
+      await new Promise((r) => setTimeout(r, 150 * attempt));
+    }
+    throw last ?? new Error(`${fn} failed`);
+  }
+
+  private post(path: string, body: unknown): Promise<Record<string, unknown>> {
+    const bytes = new Uint8Array(Buffer.from(JSON.stringify(body), 'utf8'));
+    const headers: Record<string, string> = {
+      ...signRequest({ method: 'POST', pathAndQuery: path, body: bytes, certPem: this.options.certPem, key: this.key }),
+      'content-type': 'application/json',
+      'content-length': String(bytes.byteLength),
+    };
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(new URL(path, this.base), { method: 'POST', agent: this.agent, headers, timeout: TIMEOUT_MS }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.byteLength;
+          if (size > RESPONSE_BYTES_MAX) res.destroy(new MedLedgerApiError(502, 'RESPONSE_TOO_LARGE', `response exceeds ${RESPONSE_BYTES_MAX} bytes`));
+          else chunks.push(c);
+        });
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            return reject(new MedLedgerApiError(502, 'BAD_RESPONSE', `${path} answered with invalid JSON`));
+          }
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300) {
+            const e = (json as { error?: { code?: string; message?: string } }).error;
+            return reject(new MedLedgerApiError(status, e?.code ?? 'ERROR', e?.message ?? `HTTP ${status}`));
+          }
+          resolve(json as Record<string, unknown>);
+        });
+      });
+      req.on('timeout', () => req.destroy(new MedLedgerApiError(0, 'TIMEOUT', `${path} did not answer within ${TIMEOUT_MS} ms`)));
+      req.on('error', (err) => reject(err instanceof MedLedgerApiError ? err : new MedLedgerApiError(0, 'UNREACHABLE', `${this.base.origin}: ${err.message}`)));
+      req.end(bytes);
+    });
+  }
+
+  // ---- records --------------------------------------------------------------------------------
+
+  private async write(fn: 'createRecord' | 'updateRecord', recordId: string, input: RecordInput, extra: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const content = input.kind === 'fhir'
+      ? { kind: 'fhir', resource: input.resource }
+      : { kind: 'file', dataBase64: Buffer.from(input.data).toString('base64'), mediaType: input.mediaType, ...(input.sensitivity ? { sensitivity: input.sensitivity } : {}) };
+    const prepared = await this.post('/v1/health/records/prepare', { recordId, content }) as { version: number; category: string; parts: unknown[] };
+    const args = fn === 'createRecord' ? { recordId, category: prepared.category, parts: prepared.parts, ...extra } : { recordId, parts: prepared.parts, ...extra };
+    let r: SubmitOutcome;
+    try {
+      r = await this.submit(fn, args);
+    } catch (err) {
+      await this.post('/v1/health/records/discard', { recordId, version: prepared.version }).catch(() => undefined);
+      throw err;
+    }
+    if (r.payload['allowed'] !== true) await this.post('/v1/health/records/discard', { recordId, version: prepared.version }).catch(() => undefined);
+    return { txId: r.txId, ...r.payload };
+  }
+
+  createRecord(a: { recordId: string; patient: string; input: RecordInput; purpose?: string }): Promise<Record<string, unknown>> {
+    return this.write('createRecord', a.recordId, a.input, { patient: a.patient, purpose: a.purpose ?? 'TREAT' });
+  }
+
+  updateRecord(a: { recordId: string; input: RecordInput; purpose?: string }): Promise<Record<string, unknown>> {
+    return this.write('updateRecord', a.recordId, a.input, { purpose: a.purpose ?? 'TREAT' });
+  }
+
+  /** Decide on chain (audited), then fetch the released parts (verified by the node: CID + commitment). */
+  async readRecord(a: { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: number }): Promise<{ allowed: boolean; txId: string; decision: Record<string, unknown>; parts: RecordPart[]; custodian: string | null; version: number | null }> {
+    const req: Record<string, unknown> = { recordId: a.recordId, action: 'read', purpose: a.purpose };
+    if (a.reason) req['reason'] = a.reason;
+    if (a.sensitivity) req['sensitivity'] = a.sensitivity;
+    if (a.version) req['version'] = a.version;
+    const r = await this.submit('access', req);
+    if (r.payload['allowed'] !== true) return { allowed: false, txId: r.txId, decision: r.payload, parts: [], custodian: null, version: null };
+    const c = await this.post('/v1/health/records/content', { txId: r.txId }) as { version: number; custodian: string; parts: Array<{ sensitivity: string; mediaType: string; cid: string; dataBase64: string }> };
+    return { allowed: true, txId: r.txId, decision: r.payload, custodian: c.custodian, version: c.version, parts: c.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: Buffer.from(p.dataBase64, 'base64') })) };
+  }
+
+  listRecords(patient: string, purpose = 'TREAT', bookmark = ''): Promise<unknown> {
+    return this.evaluate('listPatientRecords', { patient, purpose, ...(bookmark ? { bookmark } : {}) });
+  }
+
+  async eraseRecord(recordId: string): Promise<Record<string, unknown>> {
+    const r = await this.submit('eraseRecord', { recordId });
+    return { txId: r.txId, ...r.payload };
+  }
+
+  // ---- care, consent, applications ------------------------------------------------------------
+
+  startCare(doctor: string, patient: string): Promise<SubmitOutcome> { return this.submit('startCare', { doctor, patient }); }
+  endCare(doctor: string, patient: string): Promise<SubmitOutcome> { return this.submit('endCare', { doctor, patient }); }
+  enrolPatient(user: string, pseudonym: string): Promise<SubmitOutcome> { return this.submit('enrolPatient', { user, pseudonym }); }
+  grantConsent(args: Record<string, unknown>): Promise<SubmitOutcome> { return this.submit('grantConsent', args); }
+  revokeConsent(consentId: string): Promise<SubmitOutcome> { return this.submit('revokeConsent', { consentId }); }
+  listConsents(patient: string): Promise<unknown> { return this.evaluate('listConsents', { patient }); }
+  exportConsent(consentId: string): Promise<unknown> { return this.evaluate('exportConsent', { consentId }); }
+  apply(args: Record<string, unknown>): Promise<SubmitOutcome> { return this.submit('apply', args); }
+  decideApplication(applicationId: string, approve: boolean): Promise<SubmitOutcome> { return this.submit('decideApplication', { applicationId, approve }); }
+  listApplications(query: Record<string, unknown>): Promise<unknown> { return this.evaluate('listApplications', query); }
+
+  // ---- audit --------------------------------------------------------------------------------
+
+  auditTrail(query: Record<string, unknown>): Promise<unknown> { return this.evaluate('auditTrail', query); }
+  exportAuditEvents(query: Record<string, unknown>): Promise<unknown> { return this.evaluate('exportAuditEvents', query); }
+  exportProvenance(recordId: string): Promise<unknown> { return this.evaluate('exportProvenance', { recordId }); }
+  notifications(patient: string): Promise<unknown> { return this.evaluate('notifications', { patient }); }
+
+  // ---- datasets and statistics --------------------------------------------------------------
+
+  async registerDataset(a: { datasetId: string; name: string; description?: string; data: Uint8Array; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean }): Promise<Record<string, unknown>> {
+    const p = await this.post('/v1/health/datasets/prepare', { datasetId: a.datasetId, mediaType: a.mediaType, dataBase64: Buffer.from(a.data).toString('base64') }) as { cid: string; sizeBytes: number; columns: string[]; recordCount: number };
+    const r = await this.submit('registerDataset', { datasetId: a.datasetId, name: a.name, description: a.description ?? '', columns: p.columns, cid: p.cid, sizeBytes: p.sizeBytes, recordCount: p.recordCount, open: a.open ?? true });
+    return { txId: r.txId, ...r.payload };
+  }
+
+  listDatasets(bookmark = ''): Promise<unknown> { return this.evaluate('listDatasets', bookmark ? { bookmark } : {}); }
+
+  /** Request on chain; if allowed, the node gathers partials, combines, suppresses; the result is recorded on chain. */
+  async statistics(a: { datasetIds: string[]; variable: string; purpose: string; histogram: HistogramSpec; minCohort?: number }): Promise<{ allowed: boolean; requestId: string; reasons: string[]; result: unknown }> {
+    const r = await this.submit('requestStatistics', { datasetIds: a.datasetIds, variable: a.variable, purpose: a.purpose, histogram: a.histogram, ...(a.minCohort ? { minCohort: a.minCohort } : {}) });
+    const requestId = String(r.payload['requestId']);
+    const reasons = (r.payload['reasons'] as string[] | undefined) ?? [];
+    if (r.payload['allowed'] !== true) return { allowed: false, requestId, reasons, result: null };
+    const c = await this.post('/v1/health/statistics/compute', { requestId }) as { result: Record<string, unknown> };
+    await this.submit('recordStatisticsResult', { requestId, result: c.result });
+    return { allowed: true, requestId, reasons, result: c.result };
+  }
+}
+
+/** Connect as `<org>/<user>` of the consortium in `dir` (keys from <dir>/crypto, API URL from <dir>/<org>/node.yaml). */
+export function connectAs(dir: string, org: string, user: string, apiUrl?: string): HealthClient {
+  const read = (p: string, what: string): string => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch {
+      throw new MedLedgerApiError(0, 'NO_CREDENTIALS', `cannot read ${what} ${p} (is --dir a consortium directory, and --org/--user a member?)`);
+    }
+  };
+  let url = apiUrl;
+  if (!url) {
+    const yaml = parseYaml(read(join(dir, org, 'node.yaml'), 'node configuration')) as { listen?: { api?: { host?: string; port?: number } } };
+    const host = yaml.listen?.api?.host ?? '127.0.0.1';
+    url = `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${yaml.listen?.api?.port ?? 0}`;
+  }
+  return new HealthClient({
+    url,
+    certPem: read(join(dir, 'crypto', org, user, 'cert.pem'), 'certificate'),
+    keyPem: read(join(dir, 'crypto', org, user, 'key.pem'), 'key'),
+    caPem: read(join(dir, 'crypto', 'root-ca.pem'), 'root CA'),
+    user: `${org}/${user}`,
+  });
+}
