@@ -51,6 +51,7 @@ export const TxStatus = z.object({
   status: z.enum(['COMMITTED', 'SUBMITTED']),
   code: z.enum(VALIDATION_CODES).nullable().meta({ description: 'validation code once committed' }),
   blockNumber: z.number().int().nullable(),
+  reason: z.string().meta({ description: "why the validator marked it invalid ('' when valid or not yet committed)" }),
 }).meta({ id: 'TxStatus' });
 
 export const TxStatusParams = z.object({ txId: TxId }).strict();

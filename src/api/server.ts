@@ -234,7 +234,7 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     https: { cert: opts.tls.certChainPem, key: opts.tls.keyPem, minVersion: 'TLSv1.2' },
     bodyLimit: opts.bodyLimitBytes,
     logger: false,
-    maxParamLength: 128,
+    routerOptions: { maxParamLength: 128 },
     connectionTimeout: 0,
     requestTimeout: 30_000,
     keepAliveTimeout: 10_000,
@@ -373,7 +373,7 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
   const waitStatus = async (txId: string, waitMs: number): Promise<TxStatusT> => {
     try {
       const ev = await services.waitForTx(txId, waitMs);
-      return { txId, status: 'COMMITTED', code: ev.code, blockNumber: ev.blockNumber };
+      return { txId, status: 'COMMITTED', code: ev.code, blockNumber: ev.blockNumber, reason: ev.reason };
     } catch (err) {
       const message = (err as Error).message;
       if (/not committed within/.test(message)) {
@@ -409,7 +409,7 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
       throw new ApiError(503, 'ORDERING_UNAVAILABLE', `ordering service unavailable: ${(err as Error).message}`);
     }
     if (!accepted.accepted) throw new ApiError(503, 'ORDERING_UNAVAILABLE', `the ordering service did not accept ${txId}: ${accepted.reason}`);
-    if (!status) return { txId, status: 'SUBMITTED', code: null, blockNumber: null };
+    if (!status) return { txId, status: 'SUBMITTED', code: null, blockNumber: null, reason: '' };
     return status;
   });
 

@@ -11,6 +11,10 @@ const COMMAND_MODULES: ReadonlyArray<() => Promise<{ register(program: Command, 
   () => import('./commands/ledger.ts'),
   () => import('./commands/network.ts'),
   () => import('./commands/sim.ts'),
+  () => import('./commands/tx.ts'),
+  () => import('./commands/block.ts'),
+  () => import('./commands/status.ts'),
+  () => import('./commands/bench.ts'),
 ];
 
 export async function main(argv: readonly string[]): Promise<number> {

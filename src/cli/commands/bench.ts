@@ -1,0 +1,329 @@
+// `medledger bench`: drive real nodes through their REST gateways and report committed tx/s and
+// latency, beside the signature ceiling measured in the same run on the same machine: how many
+// transactions per second this machine could carry if ECDSA signing and verifying were the only
+// work, for this topology (see signatureWorkPerTx for the count, docs/benchmarks.md for results).
+//
+// Without --dir it starts the consortium inside this process (initConsortium, one MedLedgerNode
+// and one API server per organisation, real mTLS and disks), so nodes and clients share one
+// thread: the comparable ceiling is the single-thread one. With --dir it drives a running
+// consortium (medledger up) and only the clients run here.
+import type { Command } from 'commander';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import cliProgress from 'cli-progress';
+import { generateKeyPair, sign, verify } from '../../crypto/index.ts';
+import { evaluatePolicy, parsePolicy } from '../../identity/index.ts';
+import { startLocalConsortium, type LocalConsortium } from '../../api/local.ts';
+import { ENGINE_NAMES } from '../../node/config.ts';
+import { ORGS_MAX, type EngineName } from '../../node/init.ts';
+import { consortiumEndpoints, MedLedgerApiError, MedLedgerClient, readConsortiumConfig, userCredentials } from '../../sdk/index.ts';
+import { CliError, makeOutput, parsePositiveInt } from '../output.ts';
+import type { CommandContext } from '../context.ts';
+
+export const BENCH_CONTRACT = 'assets';
+/** assets.create(id, owner, value): id and owner at most 64 characters each, value one digit here. */
+export const BENCH_SIZE_MIN = 32;
+export const BENCH_SIZE_MAX = 129;
+
+export interface SignatureStep {
+  readonly step: string;
+  readonly signs: number;
+  readonly verifies: number;
+}
+
+export interface SignatureWork {
+  readonly signs: number;
+  readonly verifies: number;
+  readonly steps: readonly SignatureStep[];
+}
+
+/**
+ * ECDSA operations one transaction costs end to end, through the REST gateway, for `orgs`
+ * nodes (each peer + orderer), `endorsers` endorsing organisations, `txPerBlock` transactions per
+ * block. Certificate-chain checks are not counted: the MSP caches them per certificate.
+ */
+export function signatureWorkPerTx(o: { orgs: number; endorsers: number; txPerBlock: number }): SignatureWork {
+  if (!(o.orgs >= 1 && o.endorsers >= 1 && o.endorsers <= o.orgs && o.txPerBlock > 0)) throw new RangeError('need orgs >= endorsers >= 1 and txPerBlock > 0');
+  const n = o.orgs;
+  const m = o.endorsers;
+  const steps: SignatureStep[] = [
+    { step: 'client signs proposal, transaction, and the /endorse and /submit requests', signs: 4, verifies: 0 },
+    { step: 'gateway checks both request signatures and the envelope signature', signs: 0, verifies: 3 },
+    { step: 'each endorser checks the proposal signature and signs its endorsement', signs: m, verifies: m },
+    { step: 'gateway checks every endorsement', signs: 0, verifies: m },
+    { step: 'orderer admission checks the envelope signature', signs: 0, verifies: 1 },
+    { step: 'per block: each orderer signs its header, the leader signs the consensus certificate; each peer checks the header signature (÷ txs per block)', signs: (n + 1) / o.txPerBlock, verifies: n / o.txPerBlock },
+    { step: 'each peer validates: creator signature + every endorsement', signs: 0, verifies: n * (1 + m) },
+  ];
+  return { signs: steps.reduce((s, x) => s + x.signs, 0), verifies: steps.reduce((s, x) => s + x.verifies, 0), steps };
+}
+
+/** ECDSA P-256 signs and verifies per second on this thread, each measured for about `durationMs`. */
+export function measureEcdsa(durationMs: number): { signsPerSecond: number; verifiesPerSecond: number } {
+  const { privateKey, publicKey } = generateKeyPair();
+  const message = new Uint8Array(randomBytes(256));
+  const rate = (op: () => void): number => {
+    for (let i = 0; i < 50; i++) op(); // warm-up
+    let count = 0;
+    const start = performance.now();
+    let elapsed = 0;
+    while (elapsed < durationMs) {
+      for (let i = 0; i < 50; i++) op();
+      count += 50;
+      elapsed = performance.now() - start;
+    }
+    return (count * 1000) / elapsed;
+  };
+  const signature = sign(privateKey, message);
+  const signsPerSecond = rate(() => sign(privateKey, message));
+  const verifiesPerSecond = rate(() => {
+    if (!verify(publicKey, message, signature)) throw new Error('ECDSA self-check failed');
+  });
+  return { signsPerSecond, verifiesPerSecond };
+}
+
+export function percentile(sortedAscending: readonly number[], p: number): number {
+  if (sortedAscending.length === 0) return Number.NaN;
+  const i = Math.min(sortedAscending.length - 1, Math.max(0, Math.ceil((p / 100) * sortedAscending.length) - 1));
+  return sortedAscending[i]!;
+}
+
+/** Arguments of exactly `size` bytes: a unique id, an owner padding the rest, value "1". */
+export function benchArgs(runId: string, i: number, size: number): [string, string, string] {
+  const rest = size - 1;
+  const idLength = Math.min(64, Math.ceil(rest / 2));
+  const base = `${runId}-${i}-`;
+  if (base.length > idLength) throw new RangeError(`--size ${size} leaves no room for a unique id`);
+  return [base.padEnd(idLength, 'x'), 'o'.repeat(rest - idLength), '1'];
+}
+
+export interface BenchReport {
+  readonly command: string;
+  readonly mode: 'in-process' | 'running consortium';
+  readonly orgs: number;
+  readonly consensus: string;
+  readonly endorsersPerTx: number;
+  readonly txRequested: number;
+  readonly sizeBytes: number;
+  readonly clients: number;
+  readonly committedValid: number;
+  readonly committedInvalid: Record<string, number>;
+  readonly failed: Record<string, number>;
+  readonly durationMs: number;
+  readonly committedTxPerSecond: number;
+  readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
+  readonly blocks: number;
+  readonly txPerBlock: number;
+  readonly signatureCeiling: {
+    readonly signsPerSecond: number;
+    readonly verifiesPerSecond: number;
+    readonly signsPerTx: number;
+    readonly verifiesPerTx: number;
+    readonly txPerSecondOneThread: number;
+    readonly cores: number;
+    readonly txPerSecondAllCores: number;
+    readonly steps: readonly SignatureStep[];
+  };
+  readonly machine: { readonly cpu: string; readonly cores: number; readonly node: string };
+}
+
+interface BenchFlags {
+  orgs: string;
+  consensus: string;
+  tx: string;
+  size: string;
+  clients: string;
+  dir?: string;
+  user: string;
+  ecdsaMs: string;
+  json?: boolean;
+}
+
+function human(r: BenchReport): string {
+  const f = (x: number): string => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 0 : 1) : '-');
+  const c = r.signatureCeiling;
+  const lines = [
+    `medledger bench: ${r.orgs} orgs, ${r.consensus}, ${r.txRequested} tx of ${r.sizeBytes} B arguments, ${r.clients} clients (${r.mode})`,
+    `  committed      ${r.committedValid} VALID in ${(r.durationMs / 1000).toFixed(1)} s → ${f(r.committedTxPerSecond)} tx/s`,
+    `  latency        p50 ${f(r.latencyMs.p50)} ms, p99 ${f(r.latencyMs.p99)} ms, max ${f(r.latencyMs.max)} ms (endorse + submit + commit)`,
+    `  blocks         ${r.blocks} (${f(r.txPerBlock)} tx per block)`,
+  ];
+  const invalid = Object.entries(r.committedInvalid);
+  if (invalid.length) lines.push(`  invalid        ${invalid.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const failed = Object.entries(r.failed);
+  if (failed.length) lines.push(`  failed         ${failed.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push(
+    `  signature ceiling (measured now): ECDSA P-256 ${f(c.signsPerSecond)} signs/s, ${f(c.verifiesPerSecond)} verifies/s per thread;`,
+    `                 one tx costs ${c.signsPerTx.toFixed(2)} signs + ${c.verifiesPerTx.toFixed(2)} verifies (${r.endorsersPerTx} of ${r.orgs} orgs endorse)`,
+    `                 → ${f(c.txPerSecondOneThread)} tx/s on one thread, ${f(c.txPerSecondAllCores)} tx/s on all ${c.cores} cores`,
+    `  achieved / one-thread ceiling: ${((100 * r.committedTxPerSecond) / c.txPerSecondOneThread).toFixed(1)} %`,
+  );
+  return lines.join('\n');
+}
+
+function increment(map: Record<string, number>, key: string): void {
+  map[key] = (map[key] ?? 0) + 1;
+}
+
+export function register(program: Command, _ctx: CommandContext): void {
+  program
+    .command('bench')
+    .description('Drive real nodes through the REST gateway: committed tx/s, latency p50/p99, and the signature ceiling of this machine')
+    .option('--orgs <n>', 'hospitals (in-process mode)', '3')
+    .option('--consensus <engine>', `${ENGINE_NAMES.join('|')} (in-process mode)`, 'raft')
+    .option('--tx <n>', 'transactions to submit', '20000')
+    .option('--size <bytes>', `bytes of arguments per transaction (${BENCH_SIZE_MIN}..${BENCH_SIZE_MAX}; assets.create)`, '100')
+    .option('--clients <n>', 'concurrent clients (each waits for its commit before the next)', '64')
+    .option('--dir <dir>', 'drive this running consortium (medledger up) instead of starting one')
+    .option('--user <name>', 'demo user of each organisation that submits', 'doctor1')
+    .option('--ecdsa-ms <ms>', 'how long to measure each of ECDSA sign and verify', '1000')
+    .option('--json', 'print the report as JSON')
+    .action(async (flags: BenchFlags) => {
+      const out = makeOutput(flags.json ?? false);
+      const txCount = parsePositiveInt('tx', flags.tx, 10_000_000);
+      const size = parsePositiveInt('size', flags.size, BENCH_SIZE_MAX);
+      if (size < BENCH_SIZE_MIN) throw new CliError(`--size must be between ${BENCH_SIZE_MIN} and ${BENCH_SIZE_MAX} (assets.create(id, owner, value) holds at most ${BENCH_SIZE_MAX} bytes), got ${size}`, 2);
+      const clients = parsePositiveInt('clients', flags.clients, 4096);
+      const ecdsaMs = parsePositiveInt('ecdsa-ms', flags.ecdsaMs, 60_000);
+      let local: LocalConsortium | null = null;
+      let dir: string;
+      if (flags.dir) {
+        dir = resolve(flags.dir);
+        if (!existsSync(dir)) throw new CliError(`--dir ${flags.dir}: no such directory`, 2);
+      } else {
+        const orgs = parsePositiveInt('orgs', flags.orgs, ORGS_MAX);
+        if (!(ENGINE_NAMES as readonly string[]).includes(flags.consensus)) throw new CliError(`--consensus must be one of ${ENGINE_NAMES.join(', ')}, got "${flags.consensus}"`, 2);
+        // Node logs would interleave with the report (and break --json).
+        process.env.MEDLEDGER_LOG_LEVEL ??= flags.json ? 'silent' : 'warn';
+        out.info(`starting ${orgs} nodes (${flags.consensus}) in this process …`);
+        local = await startLocalConsortium({ orgs, engine: flags.consensus as EngineName });
+        dir = local.dir;
+      }
+      const openClients: MedLedgerClient[] = [];
+      try {
+        let config;
+        let endpoints;
+        try {
+          config = readConsortiumConfig(dir);
+          endpoints = consortiumEndpoints(dir).filter((n) => n.roles.includes('peer'));
+        } catch (err) {
+          if (err instanceof MedLedgerApiError) throw new CliError(err.message, 2);
+          throw err;
+        }
+        const orgs = config.orgs.map((o) => o.org);
+        const policyText = config.contracts.find((c) => c.name === BENCH_CONTRACT)?.endorsementPolicy;
+        if (!policyText) throw new CliError(`the consortium in ${dir} does not define the ${BENCH_CONTRACT} contract`, 1);
+        const policy = parsePolicy(policyText);
+        let endorsers = orgs.length;
+        for (let k = 1; k <= orgs.length; k++) {
+          if (evaluatePolicy(policy, orgs.slice(0, k).map((org) => ({ org, role: 'peer' as const })))) {
+            endorsers = k;
+            break;
+          }
+        }
+        // One client (connection pool) per node, as that organisation's user; nodes that do not
+        // answer are left out (and named) rather than failing a share of the transactions.
+        const candidates = endpoints.map((n) => {
+          let creds;
+          try {
+            creds = userCredentials(dir, n.org, flags.user);
+          } catch (err) {
+            throw new CliError((err as Error).message, 2);
+          }
+          const c = new MedLedgerClient({ url: n.apiUrl, ...creds, socketsMax: Math.ceil(clients / endpoints.length) + 1 });
+          openClients.push(c);
+          return c;
+        });
+        const answers = await Promise.all(candidates.map((c) => c.status().then((s) => s.height, (err: unknown) => (err as Error).message)));
+        const perNode = candidates.filter((_, i) => typeof answers[i] === 'number');
+        answers.forEach((a, i) => {
+          if (typeof a === 'string') out.error(`leaving out ${candidates[i]!.url}: ${a}`);
+        });
+        if (perNode.length === 0) throw new CliError(`no node of the consortium in ${dir} answers`, 1);
+        const heightBefore = answers.find((a): a is number => typeof a === 'number')!;
+
+        const runId = randomBytes(3).toString('hex');
+        const latencies: number[] = [];
+        const invalid: Record<string, number> = {};
+        const failed: Record<string, number> = {};
+        let valid = 0;
+        let nextIndex = 0;
+        let done = 0;
+        const bar = !flags.json && process.stderr.isTTY
+          ? new cliProgress.SingleBar({ stream: process.stderr, format: 'bench [{bar}] {value}/{total} tx | {rate} tx/s | {failed} failed', hideCursor: true }, cliProgress.Presets.shades_classic)
+          : null;
+        bar?.start(txCount, 0, { rate: '0', failed: 0 });
+        const started = performance.now();
+        const worker = async (w: number): Promise<void> => {
+          const client = perNode[w % perNode.length]!;
+          for (;;) {
+            const i = nextIndex++;
+            if (i >= txCount) return;
+            const t0 = performance.now();
+            try {
+              const r = await client.submit(BENCH_CONTRACT, 'create', benchArgs(runId, i, size), { waitMs: 60_000 });
+              if (r.code === 'VALID') {
+                valid += 1;
+                latencies.push(performance.now() - t0);
+              } else increment(invalid, r.code ?? 'UNKNOWN');
+            } catch (err) {
+              increment(failed, err instanceof MedLedgerApiError ? err.code : (err as Error).name);
+            }
+            done += 1;
+            bar?.update(done, { rate: (valid / ((performance.now() - started) / 1000)).toFixed(0), failed: Object.values(failed).reduce((a, b) => a + b, 0) });
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(clients, txCount) }, (_, w) => worker(w)));
+        const durationMs = performance.now() - started;
+        bar?.stop();
+        const heightAfter = (await perNode[0]!.status()).height;
+        const blocks = Math.max(1, heightAfter - heightBefore);
+        const committed = valid + Object.values(invalid).reduce((a, b) => a + b, 0);
+        const txPerBlock = Math.max(1, committed / blocks);
+
+        out.info('measuring ECDSA sign/verify rates …');
+        const ecdsa = measureEcdsa(ecdsaMs);
+        const work = signatureWorkPerTx({ orgs: orgs.length, endorsers, txPerBlock });
+        const oneThread = 1 / (work.signs / ecdsa.signsPerSecond + work.verifies / ecdsa.verifiesPerSecond);
+        const cores = availableParallelism();
+        latencies.sort((a, b) => a - b);
+        const report: BenchReport = {
+          command: `medledger bench ${process.argv.slice(process.argv.indexOf('bench') + 1).join(' ')}`.trim(),
+          mode: local ? 'in-process' : 'running consortium',
+          orgs: orgs.length,
+          consensus: config.ordering.engine,
+          endorsersPerTx: endorsers,
+          txRequested: txCount,
+          sizeBytes: size,
+          clients,
+          committedValid: valid,
+          committedInvalid: invalid,
+          failed,
+          durationMs: Math.round(durationMs),
+          committedTxPerSecond: (valid * 1000) / durationMs,
+          latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? Number.NaN },
+          blocks,
+          txPerBlock,
+          signatureCeiling: {
+            signsPerSecond: ecdsa.signsPerSecond,
+            verifiesPerSecond: ecdsa.verifiesPerSecond,
+            signsPerTx: work.signs,
+            verifiesPerTx: work.verifies,
+            txPerSecondOneThread: oneThread,
+            cores,
+            txPerSecondAllCores: oneThread * cores,
+            steps: work.steps,
+          },
+          machine: { cpu: cpus()[0]?.model ?? 'unknown', cores, node: process.version },
+        };
+        out.result(report, () => human(report));
+        if (valid === 0) throw new CliError('no transaction committed', 1);
+      } finally {
+        for (const c of openClients) c.close();
+        await local?.stop();
+      }
+    });
+}

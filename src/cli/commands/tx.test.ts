@@ -1,0 +1,143 @@
+// The client commands (tx submit|evaluate, block get, status, bench) against one shared 3-node
+// consortium running in this process; the commands run in-process through main() (one run goes
+// through bin/medledger.js to prove the binary wiring).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { startTestNetwork, type TestNetwork } from '../../api/testkit.ts';
+import { main } from '../main.ts';
+import { benchArgs, percentile, signatureWorkPerTx } from './bench.ts';
+
+let net: TestNetwork;
+
+async function cli(args: readonly string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const stdoutWrite = process.stdout.write.bind(process.stdout);
+  const stderrWrite = process.stderr.write.bind(process.stderr);
+  // Commands write strings; the test runner talks to its parent over stdout in binary chunks,
+  // which must pass through untouched.
+  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((out += s), true) : stdoutWrite(s, ...rest))) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((err += s), true) : stderrWrite(s, ...rest))) as typeof process.stderr.write;
+  try {
+    const code = await main(['node', 'medledger', ...args]);
+    return { code, out, err };
+  } finally {
+    process.stdout.write = stdoutWrite;
+    process.stderr.write = stderrWrite;
+  }
+}
+
+describe('bench arithmetic', () => {
+  it('counts the signatures of one transaction for the topology', () => {
+    const w = signatureWorkPerTx({ orgs: 3, endorsers: 2, txPerBlock: 4 });
+    // client 4 + endorsers 2 + block (3 orderers + 1 leader certificate) / 4
+    assert.equal(w.signs, 4 + 2 + 1);
+    // gateway 3 + endorsers 2 + endorsement checks 2 + orderer 1 + 3 peers × (1 + 2) + 3 / 4
+    assert.equal(w.verifies, 3 + 2 + 2 + 1 + 9 + 0.75);
+    const five = signatureWorkPerTx({ orgs: 5, endorsers: 3, txPerBlock: 100 });
+    assert.ok(five.verifies > w.verifies && five.signs > 4 + 3);
+    assert.throws(() => signatureWorkPerTx({ orgs: 2, endorsers: 3, txPerBlock: 1 }), RangeError);
+  });
+
+  it('builds arguments of exactly the requested size with unique ids', () => {
+    for (const size of [32, 100, 129]) {
+      const args = benchArgs('abc123', 4567, size);
+      assert.equal(args.join('').length, size);
+      assert.ok(args[0].length <= 64 && args[1].length <= 64 && args[1].length >= 1);
+    }
+    assert.notEqual(benchArgs('r', 1, 100)[0], benchArgs('r', 11, 100)[0]);
+    assert.equal(percentile([1, 2, 3, 4], 50), 2);
+    assert.equal(percentile([1, 2, 3, 4], 99), 4);
+  });
+});
+
+describe('client commands (3-node raft consortium)', () => {
+  before(async () => {
+    net = await startTestNetwork({ orgs: 3, engine: 'raft' });
+  });
+  after(async () => {
+    await net?.stop();
+  });
+
+  it('tx submit then tx evaluate, as JSON and as text', async () => {
+    const id = `cli-${Date.now()}`;
+    const submitted = await cli(['tx', 'submit', '--dir', net.dir, '--org', 'Hospital2', '--user', 'doctor1', 'assets', 'create', id, 'clinic', '7', '--json']);
+    assert.equal(submitted.code, 0, submitted.err);
+    const r = JSON.parse(submitted.out) as { txId: string; status: string; code: string; blockNumber: number; result: string };
+    assert.deepEqual({ status: r.status, code: r.code, result: r.result }, { status: 'COMMITTED', code: 'VALID', result: id });
+
+    const evaluated = await cli(['tx', 'evaluate', '--dir', net.dir, '--org', 'Hospital2', '--user', 'doctor1', 'assets', 'read', id]);
+    assert.equal(evaluated.code, 0, evaluated.err);
+    assert.match(evaluated.out, /"owner": "clinic"/);
+
+    const block = await cli(['block', 'get', String(r.blockNumber), '--dir', net.dir, '--json']);
+    assert.equal(block.code, 0, block.err);
+    const b = JSON.parse(block.out) as { number: number; txs: { txId: string; fn: string; creatorOrg: string }[] };
+    assert.equal(b.number, r.blockNumber);
+    assert.ok(b.txs.some((t) => t.txId === r.txId && t.fn === 'create' && t.creatorOrg === 'Hospital2'));
+    const text = await cli(['block', 'get', String(r.blockNumber), '--dir', net.dir]);
+    assert.match(text.out, new RegExp(`${r.txId} assets\\.create by Hospital2/doctor1`));
+  });
+
+  it('reports clear errors: refused transaction, unknown user, missing block, bad option', async () => {
+    const refused = await cli(['tx', 'evaluate', '--dir', net.dir, 'assets', 'read', 'no-such-asset']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /asset no-such-asset does not exist.*HTTP 422 CONTRACT_REJECTED/);
+    const unknownUser = await cli(['tx', 'evaluate', '--dir', net.dir, '--user', 'mallory', 'assets', 'read', 'x']);
+    assert.equal(unknownUser.code, 2);
+    assert.match(unknownUser.err, /no identity mallory of Hospital1/);
+    const missing = await cli(['block', 'get', '999999', '--dir', net.dir]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /BLOCK_NOT_FOUND/);
+    const badN = await cli(['block', 'get', 'ten', '--dir', net.dir]);
+    assert.equal(badN.code, 2);
+    const explicit = await cli(['tx', 'evaluate', '--url', net.apis[0]!.url, '--cert', join(net.dir, 'crypto', 'Hospital1', 'doctor1', 'cert.pem'), 'assets', 'read', 'x']);
+    assert.equal(explicit.code, 2);
+    assert.match(explicit.err, /--cert, --key, --ca and --url go together/);
+  });
+
+  it('status lists every node with roles, leader, height and last block hash; a stopped node is marked DOWN by URL', async () => {
+    const all = await cli(['status', '--dir', net.dir, '--json']);
+    assert.equal(all.code, 0, all.err);
+    const s = JSON.parse(all.out) as { nodes: { nodeId: string; reachable: boolean; roles: string[]; leader: string | null; height: number; lastBlockHashHex: string }[] };
+    assert.deepEqual(s.nodes.map((n) => n.nodeId), ['node.Hospital1', 'node.Hospital2', 'node.Hospital3']);
+    for (const n of s.nodes) {
+      assert.equal(n.reachable, true);
+      assert.deepEqual(n.roles, ['peer', 'orderer']);
+      assert.match(n.leader ?? '', /^node\.Hospital\d$/);
+      assert.match(n.lastBlockHashHex, /^[0-9a-f]{64}$/);
+    }
+    // The third node's API goes away: status still answers, marking it and naming its URL.
+    const api = net.apis[2]!;
+    await api.close();
+    const partial = await cli(['status', '--dir', net.dir]);
+    assert.equal(partial.code, 1);
+    assert.match(partial.out, new RegExp(`node\\.Hospital3 .*DOWN: cannot reach ${api.url.replace(/[.]/g, '\\.')}: connection refused`));
+    assert.match(partial.out, /2\/3 nodes answer/);
+  });
+
+  it('bench drives the running consortium through the gateway and reports throughput, latency and the ceiling', async () => {
+    const r = await cli(['bench', '--dir', net.dir, '--tx', '6', '--clients', '3', '--size', '64', '--ecdsa-ms', '100', '--json']);
+    assert.equal(r.code, 0, r.err);
+    const rep = JSON.parse(r.out) as { committedValid: number; committedTxPerSecond: number; latencyMs: { p50: number; p99: number }; endorsersPerTx: number; signatureCeiling: { txPerSecondOneThread: number; signsPerTx: number } };
+    assert.equal(rep.committedValid, 6);
+    assert.equal(rep.endorsersPerTx, 2);
+    assert.ok(rep.committedTxPerSecond > 0 && rep.latencyMs.p50 > 0 && rep.latencyMs.p99 >= rep.latencyMs.p50);
+    assert.ok(rep.signatureCeiling.txPerSecondOneThread > 0 && rep.signatureCeiling.signsPerTx > 6);
+  });
+
+  it('the medledger binary runs tx evaluate end to end', async () => {
+    const bin = join(import.meta.dirname, '..', '..', '..', 'bin', 'medledger.js');
+    const child = spawn(process.execPath, [bin, 'tx', 'evaluate', '--dir', net.dir, '--url', net.apis[0]!.url, '--json', 'assets', 'listByOwner', 'clinic'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, err);
+    const ids = JSON.parse((JSON.parse(out) as { result: string }).result) as string[];
+    assert.ok(ids.some((id) => id.startsWith('cli-')), out);
+  });
+});

@@ -1,0 +1,72 @@
+// Reaching a consortium from its directory (what `medledger init` wrote): the nodes' API URLs
+// come from the genesis configuration, the root CA and a user's certificate and key from
+// <dir>/crypto/. Used by the CLI (`tx`, `block`, `status`, `bench`).
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeBlock } from '../ledger/block.ts';
+import { configOfGenesis, type ConsortiumConfig } from '../ledger/config.ts';
+import { MedLedgerApiError, MedLedgerClient } from './client.ts';
+
+const FILE_BYTES_MAX = 64 * 1024 * 1024;
+
+export interface NodeEndpoint {
+  readonly id: string;
+  readonly org: string;
+  readonly roles: readonly string[];
+  readonly apiUrl: string;
+}
+
+function readFile(path: string, what: string): Buffer {
+  if (!existsSync(path)) throw new MedLedgerApiError(0, 'NO_SUCH_FILE', `${what} ${path} does not exist`);
+  const size = statSync(path).size;
+  if (size > FILE_BYTES_MAX) throw new MedLedgerApiError(0, 'FILE_TOO_LARGE', `${what} ${path} is ${size} bytes (limit ${FILE_BYTES_MAX})`);
+  return readFileSync(path);
+}
+
+export function readConsortiumConfig(dir: string): ConsortiumConfig {
+  const path = join(dir, 'genesis.block');
+  const bytes = readFile(path, 'genesis block');
+  try {
+    return configOfGenesis(decodeBlock(new Uint8Array(bytes)));
+  } catch (err) {
+    throw new MedLedgerApiError(0, 'BAD_GENESIS', `${path} is not a MedLedger genesis block: ${(err as Error).message}`);
+  }
+}
+
+export function consortiumEndpoints(dir: string): NodeEndpoint[] {
+  const config = readConsortiumConfig(dir);
+  const nodes = config.nodes ?? [];
+  if (nodes.length === 0) throw new MedLedgerApiError(0, 'NO_ENDPOINTS', `the genesis configuration in ${dir} lists no node endpoints`);
+  return nodes.map((n) => ({ id: n.id, org: n.org, roles: n.roles, apiUrl: n.apiUrl }));
+}
+
+export interface UserCredentials {
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly caPem: string;
+}
+
+export function userCredentials(dir: string, org: string, user: string): UserCredentials {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(user) || !/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(org)) {
+    throw new MedLedgerApiError(0, 'BAD_NAME', `not a valid organisation/user name: ${org.slice(0, 64)}/${user.slice(0, 64)}`);
+  }
+  const base = join(dir, 'crypto', org, user);
+  if (!existsSync(base)) throw new MedLedgerApiError(0, 'NO_SUCH_USER', `no identity ${user} of ${org} in ${join(dir, 'crypto')}`);
+  return {
+    certPem: readFile(join(base, 'cert.pem'), 'certificate').toString('utf8'),
+    keyPem: readFile(join(base, 'key.pem'), 'key').toString('utf8'),
+    caPem: readFile(join(dir, 'crypto', 'root-ca.pem'), 'root CA certificate').toString('utf8'),
+  };
+}
+
+/** A client for `user` of `org`, talking to that organisation's node (or `url`). */
+export function clientFromDir(dir: string, org: string, user: string, url?: string): MedLedgerClient {
+  const creds = userCredentials(dir, org, user);
+  let target = url;
+  if (!target) {
+    const node = consortiumEndpoints(dir).find((n) => n.org === org && n.roles.includes('peer'));
+    if (!node) throw new MedLedgerApiError(0, 'NO_ENDPOINT', `the consortium in ${dir} has no peer node of ${org}`);
+    target = node.apiUrl;
+  }
+  return new MedLedgerClient({ url: target, ...creds });
+}
