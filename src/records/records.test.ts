@@ -9,6 +9,7 @@ import { combine, finalize, partialOf } from '../analytics/aggregate.ts';
 import { utf8 } from '../codec/index.ts';
 import { verifyLedger } from '../ledger/verify.ts';
 import { IntegrityError } from '../offchain/index.ts';
+import { connectAs } from '../sdk/health.ts';
 import { RecordError } from './service.ts';
 import { classifyResource, splitBySensitivity } from './sensitivity.ts';
 import { pseudonymOf, startRecordsNetwork, type RecordsNetwork } from './testkit.ts';
@@ -36,7 +37,7 @@ function text(b: Uint8Array): string {
 }
 
 before(async () => {
-  net = await startRecordsNetwork({ orgs: 3, recordServedReads: true });
+  net = await startRecordsNetwork({ orgs: 3, recordServedReads: true, api: true });
   const admin = net.caller(H1, 'admin1');
   await admin.submit('initialize', { camsOrg: H1 });
   await admin.submit('enrolPatient', { user: `${H1}/patient1`, pseudonym: PP });
@@ -209,5 +210,35 @@ describe('statistics across hospitals', () => {
     assert.equal(out.allowed, false);
     assert.match(out.reasons.join(' '), /application/);
     assert.equal(out.result, null);
+  });
+});
+
+describe('REST API and SDK (signed by the user, content through the node)', () => {
+  it('a doctor creates, a consented doctor elsewhere reads, the patient sees the access log', async () => {
+    const doctor = connectAs(net.dir, H1, 'doctor1');
+    const patient = connectAs(net.dir, H1, 'patient1');
+    const other = connectAs(net.dir, H3, 'doctor2');
+    try {
+      const created = await doctor.createRecord({ recordId: 'rec-api', patient: PP, input: { kind: 'fhir', resource: observation } });
+      assert.equal(created['allowed'], true);
+      await assert.rejects(doctor.createRecord({ recordId: 'rec-api-bad', patient: PP, input: { kind: 'fhir', resource: { resourceType: 'Observation' } } }), /INVALID|invalid/);
+      const denied = await other.readRecord({ recordId: 'rec-api', purpose: 'TREAT', sensitivity: 'normal' });
+      assert.equal(denied.allowed, false);
+      const now = Date.now();
+      await patient.grantConsent({ patient: PP, grantee: { kind: 'user', user: `${H3}/doctor2` }, actions: ['read'], purposes: ['TREAT'], period: { startMs: now - 60_000, endMs: now + 3_600_000 }, scope: { recordIds: ['rec-api'], maxSensitivity: 'normal' } });
+      await net.caller(H1, 'admin1').submit('bmrsReauthorize', { provider: `${H3}/doctor2`, patient: PP }).catch(() => undefined);
+      const read = await other.readRecord({ recordId: 'rec-api', purpose: 'TREAT', sensitivity: 'normal' });
+      assert.equal(read.allowed, true, JSON.stringify(read.decision));
+      assert.deepEqual(JSON.parse(read.parts[0]!.content.toString('utf8')), observation);
+      const log = await patient.auditTrail({ kind: 'patient', patient: PP }) as { entries: Array<{ actor: { org: string; id: string }; outcome: string }> };
+      assert.ok(log.entries.some((e) => e.actor.org === H3 && e.actor.id === 'doctor2' && e.outcome === 'allow'));
+      const stats = await connectAs(net.dir, H2, 'researcher1').statistics({ datasetIds: [`bp-${H1}`, `bp-${H3}`], variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 170, bins: 7 } });
+      assert.equal(stats.allowed, true);
+      assert.equal((stats.result as { count: number }).count, 15);
+    } finally {
+      doctor.close();
+      patient.close();
+      other.close();
+    }
   });
 });

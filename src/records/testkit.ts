@@ -4,7 +4,10 @@ import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { registerHealthRoutes } from '../api/health-routes.ts';
+import { startApiServer, type ApiServer } from '../api/server.ts';
 import { loadNodeConfig, readPem } from '../node/config.ts';
+import { createLogger } from '../node/log.ts';
 import { initConsortium } from '../node/init.ts';
 import { MedLedgerNode } from '../node/node.ts';
 import { gatewayCaller, type HealthCaller } from './caller.ts';
@@ -20,6 +23,7 @@ export interface RecordsNetwork {
   readonly orgs: readonly string[];
   readonly nodes: ReadonlyMap<string, MedLedgerNode>;
   readonly services: ReadonlyMap<string, RecordService>;
+  readonly apis: ReadonlyMap<string, ApiServer>;
   caller(org: string, user: string, viaOrg?: string): HealthCaller;
   stop(): Promise<void>;
 }
@@ -34,13 +38,15 @@ export async function waitForLeader(nodes: readonly MedLedgerNode[], timeoutMs =
   throw new Error(`no leader elected within ${timeoutMs} ms`);
 }
 
-export async function startRecordsNetwork(opts: { orgs?: number; recordServedReads?: boolean } = {}): Promise<RecordsNetwork> {
+export async function startRecordsNetwork(opts: { orgs?: number; recordServedReads?: boolean; api?: boolean } = {}): Promise<RecordsNetwork> {
   const dir = mkdtempSync(join(tmpdir(), 'medledger-records-'));
   const basePort = 20_000 + Math.floor(Math.random() * 20_000);
   const init = await initConsortium({ dir, orgs: opts.orgs ?? 3, engine: 'raft', basePort, tickMs: 20 });
   const nodes = new Map<string, MedLedgerNode>();
   const services = new Map<string, RecordService>();
+  const apis = new Map<string, ApiServer>();
   const stop = async (): Promise<void> => {
+    for (const a of apis.values()) await a.close();
     for (const s of services.values()) await s.close();
     await Promise.all([...nodes.values()].map((n) => n.stop()));
     rmSync(dir, { recursive: true, force: true });
@@ -58,12 +64,23 @@ export async function startRecordsNetwork(opts: { orgs?: number; recordServedRea
       const nodeCaller = opts.recordServedReads
         ? gatewayCaller(node, readPem(config.identity.cert, 'cert'), readPem(config.identity.key, 'key'))
         : null;
-      services.set(n.org, RecordService.attach(node, nodeCaller ? { recordServedReads: { caller: nodeCaller } } : {}));
+      const records = RecordService.attach(node, nodeCaller ? { recordServedReads: { caller: nodeCaller } } : {});
+      services.set(n.org, records);
+      if (opts.api) {
+        apis.set(n.org, await startApiServer(node, {
+          host: config.listen.api.host,
+          port: config.listen.api.port,
+          tls: { certChainPem: `${readPem(config.identity.cert, 'cert').trim()}\n${readPem(config.identity.orgCa, 'org CA').trim()}\n`, keyPem: readPem(config.identity.key, 'key') },
+          bodyLimitBytes: 8 * 1024 * 1024,
+          logger: createLogger('api', { node: node.nodeId }),
+          routes: [(app, who) => registerHealthRoutes(app, who, records)],
+        }));
+      }
     }
     await waitForLeader([...nodes.values()]);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { dir, orgs: init.nodes.map((n) => n.org), nodes, services, caller, stop };
+  return { dir, orgs: init.nodes.map((n) => n.org), nodes, services, apis, caller, stop };
 }
