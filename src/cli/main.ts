@@ -15,6 +15,12 @@ const COMMAND_MODULES: ReadonlyArray<() => Promise<{ register(program: Command, 
   () => import('./commands/block.ts'),
   () => import('./commands/status.ts'),
   () => import('./commands/bench.ts'),
+  () => import('./commands/record.ts'),
+  () => import('./commands/consent.ts'),
+  () => import('./commands/access.ts'),
+  () => import('./commands/audit.ts'),
+  () => import('./commands/dataset.ts'),
+  () => import('./commands/stats.ts'),
 ];
 
 export async function main(argv: readonly string[]): Promise<number> {

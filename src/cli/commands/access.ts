@@ -1,0 +1,60 @@
+// `medledger access apply|approve|deny|list|btg` — PHDMF access applications and break-the-glass.
+import type { Command } from 'commander';
+import { CliError } from '../output.ts';
+import type { CommandContext } from '../context.ts';
+import { asUser, healthCommand, list, type HealthFlags } from './record.ts';
+
+const DAY_MS = 86_400_000;
+
+export function register(program: Command, ctx: CommandContext): void {
+  const access = program.command('access').description('Access applications (apply / approve / deny) and break-the-glass reads');
+
+  healthCommand(access, 'apply', 'Apply for access to a record or a dataset; its owner decides')
+    .option('--record <id>', 'a record')
+    .option('--dataset <id>', 'a dataset of the data market')
+    .requiredOption('--purpose <code>', 'purpose of use, e.g. HRESCH')
+    .option('--actions <list>', 'read,statistics,…', 'read')
+    .option('--days <n>', 'for this many days', '30')
+    .option('--max-sensitivity <level>', 'normal | sensitive | restricted', 'sensitive')
+    .action(async (f: HealthFlags & { record?: string; dataset?: string; purpose: string; actions: string; days: string; maxSensitivity: string }) => asUser(f, async (c, out) => {
+      if (!f.record === !f.dataset) throw new CliError('give exactly one of --record or --dataset', 2);
+      const days = Number(f.days);
+      if (!Number.isFinite(days) || days <= 0 || days > 3650) throw new CliError('--days must be a number in (0, 3650]', 2);
+      const now = Date.now();
+      const r = await c.apply({
+        target: f.record ? { kind: 'record', recordId: f.record } : { kind: 'dataset', datasetId: f.dataset! }, purpose: f.purpose, actions: list(f.actions),
+        period: { startMs: now - 60_000, endMs: now + Math.round(days * DAY_MS) }, maxSensitivity: f.maxSensitivity,
+      });
+      out.result({ txId: r.txId, ...r.payload }, () => `application ${String((r.payload['application'] as Record<string, unknown>)?.['applicationId'])} submitted (tx ${r.txId})`);
+    }));
+
+  for (const [name, approve] of [['approve', true], ['deny', false]] as const) {
+    healthCommand(access, name, `${approve ? 'Approve' : 'Deny'} an application (the patient for a record, the owner's admin/supervisor for a dataset)`)
+      .requiredOption('--application-id <id>', 'application id')
+      .action(async (f: HealthFlags & { applicationId: string }) => asUser(f, async (c, out) => {
+        const r = await c.decideApplication(f.applicationId, approve);
+        out.result({ txId: r.txId, ...r.payload }, () => `application ${f.applicationId} ${approve ? 'approved' : 'denied'} (tx ${r.txId})`);
+      }));
+  }
+
+  healthCommand(access, 'list', 'Applications awaiting an owner, or made by an applicant')
+    .option('--owner <patient-pseudonym|org>', 'owner: a patient pseudonym or an organisation')
+    .option('--applicant <org/user>', 'applicant')
+    .action(async (f: HealthFlags & { owner?: string; applicant?: string }) => asUser(f, async (c, out) => {
+      if (!f.owner === !f.applicant) throw new CliError('give exactly one of --owner or --applicant', 2);
+      const r = await c.listApplications(f.owner ? { owner: f.owner } : { applicant: f.applicant });
+      out.result(r, () => JSON.stringify(r, null, 2));
+    }));
+
+  healthCommand(access, 'btg', 'Break the glass: an emergency read without consent (doctors; flagged, audited as a security alert, the patient is notified)')
+    .requiredOption('--record-id <id>', 'record id')
+    .requiredOption('--reason <code>', 'emergency reason code, e.g. unconscious-no-proxy')
+    .action(async (f: HealthFlags & { recordId: string; reason: string }) => asUser(f, async (c, out) => {
+      const r = await c.readRecord({ recordId: f.recordId, purpose: 'BTG', reason: f.reason });
+      if (!r.allowed) ctx.exitCode = 4;
+      const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: p.content.toString('utf8') }));
+      out.result({ allowed: r.allowed, txId: r.txId, flags: r.decision['flags'], reasons: r.decision['reasons'], parts }, () =>
+        r.allowed ? [`BREAK-THE-GLASS read of ${f.recordId} (tx ${r.txId}); flags ${JSON.stringify(r.decision['flags'])}`, ...parts.map((p) => `--- ${p.sensitivity}\n${p.content}`)].join('\n')
+          : `DENIED: ${JSON.stringify(r.decision['reasons'])}`);
+    }));
+}

@@ -1,0 +1,63 @@
+// `medledger consent grant|revoke|list|export` — a patient's FHIR-Consent-shaped permissions, on chain.
+import type { Command } from 'commander';
+import { CliError } from '../output.ts';
+import type { CommandContext } from '../context.ts';
+import { asUser, healthCommand, list, resolvePatient, type HealthFlags } from './record.ts';
+
+const DAY_MS = 86_400_000;
+
+function grantee(text: string): Record<string, string> {
+  const [kind, rest = ''] = text.split(':', 2) as [string, string?];
+  if (kind === 'user' && rest.includes('/')) return { kind: 'user', user: rest };
+  if (kind === 'org' && rest) return { kind: 'org', org: rest };
+  if (kind === 'role' && rest) {
+    const [role, org] = rest.split('@', 2);
+    return { kind: 'role', role: role!, ...(org ? { org } : {}) };
+  }
+  throw new CliError(`--grantee must be user:<Org/name>, org:<Org> or role:<role>[@<Org>], got "${text.slice(0, 80)}"`, 2);
+}
+
+export function register(program: Command, _ctx: CommandContext): void {
+  const consent = program.command('consent').description("Patient consent (FHIR Consent): who may do what with the patient's records");
+
+  healthCommand(consent, 'grant', 'Grant a consent (the patient only)')
+    .requiredOption('--grantee <who>', 'user:Hospital2/doctor1 | org:Hospital2 | role:doctor[@Hospital2]')
+    .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
+    .option('--actions <list>', 'read,write,share,statistics', 'read')
+    .option('--purposes <list>', 'HL7 purposes of use, e.g. TREAT,HRESCH', 'TREAT')
+    .option('--days <n>', 'valid for this many days from now', '30')
+    .option('--max-sensitivity <level>', 'normal | sensitive | restricted', 'sensitive')
+    .option('--records <ids>', 'limit to these record ids')
+    .option('--categories <list>', 'limit to these categories (FHIR resource types)')
+    .action(async (f: HealthFlags & { grantee: string; patient?: string; actions: string; purposes: string; days: string; maxSensitivity: string; records?: string; categories?: string }) => asUser(f, async (c, out) => {
+      const days = Number(f.days);
+      if (!Number.isFinite(days) || days <= 0 || days > 3650) throw new CliError('--days must be a number in (0, 3650]', 2);
+      const now = Date.now();
+      const r = await c.grantConsent({
+        patient: resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`), grantee: grantee(f.grantee), actions: list(f.actions), purposes: list(f.purposes),
+        period: { startMs: now - 60_000, endMs: now + Math.round(days * DAY_MS) }, scope: { recordIds: list(f.records), categories: list(f.categories), maxSensitivity: f.maxSensitivity },
+      });
+      out.result({ txId: r.txId, ...r.payload }, () => `consent ${String((r.payload['consent'] as Record<string, unknown>)?.['consentId'])} granted (tx ${r.txId})`);
+    }));
+
+  healthCommand(consent, 'revoke', 'Revoke a consent (the patient only)')
+    .requiredOption('--consent-id <id>', 'consent id')
+    .action(async (f: HealthFlags & { consentId: string }) => asUser(f, async (c, out) => {
+      const r = await c.revokeConsent(f.consentId);
+      out.result({ txId: r.txId, ...r.payload }, () => `consent ${f.consentId} revoked (tx ${r.txId})`);
+    }));
+
+  healthCommand(consent, 'list', "The patient's active consents")
+    .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
+    .action(async (f: HealthFlags & { patient?: string }) => asUser(f, async (c, out) => {
+      const r = await c.listConsents(resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`));
+      out.result(r, () => JSON.stringify(r, null, 2));
+    }));
+
+  healthCommand(consent, 'export', 'A consent as a FHIR R4 Consent resource')
+    .requiredOption('--consent-id <id>', 'consent id')
+    .action(async (f: HealthFlags & { consentId: string }) => asUser(f, async (c, out) => {
+      const r = await c.exportConsent(f.consentId);
+      out.result(r, () => JSON.stringify(r, null, 2));
+    }));
+}

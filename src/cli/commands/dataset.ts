@@ -1,0 +1,29 @@
+// `medledger dataset register|list` — the data market: datasets stay sealed at their hospital.
+import type { Command } from 'commander';
+import { CliError } from '../output.ts';
+import type { CommandContext } from '../context.ts';
+import { asUser, healthCommand, readInput, type HealthFlags } from './record.ts';
+
+export function register(program: Command, _ctx: CommandContext): void {
+  const dataset = program.command('dataset').description('Datasets in the data market (CSV columns or FHIR Observation sets)');
+
+  healthCommand(dataset, 'register', "Store a dataset sealed at this hospital's node and list it (admin or supervisor)")
+    .requiredOption('--dataset-id <id>', 'dataset id')
+    .requiredOption('--name <text>', 'name')
+    .requiredOption('--file <path>', 'CSV with a header row, or a FHIR Bundle of Observations (JSON)')
+    .option('--media-type <type>', 'text/csv | application/fhir+json (default from the file name)')
+    .option('--description <text>', 'description', '')
+    .option('--closed', 'do not accept applications')
+    .action(async (f: HealthFlags & { datasetId: string; name: string; file: string; mediaType?: string; description: string; closed?: boolean }) => asUser(f, async (c, out) => {
+      const mediaType = f.mediaType ?? (f.file.endsWith('.csv') ? 'text/csv' : 'application/fhir+json');
+      if (mediaType !== 'text/csv' && mediaType !== 'application/fhir+json') throw new CliError('--media-type must be text/csv or application/fhir+json', 2);
+      const r = await c.registerDataset({ datasetId: f.datasetId, name: f.name, description: f.description, data: readInput(f.file, '--file'), mediaType, open: !f.closed });
+      out.result(r, () => `dataset ${f.datasetId} registered (tx ${String(r['txId'])}): ${JSON.stringify((r['dataset'] as Record<string, unknown>)?.['columns'])}`);
+    }));
+
+  healthCommand(dataset, 'list', 'The data market listing')
+    .action(async (f: HealthFlags) => asUser(f, async (c, out) => {
+      const r = await c.listDatasets() as { datasets: Array<Record<string, unknown>> };
+      out.result(r, () => r.datasets.map((d) => `${String(d['datasetId']).padEnd(18)} ${String(d['ownerOrg']).padEnd(11)} rows ${String(d['recordCount']).padEnd(6)} ${JSON.stringify(d['columns'])}  ${String(d['name'])}`).join('\n') || '(empty)');
+    }));
+}

@@ -1,0 +1,170 @@
+// `medledger record create|update|get|list|erase` — health records through a node's REST API,
+// signed with the user's own key from <dir>/crypto (SDK HealthClient). Also the shared plumbing
+// of the health commands (consent, access, audit, dataset, stats).
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { MedLedgerApiError } from '../../sdk/client.ts';
+import { connectAs, type HealthClient } from '../../sdk/health.ts';
+import { CliError, makeOutput, type Output } from '../output.ts';
+import type { CommandContext } from '../context.ts';
+
+const DEFAULT_DIR = '.medledger/network';
+const INPUT_BYTES_MAX = 32 * 1024 * 1024;
+const PSEUDONYM_RE = /^[0-9a-f]{32,128}$/;
+const USER_REF_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+
+export interface HealthFlags {
+  dir: string;
+  org: string;
+  user: string;
+  apiUrl?: string;
+  json?: boolean;
+}
+
+/** Add --dir/--org/--user/--api-url/--json to a health subcommand. */
+export function healthCommand(parent: Command, name: string, description: string): Command {
+  return parent.command(name).description(description)
+    .option('--dir <dir>', 'consortium directory (from `medledger init` / `npm start`)', DEFAULT_DIR)
+    .requiredOption('--org <org>', "the user's organisation, e.g. Hospital1")
+    .requiredOption('--user <name>', 'the user (its key in <dir>/crypto/<org>/<user>/ signs), e.g. doctor1')
+    .option('--api-url <url>', "the node API (default: the org's node from <dir>/<org>/node.yaml)")
+    .option('--json', 'print JSON');
+}
+
+/** Run `fn` as the user; turn every failure into a clear CliError. */
+export async function asUser<F extends HealthFlags>(flags: F, fn: (client: HealthClient, out: Output) => Promise<void>): Promise<void> {
+  const out = makeOutput(flags.json ?? false);
+  const dir = resolve(flags.dir);
+  if (!existsSync(join(dir, 'crypto'))) throw new CliError(`--dir ${flags.dir}: not a consortium directory (no crypto/); run \`npm start\` or \`medledger init\` first`, 2);
+  let client: HealthClient;
+  try {
+    client = connectAs(dir, flags.org, flags.user, flags.apiUrl);
+  } catch (err) {
+    throw new CliError((err as Error).message, 2);
+  }
+  try {
+    await fn(client, out);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    if (err instanceof MedLedgerApiError) throw new CliError(`${err.code}: ${err.message}`, err.status === 0 ? 3 : 1);
+    throw new CliError((err as Error).message, 1);
+  } finally {
+    client.close();
+  }
+}
+
+/** A patient given as a pseudonym, or as a user (`Hospital1/patient1`) known to the demo seeding. */
+export function resolvePatient(dir: string, patient: string): string {
+  if (PSEUDONYM_RE.test(patient)) return patient;
+  if (!USER_REF_RE.test(patient)) throw new CliError(`--patient must be a pseudonym (32–128 hex) or a user such as Hospital1/patient1, got "${patient.slice(0, 80)}"`, 2);
+  const mapPath = join(resolve(dir), 'demo-patients.json');
+  if (!existsSync(mapPath)) throw new CliError(`--patient ${patient}: no ${mapPath} to resolve a user to a pseudonym; pass the pseudonym`, 2);
+  const map = JSON.parse(readFileSync(mapPath, 'utf8')) as Record<string, string>;
+  const pp = map[patient];
+  if (!pp) throw new CliError(`--patient ${patient}: not an enrolled demo patient (see ${mapPath})`, 2);
+  return pp;
+}
+
+export function readInput(path: string, what: string): Buffer {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    throw new CliError(`${what} ${path}: no such file`, 2);
+  }
+  if (size > INPUT_BYTES_MAX) throw new CliError(`${what} ${path}: ${size} bytes exceeds ${INPUT_BYTES_MAX}`, 2);
+  return readFileSync(path);
+}
+
+export function list(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+const show = (v: unknown): string => JSON.stringify(v, null, 2);
+
+function inputOf(flags: { fhir?: string; file?: string; mediaType?: string; sensitivity?: string }): Parameters<HealthClient['createRecord']>[0]['input'] {
+  if (flags.fhir && flags.file) throw new CliError('give either --fhir or --file, not both', 2);
+  if (flags.fhir) {
+    try {
+      return { kind: 'fhir', resource: JSON.parse(readInput(flags.fhir, '--fhir').toString('utf8')) as unknown };
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      throw new CliError(`--fhir ${flags.fhir}: not JSON (${(err as Error).message})`, 2);
+    }
+  }
+  if (flags.file) {
+    if (!flags.mediaType) throw new CliError('--file needs --media-type (e.g. text/csv, application/pdf, image/png)', 2);
+    const s = flags.sensitivity;
+    if (s !== undefined && !['normal', 'sensitive', 'restricted'].includes(s)) throw new CliError('--sensitivity must be normal, sensitive or restricted', 2);
+    return { kind: 'file', data: readInput(flags.file, '--file'), mediaType: flags.mediaType, ...(s ? { sensitivity: s as 'normal' } : {}) };
+  }
+  throw new CliError('give the content: --fhir <resource.json> or --file <path> --media-type <type>', 2);
+}
+
+export function register(program: Command, _ctx: CommandContext): void {
+  const record = program.command('record').description('Health records: encrypted off chain at the custodian, registered on chain');
+
+  healthCommand(record, 'create', 'Create a record from a FHIR resource/Bundle or a file (split by sensitivity, sealed, registered)')
+    .requiredOption('--record-id <id>', 'new record id')
+    .requiredOption('--patient <pseudonym|org/user>', 'the patient')
+    .option('--fhir <file>', 'FHIR R4 resource or Bundle (JSON)')
+    .option('--file <path>', 'a file (CSV, PDF, image)')
+    .option('--media-type <type>', 'media type of --file')
+    .option('--sensitivity <level>', 'sensitivity of --file (default normal)')
+    .option('--purpose <code>', 'purpose of use', 'TREAT')
+    .action(async (f: HealthFlags & { recordId: string; patient: string; fhir?: string; file?: string; mediaType?: string; sensitivity?: string; purpose: string }) => asUser(f, async (c, out) => {
+      const r = await c.createRecord({ recordId: f.recordId, patient: resolvePatient(f.dir, f.patient), input: inputOf(f), purpose: f.purpose });
+      out.result(r, () => r['allowed'] === true ? `created ${f.recordId} (tx ${String(r['txId'])})\n${show((r['record'] as Record<string, unknown>)?.['parts'])}` : `denied: ${show(r['reasons'])}`);
+    }));
+
+  healthCommand(record, 'update', 'Write a new version of a record (earlier versions are kept)')
+    .requiredOption('--record-id <id>', 'record id')
+    .option('--fhir <file>', 'FHIR R4 resource or Bundle (JSON)')
+    .option('--file <path>', 'a file')
+    .option('--media-type <type>', 'media type of --file')
+    .option('--sensitivity <level>', 'sensitivity of --file')
+    .option('--purpose <code>', 'purpose of use', 'TREAT')
+    .action(async (f: HealthFlags & { recordId: string; fhir?: string; file?: string; mediaType?: string; sensitivity?: string; purpose: string }) => asUser(f, async (c, out) => {
+      const r = await c.updateRecord({ recordId: f.recordId, input: inputOf(f), purpose: f.purpose });
+      out.result(r, () => r['allowed'] === true ? `updated ${f.recordId} to version ${String((r['record'] as Record<string, unknown>)?.['version'])}` : `denied: ${show(r['reasons'])}`);
+    }));
+
+  healthCommand(record, 'get', 'Read a record: an audited on-chain access decision, then the released parts (CID and commitment verified)')
+    .requiredOption('--record-id <id>', 'record id')
+    .option('--purpose <code>', 'purpose of use (TREAT, ETREAT, BTG, HRESCH, PATRQT, …)', 'TREAT')
+    .option('--reason <code>', 'reason code (required for break-the-glass), e.g. unconscious-no-proxy')
+    .option('--sensitivity <level>', 'highest sensitivity wanted (default: all parts)')
+    .option('--version <n>', 'an earlier version')
+    .option('--out <file>', 'write the first part\'s content here instead of printing it')
+    .action(async (f: HealthFlags & { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: string; out?: string }) => asUser(f, async (c, out) => {
+      const version = f.version === undefined ? undefined : Number(f.version);
+      if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new CliError('--version must be a positive integer', 2);
+      const r = await c.readRecord({ recordId: f.recordId, purpose: f.purpose, ...(f.reason ? { reason: f.reason } : {}), ...(f.sensitivity ? { sensitivity: f.sensitivity } : {}), ...(version ? { version } : {}) });
+      if (!r.allowed) {
+        out.result({ allowed: false, txId: r.txId, decision: r.decision }, () => `DENIED (audited in tx ${r.txId}):\n  ${((r.decision['reasons'] as string[]) ?? []).join('\n  ')}`);
+        _ctx.exitCode = 4;
+        return;
+      }
+      if (f.out && r.parts[0]) writeFileSync(f.out, r.parts[0].content);
+      const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: p.mediaType.includes('json') || p.mediaType.startsWith('text/') ? p.content.toString('utf8') : `<${p.content.byteLength} bytes>` }));
+      out.result({ allowed: true, txId: r.txId, custodian: r.custodian, version: r.version, flags: r.decision['flags'], basis: r.decision['basis'], parts }, () =>
+        [`record ${f.recordId} v${r.version} from ${r.custodian} (basis ${show(r.decision['basis'])}, flags ${show(r.decision['flags'])}, tx ${r.txId})`,
+          ...parts.map((p) => `--- ${p.sensitivity} part (${p.mediaType}, ${p.cid})\n${f.out ? `(written to ${f.out})` : p.content}`)].join('\n'));
+    }));
+
+  healthCommand(record, 'list', "List a patient's records the user has a basis to read (metadata only)")
+    .requiredOption('--patient <pseudonym|org/user>', 'the patient')
+    .option('--purpose <code>', 'purpose of use', 'TREAT')
+    .action(async (f: HealthFlags & { patient: string; purpose: string }) => asUser(f, async (c, out) => {
+      const r = await c.listRecords(resolvePatient(f.dir, f.patient), f.purpose) as { records: Array<Record<string, unknown>> };
+      out.result(r, () => r.records.length === 0 ? '(no records you may read)' : r.records.map((x) => `${String(x['recordId']).padEnd(20)} ${String(x['category']).padEnd(14)} ${String(x['sensitivity']).padEnd(11)} v${String(x['version'])}  ${String(x['custodian'])}`).join('\n'));
+    }));
+
+  healthCommand(record, 'erase', 'Erase a record (patient or custodian staff): on-chain tombstone, keys and blobs crypto-shredded')
+    .requiredOption('--record-id <id>', 'record id')
+    .action(async (f: HealthFlags & { recordId: string }) => asUser(f, async (c, out) => {
+      const r = await c.eraseRecord(f.recordId);
+      out.result(r, () => `erased ${f.recordId}: ${show(r['erased'])}`);
+    }));
+}
