@@ -2,3 +2,4 @@ export * from './caller.ts';
 export * from './keystore.ts';
 export * from './sensitivity.ts';
 export * from './service.ts';
+export * from './pseudonym.ts';

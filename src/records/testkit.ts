@@ -1,6 +1,5 @@
 // Tests and demo: a real consortium (initConsortium + MedLedgerNode per org over mTLS, Raft) with a
 // RecordService attached to every node, and callers that sign as the consortium's demo users.
-import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +12,7 @@ import { MedLedgerNode } from '../node/node.ts';
 import { gatewayCaller, type HealthCaller } from './caller.ts';
 import { RecordService } from './service.ts';
 
-/** Pseudonym of a patient user: HMAC-SHA256 under a consortium secret (never the bare name). */
-export function pseudonymOf(secret: string, user: string): string {
-  return createHmac('sha256', secret).update(`medledger-patient|${user}`).digest('hex');
-}
+export { pseudonymOf } from './pseudonym.ts';
 
 export interface RecordsNetwork {
   readonly dir: string;

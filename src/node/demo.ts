@@ -1,0 +1,182 @@
+// `npm start`: the five-hospital Raft network (`medledger up`, in the foreground) plus demo data —
+// patients, care relations, FHIR records (one restricted), a consent, a dataset per hospital with
+// synthetic values, an approved researcher, and some history (a consented cross-hospital read, a
+// denied read, a break-the-glass read, a statistics run). Seeding runs once per consortium
+// directory (<dir>/demo-seeded.json); Ctrl-C stops the nodes.
+//
+//   node --import tsx src/node/demo.ts [--dir .medledger/network] [--no-seed]
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectAs, type HealthClient } from '../sdk/health.ts';
+import { pseudonymOf } from '../records/pseudonym.ts';
+
+const ORGS = 5;
+const READY_TIMEOUT_MS = 180_000;
+const args = process.argv.slice(2);
+const dirArg = args.indexOf('--dir');
+const dir = resolve(dirArg >= 0 && args[dirArg + 1] ? args[dirArg + 1]! : '.medledger/network');
+const seed = !args.includes('--no-seed');
+const portArg = args.indexOf('--base-port');
+const basePort = portArg >= 0 && args[portArg + 1] ? ['--base-port', args[portArg + 1]!] : [];
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const orgs = Array.from({ length: ORGS }, (_, i) => `Hospital${i + 1}`);
+
+function log(line: string): void {
+  process.stdout.write(`[demo] ${line}\n`);
+}
+
+/** Deterministic synthetic values (xorshift), so every run of the demo shows the same numbers. */
+function rng(seedValue: number): () => number {
+  let x = seedValue >>> 0 || 1;
+  return () => {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    return x / 0x1_0000_0000;
+  };
+}
+
+async function waitForApis(): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (const org of orgs) {
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`the API of ${org} did not come up within ${READY_TIMEOUT_MS / 1000} s`);
+      if (existsSync(join(dir, 'crypto', org, 'admin1', 'key.pem')) && existsSync(join(dir, org, 'node.yaml'))) {
+        const c = connectAs(dir, org, 'admin1');
+        try {
+          await c.client.health();
+          const status = await c.client.status();
+          if ((status.consensus as { leader?: string | null } | null)?.leader) break;
+        } catch {
+          // not up yet
+        } finally {
+          c.close();
+        }
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+const observation = (id: string, loinc: string, display: string, value: number, unit: string): Record<string, unknown> => ({
+  resourceType: 'Observation', id, status: 'final',
+  code: { coding: [{ system: 'http://loinc.org', code: loinc, display }] },
+  valueQuantity: { value, unit },
+});
+
+async function seedDemo(): Promise<void> {
+  const marker = join(dir, 'demo-seeded.json');
+  if (existsSync(marker)) {
+    log(`already seeded (${marker}); skipping`);
+    return;
+  }
+  const clients = new Map<string, HealthClient>();
+  const as = (org: string, user: string): HealthClient => {
+    const k = `${org}/${user}`;
+    let c = clients.get(k);
+    if (!c) {
+      c = connectAs(dir, org, user);
+      clients.set(k, c);
+    }
+    return c;
+  };
+  try {
+    const secretPath = join(dir, 'demo-pseudonym.key');
+    if (!existsSync(secretPath)) writeFileSync(secretPath, randomBytes(32).toString('hex'), { mode: 0o600 });
+    const secret = readFileSync(secretPath, 'utf8').trim();
+    const patients: Record<string, string> = {};
+    for (const org of orgs) for (const p of ['patient1', 'patient2']) patients[`${org}/${p}`] = pseudonymOf(secret, `${org}/${p}`);
+    writeFileSync(join(dir, 'demo-patients.json'), JSON.stringify(patients, null, 2));
+
+    const cfg = await as('Hospital1', 'admin1').evaluate('config', {});
+    if (cfg === null) await as('Hospital1', 'admin1').submit('initialize', { camsOrg: 'Hospital1' });
+    log('enrolling patients, care relations, records and datasets at every hospital …');
+    await Promise.all(orgs.map(async (org, i) => {
+      const admin = as(org, 'admin1');
+      const doctor = as(org, 'doctor1');
+      const r = rng(1000 + i);
+      for (const p of ['patient1', 'patient2']) {
+        const pp = patients[`${org}/${p}`]!;
+        await admin.enrolPatient(`${org}/${p}`, pp).catch((err: Error) => { if (!/already/.test(err.message)) throw err; });
+        await admin.startCare(`${org}/doctor1`, pp).catch((err: Error) => { if (!/already/.test(err.message)) throw err; });
+      }
+      const p1 = patients[`${org}/patient1`]!;
+      const n = i + 1;
+      await doctor.createRecord({ recordId: `h${n}-p1-bp`, patient: p1, input: { kind: 'fhir', resource: observation(`bp${n}`, '8480-6', 'Systolic blood pressure', 110 + Math.round(r() * 50), 'mm[Hg]') } });
+      await doctor.createRecord({
+        recordId: `h${n}-p1-visit`, patient: p1, input: {
+          kind: 'fhir', resource: {
+            resourceType: 'Bundle', type: 'collection', entry: [
+              { resource: observation(`hr${n}`, '8867-4', 'Heart rate', 60 + Math.round(r() * 40), '/min') },
+              { resource: { resourceType: 'Condition', id: `dep${n}`, subject: { reference: 'Patient/p1' }, code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'F32.1', display: 'Moderate depressive episode' }] } } },
+            ],
+          },
+        },
+      });
+      const rows = 20 + Math.round(r() * 20);
+      const csv = ['age,sbp,bmi', ...Array.from({ length: rows }, () => `${30 + Math.round(r() * 50)},${105 + Math.round(r() * 60)},${(19 + r() * 14).toFixed(1)}`)].join('\n');
+      await admin.registerDataset({ datasetId: `bp-${org.toLowerCase()}`, name: `Blood pressure cohort, ${org}`, description: 'synthetic demo data', data: Buffer.from(`${csv}\n`), mediaType: 'text/csv' });
+    }));
+
+    log('consent, researcher applications, some history …');
+    const now = Date.now();
+    await as('Hospital1', 'patient1').grantConsent({
+      patient: patients['Hospital1/patient1'], grantee: { kind: 'user', user: 'Hospital2/doctor1' }, actions: ['read'], purposes: ['TREAT'],
+      period: { startMs: now - 60_000, endMs: now + 30 * 86_400_000 }, scope: { recordIds: [], categories: [], maxSensitivity: 'sensitive' },
+    });
+    const researcher = as('Hospital2', 'researcher1');
+    for (const org of orgs) {
+      const app = await researcher.apply({ target: { kind: 'dataset', datasetId: `bp-${org.toLowerCase()}` }, purpose: 'HRESCH', actions: ['statistics'], period: { startMs: now - 60_000, endMs: now + 30 * 86_400_000 }, maxSensitivity: 'normal' });
+      await as(org, 'admin1').decideApplication((app.payload['application'] as { applicationId: string }).applicationId, true);
+    }
+    await as('Hospital2', 'doctor1').readRecord({ recordId: 'h1-p1-visit', purpose: 'TREAT', sensitivity: 'sensitive' });
+    await as('Hospital3', 'nurse1').readRecord({ recordId: 'h1-p1-bp', purpose: 'TREAT' });
+    await as('Hospital4', 'doctor1').readRecord({ recordId: 'h1-p1-visit', purpose: 'BTG', reason: 'unconscious-no-proxy' });
+    const st = await researcher.statistics({ datasetIds: orgs.map((o) => `bp-${o.toLowerCase()}`), variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 170, bins: 7 } });
+    writeFileSync(marker, JSON.stringify({ seededAtMs: Date.now(), statisticsRequest: st.requestId }, null, 2));
+    log(`seeded: ${orgs.length} hospitals, ${Object.keys(patients).length} patients, ${orgs.length * 2} records, ${orgs.length} datasets; statistics ${st.requestId} (count ${String((st.result as { count?: number } | null)?.count)})`);
+  } finally {
+    for (const c of clients.values()) c.close();
+  }
+}
+
+function examples(): string {
+  const d = dir === resolve('.medledger/network') ? '' : ` --dir ${dir}`;
+  const m = 'node bin/medledger.js';
+  return [
+    '',
+    'Try (in another terminal):',
+    `  ${m} record list   --org Hospital1 --user doctor1 --patient Hospital1/patient1${d}`,
+    `  ${m} record get    --org Hospital2 --user doctor1 --record-id h1-p1-visit --sensitivity sensitive${d}    # consented, restricted part withheld`,
+    `  ${m} record get    --org Hospital3 --user doctor1 --record-id h1-p1-bp${d}                              # denied, audited`,
+    `  ${m} access btg    --org Hospital5 --user doctor1 --record-id h1-p1-bp --reason unconscious-no-proxy${d}`,
+    `  ${m} audit patient --org Hospital1 --user patient1${d}                                                  # who saw my data`,
+    `  ${m} audit feed    --org Hospital1 --user patient1${d}`,
+    `  ${m} audit record  --org Hospital1 --user supervisor1 --record-id h1-p1-visit --fhir${d}`,
+    `  ${m} consent list  --org Hospital1 --user patient1${d}`,
+    `  ${m} dataset list  --org Hospital2 --user researcher1${d}`,
+    `  ${m} stats run     --org Hospital2 --user researcher1 --datasets bp-hospital1,bp-hospital2,bp-hospital3 --variable sbp --min 100 --max 170 --bins 7${d}`,
+    `  ${m} stats run     --org Hospital3 --user researcher1 --datasets bp-hospital1 --variable sbp --min 100 --max 170${d}   # refused: no approval`,
+    'Add --json to any of them. Ctrl-C here stops the network.',
+  ].join('\n');
+}
+
+const child = spawn(process.execPath, [join(repo, 'bin', 'medledger.js'), 'up', '--orgs', String(ORGS), '--consensus', 'raft', '--dir', dir, ...basePort], { stdio: 'inherit' });
+const forward = (signal: NodeJS.Signals): void => {
+  child.kill(signal);
+};
+process.on('SIGINT', () => forward('SIGINT'));
+process.on('SIGTERM', () => forward('SIGTERM'));
+child.on('exit', (code) => process.exit(code ?? 0));
+
+waitForApis()
+  .then(async () => {
+    if (seed) await seedDemo();
+    process.stdout.write(`${examples()}\n`);
+  })
+  .catch((err: Error) => {
+    process.stderr.write(`[demo] seeding failed: ${err.message}\n(the network keeps running; Ctrl-C to stop)\n`);
+  });
