@@ -4,7 +4,7 @@
 // denied read, a break-the-glass read, a statistics run). Seeding runs once per consortium
 // directory (<dir>/demo-seeded.json); Ctrl-C stops the nodes.
 //
-//   node --import tsx src/node/demo.ts [--dir .medledger/network] [--no-seed]
+//   node --import tsx src/node/demo.ts [--dir .medledger/network] [--base-port 7400] [--no-seed | --seed-only]
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -105,7 +105,8 @@ async function seedDemo(): Promise<void> {
       }
       const p1 = patients[`${org}/patient1`]!;
       const n = i + 1;
-      await doctor.createRecord({ recordId: `h${n}-p1-bp`, patient: p1, input: { kind: 'fhir', resource: observation(`bp${n}`, '8480-6', 'Systolic blood pressure', 110 + Math.round(r() * 50), 'mm[Hg]') } });
+      const tolerate = (err: Error): void => { if (!/already exists|already has content/.test(err.message)) throw err; };
+      await doctor.createRecord({ recordId: `h${n}-p1-bp`, patient: p1, input: { kind: 'fhir', resource: observation(`bp${n}`, '8480-6', 'Systolic blood pressure', 110 + Math.round(r() * 50), 'mm[Hg]') } }).catch(tolerate);
       await doctor.createRecord({
         recordId: `h${n}-p1-visit`, patient: p1, input: {
           kind: 'fhir', resource: {
@@ -115,10 +116,10 @@ async function seedDemo(): Promise<void> {
             ],
           },
         },
-      });
+      }).catch(tolerate);
       const rows = 20 + Math.round(r() * 20);
       const csv = ['age,sbp,bmi', ...Array.from({ length: rows }, () => `${30 + Math.round(r() * 50)},${105 + Math.round(r() * 60)},${(19 + r() * 14).toFixed(1)}`)].join('\n');
-      await admin.registerDataset({ datasetId: `bp-${org.toLowerCase()}`, name: `Blood pressure cohort, ${org}`, description: 'synthetic demo data', data: Buffer.from(`${csv}\n`), mediaType: 'text/csv' });
+      await admin.registerDataset({ datasetId: `bp-${org.toLowerCase()}`, name: `Blood pressure cohort, ${org}`, description: 'synthetic demo data', data: Buffer.from(`${csv}\n`), mediaType: 'text/csv' }).catch(tolerate);
     }));
 
     log('consent, researcher applications, some history …');
@@ -164,6 +165,17 @@ function examples(): string {
   ].join('\n');
 }
 
+if (args.includes('--seed-only')) {
+  // Seed a network that is already up (e.g. after a failed first seeding).
+  waitForApis().then(seedDemo).then(() => process.stdout.write(`${examples()}\n`), (err: Error) => {
+    process.stderr.write(`[demo] seeding failed: ${err.message}\n`);
+    process.exitCode = 1;
+  });
+} else {
+  startAndSeed();
+}
+
+function startAndSeed(): void {
 const child = spawn(process.execPath, [join(repo, 'bin', 'medledger.js'), 'up', '--orgs', String(ORGS), '--consensus', 'raft', '--dir', dir, ...basePort], { stdio: 'inherit' });
 const forward = (signal: NodeJS.Signals): void => {
   child.kill(signal);
@@ -180,3 +192,4 @@ waitForApis()
   .catch((err: Error) => {
     process.stderr.write(`[demo] seeding failed: ${err.message}\n(the network keeps running; Ctrl-C to stop)\n`);
   });
+}

@@ -67,7 +67,8 @@ export class HealthClient implements HealthCaller {
         // A peer one block behind refuses or disagrees: retry shortly; a real refusal repeats.
         last = err as Error;
         const code = (err as MedLedgerApiError).code ?? '';
-        if (!['ENDORSEMENT_REFUSED', 'ENDORSEMENT_MISMATCH'].includes(code)) break;
+        // Endorsement-phase failures only: nothing was ordered, so a new proposal cannot duplicate.
+        if (!['ENDORSEMENT_REFUSED', 'ENDORSEMENT_MISMATCH', 'ENDORSER_UNAVAILABLE', 'POLICY_NOT_SATISFIED'].includes(code)) break;
       }
       await new Promise((r) => setTimeout(r, 150 * attempt));
     }
