@@ -430,11 +430,7 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     const { from: fromQuery } = parseInput(EventsQuery, req.query, 'query');
     if (streams.size >= limits.eventStreamsMax) throw new ApiError(503, 'TOO_MANY_STREAMS', `${limits.eventStreamsMax} event streams are open on this node; retry later`);
     const from = fromQuery ?? services.height() + 1;
-    reply.hijack();
-    slots.get(req)?.();
     const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    streams.add(raw);
     let next = from;
     let replaying = true;
     let closed = false;
@@ -477,7 +473,17 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
       fill(ev.number - 1);
       if (ev.number === next) emit(ev);
     };
-    const unsubscribe = services.subscribeBlocks(from, onBlock);
+    let unsubscribe: () => void;
+    try {
+      // Subscribed before the stored blocks are replayed (events meanwhile wait in `pending`).
+      unsubscribe = services.subscribeBlocks(from, onBlock);
+    } catch (err) {
+      throw new ApiError(503, 'NO_PEER', `this node cannot stream blocks: ${(err as Error).message}`);
+    }
+    reply.hijack();
+    slots.get(req)?.();
+    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    streams.add(raw);
     const heartbeat = setInterval(() => {
       if (!closed) raw.write(': keep-alive\n\n');
     }, limits.eventStreamHeartbeatMs);

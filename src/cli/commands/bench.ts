@@ -61,13 +61,28 @@ export function signatureWorkPerTx(o: { orgs: number; endorsers: number; txPerBl
   return { signs: steps.reduce((s, x) => s + x.signs, 0), verifies: steps.reduce((s, x) => s + x.verifies, 0), steps };
 }
 
+export interface EcdsaRates {
+  /** Per second of wall-clock time on this thread. */
+  readonly signsPerSecond: number;
+  readonly verifiesPerSecond: number;
+  /** Per second of CPU time of this process: unaffected by other processes sharing the machine. */
+  readonly signsPerCpuSecond: number;
+  readonly verifiesPerCpuSecond: number;
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1e6;
+}
+
 /** ECDSA P-256 signs and verifies per second on this thread, each measured for about `durationMs`. */
-export function measureEcdsa(durationMs: number): { signsPerSecond: number; verifiesPerSecond: number } {
+export function measureEcdsa(durationMs: number): EcdsaRates {
   const { privateKey, publicKey } = generateKeyPair();
   const message = new Uint8Array(randomBytes(256));
-  const rate = (op: () => void): number => {
+  const rate = (op: () => void): { wall: number; cpu: number } => {
     for (let i = 0; i < 50; i++) op(); // warm-up
     let count = 0;
+    const cpu0 = process.cpuUsage();
     const start = performance.now();
     let elapsed = 0;
     while (elapsed < durationMs) {
@@ -75,14 +90,14 @@ export function measureEcdsa(durationMs: number): { signsPerSecond: number; veri
       count += 50;
       elapsed = performance.now() - start;
     }
-    return (count * 1000) / elapsed;
+    return { wall: (count * 1000) / elapsed, cpu: count / Math.max(1e-6, cpuSecondsSince(cpu0)) };
   };
   const signature = sign(privateKey, message);
-  const signsPerSecond = rate(() => sign(privateKey, message));
-  const verifiesPerSecond = rate(() => {
+  const s = rate(() => sign(privateKey, message));
+  const v = rate(() => {
     if (!verify(publicKey, message, signature)) throw new Error('ECDSA self-check failed');
   });
-  return { signsPerSecond, verifiesPerSecond };
+  return { signsPerSecond: s.wall, verifiesPerSecond: v.wall, signsPerCpuSecond: s.cpu, verifiesPerCpuSecond: v.cpu };
 }
 
 export function percentile(sortedAscending: readonly number[], p: number): number {
@@ -114,17 +129,24 @@ export interface BenchReport {
   readonly failed: Record<string, number>;
   readonly durationMs: number;
   readonly committedTxPerSecond: number;
+  /** CPU time this process used during the load (in-process mode: nodes, gateways and clients). */
+  readonly cpuSeconds: number;
+  readonly committedTxPerCpuSecond: number;
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly blocks: number;
   readonly txPerBlock: number;
   readonly signatureCeiling: {
     readonly signsPerSecond: number;
     readonly verifiesPerSecond: number;
+    readonly signsPerCpuSecond: number;
+    readonly verifiesPerCpuSecond: number;
     readonly signsPerTx: number;
     readonly verifiesPerTx: number;
     readonly txPerSecondOneThread: number;
     readonly cores: number;
     readonly txPerSecondAllCores: number;
+    /** The same ceiling per CPU-second (compare with committedTxPerCpuSecond on a shared machine). */
+    readonly txPerCpuSecond: number;
     readonly steps: readonly SignatureStep[];
   };
   readonly machine: { readonly cpu: string; readonly cores: number; readonly node: string };
@@ -160,6 +182,7 @@ function human(r: BenchReport): string {
     `                 one tx costs ${c.signsPerTx.toFixed(2)} signs + ${c.verifiesPerTx.toFixed(2)} verifies (${r.endorsersPerTx} of ${r.orgs} orgs endorse)`,
     `                 → ${f(c.txPerSecondOneThread)} tx/s on one thread, ${f(c.txPerSecondAllCores)} tx/s on all ${c.cores} cores`,
     `  achieved / one-thread ceiling: ${((100 * r.committedTxPerSecond) / c.txPerSecondOneThread).toFixed(1)} %`,
+    `  per CPU-second (robust on a shared machine): ${f(r.committedTxPerCpuSecond)} tx committed vs a ceiling of ${f(c.txPerCpuSecond)} (${((100 * r.committedTxPerCpuSecond) / c.txPerCpuSecond).toFixed(1)} %; ${r.cpuSeconds.toFixed(1)} CPU-s used${r.mode === 'running consortium' ? ' by the clients only' : ''})`,
   );
   return lines.join('\n');
 }
@@ -257,6 +280,7 @@ export function register(program: Command, _ctx: CommandContext): void {
           : null;
         bar?.start(txCount, 0, { rate: '0', failed: 0 });
         const started = performance.now();
+        const cpuStart = process.cpuUsage();
         const worker = async (w: number): Promise<void> => {
           const client = perNode[w % perNode.length]!;
           for (;;) {
@@ -278,6 +302,7 @@ export function register(program: Command, _ctx: CommandContext): void {
         };
         await Promise.all(Array.from({ length: Math.min(clients, txCount) }, (_, w) => worker(w)));
         const durationMs = performance.now() - started;
+        const cpuSeconds = cpuSecondsSince(cpuStart);
         bar?.stop();
         const heightAfter = (await perNode[0]!.status()).height;
         const blocks = Math.max(1, heightAfter - heightBefore);
@@ -288,6 +313,7 @@ export function register(program: Command, _ctx: CommandContext): void {
         const ecdsa = measureEcdsa(ecdsaMs);
         const work = signatureWorkPerTx({ orgs: orgs.length, endorsers, txPerBlock });
         const oneThread = 1 / (work.signs / ecdsa.signsPerSecond + work.verifies / ecdsa.verifiesPerSecond);
+        const perCpuSecond = 1 / (work.signs / ecdsa.signsPerCpuSecond + work.verifies / ecdsa.verifiesPerCpuSecond);
         const cores = availableParallelism();
         latencies.sort((a, b) => a - b);
         const report: BenchReport = {
@@ -304,17 +330,22 @@ export function register(program: Command, _ctx: CommandContext): void {
           failed,
           durationMs: Math.round(durationMs),
           committedTxPerSecond: (valid * 1000) / durationMs,
+          cpuSeconds,
+          committedTxPerCpuSecond: valid / Math.max(1e-6, cpuSeconds),
           latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? Number.NaN },
           blocks,
           txPerBlock,
           signatureCeiling: {
             signsPerSecond: ecdsa.signsPerSecond,
             verifiesPerSecond: ecdsa.verifiesPerSecond,
+            signsPerCpuSecond: ecdsa.signsPerCpuSecond,
+            verifiesPerCpuSecond: ecdsa.verifiesPerCpuSecond,
             signsPerTx: work.signs,
             verifiesPerTx: work.verifies,
             txPerSecondOneThread: oneThread,
             cores,
             txPerSecondAllCores: oneThread * cores,
+            txPerCpuSecond: perCpuSecond,
             steps: work.steps,
           },
           machine: { cpu: cpus()[0]?.model ?? 'unknown', cores, node: process.version },
