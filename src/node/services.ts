@@ -44,7 +44,10 @@ export interface NodeServices {
   /** A committed block with this peer's validation codes, or null past the height. */
   getBlock(number: number): StoredBlock | null;
   height(): number;
-  /** Committed blocks from `fromNumber` on (replaying stored ones first); returns unsubscribe. */
+  /**
+   * Blocks committed from now on whose number is ≥ `fromNumber`; returns unsubscribe. Callers that
+   * need older blocks replay them with getBlock first (the REST event stream does).
+   */
   subscribeBlocks(fromNumber: number, listener: (event: BlockCommitEvent) => void): () => void;
   status(): NodeStatus;
 }
