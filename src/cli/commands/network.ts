@@ -15,7 +15,7 @@ import type { CommandContext } from '../context.ts';
 
 const DEFAULT_DIR = '.medledger/network';
 const DEFAULT_BASE_PORT = 7400;
-const READY_TIMEOUT_MS = 90_000;
+const READY_TIMEOUT_MS = 180_000;
 
 function parseEngine(text: string): EngineName {
   if (!(ENGINE_NAMES as readonly string[]).includes(text)) throw new CliError(`--consensus must be one of ${ENGINE_NAMES.join(', ')}, got "${text}"`, 2);
