@@ -4,3 +4,4 @@ export * from './rng.ts';
 export * from './cutter.ts';
 export * from './dedup.ts';
 export * from './memory-storage.ts';
+export * from './ready-queue.ts';

@@ -32,6 +32,7 @@
 // block (or a fresh one), with the view-change votes as justification. Safety under 'safe' quorums (2f+1 of n) is the usual quorum-intersection
 // argument (docs/architecture/ehbft.md); under 'paper' quorums it does not hold with Byzantine
 // acceptors, which is what the lab demonstrates.
+import { ReadyQueue } from '../ready-queue.ts';
 import { bytesEqual, decode as decodeValue, encode, sha256, type Bytes } from '../../codec/index.ts';
 import type { SignatureVerifier, Signer } from '../../crypto/index.ts';
 import type { CutterConfig } from '../cutter.ts';
@@ -44,8 +45,6 @@ import {
   type Engine,
   type EngineStatus,
   type NodeId,
-  type Outbound,
-  type PersistOp,
   type Proposal,
   type ProposeResult,
   type Ready,
@@ -173,9 +172,10 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   private readonly limits: MessageLimits;
 
   // Ready output not yet taken by advance().
-  private readonly outPersist: PersistOp[] = [];
-  private readonly outMessages: Outbound<EhbftMessage>[] = [];
-  private readonly outDecided: DecidedBlock[] = [];
+  private readonly out = new ReadyQueue<EhbftMessage>();
+  private readonly outPersist = this.out.persist;
+  private readonly outMessages = this.out.messages;
+  private readonly outDecided = this.out.decided;
 
   // Decided state: a pure function of the decided blocks, identical on every correct node.
   private height = 0;
@@ -369,18 +369,16 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   }
 
   hasReady(): boolean {
-    return this.outPersist.length > 0 || this.outMessages.length > 0 || this.outDecided.length > 0 || this.pendingRestore !== null;
+    return this.out.hasReady() || this.pendingRestore !== null;
   }
 
   ready(): Ready<EhbftMessage> {
-    return { persist: [...this.outPersist], messages: [...this.outMessages], decided: [...this.outDecided], restore: this.pendingRestore };
+    return this.out.ready(this.pendingRestore);
   }
 
   advance(ready: Ready<EhbftMessage>): void {
     if (ready.restore) this.pendingRestore = null;
-    this.outPersist.splice(0, ready.persist.length);
-    this.outMessages.splice(0, ready.messages.length);
-    this.outDecided.splice(0, ready.decided.length);
+    this.out.advance(ready);
   }
 
   status(): EngineStatus {

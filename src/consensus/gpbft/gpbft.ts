@@ -14,6 +14,7 @@
 // Blocks are decided one at a time, so heights are gapless and a new member joining a group
 // always finds it idle. Safety rests on the second layer (PBFT among the primaries, quorum
 // q2 = ⌈(k+f2+1)/2⌉ of k); the view change carries prepared certificates across views.
+import { ReadyQueue } from '../ready-queue.ts';
 import { decode, encode, bytesEqual, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
 import { BlockCutter } from '../cutter.ts';
@@ -31,7 +32,6 @@ import {
   type EngineStatus,
   type NodeId,
   type Outbound,
-  type PersistOp,
   type Proposal,
   type ProposeResult,
   type Ready,
@@ -202,9 +202,10 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   /** What this node sent for the current layer-1 / layer-2 instances, resent when progress stalls. */
   private readonly resend = new Map<string, Outbound<GpbftMessage>[]>();
 
-  private persist: PersistOp[] = [];
-  private messages: Outbound<GpbftMessage>[] = [];
-  private decided: DecidedBlock[] = [];
+  private readonly out = new ReadyQueue<GpbftMessage>();
+  private readonly persist = this.out.persist;
+  private readonly messages = this.out.messages;
+  private readonly decided = this.out.decided;
 
   constructor(ctx: EngineContext) {
     this.id = ctx.id;
@@ -430,17 +431,15 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   }
 
   hasReady(): boolean {
-    return this.persist.length > 0 || this.messages.length > 0 || this.decided.length > 0;
+    return this.out.hasReady();
   }
 
   ready(): Ready<GpbftMessage> {
-    return { persist: [...this.persist], messages: [...this.messages], decided: [...this.decided], restore: null };
+    return this.out.ready();
   }
 
   advance(ready: Ready<GpbftMessage>): void {
-    this.persist.splice(0, ready.persist.length);
-    this.messages.splice(0, ready.messages.length);
-    this.decided.splice(0, ready.decided.length);
+    this.out.advance(ready);
   }
 
   status(): EngineStatus {

@@ -16,6 +16,7 @@
 // Replacement: a generator that is not heard from (timeout), makes no progress while proposals
 // wait, or is caught misbehaving (invalid block, bad seal, equivocation) is replaced by the next
 // best generator in the next epoch.
+import { ReadyQueue } from '../ready-queue.ts';
 import { bytesEqual, decode, encode, toHex, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
 import { DedupWindow } from '../dedup.ts';
@@ -27,8 +28,6 @@ import {
   type Engine,
   type EngineStatus,
   type NodeId,
-  type Outbound,
-  type PersistOp,
   type Proposal,
   type ProposeResult,
   type Ready,
@@ -216,9 +215,10 @@ export class HashgenEngine implements Engine<HgMessage> {
   private readonly misbehaviours: Misbehaviour[] = [];
 
   // The Ready under construction.
-  private persistOut: PersistOp[] = [];
-  private messagesOut: Outbound<HgMessage>[] = [];
-  private decidedOut: DecidedBlock[] = [];
+  private readonly out = new ReadyQueue<HgMessage>();
+  private readonly persistOut = this.out.persist;
+  private readonly messagesOut = this.out.messages;
+  private readonly decidedOut = this.out.decided;
 
   constructor(ctx: EngineContext, defaults: { quorum: QuorumMode } = { quorum: 'paper' }) {
     assertInvariant(ctx.members.length >= 1, 'hashgen needs at least one member');
@@ -370,17 +370,15 @@ export class HashgenEngine implements Engine<HgMessage> {
   }
 
   hasReady(): boolean {
-    return this.persistOut.length > 0 || this.messagesOut.length > 0 || this.decidedOut.length > 0;
+    return this.out.hasReady();
   }
 
   ready(): Ready<HgMessage> {
-    return { persist: [...this.persistOut], messages: [...this.messagesOut], decided: [...this.decidedOut], restore: null };
+    return this.out.ready();
   }
 
   advance(ready: Ready<HgMessage>): void {
-    this.persistOut.splice(0, ready.persist.length);
-    this.messagesOut.splice(0, ready.messages.length);
-    this.decidedOut.splice(0, ready.decided.length);
+    this.out.advance(ready);
   }
 
   status(): EngineStatus {

@@ -2,6 +2,7 @@
 // in-process demo. Other members (if any) forward proposals to the orderer (members[0]) and
 // receive decided blocks from it. It tolerates no faults: if the orderer is down, nothing is
 // decided. The orderer signs each block ('solo-orderer' certificate).
+import { ReadyQueue } from '../ready-queue.ts';
 import { encode, decode, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
 import { BlockCutter } from '../cutter.ts';
@@ -14,8 +15,6 @@ import {
   type Engine,
   type EngineStatus,
   type NodeId,
-  type Outbound,
-  type PersistOp,
   type Proposal,
   type ProposeResult,
   type Ready,
@@ -69,9 +68,10 @@ export class SoloEngine implements Engine<SoloMessage> {
   private height: number;
   private digest: Bytes;
 
-  private persist: PersistOp[] = [];
-  private messages: Outbound<SoloMessage>[] = [];
-  private decided: DecidedBlock[] = [];
+  private readonly out = new ReadyQueue<SoloMessage>();
+  private readonly persist = this.out.persist;
+  private readonly messages = this.out.messages;
+  private readonly decided = this.out.decided;
   /** Follower: blocks received ahead of the next expected height (bounded). */
   private readonly early = new Map<number, DecidedBlock>();
 
@@ -192,17 +192,15 @@ export class SoloEngine implements Engine<SoloMessage> {
   }
 
   hasReady(): boolean {
-    return this.persist.length > 0 || this.messages.length > 0 || this.decided.length > 0;
+    return this.out.hasReady();
   }
 
   ready(): Ready<SoloMessage> {
-    return { persist: [...this.persist], messages: [...this.messages], decided: [...this.decided], restore: null };
+    return this.out.ready();
   }
 
   advance(ready: Ready<SoloMessage>): void {
-    this.persist.splice(0, ready.persist.length);
-    this.messages.splice(0, ready.messages.length);
-    this.decided.splice(0, ready.decided.length);
+    this.out.advance(ready);
   }
 
   status(): EngineStatus {
