@@ -27,6 +27,8 @@ import {
   idSchema,
   LIMITS,
   maxSensitivity,
+  nodeKeyArgs,
+  publishNodeKeyArgs,
   orgSchema,
   pageArgs,
   pseudonymSchema,
@@ -43,6 +45,7 @@ import {
   type Consent,
   type Dataset,
   type ErasedEntry,
+  type NodeKeyEntry,
   type Purpose,
   type RecordEntry,
   type Sensitivity,
@@ -448,16 +451,50 @@ export const healthContract: Contract = {
     recordReads: fn('submit', "recordReads([{requester, recordId, action, purpose, reason?, sensitivity?, servedDecision}]) — a custodian node's batch of served requests, each re-decided and audited", (tx, args) => {
       const events = parseArg(readBatchArgs, args);
       const results: unknown[] = [];
+      // Event ids already recorded by this custodian organisation (on chain, or earlier in this
+      // batch: the stub reads committed state only). A replayed event is answered, not re-audited.
+      const seen = new Set<string>();
       for (const e of events) {
         const r = liveOrMissing(tx, e.recordId);
         if (r && r.custodian !== tx.creator.org) throw new ContractError(`recordReads: record ${e.recordId} is held by ${r.custodian}; only its custodian records its reads`);
         const requester: Actor = e.requester;
+        const markerKey = e.eventId !== undefined ? key('rr', tx.creator.org, e.eventId) : null;
+        if (markerKey !== null) {
+          const earlier = seen.has(markerKey) ? { auditId: null } : getJson<{ auditId: string }>(tx.stub, markerKey);
+          if (earlier) {
+            results.push({ eventId: e.eventId, recordId: e.recordId, requester: `${requester.org}/${requester.id}`, duplicate: true, auditId: earlier.auditId });
+            continue;
+          }
+          seen.add(markerKey);
+        }
         const target = r ? recordTarget(r, clampTo(r, e.sensitivity)) : missingTarget(e.recordId);
         const { decision, auditId } = decideRecordAccess(tx, requester, e.action, e.purpose, e.reason ?? null, target, { recordedBy: tx.creator, servedDecision: e.servedDecision, version: r?.version ?? null });
-        results.push({ recordId: e.recordId, requester: `${requester.org}/${requester.id}`, decision: decision.decision, mismatch: decision.decision !== e.servedDecision, auditId });
+        if (markerKey !== null) putJson(tx.stub, markerKey, { auditId, txId: tx.stub.getTxID() });
+        results.push({ ...(e.eventId !== undefined ? { eventId: e.eventId } : {}), recordId: e.recordId, requester: `${requester.org}/${requester.id}`, decision: decision.decision, mismatch: decision.decision !== e.servedDecision, auditId });
       }
       return json(results);
     }, ['peer', 'admin']),
+
+    // ---- node keys (decision 1150) -------------------------------------------------------------
+    publishNodeKey: fn('submit', "publishNodeKey({org, nodeId, publicKey}) — a node publishes its own HPKE X25519 public key; custodians wrap data keys to it", (tx, args) => {
+      const a = parseArg(publishNodeKeyArgs, args);
+      const c = tx.creator;
+      // The entry's key is the submitter's own identity: a node (or anyone else) of another
+      // organisation can never write, and so never replace, this organisation's node key.
+      if (a.org !== c.org || a.nodeId !== c.id) throw new ContractError(`publishNodeKey: ${c.org}/${c.id} may publish only its own node key, not the key of ${a.org}/${a.nodeId}`);
+      if (/^0+$/.test(a.publicKey)) throw new ContractError('publishNodeKey: the all-zero X25519 key is not a usable public key');
+      const k = key('nk', c.org, c.id);
+      const current = getJson<NodeKeyEntry>(tx.stub, k);
+      if (current?.publicKey === a.publicKey) return json({ changed: false, entry: current });
+      const entry: NodeKeyEntry = { org: c.org, nodeId: c.id, publicKey: a.publicKey, publishedAtMs: tx.nowMs, txId: tx.stub.getTxID() };
+      putJson(tx.stub, k, entry);
+      return json({ changed: true, entry, previous: current?.publicKey ?? null });
+    }, ['peer']),
+
+    nodeKey: fn('evaluate', 'nodeKey({org, nodeId}) → the node\'s published HPKE public key entry, or null', (tx, args) => {
+      const a = parseArg(nodeKeyArgs, args);
+      return json(getJson<NodeKeyEntry>(tx.stub, key('nk', a.org, a.nodeId)) ?? null);
+    }),
 
     checkAccess: fn('evaluate', 'checkAccess({recordId, action, purpose, reason?, sensitivity?} & {requester?}) — the decision, without recording it (custodian nodes pass the requester)', (tx, args) => {
       const a = parseArg(accessRequestSchema.extend({ requester: readBatchArgs.element.shape.requester.optional() }), args);

@@ -212,12 +212,35 @@ export const accessRequestSchema = z.strictObject({
 });
 export type AccessRequestArgs = z.infer<typeof accessRequestSchema>;
 
+/**
+ * A served-read event's stable id, assigned once by the custodian's journal (decision 1152): the
+ * contract records an id at most once per custodian organisation, so replaying a journal after a
+ * crash between "audit committed" and "journal entry deleted" cannot audit the same read twice.
+ */
+export const READ_EVENT_ID_RE = /^[0-9a-f]{32}$/;
+
 export const readEventSchema = accessRequestSchema.extend({
   requester: z.strictObject({ org: orgSchema, id: z.string().regex(NAME_RE), role: z.enum(USER_ROLES) }),
   /** What the custodian's node decided (and did) when it served the request. */
   servedDecision: z.enum(['allow', 'deny']),
+  /** Optional for compatibility with batches written before decision 1152. */
+  eventId: z.string().regex(READ_EVENT_ID_RE).optional(),
 });
 export const readBatchArgs = z.array(readEventSchema).min(1).max(LIMITS.readBatchMax);
+
+/** An X25519 public key (32 bytes, hex) a node publishes so custodians can wrap data keys to it (decision 1150). */
+export const HPKE_PUBLIC_KEY_RE = /^[0-9a-f]{64}$/;
+export const publishNodeKeyArgs = z.strictObject({ org: orgSchema, nodeId: z.string().regex(NAME_RE), publicKey: z.string().regex(HPKE_PUBLIC_KEY_RE) });
+export const nodeKeyArgs = z.strictObject({ org: orgSchema, nodeId: z.string().regex(NAME_RE) });
+
+export interface NodeKeyEntry {
+  readonly org: string;
+  readonly nodeId: string;
+  /** X25519 public key, hex (HPKE DHKEM(X25519, HKDF-SHA256)). */
+  readonly publicKey: string;
+  readonly publishedAtMs: number;
+  readonly txId: string;
+}
 
 /** Control characters other than tab/newline (allowed in descriptions only). */
 function hasControl(s: string, allowLines: boolean): boolean {

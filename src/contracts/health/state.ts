@@ -28,6 +28,8 @@
 //   aix|org|<org>|<t15>|<auditId>
 //   aix|ds|<datasetId>|<t15>|<auditId>
 //   nf|<pseudonym>|<t15>|<auditId>       the patient's notification feed
+//   nk|<org>|<nodeId>                    a node's published HPKE X25519 public key (decision 1150)
+//   rr|<custodian org>|<eventId>         a served-read event already audited (decision 1152)
 import type { ChaincodeStub } from '../stub.ts';
 import { ContractError } from '../runtime.ts';
 import { isBmrsState, type BmrsState } from './bmrs.ts';
