@@ -2,6 +2,7 @@
 // entries or as FHIR AuditEvent / Provenance Bundles (--fhir).
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.ts';
+import { parsePositiveInt } from '../output.ts';
 import { asUser, healthCommand, resolvePatient, type HealthFlags } from './record.ts';
 
 type Entry = { atMs: number; op: string; outcome: string; actor: { org: string; id: string; role: string }; recordId: string | null; purpose: string | null; reasons: string[]; securityAlert: boolean };
@@ -16,7 +17,7 @@ export function register(program: Command, _ctx: CommandContext): void {
   const audit = program.command('audit').description("Audit queries: a record's provenance, a patient's access log, an organisation's trail");
   const page = (c: Command): Command => c.option('--fhir', 'as a FHIR R4 Bundle of AuditEvent').option('--page-size <n>', 'entries per page', '50').option('--bookmark <b>', 'next page');
   const query = async (f: HealthFlags & { fhir?: boolean; pageSize: string; bookmark?: string }, q: Record<string, unknown>): Promise<void> => asUser(f, async (c, out) => {
-    const full = { ...q, pageSize: Math.max(1, Math.min(200, Number(f.pageSize) || 50)), ...(f.bookmark ? { bookmark: f.bookmark } : {}) };
+    const full = { ...q, pageSize: parsePositiveInt('page-size', f.pageSize, 200), ...(f.bookmark ? { bookmark: f.bookmark } : {}) };
     const r = f.fhir ? await c.exportAuditEvents(full) : await c.auditTrail(full);
     out.result(r, () => (f.fhir ? JSON.stringify(r, null, 2) : table(r)));
   });

@@ -103,6 +103,9 @@ function inputOf(flags: { fhir?: string; file?: string; mediaType?: string; sens
 }
 
 export function register(program: Command, _ctx: CommandContext): void {
+  // `record get --version <n>` must reach the subcommand: without positional options commander
+  // consumes the program's own --version (print 0.1.0, exit 0) anywhere on the command line.
+  program.enablePositionalOptions();
   const record = program.command('record').description('Health records: encrypted off chain at the custodian, registered on chain');
 
   healthCommand(record, 'create', 'Create a record from a FHIR resource/Bundle or a file (split by sensitivity, sealed, registered)')
@@ -149,7 +152,7 @@ export function register(program: Command, _ctx: CommandContext): void {
       if (f.out && r.parts[0]) writeFileSync(f.out, r.parts[0].content);
       const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: p.mediaType.includes('json') || p.mediaType.startsWith('text/') ? p.content.toString('utf8') : `<${p.content.byteLength} bytes>` }));
       out.result({ allowed: true, txId: r.txId, custodian: r.custodian, version: r.version, flags: r.decision['flags'], basis: r.decision['basis'], parts }, () =>
-        [`record ${f.recordId} v${r.version} from ${r.custodian} (basis ${show(r.decision['basis'])}, flags ${show(r.decision['flags'])}, tx ${r.txId})`,
+        [`record ${f.recordId} v${r.version} from ${r.custodian} (basis ${JSON.stringify(r.decision['basis'])}, flags ${JSON.stringify(r.decision['flags'])}, tx ${r.txId})`,
           ...parts.map((p) => `--- ${p.sensitivity} part (${p.mediaType}, ${p.cid})\n${f.out ? `(written to ${f.out})` : p.content}`)].join('\n'));
     }));
 
@@ -165,6 +168,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     .requiredOption('--record-id <id>', 'record id')
     .action(async (f: HealthFlags & { recordId: string }) => asUser(f, async (c, out) => {
       const r = await c.eraseRecord(f.recordId);
-      out.result(r, () => `erased ${f.recordId}: ${show(r['erased'])}`);
+      const t = (r['erased'] ?? {}) as Record<string, unknown>;
+      out.result(r, () => `erased ${f.recordId} (tx ${String(r['txId'])}): ${String(t['versions'])} version(s) by ${String(t['erasedBy'])}; every node shreds its keys and blobs`);
     }));
 }

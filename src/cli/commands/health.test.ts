@@ -1,0 +1,401 @@
+// The health commands (record, consent, access, audit, dataset, stats) against one shared real
+// 3-hospital consortium in this process (three nodes over mTLS with Raft, each with its record
+// service and REST API); the commands run in-process through main(), as a user would type them,
+// with their human and --json output; two runs go through bin/medledger.js for the exit codes.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateFhir } from '../../fhir/validate.ts';
+import { pseudonymOf, startRecordsNetwork, type RecordsNetwork } from '../../records/testkit.ts';
+import { main } from '../main.ts';
+
+process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
+
+let net: RecordsNetwork;
+let files: string;
+const H1 = 'Hospital1';
+const PP = pseudonymOf('cli-test-secret', `${H1}/patient1`);
+const PP2 = pseudonymOf('cli-test-secret', `${H1}/patient2`);
+
+interface Run { code: number; out: string; err: string }
+
+async function cli(args: readonly string[]): Promise<Run> {
+  let out = '';
+  let err = '';
+  const stdoutWrite = process.stdout.write.bind(process.stdout);
+  const stderrWrite = process.stderr.write.bind(process.stderr);
+  // Commands write strings; the test runner talks to its parent over stdout in binary chunks,
+  // which must pass through untouched.
+  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((out += s), true) : stdoutWrite(s, ...rest))) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((err += s), true) : stderrWrite(s, ...rest))) as typeof process.stderr.write;
+  try {
+    const code = await main(['node', 'medledger', ...args]);
+    return { code, out, err };
+  } finally {
+    process.stdout.write = stdoutWrite;
+    process.stderr.write = stderrWrite;
+  }
+}
+
+/** `medledger <cmd> <sub> --dir <net> --org <org> --user <user> ...rest` */
+function as(org: string, user: string, cmd: string, ...rest: string[]): Promise<Run> {
+  const [group, sub, ...more] = cmd.split(' ');
+  return cli([group!, sub!, ...more, '--dir', net.dir, '--org', org, '--user', user, ...rest]);
+}
+
+async function ok(p: Promise<Run>): Promise<Run> {
+  const r = await p;
+  assert.equal(r.code, 0, `exit ${r.code}\nstdout: ${r.out}\nstderr: ${r.err}`);
+  assert.equal(r.err, '', 'nothing on stderr');
+  return r;
+}
+
+async function okJson<T = Record<string, unknown>>(p: Promise<Run>): Promise<T> {
+  return JSON.parse((await ok(p)).out) as T;
+}
+
+/** A failure: the exit code, one clear "error: …" line matching `message`, never a stack trace. */
+async function fails(p: Promise<Run>, code: number, message: RegExp): Promise<Run> {
+  const r = await p;
+  assert.equal(r.code, code, `expected exit ${code}, got ${r.code}\nstdout: ${r.out}\nstderr: ${r.err}`);
+  assert.match(r.err, message);
+  assert.match(r.err, /^error: /m);
+  assert.doesNotMatch(r.err, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+  return r;
+}
+
+function file(name: string, content: string | object): string {
+  const p = join(files, name);
+  writeFileSync(p, typeof content === 'string' ? content : JSON.stringify(content));
+  return p;
+}
+
+const observation = (id: string, value: number): Record<string, unknown> => ({
+  resourceType: 'Observation', id, status: 'final',
+  code: { coding: [{ system: 'http://loinc.org', code: '8480-6', display: 'Systolic blood pressure' }] },
+  valueQuantity: { value, unit: 'mm[Hg]' },
+});
+const visit = {
+  resourceType: 'Bundle', type: 'collection', entry: [
+    { resource: observation('v-bp', 131) },
+    { resource: { resourceType: 'Condition', id: 'dep', subject: { reference: 'Patient/p1' }, code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'F32.1', display: 'Moderate depressive episode' }] } } },
+  ],
+};
+
+function csv(values: readonly number[]): string {
+  return ['age,sbp', ...values.map((v, i) => `${40 + i},${v}`)].join('\n') + '\n';
+}
+const SBP1 = [120, 125, 130, 135, 140, 145, 150];
+const SBP2 = [110, 115, 160, 165, 170];
+
+before(async () => {
+  files = mkdtempSync(join(tmpdir(), 'medledger-cli-health-'));
+  net = await startRecordsNetwork({ orgs: 3, api: true });
+  const admin = net.caller(H1, 'admin1');
+  await admin.submit('initialize', { camsOrg: H1 });
+  await admin.submit('enrolPatient', { user: `${H1}/patient1`, pseudonym: PP });
+  await admin.submit('enrolPatient', { user: `${H1}/patient2`, pseudonym: PP2 });
+  await admin.submit('startCare', { doctor: `${H1}/doctor1`, patient: PP });
+  // What the demo seeding writes: lets --patient take Hospital1/patient1 instead of a pseudonym.
+  writeFileSync(join(net.dir, 'demo-patients.json'), JSON.stringify({ [`${H1}/patient1`]: PP, [`${H1}/patient2`]: PP2 }));
+});
+after(async () => {
+  await net?.stop();
+  if (files) rmSync(files, { recursive: true, force: true });
+});
+
+describe('medledger record / consent / access / audit (3-hospital consortium)', () => {
+  let consentId = '';
+
+  it('record create (FHIR resource and Bundle), update, get (current, earlier, --out), list', async () => {
+    const created = await ok(as(H1, 'doctor1', 'record create', '--record-id', 'cli-bp', '--patient', `${H1}/patient1`, '--fhir', file('bp.json', observation('bp1', 128))));
+    assert.match(created.out, /^created cli-bp \(tx [0-9a-f]{64}\)/);
+    assert.match(created.out, /"sensitivity": "normal"/);
+
+    const bundle = await okJson<{ allowed: boolean; txId: string; record: { version: number; category: string; sensitivity: string; parts: Array<{ sensitivity: string; cid: string }> } }>(
+      as(H1, 'doctor1', 'record create', '--record-id', 'cli-visit', '--patient', PP, '--fhir', file('visit.json', visit), '--json'));
+    assert.equal(bundle.allowed, true);
+    assert.deepEqual({ v: bundle.record.version, c: bundle.record.category, s: bundle.record.sensitivity }, { v: 1, c: 'Bundle', s: 'restricted' });
+    assert.deepEqual(bundle.record.parts.map((p) => p.sensitivity), ['normal', 'restricted']);
+    for (const p of bundle.record.parts) assert.match(p.cid, /^baf/);
+
+    const updated = await ok(as(H1, 'doctor1', 'record update', '--record-id', 'cli-bp', '--fhir', file('bp2.json', observation('bp1', 141))));
+    assert.match(updated.out, /^updated cli-bp to version 2$/m);
+
+    const current = await ok(as(H1, 'doctor1', 'record get', '--record-id', 'cli-bp'));
+    assert.match(current.out, /^record cli-bp v2 from Hospital1 \(basis .*care-relation/);
+    assert.match(current.out, /--- normal part \(application\/fhir\+json, baf[a-z0-9]+\)\n.*"value":141/);
+
+    const v1 = await okJson<{ allowed: boolean; version: number; custodian: string; parts: Array<{ content: string }> }>(as(H1, 'doctor1', 'record get', '--record-id', 'cli-bp', '--version', '1', '--json'));
+    assert.deepEqual({ allowed: v1.allowed, version: v1.version, custodian: v1.custodian }, { allowed: true, version: 1, custodian: H1 });
+    assert.deepEqual(JSON.parse(v1.parts[0]!.content), observation('bp1', 128));
+
+    const outFile = join(files, 'read-back.json');
+    const written = await ok(as(H1, 'doctor1', 'record get', '--record-id', 'cli-bp', '--out', outFile));
+    assert.match(written.out, /\(written to .*read-back\.json\)/);
+    assert.deepEqual(JSON.parse(readFileSync(outFile, 'utf8')), observation('bp1', 141));
+
+    // A file record (CSV) with a declared sensitivity.
+    const fileRec = await okJson<{ record: { category: string; sensitivity: string; parts: Array<{ mediaType: string }> } }>(
+      as(H1, 'doctor1', 'record create', '--record-id', 'cli-labs', '--patient', PP, '--file', file('labs.csv', 'test,value\nhb,13.5\n'), '--media-type', 'text/csv', '--sensitivity', 'sensitive', '--json'));
+    assert.deepEqual({ c: fileRec.record.category, s: fileRec.record.sensitivity, m: fileRec.record.parts[0]!.mediaType }, { c: 'file', s: 'sensitive', m: 'text/csv' });
+
+    const listed = await ok(as(H1, 'doctor1', 'record list', '--patient', `${H1}/patient1`));
+    assert.match(listed.out, /^cli-bp\s+Observation\s+normal\s+v2\s+Hospital1$/m);
+    assert.match(listed.out, /^cli-visit\s+Bundle\s+restricted\s+v1\s+Hospital1$/m);
+    const listedJson = await okJson<{ records: Array<{ recordId: string }> }>(as(H1, 'doctor1', 'record list', '--patient', PP, '--json'));
+    assert.deepEqual(listedJson.records.map((r) => r.recordId).sort(), ['cli-bp', 'cli-labs', 'cli-visit']);
+    // A doctor of another hospital sees nothing of this patient.
+    const none = await ok(as('Hospital2', 'doctor2', 'record list', '--patient', PP));
+    assert.match(none.out, /\(no records you may read\)/);
+  });
+
+  it('a read without a basis is denied and audited (exit 4); consent grant opens it up to its sensitivity; revoke closes it', async () => {
+    const denied = await as('Hospital2', 'doctor1', 'record get', '--record-id', 'cli-visit');
+    assert.equal(denied.code, 4, denied.err);
+    assert.match(denied.out, /^DENIED \(audited in tx [0-9a-f]{64}\):\n(\s+.*\n)*\s+consent: the patient has granted no consent$/m);
+
+    const granted = await okJson<{ txId: string; consent: { consentId: string; grantee: unknown; scope: { maxSensitivity: string } } }>(
+      as(H1, 'patient1', 'consent grant', '--grantee', 'user:Hospital2/doctor1', '--actions', 'read', '--purposes', 'TREAT', '--days', '7', '--max-sensitivity', 'sensitive', '--json'));
+    consentId = granted.consent.consentId;
+    assert.deepEqual(granted.consent.grantee, { kind: 'user', user: 'Hospital2/doctor1' });
+    assert.equal(granted.consent.scope.maxSensitivity, 'sensitive');
+    const human = await ok(as(H1, 'patient1', 'consent grant', '--grantee', 'role:nurse@Hospital3', '--records', 'cli-bp', '--days', '1'));
+    assert.match(human.out, /^consent \S+ granted \(tx [0-9a-f]{64}\)$/m);
+
+    const listed = await okJson<Array<{ consentId: string }>>(as(H1, 'patient1', 'consent list', '--json'));
+    assert.ok(listed.some((c) => c.consentId === consentId), JSON.stringify(listed));
+    assert.equal(listed.length, 2);
+    const exported = await okJson(as(H1, 'patient1', 'consent export', '--consent-id', consentId, '--json'));
+    assert.equal(exported['resourceType'], 'Consent');
+    validateFhir(exported);
+
+    const read = await okJson<{ allowed: boolean; custodian: string; basis: { rule: string; consentId: string }; parts: Array<{ sensitivity: string; content: string }> }>(
+      as('Hospital2', 'doctor1', 'record get', '--record-id', 'cli-visit', '--sensitivity', 'sensitive', '--json'));
+    assert.equal(read.allowed, true);
+    assert.equal(read.custodian, H1);
+    assert.equal(read.basis.consentId, consentId);
+    assert.deepEqual(read.parts.map((p) => p.sensitivity), ['normal'], 'the restricted part is withheld');
+    assert.doesNotMatch(read.parts[0]!.content, /F32/);
+
+    const revoked = await ok(as(H1, 'patient1', 'consent revoke', '--consent-id', consentId));
+    assert.match(revoked.out, new RegExp(`^consent ${consentId} revoked`));
+    const after = await as('Hospital2', 'doctor1', 'record get', '--record-id', 'cli-visit', '--sensitivity', 'normal', '--json');
+    assert.equal(after.code, 4, after.err);
+    assert.equal((JSON.parse(after.out) as { allowed: boolean }).allowed, false);
+  });
+
+  it('access apply / list / approve lets a researcher read; deny leaves the application refused', async () => {
+    const applied = await okJson<{ application: { applicationId: string; status: string } }>(
+      as('Hospital2', 'researcher1', 'access apply', '--record', 'cli-bp', '--purpose', 'HRESCH', '--max-sensitivity', 'normal', '--days', '2', '--json'));
+    const appId = applied.application.applicationId;
+    assert.equal(applied.application.status, 'pending');
+
+    const pending = await okJson<Array<{ applicationId: string; status: string }>>(as(H1, 'patient1', 'access list', '--owner', PP, '--json'));
+    assert.ok(pending.some((a) => a.applicationId === appId && a.status === 'pending'), JSON.stringify(pending));
+    const mine = await okJson<Array<{ applicationId: string }>>(as('Hospital2', 'researcher1', 'access list', '--applicant', 'Hospital2/researcher1', '--json'));
+    assert.ok(mine.some((a) => a.applicationId === appId));
+
+    // Only the owner decides.
+    await fails(as('Hospital2', 'researcher1', 'access approve', '--application-id', appId), 1, /patient|owner|may not|only/i);
+    const approved = await ok(as(H1, 'patient1', 'access approve', '--application-id', appId));
+    assert.match(approved.out, new RegExp(`^application ${appId} approved \\(tx [0-9a-f]{64}\\)$`, 'm'));
+    const read = await okJson<{ allowed: boolean; basis: { rule: string } }>(as('Hospital2', 'researcher1', 'record get', '--record-id', 'cli-bp', '--purpose', 'HRESCH', '--json'));
+    assert.equal(read.allowed, true);
+    assert.match(JSON.stringify(read.basis), /application/);
+
+    const second = await okJson<{ application: { applicationId: string } }>(as('Hospital3', 'researcher1', 'access apply', '--record', 'cli-bp', '--purpose', 'HRESCH', '--json'));
+    const denied = await ok(as(H1, 'patient1', 'access deny', '--application-id', second.application.applicationId));
+    assert.match(denied.out, /denied \(tx/);
+    const theirs = await okJson<Array<{ applicationId: string; status: string }>>(as('Hospital3', 'researcher1', 'access list', '--applicant', 'Hospital3/researcher1', '--json'));
+    assert.equal(theirs.find((a) => a.applicationId === second.application.applicationId)?.status, 'denied');
+  });
+
+  it('access btg: an emergency read is allowed, flagged, and lands in the patient feed', async () => {
+    const btg = await ok(as('Hospital3', 'doctor1', 'access btg', '--record-id', 'cli-bp', '--reason', 'unconscious-no-proxy'));
+    assert.match(btg.out, /^BREAK-THE-GLASS read of cli-bp \(tx [0-9a-f]{64}\); flags .*break-the-glass/);
+    assert.match(btg.out, /"value":141/);
+    const btgJson = await okJson<{ allowed: boolean; flags: string[] }>(as('Hospital3', 'doctor1', 'access btg', '--record-id', 'cli-bp', '--reason', 'unconscious-no-proxy', '--json'));
+    assert.equal(btgJson.allowed, true);
+    assert.ok(btgJson.flags.includes('security-alert'));
+    // A nurse may not break the glass.
+    const nurse = await as('Hospital3', 'nurse1', 'access btg', '--record-id', 'cli-bp', '--reason', 'unconscious-no-proxy');
+    assert.equal(nurse.code, 4, nurse.err);
+    assert.match(nurse.out, /^DENIED/);
+
+    const feed = await ok(as(H1, 'patient1', 'audit feed'));
+    assert.match(feed.out, /break-the-glass/);
+    assert.match(feed.out, /Hospital3\/doctor1/);
+  });
+
+  it('audit record / patient / org / provenance, as tables, JSON and FHIR that validates', async () => {
+    const rec = await ok(as(H1, 'patient1', 'audit record', '--record-id', 'cli-bp'));
+    assert.match(rec.out, /record\.create\s+allow\s+Hospital1\/doctor1 \(doctor\)\s+cli-bp TREAT/);
+    assert.match(rec.out, /record\.update\s+allow/);
+    assert.match(rec.out, /Hospital3\/doctor1 \(doctor\)\s+cli-bp BTG\s+SECURITY-ALERT/);
+
+    const who = await okJson<{ entries: Array<{ op: string; outcome: string; actor: { org: string; id: string } }>; bookmark: string }>(as(H1, 'patient1', 'audit patient', '--json'));
+    const actors = new Set(who.entries.filter((e) => e.op.startsWith('access')).map((e) => `${e.outcome} ${e.actor.org}/${e.actor.id}`));
+    for (const a of ['allow Hospital2/doctor1', 'deny Hospital2/doctor1', 'allow Hospital2/researcher1', 'allow Hospital3/doctor1', 'deny Hospital3/nurse1']) assert.ok(actors.has(a), `${a} in ${[...actors].join(', ')}`);
+    const paged = await okJson<{ entries: unknown[]; bookmark: string }>(as(H1, 'patient1', 'audit patient', '--page-size', '2', '--json'));
+    assert.equal(paged.entries.length, 2);
+    assert.notEqual(paged.bookmark, '');
+    const page2 = await okJson<{ entries: unknown[] }>(as(H1, 'patient1', 'audit patient', '--page-size', '2', '--bookmark', paged.bookmark, '--json'));
+    assert.equal(page2.entries.length, 2);
+    assert.notDeepEqual(page2.entries, paged.entries);
+
+    const org = await ok(as(H1, 'auditor1', 'audit org'));
+    assert.match(org.out, /record\.create/);
+    const other = await okJson<{ entries: Array<{ actor: { org: string } }> }>(as('Hospital3', 'supervisor1', 'audit org', '--of', 'Hospital3', '--json'));
+    assert.ok(other.entries.some((e) => e.actor.org === 'Hospital3'));
+
+    // --fhir: {bundle, bookmark}, the bundle a FHIR R4 Bundle of AuditEvent that validates.
+    const fhir = await okJson<{ bundle: { resourceType: string; entry: Array<{ resource: { resourceType: string } }> }; bookmark: string }>(as(H1, 'supervisor1', 'audit record', '--record-id', 'cli-bp', '--fhir', '--json'));
+    assert.equal(fhir.bundle.resourceType, 'Bundle');
+    assert.ok(fhir.bundle.entry.length >= 4 && fhir.bundle.entry.every((e) => e.resource.resourceType === 'AuditEvent'), JSON.stringify(fhir).slice(0, 300));
+    validateFhir(fhir.bundle);
+    const patientFhir = await okJson<{ bundle: unknown }>(as(H1, 'patient1', 'audit patient', '--fhir', '--json'));
+    validateFhir(patientFhir.bundle);
+    const orgHuman = await ok(as(H1, 'admin1', 'audit org', '--fhir'));
+    assert.match(orgHuman.out, /"resourceType": "AuditEvent"/);
+
+    const prov = await okJson<{ bundle: { resourceType: string; entry: Array<{ resource: { resourceType: string } }> } }>(as(H1, 'doctor1', 'audit provenance', '--record-id', 'cli-bp', '--json'));
+    assert.equal(prov.bundle.resourceType, 'Bundle');
+    assert.equal(prov.bundle.entry.length, 2, 'create + update');
+    assert.ok(prov.bundle.entry.every((e) => e.resource.resourceType === 'Provenance'));
+    validateFhir(prov.bundle);
+
+    // "Who saw my data" is the patient's alone; an organisation's trail its own staff's.
+    await fails(as(H1, 'doctor1', 'audit patient', '--patient', PP), 1, /patient/i);
+    await fails(as('Hospital2', 'admin1', 'audit org', '--of', H1), 1, /Hospital1/);
+  });
+
+  it('record erase: the patient erases, then reads and the listing show nothing', async () => {
+    const erased = await ok(as(H1, 'patient1', 'record erase', '--record-id', 'cli-labs'));
+    assert.match(erased.out, /^erased cli-labs \(tx [0-9a-f]{64}\): 1 version\(s\) by Hospital1\/patient; every node shreds its keys and blobs$/m);
+    // The custodian's supervisor still sees the provenance: created, then erased.
+    const prov = await okJson<{ bundle: { entry: Array<{ resource: { activity?: { coding?: Array<{ code: string }> } } }> } }>(as(H1, 'supervisor1', 'audit provenance', '--record-id', 'cli-labs', '--json'));
+    assert.deepEqual(prov.bundle.entry.map((e) => e.resource.activity?.coding?.[0]?.code), ['CREATE', 'DELETE']);
+    const read = await as(H1, 'doctor1', 'record get', '--record-id', 'cli-labs', '--json');
+    assert.equal(read.code, 4, read.err);
+    assert.match(read.out, /erased/);
+    const listed = await okJson<{ records: Array<{ recordId: string }> }>(as(H1, 'doctor1', 'record list', '--patient', PP, '--json'));
+    assert.ok(!listed.records.some((r) => r.recordId === 'cli-labs'));
+    // Someone else's patient's record cannot be erased by this patient.
+    await fails(as(H1, 'patient2', 'record erase', '--record-id', 'cli-bp'), 1, /cli-bp|patient/);
+  });
+});
+
+describe('medledger dataset / stats (3-hospital consortium)', () => {
+  it('dataset register + list; stats refused without approval (exit 4), computed after approval, small cohorts suppressed, stats get', async () => {
+    const reg = await ok(as(H1, 'admin1', 'dataset register', '--dataset-id', 'cli-ds1', '--name', 'Cohort one', '--file', file('ds1.csv', csv(SBP1))));
+    assert.match(reg.out, /^dataset cli-ds1 registered \(tx [0-9a-f]{64}\): \["age","sbp"\]$/m);
+    const reg2 = await okJson<{ dataset: { ownerOrg: string; recordCount: number; cid: string } }>(
+      as('Hospital2', 'supervisor1', 'dataset register', '--dataset-id', 'cli-ds2', '--name', 'Cohort two', '--description', 'second', '--file', file('ds2.csv', csv(SBP2)), '--media-type', 'text/csv', '--json'));
+    assert.deepEqual({ o: reg2.dataset.ownerOrg, n: reg2.dataset.recordCount }, { o: 'Hospital2', n: SBP2.length });
+
+    const listed = await ok(as('Hospital3', 'researcher1', 'dataset list'));
+    assert.match(listed.out, /^cli-ds1\s+Hospital1\s+rows 7\s+\["age","sbp"\]\s+Cohort one$/m);
+    assert.match(listed.out, /^cli-ds2\s+Hospital2\s+rows 5 /m);
+    const listedJson = await okJson<{ datasets: Array<{ datasetId: string }> }>(as('Hospital3', 'researcher1', 'dataset list', '--json'));
+    assert.deepEqual(listedJson.datasets.map((d) => d.datasetId).sort(), ['cli-ds1', 'cli-ds2']);
+
+    const refused = await as('Hospital3', 'researcher1', 'stats run', '--datasets', 'cli-ds1,cli-ds2', '--variable', 'sbp', '--min', '100', '--max', '180', '--bins', '4');
+    assert.equal(refused.code, 4, refused.err);
+    assert.match(refused.out, /^REFUSED \(request \S+\):\n\s+dataset cli-ds1: application: no approved access application/);
+
+    for (const [ds, org, owner] of [['cli-ds1', H1, 'admin1'], ['cli-ds2', 'Hospital2', 'supervisor1']] as const) {
+      const app = await okJson<{ application: { applicationId: string } }>(as('Hospital3', 'researcher1', 'access apply', '--dataset', ds, '--purpose', 'HRESCH', '--actions', 'statistics', '--max-sensitivity', 'normal', '--json'));
+      await ok(as(org, owner, 'access approve', '--application-id', app.application.applicationId));
+    }
+    const st = await okJson<{ allowed: boolean; requestId: string; result: { suppressed: boolean; count: number; min: number; max: number; mean: number; histogram: Array<{ count: number | null }> } }>(
+      as('Hospital3', 'researcher1', 'stats run', '--datasets', 'cli-ds1,cli-ds2', '--variable', 'sbp', '--min', '100', '--max', '180', '--bins', '4', '--min-cohort', '2', '--json'));
+    const pooled = [...SBP1, ...SBP2];
+    assert.equal(st.allowed, true);
+    assert.deepEqual({ s: st.result.suppressed, n: st.result.count, min: st.result.min, max: st.result.max }, { s: false, n: pooled.length, min: 110, max: 170 });
+    assert.ok(Math.abs(st.result.mean - pooled.reduce((a, b) => a + b, 0) / pooled.length) < 1e-9);
+
+    const small = await ok(as('Hospital3', 'researcher1', 'stats run', '--datasets', 'cli-ds2', '--variable', 'sbp', '--min', '100', '--max', '180', '--min-cohort', '6'));
+    assert.match(small.out, /^request \S+\n/);
+    assert.match(small.out, /"suppressed": true/);
+    assert.doesNotMatch(small.out, /"mean": \d/);
+
+    const got = await okJson<{ requestId: string; status: string; inputs?: unknown; result: { count: number } }>(as('Hospital3', 'researcher1', 'stats get', '--request-id', st.requestId, '--json'));
+    assert.equal(got.status, 'completed');
+    assert.equal(got.result.count, pooled.length);
+    assert.match(JSON.stringify(got), /baf[a-z0-9]{20,}/, 'the input CIDs are on chain');
+  });
+});
+
+describe('health commands refuse bad input clearly (exit 2, no stack trace)', () => {
+  it('missing and invalid options, per command', async () => {
+    const d = ['--dir', '', '--org', H1, '--user', 'doctor1'];
+    const base = (...args: string[]): string[] => { d[1] = net.dir; return [...args, ...d]; };
+    // commander's own checks: a required option
+    for (const cmd of [['record', 'create', '--patient', PP], ['record', 'get'], ['consent', 'revoke'], ['access', 'btg', '--record-id', 'x'], ['audit', 'record'], ['dataset', 'register', '--dataset-id', 'x', '--name', 'n'], ['stats', 'run', '--datasets', 'a', '--min', '1', '--max', '2']]) {
+      await fails(cli(base(...cmd)), 1, /required option/);
+    }
+    await fails(cli(['record', 'get', '--record-id', 'x', '--dir', net.dir, '--user', 'doctor1']), 1, /required option '--org/);
+
+    await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', PP)), 2, /give the content: --fhir/);
+    await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', 'not a patient!', '--fhir', file('o.json', observation('o', 1)))), 2, /--patient must be a pseudonym/);
+    await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', 'Hospital9/nobody', '--fhir', file('o.json', observation('o', 1)))), 2, /not an enrolled demo patient/);
+    await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', PP, '--fhir', 'a.json', '--file', 'b.csv')), 2, /either --fhir or --file/);
+    await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', PP, '--file', file('f.csv', 'a\n1\n'))), 2, /--file needs --media-type/);
+    await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', PP, '--file', file('f.csv', 'a\n1\n'), '--media-type', 'text/csv', '--sensitivity', 'secret')), 2, /--sensitivity must be/);
+    await fails(cli(base('record', 'get', '--record-id', 'cli-bp', '--version', 'two')), 2, /--version must be a positive integer/);
+    const patient = (...args: string[]): string[] => [...args, '--dir', net.dir, '--org', H1, '--user', 'patient1'];
+    await fails(cli(patient('consent', 'grant', '--grantee', 'everyone')), 2, /--grantee must be/);
+    await fails(cli(patient('consent', 'grant', '--grantee', 'org:Hospital2', '--days', '-3')), 2, /--days must be/);
+    await fails(cli(patient('consent', 'grant', '--grantee', 'org:Hospital2', '--patient', 'Hospital1/doctor1')), 2, /not an enrolled demo patient/);
+    await fails(cli(base('access', 'apply', '--purpose', 'HRESCH')), 2, /exactly one of --record or --dataset/);
+    await fails(cli(base('access', 'apply', '--purpose', 'HRESCH', '--record', 'a', '--dataset', 'b')), 2, /exactly one of --record or --dataset/);
+    await fails(cli(base('access', 'list')), 2, /exactly one of --owner or --applicant/);
+    await fails(cli(base('audit', 'record', '--record-id', 'cli-bp', '--page-size', 'lots')), 2, /--page-size must be an integer between 1 and 200/);
+    await fails(cli(base('dataset', 'register', '--dataset-id', 'x', '--name', 'n', '--file', file('d.txt', 'a\n1\n'), '--media-type', 'text/plain')), 2, /--media-type must be text\/csv or application\/fhir\+json/);
+    await fails(cli(base('stats', 'run', '--datasets', 'a', '--variable', 'v', '--min', '5', '--max', '1')), 2, /--min and --max must be numbers with min < max/);
+    await fails(cli(base('stats', 'run', '--datasets', 'a', '--variable', 'v', '--min', '1', '--max', '5', '--bins', '0')), 2, /--bins must be 1\.\.1000/);
+    await fails(cli(base('stats', 'run', '--datasets', 'a', '--variable', 'v', '--min', '1', '--max', '5', '--min-cohort', 'x')), 2, /--min-cohort must be 1\.\.1000/);
+  });
+
+  it('unreadable files, invalid FHIR, unknown users and directories, an unreachable node', async () => {
+    const d = (...args: string[]): string[] => [...args, '--dir', net.dir, '--org', H1, '--user', 'doctor1'];
+    await fails(cli(d('record', 'create', '--record-id', 'x', '--patient', PP, '--fhir', join(files, 'missing.json'))), 2, /--fhir .*missing\.json: no such file/);
+    await fails(cli(d('record', 'update', '--record-id', 'cli-bp', '--fhir', files)), 2, /--fhir .*(not JSON|cannot read|directory)/);
+    await fails(cli(d('record', 'create', '--record-id', 'x', '--patient', PP, '--fhir', file('nojson.json', '{"resourceType": "Observ'))), 2, /--fhir .*nojson\.json: not JSON/);
+    const invalid = await fails(cli(d('record', 'create', '--record-id', 'cli-bad', '--patient', PP, '--fhir', file('invalid.json', { resourceType: 'Observation', status: 'not-a-status' }))), 1, /INVALID_FHIR/);
+    assert.match(invalid.err, /Observation\.code/, 'names the offending field');
+    await fails(cli(d('record', 'create', '--record-id', 'cli-bad', '--patient', PP, '--fhir', file('alien.json', { resourceType: 'Spaceship' }))), 1, /INVALID_FHIR/);
+    await fails(cli(['dataset', 'register', '--dir', net.dir, '--org', H1, '--user', 'admin1', '--dataset-id', 'x', '--name', 'n', '--file', join(files, 'nope.csv')]), 2, /--file .*nope\.csv: no such file/);
+    await fails(cli(['record', 'get', '--record-id', 'cli-bp', '--dir', net.dir, '--org', H1, '--user', 'mallory']), 2, /cannot read certificate .*mallory/);
+    await fails(cli(['record', 'get', '--record-id', 'cli-bp', '--dir', join(files, 'no-such-dir'), '--org', H1, '--user', 'doctor1']), 2, /not a consortium directory/);
+    await fails(cli(d('record', 'get', '--record-id', 'cli-bp', '--api-url', 'https://127.0.0.1:1')), 3, /127\.0\.0\.1:1/);
+    await fails(cli(d('record', 'get', '--record-id', 'cli-bp', '--api-url', 'not a url')), 2, /not a URL/);
+    await fails(cli(d('record', 'get', '--record-id', 'no such id!')), 1, /recordId/);
+  });
+
+  it('the medledger binary: exit 0 with JSON on success, 4 on a denied read', async () => {
+    const bin = join(import.meta.dirname, '..', '..', '..', 'bin', 'medledger.js');
+    const run = async (args: string[]): Promise<Run> => {
+      const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MEDLEDGER_LOG_LEVEL: 'silent' } });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      return { code: code ?? -1, out, err };
+    };
+    // Two processes only (each compiles the CLI through tsx: seconds of CPU); in-process runs above cover the rest.
+    const [listed, denied] = await Promise.all([
+      run(['dataset', 'list', '--dir', net.dir, '--org', 'Hospital2', '--user', 'researcher1', '--json']),
+      run(['record', 'get', '--dir', net.dir, '--org', 'Hospital3', '--user', 'nurse1', '--record-id', 'cli-visit']),
+    ]);
+    assert.equal(listed.code, 0, listed.err);
+    assert.ok(Array.isArray((JSON.parse(listed.out) as { datasets: unknown[] }).datasets));
+    assert.equal(denied.code, 4, denied.err);
+    assert.match(denied.out, /^DENIED/);
+  });
+});
