@@ -146,6 +146,46 @@ export async function createConsortium(opts: CreateConsortiumOptions): Promise<C
   });
 }
 
+/**
+ * A new organisation for an existing consortium (a hospital joining at runtime): its CA is
+ * issued by the consortium root — which is why the root key must be at hand — with its node
+ * and users. Returns the consortium with the organisation appended; existing identities are
+ * kept as they are. The consortium's on-chain config learns of it through a config update.
+ */
+export async function addOrganisation(
+  consortium: Consortium,
+  opts: { org: string; users?: ReadonlyArray<{ commonName: string; role: Role }>; nodeHosts?: string[] },
+): Promise<Consortium> {
+  const { org } = opts;
+  if (!isValidOrgName(org)) throw invalid(`organisation name "${String(org).slice(0, 80)}" is not allowed: a letter, then up to 63 letters, digits, '_' or '-'`);
+  if ([...consortium.orgCas.keys()].some((o) => o.toLowerCase() === org.toLowerCase())) throw invalid(`organisation "${org}" is already in the consortium`);
+  if (consortium.orgCas.size >= CONSORTIUM_ORGS_MAX) throw invalid(`the consortium has ${consortium.orgCas.size} organisations, at most ${CONSORTIUM_ORGS_MAX} allowed`);
+  const users = opts.users ?? [];
+  const seen = new Set<string>();
+  const commonName = defaultNodeCommonName(org);
+  checkIdentityName(org, commonName, seen);
+  for (const u of users) {
+    checkIdentityName(org, u.commonName, seen);
+    if (!(ROLES as readonly string[]).includes(u.role)) throw invalid(`user "${u.commonName}" has role "${String(u.role)}"; issuable roles: ${ROLES.join(', ')}`);
+  }
+  const ca = await createOrgCa(consortium.root, { org });
+  const node = await issueCertificate(ca, { commonName, role: 'peer', hosts: opts.nodeHosts ?? ['localhost', '127.0.0.1'] });
+  const issuedUsers: ConsortiumIdentity[] = [];
+  for (const u of users) {
+    const issued = await issueCertificate(ca, { commonName: u.commonName, role: u.role });
+    issuedUsers.push(Object.freeze({ ...issued, org, commonName: u.commonName, role: u.role }));
+  }
+  const orgCas = new Map(consortium.orgCas).set(org, ca);
+  const nodes = new Map(consortium.nodes).set(org, Object.freeze({ ...node, org, commonName, role: 'peer' as const }));
+  return Object.freeze({
+    root: consortium.root,
+    orgCas,
+    nodes,
+    users: Object.freeze([...consortium.users, ...issuedUsers]),
+    mspConfig: { rootCertPem: consortium.root.certPem, orgs: [...consortium.mspConfig.orgs, { org, caCertPem: ca.certPem }] },
+  });
+}
+
 /** Every identity (nodes first, in org order, then users) of a consortium. */
 export function consortiumIdentities(consortium: Consortium): ConsortiumIdentity[] {
   return [...consortium.nodes.values(), ...consortium.users];

@@ -24,6 +24,8 @@ export const VALIDATION_CODES = [
   'PHANTOM_READ_CONFLICT',
   /** The read/write set breaks a ledger limit (key size, value size, namespace, write count). */
   'BAD_RWSET',
+  /** A `_config` update not signed by the modification policy, or changing what may not change. */
+  'INVALID_CONFIG_TRANSACTION',
   'INVALID_OTHER_REASON',
 ] as const;
 

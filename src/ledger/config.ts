@@ -105,6 +105,8 @@ const configSchema = z.object({
   unique(c.orgs.map((o) => o.org), 'organisation');
   unique(c.orderers.map((o) => o.id), 'orderer id');
   unique(c.contracts.map((o) => o.name), 'contract name');
+  // "_config" is the namespace of config transactions (config-update.ts), never a contract.
+  if (c.contracts.some((o) => o.name === '_config')) ctx.addIssue({ code: 'custom', message: 'no contract may be named _config' });
   const orgs = new Set(c.orgs.map((o) => o.org));
   for (const o of c.orderers) if (!orgs.has(o.org)) ctx.addIssue({ code: 'custom', message: `orderer ${o.id} belongs to unknown organisation ${o.org}` });
   if (c.nodes) {

@@ -21,6 +21,7 @@ import { decodeStoredBlock, encodeStoredBlock, blockHash, blockTimestampMs, data
 import { BlockStore } from './blockstore.ts';
 import type { ValidationCode } from './codes.ts';
 import { configOfGenesis, type ConsortiumConfig } from './config.ts';
+import { CONFIG_KEY, CONFIG_NAMESPACE, decodeConfigRecord, type ConfigState } from './config-update.ts';
 import { StateDb, type BlockUpdate, type Savepoint, type StateReader, type TxStatus } from './state.ts';
 import { parseAll, peekTxId, type ContractEvent, type ParseResult } from './tx.ts';
 import type { VerifyFn } from './sigcache.ts';
@@ -61,6 +62,18 @@ export interface LedgerOptions {
 }
 
 export type CommitListener = (event: BlockCommitEvent) => void;
+/** Told when a committed config transaction changes the config in force (from the next block on). */
+export type ConfigListener = (state: ConfigState, blockNumber: number) => void;
+
+/**
+ * The config in force after the committed state: the last VALID config transaction's record
+ * ("_config/current"), or genesis when there has been none.
+ */
+export function configStateOf(state: StateReader, genesis: ConsortiumConfig): ConfigState {
+  const entry = state.get(CONFIG_NAMESPACE, CONFIG_KEY);
+  if (!entry) return { record: { sequence: 0, config: genesis }, version: null };
+  return { record: decodeConfigRecord(entry.value), version: entry.version };
+}
 
 export interface RecoveryReport {
   /** Torn block-store tail that was truncated, if any. */
@@ -118,9 +131,12 @@ export function checkBlockAgainst(block: Block, previous: BlockHeader, config: C
 }
 
 export class Ledger {
-  readonly config: ConsortiumConfig;
+  /** The genesis configuration (block 0). The config in force is `configState`. */
+  readonly genesisConfig: ConsortiumConfig;
   readonly recovery: RecoveryReport;
-  private readonly ctx: ValidationContext;
+  private ctx: ValidationContext;
+  private readonly verifyFn: VerifyFn | undefined;
+  private readonly configListeners = new Set<ConfigListener>();
   private readonly store: BlockStore;
   private readonly state: StateDb;
   private lastHeader: BlockHeader;
@@ -168,8 +184,10 @@ export class Ledger {
         }
       }
       this.recovery = { truncatedBlock: this.store.repaired?.blockNumber ?? null, reapplied };
-      this.config = configOfGenesis(this.readStored(0).block);
-      this.ctx = validationContextFromConfig(this.config, options.verify);
+      this.genesisConfig = configOfGenesis(this.readStored(0).block);
+      this.verifyFn = options.verify;
+      const configState = configStateOf(this.state, this.genesisConfig);
+      this.ctx = validationContextFromConfig(configState.record.config, options.verify, configState);
       this.lastHeader = this.readStored(this.store.count - 1).block.header;
     } catch (err) {
       this.state.close();
@@ -197,6 +215,20 @@ export class Ledger {
 
   get validationContext(): ValidationContext {
     return this.ctx;
+  }
+
+  /** The configuration in force for the next block (genesis, or the last committed update). */
+  get config(): ConsortiumConfig {
+    return this.ctx.configState.record.config;
+  }
+
+  get configState(): ConfigState {
+    return this.ctx.configState;
+  }
+
+  onConfig(listener: ConfigListener): () => void {
+    this.configListeners.add(listener);
+    return () => this.configListeners.delete(listener);
   }
 
   /** Committed state, for simulation and queries. */
@@ -245,6 +277,11 @@ export class Ledger {
       txIndex: outcomes.filter((o) => o.txId !== null && codeClaimsTxId(o.code)).map((o) => ({ txId: o.txId!, position: o.position, code: o.code })),
     });
     this.lastHeader = block.header;
+    const configChanged = writes.some((w) => w.ns === CONFIG_NAMESPACE);
+    if (configChanged) {
+      const configState = configStateOf(this.state, this.genesisConfig);
+      this.ctx = validationContextFromConfig(configState.record.config, this.verifyFn, configState);
+    }
     const event: BlockCommitEvent = {
       number: block.header.number,
       blockHash: savepoint.blockHash,
@@ -257,6 +294,15 @@ export class Ledger {
         listener(event);
       } catch {
         // A listener's failure must not undo or block a commit that is already durable.
+      }
+    }
+    if (configChanged) {
+      for (const listener of this.configListeners) {
+        try {
+          listener(this.ctx.configState, block.header.number);
+        } catch {
+          // As above: the config change is committed whatever a listener does with it.
+        }
       }
     }
     return event;
@@ -272,6 +318,7 @@ export class Ledger {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    this.configListeners.clear();
     this.store.close();
     this.state.close();
   }

@@ -17,6 +17,12 @@
 //                                  transaction of this block wrote a key inside the range
 //  10. VALID                       its writes become visible to later transactions' checks
 //
+// A config transaction (contract "_config", config-update.ts) takes the same path with two
+// differences: its "endorsements" are admin signatures checked against the modification policy
+// of the config in force (not a contract's policy), and INVALID_CONFIG_TRANSACTION names what
+// its update may not do. It is based on a version of "_config/current", so of two updates built
+// on one config only the first ordered commits (MVCC).
+//
 // Only transactions whose creator is authenticated (steps 1-3 passed) and that are not
 // duplicates claim their txId in the index: a forged transaction cannot squat a victim's txId.
 import { sha256, type Bytes } from '../codec/index.ts';
@@ -26,6 +32,7 @@ import type { Principal } from '../identity/roles.ts';
 import { checkKey, compareKeys, keySuccessor } from '../contracts/keys.ts';
 import type { ValidationCode } from './codes.ts';
 import type { ConsortiumConfig } from './config.ts';
+import { checkConfigTx, CONFIG_NAMESPACE, configUpdatePolicy, type ConfigState } from './config-update.ts';
 import { LEDGER_LIMITS } from './limits.ts';
 import type { AppliedWrite, StateReader, TxStatus } from './state.ts';
 import { computeTxId, endorsementMessage, parseTx, TxFormatError, type ContractEvent, type NsRwSet, type ParseResult, type ParsedTx, type Version } from './tx.ts';
@@ -41,13 +48,19 @@ export interface ValidationContext {
   readonly policies: ReadonlyMap<string, Policy>;
   /** Signature check (plain, or memoized when several nodes share a process: sigcache.ts). */
   readonly verify: VerifyFn;
+  /** The config in force and its state version (config transactions build on it). */
+  readonly configState: ConfigState;
+  /** Who must sign a config update: admins of a majority of the organisations. */
+  readonly configPolicy: Policy;
 }
 
-export function validationContextFromConfig(config: ConsortiumConfig, verify: VerifyFn = directVerify): ValidationContext {
+/** `state` defaults to genesis: sequence 0, no state entry yet. */
+export function validationContextFromConfig(config: ConsortiumConfig, verify: VerifyFn = directVerify, state?: ConfigState): ValidationContext {
   const msp = new Msp({ rootCertPem: config.rootCertPem, orgs: config.orgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })) });
   const policies = new Map<string, Policy>();
   for (const c of config.contracts) policies.set(c.name, parsePolicy(c.endorsementPolicy));
-  return { msp, policies, verify };
+  const configState = state ?? { record: { sequence: 0, config }, version: null };
+  return { msp, policies, verify, configState, configPolicy: configUpdatePolicy(config) };
 }
 
 export interface TxOutcome {
@@ -240,7 +253,11 @@ export function validateTransactions(
       const committed = state.txStatus(txId);
       if (committed) throw new Failure('DUPLICATE_TXID', `txId ${txId} was committed in block ${committed.block} (position ${committed.position})`);
       txIdsInBlock.add(txId);
-      const policy = ctx.policies.get(tx.proposal.contract);
+      if (tx.proposal.contract === CONFIG_NAMESPACE) {
+        const problem = checkConfigTx(tx, ctx.configState);
+        if (problem) throw new Failure(problem.stale ? 'MVCC_READ_CONFLICT' : 'INVALID_CONFIG_TRANSACTION', problem.reason);
+      }
+      const policy = tx.proposal.contract === CONFIG_NAMESPACE ? ctx.configPolicy : ctx.policies.get(tx.proposal.contract);
       if (!policy) throw new Failure('UNKNOWN_CONTRACT', `contract "${tx.proposal.contract}" is not defined in the consortium configuration`);
       if (!Buffer.from(sha256(tx.payload.proposal)).equals(Buffer.from(tx.response.proposalHash))) {
         throw new Failure('BAD_RESPONSE_PAYLOAD', 'the response was produced for another proposal');
@@ -249,7 +266,12 @@ export function validateTransactions(
         throw new Failure('BAD_RESPONSE_PAYLOAD', `the endorsed response is a failure (status ${tx.response.result.status}: ${tx.response.result.message})`);
       }
       checkRwSetShape(tx);
-      checkEndorsements(tx, policy, ctx, timestampMs);
+      try {
+        checkEndorsements(tx, policy, ctx, timestampMs);
+      } catch (err) {
+        if (!(err instanceof Failure) || tx.proposal.contract !== CONFIG_NAMESPACE) throw err;
+        throw new Failure('INVALID_CONFIG_TRANSACTION', `a config update needs signatures of admins of a majority of the organisations: ${err.reason}`);
+      }
       for (const ns of tx.response.rwset.namespaces) checkReads(ns, state, pending);
       for (const ns of tx.response.rwset.namespaces) checkRanges(ns, state, pending);
       for (const ns of tx.response.rwset.namespaces) {

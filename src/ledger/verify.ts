@@ -11,6 +11,7 @@
 //     the VALID write sets, and the recomputed code compared with the stored one;
 // then compares the replayed state (rolling state hash and full-content digest) with the stored
 // world state. It stops at the first bad block and says why. Read-only: it never repairs.
+import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesEqual, toHex, type Bytes } from '../codec/index.ts';
@@ -21,7 +22,8 @@ import { blockHash, decodeStoredBlock, type BlockHeader } from './block.ts';
 import { BlockStoreCorruptionError, readAllBlocks } from './blockstore.ts';
 import { emptyCodeCounts, type ValidationCode } from './codes.ts';
 import { configOfGenesis, type ConsortiumConfig } from './config.ts';
-import { blockUpdateOf, checkBlockAgainst, ledgerPaths } from './ledger.ts';
+import { CONFIG_NAMESPACE } from './config-update.ts';
+import { blockUpdateOf, checkBlockAgainst, configStateOf, ledgerPaths } from './ledger.ts';
 import { StateDb } from './state.ts';
 import { parseAll } from './tx.ts';
 import { validateTransactions, validationContextFromConfig, type ValidationContext } from './validator.ts';
@@ -44,6 +46,8 @@ export interface VerifyReport {
   readonly stateHash: string | null;
   readonly stateKeys: number;
   readonly certificatesChecked: number;
+  /** Config transactions committed (VALID) in the chain. */
+  readonly configUpdates: number;
   readonly problem: VerifyProblem | null;
   readonly warnings: readonly string[];
 }
@@ -61,7 +65,12 @@ export function resolveLedgerDir(dir: string): string {
 
 type CertificateChecker = (block: DecidedBlock) => boolean | null;
 
-async function certificateChecker(config: ConsortiumConfig, ctx: ValidationContext): Promise<CertificateChecker> {
+/**
+ * `knownOrderers` accumulates every orderer of every config seen so far: a leader removed by a
+ * config update can still have signed the few blocks decided before the engine applied the
+ * change, and its certificate is checked with the key it had.
+ */
+async function certificateChecker(config: ConsortiumConfig, ctx: ValidationContext, knownOrderers: Map<string, KeyObject>): Promise<CertificateChecker> {
   let getEngine: ((name: string) => { verifyCertificate?: (b: DecidedBlock, m: readonly string[], v: ReturnType<typeof directoryVerifier>) => boolean }) | null = null;
   let verifySolo: typeof import('../consensus/solo/solo.ts').verifySoloCertificate | null = null;
   try {
@@ -72,8 +81,9 @@ async function certificateChecker(config: ConsortiumConfig, ctx: ValidationConte
     // An engine module that fails to load only costs the certificate check, not the audit.
     getEngine = null;
   }
-  const members = config.orderers.map((o) => o.id);
-  const verifier = directoryVerifier(new Map(config.orderers.map((o) => [o.id, ctx.msp.identify(o.certPem).publicKey])));
+  for (const o of config.orderers) knownOrderers.set(o.id, ctx.msp.identify(o.certPem).publicKey);
+  const members = [...knownOrderers.keys()];
+  const verifier = directoryVerifier(new Map(knownOrderers));
   return (block) => {
     if (!getEngine || !block.certificate) return null;
     let def;
@@ -98,6 +108,8 @@ export async function verifyLedger(dir: string): Promise<VerifyReport> {
   let transactions = 0;
   let blocksVerified = 0;
   let certificatesChecked = 0;
+  let configUpdates = 0;
+  const knownOrderers = new Map<string, KeyObject>();
   let genesisHash: Bytes | null = null;
   let previous: BlockHeader | null = null;
   let previousDigest: Bytes | null = null;
@@ -119,6 +131,7 @@ export async function verifyLedger(dir: string): Promise<VerifyReport> {
     stateHash,
     stateKeys,
     certificatesChecked,
+    configUpdates,
     problem,
     warnings,
   });
@@ -150,11 +163,11 @@ export async function verifyLedger(dir: string): Promise<VerifyReport> {
             problem = { block: 0, reason: 'genesis previousHash is not zero' };
             break;
           }
-          checkCertificate = await certificateChecker(config, ctx);
+          checkCertificate = await certificateChecker(config, ctx, knownOrderers);
           genesisHash = blockHash(block.header);
         } else {
           const parsed = parseAll(block.data);
-          const bad = checkBlockAgainst(block, previous!, config!, ctx!, parsed);
+          const bad = checkBlockAgainst(block, previous!, ctx!.configState.record.config, ctx!, parsed);
           if (bad) {
             problem = { block: number, reason: bad };
             break;
@@ -190,7 +203,15 @@ export async function verifyLedger(dir: string): Promise<VerifyReport> {
           for (const code of validation) codes[code] += 1;
           transactions += block.data.length;
         }
-        fresh.applyBlock(blockUpdateOf(stored));
+        const update = blockUpdateOf(stored);
+        fresh.applyBlock(update);
+        if (number > 0 && update.writes.some((w) => w.ns === CONFIG_NAMESPACE)) {
+          // A committed config update is in force from the next block on (config-update.ts).
+          const configState = configStateOf(fresh, config!);
+          ctx = validationContextFromConfig(configState.record.config, undefined, configState);
+          checkCertificate = await certificateChecker(configState.record.config, ctx, knownOrderers);
+          configUpdates += 1;
+        }
         previous = block.header;
         blocksVerified += 1;
       }

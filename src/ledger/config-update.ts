@@ -1,0 +1,228 @@
+// Config transactions: how the consortium changes its own configuration at runtime (add a
+// hospital, remove one, change a contract's endorsement policy) — Fabric's channel config
+// update, carried in the ordinary transaction format so that ordering, validation, the txId
+// index, recovery and `ledger verify` need no second path:
+//
+//   proposal     contract "_config", fn "update", creator: an organisation admin
+//   response     rwset of namespace "_config": read  current @ <its committed version>
+//                                               write current = {sequence, config}
+//   endorsements signatures of ADMINS (not peers) over the response — the modification
+//                policy: admins of a majority of the organisations of the config in force
+//
+// The config in force for block n is the last one a VALID config transaction wrote before
+// block n (or genesis). Validity depends only on that config, the transaction bytes and the
+// block time, so a peer (full validation with state) and an orderer (no state: it tracks the
+// version of "_config/current" itself) reach the same verdict — `configTxVerdict` is the part
+// both run. The MVCC read of "_config/current" orders competing updates: of two updates built
+// on the same config, the second to be ordered fails, as in Fabric.
+import { decode, encode, sha256, type Bytes } from '../codec/index.ts';
+import { formatPolicy, outOf, parsePolicy, signedBy, type Policy } from '../identity/index.ts';
+import { type ConsortiumConfig, validateConfig } from './config.ts';
+import { buildEnvelope, buildProposal, encodeEnvelope, encodeResponse, endorse, type MessageSigner, type ParsedTx, type ResponsePayload, type Version } from './tx.ts';
+
+export const CONFIG_NAMESPACE = '_config';
+export const CONFIG_KEY = 'current';
+export const CONFIG_FN = 'update';
+
+/**
+ * Engines whose orderer set may change at runtime. Raft changes its voters by joint consensus
+ * (learner first, promoted once caught up); the BFT engines of the papers have a fixed member
+ * set, so for them an update may add or remove peers and organisations but not orderers.
+ */
+export const RUNTIME_MEMBERSHIP_ENGINES: ReadonlySet<string> = new Set(['raft']);
+
+/** What "_config/current" holds. */
+export interface ConfigRecord {
+  /** 0 = genesis; each valid update adds one. */
+  readonly sequence: number;
+  readonly config: ConsortiumConfig;
+}
+
+/** The config in force and the version of the state entry that holds it (null: genesis). */
+export interface ConfigState {
+  readonly record: ConfigRecord;
+  readonly version: Version | null;
+}
+
+export class ConfigUpdateError extends Error {
+  override readonly name = 'ConfigUpdateError';
+}
+
+export function encodeConfigRecord(record: ConfigRecord): Bytes {
+  if (!Number.isSafeInteger(record.sequence) || record.sequence < 0) throw new ConfigUpdateError('config sequence must be a non-negative integer');
+  return encode({ sequence: record.sequence, config: validateConfig(record.config) });
+}
+
+export function decodeConfigRecord(bytes: Bytes): ConfigRecord {
+  let value: unknown;
+  try {
+    value = decode(bytes);
+  } catch (err) {
+    throw new ConfigUpdateError(`config record: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null) throw new ConfigUpdateError('config record is not a map');
+  const { sequence, config } = value as { sequence?: unknown; config?: unknown };
+  if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 1) throw new ConfigUpdateError('config record: sequence must be a positive integer');
+  return { sequence, config: validateConfig(config) };
+}
+
+/** The modification policy: admins of a majority of the organisations of `config`. */
+export function configUpdatePolicy(config: ConsortiumConfig): Policy {
+  const orgs = config.orgs.map((o) => o.org);
+  return outOf(Math.floor(orgs.length / 2) + 1, ...orgs.map((org) => signedBy(org, 'admin')));
+}
+
+/** How many admin signatures (of distinct organisations) an update of `config` needs. */
+export function configSignaturesNeeded(config: ConsortiumConfig): number {
+  return Math.floor(config.orgs.length / 2) + 1;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * What an update may change. Returns the reason it may not, or null. Fixed for the life of a
+ * consortium: its name, creation time, root CA and consensus engine with its ordering parameters
+ * (every orderer built its engine from them). Everything else — organisations, their CAs,
+ * orderers (where the engine allows), node endpoints, contracts and policies — may change.
+ */
+export function checkConfigTransition(current: ConsortiumConfig, next: ConsortiumConfig): string | null {
+  if (next.name !== current.name) return `the consortium name cannot change (${current.name} → ${next.name})`;
+  if (next.createdAtMs !== current.createdAtMs) return 'createdAtMs cannot change';
+  if (next.rootCertPem !== current.rootCertPem) return 'the root CA cannot change';
+  if (next.ordering.engine !== current.ordering.engine) return `the consensus engine cannot change (${current.ordering.engine} → ${next.ordering.engine})`;
+  if (!sameJson(next.ordering, current.ordering)) return 'the ordering parameters cannot change at runtime';
+  const before = current.orderers.map((o) => `${o.id}\n${o.org}\n${o.certPem}`).sort();
+  const after = next.orderers.map((o) => `${o.id}\n${o.org}\n${o.certPem}`).sort();
+  if (!sameJson(before, after) && !RUNTIME_MEMBERSHIP_ENGINES.has(current.ordering.engine)) {
+    return `engine ${current.ordering.engine} has a fixed orderer set; an update may add or remove peers and organisations, not orderers (runtime orderer changes: ${[...RUNTIME_MEMBERSHIP_ENGINES].join(', ')})`;
+  }
+  if (next.nodes) {
+    for (const o of next.orderers) {
+      if (!next.nodes.some((n) => n.id === o.id && n.roles.includes('orderer'))) return `orderer ${o.id} has no node entry with the orderer role`;
+    }
+  }
+  for (const c of next.contracts) {
+    if (c.name === CONFIG_NAMESPACE) return `no contract may be named ${CONFIG_NAMESPACE}`;
+    try {
+      parsePolicy(c.endorsementPolicy);
+    } catch (err) {
+      return `contract ${c.name}: endorsement policy: ${(err as Error).message}`;
+    }
+  }
+  return null;
+}
+
+export interface ConfigTxProblem {
+  /** true: built on a config that is no longer in force (an MVCC conflict), else invalid. */
+  readonly stale: boolean;
+  readonly reason: string;
+}
+
+/**
+ * The config-specific checks of a `_config` transaction (after the generic ones: decodable,
+ * txId, creator signature). Returns what is wrong, or null. The signatures (endorsements) are
+ * checked by the caller against `configUpdatePolicy`.
+ */
+export function checkConfigTx(tx: ParsedTx, state: ConfigState): ConfigTxProblem | null {
+  const reason = configTxReason(tx, state);
+  if (reason === null) return null;
+  return { stale: reason === STALE, reason: reason === STALE ? `the update was built on another config than the one in force (sequence ${state.record.sequence})` : reason };
+}
+
+const STALE = '\u0000stale';
+
+function configTxReason(tx: ParsedTx, state: ConfigState): string | null {
+  if (tx.proposal.fn !== CONFIG_FN) return `config transactions have one function, ${CONFIG_FN} (got ${tx.proposal.fn})`;
+  if (tx.proposal.args.length !== 0) return 'a config update takes no arguments (the new config is in the write set)';
+  if (tx.response.result.status !== 200) return `the response is a failure (status ${tx.response.result.status})`;
+  if (!Buffer.from(sha256(tx.payload.proposal)).equals(Buffer.from(tx.response.proposalHash))) return 'the response was produced for another proposal';
+  const namespaces = tx.response.rwset.namespaces;
+  const ns = namespaces[0];
+  if (namespaces.length !== 1 || !ns || ns.namespace !== CONFIG_NAMESPACE) return `a config update reads and writes namespace ${CONFIG_NAMESPACE} only`;
+  if (ns.rangeReads.length !== 0 || ns.reads.length !== 1 || ns.writes.length !== 1) return `a config update reads and writes exactly ${CONFIG_NAMESPACE}/${CONFIG_KEY}`;
+  const read = ns.reads[0]!;
+  const write = ns.writes[0]!;
+  if (read.key !== CONFIG_KEY || write.key !== CONFIG_KEY || write.isDelete || write.value === null) return `a config update reads and writes exactly ${CONFIG_NAMESPACE}/${CONFIG_KEY}`;
+  const v = state.version;
+  const r = read.version;
+  if (v === null ? r !== null : r === null || r.block !== v.block || r.tx !== v.tx) {
+    return STALE;
+  }
+  let record: ConfigRecord;
+  try {
+    record = decodeConfigRecord(write.value);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (record.sequence !== state.record.sequence + 1) return `config sequence ${record.sequence} does not follow ${state.record.sequence}`;
+  return checkConfigTransition(state.record.config, record.config);
+}
+
+/** The new config a VALID `_config` transaction installs. */
+export function configRecordOfTx(tx: ParsedTx): ConfigRecord {
+  const value = tx.response.rwset.namespaces[0]?.writes[0]?.value;
+  if (!value) throw new ConfigUpdateError('not a config update');
+  return decodeConfigRecord(value);
+}
+
+// --- building an update (client side: CLI, SDK, tests) ------------------------------------------
+
+/**
+ * The response an update's signers sign: read of the current entry at `state.version`, write of
+ * `next` with the following sequence. `proposalBytes` is the admin creator's encoded proposal.
+ */
+export function configUpdateResponse(proposalBytes: Bytes, state: ConfigState, next: ConsortiumConfig): { response: ResponsePayload; record: ConfigRecord } {
+  const problem = checkConfigTransition(state.record.config, next);
+  if (problem) throw new ConfigUpdateError(problem);
+  const record: ConfigRecord = { sequence: state.record.sequence + 1, config: validateConfig(next) };
+  const response: ResponsePayload = {
+    proposalHash: sha256(proposalBytes),
+    rwset: {
+      namespaces: [{
+        namespace: CONFIG_NAMESPACE,
+        reads: [{ key: CONFIG_KEY, version: state.version }],
+        rangeReads: [],
+        writes: [{ key: CONFIG_KEY, isDelete: false, value: encodeConfigRecord(record) }],
+      }],
+    },
+    result: { status: 200, message: `config sequence ${record.sequence}`, payload: new Uint8Array() },
+    event: { name: 'config', payload: encode({ sequence: record.sequence }) },
+  };
+  return { response, record };
+}
+
+/** Text of the modification policy (for messages and docs). */
+export function configUpdatePolicyText(config: ConsortiumConfig): string {
+  return formatPolicy(configUpdatePolicy(config));
+}
+
+export interface ConfigSigner {
+  readonly certPem: string;
+  readonly signer: MessageSigner;
+}
+
+/**
+ * A complete config transaction: proposal by `creator` (an admin), response for `next`, signed
+ * by each of `signers` (admins of distinct organisations; the creator may be one of them),
+ * wrapped in an envelope signed by the creator. In a real consortium the signatures are
+ * collected one by one (`medledger config sign`); this helper does it in one step for tools
+ * that hold several admins' keys (local networks, tests).
+ */
+export function buildConfigUpdateTx(input: {
+  readonly state: ConfigState;
+  readonly next: ConsortiumConfig;
+  readonly creator: ConfigSigner;
+  readonly signers: readonly ConfigSigner[];
+  readonly nonce: Bytes;
+  readonly timestampMs: number;
+}): { envelope: Bytes; txId: string; record: ConfigRecord } {
+  const proposal = buildProposal({ contract: CONFIG_NAMESPACE, fn: CONFIG_FN, args: [], creator: input.creator.certPem, nonce: input.nonce, timestampMs: input.timestampMs });
+  const proposalBytes = encode(proposal);
+  const { response, record } = configUpdateResponse(proposalBytes, input.state, input.next);
+  const responseBytes = encodeResponse(response);
+  const endorsements = input.signers.map((s) => endorse(responseBytes, s.certPem, s.signer));
+  const envelope = encodeEnvelope(buildEnvelope({ proposal: proposalBytes, response: responseBytes, endorsements }, input.creator.signer));
+  return { envelope, txId: proposal.txId, record };
+}
