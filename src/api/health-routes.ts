@@ -8,8 +8,9 @@
 //   POST /v1/health/datasets/prepare  seal + store a dataset → listing fields for registerDataset
 //   POST /v1/health/statistics/compute partials from every custodian, combined and suppressed, for the caller's allowed request
 // Consents, applications, audit queries, FHIR exports are contract calls: /v1/evaluate, /v1/submit.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { FhirValidationError, type FhirIssue } from '../fhir/validate.ts';
 import type { Identity } from '../identity/index.ts';
 import { IntegrityError } from '../offchain/index.ts';
 import { RecordError, type RecordService } from '../records/service.ts';
@@ -36,16 +37,25 @@ function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   return r.data;
 }
 
+const FHIR_ISSUES_MAX = 50;
+
+/** 422 INVALID_FHIR carrying the validator's issues (the server's error handler sends code + message only). */
+function invalidFhir(reply: FastifyReply, message: string, issues: readonly FhirIssue[]): FastifyReply {
+  return reply.code(422).send({ error: { code: 'INVALID_FHIR', message, issues: issues.slice(0, FHIR_ISSUES_MAX) } });
+}
+
 function mapError(err: unknown): never {
   if (err instanceof IntegrityError) throw new ApiError(502, 'INTEGRITY', err.message);
   if (err instanceof RecordError) {
     const status = { INVALID_CONTENT: 422, DENIED: 403, NOT_FOUND: 404, UNAVAILABLE: 503, REFUSED: 409 }[err.code];
-    const e = new ApiError(status, err.code, err.message);
-    if (err.issues.length) (e as ApiError & { issues?: unknown }).issues = err.issues;
-    throw e;
+    throw new ApiError(status, err.code, err.message);
   }
   throw err;
 }
+
+/** A prepared version not yet on chain belongs to its preparer this long; then others may write over it. */
+export const PENDING_VERSION_TTL_MS = 10 * 60_000;
+const PENDING_VERSIONS_MAX = 10_000;
 
 /** Register the record routes; `who` is the server's authenticated caller of a request. */
 export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyRequest) => Identity, records: RecordService): void {
@@ -55,26 +65,51 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
     return id;
   };
 
-  app.post('/v1/health/records/prepare', async (req) => {
-    ownOrg(req);
+  // Who prepared which version, until it is on chain or discarded: without this, any user of the
+  // hospital could discard (or prepare over) the content another user is about to register,
+  // leaving an on-chain record whose parts have no keys. Insertion order = age (re-set moves to
+  // the end), so expiry scans from the front.
+  const pending = new Map<string, { user: string; atMs: number }>();
+  const pendingKey = (recordId: string, version: number): string => `${recordId}|${version}`;
+  const expirePending = (nowMs: number): void => {
+    for (const [k, p] of pending) {
+      if (nowMs - p.atMs < PENDING_VERSION_TTL_MS && pending.size < PENDING_VERSIONS_MAX) break;
+      pending.delete(k);
+    }
+  };
+
+  app.post('/v1/health/records/prepare', async (req, reply) => {
+    const id = ownOrg(req);
+    const me = `${id.org}/${id.id}`;
     const body = parse(PrepareRecordBody, req.body);
+    let claimed: string | null = null;
     try {
       const version = records.nextVersion(body.recordId);
+      const nowMs = Date.now();
+      expirePending(nowMs);
+      const k = pendingKey(body.recordId, version);
+      const holder = pending.get(k);
+      if (holder && holder.user !== me) throw new ApiError(409, 'CONFLICT', `version ${version} of ${body.recordId} is being written by ${holder.user}; try again once it is on chain or discarded`);
+      // Claimed before the first await: two concurrent prepares cannot both pass the check.
+      pending.delete(k);
+      pending.set(k, { user: me, atMs: nowMs });
+      claimed = k;
       const content = body.content.kind === 'fhir'
         ? { kind: 'fhir' as const, resource: body.content.resource }
         : { kind: 'file' as const, bytes: new Uint8Array(Buffer.from(body.content.dataBase64, 'base64')), mediaType: body.content.mediaType, ...(body.content.sensitivity ? { sensitivity: body.content.sensitivity } : {}) };
       const prepared = await records.prepareParts(body.recordId, version, content);
       return { recordId: body.recordId, version, ...prepared };
     } catch (err) {
-      if (err instanceof RecordError && err.issues.length) {
-        throw Object.assign(new ApiError(422, 'INVALID_FHIR', err.message), { issues: err.issues });
-      }
+      if (claimed !== null) pending.delete(claimed);
+      if (err instanceof ApiError) throw err;
+      if (err instanceof RecordError && err.issues.length) return invalidFhir(reply, err.message, err.issues);
       return mapError(err);
     }
   });
 
   app.post('/v1/health/records/discard', async (req) => {
-    ownOrg(req);
+    const id = ownOrg(req);
+    const me = `${id.org}/${id.id}`;
     const body = parse(DiscardBody, req.body);
     // Only a version the chain does not hold: nextVersion() is then still <= it.
     try {
@@ -82,6 +117,13 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
     } catch (err) {
       if (!(err instanceof RecordError)) throw err;
     }
+    // ... and only by the user who prepared it (an expired claim: anyone of the hospital).
+    const k = pendingKey(body.recordId, body.version);
+    const holder = pending.get(k);
+    if (holder && holder.user !== me && Date.now() - holder.atMs < PENDING_VERSION_TTL_MS) {
+      throw new ApiError(403, 'FORBIDDEN', `version ${body.version} of ${body.recordId} was prepared by ${holder.user}; only they may discard it`);
+    }
+    pending.delete(k);
     await records.discardVersion(body.recordId, body.version);
     return { recordId: body.recordId, version: body.version, discarded: true };
   });
@@ -97,12 +139,21 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
     }
   });
 
-  app.post('/v1/health/datasets/prepare', async (req) => {
+  app.post('/v1/health/datasets/prepare', async (req, reply) => {
     ownOrg(req);
     const body = parse(PrepareDatasetBody, req.body);
+    const bytes = Buffer.from(body.dataBase64, 'base64');
+    if (body.mediaType === 'application/fhir+json') {
+      try {
+        JSON.parse(bytes.toString('utf8'));
+      } catch (err) {
+        throw new ApiError(422, 'INVALID_CONTENT', `dataset ${body.datasetId}: not JSON (${(err as Error).message.slice(0, 200)})`);
+      }
+    }
     try {
-      return { datasetId: body.datasetId, ...(await records.prepareDataset({ datasetId: body.datasetId, mediaType: body.mediaType, bytes: new Uint8Array(Buffer.from(body.dataBase64, 'base64')) })) };
+      return { datasetId: body.datasetId, ...(await records.prepareDataset({ datasetId: body.datasetId, mediaType: body.mediaType, bytes: new Uint8Array(bytes) })) };
     } catch (err) {
+      if (err instanceof FhirValidationError) return invalidFhir(reply, `dataset ${body.datasetId}: ${err.message}`, err.issues);
       return mapError(err);
     }
   });

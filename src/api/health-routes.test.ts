@@ -1,0 +1,331 @@
+// The health REST routes (src/api/health-routes.ts) end to end against a real 3-hospital consortium
+// (three nodes over mTLS with Raft, each with its record service and API): for every route a
+// success case (through the SDK where it is natural), the authorization refusals with their error
+// codes, and malformed / oversized input answered with a clear JSON error.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
+import { parsePrivateKey } from '../crypto/index.ts';
+import { pseudonymOf, startRecordsNetwork, type RecordsNetwork } from '../records/testkit.ts';
+import { connectAs, type HealthClient } from '../sdk/health.ts';
+import { MedLedgerApiError } from '../sdk/client.ts';
+import { signRequest } from './auth.ts';
+
+process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
+
+const H1 = 'Hospital1';
+const H2 = 'Hospital2';
+const H3 = 'Hospital3';
+const PP = pseudonymOf('rest-test-secret', `${H1}/patient1`);
+const BODY_LIMIT_BYTES = 8 * 1024 * 1024; // startRecordsNetwork's API body limit
+
+let net: RecordsNetwork;
+let caPem: string;
+const clients: HealthClient[] = [];
+
+function sdk(org: string, user: string, viaOrg = org): HealthClient {
+  const c = connectAs(net.dir, org, user, net.apis.get(viaOrg)!.url);
+  clients.push(c);
+  return c;
+}
+
+interface Answer { status: number; body: { error?: { code: string; message: string; issues?: unknown[] } } & Record<string, unknown> }
+
+/** A signed POST of `body` (an object, or raw text) as `org/user` to the API of `nodeOrg`. */
+function post(nodeOrg: string, path: string, as: { org: string; user: string } | null, body: unknown): Promise<Answer> {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const bytes = Buffer.from(text, 'utf8');
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(bytes.byteLength) };
+  if (as) {
+    const dir = join(net.dir, 'crypto', as.org, as.user);
+    Object.assign(headers, signRequest({ method: 'POST', pathAndQuery: path, body: new Uint8Array(bytes), certPem: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: parsePrivateKey(readFileSync(join(dir, 'key.pem'), 'utf8')) }));
+  }
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(new URL(path, net.apis.get(nodeOrg)!.url), { method: 'POST', ca: caPem, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(raw) as Answer['body'] });
+        } catch {
+          reject(new Error(`${path} answered HTTP ${res.statusCode} with non-JSON: ${raw.slice(0, 200)}`));
+        }
+      });
+    });
+    // The server may answer 413 and close before it has read an oversized body.
+    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+    req.end(bytes);
+  });
+}
+
+const user = (org: string, name: string): { org: string; user: string } => ({ org, user: name });
+
+/** An error answer: status, code, a message matching `message`, and the JSON error shape. */
+function refused(a: Answer, status: number, code: string, message?: RegExp): void {
+  assert.equal(a.status, status, JSON.stringify(a.body));
+  assert.equal(a.body.error?.code, code, JSON.stringify(a.body));
+  assert.equal(typeof a.body.error?.message, 'string');
+  if (message) assert.match(a.body.error!.message, message);
+}
+
+async function sdkRefuses(p: Promise<unknown>, status: number, code: string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => err instanceof MedLedgerApiError && err.status === status && err.code === code || assert.fail(`expected ${status} ${code}, got ${String(err)}`));
+}
+
+const observation = (id: string, value: number): Record<string, unknown> => ({
+  resourceType: 'Observation', id, status: 'final',
+  code: { coding: [{ system: 'http://loinc.org', code: '8480-6', display: 'Systolic blood pressure' }] },
+  valueQuantity: { value, unit: 'mm[Hg]' },
+});
+const hivBundle = {
+  resourceType: 'Bundle', type: 'collection', entry: [
+    { resource: observation('o1', 120) },
+    { resource: { resourceType: 'Condition', id: 'c1', subject: { reference: 'Patient/p1' }, code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'B20', display: 'HIV disease' }] } } },
+  ],
+};
+const fhirContent = (resource: unknown): Record<string, unknown> => ({ kind: 'fhir', resource });
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+const oversized = (field: string): string => JSON.stringify({ [field]: 'A'.repeat(BODY_LIMIT_BYTES + 16) });
+
+before(async () => {
+  net = await startRecordsNetwork({ orgs: 3, api: true });
+  caPem = readFileSync(join(net.dir, 'crypto', 'root-ca.pem'), 'utf8');
+  const admin = net.caller(H1, 'admin1');
+  await admin.submit('initialize', { camsOrg: H1 });
+  await admin.submit('enrolPatient', { user: `${H1}/patient1`, pseudonym: PP });
+  await admin.submit('startCare', { doctor: `${H1}/doctor1`, patient: PP });
+});
+after(async () => {
+  for (const c of clients) c.close();
+  await net?.stop();
+});
+
+describe('POST /v1/health/records/prepare', () => {
+  const path = '/v1/health/records/prepare';
+
+  it('seals and stores the parts (split by sensitivity) and returns the on-chain entries; the SDK creates a record with it', async () => {
+    const a = await post(H1, path, user(H1, 'doctor1'), { recordId: 'rest-prep', content: fhirContent(hivBundle) });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    const parts = a.body['parts'] as Array<{ sensitivity: string; cid: string; sizeBytes: number; mediaType: string; commitment: string }>;
+    assert.deepEqual({ v: a.body['version'], c: a.body['category'], s: parts.map((p) => p.sensitivity) }, { v: 1, c: 'Bundle', s: ['normal', 'restricted'] });
+    for (const p of parts) {
+      assert.match(p.cid, /^baf/);
+      assert.match(p.commitment, /^[0-9a-f]{64}$/);
+      const sealed = await net.services.get(H1)!.blobs.get(p.cid);
+      assert.ok(sealed && sealed.byteLength === p.sizeBytes, 'stored under its CID');
+      assert.ok(!Buffer.from(sealed).toString('latin1').includes('B20'), 'sealed, not plaintext');
+    }
+    const file = await post(H1, path, user(H1, 'doctor1'), { recordId: 'rest-file', content: { kind: 'file', dataBase64: b64('a,b\n1,2\n'), mediaType: 'text/csv', sensitivity: 'sensitive' } });
+    assert.equal(file.status, 200, JSON.stringify(file.body));
+    assert.deepEqual({ c: file.body['category'], s: (file.body['parts'] as Array<{ sensitivity: string }>).map((p) => p.sensitivity) }, { c: 'file', s: ['sensitive'] });
+
+    const created = await sdk(H1, 'doctor1').createRecord({ recordId: 'rest-rec', patient: PP, input: { kind: 'fhir', resource: hivBundle } });
+    assert.equal(created['allowed'], true, JSON.stringify(created));
+    const updated = await sdk(H1, 'doctor1').updateRecord({ recordId: 'rest-rec', input: { kind: 'fhir', resource: observation('o1', 125) } });
+    assert.equal((updated['record'] as { version: number }).version, 2);
+  });
+
+  it('refuses unauthenticated callers (401), users of another organisation (403), another custodian\'s record (409), an erased one (404)', async () => {
+    refused(await post(H1, path, null, { recordId: 'x', content: fhirContent(observation('o', 1)) }), 401, 'UNAUTHENTICATED');
+    refused(await post(H1, path, user(H2, 'doctor1'), { recordId: 'x', content: fhirContent(observation('o', 1)) }), 403, 'FORBIDDEN', /Hospital2\/doctor1 must use a node of Hospital2/);
+    refused(await post(H2, path, user(H2, 'doctor1'), { recordId: 'rest-rec', content: fhirContent(observation('o', 1)) }), 409, 'REFUSED', /held by Hospital1/);
+    await sdk(H1, 'doctor1').createRecord({ recordId: 'rest-gone', patient: PP, input: { kind: 'fhir', resource: observation('g', 1) } });
+    await sdk(H1, 'patient1').eraseRecord('rest-gone');
+    refused(await post(H1, path, user(H1, 'doctor1'), { recordId: 'rest-gone', content: fhirContent(observation('g', 2)) }), 404, 'NOT_FOUND', /erased/);
+  });
+
+  it('a version being written by one user cannot be prepared over by another (409)', async () => {
+    const first = await post(H1, path, user(H1, 'doctor1'), { recordId: 'rest-race', content: fhirContent(observation('r', 1)) });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    refused(await post(H1, path, user(H1, 'doctor2'), { recordId: 'rest-race', content: fhirContent(observation('r', 2)) }), 409, 'CONFLICT', /being written by Hospital1\/doctor1/);
+    // The first writer's parts are intact.
+    for (const p of first.body['parts'] as Array<{ cid: string }>) assert.ok(await net.services.get(H1)!.blobs.get(p.cid));
+  });
+
+  it('answers malformed, invalid and oversized bodies with a clear JSON error', async () => {
+    const doctor = user(H1, 'doctor1');
+    refused(await post(H1, path, doctor, '{"recordId": "x", '), 400, 'MALFORMED_JSON');
+    refused(await post(H1, path, doctor, { recordId: '../etc/passwd', content: fhirContent(observation('o', 1)) }), 400, 'BAD_REQUEST', /recordId/);
+    refused(await post(H1, path, doctor, { recordId: 'x'.repeat(65), content: fhirContent(observation('o', 1)) }), 400, 'BAD_REQUEST', /recordId/);
+    refused(await post(H1, path, doctor, { recordId: 'x', content: fhirContent(observation('o', 1)), extra: true }), 400, 'BAD_REQUEST', /extra/);
+    refused(await post(H1, path, doctor, { recordId: 'x' }), 400, 'BAD_REQUEST', /content/);
+    refused(await post(H1, path, doctor, { recordId: 'x', content: { kind: 'pdf' } }), 400, 'BAD_REQUEST', /content/);
+    refused(await post(H1, path, doctor, { recordId: 'x', content: { kind: 'file', dataBase64: 'not base64!', mediaType: 'text/csv' } }), 400, 'BAD_REQUEST', /base64/);
+    refused(await post(H1, path, doctor, { recordId: 'x', content: { kind: 'file', dataBase64: b64('x'), mediaType: 'text/csv', sensitivity: 'secret' } }), 400, 'BAD_REQUEST', /sensitivity/);
+    refused(await post(H1, path, doctor, { recordId: 'x', content: { kind: 'file', dataBase64: b64('x'), mediaType: 'no media type' } }), 422, 'INVALID_CONTENT', /media type/);
+    const invalid = await post(H1, path, doctor, { recordId: 'rest-invalid', content: fhirContent({ resourceType: 'Observation', status: 'not-a-status' }) });
+    refused(invalid, 422, 'INVALID_FHIR', /rest-invalid/);
+    assert.ok(Array.isArray(invalid.body.error?.issues) && invalid.body.error.issues.length > 0, 'carries the validator\'s issues');
+    assert.equal(net.services.get(H1)!.keys.cids('rest-invalid').length, 0, 'nothing kept');
+    refused(await post(H1, path, doctor, oversized('recordId')), 413, 'BODY_TOO_LARGE');
+  });
+});
+
+describe('POST /v1/health/records/discard', () => {
+  const path = '/v1/health/records/discard';
+
+  it('drops a prepared version that is not on chain (its blobs are gone)', async () => {
+    const prep = await post(H1, '/v1/health/records/prepare', user(H1, 'doctor1'), { recordId: 'rest-drop', content: fhirContent(observation('d', 1)) });
+    assert.equal(prep.status, 200);
+    const a = await post(H1, path, user(H1, 'doctor1'), { recordId: 'rest-drop', version: 1 });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    assert.deepEqual(a.body, { recordId: 'rest-drop', version: 1, discarded: true });
+    for (const p of prep.body['parts'] as Array<{ cid: string }>) assert.equal(await net.services.get(H1)!.blobs.get(p.cid), null);
+    // Afterwards anyone of the hospital may write that version again.
+    assert.equal((await post(H1, '/v1/health/records/prepare', user(H1, 'doctor2'), { recordId: 'rest-drop', content: fhirContent(observation('d', 2)) })).status, 200);
+  });
+
+  it('refuses another user\'s prepared version (403), another organisation (403), a version on chain (409)', async () => {
+    const prep = await post(H1, '/v1/health/records/prepare', user(H1, 'doctor1'), { recordId: 'rest-keep', content: fhirContent(observation('k', 1)) });
+    assert.equal(prep.status, 200);
+    refused(await post(H1, path, user(H1, 'nurse1'), { recordId: 'rest-keep', version: 1 }), 403, 'FORBIDDEN', /prepared by Hospital1\/doctor1/);
+    for (const p of prep.body['parts'] as Array<{ cid: string }>) assert.ok(await net.services.get(H1)!.blobs.get(p.cid), 'still stored');
+    refused(await post(H1, path, user(H3, 'doctor1'), { recordId: 'rest-keep', version: 1 }), 403, 'FORBIDDEN');
+    refused(await post(H1, path, user(H1, 'doctor1'), { recordId: 'rest-rec', version: 1 }), 409, 'CONFLICT', /on chain/);
+    refused(await post(H1, path, null, { recordId: 'rest-keep', version: 1 }), 401, 'UNAUTHENTICATED');
+  });
+
+  it('answers malformed and oversized bodies with a clear JSON error', async () => {
+    const doctor = user(H1, 'doctor1');
+    refused(await post(H1, path, doctor, { recordId: 'rest-keep', version: 0 }), 400, 'BAD_REQUEST', /version/);
+    refused(await post(H1, path, doctor, { recordId: 'rest-keep', version: '1' }), 400, 'BAD_REQUEST', /version/);
+    refused(await post(H1, path, doctor, { recordId: 'a b', version: 1 }), 400, 'BAD_REQUEST', /recordId/);
+    refused(await post(H1, path, doctor, '[1,'), 400, 'MALFORMED_JSON');
+    refused(await post(H1, path, doctor, oversized('recordId')), 413, 'BODY_TOO_LARGE');
+  });
+});
+
+describe('POST /v1/health/records/content', () => {
+  const path = '/v1/health/records/content';
+  let ticket = '';
+
+  it('returns what the caller\'s own committed access transaction released (SDK readRecord), locally and across hospitals', async () => {
+    const own = await sdk(H1, 'doctor1').readRecord({ recordId: 'rest-rec', purpose: 'TREAT' });
+    assert.equal(own.allowed, true, JSON.stringify(own.decision));
+    assert.deepEqual(JSON.parse(own.parts[0]!.content.toString('utf8')), observation('o1', 125));
+    // Version 1 had a restricted part: a doctor in care reads up to sensitive.
+    const v1 = await sdk(H1, 'doctor1').readRecord({ recordId: 'rest-rec', purpose: 'TREAT', version: 1, sensitivity: 'sensitive' });
+    assert.equal(v1.allowed, true, JSON.stringify(v1.decision));
+    assert.deepEqual({ v: v1.version, s: v1.parts.map((p) => p.sensitivity) }, { v: 1, s: ['normal'] });
+    assert.deepEqual(JSON.parse(v1.parts[0]!.content.toString('utf8')).entry[0].resource, observation('o1', 120));
+
+    const now = Date.now();
+    await sdk(H1, 'patient1').grantConsent({ patient: PP, grantee: { kind: 'user', user: `${H2}/doctor1` }, actions: ['read'], purposes: ['TREAT'], period: { startMs: now - 60_000, endMs: now + 3_600_000 }, scope: { maxSensitivity: 'normal' } });
+    const access = await sdk(H2, 'doctor1').submit('access', { recordId: 'rest-rec', action: 'read', purpose: 'TREAT', sensitivity: 'normal' });
+    assert.equal(access.payload['allowed'], true, JSON.stringify(access.payload));
+    ticket = access.txId;
+    const raw = await post(H2, path, user(H2, 'doctor1'), { txId: ticket });
+    assert.equal(raw.status, 200, JSON.stringify(raw.body));
+    assert.deepEqual({ v: raw.body['version'], c: raw.body['custodian'] }, { v: 2, c: H1 });
+    const parts = raw.body['parts'] as Array<{ sensitivity: string; cid: string; dataBase64: string }>;
+    assert.equal(parts.length, 1);
+    assert.deepEqual(JSON.parse(Buffer.from(parts[0]!.dataBase64, 'base64').toString('utf8')), observation('o1', 125));
+  });
+
+  it('refuses another user\'s ticket, a denied access, an unknown transaction (403 DENIED) and another organisation (403 FORBIDDEN)', async () => {
+    refused(await post(H2, path, user(H2, 'nurse1'), { txId: ticket }), 403, 'DENIED', /made by Hospital2\/doctor1/);
+    refused(await post(H1, path, user(H1, 'doctor1'), { txId: ticket }), 403, 'DENIED', /Hospital2\/doctor1/);
+    refused(await post(H1, path, user(H2, 'doctor1'), { txId: ticket }), 403, 'FORBIDDEN');
+    const denied = await sdk(H3, 'nurse1').submit('access', { recordId: 'rest-rec', action: 'read', purpose: 'TREAT' });
+    assert.equal(denied.payload['allowed'], false);
+    refused(await post(H3, path, user(H3, 'nurse1'), { txId: denied.txId }), 403, 'DENIED', /denied/);
+    refused(await post(H1, path, user(H1, 'doctor1'), { txId: 'ab'.repeat(32) }), 403, 'DENIED', /not on this node's chain/);
+    refused(await post(H1, path, null, { txId: ticket }), 401, 'UNAUTHENTICATED');
+  });
+
+  it('answers malformed and oversized bodies with a clear JSON error', async () => {
+    const doctor = user(H1, 'doctor1');
+    refused(await post(H1, path, doctor, { txId: 'XYZ' }), 400, 'BAD_REQUEST', /txId: must be a transaction id/);
+    refused(await post(H1, path, doctor, {}), 400, 'BAD_REQUEST', /txId/);
+    refused(await post(H1, path, doctor, 'null'), 400, 'BAD_REQUEST');
+    refused(await post(H1, path, doctor, oversized('txId')), 413, 'BODY_TOO_LARGE');
+  });
+});
+
+describe('POST /v1/health/datasets/prepare and /v1/health/statistics/compute', () => {
+  const prep = '/v1/health/datasets/prepare';
+  const compute = '/v1/health/statistics/compute';
+  const csv = (values: readonly number[]): string => ['age,sbp', ...values.map((v, i) => `${30 + i},${v}`)].join('\n');
+  const A = [120, 130, 140, 150, 160, 170];
+  const B = [100, 110, 120, 130, 140];
+  let allowedRequest = '';
+
+  it('datasets/prepare seals a CSV or a FHIR Observation Bundle and returns the listing fields; the SDK registers datasets with it', async () => {
+    const a = await post(H1, prep, user(H1, 'admin1'), { datasetId: 'rest-raw', mediaType: 'text/csv', dataBase64: b64(csv(A)) });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    assert.deepEqual({ cols: a.body['columns'], n: a.body['recordCount'] }, { cols: ['age', 'sbp'], n: A.length });
+    assert.match(String(a.body['cid']), /^baf/);
+    const fhir = await post(H1, prep, user(H1, 'admin1'), { datasetId: 'rest-fhir', mediaType: 'application/fhir+json', dataBase64: b64(JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [{ resource: observation('x', 1) }, { resource: observation('y', 2) }] })) });
+    assert.equal(fhir.status, 200, JSON.stringify(fhir.body));
+    assert.deepEqual({ cols: fhir.body['columns'], n: fhir.body['recordCount'] }, { cols: ['8480-6'], n: 2 });
+
+    const r1 = await sdk(H1, 'admin1').registerDataset({ datasetId: 'rest-ds1', name: 'A', data: Buffer.from(csv(A)), mediaType: 'text/csv' });
+    const r2 = await sdk(H2, 'supervisor1').registerDataset({ datasetId: 'rest-ds2', name: 'B', data: Buffer.from(csv(B)), mediaType: 'text/csv' });
+    assert.equal((r1['dataset'] as { ownerOrg: string }).ownerOrg, H1);
+    assert.equal((r2['dataset'] as { recordCount: number }).recordCount, B.length);
+  });
+
+  it('datasets/prepare refuses another organisation (403), an existing dataset (409), bad content (422) and malformed or oversized bodies (400/413)', async () => {
+    const admin = user(H1, 'admin1');
+    refused(await post(H1, prep, user(H2, 'admin1'), { datasetId: 'rest-x', mediaType: 'text/csv', dataBase64: b64(csv(A)) }), 403, 'FORBIDDEN');
+    refused(await post(H1, prep, null, { datasetId: 'rest-x', mediaType: 'text/csv', dataBase64: b64(csv(A)) }), 401, 'UNAUTHENTICATED');
+    refused(await post(H1, prep, admin, { datasetId: 'rest-ds1', mediaType: 'text/csv', dataBase64: b64(csv(A)) }), 409, 'REFUSED', /already exists/);
+    refused(await post(H1, prep, admin, { datasetId: 'rest-x', mediaType: 'text/csv', dataBase64: '' }), 422, 'INVALID_CONTENT', /no columns/);
+    refused(await post(H1, prep, admin, { datasetId: 'rest-x', mediaType: 'application/fhir+json', dataBase64: b64('{"resourceType": "Bund') }), 422, 'INVALID_CONTENT', /not JSON/);
+    refused(await post(H1, prep, admin, { datasetId: 'rest-x', mediaType: 'application/fhir+json', dataBase64: b64(JSON.stringify({ resourceType: 'Observation', status: 'bogus' })) }), 422, 'INVALID_FHIR');
+    refused(await post(H1, prep, admin, { datasetId: 'rest-x', mediaType: 'application/fhir+json', dataBase64: b64(JSON.stringify(observation('x', 1))) }), 422, 'INVALID_CONTENT', /Bundle of Observations/);
+    refused(await post(H1, prep, admin, { datasetId: 'rest-x', mediaType: 'application/pdf', dataBase64: b64('x') }), 400, 'BAD_REQUEST', /mediaType/);
+    refused(await post(H1, prep, admin, { datasetId: 'rest x', mediaType: 'text/csv', dataBase64: b64('a\n1') }), 400, 'BAD_REQUEST', /datasetId/);
+    refused(await post(H1, prep, admin, oversized('dataBase64')), 413, 'BODY_TOO_LARGE');
+  });
+
+  it('statistics/compute combines the custodians\' partials for the caller\'s allowed request (SDK statistics), refusing others\' and refused requests', async () => {
+    const researcher = sdk(H3, 'researcher1');
+    const now = Date.now();
+    const period = { startMs: now - 60_000, endMs: now + 86_400_000 };
+    const refusedReq = await researcher.submit('requestStatistics', { datasetIds: ['rest-ds1', 'rest-ds2'], variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 180, bins: 4 } });
+    assert.equal(refusedReq.payload['allowed'], false);
+    refused(await post(H3, compute, user(H3, 'researcher1'), { requestId: String(refusedReq.payload['requestId']) }), 409, 'REFUSED', /refused/);
+
+    for (const [ds, org, owner] of [['rest-ds1', H1, 'admin1'], ['rest-ds2', H2, 'supervisor1']] as const) {
+      const app = await researcher.apply({ target: { kind: 'dataset', datasetId: ds }, purpose: 'HRESCH', actions: ['statistics'], period, maxSensitivity: 'normal' });
+      await sdk(org, owner).decideApplication((app.payload['application'] as { applicationId: string }).applicationId, true);
+    }
+    const st = await researcher.statistics({ datasetIds: ['rest-ds1', 'rest-ds2'], variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 180, bins: 4 }, minCohort: 2 });
+    assert.equal(st.allowed, true, st.reasons.join('; '));
+    const pooled = [...A, ...B];
+    const result = st.result as { count: number; min: number; max: number; mean: number; suppressed: boolean };
+    assert.deepEqual({ n: result.count, min: result.min, max: result.max, s: result.suppressed }, { n: pooled.length, min: 100, max: 170, s: false });
+    assert.ok(Math.abs(result.mean - pooled.reduce((x, y) => x + y, 0) / pooled.length) < 1e-9);
+    // Completed: computing it again is refused.
+    refused(await post(H3, compute, user(H3, 'researcher1'), { requestId: st.requestId }), 409, 'REFUSED', /completed/);
+
+    // Raw: an allowed request, computed by its requester only.
+    const req = await researcher.submit('requestStatistics', { datasetIds: ['rest-ds2'], variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 180, bins: 4 }, minCohort: 10 });
+    assert.equal(req.payload['allowed'], true);
+    allowedRequest = String(req.payload['requestId']);
+    refused(await post(H3, compute, user(H3, 'doctor1'), { requestId: allowedRequest }), 403, 'DENIED', /belongs to Hospital3\/researcher1/);
+    refused(await post(H1, compute, user(H3, 'researcher1'), { requestId: allowedRequest }), 403, 'FORBIDDEN');
+    const raw = await post(H3, compute, user(H3, 'researcher1'), { requestId: allowedRequest });
+    assert.equal(raw.status, 200, JSON.stringify(raw.body));
+    const small = raw.body['result'] as { suppressed: boolean; count: number | null };
+    assert.equal(small.suppressed, true, 'a cohort of 5 under minCohort 10 is suppressed');
+    assert.notEqual(small.count, B.length);
+    refused(await post(H3, compute, user(H3, 'researcher1'), { requestId: 'no-such-request' }), 404, 'NOT_FOUND');
+    await sdkRefuses(sdk(H1, 'doctor1').statistics({ datasetIds: ['no-such-ds'], variable: 'sbp', purpose: 'HRESCH', histogram: { min: 0, max: 1, bins: 1 } }).then((r) => {
+      if (!r.allowed) throw new MedLedgerApiError(409, 'REFUSED', r.reasons.join('; '));
+    }), 409, 'REFUSED');
+  });
+
+  it('statistics/compute answers malformed and oversized bodies with a clear JSON error', async () => {
+    const r = user(H3, 'researcher1');
+    refused(await post(H3, compute, r, { requestId: '' }), 400, 'BAD_REQUEST', /requestId/);
+    refused(await post(H3, compute, r, { requestId: allowedRequest, extra: 1 }), 400, 'BAD_REQUEST');
+    refused(await post(H3, compute, r, '{'), 400, 'MALFORMED_JSON');
+    refused(await post(H3, compute, null, { requestId: allowedRequest }), 401, 'UNAUTHENTICATED');
+    refused(await post(H3, compute, r, oversized('requestId')), 413, 'BODY_TOO_LARGE');
+  });
+});
