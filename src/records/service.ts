@@ -8,7 +8,13 @@
 //     (the contract's endorsed answer) lists exactly the parts released; the requester's node and
 //     the custodian both check that transaction on their own copy of the chain before any byte of
 //     content or key moves. The custodian serves parts over the node-to-node mTLS channel
-//     'records'; the requester verifies CID (blob store) and commitment.
+//     'records': the blob stays sealed and the part's data key is HPKE-wrapped to the requesting
+//     node's X25519 key as published on chain and read from the custodian's own world state
+//     (decision 1150). The requester unwraps with its private key and verifies CID and commitment.
+//   - served-read audit: before the custodian releases a part it durably journals a served-read
+//     event; a flusher records the journal on chain in `recordReads` batches with retry and
+//     backoff, deleting events only once committed; replay after a restart is idempotent (stable
+//     event ids, de-duplicated by the contract); a full journal refuses to serve (decision 1152).
 //   - erase: the contract's eraseRecord; the custodian crypto-shreds (keys, then blobs) as soon as
 //     its own chain shows the tombstone, whoever submitted the erasure and from whichever node.
 //   - statistics: custodians compute partial aggregates of their datasets for an on-chain
@@ -22,10 +28,13 @@ import { combine, finalize, partialOf, type HistogramSpec, type Partial, type St
 import { HEALTH_CONTRACT, type Part, type Sensitivity } from '../contracts/health/index.ts';
 import { FhirValidationError, validateFhir, type FhirIssue } from '../fhir/validate.ts';
 import { parseTx } from '../ledger/tx.ts';
+import { readPem } from '../node/config.ts';
 import type { MedLedgerNode } from '../node/node.ts';
-import { checkCommitment, cidOf, commit, FsBlobStore, IntegrityError, newDataKey, open, seal, type BlobStore } from '../offchain/index.ts';
-import type { HealthCaller } from './caller.ts';
+import { checkCommitment, cidOf, commit, FsBlobStore, IntegrityError, newDataKey, open, seal, unwrapAsRecipient, wrapForRecipient, type BlobStore, type HpkeKeyPair, type WrappedKey } from '../offchain/index.ts';
+import { gatewayCaller, type HealthCaller } from './caller.ts';
 import { KeyStore, loadOrCreateKek } from './keystore.ts';
+import { keyFingerprint, loadOrCreateNodeKey, X25519_KEY_BYTES } from './nodekey.ts';
+import { JOURNAL_CAPACITY_DEFAULT, JournalFullError, ServedReadJournal } from './readjournal.ts';
 import { DEFAULT_SENSITIVITY_RULES, maxLevel, splitBySensitivity, type SensitivityRule } from './sensitivity.ts';
 
 export const RECORDS_CHANNEL = 'records';
@@ -36,6 +45,15 @@ const CONTENT_BYTES_MAX = 32 * 1024 * 1024;
 const WAIT_FOR_TX_MS = 10_000;
 const REMOTE_TIMEOUT_MS = 15_000;
 const DATASET_ROWS_MAX = 1_000_000;
+/** How long a custodian waits for the requesting node's key to appear in its world state. */
+const WAIT_FOR_NODE_KEY_MS = 2_000;
+const NODE_KEY_FILE = 'node-hpke.key';
+const JOURNAL_FILE = 'served-reads.sqlite';
+const READ_BATCH_MAX = 40;
+const RETRY_BASE_MS = 250;
+const RETRY_MAX_MS = 30_000;
+/** HPKE: enc is the X25519 ephemeral public key; the ciphertext is the 32-byte data key plus the AES-GCM tag. */
+const WRAPPED_KEY_CIPHERTEXT_BYTES = 32 + 16;
 
 export class RecordError extends Error {
   override readonly name = 'RecordError';
@@ -74,7 +92,25 @@ export function commitmentKeyOf(dataKey: Bytes): Bytes {
 const partRequestSchema = z.strictObject({ txId: z.string().regex(/^[0-9a-f]{64}$/), recordId: z.string().min(1).max(64), cid: z.string().min(1).max(200) });
 const statsPartialRequestSchema = z.strictObject({ requestId: z.string().min(1).max(64), datasetId: z.string().min(1).max(64) });
 
-type PartAnswer = { ok: true; sealed: Bytes; dataKey: Bytes; version: number; sensitivity: string } | { ok: false; integrity: boolean; error: string };
+/** A part as the custodian holds it (never sent: the data key is in the clear here). */
+type LocalPart = { ok: true; sealed: Bytes; dataKey: Bytes; version: number; sensitivity: string } | PartRefusal;
+type PartRefusal = { ok: false; integrity: boolean; error: string };
+/**
+ * What travels on the 'records' channel: the sealed blob and its data key wrapped with HPKE to
+ * `recipientKey` — the requesting node's key as published on chain (decision 1150).
+ */
+export type PartAnswer = { ok: true; sealed: Bytes; wrappedKey: WrappedKey; recipientKey: Bytes; version: number; sensitivity: string } | PartRefusal;
+
+/**
+ * The associated data a transported data key is bound to: the access ticket, the exact part and
+ * the recipient node. A wrapped key cannot be replayed for another part, ticket or node.
+ */
+export function keyTransportAad(a: { txId: string; recordId: string; version: number; sensitivity: string; cid: string; recipientOrg: string; recipientNode: string }): Bytes {
+  return utf8(`medledger-key-transport|${a.txId}|${a.recordId}|v${a.version}|${a.sensitivity}|${a.cid}|${a.recipientOrg}/${a.recipientNode}`);
+}
+
+/** One served-read event as `recordReads` takes it (without its journal id). */
+type ServedReadEvent = Record<string, unknown>;
 type PartialAnswer = { ok: true; partial: Partial } | { ok: false; error: string };
 
 type ReleasedPart = Part;
@@ -123,12 +159,68 @@ export function datasetShape(bytes: Bytes, mediaType: string): { columns: string
   return { columns: [...codes], rows: resource.entry?.length ?? 0 };
 }
 
+/** Decode and shape-check a custodian's answer (it is another node's input: trust nothing). */
+export function checkPartAnswer(raw: Bytes, custodian: string): PartAnswer {
+  const garbage = (why: string): PartAnswer => ({ ok: false, integrity: false, error: `custodian ${custodian} answered garbage (${why})` });
+  let a: unknown;
+  try {
+    a = decode(raw);
+  } catch {
+    return garbage('undecodable');
+  }
+  if (typeof a !== 'object' || a === null) return garbage('not a map');
+  const m = a as Record<string, unknown>;
+  if (m['ok'] === false) return { ok: false, integrity: m['integrity'] === true, error: typeof m['error'] === 'string' ? m['error'].slice(0, 1000) : 'refused' };
+  if (m['ok'] !== true) return garbage('no ok flag');
+  const w = m['wrappedKey'] as Record<string, unknown> | undefined;
+  if (!(m['sealed'] instanceof Uint8Array)) return garbage('no sealed bytes');
+  if ('dataKey' in m) return garbage('a bare data key: refusing key material that was not wrapped to this node');
+  if (typeof w !== 'object' || w === null || !(w['enc'] instanceof Uint8Array) || w['enc'].byteLength !== X25519_KEY_BYTES || !(w['ciphertext'] instanceof Uint8Array) || w['ciphertext'].byteLength !== WRAPPED_KEY_CIPHERTEXT_BYTES) {
+    return garbage('no well-formed wrapped key');
+  }
+  if (!(m['recipientKey'] instanceof Uint8Array) || m['recipientKey'].byteLength !== X25519_KEY_BYTES) return garbage('no recipient key');
+  if (typeof m['version'] !== 'number' || typeof m['sensitivity'] !== 'string') return garbage('no version or sensitivity');
+  return { ok: true, sealed: m['sealed'], wrappedKey: { enc: w['enc'], ciphertext: w['ciphertext'] }, recipientKey: m['recipientKey'], version: m['version'], sensitivity: m['sensitivity'] };
+}
+
+export interface ServedReadAuditOptions {
+  /** Who signs `recordReads` (default: this node's own identity). */
+  readonly caller?: HealthCaller;
+  /** How long a lone event may wait for company before it is flushed. */
+  readonly flushMs?: number;
+  /** Events per `recordReads` transaction (≤ the contract's 40). */
+  readonly batchMax?: number;
+  /** Pending events at which the node refuses to serve (fail closed). */
+  readonly journalCapacity?: number;
+  /** First retry delay after a failed flush; doubles per failure up to retryMaxMs. */
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+}
+
 export interface RecordServiceOptions {
-  /** Where blobs, keys and the KEK live (default: <node data dir>/records). */
+  /** Where blobs, keys, the KEK, the node's HPKE key and the served-read journal live (default: <node data dir>/records). */
   readonly dir?: string;
   readonly rules?: readonly SensitivityRule[];
-  /** Batch served cross-hospital reads into `recordReads` (the custodian's own audit). */
-  readonly recordServedReads?: { readonly caller: HealthCaller; readonly flushMs?: number };
+  /**
+   * Record served cross-hospital reads in `recordReads` (the custodian's own audit), through a
+   * durable journal (decision 1152). Default: on, signed by this node's identity. `false` turns
+   * it off: reads are then audited only by the requester's `access` transaction.
+   */
+  readonly recordServedReads?: false | ServedReadAuditOptions;
+  /** Signs this node's own transactions (its key publication; default audit caller). Default: the node certificate and key of its configuration. */
+  readonly nodeCaller?: HealthCaller;
+  /** Publish this node's HPKE key on chain at start-up when missing or changed (default true). */
+  readonly publishNodeKey?: boolean;
+}
+
+export interface AuditBacklog {
+  readonly enabled: boolean;
+  readonly pending: number;
+  readonly capacity: number;
+  /** Consecutive failed flush attempts (0 after a success). */
+  readonly failures: number;
+  /** Events whose audit transaction committed since start. */
+  readonly recorded: number;
 }
 
 export class RecordService {
@@ -138,8 +230,20 @@ export class RecordService {
   private readonly rules: readonly SensitivityRule[];
   private readonly cleanups: (() => void)[] = [];
   private shredding: Promise<void> = Promise.resolve();
-  private readonly servedReads: Array<Record<string, unknown>> = [];
+  /** This node's HPKE key pair; the private half never leaves this object. */
+  private readonly nodeKey: HpkeKeyPair;
+  private nodeCallerCache: HealthCaller | null = null;
+  /** Resolves true once this node's key is on chain (false: publication off, or closed first). */
+  private publication: Promise<boolean> = Promise.resolve(false);
+  private readonly journal: ServedReadJournal<ServedReadEvent> | null;
+  private readonly audit: Required<Omit<ServedReadAuditOptions, 'caller'>> & { caller: HealthCaller | null };
   private flushTimer: NodeJS.Timeout | null = null;
+  private draining: Promise<void> | null = null;
+  private flushFailures = 0;
+  private batchSize: number;
+  private recordedCount = 0;
+  private stopping = false;
+  private closed = false;
 
   constructor(readonly node: MedLedgerNode, private readonly options: RecordServiceOptions = {}) {
     const dir = options.dir ?? join(node.nodeConfig.node.dataDir, 'records');
@@ -148,6 +252,48 @@ export class RecordService {
     this.keys = new KeyStore(dir, kek);
     this.datasetKeys = new KeyStore(join(dir, 'datasets'), kek);
     this.rules = options.rules ?? DEFAULT_SENSITIVITY_RULES;
+    this.nodeKey = loadOrCreateNodeKey(join(dir, NODE_KEY_FILE));
+    const a = options.recordServedReads === false ? null : (options.recordServedReads ?? {});
+    this.audit = {
+      caller: a?.caller ?? null,
+      flushMs: a?.flushMs ?? 500,
+      batchMax: Math.max(1, Math.min(READ_BATCH_MAX, a?.batchMax ?? READ_BATCH_MAX)),
+      journalCapacity: a?.journalCapacity ?? JOURNAL_CAPACITY_DEFAULT,
+      retryBaseMs: a?.retryBaseMs ?? RETRY_BASE_MS,
+      retryMaxMs: a?.retryMaxMs ?? RETRY_MAX_MS,
+    };
+    this.batchSize = this.audit.batchMax;
+    this.journal = a ? new ServedReadJournal<ServedReadEvent>(join(dir, JOURNAL_FILE), this.audit.journalCapacity) : null;
+  }
+
+  /** This node's HPKE public key (what it publishes on chain). */
+  get publicKey(): Bytes {
+    return this.nodeKey.publicKey;
+  }
+
+  /** The served-read journal's state (for status and tests). */
+  auditBacklog(): AuditBacklog {
+    return {
+      enabled: this.journal !== null,
+      pending: this.journal && !this.journal.isClosed ? this.journal.size() : 0,
+      capacity: this.audit.journalCapacity,
+      failures: this.flushFailures,
+      recorded: this.recordedCount,
+    };
+  }
+
+  /** The identity this node signs its own transactions with. */
+  private nodeCaller(): HealthCaller {
+    if (this.options.nodeCaller) return this.options.nodeCaller;
+    if (!this.nodeCallerCache) {
+      const id = this.node.nodeConfig.identity;
+      this.nodeCallerCache = gatewayCaller(this.node, readPem(id.cert, 'node certificate'), readPem(id.key, 'node key'));
+    }
+    return this.nodeCallerCache;
+  }
+
+  private auditCaller(): HealthCaller {
+    return this.audit.caller ?? this.nodeCaller();
   }
 
   /** Create the service and register its request channels and its shredding on commit. */
@@ -162,14 +308,74 @@ export class RecordService {
     }
     // Records erased while this node was down.
     s.shredding = s.shredErased().catch((err: Error) => node.log.error({ reason: err.message }, 'crypto-shredding failed'));
+    if (node.peer && options.publishNodeKey !== false) s.publication = s.publishNodeKeyUntilDone();
+    // Served reads journaled before a crash or restart: record them now.
+    if (s.journal && s.journal.size() > 0) {
+      node.log.info({ pending: s.journal.size() }, 'replaying served reads not yet recorded on chain');
+      s.scheduleFlush(0);
+    }
     return s;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stop: unsubscribe, and (unless `flush` is false) try once more to record pending served reads.
+   * Whatever is not recorded stays in the journal for the next start.
+   */
+  async close(opts: { flush?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    this.stopping = true;
     for (const c of this.cleanups) c();
     if (this.flushTimer) clearTimeout(this.flushTimer);
-    await this.flushServedReads();
+    this.flushTimer = null;
+    await this.draining;
+    if (opts.flush !== false) await this.drain();
     await this.shredding;
+    await this.publication;
+    this.closed = true;
+    this.journal?.close();
+  }
+
+  // ---- this node's HPKE key on chain (decision 1150) ----------------------------------------
+
+  private publishedKeyOf(org: string, nodeId: string): Bytes | null {
+    const entry = this.state<{ publicKey?: string }>(`nk|${org}|${nodeId}`);
+    if (typeof entry?.publicKey !== 'string' || !/^[0-9a-f]{64}$/.test(entry.publicKey)) return null;
+    return new Uint8Array(Buffer.from(entry.publicKey, 'hex'));
+  }
+
+  /** Publish this node's key when this node's chain does not show it; retry with backoff until done or closed. */
+  private async publishNodeKeyUntilDone(): Promise<boolean> {
+    const mine = Buffer.from(this.nodeKey.publicKey).toString('hex');
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        const onChain = this.publishedKeyOf(this.node.org, this.node.nodeId);
+        if (onChain && Buffer.from(onChain).equals(Buffer.from(this.nodeKey.publicKey))) return true;
+        const r = await this.nodeCaller().submit('publishNodeKey', { org: this.node.org, nodeId: this.node.nodeId, publicKey: mine });
+        this.node.log.info({ fingerprint: keyFingerprint(this.nodeKey.publicKey), txId: r.txId, replaced: r.payload['previous'] ?? null }, 'node HPKE key published on chain');
+        return true;
+      } catch (err) {
+        const delayMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(attempt, 10));
+        this.node.log.warn({ attempt, delayMs, reason: (err as Error).message }, 'node HPKE key not published yet; retrying');
+        await this.sleepUnlessStopping(delayMs);
+      }
+    }
+    return false;
+  }
+
+  private async sleepUnlessStopping(ms: number): Promise<void> {
+    const stepMs = 50;
+    for (let waited = 0; waited < ms && !this.stopping; waited += stepMs) await new Promise((r) => setTimeout(r, Math.min(stepMs, ms - waited)).unref());
+  }
+
+  /** Resolves true once this node's HPKE key is on chain (false if publication is off or was abandoned). */
+  async nodeKeyPublished(timeoutMs = WAIT_FOR_TX_MS): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), timeoutMs); });
+    try {
+      return await Promise.race([this.publication, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // ---- chain access (this node's own copy) ----------------------------------------------------
@@ -309,20 +515,28 @@ export class RecordService {
   async fetchReleased(txId: string, user: string): Promise<{ version: number; custodian: string; parts: ReadPart[] }> {
     const released = await this.releasedBy(txId, { creatorOrg: this.node.org, creatorUser: user });
     const out: ReadPart[] = [];
+    // A custodian wraps data keys only to this node's key as its chain shows it: make sure it is there.
+    if (released.custodian !== this.node.org && this.options.publishNodeKey !== false) await this.nodeKeyPublished();
     for (const part of released.parts) {
-      const answer = released.custodian === this.node.org
-        ? await this.loadPart(released.recordId, part.cid)
-        : await this.requestPart(released.custodian, txId, released.recordId, part.cid);
       const what = `record ${released.recordId} v${released.version} (${part.sensitivity} part, ${part.cid})`;
-      if (!answer.ok) {
-        if (answer.integrity) throw new IntegrityError(`${what}: ${answer.error}`);
-        throw new RecordError(`${what}: ${answer.error}`, 'UNAVAILABLE');
+      let sealed: Bytes;
+      let dataKey: Bytes;
+      if (released.custodian === this.node.org) {
+        const local = await this.loadPart(released.recordId, part.cid);
+        if (!local.ok) throw local.integrity ? new IntegrityError(`${what}: ${local.error}`) : new RecordError(`${what}: ${local.error}`, 'UNAVAILABLE');
+        sealed = local.sealed;
+        dataKey = local.dataKey;
+      } else {
+        const answer = await this.requestPart(released.custodian, txId, released.recordId, part.cid);
+        if (!answer.ok) throw answer.integrity ? new IntegrityError(`${what}: ${answer.error}`) : new RecordError(`${what}: ${answer.error}`, 'UNAVAILABLE');
+        sealed = answer.sealed;
+        dataKey = await this.unwrapReleasedKey(answer, { txId, recordId: released.recordId, version: released.version, sensitivity: part.sensitivity, cid: part.cid });
       }
       // The custodian could be wrong or lying: check the address and the commitment ourselves.
-      const cid = await cidOf(answer.sealed);
+      const cid = await cidOf(sealed);
       if (cid !== part.cid) throw new IntegrityError(`${what}: the custodian returned bytes addressed ${cid}`);
-      const plaintext = open(answer.dataKey, answer.sealed, KeyStore.aad(released.recordId, released.version, part.sensitivity), what);
-      if (!checkCommitment(commitmentKeyOf(answer.dataKey), plaintext, new Uint8Array(Buffer.from(part.commitment, 'hex')))) {
+      const plaintext = open(dataKey, sealed, KeyStore.aad(released.recordId, released.version, part.sensitivity), what);
+      if (!checkCommitment(commitmentKeyOf(dataKey), plaintext, new Uint8Array(Buffer.from(part.commitment, 'hex')))) {
         throw new IntegrityError(`${what}: content does not match its on-chain commitment`);
       }
       out.push({ sensitivity: part.sensitivity, mediaType: part.mediaType, cid: part.cid, content: plaintext });
@@ -330,7 +544,25 @@ export class RecordService {
     return { version: released.version, custodian: released.custodian, parts: out };
   }
 
-  private async loadPart(recordId: string, cid: string): Promise<PartAnswer> {
+  /**
+   * Requester side: the data key of a part a custodian released to this node, unwrapped with this
+   * node's private key. `ctx` comes from this node's own view of the access transaction, so a key
+   * wrapped for another part, ticket or node — or altered in transit — does not open.
+   */
+  async unwrapReleasedKey(answer: Extract<PartAnswer, { ok: true }>, ctx: { txId: string; recordId: string; version: number; sensitivity: string; cid: string }): Promise<Bytes> {
+    const what = `record ${ctx.recordId} v${ctx.version} (${ctx.sensitivity} part, ${ctx.cid})`;
+    if (!Buffer.from(answer.recipientKey).equals(Buffer.from(this.nodeKey.publicKey))) {
+      throw new IntegrityError(`${what}: the custodian wrapped the data key to key ${keyFingerprint(answer.recipientKey)}, but this node's key is ${keyFingerprint(this.nodeKey.publicKey)} (is the key on chain stale?)`);
+    }
+    const aad = keyTransportAad({ ...ctx, recipientOrg: this.node.org, recipientNode: this.node.nodeId });
+    try {
+      return await unwrapAsRecipient(this.nodeKey.privateKey, answer.wrappedKey, aad);
+    } catch (err) {
+      throw new IntegrityError(`${what}: the wrapped data key failed to open with this node's key (tampered, or wrapped for another part or node): ${(err as Error).message}`);
+    }
+  }
+
+  private async loadPart(recordId: string, cid: string): Promise<LocalPart> {
     const key = this.keys.get(recordId, cid);
     if (!key) return { ok: false, integrity: false, error: 'no key on the custodian (erased, or never stored here)' };
     let sealed: Bytes | null;
@@ -351,21 +583,19 @@ export class RecordService {
     } catch (err) {
       return { ok: false, integrity: false, error: `custodian ${custodian} unreachable or refused: ${(err as Error).message}` };
     }
-    const a = decode<PartAnswer>(raw);
-    if (typeof a !== 'object' || a === null || typeof a.ok !== 'boolean') return { ok: false, integrity: false, error: `custodian ${custodian} answered garbage` };
-    if (a.ok && (!(a.sealed instanceof Uint8Array) || !(a.dataKey instanceof Uint8Array))) return { ok: false, integrity: false, error: `custodian ${custodian} answered garbage` };
-    return a;
+    return checkPartAnswer(raw, custodian);
   }
 
   /**
    * Custodian side of 'records': release a part only if this node's own chain holds a VALID,
    * recent, allowed access transaction by a user of the requesting node's organisation that
-   * released exactly this CID. The data key travels inside the mTLS channel between the two
-   * authenticated nodes (decision 1101); the blob itself stays sealed.
+   * released exactly this CID — and only after the served read is durably journaled for the
+   * on-chain audit. The blob stays sealed; its data key is HPKE-wrapped to the requesting node's
+   * key as published on this node's chain (never a key named in the request).
    */
   async servePart(from: string, payload: Bytes): Promise<Bytes> {
     const parsed = partRequestSchema.safeParse(decode(payload));
-    if (!parsed.success) return encode({ ok: false, integrity: false, error: 'malformed part request' });
+    if (!parsed.success) return encode({ ok: false, integrity: false, error: 'malformed part request' } satisfies PartAnswer);
     const { txId, recordId, cid } = parsed.data;
     const fromOrg = (this.node.config.nodes ?? []).find((n) => n.id === from)?.org;
     try {
@@ -374,42 +604,121 @@ export class RecordService {
       if (released.recordId !== recordId || released.custodian !== this.node.org) throw new RecordError(`access ${txId} is for record ${released.recordId} at ${released.custodian}`, 'DENIED');
       const part = released.parts.find((p) => p.cid === cid);
       if (!part) throw new RecordError(`access ${txId} did not release part ${cid}`, 'DENIED');
-      const answer = await this.loadPart(recordId, cid);
-      this.noteServedRead(txId, released, part.sensitivity, answer.ok ? 'allow' : 'deny');
-      return encode(answer);
+      const recipientKey = await this.recipientKeyOf(fromOrg, from);
+      const local = await this.loadPart(recordId, cid);
+      if (!local.ok) {
+        // Nothing is released; still journal what was asked for and refused, if there is room.
+        try {
+          this.noteServedRead(txId, released, part.sensitivity, 'deny');
+        } catch (err) {
+          this.node.log.warn({ txId, reason: (err as Error).message }, 'refused part request not journaled');
+        }
+        return encode(local satisfies PartAnswer);
+      }
+      // Journal first (durably), release second: a crash in between over-reports, never under-reports.
+      this.noteServedRead(txId, released, part.sensitivity, 'allow');
+      const aad = keyTransportAad({ txId, recordId, version: released.version, sensitivity: part.sensitivity, cid, recipientOrg: fromOrg, recipientNode: from });
+      const wrappedKey = await wrapForRecipient(recipientKey, local.dataKey, aad);
+      return encode({ ok: true, sealed: local.sealed, wrappedKey, recipientKey, version: local.version, sensitivity: local.sensitivity } satisfies PartAnswer);
     } catch (err) {
       this.node.log.warn({ from, txId, recordId, reason: (err as Error).message }, 'record part refused');
-      return encode({ ok: false, integrity: false, error: (err as Error).message });
+      return encode({ ok: false, integrity: false, error: (err as Error).message } satisfies PartAnswer);
     }
   }
 
+  /** The requesting node's published HPKE key, from this node's own world state (it may be a block behind). */
+  private async recipientKeyOf(org: string, nodeId: string): Promise<Bytes> {
+    const deadline = Date.now() + WAIT_FOR_NODE_KEY_MS;
+    for (;;) {
+      const key = this.publishedKeyOf(org, nodeId);
+      if (key) return key;
+      if (Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new RecordError(`node ${nodeId} of ${org} has no HPKE key published on chain: the custodian cannot wrap the data key for it (a node publishes its key when its record service starts)`, 'DENIED');
+  }
+
+  // ---- served-read audit (decision 1152) ------------------------------------------------------
+
+  /** Durably journal one served read (throws — and so refuses to serve — when the journal is full). */
   private noteServedRead(txId: string, released: Released, sensitivity: string, served: 'allow' | 'deny'): void {
-    const batch = this.options.recordServedReads;
-    if (!batch) return;
+    if (!this.journal) return;
     const peer = this.node.peer;
     const status = peer?.ledger.txStatus(txId);
-    const envelope = status ? peer!.ledger.getBlock(status.block).block.data[status.position] : undefined;
-    if (!envelope) return;
+    const envelope = status && peer ? peer.ledger.getBlock(status.block).block.data[status.position] : undefined;
+    if (!envelope) throw new RecordError(`access transaction ${txId} vanished from this node's chain`, 'UNAVAILABLE');
     const tx = parseTx(envelope);
     const who = this.node.msp.identify(tx.proposal.creator);
     const args = JSON.parse(tx.proposal.args[0] ?? '{}') as { purpose?: string; reason?: string };
-    this.servedReads.push({
-      requester: { org: who.org, id: who.id, role: who.role }, recordId: released.recordId, action: 'read', purpose: args.purpose ?? 'TREAT',
-      ...(args.reason ? { reason: args.reason } : {}), sensitivity, servedDecision: served,
-    });
-    if (this.servedReads.length >= 40) void this.flushServedReads();
-    else if (!this.flushTimer) this.flushTimer = setTimeout(() => { this.flushTimer = null; void this.flushServedReads(); }, batch.flushMs ?? 500);
+    try {
+      this.journal.append({
+        requester: { org: who.org, id: who.id, role: who.role }, recordId: released.recordId, action: 'read', purpose: args.purpose ?? 'TREAT',
+        ...(args.reason ? { reason: args.reason } : {}), sensitivity, servedDecision: served,
+      });
+    } catch (err) {
+      if (err instanceof JournalFullError) {
+        this.node.log.error({ pending: this.journal.size(), failures: this.flushFailures }, 'served-read audit backlog full: refusing to serve');
+        throw new RecordError(`${err.message}: this custodian refuses to serve until they are recorded`, 'UNAVAILABLE');
+      }
+      throw new RecordError(`cannot journal the served read for the audit, so it is not served: ${(err as Error).message}`, 'UNAVAILABLE');
+    }
+    if (this.journal.size() >= this.audit.batchMax) this.scheduleFlush(0);
+    else this.scheduleFlush(this.audit.flushMs);
   }
 
-  private async flushServedReads(): Promise<void> {
-    const batch = this.options.recordServedReads;
-    if (!batch || this.servedReads.length === 0) return;
-    const events = this.servedReads.splice(0, 40);
-    try {
-      await batch.caller.submit('recordReads', events);
-    } catch (err) {
-      this.node.log.warn({ count: events.length, reason: (err as Error).message }, 'served reads not recorded');
+  private scheduleFlush(delayMs: number): void {
+    if (this.stopping) return;
+    if (this.flushTimer) {
+      if (delayMs > 0) return;
+      clearTimeout(this.flushTimer);
     }
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      void this.drain();
+    }, delayMs);
+    // Never keep a stopping process alive for the audit: what is not recorded stays journaled.
+    this.flushTimer.unref();
+  }
+
+  /**
+   * Record journaled events on chain, oldest first, in batches; delete each batch only once its
+   * `recordReads` transaction is committed VALID. On failure: back off (doubling, capped), halve
+   * the batch (isolating an event the contract refuses), and keep everything in the journal.
+   * Single-flight. Resolves true when the journal is empty.
+   */
+  async drain(): Promise<boolean> {
+    if (!this.journal || this.closed) return true;
+    if (this.draining) {
+      await this.draining;
+      return this.journal.isClosed || this.journal.size() === 0;
+    }
+    const journal = this.journal;
+    const run = async (): Promise<void> => {
+      while (!journal.isClosed && journal.size() > 0) {
+        const entries = journal.pending(this.batchSize);
+        try {
+          const r = await this.auditCaller().submit('recordReads', entries.map((e) => ({ ...e.event, eventId: e.eventId })));
+          journal.remove(entries.map((e) => e.eventId));
+          const duplicates = Array.isArray(r.payload) ? (r.payload as Array<{ duplicate?: boolean }>).filter((x) => x.duplicate === true).length : 0;
+          this.recordedCount += entries.length;
+          this.flushFailures = 0;
+          this.batchSize = this.audit.batchMax;
+          this.node.log.debug({ count: entries.length, duplicates, txId: r.txId }, 'served reads recorded on chain');
+        } catch (err) {
+          this.flushFailures += 1;
+          this.batchSize = Math.max(1, Math.floor(this.batchSize / 2));
+          const delayMs = Math.min(this.audit.retryMaxMs, this.audit.retryBaseMs * 2 ** Math.min(this.flushFailures - 1, 16));
+          this.node.log.warn({ count: entries.length, pending: journal.size(), failures: this.flushFailures, retryInMs: delayMs, reason: (err as Error).message }, 'served reads not recorded yet; kept in the journal');
+          this.scheduleFlush(Math.max(1, delayMs));
+          return;
+        }
+      }
+    };
+    this.draining = run().finally(() => {
+      this.draining = null;
+    });
+    await this.draining;
+    return journal.isClosed || journal.size() === 0;
   }
 
   // ---- list / erase ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import { createLogger } from '../node/log.ts';
 import { initConsortium } from '../node/init.ts';
 import { MedLedgerNode } from '../node/node.ts';
 import { gatewayCaller, type HealthCaller } from './caller.ts';
-import { RecordService } from './service.ts';
+import { RecordService, type RecordServiceOptions } from './service.ts';
 
 export { pseudonymOf } from './pseudonym.ts';
 
@@ -21,6 +21,12 @@ export interface RecordsNetwork {
   readonly services: ReadonlyMap<string, RecordService>;
   readonly apis: ReadonlyMap<string, ApiServer>;
   caller(org: string, user: string, viaOrg?: string): HealthCaller;
+  /**
+   * Restart one organisation's node and record service from the same data directory (its
+   * journal, keys and ledger survive). `crash: true` closes the service without a last flush.
+   * Not with `api: true` (the API server would keep the old service).
+   */
+  restart(org: string, opts?: { crash?: boolean; service?: (node: MedLedgerNode) => RecordServiceOptions }): Promise<RecordService>;
   stop(): Promise<void>;
 }
 
@@ -34,7 +40,14 @@ export async function waitForLeader(nodes: readonly MedLedgerNode[], timeoutMs =
   throw new Error(`no leader elected within ${timeoutMs} ms`);
 }
 
-export async function startRecordsNetwork(opts: { orgs?: number; recordServedReads?: boolean; api?: boolean } = {}): Promise<RecordsNetwork> {
+export async function startRecordsNetwork(opts: {
+  orgs?: number;
+  /** Custodians journal and record served reads on chain (default false: only `access` audits a read). */
+  recordServedReads?: boolean;
+  api?: boolean;
+  /** Per-organisation service options (override the above). */
+  service?: (org: string, node: MedLedgerNode) => RecordServiceOptions;
+} = {}): Promise<RecordsNetwork> {
   const dir = mkdtempSync(join(tmpdir(), 'medledger-records-'));
   const basePort = 20_000 + Math.floor(Math.random() * 20_000);
   const init = await initConsortium({ dir, orgs: opts.orgs ?? 3, engine: 'raft', basePort, tickMs: 20 });
@@ -57,10 +70,7 @@ export async function startRecordsNetwork(opts: { orgs?: number; recordServedRea
       const config = loadNodeConfig(n.configPath);
       const node = await MedLedgerNode.start(config);
       nodes.set(n.org, node);
-      const nodeCaller = opts.recordServedReads
-        ? gatewayCaller(node, readPem(config.identity.cert, 'cert'), readPem(config.identity.key, 'key'))
-        : null;
-      const records = RecordService.attach(node, nodeCaller ? { recordServedReads: { caller: nodeCaller } } : {});
+      const records = RecordService.attach(node, { recordServedReads: opts.recordServedReads ? {} : false, ...opts.service?.(n.org, node) });
       services.set(n.org, records);
       if (opts.api) {
         apis.set(n.org, await startApiServer(node, {
@@ -78,5 +88,29 @@ export async function startRecordsNetwork(opts: { orgs?: number; recordServedRea
     await stop();
     throw err;
   }
-  return { dir, orgs: init.nodes.map((n) => n.org), nodes, services, apis, caller, stop };
+  const restart = async (org: string, r: { crash?: boolean; service?: (node: MedLedgerNode) => RecordServiceOptions } = {}): Promise<RecordService> => {
+    if (apis.size > 0) throw new Error('restart is not supported with api: true');
+    const n = init.nodes.find((x) => x.org === org);
+    const node = nodes.get(org);
+    if (!n || !node) throw new Error(`no node for ${org}`);
+    await services.get(org)?.close({ flush: r.crash !== true });
+    services.delete(org);
+    await node.stop();
+    nodes.delete(org);
+    const again = await MedLedgerNode.start(loadNodeConfig(n.configPath));
+    nodes.set(org, again);
+    const records = RecordService.attach(again, { recordServedReads: opts.recordServedReads ? {} : false, ...r.service?.(again) });
+    services.set(org, records);
+    // The others may still follow the stopped node as leader: wait until all agree on one, so the
+    // next transaction does not wait out an election.
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const leaders = [...nodes.values()].map((x) => (x.status().consensus as { leader?: string | null } | null)?.leader ?? '');
+      if (leaders.every((l) => l !== '' && l === leaders[0])) break;
+      if (Date.now() > deadline) throw new Error(`nodes do not agree on a leader after restarting ${org}: ${leaders.join(', ')}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    return records;
+  };
+  return { dir, orgs: init.nodes.map((n) => n.org), nodes, services, apis, caller, restart, stop };
 }
