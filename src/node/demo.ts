@@ -5,24 +5,27 @@
 // directory (<dir>/demo-seeded.json); Ctrl-C stops the nodes.
 //
 //   node --import tsx src/node/demo.ts [--dir .medledger/network] [--base-port 7400] [--no-seed | --seed-only]
+//
+// seedDemo() and exampleCommands() are exported so that a test can seed an in-process consortium
+// and run the printed commands (src/node/demo.test.ts); the script part runs only when this file
+// is the program's entry point.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectAs, type HealthClient } from '../sdk/health.ts';
 import { pseudonymOf } from '../records/pseudonym.ts';
 
-const ORGS = 5;
+export const DEMO_ORGS = 5;
 const READY_TIMEOUT_MS = 180_000;
-const args = process.argv.slice(2);
-const dirArg = args.indexOf('--dir');
-const dir = resolve(dirArg >= 0 && args[dirArg + 1] ? args[dirArg + 1]! : '.medledger/network');
-const seed = !args.includes('--no-seed');
-const portArg = args.indexOf('--base-port');
-const basePort = portArg >= 0 && args[portArg + 1] ? ['--base-port', args[portArg + 1]!] : [];
+const DEFAULT_DIR = '.medledger/network';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const orgs = Array.from({ length: ORGS }, (_, i) => `Hospital${i + 1}`);
+
+/** Hospital1 … HospitalN, as `medledger up --orgs N` names them. */
+export function demoOrgs(n = DEMO_ORGS): string[] {
+  return Array.from({ length: n }, (_, i) => `Hospital${i + 1}`);
+}
 
 function log(line: string): void {
   process.stdout.write(`[demo] ${line}\n`);
@@ -39,7 +42,7 @@ function rng(seedValue: number): () => number {
   };
 }
 
-async function waitForApis(): Promise<void> {
+async function waitForApis(dir: string, orgs: readonly string[]): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (const org of orgs) {
     for (;;) {
@@ -67,11 +70,21 @@ const observation = (id: string, loinc: string, display: string, value: number, 
   valueQuantity: { value, unit },
 });
 
-async function seedDemo(): Promise<void> {
+export interface SeedResult {
+  /** The directory was seeded before (demo-seeded.json): nothing was done. */
+  readonly skipped: boolean;
+  readonly statisticsRequest: string | null;
+}
+
+/**
+ * Seed the demo into the running consortium of `dir` (its five hospitals' APIs, as in
+ * <dir>/<org>/node.yaml), once per directory, through the SDK as each user.
+ */
+export async function seedDemo(dir: string, orgs: readonly string[] = demoOrgs(), say: (line: string) => void = log): Promise<SeedResult> {
   const marker = join(dir, 'demo-seeded.json');
   if (existsSync(marker)) {
-    log(`already seeded (${marker}); skipping`);
-    return;
+    say(`already seeded (${marker}); skipping`);
+    return { skipped: true, statisticsRequest: (JSON.parse(readFileSync(marker, 'utf8')) as { statisticsRequest?: string }).statisticsRequest ?? null };
   }
   const clients = new Map<string, HealthClient>();
   const as = (org: string, user: string): HealthClient => {
@@ -93,7 +106,7 @@ async function seedDemo(): Promise<void> {
 
     const cfg = await as('Hospital1', 'admin1').evaluate('config', {});
     if (cfg === null) await as('Hospital1', 'admin1').submit('initialize', { camsOrg: 'Hospital1' });
-    log('enrolling patients, care relations, records and datasets at every hospital …');
+    say('enrolling patients, care relations, records and datasets at every hospital …');
     await Promise.all(orgs.map(async (org, i) => {
       const admin = as(org, 'admin1');
       const doctor = as(org, 'doctor1');
@@ -122,7 +135,7 @@ async function seedDemo(): Promise<void> {
       await admin.registerDataset({ datasetId: `bp-${org.toLowerCase()}`, name: `Blood pressure cohort, ${org}`, description: 'synthetic demo data', data: Buffer.from(`${csv}\n`), mediaType: 'text/csv' }).catch(tolerate);
     }));
 
-    log('consent, researcher applications, some history …');
+    say('consent, researcher applications, some history …');
     const now = Date.now();
     await as('Hospital1', 'patient1').grantConsent({
       patient: patients['Hospital1/patient1'], grantee: { kind: 'user', user: 'Hospital2/doctor1' }, actions: ['read'], purposes: ['TREAT'],
@@ -138,14 +151,16 @@ async function seedDemo(): Promise<void> {
     await as('Hospital4', 'doctor1').readRecord({ recordId: 'h1-p1-visit', purpose: 'BTG', reason: 'unconscious-no-proxy' });
     const st = await researcher.statistics({ datasetIds: orgs.map((o) => `bp-${o.toLowerCase()}`), variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 170, bins: 7 } });
     writeFileSync(marker, JSON.stringify({ seededAtMs: Date.now(), statisticsRequest: st.requestId }, null, 2));
-    log(`seeded: ${orgs.length} hospitals, ${Object.keys(patients).length} patients, ${orgs.length * 2} records, ${orgs.length} datasets; statistics ${st.requestId} (count ${String((st.result as { count?: number } | null)?.count)})`);
+    say(`seeded: ${orgs.length} hospitals, ${Object.keys(patients).length} patients, ${orgs.length * 2} records, ${orgs.length} datasets; statistics ${st.requestId} (count ${String((st.result as { count?: number } | null)?.count)})`);
+    return { skipped: false, statisticsRequest: st.requestId };
   } finally {
     for (const c of clients.values()) c.close();
   }
 }
 
-function examples(): string {
-  const d = dir === resolve('.medledger/network') ? '' : ` --dir ${dir}`;
+/** The commands printed after seeding (`--dir` only when not the default directory). */
+export function exampleCommands(dir: string): string {
+  const d = dir === resolve(DEFAULT_DIR) ? '' : ` --dir ${dir}`;
   const m = 'node bin/medledger.js';
   return [
     '',
@@ -165,18 +180,36 @@ function examples(): string {
   ].join('\n');
 }
 
-if (args.includes('--seed-only')) {
-  // Seed a network that is already up (e.g. after a failed first seeding).
-  waitForApis().then(seedDemo).then(() => process.stdout.write(`${examples()}\n`), (err: Error) => {
-    process.stderr.write(`[demo] seeding failed: ${err.message}\n`);
-    process.exitCode = 1;
-  });
-} else {
-  startAndSeed();
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
 }
 
-function startAndSeed(): void {
-const child = spawn(process.execPath, [join(repo, 'bin', 'medledger.js'), 'up', '--orgs', String(ORGS), '--consensus', 'raft', '--dir', dir, ...basePort], { stdio: 'inherit' });
+if (isEntryPoint()) {
+  const args = process.argv.slice(2);
+  const dirArg = args.indexOf('--dir');
+  const dir = resolve(dirArg >= 0 && args[dirArg + 1] ? args[dirArg + 1]! : DEFAULT_DIR);
+  const orgs = demoOrgs();
+  if (args.includes('--seed-only')) {
+    // Seed a network that is already up (e.g. after a failed first seeding).
+    waitForApis(dir, orgs).then(() => seedDemo(dir, orgs)).then(() => process.stdout.write(`${exampleCommands(dir)}\n`), (err: Error) => {
+      process.stderr.write(`[demo] seeding failed: ${err.message}\n`);
+      process.exitCode = 1;
+    });
+  } else {
+    const portArg = args.indexOf('--base-port');
+    const basePort = portArg >= 0 && args[portArg + 1] ? ['--base-port', args[portArg + 1]!] : [];
+    startAndSeed(dir, orgs, basePort, !args.includes('--no-seed'));
+  }
+}
+
+function startAndSeed(dir: string, orgs: readonly string[], basePort: readonly string[], seed: boolean): void {
+const child = spawn(process.execPath, [join(repo, 'bin', 'medledger.js'), 'up', '--orgs', String(orgs.length), '--consensus', 'raft', '--dir', dir, ...basePort], { stdio: 'inherit' });
 const forward = (signal: NodeJS.Signals): void => {
   child.kill(signal);
 };
@@ -184,10 +217,10 @@ process.on('SIGINT', () => forward('SIGINT'));
 process.on('SIGTERM', () => forward('SIGTERM'));
 child.on('exit', (code) => process.exit(code ?? 0));
 
-waitForApis()
+waitForApis(dir, orgs)
   .then(async () => {
-    if (seed) await seedDemo();
-    process.stdout.write(`${examples()}\n`);
+    if (seed) await seedDemo(dir, orgs);
+    process.stdout.write(`${exampleCommands(dir)}\n`);
   })
   .catch((err: Error) => {
     process.stderr.write(`[demo] seeding failed: ${err.message}\n(the network keeps running; Ctrl-C to stop)\n`);

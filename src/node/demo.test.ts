@@ -1,0 +1,161 @@
+// `npm start`'s demo seeding (demo.ts) on a real five-hospital consortium in this process (five
+// nodes over mTLS with Raft, each with its record service and REST API): what it promises is on
+// chain and off chain, re-seeding is a no-op, and every example command it prints works when run
+// through the CLI's main().
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { main } from '../cli/main.ts';
+import { validateFhir } from '../fhir/validate.ts';
+import { startRecordsNetwork, type RecordsNetwork } from '../records/testkit.ts';
+import { connectAs } from '../sdk/health.ts';
+import { demoOrgs, exampleCommands, seedDemo, type SeedResult } from './demo.ts';
+
+process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
+
+const ORGS = demoOrgs();
+let net: RecordsNetwork;
+let seeded: SeedResult;
+const said: string[] = [];
+
+interface Run { code: number; out: string; err: string }
+
+async function cli(args: readonly string[]): Promise<Run> {
+  let out = '';
+  let err = '';
+  const stdoutWrite = process.stdout.write.bind(process.stdout);
+  const stderrWrite = process.stderr.write.bind(process.stderr);
+  // Commands write strings; the test runner's own binary chunks pass through untouched.
+  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((out += s), true) : stdoutWrite(s, ...rest))) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((err += s), true) : stderrWrite(s, ...rest))) as typeof process.stderr.write;
+  try {
+    const code = await main(['node', 'medledger', ...args]);
+    return { code, out, err };
+  } finally {
+    process.stdout.write = stdoutWrite;
+    process.stderr.write = stderrWrite;
+  }
+}
+
+async function json<T>(args: readonly string[]): Promise<T> {
+  const r = await cli([...args, '--dir', net.dir, '--json']);
+  assert.equal(r.code, 0, `${args.join(' ')}: exit ${r.code}\n${r.err}${r.out}`);
+  return JSON.parse(r.out) as T;
+}
+
+before(async () => {
+  net = await startRecordsNetwork({ orgs: ORGS.length, api: true });
+  seeded = await seedDemo(net.dir, ORGS, (line) => said.push(line));
+});
+after(async () => {
+  await net?.stop();
+});
+
+describe('npm start demo seeding (5 hospitals)', () => {
+  it('seeds once: patients, pseudonyms, a marker with the statistics request; a second run is a no-op', async () => {
+    assert.equal(seeded.skipped, false);
+    assert.match(seeded.statisticsRequest ?? '', /^\S+$/);
+    assert.match(said.at(-1) ?? '', /^seeded: 5 hospitals, 10 patients, 10 records, 5 datasets; statistics \S+ \(count \d+\)$/);
+    const patients = JSON.parse(readFileSync(join(net.dir, 'demo-patients.json'), 'utf8')) as Record<string, string>;
+    assert.deepEqual(Object.keys(patients).sort(), ORGS.flatMap((o) => [`${o}/patient1`, `${o}/patient2`]).sort());
+    assert.equal(new Set(Object.values(patients)).size, 10, 'distinct pseudonyms');
+    for (const pp of Object.values(patients)) assert.match(pp, /^[0-9a-f]{64}$/);
+    assert.ok(existsSync(join(net.dir, 'demo-seeded.json')));
+
+    const again = await seedDemo(net.dir, ORGS, (line) => said.push(line));
+    assert.deepEqual(again, { skipped: true, statisticsRequest: seeded.statisticsRequest });
+    assert.match(said.at(-1) ?? '', /already seeded/);
+  });
+
+  it('each hospital: two patients enrolled, doctor1 caring for them, two FHIR records (the visit with a restricted part), a dataset', async () => {
+    const datasets = await json<{ datasets: Array<{ datasetId: string; ownerOrg: string; recordCount: number; columns: string[] }> }>(['dataset', 'list', '--org', 'Hospital2', '--user', 'researcher1']);
+    assert.deepEqual(datasets.datasets.map((d) => d.datasetId).sort(), ORGS.map((o) => `bp-${o.toLowerCase()}`).sort());
+    for (const d of datasets.datasets) {
+      assert.deepEqual(d.columns, ['age', 'sbp', 'bmi']);
+      assert.ok(d.recordCount >= 20 && d.recordCount <= 40, `${d.datasetId}: ${d.recordCount} rows`);
+      assert.equal(d.datasetId, `bp-${d.ownerOrg.toLowerCase()}`);
+    }
+    for (const [i, org] of ORGS.entries()) {
+      const n = i + 1;
+      const recs = await json<{ records: Array<{ recordId: string; category: string; sensitivity: string; custodian: string; version: number }> }>(['record', 'list', '--org', org, '--user', 'doctor1', '--patient', `${org}/patient1`]);
+      assert.deepEqual(recs.records.map((r) => [r.recordId, r.category, r.sensitivity, r.custodian, r.version]).sort(), [
+        [`h${n}-p1-bp`, 'Observation', 'normal', org, 1],
+        [`h${n}-p1-visit`, 'Bundle', 'restricted', org, 1],
+      ]);
+      // patient2 is enrolled (the patient may ask for their own consents) and in doctor1's care (an empty list, not a refusal).
+      assert.deepEqual(await json<unknown[]>(['consent', 'list', '--org', org, '--user', 'patient2']), []);
+      assert.deepEqual((await json<{ records: unknown[] }>(['record', 'list', '--org', org, '--user', 'doctor1', '--patient', `${org}/patient2`])).records, []);
+    }
+    // The custodian's doctor reads the visit's normal and sensitive parts: the Observation, not the F32.1 condition.
+    const visit = await json<{ allowed: boolean; parts: Array<{ sensitivity: string; content: string }> }>(['record', 'get', '--org', 'Hospital3', '--user', 'doctor1', '--record-id', 'h3-p1-visit', '--sensitivity', 'sensitive']);
+    assert.equal(visit.allowed, true);
+    assert.deepEqual(visit.parts.map((p) => p.sensitivity), ['normal']);
+    assert.match(visit.parts[0]!.content, /"8867-4"/);
+    assert.doesNotMatch(visit.parts[0]!.content, /F32/);
+    // The patient reads their own record in full, restricted part included.
+    const own = await json<{ allowed: boolean; parts: Array<{ sensitivity: string; content: string }> }>(['record', 'get', '--org', 'Hospital3', '--user', 'patient1', '--record-id', 'h3-p1-visit', '--purpose', 'PATRQT']);
+    assert.equal(own.allowed, true);
+    assert.deepEqual(own.parts.map((p) => p.sensitivity), ['normal', 'restricted']);
+    assert.match(own.parts[1]!.content, /F32\.1/);
+  });
+
+  it('the consent, the researcher\'s approved applications and the history are on chain', async () => {
+    const consents = await json<Array<{ grantee: unknown; actions: string[]; purposes: string[]; scope: { maxSensitivity: string } }>>(['consent', 'list', '--org', 'Hospital1', '--user', 'patient1']);
+    assert.equal(consents.length, 1);
+    assert.deepEqual({ g: consents[0]!.grantee, a: consents[0]!.actions, p: consents[0]!.purposes, s: consents[0]!.scope.maxSensitivity }, { g: { kind: 'user', user: 'Hospital2/doctor1' }, a: ['read'], p: ['TREAT'], s: 'sensitive' });
+
+    const apps = await json<Array<{ target: { datasetId: string }; status: string; actions: string[] }>>(['access', 'list', '--org', 'Hospital2', '--user', 'researcher1', '--applicant', 'Hospital2/researcher1']);
+    assert.deepEqual(apps.map((a) => [a.target.datasetId, a.status]).sort(), ORGS.map((o) => [`bp-${o.toLowerCase()}`, 'approved']).sort());
+
+    // History: a consented cross-hospital read, a denied read, a break-the-glass read, all in patient1's log.
+    const log = await json<{ entries: Array<{ op: string; outcome: string; actor: { org: string; id: string }; recordId: string | null; purpose: string | null; securityAlert: boolean }> }>(['audit', 'patient', '--org', 'Hospital1', '--user', 'patient1', '--page-size', '200']);
+    const reads = log.entries.filter((e) => e.op === 'access.read').map((e) => `${e.outcome} ${e.actor.org}/${e.actor.id} ${e.recordId} ${e.purpose}${e.securityAlert ? ' alert' : ''}`);
+    for (const expected of ['allow Hospital2/doctor1 h1-p1-visit TREAT', 'deny Hospital3/nurse1 h1-p1-bp TREAT', 'allow Hospital4/doctor1 h1-p1-visit BTG alert']) {
+      assert.ok(reads.includes(expected), `${expected} in\n${reads.join('\n')}`);
+    }
+    const feed = await json<{ notifications: Array<{ kind?: string; type?: string }> }>(['audit', 'feed', '--org', 'Hospital1', '--user', 'patient1']);
+    assert.match(JSON.stringify(feed), /break-the-glass/);
+
+    const st = await json<{ status: string; requester: string; datasetIds: string[]; result: { count: number; suppressed: boolean } }>(['stats', 'get', '--org', 'Hospital2', '--user', 'researcher1', '--request-id', seeded.statisticsRequest!]);
+    assert.deepEqual({ s: st.status, r: st.requester, d: st.datasetIds.length, sup: st.result.suppressed }, { s: 'completed', r: 'Hospital2/researcher1', d: 5, sup: false });
+    assert.ok(st.result.count >= 100, `count ${st.result.count}`);
+  });
+
+  it('every example command it prints works (denials and refusals exit 4, the rest 0)', async () => {
+    const text = exampleCommands(net.dir);
+    const lines = text.split('\n').filter((l) => l.trimStart().startsWith('node bin/medledger.js '));
+    assert.ok(lines.length >= 10, text);
+    const outputs = new Map<string, Run>();
+    for (const line of lines) {
+      const [command, comment = ''] = line.trim().split(/\s+#\s+/, 2) as [string, string?];
+      const argv = command.split(/\s+/).slice(2);
+      assert.ok(argv.includes('--dir') && argv.includes(net.dir), `the printed command names the consortium directory: ${command}`);
+      const r = await cli(argv);
+      const expected = /denied|refused/.test(comment) ? 4 : 0;
+      assert.equal(r.code, expected, `${command}  # ${comment}\nexit ${r.code}\nstdout: ${r.out}\nstderr: ${r.err}`);
+      assert.equal(r.err, '', `${command}: nothing on stderr`);
+      assert.notEqual(r.out.trim(), '', `${command}: prints something`);
+      outputs.set(argv.slice(0, 2).join(' ') + (outputs.has(argv.slice(0, 2).join(' ')) ? ' 2' : ''), r);
+    }
+    assert.match(outputs.get('record list')!.out, /^h1-p1-visit\s+Bundle\s+restricted\s+v1\s+Hospital1$/m);
+    assert.match(outputs.get('record get')!.out, /^record h1-p1-visit v1 from Hospital1 \(basis \{"rule":"consent"/);
+    assert.match(outputs.get('record get 2')!.out, /^DENIED \(audited in tx/);
+    assert.match(outputs.get('access btg')!.out, /^BREAK-THE-GLASS read of h1-p1-bp/);
+    assert.match(outputs.get('audit patient')!.out, /access\.read\s+allow\s+Hospital2\/doctor1 \(doctor\)\s+h1-p1-visit TREAT/);
+    assert.match(outputs.get('stats run')!.out, /^request \S+\n\{[\s\S]*"count": \d+/);
+    assert.match(outputs.get('stats run 2')!.out, /^REFUSED \(request \S+\):\n\s+dataset bp-hospital1: application: no approved access application/);
+    const fhir = JSON.parse(outputs.get('audit record')!.out) as { bundle: unknown };
+    validateFhir(fhir.bundle);
+  });
+
+  it('the SDK sees the same seeded state through another hospital\'s node', async () => {
+    const c = connectAs(net.dir, 'Hospital5', 'researcher1');
+    try {
+      const listing = await c.listDatasets() as { datasets: unknown[] };
+      assert.equal(listing.datasets.length, 5);
+    } finally {
+      c.close();
+    }
+  });
+});
