@@ -133,7 +133,18 @@ export interface Engine<M extends EngineMessage = EngineMessage> {
   /** The driver has persisted, sent and applied `ready`. */
   advance(ready: Ready<M>): void;
   status(): EngineStatus;
+  /**
+   * Optional, for engines whose member set can change at runtime (Raft): move the members toward
+   * `members` (the orderer set of the configuration in force, decided on the ledger by a config
+   * transaction). The driver calls it on every tick; the engine takes one safe step at a time
+   * and says where it stands. Engines without it have a fixed member set.
+   */
+  reconfigure?(members: readonly NodeId[]): ReconfigureResult;
 }
+
+/** 'settled': the members are `members`; 'stepping': a change is under way (or must wait for
+ *  a newcomer to catch up); 'not-leader': only the leader changes the membership. */
+export type ReconfigureResult = 'settled' | 'stepping' | 'not-leader';
 
 /** Seeded randomness injected into engines (election jitter). Never Math.random. */
 export interface Rng {

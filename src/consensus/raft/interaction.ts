@@ -11,6 +11,7 @@
 //   propose ID DATA [client=C] [seq=S] [ready=no]
 //   propose-conf-change ID [add=a,b] [remove=c] [learners=d]
 //   transfer-leader ID TO
+//   reconfigure ID members=a,b,c     one Engine.reconfigure step toward that voter set (printed)
 //   tick ID|all [xN]                 tick (and process ready) without delivering messages
 //   run [xN]                         N rounds of: tick every live node, then stabilize
 //   process-ready ID|all             persist + queue the messages of ID's Ready (printed)
@@ -377,6 +378,12 @@ export class Interpreter {
         const r = c.engine(need(id, 'node id')).proposeConfChange({ add: list('add'), remove: list('remove'), addLearners: list('learners') });
         c.processReady(id!);
         return [r.accepted ? `accepted at index ${r.index}` : `rejected: ${r.reason}`];
+      }
+      case 'reconfigure': {
+        const members = (kv.get('members') ?? '').split(',').filter((s) => s.length > 0);
+        const r = c.engine(need(id, 'node id')).reconfigure(members);
+        c.processReady(id!);
+        return [r];
       }
       case 'transfer-leader': {
         const ok = c.engine(need(id, 'node id')).transferLeadership(need(positional[1], 'target'));

@@ -30,6 +30,7 @@ import {
   type Proposal,
   type ProposeResult,
   type Ready,
+  type ReconfigureResult,
   type RestoreRequest,
   type Rng,
 } from '../engine.ts';
@@ -439,6 +440,38 @@ export class RaftEngine implements Engine<RaftMessage> {
     this.bcastAppend();
     this.afterInput();
     return { accepted: true, index };
+  }
+
+  /**
+   * Leader: one safe step toward the voter set `members` (Engine.reconfigure). A newcomer joins
+   * as a learner and is promoted to voter only once its log has caught up with the leader's
+   * commit index, so adding a hospital never makes the cluster wait on an empty log (etcd's
+   * learner-first advice). Members no longer wanted are removed after promotions, one joint
+   * consensus change at a time; removing the leader itself makes it step down when C_new applies.
+   */
+  reconfigure(members: readonly NodeId[]): ReconfigureResult {
+    const target = [...new Set(members)].filter(isNodeId);
+    if (target.length === 0) return 'stepping'; // never empty the cluster; the config forbids it anyway
+    const isSettled = (): boolean => this.conf.outgoing.length === 0 && this.conf.learners.length === 0 && this.conf.voters.length === target.length && target.every((id) => this.conf.voters.includes(id));
+    if (this.role !== 'leader') return isSettled() ? 'settled' : 'not-leader';
+    if (isSettled()) return 'settled';
+    if (this.pendingConfIndex > this.applied || this.conf.outgoing.length > 0 || this.leadTransferee !== null) return 'stepping';
+    const known = new Set([...this.conf.voters, ...this.conf.learners]);
+    const newcomers = target.filter((id) => !known.has(id));
+    if (newcomers.length > 0) {
+      this.proposeConfChange({ addLearners: newcomers });
+      return 'stepping';
+    }
+    const caughtUp = this.conf.learners.filter((id) => target.includes(id) && (this.prs.get(id)?.match ?? 0) >= this.commit);
+    if (caughtUp.length > 0) {
+      this.proposeConfChange({ add: caughtUp });
+      return 'stepping';
+    }
+    const unwanted = [...this.conf.voters, ...this.conf.learners].filter((id) => !target.includes(id));
+    if (unwanted.length > 0 && this.conf.learners.every((id) => !target.includes(id))) {
+      this.proposeConfChange({ remove: unwanted });
+    }
+    return 'stepping';
   }
 
   raftStatus(): RaftStatus {
