@@ -5,12 +5,12 @@ import type { CommandContext } from '../context.ts';
 import { parsePositiveInt } from '../output.ts';
 import { asUser, healthCommand, resolvePatient, type HealthFlags } from './record.ts';
 
-type Entry = { atMs: number; op: string; outcome: string; actor: { org: string; id: string; role: string }; recordId: string | null; purpose: string | null; reasons: string[]; securityAlert: boolean };
+type Entry = { atMs: number; op: string; outcome: string; actor: { org: string; id: string; role: string }; recordId: string | null; datasetId?: string | null; purpose: string | null; reasons: string[]; securityAlert: boolean };
 
 function table(r: unknown): string {
   const entries = (r as { entries?: Entry[] }).entries ?? [];
   if (entries.length === 0) return '(no entries)';
-  return entries.map((e) => `${new Date(e.atMs).toISOString()}  ${e.op.padEnd(16)} ${e.outcome.padEnd(6)} ${`${e.actor.org}/${e.actor.id} (${e.actor.role})`.padEnd(32)} ${e.recordId ?? ''} ${e.purpose ?? ''}${e.securityAlert ? '  SECURITY-ALERT' : ''}${e.outcome !== 'allow' && e.reasons.length ? `\n      ${e.reasons.join('; ')}` : ''}`).join('\n');
+  return entries.map((e) => `${new Date(e.atMs).toISOString()}  ${e.op.padEnd(19)} ${e.outcome.padEnd(6)} ${`${e.actor.org}/${e.actor.id} (${e.actor.role})`.padEnd(32)} ${e.recordId ?? e.datasetId ?? ''} ${e.purpose ?? ''}${e.securityAlert ? '  SECURITY-ALERT' : ''}${e.outcome !== 'allow' && e.reasons.length ? `\n      ${e.reasons.join('; ')}` : ''}`).join('\n');
 }
 
 export function register(program: Command, _ctx: CommandContext): void {

@@ -327,6 +327,15 @@ describe('medledger dataset / stats (3-hospital consortium)', () => {
     assert.equal(got.status, 'completed');
     assert.equal(got.result.count, pooled.length);
     assert.match(JSON.stringify(got), /baf[a-z0-9]{20,}/, 'the input CIDs are on chain');
+    await fails(as('Hospital3', 'researcher1', 'stats get', '--request-id', 'no-such-request'), 1, /statistics request no-such-request does not exist/);
+
+    // The owner organisation's view: its applications and its dataset's trail.
+    const owned = await okJson<Array<{ applicant: string; status: string }>>(as(H1, 'admin1', 'access list', '--owner', H1, '--json'));
+    assert.ok(owned.some((a) => a.applicant === 'Hospital3/researcher1' && a.status === 'approved'), JSON.stringify(owned));
+    const trail = await ok(as(H1, 'admin1', 'audit dataset', '--dataset-id', 'cli-ds1'));
+    for (const op of ['dataset.register', 'application.apply', 'application.approve', 'stats.request', 'stats.result']) assert.match(trail.out, new RegExp(`${op.replace('.', '\\.')}\\s`), `${op} in\n${trail.out}`);
+    assert.match(trail.out, /stats\.request\s+deny\s+Hospital3\/researcher1 \(researcher\)\s+cli-ds1 HRESCH/, 'the refused request is in the trail');
+    await fails(as('Hospital3', 'researcher1', 'audit dataset', '--dataset-id', 'cli-ds1'), 1, /cli-ds1|dataset/);
   });
 });
 
