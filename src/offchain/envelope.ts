@@ -4,8 +4,9 @@
 // when shared. Destroying every wrapped copy of the data key crypto-shreds the record.
 //
 // The chain never sees a bare hash of the plaintext (low-entropy health data could be guessed
-// and confirmed): it gets a keyed commitment HMAC-SHA256(commitKey, plaintext) with a random
-// per-record commitKey that travels with the data key to authorised readers.
+// and confirmed): it gets a keyed commitment HMAC-SHA256(commitKey, plaintext) whose commitKey
+// is derived from the part's data key (decision 1100), so it reaches exactly the readers the
+// data key reaches — across hospitals, HPKE-wrapped to the requesting node (decision 1150).
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Aes256Gcm, CipherSuite, HkdfSha256 } from '@hpke/core';
 import { DhkemX25519HkdfSha256 } from '@hpke/dhkem-x25519';

@@ -674,7 +674,12 @@ export class RecordService {
     }
     this.flushTimer = setTimeout(() => {
       this.flushTimer = null;
-      void this.drain();
+      // A journal failure (disk) must not become an unhandled rejection: log it, retry later.
+      this.drain().catch((err: Error) => {
+        this.flushFailures += 1;
+        this.node.log.error({ reason: err.message }, 'served-read journal flush failed');
+        this.scheduleFlush(this.audit.retryMaxMs);
+      });
     }, delayMs);
     // Never keep a stopping process alive for the audit: what is not recorded stays journaled.
     this.flushTimer.unref();
