@@ -171,7 +171,10 @@ function decideRecordAccess(
     decision: d,
     servedDecision: audit.servedDecision ?? null,
   });
-  if (d.flags.includes('notify-patient') || (d.bmrs?.to === 3 && d.bmrs.from !== 3)) {
+  // A custodian's served-read confirmation (recordedBy set) does not notify the patient again:
+  // the requester's own `access` transaction already did, once per read rather than per part.
+  const notifyPatient = d.flags.includes('notify-patient') && !audit.recordedBy;
+  if (notifyPatient || (d.bmrs?.to === 3 && d.bmrs.from !== 3)) {
     tx.notify(target.patient, {
       auditId,
       kind: d.flags.includes('break-the-glass') ? 'break-the-glass' : 'security-alert',
