@@ -103,6 +103,19 @@ after(async () => {
   await net?.stop();
 });
 
+describe('the OpenAPI document', () => {
+  it('lists every health route with its body schema and error statuses', async () => {
+    const doc = await sdk(H1, 'doctor1').client.openapi();
+    const paths = doc['paths'] as Record<string, { post?: { requestBody?: unknown; responses: Record<string, unknown> } }>;
+    for (const p of ['records/prepare', 'records/discard', 'records/content', 'datasets/prepare', 'statistics/compute']) {
+      const op = paths[`/v1/health/${p}`]?.post;
+      assert.ok(op?.requestBody, `${p} is documented with its body`);
+      assert.ok(op.responses['200'] && op.responses['403'] && op.responses['413'], `${p}: ${Object.keys(op.responses).join(',')}`);
+    }
+    assert.match(JSON.stringify(paths['/v1/health/records/prepare']), /"recordId"/);
+  });
+});
+
 describe('POST /v1/health/records/prepare', () => {
   const path = '/v1/health/records/prepare';
 

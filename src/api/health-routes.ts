@@ -3,7 +3,7 @@
 // stays a transaction the client signs itself (through /v1/endorse + /v1/submit); these routes do
 // only what needs the node's off-chain store:
 //   POST /v1/health/records/prepare   seal + store the parts of a new record/version → part entries for createRecord/updateRecord
-//   POST /v1/health/records/discard   drop a prepared version the contract refused
+//   POST /v1/health/records/discard   drop a prepared version the contract refused (its preparer only)
 //   POST /v1/health/records/content   the content released by the caller's own committed `access` tx
 //   POST /v1/health/datasets/prepare  seal + store a dataset → listing fields for registerDataset
 //   POST /v1/health/statistics/compute partials from every custodian, combined and suppressed, for the caller's allowed request
@@ -14,22 +14,9 @@ import { FhirValidationError, type FhirIssue } from '../fhir/validate.ts';
 import type { Identity } from '../identity/index.ts';
 import { IntegrityError } from '../offchain/index.ts';
 import { RecordError, type RecordService } from '../records/service.ts';
+// Body schemas: in schemas.ts with every other route's (validation and the OpenAPI document).
+import { ComputeBody, ContentBody, DiscardBody, PrepareDatasetBody, PrepareRecordBody } from './schemas.ts';
 import { ApiError } from './server.ts';
-
-const idSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}');
-const b64 = z.string().max(48 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
-
-export const PrepareRecordBody = z.strictObject({
-  recordId: idSchema,
-  content: z.discriminatedUnion('kind', [
-    z.strictObject({ kind: z.literal('fhir'), resource: z.unknown() }),
-    z.strictObject({ kind: z.literal('file'), dataBase64: b64, mediaType: z.string().max(120), sensitivity: z.enum(['normal', 'sensitive', 'restricted']).optional() }),
-  ]),
-});
-export const DiscardBody = z.strictObject({ recordId: idSchema, version: z.number().int().min(1).max(10_000) });
-export const ContentBody = z.strictObject({ txId: z.string().regex(/^[0-9a-f]{64}$/, 'must be a transaction id (64 hex)') });
-export const PrepareDatasetBody = z.strictObject({ datasetId: idSchema, mediaType: z.enum(['text/csv', 'application/fhir+json']), dataBase64: b64 });
-export const ComputeBody = z.strictObject({ requestId: idSchema });
 
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const r = schema.safeParse(value ?? {});

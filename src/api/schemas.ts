@@ -26,7 +26,21 @@ export const StatusResponse = z.object({
   stateHashHex: Hex,
   connectedPeers: z.array(z.string()),
   startedAtMs: z.number().int(),
+  configSequence: z.number().int().min(0).meta({ description: 'sequence of the consortium config in force (0 = genesis)' }),
+  joining: z.boolean().meta({ description: 'a newly added node still catching up to the config update that admits it' }),
 }).meta({ id: 'NodeStatus' });
+
+export const ConfigResponse = z.object({
+  sequence: z.number().int().min(0).meta({ description: '0 = genesis; each committed config update adds one' }),
+  version: z.object({ block: z.number().int(), tx: z.number().int() }).nullable().meta({ description: 'state version of _config/current (what the next update reads); null at genesis' }),
+  configBase64: Base64.meta({ description: 'the config in force, DAG-CBOR (src/ledger/config.ts), base64: what a config update is built on' }),
+  engine: z.string(),
+  orgs: z.array(z.string()),
+  orderers: z.array(z.string()),
+  nodes: z.array(z.object({ id: z.string(), org: z.string(), roles: z.array(z.enum(['peer', 'orderer'])), p2pUrl: z.string(), apiUrl: z.string() })),
+  contracts: z.array(z.object({ name: z.string(), version: z.string(), endorsementPolicy: z.string() })),
+  updatePolicy: z.string().meta({ description: 'who must sign the next config update' }),
+}).meta({ id: 'ConsortiumConfig' });
 
 export const SignedProposalRequest = z.object({
   signedProposal: Base64.meta({ description: 'DAG-CBOR SignedProposal {proposal, signature} (src/ledger/tx.ts), base64' }),
@@ -97,7 +111,43 @@ export const ContractEventData = z.object({
   payload: Base64,
 }).meta({ id: 'ContractEvent' });
 
+// ---- health data routes (src/api/health-routes.ts; issue 6) --------------------------------
+
+const HealthId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}');
+/** Record and dataset content: bounded by the node's request body limit first. */
+const ContentBase64 = z.string().max(48 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64').meta({ description: 'bytes, standard base64' });
+const SensitivityLevel = z.enum(['normal', 'sensitive', 'restricted']);
+
+export const PrepareRecordBody = z.strictObject({
+  recordId: HealthId,
+  content: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('fhir'), resource: z.unknown().meta({ description: 'a FHIR R4 resource or Bundle (validated)' }) }),
+    z.strictObject({ kind: z.literal('file'), dataBase64: ContentBase64, mediaType: z.string().max(120), sensitivity: SensitivityLevel.optional() }),
+  ]),
+}).meta({ id: 'PrepareRecord' });
+const PartEntry = z.object({ sensitivity: SensitivityLevel, cid: z.string(), sizeBytes: z.number().int(), mediaType: z.string(), commitment: Hex });
+export const PrepareRecordResponse = z.object({
+  recordId: z.string(),
+  version: z.number().int(),
+  category: z.string().meta({ description: "FHIR resource type, or 'file'" }),
+  parts: z.array(PartEntry).meta({ description: 'pass to health.createRecord / updateRecord' }),
+});
+export const DiscardBody = z.strictObject({ recordId: HealthId, version: z.number().int().min(1).max(10_000) });
+export const DiscardResponse = z.object({ recordId: z.string(), version: z.number().int(), discarded: z.literal(true) });
+export const ContentBody = z.strictObject({ txId: z.string().regex(/^[0-9a-f]{64}$/, 'must be a transaction id (64 hex)').meta({ description: "the caller's own committed, allowed health.access transaction" }) });
+export const ContentResponse = z.object({
+  txId: TxId,
+  version: z.number().int(),
+  custodian: z.string(),
+  parts: z.array(z.object({ sensitivity: SensitivityLevel, mediaType: z.string(), cid: z.string(), dataBase64: Base64 })),
+});
+export const PrepareDatasetBody = z.strictObject({ datasetId: HealthId, mediaType: z.enum(['text/csv', 'application/fhir+json']), dataBase64: ContentBase64 });
+export const PrepareDatasetResponse = z.object({ datasetId: z.string(), cid: z.string(), sizeBytes: z.number().int(), columns: z.array(z.string()), recordCount: z.number().int() });
+export const ComputeBody = z.strictObject({ requestId: HealthId });
+export const ComputeResponse = z.object({ requestId: z.string(), result: z.object({ suppressed: z.boolean(), minCohort: z.number().int() }).loose().meta({ description: 'count, min, max, mean, stdDev, histogram; withheld when suppressed' }) });
+
 export type StatusResponseT = z.infer<typeof StatusResponse>;
+export type ConfigResponseT = z.infer<typeof ConfigResponse>;
 export type EndorseResponseT = z.infer<typeof EndorseResponse>;
 export type TxStatusT = z.infer<typeof TxStatus>;
 export type BlockResponseT = z.infer<typeof BlockResponse>;
@@ -123,12 +173,18 @@ const COMMON_ERRORS = [400, 401, 413, 429] as const;
 export const ROUTES = {
   health: { method: 'GET', path: '/v1/health', summary: 'Liveness (no authentication)', auth: false, response: HealthResponse, errors: [] },
   status: { method: 'GET', path: '/v1/status', summary: "This node's status: roles, consensus view, height, last block hash", auth: true, response: StatusResponse, errors: [...COMMON_ERRORS] },
+  config: { method: 'GET', path: '/v1/config', summary: 'The consortium configuration in force on this node (organisations, orderers, nodes, contracts) and what the next config update builds on', auth: true, response: ConfigResponse, errors: [...COMMON_ERRORS] },
   evaluate: { method: 'POST', path: '/v1/evaluate', summary: "Run a read-only contract function on this node's peer", auth: true, body: SignedProposalRequest, response: EvaluateResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 422, 500] },
   endorse: { method: 'POST', path: '/v1/endorse', summary: 'Collect endorsements from the organisations the contract policy needs (this node first)', auth: true, body: SignedProposalRequest, response: EndorseResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 422, 503] },
   submit: { method: 'POST', path: '/v1/submit', summary: 'Hand a signed transaction envelope to the ordering service; optionally wait for its commit', auth: true, body: SubmitRequest, response: TxStatus, errors: [...COMMON_ERRORS, 403, 503, 504] },
   txStatus: { method: 'GET', path: '/v1/tx/:txId', summary: "A transaction's commit status (waitMs: wait for it)", auth: true, params: TxStatusParams, query: WaitQuery, response: TxStatus, errors: [...COMMON_ERRORS, 404, 504] },
   block: { method: 'GET', path: '/v1/blocks/:n', summary: 'A committed block: header hashes, and per transaction its id, contract, function, creator and validation code', auth: true, params: BlockParams, response: BlockResponse, errors: [...COMMON_ERRORS, 404] },
   events: { method: 'GET', path: '/v1/events', summary: 'Server-Sent Events: `block` (BlockEvent) for each committed block from `from` on, and `contract` (ContractEvent) for each event of a valid transaction', auth: true, query: EventsQuery, response: BlockEvent, responseType: 'sse', errors: [...COMMON_ERRORS, 503] },
+  healthRecordPrepare: { method: 'POST', path: '/v1/health/records/prepare', summary: "Seal and store a new record version's parts at this (the custodian's) node; then submit health.createRecord/updateRecord with them. 422 INVALID_FHIR carries the validator's issues", auth: true, body: PrepareRecordBody, response: PrepareRecordResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 422] },
+  healthRecordDiscard: { method: 'POST', path: '/v1/health/records/discard', summary: 'Drop a prepared version that is not on chain (only the user who prepared it)', auth: true, body: DiscardBody, response: DiscardResponse, errors: [...COMMON_ERRORS, 403, 409] },
+  healthRecordContent: { method: 'POST', path: '/v1/health/records/content', summary: "The parts released by the caller's own committed health.access transaction, fetched from the custodian and verified (CID, commitment)", auth: true, body: ContentBody, response: ContentResponse, errors: [...COMMON_ERRORS, 403, 404, 502, 503] },
+  healthDatasetPrepare: { method: 'POST', path: '/v1/health/datasets/prepare', summary: 'Seal and store a dataset (CSV, or a FHIR Bundle of Observations) at this node; then submit health.registerDataset with the listing fields', auth: true, body: PrepareDatasetBody, response: PrepareDatasetResponse, errors: [...COMMON_ERRORS, 403, 409, 422] },
+  healthStatisticsCompute: { method: 'POST', path: '/v1/health/statistics/compute', summary: "Partial aggregates from every custodian of the caller's allowed statistics request, combined and suppressed below the minimum cohort; then submit health.recordStatisticsResult", auth: true, body: ComputeBody, response: ComputeResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 503] },
 } as const satisfies Record<string, RouteSpec>;
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
