@@ -148,6 +148,14 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     assert.match(listed.out, /^cli-visit\s+Bundle\s+restricted\s+v1\s+Hospital1$/m);
     const listedJson = await okJson<{ records: Array<{ recordId: string }> }>(as(H1, 'doctor1', 'record list', '--patient', PP, '--json'));
     assert.deepEqual(listedJson.records.map((r) => r.recordId).sort(), ['cli-bp', 'cli-labs', 'cli-visit']);
+    // A nurse has no basis to write: refused on chain (exit 4), the prepared parts discarded.
+    const nurse = await as(H1, 'nurse1', 'record create', '--record-id', 'cli-nurse', '--patient', PP, '--fhir', file('n.json', observation('n1', 99)));
+    assert.equal(nurse.code, 4, nurse.err);
+    assert.match(nurse.out, /^DENIED \(audited in tx [0-9a-f]{64}\):\n\s+\S/);
+    assert.equal(net.services.get(H1)!.keys.cids('cli-nurse').length, 0, 'nothing kept of a refused write');
+    const nurseUpdate = await as(H1, 'nurse1', 'record update', '--record-id', 'cli-bp', '--fhir', file('n.json', observation('n1', 99)), '--json');
+    assert.equal(nurseUpdate.code, 4, nurseUpdate.err);
+    assert.equal((JSON.parse(nurseUpdate.out) as { allowed: boolean }).allowed, false);
     // A doctor of another hospital sees nothing of this patient.
     const none = await ok(as('Hospital2', 'doctor2', 'record list', '--patient', PP));
     assert.match(none.out, /\(no records you may read\)/);

@@ -118,7 +118,9 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--purpose <code>', 'purpose of use', 'TREAT')
     .action(async (f: HealthFlags & { recordId: string; patient: string; fhir?: string; file?: string; mediaType?: string; sensitivity?: string; purpose: string }) => asUser(f, async (c, out) => {
       const r = await c.createRecord({ recordId: f.recordId, patient: resolvePatient(f.dir, f.patient), input: inputOf(f), purpose: f.purpose });
-      out.result(r, () => r['allowed'] === true ? `created ${f.recordId} (tx ${String(r['txId'])})\n${show((r['record'] as Record<string, unknown>)?.['parts'])}` : `denied: ${show(r['reasons'])}`);
+      // A refused write is committed and audited like a refused read: same exit code (4).
+      if (r['allowed'] !== true) _ctx.exitCode = 4;
+      out.result(r, () => r['allowed'] === true ? `created ${f.recordId} (tx ${String(r['txId'])})\n${show((r['record'] as Record<string, unknown>)?.['parts'])}` : `DENIED (audited in tx ${String(r['txId'])}):\n  ${((r['reasons'] as string[] | undefined) ?? []).join('\n  ')}`);
     }));
 
   healthCommand(record, 'update', 'Write a new version of a record (earlier versions are kept)')
@@ -130,7 +132,8 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--purpose <code>', 'purpose of use', 'TREAT')
     .action(async (f: HealthFlags & { recordId: string; fhir?: string; file?: string; mediaType?: string; sensitivity?: string; purpose: string }) => asUser(f, async (c, out) => {
       const r = await c.updateRecord({ recordId: f.recordId, input: inputOf(f), purpose: f.purpose });
-      out.result(r, () => r['allowed'] === true ? `updated ${f.recordId} to version ${String((r['record'] as Record<string, unknown>)?.['version'])}` : `denied: ${show(r['reasons'])}`);
+      if (r['allowed'] !== true) _ctx.exitCode = 4;
+      out.result(r, () => r['allowed'] === true ? `updated ${f.recordId} to version ${String((r['record'] as Record<string, unknown>)?.['version'])}` : `DENIED (audited in tx ${String(r['txId'])}):\n  ${((r['reasons'] as string[] | undefined) ?? []).join('\n  ')}`);
     }));
 
   healthCommand(record, 'get', 'Read a record: an audited on-chain access decision, then the released parts (CID and commitment verified)')
