@@ -17,6 +17,8 @@ import { verify } from '../crypto/index.ts';
 import { evaluatePolicy, type Identity } from '../identity/index.ts';
 import { blockHash, type StoredBlock } from '../ledger/block.ts';
 import type { BlockCommitEvent } from '../ledger/ledger.ts';
+import { encodeConfig } from '../ledger/config.ts';
+import { configUpdatePolicyText } from '../ledger/config-update.ts';
 import { decodeProposal, decodeSignedProposal, parseAll, parseTx, TxFormatError, type ParsedTx, type SignedProposal, type TxPayload, type TxProposal } from '../ledger/tx.ts';
 import { collectEndorsements, GatewayError, type EndorserClient } from '../node/gateway.ts';
 import type { Logger } from '../node/log.ts';
@@ -32,6 +34,7 @@ import {
   WaitQuery,
   type BlockEventT,
   type BlockResponseT,
+  type ConfigResponseT,
   type ContractEventT,
   type EndorseResponseT,
   type TxStatusT,
@@ -314,6 +317,21 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
   app.get('/openapi.json', async () => openApiDocument());
   app.get('/v1/health', async () => ({ ok: true as const, nodeId: services.nodeId, org: services.org }));
   app.get('/v1/status', async () => services.status());
+  app.get('/v1/config', async (): Promise<ConfigResponseT> => {
+    const { record, version } = services.configState();
+    const c = record.config;
+    return {
+      sequence: record.sequence,
+      version,
+      configBase64: Buffer.from(encodeConfig(c)).toString('base64'),
+      engine: c.ordering.engine,
+      orgs: c.orgs.map((o) => o.org),
+      orderers: c.orderers.map((o) => o.id),
+      nodes: (c.nodes ?? []).map((n) => ({ id: n.id, org: n.org, roles: [...n.roles], p2pUrl: n.p2pUrl, apiUrl: n.apiUrl })),
+      contracts: c.contracts.map((x) => ({ name: x.name, version: x.version, endorsementPolicy: x.endorsementPolicy })),
+      updatePolicy: configUpdatePolicyText(c),
+    };
+  });
 
   app.post('/v1/evaluate', async (req) => {
     const { signed, proposal } = decodeSignedProposalInput(req.body);

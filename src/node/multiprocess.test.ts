@@ -19,6 +19,7 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
 
   it('elects a new leader, keeps committing, the restarted node catches up, nothing acknowledged is lost or duplicated', async () => {
     const committed = new Map<string, string>(); // txId → asset id
+    let lastCommittedBlock = 0;
     let stopStream = false;
     let attempts = 0;
     let counter = 0;
@@ -32,7 +33,10 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
         attempts++;
         try {
           const r = await net.client(org).submit('assets', 'create', [id, 'patient-7', '1'], { waitMs: 15_000 });
-          if (r.code === 'VALID') committed.set(r.txId, id);
+          if (r.code === 'VALID') {
+            committed.set(r.txId, id);
+            lastCommittedBlock = Math.max(lastCommittedBlock, r.blockNumber ?? 0);
+          }
         } catch (err) {
           // The node we asked died, or the leader changed mid-flight: the client retries with a
           // new transaction (a new txId); only reported commits count.
@@ -65,9 +69,10 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
 
     stopStream = true;
     await Promise.all(workers);
+    // Status files are rewritten every second: wait until they show every acknowledged block.
     await net.waitFor('all five nodes on one chain', () => {
       const st = net.orgs.map((o) => net.status(o));
-      return st.every((s) => s && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
+      return st.every((s) => s && s.height >= lastCommittedBlock && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
     }, 60_000);
 
     // Every transaction reported committed is in the chain exactly once (as VALID).

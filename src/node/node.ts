@@ -6,6 +6,19 @@
 //   transport requests              'endorse' / 'evaluate' → peer; 'broadcast' → orderer;
 //                                   'blocks' → block sync for lagging orderers and peer-only nodes
 //
+// Configuration: the config in force is the one the node's own validated ledger has reached
+// (genesis, then each committed config transaction, src/ledger/config-update.ts). When it
+// changes, the node re-points its transport (new nodes, removed nodes), its peer authentication,
+// its endorser list and its orderer (admission, block signing, engine membership). Every node
+// keeps a validated ledger, an orderer-only node too (it just does not endorse or serve it).
+//
+// Joining: a hospital added at runtime starts its node with the consortium's genesis block and
+// its own certificates. Its organisation is not in the config its empty ledger starts from, so
+// it starts in joining mode: it pulls and validates the chain from the existing orderers (which
+// accept its connection once they have committed the update that adds it), and starts its
+// orderer once its own ledger reaches that update; Raft then takes it in as a learner and
+// promotes it to voter when it has caught up.
+//
 // Recovery needs no manual step: the WAL restores the engine, the block stores truncate torn
 // tails, the ledger re-applies a block whose state commit was interrupted, an orderer that fell
 // behind a snapshot/checkpoint fetches and verifies the missing blocks, and the peer catches up
@@ -17,7 +30,8 @@ import { bytesEqual, decode, encode, toHex, type Bytes } from '../codec/index.ts
 import type { EngineMessage, Proposal } from '../consensus/engine.ts';
 import { builtinContracts } from '../contracts/builtin.ts';
 import { Msp, parsePolicy, type Policy } from '../identity/index.ts';
-import { blockHash, decodeBlock, encodeBlock, type Block, type StoredBlock } from '../ledger/block.ts';
+import type { ConfigState } from '../ledger/config-update.ts';
+import { decodeBlock, encodeBlock, type Block, type StoredBlock } from '../ledger/block.ts';
 import { configOfGenesis, type ConsortiumConfig, type NodeEndpointConfig } from '../ledger/config.ts';
 import type { BlockCommitEvent } from '../ledger/ledger.ts';
 import { decodeSignedProposal, encodeSignedProposal, type SignedProposal } from '../ledger/tx.ts';
@@ -64,11 +78,12 @@ interface BlocksRequest {
 export class MedLedgerNode implements NodeServices {
   readonly nodeId: string;
   readonly org: string;
-  readonly msp: Msp;
-  readonly config: ConsortiumConfig;
+  /** The node's validated ledger (exposed as `peer` when the node has the peer role). */
+  private readonly chain: Peer;
   readonly peer: Peer | null;
-  readonly orderer: Orderer | null;
+  private ordererInstance: Orderer | null = null;
   readonly transport: Transport;
+  readonly genesis: Block;
   readonly log: Logger;
   private readonly roles: ('peer' | 'orderer')[];
   private readonly policyCache = new Map<string, Policy>();
@@ -81,21 +96,56 @@ export class MedLedgerNode implements NodeServices {
   /** Request handlers other services register (off-chain record fetches, statistics partials). */
   private readonly extraHandlers = new Map<string, (from: string, payload: Bytes) => Promise<Bytes>>();
 
+  private readonly certPem: string;
+  private readonly keyPem: string;
+  /** True until the ledger reaches a config that lists this node. */
+  private joiningMode: boolean;
+
   private constructor(readonly nodeConfig: NodeConfig, genesis: Block, certPem: string, keyPem: string) {
     this.log = createLogger('node', { node: nodeConfig.node.id });
     this.nodeId = nodeConfig.node.id;
     this.org = nodeConfig.node.org;
-    this.config = configOfGenesis(genesis);
-    this.msp = new Msp({ rootCertPem: this.config.rootCertPem, orgs: this.config.orgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })) });
-    const me = this.msp.validate(certPem, Date.now());
+    this.genesis = genesis;
+    this.certPem = certPem;
+    this.keyPem = keyPem;
+    const genesisConfig = configOfGenesis(genesis);
+    // Our own certificate must chain to the consortium root through our organisation's CA, and
+    // name this node — checked with our own org CA, which a joining hospital's config lacks yet.
+    const orgCaPem = readPem(nodeConfig.identity.orgCa, 'organisation CA certificate');
+    const knownOrgs = genesisConfig.orgs.some((o) => o.org === this.org) ? genesisConfig.orgs : [...genesisConfig.orgs, { org: this.org, caCertPem: orgCaPem }];
+    const ownMsp = new Msp({ rootCertPem: genesisConfig.rootCertPem, orgs: knownOrgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })) });
+    let me;
+    try {
+      me = ownMsp.validate(certPem, Date.now());
+    } catch (err) {
+      throw new NodeStartError(`certificate ${nodeConfig.identity.cert}: ${(err as Error).message}`);
+    }
     if (me.id !== this.nodeId || me.org !== this.org) {
       throw new NodeStartError(`certificate ${nodeConfig.identity.cert} belongs to ${me.id} of ${me.org}, but this node is configured as ${this.nodeId} of ${this.org}`);
     }
-    const nodes = this.config.nodes ?? [];
-    const self = nodes.find((n) => n.id === this.nodeId);
-    if (!self) throw new NodeStartError(`node ${this.nodeId} is not in the consortium's node list (${nodes.map((n) => n.id).join(', ') || 'empty'})`);
     this.roles = [...nodeConfig.node.roles];
     this.clientId = `${this.nodeId}/${toHex(randomBytes(6))}`;
+    const contracts = builtinContracts();
+    this.chain = new Peer({ org: this.org, id: this.nodeId, certPem, keyPem, ledgerDir: join(nodeConfig.node.dataDir, 'ledger'), genesis, contracts, joining: true });
+    this.peer = this.roles.includes('peer') ? this.chain : null;
+    const config = this.chain.ledger.config;
+    this.joiningMode = !listsNode(config, this.nodeId, this.org);
+    if (this.joiningMode) {
+      const sequence = this.chain.ledger.configState.record.sequence;
+      if (sequence > 0 && listsNode(genesisConfig, this.nodeId, this.org)) {
+        // Listed at genesis, not in the config in force: removed from the consortium.
+        this.chain.close();
+        throw new NodeStartError(`node ${this.nodeId} of ${this.org} was removed from the consortium (config sequence ${sequence} does not list it); it cannot start`);
+      }
+      this.log.warn({ orgs: config.orgs.map((o) => o.org) }, 'joining: this node is not in the consortium config its ledger has reached; syncing the chain until the config update that adds it');
+    } else {
+      try {
+        this.chain.ledger.validationContext.msp.validate(certPem, Date.now());
+      } catch (err) {
+        this.chain.close();
+        throw new NodeStartError(`certificate ${nodeConfig.identity.cert}: ${(err as Error).message}`);
+      }
+    }
 
     this.transport = new Transport({
       selfId: this.nodeId,
@@ -106,7 +156,7 @@ export class MedLedgerNode implements NodeServices {
         keyPem,
         caPems: [this.config.rootCertPem],
       },
-      peers: new Map(nodes.filter((n) => n.id !== this.nodeId).map((n) => [n.id, n.p2pUrl])),
+      peers: this.peerEndpoints(config),
       authenticate: (pem) => this.authenticatePeer(pem),
       onMessage: (from, channel, payload) => this.onMessage(from, channel, payload),
       onRequest: (from, channel, payload) => this.onRequest(from, channel, payload),
@@ -114,22 +164,72 @@ export class MedLedgerNode implements NodeServices {
       messageBytesMax: nodeConfig.limits.p2pMessageBytesMax,
     });
 
-    const contracts = builtinContracts();
-    this.peer = this.roles.includes('peer')
-      ? new Peer({ org: this.org, id: this.nodeId, certPem, keyPem, ledgerDir: join(nodeConfig.node.dataDir, 'ledger'), genesis, contracts })
-      : null;
-    const isOrderer = this.roles.includes('orderer') && this.config.orderers.some((o) => o.id === this.nodeId);
-    this.orderer = isOrderer
-      ? new Orderer({
-          id: this.nodeId,
-          keyPem,
-          dir: join(nodeConfig.node.dataDir, 'orderer'),
-          genesis,
-          send: (to, message) => this.sendConsensus(to, message),
-          fetchBlocks: (from, to) => this.fetchBlocksFromOrderers(from, to),
-          onEvent: (event, detail) => this.log.info(detail, event),
-        })
-      : null;
+    if (!this.joiningMode) this.createOrderer();
+    this.chain.ledger.onConfig((state, blockNumber) => this.onConfigChange(state, blockNumber));
+  }
+
+  /** The config in force (genesis, or the last config update this node's ledger committed). */
+  get config(): ConsortiumConfig {
+    return this.chain.ledger.config;
+  }
+
+  /** Authenticates identities against the organisations of the config in force. */
+  get msp(): Msp {
+    return this.chain.ledger.validationContext.msp;
+  }
+
+  get orderer(): Orderer | null {
+    return this.ordererInstance;
+  }
+
+  /** Whether the node is still catching up to the config update that admits it. */
+  get joining(): boolean {
+    return this.joiningMode;
+  }
+
+  private peerEndpoints(config: ConsortiumConfig): Map<string, string> {
+    return new Map((config.nodes ?? []).filter((n) => n.id !== this.nodeId).map((n) => [n.id, n.p2pUrl]));
+  }
+
+  /** Start the orderer if this node orders and the config in force lists it as an orderer. */
+  private createOrderer(): void {
+    if (this.ordererInstance || !this.roles.includes('orderer') || !this.config.orderers.some((o) => o.id === this.nodeId)) return;
+    this.ordererInstance = new Orderer({
+      id: this.nodeId,
+      keyPem: this.keyPem,
+      dir: join(this.nodeConfig.node.dataDir, 'orderer'),
+      genesis: this.genesis,
+      config: this.config,
+      // Blocks up to what the ledger already holds were decided before this node could sign.
+      signFromHeight: this.chain.ledger.height + 1,
+      send: (to, message) => this.sendConsensus(to, message),
+      fetchBlocks: (from, to) => this.fetchBlocksFromOrderers(from, to),
+      onEvent: (event, detail) => this.log.info(detail, event),
+    });
+  }
+
+  private onConfigChange(state: ConfigState, blockNumber: number): void {
+    const config = state.record.config;
+    this.policyCache.clear();
+    this.transport.setPeers(this.peerEndpoints(config));
+    const listed = listsNode(config, this.nodeId, this.org);
+    this.log.info({ sequence: state.record.sequence, block: blockNumber, orgs: config.orgs.map((o) => o.org), orderers: config.orderers.map((o) => o.id), listed }, 'config update in force');
+    if (this.joiningMode && listed) {
+      this.joiningMode = false;
+      this.log.info({ block: blockNumber }, 'joined: the consortium config now lists this node');
+    } else if (!listed) {
+      this.log.warn({ sequence: state.record.sequence }, 'this node is no longer in the consortium config: it stops ordering and keeps its ledger read-only');
+    }
+    if (this.ordererInstance) {
+      this.ordererInstance.setConfig(config, blockNumber + 1);
+    } else if (!this.stopped) {
+      this.createOrderer();
+      const orderer = this.ordererInstance as Orderer | null;
+      if (orderer) {
+        this.attachOrderer(orderer);
+        orderer.start();
+      }
+    }
   }
 
   static async start(nodeConfig: NodeConfig): Promise<MedLedgerNode> {
@@ -144,8 +244,8 @@ export class MedLedgerNode implements NodeServices {
       throw new NodeStartError(`cannot listen on ${nodeConfig.listen.p2p.host}:${nodeConfig.listen.p2p.port}: ${(err as Error).message}`);
     }
     node.startDelivery();
-    node.orderer?.start();
-    node.log.info({ roles: node.roles, height: node.height(), engine: node.config.ordering.engine }, 'node started');
+    node.ordererInstance?.start();
+    node.log.info({ roles: node.roles, height: node.height(), engine: node.config.ordering.engine, configSequence: node.chain.ledger.configState.record.sequence, joining: node.joiningMode }, 'node started');
     return node;
   }
 
@@ -200,7 +300,7 @@ export class MedLedgerNode implements NodeServices {
   }
 
   height(): number {
-    return this.peer?.height ?? this.orderer?.height ?? 0;
+    return this.chain.height;
   }
 
   subscribeBlocks(fromNumber: number, listener: (event: BlockCommitEvent) => void): () => void {
@@ -214,7 +314,7 @@ export class MedLedgerNode implements NodeServices {
   status(): NodeStatus {
     const engine = this.orderer?.engineStatus() ?? null;
     const height = this.height();
-    const lastHash = this.peer ? this.peer.ledger.lastBlockHash : this.orderer ? blockHash(this.orderer.getBlock(this.orderer.height).header) : new Uint8Array();
+    const lastHash = this.chain.ledger.lastBlockHash;
     return {
       nodeId: this.nodeId,
       org: this.org,
@@ -222,10 +322,16 @@ export class MedLedgerNode implements NodeServices {
       consensus: engine ? { ...engine, engine: this.config.ordering.engine } : null,
       height,
       lastBlockHashHex: toHex(lastHash),
-      stateHashHex: this.peer ? toHex(this.peer.ledger.stateHash()) : '',
+      stateHashHex: toHex(this.chain.ledger.stateHash()),
       connectedPeers: this.transport.getStats().connectedPeers,
       startedAtMs: this.startedAtMs,
+      configSequence: this.chain.ledger.configState.record.sequence,
+      joining: this.joiningMode,
     };
+  }
+
+  configState(): ConfigState {
+    return this.chain.ledger.configState;
   }
 
   /**
@@ -281,8 +387,8 @@ export class MedLedgerNode implements NodeServices {
   // --- internals -------------------------------------------------------------------------------
 
   private closeStores(): void {
-    this.orderer?.close();
-    this.peer?.close();
+    this.ordererInstance?.close();
+    this.chain.close();
   }
 
   private authenticatePeer(certPem: string): { ok: true; nodeId: string } | { ok: false; reason: string } {
@@ -356,9 +462,11 @@ export class MedLedgerNode implements NodeServices {
   private serveBlocks(from: number, to: number): Bytes[] {
     const out: Bytes[] = [];
     let bytes = 0;
-    const height = this.orderer?.height ?? this.peer?.height ?? 0;
+    // The orderer's copy when it has the block (as ordered, its own signature), else the ledger's.
+    const orderer = this.ordererInstance;
+    const height = Math.max(orderer?.height ?? 0, this.chain.height);
     for (let n = from; n <= Math.min(to, height); n++) {
-      const encoded = this.orderer ? encodeBlock(this.orderer.getBlock(n)) : encodeBlock(this.peer!.ledger.getBlock(n).block);
+      const encoded = orderer && n <= orderer.height ? encodeBlock(orderer.getBlock(n)) : encodeBlock(this.chain.ledger.getBlock(n).block);
       if (out.length > 0 && bytes + encoded.byteLength > BLOCK_RESPONSE_BYTES_MAX) break;
       out.push(encoded);
       bytes += encoded.byteLength;
@@ -398,34 +506,46 @@ export class MedLedgerNode implements NodeServices {
     };
   }
 
+  private deliveryFailed(err: Error): void {
+    this.fatal = err;
+    this.log.fatal({ reason: err.message }, 'block delivery stopped: the ordering service delivered a block this peer rejects');
+  }
+
+  /** The ledger follows this node's own orderer (from the ledger's height on). */
+  private attachOrderer(orderer: Orderer): void {
+    const chain = this.chain;
+    this.cleanups.push(orderer.subscribe(chain.height + 1, (block) => {
+      // Blocks pulled while joining may already be in the ledger.
+      if (block.header.number <= chain.height) return;
+      chain.deliver(block);
+    }, (err) => this.deliveryFailed(err)));
+  }
+
   private startDelivery(): void {
-    const peer = this.peer;
-    if (!peer) return;
-    const fail = (err: Error): void => {
-      this.fatal = err;
-      this.log.fatal({ reason: err.message }, 'block delivery stopped: the ordering service delivered a block this peer rejects');
-    };
-    if (this.orderer) {
-      const orderer = this.orderer;
-      this.cleanups.push(orderer.subscribe(peer.height + 1, (block) => {
-        peer.deliver(block);
-      }, fail));
-      return;
-    }
-    // Peer-only: pull from the orderers, verifying each block's link through Ledger.commitBlock.
+    if (this.ordererInstance) this.attachOrderer(this.ordererInstance);
+    // Without an orderer of its own (peer-only, or joining): pull from the orderers, verifying
+    // each block through Ledger.commitBlock. Stops pulling once an orderer of its own runs.
+    const chain = this.chain;
     let busy = false;
     const timer = setInterval(() => {
-      if (busy || this.fatal) return;
+      if (busy || this.fatal || this.ordererInstance) return;
       busy = true;
-      this.fetchBlocksFromOrderers(peer.height + 1, peer.height + BLOCKS_PER_REQUEST_MAX)
+      this.fetchBlocksFromOrderers(chain.height + 1, chain.height + BLOCKS_PER_REQUEST_MAX)
         .then((blocks) => {
           for (const b of blocks) {
-            if (b.header.number !== peer.height + 1) break;
-            peer.deliver(b);
+            if (this.ordererInstance || b.header.number !== chain.height + 1) break;
+            chain.deliver(b);
           }
         })
         .catch((err: Error) => {
-          if (!(err instanceof TransportError)) fail(err);
+          // An unreachable orderer is retried; a block the ledger rejects stops delivery —
+          // unless this node is joining, when another orderer's copy is tried next time.
+          if (err instanceof TransportError) return;
+          if (this.joiningMode) {
+            this.log.warn({ reason: err.message }, 'joining: a fetched block was rejected; trying again');
+            return;
+          }
+          this.deliveryFailed(err);
         })
         .finally(() => {
           busy = false;
@@ -434,6 +554,11 @@ export class MedLedgerNode implements NodeServices {
     timer.unref();
     this.cleanups.push(() => clearInterval(timer));
   }
+}
+
+/** Whether `config` lists node `nodeId` of `org` (its organisation and its node entry). */
+function listsNode(config: ConsortiumConfig, nodeId: string, org: string): boolean {
+  return config.orgs.some((o) => o.org === org) && (config.nodes ?? []).some((n) => n.id === nodeId && n.org === org);
 }
 
 /** Same chain? (used by tests and `status`): equal heights and last block hashes. */

@@ -13,6 +13,15 @@
 // Restart: the engine is created with appliedHeight = the last block in this orderer's store, so
 // an engine that decided a block which never reached the store re-emits it (solo does).
 //
+// Configuration: the orderer starts from the config in force (the node reads it from its
+// validated ledger) and is told of each committed config update (setConfig). From it come the
+// admission MSP, the orderer keys that fetched blocks may be signed with (every orderer it has
+// known: blocks before a removal were signed by the removed one), and — for engines with
+// Engine.reconfigure (Raft) — the member set the engine is moved toward on every tick. An
+// orderer that is not (or no longer, or not yet) in the orderer set of the config in force does
+// not sign blocks of its own: it fetches each decided block from the configured orderers, so
+// every block it stores carries a signature peers accept.
+//
 // Admission (broadcast): size bound, decodable envelope, proposal timestamp within the skew bound
 // of this orderer's clock (which bounds the block timestamp rule, block.ts), creator certificate
 // valid now and envelope signature valid (Fabric's orderer signature filter). Peers re-check all
@@ -89,6 +98,14 @@ export interface OrdererOptions {
   readonly fetchBlocks?: (fromNumber: number, toNumber: number) => Promise<readonly Block[]>;
   /** Told about state-transfer progress and failures (logging). */
   readonly onEvent?: (event: string, detail: Record<string, unknown>) => void;
+  /** The config in force now (default: the genesis config). See setConfig. */
+  readonly config?: ConsortiumConfig;
+  /**
+   * The first height this orderer may sign its own copy of (default 1). A node joining the
+   * consortium passes its ledger height + 1: blocks before its admission are fetched from the
+   * orderers that were configured when they were decided.
+   */
+  readonly signFromHeight?: number;
 }
 
 type BlockListener = (block: Block) => void;
@@ -97,12 +114,19 @@ const SUBSCRIBERS_MAX = 1024;
 
 export class Orderer {
   readonly id: string;
-  readonly config: ConsortiumConfig;
+  /** The genesis config: the engine and its initial members come from it. */
+  readonly genesisConfig: ConsortiumConfig;
+  private currentConfig: ConsortiumConfig;
   private readonly store: BlockStore;
   private readonly wal: WriteAheadLog;
   private readonly engine: Engine;
   private readonly builder: BlockBuilder;
-  private readonly ctx: ValidationContext;
+  private ctx: ValidationContext;
+  private readonly verifyFn: VerifyFn | undefined;
+  /** Every orderer of every config this orderer has known (engine verifier, fetched blocks). */
+  private readonly knownOrdererKeys = new Map<string, KeyObject>();
+  /** Heights ≥ this are signed by this orderer; null: not an orderer of the config in force. */
+  private selfSignFrom: number | null;
   private readonly clock: () => number;
   private readonly send: (to: NodeId, message: EngineMessage) => void;
   private lastHeader: BlockHeader;
@@ -119,14 +143,21 @@ export class Orderer {
 
   constructor(options: OrdererOptions) {
     this.id = options.id;
-    this.config = configOfGenesis(options.genesis);
-    this.ctx = validationContextFromConfig(this.config, options.verify);
+    this.genesisConfig = configOfGenesis(options.genesis);
+    this.currentConfig = options.config ?? this.genesisConfig;
+    this.verifyFn = options.verify;
+    this.ctx = validationContextFromConfig(this.currentConfig, options.verify);
     this.clock = options.clock ?? (() => Date.now());
     this.send = options.send ?? (() => undefined);
     this.fetchBlocks = options.fetchBlocks;
     this.onEvent = options.onEvent ?? (() => undefined);
-    const members = this.config.orderers.map((o) => o.id);
-    if (!members.includes(this.id)) throw new OrdererError(`orderer ${this.id} is not in the consortium's orderer set (${members.join(', ')})`);
+    const current = this.currentConfig.orderers.map((o) => o.id);
+    if (!current.includes(this.id)) throw new OrdererError(`orderer ${this.id} is not in the consortium's orderer set (${current.join(', ')})`);
+    // The engine's own membership starts from genesis: later changes are part of its replicated
+    // state (Raft's conf entries), replayed or installed from a snapshot like everything else.
+    const members = this.genesisConfig.orderers.map((o) => o.id);
+    for (const config of [this.genesisConfig, this.currentConfig]) this.learnOrdererKeys(config);
+    this.selfSignFrom = Math.max(1, options.signFromHeight ?? 1);
     this.store = BlockStore.open(join(options.dir, 'blocks'));
     if (this.store.count === 0) this.store.append(0, encodeBlock(options.genesis));
     const block0 = decodeBlock(this.store.read(0));
@@ -137,26 +168,68 @@ export class Orderer {
     this.lastHeader = decodeBlock(this.store.read(this.store.count - 1)).header;
     this.wal = new WriteAheadLog(join(options.dir, 'wal'));
     const key = parsePrivateKey(options.keyPem);
-    this.builder = new BlockBuilder(this.id, (m) => sign(key, m), this.config.ordering.engine);
-    const publicKeys = new Map(this.config.orderers.map((o) => [o.id, this.ctx.msp.identify(o.certPem).publicKey]));
+    this.builder = new BlockBuilder(this.id, (m) => sign(key, m), this.genesisConfig.ordering.engine);
     const seed = options.seed ?? new DataView(sha256(this.id).buffer).getUint32(0);
-    this.engine = getEngine(this.config.ordering.engine).create({
+    this.engine = getEngine(this.genesisConfig.ordering.engine).create({
       id: this.id,
       members,
       rng: new SeededRng(seed),
       storage: this.wal,
       signer: keyPairSigner(this.id, { privateKey: key, publicKey: createPublicKey(key) }),
-      verifier: directoryVerifier(publicKeys),
+      verifier: directoryVerifier(this.knownOrdererKeys),
       cutter: {
-        countMax: this.config.ordering.countMax,
-        sizeBytesMax: this.config.ordering.sizeBytesMax,
-        timeoutTicks: this.config.ordering.timeoutTicks,
-        pendingMax: this.config.ordering.pendingMax,
+        countMax: this.genesisConfig.ordering.countMax,
+        sizeBytesMax: this.genesisConfig.ordering.sizeBytesMax,
+        timeoutTicks: this.genesisConfig.ordering.timeoutTicks,
+        pendingMax: this.genesisConfig.ordering.pendingMax,
       },
       appliedHeight: this.lastHeader.number,
-      ...(this.config.ordering.options ? { options: this.config.ordering.options } : {}),
+      ...(this.genesisConfig.ordering.options ? { options: this.genesisConfig.ordering.options } : {}),
     });
     this.drive();
+  }
+
+  /** The config in force as far as this orderer knows (admission, orderer set). */
+  get config(): ConsortiumConfig {
+    return this.currentConfig;
+  }
+
+  /** Whether this orderer is in the orderer set of the config in force (it signs its own blocks). */
+  get configured(): boolean {
+    return this.currentConfig.orderers.some((o) => o.id === this.id);
+  }
+
+  /**
+   * A committed config update (the node's ledger tells it), in force from block
+   * `effectiveFromHeight`. Takes effect at once for admission and block signing; the engine is
+   * moved toward the new orderer set on the following ticks.
+   */
+  setConfig(config: ConsortiumConfig, effectiveFromHeight: number): void {
+    if (this.closed) return;
+    this.currentConfig = config;
+    if (!this.configured) this.selfSignFrom = null;
+    else if (this.selfSignFrom === null) this.selfSignFrom = Math.max(1, effectiveFromHeight);
+    this.ctx = validationContextFromConfig(config, this.verifyFn);
+    this.learnOrdererKeys(config);
+    this.onEvent('config', { orderers: config.orderers.map((o) => o.id), configured: this.configured });
+    this.reconfigureEngine();
+    this.drive();
+  }
+
+  private learnOrdererKeys(config: ConsortiumConfig): void {
+    const msp = validationContextFromConfig(config, this.verifyFn).msp;
+    for (const o of config.orderers) this.knownOrdererKeys.set(o.id, msp.identify(o.certPem).publicKey);
+  }
+
+  private lastReconfigure: string | null = null;
+
+  private reconfigureEngine(): void {
+    if (!this.engine.reconfigure) return;
+    const result = this.engine.reconfigure(this.currentConfig.orderers.map((o) => o.id));
+    if (result !== this.lastReconfigure) {
+      this.lastReconfigure = result;
+      if (result !== 'not-leader') this.onEvent('membership', { state: result, members: this.engine.status().members });
+    }
   }
 
   /** The consensus engine's own view (role, leader, epoch, decided height). */
@@ -172,13 +245,14 @@ export class Orderer {
   /** Start ticking the engine on the configured interval (partial blocks, elections). */
   start(): void {
     if (this.timer || this.closed) return;
-    this.timer = setInterval(() => this.tick(), this.config.ordering.tickMs);
+    this.timer = setInterval(() => this.tick(), this.genesisConfig.ordering.tickMs);
     this.timer.unref();
   }
 
   tick(): void {
     if (this.closed) return;
     this.engine.tick();
+    this.reconfigureEngine();
     this.drive();
   }
 
@@ -246,7 +320,7 @@ export class Orderer {
       return `malformed transaction: ${(err as Error).message}`;
     }
     const now = this.clock();
-    const skew = this.config.ordering.clockSkewMsMax;
+    const skew = this.genesisConfig.ordering.clockSkewMsMax;
     if (Math.abs(tx.proposal.timestampMs - now) > skew) return `transaction timestamp is more than ${skew} ms from the orderer's clock`;
     try {
       const creator = this.ctx.msp.validate(tx.proposal.creator, now);
@@ -287,7 +361,7 @@ export class Orderer {
 
   private async runRestore(): Promise<void> {
     let retryMs = 100;
-    const orderers = new Map(this.config.orderers.map((o) => [o.id, this.ctx.msp.identify(o.certPem).publicKey]));
+    const orderers = this.knownOrdererKeys;
     while (this.restoring && !this.closed) {
       const target = this.restoring;
       if (this.lastHeader.number >= target.height) break;
@@ -338,6 +412,12 @@ export class Orderer {
       return;
     }
     assertInvariant(decided.height === this.lastHeader.number + 1, `orderer ${this.id}: decided height ${decided.height} follows ${this.lastHeader.number}`);
+    if ((this.selfSignFrom === null || decided.height < this.selfSignFrom) && this.fetchBlocks) {
+      // Not an orderer of the config in force (joining, or removed): a block signed by this
+      // node would not be accepted, so take the configured orderers' copy of what was decided.
+      this.beginRestore(decided.height, decided.digest);
+      return;
+    }
     const block = this.builder.build(this.lastHeader, decided);
     this.store.append(block.header.number, encodeBlock(block));
     this.lastHeader = block.header;

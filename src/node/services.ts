@@ -7,6 +7,7 @@ import type { EngineStatus } from '../consensus/engine.ts';
 import type { Msp, Policy } from '../identity/index.ts';
 import type { StoredBlock } from '../ledger/block.ts';
 import type { BlockCommitEvent } from '../ledger/ledger.ts';
+import type { ConfigState } from '../ledger/config-update.ts';
 import type { SignedProposal } from '../ledger/tx.ts';
 import type { EndorserClient } from './gateway.ts';
 import type { BroadcastResult } from './orderer.ts';
@@ -24,6 +25,10 @@ export interface NodeStatus {
   /** Other nodes this node currently has a live outbound connection to. */
   readonly connectedPeers: readonly string[];
   readonly startedAtMs: number;
+  /** Sequence of the consortium config in force on this node (0 = genesis). */
+  readonly configSequence: number;
+  /** True while a newly added hospital's node catches up to the config update that admits it. */
+  readonly joining: boolean;
 }
 
 export interface NodeServices {
@@ -50,4 +55,6 @@ export interface NodeServices {
    */
   subscribeBlocks(fromNumber: number, listener: (event: BlockCommitEvent) => void): () => void;
   status(): NodeStatus;
+  /** The consortium config in force on this node and the state version it is stored at. */
+  configState(): ConfigState;
 }

@@ -10,7 +10,11 @@ import { bytesEqual, type Bytes } from '../codec/index.ts';
 import { parsePrivateKey, sign } from '../crypto/index.ts';
 import { buildProposal, decodeResponse, decodeTxPayload, encodeEnvelope, encodeSignedProposal, proposalHash, signProposal, TxFormatError } from '../ledger/tx.ts';
 import { signRequest } from '../api/auth.ts';
+import { decodeConfig } from '../ledger/config.ts';
+import type { ConfigState } from '../ledger/config-update.ts';
 import {
+  ConfigResponse,
+  type ConfigResponseT,
   BlockEvent,
   BlockResponse,
   ContractEventData,
@@ -111,6 +115,26 @@ export class MedLedgerClient {
 
   async status(): Promise<StatusResponseT> {
     return this.check(StatusResponse, await this.call('GET', '/v1/status'));
+  }
+
+  /** The consortium config in force on the node, and what a config update must build on. */
+  async config(): Promise<ConfigResponseT & { readonly state: ConfigState }> {
+    const body = this.check(ConfigResponse, await this.call('GET', '/v1/config'));
+    let config;
+    try {
+      config = decodeConfig(fromB64(body.configBase64));
+    } catch (err) {
+      throw new MedLedgerApiError(502, 'BAD_CONFIG', `the node sent a config this client cannot read: ${(err as Error).message}`);
+    }
+    return { ...body, state: { record: { sequence: body.sequence, config }, version: body.version } };
+  }
+
+  /**
+   * Submit a transaction this client built and signed itself (a config update with its admin
+   * signatures, say). The node checks that this client is its creator.
+   */
+  async submitEnvelope(envelope: Bytes, opts: SubmitOptions = {}): Promise<TxStatusT> {
+    return this.check(TxStatus, await this.call('POST', '/v1/submit', { envelope: toB64(envelope), waitMs: opts.waitMs ?? DEFAULT_WAIT_MS }));
   }
 
   private newSignedProposal(contract: string, fn: string, args: readonly string[]): { txId: string; proposalBytes: Bytes; body: { signedProposal: string } } {

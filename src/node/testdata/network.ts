@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConsortium, findIdentity } from '../../identity/index.ts';
+import { loadNodeConfig } from '../config.ts';
 import { initConsortium, type EngineName } from '../init.ts';
 import { isAlive, readStatusFile, spawnNode, stopProcesses, waitUntilReady, type NodeStatusFile } from '../supervisor.ts';
 import { MedLedgerClient } from '../../sdk/index.ts';
@@ -28,7 +29,7 @@ export async function startTestNetwork(opts: { orgs: number; engine: EngineName;
   const dir = mkdtempSync(join(tmpdir(), `medledger-net-${opts.engine}-`));
   const basePort = 20_000 + Math.floor(Math.random() * 2_000) * 10;
   const init = await initConsortium({ dir, orgs: opts.orgs, engine: opts.engine, basePort, tickMs: 50 });
-  const consortium = loadConsortium(join(dir, 'crypto'));
+  let consortium = loadConsortium(join(dir, 'crypto'));
   const orgs = init.nodes.map((n) => n.org);
   const pids = new Map<string, number>();
   const env = { MEDLEDGER_LOG_LEVEL: 'info' };
@@ -41,10 +42,17 @@ export async function startTestNetwork(opts: { orgs: number; engine: EngineName;
     pids,
     nodeDir: (org) => join(dir, org),
     client(org, user = 'doctor1', viaOrg = org) {
+      // A hospital added at runtime (membership tests) has its identities and node.yaml on disk only.
+      if (!findIdentity(consortium, org, user)) consortium = loadConsortium(join(dir, 'crypto'));
       const id = findIdentity(consortium, org, user);
       if (!id) throw new Error(`no identity ${user} in ${org}`);
-      const node = init.nodes.find((n) => n.org === viaOrg)!;
-      const c = new MedLedgerClient({ url: node.apiUrl, certPem: id.certPem, keyPem: id.keyPem, caPem: consortium.root.certPem, timeoutMs: 20_000 });
+      const node = init.nodes.find((n) => n.org === viaOrg);
+      let apiUrl = node?.apiUrl;
+      if (!apiUrl) {
+        const c = loadNodeConfig(join(dir, viaOrg, 'node.yaml'));
+        apiUrl = `https://${c.listen.api.host}:${c.listen.api.port}`;
+      }
+      const c = new MedLedgerClient({ url: apiUrl, certPem: id.certPem, keyPem: id.keyPem, caPem: consortium.root.certPem, timeoutMs: 20_000 });
       clients.push(c);
       return c;
     },

@@ -1,0 +1,171 @@
+// Adding and removing hospitals at runtime (issue 5): what an operator's tools do around a config
+// transaction (src/ledger/config-update.ts).
+//
+//   add:    issue the new hospital's CA (under the consortium root), node and user certificates;
+//           write its node.yaml; build the next config (its CA, its node endpoint, its orderer
+//           where the engine allows, default policies widened to the new majority); have the
+//           admins of a majority of the current organisations sign it; submit; wait for VALID.
+//           Then its node starts (joining mode, src/node/node.ts), syncs and starts voting.
+//   remove: the next config without the organisation (its CA, node, orderer; default policies
+//           narrowed); same signatures; its node.yaml is set aside so `up` no longer starts it.
+//
+// The signatures: a real consortium collects them from each hospital's admin in turn; a local
+// consortium directory holds every admin's key, so these tools sign with admin1 of as many
+// organisations as the modification policy needs.
+import { existsSync, renameSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { parsePrivateKey, sign } from '../crypto/index.ts';
+import { addOrganisation, findIdentity, loadConsortium, saveConsortium, type Consortium } from '../identity/index.ts';
+import type { ConsortiumConfig, NodeEndpointConfig } from '../ledger/config.ts';
+import { buildConfigUpdateTx, ConfigUpdateError, configSignaturesNeeded, RUNTIME_MEMBERSHIP_ENGINES, type ConfigSigner, type ConfigState } from '../ledger/config-update.ts';
+import type { MedLedgerClient } from '../sdk/client.ts';
+import { loadNodeConfig } from './config.ts';
+import { DEMO_USERS, majority, nodeIdOf, writeNodeYaml } from './init.ts';
+import { nodeDirs } from './supervisor.ts';
+
+export interface NewHospital {
+  readonly org: string;
+  readonly caCertPem: string;
+  readonly nodeCertPem: string;
+  readonly endpoint: NodeEndpointConfig;
+  readonly configPath: string;
+}
+
+/** The next free HospitalN name of a consortium directory. */
+export function nextHospitalName(consortium: Consortium): string {
+  const taken = new Set([...consortium.orgCas.keys()].map((o) => o.toLowerCase()));
+  for (let i = 1; ; i++) if (!taken.has(`hospital${i}`)) return `Hospital${i}`;
+}
+
+/** Ports above every port the directory's node.yaml files use: [p2p, api]. */
+function freePorts(dir: string): [number, number] {
+  let highest = 0;
+  for (const d of nodeDirs(dir)) {
+    const c = loadNodeConfig(join(d, 'node.yaml'));
+    highest = Math.max(highest, c.listen.p2p.port, c.listen.api.port);
+  }
+  if (highest === 0) throw new ConfigUpdateError(`${dir} holds no node configurations to place the new node next to`);
+  if (highest + 2 > 65535) throw new ConfigUpdateError('no free port above the existing nodes\' ports');
+  return [highest + 1, highest + 2];
+}
+
+/**
+ * Create a new hospital's identities and node configuration in a consortium directory (which
+ * must hold the root CA key). Nothing on chain changes yet: see configWithHospital.
+ */
+export async function prepareHospital(dir: string, options: { org?: string; host?: string; tickMs: number }): Promise<NewHospital> {
+  const cryptoDir = join(dir, 'crypto');
+  if (!existsSync(join(cryptoDir, 'root-ca-key.pem'))) {
+    throw new ConfigUpdateError(`the root CA key is not in ${cryptoDir} (root-ca-key.pem): a new hospital's CA can only be issued where the root key is`);
+  }
+  const consortium = loadConsortium(cryptoDir);
+  const org = options.org ?? nextHospitalName(consortium);
+  const host = options.host ?? '127.0.0.1';
+  const [p2pPort, apiPort] = freePorts(dir);
+  const extended = await addOrganisation(consortium, { org, users: DEMO_USERS, nodeHosts: [host, 'localhost'] });
+  saveConsortium(extended, cryptoDir, { overwrite: true });
+  const nodeId = nodeIdOf(org);
+  const endpoint: NodeEndpointConfig = { id: nodeId, org, roles: ['peer', 'orderer'], p2pUrl: `wss://${host}:${p2pPort}`, apiUrl: `https://${host}:${apiPort}` };
+  const configPath = writeNodeYaml({ dir, org, nodeId, roles: endpoint.roles, host, p2pPort, apiPort, tickMs: options.tickMs });
+  return { org, caCertPem: extended.orgCas.get(org)!.certPem, nodeCertPem: extended.nodes.get(org)!.certPem, endpoint, configPath };
+}
+
+/** Default majority policies follow the membership; any other policy is left as its authors wrote it. */
+function followMajority(config: ConsortiumConfig, orgsAfter: readonly string[]): ConsortiumConfig['contracts'] {
+  const before = majority(config.orgs.map((o) => o.org));
+  return config.contracts.map((c) => (c.endorsementPolicy === before ? { ...c, endorsementPolicy: majority(orgsAfter) } : c));
+}
+
+/** The config with `h` added: its CA, its node endpoint, and its orderer where the engine allows. */
+export function configWithHospital(config: ConsortiumConfig, h: Pick<NewHospital, 'org' | 'caCertPem' | 'nodeCertPem' | 'endpoint'>): ConsortiumConfig {
+  if (config.orgs.some((o) => o.org.toLowerCase() === h.org.toLowerCase())) throw new ConfigUpdateError(`${h.org} is already a member of the consortium`);
+  const orgsAfter = [...config.orgs.map((o) => o.org), h.org];
+  const orders = RUNTIME_MEMBERSHIP_ENGINES.has(config.ordering.engine) && h.endpoint.roles.includes('orderer');
+  const endpoint: NodeEndpointConfig = orders ? h.endpoint : { ...h.endpoint, roles: ['peer'] };
+  return {
+    ...config,
+    orgs: [...config.orgs, { org: h.org, caCertPem: h.caCertPem }],
+    orderers: orders ? [...config.orderers, { id: h.endpoint.id, org: h.org, certPem: h.nodeCertPem }] : config.orderers,
+    nodes: [...(config.nodes ?? []), endpoint],
+    contracts: followMajority(config, orgsAfter),
+  };
+}
+
+/** The config without `org`. Refuses to leave no organisation or no orderer, or a policy naming it. */
+export function configWithoutHospital(config: ConsortiumConfig, org: string): ConsortiumConfig {
+  if (!config.orgs.some((o) => o.org === org)) throw new ConfigUpdateError(`${org} is not a member of the consortium (members: ${config.orgs.map((o) => o.org).join(', ')})`);
+  const orgsAfter = config.orgs.filter((o) => o.org !== org).map((o) => o.org);
+  if (orgsAfter.length === 0) throw new ConfigUpdateError('cannot remove the last organisation');
+  const orderers = config.orderers.filter((o) => o.org !== org);
+  if (orderers.length === 0) throw new ConfigUpdateError(`cannot remove ${org}: it runs every orderer of the consortium`);
+  const contracts = followMajority(config, orgsAfter);
+  for (const c of contracts) {
+    if (new RegExp(`'${org}\\.`).test(c.endorsementPolicy)) throw new ConfigUpdateError(`contract ${c.name}'s endorsement policy names ${org} (${c.endorsementPolicy}); change it first`);
+  }
+  return { ...config, orgs: config.orgs.filter((o) => o.org !== org), orderers, nodes: (config.nodes ?? []).filter((n) => n.org !== org), contracts };
+}
+
+/**
+ * admin1 of as many current organisations as the modification policy needs (from a local
+ * directory), `firstOrg`'s first: its admin is the update's creator.
+ */
+export function localAdminSigners(consortium: Consortium, config: ConsortiumConfig, firstOrg?: string): ConfigSigner[] {
+  const needed = configSignaturesNeeded(config);
+  const signers: ConfigSigner[] = [];
+  const orgs = config.orgs.map((o) => o.org).sort((a, b) => (a === firstOrg ? -1 : b === firstOrg ? 1 : 0));
+  for (const org of orgs) {
+    if (signers.length === needed) break;
+    const admin = consortium.users.find((u) => u.org === org && u.role === 'admin');
+    if (!admin) continue;
+    const key = parsePrivateKey(admin.keyPem);
+    signers.push({ certPem: admin.certPem, signer: { sign: (m) => sign(key, m) } });
+  }
+  if (signers.length < needed) throw new ConfigUpdateError(`a config update needs admins of ${needed} organisations; this directory holds admin keys of ${signers.length}`);
+  return signers;
+}
+
+export interface ConfigUpdateOutcome {
+  readonly txId: string;
+  readonly sequence: number;
+  readonly blockNumber: number | null;
+  readonly config: ConsortiumConfig;
+}
+
+/**
+ * Build `change(config in force)`, sign it with `signersFor(config in force)`, submit it through
+ * `client` and wait for its validation code. The first signer is the creator and must be the
+ * client's own identity (the gateway only accepts its caller's transactions).
+ */
+export async function submitConfigUpdate(
+  client: MedLedgerClient,
+  signersFor: (config: ConsortiumConfig) => readonly ConfigSigner[],
+  change: (config: ConsortiumConfig, state: ConfigState) => ConsortiumConfig,
+  waitMs = 30_000,
+): Promise<ConfigUpdateOutcome> {
+  const { state } = await client.config();
+  const next = change(state.record.config, state);
+  const signers = signersFor(state.record.config);
+  const creator = signers[0];
+  if (!creator) throw new ConfigUpdateError('no signers');
+  const { envelope, txId, record } = buildConfigUpdateTx({ state, next, creator, signers, nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() });
+  const status = await client.submitEnvelope(envelope, { waitMs });
+  if (status.code !== 'VALID') throw new ConfigUpdateError(`config update ${txId} was not committed: ${status.code ?? status.status}${status.reason ? ` (${status.reason})` : ''}`);
+  return { txId, sequence: record.sequence, blockNumber: status.blockNumber, config: record.config };
+}
+
+/** Set a removed hospital's node.yaml aside, so `up` no longer starts it (its data is kept). */
+export function retireNodeDir(dir: string, org: string): string | null {
+  const path = join(dir, org, 'node.yaml');
+  if (!existsSync(path)) return null;
+  const retired = `${path}.removed`;
+  renameSync(path, retired);
+  return retired;
+}
+
+/** A consortium directory's admin1 of `org` (the creator of a local config update). */
+export function adminOf(consortium: Consortium, org: string): { certPem: string; keyPem: string } {
+  const id = findIdentity(consortium, org, 'admin1');
+  if (!id) throw new ConfigUpdateError(`no admin1 of ${org} in this consortium directory`);
+  return id;
+}
