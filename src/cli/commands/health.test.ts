@@ -387,6 +387,14 @@ describe('health commands refuse bad input clearly (exit 2, no stack trace)', ()
     assert.match(invalid.err, /Observation\.code/, 'names the offending field');
     await fails(cli(d('record', 'create', '--record-id', 'cli-bad', '--patient', PP, '--fhir', file('alien.json', { resourceType: 'Spaceship' }))), 1, /INVALID_FHIR/);
     await fails(cli(['dataset', 'register', '--dir', net.dir, '--org', H1, '--user', 'admin1', '--dataset-id', 'x', '--name', 'n', '--file', join(files, 'nope.csv')]), 2, /--file .*nope\.csv: no such file/);
+    const patientsFile = join(net.dir, 'demo-patients.json');
+    const patients = readFileSync(patientsFile, 'utf8');
+    try {
+      writeFileSync(patientsFile, '{"Hospital1/patient1": ');
+      await fails(cli(d('record', 'list', '--patient', `${H1}/patient1`)), 2, /demo-patients\.json is not readable JSON/);
+    } finally {
+      writeFileSync(patientsFile, patients);
+    }
     await fails(cli(['record', 'get', '--record-id', 'cli-bp', '--dir', net.dir, '--org', H1, '--user', 'mallory']), 2, /cannot read certificate .*mallory/);
     await fails(cli(['record', 'get', '--record-id', 'cli-bp', '--dir', join(files, 'no-such-dir'), '--org', H1, '--user', 'doctor1']), 2, /not a consortium directory/);
     await fails(cli(d('record', 'get', '--record-id', 'cli-bp', '--api-url', 'https://127.0.0.1:1')), 3, /127\.0\.0\.1:1/);

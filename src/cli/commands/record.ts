@@ -60,9 +60,14 @@ export function resolvePatient(dir: string, patient: string): string {
   if (!USER_REF_RE.test(patient)) throw new CliError(`--patient must be a pseudonym (32–128 hex) or a user such as Hospital1/patient1, got "${patient.slice(0, 80)}"`, 2);
   const mapPath = join(resolve(dir), 'demo-patients.json');
   if (!existsSync(mapPath)) throw new CliError(`--patient ${patient}: no ${mapPath} to resolve a user to a pseudonym; pass the pseudonym`, 2);
-  const map = JSON.parse(readFileSync(mapPath, 'utf8')) as Record<string, string>;
+  let map: Record<string, unknown>;
+  try {
+    map = JSON.parse(readFileSync(mapPath, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(`--patient ${patient}: ${mapPath} is not readable JSON (${(err as Error).message.slice(0, 120)}); pass the pseudonym`, 2);
+  }
   const pp = map[patient];
-  if (!pp) throw new CliError(`--patient ${patient}: not an enrolled demo patient (see ${mapPath})`, 2);
+  if (typeof pp !== 'string' || !PSEUDONYM_RE.test(pp)) throw new CliError(`--patient ${patient}: not an enrolled demo patient (see ${mapPath})`, 2);
   return pp;
 }
 
