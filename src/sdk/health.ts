@@ -153,8 +153,8 @@ export class HealthClient implements HealthCaller {
     return { allowed: true, txId: r.txId, decision: r.payload, custodian: c.custodian, version: c.version, parts: c.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: Buffer.from(p.dataBase64, 'base64') })) };
   }
 
-  listRecords(patient: string, purpose = 'TREAT', bookmark = ''): Promise<unknown> {
-    return this.evaluate('listPatientRecords', { patient, purpose, ...(bookmark ? { bookmark } : {}) });
+  listRecords(patient: string, purpose = 'TREAT', bookmark = '', pageSize?: number): Promise<unknown> {
+    return this.evaluate('listPatientRecords', { patient, purpose, ...(bookmark ? { bookmark } : {}), ...(pageSize ? { pageSize } : {}) });
   }
 
   async eraseRecord(recordId: string): Promise<Record<string, unknown>> {
@@ -190,7 +190,7 @@ export class HealthClient implements HealthCaller {
     return { txId: r.txId, ...r.payload };
   }
 
-  listDatasets(bookmark = ''): Promise<unknown> { return this.evaluate('listDatasets', bookmark ? { bookmark } : {}); }
+  listDatasets(bookmark = '', pageSize?: number): Promise<unknown> { return this.evaluate('listDatasets', { ...(bookmark ? { bookmark } : {}), ...(pageSize ? { pageSize } : {}) }); }
 
   /** Request on chain; if allowed, the node gathers partials, combines, suppresses; the result is recorded on chain. */
   async statistics(a: { datasetIds: string[]; variable: string; purpose: string; histogram: HistogramSpec; minCohort?: number }): Promise<{ allowed: boolean; requestId: string; reasons: string[]; result: unknown }> {

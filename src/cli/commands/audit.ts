@@ -3,21 +3,21 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.ts';
 import { parsePositiveInt } from '../output.ts';
-import { asUser, healthCommand, resolvePatient, type HealthFlags } from './record.ts';
+import { asUser, healthCommand, morePages, PAGE_SIZE_MAX, pageOptions, resolvePatient, type HealthFlags } from './record.ts';
 
 type Entry = { atMs: number; op: string; outcome: string; actor: { org: string; id: string; role: string }; recordId: string | null; datasetId?: string | null; purpose: string | null; reasons: string[]; securityAlert: boolean };
 
 function table(r: unknown): string {
   const entries = (r as { entries?: Entry[] }).entries ?? [];
   if (entries.length === 0) return '(no entries)';
-  return entries.map((e) => `${new Date(e.atMs).toISOString()}  ${e.op.padEnd(19)} ${e.outcome.padEnd(6)} ${`${e.actor.org}/${e.actor.id} (${e.actor.role})`.padEnd(32)} ${e.recordId ?? e.datasetId ?? ''} ${e.purpose ?? ''}${e.securityAlert ? '  SECURITY-ALERT' : ''}${e.outcome !== 'allow' && e.reasons.length ? `\n      ${e.reasons.join('; ')}` : ''}`).join('\n');
+  return entries.map((e) => `${new Date(e.atMs).toISOString()}  ${e.op.padEnd(19)} ${e.outcome.padEnd(6)} ${`${e.actor.org}/${e.actor.id} (${e.actor.role})`.padEnd(32)} ${e.recordId ?? e.datasetId ?? ''} ${e.purpose ?? ''}${e.securityAlert ? '  SECURITY-ALERT' : ''}${e.outcome !== 'allow' && e.reasons.length ? `\n      ${e.reasons.join('; ')}` : ''}`).join('\n') + morePages((r as { bookmark?: string }).bookmark);
 }
 
 export function register(program: Command, _ctx: CommandContext): void {
   const audit = program.command('audit').description("Audit queries: a record's provenance, a patient's access log, an organisation's trail");
-  const page = (c: Command): Command => c.option('--fhir', 'as a FHIR R4 Bundle of AuditEvent').option('--page-size <n>', 'entries per page', '50').option('--bookmark <b>', 'next page');
+  const page = (c: Command): Command => pageOptions(c.option('--fhir', 'as a FHIR R4 Bundle of AuditEvent'));
   const query = async (f: HealthFlags & { fhir?: boolean; pageSize: string; bookmark?: string }, q: Record<string, unknown>): Promise<void> => asUser(f, async (c, out) => {
-    const full = { ...q, pageSize: parsePositiveInt('page-size', f.pageSize, 200), ...(f.bookmark ? { bookmark: f.bookmark } : {}) };
+    const full = { ...q, pageSize: parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX), ...(f.bookmark ? { bookmark: f.bookmark } : {}) };
     const r = f.fhir ? await c.exportAuditEvents(full) : await c.auditTrail(full);
     out.result(r, () => (f.fhir ? JSON.stringify(r, null, 2) : table(r)));
   });

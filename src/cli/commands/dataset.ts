@@ -1,8 +1,8 @@
 // `medledger dataset register|list` — the data market: datasets stay sealed at their hospital.
 import type { Command } from 'commander';
-import { CliError } from '../output.ts';
+import { CliError, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
-import { asUser, healthCommand, readInput, type HealthFlags } from './record.ts';
+import { asUser, healthCommand, morePages, PAGE_SIZE_MAX, pageOptions, readInput, type HealthFlags, type PageFlags } from './record.ts';
 
 export function register(program: Command, _ctx: CommandContext): void {
   const dataset = program.command('dataset').description('Datasets in the data market (CSV columns or FHIR Observation sets)');
@@ -21,9 +21,9 @@ export function register(program: Command, _ctx: CommandContext): void {
       out.result(r, () => `dataset ${f.datasetId} registered (tx ${String(r['txId'])}): ${JSON.stringify((r['dataset'] as Record<string, unknown>)?.['columns'])}`);
     }));
 
-  healthCommand(dataset, 'list', 'The data market listing')
-    .action(async (f: HealthFlags) => asUser(f, async (c, out) => {
-      const r = await c.listDatasets() as { datasets: Array<Record<string, unknown>> };
-      out.result(r, () => r.datasets.map((d) => `${String(d['datasetId']).padEnd(18)} ${String(d['ownerOrg']).padEnd(11)} rows ${String(d['recordCount']).padEnd(6)} ${JSON.stringify(d['columns'])}  ${String(d['name'])}`).join('\n') || '(empty)');
+  pageOptions(healthCommand(dataset, 'list', 'The data market listing'))
+    .action(async (f: HealthFlags & PageFlags) => asUser(f, async (c, out) => {
+      const r = await c.listDatasets(f.bookmark ?? '', parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX)) as { datasets: Array<Record<string, unknown>>; bookmark?: string };
+      out.result(r, () => (r.datasets.map((d) => `${String(d['datasetId']).padEnd(18)} ${String(d['ownerOrg']).padEnd(11)} rows ${String(d['recordCount']).padEnd(6)} ${JSON.stringify(d['columns'])}  ${String(d['name'])}`).join('\n') || '(empty)') + morePages(r.bookmark));
     }));
 }

@@ -148,6 +148,14 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     assert.match(listed.out, /^cli-visit\s+Bundle\s+restricted\s+v1\s+Hospital1$/m);
     const listedJson = await okJson<{ records: Array<{ recordId: string }> }>(as(H1, 'doctor1', 'record list', '--patient', PP, '--json'));
     assert.deepEqual(listedJson.records.map((r) => r.recordId).sort(), ['cli-bp', 'cli-labs', 'cli-visit']);
+    // Paged: a full page names the bookmark of the next one.
+    const page1 = await ok(as(H1, 'doctor1', 'record list', '--patient', PP, '--page-size', '2'));
+    const more = /^\(more: --bookmark (\S+)\)$/m.exec(page1.out);
+    assert.ok(more, page1.out);
+    const page2 = await okJson<{ records: Array<{ recordId: string }>; bookmark: string }>(as(H1, 'doctor1', 'record list', '--patient', PP, '--page-size', '2', '--bookmark', more[1]!, '--json'));
+    assert.equal(page2.records.length, 1);
+    assert.doesNotMatch(page1.out, new RegExp(`^${page2.records[0]!.recordId}\\s`, 'm'));
+    await fails(as(H1, 'doctor1', 'record list', '--patient', PP, '--page-size', '500'), 2, /--page-size must be an integer between 1 and 200/);
     // A nurse has no basis to write: refused on chain (exit 4), the prepared parts discarded.
     const nurse = await as(H1, 'nurse1', 'record create', '--record-id', 'cli-nurse', '--patient', PP, '--fhir', file('n.json', observation('n1', 99)));
     assert.equal(nurse.code, 4, nurse.err);
@@ -251,6 +259,8 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     const paged = await okJson<{ entries: unknown[]; bookmark: string }>(as(H1, 'patient1', 'audit patient', '--page-size', '2', '--json'));
     assert.equal(paged.entries.length, 2);
     assert.notEqual(paged.bookmark, '');
+    const humanPage = await ok(as(H1, 'patient1', 'audit patient', '--page-size', '2'));
+    assert.match(humanPage.out, new RegExp(`\\(more: --bookmark ${paged.bookmark.replace(/[|.]/g, '\\$&')}\\)$`, 'm'));
     const page2 = await okJson<{ entries: unknown[] }>(as(H1, 'patient1', 'audit patient', '--page-size', '2', '--bookmark', paged.bookmark, '--json'));
     assert.equal(page2.entries.length, 2);
     assert.notDeepEqual(page2.entries, paged.entries);

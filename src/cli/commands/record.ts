@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { MedLedgerApiError } from '../../sdk/client.ts';
 import { connectAs, type HealthClient } from '../../sdk/health.ts';
-import { CliError, makeOutput, type Output } from '../output.ts';
+import { CliError, makeOutput, parsePositiveInt, type Output } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 
 const DEFAULT_DIR = '.medledger/network';
@@ -80,6 +80,19 @@ export function readInput(path: string, what: string): Buffer {
   }
   if (size > INPUT_BYTES_MAX) throw new CliError(`${what} ${path}: ${size} bytes exceeds ${INPUT_BYTES_MAX}`, 2);
   return readFileSync(path);
+}
+
+/** Listings and audit queries are paged on chain (at most 200 a page). */
+export const PAGE_SIZE_MAX = 200;
+export interface PageFlags { pageSize: string; bookmark?: string }
+
+export function pageOptions(c: Command): Command {
+  return c.option('--page-size <n>', `entries per page (1..${PAGE_SIZE_MAX})`, '50').option('--bookmark <b>', 'the next page (printed after a full page)');
+}
+
+/** Human output's last line when there is a next page. */
+export function morePages(bookmark: string | undefined): string {
+  return bookmark ? `\n(more: --bookmark ${bookmark})` : '';
 }
 
 export function list(text: string | undefined): string[] {
@@ -164,12 +177,12 @@ export function register(program: Command, _ctx: CommandContext): void {
           ...parts.map((p) => `--- ${p.sensitivity} part (${p.mediaType}, ${p.cid})\n${f.out ? `(written to ${f.out})` : p.content}`)].join('\n'));
     }));
 
-  healthCommand(record, 'list', "List a patient's records the user has a basis to read (metadata only)")
+  pageOptions(healthCommand(record, 'list', "List a patient's records the user has a basis to read (metadata only)"))
     .requiredOption('--patient <pseudonym|org/user>', 'the patient')
     .option('--purpose <code>', 'purpose of use', 'TREAT')
-    .action(async (f: HealthFlags & { patient: string; purpose: string }) => asUser(f, async (c, out) => {
-      const r = await c.listRecords(resolvePatient(f.dir, f.patient), f.purpose) as { records: Array<Record<string, unknown>> };
-      out.result(r, () => r.records.length === 0 ? '(no records you may read)' : r.records.map((x) => `${String(x['recordId']).padEnd(20)} ${String(x['category']).padEnd(14)} ${String(x['sensitivity']).padEnd(11)} v${String(x['version'])}  ${String(x['custodian'])}`).join('\n'));
+    .action(async (f: HealthFlags & PageFlags & { patient: string; purpose: string }) => asUser(f, async (c, out) => {
+      const r = await c.listRecords(resolvePatient(f.dir, f.patient), f.purpose, f.bookmark ?? '', parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX)) as { records: Array<Record<string, unknown>>; bookmark?: string };
+      out.result(r, () => (r.records.length === 0 ? '(no records you may read)' : r.records.map((x) => `${String(x['recordId']).padEnd(20)} ${String(x['category']).padEnd(14)} ${String(x['sensitivity']).padEnd(11)} v${String(x['version'])}  ${String(x['custodian'])}`).join('\n')) + morePages(r.bookmark));
     }));
 
   healthCommand(record, 'erase', 'Erase a record (patient or custodian staff): on-chain tombstone, keys and blobs crypto-shredded')
