@@ -21,6 +21,7 @@ const COMMAND_MODULES: ReadonlyArray<() => Promise<{ register(program: Command, 
   () => import('./commands/audit.ts'),
   () => import('./commands/dataset.ts'),
   () => import('./commands/stats.ts'),
+  () => import('./commands/org.ts'),
 ];
 
 export async function main(argv: readonly string[]): Promise<number> {

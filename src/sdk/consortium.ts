@@ -1,10 +1,11 @@
 // Reaching a consortium from its directory (what `medledger init` wrote): the nodes' API URLs
 // come from the genesis configuration, the root CA and a user's certificate and key from
 // <dir>/crypto/. Used by the CLI (`tx`, `block`, `status`, `bench`).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeBlock } from '../ledger/block.ts';
 import { configOfGenesis, type ConsortiumConfig } from '../ledger/config.ts';
+import { loadNodeConfig } from '../node/config.ts';
 import { MedLedgerApiError, MedLedgerClient } from './client.ts';
 
 const FILE_BYTES_MAX = 64 * 1024 * 1024;
@@ -33,11 +34,29 @@ export function readConsortiumConfig(dir: string): ConsortiumConfig {
   }
 }
 
+/**
+ * The nodes of a consortium directory: those of the genesis configuration, minus hospitals
+ * removed since (`medledger org remove` sets their node.yaml aside as node.yaml.removed), plus
+ * hospitals added since (`medledger org add` writes <dir>/<org>/node.yaml). The live list is in
+ * the config in force, GET /v1/config.
+ */
 export function consortiumEndpoints(dir: string): NodeEndpoint[] {
   const config = readConsortiumConfig(dir);
-  const nodes = config.nodes ?? [];
-  if (nodes.length === 0) throw new MedLedgerApiError(0, 'NO_ENDPOINTS', `the genesis configuration in ${dir} lists no node endpoints`);
-  return nodes.map((n) => ({ id: n.id, org: n.org, roles: n.roles, apiUrl: n.apiUrl }));
+  const nodes = (config.nodes ?? []).filter((n) => !existsSync(join(dir, n.org, 'node.yaml.removed')));
+  const known = new Set(nodes.map((n) => n.org));
+  const added: NodeEndpoint[] = [];
+  for (const name of existsSync(dir) ? readdirSync(dir).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })) : []) {
+    if (known.has(name) || !existsSync(join(dir, name, 'node.yaml'))) continue;
+    try {
+      const c = loadNodeConfig(join(dir, name, 'node.yaml'));
+      added.push({ id: c.node.id, org: c.node.org, roles: c.node.roles, apiUrl: `https://${c.listen.api.host}:${c.listen.api.port}` });
+    } catch {
+      // Not a node directory this client can read; the genesis list is still usable.
+    }
+  }
+  const all = [...nodes.map((n) => ({ id: n.id, org: n.org, roles: n.roles, apiUrl: n.apiUrl })), ...added];
+  if (all.length === 0) throw new MedLedgerApiError(0, 'NO_ENDPOINTS', `the consortium in ${dir} lists no node endpoints`);
+  return all;
 }
 
 export interface UserCredentials {

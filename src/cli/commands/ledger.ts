@@ -12,7 +12,7 @@ function human(r: VerifyReport): string {
   lines.push(`ledger ${r.ledgerDir}`);
   lines.push(`  genesis      ${r.genesisHash ?? '(none)'}`);
   lines.push(`  blocks       ${r.blocksVerified} verified (hash links, data hashes, orderer signatures, ${r.certificatesChecked} consensus certificates)`);
-  lines.push(`  transactions ${r.transactions} re-validated`);
+  lines.push(`  transactions ${r.transactions} re-validated${r.configUpdates > 0 ? ` (${r.configUpdates} config updates applied in order)` : ''}`);
   for (const [code, n] of Object.entries(r.codes)) if (n > 0) lines.push(`    ${code.padEnd(28)} ${n}`);
   lines.push(`  last block   ${r.lastBlockHash ?? '(none)'}`);
   if (r.stateHash) lines.push(`  state        ${r.stateHash} (${r.stateKeys} keys, replayed and compared)`);
