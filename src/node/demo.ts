@@ -84,7 +84,14 @@ export async function seedDemo(dir: string, orgs: readonly string[] = demoOrgs()
   const marker = join(dir, 'demo-seeded.json');
   if (existsSync(marker)) {
     say(`already seeded (${marker}); skipping`);
-    return { skipped: true, statisticsRequest: (JSON.parse(readFileSync(marker, 'utf8')) as { statisticsRequest?: string }).statisticsRequest ?? null };
+    let statisticsRequest: string | null = null;
+    try {
+      const m = JSON.parse(readFileSync(marker, 'utf8')) as { statisticsRequest?: unknown };
+      if (typeof m.statisticsRequest === 'string') statisticsRequest = m.statisticsRequest;
+    } catch {
+      // A marker that is not JSON still means "seeded" (as before): nothing to report.
+    }
+    return { skipped: true, statisticsRequest };
   }
   const clients = new Map<string, HealthClient>();
   const as = (org: string, user: string): HealthClient => {
