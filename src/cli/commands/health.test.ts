@@ -365,6 +365,15 @@ describe('health commands refuse bad input clearly (exit 2, no stack trace)', ()
     for (const cmd of [['record', 'create', '--patient', PP], ['record', 'get'], ['consent', 'revoke'], ['access', 'btg', '--record-id', 'x'], ['audit', 'record'], ['dataset', 'register', '--dataset-id', 'x', '--name', 'n'], ['stats', 'run', '--datasets', 'a', '--min', '1', '--max', '2']]) {
       await fails(cli(base(...cmd)), 1, /required option/);
     }
+    // Every subcommand names its own missing required option.
+    const required: Array<[string[], string]> = [
+      [['record', 'update'], '--record-id'], [['record', 'list'], '--patient'], [['record', 'erase'], '--record-id'],
+      [['consent', 'grant'], '--grantee'], [['consent', 'export'], '--consent-id'],
+      [['access', 'apply'], '--purpose'], [['access', 'approve'], '--application-id'], [['access', 'deny'], '--application-id'], [['access', 'btg'], '--record-id'],
+      [['audit', 'dataset'], '--dataset-id'], [['audit', 'provenance'], '--record-id'],
+      [['dataset', 'register'], '--dataset-id'], [['stats', 'get'], '--request-id'],
+    ];
+    for (const [cmd, option] of required) await fails(cli(base(...cmd)), 1, new RegExp(`required option '${option}`));
     await fails(cli(['record', 'get', '--record-id', 'x', '--dir', net.dir, '--user', 'doctor1']), 1, /required option '--org/);
 
     await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', PP)), 2, /give the content: --fhir/);
@@ -386,6 +395,14 @@ describe('health commands refuse bad input clearly (exit 2, no stack trace)', ()
     await fails(cli(base('stats', 'run', '--datasets', 'a', '--variable', 'v', '--min', '5', '--max', '1')), 2, /--min and --max must be numbers with min < max/);
     await fails(cli(base('stats', 'run', '--datasets', 'a', '--variable', 'v', '--min', '1', '--max', '5', '--bins', '0')), 2, /--bins must be 1\.\.1000/);
     await fails(cli(base('stats', 'run', '--datasets', 'a', '--variable', 'v', '--min', '1', '--max', '5', '--min-cohort', 'x')), 2, /--min-cohort must be 1\.\.1000/);
+    await fails(cli(base('dataset', 'list', '--page-size', '0')), 2, /--page-size must be an integer between 1 and 200/);
+    await fails(cli(patient('consent', 'list', '--patient', 'x')), 2, /--patient must be a pseudonym/);
+    await fails(cli(patient('audit', 'feed', '--patient', 'Hospital1/nobody')), 2, /not an enrolled demo patient/);
+    // Well-formed but unknown ids: the contract's refusal, one line, exit 1.
+    await fails(cli(patient('consent', 'revoke', '--consent-id', 'no-such-consent')), 1, /no-such-consent/);
+    await fails(cli(patient('access', 'approve', '--application-id', 'no-such-app')), 1, /no-such-app/);
+    await fails(cli(base('record', 'erase', '--record-id', 'no-such-record')), 1, /no-such-record does not exist/);
+    await fails(cli(base('audit', 'provenance', '--record-id', 'no-such-record')), 1, /no-such-record/);
   });
 
   it('unreadable files, invalid FHIR, unknown users and directories, an unreachable node', async () => {
