@@ -6,28 +6,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startTestNetwork, type TestNetwork } from '../../api/testkit.ts';
-import { main } from '../main.ts';
+import { runCli } from '../testkit.ts';
 import { benchArgs, percentile, signatureWorkPerTx } from './bench.ts';
 
 let net: TestNetwork;
 
-async function cli(args: readonly string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const stdoutWrite = process.stdout.write.bind(process.stdout);
-  const stderrWrite = process.stderr.write.bind(process.stderr);
-  // Commands write strings; the test runner talks to its parent over stdout in binary chunks,
-  // which must pass through untouched.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((out += s), true) : stdoutWrite(s, ...rest))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((err += s), true) : stderrWrite(s, ...rest))) as typeof process.stderr.write;
-  try {
-    const code = await main(['node', 'medledger', ...args]);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = stdoutWrite;
-    process.stderr.write = stderrWrite;
-  }
-}
+const cli = runCli;
 
 describe('bench arithmetic', () => {
   it('counts the signatures of one transaction for the topology', () => {
