@@ -72,7 +72,7 @@ function refused(a: Answer, status: number, code: string, message?: RegExp): voi
 }
 
 async function sdkRefuses(p: Promise<unknown>, status: number, code: string): Promise<void> {
-  await assert.rejects(p, (err: unknown) => err instanceof MedLedgerApiError && err.status === status && err.code === code || assert.fail(`expected ${status} ${code}, got ${String(err)}`));
+  await assert.rejects(p, (err: unknown) => err instanceof MedLedgerApiError && err.status === status && err.code === code || assert.fail(`expected ${status} ${code}, got ${err instanceof MedLedgerApiError ? `${err.status} ${err.code}: ` : ''}${String(err)}`));
 }
 
 const observation = (id: string, value: number): Record<string, unknown> => ({
@@ -340,5 +340,36 @@ describe('POST /v1/health/datasets/prepare and /v1/health/statistics/compute', (
     refused(await post(H3, compute, r, '{'), 400, 'MALFORMED_JSON');
     refused(await post(H3, compute, null, { requestId: allowedRequest }), 401, 'UNAUTHENTICATED');
     refused(await post(H3, compute, r, oversized('requestId')), 413, 'BODY_TOO_LARGE');
+  });
+});
+
+describe('health contract calls through /v1/evaluate and /v1/endorse + /v1/submit (SDK)', () => {
+  it('consent, audit and exports: allowed for their owner, refused with 422 and the reason otherwise', async () => {
+    const patient = sdk(H1, 'patient1');
+    const now = Date.now();
+    const granted = await patient.grantConsent({ patient: PP, grantee: { kind: 'org', org: H3 }, actions: ['read'], purposes: ['TREAT'], period: { startMs: now - 60_000, endMs: now + 60_000 }, scope: { maxSensitivity: 'normal' } });
+    const consentId = (granted.payload['consent'] as { consentId: string }).consentId;
+    const consent = await patient.exportConsent(consentId) as { resourceType: string };
+    assert.equal(consent.resourceType, 'Consent');
+
+    // Only the patient grants, lists, reads the access log and the feed.
+    await sdkRefuses(sdk(H1, 'doctor1').grantConsent({ patient: PP, grantee: { kind: 'org', org: H2 }, actions: ['read'], purposes: ['TREAT'], period: { startMs: now - 60_000, endMs: now + 60_000 }, scope: { maxSensitivity: 'normal' } }), 403, 'FORBIDDEN');
+    await sdkRefuses(sdk(H2, 'doctor1').listConsents(PP), 422, 'CONTRACT_REJECTED');
+    await sdkRefuses(sdk(H1, 'nurse1').auditTrail({ kind: 'patient', patient: PP }), 422, 'CONTRACT_REJECTED');
+    await sdkRefuses(sdk(H2, 'admin1').auditTrail({ kind: 'org', org: H1 }), 422, 'CONTRACT_REJECTED');
+    await sdkRefuses(sdk(H3, 'doctor1').notifications(PP), 422, 'CONTRACT_REJECTED');
+    const log = await patient.auditTrail({ kind: 'patient', patient: PP, pageSize: 200 }) as { entries: Array<{ op: string }> };
+    assert.ok(log.entries.some((e) => e.op === 'consent.grant'));
+    const provenance = await patient.exportProvenance('rest-rec') as { bundle: { resourceType: string; entry: unknown[] } };
+    assert.equal(provenance.bundle.resourceType, 'Bundle');
+    assert.equal(provenance.bundle.entry.length, 2, 'create + update');
+
+    // Malformed arguments: refused at endorsement, naming the field.
+    await assert.rejects(patient.revokeConsent('bad id!'), (err: unknown) => err instanceof MedLedgerApiError && err.status === 422 && /consentId/.test(err.message));
+    await assert.rejects(patient.evaluate('listConsents', { patient: PP, extra: 1 }), (err: unknown) => err instanceof MedLedgerApiError && err.status === 422 && /extra|unrecognized/i.test(err.message));
+    assert.ok((await patient.listConsents(PP) as Array<{ consentId: string }>).some((c) => c.consentId === consentId));
+    await patient.revokeConsent(consentId);
+    await patient.revokeConsent(consentId).then(() => assert.fail('revoked twice'), (err: unknown) => assert.ok(err instanceof MedLedgerApiError && /revoked|does not exist/.test(err.message), String(err)));
+    assert.ok(!(await patient.listConsents(PP) as Array<{ consentId: string }>).some((c) => c.consentId === consentId), 'a revoked consent is no longer listed');
   });
 });
