@@ -53,7 +53,7 @@ describe('membership change at runtime: add a sixth hospital, remove one', { tim
     await net.waitFor('10 commits', () => committed.size >= 10, 60_000);
 
     // --- add Hospital6 -----------------------------------------------------------------------
-    const hospital6 = await prepareHospital(net.dir, { tickMs: 50 });
+    const hospital6 = await prepareHospital(net.dir, { tickMs: 50, engine: 'raft' });
     assert.equal(hospital6.org, 'Hospital6');
     const consortium = loadConsortium(join(net.dir, 'crypto'));
     const admin = net.client('Hospital1', 'admin1');

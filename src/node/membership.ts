@@ -54,7 +54,7 @@ function freePorts(dir: string): [number, number] {
  * Create a new hospital's identities and node configuration in a consortium directory (which
  * must hold the root CA key). Nothing on chain changes yet: see configWithHospital.
  */
-export async function prepareHospital(dir: string, options: { org?: string; host?: string; tickMs: number }): Promise<NewHospital> {
+export async function prepareHospital(dir: string, options: { org?: string; host?: string; tickMs: number; engine: string }): Promise<NewHospital> {
   const cryptoDir = join(dir, 'crypto');
   if (!existsSync(join(cryptoDir, 'root-ca-key.pem'))) {
     throw new ConfigUpdateError(`the root CA key is not in ${cryptoDir} (root-ca-key.pem): a new hospital's CA can only be issued where the root key is`);
@@ -66,7 +66,9 @@ export async function prepareHospital(dir: string, options: { org?: string; host
   const extended = await addOrganisation(consortium, { org, users: DEMO_USERS, nodeHosts: [host, 'localhost'] });
   saveConsortium(extended, cryptoDir, { overwrite: true });
   const nodeId = nodeIdOf(org);
-  const endpoint: NodeEndpointConfig = { id: nodeId, org, roles: ['peer', 'orderer'], p2pUrl: `wss://${host}:${p2pPort}`, apiUrl: `https://${host}:${apiPort}` };
+  // It orders too only where the engine's member set can change at runtime.
+  const roles: NodeEndpointConfig['roles'] = RUNTIME_MEMBERSHIP_ENGINES.has(options.engine) ? ['peer', 'orderer'] : ['peer'];
+  const endpoint: NodeEndpointConfig = { id: nodeId, org, roles, p2pUrl: `wss://${host}:${p2pPort}`, apiUrl: `https://${host}:${apiPort}` };
   const configPath = writeNodeYaml({ dir, org, nodeId, roles: endpoint.roles, host, p2pPort, apiPort, tickMs: options.tickMs });
   return { org, caCertPem: extended.orgCas.get(org)!.certPem, nodeCertPem: extended.nodes.get(org)!.certPem, endpoint, configPath };
 }

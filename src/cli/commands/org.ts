@@ -70,7 +70,7 @@ export function register(program: Command, _ctx: CommandContext): void {
       const live = await runUpdate(() => client.config());
       if (flags.org && live.orgs.some((o) => o.toLowerCase() === flags.org!.toLowerCase())) throw new CliError(`${flags.org} is already a member of the consortium`, 1);
       out.info(`issuing identities for ${flags.org ?? 'the new hospital'} …`);
-      const hospital = await runUpdate(() => prepareHospital(dir, { ...(flags.org ? { org: flags.org } : {}), host: flags.host, tickMs: live.state.record.config.ordering.tickMs }));
+      const hospital = await runUpdate(() => prepareHospital(dir, { ...(flags.org ? { org: flags.org } : {}), host: flags.host, tickMs: live.state.record.config.ordering.tickMs, engine: live.engine }));
       const consortium = loadConsortium(join(dir, 'crypto'));
       out.info(`submitting the config update through ${via} …`);
       const outcome = await runUpdate(() => submitConfigUpdate(client, (c) => localAdminSigners(consortium, c, via), (c) => configWithHospital(c, hospital)));
@@ -89,7 +89,7 @@ export function register(program: Command, _ctx: CommandContext): void {
           `${hospital.org}: node ${hospital.endpoint.id}, p2p ${hospital.endpoint.p2pUrl}, API ${hospital.endpoint.apiUrl}`,
           `  configuration: ${hospital.configPath}`,
           result.orderer ? '  it orders too: Raft takes it in as a learner and promotes it to voter once it has caught up' : `  peer only: the ${outcome.config.ordering.engine} engine has a fixed orderer set`,
-          joined ? `  started: synced to block ${joined.height}; voters ${joined.voters.join(', ')}` : `  start it with: medledger node start --config ${hospital.configPath}`,
+          joined ? `  started: synced to block ${joined.height}${result.orderer ? `; voters ${joined.voters.join(', ')}` : ''}` : `  start it with: medledger node start --config ${hospital.configPath}`,
         ].join('\n'),
       );
     });
