@@ -12,6 +12,8 @@ import type { HealthCaller, SubmitOutcome } from '../records/caller.ts';
 import { MedLedgerApiError, MedLedgerClient, type MedLedgerClientOptions } from './client.ts';
 
 const RESPONSE_BYTES_MAX = 64 * 1024 * 1024;
+/** Validation codes after which the same call may be proposed again (nothing of it took effect). */
+const RESUBMITTABLE_CODES: ReadonlySet<string> = new Set(['MVCC_READ_CONFLICT', 'PHANTOM_READ_CONFLICT']);
 const TIMEOUT_MS = 75_000;
 
 export interface RecordPart {
@@ -62,7 +64,9 @@ export class HealthClient implements HealthCaller {
         if (r.code === 'VALID') return { txId: r.txId, payload: JSON.parse(Buffer.from(r.payload).toString('utf8')) as Record<string, unknown> };
         const code = r.code ?? 'NOT_COMMITTED';
         last = new MedLedgerApiError(409, code, `${fn} was not committed (${r.status}, ${code})`);
-        if (!code.includes('MVCC')) break;
+        // The state it read changed before the commit (a key, or a range such as the patient's
+        // consents, e.g. when this node's peer was a block behind): a fresh proposal is safe.
+        if (!RESUBMITTABLE_CODES.has(code)) break;
       } catch (err) {
         // A peer one block behind refuses or disagrees: retry shortly; a real refusal repeats.
         last = err as Error;
