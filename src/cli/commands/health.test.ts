@@ -359,8 +359,7 @@ describe('medledger dataset / stats (3-hospital consortium)', () => {
 
 describe('health commands refuse bad input clearly (exit 2, no stack trace)', () => {
   it('missing and invalid options, per command', async () => {
-    const d = ['--dir', '', '--org', H1, '--user', 'doctor1'];
-    const base = (...args: string[]): string[] => { d[1] = net.dir; return [...args, ...d]; };
+    const base = (...args: string[]): string[] => [...args, '--dir', net.dir, '--org', H1, '--user', 'doctor1'];
     // commander's own checks: a required option
     for (const cmd of [['record', 'create', '--patient', PP], ['record', 'get'], ['consent', 'revoke'], ['access', 'btg', '--record-id', 'x'], ['audit', 'record'], ['dataset', 'register', '--dataset-id', 'x', '--name', 'n'], ['stats', 'run', '--datasets', 'a', '--min', '1', '--max', '2']]) {
       await fails(cli(base(...cmd)), 1, /required option/);
