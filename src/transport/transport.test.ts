@@ -79,6 +79,13 @@ describe('mTLS transport', () => {
     for (const t of transports.values()) await t.stop();
   });
 
+  it('a port already in use is a rejected start(), not an uncaught exception', async () => {
+    const taken = transports.values().next().value!.port;
+    const second = make('H2', consortium, taken);
+    await assert.rejects(second.start(), /EADDRINUSE/);
+    await second.stop();
+  });
+
   it('delivers messages with the sender taken from its certificate', async () => {
     assert.ok(transports.get('H1')!.send('node.H2', 'consensus', utf8('hello from H1')));
     await waitFor(() => received.some((r) => r.text === 'hello from H1'), 'delivery');

@@ -134,6 +134,9 @@ export class Transport {
     this.server = server;
     this.wss = new WebSocketServer({ server, maxPayload: this.o.messageBytesMax });
     this.wss.on('connection', (ws, req) => this.acceptInbound(ws, req.socket as TLSSocket));
+    // ws re-emits the HTTPS server's errors on the WebSocketServer; without a listener a listen
+    // failure (EADDRINUSE) would be an uncaught exception instead of start()'s rejection below.
+    this.wss.on('error', (err) => this.o.logger.warn({ reason: err.message }, 'p2p listener error'));
     server.on('tlsClientError', (err) => {
       this.stats.rejectedConnections += 1;
       this.o.logger.warn({ reason: err.message }, 'rejected TLS client');
