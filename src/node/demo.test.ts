@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../cli/main.ts';
+import { runCli, type CliRun } from '../cli/testkit.ts';
 import { validateFhir } from '../fhir/validate.ts';
 import { startRecordsNetwork, type RecordsNetwork } from '../records/testkit.ts';
 import { connectAs } from '../sdk/health.ts';
@@ -19,24 +19,8 @@ let net: RecordsNetwork;
 let seeded: SeedResult;
 const said: string[] = [];
 
-interface Run { code: number; out: string; err: string }
-
-async function cli(args: readonly string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const stdoutWrite = process.stdout.write.bind(process.stdout);
-  const stderrWrite = process.stderr.write.bind(process.stderr);
-  // Commands write strings; the test runner's own binary chunks pass through untouched.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((out += s), true) : stdoutWrite(s, ...rest))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((err += s), true) : stderrWrite(s, ...rest))) as typeof process.stderr.write;
-  try {
-    const code = await main(['node', 'medledger', ...args]);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = stdoutWrite;
-    process.stderr.write = stderrWrite;
-  }
-}
+type Run = CliRun;
+const cli = runCli;
 
 async function json<T>(args: readonly string[]): Promise<T> {
   const r = await cli([...args, '--dir', net.dir, '--json']);

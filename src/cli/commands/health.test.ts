@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateFhir } from '../../fhir/validate.ts';
 import { pseudonymOf, startRecordsNetwork, type RecordsNetwork } from '../../records/testkit.ts';
-import { main } from '../main.ts';
+import { runCli, type CliRun } from '../testkit.ts';
 
 process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
 
@@ -20,25 +20,8 @@ const H1 = 'Hospital1';
 const PP = pseudonymOf('cli-test-secret', `${H1}/patient1`);
 const PP2 = pseudonymOf('cli-test-secret', `${H1}/patient2`);
 
-interface Run { code: number; out: string; err: string }
-
-async function cli(args: readonly string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const stdoutWrite = process.stdout.write.bind(process.stdout);
-  const stderrWrite = process.stderr.write.bind(process.stderr);
-  // Commands write strings; the test runner talks to its parent over stdout in binary chunks,
-  // which must pass through untouched.
-  process.stdout.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((out += s), true) : stdoutWrite(s, ...rest))) as typeof process.stdout.write;
-  process.stderr.write = ((s: string | Uint8Array, ...rest: never[]) => (typeof s === 'string' ? ((err += s), true) : stderrWrite(s, ...rest))) as typeof process.stderr.write;
-  try {
-    const code = await main(['node', 'medledger', ...args]);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = stdoutWrite;
-    process.stderr.write = stderrWrite;
-  }
-}
+type Run = CliRun;
+const cli = runCli;
 
 /** `medledger <cmd> <sub> --dir <net> --org <org> --user <user> ...rest` */
 function as(org: string, user: string, cmd: string, ...rest: string[]): Promise<Run> {
@@ -143,16 +126,34 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
       as(H1, 'doctor1', 'record create', '--record-id', 'cli-labs', '--patient', PP, '--file', file('labs.csv', 'test,value\nhb,13.5\n'), '--media-type', 'text/csv', '--sensitivity', 'sensitive', '--json'));
     assert.deepEqual({ c: fileRec.record.category, s: fileRec.record.sensitivity, m: fileRec.record.parts[0]!.mediaType }, { c: 'file', s: 'sensitive', m: 'text/csv' });
 
+    // A CSV with an HIV column and an ICD-10 column holding a mental-health code: split by column
+    // (normal / restricted parts, the row key in both); `get --sensitivity sensitive` prints and
+    // writes the re-joined CSV of the released part(s) only.
+    const labs = 'patient_id,age,hiv_status,dx_icd10,bmi\np1,34,positive,F32.1,22.5\np2,51,negative,J45,31.0\n';
+    const split = await okJson<{ record: { sensitivity: string; parts: Array<{ sensitivity: string; mediaType: string }> } }>(
+      as(H1, 'doctor1', 'record create', '--record-id', 'cli-csv', '--patient', PP, '--file', file('split.csv', labs), '--media-type', 'text/csv', '--json'));
+    assert.deepEqual({ s: split.record.sensitivity, parts: split.record.parts.map((p) => `${p.sensitivity} ${p.mediaType}`) }, { s: 'restricted', parts: ['normal text/csv', 'restricted text/csv'] });
+    const shown = await ok(as(H1, 'doctor1', 'record get', '--record-id', 'cli-csv', '--sensitivity', 'sensitive'));
+    assert.match(shown.out, /^--- CSV re-joined from the normal part\(s\) \(baf[a-z0-9]+\)\npatient_id,age,bmi\np1,34,22\.5\np2,51,31\.0$/m);
+    assert.doesNotMatch(shown.out, /hiv|F32|positive/);
+    const csvOut = join(files, 'read-back.csv');
+    await ok(as(H1, 'doctor1', 'record get', '--record-id', 'cli-csv', '--out', csvOut));
+    assert.equal(readFileSync(csvOut, 'utf8'), 'patient_id,age,bmi,hiv_status,dx_icd10\np1,34,22.5,positive,F32.1\np2,51,31.0,negative,J45\n');
+    const asJson = await okJson<{ csv: string; parts: unknown[] }>(as(H1, 'doctor1', 'record get', '--record-id', 'cli-csv', '--sensitivity', 'normal', '--json'));
+    assert.deepEqual({ csv: asJson.csv, parts: asJson.parts.length }, { csv: 'patient_id,age,bmi\np1,34,22.5\np2,51,31.0\n', parts: 1 });
+    // A ragged CSV is refused before anything is stored or submitted.
+    await fails(as(H1, 'doctor1', 'record create', '--record-id', 'cli-ragged', '--patient', PP, '--file', file('ragged.csv', 'a,b\n1,2\n3\n'), '--media-type', 'text/csv'), 1, /INVALID_CONTENT: record cli-ragged: CSV: line 3: 1 field\(s\), but the header has 2/);
+
     const listed = await ok(as(H1, 'doctor1', 'record list', '--patient', `${H1}/patient1`));
     assert.match(listed.out, /^cli-bp\s+Observation\s+normal\s+v2\s+Hospital1$/m);
     assert.match(listed.out, /^cli-visit\s+Bundle\s+restricted\s+v1\s+Hospital1$/m);
     const listedJson = await okJson<{ records: Array<{ recordId: string }> }>(as(H1, 'doctor1', 'record list', '--patient', PP, '--json'));
-    assert.deepEqual(listedJson.records.map((r) => r.recordId).sort(), ['cli-bp', 'cli-labs', 'cli-visit']);
+    assert.deepEqual(listedJson.records.map((r) => r.recordId).sort(), ['cli-bp', 'cli-csv', 'cli-labs', 'cli-visit']);
     // Paged: a full page names the bookmark of the next one.
-    const page1 = await ok(as(H1, 'doctor1', 'record list', '--patient', PP, '--page-size', '2'));
+    const page1 = await ok(as(H1, 'doctor1', 'record list', '--patient', PP, '--page-size', '3'));
     const more = /^\(more: --bookmark (\S+)\)$/m.exec(page1.out);
     assert.ok(more, page1.out);
-    const page2 = await okJson<{ records: Array<{ recordId: string }>; bookmark: string }>(as(H1, 'doctor1', 'record list', '--patient', PP, '--page-size', '2', '--bookmark', more[1]!, '--json'));
+    const page2 = await okJson<{ records: Array<{ recordId: string }>; bookmark: string }>(as(H1, 'doctor1', 'record list', '--patient', PP, '--page-size', '3', '--bookmark', more[1]!, '--json'));
     assert.equal(page2.records.length, 1);
     assert.doesNotMatch(page1.out, new RegExp(`^${page2.records[0]!.recordId}\\s`, 'm'));
     await fails(as(H1, 'doctor1', 'record list', '--patient', PP, '--page-size', '500'), 2, /--page-size must be an integer between 1 and 200/);
