@@ -52,6 +52,8 @@ export interface InitOptions {
   readonly consortiumName?: string;
   /** Raft tick length; elections take 10–20 ticks. */
   readonly tickMs?: number;
+  /** Engine options merged over the defaults (tests: e.g. raft snapshotEntries to force snapshots). */
+  readonly engineOptions?: Readonly<Record<string, unknown>>;
 }
 
 export interface InitResult {
@@ -152,7 +154,7 @@ export async function initConsortium(options: InitOptions): Promise<InitResult> 
     pendingMax: 50_000,
     tickMs: options.tickMs ?? 50,
     clockSkewMsMax: 5 * 60_000,
-    options: engineOptions(options.engine, nodes),
+    options: { ...engineOptions(options.engine, nodes), ...options.engineOptions },
   };
   const config: ConsortiumConfig = {
     name: options.consortiumName ?? 'medledger-demo',

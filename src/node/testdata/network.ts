@@ -25,10 +25,10 @@ export interface TestNetwork {
   stop(): Promise<void>;
 }
 
-export async function startTestNetwork(opts: { orgs: number; engine: EngineName; start?: readonly string[] }): Promise<TestNetwork> {
+export async function startTestNetwork(opts: { orgs: number; engine: EngineName; start?: readonly string[]; engineOptions?: Record<string, unknown> }): Promise<TestNetwork> {
   const dir = mkdtempSync(join(tmpdir(), `medledger-net-${opts.engine}-`));
   const basePort = 20_000 + Math.floor(Math.random() * 2_000) * 10;
-  const init = await initConsortium({ dir, orgs: opts.orgs, engine: opts.engine, basePort, tickMs: 50 });
+  const init = await initConsortium({ dir, orgs: opts.orgs, engine: opts.engine, basePort, tickMs: 50, ...(opts.engineOptions ? { engineOptions: opts.engineOptions } : {}) });
   let consortium = loadConsortium(join(dir, 'crypto'));
   const orgs = init.nodes.map((n) => n.org);
   const pids = new Map<string, number>();
