@@ -18,7 +18,7 @@
 import { decode, encode, sha256, type Bytes } from '../codec/index.ts';
 import { formatPolicy, outOf, parsePolicy, signedBy, type Policy } from '../identity/index.ts';
 import { type ConsortiumConfig, validateConfig } from './config.ts';
-import { buildEnvelope, buildProposal, encodeEnvelope, encodeResponse, endorse, type MessageSigner, type ParsedTx, type ResponsePayload, type Version } from './tx.ts';
+import { buildEnvelope, buildProposal, decodeProposal, decodeResponse, encodeEnvelope, encodeResponse, endorse, type Endorsement, type MessageSigner, type ParsedTx, type ResponsePayload, type Version } from './tx.ts';
 
 export const CONFIG_NAMESPACE = '_config';
 export const CONFIG_KEY = 'current';
@@ -201,6 +201,91 @@ export function configUpdatePolicyText(config: ConsortiumConfig): string {
 export interface ConfigSigner {
   readonly certPem: string;
   readonly signer: MessageSigner;
+}
+
+// --- a draft passed between admins on different hosts ---------------------------------------------
+
+/**
+ * A config update on its way: the creator's proposal and the response to sign, plus the admin
+ * signatures collected so far. Each admin checks what it says (decodeConfigDraft re-derives the
+ * summary from the signed bytes, never trusting a summary in the file), adds its signature, and
+ * passes it on; the creator finally wraps it in an envelope (finishConfigDraft).
+ */
+export interface ConfigDraft {
+  readonly proposal: Bytes;
+  readonly response: Bytes;
+  readonly endorsements: readonly Endorsement[];
+}
+
+const DRAFT_FORMAT = 'medledger-config-update/v1';
+const DRAFT_BYTES_MAX = 8 * 1024 * 1024;
+const DRAFT_SIGNATURES_MAX = 256;
+
+export function startConfigDraft(input: { readonly state: ConfigState; readonly next: ConsortiumConfig; readonly creatorCertPem: string; readonly nonce: Bytes; readonly timestampMs: number }): ConfigDraft {
+  const proposal = buildProposal({ contract: CONFIG_NAMESPACE, fn: CONFIG_FN, args: [], creator: input.creatorCertPem, nonce: input.nonce, timestampMs: input.timestampMs });
+  const proposalBytes = encode(proposal);
+  const { response } = configUpdateResponse(proposalBytes, input.state, input.next);
+  return { proposal: proposalBytes, response: encodeResponse(response), endorsements: [] };
+}
+
+export function encodeConfigDraft(draft: ConfigDraft): Bytes {
+  return encode({ format: DRAFT_FORMAT, proposal: draft.proposal, response: draft.response, endorsements: draft.endorsements });
+}
+
+/** What a draft does, derived from its bytes. */
+export interface ConfigDraftSummary {
+  readonly txId: string;
+  readonly creator: string;
+  readonly record: ConfigRecord;
+  /** Read version: the config it builds on. */
+  readonly basedOn: Version | null;
+}
+
+export function decodeConfigDraft(bytes: Bytes): { draft: ConfigDraft; summary: ConfigDraftSummary } {
+  if (bytes.byteLength > DRAFT_BYTES_MAX) throw new ConfigUpdateError(`config update file of ${bytes.byteLength} bytes exceeds ${DRAFT_BYTES_MAX}`);
+  let value: unknown;
+  try {
+    value = decode(bytes);
+  } catch (err) {
+    throw new ConfigUpdateError(`not a config update file: ${(err as Error).message}`);
+  }
+  const v = value as { format?: unknown; proposal?: unknown; response?: unknown; endorsements?: unknown };
+  if (typeof v !== 'object' || v === null || v.format !== DRAFT_FORMAT) throw new ConfigUpdateError(`not a config update file (format ${DRAFT_FORMAT} expected)`);
+  if (!(v.proposal instanceof Uint8Array) || !(v.response instanceof Uint8Array) || !Array.isArray(v.endorsements) || v.endorsements.length > DRAFT_SIGNATURES_MAX) {
+    throw new ConfigUpdateError('config update file: proposal, response and endorsements expected');
+  }
+  const endorsements = v.endorsements.map((e: unknown) => {
+    const x = e as { endorser?: unknown; signature?: unknown };
+    if (typeof x?.endorser !== 'string' || !(x.signature instanceof Uint8Array)) throw new ConfigUpdateError('config update file: a malformed signature');
+    return { endorser: x.endorser, signature: x.signature };
+  });
+  let proposal;
+  let response;
+  try {
+    proposal = decodeProposal(v.proposal);
+    response = decodeResponse(v.response);
+  } catch (err) {
+    throw new ConfigUpdateError(`config update file: ${(err as Error).message}`);
+  }
+  if (proposal.contract !== CONFIG_NAMESPACE || proposal.fn !== CONFIG_FN) throw new ConfigUpdateError(`config update file holds a ${proposal.contract}.${proposal.fn} proposal, not a config update`);
+  const write = response.rwset.namespaces[0]?.writes[0];
+  const read = response.rwset.namespaces[0]?.reads[0];
+  if (!write?.value || !read) throw new ConfigUpdateError('config update file: no config in its write set');
+  return {
+    draft: { proposal: v.proposal, response: v.response, endorsements },
+    summary: { txId: proposal.txId, creator: proposal.creator, record: decodeConfigRecord(write.value), basedOn: read.version },
+  };
+}
+
+/** Add `signer`'s signature (replacing an earlier one by the same certificate). */
+export function signConfigDraft(draft: ConfigDraft, signer: ConfigSigner): ConfigDraft {
+  const others = draft.endorsements.filter((e) => e.endorser !== signer.certPem);
+  return { ...draft, endorsements: [...others, endorse(draft.response, signer.certPem, signer.signer)] };
+}
+
+/** The creator's envelope around a draft (its signer must be the proposal's creator). */
+export function finishConfigDraft(draft: ConfigDraft, creator: MessageSigner): Bytes {
+  return encodeEnvelope(buildEnvelope({ proposal: draft.proposal, response: draft.response, endorsements: draft.endorsements }, creator));
 }
 
 /**

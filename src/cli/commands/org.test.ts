@@ -93,4 +93,30 @@ describe('medledger org / config', () => {
     const tx = await ok(['tx', 'submit', '--dir', net.dir, '--org', 'Hospital3', '--user', 'doctor1', 'assets', 'create', 'after-removal', 'p', '1']);
     assert.match(tx.out, /COMMITTED VALID/);
   });
+
+  it('admins on different hosts: propose, sign, submit a config update file', async () => {
+    const file = join(net.dir, 'remove-hospital3.cbor');
+    const as = (org: string): string[] => ['--dir', net.dir, '--org', org, '--user', 'admin1'];
+    const proposed = JSON.parse((await ok(['config', 'propose', '--remove-org', 'Hospital3', '--out', file, ...as('Hospital1'), '--json'])).out) as { sequence: number; signedBy: string[]; needed: number };
+    assert.equal(proposed.sequence, 3);
+    assert.deepEqual(proposed.signedBy, ['Hospital1']);
+    assert.equal(proposed.needed, 2);
+    // Not enough signatures yet: refused before anything is submitted.
+    await fails(['config', 'submit', file, ...as('Hospital1')], 1, /admins of 2 hospitals must sign; signed by Hospital1/);
+    // A doctor's signature does not count; only the proposer may submit.
+    await ok(['config', 'sign', file, '--dir', net.dir, '--org', 'Hospital2', '--user', 'doctor1']);
+    await fails(['config', 'submit', file, ...as('Hospital2')], 2, /only the admin who proposed this update can submit it/);
+    await fails(['config', 'submit', file, ...as('Hospital1')], 1, /signed by Hospital1 \(/);
+    const signed = await ok(['config', 'sign', file, ...as('Hospital2')]);
+    assert.match(signed.out, /signed by admins of: Hospital1, Hospital2/);
+    const submitted = JSON.parse((await ok(['config', 'submit', file, ...as('Hospital1'), '--json'])).out) as { sequence: number };
+    assert.equal(submitted.sequence, 3);
+    const config = JSON.parse((await ok(['config', 'show', '--dir', net.dir, '--json'])).out) as ConfigJson;
+    assert.deepEqual(config.orgs, ['Hospital1', 'Hospital2']);
+    // The same file again: built on a config no longer in force.
+    await fails(['config', 'submit', file, ...as('Hospital1')], 1, /built on config 2, but config 3 is in force/);
+    await fails(['config', 'sign', join(net.dir, 'genesis.block'), ...as('Hospital2')], 2, /not a config update file/);
+    await fails(['config', 'propose', '--out', file, ...as('Hospital1')], 2, /exactly one of --add-org or --remove-org/);
+    await fails(['config', 'propose', '--add-org', 'Hospital7', '--out', file, ...as('Hospital1')], 2, /--add-org needs --org-ca/);
+  });
 });

@@ -1,19 +1,36 @@
 // Consortium membership at runtime: `medledger org add` (a new hospital: identities, node.yaml,
 // config update, optionally its node), `medledger org remove <org>` (config update, optionally
-// stop its node) and `medledger config show` (the config in force, from a node).
+// stop its node), `medledger config show` (the config in force, from a node), and for admins on
+// different hosts `config propose` → `config sign` (each admin, offline) → `config submit`.
 //
 // Run against a consortium directory that holds the root CA key and the admins' keys (what
 // `medledger init` / `up` write): the update is signed by admin1 of as many organisations as the
 // modification policy needs (a majority). See src/node/membership.ts.
 import type { Command } from 'commander';
-import { existsSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConsortium } from '../../identity/index.ts';
-import { ConfigUpdateError } from '../../ledger/config-update.ts';
+import { parsePrivateKey, sign } from '../../crypto/index.ts';
+import { loadConsortium, Msp } from '../../identity/index.ts';
+import type { ConsortiumConfig } from '../../ledger/config.ts';
+import {
+  ConfigUpdateError,
+  configSignaturesNeeded,
+  decodeConfigDraft,
+  encodeConfigDraft,
+  finishConfigDraft,
+  RUNTIME_MEMBERSHIP_ENGINES,
+  signConfigDraft,
+  startConfigDraft,
+  type ConfigDraft,
+  type ConfigDraftSummary,
+  type ConfigSigner,
+} from '../../ledger/config-update.ts';
+import { nodeIdOf } from '../../node/init.ts';
 import { configWithHospital, configWithoutHospital, localAdminSigners, prepareHospital, retireNodeDir, submitConfigUpdate, type ConfigUpdateOutcome } from '../../node/membership.ts';
 import { isAlive, readPid, readStatusFile, spawnNode, stopProcesses } from '../../node/supervisor.ts';
-import { clientFromDir, consortiumEndpoints, MedLedgerApiError, type MedLedgerClient } from '../../sdk/index.ts';
+import { clientFromDir, consortiumEndpoints, MedLedgerApiError, userCredentials, type MedLedgerClient } from '../../sdk/index.ts';
 import { CliError, makeOutput } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 import { DEFAULT_CONSORTIUM_DIR, resolveClient, withConnectOptions, type ConnectFlags } from './tx.ts';
@@ -128,7 +145,85 @@ export function register(program: Command, _ctx: CommandContext): void {
       );
     });
 
-  withConnectOptions(program.command('config').description('The consortium configuration').command('show').description('The configuration in force on a node: sequence, hospitals, orderers, nodes, contracts and who must sign the next update'))
+  const config = program.command('config').description('The consortium configuration, and config updates signed by admins on their own hosts');
+
+  withConnectOptions(config.command('propose').description('Start a config update as an admin (your signature first) and write it to a file for the other admins to sign'))
+    .option('--add-org <name>', 'add a hospital (with --org-ca, --node-cert, --p2p-url, --api-url)')
+    .option('--org-ca <pem>', "the new hospital's CA certificate, issued by the consortium root")
+    .option('--node-cert <pem>', "the new hospital's node certificate")
+    .option('--p2p-url <url>', 'wss://host:port of its node')
+    .option('--api-url <url>', 'https://host:port of its API')
+    .option('--remove-org <name>', 'remove a hospital')
+    .requiredOption('--out <file>', 'where to write the update')
+    .action(async (flags: ConnectFlags & { addOrg?: string; orgCa?: string; nodeCert?: string; p2pUrl?: string; apiUrl?: string; removeOrg?: string; out: string }) => {
+      const out = makeOutput(flags.json ?? false);
+      if ((flags.addOrg === undefined) === (flags.removeOrg === undefined)) throw new CliError('give exactly one of --add-org or --remove-org', 2);
+      const me = resolveSigner(flags);
+      const client = resolveClient(flags);
+      try {
+        const live = await runUpdate(() => client.config());
+        let next: ConsortiumConfig;
+        if (flags.addOrg !== undefined) {
+          const name = flags.addOrg;
+          if (!ORG_NAME.test(name)) throw new CliError(`--add-org ${name.slice(0, 64)}: not a hospital name`, 2);
+          for (const [opt, v] of [['--org-ca', flags.orgCa], ['--node-cert', flags.nodeCert], ['--p2p-url', flags.p2pUrl], ['--api-url', flags.apiUrl]] as const) {
+            if (!v) throw new CliError(`--add-org needs ${opt}`, 2);
+          }
+          const caCertPem = readFileArg(flags.orgCa!, '--org-ca').toString('utf8');
+          const nodeCertPem = readFileArg(flags.nodeCert!, '--node-cert').toString('utf8');
+          const roles: ('peer' | 'orderer')[] = RUNTIME_MEMBERSHIP_ENGINES.has(live.engine) ? ['peer', 'orderer'] : ['peer'];
+          next = await runUpdate(async () => configWithHospital(live.state.record.config, { org: name, caCertPem, nodeCertPem, endpoint: { id: nodeIdOf(name), org: name, roles, p2pUrl: flags.p2pUrl!, apiUrl: flags.apiUrl! } }));
+        } else {
+          next = await runUpdate(async () => configWithoutHospital(live.state.record.config, flags.removeOrg!));
+        }
+        const draft = await runUpdate(async () => signConfigDraft(startConfigDraft({ state: live.state, next, creatorCertPem: me.certPem, nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() }), me));
+        writeFileSync(resolve(flags.out), encodeConfigDraft(draft), { mode: 0o644 });
+        const { summary } = readDraft(flags.out);
+        const signers = signedOrgs(draft, live.state.record.config);
+        const needed = configSignaturesNeeded(live.state.record.config);
+        out.result({ file: resolve(flags.out), txId: summary.txId, sequence: summary.record.sequence, signedBy: signers, needed }, () =>
+          [describeDraft(summary, signers, needed), `written to ${resolve(flags.out)}; next: medledger config sign ${flags.out} (by other hospitals' admins), then medledger config submit ${flags.out} (by you)`].join('\n'),
+        );
+      } finally {
+        client.close();
+      }
+    });
+
+  withConnectOptions(config.command('sign <file>').description("Add your admin signature to a config update file (offline: only your key is used)"))
+    .action(async (file: string, flags: ConnectFlags) => {
+      const out = makeOutput(flags.json ?? false);
+      const { draft, summary } = readDraft(file);
+      const me = resolveSigner(flags);
+      const signed = signConfigDraft(draft, me);
+      writeFileSync(resolve(file), encodeConfigDraft(signed), { mode: 0o644 });
+      const signers = signedOrgs(signed, summary.record.config);
+      out.result({ file: resolve(file), txId: summary.txId, sequence: summary.record.sequence, signatures: signed.endorsements.length }, () =>
+        [describeDraft(summary, signers, null), `signed; ${signed.endorsements.length} signature(s) in ${resolve(file)}`].join('\n'),
+      );
+    });
+
+  withConnectOptions(config.command('submit <file>').description('Submit a config update file you proposed, once enough admins have signed it; waits for its validation code'))
+    .action(async (file: string, flags: ConnectFlags) => {
+      const out = makeOutput(flags.json ?? false);
+      const { draft, summary } = readDraft(file);
+      const me = resolveSigner(flags);
+      if (me.certPem.trim() !== summary.creator.trim()) throw new CliError('only the admin who proposed this update can submit it (the gateway accepts its caller\'s own transactions)', 2);
+      const client = resolveClient(flags);
+      try {
+        const live = await runUpdate(() => client.config());
+        const needed = configSignaturesNeeded(live.state.record.config);
+        const signers = signedOrgs(draft, live.state.record.config);
+        if (signers.length < needed) throw new CliError(`admins of ${needed} hospitals must sign; signed by ${signers.join(', ') || 'none'} (medledger config sign ${file})`, 1);
+        if (live.sequence + 1 !== summary.record.sequence) throw new CliError(`the update was built on config ${summary.record.sequence - 1}, but config ${live.sequence} is in force: propose it again`, 1);
+        const status = await runUpdate(() => client.submitEnvelope(finishConfigDraft(draft, me.signer), { waitMs: 30_000 }));
+        if (status.code !== 'VALID') throw new CliError(`config update ${summary.txId} was not committed: ${status.code ?? status.status}${status.reason ? ` (${status.reason})` : ''}`, 1);
+        out.result({ txId: summary.txId, sequence: summary.record.sequence, blockNumber: status.blockNumber }, () => `config update ${summary.record.sequence} committed in block ${status.blockNumber}: ${summary.record.config.orgs.map((o) => o.org).join(', ')}`);
+      } finally {
+        client.close();
+      }
+    });
+
+  withConnectOptions(config.command('show').description('The configuration in force on a node: sequence, hospitals, orderers, nodes, contracts and who must sign the next update'))
     .action(async (flags: ConnectFlags) => {
       const out = makeOutput(flags.json ?? false);
       const client = resolveClient(flags);
@@ -151,6 +246,72 @@ export function register(program: Command, _ctx: CommandContext): void {
         client.close();
       }
     });
+}
+
+function readFileArg(path: string, what: string, bytesMax = 1024 * 1024): Buffer {
+  const p = resolve(path);
+  if (!existsSync(p)) throw new CliError(`${what} ${path}: no such file`, 2);
+  if (statSync(p).size > bytesMax) throw new CliError(`${what} ${path}: larger than ${bytesMax} bytes`, 2);
+  return readFileSync(p);
+}
+
+/** The signing identity of the connect flags (a key on this host; nothing goes over the network). */
+function resolveSigner(flags: ConnectFlags): ConfigSigner {
+  let certPem: string;
+  let keyPem: string;
+  if (flags.cert || flags.key) {
+    if (!flags.cert || !flags.key) throw new CliError('--cert and --key go together', 2);
+    certPem = readFileArg(flags.cert, '--cert').toString('utf8');
+    keyPem = readFileArg(flags.key, '--key').toString('utf8');
+  } else {
+    try {
+      ({ certPem, keyPem } = userCredentials(resolve(flags.dir ?? DEFAULT_CONSORTIUM_DIR), flags.org ?? 'Hospital1', flags.user ?? 'admin1'));
+    } catch (err) {
+      if (err instanceof MedLedgerApiError) throw new CliError(err.message, 2);
+      throw err;
+    }
+  }
+  let key;
+  try {
+    key = parsePrivateKey(keyPem);
+  } catch (err) {
+    throw new CliError(`signing key: ${(err as Error).message}`, 2);
+  }
+  return { certPem, signer: { sign: (m) => sign(key, m) } };
+}
+
+function readDraft(path: string): ReturnType<typeof decodeConfigDraft> {
+  try {
+    return decodeConfigDraft(new Uint8Array(readFileArg(path, 'config update file', 8 * 1024 * 1024)));
+  } catch (err) {
+    if (err instanceof ConfigUpdateError) throw new CliError(`${path}: ${err.message}`, 2);
+    throw err;
+  }
+}
+
+/** Distinct organisations whose admins signed (certificate subject O=…, as the MSP will see it). */
+function signedOrgs(draft: ConfigDraft, config: ConsortiumConfig): string[] {
+  const msp = new Msp({ rootCertPem: config.rootCertPem, orgs: config.orgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })) });
+  const orgs = new Set<string>();
+  for (const e of draft.endorsements) {
+    try {
+      const id = msp.validate(e.endorser, Date.now());
+      if (id.role === 'admin') orgs.add(id.org);
+    } catch {
+      // Not an admin of a member organisation: it will not count at validation either.
+    }
+  }
+  return [...orgs].sort();
+}
+
+function describeDraft(summary: ConfigDraftSummary, signers: readonly string[], needed: number | null): string {
+  const c = summary.record.config;
+  return [
+    `config update ${summary.record.sequence} (tx ${summary.txId.slice(0, 16)}…), built on ${summary.basedOn ? `the config committed in block ${summary.basedOn.block}` : 'genesis'}`,
+    `  hospitals: ${c.orgs.map((o) => o.org).join(', ')}`,
+    `  orderers:  ${c.orderers.map((o) => o.id).join(', ')}`,
+    `  signed by admins of: ${signers.join(', ') || 'nobody yet'}${needed !== null ? ` (${needed} needed)` : ''}`,
+  ].join('\n');
 }
 
 /** Wait until the new node has left joining mode, caught up and (if it orders) is a voter. */
