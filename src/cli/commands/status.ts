@@ -24,6 +24,10 @@ export interface NodeReport {
   readonly height: number | null;
   readonly lastBlockHashHex: string | null;
   readonly connectedPeers: readonly string[];
+  /** Sequence of the consortium config in force on the node; null when it does not answer. */
+  readonly configSequence: number | null;
+  /** A newly added hospital's node still catching up to the config update that admits it. */
+  readonly joining: boolean;
 }
 
 const STATUS_TIMEOUT_MS = 5_000;
@@ -42,6 +46,8 @@ function report(base: { nodeId: string; org: string; apiUrl: string }, s: NodeSt
     height: s?.height ?? null,
     lastBlockHashHex: s?.lastBlockHashHex ?? null,
     connectedPeers: s?.connectedPeers ?? [],
+    configSequence: s?.configSequence ?? null,
+    joining: s?.joining ?? false,
   };
 }
 
@@ -57,7 +63,10 @@ function human(nodes: readonly NodeReport[]): string {
   const up = nodes.filter((n) => n.reachable);
   const heights = new Set(up.map((n) => `${n.height}:${n.lastBlockHashHex}`));
   const leaders = new Set(up.map((n) => n.leader).filter((l) => l !== null));
+  const joining = up.filter((n) => n.joining).map((n) => n.nodeId);
+  const sequences = new Set(up.map((n) => n.configSequence));
   lines.push('');
+  lines.push(`config ${sequences.size <= 1 ? `sequence ${[...sequences][0] ?? 0} on every node` : `sequences differ (${up.map((n) => `${n.nodeId} ${n.configSequence}`).join(', ')}): some nodes are catching up`}${joining.length ? `; joining: ${joining.join(', ')}` : ''}`);
   lines.push(`${up.length}/${nodes.length} nodes answer; ${heights.size <= 1 ? 'all at the same height and last block hash' : 'heights or last block hashes differ (catching up, or a fork)'}; ${leaders.size === 1 ? `leader ${[...leaders][0]}` : leaders.size === 0 ? 'no leader known' : `nodes disagree on the leader (${[...leaders].join(', ')})`}`);
   return lines.join('\n');
 }

@@ -85,14 +85,17 @@ describe('client commands (3-node raft consortium)', () => {
   it('status lists every node with roles, leader, height and last block hash; a stopped node is marked DOWN by URL', async () => {
     const all = await cli(['status', '--dir', net.dir, '--json']);
     assert.equal(all.code, 0, all.err);
-    const s = JSON.parse(all.out) as { nodes: { nodeId: string; reachable: boolean; roles: string[]; leader: string | null; height: number; lastBlockHashHex: string }[] };
+    const s = JSON.parse(all.out) as { nodes: { nodeId: string; reachable: boolean; roles: string[]; leader: string | null; height: number; lastBlockHashHex: string; configSequence: number | null; joining: boolean }[] };
     assert.deepEqual(s.nodes.map((n) => n.nodeId), ['node.Hospital1', 'node.Hospital2', 'node.Hospital3']);
     for (const n of s.nodes) {
       assert.equal(n.reachable, true);
       assert.deepEqual(n.roles, ['peer', 'orderer']);
       assert.match(n.leader ?? '', /^node\.Hospital\d$/);
       assert.match(n.lastBlockHashHex, /^[0-9a-f]{64}$/);
+      assert.equal(n.configSequence, 0);
+      assert.equal(n.joining, false);
     }
+    assert.match((await cli(['status', '--dir', net.dir])).out, /config sequence 0 on every node/);
     // The third node's API goes away: status still answers, marking it and naming its URL.
     const api = net.apis[2]!;
     await api.close();
