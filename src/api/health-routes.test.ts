@@ -4,14 +4,18 @@
 // codes, and malformed / oversized input answered with a clear JSON error.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
+import { CID } from 'multiformats/cid';
+import * as raw from 'multiformats/codecs/raw';
+import { sha256 } from 'multiformats/hashes/sha2';
 import { parsePrivateKey } from '../crypto/index.ts';
 import { pseudonymOf, startRecordsNetwork, type RecordsNetwork } from '../records/testkit.ts';
 import { connectAs, type HealthClient } from '../sdk/health.ts';
 import { MedLedgerApiError } from '../sdk/client.ts';
 import { signRequest } from './auth.ts';
+import { PENDING_VERSION_TTL_MS } from './health-routes.ts';
 
 process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
 
@@ -20,6 +24,7 @@ const H2 = 'Hospital2';
 const H3 = 'Hospital3';
 const PP = pseudonymOf('rest-test-secret', `${H1}/patient1`);
 const BODY_LIMIT_BYTES = 8 * 1024 * 1024; // startRecordsNetwork's API body limit
+const H3_PREPARED_LIMITS = { perUserMax: 3, perUserBytesMax: 256 * 1024, totalMax: 5 };
 
 let net: RecordsNetwork;
 let caPem: string;
@@ -91,7 +96,8 @@ const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 const oversized = (field: string): string => JSON.stringify({ [field]: 'A'.repeat(BODY_LIMIT_BYTES + 16) });
 
 before(async () => {
-  net = await startRecordsNetwork({ orgs: 3, api: true });
+  // Hospital3's node has small prepare and CSV limits (tested at the end); the others the defaults.
+  net = await startRecordsNetwork({ orgs: 3, api: true, service: (org) => (org === H3 ? { preparedLimits: H3_PREPARED_LIMITS, csvLimits: { bytesMax: 64 * 1024 } } : {}) });
   caPem = readFileSync(join(net.dir, 'crypto', 'root-ca.pem'), 'utf8');
   const admin = net.caller(H1, 'admin1');
   await admin.submit('initialize', { camsOrg: H1 });
@@ -238,14 +244,18 @@ describe('POST /v1/health/records/content', () => {
     assert.deepEqual(JSON.parse(Buffer.from(parts[0]!.dataBase64, 'base64').toString('utf8')), observation('o1', 125));
   });
 
-  it('refuses another user\'s ticket, a denied access, an unknown transaction (403 DENIED) and another organisation (403 FORBIDDEN)', async () => {
+  it('refuses another user\'s ticket, a denied access (403 DENIED), another organisation (403 FORBIDDEN); an unknown transaction is 404 NOT_FOUND', async () => {
     refused(await post(H2, path, user(H2, 'nurse1'), { txId: ticket }), 403, 'DENIED', /made by Hospital2\/doctor1/);
     refused(await post(H1, path, user(H1, 'doctor1'), { txId: ticket }), 403, 'DENIED', /Hospital2\/doctor1/);
     refused(await post(H1, path, user(H2, 'doctor1'), { txId: ticket }), 403, 'FORBIDDEN');
     const denied = await sdk(H3, 'nurse1').submit('access', { recordId: 'rest-rec', action: 'read', purpose: 'TREAT' });
     assert.equal(denied.payload['allowed'], false);
     refused(await post(H3, path, user(H3, 'nurse1'), { txId: denied.txId }), 403, 'DENIED', /denied/);
-    refused(await post(H1, path, user(H1, 'doctor1'), { txId: 'ab'.repeat(32) }), 403, 'DENIED', /not on this node's chain/);
+    // Unknown on this node's chain (after the short wait for a block in flight): not found, not a refusal.
+    refused(await post(H1, path, user(H1, 'doctor1'), { txId: 'ab'.repeat(32) }), 404, 'NOT_FOUND', /not on this node's chain/);
+    // A transaction that exists but is no access decision: still 403.
+    const care = await sdk(H1, 'admin1').submit('startCare', { doctor: `${H1}/doctor2`, patient: PP });
+    refused(await post(H1, path, user(H1, 'admin1'), { txId: care.txId }), 403, 'DENIED', /not a health access decision/);
     refused(await post(H1, path, null, { txId: ticket }), 401, 'UNAUTHENTICATED');
   });
 
@@ -371,5 +381,111 @@ describe('health contract calls through /v1/evaluate and /v1/endorse + /v1/submi
     await patient.revokeConsent(consentId);
     await patient.revokeConsent(consentId).then(() => assert.fail('revoked twice'), (err: unknown) => assert.ok(err instanceof MedLedgerApiError && /revoked|does not exist/.test(err.message), String(err)));
     assert.ok(!(await patient.listConsents(PP) as Array<{ consentId: string }>).some((c) => c.consentId === consentId), 'a revoked consent is no longer listed');
+  });
+});
+
+describe('CSV records split by column sensitivity (prepare, SDK create and read)', () => {
+  const labs = [
+    'patient_id,age,hiv_status,dx_icd10,sexual_health_notes,bmi',
+    'p1,34,positive,F32.1,"none, reported",22.5',
+    'p2,51,negative,J45,,31.0',
+  ].join('\n') + '\n';
+
+  it('stores one sealed part per level under CIDs equal to multiformats\' own; a reader up to sensitive gets the re-joined CSV without the restricted columns', async () => {
+    const created = await sdk(H1, 'doctor1').createRecord({ recordId: 'rest-csv', patient: PP, input: { kind: 'file', data: Buffer.from(labs), mediaType: 'text/csv' } });
+    assert.equal(created['allowed'], true, JSON.stringify(created));
+    const parts = (created['record'] as { parts: Array<{ sensitivity: string; cid: string; mediaType: string }> }).parts;
+    assert.deepEqual(parts.map((p) => `${p.sensitivity} ${p.mediaType}`), ['normal text/csv', 'sensitive text/csv', 'restricted text/csv']);
+    // Each stored part, read from the node's blob directory: its CID computed independently.
+    const blobDir = join(net.nodes.get(H1)!.nodeConfig.node.dataDir, 'records', 'blobs');
+    for (const p of parts) {
+      const path = join(blobDir, p.cid.slice(-2), p.cid);
+      assert.ok(existsSync(path), `part ${p.sensitivity} stored as ${path}`);
+      const bytes = readFileSync(path);
+      assert.equal(CID.create(1, raw.code, await sha256.digest(bytes)).toString(), p.cid);
+      assert.ok(!bytes.toString('latin1').includes('positive') && !bytes.toString('latin1').includes('patient_id'), 'sealed');
+    }
+
+    const upToSensitive = await sdk(H1, 'doctor1').readRecord({ recordId: 'rest-csv', purpose: 'TREAT', sensitivity: 'sensitive' });
+    assert.equal(upToSensitive.allowed, true, JSON.stringify(upToSensitive.decision));
+    assert.deepEqual(upToSensitive.parts.map((p) => p.sensitivity), ['normal', 'sensitive']);
+    assert.equal(upToSensitive.csv?.toString('utf8'), 'patient_id,age,bmi,sexual_health_notes\np1,34,22.5,"none, reported"\np2,51,31.0,\n');
+    // (The restricted part needs explicit consent or break-the-glass: the join of all three parts is in csv.test.ts.)
+    // Across hospitals, under the earlier "≤ normal" consent: the custodian serves the normal part only.
+    const remote = await sdk(H2, 'doctor1').readRecord({ recordId: 'rest-csv', purpose: 'TREAT', sensitivity: 'normal' });
+    assert.equal(remote.allowed, true, JSON.stringify(remote.decision));
+    assert.equal(remote.csv?.toString('utf8'), 'patient_id,age,bmi\np1,34,22.5\np2,51,31.0\n');
+  });
+
+  it('refuses a malformed CSV (ragged rows, no header, oversized) with 422 INVALID_CONTENT and keeps nothing', async () => {
+    const doctor = user(H1, 'doctor1');
+    const csvBody = (recordId: string, text: string): Record<string, unknown> => ({ recordId, content: { kind: 'file', dataBase64: b64(text), mediaType: 'text/csv' } });
+    refused(await post(H1, '/v1/health/records/prepare', doctor, csvBody('rest-ragged', 'a,b\n1,2\n3\n')), 422, 'INVALID_CONTENT', /rest-ragged: CSV: line 3: 1 field\(s\), but the header has 2 \(ragged rows are refused\)/);
+    refused(await post(H1, '/v1/health/records/prepare', doctor, csvBody('rest-nohead', '1,2\n3,4\n')), 422, 'INVALID_CONTENT', /no header/);
+    refused(await post(H1, '/v1/health/records/prepare', doctor, csvBody('rest-empty', '')), 422, 'INVALID_CONTENT', /empty/);
+    // Hospital3's node accepts CSV records of at most 64 KiB.
+    refused(await post(H3, '/v1/health/records/prepare', user(H3, 'doctor1'), csvBody('rest-big', `a,b\n${'1,2\n'.repeat(17_000)}`)), 422, 'INVALID_CONTENT', /at most 65536 are accepted/);
+    for (const [org, id] of [[H1, 'rest-ragged'], [H1, 'rest-nohead'], [H1, 'rest-empty'], [H3, 'rest-big']] as const) assert.equal(net.services.get(org)!.keys.cids(id).length, 0, `${id}: nothing kept`);
+  });
+});
+
+describe('bounded prepare (429) and the sweep of abandoned prepared versions', () => {
+  const prepare = (org: string, name: string, recordId: string, content: Record<string, unknown>): Promise<Answer> => post(org, '/v1/health/records/prepare', user(org, name), { recordId, content });
+  const pdf = (sizeBytes: number): Record<string, unknown> => ({ kind: 'file', dataBase64: Buffer.alloc(sizeBytes, 7).toString('base64'), mediaType: 'application/pdf' });
+  const discard = (org: string, name: string, recordId: string): Promise<Answer> => post(org, '/v1/health/records/discard', user(org, name), { recordId, version: 1 });
+  const cidsOf = (a: Answer): string[] => (a.body['parts'] as Array<{ cid: string }>).map((p) => p.cid);
+
+  it('limits what one user and the whole node hold prepared, in versions and bytes, with 429 TOO_MANY_PENDING; the sweep frees them', async () => {
+    const svc = net.services.get(H3)!;
+    // Bytes per user (256 KiB at Hospital3).
+    const big = await prepare(H3, 'admin1', 'lim-big1', pdf(200_000));
+    assert.equal(big.status, 200, JSON.stringify(big.body));
+    assert.ok(Number(big.body['expiresAtMs']) > Date.now() + PENDING_VERSION_TTL_MS - 60_000, 'the answer says when the prepared version expires');
+    refused(await prepare(H3, 'admin1', 'lim-big2', pdf(100_000)), 429, 'TOO_MANY_PENDING', /Hospital3\/admin1 holds 200028 bytes of prepared record versions not on chain; 100028 more would exceed 262144/);
+    assert.equal((await discard(H3, 'admin1', 'lim-big1')).status, 200);
+    assert.equal((await prepare(H3, 'admin1', 'lim-big2', pdf(100_000))).status, 200);
+    assert.equal((await discard(H3, 'admin1', 'lim-big2')).status, 200);
+
+    // Versions per user (3), then in total (5).
+    const held: Answer[] = [];
+    for (const id of ['lim-1', 'lim-2', 'lim-3']) held.push(await prepare(H3, 'doctor1', id, fhirContent(observation(id, 1))));
+    for (const a of held) assert.equal(a.status, 200, JSON.stringify(a.body));
+    refused(await prepare(H3, 'doctor1', 'lim-4', fhirContent(observation('l4', 1))), 429, 'TOO_MANY_PENDING', /Hospital3\/doctor1 already holds 3 prepared record versions not on chain \(at most 3\): submit or discard them, or wait until they expire \(10 minutes/);
+    for (const id of ['lim-5', 'lim-6']) held.push(await prepare(H3, 'doctor2', id, fhirContent(observation(id, 1))));
+    assert.deepEqual(held.map((a) => a.status), [200, 200, 200, 200, 200]);
+    refused(await prepare(H3, 'nurse1', 'lim-7', fhirContent(observation('l7', 1))), 429, 'TOO_MANY_PENDING', /this node holds 5 prepared record versions not on chain \(at most 5\)/);
+    // Through the SDK, a create is refused the same way before anything is submitted.
+    await sdkRefuses(sdk(H3, 'nurse1').createRecord({ recordId: 'lim-8', patient: PP, input: { kind: 'fhir', resource: observation('l8', 1) } }), 429, 'TOO_MANY_PENDING');
+
+    // Nothing is swept before the expiry; after it, every abandoned version's blobs and keys go.
+    assert.deepEqual(await svc.sweepPrepared(Date.now() + 1000), { swept: 0, blobs: 0 });
+    for (const a of held) for (const cid of cidsOf(a)) assert.ok(await svc.blobs.has(cid));
+    const swept = await svc.sweepPrepared(Date.now() + PENDING_VERSION_TTL_MS + 1);
+    assert.deepEqual(swept, { swept: 5, blobs: 5 });
+    for (const [i, a] of held.entries()) {
+      for (const cid of cidsOf(a)) assert.equal(await svc.blobs.has(cid), false, `blob of ${String(a.body['recordId'])} deleted`);
+      assert.equal(svc.keys.cids(`lim-${[1, 2, 3, 5, 6][i]}`).length, 0, 'wrapped keys deleted');
+    }
+    assert.equal((await prepare(H3, 'nurse1', 'lim-7', fhirContent(observation('l7', 1)))).status, 200, 'room again');
+  });
+
+  it('never sweeps a version that is on chain: the custodian\'s committed records stay readable', async () => {
+    const svc = net.services.get(H1)!;
+    const committed = svc.keys.cids('rest-rec');
+    assert.ok(committed.length >= 2, 'versions 1 and 2 of rest-rec');
+    // A third version prepared and abandoned, and a record prepared and never created.
+    const v3 = await prepare(H1, 'doctor1', 'rest-rec', fhirContent(observation('o1', 130)));
+    assert.deepEqual({ s: v3.status, v: v3.body['version'] }, { s: 200, v: 3 });
+    const lone = await prepare(H1, 'doctor1', 'rest-abandoned', fhirContent(observation('a', 1)));
+    assert.equal(lone.status, 200);
+    const r = await svc.sweepPrepared(Date.now() + PENDING_VERSION_TTL_MS + 1);
+    assert.ok(r.swept >= 2, JSON.stringify(r));
+    for (const cid of [...cidsOf(v3), ...cidsOf(lone)]) assert.equal(await svc.blobs.has(cid), false);
+    assert.deepEqual(svc.keys.cids('rest-rec').sort(), [...committed].sort(), 'versions on chain untouched');
+    for (const cid of committed) assert.ok(await svc.blobs.has(cid));
+    const read = await sdk(H1, 'doctor1').readRecord({ recordId: 'rest-rec', purpose: 'TREAT' });
+    assert.deepEqual({ allowed: read.allowed, v: read.version }, { allowed: true, v: 2 });
+    const csv = await sdk(H1, 'doctor1').readRecord({ recordId: 'rest-csv', purpose: 'TREAT', sensitivity: 'normal' });
+    assert.equal(csv.csv?.toString('utf8'), 'patient_id,age,bmi\np1,34,22.5\np2,51,31.0\n');
   });
 });

@@ -2,7 +2,7 @@
 // behind its signed-request authentication. The server holds no user keys, so every *decision*
 // stays a transaction the client signs itself (through /v1/endorse + /v1/submit); these routes do
 // only what needs the node's off-chain store:
-//   POST /v1/health/records/prepare   seal + store the parts of a new record/version → part entries for createRecord/updateRecord
+//   POST /v1/health/records/prepare   seal + store the parts of a new record/version → part entries for createRecord/updateRecord (bounded: 429)
 //   POST /v1/health/records/discard   drop a prepared version the contract refused (its preparer only)
 //   POST /v1/health/records/content   the content released by the caller's own committed `access` tx
 //   POST /v1/health/datasets/prepare  seal + store a dataset → listing fields for registerDataset
@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { FhirValidationError, type FhirIssue } from '../fhir/validate.ts';
 import type { Identity } from '../identity/index.ts';
 import { IntegrityError } from '../offchain/index.ts';
+import { PREPARED_VERSION_TTL_MS } from '../records/prepared.ts';
 import { RecordError, type RecordService } from '../records/service.ts';
 // Body schemas: in schemas.ts with every other route's (validation and the OpenAPI document).
 import { ComputeBody, ContentBody, DiscardBody, PrepareDatasetBody, PrepareRecordBody } from './schemas.ts';
@@ -34,15 +35,21 @@ function invalidFhir(reply: FastifyReply, message: string, issues: readonly Fhir
 function mapError(err: unknown): never {
   if (err instanceof IntegrityError) throw new ApiError(502, 'INTEGRITY', err.message);
   if (err instanceof RecordError) {
+    // LIMIT: too many prepared versions not yet on chain (decision 1160) — retry after submitting,
+    // discarding, or their expiry.
+    if (err.code === 'LIMIT') throw new ApiError(429, 'TOO_MANY_PENDING', err.message);
     const status = { INVALID_CONTENT: 422, DENIED: 403, NOT_FOUND: 404, UNAVAILABLE: 503, REFUSED: 409 }[err.code];
     throw new ApiError(status, err.code, err.message);
   }
   throw err;
 }
 
-/** A prepared version not yet on chain belongs to its preparer this long; then others may write over it. */
-export const PENDING_VERSION_TTL_MS = 10 * 60_000;
-const PENDING_VERSIONS_MAX = 10_000;
+/**
+ * A prepared version not yet on chain belongs to its preparer this long; then others may write
+ * over it and the record service sweeps it (decisions 1050, 1160). The service's bookkeeping
+ * (RecordService.prepared, persisted with the wrapped keys) is the one table of claims.
+ */
+export const PENDING_VERSION_TTL_MS = PREPARED_VERSION_TTL_MS;
 
 /** Register the record routes; `who` is the server's authenticated caller of a request. */
 export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyRequest) => Identity, records: RecordService): void {
@@ -52,42 +59,26 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
     return id;
   };
 
-  // Who prepared which version, until it is on chain or discarded: without this, any user of the
-  // hospital could discard (or prepare over) the content another user is about to register,
-  // leaving an on-chain record whose parts have no keys. Insertion order = age (re-set moves to
-  // the end), so expiry scans from the front.
-  const pending = new Map<string, { user: string; atMs: number }>();
-  const pendingKey = (recordId: string, version: number): string => `${recordId}|${version}`;
-  const expirePending = (nowMs: number): void => {
-    for (const [k, p] of pending) {
-      if (nowMs - p.atMs < PENDING_VERSION_TTL_MS && pending.size < PENDING_VERSIONS_MAX) break;
-      pending.delete(k);
-    }
-  };
+  // Who prepared which version, until it is on chain, discarded or expired, is the record
+  // service's bookkeeping: without it, any user of the hospital could discard (or prepare over)
+  // the content another user is about to register, leaving an on-chain record whose parts have
+  // no keys. The same bookkeeping bounds how much anyone may hold prepared (429).
 
   app.post('/v1/health/records/prepare', async (req, reply) => {
     const id = ownOrg(req);
     const me = `${id.org}/${id.id}`;
     const body = parse(PrepareRecordBody, req.body);
-    let claimed: string | null = null;
     try {
       const version = records.nextVersion(body.recordId);
-      const nowMs = Date.now();
-      expirePending(nowMs);
-      const k = pendingKey(body.recordId, version);
-      const holder = pending.get(k);
+      const holder = records.preparedHolder(body.recordId, version);
       if (holder && holder.user !== me) throw new ApiError(409, 'CONFLICT', `version ${version} of ${body.recordId} is being written by ${holder.user}; try again once it is on chain or discarded`);
-      // Claimed before the first await: two concurrent prepares cannot both pass the check.
-      pending.delete(k);
-      pending.set(k, { user: me, atMs: nowMs });
-      claimed = k;
+      // prepareParts claims the version before its first await: two concurrent prepares cannot both pass.
       const content = body.content.kind === 'fhir'
         ? { kind: 'fhir' as const, resource: body.content.resource }
         : { kind: 'file' as const, bytes: new Uint8Array(Buffer.from(body.content.dataBase64, 'base64')), mediaType: body.content.mediaType, ...(body.content.sensitivity ? { sensitivity: body.content.sensitivity } : {}) };
-      const prepared = await records.prepareParts(body.recordId, version, content);
+      const prepared = await records.prepareParts(body.recordId, version, content, { preparedBy: me });
       return { recordId: body.recordId, version, ...prepared };
     } catch (err) {
-      if (claimed !== null) pending.delete(claimed);
       if (err instanceof ApiError) throw err;
       if (err instanceof RecordError && err.issues.length) return invalidFhir(reply, err.message, err.issues);
       return mapError(err);
@@ -105,13 +96,15 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
       if (!(err instanceof RecordError)) throw err;
     }
     // ... and only by the user who prepared it (an expired claim: anyone of the hospital).
-    const k = pendingKey(body.recordId, body.version);
-    const holder = pending.get(k);
-    if (holder && holder.user !== me && Date.now() - holder.atMs < PENDING_VERSION_TTL_MS) {
+    const holder = records.preparedHolder(body.recordId, body.version);
+    if (holder && holder.user !== me) {
       throw new ApiError(403, 'FORBIDDEN', `version ${body.version} of ${body.recordId} was prepared by ${holder.user}; only they may discard it`);
     }
-    pending.delete(k);
-    await records.discardVersion(body.recordId, body.version);
+    try {
+      await records.discardVersion(body.recordId, body.version);
+    } catch (err) {
+      return mapError(err);
+    }
     return { recordId: body.recordId, version: body.version, discarded: true };
   });
 
@@ -141,6 +134,7 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
       return { datasetId: body.datasetId, ...(await records.prepareDataset({ datasetId: body.datasetId, mediaType: body.mediaType, bytes: new Uint8Array(bytes) })) };
     } catch (err) {
       if (err instanceof FhirValidationError) return invalidFhir(reply, `dataset ${body.datasetId}: ${err.message}`, err.issues);
+      if (err instanceof RecordError && err.issues.length) return invalidFhir(reply, `dataset ${body.datasetId}: ${err.message}`, err.issues);
       return mapError(err);
     }
   });

@@ -26,6 +26,46 @@ export class CallerError extends Error {
 
 const SUBMIT_ATTEMPTS_MAX = 4;
 const STALE_PEER_WAIT_MS = 150;
+/**
+ * Validation codes after which the same call may be proposed again: the state it read — a key
+ * (MVCC) or a range such as the patient's consents (PHANTOM) — changed before the commit, so
+ * nothing of it took effect and the contract re-decides on the new state. (The SDK's list.)
+ */
+export const RESUBMITTABLE_CODES: ReadonlySet<string> = new Set(['MVCC_READ_CONFLICT', 'PHANTOM_READ_CONFLICT']);
+
+/** What one submission attempt reports (the Gateway's SubmitResult, as far as the retry needs it). */
+export interface SubmitAttempt {
+  readonly txId: string;
+  readonly code: string;
+  readonly reason?: string;
+  readonly payload: Bytes;
+}
+
+/**
+ * Submit with the retries that are safe: a read conflict (RESUBMITTABLE_CODES) is proposed again;
+ * an endorsement-phase refusal or mismatch (another organisation's peer a block behind — nothing
+ * was ordered) is retried after a short wait. A genuine refusal repeats and is thrown; any other
+ * validation code is final.
+ */
+export async function submitWithResubmission(fn: string, attempt: () => Promise<SubmitAttempt>, waitMs: (attempt: number) => number = (n) => STALE_PEER_WAIT_MS * n): Promise<SubmitOutcome> {
+  let lastReason = '';
+  for (let n = 1; n <= SUBMIT_ATTEMPTS_MAX; n++) {
+    let r: SubmitAttempt;
+    try {
+      r = await attempt();
+    } catch (err) {
+      if (err instanceof GatewayError && (err.kind === 'ENDORSEMENT_MISMATCH' || err.kind === 'ENDORSEMENT_REFUSED') && n < SUBMIT_ATTEMPTS_MAX) {
+        await new Promise((res) => setTimeout(res, waitMs(n)));
+        continue;
+      }
+      throw err;
+    }
+    if (r.code === 'VALID') return { txId: r.txId, payload: parsePayload(r.payload, fn) as Record<string, unknown> };
+    lastReason = `${r.code}${r.reason ? `: ${r.reason}` : ''}`;
+    if (!RESUBMITTABLE_CODES.has(r.code)) break;
+  }
+  throw new CallerError(`${fn} was not committed (${lastReason})`);
+}
 
 function parsePayload(bytes: Bytes, what: string): unknown {
   const text = Buffer.from(bytes).toString('utf8');
@@ -54,28 +94,8 @@ export function gatewayCaller(node: MedLedgerNode, certPem: string, keyPem: stri
     async evaluate(fn, arg) {
       return parsePayload(await gateway.evaluate(HEALTH_CONTRACT, fn, [JSON.stringify(arg)], node.org), `${fn}`);
     },
-    async submit(fn, arg) {
-      let lastReason = '';
-      // MVCC conflicts (two transactions on the same patient in one block) are expected under
-      // concurrency: the contract re-decides on resubmission, so retrying is safe.
-      for (let attempt = 1; attempt <= SUBMIT_ATTEMPTS_MAX; attempt++) {
-        let r;
-        try {
-          r = await gateway.submit(HEALTH_CONTRACT, fn, [JSON.stringify(arg)]);
-        } catch (err) {
-          // Another organisation's peer may not have committed the previous block yet (it then
-          // refuses, or answers differently): give it a moment. A genuine refusal repeats and is thrown.
-          if (err instanceof GatewayError && (err.kind === 'ENDORSEMENT_MISMATCH' || err.kind === 'ENDORSEMENT_REFUSED') && attempt < SUBMIT_ATTEMPTS_MAX) {
-            await new Promise((r) => setTimeout(r, STALE_PEER_WAIT_MS * attempt));
-            continue;
-          }
-          throw err;
-        }
-        if (r.code === 'VALID') return { txId: r.txId, payload: parsePayload(r.payload, fn) as Record<string, unknown> };
-        lastReason = `${r.code}${r.reason ? `: ${r.reason}` : ''}`;
-        if (!r.code.includes('MVCC')) break;
-      }
-      throw new CallerError(`${fn} was not committed (${lastReason})`);
+    submit(fn, arg) {
+      return submitWithResubmission(fn, () => gateway.submit(HEALTH_CONTRACT, fn, [JSON.stringify(arg)]));
     },
   };
 }

@@ -5,3 +5,5 @@ export * from './service.ts';
 export * from './pseudonym.ts';
 export * from './nodekey.ts';
 export * from './readjournal.ts';
+export * from './csv.ts';
+export * from './prepared.ts';

@@ -40,6 +40,20 @@ interface StoredKey {
   readonly cid: string;
   /** seal(KEK, dataKey, aad) as hex. */
   readonly wrapped: string;
+  /** Who prepared the version, when, and the part's sealed size: the prepared-version bookkeeping survives a restart (decision 1160). */
+  readonly preparedBy?: string;
+  readonly atMs?: number;
+  readonly sizeBytes?: number;
+}
+
+/** A stored key's metadata (never the key). */
+export interface KeyEntryInfo {
+  readonly version: number;
+  readonly sensitivity: string;
+  readonly cid: string;
+  readonly preparedBy?: string;
+  readonly atMs?: number;
+  readonly sizeBytes?: number;
 }
 
 export class KeyStore {
@@ -73,10 +87,10 @@ export class KeyStore {
     return utf8(`medledger-record|${recordId}|v${version}|${sensitivity}`);
   }
 
-  put(recordId: string, version: number, sensitivity: string, cid: string, dataKey: Bytes): void {
+  put(recordId: string, version: number, sensitivity: string, cid: string, dataKey: Bytes, meta: { preparedBy?: string; atMs?: number; sizeBytes?: number } = {}): void {
     const keys = this.load(recordId).filter((k) => !(k.version === version && k.sensitivity === sensitivity));
     const wrapped = seal(this.kek, dataKey, KeyStore.aad(recordId, version, sensitivity));
-    keys.push({ version, sensitivity, cid, wrapped: toHex(wrapped) });
+    keys.push({ version, sensitivity, cid, wrapped: toHex(wrapped), ...meta });
     this.save(recordId, keys);
   }
 
@@ -86,6 +100,11 @@ export class KeyStore {
     if (!k) return null;
     const dataKey = open(this.kek, fromHex(k.wrapped), KeyStore.aad(recordId, k.version, k.sensitivity), `wrapped key of record ${recordId}`);
     return { dataKey, version: k.version, sensitivity: k.sensitivity };
+  }
+
+  /** Metadata of every stored key of the record (no key material). */
+  entries(recordId: string): KeyEntryInfo[] {
+    return this.load(recordId).map(({ wrapped: _wrapped, ...info }) => info);
   }
 
   cids(recordId: string, version?: number): string[] {

@@ -112,6 +112,18 @@ export function classifyResource(resource: Record<string, unknown>, rules: reado
   return { sensitivity: level, matched };
 }
 
+/** The level of one `system|code` (a code cell of a CSV code column) under the code rules. */
+export function classifyCode(systemCode: string, rules: readonly SensitivityRule[] = DEFAULT_SENSITIVITY_RULES): Classification {
+  let level: Sensitivity = 'normal';
+  const matched: string[] = [];
+  for (const rule of rules) {
+    if (!(rule.codes?.includes(systemCode) ?? false) && !(rule.codePrefixes?.some((p) => systemCode.startsWith(p)) ?? false)) continue;
+    matched.push(rule.label);
+    if (RANK[rule.sensitivity] > RANK[level]) level = rule.sensitivity;
+  }
+  return { sensitivity: level, matched };
+}
+
 export interface FhirPart {
   readonly sensitivity: Sensitivity;
   /** The part's content: the resource itself, or a collection Bundle of the entries at this level. */

@@ -32,9 +32,11 @@ import { readPem } from '../node/config.ts';
 import type { MedLedgerNode } from '../node/node.ts';
 import { checkCommitment, cidOf, commit, FsBlobStore, IntegrityError, newDataKey, open, seal, unwrapAsRecipient, wrapForRecipient, type BlobStore, type HpkeKeyPair, type WrappedKey } from '../offchain/index.ts';
 import { gatewayCaller, type HealthCaller } from './caller.ts';
-import { KeyStore, loadOrCreateKek } from './keystore.ts';
+import { KeyStore, loadOrCreateKek, type KeyEntryInfo } from './keystore.ts';
 import { keyFingerprint, loadOrCreateNodeKey, X25519_KEY_BYTES } from './nodekey.ts';
 import { JOURNAL_CAPACITY_DEFAULT, JournalFullError, ServedReadJournal } from './readjournal.ts';
+import { CSV_LIMITS_DEFAULT, CsvError, checkHeader, csvSplitConfigSchema, DEFAULT_CSV_SPLIT, readCsv, splitCsv, type CsvLimits, type CsvSplitConfig } from './csv.ts';
+import { PREPARED_LIMITS_DEFAULT, PreparedLimitError, PreparedVersions, type PreparedEntry, type PreparedLimits } from './prepared.ts';
 import { DEFAULT_SENSITIVITY_RULES, maxLevel, splitBySensitivity, type SensitivityRule } from './sensitivity.ts';
 
 export const RECORDS_CHANNEL = 'records';
@@ -45,6 +47,12 @@ const CONTENT_BYTES_MAX = 32 * 1024 * 1024;
 const WAIT_FOR_TX_MS = 10_000;
 const REMOTE_TIMEOUT_MS = 15_000;
 const DATASET_ROWS_MAX = 1_000_000;
+/** Datasets are read streaming (nothing but one column is kept), so they may be larger than a record's CSV. */
+const DATASET_CSV_LIMITS: CsvLimits = { bytesMax: CONTENT_BYTES_MAX, rowsMax: DATASET_ROWS_MAX, columnsMax: 500, cellBytesMax: 64 * 1024, cellsMax: 50_000_000 };
+/** How often abandoned prepared versions are looked for (they expire after PreparedLimits.ttlMs). */
+const PREPARED_SWEEP_MS = 60_000;
+/** AES-GCM nonce + tag: a sealed part is this much larger than its plaintext. */
+const SEAL_OVERHEAD_BYTES = 12 + 16;
 /** How long a custodian waits for the requesting node's key to appear in its world state. */
 const WAIT_FOR_NODE_KEY_MS = 2_000;
 const NODE_KEY_FILE = 'node-hpke.key';
@@ -57,7 +65,8 @@ const WRAPPED_KEY_CIPHERTEXT_BYTES = 32 + 16;
 
 export class RecordError extends Error {
   override readonly name = 'RecordError';
-  constructor(message: string, readonly code: 'INVALID_CONTENT' | 'DENIED' | 'NOT_FOUND' | 'UNAVAILABLE' | 'REFUSED' = 'REFUSED', readonly issues: readonly FhirIssue[] = []) {
+  /** LIMIT: a bound of the node's prepared (not yet on chain) versions (decision 1160). */
+  constructor(message: string, readonly code: 'INVALID_CONTENT' | 'DENIED' | 'NOT_FOUND' | 'UNAVAILABLE' | 'REFUSED' | 'LIMIT' = 'REFUSED', readonly issues: readonly FhirIssue[] = []) {
     super(message);
   }
 }
@@ -118,22 +127,24 @@ interface Released { recordId: string; version: number; custodian: string; parts
 
 /** Values of one variable in a stored dataset: CSV (header row, numeric cells) or a FHIR Bundle of Observations. */
 export function datasetValues(bytes: Bytes, mediaType: string, variable: string): number[] {
-  const text = Buffer.from(bytes).toString('utf8');
   const out: number[] = [];
   if (mediaType === 'text/csv') {
-    const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-    const header = (lines[0] ?? '').split(',').map((h) => h.trim());
-    const col = header.indexOf(variable);
-    if (col < 0) throw new RecordError(`the dataset has no column ${variable}`, 'NOT_FOUND');
-    for (const line of lines.slice(1, DATASET_ROWS_MAX + 1)) {
-      const cell = (line.split(',')[col] ?? '').trim();
-      if (cell === '') continue;
+    let col = -2;
+    csvOrError(() => readCsv(bytes, DATASET_CSV_LIMITS, (fields) => {
+      if (col === -2) {
+        col = checkHeader(fields, { allowRowKey: true }).indexOf(variable);
+        if (col < 0) throw new RecordError(`the dataset has no column ${variable}`, 'NOT_FOUND');
+        return;
+      }
+      const cell = (fields[col] ?? '').trim();
+      if (cell === '') return;
       const v = Number(cell);
       if (Number.isFinite(v)) out.push(v);
-    }
+    }), 'dataset');
+    if (col < 0) throw new RecordError(`the dataset has no column ${variable}`, 'NOT_FOUND');
     return out;
   }
-  const bundle = JSON.parse(text) as { entry?: Array<{ resource?: { code?: { coding?: Array<{ code?: string }> }; valueQuantity?: { value?: number } } }> };
+  const bundle = parseJson(bytes, 'dataset') as { entry?: Array<{ resource?: { code?: { coding?: Array<{ code?: string }> }; valueQuantity?: { value?: number } } }> };
   for (const e of (bundle.entry ?? []).slice(0, DATASET_ROWS_MAX)) {
     const r = e.resource;
     if (r?.code?.coding?.some((c) => c.code === variable) && typeof r.valueQuantity?.value === 'number' && Number.isFinite(r.valueQuantity.value)) out.push(r.valueQuantity.value);
@@ -141,14 +152,52 @@ export function datasetValues(bytes: Bytes, mediaType: string, variable: string)
   return out;
 }
 
-/** Columns (CSV header) or Observation codes (FHIR Bundle) of a dataset, and its row count. */
-export function datasetShape(bytes: Bytes, mediaType: string): { columns: string[]; rows: number } {
-  const text = Buffer.from(bytes).toString('utf8');
-  if (mediaType === 'text/csv') {
-    const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-    return { columns: (lines[0] ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''), rows: Math.max(0, lines.length - 1) };
+/** Run a CSV reader; its CsvError becomes RecordError INVALID_CONTENT naming `what`. */
+function csvOrError<T>(fn: () => T, what: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof CsvError) throw new RecordError(`${what}: ${err.message}`, 'INVALID_CONTENT');
+    throw err;
   }
-  const resource = validateFhir(JSON.parse(text)) as unknown as { resourceType: string; entry?: Array<{ resource?: { resourceType?: string; code?: { coding?: Array<{ code?: string }> } } }> };
+}
+
+function parseJson(bytes: Bytes, what: string): unknown {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new RecordError(`${what}: not valid UTF-8`, 'INVALID_CONTENT');
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new RecordError(`${what}: not JSON (${(err as Error).message.slice(0, 200)})`, 'INVALID_CONTENT');
+  }
+}
+
+/**
+ * Columns (CSV header) or Observation codes (FHIR Bundle) of a dataset, and its row count.
+ * Bad input is a RecordError INVALID_CONTENT (with the validator's issues for invalid FHIR).
+ */
+export function datasetShape(bytes: Bytes, mediaType: string): { columns: string[]; rows: number } {
+  if (mediaType === 'text/csv') {
+    if (Buffer.from(bytes).toString('utf8').trim() === '') return { columns: [], rows: 0 };
+    let columns: string[] | null = null;
+    let rows = 0;
+    csvOrError(() => readCsv(bytes, DATASET_CSV_LIMITS, (fields) => {
+      if (columns === null) columns = checkHeader(fields, { allowRowKey: true });
+      else rows++;
+    }), 'dataset');
+    return { columns: columns ?? [], rows };
+  }
+  let resource: { resourceType: string; entry?: Array<{ resource?: { resourceType?: string; code?: { coding?: Array<{ code?: string }> } } }> };
+  try {
+    resource = validateFhir(parseJson(bytes, 'dataset')) as unknown as typeof resource;
+  } catch (err) {
+    if (err instanceof FhirValidationError) throw new RecordError(`dataset: ${err.message}`, 'INVALID_CONTENT', err.issues);
+    throw err;
+  }
   if (resource.resourceType !== 'Bundle') throw new RecordError('a FHIR dataset must be a Bundle of Observations', 'INVALID_CONTENT');
   const codes = new Set<string>();
   for (const e of resource.entry ?? []) {
@@ -197,10 +246,21 @@ export interface ServedReadAuditOptions {
   readonly retryMaxMs?: number;
 }
 
+/** TypeScript's Partial (the name `Partial` is the analytics partial aggregate here). */
+type Some<T> = { [K in keyof T]?: T[K] };
+
 export interface RecordServiceOptions {
   /** Where blobs, keys, the KEK, the node's HPKE key and the served-read journal live (default: <node data dir>/records). */
   readonly dir?: string;
   readonly rules?: readonly SensitivityRule[];
+  /** Column rules and row-key patterns for splitting CSV files (default DEFAULT_CSV_SPLIT; decision 1161). */
+  readonly csvSplit?: CsvSplitConfig;
+  /** Size limits of a CSV record (default CSV_LIMITS_DEFAULT). */
+  readonly csvLimits?: Some<CsvLimits>;
+  /** Bounds of prepared, not yet committed versions (default PREPARED_LIMITS_DEFAULT; decision 1160). */
+  readonly preparedLimits?: Some<PreparedLimits>;
+  /** How often expired prepared versions are swept (default 60 s). */
+  readonly preparedSweepMs?: number;
   /**
    * Record served cross-hospital reads in `recordReads` (the custodian's own audit), through a
    * durable journal (decision 1152). Default: on, signed by this node's identity. `false` turns
@@ -228,6 +288,10 @@ export class RecordService {
   readonly keys: KeyStore;
   readonly datasetKeys: KeyStore;
   private readonly rules: readonly SensitivityRule[];
+  private readonly csvSplit: CsvSplitConfig;
+  private readonly csvLimits: CsvLimits;
+  /** Prepared versions not (yet) on chain: who, when, how many bytes (decision 1160). */
+  readonly prepared: PreparedVersions;
   private readonly cleanups: (() => void)[] = [];
   private shredding: Promise<void> = Promise.resolve();
   /** This node's HPKE key pair; the private half never leaves this object. */
@@ -252,6 +316,10 @@ export class RecordService {
     this.keys = new KeyStore(dir, kek);
     this.datasetKeys = new KeyStore(join(dir, 'datasets'), kek);
     this.rules = options.rules ?? DEFAULT_SENSITIVITY_RULES;
+    // Column rules are data a hospital supplies: validate them like any other input.
+    this.csvSplit = options.csvSplit ? csvSplitConfigSchema.parse(options.csvSplit) : DEFAULT_CSV_SPLIT;
+    this.csvLimits = { ...CSV_LIMITS_DEFAULT, ...options.csvLimits };
+    this.prepared = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, ...options.preparedLimits });
     this.nodeKey = loadOrCreateNodeKey(join(dir, NODE_KEY_FILE));
     const a = options.recordServedReads === false ? null : (options.recordServedReads ?? {});
     this.audit = {
@@ -308,6 +376,17 @@ export class RecordService {
     }
     // Records erased while this node was down.
     s.shredding = s.shredErased().catch((err: Error) => node.log.error({ reason: err.message }, 'crypto-shredding failed'));
+    if (node.peer) {
+      // Prepared versions from before a restart keep their preparer and age (key store), then are swept as usual.
+      s.restorePrepared();
+      const sweep = (): void => {
+        s.sweepPrepared().catch((err: Error) => node.log.error({ reason: err.message }, 'sweeping prepared versions failed'));
+      };
+      sweep();
+      const timer = setInterval(sweep, options.preparedSweepMs ?? PREPARED_SWEEP_MS);
+      timer.unref();
+      s.cleanups.push(() => clearInterval(timer));
+    }
     if (node.peer && options.publishNodeKey !== false) s.publication = s.publishNodeKeyUntilDone();
     // Served reads journaled before a crash or restart: record them now.
     if (s.journal && s.journal.size() > 0) {
@@ -406,7 +485,8 @@ export class RecordService {
       await peer.waitForTx(txId, WAIT_FOR_TX_MS).catch(() => undefined);
       status = peer.ledger.txStatus(txId);
     }
-    if (!status) throw new RecordError(`access transaction ${txId} is not on this node's chain`, 'DENIED');
+    // Unknown (after the wait) is not a refusal: nothing on this chain decided anything about it.
+    if (!status) throw new RecordError(`access transaction ${txId} is not on this node's chain`, 'NOT_FOUND');
     if (status.code !== 'VALID') throw new RecordError(`access transaction ${txId} is ${status.code}, not VALID`, 'DENIED');
     const envelope = peer.ledger.getBlock(status.block).block.data[status.position];
     if (!envelope) throw new RecordError(`access transaction ${txId} is missing from block ${status.block}`, 'DENIED');
@@ -424,10 +504,9 @@ export class RecordService {
 
   // ---- create / update ------------------------------------------------------------------------
 
-  /** Seal and store the parts of version `version`; returns the on-chain part entries. */
-  async prepareParts(recordId: string, version: number, content: RecordContent): Promise<{ category: string; parts: Part[] }> {
+  /** The pieces of a record's content, validated and split by sensitivity (nothing stored yet). */
+  private piecesOf(recordId: string, content: RecordContent): { category: string; pieces: { sensitivity: Sensitivity; mediaType: string; bytes: Bytes }[] } {
     const pieces: { sensitivity: Sensitivity; mediaType: string; bytes: Bytes }[] = [];
-    let category: string;
     if (content.kind === 'fhir') {
       let resource: Record<string, unknown>;
       try {
@@ -436,35 +515,171 @@ export class RecordService {
         if (err instanceof FhirValidationError) throw new RecordError(`record ${recordId}: ${err.message}`, 'INVALID_CONTENT', err.issues);
         throw err;
       }
-      category = String(resource['resourceType']);
       for (const p of splitBySensitivity(resource, this.rules)) pieces.push({ sensitivity: p.sensitivity, mediaType: 'application/fhir+json', bytes: utf8(JSON.stringify(p.resource)) });
+      return { category: String(resource['resourceType']), pieces };
+    }
+    if (!/^[a-z]+\/[a-z0-9][a-z0-9.+-]{0,99}$/.test(content.mediaType)) throw new RecordError(`record ${recordId}: invalid media type ${JSON.stringify(content.mediaType.slice(0, 60))}`, 'INVALID_CONTENT');
+    if (content.mediaType === 'text/csv') {
+      // Tabular: split column by column (decision 1161); the declared level is every column's floor.
+      const split = csvOrError(() => splitCsv(content.bytes, { config: this.csvSplit, codeRules: this.rules, floor: content.sensitivity ?? 'normal', limits: this.csvLimits }), `record ${recordId}: CSV`);
+      for (const p of split.parts) pieces.push({ sensitivity: p.sensitivity, mediaType: 'text/csv', bytes: p.bytes });
     } else {
-      if (!/^[a-z]+\/[a-z0-9][a-z0-9.+-]{0,99}$/.test(content.mediaType)) throw new RecordError(`record ${recordId}: invalid media type ${JSON.stringify(content.mediaType.slice(0, 60))}`, 'INVALID_CONTENT');
-      category = 'file';
+      // Binary (PDF, images, …): no structure to cut along; one part at the declared level.
       pieces.push({ sensitivity: content.sensitivity ?? 'normal', mediaType: content.mediaType, bytes: content.bytes });
     }
-    const parts: Part[] = [];
-    for (const piece of pieces) {
-      if (piece.bytes.byteLength > CONTENT_BYTES_MAX) throw new RecordError(`record ${recordId}: a part of ${piece.bytes.byteLength} bytes exceeds ${CONTENT_BYTES_MAX}`, 'INVALID_CONTENT');
-      const dataKey = newDataKey();
-      const sealed = seal(dataKey, piece.bytes, KeyStore.aad(recordId, version, piece.sensitivity));
-      const cid = await this.blobs.put(sealed);
-      this.keys.put(recordId, version, piece.sensitivity, cid, dataKey);
-      parts.push({ sensitivity: piece.sensitivity, cid, sizeBytes: sealed.byteLength, mediaType: piece.mediaType, commitment: Buffer.from(commit(commitmentKeyOf(dataKey), piece.bytes)).toString('hex') });
-    }
-    return { category, parts };
+    return { category: 'file', pieces };
   }
 
-  /** Undo prepareParts (the contract refused the write). */
-  async discardVersion(recordId: string, version: number): Promise<void> {
+  /** The record's version on this node's chain (null: not on chain). */
+  private chainVersion(recordId: string): { version: number; erased: boolean } | null {
+    const r = this.state<{ version?: number; erased?: boolean }>(`rec|${recordId}`);
+    return r ? { version: r.version ?? 0, erased: r.erased === true } : null;
+  }
+
+  private isCommitted(recordId: string, version: number): boolean {
+    const c = this.chainVersion(recordId);
+    return c !== null && (c.erased || c.version >= version);
+  }
+
+  /** The unexpired claim of the user who prepared (recordId, version), if any (decision 1050). */
+  preparedHolder(recordId: string, version: number, nowMs = Date.now()): PreparedEntry | undefined {
+    return this.prepared.holder(recordId, version, nowMs);
+  }
+
+  /**
+   * Seal and store the parts of version `version` for `preparedBy`; returns the on-chain part
+   * entries and when the prepared version expires. Bounded (PreparedLimits → RecordError LIMIT);
+   * the reservation is taken synchronously, before the first await, so concurrent prepares
+   * cannot both pass a limit. A failure stores nothing.
+   */
+  async prepareParts(recordId: string, version: number, content: RecordContent, opts: { preparedBy?: string } = {}): Promise<{ category: string; parts: Part[]; expiresAtMs: number }> {
+    const { category, pieces } = this.piecesOf(recordId, content);
+    for (const piece of pieces) {
+      if (piece.bytes.byteLength > CONTENT_BYTES_MAX) throw new RecordError(`record ${recordId}: a part of ${piece.bytes.byteLength} bytes exceeds ${CONTENT_BYTES_MAX}`, 'INVALID_CONTENT');
+    }
+    if (this.isCommitted(recordId, version)) throw new RecordError(`version ${version} of ${recordId} is already on chain`, 'REFUSED');
+    const user = opts.preparedBy ?? 'unknown';
+    const nowMs = Date.now();
+    const freed = this.expirePrepared(nowMs);
+    const existing = this.prepared.get(recordId, version);
+    if (existing) {
+      if (existing.storing) throw new RecordError(`version ${version} of ${recordId} is being prepared right now; try again in a moment`, 'REFUSED');
+      if (existing.user !== user && !this.prepared.isExpired(existing, nowMs)) throw new RecordError(`version ${version} of ${recordId} is being written by ${existing.user}`, 'REFUSED');
+    }
+    // Preparing a version again replaces it: its earlier blobs and keys go (they would be orphans).
+    if (existing || this.keys.cids(recordId, version).length > 0) freed.push(...this.dropPrepared(recordId, version));
+    let entry: PreparedEntry;
+    try {
+      entry = this.prepared.reserve(recordId, version, user, pieces.reduce((n, p) => n + p.bytes.byteLength + SEAL_OVERHEAD_BYTES, 0), nowMs);
+    } catch (err) {
+      void this.deleteBlobs(freed);
+      if (err instanceof PreparedLimitError) throw new RecordError(err.message, 'LIMIT');
+      throw err;
+    }
+    await this.deleteBlobs(freed);
+    const parts: Part[] = [];
+    try {
+      for (const piece of pieces) {
+        const dataKey = newDataKey();
+        const sealed = seal(dataKey, piece.bytes, KeyStore.aad(recordId, version, piece.sensitivity));
+        const cid = await this.blobs.put(sealed);
+        this.keys.put(recordId, version, piece.sensitivity, cid, dataKey, { preparedBy: user, atMs: nowMs, sizeBytes: sealed.byteLength });
+        parts.push({ sensitivity: piece.sensitivity, cid, sizeBytes: sealed.byteLength, mediaType: piece.mediaType, commitment: Buffer.from(commit(commitmentKeyOf(dataKey), piece.bytes)).toString('hex') });
+      }
+    } catch (err) {
+      await this.deleteBlobs(this.dropPrepared(recordId, version));
+      throw err;
+    }
+    entry.sizeBytes = parts.reduce((n, p) => n + p.sizeBytes, 0);
+    entry.storing = false;
+    return { category, parts, expiresAtMs: nowMs + this.prepared.limits.ttlMs };
+  }
+
+  /**
+   * Forget a version that is not on chain: its wrapped keys (synchronously) and its bookkeeping;
+   * returns its blobs' CIDs for deletion. A version the chain holds is never touched on disk.
+   */
+  private dropPrepared(recordId: string, version: number): string[] {
+    this.prepared.delete(recordId, version);
+    if (this.isCommitted(recordId, version)) return [];
     const cids = this.keys.cids(recordId, version);
     this.keys.dropVersion(recordId, version);
-    for (const cid of cids) await this.blobs.delete(cid);
+    return cids;
+  }
+
+  private async deleteBlobs(cids: readonly string[]): Promise<void> {
+    for (const cid of cids) {
+      try {
+        await this.blobs.delete(cid);
+      } catch (err) {
+        this.node.log.warn({ cid, reason: (err as Error).message }, 'could not delete a discarded blob');
+      }
+    }
+  }
+
+  /**
+   * Synchronous half of the sweep: entries now on chain leave the bookkeeping (their content
+   * stays); expired ones not on chain lose their keys. Returns the blobs to delete.
+   */
+  private expirePrepared(nowMs: number): string[] {
+    const cids: string[] = [];
+    for (const e of this.prepared.all()) {
+      if (e.storing) continue;
+      if (this.isCommitted(e.recordId, e.version)) {
+        this.prepared.delete(e.recordId, e.version);
+        continue;
+      }
+      if (!this.prepared.isExpired(e, nowMs)) continue;
+      cids.push(...this.dropPrepared(e.recordId, e.version));
+      this.node.log.info({ recordId: e.recordId, version: e.version, preparedBy: e.user, ageMs: nowMs - e.atMs }, 'abandoned prepared version swept');
+    }
+    return cids;
+  }
+
+  /**
+   * Delete prepared versions that expired without reaching the chain (blobs and wrapped keys);
+   * forget the bookkeeping of those that did. `nowMs` is for tests. Returns what was swept.
+   */
+  async sweepPrepared(nowMs = Date.now()): Promise<{ swept: number; blobs: number }> {
+    if (!this.node.peer || this.closed) return { swept: 0, blobs: 0 };
+    const before = this.prepared.usage().count;
+    const cids = this.expirePrepared(nowMs);
+    const after = this.prepared.usage().count;
+    await this.deleteBlobs(cids);
+    return { swept: before - after, blobs: cids.length };
+  }
+
+  /** Rebuild the prepared-version bookkeeping from the key store (start-up). */
+  private restorePrepared(): void {
+    const nowMs = Date.now();
+    for (const recordId of this.keys.recordIds()) {
+      let entries: KeyEntryInfo[];
+      try {
+        entries = this.keys.entries(recordId);
+      } catch (err) {
+        this.node.log.warn({ recordId, reason: (err as Error).message }, 'unreadable key file skipped');
+        continue;
+      }
+      const chain = this.chainVersion(recordId);
+      if (chain?.erased) continue;
+      const byVersion = new Map<number, KeyEntryInfo[]>();
+      for (const e of entries) if (e.version > (chain?.version ?? 0)) byVersion.set(e.version, [...(byVersion.get(e.version) ?? []), e]);
+      for (const [version, es] of byVersion) {
+        // A version prepared before preparers were recorded: its clock starts now.
+        this.prepared.restore({ recordId, version, user: es[0]?.preparedBy ?? 'unknown', atMs: Math.min(...es.map((e) => e.atMs ?? nowMs)), sizeBytes: es.reduce((n, e) => n + (e.sizeBytes ?? 0), 0) });
+      }
+    }
+  }
+
+  /** Undo prepareParts (the contract refused the write, or its preparer gave up). Never a version on chain. */
+  async discardVersion(recordId: string, version: number): Promise<void> {
+    if (this.isCommitted(recordId, version)) throw new RecordError(`version ${version} of ${recordId} is on chain; erase the record instead`, 'REFUSED');
+    await this.deleteBlobs(this.dropPrepared(recordId, version));
   }
 
   async create(caller: HealthCaller, a: { recordId: string; patient: string; content: RecordContent; purpose?: string }): Promise<Record<string, unknown>> {
     if (this.keys.cids(a.recordId).length > 0) throw new RecordError(`record ${a.recordId} already has content on this node`, 'REFUSED');
-    const { category, parts } = await this.prepareParts(a.recordId, 1, a.content);
+    const { category, parts } = await this.prepareParts(a.recordId, 1, a.content, { preparedBy: caller.user });
     try {
       const r = await caller.submit('createRecord', { recordId: a.recordId, patient: a.patient, category, parts, purpose: a.purpose ?? 'TREAT' });
       if (r.payload['allowed'] !== true) {
@@ -473,7 +688,8 @@ export class RecordService {
       }
       return { txId: r.txId, ...r.payload, sensitivity: maxLevel(parts.map((p) => p.sensitivity)) };
     } catch (err) {
-      if (!(err instanceof RecordError)) await this.discardVersion(a.recordId, 1);
+      // The submission may still have committed (e.g. a commit timeout): discardVersion then refuses, keeping the content.
+      if (!(err instanceof RecordError)) await this.discardVersion(a.recordId, 1).catch(() => undefined);
       throw err;
     }
   }
@@ -483,7 +699,7 @@ export class RecordService {
     if (!current || current.erased) throw new RecordError(`record ${a.recordId} does not exist${current?.erased ? ' (erased)' : ''}`, 'NOT_FOUND');
     if (current.custodian !== this.node.org) throw new RecordError(`record ${a.recordId} is held by ${current.custodian}; update it through that hospital's node`, 'REFUSED');
     const version = (current.version ?? 0) + 1;
-    const { parts } = await this.prepareParts(a.recordId, version, a.content);
+    const { parts } = await this.prepareParts(a.recordId, version, a.content, { preparedBy: caller.user });
     try {
       const r = await caller.submit('updateRecord', { recordId: a.recordId, parts, purpose: a.purpose ?? 'TREAT' });
       if (r.payload['allowed'] !== true) {
@@ -492,7 +708,8 @@ export class RecordService {
       }
       return { txId: r.txId, ...r.payload };
     } catch (err) {
-      if (!(err instanceof RecordError)) await this.discardVersion(a.recordId, version);
+      // The submission may still have committed (e.g. a commit timeout): discardVersion then refuses, keeping the content.
+      if (!(err instanceof RecordError)) await this.discardVersion(a.recordId, version).catch(() => undefined);
       throw err;
     }
   }

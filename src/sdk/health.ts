@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { signRequest } from '../api/auth.ts';
 import { parsePrivateKey } from '../crypto/index.ts';
 import type { HealthCaller, SubmitOutcome } from '../records/caller.ts';
+import { CsvError, joinCsvParts } from '../records/csv.ts';
 import { MedLedgerApiError, MedLedgerClient, type MedLedgerClientOptions } from './client.ts';
 
 const RESPONSE_BYTES_MAX = 64 * 1024 * 1024;
@@ -26,6 +27,22 @@ export interface RecordPart {
 export type RecordInput =
   | { readonly kind: 'fhir'; readonly resource: unknown }
   | { readonly kind: 'file'; readonly data: Uint8Array; readonly mediaType: string; readonly sensitivity?: 'normal' | 'sensitive' | 'restricted' };
+
+/**
+ * A CSV record's released parts re-joined into one CSV (key columns, then each part's columns,
+ * lowest level first; decision 1161); null unless every part is text/csv. The REST content route
+ * returns the parts as stored (each checkable against its CID and commitment); joining is the
+ * client's step.
+ */
+export function joinedCsv(parts: readonly RecordPart[]): Buffer | null {
+  if (parts.length === 0 || parts.some((p) => p.mediaType !== 'text/csv')) return null;
+  try {
+    return Buffer.from(joinCsvParts(parts));
+  } catch (err) {
+    if (err instanceof CsvError) throw new MedLedgerApiError(502, 'INTEGRITY', `the released CSV parts cannot be re-joined: ${err.message}`);
+    throw err;
+  }
+}
 
 export interface HistogramSpec { readonly min: number; readonly max: number; readonly bins: number }
 
@@ -145,16 +162,20 @@ export class HealthClient implements HealthCaller {
     return this.write('updateRecord', a.recordId, a.input, { purpose: a.purpose ?? 'TREAT' });
   }
 
-  /** Decide on chain (audited), then fetch the released parts (verified by the node: CID + commitment). */
-  async readRecord(a: { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: number }): Promise<{ allowed: boolean; txId: string; decision: Record<string, unknown>; parts: RecordPart[]; custodian: string | null; version: number | null }> {
+  /**
+   * Decide on chain (audited), then fetch the released parts (verified by the node: CID +
+   * commitment). `csv`: a CSV record's released parts re-joined (joinedCsv), else null.
+   */
+  async readRecord(a: { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: number }): Promise<{ allowed: boolean; txId: string; decision: Record<string, unknown>; parts: RecordPart[]; csv: Buffer | null; custodian: string | null; version: number | null }> {
     const req: Record<string, unknown> = { recordId: a.recordId, action: 'read', purpose: a.purpose };
     if (a.reason) req['reason'] = a.reason;
     if (a.sensitivity) req['sensitivity'] = a.sensitivity;
     if (a.version) req['version'] = a.version;
     const r = await this.submit('access', req);
-    if (r.payload['allowed'] !== true) return { allowed: false, txId: r.txId, decision: r.payload, parts: [], custodian: null, version: null };
+    if (r.payload['allowed'] !== true) return { allowed: false, txId: r.txId, decision: r.payload, parts: [], csv: null, custodian: null, version: null };
     const c = await this.post('/v1/health/records/content', { txId: r.txId }) as { version: number; custodian: string; parts: Array<{ sensitivity: string; mediaType: string; cid: string; dataBase64: string }> };
-    return { allowed: true, txId: r.txId, decision: r.payload, custodian: c.custodian, version: c.version, parts: c.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: Buffer.from(p.dataBase64, 'base64') })) };
+    const parts = c.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: Buffer.from(p.dataBase64, 'base64') }));
+    return { allowed: true, txId: r.txId, decision: r.payload, custodian: c.custodian, version: c.version, parts, csv: joinedCsv(parts) };
   }
 
   listRecords(patient: string, purpose = 'TREAT', bookmark = '', pageSize?: number): Promise<unknown> {

@@ -132,7 +132,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--fhir <file>', 'FHIR R4 resource or Bundle (JSON)')
     .option('--file <path>', 'a file (CSV, PDF, image)')
     .option('--media-type <type>', 'media type of --file')
-    .option('--sensitivity <level>', 'sensitivity of --file (default normal)')
+    .option('--sensitivity <level>', 'sensitivity of --file (default normal; for a CSV the floor of every column, which column rules may raise)')
     .option('--purpose <code>', 'purpose of use', 'TREAT')
     .action(async (f: HealthFlags & { recordId: string; patient: string; fhir?: string; file?: string; mediaType?: string; sensitivity?: string; purpose: string }) => asUser(f, async (c, out) => {
       const r = await c.createRecord({ recordId: f.recordId, patient: resolvePatient(f.dir, f.patient), input: inputOf(f), purpose: f.purpose });
@@ -160,7 +160,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--reason <code>', 'reason code (required for break-the-glass), e.g. unconscious-no-proxy')
     .option('--sensitivity <level>', 'highest sensitivity wanted (default: all parts)')
     .option('--version <n>', 'an earlier version')
-    .option('--out <file>', 'write the first part\'s content here instead of printing it')
+    .option('--out <file>', 'write the content here instead of printing it (a CSV record: the re-joined CSV of the released parts; otherwise the first part)')
     .action(async (f: HealthFlags & { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: string; out?: string }) => asUser(f, async (c, out) => {
       const version = f.version === undefined ? undefined : Number(f.version);
       if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new CliError('--version must be a positive integer', 2);
@@ -170,11 +170,15 @@ export function register(program: Command, _ctx: CommandContext): void {
         _ctx.exitCode = 4;
         return;
       }
-      if (f.out && r.parts[0]) writeFileSync(f.out, r.parts[0].content);
+      // A CSV record split by column sensitivity comes back as one part per released level: the
+      // user gets one CSV (the parts re-joined on their row key), without the withheld columns.
+      const csv = r.csv;
+      if (f.out && (csv ?? r.parts[0])) writeFileSync(f.out, csv ?? r.parts[0]!.content);
       const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: p.mediaType.includes('json') || p.mediaType.startsWith('text/') ? p.content.toString('utf8') : `<${p.content.byteLength} bytes>` }));
-      out.result({ allowed: true, txId: r.txId, custodian: r.custodian, version: r.version, flags: r.decision['flags'], basis: r.decision['basis'], parts }, () =>
-        [`record ${f.recordId} v${r.version} from ${r.custodian} (basis ${JSON.stringify(r.decision['basis'])}, flags ${JSON.stringify(r.decision['flags'])}, tx ${r.txId})`,
-          ...parts.map((p) => `--- ${p.sensitivity} part (${p.mediaType}, ${p.cid})\n${f.out ? `(written to ${f.out})` : p.content}`)].join('\n'));
+      const head = `record ${f.recordId} v${r.version} from ${r.custodian} (basis ${JSON.stringify(r.decision['basis'])}, flags ${JSON.stringify(r.decision['flags'])}, tx ${r.txId})`;
+      out.result({ allowed: true, txId: r.txId, custodian: r.custodian, version: r.version, flags: r.decision['flags'], basis: r.decision['basis'], parts, ...(csv ? { csv: csv.toString('utf8') } : {}) }, () => (csv
+        ? [head, `--- CSV re-joined from the ${parts.map((p) => p.sensitivity).join(', ')} part(s) (${parts.map((p) => p.cid).join(', ')})`, f.out ? `(written to ${f.out})` : csv.toString('utf8').trimEnd()]
+        : [head, ...parts.map((p) => `--- ${p.sensitivity} part (${p.mediaType}, ${p.cid})\n${f.out ? `(written to ${f.out})` : p.content}`)]).join('\n'));
     }));
 
   pageOptions(healthCommand(record, 'list', "List a patient's records the user has a basis to read (metadata only)"))

@@ -1,0 +1,47 @@
+// Bookkeeping of prepared (not yet committed) record versions: the limits per user and in total,
+// in versions and bytes, and the preparer's claim that lapses after the TTL (decisions 1050, 1160).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PREPARED_LIMITS_DEFAULT, PREPARED_VERSION_TTL_MS, PreparedLimitError, PreparedVersions } from './prepared.ts';
+
+const T0 = 1_700_000_000_000;
+
+describe('PreparedVersions', () => {
+  it('bounds the versions and bytes one user holds, naming the limit', () => {
+    const p = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, perUserMax: 2, perUserBytesMax: 1000 });
+    p.reserve('r1', 1, 'H1/a', 400, T0);
+    p.reserve('r2', 1, 'H1/a', 400, T0);
+    assert.throws(() => p.reserve('r3', 1, 'H1/a', 1, T0), (e: unknown) => e instanceof PreparedLimitError && /H1\/a already holds 2 prepared record versions not on chain \(at most 2\)/.test(e.message));
+    p.delete('r2', 1);
+    assert.throws(() => p.reserve('r3', 1, 'H1/a', 601, T0), /H1\/a holds 400 bytes .* 601 more would exceed 1000/);
+    p.reserve('r3', 1, 'H1/a', 600, T0);
+    // Another user is not limited by the first one's holdings.
+    p.reserve('r4', 1, 'H1/b', 900, T0);
+    assert.deepEqual(p.usage('H1/a'), { count: 2, bytes: 1000 });
+    assert.deepEqual(p.usage(), { count: 3, bytes: 1900 });
+  });
+
+  it('bounds what the node holds in total', () => {
+    const p = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, totalMax: 2, totalBytesMax: 100 });
+    p.reserve('r1', 1, 'H1/a', 10, T0);
+    p.reserve('r2', 1, 'H1/b', 10, T0);
+    assert.throws(() => p.reserve('r3', 1, 'H1/c', 10, T0), /this node holds 2 prepared record versions not on chain \(at most 2\)/);
+    p.delete('r1', 1);
+    assert.throws(() => p.reserve('r3', 1, 'H1/c', 91, T0), /this node holds 10 bytes .* would exceed 100/);
+  });
+
+  it('gives the preparer the version for the TTL (10 minutes), then the claim lapses; restored entries count', () => {
+    assert.equal(PREPARED_LIMITS_DEFAULT.ttlMs, PREPARED_VERSION_TTL_MS);
+    assert.equal(PREPARED_VERSION_TTL_MS, 10 * 60_000);
+    const p = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, perUserMax: 1 });
+    const e = p.reserve('r1', 1, 'H1/a', 10, T0);
+    assert.equal(e.storing, true, 'reserved before its parts are stored');
+    assert.equal(p.holder('r1', 1, T0 + PREPARED_VERSION_TTL_MS - 1)?.user, 'H1/a');
+    assert.equal(p.holder('r1', 1, T0 + PREPARED_VERSION_TTL_MS), undefined);
+    assert.equal(p.isExpired(e, T0 + PREPARED_VERSION_TTL_MS), true);
+    assert.throws(() => p.reserve('r1', 1, 'H1/b', 10, T0), /already reserved/);
+    const q = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, perUserMax: 1 });
+    q.restore({ recordId: 'r9', version: 2, user: 'H1/a', atMs: T0, sizeBytes: 5 });
+    assert.throws(() => q.reserve('r1', 1, 'H1/a', 1, T0), PreparedLimitError);
+  });
+});
