@@ -25,6 +25,8 @@ const H3 = 'Hospital3';
 const PP = pseudonymOf('rest-test-secret', `${H1}/patient1`);
 const BODY_LIMIT_BYTES = 8 * 1024 * 1024; // startRecordsNetwork's API body limit
 const H3_PREPARED_LIMITS = { perUserMax: 3, perUserBytesMax: 256 * 1024, totalMax: 5 };
+/** A time at which every version prepared now has expired and is past the sweep's grace (the chain's clock-skew bound + 1 min). */
+const abandonedAt = (): number => Date.now() + PENDING_VERSION_TTL_MS + net.services.get(H1)!.prepared.limits.sweepGraceMs + 1;
 
 let net: RecordsNetwork;
 let caPem: string;
@@ -440,7 +442,7 @@ describe('bounded prepare (429) and the sweep of abandoned prepared versions', (
     // Bytes per user (256 KiB at Hospital3).
     const big = await prepare(H3, 'admin1', 'lim-big1', pdf(200_000));
     assert.equal(big.status, 200, JSON.stringify(big.body));
-    assert.ok(Number(big.body['expiresAtMs']) > Date.now() + PENDING_VERSION_TTL_MS - 60_000, 'the answer says when the prepared version expires');
+    assert.ok(Math.abs(Number(big.body['expiresAtMs']) - (Date.now() + PENDING_VERSION_TTL_MS)) < 60_000, 'the answer says when the prepared version expires');
     refused(await prepare(H3, 'admin1', 'lim-big2', pdf(100_000)), 429, 'TOO_MANY_PENDING', /Hospital3\/admin1 holds 200028 bytes of prepared record versions not on chain; 100028 more would exceed 262144/);
     assert.equal((await discard(H3, 'admin1', 'lim-big1')).status, 200);
     assert.equal((await prepare(H3, 'admin1', 'lim-big2', pdf(100_000))).status, 200);
@@ -450,23 +452,33 @@ describe('bounded prepare (429) and the sweep of abandoned prepared versions', (
     const held: Answer[] = [];
     for (const id of ['lim-1', 'lim-2', 'lim-3']) held.push(await prepare(H3, 'doctor1', id, fhirContent(observation(id, 1))));
     for (const a of held) assert.equal(a.status, 200, JSON.stringify(a.body));
-    refused(await prepare(H3, 'doctor1', 'lim-4', fhirContent(observation('l4', 1))), 429, 'TOO_MANY_PENDING', /Hospital3\/doctor1 already holds 3 prepared record versions not on chain \(at most 3\): submit or discard them, or wait until they expire \(10 minutes/);
+    refused(await prepare(H3, 'doctor1', 'lim-4', fhirContent(observation('l4', 1))), 429, 'TOO_MANY_PENDING', /Hospital3\/doctor1 already holds 3 prepared record versions not on chain \(at most 3\): submit or discard them, or wait until they are swept \(16 minutes/);
     for (const id of ['lim-5', 'lim-6']) held.push(await prepare(H3, 'doctor2', id, fhirContent(observation(id, 1))));
     assert.deepEqual(held.map((a) => a.status), [200, 200, 200, 200, 200]);
     refused(await prepare(H3, 'nurse1', 'lim-7', fhirContent(observation('l7', 1))), 429, 'TOO_MANY_PENDING', /this node holds 5 prepared record versions not on chain \(at most 5\)/);
     // Through the SDK, a create is refused the same way before anything is submitted.
     await sdkRefuses(sdk(H3, 'nurse1').createRecord({ recordId: 'lim-8', patient: PP, input: { kind: 'fhir', resource: observation('l8', 1) } }), 429, 'TOO_MANY_PENDING');
 
-    // Nothing is swept before the expiry; after it, every abandoned version's blobs and keys go.
+    // Nothing is swept before the expiry, nor during the grace after it; then every abandoned version's blobs and keys go.
     assert.deepEqual(await svc.sweepPrepared(Date.now() + 1000), { swept: 0, blobs: 0 });
+    assert.deepEqual(await svc.sweepPrepared(Date.now() + PENDING_VERSION_TTL_MS + 1), { swept: 0, blobs: 0 });
     for (const a of held) for (const cid of cidsOf(a)) assert.ok(await svc.blobs.has(cid));
-    const swept = await svc.sweepPrepared(Date.now() + PENDING_VERSION_TTL_MS + 1);
+    const swept = await svc.sweepPrepared(abandonedAt());
     assert.deepEqual(swept, { swept: 5, blobs: 5 });
     for (const [i, a] of held.entries()) {
       for (const cid of cidsOf(a)) assert.equal(await svc.blobs.has(cid), false, `blob of ${String(a.body['recordId'])} deleted`);
       assert.equal(svc.keys.cids(`lim-${[1, 2, 3, 5, 6][i]}`).length, 0, 'wrapped keys deleted');
     }
     assert.equal((await prepare(H3, 'nurse1', 'lim-7', fhirContent(observation('l7', 1)))).status, 200, 'room again');
+  });
+
+  it('the contract refuses a write of prepared content after its expiry (notAfterMs from the prepare answer)', async () => {
+    const prep = await prepare(H1, 'doctor1', 'rest-late', fhirContent(observation('late', 1)));
+    assert.equal(prep.status, 200, JSON.stringify(prep.body));
+    const args = { recordId: 'rest-late', patient: PP, category: prep.body['category'], parts: prep.body['parts'], purpose: 'TREAT' };
+    await assert.rejects(sdk(H1, 'doctor1').submit('createRecord', { ...args, notAfterMs: Date.now() - 1 }), (err: unknown) => err instanceof MedLedgerApiError && /prepared content of record rest-late expired at .*prepare it again/.test(err.message) || assert.fail(String(err)));
+    const ok = await sdk(H1, 'doctor1').submit('createRecord', { ...args, notAfterMs: prep.body['expiresAtMs'] });
+    assert.equal(ok.payload['allowed'], true, JSON.stringify(ok.payload));
   });
 
   it('never sweeps a version that is on chain: the custodian\'s committed records stay readable', async () => {
@@ -478,7 +490,7 @@ describe('bounded prepare (429) and the sweep of abandoned prepared versions', (
     assert.deepEqual({ s: v3.status, v: v3.body['version'] }, { s: 200, v: 3 });
     const lone = await prepare(H1, 'doctor1', 'rest-abandoned', fhirContent(observation('a', 1)));
     assert.equal(lone.status, 200);
-    const r = await svc.sweepPrepared(Date.now() + PENDING_VERSION_TTL_MS + 1);
+    const r = await svc.sweepPrepared(abandonedAt());
     assert.ok(r.swept >= 2, JSON.stringify(r));
     for (const cid of [...cidsOf(v3), ...cidsOf(lone)]) assert.equal(await svc.blobs.has(cid), false);
     assert.deepEqual(svc.keys.cids('rest-rec').sort(), [...committed].sort(), 'versions on chain untouched');

@@ -30,15 +30,18 @@ describe('PreparedVersions', () => {
     assert.throws(() => p.reserve('r3', 1, 'H1/c', 91, T0), /this node holds 10 bytes .* would exceed 100/);
   });
 
-  it('gives the preparer the version for the TTL (10 minutes), then the claim lapses; restored entries count', () => {
+  it('expires a version after the TTL (10 minutes), abandons it after the grace, then the claim lapses; restored entries count', () => {
     assert.equal(PREPARED_LIMITS_DEFAULT.ttlMs, PREPARED_VERSION_TTL_MS);
     assert.equal(PREPARED_VERSION_TTL_MS, 10 * 60_000);
-    const p = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, perUserMax: 1 });
+    const p = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, perUserMax: 1, sweepGraceMs: 1000 });
     const e = p.reserve('r1', 1, 'H1/a', 10, T0);
     assert.equal(e.storing, true, 'reserved before its parts are stored');
-    assert.equal(p.holder('r1', 1, T0 + PREPARED_VERSION_TTL_MS - 1)?.user, 'H1/a');
-    assert.equal(p.holder('r1', 1, T0 + PREPARED_VERSION_TTL_MS), undefined);
-    assert.equal(p.isExpired(e, T0 + PREPARED_VERSION_TTL_MS), true);
+    assert.equal(p.expiresAtMs(e), T0 + PREPARED_VERSION_TTL_MS, 'what the contract is told (notAfterMs)');
+    // Past the expiry the content is kept for the grace (a transaction timestamped earlier may still arrive).
+    assert.equal(p.holder('r1', 1, T0 + PREPARED_VERSION_TTL_MS + 999)?.user, 'H1/a');
+    assert.equal(p.isAbandoned(e, T0 + PREPARED_VERSION_TTL_MS + 999), false);
+    assert.equal(p.isAbandoned(e, T0 + PREPARED_VERSION_TTL_MS + 1000), true);
+    assert.equal(p.holder('r1', 1, T0 + PREPARED_VERSION_TTL_MS + 1000), undefined);
     assert.throws(() => p.reserve('r1', 1, 'H1/b', 10, T0), /already reserved/);
     const q = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, perUserMax: 1 });
     q.restore({ recordId: 'r9', version: 2, user: 'H1/a', atMs: T0, sizeBytes: 5 });

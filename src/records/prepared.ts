@@ -1,8 +1,10 @@
 // Prepared record versions: sealed and stored at the custodian, not (yet) on chain (decisions
 // 1050, 1160). Preparing costs the node disk before any transaction exists, so it is bounded —
-// per user and in total, in versions and in sealed bytes — and a prepared version belongs to its
-// preparer for `ttlMs` (10 minutes, the lifetime of an access ticket too), after which the
-// record service sweeps it (blobs and wrapped keys deleted) unless the chain holds it by then.
+// per user and in total, in versions and in sealed bytes. A prepared version may be written on
+// chain for `ttlMs` (10 minutes, the lifetime of an access ticket too; the contract refuses a
+// later write through `notAfterMs`); after a further grace (the orderer's clock-skew bound + 1
+// minute) the record service sweeps it (blobs and wrapped keys deleted) unless the chain holds
+// it by then. Until that moment it belongs to its preparer.
 // This class is the bookkeeping only (synchronous, so a check and its reservation cannot be
 // interleaved by another request); the service owns the disk and the chain checks.
 
@@ -14,8 +16,14 @@ export interface PreparedLimits {
   /** Versions held prepared on this node, every user together. */
   readonly totalMax: number;
   readonly totalBytesMax: number;
-  /** A prepared version's lifetime: its preparer's claim, then the sweep. */
+  /** A prepared version's lifetime: the contract refuses a write of it timestamped later (`notAfterMs`). */
   readonly ttlMs: number;
+  /**
+   * After the TTL, how long the content is kept before it is swept and the preparer's claim
+   * lapses: a transaction timestamped before the expiry may still be admitted (the orderer allows
+   * its clock-skew bound, 5 minutes by default) and committed. Default: skew bound + 1 minute.
+   */
+  readonly sweepGraceMs: number;
 }
 
 export const PREPARED_VERSION_TTL_MS = 10 * 60_000;
@@ -26,6 +34,7 @@ export const PREPARED_LIMITS_DEFAULT: PreparedLimits = {
   totalMax: 256,
   totalBytesMax: 2 * 1024 * 1024 * 1024,
   ttlMs: PREPARED_VERSION_TTL_MS,
+  sweepGraceMs: 6 * 60_000,
 };
 
 export interface PreparedEntry {
@@ -54,14 +63,20 @@ export class PreparedVersions {
     return this.entries.get(keyOf(recordId, version));
   }
 
-  /** The preparer's claim, if it has not lapsed. */
+  /** The preparer's claim, until the version is abandoned (then anyone may take it over). */
   holder(recordId: string, version: number, nowMs: number): PreparedEntry | undefined {
     const e = this.get(recordId, version);
-    return e && !this.isExpired(e, nowMs) ? e : undefined;
+    return e && !this.isAbandoned(e, nowMs) ? e : undefined;
   }
 
-  isExpired(e: PreparedEntry, nowMs: number): boolean {
-    return nowMs - e.atMs >= this.limits.ttlMs;
+  /** When a write of it is refused by the contract. */
+  expiresAtMs(e: Pick<PreparedEntry, 'atMs'>): number {
+    return e.atMs + this.limits.ttlMs;
+  }
+
+  /** Expired and past the grace: no transaction timestamped before the expiry can still arrive; its content may go. */
+  isAbandoned(e: PreparedEntry, nowMs: number): boolean {
+    return nowMs - e.atMs >= this.limits.ttlMs + this.limits.sweepGraceMs;
   }
 
   all(): PreparedEntry[] {
@@ -90,8 +105,8 @@ export class PreparedVersions {
     const mine = this.usage(user);
     const all = this.usage();
     const l = this.limits;
-    const ttlMin = Math.round(l.ttlMs / 60_000);
-    const advice = `submit or discard them, or wait until they expire (${ttlMin} minutes after preparing)`;
+    const ttlMin = Math.round((l.ttlMs + l.sweepGraceMs) / 60_000);
+    const advice = `submit or discard them, or wait until they are swept (${ttlMin} minutes after preparing)`;
     if (mine.count + 1 > l.perUserMax) throw new PreparedLimitError(`${user} already holds ${mine.count} prepared record versions not on chain (at most ${l.perUserMax}): ${advice}`);
     if (mine.bytes + sizeBytes > l.perUserBytesMax) throw new PreparedLimitError(`${user} holds ${mine.bytes} bytes of prepared record versions not on chain; ${sizeBytes} more would exceed ${l.perUserBytesMax}: ${advice}`);
     if (all.count + 1 > l.totalMax) throw new PreparedLimitError(`this node holds ${all.count} prepared record versions not on chain (at most ${l.totalMax}): try again later`);

@@ -319,7 +319,9 @@ export class RecordService {
     // Column rules are data a hospital supplies: validate them like any other input.
     this.csvSplit = options.csvSplit ? csvSplitConfigSchema.parse(options.csvSplit) : DEFAULT_CSV_SPLIT;
     this.csvLimits = { ...CSV_LIMITS_DEFAULT, ...options.csvLimits };
-    this.prepared = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, ...options.preparedLimits });
+    // Sweep no earlier than a transaction timestamped before the expiry could still be admitted.
+    const skewMs = node.peer?.ledger.config.ordering.clockSkewMsMax;
+    this.prepared = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, ...(skewMs !== undefined ? { sweepGraceMs: skewMs + 60_000 } : {}), ...options.preparedLimits });
     this.nodeKey = loadOrCreateNodeKey(join(dir, NODE_KEY_FILE));
     const a = options.recordServedReads === false ? null : (options.recordServedReads ?? {});
     this.audit = {
@@ -564,7 +566,7 @@ export class RecordService {
     const existing = this.prepared.get(recordId, version);
     if (existing) {
       if (existing.storing) throw new RecordError(`version ${version} of ${recordId} is being prepared right now; try again in a moment`, 'REFUSED');
-      if (existing.user !== user && !this.prepared.isExpired(existing, nowMs)) throw new RecordError(`version ${version} of ${recordId} is being written by ${existing.user}`, 'REFUSED');
+      if (existing.user !== user && !this.prepared.isAbandoned(existing, nowMs)) throw new RecordError(`version ${version} of ${recordId} is being written by ${existing.user}`, 'REFUSED');
     }
     // Preparing a version again replaces it: its earlier blobs and keys go (they would be orphans).
     if (existing || this.keys.cids(recordId, version).length > 0) freed.push(...this.dropPrepared(recordId, version));
@@ -592,7 +594,7 @@ export class RecordService {
     }
     entry.sizeBytes = parts.reduce((n, p) => n + p.sizeBytes, 0);
     entry.storing = false;
-    return { category, parts, expiresAtMs: nowMs + this.prepared.limits.ttlMs };
+    return { category, parts, expiresAtMs: this.prepared.expiresAtMs(entry) };
   }
 
   /**
@@ -629,7 +631,7 @@ export class RecordService {
         this.prepared.delete(e.recordId, e.version);
         continue;
       }
-      if (!this.prepared.isExpired(e, nowMs)) continue;
+      if (!this.prepared.isAbandoned(e, nowMs)) continue;
       cids.push(...this.dropPrepared(e.recordId, e.version));
       this.node.log.info({ recordId: e.recordId, version: e.version, preparedBy: e.user, ageMs: nowMs - e.atMs }, 'abandoned prepared version swept');
     }
@@ -679,9 +681,9 @@ export class RecordService {
 
   async create(caller: HealthCaller, a: { recordId: string; patient: string; content: RecordContent; purpose?: string }): Promise<Record<string, unknown>> {
     if (this.keys.cids(a.recordId).length > 0) throw new RecordError(`record ${a.recordId} already has content on this node`, 'REFUSED');
-    const { category, parts } = await this.prepareParts(a.recordId, 1, a.content, { preparedBy: caller.user });
+    const { category, parts, expiresAtMs } = await this.prepareParts(a.recordId, 1, a.content, { preparedBy: caller.user });
     try {
-      const r = await caller.submit('createRecord', { recordId: a.recordId, patient: a.patient, category, parts, purpose: a.purpose ?? 'TREAT' });
+      const r = await caller.submit('createRecord', { recordId: a.recordId, patient: a.patient, category, parts, purpose: a.purpose ?? 'TREAT', notAfterMs: expiresAtMs });
       if (r.payload['allowed'] !== true) {
         await this.discardVersion(a.recordId, 1);
         throw new RecordError(`createRecord ${a.recordId} denied: ${String((r.payload['reasons'] as string[] | undefined)?.join('; '))}`, 'DENIED');
@@ -699,9 +701,9 @@ export class RecordService {
     if (!current || current.erased) throw new RecordError(`record ${a.recordId} does not exist${current?.erased ? ' (erased)' : ''}`, 'NOT_FOUND');
     if (current.custodian !== this.node.org) throw new RecordError(`record ${a.recordId} is held by ${current.custodian}; update it through that hospital's node`, 'REFUSED');
     const version = (current.version ?? 0) + 1;
-    const { parts } = await this.prepareParts(a.recordId, version, a.content, { preparedBy: caller.user });
+    const { parts, expiresAtMs } = await this.prepareParts(a.recordId, version, a.content, { preparedBy: caller.user });
     try {
-      const r = await caller.submit('updateRecord', { recordId: a.recordId, parts, purpose: a.purpose ?? 'TREAT' });
+      const r = await caller.submit('updateRecord', { recordId: a.recordId, parts, purpose: a.purpose ?? 'TREAT', notAfterMs: expiresAtMs });
       if (r.payload['allowed'] !== true) {
         await this.discardVersion(a.recordId, version);
         throw new RecordError(`updateRecord ${a.recordId} denied: ${String((r.payload['reasons'] as string[] | undefined)?.join('; '))}`, 'DENIED');

@@ -141,8 +141,10 @@ export class HealthClient implements HealthCaller {
     const content = input.kind === 'fhir'
       ? { kind: 'fhir', resource: input.resource }
       : { kind: 'file', dataBase64: Buffer.from(input.data).toString('base64'), mediaType: input.mediaType, ...(input.sensitivity ? { sensitivity: input.sensitivity } : {}) };
-    const prepared = await this.post('/v1/health/records/prepare', { recordId, content }) as { version: number; category: string; parts: unknown[] };
-    const args = fn === 'createRecord' ? { recordId, category: prepared.category, parts: prepared.parts, ...extra } : { recordId, parts: prepared.parts, ...extra };
+    const prepared = await this.post('/v1/health/records/prepare', { recordId, content }) as { version: number; category: string; parts: unknown[]; expiresAtMs?: number };
+    // The contract refuses the write once the prepared content has expired at the custodian (decision 1160).
+    const notAfter = typeof prepared.expiresAtMs === 'number' ? { notAfterMs: prepared.expiresAtMs } : {};
+    const args = fn === 'createRecord' ? { recordId, category: prepared.category, parts: prepared.parts, ...extra, ...notAfter } : { recordId, parts: prepared.parts, ...extra, ...notAfter };
     let r: SubmitOutcome;
     try {
       r = await this.submit(fn, args);

@@ -425,3 +425,22 @@ describe('health contract: bounded work per transaction', () => {
     }
   });
 });
+
+describe('health contract: writes of prepared content after its expiry', () => {
+  let c: TestChain;
+  before(() => { c = setup(); });
+  after(() => c.close());
+
+  it('refuses createRecord/updateRecord timestamped after notAfterMs, accepts them up to it', () => {
+    const args = { recordId: 'r-late', patient: PP, category: 'Observation', parts: [partFor('late', 'normal')] };
+    const late = c.try('submit', DOC1, 'createRecord', { ...args, notAfterMs: c.nowMs - 1 });
+    assert.notEqual(late.status, 200);
+    assert.match(late.message, /prepared content of record r-late expired at 2026-01-01T.*prepare it again/);
+    assert.notEqual(c.try('evaluate', DOC1, 'getRecord', { recordId: 'r-late' }).status, 200, 'nothing was written');
+    const v = c.submit<Verdict>(DOC1, 'createRecord', { ...args, notAfterMs: c.nowMs });
+    assert.equal(v.allowed, true, v.reasons.join('; '));
+    const upd = c.try('submit', DOC1, 'updateRecord', { recordId: 'r-late', parts: [partFor('late2', 'normal')], notAfterMs: c.nowMs - 1 });
+    assert.match(upd.message, /expired at/);
+    assert.equal(c.evaluate<{ version: number }>(DOC1, 'getRecord', { recordId: 'r-late' }).version, 1, 'the refused update wrote nothing');
+  });
+});

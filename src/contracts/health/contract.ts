@@ -204,6 +204,16 @@ function clampTo(r: RecordEntry, s: Sensitivity | undefined): Sensitivity {
   return s === undefined || sensitivityRank(s) > sensitivityRank(r.sensitivity) ? r.sensitivity : s;
 }
 
+/**
+ * A write of content prepared off chain must be timestamped before that content expires at the
+ * custodian (decision 1160): after it, the custodian may sweep the blobs and keys.
+ */
+function refuseExpiredPreparation(tx: HealthTx, recordId: string, notAfterMs: number | undefined): void {
+  if (notAfterMs !== undefined && tx.nowMs > notAfterMs) {
+    throw new ContractError(`the prepared content of record ${recordId} expired at ${new Date(notAfterMs).toISOString()} (the custodian may have deleted it): prepare it again`);
+  }
+}
+
 /** The parts a caller receives: those at or below the sensitivity it was allowed. */
 function partsUpTo(r: RecordEntry, s: Sensitivity) {
   return r.parts.filter((p) => sensitivityRank(p.sensitivity) <= sensitivityRank(s));
@@ -333,6 +343,7 @@ export const healthContract: Contract = {
     // ---- records ----------------------------------------------------------------------------
     createRecord: fn('submit', 'createRecord({recordId, patient, category, parts, purpose?}) — the creator\'s organisation becomes the custodian', (tx, args) => {
       const a = parseArg(createRecordArgs, args);
+      refuseExpiredPreparation(tx, a.recordId, a.notAfterMs);
       if (tx.record(a.recordId) !== undefined) throw new ContractError(`record ${a.recordId} already exists`);
       if (tx.userOfPseudonym(a.patient) === null) throw new ContractError('createRecord: no patient is enrolled under this pseudonym');
       const sensitivity = maxSensitivity(a.parts.map((p) => p.sensitivity));
@@ -351,6 +362,7 @@ export const healthContract: Contract = {
 
     updateRecord: fn('submit', 'updateRecord({recordId, parts, purpose?}) — a new version; earlier versions stay queryable', (tx, args) => {
       const a = parseArg(updateRecordArgs, args);
+      refuseExpiredPreparation(tx, a.recordId, a.notAfterMs);
       const r = liveOrMissing(tx, a.recordId);
       const sensitivity = maxSensitivity(a.parts.map((p) => p.sensitivity));
       if (!r) {

@@ -142,18 +142,27 @@ const partsSchema = z.array(partSchema).min(1).max(LIMITS.partsMax).refine(
   'at most one part per sensitivity level',
 );
 
+/**
+ * When the custodian's prepared content of this version expires (its `expiresAtMs`): a write
+ * timestamped later is refused, so a late submission cannot commit parts the custodian may have
+ * swept (decision 1160). Optional: writers that prepared nothing off chain omit it.
+ */
+const notAfterMsSchema = timeMs.optional();
+
 export const createRecordArgs = z.strictObject({
   recordId: idSchema,
   patient: pseudonymSchema,
   category: categorySchema,
   parts: partsSchema,
   purpose: purposeSchema.default('TREAT'),
+  notAfterMs: notAfterMsSchema,
 });
 
 export const updateRecordArgs = z.strictObject({
   recordId: idSchema,
   parts: partsSchema,
   purpose: purposeSchema.default('TREAT'),
+  notAfterMs: notAfterMsSchema,
 });
 
 export const periodSchema = z.strictObject({ startMs: timeMs, endMs: timeMs }).refine(
