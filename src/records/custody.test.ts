@@ -75,6 +75,8 @@ async function servedReadsOnChain(): Promise<number> {
 async function readByH2(): Promise<string> {
   const r = await net.services.get(H2)!.read(net.caller(H2, 'doctor1'), { recordId: RECORD, purpose: 'TREAT' });
   assert.equal(r.allowed, true, JSON.stringify(r.decision));
+  // A one-level CSV is one part, stored unchanged; its re-join is itself.
+  assert.equal(Buffer.from(r.csv ?? []).toString('utf8'), Buffer.from(r.parts[0]!.content).toString('utf8'));
   return Buffer.from(r.parts[0]!.content).toString('utf8');
 }
 

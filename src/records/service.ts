@@ -35,7 +35,7 @@ import { gatewayCaller, type HealthCaller } from './caller.ts';
 import { KeyStore, loadOrCreateKek, type KeyEntryInfo } from './keystore.ts';
 import { keyFingerprint, loadOrCreateNodeKey, X25519_KEY_BYTES } from './nodekey.ts';
 import { JOURNAL_CAPACITY_DEFAULT, JournalFullError, ServedReadJournal } from './readjournal.ts';
-import { CSV_LIMITS_DEFAULT, CsvError, checkHeader, csvSplitConfigSchema, DEFAULT_CSV_SPLIT, readCsv, splitCsv, type CsvLimits, type CsvSplitConfig } from './csv.ts';
+import { CSV_LIMITS_DEFAULT, CsvError, checkHeader, csvSplitConfigSchema, DEFAULT_CSV_SPLIT, joinCsvParts, readCsv, splitCsv, type CsvLimits, type CsvSplitConfig } from './csv.ts';
 import { PREPARED_LIMITS_DEFAULT, PreparedLimitError, PreparedVersions, type PreparedEntry, type PreparedLimits } from './prepared.ts';
 import { DEFAULT_SENSITIVITY_RULES, maxLevel, splitBySensitivity, type SensitivityRule } from './sensitivity.ts';
 
@@ -90,6 +90,8 @@ export interface ReadResult {
   readonly version: number | null;
   readonly custodian: string | null;
   readonly parts: readonly ReadPart[];
+  /** A CSV record's released parts re-joined into one CSV (decision 1161); null otherwise. */
+  readonly csv: Bytes | null;
 }
 
 /** The commitment key is derived from the part's data key: shredding the key also shreds the
@@ -725,9 +727,12 @@ export class RecordService {
     if (a.sensitivity !== undefined) req['sensitivity'] = a.sensitivity;
     if (a.version !== undefined) req['version'] = a.version;
     const r = await caller.submit('access', req);
-    if (r.payload['allowed'] !== true) return { allowed: false, txId: r.txId, decision: r.payload, recordId: a.recordId, version: null, custodian: null, parts: [] };
+    if (r.payload['allowed'] !== true) return { allowed: false, txId: r.txId, decision: r.payload, recordId: a.recordId, version: null, custodian: null, parts: [], csv: null };
     const fetched = await this.fetchReleased(r.txId, caller.user);
-    return { allowed: true, txId: r.txId, decision: r.payload, recordId: a.recordId, version: fetched.version, custodian: fetched.custodian, parts: fetched.parts };
+    const csv = fetched.parts.length > 0 && fetched.parts.every((p) => p.mediaType === 'text/csv')
+      ? csvOrError(() => joinCsvParts(fetched.parts), `record ${a.recordId}: the released CSV parts cannot be re-joined`)
+      : null;
+    return { allowed: true, txId: r.txId, decision: r.payload, recordId: a.recordId, version: fetched.version, custodian: fetched.custodian, parts: fetched.parts, csv };
   }
 
   /** The content released by the committed access transaction `txId` of `user` (this node's org). */
