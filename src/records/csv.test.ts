@@ -2,8 +2,9 @@
 // cells), the split into per-level parts with the row key repeated, and the re-join.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { utf8 } from '../codec/index.ts';
-import { classifyColumns, CSV_LIMITS_DEFAULT, CsvError, csvSplitConfigSchema, joinCsvParts, parseCsv, ROW_KEY, splitCsv, type CsvLimits } from './csv.ts';
+import { classifyColumns, CSV_LIMITS_DEFAULT, CsvError, csvSplitConfigSchema, formatCsv, joinCsvParts, parseCsv, ROW_KEY, splitCsv, type CsvLimits } from './csv.ts';
 import { classifyCode, ICD10 } from './sensitivity.ts';
 
 const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
@@ -23,6 +24,9 @@ describe('CSV parsing (strict RFC 4180)', () => {
     assert.deepEqual(p.header, ['a', 'b']);
     assert.deepEqual(p.rows, [['x, y', 'say "hi"'], ['multi\r\nline', '2']]);
     assert.equal(p.eol, '\r\n');
+    // A blank line is skipped; a one-column row with an empty cell is written (and read) as "".
+    assert.deepEqual(parseCsv(utf8('a\n\n""\nx\n')).rows, [[''], ['x']]);
+    assert.equal(text(formatCsv(['a'], [[''], ['x']])), 'a\n""\nx\n');
   });
 
   it('refuses ragged rows, a missing header, bad quoting, duplicate or reserved names, invalid UTF-8, with the line', () => {
@@ -122,5 +126,29 @@ describe('splitting and re-joining', () => {
     assert.throws(() => joinCsvParts([{ sensitivity: 'normal', content: a }, { sensitivity: 'restricted', content: utf8('id,y\n1,c\n') }]), /different row counts/);
     assert.throws(() => joinCsvParts([{ sensitivity: 'normal', content: a }, { sensitivity: 'restricted', content: utf8('k,y\n1,c\n2,d\n') }]), /share no key column/);
     assert.throws(() => joinCsvParts([]), /no CSV part/);
+  });
+});
+
+describe('properties (generated CSVs)', () => {
+  const NAMES = ['id', 'age', 'bmi', 'hiv_status', 'mental_score', 'dx_icd10', 'sexual_history', 'note', 'genotype', 'visit_id'];
+  const cell = fc.string({ unit: fc.constantFrom('a', 'F', '3', '2', '.', ',', '"', '\n', ' ', 'é'), maxLength: 6 });
+  const table = fc.subarray(NAMES, { minLength: 1 }).chain((header) => fc.record({
+    header: fc.constant(header),
+    rows: fc.array(fc.array(cell, { minLength: header.length, maxLength: header.length }), { maxLength: 6 }),
+  }));
+
+  it('format → parse is the identity, and the join of every part has every column with its cells, row by row', () => {
+    fc.assert(fc.property(table, ({ header, rows }) => {
+      const bytes = formatCsv(header, rows);
+      const parsed = parseCsv(bytes);
+      const kept = rows;
+      assert.deepEqual({ h: parsed.header, r: parsed.rows }, { h: header, r: kept });
+      const { parts } = splitCsv(bytes);
+      assert.equal(new Set(parts.map((p) => p.sensitivity)).size, parts.length, 'one part per level');
+      const joined = parseCsv(joinCsvParts(parts.map((p) => ({ sensitivity: p.sensitivity, content: p.bytes }))));
+      assert.deepEqual([...joined.header].sort(), [...header].sort());
+      joined.rows.forEach((row, r) => header.forEach((h, c) => assert.equal(row[joined.header.indexOf(h)], kept[r]![c], `row ${r} column ${h}`)));
+      assert.equal(joined.rows.length, kept.length);
+    }), { numRuns: 150, seed: 6161 });
   });
 });

@@ -109,6 +109,7 @@ export function readCsv(bytes: Bytes, limits: CsvLimits, onRecord: (fields: stri
   while (i < n) {
     // One record.
     const startLine = line;
+    const blankLine = text[i] === '\n' || text[i] === '\r';
     const fields: string[] = [];
     let atRecordEnd = false;
     while (!atRecordEnd) {
@@ -163,8 +164,8 @@ export function readCsv(bytes: Bytes, limits: CsvLimits, onRecord: (fields: stri
       line++;
       atRecordEnd = true;
     }
-    // A blank line is not a record.
-    if (fields.length === 1 && fields[0] === '') continue;
+    // A blank line is not a record (a single empty field is written `""`, see formatCsv).
+    if (blankLine) continue;
     if (width < 0) width = fields.length;
     else if (fields.length !== width) throw new CsvError(`line ${startLine}: ${fields.length} field(s), but the header has ${width} (ragged rows are refused)`);
     records++;
@@ -208,7 +209,8 @@ function field(v: string): string {
 }
 
 export function formatCsv(header: readonly string[], rows: readonly (readonly string[])[], eol = '\n'): Bytes {
-  const lines = [header, ...rows].map((r) => r.map(field).join(','));
+  // A row of one empty field would be a blank line, which readers skip: quote it.
+  const lines = [header, ...rows].map((r) => (r.length === 1 && r[0] === '' ? '""' : r.map(field).join(',')));
   return new Uint8Array(Buffer.from(lines.join(eol) + eol, 'utf8'));
 }
 
