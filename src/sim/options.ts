@@ -41,6 +41,7 @@ export interface ResolvedOptions {
   readonly crypto: CryptoMode;
   readonly trace: boolean;
   readonly traceEventsMax: number;
+  readonly membership: { readonly joins: number; readonly leaves: number };
 }
 
 function fail(message: string): never {
@@ -61,7 +62,8 @@ function knownKeys(name: string, obj: object, allowed: readonly string[]): void 
   for (const k of Object.keys(obj)) if (!allowed.includes(k)) fail(`${name}: unknown option "${k}" (known: ${allowed.join(', ')})`);
 }
 
-const TOP_KEYS = ['engine', 'nodes', 'seed', 'faults', 'byzantine', 'durationMs', 'tickMs', 'engineOptions', 'cutter', 'workload', 'network', 'crypto', 'trace', 'livenessMs', 'crashMax', 'traceEventsMax'];
+const TOP_KEYS = ['engine', 'nodes', 'seed', 'faults', 'byzantine', 'durationMs', 'tickMs', 'engineOptions', 'cutter', 'workload', 'network', 'crypto', 'trace', 'livenessMs', 'crashMax', 'traceEventsMax', 'membership'];
+export const MEMBERSHIP_JOINS_MAX = 8;
 
 export function resolveOptions(o: SimOptions): ResolvedOptions {
   if (typeof o !== 'object' || o === null) fail('simulation options must be an object');
@@ -145,6 +147,14 @@ export function resolveOptions(o: SimOptions): ResolvedOptions {
   if (crypto !== 'ecdsa' && crypto !== 'fast') fail(`crypto must be ecdsa or fast, got ${String(crypto)}`);
   if (o.trace !== undefined && typeof o.trace !== 'boolean') fail('trace must be a boolean');
   const traceEventsMax = o.traceEventsMax === undefined ? 80 : int('traceEventsMax', o.traceEventsMax, 1, 100_000);
+  const m = o.membership ?? {};
+  if (typeof m !== 'object' || m === null) fail('membership must be {joins, leaves}');
+  knownKeys('membership', m, ['joins', 'leaves']);
+  const membership = {
+    joins: m.joins === undefined ? 0 : int('membership.joins', m.joins, 0, MEMBERSHIP_JOINS_MAX),
+    leaves: m.leaves === undefined ? 0 : int('membership.leaves', m.leaves, 0, nodes - 1),
+  };
+  if (nodes + membership.joins > NODES_MAX) fail(`nodes + membership.joins must be at most ${NODES_MAX}`);
 
   return {
     def,
@@ -165,5 +175,6 @@ export function resolveOptions(o: SimOptions): ResolvedOptions {
     crypto,
     trace: o.trace ?? false,
     traceEventsMax,
+    membership,
   };
 }

@@ -34,7 +34,8 @@ type SimEvent =
   | { readonly k: 'deliver'; readonly from: NodeId; readonly to: NodeId; readonly type: string; readonly bytes: Bytes; readonly delayed: boolean }
   | { readonly k: 'submit' }
   | { readonly k: 'retry'; readonly key: string }
-  | { readonly k: 'fault'; readonly fault: TimedFault };
+  | { readonly k: 'fault'; readonly fault: TimedFault }
+  | { readonly k: 'membership'; readonly members: NodeId[]; readonly note: string };
 
 interface Instance {
   /** 'n3', or 'n3′' for the twin of n3. */
@@ -70,13 +71,13 @@ export function runSimulation(options: SimOptions): SimResult {
  */
 export function planSimulation(options: SimOptions): { faultSchedule: string[]; byzantine: NodeId[] } {
   const o = resolveOptions(options);
-  const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const ids = Array.from({ length: o.nodes + o.membership.joins }, (_, i) => `n${i + 1}`);
   const plan = planFaults(o, ids, streams(o.seed).faultRng);
   return { faultSchedule: plan.actions.map(describeFault), byzantine: [...plan.byzantine] };
 }
 
 /** Every random stream of a run, forked from the seed up front in a fixed order, so that adding a draw to one stream never shifts another. */
-function streams(seed: number): Record<'netRng' | 'faultRng' | 'workloadRng' | 'byzRng' | 'engineRng' | 'cryptoRng' | 'tickRng', SeededRng> {
+function streams(seed: number): Record<'netRng' | 'faultRng' | 'workloadRng' | 'byzRng' | 'engineRng' | 'cryptoRng' | 'tickRng' | 'membershipRng', SeededRng> {
   const master = new SeededRng(seed);
   const netRng = master.fork();
   const faultRng = master.fork();
@@ -85,11 +86,17 @@ function streams(seed: number): Record<'netRng' | 'faultRng' | 'workloadRng' | '
   const engineRng = master.fork();
   const cryptoRng = master.fork();
   const tickRng = master.fork();
-  return { netRng, faultRng, workloadRng, byzRng, engineRng, cryptoRng, tickRng };
+  const membershipRng = master.fork();
+  return { netRng, faultRng, workloadRng, byzRng, engineRng, cryptoRng, tickRng, membershipRng };
 }
 
 class Simulation {
   private readonly ids: NodeId[];
+  /** The engines' initial membership (EngineContext.members): the first `nodes` ids. */
+  private readonly initialMembers: NodeId[];
+  /** The membership the run currently asks for (Engine.reconfigure's target). */
+  private members: NodeId[];
+  private readonly membershipChanges: Array<{ atMs: number; members: NodeId[]; note: string }> = [];
   private readonly queue = new EventQueue<SimEvent>(EVENT_QUEUE_CAPACITY);
   private readonly network: SimNetwork;
   private readonly identities: SimIdentities;
@@ -126,8 +133,11 @@ class Simulation {
   private encodedCache = new Map<object, Bytes>();
 
   constructor(private readonly o: ResolvedOptions) {
-    this.ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
-    const { netRng, faultRng, workloadRng, byzRng, engineRng, cryptoRng, tickRng } = streams(o.seed);
+    this.ids = Array.from({ length: o.nodes + o.membership.joins }, (_, i) => `n${i + 1}`);
+    this.initialMembers = this.ids.slice(0, o.nodes);
+    this.members = [...this.initialMembers];
+    const { netRng, faultRng, workloadRng, byzRng, engineRng, cryptoRng, tickRng, membershipRng } = streams(o.seed);
+    this.planMembership(membershipRng);
     this.workloadRng = workloadRng;
     this.engineRng = engineRng;
     this.tickRng = tickRng;
@@ -164,9 +174,45 @@ class Simulation {
     }
   }
 
+  /**
+   * Joins and leaves at random times of the faulty phase, in a random order (joins of the extra
+   * ids in order; leaves of random initial members), each a new target member set.
+   */
+  private planMembership(rng: SeededRng): void {
+    const { joins, leaves } = this.o.membership;
+    if (joins + leaves === 0) return;
+    const kinds = [...Array<'join'>(joins).fill('join'), ...Array<'leave'>(leaves).fill('leave')];
+    for (let i = kinds.length - 1; i > 0; i--) {
+      const j = rng.nextInt(i + 1);
+      [kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!];
+    }
+    const times = kinds.map(() => rng.nextFloat() * this.o.durationMs * 0.8).sort((a, b) => a - b);
+    let target = [...this.initialMembers];
+    let nextJoin = this.o.nodes;
+    const leavable = [...this.initialMembers];
+    kinds.forEach((kind, i) => {
+      if (kind === 'join') {
+        const id = this.ids[nextJoin++]!;
+        target = [...target, id];
+        this.membershipChanges.push({ atMs: times[i]!, members: target, note: `${id} joins` });
+      } else {
+        const id = leavable.splice(rng.nextInt(leavable.length), 1)[0]!;
+        target = target.filter((m) => m !== id);
+        this.membershipChanges.push({ atMs: times[i]!, members: target, note: `${id} leaves` });
+      }
+    });
+  }
+
   run(): SimResult {
     try {
-      for (const inst of this.instances) this.boot(inst);
+      // Members first: an engine without Engine.reconfigure is refused before its joiners boot
+      // (a fixed-membership engine may refuse to start as a non-member).
+      for (const inst of this.instances) if (this.initialMembers.includes(inst.identity)) this.boot(inst);
+      if (this.membershipChanges.length > 0 && this.instances.some((i) => i.engine && !i.engine.reconfigure)) {
+        throw new SimOptionsError(`engine "${this.o.engine}" has a fixed member set (no Engine.reconfigure): membership changes do not apply`);
+      }
+      for (const inst of this.instances) if (!this.initialMembers.includes(inst.identity)) this.boot(inst);
+      for (const change of this.membershipChanges) this.queue.push(change.atMs, { k: 'membership', members: change.members, note: change.note });
       for (const fault of this.plan.actions) this.queue.push(fault.atMs, { k: 'fault', fault });
       if (this.o.workload.proposalsMax > 0) this.queue.push(this.nextArrivalGapMs(), { k: 'submit' });
       this.loop();
@@ -209,6 +255,10 @@ class Simulation {
         return this.onRetry(ev.key);
       case 'fault':
         return this.onFault(ev.fault);
+      case 'membership':
+        this.members = ev.members;
+        this.trace.add(this.nowMs, `membership: ${ev.note}; target ${ev.members.join(' ')}`);
+        return;
     }
   }
 
@@ -219,7 +269,7 @@ class Simulation {
     const create = (): Engine<EngineMessage> =>
       this.o.def.create({
         id: inst.identity,
-        members: this.ids,
+        members: this.initialMembers,
         rng: this.engineRng.fork(),
         storage: inst.storage,
         signer: this.identities.signerOf(inst.identity),
@@ -256,6 +306,11 @@ class Simulation {
     if (inst.incarnation !== incarnation || !inst.engine) return;
     const engine = inst.engine;
     this.guard(inst, 'tick', () => engine.tick());
+    if (engine.reconfigure && this.membershipChanges.length > 0) {
+      // As the node runtime does with the ledger's config in force: every tick, every node.
+      const members = this.members;
+      this.guard(inst, 'reconfigure', () => engine.reconfigure!(members));
+    }
     this.drain(inst);
     const replay = inst.actor?.replay();
     if (replay) {
@@ -601,9 +656,30 @@ class Simulation {
     });
   }
 
-  private livenessReached(): boolean {
-    for (const inst of this.instances) if (inst.correct && inst.ledgerKeys.size < this.submittedCount) return false;
+  /** Nodes that must decide everything after the heal: correct ones of the final membership. */
+  private livenessNodes(): Instance[] {
+    return this.instances.filter((i) => i.correct && this.members.includes(i.identity));
+  }
+
+  private proposalsDecided(): boolean {
+    for (const inst of this.livenessNodes()) if (inst.ledgerKeys.size < this.submittedCount) return false;
     return true;
+  }
+
+  private livenessReached(): boolean {
+    return this.proposalsDecided() && this.membershipSettled() === null;
+  }
+
+  /** With membership changes: null once every final member's engine reports the target members, else why not. */
+  private membershipSettled(): string | null {
+    if (this.membershipChanges.length === 0) return null;
+    const target = [...this.members].sort().join(' ');
+    for (const inst of this.livenessNodes()) {
+      if (!inst.engine) return `${inst.name} is down`;
+      const members = [...inst.engine.status().members].sort().join(' ');
+      if (members !== target) return `${inst.name} has members ${members}, the target is ${target}`;
+    }
+    return null;
   }
 
   private finalChecks(): void {
@@ -621,10 +697,10 @@ class Simulation {
         }
       }
     }
-    if (!this.livenessReached()) {
+    if (!this.proposalsDecided()) {
       const missing: string[] = [];
       let total = 0;
-      for (const inst of correct) {
+      for (const inst of this.livenessNodes()) {
         for (const key of this.submitted.keys()) {
           if (inst.ledgerKeys.has(key)) continue;
           total += 1;
@@ -637,6 +713,8 @@ class Simulation {
         `${total} (node, proposal) pairs of ${this.submittedCount} submitted proposals not decided within ${this.o.livenessMs}ms after the heal at t=${formatMs(this.healAtMs)}ms (${missing.join('; ')}); heights ${heights}`,
       );
     }
+    const unsettled = this.membershipSettled();
+    if (unsettled !== null) this.note('liveness', `membership did not reach its target within ${this.o.livenessMs}ms after the heal: ${unsettled}`);
     if (this.violations.length > 0 && this.traceAtViolation === null) {
       this.trace.add(this.nowMs, `VIOLATION ${this.violations.map((v) => v.checker).join(', ')}`);
       this.traceAtViolation = [...this.trace.format(), ...this.statusLines()];
@@ -656,6 +734,7 @@ class Simulation {
       faults: this.o.faults,
       violations: this.violations,
       faultSchedule: this.plan.actions.map(describeFault),
+      ...(this.membershipChanges.length > 0 ? { membershipSchedule: this.membershipChanges.map((c) => `t=${formatMs(c.atMs)}ms ${c.note}: members ${c.members.join(' ')}`) } : {}),
       trace,
       metrics: {
         messagesByType,

@@ -56,6 +56,14 @@ export interface SimOptions {
   crashMax?: number;
   /** How many trace events to keep (default 80). */
   traceEventsMax?: number;
+  /**
+   * Membership changes during the faulty phase (engines with Engine.reconfigure, e.g. raft):
+   * `joins` extra nodes (n<nodes+1>…) run from the start outside the membership and are added one
+   * by one; `leaves` initial members are removed. Every node is asked to reconfigure toward the
+   * current target on every tick, as the node runtime does with the ledger's config in force.
+   * Safety checkers cover every node; liveness after the heal covers the final members only.
+   */
+  membership?: { joins?: number; leaves?: number };
 }
 
 export type CheckerName = 'agreement' | 'validity' | 'integrity' | 'durability' | 'liveness';
@@ -97,6 +105,8 @@ export interface SimResult {
   violations: Violation[];
   /** Human-readable, in time order; the same seed (and options) regenerates it exactly. */
   faultSchedule: string[];
+  /** Membership changes (target member sets) in time order; empty without `membership`. */
+  membershipSchedule?: string[];
   /** The last events before the first violation (or of the run, when `trace` was set). */
   trace: string[];
   metrics: SimMetrics;

@@ -35,6 +35,8 @@ export interface SimFlags {
   loss?: string;
   duplicate?: string;
   engineOptions?: string;
+  joins?: string;
+  leaves?: string;
   trace?: boolean;
   json?: boolean;
 }
@@ -58,6 +60,8 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--loss <p>', 'base message loss probability (default 0)')
     .option('--duplicate <p>', 'base message duplication probability (default 0)')
     .option('--engine-options <json>', 'engine options as a JSON object')
+    .option('--joins <n>', 'membership change: nodes added during the faulty phase (engines with runtime membership, e.g. raft)')
+    .option('--leaves <n>', 'membership change: initial members removed during the faulty phase')
     .option('--trace', 'print the event trace of every run (not only failing ones)')
     .option('--json', 'print the summary as JSON')
     .action(async (flags: SimFlags) => {
@@ -98,6 +102,9 @@ export function buildOptions(flags: SimFlags): { sim: Omit<SimOptions, 'seed'>; 
     ...(flags.tickMs !== undefined ? { tickMs: parsePositiveInt('tick-ms', flags.tickMs, 10_000) } : {}),
     ...(engineOptions !== undefined ? { engineOptions } : {}),
     ...(flags.trace ? { trace: true } : {}),
+    ...(flags.joins !== undefined || flags.leaves !== undefined
+      ? { membership: { joins: parseNonNegativeInt('joins', flags.joins ?? '0', 8), leaves: parseNonNegativeInt('leaves', flags.leaves ?? '0', 63) } }
+      : {}),
     workload: {
       ...(flags.rate !== undefined ? { proposalsPerSecond: parsePositiveInt('rate', flags.rate, 100_000) } : {}),
       ...(flags.proposals !== undefined ? { proposalsMax: parseNonNegativeInt('proposals', flags.proposals, 100_000) } : {}),
@@ -128,6 +135,8 @@ export function replayCommand(flags: SimFlags, seed: number): string {
   if (flags.loss !== undefined) parts.push(`--loss ${flags.loss}`);
   if (flags.duplicate !== undefined) parts.push(`--duplicate ${flags.duplicate}`);
   if (flags.engineOptions !== undefined) parts.push(`--engine-options '${flags.engineOptions}'`);
+  if (flags.joins !== undefined) parts.push(`--joins ${flags.joins}`);
+  if (flags.leaves !== undefined) parts.push(`--leaves ${flags.leaves}`);
   return `${parts.join(' ')} --trace`;
 }
 
