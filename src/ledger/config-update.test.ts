@@ -134,6 +134,9 @@ describe('config transactions', () => {
     assert.match(checkConfigTransition(c, { ...c, orderers: [] }) ?? '', /fixed orderer set/);
     assert.match(checkConfigTransition(c, { ...c, contracts: [{ name: 'assets', version: '1', endorsementPolicy: 'OutOf(' }] }) ?? '', /endorsement policy/);
     assert.equal(checkConfigTransition(c, withOnePeerPolicy(c)), null);
+    // Two nodes at one address: refused by the config's own schema.
+    const node = { id: 'node.A', org: kit.orgs[0]!, roles: ['peer' as const], p2pUrl: 'wss://10.0.0.1:7400', apiUrl: 'https://10.0.0.1:7401' };
+    assert.throws(() => encodeConfigRecord({ sequence: 1, config: { ...c, nodes: [node, { ...node, id: 'node.B', apiUrl: 'https://10.0.0.2:7401' }] } }), /duplicate node p2pUrl/);
     // And in a block: a forged "engine change" signed by every admin is still invalid.
     const ps = peers();
     const codes = commit(ps, [forgedUpdate(ps[0]!, { ...c, ordering: { ...c.ordering, engine: 'pbft' } }, admins(3))]);

@@ -111,6 +111,9 @@ const configSchema = z.object({
   for (const o of c.orderers) if (!orgs.has(o.org)) ctx.addIssue({ code: 'custom', message: `orderer ${o.id} belongs to unknown organisation ${o.org}` });
   if (c.nodes) {
     unique(c.nodes.map((n) => n.id), 'node id');
+    // Two nodes at one address would receive each other's traffic (and fail mTLS on it).
+    unique(c.nodes.map((n) => n.p2pUrl.replace(/\/$/, '')), 'node p2pUrl');
+    unique(c.nodes.map((n) => n.apiUrl.replace(/\/$/, '')), 'node apiUrl');
     for (const n of c.nodes) if (!orgs.has(n.org)) ctx.addIssue({ code: 'custom', message: `node ${n.id} belongs to unknown organisation ${n.org}` });
   }
 });
