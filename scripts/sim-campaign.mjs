@@ -6,6 +6,8 @@
 // Prints a summary table and, for failing seeds, the violations, fault schedule, trace and the
 // command that replays them. Exits 1 on any violation, 2 on bad arguments.
 //
+// Also 'raft+membership': raft while hospitals join and leave (membership option of the simulator).
+//
 // Usage: node scripts/sim-campaign.mjs [--seeds 2000] [--seed-start 1] [--engines raft,pbft]
 //          [--duration-ms 2000] [--workers 1] [--json]
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -16,8 +18,17 @@ register();
 const sim = await import('../src/sim/index.ts');
 const { engineNames, getEngine } = await import('../src/consensus/registry.ts');
 
+/** Campaign entries beyond the registered engines: an engine run with membership changes. */
+const MEMBERSHIP_ENTRIES = { 'raft+membership': 'raft' };
+
 /** One campaign configuration per engine: the engine's full fault model. */
-function configFor(engine, durationMs) {
+function configFor(entry, durationMs) {
+  if (MEMBERSHIP_ENTRIES[entry]) {
+    // Three hospitals, two join and one leaves during the faulty phase; frequent snapshots so
+    // joiners are brought up by snapshot install (docs/architecture/membership.md).
+    return { ...configFor(MEMBERSHIP_ENTRIES[entry], durationMs), nodes: 3, membership: { joins: 2, leaves: 1 }, engineOptions: { snapshotEntries: 20 } };
+  }
+  const engine = entry;
   const def = getEngine(engine);
   const bft = def.faultModel === 'byzantine';
   // Crash engines: 5 nodes (f = 2 for raft). BFT engines: the smallest cluster that tolerates a
@@ -43,7 +54,7 @@ if (!isMainThread) {
   }
 } else {
   const args = parseArgs(process.argv.slice(2));
-  const engines = args.engines ?? engineNames().filter((n) => !n.startsWith('test-'));
+  const engines = args.engines ?? [...engineNames().filter((n) => !n.startsWith('test-')), ...Object.keys(MEMBERSHIP_ENTRIES)];
   const rows = [];
   let failed = false;
   for (const engine of engines) {
@@ -51,6 +62,7 @@ if (!isMainThread) {
     const startedMs = Date.now();
     const results = await runSeeds(config, args);
     const agg = new sim.CampaignAggregator(engine, config.nodes, config.faults, args.seedStart);
+    // (For a membership entry the row is labelled with the entry, e.g. raft+membership.)
     const errors = [];
     for (const r of results) {
       if (r.error) errors.push(r);
@@ -121,7 +133,8 @@ async function runSeeds(config, args) {
 }
 
 function replay(config, seed) {
-  return `node bin/medledger.js sim --engine ${config.engine} --nodes ${config.nodes} --seeds 1 --seed-start ${seed} --faults ${config.faults} --duration-ms ${config.durationMs} --crypto fast --rate 100 --proposals 1000 --trace`;
+  const membership = config.membership ? ` --joins ${config.membership.joins} --leaves ${config.membership.leaves} --engine-options '${JSON.stringify(config.engineOptions)}'` : '';
+  return `node bin/medledger.js sim --engine ${config.engine} --nodes ${config.nodes} --seeds 1 --seed-start ${seed} --faults ${config.faults} --duration-ms ${config.durationMs} --crypto fast --rate 100 --proposals 1000${membership} --trace`;
 }
 
 function table(rows) {
@@ -157,7 +170,7 @@ function parseArgs(argv) {
     else if (a === '--engines') {
       out.engines = next().split(',').map((s) => s.trim()).filter(Boolean);
       const known = engineNames();
-      for (const e of out.engines) if (!known.includes(e)) usage(`unknown engine "${e}" (registered: ${known.join(', ')})`);
+      for (const e of out.engines) if (!known.includes(e) && !MEMBERSHIP_ENTRIES[e]) usage(`unknown engine "${e}" (registered: ${known.join(', ')}; also ${Object.keys(MEMBERSHIP_ENTRIES).join(', ')})`);
     } else if (a === '--json') out.json = true;
     else if (a === '--help' || a === '-h') usage(null);
     else usage(`unknown argument "${a}"`);
