@@ -132,3 +132,38 @@ describe('membership change at runtime: add a sixth hospital, remove one', { tim
     assert.match(restart.stderr, /removed from the consortium/);
   });
 });
+
+describe('a hospital joins a PBFT consortium (fixed orderer set) as a peer-only member', { timeout: 300_000 }, () => {
+  let net: TestNetwork;
+  before(async () => {
+    net = await startTestNetwork({ orgs: 4, engine: 'pbft' });
+  });
+  after(async () => {
+    await net?.stop();
+  });
+
+  it('syncs the chain from the PBFT orderers and serves its users; the orderer set is unchanged', async () => {
+    const first = await net.client('Hospital1').submit('assets', 'create', ['before-h5', 'patient-1', '1'], { waitMs: 20_000 });
+    assert.equal(first.code, 'VALID');
+    const hospital5 = await prepareHospital(net.dir, { tickMs: 50, engine: 'pbft' });
+    assert.deepEqual(hospital5.endpoint.roles, ['peer']);
+    const consortium = loadConsortium(join(net.dir, 'crypto'));
+    const admin = net.client('Hospital1', 'admin1');
+    const added = await submitConfigUpdate(admin, (c) => localAdminSigners(consortium, c, 'Hospital1'), (c) => configWithHospital(c, hospital5));
+    assert.deepEqual(added.config.orderers.map((o) => o.id), ['node.Hospital1', 'node.Hospital2', 'node.Hospital3', 'node.Hospital4']);
+    net.orgs.push('Hospital5');
+    net.restart('Hospital5');
+    await net.waitFor('Hospital5 to sync', () => {
+      const s = net.status('Hospital5');
+      return s !== null && !s.joining && s.consensus === null && s.height >= (added.blockNumber ?? 1);
+    }, 120_000);
+    const fromNew = await net.client('Hospital5').submit('assets', 'create', ['from-h5', 'patient-5', '5'], { waitMs: 20_000 });
+    assert.equal(fromNew.code, 'VALID');
+    assert.ok(fromNew.endorsers.includes('Hospital5') && fromNew.endorsers.length >= 3, fromNew.endorsers.join(', '));
+    await net.waitFor('all five on one chain', () => {
+      const st = net.orgs.map((o) => net.status(o));
+      return st.every((s) => s && s.height >= (fromNew.blockNumber ?? 0) && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
+    }, 60_000);
+  });
+});
+
