@@ -32,6 +32,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('MedLedger: a permissioned blockchain for sharing health records across a hospital consortium')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    // Subcommand options such as `record get --version <n>` must reach the subcommand: without
+    // positional options commander consumes the program's own --version anywhere on the line.
+    .enablePositionalOptions()
     .exitOverride();
   for (const load of COMMAND_MODULES) (await load()).register(program, ctx);
   try {

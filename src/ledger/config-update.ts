@@ -126,45 +126,32 @@ export interface ConfigTxProblem {
  * checked by the caller against `configUpdatePolicy`.
  */
 export function checkConfigTx(tx: ParsedTx, state: ConfigState): ConfigTxProblem | null {
-  const reason = configTxReason(tx, state);
-  if (reason === null) return null;
-  return { stale: reason === STALE, reason: reason === STALE ? `the update was built on another config than the one in force (sequence ${state.record.sequence})` : reason };
-}
-
-const STALE = '\u0000stale';
-
-function configTxReason(tx: ParsedTx, state: ConfigState): string | null {
-  if (tx.proposal.fn !== CONFIG_FN) return `config transactions have one function, ${CONFIG_FN} (got ${tx.proposal.fn})`;
-  if (tx.proposal.args.length !== 0) return 'a config update takes no arguments (the new config is in the write set)';
-  if (tx.response.result.status !== 200) return `the response is a failure (status ${tx.response.result.status})`;
-  if (!Buffer.from(sha256(tx.payload.proposal)).equals(Buffer.from(tx.response.proposalHash))) return 'the response was produced for another proposal';
+  const invalid = (reason: string): ConfigTxProblem => ({ stale: false, reason });
+  if (tx.proposal.fn !== CONFIG_FN) return invalid(`config transactions have one function, ${CONFIG_FN} (got ${tx.proposal.fn})`);
+  if (tx.proposal.args.length !== 0) return invalid('a config update takes no arguments (the new config is in the write set)');
+  if (tx.response.result.status !== 200) return invalid(`the response is a failure (status ${tx.response.result.status})`);
+  if (!Buffer.from(sha256(tx.payload.proposal)).equals(Buffer.from(tx.response.proposalHash))) return invalid('the response was produced for another proposal');
   const namespaces = tx.response.rwset.namespaces;
   const ns = namespaces[0];
-  if (namespaces.length !== 1 || !ns || ns.namespace !== CONFIG_NAMESPACE) return `a config update reads and writes namespace ${CONFIG_NAMESPACE} only`;
-  if (ns.rangeReads.length !== 0 || ns.reads.length !== 1 || ns.writes.length !== 1) return `a config update reads and writes exactly ${CONFIG_NAMESPACE}/${CONFIG_KEY}`;
+  if (namespaces.length !== 1 || !ns || ns.namespace !== CONFIG_NAMESPACE) return invalid(`a config update reads and writes namespace ${CONFIG_NAMESPACE} only`);
+  if (ns.rangeReads.length !== 0 || ns.reads.length !== 1 || ns.writes.length !== 1) return invalid(`a config update reads and writes exactly ${CONFIG_NAMESPACE}/${CONFIG_KEY}`);
   const read = ns.reads[0]!;
   const write = ns.writes[0]!;
-  if (read.key !== CONFIG_KEY || write.key !== CONFIG_KEY || write.isDelete || write.value === null) return `a config update reads and writes exactly ${CONFIG_NAMESPACE}/${CONFIG_KEY}`;
+  if (read.key !== CONFIG_KEY || write.key !== CONFIG_KEY || write.isDelete || write.value === null) return invalid(`a config update reads and writes exactly ${CONFIG_NAMESPACE}/${CONFIG_KEY}`);
   const v = state.version;
   const r = read.version;
   if (v === null ? r !== null : r === null || r.block !== v.block || r.tx !== v.tx) {
-    return STALE;
+    return { stale: true, reason: `the update was built on another config than the one in force (sequence ${state.record.sequence})` };
   }
   let record: ConfigRecord;
   try {
     record = decodeConfigRecord(write.value);
   } catch (err) {
-    return (err as Error).message;
+    return invalid((err as Error).message);
   }
-  if (record.sequence !== state.record.sequence + 1) return `config sequence ${record.sequence} does not follow ${state.record.sequence}`;
-  return checkConfigTransition(state.record.config, record.config);
-}
-
-/** The new config a VALID `_config` transaction installs. */
-export function configRecordOfTx(tx: ParsedTx): ConfigRecord {
-  const value = tx.response.rwset.namespaces[0]?.writes[0]?.value;
-  if (!value) throw new ConfigUpdateError('not a config update');
-  return decodeConfigRecord(value);
+  if (record.sequence !== state.record.sequence + 1) return invalid(`config sequence ${record.sequence} does not follow ${state.record.sequence}`);
+  const transition = checkConfigTransition(state.record.config, record.config);
+  return transition === null ? null : invalid(transition);
 }
 
 // --- building an update (client side: CLI, SDK, tests) ------------------------------------------
@@ -221,11 +208,12 @@ const DRAFT_FORMAT = 'medledger-config-update/v1';
 const DRAFT_BYTES_MAX = 8 * 1024 * 1024;
 const DRAFT_SIGNATURES_MAX = 256;
 
-export function startConfigDraft(input: { readonly state: ConfigState; readonly next: ConsortiumConfig; readonly creatorCertPem: string; readonly nonce: Bytes; readonly timestampMs: number }): ConfigDraft {
+/** A draft with no signatures yet, proposed by `creatorCertPem`. */
+export function startConfigDraft(input: { readonly state: ConfigState; readonly next: ConsortiumConfig; readonly creatorCertPem: string; readonly nonce: Bytes; readonly timestampMs: number }): { draft: ConfigDraft; txId: string; record: ConfigRecord } {
   const proposal = buildProposal({ contract: CONFIG_NAMESPACE, fn: CONFIG_FN, args: [], creator: input.creatorCertPem, nonce: input.nonce, timestampMs: input.timestampMs });
   const proposalBytes = encode(proposal);
-  const { response } = configUpdateResponse(proposalBytes, input.state, input.next);
-  return { proposal: proposalBytes, response: encodeResponse(response), endorsements: [] };
+  const { response, record } = configUpdateResponse(proposalBytes, input.state, input.next);
+  return { draft: { proposal: proposalBytes, response: encodeResponse(response), endorsements: [] }, txId: proposal.txId, record };
 }
 
 export function encodeConfigDraft(draft: ConfigDraft): Bytes {
@@ -303,11 +291,7 @@ export function buildConfigUpdateTx(input: {
   readonly nonce: Bytes;
   readonly timestampMs: number;
 }): { envelope: Bytes; txId: string; record: ConfigRecord } {
-  const proposal = buildProposal({ contract: CONFIG_NAMESPACE, fn: CONFIG_FN, args: [], creator: input.creator.certPem, nonce: input.nonce, timestampMs: input.timestampMs });
-  const proposalBytes = encode(proposal);
-  const { response, record } = configUpdateResponse(proposalBytes, input.state, input.next);
-  const responseBytes = encodeResponse(response);
-  const endorsements = input.signers.map((s) => endorse(responseBytes, s.certPem, s.signer));
-  const envelope = encodeEnvelope(buildEnvelope({ proposal: proposalBytes, response: responseBytes, endorsements }, input.creator.signer));
-  return { envelope, txId: proposal.txId, record };
+  const started = startConfigDraft({ state: input.state, next: input.next, creatorCertPem: input.creator.certPem, nonce: input.nonce, timestampMs: input.timestampMs });
+  const draft = input.signers.reduce((d, s) => signConfigDraft(d, s), started.draft);
+  return { envelope: finishConfigDraft(draft, input.creator.signer), txId: started.txId, record: started.record };
 }

@@ -16,7 +16,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parsePrivateKey, sign } from '../crypto/index.ts';
-import { addOrganisation, findIdentity, loadConsortium, saveConsortium, type Consortium } from '../identity/index.ts';
+import { addOrganisation, loadConsortium, saveConsortium, type Consortium } from '../identity/index.ts';
 import type { ConsortiumConfig, NodeEndpointConfig } from '../ledger/config.ts';
 import { buildConfigUpdateTx, ConfigUpdateError, configSignaturesNeeded, RUNTIME_MEMBERSHIP_ENGINES, type ConfigSigner, type ConfigState } from '../ledger/config-update.ts';
 import type { MedLedgerClient } from '../sdk/client.ts';
@@ -163,11 +163,4 @@ export function retireNodeDir(dir: string, org: string): string | null {
   const retired = `${path}.removed`;
   renameSync(path, retired);
   return retired;
-}
-
-/** A consortium directory's admin1 of `org` (the creator of a local config update). */
-export function adminOf(consortium: Consortium, org: string): { certPem: string; keyPem: string } {
-  const id = findIdentity(consortium, org, 'admin1');
-  if (!id) throw new ConfigUpdateError(`no admin1 of ${org} in this consortium directory`);
-  return id;
 }

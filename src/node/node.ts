@@ -152,7 +152,7 @@ export class MedLedgerNode implements NodeServices {
       host: nodeConfig.listen.p2p.host,
       port: nodeConfig.listen.p2p.port,
       tls: {
-        certChainPem: `${certPem.trim()}\n${readPem(nodeConfig.identity.orgCa, 'organisation CA certificate').trim()}\n`,
+        certChainPem: `${certPem.trim()}\n${orgCaPem.trim()}\n`,
         keyPem,
         caPems: [this.config.rootCertPem],
       },

@@ -32,6 +32,7 @@ import '../consensus/engines.ts';
 import { getEngine } from '../consensus/registry.ts';
 import { assertInvariant, type DecidedBlock, type Engine, type EngineMessage, type EngineStatus, type NodeId, type Proposal } from '../consensus/engine.ts';
 import { SeededRng } from '../consensus/rng.ts';
+import { Msp } from '../identity/index.ts';
 import { directoryVerifier, keyPairSigner, parsePrivateKey, sign } from '../crypto/index.ts';
 import type { VerifyFn } from '../ledger/sigcache.ts';
 import { createPublicKey, type KeyObject } from 'node:crypto';
@@ -217,7 +218,7 @@ export class Orderer {
   }
 
   private learnOrdererKeys(config: ConsortiumConfig): void {
-    const msp = validationContextFromConfig(config, this.verifyFn).msp;
+    const msp = new Msp({ rootCertPem: config.rootCertPem, orgs: config.orgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })) });
     for (const o of config.orderers) this.knownOrdererKeys.set(o.id, msp.identify(o.certPem).publicKey);
   }
 

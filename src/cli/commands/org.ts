@@ -33,7 +33,7 @@ import { isAlive, readPid, readStatusFile, spawnNode, stopProcesses } from '../.
 import { clientFromDir, consortiumEndpoints, MedLedgerApiError, userCredentials, type MedLedgerClient } from '../../sdk/index.ts';
 import { CliError, makeOutput } from '../output.ts';
 import type { CommandContext } from '../context.ts';
-import { DEFAULT_CONSORTIUM_DIR, resolveClient, withConnectOptions, type ConnectFlags } from './tx.ts';
+import { DEFAULT_CONSORTIUM_DIR, readPemFile, resolveClient, withConnectOptions, type ConnectFlags } from './tx.ts';
 
 const JOIN_TIMEOUT_MS = 180_000;
 const ORG_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -83,32 +83,35 @@ export function register(program: Command, _ctx: CommandContext): void {
       const dir = consortiumDir(flags.dir);
       if (flags.org !== undefined && !ORG_NAME.test(flags.org)) throw new CliError(`--org ${flags.org.slice(0, 64)}: a hospital name is a letter, then up to 63 letters, digits, '_' or '-'`, 2);
       const { client, org: via } = adminClient(dir, flags.via);
-      process.once('beforeExit', () => client.close());
-      const live = await runUpdate(() => client.config());
-      if (flags.org && live.orgs.some((o) => o.toLowerCase() === flags.org!.toLowerCase())) throw new CliError(`${flags.org} is already a member of the consortium`, 1);
-      out.info(`issuing identities for ${flags.org ?? 'the new hospital'} …`);
-      const hospital = await runUpdate(() => prepareHospital(dir, { ...(flags.org ? { org: flags.org } : {}), host: flags.host, tickMs: live.state.record.config.ordering.tickMs, engine: live.engine }));
-      const consortium = loadConsortium(join(dir, 'crypto'));
-      out.info(`submitting the config update through ${via} …`);
-      const outcome = await runUpdate(() => submitConfigUpdate(client, (c) => localAdminSigners(consortium, c, via), (c) => configWithHospital(c, hospital)));
-      const nodeDir = join(dir, hospital.org);
-      let joined: { height: number; voters: readonly string[] } | null = null;
-      if (flags.start) {
-        out.info(`starting ${hospital.endpoint.id} …`);
-        const pid = spawnNode(nodeDir, { detached: true });
-        writeFileSync(join(nodeDir, 'node.pid'), `${pid}\n`);
-        joined = await waitJoined(nodeDir, pid, hospital.endpoint.id, outcome.blockNumber ?? 0, outcome.config.orderers.some((o) => o.id === hospital.endpoint.id));
+      try {
+        const live = await runUpdate(() => client.config());
+        if (flags.org && live.orgs.some((o) => o.toLowerCase() === flags.org!.toLowerCase())) throw new CliError(`${flags.org} is already a member of the consortium`, 1);
+        out.info(`issuing identities for ${flags.org ?? 'the new hospital'} …`);
+        const hospital = await runUpdate(() => prepareHospital(dir, { ...(flags.org ? { org: flags.org } : {}), host: flags.host, tickMs: live.state.record.config.ordering.tickMs, engine: live.engine }));
+        const consortium = loadConsortium(join(dir, 'crypto'));
+        out.info(`submitting the config update through ${via} …`);
+        const outcome = await runUpdate(() => submitConfigUpdate(client, (c) => localAdminSigners(consortium, c, via), (c) => configWithHospital(c, hospital)));
+        const nodeDir = join(dir, hospital.org);
+        let joined: { height: number; voters: readonly string[] } | null = null;
+        if (flags.start) {
+          out.info(`starting ${hospital.endpoint.id} …`);
+          const pid = spawnNode(nodeDir, { detached: true });
+          writeFileSync(join(nodeDir, 'node.pid'), `${pid}\n`);
+          joined = await waitJoined(nodeDir, pid, hospital.endpoint.id, outcome.blockNumber ?? 0, outcome.config.orderers.some((o) => o.id === hospital.endpoint.id));
+        }
+        const result = { org: hospital.org, nodeId: hospital.endpoint.id, p2pUrl: hospital.endpoint.p2pUrl, apiUrl: hospital.endpoint.apiUrl, config: hospital.configPath, sequence: outcome.sequence, txId: outcome.txId, blockNumber: outcome.blockNumber, orderer: outcome.config.orderers.some((o) => o.id === hospital.endpoint.id), started: joined };
+        out.result(result, () =>
+          [
+            describeOutcome(outcome),
+            `${hospital.org}: node ${hospital.endpoint.id}, p2p ${hospital.endpoint.p2pUrl}, API ${hospital.endpoint.apiUrl}`,
+            `  configuration: ${hospital.configPath}`,
+            result.orderer ? '  it orders too: Raft takes it in as a learner and promotes it to voter once it has caught up' : `  peer only: the ${outcome.config.ordering.engine} engine has a fixed orderer set`,
+            joined ? `  started: synced to block ${joined.height}${result.orderer ? `; voters ${joined.voters.join(', ')}` : ''}` : `  start it with: medledger node start --config ${hospital.configPath}`,
+          ].join('\n'),
+        );
+      } finally {
+        client.close();
       }
-      const result = { org: hospital.org, nodeId: hospital.endpoint.id, p2pUrl: hospital.endpoint.p2pUrl, apiUrl: hospital.endpoint.apiUrl, config: hospital.configPath, sequence: outcome.sequence, txId: outcome.txId, blockNumber: outcome.blockNumber, orderer: outcome.config.orderers.some((o) => o.id === hospital.endpoint.id), started: joined };
-      out.result(result, () =>
-        [
-          describeOutcome(outcome),
-          `${hospital.org}: node ${hospital.endpoint.id}, p2p ${hospital.endpoint.p2pUrl}, API ${hospital.endpoint.apiUrl}`,
-          `  configuration: ${hospital.configPath}`,
-          result.orderer ? '  it orders too: Raft takes it in as a learner and promotes it to voter once it has caught up' : `  peer only: the ${outcome.config.ordering.engine} engine has a fixed orderer set`,
-          joined ? `  started: synced to block ${joined.height}${result.orderer ? `; voters ${joined.voters.join(', ')}` : ''}` : `  start it with: medledger node start --config ${hospital.configPath}`,
-        ].join('\n'),
-      );
     });
 
   org
@@ -123,26 +126,29 @@ export function register(program: Command, _ctx: CommandContext): void {
       if (!ORG_NAME.test(name)) throw new CliError(`${name.slice(0, 64)}: not a hospital name`, 2);
       const dir = consortiumDir(flags.dir);
       const { client, org: via } = adminClient(dir, flags.via, name);
-      process.once('beforeExit', () => client.close());
-      const consortium = loadConsortium(join(dir, 'crypto'));
-      out.info(`submitting the config update that removes ${name} through ${via} …`);
-      const outcome = await runUpdate(() => submitConfigUpdate(client, (c) => localAdminSigners(consortium, c, via), (c) => configWithoutHospital(c, name)));
-      let stopped = false;
-      const nodeDir = join(dir, name);
-      const pid = existsSync(nodeDir) ? readPid(nodeDir) : null;
-      if (flags.stop && pid !== null && isAlive(pid)) {
-        await stopProcesses([pid], 10_000);
-        stopped = true;
+      try {
+        const consortium = loadConsortium(join(dir, 'crypto'));
+        out.info(`submitting the config update that removes ${name} through ${via} …`);
+        const outcome = await runUpdate(() => submitConfigUpdate(client, (c) => localAdminSigners(consortium, c, via), (c) => configWithoutHospital(c, name)));
+        let stopped = false;
+        const nodeDir = join(dir, name);
+        const pid = existsSync(nodeDir) ? readPid(nodeDir) : null;
+        if (flags.stop && pid !== null && isAlive(pid)) {
+          await stopProcesses([pid], 10_000);
+          stopped = true;
+        }
+        const retired = existsSync(nodeDir) ? retireNodeDir(dir, name) : null;
+        out.result({ org: name, sequence: outcome.sequence, txId: outcome.txId, blockNumber: outcome.blockNumber, stopped, retiredConfig: retired }, () =>
+          [
+            describeOutcome(outcome),
+            `${name} is no longer a member: the other nodes refuse its connections and its users' transactions`,
+            retired ? `  its node.yaml was set aside as ${retired} (its data is kept)` : '',
+            stopped ? '  its node was stopped' : pid !== null && isAlive(pid) ? `  its node (pid ${pid}) is still running; stop it with kill ${pid}` : '',
+          ].filter((l) => l.length > 0).join('\n'),
+        );
+      } finally {
+        client.close();
       }
-      const retired = existsSync(nodeDir) ? retireNodeDir(dir, name) : null;
-      out.result({ org: name, sequence: outcome.sequence, txId: outcome.txId, blockNumber: outcome.blockNumber, stopped, retiredConfig: retired }, () =>
-        [
-          describeOutcome(outcome),
-          `${name} is no longer a member: the other nodes refuse its connections and its users' transactions`,
-          retired ? `  its node.yaml was set aside as ${retired} (its data is kept)` : '',
-          stopped ? '  its node was stopped' : pid !== null && isAlive(pid) ? `  its node (pid ${pid}) is still running; stop it with kill ${pid}` : '',
-        ].filter((l) => l.length > 0).join('\n'),
-      );
     });
 
   const config = program.command('config').description('The consortium configuration, and config updates signed by admins on their own hosts');
@@ -169,14 +175,14 @@ export function register(program: Command, _ctx: CommandContext): void {
           for (const [opt, v] of [['--org-ca', flags.orgCa], ['--node-cert', flags.nodeCert], ['--p2p-url', flags.p2pUrl], ['--api-url', flags.apiUrl]] as const) {
             if (!v) throw new CliError(`--add-org needs ${opt}`, 2);
           }
-          const caCertPem = readFileArg(flags.orgCa!, '--org-ca').toString('utf8');
-          const nodeCertPem = readFileArg(flags.nodeCert!, '--node-cert').toString('utf8');
+          const caCertPem = readPemFile(flags.orgCa!, 'org-ca');
+          const nodeCertPem = readPemFile(flags.nodeCert!, 'node-cert');
           const roles: ('peer' | 'orderer')[] = RUNTIME_MEMBERSHIP_ENGINES.has(live.engine) ? ['peer', 'orderer'] : ['peer'];
           next = await runUpdate(async () => configWithHospital(live.state.record.config, { org: name, caCertPem, nodeCertPem, endpoint: { id: nodeIdOf(name), org: name, roles, p2pUrl: flags.p2pUrl!, apiUrl: flags.apiUrl! } }));
         } else {
           next = await runUpdate(async () => configWithoutHospital(live.state.record.config, flags.removeOrg!));
         }
-        const draft = await runUpdate(async () => signConfigDraft(startConfigDraft({ state: live.state, next, creatorCertPem: me.certPem, nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() }), me));
+        const draft = await runUpdate(async () => signConfigDraft(startConfigDraft({ state: live.state, next, creatorCertPem: me.certPem, nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() }).draft, me));
         writeFileSync(resolve(flags.out), encodeConfigDraft(draft), { mode: 0o644 });
         const { summary } = readDraft(flags.out);
         const signers = signedOrgs(draft, live.state.record.config);
@@ -248,12 +254,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     });
 }
 
-function readFileArg(path: string, what: string, bytesMax = 1024 * 1024): Buffer {
-  const p = resolve(path);
-  if (!existsSync(p)) throw new CliError(`${what} ${path}: no such file`, 2);
-  if (statSync(p).size > bytesMax) throw new CliError(`${what} ${path}: larger than ${bytesMax} bytes`, 2);
-  return readFileSync(p);
-}
+const DRAFT_FILE_BYTES_MAX = 8 * 1024 * 1024;
 
 /** The signing identity of the connect flags (a key on this host; nothing goes over the network). */
 function resolveSigner(flags: ConnectFlags): ConfigSigner {
@@ -261,8 +262,8 @@ function resolveSigner(flags: ConnectFlags): ConfigSigner {
   let keyPem: string;
   if (flags.cert || flags.key) {
     if (!flags.cert || !flags.key) throw new CliError('--cert and --key go together', 2);
-    certPem = readFileArg(flags.cert, '--cert').toString('utf8');
-    keyPem = readFileArg(flags.key, '--key').toString('utf8');
+    certPem = readPemFile(flags.cert, 'cert');
+    keyPem = readPemFile(flags.key, 'key');
   } else {
     try {
       ({ certPem, keyPem } = userCredentials(resolve(flags.dir ?? DEFAULT_CONSORTIUM_DIR), flags.org ?? 'Hospital1', flags.user ?? 'admin1'));
@@ -282,7 +283,10 @@ function resolveSigner(flags: ConnectFlags): ConfigSigner {
 
 function readDraft(path: string): ReturnType<typeof decodeConfigDraft> {
   try {
-    return decodeConfigDraft(new Uint8Array(readFileArg(path, 'config update file', 8 * 1024 * 1024)));
+    const p = resolve(path);
+    if (!existsSync(p)) throw new CliError(`config update file ${path}: no such file`, 2);
+    if (statSync(p).size > DRAFT_FILE_BYTES_MAX) throw new CliError(`config update file ${path}: larger than ${DRAFT_FILE_BYTES_MAX} bytes`, 2);
+    return decodeConfigDraft(new Uint8Array(readFileSync(p)));
   } catch (err) {
     if (err instanceof ConfigUpdateError) throw new CliError(`${path}: ${err.message}`, 2);
     throw err;

@@ -121,9 +121,6 @@ function inputOf(flags: { fhir?: string; file?: string; mediaType?: string; sens
 }
 
 export function register(program: Command, _ctx: CommandContext): void {
-  // `record get --version <n>` must reach the subcommand: without positional options commander
-  // consumes the program's own --version (print 0.1.0, exit 0) anywhere on the command line.
-  program.enablePositionalOptions();
   const record = program.command('record').description('Health records: encrypted off chain at the custodian, registered on chain');
 
   healthCommand(record, 'create', 'Create a record from a FHIR resource/Bundle or a file (split by sensitivity, sealed, registered)')

@@ -35,7 +35,7 @@ export function withConnectOptions(cmd: Command, defaultUser = 'admin1'): Comman
     .option('--json', 'print the result as JSON');
 }
 
-function readPemFile(path: string, option: string): string {
+export function readPemFile(path: string, option: string): string {
   const p = resolve(path);
   if (!existsSync(p)) throw new CliError(`--${option} ${path}: no such file`, 2);
   if (statSync(p).size > 1024 * 1024) throw new CliError(`--${option} ${path}: larger than 1 MiB, not a PEM file`, 2);
