@@ -272,7 +272,7 @@ export class MedLedgerClient {
   }
 
   /** One signed request; the JSON answer, or MedLedgerApiError. */
-  private call(method: 'GET' | 'POST', path: string, body?: unknown, signed = true): Promise<unknown> {
+  private call(method: 'GET' | 'POST', path: string, body?: unknown, signed = true, retried = false): Promise<unknown> {
     const bytes = body === undefined ? new Uint8Array(0) : new Uint8Array(Buffer.from(JSON.stringify(body), 'utf8'));
     const headers: Record<string, string> = signed ? signRequest({ method, pathAndQuery: path, body: bytes, certPem: this.options.certPem, key: this.key }) : {};
     if (body !== undefined) {
@@ -292,7 +292,16 @@ export class MedLedgerClient {
         }, (err) => reject(err instanceof MedLedgerApiError ? err : this.connectionError(err)));
       });
       req.on('timeout', () => req.destroy(new MedLedgerApiError(0, 'TIMEOUT', `${this.url} did not answer ${method} ${path.split('?')[0]} within ${this.timeoutMs} ms`)));
-      req.on('error', (err) => reject(err instanceof MedLedgerApiError ? err : this.connectionError(err)));
+      req.on('error', (err) => {
+        // A kept-alive socket the server closed while idle fails the next request with ECONNRESET
+        // before the server saw it (Node's documented race): retry once on a fresh connection,
+        // freshly signed (the request's nonce never reached the server).
+        if (!retried && req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+          this.call(method, path, body, signed, true).then(resolve, reject);
+          return;
+        }
+        reject(err instanceof MedLedgerApiError ? err : this.connectionError(err));
+      });
       req.end(bytes);
     });
   }
