@@ -128,8 +128,11 @@ describe('four-hospital PBFT network with a Byzantine member', { timeout: 300_00
       const st = honest.map((o) => net.status(o));
       return st.every((s) => s && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
     }, 60_000);
+    // Every acknowledged transaction committed on the node we read from (asked by commit status,
+    // not by the status files, which are written once a second and can be stale).
     const reader = net.client('Hospital2');
-    const height = net.status('Hospital2')!.height;
+    for (const txId of committed) assert.equal((await reader.txStatus(txId, 30_000)).status, 'COMMITTED', `${txId} committed on Hospital2`);
+    const height = (await reader.status()).height;
     const seen = new Map<string, number>();
     for (let n = 1; n <= height; n++) {
       for (const tx of (await reader.block(n)).txs) if (tx.txId && tx.code === 'VALID') seen.set(tx.txId, (seen.get(tx.txId) ?? 0) + 1);
