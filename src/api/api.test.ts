@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parsePrivateKey } from '../crypto/index.ts';
 import { createConsortium, issueCertificate, loadConsortium } from '../identity/index.ts';
 import { MedLedgerApiError, MedLedgerClient, type LedgerEvent } from '../sdk/index.ts';
+import { keyObjectSigner } from '../sdk/signer.ts';
 import { AUTH_HEADERS, signRequest } from './auth.ts';
 import { ROUTES } from './schemas.ts';
 import { startTestNetwork, type TestNetwork } from './testkit.ts';
@@ -19,10 +20,10 @@ interface RawAnswer {
   body: { error?: { code: string; message: string } } & Record<string, unknown>;
 }
 
-function raw(method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<RawAnswer> {
+function raw(method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer; target?: string } = {}): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
-    const req = httpsRequest(new URL(path, url), {
+    const req = httpsRequest(new URL(path, opts.target ?? url), {
       method,
       ca: net.caPem,
       headers: { ...(body ? { 'content-type': 'application/json', 'content-length': String(body.byteLength) } : {}), ...opts.headers },
@@ -36,8 +37,9 @@ function raw(method: string, path: string, opts: { headers?: Record<string, stri
   });
 }
 
-function signedHeaders(method: string, path: string, body: string, who: { certPem: string; keyPem: string }, nowMs?: number): Record<string, string> {
-  return signRequest({ method, pathAndQuery: path, body: new Uint8Array(Buffer.from(body)), certPem: who.certPem, key: parsePrivateKey(who.keyPem), ...(nowMs !== undefined ? { nowMs } : {}) });
+/** Headers signed as `who` for the node `audience` (default: Hospital1's node, the one at `url`). */
+function signedHeaders(method: string, path: string, body: string, who: { certPem: string; keyPem: string }, nowMs?: number, audience = 'node.Hospital1'): Promise<Record<string, string>> {
+  return signRequest({ audience, method, pathAndQuery: path, body: new Uint8Array(Buffer.from(body)), signer: keyObjectSigner(who.certPem, parsePrivateKey(who.keyPem)), ...(nowMs !== undefined ? { nowMs } : {}) });
 }
 
 function client(org = 'Hospital1', name = 'doctor1', target = url): MedLedgerClient {
@@ -90,14 +92,14 @@ describe('REST gateway (3-node raft consortium)', () => {
     });
 
     it('rejects a bad signature (signed for another path)', async () => {
-      const headers = signedHeaders('GET', '/v1/blocks/0', '', net.user('Hospital1', 'doctor1'));
+      const headers = await signedHeaders('GET', '/v1/blocks/0', '', net.user('Hospital1', 'doctor1'));
       const r = await raw('GET', '/v1/status', { headers });
       assert.equal(r.status, 401);
       assert.equal(r.body.error?.code, 'BAD_SIGNATURE');
     });
 
     it('rejects a signature by a key that is not the certificate\'s', async () => {
-      const headers = signedHeaders('GET', '/v1/status', '', { certPem: net.user('Hospital1', 'doctor1').certPem, keyPem: net.user('Hospital1', 'nurse1').keyPem });
+      const headers = await signedHeaders('GET', '/v1/status', '', { certPem: net.user('Hospital1', 'doctor1').certPem, keyPem: net.user('Hospital1', 'nurse1').keyPem });
       const r = await raw('GET', '/v1/status', { headers });
       assert.equal(r.body.error?.code, 'BAD_SIGNATURE');
     });
@@ -106,7 +108,7 @@ describe('REST gateway (3-node raft consortium)', () => {
       const consortium = loadConsortium(join(net.dir, 'crypto'));
       const now = Date.now();
       const old = await issueCertificate(consortium.orgCas.get('Hospital1')!, { commonName: 'retired1', role: 'doctor', notBefore: new Date(now - 4 * 60_000), notAfter: new Date(now - 60_000) });
-      const r = await raw('GET', '/v1/status', { headers: signedHeaders('GET', '/v1/status', '', old) });
+      const r = await raw('GET', '/v1/status', { headers: await signedHeaders('GET', '/v1/status', '', old) });
       assert.equal(r.status, 401);
       assert.equal(r.body.error?.code, 'CERT_EXPIRED');
       assert.match(r.body.error!.message, /expired/i);
@@ -115,45 +117,62 @@ describe('REST gateway (3-node raft consortium)', () => {
     it('rejects a certificate from a foreign CA', async () => {
       const foreign = await createConsortium({ orgs: ['Hospital1'], users: [{ org: 'Hospital1', commonName: 'doctor1', role: 'doctor' }] });
       const user = foreign.users[0]!;
-      const r = await raw('GET', '/v1/status', { headers: signedHeaders('GET', '/v1/status', '', user) });
+      const r = await raw('GET', '/v1/status', { headers: await signedHeaders('GET', '/v1/status', '', user) });
       assert.equal(r.status, 401);
       assert.match(r.body.error!.code, /^CERT_/);
     });
 
     it('rejects a replayed request and a stale timestamp', async () => {
-      const headers = signedHeaders('GET', '/v1/status', '', net.user('Hospital1', 'doctor1'));
+      const headers = await signedHeaders('GET', '/v1/status', '', net.user('Hospital1', 'doctor1'));
       assert.equal((await raw('GET', '/v1/status', { headers })).status, 200);
       const replay = await raw('GET', '/v1/status', { headers });
       assert.equal(replay.status, 401);
       assert.equal(replay.body.error?.code, 'REPLAYED');
-      const stale = await raw('GET', '/v1/status', { headers: signedHeaders('GET', '/v1/status', '', net.user('Hospital1', 'doctor1'), Date.now() - 10 * 60_000) });
+      const stale = await raw('GET', '/v1/status', { headers: await signedHeaders('GET', '/v1/status', '', net.user('Hospital1', 'doctor1'), Date.now() - 10 * 60_000) });
       assert.equal(stale.status, 401);
       assert.equal(stale.body.error?.code, 'STALE_REQUEST');
+    });
+
+    it('binds a request to the node it is addressed to: accepted at one node, refused when replayed at another', async () => {
+      const doctor = net.user('Hospital1', 'doctor1');
+      const headers = await signedHeaders('GET', '/v1/status', '', doctor);
+      assert.equal((await raw('GET', '/v1/status', { headers })).status, 200);
+      const replayed = await raw('GET', '/v1/status', { headers, target: net.apis[1]!.url });
+      assert.equal(replayed.status, 401);
+      assert.equal(replayed.body.error?.code, 'WRONG_AUDIENCE');
+      assert.match(replayed.body.error!.message, /signed for node node\.Hospital1, but this is node node\.Hospital2/);
+      // Rewriting the audience header does not help: the signature covers it.
+      const relabelled = await raw('GET', '/v1/status', { headers: { ...headers, [AUTH_HEADERS.audience]: 'node.Hospital2' }, target: net.apis[1]!.url });
+      assert.equal(relabelled.status, 401);
+      assert.equal(relabelled.body.error?.code, 'BAD_SIGNATURE');
+      // Signed for Hospital2's node, it is accepted there.
+      const forB = await signedHeaders('GET', '/v1/status', '', doctor, undefined, 'node.Hospital2');
+      assert.equal((await raw('GET', '/v1/status', { headers: forB, target: net.apis[1]!.url })).status, 200);
     });
   });
 
   describe('bad input', () => {
     it('answers 413 to an oversized body', async () => {
       const body = JSON.stringify({ signedProposal: 'A'.repeat(100 * 1024) });
-      const r = await raw('POST', '/v1/evaluate', { body, headers: signedHeaders('POST', '/v1/evaluate', body, net.user('Hospital1', 'doctor1')) });
+      const r = await raw('POST', '/v1/evaluate', { body, headers: await signedHeaders('POST', '/v1/evaluate', body, net.user('Hospital1', 'doctor1')) });
       assert.equal(r.status, 413);
       assert.equal(r.body.error?.code, 'BODY_TOO_LARGE');
     });
 
     it('answers 400 to malformed JSON and to a body that breaks the schema', async () => {
       const body = '{"signedProposal": ';
-      const r = await raw('POST', '/v1/evaluate', { body, headers: signedHeaders('POST', '/v1/evaluate', body, net.user('Hospital1', 'doctor1')) });
+      const r = await raw('POST', '/v1/evaluate', { body, headers: await signedHeaders('POST', '/v1/evaluate', body, net.user('Hospital1', 'doctor1')) });
       assert.equal(r.status, 400);
       assert.equal(r.body.error?.code, 'MALFORMED_JSON');
       const extra = JSON.stringify({ signedProposal: 'AAAA', admin: true });
-      const r2 = await raw('POST', '/v1/evaluate', { body: extra, headers: signedHeaders('POST', '/v1/evaluate', extra, net.user('Hospital1', 'doctor1')) });
+      const r2 = await raw('POST', '/v1/evaluate', { body: extra, headers: await signedHeaders('POST', '/v1/evaluate', extra, net.user('Hospital1', 'doctor1')) });
       assert.equal(r2.status, 400);
       assert.equal(r2.body.error?.code, 'BAD_REQUEST');
     });
 
     it('answers 400 to a malformed proposal', async () => {
       const body = JSON.stringify({ signedProposal: Buffer.from('not cbor at all').toString('base64') });
-      const r = await raw('POST', '/v1/endorse', { body, headers: signedHeaders('POST', '/v1/endorse', body, net.user('Hospital1', 'doctor1')) });
+      const r = await raw('POST', '/v1/endorse', { body, headers: await signedHeaders('POST', '/v1/endorse', body, net.user('Hospital1', 'doctor1')) });
       assert.equal(r.status, 400);
       assert.equal(r.body.error?.code, 'MALFORMED_PROPOSAL');
     });
@@ -174,12 +193,10 @@ describe('REST gateway (3-node raft consortium)', () => {
     it('refuses a proposal created by another certificate than the request signer (403)', async () => {
       const c = client('Hospital1', 'doctor2');
       // Build a genuine signed proposal as doctor2, then send it with doctor1's request signature.
-      const proposalBody = await new Promise<string>((resolve) => {
-        const p = (c as unknown as { newSignedProposal(a: string, b: string, d: string[]): { body: unknown } }).newSignedProposal('assets', 'read', ['x']);
-        resolve(JSON.stringify(p.body));
-      });
+      const p = await (c as unknown as { newSignedProposal(a: string, b: string, d: string[]): Promise<{ body: unknown }> }).newSignedProposal('assets', 'read', ['x']);
+      const proposalBody = JSON.stringify(p.body);
       c.close();
-      const r = await raw('POST', '/v1/evaluate', { body: proposalBody, headers: signedHeaders('POST', '/v1/evaluate', proposalBody, net.user('Hospital1', 'doctor1')) });
+      const r = await raw('POST', '/v1/evaluate', { body: proposalBody, headers: await signedHeaders('POST', '/v1/evaluate', proposalBody, net.user('Hospital1', 'doctor1')) });
       assert.equal(r.status, 403);
       assert.equal(r.body.error?.code, 'CREATOR_MISMATCH');
     });

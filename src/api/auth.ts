@@ -1,51 +1,17 @@
-// Signed requests: how an API client proves, on every request, that it holds the private key of
-// a consortium certificate — no passwords, API keys or bearer tokens (nothing shared to leak).
-//
-//   headers   x-medledger-cert       base64 of the client certificate (PEM)
-//             x-medledger-timestamp  client clock, ms since the epoch (decimal)
-//             x-medledger-nonce      16..64 random bytes, lowercase hex
-//             x-medledger-signature  base64 of the ECDSA P-256 signature (64 bytes, P1363)
-//   signed    "MEDLEDGER-REQUEST-V1\n" METHOD "\n" path+query "\n" timestamp "\n" nonce "\n"
-//             hex(sha256(body bytes exactly as sent))
-//
-// The server checks the certificate with the MSP (chain to a consortium org CA, validity now,
-// revocation), the signature, that the timestamp is within a window of its own clock, and that
-// the nonce was not seen inside that window (a bounded cache; a nonce older than the window is
-// rejected by the timestamp check, so forgetting it is safe). Shared by the server and the SDK.
-import { randomBytes, type KeyObject } from 'node:crypto';
-import { sha256, toHex, utf8, type Bytes } from '../codec/index.ts';
-import { sign, verify } from '../crypto/index.ts';
+// Server side of signed requests (the wire format is src/protocol/request-signing.ts, shared
+// with every client): the server checks the certificate with the MSP (chain to a consortium org
+// CA, validity now, revocation), that the request is addressed to this node, the signature, that
+// the timestamp is within a window of its own clock, and that the nonce was not seen inside that
+// window (a bounded cache; a nonce older than the window is rejected by the timestamp check, so
+// forgetting it is safe).
+import type { Bytes } from '../codec/index.ts';
+import { verify } from '../crypto/index.ts';
 import { IdentityError, type Identity, type Msp } from '../identity/index.ts';
+import { AUDIENCE_PATTERN, AUTH_CLOCK_WINDOW_MS, AUTH_HEADERS, canonicalRequest } from '../protocol/request-signing.ts';
 
-export const AUTH_HEADERS = {
-  cert: 'x-medledger-cert',
-  timestamp: 'x-medledger-timestamp',
-  nonce: 'x-medledger-nonce',
-  signature: 'x-medledger-signature',
-} as const;
-
-export const AUTH_SCHEME_VERSION = 'MEDLEDGER-REQUEST-V1';
-/** How far a request's timestamp may be from the server's clock, either way. */
-export const AUTH_CLOCK_WINDOW_MS = 5 * 60_000;
+export { AUTH_CLOCK_WINDOW_MS, AUTH_HEADERS, AUTH_SCHEME_VERSION, canonicalRequest, signRequest, type RequestSigner } from '../protocol/request-signing.ts';
 export const AUTH_NONCE_CACHE_MAX = 100_000;
 const CERT_HEADER_BYTES_MAX = 16 * 1024;
-
-export function canonicalRequest(method: string, pathAndQuery: string, timestampMs: string, nonceHex: string, body: Bytes): Bytes {
-  return utf8([AUTH_SCHEME_VERSION, method.toUpperCase(), pathAndQuery, timestampMs, nonceHex, toHex(sha256(body))].join('\n'));
-}
-
-/** Client side: the four headers for one request. */
-export function signRequest(opts: { method: string; pathAndQuery: string; body: Bytes; certPem: string; key: KeyObject; nowMs?: number }): Record<string, string> {
-  const timestamp = String(opts.nowMs ?? Date.now());
-  const nonce = toHex(new Uint8Array(randomBytes(16)));
-  const signature = sign(opts.key, canonicalRequest(opts.method, opts.pathAndQuery, timestamp, nonce, opts.body));
-  return {
-    [AUTH_HEADERS.cert]: Buffer.from(opts.certPem, 'utf8').toString('base64'),
-    [AUTH_HEADERS.timestamp]: timestamp,
-    [AUTH_HEADERS.nonce]: nonce,
-    [AUTH_HEADERS.signature]: Buffer.from(signature).toString('base64'),
-  };
-}
 
 export class AuthError extends Error {
   override readonly name = 'AuthError';
@@ -91,6 +57,8 @@ export interface VerifyRequestInput {
   readonly msp: Msp;
   readonly nonces: NonceCache;
   readonly nowMs: number;
+  /** This node's id: requests signed for another node are refused. */
+  readonly audience: string;
   readonly windowMs?: number;
 }
 
@@ -104,10 +72,13 @@ function header(headers: VerifyRequestInput['headers'], name: string): string {
 /** Server side: the authenticated identity, or AuthError naming what is wrong. */
 export function verifyRequest(input: VerifyRequestInput): Identity {
   const certB64 = header(input.headers, AUTH_HEADERS.cert);
+  const audience = header(input.headers, AUTH_HEADERS.audience);
   const timestamp = header(input.headers, AUTH_HEADERS.timestamp);
   const nonce = header(input.headers, AUTH_HEADERS.nonce);
   const signatureB64 = header(input.headers, AUTH_HEADERS.signature);
   if (certB64.length > CERT_HEADER_BYTES_MAX || !/^[A-Za-z0-9+/]+={0,2}$/.test(certB64)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.cert} must be base64 of a PEM certificate (at most ${CERT_HEADER_BYTES_MAX} characters)`);
+  if (!AUDIENCE_PATTERN.test(audience)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.audience} must be the id of the node the request is addressed to (GET /v1/health tells it)`);
+  if (audience !== input.audience) throw new AuthError('WRONG_AUDIENCE', `this request was signed for node ${audience}, but this is node ${input.audience}: sign each request for the node it is sent to`);
   if (!/^\d{1,15}$/.test(timestamp)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.timestamp} must be milliseconds since the epoch`);
   if (!/^[0-9a-f]{32,128}$/.test(nonce)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.nonce} must be 16 to 64 bytes as lowercase hex`);
   if (!/^[A-Za-z0-9+/]{86}==$/.test(signatureB64)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.signature} must be base64 of a 64-byte P-256 signature`);
@@ -125,8 +96,8 @@ export function verifyRequest(input: VerifyRequestInput): Identity {
     throw err;
   }
   const signature = new Uint8Array(Buffer.from(signatureB64, 'base64'));
-  if (!verify(identity.publicKey, canonicalRequest(input.method, input.pathAndQuery, timestamp, nonce, input.body), signature)) {
-    throw new AuthError('BAD_SIGNATURE', `request signature does not verify for ${identity.org}/${identity.id} (sign method, path+query, timestamp, nonce and sha256 of the exact body)`);
+  if (!verify(identity.publicKey, canonicalRequest(audience, input.method, input.pathAndQuery, timestamp, nonce, input.body), signature)) {
+    throw new AuthError('BAD_SIGNATURE', `request signature does not verify for ${identity.org}/${identity.id} (sign the audience, method, path+query, timestamp, nonce and sha256 of the exact body)`);
   }
   // Only a correctly signed request consumes a nonce: strangers cannot fill the cache.
   if (!input.nonces.add(nonce, input.nowMs)) throw new AuthError('REPLAYED', `nonce ${nonce} was already used: a replayed request`);

@@ -15,6 +15,8 @@ import { pseudonymOf, startRecordsNetwork, type RecordsNetwork } from '../record
 import { connectAs, type HealthClient } from '../sdk/health.ts';
 import { MedLedgerApiError } from '../sdk/client.ts';
 import { signRequest } from './auth.ts';
+import { nodeIdOf } from '../node/init.ts';
+import { keyObjectSigner } from '../sdk/signer.ts';
 import { PENDING_VERSION_TTL_MS } from './health-routes.ts';
 
 process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
@@ -45,11 +47,12 @@ function post(nodeOrg: string, path: string, as: { org: string; user: string } |
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   const bytes = Buffer.from(text, 'utf8');
   const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(bytes.byteLength) };
+  let signed: Promise<Record<string, string>> = Promise.resolve({});
   if (as) {
     const dir = join(net.dir, 'crypto', as.org, as.user);
-    Object.assign(headers, signRequest({ method: 'POST', pathAndQuery: path, body: new Uint8Array(bytes), certPem: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: parsePrivateKey(readFileSync(join(dir, 'key.pem'), 'utf8')) }));
+    signed = signRequest({ audience: nodeIdOf(nodeOrg), method: 'POST', pathAndQuery: path, body: new Uint8Array(bytes), signer: keyObjectSigner(readFileSync(join(dir, 'cert.pem'), 'utf8'), parsePrivateKey(readFileSync(join(dir, 'key.pem'), 'utf8'))) });
   }
-  return new Promise((resolve, reject) => {
+  return signed.then((h) => Object.assign(headers, h)).then(() => new Promise((resolve, reject) => {
     const req = httpsRequest(new URL(path, net.apis.get(nodeOrg)!.url), { method: 'POST', ca: caPem, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -65,7 +68,7 @@ function post(nodeOrg: string, path: string, as: { org: string; user: string } |
     // The server may answer 413 and close before it has read an oversized body.
     req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
     req.end(bytes);
-  });
+  }));
 }
 
 const user = (org: string, name: string): { org: string; user: string } => ({ org, user: name });

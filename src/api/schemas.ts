@@ -3,7 +3,7 @@
 // generated from them (z.toJSONSchema), so the three cannot drift apart.
 import { z } from 'zod';
 import { VALIDATION_CODES } from '../ledger/codes.ts';
-import { AUTH_HEADERS } from './auth.ts';
+import { AUTH_HEADERS } from '../protocol/request-signing.ts';
 
 /** Bytes travel as standard base64 in JSON. */
 export const Base64 = z.string().max(32 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64 text').meta({ description: 'bytes, standard base64' });
@@ -213,7 +213,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
     paths[path][r.method.toLowerCase()] = {
       operationId: id,
       summary: r.summary,
-      security: r.auth ? [{ certCredential: [], requestTimestamp: [], requestNonce: [], requestSignature: [] }] : [],
+      security: r.auth ? [{ certCredential: [], requestAudience: [], requestTimestamp: [], requestNonce: [], requestSignature: [] }] : [],
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } } : {}),
       responses,
@@ -232,9 +232,10 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
     components: {
       securitySchemes: {
         certCredential: apiKey(AUTH_HEADERS.cert, 'base64 of the client certificate (PEM), issued by a consortium organisation CA'),
+        requestAudience: apiKey(AUTH_HEADERS.audience, 'the id of the node the request is sent to (GET /v1/health answers it); a request signed for another node is refused'),
         requestTimestamp: apiKey(AUTH_HEADERS.timestamp, 'ms since the epoch; within ±5 minutes of the server clock'),
         requestNonce: apiKey(AUTH_HEADERS.nonce, '16..64 random bytes, lowercase hex, never reused'),
-        requestSignature: apiKey(AUTH_HEADERS.signature, 'base64 ECDSA P-256 (P1363, 64 bytes) over "MEDLEDGER-REQUEST-V1\\nMETHOD\\npath+query\\ntimestamp\\nnonce\\nhex(sha256(body))"'),
+        requestSignature: apiKey(AUTH_HEADERS.signature, 'base64 ECDSA P-256 (P1363, 64 bytes) over "MEDLEDGER-REQUEST-V2\\naudience\\nMETHOD\\npath+query\\ntimestamp\\nnonce\\nhex(sha256(body))"'),
       },
     },
     paths,

@@ -303,6 +303,7 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
       msp: services.msp,
       nonces,
       nowMs,
+      audience: services.nodeId,
     });
     if (!rates.take(identity.serialHex, nowMs)) throw new ApiError(429, 'RATE_LIMITED', `${identity.org}/${identity.id} exceeds ${limits.ratePerSecond} requests per second`);
     identities.set(req, identity);

@@ -4,10 +4,13 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
+import * as Digest from 'multiformats/hashes/digest';
 import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2';
-import { createHash } from 'node:crypto';
+import { hexToBytesUnchecked, sha256, type Bytes } from './platform.ts';
 
-export type Bytes = Uint8Array;
+// Node and browser implementations of these live in platform.ts / platform.browser.ts.
+export { bytesEqual, concatBytes, fromBase64, randomBytes, sha256, toBase64, toHex, utf8ByteLength } from './platform.ts';
+export type { Bytes } from './platform.ts';
 
 /** A value that DAG-CBOR can encode: the data model every hashed/signed structure lives in. */
 export type Encodable =
@@ -42,11 +45,6 @@ export function decode<T = unknown>(bytes: Bytes): T {
   }
 }
 
-/** sha2-256 of bytes (synchronous; node:crypto). */
-export function sha256(bytes: Bytes | string): Bytes {
-  return new Uint8Array(createHash('sha256').update(bytes).digest());
-}
-
 /** sha2-256 over the canonical encoding of a value. */
 export function hashValue(value: unknown): Bytes {
   return sha256(encode(value));
@@ -57,9 +55,8 @@ export function hashValue(value: unknown): Bytes {
  * stored as a single raw block (files up to the importer's chunk size, 256 KiB).
  */
 export function rawCid(bytes: Bytes): CID {
-  const digest = sha256Hasher.digest(bytes);
-  if (digest instanceof Promise) throw new CodecError('sha256 digest unexpectedly async');
-  return CID.create(1, raw.code, digest);
+  // Our own synchronous sha256 (multiformats' hasher is async in browsers).
+  return CID.create(1, raw.code, Digest.create(sha256Hasher.code, sha256(bytes)));
 }
 
 export function parseCid(text: string): CID {
@@ -70,22 +67,9 @@ export function parseCid(text: string): CID {
   }
 }
 
-export function toHex(bytes: Bytes): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
 export function fromHex(hex: string): Bytes {
   if (!/^(?:[0-9a-fA-F]{2})*$/.test(hex)) throw new CodecError(`not a hex string: "${hex.slice(0, 80)}"`);
-  return new Uint8Array(Buffer.from(hex, 'hex'));
-}
-
-export function bytesEqual(a: Bytes, b: Bytes): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-}
-
-export function concatBytes(parts: readonly Bytes[]): Bytes {
-  return new Uint8Array(Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
+  return hexToBytesUnchecked(hex);
 }
 
 export function utf8(text: string): Bytes {

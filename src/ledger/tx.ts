@@ -10,7 +10,7 @@
 // signature over exactly the bytes that were signed and never re-encodes to do so. All bytes are
 // DAG-CBOR (src/codec), whose strict decoder rejects non-canonical input.
 import { z } from 'zod';
-import { concatBytes, decode, encode, sha256, toHex, utf8, type Bytes } from '../codec/index.ts';
+import { concatBytes, decode, encode, sha256, toHex, utf8, utf8ByteLength, type Bytes } from '../codec/index.ts';
 import { LEDGER_LIMITS } from './limits.ts';
 
 export class TxFormatError extends Error {
@@ -125,7 +125,7 @@ export interface MessageSigner {
 
 const bytes = z.instanceof(Uint8Array);
 const name = z.string().min(1).max(LEDGER_LIMITS.nameLengthMax);
-const key = z.string().refine((k) => Buffer.byteLength(k, 'utf8') <= LEDGER_LIMITS.keySizeBytesMax, 'key too long');
+const key = z.string().refine((k) => utf8ByteLength(k) <= LEDGER_LIMITS.keySizeBytesMax, 'key too long');
 const nonNegInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const pem = z.string().min(1).max(LEDGER_LIMITS.certPemSizeBytesMax);
 const version = z.object({ block: nonNegInt, tx: nonNegInt }).strict();
@@ -134,7 +134,7 @@ const proposalSchema = z.object({
   txId: z.string().regex(/^[0-9a-f]{64}$/, 'txId must be 64 lowercase hex digits'),
   contract: name,
   fn: name,
-  args: z.array(z.string().refine((a) => Buffer.byteLength(a, 'utf8') <= LEDGER_LIMITS.argSizeBytesMax, 'argument too long')).max(LEDGER_LIMITS.argsMax),
+  args: z.array(z.string().refine((a) => utf8ByteLength(a) <= LEDGER_LIMITS.argSizeBytesMax, 'argument too long')).max(LEDGER_LIMITS.argsMax),
   creator: pem,
   nonce: bytes.refine((b) => b.byteLength >= 16 && b.byteLength <= 64, 'nonce must be 16..64 bytes'),
   timestampMs: nonNegInt,

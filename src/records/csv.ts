@@ -16,7 +16,7 @@
 // an image has no column structure to cut along, and redacting inside such a format would need a
 // format-aware rewriter whose output we could not verify — they stay one part at the declared level.
 import { z } from 'zod';
-import type { Bytes } from '../codec/index.ts';
+import { utf8, type Bytes } from '../codec/index.ts';
 import { SENSITIVITIES, type Sensitivity } from '../contracts/health/model.ts';
 import { classifyCode, DEFAULT_SENSITIVITY_RULES, ICD10, LOINC, SNOMED, type SensitivityRule } from './sensitivity.ts';
 
@@ -211,7 +211,7 @@ function field(v: string): string {
 export function formatCsv(header: readonly string[], rows: readonly (readonly string[])[], eol = '\n'): Bytes {
   // A row of one empty field would be a blank line, which readers skip: quote it.
   const lines = [header, ...rows].map((r) => (r.length === 1 && r[0] === '' ? '""' : r.map(field).join(',')));
-  return new Uint8Array(Buffer.from(lines.join(eol) + eol, 'utf8'));
+  return utf8(lines.join(eol) + eol);
 }
 
 function patternRe(pattern: string): RegExp {

@@ -1,15 +1,13 @@
-// The TypeScript client of a MedLedger node's REST gateway (src/api). It builds and signs
-// proposals and transactions locally with the user's key (the gateway never sees the key), signs
-// every request (src/api/auth.ts), trusts only the consortium root CA for TLS, and checks that
-// the transaction the gateway asks it to sign is exactly its own proposal with the endorsed
-// result before signing it.
-import { randomBytes, type KeyObject } from 'node:crypto';
-import { Agent, request as httpsRequest } from 'node:https';
+// The TypeScript client of a MedLedger node's REST gateway (src/api), for Node.js and browsers.
+// It builds and signs proposals and transactions locally with the user's key (the gateway never
+// sees the key), signs every request for the node it addresses (src/protocol/request-signing.ts),
+// and checks that the transaction the gateway asks it to sign is exactly its own proposal with the
+// endorsed result before signing it. HTTP is http.ts (node:https, the consortium root CA as the
+// only trust anchor) or, in the browser build, http.browser.ts (fetch).
 import { z } from 'zod';
-import { bytesEqual, type Bytes } from '../codec/index.ts';
-import { parsePrivateKey, sign } from '../crypto/index.ts';
-import { buildProposal, decodeResponse, decodeTxPayload, encodeEnvelope, encodeSignedProposal, proposalHash, signProposal, TxFormatError } from '../ledger/tx.ts';
-import { signRequest } from '../api/auth.ts';
+import { bytesEqual, encode, fromBase64, randomBytes, toBase64, utf8, type Bytes } from '../codec/index.ts';
+import { buildProposal, decodeResponse, decodeTxPayload, encodeEnvelope, encodeSignedProposal, proposalHash, TxFormatError } from '../ledger/tx.ts';
+import { signRequest, type RequestSigner } from '../protocol/request-signing.ts';
 import { decodeConfig } from '../ledger/config.ts';
 import type { ConfigState } from '../ledger/config-update.ts';
 import {
@@ -30,15 +28,24 @@ import {
   type StatusResponseT,
   type TxStatusT,
 } from '../api/schemas.ts';
+import { createHttpTransport } from './http.ts';
+import { pemSigner } from './signer.ts';
+import { TransportError, type HttpTransport } from './transport.ts';
 
 export interface MedLedgerClientOptions {
-  /** https://host:port of a node's API. */
+  /** https://host:port of a node's API (in a browser: the page's origin, http on loopback allowed). */
   readonly url: string;
-  /** The user's certificate and private key (PEM), issued by a consortium organisation CA. */
+  /** The user's certificate (PEM), issued by a consortium organisation CA. */
   readonly certPem: string;
-  readonly keyPem: string;
-  /** The consortium root CA certificate: the only TLS trust anchor. */
-  readonly caPem: string;
+  /** The user's private key (PEM; Node.js), or `signer` holding it (e.g. a non-extractable WebCrypto key). */
+  readonly keyPem?: string;
+  readonly signer?: RequestSigner;
+  /** The consortium root CA certificate: the only TLS trust anchor (Node.js; a browser uses its own). */
+  readonly caPem?: string;
+  /** The id of the node at `url`, if known; otherwise asked once from GET /v1/health. */
+  readonly nodeId?: string;
+  /** HTTP underneath (default: node:https on Node.js, fetch in the browser build). */
+  readonly transport?: HttpTransport;
   /** Per request (the server waits at most 60 s for a commit); default 75 s. */
   readonly timeoutMs?: number;
   /** Concurrent connections to the node; default 64. */
@@ -66,43 +73,73 @@ export interface SubmitResult extends TxStatusT {
 
 export type LedgerEvent = { readonly type: 'block'; readonly block: BlockEventT } | { readonly type: 'contract'; readonly event: ContractEventT };
 
-const RESPONSE_BYTES_MAX = 32 * 1024 * 1024;
+const RESPONSE_BYTES_MAX = 64 * 1024 * 1024;
 const SSE_EVENT_BYTES_MAX = 4 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 75_000;
 const DEFAULT_WAIT_MS = 30_000;
 
-const fromB64 = (s: string): Bytes => new Uint8Array(Buffer.from(s, 'base64'));
-const toB64 = (b: Bytes): string => Buffer.from(b).toString('base64');
+const fromB64 = (s: string): Bytes => {
+  const bytes = fromBase64(s);
+  if (!bytes) throw new MedLedgerApiError(502, 'BAD_RESPONSE', 'the node sent bytes that are not canonical base64');
+  return bytes;
+};
+const toB64 = toBase64;
+const decoder = new TextDecoder();
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 export class MedLedgerClient {
   readonly url: string;
+  readonly certPem: string;
   private readonly base: URL;
-  private readonly key: KeyObject;
-  private readonly agent: Agent;
+  private readonly signer: RequestSigner;
+  private readonly transport: HttpTransport;
   private readonly timeoutMs: number;
+  private audience: Promise<string> | null;
 
-  constructor(private readonly options: MedLedgerClientOptions) {
+  constructor(options: MedLedgerClientOptions) {
     let base: URL;
     try {
       base = new URL(options.url);
     } catch {
       throw new MedLedgerApiError(0, 'BAD_URL', `not a URL: ${String(options.url).slice(0, 200)}`);
     }
-    if (base.protocol !== 'https:') throw new MedLedgerApiError(0, 'BAD_URL', `the node API is HTTPS only, got ${base.protocol}//`);
+    // Plain http only to a loopback console listener (a browser on the same machine; decision 1200).
+    if (base.protocol !== 'https:' && !(base.protocol === 'http:' && isLoopback(base.hostname))) throw new MedLedgerApiError(0, 'BAD_URL', `the node API is HTTPS only (plain http only on loopback), got ${base.protocol}//${base.host}`);
     this.base = base;
     this.url = base.origin;
+    this.certPem = options.certPem;
     try {
-      this.key = parsePrivateKey(options.keyPem);
+      if (options.signer) this.signer = options.signer;
+      else if (options.keyPem !== undefined) this.signer = pemSigner(options.certPem, options.keyPem);
+      else throw new Error('give keyPem or signer');
     } catch (err) {
       throw new MedLedgerApiError(0, 'BAD_KEY', `client key: ${(err as Error).message}`);
     }
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.agent = new Agent({ ca: options.caPem, keepAlive: true, maxSockets: options.socketsMax ?? 64 });
+    try {
+      this.transport = options.transport ?? createHttpTransport({ ...(options.caPem !== undefined ? { caPem: options.caPem } : {}), ...(options.socketsMax !== undefined ? { socketsMax: options.socketsMax } : {}) });
+    } catch (err) {
+      throw new MedLedgerApiError(0, err instanceof TransportError ? err.code : 'BAD_OPTIONS', (err as Error).message);
+    }
+    this.audience = options.nodeId !== undefined ? Promise.resolve(options.nodeId) : null;
   }
 
   /** Release pooled connections. */
   close(): void {
-    this.agent.destroy();
+    this.transport.close();
+  }
+
+  /** The id of the node this client talks to (requests are signed for it alone). */
+  nodeId(): Promise<string> {
+    if (!this.audience) {
+      const asked = this.health().then((h) => h.nodeId);
+      // A failed lookup is not cached: the next request asks again.
+      asked.catch(() => {
+        if (this.audience === asked) this.audience = null;
+      });
+      this.audience = asked;
+    }
+    return this.audience;
   }
 
   async health(): Promise<z.infer<typeof HealthResponse>> {
@@ -137,26 +174,27 @@ export class MedLedgerClient {
     return this.check(TxStatus, await this.call('POST', '/v1/submit', { envelope: toB64(envelope), waitMs: opts.waitMs ?? DEFAULT_WAIT_MS }));
   }
 
-  private newSignedProposal(contract: string, fn: string, args: readonly string[]): { txId: string; proposalBytes: Bytes; body: { signedProposal: string } } {
+  private async newSignedProposal(contract: string, fn: string, args: readonly string[]): Promise<{ txId: string; proposalBytes: Bytes; body: { signedProposal: string } }> {
     let proposal;
     try {
-      proposal = buildProposal({ contract, fn, args, creator: this.options.certPem, nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() });
+      proposal = buildProposal({ contract, fn, args, creator: this.certPem, nonce: randomBytes(24), timestampMs: Date.now() });
     } catch (err) {
       throw new MedLedgerApiError(0, 'BAD_PROPOSAL', (err as Error).message);
     }
-    const signed = signProposal(proposal, { sign: (m) => sign(this.key, m) });
-    return { txId: proposal.txId, proposalBytes: signed.proposal, body: { signedProposal: toB64(encodeSignedProposal(signed)) } };
+    const proposalBytes = encode(proposal);
+    const signed = { proposal: proposalBytes, signature: await this.signer.sign(proposalBytes) };
+    return { txId: proposal.txId, proposalBytes, body: { signedProposal: toB64(encodeSignedProposal(signed)) } };
   }
 
   /** Run a read-only function on the node's peer; the contract's result bytes. */
   async evaluate(contract: string, fn: string, args: readonly string[]): Promise<Bytes> {
-    const { body } = this.newSignedProposal(contract, fn, args);
+    const { body } = await this.newSignedProposal(contract, fn, args);
     return fromB64(this.check(EvaluateResponse, await this.call('POST', '/v1/evaluate', body)).payload);
   }
 
   /** Endorse, check, sign and submit a transaction; by default wait for its validation code. */
   async submit(contract: string, fn: string, args: readonly string[], opts: SubmitOptions = {}): Promise<SubmitResult> {
-    const { txId, proposalBytes, body } = this.newSignedProposal(contract, fn, args);
+    const { txId, proposalBytes, body } = await this.newSignedProposal(contract, fn, args);
     const endorsed = this.check(EndorseResponse, await this.call('POST', '/v1/endorse', body));
     const txPayload = fromB64(endorsed.txPayload);
     const payload = fromB64(endorsed.payload);
@@ -170,7 +208,7 @@ export class MedLedgerClient {
     } catch (err) {
       throw new MedLedgerApiError(502, 'BAD_GATEWAY_TX', `the gateway returned a transaction this client will not sign: ${(err as Error).message}`);
     }
-    const envelope = encodeEnvelope({ payload: txPayload, signature: sign(this.key, txPayload) });
+    const envelope = encodeEnvelope({ payload: txPayload, signature: await this.signer.sign(txPayload) });
     const waitMs = opts.waitMs ?? DEFAULT_WAIT_MS;
     const status = this.check(TxStatus, await this.call('POST', '/v1/submit', { envelope: toB64(envelope), waitMs }));
     return { ...status, payload, endorsers: endorsed.endorsers };
@@ -190,76 +228,55 @@ export class MedLedgerClient {
    * Follow committed blocks (from block `from`, default: the next one) and contract events until
    * `signal` aborts (resolves) or the stream fails (rejects with MedLedgerApiError).
    */
-  events(from: number | null, onEvent: (event: LedgerEvent) => void, signal?: AbortSignal): Promise<void> {
+  async events(from: number | null, onEvent: (event: LedgerEvent) => void, signal?: AbortSignal): Promise<void> {
     const path = `/v1/events${from !== null ? `?from=${from}` : ''}`;
-    const url = new URL(path, this.base);
-    const headers = signRequest({ method: 'GET', pathAndQuery: path, body: new Uint8Array(0), certPem: this.options.certPem, key: this.key });
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return resolve();
-      const req = httpsRequest(url, { method: 'GET', agent: this.agent, headers: { ...headers, accept: 'text/event-stream' } }, (res) => {
-        if (res.statusCode !== 200) {
-          collect(res, (text) => reject(this.errorFrom(res.statusCode ?? 0, text)), reject);
-          return;
+    if (signal?.aborted) return;
+    const headers = await signRequest({ audience: await this.nodeId(), method: 'GET', pathAndQuery: path, body: new Uint8Array(0), signer: this.signer });
+    let buffer = '';
+    const onText = (chunk: string): void => {
+      buffer += chunk;
+      if (buffer.length > SSE_EVENT_BYTES_MAX) throw new MedLedgerApiError(502, 'BAD_STREAM', `an event exceeds ${SSE_EVENT_BYTES_MAX} bytes`);
+      let cut: number;
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const raw = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        let name = 'message';
+        let data = '';
+        for (const line of raw.split('\n')) {
+          if (line.startsWith('event: ')) name = line.slice(7);
+          else if (line.startsWith('data: ')) data += line.slice(6);
         }
-        res.setEncoding('utf8');
-        let buffer = '';
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          if (buffer.length > SSE_EVENT_BYTES_MAX) {
-            req.destroy();
-            reject(new MedLedgerApiError(502, 'BAD_STREAM', `an event exceeds ${SSE_EVENT_BYTES_MAX} bytes`));
-            return;
-          }
-          let cut: number;
-          while ((cut = buffer.indexOf('\n\n')) >= 0) {
-            const raw = buffer.slice(0, cut);
-            buffer = buffer.slice(cut + 2);
-            let name = 'message';
-            let data = '';
-            for (const line of raw.split('\n')) {
-              if (line.startsWith('event: ')) name = line.slice(7);
-              else if (line.startsWith('data: ')) data += line.slice(6);
-            }
-            if (data === '') continue;
-            try {
-              const value: unknown = JSON.parse(data);
-              if (name === 'block') onEvent({ type: 'block', block: BlockEvent.parse(value) });
-              else if (name === 'contract') onEvent({ type: 'contract', event: ContractEventData.parse(value) });
-              else if (name === 'error') {
-                const e = z.object({ code: z.string(), message: z.string() }).parse(value);
-                req.destroy();
-                reject(new MedLedgerApiError(503, e.code, e.message));
-                return;
-              }
-            } catch (err) {
-              req.destroy();
-              reject(new MedLedgerApiError(502, 'BAD_STREAM', `malformed event: ${(err as Error).message}`));
-              return;
-            }
-          }
-        });
-        res.on('end', () => (signal?.aborted ? resolve() : reject(new MedLedgerApiError(0, 'STREAM_ENDED', `${this.url} closed the event stream`))));
-        res.on('error', (err) => (signal?.aborted ? resolve() : reject(this.connectionError(err))));
-      });
-      const onAbort = (): void => {
-        req.destroy();
-        resolve();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err) => (signal?.aborted ? resolve() : reject(this.connectionError(err))));
-      req.end();
-    });
+        if (data === '') continue;
+        let value: unknown;
+        try {
+          value = JSON.parse(data);
+        } catch (err) {
+          throw new MedLedgerApiError(502, 'BAD_STREAM', `malformed event: ${(err as Error).message}`);
+        }
+        const parsed = name === 'block' ? BlockEvent.safeParse(value) : name === 'contract' ? ContractEventData.safeParse(value) : name === 'error' ? z.object({ code: z.string(), message: z.string() }).safeParse(value) : null;
+        if (parsed === null) continue;
+        if (!parsed.success) throw new MedLedgerApiError(502, 'BAD_STREAM', `malformed ${name} event: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+        if (name === 'block') onEvent({ type: 'block', block: parsed.data as BlockEventT });
+        else if (name === 'contract') onEvent({ type: 'contract', event: parsed.data as ContractEventT });
+        else {
+          const e = parsed.data as { code: string; message: string };
+          throw new MedLedgerApiError(503, e.code, e.message);
+        }
+      }
+    };
+    let res;
+    try {
+      res = await this.transport.stream({ method: 'GET', url: new URL(path, this.base), headers: { ...headers, accept: 'text/event-stream' }, body: new Uint8Array(0), timeoutMs: this.timeoutMs, responseBytesMax: RESPONSE_BYTES_MAX }, onText, signal);
+    } catch (err) {
+      throw err instanceof TransportError ? new MedLedgerApiError(0, err.code, err.message) : err;
+    }
+    if (res.status !== 200 && !signal?.aborted) throw this.errorFrom(res.status, decoder.decode(res.body));
   }
 
   private check<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
     const r = schema.safeParse(value);
     if (!r.success) throw new MedLedgerApiError(502, 'BAD_RESPONSE', `${this.url} answered with an unexpected body: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
     return r.data;
-  }
-
-  private connectionError(err: Error): MedLedgerApiError {
-    const code = (err as NodeJS.ErrnoException).code ?? 'CONNECTION_FAILED';
-    return new MedLedgerApiError(0, code, `cannot reach ${this.url}: ${code === 'ECONNREFUSED' ? 'connection refused (is the node running?)' : err.message}`);
   }
 
   private errorFrom(status: number, text: string): MedLedgerApiError {
@@ -271,53 +288,33 @@ export class MedLedgerClient {
     }
   }
 
-  /** One signed request; the JSON answer, or MedLedgerApiError. */
-  private call(method: 'GET' | 'POST', path: string, body?: unknown, signed = true, retried = false): Promise<unknown> {
-    const bytes = body === undefined ? new Uint8Array(0) : new Uint8Array(Buffer.from(JSON.stringify(body), 'utf8'));
-    const headers: Record<string, string> = signed ? signRequest({ method, pathAndQuery: path, body: bytes, certPem: this.options.certPem, key: this.key }) : {};
-    if (body !== undefined) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = String(bytes.byteLength);
-    }
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(new URL(path, this.base), { method, agent: this.agent, headers, timeout: this.timeoutMs }, (res) => {
-        collect(res, (text) => {
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status >= 300) return reject(this.errorFrom(status, text));
-          try {
-            resolve(JSON.parse(text));
-          } catch {
-            reject(new MedLedgerApiError(502, 'BAD_RESPONSE', `${this.url} answered with invalid JSON`));
-          }
-        }, (err) => reject(err instanceof MedLedgerApiError ? err : this.connectionError(err)));
-      });
-      req.on('timeout', () => req.destroy(new MedLedgerApiError(0, 'TIMEOUT', `${this.url} did not answer ${method} ${path.split('?')[0]} within ${this.timeoutMs} ms`)));
-      req.on('error', (err) => {
-        // A kept-alive socket the server closed while idle fails the next request with ECONNRESET
-        // before the server saw it (Node's documented race): retry once on a fresh connection,
-        // freshly signed (the request's nonce never reached the server).
-        if (!retried && req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
-          this.call(method, path, body, signed, true).then(resolve, reject);
-          return;
+  /**
+   * One request (signed for this node unless `signed` is false); the JSON answer, or
+   * MedLedgerApiError. Public for the SDK's other clients (HealthClient's content routes).
+   */
+  async call(method: 'GET' | 'POST', path: string, body?: unknown, signed = true): Promise<unknown> {
+    const bytes = body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(body));
+    for (let attempt = 1; ; attempt++) {
+      const headers: Record<string, string> = signed ? await signRequest({ audience: await this.nodeId(), method, pathAndQuery: path, body: bytes, signer: this.signer }) : {};
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      let res;
+      try {
+        res = await this.transport.request({ method, url: new URL(path, this.base), headers, body: bytes, timeoutMs: this.timeoutMs, responseBytesMax: RESPONSE_BYTES_MAX });
+      } catch (err) {
+        if (err instanceof TransportError) {
+          // The request never reached the server (a dropped kept-alive socket): resend once, freshly signed.
+          if (err.retryable && attempt === 1) continue;
+          throw new MedLedgerApiError(0, err.code, err.message);
         }
-        reject(err instanceof MedLedgerApiError ? err : this.connectionError(err));
-      });
-      req.end(bytes);
-    });
-  }
-}
-
-function collect(res: import('node:http').IncomingMessage, done: (text: string) => void, fail: (err: Error) => void): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  res.on('data', (c: Buffer) => {
-    size += c.byteLength;
-    if (size > RESPONSE_BYTES_MAX) {
-      res.destroy(new MedLedgerApiError(502, 'RESPONSE_TOO_LARGE', `response exceeds ${RESPONSE_BYTES_MAX} bytes`));
-      return;
+        throw err;
+      }
+      const text = decoder.decode(res.body);
+      if (res.status < 200 || res.status >= 300) throw this.errorFrom(res.status, text);
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw new MedLedgerApiError(502, 'BAD_RESPONSE', `${this.url} answered with invalid JSON`);
+      }
     }
-    chunks.push(c);
-  });
-  res.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
-  res.on('error', fail);
+  }
 }

@@ -2,20 +2,14 @@
 // this user's key (MedLedgerClient.submit); the node's record routes (api/health-routes.ts) only
 // seal/store content and fetch what the user's committed `access` transaction released.
 import { readFileSync } from 'node:fs';
-import { Agent, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import type { KeyObject } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
-import { signRequest } from '../api/auth.ts';
-import { parsePrivateKey } from '../crypto/index.ts';
 import type { HealthCaller, SubmitOutcome } from '../records/caller.ts';
 import { CsvError, joinCsvParts } from '../records/csv.ts';
 import { MedLedgerApiError, MedLedgerClient, type MedLedgerClientOptions } from './client.ts';
 
-const RESPONSE_BYTES_MAX = 64 * 1024 * 1024;
 /** Validation codes after which the same call may be proposed again (nothing of it took effect). */
 const RESUBMITTABLE_CODES: ReadonlySet<string> = new Set(['MVCC_READ_CONFLICT', 'PHANTOM_READ_CONFLICT']);
-const TIMEOUT_MS = 75_000;
 
 export interface RecordPart {
   readonly sensitivity: string;
@@ -49,21 +43,14 @@ export interface HistogramSpec { readonly min: number; readonly max: number; rea
 export class HealthClient implements HealthCaller {
   readonly client: MedLedgerClient;
   readonly user: string;
-  private readonly key: KeyObject;
-  private readonly agent: Agent;
-  private readonly base: URL;
 
-  constructor(private readonly options: MedLedgerClientOptions & { readonly user: string }) {
+  constructor(options: MedLedgerClientOptions & { readonly user: string }) {
     this.client = new MedLedgerClient(options);
     this.user = options.user;
-    this.key = parsePrivateKey(options.keyPem);
-    this.agent = new Agent({ ca: options.caPem, keepAlive: true, maxSockets: 8 });
-    this.base = new URL(options.url);
   }
 
   close(): void {
     this.client.close();
-    this.agent.destroy();
   }
 
   // ---- HealthCaller: the health contract as this user --------------------------------------
@@ -96,43 +83,8 @@ export class HealthClient implements HealthCaller {
     throw last ?? new Error(`${fn} failed`);
   }
 
-  private post(path: string, body: unknown): Promise<Record<string, unknown>> {
-    const bytes = new Uint8Array(Buffer.from(JSON.stringify(body), 'utf8'));
-    const headers: Record<string, string> = {
-      ...signRequest({ method: 'POST', pathAndQuery: path, body: bytes, certPem: this.options.certPem, key: this.key }),
-      'content-type': 'application/json',
-      'content-length': String(bytes.byteLength),
-    };
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(new URL(path, this.base), { method: 'POST', agent: this.agent, headers, timeout: TIMEOUT_MS }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.byteLength;
-          if (size > RESPONSE_BYTES_MAX) res.destroy(new MedLedgerApiError(502, 'RESPONSE_TOO_LARGE', `response exceeds ${RESPONSE_BYTES_MAX} bytes`));
-          else chunks.push(c);
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            return reject(new MedLedgerApiError(502, 'BAD_RESPONSE', `${path} answered with invalid JSON`));
-          }
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status >= 300) {
-            const e = (json as { error?: { code?: string; message?: string } }).error;
-            return reject(new MedLedgerApiError(status, e?.code ?? 'ERROR', e?.message ?? `HTTP ${status}`));
-          }
-          resolve(json as Record<string, unknown>);
-        });
-      });
-      req.on('timeout', () => req.destroy(new MedLedgerApiError(0, 'TIMEOUT', `${path} did not answer within ${TIMEOUT_MS} ms`)));
-      req.on('error', (err) => reject(err instanceof MedLedgerApiError ? err : new MedLedgerApiError(0, 'UNREACHABLE', `${this.base.origin}: ${err.message}`)));
-      req.end(bytes);
-    });
+  private async post(path: string, body: unknown): Promise<Record<string, unknown>> {
+    return await this.client.call('POST', path, body) as Record<string, unknown>;
   }
 
   // ---- records --------------------------------------------------------------------------------
