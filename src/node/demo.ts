@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectAs, type HealthClient } from '../sdk/health.ts';
 import { pseudonymOf } from '../records/pseudonym.ts';
+import { nodeDirs, readStatusFile } from './supervisor.ts';
 
 export const DEMO_ORGS = 5;
 const READY_TIMEOUT_MS = 180_000;
@@ -187,6 +188,23 @@ export function exampleCommands(dir: string): string {
   ].join('\n');
 }
 
+/**
+ * Where the web consoles are and a first walk through them (each hospital's users sign in at
+ * their own hospital's console; in this demo every console lists its users for one click).
+ */
+export function consoleGuide(dir: string): string {
+  const urls = nodeDirs(dir).map((d) => readStatusFile(d)).filter((s) => s !== null).map((s) => ({ org: s.org, url: s.consoleUrl ?? null }));
+  const of = (org: string): string => urls.find((u) => u.org === org)?.url ?? '(not listening: see its node.log)';
+  return [
+    '',
+    'Web console (open in a browser on this machine; each hospital serves its own):',
+    ...urls.map((u) => `  ${u.org.padEnd(10)} console: ${u.url ?? '(not listening: see its node.log)'}`),
+    'A first walk: at Hospital2\'s console sign in as doctor1 and open record h1-p1-visit (consented, verified);',
+    `  then at Hospital1's console (${of('Hospital1')}) sign in as patient1: My data shows that read;`,
+    `  and at Hospital2's console as researcher1: Analytics draws the histogram.`,
+  ].join('\n');
+}
+
 function isEntryPoint(): boolean {
   const entry = process.argv[1];
   if (entry === undefined) return false;
@@ -216,7 +234,7 @@ if (isEntryPoint()) {
 }
 
 function startAndSeed(dir: string, orgs: readonly string[], basePort: readonly string[], seed: boolean): void {
-const child = spawn(process.execPath, [join(repo, 'bin', 'medledger.js'), 'up', '--orgs', String(orgs.length), '--consensus', 'raft', '--dir', dir, ...basePort], { stdio: 'inherit' });
+const child = spawn(process.execPath, [join(repo, 'bin', 'medledger.js'), 'up', '--demo', '--orgs', String(orgs.length), '--consensus', 'raft', '--dir', dir, ...basePort], { stdio: 'inherit' });
 const forward = (signal: NodeJS.Signals): void => {
   child.kill(signal);
 };
@@ -227,7 +245,7 @@ child.on('exit', (code) => process.exit(code ?? 0));
 waitForApis(dir, orgs)
   .then(async () => {
     if (seed) await seedDemo(dir, orgs);
-    process.stdout.write(`${exampleCommands(dir)}\n`);
+    process.stdout.write(`${exampleCommands(dir)}\n${consoleGuide(dir)}\n`);
   })
   .catch((err: Error) => {
     process.stderr.write(`[demo] seeding failed: ${err.message}\n(the network keeps running; Ctrl-C to stop)\n`);
