@@ -172,7 +172,7 @@ export async function seedDemo(dir: string, orgs: readonly string[] = demoOrgs()
     await as('Hospital2', 'doctor1').readRecord({ recordId: 'h1-p1-visit', purpose: 'TREAT', sensitivity: 'sensitive' });
     await as('Hospital3', 'nurse1').readRecord({ recordId: 'h1-p1-bp', purpose: 'TREAT' });
     await as('Hospital4', 'doctor1').readRecord({ recordId: 'h1-p1-visit', purpose: 'BTG', reason: 'unconscious-no-proxy' });
-    const st = await researcher.statistics({ datasetIds: orgs.map((o) => `bp-${o.toLowerCase()}`), variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 170, bins: 7 } });
+    const st = await researcher.statistics({ datasetIds: orgs.map((o) => `bp-${o.toLowerCase()}`), variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 170, bins: 3 } });
     writeFileSync(marker, JSON.stringify({ seededAtMs: Date.now(), statisticsRequest: st.requestId }, null, 2));
     say(`seeded: ${orgs.length} hospitals, ${Object.keys(patients).length} patients, ${orgs.length * 2} records, ${orgs.length} datasets; statistics ${st.requestId} (count ${String((st.result as { count?: number } | null)?.count)})`);
     return { skipped: false, statisticsRequest: st.requestId };
@@ -197,7 +197,7 @@ export function exampleCommands(dir: string): string {
     `  ${m} audit record  --org Hospital1 --user supervisor1 --record-id h1-p1-visit --fhir${d}`,
     `  ${m} consent list  --org Hospital1 --user patient1${d}`,
     `  ${m} dataset list  --org Hospital2 --user researcher1${d}`,
-    `  ${m} stats run     --org Hospital2 --user researcher1 --datasets bp-hospital1,bp-hospital2,bp-hospital3 --variable sbp --min 100 --max 170 --bins 7${d}`,
+    `  ${m} stats run     --org Hospital2 --user researcher1 --datasets bp-hospital1,bp-hospital2,bp-hospital3 --variable sbp --min 100 --max 170 --bins 3${d}`,
     `  ${m} stats run     --org Hospital3 --user researcher1 --datasets bp-hospital1 --variable sbp --min 100 --max 170${d}   # refused: no approval`,
     'Add --json to any of them. Ctrl-C here stops the network.',
   ].join('\n');

@@ -334,9 +334,15 @@ describe('health contract: applications, datasets and statistics', () => {
     assert.equal(ok.allowed, true);
     assert.deepEqual(ok.inputs.map((i) => i.cid), [ds('ds1').cid, ds('ds2').cid]);
 
-    const result = { suppressed: false, minCohort: 5, count: 80, min: 90, max: 190, mean: 130.5, stdDev: 15.2, histogram: [{ from: 80, to: 110, count: 10 }, { from: 110, to: 140, count: 50 }, { from: 140, to: 170, count: 17 }, { from: 170, to: 200, count: null }] };
+    // 20 values withheld over bins 2–3 and the under/over-range cells (decision 1163).
+    const result = { suppressed: false, minCohort: 5, count: 80, mean: 130.5, stdDev: 15.2, minBin: null, maxBin: null, under: null, over: null, histogram: [{ from: 80, to: 110, count: 10 }, { from: 110, to: 140, count: 50 }, { from: 140, to: 170, count: null }, { from: 170, to: 200, count: null }] };
     const leaky = { ...result, histogram: [...result.histogram.slice(0, 3), { from: 170, to: 200, count: 3 }] };
     assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: ok.requestId, result: leaky }).message, /smaller than the minimum cohort/);
+    // Before decision 1163 this was the valid result: its one withheld cell is 80 − 10 − 50 − 17 = 3.
+    const derivable = { ...result, histogram: [...result.histogram.slice(0, 2), { from: 140, to: 170, count: 17 }, { from: 170, to: 200, count: null }] };
+    assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: ok.requestId, result: derivable }).message, /could be derived/);
+    // The raw extremes are not part of a result any more (each is one patient's value).
+    assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: ok.requestId, result: { ...result, min: 90, max: 190 } }).message, /min|Unrecognized key/);
     assert.equal(c.try('submit', 'H2/res9:researcher', 'recordStatisticsResult', { requestId: ok.requestId, result }).status, 400);
     c.submit(RES, 'recordStatisticsResult', { requestId: ok.requestId, result });
     const st = c.evaluate<{ status: string; result: { count: number } }>(RES, 'getStatistics', { requestId: ok.requestId });
@@ -346,6 +352,37 @@ describe('health contract: applications, datasets and statistics', () => {
     assert.deepEqual(trail.entries.map((e) => `${e.op}:${e.outcome}`), [
       'dataset.register:allow', 'stats.request:deny', 'dataset.access:allow', 'dataset.access:allow', 'application.apply:allow', 'application.approve:allow', 'stats.request:allow', 'stats.request:allow', 'stats.result:allow',
     ]);
+  });
+
+  it('the threshold is max(consortium floor, the owners\' minimums, the caller\'s): a caller can raise it, never lower it; the result must use it', () => {
+    assert.match(c.try('submit', SUP1, 'registerDataset', { ...ds('ds-low'), minCohort: 3 }).message, /minCohort: minCohort cannot be below the consortium floor 5/);
+    const strict = c.submit<{ dataset: { minCohort: number; queryBudget: number } }>(SUP1, 'registerDataset', { ...ds('ds-strict'), minCohort: 8 });
+    assert.deepEqual(strict.dataset, { ...strict.dataset, minCohort: 8 });
+    assert.equal(c.evaluate<{ datasets: Array<{ datasetId: string; minCohort: number }> }>(RES, 'listDatasets', {}).datasets.find((d) => d.datasetId === 'ds1')?.minCohort, 5, 'the floor by default');
+    const app = c.submit<{ application: { applicationId: string } }>(RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds-strict' }, purpose: 'HRESCH', actions: ['statistics'], period });
+    c.submit(H1_ADMIN, 'decideApplication', { applicationId: app.application.applicationId, approve: true });
+
+    const threshold = (datasetIds: string[], minCohort?: number): number => {
+      const r = c.submit<{ allowed: boolean; minCohort: number; requestId: string }>(RES, 'requestStatistics', { ...stats, datasetIds, ...(minCohort !== undefined ? { minCohort } : {}) });
+      assert.equal(r.allowed, true);
+      const stored = c.evaluate<{ minCohort: number; requestedMinCohort: number | null }>(RES, 'getStatistics', { requestId: r.requestId });
+      assert.deepEqual(stored, { ...stored, minCohort: r.minCohort, requestedMinCohort: minCohort ?? null });
+      return r.minCohort;
+    };
+    assert.equal(threshold(['ds1'], 1), 5, 'the probe\'s minCohort 1 is raised to the consortium floor');
+    assert.equal(threshold(['ds1']), 5);
+    assert.equal(threshold(['ds1'], 12), 12, 'a caller may raise it');
+    assert.equal(threshold(['ds1', 'ds-strict'], 1), 8, 'the owner\'s minimum');
+    assert.equal(threshold(['ds-strict'], 10), 10);
+
+    const r = c.submit<{ requestId: string }>(RES, 'requestStatistics', { ...stats, datasetIds: ['ds-strict'], minCohort: 1 });
+    const atFloor = { suppressed: false, minCohort: 5, count: 80, mean: 130.5, stdDev: 15.2, minBin: null, maxBin: null, under: null, over: null, histogram: [{ from: 80, to: 110, count: 10 }, { from: 110, to: 140, count: 50 }, { from: 140, to: 170, count: null }, { from: 170, to: 200, count: null }] };
+    assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: r.requestId, result: atFloor }).message, /result minCohort 5 differs from the request's 8/);
+    const atEight = { ...atFloor, minCohort: 8, histogram: [...atFloor.histogram.slice(0, 3), { from: 170, to: 200, count: 6 }] };
+    assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: r.requestId, result: atEight }).message, /smaller than the minimum cohort 8/);
+    const otherBins = { ...atFloor, minCohort: 8, histogram: [{ from: 80, to: 140, count: 60 }, { from: 140, to: 200, count: null }, ...atFloor.histogram.slice(2)] };
+    assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: r.requestId, result: otherBins }).message, /bin edges differ/);
+    c.submit(RES, 'recordStatisticsResult', { requestId: r.requestId, result: { ...atFloor, minCohort: 8 } });
   });
 });
 
