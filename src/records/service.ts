@@ -1001,11 +1001,11 @@ export class RecordService {
   }
 
   /** Store a dataset here and list it in the data market (on chain, by an admin/supervisor). */
-  async registerDataset(caller: HealthCaller, a: { datasetId: string; name: string; description?: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean; minCohort?: number }): Promise<Record<string, unknown>> {
+  async registerDataset(caller: HealthCaller, a: { datasetId: string; name: string; description?: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean; minCohort?: number; queryBudget?: number }): Promise<Record<string, unknown>> {
     const p = await this.prepareDataset(a);
     const r = await caller.submit('registerDataset', {
       datasetId: a.datasetId, name: a.name, description: a.description ?? '', columns: p.columns, cid: p.cid, sizeBytes: p.sizeBytes, recordCount: p.recordCount, open: a.open ?? true,
-      ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}),
+      ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}), ...(a.queryBudget !== undefined ? { queryBudget: a.queryBudget } : {}),
     });
     return { txId: r.txId, ...r.payload };
   }

@@ -211,12 +211,12 @@ export class HealthClient implements HealthCaller {
 
   // ---- datasets and statistics --------------------------------------------------------------
 
-  /** `minCohort`: the owner's minimum cohort for statistics over it (≥ the consortium floor; decision 1163). */
-  async registerDataset(a: { datasetId: string; name: string; description?: string; data: Uint8Array; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean; minCohort?: number }): Promise<Record<string, unknown>> {
+  /** `minCohort`: the owner's minimum cohort for statistics over it (≥ the consortium floor); `queryBudget`: statistics requests per requester (decision 1163). */
+  async registerDataset(a: { datasetId: string; name: string; description?: string; data: Uint8Array; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean; minCohort?: number; queryBudget?: number }): Promise<Record<string, unknown>> {
     const p = await this.post('/v1/health/datasets/prepare', { datasetId: a.datasetId, mediaType: a.mediaType, dataBase64: Buffer.from(a.data).toString('base64') }) as { cid: string; sizeBytes: number; columns: string[]; recordCount: number };
     const r = await this.submit('registerDataset', {
       datasetId: a.datasetId, name: a.name, description: a.description ?? '', columns: p.columns, cid: p.cid, sizeBytes: p.sizeBytes, recordCount: p.recordCount, open: a.open ?? true,
-      ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}),
+      ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}), ...(a.queryBudget !== undefined ? { queryBudget: a.queryBudget } : {}),
     });
     return { txId: r.txId, ...r.payload };
   }

@@ -650,7 +650,7 @@ export const healthContract: Contract = {
     }, ['admin']),
 
     // ---- datasets and statistics ------------------------------------------------------------
-    registerDataset: fn('submit', "registerDataset({datasetId, name, description?, columns, cid, sizeBytes, recordCount, open?, minCohort?}) — the creator's organisation owns it; minCohort (≥ the consortium floor) bounds statistics over it", (tx, args) => {
+    registerDataset: fn('submit', "registerDataset({datasetId, name, description?, columns, cid, sizeBytes, recordCount, open?, minCohort?, queryBudget?}) — the creator's organisation owns it; minCohort (≥ the consortium floor) and queryBudget bound statistics over it", (tx, args) => {
       const a = parseArg(registerDatasetArgs, args);
       if (tx.dataset(a.datasetId)) throw new ContractError(`dataset ${a.datasetId} already exists`);
       const ds: Dataset = { ...a, ownerOrg: tx.creator.org, registeredBy: tx.creatorRef, registeredAtMs: tx.nowMs };
@@ -677,24 +677,43 @@ export const healthContract: Contract = {
       return json({ datasets: page.results.map((kv) => JSON.parse(Buffer.from(kv.value).toString('utf8')) as Dataset), bookmark: page.bookmark });
     }),
 
-    requestStatistics: fn('submit', 'requestStatistics({datasetIds, variable, purpose, histogram, minCohort?}) — needs an approved application (statistics) for every dataset; the threshold is max(consortium floor, the owners\' minimums, minCohort)', (tx, args) => {
+    requestStatistics: fn('submit', 'requestStatistics({datasetIds, variable, purpose, histogram, minCohort?}) — needs an approved application (statistics) and query budget left for every dataset; the threshold is max(consortium floor, the owners\' minimums, minCohort)', (tx, args) => {
       const a = parseArg(statsRequestArgs, args);
       const requestId = `s${tx.stub.getTxID().slice(0, 32)}`;
       const datasets = a.datasetIds.map((datasetId) => ({ datasetId, ds: tx.dataset(datasetId), d: decide(tx.datasetFacts(tx.creator, 'statistics', a.purpose, datasetId)) }));
       // A caller may raise the threshold, never lower it (decision 1163).
       const minCohort = effectiveMinCohort([a.minCohort, ...datasets.map((x) => x.ds?.minCohort)]);
-      const refusals = datasets.map((x) => (x.d.decision === 'deny' ? x.d.reasons : []));
+      // The query budget: each answer is one more view of the same rows (differencing), so each
+      // requester has a bounded number per dataset. Only requests the rules allow are counted.
+      const budgets = datasets.map((x) => {
+        const budget = x.ds?.queryBudget ?? LIMITS.statsQueryBudgetDefault;
+        const used = getJson<{ used: number }>(tx.stub, key('sqb', x.datasetId, tx.creatorRef))?.used ?? 0;
+        return { datasetId: x.datasetId, used, budget };
+      });
+      const refusals = datasets.map((x, i) => {
+        if (x.d.decision === 'deny') return x.d.reasons;
+        const b = budgets[i]!;
+        return b.used >= b.budget ? [`query budget exhausted: ${tx.creatorRef} has made all ${b.budget} statistics requests its owner allows over this dataset`] : [];
+      });
       const allowed = refusals.every((r) => r.length === 0);
-      for (const x of datasets) writeAudit(tx, { op: 'stats.request', actor: tx.creator, purpose: a.purpose, datasetId: x.datasetId, custodian: x.ds?.ownerOrg ?? null, decision: x.d });
+      datasets.forEach((x, i) => {
+        const refused = refusals[i]!;
+        writeAudit(tx, {
+          op: 'stats.request', actor: tx.creator, purpose: a.purpose, datasetId: x.datasetId, custodian: x.ds?.ownerOrg ?? null, decision: x.d,
+          ...(refused.length && x.d.decision === 'allow' ? { outcome: 'deny' as const, reasons: refused } : {}),
+        });
+      });
       const reasons = datasets.flatMap((x, i) => (refusals[i]!.length ? [`dataset ${x.datasetId}: ${refusals[i]!.join('; ')}`] : []));
+      if (allowed) for (const b of budgets) putJson(tx.stub, key('sqb', b.datasetId, tx.creatorRef), { used: b.used + 1 });
       const inputs = datasets.map((x) => ({ datasetId: x.datasetId, cid: x.ds?.cid ?? null, ownerOrg: x.ds?.ownerOrg ?? null }));
+      const budgetsAfter = budgets.map((b) => ({ ...b, used: allowed ? b.used + 1 : b.used }));
       const request = {
         requestId, requester: tx.creatorRef, datasetIds: a.datasetIds, inputs, variable: a.variable, purpose: a.purpose, histogram: a.histogram,
-        minCohort, requestedMinCohort: a.minCohort ?? null,
+        minCohort, requestedMinCohort: a.minCohort ?? null, budgets: budgetsAfter,
         status: allowed ? 'requested' : 'refused', reasons, requestedAtMs: tx.nowMs, result: null, completedAtMs: null,
       };
       putJson(tx.stub, key('st', requestId), request);
-      return json({ allowed, requestId, reasons, minCohort, inputs: allowed ? inputs : [] });
+      return json({ allowed, requestId, reasons, minCohort, budgets: budgetsAfter, inputs: allowed ? inputs : [] });
     }),
 
     recordStatisticsResult: fn('submit', 'recordStatisticsResult({requestId, result}) — the requester (or its node) records the combined result; refused unless it obeys the disclosure rule at the request\'s threshold', (tx, args) => {

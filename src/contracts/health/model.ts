@@ -99,6 +99,13 @@ export const LIMITS = {
   readBatchMax: 40,
   datasetColumnsMax: 200,
   datasetsPerStatsMax: 20,
+  /**
+   * Statistics requests one requester may make over one dataset, unless its owner set another
+   * budget at registration (decision 1163): each answer is a new view of the same rows, and
+   * differences between views can isolate small groups.
+   */
+  statsQueryBudgetDefault: 20,
+  statsQueryBudgetMax: 1000,
   pageSizeMax: 200,
   pageSizeDefault: 50,
   partSizeBytesMax: 64 * 1024 * 1024 * 1024,
@@ -272,6 +279,8 @@ export const registerDatasetArgs = z.strictObject({
   open: z.boolean().default(true),
   /** The owner's own minimum cohort for statistics over this dataset (never below the consortium floor). */
   minCohort: z.number().int().min(STATISTICS_MIN_COHORT_FLOOR, `minCohort cannot be below the consortium floor ${STATISTICS_MIN_COHORT_FLOOR}`).max(MIN_COHORT_MAX).default(STATISTICS_MIN_COHORT_FLOOR),
+  /** Statistics requests each requester may make over this dataset. */
+  queryBudget: z.number().int().min(1).max(LIMITS.statsQueryBudgetMax).default(LIMITS.statsQueryBudgetDefault),
 });
 
 export const histogramSchema = z.strictObject({
@@ -388,6 +397,8 @@ export interface Dataset {
   readonly open: boolean;
   /** The owner's minimum cohort for statistics (absent on datasets registered before decision 1163: the floor). */
   readonly minCohort?: number;
+  /** Statistics requests per requester (absent before decision 1163: LIMITS.statsQueryBudgetDefault). */
+  readonly queryBudget?: number;
   readonly registeredBy: string;
   readonly registeredAtMs: number;
 }
