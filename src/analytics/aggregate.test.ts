@@ -209,6 +209,9 @@ describe('statistical disclosure control (decision 1163)', () => {
     assert.throws(() => combine([{ ...p, cells: p.cells.map((c, i) => (i === 1 ? 2 : c)) }], spec, 5), /under its own minimum cohort/);
     assert.throws(() => combine([{ ...p, count: 3 }], spec, 5), /more than its count/);
     assert.throws(() => combine([p], { ...spec, bins: 3 }, 5), /expected 5/);
+    assert.equal(p.lowestCell, 3, 'the value 50 is in bin 2 (cell 3)');
+    assert.throws(() => combine([{ ...p, lowestCell: 2 }], spec, 5), /names an extreme cell that is withheld/);
+    assert.throws(() => combine([{ ...p, highestCell: 2, lowestCell: 2, cells: p.cells.map((c, i) => (i === 2 ? 5 : c)), count: 15 }], spec, 5), /released cells beyond it/);
   });
 
   it('rejects bad specifications with a clear error', () => {

@@ -263,6 +263,12 @@ export function combine(partials: readonly ReleasedPartial[], spec: HistogramSpe
     }
     const residual = p.count - p.cells.reduce<number>((a, c) => a + (c ?? 0), 0);
     if (residual < 0) throw new AnalyticsError(`a partial's released cells hold more than its count ${p.count}`);
+    // Its extremes must be released cells with nothing released beyond them: the cells past them
+    // are taken as empty below.
+    for (const [extreme, beyond] of [[p.lowestCell, (i: number, e: number) => i < e], [p.highestCell, (i: number, e: number) => i > e]] as const) {
+      if (extreme === null) continue;
+      if (extreme >= n || p.cells[extreme] === null || p.cells.some((c, i) => c !== null && beyond(i, extreme))) throw new AnalyticsError('a partial names an extreme cell that is withheld, or has released cells beyond it');
+    }
     count += p.count;
     sum += p.sum;
     sumOfSquares += p.sumOfSquares;
