@@ -177,7 +177,7 @@ export const ContentResponse = z.object({
 export const PrepareDatasetBody = z.strictObject({ datasetId: HealthId, mediaType: z.enum(['text/csv', 'application/fhir+json']), dataBase64: ContentBase64 });
 export const PrepareDatasetResponse = z.object({ datasetId: z.string(), cid: z.string(), sizeBytes: z.number().int(), columns: z.array(z.string()), recordCount: z.number().int() });
 export const ComputeBody = z.strictObject({ requestId: HealthId });
-export const ComputeResponse = z.object({ requestId: z.string(), result: z.object({ suppressed: z.boolean(), minCohort: z.number().int() }).loose().meta({ description: 'count, min, max, mean, stdDev, histogram; withheld when suppressed' }) });
+export const ComputeResponse = z.object({ requestId: z.string(), result: z.object({ suppressed: z.boolean(), minCohort: z.number().int() }).loose().meta({ description: 'count, mean, stdDev, minBin/maxBin (the bins holding the extremes, never raw values), under/over and histogram counts — each ≥ minCohort or null (withheld); everything withheld when suppressed (decision 1163)' }) });
 
 export type StatusResponseT = z.infer<typeof StatusResponse>;
 export type WhoAmIResponseT = z.infer<typeof WhoAmIResponse>;
@@ -223,7 +223,7 @@ export const ROUTES = {
   healthRecordDiscard: { method: 'POST', path: '/v1/health/records/discard', summary: 'Drop a prepared version that is not on chain (only the user who prepared it)', auth: true, body: DiscardBody, response: DiscardResponse, errors: [...COMMON_ERRORS, 403, 409] },
   healthRecordContent: { method: 'POST', path: '/v1/health/records/content', summary: "The parts released by the caller's own committed health.access transaction, fetched from the custodian and verified (CID, commitment)", auth: true, body: ContentBody, response: ContentResponse, errors: [...COMMON_ERRORS, 403, 404, 502, 503] },
   healthDatasetPrepare: { method: 'POST', path: '/v1/health/datasets/prepare', summary: 'Seal and store a dataset (CSV, or a FHIR Bundle of Observations) at this node; then submit health.registerDataset with the listing fields', auth: true, body: PrepareDatasetBody, response: PrepareDatasetResponse, errors: [...COMMON_ERRORS, 403, 409, 422] },
-  healthStatisticsCompute: { method: 'POST', path: '/v1/health/statistics/compute', summary: "Partial aggregates from every custodian of the caller's allowed statistics request, combined and suppressed below the minimum cohort; then submit health.recordStatisticsResult", auth: true, body: ComputeBody, response: ComputeResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 503] },
+  healthStatisticsCompute: { method: 'POST', path: '/v1/health/statistics/compute', summary: "Released partial aggregates from every custodian of the caller's allowed statistics request, combined under the disclosure rule (no count under the threshold, complementary suppression, no raw min/max); then submit health.recordStatisticsResult", auth: true, body: ComputeBody, response: ComputeResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 500, 503] },
 } as const satisfies Record<string, RouteSpec>;
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {

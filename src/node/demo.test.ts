@@ -127,7 +127,13 @@ describe('npm start demo seeding (5 hospitals)', () => {
     assert.match(outputs.get('record get 2')!.out, /^DENIED \(audited in tx/);
     assert.match(outputs.get('access btg')!.out, /^BREAK-THE-GLASS read of h1-p1-bp/);
     assert.match(outputs.get('audit patient')!.out, /access\.read\s+allow\s+Hospital2\/doctor1 \(doctor\)\s+h1-p1-visit TREAT/);
-    assert.match(outputs.get('stats run')!.out, /^request \S+\n\{[\s\S]*"count": \d+/);
+    // The walkthrough's statistics: released bins of at least 5, the extremes only as bins (decision 1163).
+    const stats = outputs.get('stats run')!.out;
+    assert.match(stats, /^request \S+ — threshold 5 /);
+    assert.match(stats, /^count {5}\d+$/m);
+    assert.match(stats, /^min {7}in \[100, 123\.33\) {2}\(coarsened: the bin holding the smallest value, not the value\)$/m);
+    assert.match(stats, /^ {2}\[123\.33, 146\.67\) +\d+$/m);
+    assert.match(stats, /^ {2}above 170 +suppressed$/m);
     assert.match(outputs.get('stats run 2')!.out, /^REFUSED \(request \S+\):\n\s+dataset bp-hospital1: application: no approved access application/);
     const fhir = JSON.parse(outputs.get('audit record')!.out) as { bundle: unknown };
     validateFhir(fhir.bundle);
