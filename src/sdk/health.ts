@@ -193,7 +193,8 @@ export class HealthClient implements HealthCaller {
 
   startCare(doctor: string, patient: string): Promise<SubmitOutcome> { return this.submit('startCare', { doctor, patient }); }
   endCare(doctor: string, patient: string): Promise<SubmitOutcome> { return this.submit('endCare', { doctor, patient }); }
-  enrolPatient(user: string, pseudonym: string): Promise<SubmitOutcome> { return this.submit('enrolPatient', { user, pseudonym }); }
+  /** Register a pseudonym of this admin's hospital (decision 0906: the patient's user id stays off chain). */
+  enrolPatient(pseudonym: string): Promise<SubmitOutcome> { return this.submit('enrolPatient', { pseudonym }); }
   grantConsent(args: Record<string, unknown>): Promise<SubmitOutcome> { return this.submit('grantConsent', args); }
   revokeConsent(consentId: string): Promise<SubmitOutcome> { return this.submit('revokeConsent', { consentId }); }
   listConsents(patient: string): Promise<unknown> { return this.evaluate('listConsents', { patient }); }
