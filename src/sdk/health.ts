@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { signRequest } from '../api/auth.ts';
-import { parsePrivateKey } from '../crypto/index.ts';
+import { parseCertificate, parsePrivateKey } from '../crypto/index.ts';
 import type { HealthCaller, SubmitOutcome } from '../records/caller.ts';
 import { CsvError, joinCsvParts } from '../records/csv.ts';
 import { MedLedgerApiError, MedLedgerClient, type MedLedgerClientOptions } from './client.ts';
@@ -48,6 +48,7 @@ export interface HistogramSpec { readonly min: number; readonly max: number; rea
 
 export class HealthClient implements HealthCaller {
   readonly client: MedLedgerClient;
+  /** The on-chain identity "org/CN" (a patient's CN is their pseudonym, decision 0906). */
   readonly user: string;
   private readonly key: KeyObject;
   private readonly agent: Agent;
@@ -247,11 +248,14 @@ export function connectAs(dir: string, org: string, user: string, apiUrl?: strin
     const host = yaml.listen?.api?.host ?? '127.0.0.1';
     url = `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${yaml.listen?.api?.port ?? 0}`;
   }
+  const certPem = read(join(dir, 'crypto', org, user, 'cert.pem'), 'certificate');
   return new HealthClient({
     url,
-    certPem: read(join(dir, 'crypto', org, user, 'cert.pem'), 'certificate'),
+    certPem,
     keyPem: read(join(dir, 'crypto', org, user, 'key.pem'), 'key'),
     caPem: read(join(dir, 'crypto', 'root-ca.pem'), 'root CA'),
-    user: `${org}/${user}`,
+    // The on-chain identity: the certificate's CN, which for a patient is their pseudonym, not
+    // the login name `user` that names the directory (decision 0906).
+    user: `${org}/${parseCertificate(certPem).subject.commonName ?? user}`,
   });
 }
