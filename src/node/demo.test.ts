@@ -130,6 +130,9 @@ describe('npm start demo seeding (5 hospitals)', () => {
     assert.match(outputs.get('record get 2')!.out, /^DENIED \(audited in tx/);
     assert.match(outputs.get('access btg')!.out, /^BREAK-THE-GLASS read of h1-p1-bp/);
     assert.match(outputs.get('audit patient')!.out, /access\.read\s+allow\s+Hospital2\/doctor1 \(doctor\)\s+h1-p1-visit TREAT/);
+    // The patient's own acts appear under their pseudonym (decision 0906), never their login name.
+    assert.match(outputs.get('audit patient')!.out, /consent\.grant\s+allow\s+Hospital1\/[0-9a-f]{12}… \(patient\)/);
+    assert.doesNotMatch(outputs.get('audit patient')!.out, /patient1/);
     assert.match(outputs.get('stats run')!.out, /^request \S+\n\{[\s\S]*"count": \d+/);
     assert.match(outputs.get('stats run 2')!.out, /^REFUSED \(request \S+\):\n\s+dataset bp-hospital1: application: no approved access application/);
     const fhir = JSON.parse(outputs.get('audit record')!.out) as { bundle: unknown };
