@@ -238,8 +238,9 @@ export class HealthTx {
     }
     const patientOrg = this.patientOrgOf(target.patient) ?? '';
     const relation = requester.role === 'doctor' ? getJson<CareRelation>(this.stub, key('care', ref, target.patient)) : undefined;
-    // Relations written before decision 0906 lack startedByPatient: they count only as started
-    // by staff, which the engine accepts for a doctor of the patient's own hospital alone.
+    // Relations written before the care rule of decision 0903 (issue 16) lack startedByPatient:
+    // they count as started by staff, which the engine accepts for a doctor of the patient's own
+    // hospital alone.
     const care = relation?.active === true ? { startedByPatient: relation.startedByPatient === true } : null;
     const consents = this.consentsOf(target.patient);
     const applications = target.isNew ? [] : this.approvedApplications(ref, 'r', target.recordId);
