@@ -13,7 +13,7 @@ import { sha256 } from 'multiformats/hashes/sha2';
 import { decode, encode } from '../codec/index.ts';
 import { parsePrivateKey } from '../crypto/index.ts';
 import { demoHospitalData } from '../node/demo.ts';
-import { pseudonymOf, startRecordsNetwork, type RecordsNetwork } from '../records/testkit.ts';
+import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../records/testkit.ts';
 import { connectAs, type HealthClient } from '../sdk/health.ts';
 import { MedLedgerApiError } from '../sdk/client.ts';
 import { signRequest } from './auth.ts';
@@ -26,7 +26,8 @@ process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
 const H1 = 'Hospital1';
 const H2 = 'Hospital2';
 const H3 = 'Hospital3';
-const PP = pseudonymOf('rest-test-secret', `${H1}/patient1`);
+/** The pseudonym Hospital1's CA issued patient1's certificate to (decision 0906). */
+let PP: string;
 const BODY_LIMIT_BYTES = 8 * 1024 * 1024; // startRecordsNetwork's API body limit
 const H3_PREPARED_LIMITS = { perUserMax: 3, perUserBytesMax: 256 * 1024, totalMax: 5 };
 /** A time at which every version prepared now has expired and is past the sweep's grace (the chain's clock-skew bound + 1 min). */
@@ -108,7 +109,8 @@ before(async () => {
   caPem = readFileSync(join(net.dir, 'crypto', 'root-ca.pem'), 'utf8');
   const admin = net.caller(H1, 'admin1');
   await admin.submit('initialize', { camsOrg: H1 });
-  await admin.submit('enrolPatient', { user: `${H1}/patient1`, pseudonym: PP });
+  PP = patientPseudonym(net.dir, H1, 'patient1');
+  await admin.submit('enrolPatient', { pseudonym: PP });
   await admin.submit('startCare', { doctor: `${H1}/doctor1`, patient: PP });
 });
 after(async () => {

@@ -101,7 +101,7 @@ describe('x509 chains: root CA → organisation CA → end entity', () => {
     assert.equal(org.subject.organization, 'Hosp1');
     assert.equal(leaf.isCa, false);
     assert.equal(leaf.pathLength, null);
-    assert.deepEqual(leaf.subject, { commonName: 'alice', organization: 'Hosp1', organizationalUnits: ['doctor'] });
+    assert.deepEqual(leaf.subject, { commonName: 'alice', organization: 'Hosp1', organizationalUnits: ['doctor'], pseudonym: null });
     assert.equal(leaf.issuer.commonName, 'Hosp1 CA');
     assert.equal(leaf.keyUsage, px.KeyUsageFlags.digitalSignature);
     assert.equal((org.keyUsage ?? 0) & px.KeyUsageFlags.keyCertSign, px.KeyUsageFlags.keyCertSign);
@@ -307,6 +307,26 @@ describe('x509 chains: root CA → organisation CA → end entity', () => {
       issueX509({ subject: { commonName: 'ok' }, subjectPublicKey: keys.publicKey, issuerCertPem: orgPem, issuerKey: orgKeys.privateKey, notBefore: T0, notAfter: T_END, hosts: ['bad host!'] }),
       'INVALID_REQUEST',
       /host/,
+    );
+  });
+
+  it('carries a pseudonym as the X.520 pseudonym attribute (2.5.4.65), read back by both parsers', async () => {
+    const pseudonym = 'c0ffee'.repeat(10);
+    const issued = await issueX509({
+      subject: { commonName: pseudonym, organization: 'Hosp1', organizationalUnits: ['patient'], pseudonym },
+      subjectPublicKey: p256().publicKey,
+      issuerCertPem: orgPem,
+      issuerKey: orgKeys.privateKey,
+      notBefore: T0,
+      notAfter: T_END,
+    });
+    const parsed = parseCertificate(issued.certPem);
+    assert.equal(parsed.subject.pseudonym, pseudonym);
+    assert.match(parsed.node.subject, new RegExp(`^pseudonym=${pseudonym}$`, 'm'));
+    await rejectsCode(
+      issueX509({ subject: { commonName: 'p', pseudonym: 'has, comma' }, subjectPublicKey: p256().publicKey, issuerCertPem: orgPem, issuerKey: orgKeys.privateKey, notBefore: T0, notAfter: T_END }),
+      'INVALID_REQUEST',
+      /pseudonym/,
     );
   });
 

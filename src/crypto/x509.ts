@@ -75,17 +75,26 @@ export const KEY_USAGE = {
 // ---------------------------------------------------------------------------------------------
 // Names
 
+/**
+ * X.520 `pseudonym` (id-at-pseudonym, RFC 5280 §4.1.2.4): MedLedger puts a patient's pseudonym
+ * here, so that the certificate itself says its subject name is a pseudonym (decision 0906).
+ */
+export const PSEUDONYM_ATTRIBUTE_OID = '2.5.4.65';
+
 /** The subject fields MedLedger uses. Values are restricted to a safe character set (below). */
 export interface NameSpec {
   readonly commonName: string;
   readonly organization?: string;
   readonly organizationalUnits?: readonly string[];
+  readonly pseudonym?: string;
 }
 
 export interface NameFields {
   readonly commonName: string | null;
   readonly organization: string | null;
   readonly organizationalUnits: readonly string[];
+  /** The X.520 pseudonym attribute, null when absent. */
+  readonly pseudonym: string | null;
 }
 
 /**
@@ -118,6 +127,10 @@ function buildName(spec: NameSpec): px.Name {
   if (spec.organization !== undefined) {
     assertNameValue('organization', spec.organization);
     parts.push({ O: [spec.organization] });
+  }
+  if (spec.pseudonym !== undefined) {
+    assertNameValue('pseudonym', spec.pseudonym);
+    parts.push({ [PSEUDONYM_ATTRIBUTE_OID]: [spec.pseudonym] });
   }
   return new px.Name(parts);
 }
@@ -354,6 +367,7 @@ function nameFields(name: px.Name, what: string): NameFields {
     commonName: singleField(name, 'CN', what),
     organization: singleField(name, 'O', what),
     organizationalUnits: name.getField('OU'),
+    pseudonym: singleField(name, PSEUDONYM_ATTRIBUTE_OID, what),
   };
 }
 

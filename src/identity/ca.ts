@@ -137,7 +137,16 @@ export interface IssueCertificateOptions {
   hosts?: readonly string[];
   /** Explicit serial (hex); default random. */
   serialHex?: string;
+  /**
+   * A patient's pseudonym (32–64 lowercase hex): required for role patient and refused for every
+   * other role. It goes into the X.520 pseudonym attribute, and the common name must equal it,
+   * so a patient's on-chain identity never carries their name (decision 0906).
+   */
+  pseudonym?: string;
 }
+
+/** A patient pseudonym as a certificate may carry it: 128–256 bits of lowercase hex, fits a CN. */
+export const PATIENT_PSEUDONYM_PATTERN = /^[0-9a-f]{32,64}$/;
 
 /** Issue an end-entity certificate (node or user) from an organisation CA. */
 export async function issueCertificate(ca: CertificateAuthority, opts: IssueCertificateOptions): Promise<IssuedIdentity> {
@@ -152,6 +161,16 @@ export async function issueCertificate(ca: CertificateAuthority, opts: IssueCert
       'INVALID_REQUEST',
       `common name "${String(opts.commonName).slice(0, 80)}" is not allowed: a letter or digit, then up to 63 letters, digits, '.', '_', '@', '-'`,
     );
+  }
+  if (opts.role === 'patient') {
+    if (opts.pseudonym === undefined || !PATIENT_PSEUDONYM_PATTERN.test(opts.pseudonym)) {
+      throw new X509Error('INVALID_REQUEST', `a patient certificate needs a pseudonym of 32-64 lowercase hex digits, got ${opts.pseudonym === undefined ? 'none' : `"${String(opts.pseudonym).slice(0, 80)}"`}`);
+    }
+    if (opts.commonName !== opts.pseudonym) {
+      throw new X509Error('INVALID_REQUEST', `a patient certificate's common name must be its pseudonym, not "${opts.commonName.slice(0, 80)}" (a login name on chain would link the pseudonym to the person)`);
+    }
+  } else if (opts.pseudonym !== undefined) {
+    throw new X509Error('INVALID_REQUEST', `only patient certificates carry a pseudonym, not ${opts.role} certificates`);
   }
   let publicKey: KeyObject;
   let keyPem: string;
@@ -181,7 +200,7 @@ export async function issueCertificate(ca: CertificateAuthority, opts: IssueCert
   const notBefore = opts.notBefore ?? defaultNotBefore();
   const notAfter = opts.notAfter ?? defaultNotAfter(notBefore, END_ENTITY_VALIDITY_MS, caCert.notAfterMs);
   const issued = await issueX509({
-    subject: { commonName: opts.commonName, organization: ca.org, organizationalUnits: [opts.role] },
+    subject: { commonName: opts.commonName, organization: ca.org, organizationalUnits: [opts.role], ...(opts.pseudonym === undefined ? {} : { pseudonym: opts.pseudonym }) },
     subjectPublicKey: publicKey,
     issuerCertPem: ca.certPem,
     issuerKey: caKey,

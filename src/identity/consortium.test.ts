@@ -9,6 +9,8 @@ import { consortiumIdentities, createConsortium, findIdentity, loadConsortium, s
 import { IdentityError, Msp } from './msp.ts';
 import { evaluatePolicy, parsePolicy } from './policy.ts';
 
+const PATIENT_PSEUDONYM = 'ab'.repeat(32);
+
 describe('consortium helper', () => {
   let consortium: Consortium;
   const dirs: string[] = [];
@@ -24,7 +26,7 @@ describe('consortium helper', () => {
       users: [
         { org: 'Hospital1', commonName: 'dr.alice', role: 'doctor' },
         { org: 'Hospital1', commonName: 'sup.carol', role: 'supervisor' },
-        { org: 'Hospital2', commonName: 'patient-0001', role: 'patient' },
+        { org: 'Hospital2', commonName: 'patient-0001', role: 'patient', pseudonym: PATIENT_PSEUDONYM },
         { org: 'Lab3', commonName: 'admin', role: 'admin' },
       ],
     });
@@ -46,9 +48,14 @@ describe('consortium helper', () => {
     assert.equal(consortium.users.length, 4);
     for (const user of consortium.users) {
       const identity = msp.validate(user.certPem, now);
-      assert.deepEqual([identity.org, identity.role, identity.id], [user.org, user.role, user.commonName]);
+      // A patient's certificate is issued to their pseudonym; they keep their name in the directory only.
+      const id = user.role === 'patient' ? PATIENT_PSEUDONYM : user.commonName;
+      assert.deepEqual([identity.org, identity.role, identity.id, identity.pseudonym], [user.org, user.role, id, user.pseudonym]);
     }
     assert.equal(findIdentity(consortium, 'Hospital1', 'dr.alice')?.role, 'doctor');
+    const patient = findIdentity(consortium, 'Hospital2', 'patient-0001');
+    assert.equal(patient?.pseudonym, PATIENT_PSEUDONYM);
+    assert.doesNotMatch(parseCertificate(patient?.certPem ?? '').subjectDn, /patient-0001/, 'the login name is not in the certificate');
     // The node identities satisfy a typical endorsement policy.
     const peers = [...consortium.nodes.values()].map((n) => msp.validate(n.certPem, now));
     assert.ok(evaluatePolicy(parsePolicy("OutOf(2, 'Hospital1.peer', 'Hospital2.peer', 'Lab3.peer')"), peers));
@@ -63,6 +70,10 @@ describe('consortium helper', () => {
     await assert.rejects(createConsortium({ orgs: ['A'], users: [{ org: 'A', commonName: 'CA.pem', role: 'doctor' }] }), /reserved/);
     await assert.rejects(createConsortium({ orgs: ['A'], users: [{ org: 'A', commonName: '../x', role: 'doctor' }] }), /not allowed/);
     await assert.rejects(createConsortium({ orgs: ['A'], users: [{ org: 'A', commonName: 'x', role: 'member' }] }), /issuable roles/);
+    await assert.rejects(createConsortium({ orgs: ['A'], users: [{ org: 'A', commonName: 'pseudonym.key', role: 'doctor' }] }), /reserved/);
+    await assert.rejects(createConsortium({ orgs: ['A'], users: [{ org: 'A', commonName: 'p', role: 'patient' }] }), /needs a pseudonym/);
+    await assert.rejects(createConsortium({ orgs: ['A'], users: [{ org: 'A', commonName: 'd', role: 'doctor', pseudonym: PATIENT_PSEUDONYM }] }), /only patient certificates carry a pseudonym/);
+    await assert.rejects(createConsortium({ orgs: ['A', 'B'], users: [{ org: 'A', commonName: 'p', role: 'patient', pseudonym: PATIENT_PSEUDONYM }, { org: 'B', commonName: 'q', role: 'patient', pseudonym: PATIENT_PSEUDONYM }] }), /already another patient's/);
     await assert.rejects(createConsortium({ orgs: ['A'], nodeCommonName: () => 'bad/name' }), /not allowed/);
   });
 

@@ -15,7 +15,13 @@
 //   <dir>/<org>/ca-key.pem         organisation CA key
 //   <dir>/<org>/<name>/cert.pem    node / user certificate
 //   <dir>/<org>/<name>/key.pem     node / user key
+//   <dir>/<org>/pseudonym.key      the hospital's pseudonymisation key (written by `medledger init`)
 // Org names cannot contain '.', so an org directory never collides with the top-level files.
+//
+// <name> is the identity's name in this directory — what `--user` names, a login name. It is
+// the certificate's common name for every role but patient: a patient's certificate is issued
+// to their pseudonym (CN = X.520 pseudonym attribute, decision 0906), so the login name →
+// pseudonym mapping stays here, at the patient's hospital, and never reaches the chain.
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -26,8 +32,18 @@ import { IDENTITY_NAME_PATTERN, isValidIdentityName, isValidOrgName, ORG_NAME_PA
 
 export interface ConsortiumIdentity extends IssuedIdentity {
   readonly org: string;
+  /** The identity's name in the consortium directory (its login name); the certificate CN except for patients. */
   readonly commonName: string;
   readonly role: Role;
+  /** A patient's pseudonym (their certificate's CN and pseudonym attribute); null for other roles. */
+  readonly pseudonym: string | null;
+}
+
+/** A user to issue: `pseudonym` is required for role patient (decision 0906) and refused otherwise. */
+export interface ConsortiumUserSpec {
+  readonly commonName: string;
+  readonly role: Role;
+  readonly pseudonym?: string;
 }
 
 export interface Consortium {
@@ -42,7 +58,7 @@ export interface Consortium {
 
 export interface CreateConsortiumOptions {
   orgs: string[];
-  users?: Array<{ org: string; commonName: string; role: Role }>;
+  users?: Array<ConsortiumUserSpec & { org: string }>;
   /** Common name of each org's node; default `node.<org>`. */
   nodeCommonName?: (org: string) => string;
   /** subjectAltName hosts of each org's node certificate (mTLS); default localhost, 127.0.0.1. */
@@ -59,7 +75,7 @@ const MANIFEST_FILE = 'consortium.json';
 const PEM_FILE_SIZE_BYTES_MAX = 64 * 1024;
 const MANIFEST_SIZE_BYTES_MAX = 4 * 1024 * 1024;
 /** Names that would collide with files in an org directory (compared case-insensitively). */
-const RESERVED_NAMES = new Set(['ca.pem', 'ca-key.pem']);
+const RESERVED_NAMES = new Set(['ca.pem', 'ca-key.pem', 'pseudonym.key']);
 
 export function defaultNodeCommonName(org: string): string {
   return `node.${org}`;
@@ -78,6 +94,18 @@ function checkIdentityName(org: string, name: string, seen: Set<string>): void {
   // Case-insensitive: on macOS/Windows file systems two such names would share a directory.
   if (seen.has(folded)) throw invalid(`identity name "${name}" appears twice in ${org} (names are compared case-insensitively)`);
   seen.add(folded);
+}
+
+/** Issue one user: a patient's certificate is issued to their pseudonym, filed under their name. */
+async function issueUser(ca: CertificateAuthority, org: string, user: ConsortiumUserSpec, validity: { notBefore?: Date; notAfter?: Date }): Promise<ConsortiumIdentity> {
+  const pseudonym = user.pseudonym ?? null;
+  const issued = await issueCertificate(ca, {
+    commonName: pseudonym ?? user.commonName,
+    role: user.role,
+    ...(pseudonym === null ? {} : { pseudonym }),
+    ...validity,
+  });
+  return Object.freeze({ ...issued, org, commonName: user.commonName, role: user.role, pseudonym });
 }
 
 export async function createConsortium(opts: CreateConsortiumOptions): Promise<Consortium> {
@@ -101,11 +129,17 @@ export async function createConsortium(opts: CreateConsortiumOptions): Promise<C
     checkIdentityName(org, name, namesByOrg.get(org) ?? new Set());
     nodeNames.set(org, name);
   }
+  const pseudonyms = new Set<string>();
   for (const user of users) {
     const seen = namesByOrg.get(user.org);
     if (seen === undefined) throw invalid(`user "${String(user.commonName).slice(0, 80)}" belongs to "${String(user.org).slice(0, 80)}", which is not one of the organisations`);
     checkIdentityName(user.org, user.commonName, seen);
     if (!(ROLES as readonly string[]).includes(user.role)) throw invalid(`user "${user.commonName}" has role "${String(user.role)}"; issuable roles: ${ROLES.join(', ')}`);
+    if (user.pseudonym !== undefined) {
+      // One pseudonym names one patient: two certificates with it would be one person on chain.
+      if (pseudonyms.has(user.pseudonym)) throw invalid(`user "${user.commonName}" of ${user.org}: pseudonym ${user.pseudonym.slice(0, 16)}… is already another patient's`);
+      pseudonyms.add(user.pseudonym);
+    }
   }
 
   const validity = {
@@ -125,14 +159,13 @@ export async function createConsortium(opts: CreateConsortiumOptions): Promise<C
       hosts: opts.nodeHosts?.(org) ?? ['localhost', '127.0.0.1'],
       ...validity,
     });
-    nodes.set(org, Object.freeze({ ...issued, org, commonName, role: 'peer' as const }));
+    nodes.set(org, Object.freeze({ ...issued, org, commonName, role: 'peer' as const, pseudonym: null }));
   }
   const issuedUsers: ConsortiumIdentity[] = [];
   for (const user of users) {
     const ca = orgCas.get(user.org);
     if (ca === undefined) throw new Error(`unreachable: no CA for ${user.org}`);
-    const issued = await issueCertificate(ca, { commonName: user.commonName, role: user.role, ...validity });
-    issuedUsers.push(Object.freeze({ ...issued, org: user.org, commonName: user.commonName, role: user.role }));
+    issuedUsers.push(await issueUser(ca, user.org, user, validity));
   }
   return Object.freeze({
     root,
@@ -154,7 +187,7 @@ export async function createConsortium(opts: CreateConsortiumOptions): Promise<C
  */
 export async function addOrganisation(
   consortium: Consortium,
-  opts: { org: string; users?: ReadonlyArray<{ commonName: string; role: Role }>; nodeHosts?: string[] },
+  opts: { org: string; users?: ReadonlyArray<ConsortiumUserSpec>; nodeHosts?: string[] },
 ): Promise<Consortium> {
   const { org } = opts;
   if (!isValidOrgName(org)) throw invalid(`organisation name "${String(org).slice(0, 80)}" is not allowed: a letter, then up to 63 letters, digits, '_' or '-'`);
@@ -171,12 +204,9 @@ export async function addOrganisation(
   const ca = await createOrgCa(consortium.root, { org });
   const node = await issueCertificate(ca, { commonName, role: 'peer', hosts: opts.nodeHosts ?? ['localhost', '127.0.0.1'] });
   const issuedUsers: ConsortiumIdentity[] = [];
-  for (const u of users) {
-    const issued = await issueCertificate(ca, { commonName: u.commonName, role: u.role });
-    issuedUsers.push(Object.freeze({ ...issued, org, commonName: u.commonName, role: u.role }));
-  }
+  for (const u of users) issuedUsers.push(await issueUser(ca, org, u, {}));
   const orgCas = new Map(consortium.orgCas).set(org, ca);
-  const nodes = new Map(consortium.nodes).set(org, Object.freeze({ ...node, org, commonName, role: 'peer' as const }));
+  const nodes = new Map(consortium.nodes).set(org, Object.freeze({ ...node, org, commonName, role: 'peer' as const, pseudonym: null }));
   return Object.freeze({
     root: consortium.root,
     orgCas,
@@ -191,7 +221,7 @@ export function consortiumIdentities(consortium: Consortium): ConsortiumIdentity
   return [...consortium.nodes.values(), ...consortium.users];
 }
 
-/** Find an identity by org and common name. */
+/** Find an identity by org and its name in the directory (the login name; a patient's CN is their pseudonym). */
 export function findIdentity(consortium: Consortium, org: string, commonName: string): ConsortiumIdentity | undefined {
   return consortiumIdentities(consortium).find((i) => i.org === org && i.commonName === commonName);
 }
@@ -354,14 +384,16 @@ export function loadConsortium(dir: string): Consortium {
     } catch (err) {
       throw new IdentityError((err as IdentityError).code ?? 'MALFORMED', `${join(idDir, 'cert.pem')}: ${(err as Error).message}`);
     }
-    if (identity.org !== org || identity.id !== commonName || identity.role !== role) {
+    // A patient's certificate is issued to their pseudonym (the MSP checked CN = pseudonym), filed under their name.
+    const expectedId = role === 'patient' ? identity.pseudonym : commonName;
+    if (identity.org !== org || identity.id !== expectedId || identity.role !== role) {
       throw new IdentityError(
         'MALFORMED',
         `${join(idDir, 'cert.pem')}: certificate is ${identity.org}/${identity.id} (${identity.role}), manifest says ${org}/${commonName} (${role})`,
       );
     }
     checkKeyPair(certPem, keyPem, join(idDir, 'key.pem'));
-    return Object.freeze({ certPem, keyPem, serialHex: identity.serialHex, org, commonName, role });
+    return Object.freeze({ certPem, keyPem, serialHex: identity.serialHex, org, commonName, role, pseudonym: identity.pseudonym });
   };
   const nodes = new Map<string, ConsortiumIdentity>();
   const users: ConsortiumIdentity[] = [];

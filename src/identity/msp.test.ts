@@ -9,6 +9,7 @@ import { ROLES } from './roles.ts';
 const NB = new Date('2026-01-01T00:00:00Z');
 const NA = new Date('2036-01-01T00:00:00Z');
 const NOW_MS = Date.parse('2027-03-01T12:00:00Z');
+const PSEUDONYM = '5e'.repeat(32);
 
 function throwsIdentity(fn: () => unknown, code: IdentityErrorCode, messagePart?: RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -53,11 +54,14 @@ describe('CAs and the MSP', () => {
 
   it('maps a certificate to (org, role, id) for every issuable role', async () => {
     for (const role of ROLES) {
-      const issued = await issueCertificate(hosp1, { commonName: `u-${role}`, role, notBefore: NB, notAfter: NA });
+      // A patient's certificate is issued to their pseudonym (decision 0906).
+      const name = role === 'patient' ? PSEUDONYM : `u-${role}`;
+      const issued = await issueCertificate(hosp1, { commonName: name, role, ...(role === 'patient' ? { pseudonym: PSEUDONYM } : {}), notBefore: NB, notAfter: NA });
       const identity = msp.validate(issued.certPem, NOW_MS);
       assert.equal(identity.org, 'Hosp1');
       assert.equal(identity.role, role);
-      assert.equal(identity.id, `u-${role}`);
+      assert.equal(identity.id, name);
+      assert.equal(identity.pseudonym, role === 'patient' ? PSEUDONYM : null);
       assert.equal(identity.serialHex, issued.serialHex);
       assert.equal(identity.certPem, issued.certPem);
       assert.ok(identity.publicKey.equals(createPublicKey(parseP256PrivateKey(issued.keyPem))));
@@ -79,15 +83,15 @@ describe('CAs and the MSP', () => {
 
   it('certifies a supplied public key or private key', async () => {
     const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const fromPublic = await issueCertificate(hosp1, { commonName: 'pub', role: 'patient', publicKey: keys.publicKey, notBefore: NB, notAfter: NA });
+    const fromPublic = await issueCertificate(hosp1, { commonName: 'pub', role: 'nurse', publicKey: keys.publicKey, notBefore: NB, notAfter: NA });
     assert.equal(fromPublic.keyPem, '');
     assert.ok(msp.validate(fromPublic.certPem, NOW_MS).publicKey.equals(keys.publicKey));
     const keyPem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const fromPrivate = await issueCertificate(hosp1, { commonName: 'priv', role: 'patient', keyPem, notBefore: NB, notAfter: NA });
+    const fromPrivate = await issueCertificate(hosp1, { commonName: 'priv', role: 'nurse', keyPem, notBefore: NB, notAfter: NA });
     assert.equal(fromPrivate.keyPem, keyPem);
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     await assert.rejects(
-      issueCertificate(hosp1, { commonName: 'mix', role: 'patient', keyPem, publicKey: other.publicKey }),
+      issueCertificate(hosp1, { commonName: 'mix', role: 'nurse', keyPem, publicKey: other.publicKey }),
       /do not belong together/,
     );
   });
@@ -97,6 +101,11 @@ describe('CAs and the MSP', () => {
     await assert.rejects(issueCertificate(hosp1, { commonName: 'x', role: 'member' }), /cannot be issued/);
     await assert.rejects(issueCertificate(hosp1, { commonName: 'x', role: 'client' }), /cannot be issued/);
     await assert.rejects(issueCertificate(hosp1, { commonName: 'has space', role: 'nurse' }), /common name/);
+    // The patient profile (decision 0906): a pseudonym, and the CN is that pseudonym, never a login name.
+    await assert.rejects(issueCertificate(hosp1, { commonName: 'patient1', role: 'patient' }), /needs a pseudonym/);
+    await assert.rejects(issueCertificate(hosp1, { commonName: 'patient1', role: 'patient', pseudonym: 'NotHex' }), /needs a pseudonym/);
+    await assert.rejects(issueCertificate(hosp1, { commonName: 'patient1', role: 'patient', pseudonym: PSEUDONYM }), /common name must be its pseudonym/);
+    await assert.rejects(issueCertificate(hosp1, { commonName: 'dr', role: 'doctor', pseudonym: PSEUDONYM }), /only patient certificates/);
     await assert.rejects(createOrgCa(root, { org: 'Dot.Org' }), /organisation name/);
     await assert.rejects(createOrgCa(hosp1, { org: 'Sub' }), /issued by the root CA/);
     await assert.rejects(issueCertificate({ ...hosp1, keyPem: '' }, { commonName: 'x', role: 'nurse' }), /not available here/);
@@ -218,6 +227,32 @@ describe('CAs and the MSP', () => {
       // Other OUs next to exactly one role are fine.
       const withDept = await make(['cardiology', 'doctor']);
       assert.equal(msp.validate(withDept.certPem, NOW_MS).role, 'doctor');
+    });
+
+    it('PSEUDONYM: a patient certificate is issued to its pseudonym, and only patients carry one (decision 0906)', async () => {
+      const caKey = parseP256PrivateKey(hosp1.keyPem);
+      // issueX509 directly: a CA that ignores the profile issueCertificate enforces.
+      const make = (subject: { commonName: string; role: string; pseudonym?: string }): Promise<{ certPem: string }> =>
+        issueX509({
+          subject: { commonName: subject.commonName, organization: 'Hosp1', organizationalUnits: [subject.role], ...(subject.pseudonym ? { pseudonym: subject.pseudonym } : {}) },
+          subjectPublicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey,
+          issuerCertPem: hosp1.certPem,
+          issuerKey: caKey,
+          notBefore: NB,
+          notAfter: NA,
+        });
+      // The old profile: a patient known by their login name.
+      const oldProfile = await make({ commonName: 'patient1', role: 'patient' });
+      throwsIdentity(() => msp.validate(oldProfile.certPem, NOW_MS), 'PSEUDONYM', /must carry a pseudonym/);
+      const loginName = await make({ commonName: 'patient1', role: 'patient', pseudonym: PSEUDONYM });
+      throwsIdentity(() => msp.validate(loginName.certPem, NOW_MS), 'PSEUDONYM', /both its pseudonym attribute and its common name/);
+      const notHex = await make({ commonName: 'Patient-One', role: 'patient', pseudonym: 'Patient-One' });
+      throwsIdentity(() => msp.validate(notHex.certPem, NOW_MS), 'PSEUDONYM');
+      const doctor = await make({ commonName: 'dr', role: 'doctor', pseudonym: PSEUDONYM });
+      throwsIdentity(() => msp.validate(doctor.certPem, NOW_MS), 'PSEUDONYM', /only patient certificates are pseudonymous/);
+      const good = await make({ commonName: PSEUDONYM, role: 'patient', pseudonym: PSEUDONYM });
+      assert.deepEqual([msp.validate(good.certPem, NOW_MS).id, msp.validate(good.certPem, NOW_MS).pseudonym], [PSEUDONYM, PSEUDONYM]);
+      assert.match(parseCertificate(good.certPem).node.subject, new RegExp(`pseudonym=${PSEUDONYM}`), 'OpenSSL reads it as the X.520 pseudonym attribute');
     });
 
     it('MALFORMED for garbage, truncated or oversized input', async () => {

@@ -16,6 +16,7 @@ import {
   X509Error,
   type ParsedCertificate,
 } from '../crypto/x509.ts';
+import { PATIENT_PSEUDONYM_PATTERN } from './ca.ts';
 import { isIssuableRole, isValidOrgName, PRINCIPAL_ROLES, ROLES, type Role } from './roles.ts';
 
 export type IdentityErrorCode =
@@ -26,6 +27,7 @@ export type IdentityErrorCode =
   | 'NOT_YET_VALID'
   | 'REVOKED'
   | 'NO_ROLE'
+  | 'PSEUDONYM'
   | 'NOT_P256';
 
 export class IdentityError extends Error {
@@ -41,8 +43,13 @@ export class IdentityError extends Error {
 export interface Identity {
   readonly org: string;
   readonly role: Role;
-  /** The subject common name. Unique within an org by convention; serialHex identifies the certificate. */
+  /**
+   * The subject common name. Unique within an org by convention; serialHex identifies the
+   * certificate. For a patient it is their pseudonym (decision 0906), never a login name.
+   */
   readonly id: string;
+  /** A patient's pseudonym, as their CA attested it (X.520 pseudonym attribute = CN); null for every other role. */
+  readonly pseudonym: string | null;
   readonly certPem: string;
   readonly serialHex: string;
   readonly publicKey: KeyObject;
@@ -304,10 +311,25 @@ export class Msp {
     if (role === undefined || !isIssuableRole(role)) {
       throw new IdentityError('NO_ROLE', `certificate "${leaf.subjectDn}" carries role "${String(role)}", which is only a policy principal and cannot be issued`);
     }
+    const pseudonym = leaf.subject.pseudonym;
+    // The patient profile (decision 0906): a patient is known on chain by their pseudonym only.
+    // A patient certificate whose CN is anything else (a login name) could put that name next to
+    // the pseudonym in every transaction the patient signs, so it is not an identity at all.
+    if (role === 'patient') {
+      if (pseudonym === null || !PATIENT_PSEUDONYM_PATTERN.test(pseudonym) || pseudonym !== id) {
+        throw new IdentityError(
+          'PSEUDONYM',
+          `patient certificate "${leaf.subjectDn}" must carry a pseudonym (32-64 lowercase hex) as both its pseudonym attribute and its common name`,
+        );
+      }
+    } else if (pseudonym !== null) {
+      throw new IdentityError('PSEUDONYM', `certificate "${leaf.subjectDn}" carries a pseudonym but its role is ${role}: only patient certificates are pseudonymous`);
+    }
     const identity: Identity = Object.freeze({
       org: orgEntry.org,
       role,
       id,
+      pseudonym,
       certPem,
       serialHex: leaf.serialHex,
       publicKey: leaf.publicKey,

@@ -4,11 +4,13 @@
 // through the CLI's main().
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, type CliRun } from '../cli/testkit.ts';
+import { parseCertificate } from '../crypto/x509.ts';
 import { validateFhir } from '../fhir/validate.ts';
-import { startRecordsNetwork, type RecordsNetwork } from '../records/testkit.ts';
+import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../records/testkit.ts';
+import { MedLedgerApiError } from '../sdk/client.ts';
 import { connectAs } from '../sdk/health.ts';
 import { demoOrgs, exampleCommands, seedDemo, type SeedResult } from './demo.ts';
 
@@ -41,10 +43,11 @@ describe('npm start demo seeding (5 hospitals)', () => {
     assert.equal(seeded.skipped, false);
     assert.match(seeded.statisticsRequest ?? '', /^\S+$/);
     assert.match(said.at(-1) ?? '', /^seeded: 5 hospitals, 10 patients, 10 records, 5 datasets; statistics \S+ \(count \d+\)$/);
-    const patients = JSON.parse(readFileSync(join(net.dir, 'demo-patients.json'), 'utf8')) as Record<string, string>;
-    assert.deepEqual(Object.keys(patients).sort(), ORGS.flatMap((o) => [`${o}/patient1`, `${o}/patient2`]).sort());
-    assert.equal(new Set(Object.values(patients)).size, 10, 'distinct pseudonyms');
-    for (const pp of Object.values(patients)) assert.match(pp, /^[0-9a-f]{64}$/);
+    // Each patient's pseudonym is in their certificate (decision 0906); no mapping file is written.
+    const pseudonyms = ORGS.flatMap((o) => ['patient1', 'patient2'].map((p) => patientPseudonym(net.dir, o, p)));
+    assert.equal(new Set(pseudonyms).size, 10, 'distinct pseudonyms');
+    for (const pp of pseudonyms) assert.match(pp, /^[0-9a-f]{64}$/);
+    assert.equal(existsSync(join(net.dir, 'demo-patients.json')), false);
     assert.ok(existsSync(join(net.dir, 'demo-seeded.json')));
 
     const again = await seedDemo(net.dir, ORGS, (line) => said.push(line));
@@ -127,6 +130,9 @@ describe('npm start demo seeding (5 hospitals)', () => {
     assert.match(outputs.get('record get 2')!.out, /^DENIED \(audited in tx/);
     assert.match(outputs.get('access btg')!.out, /^BREAK-THE-GLASS read of h1-p1-bp/);
     assert.match(outputs.get('audit patient')!.out, /access\.read\s+allow\s+Hospital2\/doctor1 \(doctor\)\s+h1-p1-visit TREAT/);
+    // The patient's own acts appear under their pseudonym (decision 0906), never their login name.
+    assert.match(outputs.get('audit patient')!.out, /consent\.grant\s+allow\s+Hospital1\/[0-9a-f]{12}… \(patient\)/);
+    assert.doesNotMatch(outputs.get('audit patient')!.out, /patient1/);
     // The walkthrough's statistics: released bins of at least 5, the extremes only as bins (decision 1163).
     const stats = outputs.get('stats run')!.out;
     assert.match(stats, /^request \S+ — threshold 5 /);
@@ -137,6 +143,67 @@ describe('npm start demo seeding (5 hospitals)', () => {
     assert.match(outputs.get('stats run 2')!.out, /^REFUSED \(request \S+\):\n\s+dataset bp-hospital1: application: no approved access application/);
     const fhir = JSON.parse(outputs.get('audit record')!.out) as { bundle: unknown };
     validateFhir(fhir.bundle);
+  });
+
+  // Issue 16, item 4: the probe, on the seeded demo consortium.
+  it("Hospital3's admin cannot put its doctor in the care of Hospital2's patient; the patient can", async () => {
+    const pseudonym = patientPseudonym(net.dir, 'Hospital2', 'patient1');
+    const h3admin = connectAs(net.dir, 'Hospital3', 'admin1');
+    const patient = connectAs(net.dir, 'Hospital2', 'patient1');
+    try {
+      await assert.rejects(h3admin.startCare('Hospital3/doctor2', pseudonym), (err: unknown) => err instanceof MedLedgerApiError && /started by the patient, or by an admin or supervisor of the patient's own hospital/.test(err.message));
+      const denied = await cli(['record', 'get', '--org', 'Hospital3', '--user', 'doctor2', '--record-id', 'h2-p1-bp', '--dir', net.dir]);
+      assert.equal(denied.code, 4, `${denied.out}${denied.err}`);
+      assert.match(denied.out, /^DENIED \(audited in tx[\s\S]*care relation: the patient is not in this doctor's care/);
+      // The patient decides: then the same doctor reads on the basis of the care relation.
+      await patient.startCare('Hospital3/doctor2', pseudonym);
+      const read = await json<{ allowed: boolean; basis: { rule: string } }>(['record', 'get', '--org', 'Hospital3', '--user', 'doctor2', '--record-id', 'h2-p1-bp']);
+      assert.equal(read.allowed, true);
+    } finally {
+      h3admin.close();
+      patient.close();
+    }
+  });
+
+  // Issue 16, item 2: pseudonyms must not be linked to the patients' user ids on chain.
+  it("no node's data files link a patient's pseudonym to their user id: not the enrolment, not the patient's own transactions", async () => {
+    // One more of the patient's own acts, just before reading the files: a consent by patient2.
+    const granted = await cli(['consent', 'grant', '--org', 'Hospital1', '--user', 'patient2', '--grantee', 'org:Hospital4', '--actions', 'read', '--purposes', 'TREAT', '--days', '1', '--max-sensitivity', 'normal', '--dir', net.dir]);
+    assert.equal(granted.code, 0, granted.err);
+    const logins = ORGS.flatMap((org) => ['patient1', 'patient2'].map((login) => ({ org, login, pseudonym: patientPseudonym(net.dir, org, login) })));
+    const loginToken = (login: string): RegExp => new RegExp(`(?<![A-Za-z0-9._@-])${login}(?![A-Za-z0-9._@-])`);
+    const files = (dir: string): string[] => readdirSync(dir).flatMap((name) => {
+      const path = join(dir, name);
+      return statSync(path).isDirectory() ? files(path) : [path];
+    });
+    const seenCertificates = new Set<string>();
+    for (const org of ORGS) {
+      const dataDir = net.nodes.get(org)!.nodeConfig.node.dataDir;
+      const all = files(dataDir);
+      const blockFiles = all.filter((f) => /blocks-\d{6}\.bin$/.test(f));
+      assert.ok(blockFiles.length >= 2, `${org}: the peer's and the orderer's block store (${blockFiles.join(', ')})`);
+      const blockText = blockFiles.map((f) => readFileSync(f).toString('latin1')).join('\n');
+      // The files are the right ones: the enrolment and consents of these patients are in them.
+      for (const p of logins) assert.ok(blockText.includes(p.pseudonym), `${org}: ${p.org}/${p.login}'s pseudonym is in the blocks`);
+      for (const file of all) {
+        const text = readFileSync(file).toString('latin1');
+        for (const p of logins) {
+          assert.ok(!text.includes(`${p.org}/${p.login}`), `${file} holds "${p.org}/${p.login}"`);
+          assert.doesNotMatch(text, loginToken(p.login), `${file} holds the login name ${p.login}`);
+        }
+        // Certificates travel as PEM (base64): decode every one (creators, endorsers, the MSP
+        // configuration) and look at its names.
+        for (const pem of text.match(/-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\r\n\\n]+?-----END CERTIFICATE-----/g) ?? []) {
+          const certPem = pem.replaceAll('\\n', '\n');
+          if (seenCertificates.has(certPem)) continue;
+          seenCertificates.add(certPem);
+          const cert = parseCertificate(certPem);
+          for (const p of logins) assert.doesNotMatch(cert.node.subject, loginToken(p.login), `${file}: a certificate names ${p.login}: ${cert.node.subject}`);
+        }
+      }
+    }
+    // The patients' own certificates were among them (they signed the consents).
+    assert.ok([...seenCertificates].some((pem) => parseCertificate(pem).subject.pseudonym === patientPseudonym(net.dir, 'Hospital1', 'patient2')), "patient2's certificate is in the blocks");
   });
 
   it('the SDK sees the same seeded state through another hospital\'s node', async () => {

@@ -10,12 +10,11 @@
 // and run the printed commands (src/node/demo.test.ts); the script part runs only when this file
 // is the program's entry point.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectAs, type HealthClient } from '../sdk/health.ts';
-import { pseudonymOf } from '../records/pseudonym.ts';
+import { patientPseudonym } from '../records/pseudonym.ts';
 import { nodeDirs, readStatusFile } from './supervisor.ts';
 
 export const DEMO_ORGS = 5;
@@ -123,12 +122,10 @@ export async function seedDemo(dir: string, orgs: readonly string[] = demoOrgs()
     return c;
   };
   try {
-    const secretPath = join(dir, 'demo-pseudonym.key');
-    if (!existsSync(secretPath)) writeFileSync(secretPath, randomBytes(32).toString('hex'), { mode: 0o600 });
-    const secret = readFileSync(secretPath, 'utf8').trim();
+    // Each patient's pseudonym is in their certificate, issued by their hospital's CA (decision
+    // 0906); the hospital enrols only the pseudonym, so the chain never sees "Hospital1/patient1".
     const patients: Record<string, string> = {};
-    for (const org of orgs) for (const p of ['patient1', 'patient2']) patients[`${org}/${p}`] = pseudonymOf(secret, `${org}/${p}`);
-    writeFileSync(join(dir, 'demo-patients.json'), JSON.stringify(patients, null, 2));
+    for (const org of orgs) for (const p of ['patient1', 'patient2']) patients[`${org}/${p}`] = patientPseudonym(dir, org, p);
 
     const cfg = await as('Hospital1', 'admin1').evaluate('config', {});
     if (cfg === null) await as('Hospital1', 'admin1').submit('initialize', { camsOrg: 'Hospital1' });
@@ -139,7 +136,7 @@ export async function seedDemo(dir: string, orgs: readonly string[] = demoOrgs()
       const data = demoHospitalData(i);
       for (const p of ['patient1', 'patient2']) {
         const pp = patients[`${org}/${p}`]!;
-        await admin.enrolPatient(`${org}/${p}`, pp).catch((err: Error) => { if (!/already/.test(err.message)) throw err; });
+        await admin.enrolPatient(pp).catch((err: Error) => { if (!/already/.test(err.message)) throw err; });
         await admin.startCare(`${org}/doctor1`, pp).catch((err: Error) => { if (!/already/.test(err.message)) throw err; });
       }
       const p1 = patients[`${org}/patient1`]!;

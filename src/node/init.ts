@@ -6,13 +6,16 @@
 //
 // Layout:
 //   <dir>/crypto/…                 identities (see src/identity/consortium.ts); keys mode 0600
+//   <dir>/crypto/<org>/pseudonym.key  each hospital's pseudonymisation key: its patients'
+//                                  certificates are issued to HMAC(key, "<org>/<login>") (decision 0906)
 //   <dir>/genesis.block            block 0, DAG-CBOR
 //   <dir>/<org>/node.yaml          the hospital's node configuration (paths relative to it)
 //   <dir>/<org>/data/              its ledger, orderer chain and consensus WAL (created on start)
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { createConsortium, saveConsortium, type Consortium, type Role } from '../identity/index.ts';
+import { createConsortium, saveConsortium, type Consortium, type ConsortiumUserSpec, type Role } from '../identity/index.ts';
+import { newPseudonymKey, pseudonymOf, savePseudonymKey } from '../records/pseudonym.ts';
 import { encodeBlock } from '../ledger/block.ts';
 import { genesisBlock, type ConsortiumConfig, type NodeEndpointConfig, type OrderingConfig } from '../ledger/config.ts';
 import { ENGINE_NAMES } from './config.ts';
@@ -41,6 +44,15 @@ export const DEMO_USERS: ReadonlyArray<{ commonName: string; role: Role }> = [
   { commonName: 'researcher1', role: 'researcher' },
   { commonName: 'auditor1', role: 'supervisor' },
 ];
+
+/**
+ * The demo users of one hospital, its patients with their pseudonyms: HMAC under the hospital's
+ * pseudonymisation key of "<org>/<login>", so the hospital (and only it) can recompute a
+ * patient's pseudonym when it re-issues their certificate.
+ */
+export function demoUsersOf(org: string, pseudonymKey: string): ConsortiumUserSpec[] {
+  return DEMO_USERS.map((u) => (u.role === 'patient' ? { ...u, pseudonym: pseudonymOf(pseudonymKey, `${org}/${u.commonName}`) } : { ...u }));
+}
 
 export interface InitOptions {
   readonly dir: string;
@@ -135,14 +147,16 @@ export async function initConsortium(options: InitOptions): Promise<InitResult> 
   if (existsSync(join(options.dir, 'genesis.block'))) throw new RangeError(`${options.dir} already holds a consortium (genesis.block exists); choose another --dir`);
   const host = options.host ?? '127.0.0.1';
   const orgs = Array.from({ length: options.orgs }, (_, i) => orgName(i));
+  const pseudonymKeys = new Map(orgs.map((org) => [org, newPseudonymKey()]));
   const consortium = await createConsortium({
     orgs,
-    users: orgs.flatMap((org) => DEMO_USERS.map((u) => ({ org, commonName: u.commonName, role: u.role }))),
+    users: orgs.flatMap((org) => demoUsersOf(org, pseudonymKeys.get(org)!).map((u) => ({ org, ...u }))),
     nodeHosts: () => [host, 'localhost'],
   });
   mkdirSync(options.dir, { recursive: true });
   const cryptoDir = join(options.dir, 'crypto');
   saveConsortium(consortium, cryptoDir);
+  for (const [org, key] of pseudonymKeys) savePseudonymKey(cryptoDir, org, key);
 
   const nodes: NodeEndpointConfig[] = orgs.map((org, i) => ({
     id: nodeIdOf(org),

@@ -21,7 +21,8 @@ import type { ConsortiumConfig, NodeEndpointConfig } from '../ledger/config.ts';
 import { buildConfigUpdateTx, ConfigUpdateError, configSignaturesNeeded, RUNTIME_MEMBERSHIP_ENGINES, type ConfigSigner, type ConfigState } from '../ledger/config-update.ts';
 import type { MedLedgerClient } from '../sdk/client.ts';
 import { loadNodeConfig } from './config.ts';
-import { consolePortOf, DEMO_USERS, majority, nodeIdOf, writeNodeYaml } from './init.ts';
+import { consolePortOf, demoUsersOf, majority, nodeIdOf, writeNodeYaml } from './init.ts';
+import { newPseudonymKey, savePseudonymKey } from '../records/pseudonym.ts';
 import { nodeDirs } from './supervisor.ts';
 
 export interface NewHospital {
@@ -63,8 +64,10 @@ export async function prepareHospital(dir: string, options: { org?: string; host
   const org = options.org ?? nextHospitalName(consortium);
   const host = options.host ?? '127.0.0.1';
   const [p2pPort, apiPort] = freePorts(dir);
-  const extended = await addOrganisation(consortium, { org, users: DEMO_USERS, nodeHosts: [host, 'localhost'] });
+  const pseudonymKey = newPseudonymKey();
+  const extended = await addOrganisation(consortium, { org, users: demoUsersOf(org, pseudonymKey), nodeHosts: [host, 'localhost'] });
   saveConsortium(extended, cryptoDir, { overwrite: true });
+  savePseudonymKey(cryptoDir, org, pseudonymKey);
   const nodeId = nodeIdOf(org);
   // It orders too only where the engine's member set can change at runtime.
   const roles: NodeEndpointConfig['roles'] = RUNTIME_MEMBERSHIP_ENGINES.has(options.engine) ? ['peer', 'orderer'] : ['peer'];

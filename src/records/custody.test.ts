@@ -12,12 +12,13 @@ import { IntegrityError, unwrapAsRecipient } from '../offchain/index.ts';
 import { gatewayCaller, type HealthCaller, type SubmitOutcome } from './caller.ts';
 import { loadOrCreateNodeKey } from './nodekey.ts';
 import { checkPartAnswer, keyTransportAad, RecordError, type PartAnswer } from './service.ts';
-import { pseudonymOf, startRecordsNetwork, type RecordsNetwork } from './testkit.ts';
+import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from './testkit.ts';
 
 const H1 = 'Hospital1';
 const H2 = 'Hospital2';
 const H3 = 'Hospital3';
-const PP = pseudonymOf('custody-secret', `${H1}/patient1`);
+/** The pseudonym Hospital1's CA issued patient1's certificate to (decision 0906). */
+let PP: string;
 const RECORD = 'cust-1';
 const CONTENT = 'systolic,diastolic\n128,84\n';
 
@@ -95,7 +96,8 @@ before(async () => {
   });
   const admin = net.caller(H1, 'admin1');
   await admin.submit('initialize', { camsOrg: H1 });
-  await admin.submit('enrolPatient', { user: `${H1}/patient1`, pseudonym: PP });
+  PP = patientPseudonym(net.dir, H1, 'patient1');
+  await admin.submit('enrolPatient', { pseudonym: PP });
   await admin.submit('startCare', { doctor: `${H1}/doctor1`, patient: PP });
   const created = await net.services.get(H1)!.create(net.caller(H1, 'doctor1'), { recordId: RECORD, patient: PP, content: { kind: 'file', bytes: utf8(CONTENT), mediaType: 'text/csv' } });
   cid = (created['record'] as { parts: Array<{ cid: string }> }).parts[0]!.cid;

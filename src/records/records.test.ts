@@ -12,13 +12,14 @@ import { IntegrityError } from '../offchain/index.ts';
 import { connectAs } from '../sdk/health.ts';
 import { RecordError } from './service.ts';
 import { classifyResource, splitBySensitivity } from './sensitivity.ts';
-import { pseudonymOf, startRecordsNetwork, type RecordsNetwork } from './testkit.ts';
+import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from './testkit.ts';
 
 let net: RecordsNetwork;
 const H1 = 'Hospital1';
 const H2 = 'Hospital2';
 const H3 = 'Hospital3';
-const PP = pseudonymOf('test-secret', `${H1}/patient1`);
+/** The pseudonym Hospital1's CA issued patient1's certificate to (decision 0906). */
+let PP: string;
 
 const observation = {
   resourceType: 'Observation', id: 'bp1', status: 'final',
@@ -40,7 +41,8 @@ before(async () => {
   net = await startRecordsNetwork({ orgs: 3, recordServedReads: true, api: true });
   const admin = net.caller(H1, 'admin1');
   await admin.submit('initialize', { camsOrg: H1 });
-  await admin.submit('enrolPatient', { user: `${H1}/patient1`, pseudonym: PP });
+  PP = patientPseudonym(net.dir, H1, 'patient1');
+  await admin.submit('enrolPatient', { pseudonym: PP });
   await admin.submit('startCare', { doctor: `${H1}/doctor1`, patient: PP });
 });
 after(async () => {

@@ -12,7 +12,7 @@ import { MedLedgerNode } from '../node/node.ts';
 import { gatewayCaller, type HealthCaller } from './caller.ts';
 import { RecordService, type RecordServiceOptions } from './service.ts';
 
-export { pseudonymOf } from './pseudonym.ts';
+export { patientPseudonym, pseudonymOf } from './pseudonym.ts';
 
 export interface RecordsNetwork {
   readonly dir: string;

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseCertificate } from '../crypto/index.ts';
 import type { HealthCaller, SubmitOutcome } from '../records/caller.ts';
 import { CsvError, joinCsvParts } from '../records/csv.ts';
 import { MedLedgerApiError, MedLedgerClient, type MedLedgerClientOptions } from './client.ts';
@@ -42,6 +43,7 @@ export interface HistogramSpec { readonly min: number; readonly max: number; rea
 
 export class HealthClient implements HealthCaller {
   readonly client: MedLedgerClient;
+  /** The on-chain identity "org/CN" (a patient's CN is their pseudonym, decision 0906). */
   readonly user: string;
 
   constructor(options: MedLedgerClientOptions & { readonly user: string }) {
@@ -145,7 +147,8 @@ export class HealthClient implements HealthCaller {
 
   startCare(doctor: string, patient: string): Promise<SubmitOutcome> { return this.submit('startCare', { doctor, patient }); }
   endCare(doctor: string, patient: string): Promise<SubmitOutcome> { return this.submit('endCare', { doctor, patient }); }
-  enrolPatient(user: string, pseudonym: string): Promise<SubmitOutcome> { return this.submit('enrolPatient', { user, pseudonym }); }
+  /** Register a pseudonym of this admin's hospital (decision 0906: the patient's user id stays off chain). */
+  enrolPatient(pseudonym: string): Promise<SubmitOutcome> { return this.submit('enrolPatient', { pseudonym }); }
   grantConsent(args: Record<string, unknown>): Promise<SubmitOutcome> { return this.submit('grantConsent', args); }
   revokeConsent(consentId: string): Promise<SubmitOutcome> { return this.submit('revokeConsent', { consentId }); }
   listConsents(patient: string): Promise<unknown> { return this.evaluate('listConsents', { patient }); }
@@ -205,11 +208,14 @@ export function connectAs(dir: string, org: string, user: string, apiUrl?: strin
     const host = yaml.listen?.api?.host ?? '127.0.0.1';
     url = `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${yaml.listen?.api?.port ?? 0}`;
   }
+  const certPem = read(join(dir, 'crypto', org, user, 'cert.pem'), 'certificate');
   return new HealthClient({
     url,
-    certPem: read(join(dir, 'crypto', org, user, 'cert.pem'), 'certificate'),
+    certPem,
     keyPem: read(join(dir, 'crypto', org, user, 'key.pem'), 'key'),
     caPem: read(join(dir, 'crypto', 'root-ca.pem'), 'root CA'),
-    user: `${org}/${user}`,
+    // The on-chain identity: the certificate's CN, which for a patient is their pseudonym, not
+    // the login name `user` that names the directory (decision 0906).
+    user: `${org}/${parseCertificate(certPem).subject.commonName ?? user}`,
   });
 }

@@ -7,10 +7,16 @@ import { asUser, healthCommand, morePages, PAGE_SIZE_MAX, pageOptions, resolvePa
 
 type Entry = { atMs: number; op: string; outcome: string; actor: { org: string; id: string; role: string }; recordId: string | null; datasetId?: string | null; purpose: string | null; reasons: string[]; securityAlert: boolean };
 
+/** A patient acts under their pseudonym (decision 0906): 64 hex digits, shortened for the table (--json has it whole). */
+function actorText(a: Entry['actor']): string {
+  const id = a.role === 'patient' && a.id.length > 16 ? `${a.id.slice(0, 12)}…` : a.id;
+  return `${a.org}/${id} (${a.role})`;
+}
+
 function table(r: unknown): string {
   const entries = (r as { entries?: Entry[] }).entries ?? [];
   if (entries.length === 0) return '(no entries)';
-  return entries.map((e) => `${new Date(e.atMs).toISOString()}  ${e.op.padEnd(19)} ${e.outcome.padEnd(6)} ${`${e.actor.org}/${e.actor.id} (${e.actor.role})`.padEnd(32)} ${e.recordId ?? e.datasetId ?? ''} ${e.purpose ?? ''}${e.securityAlert ? '  SECURITY-ALERT' : ''}${e.outcome !== 'allow' && e.reasons.length ? `\n      ${e.reasons.join('; ')}` : ''}`).join('\n') + morePages((r as { bookmark?: string }).bookmark);
+  return entries.map((e) => `${new Date(e.atMs).toISOString()}  ${e.op.padEnd(19)} ${e.outcome.padEnd(6)} ${actorText(e.actor).padEnd(32)} ${e.recordId ?? e.datasetId ?? ''} ${e.purpose ?? ''}${e.securityAlert ? '  SECURITY-ALERT' : ''}${e.outcome !== 'allow' && e.reasons.length ? `\n      ${e.reasons.join('; ')}` : ''}`).join('\n') + morePages((r as { bookmark?: string }).bookmark);
 }
 
 export function register(program: Command, _ctx: CommandContext): void {

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateFhir } from '../../fhir/validate.ts';
-import { pseudonymOf, startRecordsNetwork, type RecordsNetwork } from '../../records/testkit.ts';
+import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../../records/testkit.ts';
 import { runCli, type CliRun } from '../testkit.ts';
 
 process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
@@ -17,8 +17,9 @@ process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
 let net: RecordsNetwork;
 let files: string;
 const H1 = 'Hospital1';
-const PP = pseudonymOf('cli-test-secret', `${H1}/patient1`);
-const PP2 = pseudonymOf('cli-test-secret', `${H1}/patient2`);
+/** The pseudonyms Hospital1's CA issued patient1's and patient2's certificates to (decision 0906). */
+let PP: string;
+let PP2: string;
 
 type Run = CliRun;
 const cli = runCli;
@@ -79,11 +80,11 @@ before(async () => {
   net = await startRecordsNetwork({ orgs: 3, api: true });
   const admin = net.caller(H1, 'admin1');
   await admin.submit('initialize', { camsOrg: H1 });
-  await admin.submit('enrolPatient', { user: `${H1}/patient1`, pseudonym: PP });
-  await admin.submit('enrolPatient', { user: `${H1}/patient2`, pseudonym: PP2 });
+  PP = patientPseudonym(net.dir, H1, 'patient1');
+  PP2 = patientPseudonym(net.dir, H1, 'patient2');
+  await admin.submit('enrolPatient', { pseudonym: PP });
+  await admin.submit('enrolPatient', { pseudonym: PP2 });
   await admin.submit('startCare', { doctor: `${H1}/doctor1`, patient: PP });
-  // What the demo seeding writes: lets --patient take Hospital1/patient1 instead of a pseudonym.
-  writeFileSync(join(net.dir, 'demo-patients.json'), JSON.stringify({ [`${H1}/patient1`]: PP, [`${H1}/patient2`]: PP2 }));
 });
 after(async () => {
   await net?.stop();
@@ -397,7 +398,7 @@ describe('health commands refuse bad input clearly (exit 2, no stack trace)', ()
 
     await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', PP)), 2, /give the content: --fhir/);
     await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', 'not a patient!', '--fhir', file('o.json', observation('o', 1)))), 2, /--patient must be a pseudonym/);
-    await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', 'Hospital9/nobody', '--fhir', file('o.json', observation('o', 1)))), 2, /not an enrolled demo patient/);
+    await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', 'Hospital9/nobody', '--fhir', file('o.json', observation('o', 1)))), 2, /Hospital9\/nobody is not a user of this consortium directory/);
     await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', PP, '--fhir', 'a.json', '--file', 'b.csv')), 2, /either --fhir or --file/);
     await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', PP, '--file', file('f.csv', 'a\n1\n'))), 2, /--file needs --media-type/);
     await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', PP, '--file', file('f.csv', 'a\n1\n'), '--media-type', 'text/csv', '--sensitivity', 'secret')), 2, /--sensitivity must be/);
@@ -405,7 +406,7 @@ describe('health commands refuse bad input clearly (exit 2, no stack trace)', ()
     const patient = (...args: string[]): string[] => [...args, '--dir', net.dir, '--org', H1, '--user', 'patient1'];
     await fails(cli(patient('consent', 'grant', '--grantee', 'everyone')), 2, /--grantee must be/);
     await fails(cli(patient('consent', 'grant', '--grantee', 'org:Hospital2', '--days', '-3')), 2, /--days must be/);
-    await fails(cli(patient('consent', 'grant', '--grantee', 'org:Hospital2', '--patient', 'Hospital1/doctor1')), 2, /not an enrolled demo patient/);
+    await fails(cli(patient('consent', 'grant', '--grantee', 'org:Hospital2', '--patient', 'Hospital1/doctor1')), 2, /Hospital1\/doctor1 is not a patient/);
     await fails(cli(base('access', 'apply', '--purpose', 'HRESCH')), 2, /exactly one of --record or --dataset/);
     await fails(cli(base('access', 'apply', '--purpose', 'HRESCH', '--record', 'a', '--dataset', 'b')), 2, /exactly one of --record or --dataset/);
     await fails(cli(base('access', 'list')), 2, /exactly one of --owner or --applicant/);
@@ -416,7 +417,7 @@ describe('health commands refuse bad input clearly (exit 2, no stack trace)', ()
     await fails(cli(base('stats', 'run', '--datasets', 'a', '--variable', 'v', '--min', '1', '--max', '5', '--min-cohort', 'x')), 2, /--min-cohort must be 1\.\.1000/);
     await fails(cli(base('dataset', 'list', '--page-size', '0')), 2, /--page-size must be an integer between 1 and 200/);
     await fails(cli(patient('consent', 'list', '--patient', 'x')), 2, /--patient must be a pseudonym/);
-    await fails(cli(patient('audit', 'feed', '--patient', 'Hospital1/nobody')), 2, /not an enrolled demo patient/);
+    await fails(cli(patient('audit', 'feed', '--patient', 'Hospital1/nobody')), 2, /Hospital1\/nobody is not a user of this consortium directory/);
     // Well-formed but unknown ids: the contract's refusal, one line, exit 1.
     await fails(cli(patient('consent', 'revoke', '--consent-id', 'no-such-consent')), 1, /no-such-consent/);
     await fails(cli(patient('access', 'approve', '--application-id', 'no-such-app')), 1, /no-such-app/);
@@ -433,13 +434,16 @@ describe('health commands refuse bad input clearly (exit 2, no stack trace)', ()
     assert.match(invalid.err, /Observation\.code/, 'names the offending field');
     await fails(cli(d('record', 'create', '--record-id', 'cli-bad', '--patient', PP, '--fhir', file('alien.json', { resourceType: 'Spaceship' }))), 1, /INVALID_FHIR/);
     await fails(cli(['dataset', 'register', '--dir', net.dir, '--org', H1, '--user', 'admin1', '--dataset-id', 'x', '--name', 'n', '--file', join(files, 'nope.csv')]), 2, /--file .*nope\.csv: no such file/);
-    const patientsFile = join(net.dir, 'demo-patients.json');
-    const patients = readFileSync(patientsFile, 'utf8');
+    // --patient org/user resolves through the patient's certificate in <dir>/crypto (decision 0906).
+    await fails(cli(d('record', 'list', '--patient', `${H1}/nobody`)), 2, /--patient Hospital1\/nobody: no certificate .*not a user of this consortium directory/);
+    await fails(cli(d('record', 'list', '--patient', `${H1}/doctor1`)), 2, /--patient Hospital1\/doctor1: Hospital1\/doctor1 is not a patient/);
+    const certFile = join(net.dir, 'crypto', H1, 'patient2', 'cert.pem');
+    const cert = readFileSync(certFile, 'utf8');
     try {
-      writeFileSync(patientsFile, '{"Hospital1/patient1": ');
-      await fails(cli(d('record', 'list', '--patient', `${H1}/patient1`)), 2, /demo-patients\.json is not readable JSON/);
+      writeFileSync(certFile, 'not a certificate');
+      await fails(cli(d('record', 'list', '--patient', `${H1}/patient2`)), 2, /--patient Hospital1\/patient2: .*PEM/);
     } finally {
-      writeFileSync(patientsFile, patients);
+      writeFileSync(certFile, cert);
     }
     await fails(cli(['record', 'get', '--record-id', 'cli-bp', '--dir', net.dir, '--org', H1, '--user', 'mallory']), 2, /cannot read certificate .*mallory/);
     await fails(cli(['record', 'get', '--record-id', 'cli-bp', '--dir', join(files, 'no-such-dir'), '--org', H1, '--user', 'doctor1']), 2, /not a consortium directory/);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestNetwork, type TestNetwork } from '../../api/testkit.ts';
+import { loadPseudonymKey, patientPseudonym, pseudonymOf } from '../../records/pseudonym.ts';
 import { runCli, type CliRun } from '../testkit.ts';
 
 let net: TestNetwork;
@@ -53,6 +54,8 @@ describe('medledger org / config', () => {
     assert.equal(r.orderer, true);
     assert.ok(existsSync(r.config));
     assert.ok(existsSync(join(net.dir, 'crypto', 'Hospital4', 'doctor1', 'key.pem')));
+    // Its patients are issued to pseudonyms under its own key (decision 0906).
+    assert.equal(patientPseudonym(net.dir, 'Hospital4', 'patient1'), pseudonymOf(loadPseudonymKey(join(net.dir, 'crypto'), 'Hospital4'), 'Hospital4/patient1'));
     const config = JSON.parse((await ok(['config', 'show', '--dir', net.dir, '--json'])).out) as ConfigJson;
     assert.equal(config.sequence, 1);
     assert.deepEqual(config.orgs, ['Hospital1', 'Hospital2', 'Hospital3', 'Hospital4']);

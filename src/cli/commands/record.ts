@@ -5,13 +5,14 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { MedLedgerApiError } from '../../sdk/client.ts';
+import { patientPseudonym } from '../../records/pseudonym.ts';
 import { connectAs, type HealthClient } from '../../sdk/health.ts';
 import { CliError, makeOutput, parsePositiveInt, type Output } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 
 const DEFAULT_DIR = '.medledger/network';
 const INPUT_BYTES_MAX = 32 * 1024 * 1024;
-const PSEUDONYM_RE = /^[0-9a-f]{32,128}$/;
+const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
 const USER_REF_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 export interface HealthFlags {
@@ -54,21 +55,20 @@ export async function asUser<F extends HealthFlags>(flags: F, fn: (client: Healt
   }
 }
 
-/** A patient given as a pseudonym, or as a user (`Hospital1/patient1`) known to the demo seeding. */
+/**
+ * A patient given as a pseudonym, or as a patient user (`Hospital1/patient1`) of the consortium
+ * directory: the pseudonym their hospital's CA put in their certificate (decision 0906). The
+ * login name → pseudonym mapping lives only there, never on chain.
+ */
 export function resolvePatient(dir: string, patient: string): string {
   if (PSEUDONYM_RE.test(patient)) return patient;
-  if (!USER_REF_RE.test(patient)) throw new CliError(`--patient must be a pseudonym (32–128 hex) or a user such as Hospital1/patient1, got "${patient.slice(0, 80)}"`, 2);
-  const mapPath = join(resolve(dir), 'demo-patients.json');
-  if (!existsSync(mapPath)) throw new CliError(`--patient ${patient}: no ${mapPath} to resolve a user to a pseudonym; pass the pseudonym`, 2);
-  let map: Record<string, unknown>;
+  if (!USER_REF_RE.test(patient)) throw new CliError(`--patient must be a pseudonym (32–64 hex) or a user such as Hospital1/patient1, got "${patient.slice(0, 80)}"`, 2);
+  const [org, name] = patient.split('/') as [string, string];
   try {
-    map = JSON.parse(readFileSync(mapPath, 'utf8')) as Record<string, unknown>;
+    return patientPseudonym(resolve(dir), org, name);
   } catch (err) {
-    throw new CliError(`--patient ${patient}: ${mapPath} is not readable JSON (${(err as Error).message.slice(0, 120)}); pass the pseudonym`, 2);
+    throw new CliError(`--patient ${patient}: ${(err as Error).message}; pass the pseudonym`, 2);
   }
-  const pp = map[patient];
-  if (typeof pp !== 'string' || !PSEUDONYM_RE.test(pp)) throw new CliError(`--patient ${patient}: not an enrolled demo patient (see ${mapPath})`, 2);
-  return pp;
 }
 
 export function readInput(path: string, what: string): Buffer {

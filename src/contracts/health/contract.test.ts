@@ -12,14 +12,15 @@ const DOC1 = 'H1/doc1:doctor';
 const DOC2 = 'H2/doc2:doctor';
 const DOC3 = 'H3/doc3:doctor';
 const SUP1 = 'H1/sup1:supervisor';
-const PAT = 'H1/pat1:patient';
 const PP = pseudonymFor('pat1');
+// A patient's certificate is issued to their pseudonym (decision 0906): they act as "H1/<pseudonym>".
+const PAT = `H1/${PP}:patient`;
 const T0 = Date.UTC(2026, 0, 1);
 
 function setup(): TestChain {
   const c = new TestChain(T0);
   c.submit(H1_ADMIN, 'initialize', { camsOrg: 'H1' });
-  c.submit(H1_ADMIN, 'enrolPatient', { user: 'H1/pat1', pseudonym: PP });
+  c.submit(H1_ADMIN, 'enrolPatient', { pseudonym: PP });
   c.submit(H1_ADMIN, 'startCare', { doctor: 'H1/doc1', patient: PP });
   return c;
 }
@@ -227,7 +228,7 @@ describe('health contract: consents', () => {
 
   it('only the patient grants; a consent opens reads within its scope and sensitivity', () => {
     assert.equal(c.try('submit', DOC1, 'grantConsent', consent('H2/nurse1')).status, 403);
-    assert.equal(c.try('submit', 'H1/pat2:patient', 'grantConsent', consent('H2/nurse1')).status, 400);
+    assert.equal(c.try('submit', `H1/${pseudonymFor('pat2')}:patient`, 'grantConsent', consent('H2/nurse1')).status, 400);
     const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H2/nurse1'));
     assert.match(g.consent.consentId, /^c[0-9a-f]{32}$/);
     assert.equal(c.submit<Verdict>('H2/nurse1:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' }).allowed, true);
@@ -472,7 +473,7 @@ describe('health contract: bounded work per transaction', () => {
 
       for (let i = 0; i < 40; i++) {
         const pp = pseudonymFor(`batch-${i}`);
-        c.submit(H1_ADMIN, 'enrolPatient', { user: `H1/bp${i}`, pseudonym: pp });
+        c.submit(H1_ADMIN, 'enrolPatient', { pseudonym: pp });
         c.submit(H1_ADMIN, 'startCare', { doctor: 'H1/doc1', patient: pp });
         c.submit(DOC1, 'createRecord', { recordId: `b-${i}`, patient: pp, category: 'Observation', parts: [partFor(`b-${i}`, 'normal')] });
       }
@@ -514,5 +515,128 @@ describe('health contract: writes of prepared content after its expiry', () => {
     const upd = c.try('submit', DOC1, 'updateRecord', { recordId: 'r-late', parts: [partFor('late2', 'normal')], notAfterMs: c.nowMs - 1 });
     assert.match(upd.message, /expired at/);
     assert.equal(c.evaluate<{ version: number }>(DOC1, 'getRecord', { recordId: 'r-late' }).version, 1, 'the refused update wrote nothing');
+  });
+});
+
+describe('health contract: pseudonymous patients (decision 0906)', () => {
+  let c: TestChain;
+  before(() => { c = setup(); createRecord(c, 'r1', ['normal']); });
+  after(() => c.close());
+
+  it('enrolment puts only the pseudonym and its hospital on chain, never a user id', () => {
+    const entry = c.dump().find((e) => e.key === `pt|pp|${PP}`);
+    assert.deepEqual(Object.keys(JSON.parse(entry?.value ?? '{}') as object).sort(), ['enrolledAtMs', 'org']);
+    assert.equal(JSON.parse(entry!.value).org, 'H1');
+    assert.ok(!c.dump().some((e) => e.key.startsWith('pt|user|')), 'no user → pseudonym entry');
+    // The former argument naming the user is refused outright, not ignored.
+    assert.match(c.try('submit', H1_ADMIN, 'enrolPatient', { user: 'H1/pat9', pseudonym: pseudonymFor('pat9') }).message, /Unrecognized key|user/);
+    assert.match(c.try('submit', H1_ADMIN, 'enrolPatient', { pseudonym: PP }).message, /already enrolled$/);
+    assert.match(c.try('submit', H2_ADMIN, 'enrolPatient', { pseudonym: PP }).message, /already enrolled by another hospital/);
+    assert.equal(c.try('submit', DOC1, 'enrolPatient', { pseudonym: pseudonymFor('pat9') }).status, 403);
+  });
+
+  it('only a patient certificate of the enrolling hospital owns the pseudonym', () => {
+    // Another hospital's CA issuing a certificate to H1's patient's pseudonym gains nothing.
+    const impostor = `H2/${PP}:patient`;
+    assert.match(c.try('submit', impostor, 'grantConsent', { patient: PP, grantee: { kind: 'org', org: 'H2' }, actions: ['read'], purposes: ['TREAT'], period: { startMs: T0, endMs: T0 + DAY_MS }, scope: { maxSensitivity: 'restricted' } }).message, /only the patient/);
+    assert.equal(c.submit<Verdict>(impostor, 'access', { recordId: 'r1', action: 'read', purpose: 'PATRQT' }).allowed, false);
+    assert.equal(c.try('evaluate', impostor, 'auditTrail', { kind: 'patient', patient: PP }).status, 400);
+    // A certificate of the old profile (login name as CN) owns nothing, even at the right hospital.
+    assert.equal(c.submit<Verdict>('H1/pat1:patient', 'access', { recordId: 'r1', action: 'read', purpose: 'PATRQT' }).allowed, false);
+    // A non-patient certificate whose name happens to be the pseudonym owns nothing either.
+    assert.equal(c.submit<Verdict>(`H1/${PP}:nurse`, 'access', { recordId: 'r1', action: 'read', purpose: 'PATRQT' }).allowed, false);
+    // The patient: own record, acting as "H1/<pseudonym>" in the audit trail.
+    const own = c.submit<Verdict>(PAT, 'access', { recordId: 'r1', action: 'read', purpose: 'PATRQT' });
+    assert.deepEqual(own.basis, { rule: 'own-record' });
+    const log = c.evaluate<{ entries: AuditEntry[] }>(PAT, 'auditTrail', { kind: 'patient', patient: PP, pageSize: 200 });
+    assert.deepEqual(log.entries.find((e) => e.auditId === own.auditId)?.actor, { org: 'H1', id: PP, role: 'patient' });
+  });
+
+  it("the applicant's view of a record application omits the owner's pseudonym; the patient still finds it", () => {
+    const RES = 'H2/res1:researcher';
+    const applied = c.submit<{ application: Record<string, unknown> }>(RES, 'apply', { target: { kind: 'record', recordId: 'r1' }, purpose: 'HRESCH', actions: ['read'], period: { startMs: T0, endMs: T0 + 30 * DAY_MS } });
+    assert.ok(!JSON.stringify(applied).includes(PP), `apply answers with the owner: ${JSON.stringify(applied)}`);
+    assert.equal('owner' in applied.application, false);
+    const mine = c.evaluate<Array<Record<string, unknown>>>(RES, 'listApplications', { applicant: 'H2/res1' });
+    assert.equal(mine.length, 1);
+    assert.equal(mine[0]!['applicationId'], applied.application['applicationId']);
+    assert.ok(!JSON.stringify(mine).includes(PP), `the applicant's listing carries the owner: ${JSON.stringify(mine)}`);
+    const awaiting = c.evaluate<Array<{ applicationId: string; owner: string; applicant: string }>>(PAT, 'listApplications', { owner: PP });
+    assert.deepEqual(awaiting.map((a) => [a.applicationId, a.owner, a.applicant]), [[applied.application['applicationId'], PP, 'H2/res1']]);
+    // A dataset's owner is an organisation, not a patient: the applicant sees it.
+    c.submit(SUP1, 'registerDataset', { datasetId: 'ds-view', name: 'Cohort', columns: ['age'], cid: partFor('ds-view', 'normal').cid, sizeBytes: 10, recordCount: 5 });
+    const ds = c.submit<{ application: { owner: string } }>(RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds-view' }, purpose: 'HRESCH', actions: ['statistics'], period: { startMs: T0, endMs: T0 + 30 * DAY_MS } });
+    assert.equal(ds.application.owner, 'H1');
+  });
+});
+
+// Issue 16, item 4: the probe of the demo consortium, on the contract. A hospital's admin put its
+// own doctor in the care of another hospital's patient, and the doctor read the record.
+describe('health contract: who may start a care relation (issue 16 item 4, decision 0903)', () => {
+  const P = pseudonymFor('Hospital2/patient1');
+  const PATIENT = `Hospital2/${P}:patient`;
+  const H2_ADMIN1 = 'Hospital2/admin1:admin';
+  const H3_ADMIN1 = 'Hospital3/admin1:admin';
+  const H3_SUP1 = 'Hospital3/supervisor1:supervisor';
+  const H3_DOCTOR2 = 'Hospital3/doctor2:doctor';
+  const read = { recordId: 'h2-p1-bp', action: 'read', purpose: 'TREAT' };
+  let c: TestChain;
+  before(() => {
+    c = new TestChain(T0);
+    c.submit(H2_ADMIN1, 'initialize', { camsOrg: 'Hospital2' });
+    c.submit(H2_ADMIN1, 'enrolPatient', { pseudonym: P });
+    c.submit(H2_ADMIN1, 'startCare', { doctor: 'Hospital2/doctor1', patient: P });
+    assert.equal(c.submit<Verdict>('Hospital2/doctor1:doctor', 'createRecord', { recordId: 'h2-p1-bp', patient: P, category: 'Observation', parts: [partFor('h2-p1-bp', 'normal')] }).allowed, true);
+  });
+  after(() => c.close());
+
+  it("refuses startCare by Hospital3's admin (or supervisor) for its doctor and Hospital2's patient; the doctor's read is denied", () => {
+    const probe = c.try('submit', H3_ADMIN1, 'startCare', { doctor: 'Hospital3/doctor2', patient: P });
+    assert.equal(probe.status, 400);
+    assert.match(probe.message, /started by the patient, or by an admin or supervisor of the patient's own hospital for one of its own doctors/);
+    assert.equal(c.try('submit', H3_SUP1, 'startCare', { doctor: 'Hospital3/doctor2', patient: P }).status, 400);
+    assert.equal(c.dump().some((e) => e.key === `care|Hospital3/doctor2|${P}`), false, 'no care relation on chain');
+    const v = c.submit<Verdict>(H3_DOCTOR2, 'access', read);
+    assert.equal(v.allowed, false);
+    assert.match(v.reasons.join('; '), /care relation: the patient is not in this doctor's care/);
+  });
+
+  it("the patient's own hospital starts care only for its own doctors", () => {
+    assert.equal(c.try('submit', H2_ADMIN1, 'startCare', { doctor: 'Hospital3/doctor2', patient: P }).status, 400);
+    assert.equal(c.dump().some((e) => e.key === `care|Hospital3/doctor2|${P}`), false);
+    c.submit('Hospital2/supervisor1:supervisor', 'startCare', { doctor: 'Hospital2/doctor2', patient: P });
+    assert.deepEqual(c.submit<Verdict>('Hospital2/doctor2:doctor', 'access', read).basis, { rule: 'care-relation' });
+    // The patient is told their hospital put them in a doctor's care.
+    const feed = c.evaluate<{ notifications: Array<{ kind: string; actor: string }> }>(PATIENT, 'notifications', { patient: P });
+    assert.ok(feed.notifications.some((n) => n.kind === 'care' && n.actor === 'Hospital2/supervisor1'));
+  });
+
+  it('the patient can start it with a doctor of any hospital; its doctor, its hospital or the patient can end it', () => {
+    // doctor2's refused read above was one BMRS Violation (session 1 → 2); allowed reads keep it alive.
+    c.submit(PATIENT, 'startCare', { doctor: 'Hospital3/doctor2', patient: P });
+    assert.deepEqual(c.submit<Verdict>(H3_DOCTOR2, 'access', read).basis, { rule: 'care-relation' });
+    c.submit(H3_ADMIN1, 'endCare', { doctor: 'Hospital3/doctor2', patient: P });
+    assert.equal(c.submit<Verdict>(H3_DOCTOR2, 'access', read).allowed, false);
+    assert.equal(c.try('submit', 'Hospital4/admin1:admin', 'endCare', { doctor: 'Hospital2/doctor2', patient: P }).status, 400);
+  });
+
+  it('a relation another hospital started before this rule (already on chain) opens nothing', () => {
+    // The probe's relation as the earlier contract committed it (no startedByPatient field).
+    const legacy = { doctor: 'Hospital3/doctor9', patient: P, active: true, startedAtMs: T0, startedBy: 'Hospital3/admin1', endedAtMs: null, endedBy: null };
+    c.height += 1;
+    c.db.applyBlock({ number: c.height, blockHash: new Uint8Array(32).fill(9), writes: [{ ns: 'health', key: `care|Hospital3/doctor9|${P}`, isDelete: false, value: Buffer.from(JSON.stringify(legacy)), tx: 0 }], txIndex: [] });
+    const v = c.submit<Verdict>('Hospital3/doctor9:doctor', 'access', read);
+    assert.equal(v.allowed, false);
+    assert.match(v.reasons.join('; '), /care relation: neither the patient nor their own hospital started it/);
+  });
+
+  it("a hospital holding a record of another hospital's patient does not let its supervisor read it", () => {
+    c.submit(PATIENT, 'startCare', { doctor: 'Hospital3/doctor3', patient: P });
+    assert.equal(c.submit<Verdict>('Hospital3/doctor3:doctor', 'createRecord', { recordId: 'h3-about-p', patient: P, category: 'Observation', parts: [partFor('h3-about-p', 'normal')] }).allowed, true);
+    const h3 = c.submit<Verdict>(H3_SUP1, 'access', { recordId: 'h3-about-p', action: 'read', purpose: 'HOPERAT' });
+    assert.equal(h3.allowed, false);
+    assert.match(h3.reasons.join('; '), /own hospital: the patient is registered with another hospital/);
+    assert.equal(c.submit<Verdict>('Hospital2/supervisor1:supervisor', 'access', { recordId: 'h3-about-p', action: 'read', purpose: 'HOPERAT' }).allowed, false, 'nor the patient hospital\'s supervisor: Hospital3 holds it');
+    assert.deepEqual(c.submit<Verdict>('Hospital2/supervisor1:supervisor', 'access', { recordId: 'h2-p1-bp', action: 'read', purpose: 'HOPERAT' }).basis, { rule: 'supervisor-own-hospital' });
   });
 });

@@ -29,9 +29,11 @@ import {
   LIMITS,
   maxSensitivity,
   nodeKeyArgs,
+  orgOf,
   publishNodeKeyArgs,
   orgSchema,
   pageArgs,
+  PSEUDONYM_RE,
   pseudonymSchema,
   readBatchArgs,
   registerDatasetArgs,
@@ -43,6 +45,7 @@ import {
   type Action,
   type Actor,
   type Application,
+  type CareRelation,
   type Consent,
   type Dataset,
   type ErasedEntry,
@@ -52,7 +55,7 @@ import {
   type Sensitivity,
 } from './model.ts';
 import { decide, type Decision } from './rules.ts';
-import { getJson, HealthTx, key, pad, pageIndex, prefixRange, putJson, SEP, type AuditEntry, type AuditOp, type Config, type Notification, type Session } from './state.ts';
+import { getJson, HealthTx, key, pad, pageIndex, prefixRange, putJson, SEP, type AuditEntry, type AuditOp, type Config, type Enrolment, type Notification, type Session } from './state.ts';
 
 export const HEALTH_CONTRACT = 'health';
 const STAFF_ADMIN_ROLES = ['admin', 'supervisor'];
@@ -221,7 +224,17 @@ function partsUpTo(r: RecordEntry, s: Sensitivity) {
 }
 
 function requirePatientSelf(tx: HealthTx, patient: string, what: string): void {
-  if (tx.creator.role !== 'patient' || tx.pseudonymOf(tx.creatorRef) !== patient) throw new ContractError(`${what}: only the patient may do this`);
+  if (tx.creatorPseudonym !== patient) throw new ContractError(`${what}: only the patient may do this`);
+}
+
+/**
+ * An application as its applicant sees it: for a record, without the owner — the patient's
+ * pseudonym is the patient's to reveal, and an applicant needs only the application's status.
+ */
+function applicantView(app: Application): Application | Omit<Application, 'owner'> {
+  if (app.target.kind !== 'record') return app;
+  const { owner: _owner, ...view } = app;
+  return view;
 }
 
 function isStaffOf(tx: HealthTx, org: string): boolean {
@@ -262,7 +275,7 @@ function auditQuery(tx: HealthTx, q: AuditQuery): { entries: AuditEntry[]; bookm
     if (!r) throw new ContractError(`record ${q.recordId} does not exist`);
     let allowed = isStaffOf(tx, r.custodian);
     if (!allowed && !isErased(r)) {
-      allowed = (c.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === r.patient)
+      allowed = tx.creatorPseudonym === r.patient
         || decide(tx.recordFacts(c, 'read', 'TREAT', null, recordTarget(r, 'normal'))).decision === 'allow';
     }
     if (!allowed) throw new ContractError(`provenance of record ${q.recordId}: only the patient, the custodian's admins/supervisors and readers of the record may see it`);
@@ -302,38 +315,54 @@ export const healthContract: Contract = {
 
     config: fn('evaluate', 'config() → the contract configuration', (tx) => json(tx.config() ?? null)),
 
-    enrolPatient: fn('submit', 'enrolPatient({user, pseudonym}) — an admin binds a patient user of their organisation to the pseudonym records use', (tx, args) => {
-      const a = parseArg(z.strictObject({ user: userSchema, pseudonym: pseudonymSchema }), args);
-      if (a.user.slice(0, a.user.indexOf('/')) !== tx.creator.org) throw new ContractError(`enrolPatient: ${a.user} is not a user of ${tx.creator.org}`);
-      if (tx.pseudonymOf(a.user) !== null) throw new ContractError(`enrolPatient: ${a.user} is already enrolled`);
-      if (tx.userOfPseudonym(a.pseudonym) !== null) throw new ContractError('enrolPatient: this pseudonym is already bound to another user');
-      putJson(tx.stub, key('pt', 'user', a.user), { pseudonym: a.pseudonym });
-      putJson(tx.stub, key('pt', 'pp', a.pseudonym), { user: a.user });
+    // Decision 0906: the chain learns only that this pseudonym is a patient of the admin's
+    // hospital. Who the patient is stays at that hospital; the patient's certificate, issued by
+    // its CA to the pseudonym, is what lets them act as its owner.
+    enrolPatient: fn('submit', "enrolPatient({pseudonym}) — an admin registers a patient pseudonym of their own hospital (no user id goes on chain)", (tx, args) => {
+      const a = parseArg(z.strictObject({ pseudonym: pseudonymSchema }), args);
+      const enrolledBy = tx.patientOrgOf(a.pseudonym);
+      if (enrolledBy !== null) throw new ContractError(`enrolPatient: this pseudonym is already enrolled${enrolledBy === tx.creator.org ? '' : ' by another hospital'}`);
+      const enrolment: Enrolment = { org: tx.creator.org, enrolledAtMs: tx.nowMs };
+      putJson(tx.stub, key('pt', 'pp', a.pseudonym), enrolment);
       const auditId = writeAudit(tx, { op: 'patient.enrol', actor: tx.creator, patient: a.pseudonym });
       return json({ auditId });
     }, ['admin']),
 
     // ---- care relations -------------------------------------------------------------------
-    startCare: fn('submit', "startCare({doctor, patient}) — by the doctor's hospital admin or supervisor, or by the patient", (tx, args) => {
+    // A care relation lets a doctor read and write the patient's records: it is a decision about
+    // who may see the patient's data, so it is the patient's (any doctor, any hospital) or, as
+    // an admission, their own hospital's for one of its own doctors (decision 0903). The
+    // doctor's hospital cannot bring another hospital's patient into its care: that would be a
+    // consent under another name.
+    startCare: fn('submit', "startCare({doctor, patient}) — by the patient, or by an admin or supervisor of the patient's own hospital for one of its doctors", (tx, args) => {
       const a = parseArg(z.strictObject({ doctor: userSchema, patient: pseudonymSchema }), args);
-      const doctorOrg = a.doctor.slice(0, a.doctor.indexOf('/'));
-      const byPatient = tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === a.patient;
-      if (!byPatient && !isStaffOf(tx, doctorOrg)) throw new ContractError(`startCare: only an admin or supervisor of ${doctorOrg}, or the patient, may start this care relation`);
-      if (tx.userOfPseudonym(a.patient) === null) throw new ContractError('startCare: no patient is enrolled under this pseudonym');
+      const patientOrg = tx.patientOrgOf(a.patient);
+      if (patientOrg === null) throw new ContractError('startCare: no patient is enrolled under this pseudonym');
+      const doctorOrg = orgOf(a.doctor);
+      const byPatient = tx.creatorPseudonym === a.patient;
+      if (!byPatient && !(isStaffOf(tx, patientOrg) && doctorOrg === patientOrg)) {
+        throw new ContractError(`startCare: a care relation is started by the patient, or by an admin or supervisor of the patient's own hospital for one of its own doctors — not by ${tx.creator.role} of ${tx.creator.org} for ${a.doctor}`);
+      }
       const k = key('care', a.doctor, a.patient);
-      const existing = getJson<{ active: boolean }>(tx.stub, k);
+      const existing = getJson<CareRelation>(tx.stub, k);
       if (existing?.active) throw new ContractError(`startCare: ${a.doctor} already cares for this patient`);
-      putJson(tx.stub, k, { doctor: a.doctor, patient: a.patient, active: true, startedAtMs: tx.nowMs, startedBy: tx.creatorRef, endedAtMs: null, endedBy: null });
+      const relation: CareRelation = { doctor: a.doctor, patient: a.patient, active: true, startedAtMs: tx.nowMs, startedBy: tx.creatorRef, startedByPatient: byPatient, endedAtMs: null, endedBy: null };
+      putJson(tx.stub, k, relation);
       const auditId = writeAudit(tx, { op: 'care.start', actor: tx.creator, patient: a.patient });
       if (!byPatient) tx.notify(a.patient, { auditId, kind: 'care', actor: tx.creatorRef, recordId: null, applicationId: null });
       return json({ auditId });
     }),
 
-    endCare: fn('submit', 'endCare({doctor, patient}) — by the same parties as startCare, or the doctor', (tx, args) => {
+    // Ending a relation only takes access away, so more parties may: the patient, the doctor,
+    // staff of the doctor's hospital (withdrawing its doctor) and of the patient's own hospital.
+    endCare: fn('submit', "endCare({doctor, patient}) — by the patient, the doctor, or an admin or supervisor of the doctor's or the patient's hospital", (tx, args) => {
       const a = parseArg(z.strictObject({ doctor: userSchema, patient: pseudonymSchema }), args);
-      const doctorOrg = a.doctor.slice(0, a.doctor.indexOf('/'));
-      const byPatient = tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === a.patient;
-      if (!byPatient && !isStaffOf(tx, doctorOrg) && tx.creatorRef !== a.doctor) throw new ContractError('endCare: only the doctor, their admin or supervisor, or the patient may end this care relation');
+      const doctorOrg = orgOf(a.doctor);
+      const patientOrg = tx.patientOrgOf(a.patient);
+      const byPatient = tx.creatorPseudonym === a.patient;
+      if (!byPatient && !isStaffOf(tx, doctorOrg) && !(patientOrg !== null && isStaffOf(tx, patientOrg)) && tx.creatorRef !== a.doctor) {
+        throw new ContractError("endCare: only the patient, the doctor, or an admin or supervisor of the doctor's or the patient's hospital may end this care relation");
+      }
       const k = key('care', a.doctor, a.patient);
       const existing = getJson<Record<string, unknown> & { active: boolean }>(tx.stub, k);
       if (!existing?.active) throw new ContractError(`endCare: ${a.doctor} has no active care relation with this patient`);
@@ -346,7 +375,7 @@ export const healthContract: Contract = {
       const a = parseArg(createRecordArgs, args);
       refuseExpiredPreparation(tx, a.recordId, a.notAfterMs);
       if (tx.record(a.recordId) !== undefined) throw new ContractError(`record ${a.recordId} already exists`);
-      if (tx.userOfPseudonym(a.patient) === null) throw new ContractError('createRecord: no patient is enrolled under this pseudonym');
+      if (tx.patientOrgOf(a.patient) === null) throw new ContractError('createRecord: no patient is enrolled under this pseudonym');
       const sensitivity = maxSensitivity(a.parts.map((p) => p.sensitivity));
       const target = { recordId: a.recordId, patient: a.patient, custodian: tx.creator.org, category: a.category, sensitivity, isNew: true, exists: true };
       const { decision, auditId } = decideRecordAccess(tx, tx.creator, 'write', a.purpose, null, target, { op: 'record.create', version: 1 });
@@ -382,14 +411,15 @@ export const healthContract: Contract = {
     eraseRecord: fn('submit', "eraseRecord({recordId}) — by the patient, or an admin/supervisor of the custodian; keeps only a non-identifying proof", (tx, args) => {
       const a = parseArg(z.strictObject({ recordId: idSchema }), args);
       const r = tx.liveRecord(a.recordId);
-      const byPatient = tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === r.patient;
+      const byPatient = tx.creatorPseudonym === r.patient;
       if (!byPatient && !isStaffOf(tx, r.custodian)) throw new ContractError(`eraseRecord: only the patient or an admin/supervisor of ${r.custodian} may erase record ${a.recordId}`);
       const tombstone: ErasedEntry = {
         recordId: r.recordId,
         erased: true,
         erasedAtMs: tx.nowMs,
         custodian: r.custodian,
-        // A patient's user name is linked to their pseudonym by enrolment: record the role only.
+        // A patient acts as "<org>/<pseudonym>" (decision 0906): record the role only, so the
+        // proof of erasure names no patient.
         erasedBy: byPatient ? `${tx.creator.org}/patient` : tx.creatorRef,
         versions: r.version,
         commitmentsDigest: commitmentsDigest(tx.stub, r.recordId, r.version),
@@ -408,7 +438,7 @@ export const healthContract: Contract = {
       if (!r) throw new ContractError(`record ${a.recordId} does not exist`);
       if (isErased(r)) return json(r);
       const d = decide(tx.recordFacts(tx.creator, 'read', a.purpose, null, recordTarget(r, 'normal')));
-      const self = tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === r.patient;
+      const self = tx.creatorPseudonym === r.patient;
       if (d.decision !== 'allow' && !self && !isStaffOf(tx, r.custodian)) throw new ContractError(`getRecord: not allowed — ${d.reasons.join('; ')}`);
       const { parts, ...meta } = r;
       return json({ ...meta, parts: parts.map((p) => ({ sensitivity: p.sensitivity, sizeBytes: p.sizeBytes, mediaType: p.mediaType })) });
@@ -432,7 +462,7 @@ export const healthContract: Contract = {
     recordVersions: fn('evaluate', 'recordVersions({recordId, purpose?}) → the metadata of every version, for the patient, the custodian staff, or a reader of every part', (tx, args) => {
       const a = parseArg(z.strictObject({ recordId: idSchema, purpose: accessRequestSchema.shape.purpose.default('TREAT') }), args);
       const r = tx.liveRecord(a.recordId);
-      const self = tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === r.patient;
+      const self = tx.creatorPseudonym === r.patient;
       const d = decide(tx.recordFacts(tx.creator, 'read', a.purpose, null, recordTarget(r)));
       if (!self && !isStaffOf(tx, r.custodian) && d.decision !== 'allow') throw new ContractError(`recordVersions: not allowed — ${d.reasons.join('; ')}`);
       const [start, end] = prefixRange('recv', a.recordId);
@@ -590,7 +620,7 @@ export const healthContract: Contract = {
         patient: isRecord ? owner : null, recordId: a.target.kind === 'record' ? a.target.recordId : null, datasetId: a.target.kind === 'dataset' ? a.target.datasetId : null,
       });
       if (isRecord) tx.notify(owner, { auditId, kind: 'application', actor: tx.creatorRef, recordId: a.target.kind === 'record' ? a.target.recordId : null, applicationId });
-      return json({ application: app, auditId });
+      return json({ application: applicantView(app), auditId });
     }),
 
     decideApplication: fn('submit', "decideApplication({applicationId, approve}) — the patient (records) or the owner organisation's admin/supervisor (datasets)", (tx, args) => {
@@ -619,7 +649,7 @@ export const healthContract: Contract = {
       const a = parseArg(z.union([z.strictObject({ owner: z.union([pseudonymSchema, orgSchema]) }), z.strictObject({ applicant: userSchema })]), args);
       let parts: string[];
       if ('owner' in a) {
-        const allowed = /^[0-9a-f]{32,128}$/.test(a.owner) ? tx.creator.role === 'patient' && tx.pseudonymOf(tx.creatorRef) === a.owner : isStaffOf(tx, a.owner);
+        const allowed = PSEUDONYM_RE.test(a.owner) ? tx.creatorPseudonym === a.owner : isStaffOf(tx, a.owner);
         if (!allowed) throw new ContractError('listApplications: only the owner may list applications addressed to it');
         parts = ['ax', 'owner', a.owner];
       } else {
@@ -627,7 +657,13 @@ export const healthContract: Contract = {
         parts = ['ax', 'applicant', a.applicant];
       }
       const [start, end] = prefixRange(...parts);
-      return json(tx.stub.getStateByRange(start, end).map((kv) => getJson<Application>(tx.stub, key('app', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)))));
+      const apps = tx.stub.getStateByRange(start, end).map((kv) => {
+        const id = kv.key.slice(kv.key.lastIndexOf(SEP) + 1);
+        const app = getJson<Application>(tx.stub, key('app', id));
+        if (app === undefined) throw new ContractError(`application index names a missing application ${id}`);
+        return app;
+      });
+      return json('owner' in a ? apps : apps.map(applicantView));
     }),
 
     // ---- BMRS sessions ----------------------------------------------------------------------

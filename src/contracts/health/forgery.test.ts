@@ -74,13 +74,13 @@ before(async () => {
     orgs: [...orgs],
     users: [
       ...orgs.flatMap((org) => [{ org, commonName: 'admin1', role: 'admin' as const }, { org, commonName: 'doctor1', role: 'doctor' as const }]),
-      { org: H1, commonName: 'patient1', role: 'patient' },
+      { org: H1, commonName: 'patient1', role: 'patient', pseudonym: PP },
     ],
   });
   kit = await TestKit.create({ orgs: 3, consortium, contracts: [healthContract] });
   peers = orgs.map((org) => kit.peer(org, join(tmp.dir, org)));
   submit(kit.user(H1, 'admin1'), 'initialize', { camsOrg: H1 });
-  submit(kit.user(H1, 'admin1'), 'enrolPatient', { user: `${H1}/patient1`, pseudonym: PP });
+  submit(kit.user(H1, 'admin1'), 'enrolPatient', { pseudonym: PP });
   submit(kit.user(H1, 'admin1'), 'startCare', { doctor: `${H1}/doctor1`, patient: PP });
   const created = submit(kit.user(H1, 'doctor1'), 'createRecord', { recordId: 'held', patient: PP, category: 'Observation', parts: [partFor('held', 'normal')] });
   assert.equal(created['allowed'], true);
@@ -148,8 +148,8 @@ describe('forged health transactions', () => {
 
   it("a record for a patient outside the creator's care is denied by the contract; forging it in fails validation", () => {
     const stranger = kit.user(H2, 'doctor1');
-    // Not this admin's patient to enrol under another pseudonym.
-    assert.throws(() => endorsed(kit.user(H2, 'admin1'), 'enrolPatient', { user: `${H1}/patient1`, pseudonym: pseudonymFor('other') }), /refused: 400/);
+    // Another hospital cannot re-enrol (and so claim) Hospital1's pseudonym.
+    assert.throws(() => endorsed(kit.user(H2, 'admin1'), 'enrolPatient', { pseudonym: PP }), /refused: 400/);
     // Denied: committed as an audited denial, with no record entry.
     const e = endorsed(stranger, 'createRecord', { recordId: 'f4', patient: PP, category: 'Observation', parts: [partFor('f4', 'normal')] });
     const verdict = JSON.parse(Buffer.from(decodeResponse(e.response).result.payload).toString('utf8')) as { allowed: boolean };

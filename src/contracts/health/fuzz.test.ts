@@ -11,14 +11,14 @@ describe('health contract: malformed input', () => {
   after(() => c.close());
   const pp = pseudonymFor('fuzz');
   c.submit('H1/admin:admin', 'initialize', { camsOrg: 'H1' });
-  c.submit('H1/admin:admin', 'enrolPatient', { user: 'H1/pat', pseudonym: pp });
+  c.submit('H1/admin:admin', 'enrolPatient', { pseudonym: pp });
   c.submit('H1/admin:admin', 'startCare', { doctor: 'H1/doc', patient: pp });
   c.submit('H1/doc:doctor', 'createRecord', { recordId: 'r1', patient: pp, category: 'Observation', parts: [partFor('r1', 'normal')] });
-  const callers = ['H1/doc:doctor', 'H1/admin:admin', 'H1/pat:patient', 'H1/node:peer', 'H2/res:researcher'];
+  const callers = ['H1/doc:doctor', 'H1/admin:admin', `H1/${pp}:patient`, 'H1/node:peer', 'H2/res:researcher'];
   // Near-misses of valid arguments reach deeper than random JSON does.
   const nearMisses: unknown[] = [
     {}, [], null, 0, '', 'x'.repeat(70_000), { recordId: 'r1' }, { recordId: 'r1', action: 'read' }, { patient: pp }, { patient: pp.toUpperCase() },
-    { recordId: 'r1', action: 'read', purpose: 'TREAT', requester: { org: 'H1', id: 'x|y', role: 'doctor' } }, { user: 'H1/pat', pseudonym: pp },
+    { recordId: 'r1', action: 'read', purpose: 'TREAT', requester: { org: 'H1', id: 'x|y', role: 'doctor' } }, { user: 'H1/pat', pseudonym: pp }, { pseudonym: pp },
     { kind: 'record', recordId: 'r1' }, { kind: 'patient', patient: pp, bookmark: 'zzz' }, { kind: 'org', org: 'H1', pageSize: 0 },
     [{ requester: { org: 'H1', id: 'a', role: 'nurse' }, recordId: 'r1', action: 'read', purpose: 'TREAT', servedDecision: 'allow' }],
     { target: { kind: 'record', recordId: 'missing' }, purpose: 'HRESCH', actions: ['read'], period: { startMs: 1, endMs: 2 } },

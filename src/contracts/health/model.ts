@@ -64,11 +64,12 @@ export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 /** A user is named "org/commonName" — unique across the consortium. */
 export const USER_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 /**
- * A pseudonymous patient id: lowercase hex of 128–512 bits, e.g. HMAC-SHA256(pseudonymisation key,
- * patient id) computed off chain by the node. Requiring hex keeps names, MRNs and e-mail
- * addresses from being stored as "patient ids" by mistake.
+ * A pseudonymous patient id: lowercase hex of 128–256 bits, e.g. HMAC-SHA256(the hospital's
+ * pseudonymisation key, patient id) computed off chain. Requiring hex keeps names, MRNs and
+ * e-mail addresses from being stored as "patient ids" by mistake. At most 64 characters because
+ * it is also the common name of the patient's certificate (decision 0906).
  */
-export const PSEUDONYM_RE = /^[0-9a-f]{32,128}$/;
+export const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
 /** Record, dataset, consent and application ids. */
 export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** A record category: a FHIR resource type (PascalCase) or 'file'. */
@@ -130,7 +131,7 @@ export const actionSchema = z.enum(ACTIONS);
 export const purposeSchema = z.enum(PURPOSES);
 export const userSchema = z.string().regex(USER_RE, 'must be "org/commonName"');
 export const orgSchema = z.string().regex(ORG_RE, 'must be an organisation name');
-export const pseudonymSchema = z.string().regex(PSEUDONYM_RE, 'must be a pseudonym: 32–128 lowercase hex characters');
+export const pseudonymSchema = z.string().regex(PSEUDONYM_RE, 'must be a pseudonym: 32–64 lowercase hex characters');
 export const idSchema = z.string().regex(ID_RE, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}');
 export const categorySchema = z.string().regex(CATEGORY_RE, "must be a FHIR resource type or 'file'");
 export const reasonSchema = z.string().regex(REASON_RE, 'must be a short reason code (lowercase letters, digits, dashes; at most 64)');
@@ -337,7 +338,7 @@ export interface ErasedEntry {
   readonly erasedAtMs: number;
   /** The organisation that held it (not identifying; lets its auditors find the proof). */
   readonly custodian: string;
-  /** Staff: "org/id"; a patient erasing their own record is recorded as "org/patient" only. */
+  /** Staff: "org/id"; a patient erasing their own record is recorded as "org/patient" only (no pseudonym in the proof). */
   readonly erasedBy: string;
   readonly versions: number;
   /** sha256 over the canonical encoding of every former version's commitments (hex). */
@@ -350,6 +351,8 @@ export interface CareRelation {
   readonly active: boolean;
   readonly startedAtMs: number;
   readonly startedBy: string;
+  /** The patient started it (else staff of the patient's own hospital, for one of its doctors). */
+  readonly startedByPatient: boolean;
   readonly endedAtMs: number | null;
   readonly endedBy: string | null;
 }

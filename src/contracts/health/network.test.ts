@@ -20,7 +20,7 @@ before(async () => {
     orgs,
     users: [
       ...orgs.flatMap((org) => [{ org, commonName: 'admin1', role: 'admin' as const }, { org, commonName: 'doctor1', role: 'doctor' as const }]),
-      { org: 'Hospital1', commonName: 'patient1', role: 'patient' },
+      { org: 'Hospital1', commonName: 'patient1', role: 'patient', pseudonym: PP },
       { org: 'Hospital2', commonName: 'nurse1', role: 'nurse' },
     ],
   });
@@ -41,7 +41,7 @@ async function submit(org: string, user: string, fn: string, arg: unknown): Prom
 describe('health contract on the in-process network', () => {
   it('records, consent, audited access and erasure commit on every peer; the ledgers verify', async () => {
     await submit('Hospital1', 'admin1', 'initialize', { camsOrg: 'Hospital1' });
-    await submit('Hospital1', 'admin1', 'enrolPatient', { user: 'Hospital1/patient1', pseudonym: PP });
+    await submit('Hospital1', 'admin1', 'enrolPatient', { pseudonym: PP });
     await submit('Hospital1', 'admin1', 'startCare', { doctor: 'Hospital1/doctor1', patient: PP });
     const created = await submit('Hospital1', 'doctor1', 'createRecord', { recordId: 'n1', patient: PP, category: 'Observation', parts: [partFor('n1', 'normal')] });
     assert.equal(created['allowed'], true);
@@ -58,7 +58,7 @@ describe('health contract on the in-process network', () => {
     assert.equal(allowed['allowed'], true);
 
     // A patient certificate cannot call an admin-only function (ACL at the endorsers).
-    await assert.rejects(net.gateway('Hospital1', 'patient1').submit('health', 'enrolPatient', [JSON.stringify({ user: 'Hospital1/x', pseudonym: PP })]), /role "patient" may not call/);
+    await assert.rejects(net.gateway('Hospital1', 'patient1').submit('health', 'enrolPatient', [JSON.stringify({ pseudonym: pseudonymFor('another-patient') })]), /role "patient" may not call/);
 
     const log = JSON.parse(Buffer.from(await net.gateway('Hospital1', 'patient1').evaluate('health', 'auditTrail', [JSON.stringify({ kind: 'patient', patient: PP })], 'Hospital3')).toString()) as { entries: Array<{ op: string; outcome: string; actor: { id: string } }> };
     assert.ok(log.entries.some((e) => e.op === 'access.read' && e.outcome === 'deny' && e.actor.id === 'nurse1'));

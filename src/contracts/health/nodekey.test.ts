@@ -47,7 +47,7 @@ describe('health contract: served-read events are recorded once', () => {
   after(() => c.close());
   const pp = pseudonymFor('rr');
   c.submit('H1/admin:admin', 'initialize', { camsOrg: 'H1' });
-  c.submit('H1/admin:admin', 'enrolPatient', { user: 'H1/pat', pseudonym: pp });
+  c.submit('H1/admin:admin', 'enrolPatient', { pseudonym: pp });
   c.submit('H1/admin:admin', 'startCare', { doctor: 'H1/doc', patient: pp });
   c.submit('H1/doc:doctor', 'createRecord', { recordId: 'r1', patient: pp, category: 'Observation', parts: [partFor('r1', 'normal')] });
   const event = (eventId: string) => ({ requester: { org: 'H2', id: 'doc', role: 'doctor' }, recordId: 'r1', action: 'read', purpose: 'BTG', reason: 'unconscious', servedDecision: 'allow', eventId });
@@ -79,7 +79,7 @@ describe('health contract: a served break-the-glass read notifies the patient on
   after(() => c.close());
   const pp = pseudonymFor('btg-once');
   c.submit('H1/admin:admin', 'initialize', { camsOrg: 'H1' });
-  c.submit('H1/admin:admin', 'enrolPatient', { user: 'H1/pat', pseudonym: pp });
+  c.submit('H1/admin:admin', 'enrolPatient', { pseudonym: pp });
   c.submit('H1/admin:admin', 'startCare', { doctor: 'H1/doc', patient: pp });
   c.submit('H1/doc:doctor', 'createRecord', { recordId: 'r1', patient: pp, category: 'Observation', parts: [partFor('r1', 'normal'), partFor('r1', 'sensitive')] });
 
@@ -89,7 +89,7 @@ describe('health contract: a served break-the-glass read notifies the patient on
     const ev = (n: number) => ({ requester: { org: 'H2', id: 'doc', role: 'doctor' }, recordId: 'r1', action: 'read', purpose: 'BTG', reason: 'unconscious', servedDecision: 'allow', eventId: toHex(sha256(`btg-${n}`)).slice(0, 32) });
     const recorded = c.submit<Array<{ decision: string }>>(NODE1, 'recordReads', [ev(1), ev(2)]);
     assert.deepEqual(recorded.map((r) => r.decision), ['allow', 'allow']);
-    const feed = c.evaluate<{ notifications: Array<{ kind: string }> }>('H1/pat:patient', 'notifications', { patient: pp });
+    const feed = c.evaluate<{ notifications: Array<{ kind: string }> }>(`H1/${pp}:patient`, 'notifications', { patient: pp });
     assert.equal(feed.notifications.filter((n) => n.kind === 'break-the-glass').length, 1);
     // The custodian's entries are still flagged as break-the-glass security alerts.
     const btgEntries = c.dump().filter((e) => e.key.startsWith('au|') && e.value.includes('"recordedBy":{"org":"H1"') && e.value.includes('break-the-glass'));

@@ -8,6 +8,10 @@
 //      the patient is dead (state 3) — nothing passes until CAMS re-authorizes;
 //   2. allow rules, first match wins (the basis is recorded): own record (patient), care relation
 //      (doctor), own hospital (supervisor), patient consent, approved application, break-the-glass;
+//      each says who decided (decision 0903): the patient (own record, a care relation they
+//      started, consent, approving an application), the patient's own hospital under a clinical
+//      rule (a care relation it started for its own doctor, its supervisor reading the records it
+//      holds of its own patients), or an emergency (break-the-glass, flagged and notified);
 //   3. otherwise deny, with one reason per rule explaining why it did not apply.
 // For patient data the requester's BMRS session is then driven (bmrs.ts bmrsDrive): a denial is a
 // Violation. A patient acting on their own data is the BMRS "user", not a service provider: no
@@ -28,8 +32,17 @@ export interface Requester {
   readonly org: string;
   readonly id: string;
   readonly role: string;
-  /** The pseudonym enrolled for this user when they are a patient (state: patient binding). */
+  /**
+   * The pseudonym this requester owns: an enrolled patient's certificate is issued to it and
+   * comes from the hospital that enrolled it (decision 0906); null for everyone else.
+   */
   readonly pseudonym: string | null;
+}
+
+/** An active care relation between the requester (as doctor) and the record's patient. */
+export interface CareFact {
+  /** The patient started it; otherwise staff of a hospital did. */
+  readonly startedByPatient: boolean;
 }
 
 /** What is being accessed. */
@@ -40,6 +53,8 @@ export type Subject =
       /** False when the record does not exist or was erased. */
       readonly exists: boolean;
       readonly patient: string;
+      /** The patient's own hospital: the organisation that enrolled the pseudonym ('' if unknown). */
+      readonly patientOrg: string;
       readonly custodian: string;
       readonly category: string;
       /** Highest sensitivity among the parts requested (or being written). */
@@ -56,8 +71,8 @@ export interface AccessFacts {
   readonly purpose: Purpose;
   readonly reason: string | null;
   readonly subject: Subject;
-  /** An active care relation between requester (as doctor) and the subject's patient. */
-  readonly inCare: boolean;
+  /** The active care relation between requester (as doctor) and the subject's patient, or null. */
+  readonly care: CareFact | null;
   /** The patient's consents (active index; expiry is checked here against nowMs). */
   readonly consents: readonly Consent[];
   /** The requester's approved applications for this subject. */
@@ -162,7 +177,11 @@ export function evaluateRules(f: AccessFacts): { basis: Basis | null; reasons: s
       }
     }
     if (r.role === 'doctor') {
-      if (!f.inCare) reasons.push('care relation: the patient is not in this doctor\'s care');
+      if (f.care === null) reasons.push('care relation: the patient is not in this doctor\'s care');
+      // Only the patient, or the patient's own hospital for one of its own doctors, can put a
+      // patient in a doctor's care; a relation started by anyone else (before this rule, another
+      // hospital's admin for its own doctor) would be a consent the patient never gave.
+      else if (!f.care.startedByPatient && r.org !== s.patientOrg) reasons.push('care relation: neither the patient nor their own hospital started it');
       else if (!CARE_ACTIONS.includes(f.action)) reasons.push(`care relation: covers ${CARE_ACTIONS.join(' and ')}, not ${f.action}`);
       else if (!CARE_PURPOSES.includes(f.purpose)) reasons.push(`care relation: covers purposes ${CARE_PURPOSES.join(', ')}, not ${f.purpose}`);
       else if (!withinCeiling(f.action, s.sensitivity, ROLE_RULE_CEILING)) reasons.push(`care relation: ${s.sensitivity} data needs explicit consent or break-the-glass`);
@@ -170,6 +189,9 @@ export function evaluateRules(f: AccessFacts): { basis: Basis | null; reasons: s
     }
     if (r.role === 'supervisor') {
       if (s.isNew || s.custodian !== r.org) reasons.push('own hospital: the record is held by another organisation');
+      // A hospital holding a record of another hospital's patient holds it because the patient
+      // let one of its doctors write it; that does not let its supervisor read it too.
+      else if (s.patientOrg !== r.org) reasons.push('own hospital: the patient is registered with another hospital (their consent is needed)');
       else if (!SUPERVISOR_ACTIONS.includes(f.action)) reasons.push(`own hospital: supervisors may read, not ${f.action}`);
       else if (!SUPERVISOR_PURPOSES.includes(f.purpose)) reasons.push(`own hospital: covers purposes ${SUPERVISOR_PURPOSES.join(', ')}, not ${f.purpose}`);
       else if (!withinCeiling(f.action, s.sensitivity, ROLE_RULE_CEILING)) reasons.push(`own hospital: ${s.sensitivity} data needs explicit consent`);

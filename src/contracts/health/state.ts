@@ -7,8 +7,8 @@
 // of one prefix. Times inside keys are zero-padded to 15 digits so they sort numerically.
 //
 //   cfg                                  contract configuration (CAMS organisation)
-//   pt|user|<org/id>  → pseudonym         patient enrolment (both directions)
-//   pt|pp|<pseudonym> → org/id
+//   pt|pp|<pseudonym> → {org}            patient enrolment: the pseudonym's own hospital (decision
+//                                        0906: no user id; the patient acts as "<org>/<pseudonym>")
 //   rec|<recordId>                       current RecordEntry, or ErasedEntry after erasure
 //   recv|<recordId>|<version 6>          every version (deleted on erasure)
 //   rx|pp|<pseudonym>|<recordId>         a patient's records (deleted on erasure)
@@ -34,9 +34,15 @@
 import type { ChaincodeStub } from '../stub.ts';
 import { ContractError } from '../runtime.ts';
 import { isBmrsState, type BmrsState } from './bmrs.ts';
-import type { Action, Actor, Application, Consent, Dataset, ErasedEntry, Purpose, RecordEntry, Sensitivity } from './model.ts';
-import { LIMITS } from './model.ts';
+import type { Action, Actor, Application, CareRelation, Consent, Dataset, ErasedEntry, Purpose, RecordEntry, Sensitivity } from './model.ts';
+import { LIMITS, PSEUDONYM_RE } from './model.ts';
 import type { AccessFacts, Decision, Requester } from './rules.ts';
+
+/** What the chain knows of an enrolled pseudonym: the hospital that enrolled it, nothing else. */
+export interface Enrolment {
+  readonly org: string;
+  readonly enrolledAtMs: number;
+}
 
 export const SEP = '|';
 
@@ -167,12 +173,25 @@ export class HealthTx {
     return getJson<Config>(this.stub, 'cfg');
   }
 
-  pseudonymOf(user: string): string | null {
-    return getJson<{ pseudonym: string }>(this.stub, key('pt', 'user', user))?.pseudonym ?? null;
+  /** The hospital that enrolled this pseudonym (the patient's own hospital), or null. */
+  patientOrgOf(pseudonym: string): string | null {
+    return getJson<Enrolment>(this.stub, key('pt', 'pp', pseudonym))?.org ?? null;
   }
 
-  userOfPseudonym(pseudonym: string): string | null {
-    return getJson<{ user: string }>(this.stub, key('pt', 'pp', pseudonym))?.user ?? null;
+  /**
+   * The pseudonym an actor owns, or null (decision 0906). A patient's certificate is issued to
+   * their pseudonym (CN = X.520 pseudonym attribute, checked by the MSP), so "<org>/<pseudonym>"
+   * with role patient IS the patient — provided <org> is the hospital that enrolled that
+   * pseudonym: another hospital's CA cannot issue a certificate that owns it.
+   */
+  pseudonymOfActor(actor: Actor): string | null {
+    if (actor.role !== 'patient' || !PSEUDONYM_RE.test(actor.id)) return null;
+    return this.patientOrgOf(actor.id) === actor.org ? actor.id : null;
+  }
+
+  /** The pseudonym the transaction's creator owns (null unless the creator is an enrolled patient). */
+  get creatorPseudonym(): string | null {
+    return this.pseudonymOfActor(this.creator);
   }
 
   record(recordId: string): RecordEntry | ErasedEntry | undefined {
@@ -214,11 +233,16 @@ export class HealthTx {
     target: { recordId: string; patient: string; custodian: string; category: string; sensitivity: Sensitivity; isNew: boolean; exists: boolean },
   ): AccessFacts {
     const ref = `${requester.org}/${requester.id}`;
-    const req: Requester = { ...requester, pseudonym: requester.role === 'patient' ? this.pseudonymOf(ref) : null };
+    const req: Requester = { ...requester, pseudonym: this.pseudonymOfActor(requester) };
     if (!target.exists) {
-      return { nowMs: this.nowMs, requester: req, action, purpose, reason, subject: { kind: 'record', ...target }, inCare: false, consents: [], applications: [], session: 0 };
+      return { nowMs: this.nowMs, requester: req, action, purpose, reason, subject: { kind: 'record', ...target, patientOrg: '' }, care: null, consents: [], applications: [], session: 0 };
     }
-    const care = requester.role === 'doctor' ? getJson<{ active: boolean }>(this.stub, key('care', ref, target.patient)) : undefined;
+    const patientOrg = this.patientOrgOf(target.patient) ?? '';
+    const relation = requester.role === 'doctor' ? getJson<CareRelation>(this.stub, key('care', ref, target.patient)) : undefined;
+    // Relations written before the care rule of decision 0903 (issue 16) lack startedByPatient:
+    // they count as started by staff, which the engine accepts for a doctor of the patient's own
+    // hospital alone.
+    const care = relation?.active === true ? { startedByPatient: relation.startedByPatient === true } : null;
     const consents = this.consentsOf(target.patient);
     const applications = target.isNew ? [] : this.approvedApplications(ref, 'r', target.recordId);
     const selfPatient = req.pseudonym !== null && req.pseudonym === target.patient;
@@ -228,8 +252,8 @@ export class HealthTx {
       action,
       purpose,
       reason,
-      subject: { kind: 'record', ...target },
-      inCare: care?.active === true,
+      subject: { kind: 'record', ...target, patientOrg },
+      care,
       consents,
       applications,
       session: selfPatient ? 0 : this.session(ref, target.patient).state,
@@ -246,7 +270,7 @@ export class HealthTx {
       purpose,
       reason: null,
       subject: { kind: 'dataset', datasetId, exists: ds !== undefined, ownerOrg: ds?.ownerOrg ?? '' },
-      inCare: false,
+      care: null,
       consents: [],
       applications: ds ? this.approvedApplications(ref, 'd', datasetId) : [],
       session: 0,
