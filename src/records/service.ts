@@ -507,8 +507,9 @@ export class RecordService {
       throw new RecordError(`access transaction ${txId} was made by ${who.org}/${who.id}, not by ${check.creatorUser ?? `a user of ${check.creatorOrg}`}`, 'DENIED');
     }
     if (Date.now() - tx.proposal.timestampMs > ACCESS_TICKET_TTL_MS) throw new RecordError(`access transaction ${txId} is older than ${ACCESS_TICKET_TTL_MS / 60_000} minutes: ask again`, 'DENIED');
-    const answer = JSON.parse(Buffer.from(tx.response.result.payload).toString('utf8')) as { allowed?: boolean; record?: Released; reasons?: string[] };
-    if (answer.allowed !== true) throw new RecordError(`access was denied: ${(answer.reasons ?? []).join('; ')}`, 'DENIED');
+    const answer = JSON.parse(Buffer.from(tx.response.result.payload).toString('utf8')) as { allowed?: boolean; record?: Released; reasons?: string[]; session?: { notice?: string | null } | null };
+    // A refusal carries the contract's BMRS session notice (a dead session and who revives it) to every face.
+    if (answer.allowed !== true) throw new RecordError(`access was denied: ${[...(answer.reasons ?? []), ...(answer.session?.notice ? [answer.session.notice] : [])].join('; ')}`, 'DENIED');
     if (!answer.record) throw new RecordError(`access transaction ${txId} released no content (only an allowed read or share does)`, 'DENIED');
     return answer.record;
   }
