@@ -56,6 +56,8 @@ const sessionNoticeSchema = z.object({
   stateName: z.string(),
   dead: z.boolean(),
   reauthorizeBy: z.string().nullable(),
+  /** bmrsReauthorize's argument for this session: the record, or (a record being created) the patient. */
+  reauthorizeArgs: z.union([z.object({ provider: z.string(), recordId: z.string() }), z.object({ provider: z.string(), patient: z.string() })]),
   notice: z.string().nullable(),
 });
 export type SessionNotice = z.infer<typeof sessionNoticeSchema>;

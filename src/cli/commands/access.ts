@@ -63,7 +63,7 @@ export function register(program: Command, ctx: CommandContext): void {
       const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: p.content.toString('utf8') }));
       out.result({ allowed: r.allowed, txId: r.txId, flags: r.decision['flags'], reasons: r.decision['reasons'], withheld: r.withheld, session: r.session, parts }, () =>
         r.allowed ? [`BREAK-THE-GLASS read of ${f.recordId} (tx ${r.txId}); flags ${JSON.stringify(r.decision['flags'])}`, ...withheldLines(r.withheld), ...parts.map((p) => `--- ${p.sensitivity}\n${p.content}`)].join('\n')
-          : deniedText(r.txId, r.decision, f.recordId));
+          : deniedText(r.txId, r.decision));
     }));
 
   healthCommand(access, 'session', "A provider's BMRS session with a patient: user, CAMS, service provider or dead (the provider, the patient, CAMS admins, the provider's admins/supervisors)")

@@ -92,12 +92,13 @@ export function userRefOption(flag: string, value: string): string {
  * What a user must be told about their BMRS session after a decision (decision 0901): a recorded
  * violation, the session's death, a dead session — and for a dead one the exact command CAMS runs.
  */
-export function sessionAdvice(session: SessionNotice | null, recordId: string): string[] {
+export function sessionAdvice(session: SessionNotice | null): string[] {
   if (!session?.notice) return [];
   const lines = [`BMRS: ${session.notice}`];
   if (session.dead) {
     const cams = session.reauthorizeBy ?? '<CAMS organisation>';
-    lines.push(`To re-authorize, an admin of ${cams} runs:`, `  medledger access reauthorize --org ${cams} --user <admin> --provider ${session.provider} --record-id ${recordId}`);
+    const target = 'recordId' in session.reauthorizeArgs ? `--record-id ${session.reauthorizeArgs.recordId}` : `--patient ${session.reauthorizeArgs.patient}`;
+    lines.push(`To re-authorize, an admin of ${cams} runs:`, `  medledger access reauthorize --org ${cams} --user <admin> --provider ${session.provider} ${target}`);
   }
   return lines;
 }
@@ -108,9 +109,9 @@ export function withheldLines(withheld: readonly WithheldPart[]): string[] {
 }
 
 /** Human output of a refused access (read, write, break-the-glass): reasons, then the session advice. */
-export function deniedText(txId: string, decision: Record<string, unknown>, recordId: string): string {
+export function deniedText(txId: string, decision: Record<string, unknown>): string {
   const reasons = Array.isArray(decision['reasons']) ? (decision['reasons'] as unknown[]).map(String) : [];
-  return [`DENIED (audited in tx ${txId}):`, ...reasons.map((r) => `  ${r}`), ...sessionAdvice(sessionNoticeOf(decision), recordId)].join('\n');
+  return [`DENIED (audited in tx ${txId}):`, ...reasons.map((r) => `  ${r}`), ...sessionAdvice(sessionNoticeOf(decision))].join('\n');
 }
 
 /** Listings and audit queries are paged on chain (at most 200 a page). */
@@ -166,7 +167,7 @@ export function register(program: Command, _ctx: CommandContext): void {
       const r = await c.createRecord({ recordId: f.recordId, patient: resolvePatient(f.dir, f.patient), input: inputOf(f), purpose: f.purpose });
       // A refused write is committed and audited like a refused read: same exit code (4).
       if (r['allowed'] !== true) _ctx.exitCode = 4;
-      out.result(r, () => r['allowed'] === true ? `created ${f.recordId} (tx ${String(r['txId'])})\n${show((r['record'] as Record<string, unknown>)?.['parts'])}` : deniedText(String(r['txId']), r, f.recordId));
+      out.result(r, () => r['allowed'] === true ? `created ${f.recordId} (tx ${String(r['txId'])})\n${show((r['record'] as Record<string, unknown>)?.['parts'])}` : deniedText(String(r['txId']), r));
     }));
 
   healthCommand(record, 'update', 'Write a new version of a record (earlier versions are kept)')
@@ -179,7 +180,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     .action(async (f: HealthFlags & { recordId: string; fhir?: string; file?: string; mediaType?: string; sensitivity?: string; purpose: string }) => asUser(f, async (c, out) => {
       const r = await c.updateRecord({ recordId: f.recordId, input: inputOf(f), purpose: f.purpose });
       if (r['allowed'] !== true) _ctx.exitCode = 4;
-      out.result(r, () => r['allowed'] === true ? `updated ${f.recordId} to version ${String((r['record'] as Record<string, unknown>)?.['version'])}` : deniedText(String(r['txId']), r, f.recordId));
+      out.result(r, () => r['allowed'] === true ? `updated ${f.recordId} to version ${String((r['record'] as Record<string, unknown>)?.['version'])}` : deniedText(String(r['txId']), r));
     }));
 
   healthCommand(record, 'get', 'Read a record: an audited on-chain access decision, then the released parts (CID and commitment verified); without --sensitivity, every part you may see (the others are withheld, and it says why)')
@@ -194,7 +195,7 @@ export function register(program: Command, _ctx: CommandContext): void {
       if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new CliError('--version must be a positive integer', 2);
       const r = await c.readRecord({ recordId: f.recordId, purpose: f.purpose, ...(f.reason ? { reason: f.reason } : {}), ...(f.sensitivity ? { sensitivity: f.sensitivity } : {}), ...(version ? { version } : {}) });
       if (!r.allowed) {
-        out.result({ allowed: false, txId: r.txId, decision: r.decision, session: r.session }, () => deniedText(r.txId, r.decision, f.recordId));
+        out.result({ allowed: false, txId: r.txId, decision: r.decision, session: r.session }, () => deniedText(r.txId, r.decision));
         _ctx.exitCode = 4;
         return;
       }

@@ -163,6 +163,18 @@ describe('health contract: access, BMRS sessions and break-the-glass', () => {
     assert.equal(session(c, 'H1/doc1'), 2);
   });
 
+  it('a write claimed as an emergency by a nurse is a Violation; the dead session names the patient for CAMS (the record does not exist)', () => {
+    const create = () => c.submit<Verdict & { session: SessionNotice & { reauthorizeArgs: Record<string, string> } }>('H2/nurse7:nurse', 'createRecord', { recordId: 'r-emergency', patient: PP, category: 'Observation', parts: [partFor('r-emergency', 'normal')], purpose: 'ETREAT' });
+    const first = create();
+    assert.deepEqual([first.allowed, first.flags, first.session.state], [false, ['bmrs-violation', 'security-alert'], 2]);
+    const second = create();
+    assert.equal(second.session.dead, true);
+    assert.deepEqual(second.session.reauthorizeArgs, { provider: 'H2/nurse7', patient: PP });
+    assert.match(second.session.notice ?? '', /bmrsReauthorize\(\{"provider": "H2\/nurse7", "patient": "[0-9a-f]{64}"\}\)/);
+    c.submit(H1_ADMIN, 'bmrsReauthorize', second.session.reauthorizeArgs);
+    assert.equal(session(c, 'H2/nurse7'), 1);
+  });
+
   it('break-the-glass: allowed with a reason, flagged, audited as a security alert, patient notified', () => {
     const noReason = c.submit<Verdict>(DOC3, 'access', { recordId: 'r1', action: 'read', purpose: 'BTG' });
     assert.equal(noReason.allowed, false);

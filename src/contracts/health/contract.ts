@@ -93,17 +93,21 @@ function verdict(d: Decision, auditId: string, extra: Record<string, unknown> = 
 /**
  * What a governed requester is told about their BMRS session with the patient (decision 0901):
  * its state, and — when a violation is recorded, the session dies, or it is already dead — what
- * happened and how CAMS re-authorizes it. Null for accesses outside BMRS (a patient's own data).
+ * happened and how CAMS re-authorizes it (`reauthorizeArgs`: bmrsReauthorize's exact argument —
+ * the record, or for a record being created the patient the writer named). Null for accesses
+ * outside BMRS (a patient's own data).
  */
-function sessionNotice(tx: HealthTx, d: Decision, provider: string, recordId: string): Record<string, unknown> | null {
+function sessionNotice(tx: HealthTx, d: Decision, provider: string, target: { recordId: string; patient: string; isNew: boolean }): Record<string, unknown> | null {
   if (!d.bmrs) return null;
   const camsOrg = tx.config()?.camsOrg ?? null;
-  const revive = `CAMS re-authorizes it: an admin of ${camsOrg ?? 'the CAMS organisation'} submits bmrsReauthorize({"provider": "${provider}", "recordId": "${recordId}"})`;
+  const reauthorizeArgs = target.isNew ? { provider, patient: target.patient } : { provider, recordId: target.recordId };
+  const argText = target.isNew ? `{"provider": "${provider}", "patient": "${target.patient}"}` : `{"provider": "${provider}", "recordId": "${target.recordId}"}`;
+  const revive = `CAMS re-authorizes it: an admin of ${camsOrg ?? 'the CAMS organisation'} submits bmrsReauthorize(${argText})`;
   let notice: string | null = null;
   if (d.bmrs.from === 3) notice = `your BMRS session with this patient is dead (state 3): every request is refused, break-the-glass included, until ${revive}`;
   else if (d.bmrs.to === 3) notice = `this violation ended your BMRS session with this patient (state 3, dead): every further request is refused, break-the-glass included, until ${revive}`;
   else if (d.flags.includes('bmrs-violation')) notice = 'recorded as a BMRS violation (a security alert the patient is notified of): one more ends your session with this patient';
-  return { provider, state: d.bmrs.to, stateName: BMRS_STATE_NAMES[d.bmrs.to], dead: d.bmrs.to === 3, reauthorizeBy: camsOrg, notice };
+  return { provider, state: d.bmrs.to, stateName: BMRS_STATE_NAMES[d.bmrs.to], dead: d.bmrs.to === 3, reauthorizeBy: camsOrg, reauthorizeArgs, notice };
 }
 
 function bmrsSummary(d: Decision): AuditEntry['bmrs'] {
@@ -203,7 +207,7 @@ function decideRecordAccess(
       applicationId: null,
     });
   }
-  return { decision: d, auditId, session: sessionNotice(tx, d, ref, target.recordId) };
+  return { decision: d, auditId, session: sessionNotice(tx, d, ref, target) };
 }
 
 function recordTarget(r: RecordEntry, sensitivity?: Sensitivity) {
