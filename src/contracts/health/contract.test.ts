@@ -328,6 +328,38 @@ describe('health contract: consents', () => {
     assert.match(c.try('submit', PAT, 'revokeConsent', { consentId: g.consent.consentId }).message, /already revoked/);
   });
 
+  it('revoking the consent naming a user takes their permission back; acting afterwards is a Violation, the second kills; CAMS revives; a new consent clears it', () => {
+    const nurse = 'H2/nurse8:nurse';
+    const read = () => c.submit<Verdict>(nurse, 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' });
+    const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H2/nurse8'));
+    assert.equal(read().allowed, true);
+    assert.equal(session(c, 'H2/nurse8'), 2);
+    // Revoking one of two consents naming the nurse: she still holds one, nothing is taken.
+    const second = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H2/nurse8', { scope: { recordIds: ['r1'], maxSensitivity: 'normal' } }));
+    c.submit(PAT, 'revokeConsent', { consentId: second.consent.consentId });
+    assert.equal(session(c, 'H2/nurse8'), 2);
+    assert.equal(c.dump().some((kv) => kv.key === `rv|${PP}|H2/nurse8`), false);
+    // Revoking the last one: "take permission" (2 → 1), audited with the step.
+    const revoked = c.submit<{ auditId: string }>(PAT, 'revokeConsent', { consentId: g.consent.consentId });
+    assert.equal(session(c, 'H2/nurse8'), 1);
+    const entry = c.evaluate<{ entries: AuditEntry[] }>(PAT, 'auditTrail', { kind: 'patient', patient: PP, pageSize: 200 }).entries.find((e) => e.auditId === revoked.auditId);
+    assert.deepEqual(entry?.bmrs, { from: 2, to: 1, actions: ['Permission'] });
+    // Acting on the data after the revocation: a Violation (a warning), then death.
+    const after = read();
+    assert.equal(after.allowed, false);
+    assert.match(after.reasons[0]!, new RegExp(`acting after revocation: the patient revoked consent ${g.consent.consentId}`));
+    assert.deepEqual([after.flags, after.session?.state], [['bmrs-violation', 'security-alert'], 2]);
+    assert.match(after.session?.notice ?? '', /one more ends your session/);
+    assert.equal(read().session?.dead, true);
+    c.submit(H1_ADMIN, 'bmrsReauthorize', { provider: 'H2/nurse8', recordId: 'r1' });
+    // The patient consents again: the revocation no longer counts against her.
+    c.submit(PAT, 'grantConsent', consent('H2/nurse8'));
+    assert.equal(c.dump().some((kv) => kv.key === `rv|${PP}|H2/nurse8`), false);
+    assert.equal(read().allowed, true);
+    assert.equal(session(c, 'H2/nurse8'), 2);
+    assert.deepEqual(c.submit<Verdict>(nurse, 'access', { recordId: 'r1', action: 'read', purpose: 'HRESCH' }).flags, [], 'an honest request outside the new consent is no violation');
+  });
+
   it('exports a consent as a FHIR Consent that validates', () => {
     const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H2/nurse6', {
       actions: ['read', 'share', 'statistics', 'write'], purposes: ['TREAT', 'HRESCH'], scope: { recordIds: ['r1'], categories: ['Observation'], maxSensitivity: 'restricted' },

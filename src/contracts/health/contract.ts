@@ -623,13 +623,16 @@ export const healthContract: Contract = {
       if (c.status === 'revoked') throw new ContractError(`consent ${a.consentId} is already revoked`);
       putJson(tx.stub, key('con', a.consentId), { ...c, status: 'revoked', revokedAtMs: tx.nowMs });
       tx.stub.deleteState(key('cx', c.patient, a.consentId));
-      // A consent naming a user: remember the revocation (acting on the data after it is a
-      // Violation) and take the permission back from their session — Algorithm 1's state-2
-      // Permission edge, "take permission" (2 → 1). Org and role grantees name no session.
+      // A consent naming a user, their last one from this patient: remember the revocation (acting
+      // on the data after it is a Violation) and take the permission back from their session —
+      // Algorithm 1's state-2 Permission edge, "take permission" (2 → 1). Org and role grantees
+      // name no session; a user who still holds another consent of this patient keeps it.
       let bmrs: AuditEntry['bmrs'] = null;
-      if (c.grantee.kind === 'user') {
-        putJson(tx.stub, key('rv', c.patient, c.grantee.user), { consentId: a.consentId, revokedAtMs: tx.nowMs } satisfies RevocationMarker);
-        const s = tx.session(c.grantee.user, c.patient);
+      const grantee = c.grantee.kind === 'user' ? c.grantee.user : null;
+      const stillConsented = grantee !== null && tx.consentsOf(c.patient).some((o) => o.consentId !== a.consentId && o.grantee.kind === 'user' && o.grantee.user === grantee && o.period.endMs > tx.nowMs);
+      if (grantee !== null && !stillConsented) {
+        putJson(tx.stub, key('rv', c.patient, grantee), { consentId: a.consentId, revokedAtMs: tx.nowMs } satisfies RevocationMarker);
+        const s = tx.session(grantee, c.patient);
         const run = bmrsTakePermission(s.state);
         if (run.to !== s.state) {
           tx.putSession({ ...s, state: run.to, updatedAtMs: tx.nowMs });
