@@ -18,7 +18,7 @@ export default tseslint.config(
   },
   {
     // node:test's describe/it return promises the runner itself awaits.
-    files: ['**/*.test.ts'],
+    files: ['**/*.test.ts', 'web/test/**/*.ts'],
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
 );

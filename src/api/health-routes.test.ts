@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 } from 'multiformats/hashes/sha2';
+import { decode, encode } from '../codec/index.ts';
 import { parsePrivateKey } from '../crypto/index.ts';
+import { demoHospitalData } from '../node/demo.ts';
 import { pseudonymOf, startRecordsNetwork, type RecordsNetwork } from '../records/testkit.ts';
 import { connectAs, sessionNoticeOf, type HealthClient } from '../sdk/health.ts';
 import { MedLedgerApiError } from '../sdk/client.ts';
@@ -345,8 +347,11 @@ describe('POST /v1/health/datasets/prepare and /v1/health/statistics/compute', (
     const st = await researcher.statistics({ datasetIds: ['rest-ds1', 'rest-ds2'], variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 180, bins: 4 }, minCohort: 2 });
     assert.equal(st.allowed, true, st.reasons.join('; '));
     const pooled = [...A, ...B];
-    const result = st.result as { count: number; min: number; max: number; mean: number; suppressed: boolean };
-    assert.deepEqual({ n: result.count, min: result.min, max: result.max, s: result.suppressed }, { n: pooled.length, min: 100, max: 170, s: false });
+    const result = st.result as { count: number; minCohort: number; minBin: unknown; maxBin: unknown; mean: number; suppressed: boolean; histogram: Array<{ count: number | null }> };
+    // minCohort 2 is raised to the consortium floor 5; each hospital's bins hold 1–2 values, so
+    // every bin is withheld at its custodian, and with them the extremes (decision 1163).
+    assert.deepEqual({ n: result.count, t: result.minCohort, min: result.minBin, max: result.maxBin, s: result.suppressed }, { n: pooled.length, t: 5, min: null, max: null, s: false });
+    assert.deepEqual(result.histogram.map((b) => b.count), [null, null, null, null]);
     assert.ok(Math.abs(result.mean - pooled.reduce((x, y) => x + y, 0) / pooled.length) < 1e-9);
     // Completed: computing it again is refused.
     refused(await post(H3, compute, user(H3, 'researcher1'), { requestId: st.requestId }), 409, 'REFUSED', /completed/);
@@ -375,6 +380,80 @@ describe('POST /v1/health/datasets/prepare and /v1/health/statistics/compute', (
     refused(await post(H3, compute, r, '{'), 400, 'MALFORMED_JSON');
     refused(await post(H3, compute, null, { requestId: allowedRequest }), 401, 'UNAUTHENTICATED');
     refused(await post(H3, compute, r, oversized('requestId')), 413, 'BODY_TOO_LARGE');
+  });
+});
+
+// Issue 16, item 1: an outside probe of the demo consortium recovered every raw value of
+// `bp-hospital1` (22 values) with `minCohort: 1` and 70 bins of width 1 (19 non-empty bins of 1–2),
+// and read the exact raw minimum and maximum even at the default minimum cohort. The same attack
+// here, through the real API, on the demo's own dataset (decision 1163).
+describe('statistical disclosure control: the probe of issue 16 through the API', () => {
+  const compute = '/v1/health/statistics/compute';
+  const DATASET = 'bp-hospital1';
+  const values = demoHospitalData(0).datasetCsv.trim().split('\n').slice(1).map((line) => Number(line.split(',')[1]));
+  const probe = { datasetIds: [DATASET], variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 170, bins: 70 }, minCohort: 1 };
+  /** Every count a result or a custodian's partial releases (whatever its shape: histogram bins, under/over, cells). */
+  const releasedCounts = (figures: Record<string, unknown>): number[] => {
+    const bins = Array.isArray(figures['histogram']) ? (figures['histogram'] as Array<{ count?: unknown } | number>).map((b) => (typeof b === 'number' ? b : b.count)) : [];
+    const cells = Array.isArray(figures['cells']) ? (figures['cells'] as unknown[]) : [];
+    return [...bins, ...cells, figures['under'], figures['over'], figures['outside']].filter((c): c is number => typeof c === 'number');
+  };
+
+  before(async () => {
+    assert.equal(values.length, 22, 'the demo dataset the probe attacked');
+    await sdk(H1, 'admin1').registerDataset({ datasetId: DATASET, name: 'Blood pressure cohort, Hospital1', data: Buffer.from(demoHospitalData(0).datasetCsv), mediaType: 'text/csv' });
+    const now = Date.now();
+    const app = await sdk(H2, 'researcher1').apply({ target: { kind: 'dataset', datasetId: DATASET }, purpose: 'HRESCH', actions: ['statistics'], period: { startMs: now - 60_000, endMs: now + 86_400_000 }, maxSensitivity: 'normal' });
+    await sdk(H1, 'admin1').decideApplication((app.payload['application'] as { applicationId: string }).applicationId, true);
+  });
+
+  it('minCohort 1 with 70 bins of width 1 releases no count under the consortium floor, and no raw minimum or maximum', async () => {
+    const researcher = sdk(H2, 'researcher1');
+    const req = await researcher.submit('requestStatistics', probe);
+    assert.equal(req.payload['allowed'], true, JSON.stringify(req.payload));
+    const requestId = String(req.payload['requestId']);
+    const answer = await post(H2, compute, user(H2, 'researcher1'), { requestId });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const result = answer.body['result'] as Record<string, unknown>;
+    const small = releasedCounts(result).filter((c) => c < 5);
+    assert.deepEqual(small, [], `counts under 5 released: ${JSON.stringify(result['histogram'])}`);
+    assert.ok(Number(result['minCohort']) >= 5, `the caller's minCohort 1 is raised to the floor: ${String(result['minCohort'])}`);
+    // The values cannot be read back: no bin holds fewer than 5 of them.
+    const readBack = (result['histogram'] as Array<{ from: number; count: number | null }>).flatMap((b) => (b.count ? Array<number>(b.count).fill(b.from) : []));
+    assert.notDeepEqual(readBack.sort((a, b) => a - b), [...values].sort((a, b) => a - b));
+    // No raw extreme: an extreme value is one patient's value.
+    assert.equal(result['min'] ?? null, null, 'the raw minimum is not released');
+    assert.equal(result['max'] ?? null, null, 'the raw maximum is not released');
+    assert.equal(result['count'], 22, 'the cohort itself is large enough to count');
+    // The result passes the contract's check and is recorded.
+    const recorded = await researcher.submit('recordStatisticsResult', { requestId, result });
+    assert.equal(recorded.payload['status'], 'completed');
+    const onChain = await researcher.evaluate('getStatistics', { requestId }) as { minCohort: number; result: Record<string, unknown> };
+    assert.equal(onChain.minCohort, 5, 'the request on chain carries the threshold actually used');
+  });
+
+  it('the custodian hands the requesting node no small cell and no raw minimum or maximum (what a modified requester node would see)', async () => {
+    const req = await sdk(H2, 'researcher1').submit('requestStatistics', probe);
+    const requestId = String(req.payload['requestId']);
+    const served = await net.services.get(H1)!.servePartial(net.nodes.get(H2)!.nodeId, encode({ requestId, datasetId: DATASET }));
+    const answer = decode<{ ok: boolean; error?: string; partial?: Record<string, unknown> }>(served);
+    assert.equal(answer.ok, true, answer.error);
+    const partial = answer.partial!;
+    assert.equal(partial['min'] ?? null, null, `raw minimum in the partial: ${String(partial['min'])}`);
+    assert.equal(partial['max'] ?? null, null, `raw maximum in the partial: ${String(partial['max'])}`);
+    assert.deepEqual(releasedCounts(partial).filter((c) => c < 5), [], `small counts in the partial: ${JSON.stringify(partial)}`);
+  });
+
+  it('the contract refuses a result that releases small cells or raw extremes (a modified requester node cannot record one)', async () => {
+    const researcher = sdk(H2, 'researcher1');
+    const req = await researcher.submit('requestStatistics', { ...probe, histogram: { min: 100, max: 170, bins: 7 } });
+    const requestId = String(req.payload['requestId']);
+    const width = 10;
+    const histogram = Array.from({ length: 7 }, (_, i) => ({ from: 100 + i * width, to: i === 6 ? 170 : 100 + (i + 1) * width, count: values.filter((v) => v >= 100 + i * width && (i === 6 ? v <= 170 : v < 100 + (i + 1) * width)).length }));
+    const rawResult = { suppressed: false, minCohort: 1, count: 22, min: Math.min(...values), max: Math.max(...values), mean: 140, stdDev: 17, histogram };
+    await assert.rejects(researcher.submit('recordStatisticsResult', { requestId, result: rawResult }), (err: unknown) => err instanceof MedLedgerApiError && err.status === 422 || assert.fail(String(err)));
+    const st = await researcher.evaluate('getStatistics', { requestId }) as { status: string };
+    assert.equal(st.status, 'requested', 'nothing recorded');
   });
 });
 

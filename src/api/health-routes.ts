@@ -6,10 +6,11 @@
 //   POST /v1/health/records/discard   drop a prepared version the contract refused (its preparer only)
 //   POST /v1/health/records/content   the content released by the caller's own committed `access` tx
 //   POST /v1/health/datasets/prepare  seal + store a dataset → listing fields for registerDataset
-//   POST /v1/health/statistics/compute partials from every custodian, combined and suppressed, for the caller's allowed request
+//   POST /v1/health/statistics/compute released partials from every custodian, combined under the disclosure rule (decision 1163), for the caller's allowed request
 // Consents, applications, audit queries, FHIR exports are contract calls: /v1/evaluate, /v1/submit.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { disclosureProblem } from '../analytics/aggregate.ts';
 import { FhirValidationError, type FhirIssue } from '../fhir/validate.ts';
 import type { Identity } from '../identity/index.ts';
 import { IntegrityError } from '../offchain/index.ts';
@@ -142,10 +143,17 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
   app.post('/v1/health/statistics/compute', async (req) => {
     const id = ownOrg(req);
     const body = parse(ComputeBody, req.body);
+    let result;
     try {
-      return { requestId: body.requestId, result: await records.computeStatistics(body.requestId, `${id.org}/${id.id}`) };
+      result = await records.computeStatistics(body.requestId, `${id.org}/${id.id}`);
     } catch (err) {
       return mapError(err);
     }
+    // The last gate before figures leave the node (the service already checked against the
+    // request): whatever computed them, no count under the threshold (≥ the consortium floor) and
+    // no derivable withheld cell goes out.
+    const problem = disclosureProblem(result);
+    if (problem) throw new ApiError(500, 'DISCLOSURE_CHECK', `statistics request ${body.requestId}: refusing to release the result: ${problem}`);
+    return { requestId: body.requestId, result };
   });
 }

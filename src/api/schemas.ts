@@ -16,6 +16,14 @@ export const ErrorBody = z.object({ error: z.object({ code: z.string(), message:
 
 export const HealthResponse = z.object({ ok: z.literal(true), nodeId: z.string(), org: z.string() });
 
+export const WhoAmIResponse = z.object({
+  org: z.string(),
+  id: z.string(),
+  role: z.string(),
+  serialHex: z.string(),
+  node: z.object({ id: z.string(), org: z.string() }).meta({ description: 'the node that answered' }),
+}).meta({ id: 'WhoAmI', description: 'the identity the request was authenticated as (certificate checked by the MSP now)' });
+
 export const StatusResponse = z.object({
   nodeId: z.string(),
   org: z.string(),
@@ -29,6 +37,19 @@ export const StatusResponse = z.object({
   configSequence: z.number().int().min(0).meta({ description: 'sequence of the consortium config in force (0 = genesis)' }),
   joining: z.boolean().meta({ description: 'a newly added node still catching up to the config update that admits it' }),
 }).meta({ id: 'NodeStatus' });
+
+export const NetworkResponse = z.object({
+  nodes: z.array(z.object({
+    nodeId: z.string(),
+    org: z.string(),
+    roles: z.array(z.enum(['peer', 'orderer'])),
+    apiUrl: z.string(),
+    reachable: z.boolean(),
+    latencyMs: z.number().nullable().meta({ description: 'round trip of a status request over the node-to-node mTLS link' }),
+    status: StatusResponse.nullable(),
+    error: z.string().nullable(),
+  })),
+}).meta({ id: 'Network', description: 'every node of the consortium config in force, as the answering node sees it' });
 
 export const ConfigResponse = z.object({
   sequence: z.number().int().min(0).meta({ description: '0 = genesis; each committed config update adds one' }),
@@ -83,6 +104,12 @@ export const BlockTx = z.object({
   code: z.enum(VALIDATION_CODES),
 });
 
+export const RawBlockResponse = z.object({
+  number: z.number().int(),
+  blockBase64: Base64.meta({ description: 'the block exactly as ordered (DAG-CBOR, src/ledger/block.ts): header, every transaction envelope, metadata with the orderer signatures and the consensus certificate' }),
+  validation: z.array(z.string()).meta({ description: "this node's validation code for each transaction" }),
+}).meta({ id: 'RawBlock' });
+
 export const BlockResponse = z.object({
   number: z.number().int(),
   hashHex: Hex,
@@ -91,6 +118,12 @@ export const BlockResponse = z.object({
   timestampMs: z.number().int(),
   orderers: z.array(z.string()).meta({ description: 'ids of the orderers that signed the header' }),
   engine: z.string().nullable(),
+  certificate: z.object({
+    scheme: z.string().meta({ description: "e.g. raft-leader, pbft-commit, gpbft-bundle, ehbft-commit, hashgen-seal" }),
+    signers: z.array(z.string()).meta({ description: 'nodes whose signatures the consensus certificate holds' }),
+    fields: z.record(z.string(), z.union([z.string(), z.number()])).meta({ description: 'engine fields signed with the block digest (view, term…); bytes as hex' }),
+    digestHex: Hex,
+  }).nullable().meta({ description: "the engine's proof that this block was decided; null for genesis and engines without one" }),
   txs: z.array(BlockTx),
 }).meta({ id: 'Block' });
 
@@ -144,9 +177,12 @@ export const ContentResponse = z.object({
 export const PrepareDatasetBody = z.strictObject({ datasetId: HealthId, mediaType: z.enum(['text/csv', 'application/fhir+json']), dataBase64: ContentBase64 });
 export const PrepareDatasetResponse = z.object({ datasetId: z.string(), cid: z.string(), sizeBytes: z.number().int(), columns: z.array(z.string()), recordCount: z.number().int() });
 export const ComputeBody = z.strictObject({ requestId: HealthId });
-export const ComputeResponse = z.object({ requestId: z.string(), result: z.object({ suppressed: z.boolean(), minCohort: z.number().int() }).loose().meta({ description: 'count, min, max, mean, stdDev, histogram; withheld when suppressed' }) });
+export const ComputeResponse = z.object({ requestId: z.string(), result: z.object({ suppressed: z.boolean(), minCohort: z.number().int() }).loose().meta({ description: 'count, mean, stdDev, minBin/maxBin (the bins holding the extremes, never raw values), under/over and histogram counts — each ≥ minCohort or null (withheld); everything withheld when suppressed (decision 1163)' }) });
 
 export type StatusResponseT = z.infer<typeof StatusResponse>;
+export type WhoAmIResponseT = z.infer<typeof WhoAmIResponse>;
+export type NetworkResponseT = z.infer<typeof NetworkResponse>;
+export type RawBlockResponseT = z.infer<typeof RawBlockResponse>;
 export type ConfigResponseT = z.infer<typeof ConfigResponse>;
 export type EndorseResponseT = z.infer<typeof EndorseResponse>;
 export type TxStatusT = z.infer<typeof TxStatus>;
@@ -173,18 +209,21 @@ const COMMON_ERRORS = [400, 401, 413, 429] as const;
 export const ROUTES = {
   health: { method: 'GET', path: '/v1/health', summary: 'Liveness (no authentication)', auth: false, response: HealthResponse, errors: [] },
   status: { method: 'GET', path: '/v1/status', summary: "This node's status: roles, consensus view, height, last block hash", auth: true, response: StatusResponse, errors: [...COMMON_ERRORS] },
+  whoami: { method: 'GET', path: '/v1/whoami', summary: 'Who this request was authenticated as: organisation, id, role (the certificate checked by the MSP now)', auth: true, response: WhoAmIResponse, errors: [...COMMON_ERRORS] },
+  network: { method: 'GET', path: '/v1/network', summary: 'Every node of the consortium: reachable from this node over mTLS (round trip), and its status (role, leader, height, last block hash, peers, config sequence)', auth: true, response: NetworkResponse, errors: [...COMMON_ERRORS] },
   config: { method: 'GET', path: '/v1/config', summary: 'The consortium configuration in force on this node (organisations, orderers, nodes, contracts) and what the next config update builds on', auth: true, response: ConfigResponse, errors: [...COMMON_ERRORS] },
   evaluate: { method: 'POST', path: '/v1/evaluate', summary: "Run a read-only contract function on this node's peer", auth: true, body: SignedProposalRequest, response: EvaluateResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 422, 500] },
   endorse: { method: 'POST', path: '/v1/endorse', summary: 'Collect endorsements from the organisations the contract policy needs (this node first)', auth: true, body: SignedProposalRequest, response: EndorseResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 422, 503] },
   submit: { method: 'POST', path: '/v1/submit', summary: 'Hand a signed transaction envelope to the ordering service; optionally wait for its commit', auth: true, body: SubmitRequest, response: TxStatus, errors: [...COMMON_ERRORS, 403, 503, 504] },
   txStatus: { method: 'GET', path: '/v1/tx/:txId', summary: "A transaction's commit status (waitMs: wait for it)", auth: true, params: TxStatusParams, query: WaitQuery, response: TxStatus, errors: [...COMMON_ERRORS, 404, 504] },
   block: { method: 'GET', path: '/v1/blocks/:n', summary: 'A committed block: header hashes, and per transaction its id, contract, function, creator and validation code', auth: true, params: BlockParams, response: BlockResponse, errors: [...COMMON_ERRORS, 404] },
+  rawBlock: { method: 'GET', path: '/v1/blocks/:n/raw', summary: "A committed block's bytes (to re-check hashes, signatures and read/write sets independently of this node) and this node's validation codes; admins and supervisors (auditors) only, since it holds every transaction's arguments", auth: true, params: BlockParams, response: RawBlockResponse, errors: [...COMMON_ERRORS, 403, 404] },
   events: { method: 'GET', path: '/v1/events', summary: 'Server-Sent Events: `block` (BlockEvent) for each committed block from `from` on, and `contract` (ContractEvent) for each event of a valid transaction', auth: true, query: EventsQuery, response: BlockEvent, responseType: 'sse', errors: [...COMMON_ERRORS, 503] },
   healthRecordPrepare: { method: 'POST', path: '/v1/health/records/prepare', summary: "Seal and store a new record version's parts at this (the custodian's) node; then submit health.createRecord/updateRecord with them before expiresAtMs. 422 INVALID_FHIR carries the validator's issues; 429 TOO_MANY_PENDING when the caller's or the node's prepared-but-unsubmitted versions exceed their limits", auth: true, body: PrepareRecordBody, response: PrepareRecordResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 422] },
   healthRecordDiscard: { method: 'POST', path: '/v1/health/records/discard', summary: 'Drop a prepared version that is not on chain (only the user who prepared it)', auth: true, body: DiscardBody, response: DiscardResponse, errors: [...COMMON_ERRORS, 403, 409] },
   healthRecordContent: { method: 'POST', path: '/v1/health/records/content', summary: "The parts released by the caller's own committed health.access transaction, fetched from the custodian and verified (CID, commitment)", auth: true, body: ContentBody, response: ContentResponse, errors: [...COMMON_ERRORS, 403, 404, 502, 503] },
   healthDatasetPrepare: { method: 'POST', path: '/v1/health/datasets/prepare', summary: 'Seal and store a dataset (CSV, or a FHIR Bundle of Observations) at this node; then submit health.registerDataset with the listing fields', auth: true, body: PrepareDatasetBody, response: PrepareDatasetResponse, errors: [...COMMON_ERRORS, 403, 409, 422] },
-  healthStatisticsCompute: { method: 'POST', path: '/v1/health/statistics/compute', summary: "Partial aggregates from every custodian of the caller's allowed statistics request, combined and suppressed below the minimum cohort; then submit health.recordStatisticsResult", auth: true, body: ComputeBody, response: ComputeResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 503] },
+  healthStatisticsCompute: { method: 'POST', path: '/v1/health/statistics/compute', summary: "Released partial aggregates from every custodian of the caller's allowed statistics request, combined under the disclosure rule (no count under the threshold, complementary suppression, no raw min/max); then submit health.recordStatisticsResult", auth: true, body: ComputeBody, response: ComputeResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 500, 503] },
 } as const satisfies Record<string, RouteSpec>;
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {

@@ -8,14 +8,16 @@
 // with a signed request (auth.ts); every error is JSON {error: {code, message}} with an HTTP
 // status that says whose problem it is. The server holds no keys but the node's TLS key: the
 // client signs its proposal and its transaction itself (the server cannot forge either).
-import type { ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { encode, toHex, type Bytes } from '../codec/index.ts';
 import { verify } from '../crypto/index.ts';
 import { evaluatePolicy, type Identity } from '../identity/index.ts';
-import { blockHash, type StoredBlock } from '../ledger/block.ts';
+import { blockHash, encodeBlock, type StoredBlock } from '../ledger/block.ts';
 import type { BlockCommitEvent } from '../ledger/ledger.ts';
 import { encodeConfig } from '../ledger/config.ts';
 import { configUpdatePolicyText } from '../ledger/config-update.ts';
@@ -24,6 +26,7 @@ import { collectEndorsements, GatewayError, type EndorserClient } from '../node/
 import type { Logger } from '../node/log.ts';
 import type { NodeServices } from '../node/services.ts';
 import { AuthError, AUTH_CLOCK_WINDOW_MS, AUTH_NONCE_CACHE_MAX, NonceCache, verifyRequest } from './auth.ts';
+import { registerConsole, setSecurityHeaders, type ConsoleOptions } from './console.ts';
 import {
   BlockParams,
   EventsQuery,
@@ -38,6 +41,8 @@ import {
   type ContractEventT,
   type EndorseResponseT,
   type TxStatusT,
+  type WhoAmIResponseT,
+  type RawBlockResponseT,
 } from './schemas.ts';
 
 export interface ApiServerLimits {
@@ -78,10 +83,18 @@ export interface ApiServerOptions {
   readonly clock?: () => number;
   /** Extra authenticated routes (e.g. api/health-routes.ts); `who` gives a request's caller. */
   readonly routes?: ReadonlyArray<(app: FastifyInstance, who: (req: FastifyRequest) => Identity) => void>;
+  /**
+   * The web console (api/console.ts), served at / on the API listener and, when `listen` is set,
+   * on a second, plain-HTTP loopback listener sharing every route, limit and replay cache
+   * (decision 1200). A console port that is taken is logged and skipped: the node still runs.
+   */
+  readonly console?: ConsoleOptions & { readonly listen?: { readonly host: string; readonly port: number } };
 }
 
 export interface ApiServer {
   readonly url: string;
+  /** http://127.0.0.1:<port> of the console listener; null when there is none. */
+  readonly consoleUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -176,6 +189,14 @@ class TokenBuckets {
   }
 }
 
+function certificateToJson(proof: StoredBlock['block']['metadata']['consensus']): BlockResponseT['certificate'] {
+  const cert = proof?.certificate;
+  if (!proof || !cert) return null;
+  const fields: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(cert.fields)) fields[k] = typeof v === 'number' || typeof v === 'string' ? v : toHex(v);
+  return { scheme: cert.scheme, signers: cert.signatures.map((s) => s.nodeId), fields, digestHex: toHex(proof.digest) };
+}
+
 /** A block as the API shows it: hashes hex, per transaction its id, call, creator and code. */
 export function blockToJson(stored: StoredBlock, services: Pick<NodeServices, 'msp'>): BlockResponseT {
   const { block, validation } = stored;
@@ -189,6 +210,7 @@ export function blockToJson(stored: StoredBlock, services: Pick<NodeServices, 'm
     timestampMs: block.header.timestampMs,
     orderers: block.metadata.signatures.map((s) => s.ordererId),
     engine: block.metadata.consensus?.engine ?? null,
+    certificate: certificateToJson(block.metadata.consensus),
     txs: parsed.map((p, i) => {
       const code = validation[i]!;
       if (p instanceof TxFormatError) return { position: i, txId: null, contract: null, fn: null, creatorOrg: null, creatorId: null, code };
@@ -233,8 +255,19 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
   let inFlight = 0;
   let rotation = 0;
 
+  // One request handler, two servers: the HTTPS API listener and (optionally) the plain-HTTP
+  // loopback console listener, so both share routes, limits, rate buckets and the nonce cache (a
+  // request accepted on one is a replay on the other).
+  let consoleServer: HttpServer | null = null;
   const app = Fastify({
-    https: { cert: opts.tls.certChainPem, key: opts.tls.keyPem, minVersion: 'TLSv1.2' },
+    serverFactory: (handler) => {
+      if (opts.console?.listen) {
+        consoleServer = createHttpServer((req: IncomingMessage, res: ServerResponse) => handler(req, res));
+        consoleServer.requestTimeout = 30_000;
+        consoleServer.keepAliveTimeout = 10_000;
+      }
+      return createHttpsServer({ cert: opts.tls.certChainPem, key: opts.tls.keyPem, minVersion: 'TLSv1.2' }, handler);
+    },
     bodyLimit: opts.bodyLimitBytes,
     logger: false,
     routerOptions: { maxParamLength: 128 },
@@ -273,8 +306,11 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, new ApiError(404, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`)));
 
-  const open = new Set(['/v1/health', '/openapi.json']);
+  // Only the API under /v1 is authenticated (but its liveness probe); the console's static page and
+  // assets are public — they hold no data, and a user must sign in before the page can ask for any.
+  const isOpen = (path: string): boolean => path === '/v1/health' || !path.startsWith('/v1/');
   app.addHook('onRequest', async (req, reply) => {
+    setSecurityHeaders(reply, (req.socket as TLSSocket).encrypted === true);
     if (inFlight >= limits.inFlightMax) throw new ApiError(429, 'TOO_MANY_REQUESTS', `the node is handling ${limits.inFlightMax} requests; retry shortly`);
     inFlight += 1;
     // 'close' fires once per response however it ends (sent, hijacked stream closed, aborted).
@@ -293,7 +329,7 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
   });
   app.addHook('preHandler', async (req) => {
     const path = req.url.split('?')[0]!;
-    if (open.has(path)) return;
+    if (isOpen(path)) return;
     const nowMs = clock();
     const identity = verifyRequest({
       method: req.method,
@@ -317,6 +353,12 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
   for (const register of opts.routes ?? []) register(app, who);
   app.get('/openapi.json', async () => openApiDocument());
   app.get('/v1/health', async () => ({ ok: true as const, nodeId: services.nodeId, org: services.org }));
+  app.get('/v1/whoami', async (req): Promise<WhoAmIResponseT> => {
+    const me = who(req);
+    return { org: me.org, id: me.id, role: me.role, serialHex: me.serialHex, node: { id: services.nodeId, org: services.org } };
+  });
+  app.get('/v1/network', async () => ({ nodes: await services.networkStatus() }));
+  if (opts.console) registerConsole(app, { nodeId: services.nodeId, org: services.org }, opts.console);
   app.get('/v1/status', async () => services.status());
   app.get('/v1/config', async (): Promise<ConfigResponseT> => {
     const { record, version } = services.configState();
@@ -445,6 +487,17 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     return blockToJson(stored, services);
   });
 
+  app.get('/v1/blocks/:n/raw', async (req): Promise<RawBlockResponseT> => {
+    const me = who(req);
+    // Raw blocks carry every transaction's arguments and write sets (pseudonyms, consents, audit
+    // entries): the consortium's auditors may read them, patients and clinicians see summaries.
+    if (me.role !== 'admin' && me.role !== 'supervisor') throw new ApiError(403, 'FORBIDDEN', `raw blocks are for admins and supervisors (auditors); ${me.org}/${me.id} is a ${me.role}`);
+    const { n } = parseInput(BlockParams, req.params, 'path');
+    const stored = n <= services.height() ? services.getBlock(n) : null;
+    if (!stored) throw new ApiError(404, 'BLOCK_NOT_FOUND', `block ${n} does not exist on ${services.nodeId} (height ${services.height()})`);
+    return { number: n, blockBase64: b64(encodeBlock(stored.block)), validation: [...stored.validation] };
+  });
+
   app.get('/v1/events', async (req, reply) => {
     const { from: fromQuery } = parseInput(EventsQuery, req.query, 'query');
     if (streams.size >= limits.eventStreamsMax) throw new ApiError(503, 'TOO_MANY_STREAMS', `${limits.eventStreamsMax} event streams are open on this node; retry later`);
@@ -524,14 +577,37 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
 
   await app.listen({ host: opts.host, port: opts.port });
   const address = app.server.address() as AddressInfo;
-  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  const url = `https://${hostForUrl}:${address.port}`;
+  const hostForUrl = (host: string): string => (host.includes(':') ? `[${host}]` : host);
+  const url = `https://${hostForUrl(opts.host)}:${address.port}`;
   log.info({ url }, 'api: listening');
+  let consoleUrl: string | null = null;
+  const listenConsole = opts.console?.listen;
+  const consoleHttp = consoleServer as HttpServer | null;
+  if (listenConsole && consoleHttp) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        consoleHttp.once('error', reject);
+        consoleHttp.listen(listenConsole.port, listenConsole.host, () => {
+          consoleHttp.off('error', reject);
+          resolve();
+        });
+      });
+      consoleUrl = `http://${hostForUrl(listenConsole.host)}:${(consoleHttp.address() as AddressInfo).port}`;
+      log.info({ url: consoleUrl }, 'console: listening (plain HTTP, loopback only)');
+    } catch (err) {
+      log.warn({ host: listenConsole.host, port: listenConsole.port, reason: (err as Error).message }, 'console: cannot listen; the console stays reachable on the HTTPS API listener only');
+    }
+  }
   return {
     url,
+    consoleUrl,
     async close() {
       for (const s of streams) s.end();
       streams.clear();
+      if (consoleHttp?.listening) {
+        consoleHttp.closeAllConnections();
+        await new Promise<void>((resolve) => consoleHttp.close(() => resolve()));
+      }
       await app.close();
     },
   };

@@ -253,7 +253,7 @@ export async function issueX509(request: IssueX509Request): Promise<IssuedX509> 
     if (!spkiDer(createPublicKey(request.issuerKey)).equals(spkiDer(issuer.publicKey))) {
       throw new X509Error('INVALID_REQUEST', `issuer key does not belong to the issuer certificate "${issuer.subjectDn}"`);
     }
-    issuerName = new px.Name(issuer.subjectNameDer);
+    issuerName = new px.Name(new Uint8Array(issuer.subjectNameDer));
     authorityKeyId = issuer.subjectKeyId ?? subjectKeyIdHex(issuer.publicKey);
   }
 

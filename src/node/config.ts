@@ -9,6 +9,10 @@ import { z } from 'zod';
 export const ENGINE_NAMES = ['solo', 'raft', 'pbft', 'gpbft', 'ehbft', 'hashgen'] as const;
 
 const port = z.number().int().min(0).max(65535);
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
 const endpoint = z.object({ host: z.string().min(1).max(255), port }).strict();
 
 const member = z
@@ -34,7 +38,30 @@ export const NodeConfigSchema = z
         dataDir: z.string().min(1),
       })
       .strict(),
-    listen: z.object({ p2p: endpoint, api: endpoint }).strict(),
+    listen: z
+      .object({
+        p2p: endpoint,
+        api: endpoint,
+        /**
+         * The web console and the same API over plain HTTP, for a browser on this machine
+         * (decision 1200): loopback only — elsewhere, put a TLS reverse proxy in front of it.
+         */
+        console: endpoint
+          .refine((e) => isLoopbackHost(e.host), { message: 'the console listener is plain HTTP: its host must be a loopback address (127.0.0.1, ::1 or localhost); serve it to other machines through a TLS reverse proxy' })
+          .optional(),
+      })
+      .strict(),
+    /** The web console (served by the node at / on its API and console listeners). */
+    console: z
+      .object({
+        /**
+         * Demo consortia only: offer this hospital's users (certificate and private key from the
+         * consortium's crypto directory) for one-click sign-in on the loopback console.
+         */
+        demoUsers: z.boolean().default(false),
+      })
+      .strict()
+      .default({ demoUsers: false }),
     identity: z
       .object({
         /** This node's certificate and key (PEM files). */
@@ -136,6 +163,7 @@ export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown
   const copy = structuredClone(raw) as Record<string, unknown>;
   const overridable: string[][] = [
     ['node', 'dataDir'], ['listen', 'p2p', 'host'], ['listen', 'p2p', 'port'], ['listen', 'api', 'host'], ['listen', 'api', 'port'],
+    ['listen', 'console', 'host'], ['listen', 'console', 'port'], ['console', 'demoUsers'],
     ['log', 'level'], ['limits', 'requestBodyBytesMax'], ['limits', 'p2pMessageBytesMax'], ['limits', 'tickMs'], ['genesis'],
   ];
   for (const path of overridable) {

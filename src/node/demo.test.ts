@@ -164,7 +164,14 @@ describe('npm start demo seeding (5 hospitals)', () => {
     }
     for (const r of runsOf('access btg')) assert.match(r.out, /^BREAK-THE-GLASS read of h1-p1-bp/);
     for (const r of runsOf('audit patient')) assert.match(r.out, /access\.read\s+allow\s+Hospital2\/doctor1 \(doctor\)\s+h1-p1-visit TREAT/);
-    for (const r of runsOf('stats run --org Hospital2')) assert.match(r.out, /^request \S+\n\{[\s\S]*"count": \d+/);
+    // The walkthrough's statistics: released bins of at least 5, the extremes only as bins (decision 1163).
+    for (const r of runsOf('stats run --org Hospital2')) {
+      assert.match(r.out, /^request \S+ — threshold 5 /);
+      assert.match(r.out, /^count {5}\d+$/m);
+      assert.match(r.out, /^min {7}in \[100, 123\.33\) {2}\(coarsened: the bin holding the smallest value, not the value\)$/m);
+      assert.match(r.out, /^ {2}\[123\.33, 146\.67\) +\d+$/m);
+      assert.match(r.out, /^ {2}above 170 +suppressed$/m);
+    }
     for (const r of runsOf('stats run --org Hospital3')) assert.match(r.out, /^REFUSED \(request \S+\):\n\s+dataset bp-hospital1: application: no approved access application/);
     for (const r of runsOf('audit record')) validateFhir((JSON.parse(r.out) as { bundle: unknown }).bundle);
     // Afterwards nobody of the walkthrough is locked out: CAMS (Hospital1's admin) sees live sessions.

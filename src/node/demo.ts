@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectAs, type HealthClient } from '../sdk/health.ts';
 import { pseudonymOf } from '../records/pseudonym.ts';
+import { nodeDirs, readStatusFile } from './supervisor.ts';
 
 export const DEMO_ORGS = 5;
 const READY_TIMEOUT_MS = 180_000;
@@ -40,6 +41,24 @@ function rng(seedValue: number): () => number {
     x ^= x << 5; x >>>= 0;
     return x / 0x1_0000_0000;
   };
+}
+
+/** What the demo writes at hospital `index` (0-based): its blood-pressure record's value, its visit's heart rate, its dataset's CSV. */
+export interface DemoHospitalData {
+  readonly systolicBloodPressureMmHg: number;
+  readonly heartRatePerMin: number;
+  /** age,sbp,bmi — 20 to 40 synthetic rows (bp-hospital1 has 22). */
+  readonly datasetCsv: string;
+}
+
+/** Deterministic per hospital (its own generator, drawn in this order), so tests can rebuild a demo dataset exactly. */
+export function demoHospitalData(index: number): DemoHospitalData {
+  const r = rng(1000 + index);
+  const systolicBloodPressureMmHg = 110 + Math.round(r() * 50);
+  const heartRatePerMin = 60 + Math.round(r() * 40);
+  const rows = 20 + Math.round(r() * 20);
+  const csv = ['age,sbp,bmi', ...Array.from({ length: rows }, () => `${30 + Math.round(r() * 50)},${105 + Math.round(r() * 60)},${(19 + r() * 14).toFixed(1)}`)].join('\n');
+  return { systolicBloodPressureMmHg, heartRatePerMin, datasetCsv: `${csv}\n` };
 }
 
 async function waitForApis(dir: string, orgs: readonly string[]): Promise<void> {
@@ -117,7 +136,7 @@ export async function seedDemo(dir: string, orgs: readonly string[] = demoOrgs()
     await Promise.all(orgs.map(async (org, i) => {
       const admin = as(org, 'admin1');
       const doctor = as(org, 'doctor1');
-      const r = rng(1000 + i);
+      const data = demoHospitalData(i);
       for (const p of ['patient1', 'patient2']) {
         const pp = patients[`${org}/${p}`]!;
         await admin.enrolPatient(`${org}/${p}`, pp).catch((err: Error) => { if (!/already/.test(err.message)) throw err; });
@@ -126,20 +145,18 @@ export async function seedDemo(dir: string, orgs: readonly string[] = demoOrgs()
       const p1 = patients[`${org}/patient1`]!;
       const n = i + 1;
       const tolerate = (err: Error): void => { if (!/already exists|already has content/.test(err.message)) throw err; };
-      await doctor.createRecord({ recordId: `h${n}-p1-bp`, patient: p1, input: { kind: 'fhir', resource: observation(`bp${n}`, '8480-6', 'Systolic blood pressure', 110 + Math.round(r() * 50), 'mm[Hg]') } }).catch(tolerate);
+      await doctor.createRecord({ recordId: `h${n}-p1-bp`, patient: p1, input: { kind: 'fhir', resource: observation(`bp${n}`, '8480-6', 'Systolic blood pressure', data.systolicBloodPressureMmHg, 'mm[Hg]') } }).catch(tolerate);
       await doctor.createRecord({
         recordId: `h${n}-p1-visit`, patient: p1, input: {
           kind: 'fhir', resource: {
             resourceType: 'Bundle', type: 'collection', entry: [
-              { resource: observation(`hr${n}`, '8867-4', 'Heart rate', 60 + Math.round(r() * 40), '/min') },
+              { resource: observation(`hr${n}`, '8867-4', 'Heart rate', data.heartRatePerMin, '/min') },
               { resource: { resourceType: 'Condition', id: `dep${n}`, subject: { reference: 'Patient/p1' }, code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'F32.1', display: 'Moderate depressive episode' }] } } },
             ],
           },
         },
       }).catch(tolerate);
-      const rows = 20 + Math.round(r() * 20);
-      const csv = ['age,sbp,bmi', ...Array.from({ length: rows }, () => `${30 + Math.round(r() * 50)},${105 + Math.round(r() * 60)},${(19 + r() * 14).toFixed(1)}`)].join('\n');
-      await admin.registerDataset({ datasetId: `bp-${org.toLowerCase()}`, name: `Blood pressure cohort, ${org}`, description: 'synthetic demo data', data: Buffer.from(`${csv}\n`), mediaType: 'text/csv' }).catch(tolerate);
+      await admin.registerDataset({ datasetId: `bp-${org.toLowerCase()}`, name: `Blood pressure cohort, ${org}`, description: 'synthetic demo data', data: Buffer.from(data.datasetCsv), mediaType: 'text/csv' }).catch(tolerate);
     }));
 
     say('consent, researcher applications, some history …');
@@ -156,7 +173,7 @@ export async function seedDemo(dir: string, orgs: readonly string[] = demoOrgs()
     await as('Hospital2', 'doctor1').readRecord({ recordId: 'h1-p1-visit', purpose: 'TREAT', sensitivity: 'sensitive' });
     await as('Hospital3', 'nurse1').readRecord({ recordId: 'h1-p1-bp', purpose: 'TREAT' });
     await as('Hospital4', 'doctor1').readRecord({ recordId: 'h1-p1-visit', purpose: 'BTG', reason: 'unconscious-no-proxy' });
-    const st = await researcher.statistics({ datasetIds: orgs.map((o) => `bp-${o.toLowerCase()}`), variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 170, bins: 7 } });
+    const st = await researcher.statistics({ datasetIds: orgs.map((o) => `bp-${o.toLowerCase()}`), variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 170, bins: 3 } });
     writeFileSync(marker, JSON.stringify({ seededAtMs: Date.now(), statisticsRequest: st.requestId }, null, 2));
     say(`seeded: ${orgs.length} hospitals, ${Object.keys(patients).length} patients, ${orgs.length * 2} records, ${orgs.length} datasets; statistics ${st.requestId} (count ${String((st.result as { count?: number } | null)?.count)})`);
     return { skipped: false, statisticsRequest: st.requestId };
@@ -181,9 +198,26 @@ export function exampleCommands(dir: string): string {
     `  ${m} audit record  --org Hospital1 --user supervisor1 --record-id h1-p1-visit --fhir${d}`,
     `  ${m} consent list  --org Hospital1 --user patient1${d}`,
     `  ${m} dataset list  --org Hospital2 --user researcher1${d}`,
-    `  ${m} stats run     --org Hospital2 --user researcher1 --datasets bp-hospital1,bp-hospital2,bp-hospital3 --variable sbp --min 100 --max 170 --bins 7${d}`,
+    `  ${m} stats run     --org Hospital2 --user researcher1 --datasets bp-hospital1,bp-hospital2,bp-hospital3 --variable sbp --min 100 --max 170 --bins 3${d}`,
     `  ${m} stats run     --org Hospital3 --user researcher1 --datasets bp-hospital1 --variable sbp --min 100 --max 170${d}   # refused: no approval`,
     'Add --json to any of them. Ctrl-C here stops the network.',
+  ].join('\n');
+}
+
+/**
+ * Where the web consoles are and a first walk through them (each hospital's users sign in at
+ * their own hospital's console; in this demo every console lists its users for one click).
+ */
+export function consoleGuide(dir: string): string {
+  const urls = nodeDirs(dir).map((d) => readStatusFile(d)).filter((s) => s !== null).map((s) => ({ org: s.org, url: s.consoleUrl ?? null }));
+  const of = (org: string): string => urls.find((u) => u.org === org)?.url ?? '(not listening: see its node.log)';
+  return [
+    '',
+    'Web console (open in a browser on this machine; each hospital serves its own):',
+    ...urls.map((u) => `  ${u.org.padEnd(10)} console: ${u.url ?? '(not listening: see its node.log)'}`),
+    'A first walk: at Hospital2\'s console sign in as doctor1 and open record h1-p1-visit (consented, verified);',
+    `  then at Hospital1's console (${of('Hospital1')}) sign in as patient1: My data shows that read;`,
+    `  and at Hospital2's console as researcher1: Analytics draws the histogram.`,
   ].join('\n');
 }
 
@@ -216,7 +250,7 @@ if (isEntryPoint()) {
 }
 
 function startAndSeed(dir: string, orgs: readonly string[], basePort: readonly string[], seed: boolean): void {
-const child = spawn(process.execPath, [join(repo, 'bin', 'medledger.js'), 'up', '--orgs', String(orgs.length), '--consensus', 'raft', '--dir', dir, ...basePort], { stdio: 'inherit' });
+const child = spawn(process.execPath, [join(repo, 'bin', 'medledger.js'), 'up', '--demo', '--orgs', String(orgs.length), '--consensus', 'raft', '--dir', dir, ...basePort], { stdio: 'inherit' });
 const forward = (signal: NodeJS.Signals): void => {
   child.kill(signal);
 };
@@ -227,7 +261,7 @@ child.on('exit', (code) => process.exit(code ?? 0));
 waitForApis(dir, orgs)
   .then(async () => {
     if (seed) await seedDemo(dir, orgs);
-    process.stdout.write(`${exampleCommands(dir)}\n`);
+    process.stdout.write(`${exampleCommands(dir)}\n${consoleGuide(dir)}\n`);
   })
   .catch((err: Error) => {
     process.stderr.write(`[demo] seeding failed: ${err.message}\n(the network keeps running; Ctrl-C to stop)\n`);

@@ -69,6 +69,12 @@ export function orgName(index: number): string {
   return `Hospital${index + 1}`;
 }
 
+/** The console listener's port: the API port + 1000 (7401 → 8401). */
+export function consolePortOf(apiPort: number): number {
+  return apiPort + CONSOLE_PORT_OFFSET;
+}
+export const CONSOLE_PORT_OFFSET = 1000;
+
 export function nodeIdOf(org: string): string {
   return `node.${org}`;
 }
@@ -104,7 +110,8 @@ export function writeNodeYaml(o: { dir: string; org: string; nodeId: string; rol
   const rel = (p: string): string => relative(nodeDir, p);
   const yaml = {
     node: { id: o.nodeId, org: o.org, roles: o.roles, dataDir: './data' },
-    listen: { p2p: { host: o.host, port: o.p2pPort }, api: { host: o.host, port: o.apiPort } },
+    // The console listener is plain HTTP on loopback whatever the API host (decision 1200).
+    listen: { p2p: { host: o.host, port: o.p2pPort }, api: { host: o.host, port: o.apiPort }, console: { host: '127.0.0.1', port: consolePortOf(o.apiPort) } },
     identity: {
       cert: rel(join(identityDir, 'cert.pem')),
       key: rel(join(identityDir, 'key.pem')),
@@ -123,8 +130,8 @@ export function writeNodeYaml(o: { dir: string; org: string; nodeId: string; rol
 export async function initConsortium(options: InitOptions): Promise<InitResult> {
   if (!Number.isInteger(options.orgs) || options.orgs < 1 || options.orgs > ORGS_MAX) throw new RangeError(`--orgs must be 1..${ORGS_MAX}`);
   if (!(ENGINE_NAMES as readonly string[]).includes(options.engine)) throw new RangeError(`unknown consensus ${options.engine}`);
-  const highestPort = options.basePort + 2 * options.orgs;
-  if (!Number.isInteger(options.basePort) || options.basePort < 1024 || highestPort > 65535) throw new RangeError(`--base-port must leave room for ${2 * options.orgs} ports below 65536`);
+  const highestPort = options.basePort + 2 * options.orgs + CONSOLE_PORT_OFFSET;
+  if (!Number.isInteger(options.basePort) || options.basePort < 1024 || highestPort > 65535) throw new RangeError(`--base-port must leave room below 65536 for ${2 * options.orgs} ports and the consoles (API port + ${CONSOLE_PORT_OFFSET})`);
   if (existsSync(join(options.dir, 'genesis.block'))) throw new RangeError(`${options.dir} already holds a consortium (genesis.block exists); choose another --dir`);
   const host = options.host ?? '127.0.0.1';
   const orgs = Array.from({ length: options.orgs }, (_, i) => orgName(i));

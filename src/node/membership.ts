@@ -21,7 +21,7 @@ import type { ConsortiumConfig, NodeEndpointConfig } from '../ledger/config.ts';
 import { buildConfigUpdateTx, ConfigUpdateError, configSignaturesNeeded, RUNTIME_MEMBERSHIP_ENGINES, type ConfigSigner, type ConfigState } from '../ledger/config-update.ts';
 import type { MedLedgerClient } from '../sdk/client.ts';
 import { loadNodeConfig } from './config.ts';
-import { DEMO_USERS, majority, nodeIdOf, writeNodeYaml } from './init.ts';
+import { consolePortOf, DEMO_USERS, majority, nodeIdOf, writeNodeYaml } from './init.ts';
 import { nodeDirs } from './supervisor.ts';
 
 export interface NewHospital {
@@ -46,7 +46,7 @@ function freePorts(dir: string): [number, number] {
     highest = Math.max(highest, c.listen.p2p.port, c.listen.api.port);
   }
   if (highest === 0) throw new ConfigUpdateError(`${dir} holds no node configurations to place the new node next to`);
-  if (highest + 2 > 65535) throw new ConfigUpdateError('no free port above the existing nodes\' ports');
+  if (consolePortOf(highest + 2) > 65535) throw new ConfigUpdateError('no free port above the existing nodes\' ports (and their console port, API port + 1000)');
   return [highest + 1, highest + 2];
 }
 

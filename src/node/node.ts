@@ -26,7 +26,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bytesEqual, decode, encode, toHex, type Bytes } from '../codec/index.ts';
+import { bytesEqual, decode, encode, toHex, utf8, type Bytes } from '../codec/index.ts';
 import type { EngineMessage, Proposal } from '../consensus/engine.ts';
 import { builtinContracts } from '../contracts/builtin.ts';
 import { Msp, parsePolicy, type Policy } from '../identity/index.ts';
@@ -42,9 +42,10 @@ import type { EndorserClient } from './gateway.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Orderer, type BroadcastResult } from './orderer.ts';
 import { Peer, type EvaluateResponse, type ProposalResponse, type TxStatusEvent } from './peer.ts';
-import type { NodeServices, NodeStatus } from './services.ts';
+import { parsePeerStatus, type NodeServices, type NodeStatus, type PeerStatus } from './services.ts';
 
 const REQUEST_TIMEOUT_MS = 10_000;
+const NETWORK_STATUS_TIMEOUT_MS = 2_000;
 const BLOCKS_PER_REQUEST_MAX = 64;
 const BLOCK_RESPONSE_BYTES_MAX = 8 * 1024 * 1024;
 const PEER_PULL_INTERVAL_MS = 200;
@@ -335,6 +336,27 @@ export class MedLedgerNode implements NodeServices {
   }
 
   /**
+   * Every node of the consortium config in force as this node sees it: its own status, and each
+   * other node's status asked over mTLS ('status' channel) with a short timeout, so an unreachable
+   * hospital shows as such within `timeoutMs` instead of stalling the answer.
+   */
+  async networkStatus(timeoutMs = NETWORK_STATUS_TIMEOUT_MS): Promise<PeerStatus[]> {
+    const nodes = this.config.nodes ?? [];
+    return Promise.all(nodes.map(async (n): Promise<PeerStatus> => {
+      const base = { nodeId: n.id, org: n.org, roles: [...n.roles], apiUrl: n.apiUrl };
+      if (n.id === this.nodeId) return { ...base, reachable: true, latencyMs: 0, status: this.status(), error: null };
+      const startedAtMs = Date.now();
+      try {
+        const answer = await this.transport.request(n.id, 'status', new Uint8Array(0), timeoutMs);
+        const status = parsePeerStatus(answer);
+        return { ...base, reachable: true, latencyMs: Date.now() - startedAtMs, status, error: null };
+      } catch (err) {
+        return { ...base, reachable: false, latencyMs: null, status: null, error: (err as Error).message.slice(0, 300) };
+      }
+    }));
+  }
+
+  /**
    * Write status() (plus `extra`) to `path` every `intervalMs`, atomically (tmp + rename), for
    * supervisors such as `medledger up` and for operators: it needs no credentials to read.
    */
@@ -359,7 +381,7 @@ export class MedLedgerNode implements NodeServices {
    * its mTLS certificate). Built-in channels cannot be taken over.
    */
   handleRequests(channel: string, handler: (from: string, payload: Bytes) => Promise<Bytes>): void {
-    if (['endorse', 'evaluate', 'broadcast', 'blocks', 'consensus'].includes(channel) || this.extraHandlers.has(channel)) {
+    if (['endorse', 'evaluate', 'broadcast', 'blocks', 'consensus', 'status'].includes(channel) || this.extraHandlers.has(channel)) {
       throw new Error(`request channel ${channel} is already taken`);
     }
     this.extraHandlers.set(channel, handler);
@@ -445,6 +467,9 @@ export class MedLedgerNode implements NodeServices {
         const p = decode<Proposal>(payload);
         return encode(this.orderer.broadcast(p));
       }
+      case 'status':
+        // JSON, not DAG-CBOR: an engine's status may hold fields DAG-CBOR cannot encode (undefined).
+        return utf8(JSON.stringify(this.status()));
       case 'blocks': {
         const req = decode<BlocksRequest>(payload);
         if (!Number.isSafeInteger(req?.from) || !Number.isSafeInteger(req?.to) || req.from < 1 || req.to < req.from) throw new Error('blocks request needs 1 <= from <= to');

@@ -31,6 +31,35 @@ export interface NodeStatus {
   readonly joining: boolean;
 }
 
+/** Another node as this node sees it (GET /v1/network): reachable over mTLS, and its own status. */
+export interface PeerStatus {
+  readonly nodeId: string;
+  readonly org: string;
+  readonly roles: readonly ('peer' | 'orderer')[];
+  readonly apiUrl: string;
+  readonly reachable: boolean;
+  /** Round trip of the status request over the node-to-node link; null when unreachable. */
+  readonly latencyMs: number | null;
+  readonly status: NodeStatus | null;
+  readonly error: string | null;
+}
+
+const STATUS_ANSWER_BYTES_MAX = 64 * 1024;
+
+/** A peer's answer on the 'status' channel, checked for the fields the network view shows. */
+export function parsePeerStatus(bytes: Bytes): NodeStatus {
+  if (bytes.byteLength > STATUS_ANSWER_BYTES_MAX) throw new Error(`status answer of ${bytes.byteLength} bytes (at most ${STATUS_ANSWER_BYTES_MAX})`);
+  const value = JSON.parse(new TextDecoder().decode(bytes)) as Partial<NodeStatus> | null;
+  const ok = value !== null && typeof value === 'object'
+    && typeof value.nodeId === 'string' && typeof value.org === 'string' && Array.isArray(value.roles)
+    && Number.isSafeInteger(value.height) && typeof value.lastBlockHashHex === 'string' && typeof value.stateHashHex === 'string'
+    && Array.isArray(value.connectedPeers) && value.connectedPeers.every((p) => typeof p === 'string')
+    && Number.isSafeInteger(value.startedAtMs) && Number.isSafeInteger(value.configSequence) && typeof value.joining === 'boolean'
+    && (value.consensus === null || (typeof value.consensus === 'object' && typeof value.consensus?.engine === 'string'));
+  if (!ok) throw new Error('malformed status answer');
+  return value as NodeStatus;
+}
+
 export interface NodeServices {
   readonly nodeId: string;
   readonly org: string;
@@ -57,4 +86,6 @@ export interface NodeServices {
   status(): NodeStatus;
   /** The consortium config in force on this node and the state version it is stored at. */
   configState(): ConfigState;
+  /** Every node of the config in force: reachable or not, and its status (bounded wait). */
+  networkStatus(): Promise<PeerStatus[]>;
 }

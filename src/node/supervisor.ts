@@ -15,6 +15,8 @@ export interface NodeStatusFile extends NodeStatus {
   readonly pid: number;
   readonly p2pUrl: string;
   readonly apiUrl: string;
+  /** The loopback web console (plain HTTP); null when its port could not be opened. */
+  readonly consoleUrl?: string | null;
   readonly writtenAtMs: number;
 }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { combine, finalize, partialOf } from '../analytics/aggregate.ts';
+import { combine, exactAggregateOf, finalize, releasePartial } from '../analytics/aggregate.ts';
 import { utf8 } from '../codec/index.ts';
 import { verifyLedger } from '../ledger/verify.ts';
 import { IntegrityError } from '../offchain/index.ts';
@@ -184,12 +184,16 @@ describe('statistics across hospitals', () => {
     }
   });
 
-  it('combined statistics equal those over the pooled raw data; the result is on chain', async () => {
+  it('combined statistics equal the custodians\' released partials combined (count and mean exact, small cells withheld); the result is on chain', async () => {
     const out = await net.services.get(H2)!.statistics(net.caller(H2, 'researcher1'), { datasetIds: [`bp-${H1}`, `bp-${H2}`, `bp-${H3}`], variable: 'sbp', purpose: 'HRESCH', histogram });
     assert.equal(out.allowed, true, out.reasons.join('; '));
-    const pooled = finalize(combine([partialOf(Object.values(values).flat(), histogram)], histogram), histogram, 5);
-    assert.deepEqual(out.result, pooled);
+    // Each custodian releases its own partial under the rule (decision 1163); the node combines those.
+    const expected = finalize(combine([H1, H2, H3].map((org) => releasePartial(exactAggregateOf(values[org]!, histogram), 5)), histogram, 5), histogram, 5);
+    assert.deepEqual(out.result, expected);
     assert.equal(out.result!.count, 21);
+    const pooled = Object.values(values).flat();
+    assert.ok(Math.abs(out.result!.mean! - pooled.reduce((a, b) => a + b, 0) / pooled.length) < 1e-9);
+    assert.ok([out.result!.under, out.result!.over, ...out.result!.histogram.map((b) => b.count)].every((c) => c === null || c >= 5), 'no cell under 5');
     const st = await net.caller(H2, 'researcher1').evaluate('getStatistics', { requestId: out.requestId }) as { status: string; result: { count: number } };
     assert.equal(st.status, 'completed');
     assert.equal(st.result.count, 21);

@@ -20,13 +20,16 @@
 //   - erase: the contract's eraseRecord; the custodian crypto-shreds (keys, then blobs) as soon as
 //     its own chain shows the tombstone, whoever submitted the erasure and from whichever node.
 //   - statistics: custodians compute partial aggregates of their datasets for an on-chain
-//     statistics request ('stats' channel) and only aggregates leave; the requester's node
-//     combines, suppresses small cohorts and records the result on chain.
+//     statistics request ('stats' channel); only a partial that obeys the disclosure rule leaves
+//     (no cell under the request's threshold, complementary suppression, no raw min/max —
+//     decision 1163), because the requesting node sees it. The requester's node combines,
+//     applies the rule to the pooled figures and records the result on chain, where the
+//     contract checks the rule again.
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { decode, encode, utf8, type Bytes } from '../codec/index.ts';
-import { combine, finalize, partialOf, type HistogramSpec, type Partial, type Statistics } from '../analytics/aggregate.ts';
+import { AnalyticsError, combine, effectiveMinCohort, exactAggregateOf, finalize, releasedPartialSchema, releasePartial, type HistogramSpec, type ReleasedPartial, type Statistics } from '../analytics/aggregate.ts';
 import { HEALTH_CONTRACT, readEventSchema, type AccessTicket, type Part, type Sensitivity } from '../contracts/health/index.ts';
 import { FhirValidationError, validateFhir, type FhirIssue } from '../fhir/validate.ts';
 import { parseTx } from '../ledger/tx.ts';
@@ -128,7 +131,9 @@ export function keyTransportAad(a: { txId: string; recordId: string; version: nu
  */
 const servedReadEventSchema = readEventSchema.omit({ eventId: true });
 type ServedReadEvent = z.infer<typeof servedReadEventSchema>;
-type PartialAnswer = { ok: true; partial: Partial } | { ok: false; error: string };
+type PartialAnswer = { ok: true; partial: ReleasedPartial } | { ok: false; error: string };
+/** A custodian's answer on the 'stats' channel, as the requesting node accepts it (external input). */
+const partialAnswerSchema = z.union([z.strictObject({ ok: z.literal(true), partial: releasedPartialSchema }), z.strictObject({ ok: z.literal(false), error: z.string().max(2000) })]);
 
 type ReleasedPart = Part;
 interface Released { recordId: string; version: number; custodian: string; parts: ReleasedPart[] }
@@ -1015,15 +1020,26 @@ export class RecordService {
   }
 
   /** Store a dataset here and list it in the data market (on chain, by an admin/supervisor). */
-  async registerDataset(caller: HealthCaller, a: { datasetId: string; name: string; description?: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean }): Promise<Record<string, unknown>> {
+  async registerDataset(caller: HealthCaller, a: { datasetId: string; name: string; description?: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean; minCohort?: number; queryBudget?: number }): Promise<Record<string, unknown>> {
     const p = await this.prepareDataset(a);
     const r = await caller.submit('registerDataset', {
       datasetId: a.datasetId, name: a.name, description: a.description ?? '', columns: p.columns, cid: p.cid, sizeBytes: p.sizeBytes, recordCount: p.recordCount, open: a.open ?? true,
+      ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}), ...(a.queryBudget !== undefined ? { queryBudget: a.queryBudget } : {}),
     });
     return { txId: r.txId, ...r.payload };
   }
 
-  private async localPartial(datasetId: string, variable: string, spec: HistogramSpec): Promise<Partial> {
+  /**
+   * The threshold of a statistics request as this node's own chain gives it: max(the floor, the
+   * request's, every dataset owner's). Recomputed here rather than read: a request stored before
+   * decision 1163 may carry a minimum under the floor.
+   */
+  private statsThreshold(st: { minCohort?: number; datasetIds: readonly string[] }): number {
+    return effectiveMinCohort([st.minCohort, ...st.datasetIds.map((id) => this.state<{ minCohort?: number }>(`ds|${id}`)?.minCohort)]);
+  }
+
+  /** This custodian's dataset reduced to what may leave it under the disclosure rule at `threshold`. */
+  private async releasedPartial(datasetId: string, variable: string, spec: HistogramSpec, threshold: number): Promise<ReleasedPartial> {
     const ds = this.state<{ cid: string; ownerOrg: string }>(`ds|${datasetId}`);
     if (!ds) throw new RecordError(`dataset ${datasetId} does not exist`, 'NOT_FOUND');
     if (ds.ownerOrg !== this.node.org) throw new RecordError(`dataset ${datasetId} is held by ${ds.ownerOrg}`, 'REFUSED');
@@ -1031,10 +1047,14 @@ export class RecordService {
     const sealed = await this.blobs.get(ds.cid);
     if (!key || !sealed) throw new RecordError(`dataset ${datasetId} content is not on this node`, 'UNAVAILABLE');
     const bytes = open(key.dataKey, sealed, KeyStore.aad(datasetId, 1, key.sensitivity), `dataset ${datasetId}`);
-    return partialOf(datasetValues(bytes, key.sensitivity, variable), spec);
+    return releasePartial(exactAggregateOf(datasetValues(bytes, key.sensitivity, variable), spec), threshold);
   }
 
-  /** Custodian side of 'stats': only for a statistics request on this node's chain that was allowed. */
+  /**
+   * Custodian side of 'stats': only for a statistics request on this node's chain that was
+   * allowed, and only a released partial — the asking node sees it, so it gets no more than the
+   * researcher may (no small cell, no raw minimum or maximum).
+   */
   async servePartial(from: string, payload: Bytes): Promise<Bytes> {
     const parsed = statsPartialRequestSchema.safeParse(decode(payload));
     if (!parsed.success) return encode({ ok: false, error: 'malformed statistics request' } satisfies PartialAnswer);
@@ -1044,7 +1064,7 @@ export class RecordService {
       if (st.requester.slice(0, st.requester.indexOf('/')) !== fromOrg) throw new RecordError(`statistics request ${parsed.data.requestId} was made by ${st.requester}, not by a user of ${fromOrg ?? from}`, 'DENIED');
       if (st.status !== 'requested') throw new RecordError(`statistics request ${parsed.data.requestId} is ${st.status}`, 'DENIED');
       if (!st.datasetIds.includes(parsed.data.datasetId)) throw new RecordError(`statistics request ${parsed.data.requestId} does not cover dataset ${parsed.data.datasetId}`, 'DENIED');
-      const partial = await this.localPartial(parsed.data.datasetId, st.variable, st.histogram);
+      const partial = await this.releasedPartial(parsed.data.datasetId, st.variable, st.histogram, this.statsThreshold(st));
       return encode({ ok: true, partial } satisfies PartialAnswer);
     } catch (err) {
       return encode({ ok: false, error: (err as Error).message } satisfies PartialAnswer);
@@ -1070,31 +1090,39 @@ export class RecordService {
     const reasons = (r.payload['reasons'] as string[] | undefined) ?? [];
     if (r.payload['allowed'] !== true) return { allowed: false, requestId, reasons, result: null, inputs: [] };
     const result = await this.computeStatistics(requestId, caller.user);
-    await caller.submit('recordStatisticsResult', { requestId, result: { ...result, histogram: result.histogram.map((b) => ({ ...b })) } });
+    await caller.submit('recordStatisticsResult', { requestId, result });
     return { allowed: true, requestId, reasons, result, inputs: r.payload['inputs'] as unknown[] };
   }
 
   /**
-   * For an allowed statistics request of `user` on this node's chain: gather a partial from each
-   * dataset's custodian (this node included), combine and suppress. Only aggregates travel.
+   * For an allowed statistics request of `user` on this node's chain: gather a released partial
+   * from each dataset's custodian (this node included), combine, and apply the disclosure rule to
+   * the pooled figures (finalize checks its own output). Only released partials travel.
    */
   async computeStatistics(requestId: string, user: string): Promise<Statistics> {
     const st = await this.statsRequest(requestId);
     if (st.requester !== user) throw new RecordError(`statistics request ${requestId} belongs to ${st.requester}`, 'DENIED');
     if (st.status !== 'requested') throw new RecordError(`statistics request ${requestId} is ${st.status}`, 'REFUSED');
-    const partials: Partial[] = [];
+    const threshold = this.statsThreshold(st);
+    const partials: ReleasedPartial[] = [];
     for (const input of st.inputs) {
       if (!input.ownerOrg) throw new RecordError(`dataset ${input.datasetId} has no owner`, 'NOT_FOUND');
       if (input.ownerOrg === this.node.org) {
-        partials.push(await this.localPartial(input.datasetId, st.variable, st.histogram));
+        partials.push(await this.releasedPartial(input.datasetId, st.variable, st.histogram, threshold));
         continue;
       }
       const raw = await this.node.request(this.nodeOf(input.ownerOrg), STATS_CHANNEL, encode({ requestId, datasetId: input.datasetId }), REMOTE_TIMEOUT_MS);
-      const answer = decode<PartialAnswer>(raw);
-      if (!answer || answer.ok !== true) throw new RecordError(`custodian ${input.ownerOrg} refused dataset ${input.datasetId}: ${answer && 'error' in answer ? answer.error : 'garbage'}`, 'UNAVAILABLE');
-      partials.push(answer.partial);
+      const answer = partialAnswerSchema.safeParse(decode(raw));
+      if (!answer.success) throw new RecordError(`custodian ${input.ownerOrg} answered dataset ${input.datasetId} with a malformed partial (${answer.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(answer)'}: ${i.message}`).join('; ')})`, 'UNAVAILABLE');
+      if (!answer.data.ok) throw new RecordError(`custodian ${input.ownerOrg} refused dataset ${input.datasetId}: ${answer.data.error}`, 'UNAVAILABLE');
+      partials.push(answer.data.partial);
     }
-    return finalize(combine(partials, st.histogram), st.histogram, st.minCohort);
+    try {
+      return finalize(combine(partials, st.histogram, threshold), st.histogram, threshold);
+    } catch (err) {
+      if (err instanceof AnalyticsError) throw new RecordError(`statistics request ${requestId}: ${err.message}`, 'UNAVAILABLE');
+      throw err;
+    }
   }
 
   /** The version the next write of `recordId` at this custodian will have. */

@@ -20,6 +20,8 @@ export interface RecordsNetwork {
   readonly nodes: ReadonlyMap<string, MedLedgerNode>;
   readonly services: ReadonlyMap<string, RecordService>;
   readonly apis: ReadonlyMap<string, ApiServer>;
+  /** org → http://127.0.0.1:<port> of its console listener (with `console`). */
+  readonly consoleUrls: ReadonlyMap<string, string>;
   caller(org: string, user: string, viaOrg?: string): HealthCaller;
   /**
    * Restart one organisation's node and record service from the same data directory (its
@@ -45,6 +47,11 @@ export async function startRecordsNetwork(opts: {
   /** Custodians journal and record served reads on chain (default false: only `access` audits a read). */
   recordServedReads?: boolean;
   api?: boolean;
+  /**
+   * With `api`: also serve the web console (built into `assetsDir`) on a loopback plain-HTTP
+   * listener per node (RecordsNetwork.consoleUrls), optionally offering the demo users.
+   */
+  console?: { readonly assetsDir: string; readonly demoUsers?: boolean };
   /** Per-organisation service options (override the above). */
   service?: (org: string, node: MedLedgerNode) => RecordServiceOptions;
 } = {}): Promise<RecordsNetwork> {
@@ -54,6 +61,7 @@ export async function startRecordsNetwork(opts: {
   const nodes = new Map<string, MedLedgerNode>();
   const services = new Map<string, RecordService>();
   const apis = new Map<string, ApiServer>();
+  const consoleUrls = new Map<string, string>();
   const stop = async (): Promise<void> => {
     for (const a of apis.values()) await a.close();
     for (const s of services.values()) await s.close();
@@ -80,7 +88,11 @@ export async function startRecordsNetwork(opts: {
           bodyLimitBytes: 8 * 1024 * 1024,
           logger: createLogger('api', { node: node.nodeId }),
           routes: [(app, who) => registerHealthRoutes(app, who, records)],
+          ...(opts.console ? { console: { assetsDir: opts.console.assetsDir, demoUsers: opts.console.demoUsers ? { cryptoDir: join(dir, 'crypto'), org: n.org } : null, listen: { host: '127.0.0.1', port: 0 } } } : {}),
         }));
+        const consoleUrl = apis.get(n.org)!.consoleUrl;
+        if (opts.console && !consoleUrl) throw new Error(`the console of ${n.org} is not listening`);
+        if (consoleUrl) consoleUrls.set(n.org, consoleUrl);
       }
     }
     await waitForLeader([...nodes.values()]);
@@ -112,5 +124,5 @@ export async function startRecordsNetwork(opts: {
     }
     return records;
   };
-  return { dir, orgs: init.nodes.map((n) => n.org), nodes, services, apis, caller, restart, stop };
+  return { dir, orgs: init.nodes.map((n) => n.org), nodes, services, apis, consoleUrls, caller, restart, stop };
 }

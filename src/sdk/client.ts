@@ -21,11 +21,16 @@ import {
   EvaluateResponse,
   HealthResponse,
   StatusResponse,
+  NetworkResponse,
+  RawBlockResponse,
+  WhoAmIResponse,
   TxStatus,
   type BlockEventT,
   type BlockResponseT,
   type ContractEventT,
   type StatusResponseT,
+  type NetworkResponseT,
+  type WhoAmIResponseT,
   type TxStatusT,
 } from '../api/schemas.ts';
 import { createHttpTransport } from './http.ts';
@@ -154,6 +159,16 @@ export class MedLedgerClient {
     return this.check(StatusResponse, await this.call('GET', '/v1/status'));
   }
 
+  /** Who the node authenticates this client as (organisation, id, role). */
+  async whoami(): Promise<WhoAmIResponseT> {
+    return this.check(WhoAmIResponse, await this.call('GET', '/v1/whoami'));
+  }
+
+  /** Every node of the consortium as this client's node sees it (reachable, status). */
+  async network(): Promise<NetworkResponseT> {
+    return this.check(NetworkResponse, await this.call('GET', '/v1/network'));
+  }
+
   /** The consortium config in force on the node, and what a config update must build on. */
   async config(): Promise<ConfigResponseT & { readonly state: ConfigState }> {
     const body = this.check(ConfigResponse, await this.call('GET', '/v1/config'));
@@ -222,6 +237,13 @@ export class MedLedgerClient {
   async block(n: number): Promise<BlockResponseT> {
     if (!Number.isSafeInteger(n) || n < 0) throw new MedLedgerApiError(0, 'BAD_REQUEST', `block number must be a non-negative integer, got ${n}`);
     return this.check(BlockResponse, await this.call('GET', `/v1/blocks/${n}`));
+  }
+
+  /** A block's bytes and this node's validation codes (admins and supervisors). */
+  async rawBlock(n: number): Promise<{ number: number; block: Bytes; validation: readonly string[] }> {
+    if (!Number.isSafeInteger(n) || n < 0) throw new MedLedgerApiError(0, 'BAD_REQUEST', `block number must be a non-negative integer, got ${n}`);
+    const r = this.check(RawBlockResponse, await this.call('GET', `/v1/blocks/${n}/raw`));
+    return { number: r.number, block: fromB64(r.blockBase64), validation: r.validation };
   }
 
   /**

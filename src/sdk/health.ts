@@ -230,17 +230,24 @@ export class HealthClient implements HealthCaller {
 
   // ---- datasets and statistics --------------------------------------------------------------
 
-  async registerDataset(a: { datasetId: string; name: string; description?: string; data: Uint8Array; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean }): Promise<Record<string, unknown>> {
+  /** `minCohort`: the owner's minimum cohort for statistics over it (≥ the consortium floor); `queryBudget`: statistics requests per requester (decision 1163). */
+  async registerDataset(a: { datasetId: string; name: string; description?: string; data: Uint8Array; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean; minCohort?: number; queryBudget?: number }): Promise<Record<string, unknown>> {
     const p = await this.post('/v1/health/datasets/prepare', { datasetId: a.datasetId, mediaType: a.mediaType, dataBase64: Buffer.from(a.data).toString('base64') }) as { cid: string; sizeBytes: number; columns: string[]; recordCount: number };
-    const r = await this.submit('registerDataset', { datasetId: a.datasetId, name: a.name, description: a.description ?? '', columns: p.columns, cid: p.cid, sizeBytes: p.sizeBytes, recordCount: p.recordCount, open: a.open ?? true });
+    const r = await this.submit('registerDataset', {
+      datasetId: a.datasetId, name: a.name, description: a.description ?? '', columns: p.columns, cid: p.cid, sizeBytes: p.sizeBytes, recordCount: p.recordCount, open: a.open ?? true,
+      ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}), ...(a.queryBudget !== undefined ? { queryBudget: a.queryBudget } : {}),
+    });
     return { txId: r.txId, ...r.payload };
   }
 
   listDatasets(bookmark = '', pageSize?: number): Promise<unknown> { return this.evaluate('listDatasets', { ...(bookmark ? { bookmark } : {}), ...(pageSize ? { pageSize } : {}) }); }
 
-  /** Request on chain; if allowed, the node gathers partials, combines, suppresses; the result is recorded on chain. */
+  /**
+   * Request on chain; if allowed, the node gathers released partials, combines, suppresses; the
+   * result is recorded on chain. `minCohort` can only raise the threshold (decision 1163).
+   */
   async statistics(a: { datasetIds: string[]; variable: string; purpose: string; histogram: HistogramSpec; minCohort?: number }): Promise<{ allowed: boolean; requestId: string; reasons: string[]; result: unknown }> {
-    const r = await this.submit('requestStatistics', { datasetIds: a.datasetIds, variable: a.variable, purpose: a.purpose, histogram: a.histogram, ...(a.minCohort ? { minCohort: a.minCohort } : {}) });
+    const r = await this.submit('requestStatistics', { datasetIds: a.datasetIds, variable: a.variable, purpose: a.purpose, histogram: a.histogram, ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}) });
     const requestId = String(r.payload['requestId']);
     const reasons = (r.payload['reasons'] as string[] | undefined) ?? [];
     if (r.payload['allowed'] !== true) return { allowed: false, requestId, reasons, result: null };

@@ -1,7 +1,7 @@
 // A user's RequestSigner on Node.js: the PEM key parsed with node:crypto (the fast path for the
 // CLI, the bench and tests). The browser build swaps this file for signer.browser.ts.
 import type { KeyObject } from 'node:crypto';
-import { parsePrivateKey, sign } from '../crypto/index.ts';
+import { parsePrivateKey, sign } from '../crypto/ecdsa.ts';
 import type { RequestSigner } from '../protocol/request-signing.ts';
 
 export function keyObjectSigner(certPem: string, key: KeyObject): RequestSigner {

@@ -1,5 +1,6 @@
 // `medledger dataset register|list` — the data market: datasets stay sealed at their hospital.
 import type { Command } from 'commander';
+import { MIN_COHORT_MAX, STATISTICS_MIN_COHORT_FLOOR } from '../../analytics/aggregate.ts';
 import { CliError, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 import { asUser, healthCommand, morePages, PAGE_SIZE_MAX, pageOptions, readInput, type HealthFlags, type PageFlags } from './record.ts';
@@ -14,10 +15,18 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--media-type <type>', 'text/csv | application/fhir+json (default from the file name)')
     .option('--description <text>', 'description', '')
     .option('--closed', 'do not accept applications')
-    .action(async (f: HealthFlags & { datasetId: string; name: string; file: string; mediaType?: string; description: string; closed?: boolean }) => asUser(f, async (c, out) => {
+    .option('--min-cohort <n>', `this dataset's minimum cohort for statistics (at least the consortium floor ${STATISTICS_MIN_COHORT_FLOOR})`)
+    .option('--query-budget <n>', 'statistics requests each researcher may make over it (default 20)')
+    .action(async (f: HealthFlags & { datasetId: string; name: string; file: string; mediaType?: string; description: string; closed?: boolean; minCohort?: string; queryBudget?: string }) => asUser(f, async (c, out) => {
       const mediaType = f.mediaType ?? (f.file.endsWith('.csv') ? 'text/csv' : 'application/fhir+json');
       if (mediaType !== 'text/csv' && mediaType !== 'application/fhir+json') throw new CliError('--media-type must be text/csv or application/fhir+json', 2);
-      const r = await c.registerDataset({ datasetId: f.datasetId, name: f.name, description: f.description, data: readInput(f.file, '--file'), mediaType, open: !f.closed });
+      const minCohort = f.minCohort === undefined ? undefined : parsePositiveInt('min-cohort', f.minCohort, MIN_COHORT_MAX);
+      if (minCohort !== undefined && minCohort < STATISTICS_MIN_COHORT_FLOOR) throw new CliError(`--min-cohort cannot be below the consortium floor ${STATISTICS_MIN_COHORT_FLOOR}, got ${minCohort}`, 2);
+      const queryBudget = f.queryBudget === undefined ? undefined : parsePositiveInt('query-budget', f.queryBudget, 1000);
+      const r = await c.registerDataset({
+        datasetId: f.datasetId, name: f.name, description: f.description, data: readInput(f.file, '--file'), mediaType, open: !f.closed,
+        ...(minCohort !== undefined ? { minCohort } : {}), ...(queryBudget !== undefined ? { queryBudget } : {}),
+      });
       out.result(r, () => `dataset ${f.datasetId} registered (tx ${String(r['txId'])}): ${JSON.stringify((r['dataset'] as Record<string, unknown>)?.['columns'])}`);
     }));
 

@@ -380,17 +380,35 @@ describe('medledger dataset / stats (3-hospital consortium)', () => {
       const app = await okJson<{ application: { applicationId: string } }>(as('Hospital3', 'researcher1', 'access apply', '--dataset', ds, '--purpose', 'HRESCH', '--actions', 'statistics', '--max-sensitivity', 'normal', '--json'));
       await ok(as(org, owner, 'access approve', '--application-id', app.application.applicationId));
     }
-    const st = await okJson<{ allowed: boolean; requestId: string; result: { suppressed: boolean; count: number; min: number; max: number; mean: number; histogram: Array<{ count: number | null }> } }>(
+    const st = await okJson<{ allowed: boolean; requestId: string; result: { suppressed: boolean; minCohort: number; count: number; minBin: unknown; maxBin: unknown; mean: number; histogram: Array<{ count: number | null }> } }>(
       as('Hospital3', 'researcher1', 'stats run', '--datasets', 'cli-ds1,cli-ds2', '--variable', 'sbp', '--min', '100', '--max', '180', '--bins', '4', '--min-cohort', '2', '--json'));
     const pooled = [...SBP1, ...SBP2];
     assert.equal(st.allowed, true);
-    assert.deepEqual({ s: st.result.suppressed, n: st.result.count, min: st.result.min, max: st.result.max }, { s: false, n: pooled.length, min: 110, max: 170 });
+    // --min-cohort 2 cannot lower the threshold under the floor 5; every bin of either hospital
+    // holds fewer than 5, so all are withheld, and so are the extremes (decision 1163).
+    assert.deepEqual({ s: st.result.suppressed, t: st.result.minCohort, n: st.result.count, min: st.result.minBin, max: st.result.maxBin }, { s: false, t: 5, n: pooled.length, min: null, max: null });
+    assert.deepEqual(st.result.histogram.map((b) => b.count), [null, null, null, null]);
     assert.ok(Math.abs(st.result.mean - pooled.reduce((a, b) => a + b, 0) / pooled.length) < 1e-9);
 
+    // The table shows withheld cells and the extremes as what they are.
+    const table = await ok(as('Hospital3', 'researcher1', 'stats run', '--datasets', 'cli-ds1,cli-ds2', '--variable', 'sbp', '--min', '100', '--max', '180', '--bins', '4'));
+    assert.match(table.out, /^request \S+ — threshold 5 /);
+    assert.match(table.out, /^count {5}12$/m);
+    assert.match(table.out, /^min {7}withheld/m);
+    assert.match(table.out, /^ {2}\[100, 120\) +suppressed$/m);
+    assert.match(table.out, /^ {2}\[160, 180\] +suppressed$/m);
+    assert.match(table.out, /^ {2}above 180 +suppressed$/m);
+    assert.match(table.out, /the suppressed cells hold 12 values in total/);
+    const oneBin = await ok(as('Hospital3', 'researcher1', 'stats run', '--datasets', 'cli-ds1', '--variable', 'sbp', '--min', '100', '--max', '180', '--bins', '1'));
+    assert.match(oneBin.out, /^ {2}\[100, 180\] +7$/m);
+    assert.match(oneBin.out, /^min {7}in \[100, 180\] {2}\(coarsened: the bin holding the smallest value, not the value\)$/m);
+    assert.match(oneBin.out, /^ {2}below 100 +suppressed$/m);
+    assert.doesNotMatch(oneBin.out, /\b120\b|\b150\b/, 'the raw extremes of cli-ds1 appear nowhere');
+
     const small = await ok(as('Hospital3', 'researcher1', 'stats run', '--datasets', 'cli-ds2', '--variable', 'sbp', '--min', '100', '--max', '180', '--min-cohort', '6'));
-    assert.match(small.out, /^request \S+\n/);
-    assert.match(small.out, /"suppressed": true/);
-    assert.doesNotMatch(small.out, /"mean": \d/);
+    assert.match(small.out, /^request \S+ — threshold 6 /);
+    assert.match(small.out, /^SUPPRESSED: the cohort of the request, or of one of its datasets, holds fewer than 6 values; no figure is released$/m);
+    assert.doesNotMatch(small.out, /^mean/m);
 
     const got = await okJson<{ requestId: string; status: string; inputs?: unknown; result: { count: number } }>(as('Hospital3', 'researcher1', 'stats get', '--request-id', st.requestId, '--json'));
     assert.equal(got.status, 'completed');

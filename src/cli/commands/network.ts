@@ -11,6 +11,7 @@ import { registerHealthRoutes } from '../../api/health-routes.ts';
 import { RecordService } from '../../records/service.ts';
 import { isAlive, nodeDirs, readPid, spawnNode, stopProcesses, tailLog, waitUntilReady, type NodeStatusFile } from '../../node/supervisor.ts';
 import { CliError, makeOutput, parsePositiveInt } from '../output.ts';
+import { CONSOLE_DIST_DIR, ensureConsoleBuilt } from '../console-build.ts';
 import type { CommandContext } from '../context.ts';
 
 const DEFAULT_DIR = '.medledger/network';
@@ -23,8 +24,8 @@ function parseEngine(text: string): EngineName {
 }
 
 function describeNodes(statuses: readonly NodeStatusFile[]): string {
-  const lines = ['', 'hospital      node                 p2p                      API (REST + OpenAPI at /openapi.json)'];
-  for (const s of statuses) lines.push(`${s.org.padEnd(13)} ${s.nodeId.padEnd(20)} ${s.p2pUrl.padEnd(24)} ${s.apiUrl}`);
+  const lines = ['', 'hospital      node                 p2p                      API (REST + OpenAPI at /openapi.json)   web console (open in a browser on this machine)'];
+  for (const s of statuses) lines.push(`${s.org.padEnd(13)} ${s.nodeId.padEnd(20)} ${s.p2pUrl.padEnd(24)} ${s.apiUrl.padEnd(39)} ${s.consoleUrl ? `console: ${s.consoleUrl}` : 'console: not listening (see node.log)'}`);
   const leader = statuses.find((s) => s.consensus?.leader)?.consensus?.leader;
   if (leader) lines.push('', `consensus: ${statuses[0]?.consensus?.engine}, leader ${leader}; height ${Math.max(...statuses.map((s) => s.height))}`);
   return lines.join('\n');
@@ -48,6 +49,9 @@ async function startNodeCommand(configPath: string): Promise<void> {
   }
   const nodeDir = dirname(resolve(configPath));
   const p2pUrl = `wss://${config.listen.p2p.host}:${config.listen.p2p.port}`;
+  // The console is served from web/dist; build it if this checkout has none (or a stale one). A
+  // failed build leaves the node running: the console page then says how to build it.
+  await ensureConsoleBuilt().catch((err: unknown) => node.log.warn({ reason: (err as Error).message }, 'console: build failed; the node serves the API without it'));
   let api: ApiServer;
   try {
     // The off-chain record service (issue 6): blobs, keys, 'records'/'stats' channels, REST routes.
@@ -62,12 +66,18 @@ async function startNodeCommand(configPath: string): Promise<void> {
       },
       bodyLimitBytes: config.limits.requestBodyBytesMax,
       logger: node.log,
+      console: {
+        assetsDir: CONSOLE_DIST_DIR,
+        // Demo consortia only (medledger up --demo): the node's own hospital's users, on loopback.
+        demoUsers: config.console.demoUsers ? { cryptoDir: dirname(config.identity.rootCa), org: config.node.org } : null,
+        ...(config.listen.console ? { listen: config.listen.console } : {}),
+      },
     });
   } catch (err) {
     await node.stop();
     throw new CliError(`cannot serve the API on ${config.listen.api.host}:${config.listen.api.port}: ${(err as Error).message}`, 1);
   }
-  node.reportStatusTo(join(nodeDir, 'node.status.json'), { pid: process.pid, p2pUrl, apiUrl: api.url });
+  node.reportStatusTo(join(nodeDir, 'node.status.json'), { pid: process.pid, p2pUrl, apiUrl: api.url, consoleUrl: api.consoleUrl });
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string): void => {
       node.log.info({ signal }, 'stopping');
@@ -126,8 +136,9 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--dir <dir>', 'consortium directory (created with init if empty)', DEFAULT_DIR)
     .option('--base-port <port>', 'first port when creating', String(DEFAULT_BASE_PORT))
     .option('--detach', 'return once the network is ready, leaving the nodes running (stop with medledger down)')
+    .option('--demo', "demo mode: each node's console offers its hospital's users for one-click sign-in (never on a real consortium)")
     .option('--json', 'print the endpoints as JSON')
-    .action(async (flags: { orgs: string; consensus: string; dir: string; basePort: string; detach?: boolean; json?: boolean }) => {
+    .action(async (flags: { orgs: string; consensus: string; dir: string; basePort: string; detach?: boolean; demo?: boolean; json?: boolean }) => {
       const out = makeOutput(flags.json ?? false);
       const dir = resolve(flags.dir);
       if (!existsSync(join(dir, 'genesis.block'))) {
@@ -143,9 +154,15 @@ export function register(program: Command, ctx: CommandContext): void {
         return pid !== null && isAlive(pid);
       });
       if (running.length > 0) throw new CliError(`nodes are already running in ${dir} (${running.map((d) => d.split('/').pop()).join(', ')}); run medledger down --dir ${flags.dir} first`, 1);
+      // Build the console once here, not in five node processes at the same time.
+      const built = await ensureConsoleBuilt().catch((err: unknown) => {
+        out.error(`the web console could not be built (the nodes run without it): ${(err as Error).message}`);
+        return null;
+      });
+      if (built?.built) out.info(`web console built (${(built.bytes / 1024).toFixed(0)} KiB)`);
       out.info(`starting ${dirs.length} nodes …`);
       const started = dirs.map((d) => {
-        const pid = spawnNode(d, { detached: flags.detach ?? false });
+        const pid = spawnNode(d, { detached: flags.detach ?? false, ...(flags.demo ? { env: { MEDLEDGER_CONSOLE_DEMOUSERS: 'true' } } : {}) });
         writeFileSync(join(d, 'node.pid'), `${pid}\n`);
         return { nodeDir: d, pid };
       });
@@ -157,7 +174,7 @@ export function register(program: Command, ctx: CommandContext): void {
         for (const s of started) rmSync(join(s.nodeDir, 'node.pid'), { force: true });
         throw new CliError(`${(err as Error).message}`, 1);
       }
-      out.result({ dir, nodes: statuses.map((s) => ({ org: s.org, nodeId: s.nodeId, pid: s.pid, p2pUrl: s.p2pUrl, apiUrl: s.apiUrl })) }, () =>
+      out.result({ dir, nodes: statuses.map((s) => ({ org: s.org, nodeId: s.nodeId, pid: s.pid, p2pUrl: s.p2pUrl, apiUrl: s.apiUrl, consoleUrl: s.consoleUrl ?? null })) }, () =>
         [`MedLedger consortium is up (${dir})`, describeNodes(statuses), '', `logs: ${dir}/<org>/node.log   stop: medledger down --dir ${flags.dir}`].join('\n'),
       );
       if (flags.detach) return;

@@ -437,9 +437,15 @@ describe('health contract: applications, datasets and statistics', () => {
     assert.equal(ok.allowed, true);
     assert.deepEqual(ok.inputs.map((i) => i.cid), [ds('ds1').cid, ds('ds2').cid]);
 
-    const result = { suppressed: false, minCohort: 5, count: 80, min: 90, max: 190, mean: 130.5, stdDev: 15.2, histogram: [{ from: 80, to: 110, count: 10 }, { from: 110, to: 140, count: 50 }, { from: 140, to: 170, count: 17 }, { from: 170, to: 200, count: null }] };
+    // 20 values withheld over bins 2–3 and the under/over-range cells (decision 1163).
+    const result = { suppressed: false, minCohort: 5, count: 80, mean: 130.5, stdDev: 15.2, minBin: null, maxBin: null, under: null, over: null, histogram: [{ from: 80, to: 110, count: 10 }, { from: 110, to: 140, count: 50 }, { from: 140, to: 170, count: null }, { from: 170, to: 200, count: null }] };
     const leaky = { ...result, histogram: [...result.histogram.slice(0, 3), { from: 170, to: 200, count: 3 }] };
     assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: ok.requestId, result: leaky }).message, /smaller than the minimum cohort/);
+    // Before decision 1163 this was the valid result: its one withheld cell is 80 − 10 − 50 − 17 = 3.
+    const derivable = { ...result, histogram: [...result.histogram.slice(0, 2), { from: 140, to: 170, count: 17 }, { from: 170, to: 200, count: null }] };
+    assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: ok.requestId, result: derivable }).message, /could be derived/);
+    // The raw extremes are not part of a result any more (each is one patient's value).
+    assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: ok.requestId, result: { ...result, min: 90, max: 190 } }).message, /min|Unrecognized key/);
     assert.equal(c.try('submit', 'H2/res9:researcher', 'recordStatisticsResult', { requestId: ok.requestId, result }).status, 400);
     c.submit(RES, 'recordStatisticsResult', { requestId: ok.requestId, result });
     const st = c.evaluate<{ status: string; result: { count: number } }>(RES, 'getStatistics', { requestId: ok.requestId });
@@ -449,6 +455,72 @@ describe('health contract: applications, datasets and statistics', () => {
     assert.deepEqual(trail.entries.map((e) => `${e.op}:${e.outcome}`), [
       'dataset.register:allow', 'stats.request:deny', 'dataset.access:allow', 'dataset.access:allow', 'application.apply:allow', 'application.approve:allow', 'stats.request:allow', 'stats.request:allow', 'stats.result:allow',
     ]);
+  });
+
+  it('the threshold is max(consortium floor, the owners\' minimums, the caller\'s): a caller can raise it, never lower it; the result must use it', () => {
+    assert.match(c.try('submit', SUP1, 'registerDataset', { ...ds('ds-low'), minCohort: 3 }).message, /minCohort: minCohort cannot be below the consortium floor 5/);
+    const strict = c.submit<{ dataset: { minCohort: number; queryBudget: number } }>(SUP1, 'registerDataset', { ...ds('ds-strict'), minCohort: 8 });
+    assert.deepEqual(strict.dataset, { ...strict.dataset, minCohort: 8, queryBudget: 20 });
+    assert.equal(c.evaluate<{ datasets: Array<{ datasetId: string; minCohort: number }> }>(RES, 'listDatasets', {}).datasets.find((d) => d.datasetId === 'ds1')?.minCohort, 5, 'the floor by default');
+    const app = c.submit<{ application: { applicationId: string } }>(RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds-strict' }, purpose: 'HRESCH', actions: ['statistics'], period });
+    c.submit(H1_ADMIN, 'decideApplication', { applicationId: app.application.applicationId, approve: true });
+
+    const threshold = (datasetIds: string[], minCohort?: number): number => {
+      const r = c.submit<{ allowed: boolean; minCohort: number; requestId: string }>(RES, 'requestStatistics', { ...stats, datasetIds, ...(minCohort !== undefined ? { minCohort } : {}) });
+      assert.equal(r.allowed, true);
+      const stored = c.evaluate<{ minCohort: number; requestedMinCohort: number | null }>(RES, 'getStatistics', { requestId: r.requestId });
+      assert.deepEqual(stored, { ...stored, minCohort: r.minCohort, requestedMinCohort: minCohort ?? null });
+      return r.minCohort;
+    };
+    assert.equal(threshold(['ds1'], 1), 5, 'the probe\'s minCohort 1 is raised to the consortium floor');
+    assert.equal(threshold(['ds1']), 5);
+    assert.equal(threshold(['ds1'], 12), 12, 'a caller may raise it');
+    assert.equal(threshold(['ds1', 'ds-strict'], 1), 8, 'the owner\'s minimum');
+    assert.equal(threshold(['ds-strict'], 10), 10);
+
+    const r = c.submit<{ requestId: string }>(RES, 'requestStatistics', { ...stats, datasetIds: ['ds-strict'], minCohort: 1 });
+    const atFloor = { suppressed: false, minCohort: 5, count: 80, mean: 130.5, stdDev: 15.2, minBin: null, maxBin: null, under: null, over: null, histogram: [{ from: 80, to: 110, count: 10 }, { from: 110, to: 140, count: 50 }, { from: 140, to: 170, count: null }, { from: 170, to: 200, count: null }] };
+    assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: r.requestId, result: atFloor }).message, /result minCohort 5 differs from the request's 8/);
+    const atEight = { ...atFloor, minCohort: 8, histogram: [...atFloor.histogram.slice(0, 3), { from: 170, to: 200, count: 6 }] };
+    assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: r.requestId, result: atEight }).message, /smaller than the minimum cohort 8/);
+    const otherBins = { ...atFloor, minCohort: 8, histogram: [{ from: 80, to: 140, count: 60 }, { from: 140, to: 200, count: null }, ...atFloor.histogram.slice(2)] };
+    assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: r.requestId, result: otherBins }).message, /bin edges differ/);
+    c.submit(RES, 'recordStatisticsResult', { requestId: r.requestId, result: { ...atFloor, minCohort: 8 } });
+  });
+
+  it('a query budget per requester and dataset: refused with the reason when exhausted, audited; other requesters and refusals are not counted', () => {
+    c.submit(H2_ADMIN, 'registerDataset', { ...ds('ds-budget'), queryBudget: 2 });
+    const approve = (who: string): void => {
+      const app = c.submit<{ application: { applicationId: string } }>(who, 'apply', { target: { kind: 'dataset', datasetId: 'ds-budget' }, purpose: 'HRESCH', actions: ['statistics'], period });
+      c.submit(H2_ADMIN, 'decideApplication', { applicationId: app.application.applicationId, approve: true });
+    };
+    type Answer = { allowed: boolean; reasons: string[]; requestId: string; budgets: Array<{ datasetId: string; used: number; budget: number }> };
+    const ask = (who: string, datasetIds = ['ds-budget']): Answer => c.submit<Answer>(who, 'requestStatistics', { ...stats, datasetIds });
+    const R1 = 'H3/res31:researcher';
+    const R2 = 'H3/res32:researcher';
+    assert.equal(ask(R1).allowed, false, 'no approval yet');
+    approve(R1);
+    const first = ask(R1);
+    assert.equal(first.allowed, true, 'the refusal before approval did not use the budget');
+    assert.deepEqual(first.budgets, [{ datasetId: 'ds-budget', used: 1, budget: 2 }]);
+    assert.equal(ask(R1).allowed, true);
+    const third = ask(R1);
+    assert.equal(third.allowed, false);
+    assert.deepEqual(third.reasons, ['dataset ds-budget: query budget exhausted: H3/res31 has made all 2 statistics requests its owner allows over this dataset']);
+    assert.equal(c.evaluate<{ status: string }>(R1, 'getStatistics', { requestId: third.requestId }).status, 'refused');
+    // A request over several datasets is refused whole, and uses no budget of the others.
+    const beforeDs1 = ask(RES, ['ds1']).budgets[0]!.used;
+    approve(RES);
+    assert.equal(ask(RES, ['ds1', 'ds-budget']).allowed, true);
+    assert.equal(ask(RES, ['ds1', 'ds-budget']).allowed, true);
+    const whole = ask(RES, ['ds1', 'ds-budget']);
+    assert.equal(whole.allowed, false);
+    assert.equal(ask(RES, ['ds1']).budgets[0]!.used, beforeDs1 + 3, 'ds1 counted the two allowed requests (and this one), not the refused');
+    approve(R2);
+    assert.equal(ask(R2).allowed, true, 'counted per requester');
+    const trail = c.evaluate<{ entries: AuditEntry[] }>(H2_ADMIN, 'auditTrail', { kind: 'dataset', datasetId: 'ds-budget', pageSize: 200 });
+    const exhausted = trail.entries.filter((e) => e.op === 'stats.request' && e.outcome === 'deny' && e.reasons.some((x) => /query budget exhausted/.test(x)));
+    assert.deepEqual(exhausted.map((e) => `${e.actor.org}/${e.actor.id}`), ['H3/res31', 'H2/res1']);
   });
 });
 

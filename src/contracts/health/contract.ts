@@ -15,6 +15,7 @@
 //     Administrative acts (enrolment, care relations, consent, approvals, erasure) have their own
 //     simple actor rules here, each stated next to its function.
 import { z } from 'zod';
+import { disclosureProblem, effectiveMinCohort, type HistogramSpec } from '../../analytics/aggregate.ts';
 import { hashValue, toHex } from '../../codec/index.ts';
 import type { ChaincodeStub } from '../stub.ts';
 import { ContractError, type Contract, type ContractFunction } from '../runtime.ts';
@@ -754,7 +755,7 @@ export const healthContract: Contract = {
     }, ['admin']),
 
     // ---- datasets and statistics ------------------------------------------------------------
-    registerDataset: fn('submit', "registerDataset({datasetId, name, description?, columns, cid, sizeBytes, recordCount}) — the creator's organisation owns it", (tx, args) => {
+    registerDataset: fn('submit', "registerDataset({datasetId, name, description?, columns, cid, sizeBytes, recordCount, open?, minCohort?, queryBudget?}) — the creator's organisation owns it; minCohort (≥ the consortium floor) and queryBudget bound statistics over it", (tx, args) => {
       const a = parseArg(registerDatasetArgs, args);
       if (tx.dataset(a.datasetId)) throw new ContractError(`dataset ${a.datasetId} already exists`);
       const ds: Dataset = { ...a, ownerOrg: tx.creator.org, registeredBy: tx.creatorRef, registeredAtMs: tx.nowMs };
@@ -781,46 +782,57 @@ export const healthContract: Contract = {
       return json({ datasets: page.results.map((kv) => JSON.parse(Buffer.from(kv.value).toString('utf8')) as Dataset), bookmark: page.bookmark });
     }),
 
-    requestStatistics: fn('submit', 'requestStatistics({datasetIds, variable, purpose, histogram, minCohort?}) — needs an approved application (statistics) for every dataset', (tx, args) => {
+    requestStatistics: fn('submit', 'requestStatistics({datasetIds, variable, purpose, histogram, minCohort?}) — needs an approved application (statistics) and query budget left for every dataset; the threshold is max(consortium floor, the owners\' minimums, minCohort)', (tx, args) => {
       const a = parseArg(statsRequestArgs, args);
       const requestId = `s${tx.stub.getTxID().slice(0, 32)}`;
-      const decisions = a.datasetIds.map((datasetId) => ({ datasetId, d: decide(tx.datasetFacts(tx.creator, 'statistics', a.purpose, datasetId)) }));
-      const denied = decisions.filter((x) => x.d.decision === 'deny');
-      for (const x of decisions) {
-        const ds = tx.dataset(x.datasetId);
-        writeAudit(tx, { op: 'stats.request', actor: tx.creator, purpose: a.purpose, datasetId: x.datasetId, custodian: ds?.ownerOrg ?? null, decision: x.d });
-      }
-      const reasons = denied.map((x) => `dataset ${x.datasetId}: ${x.d.reasons.join('; ')}`);
-      const inputs = a.datasetIds.map((id) => {
-        const ds = tx.dataset(id);
-        return { datasetId: id, cid: ds?.cid ?? null, ownerOrg: ds?.ownerOrg ?? null };
+      const datasets = a.datasetIds.map((datasetId) => ({ datasetId, ds: tx.dataset(datasetId), d: decide(tx.datasetFacts(tx.creator, 'statistics', a.purpose, datasetId)) }));
+      // A caller may raise the threshold, never lower it (decision 1163).
+      const minCohort = effectiveMinCohort([a.minCohort, ...datasets.map((x) => x.ds?.minCohort)]);
+      // The query budget: each answer is one more view of the same rows (differencing), so each
+      // requester has a bounded number per dataset. Only requests the rules allow are counted.
+      const budgets = datasets.map((x) => {
+        const budget = x.ds?.queryBudget ?? LIMITS.statsQueryBudgetDefault;
+        const used = getJson<{ used: number }>(tx.stub, key('sqb', x.datasetId, tx.creatorRef))?.used ?? 0;
+        return { datasetId: x.datasetId, used, budget };
       });
+      const refusals = datasets.map((x, i) => {
+        if (x.d.decision === 'deny') return x.d.reasons;
+        const b = budgets[i]!;
+        return b.used >= b.budget ? [`query budget exhausted: ${tx.creatorRef} has made all ${b.budget} statistics requests its owner allows over this dataset`] : [];
+      });
+      const allowed = refusals.every((r) => r.length === 0);
+      datasets.forEach((x, i) => {
+        const refused = refusals[i]!;
+        writeAudit(tx, {
+          op: 'stats.request', actor: tx.creator, purpose: a.purpose, datasetId: x.datasetId, custodian: x.ds?.ownerOrg ?? null, decision: x.d,
+          ...(refused.length && x.d.decision === 'allow' ? { outcome: 'deny' as const, reasons: refused } : {}),
+        });
+      });
+      const reasons = datasets.flatMap((x, i) => (refusals[i]!.length ? [`dataset ${x.datasetId}: ${refusals[i]!.join('; ')}`] : []));
+      if (allowed) for (const b of budgets) putJson(tx.stub, key('sqb', b.datasetId, tx.creatorRef), { used: b.used + 1 });
+      const inputs = datasets.map((x) => ({ datasetId: x.datasetId, cid: x.ds?.cid ?? null, ownerOrg: x.ds?.ownerOrg ?? null }));
+      const budgetsAfter = budgets.map((b) => ({ ...b, used: allowed ? b.used + 1 : b.used }));
       const request = {
         requestId, requester: tx.creatorRef, datasetIds: a.datasetIds, inputs, variable: a.variable, purpose: a.purpose, histogram: a.histogram,
-        minCohort: a.minCohort, status: denied.length ? 'refused' : 'requested', reasons, requestedAtMs: tx.nowMs, result: null, completedAtMs: null,
+        minCohort, requestedMinCohort: a.minCohort ?? null, budgets: budgetsAfter,
+        status: allowed ? 'requested' : 'refused', reasons, requestedAtMs: tx.nowMs, result: null, completedAtMs: null,
       };
       putJson(tx.stub, key('st', requestId), request);
-      return json({ allowed: denied.length === 0, requestId, reasons, inputs: denied.length ? [] : inputs });
+      return json({ allowed, requestId, reasons, minCohort, budgets: budgetsAfter, inputs: allowed ? inputs : [] });
     }),
 
-    recordStatisticsResult: fn('submit', 'recordStatisticsResult({requestId, result}) — the requester (or its node) records the combined, suppressed result', (tx, args) => {
+    recordStatisticsResult: fn('submit', 'recordStatisticsResult({requestId, result}) — the requester (or its node) records the combined result; refused unless it obeys the disclosure rule at the request\'s threshold', (tx, args) => {
       const a = parseArg(statsResultArgs, args);
-      const st = getJson<{ requester: string; status: string; minCohort: number; histogram: { bins: number }; datasetIds: string[]; purpose: Purpose }>(tx.stub, key('st', a.requestId));
+      const st = getJson<{ requester: string; status: string; minCohort: number; histogram: HistogramSpec; datasetIds: string[]; purpose: Purpose }>(tx.stub, key('st', a.requestId));
       if (!st) throw new ContractError(`statistics request ${a.requestId} does not exist`);
       const requesterOrg = st.requester.slice(0, st.requester.indexOf('/'));
       if (tx.creatorRef !== st.requester && !(tx.creator.org === requesterOrg && tx.creator.role === 'peer')) throw new ContractError('recordStatisticsResult: only the requester or its node may record the result');
       if (st.status !== 'requested') throw new ContractError(`statistics request ${a.requestId} is ${st.status}`);
-      const res = a.result;
-      const m = st.minCohort;
-      if (res.minCohort !== m) throw new ContractError(`result minCohort ${res.minCohort} differs from the request's ${m}`);
-      if (res.histogram.length !== st.histogram.bins) throw new ContractError(`result has ${res.histogram.length} bins, the request asked for ${st.histogram.bins}`);
-      const small = (c: number | null) => c !== null && c !== 0 && c < m;
-      if (res.suppressed) {
-        if ([res.count, res.min, res.max, res.mean, res.stdDev].some((v) => v !== null) || res.histogram.some((b) => b.count !== null)) throw new ContractError('a suppressed result must withhold every figure');
-      } else if (res.count === null || res.count < m || res.histogram.some((b) => small(b.count))) {
-        throw new ContractError(`unsuppressed result discloses a group smaller than the minimum cohort ${m}`);
-      }
-      putJson(tx.stub, key('st', a.requestId), { ...st, status: 'completed', result: res, completedAtMs: tx.nowMs });
+      // Recomputed rather than trusted: a request stored before decision 1163 may carry a minCohort under the floor.
+      const minCohort = effectiveMinCohort([st.minCohort, ...st.datasetIds.map((id) => tx.dataset(id)?.minCohort)]);
+      const problem = disclosureProblem(a.result, { minCohort, spec: st.histogram });
+      if (problem) throw new ContractError(`recordStatisticsResult: ${problem}`);
+      putJson(tx.stub, key('st', a.requestId), { ...st, status: 'completed', result: a.result, completedAtMs: tx.nowMs });
       for (const datasetId of st.datasetIds) writeAudit(tx, { op: 'stats.result', actor: tx.creator, purpose: st.purpose, datasetId });
       return json({ requestId: a.requestId, status: 'completed' });
     }),

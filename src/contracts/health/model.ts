@@ -5,6 +5,7 @@
 // chain). The only human-written strings are a dataset listing's name and description (a
 // catalogue entry, not patient data) and they are bounded too.
 import { z } from 'zod';
+import { HISTOGRAM_BINS_MAX, MIN_COHORT_MAX, STATISTICS_MIN_COHORT_FLOOR, statisticsSchema } from '../../analytics/aggregate.ts';
 import { parseCid } from '../../codec/index.ts';
 
 // ---- codes ----------------------------------------------------------------------------------
@@ -98,6 +99,13 @@ export const LIMITS = {
   readBatchMax: 40,
   datasetColumnsMax: 200,
   datasetsPerStatsMax: 20,
+  /**
+   * Statistics requests one requester may make over one dataset, unless its owner set another
+   * budget at registration (decision 1163): each answer is a new view of the same rows, and
+   * differences between views can isolate small groups.
+   */
+  statsQueryBudgetDefault: 20,
+  statsQueryBudgetMax: 1000,
   pageSizeMax: 200,
   pageSizeDefault: 50,
   partSizeBytesMax: 64 * 1024 * 1024 * 1024,
@@ -281,35 +289,31 @@ export const registerDatasetArgs = z.strictObject({
   sizeBytes: z.number().int().min(0).max(LIMITS.partSizeBytesMax),
   recordCount: z.number().int().min(0).max(1e9),
   open: z.boolean().default(true),
+  /** The owner's own minimum cohort for statistics over this dataset (never below the consortium floor). */
+  minCohort: z.number().int().min(STATISTICS_MIN_COHORT_FLOOR, `minCohort cannot be below the consortium floor ${STATISTICS_MIN_COHORT_FLOOR}`).max(MIN_COHORT_MAX).default(STATISTICS_MIN_COHORT_FLOOR),
+  /** Statistics requests each requester may make over this dataset. */
+  queryBudget: z.number().int().min(1).max(LIMITS.statsQueryBudgetMax).default(LIMITS.statsQueryBudgetDefault),
 });
 
 export const histogramSchema = z.strictObject({
   min: z.number().finite(),
   max: z.number().finite(),
-  bins: z.number().int().min(1).max(1000),
-}).refine((h) => h.min < h.max, 'histogram needs min < max');
+  bins: z.number().int().min(1).max(HISTOGRAM_BINS_MAX),
+}).refine((h) => h.min < h.max && Number.isFinite(h.max - h.min), 'histogram needs min < max (and a finite width)');
 
 export const statsRequestArgs = z.strictObject({
   datasetIds: uniqueList(idSchema, LIMITS.datasetsPerStatsMax).refine((d) => d.length > 0, 'at least one dataset'),
   variable: z.string().regex(CODE_RE, 'variable must be a column code'),
   purpose: purposeSchema,
   histogram: histogramSchema,
-  minCohort: z.number().int().min(1).max(1000).default(5),
+  /** The caller may raise the threshold; the contract uses max(consortium floor, the owners' minimums, this). */
+  minCohort: z.number().int().min(1).max(MIN_COHORT_MAX).optional(),
 });
 
-const nullableNumber = z.number().finite().nullable();
+/** A released result (src/analytics/aggregate.ts Statistics); the contract then checks the disclosure rule (disclosureProblem). */
 export const statsResultArgs = z.strictObject({
   requestId: idSchema,
-  result: z.strictObject({
-    suppressed: z.boolean(),
-    minCohort: z.number().int().min(1),
-    count: z.number().int().min(0).nullable(),
-    min: nullableNumber,
-    max: nullableNumber,
-    mean: nullableNumber,
-    stdDev: nullableNumber,
-    histogram: z.array(z.strictObject({ from: z.number().finite(), to: z.number().finite(), count: z.number().int().min(0).nullable() })).max(1000),
-  }),
+  result: statisticsSchema,
 });
 
 export const pageArgs = z.strictObject({
@@ -403,6 +407,10 @@ export interface Dataset {
   readonly recordCount: number;
   /** PHDMF's permission configuration: whether third parties may apply for access. */
   readonly open: boolean;
+  /** The owner's minimum cohort for statistics (absent on datasets registered before decision 1163: the floor). */
+  readonly minCohort?: number;
+  /** Statistics requests per requester (absent before decision 1163: LIMITS.statsQueryBudgetDefault). */
+  readonly queryBudget?: number;
   readonly registeredBy: string;
   readonly registeredAtMs: number;
 }

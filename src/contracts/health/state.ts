@@ -21,6 +21,7 @@
 //   perm|<org/id>|<r|d>|<targetId>|<applicationId>   approved applications (the engine's scan)
 //   ds|<datasetId>                       Dataset listing
 //   st|<requestId>                       statistics request and, later, its result
+//   sqb|<datasetId>|<requester org/id>   statistics requests made so far (the query budget, decision 1163)
 //   bmrs|<provider org/id>|<pseudonym>   BMRS session {state, …}
 //   au|<auditId>                         AuditEntry (auditId = <txId>-<n>)
 //   aix|rec|<recordId>|<t15>|<auditId>   indexes (empty values) for the audit queries

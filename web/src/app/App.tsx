@@ -1,0 +1,95 @@
+// The console's frame: sign-in until a user is signed in, then a header naming who they are
+// (organisation, id, role) and at which hospital's node, a menu of the pages their role can use,
+// and the page.
+import { Anchor, AppShell, Badge, Burger, Button, Center, Group, Loader, NavLink, Stack, Text, Title } from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import type { ReactNode } from 'react';
+import { Link, Redirect, Route, Switch, useLocation } from 'wouter';
+import { SignInPage } from '../pages/SignIn.tsx';
+import { ErrorAlert } from './errors.tsx';
+import { mayOpen, PAGES, pagesFor } from './pages.ts';
+import { useSessionApi } from './session.tsx';
+
+function NotForYourRole({ label, role, roles }: { label: string; role: string; roles: readonly string[] }): ReactNode {
+  return (
+    <Stack>
+      <Title order={2}>{label}</Title>
+      <ErrorAlert title="Not available for your role" error={new Error(`The ${label} page is for ${roles.join(', ')}; you are signed in as a ${role}. The node would refuse these actions for your certificate.`)} />
+    </Stack>
+  );
+}
+
+function Shell(): ReactNode {
+  const { state, signOut } = useSessionApi();
+  const [opened, { toggle, close }] = useDisclosure(false);
+  const [location] = useLocation();
+  if (state.kind !== 'signed-in') return null;
+  const { me, node } = state.session;
+  const mine = pagesFor(me.role);
+  return (
+    <AppShell header={{ height: 60 }} navbar={{ width: 240, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
+      <a className="ml-skip" href="#main">Skip to content</a>
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+          <Group wrap="nowrap">
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Menu" />
+            <Title order={1} size="h3">MedLedger</Title>
+            <Text size="sm" c="dimmed" visibleFrom="sm">console of {node.org} ({node.nodeId})</Text>
+          </Group>
+          <Group wrap="nowrap" gap="xs">
+            <Text size="sm" data-testid="whoami">{me.org}/{me.id}</Text>
+            <Badge variant="light" aria-label={`role ${me.role}`}>{me.role}</Badge>
+            <Button size="xs" variant="default" onClick={() => void signOut()}>Sign out</Button>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" aria-label="Pages">
+        <nav>
+          {mine.map((p) => (
+            <NavLink key={p.path} component={Link} href={p.path} label={p.label} title={p.description} active={location === p.path || location.startsWith(`${p.path}/`)} onClick={close} />
+          ))}
+        </nav>
+        {me.org !== node.org ? (
+          <Text size="xs" c="orange" mt="md">You belong to {me.org} but this is {node.org}'s node: reading records works only through your own hospital's console.</Text>
+        ) : null}
+      </AppShell.Navbar>
+      <AppShell.Main id="main">
+        <Switch>
+          {PAGES.map((p) => (
+            <Route key={p.path} path={p.path} nest>
+              {mayOpen(p, me.role) ? <p.component /> : <NotForYourRole label={p.label} role={me.role} roles={p.roles === 'all' ? [] : p.roles} />}
+            </Route>
+          ))}
+          <Route path="/sign-in"><Redirect to={mine[0]?.path ?? '/network'} /></Route>
+          <Route path="/"><Redirect to={mine[0]?.path ?? '/network'} /></Route>
+          <Route>
+            <Stack>
+              <Title order={2}>Page not found</Title>
+              <Text>There is no page at {location}. <Anchor component={Link} href="/">Go to the start page</Anchor>.</Text>
+            </Stack>
+          </Route>
+        </Switch>
+      </AppShell.Main>
+    </AppShell>
+  );
+}
+
+export function App(): ReactNode {
+  const { state } = useSessionApi();
+  if (state.kind === 'loading') {
+    return (
+      <Center h="100vh">
+        <Loader aria-label="Loading" />
+      </Center>
+    );
+  }
+  if (state.kind === 'failed') {
+    return (
+      <Center h="100vh" p="md">
+        <ErrorAlert title="The console cannot start" error={new Error(state.error)} />
+      </Center>
+    );
+  }
+  if (state.kind === 'signed-out') return <SignInPage node={state.node} />;
+  return <Shell />;
+}

@@ -1,0 +1,30 @@
+// The console's pages and who may open them. The node enforces every rule again (the contract
+// and the API decide); this list only keeps the menu to what a role can use, and a page opened by
+// a URL typed by hand for another role says so in plain words.
+import type { ComponentType } from 'react';
+import { BlocksPage } from '../pages/Blocks.tsx';
+import { NetworkPage } from '../pages/Network.tsx';
+
+export type Role = 'doctor' | 'nurse' | 'patient' | 'researcher' | 'insurer' | 'laboratory' | 'supervisor' | 'admin';
+
+export interface PageSpec {
+  readonly path: string;
+  readonly label: string;
+  /** One line for the menu's tooltip and the page header. */
+  readonly description: string;
+  readonly roles: readonly Role[] | 'all';
+  readonly component: ComponentType;
+}
+
+export const PAGES: readonly PageSpec[] = [
+  { path: '/network', label: 'Network', description: 'Every hospital node: role, leader, height, reachability; committed transactions per second, live', roles: 'all', component: NetworkPage },
+  { path: '/blocks', label: 'Blocks', description: 'The ledger block by block: hashes, consensus certificate, transactions; verify the chain in your browser', roles: 'all', component: BlocksPage },
+];
+
+export function pagesFor(role: string): readonly PageSpec[] {
+  return PAGES.filter((p) => p.roles === 'all' || (p.roles as readonly string[]).includes(role));
+}
+
+export function mayOpen(page: PageSpec, role: string): boolean {
+  return page.roles === 'all' || (page.roles as readonly string[]).includes(role);
+}

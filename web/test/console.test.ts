@@ -1,0 +1,34 @@
+// The web console in real Chromium against a real five-hospital consortium (harness.ts). Each
+// page's tests live in pages/<page>.ts and share one consortium and one browser.
+import assert from 'node:assert/strict';
+import { after, before, describe } from 'node:test';
+import { chromiumAvailable, CHROMIUM_PATH, startTestbed, type ConsoleTestbed } from './harness.ts';
+import { blocksTests } from './pages/blocks.ts';
+import { networkTests } from './pages/network.ts';
+import { shellTests } from './pages/shell.ts';
+
+process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
+
+// CI installs Debian's chromium (.ci/run); elsewhere a missing browser skips with a reason.
+const skip = !chromiumAvailable() && process.env.CI !== 'true' ? `no Chromium at ${CHROMIUM_PATH} (apt-get install -y chromium, or set MEDLEDGER_CHROMIUM)` : false;
+
+describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 900_000 }, () => {
+  let tb: ConsoleTestbed | null = null;
+  const testbed = (): ConsoleTestbed => {
+    if (!tb) throw new Error('testbed not started');
+    return tb;
+  };
+  before(async () => {
+    tb = await startTestbed();
+  });
+  after(async () => {
+    const problems = tb?.problems ?? [];
+    await tb?.stop();
+    // Any CSP violation or uncaught page error anywhere in the run fails it.
+    assert.deepEqual(problems, [], `the browser reported:\n${problems.join('\n')}`);
+  });
+
+  shellTests(testbed);
+  networkTests(testbed);
+  blocksTests(testbed);
+});

@@ -1,0 +1,128 @@
+// Browser tests of the web console: real Chromium (Debian's, driven by playwright-core) against a
+// real consortium — five hospitals in this process over mTLS with Raft, each node serving the
+// console on its loopback listener, seeded with the `npm start` demo data. Users sign in through
+// the file picker with their own certificate and key, as a person would; results are asserted on
+// the ledger through the SDK, not only on the screen. Every page gets an axe-core check, and any
+// Content-Security-Policy violation the browser reports fails the run.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { CONSOLE_DIST_DIR, ensureConsoleBuilt, REPO_DIR } from '../../src/cli/console-build.ts';
+import { demoOrgs, seedDemo, type SeedResult } from '../../src/node/demo.ts';
+import { startRecordsNetwork, type RecordsNetwork } from '../../src/records/testkit.ts';
+import { connectAs, type HealthClient } from '../../src/sdk/health.ts';
+
+export const CHROMIUM_PATH = process.env.MEDLEDGER_CHROMIUM ?? '/usr/bin/chromium';
+const SCREENSHOT_DIR = join(REPO_DIR, 'docs', 'console');
+const require = createRequire(import.meta.url);
+
+export interface ConsoleTestbed {
+  readonly net: RecordsNetwork;
+  readonly seeded: SeedResult;
+  readonly browser: Browser;
+  /** Content-Security-Policy violations and page errors seen in any page so far. */
+  readonly problems: string[];
+  url(org: string): string;
+  /** A fresh browser context (own storage) at `org`'s console, signed in as `user` of `userOrg` through the file picker. */
+  signIn(org: string, user: string, userOrg?: string): Promise<Page>;
+  /** A fresh page at `org`'s console, signed out. */
+  open(org: string): Promise<Page>;
+  /** The SDK as `org/user`, through `org`'s own node: to assert on the ledger. */
+  sdk(org: string, user: string): HealthClient;
+  /** axe-core on the current page: no serious or critical violation. */
+  checkA11y(page: Page, label: string): Promise<void>;
+  /** Save docs/console/<name>.png when MEDLEDGER_SCREENSHOTS=1 (how the committed screenshots are made). */
+  screenshot(page: Page, name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function chromiumAvailable(): boolean {
+  return existsSync(CHROMIUM_PATH);
+}
+
+export async function startTestbed(): Promise<ConsoleTestbed> {
+  await ensureConsoleBuilt();
+  const orgs = demoOrgs();
+  const net = await startRecordsNetwork({ orgs: orgs.length, api: true, recordServedReads: true, console: { assetsDir: CONSOLE_DIST_DIR, demoUsers: true } });
+  const clients: HealthClient[] = [];
+  const contexts: BrowserContext[] = [];
+  let browser: Browser | null = null;
+  try {
+    const seeded = await seedDemo(net.dir, orgs, () => undefined);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
+    const b = browser;
+    const problems: string[] = [];
+    const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+    const url = (org: string): string => {
+      const u = net.consoleUrls.get(org);
+      if (!u) throw new Error(`no console for ${org}`);
+      return u;
+    };
+    const open = async (org: string): Promise<Page> => {
+      const context = await b.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+      contexts.push(context);
+      const page = await context.newPage();
+      page.on('console', (m) => {
+        if (/Content.Security.Policy|Refused to (apply|load|execute)/i.test(m.text())) problems.push(`${page.url()}: ${m.text()}`);
+      });
+      page.on('pageerror', (e) => problems.push(`${page.url()}: page error: ${e.message}`));
+      await page.goto(url(org));
+      return page;
+    };
+    const testbed: ConsoleTestbed = {
+      net,
+      seeded,
+      browser: b,
+      problems,
+      url,
+      open,
+      async signIn(org, user, userOrg = org) {
+        const page = await open(org);
+        const dir = join(net.dir, 'crypto', userOrg, user);
+        await page.getByTestId('credential-files').setInputFiles([join(dir, 'cert.pem'), join(dir, 'key.pem')]);
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+        await page.getByTestId('whoami').filter({ hasText: `${userOrg}/${user}` }).waitFor({ timeout: 30_000 });
+        return page;
+      },
+      sdk(org, user) {
+        const c = connectAs(net.dir, org, user, net.apis.get(org)!.url);
+        clients.push(c);
+        return c;
+      },
+      async checkA11y(page, label) {
+        // Evaluated through the DevTools protocol, which the page's CSP does not govern (no
+        // inline script is ever needed by the console itself).
+        await page.evaluate(axeSource);
+        const result = await page.evaluate(async () => {
+          const axe = (globalThis as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: unknown }> }> }> } }).axe;
+          const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+          return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => JSON.stringify(n.target)) }));
+        });
+        const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+        assert.deepEqual(bad, [], `${label}: accessibility violations:\n${bad.map((v) => `  ${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`).join('\n')}`);
+      },
+      async screenshot(page, name) {
+        if (process.env.MEDLEDGER_SCREENSHOTS !== '1') return;
+        mkdirSync(SCREENSHOT_DIR, { recursive: true });
+        await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: false });
+      },
+      async stop() {
+        for (const c of clients) c.close();
+        for (const c of contexts) await c.close().catch(() => undefined);
+        await b.close().catch(() => undefined);
+        await net.stop();
+      },
+    };
+    return testbed;
+  } catch (err) {
+    for (const c of clients) c.close();
+    await browser?.close().catch(() => undefined);
+    await net.stop();
+    throw err;
+  }
+}
