@@ -14,7 +14,7 @@ import { decode, encode } from '../codec/index.ts';
 import { parsePrivateKey } from '../crypto/index.ts';
 import { demoHospitalData } from '../node/demo.ts';
 import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../records/testkit.ts';
-import { connectAs, type HealthClient } from '../sdk/health.ts';
+import { connectAs, sessionNoticeOf, type HealthClient } from '../sdk/health.ts';
 import { MedLedgerApiError } from '../sdk/client.ts';
 import { signRequest } from './auth.ts';
 import { nodeIdOf } from '../node/init.ts';
@@ -266,6 +266,26 @@ describe('POST /v1/health/records/content', () => {
     const care = await sdk(H1, 'admin1').submit('startCare', { doctor: `${H1}/doctor2`, patient: PP });
     refused(await post(H1, path, user(H1, 'admin1'), { txId: care.txId }), 403, 'DENIED', /not a health access decision/);
     refused(await post(H1, path, null, { txId: ticket }), 401, 'UNAUTHENTICATED');
+  });
+
+  it('a dead BMRS session: the decision and the content route say so and who revives it; CAMS revives it through the SDK', async () => {
+    const nurse = sdk(H3, 'nurse1');
+    // Nurses may not break the glass: each emergency claim is a violation; the second kills the session.
+    let claim = await nurse.submit('access', { recordId: 'rest-rec', action: 'read', purpose: 'BTG', reason: 'unconscious-no-proxy' });
+    assert.match(sessionNoticeOf(claim.payload)?.notice ?? '', /recorded as a BMRS violation/);
+    claim = await nurse.submit('access', { recordId: 'rest-rec', action: 'read', purpose: 'BTG', reason: 'unconscious-no-proxy' });
+    const died = sessionNoticeOf(claim.payload);
+    assert.deepEqual({ dead: died?.dead, by: died?.reauthorizeBy }, { dead: true, by: H1 });
+    assert.match(died?.notice ?? '', /this violation ended your BMRS session .*an admin of Hospital1 submits bmrsReauthorize\(\{"provider": "Hospital3\/nurse1", "recordId": "rest-rec"\}\)/);
+    // Dead: the next request is refused, and the content route's 403 says why and who revives it.
+    const next = await nurse.readRecord({ recordId: 'rest-rec', purpose: 'TREAT' });
+    assert.equal(next.allowed, false);
+    assert.equal(next.session?.dead, true);
+    refused(await post(H3, path, user(H3, 'nurse1'), { txId: next.txId }), 403, 'DENIED', /BMRS session is dead.*until CAMS re-authorizes it: an admin of Hospital1 submits bmrsReauthorize/);
+    await assert.rejects(sdk(H2, 'admin1').reauthorize(`${H3}/nurse1`, { recordId: 'rest-rec' }), /only an admin of the CAMS organisation Hospital1/);
+    const revived = await sdk(H1, 'admin1').reauthorize(`${H3}/nurse1`, { recordId: 'rest-rec' });
+    assert.deepEqual({ from: revived.from, state: revived.state, patient: revived.patient }, { from: 3, state: 1, patient: PP });
+    assert.equal((await sdk(H1, 'admin1').bmrsSession(`${H3}/nurse1`, { patient: PP })).state, 1);
   });
 
   it('answers malformed and oversized bodies with a clear JSON error', async () => {

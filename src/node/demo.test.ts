@@ -1,7 +1,7 @@
 // `npm start`'s demo seeding (demo.ts) on a real five-hospital consortium in this process (five
 // nodes over mTLS with Raft, each with its record service and REST API): what it promises is on
 // chain and off chain, re-seeding is a no-op, and every example command it prints works when run
-// through the CLI's main().
+// through the CLI's main() — each twice, in a shuffled order.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -23,6 +23,23 @@ const said: string[] = [];
 
 type Run = CliRun;
 const cli = runCli;
+
+/** Fisher–Yates with xorshift32 from a fixed seed: a shuffled order that replays exactly. */
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  let x = seed >>> 0 || 1;
+  const next = (): number => {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    return x / 0x1_0000_0000;
+  };
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
 
 async function json<T>(args: readonly string[]): Promise<T> {
   const r = await cli([...args, '--dir', net.dir, '--json']);
@@ -109,40 +126,67 @@ describe('npm start demo seeding (5 hospitals)', () => {
     assert.ok(st.result.count >= 100, `count ${st.result.count}`);
   });
 
-  it('every example command it prints works (denials and refusals exit 4, the rest 0)', async () => {
+  it('every example command it prints works in any order, any number of times (denials and refusals exit 4, the rest 0)', async () => {
     const text = exampleCommands(net.dir);
-    const lines = text.split('\n').filter((l) => l.trimStart().startsWith('node bin/medledger.js '));
+    const lines = text.split('\n').filter((l) => l.trimStart().startsWith('node bin/medledger.js ')).map((l) => l.trim());
     assert.ok(lines.length >= 10, text);
-    const outputs = new Map<string, Run>();
-    for (const line of lines) {
-      const [command, comment = ''] = line.trim().split(/\s+#\s+/, 2) as [string, string?];
+    // Each command twice, in an order shuffled with a fixed seed (a failure replays): no command
+    // may depend on another having run, or not, nor spoil the others (issue 16 item 9: one
+    // denied read used to lock the doctor out of the rest of the walkthrough).
+    const order = shuffled([...lines, ...lines], 20261203);
+    const outputs = new Map<string, Run[]>();
+    for (const [i, line] of order.entries()) {
+      const [command, comment = ''] = line.split(/\s+#\s+/, 2) as [string, string?];
       const argv = command.split(/\s+/).slice(2);
       assert.ok(argv.includes('--dir') && argv.includes(net.dir), `the printed command names the consortium directory: ${command}`);
       const r = await cli(argv);
       const expected = /denied|refused/.test(comment) ? 4 : 0;
-      assert.equal(r.code, expected, `${command}  # ${comment}\nexit ${r.code}\nstdout: ${r.out}\nstderr: ${r.err}`);
+      assert.equal(r.code, expected, `run ${i + 1} of ${order.length}: ${command}  # ${comment}\nexit ${r.code}\nstdout: ${r.out}\nstderr: ${r.err}`);
       assert.equal(r.err, '', `${command}: nothing on stderr`);
       assert.notEqual(r.out.trim(), '', `${command}: prints something`);
-      outputs.set(argv.slice(0, 2).join(' ') + (outputs.has(argv.slice(0, 2).join(' ')) ? ' 2' : ''), r);
+      outputs.set(command, [...(outputs.get(command) ?? []), r]);
     }
-    assert.match(outputs.get('record list')!.out, /^h1-p1-visit\s+Bundle\s+restricted\s+v1\s+Hospital1$/m);
-    assert.match(outputs.get('record get')!.out, /^record h1-p1-visit v1 from Hospital1 \(basis \{"rule":"consent"/);
-    assert.match(outputs.get('record get 2')!.out, /^DENIED \(audited in tx/);
-    assert.match(outputs.get('access btg')!.out, /^BREAK-THE-GLASS read of h1-p1-bp/);
-    assert.match(outputs.get('audit patient')!.out, /access\.read\s+allow\s+Hospital2\/doctor1 \(doctor\)\s+h1-p1-visit TREAT/);
+    /** Both runs of the one printed command that starts with `start` (spaces between words collapsed). */
+    const runsOf = (start: string): Run[] => {
+      const matching = [...outputs.keys()].filter((c) => c.replace(/\s+/g, ' ').startsWith(`node bin/medledger.js ${start}`));
+      assert.equal(matching.length, 1, `exactly one printed command starts with ${start}: ${matching.join(' | ')}`);
+      const runs = outputs.get(matching[0]!)!;
+      assert.equal(runs.length, 2);
+      return runs;
+    };
+    for (const r of runsOf('record list')) assert.match(r.out, /^h1-p1-visit\s+Bundle\s+restricted\s+v1\s+Hospital1$/m);
+    for (const r of runsOf('record get --org Hospital2')) {
+      assert.match(r.out, /^record h1-p1-visit v1 from Hospital1 \(basis \{"rule":"consent"/);
+      assert.match(r.out, /^released: the normal part$/m);
+      assert.match(r.out, /^withheld: the restricted part — .*covers sensitivity up to sensitive, not restricted/m);
+      assert.doesNotMatch(r.out, /F32/);
+    }
+    for (const r of runsOf('record get --org Hospital3')) {
+      assert.match(r.out, /^DENIED \(audited in tx/);
+      assert.doesNotMatch(r.out, /BMRS:/, 'an honest request outside consent is no violation');
+    }
+    for (const r of runsOf('access btg')) assert.match(r.out, /^BREAK-THE-GLASS read of h1-p1-bp/);
+    for (const r of runsOf('audit patient')) assert.match(r.out, /access\.read\s+allow\s+Hospital2\/doctor1 \(doctor\)\s+h1-p1-visit TREAT/);
     // The patient's own acts appear under their pseudonym (decision 0906), never their login name.
-    assert.match(outputs.get('audit patient')!.out, /consent\.grant\s+allow\s+Hospital1\/[0-9a-f]{12}… \(patient\)/);
-    assert.doesNotMatch(outputs.get('audit patient')!.out, /patient1/);
+    for (const r of runsOf('audit patient')) {
+      assert.match(r.out, /consent\.grant\s+allow\s+Hospital1\/[0-9a-f]{12}… \(patient\)/);
+      assert.doesNotMatch(r.out, /patient1/);
+    }
     // The walkthrough's statistics: released bins of at least 5, the extremes only as bins (decision 1163).
-    const stats = outputs.get('stats run')!.out;
-    assert.match(stats, /^request \S+ — threshold 5 /);
-    assert.match(stats, /^count {5}\d+$/m);
-    assert.match(stats, /^min {7}in \[100, 123\.33\) {2}\(coarsened: the bin holding the smallest value, not the value\)$/m);
-    assert.match(stats, /^ {2}\[123\.33, 146\.67\) +\d+$/m);
-    assert.match(stats, /^ {2}above 170 +suppressed$/m);
-    assert.match(outputs.get('stats run 2')!.out, /^REFUSED \(request \S+\):\n\s+dataset bp-hospital1: application: no approved access application/);
-    const fhir = JSON.parse(outputs.get('audit record')!.out) as { bundle: unknown };
-    validateFhir(fhir.bundle);
+    for (const r of runsOf('stats run --org Hospital2')) {
+      assert.match(r.out, /^request \S+ — threshold 5 /);
+      assert.match(r.out, /^count {5}\d+$/m);
+      assert.match(r.out, /^min {7}in \[100, 123\.33\) {2}\(coarsened: the bin holding the smallest value, not the value\)$/m);
+      assert.match(r.out, /^ {2}\[123\.33, 146\.67\) +\d+$/m);
+      assert.match(r.out, /^ {2}above 170 +suppressed$/m);
+    }
+    for (const r of runsOf('stats run --org Hospital3')) assert.match(r.out, /^REFUSED \(request \S+\):\n\s+dataset bp-hospital1: application: no approved access application/);
+    for (const r of runsOf('audit record')) validateFhir((JSON.parse(r.out) as { bundle: unknown }).bundle);
+    // Afterwards nobody of the walkthrough is locked out: CAMS (Hospital1's admin) sees live sessions.
+    const sessionOf = (provider: string, recordId: string) => json<{ state: number }>(['access', 'session', '--org', 'Hospital1', '--user', 'admin1', '--provider', provider, '--record-id', recordId]);
+    assert.equal((await sessionOf('Hospital2/doctor1', 'h1-p1-visit')).state, 2);
+    assert.equal((await sessionOf('Hospital3/doctor1', 'h1-p1-bp')).state, 1);
+    assert.equal((await sessionOf('Hospital5/doctor1', 'h1-p1-bp')).state, 2);
   });
 
   // Issue 16, item 4: the probe, on the seeded demo consortium.

@@ -187,7 +187,7 @@ export function exampleCommands(dir: string): string {
     '',
     'Try (in another terminal):',
     `  ${m} record list   --org Hospital1 --user doctor1 --patient Hospital1/patient1${d}`,
-    `  ${m} record get    --org Hospital2 --user doctor1 --record-id h1-p1-visit --sensitivity sensitive${d}    # consented, restricted part withheld`,
+    `  ${m} record get    --org Hospital2 --user doctor1 --record-id h1-p1-visit${d}                              # consented: what the consent covers; the restricted part withheld, and why`,
     `  ${m} record get    --org Hospital3 --user doctor1 --record-id h1-p1-bp${d}                              # denied, audited`,
     `  ${m} access btg    --org Hospital5 --user doctor1 --record-id h1-p1-bp --reason unconscious-no-proxy${d}`,
     `  ${m} audit patient --org Hospital1 --user patient1${d}                                                  # who saw my data`,

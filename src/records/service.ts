@@ -12,9 +12,11 @@
 //     node's X25519 key as published on chain and read from the custodian's own world state
 //     (decision 1150). The requester unwraps with its private key and verifies CID and commitment.
 //   - served-read audit: before the custodian releases a part it durably journals a served-read
-//     event; a flusher records the journal on chain in `recordReads` batches with retry and
-//     backoff, deleting events only once committed; replay after a restart is idempotent (stable
-//     event ids, de-duplicated by the contract); a full journal refuses to serve (decision 1152).
+//     event naming the access transaction's on-chain ticket and the part's level (nothing the
+//     contract would have to believe: who read what comes from the ticket, decision 1153); a
+//     flusher records the journal on chain in `recordReads` batches with retry and backoff,
+//     deleting events only once committed; replay after a restart is idempotent (the contract
+//     records each ticket part once); a full journal refuses to serve (decision 1152).
 //   - erase: the contract's eraseRecord; the custodian crypto-shreds (keys, then blobs) as soon as
 //     its own chain shows the tombstone, whoever submitted the erasure and from whichever node.
 //   - statistics: custodians compute partial aggregates of their datasets for an on-chain
@@ -28,7 +30,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { decode, encode, utf8, type Bytes } from '../codec/index.ts';
 import { AnalyticsError, combine, effectiveMinCohort, exactAggregateOf, finalize, releasedPartialSchema, releasePartial, type HistogramSpec, type ReleasedPartial, type Statistics } from '../analytics/aggregate.ts';
-import { HEALTH_CONTRACT, type Part, type Sensitivity } from '../contracts/health/index.ts';
+import { HEALTH_CONTRACT, readEventSchema, type AccessTicket, type Part, type Sensitivity } from '../contracts/health/index.ts';
 import { FhirValidationError, validateFhir, type FhirIssue } from '../fhir/validate.ts';
 import { parseTx } from '../ledger/tx.ts';
 import { readPem } from '../node/config.ts';
@@ -123,8 +125,12 @@ export function keyTransportAad(a: { txId: string; recordId: string; version: nu
   return utf8(`medledger-key-transport|${a.txId}|${a.recordId}|v${a.version}|${a.sensitivity}|${a.cid}|${a.recipientOrg}/${a.recipientNode}`);
 }
 
-/** One served-read event as `recordReads` takes it (without its journal id). */
-type ServedReadEvent = Record<string, unknown>;
+/**
+ * One served-read event as `recordReads` takes it, without its journal id (decision 1153): the
+ * access transaction whose ticket released the part, the part's level, and whether it was served.
+ */
+const servedReadEventSchema = readEventSchema.omit({ eventId: true });
+type ServedReadEvent = z.infer<typeof servedReadEventSchema>;
 type PartialAnswer = { ok: true; partial: ReleasedPartial } | { ok: false; error: string };
 /** A custodian's answer on the 'stats' channel, as the requesting node accepts it (external input). */
 const partialAnswerSchema = z.union([z.strictObject({ ok: z.literal(true), partial: releasedPartialSchema }), z.strictObject({ ok: z.literal(false), error: z.string().max(2000) })]);
@@ -506,8 +512,10 @@ export class RecordService {
       throw new RecordError(`access transaction ${txId} was made by ${who.org}/${who.id}, not by ${check.creatorUser ?? `a user of ${check.creatorOrg}`}`, 'DENIED');
     }
     if (Date.now() - tx.proposal.timestampMs > ACCESS_TICKET_TTL_MS) throw new RecordError(`access transaction ${txId} is older than ${ACCESS_TICKET_TTL_MS / 60_000} minutes: ask again`, 'DENIED');
-    const answer = JSON.parse(Buffer.from(tx.response.result.payload).toString('utf8')) as { allowed?: boolean; record?: Released; reasons?: string[] };
-    if (answer.allowed !== true || !answer.record) throw new RecordError(`access was denied: ${(answer.reasons ?? []).join('; ')}`, 'DENIED');
+    const answer = JSON.parse(Buffer.from(tx.response.result.payload).toString('utf8')) as { allowed?: boolean; record?: Released; reasons?: string[]; session?: { notice?: string | null } | null };
+    // A refusal carries the contract's BMRS session notice (a dead session and who revives it) to every face.
+    if (answer.allowed !== true) throw new RecordError(`access was denied: ${[...(answer.reasons ?? []), ...(answer.session?.notice ? [answer.session.notice] : [])].join('; ')}`, 'DENIED');
+    if (!answer.record) throw new RecordError(`access transaction ${txId} released no content (only an allowed read or share does)`, 'DENIED');
     return answer.record;
   }
 
@@ -833,19 +841,26 @@ export class RecordService {
       if (released.recordId !== recordId || released.custodian !== this.node.org) throw new RecordError(`access ${txId} is for record ${released.recordId} at ${released.custodian}`, 'DENIED');
       const part = released.parts.find((p) => p.cid === cid);
       if (!part) throw new RecordError(`access ${txId} did not release part ${cid}`, 'DENIED');
+      // Serve only what can be recorded: the part must be on the transaction's on-chain ticket, the
+      // only thing this node's `recordReads` may name (decision 1153). The same transaction wrote
+      // both; an access from before tickets has none, and is not served.
+      const ticket = this.state<AccessTicket>(`tk|${txId}`);
+      if (!ticket || ticket.custodian !== this.node.org || !ticket.released.includes(part.sensitivity)) {
+        throw new RecordError(`access ${txId} left no ticket on this node's chain for its ${part.sensitivity} part: ask again`, 'DENIED');
+      }
       const recipientKey = await this.recipientKeyOf(fromOrg, from);
       const local = await this.loadPart(recordId, cid);
       if (!local.ok) {
         // Nothing is released; still journal what was asked for and refused, if there is room.
         try {
-          this.noteServedRead(txId, released, part.sensitivity, 'deny');
+          this.noteServedRead(txId, part.sensitivity, 'deny');
         } catch (err) {
           this.node.log.warn({ txId, reason: (err as Error).message }, 'refused part request not journaled');
         }
         return encode(local satisfies PartAnswer);
       }
       // Journal first (durably), release second: a crash in between over-reports, never under-reports.
-      this.noteServedRead(txId, released, part.sensitivity, 'allow');
+      this.noteServedRead(txId, part.sensitivity, 'allow');
       const aad = keyTransportAad({ txId, recordId, version: released.version, sensitivity: part.sensitivity, cid, recipientOrg: fromOrg, recipientNode: from });
       const wrappedKey = await wrapForRecipient(recipientKey, local.dataKey, aad);
       return encode({ ok: true, sealed: local.sealed, wrappedKey, recipientKey, version: local.version, sensitivity: local.sensitivity } satisfies PartAnswer);
@@ -869,21 +884,15 @@ export class RecordService {
 
   // ---- served-read audit (decision 1152) ------------------------------------------------------
 
-  /** Durably journal one served read (throws — and so refuses to serve — when the journal is full). */
-  private noteServedRead(txId: string, released: Released, sensitivity: string, served: 'allow' | 'deny'): void {
+  /**
+   * Durably journal one served read (throws — and so refuses to serve — when the journal is full).
+   * The event names the access transaction (its ticket) and the part's level, nothing else: who
+   * read, which record and why are on chain already, bound to that transaction (decision 1153).
+   */
+  private noteServedRead(txId: string, sensitivity: Sensitivity, served: 'allow' | 'deny'): void {
     if (!this.journal) return;
-    const peer = this.node.peer;
-    const status = peer?.ledger.txStatus(txId);
-    const envelope = status && peer ? peer.ledger.getBlock(status.block).block.data[status.position] : undefined;
-    if (!envelope) throw new RecordError(`access transaction ${txId} vanished from this node's chain`, 'UNAVAILABLE');
-    const tx = parseTx(envelope);
-    const who = this.node.msp.identify(tx.proposal.creator);
-    const args = JSON.parse(tx.proposal.args[0] ?? '{}') as { purpose?: string; reason?: string };
     try {
-      this.journal.append({
-        requester: { org: who.org, id: who.id, role: who.role }, recordId: released.recordId, action: 'read', purpose: args.purpose ?? 'TREAT',
-        ...(args.reason ? { reason: args.reason } : {}), sensitivity, servedDecision: served,
-      });
+      this.journal.append({ ticket: txId, sensitivity, servedDecision: served });
     } catch (err) {
       if (err instanceof JournalFullError) {
         this.node.log.error({ pending: this.journal.size(), failures: this.flushFailures }, 'served-read audit backlog full: refusing to serve');
@@ -929,7 +938,17 @@ export class RecordService {
     const journal = this.journal;
     const run = async (): Promise<void> => {
       while (!journal.isClosed && journal.size() > 0) {
-        const entries = journal.pending(this.batchSize);
+        const pending = journal.pending(this.batchSize);
+        // The journal is a file on disk: an entry that is not a served-read event of this format
+        // (written before tickets, or damaged) could never be recorded and would block every event
+        // behind it. It is dropped, loudly; the read it stood for is audited by its access tx.
+        const unrecordable = pending.filter((e) => !servedReadEventSchema.safeParse(e.event).success);
+        if (unrecordable.length > 0) {
+          this.node.log.error({ eventIds: unrecordable.map((e) => e.eventId) }, 'served-read journal entries in an unrecordable format dropped');
+          journal.remove(unrecordable.map((e) => e.eventId));
+          continue;
+        }
+        const entries = pending;
         try {
           const r = await this.auditCaller().submit('recordReads', entries.map((e) => ({ ...e.event, eventId: e.eventId })));
           journal.remove(entries.map((e) => e.eventId));

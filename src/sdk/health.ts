@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseCertificate } from '../crypto/index.ts';
+import { z } from 'zod';
 import type { HealthCaller, SubmitOutcome } from '../records/caller.ts';
 import { CsvError, joinCsvParts } from '../records/csv.ts';
 import { MedLedgerApiError, MedLedgerClient, type MedLedgerClientOptions } from './client.ts';
@@ -40,6 +41,54 @@ export function joinedCsv(parts: readonly RecordPart[]): Buffer | null {
 }
 
 export interface HistogramSpec { readonly min: number; readonly max: number; readonly bins: number }
+
+/** A part an allowed read did not release, and why (the contract's `withheld`). */
+const withheldSchema = z.array(z.object({ sensitivity: z.string(), reasons: z.array(z.string()) }));
+export type WithheldPart = z.infer<typeof withheldSchema>[number];
+
+/**
+ * What the contract tells a provider about their BMRS session with the patient after a decision
+ * (decision 0901): its state and, when a violation was recorded, the session died or is dead,
+ * what happened and who re-authorizes it (an admin of `reauthorizeBy`, the CAMS organisation).
+ */
+const sessionNoticeSchema = z.object({
+  provider: z.string(),
+  state: z.number().int().min(0).max(3),
+  stateName: z.string(),
+  dead: z.boolean(),
+  reauthorizeBy: z.string().nullable(),
+  /** bmrsReauthorize's argument for this session: the record, or (a record being created) the patient. */
+  reauthorizeArgs: z.union([z.object({ provider: z.string(), recordId: z.string() }), z.object({ provider: z.string(), patient: z.string() })]),
+  notice: z.string().nullable(),
+});
+export type SessionNotice = z.infer<typeof sessionNoticeSchema>;
+
+const sessionStateSchema = z.object({
+  provider: z.string(),
+  patient: z.string(),
+  state: z.number().int().min(0).max(3),
+  stateName: z.string(),
+  violations: z.number().int().min(0),
+  updatedAtMs: z.number(),
+  reauthorizeBy: z.string().nullable(),
+});
+export type SessionState = z.infer<typeof sessionStateSchema>;
+
+const reauthorizedSchema = z.object({ auditId: z.string(), provider: z.string(), patient: z.string(), from: z.number().int(), state: z.number().int(), stateName: z.string() });
+
+/** A BMRS session: its provider and the patient (pseudonym), or a record of that patient. */
+export type SessionTarget = { readonly patient: string } | { readonly recordId: string };
+
+function parsed<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new MedLedgerApiError(502, 'BAD_RESPONSE', `${what}: unexpected answer from the contract (${r.error.issues[0]?.message ?? 'invalid'})`);
+  return r.data;
+}
+
+/** The session notice of an access decision's payload (null outside BMRS, e.g. a patient's own record). */
+export function sessionNoticeOf(payload: Record<string, unknown>): SessionNotice | null {
+  return payload['session'] === undefined || payload['session'] === null ? null : parsed(sessionNoticeSchema, payload['session'], 'access session');
+}
 
 export class HealthClient implements HealthCaller {
   readonly client: MedLedgerClient;
@@ -120,18 +169,23 @@ export class HealthClient implements HealthCaller {
 
   /**
    * Decide on chain (audited), then fetch the released parts (verified by the node: CID +
-   * commitment). `csv`: a CSV record's released parts re-joined (joinedCsv), else null.
+   * commitment). `csv`: a CSV record's released parts re-joined (joinedCsv), else null. Without
+   * `sensitivity` the read asks for everything the user may see: `withheld` lists the parts it did
+   * not release and why. `session`: the user's BMRS session with the patient after the decision
+   * (a violation, its death and who revives it are said in `session.notice`).
    */
-  async readRecord(a: { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: number }): Promise<{ allowed: boolean; txId: string; decision: Record<string, unknown>; parts: RecordPart[]; csv: Buffer | null; custodian: string | null; version: number | null }> {
+  async readRecord(a: { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: number }): Promise<{ allowed: boolean; txId: string; decision: Record<string, unknown>; parts: RecordPart[]; withheld: WithheldPart[]; session: SessionNotice | null; csv: Buffer | null; custodian: string | null; version: number | null }> {
     const req: Record<string, unknown> = { recordId: a.recordId, action: 'read', purpose: a.purpose };
     if (a.reason) req['reason'] = a.reason;
     if (a.sensitivity) req['sensitivity'] = a.sensitivity;
     if (a.version) req['version'] = a.version;
     const r = await this.submit('access', req);
-    if (r.payload['allowed'] !== true) return { allowed: false, txId: r.txId, decision: r.payload, parts: [], csv: null, custodian: null, version: null };
+    const session = sessionNoticeOf(r.payload);
+    if (r.payload['allowed'] !== true) return { allowed: false, txId: r.txId, decision: r.payload, parts: [], withheld: [], session, csv: null, custodian: null, version: null };
+    const withheld = parsed(withheldSchema, r.payload['withheld'] ?? [], 'access withheld');
     const c = await this.post('/v1/health/records/content', { txId: r.txId }) as { version: number; custodian: string; parts: Array<{ sensitivity: string; mediaType: string; cid: string; dataBase64: string }> };
     const parts = c.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: Buffer.from(p.dataBase64, 'base64') }));
-    return { allowed: true, txId: r.txId, decision: r.payload, custodian: c.custodian, version: c.version, parts, csv: joinedCsv(parts) };
+    return { allowed: true, txId: r.txId, decision: r.payload, custodian: c.custodian, version: c.version, parts, withheld, session, csv: joinedCsv(parts) };
   }
 
   listRecords(patient: string, purpose = 'TREAT', bookmark = '', pageSize?: number): Promise<unknown> {
@@ -156,6 +210,19 @@ export class HealthClient implements HealthCaller {
   apply(args: Record<string, unknown>): Promise<SubmitOutcome> { return this.submit('apply', args); }
   decideApplication(applicationId: string, approve: boolean): Promise<SubmitOutcome> { return this.submit('decideApplication', { applicationId, approve }); }
   listApplications(query: Record<string, unknown>): Promise<unknown> { return this.evaluate('listApplications', query); }
+
+  // ---- BMRS sessions (decision 0901) ----------------------------------------------------------
+
+  /** A provider's BMRS session with a patient (for the provider, the patient, CAMS admins, the provider's admins/supervisors). */
+  async bmrsSession(provider: string, target: SessionTarget): Promise<SessionState> {
+    return parsed(sessionStateSchema, await this.evaluate('bmrsSession', { provider, ...target }), 'bmrsSession');
+  }
+
+  /** CAMS (an admin of the CAMS organisation) revives a dead session into state 1; audited. */
+  async reauthorize(provider: string, target: SessionTarget): Promise<{ txId: string } & z.infer<typeof reauthorizedSchema>> {
+    const r = await this.submit('bmrsReauthorize', { provider, ...target });
+    return { txId: r.txId, ...parsed(reauthorizedSchema, r.payload, 'bmrsReauthorize') };
+  }
 
   // ---- audit --------------------------------------------------------------------------------
 

@@ -86,7 +86,8 @@ export async function startTestbed(): Promise<ConsoleTestbed> {
         const dir = join(net.dir, 'crypto', userOrg, user);
         await page.getByTestId('credential-files').setInputFiles([join(dir, 'cert.pem'), join(dir, 'key.pem')]);
         await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-        await page.getByTestId('whoami').filter({ hasText: `${userOrg}/${user}` }).waitFor({ timeout: 30_000 });
+        // Patients' on-chain id is their pseudonym (decision 0906), not the login name.
+        await page.getByTestId('whoami').filter({ hasText: `${userOrg}/` }).waitFor({ timeout: 30_000 });
         return page;
       },
       sdk(org, user) {

@@ -1,8 +1,16 @@
-// `medledger access apply|approve|deny|list|btg` — PHDMF access applications and break-the-glass.
+// `medledger access apply|approve|deny|list|btg|session|reauthorize` — PHDMF access applications,
+// break-the-glass, and BMRS sessions (a provider's standing with a patient; CAMS revives dead ones).
 import type { Command } from 'commander';
+import type { SessionTarget } from '../../sdk/health.ts';
 import { CliError } from '../output.ts';
 import type { CommandContext } from '../context.ts';
-import { asUser, healthCommand, list, type HealthFlags } from './record.ts';
+import { asUser, deniedText, healthCommand, list, resolvePatient, userRefOption, withheldLines, type HealthFlags } from './record.ts';
+
+/** A session's patient: --patient (pseudonym or demo user) or --record-id (a record of that patient), exactly one. */
+function sessionTarget(f: HealthFlags & { patient?: string; recordId?: string }): SessionTarget {
+  if (!f.patient === !f.recordId) throw new CliError('give exactly one of --patient or --record-id', 2);
+  return f.patient ? { patient: resolvePatient(f.dir, f.patient) } : { recordId: f.recordId! };
+}
 
 const DAY_MS = 86_400_000;
 
@@ -53,8 +61,31 @@ export function register(program: Command, ctx: CommandContext): void {
       const r = await c.readRecord({ recordId: f.recordId, purpose: 'BTG', reason: f.reason });
       if (!r.allowed) ctx.exitCode = 4;
       const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: p.content.toString('utf8') }));
-      out.result({ allowed: r.allowed, txId: r.txId, flags: r.decision['flags'], reasons: r.decision['reasons'], parts }, () =>
-        r.allowed ? [`BREAK-THE-GLASS read of ${f.recordId} (tx ${r.txId}); flags ${JSON.stringify(r.decision['flags'])}`, ...parts.map((p) => `--- ${p.sensitivity}\n${p.content}`)].join('\n')
-          : `DENIED: ${JSON.stringify(r.decision['reasons'])}`);
+      out.result({ allowed: r.allowed, txId: r.txId, flags: r.decision['flags'], reasons: r.decision['reasons'], withheld: r.withheld, session: r.session, parts }, () =>
+        r.allowed ? [`BREAK-THE-GLASS read of ${f.recordId} (tx ${r.txId}); flags ${JSON.stringify(r.decision['flags'])}`, ...withheldLines(r.withheld), ...parts.map((p) => `--- ${p.sensitivity}\n${p.content}`)].join('\n')
+          : deniedText(r.txId, r.decision));
+    }));
+
+  healthCommand(access, 'session', "A provider's BMRS session with a patient: user, CAMS, service provider or dead (the provider, the patient, CAMS admins, the provider's admins/supervisors)")
+    .option('--provider <org/user>', 'the service provider (default: you)')
+    .option('--patient <pseudonym|org/user>', 'the patient')
+    .option('--record-id <id>', 'or a record of the patient')
+    .action(async (f: HealthFlags & { provider?: string; patient?: string; recordId?: string }) => asUser(f, async (c, out) => {
+      const provider = f.provider === undefined ? `${f.org}/${f.user}` : userRefOption('provider', f.provider);
+      const s = await c.bmrsSession(provider, sessionTarget(f));
+      out.result(s, () => [
+        `BMRS session of ${provider}: state ${s.state} (${s.stateName}), ${s.violations} violation(s)`,
+        ...(s.state === 3 ? [`dead: every request is refused, break-the-glass included. To re-authorize, an admin of ${s.reauthorizeBy ?? 'the CAMS organisation'} runs:`, `  medledger access reauthorize --org ${s.reauthorizeBy ?? '<CAMS org>'} --user <admin> --provider ${provider} --patient ${s.patient}`] : []),
+      ].join('\n'));
+    }));
+
+  healthCommand(access, 'reauthorize', "CAMS: revive a provider's dead BMRS session with a patient into state 1 (an admin of the CAMS organisation; audited)")
+    .requiredOption('--provider <org/user>', 'the provider whose session died, e.g. Hospital2/doctor1')
+    .option('--patient <pseudonym|org/user>', 'the patient')
+    .option('--record-id <id>', 'or a record of the patient (the one the refusal names)')
+    .action(async (f: HealthFlags & { provider: string; patient?: string; recordId?: string }) => asUser(f, async (c, out) => {
+      const provider = userRefOption('provider', f.provider);
+      const r = await c.reauthorize(provider, sessionTarget(f));
+      out.result(r, () => `BMRS session of ${provider} re-authorized by CAMS: dead → ${r.stateName} (state ${r.state}); their next permitted request makes them a service provider again (audited, tx ${r.txId})`);
     }));
 }

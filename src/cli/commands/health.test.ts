@@ -200,6 +200,26 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     assert.deepEqual(read.parts.map((p) => p.sensitivity), ['normal'], 'the restricted part is withheld');
     assert.doesNotMatch(read.parts[0]!.content, /F32/);
 
+    // Without --sensitivity: everything the consent covers is released, the restricted part is
+    // withheld and the output says why; an honest read never locks the doctor out (issue 16 item 9).
+    for (let i = 0; i < 2; i++) {
+      const all = await ok(as('Hospital2', 'doctor1', 'record get', '--record-id', 'cli-visit'));
+      assert.match(all.out, /^record cli-visit v1 from Hospital1 \(basis \{"rule":"consent"/);
+      assert.match(all.out, /^released: the normal part$/m);
+      assert.match(all.out, new RegExp(`^withheld: the restricted part — .*consent: .*${consentId} covers sensitivity up to sensitive, not restricted`, 'm'));
+      assert.match(all.out, /--- normal part .*\n.*"8480-6"/);
+      assert.doesNotMatch(all.out, /F32/);
+    }
+    const allJson = await okJson<{ released: string[]; withheld: Array<{ sensitivity: string; reasons: string[] }> }>(as('Hospital2', 'doctor1', 'record get', '--record-id', 'cli-visit', '--json'));
+    assert.deepEqual({ released: allJson.released, withheld: allJson.withheld.map((w) => w.sensitivity) }, { released: ['normal'], withheld: ['restricted'] });
+    // Asking for the restricted part explicitly is a denial (audited), and still not a violation.
+    const explicit = await as('Hospital2', 'doctor1', 'record get', '--record-id', 'cli-visit', '--sensitivity', 'restricted');
+    assert.equal(explicit.code, 4, explicit.err);
+    assert.doesNotMatch(explicit.out, /BMRS:/);
+    const own = await okJson<{ state: number; stateName: string; violations: number }>(as('Hospital2', 'doctor1', 'access session', '--record-id', 'cli-visit', '--json'));
+    assert.deepEqual(own, { ...own, state: 2, stateName: 'service provider', violations: 0 });
+    assert.match((await ok(as('Hospital2', 'doctor1', 'record get', '--record-id', 'cli-visit', '--sensitivity', 'sensitive'))).out, /^released: the normal part$/m);
+
     const revoked = await ok(as(H1, 'patient1', 'consent revoke', '--consent-id', consentId));
     assert.match(revoked.out, new RegExp(`^consent ${consentId} revoked`));
     const after = await as('Hospital2', 'doctor1', 'record get', '--record-id', 'cli-visit', '--sensitivity', 'normal', '--json');
@@ -248,6 +268,35 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     const feed = await ok(as(H1, 'patient1', 'audit feed'));
     assert.match(feed.out, /break-the-glass/);
     assert.match(feed.out, /Hospital3\/doctor1/);
+  });
+
+  it('a session killed by violations says so and how it is revived; CAMS revives it with access reauthorize', async () => {
+    // The nurse claimed an emergency once (a violation: nurses may not break the glass); the second claim kills the session.
+    const second = await as('Hospital3', 'nurse1', 'access btg', '--record-id', 'cli-bp', '--reason', 'unconscious-no-proxy');
+    assert.equal(second.code, 4, second.err);
+    assert.match(second.out, /^DENIED \(audited in tx [0-9a-f]{64}\):\n\s+break-the-glass misuse: a nurse claimed an emergency \(BTG\)/);
+    assert.match(second.out, /^BMRS: this violation ended your BMRS session with this patient \(state 3, dead\)/m);
+    assert.match(second.out, /^ {2}medledger access reauthorize --org Hospital1 --user <admin> --provider Hospital3\/nurse1 --record-id cli-bp$/m);
+    // Dead: even the read the patient's consent (nurses of Hospital3, cli-bp) covers is refused, saying why and how to get out.
+    const refused = await as('Hospital3', 'nurse1', 'record get', '--record-id', 'cli-bp');
+    assert.equal(refused.code, 4, refused.err);
+    assert.match(refused.out, /^BMRS: your BMRS session with this patient is dead \(state 3\)/m);
+    const dead = await okJson<{ state: number }>(as(H1, 'admin1', 'access session', '--provider', 'Hospital3/nurse1', '--patient', `${H1}/patient1`, '--json'));
+    assert.equal(dead.state, 3);
+    assert.match((await ok(as('Hospital3', 'nurse1', 'access session', '--record-id', 'cli-bp'))).out, /^BMRS session of Hospital3\/nurse1: state 3 \(dead\), 2 violation\(s\)\ndead: .*\n {2}medledger access reauthorize --org Hospital1 --user <admin> --provider Hospital3\/nurse1 --patient [0-9a-f]{64}$/m);
+
+    // Only an admin of the CAMS organisation (Hospital1) re-authorizes.
+    await fails(as('Hospital3', 'admin1', 'access reauthorize', '--provider', 'Hospital3/nurse1', '--record-id', 'cli-bp'), 1, /only an admin of the CAMS organisation Hospital1/);
+    await fails(as(H1, 'admin1', 'access reauthorize', '--provider', 'Hospital3/nurse1'), 2, /exactly one of --patient or --record-id/);
+    await fails(as(H1, 'admin1', 'access reauthorize', '--provider', 'nurse1', '--record-id', 'cli-bp'), 2, /--provider must be a user such as/);
+    const revived = await ok(as(H1, 'admin1', 'access reauthorize', '--provider', 'Hospital3/nurse1', '--patient', `${H1}/patient1`));
+    assert.match(revived.out, /^BMRS session of Hospital3\/nurse1 re-authorized by CAMS: dead → CAMS \(state 1\).*\(audited, tx [0-9a-f]{64}\)$/m);
+    const read = await okJson<{ allowed: boolean; basis: { rule: string } }>(as('Hospital3', 'nurse1', 'record get', '--record-id', 'cli-bp', '--json'));
+    assert.equal(read.allowed, true);
+    assert.equal(read.basis.rule, 'consent');
+    assert.equal((await okJson<{ state: number }>(as('Hospital3', 'nurse1', 'access session', '--record-id', 'cli-bp', '--json'))).state, 2);
+    // Alive again: nothing to re-authorize.
+    await fails(as(H1, 'admin1', 'access reauthorize', '--provider', 'Hospital3/nurse1', '--record-id', 'cli-bp'), 1, /not dead/);
   });
 
   it('audit record / patient / org / provenance, as tables, JSON and FHIR that validates', async () => {
@@ -389,7 +438,7 @@ describe('health commands refuse bad input clearly (exit 2, no stack trace)', ()
     const required: Array<[string[], string]> = [
       [['record', 'update'], '--record-id'], [['record', 'list'], '--patient'], [['record', 'erase'], '--record-id'],
       [['consent', 'grant'], '--grantee'], [['consent', 'export'], '--consent-id'],
-      [['access', 'apply'], '--purpose'], [['access', 'approve'], '--application-id'], [['access', 'deny'], '--application-id'], [['access', 'btg'], '--record-id'],
+      [['access', 'apply'], '--purpose'], [['access', 'approve'], '--application-id'], [['access', 'deny'], '--application-id'], [['access', 'btg'], '--record-id'], [['access', 'reauthorize'], '--provider'],
       [['audit', 'dataset'], '--dataset-id'], [['audit', 'provenance'], '--record-id'],
       [['dataset', 'register'], '--dataset-id'], [['stats', 'get'], '--request-id'],
     ];

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { MedLedgerApiError } from '../../sdk/client.ts';
 import { patientPseudonym } from '../../records/pseudonym.ts';
-import { connectAs, type HealthClient } from '../../sdk/health.ts';
+import { connectAs, sessionNoticeOf, type HealthClient, type SessionNotice, type WithheldPart } from '../../sdk/health.ts';
 import { CliError, makeOutput, parsePositiveInt, type Output } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 
@@ -82,6 +82,38 @@ export function readInput(path: string, what: string): Buffer {
   return readFileSync(path);
 }
 
+/** An "org/commonName" option (a provider, a grantee user). */
+export function userRefOption(flag: string, value: string): string {
+  if (!USER_REF_RE.test(value)) throw new CliError(`--${flag} must be a user such as Hospital2/doctor1, got "${value.slice(0, 80)}"`, 2);
+  return value;
+}
+
+/**
+ * What a user must be told about their BMRS session after a decision (decision 0901): a recorded
+ * violation, the session's death, a dead session — and for a dead one the exact command CAMS runs.
+ */
+export function sessionAdvice(session: SessionNotice | null): string[] {
+  if (!session?.notice) return [];
+  const lines = [`BMRS: ${session.notice}`];
+  if (session.dead) {
+    const cams = session.reauthorizeBy ?? '<CAMS organisation>';
+    const target = 'recordId' in session.reauthorizeArgs ? `--record-id ${session.reauthorizeArgs.recordId}` : `--patient ${session.reauthorizeArgs.patient}`;
+    lines.push(`To re-authorize, an admin of ${cams} runs:`, `  medledger access reauthorize --org ${cams} --user <admin> --provider ${session.provider} ${target}`);
+  }
+  return lines;
+}
+
+/** "withheld: the restricted part — care relation: …" lines of an allowed read. */
+export function withheldLines(withheld: readonly WithheldPart[]): string[] {
+  return withheld.map((w) => `withheld: the ${w.sensitivity} part — ${w.reasons.join('; ')}`);
+}
+
+/** Human output of a refused access (read, write, break-the-glass): reasons, then the session advice. */
+export function deniedText(txId: string, decision: Record<string, unknown>): string {
+  const reasons = Array.isArray(decision['reasons']) ? (decision['reasons'] as unknown[]).map(String) : [];
+  return [`DENIED (audited in tx ${txId}):`, ...reasons.map((r) => `  ${r}`), ...sessionAdvice(sessionNoticeOf(decision))].join('\n');
+}
+
 /** Listings and audit queries are paged on chain (at most 200 a page). */
 export const PAGE_SIZE_MAX = 200;
 export interface PageFlags { pageSize: string; bookmark?: string }
@@ -135,7 +167,7 @@ export function register(program: Command, _ctx: CommandContext): void {
       const r = await c.createRecord({ recordId: f.recordId, patient: resolvePatient(f.dir, f.patient), input: inputOf(f), purpose: f.purpose });
       // A refused write is committed and audited like a refused read: same exit code (4).
       if (r['allowed'] !== true) _ctx.exitCode = 4;
-      out.result(r, () => r['allowed'] === true ? `created ${f.recordId} (tx ${String(r['txId'])})\n${show((r['record'] as Record<string, unknown>)?.['parts'])}` : `DENIED (audited in tx ${String(r['txId'])}):\n  ${((r['reasons'] as string[] | undefined) ?? []).join('\n  ')}`);
+      out.result(r, () => r['allowed'] === true ? `created ${f.recordId} (tx ${String(r['txId'])})\n${show((r['record'] as Record<string, unknown>)?.['parts'])}` : deniedText(String(r['txId']), r));
     }));
 
   healthCommand(record, 'update', 'Write a new version of a record (earlier versions are kept)')
@@ -148,14 +180,14 @@ export function register(program: Command, _ctx: CommandContext): void {
     .action(async (f: HealthFlags & { recordId: string; fhir?: string; file?: string; mediaType?: string; sensitivity?: string; purpose: string }) => asUser(f, async (c, out) => {
       const r = await c.updateRecord({ recordId: f.recordId, input: inputOf(f), purpose: f.purpose });
       if (r['allowed'] !== true) _ctx.exitCode = 4;
-      out.result(r, () => r['allowed'] === true ? `updated ${f.recordId} to version ${String((r['record'] as Record<string, unknown>)?.['version'])}` : `DENIED (audited in tx ${String(r['txId'])}):\n  ${((r['reasons'] as string[] | undefined) ?? []).join('\n  ')}`);
+      out.result(r, () => r['allowed'] === true ? `updated ${f.recordId} to version ${String((r['record'] as Record<string, unknown>)?.['version'])}` : deniedText(String(r['txId']), r));
     }));
 
-  healthCommand(record, 'get', 'Read a record: an audited on-chain access decision, then the released parts (CID and commitment verified)')
+  healthCommand(record, 'get', 'Read a record: an audited on-chain access decision, then the released parts (CID and commitment verified); without --sensitivity, every part you may see (the others are withheld, and it says why)')
     .requiredOption('--record-id <id>', 'record id')
     .option('--purpose <code>', 'purpose of use (TREAT, ETREAT, BTG, HRESCH, PATRQT, …)', 'TREAT')
     .option('--reason <code>', 'reason code (required for break-the-glass), e.g. unconscious-no-proxy')
-    .option('--sensitivity <level>', 'highest sensitivity wanted (default: all parts)')
+    .option('--sensitivity <level>', 'highest sensitivity wanted (default: every part you may see; a level you may not see is a denial)')
     .option('--version <n>', 'an earlier version')
     .option('--out <file>', 'write the content here instead of printing it (a CSV record: the re-joined CSV of the released parts; otherwise the first part)')
     .action(async (f: HealthFlags & { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: string; out?: string }) => asUser(f, async (c, out) => {
@@ -163,7 +195,7 @@ export function register(program: Command, _ctx: CommandContext): void {
       if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new CliError('--version must be a positive integer', 2);
       const r = await c.readRecord({ recordId: f.recordId, purpose: f.purpose, ...(f.reason ? { reason: f.reason } : {}), ...(f.sensitivity ? { sensitivity: f.sensitivity } : {}), ...(version ? { version } : {}) });
       if (!r.allowed) {
-        out.result({ allowed: false, txId: r.txId, decision: r.decision }, () => `DENIED (audited in tx ${r.txId}):\n  ${((r.decision['reasons'] as string[]) ?? []).join('\n  ')}`);
+        out.result({ allowed: false, txId: r.txId, decision: r.decision, session: r.session }, () => deniedText(r.txId, r.decision));
         _ctx.exitCode = 4;
         return;
       }
@@ -173,9 +205,11 @@ export function register(program: Command, _ctx: CommandContext): void {
       if (f.out && (csv ?? r.parts[0])) writeFileSync(f.out, csv ?? r.parts[0]!.content);
       const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: p.mediaType.includes('json') || p.mediaType.startsWith('text/') ? p.content.toString('utf8') : `<${p.content.byteLength} bytes>` }));
       const head = `record ${f.recordId} v${r.version} from ${r.custodian} (basis ${JSON.stringify(r.decision['basis'])}, flags ${JSON.stringify(r.decision['flags'])}, tx ${r.txId})`;
-      out.result({ allowed: true, txId: r.txId, custodian: r.custodian, version: r.version, flags: r.decision['flags'], basis: r.decision['basis'], parts, ...(csv ? { csv: csv.toString('utf8') } : {}) }, () => (csv
-        ? [head, `--- CSV re-joined from the ${parts.map((p) => p.sensitivity).join(', ')} part(s) (${parts.map((p) => p.cid).join(', ')})`, f.out ? `(written to ${f.out})` : csv.toString('utf8').trimEnd()]
-        : [head, ...parts.map((p) => `--- ${p.sensitivity} part (${p.mediaType}, ${p.cid})\n${f.out ? `(written to ${f.out})` : p.content}`)]).join('\n'));
+      // What was released and what was withheld (and why), before the content.
+      const summary = [`released: ${parts.map((p) => `the ${p.sensitivity} part`).join(', ') || 'nothing'}`, ...withheldLines(r.withheld)];
+      out.result({ allowed: true, txId: r.txId, custodian: r.custodian, version: r.version, flags: r.decision['flags'], basis: r.decision['basis'], released: parts.map((p) => p.sensitivity), withheld: r.withheld, session: r.session, parts, ...(csv ? { csv: csv.toString('utf8') } : {}) }, () => (csv
+        ? [head, ...summary, `--- CSV re-joined from the ${parts.map((p) => p.sensitivity).join(', ')} part(s) (${parts.map((p) => p.cid).join(', ')})`, f.out ? `(written to ${f.out})` : csv.toString('utf8').trimEnd()]
+        : [head, ...summary, ...parts.map((p) => `--- ${p.sensitivity} part (${p.mediaType}, ${p.cid})\n${f.out ? `(written to ${f.out})` : p.content}`)]).join('\n'));
     }));
 
   pageOptions(healthCommand(record, 'list', "List a patient's records the user has a basis to read (metadata only)"))

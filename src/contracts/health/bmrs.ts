@@ -74,15 +74,28 @@ export interface BmrsRun {
 }
 
 /**
+ * What one governed access amounts to for the machine (decision 0901):
+ *  - 'permission': the rules allow it;
+ *  - 'denial': an honest request the rules do not cover (no consent, a level above the consent,
+ *    an expired application …) — refused and audited, but not an action of the machine;
+ *  - 'violation': a request the requester cannot honestly make (rules.ts violationOf: claiming an
+ *    emergency without being entitled to break the glass, acting after the patient revoked their
+ *    consent) — BMRS's Violation.
+ */
+export type BmrsOutcome = 'permission' | 'denial' | 'violation';
+
+/**
  * How one access drives a session (decision 0901):
  *  - a session in state 0 is first authenticated (the transaction's creator certificate was just
  *    validated by the MSP, CAMS's authentication in MedLedger) → 1;
- *  - then, if the rules allow the access: Permission in state 1 ("permission granted" → 2), No
- *    Action in state 2 (the provider already holds its permission);
- *  - if the rules deny it: Violation (1 → 2, 2 → 3);
+ *  - a permitted access: Permission in state 1 ("permission granted" → 2), No Action in state 2
+ *    (the provider already holds its permission);
+ *  - a violation: Violation (1 → 2, 2 → 3);
+ *  - an honest denial: nothing after authentication (no edge of the machine fits "asked for
+ *    something not granted"; the literal (1, No Action) → 0 edge would un-authenticate);
  *  - in state 3 the access is refused whatever the rules say (the step is logged, state stays 3).
  */
-export function bmrsDrive(state: BmrsState, rulesAllow: boolean): BmrsRun {
+export function bmrsDrive(state: BmrsState, outcome: BmrsOutcome): BmrsRun {
   const steps: BmrsStep[] = [];
   let s = state;
   const apply = (action: BmrsAction): void => {
@@ -91,13 +104,23 @@ export function bmrsDrive(state: BmrsState, rulesAllow: boolean): BmrsRun {
     s = tr.to;
   };
   if (s === 3) {
-    apply(rulesAllow ? 'Permission' : 'Violation');
+    apply(outcome === 'permission' ? 'Permission' : outcome === 'violation' ? 'Violation' : 'NoAction');
     return { from: state, to: s, steps };
   }
   if (s === 0) apply('Authentication');
-  if (rulesAllow) apply(s === 2 ? 'NoAction' : 'Permission');
-  else apply('Violation');
+  if (outcome === 'permission') apply(s === 2 ? 'NoAction' : 'Permission');
+  else if (outcome === 'violation') apply('Violation');
   return { from: state, to: s, steps };
+}
+
+/**
+ * The patient withdrew a permission the provider held (revokeConsent naming them): Algorithm 1's
+ * state-2 Permission edge, "take permission" (2 → 1). In any other state nothing is held: no step.
+ */
+export function bmrsTakePermission(state: BmrsState): BmrsRun {
+  if (state !== 2) return { from: state, to: state, steps: [] };
+  const tr = bmrsStep(2, 'Permission');
+  return { from: 2, to: tr.to, steps: [{ from: 2, action: 'Permission', to: tr.to, message: tr.message }] };
 }
 
 export function isBmrsState(value: unknown): value is BmrsState {

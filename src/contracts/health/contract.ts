@@ -8,8 +8,9 @@
 //   - every function takes one argument: a JSON object checked by a zod schema (model.ts); a bad
 //     argument is a ContractError (status 400, not endorsed) naming the field;
 //   - a request the rule engine DENIES is not an error: the transaction commits the denial (audit
-//     entry, BMRS Violation, security alert) and returns {"allowed": false, …}. Otherwise a denied
-//     attempt would leave no trace, and a Violation could never reach the dead state;
+//     entry, and for a request the requester cannot honestly make the BMRS Violation and a
+//     security alert) and returns {"allowed": false, …}. Otherwise a denied attempt would leave no
+//     trace, and a Violation could never reach the dead state;
 //   - who-may-do-what questions about health data are answered only by rules.ts decide().
 //     Administrative acts (enrolment, care relations, consent, approvals, erasure) have their own
 //     simple actor rules here, each stated next to its function.
@@ -18,7 +19,7 @@ import { disclosureProblem, effectiveMinCohort, type HistogramSpec } from '../..
 import { hashValue, toHex } from '../../codec/index.ts';
 import type { ChaincodeStub } from '../stub.ts';
 import { ContractError, type Contract, type ContractFunction } from '../runtime.ts';
-import { BMRS_STATE_NAMES } from './bmrs.ts';
+import { BMRS_STATE_NAMES, bmrsTakePermission } from './bmrs.ts';
 import { consentResource, auditEventBundle, provenanceBundle } from './fhir.ts';
 import {
   accessRequestSchema,
@@ -37,6 +38,7 @@ import {
   pseudonymSchema,
   readBatchArgs,
   registerDatasetArgs,
+  requesterSchema,
   sensitivityRank,
   statsRequestArgs,
   statsResultArgs,
@@ -54,11 +56,13 @@ import {
   type RecordEntry,
   type Sensitivity,
 } from './model.ts';
-import { decide, type Decision } from './rules.ts';
-import { getJson, HealthTx, key, pad, pageIndex, prefixRange, putJson, SEP, type AuditEntry, type AuditOp, type Config, type Enrolment, type Notification, type Session } from './state.ts';
+import { decide, releasableLevel, type Decision } from './rules.ts';
+import { getJson, HealthTx, key, pad, pageIndex, prefixRange, putJson, SEP, type AccessTicket, type AuditEntry, type AuditOp, type Config, type Enrolment, type Notification, type RevocationMarker, type Session } from './state.ts';
 
 export const HEALTH_CONTRACT = 'health';
 const STAFF_ADMIN_ROLES = ['admin', 'supervisor'];
+/** Actions whose allowed `access` releases content (CIDs, commitments): a write or statistics permission is not a licence to read. */
+const CONTENT_ACTIONS: readonly Action[] = ['read', 'share'];
 
 function parseArg<T extends z.ZodType>(schema: T, args: readonly string[]): z.output<T> {
   if (args.length !== 1) throw new ContractError(`expected exactly one argument (a JSON object), got ${args.length}`);
@@ -89,6 +93,26 @@ function verdict(d: Decision, auditId: string, extra: Record<string, unknown> = 
   return json({ allowed: d.decision === 'allow', decision: d.decision, reasons: d.reasons, flags: d.flags, basis: d.basis, bmrs: d.bmrs ? { from: d.bmrs.from, to: d.bmrs.to, steps: d.bmrs.steps } : null, auditId, ...extra });
 }
 
+/**
+ * What a governed requester is told about their BMRS session with the patient (decision 0901):
+ * its state, and — when a violation is recorded, the session dies, or it is already dead — what
+ * happened and how CAMS re-authorizes it (`reauthorizeArgs`: bmrsReauthorize's exact argument —
+ * the record, or for a record being created the patient the writer named). Null for accesses
+ * outside BMRS (a patient's own data).
+ */
+function sessionNotice(tx: HealthTx, d: Decision, provider: string, target: { recordId: string; patient: string; isNew: boolean }): Record<string, unknown> | null {
+  if (!d.bmrs) return null;
+  const camsOrg = tx.config()?.camsOrg ?? null;
+  const reauthorizeArgs = target.isNew ? { provider, patient: target.patient } : { provider, recordId: target.recordId };
+  const argText = target.isNew ? `{"provider": "${provider}", "patient": "${target.patient}"}` : `{"provider": "${provider}", "recordId": "${target.recordId}"}`;
+  const revive = `CAMS re-authorizes it: an admin of ${camsOrg ?? 'the CAMS organisation'} submits bmrsReauthorize(${argText})`;
+  let notice: string | null = null;
+  if (d.bmrs.from === 3) notice = `your BMRS session with this patient is dead (state 3): every request is refused, break-the-glass included, until ${revive}`;
+  else if (d.bmrs.to === 3) notice = `this violation ended your BMRS session with this patient (state 3, dead): every further request is refused, break-the-glass included, until ${revive}`;
+  else if (d.flags.includes('bmrs-violation')) notice = 'recorded as a BMRS violation (a security alert the patient is notified of): one more ends your session with this patient';
+  return { provider, state: d.bmrs.to, stateName: BMRS_STATE_NAMES[d.bmrs.to], dead: d.bmrs.to === 3, reauthorizeBy: camsOrg, reauthorizeArgs, notice };
+}
+
 function bmrsSummary(d: Decision): AuditEntry['bmrs'] {
   return d.bmrs ? { from: d.bmrs.from, to: d.bmrs.to, actions: d.bmrs.steps.map((s) => s.action) } : null;
 }
@@ -117,13 +141,13 @@ interface AuditBase {
   readonly recordedBy?: Actor | null;
   readonly decision?: Decision;
   readonly reasons?: readonly string[];
-  readonly servedDecision?: 'allow' | 'deny' | null;
+  /** BMRS steps of an act that is not an access decision (a revocation taking a permission). */
+  readonly bmrs?: AuditEntry['bmrs'];
 }
 
 function writeAudit(tx: HealthTx, a: AuditBase): string {
   const d = a.decision;
   const flags: string[] = d ? [...d.flags] : [];
-  if (a.servedDecision && d && a.servedDecision !== d.decision) flags.push('served-decision-mismatch');
   return tx.audit({
     op: a.op,
     actor: a.actor,
@@ -140,15 +164,16 @@ function writeAudit(tx: HealthTx, a: AuditBase): string {
     reasons: a.reasons ?? d?.reasons ?? [],
     flags,
     basis: d ? basisText(d) : null,
-    securityAlert: flags.includes('security-alert') || flags.includes('served-decision-mismatch'),
-    bmrs: d ? bmrsSummary(d) : null,
-    servedDecision: a.servedDecision && d && a.servedDecision !== d.decision ? a.servedDecision : null,
+    securityAlert: flags.includes('security-alert'),
+    bmrs: d ? bmrsSummary(d) : (a.bmrs ?? null),
+    servedDecision: null,
   });
 }
 
 /**
  * Decide one access to a record, apply its BMRS steps, write its audit entry and the patient's
- * notification (break-the-glass). Used by `access`, `recordReads`, createRecord and updateRecord.
+ * notification (break-the-glass, a Violation, a session's death). Used by `access`, createRecord
+ * and updateRecord. `notes` (what an allowed read withheld, and why) join the audit entry's reasons.
  */
 function decideRecordAccess(
   tx: HealthTx,
@@ -157,8 +182,8 @@ function decideRecordAccess(
   purpose: Purpose,
   reason: string | null,
   target: { recordId: string; patient: string; custodian: string; category: string; sensitivity: Sensitivity; isNew: boolean; exists: boolean },
-  audit: { op?: AuditOp; recordedBy?: Actor | null; servedDecision?: 'allow' | 'deny' | null; version?: number | null },
-): { decision: Decision; auditId: string } {
+  audit: { op?: AuditOp; version?: number | null; notes?: readonly string[] },
+): { decision: Decision; auditId: string; session: Record<string, unknown> | null } {
   const facts = tx.recordFacts(requester, action, purpose, reason, target);
   const d = decide(facts);
   const ref = `${requester.org}/${requester.id}`;
@@ -171,14 +196,12 @@ function decideRecordAccess(
     recordId: target.recordId,
     version: audit.version ?? null,
     custodian: target.exists ? target.custodian : null,
-    recordedBy: audit.recordedBy ?? null,
     decision: d,
-    servedDecision: audit.servedDecision ?? null,
+    reasons: [...d.reasons, ...(d.decision === 'allow' ? (audit.notes ?? []) : [])],
   });
-  // A custodian's served-read confirmation (recordedBy set) does not notify the patient again:
-  // the requester's own `access` transaction already did, once per read rather than per part.
-  const notifyPatient = d.flags.includes('notify-patient') && !audit.recordedBy;
-  if (notifyPatient || (d.bmrs?.to === 3 && d.bmrs.from !== 3)) {
+  const violation = d.flags.includes('bmrs-violation');
+  const died = d.bmrs?.to === 3 && d.bmrs.from !== 3;
+  if (d.flags.includes('notify-patient') || violation || died) {
     tx.notify(target.patient, {
       auditId,
       kind: d.flags.includes('break-the-glass') ? 'break-the-glass' : 'security-alert',
@@ -187,7 +210,7 @@ function decideRecordAccess(
       applicationId: null,
     });
   }
-  return { decision: d, auditId };
+  return { decision: d, auditId, session: sessionNotice(tx, d, ref, target) };
 }
 
 function recordTarget(r: RecordEntry, sensitivity?: Sensitivity) {
@@ -221,6 +244,16 @@ function refuseExpiredPreparation(tx: HealthTx, recordId: string, notAfterMs: nu
 /** The parts a caller receives: those at or below the sensitivity it was allowed. */
 function partsUpTo(r: RecordEntry, s: Sensitivity) {
   return r.parts.filter((p) => sensitivityRank(p.sensitivity) <= sensitivityRank(s));
+}
+
+/** A BMRS session is named by its provider and the patient, or a record of that patient. */
+const sessionArgs = z.union([
+  z.strictObject({ provider: userSchema, patient: pseudonymSchema }),
+  z.strictObject({ provider: userSchema, recordId: idSchema }),
+]);
+
+function sessionPatient(tx: HealthTx, a: z.output<typeof sessionArgs>): string {
+  return 'patient' in a ? a.patient : tx.liveRecord(a.recordId).patient;
 }
 
 function requirePatientSelf(tx: HealthTx, patient: string, what: string): void {
@@ -378,8 +411,8 @@ export const healthContract: Contract = {
       if (tx.patientOrgOf(a.patient) === null) throw new ContractError('createRecord: no patient is enrolled under this pseudonym');
       const sensitivity = maxSensitivity(a.parts.map((p) => p.sensitivity));
       const target = { recordId: a.recordId, patient: a.patient, custodian: tx.creator.org, category: a.category, sensitivity, isNew: true, exists: true };
-      const { decision, auditId } = decideRecordAccess(tx, tx.creator, 'write', a.purpose, null, target, { op: 'record.create', version: 1 });
-      if (decision.decision === 'deny') return verdict(decision, auditId);
+      const { decision, auditId, session } = decideRecordAccess(tx, tx.creator, 'write', a.purpose, null, target, { op: 'record.create', version: 1 });
+      if (decision.decision === 'deny') return verdict(decision, auditId, { session });
       const entry: RecordEntry = {
         recordId: a.recordId, patient: a.patient, custodian: tx.creator.org, category: a.category, sensitivity, parts: a.parts,
         version: 1, author: tx.creatorRef, createdAtMs: tx.nowMs, updatedAtMs: tx.nowMs, txId: tx.stub.getTxID(),
@@ -387,7 +420,7 @@ export const healthContract: Contract = {
       putJson(tx.stub, key('rec', a.recordId), entry);
       putJson(tx.stub, key('recv', a.recordId, pad(1, 6)), entry);
       tx.stub.putState(key('rx', 'pp', a.patient, a.recordId), new Uint8Array(0));
-      return verdict(decision, auditId, { record: entry });
+      return verdict(decision, auditId, { session, record: entry });
     }),
 
     updateRecord: fn('submit', 'updateRecord({recordId, parts, purpose?}) — a new version; earlier versions stay queryable', (tx, args) => {
@@ -396,16 +429,16 @@ export const healthContract: Contract = {
       const r = liveOrMissing(tx, a.recordId);
       const sensitivity = maxSensitivity(a.parts.map((p) => p.sensitivity));
       if (!r) {
-        const { decision, auditId } = decideRecordAccess(tx, tx.creator, 'write', a.purpose, null, missingTarget(a.recordId), {});
-        return verdict(decision, auditId);
+        const { decision, auditId, session } = decideRecordAccess(tx, tx.creator, 'write', a.purpose, null, missingTarget(a.recordId), {});
+        return verdict(decision, auditId, { session });
       }
       if (r.version >= LIMITS.versionsMax) throw new ContractError(`record ${a.recordId} has reached ${LIMITS.versionsMax} versions`);
-      const { decision, auditId } = decideRecordAccess(tx, tx.creator, 'write', a.purpose, null, recordTarget(r, maxSensitivity([sensitivity, r.sensitivity])), { op: 'record.update', version: r.version + 1 });
-      if (decision.decision === 'deny') return verdict(decision, auditId);
+      const { decision, auditId, session } = decideRecordAccess(tx, tx.creator, 'write', a.purpose, null, recordTarget(r, maxSensitivity([sensitivity, r.sensitivity])), { op: 'record.update', version: r.version + 1 });
+      if (decision.decision === 'deny') return verdict(decision, auditId, { session });
       const entry: RecordEntry = { ...r, parts: a.parts, sensitivity, version: r.version + 1, author: tx.creatorRef, updatedAtMs: tx.nowMs, txId: tx.stub.getTxID() };
       putJson(tx.stub, key('rec', a.recordId), entry);
       putJson(tx.stub, key('recv', a.recordId, pad(entry.version, 6)), entry);
-      return verdict(decision, auditId, { record: entry });
+      return verdict(decision, auditId, { session, record: entry });
     }),
 
     eraseRecord: fn('submit', "eraseRecord({recordId}) — by the patient, or an admin/supervisor of the custodian; keeps only a non-identifying proof", (tx, args) => {
@@ -474,12 +507,12 @@ export const healthContract: Contract = {
     }),
 
     // ---- the audited access path ------------------------------------------------------------
-    access: fn('submit', 'access({recordId, action, purpose, reason?, sensitivity?}) — decide, apply BMRS, audit, and (if allowed) release the parts', (tx, args) => {
+    access: fn('submit', 'access({recordId, action, purpose, reason?, sensitivity?, version?}) — decide, apply BMRS, audit; an allowed read or share releases the parts (without sensitivity: every part the rules allow, the others withheld with their reasons)', (tx, args) => {
       const a = parseArg(accessRequestSchema, args);
       const r = liveOrMissing(tx, a.recordId);
       if (!r) {
-        const { decision, auditId } = decideRecordAccess(tx, tx.creator, a.action, a.purpose, a.reason ?? null, missingTarget(a.recordId), {});
-        return verdict(decision, auditId);
+        const { decision, auditId, session } = decideRecordAccess(tx, tx.creator, a.action, a.purpose, a.reason ?? null, missingTarget(a.recordId), {});
+        return verdict(decision, auditId, { session });
       }
       let v: RecordEntry = r;
       if (a.version !== undefined && a.version !== r.version) {
@@ -487,39 +520,82 @@ export const healthContract: Contract = {
         if (!old) throw new ContractError(`record ${r.recordId} has no version ${a.version}`);
         v = old;
       }
-      const wanted = clampTo(v, a.sensitivity);
+      const releases = CONTENT_ACTIONS.includes(a.action);
+      let wanted: Sensitivity;
+      let withheld: Array<{ sensitivity: Sensitivity; reasons: string[] }>;
+      if (releases && a.sensitivity === undefined) {
+        // No level asked: "everything I may see". Release up to the highest level the rules allow
+        // and say why each part above it is withheld; an honest request is never refused whole
+        // for one part outside consent (decision 0901). Nothing allowed: decided (and denied) at
+        // the lowest level, whose reasons say why not even that part is released.
+        const levels = v.parts.map((p) => p.sensitivity);
+        const best = releasableLevel(tx.recordFacts(tx.creator, a.action, a.purpose, a.reason ?? null, recordTarget(r, v.sensitivity)), levels);
+        wanted = best.level ?? levels.reduce((low, s) => (sensitivityRank(s) < sensitivityRank(low) ? s : low));
+        withheld = best.level === null ? [] : best.withheld;
+      } else {
+        wanted = clampTo(v, a.sensitivity);
+        withheld = releases ? v.parts.filter((p) => sensitivityRank(p.sensitivity) > sensitivityRank(wanted)).map((p) => ({ sensitivity: p.sensitivity, reasons: [`not requested (parts up to ${wanted} were asked for)`] })) : [];
+      }
+      const notes = withheld.map((w) => `withheld the ${w.sensitivity} part: ${w.reasons.join('; ')}`);
       // Patient, custodian and category come from the current entry; the parts from the version asked for.
-      const { decision, auditId } = decideRecordAccess(tx, tx.creator, a.action, a.purpose, a.reason ?? null, recordTarget(r, wanted), { version: v.version });
-      if (decision.decision === 'deny') return verdict(decision, auditId);
-      return verdict(decision, auditId, { record: { recordId: r.recordId, version: v.version, custodian: v.custodian, category: r.category, parts: partsUpTo(v, wanted) } });
+      const { decision, auditId, session } = decideRecordAccess(tx, tx.creator, a.action, a.purpose, a.reason ?? null, recordTarget(r, wanted), { version: v.version, notes });
+      if (decision.decision === 'deny' || !releases) return verdict(decision, auditId, { session });
+      const parts = partsUpTo(v, wanted);
+      // The ticket is what the custodian's node may later record as served, and all it may name
+      // (decision 1153): only reads that cross organisations are served by another node.
+      if (v.custodian !== tx.creator.org && parts.length > 0) {
+        const ticket: AccessTicket = { auditId, custodian: v.custodian, released: parts.map((p) => p.sensitivity), recorded: {} };
+        tx.putTicket(tx.stub.getTxID(), ticket);
+      }
+      return verdict(decision, auditId, { session, record: { recordId: r.recordId, version: v.version, custodian: v.custodian, category: r.category, parts }, withheld });
     }),
 
-    recordReads: fn('submit', "recordReads([{requester, recordId, action, purpose, reason?, sensitivity?, servedDecision}]) — a custodian node's batch of served requests, each re-decided and audited", (tx, args) => {
+    recordReads: fn('submit', "recordReads([{ticket, sensitivity, servedDecision, eventId}]) — the custodian node's confirmation of the parts it served under access tickets; each (ticket, part) is recorded once", (tx, args) => {
       const events = parseArg(readBatchArgs, args);
       const results: unknown[] = [];
-      // Event ids already recorded by this custodian organisation (on chain, or earlier in this
-      // batch: the stub reads committed state only). A replayed event is answered, not re-audited.
-      const seen = new Set<string>();
       for (const e of events) {
-        const r = liveOrMissing(tx, e.recordId);
-        if (r && r.custodian !== tx.creator.org) throw new ContractError(`recordReads: record ${e.recordId} is held by ${r.custodian}; only its custodian records its reads`);
-        const requester: Actor = e.requester;
-        const markerKey = e.eventId !== undefined ? key('rr', tx.creator.org, e.eventId) : null;
-        if (markerKey !== null) {
-          const earlier = seen.has(markerKey) ? { auditId: null } : getJson<{ auditId: string }>(tx.stub, markerKey);
-          if (earlier) {
-            results.push({ eventId: e.eventId, recordId: e.recordId, requester: `${requester.org}/${requester.id}`, duplicate: true, auditId: earlier.auditId });
-            continue;
-          }
-          seen.add(markerKey);
+        // Who read, which record, why and on which basis come from the ticket and its access
+        // transaction's audit entry — never from the submitter (decision 1153). The access
+        // transaction already drove the reader's BMRS session and notified the patient.
+        const t = tx.ticket(e.ticket);
+        if (!t) throw new ContractError(`recordReads: transaction ${e.ticket} left no access ticket; only parts released to another organisation by an allowed access can be recorded as served`);
+        if (t.custodian !== tx.creator.org) throw new ContractError(`recordReads: ticket ${e.ticket} is for a record held by ${t.custodian}; only its custodian's node records its reads`);
+        if (!t.released.includes(e.sensitivity)) throw new ContractError(`recordReads: access ${e.ticket} released no ${e.sensitivity} part (it released: ${t.released.join(', ')})`);
+        const earlier = t.recorded[e.sensitivity];
+        if (earlier) {
+          results.push({ ticket: e.ticket, sensitivity: e.sensitivity, eventId: e.eventId, duplicate: true, auditId: earlier.auditId });
+          continue;
         }
-        const target = r ? recordTarget(r, clampTo(r, e.sensitivity)) : missingTarget(e.recordId);
-        const { decision, auditId } = decideRecordAccess(tx, requester, e.action, e.purpose, e.reason ?? null, target, { recordedBy: tx.creator, servedDecision: e.servedDecision, version: r?.version ?? null });
-        if (markerKey !== null) putJson(tx.stub, markerKey, { auditId, txId: tx.stub.getTxID() });
-        results.push({ ...(e.eventId !== undefined ? { eventId: e.eventId } : {}), recordId: e.recordId, requester: `${requester.org}/${requester.id}`, decision: decision.decision, mismatch: decision.decision !== e.servedDecision, auditId });
+        const access = getJson<AuditEntry>(tx.stub, key('au', t.auditId));
+        if (!access) throw new ContractError(`recordReads: ticket ${e.ticket} names a missing audit entry ${t.auditId}`);
+        const auditId = tx.audit({
+          op: access.op,
+          actor: access.actor,
+          recordedBy: tx.creator,
+          outcome: e.servedDecision,
+          purpose: access.purpose,
+          patient: access.patient,
+          recordId: access.recordId,
+          version: access.version,
+          datasetId: null,
+          consentId: null,
+          applicationId: null,
+          custodian: access.custodian,
+          reasons: e.servedDecision === 'deny' ? [`the custodian held no intact copy of the ${e.sensitivity} part (erased, missing or corrupt): nothing was released`] : [],
+          // This entry notifies nobody: the access transaction did, once per read.
+          flags: access.flags.filter((f) => f !== 'notify-patient'),
+          basis: access.basis,
+          securityAlert: access.securityAlert,
+          bmrs: null,
+          servedDecision: null,
+          ticket: e.ticket,
+          part: e.sensitivity,
+        });
+        tx.putTicket(e.ticket, { ...t, recorded: { ...t.recorded, [e.sensitivity]: { auditId, eventId: e.eventId } } });
+        results.push({ ticket: e.ticket, sensitivity: e.sensitivity, eventId: e.eventId, recordId: access.recordId, requester: `${access.actor.org}/${access.actor.id}`, outcome: e.servedDecision, auditId });
       }
       return json(results);
-    }, ['peer', 'admin']),
+    }, ['peer']),
 
     // ---- node keys (decision 1150) -------------------------------------------------------------
     publishNodeKey: fn('submit', "publishNodeKey({org, nodeId, publicKey}) — a node publishes its own HPKE X25519 public key; custodians wrap data keys to it", (tx, args) => {
@@ -543,7 +619,7 @@ export const healthContract: Contract = {
     }),
 
     checkAccess: fn('evaluate', 'checkAccess({recordId, action, purpose, reason?, sensitivity?} & {requester?}) — the decision, without recording it (custodian nodes pass the requester)', (tx, args) => {
-      const a = parseArg(accessRequestSchema.extend({ requester: readBatchArgs.element.shape.requester.optional() }), args);
+      const a = parseArg(accessRequestSchema.extend({ requester: requesterSchema.optional() }), args);
       if (a.requester && !['peer', 'admin'].includes(tx.creator.role)) throw new ContractError('checkAccess: only node or admin identities may ask on behalf of another requester');
       const requester: Actor = a.requester ?? tx.creator;
       const r = liveOrMissing(tx, a.recordId);
@@ -559,6 +635,9 @@ export const healthContract: Contract = {
       const [start, end] = prefixRange('cx', a.patient);
       if (tx.stub.getStateByRange(start, end).length >= LIMITS.consentsActiveMax) throw new ContractError(`grantConsent: at most ${LIMITS.consentsActiveMax} active consents; revoke some first`);
       const consentId = `c${tx.stub.getTxID().slice(0, 32)}`;
+      // A new consent to a user the patient once revoked: acting on the patient's data is no
+      // longer "after revocation" for them (decision 0901).
+      if (a.grantee.kind === 'user' && tx.stub.getStateText(key('rv', a.patient, a.grantee.user)) !== undefined) tx.stub.deleteState(key('rv', a.patient, a.grantee.user));
       const consent: Consent = { consentId, patient: a.patient, grantee: a.grantee, actions: a.actions, purposes: a.purposes, period: a.period, scope: a.scope, status: 'active', grantedAtMs: tx.nowMs, revokedAtMs: null };
       putJson(tx.stub, key('con', consentId), consent);
       tx.stub.putState(key('cx', a.patient, consentId), new Uint8Array(0));
@@ -574,7 +653,23 @@ export const healthContract: Contract = {
       if (c.status === 'revoked') throw new ContractError(`consent ${a.consentId} is already revoked`);
       putJson(tx.stub, key('con', a.consentId), { ...c, status: 'revoked', revokedAtMs: tx.nowMs });
       tx.stub.deleteState(key('cx', c.patient, a.consentId));
-      return json({ auditId: writeAudit(tx, { op: 'consent.revoke', actor: tx.creator, patient: c.patient, consentId: a.consentId }) });
+      // A consent naming a user, their last one from this patient: remember the revocation (acting
+      // on the data after it is a Violation) and take the permission back from their session —
+      // Algorithm 1's state-2 Permission edge, "take permission" (2 → 1). Org and role grantees
+      // name no session; a user who still holds another consent of this patient keeps it.
+      let bmrs: AuditEntry['bmrs'] = null;
+      const grantee = c.grantee.kind === 'user' ? c.grantee.user : null;
+      const stillConsented = grantee !== null && tx.consentsOf(c.patient).some((o) => o.consentId !== a.consentId && o.grantee.kind === 'user' && o.grantee.user === grantee && o.period.endMs > tx.nowMs);
+      if (grantee !== null && !stillConsented) {
+        putJson(tx.stub, key('rv', c.patient, grantee), { consentId: a.consentId, revokedAtMs: tx.nowMs } satisfies RevocationMarker);
+        const s = tx.session(grantee, c.patient);
+        const run = bmrsTakePermission(s.state);
+        if (run.to !== s.state) {
+          tx.putSession({ ...s, state: run.to, updatedAtMs: tx.nowMs });
+          bmrs = { from: run.from, to: run.to, actions: run.steps.map((x) => x.action) };
+        }
+      }
+      return json({ auditId: writeAudit(tx, { op: 'consent.revoke', actor: tx.creator, patient: c.patient, consentId: a.consentId, bmrs }) });
     }, ['patient']),
 
     listConsents: fn('evaluate', "listConsents({patient}) — the patient's non-revoked consents (the patient only)", (tx, args) => {
@@ -667,22 +762,31 @@ export const healthContract: Contract = {
     }),
 
     // ---- BMRS sessions ----------------------------------------------------------------------
-    bmrsSession: fn('evaluate', 'bmrsSession({provider, patient}) → the session state', (tx, args) => {
-      const a = parseArg(z.strictObject({ provider: userSchema, patient: pseudonymSchema }), args);
-      const s: Session = tx.session(a.provider, a.patient);
-      return json({ ...s, stateName: BMRS_STATE_NAMES[s.state] });
+    bmrsSession: fn('evaluate', 'bmrsSession({provider, patient} | {provider, recordId}) → the session state (for the provider, the patient, CAMS admins, the provider\'s admins/supervisors)', (tx, args) => {
+      const a = parseArg(sessionArgs, args);
+      const patient = sessionPatient(tx, a);
+      const cfg = tx.config();
+      const c = tx.creator;
+      const allowed = tx.creatorRef === a.provider
+        || (c.role === 'patient' && tx.creatorPseudonym === patient)
+        || (cfg !== undefined && c.org === cfg.camsOrg && c.role === 'admin')
+        || isStaffOf(tx, orgOf(a.provider));
+      if (!allowed) throw new ContractError('bmrsSession: only the provider, the patient, CAMS admins and the provider\'s admins/supervisors may see this session');
+      const s: Session = tx.session(a.provider, patient);
+      return json({ ...s, stateName: BMRS_STATE_NAMES[s.state], reauthorizeBy: cfg?.camsOrg ?? null });
     }),
 
-    bmrsReauthorize: fn('submit', "bmrsReauthorize({provider, patient}) — CAMS (an admin of the configured CAMS organisation) revives a dead session into state 1", (tx, args) => {
-      const a = parseArg(z.strictObject({ provider: userSchema, patient: pseudonymSchema }), args);
+    bmrsReauthorize: fn('submit', "bmrsReauthorize({provider, patient} | {provider, recordId}) — CAMS (an admin of the configured CAMS organisation) revives a dead session into state 1", (tx, args) => {
+      const a = parseArg(sessionArgs, args);
       const cfg = tx.config();
       if (!cfg) throw new ContractError('bmrsReauthorize: the contract is not initialized (no CAMS organisation)');
       if (tx.creator.org !== cfg.camsOrg || tx.creator.role !== 'admin') throw new ContractError(`bmrsReauthorize: only an admin of the CAMS organisation ${cfg.camsOrg} may re-authorize`);
-      const s = tx.session(a.provider, a.patient);
-      if (s.state !== 3) throw new ContractError(`bmrsReauthorize: the session is in state ${s.state} (${BMRS_STATE_NAMES[s.state]}), not dead`);
+      const patient = sessionPatient(tx, a);
+      const s = tx.session(a.provider, patient);
+      if (s.state !== 3) throw new ContractError(`bmrsReauthorize: the session of ${a.provider} is in state ${s.state} (${BMRS_STATE_NAMES[s.state]}), not dead`);
       tx.putSession({ ...s, state: 1, updatedAtMs: tx.nowMs });
-      const auditId = writeAudit(tx, { op: 'bmrs.reauthorize', actor: tx.creator, patient: a.patient, reasons: [`session of ${a.provider}: 3 → 1`] });
-      return json({ auditId, state: 1 });
+      const auditId = writeAudit(tx, { op: 'bmrs.reauthorize', actor: tx.creator, patient, recordId: 'recordId' in a ? a.recordId : null, reasons: [`session of ${a.provider}: 3 → 1`] });
+      return json({ auditId, provider: a.provider, patient, from: 3, state: 1, stateName: BMRS_STATE_NAMES[1] });
     }, ['admin']),
 
     // ---- datasets and statistics ------------------------------------------------------------

@@ -75,6 +75,7 @@ before(async () => {
     users: [
       ...orgs.flatMap((org) => [{ org, commonName: 'admin1', role: 'admin' as const }, { org, commonName: 'doctor1', role: 'doctor' as const }]),
       { org: H1, commonName: 'patient1', role: 'patient', pseudonym: PP },
+      { org: H2, commonName: 'node1', role: 'peer' },
     ],
   });
   kit = await TestKit.create({ orgs: 3, consortium, contracts: [healthContract] });
@@ -132,9 +133,13 @@ describe('forged health transactions', () => {
     const doctor = kit.user(H1, 'doctor1');
     // The argument schema has no custodian: the creator's organisation always is.
     assert.throws(() => endorsed(doctor, 'createRecord', { recordId: 'f3', patient: PP, category: 'Observation', parts: [partFor('f3', 'normal')], custodian: H2 }), /refused: 400 .*custodian/);
-    // Another organisation's staff (admins may record reads, like nodes) cannot record reads of a record it does not hold.
-    const readEvent = { requester: { org: H2, id: 'doctor1', role: 'doctor' }, recordId: 'held', action: 'read', purpose: 'TREAT', servedDecision: 'allow' };
-    assert.throws(() => endorsed(kit.user(H2, 'admin1'), 'recordReads', [readEvent]), /refused: 400 .*held by Hospital1; only its custodian records its reads/);
+    // Served reads are recorded by the custodian's node only, against an access ticket (decision
+    // 1153): not by an admin, and not by another organisation's node naming a real ticket.
+    const btg = endorsed(kit.user(H2, 'doctor1'), 'access', { recordId: 'held', action: 'read', purpose: 'BTG', reason: 'unconscious-no-proxy' });
+    assert.deepEqual(commit([kit.envelope(kit.user(H2, 'doctor1'), btg.signed, btg.response, btg.endorsements)]), ['VALID']);
+    const readEvent = { ticket: btg.proposal.txId, sensitivity: 'normal', servedDecision: 'allow', eventId: toHex(sha256('forged-read')).slice(0, 32) };
+    assert.throws(() => endorsed(kit.user(H2, 'admin1'), 'recordReads', [readEvent]), /refused: 403 .*may not call health\.recordReads/);
+    assert.throws(() => endorsed(kit.user(H2, 'node1'), 'recordReads', [readEvent]), /refused: 400 .*held by Hospital1; only its custodian's node records its reads/);
     // Hand-made: the record entry rewritten to Hospital2 inside an honest access response of
     // Hospital2's doctor, endorsed by Hospital2's own peer only.
     const access = endorsed(kit.user(H2, 'doctor1'), 'access', { recordId: 'held', action: 'read', purpose: 'TREAT' });

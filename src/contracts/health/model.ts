@@ -96,7 +96,7 @@ export const LIMITS = {
   consentsActiveMax: 100,
   consentRecordIdsMax: 50,
   consentCategoriesMax: 20,
-  /** Each event may cost two range scans (consents, permissions); rangeQueriesMax is 100. */
+  /** Served-read events per `recordReads` (each reads a ticket and an audit entry, no range scan). */
   readBatchMax: 40,
   datasetColumnsMax: 200,
   datasetsPerStatsMax: 20,
@@ -231,20 +231,32 @@ export const accessRequestSchema = z.strictObject({
 export type AccessRequestArgs = z.infer<typeof accessRequestSchema>;
 
 /**
- * A served-read event's stable id, assigned once by the custodian's journal (decision 1152): the
- * contract records an id at most once per custodian organisation, so replaying a journal after a
- * crash between "audit committed" and "journal entry deleted" cannot audit the same read twice.
+ * A served-read event's stable id, assigned once by the custodian's journal (decision 1152). The
+ * contract records each (ticket, part) at most once and keeps the id of the event that recorded
+ * it, so replaying a journal after a crash between "audit committed" and "journal entry deleted"
+ * is answered as a duplicate instead of being audited twice.
  */
 export const READ_EVENT_ID_RE = /^[0-9a-f]{32}$/;
+/** A transaction id (sha-256, hex): an access transaction named as a ticket. */
+export const TX_ID_RE = /^[0-9a-f]{64}$/;
 
-export const readEventSchema = accessRequestSchema.extend({
-  requester: z.strictObject({ org: orgSchema, id: z.string().regex(NAME_RE), role: z.enum(USER_ROLES) }),
-  /** What the custodian's node decided (and did) when it served the request. */
+/**
+ * One served part as a custodian's node records it (decision 1153). It names only the access
+ * transaction that authorised the read (its on-chain ticket) and the part's level: who read, what
+ * and why come from the ticket and that transaction's audit entry, never from the submitter.
+ */
+export const readEventSchema = z.strictObject({
+  ticket: z.string().regex(TX_ID_RE, 'must be the txId (64 hex) of the access transaction that released the part'),
+  sensitivity: sensitivitySchema,
+  /** allow: the part was released; deny: the custodian held no intact copy (erased, missing, corrupt). */
   servedDecision: z.enum(['allow', 'deny']),
-  /** Optional for compatibility with batches written before decision 1152. */
-  eventId: z.string().regex(READ_EVENT_ID_RE).optional(),
+  eventId: z.string().regex(READ_EVENT_ID_RE),
 });
+export type ReadEvent = z.infer<typeof readEventSchema>;
 export const readBatchArgs = z.array(readEventSchema).min(1).max(LIMITS.readBatchMax);
+
+/** Who a custodian node may ask `checkAccess` about (an actor as certificates name them). */
+export const requesterSchema = z.strictObject({ org: orgSchema, id: z.string().regex(NAME_RE), role: z.enum(USER_ROLES) });
 
 /** An X25519 public key (32 bytes, hex) a node publishes so custodians can wrap data keys to it (decision 1150). */
 export const HPKE_PUBLIC_KEY_RE = /^[0-9a-f]{64}$/;

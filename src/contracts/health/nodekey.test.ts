@@ -50,27 +50,31 @@ describe('health contract: served-read events are recorded once', () => {
   c.submit('H1/admin:admin', 'enrolPatient', { pseudonym: pp });
   c.submit('H1/admin:admin', 'startCare', { doctor: 'H1/doc', patient: pp });
   c.submit('H1/doc:doctor', 'createRecord', { recordId: 'r1', patient: pp, category: 'Observation', parts: [partFor('r1', 'normal')] });
-  const event = (eventId: string) => ({ requester: { org: 'H2', id: 'doc', role: 'doctor' }, recordId: 'r1', action: 'read', purpose: 'BTG', reason: 'unconscious', servedDecision: 'allow', eventId });
+  const tickets = [1, 2].map(() => {
+    c.submit('H2/doc:doctor', 'access', { recordId: 'r1', action: 'read', purpose: 'BTG', reason: 'unconscious' });
+    return c.lastTxId;
+  });
+  const event = (ticket: string, eventId: string) => ({ ticket, sensitivity: 'normal', servedDecision: 'allow', eventId });
   const readsRecordedBy = (org: string) => c.dump().filter((e) => e.key.startsWith('au|') && e.value.includes(`"recordedBy":{"org":"${org}"`)).length;
 
-  it('a replayed event id (in a later batch or twice in one batch) is answered as a duplicate, not audited again', () => {
+  it('a replayed event (in a later batch or twice in one batch) is answered as a duplicate, not audited again', () => {
     const idA = toHex(sha256('a')).slice(0, 32);
     const idB = toHex(sha256('b')).slice(0, 32);
-    const first = c.submit<Array<{ duplicate?: boolean; auditId: string }>>(NODE1, 'recordReads', [event(idA), event(idA)]);
+    const first = c.submit<Array<{ duplicate?: boolean; auditId: string }>>(NODE1, 'recordReads', [event(tickets[0]!, idA), event(tickets[0]!, idA)]);
     assert.equal(first[0]!.duplicate, undefined);
     assert.equal(first[1]!.duplicate, true);
     assert.equal(readsRecordedBy('H1'), 1);
-    const replay = c.submit<Array<{ duplicate?: boolean; auditId: string | null }>>(NODE1, 'recordReads', [event(idA), event(idB)]);
+    const replay = c.submit<Array<{ duplicate?: boolean; auditId: string | null }>>(NODE1, 'recordReads', [event(tickets[0]!, idA), event(tickets[1]!, idB)]);
     assert.equal(replay[0]!.duplicate, true);
     assert.equal(replay[0]!.auditId, first[0]!.auditId, 'points at the entry that recorded it');
     assert.equal(replay[1]!.duplicate, undefined);
     assert.equal(readsRecordedBy('H1'), 2);
-    // Events without an id (older batches) are still accepted and audited each time.
-    const legacy = { ...event(idA) } as Record<string, unknown>;
-    delete legacy['eventId'];
-    c.submit(NODE1, 'recordReads', [legacy]);
-    assert.equal(readsRecordedBy('H1'), 3);
-    assert.equal(c.try('submit', NODE1, 'recordReads', [event('not-hex')]).status, 400);
+    // The ticket keeps which event recorded each part.
+    assert.deepEqual(JSON.parse(c.dump().find((e) => e.key === `tk|${tickets[0]}`)!.value).recorded, { normal: { auditId: first[0]!.auditId, eventId: idA } });
+    // Events without an id, or with a malformed one, are refused.
+    const { eventId: _dropped, ...noId } = event(tickets[1]!, idB);
+    assert.equal(c.try('submit', NODE1, 'recordReads', [noId]).status, 400);
+    assert.equal(c.try('submit', NODE1, 'recordReads', [event(tickets[1]!, 'not-hex')]).status, 400);
   });
 });
 
@@ -86,13 +90,14 @@ describe('health contract: a served break-the-glass read notifies the patient on
   it("by the requester's access, not again by the custodian's recordReads of each part", () => {
     const access = c.submit<{ allowed: boolean; flags: string[] }>('H2/doc:doctor', 'access', { recordId: 'r1', action: 'read', purpose: 'BTG', reason: 'unconscious' });
     assert.equal(access.allowed, true);
-    const ev = (n: number) => ({ requester: { org: 'H2', id: 'doc', role: 'doctor' }, recordId: 'r1', action: 'read', purpose: 'BTG', reason: 'unconscious', servedDecision: 'allow', eventId: toHex(sha256(`btg-${n}`)).slice(0, 32) });
-    const recorded = c.submit<Array<{ decision: string }>>(NODE1, 'recordReads', [ev(1), ev(2)]);
-    assert.deepEqual(recorded.map((r) => r.decision), ['allow', 'allow']);
+    const ticket = c.lastTxId;
+    const ev = (sensitivity: string, n: number) => ({ ticket, sensitivity, servedDecision: 'allow', eventId: toHex(sha256(`btg-${n}`)).slice(0, 32) });
+    const recorded = c.submit<Array<{ outcome: string }>>(NODE1, 'recordReads', [ev('normal', 1), ev('sensitive', 2)]);
+    assert.deepEqual(recorded.map((r) => r.outcome), ['allow', 'allow']);
     const feed = c.evaluate<{ notifications: Array<{ kind: string }> }>(`H1/${pp}:patient`, 'notifications', { patient: pp });
     assert.equal(feed.notifications.filter((n) => n.kind === 'break-the-glass').length, 1);
     // The custodian's entries are still flagged as break-the-glass security alerts.
-    const btgEntries = c.dump().filter((e) => e.key.startsWith('au|') && e.value.includes('"recordedBy":{"org":"H1"') && e.value.includes('break-the-glass'));
+    const btgEntries = c.dump().filter((e) => e.key.startsWith('au|') && e.value.includes('"recordedBy":{"org":"H1"') && e.value.includes('break-the-glass') && e.value.includes('"securityAlert":true'));
     assert.equal(btgEntries.length, 2);
   });
 });

@@ -13,9 +13,11 @@
 //      rule (a care relation it started for its own doctor, its supervisor reading the records it
 //      holds of its own patients), or an emergency (break-the-glass, flagged and notified);
 //   3. otherwise deny, with one reason per rule explaining why it did not apply.
-// For patient data the requester's BMRS session is then driven (bmrs.ts bmrsDrive): a denial is a
-// Violation. A patient acting on their own data is the BMRS "user", not a service provider: no
-// session is kept for them.
+// For patient data the requester's BMRS session is then driven (bmrs.ts bmrsDrive): an allowed
+// access is a Permission; a denial is a Violation only when the request is one the requester
+// cannot honestly make (violationOf) — an honest request the rules do not cover is refused and
+// audited but leaves the session alone (decision 0901). A patient acting on their own data is the
+// BMRS "user", not a service provider: no session is kept for them.
 import { bmrsDrive, type BmrsRun, type BmrsState } from './bmrs.ts';
 import {
   EMERGENCY_PURPOSES,
@@ -79,6 +81,11 @@ export interface AccessFacts {
   readonly applications: readonly Application[];
   /** The requester's BMRS session state with the subject's patient (0 when none). */
   readonly session: BmrsState;
+  /**
+   * The patient revoked a consent that named this requester (and has granted them none since):
+   * acting on the patient's data anyway is a Violation. Absent: none.
+   */
+  readonly revokedConsent?: { readonly consentId: string; readonly revokedAtMs: number } | null;
 }
 
 export type Basis =
@@ -220,6 +227,43 @@ export function evaluateRules(f: AccessFacts): { basis: Basis | null; reasons: s
   return { basis: null, reasons };
 }
 
+/**
+ * Why a request the rules deny is a BMRS Violation — a request its requester cannot honestly
+ * make — or null for an honest request that is simply not covered (decision 0901):
+ *  - break-the-glass misuse: claiming an emergency purpose (ETREAT/BTG) without being entitled to
+ *    break the glass (only doctors may, and only to read);
+ *  - acting after revocation: the patient revoked a consent that named this requester.
+ * Not violations: no consent or care relation, a level or purpose the consent does not cover, an
+ * expired consent or application, a missing break-the-glass reason code (an incomplete request).
+ */
+export function violationOf(f: AccessFacts): string | null {
+  if (f.subject.kind !== 'record') return null;
+  if (EMERGENCY_PURPOSES.includes(f.purpose)) {
+    if (f.requester.role !== 'doctor') return `break-the-glass misuse: a ${f.requester.role} claimed an emergency (${f.purpose}); only doctors may break the glass`;
+    if (f.action !== 'read') return `break-the-glass misuse: an emergency opens reading, not ${f.action}`;
+  }
+  if (f.revokedConsent) return `acting after revocation: the patient revoked consent ${f.revokedConsent.consentId}, which named this requester`;
+  return null;
+}
+
+/**
+ * "Everything I may see": the highest of `levels` (the sensitivities of the record's parts) that
+ * the rules allow this request, and for each higher level why it is withheld. `level` is null when
+ * not even the lowest is allowed. Rules only (no BMRS): the caller then decides at `level`.
+ */
+export function releasableLevel(f: AccessFacts, levels: readonly Sensitivity[]): { level: Sensitivity | null; withheld: Array<{ sensitivity: Sensitivity; reasons: string[] }> } {
+  const s = f.subject;
+  if (s.kind !== 'record') throw new TypeError('releasableLevel: a record subject is required');
+  const descending = [...new Set(levels)].sort((a, b) => sensitivityRank(b) - sensitivityRank(a));
+  const withheld: Array<{ sensitivity: Sensitivity; reasons: string[] }> = [];
+  for (const level of descending) {
+    const rules = evaluateRules({ ...f, subject: { ...s, sensitivity: level } });
+    if (rules.basis !== null) return { level, withheld };
+    withheld.push({ sensitivity: level, reasons: rules.reasons });
+  }
+  return { level: null, withheld };
+}
+
 export function decide(f: AccessFacts): Decision {
   const s = f.subject;
   if (!s.exists) {
@@ -234,20 +278,22 @@ export function decide(f: AccessFacts): Decision {
       ? { decision: 'allow', reasons: [], flags: [], basis: rules.basis, bmrs: null }
       : { decision: 'deny', reasons: rules.reasons, flags: [], basis: null, bmrs: null };
   }
-  const run = bmrsDrive(f.session, rules.basis !== null);
+  const violation = rules.basis === null ? violationOf(f) : null;
+  const run = bmrsDrive(f.session, rules.basis !== null ? 'permission' : violation !== null ? 'violation' : 'denial');
   if (f.session === 3) {
     return {
       decision: 'deny',
-      reasons: ['BMRS session is dead (state 3): every action is refused until CAMS re-authorizes', ...rules.reasons],
+      reasons: ['BMRS session is dead (state 3): every action is refused until CAMS re-authorizes', ...(violation ? [violation] : []), ...rules.reasons],
       flags: ['bmrs-dead', 'security-alert'],
       basis: null,
       bmrs: run,
     };
   }
   if (rules.basis === null) {
-    const flags: Flag[] = ['bmrs-violation'];
-    if (run.to === 3) flags.push('security-alert');
-    return { decision: 'deny', reasons: rules.reasons, flags, basis: null, bmrs: run };
+    // A Violation is misconduct against the patient's data: always a security alert. An honest
+    // denial is audited and answered with its reasons, nothing more.
+    if (violation !== null) return { decision: 'deny', reasons: [violation, ...rules.reasons], flags: ['bmrs-violation', 'security-alert'], basis: null, bmrs: run };
+    return { decision: 'deny', reasons: rules.reasons, flags: [], basis: null, bmrs: run };
   }
   const flags: Flag[] = rules.basis.rule === 'break-the-glass' ? ['break-the-glass', 'security-alert', 'notify-patient'] : [];
   return { decision: 'allow', reasons: [], flags, basis: rules.basis, bmrs: run };

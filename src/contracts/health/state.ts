@@ -30,7 +30,10 @@
 //   aix|ds|<datasetId>|<t15>|<auditId>
 //   nf|<pseudonym>|<t15>|<auditId>       the patient's notification feed
 //   nk|<org>|<nodeId>                    a node's published HPKE X25519 public key (decision 1150)
-//   rr|<custodian org>|<eventId>         a served-read event already audited (decision 1152)
+//   rr|<custodian org>|<eventId>         a served-read event audited before tickets (decision 1152; no longer written)
+//   tk|<access txId>                     the ticket an allowed cross-hospital read leaves: what its
+//                                        custodian may record as served (decision 1153)
+//   rv|<pseudonym>|<org/id>              the patient revoked a consent naming this user (BMRS, decision 0901)
 import type { ChaincodeStub } from '../stub.ts';
 import { ContractError } from '../runtime.ts';
 import { isBmrsState, type BmrsState } from './bmrs.ts';
@@ -96,6 +99,28 @@ export interface Session {
   readonly updatedAtMs: number;
 }
 
+/**
+ * What an allowed `access` that released parts held by another organisation leaves on chain, keyed
+ * by its txId (decision 1153): the only thing a custodian's `recordReads` can name. Who read what,
+ * for which purpose and on which basis stays in the access's own audit entry (`auditId`); the
+ * ticket adds only the released levels and which of them the custodian has recorded as served —
+ * each at most once.
+ */
+export interface AccessTicket {
+  readonly auditId: string;
+  readonly custodian: string;
+  /** The sensitivity levels of the parts the access released (one part per level). */
+  readonly released: readonly Sensitivity[];
+  /** Levels the custodian recorded as served: the served-read audit entry and the journal's event id. */
+  readonly recorded: Readonly<Partial<Record<Sensitivity, { readonly auditId: string; readonly eventId: string }>>>;
+}
+
+/** A consent naming this user was revoked (rv|<pseudonym>|<org/id>). */
+export interface RevocationMarker {
+  readonly consentId: string;
+  readonly revokedAtMs: number;
+}
+
 export type AuditOp =
   | 'record.create' | 'record.update' | 'record.erase'
   | 'consent.grant' | 'consent.revoke'
@@ -130,8 +155,12 @@ export interface AuditEntry {
   readonly basis: string | null;
   readonly securityAlert: boolean;
   readonly bmrs: { readonly from: number; readonly to: number; readonly actions: readonly string[] } | null;
-  /** Batched read events: the node's decision when it served the request, if it differs. */
+  /** Batched read events before tickets: the node's decision when it served the request, if it differs. */
   readonly servedDecision: 'allow' | 'deny' | null;
+  /** A custodian's served-read entry: the access transaction (ticket) that authorised the read. */
+  readonly ticket?: string | null;
+  /** A custodian's served-read entry: the level of the part it served (or could not serve). */
+  readonly part?: Sensitivity | null;
 }
 
 export interface Notification {
@@ -150,6 +179,7 @@ export interface Notification {
 export class HealthTx {
   private auditSeq = 0;
   private readonly sessions = new Map<string, Session>();
+  private readonly tickets = new Map<string, AccessTicket>();
   private readonly consentCache = new Map<string, Consent[]>();
   private readonly permCache = new Map<string, Array<{ kind: string; targetId: string; applicationId: string }>>();
 
@@ -224,6 +254,18 @@ export class HealthTx {
     putJson(this.stub, k, s);
   }
 
+  /** The ticket of access transaction `txId` (this transaction's own updates included). */
+  ticket(txId: string): AccessTicket | undefined {
+    const k = key('tk', txId);
+    return this.tickets.get(k) ?? getJson<AccessTicket>(this.stub, k);
+  }
+
+  putTicket(txId: string, t: AccessTicket): void {
+    const k = key('tk', txId);
+    this.tickets.set(k, t);
+    putJson(this.stub, k, t);
+  }
+
   /** Gather the facts for one access to a record (existing or being created). */
   recordFacts(
     requester: Actor,
@@ -246,6 +288,7 @@ export class HealthTx {
     const consents = this.consentsOf(target.patient);
     const applications = target.isNew ? [] : this.approvedApplications(ref, 'r', target.recordId);
     const selfPatient = req.pseudonym !== null && req.pseudonym === target.patient;
+    const revokedConsent = selfPatient ? null : getJson<RevocationMarker>(this.stub, key('rv', target.patient, ref)) ?? null;
     return {
       nowMs: this.nowMs,
       requester: req,
@@ -257,6 +300,7 @@ export class HealthTx {
       consents,
       applications,
       session: selfPatient ? 0 : this.session(ref, target.patient).state,
+      revokedConsent,
     };
   }
 

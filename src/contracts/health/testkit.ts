@@ -19,6 +19,8 @@ export class TestChain {
   readonly db = new StateDb(':memory:');
   height = 0;
   nowMs: number;
+  /** The txId of the latest call (a submitted access's ticket is keyed by it). */
+  lastTxId = '';
   private seq = 0;
 
   constructor(startMs = Date.UTC(2026, 0, 1), readonly contract: Contract = healthContract) {
@@ -34,6 +36,7 @@ export class TestChain {
     if (def.kind !== kind) throw new Error(`${fn} is ${def.kind}, called as ${kind}`);
     if (def.roles && !def.roles.includes(role)) return { status: 403, message: `ACL: role ${role} may not call ${fn}`, text: '', body: undefined };
     const txId = toHex(sha256(`tx-${++this.seq}`));
+    this.lastTxId = txId;
     const r = invoke({
       contract: this.contract,
       fn,

@@ -37,7 +37,7 @@ function Shell(): ReactNode {
             <Text size="sm" c="dimmed" visibleFrom="sm">console of {node.org} ({node.nodeId})</Text>
           </Group>
           <Group wrap="nowrap" gap="xs">
-            <Text size="sm" data-testid="whoami">{me.org}/{me.id}</Text>
+            <Text size="sm" data-testid="whoami" title={`${me.org}/${me.id}`}>{me.org}/{/^[0-9a-f]{32,}$/.test(me.id) ? `${me.id.slice(0, 12)}…` : me.id}</Text>
             <Badge variant="light" aria-label={`role ${me.role}`}>{me.role}</Badge>
             <Button size="xs" variant="default" onClick={() => void signOut()}>Sign out</Button>
           </Group>
