@@ -233,12 +233,12 @@ describe('POST /v1/health/records/content', () => {
   it('returns what the caller\'s own committed access transaction released (SDK readRecord), locally and across hospitals', async () => {
     const own = await sdk(H1, 'doctor1').readRecord({ recordId: 'rest-rec', purpose: 'TREAT' });
     assert.equal(own.allowed, true, JSON.stringify(own.decision));
-    assert.deepEqual(JSON.parse(own.parts[0]!.content.toString('utf8')), observation('o1', 125));
+    assert.deepEqual(JSON.parse(Buffer.from(own.parts[0]!.content).toString('utf8')), observation('o1', 125));
     // Version 1 had a restricted part: a doctor in care reads up to sensitive.
     const v1 = await sdk(H1, 'doctor1').readRecord({ recordId: 'rest-rec', purpose: 'TREAT', version: 1, sensitivity: 'sensitive' });
     assert.equal(v1.allowed, true, JSON.stringify(v1.decision));
     assert.deepEqual({ v: v1.version, s: v1.parts.map((p) => p.sensitivity) }, { v: 1, s: ['normal'] });
-    assert.deepEqual(JSON.parse(v1.parts[0]!.content.toString('utf8')).entry[0].resource, observation('o1', 120));
+    assert.deepEqual(JSON.parse(Buffer.from(v1.parts[0]!.content).toString('utf8')).entry[0].resource, observation('o1', 120));
 
     const now = Date.now();
     await sdk(H1, 'patient1').grantConsent({ patient: PP, grantee: { kind: 'user', user: `${H2}/doctor1` }, actions: ['read'], purposes: ['TREAT'], period: { startMs: now - 60_000, endMs: now + 3_600_000 }, scope: { maxSensitivity: 'normal' } });
@@ -515,12 +515,12 @@ describe('CSV records split by column sensitivity (prepare, SDK create and read)
     const upToSensitive = await sdk(H1, 'doctor1').readRecord({ recordId: 'rest-csv', purpose: 'TREAT', sensitivity: 'sensitive' });
     assert.equal(upToSensitive.allowed, true, JSON.stringify(upToSensitive.decision));
     assert.deepEqual(upToSensitive.parts.map((p) => p.sensitivity), ['normal', 'sensitive']);
-    assert.equal(upToSensitive.csv?.toString('utf8'), 'patient_id,age,bmi,sexual_health_notes\np1,34,22.5,"none, reported"\np2,51,31.0,\n');
+    assert.equal(Buffer.from(upToSensitive.csv ?? []).toString('utf8'), 'patient_id,age,bmi,sexual_health_notes\np1,34,22.5,"none, reported"\np2,51,31.0,\n');
     // (The restricted part needs explicit consent or break-the-glass: the join of all three parts is in csv.test.ts.)
     // Across hospitals, under the earlier "≤ normal" consent: the custodian serves the normal part only.
     const remote = await sdk(H2, 'doctor1').readRecord({ recordId: 'rest-csv', purpose: 'TREAT', sensitivity: 'normal' });
     assert.equal(remote.allowed, true, JSON.stringify(remote.decision));
-    assert.equal(remote.csv?.toString('utf8'), 'patient_id,age,bmi\np1,34,22.5\np2,51,31.0\n');
+    assert.equal(Buffer.from(remote.csv ?? []).toString('utf8'), 'patient_id,age,bmi\np1,34,22.5\np2,51,31.0\n');
   });
 
   it('refuses a malformed CSV (ragged rows, no header, oversized) with 422 INVALID_CONTENT and keeps nothing', async () => {
@@ -602,6 +602,6 @@ describe('bounded prepare (429) and the sweep of abandoned prepared versions', (
     const read = await sdk(H1, 'doctor1').readRecord({ recordId: 'rest-rec', purpose: 'TREAT' });
     assert.deepEqual({ allowed: read.allowed, v: read.version }, { allowed: true, v: 2 });
     const csv = await sdk(H1, 'doctor1').readRecord({ recordId: 'rest-csv', purpose: 'TREAT', sensitivity: 'normal' });
-    assert.equal(csv.csv?.toString('utf8'), 'patient_id,age,bmi\np1,34,22.5\np2,51,31.0\n');
+    assert.equal(Buffer.from(csv.csv ?? []).toString('utf8'), 'patient_id,age,bmi\np1,34,22.5\np2,51,31.0\n');
   });
 });

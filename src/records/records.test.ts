@@ -232,7 +232,7 @@ describe('REST API and SDK (signed by the user, content through the node)', () =
       // The denial above was an honest request outside consent: it left the session alive (decision 0901).
       const read = await other.readRecord({ recordId: 'rec-api', purpose: 'TREAT', sensitivity: 'normal' });
       assert.equal(read.allowed, true, JSON.stringify(read.decision));
-      assert.deepEqual(JSON.parse(read.parts[0]!.content.toString('utf8')), observation);
+      assert.deepEqual(JSON.parse(Buffer.from(read.parts[0]!.content).toString('utf8')), observation);
       const log = await patient.auditTrail({ kind: 'patient', patient: PP }) as { entries: Array<{ actor: { org: string; id: string }; outcome: string }> };
       assert.ok(log.entries.some((e) => e.actor.org === H3 && e.actor.id === 'doctor2' && e.outcome === 'allow'));
       const stats = await connectAs(net.dir, H2, 'researcher1').statistics({ datasetIds: [`bp-${H1}`, `bp-${H3}`], variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 170, bins: 7 } });

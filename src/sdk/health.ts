@@ -1,14 +1,19 @@
 // SDK for health data (issue 6) over a node's REST API. Every decision is a transaction signed by
 // this user's key (MedLedgerClient.submit); the node's record routes (api/health-routes.ts) only
 // seal/store content and fetch what the user's committed `access` transaction released.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { parseCertificate } from '../crypto/index.ts';
 import { z } from 'zod';
 import type { HealthCaller, SubmitOutcome } from '../records/caller.ts';
+import { fromBase64, toBase64, type Bytes } from '../codec/index.ts';
 import { CsvError, joinCsvParts } from '../records/csv.ts';
 import { MedLedgerApiError, MedLedgerClient, type MedLedgerClientOptions } from './client.ts';
+
+const decoder = new TextDecoder();
+const utf8Text = (bytes: Bytes): string => decoder.decode(bytes);
+function base64Bytes(text: string): Bytes {
+  const bytes = fromBase64(text);
+  if (!bytes) throw new MedLedgerApiError(502, 'BAD_RESPONSE', 'the node sent content that is not canonical base64');
+  return bytes;
+}
 
 /** Validation codes after which the same call may be proposed again (nothing of it took effect). */
 const RESUBMITTABLE_CODES: ReadonlySet<string> = new Set(['MVCC_READ_CONFLICT', 'PHANTOM_READ_CONFLICT']);
@@ -17,7 +22,7 @@ export interface RecordPart {
   readonly sensitivity: string;
   readonly mediaType: string;
   readonly cid: string;
-  readonly content: Buffer;
+  readonly content: Uint8Array;
 }
 
 export type RecordInput =
@@ -30,10 +35,10 @@ export type RecordInput =
  * returns the parts as stored (each checkable against its CID and commitment); joining is the
  * client's step.
  */
-export function joinedCsv(parts: readonly RecordPart[]): Buffer | null {
+export function joinedCsv(parts: readonly RecordPart[]): Uint8Array | null {
   if (parts.length === 0 || parts.some((p) => p.mediaType !== 'text/csv')) return null;
   try {
-    return Buffer.from(joinCsvParts(parts));
+    return joinCsvParts(parts);
   } catch (err) {
     if (err instanceof CsvError) throw new MedLedgerApiError(502, 'INTEGRITY', `the released CSV parts cannot be re-joined: ${err.message}`);
     throw err;
@@ -108,7 +113,7 @@ export class HealthClient implements HealthCaller {
 
   async evaluate(fn: string, arg: unknown): Promise<unknown> {
     const bytes = await this.client.evaluate('health', fn, [JSON.stringify(arg)]);
-    return JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
+    return JSON.parse(utf8Text(bytes)) as unknown;
   }
 
   async submit(fn: string, arg: unknown): Promise<SubmitOutcome> {
@@ -116,7 +121,7 @@ export class HealthClient implements HealthCaller {
     for (let attempt = 1; attempt <= 4; attempt++) {
       try {
         const r = await this.client.submit('health', fn, [JSON.stringify(arg)]);
-        if (r.code === 'VALID') return { txId: r.txId, payload: JSON.parse(Buffer.from(r.payload).toString('utf8')) as Record<string, unknown> };
+        if (r.code === 'VALID') return { txId: r.txId, payload: JSON.parse(utf8Text(r.payload)) as Record<string, unknown> };
         const code = r.code ?? 'NOT_COMMITTED';
         last = new MedLedgerApiError(409, code, `${fn} was not committed (${r.status}, ${code})`);
         // The state it read changed before the commit (a key, or a range such as the patient's
@@ -143,7 +148,7 @@ export class HealthClient implements HealthCaller {
   private async write(fn: 'createRecord' | 'updateRecord', recordId: string, input: RecordInput, extra: Record<string, unknown>): Promise<Record<string, unknown>> {
     const content = input.kind === 'fhir'
       ? { kind: 'fhir', resource: input.resource }
-      : { kind: 'file', dataBase64: Buffer.from(input.data).toString('base64'), mediaType: input.mediaType, ...(input.sensitivity ? { sensitivity: input.sensitivity } : {}) };
+      : { kind: 'file', dataBase64: toBase64(input.data), mediaType: input.mediaType, ...(input.sensitivity ? { sensitivity: input.sensitivity } : {}) };
     const prepared = await this.post('/v1/health/records/prepare', { recordId, content }) as { version: number; category: string; parts: unknown[]; expiresAtMs?: number };
     // The contract refuses the write once the prepared content has expired at the custodian (decision 1160).
     const notAfter = typeof prepared.expiresAtMs === 'number' ? { notAfterMs: prepared.expiresAtMs } : {};
@@ -174,7 +179,7 @@ export class HealthClient implements HealthCaller {
    * not release and why. `session`: the user's BMRS session with the patient after the decision
    * (a violation, its death and who revives it are said in `session.notice`).
    */
-  async readRecord(a: { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: number }): Promise<{ allowed: boolean; txId: string; decision: Record<string, unknown>; parts: RecordPart[]; withheld: WithheldPart[]; session: SessionNotice | null; csv: Buffer | null; custodian: string | null; version: number | null }> {
+  async readRecord(a: { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: number }): Promise<{ allowed: boolean; txId: string; decision: Record<string, unknown>; parts: RecordPart[]; withheld: WithheldPart[]; session: SessionNotice | null; csv: Uint8Array | null; custodian: string | null; version: number | null }> {
     const req: Record<string, unknown> = { recordId: a.recordId, action: 'read', purpose: a.purpose };
     if (a.reason) req['reason'] = a.reason;
     if (a.sensitivity) req['sensitivity'] = a.sensitivity;
@@ -184,7 +189,7 @@ export class HealthClient implements HealthCaller {
     if (r.payload['allowed'] !== true) return { allowed: false, txId: r.txId, decision: r.payload, parts: [], withheld: [], session, csv: null, custodian: null, version: null };
     const withheld = parsed(withheldSchema, r.payload['withheld'] ?? [], 'access withheld');
     const c = await this.post('/v1/health/records/content', { txId: r.txId }) as { version: number; custodian: string; parts: Array<{ sensitivity: string; mediaType: string; cid: string; dataBase64: string }> };
-    const parts = c.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: Buffer.from(p.dataBase64, 'base64') }));
+    const parts = c.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: base64Bytes(p.dataBase64) }));
     return { allowed: true, txId: r.txId, decision: r.payload, custodian: c.custodian, version: c.version, parts, withheld, session, csv: joinedCsv(parts) };
   }
 
@@ -235,7 +240,7 @@ export class HealthClient implements HealthCaller {
 
   /** `minCohort`: the owner's minimum cohort for statistics over it (≥ the consortium floor); `queryBudget`: statistics requests per requester (decision 1163). */
   async registerDataset(a: { datasetId: string; name: string; description?: string; data: Uint8Array; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean; minCohort?: number; queryBudget?: number }): Promise<Record<string, unknown>> {
-    const p = await this.post('/v1/health/datasets/prepare', { datasetId: a.datasetId, mediaType: a.mediaType, dataBase64: Buffer.from(a.data).toString('base64') }) as { cid: string; sizeBytes: number; columns: string[]; recordCount: number };
+    const p = await this.post('/v1/health/datasets/prepare', { datasetId: a.datasetId, mediaType: a.mediaType, dataBase64: toBase64(a.data) }) as { cid: string; sizeBytes: number; columns: string[]; recordCount: number };
     const r = await this.submit('registerDataset', {
       datasetId: a.datasetId, name: a.name, description: a.description ?? '', columns: p.columns, cid: p.cid, sizeBytes: p.sizeBytes, recordCount: p.recordCount, open: a.open ?? true,
       ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}), ...(a.queryBudget !== undefined ? { queryBudget: a.queryBudget } : {}),
@@ -260,29 +265,6 @@ export class HealthClient implements HealthCaller {
   }
 }
 
-/** Connect as `<org>/<user>` of the consortium in `dir` (keys from <dir>/crypto, API URL from <dir>/<org>/node.yaml). */
-export function connectAs(dir: string, org: string, user: string, apiUrl?: string): HealthClient {
-  const read = (p: string, what: string): string => {
-    try {
-      return readFileSync(p, 'utf8');
-    } catch {
-      throw new MedLedgerApiError(0, 'NO_CREDENTIALS', `cannot read ${what} ${p} (is --dir a consortium directory, and --org/--user a member?)`);
-    }
-  };
-  let url = apiUrl;
-  if (!url) {
-    const yaml = parseYaml(read(join(dir, org, 'node.yaml'), 'node configuration')) as { listen?: { api?: { host?: string; port?: number } } };
-    const host = yaml.listen?.api?.host ?? '127.0.0.1';
-    url = `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${yaml.listen?.api?.port ?? 0}`;
-  }
-  const certPem = read(join(dir, 'crypto', org, user, 'cert.pem'), 'certificate');
-  return new HealthClient({
-    url,
-    certPem,
-    keyPem: read(join(dir, 'crypto', org, user, 'key.pem'), 'key'),
-    caPem: read(join(dir, 'crypto', 'root-ca.pem'), 'root CA'),
-    // The on-chain identity: the certificate's CN, which for a patient is their pseudonym, not
-    // the login name `user` that names the directory (decision 0906).
-    user: `${org}/${parseCertificate(certPem).subject.commonName ?? user}`,
-  });
-}
+// connectAs reads a consortium directory (Node only): connect.ts, or connect.browser.ts in the
+// console's build.
+export { connectAs } from './connect.ts';

@@ -60,7 +60,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .action(async (f: HealthFlags & { recordId: string; reason: string }) => asUser(f, async (c, out) => {
       const r = await c.readRecord({ recordId: f.recordId, purpose: 'BTG', reason: f.reason });
       if (!r.allowed) ctx.exitCode = 4;
-      const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: p.content.toString('utf8') }));
+      const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: Buffer.from(p.content).toString('utf8') }));
       out.result({ allowed: r.allowed, txId: r.txId, flags: r.decision['flags'], reasons: r.decision['reasons'], withheld: r.withheld, session: r.session, parts }, () =>
         r.allowed ? [`BREAK-THE-GLASS read of ${f.recordId} (tx ${r.txId}); flags ${JSON.stringify(r.decision['flags'])}`, ...withheldLines(r.withheld), ...parts.map((p) => `--- ${p.sensitivity}\n${p.content}`)].join('\n')
           : deniedText(r.txId, r.decision));

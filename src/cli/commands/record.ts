@@ -203,12 +203,12 @@ export function register(program: Command, _ctx: CommandContext): void {
       // user gets one CSV (the parts re-joined on their row key), without the withheld columns.
       const csv = r.csv;
       if (f.out && (csv ?? r.parts[0])) writeFileSync(f.out, csv ?? r.parts[0]!.content);
-      const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: p.mediaType.includes('json') || p.mediaType.startsWith('text/') ? p.content.toString('utf8') : `<${p.content.byteLength} bytes>` }));
+      const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: p.mediaType.includes('json') || p.mediaType.startsWith('text/') ? Buffer.from(p.content).toString('utf8') : `<${p.content.byteLength} bytes>` }));
       const head = `record ${f.recordId} v${r.version} from ${r.custodian} (basis ${JSON.stringify(r.decision['basis'])}, flags ${JSON.stringify(r.decision['flags'])}, tx ${r.txId})`;
       // What was released and what was withheld (and why), before the content.
       const summary = [`released: ${parts.map((p) => `the ${p.sensitivity} part`).join(', ') || 'nothing'}`, ...withheldLines(r.withheld)];
-      out.result({ allowed: true, txId: r.txId, custodian: r.custodian, version: r.version, flags: r.decision['flags'], basis: r.decision['basis'], released: parts.map((p) => p.sensitivity), withheld: r.withheld, session: r.session, parts, ...(csv ? { csv: csv.toString('utf8') } : {}) }, () => (csv
-        ? [head, ...summary, `--- CSV re-joined from the ${parts.map((p) => p.sensitivity).join(', ')} part(s) (${parts.map((p) => p.cid).join(', ')})`, f.out ? `(written to ${f.out})` : csv.toString('utf8').trimEnd()]
+      out.result({ allowed: true, txId: r.txId, custodian: r.custodian, version: r.version, flags: r.decision['flags'], basis: r.decision['basis'], released: parts.map((p) => p.sensitivity), withheld: r.withheld, session: r.session, parts, ...(csv ? { csv: Buffer.from(csv).toString('utf8') } : {}) }, () => (csv
+        ? [head, ...summary, `--- CSV re-joined from the ${parts.map((p) => p.sensitivity).join(', ')} part(s) (${parts.map((p) => p.cid).join(', ')})`, f.out ? `(written to ${f.out})` : Buffer.from(csv).toString('utf8').trimEnd()]
         : [head, ...summary, ...parts.map((p) => `--- ${p.sensitivity} part (${p.mediaType}, ${p.cid})\n${f.out ? `(written to ${f.out})` : p.content}`)]).join('\n'));
     }));
 

@@ -11,8 +11,9 @@ import { DAY_MS, partFor, pseudonymFor, TestChain } from './testkit.ts';
 
 const ADMIN1 = 'Hospital1/admin1:admin';
 const NODE1 = 'Hospital1/node.Hospital1:peer';
-const PAT = 'Hospital1/patient1:patient';
 const PP = pseudonymFor('probe-patient');
+// A patient acts under their pseudonym (decision 0906).
+const PAT = `Hospital1/${PP}:patient`;
 const T0 = Date.UTC(2026, 0, 1);
 
 function eventId(label: string): string {
@@ -23,7 +24,7 @@ describe('recordReads: the probe of issue 16 item 3', () => {
   const c = new TestChain(T0);
   after(() => c.close());
   c.submit(ADMIN1, 'initialize', { camsOrg: 'Hospital1' });
-  c.submit(ADMIN1, 'enrolPatient', { user: 'Hospital1/patient1', pseudonym: PP });
+  c.submit(ADMIN1, 'enrolPatient', { pseudonym: PP });
   c.submit(ADMIN1, 'startCare', { doctor: 'Hospital1/doctor1', patient: PP });
   c.submit('Hospital1/doctor1:doctor', 'createRecord', { recordId: 'h1-p1-visit', patient: PP, category: 'Bundle', parts: [partFor('visit', 'normal'), partFor('visit', 'restricted')] });
   c.submit(PAT, 'grantConsent', {

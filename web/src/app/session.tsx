@@ -5,6 +5,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { importP256SigningKey, webCryptoSigner } from '../../../src/crypto/webcrypto.ts';
 import { MedLedgerClient } from '../../../src/sdk/client.ts';
+import { HealthClient } from '../../../src/sdk/health.ts';
 import type { WhoAmIResponseT } from '../../../src/api/schemas.ts';
 import { clearSession, loadSession, saveSession } from './keystore.ts';
 
@@ -17,7 +18,10 @@ export interface ConsoleConfig {
 export interface Session {
   readonly me: WhoAmIResponseT;
   readonly certPem: string;
+  /** The gateway client (blocks, status, transactions). */
   readonly client: MedLedgerClient;
+  /** Health data as this user: records, consents, applications, audit, statistics. */
+  readonly health: HealthClient;
   readonly node: ConsoleConfig;
 }
 
@@ -44,9 +48,10 @@ async function fetchConsoleConfig(): Promise<ConsoleConfig> {
 }
 
 async function connect(node: ConsoleConfig, certPem: string, key: CryptoKey): Promise<Session> {
-  const client = new MedLedgerClient({ url: window.location.origin, certPem, signer: { certPem, ...webCryptoSigner(key) }, nodeId: node.nodeId });
-  const me = await client.whoami();
-  return { me, certPem, client, node };
+  const options = { url: window.location.origin, certPem, signer: { certPem, ...webCryptoSigner(key) }, nodeId: node.nodeId };
+  const me = await new MedLedgerClient(options).whoami();
+  const health = new HealthClient({ ...options, user: `${me.org}/${me.id}` });
+  return { me, certPem, client: health.client, health, node };
 }
 
 export function SessionProvider({ children }: { children: ReactNode }): ReactNode {
