@@ -6,6 +6,7 @@ import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2';
 import { createHash } from 'node:crypto';
+import { cborNestingDepth } from './nesting.ts';
 
 export type Bytes = Uint8Array;
 
@@ -33,9 +34,18 @@ export function encode(value: unknown): Bytes {
   }
 }
 
+/**
+ * How deeply decoded CBOR may nest (arrays, maps, tags). MedLedger's structures nest a handful
+ * of levels (signed things travel as byte strings, decoded one level at a time); the decoder
+ * recurses per level and overflows the stack at a few thousand, so deeper input from a peer or
+ * a client is refused before decoding (issue 16, item 8).
+ */
+export const CBOR_NESTING_DEPTH_MAX = 128;
+
 /** Strict DAG-CBOR decoding: rejects non-canonical input, so decode∘encode is the identity on bytes. */
 export function decode<T = unknown>(bytes: Bytes): T {
   try {
+    if (cborNestingDepth(bytes, CBOR_NESTING_DEPTH_MAX) > CBOR_NESTING_DEPTH_MAX) throw new Error(`nested deeper than ${CBOR_NESTING_DEPTH_MAX} levels`);
     return dagCbor.decode<T>(bytes);
   } catch (err) {
     throw new CodecError(`cannot decode bytes: ${(err as Error).message}`);
