@@ -65,7 +65,8 @@ export const TxStatus = z.object({
   status: z.enum(['COMMITTED', 'SUBMITTED']),
   code: z.enum(VALIDATION_CODES).nullable().meta({ description: 'validation code once committed' }),
   blockNumber: z.number().int().nullable(),
-  reason: z.string().meta({ description: "why the validator marked it invalid ('' when valid or not yet committed)" }),
+  reason: z.string().meta({ description: "why the validator marked it invalid ('' when valid or not yet committed); for a resubmission still pending: 'already pending: not broadcast again'" }),
+  duplicate: z.boolean().optional().meta({ description: 'submit only: true when this txId was already committed or pending, so nothing was broadcast again; the status is that of the first submission' }),
 }).meta({ id: 'TxStatus' });
 
 export const TxStatusParams = z.object({ txId: TxId }).strict();
