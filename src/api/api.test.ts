@@ -369,6 +369,45 @@ describe('REST gateway (3-node raft consortium)', () => {
     });
   });
 
+  describe('event streams per user (decision 1004)', () => {
+    it('a user holding 8 streams is refused a ninth with 429 TOO_MANY_STREAMS; another user still opens one', async () => {
+      const c = client('Hospital2', 'auditor1');
+      const other = client('Hospital2', 'doctor2');
+      const abort = new AbortController();
+      const open: Promise<void>[] = [];
+      try {
+        for (let i = 0; i < 8; i++) open.push(c.events(null, () => undefined, abort.signal));
+        // A ninth, until the node has counted the eight (a probe that stays open is closed and retried).
+        let ninth: MedLedgerApiError | null = null;
+        for (let attempt = 0; attempt < 20 && ninth === null; attempt++) {
+          const probe = new AbortController();
+          const p = c.events(null, () => undefined, probe.signal).then(() => null, (err: unknown) => err as MedLedgerApiError);
+          const settled = await Promise.race([p, new Promise<'open'>((r) => setTimeout(() => r('open'), 300))]);
+          if (settled === 'open' || settled === null) {
+            probe.abort(); // not all eight were counted yet: try again
+            await p;
+            continue;
+          }
+          ninth = settled;
+        }
+        assert.ok(ninth instanceof MedLedgerApiError, 'a ninth stream is refused');
+        assert.deepEqual({ status: ninth.status, code: ninth.code }, { status: 429, code: 'TOO_MANY_STREAMS' });
+        assert.match(ninth.message, /Hospital2\/auditor1 already has 8 event streams open on this node \(at most 8 per user\)/);
+        const otherAbort = new AbortController();
+        const otherStream = other.events(null, () => undefined, otherAbort.signal);
+        const otherOutcome = await Promise.race([otherStream.then(() => 'ended', (err: unknown) => String(err)), new Promise<string>((r) => setTimeout(() => r('open'), 500))]);
+        otherAbort.abort();
+        await otherStream;
+        assert.equal(otherOutcome, 'open', 'another user of the same organisation is served');
+      } finally {
+        abort.abort();
+        await Promise.all(open);
+        c.close();
+        other.close();
+      }
+    });
+  });
+
   describe('SDK end to end', () => {
     it('submits, waits for the commit, reads the status, evaluates, gets the block, and streams events', async () => {
       const c = client();
