@@ -193,10 +193,6 @@ function decodeSignedProposalInput(body: unknown): { signed: SignedProposal; pro
   }
 }
 
-/**
- * Counts per key (a user, an organisation). A key is forgotten when its count returns to zero,
- * so the map never holds more keys than there are requests (or streams) in flight.
- */
 /** A request's place in the in-flight counts, from onRequest until its response closes. */
 interface InFlightSlot {
   /** Authenticated as `user` of `org`: move from the unauthenticated count to theirs. */
@@ -205,6 +201,10 @@ interface InFlightSlot {
   release(): void;
 }
 
+/**
+ * Counts per key (a user, an organisation). A key is forgotten when its count returns to zero,
+ * so the map never holds more keys than there are requests (or streams) in flight.
+ */
 class CountsByKey {
   private readonly counts = new Map<string, number>();
   get(key: string): number {
