@@ -2,15 +2,23 @@
 // HTTPS to the API), shared by every test in this file.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { parsePrivateKey } from '../crypto/index.ts';
+import { decode, encode, type Bytes } from '../codec/index.ts';
+import { parsePrivateKey, sign } from '../crypto/index.ts';
+import { buildProposal, encodeEnvelope, encodeSignedProposal, signProposal } from '../ledger/tx.ts';
+import type { BroadcastResult } from '../node/orderer.ts';
 import { createConsortium, issueCertificate, loadConsortium } from '../identity/index.ts';
 import { MedLedgerApiError, MedLedgerClient, type LedgerEvent } from '../sdk/index.ts';
 import { keyObjectSigner } from '../sdk/signer.ts';
 import { AUTH_HEADERS, signRequest } from './auth.ts';
-import { ROUTES } from './schemas.ts';
+import { ROUTES, type TxStatusT } from './schemas.ts';
+import { blockToJson, JSON_NESTING_DEPTH_MAX } from './server.ts';
 import { startTestNetwork, type TestNetwork } from './testkit.ts';
+
+// Small in-flight limits, so that the flooding tests need a few dozen requests, not hundreds.
+const LIMITS = { inFlightMax: 32, inFlightPerOrgMax: 12, inFlightPerUserMax: 8 };
 
 let net: TestNetwork;
 let url: string;
@@ -46,6 +54,65 @@ function client(org = 'Hospital1', name = 'doctor1', target = url): MedLedgerCli
   return new MedLedgerClient({ url: target, ...net.user(org, name), caPem: net.caPem });
 }
 
+/** Endorse an `assets.create` through node 1 and sign it as `org/name`, without submitting it. */
+async function endorsedEnvelope(org: string, name: string, args: readonly string[]): Promise<{ txId: string; envelope: Bytes }> {
+  const who = net.user(org, name);
+  const key = parsePrivateKey(who.keyPem);
+  const proposal = buildProposal({ contract: 'assets', fn: 'create', args, creator: who.certPem, nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() });
+  const signed = signProposal(proposal, { sign: (m) => sign(key, m) });
+  const body = JSON.stringify({ signedProposal: Buffer.from(encodeSignedProposal(signed)).toString('base64') });
+  const r = await raw('POST', '/v1/endorse', { body, headers: await signedHeaders('POST', '/v1/endorse', body, who) });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const txPayload = new Uint8Array(Buffer.from(String(r.body['txPayload']), 'base64'));
+  return { txId: proposal.txId, envelope: encodeEnvelope({ payload: txPayload, signature: sign(key, txPayload) }) };
+}
+
+/** How many times `txId` appears in blocks from..to of node `index` (waiting until it has them). */
+async function occurrences(txId: string, from: number, to: number, index: number): Promise<number> {
+  const node = net.nodes[index]!;
+  const deadline = Date.now() + 20_000;
+  while (node.height() < to) {
+    if (Date.now() > deadline) assert.fail(`node ${node.nodeId} did not reach block ${to}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  let n = 0;
+  for (let b = from; b <= to; b++) n += blockToJson(node.getBlock(b)!, node).txs.filter((t) => t.txId === txId).length;
+  return n;
+}
+
+/**
+ * `count` concurrent slow requests by `org/name` (each waits up to 30 s for a commit that never
+ * comes): the answers settle as they arrive; `abort()` drops the ones still held.
+ */
+async function slowRequests(org: string, name: string, count: number): Promise<{ settled: RawAnswer[]; abort(): void }> {
+  const settled: RawAnswer[] = [];
+  const controller = new AbortController();
+  // Signed first, then sent together: the requests must be in flight at the same time.
+  const paths = Array.from({ length: count }, () => `/v1/tx/${randomBytes(32).toString('hex')}?waitMs=30000`);
+  const signed = await Promise.all(paths.map((path) => signedHeaders('GET', path, '', net.user(org, name))));
+  for (let i = 0; i < count; i++) {
+    const path = paths[i]!;
+    const headers = signed[i]!;
+    const req = httpsRequest(new URL(path, url), { method: 'GET', ca: net.caPem, agent: false, signal: controller.signal, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => settled.push({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as RawAnswer['body'] }));
+      res.on('error', () => undefined);
+    });
+    req.on('error', () => undefined); // aborted at the end of the test
+    req.end();
+  }
+  return { settled, abort: () => controller.abort() };
+}
+
+async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function rejectsWith(p: Promise<unknown>, status: number, code: string): Promise<MedLedgerApiError> {
   try {
     await p;
@@ -60,7 +127,7 @@ async function rejectsWith(p: Promise<unknown>, status: number, code: string): P
 
 describe('REST gateway (3-node raft consortium)', () => {
   before(async () => {
-    net = await startTestNetwork({ orgs: 3, engine: 'raft', api: { bodyLimitBytes: 64 * 1024 } });
+    net = await startTestNetwork({ orgs: 3, engine: 'raft', api: { bodyLimitBytes: 64 * 1024, limits: LIMITS } });
     url = net.apis[0]!.url;
   });
   after(async () => {
@@ -170,6 +237,21 @@ describe('REST gateway (3-node raft consortium)', () => {
       assert.equal(r2.body.error?.code, 'BAD_REQUEST');
     });
 
+    it('answers 400 TOO_DEEP, naming the limit, to a body nested deeper than it (any route), before parsing it', async () => {
+      const who = net.user('Hospital1', 'doctor1');
+      for (const [path, depth] of [['/v1/evaluate', 5_000], ['/v1/submit', 20_000], ['/v1/endorse', JSON_NESTING_DEPTH_MAX + 1]] as const) {
+        const body = `{"signedProposal": ${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+        const r = await raw('POST', path, { body, headers: await signedHeaders('POST', path, body, who) });
+        assert.equal(r.status, 400, JSON.stringify(r.body));
+        assert.equal(r.body.error?.code, 'TOO_DEEP');
+        assert.match(r.body.error!.message, new RegExp(`deeper than ${JSON_NESTING_DEPTH_MAX} levels`));
+      }
+      // At the limit the body is parsed and judged by its schema.
+      const body = `{"signedProposal": ${'['.repeat(JSON_NESTING_DEPTH_MAX - 1)}${']'.repeat(JSON_NESTING_DEPTH_MAX - 1)}}`;
+      const r = await raw('POST', '/v1/evaluate', { body, headers: await signedHeaders('POST', '/v1/evaluate', body, who) });
+      assert.deepEqual({ status: r.status, code: r.body.error?.code }, { status: 400, code: 'BAD_REQUEST' });
+    });
+
     it('answers 400 to a malformed proposal', async () => {
       const body = JSON.stringify({ signedProposal: Buffer.from('not cbor at all').toString('base64') });
       const r = await raw('POST', '/v1/endorse', { body, headers: await signedHeaders('POST', '/v1/endorse', body, net.user('Hospital1', 'doctor1')) });
@@ -199,6 +281,151 @@ describe('REST gateway (3-node raft consortium)', () => {
       const r = await raw('POST', '/v1/evaluate', { body: proposalBody, headers: await signedHeaders('POST', '/v1/evaluate', proposalBody, net.user('Hospital1', 'doctor1')) });
       assert.equal(r.status, 403);
       assert.equal(r.body.error?.code, 'CREATOR_MISMATCH');
+    });
+  });
+
+  describe('resubmitted transactions (issue 16 item 6, decision 1003)', () => {
+    it('a committed envelope resubmitted to any gateway or straight to an orderer gets its committed status and never reaches a block again', async () => {
+      const c1 = client();
+      const c2 = client('Hospital1', 'doctor1', net.apis[1]!.url);
+      try {
+        const { txId, envelope } = await endorsedEnvelope('Hospital1', 'doctor1', [`dup-${Date.now()}`, 'alice', '1']);
+        const first = await c1.submitEnvelope(envelope, { waitMs: 20_000 });
+        assert.deepEqual({ status: first.status, code: first.code, duplicate: first.duplicate }, { status: 'COMMITTED', code: 'VALID', duplicate: undefined });
+        const expected = { txId, status: 'COMMITTED', code: 'VALID', blockNumber: first.blockNumber, reason: '', duplicate: true };
+        for (const waitMs of [0, 5_000, 0]) assert.deepEqual(await c1.submitEnvelope(envelope, { waitMs }), expected);
+        // Through another hospital's gateway (its own orderer), once it has the block.
+        await c2.txStatus(txId, 10_000);
+        assert.deepEqual(await c2.submitEnvelope(envelope, { waitMs: 0 }), expected);
+        // Straight to Hospital1's orderer over the node-to-node channel, as Hospital2's node would.
+        const direct = decode<BroadcastResult>(await net.nodes[1]!.request(net.nodes[0]!.nodeId, 'broadcast', encode({ clientId: 'replayer', seq: 1, data: envelope })));
+        assert.deepEqual(direct.accepted ? null : direct.duplicate, { state: 'committed', blockNumber: first.blockNumber, code: 'VALID' });
+
+        // Every block after it, up to a later transaction's, on a third node: no copy of it.
+        const marker = await c1.submit('assets', 'create', [`dup-marker-${Date.now()}`, 'bob', '1'], { waitMs: 20_000 });
+        assert.equal(await occurrences(txId, first.blockNumber!, marker.blockNumber!, 2), 1, 'the transaction is in the chain exactly once');
+      } finally {
+        c1.close();
+        c2.close();
+      }
+    });
+
+    it('two identical submissions at once order one copy; a pending one is answered SUBMITTED "already pending"', async () => {
+      const c = client('Hospital2', 'doctor1');
+      try {
+        const { txId, envelope } = await endorsedEnvelope('Hospital2', 'doctor1', [`race-${Date.now()}`, 'carol', '1']);
+        const answers = await Promise.all([c.submitEnvelope(envelope, { waitMs: 20_000 }), c.submitEnvelope(envelope, { waitMs: 20_000 }), c.submitEnvelope(envelope, { waitMs: 0 })]);
+        // Whichever arrived first was broadcast; the other two were answered as resubmissions.
+        assert.equal(answers.filter((a) => a.duplicate === true).length, 2, JSON.stringify(answers));
+        const [waited1, waited2, quick] = answers as [TxStatusT, TxStatusT, TxStatusT];
+        for (const a of [waited1, waited2]) assert.deepEqual({ status: a.status, code: a.code, block: a.blockNumber }, { status: 'COMMITTED', code: 'VALID', block: waited1.blockNumber });
+        const quickOk = quick.duplicate === true
+          ? quick.status === 'COMMITTED' || (quick.status === 'SUBMITTED' && quick.reason === 'already pending: not broadcast again')
+          : quick.status === 'SUBMITTED' && quick.reason === '';
+        assert.ok(quickOk, JSON.stringify(quick));
+        const first = waited1;
+        const marker = await c.submit('assets', 'create', [`race-marker-${Date.now()}`, 'dan', '1'], { waitMs: 20_000 });
+        assert.equal(await occurrences(txId, first.blockNumber!, marker.blockNumber!, 2), 1, 'one copy in the chain');
+      } finally {
+        c.close();
+      }
+    });
+  });
+
+  describe('one user or organisation cannot starve the node (issue 16 item 7, decision 1004)', () => {
+    it('a user holding many slow requests gets 429 beyond its own limit while other users, and then its organisation beyond its limit, are served', async () => {
+      // The probe: one auditor sends more concurrent slow requests than the node's whole limit.
+      const flood = await slowRequests('Hospital3', 'auditor1', LIMITS.inFlightMax + 8);
+      const others: Array<{ abort(): void }> = [flood];
+      try {
+        await until(`all but ${LIMITS.inFlightPerUserMax} of the flood are refused (refused so far: ${flood.settled.length})`, () => flood.settled.length >= LIMITS.inFlightMax + 8 - LIMITS.inFlightPerUserMax);
+        for (const a of flood.settled) {
+          assert.equal(a.status, 429, JSON.stringify(a.body));
+          assert.equal(a.body.error?.code, 'TOO_MANY_REQUESTS');
+          assert.match(a.body.error!.message, new RegExp(`Hospital3/auditor1 already has ${LIMITS.inFlightPerUserMax} requests in flight on this node \\(at most ${LIMITS.inFlightPerUserMax} per user\\)`));
+        }
+        // Everyone else is served: another organisation's user, and another user of the same one.
+        for (const [org, name] of [['Hospital1', 'doctor1'], ['Hospital2', 'nurse1'], ['Hospital3', 'nurse1']] as const) {
+          const c = client(org, name);
+          try {
+            assert.equal((await c.status()).nodeId, net.nodes[0]!.nodeId, `${org}/${name} is served`);
+          } finally {
+            c.close();
+          }
+        }
+        // A second user of Hospital3 fills its organisation's limit: beyond it, Hospital3's users wait; the others do not.
+        const second = await slowRequests('Hospital3', 'nurse1', LIMITS.inFlightPerUserMax);
+        others.push(second);
+        const orgRoom = LIMITS.inFlightPerOrgMax - LIMITS.inFlightPerUserMax;
+        await until('the organisation limit refuses the rest', () => second.settled.length >= LIMITS.inFlightPerUserMax - orgRoom);
+        for (const a of second.settled) assert.match(a.body.error?.message ?? '', new RegExp(`the users of Hospital3 already have ${LIMITS.inFlightPerOrgMax} requests in flight on this node`));
+        const h3 = client('Hospital3', 'doctor1');
+        const h2 = client('Hospital2', 'doctor1');
+        try {
+          await rejectsWith(h3.status(), 429, 'TOO_MANY_REQUESTS');
+          assert.equal((await h2.status()).org, 'Hospital1');
+        } finally {
+          h3.close();
+          h2.close();
+        }
+      } finally {
+        for (const o of others) o.abort();
+      }
+      // Aborted requests free their slots.
+      const c = client('Hospital3', 'auditor1');
+      try {
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          try {
+            await c.status();
+            break;
+          } catch (err) {
+            if (!(err instanceof MedLedgerApiError) || err.status !== 429 || Date.now() > deadline) throw err;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      } finally {
+        c.close();
+      }
+    });
+  });
+
+  describe('event streams per user (decision 1004)', () => {
+    it('a user holding 8 streams is refused a ninth with 429 TOO_MANY_STREAMS; another user still opens one', async () => {
+      const c = client('Hospital2', 'auditor1');
+      const other = client('Hospital2', 'doctor2');
+      const abort = new AbortController();
+      const open: Promise<void>[] = [];
+      try {
+        for (let i = 0; i < 8; i++) open.push(c.events(null, () => undefined, abort.signal));
+        // A ninth, until the node has counted the eight (a probe that stays open is closed and retried).
+        let ninth: MedLedgerApiError | null = null;
+        for (let attempt = 0; attempt < 20 && ninth === null; attempt++) {
+          const probe = new AbortController();
+          const p = c.events(null, () => undefined, probe.signal).then(() => null, (err: unknown) => err as MedLedgerApiError);
+          const settled = await Promise.race([p, new Promise<'open'>((r) => setTimeout(() => r('open'), 300))]);
+          if (settled === 'open' || settled === null) {
+            probe.abort(); // not all eight were counted yet: try again
+            await p;
+            continue;
+          }
+          ninth = settled;
+        }
+        assert.ok(ninth instanceof MedLedgerApiError, 'a ninth stream is refused');
+        assert.deepEqual({ status: ninth.status, code: ninth.code }, { status: 429, code: 'TOO_MANY_STREAMS' });
+        assert.match(ninth.message, /Hospital2\/auditor1 already has 8 event streams open on this node \(at most 8 per user\)/);
+        const otherAbort = new AbortController();
+        const otherStream = other.events(null, () => undefined, otherAbort.signal);
+        const otherOutcome = await Promise.race([otherStream.then(() => 'ended', (err: unknown) => String(err)), new Promise<string>((r) => setTimeout(() => r('open'), 500))]);
+        otherAbort.abort();
+        await otherStream;
+        assert.equal(otherOutcome, 'open', 'another user of the same organisation is served');
+      } finally {
+        abort.abort();
+        await Promise.all(open);
+        c.close();
+        other.close();
+      }
     });
   });
 

@@ -20,6 +20,7 @@ import { signRequest } from './auth.ts';
 import { nodeIdOf } from '../node/init.ts';
 import { keyObjectSigner } from '../sdk/signer.ts';
 import { PENDING_VERSION_TTL_MS } from './health-routes.ts';
+import { JSON_NESTING_DEPTH_MAX } from './server.ts';
 
 process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
 
@@ -30,6 +31,7 @@ const H3 = 'Hospital3';
 let PP: string;
 const BODY_LIMIT_BYTES = 8 * 1024 * 1024; // startRecordsNetwork's API body limit
 const H3_PREPARED_LIMITS = { perUserMax: 3, perUserBytesMax: 256 * 1024, totalMax: 5 };
+const H3_DATASET_LIMITS = { perUserMax: 2, totalMax: 3 };
 /** A time at which every version prepared now has expired and is past the sweep's grace (the chain's clock-skew bound + 1 min). */
 const abandonedAt = (): number => Date.now() + PENDING_VERSION_TTL_MS + net.services.get(H1)!.prepared.limits.sweepGraceMs + 1;
 
@@ -100,12 +102,21 @@ const hivBundle = {
   ],
 };
 const fhirContent = (resource: unknown): Record<string, unknown> => ({ kind: 'fhir', resource });
+/**
+ * A records/prepare body, as text (JSON.stringify itself would overflow the stack), whose
+ * Observation's extension nests `levels` extensions deep (two JSON levels each).
+ */
+function deepExtensionBody(recordId: string, levels: number): string {
+  const observationText = JSON.stringify(observation('deep', 1)).slice(0, -1);
+  const chain = `${'{"url":"http://x.org/n","extension":['.repeat(levels - 1)}{"url":"http://x.org/leaf","valueString":"v"}${']}'.repeat(levels - 1)}`;
+  return `{"recordId":${JSON.stringify(recordId)},"content":{"kind":"fhir","resource":${observationText},"extension":[${chain}]}}}`;
+}
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 const oversized = (field: string): string => JSON.stringify({ [field]: 'A'.repeat(BODY_LIMIT_BYTES + 16) });
 
 before(async () => {
   // Hospital3's node has small prepare and CSV limits (tested at the end); the others the defaults.
-  net = await startRecordsNetwork({ orgs: 3, api: true, service: (org) => (org === H3 ? { preparedLimits: H3_PREPARED_LIMITS, csvLimits: { bytesMax: 64 * 1024 } } : {}) });
+  net = await startRecordsNetwork({ orgs: 3, api: true, service: (org) => (org === H3 ? { preparedLimits: H3_PREPARED_LIMITS, preparedDatasetLimits: H3_DATASET_LIMITS, csvLimits: { bytesMax: 64 * 1024 } } : {}) });
   caPem = readFileSync(join(net.dir, 'crypto', 'root-ca.pem'), 'utf8');
   const admin = net.caller(H1, 'admin1');
   await admin.submit('initialize', { camsOrg: H1 });
@@ -190,6 +201,17 @@ describe('POST /v1/health/records/prepare', () => {
     assert.equal(net.services.get(H1)!.keys.cids('rest-invalid').length, 0, 'nothing kept');
     refused(await post(H1, path, doctor, oversized('recordId')), 413, 'BODY_TOO_LARGE');
   });
+
+  it('refuses a FHIR resource nested 5 000 or 100 000 levels deep with 400 TOO_DEEP naming the limit (it crashed the handler: issue 16 item 8); 20 nested extensions pass', async () => {
+    const doctor = user(H1, 'doctor1');
+    for (const levels of [5_000, 100_000]) {
+      refused(await post(H1, path, doctor, deepExtensionBody('rest-deep', levels)), 400, 'TOO_DEEP', new RegExp(`deeper than ${JSON_NESTING_DEPTH_MAX} levels`));
+    }
+    assert.equal(net.services.get(H1)!.keys.cids('rest-deep').length, 0, 'nothing kept');
+    const ok = await post(H1, path, doctor, deepExtensionBody('rest-deep', 20));
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal((await post(H1, '/v1/health/records/discard', doctor, { recordId: 'rest-deep', version: 1 })).status, 200);
+  });
 });
 
 describe('POST /v1/health/records/discard', () => {
@@ -214,6 +236,14 @@ describe('POST /v1/health/records/discard', () => {
     refused(await post(H1, path, user(H3, 'doctor1'), { recordId: 'rest-keep', version: 1 }), 403, 'FORBIDDEN');
     refused(await post(H1, path, user(H1, 'doctor1'), { recordId: 'rest-rec', version: 1 }), 409, 'CONFLICT', /on chain/);
     refused(await post(H1, path, null, { recordId: 'rest-keep', version: 1 }), 401, 'UNAUTHENTICATED');
+  });
+
+  it('answers 404 for a record or version that was never prepared (issue 16 item 7)', async () => {
+    const doctor = user(H1, 'doctor1');
+    refused(await post(H1, path, doctor, { recordId: 'rest-never-prepared', version: 1 }), 404, 'NOT_FOUND', /no prepared version 1 of rest-never-prepared/);
+    refused(await post(H1, path, doctor, { recordId: 'rest-keep', version: 7 }), 404, 'NOT_FOUND', /no prepared version 7 of rest-keep/);
+    // rest-rec holds versions 1 and 2 on chain: version 3 was never prepared.
+    refused(await post(H1, path, doctor, { recordId: 'rest-rec', version: 3 }), 404, 'NOT_FOUND');
   });
 
   it('answers malformed and oversized bodies with a clear JSON error', async () => {
@@ -260,8 +290,11 @@ describe('POST /v1/health/records/content', () => {
     const denied = await sdk(H3, 'nurse1').submit('access', { recordId: 'rest-rec', action: 'read', purpose: 'TREAT' });
     assert.equal(denied.payload['allowed'], false);
     refused(await post(H3, path, user(H3, 'nurse1'), { txId: denied.txId }), 403, 'DENIED', /denied/);
-    // Unknown on this node's chain (after the short wait for a block in flight): not found, not a refusal.
+    // Unknown on this node's chain: not found, not a refusal — and at once, not after waiting
+    // 10 s for a commit that will not come (issue 16 item 7: such requests held the node's slots).
+    const startedMs = Date.now();
     refused(await post(H1, path, user(H1, 'doctor1'), { txId: 'ab'.repeat(32) }), 404, 'NOT_FOUND', /not on this node's chain/);
+    assert.ok(Date.now() - startedMs < 5_000, `answered after ${Date.now() - startedMs} ms`);
     // A transaction that exists but is no access decision: still 403.
     const care = await sdk(H1, 'admin1').submit('startCare', { doctor: `${H1}/doctor2`, patient: PP });
     refused(await post(H1, path, user(H1, 'admin1'), { txId: care.txId }), 403, 'DENIED', /not a health access decision/);
@@ -456,6 +489,65 @@ describe('statistical disclosure control: the probe of issue 16 through the API'
     await assert.rejects(researcher.submit('recordStatisticsResult', { requestId, result: rawResult }), (err: unknown) => err instanceof MedLedgerApiError && err.status === 422 || assert.fail(String(err)));
     const st = await researcher.evaluate('getStatistics', { requestId }) as { status: string };
     assert.equal(st.status, 'requested', 'nothing recorded');
+  });
+});
+
+describe('datasets/prepare: who may, what the content must be, how much (issue 16 item 7)', () => {
+  const prep = '/v1/health/datasets/prepare';
+  const body = (datasetId: string, text: string, mediaType = 'text/csv'): Record<string, unknown> => ({ datasetId, mediaType, dataBase64: b64(text) });
+  const small = 'age,sbp\n30,120\n31,125\n';
+
+  it('refuses users who may not register datasets (403) and content that does not match its media type (422), keeping nothing', async () => {
+    // The probe's junk: any user of the hospital could store anything, "{" labelled text/csv.
+    refused(await post(H1, prep, user(H1, 'doctor1'), body('junk-role', small)), 403, 'FORBIDDEN', /Hospital1\/doctor1 may not prepare datasets: role "doctor" may not call health.registerDataset/);
+    refused(await post(H1, prep, user(H1, 'nurse1'), body('junk-role', small)), 403, 'FORBIDDEN');
+    const admin = user(H1, 'admin1');
+    const junk: Array<[string, string, string, RegExp]> = [
+      ['junk-brace', '{', 'text/csv', /column "\{" is not a column code/],
+      ['junk-space', 'a b,sbp\n1,2\n', 'text/csv', /column "a b" is not a column code/],
+      ['junk-header', 'age,sbp\n', 'text/csv', /a header \(age,sbp\) but no data rows/],
+      ['junk-text', 'name,ward\nann,a\nbob,b\n', 'text/csv', /no numeric column/],
+      ['junk-mixed', 'age,sbp\n30,high\nold,120\n', 'text/csv', /no numeric column/],
+      ['junk-binary', '\u0000\u0001PK\u0003\u0004', 'text/csv', /^dataset: /],
+      ['junk-novalue', JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [{ resource: { ...observation('x', 1), valueQuantity: undefined } }] }), 'application/fhir+json', /no Observation with a code and a numeric valueQuantity/],
+      // Nested 5 000 levels inside the base64 (the edge's depth check cannot see it): refused, not a crash.
+      ['junk-deep', `{"resourceType":"Bundle","type":"collection","meta":${'{"extension":['.repeat(5_000)}${']}'.repeat(5_000)}}`, 'application/fhir+json', new RegExp(`deeper than ${JSON_NESTING_DEPTH_MAX} levels`)],
+    ];
+    for (const [id, text, mediaType, why] of junk) {
+      refused(await post(H1, prep, admin, body(id, text, mediaType)), 422, 'INVALID_CONTENT', why);
+      assert.equal(net.services.get(H1)!.datasetKeys.cids(id).length, 0, `${id}: nothing kept`);
+    }
+  });
+
+  it('bounds what one user and the node hold prepared with 429 TOO_MANY_PENDING; another user\'s prepared dataset is 409; the sweep frees them, never a listed one', async () => {
+    const svc = net.services.get(H3)!;
+    const cidOf = (a: Answer): string => String(a.body['cid']);
+    const first = await post(H3, prep, user(H3, 'admin1'), body('lim-ds-1', small));
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.ok(Math.abs(Number(first.body['expiresAtMs']) - (Date.now() + PENDING_VERSION_TTL_MS)) < 60_000, 'the answer says when it expires');
+    assert.equal((await post(H3, prep, user(H3, 'admin1'), body('lim-ds-2', small))).status, 200);
+    refused(await post(H3, prep, user(H3, 'admin1'), body('lim-ds-3', small)), 429, 'TOO_MANY_PENDING', /Hospital3\/admin1 already holds 2 prepared datasets not on chain \(at most 2\): register them \(health.registerDataset\), or wait until they are swept/);
+    // Preparing one's own dataset again replaces it: the earlier blob goes, nothing counts twice.
+    const again = await post(H3, prep, user(H3, 'admin1'), body('lim-ds-1', 'age,sbp\n40,130\n'));
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    assert.equal(await svc.blobs.has(cidOf(first)), false, 'the replaced blob is deleted');
+    assert.deepEqual(svc.datasetKeys.cids('lim-ds-1'), [cidOf(again)]);
+    refused(await post(H3, prep, user(H3, 'supervisor1'), body('lim-ds-1', small)), 409, 'CONFLICT', /lim-ds-1 is being prepared by Hospital3\/admin1/);
+    const listed = await post(H3, prep, user(H3, 'supervisor1'), body('lim-ds-4', small));
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    refused(await post(H3, prep, user(H3, 'auditor1'), body('lim-ds-5', small)), 429, 'TOO_MANY_PENDING', /this node holds 3 prepared datasets not on chain \(at most 3\)/);
+
+    // lim-ds-4 is listed on chain; the two others are abandoned and swept, their blobs and keys gone.
+    const reg = await sdk(H3, 'supervisor1').submit('registerDataset', { datasetId: 'lim-ds-4', name: 'listed', columns: listed.body['columns'], cid: cidOf(listed), sizeBytes: listed.body['sizeBytes'], recordCount: listed.body['recordCount'] });
+    assert.equal((reg.payload['dataset'] as { cid: string }).cid, cidOf(listed));
+    const abandoned = Date.now() + PENDING_VERSION_TTL_MS + svc.preparedDatasets.limits.sweepGraceMs + 1;
+    assert.deepEqual(await svc.sweepPreparedDatasets(Date.now() + PENDING_VERSION_TTL_MS + 1), { swept: 1, blobs: 0 }, 'during the grace only the listed one leaves the bookkeeping');
+    assert.deepEqual(await svc.sweepPreparedDatasets(abandoned), { swept: 2, blobs: 2 });
+    for (const id of ['lim-ds-1', 'lim-ds-2']) assert.equal(svc.datasetKeys.cids(id).length, 0, `${id}: keys deleted`);
+    assert.equal(await svc.blobs.has(cidOf(again)), false);
+    assert.ok(await svc.blobs.has(cidOf(listed)), 'the listed dataset is kept');
+    assert.deepEqual(svc.datasetKeys.cids('lim-ds-4'), [cidOf(listed)]);
+    assert.equal((await post(H3, prep, user(H3, 'auditor1'), body('lim-ds-5', small))).status, 200, 'room again');
   });
 });
 

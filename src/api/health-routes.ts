@@ -3,14 +3,17 @@
 // stays a transaction the client signs itself (through /v1/endorse + /v1/submit); these routes do
 // only what needs the node's off-chain store:
 //   POST /v1/health/records/prepare   seal + store the parts of a new record/version → part entries for createRecord/updateRecord (bounded: 429)
-//   POST /v1/health/records/discard   drop a prepared version the contract refused (its preparer only)
-//   POST /v1/health/records/content   the content released by the caller's own committed `access` tx
-//   POST /v1/health/datasets/prepare  seal + store a dataset → listing fields for registerDataset
+//   POST /v1/health/records/discard   drop a prepared version the contract refused (its preparer only; 404 if none)
+//   POST /v1/health/records/content   the content released by the caller's own committed `access` tx (404 at once if this chain lacks it)
+//   POST /v1/health/datasets/prepare  seal + store a dataset → listing fields for registerDataset (who may register; validated; bounded: 429)
 //   POST /v1/health/statistics/compute released partials from every custodian, combined under the disclosure rule (decision 1163), for the caller's allowed request
 // Consents, applications, audit queries, FHIR exports are contract calls: /v1/evaluate, /v1/submit.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { disclosureProblem } from '../analytics/aggregate.ts';
+import { builtinContracts } from '../contracts/builtin.ts';
+import { HEALTH_CONTRACT } from '../contracts/health/index.ts';
+import { checkAcl } from '../contracts/runtime.ts';
 import { FhirValidationError, type FhirIssue } from '../fhir/validate.ts';
 import type { Identity } from '../identity/index.ts';
 import { IntegrityError } from '../offchain/index.ts';
@@ -60,6 +63,12 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
     return id;
   };
 
+  // Only users who may list a dataset may store one: the health contract's ACL of
+  // registerDataset (admins and supervisors), so that nobody else can fill the node's disk with
+  // content that can never be listed (issue 16, item 7).
+  const health = builtinContracts().get(HEALTH_CONTRACT);
+  const mayRegisterDatasets = (id: Identity): string | null => (health ? checkAcl(health, 'registerDataset', id.role) : 'the health contract is not installed');
+
   // Who prepared which version, until it is on chain, discarded or expired, is the record
   // service's bookkeeping: without it, any user of the hospital could discard (or prepare over)
   // the content another user is about to register, leaving an on-chain record whose parts have
@@ -96,6 +105,10 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
     } catch (err) {
       if (!(err instanceof RecordError)) throw err;
     }
+    // Something to discard: a prepared version in the bookkeeping, or keys left on disk for it.
+    if (!records.prepared.get(body.recordId, body.version) && records.keys.cids(body.recordId, body.version).length === 0) {
+      throw new ApiError(404, 'NOT_FOUND', `no prepared version ${body.version} of ${body.recordId} on this node`);
+    }
     // ... and only by the user who prepared it (an expired claim: anyone of the hospital).
     const holder = records.preparedHolder(body.recordId, body.version);
     if (holder && holder.user !== me) {
@@ -112,6 +125,13 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
   app.post('/v1/health/records/content', async (req) => {
     const id = ownOrg(req);
     const body = parse(ContentBody, req.body);
+    // The caller's ticket is a transaction it submitted and saw committed: a txId this node's
+    // chain does not hold is answered at once, not after waiting for a commit that may never
+    // come (a request holding a slot for nothing; issue 16, item 7).
+    const peer = records.node.peer;
+    if (peer && !peer.ledger.txStatus(body.txId)) {
+      throw new ApiError(404, 'NOT_FOUND', `access transaction ${body.txId} is not on this node's chain: submit it and wait for its commit (GET /v1/tx/{txId}?waitMs=…) before asking for the content`);
+    }
     try {
       const r = await records.fetchReleased(body.txId, `${id.org}/${id.id}`);
       return { txId: body.txId, version: r.version, custodian: r.custodian, parts: r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, dataBase64: Buffer.from(p.content).toString('base64') })) };
@@ -121,18 +141,17 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
   });
 
   app.post('/v1/health/datasets/prepare', async (req, reply) => {
-    ownOrg(req);
+    const id = ownOrg(req);
+    const me = `${id.org}/${id.id}`;
+    const denied = mayRegisterDatasets(id);
+    if (denied) throw new ApiError(403, 'FORBIDDEN', `${me} may not prepare datasets: ${denied}`);
     const body = parse(PrepareDatasetBody, req.body);
-    const bytes = Buffer.from(body.dataBase64, 'base64');
-    if (body.mediaType === 'application/fhir+json') {
-      try {
-        JSON.parse(bytes.toString('utf8'));
-      } catch (err) {
-        throw new ApiError(422, 'INVALID_CONTENT', `dataset ${body.datasetId}: not JSON (${(err as Error).message.slice(0, 200)})`);
-      }
-    }
+    const holder = records.preparedDatasetHolder(body.datasetId);
+    if (holder && holder.user !== me) throw new ApiError(409, 'CONFLICT', `dataset ${body.datasetId} is being prepared by ${holder.user}; try again once it is registered or has expired`);
+    const bytes = new Uint8Array(Buffer.from(body.dataBase64, 'base64'));
     try {
-      return { datasetId: body.datasetId, ...(await records.prepareDataset({ datasetId: body.datasetId, mediaType: body.mediaType, bytes: new Uint8Array(bytes) })) };
+      // Content is checked against its media type in the record service (datasetShape), JSON depth included.
+      return { datasetId: body.datasetId, ...(await records.prepareDataset({ datasetId: body.datasetId, mediaType: body.mediaType, bytes, preparedBy: me })) };
     } catch (err) {
       if (err instanceof FhirValidationError) return invalidFhir(reply, `dataset ${body.datasetId}: ${err.message}`, err.issues);
       if (err instanceof RecordError && err.issues.length) return invalidFhir(reply, `dataset ${body.datasetId}: ${err.message}`, err.issues);

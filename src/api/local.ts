@@ -8,7 +8,7 @@ import { loadNodeConfig, readPem } from '../node/config.ts';
 import { initConsortium, type EngineName } from '../node/init.ts';
 import { createLogger } from '../node/log.ts';
 import { MedLedgerNode } from '../node/node.ts';
-import { startApiServer, type ApiServer, type ApiServerOptions } from './server.ts';
+import { apiLimitsOf, startApiServer, type ApiServer, type ApiServerOptions } from './server.ts';
 
 export interface LocalConsortium {
   readonly dir: string;
@@ -66,7 +66,7 @@ async function startOnce(opts: LocalConsortiumOptions): Promise<LocalConsortium>
         tls: { certChainPem: `${readPem(config.identity.cert, 'node certificate').trim()}\n${readPem(config.identity.orgCa, 'organisation CA certificate').trim()}\n`, keyPem: readPem(config.identity.key, 'node key') },
         bodyLimitBytes: opts.api?.bodyLimitBytes ?? config.limits.requestBodyBytesMax,
         logger: createLogger('api', { node: node.nodeId }),
-        ...(opts.api?.limits ? { limits: opts.api.limits } : {}),
+        limits: { ...apiLimitsOf(config), ...opts.api?.limits },
         ...(opts.api?.clock ? { clock: opts.api.clock } : {}),
       }));
     }

@@ -86,7 +86,8 @@ export const TxStatus = z.object({
   status: z.enum(['COMMITTED', 'SUBMITTED']),
   code: z.enum(VALIDATION_CODES).nullable().meta({ description: 'validation code once committed' }),
   blockNumber: z.number().int().nullable(),
-  reason: z.string().meta({ description: "why the validator marked it invalid ('' when valid or not yet committed)" }),
+  reason: z.string().meta({ description: "why the validator marked it invalid ('' when valid or not yet committed); for a resubmission still pending: 'already pending: not broadcast again'" }),
+  duplicate: z.boolean().optional().meta({ description: 'submit only: true when this txId was already committed or pending, so nothing was broadcast again; the status is that of the first submission' }),
 }).meta({ id: 'TxStatus' });
 
 export const TxStatusParams = z.object({ txId: TxId }).strict();
@@ -175,7 +176,7 @@ export const ContentResponse = z.object({
   parts: z.array(z.object({ sensitivity: SensitivityLevel, mediaType: z.string(), cid: z.string(), dataBase64: Base64 })),
 });
 export const PrepareDatasetBody = z.strictObject({ datasetId: HealthId, mediaType: z.enum(['text/csv', 'application/fhir+json']), dataBase64: ContentBase64 });
-export const PrepareDatasetResponse = z.object({ datasetId: z.string(), cid: z.string(), sizeBytes: z.number().int(), columns: z.array(z.string()), recordCount: z.number().int() });
+export const PrepareDatasetResponse = z.object({ datasetId: z.string(), cid: z.string(), sizeBytes: z.number().int(), columns: z.array(z.string()), recordCount: z.number().int(), expiresAtMs: z.number().int().meta({ description: 'register it before then: afterwards (plus a grace) unlisted content is swept' }) });
 export const ComputeBody = z.strictObject({ requestId: HealthId });
 export const ComputeResponse = z.object({ requestId: z.string(), result: z.object({ suppressed: z.boolean(), minCohort: z.number().int() }).loose().meta({ description: 'count, mean, stdDev, minBin/maxBin (the bins holding the extremes, never raw values), under/over and histogram counts — each ≥ minCohort or null (withheld); everything withheld when suppressed (decision 1163)' }) });
 
@@ -220,9 +221,9 @@ export const ROUTES = {
   rawBlock: { method: 'GET', path: '/v1/blocks/:n/raw', summary: "A committed block's bytes (to re-check hashes, signatures and read/write sets independently of this node) and this node's validation codes; admins and supervisors (auditors) only, since it holds every transaction's arguments", auth: true, params: BlockParams, response: RawBlockResponse, errors: [...COMMON_ERRORS, 403, 404] },
   events: { method: 'GET', path: '/v1/events', summary: 'Server-Sent Events: `block` (BlockEvent) for each committed block from `from` on, and `contract` (ContractEvent) for each event of a valid transaction', auth: true, query: EventsQuery, response: BlockEvent, responseType: 'sse', errors: [...COMMON_ERRORS, 503] },
   healthRecordPrepare: { method: 'POST', path: '/v1/health/records/prepare', summary: "Seal and store a new record version's parts at this (the custodian's) node; then submit health.createRecord/updateRecord with them before expiresAtMs. 422 INVALID_FHIR carries the validator's issues; 429 TOO_MANY_PENDING when the caller's or the node's prepared-but-unsubmitted versions exceed their limits", auth: true, body: PrepareRecordBody, response: PrepareRecordResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 422] },
-  healthRecordDiscard: { method: 'POST', path: '/v1/health/records/discard', summary: 'Drop a prepared version that is not on chain (only the user who prepared it)', auth: true, body: DiscardBody, response: DiscardResponse, errors: [...COMMON_ERRORS, 403, 409] },
+  healthRecordDiscard: { method: 'POST', path: '/v1/health/records/discard', summary: 'Drop a prepared version that is not on chain (only the user who prepared it; 404 when no such version was prepared)', auth: true, body: DiscardBody, response: DiscardResponse, errors: [...COMMON_ERRORS, 403, 404, 409] },
   healthRecordContent: { method: 'POST', path: '/v1/health/records/content', summary: "The parts released by the caller's own committed health.access transaction, fetched from the custodian and verified (CID, commitment)", auth: true, body: ContentBody, response: ContentResponse, errors: [...COMMON_ERRORS, 403, 404, 502, 503] },
-  healthDatasetPrepare: { method: 'POST', path: '/v1/health/datasets/prepare', summary: 'Seal and store a dataset (CSV, or a FHIR Bundle of Observations) at this node; then submit health.registerDataset with the listing fields', auth: true, body: PrepareDatasetBody, response: PrepareDatasetResponse, errors: [...COMMON_ERRORS, 403, 409, 422] },
+  healthDatasetPrepare: { method: 'POST', path: '/v1/health/datasets/prepare', summary: 'Seal and store a dataset (CSV with a numeric column, or a FHIR Bundle of Observations) at this node, for users who may register datasets; then submit health.registerDataset with the listing fields before expiresAtMs. 422 INVALID_CONTENT / INVALID_FHIR for content that does not match its media type; 429 TOO_MANY_PENDING when the caller\'s or the node\'s prepared, unregistered datasets exceed their limits', auth: true, body: PrepareDatasetBody, response: PrepareDatasetResponse, errors: [...COMMON_ERRORS, 403, 409, 422] },
   healthStatisticsCompute: { method: 'POST', path: '/v1/health/statistics/compute', summary: "Released partial aggregates from every custodian of the caller's allowed statistics request, combined under the disclosure rule (no count under the threshold, complementary suppression, no raw min/max); then submit health.recordStatisticsResult", auth: true, body: ComputeBody, response: ComputeResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 500, 503] },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { encode, toHex, type Bytes } from '../codec/index.ts';
+import { encode, jsonNestingDepth, toHex, type Bytes } from '../codec/index.ts';
 import { verify } from '../crypto/index.ts';
 import { evaluatePolicy, type Identity } from '../identity/index.ts';
 import { blockHash, encodeBlock, type StoredBlock } from '../ledger/block.ts';
@@ -23,7 +23,9 @@ import { encodeConfig } from '../ledger/config.ts';
 import { configUpdatePolicyText } from '../ledger/config-update.ts';
 import { decodeProposal, decodeSignedProposal, parseAll, parseTx, TxFormatError, type ParsedTx, type SignedProposal, type TxPayload, type TxProposal } from '../ledger/tx.ts';
 import { collectEndorsements, GatewayError, type EndorserClient } from '../node/gateway.ts';
+import type { NodeConfig } from '../node/config.ts';
 import type { Logger } from '../node/log.ts';
+import type { BroadcastResult, KnownTx } from '../node/orderer.ts';
 import type { NodeServices } from '../node/services.ts';
 import { AuthError, AUTH_CLOCK_WINDOW_MS, AUTH_NONCE_CACHE_MAX, NonceCache, verifyRequest } from './auth.ts';
 import { registerConsole, setSecurityHeaders, type ConsoleOptions } from './console.ts';
@@ -46,13 +48,25 @@ import {
 } from './schemas.ts';
 
 export interface ApiServerLimits {
-  /** Requests being handled at once (event streams excluded); beyond it: 429. */
+  /**
+   * Requests not yet authenticated (body being received, signature being checked), node-wide;
+   * beyond it: 429. /v1/health and /openapi.json count here for their whole life.
+   */
+  readonly unauthenticatedInFlightMax: number;
+  /** Authenticated requests being handled at once, node-wide (event streams excluded); beyond it: 429. */
   readonly inFlightMax: number;
+  /** ... of the users of one organisation together; beyond it: 429 (decision 1004). */
+  readonly inFlightPerOrgMax: number;
+  /** ... of one user (organisation + id, whatever certificate); beyond it: 429 (decision 1004). */
+  readonly inFlightPerUserMax: number;
   /** Per client certificate: sustained requests per second and burst (token bucket); beyond it: 429. */
   readonly ratePerSecond: number;
   readonly rateBurst: number;
   /** Open Server-Sent Events streams; beyond it: 503. */
   readonly eventStreamsMax: number;
+  /** ... of one organisation's users together, and of one user; beyond either: 429. */
+  readonly eventStreamsPerOrgMax: number;
+  readonly eventStreamsPerUserMax: number;
   /** A stream whose client does not read is closed once this much is buffered for it. */
   readonly eventStreamBufferBytesMax: number;
   readonly eventStreamHeartbeatMs: number;
@@ -61,14 +75,30 @@ export interface ApiServerLimits {
 }
 
 export const DEFAULT_API_LIMITS: ApiServerLimits = {
+  unauthenticatedInFlightMax: 512,
   inFlightMax: 512,
+  inFlightPerOrgMax: 256,
+  // The SDK keeps up to 64 connections to a node: one client at full stretch is not refused.
+  inFlightPerUserMax: 64,
   ratePerSecond: 2000,
   rateBurst: 4000,
   eventStreamsMax: 64,
+  eventStreamsPerOrgMax: 32,
+  eventStreamsPerUserMax: 8,
   eventStreamBufferBytesMax: 8 * 1024 * 1024,
   eventStreamHeartbeatMs: 15_000,
   endorserBackoffMs: 5_000,
 };
+
+/** The limits a node's configuration sets (node.yaml `limits.api*`); the rest keep their defaults. */
+export function apiLimitsOf(config: Pick<NodeConfig, 'limits'>): Partial<ApiServerLimits> {
+  const l = config.limits;
+  return {
+    ...(l.apiInFlightMax !== undefined ? { inFlightMax: l.apiInFlightMax } : {}),
+    ...(l.apiInFlightPerOrgMax !== undefined ? { inFlightPerOrgMax: l.apiInFlightPerOrgMax } : {}),
+    ...(l.apiInFlightPerUserMax !== undefined ? { inFlightPerUserMax: l.apiInFlightPerUserMax } : {}),
+  };
+}
 
 export interface ApiServerOptions {
   readonly host: string;
@@ -106,6 +136,14 @@ export class ApiError extends Error {
 }
 
 const RATE_BUCKETS_MAX = 10_000;
+/**
+ * How deeply a request body may nest objects and arrays. Checked on the raw bytes before
+ * JSON.parse, for every route: the parse itself survives any depth, but what handlers do next
+ * (zod, the FHIR validator, JSON.stringify) recurses and overflowed the stack at a few thousand
+ * levels (issue 16, item 8). A FHIR resource inside the deepest body (records/prepare) keeps 62
+ * levels; real resources nest about ten (a Bundle entry's Observation component's coding: 9).
+ */
+export const JSON_NESTING_DEPTH_MAX = 64;
 const BODY_LIMIT_BYTES_MIN = 1024;
 
 /** Peer status (src/node/peer.ts, contracts/runtime.ts) → API error. */
@@ -165,6 +203,33 @@ function decodeSignedProposalInput(body: unknown): { signed: SignedProposal; pro
   } catch (err) {
     if (err instanceof TxFormatError) throw new ApiError(400, 'MALFORMED_PROPOSAL', err.message);
     throw err;
+  }
+}
+
+/** A request's place in the in-flight counts, from onRequest until its response closes. */
+interface InFlightSlot {
+  /** Authenticated as `user` of `org`: move from the unauthenticated count to theirs. */
+  promote(user: string, org: string): void;
+  /** Idempotent: the response is finished, or a stream took over. */
+  release(): void;
+}
+
+/**
+ * Counts per key (a user, an organisation). A key is forgotten when its count returns to zero,
+ * so the map never holds more keys than there are requests (or streams) in flight.
+ */
+class CountsByKey {
+  private readonly counts = new Map<string, number>();
+  get(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+  add(key: string): void {
+    this.counts.set(key, this.get(key) + 1);
+  }
+  remove(key: string): void {
+    const n = this.get(key) - 1;
+    if (n > 0) this.counts.set(key, n);
+    else this.counts.delete(key);
   }
 }
 
@@ -249,10 +314,17 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
   const rates = new TokenBuckets(limits.ratePerSecond, limits.rateBurst);
   const rawBodies = new WeakMap<FastifyRequest, Bytes>();
   const identities = new WeakMap<FastifyRequest, Identity>();
-  const slots = new WeakMap<FastifyRequest, () => void>();
+  const slots = new WeakMap<FastifyRequest, InFlightSlot>();
   const streams = new Set<ServerResponse>();
+  const streamsByUser = new CountsByKey();
+  const streamsByOrg = new CountsByKey();
   const endorserDownUntil = new Map<string, number>();
-  let inFlight = 0;
+  // Requests in flight (decision 1004): first counted as unauthenticated (anyone can send bytes),
+  // then, once the signature names a user, against the node, the user's organisation and the user.
+  let unauthenticated = 0;
+  let handling = 0;
+  const handlingByUser = new CountsByKey();
+  const handlingByOrg = new CountsByKey();
   let rotation = 0;
 
   // One request handler, two servers: the HTTPS API listener and (optionally) the plain-HTTP
@@ -283,6 +355,10 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     const bytes = new Uint8Array(body as Buffer);
     rawBodies.set(req, bytes);
+    if (jsonNestingDepth(bytes, JSON_NESTING_DEPTH_MAX) > JSON_NESTING_DEPTH_MAX) {
+      done(new ApiError(400, 'TOO_DEEP', `request body nests objects and arrays deeper than ${JSON_NESTING_DEPTH_MAX} levels (at most ${JSON_NESTING_DEPTH_MAX} are accepted)`), undefined);
+      return;
+    }
     try {
       done(null, bytes.byteLength === 0 ? undefined : JSON.parse(Buffer.from(bytes).toString('utf8')));
     } catch (err) {
@@ -311,21 +387,35 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
   const isOpen = (path: string): boolean => path === '/v1/health' || !path.startsWith('/v1/');
   app.addHook('onRequest', async (req, reply) => {
     setSecurityHeaders(reply, (req.socket as TLSSocket).encrypted === true);
-    if (inFlight >= limits.inFlightMax) throw new ApiError(429, 'TOO_MANY_REQUESTS', `the node is handling ${limits.inFlightMax} requests; retry shortly`);
-    inFlight += 1;
-    // 'close' fires once per response however it ends (sent, hijacked stream closed, aborted).
-    let counted = true;
-    const release = (): void => {
-      if (counted) {
-        counted = false;
-        inFlight -= 1;
-      }
+    if (unauthenticated >= limits.unauthenticatedInFlightMax) throw new ApiError(429, 'TOO_MANY_REQUESTS', `the node is receiving ${limits.unauthenticatedInFlightMax} requests; retry shortly`);
+    unauthenticated += 1;
+    let holder: { user: string; org: string } | 'unauthenticated' | 'released' = 'unauthenticated';
+    const slot: InFlightSlot = {
+      promote(user, org) {
+        if (holder !== 'unauthenticated') return;
+        unauthenticated -= 1;
+        handling += 1;
+        handlingByUser.add(user);
+        handlingByOrg.add(org);
+        holder = { user, org };
+      },
+      // 'close' fires once per response however it ends (sent, hijacked stream closed, aborted).
+      release() {
+        if (holder === 'released') return;
+        if (holder === 'unauthenticated') unauthenticated -= 1;
+        else {
+          handling -= 1;
+          handlingByUser.remove(holder.user);
+          handlingByOrg.remove(holder.org);
+        }
+        holder = 'released';
+      },
     };
-    reply.raw.once('close', release);
-    slots.set(req, release);
+    reply.raw.once('close', () => slot.release());
+    slots.set(req, slot);
   });
   app.addHook('onResponse', async (req) => {
-    slots.get(req)?.();
+    slots.get(req)?.release();
   });
   app.addHook('preHandler', async (req) => {
     const path = req.url.split('?')[0]!;
@@ -349,6 +439,17 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     if (!id) throw new ApiError(401, 'UNAUTHENTICATED', 'request is not authenticated');
     return id;
   };
+  // After authentication (the hook above): one user, or one organisation's users, cannot take
+  // every slot of the node and starve the others (issue 16, item 7; decision 1004).
+  app.addHook('preHandler', async (req) => {
+    const id = identities.get(req);
+    if (!id) return; // an open route: it stays counted as unauthenticated
+    const user = `${id.org}/${id.id}`;
+    if (handlingByUser.get(user) >= limits.inFlightPerUserMax) throw new ApiError(429, 'TOO_MANY_REQUESTS', `${user} already has ${limits.inFlightPerUserMax} requests in flight on this node (at most ${limits.inFlightPerUserMax} per user); wait for them to finish`);
+    if (handlingByOrg.get(id.org) >= limits.inFlightPerOrgMax) throw new ApiError(429, 'TOO_MANY_REQUESTS', `the users of ${id.org} already have ${limits.inFlightPerOrgMax} requests in flight on this node (at most ${limits.inFlightPerOrgMax} per organisation); retry shortly`);
+    if (handling >= limits.inFlightMax) throw new ApiError(429, 'TOO_MANY_REQUESTS', `the node is handling ${limits.inFlightMax} requests; retry shortly`);
+    slots.get(req)?.promote(user, id.org);
+  });
 
   for (const register of opts.routes ?? []) register(app, who);
   app.get('/openapi.json', async () => openApiDocument());
@@ -431,6 +532,10 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     }
   });
 
+  /** Broadcasts under way through this gateway, by txId (at most one entry per request in flight). */
+  const broadcasting = new Map<string, Promise<BroadcastResult>>();
+  const alreadyPending = (txId: string): TxStatusT => ({ txId, status: 'SUBMITTED', code: null, blockNumber: null, reason: 'already pending: not broadcast again', duplicate: true });
+
   const waitStatus = async (txId: string, waitMs: number): Promise<TxStatusT> => {
     try {
       const ev = await services.waitForTx(txId, waitMs);
@@ -460,16 +565,40 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     if (!verify(me.publicKey, tx.envelope.payload, tx.envelope.signature)) throw new ApiError(400, 'BAD_TX_SIGNATURE', 'the envelope signature does not verify with the creator key (sign the exact txPayload bytes /v1/endorse returned)');
     const txId = tx.proposal.txId;
     const waitMs = body.waitMs ?? 0;
+    // A txId this node knows is answered with its status and not broadcast again (decision
+    // 1003): resubmitting after a lost answer is safe and tells the truth; a replay cannot make
+    // every hospital's ledger carry another DUPLICATE_TXID copy.
+    const known = services.knownTx(txId);
+    if (known?.state === 'committed') return { txId, status: 'COMMITTED', code: known.code, blockNumber: known.blockNumber, reason: '', duplicate: true };
     // Listen before broadcasting: the commit can be faster than the broadcast's answer.
     const status = waitMs > 0 ? waitStatus(txId, waitMs) : null;
     status?.catch(() => undefined);
-    let accepted;
+    if (known) return status ? { ...(await status), duplicate: true } : alreadyPending(txId);
+    // The same envelope already on its way through this gateway (two submits at once): share
+    // that broadcast instead of racing it, possibly to another orderer.
+    let broadcast = broadcasting.get(txId);
+    const joined = broadcast !== undefined;
+    if (!broadcast) {
+      broadcast = services.broadcast(envelope);
+      broadcasting.set(txId, broadcast);
+      const forget = (): void => {
+        broadcasting.delete(txId);
+      };
+      broadcast.then(forget, forget);
+    }
+    let accepted: BroadcastResult;
     try {
-      accepted = await services.broadcast(envelope);
+      accepted = await broadcast;
     } catch (err) {
       throw new ApiError(503, 'ORDERING_UNAVAILABLE', `ordering service unavailable: ${(err as Error).message}`);
     }
-    if (!accepted.accepted) throw new ApiError(503, 'ORDERING_UNAVAILABLE', `the ordering service did not accept ${txId}: ${accepted.reason}`);
+    if (!accepted.accepted && !accepted.duplicate) throw new ApiError(503, 'ORDERING_UNAVAILABLE', `the ordering service did not accept ${txId}: ${accepted.reason}`);
+    const duplicate: KnownTx | undefined = accepted.accepted ? (joined ? { state: 'pending' } : undefined) : accepted.duplicate;
+    if (duplicate) {
+      if (status) return { ...(await status), duplicate: true };
+      if (duplicate.state === 'committed') return { txId, status: 'COMMITTED', code: duplicate.code, blockNumber: duplicate.blockNumber, reason: '', duplicate: true };
+      return alreadyPending(txId);
+    }
     if (!status) return { txId, status: 'SUBMITTED', code: null, blockNumber: null, reason: '' };
     return status;
   });
@@ -500,6 +629,10 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
 
   app.get('/v1/events', async (req, reply) => {
     const { from: fromQuery } = parseInput(EventsQuery, req.query, 'query');
+    const me = who(req);
+    const streamUser = `${me.org}/${me.id}`;
+    if (streamsByUser.get(streamUser) >= limits.eventStreamsPerUserMax) throw new ApiError(429, 'TOO_MANY_STREAMS', `${streamUser} already has ${limits.eventStreamsPerUserMax} event streams open on this node (at most ${limits.eventStreamsPerUserMax} per user); close one first`);
+    if (streamsByOrg.get(me.org) >= limits.eventStreamsPerOrgMax) throw new ApiError(429, 'TOO_MANY_STREAMS', `the users of ${me.org} already have ${limits.eventStreamsPerOrgMax} event streams open on this node (at most ${limits.eventStreamsPerOrgMax} per organisation)`);
     if (streams.size >= limits.eventStreamsMax) throw new ApiError(503, 'TOO_MANY_STREAMS', `${limits.eventStreamsMax} event streams are open on this node; retry later`);
     const from = fromQuery ?? services.height() + 1;
     const raw = reply.raw;
@@ -553,9 +686,11 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
       throw new ApiError(503, 'NO_PEER', `this node cannot stream blocks: ${(err as Error).message}`);
     }
     reply.hijack();
-    slots.get(req)?.();
+    slots.get(req)?.release();
     raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     streams.add(raw);
+    streamsByUser.add(streamUser);
+    streamsByOrg.add(me.org);
     const heartbeat = setInterval(() => {
       if (!closed) raw.write(': keep-alive\n\n');
     }, limits.eventStreamHeartbeatMs);
@@ -566,6 +701,8 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
       clearInterval(heartbeat);
       unsubscribe();
       streams.delete(raw);
+      streamsByUser.remove(streamUser);
+      streamsByOrg.remove(me.org);
     }
     raw.on('close', close);
     raw.on('error', close);

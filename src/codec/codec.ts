@@ -7,6 +7,7 @@ import * as raw from 'multiformats/codecs/raw';
 import * as Digest from 'multiformats/hashes/digest';
 import { sha256 as sha256Hasher } from 'multiformats/hashes/sha2';
 import { hexToBytesUnchecked, sha256, type Bytes } from './platform.ts';
+import { cborNestingDepth } from './nesting.ts';
 
 // Node and browser implementations of these live in platform.ts / platform.browser.ts.
 export { bytesEqual, concatBytes, fromBase64, randomBytes, sha256, toBase64, toHex, utf8ByteLength } from './platform.ts';
@@ -36,9 +37,19 @@ export function encode(value: unknown): Bytes {
   }
 }
 
+/**
+ * How deeply decoded CBOR may nest (arrays, maps, tags). MedLedger's structures nest a handful
+ * of levels (signed things travel as byte strings, decoded one level at a time; the deepest
+ * consensus messages, PBFT's new-view and EH-BFT's block fetch, nest 7 in simulator runs of every
+ * engine with all faults); the decoder recurses per level and overflows the stack at a few
+ * thousand, so deeper input from a peer or a client is refused before decoding (issue 16, item 8).
+ */
+export const CBOR_NESTING_DEPTH_MAX = 128;
+
 /** Strict DAG-CBOR decoding: rejects non-canonical input, so decode∘encode is the identity on bytes. */
 export function decode<T = unknown>(bytes: Bytes): T {
   try {
+    if (cborNestingDepth(bytes, CBOR_NESTING_DEPTH_MAX) > CBOR_NESTING_DEPTH_MAX) throw new Error(`nested deeper than ${CBOR_NESTING_DEPTH_MAX} levels`);
     return dagCbor.decode<T>(bytes);
   } catch (err) {
     throw new CodecError(`cannot decode bytes: ${(err as Error).message}`);

@@ -1,1 +1,2 @@
 export * from './codec.ts';
+export * from './nesting.ts';

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { indexSearchParameterBundle, indexStructureDefinitionBundle, OperationOutcomeError, validateResource } from '@medplum/core';
 import type { FhirResource as Resource } from 'fhir/r4.d.ts';
+import { valueNestingDepth } from '../codec/index.ts';
 
 type DefinitionBundle = Parameters<typeof indexStructureDefinitionBundle>[0];
 type SearchParameterBundle = Parameters<typeof indexSearchParameterBundle>[0];
@@ -37,6 +38,12 @@ export class FhirValidationError extends Error {
 }
 
 const RESOURCE_BYTES_MAX = 16 * 1024 * 1024;
+/**
+ * Objects and arrays nested deeper than this are refused before anything recursive touches the
+ * value (the size check's JSON.stringify and the validator both recurse, and overflowed the stack
+ * on a resource nested a few thousand levels: issue 16, item 8). Real resources nest about ten.
+ */
+export const FHIR_NESTING_DEPTH_MAX = 64;
 
 /** Validate a FHIR R4 resource (or Bundle); throws FhirValidationError listing the validator's issues. */
 export function validateFhir(value: unknown): Resource {
@@ -47,6 +54,9 @@ export function validateFhir(value: unknown): Resource {
   const resourceType = (value as { resourceType?: unknown }).resourceType;
   if (typeof resourceType !== 'string') {
     throw new FhirValidationError([{ severity: 'error', path: 'resourceType', message: 'missing resourceType' }]);
+  }
+  if (valueNestingDepth(value, FHIR_NESTING_DEPTH_MAX) > FHIR_NESTING_DEPTH_MAX) {
+    throw new FhirValidationError([{ severity: 'error', path: '(root)', message: `nested deeper than ${FHIR_NESTING_DEPTH_MAX} levels of objects and arrays (at most ${FHIR_NESTING_DEPTH_MAX} are accepted)` }]);
   }
   if (JSON.stringify(value).length > RESOURCE_BYTES_MAX) {
     throw new FhirValidationError([{ severity: 'error', path: '(root)', message: `resource larger than ${RESOURCE_BYTES_MAX} bytes` }]);

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { apiLimitsOf, DEFAULT_API_LIMITS } from '../api/server.ts';
 import { ConfigError, loadGenesis, loadNodeConfig } from './config.ts';
 
 const VALID = `
@@ -34,6 +35,14 @@ describe('node configuration', () => {
     const path = write(VALID);
     assert.equal(loadNodeConfig(path, { MEDLEDGER_LISTEN_API_PORT: '9443' }).listen.api.port, 9443);
     assert.throws(() => loadNodeConfig(path, { MEDLEDGER_LISTEN_API_PORT: 'http' }), /listen\.api\.port/);
+  });
+
+  it('takes the API in-flight limits (node-wide, per organisation, per user) from limits.api*, else the API defaults', () => {
+    assert.deepEqual(apiLimitsOf(loadNodeConfig(write(VALID), {})), {}, 'absent: the API server keeps DEFAULT_API_LIMITS');
+    assert.deepEqual({ node: DEFAULT_API_LIMITS.inFlightMax, org: DEFAULT_API_LIMITS.inFlightPerOrgMax, user: DEFAULT_API_LIMITS.inFlightPerUserMax }, { node: 512, org: 256, user: 64 });
+    const path = write(`${VALID}limits: { apiInFlightMax: 100, apiInFlightPerOrgMax: 40 }\n`);
+    assert.deepEqual(apiLimitsOf(loadNodeConfig(path, { MEDLEDGER_LIMITS_APIINFLIGHTPERUSERMAX: '10' })), { inFlightMax: 100, inFlightPerOrgMax: 40, inFlightPerUserMax: 10 });
+    assert.throws(() => loadNodeConfig(path, { MEDLEDGER_LIMITS_APIINFLIGHTPERUSERMAX: '0' }), /limits\.apiInFlightPerUserMax/);
   });
 
   it('names the problem in malformed YAML, wrong types and unknown keys', () => {

@@ -79,6 +79,13 @@ export const NodeConfigSchema = z
         requestBodyBytesMax: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
         p2pMessageBytesMax: z.number().int().min(1024).max(256 * 1024 * 1024).default(16 * 1024 * 1024),
         tickMs: z.number().int().min(1).max(10_000).default(50),
+        /**
+         * REST API requests in flight: node-wide, per organisation, per user (decision 1004).
+         * Absent: the API's defaults (512, 256, 64; src/api/server.ts DEFAULT_API_LIMITS).
+         */
+        apiInFlightMax: z.number().int().min(1).max(100_000).optional(),
+        apiInFlightPerOrgMax: z.number().int().min(1).max(100_000).optional(),
+        apiInFlightPerUserMax: z.number().int().min(1).max(100_000).optional(),
       })
       .strict()
       .default({ requestBodyBytesMax: 1024 * 1024, p2pMessageBytesMax: 16 * 1024 * 1024, tickMs: 50 }),
@@ -164,7 +171,8 @@ export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown
   const overridable: string[][] = [
     ['node', 'dataDir'], ['listen', 'p2p', 'host'], ['listen', 'p2p', 'port'], ['listen', 'api', 'host'], ['listen', 'api', 'port'],
     ['listen', 'console', 'host'], ['listen', 'console', 'port'], ['console', 'demoUsers'],
-    ['log', 'level'], ['limits', 'requestBodyBytesMax'], ['limits', 'p2pMessageBytesMax'], ['limits', 'tickMs'], ['genesis'],
+    ['log', 'level'], ['limits', 'requestBodyBytesMax'], ['limits', 'p2pMessageBytesMax'], ['limits', 'tickMs'],
+    ['limits', 'apiInFlightMax'], ['limits', 'apiInFlightPerOrgMax'], ['limits', 'apiInFlightPerUserMax'], ['genesis'],
   ];
   for (const path of overridable) {
     const name = `MEDLEDGER_${path.map((p) => p.toUpperCase()).join('_')}`;

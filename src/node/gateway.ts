@@ -231,7 +231,9 @@ export class Gateway {
     status.catch(() => undefined);
     this.seq += 1;
     const accepted = await this.options.orderer.broadcast({ clientId: this.clientId, seq: this.seq, data: prepared.envelope });
-    if (!accepted.accepted) throw new GatewayError('ORDERER_REJECTED', `orderer rejected ${prepared.txId}: ${accepted.reason}`);
+    // Already committed or on its way (a resubmission, decision 1003): not ordered again; its
+    // outcome is the first occurrence's, which the waiter above reports.
+    if (!accepted.accepted && !accepted.duplicate) throw new GatewayError('ORDERER_REJECTED', `orderer rejected ${prepared.txId}: ${accepted.reason}`);
     let event: TxStatusEvent;
     try {
       event = await status;

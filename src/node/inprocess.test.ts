@@ -90,16 +90,41 @@ describe('in-process network', () => {
     assert.equal(forced.code, 'ENDORSEMENT_POLICY_FAILURE');
   });
 
-  it('a re-submitted transaction is ordered again and marked DUPLICATE_TXID', async () => {
+  it('a re-submitted transaction is not ordered again: the first occurrence\'s status is reported (decision 1003)', async () => {
     const gw = net.gateway('Hospital1');
     const prepared = await gw.prepare('assets', 'create', ['e5', 'dan', '1']);
     const r = await gw.submitPrepared(prepared);
     assert.equal(r.code, 'VALID');
-    const again = await gw.submitPrepared(prepared);
-    assert.equal(again.code, 'VALID', 'the status of the first (committed) occurrence is reported');
-    await net.waitForHeight(r.blockNumber + 1);
-    const next = net.peer('Hospital2').ledger.getBlock(r.blockNumber + 1);
-    assert.deepEqual(next.validation, ['DUPLICATE_TXID']);
+    await net.waitForHeight(r.blockNumber);
+    for (let i = 0; i < 3; i++) {
+      const again = await gw.submitPrepared(prepared);
+      assert.deepEqual({ code: again.code, block: again.blockNumber }, { code: 'VALID', block: r.blockNumber }, 'the status of the first (committed) occurrence');
+    }
+    // Straight to the orderer, as another client: refused, naming what it knows.
+    const direct = net.orderer.broadcast({ clientId: 'replayer', seq: 1, data: prepared.envelope });
+    assert.deepEqual(direct, { accepted: false, reason: `transaction ${prepared.txId} is already committed in block ${r.blockNumber} (VALID): not ordered again`, duplicate: { state: 'committed', blockNumber: r.blockNumber, code: 'VALID' } });
+    // The next block carries only the next transaction: no DUPLICATE_TXID copies were ordered.
+    const next = await gw.submit('assets', 'create', ['e5-next', 'dan', '1']);
+    await net.waitForHeight(next.blockNumber);
+    const ledger = net.peer('Hospital2').ledger;
+    for (let n = r.blockNumber + 1; n <= next.blockNumber; n++) assert.ok(!ledger.getBlock(n).validation.includes('DUPLICATE_TXID'), `block ${n} carries no duplicate`);
+  });
+
+  it('the orderer admits one copy of two identical broadcasts, reports it pending, then ordered or committed', async () => {
+    const gw = net.gateway('Hospital3');
+    const prepared = await gw.prepare('assets', 'create', ['e6', 'eve', '1']);
+    const first = net.orderer.broadcast({ clientId: 'c1', seq: 1, data: prepared.envelope });
+    const second = net.orderer.broadcast({ clientId: 'c2', seq: 1, data: prepared.envelope });
+    assert.deepEqual(first, { accepted: true });
+    assert.deepEqual(second.accepted ? null : second.duplicate, { state: 'pending' });
+    assert.match(second.accepted ? '' : second.reason, /is already pending: not ordered again/);
+    const status = await net.peer('Hospital3').waitForTx(prepared.txId, 10_000);
+    assert.equal(status.code, 'VALID');
+    const later = net.orderer.knownTx(prepared.txId);
+    assert.ok(later?.state === 'committed' || later?.state === 'ordered', JSON.stringify(later));
+    assert.equal(later.blockNumber, status.blockNumber);
+    const copies = net.peer('Hospital3').ledger.getBlock(status.blockNumber).validation.filter((c) => c === 'DUPLICATE_TXID');
+    assert.equal(copies.length, 0, 'one copy in the block');
   });
 
   it('refuses malformed input at the orderer and proposals from a skewed clock at the endorsers', async () => {

@@ -102,6 +102,11 @@ export class InProcessNetwork {
       dir: join(options.dir, org0, 'orderer'),
       genesis,
       ...(options.clock ? { clock: options.clock } : {}),
+      // The orderer's organisation's peer holds the txId index it refuses resubmissions by.
+      committedTx: (txId) => {
+        const s = this.peers[0]?.ledger.txStatus(txId);
+        return s ? { blockNumber: s.block, code: s.code } : null;
+      },
     });
     this.peers = options.orgs.map((org) => {
       const node = consortium.nodes.get(org)!;

@@ -33,6 +33,7 @@ import { Msp, parsePolicy, type Policy } from '../identity/index.ts';
 import type { ConfigState } from '../ledger/config-update.ts';
 import { decodeBlock, encodeBlock, type Block, type StoredBlock } from '../ledger/block.ts';
 import { configOfGenesis, type ConsortiumConfig, type NodeEndpointConfig } from '../ledger/config.ts';
+import type { ValidationCode } from '../ledger/codes.ts';
 import type { BlockCommitEvent } from '../ledger/ledger.ts';
 import { decodeSignedProposal, encodeSignedProposal, type SignedProposal } from '../ledger/tx.ts';
 import { Transport, TransportError } from '../transport/transport.ts';
@@ -40,7 +41,7 @@ import type { NodeConfig } from './config.ts';
 import { ConfigError, readPem } from './config.ts';
 import type { EndorserClient } from './gateway.ts';
 import { createLogger, type Logger } from './log.ts';
-import { Orderer, type BroadcastResult } from './orderer.ts';
+import { Orderer, type BroadcastResult, type KnownTx } from './orderer.ts';
 import { Peer, type EvaluateResponse, type ProposalResponse, type TxStatusEvent } from './peer.ts';
 import { parsePeerStatus, type NodeServices, type NodeStatus, type PeerStatus } from './services.ts';
 
@@ -206,6 +207,7 @@ export class MedLedgerNode implements NodeServices {
       send: (to, message) => this.sendConsensus(to, message),
       fetchBlocks: (from, to) => this.fetchBlocksFromOrderers(from, to),
       onEvent: (event, detail) => this.log.info(detail, event),
+      committedTx: (txId) => this.committedTx(txId),
     });
   }
 
@@ -288,6 +290,18 @@ export class MedLedgerNode implements NodeServices {
       }
     }
     return { accepted: false, reason: 'no orderer reachable' };
+  }
+
+  knownTx(txId: string): KnownTx | null {
+    const committed = this.committedTx(txId);
+    if (committed) return { state: 'committed', ...committed };
+    return this.orderer?.knownTx(txId) ?? null;
+  }
+
+  /** A txId in this node's ledger index (every node keeps a validated ledger, orderer-only ones too). */
+  private committedTx(txId: string): { blockNumber: number; code: ValidationCode } | null {
+    const s = this.chain.ledger.txStatus(txId);
+    return s ? { blockNumber: s.block, code: s.code } : null;
   }
 
   waitForTx(txId: string, timeoutMs: number): Promise<TxStatusEvent> {

@@ -23,9 +23,20 @@
 // every block it stores carries a signature peers accept.
 //
 // Admission (broadcast): size bound, decodable envelope, proposal timestamp within the skew bound
-// of this orderer's clock (which bounds the block timestamp rule, block.ts), creator certificate
-// valid now and envelope signature valid (Fabric's orderer signature filter). Peers re-check all
-// of it at validation; the filter only keeps garbage out of blocks.
+// of this orderer's clock (which bounds the block timestamp rule, block.ts), a txId this orderer
+// does not already know (below), creator certificate valid now and envelope signature valid
+// (Fabric's orderer signature filter). Peers re-check all of it at validation; the filter keeps
+// garbage out of blocks.
+//
+// Duplicate txIds (decision 1003): a transaction resubmitted after a lost answer, or replayed by
+// anyone who saw its envelope, would otherwise be ordered again and sit in every hospital's
+// ledger as another DUPLICATE_TXID copy. The orderer refuses a txId that is committed (its
+// node's ledger index), in a block it stored recently, or pending (admitted by it and not yet
+// in a block), answering with what it knows so the gateway can report the truth. Pending ones
+// are forgotten when they reach a block, or once their timestamp leaves the skew window (from
+// then on admission refuses them anyway); the engines keep an admitted proposal until it is
+// decided (decision 0403), so "pending" stays true until then, short of a crash, which empties
+// both. Both sets are bounded.
 import { join } from 'node:path';
 import { bytesEqual, sha256, type Bytes } from '../codec/index.ts';
 import '../consensus/engines.ts';
@@ -40,11 +51,22 @@ import { blockHash, buildHeader, dataHash, decodeBlock, encodeBlock, ordererSign
 import { BlockStore } from '../ledger/blockstore.ts';
 import { configOfGenesis, type ConsortiumConfig } from '../ledger/config.ts';
 import { LEDGER_LIMITS } from '../ledger/limits.ts';
+import type { ValidationCode } from '../ledger/codes.ts';
 import { parseTx } from '../ledger/tx.ts';
 import { validationContextFromConfig, type ValidationContext } from '../ledger/validator.ts';
 import { WriteAheadLog } from './wal.ts';
 
-export type BroadcastResult = { readonly accepted: true } | { readonly accepted: false; readonly reason: string };
+/** What an orderer (or a gateway) knows of a txId it has seen (decision 1003). */
+export type KnownTx =
+  /** In the ledger of the orderer's node, with its validation code. */
+  | { readonly state: 'committed'; readonly blockNumber: number; readonly code: ValidationCode }
+  /** In a block this orderer stored, not yet committed by its node's ledger. */
+  | { readonly state: 'ordered'; readonly blockNumber: number }
+  /** Admitted by this orderer, not yet in a block. */
+  | { readonly state: 'pending' };
+
+/** `duplicate`: refused because the txId is already known; nothing was ordered again. */
+export type BroadcastResult = { readonly accepted: true } | { readonly accepted: false; readonly reason: string; readonly duplicate?: KnownTx };
 
 export class OrdererError extends Error {
   override readonly name = 'OrdererError';
@@ -102,6 +124,11 @@ export interface OrdererOptions {
   /** The config in force now (default: the genesis config). See setConfig. */
   readonly config?: ConsortiumConfig;
   /**
+   * The committed status of a txId in this orderer's node's ledger (its txId index), to refuse
+   * resubmissions of committed transactions. Without it only recent blocks are remembered.
+   */
+  readonly committedTx?: (txId: string) => { readonly blockNumber: number; readonly code: ValidationCode } | null;
+  /**
    * The first height this orderer may sign its own copy of (default 1). A node joining the
    * consortium passes its ledger height + 1: blocks before its admission are fetched from the
    * orderers that were configured when they were decided.
@@ -112,6 +139,10 @@ export interface OrdererOptions {
 type BlockListener = (block: Block) => void;
 
 const SUBSCRIBERS_MAX = 1024;
+/** Admitted, not yet in a block: beyond this, admission refuses (above the engines' default queues: 20 000 dev, 50 000 `medledger init`). */
+export const PENDING_TX_IDS_MAX = 100_000;
+/** TxIds of the most recent stored blocks: covers the moment until the node's ledger commits them. */
+export const RECENT_ORDERED_TX_IDS_MAX = 65_536;
 
 export class Orderer {
   readonly id: string;
@@ -141,6 +172,11 @@ export class Orderer {
   private readonly deferred: DecidedBlock[] = [];
   private readonly fetchBlocks: OrdererOptions['fetchBlocks'];
   private readonly onEvent: NonNullable<OrdererOptions['onEvent']>;
+  private readonly committedTx: OrdererOptions['committedTx'];
+  /** txId → when it can no longer be admitted (timestamp + skew): admitted, not yet in a block. */
+  private readonly pendingTxIds = new Map<string, number>();
+  /** txId → number of the stored block that holds it; the oldest are forgotten first. */
+  private readonly orderedTxIds = new Map<string, number>();
 
   constructor(options: OrdererOptions) {
     this.id = options.id;
@@ -152,6 +188,7 @@ export class Orderer {
     this.send = options.send ?? (() => undefined);
     this.fetchBlocks = options.fetchBlocks;
     this.onEvent = options.onEvent ?? (() => undefined);
+    this.committedTx = options.committedTx;
     const current = this.currentConfig.orderers.map((o) => o.id);
     if (!current.includes(this.id)) throw new OrdererError(`orderer ${this.id} is not in the consortium's orderer set (${current.join(', ')})`);
     // The engine's own membership starts from genesis: later changes are part of its replicated
@@ -257,14 +294,34 @@ export class Orderer {
     this.drive();
   }
 
-  /** Submit a transaction for ordering (see Admission in the file comment). */
+  /**
+   * Submit a transaction for ordering (see Admission in the file comment). Synchronous from the
+   * duplicate check to recording the txId as pending, so two identical broadcasts at once
+   * cannot both be admitted.
+   */
   broadcast(proposal: Proposal): BroadcastResult {
     if (this.closed) return { accepted: false, reason: 'orderer is stopped' };
-    const problem = this.admit(proposal);
-    if (problem) return { accepted: false, reason: problem };
+    const admitted = this.admit(proposal);
+    if ('problem' in admitted) return { accepted: false, reason: admitted.problem, ...(admitted.duplicate ? { duplicate: admitted.duplicate } : {}) };
     const result = this.engine.propose({ clientId: proposal.clientId, seq: proposal.seq, data: proposal.data });
+    if (result.accepted) this.pendingTxIds.set(admitted.txId, admitted.admissibleUntilMs);
     this.drive();
     return result.accepted ? { accepted: true } : { accepted: false, reason: result.reason };
+  }
+
+  /** What this orderer knows of a txId: committed on its node, in a recent block, pending; or null. */
+  knownTx(txId: string): KnownTx | null {
+    const committed = this.committedTx?.(txId);
+    if (committed) return { state: 'committed', blockNumber: committed.blockNumber, code: committed.code };
+    const blockNumber = this.orderedTxIds.get(txId);
+    if (blockNumber !== undefined) return { state: 'ordered', blockNumber };
+    const until = this.pendingTxIds.get(txId);
+    if (until === undefined) return null;
+    if (this.clock() > until) {
+      this.pendingTxIds.delete(txId); // can no longer be admitted by anyone's clock near ours
+      return null;
+    }
+    return { state: 'pending' };
   }
 
   /** A message from another orderer (multi-orderer engines). */
@@ -309,27 +366,55 @@ export class Orderer {
 
   // -------------------------------------------------------------------------------------------
 
-  private admit(p: Proposal): string | null {
-    if (typeof p?.clientId !== 'string' || p.clientId.length === 0 || p.clientId.length > 256) return 'clientId must be 1..256 characters';
-    if (!Number.isSafeInteger(p.seq) || p.seq < 1) return 'seq must be a positive integer';
-    if (!(p.data instanceof Uint8Array)) return 'data must be bytes';
-    if (p.data.byteLength > LEDGER_LIMITS.envelopeSizeBytesMax) return `transaction of ${p.data.byteLength} bytes exceeds ${LEDGER_LIMITS.envelopeSizeBytesMax}`;
+  private admit(p: Proposal): { txId: string; admissibleUntilMs: number } | { problem: string; duplicate?: KnownTx } {
+    if (typeof p?.clientId !== 'string' || p.clientId.length === 0 || p.clientId.length > 256) return { problem: 'clientId must be 1..256 characters' };
+    if (!Number.isSafeInteger(p.seq) || p.seq < 1) return { problem: 'seq must be a positive integer' };
+    if (!(p.data instanceof Uint8Array)) return { problem: 'data must be bytes' };
+    if (p.data.byteLength > LEDGER_LIMITS.envelopeSizeBytesMax) return { problem: `transaction of ${p.data.byteLength} bytes exceeds ${LEDGER_LIMITS.envelopeSizeBytesMax}` };
     let tx;
     try {
       tx = parseTx(p.data);
     } catch (err) {
-      return `malformed transaction: ${(err as Error).message}`;
+      return { problem: `malformed transaction: ${(err as Error).message}` };
     }
     const now = this.clock();
     const skew = this.genesisConfig.ordering.clockSkewMsMax;
-    if (Math.abs(tx.proposal.timestampMs - now) > skew) return `transaction timestamp is more than ${skew} ms from the orderer's clock`;
+    if (Math.abs(tx.proposal.timestampMs - now) > skew) return { problem: `transaction timestamp is more than ${skew} ms from the orderer's clock` };
+    // Before the signature check: a known txId costs no verification. Only a txId admitted with
+    // a valid signature is ever recorded, so a forged envelope cannot squat someone's txId.
+    const txId = tx.proposal.txId;
+    const known = this.knownTx(txId);
+    if (known) return { problem: `transaction ${txId} ${describeKnown(known)}: not ordered again`, duplicate: known };
+    if (this.pendingTxIds.size >= PENDING_TX_IDS_MAX) {
+      for (const [id, until] of this.pendingTxIds) if (now > until) this.pendingTxIds.delete(id);
+      if (this.pendingTxIds.size >= PENDING_TX_IDS_MAX) return { problem: `${PENDING_TX_IDS_MAX} transactions are pending at this orderer; retry shortly` };
+    }
     try {
       const creator = this.ctx.msp.validate(tx.proposal.creator, now);
-      if (!this.ctx.verify(creator.publicKey, tx.envelope.payload, tx.envelope.signature)) return 'transaction signature does not verify';
+      if (!this.ctx.verify(creator.publicKey, tx.envelope.payload, tx.envelope.signature)) return { problem: 'transaction signature does not verify' };
     } catch (err) {
-      return `creator: ${(err as Error).message}`;
+      return { problem: `creator: ${(err as Error).message}` };
     }
-    return null;
+    return { txId, admissibleUntilMs: tx.proposal.timestampMs + skew };
+  }
+
+  /** A block entered this orderer's chain: its txIds are no longer pending but ordered. */
+  private noteOrdered(block: Block): void {
+    for (const envelope of block.data) {
+      let txId: string;
+      try {
+        txId = parseTx(envelope).proposal.txId;
+      } catch {
+        continue; // peers mark it BAD_PAYLOAD; nothing to remember
+      }
+      this.pendingTxIds.delete(txId);
+      if (this.orderedTxIds.has(txId)) continue; // the first block that holds it is the one that counts
+      if (this.orderedTxIds.size >= RECENT_ORDERED_TX_IDS_MAX) {
+        const oldest = this.orderedTxIds.keys().next().value;
+        if (oldest !== undefined) this.orderedTxIds.delete(oldest);
+      }
+      this.orderedTxIds.set(txId, block.header.number);
+    }
   }
 
   private drive(): void {
@@ -382,6 +467,7 @@ export class Orderer {
           }
           this.store.append(block.header.number, encodeBlock(block));
           this.lastHeader = block.header;
+          this.noteOrdered(block);
           previousDigest = block.metadata.consensus!.digest;
           for (const sub of this.subscribers) sub.wake();
         }
@@ -422,7 +508,16 @@ export class Orderer {
     const block = this.builder.build(this.lastHeader, decided);
     this.store.append(block.header.number, encodeBlock(block));
     this.lastHeader = block.header;
+    this.noteOrdered(block);
     for (const sub of this.subscribers) sub.wake();
+  }
+}
+
+function describeKnown(known: KnownTx): string {
+  switch (known.state) {
+    case 'committed': return `is already committed in block ${known.blockNumber} (${known.code})`;
+    case 'ordered': return `is already ordered in block ${known.blockNumber}`;
+    case 'pending': return 'is already pending';
   }
 }
 

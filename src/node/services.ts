@@ -10,7 +10,7 @@ import type { BlockCommitEvent } from '../ledger/ledger.ts';
 import type { ConfigState } from '../ledger/config-update.ts';
 import type { SignedProposal } from '../ledger/tx.ts';
 import type { EndorserClient } from './gateway.ts';
-import type { BroadcastResult } from './orderer.ts';
+import type { BroadcastResult, KnownTx } from './orderer.ts';
 import type { EvaluateResponse, TxStatusEvent } from './peer.ts';
 
 export interface NodeStatus {
@@ -71,8 +71,13 @@ export interface NodeServices {
   endorsers(): readonly EndorserClient[];
   /** Evaluate (query) on this node's peer. */
   evaluate(signed: SignedProposal): Promise<EvaluateResponse>;
-  /** Hand a signed transaction envelope to the ordering service. */
+  /**
+   * Hand a signed transaction envelope to the ordering service. An orderer refuses a txId it
+   * knows (committed, ordered or pending) with `duplicate` (decision 1003).
+   */
   broadcast(envelope: Bytes): Promise<BroadcastResult>;
+  /** What this node knows of a txId without waiting: committed in its ledger, or ordered/pending at its orderer. */
+  knownTx(txId: string): KnownTx | null;
   /** Resolves when the transaction is committed on this node's peer (or rejects on timeout). */
   waitForTx(txId: string, timeoutMs: number): Promise<TxStatusEvent>;
   /** A committed block with this peer's validation codes, or null past the height. */

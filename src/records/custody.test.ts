@@ -255,15 +255,21 @@ describe('served-read audit: journaled, retried, exactly once', () => {
     assert.ok(readFileSync(journal).byteLength > 0);
   });
 
-  it('prepared versions keep their preparer, age and size across a restart (and still count against the limits)', async () => {
+  it('prepared versions and datasets keep their preparer, age and size across a restart (and still count against the limits)', async () => {
     const svc = net.services.get(H1)!;
     const prepared = await svc.prepareParts('cust-pending', 1, { kind: 'file', bytes: utf8('id,hiv_status\n1,neg\n'), mediaType: 'text/csv' }, { preparedBy: `${H1}/doctor2` });
     assert.deepEqual(prepared.parts.map((p) => p.sensitivity), ['normal', 'restricted']);
     const before = svc.prepared.get('cust-pending', 1)!;
+    // A prepared (unregistered) dataset too (issue 16 item 7).
+    const dataset = await svc.prepareDataset({ datasetId: 'cust-ds', bytes: utf8('age,sbp\n30,120\n'), mediaType: 'text/csv', preparedBy: `${H1}/admin1` });
+    const datasetBefore = svc.preparedDatasets.get('cust-ds', 1)!;
     const restarted = await net.restart(H1, { service: (node) => ({ recordServedReads: { caller: new FaultyAuditCaller(nodeCallerOf(node)), ...FAST_RETRY } }) });
     const after = restarted.prepared.get('cust-pending', 1);
     assert.deepEqual({ user: after?.user, atMs: after?.atMs, sizeBytes: after?.sizeBytes }, { user: `${H1}/doctor2`, atMs: before.atMs, sizeBytes: prepared.parts.reduce((n, p) => n + p.sizeBytes, 0) });
     assert.equal(restarted.preparedHolder('cust-pending', 1)?.user, `${H1}/doctor2`, 'the claim survives');
+    const datasetAfter = restarted.preparedDatasets.get('cust-ds', 1);
+    assert.deepEqual({ user: datasetAfter?.user, atMs: datasetAfter?.atMs, sizeBytes: datasetAfter?.sizeBytes }, { user: `${H1}/admin1`, atMs: datasetBefore.atMs, sizeBytes: dataset.sizeBytes });
+    assert.equal(restarted.preparedDatasetHolder('cust-ds')?.user, `${H1}/admin1`);
     // The committed record is not a prepared version.
     assert.equal(restarted.prepared.get(RECORD, 1), undefined);
     assert.equal(await readByH2(), CONTENT);

@@ -25,6 +25,21 @@ describe('datasetShape', () => {
     invalid(() => datasetShape(utf8('30,120\n31,121\n'), 'text/csv'), /no header/);
   });
 
+  it('refuses what statistics cannot use: column names that cannot be listed, no rows, no numeric variable, JSON nested too deep', () => {
+    invalid(() => datasetShape(utf8('{'), 'text/csv'), /^dataset: column "\{" is not a column code/);
+    invalid(() => datasetShape(utf8('age,blood pressure\n1,2\n'), 'text/csv'), /column "blood pressure" is not a column code/);
+    invalid(() => datasetShape(utf8('age,sbp\n'), 'text/csv'), /but no data rows/);
+    invalid(() => datasetShape(utf8('ward,name\na,ann\n'), 'text/csv'), /no numeric column/);
+    // A column with one word among numbers is text: statistics would silently drop the word.
+    invalid(() => datasetShape(utf8('sbp\n120\nhigh\n'), 'text/csv'), /no numeric column/);
+    const coded = (code: string, value?: number): unknown => ({ resource: { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, ...(value === undefined ? {} : { valueQuantity: { value } }) } });
+    invalid(() => datasetShape(utf8(JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [coded('8480-6')] })), 'application/fhir+json'), /no Observation with a code and a numeric valueQuantity/);
+    invalid(() => datasetShape(utf8(JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [coded('8480 6', 1)] })), 'application/fhir+json'), /column "8480 6" is not a column code/);
+    invalid(() => datasetShape(utf8(`{"resourceType":"Bundle","type":"collection","meta":${'{"extension":['.repeat(100_000)}${']}'.repeat(100_000)}}`), 'application/fhir+json'), /nests objects and arrays deeper than 64 levels/);
+    // Empty cells and a text column beside a numeric one are fine.
+    assert.deepEqual(datasetShape(utf8('ward,sbp\na,120\nb,\n'), 'text/csv'), { columns: ['ward', 'sbp'], rows: 2 });
+  });
+
   it('reads a CSV\'s columns and rows (quoted fields included) and a FHIR Bundle\'s codes', () => {
     assert.deepEqual(datasetShape(utf8('age,"sbp"\n30,120\n"31",121\n'), 'text/csv'), { columns: ['age', 'sbp'], rows: 2 });
     assert.deepEqual(datasetShape(utf8(''), 'text/csv'), { columns: [], rows: 0 });

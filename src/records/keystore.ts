@@ -118,6 +118,13 @@ export class KeyStore {
     else this.save(recordId, keep);
   }
 
+  /** Drop the keys of these parts only (a prepared dataset whose id another content took on chain). */
+  dropCids(recordId: string, cids: readonly string[]): void {
+    const keep = this.load(recordId).filter((k) => !cids.includes(k.cid));
+    if (keep.length === 0) this.shred(recordId);
+    else this.save(recordId, keep);
+  }
+
   /** Crypto-shred: forget every key of the record. Returns the CIDs that were keyed. */
   shred(recordId: string): string[] {
     const cids = this.cids(recordId);

@@ -2,7 +2,7 @@
 // in versions and bytes, and the preparer's claim that lapses after the TTL (decisions 1050, 1160).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PREPARED_LIMITS_DEFAULT, PREPARED_VERSION_TTL_MS, PreparedLimitError, PreparedVersions } from './prepared.ts';
+import { PREPARED_DATASET_LIMITS_DEFAULT, PREPARED_LIMITS_DEFAULT, PREPARED_VERSION_TTL_MS, PreparedLimitError, PreparedVersions } from './prepared.ts';
 
 const T0 = 1_700_000_000_000;
 
@@ -46,5 +46,12 @@ describe('PreparedVersions', () => {
     const q = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, perUserMax: 1 });
     q.restore({ recordId: 'r9', version: 2, user: 'H1/a', atMs: T0, sizeBytes: 5 });
     assert.throws(() => q.reserve('r1', 1, 'H1/a', 1, T0), PreparedLimitError);
+  });
+
+  it('names datasets and how to settle them in the limit messages of a dataset bookkeeping', () => {
+    const p = new PreparedVersions({ ...PREPARED_DATASET_LIMITS_DEFAULT, perUserMax: 1 }, { noun: 'datasets', settle: 'register them (health.registerDataset)' });
+    p.reserve('ds1', 1, 'H1/admin1', 10, T0);
+    assert.throws(() => p.reserve('ds2', 1, 'H1/admin1', 10, T0), /H1\/admin1 already holds 1 prepared datasets not on chain \(at most 1\): register them \(health.registerDataset\), or wait until they are swept \(16 minutes after preparing\)/);
+    assert.deepEqual({ user: PREPARED_DATASET_LIMITS_DEFAULT.perUserMax, node: PREPARED_DATASET_LIMITS_DEFAULT.totalMax, ttl: PREPARED_DATASET_LIMITS_DEFAULT.ttlMs }, { user: 8, node: 64, ttl: PREPARED_VERSION_TTL_MS });
   });
 });

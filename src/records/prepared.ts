@@ -7,6 +7,8 @@
 // it by then. Until that moment it belongs to its preparer.
 // This class is the bookkeeping only (synchronous, so a check and its reservation cannot be
 // interleaved by another request); the service owns the disk and the chain checks.
+// Prepared datasets (sealed at the custodian before registerDataset lists them) are kept the
+// same way, as version 1 of their dataset id, with their own limits (issue 16, item 7).
 
 export interface PreparedLimits {
   /** Versions one user may hold prepared at once. */
@@ -37,6 +39,16 @@ export const PREPARED_LIMITS_DEFAULT: PreparedLimits = {
   sweepGraceMs: 6 * 60_000,
 };
 
+/** Datasets: fewer and larger than record versions; same lifetime. */
+export const PREPARED_DATASET_LIMITS_DEFAULT: PreparedLimits = {
+  perUserMax: 8,
+  perUserBytesMax: 256 * 1024 * 1024,
+  totalMax: 64,
+  totalBytesMax: 2 * 1024 * 1024 * 1024,
+  ttlMs: PREPARED_VERSION_TTL_MS,
+  sweepGraceMs: 6 * 60_000,
+};
+
 export interface PreparedEntry {
   readonly recordId: string;
   readonly version: number;
@@ -57,7 +69,11 @@ const keyOf = (recordId: string, version: number): string => `${recordId}|${vers
 export class PreparedVersions {
   private readonly entries = new Map<string, PreparedEntry>();
 
-  constructor(readonly limits: PreparedLimits = PREPARED_LIMITS_DEFAULT) {}
+  /**
+   * `wording`: what the entries are and how their holder gets rid of them, for the limit
+   * messages (default: record versions, submitted or discarded).
+   */
+  constructor(readonly limits: PreparedLimits = PREPARED_LIMITS_DEFAULT, private readonly wording: { readonly noun: string; readonly settle: string } = { noun: 'record versions', settle: 'submit or discard them' }) {}
 
   get(recordId: string, version: number): PreparedEntry | undefined {
     return this.entries.get(keyOf(recordId, version));
@@ -106,11 +122,12 @@ export class PreparedVersions {
     const all = this.usage();
     const l = this.limits;
     const ttlMin = Math.round((l.ttlMs + l.sweepGraceMs) / 60_000);
-    const advice = `submit or discard them, or wait until they are swept (${ttlMin} minutes after preparing)`;
-    if (mine.count + 1 > l.perUserMax) throw new PreparedLimitError(`${user} already holds ${mine.count} prepared record versions not on chain (at most ${l.perUserMax}): ${advice}`);
-    if (mine.bytes + sizeBytes > l.perUserBytesMax) throw new PreparedLimitError(`${user} holds ${mine.bytes} bytes of prepared record versions not on chain; ${sizeBytes} more would exceed ${l.perUserBytesMax}: ${advice}`);
-    if (all.count + 1 > l.totalMax) throw new PreparedLimitError(`this node holds ${all.count} prepared record versions not on chain (at most ${l.totalMax}): try again later`);
-    if (all.bytes + sizeBytes > l.totalBytesMax) throw new PreparedLimitError(`this node holds ${all.bytes} bytes of prepared record versions not on chain; ${sizeBytes} more would exceed ${l.totalBytesMax}: try again later`);
+    const advice = `${this.wording.settle}, or wait until they are swept (${ttlMin} minutes after preparing)`;
+    const what = this.wording.noun;
+    if (mine.count + 1 > l.perUserMax) throw new PreparedLimitError(`${user} already holds ${mine.count} prepared ${what} not on chain (at most ${l.perUserMax}): ${advice}`);
+    if (mine.bytes + sizeBytes > l.perUserBytesMax) throw new PreparedLimitError(`${user} holds ${mine.bytes} bytes of prepared ${what} not on chain; ${sizeBytes} more would exceed ${l.perUserBytesMax}: ${advice}`);
+    if (all.count + 1 > l.totalMax) throw new PreparedLimitError(`this node holds ${all.count} prepared ${what} not on chain (at most ${l.totalMax}): try again later`);
+    if (all.bytes + sizeBytes > l.totalBytesMax) throw new PreparedLimitError(`this node holds ${all.bytes} bytes of prepared ${what} not on chain; ${sizeBytes} more would exceed ${l.totalBytesMax}: try again later`);
     const e: PreparedEntry = { recordId, version, user, atMs: nowMs, sizeBytes, storing: true };
     this.entries.set(k, e);
     return e;

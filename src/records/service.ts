@@ -28,10 +28,10 @@
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { decode, encode, utf8, type Bytes } from '../codec/index.ts';
+import { decode, encode, jsonNestingDepth, utf8, type Bytes } from '../codec/index.ts';
 import { AnalyticsError, combine, effectiveMinCohort, exactAggregateOf, finalize, releasedPartialSchema, releasePartial, type HistogramSpec, type ReleasedPartial, type Statistics } from '../analytics/aggregate.ts';
-import { HEALTH_CONTRACT, readEventSchema, type AccessTicket, type Part, type Sensitivity } from '../contracts/health/index.ts';
-import { FhirValidationError, validateFhir, type FhirIssue } from '../fhir/validate.ts';
+import { CODE_RE, HEALTH_CONTRACT, readEventSchema, type AccessTicket, type Part, type Sensitivity } from '../contracts/health/index.ts';
+import { FHIR_NESTING_DEPTH_MAX, FhirValidationError, validateFhir, type FhirIssue } from '../fhir/validate.ts';
 import { parseTx } from '../ledger/tx.ts';
 import { readPem } from '../node/config.ts';
 import type { MedLedgerNode } from '../node/node.ts';
@@ -41,7 +41,7 @@ import { KeyStore, loadOrCreateKek, type KeyEntryInfo } from './keystore.ts';
 import { keyFingerprint, loadOrCreateNodeKey, X25519_KEY_BYTES } from './nodekey.ts';
 import { JOURNAL_CAPACITY_DEFAULT, JournalFullError, ServedReadJournal } from './readjournal.ts';
 import { CSV_LIMITS_DEFAULT, CsvError, checkHeader, csvSplitConfigSchema, DEFAULT_CSV_SPLIT, joinCsvParts, readCsv, splitCsv, type CsvLimits, type CsvSplitConfig } from './csv.ts';
-import { PREPARED_LIMITS_DEFAULT, PreparedLimitError, PreparedVersions, type PreparedEntry, type PreparedLimits } from './prepared.ts';
+import { PREPARED_DATASET_LIMITS_DEFAULT, PREPARED_LIMITS_DEFAULT, PreparedLimitError, PreparedVersions, type PreparedEntry, type PreparedLimits } from './prepared.ts';
 import { DEFAULT_SENSITIVITY_RULES, maxLevel, splitBySensitivity, type SensitivityRule } from './sensitivity.ts';
 
 export const RECORDS_CHANNEL = 'records';
@@ -176,6 +176,10 @@ function csvOrError<T>(fn: () => T, what: string): T {
 }
 
 function parseJson(bytes: Bytes, what: string): unknown {
+  // Parsing copes with any depth, but validating and encoding the value recurse (issue 16, item 8).
+  if (jsonNestingDepth(bytes, FHIR_NESTING_DEPTH_MAX) > FHIR_NESTING_DEPTH_MAX) {
+    throw new RecordError(`${what}: nests objects and arrays deeper than ${FHIR_NESTING_DEPTH_MAX} levels (at most ${FHIR_NESTING_DEPTH_MAX} are accepted)`, 'INVALID_CONTENT');
+  }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -189,22 +193,51 @@ function parseJson(bytes: Bytes, what: string): unknown {
   }
 }
 
+/** A listed column must be a column code: registerDataset puts the names on chain and refuses others. */
+function checkColumnCode(name: string): void {
+  if (!CODE_RE.test(name)) throw new RecordError(`dataset: column ${JSON.stringify(name.slice(0, 80))} is not a column code (names are listed on chain and must match ${CODE_RE.source})`, 'INVALID_CONTENT');
+}
+
 /**
  * Columns (CSV header) or Observation codes (FHIR Bundle) of a dataset, and its row count.
- * Bad input is a RecordError INVALID_CONTENT (with the validator's issues for invalid FHIR).
+ * What a dataset is for decides what it must hold (issue 16, item 7: arbitrary bytes were
+ * stored under a dataset's media type): column names that can be listed on chain, at least one
+ * row, and at least one numeric variable for statistics — a CSV column whose non-empty cells are
+ * all numbers (at least one), or an Observation with a code and a numeric valueQuantity.
+ * An empty CSV has no columns (the caller refuses it). Bad input is a RecordError
+ * INVALID_CONTENT (with the validator's issues for invalid FHIR).
  */
 export function datasetShape(bytes: Bytes, mediaType: string): { columns: string[]; rows: number } {
   if (mediaType === 'text/csv') {
     if (Buffer.from(bytes).toString('utf8').trim() === '') return { columns: [], rows: 0 };
     let columns: string[] | null = null;
     let rows = 0;
+    let numericCells: number[] = [];
+    let textual: boolean[] = [];
     csvOrError(() => readCsv(bytes, DATASET_CSV_LIMITS, (fields) => {
-      if (columns === null) columns = checkHeader(fields, { allowRowKey: true });
-      else rows++;
+      if (columns === null) {
+        columns = checkHeader(fields, { allowRowKey: true });
+        columns.forEach(checkColumnCode);
+        numericCells = columns.map(() => 0);
+        textual = columns.map(() => false);
+        return;
+      }
+      rows++;
+      fields.forEach((field, k) => {
+        const cell = field.trim();
+        if (cell === '') return;
+        if (Number.isFinite(Number(cell))) numericCells[k]! += 1;
+        else textual[k] = true;
+      });
     }), 'dataset');
-    return { columns: columns ?? [], rows };
+    const names: string[] = columns ?? [];
+    if (rows === 0) throw new RecordError(`dataset: a header (${names.slice(0, 5).join(',')}) but no data rows`, 'INVALID_CONTENT');
+    if (!names.some((_, k) => numericCells[k]! > 0 && !textual[k])) {
+      throw new RecordError('dataset: no numeric column (statistics need at least one column whose non-empty cells are all numbers)', 'INVALID_CONTENT');
+    }
+    return { columns: names, rows };
   }
-  let resource: { resourceType: string; entry?: Array<{ resource?: { resourceType?: string; code?: { coding?: Array<{ code?: string }> } } }> };
+  let resource: { resourceType: string; entry?: Array<{ resource?: { resourceType?: string; code?: { coding?: Array<{ code?: string }> }; valueQuantity?: { value?: unknown } } }> };
   try {
     resource = validateFhir(parseJson(bytes, 'dataset')) as unknown as typeof resource;
   } catch (err) {
@@ -213,11 +246,17 @@ export function datasetShape(bytes: Bytes, mediaType: string): { columns: string
   }
   if (resource.resourceType !== 'Bundle') throw new RecordError('a FHIR dataset must be a Bundle of Observations', 'INVALID_CONTENT');
   const codes = new Set<string>();
+  let measured = 0;
   for (const e of resource.entry ?? []) {
     if (e.resource?.resourceType !== 'Observation') throw new RecordError('a FHIR dataset must contain Observations only', 'INVALID_CONTENT');
     const c = e.resource.code?.coding?.[0]?.code;
-    if (c) codes.add(c);
+    if (!c) continue;
+    checkColumnCode(c);
+    codes.add(c);
+    const v = e.resource.valueQuantity?.value;
+    if (typeof v === 'number' && Number.isFinite(v)) measured++;
   }
+  if (measured === 0) throw new RecordError('dataset: no Observation with a code and a numeric valueQuantity (statistics need at least one)', 'INVALID_CONTENT');
   return { columns: [...codes], rows: resource.entry?.length ?? 0 };
 }
 
@@ -272,7 +311,9 @@ export interface RecordServiceOptions {
   readonly csvLimits?: Some<CsvLimits>;
   /** Bounds of prepared, not yet committed versions (default PREPARED_LIMITS_DEFAULT; decision 1160). */
   readonly preparedLimits?: Some<PreparedLimits>;
-  /** How often expired prepared versions are swept (default 60 s). */
+  /** Bounds of prepared, not yet registered datasets (default PREPARED_DATASET_LIMITS_DEFAULT). */
+  readonly preparedDatasetLimits?: Some<PreparedLimits>;
+  /** How often expired prepared versions and datasets are swept (default 60 s). */
   readonly preparedSweepMs?: number;
   /**
    * Record served cross-hospital reads in `recordReads` (the custodian's own audit), through a
@@ -305,6 +346,8 @@ export class RecordService {
   private readonly csvLimits: CsvLimits;
   /** Prepared versions not (yet) on chain: who, when, how many bytes (decision 1160). */
   readonly prepared: PreparedVersions;
+  /** Prepared datasets not (yet) listed on chain, kept as version 1 of their id: bounded and swept the same way. */
+  readonly preparedDatasets: PreparedVersions;
   private readonly cleanups: (() => void)[] = [];
   private shredding: Promise<void> = Promise.resolve();
   /** This node's HPKE key pair; the private half never leaves this object. */
@@ -335,6 +378,10 @@ export class RecordService {
     // Sweep no earlier than a transaction timestamped before the expiry could still be admitted.
     const skewMs = node.peer?.ledger.config.ordering.clockSkewMsMax;
     this.prepared = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, ...(skewMs !== undefined ? { sweepGraceMs: skewMs + 60_000 } : {}), ...options.preparedLimits });
+    this.preparedDatasets = new PreparedVersions(
+      { ...PREPARED_DATASET_LIMITS_DEFAULT, ...(skewMs !== undefined ? { sweepGraceMs: skewMs + 60_000 } : {}), ...options.preparedDatasetLimits },
+      { noun: 'datasets', settle: 'register them (health.registerDataset)' },
+    );
     this.nodeKey = loadOrCreateNodeKey(join(dir, NODE_KEY_FILE));
     const a = options.recordServedReads === false ? null : (options.recordServedReads ?? {});
     this.audit = {
@@ -394,8 +441,10 @@ export class RecordService {
     if (node.peer) {
       // Prepared versions from before a restart keep their preparer and age (key store), then are swept as usual.
       s.restorePrepared();
+      s.restorePreparedDatasets();
       const sweep = (): void => {
         s.sweepPrepared().catch((err: Error) => node.log.error({ reason: err.message }, 'sweeping prepared versions failed'));
+        s.sweepPreparedDatasets().catch((err: Error) => node.log.error({ reason: err.message }, 'sweeping prepared datasets failed'));
       };
       sweep();
       const timer = setInterval(sweep, options.preparedSweepMs ?? PREPARED_SWEEP_MS);
@@ -1004,24 +1053,125 @@ export class RecordService {
 
   // ---- datasets and statistics ----------------------------------------------------------------
 
-  /** Store a dataset (CSV or FHIR Bundle of Observations) sealed at this node; the listing's fields. */
-  async prepareDataset(a: { datasetId: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json' }): Promise<{ cid: string; sizeBytes: number; columns: string[]; recordCount: number }> {
+  /** The unexpired claim of the user who prepared dataset `datasetId`, if any. */
+  preparedDatasetHolder(datasetId: string, nowMs = Date.now()): PreparedEntry | undefined {
+    return this.preparedDatasets.holder(datasetId, 1, nowMs);
+  }
+
+  /**
+   * Store a dataset (CSV or FHIR Bundle of Observations) sealed at this node for `preparedBy`;
+   * the listing's fields and when the prepared dataset expires. Like a record version it is
+   * bounded per user and per node (RecordError LIMIT; the reservation is taken before the first
+   * await) and belongs to its preparer until it is listed on chain or swept (issue 16, item 7).
+   */
+  async prepareDataset(a: { datasetId: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json'; preparedBy?: string }): Promise<{ cid: string; sizeBytes: number; columns: string[]; recordCount: number; expiresAtMs: number }> {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(a.datasetId)) throw new RecordError(`invalid dataset id ${JSON.stringify(a.datasetId.slice(0, 80))}`, 'INVALID_CONTENT');
     if (a.bytes.byteLength > CONTENT_BYTES_MAX) throw new RecordError(`dataset ${a.datasetId} exceeds ${CONTENT_BYTES_MAX} bytes`, 'INVALID_CONTENT');
     const existing = this.state<{ cid: string }>(`ds|${a.datasetId}`);
     if (existing) throw new RecordError(`dataset ${a.datasetId} already exists`, 'REFUSED');
     const shape = datasetShape(a.bytes, a.mediaType);
     if (shape.columns.length === 0) throw new RecordError(`dataset ${a.datasetId} has no columns`, 'INVALID_CONTENT');
-    const dataKey = newDataKey();
-    const sealed = seal(dataKey, a.bytes, KeyStore.aad(a.datasetId, 1, a.mediaType));
-    const cid = await this.blobs.put(sealed);
-    this.datasetKeys.put(a.datasetId, 1, a.mediaType, cid, dataKey);
-    return { cid, sizeBytes: sealed.byteLength, columns: shape.columns.slice(0, 100), recordCount: shape.rows };
+    const user = a.preparedBy ?? 'unknown';
+    const nowMs = Date.now();
+    const freed = this.expirePreparedDatasets(nowMs);
+    const held = this.preparedDatasets.get(a.datasetId, 1);
+    if (held) {
+      if (held.storing) throw new RecordError(`dataset ${a.datasetId} is being prepared right now; try again in a moment`, 'REFUSED');
+      if (held.user !== user && !this.preparedDatasets.isAbandoned(held, nowMs)) throw new RecordError(`dataset ${a.datasetId} is being prepared by ${held.user}`, 'REFUSED');
+    }
+    // Preparing it again replaces it: the earlier blob and key go (they would be orphans).
+    if (held || this.datasetKeys.cids(a.datasetId).length > 0) freed.push(...this.dropPreparedDataset(a.datasetId));
+    let entry: PreparedEntry;
+    try {
+      entry = this.preparedDatasets.reserve(a.datasetId, 1, user, a.bytes.byteLength + SEAL_OVERHEAD_BYTES, nowMs);
+    } catch (err) {
+      void this.deleteBlobs(freed);
+      if (err instanceof PreparedLimitError) throw new RecordError(err.message, 'LIMIT');
+      throw err;
+    }
+    await this.deleteBlobs(freed);
+    let cid: string;
+    let sizeBytes: number;
+    try {
+      const dataKey = newDataKey();
+      const sealed = seal(dataKey, a.bytes, KeyStore.aad(a.datasetId, 1, a.mediaType));
+      cid = await this.blobs.put(sealed);
+      sizeBytes = sealed.byteLength;
+      this.datasetKeys.put(a.datasetId, 1, a.mediaType, cid, dataKey, { preparedBy: user, atMs: nowMs, sizeBytes });
+    } catch (err) {
+      await this.deleteBlobs(this.dropPreparedDataset(a.datasetId));
+      throw err;
+    }
+    entry.sizeBytes = sizeBytes;
+    entry.storing = false;
+    return { cid, sizeBytes, columns: shape.columns.slice(0, 100), recordCount: shape.rows, expiresAtMs: this.preparedDatasets.expiresAtMs(entry) };
+  }
+
+  /** The CID the chain lists for dataset `datasetId` (null: not listed). */
+  private listedDatasetCid(datasetId: string): string | null {
+    return this.state<{ cid?: string }>(`ds|${datasetId}`)?.cid ?? null;
+  }
+
+  /**
+   * Forget a prepared dataset: its bookkeeping, and the keys of every stored part the chain does
+   * not list (synchronously); returns those parts' CIDs for deletion. Listed content is never touched.
+   */
+  private dropPreparedDataset(datasetId: string): string[] {
+    this.preparedDatasets.delete(datasetId, 1);
+    const listed = this.listedDatasetCid(datasetId);
+    const cids = this.datasetKeys.cids(datasetId).filter((cid) => cid !== listed);
+    if (cids.length > 0) this.datasetKeys.dropCids(datasetId, cids);
+    return cids;
+  }
+
+  /**
+   * Synchronous half of the dataset sweep: entries whose id is now listed on chain leave the
+   * bookkeeping (their content is kept if it is what the chain lists); abandoned ones not
+   * listed lose their keys. Returns the blobs to delete.
+   */
+  private expirePreparedDatasets(nowMs: number): string[] {
+    const cids: string[] = [];
+    for (const e of this.preparedDatasets.all()) {
+      if (e.storing) continue;
+      if (this.listedDatasetCid(e.recordId) !== null || this.preparedDatasets.isAbandoned(e, nowMs)) {
+        if (this.listedDatasetCid(e.recordId) === null) this.node.log.info({ datasetId: e.recordId, preparedBy: e.user, ageMs: nowMs - e.atMs }, 'abandoned prepared dataset swept');
+        cids.push(...this.dropPreparedDataset(e.recordId));
+      }
+    }
+    return cids;
+  }
+
+  /** Delete prepared datasets that expired without being listed on chain (`nowMs` for tests). */
+  async sweepPreparedDatasets(nowMs = Date.now()): Promise<{ swept: number; blobs: number }> {
+    if (!this.node.peer || this.closed) return { swept: 0, blobs: 0 };
+    const before = this.preparedDatasets.usage().count;
+    const cids = this.expirePreparedDatasets(nowMs);
+    await this.deleteBlobs(cids);
+    return { swept: before - this.preparedDatasets.usage().count, blobs: cids.length };
+  }
+
+  /** Rebuild the prepared-dataset bookkeeping from the dataset key store (start-up). */
+  private restorePreparedDatasets(): void {
+    const nowMs = Date.now();
+    for (const datasetId of this.datasetKeys.recordIds()) {
+      let entries: KeyEntryInfo[];
+      try {
+        entries = this.datasetKeys.entries(datasetId);
+      } catch (err) {
+        this.node.log.warn({ datasetId, reason: (err as Error).message }, 'unreadable dataset key file skipped');
+        continue;
+      }
+      const listed = this.listedDatasetCid(datasetId);
+      const unlisted = entries.filter((e) => e.cid !== listed);
+      if (unlisted.length === 0) continue;
+      // Prepared before preparers were recorded: its clock starts now.
+      this.preparedDatasets.restore({ recordId: datasetId, version: 1, user: unlisted[0]?.preparedBy ?? 'unknown', atMs: Math.min(...unlisted.map((e) => e.atMs ?? nowMs)), sizeBytes: unlisted.reduce((n, e) => n + (e.sizeBytes ?? 0), 0) });
+    }
   }
 
   /** Store a dataset here and list it in the data market (on chain, by an admin/supervisor). */
   async registerDataset(caller: HealthCaller, a: { datasetId: string; name: string; description?: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean; minCohort?: number; queryBudget?: number }): Promise<Record<string, unknown>> {
-    const p = await this.prepareDataset(a);
+    const p = await this.prepareDataset({ ...a, preparedBy: caller.user });
     const r = await caller.submit('registerDataset', {
       datasetId: a.datasetId, name: a.name, description: a.description ?? '', columns: p.columns, cid: p.cid, sizeBytes: p.sizeBytes, recordCount: p.recordCount, open: a.open ?? true,
       ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}), ...(a.queryBudget !== undefined ? { queryBudget: a.queryBudget } : {}),

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { ENGINE_NAMES, ConfigError, loadNodeConfig, readPem } from '../../node/config.ts';
 import { initConsortium, ORGS_MAX, type EngineName } from '../../node/init.ts';
 import { MedLedgerNode, NodeStartError } from '../../node/node.ts';
-import { startApiServer, type ApiServer } from '../../api/index.ts';
+import { apiLimitsOf, startApiServer, type ApiServer } from '../../api/index.ts';
 import { registerHealthRoutes } from '../../api/health-routes.ts';
 import { RecordService } from '../../records/service.ts';
 import { isAlive, nodeDirs, readPid, spawnNode, stopProcesses, tailLog, waitUntilReady, type NodeStatusFile } from '../../node/supervisor.ts';
@@ -65,6 +65,7 @@ async function startNodeCommand(configPath: string): Promise<void> {
         keyPem: readPem(config.identity.key, 'node key'),
       },
       bodyLimitBytes: config.limits.requestBodyBytesMax,
+      limits: apiLimitsOf(config),
       logger: node.log,
       console: {
         assetsDir: CONSOLE_DIST_DIR,
