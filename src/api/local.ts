@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNodeConfig, readPem } from '../node/config.ts';
 import { initConsortium, type EngineName } from '../node/init.ts';
-import { createLogger } from '../node/log.ts';
+import { createLogger } from '../log/log.ts';
 import { MedLedgerNode } from '../node/node.ts';
 import { apiLimitsOf, startApiServer, type ApiServer, type ApiServerOptions } from './server.ts';
 

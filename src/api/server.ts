@@ -24,7 +24,7 @@ import { configUpdatePolicyText } from '../ledger/config-update.ts';
 import { decodeProposal, decodeSignedProposal, parseAll, parseTx, TxFormatError, type ParsedTx, type SignedProposal, type TxPayload, type TxProposal } from '../ledger/tx.ts';
 import { collectEndorsements, GatewayError, type EndorserClient } from '../node/gateway.ts';
 import type { NodeConfig } from '../node/config.ts';
-import type { Logger } from '../node/log.ts';
+import type { Logger } from '../log/log.ts';
 import type { BroadcastResult, KnownTx } from '../node/orderer.ts';
 import type { NodeServices } from '../node/services.ts';
 import { AuthError, AUTH_CLOCK_WINDOW_MS, AUTH_NONCE_CACHE_MAX, NonceCache, verifyRequest } from './auth.ts';

@@ -1,4 +1,4 @@
 export * from './determinism.ts';
-export * from './keys.ts';
+export * from '../ledger/keys.ts';
 export * from './stub.ts';
 export * from './runtime.ts';

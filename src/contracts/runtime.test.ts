@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { utf8 } from '../codec/index.ts';
 import { StateDb } from '../ledger/state.ts';
 import { ContractDeterminismError, runDeterministic } from './determinism.ts';
-import { createCompositeKey, splitCompositeKey, compareKeys } from './keys.ts';
+import { createCompositeKey, splitCompositeKey, compareKeys } from '../ledger/keys.ts';
 import { ContractError, ContractRegistry, invoke, STATUS_FAILED, STATUS_OK, STATUS_REFUSED, type Contract } from './runtime.ts';
 import { assetsContract } from './samples/assets.ts';
 

@@ -12,7 +12,7 @@ import type { ContractEvent, ContractResult, RwSet } from '../ledger/tx.ts';
 import type { StateReader } from '../ledger/state.ts';
 import { LEDGER_LIMITS } from '../ledger/limits.ts';
 import { ContractDeterminismError, runDeterministic } from './determinism.ts';
-import { KeyError } from './keys.ts';
+import { KeyError } from '../ledger/keys.ts';
 import { ChaincodeStub, ContractLimitError, type CreatorInfo } from './stub.ts';
 
 export type ContractReturn = string | Bytes | undefined | void;

@@ -17,7 +17,7 @@ import {
   createCompositeKey,
   MAX_UNICODE_RUNE,
   splitCompositeKey,
-} from './keys.ts';
+} from '../ledger/keys.ts';
 
 export class ContractLimitError extends Error {
   override readonly name = 'ContractLimitError';

@@ -10,7 +10,7 @@
 // can decide and the other side later catches up with the same block. The seed fixes the
 // message delivery order; the scenario replays exactly.
 import { toHex, utf8 } from '../codec/index.ts';
-import { Cluster } from '../consensus/ehbft/testkit.ts';
+import { Cluster } from '../consensus/ehbft/cluster.ts';
 
 export interface QuorumDemoSide {
   readonly quorum: 'paper' | 'safe';

@@ -29,7 +29,7 @@ import { sha256, type Bytes } from '../codec/index.ts';
 import { directVerify, type VerifyFn } from './sigcache.ts';
 import { evaluatePolicy, Msp, parsePolicy, type Policy } from '../identity/index.ts';
 import type { Principal } from '../identity/roles.ts';
-import { checkKey, compareKeys, keySuccessor } from '../contracts/keys.ts';
+import { checkKey, compareKeys, keySuccessor } from './keys.ts';
 import type { ValidationCode } from './codes.ts';
 import type { ConsortiumConfig } from './config.ts';
 import { checkConfigTx, CONFIG_NAMESPACE, configUpdatePolicy, type ConfigState } from './config-update.ts';

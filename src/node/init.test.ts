@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCertificate } from '../crypto/x509.ts';
 import { loadConsortium, Msp } from '../identity/index.ts';
-import { loadPseudonymKey, patientPseudonym, pseudonymOf, PSEUDONYM_KEY_FILE } from '../records/pseudonym.ts';
+import { loadPseudonymKey, patientPseudonym, pseudonymOf, PSEUDONYM_KEY_FILE } from '../identity/pseudonym.ts';
 import { DEMO_USERS, initConsortium, type InitResult } from './init.ts';
 
 describe('init: pseudonymous patient identities', () => {

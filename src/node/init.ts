@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { createConsortium, saveConsortium, type Consortium, type ConsortiumUserSpec, type Role } from '../identity/index.ts';
-import { newPseudonymKey, pseudonymOf, savePseudonymKey } from '../records/pseudonym.ts';
+import { newPseudonymKey, pseudonymOf, savePseudonymKey } from '../identity/pseudonym.ts';
 import { encodeBlock } from '../ledger/block.ts';
 import { genesisBlock, type ConsortiumConfig, type NodeEndpointConfig, type OrderingConfig } from '../ledger/config.ts';
 import { ENGINE_NAMES } from './config.ts';

@@ -40,7 +40,7 @@ import { Transport, TransportError } from '../transport/transport.ts';
 import type { NodeConfig } from './config.ts';
 import { ConfigError, readPem } from './config.ts';
 import type { EndorserClient } from './gateway.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, type Logger } from '../log/log.ts';
 import { Orderer, type BroadcastResult, type KnownTx } from './orderer.ts';
 import { Peer, type EvaluateResponse, type ProposalResponse, type TxStatusEvent } from './peer.ts';
 import { parsePeerStatus, type NodeServices, type NodeStatus, type PeerStatus } from './services.ts';

@@ -2,7 +2,7 @@ export * from './caller.ts';
 export * from './keystore.ts';
 export * from './sensitivity.ts';
 export * from './service.ts';
-export * from './pseudonym.ts';
+export * from '../identity/pseudonym.ts';
 export * from './nodekey.ts';
 export * from './readjournal.ts';
 export * from './csv.ts';

@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { registerHealthRoutes } from '../api/health-routes.ts';
 import { startApiServer, type ApiServer } from '../api/server.ts';
 import { loadNodeConfig, readPem } from '../node/config.ts';
-import { createLogger } from '../node/log.ts';
+import { createLogger } from '../log/log.ts';
 import { initConsortium } from '../node/init.ts';
 import { MedLedgerNode } from '../node/node.ts';
 import { gatewayCaller, type HealthCaller } from './caller.ts';
 import { RecordService, type RecordServiceOptions } from './service.ts';
 
-export { patientPseudonym, pseudonymOf } from './pseudonym.ts';
+export { patientPseudonym, pseudonymOf } from '../identity/pseudonym.ts';
 
 export interface RecordsNetwork {
   readonly dir: string;

@@ -32,7 +32,7 @@ import {
   type NetworkResponseT,
   type WhoAmIResponseT,
   type TxStatusT,
-} from '../api/schemas.ts';
+} from '../protocol/schemas.ts';
 import { createHttpTransport } from './http.ts';
 import { pemSigner } from './signer.ts';
 import { TransportError, type HttpTransport } from './transport.ts';

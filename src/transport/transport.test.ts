@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, type ClientOptions } from 'ws';
 import { utf8 } from '../codec/index.ts';
 import { createConsortium, Msp, type Consortium } from '../identity/index.ts';
-import { createLogger } from '../node/log.ts';
+import { createLogger } from '../log/log.ts';
 import { Transport, type Authenticator } from './transport.ts';
 
 const ORGS = ['H1', 'H2', 'H3'];

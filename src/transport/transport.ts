@@ -13,7 +13,7 @@ import type { ConnectionOptions, TLSSocket, PeerCertificate } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { WebSocket, WebSocketServer, type ClientOptions, type RawData } from 'ws';
 import { decode, encode, type Bytes } from '../codec/index.ts';
-import type { Logger } from '../node/log.ts';
+import type { Logger } from '../log/log.ts';
 
 export type NodeId = string;
 

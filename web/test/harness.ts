@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CONSOLE_DIST_DIR, ensureConsoleBuilt, REPO_DIR } from '../../src/cli/console-build.ts';
-import { demoOrgs, seedDemo, type SeedResult } from '../../src/node/demo.ts';
+import { demoOrgs, seedDemo, type SeedResult } from '../../src/cli/demo.ts';
 import { startRecordsNetwork, type RecordsNetwork } from '../../src/records/testkit.ts';
 import { connectAs, type HealthClient } from '../../src/sdk/health.ts';
 

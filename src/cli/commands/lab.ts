@@ -24,7 +24,7 @@ import {
   type DriverChoice,
 } from '../../lab/complexity.ts';
 import { SYNC_NODES_MAX } from '../../lab/sync-driver.ts';
-import { registerCompare } from '../../lab/compare-command.ts';
+import { registerCompare } from './lab-compare.ts';
 
 export type LabSubcommand = (lab: Command, ctx: CommandContext) => void;
 

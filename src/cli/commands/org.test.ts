@@ -2,13 +2,13 @@
 // process: the config updates commit, the live config changes, the directory follows (a new
 // hospital's identities and node.yaml; a removed one's node.yaml set aside), and every bad input
 // gets one clear error line and a non-zero exit. (Starting the new node and its joining Raft is
-// covered by the multi-process test src/node/membership.test.ts.)
+// covered by the multi-process test src/cli/membership.test.ts.)
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestNetwork, type TestNetwork } from '../../api/testkit.ts';
-import { loadPseudonymKey, patientPseudonym, pseudonymOf } from '../../records/pseudonym.ts';
+import { loadPseudonymKey, patientPseudonym, pseudonymOf } from '../../identity/pseudonym.ts';
 import { runCli, type CliRun } from '../testkit.ts';
 
 let net: TestNetwork;

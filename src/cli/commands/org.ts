@@ -5,7 +5,7 @@
 //
 // Run against a consortium directory that holds the root CA key and the admins' keys (what
 // `medledger init` / `up` write): the update is signed by admin1 of as many organisations as the
-// modification policy needs (a majority). See src/node/membership.ts.
+// modification policy needs (a majority). See src/cli/membership.ts.
 import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -28,7 +28,7 @@ import {
   type ConfigSigner,
 } from '../../ledger/config-update.ts';
 import { nodeIdOf } from '../../node/init.ts';
-import { configWithHospital, configWithoutHospital, localAdminSigners, prepareHospital, retireNodeDir, submitConfigUpdate, type ConfigUpdateOutcome } from '../../node/membership.ts';
+import { configWithHospital, configWithoutHospital, localAdminSigners, prepareHospital, retireNodeDir, submitConfigUpdate, type ConfigUpdateOutcome } from '../membership.ts';
 import { isAlive, readPid, readStatusFile, spawnNode, stopProcesses } from '../../node/supervisor.ts';
 import { clientFromDir, consortiumEndpoints, MedLedgerApiError, userCredentials, type MedLedgerClient } from '../../sdk/index.ts';
 import { CliError, makeOutput } from '../output.ts';

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { MedLedgerApiError } from '../../sdk/client.ts';
-import { patientPseudonym } from '../../records/pseudonym.ts';
+import { patientPseudonym } from '../../identity/pseudonym.ts';
 import { connectAs, sessionNoticeOf, type HealthClient, type SessionNotice, type WithheldPart } from '../../sdk/health.ts';
 import { CliError, makeOutput, parsePositiveInt, type Output } from '../output.ts';
 import type { CommandContext } from '../context.ts';

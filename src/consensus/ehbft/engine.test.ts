@@ -5,7 +5,7 @@ import { directoryVerifier } from '../../crypto/index.ts';
 import type { Proposal } from '../engine.ts';
 import { verifyEhbftCertificate } from './engine.ts';
 import { defaultRecordKey } from './records.ts';
-import { Cluster } from './testkit.ts';
+import { Cluster } from './cluster.ts';
 
 let seqCounter = 0;
 function p(text: string, clientId = 'client'): Proposal {

@@ -16,7 +16,7 @@ import { createPublicKey } from 'node:crypto';
 import { configOfGenesis } from '../../ledger/config.ts';
 import { loadNodeConfig, readPem } from '../config.ts';
 import { readGenesisBlock } from '../node.ts';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../../log/log.ts';
 import { Transport } from '../../transport/transport.ts';
 
 const config = loadNodeConfig(process.argv[2]!);

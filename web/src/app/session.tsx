@@ -6,7 +6,7 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useState, t
 import { importP256SigningKey, webCryptoSigner } from '../../../src/crypto/webcrypto.ts';
 import { MedLedgerClient } from '../../../src/sdk/client.ts';
 import { HealthClient } from '../../../src/sdk/health.ts';
-import type { WhoAmIResponseT } from '../../../src/api/schemas.ts';
+import type { WhoAmIResponseT } from '../../../src/protocol/schemas.ts';
 import { clearSession, loadSession, saveSession } from './keystore.ts';
 
 export interface ConsoleConfig {

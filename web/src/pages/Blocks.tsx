@@ -6,7 +6,7 @@
 // in the browser (and, for auditors, each block's data hash from its transactions).
 import { Badge, Button, Card, Code, Group, Pagination, Progress, SimpleGrid, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useCallback, useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
-import type { BlockResponseT } from '../../../src/api/schemas.ts';
+import type { BlockResponseT } from '../../../src/protocol/schemas.ts';
 import { fromHex, sha256, toHex } from '../../../src/codec/index.ts';
 import { blockHash, dataHash, decodeBlock } from '../../../src/ledger/block.ts';
 import { parseAll, TxFormatError } from '../../../src/ledger/tx.ts';

@@ -4,7 +4,7 @@
 // and feeds a chart of committed transactions per second.
 import { Badge, Card, Group, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
 import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import type { NetworkResponseT } from '../../../src/api/schemas.ts';
+import type { NetworkResponseT } from '../../../src/protocol/schemas.ts';
 import { ChartView } from '../components/Chart.tsx';
 import { ErrorAlert } from '../app/errors.tsx';
 import { TableScroll } from '../components/TableScroll.tsx';

@@ -3,10 +3,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { CliError, makeOutput, parseNonNegativeInt, parsePositiveInt } from '../cli/output.ts';
-import type { CommandContext } from '../cli/context.ts';
-import { engineNames } from '../consensus/registry.ts';
-import { FAULT_MODES, type FaultMode } from '../sim/index.ts';
+import { CliError, makeOutput, parseNonNegativeInt, parsePositiveInt } from '../output.ts';
+import type { CommandContext } from '../context.ts';
+import { engineNames } from '../../consensus/registry.ts';
+import { FAULT_MODES, type FaultMode } from '../../sim/index.ts';
 import {
   COMPARE_DEFAULT_ENGINES,
   COMPARE_ENGINES_MAX,
@@ -19,10 +19,10 @@ import {
   runCompareItem,
   type CompareOptions,
   type CompareRow,
-} from './compare.ts';
-import { compareMarkdown } from './compare-report.ts';
-import { compareLatencySvg, compareMessagesSvg } from './compare-svg.ts';
-import { runQuorumDemo, type QuorumDemoResult } from './compare-quorum.ts';
+} from '../../lab/compare.ts';
+import { compareMarkdown } from '../../lab/compare-report.ts';
+import { compareLatencySvg, compareMessagesSvg } from '../../lab/compare-svg.ts';
+import { runQuorumDemo, type QuorumDemoResult } from '../../lab/compare-quorum.ts';
 
 interface CompareFlags {
   engines: string;

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, type CliRun } from '../cli/testkit.ts';
+import { runCli, type CliRun } from './testkit.ts';
 import { parseCertificate } from '../crypto/x509.ts';
 import { validateFhir } from '../fhir/validate.ts';
 import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../records/testkit.ts';

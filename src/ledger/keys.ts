@@ -1,7 +1,7 @@
 // Key rules shared by the stub (while simulating) and the validator (while committing).
 // Keys are compared as UTF-8 bytes, exactly as SQLite's BINARY collation orders them, so a range
 // merged in memory (validation overlays a block's pending writes) has the order SQLite gives.
-import { LEDGER_LIMITS } from '../ledger/limits.ts';
+import { LEDGER_LIMITS } from './limits.ts';
 
 /** Fabric's composite-key namespace marker and the largest code point (range end marker). */
 export const COMPOSITE_KEY_NAMESPACE = '\u0000';

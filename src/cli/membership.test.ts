@@ -14,8 +14,8 @@ import { loadConsortium } from '../identity/index.ts';
 import { verifyLedger } from '../ledger/verify.ts';
 import { MedLedgerApiError } from '../sdk/index.ts';
 import { configWithHospital, configWithoutHospital, localAdminSigners, prepareHospital, submitConfigUpdate } from './membership.ts';
-import { isAlive } from './supervisor.ts';
-import { startTestNetwork, type TestNetwork } from './testdata/network.ts';
+import { isAlive } from '../node/supervisor.ts';
+import { startTestNetwork, type TestNetwork } from '../node/testdata/network.ts';
 
 describe('membership change at runtime: add a sixth hospital, remove one', { timeout: 480_000 }, () => {
   let net: TestNetwork;

@@ -20,10 +20,10 @@ import { addOrganisation, loadConsortium, saveConsortium, type Consortium } from
 import type { ConsortiumConfig, NodeEndpointConfig } from '../ledger/config.ts';
 import { buildConfigUpdateTx, ConfigUpdateError, configSignaturesNeeded, RUNTIME_MEMBERSHIP_ENGINES, type ConfigSigner, type ConfigState } from '../ledger/config-update.ts';
 import type { MedLedgerClient } from '../sdk/client.ts';
-import { loadNodeConfig } from './config.ts';
-import { consolePortOf, demoUsersOf, majority, nodeIdOf, writeNodeYaml } from './init.ts';
-import { newPseudonymKey, savePseudonymKey } from '../records/pseudonym.ts';
-import { nodeDirs } from './supervisor.ts';
+import { loadNodeConfig } from '../node/config.ts';
+import { consolePortOf, demoUsersOf, majority, nodeIdOf, writeNodeYaml } from '../node/init.ts';
+import { newPseudonymKey, savePseudonymKey } from '../identity/pseudonym.ts';
+import { nodeDirs } from '../node/supervisor.ts';
 
 export interface NewHospital {
   readonly org: string;

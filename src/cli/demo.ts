@@ -4,18 +4,18 @@
 // denied read, a break-the-glass read, a statistics run). Seeding runs once per consortium
 // directory (<dir>/demo-seeded.json); Ctrl-C stops the nodes.
 //
-//   node --import tsx src/node/demo.ts [--dir .medledger/network] [--base-port 7400] [--no-seed | --seed-only]
+//   node --import tsx src/cli/demo.ts [--dir .medledger/network] [--base-port 7400] [--no-seed | --seed-only]
 //
 // seedDemo() and exampleCommands() are exported so that a test can seed an in-process consortium
-// and run the printed commands (src/node/demo.test.ts); the script part runs only when this file
+// and run the printed commands (src/cli/demo.test.ts); the script part runs only when this file
 // is the program's entry point.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectAs, type HealthClient } from '../sdk/health.ts';
-import { patientPseudonym } from '../records/pseudonym.ts';
-import { nodeDirs, readStatusFile } from './supervisor.ts';
+import { patientPseudonym } from '../identity/pseudonym.ts';
+import { nodeDirs, readStatusFile } from '../node/supervisor.ts';
 
 export const DEMO_ORGS = 5;
 const READY_TIMEOUT_MS = 180_000;
