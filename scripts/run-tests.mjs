@@ -19,7 +19,7 @@ function walk(dir, out) {
 }
 
 const filters = process.argv.slice(2);
-const files = [...walk('src', []), ...walk('bench', []), ...walk('web', [])]
+const files = [...walk('src', []), ...walk('bench', []), ...walk('web', []), ...walk('scripts', [])]
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {

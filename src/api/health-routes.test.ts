@@ -13,7 +13,7 @@ import { sha256 } from 'multiformats/hashes/sha2';
 import { decode, encode } from '../codec/index.ts';
 import { parsePrivateKey } from '../crypto/index.ts';
 import { demoHospitalData } from '../cli/demo.ts';
-import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../records/testkit.ts';
+import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../testing/records-network.ts';
 import { connectAs, sessionNoticeOf, type HealthClient } from '../sdk/health.ts';
 import { MedLedgerApiError } from '../sdk/client.ts';
 import { signRequest } from './auth.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { runCli, type CliRun } from './testkit.ts';
 import { parseCertificate } from '../crypto/x509.ts';
 import { validateFhir } from '../fhir/validate.ts';
-import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../records/testkit.ts';
+import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../testing/records-network.ts';
 import { MedLedgerApiError } from '../sdk/client.ts';
 import { connectAs } from '../sdk/health.ts';
 import { demoOrgs, exampleCommands, seedDemo, type SeedResult } from './demo.ts';

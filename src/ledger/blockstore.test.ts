@@ -4,7 +4,7 @@ import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { utf8 } from '../codec/index.ts';
 import { BlockStore, BlockStoreCorruptionError, BlockStoreError, RECORD_HEADER_BYTES, readAllBlocks, segmentName } from './blockstore.ts';
-import { tempDir } from './testkit.ts';
+import { tempDir } from '../testing/ledger-network.ts';
 
 const tmp = tempDir('medledger-blockstore-');
 after(() => tmp.cleanup());

@@ -14,7 +14,7 @@ import type { ConsortiumConfig } from './config.ts';
 import { encode, sha256 } from '../codec/index.ts';
 import { buildConfigUpdateTx, checkConfigTransition, CONFIG_FN, CONFIG_KEY, CONFIG_NAMESPACE, configSignaturesNeeded, encodeConfigRecord, type ConfigSigner } from './config-update.ts';
 import { buildEnvelope, buildProposal, encodeEnvelope, encodeResponse, endorse } from './tx.ts';
-import { TestKit, tempDir, type TestUser } from './testkit.ts';
+import { TestKit, tempDir, type TestUser } from '../testing/ledger-network.ts';
 import { verifyLedger } from './verify.ts';
 
 let kit: TestKit;

@@ -14,7 +14,7 @@ import { SeededRng } from '../consensus/rng.ts';
 import { encodeBlock, type Block } from './block.ts';
 import { segmentName } from './blockstore.ts';
 import { Ledger } from './ledger.ts';
-import { TestKit, tempDir } from './testkit.ts';
+import { TestKit, tempDir } from '../testing/ledger-network.ts';
 import { verifyLedger } from './verify.ts';
 
 const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));

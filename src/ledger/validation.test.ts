@@ -8,7 +8,7 @@ import type { Peer } from '../node/peer.ts';
 import { BlockRejectedError } from './ledger.ts';
 import { issueCertificate } from '../identity/index.ts';
 import { parsePrivateKey, sign } from '../crypto/index.ts';
-import { TestKit, tempDir } from './testkit.ts';
+import { TestKit, tempDir } from '../testing/ledger-network.ts';
 import type { Block } from './block.ts';
 import { encodeResponse, proposalHash } from './tx.ts';
 

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { SeededRng } from '../consensus/rng.ts';
 import { decodeStoredBlock, encodeStoredBlock, type StoredBlock } from './block.ts';
 import { encodeRecord, RECORD_HEADER_BYTES, segmentName } from './blockstore.ts';
-import { TestKit, tempDir } from './testkit.ts';
+import { TestKit, tempDir } from '../testing/ledger-network.ts';
 import { verifyLedger } from './verify.ts';
 
 const tmp = tempDir('medledger-verify-');

@@ -5,7 +5,7 @@ import type { Consortium } from '../identity/index.ts';
 import type { Contract } from '../contracts/runtime.ts';
 import { assetsContract } from '../contracts/samples/assets.ts';
 import { toHex } from '../codec/index.ts';
-import { tempDir } from '../ledger/testkit.ts';
+import { tempDir } from '../testing/ledger-network.ts';
 import { verifyLedger } from '../ledger/verify.ts';
 import { GatewayError } from './gateway.ts';
 import { createDevConsortium, InProcessNetwork, orgNames, runDevWorkload } from './inprocess.ts';

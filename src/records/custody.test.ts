@@ -12,7 +12,7 @@ import { IntegrityError, unwrapAsRecipient } from '../offchain/index.ts';
 import { gatewayCaller, type HealthCaller, type SubmitOutcome } from './caller.ts';
 import { loadOrCreateNodeKey } from './nodekey.ts';
 import { checkPartAnswer, keyTransportAad, RecordError, type PartAnswer } from './service.ts';
-import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from './testkit.ts';
+import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../testing/records-network.ts';
 
 const H1 = 'Hospital1';
 const H2 = 'Hospital2';

@@ -12,7 +12,7 @@ import { IntegrityError } from '../offchain/index.ts';
 import { connectAs } from '../sdk/health.ts';
 import { RecordError } from './service.ts';
 import { classifyResource, splitBySensitivity } from './sensitivity.ts';
-import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from './testkit.ts';
+import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../testing/records-network.ts';
 
 let net: RecordsNetwork;
 const H1 = 'Hospital1';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CONSOLE_DIST_DIR, ensureConsoleBuilt, REPO_DIR } from '../../src/cli/console-build.ts';
 import { demoOrgs, seedDemo, type SeedResult } from '../../src/cli/demo.ts';
-import { startRecordsNetwork, type RecordsNetwork } from '../../src/records/testkit.ts';
+import { startRecordsNetwork, type RecordsNetwork } from '../../src/testing/records-network.ts';
 import { connectAs, type HealthClient } from '../../src/sdk/health.ts';
 
 export const CHROMIUM_PATH = process.env.MEDLEDGER_CHROMIUM ?? '/usr/bin/chromium';

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateFhir } from '../../fhir/validate.ts';
-import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../../records/testkit.ts';
+import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../../testing/records-network.ts';
 import { runCli, type CliRun } from '../testkit.ts';
 
 process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runScript, runScriptFile } from './interaction.ts';
+import { runScript, runScriptFile } from './interaction.testkit.ts';
 
 const dir = join(import.meta.dirname, 'testdata');
 const rewrite = process.env.RAFT_REWRITE === '1';

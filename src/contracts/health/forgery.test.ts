@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { sha256, toHex, utf8 } from '../../codec/index.ts';
 import { createConsortium } from '../../identity/index.ts';
 import type { Block } from '../../ledger/block.ts';
-import { TestKit, tempDir, type TestUser } from '../../ledger/testkit.ts';
+import { TestKit, tempDir, type TestUser } from '../../testing/ledger-network.ts';
 import { decodeResponse, encodeResponse, type Endorsement, type ResponsePayload } from '../../ledger/tx.ts';
 import { orgNames } from '../../node/inprocess.ts';
 import type { Peer } from '../../node/peer.ts';

@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConsortium } from '../../identity/index.ts';
-import { tempDir } from '../../ledger/testkit.ts';
+import { tempDir } from '../../testing/ledger-network.ts';
 import { verifyLedger } from '../../ledger/verify.ts';
 import { InProcessNetwork, orgNames } from '../../node/inprocess.ts';
 import { healthContract } from './contract.ts';

@@ -15,8 +15,8 @@ import { assetsContract } from '../contracts/samples/assets.ts';
 import { BlockBuilder } from '../node/orderer.ts';
 import { createDevConsortium, DEFAULT_ORDERING, majorityPolicy, orgNames } from '../node/inprocess.ts';
 import { Peer } from '../node/peer.ts';
-import type { Block, BlockHeader } from './block.ts';
-import { genesisBlock, type ConsortiumConfig } from './config.ts';
+import type { Block, BlockHeader } from '../ledger/block.ts';
+import { genesisBlock, type ConsortiumConfig } from '../ledger/config.ts';
 import {
   buildEnvelope,
   buildProposal,
@@ -27,7 +27,7 @@ import {
   type MessageSigner,
   type SignedProposal,
   type TxProposal,
-} from './tx.ts';
+} from '../ledger/tx.ts';
 
 export interface TestUser {
   readonly org: string;

@@ -9,8 +9,8 @@ import { loadNodeConfig, readPem } from '../node/config.ts';
 import { createLogger } from '../log/log.ts';
 import { initConsortium } from '../node/init.ts';
 import { MedLedgerNode } from '../node/node.ts';
-import { gatewayCaller, type HealthCaller } from './caller.ts';
-import { RecordService, type RecordServiceOptions } from './service.ts';
+import { gatewayCaller, type HealthCaller } from '../records/caller.ts';
+import { RecordService, type RecordServiceOptions } from '../records/service.ts';
 
 export { patientPseudonym, pseudonymOf } from '../identity/pseudonym.ts';
 
