@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Runs every `*.test.ts` under src/ and bench/ with Node's built-in test runner through tsx.
 // Node 20's `--test` takes no globs, so we find the files ourselves.
-// Usage: node scripts/run-tests.mjs [path-substring ...]   (filters the files)
+// Usage: node scripts/run-tests.mjs [--unit] [path-substring ...]   (filters the files)
+//   --unit  leaves out the suites that start consortia, node processes or a browser (INTEGRATION
+//           below): the inner loop, `npm run test:unit`. `npm test` runs everything.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,9 +20,20 @@ function walk(dir, out) {
   return out;
 }
 
-const filters = process.argv.slice(2);
+/** Suites that start real consortia (sockets, disks), node processes or Chromium: seconds to minutes each. */
+const INTEGRATION = [
+  'src/api/api.test.ts', 'src/api/health-routes.test.ts', 'src/cli/commands/health.test.ts', 'src/cli/commands/org.test.ts',
+  'src/cli/commands/tx.test.ts', 'src/cli/commands/sim.test.ts', 'src/cli/demo.test.ts', 'src/cli/membership.test.ts', 'src/ledger/recovery.test.ts',
+  'src/node/multiprocess.test.ts', 'src/node/node.test.ts', 'src/node/inprocess.test.ts', 'src/node/init.test.ts',
+  'src/records/custody.test.ts', 'src/records/records.test.ts', 'src/contracts/health/network.test.ts', 'web/test/',
+];
+
+const args = process.argv.slice(2);
+const unitOnly = args.includes('--unit');
+const filters = args.filter((a) => a !== '--unit');
 const files = [...walk('src', []), ...walk('bench', []), ...walk('web', []), ...walk('scripts', [])]
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .filter((f) => !unitOnly || !INTEGRATION.some((i) => f.startsWith(i)))
   .sort();
 if (files.length === 0) {
   console.error('no test files matched');
