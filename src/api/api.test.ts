@@ -105,6 +105,19 @@ async function slowRequests(org: string, name: string, count: number): Promise<{
   return { settled, abort: () => controller.abort() };
 }
 
+/** An unsigned GET (probes and scrapers hold no keys): status, content type, body text. */
+function fetchText(path: string): Promise<{ status: number; contentType: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(new URL(path, url), { method: 'GET', ca: net.caPem }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
@@ -426,6 +439,59 @@ describe('REST gateway (3-node raft consortium)', () => {
         c.close();
         other.close();
       }
+    });
+  });
+
+  describe('operations: metrics, readiness, log level (issue 12)', () => {
+    it('serves Prometheus metrics without a signed request: heights, roles, committed transactions by code, API and endorsement latencies; no identities', async () => {
+      const c = client();
+      try {
+        await c.submit('assets', 'create', [`metrics-${Date.now()}`, 'patient-m', '1']);
+      } finally {
+        c.close();
+      }
+      const res = await fetchText('/metrics');
+      assert.equal(res.status, 200);
+      assert.match(res.contentType, /^text\/plain/);
+      const value = (re: RegExp): number => Number(re.exec(res.body)?.[1] ?? Number.NaN);
+      assert.ok(value(/^medledger_block_height (\d+)$/m) >= 1);
+      assert.ok(value(/^medledger_transactions_committed_total\{code="VALID"\} (\d+)$/m) >= 1);
+      assert.ok(value(/^medledger_blocks_committed_total (\d+)$/m) >= 1);
+      assert.equal(value(/^medledger_consensus_leader_known (\d+)$/m), 1);
+      const roles = [...res.body.matchAll(/^medledger_consensus_role\{role="([a-z-]+)"\} 1$/gm)].map((m) => m[1]);
+      assert.equal(roles.length, 1, 'exactly one current role');
+      assert.match(res.body, /^medledger_endorsement_seconds_count \d+$/m);
+      assert.match(res.body, /^medledger_api_requests_total\{route="\/v1\/submit",status="200"\} \d+$/m);
+      assert.match(res.body, /^medledger_wal_fsync_seconds_count \d+$/m);
+      // Route patterns only: no transaction ids, no user names, no hex identifiers in the labels.
+      assert.doesNotMatch(res.body, /[0-9a-f]{64}|doctor1|Hospital\d\//);
+    });
+
+    it('answers readiness apart from liveness, without a signed request', async () => {
+      const res = await fetchText('/v1/ready');
+      assert.equal(res.status, 200);
+      assert.deepEqual(JSON.parse(res.body), { ready: true, reasons: [], nodeId: 'node.Hospital1' });
+      const readiness = net.nodes[0]!.readiness();
+      assert.equal(readiness.ready, true);
+    });
+
+    it("lets an admin of the node's own organisation change its log level at runtime; nobody else", async () => {
+      const node = net.nodes[0]!;
+      const before = node.logLevel;
+      const body = JSON.stringify({ level: 'debug' });
+      const asDoctor = await raw('POST', '/v1/admin/log-level', { body, headers: await signedHeaders('POST', '/v1/admin/log-level', body, net.user('Hospital1', 'doctor1')) });
+      assert.equal(asDoctor.status, 403);
+      const foreignAdmin = await raw('POST', '/v1/admin/log-level', { body, headers: await signedHeaders('POST', '/v1/admin/log-level', body, net.user('Hospital2', 'admin1')) });
+      assert.equal(foreignAdmin.status, 403);
+      assert.match(foreignAdmin.body.error!.message, /only an admin of Hospital1/);
+      const bad = JSON.stringify({ level: 'loud' });
+      assert.equal((await raw('POST', '/v1/admin/log-level', { body: bad, headers: await signedHeaders('POST', '/v1/admin/log-level', bad, net.user('Hospital1', 'admin1')) })).status, 400);
+      assert.equal(node.logLevel, before, 'refusals changed nothing');
+      const ok = await raw('POST', '/v1/admin/log-level', { body, headers: await signedHeaders('POST', '/v1/admin/log-level', body, net.user('Hospital1', 'admin1')) });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.deepEqual(ok.body, { level: 'debug', previous: before });
+      assert.equal(node.logLevel, 'debug');
+      node.logLevel = before;
     });
   });
 

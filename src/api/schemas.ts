@@ -4,6 +4,9 @@
 import { z } from 'zod';
 import { AUTH_HEADERS } from '../protocol/request-signing.ts';
 import {
+  ReadyResponse,
+  LogLevelRequest,
+  LogLevelResponse,
   BlockEvent,
   BlockParams,
   BlockResponse,
@@ -57,6 +60,8 @@ const COMMON_ERRORS = [400, 401, 413, 429] as const;
 export const ROUTES = {
   health: { method: 'GET', path: '/v1/health', summary: 'Liveness (no authentication)', auth: false, response: HealthResponse, errors: [] },
   status: { method: 'GET', path: '/v1/status', summary: "This node's status: roles, consensus view, height, last block hash", auth: true, response: StatusResponse, errors: [...COMMON_ERRORS] },
+  ready: { method: 'GET', path: '/v1/ready', summary: 'Readiness (no authentication): 200 when the node can serve users, 503 with the reasons (delivery stopped, joining, no leader/primary known, peer behind its orderer)', auth: false, response: ReadyResponse, errors: [503] },
+  logLevel: { method: 'POST', path: '/v1/admin/log-level', summary: "Change this node's log level at runtime (an admin of the node's own organisation)", auth: true, body: LogLevelRequest, response: LogLevelResponse, errors: [...COMMON_ERRORS, 403] },
   whoami: { method: 'GET', path: '/v1/whoami', summary: 'Who this request was authenticated as: organisation, id, role (the certificate checked by the MSP now)', auth: true, response: WhoAmIResponse, errors: [...COMMON_ERRORS] },
   network: { method: 'GET', path: '/v1/network', summary: 'Every node of the consortium: reachable from this node over mTLS (round trip), and its status (role, leader, height, last block hash, peers, config sequence)', auth: true, response: NetworkResponse, errors: [...COMMON_ERRORS] },
   config: { method: 'GET', path: '/v1/config', summary: 'The consortium configuration in force on this node (organisations, orderers, nodes, contracts) and what the next config update builds on', auth: true, response: ConfigResponse, errors: [...COMMON_ERRORS] },
@@ -107,6 +112,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
     };
   }
   paths['/openapi.json'] = { get: { operationId: 'openapi', summary: 'This document (no authentication)', security: [], responses: { 200: { description: 'OpenAPI 3.1 document', content: { 'application/json': { schema: { type: 'object' } } } } } } };
+  paths['/metrics'] = { get: { operationId: 'metrics', summary: "Prometheus metrics of this node (no authentication; no health data or identities; node.yaml metrics.enabled: false turns it off)", security: [], responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } };
   const apiKey = (name: string, description: string): Record<string, string> => ({ type: 'apiKey', in: 'header', name, description });
   return {
     openapi: '3.1.0',

@@ -44,6 +44,8 @@ import {
   type EndorseResponseT,
   type TxStatusT,
   type WhoAmIResponseT,
+  type LogLevelResponseT,
+  LogLevelRequest,
   type RawBlockResponseT,
 } from './schemas.ts';
 
@@ -119,6 +121,8 @@ export interface ApiServerOptions {
    * (decision 1200). A console port that is taken is logged and skipped: the node still runs.
    */
   readonly console?: ConsoleOptions & { readonly listen?: { readonly host: string; readonly port: number } };
+  /** Serve GET /metrics (Prometheus text, no signed request; no health data, no identities). Default true. */
+  readonly metrics?: boolean;
 }
 
 export interface ApiServer {
@@ -384,7 +388,8 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
 
   // Only the API under /v1 is authenticated (but its liveness probe); the console's static page and
   // assets are public — they hold no data, and a user must sign in before the page can ask for any.
-  const isOpen = (path: string): boolean => path === '/v1/health' || !path.startsWith('/v1/');
+  // Probes (liveness, readiness) and /metrics are open too: schedulers and scrapers hold no keys.
+  const isOpen = (path: string): boolean => path === '/v1/health' || path === '/v1/ready' || !path.startsWith('/v1/');
   app.addHook('onRequest', async (req, reply) => {
     setSecurityHeaders(reply, (req.socket as TLSSocket).encrypted === true);
     if (unauthenticated >= limits.unauthenticatedInFlightMax) throw new ApiError(429, 'TOO_MANY_REQUESTS', `the node is receiving ${limits.unauthenticatedInFlightMax} requests; retry shortly`);
@@ -414,8 +419,12 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     reply.raw.once('close', () => slot.release());
     slots.set(req, slot);
   });
-  app.addHook('onResponse', async (req) => {
+  app.addHook('onResponse', async (req, reply) => {
     slots.get(req)?.release();
+    // The route pattern (/v1/tx/:txId), never the URL: no ids in metric labels, and bounded cardinality.
+    const route = req.routeOptions.url ?? 'unmatched';
+    services.metrics?.apiRequests.inc({ route, status: String(reply.statusCode) });
+    services.metrics?.apiRequestSeconds.observe({ route }, reply.elapsedTime / 1000);
   });
   app.addHook('preHandler', async (req) => {
     const path = req.url.split('?')[0]!;
@@ -454,6 +463,27 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
   for (const register of opts.routes ?? []) register(app, who);
   app.get('/openapi.json', async () => openApiDocument());
   app.get('/v1/health', async () => ({ ok: true as const, nodeId: services.nodeId, org: services.org }));
+  app.get('/v1/ready', async (_req, reply) => {
+    const r = services.readiness();
+    return reply.code(r.ready ? 200 : 503).send({ ready: r.ready, reasons: r.reasons, nodeId: services.nodeId });
+  });
+  if (opts.metrics !== false) {
+    app.get('/metrics', async (_req, reply) => {
+      if (!services.metrics) throw new ApiError(404, 'NOT_FOUND', 'this node keeps no metrics');
+      const { contentType, body } = await services.metrics.text();
+      return reply.type(contentType).header('cache-control', 'no-store').send(body);
+    });
+  }
+  app.post('/v1/admin/log-level', async (req): Promise<LogLevelResponseT> => {
+    const me = who(req);
+    // The node's own operators only: an admin of another hospital has no say over this node.
+    if (me.role !== 'admin' || me.org !== services.org) throw new ApiError(403, 'FORBIDDEN', `only an admin of ${services.org} may change this node's log level; ${me.org}/${me.id} is a ${me.role} of ${me.org}`);
+    const { level } = parseInput(LogLevelRequest, req.body, 'body');
+    const previous = services.logLevel;
+    services.logLevel = level;
+    log.warn({ by: `${me.org}/${me.id}`, from: previous, to: level }, 'log level changed at runtime');
+    return { level, previous };
+  });
   app.get('/v1/whoami', async (req): Promise<WhoAmIResponseT> => {
     const me = who(req);
     return { org: me.org, id: me.id, role: me.role, serialHex: me.serialHex, node: { id: services.nodeId, org: services.org } };
@@ -522,7 +552,9 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
       const failed = new Set<string>();
       const chosen = chooseEndorsers(policy, clock()).map((e) => tracked(e, failed));
       try {
+        const stopTimer = services.metrics?.endorsementSeconds.startTimer();
         const { response, payload, endorsements } = await collectEndorsements({ signed, label, policy, endorsers: chosen, msp: services.msp, atMs: clock() });
+        stopTimer?.();
         const txPayload: TxPayload = { proposal: signed.proposal, response, endorsements };
         return { txId: proposal.txId, payload: b64(payload), txPayload: b64(encode(txPayload)), endorsers: chosen.map((e) => e.org) };
       } catch (err) {

@@ -89,6 +89,8 @@ export const NodeConfigSchema = z
       })
       .strict()
       .default({ requestBodyBytesMax: 1024 * 1024, p2pMessageBytesMax: 16 * 1024 * 1024, tickMs: 50 }),
+    /** GET /metrics on the API (Prometheus text; counts, durations, heights — no health data, no identities). */
+    metrics: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),
   })
   .strict();
@@ -170,7 +172,7 @@ export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown
   const copy = structuredClone(raw) as Record<string, unknown>;
   const overridable: string[][] = [
     ['node', 'dataDir'], ['listen', 'p2p', 'host'], ['listen', 'p2p', 'port'], ['listen', 'api', 'host'], ['listen', 'api', 'port'],
-    ['listen', 'console', 'host'], ['listen', 'console', 'port'], ['console', 'demoUsers'],
+    ['listen', 'console', 'host'], ['listen', 'console', 'port'], ['console', 'demoUsers'], ['metrics', 'enabled'],
     ['log', 'level'], ['limits', 'requestBodyBytesMax'], ['limits', 'p2pMessageBytesMax'], ['limits', 'tickMs'],
     ['limits', 'apiInFlightMax'], ['limits', 'apiInFlightPerOrgMax'], ['limits', 'apiInFlightPerUserMax'], ['genesis'],
   ];

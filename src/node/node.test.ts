@@ -49,3 +49,22 @@ describe('node start refuses bad setups with a clear error', () => {
     await assert.rejects(MedLedgerNode.start({ ...config, genesis: copied }), /BAD_CHAIN|not issued|unknown|foreign|issuer/i);
   });
 });
+
+describe('readiness is not liveness', () => {
+  it('a node alone in a two-hospital Raft consortium runs but is not ready: no leader can be elected without the other', async () => {
+    const base = 32_000 + Math.floor(Math.random() * 1_000) * 10;
+    const c = await initConsortium({ dir: mkdtempSync(join(tmpdir(), 'medledger-ready-')), orgs: 2, engine: 'raft', basePort: base, tickMs: 20 });
+    const node = await MedLedgerNode.start(loadNodeConfig(c.nodes[0]!.configPath));
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const r = node.readiness();
+      assert.equal(r.ready, false);
+      assert.deepEqual(r.reasons, ['consensus: no leader or primary known yet']);
+      // Still live: it answers, and its metrics say the same.
+      const metrics = (await node.metrics.text()).body;
+      assert.match(metrics, /^medledger_consensus_leader_known 0$/m);
+    } finally {
+      await node.stop();
+    }
+  });
+});

@@ -40,13 +40,18 @@ import { Transport, TransportError } from '../transport/transport.ts';
 import type { NodeConfig } from './config.ts';
 import { ConfigError, readPem } from './config.ts';
 import type { EndorserClient } from './gateway.ts';
-import { createLogger, type Logger } from '../log/log.ts';
+import { createLogger, RateLimitedLog, type Logger } from '../log/log.ts';
+import { NodeMetrics, type MetricsSample } from './metrics.ts';
 import { Orderer, type BroadcastResult, type KnownTx } from './orderer.ts';
 import { Peer, type EvaluateResponse, type ProposalResponse, type TxStatusEvent } from './peer.ts';
-import { parsePeerStatus, type NodeServices, type NodeStatus, type PeerStatus } from './services.ts';
+import { parsePeerStatus, type NodeServices, type NodeStatus, type PeerStatus, type Readiness } from './services.ts';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 const NETWORK_STATUS_TIMEOUT_MS = 2_000;
+/** An fsync this slow is logged: consensus progress waits for it. */
+const SLOW_FSYNC_SECONDS = 0.2;
+/** A peer this many blocks behind its own orderer is not ready to serve reads. */
+const READY_LAG_BLOCKS_MAX = 10;
 const BLOCKS_PER_REQUEST_MAX = 64;
 const BLOCK_RESPONSE_BYTES_MAX = 8 * 1024 * 1024;
 const PEER_PULL_INTERVAL_MS = 200;
@@ -87,6 +92,10 @@ export class MedLedgerNode implements NodeServices {
   readonly transport: Transport;
   readonly genesis: Block;
   readonly log: Logger;
+  /** Prometheus metrics of this node (GET /metrics on its API). */
+  readonly metrics: NodeMetrics;
+  /** Operator events that can repeat quickly under faults (view changes, slow disks): rate-limited. */
+  private readonly events: RateLimitedLog;
   private readonly roles: ('peer' | 'orderer')[];
   private readonly policyCache = new Map<string, Policy>();
   private readonly clientId: string;
@@ -105,6 +114,7 @@ export class MedLedgerNode implements NodeServices {
 
   private constructor(readonly nodeConfig: NodeConfig, genesis: Block, certPem: string, keyPem: string) {
     this.log = createLogger('node', { node: nodeConfig.node.id });
+    this.events = new RateLimitedLog(this.log);
     this.nodeId = nodeConfig.node.id;
     this.org = nodeConfig.node.org;
     this.genesis = genesis;
@@ -130,6 +140,11 @@ export class MedLedgerNode implements NodeServices {
     const contracts = builtinContracts();
     this.chain = new Peer({ org: this.org, id: this.nodeId, certPem, keyPem, ledgerDir: join(nodeConfig.node.dataDir, 'ledger'), genesis, contracts, joining: true });
     this.peer = this.roles.includes('peer') ? this.chain : null;
+    this.metrics = new NodeMetrics(() => this.metricsSample());
+    this.chain.ledger.onCommit((event) => {
+      this.metrics.blocksCommitted.inc();
+      for (const tx of event.txs) this.metrics.transactionsCommitted.inc({ code: tx.code });
+    });
     const config = this.chain.ledger.config;
     this.joiningMode = !listsNode(config, this.nodeId, this.org);
     if (this.joiningMode) {
@@ -206,9 +221,49 @@ export class MedLedgerNode implements NodeServices {
       signFromHeight: this.chain.ledger.height + 1,
       send: (to, message) => this.sendConsensus(to, message),
       fetchBlocks: (from, to) => this.fetchBlocksFromOrderers(from, to),
-      onEvent: (event, detail) => this.log.info(detail, event),
+      onEvent: (event, detail) => this.onOrdererEvent(event, detail),
+      onWalFsync: (seconds) => {
+        this.metrics.walFsyncSeconds.observe(seconds);
+        if (seconds >= SLOW_FSYNC_SECONDS) this.events.write('warn', 'slow-fsync', { seconds: Math.round(seconds * 1000) / 1000 }, 'slow fsync of the consensus write-ahead log: consensus waits for this disk');
+      },
       committedTx: (txId) => this.committedTx(txId),
     });
+  }
+
+  /** What the orderer reports, in the log and the metrics. */
+  private onOrdererEvent(event: string, detail: Record<string, unknown>): void {
+    if (event === 'leader-change') {
+      this.metrics.leaderChanges.inc();
+      this.events.write(detail['to'] === null ? 'warn' : 'info', event, detail, detail['to'] === null ? 'consensus: no leader/primary known' : `consensus: leader/primary is now ${String(detail['to'])}`);
+      return;
+    }
+    if (event === 'epoch-change') {
+      this.metrics.epochChanges.inc();
+      this.events.write('info', event, detail, `consensus: epoch (term/view) ${String(detail['from'])} → ${String(detail['to'])}`);
+      return;
+    }
+    this.log.info(detail, event);
+  }
+
+  private metricsSample(): MetricsSample {
+    const engine = this.orderer?.engineStatus() ?? null;
+    return {
+      height: this.chain.height,
+      configSequence: this.chain.ledger.configState.record.sequence,
+      joining: this.joiningMode,
+      role: engine?.role ?? null,
+      epoch: engine?.epoch ?? null,
+      leaderKnown: engine !== null && engine.leader !== null && engine.leader !== '',
+      connectedPeers: this.transport.getStats().connectedPeers.length,
+      pendingTransactions: this.orderer?.pendingCount ?? 0,
+    };
+  }
+
+  /** Validate and commit one block on this node's peer, timed for the metrics. */
+  private deliver(block: Block): void {
+    const startedNs = process.hrtime.bigint();
+    this.chain.deliver(block);
+    this.metrics.blockCommitSeconds.observe(Number(process.hrtime.bigint() - startedNs) / 1e9);
   }
 
   private onConfigChange(state: ConfigState, blockNumber: number): void {
@@ -407,6 +462,31 @@ export class MedLedgerNode implements NodeServices {
   }
 
   /** The first error that stopped block delivery, if any (the node keeps serving reads). */
+  /**
+   * Ready to serve users: block delivery running, not catching up to its own admission, the
+   * consensus view knows a leader/primary (an orderer), and the peer no more than a few blocks
+   * behind what this node's orderer has. Liveness (GET /v1/health) is only "the process answers".
+   */
+  readiness(): Readiness {
+    const reasons: string[] = [];
+    if (this.fatal) reasons.push(`block delivery stopped: ${this.fatal.message}`);
+    if (this.joiningMode) reasons.push('joining: catching up to the config update that admits this node');
+    const engine = this.orderer?.engineStatus() ?? null;
+    if (this.orderer && (!engine || engine.leader === null || engine.leader === '')) reasons.push('consensus: no leader or primary known yet');
+    const behind = (this.orderer?.height ?? this.chain.height) - this.chain.height;
+    if (behind > READY_LAG_BLOCKS_MAX) reasons.push(`the peer is ${behind} blocks behind this node's orderer`);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  get logLevel(): string {
+    return this.log.level;
+  }
+
+  /** Change this node's log level at runtime (its transport and API loggers are children of it or follow it). */
+  set logLevel(level: string) {
+    this.log.level = level;
+  }
+
   get fatalError(): Error | null {
     return this.fatal;
   }
@@ -556,7 +636,7 @@ export class MedLedgerNode implements NodeServices {
     this.cleanups.push(orderer.subscribe(chain.height + 1, (block) => {
       // Blocks pulled while joining may already be in the ledger.
       if (block.header.number <= chain.height) return;
-      chain.deliver(block);
+      this.deliver(block);
     }, (err) => this.deliveryFailed(err)));
   }
 
@@ -573,7 +653,7 @@ export class MedLedgerNode implements NodeServices {
         .then((blocks) => {
           for (const b of blocks) {
             if (this.ordererInstance || b.header.number !== chain.height + 1) break;
-            chain.deliver(b);
+            this.deliver(b);
           }
         })
         .catch((err: Error) => {

@@ -121,6 +121,8 @@ export interface OrdererOptions {
   readonly fetchBlocks?: (fromNumber: number, toNumber: number) => Promise<readonly Block[]>;
   /** Told about state-transfer progress and failures (logging). */
   readonly onEvent?: (event: string, detail: Record<string, unknown>) => void;
+  /** Each fsync of the consensus WAL, in seconds. */
+  readonly onWalFsync?: (seconds: number) => void;
   /** The config in force now (default: the genesis config). See setConfig. */
   readonly config?: ConsortiumConfig;
   /**
@@ -163,6 +165,7 @@ export class Orderer {
   private readonly send: (to: NodeId, message: EngineMessage) => void;
   private lastHeader: BlockHeader;
   private driving = false;
+  private lastView: { leader: string | null; epoch: number; role: string } | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly subscribers = new Set<Subscription>();
   private closed = false;
@@ -204,7 +207,7 @@ export class Orderer {
       throw new OrdererError(`${options.dir} holds the chain of another consortium (genesis hash differs)`);
     }
     this.lastHeader = decodeBlock(this.store.read(this.store.count - 1)).header;
-    this.wal = new WriteAheadLog(join(options.dir, 'wal'));
+    this.wal = new WriteAheadLog(join(options.dir, 'wal'), options.onWalFsync ? { onFsync: options.onWalFsync } : {});
     const key = parsePrivateKey(options.keyPem);
     this.builder = new BlockBuilder(this.id, (m) => sign(key, m), this.genesisConfig.ordering.engine);
     const seed = options.seed ?? new DataView(sha256(this.id).buffer).getUint32(0);
@@ -292,6 +295,25 @@ export class Orderer {
     this.engine.tick();
     this.reconfigureEngine();
     this.drive();
+    this.observeView();
+  }
+
+  /** Transactions admitted by this orderer and not yet in a block. */
+  get pendingCount(): number {
+    return this.pendingTxIds.size;
+  }
+
+  /**
+   * Tell the node when the leader/primary or the epoch (term, view) this orderer follows changed:
+   * what an operator needs to see in the log and the metrics. Checked once per tick.
+   */
+  private observeView(): void {
+    const s = this.engine.status();
+    const seen = this.lastView;
+    this.lastView = { leader: s.leader, epoch: s.epoch, role: s.role };
+    if (!seen) return;
+    if (s.leader !== seen.leader) this.onEvent('leader-change', { from: seen.leader, to: s.leader, epoch: s.epoch, role: s.role });
+    if (s.epoch !== seen.epoch) this.onEvent('epoch-change', { from: seen.epoch, to: s.epoch, leader: s.leader, role: s.role });
   }
 
   /**

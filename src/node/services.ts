@@ -10,6 +10,7 @@ import type { BlockCommitEvent } from '../ledger/ledger.ts';
 import type { ConfigState } from '../ledger/config-update.ts';
 import type { SignedProposal } from '../ledger/tx.ts';
 import type { EndorserClient } from './gateway.ts';
+import type { NodeMetrics } from './metrics.ts';
 import type { BroadcastResult, KnownTx } from './orderer.ts';
 import type { EvaluateResponse, TxStatusEvent } from './peer.ts';
 
@@ -93,4 +94,16 @@ export interface NodeServices {
   configState(): ConfigState;
   /** Every node of the config in force: reachable or not, and its status (bounded wait). */
   networkStatus(): Promise<PeerStatus[]>;
+  /** Whether the node can serve its users now (readiness, distinct from liveness), and why not. */
+  readiness(): Readiness;
+  /** Prometheus metrics of this node (GET /metrics), if it keeps any. */
+  readonly metrics?: NodeMetrics;
+  /** The node's log level, changeable at runtime by an admin of its organisation. */
+  logLevel: string;
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  /** Why not, one line each (empty when ready). */
+  readonly reasons: readonly string[];
 }

@@ -33,6 +33,8 @@ export interface WalOptions {
   /** For tests of crash behaviour only: skip fsync. Never set in a node. */
   readonly unsafeNoSync?: boolean;
   readonly compactBytes?: number;
+  /** Told how long each fsync of an applied batch took (metrics, slow-disk warnings). */
+  readonly onFsync?: (seconds: number) => void;
 }
 
 export class WriteAheadLog implements DurableState {
@@ -74,7 +76,11 @@ export class WriteAheadLog implements DurableState {
     record.set(payload, HEADER_BYTES);
     writeAll(this.fd, record);
     // A failed fsync throws and must stop the node: retrying could report lost data as durable.
-    if (!this.options.unsafeNoSync) fsyncSync(this.fd);
+    if (!this.options.unsafeNoSync) {
+      const startedNs = process.hrtime.bigint();
+      fsyncSync(this.fd);
+      this.options.onFsync?.(Number(process.hrtime.bigint() - startedNs) / 1e9);
+    }
     this.logBytes += record.byteLength;
     applyOps(this.entries, ops.map(toEncoded));
     if (this.logBytes >= (this.options.compactBytes ?? LOG_BYTES_COMPACT)) this.compact();

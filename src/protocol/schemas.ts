@@ -38,6 +38,10 @@ export const StatusResponse = z.object({
   joining: z.boolean().meta({ description: 'a newly added node still catching up to the config update that admits it' }),
 }).meta({ id: 'NodeStatus' });
 
+export const ReadyResponse = z.object({ ready: z.boolean(), reasons: z.array(z.string()), nodeId: z.string() }).meta({ id: 'Readiness', description: 'readiness (200) or why not (503): delivery stopped, joining, no leader known, the peer behind its orderer' });
+export const LogLevelRequest = z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) });
+export const LogLevelResponse = z.object({ level: z.string(), previous: z.string() });
+
 export const NetworkResponse = z.object({
   nodes: z.array(z.object({
     nodeId: z.string(),
@@ -183,6 +187,7 @@ export const ComputeResponse = z.object({ requestId: z.string(), result: z.objec
 export type StatusResponseT = z.infer<typeof StatusResponse>;
 export type WhoAmIResponseT = z.infer<typeof WhoAmIResponse>;
 export type NetworkResponseT = z.infer<typeof NetworkResponse>;
+export type LogLevelResponseT = z.infer<typeof LogLevelResponse>;
 export type RawBlockResponseT = z.infer<typeof RawBlockResponse>;
 export type ConfigResponseT = z.infer<typeof ConfigResponse>;
 export type EndorseResponseT = z.infer<typeof EndorseResponse>;
