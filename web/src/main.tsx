@@ -4,12 +4,16 @@ import './console.css';
 import { createTheme, darken, MantineProvider, type CSSVariablesResolver } from '@mantine/core';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { setNonce } from 'get-nonce';
 import { App } from './app/App.tsx';
 import { SessionProvider } from './app/session.tsx';
 
 // The node's Content-Security-Policy allows style tags only with this page load's nonce (no
 // inline scripts at all); the component library writes its CSS variables in such a tag.
 const nonce = document.querySelector('meta[name="csp-nonce"]')?.getAttribute('content') ?? '';
+// Modals and drawers lock page scroll with a style tag written by react-remove-scroll, which takes
+// its nonce from get-nonce: without it the CSP refuses the tag (and the test run fails on it).
+setNonce(nonce);
 
 const theme = createTheme({
   primaryColor: 'blue',

@@ -28,7 +28,13 @@ describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 90
     assert.deepEqual(problems, [], `the browser reported:\n${problems.join('\n')}`);
   });
 
+  // MEDLEDGER_CONSOLE_SUITES=records,blocks runs only those suites (the shell's sign-in always
+  // runs): the inner loop while building one page. CI runs them all.
+  const only = (process.env.MEDLEDGER_CONSOLE_SUITES ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const suites: ReadonlyArray<readonly [string, (tb: () => ConsoleTestbed) => void]> = [
+    ['network', networkTests],
+    ['blocks', blocksTests],
+  ];
   shellTests(testbed);
-  networkTests(testbed);
-  blocksTests(testbed);
+  for (const [name, suite] of suites) if (only.length === 0 || only.includes(name)) suite(testbed);
 });
