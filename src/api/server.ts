@@ -74,6 +74,8 @@ export interface ApiServerLimits {
   readonly eventStreamHeartbeatMs: number;
   /** Orgs whose peer was unreachable are skipped for endorsement this long. */
   readonly endorserBackoffMs: number;
+  /** An endorser still silent after this long gets a spare asked beside it (hedging). */
+  readonly endorseHedgeAfterMs: number;
 }
 
 export const DEFAULT_API_LIMITS: ApiServerLimits = {
@@ -90,6 +92,9 @@ export const DEFAULT_API_LIMITS: ApiServerLimits = {
   eventStreamBufferBytesMax: 8 * 1024 * 1024,
   eventStreamHeartbeatMs: 15_000,
   endorserBackoffMs: 5_000,
+  // Above the p99 of a loaded consortium on this machine (~0.7 s), so hedging adds work only
+  // when an endorser is really stuck (a partition that has not closed the connection yet).
+  endorseHedgeAfterMs: 1_000,
 };
 
 /** The limits a node's configuration sets (node.yaml `limits.api*`); the rest keep their defaults. */
@@ -134,7 +139,8 @@ export interface ApiServer {
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
-  constructor(readonly status: number, readonly code: string, message: string) {
+  /** `txId`: the transaction concerned (an unknown outcome names the id to check). */
+  constructor(readonly status: number, readonly code: string, message: string, readonly txId?: string) {
     super(message);
   }
 }
@@ -370,7 +376,7 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     }
   });
 
-  const sendError = (reply: FastifyReply, e: ApiError): FastifyReply => reply.code(e.status).send({ error: { code: e.code, message: e.message } });
+  const sendError = (reply: FastifyReply, e: ApiError): FastifyReply => reply.code(e.status).send({ error: { code: e.code, message: e.message, ...(e.txId !== undefined ? { txId: e.txId } : {}) } });
 
   app.setErrorHandler((err: unknown, req, reply) => {
     if (err instanceof ApiError) return sendError(reply, err);
@@ -516,22 +522,29 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     return { payload: b64(res.payload) };
   });
 
-  /** This node's peer first, then the others in rotation; the shortest prefix that can satisfy the policy. */
-  const chooseEndorsers = (policy: Parameters<typeof evaluatePolicy>[0], nowMs: number): EndorserClient[] => {
+  /**
+   * This node's peer first, then the others in rotation; the shortest prefix that can satisfy the
+   * policy, and the rest as spares. Peers known to be down (transport link down, or unreachable
+   * within endorserBackoffMs) are not chosen: they come last among the spares.
+   */
+  const chooseEndorsers = (policy: Parameters<typeof evaluatePolicy>[0], nowMs: number): { chosen: EndorserClient[]; spares: EndorserClient[] } => {
     const all = services.endorsers();
     const [local, ...others] = all;
-    const up = others.filter((e) => (endorserDownUntil.get(e.org) ?? 0) <= nowMs);
+    const isUp = (e: EndorserClient): boolean => e.available?.() !== false && (endorserDownUntil.get(e.org) ?? 0) <= nowMs;
+    const up = others.filter(isUp);
+    const down = others.filter((e) => !isUp(e));
     const start = up.length > 0 ? rotation++ % up.length : 0;
     const order = [...(local ? [local] : []), ...up.slice(start), ...up.slice(0, start)];
     for (let k = 1; k <= order.length; k++) {
       const prefix = order.slice(0, k);
-      if (evaluatePolicy(policy, prefix.map((e) => ({ org: e.org, role: 'peer' as const })))) return prefix;
+      if (evaluatePolicy(policy, prefix.map((e) => ({ org: e.org, role: 'peer' as const })))) return { chosen: prefix, spares: [...order.slice(k), ...down] };
     }
-    return order;
+    return { chosen: [...order, ...down], spares: [] };
   };
   /** Remember endorsers that could not be reached, so the retry and the next requests avoid them. */
   const tracked = (e: EndorserClient, failed: Set<string>): EndorserClient => ({
     org: e.org,
+    ...(e.available ? { available: () => e.available!() } : {}),
     evaluate: (sp) => e.evaluate(sp),
     endorse: (sp) =>
       e.endorse(sp).catch((err: unknown) => {
@@ -550,13 +563,15 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     // Two attempts: the second without the organisations whose peer did not answer the first.
     for (let attempt = 1; ; attempt++) {
       const failed = new Set<string>();
-      const chosen = chooseEndorsers(policy, clock()).map((e) => tracked(e, failed));
+      const choice = chooseEndorsers(policy, clock());
+      const chosen = choice.chosen.map((e) => tracked(e, failed));
+      const spares = choice.spares.map((e) => tracked(e, failed));
       try {
         const stopTimer = services.metrics?.endorsementSeconds.startTimer();
-        const { response, payload, endorsements } = await collectEndorsements({ signed, label, policy, endorsers: chosen, msp: services.msp, atMs: clock() });
+        const { response, payload, endorsements, signers } = await collectEndorsements({ signed, label, policy, endorsers: chosen, spares, hedgeAfterMs: limits.endorseHedgeAfterMs, msp: services.msp, atMs: clock() });
         stopTimer?.();
         const txPayload: TxPayload = { proposal: signed.proposal, response, endorsements };
-        return { txId: proposal.txId, payload: b64(payload), txPayload: b64(encode(txPayload)), endorsers: chosen.map((e) => e.org) };
+        return { txId: proposal.txId, payload: b64(payload), txPayload: b64(encode(txPayload)), endorsers: signers.map((s) => s.org) };
       } catch (err) {
         if (attempt < 2 && failed.size > 0 && err instanceof GatewayError) continue;
         throw err;
@@ -575,10 +590,10 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     } catch (err) {
       const message = (err as Error).message;
       if (/not committed within/.test(message)) {
-        if (waitMs === 0) throw new ApiError(404, 'TX_NOT_FOUND', `transaction ${txId} is not committed on ${services.nodeId}`);
-        throw new ApiError(504, 'COMMIT_TIMEOUT', message);
+        if (waitMs === 0) throw new ApiError(404, 'TX_NOT_FOUND', `transaction ${txId} is not committed on ${services.nodeId}`, txId);
+        throw new ApiError(504, 'COMMIT_TIMEOUT', `${message}: outcome not known yet — check GET /v1/tx/${txId} on any node`, txId);
       }
-      throw new ApiError(503, 'UNAVAILABLE', message);
+      throw new ApiError(503, 'UNAVAILABLE', message, txId);
     }
   };
 
@@ -622,9 +637,10 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     try {
       accepted = await broadcast;
     } catch (err) {
-      throw new ApiError(503, 'ORDERING_UNAVAILABLE', `ordering service unavailable: ${(err as Error).message}`);
+      // The orderer was asked and did not answer: it may have ordered the transaction.
+      throw new ApiError(503, 'OUTCOME_UNKNOWN', `the ordering service did not answer for ${txId} (${(err as Error).message}); it may have been ordered — check GET /v1/tx/${txId} on any node, or resubmit the same envelope (it is never ordered twice)`, txId);
     }
-    if (!accepted.accepted && !accepted.duplicate) throw new ApiError(503, 'ORDERING_UNAVAILABLE', `the ordering service did not accept ${txId}: ${accepted.reason}`);
+    if (!accepted.accepted && !accepted.duplicate) throw new ApiError(503, 'ORDERING_UNAVAILABLE', `the ordering service did not accept ${txId}: ${accepted.reason} (not ordered; safe to submit again)`, txId);
     const duplicate: KnownTx | undefined = accepted.accepted ? (joined ? { state: 'pending' } : undefined) : accepted.duplicate;
     if (duplicate) {
       if (status) return { ...(await status), duplicate: true };

@@ -27,6 +27,8 @@ import type { EvaluateResponse, ProposalResponse, TxStatusEvent } from './peer.t
 
 export interface EndorserClient {
   readonly org: string;
+  /** False when the endorser is known to be unreachable now (its transport link is down). */
+  available?(): boolean;
   endorse(signed: SignedProposal): Promise<ProposalResponse>;
   evaluate(signed: SignedProposal): Promise<EvaluateResponse>;
 }
@@ -54,6 +56,8 @@ export interface GatewayOptions {
   readonly clock?: () => number;
   /** Signature check; the in-process network shares a memo between its nodes (sigcache.ts). */
   readonly verify?: VerifyFn;
+  /** Ask a spare endorser beside one still silent after this long (default 1 s). */
+  readonly hedgeAfterMs?: number;
 }
 
 /** Why a submission stopped before (or without) reaching the ledger. */
@@ -90,6 +94,7 @@ export interface EndorseOptions {
 }
 
 const DEFAULT_COMMIT_TIMEOUT_MS = 30_000;
+const DEFAULT_HEDGE_AFTER_MS = 1_000;
 
 export interface CollectOptions {
   readonly signed: SignedProposal;
@@ -101,6 +106,10 @@ export interface CollectOptions {
   readonly msp: Msp;
   readonly atMs: number;
   readonly verify?: VerifyFn;
+  /** Endorsers to ask instead of one that cannot be reached, or beside one that is slow. */
+  readonly spares?: readonly EndorserClient[];
+  /** Ask a spare when an answer is still missing after this long (hedging); never when absent. */
+  readonly hedgeAfterMs?: number;
 }
 
 export interface CollectedEndorsements {
@@ -114,52 +123,116 @@ export interface CollectedEndorsements {
  * Ask endorsers (in parallel) to endorse one signed proposal; require identical results, valid
  * endorser certificates and signatures, and (unless policy is null) that the endorsers satisfy
  * the policy. Shared by the client-side Gateway and the node's REST gateway.
+ *
+ * Routing around failures (issue 11): an endorser that cannot be reached is replaced at once by a
+ * spare (another peer of the same organisation first, else another organisation), and when
+ * `hedgeAfterMs` passes with answers still missing, a spare is asked alongside the slow one; the
+ * first answers that satisfy the policy win. A refusal by the contract is not routed around: the
+ * contract is deterministic, so another peer would refuse the same way.
  */
 export async function collectEndorsements(o: CollectOptions): Promise<CollectedEndorsements> {
   if (o.endorsers.length === 0) throw new GatewayError('POLICY_NOT_SATISFIED', `no endorsers available for ${o.label}`);
-  const responses = await Promise.all(
-    o.endorsers.map((e) =>
-      e.endorse(o.signed).catch((err: unknown): ProposalResponse => ({
-        status: 503,
-        message: `unreachable: ${err instanceof Error ? err.message : String(err)}`,
-        payload: new Uint8Array(0),
-        response: null,
-        endorsement: null,
-      })),
-    ),
-  );
+  const spares = [...(o.spares ?? [])];
+  interface Slot { readonly endorser: EndorserClient; answer: ProposalResponse | null; unreachable: boolean }
+  const slots: Slot[] = [];
   const endorsements: Endorsement[] = [];
+  const signers: Principal[] = [];
   let response: Bytes | null = null;
   let payload: Bytes = new Uint8Array(0);
-  const signers: Principal[] = [];
-  responses.forEach((r, i) => {
-    const org = o.endorsers[i]!.org;
-    if (r.status !== 200 || !r.response || !r.endorsement) {
-      throw new GatewayError('ENDORSEMENT_REFUSED', `${org} refused to endorse ${o.label}: ${r.message}`, r.status);
+  let firstOrg = '';
+
+  return new Promise<CollectedEndorsements>((resolve, reject) => {
+    let settled = false;
+    let outstanding = 0;
+    let hedgeTimer: ReturnType<typeof setTimeout> | null = null;
+    const finish = (err: GatewayError | null): void => {
+      if (settled) return;
+      settled = true;
+      if (hedgeTimer) clearTimeout(hedgeTimer);
+      if (err) reject(err);
+      else resolve({ response: response!, payload, endorsements, signers });
+    };
+    /** A spare for `org`'s slot: its own organisation's other peer first, else one not yet asked. */
+    const takeSpare = (org: string | null): EndorserClient | null => {
+      const asked = new Set(slots.filter((s) => !s.unreachable).map((s) => s.endorser.org));
+      let i = org === null ? -1 : spares.findIndex((e) => e.org === org);
+      if (i < 0) i = spares.findIndex((e) => !asked.has(e.org));
+      return i < 0 ? null : spares.splice(i, 1)[0]!;
+    };
+    const accept = (slot: Slot, r: ProposalResponse): GatewayError | null => {
+      const org = slot.endorser.org;
+      if (r.status !== 200 || !r.response || !r.endorsement) return new GatewayError('ENDORSEMENT_REFUSED', `${org} refused to endorse ${o.label}: ${r.message}`, r.status);
+      if (response === null) {
+        response = r.response;
+        payload = r.payload;
+        firstOrg = org;
+      } else if (!bytesEqual(response, r.response)) {
+        // Endorsers simulated against different states (one had committed a newer block).
+        return new GatewayError('ENDORSEMENT_MISMATCH', `endorsers returned different results for ${o.label} (${firstOrg} vs ${org})`);
+      }
+      let identity;
+      try {
+        identity = o.msp.validate(r.endorsement.endorser, o.atMs);
+      } catch (err) {
+        return new GatewayError('ENDORSEMENT_REFUSED', `endorser certificate of ${org} is not valid: ${(err as Error).message}`);
+      }
+      if (!(o.verify ?? verify)(identity.publicKey, endorsementMessage(r.response, r.endorsement.endorser), r.endorsement.signature)) {
+        return new GatewayError('ENDORSEMENT_REFUSED', `endorsement by ${org} does not verify`);
+      }
+      endorsements.push(r.endorsement);
+      signers.push({ org: identity.org, role: identity.role });
+      return null;
+    };
+    const check = (): void => {
+      if (settled) return;
+      // Without a policy (tests), every endorser asked must answer.
+      const enough = o.policy ? evaluatePolicy(o.policy, signers) : outstanding === 0 && slots.every((s) => !s.unreachable);
+      if (enough) return finish(null);
+      if (outstanding > 0) return;
+      const down = slots.find((s) => s.unreachable);
+      if (down) return finish(new GatewayError('ENDORSEMENT_REFUSED', `${down.endorser.org} refused to endorse ${o.label}: ${down.answer?.message ?? 'unreachable'}`, 503));
+      finish(new GatewayError('POLICY_NOT_SATISFIED', `endorsements by ${signers.map((s) => `${s.org}.${s.role}`).join(', ')} do not satisfy the endorsement policy of ${o.label}`));
+    };
+    const ask = (endorser: EndorserClient): void => {
+      const slot: Slot = { endorser, answer: null, unreachable: false };
+      slots.push(slot);
+      outstanding += 1;
+      void endorser
+        .endorse(o.signed)
+        .then(
+          (r) => ({ r, unreachable: false }),
+          (err: unknown) => ({ r: { status: 503, message: `unreachable: ${err instanceof Error ? err.message : String(err)}`, payload: new Uint8Array(0), response: null, endorsement: null } satisfies ProposalResponse, unreachable: true }),
+        )
+        .then(({ r, unreachable }) => {
+          outstanding -= 1;
+          slot.answer = r;
+          if (settled) return;
+          if (unreachable) {
+            slot.unreachable = true;
+            const spare = takeSpare(endorser.org);
+            if (spare) ask(spare);
+          } else {
+            const err = accept(slot, r);
+            if (err) return finish(err);
+          }
+          check();
+        });
+    };
+    for (const e of o.endorsers) ask(e);
+    if (o.hedgeAfterMs !== undefined && spares.length > 0) {
+      hedgeTimer = setTimeout(() => {
+        hedgeTimer = null;
+        if (settled) return;
+        // One spare per endorser still silent: the slow one may yet answer; whichever is first counts.
+        const silent = slots.filter((s) => s.answer === null).length;
+        for (let i = 0; i < silent; i++) {
+          const spare = takeSpare(null);
+          if (!spare) break;
+          ask(spare);
+        }
+      }, o.hedgeAfterMs);
     }
-    if (response === null) {
-      response = r.response;
-      payload = r.payload;
-    } else if (!bytesEqual(response, r.response)) {
-      // Endorsers simulated against different states (one had committed a newer block).
-      throw new GatewayError('ENDORSEMENT_MISMATCH', `endorsers returned different results for ${o.label} (${o.endorsers[0]!.org} vs ${org})`);
-    }
-    let identity;
-    try {
-      identity = o.msp.validate(r.endorsement.endorser, o.atMs);
-    } catch (err) {
-      throw new GatewayError('ENDORSEMENT_REFUSED', `endorser certificate of ${org} is not valid: ${(err as Error).message}`);
-    }
-    if (!(o.verify ?? verify)(identity.publicKey, endorsementMessage(r.response, r.endorsement.endorser), r.endorsement.signature)) {
-      throw new GatewayError('ENDORSEMENT_REFUSED', `endorsement by ${org} does not verify`);
-    }
-    endorsements.push(r.endorsement);
-    signers.push({ org: identity.org, role: identity.role });
   });
-  if (o.policy && !evaluatePolicy(o.policy, signers)) {
-    throw new GatewayError('POLICY_NOT_SATISFIED', `endorsements by ${signers.map((s) => `${s.org}.${s.role}`).join(', ')} do not satisfy the endorsement policy of ${o.label}`);
-  }
-  return { response: response!, payload, endorsements, signers };
 }
 
 export class Gateway {
@@ -167,8 +240,6 @@ export class Gateway {
   readonly clientId: string;
   private seq = 0;
   private rotation = 0;
-  /** policy → rotation start → endorsers chosen (the endorser set is fixed per gateway). */
-  private readonly choices = new WeakMap<Policy, Map<number, EndorserClient[]>>();
   private readonly key: KeyObject;
   private readonly signer: { sign(message: Bytes): Bytes };
   private readonly clock: () => number;
@@ -210,18 +281,20 @@ export class Gateway {
     const policy = this.options.policies.get(contract);
     if (!policy) throw new GatewayError('UNKNOWN_CONTRACT', `contract "${contract}" is not defined in the consortium configuration`);
     const { txId, signed } = this.newSignedProposal(contract, fn, args);
-    const chosen = opts.orgs ? this.options.endorsers.filter((e) => opts.orgs!.includes(e.org)) : this.chooseEndorsers(policy);
-    const { response, payload, endorsements } = await collectEndorsements({
+    const { chosen, spares } = opts.orgs ? { chosen: this.options.endorsers.filter((e) => opts.orgs!.includes(e.org)), spares: [] } : this.chooseEndorsers(policy);
+    const { response, payload, endorsements, signers } = await collectEndorsements({
       signed,
       label: `${contract}.${fn}`,
       policy: opts.skipPolicyCheck ? null : policy,
       endorsers: chosen,
+      spares,
+      hedgeAfterMs: this.options.hedgeAfterMs ?? DEFAULT_HEDGE_AFTER_MS,
       msp: this.options.msp,
       atMs: this.clock(),
       ...(this.options.verify ? { verify: this.options.verify } : {}),
     });
     const envelope = encodeEnvelope(buildEnvelope({ proposal: signed.proposal, response, endorsements }, this.signer));
-    return { txId, envelope, payload, endorsers: chosen.map((e) => e.org) };
+    return { txId, envelope, payload, endorsers: signers.map((s) => s.org) };
   }
 
   /** Broadcast a prepared transaction and wait for its validation code. */
@@ -248,29 +321,19 @@ export class Gateway {
   }
 
   /**
-   * The smallest prefix (in a rotating order, spreading load) of endorsers whose organisations'
-   * peers satisfy the policy; all endorsers when no prefix does (the policy check then reports).
+   * The smallest prefix (in a rotating order, spreading load) of reachable endorsers whose
+   * organisations' peers satisfy the policy, and the rest as spares (unreachable ones last); all
+   * endorsers when no prefix does (the policy check then reports).
    */
-  private chooseEndorsers(policy: Policy): EndorserClient[] {
+  private chooseEndorsers(policy: Policy): { chosen: EndorserClient[]; spares: EndorserClient[] } {
     const all = this.options.endorsers;
     const start = this.rotation++ % Math.max(1, all.length);
-    let byStart = this.choices.get(policy);
-    if (!byStart) {
-      byStart = new Map();
-      this.choices.set(policy, byStart);
-    }
-    const cached = byStart.get(start);
-    if (cached) return cached;
-    const order = [...all.slice(start), ...all.slice(0, start)];
-    let chosen = order;
+    const rotated = [...all.slice(start), ...all.slice(0, start)];
+    const order = [...rotated.filter((e) => e.available?.() !== false), ...rotated.filter((e) => e.available?.() === false)];
     for (let k = 1; k <= order.length; k++) {
       const prefix = order.slice(0, k);
-      if (evaluatePolicy(policy, prefix.map((e) => ({ org: e.org, role: 'peer' as const })))) {
-        chosen = prefix;
-        break;
-      }
+      if (evaluatePolicy(policy, prefix.map((e) => ({ org: e.org, role: 'peer' as const })))) return { chosen: prefix, spares: order.slice(k) };
     }
-    byStart.set(start, chosen);
-    return chosen;
+    return { chosen: order, spares: [] };
   }
 }

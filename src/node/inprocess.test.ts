@@ -49,6 +49,37 @@ after(() => {
 });
 
 describe('in-process network', () => {
+  it('routes around an endorser that cannot be reached and hedges one that hangs (issue 11)', async () => {
+    // Hospital2's peer refuses connections; Hospital3's never answers. The majority policy needs
+    // two organisations, so every transaction must end up endorsed by Hospital1 and a spare.
+    const unreachable = net.gateway('Hospital1', 'doctor1', {
+      wrapEndorser: (e) => (e.org === 'Hospital2' ? { ...e, endorse: () => Promise.reject(new Error('connection refused')) } : e),
+    });
+    const hanging = net.gateway('Hospital1', 'doctor1', {
+      hedgeAfterMs: 50,
+      wrapEndorser: (e) => (e.org === 'Hospital3' ? { ...e, endorse: () => new Promise<never>(() => undefined) } : e),
+    });
+    for (let i = 0; i < 6; i++) {
+      const a = await unreachable.prepare('assets', 'create', [`route-a-${i}`, 'alice', '1']);
+      assert.ok(!a.endorsers.includes('Hospital2'), `endorsed by ${a.endorsers.join(', ')}`);
+      assert.equal((await unreachable.submitPrepared(a)).code, 'VALID');
+      const h = await hanging.prepare('assets', 'create', [`route-h-${i}`, 'alice', '1']);
+      assert.ok(!h.endorsers.includes('Hospital3'), `endorsed by ${h.endorsers.join(', ')}`);
+      assert.equal((await hanging.submitPrepared(h)).code, 'VALID');
+    }
+    // An endorser that is known to be down is not asked at all while others can satisfy the policy.
+    let asked = 0;
+    const known = net.gateway('Hospital1', 'doctor1', {
+      wrapEndorser: (e) => (e.org === 'Hospital2' ? { ...e, available: () => false, endorse: (sp) => { asked += 1; return e.endorse(sp); } } : e),
+    });
+    for (let i = 0; i < 3; i++) assert.equal((await known.submit('assets', 'create', [`route-k-${i}`, 'alice', '1'])).code, 'VALID');
+    assert.equal(asked, 0);
+    // Refused by the contract: not routed around (another peer would refuse the same way).
+    const refused = await rejection(unreachable.submit('assets', 'create', ['route-a-0', 'alice', '1']));
+    assert.equal(refused.kind, 'ENDORSEMENT_REFUSED');
+    assert.match(refused.message, /already exists|exists/);
+  });
+
   it('submits, commits VALID on every peer, and evaluates', async () => {
     const gw = net.gateway('Hospital2');
     const r = await gw.submit('assets', 'create', ['e1', 'alice', '42']);

@@ -163,10 +163,11 @@ export class InProcessNetwork {
   }
 
   /** A gateway for a user of `org` (default its doctor), endorsing on every org's peer. */
-  gateway(org: string, commonName = 'doctor1', options: { commitTimeoutMs?: number; clock?: () => number } = {}): Gateway {
+  gateway(org: string, commonName = 'doctor1', options: { commitTimeoutMs?: number; clock?: () => number; hedgeAfterMs?: number; wrapEndorser?: (e: EndorserClient) => EndorserClient } = {}): Gateway {
     const user = this.identity(org, commonName);
     const ctx = this.ctx;
-    const endorsers: EndorserClient[] = this.peers.map((p) => ({
+    const wrap = options.wrapEndorser ?? ((e: EndorserClient) => e);
+    const endorsers: EndorserClient[] = this.peers.map((p) => wrap({
       org: p.org,
       endorse: (signed) => Promise.resolve(p.endorse(signed)),
       evaluate: (signed) => Promise.resolve(p.evaluate(signed)),
@@ -183,6 +184,7 @@ export class InProcessNetwork {
       commits: { waitForTx: (txId, timeoutMs) => own.waitForTx(txId, timeoutMs) },
       verify: ctx.verify,
       ...(options.commitTimeoutMs ? { commitTimeoutMs: options.commitTimeoutMs } : {}),
+      ...(options.hedgeAfterMs !== undefined ? { hedgeAfterMs: options.hedgeAfterMs } : {}),
       ...(clock ? { clock } : {}),
     });
   }

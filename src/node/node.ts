@@ -36,7 +36,7 @@ import { configOfGenesis, type ConsortiumConfig, type NodeEndpointConfig } from 
 import type { ValidationCode } from '../ledger/codes.ts';
 import type { BlockCommitEvent } from '../ledger/ledger.ts';
 import { decodeSignedProposal, encodeSignedProposal, type SignedProposal } from '../ledger/tx.ts';
-import { Transport, TransportError } from '../transport/transport.ts';
+import { PeerUnavailableError, Transport, TransportError } from '../transport/transport.ts';
 import type { NodeConfig } from './config.ts';
 import { ConfigError, readPem } from './config.ts';
 import type { EndorserClient } from './gateway.ts';
@@ -47,6 +47,12 @@ import { Peer, type EvaluateResponse, type ProposalResponse, type TxStatusEvent 
 import { parsePeerStatus, type NodeServices, type NodeStatus, type PeerStatus, type Readiness } from './services.ts';
 
 const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * Endorsement is a short simulation: a peer that has not answered in this long is treated as
+ * unreachable and the gateway asks a spare (issue 11). Requests to a peer whose link is down fail
+ * at once (transport.ts); this bounds the wait on one that is connected but stuck.
+ */
+const ENDORSE_TIMEOUT_MS = 5_000;
 const NETWORK_STATUS_TIMEOUT_MS = 2_000;
 /** An fsync this slow is logged: consensus progress waits for it. */
 const SLOW_FSYNC_SECONDS = 0.2;
@@ -336,14 +342,19 @@ export class MedLedgerNode implements NodeServices {
     const proposal: Proposal = { clientId: this.clientId, seq: ++this.seq, data: envelope };
     if (this.orderer) return this.orderer.broadcast(proposal);
     // A peer-only node hands the transaction to an orderer of the consortium.
+    let maybeOrdered: Error | null = null;
     for (const o of this.config.orderers) {
       try {
         const answer = await this.transport.request(o.id, 'broadcast', encode(proposal), REQUEST_TIMEOUT_MS);
         return decode<BroadcastResult>(answer);
       } catch (err) {
-        this.log.debug({ orderer: o.id, reason: (err as Error).message }, 'broadcast failed, trying the next orderer');
+        // Not connected: the request never left. Anything else (a timeout, a drop mid-request):
+        // that orderer may have ordered it, and the caller must hear "unknown", not "refused".
+        if (!(err instanceof PeerUnavailableError) || err.sent) maybeOrdered = err as Error;
+        this.log.warn({ orderer: o.id, reason: (err as Error).message }, 'broadcast failed, trying the next orderer');
       }
     }
+    if (maybeOrdered) throw maybeOrdered;
     return { accepted: false, reason: 'no orderer reachable' };
   }
 
@@ -620,7 +631,8 @@ export class MedLedgerNode implements NodeServices {
   private remoteEndorser(n: NodeEndpointConfig): EndorserClient {
     return {
       org: n.org,
-      endorse: async (sp) => decode<ProposalResponse>(await this.transport.request(n.id, 'endorse', encodeSignedProposal(sp), REQUEST_TIMEOUT_MS)),
+      available: () => this.transport.isConnected(n.id),
+      endorse: async (sp) => decode<ProposalResponse>(await this.transport.request(n.id, 'endorse', encodeSignedProposal(sp), ENDORSE_TIMEOUT_MS)),
       evaluate: async (sp) => decode<EvaluateResponse>(await this.transport.request(n.id, 'evaluate', encodeSignedProposal(sp), REQUEST_TIMEOUT_MS)),
     };
   }

@@ -36,6 +36,7 @@ describe('mTLS transport', () => {
       onMessage: (from, channel, payload) => received.push({ to: org, from, channel, text: new TextDecoder().decode(payload) }),
       onRequest: async (from, channel, payload) => {
         if (channel === 'fail') throw new Error('no such block');
+        if (channel === 'hang') return new Promise<never>(() => undefined);
         return utf8(`${org} answers ${from}: ${new TextDecoder().decode(payload)}`);
       },
       logger: createLogger('transport-test'),
@@ -136,6 +137,30 @@ describe('mTLS transport', () => {
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     for (let i = 0; i < 3; i++) ws.send(Buffer.from([0xff, 0xfe, i]));
     assert.equal(await closed, 1003);
+  });
+
+  it('fails a request to a peer that is down at once, and requests in flight when it drops', async () => {
+    const h1 = transports.get('H1')!;
+    // A request the peer never answers: its handler hangs until the peer stops.
+    const h3 = transports.get('H3')!;
+    const port = h3.port;
+    const started = Date.now();
+    const inFlight = h1.request('node.H3', 'hang', utf8('x'), 60_000);
+    inFlight.catch(() => undefined);
+    await sleep(50);
+    await h3.stop();
+    // Rejected because the connection dropped, long before the 60 s timeout (the test's own
+    // timeout would fail it otherwise).
+    await assert.rejects(inFlight, (err: Error) => err.name === 'PeerUnavailableError' && /lost/.test(err.message));
+    await waitFor(() => !h1.isConnected('node.H3'), 'disconnect');
+    await assert.rejects(h1.request('node.H3', 'echo', utf8('y'), 60_000), (err: Error) => err.name === 'PeerUnavailableError' && /not connected/.test(err.message));
+    assert.ok(Date.now() - started < 30_000);
+    const again = make('H3', consortium, port);
+    await again.start();
+    transports.set('H3', again);
+    again.setPeers(peerMap('H3'));
+    await waitFor(() => h1.isConnected('node.H3') && again.getStats().connectedPeers.length === 2, 'H3 back');
+    assert.match(new TextDecoder().decode(await h1.request('node.H3', 'echo', utf8('z'), 5_000)), /H3 answers node.H1: z/);
   });
 
   it('reconnects after a peer restarts and delivers what was queued', async () => {

@@ -8,12 +8,20 @@
 // message is refused so the caller sees backpressure), reconnect with capped exponential backoff
 // and jitter, pending requests with timeouts, and a count of malformed frames after which a
 // peer is disconnected.
+//
+// Requests fail fast (issue 11): a request to a peer that is not connected is refused at once
+// instead of waiting in the queue for its whole timeout, and requests in flight to a peer whose
+// connection drops are rejected when it drops. A caller (the gateway choosing endorsers, a peer
+// fetching blocks) then routes around the dead node in milliseconds, not after 10 s. The one
+// exception is a link that has never connected yet and is young (node start-up): requests wait
+// up to `connectGraceMs` for the first connection, so a consortium that starts together does not
+// refuse its first requests.
 import { createServer, type Server } from 'node:https';
 import type { ConnectionOptions, TLSSocket, PeerCertificate } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { WebSocket, WebSocketServer, type ClientOptions, type RawData } from 'ws';
 import { decode, encode, type Bytes } from '../codec/index.ts';
-import type { Logger } from '../log/log.ts';
+import { RateLimitedLog, type Logger } from '../log/log.ts';
 
 export type NodeId = string;
 
@@ -47,6 +55,10 @@ export interface TransportOptions {
   readonly reconnectMaxMs?: number;
   readonly requestsPendingMax?: number;
   readonly malformedFramesMax?: number;
+  /** How long a new link's requests may wait for its first connection (start-up). */
+  readonly connectGraceMs?: number;
+  /** Clock for the grace window (tests). */
+  readonly clock?: () => number;
 }
 
 interface Frame {
@@ -69,16 +81,31 @@ interface OutboundLink {
   backoffMs: number;
   timer: NodeJS.Timeout | null;
   closed: boolean;
+  readonly createdAtMs: number;
+  everConnected: boolean;
 }
 
 interface PendingRequest {
+  /** The peer asked: only its answer settles the request (another peer cannot answer for it). */
+  readonly to: NodeId;
   resolve(value: Bytes): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
 }
 
 export class TransportError extends Error {
-  override readonly name = 'TransportError';
+  override readonly name: string = 'TransportError';
+}
+
+/**
+ * The peer is not connected (`sent` false: the request never left this node), or its connection
+ * dropped while the request was in flight (`sent` true: the peer may have acted on it).
+ */
+export class PeerUnavailableError extends TransportError {
+  override readonly name = 'PeerUnavailableError';
+  constructor(readonly peerId: NodeId, message: string, readonly sent = false) {
+    super(message);
+  }
 }
 
 export interface TransportStats {
@@ -98,6 +125,8 @@ const DEFAULTS = {
   reconnectMaxMs: 5_000,
   requestsPendingMax: 1_000,
   malformedFramesMax: 10,
+  connectGraceMs: 3_000,
+  clock: (): number => Date.now(),
 };
 
 export class Transport {
@@ -111,9 +140,11 @@ export class Transport {
   private readonly o: Required<Omit<TransportOptions, 'onRequest'>> & Pick<TransportOptions, 'onRequest'>;
   private stats = { sentMessages: 0, receivedMessages: 0, droppedQueueFull: 0, rejectedConnections: 0, malformedFrames: 0 };
   private readonly malformedBy = new Map<NodeId, number>();
+  private readonly peerLog: RateLimitedLog;
 
   constructor(options: TransportOptions) {
     this.o = { ...DEFAULTS, ...options };
+    this.peerLog = new RateLimitedLog(this.o.logger, 3, 60_000);
   }
 
   /** The port actually bound (useful with port 0). */
@@ -174,13 +205,19 @@ export class Transport {
   /** Request/response over the two directed links; rejects on timeout or remote error. */
   request(to: NodeId, channel: string, payload: Bytes, timeoutMs: number): Promise<Bytes> {
     if (this.pending.size >= this.o.requestsPendingMax) return Promise.reject(new TransportError('too many pending requests'));
+    const link = this.links.get(to);
+    if (!link) return Promise.reject(new PeerUnavailableError(to, `${to} is not a peer of this node`));
+    if (!link.connected) {
+      const young = !link.everConnected && this.o.clock() - link.createdAtMs < this.o.connectGraceMs;
+      if (!young) return Promise.reject(new PeerUnavailableError(to, `${to} is not connected (request on ${channel} not sent)`));
+    }
     const id = this.nextRequestId++;
     return new Promise<Bytes>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new TransportError(`request to ${to} on ${channel} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { to, resolve, reject, timer });
       if (!this.enqueue(to, encode({ c: channel, p: payload, i: id } satisfies Frame))) {
         clearTimeout(timer);
         this.pending.delete(id);
@@ -218,7 +255,7 @@ export class Transport {
 
   private addPeer(peerId: NodeId, url: string): void {
     if (peerId === this.o.selfId) return;
-    const link: OutboundLink = { peerId, url, socket: null, connected: false, queue: [], queueBytes: 0, backoffMs: this.o.reconnectInitialMs, timer: null, closed: false };
+    const link: OutboundLink = { peerId, url, socket: null, connected: false, queue: [], queueBytes: 0, backoffMs: this.o.reconnectInitialMs, timer: null, closed: false, createdAtMs: this.o.clock(), everConnected: false };
     this.links.set(peerId, link);
     this.connect(link);
   }
@@ -278,17 +315,23 @@ export class Transport {
     link.socket = socket;
     socket.on('open', () => {
       link.connected = true;
+      // Operators see a peer come back; the very first connection at start-up is routine.
+      if (link.everConnected) this.peerLog.write('info', `up:${link.peerId}`, { peer: link.peerId }, 'peer reconnected');
+      else this.o.logger.debug({ peer: link.peerId }, 'connected');
+      link.everConnected = true;
       link.backoffMs = this.o.reconnectInitialMs;
-      this.o.logger.debug({ peer: link.peerId }, 'connected');
       this.flush(link);
     });
     // Outbound sockets carry no traffic toward us; anything arriving is ignored.
     socket.on('message', () => undefined);
     socket.on('error', (err) => this.o.logger.debug({ peer: link.peerId, reason: err.message }, 'outbound connection error'));
     socket.on('close', () => {
+      const wasConnected = link.connected;
       link.connected = false;
       link.socket = null;
+      this.failPendingTo(link.peerId, `connection to ${link.peerId} lost`);
       if (this.stopped || link.closed) return;
+      if (wasConnected) this.peerLog.write('warn', `down:${link.peerId}`, { peer: link.peerId }, 'peer disconnected; reconnecting with back-off');
       const jitter = 0.5 + Math.random() * 0.5;
       const delay = Math.min(this.o.reconnectMaxMs, link.backoffMs) * jitter;
       link.backoffMs = Math.min(this.o.reconnectMaxMs, link.backoffMs * 2);
@@ -302,6 +345,17 @@ export class Transport {
     if (link.timer) clearTimeout(link.timer);
     link.socket?.terminate();
     this.links.delete(link.peerId);
+    this.failPendingTo(link.peerId, `${link.peerId} is no longer a peer`);
+  }
+
+  /** The answer can no longer come (it would travel on the peer's link back to us): fail now. */
+  private failPendingTo(peerId: NodeId, reason: string): void {
+    for (const [id, p] of this.pending) {
+      if (p.to !== peerId) continue;
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(new PeerUnavailableError(peerId, reason, true));
+    }
   }
 
   // --- inbound ----------------------------------------------------------------------------
@@ -343,7 +397,9 @@ export class Transport {
     this.stats.receivedMessages += 1;
     if (frame.i !== undefined && frame.r !== undefined) {
       const pending = this.pending.get(frame.i);
-      if (!pending) return;
+      // Request ids are ours; an answer from a peer we did not ask is dropped (a Byzantine node
+      // must not settle a request to another).
+      if (!pending || pending.to !== from) return;
       this.pending.delete(frame.i);
       clearTimeout(pending.timer);
       if (frame.r === 1) pending.resolve(frame.p);
