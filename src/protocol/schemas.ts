@@ -12,7 +12,15 @@ const TxId = z.string().regex(/^[0-9a-f]{64}$/, 'a transaction id: 64 lowercase 
 export const WAIT_MS_MAX = 60_000;
 const WaitMs = z.coerce.number().int().min(0).max(WAIT_MS_MAX);
 
-export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).meta({ id: 'Error' });
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      txId: z.string().optional().meta({ description: 'the transaction concerned; with OUTCOME_UNKNOWN or COMMIT_TIMEOUT, the id to check with GET /v1/tx/{txId} on any node' }),
+    }),
+  })
+  .meta({ id: 'Error' });
 
 export const HealthResponse = z.object({ ok: z.literal(true), nodeId: z.string(), org: z.string() });
 

@@ -6,7 +6,7 @@
 // only trust anchor) or, in the browser build, http.browser.ts (fetch).
 import { z } from 'zod';
 import { bytesEqual, encode, fromBase64, randomBytes, toBase64, utf8, type Bytes } from '../codec/index.ts';
-import { buildProposal, decodeResponse, decodeTxPayload, encodeEnvelope, encodeSignedProposal, proposalHash, TxFormatError } from '../ledger/tx.ts';
+import { buildProposal, decodeResponse, decodeTxPayload, encodeEnvelope, encodeSignedProposal, parseTx, proposalHash, TxFormatError } from '../ledger/tx.ts';
 import { signRequest, type RequestSigner } from '../protocol/request-signing.ts';
 import { decodeConfig } from '../ledger/config.ts';
 import type { ConfigState } from '../ledger/config-update.ts';
@@ -55,14 +55,52 @@ export interface MedLedgerClientOptions {
   readonly timeoutMs?: number;
   /** Concurrent connections to the node; default 64. */
   readonly socketsMax?: number;
+  /**
+   * Other nodes to resubmit a transaction to when this node leaves its outcome unknown (issue
+   * 11): their API URLs, or 'discover' to learn them from this node's consortium configuration
+   * at the first submission. None by default (a browser page may only reach its own node).
+   */
+  readonly failover?: readonly string[] | 'discover';
 }
 
-/** Every failure: `status` is the HTTP status (0: no answer), `code` a stable machine-readable name. */
+/**
+ * Every failure: `status` is the HTTP status (0: no answer), `code` a stable machine-readable
+ * name, `txId` the transaction concerned when there is one (for a submission whose outcome is
+ * unknown: the id to check). `maybeSent` is false only when the request certainly never reached
+ * the node (connection refused before anything was written).
+ */
 export class MedLedgerApiError extends Error {
-  override readonly name = 'MedLedgerApiError';
-  constructor(readonly status: number, readonly code: string, message: string) {
+  override readonly name: string = 'MedLedgerApiError';
+  constructor(readonly status: number, readonly code: string, message: string, readonly txId: string | null = null, readonly maybeSent = true) {
     super(message);
   }
+}
+
+/**
+ * A submission that may or may not have been ordered: the node died or timed out after the
+ * transaction left this client, and no other node could say. The transaction is not lost track
+ * of: `txId` names it; `medledger tx status <txId>` (GET /v1/tx/<txId>) on any node tells, and
+ * resubmitting the same signed envelope is safe (a duplicate txId is never ordered twice).
+ */
+export class OutcomeUnknownError extends MedLedgerApiError {
+  override readonly name = 'OutcomeUnknownError';
+  constructor(txId: string, cause: string) {
+    super(0, 'OUTCOME_UNKNOWN', `outcome unknown: transaction ${txId} may have committed (${cause}); check it with \`medledger tx status ${txId}\` or GET /v1/tx/${txId} on any node — resubmitting the same envelope is safe`, txId);
+  }
+}
+
+/** 5xx answers in which the node says it did not pass the transaction on (a refusal, not unknown). */
+const NOT_ORDERED_CODES = new Set(['ORDERING_UNAVAILABLE']);
+
+/** Worth resubmitting elsewhere: no answer, or a server-side failure (never a 4xx refusal). */
+function retryElsewhere(err: MedLedgerApiError): boolean {
+  return err.status === 0 || err.status >= 500;
+}
+
+/** Whether the transaction may have been ordered despite this failure. */
+function mayHaveOrdered(err: MedLedgerApiError): boolean {
+  if (err.status === 0) return err.maybeSent;
+  return !NOT_ORDERED_CODES.has(err.code);
 }
 
 export interface SubmitOptions {
@@ -100,6 +138,9 @@ export class MedLedgerClient {
   private readonly transport: HttpTransport;
   private readonly timeoutMs: number;
   private audience: Promise<string> | null;
+  private readonly failover: MedLedgerClientOptions['failover'];
+  /** Other nodes' API URLs (learned once when failover is 'discover'). */
+  private alternates: Promise<readonly string[]> | null = null;
 
   constructor(options: MedLedgerClientOptions) {
     let base: URL;
@@ -127,6 +168,7 @@ export class MedLedgerClient {
       throw new MedLedgerApiError(0, err instanceof TransportError ? err.code : 'BAD_OPTIONS', (err as Error).message);
     }
     this.audience = options.nodeId !== undefined ? Promise.resolve(options.nodeId) : null;
+    this.failover = options.failover;
   }
 
   /** Release pooled connections. */
@@ -186,7 +228,57 @@ export class MedLedgerClient {
    * signatures, say). The node checks that this client is its creator.
    */
   async submitEnvelope(envelope: Bytes, opts: SubmitOptions = {}): Promise<TxStatusT> {
-    return this.check(TxStatus, await this.call('POST', '/v1/submit', { envelope: toB64(envelope), waitMs: opts.waitMs ?? DEFAULT_WAIT_MS }));
+    let txId: string;
+    try {
+      txId = parseTx(envelope).proposal.txId;
+    } catch (err) {
+      throw new MedLedgerApiError(0, 'MALFORMED_TRANSACTION', `not a transaction envelope: ${(err as Error).message}`);
+    }
+    return this.deliver(envelope, txId, opts.waitMs ?? DEFAULT_WAIT_MS);
+  }
+
+  /**
+   * Send a signed envelope to this node; when the outcome is unknown (no answer, or the node could
+   * not tell), resubmit the identical envelope to the other nodes in turn — the same txId, so it is
+   * ordered at most once — and only when none can tell, throw OutcomeUnknownError with the txId.
+   * A refusal (4xx) is final and thrown as it is.
+   */
+  private async deliver(envelope: Bytes, txId: string, waitMs: number): Promise<TxStatusT> {
+    const body = { envelope: toB64(envelope), waitMs };
+    if (this.failover === 'discover' && this.alternates === null) this.alternates = this.discoverAlternates();
+    let first: MedLedgerApiError;
+    try {
+      return this.check(TxStatus, await this.call('POST', '/v1/submit', body));
+    } catch (err) {
+      if (!(err instanceof MedLedgerApiError) || !retryElsewhere(err)) throw err;
+      first = err;
+    }
+    let unknown = mayHaveOrdered(first);
+    let lastCause = `${this.url}: ${first.message}`;
+    for (const url of await (this.alternates ?? Promise.resolve(Array.isArray(this.failover) ? this.failover : []))) {
+      const other = new MedLedgerClient({ url, certPem: this.certPem, signer: this.signer, transport: this.transport, timeoutMs: this.timeoutMs });
+      try {
+        return other.check(TxStatus, await other.call('POST', '/v1/submit', body));
+      } catch (err) {
+        if (!(err instanceof MedLedgerApiError) || !retryElsewhere(err)) throw err;
+        unknown ||= mayHaveOrdered(err);
+        lastCause = `${url}: ${err.message}`;
+      }
+    }
+    // Nothing left this client, or every node refused the connection before reading it: the
+    // transaction was certainly not ordered, and saying "unknown" would be a lie the other way.
+    if (!unknown) throw new MedLedgerApiError(first.status, first.code, `not ordered: ${first.message} (transaction ${txId}; no node passed it on — it is safe to submit again)`, txId, false);
+    throw new OutcomeUnknownError(txId, lastCause);
+  }
+
+  /** The other nodes' API URLs from this node's consortium configuration (peers only). */
+  private async discoverAlternates(): Promise<readonly string[]> {
+    try {
+      const body = this.check(ConfigResponse, await this.call('GET', '/v1/config'));
+      return body.nodes.filter((n) => n.roles.includes('peer') && n.apiUrl && new URL(n.apiUrl).origin !== this.url).map((n) => n.apiUrl!);
+    } catch {
+      return [];
+    }
   }
 
   private async newSignedProposal(contract: string, fn: string, args: readonly string[]): Promise<{ txId: string; proposalBytes: Bytes; body: { signedProposal: string } }> {
@@ -224,8 +316,7 @@ export class MedLedgerClient {
       throw new MedLedgerApiError(502, 'BAD_GATEWAY_TX', `the gateway returned a transaction this client will not sign: ${(err as Error).message}`);
     }
     const envelope = encodeEnvelope({ payload: txPayload, signature: await this.signer.sign(txPayload) });
-    const waitMs = opts.waitMs ?? DEFAULT_WAIT_MS;
-    const status = this.check(TxStatus, await this.call('POST', '/v1/submit', { envelope: toB64(envelope), waitMs }));
+    const status = await this.deliver(envelope, txId, opts.waitMs ?? DEFAULT_WAIT_MS);
     return { ...status, payload, endorsers: endorsed.endorsers };
   }
 
@@ -304,7 +395,7 @@ export class MedLedgerClient {
   private errorFrom(status: number, text: string): MedLedgerApiError {
     try {
       const body = ErrorBody.parse(JSON.parse(text));
-      return new MedLedgerApiError(status, body.error.code, body.error.message);
+      return new MedLedgerApiError(status, body.error.code, body.error.message, body.error.txId ?? null);
     } catch {
       return new MedLedgerApiError(status, 'HTTP_ERROR', `${this.url} answered HTTP ${status}: ${text.slice(0, 200)}`);
     }
@@ -326,7 +417,8 @@ export class MedLedgerClient {
         if (err instanceof TransportError) {
           // The request never reached the server (a dropped kept-alive socket): resend once, freshly signed.
           if (err.retryable && attempt === 1) continue;
-          throw new MedLedgerApiError(0, err.code, err.message);
+          // Refused on the first try: nothing was written. After a retry, the first may have landed.
+          throw new MedLedgerApiError(0, err.code, err.message, null, !(err.code === 'ECONNREFUSED' && attempt === 1));
         }
         throw err;
       }

@@ -32,5 +32,6 @@ export function connectAs(dir: string, org: string, user: string, apiUrl?: strin
     // The on-chain identity: the certificate's CN, which for a patient is their pseudonym, not
     // the login name `user` that names the directory (decision 0906).
     user: `${org}/${parseCertificate(certPem).subject.commonName ?? user}`,
+    failover: 'discover',
   });
 }

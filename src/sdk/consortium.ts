@@ -87,5 +87,7 @@ export function clientFromDir(dir: string, org: string, user: string, url?: stri
     if (!node) throw new MedLedgerApiError(0, 'NO_ENDPOINT', `the consortium in ${dir} has no peer node of ${org}`);
     target = node.apiUrl;
   }
-  return new MedLedgerClient({ url: target, ...creds });
+  // The other peers of the consortium take a resubmission whose outcome this node left unknown.
+  const others = consortiumEndpoints(dir).filter((n) => n.roles.includes('peer') && n.apiUrl !== target).map((n) => n.apiUrl);
+  return new MedLedgerClient({ url: target, ...creds, failover: others });
 }

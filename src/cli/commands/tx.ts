@@ -45,6 +45,8 @@ export function readPemFile(path: string, option: string): string {
 export function apiFailure(err: unknown): never {
   if (err instanceof MedLedgerApiError) {
     const where = err.status > 0 ? `HTTP ${err.status} ${err.code}` : err.code;
+    // Exit 3: the transaction may have committed — a script must check, not resubmit blindly.
+    if (err.code === 'OUTCOME_UNKNOWN' || err.code === 'COMMIT_TIMEOUT') throw new CliError(`${err.message} (${where})${err.txId && !err.message.includes('tx status') ? `\n  check: medledger tx status ${err.txId}` : ''}`, 3);
     throw new CliError(`${err.message} (${where})`, 1);
   }
   throw err;
@@ -54,7 +56,7 @@ export function resolveClient(flags: ConnectFlags): MedLedgerClient {
   try {
     if (flags.cert || flags.key || flags.ca) {
       if (!flags.cert || !flags.key || !flags.ca || !flags.url) throw new CliError('--cert, --key, --ca and --url go together (or use --dir with --org and --user)', 2);
-      return new MedLedgerClient({ url: flags.url, certPem: readPemFile(flags.cert, 'cert'), keyPem: readPemFile(flags.key, 'key'), caPem: readPemFile(flags.ca, 'ca') });
+      return new MedLedgerClient({ url: flags.url, certPem: readPemFile(flags.cert, 'cert'), keyPem: readPemFile(flags.key, 'key'), caPem: readPemFile(flags.ca, 'ca'), failover: 'discover' });
     }
     const dir = resolve(flags.dir ?? DEFAULT_CONSORTIUM_DIR);
     if (!existsSync(dir)) throw new CliError(`--dir ${flags.dir ?? DEFAULT_CONSORTIUM_DIR}: no such directory (run medledger up, or pass --url/--cert/--key/--ca)`, 2);
