@@ -24,7 +24,7 @@ import { configUpdatePolicyText } from '../ledger/config-update.ts';
 import { decodeProposal, decodeSignedProposal, parseAll, parseTx, TxFormatError, type ParsedTx, type SignedProposal, type TxPayload, type TxProposal } from '../ledger/tx.ts';
 import { collectEndorsements, GatewayError, type EndorserClient } from '../node/gateway.ts';
 import type { NodeConfig } from '../node/config.ts';
-import type { Logger } from '../log/log.ts';
+import { RateLimitedLog, type Logger } from '../log/log.ts';
 import type { BroadcastResult, KnownTx } from '../node/orderer.ts';
 import type { NodeServices } from '../node/services.ts';
 import { AuthError, AUTH_CLOCK_WINDOW_MS, AUTH_NONCE_CACHE_MAX, NonceCache, verifyRequest } from './auth.ts';
@@ -320,6 +320,8 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
   const limits: ApiServerLimits = { ...DEFAULT_API_LIMITS, ...opts.limits };
   const clock = opts.clock ?? (() => Date.now());
   const log = opts.logger;
+  // Operator-visible, but bounded: a dead peer fails every endorsement sent its way.
+  const opsLog = new RateLimitedLog(log, 3, 60_000);
   const nonces = new NonceCache(AUTH_CLOCK_WINDOW_MS, AUTH_NONCE_CACHE_MAX);
   const rates = new TokenBuckets(limits.ratePerSecond, limits.rateBurst);
   const rawBodies = new WeakMap<FastifyRequest, Bytes>();
@@ -550,6 +552,7 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
       e.endorse(sp).catch((err: unknown) => {
         failed.add(e.org);
         endorserDownUntil.set(e.org, clock() + limits.endorserBackoffMs);
+        opsLog.write('warn', `endorser:${e.org}`, { endorser: e.org, reason: err instanceof Error ? err.message.slice(0, 200) : 'unknown', skippedForMs: limits.endorserBackoffMs }, 'endorser unreachable; routing endorsements around it');
         throw err;
       }),
   });

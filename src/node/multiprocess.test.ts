@@ -174,3 +174,33 @@ describe('four-hospital PBFT network with a Byzantine member', { timeout: 300_00
     byzantine = null;
   });
 });
+
+describe('four-hospital PBFT network whose primary dies with no load', { timeout: 240_000 }, () => {
+  let net: TestNetwork;
+  before(async () => {
+    net = await startTestNetwork({ orgs: 4, engine: 'pbft' });
+  });
+  after(async () => {
+    await net?.stop();
+  });
+
+  it('replaces the dead primary without any client request, then commits (issue 11)', async () => {
+    const first = await net.client('Hospital2').submit('assets', 'create', ['idle-0', 'patient-3', '1'], { waitMs: 30_000 });
+    assert.equal(first.code, 'VALID');
+    await net.waitFor('one primary known to all', () => {
+      const leaders = net.orgs.map((o) => net.status(o)?.consensus?.leader ?? null);
+      return leaders.every((l) => l !== null && l === leaders[0]);
+    }, 30_000);
+    const primary = net.status('Hospital1')!.consensus!.leader!;
+    const primaryOrg = primary.replace(/^node\./, '');
+    net.kill(primaryOrg);
+    // No submissions now: only the backups' silent-primary timers can move the view.
+    const rest = net.orgs.filter((o) => o !== primaryOrg);
+    await net.waitFor('a new primary agreed by the three others', () => {
+      const leaders = rest.map((o) => net.status(o)?.consensus?.leader ?? null);
+      return leaders.every((l) => l !== null && l !== primary && l === leaders[0]);
+    }, 60_000);
+    const after = await net.client(rest[0]!).submit('assets', 'create', ['idle-1', 'patient-3', '1'], { waitMs: 30_000 });
+    assert.equal(after.code, 'VALID');
+  });
+});

@@ -90,6 +90,8 @@ export interface PbftStats {
   received: number;
   dropped: Record<DropReason, number>;
   viewChangesStarted: number;
+  /** View changes started because the primary fell silent with no request pending. */
+  silentPrimaryViewChanges: number;
   newViewsInstalled: number;
   checkpointsStable: number;
   stateTransfers: number;
@@ -104,6 +106,7 @@ function newStats(): PbftStats {
       badDigest: 0, badBatch: 0, conflict: 0, badProof: 0, badNewView: 0, stale: 0, limit: 0,
     },
     viewChangesStarted: 0,
+    silentPrimaryViewChanges: 0,
     newViewsInstalled: 0,
     checkpointsStable: 0,
     stateTransfers: 0,
@@ -234,8 +237,12 @@ export class PbftEngine implements Engine<PbftMessage> {
   private myVc: ViewChangeMsg | null = null;
   private newView: NewViewMsg | null = null;
   private timerTicks = 0;
+  /** When the current view began here: a new primary gets a full silent-primary timeout. */
+  private viewStartTick = 0;
   private rebroadcastDone = false;
   private ticks = 0;
+  /** replica → the tick we last accepted a signed message from it (liveness evidence only). */
+  private readonly heardTick = new Map<NodeId, number>();
   private readonly lastAnswered = new Map<NodeId, number>();
   private readonly verifiedVcs = new Set<string>();
 
@@ -291,6 +298,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     // Our own identity from the network: a replay of our messages or a twin. Never trust it.
     if (msg.replica === this.id) return this.drop('self');
     if (!this.verifySig(msg)) return this.drop('badSignature');
+    this.heardTick.set(msg.replica, this.ticks);
     switch (msg.type) {
       case 'request': return this.onRequest(msg);
       case 'pre-prepare': return this.onPrePrepare(msg);
@@ -904,6 +912,10 @@ export class PbftEngine implements Engine<PbftMessage> {
       if (this.pending.size === 0) {
         this.timerTicks = 0;
         this.rebroadcastDone = false;
+        if (this.primaryIsSilent()) {
+          this.stats.silentPrimaryViewChanges += 1;
+          this.startViewChange(this.view + 1);
+        }
         return;
       }
       this.timerTicks += 1;
@@ -934,12 +946,32 @@ export class PbftEngine implements Engine<PbftMessage> {
     if (this.timerTicks >= this.timeoutTicks()) this.startViewChange(this.view + 1);
   }
 
+  /**
+   * The primary has said nothing (not even its periodic STATUS) for the silent-primary timeout,
+   * while this backup hears enough of the others that it is not the one cut off: at least q − 1
+   * replicas besides the primary spoke within two status intervals (with itself, a quorum that
+   * can complete the view change). An isolated backup therefore never wanders into a view change
+   * alone; a dead primary is replaced without waiting for a client request.
+   */
+  private primaryIsSilent(): boolean {
+    const timeout = this.opts.silentPrimaryTimeoutTicks;
+    if (timeout === 0 || this.isPrimary()) return false;
+    const scaled = timeout * (this.timeoutTicks() / this.opts.viewChangeTimeoutTicks);
+    const primary = this.primaryOf(this.view);
+    if (this.ticks - Math.max(this.heardTick.get(primary) ?? 0, this.viewStartTick) < scaled) return false;
+    const recent = 2 * this.opts.statusIntervalTicks;
+    let others = 0;
+    for (const m of this.members) if (m !== primary && m !== this.id && this.ticks - (this.heardTick.get(m) ?? -Infinity) <= recent) others += 1;
+    return others >= this.q - 1;
+  }
+
   private startViewChange(target: number): void {
     assertInvariant(target > this.view, `view change must move forward (${this.view} → ${target})`);
     this.view = target;
     this.changing = true;
     this.streak = Math.min(this.streak + 1, 1_000);
     this.timerTicks = 0;
+    this.viewStartTick = this.ticks;
     this.stats.viewChangesStarted += 1;
     // Messages of the old view are no longer accepted or sent; what prepared survives in P.
     this.slots.clear();
@@ -1092,6 +1124,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     this.view = nv.view;
     this.changing = false;
     this.timerTicks = 0;
+    this.viewStartTick = this.ticks;
     this.rebroadcastDone = false;
     this.slots.clear();
     this.persistOps.push({ op: 'deletePrefix', prefix: P_SLOT });

@@ -20,6 +20,12 @@ export interface PbftOptions {
   readonly stateBytesMax: number;
   /** Max proposals re-broadcast at once when a request has waited T/2 ticks. */
   readonly rebroadcastMax: number;
+  /**
+   * A backup that has heard nothing from the primary for this many ticks (times the view-change
+   * back-off), while it does hear the other backups, starts a view change even with no request
+   * pending: a dead primary is replaced under no load (issue 11). 0 disables it.
+   */
+  readonly silentPrimaryTimeoutTicks: number;
 }
 
 export const DEFAULT_PBFT_OPTIONS: PbftOptions = {
@@ -32,6 +38,8 @@ export const DEFAULT_PBFT_OPTIONS: PbftOptions = {
   catchUpBatchMax: 20,
   stateBytesMax: 16 * 1024 * 1024,
   rebroadcastMax: 100,
+  // Two view-change timeouts: the primary's STATUS every 10 ticks must go missing 8 times over.
+  silentPrimaryTimeoutTicks: 80,
 };
 
 export class PbftOptionsError extends Error {
@@ -48,6 +56,7 @@ const LIMITS: Record<keyof PbftOptions, readonly [number, number]> = {
   catchUpBatchMax: [1, 10_000],
   stateBytesMax: [1024, 1024 * 1024 * 1024],
   rebroadcastMax: [1, 100_000],
+  silentPrimaryTimeoutTicks: [0, 10_000_000],
 };
 
 export function parsePbftOptions(raw: Readonly<Record<string, unknown>> | undefined): PbftOptions {

@@ -368,6 +368,45 @@ describe('pbft: view change', () => {
   });
 });
 
+describe('pbft: a silent primary under no load (issue 11)', () => {
+  const QUIET = { ...FAST, silentPrimaryTimeoutTicks: 20 };
+  const stats = (c: Cluster, id: string): { viewChangesStarted: number; silentPrimaryViewChanges: number } => c.engine(id).stats;
+
+  it('a crashed primary is replaced without any client request, and the new view orders at once', () => {
+    const c = new Cluster({ options: QUIET });
+    c.tick(5);
+    c.crash('n0');
+    c.tick(100);
+    for (const id of ['n1', 'n2', 'n3']) {
+      const st = c.engine(id).status();
+      assert.ok(st.epoch >= 1 && st.leader !== null && st.leader !== 'n0', `${id} is in view ${st.epoch} led by ${st.leader}`);
+      assert.ok(stats(c, id).silentPrimaryViewChanges >= 1, `${id} noticed the silence itself`);
+    }
+    submit(c, 3, () => 'n2');
+    c.tick(5);
+    for (const id of ['n1', 'n2', 'n3']) assert.equal(c.decidedKeys(id).length, 3);
+    c.assertAgreement(['n1', 'n2', 'n3']);
+  });
+
+  it('a live, idle primary is never voted out (its STATUS messages are its heartbeat)', () => {
+    const c = new Cluster({ options: QUIET });
+    c.tick(400);
+    for (const id of c.ids) {
+      assert.equal(c.engine(id).status().epoch, 0);
+      assert.equal(stats(c, id).viewChangesStarted, 0);
+    }
+  });
+
+  it('a backup cut off from everyone does not wander into a view change alone', () => {
+    const c = new Cluster({ options: QUIET });
+    c.tick(5);
+    c.interceptor = (env) => env.from !== 'n3' && env.to !== 'n3';
+    c.tick(400);
+    assert.equal(stats(c, 'n3').viewChangesStarted, 0, 'it hears no other backup either, so it blames nobody');
+    for (const id of ['n0', 'n1', 'n2']) assert.equal(c.engine(id).status().epoch, 0);
+  });
+});
+
 describe('pbft: checkpoints, watermarks, state transfer', () => {
   const CK = { ...FAST, checkpointInterval: 5, logWindow: 10 };
 
