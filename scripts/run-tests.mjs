@@ -26,6 +26,7 @@ const INTEGRATION = [
   'src/cli/commands/tx.test.ts', 'src/cli/commands/sim.test.ts', 'src/cli/demo.test.ts', 'src/cli/membership.test.ts', 'src/ledger/recovery.test.ts',
   'src/node/multiprocess.test.ts', 'src/node/node.test.ts', 'src/node/inprocess.test.ts', 'src/node/init.test.ts',
   'src/records/custody.test.ts', 'src/records/records.test.ts', 'src/contracts/health/network.test.ts', 'web/test/',
+  'src/testing/faults/',
 ];
 
 const args = process.argv.slice(2);

@@ -66,6 +66,11 @@ export interface InitOptions {
   readonly tickMs?: number;
   /** Engine options merged over the defaults (tests: e.g. raft snapshotEntries to force snapshots). */
   readonly engineOptions?: Readonly<Record<string, unknown>>;
+  /**
+   * Where node i listens and how the others reach it, when that is not `host` and basePort + 2i
+   * (the fault suite: each node in its own network namespace, p2p traffic through a fault proxy).
+   */
+  readonly addresses?: (index: number, ports: { p2pPort: number; apiPort: number }) => { listenHost: string; p2pUrl: string; apiUrl: string; certHosts: readonly string[] };
 }
 
 export interface InitResult {
@@ -147,11 +152,17 @@ export async function initConsortium(options: InitOptions): Promise<InitResult> 
   if (existsSync(join(options.dir, 'genesis.block'))) throw new RangeError(`${options.dir} already holds a consortium (genesis.block exists); choose another --dir`);
   const host = options.host ?? '127.0.0.1';
   const orgs = Array.from({ length: options.orgs }, (_, i) => orgName(i));
+  const portsOf = (i: number): { p2pPort: number; apiPort: number } => ({ p2pPort: options.basePort + 2 * i, apiPort: options.basePort + 2 * i + 1 });
+  const addressOf = (i: number): { listenHost: string; p2pUrl: string; apiUrl: string } =>
+    options.addresses?.(i, portsOf(i)) ?? { listenHost: host, p2pUrl: `wss://${host}:${portsOf(i).p2pPort}`, apiUrl: `https://${host}:${portsOf(i).apiPort}` };
   const pseudonymKeys = new Map(orgs.map((org) => [org, newPseudonymKey()]));
   const consortium = await createConsortium({
     orgs,
     users: orgs.flatMap((org) => demoUsersOf(org, pseudonymKeys.get(org)!).map((u) => ({ org, ...u }))),
-    nodeHosts: () => [host, 'localhost'],
+    nodeHosts: (org) => {
+      const i = orgs.indexOf(org);
+      return options.addresses ? [...options.addresses(i, portsOf(i)).certHosts, 'localhost'] : [host, 'localhost'];
+    },
   });
   mkdirSync(options.dir, { recursive: true });
   const cryptoDir = join(options.dir, 'crypto');
@@ -162,8 +173,8 @@ export async function initConsortium(options: InitOptions): Promise<InitResult> 
     id: nodeIdOf(org),
     org,
     roles: ['peer', 'orderer'],
-    p2pUrl: `wss://${host}:${options.basePort + 2 * i}`,
-    apiUrl: `https://${host}:${options.basePort + 2 * i + 1}`,
+    p2pUrl: addressOf(i).p2pUrl,
+    apiUrl: addressOf(i).apiUrl,
     location: SITES[i % SITES.length]!,
     rating: Math.round((0.9 - (i % 5) * 0.1) * 100) / 100,
   }));
@@ -194,7 +205,7 @@ export async function initConsortium(options: InitOptions): Promise<InitResult> 
   writeFileSync(genesisPath, encodeBlock(genesisBlock(config)));
 
   const written = nodes.map((n, i) => {
-    const configPath = writeNodeYaml({ dir: options.dir, org: n.org, nodeId: n.id, roles: n.roles, host, p2pPort: options.basePort + 2 * i, apiPort: options.basePort + 2 * i + 1, tickMs: ordering.tickMs });
+    const configPath = writeNodeYaml({ dir: options.dir, org: n.org, nodeId: n.id, roles: n.roles, host: addressOf(i).listenHost, ...portsOf(i), tickMs: ordering.tickMs });
     return { ...n, configPath };
   });
   return { dir: options.dir, genesisPath, nodes: written, consortium };

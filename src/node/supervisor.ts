@@ -58,11 +58,14 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Start one node process; output is appended to <nodeDir>/node.log. */
-export function spawnNode(nodeDir: string, options: { detached: boolean; env?: NodeJS.ProcessEnv }): number {
+export function spawnNode(nodeDir: string, options: { detached: boolean; env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[]; launcher?: readonly string[] }): number {
   rmSync(join(nodeDir, 'node.status.json'), { force: true });
   const log = openSync(join(nodeDir, 'node.log'), 'a');
   try {
-    const child = spawn(process.execPath, [BIN, 'node', 'start', '--config', join(nodeDir, 'node.yaml')], {
+    // `launcher` runs the node through another program that execs it (the fault suite: `ip netns
+    // exec <ns>`), so the PID returned is still the node's; `nodeArgs` go to Node.js itself.
+    const command = [...(options.launcher ?? []), process.execPath, ...(options.nodeArgs ?? []), BIN, 'node', 'start', '--config', join(nodeDir, 'node.yaml')];
+    const child = spawn(command[0]!, command.slice(1), {
       detached: options.detached,
       stdio: ['ignore', log, log],
       env: { ...process.env, ...options.env },
