@@ -262,7 +262,7 @@ export class BlockStore {
       fsyncSync(fd);
     } catch (err) {
       this.failed = err as Error;
-      throw new BlockStoreError(`append of block ${number} failed, the store is now read-only until restart: ${(err as Error).message}`);
+      throw new BlockStoreError(`append of block ${number} failed, the store is now read-only until restart: ${(err as Error).message}`, { cause: err });
     }
     this.locations.push({ segment: this.segments.length - 1, offset: this.writeOffset, length: payload.byteLength });
     this.writeOffset += record.length;

@@ -110,6 +110,7 @@ export class MedLedgerNode implements NodeServices {
   private readonly cleanups: (() => void)[] = [];
   private stopped = false;
   private fatal: Error | null = null;
+  private readonly fatalHandlers: Array<(err: Error) => void> = [];
   /** Request handlers other services register (off-chain record fetches, statistics partials). */
   private readonly extraHandlers = new Map<string, (from: string, payload: Bytes) => Promise<Bytes>>();
 
@@ -238,6 +239,12 @@ export class MedLedgerNode implements NodeServices {
 
   /** What the orderer reports, in the log and the metrics. */
   private onOrdererEvent(event: string, detail: Record<string, unknown>): void {
+    if (event === 'storage-failure') {
+      this.fatal = new Error(String(detail.reason));
+      this.log.fatal(detail, 'storage failure: the consensus write-ahead log could not be written durably; the node stops');
+      for (const h of this.fatalHandlers) h(this.fatal);
+      return;
+    }
     if (event === 'leader-change') {
       this.metrics.leaderChanges.inc();
       this.events.write(detail['to'] === null ? 'warn' : 'info', event, detail, detail['to'] === null ? 'consensus: no leader/primary known' : `consensus: leader/primary is now ${String(detail['to'])}`);
@@ -639,7 +646,19 @@ export class MedLedgerNode implements NodeServices {
 
   private deliveryFailed(err: Error): void {
     this.fatal = err;
+    if (isStorageFailure(err)) {
+      // A failed durable write (DESIGN §4): never retried, never carried past. The process stops
+      // (the CLI exits on onFatal); a restart recovers from what was durably written.
+      this.log.fatal({ reason: err.message }, 'storage failure: a block could not be written durably; the node stops');
+      for (const h of this.fatalHandlers) h(err);
+      return;
+    }
     this.log.fatal({ reason: err.message }, 'block delivery stopped: the ordering service delivered a block this peer rejects');
+  }
+
+  /** Called when the node must stop (a failed durable write): the process owner exits. */
+  onFatal(handler: (err: Error) => void): void {
+    this.fatalHandlers.push(handler);
   }
 
   /** The ledger follows this node's own orderer (from the ledger's height on). */
@@ -695,4 +714,14 @@ function listsNode(config: ConsortiumConfig, nodeId: string, org: string): boole
 /** Same chain? (used by tests and `status`): equal heights and last block hashes. */
 export function sameChain(a: NodeStatus, b: NodeStatus): boolean {
   return a.height === b.height && bytesEqual(Buffer.from(a.lastBlockHashHex, 'hex'), Buffer.from(b.lastBlockHashHex, 'hex'));
+}
+
+/** An error from the disk under the ledger (a failed write or fsync), through any wrapping. */
+function isStorageFailure(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e.name === 'BlockStoreError') return true;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E(IO|NOSPC|ROFS|DQUOT|BADF|FBIG)$/.test(code)) return true;
+  }
+  return false;
 }

@@ -445,7 +445,16 @@ export class Orderer {
     try {
       while (this.engine.hasReady()) {
         const rd = this.engine.ready();
-        this.wal.apply(rd.persist);
+        try {
+          this.wal.apply(rd.persist);
+        } catch (err) {
+          // A failed durable write: nothing of this Ready may leave the node, and the engine must
+          // not advance past state that is not on disk. The orderer stops for good; the owner is
+          // told (the node process exits) and a restart recovers from the WAL as written.
+          this.close();
+          this.onEvent('storage-failure', { reason: (err as Error).message });
+          throw err;
+        }
         for (const m of rd.messages) this.send(m.to, m.message);
         if (rd.restore) this.beginRestore(rd.restore.height, rd.restore.digest);
         for (const decided of rd.decided) this.onDecided(decided);

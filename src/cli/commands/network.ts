@@ -79,6 +79,12 @@ async function startNodeCommand(configPath: string): Promise<void> {
     throw new CliError(`cannot serve the API on ${config.listen.api.host}:${config.listen.api.port}: ${(err as Error).message}`, 1);
   }
   node.reportStatusTo(join(nodeDir, 'node.status.json'), { pid: process.pid, p2pUrl, apiUrl: api.url, consoleUrl: api.consoleUrl });
+  // A failed durable write stops the process (exit 74, EX_IOERR):
+  // what was written durably is recovered at the next start; nothing half-written is served.
+  node.onFatal(() => {
+    process.exitCode = 74;
+    setTimeout(() => process.exit(74), 100).unref();
+  });
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string): void => {
       node.log.info({ signal }, 'stopping');

@@ -1,0 +1,57 @@
+// Storage faults for one node process of the fault suite, loaded with `node --import` before the
+// node starts (test runs only: nothing in the product reads this). MEDLEDGER_FAULT_STORAGE is
+// `<kind>:<target>:<n>`:
+//   fsync-fail:<target>:<n>  the n-th fsync of a <target> file fails with EIO (a dying disk);
+//   torn-write:<target>:<n>  the n-th write to a <target> file writes half its bytes, then the
+//                            process is killed (power lost mid-write);
+// <target> is `wal` (the consensus write-ahead log) or `blocks` (the block store's segments).
+// It replaces node:fs's writeSync/fsyncSync/openSync/closeSync and re-syncs the ESM named exports
+// (module.syncBuiltinESMExports), so the product's own `import { fsyncSync } from 'node:fs'` calls
+// go through here unchanged.
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+
+const spec = process.env.MEDLEDGER_FAULT_STORAGE ?? '';
+const m = /^(fsync-fail|torn-write):(wal|blocks):(\d+)$/.exec(spec);
+if (spec !== '' && !m) throw new Error(`MEDLEDGER_FAULT_STORAGE: expected <fsync-fail|torn-write>:<wal|blocks>:<n>, got ${spec}`);
+if (m) {
+  const [, kind, target, nth] = m;
+  const matches = (path: string): boolean => (target === 'wal' ? /wal\.log$/.test(path) : /blocks-\d+\.bin$/.test(path));
+  const paths = new Map<number, string>();
+  let count = 0;
+  const real = { openSync: fs.openSync, closeSync: fs.closeSync, writeSync: fs.writeSync, fsyncSync: fs.fsyncSync };
+  fs.openSync = ((path: fs.PathLike, ...rest: unknown[]) => {
+    const fd = (real.openSync as (...a: unknown[]) => number)(path, ...rest);
+    paths.set(fd, String(path));
+    return fd;
+  }) as typeof fs.openSync;
+  fs.closeSync = ((fd: number) => {
+    paths.delete(fd);
+    real.closeSync(fd);
+  }) as typeof fs.closeSync;
+  const hit = (fd: number): boolean => matches(paths.get(fd) ?? '') && ++count === Number(nth);
+  if (kind === 'fsync-fail') {
+    fs.fsyncSync = ((fd: number) => {
+      if (hit(fd)) {
+        const err = new Error(`EIO: i/o error, fsync (injected by the fault suite on ${paths.get(fd)})`) as NodeJS.ErrnoException;
+        err.code = 'EIO';
+        throw err;
+      }
+      real.fsyncSync(fd);
+    }) as typeof fs.fsyncSync;
+  } else {
+    fs.writeSync = ((fd: number, buffer: NodeJS.ArrayBufferView, ...rest: unknown[]) => {
+      if (typeof buffer !== 'string' && hit(fd)) {
+        const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+        const offset = typeof rest[0] === 'number' ? rest[0] : 0;
+        const length = typeof rest[1] === 'number' ? rest[1] : bytes.byteLength - offset;
+        const position = typeof rest[2] === 'number' ? rest[2] : null;
+        real.writeSync(fd, bytes, offset, Math.max(1, Math.floor(length / 2)), position);
+        process.kill(process.pid, 'SIGKILL');
+      }
+      return (real.writeSync as (...a: unknown[]) => number)(fd, buffer, ...rest);
+    }) as typeof fs.writeSync;
+  }
+  syncBuiltinESMExports();
+}
+export {};
