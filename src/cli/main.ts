@@ -22,6 +22,7 @@ const COMMAND_MODULES: ReadonlyArray<() => Promise<{ register(program: Command, 
   () => import('./commands/dataset.ts'),
   () => import('./commands/stats.ts'),
   () => import('./commands/org.ts'),
+  () => import('./commands/user.ts'),
 ];
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -16,8 +16,9 @@
 // both run. The MVCC read of "_config/current" orders competing updates: of two updates built
 // on the same config, the second to be ordered fails, as in Fabric.
 import { decode, encode, sha256, type Bytes } from '../codec/index.ts';
-import { formatPolicy, outOf, parsePolicy, signedBy, type Policy } from '../identity/index.ts';
-import { type ConsortiumConfig, validateConfig } from './config.ts';
+import { fromHex, toHex } from '../codec/index.ts';
+import { formatPolicy, outOf, parsePolicy, signedBy, verifyRevocationList, type Policy } from '../identity/index.ts';
+import { type ConsortiumConfig, type OrgConfig, validateConfig } from './config.ts';
 import { buildEnvelope, buildProposal, decodeProposal, decodeResponse, encodeEnvelope, encodeResponse, endorse, type Endorsement, type MessageSigner, type ParsedTx, type ResponsePayload, type Version } from './tx.ts';
 
 export const CONFIG_NAMESPACE = '_config';
@@ -72,6 +73,55 @@ export function configUpdatePolicy(config: ConsortiumConfig): Policy {
   return outOf(Math.floor(orgs.length / 2) + 1, ...orgs.map((org) => signedBy(org, 'admin')));
 }
 
+/**
+ * Who must sign the update `current` → `next`. An update that only adds revocation lists of one
+ * organisation needs that organisation's admin alone (like Fabric's per-organisation modification
+ * policy): a hospital must be able to revoke its own doctor's certificate at once, without
+ * waiting for the other hospitals. Anything else needs admins of a majority.
+ */
+export function configUpdatePolicyFor(current: ConsortiumConfig, next: ConsortiumConfig): Policy {
+  const org = revocationOnlyUpdate(current, next);
+  return org === null ? configUpdatePolicy(current) : signedBy(org, 'admin');
+}
+
+/** The one organisation whose revocations an update adds, when that is all it changes; else null. */
+export function revocationOnlyUpdate(current: ConsortiumConfig, next: ConsortiumConfig): string | null {
+  const strip = (c: ConsortiumConfig): unknown => ({ ...c, orgs: c.orgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })) });
+  if (!sameJson(strip(current), strip(next))) return null;
+  const changed = next.orgs.filter((o) => !sameJson(o.revocations ?? [], current.orgs.find((c) => c.org === o.org)?.revocations ?? []));
+  return changed.length === 1 ? changed[0]!.org : null;
+}
+
+/** Revocations are permanent: an update may add lists (each signed by the org's CA), never drop one. */
+function checkRevocations(current: ConsortiumConfig, next: ConsortiumConfig): string | null {
+  for (const o of next.orgs) {
+    const before = current.orgs.find((c) => c.org === o.org && c.caCertPem === o.caCertPem)?.revocations ?? [];
+    const after = o.revocations ?? [];
+    if (after.length < before.length || before.some((r, i) => !sameJson(r, after[i]))) return `revocations of ${o.org} are permanent: an update may add revocation lists, not change or remove them`;
+    for (const r of after.slice(before.length)) {
+      const problem = revocationProblem(o, r);
+      if (problem) return problem;
+    }
+  }
+  return null;
+}
+
+function revocationProblem(o: OrgConfig, r: NonNullable<OrgConfig['revocations']>[number]): string | null {
+  try {
+    verifyRevocationList({ org: o.org, serials: r.serials, issuedAtMs: r.issuedAtMs, signature: fromHex(r.signatureHex) }, o.caCertPem);
+    return null;
+  } catch (err) {
+    return `revocation list of ${o.org}: ${(err as Error).message}`;
+  }
+}
+
+/** `config` with a signed revocation list added to its organisation (see configUpdatePolicyFor). */
+export function configWithRevocation(config: ConsortiumConfig, list: { org: string; serials: readonly string[]; issuedAtMs: number; signature: Bytes }): ConsortiumConfig {
+  if (!config.orgs.some((o) => o.org === list.org)) throw new ConfigUpdateError(`${list.org} is not an organisation of the consortium`);
+  const entry = { serials: [...list.serials], issuedAtMs: list.issuedAtMs, signatureHex: toHex(list.signature) };
+  return { ...config, orgs: config.orgs.map((o) => (o.org === list.org ? { ...o, revocations: [...(o.revocations ?? []), entry] } : o)) };
+}
+
 /** How many admin signatures (of distinct organisations) an update of `config` needs. */
 export function configSignaturesNeeded(config: ConsortiumConfig): number {
   return Math.floor(config.orgs.length / 2) + 1;
@@ -103,6 +153,8 @@ export function checkConfigTransition(current: ConsortiumConfig, next: Consortiu
       if (!next.nodes.some((n) => n.id === o.id && n.roles.includes('orderer'))) return `orderer ${o.id} has no node entry with the orderer role`;
     }
   }
+  const revocations = checkRevocations(current, next);
+  if (revocations) return revocations;
   for (const c of next.contracts) {
     if (c.name === CONFIG_NAMESPACE) return `no contract may be named ${CONFIG_NAMESPACE}`;
     try {

@@ -11,6 +11,28 @@ import { LEDGER_LIMITS } from './limits.ts';
 export interface OrgConfig {
   readonly org: string;
   readonly caCertPem: string;
+  /**
+   * Certificates this organisation has revoked: revocation lists signed by its CA key
+   * (identity/revocation.ts), append-only. Every node's MSP refuses these serials from the first
+   * block after the update that adds them (decision 1206).
+   */
+  readonly revocations?: readonly RevocationEntry[];
+}
+
+/** A revocation list as carried in the config: serials normalised, sorted, unique; signature hex. */
+export interface RevocationEntry {
+  readonly serials: readonly string[];
+  readonly issuedAtMs: number;
+  readonly signatureHex: string;
+}
+
+/** The MSP an organisation set and its revocations define (what every node validates against). */
+export function mspConfigOf(config: Pick<ConsortiumConfig, 'rootCertPem' | 'orgs'>): { rootCertPem: string; orgs: Array<{ org: string; caCertPem: string }>; revokedSerials: Array<{ org: string; serialHex: string }> } {
+  return {
+    rootCertPem: config.rootCertPem,
+    orgs: config.orgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })),
+    revokedSerials: config.orgs.flatMap((o) => (o.revocations ?? []).flatMap((r) => r.serials.map((serialHex) => ({ org: o.org, serialHex })))),
+  };
 }
 
 export interface OrdererConfig {
@@ -76,7 +98,15 @@ const configSchema = z.object({
   name,
   createdAtMs: z.number().int().min(0),
   rootCertPem: pem,
-  orgs: z.array(z.object({ org: name, caCertPem: pem }).strict()).min(1).max(256),
+  orgs: z.array(z.object({
+    org: name,
+    caCertPem: pem,
+    revocations: z.array(z.object({
+      serials: z.array(z.string().regex(/^[0-9a-f]{1,64}$/)).min(1).max(10_000),
+      issuedAtMs: z.number().int().min(0),
+      signatureHex: z.string().regex(/^[0-9a-f]{128}$/),
+    }).strict()).max(10_000).optional(),
+  }).strict()).min(1).max(256),
   orderers: z.array(z.object({ id: name, org: name, certPem: pem }).strict()).min(1).max(256),
   contracts: z.array(z.object({ name, version: z.string().min(1).max(64), endorsementPolicy: z.string().min(1).max(4096) }).strict()).max(256),
   ordering: z.object({

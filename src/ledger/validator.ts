@@ -31,8 +31,8 @@ import { evaluatePolicy, Msp, parsePolicy, type Policy } from '../identity/index
 import type { Principal } from '../identity/roles.ts';
 import { checkKey, compareKeys, keySuccessor } from './keys.ts';
 import type { ValidationCode } from './codes.ts';
-import type { ConsortiumConfig } from './config.ts';
-import { checkConfigTx, CONFIG_NAMESPACE, configUpdatePolicy, type ConfigState } from './config-update.ts';
+import { mspConfigOf, type ConsortiumConfig } from './config.ts';
+import { checkConfigTx, CONFIG_NAMESPACE, configUpdatePolicy, configUpdatePolicyFor, decodeConfigRecord, type ConfigState } from './config-update.ts';
 import { LEDGER_LIMITS } from './limits.ts';
 import type { AppliedWrite, StateReader, TxStatus } from './state.ts';
 import { computeTxId, endorsementMessage, parseTx, TxFormatError, type ContractEvent, type NsRwSet, type ParseResult, type ParsedTx, type Version } from './tx.ts';
@@ -56,7 +56,7 @@ export interface ValidationContext {
 
 /** `state` defaults to genesis: sequence 0, no state entry yet. */
 export function validationContextFromConfig(config: ConsortiumConfig, verify: VerifyFn = directVerify, state?: ConfigState): ValidationContext {
-  const msp = new Msp({ rootCertPem: config.rootCertPem, orgs: config.orgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })) });
+  const msp = new Msp(mspConfigOf(config));
   const policies = new Map<string, Policy>();
   for (const c of config.contracts) policies.set(c.name, parsePolicy(c.endorsementPolicy));
   const configState = state ?? { record: { sequence: 0, config }, version: null };
@@ -257,7 +257,7 @@ export function validateTransactions(
         const problem = checkConfigTx(tx, ctx.configState);
         if (problem) throw new Failure(problem.stale ? 'MVCC_READ_CONFLICT' : 'INVALID_CONFIG_TRANSACTION', problem.reason);
       }
-      const policy = tx.proposal.contract === CONFIG_NAMESPACE ? ctx.configPolicy : ctx.policies.get(tx.proposal.contract);
+      const policy = tx.proposal.contract === CONFIG_NAMESPACE ? configTxPolicy(tx, ctx) : ctx.policies.get(tx.proposal.contract);
       if (!policy) throw new Failure('UNKNOWN_CONTRACT', `contract "${tx.proposal.contract}" is not defined in the consortium configuration`);
       if (!Buffer.from(sha256(tx.payload.proposal)).equals(Buffer.from(tx.response.proposalHash))) {
         throw new Failure('BAD_RESPONSE_PAYLOAD', 'the response was produced for another proposal');
@@ -270,7 +270,7 @@ export function validateTransactions(
         checkEndorsements(tx, policy, ctx, timestampMs);
       } catch (err) {
         if (!(err instanceof Failure) || tx.proposal.contract !== CONFIG_NAMESPACE) throw err;
-        throw new Failure('INVALID_CONFIG_TRANSACTION', `a config update needs signatures of admins of a majority of the organisations: ${err.reason}`);
+        throw new Failure('INVALID_CONFIG_TRANSACTION', `a config update needs signatures of admins of a majority of the organisations (a revocation-only update: its organisation's admin): ${err.reason}`);
       }
       for (const ns of tx.response.rwset.namespaces) checkReads(ns, state, pending);
       for (const ns of tx.response.rwset.namespaces) checkRanges(ns, state, pending);
@@ -304,4 +304,11 @@ export function writesOfValidTxs(data: readonly Bytes[], codes: readonly Validat
     }
   });
   return writes;
+}
+
+/** The signatures a (shape-checked) config transaction needs: see configUpdatePolicyFor. */
+function configTxPolicy(tx: ParsedTx, ctx: ValidationContext): Policy {
+  const write = tx.response.rwset.namespaces[0]?.writes[0];
+  if (!write?.value) return ctx.configPolicy;
+  return configUpdatePolicyFor(ctx.configState.record.config, decodeConfigRecord(write.value).config);
 }

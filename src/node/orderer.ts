@@ -49,7 +49,7 @@ import type { VerifyFn } from '../ledger/sigcache.ts';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { blockHash, buildHeader, dataHash, decodeBlock, encodeBlock, ordererSignedBytes, type Block, type BlockHeader } from '../ledger/block.ts';
 import { BlockStore } from '../ledger/blockstore.ts';
-import { configOfGenesis, type ConsortiumConfig } from '../ledger/config.ts';
+import { configOfGenesis, mspConfigOf, type ConsortiumConfig } from '../ledger/config.ts';
 import { LEDGER_LIMITS } from '../ledger/limits.ts';
 import type { ValidationCode } from '../ledger/codes.ts';
 import { parseTx } from '../ledger/tx.ts';
@@ -258,7 +258,7 @@ export class Orderer {
   }
 
   private learnOrdererKeys(config: ConsortiumConfig): void {
-    const msp = new Msp({ rootCertPem: config.rootCertPem, orgs: config.orgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })) });
+    const msp = new Msp(mspConfigOf(config));
     for (const o of config.orderers) this.knownOrdererKeys.set(o.id, msp.identify(o.certPem).publicKey);
   }
 
