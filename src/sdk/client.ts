@@ -271,6 +271,31 @@ export class MedLedgerClient {
     throw new OutcomeUnknownError(txId, lastCause);
   }
 
+  /**
+   * Endorsement through this node, or — when it cannot be reached at all — through the next one
+   * (with failover configured). Nothing is ordered at this stage, so asking another node is
+   * always safe; a refusal (any HTTP answer) is final.
+   */
+  private async endorseAnywhere(body: unknown): Promise<unknown> {
+    if (this.failover === 'discover' && this.alternates === null) this.alternates = this.discoverAlternates();
+    try {
+      return await this.call('POST', '/v1/endorse', body);
+    } catch (err) {
+      if (!(err instanceof MedLedgerApiError) || err.status !== 0) throw err;
+      let last: MedLedgerApiError = err;
+      for (const url of await (this.alternates ?? Promise.resolve(Array.isArray(this.failover) ? this.failover : []))) {
+        const other = new MedLedgerClient({ url, certPem: this.certPem, signer: this.signer, transport: this.transport, timeoutMs: this.timeoutMs });
+        try {
+          return await other.call('POST', '/v1/endorse', body);
+        } catch (e) {
+          if (!(e instanceof MedLedgerApiError) || e.status !== 0) throw e;
+          last = e;
+        }
+      }
+      throw last;
+    }
+  }
+
   /** The other nodes' API URLs from this node's consortium configuration (peers only). */
   private async discoverAlternates(): Promise<readonly string[]> {
     try {
@@ -302,7 +327,7 @@ export class MedLedgerClient {
   /** Endorse, check, sign and submit a transaction; by default wait for its validation code. */
   async submit(contract: string, fn: string, args: readonly string[], opts: SubmitOptions = {}): Promise<SubmitResult> {
     const { txId, proposalBytes, body } = await this.newSignedProposal(contract, fn, args);
-    const endorsed = this.check(EndorseResponse, await this.call('POST', '/v1/endorse', body));
+    const endorsed = this.check(EndorseResponse, await this.endorseAnywhere(body));
     const txPayload = fromB64(endorsed.txPayload);
     const payload = fromB64(endorsed.payload);
     // Sign only what we meant: our own proposal, with a response for it carrying the result shown.

@@ -113,4 +113,16 @@ describe('submission outcomes', () => {
     await assert.rejects(client(t, [B]).submitEnvelope(envelope), (err: unknown) => err instanceof MedLedgerApiError && err.code === 'BAD_TX_SIGNATURE');
     assert.deepEqual(t.submits.map((s) => s.origin), [A]);
   });
+
+  it('endorsement through a node that is down goes to the next one (nothing is ordered yet)', async () => {
+    const endorsedBy: string[] = [];
+    const t = scriptedTransport({
+      [B]: (req) => {
+        if (req.url.pathname === '/v1/endorse') endorsedBy.push(B);
+        return json(503, { error: { code: 'ENDORSER_UNAVAILABLE', message: 'scripted: stop here' } });
+      },
+    });
+    await assert.rejects(client(t, [B]).submit('assets', 'create', ['x', 'p', '1']), (err: unknown) => err instanceof MedLedgerApiError && err.code === 'ENDORSER_UNAVAILABLE');
+    assert.deepEqual(endorsedBy, [B], 'A refused the connection; B was asked');
+  });
 });
