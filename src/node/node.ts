@@ -27,7 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesEqual, decode, encode, toHex, utf8, type Bytes } from '../codec/index.ts';
-import type { EngineMessage, Proposal } from '../consensus/engine.ts';
+import { EngineAssertionError, type EngineMessage, type Proposal } from '../consensus/engine.ts';
 import { builtinContracts } from '../contracts/builtin.ts';
 import { Msp, parsePolicy, type Policy } from '../identity/index.ts';
 import type { ConfigState } from '../ledger/config-update.ts';
@@ -558,8 +558,17 @@ export class MedLedgerNode implements NodeServices {
     try {
       this.orderer.step(from, message);
     } catch (err) {
-      // An engine must never throw on input; if it does, that is a bug worth a loud log, but a
-      // peer's message must not be able to stop this node.
+      // A broken invariant (or a failed durable write, already reported by the orderer) means
+      // this node's state can no longer be trusted: stop, and let a restart recover from the
+      // durable state (TigerBeetle's rule). Anything else an engine throws on a peer's message is
+      // a bug worth a loud log, but must not let a peer stop this node.
+      if (err instanceof EngineAssertionError) {
+        this.fatal = err;
+        this.log.fatal({ from, reason: err.message }, 'consensus invariant violated: the node stops');
+        for (const h of this.fatalHandlers) h(err);
+        return;
+      }
+      if (isStorageFailure(err)) return;
       this.log.error({ from, reason: (err as Error).message }, 'engine failed on a message');
     }
   }

@@ -10,6 +10,7 @@
 // majority of the trusted list ('paper'), or ⌈(n+f+1)/2⌉ (2f + 1 when n = 3f + 1) of the whole
 // ranked membership ('safe').
 import { assertInvariant } from '../engine.ts';
+import { byzantineFaults, byzantineQuorum } from '../quorum.ts';
 import type { NodeId } from '../engine.ts';
 
 export type QuorumMode = 'paper' | 'safe';
@@ -23,7 +24,7 @@ export function sliceFormula(trusted: number, alreadySelected: number): number {
 
 /** Byzantine faults tolerated by n nodes under 'safe' quorums. */
 export function faultsTolerated(nodes: number): number {
-  return Math.max(0, Math.floor((nodes - 1) / 3));
+  return byzantineFaults(nodes);
 }
 
 /**
@@ -31,7 +32,7 @@ export function faultsTolerated(nodes: number): number {
  * It is the familiar 2f + 1 when n = 3f + 1; for other n (5, 6, 8 …) 2f + 1 would be too small.
  */
 export function safeQuorum(members: number): number {
-  return Math.ceil((members + faultsTolerated(members) + 1) / 2);
+  return byzantineQuorum(members);
 }
 
 export function quorumSize(mode: QuorumMode, trusted: number, members: number): number {

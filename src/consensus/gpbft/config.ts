@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { decode, hashValue, sha256, encode, type Bytes } from '../../codec/index.ts';
 import { assertInvariant, type NodeId } from '../engine.ts';
+import { byzantineFaults, byzantineQuorum } from '../quorum.ts';
 import { SeededRng } from '../rng.ts';
 import { distanceGrouping, groupCountFor, groupForNewcomer, groupSizeMin, rankGroup, type GeoNode } from './geo.ts';
 
@@ -148,13 +149,13 @@ function computeInitialConfig(memberIds: readonly NodeId[], opts: GpbftOptions):
   return regroup(members, [], 0, opts);
 }
 
-/** ⌈(n + f + 1)/2⌉ with f = ⌊(n−1)/3⌋: any two quorums share a correct node while ≤ f are faulty. */
+/** ⌈(n + f + 1)/2⌉ with f = ⌊(n−1)/3⌋ (consensus/quorum.ts): any two share a correct node. */
 export function quorum(n: number): number {
-  return Math.ceil((n + faultsOf(n) + 1) / 2);
+  return byzantineQuorum(n);
 }
 
 export function faultsOf(n: number): number {
-  return Math.max(0, Math.floor((n - 1) / 3));
+  return byzantineFaults(n);
 }
 
 export function groupOf(config: ConsortiumConfig, id: NodeId): number {

@@ -5,6 +5,7 @@
 import { bytesEqual, encode, sha256, type Bytes } from '../../codec/index.ts';
 import type { SignatureVerifier } from '../../crypto/index.ts';
 import { blockDigest } from '../digest.ts';
+import { byzantineFaults, byzantineQuorum, crashFaults } from '../quorum.ts';
 import { assertInvariant, type Certificate, type CertificateSignature, type DecidedBlock, type NodeId } from '../engine.ts';
 
 export const CERT_SCHEME = 'hashgen-seal';
@@ -23,12 +24,12 @@ export interface Thresholds {
 
 /** Byzantine nodes tolerated by the 'bft' quorums for n generators: f = ⌊(n−1)/3⌋. */
 export function bftFaults(n: number): number {
-  return Math.floor((n - 1) / 3);
+  return byzantineFaults(n);
 }
 
 /** Crash faults tolerated by the paper's thresholds for n generators: ⌊(n−1)/2⌋. */
 export function paperFaults(n: number): number {
-  return Math.floor((n - 1) / 2);
+  return crashFaults(n);
 }
 
 /**
@@ -42,8 +43,7 @@ export function thresholds(n: number, mode: QuorumMode): Thresholds {
     const others = n - 1;
     return { authOthers: Math.ceil(others / 2), validations: Math.floor(others / 2) + 1, commits: 0 };
   }
-  const f = bftFaults(n);
-  const q = Math.ceil((n + f + 1) / 2);
+  const q = byzantineQuorum(n);
   return { authOthers: q - 1, validations: q, commits: q };
 }
 

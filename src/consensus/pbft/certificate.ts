@@ -8,15 +8,16 @@
 // from the block producer.
 import { bytesEqual, decode, encode, type Bytes } from '../../codec/index.ts';
 import type { SignatureVerifier } from '../../crypto/index.ts';
-import type { Certificate, DecidedBlock, NodeId, Proposal } from '../engine.ts';
+import { EngineAssertionError, type Certificate, type DecidedBlock, type NodeId, type Proposal } from '../engine.ts';
 import { batchDigest, blockDigest } from '../digest.ts';
+import { byzantineFaults, byzantineQuorum } from '../quorum.ts';
 import { commitSigningBytes, DIGEST_BYTES } from './messages.ts';
 
 export const PBFT_CERT_SCHEME = 'pbft-commit';
 
-/** f for n replicas: n ≥ 3f + 1. */
+/** f for n replicas: n ≥ 3f + 1 (consensus/quorum.ts). */
 export function faultsTolerated(n: number): number {
-  return Math.max(0, Math.floor((n - 1) / 3));
+  return byzantineFaults(n);
 }
 
 /**
@@ -25,8 +26,7 @@ export function faultsTolerated(n: number): number {
  * PBFT safe (2f + 1 alone would not intersect in a correct replica for, e.g., n = 5).
  */
 export function quorumSize(n: number): number {
-  const f = faultsTolerated(n);
-  return Math.ceil((n + f + 1) / 2);
+  return byzantineQuorum(n);
 }
 
 type DroppedTuple = [number, string, number, Bytes];
@@ -101,7 +101,9 @@ export function verifyPbftCertificate(
       seen.add(s.nodeId);
     }
     return seen.size >= quorumSize(members.length);
-  } catch {
+  } catch (err) {
+    // Bad input is "invalid"; a broken invariant of our own is a bug and must stop the node.
+    if (err instanceof EngineAssertionError) throw err;
     return false;
   }
 }

@@ -1,13 +1,14 @@
 // Quorum math for majority and joint (C_old,new) configurations, after etcd's quorum package.
 // A joint configuration needs a majority of BOTH halves; an empty half imposes no constraint.
 import type { NodeId } from '../engine.ts';
+import { majorityQuorum } from '../quorum.ts';
 import type { ConfState } from './types.ts';
 
 export type VoteResult = 'won' | 'lost' | 'pending';
 
 /** Smallest majority of n voters. */
 export function quorumSize(n: number): number {
-  return Math.floor(n / 2) + 1;
+  return majorityQuorum(n);
 }
 
 /**
