@@ -210,6 +210,8 @@ export class HealthClient implements HealthCaller {
   enrolPatient(pseudonym: string): Promise<SubmitOutcome> { return this.submit('enrolPatient', { pseudonym }); }
   grantConsent(args: Record<string, unknown>): Promise<SubmitOutcome> { return this.submit('grantConsent', args); }
   revokeConsent(consentId: string): Promise<SubmitOutcome> { return this.submit('revokeConsent', { consentId }); }
+  /** The caller's patients: active care relations and unexpired consents naming them (pseudonyms only). */
+  myPatients(): Promise<unknown> { return this.evaluate('myPatients', {}); }
   listConsents(patient: string): Promise<unknown> { return this.evaluate('listConsents', { patient }); }
   exportConsent(consentId: string): Promise<unknown> { return this.evaluate('exportConsent', { consentId }); }
   apply(args: Record<string, unknown>): Promise<SubmitOutcome> { return this.submit('apply', args); }

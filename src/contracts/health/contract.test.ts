@@ -361,6 +361,27 @@ describe('health contract: consents', () => {
     assert.deepEqual(c.submit<Verdict>(nurse, 'access', { recordId: 'r1', action: 'read', purpose: 'HRESCH' }).flags, [], 'an honest request outside the new consent is no violation');
   });
 
+  it("myPatients: a grantee finds the patients who consented to them (until revoked or expired), a doctor their care relations; nobody else's", () => {
+    type Mine = { patients: Array<{ patient: string; patientOrg: string | null; care: unknown; consents: Array<{ consentId: string; actions: string[] }> }> };
+    assert.deepEqual(c.evaluate<Mine>('H3/nurse9:nurse', 'myPatients', {}).patients, []);
+    const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H3/nurse9'));
+    const mine = c.evaluate<Mine>('H3/nurse9:nurse', 'myPatients', {}).patients;
+    assert.equal(mine.length, 1);
+    assert.equal(mine[0]!.patient, PP);
+    assert.equal(mine[0]!.patientOrg, 'H1');
+    assert.equal(mine[0]!.care, null);
+    assert.deepEqual(mine[0]!.consents.map((x) => [x.consentId, x.actions]), [[g.consent.consentId, ['read']]]);
+    // Another user sees none of it; the patient's doctor sees the care relation.
+    assert.deepEqual(c.evaluate<Mine>('H3/nurse10:nurse', 'myPatients', {}).patients, []);
+    const doc = c.evaluate<Mine>(DOC1, 'myPatients', {}).patients;
+    assert.ok(doc.some((p) => p.patient === PP && p.care !== null));
+    // Expired consents drop out by the query's timestamp; revoked ones at once.
+    assert.deepEqual(c.evaluate<Mine>('H3/nurse9:nurse', 'myPatients', {}, T0 + 2 * DAY_MS).patients, []);
+    c.submit(PAT, 'revokeConsent', { consentId: g.consent.consentId });
+    assert.deepEqual(c.evaluate<Mine>('H3/nurse9:nurse', 'myPatients', {}).patients, []);
+    assert.equal(c.try('evaluate', 'H3/nurse9:nurse', 'myPatients', { patient: PP }).status, 400);
+  });
+
   it('exports a consent as a FHIR Consent that validates', () => {
     const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H2/nurse6', {
       actions: ['read', 'share', 'statistics', 'write'], purposes: ['TREAT', 'HRESCH'], scope: { recordIds: ['r1'], categories: ['Observation'], maxSensitivity: 'restricted' },

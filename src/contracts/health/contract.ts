@@ -61,6 +61,8 @@ import { getJson, HealthTx, key, pad, pageIndex, prefixRange, putJson, SEP, type
 
 export const HEALTH_CONTRACT = 'health';
 const STAFF_ADMIN_ROLES = ['admin', 'supervisor'];
+/** myPatients reads at most this many care relations and this many consents (a bounded scan). */
+const MY_PATIENTS_MAX = 200;
 /** Actions whose allowed `access` releases content (CIDs, commitments): a write or statistics permission is not a licence to read. */
 const CONTENT_ACTIONS: readonly Action[] = ['read', 'share'];
 
@@ -641,6 +643,9 @@ export const healthContract: Contract = {
       const consent: Consent = { consentId, patient: a.patient, grantee: a.grantee, actions: a.actions, purposes: a.purposes, period: a.period, scope: a.scope, status: 'active', grantedAtMs: tx.nowMs, revokedAtMs: null };
       putJson(tx.stub, key('con', consentId), consent);
       tx.stub.putState(key('cx', a.patient, consentId), new Uint8Array(0));
+      // The grantee's side of the consent (myPatients): a user grantee finds the patients who
+      // consented to them without anyone telling them a pseudonym out of band.
+      if (a.grantee.kind === 'user') tx.stub.putState(key('cg', a.grantee.user, consentId), new Uint8Array(0));
       const auditId = writeAudit(tx, { op: 'consent.grant', actor: tx.creator, patient: a.patient, consentId });
       return json({ consent, auditId });
     }, ['patient']),
@@ -653,6 +658,7 @@ export const healthContract: Contract = {
       if (c.status === 'revoked') throw new ContractError(`consent ${a.consentId} is already revoked`);
       putJson(tx.stub, key('con', a.consentId), { ...c, status: 'revoked', revokedAtMs: tx.nowMs });
       tx.stub.deleteState(key('cx', c.patient, a.consentId));
+      if (c.grantee.kind === 'user') tx.stub.deleteState(key('cg', c.grantee.user, a.consentId));
       // A consent naming a user, their last one from this patient: remember the revocation (acting
       // on the data after it is a Violation) and take the permission back from their session —
       // Algorithm 1's state-2 Permission edge, "take permission" (2 → 1). Org and role grantees
@@ -677,6 +683,35 @@ export const healthContract: Contract = {
       requirePatientSelf(tx, a.patient, 'listConsents');
       const [start, end] = prefixRange('cx', a.patient);
       return json(tx.stub.getStateByRange(start, end).map((kv) => getJson<Consent>(tx.stub, key('con', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)))));
+    }),
+
+    // A clinician's starting point (the console's "find a patient"): the patients the caller has
+    // a basis for — their active care relations and the unexpired consents naming them. Only
+    // pseudonyms: who a patient is stays at their hospital (decision 0906).
+    myPatients: fn('evaluate', 'myPatients() → {patients: [{patient, patientOrg, care, consents}]} — the caller\'s active care relations and unexpired consents naming them (at most 200 of each)', (tx, args) => {
+      parseArg(z.strictObject({}), args);
+      const me = tx.creatorRef;
+      const byPatient = new Map<string, { patient: string; patientOrg: string | null; care: { startedAtMs: number } | null; consents: Array<{ consentId: string; actions: readonly string[]; purposes: readonly string[]; endMs: number; maxSensitivity: string }> }>();
+      const entry = (patient: string) => {
+        let e = byPatient.get(patient);
+        if (!e) {
+          e = { patient, patientOrg: tx.patientOrgOf(patient), care: null, consents: [] };
+          byPatient.set(patient, e);
+        }
+        return e;
+      };
+      const [careStart, careEnd] = prefixRange('care', me);
+      for (const kv of tx.stub.getStateByRangeWithPagination(careStart, careEnd, MY_PATIENTS_MAX, '').results) {
+        const relation = JSON.parse(Buffer.from(kv.value).toString('utf8')) as CareRelation;
+        if (relation.active) entry(relation.patient).care = { startedAtMs: relation.startedAtMs };
+      }
+      const [grantStart, grantEnd] = prefixRange('cg', me);
+      for (const kv of tx.stub.getStateByRangeWithPagination(grantStart, grantEnd, MY_PATIENTS_MAX, '').results) {
+        const c = getJson<Consent>(tx.stub, key('con', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)));
+        if (!c || c.status !== 'active' || c.period.endMs <= tx.nowMs) continue;
+        entry(c.patient).consents.push({ consentId: c.consentId, actions: c.actions, purposes: c.purposes, endMs: c.period.endMs, maxSensitivity: c.scope.maxSensitivity });
+      }
+      return json({ patients: [...byPatient.values()] });
     }),
 
     exportConsent: fn('evaluate', 'exportConsent({consentId}) → a FHIR R4 Consent (the patient only)', (tx, args) => {

@@ -68,8 +68,8 @@ export class TestChain {
     return r.body as T;
   }
 
-  evaluate<T = unknown>(who: string, fn: string, arg: unknown): T {
-    const r = this.call('evaluate', who, fn, arg);
+  evaluate<T = unknown>(who: string, fn: string, arg: unknown, atMs?: number): T {
+    const r = this.call('evaluate', who, fn, arg, atMs);
     if (r.status !== STATUS_OK) throw new Error(`${fn} by ${who} failed (${r.status}): ${r.message}`);
     return r.body as T;
   }
