@@ -5,6 +5,7 @@ import { after, before, describe } from 'node:test';
 import { chromiumAvailable, CHROMIUM_PATH, startTestbed, type ConsoleTestbed } from './harness.ts';
 import { blocksTests } from './pages/blocks.ts';
 import { networkTests } from './pages/network.ts';
+import { recordsTests } from './pages/records.ts';
 import { shellTests } from './pages/shell.ts';
 
 process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
@@ -34,6 +35,7 @@ describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 90
   const suites: ReadonlyArray<readonly [string, (tb: () => ConsoleTestbed) => void]> = [
     ['network', networkTests],
     ['blocks', blocksTests],
+    ['records', recordsTests],
   ];
   shellTests(testbed);
   for (const [name, suite] of suites) if (only.length === 0 || only.includes(name)) suite(testbed);

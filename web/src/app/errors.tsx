@@ -9,6 +9,8 @@ export interface PlainError {
   readonly title: string;
   readonly detail: string;
   readonly code: string | null;
+  /** The transaction a failure concerns (an unknown outcome names it so the user can look it up). */
+  readonly txId: string | null;
 }
 
 const BY_CODE: Readonly<Record<string, string>> = {
@@ -31,6 +33,9 @@ const BY_CODE: Readonly<Record<string, string>> = {
   STALE_REQUEST: 'Your computer clock is off',
   CERT_EXPIRED: 'Your certificate has expired',
   CERT_REVOKED: 'Your certificate was revoked',
+  OUTCOME_UNKNOWN: 'Outcome unknown: the transaction may have committed',
+  INVALID_FHIR: 'Not valid FHIR',
+  INVALID_CONTENT: 'The content was refused',
 };
 
 function byStatus(status: number): string {
@@ -47,9 +52,9 @@ function byStatus(status: number): string {
 }
 
 export function plainError(err: unknown): PlainError {
-  if (err instanceof MedLedgerApiError) return { title: BY_CODE[err.code] ?? byStatus(err.status), detail: err.message, code: err.code };
-  if (err instanceof Error) return { title: 'Something went wrong', detail: err.message, code: null };
-  return { title: 'Something went wrong', detail: String(err), code: null };
+  if (err instanceof MedLedgerApiError) return { title: BY_CODE[err.code] ?? byStatus(err.status), detail: err.message, code: err.code, txId: err.txId };
+  if (err instanceof Error) return { title: 'Something went wrong', detail: err.message, code: null, txId: null };
+  return { title: 'Something went wrong', detail: String(err), code: null, txId: null };
 }
 
 export function ErrorAlert({ error, title }: { error: unknown; title?: string }): ReactNode {
@@ -57,7 +62,7 @@ export function ErrorAlert({ error, title }: { error: unknown; title?: string })
   return (
     <Alert color="red" title={title ?? e.title} role="alert">
       <Text size="sm">{e.detail}</Text>
-      {e.code ? <Text size="xs" c="dimmed">code {e.code}</Text> : null}
+      {e.code ? <Text size="xs" c="dimmed">code {e.code}{e.txId ? ` · transaction ${e.txId} (check it on the Blocks page before retrying)` : ''}</Text> : null}
     </Alert>
   );
 }

@@ -1,0 +1,253 @@
+// Records (doctors, nurses, supervisors): find a patient — from the caller's own care relations
+// and the consents naming them, or by the pseudonym the patient shares — list the records the
+// caller has a basis to read (metadata only), open one through the audited access decision and see
+// it verified and rendered; create and update records from FHIR JSON or a file; erase (the
+// custodian's supervisors). Every decision is a transaction signed in this browser.
+import { Alert, Badge, Button, Card, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import { useCallback, useState, type FormEvent, type ReactNode } from 'react';
+import { Link, Route, Switch, useLocation, useParams } from 'wouter';
+import { ErrorAlert } from '../app/errors.tsx';
+import { localTime, shortHex, useLoad } from '../app/hooks.ts';
+import { useSession } from '../app/session.tsx';
+import { PageControl, usePaged } from '../components/Paged.tsx';
+import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
+import { RecordForm, type RecordFormValue } from '../components/RecordForm.tsx';
+import { TableScroll } from '../components/TableScroll.tsx';
+
+const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
+/** Pages of the contract's record listing fetched at most (50 each) before the list is shown. */
+const RECORD_PAGES_MAX = 10;
+export const READ_PURPOSES = ['TREAT', 'ETREAT', 'HOPERAT', 'CAREMGT', 'PATRQT'] as const;
+
+interface MyPatient {
+  readonly patient: string;
+  readonly patientOrg: string | null;
+  readonly care: { startedAtMs: number } | null;
+  readonly consents: ReadonlyArray<{ consentId: string; actions: readonly string[]; purposes: readonly string[]; endMs: number; maxSensitivity: string }>;
+}
+
+interface RecordMeta { readonly recordId: string; readonly category: string; readonly sensitivity: string; readonly version: number; readonly custodian: string; readonly updatedAtMs: number }
+
+function PatientFinder(): ReactNode {
+  const { health } = useSession();
+  const [, navigate] = useLocation();
+  const mine = useLoad(async () => ((await health.myPatients()) as { patients: MyPatient[] }).patients, [health]);
+  const paged = usePaged(mine.data ?? []);
+  const [pseudonym, setPseudonym] = useState('');
+  const [problem, setProblem] = useState<string | null>(null);
+  const find = (e: FormEvent): void => {
+    e.preventDefault();
+    const p = pseudonym.trim().toLowerCase();
+    if (!PSEUDONYM_RE.test(p)) return setProblem('A patient pseudonym is 32 to 64 hexadecimal characters: the patient finds theirs on their "My data" page.');
+    navigate(`/patient/${p}`);
+  };
+  return (
+    <Stack>
+      <Card withBorder>
+        <Title order={3} size="h4" mb="xs">Your patients</Title>
+        <Text size="sm" c="dimmed" mb="xs">Patients you care for, and patients whose consent names you. Patients are known on the ledger only by pseudonym.</Text>
+        {mine.error ? <ErrorAlert error={mine.error} /> : null}
+        {mine.data && mine.data.length === 0 ? <Text size="sm">No care relation and no consent names you yet.</Text> : null}
+        {paged.total > 0 ? (
+          <TableScroll label="Your patients">
+            <Table striped highlightOnHover data-testid="my-patients">
+              <Table.Thead><Table.Tr><Table.Th>Patient</Table.Th><Table.Th>Hospital</Table.Th><Table.Th>Your basis</Table.Th><Table.Th /></Table.Tr></Table.Thead>
+              <Table.Tbody>
+                {paged.items.map((p) => (
+                  <Table.Tr key={p.patient}>
+                    <Table.Td><Text size="sm" ff="monospace" title={p.patient}>{shortHex(p.patient, 16)}</Text></Table.Td>
+                    <Table.Td>{p.patientOrg ?? '—'}</Table.Td>
+                    <Table.Td>
+                      <Stack gap={2}>
+                        {p.care ? <Text size="sm">in your care since {localTime(p.care.startedAtMs)}</Text> : null}
+                        {p.consents.map((c) => <Text size="sm" key={c.consentId}>consent: {c.actions.join(', ')} for {c.purposes.join(', ')}, up to {c.maxSensitivity}, until {localTime(c.endMs)}</Text>)}
+                      </Stack>
+                    </Table.Td>
+                    <Table.Td><Button size="xs" component={Link} href={`/patient/${p.patient}`} aria-label={`Records of patient ${shortHex(p.patient, 16)}`}>Records</Button></Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </TableScroll>
+        ) : null}
+        <PageControl paged={paged} label="patients" />
+      </Card>
+      <Card withBorder>
+        <form onSubmit={find} aria-label="Find a patient by pseudonym">
+          <Group align="flex-end">
+            <TextInput label="Find a patient by pseudonym" description="The patient can read it to you from their My data page" value={pseudonym} onChange={(e) => setPseudonym(e.currentTarget.value)} style={{ flex: 1 }} />
+            <Button type="submit">Show records</Button>
+          </Group>
+          {problem ? <Alert color="red" mt="xs" role="alert">{problem}</Alert> : null}
+        </form>
+      </Card>
+    </Stack>
+  );
+}
+
+function PatientRecords({ patient }: { patient: string }): ReactNode {
+  const { health, me } = useSession();
+  const [purpose, setPurpose] = useState<string>('TREAT');
+  const [creating, { open, close }] = useDisclosure(false);
+  const [, navigate] = useLocation();
+  const [created, setCreated] = useState<Record<string, unknown> | null>(null);
+  const list = useLoad(async () => {
+    const out: RecordMeta[] = [];
+    let bookmark = '';
+    for (let i = 0; i < RECORD_PAGES_MAX; i++) {
+      const page = (await health.listRecords(patient, purpose, bookmark, 50)) as { records: RecordMeta[]; bookmark: string };
+      out.push(...page.records);
+      bookmark = page.bookmark;
+      if (!bookmark) break;
+    }
+    return out;
+  }, [health, patient, purpose]);
+  const paged = usePaged(list.data ?? []);
+  const create = useCallback(async (v: RecordFormValue) => {
+    const r = await health.createRecord({ recordId: v.recordId, patient, input: v.input, purpose });
+    setCreated(r);
+    if (r['allowed'] === true) {
+      close();
+      navigate(`/record/${v.recordId}`);
+    }
+  }, [health, patient, purpose, close, navigate]);
+  const mayWrite = me.role === 'doctor' || me.role === 'nurse';
+  return (
+    <Stack>
+      <Group justify="space-between" wrap="wrap">
+        <Title order={3} size="h4">Records of patient <span title={patient}>{shortHex(patient, 16)}</span></Title>
+        <Group>
+          <Select label="Purpose" data={[...READ_PURPOSES]} value={purpose} onChange={(v) => setPurpose(v ?? 'TREAT')} allowDeselect={false} w={140} />
+          {mayWrite ? <Button mt={24} onClick={() => { setCreated(null); open(); }}>New record</Button> : null}
+        </Group>
+      </Group>
+      {list.error ? <ErrorAlert error={list.error} /> : null}
+      {list.data && list.data.length === 0 ? <Text size="sm">No record of this patient that you have a basis to read for {purpose}.</Text> : null}
+      {paged.total > 0 ? (
+        <TableScroll label="Records">
+          <Table striped highlightOnHover data-testid="records">
+            <Table.Thead><Table.Tr><Table.Th>Record</Table.Th><Table.Th>Category</Table.Th><Table.Th>Sensitivity</Table.Th><Table.Th>Version</Table.Th><Table.Th>Custodian</Table.Th><Table.Th>Updated</Table.Th></Table.Tr></Table.Thead>
+            <Table.Tbody>
+              {paged.items.map((r) => (
+                <Table.Tr key={r.recordId}>
+                  <Table.Td><Link href={`/record/${r.recordId}`}>{r.recordId}</Link></Table.Td>
+                  <Table.Td>{r.category}</Table.Td>
+                  <Table.Td><Badge variant="light">{r.sensitivity}</Badge></Table.Td>
+                  <Table.Td>{r.version}</Table.Td>
+                  <Table.Td>{r.custodian}</Table.Td>
+                  <Table.Td>{localTime(r.updatedAtMs)}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </TableScroll>
+      ) : null}
+      <PageControl paged={paged} label="records" />
+      <Modal opened={creating} onClose={close} closeButtonProps={{ 'aria-label': 'Close' }} title="New record" size="lg">
+        <RecordForm mode="create" submitLabel="Create record" onSubmit={create} />
+        {created && created['allowed'] !== true ? <ErrorAlert title="The ledger refused the write" error={new Error((created['reasons'] as string[] | undefined)?.join('; ') ?? 'denied')} /> : null}
+      </Modal>
+    </Stack>
+  );
+}
+
+function RecordDetail({ recordId }: { recordId: string }): ReactNode {
+  const { health, me } = useSession();
+  const [purpose, setPurpose] = useState<string>('TREAT');
+  const [result, setResult] = useState<ReadResult | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [updating, upd] = useDisclosure(false);
+  const [erasing, era] = useDisclosure(false);
+  const [notice, setNotice] = useState<string | null>(null);
+  const meta = useLoad(() => health.evaluate('getRecord', { recordId, purpose: 'TREAT' }) as Promise<Record<string, unknown>>, [health, recordId, notice]);
+  const read = async (): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    setResult(null);
+    try {
+      setResult(await health.readRecord({ recordId, purpose }));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const update = async (v: RecordFormValue): Promise<void> => {
+    const r = await health.updateRecord({ recordId, input: v.input, purpose });
+    if (r['allowed'] !== true) throw new Error(`the ledger refused the update: ${((r['reasons'] as string[] | undefined) ?? []).join('; ')}`);
+    upd.close();
+    setResult(null);
+    setNotice(`Version ${String((r['record'] as { version?: number } | undefined)?.version ?? 'new')} written (transaction ${shortHex(String(r['txId']), 16)}).`);
+  };
+  const erase = async (): Promise<void> => {
+    try {
+      const r = await health.eraseRecord(recordId);
+      era.close();
+      setResult(null);
+      setNotice(`Erased (transaction ${shortHex(String(r['txId']), 16)}): only a non-identifying proof stays on the ledger, and the custodian shreds the content keys.`);
+    } catch (err) {
+      era.close();
+      setError(err);
+    }
+  };
+  const m = meta.data;
+  const erased = m !== null && m['erased'] === true;
+  return (
+    <Stack>
+      <Title order={3} size="h4">Record {recordId}</Title>
+      {m ? (
+        <Text size="sm" data-testid="record-meta">
+          {erased ? 'Erased. ' : ''}Patient <span title={String(m['patient'] ?? '')}>{shortHex(String(m['patient'] ?? '—'), 16)}</span> · {String(m['category'] ?? '')} · {String(m['sensitivity'] ?? '')} · version {String(m['version'] ?? '—')} · custodian {String(m['custodian'] ?? '—')}
+          {m['patient'] ? <> · <Link href={`/patient/${String(m['patient'])}`}>other records</Link></> : null}
+        </Text>
+      ) : null}
+      {meta.error && !result ? <Text size="sm" c="dimmed">Metadata: {(meta.error as Error).message}</Text> : null}
+      {notice ? <Alert color="green" data-testid="notice">{notice}</Alert> : null}
+      <Card withBorder>
+        <Group align="flex-end" wrap="wrap">
+          <Select label="Purpose of this read" data={[...READ_PURPOSES]} value={purpose} onChange={(v) => setPurpose(v ?? 'TREAT')} allowDeselect={false} w={180} />
+          <Button onClick={() => void read()} loading={busy} disabled={erased}>Open record</Button>
+          {me.role === 'doctor' || me.role === 'nurse' ? <Button variant="default" onClick={upd.open} disabled={erased}>New version</Button> : null}
+          {me.role === 'supervisor' ? <Button color="red" variant="outline" onClick={era.open} disabled={erased}>Erase…</Button> : null}
+        </Group>
+        <Text size="xs" c="dimmed" mt="xs">Opening a record is decided on the ledger and audited; the patient sees it in their access log.</Text>
+      </Card>
+      {error ? <ErrorAlert error={error} /> : null}
+      {result ? <ReadOutcome result={result} recordId={recordId} client={health} /> : null}
+      <Modal opened={updating} onClose={upd.close} closeButtonProps={{ 'aria-label': 'Close' }} title={`New version of ${recordId}`} size="lg">
+        <RecordForm mode="update" recordId={recordId} submitLabel="Write new version" onSubmit={update} />
+      </Modal>
+      <Modal opened={erasing} onClose={era.close} closeButtonProps={{ 'aria-label': 'Close' }} title={`Erase ${recordId}?`}>
+        <Stack>
+          <Text size="sm">Erasure cannot be undone: the content keys are destroyed at the custodian and the ledger keeps only a proof that the record existed and was erased.</Text>
+          <Group justify="flex-end"><Button variant="default" onClick={era.close}>Cancel</Button><Button color="red" onClick={() => void erase()}>Erase record</Button></Group>
+        </Stack>
+      </Modal>
+    </Stack>
+  );
+}
+
+function PatientRoute(): ReactNode {
+  const { pp } = useParams<{ pp: string }>();
+  return PSEUDONYM_RE.test(pp) ? <PatientRecords patient={pp} /> : <ErrorAlert error={new Error(`"${pp.slice(0, 80)}" is not a patient pseudonym`)} />;
+}
+
+function RecordRoute(): ReactNode {
+  const { id } = useParams<{ id: string }>();
+  return <RecordDetail key={id} recordId={decodeURIComponent(id)} />;
+}
+
+export function RecordsPage(): ReactNode {
+  return (
+    <Stack>
+      <Group gap="xs"><Title order={2}>Records</Title><Button size="xs" variant="subtle" component={Link} href="/">Find a patient</Button></Group>
+      <Switch>
+        <Route path="/patient/:pp"><PatientRoute /></Route>
+        <Route path="/record/:id"><RecordRoute /></Route>
+        <Route><PatientFinder /></Route>
+      </Switch>
+    </Stack>
+  );
+}

@@ -1,0 +1,112 @@
+// Records and Break the glass: a doctor finds a consenting patient of another hospital, opens a
+// record through the audited decision and sees it verified and rendered; writes a record from FHIR
+// JSON; a doctor without a basis is refused; break-the-glass asks a reason and notifies the
+// patient. Every outcome is checked on the ledger through the SDK.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { patientPseudonym } from '../../../src/identity/pseudonym.ts';
+import type { ConsoleTestbed } from '../harness.ts';
+
+interface AuditEntry { readonly op: string; readonly outcome: string; readonly actor: { org: string; id: string }; readonly recordId: string | null; readonly atMs: number; readonly flags: readonly string[]; readonly recordedBy: unknown }
+
+async function patientLog(tb: ConsoleTestbed, org: string, user: string): Promise<AuditEntry[]> {
+  const pp = patientPseudonym(tb.net.dir, org, user);
+  const out: AuditEntry[] = [];
+  let bookmark = '';
+  for (let i = 0; i < 20; i++) {
+    const page = (await tb.sdk(org, user).auditTrail({ kind: 'patient', patient: pp, pageSize: 100, ...(bookmark ? { bookmark } : {}) })) as { entries: AuditEntry[]; bookmark: string };
+    out.push(...page.entries);
+    bookmark = page.bookmark;
+    if (!bookmark) break;
+  }
+  return out;
+}
+
+export function recordsTests(tb: () => ConsoleTestbed): void {
+  describe('Records and Break the glass pages', () => {
+    it("a doctor opens a consented record held by another hospital: decision, verification and the FHIR content; the read is in the patient's log on the ledger", async () => {
+      const startMs = Date.now();
+      const page = await tb().signIn('Hospital2', 'doctor1');
+      await page.getByRole('link', { name: 'Records', exact: true }).click();
+      const pp = patientPseudonym(tb().net.dir, 'Hospital1', 'patient1');
+      const mine = page.getByTestId('my-patients');
+      await mine.waitFor();
+      await mine.getByText('Hospital1').first().waitFor();
+      await tb().checkA11y(page, 'records: find a patient');
+      await page.getByRole('link', { name: `Records of patient ${pp.slice(0, 16)}…` }).click();
+      await page.getByTestId('records').getByRole('link', { name: 'h1-p1-visit' }).click();
+      await page.getByRole('button', { name: 'Open record' }).click();
+      await page.getByTestId('decision').filter({ hasText: 'Access allowed' }).waitFor({ timeout: 30_000 });
+      await page.getByTestId('verified').waitFor({ timeout: 30_000 });
+      // The Bundle rendered for a clinician: the observation and the (sensitive) condition.
+      await page.getByText('Heart rate').first().waitFor();
+      // The Bundle's Condition (ICD-10 F32: mental health) is a restricted part: withheld, with the reason.
+      await page.getByTestId('withheld').filter({ hasText: 'The restricted part' }).waitFor();
+      await tb().checkA11y(page, 'records: an opened record');
+      await tb().screenshot(page, 'record');
+      const log = await patientLog(tb(), 'Hospital1', 'patient1');
+      assert.ok(log.some((e) => e.op === 'access.read' && e.outcome === 'allow' && e.actor.org === 'Hospital2' && e.actor.id === 'doctor1' && e.recordId === 'h1-p1-visit' && e.atMs >= startMs - 5_000), 'the read is on the ledger, in the patient\'s access log');
+    });
+
+    it('a doctor writes a record from FHIR JSON for a patient in their care; it is on the ledger at their hospital and opens rendered', async () => {
+      const page = await tb().signIn('Hospital2', 'doctor1');
+      const pp = patientPseudonym(tb().net.dir, 'Hospital2', 'patient2');
+      await page.goto(`${tb().url('Hospital2')}/records/patient/${pp}`);
+      await page.getByRole('button', { name: 'New record' }).click();
+      const recordId = `console-allergy-${Date.now().toString(36)}`;
+      const dialog = page.getByRole('dialog', { name: 'New record' });
+      await dialog.getByLabel('Record id').fill(recordId);
+      const allergy = { resourceType: 'AllergyIntolerance', id: 'a1', clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] }, patient: { reference: 'Patient/p2' }, criticality: 'high', code: { coding: [{ system: 'http://snomed.info/sct', code: '764146007', display: 'Penicillin' }] }, reaction: [{ manifestation: [{ text: 'Anaphylaxis' }], severity: 'severe' }] };
+      await dialog.getByLabel('FHIR resource or Bundle (JSON)').fill(JSON.stringify(allergy));
+      await tb().checkA11y(page, 'records: new record form');
+      await dialog.getByRole('button', { name: 'Create record' }).click();
+      await page.getByRole('heading', { name: `Record ${recordId}` }).waitFor({ timeout: 30_000 }).catch(async (err: unknown) => {
+        throw new Error(`${(err as Error).message}\npage says: ${await page.locator('body').innerText()}`);
+      });
+      const meta = await tb().sdk('Hospital2', 'doctor1').evaluate('getRecord', { recordId }) as { custodian: string; version: number; patient: string; author: string };
+      assert.deepEqual({ custodian: meta.custodian, version: meta.version, patient: meta.patient, author: meta.author }, { custodian: 'Hospital2', version: 1, patient: pp, author: 'Hospital2/doctor1' });
+      await page.getByRole('button', { name: 'Open record' }).click();
+      await page.getByTestId('verified').waitFor({ timeout: 30_000 });
+      await page.getByText('high criticality').waitFor();
+      await page.getByText(/Anaphylaxis — severe/).waitFor();
+    });
+
+    it('a doctor without consent or care is refused in plain words; the refusal is on the ledger', async () => {
+      const startMs = Date.now();
+      const page = await tb().signIn('Hospital3', 'doctor1');
+      await page.goto(`${tb().url('Hospital3')}/records/record/h1-p1-bp`);
+      await page.getByRole('button', { name: 'Open record' }).click();
+      const denied = page.getByTestId('decision').filter({ hasText: 'Access denied' });
+      await denied.waitFor({ timeout: 30_000 });
+      assert.equal(await page.getByTestId('record-part').count(), 0, 'nothing is shown');
+      const log = await patientLog(tb(), 'Hospital1', 'patient1');
+      assert.ok(log.some((e) => e.op === 'access.read' && e.outcome === 'deny' && e.actor.org === 'Hospital3' && e.actor.id === 'doctor1' && e.recordId === 'h1-p1-bp' && e.atMs >= startMs - 5_000));
+    });
+
+    it('break the glass needs a reason and the acknowledgement; the read is flagged, audited as a security alert and the patient notified', async () => {
+      const startMs = Date.now();
+      const page = await tb().signIn('Hospital5', 'doctor1');
+      await page.getByRole('link', { name: 'Break the glass', exact: true }).click();
+      await page.getByLabel('Record id').fill('h1-p1-bp');
+      await page.getByRole('button', { name: 'Break the glass and open the record' }).click();
+      await page.getByRole('alert').filter({ hasText: 'A reason is required' }).waitFor();
+      await page.getByRole('textbox', { name: 'Reason' }).click();
+      await page.getByRole('option', { name: 'Patient unconscious, no proxy reachable' }).click();
+      await page.getByRole('button', { name: 'Break the glass and open the record' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Confirm that you understand' }).waitFor();
+      await page.getByLabel(/I understand that this read is audited/).check();
+      await tb().checkA11y(page, 'break the glass');
+      await page.getByRole('button', { name: 'Break the glass and open the record' }).click();
+      await page.getByTestId('decision').filter({ hasText: 'break-the-glass' }).waitFor({ timeout: 30_000 });
+      await page.getByTestId('verified').waitFor({ timeout: 30_000 });
+      const log = await patientLog(tb(), 'Hospital1', 'patient1');
+      const entry = log.find((e) => e.op === 'access.read' && e.actor.org === 'Hospital5' && e.actor.id === 'doctor1' && e.atMs >= startMs - 5_000 && e.recordedBy === null);
+      assert.ok(entry, 'the break-the-glass read is on the ledger');
+      assert.ok(entry.flags.includes('break-the-glass'));
+      const pp = patientPseudonym(tb().net.dir, 'Hospital1', 'patient1');
+      const notes = (await tb().sdk('Hospital1', 'patient1').notifications(pp)) as { notifications?: Array<{ kind: string; actor: string; atMs?: number }> } | Array<{ kind: string; actor: string }>;
+      const list = Array.isArray(notes) ? notes : notes.notifications ?? [];
+      assert.ok(list.some((n) => n.kind === 'break-the-glass' && n.actor === 'Hospital5/doctor1'), 'the patient is notified');
+    });
+  });
+}
