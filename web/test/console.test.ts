@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { chromiumAvailable, CHROMIUM_PATH, startTestbed, type ConsoleTestbed } from './harness.ts';
 import { blocksTests } from './pages/blocks.ts';
+import { myDataTests } from './pages/mydata.ts';
 import { networkTests } from './pages/network.ts';
 import { recordsTests } from './pages/records.ts';
 import { shellTests } from './pages/shell.ts';
@@ -36,6 +37,7 @@ describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 90
     ['network', networkTests],
     ['blocks', blocksTests],
     ['records', recordsTests],
+    ['mydata', myDataTests],
   ];
   shellTests(testbed);
   for (const [name, suite] of suites) if (only.length === 0 || only.includes(name)) suite(testbed);

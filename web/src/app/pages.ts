@@ -4,6 +4,7 @@
 import type { ComponentType } from 'react';
 import { BlocksPage } from '../pages/Blocks.tsx';
 import { BreakGlassPage } from '../pages/BreakGlass.tsx';
+import { MyDataPage } from '../pages/MyData.tsx';
 import { NetworkPage } from '../pages/Network.tsx';
 import { RecordsPage } from '../pages/Records.tsx';
 
@@ -20,6 +21,7 @@ export interface PageSpec {
 
 export const PAGES: readonly PageSpec[] = [
   { path: '/records', label: 'Records', description: "Find a patient, open their records through the audited access decision, create, update, erase", roles: ['doctor', 'nurse', 'supervisor'], component: RecordsPage },
+  { path: '/my-data', label: 'My data', description: 'My records, my consents, who accessed my data, my notifications', roles: ['patient'], component: MyDataPage },
   { path: '/break-the-glass', label: 'Break the glass', description: 'Emergency access with a mandatory reason: audited as a security alert, the patient notified', roles: ['doctor'], component: BreakGlassPage },
   { path: '/network', label: 'Network', description: 'Every hospital node: role, leader, height, reachability; committed transactions per second, live', roles: 'all', component: NetworkPage },
   { path: '/blocks', label: 'Blocks', description: 'The ledger block by block: hashes, consensus certificate, transactions; verify the chain in your browser', roles: 'all', component: BlocksPage },

@@ -1,0 +1,64 @@
+// My data: the patient's pseudonym, own records opened and verified, consents granted and revoked
+// through the form (checked on the ledger), the access log naming the cross-hospital reader, and
+// the break-the-glass notification.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { patientPseudonym } from '../../../src/identity/pseudonym.ts';
+import type { ConsoleTestbed } from '../harness.ts';
+
+interface Consent { consentId: string; grantee: { kind: string; user?: string }; actions: string[]; purposes: string[]; scope: { maxSensitivity: string } }
+
+export function myDataTests(tb: () => ConsoleTestbed): void {
+  describe('My data page', () => {
+    it("shows the patient their pseudonym, who read their data (the other hospital's doctor, as on the ledger) and the break-the-glass alert", async () => {
+      const pp = patientPseudonym(tb().net.dir, 'Hospital1', 'patient1');
+      const page = await tb().signIn('Hospital1', 'patient1');
+      await page.getByRole('link', { name: 'My data' }).click();
+      assert.equal(await page.getByTestId('my-pseudonym').textContent(), pp);
+      await page.getByRole('tab', { name: 'Who accessed my data' }).click();
+      const log = page.getByTestId('access-log');
+      await log.waitFor();
+      // The ledger's log has the seeded cross-hospital read by Hospital2/doctor1; the page shows it.
+      const onLedger = (await tb().sdk('Hospital1', 'patient1').auditTrail({ kind: 'patient', patient: pp, pageSize: 100 })) as { entries: Array<{ op: string; outcome: string; actor: { org: string; id: string } }> };
+      assert.ok(onLedger.entries.some((e) => e.op === 'access.read' && e.outcome === 'allow' && e.actor.org === 'Hospital2' && e.actor.id === 'doctor1'));
+      await log.getByRole('row').filter({ hasText: 'Hospital2/doctor1' }).filter({ hasText: 'allowed' }).first().waitFor();
+      await tb().checkA11y(page, 'my data: access log');
+      await tb().screenshot(page, 'my-data-access-log');
+      await page.getByRole('tab', { name: 'Notifications' }).click();
+      await page.getByTestId('notifications').getByText(/Hospital4\/doctor1 broke the glass to read h1-p1-visit/).first().waitFor();
+    });
+
+    it('opens their own record, verified', async () => {
+      const page = await tb().signIn('Hospital1', 'patient1');
+      await page.getByRole('link', { name: 'My data' }).click();
+      await page.getByRole('button', { name: 'Open h1-p1-bp' }).click();
+      await page.getByTestId('verified').waitFor({ timeout: 30_000 });
+      await page.getByText('Systolic blood pressure').first().waitFor();
+    });
+
+    it('grants a consent through the form and revokes it; both are on the ledger', async () => {
+      const pp = patientPseudonym(tb().net.dir, 'Hospital1', 'patient2');
+      const sdk = tb().sdk('Hospital1', 'patient2');
+      const grantee = 'Hospital3/nurse1';
+      const page = await tb().signIn('Hospital1', 'patient2');
+      await page.getByRole('link', { name: 'My data' }).click();
+      await page.getByRole('tab', { name: 'My consents' }).click();
+      await page.getByRole('button', { name: 'Grant a consent' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Grant a consent' });
+      await dialog.getByLabel('Person (organisation/user)').fill(grantee);
+      await dialog.getByRole('textbox', { name: 'Up to sensitivity' }).click();
+      await page.getByRole('option', { name: 'sensitive' }).click();
+      await tb().checkA11y(page, 'my data: grant form');
+      await dialog.getByRole('button', { name: 'Grant consent' }).click();
+      await page.getByTestId('consent-notice').filter({ hasText: 'Consent granted' }).waitFor({ timeout: 30_000 });
+      const granted = ((await sdk.listConsents(pp)) as Consent[]).find((c) => c.grantee.user === grantee);
+      assert.ok(granted, 'the consent is on the ledger');
+      assert.deepEqual({ actions: granted.actions, purposes: granted.purposes, max: granted.scope.maxSensitivity }, { actions: ['read'], purposes: ['TREAT'], max: 'sensitive' });
+      await page.getByTestId('consents').getByRole('row').filter({ hasText: grantee }).waitFor();
+      await page.getByRole('button', { name: `Revoke consent for ${grantee}` }).click();
+      await page.getByRole('dialog', { name: 'Revoke this consent?' }).getByRole('button', { name: 'Revoke consent' }).click();
+      await page.getByTestId('consent-notice').filter({ hasText: 'Revoked' }).waitFor({ timeout: 30_000 });
+      assert.equal(((await sdk.listConsents(pp)) as Consent[]).some((c) => c.consentId === granted.consentId), false, 'revoked on the ledger');
+    });
+  });
+}
