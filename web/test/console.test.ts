@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { chromiumAvailable, CHROMIUM_PATH, startTestbed, type ConsoleTestbed } from './harness.ts';
 import { blocksTests } from './pages/blocks.ts';
+import { marketTests } from './pages/market.ts';
 import { myDataTests } from './pages/mydata.ts';
 import { networkTests } from './pages/network.ts';
 import { recordsTests } from './pages/records.ts';
@@ -38,6 +39,7 @@ describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 90
     ['blocks', blocksTests],
     ['records', recordsTests],
     ['mydata', myDataTests],
+    ['market', marketTests],
   ];
   shellTests(testbed);
   for (const [name, suite] of suites) if (only.length === 0 || only.includes(name)) suite(testbed);

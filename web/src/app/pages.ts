@@ -2,8 +2,10 @@
 // and the API decide); this list only keeps the menu to what a role can use, and a page opened by
 // a URL typed by hand for another role says so in plain words.
 import type { ComponentType } from 'react';
+import { AnalyticsPage } from '../pages/Analytics.tsx';
 import { BlocksPage } from '../pages/Blocks.tsx';
 import { BreakGlassPage } from '../pages/BreakGlass.tsx';
+import { MarketPage } from '../pages/Market.tsx';
 import { MyDataPage } from '../pages/MyData.tsx';
 import { NetworkPage } from '../pages/Network.tsx';
 import { RecordsPage } from '../pages/Records.tsx';
@@ -23,6 +25,8 @@ export const PAGES: readonly PageSpec[] = [
   { path: '/records', label: 'Records', description: "Find a patient, open their records through the audited access decision, create, update, erase", roles: ['doctor', 'nurse', 'supervisor'], component: RecordsPage },
   { path: '/my-data', label: 'My data', description: 'My records, my consents, who accessed my data, my notifications', roles: ['patient'], component: MyDataPage },
   { path: '/break-the-glass', label: 'Break the glass', description: 'Emergency access with a mandatory reason: audited as a security alert, the patient notified', roles: ['doctor'], component: BreakGlassPage },
+  { path: '/market', label: 'Data market', description: 'The catalogue of datasets; apply for access; owners approve or deny; the state of every application', roles: 'all', component: MarketPage },
+  { path: '/analytics', label: 'Analytics', description: 'Federated statistics over approved datasets: histogram and summary, small cells withheld', roles: ['researcher', 'insurer', 'supervisor'], component: AnalyticsPage },
   { path: '/network', label: 'Network', description: 'Every hospital node: role, leader, height, reachability; committed transactions per second, live', roles: 'all', component: NetworkPage },
   { path: '/blocks', label: 'Blocks', description: 'The ledger block by block: hashes, consensus certificate, transactions; verify the chain in your browser', roles: 'all', component: BlocksPage },
 ];

@@ -1,0 +1,102 @@
+// Data market and Analytics: a researcher applies for a dataset through the catalogue, the owner
+// hospital's admin approves it in their console (both on the ledger); a researcher runs the
+// federated statistics and sees the histogram — the figures shown are the result recorded on the
+// ledger, and finely binned requests show withheld cells, none released under the threshold; a
+// request without approval is refused and says why; raw records stay out of a researcher's reach.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import type { ConsoleTestbed } from '../harness.ts';
+
+interface Application { applicationId: string; target: { kind: string; datasetId?: string }; status: string; decidedBy: string | null }
+interface StatsOnLedger { status: string; result: { minCohort: number; count: number | null; histogram: Array<{ count: number | null }> } | null }
+
+async function chooseOptions(page: Page, label: string, options: readonly (string | RegExp)[]): Promise<void> {
+  await page.getByRole('textbox', { name: label }).click();
+  for (const o of options) await page.getByRole('option', { name: o }).click();
+  await page.keyboard.press('Escape');
+}
+
+async function runStatistics(page: Page, datasets: readonly RegExp[], from: number, to: number, bins: number): Promise<void> {
+  await chooseOptions(page, 'Datasets', datasets);
+  await page.getByRole('textbox', { name: 'Variable' }).click();
+  await page.getByRole('option', { name: 'sbp', exact: true }).click();
+  await page.getByLabel('From').fill(String(from));
+  await page.getByLabel('To').fill(String(to));
+  await page.getByLabel('Bins').fill(String(bins));
+  await page.getByRole('button', { name: 'Run statistics' }).click();
+}
+
+export function marketTests(tb: () => ConsoleTestbed): void {
+  describe('Data market and Analytics pages', () => {
+    it("a researcher applies for a dataset in the catalogue; the owner's admin approves it; both are on the ledger", async () => {
+      const researcher = await tb().signIn('Hospital1', 'researcher1');
+      await researcher.getByRole('link', { name: 'Data market' }).click();
+      await researcher.getByTestId('catalogue').waitFor();
+      await tb().checkA11y(researcher, 'data market (researcher)');
+      await researcher.getByRole('button', { name: 'Apply for bp-hospital3' }).click();
+      const dialog = researcher.getByRole('dialog');
+      await dialog.getByRole('button', { name: 'Submit application' }).click();
+      await researcher.getByTestId('market-notice').filter({ hasText: 'Hospital3 decides' }).waitFor({ timeout: 30_000 });
+      const mine = (await tb().sdk('Hospital1', 'researcher1').listApplications({ applicant: 'Hospital1/researcher1' })) as Application[];
+      const app = mine.find((a) => a.target.datasetId === 'bp-hospital3' && a.status === 'pending');
+      assert.ok(app, 'the application is on the ledger, pending');
+      await researcher.getByTestId('my-applications').getByRole('row').filter({ hasText: 'dataset bp-hospital3' }).filter({ hasText: 'pending' }).waitFor();
+
+      const admin = await tb().signIn('Hospital3', 'admin1');
+      await admin.getByRole('link', { name: 'Data market' }).click();
+      await admin.getByRole('button', { name: `Approve ${app.applicationId}` }).click();
+      await admin.getByTestId('decision-notice').filter({ hasText: 'Approved' }).waitFor({ timeout: 30_000 });
+      await tb().checkA11y(admin, 'data market (owner)');
+      await tb().screenshot(admin, 'data-market');
+      const decided = ((await tb().sdk('Hospital1', 'researcher1').listApplications({ applicant: 'Hospital1/researcher1' })) as Application[]).find((a) => a.applicationId === app.applicationId);
+      assert.equal(decided?.status, 'approved');
+      assert.equal(decided?.decidedBy, 'Hospital3/admin1');
+    });
+
+    it('a researcher runs the federated statistics and sees the histogram: the figures are those recorded on the ledger', async () => {
+      const page = await tb().signIn('Hospital2', 'researcher1');
+      await page.getByRole('link', { name: 'Analytics' }).click();
+      await runStatistics(page, [/\(Hospital1\)/, /\(Hospital2\)/, /\(Hospital3\)/, /\(Hospital4\)/, /\(Hospital5\)/], 100, 170, 3);
+      const result = page.getByTestId('stats-result');
+      await result.waitFor({ timeout: 60_000 });
+      await result.getByRole('img', { name: /Histogram of sbp/ }).waitFor();
+      await tb().checkA11y(page, 'analytics');
+      await tb().screenshot(page, 'analytics');
+      const requestId = await result.getAttribute('data-request-id');
+      assert.ok(requestId);
+      const onLedger = (await tb().sdk('Hospital2', 'researcher1').evaluate('getStatistics', { requestId })) as StatsOnLedger;
+      assert.equal(onLedger.status, 'completed');
+      assert.ok(onLedger.result && onLedger.result.count !== null && onLedger.result.count > 0);
+      assert.equal(await page.getByTestId('stats-count').textContent(), String(onLedger.result.count));
+      const shown = await page.getByTestId('stats-bins').locator('tbody tr td:nth-child(2)').allTextContents();
+      assert.deepEqual(shown, onLedger.result.histogram.map((b) => (b.count === null ? 'withheld' : String(b.count))));
+    });
+
+    it('fine bins: small cells are visibly withheld and no released cell is under the threshold (on the ledger)', async () => {
+      const page = await tb().signIn('Hospital2', 'researcher1');
+      await page.getByRole('link', { name: 'Analytics' }).click();
+      await runStatistics(page, [/\(Hospital1\)/], 100, 170, 70);
+      const result = page.getByTestId('stats-result');
+      await result.waitFor({ timeout: 60_000 });
+      await page.getByTestId('stats-bins').getByText('withheld').first().waitFor();
+      const onLedger = (await tb().sdk('Hospital2', 'researcher1').evaluate('getStatistics', { requestId: await result.getAttribute('data-request-id') })) as StatsOnLedger;
+      const r = onLedger.result!;
+      assert.ok(r.histogram.some((b) => b.count === null));
+      for (const b of r.histogram) assert.ok(b.count === null || b.count >= r.minCohort, `released cell ${b.count} under ${r.minCohort}`);
+    });
+
+    it('without an approved application the request is refused with the reason; a researcher cannot open records', async () => {
+      const page = await tb().signIn('Hospital4', 'researcher1');
+      await page.getByRole('link', { name: 'Analytics' }).click();
+      await runStatistics(page, [/\(Hospital2\)/], 100, 170, 3);
+      await page.getByTestId('stats-refused').filter({ hasText: /approved application|application/ }).waitFor({ timeout: 60_000 });
+      await page.goto(`${tb().url('Hospital4')}/records/record/h1-p1-bp`);
+      await page.getByRole('alert').filter({ hasText: 'Not available for your role' }).waitFor();
+      // The ledger agrees: the researcher's read is refused.
+      const read = await tb().sdk('Hospital4', 'researcher1').readRecord({ recordId: 'h1-p1-bp', purpose: 'HRESCH' });
+      assert.equal(read.allowed, false);
+      assert.equal(read.parts.length, 0);
+    });
+  });
+}
