@@ -7,6 +7,7 @@ import { blocksTests } from './pages/blocks.ts';
 import { marketTests } from './pages/market.ts';
 import { myDataTests } from './pages/mydata.ts';
 import { networkTests } from './pages/network.ts';
+import { provenanceTests } from './pages/provenance.ts';
 import { recordsTests } from './pages/records.ts';
 import { shellTests } from './pages/shell.ts';
 
@@ -40,6 +41,7 @@ describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 90
     ['records', recordsTests],
     ['mydata', myDataTests],
     ['market', marketTests],
+    ['provenance', provenanceTests],
   ];
   shellTests(testbed);
   for (const [name, suite] of suites) if (only.length === 0 || only.includes(name)) suite(testbed);

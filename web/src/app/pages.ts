@@ -8,6 +8,7 @@ import { BreakGlassPage } from '../pages/BreakGlass.tsx';
 import { MarketPage } from '../pages/Market.tsx';
 import { MyDataPage } from '../pages/MyData.tsx';
 import { NetworkPage } from '../pages/Network.tsx';
+import { ProvenancePage } from '../pages/Provenance.tsx';
 import { RecordsPage } from '../pages/Records.tsx';
 
 export type Role = 'doctor' | 'nurse' | 'patient' | 'researcher' | 'insurer' | 'laboratory' | 'supervisor' | 'admin';
@@ -27,6 +28,7 @@ export const PAGES: readonly PageSpec[] = [
   { path: '/break-the-glass', label: 'Break the glass', description: 'Emergency access with a mandatory reason: audited as a security alert, the patient notified', roles: ['doctor'], component: BreakGlassPage },
   { path: '/market', label: 'Data market', description: 'The catalogue of datasets; apply for access; owners approve or deny; the state of every application', roles: 'all', component: MarketPage },
   { path: '/analytics', label: 'Analytics', description: 'Federated statistics over approved datasets: histogram and summary, small cells withheld', roles: ['researcher', 'insurer', 'supervisor'], component: AnalyticsPage },
+  { path: '/provenance', label: 'Provenance', description: "Every operation on a record, dataset, patient or the organisation, as recorded; download as FHIR AuditEvent / Provenance", roles: ['supervisor', 'admin', 'patient'], component: ProvenancePage },
   { path: '/network', label: 'Network', description: 'Every hospital node: role, leader, height, reachability; committed transactions per second, live', roles: 'all', component: NetworkPage },
   { path: '/blocks', label: 'Blocks', description: 'The ledger block by block: hashes, consensus certificate, transactions; verify the chain in your browser', roles: 'all', component: BlocksPage },
 ];

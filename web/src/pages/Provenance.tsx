@@ -1,0 +1,176 @@
+// Provenance (auditors and supervisors, admins; patients for their own data): the timeline of
+// every operation on a record, a dataset, a patient or the whole organisation — created, updated,
+// shared, read, refused, break-the-glass, erased — as the ledger recorded it, with a download as a
+// FHIR R4 Bundle of AuditEvent (and, for a record, of Provenance). Who may see which trail is the
+// contract's rule (decision 0905); a refused query says why.
+import { Badge, Button, Card, Group, SegmentedControl, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { useState, type FormEvent, type ReactNode } from 'react';
+import { ErrorAlert } from '../app/errors.tsx';
+import { localTime, shortHex } from '../app/hooks.ts';
+import { useSession } from '../app/session.tsx';
+import { PageControl, usePaged } from '../components/Paged.tsx';
+import { downloadBytes } from '../components/RecordRead.tsx';
+import { TableScroll } from '../components/TableScroll.tsx';
+
+const AUDIT_PAGES_MAX = 50;
+const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
+
+type Kind = 'record' | 'patient' | 'dataset' | 'org';
+interface Actor { readonly org: string; readonly id: string; readonly role: string }
+export interface AuditEntry {
+  readonly auditId: string; readonly txId: string; readonly atMs: number; readonly op: string; readonly actor: Actor; readonly recordedBy: Actor | null; readonly outcome: 'allow' | 'deny';
+  readonly purpose: string | null; readonly patient: string | null; readonly recordId: string | null; readonly version: number | null; readonly datasetId: string | null;
+  readonly custodian: string | null; readonly reasons: readonly string[]; readonly flags: readonly string[]; readonly securityAlert: boolean;
+}
+
+const OPS: Readonly<Record<string, string>> = {
+  'record.create': 'created', 'record.update': 'updated', 'record.erase': 'erased', 'access.read': 'read', 'access.write': 'write', 'access.share': 'shared', 'access.statistics': 'statistics',
+  'consent.grant': 'consent granted', 'consent.revoke': 'consent revoked', 'application.apply': 'applied', 'application.approve': 'application approved', 'application.deny': 'application denied',
+  'care.start': 'care started', 'care.end': 'care ended', 'patient.enrol': 'patient enrolled', 'dataset.register': 'dataset registered', 'dataset.access': 'listing changed',
+  'stats.request': 'statistics requested', 'stats.result': 'statistics recorded', 'bmrs.reauthorize': 'session re-authorized',
+};
+
+/** The event in the words of the issue's timeline: refused and break-the-glass are what an auditor looks for first. */
+function eventLabel(e: AuditEntry): { text: string; color: string } {
+  if (e.flags.includes('break-the-glass')) return { text: `${OPS[e.op] ?? e.op} · break the glass`, color: 'orange' };
+  if (e.outcome === 'deny') return { text: `${OPS[e.op] ?? e.op} · refused`, color: 'red' };
+  if (e.op === 'record.erase') return { text: 'erased', color: 'gray' };
+  return { text: OPS[e.op] ?? e.op, color: e.securityAlert ? 'orange' : 'blue' };
+}
+
+const who = (a: Actor): string => `${a.org}/${PSEUDONYM_RE.test(a.id) ? `patient ${shortHex(a.id, 10)}` : a.id}`;
+
+export function ProvenancePage(): ReactNode {
+  const { health, me } = useSession();
+  const [kind, setKind] = useState<Kind>(me.role === 'patient' ? 'patient' : 'record');
+  const [subject, setSubject] = useState(me.role === 'patient' ? me.id : '');
+  const [entries, setEntries] = useState<AuditEntry[] | null>(null);
+  const [shownQuery, setShownQuery] = useState<Record<string, unknown> | null>(null);
+  const [note, setNote] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const paged = usePaged(entries ?? [], 15);
+
+  const queryFor = (k: Kind, s: string): { query: Record<string, unknown>; filterPatient: string | null } => {
+    if (k === 'record') return { query: { kind: 'record', recordId: s }, filterPatient: null };
+    if (k === 'dataset') return { query: { kind: 'dataset', datasetId: s }, filterPatient: null };
+    if (k === 'org') return { query: { kind: 'org', org: s || me.org }, filterPatient: null };
+    // A patient sees their own log; staff see what their organisation's trail holds about the patient.
+    if (me.role === 'patient') return { query: { kind: 'patient', patient: me.id }, filterPatient: null };
+    return { query: { kind: 'org', org: me.org }, filterPatient: s };
+  };
+
+  const load = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    setError(null);
+    setNote(null);
+    const s = subject.trim();
+    if (kind !== 'org' && !(kind === 'patient' && me.role === 'patient') && s === '') {
+      setError(new Error(`Give the ${kind === 'record' ? 'record id' : kind === 'dataset' ? 'dataset id' : "patient's pseudonym"}.`));
+      return;
+    }
+    if (kind === 'patient' && me.role !== 'patient' && !PSEUDONYM_RE.test(s)) {
+      setError(new Error('A patient is named by their pseudonym (32–64 hexadecimal characters).'));
+      return;
+    }
+    setBusy(true);
+    try {
+      const { query, filterPatient } = queryFor(kind, s);
+      const out: AuditEntry[] = [];
+      let bookmark = '';
+      for (let i = 0; i < AUDIT_PAGES_MAX; i++) {
+        const page = (await health.auditTrail({ ...query, pageSize: 100, ...(bookmark ? { bookmark } : {}) })) as { entries: AuditEntry[]; bookmark: string };
+        out.push(...page.entries);
+        bookmark = page.bookmark;
+        if (!bookmark) break;
+      }
+      if (filterPatient) setNote(`Events about this patient in ${me.org}'s trail (the patient's whole log is theirs to see).`);
+      setEntries((filterPatient ? out.filter((x) => x.patient === filterPatient) : out).sort((a, b) => a.atMs - b.atMs));
+      setShownQuery(query);
+    } catch (err) {
+      setEntries(null);
+      setShownQuery(null);
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const download = async (what: 'audit' | 'provenance'): Promise<void> => {
+    if (!shownQuery) return;
+    setError(null);
+    try {
+      // Page through the export and join the pages into one Bundle (the contract bounds a page at 200).
+      const entry: unknown[] = [];
+      let first: Record<string, unknown> | null = null;
+      let bookmark = '';
+      for (let i = 0; i < AUDIT_PAGES_MAX; i++) {
+        const page = (what === 'audit'
+          ? await health.exportAuditEvents({ ...shownQuery, pageSize: 200, ...(bookmark ? { bookmark } : {}) })
+          : await health.evaluate('exportProvenance', { recordId: shownQuery['recordId'], pageSize: 200, ...(bookmark ? { bookmark } : {}) })) as { bundle: Record<string, unknown>; bookmark: string };
+        first ??= page.bundle;
+        entry.push(...(Array.isArray(page.bundle['entry']) ? page.bundle['entry'] as unknown[] : []));
+        bookmark = page.bookmark;
+        if (!bookmark) break;
+      }
+      const r = { bundle: { ...(first ?? { resourceType: 'Bundle', type: 'collection' }), entry } };
+      const name = `${what === 'audit' ? 'AuditEvent' : 'Provenance'}-${String(shownQuery['recordId'] ?? shownQuery['datasetId'] ?? shownQuery['org'] ?? 'patient')}.json`;
+      downloadBytes(new TextEncoder().encode(JSON.stringify(r.bundle, null, 2)), 'application/fhir+json', name);
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  const kinds = me.role === 'patient' ? [{ value: 'patient', label: 'My data' }, { value: 'record', label: 'A record' }] : [{ value: 'record', label: 'A record' }, { value: 'patient', label: 'A patient' }, { value: 'dataset', label: 'A dataset' }, { value: 'org', label: 'My organisation' }];
+  return (
+    <Stack>
+      <Title order={2}>Provenance</Title>
+      <Card withBorder>
+        <form onSubmit={(e) => void load(e)} aria-label="Show a timeline">
+          <Stack gap="sm">
+            <SegmentedControl value={kind} onChange={(v) => { setKind(v as Kind); setSubject(v === 'patient' && me.role === 'patient' ? me.id : ''); }} data={kinds} aria-label="Timeline of" />
+            {kind === 'org' || (kind === 'patient' && me.role === 'patient') ? null : (
+              <TextInput label={kind === 'record' ? 'Record id' : kind === 'dataset' ? 'Dataset id' : 'Patient pseudonym'} value={subject} onChange={(e) => setSubject(e.currentTarget.value)} />
+            )}
+            <Group><Button type="submit" loading={busy}>Show timeline</Button></Group>
+          </Stack>
+        </form>
+      </Card>
+      {error ? <ErrorAlert error={error} /> : null}
+      {entries ? (
+        <Card withBorder>
+          <Group justify="space-between" mb="xs" wrap="wrap">
+            <Text size="sm" data-testid="timeline-count">{entries.length} events, oldest first</Text>
+            <Group gap="xs">
+              <Button size="xs" variant="default" onClick={() => void download('audit')}>Download FHIR AuditEvent Bundle</Button>
+              {shownQuery?.['kind'] === 'record' ? <Button size="xs" variant="default" onClick={() => void download('provenance')}>Download FHIR Provenance Bundle</Button> : null}
+            </Group>
+          </Group>
+          {note ? <Text size="xs" c="dimmed" mb="xs">{note}</Text> : null}
+          <TableScroll label="Timeline">
+            <Table striped data-testid="timeline">
+              <Table.Thead><Table.Tr><Table.Th>When</Table.Th><Table.Th>Event</Table.Th><Table.Th>Who</Table.Th><Table.Th>Subject</Table.Th><Table.Th>Purpose</Table.Th><Table.Th>Why</Table.Th><Table.Th>Transaction</Table.Th></Table.Tr></Table.Thead>
+              <Table.Tbody>
+                {paged.items.map((e) => {
+                  const label = eventLabel(e);
+                  return (
+                    <Table.Tr key={e.auditId}>
+                      <Table.Td>{localTime(e.atMs)}</Table.Td>
+                      <Table.Td><Badge color={label.color} variant="light">{label.text}</Badge></Table.Td>
+                      <Table.Td>{who(e.actor)} ({e.actor.role}){e.recordedBy ? <Text size="xs" c="dimmed">served and recorded by {e.recordedBy.org}</Text> : null}</Table.Td>
+                      <Table.Td>{e.recordId ? `record ${e.recordId}${e.version ? ` v${e.version}` : ''}` : e.datasetId ? `dataset ${e.datasetId}` : e.patient ? `patient ${shortHex(e.patient, 10)}` : '—'}</Table.Td>
+                      <Table.Td>{e.purpose ?? '—'}</Table.Td>
+                      <Table.Td><Text size="xs">{e.reasons.join('; ') || '—'}</Text></Table.Td>
+                      <Table.Td><Text size="xs" ff="monospace" title={e.txId}>{shortHex(e.txId, 10)}</Text></Table.Td>
+                    </Table.Tr>
+                  );
+                })}
+              </Table.Tbody>
+            </Table>
+          </TableScroll>
+          <PageControl paged={paged} label="events" pageSize={15} />
+        </Card>
+      ) : null}
+    </Stack>
+  );
+}

@@ -1,0 +1,61 @@
+// Provenance: an auditor (supervisor) of the custodian sees a record's whole timeline as the
+// ledger holds it, including the cross-hospital read and the break-the-glass, and downloads it as
+// FHIR AuditEvent and Provenance Bundles; another hospital's supervisor is refused with the reason.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import type { ConsoleTestbed } from '../harness.ts';
+
+interface Entry { op: string; outcome: string; actor: { org: string; id: string }; flags: string[] }
+
+export function provenanceTests(tb: () => ConsoleTestbed): void {
+  describe('Provenance page', () => {
+    it("shows a record's timeline as on the ledger and downloads it as FHIR AuditEvent and Provenance Bundles", async () => {
+      const page = await tb().signIn('Hospital1', 'supervisor1');
+      await page.getByRole('link', { name: 'Provenance' }).click();
+      await page.getByLabel('Record id').fill('h1-p1-visit');
+      await page.getByRole('button', { name: 'Show timeline' }).click();
+      const timeline = page.getByTestId('timeline');
+      await timeline.waitFor({ timeout: 30_000 });
+      const entries: Entry[] = [];
+      let bookmark = '';
+      do {
+        const r = (await tb().sdk('Hospital1', 'supervisor1').auditTrail({ kind: 'record', recordId: 'h1-p1-visit', pageSize: 200, ...(bookmark ? { bookmark } : {}) })) as { entries: Entry[]; bookmark: string };
+        entries.push(...r.entries);
+        bookmark = r.bookmark;
+      } while (bookmark);
+      assert.equal(await page.getByTestId('timeline-count').textContent(), `${entries.length} events, oldest first`);
+      assert.ok(entries.some((e) => e.op === 'record.create'));
+      await timeline.getByRole('row').filter({ hasText: 'created' }).first().waitFor();
+      assert.ok(entries.some((e) => e.flags.includes('break-the-glass') && e.actor.org === 'Hospital4'));
+      // The break-the-glass read may be on a later page of the timeline: page until it shows.
+      const btg = timeline.getByRole('row').filter({ hasText: 'break the glass' }).filter({ hasText: 'Hospital4/doctor1' });
+      for (let i = 0; i < 10 && (await btg.count()) === 0; i++) {
+        const next = page.getByRole('button', { name: String(i + 2), exact: true });
+        if ((await next.count()) === 0) break;
+        await next.click();
+      }
+      assert.ok((await btg.count()) > 0, 'the break-the-glass read is on the timeline');
+      await tb().checkA11y(page, 'provenance');
+      await tb().screenshot(page, 'provenance');
+
+      const [audit] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download FHIR AuditEvent Bundle' }).click()]);
+      const bundle = JSON.parse(readFileSync((await audit.path())!, 'utf8')) as { resourceType: string; entry: Array<{ resource: { resourceType: string } }> };
+      assert.equal(bundle.resourceType, 'Bundle');
+      assert.equal(bundle.entry.length, entries.length);
+      assert.ok(bundle.entry.every((e) => e.resource.resourceType === 'AuditEvent'));
+      const [prov] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download FHIR Provenance Bundle' }).click()]);
+      const provenance = JSON.parse(readFileSync((await prov.path())!, 'utf8')) as { resourceType: string; entry: Array<{ resource: { resourceType: string } }> };
+      assert.equal(provenance.resourceType, 'Bundle');
+      assert.ok(provenance.entry.length >= 1 && provenance.entry.every((e) => e.resource.resourceType === 'Provenance'));
+    });
+
+    it("refuses another hospital's supervisor the record's trail, saying why", async () => {
+      const page = await tb().signIn('Hospital3', 'supervisor1');
+      await page.getByRole('link', { name: 'Provenance' }).click();
+      await page.getByLabel('Record id').fill('h1-p1-visit');
+      await page.getByRole('button', { name: 'Show timeline' }).click();
+      await page.getByRole('alert').filter({ hasText: /only the patient, the custodian's admins\/supervisors/ }).waitFor({ timeout: 30_000 });
+    });
+  });
+}
