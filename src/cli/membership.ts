@@ -21,7 +21,9 @@ import type { ConsortiumConfig, NodeEndpointConfig } from '../ledger/config.ts';
 import { buildConfigUpdateTx, ConfigUpdateError, configSignaturesNeeded, RUNTIME_MEMBERSHIP_ENGINES, type ConfigSigner, type ConfigState } from '../ledger/config-update.ts';
 import type { MedLedgerClient } from '../sdk/client.ts';
 import { loadNodeConfig } from '../node/config.ts';
-import { consolePortOf, demoUsersOf, majority, nodeIdOf, writeNodeYaml } from '../node/init.ts';
+import { consolePortOf, demoUsersOf, nodeIdOf, writeNodeYaml } from '../node/init.ts';
+// The config transforms are pure (the console builds the same updates in a browser): ledger/membership.ts.
+export { configWithHospital, configWithoutHospital } from '../ledger/membership.ts';
 import { newPseudonymKey, savePseudonymKey } from '../identity/pseudonym.ts';
 import { nodeDirs } from '../node/supervisor.ts';
 
@@ -74,41 +76,6 @@ export async function prepareHospital(dir: string, options: { org?: string; host
   const endpoint: NodeEndpointConfig = { id: nodeId, org, roles, p2pUrl: `wss://${host}:${p2pPort}`, apiUrl: `https://${host}:${apiPort}` };
   const configPath = writeNodeYaml({ dir, org, nodeId, roles: endpoint.roles, host, p2pPort, apiPort, tickMs: options.tickMs });
   return { org, caCertPem: extended.orgCas.get(org)!.certPem, nodeCertPem: extended.nodes.get(org)!.certPem, endpoint, configPath };
-}
-
-/** Default majority policies follow the membership; any other policy is left as its authors wrote it. */
-function followMajority(config: ConsortiumConfig, orgsAfter: readonly string[]): ConsortiumConfig['contracts'] {
-  const before = majority(config.orgs.map((o) => o.org));
-  return config.contracts.map((c) => (c.endorsementPolicy === before ? { ...c, endorsementPolicy: majority(orgsAfter) } : c));
-}
-
-/** The config with `h` added: its CA, its node endpoint, and its orderer where the engine allows. */
-export function configWithHospital(config: ConsortiumConfig, h: Pick<NewHospital, 'org' | 'caCertPem' | 'nodeCertPem' | 'endpoint'>): ConsortiumConfig {
-  if (config.orgs.some((o) => o.org.toLowerCase() === h.org.toLowerCase())) throw new ConfigUpdateError(`${h.org} is already a member of the consortium`);
-  const orgsAfter = [...config.orgs.map((o) => o.org), h.org];
-  const orders = RUNTIME_MEMBERSHIP_ENGINES.has(config.ordering.engine) && h.endpoint.roles.includes('orderer');
-  const endpoint: NodeEndpointConfig = orders ? h.endpoint : { ...h.endpoint, roles: ['peer'] };
-  return {
-    ...config,
-    orgs: [...config.orgs, { org: h.org, caCertPem: h.caCertPem }],
-    orderers: orders ? [...config.orderers, { id: h.endpoint.id, org: h.org, certPem: h.nodeCertPem }] : config.orderers,
-    nodes: [...(config.nodes ?? []), endpoint],
-    contracts: followMajority(config, orgsAfter),
-  };
-}
-
-/** The config without `org`. Refuses to leave no organisation or no orderer, or a policy naming it. */
-export function configWithoutHospital(config: ConsortiumConfig, org: string): ConsortiumConfig {
-  if (!config.orgs.some((o) => o.org === org)) throw new ConfigUpdateError(`${org} is not a member of the consortium (members: ${config.orgs.map((o) => o.org).join(', ')})`);
-  const orgsAfter = config.orgs.filter((o) => o.org !== org).map((o) => o.org);
-  if (orgsAfter.length === 0) throw new ConfigUpdateError('cannot remove the last organisation');
-  const orderers = config.orderers.filter((o) => o.org !== org);
-  if (orderers.length === 0) throw new ConfigUpdateError(`cannot remove ${org}: it runs every orderer of the consortium`);
-  const contracts = followMajority(config, orgsAfter);
-  for (const c of contracts) {
-    if (new RegExp(`'${org}\\.`).test(c.endorsementPolicy)) throw new ConfigUpdateError(`contract ${c.name}'s endorsement policy names ${org} (${c.endorsementPolicy}); change it first`);
-  }
-  return { ...config, orgs: config.orgs.filter((o) => o.org !== org), orderers, nodes: (config.nodes ?? []).filter((n) => n.org !== org), contracts };
 }
 
 /**

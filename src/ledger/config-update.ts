@@ -17,7 +17,8 @@
 // on the same config, the second to be ordered fails, as in Fabric.
 import { decode, encode, sha256, type Bytes } from '../codec/index.ts';
 import { fromHex, toHex } from '../codec/index.ts';
-import { formatPolicy, outOf, parsePolicy, signedBy, verifyRevocationList, type Policy } from '../identity/index.ts';
+import { formatPolicy, outOf, parsePolicy, signedBy, type Policy } from '../identity/policy.ts';
+import { verifyRevocationList } from '../identity/revocation-verify.ts';
 import { type ConsortiumConfig, type OrgConfig, validateConfig } from './config.ts';
 import { buildEnvelope, buildProposal, decodeProposal, decodeResponse, encodeEnvelope, encodeResponse, endorse, type Endorsement, type MessageSigner, type ParsedTx, type ResponsePayload, type Version } from './tx.ts';
 

@@ -11,6 +11,7 @@
 //   <dir>/genesis.block            block 0, DAG-CBOR
 //   <dir>/<org>/node.yaml          the hospital's node configuration (paths relative to it)
 //   <dir>/<org>/data/              its ledger, orderer chain and consensus WAL (created on start)
+import { majority } from '../ledger/membership.ts';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -96,10 +97,8 @@ export function nodeIdOf(org: string): string {
   return `node.${org}`;
 }
 
-/** The default endorsement policy: a majority of the organisations' peers. */
-export function majority(orgs: readonly string[]): string {
-  return `OutOf(${Math.floor(orgs.length / 2) + 1}, ${orgs.map((o) => `'${o}.peer'`).join(', ')})`;
-}
+/** The default endorsement policy (a majority of the organisations' peers) lives with the config transforms. */
+export { majority };
 
 export function engineOptions(engine: EngineName, nodes: readonly NodeEndpointConfig[]): Record<string, unknown> {
   switch (engine) {

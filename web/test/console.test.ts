@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import { chromiumAvailable, CHROMIUM_PATH, startTestbed, type ConsoleTestbed } from './harness.ts';
+import { adminTests } from './pages/admin.ts';
 import { blocksTests } from './pages/blocks.ts';
 import { marketTests } from './pages/market.ts';
 import { myDataTests } from './pages/mydata.ts';
@@ -42,6 +43,8 @@ describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 90
     ['mydata', myDataTests],
     ['market', marketTests],
     ['provenance', provenanceTests],
+    // Last: it changes the membership (adds a sixth hospital, whose node never starts).
+    ['admin', adminTests],
   ];
   shellTests(testbed);
   for (const [name, suite] of suites) if (only.length === 0 || only.includes(name)) suite(testbed);

@@ -2,6 +2,7 @@
 // and the API decide); this list only keeps the menu to what a role can use, and a page opened by
 // a URL typed by hand for another role says so in plain words.
 import type { ComponentType } from 'react';
+import { AdminPage } from '../pages/Admin.tsx';
 import { AnalyticsPage } from '../pages/Analytics.tsx';
 import { BlocksPage } from '../pages/Blocks.tsx';
 import { BreakGlassPage } from '../pages/BreakGlass.tsx';
@@ -29,6 +30,7 @@ export const PAGES: readonly PageSpec[] = [
   { path: '/market', label: 'Data market', description: 'The catalogue of datasets; apply for access; owners approve or deny; the state of every application', roles: 'all', component: MarketPage },
   { path: '/analytics', label: 'Analytics', description: 'Federated statistics over approved datasets: histogram and summary, small cells withheld', roles: ['researcher', 'insurer', 'supervisor'], component: AnalyticsPage },
   { path: '/provenance', label: 'Provenance', description: "Every operation on a record, dataset, patient or the organisation, as recorded; download as FHIR AuditEvent / Provenance", roles: ['supervisor', 'admin', 'patient'], component: ProvenancePage },
+  { path: '/admin', label: 'Administration', description: 'This node, the configuration in force, a connection test to every node, membership changes signed by the admins', roles: ['admin'], component: AdminPage },
   { path: '/network', label: 'Network', description: 'Every hospital node: role, leader, height, reachability; committed transactions per second, live', roles: 'all', component: NetworkPage },
   { path: '/blocks', label: 'Blocks', description: 'The ledger block by block: hashes, consensus certificate, transactions; verify the chain in your browser', roles: 'all', component: BlocksPage },
 ];

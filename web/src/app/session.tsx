@@ -23,6 +23,8 @@ export interface Session {
   /** Health data as this user: records, consents, applications, audit, statistics. */
   readonly health: HealthClient;
   readonly node: ConsoleConfig;
+  /** This user's signature (WebCrypto, non-extractable key): for what the SDK does not sign itself, such as config updates. */
+  readonly sign: (message: Uint8Array) => Promise<Uint8Array>;
 }
 
 type State =
@@ -48,10 +50,11 @@ async function fetchConsoleConfig(): Promise<ConsoleConfig> {
 }
 
 async function connect(node: ConsoleConfig, certPem: string, key: CryptoKey): Promise<Session> {
-  const options = { url: window.location.origin, certPem, signer: { certPem, ...webCryptoSigner(key) }, nodeId: node.nodeId };
+  const signer = webCryptoSigner(key);
+  const options = { url: window.location.origin, certPem, signer: { certPem, ...signer }, nodeId: node.nodeId };
   const me = await new MedLedgerClient(options).whoami();
   const health = new HealthClient({ ...options, user: `${me.org}/${me.id}` });
-  return { me, certPem, client: health.client, health, node };
+  return { me, certPem, client: health.client, health, node, sign: (m) => signer.sign(m) };
 }
 
 export function SessionProvider({ children }: { children: ReactNode }): ReactNode {

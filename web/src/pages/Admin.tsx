@@ -1,0 +1,309 @@
+// Administration (hospital IT, admins): this node's information and the consortium configuration
+// in force (no secrets: certificates' holders, endpoints, policies), a connection test to every
+// other node over the node-to-node mTLS links (PHDMF's "connection test"), and membership: the
+// same config-update flow as `medledger config propose | sign | submit` — propose adding or
+// removing a hospital (signed first by you), hand the update file to the other hospitals' admins,
+// each signs it in their own console, and the proposer submits it once a majority has signed.
+// Every signature is made in this browser with the admin's non-extractable key.
+import { Alert, Badge, Button, Card, FileInput, Group, List, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { useState, type FormEvent, type ReactNode } from 'react';
+import { randomBytes } from '../../../src/codec/index.ts';
+import type { ConsortiumConfig } from '../../../src/ledger/config.ts';
+import { configSignaturesNeeded, decodeConfigDraft, encodeConfigDraft, finishConfigDraft, RUNTIME_MEMBERSHIP_ENGINES, signConfigDraft, startConfigDraft, type ConfigDraft, type ConfigDraftSummary } from '../../../src/ledger/config-update.ts';
+import { configWithHospital, configWithoutHospital } from '../../../src/ledger/membership.ts';
+import { holderOf } from '../app/cert.ts';
+import { ErrorAlert } from '../app/errors.tsx';
+import { localTime, shortHex, useLoad } from '../app/hooks.ts';
+import { withWebCryptoSigner } from '../app/presign.ts';
+import { useSession, type Session } from '../app/session.tsx';
+import { downloadBytes } from '../components/RecordRead.tsx';
+import { TableScroll } from '../components/TableScroll.tsx';
+
+const PEM_BYTES_MAX = 64 * 1024;
+const DRAFT_FILE_BYTES_MAX = 8 * 1024 * 1024;
+const ORG_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+function signedOrgs(draft: ConfigDraft, config: ConsortiumConfig): string[] {
+  const members = new Set(config.orgs.map((o) => o.org));
+  const orgs = new Set<string>();
+  for (const e of draft.endorsements) {
+    const h = holderOf(e.endorser);
+    if (h && h.role === 'admin' && members.has(h.org)) orgs.add(h.org);
+  }
+  return [...orgs].sort();
+}
+
+interface OpenDraft { readonly name: string; readonly draft: ConfigDraft; readonly summary: ConfigDraftSummary }
+
+function describeChange(summary: ConfigDraftSummary, before: ConsortiumConfig | null): string {
+  const after = summary.record.config.orgs.map((o) => o.org);
+  if (!before) return `hospitals after: ${after.join(', ')}`;
+  const was = before.orgs.map((o) => o.org);
+  const added = after.filter((o) => !was.includes(o));
+  const removed = was.filter((o) => !after.includes(o));
+  const parts = [...added.map((o) => `add ${o}`), ...removed.map((o) => `remove ${o}`)];
+  return parts.length ? parts.join(', ') : 'no change of members';
+}
+
+async function readFileBytes(file: File, max: number): Promise<Uint8Array> {
+  if (file.size > max) throw new Error(`${file.name} is ${file.size} bytes (at most ${max})`);
+  return new Uint8Array(await file.arrayBuffer());
+}
+
+function NodeInfo({ session }: { session: Session }): ReactNode {
+  const status = useLoad(() => session.client.status(), [session]);
+  const s = status.data;
+  return (
+    <Card withBorder>
+      <Title order={3} size="h4" mb="xs">This node</Title>
+      {status.error ? <ErrorAlert error={status.error} /> : null}
+      {s ? (
+        <SimpleGrid cols={{ base: 2, sm: 4 }} data-testid="node-info">
+          <div><Text size="xs" c="dimmed">Node</Text><Text>{s.nodeId}</Text></div>
+          <div><Text size="xs" c="dimmed">Hospital</Text><Text>{s.org}</Text></div>
+          <div><Text size="xs" c="dimmed">Roles</Text><Text>{s.roles.join(' + ')}</Text></div>
+          <div><Text size="xs" c="dimmed">Engine</Text><Text>{s.consensus?.engine ?? 'peer only'}</Text></div>
+          <div><Text size="xs" c="dimmed">Height</Text><Text>{s.height}</Text></div>
+          <div><Text size="xs" c="dimmed">Last block</Text><Text ff="monospace" title={s.lastBlockHashHex}>{shortHex(s.lastBlockHashHex, 16)}</Text></div>
+          <div><Text size="xs" c="dimmed">Config sequence</Text><Text>{s.configSequence}</Text></div>
+          <div><Text size="xs" c="dimmed">Running since</Text><Text>{localTime(s.startedAtMs)}</Text></div>
+        </SimpleGrid>
+      ) : null}
+    </Card>
+  );
+}
+
+function ConfigView({ session }: { session: Session }): ReactNode {
+  const config = useLoad(() => session.client.config(), [session]);
+  const c = config.data;
+  return (
+    <Card withBorder>
+      <Title order={3} size="h4" mb="xs">Consortium configuration in force</Title>
+      {config.error ? <ErrorAlert error={config.error} /> : null}
+      {c ? (
+        <Stack gap="xs" data-testid="config">
+          <Text size="sm">Sequence {c.sequence}{c.version ? ` (committed in block ${c.version.block})` : ' (genesis)'} · engine {c.engine} · hospitals {c.orgs.join(', ')} · orderers {c.orderers.join(', ')}</Text>
+          <TableScroll label="Nodes of the consortium">
+            <Table striped>
+              <Table.Thead><Table.Tr><Table.Th>Node</Table.Th><Table.Th>Hospital</Table.Th><Table.Th>Roles</Table.Th><Table.Th>Node-to-node</Table.Th><Table.Th>API</Table.Th></Table.Tr></Table.Thead>
+              <Table.Tbody>{c.nodes.map((n) => <Table.Tr key={n.id}><Table.Td>{n.id}</Table.Td><Table.Td>{n.org}</Table.Td><Table.Td>{n.roles.join(' + ')}</Table.Td><Table.Td>{n.p2pUrl}</Table.Td><Table.Td>{n.apiUrl}</Table.Td></Table.Tr>)}</Table.Tbody>
+            </Table>
+          </TableScroll>
+          <List size="sm">{c.contracts.map((x) => <List.Item key={x.name}>contract {x.name} v{x.version}: endorsed by {x.endorsementPolicy}</List.Item>)}</List>
+          <Text size="sm">The next config update needs: {c.updatePolicy}</Text>
+        </Stack>
+      ) : null}
+    </Card>
+  );
+}
+
+function ConnectionTest({ session }: { session: Session }): ReactNode {
+  const [result, setResult] = useState<Awaited<ReturnType<Session['client']['network']>> | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = async (): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    try {
+      setResult(await session.client.network());
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Card withBorder>
+      <Group justify="space-between" mb="xs">
+        <Title order={3} size="h4">Connection test</Title>
+        <Button size="xs" onClick={() => void run()} loading={busy}>Test connections</Button>
+      </Group>
+      <Text size="sm" c="dimmed">This node asks every node of the consortium for its status over the mutually authenticated node-to-node link.</Text>
+      {error ? <ErrorAlert error={error} /> : null}
+      {result ? (
+        <TableScroll label="Connection test results">
+          <Table striped data-testid="connection-test">
+            <Table.Thead><Table.Tr><Table.Th>Node</Table.Th><Table.Th>Hospital</Table.Th><Table.Th>Result</Table.Th><Table.Th>Round trip</Table.Th><Table.Th>Height</Table.Th></Table.Tr></Table.Thead>
+            <Table.Tbody>
+              {result.nodes.map((n) => (
+                <Table.Tr key={n.nodeId}>
+                  <Table.Td>{n.nodeId}</Table.Td><Table.Td>{n.org}</Table.Td>
+                  <Table.Td>{n.reachable ? <Badge color="green" variant="light">reachable</Badge> : <><Badge color="red" variant="light">unreachable</Badge><Text size="xs">{n.error}</Text></>}</Table.Td>
+                  <Table.Td>{n.latencyMs === null ? '—' : `${Math.round(n.latencyMs)} ms`}</Table.Td>
+                  <Table.Td>{n.status?.height ?? '—'}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </TableScroll>
+      ) : null}
+    </Card>
+  );
+}
+
+function Propose({ session, onDraft }: { session: Session; onDraft(d: OpenDraft): void }): ReactNode {
+  const [mode, setMode] = useState<'remove' | 'add'>('add');
+  const config = useLoad(() => session.client.config(), [session]);
+  const [removeOrg, setRemoveOrg] = useState<string | null>(null);
+  const [org, setOrg] = useState('');
+  const [caFile, setCaFile] = useState<File | null>(null);
+  const [nodeFile, setNodeFile] = useState<File | null>(null);
+  const [p2pUrl, setP2pUrl] = useState('');
+  const [apiUrl, setApiUrl] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    setError(null);
+    setBusy(true);
+    try {
+      const live = await session.client.config();
+      const current = live.state.record.config;
+      let next: ConsortiumConfig;
+      if (mode === 'remove') {
+        if (!removeOrg) throw new Error('Choose the hospital to remove.');
+        next = configWithoutHospital(current, removeOrg);
+      } else {
+        if (!ORG_NAME.test(org)) throw new Error('A hospital name starts with a letter and uses letters, digits, dash and underscore.');
+        if (!caFile || !nodeFile) throw new Error("Choose the new hospital's CA certificate and its node certificate (PEM).");
+        if (!/^wss:\/\//.test(p2pUrl) || !/^https:\/\//.test(apiUrl)) throw new Error('The node-to-node address is wss://host:port and the API address https://host:port.');
+        const caCertPem = new TextDecoder().decode(await readFileBytes(caFile, PEM_BYTES_MAX));
+        const nodeCertPem = new TextDecoder().decode(await readFileBytes(nodeFile, PEM_BYTES_MAX));
+        const roles: ('peer' | 'orderer')[] = RUNTIME_MEMBERSHIP_ENGINES.has(live.engine) ? ['peer', 'orderer'] : ['peer'];
+        next = configWithHospital(current, { org, caCertPem, nodeCertPem, endpoint: { id: `node.${org}`, org, roles, p2pUrl, apiUrl } });
+      }
+      const started = startConfigDraft({ state: live.state, next, creatorCertPem: session.certPem, nonce: randomBytes(24), timestampMs: Date.now() });
+      const signed = await withWebCryptoSigner((signer) => signConfigDraft(started.draft, { certPem: session.certPem, signer }), session.sign);
+      const bytes = encodeConfigDraft(signed);
+      const name = `config-update-${started.record.sequence}.medledger`;
+      downloadBytes(bytes, 'application/octet-stream', name);
+      onDraft({ name, ...decodeConfigDraft(bytes) });
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const others = (config.data?.orgs ?? []).filter((o) => o !== session.me.org);
+  return (
+    <form onSubmit={(e) => void submit(e)} aria-label="Propose a config update">
+      <Stack gap="sm">
+        <SegmentedControl value={mode} onChange={(v) => setMode(v as 'add' | 'remove')} data={[{ value: 'add', label: 'Add a hospital' }, { value: 'remove', label: 'Remove a hospital' }]} aria-label="Change" />
+        {mode === 'remove' ? (
+          <Select label="Hospital to remove" data={others} value={removeOrg} onChange={setRemoveOrg} />
+        ) : (
+          <>
+            <TextInput label="New hospital's name" value={org} onChange={(e) => setOrg(e.currentTarget.value)} placeholder="Hospital6" />
+            <SimpleGrid cols={2}>
+              <FileInput label="Its CA certificate (PEM)" description="Issued by the consortium root" accept=".pem" value={caFile} onChange={setCaFile} />
+              <FileInput label="Its node certificate (PEM)" accept=".pem" value={nodeFile} onChange={setNodeFile} />
+              <TextInput label="Node-to-node address" placeholder="wss://host:7406" value={p2pUrl} onChange={(e) => setP2pUrl(e.currentTarget.value)} />
+              <TextInput label="API address" placeholder="https://host:7407" value={apiUrl} onChange={(e) => setApiUrl(e.currentTarget.value)} />
+            </SimpleGrid>
+          </>
+        )}
+        {error ? <ErrorAlert error={error} /> : null}
+        <Button type="submit" loading={busy} w="fit-content">Propose and sign</Button>
+      </Stack>
+    </form>
+  );
+}
+
+function DraftPanel({ session, open, onChange }: { session: Session; open: OpenDraft; onChange(d: OpenDraft): void }): ReactNode {
+  const config = useLoad(() => session.client.config(), [session, open]);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState<'sign' | 'submit' | null>(null);
+  const [committed, setCommitted] = useState<string | null>(null);
+  const current = config.data?.state.record.config ?? null;
+  const signers = current ? signedOrgs(open.draft, current) : [];
+  const needed = current ? configSignaturesNeeded(current) : null;
+  const mine = open.summary.creator.trim() === session.certPem.trim();
+  const signedByMe = open.draft.endorsements.some((e) => e.endorser.trim() === session.certPem.trim());
+  const stale = config.data ? config.data.sequence + 1 !== open.summary.record.sequence : false;
+  const sign = async (): Promise<void> => {
+    setBusy('sign');
+    setError(null);
+    try {
+      const signed = await withWebCryptoSigner((signer) => signConfigDraft(open.draft, { certPem: session.certPem, signer }), session.sign);
+      const bytes = encodeConfigDraft(signed);
+      downloadBytes(bytes, 'application/octet-stream', open.name);
+      onChange({ name: open.name, ...decodeConfigDraft(bytes) });
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const submit = async (): Promise<void> => {
+    setBusy('submit');
+    setError(null);
+    try {
+      const envelope = await withWebCryptoSigner((signer) => finishConfigDraft(open.draft, signer), session.sign);
+      const status = await session.client.submitEnvelope(envelope, { waitMs: 30_000 });
+      if (status.code !== 'VALID') throw new Error(`config update ${open.summary.txId} was not committed: ${status.code ?? status.status}${status.reason ? ` (${status.reason})` : ''}`);
+      setCommitted(`Config update ${open.summary.record.sequence} committed in block ${status.blockNumber}: hospitals ${open.summary.record.config.orgs.map((o) => o.org).join(', ')}.`);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(null);
+    }
+  };
+  return (
+    <Card withBorder data-testid="draft">
+      <Title order={4} size="h5">Config update {open.summary.record.sequence} ({open.name})</Title>
+      <List size="sm" mt="xs">
+        <List.Item>Change: {describeChange(open.summary, current)}</List.Item>
+        <List.Item>Proposed by {holderOf(open.summary.creator)?.org ?? '?'}/{holderOf(open.summary.creator)?.name ?? '?'} · transaction {shortHex(open.summary.txId, 16)}</List.Item>
+        <List.Item data-testid="draft-signers">Signed by admins of: {signers.join(', ') || 'nobody yet'}{needed !== null ? ` (${needed} of ${current?.orgs.length} needed)` : ''}</List.Item>
+      </List>
+      {stale ? <Alert color="orange" mt="xs">Config {config.data?.sequence} is in force; this update was built on {open.summary.record.sequence - 1}: propose it again.</Alert> : null}
+      {committed ? <Alert color="green" mt="xs" data-testid="config-committed">{committed}</Alert> : null}
+      {error ? <ErrorAlert error={error} /> : null}
+      <Group mt="sm">
+        <Button variant="default" onClick={() => void sign()} loading={busy === 'sign'} disabled={signedByMe || stale || committed !== null}>{signedByMe ? 'Signed by you' : 'Sign (and download the file)'}</Button>
+        {mine ? <Button onClick={() => void submit()} loading={busy === 'submit'} disabled={stale || committed !== null || (needed !== null && signers.length < needed)}>Submit to the ledger</Button> : <Text size="xs" c="dimmed">Only the proposer submits: send the signed file back to them.</Text>}
+      </Group>
+    </Card>
+  );
+}
+
+function Membership({ session }: { session: Session }): ReactNode {
+  const [open, setOpen] = useState<OpenDraft | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const load = async (file: File | null): Promise<void> => {
+    setError(null);
+    if (!file) return;
+    try {
+      setOpen({ name: file.name, ...decodeConfigDraft(await readFileBytes(file, DRAFT_FILE_BYTES_MAX)) });
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <Card withBorder>
+      <Title order={3} size="h4" mb="xs">Membership</Title>
+      <Text size="sm" c="dimmed" mb="sm">A config update needs the signatures of admins of a majority of the hospitals. Propose it here (you sign first; the update file downloads), send the file to the other admins, each opens it in their console and signs, and you submit it.</Text>
+      <SimpleGrid cols={{ base: 1, md: 2 }}>
+        <Propose session={session} onDraft={setOpen} />
+        <Stack gap="sm">
+          <FileInput label="Open an update file to sign or submit" accept=".medledger,application/octet-stream" onChange={(f) => void load(f)} clearable data-testid="draft-file" />
+          {error ? <ErrorAlert error={error} /> : null}
+          {open ? <DraftPanel session={session} open={open} onChange={setOpen} /> : null}
+        </Stack>
+      </SimpleGrid>
+    </Card>
+  );
+}
+
+export function AdminPage(): ReactNode {
+  const session = useSession();
+  return (
+    <Stack>
+      <Title order={2}>Administration</Title>
+      <NodeInfo session={session} />
+      <ConnectionTest session={session} />
+      <ConfigView session={session} />
+      <Membership session={session} />
+    </Stack>
+  );
+}
