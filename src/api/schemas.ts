@@ -24,6 +24,9 @@ import {
   EventsQuery,
   HealthResponse,
   NetworkResponse,
+  LabJob,
+  LabJobParams,
+  LabSimulationBody,
   PrepareDatasetBody,
   PrepareDatasetResponse,
   PrepareRecordBody,
@@ -77,6 +80,8 @@ export const ROUTES = {
   healthRecordContent: { method: 'POST', path: '/v1/health/records/content', summary: "The parts released by the caller's own committed health.access transaction, fetched from the custodian and verified (CID, commitment)", auth: true, body: ContentBody, response: ContentResponse, errors: [...COMMON_ERRORS, 403, 404, 502, 503] },
   healthDatasetPrepare: { method: 'POST', path: '/v1/health/datasets/prepare', summary: 'Seal and store a dataset (CSV with a numeric column, or a FHIR Bundle of Observations) at this node, for users who may register datasets; then submit health.registerDataset with the listing fields before expiresAtMs. 422 INVALID_CONTENT / INVALID_FHIR for content that does not match its media type; 429 TOO_MANY_PENDING when the caller\'s or the node\'s prepared, unregistered datasets exceed their limits', auth: true, body: PrepareDatasetBody, response: PrepareDatasetResponse, errors: [...COMMON_ERRORS, 403, 409, 422] },
   healthStatisticsCompute: { method: 'POST', path: '/v1/health/statistics/compute', summary: "Released partial aggregates from every custodian of the caller's allowed statistics request, combined under the disclosure rule (no count under the threshold, complementary suppression, no raw min/max); then submit health.recordStatisticsResult", auth: true, body: ComputeBody, response: ComputeResponse, errors: [...COMMON_ERRORS, 403, 404, 409, 500, 503] },
+  labSimulationStart: { method: 'POST', path: '/v1/lab/simulations', summary: "Run a small simulation campaign of a consensus engine on this node (deterministic simulator, worker thread): researchers, admins and supervisors; one at a time per node (409 LAB_BUSY); answers 202 with the job to poll", auth: true, body: LabSimulationBody, response: LabJob, errors: [...COMMON_ERRORS, 403, 409] },
+  labSimulation: { method: 'GET', path: '/v1/lab/simulations/:jobId', summary: 'A lab job of yours: state, seeds done, failing seeds, and the campaign summary (messages by type, decided blocks, latency, violations) once done', auth: true, params: LabJobParams, response: LabJob, errors: [...COMMON_ERRORS, 403, 404] },
 } as const satisfies Record<string, RouteSpec>;
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {

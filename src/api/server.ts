@@ -29,6 +29,8 @@ import type { BroadcastResult, KnownTx } from '../node/orderer.ts';
 import type { NodeServices } from '../node/services.ts';
 import { AuthError, AUTH_CLOCK_WINDOW_MS, AUTH_NONCE_CACHE_MAX, NonceCache, verifyRequest } from './auth.ts';
 import { registerConsole, setSecurityHeaders, type ConsoleOptions } from './console.ts';
+import { LabJobs } from './lab-jobs.ts';
+import { registerLabRoutes } from './lab-routes.ts';
 import {
   BlockParams,
   EventsQuery,
@@ -497,6 +499,8 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     return { org: me.org, id: me.id, role: me.role, serialHex: me.serialHex, node: { id: services.nodeId, org: services.org } };
   });
   app.get('/v1/network', async () => ({ nodes: await services.networkStatus() }));
+  const lab = new LabJobs();
+  registerLabRoutes(app, who, lab);
   if (opts.console) registerConsole(app, { nodeId: services.nodeId, org: services.org }, opts.console);
   app.get('/v1/status', async () => services.status());
   app.get('/v1/config', async (): Promise<ConfigResponseT> => {
@@ -790,6 +794,7 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     url,
     consoleUrl,
     async close() {
+      await lab.close();
       for (const s of streams) s.end();
       streams.clear();
       if (consoleHttp?.listening) {

@@ -192,6 +192,36 @@ export const PrepareDatasetResponse = z.object({ datasetId: z.string(), cid: z.s
 export const ComputeBody = z.strictObject({ requestId: HealthId });
 export const ComputeResponse = z.object({ requestId: z.string(), result: z.object({ suppressed: z.boolean(), minCohort: z.number().int() }).loose().meta({ description: 'count, mean, stdDev, minBin/maxBin (the bins holding the extremes, never raw values), under/over and histogram counts — each ≥ minCohort or null (withheld); everything withheld when suppressed (decision 1163)' }) });
 
+// ---- the consensus lab on a node (api/lab-jobs.ts) ---------------------------------------------
+
+/** Bounds of a simulation a node runs for a console user: small enough to finish in a minute on one core. */
+export const LAB_LIMITS = { nodesMin: 3, nodesMax: 16, seedsMax: 10, durationMsMax: 30_000 } as const;
+
+export const LabSimulationBody = z.strictObject({
+  engine: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'an engine name such as raft, pbft, gpbft, ehbft, hashgen'),
+  nodes: z.number().int().min(LAB_LIMITS.nodesMin).max(LAB_LIMITS.nodesMax),
+  faults: z.enum(['none', 'crash', 'partition', 'byzantine', 'all']),
+  seeds: z.number().int().min(1).max(LAB_LIMITS.seedsMax),
+  seedStart: z.number().int().min(0).max(1_000_000_000).default(1),
+  durationMs: z.number().int().min(1_000).max(LAB_LIMITS.durationMsMax).default(10_000).meta({ description: 'virtual time simulated per seed' }),
+  crypto: z.enum(['fast', 'ecdsa']).default('fast').meta({ description: "'fast': simulated signatures (the protocol is the same); 'ecdsa': real P-256, much slower" }),
+});
+export const LabJobParams = z.object({ jobId: z.string().regex(/^[0-9a-f]{32}$/, 'a lab job id (32 hex)') }).strict();
+export const LabJob = z.object({
+  jobId: z.string(),
+  state: z.enum(['running', 'done', 'failed']),
+  done: z.number().int().meta({ description: 'seeds finished' }),
+  total: z.number().int(),
+  failing: z.number().int().meta({ description: 'seeds with a safety or liveness violation so far' }),
+  startedAtMs: z.number().int(),
+  finishedAtMs: z.number().int().nullable(),
+  request: LabSimulationBody,
+  summary: z.object({ engine: z.string(), nodes: z.number().int(), runs: z.number().int() }).loose().nullable().meta({ description: 'the campaign summary (src/sim CampaignSummary) once done' }),
+  error: z.string().nullable(),
+}).meta({ id: 'LabJob' });
+export type LabJobT = z.infer<typeof LabJob>;
+export type LabSimulationBodyT = z.input<typeof LabSimulationBody>;
+
 export type StatusResponseT = z.infer<typeof StatusResponse>;
 export type WhoAmIResponseT = z.infer<typeof WhoAmIResponse>;
 export type NetworkResponseT = z.infer<typeof NetworkResponse>;

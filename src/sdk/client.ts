@@ -20,12 +20,15 @@ import {
   ErrorBody,
   EvaluateResponse,
   HealthResponse,
+  LabJob,
   StatusResponse,
   NetworkResponse,
   RawBlockResponse,
   WhoAmIResponse,
   TxStatus,
   type BlockEventT,
+  type LabJobT,
+  type LabSimulationBodyT,
   type BlockResponseT,
   type ContractEventT,
   type StatusResponseT,
@@ -209,6 +212,16 @@ export class MedLedgerClient {
   /** Every node of the consortium as this client's node sees it (reachable, status). */
   async network(): Promise<NetworkResponseT> {
     return this.check(NetworkResponse, await this.call('GET', '/v1/network'));
+  }
+
+  /** Start a consensus-lab campaign on the node (researchers, admins, supervisors; one at a time per node). */
+  async labStart(request: LabSimulationBodyT): Promise<LabJobT> {
+    return this.check(LabJob, await this.call('POST', '/v1/lab/simulations', request));
+  }
+
+  /** A lab campaign of yours: progress, then its summary. */
+  async labJob(jobId: string): Promise<LabJobT> {
+    return this.check(LabJob, await this.call('GET', `/v1/lab/simulations/${encodeURIComponent(jobId)}`));
   }
 
   /** The consortium config in force on the node, and what a config update must build on. */

@@ -5,6 +5,7 @@ import { after, before, describe } from 'node:test';
 import { chromiumAvailable, CHROMIUM_PATH, startTestbed, type ConsoleTestbed } from './harness.ts';
 import { adminTests } from './pages/admin.ts';
 import { blocksTests } from './pages/blocks.ts';
+import { labTests } from './pages/lab.ts';
 import { marketTests } from './pages/market.ts';
 import { myDataTests } from './pages/mydata.ts';
 import { networkTests } from './pages/network.ts';
@@ -43,6 +44,7 @@ describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 90
     ['mydata', myDataTests],
     ['market', marketTests],
     ['provenance', provenanceTests],
+    ['lab', labTests],
     // Last: it changes the membership (adds a sixth hospital, whose node never starts).
     ['admin', adminTests],
   ];

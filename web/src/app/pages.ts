@@ -6,6 +6,7 @@ import { AdminPage } from '../pages/Admin.tsx';
 import { AnalyticsPage } from '../pages/Analytics.tsx';
 import { BlocksPage } from '../pages/Blocks.tsx';
 import { BreakGlassPage } from '../pages/BreakGlass.tsx';
+import { LabPage } from '../pages/Lab.tsx';
 import { MarketPage } from '../pages/Market.tsx';
 import { MyDataPage } from '../pages/MyData.tsx';
 import { NetworkPage } from '../pages/Network.tsx';
@@ -31,6 +32,7 @@ export const PAGES: readonly PageSpec[] = [
   { path: '/analytics', label: 'Analytics', description: 'Federated statistics over approved datasets: histogram and summary, small cells withheld', roles: ['researcher', 'insurer', 'supervisor'], component: AnalyticsPage },
   { path: '/provenance', label: 'Provenance', description: "Every operation on a record, dataset, patient or the organisation, as recorded; download as FHIR AuditEvent / Provenance", roles: ['supervisor', 'admin', 'patient'], component: ProvenancePage },
   { path: '/admin', label: 'Administration', description: 'This node, the configuration in force, a connection test to every node, membership changes signed by the admins', roles: ['admin'], component: AdminPage },
+  { path: '/lab', label: 'Consensus lab', description: "Run the consensus engines in this node's deterministic simulator; the papers' message complexity and attack probability", roles: ['researcher', 'admin', 'supervisor'], component: LabPage },
   { path: '/network', label: 'Network', description: 'Every hospital node: role, leader, height, reachability; committed transactions per second, live', roles: 'all', component: NetworkPage },
   { path: '/blocks', label: 'Blocks', description: 'The ledger block by block: hashes, consensus certificate, transactions; verify the chain in your browser', roles: 'all', component: BlocksPage },
 ];
