@@ -28,7 +28,7 @@ describe('lab jobs (simulations in a worker thread)', () => {
     assert.equal(done.done, 2);
     assert.equal(done.summary?.runs, 2);
     assert.equal(done.summary?.engine, 'raft');
-    assert.equal((done.summary as { violations: { count: number } }).violations.count, 0);
+    assert.equal((done.summary as unknown as { violations: { count: number } }).violations.count, 0);
     // Free again once finished.
     const next = jobs.start(request({ seeds: 1, engine: 'pbft' }), 'H1/admin1');
     assert.equal((await settled(jobs, next.jobId, 'H1/admin1')).state, 'done');

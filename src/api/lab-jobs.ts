@@ -36,9 +36,18 @@ interface Job {
   timer: NodeJS.Timeout | null;
 }
 
-/** The worker's entry: the compiled .js beside this module, or (running from sources) a bootstrap that registers tsx. */
-function workerEntry(): URL {
-  return import.meta.url.endsWith('.ts') ? new URL('./lab-worker-boot.mjs', import.meta.url) : new URL('./lab-worker.js', import.meta.url);
+/**
+ * The worker thread running a campaign. Running from TypeScript sources (bin/medledger.js
+ * registers tsx in the main thread only; a worker starts without it), a small inline entry
+ * registers tsx and then loads lab-worker.ts; a compiled node starts lab-worker.js directly.
+ */
+function startWorker(workerData: unknown): Worker {
+  const resourceLimits = { maxOldGenerationSizeMb: WORKER_HEAP_MB };
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./lab-worker.js', import.meta.url), { workerData, resourceLimits });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const entry = new URL('./lab-worker.ts', import.meta.url).href;
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(code, { eval: true, workerData, resourceLimits });
 }
 
 export class LabJobs {
@@ -61,7 +70,7 @@ export class LabJobs {
     this.jobs.set(jobId, job);
     this.evict();
     const options = { engine: request.engine, nodes: request.nodes, faults: request.faults, durationMs: request.durationMs, crypto: request.crypto };
-    const worker = new Worker(workerEntry(), { workerData: { options, seeds: request.seeds, seedStart: request.seedStart }, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    const worker = startWorker({ options, seeds: request.seeds, seedStart: request.seedStart });
     job.worker = worker;
     worker.on('message', (m: LabWorkerMessage) => {
       if (m.kind === 'progress') job.view = { ...job.view, done: m.done, failing: m.failing };
