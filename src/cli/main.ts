@@ -23,6 +23,7 @@ const COMMAND_MODULES: ReadonlyArray<() => Promise<{ register(program: Command, 
   () => import('./commands/stats.ts'),
   () => import('./commands/org.ts'),
   () => import('./commands/user.ts'),
+  () => import('./commands/whoami.ts'),
 ];
 
 export async function main(argv: readonly string[]): Promise<number> {
