@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { MedLedgerApiError } from '../../sdk/client.ts';
 import { patientPseudonym } from '../../identity/pseudonym.ts';
 import { connectAs, sessionNoticeOf, type HealthClient, type SessionNotice, type WithheldPart } from '../../sdk/health.ts';
-import { CliError, makeOutput, parsePositiveInt, type Output } from '../output.ts';
+import { apiErrorText, CliError, makeOutput, parsePositiveInt, type Output } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 import { fhirSummary } from '../readable.ts';
 
@@ -49,7 +49,7 @@ export async function asUser<F extends HealthFlags>(flags: F, fn: (client: Healt
     await fn(client, out);
   } catch (err) {
     if (err instanceof CliError) throw err;
-    if (err instanceof MedLedgerApiError) throw new CliError(`${err.code}: ${err.message}`, err.status === 0 ? 3 : 1);
+    if (err instanceof MedLedgerApiError) throw new CliError(apiErrorText(err.code, err.message, flags), err.status === 0 ? 3 : 1);
     throw new CliError((err as Error).message, 1);
   } finally {
     client.close();

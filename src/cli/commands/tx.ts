@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { clientFromDir, MedLedgerApiError, MedLedgerClient } from '../../sdk/index.ts';
-import { CliError, makeOutput, parseNonNegativeInt } from '../output.ts';
+import { apiErrorText, CliError, makeOutput, parseNonNegativeInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 
 export const DEFAULT_CONSORTIUM_DIR = '.medledger/network';
@@ -47,7 +47,9 @@ export function apiFailure(err: unknown): never {
     const where = err.status > 0 ? `HTTP ${err.status} ${err.code}` : err.code;
     // Exit 3: the transaction may have committed — a script must check, not resubmit blindly.
     if (err.code === 'OUTCOME_UNKNOWN' || err.code === 'COMMIT_TIMEOUT') throw new CliError(`${err.message} (${where})${err.txId && !err.message.includes('tx status') ? `\n  check: medledger tx status ${err.txId}` : ''}`, 3);
-    throw new CliError(`${err.message} (${where})`, 1);
+    // A contract's validation error: say "invalid argument" first, not the endorsement refusal around it.
+    const text = apiErrorText(err.code, err.message);
+    throw new CliError(text.startsWith('invalid argument') ? `${text} (${where})` : `${err.message} (${where})`, 1);
   }
   throw err;
 }
