@@ -63,6 +63,7 @@ export function parseIntList(name: string, text: string, max = 100_000): number[
   return parts.map((p) => parsePositiveInt(name, p, max));
 }
 
+const ENDORSE_REFUSED = /^(\S+) refused to endorse (\S+): (.*)$/s;
 const INVALID_ARGUMENT = /^(?:(\S+) refused to endorse (\S+): )?invalid argument — (.*)$/s;
 
 /**
@@ -75,7 +76,13 @@ const INVALID_ARGUMENT = /^(?:(\S+) refused to endorse (\S+): )?invalid argument
  */
 export function apiErrorText(code: string, message: string, flags: object = {}): string {
   const m = INVALID_ARGUMENT.exec(message);
-  if (!m) return `${code}: ${message}`;
+  if (!m) {
+    // Any other contract refusal met while endorsing: the contract's own sentence first (it says
+    // what to do), then where it was found; the code stays for scripts that match on it.
+    const refused = ENDORSE_REFUSED.exec(message);
+    if (refused) return `${refused[3]!.replace(new RegExp(`^${refused[2]!.split('.').pop()!}: `), '')} (${refused[2]}, refused by ${refused[1]} while endorsing; nothing was ordered; ${code})`;
+    return `${code}: ${message}`;
+  }
   const [, org, fn, detail = ''] = m;
   // The contract joins up to five zod issues as "<path>: <message>; <path>: <message>".
   const issues = detail.split(/; (?=(?:[\w.[\]-]+|\(argument\)): )/).map((part) => {

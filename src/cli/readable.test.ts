@@ -53,5 +53,7 @@ describe('readable output', () => {
     assert.equal(apiErrorText('CONTRACT_REJECTED', 'invalid argument — (argument): Invalid input'), 'invalid argument: the argument as a whole: Invalid input');
     assert.equal(apiErrorText('CONTRACT_REJECTED', 'invalid argument — a.b: x; c: y'), 'invalid argument: a.b: x; c: y');
     assert.equal(apiErrorText('FORBIDDEN', 'no'), 'FORBIDDEN: no');
+    assert.equal(apiErrorText('ENDORSEMENT_REFUSED', 'Hospital1 refused to endorse health.bmrsReauthorize: bmrsReauthorize: the session of H3/n1 is in state 1 (CAMS), not dead'),
+      'the session of H3/n1 is in state 1 (CAMS), not dead (health.bmrsReauthorize, refused by Hospital1 while endorsing; nothing was ordered; ENDORSEMENT_REFUSED)');
   });
 });
