@@ -443,7 +443,13 @@ describe('health commands refuse bad input clearly (exit 2, no stack trace)', ()
       [['dataset', 'register'], '--dataset-id'], [['stats', 'get'], '--request-id'],
     ];
     for (const [cmd, option] of required) await fails(cli(base(...cmd)), 1, new RegExp(`required option '${option}`));
-    await fails(cli(['record', 'get', '--record-id', 'x', '--dir', net.dir, '--user', 'doctor1']), 1, /required option '--org/);
+    // One set of connection options (issue 17): --org and --user default to Hospital1/admin1 here as for tx and config.
+    const me = await cli(['whoami', '--dir', net.dir, '--json']);
+    assert.equal(me.code, 0, me.err);
+    assert.deepEqual([(JSON.parse(me.out) as { org: string }).org, (JSON.parse(me.out) as { id: string }).id], ['Hospital1', 'admin1']);
+    const viaAlias = await cli(['whoami', '--dir', net.dir, '--org', 'Hospital2', '--user', 'doctor1', '--api-url', net.apis.get('Hospital3')!.url, '--json']);
+    assert.equal(viaAlias.code, 0, `--api-url still works: ${viaAlias.err}`);
+    assert.equal((JSON.parse(viaAlias.out) as { node: { org: string } }).node.org, 'Hospital3', 'the node --api-url names answered');
 
     await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', PP)), 2, /give the content: --fhir/);
     await fails(cli(base('record', 'create', '--record-id', 'x', '--patient', 'not a patient!', '--fhir', file('o.json', observation('o', 1)))), 2, /--patient must be a pseudonym/);

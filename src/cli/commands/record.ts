@@ -6,12 +6,13 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { MedLedgerApiError } from '../../sdk/client.ts';
 import { patientPseudonym } from '../../identity/pseudonym.ts';
-import { connectAs, sessionNoticeOf, type HealthClient, type SessionNotice, type WithheldPart } from '../../sdk/health.ts';
+import { connectAs, HealthClient, sessionNoticeOf, type SessionNotice, type WithheldPart } from '../../sdk/health.ts';
 import { apiErrorText, CliError, makeOutput, parsePositiveInt, type Output } from '../output.ts';
 import type { CommandContext } from '../context.ts';
+import { parseCertificate } from '../../crypto/x509.ts';
+import { readPemFile, withConnectOptions } from './tx.ts';
 import { fhirSummary } from '../readable.ts';
 
-const DEFAULT_DIR = '.medledger/network';
 const INPUT_BYTES_MAX = 32 * 1024 * 1024;
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
 const USER_REF_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -20,29 +21,39 @@ export interface HealthFlags {
   dir: string;
   org: string;
   user: string;
-  apiUrl?: string;
+  url?: string;
+  cert?: string;
+  key?: string;
+  ca?: string;
   json?: boolean;
 }
 
-/** Add --dir/--org/--user/--api-url/--json to a health subcommand. */
+/** A health subcommand with the connection options every node-facing command takes (tx.ts). */
 export function healthCommand(parent: Command, name: string, description: string): Command {
-  return parent.command(name).description(description)
-    .option('--dir <dir>', 'consortium directory (from `medledger init` / `npm start`)', DEFAULT_DIR)
-    .requiredOption('--org <org>', "the user's organisation, e.g. Hospital1")
-    .requiredOption('--user <name>', 'the user (its key in <dir>/crypto/<org>/<user>/ signs), e.g. doctor1')
-    .option('--api-url <url>', "the node API (default: the org's node from <dir>/<org>/node.yaml)")
-    .option('--json', 'print JSON');
+  return withConnectOptions(parent.command(name).description(description));
+}
+
+/** The user's client: from the consortium directory, or from --cert/--key/--ca/--url. */
+function healthClientOf(flags: HealthFlags): HealthClient {
+  if (flags.cert || flags.key || flags.ca) {
+    if (!flags.cert || !flags.key || !flags.ca || !flags.url) throw new CliError('--cert, --key, --ca and --url go together (or use --dir with --org and --user)', 2);
+    const certPem = readPemFile(flags.cert, 'cert');
+    // The on-chain identity is the certificate's: org from --org, id its CN (a patient's pseudonym).
+    return new HealthClient({ url: flags.url, certPem, keyPem: readPemFile(flags.key, 'key'), caPem: readPemFile(flags.ca, 'ca'), user: `${flags.org}/${parseCertificate(certPem).subject.commonName ?? flags.user}`, failover: 'discover' });
+  }
+  const dir = resolve(flags.dir);
+  if (!existsSync(join(dir, 'crypto'))) throw new CliError(`--dir ${flags.dir}: not a consortium directory (no crypto/); run \`npm start\` or \`medledger init\` first`, 2);
+  return connectAs(dir, flags.org, flags.user, flags.url);
 }
 
 /** Run `fn` as the user; turn every failure into a clear CliError. */
 export async function asUser<F extends HealthFlags>(flags: F, fn: (client: HealthClient, out: Output) => Promise<void>): Promise<void> {
   const out = makeOutput(flags.json ?? false);
-  const dir = resolve(flags.dir);
-  if (!existsSync(join(dir, 'crypto'))) throw new CliError(`--dir ${flags.dir}: not a consortium directory (no crypto/); run \`npm start\` or \`medledger init\` first`, 2);
   let client: HealthClient;
   try {
-    client = connectAs(dir, flags.org, flags.user, flags.apiUrl);
+    client = healthClientOf(flags);
   } catch (err) {
+    if (err instanceof CliError) throw err;
     throw new CliError((err as Error).message, 2);
   }
   try {
