@@ -1,6 +1,13 @@
 // Shared CLI plumbing: every command supports --json, prints clear errors, and returns an
 // exit code instead of calling process.exit (so commands are testable in-process).
 
+/**
+ * The line `medledger up` prints once its endpoint table is out and the nodes run in the
+ * foreground. `npm start` (demo.ts) waits for it before it prints anything of its own, so that
+ * "consortium is up" and the table come before the demo's seeding and its "Try" list (issue 17).
+ */
+export const UP_RUNNING_LINE = 'running; press Ctrl-C to stop';
+
 export class CliError extends Error {
   override readonly name = 'CliError';
   constructor(message: string, readonly exitCode = 1) {

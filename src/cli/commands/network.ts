@@ -10,7 +10,7 @@ import { apiLimitsOf, startApiServer, type ApiServer } from '../../api/index.ts'
 import { registerHealthRoutes } from '../../api/health-routes.ts';
 import { RecordService } from '../../records/service.ts';
 import { isAlive, nodeDirs, readPid, spawnNode, stopProcesses, tailLog, waitUntilReady, type NodeStatusFile } from '../../node/supervisor.ts';
-import { CliError, makeOutput, parsePositiveInt } from '../output.ts';
+import { CliError, makeOutput, parsePositiveInt, UP_RUNNING_LINE } from '../output.ts';
 import { CONSOLE_DIST_DIR, ensureConsoleBuilt } from '../console-build.ts';
 import type { CommandContext } from '../context.ts';
 
@@ -222,7 +222,7 @@ export function register(program: Command, ctx: CommandContext): void {
         [`MedLedger consortium is up (${dir})`, describeNodes(statuses), '', `logs: ${dir}/<org>/node.log   stop: medledger down --dir ${flags.dir}`].join('\n'),
       );
       if (flags.detach) return;
-      out.info('running; press Ctrl-C to stop');
+      out.info(UP_RUNNING_LINE);
       await new Promise<void>((resolveWait) => {
         const stop = (): void => {
           out.info('stopping …');
