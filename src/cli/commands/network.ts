@@ -4,11 +4,11 @@ import type { Command } from 'commander';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ENGINE_NAMES, ConfigError, loadNodeConfig, readPem } from '../../node/config.ts';
-import { initConsortium, ORGS_MAX, type EngineName } from '../../node/init.ts';
-import { MedLedgerNode, NodeStartError } from '../../node/node.ts';
-import { apiLimitsOf, startApiServer, type ApiServer } from '../../api/index.ts';
-import { registerHealthRoutes } from '../../api/health-routes.ts';
-import { RecordService } from '../../records/service.ts';
+// The node, its API server and the consortium generator are imported by the action that needs
+// them (decision 1700): `up` on an existing directory, `down` and every --help start without them.
+import type { EngineName } from '../../node/init.ts';
+import type { MedLedgerNode } from '../../node/node.ts';
+import type { ApiServer } from '../../api/index.ts';
 import { isAlive, nodeDirs, readPid, spawnNode, stopProcesses, tailLog, waitUntilReady, type NodeStatusFile } from '../../node/supervisor.ts';
 import { CliError, makeOutput, parsePositiveInt, UP_RUNNING_LINE } from '../output.ts';
 import { CONSOLE_DIST_DIR, ensureConsoleBuilt } from '../console-build.ts';
@@ -40,6 +40,9 @@ async function startNodeCommand(configPath: string): Promise<void> {
     throw err;
   }
   process.env.MEDLEDGER_LOG_LEVEL ??= config.log.level;
+  const [{ MedLedgerNode, NodeStartError }, { apiLimitsOf, startApiServer }, { registerHealthRoutes }, { RecordService }] = await Promise.all([
+    import('../../node/node.ts'), import('../../api/index.ts'), import('../../api/health-routes.ts'), import('../../records/service.ts'),
+  ]);
   let node: MedLedgerNode;
   try {
     node = await MedLedgerNode.start(config);
@@ -126,6 +129,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--json', 'print the result as JSON')
     .action(async (flags: { orgs: string; consensus: string; dir: string; basePort: string; host: string; json?: boolean }) => {
       const out = makeOutput(flags.json ?? false);
+      const { initConsortium, ORGS_MAX } = await import('../../node/init.ts');
       const orgs = parsePositiveInt('orgs', flags.orgs, ORGS_MAX);
       const engine = parseEngine(flags.consensus);
       const basePort = parsePositiveInt('base-port', flags.basePort, 65535);
@@ -171,6 +175,7 @@ export function register(program: Command, ctx: CommandContext): void {
       // half-created directory, which the next `up` then took for a consortium).
       let created: 'dir' | 'contents' | null = null;
       if (!existsSync(join(dir, 'genesis.block'))) {
+        const { initConsortium, ORGS_MAX } = await import('../../node/init.ts');
         const orgs = parsePositiveInt('orgs', flags.orgs, ORGS_MAX);
         const engine = parseEngine(flags.consensus);
         const basePort = parsePositiveInt('base-port', flags.basePort, 65535);
