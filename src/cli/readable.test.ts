@@ -8,7 +8,7 @@ import { auditTable } from './commands/audit.ts';
 import { basisText } from './commands/record.ts';
 
 const P = 'db61a6c94cc69365a4152a439a25d03109bbc29461fbab2a6636b279e1e2fbbd';
-const noNames = new PatientNames('/nonexistent');
+const noNames = new PatientNames('/nonexistent', 'Hospital1');
 
 describe('readable output', () => {
   it('local times have no epoch milliseconds; long hex ids are cut; tables align', () => {

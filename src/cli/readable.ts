@@ -46,15 +46,17 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly s
 }
 
 /**
- * Patients' names as this consortium directory knows them: pseudonym → "Hospital1/patient1",
- * from the patient certificates under <dir>/crypto (decision 0906: the mapping never leaves the
- * hospital's directory, and it is only ever shown to someone who can read that directory).
+ * Patients' names as the caller's own hospital knows them: pseudonym → "Hospital1/patient1", from
+ * the patient certificates under <dir>/crypto/<org>/. Decision 0906: the patient's hospital holds
+ * that mapping (its patient registry) and nobody else can make it, so only the caller's own
+ * hospital's patients are named — even in the demo, whose one directory holds every hospital's
+ * (a demo shortcut); any other pseudonym is shortened. Nothing named here goes on chain.
  * Read lazily, once, and only when a pseudonym is to be printed.
  */
 export class PatientNames {
   private names: Map<string, string> | null = null;
 
-  constructor(private readonly dir: string) {}
+  constructor(private readonly dir: string, private readonly org: string) {}
 
   private load(): Map<string, string> {
     const names = new Map<string, string>();
@@ -66,7 +68,7 @@ export class PatientNames {
         return [];
       }
     };
-    for (const org of entries(crypto)) {
+    for (const org of entries(crypto).filter((o) => o === this.org)) {
       for (const user of entries(join(crypto, org))) {
         try {
           const pseudonym = pseudonymInCertificate(readFileSync(join(crypto, org, user, 'cert.pem'), 'utf8'));

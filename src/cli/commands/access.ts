@@ -84,7 +84,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .action(async (f: HealthFlags & { owner?: string; applicant?: string }) => asUser(f, async (c, out) => {
       if (!f.owner === !f.applicant) throw new CliError('give exactly one of --owner or --applicant', 2);
       const r = await c.listApplications(f.owner ? { owner: ownerOf(f.dir, f.owner) } : { applicant: userRefOption('applicant', f.applicant!) });
-      out.result(r, () => applicationTable(r, new PatientNames(resolve(f.dir))));
+      out.result(r, () => applicationTable(r, new PatientNames(resolve(f.dir), f.org)));
     }));
 
   healthCommand(access, 'btg', 'Break the glass: an emergency read without consent (doctors; flagged, audited as a security alert, the patient is notified)')

@@ -75,7 +75,7 @@ export function register(program: Command, _ctx: CommandContext): void {
   const query = async (f: HealthFlags & { fhir?: boolean; pageSize: string; bookmark?: string }, q: Record<string, unknown>): Promise<void> => asUser(f, async (c, out) => {
     const full = { ...q, pageSize: parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX), ...(f.bookmark ? { bookmark: f.bookmark } : {}) };
     const r = f.fhir ? await c.exportAuditEvents(full) : await c.auditTrail(full);
-    out.result(r, () => (f.fhir ? JSON.stringify(r, null, 2) : auditTable(r, new PatientNames(resolve(f.dir)))));
+    out.result(r, () => (f.fhir ? JSON.stringify(r, null, 2) : auditTable(r, new PatientNames(resolve(f.dir), f.org))));
   });
 
   page(healthCommand(audit, 'record', "A record's provenance timeline (every create, update, read, denial, erase)"))
@@ -95,7 +95,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
     .action(async (f: HealthFlags & { patient?: string }) => asUser(f, async (c, out) => {
       const r = await c.notifications(resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`));
-      out.result(r, () => feedTable(r, new PatientNames(resolve(f.dir))));
+      out.result(r, () => feedTable(r, new PatientNames(resolve(f.dir), f.org)));
     }));
 
   healthCommand(audit, 'provenance', "A record's FHIR Provenance Bundle (create / update / erase)")

@@ -82,7 +82,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
     .action(async (f: HealthFlags & { patient?: string }) => asUser(f, async (c, out) => {
       const r = await c.listConsents(resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`));
-      out.result(r, () => consentTable(r, new PatientNames(resolve(f.dir))));
+      out.result(r, () => consentTable(r, new PatientNames(resolve(f.dir), f.org)));
     }));
 
   healthCommand(consent, 'export', 'A consent as a FHIR R4 Consent resource')
