@@ -28,9 +28,15 @@ function ownerOf(dir: string, owner: string): string {
 
 type Application = {
   applicationId: string; applicant: string; applicantRole: string; target: { kind: string; recordId?: string; datasetId?: string };
-  owner: string; purpose: string; actions: string[]; period: { startMs: number; endMs: number }; maxSensitivity: string;
+  owner?: string; purpose: string; actions: string[]; period: { startMs: number; endMs: number }; maxSensitivity: string;
   status: string; appliedAtMs: number; decidedAtMs: number | null; decidedBy: string | null;
 };
+
+/** An application's owner: an organisation, a patient (named or shortened), or — for an applicant — not shown (decision 0906). */
+function ownerText(owner: string | undefined, names: PatientNames): string {
+  if (owner === undefined) return '(the patient)';
+  return /^[0-9a-f]{32,64}$/.test(owner) ? names.label(owner) : owner;
+}
 
 export function applicationTable(r: unknown, names: PatientNames): string {
   const apps = (Array.isArray(r) ? r : []) as Application[];
@@ -38,7 +44,7 @@ export function applicationTable(r: unknown, names: PatientNames): string {
   return [
     table(['application', 'applicant', 'wants', 'of', 'owner', 'for', 'valid', 'status'], apps.map((a) => [
       a.applicationId, `${actorRefLabel(names, a.applicant)} (${a.applicantRole})`, `${a.actions.join(',')} up to ${a.maxSensitivity}`,
-      `${a.target.kind} ${a.target.recordId ?? a.target.datasetId ?? ''}`, /^[0-9a-f]{32,64}$/.test(a.owner) ? names.label(a.owner) : a.owner, a.purpose,
+      `${a.target.kind} ${a.target.recordId ?? a.target.datasetId ?? ''}`, ownerText(a.owner, names), a.purpose,
       `${localDate(a.period.startMs)} to ${localDate(a.period.endMs)}`,
       a.decidedAtMs ? `${a.status} by ${a.decidedBy ? actorRefLabel(names, a.decidedBy) : '?'} ${localTime(a.decidedAtMs)}` : `${a.status} (applied ${localTime(a.appliedAtMs)})`,
     ])),
