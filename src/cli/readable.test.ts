@@ -6,6 +6,8 @@ import { apiErrorText } from './output.ts';
 import { fhirSummary, localTime, PatientNames, shortHex, table } from './readable.ts';
 import { auditTable } from './commands/audit.ts';
 import { basisText } from './commands/record.ts';
+import { applicationTable } from './commands/access.ts';
+import { consentTable } from './commands/consent.ts';
 
 const P = 'db61a6c94cc69365a4152a439a25d03109bbc29461fbab2a6636b279e1e2fbbd';
 const noNames = new PatientNames('/nonexistent', 'Hospital1');
@@ -36,6 +38,17 @@ describe('readable output', () => {
     const e = { txId: 't', atMs: 0, op: 'consent.grant', outcome: 'allow', actor: { org: 'Hospital1', id: P, role: 'patient' }, recordId: null, purpose: null, reasons: [], securityAlert: false };
     assert.match(auditTable({ entries: [e] }, noNames), new RegExp(`Hospital1/${P.slice(0, 12)}… \\(patient\\)`));
     assert.doesNotMatch(auditTable({ entries: [e] }, noNames), new RegExp(P));
+  });
+
+  it('consents and applications as tables: dates, who, what; no epoch times, no whole pseudonym, no "undefined"', () => {
+    const consents = consentTable([{ consentId: 'c1', patient: P, grantee: { kind: 'role', role: 'doctor', org: 'Hospital2' }, actions: ['read'], purposes: ['TREAT'], period: { startMs: 1_796_339_062_521, endMs: 1_798_931_122_521 }, scope: { recordIds: [], categories: [], maxSensitivity: 'sensitive' }, status: 'active', grantedAtMs: 1_796_339_122_532, revokedAtMs: null }], noNames);
+    assert.match(consents, /^c1 +every doctor at Hospital2 +read +TREAT +all records up to sensitive +\d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d +active since /m);
+    const apps = applicationTable([{ applicationId: 'a1', applicant: 'Hospital2/researcher1', applicantRole: 'researcher', target: { kind: 'record', recordId: 'h1-p1-bp' }, purpose: 'HRESCH', actions: ['read'], period: { startMs: 1_796_339_062_521, endMs: 1_798_931_122_521 }, maxSensitivity: 'normal', status: 'pending', appliedAtMs: 1_796_339_122_790, decidedAtMs: null, decidedBy: null }], noNames);
+    assert.match(apps, /^a1 +Hospital2\/researcher1 \(researcher\) +read up to normal +record h1-p1-bp +\(the patient\) +HRESCH .* pending \(applied /m);
+    for (const out of [consents, apps]) {
+      assert.doesNotMatch(out, /\b1\d{12}\b|undefined/);
+      assert.doesNotMatch(out, new RegExp(P));
+    }
   });
 
   it('FHIR content is summarised: type, coded name, value', () => {
