@@ -22,14 +22,15 @@ describe('readable output', () => {
     assert.deepEqual(table(['a', 'bb'], [['xxx', 'y'], ['why: reasons']]).split('\n'), ['a    bb', 'xxx  y', '    why: reasons']);
   });
 
-  it('a custodian\'s confirmation of a served read is a note on the read, not a second identical line', () => {
+  it('a custodian\'s confirmations of a served read are one note on the read (seen on a real `up` consortium), not more identical lines', () => {
     const read = { txId: 't1', atMs: 1_796_339_124_306, op: 'access.read', outcome: 'allow', actor: { org: 'Hospital2', id: 'doctor1', role: 'doctor' }, recordedBy: null, recordId: 'h1-p1-visit', purpose: 'TREAT', reasons: [], securityAlert: false, flags: [] };
     const served = { ...read, txId: 't2', atMs: read.atMs + 900, recordedBy: { org: 'Hospital1', id: 'peer0', role: 'peer' }, ticket: 't1', part: 'normal' };
+    const served2 = { ...served, txId: 't4', part: 'restricted' };
     const orphan = { ...served, txId: 't3', ticket: 'not-on-this-page' };
-    const out = auditTable({ entries: [read, served, orphan], bookmark: '' }, noNames);
+    const out = auditTable({ entries: [read, served, served2, orphan], bookmark: '' }, noNames);
     const rows = out.split('\n').filter((l) => l.includes('h1-p1-visit'));
     assert.equal(rows.length, 2, out);
-    assert.match(rows[0]!, /access\.read +allow .*served by Hospital1 \(normal part\)/);
+    assert.match(rows[0]!, /access\.read +allow .*served by Hospital1 \(normal, restricted parts\)$/);
     assert.match(rows[1]!, /access\.read \(served\).*recorded by Hospital1 \(custodian\)/);
     assert.doesNotMatch(out, /\b1\d{12}\b/);
   });

@@ -37,7 +37,13 @@ export function auditTable(r: unknown, names: PatientNames): string {
     const notes: string[] = [];
     if (e.securityAlert) notes.push('SECURITY ALERT');
     if (e.flags?.includes('break-the-glass')) notes.push('break the glass');
-    for (const s of served.get(e) ?? []) notes.push(`${s.outcome === 'allow' ? 'served' : 'NOT served'} by ${s.recordedBy!.org}${s.part ? ` (${s.part} part)` : ''}`);
+    // One note per custodian and outcome: "served by Hospital1 (normal, restricted parts)".
+    const groups = new Map<string, string[]>();
+    for (const s of served.get(e) ?? []) {
+      const k = `${s.outcome === 'allow' ? 'served' : 'NOT served'} by ${s.recordedBy!.org}`;
+      groups.set(k, [...(groups.get(k) ?? []), ...(s.part ? [s.part] : [])]);
+    }
+    for (const [k, parts] of groups) notes.push(`${k}${parts.length ? ` (${parts.join(', ')} part${parts.length > 1 ? 's' : ''})` : ''}`);
     if (e.recordedBy) notes.push(`recorded by ${e.recordedBy.org} (custodian) for this read${e.part ? `: ${e.part} part` : ''}`);
     lines.push([
       localTime(e.atMs), e.recordedBy ? `${e.op} (served)` : e.op, e.outcome, `${actorLabel(names, e.actor.org, e.actor.id)} (${e.actor.role})`,
