@@ -193,6 +193,7 @@ export function exampleCommands(dir: string): string {
     `  ${m} record get    --org Hospital2 --user doctor1 --record-id h1-p1-visit${d}                              # consented: what the consent covers; the restricted part withheld, and why`,
     `  ${m} record get    --org Hospital3 --user doctor1 --record-id h1-p1-bp${d}                              # denied, audited`,
     `  ${m} access btg    --org Hospital5 --user doctor1 --record-id h1-p1-bp --reason unconscious-no-proxy${d}`,
+    `  ${m} whoami        --org Hospital1 --user patient1${d}                                                  # my pseudonym`,
     `  ${m} audit patient --org Hospital1 --user patient1${d}                                                  # who saw my data`,
     `  ${m} audit feed    --org Hospital1 --user patient1${d}`,
     `  ${m} audit record  --org Hospital1 --user supervisor1 --record-id h1-p1-visit --fhir${d}`,
