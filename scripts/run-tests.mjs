@@ -23,7 +23,7 @@ function walk(dir, out) {
 /** Suites that start real consortia (sockets, disks), node processes or Chromium: seconds to minutes each. */
 const INTEGRATION = [
   'src/api/api.test.ts', 'src/api/health-routes.test.ts', 'src/cli/commands/health.test.ts', 'src/cli/commands/org.test.ts',
-  'src/cli/commands/tx.test.ts', 'src/cli/commands/sim.test.ts', 'src/cli/demo.test.ts', 'src/cli/membership.test.ts', 'src/ledger/recovery.test.ts',
+  'src/cli/commands/tx.test.ts', 'src/cli/commands/sim.test.ts', 'src/cli/demo.test.ts', 'src/cli/readme.test.ts', 'src/cli/commands/network.test.ts', 'src/cli/membership.test.ts', 'src/ledger/recovery.test.ts',
   'src/node/multiprocess.test.ts', 'src/node/node.test.ts', 'src/node/inprocess.test.ts', 'src/node/init.test.ts',
   'src/records/custody.test.ts', 'src/records/records.test.ts', 'src/contracts/health/network.test.ts', 'web/test/',
   'src/testing/faults/',

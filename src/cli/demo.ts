@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { connectAs, type HealthClient } from '../sdk/health.ts';
 import { patientPseudonym } from '../identity/pseudonym.ts';
 import { nodeDirs, readStatusFile } from '../node/supervisor.ts';
+import { UP_RUNNING_LINE } from './output.ts';
 
 export const DEMO_ORGS = 5;
 const READY_TIMEOUT_MS = 180_000;
@@ -192,6 +193,7 @@ export function exampleCommands(dir: string): string {
     `  ${m} record get    --org Hospital2 --user doctor1 --record-id h1-p1-visit${d}                              # consented: what the consent covers; the restricted part withheld, and why`,
     `  ${m} record get    --org Hospital3 --user doctor1 --record-id h1-p1-bp${d}                              # denied, audited`,
     `  ${m} access btg    --org Hospital5 --user doctor1 --record-id h1-p1-bp --reason unconscious-no-proxy${d}`,
+    `  ${m} whoami        --org Hospital1 --user patient1${d}                                                  # my pseudonym`,
     `  ${m} audit patient --org Hospital1 --user patient1${d}                                                  # who saw my data`,
     `  ${m} audit feed    --org Hospital1 --user patient1${d}`,
     `  ${m} audit record  --org Hospital1 --user supervisor1 --record-id h1-p1-visit --fhir${d}`,
@@ -249,7 +251,23 @@ if (isEntryPoint()) {
 }
 
 function startAndSeed(dir: string, orgs: readonly string[], basePort: readonly string[], seed: boolean): void {
-const child = spawn(process.execPath, [join(repo, 'bin', 'medledger.js'), 'up', '--demo', '--orgs', String(orgs.length), '--consensus', 'raft', '--dir', dir, ...basePort], { stdio: 'inherit' });
+const child = spawn(process.execPath, [join(repo, 'bin', 'medledger.js'), 'up', '--demo', '--orgs', String(orgs.length), '--consensus', 'raft', '--dir', dir, ...basePort], { stdio: ['inherit', 'pipe', 'inherit'] });
+// Everything `up` prints is passed on as it comes; the demo's own lines wait until `up` has said
+// the consortium is up and printed its endpoint table (its UP_RUNNING_LINE), so they never come
+// before it, on a first start (seeding) or a restart (the "Try" list).
+const upRunning = new Promise<void>((resolveUp) => {
+  let seen = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    if (seen !== 'done') {
+      seen = (seen + chunk.toString('utf8')).slice(-4096);
+      if (seen.includes(UP_RUNNING_LINE)) {
+        seen = 'done';
+        resolveUp();
+      }
+    }
+  });
+});
 const forward = (signal: NodeJS.Signals): void => {
   child.kill(signal);
 };
@@ -257,7 +275,7 @@ process.on('SIGINT', () => forward('SIGINT'));
 process.on('SIGTERM', () => forward('SIGTERM'));
 child.on('exit', (code) => process.exit(code ?? 0));
 
-waitForApis(dir, orgs)
+Promise.all([upRunning, waitForApis(dir, orgs)])
   .then(async () => {
     if (seed) await seedDemo(dir, orgs);
     process.stdout.write(`${exampleCommands(dir)}\n${consoleGuide(dir)}\n`);

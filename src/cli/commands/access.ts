@@ -1,10 +1,12 @@
 // `medledger access apply|approve|deny|list|btg|session|reauthorize` — PHDMF access applications,
 // break-the-glass, and BMRS sessions (a provider's standing with a patient; CAMS revives dead ones).
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { SessionTarget } from '../../sdk/health.ts';
 import { CliError } from '../output.ts';
 import type { CommandContext } from '../context.ts';
-import { asUser, deniedText, healthCommand, list, resolvePatient, userRefOption, withheldLines, type HealthFlags } from './record.ts';
+import { actorRefLabel, localDate, localTime, PatientNames, table, zoneNote } from '../readable.ts';
+import { asUser, contentText, deniedText, flagsText, healthCommand, list, resolvePatient, userRefOption, withheldLines, type HealthFlags } from './record.ts';
 
 /** A session's patient: --patient (pseudonym or demo user) or --record-id (a record of that patient), exactly one. */
 function sessionTarget(f: HealthFlags & { patient?: string; recordId?: string }): SessionTarget {
@@ -13,6 +15,43 @@ function sessionTarget(f: HealthFlags & { patient?: string; recordId?: string })
 }
 
 const DAY_MS = 86_400_000;
+const ORG_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+/**
+ * An application's owner: an organisation as given, or a patient — as their pseudonym or as the
+ * user a patient knows themselves by (Hospital2/patient1), which the contract never sees (issue 17:
+ * a patient has no other way to learn their pseudonym than `medledger whoami`).
+ */
+function ownerOf(dir: string, owner: string): string {
+  return ORG_RE.test(owner) ? owner : resolvePatient(dir, owner, 'owner');
+}
+
+type Application = {
+  applicationId: string; applicant: string; applicantRole: string; target: { kind: string; recordId?: string; datasetId?: string };
+  owner?: string; purpose: string; actions: string[]; period: { startMs: number; endMs: number }; maxSensitivity: string;
+  status: string; appliedAtMs: number; decidedAtMs: number | null; decidedBy: string | null;
+};
+
+/** An application's owner: an organisation, a patient (named or shortened), or — for an applicant — not shown (decision 0906). */
+function ownerText(owner: string | undefined, names: PatientNames): string {
+  if (owner === undefined) return '(the patient)';
+  return /^[0-9a-f]{32,64}$/.test(owner) ? names.label(owner) : owner;
+}
+
+export function applicationTable(r: unknown, names: PatientNames): string {
+  const apps = (Array.isArray(r) ? r : []) as Application[];
+  if (apps.length === 0) return '(no applications)';
+  return [
+    table(['application', 'applicant', 'wants', 'of', 'owner', 'for', 'valid', 'status'], apps.map((a) => [
+      a.applicationId, `${actorRefLabel(names, a.applicant)} (${a.applicantRole})`, `${a.actions.join(',')} up to ${a.maxSensitivity}`,
+      `${a.target.kind} ${a.target.recordId ?? a.target.datasetId ?? ''}`, ownerText(a.owner, names), a.purpose,
+      `${localDate(a.period.startMs)} to ${localDate(a.period.endMs)}`,
+      a.decidedAtMs ? `${a.status} by ${a.decidedBy ? actorRefLabel(names, a.decidedBy) : '?'} ${localTime(a.decidedAtMs)}` : `${a.status} (applied ${localTime(a.appliedAtMs)})`,
+    ])),
+    '',
+    zoneNote(),
+  ].join('\n');
+}
 
 export function register(program: Command, ctx: CommandContext): void {
   const access = program.command('access').description('Access applications (apply / approve / deny) and break-the-glass reads');
@@ -46,12 +85,12 @@ export function register(program: Command, ctx: CommandContext): void {
   }
 
   healthCommand(access, 'list', 'Applications awaiting an owner, or made by an applicant')
-    .option('--owner <patient-pseudonym|org>', 'owner: a patient pseudonym or an organisation')
+    .option('--owner <org|org/user|pseudonym>', 'owner: an organisation (its datasets), or a patient (Hospital1/patient1 or their pseudonym)')
     .option('--applicant <org/user>', 'applicant')
     .action(async (f: HealthFlags & { owner?: string; applicant?: string }) => asUser(f, async (c, out) => {
       if (!f.owner === !f.applicant) throw new CliError('give exactly one of --owner or --applicant', 2);
-      const r = await c.listApplications(f.owner ? { owner: f.owner } : { applicant: f.applicant });
-      out.result(r, () => JSON.stringify(r, null, 2));
+      const r = await c.listApplications(f.owner ? { owner: ownerOf(f.dir, f.owner) } : { applicant: userRefOption('applicant', f.applicant!) });
+      out.result(r, () => applicationTable(r, new PatientNames(resolve(f.dir), f.org)));
     }));
 
   healthCommand(access, 'btg', 'Break the glass: an emergency read without consent (doctors; flagged, audited as a security alert, the patient is notified)')
@@ -62,7 +101,7 @@ export function register(program: Command, ctx: CommandContext): void {
       if (!r.allowed) ctx.exitCode = 4;
       const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: Buffer.from(p.content).toString('utf8') }));
       out.result({ allowed: r.allowed, txId: r.txId, flags: r.decision['flags'], reasons: r.decision['reasons'], withheld: r.withheld, session: r.session, parts }, () =>
-        r.allowed ? [`BREAK-THE-GLASS read of ${f.recordId} (tx ${r.txId}); flags ${JSON.stringify(r.decision['flags'])}`, ...withheldLines(r.withheld), ...parts.map((p) => `--- ${p.sensitivity}\n${p.content}`)].join('\n')
+        r.allowed ? [`BREAK-THE-GLASS read of ${f.recordId} (audited in tx ${r.txId})${flagsText(r.decision['flags'])}`, `released: ${parts.map((p) => `the ${p.sensitivity} part`).join(', ') || 'nothing'}`, ...withheldLines(r.withheld), ...parts.map((p) => `--- ${p.sensitivity} part (${p.mediaType}, ${p.cid})\n${contentText(p.mediaType, p.content)}`)].join('\n')
           : deniedText(r.txId, r.decision));
     }));
 

@@ -1,22 +1,78 @@
 // `medledger audit record|patient|org|dataset|feed|provenance` — the on-chain audit trail, as
 // entries or as FHIR AuditEvent / Provenance Bundles (--fhir).
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.ts';
 import { parsePositiveInt } from '../output.ts';
+import { actorLabel, actorRefLabel, localTime, PatientNames, table, zoneNote } from '../readable.ts';
 import { asUser, healthCommand, morePages, PAGE_SIZE_MAX, pageOptions, resolvePatient, type HealthFlags } from './record.ts';
 
-type Entry = { atMs: number; op: string; outcome: string; actor: { org: string; id: string; role: string }; recordId: string | null; datasetId?: string | null; purpose: string | null; reasons: string[]; securityAlert: boolean };
+type Actor = { org: string; id: string; role: string };
+type Entry = {
+  txId?: string; atMs: number; op: string; outcome: string; actor: Actor; recordedBy?: Actor | null;
+  recordId: string | null; datasetId?: string | null; consentId?: string | null; applicationId?: string | null;
+  purpose: string | null; reasons: string[]; securityAlert: boolean; flags?: string[]; ticket?: string | null; part?: string | null;
+};
 
-/** A patient acts under their pseudonym (decision 0906): 64 hex digits, shortened for the table (--json has it whole). */
-function actorText(a: Entry['actor']): string {
-  const id = a.role === 'patient' && a.id.length > 16 ? `${a.id.slice(0, 12)}…` : a.id;
-  return `${a.org}/${id} (${a.role})`;
-}
-
-function table(r: unknown): string {
+/**
+ * The audit trail as a table. A read across hospitals is on chain twice: the access decision
+ * (the reader's node) and the custodian node's confirmation of the parts it served (decision 1153).
+ * Shown as two identical lines they looked like two reads (issue 17), so a confirmation whose
+ * access decision is on the same page becomes a note on that line ("served by Hospital1");
+ * one whose decision is not shown stays a line of its own that says who recorded it.
+ */
+export function auditTable(r: unknown, names: PatientNames): string {
   const entries = (r as { entries?: Entry[] }).entries ?? [];
   if (entries.length === 0) return '(no entries)';
-  return entries.map((e) => `${new Date(e.atMs).toISOString()}  ${e.op.padEnd(19)} ${e.outcome.padEnd(6)} ${actorText(e.actor).padEnd(32)} ${e.recordId ?? e.datasetId ?? ''} ${e.purpose ?? ''}${e.securityAlert ? '  SECURITY-ALERT' : ''}${e.outcome !== 'allow' && e.reasons.length ? `\n      ${e.reasons.join('; ')}` : ''}`).join('\n') + morePages((r as { bookmark?: string }).bookmark);
+  const byTx = new Map(entries.filter((e) => !e.recordedBy && e.txId).map((e) => [e.txId!, e]));
+  const served = new Map<Entry, Entry[]>();
+  const rows: Entry[] = [];
+  for (const e of entries) {
+    const decision = e.recordedBy && e.ticket ? byTx.get(e.ticket) : undefined;
+    if (decision) served.set(decision, [...(served.get(decision) ?? []), e]);
+    else rows.push(e);
+  }
+  const lines: string[][] = [];
+  for (const e of rows) {
+    const notes: string[] = [];
+    if (e.securityAlert) notes.push('SECURITY ALERT');
+    if (e.flags?.includes('break-the-glass')) notes.push('break the glass');
+    // One note per custodian and outcome: "served by Hospital1 (normal, restricted parts)".
+    const groups = new Map<string, string[]>();
+    for (const s of served.get(e) ?? []) {
+      const k = `${s.outcome === 'allow' ? 'served' : 'NOT served'} by ${s.recordedBy!.org}`;
+      groups.set(k, [...(groups.get(k) ?? []), ...(s.part ? [s.part] : [])]);
+    }
+    for (const [k, parts] of groups) notes.push(`${k}${parts.length ? ` (${parts.join(', ')} part${parts.length > 1 ? 's' : ''})` : ''}`);
+    if (e.recordedBy) notes.push(`recorded by ${e.recordedBy.org} (custodian) for this read${e.part ? `: ${e.part} part` : ''}`);
+    lines.push([
+      localTime(e.atMs), e.recordedBy ? `${e.op} (served)` : e.op, e.outcome, `${actorLabel(names, e.actor.org, e.actor.id)} (${e.actor.role})`,
+      e.recordId ?? e.datasetId ?? e.consentId ?? e.applicationId ?? '', e.purpose ?? '', notes.join('; '),
+    ]);
+    if (e.outcome !== 'allow' && e.reasons.length) lines.push([`why: ${e.reasons.join('; ')}`]);
+  }
+  return [table(['time', 'event', 'result', 'who', 'record / dataset', 'purpose', 'note'], lines), '', zoneNote()].join('\n') + morePages((r as { bookmark?: string }).bookmark);
+}
+
+type Notification = { atMs: number; kind: string; actor: string; recordId: string | null; applicationId: string | null };
+
+const NOTIFICATION_TEXT: Record<string, string> = {
+  'break-the-glass': 'emergency read without consent (break the glass)',
+  'security-alert': 'security alert',
+  consent: 'consent changed',
+  application: 'access application',
+  erasure: 'record erased',
+  care: 'care relation started or ended',
+};
+
+export function feedTable(r: unknown, names: PatientNames): string {
+  const items = (r as { notifications?: Notification[] }).notifications ?? [];
+  if (items.length === 0) return '(no notifications)';
+  return [
+    table(['time', 'what', 'by', 'record / application'], items.map((n) => [localTime(n.atMs), NOTIFICATION_TEXT[n.kind] ?? n.kind, actorRefLabel(names, n.actor), n.recordId ?? n.applicationId ?? ''])),
+    '',
+    zoneNote(),
+  ].join('\n') + morePages((r as { bookmark?: string }).bookmark);
 }
 
 export function register(program: Command, _ctx: CommandContext): void {
@@ -25,7 +81,7 @@ export function register(program: Command, _ctx: CommandContext): void {
   const query = async (f: HealthFlags & { fhir?: boolean; pageSize: string; bookmark?: string }, q: Record<string, unknown>): Promise<void> => asUser(f, async (c, out) => {
     const full = { ...q, pageSize: parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX), ...(f.bookmark ? { bookmark: f.bookmark } : {}) };
     const r = f.fhir ? await c.exportAuditEvents(full) : await c.auditTrail(full);
-    out.result(r, () => (f.fhir ? JSON.stringify(r, null, 2) : table(r)));
+    out.result(r, () => (f.fhir ? JSON.stringify(r, null, 2) : auditTable(r, new PatientNames(resolve(f.dir), f.org))));
   });
 
   page(healthCommand(audit, 'record', "A record's provenance timeline (every create, update, read, denial, erase)"))
@@ -45,7 +101,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
     .action(async (f: HealthFlags & { patient?: string }) => asUser(f, async (c, out) => {
       const r = await c.notifications(resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`));
-      out.result(r, () => JSON.stringify(r, null, 2));
+      out.result(r, () => feedTable(r, new PatientNames(resolve(f.dir), f.org)));
     }));
 
   healthCommand(audit, 'provenance', "A record's FHIR Provenance Bundle (create / update / erase)")

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { BlockJson } from '../../sdk/index.ts';
 import { makeOutput, parseNonNegativeInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
+import { localTime } from '../readable.ts';
 import { apiFailure, resolveClient, withConnectOptions, type ConnectFlags } from './tx.ts';
 
 function human(b: BlockJson): string {
@@ -12,7 +13,7 @@ function human(b: BlockJson): string {
     `  hash        ${b.hashHex}`,
     `  previous    ${b.previousHashHex}`,
     `  data hash   ${b.dataHashHex}`,
-    `  time        ${new Date(b.timestampMs).toISOString()}`,
+    `  time        ${localTime(b.timestampMs)} (local)`,
     `  ordered by  ${b.orderers.join(', ') || '(genesis)'}${b.engine ? ` (${b.engine})` : ''}`,
     `  txs         ${b.txs.length}`,
   ];

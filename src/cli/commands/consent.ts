@@ -1,10 +1,41 @@
 // `medledger consent grant|revoke|list|export` — a patient's FHIR-Consent-shaped permissions, on chain.
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../output.ts';
 import type { CommandContext } from '../context.ts';
+import { actorRefLabel, localDate, localTime, PatientNames, table, zoneNote } from '../readable.ts';
 import { asUser, healthCommand, list, resolvePatient, type HealthFlags } from './record.ts';
 
 const DAY_MS = 86_400_000;
+
+type Consent = {
+  consentId: string; patient: string; grantee: { kind: string; user?: string; org?: string; role?: string };
+  actions: string[]; purposes: string[]; period: { startMs: number; endMs: number };
+  scope: { recordIds: string[]; categories: string[]; maxSensitivity: string }; status: string; grantedAtMs: number; revokedAtMs: number | null;
+};
+
+function granteeText(g: Consent['grantee'], names: PatientNames): string {
+  if (g.kind === 'user' && g.user) return actorRefLabel(names, g.user);
+  if (g.kind === 'org') return `anyone at ${g.org ?? '?'}`;
+  if (g.kind === 'role') return `every ${g.role ?? '?'}${g.org ? ` at ${g.org}` : ''}`;
+  return g.kind;
+}
+
+/** The patient's consents: who may do what, for which purpose, up to which sensitivity, until when. */
+export function consentTable(r: unknown, names: PatientNames): string {
+  const consents = (Array.isArray(r) ? r : []) as Consent[];
+  if (consents.length === 0) return '(no active consents)';
+  const scope = (s: Consent['scope']): string => [s.recordIds.length ? `records ${s.recordIds.join(',')}` : 'all records', s.categories.length ? `of type ${s.categories.join(',')}` : '', `up to ${s.maxSensitivity}`].filter(Boolean).join(' ');
+  return [
+    `consents of ${names.label(consents[0]!.patient)}:`,
+    table(['consent', 'granted to', 'may', 'for', 'scope', 'valid', 'status'], consents.map((x) => [
+      x.consentId, granteeText(x.grantee, names), x.actions.join(','), x.purposes.join(','), scope(x.scope),
+      `${localDate(x.period.startMs)} to ${localDate(x.period.endMs)}`, x.status === 'revoked' && x.revokedAtMs ? `revoked ${localTime(x.revokedAtMs)}` : `${x.status} since ${localTime(x.grantedAtMs)}`,
+    ])),
+    '',
+    zoneNote(),
+  ].join('\n');
+}
 
 function grantee(text: string): Record<string, string> {
   const [kind, rest = ''] = text.split(':', 2) as [string, string?];
@@ -51,7 +82,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
     .action(async (f: HealthFlags & { patient?: string }) => asUser(f, async (c, out) => {
       const r = await c.listConsents(resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`));
-      out.result(r, () => JSON.stringify(r, null, 2));
+      out.result(r, () => consentTable(r, new PatientNames(resolve(f.dir), f.org)));
     }));
 
   healthCommand(consent, 'export', 'A consent as a FHIR R4 Consent resource')

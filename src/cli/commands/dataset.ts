@@ -5,6 +5,9 @@ import { CliError, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 import { asUser, healthCommand, morePages, PAGE_SIZE_MAX, pageOptions, readInput, type HealthFlags, type PageFlags } from './record.ts';
 
+/** A dataset's columns as a person reads them: "age, sbp", not a JSON array. */
+const columnsText = (columns: unknown): string => (Array.isArray(columns) ? columns.map(String).join(', ') : String(columns));
+
 export function register(program: Command, _ctx: CommandContext): void {
   const dataset = program.command('dataset').description('Datasets in the data market (CSV columns or FHIR Observation sets)');
 
@@ -27,12 +30,12 @@ export function register(program: Command, _ctx: CommandContext): void {
         datasetId: f.datasetId, name: f.name, description: f.description, data: readInput(f.file, '--file'), mediaType, open: !f.closed,
         ...(minCohort !== undefined ? { minCohort } : {}), ...(queryBudget !== undefined ? { queryBudget } : {}),
       });
-      out.result(r, () => `dataset ${f.datasetId} registered (tx ${String(r['txId'])}): ${JSON.stringify((r['dataset'] as Record<string, unknown>)?.['columns'])}`);
+      out.result(r, () => `dataset ${f.datasetId} registered (tx ${String(r['txId'])}): columns ${columnsText((r['dataset'] as Record<string, unknown>)?.['columns'])}`);
     }));
 
   pageOptions(healthCommand(dataset, 'list', 'The data market listing'))
     .action(async (f: HealthFlags & PageFlags) => asUser(f, async (c, out) => {
       const r = await c.listDatasets(f.bookmark ?? '', parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX)) as { datasets: Array<Record<string, unknown>>; bookmark?: string };
-      out.result(r, () => (r.datasets.map((d) => `${String(d['datasetId']).padEnd(18)} ${String(d['ownerOrg']).padEnd(11)} rows ${String(d['recordCount']).padEnd(6)} ${JSON.stringify(d['columns'])}  ${String(d['name'])}`).join('\n') || '(empty)') + morePages(r.bookmark));
+      out.result(r, () => (r.datasets.map((d) => `${String(d['datasetId']).padEnd(18)} ${String(d['ownerOrg']).padEnd(11)} rows ${String(d['recordCount']).padEnd(6)} ${columnsText(d['columns']).padEnd(20)}  ${String(d['name'])}`).join('\n') || '(empty)') + morePages(r.bookmark));
     }));
 }

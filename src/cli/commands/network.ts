@@ -1,16 +1,16 @@
 // Running a consortium: `init` (generate it), `node start` (run one node), `up` (a whole local
 // consortium, one process per hospital), `down` (stop it).
 import type { Command } from 'commander';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ENGINE_NAMES, ConfigError, loadNodeConfig, readPem } from '../../node/config.ts';
-import { initConsortium, ORGS_MAX, type EngineName } from '../../node/init.ts';
-import { MedLedgerNode, NodeStartError } from '../../node/node.ts';
-import { apiLimitsOf, startApiServer, type ApiServer } from '../../api/index.ts';
-import { registerHealthRoutes } from '../../api/health-routes.ts';
-import { RecordService } from '../../records/service.ts';
+// The node, its API server and the consortium generator are imported by the action that needs
+// them (decision 1700): `up` on an existing directory, `down` and every --help start without them.
+import type { EngineName } from '../../node/init.ts';
+import type { MedLedgerNode } from '../../node/node.ts';
+import type { ApiServer } from '../../api/index.ts';
 import { isAlive, nodeDirs, readPid, spawnNode, stopProcesses, tailLog, waitUntilReady, type NodeStatusFile } from '../../node/supervisor.ts';
-import { CliError, makeOutput, parsePositiveInt } from '../output.ts';
+import { CliError, makeOutput, parsePositiveInt, UP_RUNNING_LINE } from '../output.ts';
 import { CONSOLE_DIST_DIR, ensureConsoleBuilt } from '../console-build.ts';
 import type { CommandContext } from '../context.ts';
 
@@ -40,6 +40,9 @@ async function startNodeCommand(configPath: string): Promise<void> {
     throw err;
   }
   process.env.MEDLEDGER_LOG_LEVEL ??= config.log.level;
+  const [{ MedLedgerNode, NodeStartError }, { apiLimitsOf, startApiServer }, { registerHealthRoutes }, { RecordService }] = await Promise.all([
+    import('../../node/node.ts'), import('../../api/index.ts'), import('../../api/health-routes.ts'), import('../../records/service.ts'),
+  ]);
   let node: MedLedgerNode;
   try {
     node = await MedLedgerNode.start(config);
@@ -95,6 +98,25 @@ async function startNodeCommand(configPath: string): Promise<void> {
   });
 }
 
+/** Remove what a failed `up` created: the directory itself, or what it wrote into an empty one. */
+function removeCreated(dir: string, created: 'dir' | 'contents'): void {
+  if (created === 'dir') rmSync(dir, { recursive: true, force: true });
+  else for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+}
+
+/** The lowest p2p port of an existing consortium's nodes (what --base-port was), or null if unreadable. */
+function existingBasePort(dir: string): number | null {
+  const ports: number[] = [];
+  for (const d of nodeDirs(dir)) {
+    try {
+      ports.push(loadNodeConfig(join(d, 'node.yaml')).listen.p2p.port);
+    } catch {
+      // A node.yaml that does not load is reported when that node starts.
+    }
+  }
+  return ports.length > 0 ? Math.min(...ports) : null;
+}
+
 export function register(program: Command, ctx: CommandContext): void {
   program
     .command('init')
@@ -107,6 +129,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--json', 'print the result as JSON')
     .action(async (flags: { orgs: string; consensus: string; dir: string; basePort: string; host: string; json?: boolean }) => {
       const out = makeOutput(flags.json ?? false);
+      const { initConsortium, ORGS_MAX } = await import('../../node/init.ts');
       const orgs = parsePositiveInt('orgs', flags.orgs, ORGS_MAX);
       const engine = parseEngine(flags.consensus);
       const basePort = parsePositiveInt('base-port', flags.basePort, 65535);
@@ -141,18 +164,36 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--orgs <n>', 'number of hospitals (when creating)', '5')
     .option('--consensus <engine>', `ordering engine when creating (${ENGINE_NAMES.join('|')})`, 'raft')
     .option('--dir <dir>', 'consortium directory (created with init if empty)', DEFAULT_DIR)
-    .option('--base-port <port>', 'first port when creating', String(DEFAULT_BASE_PORT))
+    .option('--base-port <port>', 'first port when creating (an existing directory keeps its ports: a different --base-port is refused)', String(DEFAULT_BASE_PORT))
     .option('--detach', 'return once the network is ready, leaving the nodes running (stop with medledger down)')
     .option('--demo', "demo mode: each node's console offers its hospital's users for one-click sign-in (never on a real consortium)")
     .option('--json', 'print the endpoints as JSON')
-    .action(async (flags: { orgs: string; consensus: string; dir: string; basePort: string; detach?: boolean; demo?: boolean; json?: boolean }) => {
+    .action(async (flags: { orgs: string; consensus: string; dir: string; basePort: string; detach?: boolean; demo?: boolean; json?: boolean }, cmd: Command) => {
       const out = makeOutput(flags.json ?? false);
       const dir = resolve(flags.dir);
+      // What this run creates, it removes again if the run fails (issue 17: a failed `up` left a
+      // half-created directory, which the next `up` then took for a consortium).
+      let created: 'dir' | 'contents' | null = null;
       if (!existsSync(join(dir, 'genesis.block'))) {
+        const { initConsortium, ORGS_MAX } = await import('../../node/init.ts');
         const orgs = parsePositiveInt('orgs', flags.orgs, ORGS_MAX);
         const engine = parseEngine(flags.consensus);
+        const basePort = parsePositiveInt('base-port', flags.basePort, 65535);
+        if (existsSync(dir) && readdirSync(dir).length > 0) throw new CliError(`${dir} is not empty and holds no consortium (no genesis.block); choose an empty or new --dir`, 2);
+        created = existsSync(dir) ? 'contents' : 'dir';
         out.info(`creating a consortium of ${orgs} hospitals (${engine}) in ${dir} …`);
-        await initConsortium({ dir, orgs, engine, basePort: parsePositiveInt('base-port', flags.basePort, 65535) });
+        try {
+          await initConsortium({ dir, orgs, engine, basePort });
+        } catch (err) {
+          removeCreated(dir, created);
+          throw new CliError(`could not create the consortium in ${dir} (nothing was left behind): ${(err as Error).message}`, 1);
+        }
+      } else if (cmd.getOptionValueSource('basePort') === 'cli') {
+        // Ports are fixed when a consortium is created (they are in every node.yaml and the genesis
+        // configuration): an explicit --base-port that differs would be silently ignored. Refuse.
+        const ports = existingBasePort(dir);
+        const asked = parsePositiveInt('base-port', flags.basePort, 65535);
+        if (ports !== null && ports !== asked) throw new CliError(`--base-port ${asked}: ${dir} already holds a consortium on ports from ${ports} (fixed when it was created). Leave out --base-port to start it, or give a new --dir to create one on other ports`, 2);
       }
       const dirs = nodeDirs(dir);
       if (dirs.length === 0) throw new CliError(`${dir} holds no node configurations (<org>/node.yaml)`, 2);
@@ -179,13 +220,14 @@ export function register(program: Command, ctx: CommandContext): void {
       } catch (err) {
         await stopProcesses(started.map((s) => s.pid), 5_000);
         for (const s of started) rmSync(join(s.nodeDir, 'node.pid'), { force: true });
-        throw new CliError(`${(err as Error).message}`, 1);
+        if (created) removeCreated(dir, created);
+        throw new CliError(`${(err as Error).message}${created ? `\n(the consortium this run created in ${dir} was removed)` : ''}`, 1);
       }
       out.result({ dir, nodes: statuses.map((s) => ({ org: s.org, nodeId: s.nodeId, pid: s.pid, p2pUrl: s.p2pUrl, apiUrl: s.apiUrl, consoleUrl: s.consoleUrl ?? null })) }, () =>
         [`MedLedger consortium is up (${dir})`, describeNodes(statuses), '', `logs: ${dir}/<org>/node.log   stop: medledger down --dir ${flags.dir}`].join('\n'),
       );
       if (flags.detach) return;
-      out.info('running; press Ctrl-C to stop');
+      out.info(UP_RUNNING_LINE);
       await new Promise<void>((resolveWait) => {
         const stop = (): void => {
           out.info('stopping …');

@@ -71,6 +71,8 @@ describe('medledger org / config', () => {
     await fails(['org', 'add', '--dir', join(net.dir, 'nowhere')], 2, /no consortium there \(genesis\.block missing/);
     await fails(['org', 'remove', 'Hospital9', '--dir', net.dir], 1, /Hospital9 is not a member of the consortium \(members: Hospital1, Hospital2, Hospital3, Hospital4\)/);
     await fails(['org', 'remove', 'Hospital1', '--dir', net.dir, '--via', 'Hospital1'], 2, /--via Hospital1: no node of that hospital .*\(it is the one being removed\)/);
+    await fails(['org', 'remove', '--dir', net.dir], 2, /name the hospital to remove/);
+    await fails(['org', 'remove', 'Hospital2', '--org', 'Hospital3', '--dir', net.dir], 2, /two hospitals named/);
     await fails(['config', 'show', '--dir', net.dir, '--org', 'Nowhere'], 2, /no identity admin1 of Nowhere/);
     // Without the root CA key no new hospital CA can be issued.
     const key = join(net.dir, 'crypto', 'root-ca-key.pem');
@@ -82,8 +84,9 @@ describe('medledger org / config', () => {
     }
   });
 
+  // --org, as `org add --org` names the hospital (issue 17: `org remove --org` was an unknown option).
   it('org remove: the config drops it, its node.yaml is set aside, its users are refused', async () => {
-    const r = JSON.parse((await ok(['org', 'remove', 'Hospital4', '--dir', net.dir, '--json'])).out) as { sequence: number; retiredConfig: string | null; stopped: boolean };
+    const r = JSON.parse((await ok(['org', 'remove', '--org', 'Hospital4', '--dir', net.dir, '--json'])).out) as { sequence: number; retiredConfig: string | null; stopped: boolean };
     assert.equal(r.sequence, 2);
     assert.equal(r.stopped, false);
     assert.ok(r.retiredConfig && existsSync(r.retiredConfig) && !existsSync(join(net.dir, 'Hospital4', 'node.yaml')));

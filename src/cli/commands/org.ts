@@ -115,14 +115,19 @@ export function register(program: Command, _ctx: CommandContext): void {
     });
 
   org
-    .command('remove <org>')
+    .command('remove [org]')
     .description('Remove a hospital: commit the config update (signed by a majority of admins) that drops its CA, node and orderer; --stop stops its local node')
     .option('--dir <dir>', `consortium directory (default ${DEFAULT_CONSORTIUM_DIR})`)
+    // `org add --org <name>` names the hospital it adds; `org remove --org <name>` reads the same (issue 17).
+    .option('--org <name>', 'the hospital to remove (or give it as the argument)')
     .option('--via <org>', 'member hospital whose node receives the update (default: the first other one)')
     .option('--stop', 'stop its node process (started by up / org add --start) once the update is committed')
     .option('--json', 'print the result as JSON')
-    .action(async (name: string, flags: { dir?: string; via?: string; stop?: boolean; json?: boolean }) => {
+    .action(async (arg: string | undefined, flags: { dir?: string; org?: string; via?: string; stop?: boolean; json?: boolean }) => {
       const out = makeOutput(flags.json ?? false);
+      if (arg !== undefined && flags.org !== undefined && arg !== flags.org) throw new CliError(`two hospitals named: ${arg} and --org ${flags.org}; give one`, 2);
+      const name = arg ?? flags.org;
+      if (name === undefined) throw new CliError('name the hospital to remove: medledger org remove <org> (or --org <org>)', 2);
       if (!ORG_NAME.test(name)) throw new CliError(`${name.slice(0, 64)}: not a hospital name`, 2);
       const dir = consortiumDir(flags.dir);
       const { client, org: via } = adminClient(dir, flags.via, name);
@@ -153,7 +158,7 @@ export function register(program: Command, _ctx: CommandContext): void {
 
   const config = program.command('config').description('The consortium configuration, and config updates signed by admins on their own hosts');
 
-  withConnectOptions(config.command('propose').description('Start a config update as an admin (your signature first) and write it to a file for the other admins to sign'))
+  withConnectOptions(config.command('propose').description('Start a config update as an admin (your signature first) and write it to a file for the other admins to sign'), { apiUrlAlias: false })
     .option('--add-org <name>', 'add a hospital (with --org-ca, --node-cert, --p2p-url, --api-url)')
     .option('--org-ca <pem>', "the new hospital's CA certificate, issued by the consortium root")
     .option('--node-cert <pem>', "the new hospital's node certificate")

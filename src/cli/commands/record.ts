@@ -6,11 +6,13 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { MedLedgerApiError } from '../../sdk/client.ts';
 import { patientPseudonym } from '../../identity/pseudonym.ts';
-import { connectAs, sessionNoticeOf, type HealthClient, type SessionNotice, type WithheldPart } from '../../sdk/health.ts';
-import { CliError, makeOutput, parsePositiveInt, type Output } from '../output.ts';
+import { connectAs, HealthClient, sessionNoticeOf, type SessionNotice, type WithheldPart } from '../../sdk/health.ts';
+import { apiErrorText, CliError, makeOutput, parsePositiveInt, type Output } from '../output.ts';
 import type { CommandContext } from '../context.ts';
+import { parseCertificate } from '../../crypto/x509.ts';
+import { readPemFile, withConnectOptions } from './tx.ts';
+import { fhirSummary } from '../readable.ts';
 
-const DEFAULT_DIR = '.medledger/network';
 const INPUT_BYTES_MAX = 32 * 1024 * 1024;
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
 const USER_REF_RE = /^[A-Za-z][A-Za-z0-9_-]{0,63}\/[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -19,36 +21,46 @@ export interface HealthFlags {
   dir: string;
   org: string;
   user: string;
-  apiUrl?: string;
+  url?: string;
+  cert?: string;
+  key?: string;
+  ca?: string;
   json?: boolean;
 }
 
-/** Add --dir/--org/--user/--api-url/--json to a health subcommand. */
+/** A health subcommand with the connection options every node-facing command takes (tx.ts). */
 export function healthCommand(parent: Command, name: string, description: string): Command {
-  return parent.command(name).description(description)
-    .option('--dir <dir>', 'consortium directory (from `medledger init` / `npm start`)', DEFAULT_DIR)
-    .requiredOption('--org <org>', "the user's organisation, e.g. Hospital1")
-    .requiredOption('--user <name>', 'the user (its key in <dir>/crypto/<org>/<user>/ signs), e.g. doctor1')
-    .option('--api-url <url>', "the node API (default: the org's node from <dir>/<org>/node.yaml)")
-    .option('--json', 'print JSON');
+  return withConnectOptions(parent.command(name).description(description));
+}
+
+/** The user's client: from the consortium directory, or from --cert/--key/--ca/--url. */
+function healthClientOf(flags: HealthFlags): HealthClient {
+  if (flags.cert || flags.key || flags.ca) {
+    if (!flags.cert || !flags.key || !flags.ca || !flags.url) throw new CliError('--cert, --key, --ca and --url go together (or use --dir with --org and --user)', 2);
+    const certPem = readPemFile(flags.cert, 'cert');
+    // The on-chain identity is the certificate's: org from --org, id its CN (a patient's pseudonym).
+    return new HealthClient({ url: flags.url, certPem, keyPem: readPemFile(flags.key, 'key'), caPem: readPemFile(flags.ca, 'ca'), user: `${flags.org}/${parseCertificate(certPem).subject.commonName ?? flags.user}`, failover: 'discover' });
+  }
+  const dir = resolve(flags.dir);
+  if (!existsSync(join(dir, 'crypto'))) throw new CliError(`--dir ${flags.dir}: not a consortium directory (no crypto/); run \`npm start\` or \`medledger init\` first`, 2);
+  return connectAs(dir, flags.org, flags.user, flags.url);
 }
 
 /** Run `fn` as the user; turn every failure into a clear CliError. */
 export async function asUser<F extends HealthFlags>(flags: F, fn: (client: HealthClient, out: Output) => Promise<void>): Promise<void> {
   const out = makeOutput(flags.json ?? false);
-  const dir = resolve(flags.dir);
-  if (!existsSync(join(dir, 'crypto'))) throw new CliError(`--dir ${flags.dir}: not a consortium directory (no crypto/); run \`npm start\` or \`medledger init\` first`, 2);
   let client: HealthClient;
   try {
-    client = connectAs(dir, flags.org, flags.user, flags.apiUrl);
+    client = healthClientOf(flags);
   } catch (err) {
+    if (err instanceof CliError) throw err;
     throw new CliError((err as Error).message, 2);
   }
   try {
     await fn(client, out);
   } catch (err) {
     if (err instanceof CliError) throw err;
-    if (err instanceof MedLedgerApiError) throw new CliError(`${err.code}: ${err.message}`, err.status === 0 ? 3 : 1);
+    if (err instanceof MedLedgerApiError) throw new CliError(apiErrorText(err.code, err.message, flags), err.status === 0 ? 3 : 1);
     throw new CliError((err as Error).message, 1);
   } finally {
     client.close();
@@ -60,14 +72,14 @@ export async function asUser<F extends HealthFlags>(flags: F, fn: (client: Healt
  * directory: the pseudonym their hospital's CA put in their certificate (decision 0906). The
  * login name → pseudonym mapping lives only there, never on chain.
  */
-export function resolvePatient(dir: string, patient: string): string {
+export function resolvePatient(dir: string, patient: string, flag = 'patient'): string {
   if (PSEUDONYM_RE.test(patient)) return patient;
-  if (!USER_REF_RE.test(patient)) throw new CliError(`--patient must be a pseudonym (32–64 hex) or a user such as Hospital1/patient1, got "${patient.slice(0, 80)}"`, 2);
+  if (!USER_REF_RE.test(patient)) throw new CliError(`--${flag} must be a pseudonym (32–64 hex) or a user such as Hospital1/patient1, got "${patient.slice(0, 80)}"`, 2);
   const [org, name] = patient.split('/') as [string, string];
   try {
     return patientPseudonym(resolve(dir), org, name);
   } catch (err) {
-    throw new CliError(`--patient ${patient}: ${(err as Error).message}; pass the pseudonym`, 2);
+    throw new CliError(`--${flag} ${patient}: ${(err as Error).message}; pass the pseudonym`, 2);
   }
 }
 
@@ -131,7 +143,38 @@ export function list(text: string | undefined): string[] {
   return (text ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
-const show = (v: unknown): string => JSON.stringify(v, null, 2);
+const partsOf = (r: Record<string, unknown>): Array<Record<string, unknown>> => {
+  const parts = (r['record'] as Record<string, unknown> | undefined)?.['parts'];
+  return Array.isArray(parts) ? parts as Array<Record<string, unknown>> : [];
+};
+
+/** An access decision's basis ({rule, consentId?, applicationId?, …}) in words. */
+export function basisText(basis: unknown): string {
+  if (typeof basis === 'string') return basis;
+  if (typeof basis !== 'object' || basis === null) return 'no recorded basis';
+  const b = basis as Record<string, unknown>;
+  const rule = String(b['rule'] ?? 'rule');
+  // {rule: 'consent', consentId: 'c…'} reads "consent c…", not "consent, consent c…".
+  const rest = Object.entries(b).filter(([k, v]) => k !== 'rule' && v !== null && v !== undefined).map(([k, v]) => (k === `${rule}Id` ? String(v) : `${k.replace(/Id$/, '')} ${String(v)}`));
+  return rest.length > 0 && rest[0] === String(b[`${rule}Id`]) ? `${rule} ${rest.join(', ')}` : [rule, ...rest].join(', ');
+}
+
+/** A decision's flags (break-the-glass, security-alert, notify-patient) after the basis, or nothing. */
+export function flagsText(flags: unknown): string {
+  return Array.isArray(flags) && flags.length > 0 ? `; flagged ${flags.map(String).join(', ')}` : '';
+}
+
+/** A released part for a person: FHIR as a summary (--json or --out has the resource), text as text. */
+export function contentText(mediaType: string, content: string): string {
+  if (mediaType.includes('json')) {
+    try {
+      return [...fhirSummary(JSON.parse(content)), '(the full resource: --json, or --out <file>)'].join('\n');
+    } catch {
+      return content;
+    }
+  }
+  return content;
+}
 
 function inputOf(flags: { fhir?: string; file?: string; mediaType?: string; sensitivity?: string }): Parameters<HealthClient['createRecord']>[0]['input'] {
   if (flags.fhir && flags.file) throw new CliError('give either --fhir or --file, not both', 2);
@@ -167,7 +210,7 @@ export function register(program: Command, _ctx: CommandContext): void {
       const r = await c.createRecord({ recordId: f.recordId, patient: resolvePatient(f.dir, f.patient), input: inputOf(f), purpose: f.purpose });
       // A refused write is committed and audited like a refused read: same exit code (4).
       if (r['allowed'] !== true) _ctx.exitCode = 4;
-      out.result(r, () => r['allowed'] === true ? `created ${f.recordId} (tx ${String(r['txId'])})\n${show((r['record'] as Record<string, unknown>)?.['parts'])}` : deniedText(String(r['txId']), r));
+      out.result(r, () => r['allowed'] === true ? [`created ${f.recordId} (tx ${String(r['txId'])}), sealed at its custodian in part(s) by sensitivity:`, ...partsOf(r).map((p) => `  ${String(p['sensitivity']).padEnd(10)} ${String(p['mediaType'])}, ${String(p['sizeBytes'])} bytes, ${String(p['cid'])}`)].join('\n') : deniedText(String(r['txId']), r));
     }));
 
   healthCommand(record, 'update', 'Write a new version of a record (earlier versions are kept)')
@@ -204,12 +247,12 @@ export function register(program: Command, _ctx: CommandContext): void {
       const csv = r.csv;
       if (f.out && (csv ?? r.parts[0])) writeFileSync(f.out, csv ?? r.parts[0]!.content);
       const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: p.mediaType.includes('json') || p.mediaType.startsWith('text/') ? Buffer.from(p.content).toString('utf8') : `<${p.content.byteLength} bytes>` }));
-      const head = `record ${f.recordId} v${r.version} from ${r.custodian} (basis ${JSON.stringify(r.decision['basis'])}, flags ${JSON.stringify(r.decision['flags'])}, tx ${r.txId})`;
+      const head = `record ${f.recordId} v${r.version} from ${r.custodian}: allowed by ${basisText(r.decision['basis'])}${flagsText(r.decision['flags'])} (audited in tx ${r.txId})`;
       // What was released and what was withheld (and why), before the content.
       const summary = [`released: ${parts.map((p) => `the ${p.sensitivity} part`).join(', ') || 'nothing'}`, ...withheldLines(r.withheld)];
       out.result({ allowed: true, txId: r.txId, custodian: r.custodian, version: r.version, flags: r.decision['flags'], basis: r.decision['basis'], released: parts.map((p) => p.sensitivity), withheld: r.withheld, session: r.session, parts, ...(csv ? { csv: Buffer.from(csv).toString('utf8') } : {}) }, () => (csv
         ? [head, ...summary, `--- CSV re-joined from the ${parts.map((p) => p.sensitivity).join(', ')} part(s) (${parts.map((p) => p.cid).join(', ')})`, f.out ? `(written to ${f.out})` : Buffer.from(csv).toString('utf8').trimEnd()]
-        : [head, ...summary, ...parts.map((p) => `--- ${p.sensitivity} part (${p.mediaType}, ${p.cid})\n${f.out ? `(written to ${f.out})` : p.content}`)]).join('\n'));
+        : [head, ...summary, ...parts.map((p) => `--- ${p.sensitivity} part (${p.mediaType}, ${p.cid})\n${f.out ? `(written to ${f.out})` : contentText(p.mediaType, p.content)}`)]).join('\n'));
     }));
 
   pageOptions(healthCommand(record, 'list', "List a patient's records the user has a basis to read (metadata only)"))

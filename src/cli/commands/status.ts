@@ -74,10 +74,11 @@ function human(nodes: readonly NodeReport[]): string {
 export function register(program: Command, ctx: CommandContext): void {
   withConnectOptions(
     program.command('status').description('Every node of the consortium: roles, leader/primary, height and last block hash (through each node\'s gateway)'),
-  ).action(async (flags: ConnectFlags) => {
+  ).action(async (flags: ConnectFlags, cmd: Command) => {
     const out = makeOutput(flags.json ?? false);
     let targets: { nodeId: string; org: string; apiUrl: string; client: MedLedgerClient }[];
-    if (flags.url && (flags.cert || !flags.dir)) {
+    // --dir has a default; only a --dir the user gave (or $MEDLEDGER_DIR) means "every node of it".
+    if (flags.url && (flags.cert || cmd.getOptionValueSource('dir') === 'default')) {
       // One explicit node.
       const client = resolveClient(flags);
       targets = [{ nodeId: flags.url, org: '?', apiUrl: client.url, client }];

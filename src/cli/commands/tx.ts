@@ -2,11 +2,11 @@
 // the consortium's users. The connection is either a consortium directory (--dir, --org, --user:
 // the org's node from the genesis configuration, the user's certificate and key, the root CA) or
 // explicit (--url, --cert, --key, --ca). Shared by `block` and `status`.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { clientFromDir, MedLedgerApiError, MedLedgerClient } from '../../sdk/index.ts';
-import { CliError, makeOutput, parseNonNegativeInt } from '../output.ts';
+import { apiErrorText, CliError, makeOutput, parseNonNegativeInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 
 export const DEFAULT_CONSORTIUM_DIR = '.medledger/network';
@@ -22,17 +22,37 @@ export interface ConnectFlags {
   json?: boolean;
 }
 
-/** The connection options every client command takes. */
-export function withConnectOptions(cmd: Command, defaultUser = 'admin1'): Command {
-  return cmd
-    .option('--dir <dir>', `consortium directory written by medledger init / up (default ${DEFAULT_CONSORTIUM_DIR})`)
-    .option('--org <org>', 'organisation of the user (and of the node asked), e.g. Hospital1', 'Hospital1')
-    .option('--user <name>', 'demo user under <dir>/crypto/<org>/', defaultUser)
-    .option('--url <url>', 'node API URL (https://host:port); default: the org\'s node from the genesis configuration')
+export const DEFAULT_ORG = 'Hospital1';
+export const DEFAULT_USER = 'admin1';
+
+/**
+ * The connection options of every command that talks to a node (issue 17: `tx`/`config` took
+ * --url and defaulted to Hospital1/admin1 while the health commands took --api-url and required
+ * --org/--user). One set, one set of defaults, documented once in the README:
+ *   --dir (default .medledger/network, or $MEDLEDGER_DIR), --org (Hospital1, or $MEDLEDGER_ORG),
+ *   --user (admin1, or $MEDLEDGER_USER), --url (the org's node from the directory),
+ *   --cert/--key/--ca (a certificate outside any directory), --json.
+ * `--api-url` stays as a hidden alias of --url for scripts written against the health commands,
+ * except where a command gives --api-url another meaning (config propose: the new hospital's API).
+ */
+export function withConnectOptions(cmd: Command, opts: { apiUrlAlias?: boolean } = {}): Command {
+  cmd
+    .addOption(new Option('--dir <dir>', 'consortium directory written by medledger init / up / npm start').env('MEDLEDGER_DIR').default(DEFAULT_CONSORTIUM_DIR))
+    .addOption(new Option('--org <org>', 'organisation of the user (and of the node asked), e.g. Hospital2').env('MEDLEDGER_ORG').default(DEFAULT_ORG))
+    .addOption(new Option('--user <name>', 'the user whose key in <dir>/crypto/<org>/<name>/ signs, e.g. doctor1').env('MEDLEDGER_USER').default(DEFAULT_USER))
+    .option('--url <url>', "node API URL (https://host:port); default: the org's node from the consortium directory")
     .option('--cert <file>', 'client certificate (PEM) instead of --dir/--org/--user')
     .option('--key <file>', 'client private key (PEM), with --cert')
     .option('--ca <file>', 'consortium root CA certificate (PEM), with --cert')
     .option('--json', 'print the result as JSON');
+  if (opts.apiUrlAlias !== false) {
+    cmd.addOption(new Option('--api-url <url>', 'the same as --url (older spelling)').hideHelp());
+    cmd.hook('preAction', (_program, action) => {
+      const o = action.opts<{ url?: string; apiUrl?: string }>();
+      if (o.apiUrl !== undefined && o.url === undefined) action.setOptionValue('url', o.apiUrl);
+    });
+  }
+  return cmd;
 }
 
 export function readPemFile(path: string, option: string): string {
@@ -47,7 +67,9 @@ export function apiFailure(err: unknown): never {
     const where = err.status > 0 ? `HTTP ${err.status} ${err.code}` : err.code;
     // Exit 3: the transaction may have committed — a script must check, not resubmit blindly.
     if (err.code === 'OUTCOME_UNKNOWN' || err.code === 'COMMIT_TIMEOUT') throw new CliError(`${err.message} (${where})${err.txId && !err.message.includes('tx status') ? `\n  check: medledger tx status ${err.txId}` : ''}`, 3);
-    throw new CliError(`${err.message} (${where})`, 1);
+    // A contract's validation error: say "invalid argument" first, not the endorsement refusal around it.
+    const text = apiErrorText(err.code, err.message);
+    throw new CliError(text.startsWith('invalid argument') ? `${text} (${where})` : `${err.message} (${where})`, 1);
   }
   throw err;
 }
