@@ -6,6 +6,7 @@ import { chromiumAvailable, CHROMIUM_PATH, startTestbed, type ConsoleTestbed } f
 import { adminTests } from './pages/admin.ts';
 import { blocksTests } from './pages/blocks.ts';
 import { labTests } from './pages/lab.ts';
+import { layoutTests } from './pages/layout.ts';
 import { marketTests } from './pages/market.ts';
 import { myDataTests } from './pages/mydata.ts';
 import { networkTests } from './pages/network.ts';
@@ -45,6 +46,7 @@ describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 90
     ['market', marketTests],
     ['provenance', provenanceTests],
     ['lab', labTests],
+    ['layout', layoutTests],
     // Last: it changes the membership (adds a sixth hospital, whose node never starts).
     ['admin', adminTests],
   ];

@@ -32,7 +32,7 @@ export function PageControl<T>({ paged, label, pageSize = DEFAULT_PAGE_SIZE }: {
   return (
     <Group justify="space-between" mt="xs">
       <Text size="sm" c="dimmed" aria-live="polite">{first}–{last} of {paged.total} {label}</Text>
-      {paged.pages > 1 ? <Pagination total={paged.pages} value={paged.page} onChange={paged.setPage} size="sm" aria-label={`Pages of ${label}`} /> : null}
+      {paged.pages > 1 ? <Pagination total={paged.pages} value={paged.page} onChange={paged.setPage} size="sm" aria-label={`Pages of ${label}`} getControlProps={(control) => ({ "aria-label": `${control} page of ${label}` })} getItemProps={(page) => ({ "aria-label": `${label}, page ${page}` })} /> : null}
     </Group>
   );
 }

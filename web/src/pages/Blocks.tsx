@@ -272,7 +272,7 @@ export function BlocksPage(): ReactNode {
                 </Table.Tbody>
               </Table>
             </TableScroll>
-            <Pagination total={pages} value={page} onChange={setPage} size="sm" mt="xs" getControlProps={(control) => ({ 'aria-label': `${control} page` })} />
+            <Pagination total={pages} value={page} onChange={setPage} size="sm" mt="xs" getControlProps={(control) => ({ "aria-label": `${control} page` })} getItemProps={(p) => ({ "aria-label": `Blocks page ${p}` })} />
           </Card>
           <VerifyChain session={session} height={height} />
         </Stack>

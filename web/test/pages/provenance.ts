@@ -31,7 +31,7 @@ export function provenanceTests(tb: () => ConsoleTestbed): void {
       // The break-the-glass read may be on a later page of the timeline: page until it shows.
       const btg = timeline.getByRole('row').filter({ hasText: 'break the glass' }).filter({ hasText: 'Hospital4/doctor1' });
       for (let i = 0; i < 10 && (await btg.count()) === 0; i++) {
-        const next = page.getByRole('button', { name: String(i + 2), exact: true });
+        const next = page.getByRole('button', { name: `events, page ${i + 2}`, exact: true });
         if ((await next.count()) === 0) break;
         await next.click();
       }
