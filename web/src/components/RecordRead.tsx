@@ -90,13 +90,13 @@ function Verification({ result, client }: { result: ReadResult; client: HealthCl
     <Card withBorder data-testid="verification" aria-label="Verification">
       <Title order={4} size="h5" mb="xs">Verification</Title>
       <List spacing={4} size="sm">
-        <List.Item icon={<Badge color={committed ? 'green' : status.loading ? 'gray' : 'red'} variant="light" size="sm">{committed ? 'ok' : status.loading ? '…' : 'no'}</Badge>}>
+        <List.Item icon={<Badge color={committed ? 'green' : status.loading ? 'gray' : 'red'} variant="light" size="sm" miw={36}>{committed ? 'ok' : status.loading ? '…' : 'no'}</Badge>}>
           {committed ? <>Access decision committed on the ledger: block {status.data?.blockNumber}, transaction {shortHex(result.txId, 16)}, VALID</> : status.loading ? 'Looking the decision up on the ledger…' : <>Decision {shortHex(result.txId, 16)} not found VALID on the ledger ({status.data?.code ?? 'no answer'})</>}
         </List.Item>
-        <List.Item icon={<Badge color={allMatch ? 'green' : 'red'} variant="light" size="sm">{allMatch ? 'ok' : 'no'}</Badge>}>
+        <List.Item icon={<Badge color={allMatch ? 'green' : 'red'} variant="light" size="sm" miw={36}>{allMatch ? 'ok' : 'no'}</Badge>}>
           {allMatch ? <>Content addresses match the chain: {result.parts.map((p) => `${p.sensitivity} ${shortHex(p.cid, 14)}`).join(', ')}</> : 'A part does not carry the content address the chain names'}
         </List.Item>
-        <List.Item icon={<Badge color="green" variant="light" size="sm">ok</Badge>}>
+        <List.Item icon={<Badge color="green" variant="light" size="sm" miw={36}>ok</Badge>}>
           Integrity checked by your hospital's node: it recomputed each CID over the sealed bytes fetched from {result.custodian ?? 'the custodian'} and the keyed commitment over the decrypted content (content that fails either is never released)
         </List.Item>
       </List>

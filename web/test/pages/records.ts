@@ -3,6 +3,9 @@
 // JSON; a doctor without a basis is refused; break-the-glass asks a reason and notifies the
 // patient. Every outcome is checked on the ledger through the SDK.
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { patientPseudonym } from '../../../src/identity/pseudonym.ts';
 import type { ConsoleTestbed } from '../harness.ts';
@@ -69,6 +72,39 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       await page.getByTestId('verified').waitFor({ timeout: 30_000 });
       await page.getByText('high criticality').waitFor();
       await page.getByText(/Anaphylaxis — severe/).waitFor();
+    });
+
+    it("a nurse files a CSV record with a sensitivity; a supervisor of the custodian erases it: both on the ledger", async () => {
+      const pp = patientPseudonym(tb().net.dir, 'Hospital2', 'patient1');
+      const work = mkdtempSync(join(tmpdir(), 'medledger-console-csv-'));
+      const csv = join(work, 'labs.csv');
+      writeFileSync(csv, 'test,value,unit\nHbA1c,6.1,%\nLDL,3.2,mmol/L\n');
+      const doctor = await tb().signIn('Hospital2', 'doctor1');
+      await doctor.goto(`${tb().url('Hospital2')}/records/patient/${pp}`);
+      await doctor.getByRole('button', { name: 'New record' }).click();
+      const dialog = doctor.getByRole('dialog', { name: 'New record' });
+      const recordId = `console-csv-${Date.now().toString(36)}`;
+      await dialog.getByLabel('Record id').fill(recordId);
+      await dialog.getByText('File (CSV, PDF, image)').click();
+      const [chooser] = await Promise.all([doctor.waitForEvent('filechooser'), dialog.getByRole('button', { name: 'File' }).click()]);
+      await chooser.setFiles(csv);
+      await dialog.getByRole('textbox', { name: 'Sensitivity' }).click();
+      await doctor.getByRole('option', { name: 'sensitive' }).click();
+      await dialog.getByRole('button', { name: 'Create record' }).click();
+      await doctor.getByRole('heading', { name: `Record ${recordId}` }).waitFor({ timeout: 30_000 });
+      const meta = await tb().sdk('Hospital2', 'supervisor1').evaluate('getRecord', { recordId }) as { sensitivity: string; parts: Array<{ mediaType: string }> };
+      assert.equal(meta.sensitivity, 'sensitive');
+      assert.deepEqual(meta.parts.map((p) => p.mediaType), ['text/csv']);
+      await doctor.getByRole('button', { name: 'Open record' }).click();
+      await doctor.getByTestId('record-part').getByRole('cell', { name: 'HbA1c' }).waitFor({ timeout: 30_000 });
+
+      const supervisor = await tb().signIn('Hospital2', 'supervisor1');
+      await supervisor.goto(`${tb().url('Hospital2')}/records/record/${recordId}`);
+      await supervisor.getByRole('button', { name: 'Erase…' }).click();
+      await supervisor.getByRole('dialog').getByRole('button', { name: 'Erase record' }).click();
+      await supervisor.getByTestId('notice').filter({ hasText: 'Erased' }).waitFor({ timeout: 30_000 });
+      const after = await tb().sdk('Hospital2', 'supervisor1').evaluate('getRecord', { recordId }) as Record<string, unknown>;
+      assert.equal(after['parts'], undefined, 'only a tombstone stays on the ledger');
     });
 
     it('a doctor without consent or care is refused in plain words; the refusal is on the ledger', async () => {
