@@ -12,8 +12,9 @@ export const BYZANTINE_BEHAVIOURS: readonly ByzantineBehaviour[] = ['equivocate'
 
 export type FaultAction =
   | { readonly kind: 'byzantine'; readonly node: NodeId; readonly behaviours: readonly ByzantineBehaviour[] }
-  | { readonly kind: 'crash'; readonly node: NodeId }
-  | { readonly kind: 'restart'; readonly node: NodeId }
+  /** `scripted`: from SimOptions.schedule — permanent (the heal leaves it down); node may be '@leader' / '@any'. */
+  | { readonly kind: 'crash'; readonly node: NodeId; readonly scripted?: boolean }
+  | { readonly kind: 'restart'; readonly node: NodeId; readonly scripted?: boolean }
   | { readonly kind: 'partition'; readonly groups: readonly (readonly NodeId[])[] }
   | { readonly kind: 'heal-partition' }
   | { readonly kind: 'cut'; readonly from: NodeId; readonly to: NodeId }
@@ -163,6 +164,7 @@ export function planFaults(o: ResolvedOptions, ids: readonly NodeId[], rng: Rng)
       t += Math.max(1, Math.round(meanGapMs * (0.2 + rng.nextFloat() * 1.6)));
     }
   }
+  for (const s of o.schedule) actions.push({ atMs: s.atMs, action: { kind: s.action, node: s.node, scripted: true } });
   actions.push({ atMs: o.durationMs, action: { kind: 'heal-all' } });
   // Stable sort by time: generation order breaks ties, so the same seed gives the same order.
   actions.sort((a, b) => a.atMs - b.atMs);
@@ -177,7 +179,7 @@ export function describeFault(f: TimedFault): string {
       return `${at} byzantine ${a.node} [${a.behaviours.join(', ')}]`;
     case 'crash':
     case 'restart':
-      return `${at} ${a.kind} ${a.node}`;
+      return `${at} ${a.kind} ${a.node}${a.scripted ? (a.kind === 'crash' ? ' (scripted: permanent, the heal does not restart it)' : ' (scripted)') : ''}`;
     case 'partition':
       return `${at} partition ${a.groups.map((g) => `{${g.join(',')}}`).join(' | ')}`;
     case 'heal-partition':
@@ -195,6 +197,6 @@ export function describeFault(f: TimedFault): string {
     case 'drift':
       return `${at} clock drift ${a.node} x${a.factor}`;
     case 'heal-all':
-      return `${at} heal all (restart crashed, end partitions, cuts, bursts, slowness, drift); liveness phase`;
+      return `${at} heal all (restart crashed nodes but the scripted ones, end partitions, cuts, bursts, slowness, drift); liveness phase`;
   }
 }

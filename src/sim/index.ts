@@ -11,6 +11,7 @@ export type {
   MessageStats,
   NetworkOptions,
   SimMetrics,
+  ScheduledFault,
   SimOptions,
   SimResult,
   Violation,

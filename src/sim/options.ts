@@ -3,7 +3,7 @@
 import { DEFAULT_CUTTER_CONFIG, type CutterConfig } from '../consensus/cutter.ts';
 import { getEngine, type EngineDefinition } from '../consensus/registry.ts';
 import { DEFAULT_NETWORK, LOSS_RATE_MAX, type NetworkConfig } from './network.ts';
-import { FAULT_MODES, type CryptoMode, type FaultMode, type SimOptions } from './types.ts';
+import { FAULT_MODES, type CryptoMode, type FaultMode, type ScheduledFault, type SimOptions } from './types.ts';
 
 export class SimOptionsError extends Error {
   override readonly name = 'SimOptionsError';
@@ -42,6 +42,7 @@ export interface ResolvedOptions {
   readonly trace: boolean;
   readonly traceEventsMax: number;
   readonly membership: { readonly joins: number; readonly leaves: number };
+  readonly schedule: readonly ScheduledFault[];
 }
 
 function fail(message: string): never {
@@ -62,7 +63,9 @@ function knownKeys(name: string, obj: object, allowed: readonly string[]): void 
   for (const k of Object.keys(obj)) if (!allowed.includes(k)) fail(`${name}: unknown option "${k}" (known: ${allowed.join(', ')})`);
 }
 
-const TOP_KEYS = ['engine', 'nodes', 'seed', 'faults', 'byzantine', 'durationMs', 'tickMs', 'engineOptions', 'cutter', 'workload', 'network', 'crypto', 'trace', 'livenessMs', 'crashMax', 'traceEventsMax', 'membership'];
+const TOP_KEYS = ['engine', 'nodes', 'seed', 'faults', 'byzantine', 'durationMs', 'tickMs', 'engineOptions', 'cutter', 'workload', 'network', 'crypto', 'trace', 'livenessMs', 'crashMax', 'traceEventsMax', 'membership', 'schedule'];
+export const SCHEDULE_ENTRIES_MAX = 64;
+export const SCHEDULE_NODE_TOKENS = ['@leader', '@any'] as const;
 export const MEMBERSHIP_JOINS_MAX = 8;
 
 export function resolveOptions(o: SimOptions): ResolvedOptions {
@@ -94,7 +97,9 @@ export function resolveOptions(o: SimOptions): ResolvedOptions {
     if (byzantine > 0 && o.faults !== 'byzantine' && o.faults !== 'all') fail(`byzantine = ${byzantine} needs faults 'byzantine' or 'all', got '${o.faults}'`);
   }
   if (o.faults === 'byzantine' && f === 0 && (byzantine ?? 0) === 0) {
-    fail(`engine "${def.name}" tolerates no faulty node with ${nodes} nodes (f = 0): use at least ${def.nodesMin > 3 ? def.nodesMin : 4} nodes for --faults byzantine`);
+    // Name the real threshold: grouped engines need far more than PBFT's 4 (gpbft: 4 groups of 4).
+    const enough = smallestTolerating(def, nodes);
+    fail(`engine "${def.name}" tolerates no faulty node with ${nodes} nodes (f = 0): ${enough === null ? `no cluster of at most ${NODES_MAX} nodes tolerates one` : `use at least ${enough} nodes`} for --faults byzantine`);
   }
   const crashMax = o.crashMax === undefined ? null : int('crashMax', o.crashMax, 0, nodes);
 
@@ -155,6 +160,7 @@ export function resolveOptions(o: SimOptions): ResolvedOptions {
     leaves: m.leaves === undefined ? 0 : int('membership.leaves', m.leaves, 0, nodes - 1),
   };
   if (nodes + membership.joins > NODES_MAX) fail(`nodes + membership.joins must be at most ${NODES_MAX}`);
+  const schedule = resolveSchedule(o.schedule, nodes + membership.joins, durationMs);
 
   return {
     def,
@@ -176,5 +182,31 @@ export function resolveOptions(o: SimOptions): ResolvedOptions {
     trace: o.trace ?? false,
     traceEventsMax,
     membership,
+    schedule,
   };
+}
+
+/** The smallest cluster (above `nodes`, within the simulator's limit) in which the engine tolerates a faulty node. */
+export function smallestTolerating(def: EngineDefinition, nodes: number): number | null {
+  for (let n = Math.max(nodes + 1, def.nodesMin); n <= NODES_MAX; n++) if (def.faultsTolerated(n) >= 1) return n;
+  return null;
+}
+
+function resolveSchedule(raw: unknown, ids: number, durationMs: number): ScheduledFault[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw) || raw.length > SCHEDULE_ENTRIES_MAX) fail(`schedule must be a list of at most ${SCHEDULE_ENTRIES_MAX} entries`);
+  return raw.map((e: unknown, i): ScheduledFault => {
+    const at = `schedule[${i}]`;
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) fail(`${at} must be {atMs, action, node}`);
+    knownKeys(at, e, ['atMs', 'action', 'node']);
+    const { atMs, action, node } = e as Record<string, unknown>;
+    // A scripted fault after the heal would never run: the faulty phase ends at durationMs.
+    const t = int(`${at}.atMs`, atMs, 0, durationMs - 1);
+    if (action !== 'crash' && action !== 'restart') fail(`${at}.action must be crash or restart, got ${String(action)}`);
+    const m = typeof node === 'string' ? /^n(\d+)$/.exec(node) : null;
+    const known = (SCHEDULE_NODE_TOKENS as readonly string[]).includes(node as string) || (m !== null && Number(m[1]) >= 1 && Number(m[1]) <= ids);
+    if (!known) fail(`${at}.node must be n1..n${ids}, @leader or @any, got ${String(node)}`);
+    if (action === 'restart' && node === '@leader') fail(`${at}: restart @leader makes no sense (a crashed node leads nothing); name the node or use @any (the earliest scripted crash still down)`);
+    return { atMs: t, action, node: node as string };
+  }).sort((a, b) => a.atMs - b.atMs);
 }

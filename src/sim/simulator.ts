@@ -109,6 +109,9 @@ class Simulation {
   private readonly trace: TraceBuffer;
   private readonly slow = new Map<NodeId, number>();
   private readonly drift = new Map<NodeId, number>();
+  /** Identities crashed by the scripted schedule, in crash order: the heal leaves them down. */
+  private readonly scriptedDown: NodeId[] = [];
+  private readonly scheduleResolved: string[] = [];
 
   private nowMs = 0;
   private healed = false;
@@ -124,6 +127,7 @@ class Simulation {
   /** The first decision by a correct node at each height (the agreement reference). */
   private readonly decidedAt = new Map<number, { digest: Bytes; previousDigest: Bytes; node: string; keys: string[] }>();
   private readonly latencySamples: number[] = [];
+  private readonly ackTimes: number[] = [];
   private ackedCount = 0;
 
   // Metrics.
@@ -437,12 +441,22 @@ class Simulation {
     switch (a.kind) {
       case 'byzantine':
         return;
-      case 'crash':
-        for (const inst of this.byIdentity.get(a.node) ?? []) if (inst.engine) this.crash(inst);
+      case 'crash': {
+        const node = a.scripted ? this.resolveScripted(fault, a.node, 'crash') : a.node;
+        if (node === null) return;
+        if (a.scripted && !this.scriptedDown.includes(node)) this.scriptedDown.push(node);
+        for (const inst of this.byIdentity.get(node) ?? []) if (inst.engine) this.crash(inst);
         return;
-      case 'restart':
-        for (const inst of this.byIdentity.get(a.node) ?? []) if (!inst.engine) this.boot(inst);
+      }
+      case 'restart': {
+        const node = a.scripted ? this.resolveScripted(fault, a.node, 'restart') : a.node;
+        if (node === null) return;
+        // A generated restart never revives a node the script keeps down.
+        if (!a.scripted && this.scriptedDown.includes(node)) return;
+        if (a.scripted) this.scriptedDown.splice(this.scriptedDown.indexOf(node), 1);
+        for (const inst of this.byIdentity.get(node) ?? []) if (!inst.engine) this.boot(inst);
         return;
+      }
       case 'partition':
         return this.network.setPartition(a.groups);
       case 'heal-partition':
@@ -468,9 +482,40 @@ class Simulation {
         this.drift.clear();
         this.healed = true;
         this.healAtMs = this.nowMs;
-        for (const inst of this.instances) if (!inst.engine) this.boot(inst);
+        for (const inst of this.instances) if (!inst.engine && !this.scriptedDown.includes(inst.identity)) this.boot(inst);
         return;
     }
+  }
+
+  /**
+   * The node a scripted fault names, resolved now: '@leader' = the leader most live correct
+   * nodes report; '@any' = for a crash the lowest-numbered live correct non-leader, for a restart
+   * the earliest scripted crash still down. null (noted) when nothing fits.
+   */
+  private resolveScripted(fault: TimedFault, token: NodeId, action: 'crash' | 'restart'): NodeId | null {
+    const live = (id: NodeId): boolean => (this.byIdentity.get(id) ?? []).some((i) => i.engine !== null);
+    let node: NodeId | null = token;
+    let how = '';
+    if (token === '@leader' || token === '@any') {
+      const votes = new Map<NodeId, number>();
+      for (const inst of this.instances) {
+        if (!inst.correct || !inst.engine) continue;
+        const leader = this.guard(inst, 'status', () => inst.engine!.status()).leader;
+        if (leader !== null && live(leader)) votes.set(leader, (votes.get(leader) ?? 0) + 1);
+      }
+      const leader = [...votes].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))[0]?.[0] ?? null;
+      if (token === '@leader') {
+        node = leader;
+        how = leader === null ? ' (no live leader reported: nothing crashed)' : ` (reported leader of ${votes.get(leader)} live correct node(s))`;
+      } else if (action === 'crash') {
+        node = this.ids.find((id) => id !== leader && live(id) && (this.byIdentity.get(id) ?? []).every((i) => i.correct)) ?? null;
+      } else {
+        node = this.scriptedDown[0] ?? null;
+      }
+    }
+    this.scheduleResolved.push(`t=${formatMs(fault.atMs)}ms ${action} ${token}${token === node ? '' : ` -> ${node ?? 'nobody'}`}${how}`);
+    if (node !== null && node !== token) this.trace.add(this.nowMs, `scripted ${action} ${token} resolved to ${node}`);
+    return node;
   }
 
   // ---- workload ----------------------------------------------------------------------------
@@ -653,12 +698,14 @@ class Simulation {
       s.ack = { atMs: this.nowMs, height: h, index, node: inst.name };
       this.ackedCount += 1;
       this.latencySamples.push(this.nowMs - s.firstAtMs);
+      this.ackTimes.push(this.nowMs);
     });
   }
 
   /** Nodes that must decide everything after the heal: correct ones of the final membership. */
   private livenessNodes(): Instance[] {
-    return this.instances.filter((i) => i.correct && this.members.includes(i.identity));
+    // Nodes the script keeps down cannot decide: liveness is asked of the live ones.
+    return this.instances.filter((i) => i.correct && this.members.includes(i.identity) && !this.scriptedDown.includes(i.identity));
   }
 
   private proposalsDecided(): boolean {
@@ -746,6 +793,8 @@ class Simulation {
         network: { ...this.net },
       },
       latencySamplesMs: this.latencySamples.map(round2),
+      ackTimesMs: this.ackTimes.map(round2),
+      scheduleResolved: [...this.scheduleResolved],
     };
   }
 }

@@ -64,6 +64,20 @@ export interface SimOptions {
    * Safety checkers cover every node; liveness after the heal covers the final members only.
    */
   membership?: { joins?: number; leaves?: number };
+  /**
+   * Scripted crashes and restarts of chosen nodes, on top of the fault mode's schedule (which
+   * they do not count against). A scripted crash is permanent: the heal does not restart that node,
+   * only a later scripted restart does, and the liveness checker then covers the live correct nodes
+   * only. `node` is a node id, '@leader' (the leader most live correct nodes report at that moment)
+   * or '@any' (the lowest-numbered live correct node that is not the leader).
+   */
+  schedule?: readonly ScheduledFault[];
+}
+
+export interface ScheduledFault {
+  readonly atMs: number;
+  readonly action: 'crash' | 'restart';
+  readonly node: string;
 }
 
 export type CheckerName = 'agreement' | 'validity' | 'integrity' | 'durability' | 'liveness';
@@ -112,6 +126,10 @@ export interface SimResult {
   metrics: SimMetrics;
   /** Virtual latency samples are summarised in metrics; this is for aggregation by campaigns. */
   latencySamplesMs: number[];
+  /** When each acknowledged proposal was first decided by a correct node (virtual ms, in order): progress over time. */
+  ackTimesMs: number[];
+  /** What the scripted faults resolved to at run time ('t=2000ms crash @leader -> n3'). */
+  scheduleResolved: string[];
 }
 
 export interface CampaignOptions extends Omit<SimOptions, 'seed'> {

@@ -1,6 +1,7 @@
 // `medledger sim`: run the deterministic simulator over a range of seeds and report the checkers'
 // verdict and the metrics. Exits 1 when any checker failed (and prints, for each failing seed,
 // its violations, fault schedule, trace and the command that replays it), 2 on bad options.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { CliError, makeOutput, parseNonNegativeInt, parsePositiveInt } from '../output.ts';
@@ -15,6 +16,7 @@ import {
   type CampaignSummary,
   type CryptoMode,
   type FaultMode,
+  type ScheduledFault,
   type SimOptions,
 } from '../../sim/index.ts';
 import { engineNames } from '../../consensus/registry.ts';
@@ -37,9 +39,14 @@ export interface SimFlags {
   engineOptions?: string;
   joins?: string;
   leaves?: string;
+  crashPermanent?: string;
+  crashAtMs?: string;
+  schedule?: string;
   trace?: boolean;
   json?: boolean;
 }
+
+const SCHEDULE_FILE_BYTES_MAX = 64 * 1024;
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -62,6 +69,9 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--engine-options <json>', 'engine options as a JSON object')
     .option('--joins <n>', 'membership change: nodes added during the faulty phase (engines with runtime membership, e.g. raft)')
     .option('--leaves <n>', 'membership change: initial members removed during the faulty phase')
+    .option('--crash-permanent <k>', 'crash k nodes for good at --crash-at-ms: the leader first, then the lowest-numbered live nodes (the heal does not restart them)')
+    .option('--crash-at-ms <t>', 'when --crash-permanent strikes (default: half of --duration-ms)')
+    .option('--schedule <file>', 'scripted crashes/restarts: a JSON list of {atMs, action: crash|restart, node: n3|@leader|@any}')
     .option('--trace', 'print the event trace of every run (not only failing ones)')
     .option('--json', 'print the summary as JSON')
     .action(async (flags: SimFlags) => {
@@ -105,6 +115,7 @@ export function buildOptions(flags: SimFlags): { sim: Omit<SimOptions, 'seed'>; 
     ...(flags.joins !== undefined || flags.leaves !== undefined
       ? { membership: { joins: parseNonNegativeInt('joins', flags.joins ?? '0', 8), leaves: parseNonNegativeInt('leaves', flags.leaves ?? '0', 63) } }
       : {}),
+    ...scheduleOption(flags),
     workload: {
       ...(flags.rate !== undefined ? { proposalsPerSecond: parsePositiveInt('rate', flags.rate, 100_000) } : {}),
       ...(flags.proposals !== undefined ? { proposalsMax: parseNonNegativeInt('proposals', flags.proposals, 100_000) } : {}),
@@ -124,6 +135,39 @@ export function buildOptions(flags: SimFlags): { sim: Omit<SimOptions, 'seed'>; 
   return { sim, seeds, seedStart };
 }
 
+/** `--crash-permanent k [--crash-at-ms t]` and/or `--schedule file` as SimOptions.schedule. */
+function scheduleOption(flags: SimFlags): Pick<SimOptions, 'schedule'> {
+  const schedule: ScheduledFault[] = [];
+  if (flags.schedule !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(flags.schedule, 'utf8');
+    } catch (err) {
+      throw new CliError(`--schedule: cannot read "${flags.schedule}": ${(err as Error).message}`, 2);
+    }
+    if (text.length > SCHEDULE_FILE_BYTES_MAX) throw new CliError(`--schedule: "${flags.schedule}" is larger than ${SCHEDULE_FILE_BYTES_MAX} bytes`, 2);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new CliError(`--schedule: "${flags.schedule}" is not JSON: ${(err as Error).message}`, 2);
+    }
+    // Its entries are validated by the simulator's option check (resolveOptions), which names the bad one.
+    if (!Array.isArray(parsed)) throw new CliError('--schedule: the file must hold a JSON list of {atMs, action, node}', 2);
+    schedule.push(...(parsed as ScheduledFault[]));
+  }
+  if (flags.crashPermanent !== undefined) {
+    const k = parsePositiveInt('crash-permanent', flags.crashPermanent, 63);
+    const duration = parsePositiveInt('duration-ms', flags.durationMs, 600_000);
+    const at = flags.crashAtMs === undefined ? Math.floor(duration / 2) : parseNonNegativeInt('crash-at-ms', flags.crashAtMs, duration - 1);
+    schedule.push({ atMs: at, action: 'crash', node: '@leader' });
+    for (let i = 1; i < k; i++) schedule.push({ atMs: at, action: 'crash', node: '@any' });
+  } else if (flags.crashAtMs !== undefined) {
+    throw new CliError('--crash-at-ms needs --crash-permanent', 2);
+  }
+  return schedule.length > 0 ? { schedule } : {};
+}
+
 /** The command line that replays one seed of this configuration. */
 export function replayCommand(flags: SimFlags, seed: number): string {
   const parts = ['medledger sim', `--engine ${flags.engine}`, `--nodes ${flags.nodes}`, '--seeds 1', `--seed-start ${seed}`, `--faults ${flags.faults}`, `--duration-ms ${flags.durationMs}`, `--crypto ${flags.crypto}`];
@@ -137,6 +181,9 @@ export function replayCommand(flags: SimFlags, seed: number): string {
   if (flags.engineOptions !== undefined) parts.push(`--engine-options '${flags.engineOptions}'`);
   if (flags.joins !== undefined) parts.push(`--joins ${flags.joins}`);
   if (flags.leaves !== undefined) parts.push(`--leaves ${flags.leaves}`);
+  if (flags.crashPermanent !== undefined) parts.push(`--crash-permanent ${flags.crashPermanent}`);
+  if (flags.crashAtMs !== undefined) parts.push(`--crash-at-ms ${flags.crashAtMs}`);
+  if (flags.schedule !== undefined) parts.push(`--schedule ${flags.schedule}`);
   return `${parts.join(' ')} --trace`;
 }
 
@@ -162,7 +209,7 @@ export async function runSimCommand(flags: SimFlags, write?: (s: string) => void
       agg ??= new CampaignAggregator(r.engine, r.nodes, r.faults, seedStart);
       agg.add(r);
       if (r.violations.length > 0) failingCount += 1;
-      if (flags.trace && r.violations.length === 0 && traces.length < 10) traces.push({ seed, trace: [...r.faultSchedule.map((l) => `schedule ${l}`), ...r.trace] });
+      if (flags.trace && r.violations.length === 0 && traces.length < 10) traces.push({ seed, trace: [...r.faultSchedule.map((l) => `schedule ${l}`), ...r.scheduleResolved.map((l) => `resolved ${l}`), ...r.trace] });
       bar?.update(i + 1, { failing: failingCount });
       // Let the progress bar draw and Ctrl-C through between seeds.
       if (bar) await new Promise<void>((resolve) => setImmediate(resolve));
