@@ -5,11 +5,12 @@ import { quorumDemoMarkdown, type QuorumDemoResult } from './compare-quorum.ts';
 
 /** The `medledger sim` line that replays one failing seed of a row. */
 export function replayLine(r: CompareRow, o: CompareOptions, seed: number): string {
-  const colon = r.engine.indexOf(':');
-  const engine = colon < 0 ? r.engine : r.engine.slice(0, colon);
-  const spec = o.engines.find((e) => e.label === r.engine);
+  const label = r.engine.replace(/@\d+$/, '');
+  const colon = label.indexOf(':');
+  const engine = colon < 0 ? label : label.slice(0, colon);
+  const spec = o.engines.find((e) => e.label === label);
   const opts = spec && Object.keys(spec.options).length > 0 ? ` --engine-options '${JSON.stringify(spec.options)}'` : '';
-  return `node bin/medledger.js sim --engine ${engine} --nodes ${o.nodes} --seeds 1 --seed-start ${seed} --faults ${r.faults} --duration-ms ${o.durationMs} --crypto ${o.crypto}${opts} --trace`;
+  return `node bin/medledger.js sim --engine ${engine} --nodes ${r.nodes} --seeds 1 --seed-start ${seed} --faults ${r.faults} --duration-ms ${o.durationMs} --crypto ${o.crypto}${opts} --trace`;
 }
 
 export function compareMarkdown(rows: readonly CompareRow[], o: CompareOptions, command: string, demo: QuorumDemoResult | null, registered: readonly string[]): string {
@@ -21,6 +22,10 @@ export function compareMarkdown(rows: readonly CompareRow[], o: CompareOptions, 
     + '(4 clients, 100 proposals per virtual second, at most 2000 proposals, 1–20 ms links), '
     + `${o.crypto === 'fast' ? "the simulator's fast keyed-hash signatures" : 'ECDSA P-256 signatures'}. `
     + 'Each run is checked for agreement, validity, integrity, durability and liveness.', '');
+  const resized = rows.filter((r) => r.nodes !== o.nodes && !r.skipped);
+  if (resized.length > 0) {
+    L.push(`A row labelled \`engine@n\` ran at n nodes instead of ${o.nodes}, because the engine tolerates no Byzantine node at ${o.nodes}: ${resized.map((r) => `\`${r.engine}\``).join(', ')} (gpbft needs 4 groups of at least 4 nodes for f = 1 in each group; decision 0603).`, '');
+  }
   const requested = [...new Set(o.engines.map((e) => e.engine))];
   const missing = requested.filter((e) => !registered.includes(e));
   if (missing.length > 0) L.push(`**Not registered when this report was generated:** ${missing.join(', ')} (their rows are marked skipped).`, '');

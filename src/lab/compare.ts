@@ -6,7 +6,7 @@
 // something else. Engines may be given with options: `ehbft:quorum=paper`.
 import '../consensus/engines.ts';
 import { engineNames, getEngine } from '../consensus/registry.ts';
-import { CampaignAggregator, resolveOptions, runSimulation, SimOptionsError, type CheckerName, type CryptoMode, type FaultMode, type SimResult } from '../sim/index.ts';
+import { CampaignAggregator, resolveOptions, runSimulation, smallestTolerating, SimOptionsError, type CheckerName, type CryptoMode, type FaultMode, type SimResult } from '../sim/index.ts';
 
 export const COMPARE_DEFAULT_ENGINES = ['raft', 'pbft', 'gpbft', 'ehbft', 'hashgen'] as const;
 export const COMPARE_ENGINES_MAX = 16;
@@ -62,10 +62,14 @@ export interface ComparePlanItem {
   readonly skip: string | null;
   /** What the fault mode means for this engine (e.g. 'all' without Byzantine nodes for raft). */
   readonly note: string | null;
+  /** Cluster size when it differs from CompareOptions.nodes (the extra row of an engine that tolerates no fault at that size). */
+  readonly nodes?: number;
 }
 
 export interface CompareRow {
+  /** The engine label, with `@n` when the row ran at another size than the others (gpbft@16). */
   readonly engine: string;
+  readonly nodes: number;
   readonly faultModel: 'crash' | 'byzantine' | null;
   readonly faults: FaultMode;
   readonly skipped: string | null;
@@ -112,6 +116,10 @@ export function comparePlan(o: CompareOptions): ComparePlanItem[] {
       } catch (err) {
         if (err instanceof SimOptionsError || err instanceof CompareOptionsError) {
           items.push({ spec, faults, skip: err.message, note: null });
+          // A BFT engine that tolerates no fault at this size (gpbft's groups need 4 members each
+          // for f = 1) still gets its Byzantine row: at the smallest size that tolerates one.
+          const bigger = faults === 'byzantine' && def.faultModel === 'byzantine' && def.faultsTolerated(o.nodes) === 0 ? smallestTolerating(def, o.nodes) : null;
+          if (bigger !== null) items.push({ spec, faults, skip: null, note: `run at ${bigger} nodes, the smallest ${spec.engine} cluster that tolerates a Byzantine node`, nodes: bigger });
           continue;
         }
         throw err;
@@ -139,15 +147,16 @@ export function runCompareItem(item: ComparePlanItem, o: CompareOptions, onSeed?
       return null;
     }
   })();
-  if (item.skip !== null) return emptyRow(item, faultModel);
-  const agg = new CampaignAggregator(item.spec.engine, o.nodes, item.faults, o.seedStart);
+  if (item.skip !== null) return emptyRow(item, faultModel, o.nodes);
+  const nodes = item.nodes ?? o.nodes;
+  const agg = new CampaignAggregator(item.spec.engine, nodes, item.faults, o.seedStart);
   const byChecker: Partial<Record<CheckerName | 'engine-error', number>> = {};
   const examples: { seed: number; checker: string; message: string }[] = [];
   let blocks = 0;
   for (let i = 0; i < o.seeds; i++) {
     const seed = o.seedStart + i;
     const r: SimResult = runSimulation({
-      engine: item.spec.engine, nodes: o.nodes, seed, faults: item.faults, durationMs: o.durationMs, crypto: o.crypto,
+      engine: item.spec.engine, nodes, seed, faults: item.faults, durationMs: o.durationMs, crypto: o.crypto,
       ...(Object.keys(item.spec.options).length > 0 ? { engineOptions: { ...item.spec.options } } : {}),
     });
     agg.add(r);
@@ -160,7 +169,8 @@ export function runCompareItem(item: ComparePlanItem, o: CompareOptions, onSeed?
   const messages = Object.values(s.messagesByType).reduce((a, m) => a + m.count, 0);
   const bytes = Object.values(s.messagesByType).reduce((a, m) => a + m.bytes, 0);
   return {
-    engine: item.spec.label,
+    engine: item.nodes === undefined ? item.spec.label : `${item.spec.label}@${item.nodes}`,
+    nodes,
     faultModel,
     faults: item.faults,
     skipped: null,
@@ -181,9 +191,9 @@ export function runCompareItem(item: ComparePlanItem, o: CompareOptions, onSeed?
   };
 }
 
-function emptyRow(item: ComparePlanItem, faultModel: CompareRow['faultModel']): CompareRow {
+function emptyRow(item: ComparePlanItem, faultModel: CompareRow['faultModel'], nodes: number): CompareRow {
   return {
-    engine: item.spec.label, faultModel, faults: item.faults, skipped: item.skip, note: item.note, runs: 0, failingSeeds: [],
+    engine: item.spec.label, nodes, faultModel, faults: item.faults, skipped: item.skip, note: item.note, runs: 0, failingSeeds: [],
     violationsByChecker: {}, examples: [], decidedBlocksPerRun: 0, decidedProposals: 0, latencyP50Ms: 0, latencyP99Ms: 0,
     messages: 0, messagesPerBlock: 0, messagesPerProposal: 0, bytesPerBlock: 0, throughputPerSecond: 0,
   };

@@ -50,6 +50,8 @@ export interface ComplexityOptions {
   readonly engines: readonly ComplexityEngine[];
   readonly nodes: readonly number[];
   readonly groups: readonly number[];
+  /** Cluster sizes (perfect squares) for the two-layer series with k = √n. */
+  readonly sqrt?: readonly number[];
   readonly driver?: DriverChoice;
   readonly seed?: number;
   readonly onProgress?: (done: number, total: number, label: string) => void;
@@ -61,12 +63,20 @@ export interface ComplexityPlanItem {
   readonly groups: number | null;
 }
 
-export function complexityPlan(o: Pick<ComplexityOptions, 'engines' | 'nodes' | 'groups'>): ComplexityPlanItem[] {
+export function complexityPlan(o: Pick<ComplexityOptions, 'engines' | 'nodes' | 'groups' | 'sqrt'>): ComplexityPlanItem[] {
   const plan: ComplexityPlanItem[] = [];
   for (const engine of o.engines) {
     for (const n of o.nodes) {
       if (engine === 'pbft') plan.push({ engine, nodes: n, groups: null });
       else for (const k of o.groups) if (k <= n) plan.push({ engine, nodes: n, groups: k });
+    }
+    // The k = √n series reuses a grid row when there is one (n = 16 with k = 4, 64 with 8…).
+    if (engine === 'gpbft') {
+      for (const n of o.sqrt ?? []) {
+        const k = Math.round(Math.sqrt(n));
+        if (k * k !== n) throw new RangeError(`the k = √n series needs perfect squares, got ${n}`);
+        if (!plan.some((p) => p.engine === 'gpbft' && p.nodes === n && p.groups === k)) plan.push({ engine, nodes: n, groups: k });
+      }
     }
   }
   return plan;
@@ -204,13 +214,114 @@ export function complexitySvg(rows: readonly ComplexityRow[]): string {
     series.push({ name: 'PBFT (measured)', points: pbft.map((r) => ({ x: r.nodes, y: r.measuredTotal })) });
   }
   series.push({ name: 'SG-PBFT (formula only)', dashed: true, points: nodes.map((n) => ({ x: n, y: sgPbftFormula(n) })) });
+  const sqrtRows = rows.filter((r) => r.engine === 'gpbft' && r.groups! * r.groups! === r.nodes).sort((a, b) => a.nodes - b.nodes);
+  if (sqrtRows.length > 1) series.push({ name: 'gpbft k=√n (measured)', points: sqrtRows.map((r) => ({ x: r.nodes, y: r.measuredTotal })) });
   for (const k of [...new Set(rows.filter((r) => r.engine === 'gpbft').map((r) => r.groups!))].sort((a, b) => a - b)) {
     const g = rows.filter((r) => r.engine === 'gpbft' && r.groups === k);
+    if (g.length < 2) continue; // a lone point of the √n series, drawn there
     series.push({ name: `two-layer k=${k} (formula)`, dashed: true, points: g.map((r) => ({ x: r.nodes, y: r.formulaTotal })) });
     series.push({ name: `gpbft k=${k} (measured)`, points: g.map((r) => ({ x: r.nodes, y: r.measuredTotal })) });
     series.push({ name: `gpbft k=${k} (+ not in formula)`, points: g.map((r) => ({ x: r.nodes, y: r.measuredTotal + sum(r.notInFormula) })) });
   }
   return lineChart(series, { title: 'Messages for one consensus instance (Table 2 / Figure 6)', xLabel: 'nodes n (log)', yLabel: 'messages (log)', logX: true, logY: true, widthPx: 900 });
+}
+
+/** Log-log slope between two points: 1 = linear growth, 2 = quadratic. */
+export function growthExponent(n1: number, t1: number, n2: number, t2: number): number {
+  return Math.log(t2 / t1) / Math.log(n2 / n1);
+}
+
+const fmtExp = (x: number): string => x.toFixed(2);
+const thousands = (x: number): string => x.toLocaleString('en-US');
+
+/**
+ * Both counting conventions, one row per gpbft configuration beside PBFT at the same n.
+ * Standard PBFT (Castro–Liskov): the primary sends no prepare. The paper (Table 2) counts n − 1
+ * prepares more for PBFT, and its two-layer formula counts the primaries' prepares too (the gpbft
+ * engine sends them, to match Table 2). "standard" for gpbft = measured minus the primaries'
+ * prepares: (n/k − 1) in the group, (k − 1) among the primaries — derived, exact because each
+ * primary sends exactly that many.
+ */
+export function kSqrtTable(rows: readonly ComplexityRow[]): string {
+  const sq = rows.filter((r) => r.engine === 'gpbft' && r.groups! * r.groups! === r.nodes).sort((a, b) => a.nodes - b.nodes);
+  if (sq.length === 0) return 'Not measured in this run.';
+  const lines = ['| n | k = √n | first (measured) | second (measured) | total (measured) | Table 2 formula | delivery (measured) | PBFT standard at n |', '|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const r of sq) {
+    const p = rows.find((x) => x.engine === 'pbft' && x.nodes === r.nodes);
+    lines.push(`| ${r.nodes} | ${r.groups} | ${r.phases[0]!.measured} | ${r.phases[1]!.measured} | ${r.measuredTotal} | ${r.formulaTotal} | ${r.notInFormula['deliver'] ?? 0} | ${p ? p.measuredTotal : '–'} |`);
+  }
+  return lines.join('\n');
+}
+
+export function conventionsTable(rows: readonly ComplexityRow[]): string {
+  const lines = [
+    '| n | k | PBFT standard (measured) | PBFT paper (Table 2) | two-layer standard (measured − primaries\' prepares) | two-layer paper (measured = Table 2) | PBFT ÷ two-layer, standard | PBFT ÷ two-layer, paper | delivery n − k (measured `deliver`) | two-layer with delivery, request, submit2 |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const g of rows.filter((r) => r.engine === 'gpbft')) {
+    const p = rows.find((r) => r.engine === 'pbft' && r.nodes === g.nodes);
+    const k = g.groups!;
+    const group = Math.floor(g.nodes / k);
+    const standard = g.measuredTotal - (group - 1) - (k - 1);
+    const paperPbft = pbftFormula(g.nodes).total;
+    const deliver = g.notInFormula['deliver'] ?? 0;
+    lines.push(`| ${g.nodes} | ${k} | ${p ? p.measuredTotal : '–'} | ${paperPbft} | ${standard} | ${g.measuredTotal} | ${p ? `${(p.measuredTotal / standard).toFixed(1)}×` : '–'} | ${(paperPbft / g.measuredTotal).toFixed(1)}× | ${deliver} (n − k = ${g.nodes - k}) | ${g.measuredTotal + sum(g.notInFormula)} |`);
+  }
+  return lines.join('\n');
+}
+
+/** The paper's sentences about Figure 6, each with the verdict the measured rows give. */
+export function figure6Verdicts(rows: readonly ComplexityRow[]): string[] {
+  const out: string[] = [];
+  const pbft = rows.filter((r) => r.engine === 'pbft').sort((a, b) => a.nodes - b.nodes);
+  const gp = (n: number, k: number): ComplexityRow | undefined => rows.find((r) => r.engine === 'gpbft' && r.nodes === n && r.groups === k);
+  const notMeasured = (what: string): string => `not measured in this run (needs ${what})`;
+  // 1. "below 32 nodes not much different"
+  const p16 = pbft.find((r) => r.nodes === 16);
+  const g16 = gp(16, 4);
+  out.push('1. *"When the number of nodes in the network does not reach 32, the communication complexity of the three consensus algorithms is not much different."* — '
+    + (p16 && g16
+      ? `**does not hold.** At n = 16 PBFT needs ${p16.measuredTotal} messages (Table 2's count: ${pbftFormula(16).total}), the two-layer protocol with k = 4 needs ${g16.measuredTotal} (${g16.measuredTotal + sum(g16.notInFormula)} with request, submit2 and delivery): ${(p16.measuredTotal / g16.measuredTotal).toFixed(1)}× fewer (${(pbftFormula(16).total / g16.measuredTotal).toFixed(1)}× by the paper's counts). Only SG-PBFT's formula (${sgPbftFormula(16)}) is close to the two-layer count.`
+      : notMeasured('pbft and gpbft k = 4 at n = 16')));
+  // 2. PBFT quadratic
+  if (pbft.length >= 2) {
+    const a = pbft[0]!;
+    const b = pbft[pbft.length - 1]!;
+    const e = growthExponent(a.nodes, a.measuredTotal, b.nodes, b.measuredTotal);
+    out.push(`2. *"The communication complexity of the traditional PBFT algorithm increases rapidly at a quadratic level."* — **holds.** Measured ${thousands(a.measuredTotal)} messages at n = ${a.nodes} and ${thousands(b.measuredTotal)} at n = ${b.nodes}: growth exponent ${fmtExp(e)} (2 = quadratic).`);
+  } else {
+    out.push(`2. *"… PBFT … increases rapidly at a quadratic level."* — ${notMeasured('pbft at two sizes')}.`);
+  }
+  // 3. two-layer "almost linearly"
+  const ks = [...new Set(rows.filter((r) => r.engine === 'gpbft').map((r) => r.groups!))].sort((a, b) => a - b);
+  const fixed: string[] = [];
+  for (const k of ks) {
+    const g = rows.filter((r) => r.engine === 'gpbft' && r.groups === k).sort((a, b) => a.nodes - b.nodes);
+    if (g.length < 2) continue;
+    const a = g[g.length - 2]!;
+    const b = g[g.length - 1]!;
+    fixed.push(`k = ${k}: ${a.measuredTotal} → ${b.measuredTotal} from n = ${a.nodes} to ${b.nodes}, exponent ${fmtExp(growthExponent(a.nodes, a.measuredTotal, b.nodes, b.measuredTotal))}`);
+  }
+  const sq = rows.filter((r) => r.engine === 'gpbft' && r.groups! * r.groups! === r.nodes).sort((a, b) => a.nodes - b.nodes);
+  const sqText = sq.length >= 2
+    ? `With k = √n: ${sq.map((r) => `${r.measuredTotal} (n = ${r.nodes}, k = ${r.groups})`).join(' → ')}, exponent ${fmtExp(growthExponent(sq[0]!.nodes, sq[0]!.measuredTotal, sq[sq.length - 1]!.nodes, sq[sq.length - 1]!.measuredTotal))} — almost linear, as the formula says: (1 + 2√n)(√n − 1) + (√n − 1)(2√n + 1) = 4n − 2√n − 2`
+    : 'The k = √n series was not measured in this run';
+  out.push(`3. *"The communication complexity of the medical data consensus in this paper increases almost linearly and slowly."* — **holds only if k grows like √n.** With a fixed number of groups the first (in-group) consensus is quadratic in n/k, and the total follows it at large n: ${fixed.length > 0 ? fixed.join('; ') : 'no fixed-k series in this run'}. ${sqText}. The paper's Figure 6 does not say which k it plots.`);
+  // 4. SG-PBFT difference grows
+  const last = rows.filter((r) => r.engine === 'gpbft').sort((a, b) => b.nodes - a.nodes || a.measuredTotal - b.measuredTotal)[0];
+  const first = rows.filter((r) => r.engine === 'gpbft').sort((a, b) => a.nodes - b.nodes || a.measuredTotal - b.measuredTotal)[0];
+  out.push('4. *"The difference between SG-PBFT and the method in this paper also increases significantly with the number of nodes."* — '
+    + (last && first && last.nodes > first.nodes
+      ? `**holds** (SG-PBFT by its formula only; it is not implemented): at n = ${first.nodes} SG-PBFT ${sgPbftFormula(first.nodes)} vs the best measured two-layer ${first.measuredTotal} (k = ${first.groups}); at n = ${last.nodes} ${thousands(sgPbftFormula(last.nodes))} vs ${thousands(last.measuredTotal)} (k = ${last.groups}).`
+      : notMeasured('gpbft at two sizes')));
+  // 5. Which k minimises the total (formula, all divisors) — where the √n series sits.
+  const best = [...new Set(rows.filter((r) => r.engine === 'gpbft').map((r) => r.nodes))].sort((a, b) => a - b).map((n) => {
+    const divisors = Array.from({ length: n }, (_, i) => i + 1).filter((k) => n % k === 0 && k > 1 && k < n);
+    const min = divisors.reduce((m, k) => (twoLayerFormula(n, k).total < twoLayerFormula(n, m).total ? k : m), divisors[0] ?? 1);
+    return `n = ${n}: k = ${min} (${twoLayerFormula(n, min).total})`;
+  });
+  out.push(`5. Not a sentence of the paper, for the reading of 3: the k minimising Table 2's two-layer total among the divisors of n (formula; the measured counts equal it wherever both exist) is ${best.join(', ')} — at or next to √n.`);
+  return out;
 }
 
 export function complexityMarkdown(rows: readonly ComplexityRow[], command: string): string {
@@ -238,6 +349,26 @@ export function complexityMarkdown(rows: readonly ComplexityRow[], command: stri
     complexityTable(rows),
     '',
     '![messages vs nodes](complexity.svg)',
+    '',
+    '## Two counting conventions, side by side',
+    '',
+    'Standard PBFT (Castro–Liskov, the `pbft` engine): the primary sends no prepare, so prepare is (n − 1)² and the total',
+    '2n² − 2n. Table 2 counts n(n − 1) prepares: its PBFT total 2n² − n − 1 is n − 1 more than standard PBFT. Its two-layer',
+    'formula counts the primaries\' prepares as well, and the `gpbft` engine sends them so that its counts can be checked',
+    'against Table 2 (decision 0606). Comparing like with like: "standard" columns both without, "paper" columns both with.',
+    'Table 2\'s two-layer total also leaves out what the protocol needs to finish an instance: the client request forwarded',
+    'to its group primary, the endorsed batch handed to the head primary (`submit2`), and the signed package each primary',
+    'delivers to its group members (`deliver`, n − k messages) — the last column adds them.',
+    '',
+    conventionsTable(rows),
+    '',
+    '## The k = √n series',
+    '',
+    kSqrtTable(rows),
+    '',
+    '## Figure 6\'s sentences, each with the measured verdict',
+    '',
+    ...figure6Verdicts(rows),
     '',
   ].join('\n');
 }

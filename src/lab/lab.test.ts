@@ -107,7 +107,7 @@ describe('medledger lab (CLI)', () => {
       const result = JSON.parse(r.stdout) as { rows: unknown[]; command: string };
       assert.equal(result.rows.length, 3);
       assert.match(readFileSync(join(dir, 'attack.md'), 'utf8'), /node bin\/medledger\.js lab attack --w 0\.1 --blocks 1\.\.3/);
-      assert.match(readFileSync(join(dir, 'attack.csv'), 'utf8'), /^w,blocks,probability\n0\.1,1,2\.045873e-1/);
+      assert.match(readFileSync(join(dir, 'attack.csv'), 'utf8'), /^w,blocks,probability,exact,exact_over_eq6,mc_trials,mc_successes,mc_estimate,mc_low95,mc_high95\n0\.1,1,2\.045873e-1,2\.000000e-1,0\.978,1000000,/);
       assert.match(readFileSync(join(dir, 'attack.svg'), 'utf8'), /^<svg/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

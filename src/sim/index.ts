@@ -20,6 +20,6 @@ export type {
 export { FAULT_MODES } from './types.ts';
 export { runSimulation, planSimulation } from './simulator.ts';
 export { runCampaign, CampaignAggregator, checkCampaignRange, CAMPAIGN_FAILURES_KEPT } from './campaign.ts';
-export { SimOptionsError, resolveOptions } from './options.ts';
+export { SimOptionsError, resolveOptions, smallestTolerating } from './options.ts';
 export { SimNetwork, DEFAULT_NETWORK, type NetworkConfig } from './network.ts';
 export { planFaults, describeFault, type FaultAction, type TimedFault, type ByzantineBehaviour } from './faults.ts';

@@ -24,7 +24,7 @@ import { compareMarkdown } from '../../lab/compare-report.ts';
 import { compareLatencySvg, compareMessagesSvg } from '../../lab/compare-svg.ts';
 import { runQuorumDemo, type QuorumDemoResult } from '../../lab/compare-quorum.ts';
 
-interface CompareFlags {
+export interface CompareFlags {
   engines: string;
   nodes: string;
   faults: string;
@@ -101,9 +101,20 @@ export interface CompareResult {
   readonly written: readonly string[];
 }
 
-/** The command body (exported for in-process tests). */
-export async function runCompare(flags: CompareFlags, write?: (s: string) => void, writeErr?: (s: string) => void): Promise<{ code: number; result: CompareResult }> {
-  const out = makeOutput(flags.json === true, write, writeErr);
+export interface CompareReport {
+  readonly code: number;
+  readonly command: string;
+  readonly rows: readonly CompareRow[];
+  readonly quorumDemo: QuorumDemoResult | null;
+  /** The report files by name (written by the caller: the command or `lab all`). */
+  readonly files: Record<string, string>;
+}
+
+/**
+ * The body of `lab compare` without I/O, shared with `lab all` so both write the same bytes.
+ * `onRun(done, total, label)` after every simulator run; `info` for the skip lines.
+ */
+export async function compareReport(flags: CompareFlags, onRun?: (done: number, total: number, label: string) => void, info?: (line: string) => void): Promise<CompareReport> {
   const o = buildCompareOptions(flags);
   const demoSeed = parseNonNegativeInt('demo-seed', flags.demoSeed, 0xffff_ffff);
   let plan;
@@ -113,34 +124,51 @@ export async function runCompare(flags: CompareFlags, write?: (s: string) => voi
     if (err instanceof CompareOptionsError) throw new CliError(err.message, 2);
     throw err;
   }
-  const runnable = plan.filter((p) => p.skip === null).length;
-  const total = runnable * o.seeds;
-  const bar = process.stderr.isTTY && !out.json && total > 1 ? new SingleBar({ format: 'lab compare [{bar}] {value}/{total} runs | {label}', stream: process.stderr, hideCursor: true }) : null;
-  bar?.start(total, 0, { label: '' });
+  const total = plan.filter((p) => p.skip === null).length * o.seeds;
   const rows: CompareRow[] = [];
   let done = 0;
-  try {
-    for (const item of plan) {
-      if (item.skip !== null) out.info(`skip ${item.spec.label} / ${item.faults}: ${item.skip}`);
-      const base = done;
-      rows.push(runCompareItem(item, o, (n) => bar?.update(base + n, { label: `${item.spec.label} / ${item.faults}` })));
-      if (item.skip === null) done += o.seeds;
-      // Let the progress bar draw and Ctrl-C through between configurations.
-      if (bar) await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-  } finally {
-    bar?.stop();
+  for (const item of plan) {
+    if (item.skip !== null) info?.(`skip ${item.spec.label} / ${item.faults}: ${item.skip}`);
+    const base = done;
+    const label = `${item.spec.label}${item.nodes === undefined ? '' : `@${item.nodes}`} / ${item.faults}`;
+    rows.push(runCompareItem(item, o, (n) => onRun?.(base + n, total, label)));
+    if (item.skip === null) done += o.seeds;
+    // Let a progress bar draw and Ctrl-C through between configurations.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   const demo = flags.quorumDemo && o.engines.some((e) => e.engine === 'ehbft') ? runQuorumDemo(demoSeed) : null;
   const command = commandLine(flags, o);
-  const written = flags.out
-    ? writeFiles(flags.out, {
-      'compare.csv': compareCsv(rows),
-      'compare-messages.svg': compareMessagesSvg(rows),
-      'compare-latency.svg': compareLatencySvg(rows),
-      'compare.md': compareMarkdown(rows, o, command, demo, engineNames()),
-    })
-    : [];
+  const files = {
+    'compare.csv': compareCsv(rows),
+    'compare-messages.svg': compareMessagesSvg(rows),
+    'compare-latency.svg': compareLatencySvg(rows),
+    'compare.md': compareMarkdown(rows, o, command, demo, engineNames()),
+  };
+  // Exit 1 when a checker failed on an engine whose own fault model covers the run; a row
+  // deliberately run with the paper's unsafe quorum documents its failures instead.
+  const unexpected = rows.some((r) => !r.skipped && r.failingSeeds.length > 0 && !r.engine.includes('quorum=paper'));
+  return { code: unexpected ? 1 : 0, command, rows, quorumDemo: demo, files };
+}
+
+/** The command body (exported for in-process tests). */
+export async function runCompare(flags: CompareFlags, write?: (s: string) => void, writeErr?: (s: string) => void): Promise<{ code: number; result: CompareResult }> {
+  const out = makeOutput(flags.json === true, write, writeErr);
+  const bar = process.stderr.isTTY && !out.json ? new SingleBar({ format: 'lab compare [{bar}] {value}/{total} runs | {label}', stream: process.stderr, hideCursor: true }) : null;
+  let started = false;
+  let report: CompareReport;
+  try {
+    report = await compareReport(flags, (done, total, label) => {
+      if (!started && total > 1) {
+        bar?.start(total, 0, { label });
+        started = true;
+      }
+      bar?.update(done, { label });
+    }, (line) => out.info(line));
+  } finally {
+    bar?.stop();
+  }
+  const { rows, quorumDemo: demo, command } = report;
+  const written = flags.out ? writeFiles(flags.out, report.files) : [];
   const result: CompareResult = { command, rows, quorumDemo: demo, written };
   out.result(result, () => {
     const lines = [compareTable(rows)];
@@ -150,10 +178,7 @@ export async function runCompare(flags: CompareFlags, write?: (s: string) => voi
     if (written.length > 0) lines.push('', `wrote ${written.join(', ')}`);
     return lines.join('\n');
   });
-  // Exit 1 when a checker failed on an engine whose own fault model covers the run; a row
-  // deliberately run with the paper's unsafe quorum documents its failures instead.
-  const unexpected = rows.some((r) => !r.skipped && r.failingSeeds.length > 0 && !r.engine.includes('quorum=paper'));
-  return { code: unexpected ? 1 : 0, result };
+  return { code: report.code, result };
 }
 
 export function registerCompare(lab: Command, ctx: CommandContext): void {

@@ -7,10 +7,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { CliError, makeOutput, parseIntList, parsePositiveInt } from '../output.ts';
+import { CliError, makeOutput, parseIntList, parseNonNegativeInt, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 import '../../consensus/engines.ts';
-import { attackCsv, attackMarkdown, attackSvg, attackTable, ATTACK_BLOCKS_MAX, ATTACK_SHARES_MAX } from '../../lab/attack.ts';
+import { attackCsv, attackMarkdown, attackSvg, attackTable, ATTACK_BLOCKS_MAX, ATTACK_MC_BLOCKS_MAX, ATTACK_SHARES_MAX, ATTACK_TRIALS_MAX, type AttackRow } from '../../lab/attack.ts';
 import {
   COMPLEXITY_ENGINES,
   complexityCsv,
@@ -25,11 +25,12 @@ import {
 } from '../../lab/complexity.ts';
 import { SYNC_NODES_MAX } from '../../lab/sync-driver.ts';
 import { registerCompare } from './lab-compare.ts';
+import { registerLabAll } from './lab-all.ts';
 
 export type LabSubcommand = (lab: Command, ctx: CommandContext) => void;
 
 /** One entry per `lab` subcommand (keep sorted). */
-export const LAB_SUBCOMMANDS: LabSubcommand[] = [registerAttack, registerCompare, registerComplexity];
+export const LAB_SUBCOMMANDS: LabSubcommand[] = [registerLabAll, registerAttack, registerCompare, registerComplexity];
 
 /** For modules that prefer to add themselves: call before `register` runs. */
 export function addLabSubcommand(sub: LabSubcommand): void {
@@ -62,58 +63,83 @@ function commandLine(parts: readonly (string | null)[]): string {
 
 // ---------------------------------------------------------------- lab complexity
 
-interface ComplexityFlags {
+export interface ComplexityFlags {
   engines: string;
   nodes: string;
   groups: string;
   driver: string;
   seed: string;
+  sqrt?: string;
   out?: string;
   json?: boolean;
 }
+
+export interface ComplexityReport {
+  readonly command: string;
+  readonly rows: readonly ComplexityRow[];
+  /** The report files by name (written by the caller: the command or `lab all`). */
+  readonly files: Record<string, string>;
+}
+
+/** The body of `lab complexity` without I/O: shared with `lab all`, so both write the same bytes. */
+export function complexityReport(flags: ComplexityFlags, onItem?: (label: string, done: number, total: number) => void): ComplexityReport {
+  const engines = flags.engines.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (engines.length === 0) throw new CliError('--engines must list at least one engine', 2);
+  for (const e of engines) if (!(COMPLEXITY_ENGINES as readonly string[]).includes(e)) throw new CliError(`--engines: "${e}" is not one of ${COMPLEXITY_ENGINES.join(', ')}`, 2);
+  const nodes = parseIntList('nodes', flags.nodes, SYNC_NODES_MAX);
+  for (const n of nodes) if (n < 4) throw new CliError(`--nodes: ${n} is below the 4 nodes a BFT cluster needs`, 2);
+  const groups = parseIntList('groups', flags.groups, SYNC_NODES_MAX);
+  if (!['auto', 'sim', 'sync'].includes(flags.driver)) throw new CliError(`--driver must be auto, sim or sync, got "${flags.driver}"`, 2);
+  const seed = parsePositiveInt('seed', flags.seed, 0xffff_ffff);
+  const sqrt = flags.sqrt === undefined ? [] : parseIntList('sqrt', flags.sqrt, SYNC_NODES_MAX);
+  for (const n of sqrt) if (!Number.isInteger(Math.sqrt(n)) || n < 16) throw new CliError(`--sqrt: ${n} is not a perfect square of at least 16 (k = √n must be an integer with groups of at least 4)`, 2);
+  const plan = complexityPlan({ engines: engines as ComplexityEngine[], nodes, groups, sqrt });
+  if (plan.length === 0) throw new CliError('nothing to run: every group count exceeds every node count', 2);
+  const rows: ComplexityRow[] = [];
+  for (const item of plan) {
+    const label = `${item.engine} n=${item.nodes}${item.groups ? ` k=${item.groups}` : ''}`;
+    onItem?.(label, rows.length, plan.length);
+    try {
+      rows.push(runComplexityItem(item, flags.driver as DriverChoice, seed));
+    } catch (err) {
+      throw new CliError(`${label}: ${(err as Error).message}`);
+    }
+  }
+  onItem?.('done', rows.length, plan.length);
+  const command = commandLine(['lab complexity', `--engines ${engines.join(',')}`, `--nodes ${nodes.join(',')}`, `--groups ${groups.join(',')}`, sqrt.length > 0 ? `--sqrt ${sqrt.join(',')}` : null, flags.driver === 'auto' ? null : `--driver ${flags.driver}`, seed === 1 ? null : `--seed ${seed}`, flags.out ? `--out ${flags.out}` : null]);
+  const files = { 'complexity.csv': complexityCsv(rows), 'complexity.svg': complexitySvg(rows), 'complexity.md': complexityMarkdown(rows, command) };
+  return { command, rows, files };
+}
+
+export const COMPLEXITY_DEFAULTS = { engines: 'pbft,gpbft', nodes: '16,32,64,128,256', groups: '4,8', sqrt: '16,64,256', driver: 'auto', seed: '1' };
 
 function registerComplexity(lab: Command, ctx: CommandContext): void {
   lab
     .command('complexity')
     .description('Count the messages of one consensus instance per configuration, beside the paper formulas (paper 002 Table 2)')
-    .option('--engines <list>', `comma-separated: ${COMPLEXITY_ENGINES.join(',')}`, 'pbft,gpbft')
-    .option('--nodes <list>', 'cluster sizes', '16,32,64,128,256')
-    .option('--groups <list>', 'group counts k for gpbft', '4,8')
-    .option('--driver <d>', 'auto (simulator up to its node limit, counting driver beyond), sim, or sync', 'auto')
-    .option('--seed <s>', 'seed for the simulator and the signing keys', '1')
+    .option('--engines <list>', `comma-separated: ${COMPLEXITY_ENGINES.join(',')}`, COMPLEXITY_DEFAULTS.engines)
+    .option('--nodes <list>', 'cluster sizes', COMPLEXITY_DEFAULTS.nodes)
+    .option('--groups <list>', 'group counts k for gpbft', COMPLEXITY_DEFAULTS.groups)
+    .option('--sqrt <list>', 'cluster sizes (perfect squares) for the gpbft k = √n series', COMPLEXITY_DEFAULTS.sqrt)
+    .option('--driver <d>', 'auto (simulator up to its node limit, counting driver beyond), sim, or sync', COMPLEXITY_DEFAULTS.driver)
+    .option('--seed <s>', 'seed for the simulator and the signing keys', COMPLEXITY_DEFAULTS.seed)
     .option('--out <dir>', 'write complexity.csv, complexity.svg and complexity.md into this directory')
     .option('--json', 'print the rows as JSON')
     .action((flags: ComplexityFlags) => {
       const out = makeOutput(flags.json === true);
-      const engines = flags.engines.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-      if (engines.length === 0) throw new CliError('--engines must list at least one engine', 2);
-      for (const e of engines) if (!(COMPLEXITY_ENGINES as readonly string[]).includes(e)) throw new CliError(`--engines: "${e}" is not one of ${COMPLEXITY_ENGINES.join(', ')}`, 2);
-      const nodes = parseIntList('nodes', flags.nodes, SYNC_NODES_MAX);
-      for (const n of nodes) if (n < 4) throw new CliError(`--nodes: ${n} is below the 4 nodes a BFT cluster needs`, 2);
-      const groups = parseIntList('groups', flags.groups, SYNC_NODES_MAX);
-      if (!['auto', 'sim', 'sync'].includes(flags.driver)) throw new CliError(`--driver must be auto, sim or sync, got "${flags.driver}"`, 2);
-      const seed = parsePositiveInt('seed', flags.seed, 0xffff_ffff);
-      const plan = complexityPlan({ engines: engines as ComplexityEngine[], nodes, groups });
-      if (plan.length === 0) throw new CliError('nothing to run: every group count exceeds every node count', 2);
       out.info('signatures: the simulator\'s fast keyed-hash scheme (64-byte, like ECDSA P-256) — 256 nodes with real ECDSA would be slow; message counts do not depend on it');
       const bar = process.stderr.isTTY && !out.json ? new SingleBar({ format: 'lab complexity [{bar}] {value}/{total} {label}', stream: process.stderr, hideCursor: true }) : null;
-      bar?.start(plan.length, 0, { label: '' });
-      const rows: ComplexityRow[] = [];
+      let report: ComplexityReport;
       try {
-        for (const item of plan) {
-          bar?.update(rows.length, { label: `${item.engine} n=${item.nodes}${item.groups ? ` k=${item.groups}` : ''}` });
-          try {
-            rows.push(runComplexityItem(item, flags.driver as DriverChoice, seed));
-          } catch (err) {
-            throw new CliError(`${item.engine} n=${item.nodes}${item.groups ? ` k=${item.groups}` : ''}: ${(err as Error).message}`);
-          }
-        }
-        bar?.update(rows.length, { label: 'done' });
+        report = complexityReport(flags, (label, done, total) => {
+          if (done === 0) bar?.start(total, 0, { label });
+          bar?.update(done, { label });
+        });
       } finally {
         bar?.stop();
       }
-      const command = commandLine(['lab complexity', `--engines ${engines.join(',')}`, `--nodes ${nodes.join(',')}`, `--groups ${groups.join(',')}`, flags.driver === 'auto' ? null : `--driver ${flags.driver}`, seed === 1 ? null : `--seed ${seed}`, flags.out ? `--out ${flags.out}` : null]);
-      const written = flags.out ? writeReport(flags.out, { 'complexity.csv': complexityCsv(rows), 'complexity.svg': complexitySvg(rows), 'complexity.md': complexityMarkdown(rows, command) }) : [];
+      const { command, rows } = report;
+      const written = flags.out ? writeReport(flags.out, report.files) : [];
       out.result({ command, crypto: 'fast', rows, written }, () => `${complexityTable(rows)}${written.length ? `\n\nwrote ${written.join(', ')}` : ''}`);
       ctx.exitCode = rows.some((r) => r.decidedNodes < r.nodes) ? 1 : 0;
     });
@@ -121,9 +147,11 @@ function registerComplexity(lab: Command, ctx: CommandContext): void {
 
 // ---------------------------------------------------------------- lab attack
 
-interface AttackFlags {
+export interface AttackFlags {
   w: string;
   blocks: string;
+  trials?: string;
+  seed?: string;
   out?: string;
   json?: boolean;
 }
@@ -156,24 +184,42 @@ export function parseShares(text: string): number[] {
   });
 }
 
+export const ATTACK_DEFAULTS = { w: '0.1,0.2', blocks: '1..10', trials: '1000000', seed: '1' };
+
+export interface AttackReport {
+  readonly command: string;
+  readonly rows: readonly AttackRow[];
+  readonly files: Record<string, string>;
+}
+
+/** The body of `lab attack` without I/O: shared with `lab all`. */
+export function attackReport(flags: AttackFlags): AttackReport {
+  const ws = parseShares(flags.w);
+  const blocks = parseBlocks(flags.blocks);
+  const trials = parseNonNegativeInt('trials', flags.trials ?? ATTACK_DEFAULTS.trials, ATTACK_TRIALS_MAX);
+  const seed = parseNonNegativeInt('seed', flags.seed ?? ATTACK_DEFAULTS.seed, 0xffff_ffff);
+  const rows = attackTable(ws, blocks, trials, seed);
+  const command = commandLine(['lab attack', `--w ${ws.join(',')}`, `--blocks ${flags.blocks.trim()}`, trials === Number(ATTACK_DEFAULTS.trials) ? null : `--trials ${trials}`, seed === 1 ? null : `--seed ${seed}`, flags.out ? `--out ${flags.out}` : null]);
+  return { command, rows, files: { 'attack.csv': attackCsv(rows), 'attack.svg': attackSvg(rows), 'attack.md': attackMarkdown(rows, command) } };
+}
+
 function registerAttack(lab: Command): void {
   lab
     .command('attack')
-    .description("The attacker's success probability w_n by Eq. 6 of paper 002 (table and SVG chart)")
-    .option('--w <list>', 'attacker probabilities of making the next block', '0.1,0.2')
-    .option('--blocks <range>', 'blocks the attacker must fill: a..b or a list', '1..10')
+    .description("The attacker's success probability w_n by Eq. 6 of paper 002, the exact race probability and a Monte-Carlo estimate (table and SVG chart)")
+    .option('--w <list>', 'attacker probabilities of making the next block', ATTACK_DEFAULTS.w)
+    .option('--blocks <range>', 'blocks the attacker must fill: a..b or a list', ATTACK_DEFAULTS.blocks)
+    .option('--trials <n>', `Monte-Carlo races per (w, n) cell, 0 for none (n ≤ ${ATTACK_MC_BLOCKS_MAX} only)`, ATTACK_DEFAULTS.trials)
+    .option('--seed <s>', 'seed of the Monte-Carlo races', ATTACK_DEFAULTS.seed)
     .option('--out <dir>', 'write attack.csv, attack.svg and attack.md into this directory')
     .option('--json', 'print the rows as JSON')
     .action((flags: AttackFlags) => {
       const out = makeOutput(flags.json === true);
-      const ws = parseShares(flags.w);
-      const blocks = parseBlocks(flags.blocks);
-      const rows = attackTable(ws, blocks);
-      const command = commandLine(['lab attack', `--w ${ws.join(',')}`, `--blocks ${flags.blocks.trim()}`, flags.out ? `--out ${flags.out}` : null]);
-      const written = flags.out ? writeReport(flags.out, { 'attack.csv': attackCsv(rows), 'attack.svg': attackSvg(rows), 'attack.md': attackMarkdown(rows, command) }) : [];
+      const { command, rows, files } = attackReport(flags);
+      const written = flags.out ? writeReport(flags.out, files) : [];
       out.result({ command, rows, written }, () => {
-        const header = `n      ${ws.map((w) => `w=${w}`.padEnd(14)).join('')}`;
-        const lines = blocks.map((n) => `${String(n).padEnd(7)}${ws.map((w) => rows.find((r) => r.w === w && r.blocks === n)!.probability.toExponential(6).padEnd(14)).join('')}`);
+        const header = `w     n      ${['Eq. 6', 'exact', 'Monte-Carlo', '95% interval'].map((h) => h.padEnd(14)).join('')}`;
+        const lines = rows.map((r) => `${String(r.w).padEnd(6)}${String(r.blocks).padEnd(7)}${[r.probability, r.exact].map((x) => x.toExponential(6).padEnd(14)).join('')}${(r.mc ? r.mc.estimate.toExponential(4) : '-').padEnd(14)}${r.mc ? `[${r.mc.low.toExponential(3)}, ${r.mc.high.toExponential(3)}]` : '-'}`);
         return [header, ...lines, ...(written.length ? ['', `wrote ${written.join(', ')}`] : [])].join('\n');
       });
     });
