@@ -16,6 +16,8 @@ import type { CommandContext } from '../context.ts';
 import { attackReport, ATTACK_DEFAULTS, complexityReport, COMPLEXITY_DEFAULTS, writeReport } from './lab.ts';
 import { compareReport, COMPARE_DEFAULTS } from './lab-compare.ts';
 import { COMPARE_DEFAULT_ENGINES } from '../../lab/compare.ts';
+import { orderersMarkdown, runOrderers } from '../../lab/orderers.ts';
+import { runSeed438, seed438Markdown } from '../../lab/seed438.ts';
 
 export const LAB_DIR = 'docs/results';
 export const LAB_QUICK_DIR = 'docs/results/quick';
@@ -46,6 +48,12 @@ function tenths(c: LabAllContext, name: string): (done: number, total: number, l
   };
 }
 
+/** The command that regenerates one report of `lab all` (its markdown header). */
+function allCommand(c: LabAllContext, name: string): string {
+  const dirDefault = c.quick ? LAB_QUICK_DIR : LAB_DIR;
+  return `node bin/medledger.js lab all --only ${name}${c.quick ? ' --quick' : ''}${c.dir === dirDefault ? '' : ` --dir ${c.dir}`}`;
+}
+
 export const LAB_REPORTS: readonly LabReportSpec[] = [
   {
     name: 'complexity',
@@ -73,6 +81,21 @@ export const LAB_REPORTS: readonly LabReportSpec[] = [
       },
       tenths(c, 'compare'),
     )).files,
+  },
+  {
+    name: 'paper000-orderers',
+    claim: 'paper 000: 5 Raft orderers make progress with 2 down (leader included), not with 3, again when one returns',
+    generate: async (c) => {
+      const o = c.quick ? { seeds: [1, 2], phaseMs: 2000 } : { seeds: Array.from({ length: 10 }, (_, i) => i + 1), phaseMs: 3000 };
+      const runs = runOrderers(o, (done, total) => c.progress(`  paper000-orderers: ${done}/${total} seeds`));
+      return { 'paper000-orderers.md': orderersMarkdown(runs, o, allCommand(c, 'paper000-orderers')) };
+    },
+  },
+  {
+    name: 'ehbft-seed438',
+    claim: 'paper 001 (EH-BFT) paper-quorum campaign seed 438: the liveness failure replayed, explained and fixed',
+    // The same three runs in both modes: one seed is already the smallest form.
+    generate: async (c) => ({ 'ehbft-seed438.md': seed438Markdown(runSeed438((label) => c.progress(`  ehbft-seed438: ${label}`)), allCommand(c, 'ehbft-seed438')) }),
   },
 ];
 

@@ -1097,7 +1097,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     }
     // Join rule: enough nodes want a later view that at least one correct node timed out.
     const later = [...this.latestVcView.entries()].filter(([node, v]) => node !== this.id && v > this.view && this.plan.eligible.includes(node));
-    if (later.length >= joinThreshold(this.plan)) {
+    if (later.length >= joinThreshold(this.plan, this.options.viewJoin)) {
       const target = Math.min(...later.map(([, v]) => v));
       this.startViewChange(target);
     }

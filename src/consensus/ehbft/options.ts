@@ -30,6 +30,12 @@ export interface EhbftOptions {
   readonly fetchBlocksMax: number;
   /** Record keys remembered for the double-insert check. */
   readonly recordsMax: number;
+  /**
+   * How many later-view reports make a node join a view change: 'faults' (default) f + 1 for the
+   * Byzantine f the cluster allows (under 'safe' the same as n − q + 1 when n = 3f + 1); 'quorum'
+   * n − q + 1 from the quorum in force — the rule before seed 438, kept to replay that finding.
+   */
+  readonly viewJoin: 'faults' | 'quorum';
   /** Whether the leader asks the verifiers for the database version before each block. */
   readonly versionCheck: boolean;
   readonly recordKey: RecordKeyFn;
@@ -51,6 +57,7 @@ export const DEFAULT_EHBFT_OPTIONS: EhbftOptions = {
   fetchBlocksMax: 16,
   recordsMax: 10_000,
   versionCheck: true,
+  viewJoin: 'faults',
   recordKey: defaultRecordKey,
   reputation: DEFAULT_REPUTATION_CONFIG,
 };
@@ -90,6 +97,9 @@ export function parseEhbftOptions(raw: Readonly<Record<string, unknown>> | undef
     } else if (FRACTION_OPTIONS.includes(key)) {
       if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new EhbftOptionsError(`ehbft option ${key} must be a number in [0, 1], got ${JSON.stringify(value)}`);
       out[key] = value;
+    } else if (key === 'viewJoin') {
+      if (value !== 'faults' && value !== 'quorum') throw new EhbftOptionsError(`ehbft option viewJoin must be 'faults' or 'quorum', got ${JSON.stringify(value)}`);
+      out.viewJoin = value;
     } else if (key === 'versionCheck') {
       if (typeof value !== 'boolean') throw new EhbftOptionsError(`ehbft option versionCheck must be a boolean, got ${JSON.stringify(value)}`);
       out.versionCheck = value;
@@ -108,7 +118,7 @@ export function parseEhbftOptions(raw: Readonly<Record<string, unknown>> | undef
       if (jp >= 1) throw new EhbftOptionsError('ehbft reputation option jumpProbability must be below 1');
       out.reputation = rep;
     } else {
-      throw new EhbftOptionsError(`unknown ehbft option "${key}" (known: quorum, ${[...Object.keys(INT_OPTIONS), ...FRACTION_OPTIONS, 'versionCheck', 'recordKey', 'reputation'].join(', ')})`);
+      throw new EhbftOptionsError(`unknown ehbft option "${key}" (known: quorum, ${[...Object.keys(INT_OPTIONS), ...FRACTION_OPTIONS, 'viewJoin', 'versionCheck', 'recordKey', 'reputation'].join(', ')})`);
     }
   }
   return out as unknown as EhbftOptions;

@@ -51,7 +51,9 @@ describe('ehbft quorum slicing arithmetic', () => {
     assert.equal(selectedAfterRounds(plan, 2), 6);
     assert.equal(selectedAfterRounds(plan, 3), 7);
     assert.equal(selectedAfterRounds(plan, 9), 7);
-    assert.equal(joinThreshold(plan), 4);
+    // Not ⌈7/2⌉ = 4 (= the paper quorum: a 3 + 3 split of the correct nodes never met, seed 438) but f + 1.
+    assert.equal(joinThreshold(plan), 3);
+    assert.equal(joinThreshold(plan, 'quorum'), 4, 'the rule before seed 438, kept as an option to replay it');
     const safe = makePlan('safe', ['c', 'a'], ['c', 'a', 'b', 'e', 'd', 'f', 'g']);
     assert.equal(safe.quorum, 5);
     assert.equal(safe.eligible.length, 7);

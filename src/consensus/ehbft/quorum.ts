@@ -88,9 +88,16 @@ export function selectedAfterRounds(plan: QuorumPlan, rounds: number): number {
 }
 
 /**
- * Number of nodes that must report a view change before a node joins it: enough that at least
- * one of them is outside any set of nodes that could all be faulty and still leave a quorum.
+ * Number of nodes that must report a later view before a node joins it: enough that at least one
+ * of them is correct, so that faulty nodes alone cannot drag the others through view changes.
+ * 'safe': n − q + 1 (f + 1 when n = 3f + 1). 'paper': the paper's small quorum would give
+ * n − q + 1 = ⌈T/2⌉ — equal to the quorum at T = 7 — and then correct nodes split across two
+ * adjacent views, with one Byzantine node silent, can never meet: 3 + 3 correct of 7, each side
+ * below the quorum of 4 and the ahead side below the join threshold of 4 (seed 438 of the paper
+ * campaign, docs/results/ehbft-seed438.md). f + 1 for the Byzantine f the cluster size allows is
+ * what the rule needs (one correct reporter), so 'paper' takes the smaller of the two.
  */
-export function joinThreshold(plan: QuorumPlan): number {
-  return Math.max(1, plan.eligible.length - plan.quorum + 1);
+export function joinThreshold(plan: QuorumPlan, rule: 'faults' | 'quorum' = 'faults'): number {
+  const byQuorum = Math.max(1, plan.eligible.length - plan.quorum + 1);
+  return plan.mode === 'paper' && rule === 'faults' ? Math.min(byQuorum, byzantineFaults(plan.eligible.length) + 1) : byQuorum;
 }
