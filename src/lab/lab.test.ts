@@ -123,3 +123,29 @@ describe('medledger lab (CLI)', () => {
     assert.match(b.stderr, /--blocks/);
   });
 });
+
+describe('attack: the exact race and the Monte-Carlo check', () => {
+  it('the exact probability matches the negative-binomial values (Rosenfeld 2014) and exceeds Eq. 6 as n grows', async () => {
+    const { exactAttackProbability, attackSuccessProbability } = await import('./formulas.ts');
+    assert.ok(Math.abs(exactAttackProbability(0.1, 1) - 0.2) < 1e-12, 'n = 1: 2w');
+    assert.ok(Math.abs(exactAttackProbability(0.1, 5) - 0.00178184) < 1e-8);
+    assert.ok(Math.abs(exactAttackProbability(0.1, 10) / attackSuccessProbability(0.1, 10) - 6.33) < 0.01);
+    assert.ok(Math.abs(exactAttackProbability(0.2, 10) / attackSuccessProbability(0.2, 10) - 2.96) < 0.01);
+    assert.equal(exactAttackProbability(0.5, 3), 1);
+    assert.equal(exactAttackProbability(0.2, 0), 1);
+    // Positive terms in logs: ~(4wr)^n = 1e−133 at n = 300, where 1 − Σ… would round to 0.
+    const far = exactAttackProbability(0.1, 300);
+    assert.ok(far > 1e-140 && far < 1e-120, `n = 300: ${far}`);
+  });
+
+  it('the Wilson interval covers 0 successes and the Monte-Carlo is seeded', async () => {
+    const { wilsonInterval } = await import('./formulas.ts');
+    const { attackMonteCarlo } = await import('./attack.ts');
+    const z = wilsonInterval(0, 1000);
+    assert.equal(z.low, 0);
+    assert.ok(z.high > 0.003 && z.high < 0.004);
+    const a = attackMonteCarlo(0.2, 3, 20_000, 7);
+    assert.deepEqual(attackMonteCarlo(0.2, 3, 20_000, 7), a);
+    assert.ok(a.low <= 0.1158 && 0.1158 <= a.high, `exact 0.1158 in [${a.low}, ${a.high}]`);
+  });
+});

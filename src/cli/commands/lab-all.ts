@@ -18,6 +18,7 @@ import { compareReport, COMPARE_DEFAULTS } from './lab-compare.ts';
 import { COMPARE_DEFAULT_ENGINES } from '../../lab/compare.ts';
 import { orderersMarkdown, runOrderers } from '../../lab/orderers.ts';
 import { runSeed438, seed438Markdown } from '../../lab/seed438.ts';
+import { compareRadii, electionExample, gpbftExamplesMarkdown, hashgenForkMarkdown, splitBrain } from '../../lab/examples.ts';
 
 export const LAB_DIR = 'docs/results';
 export const LAB_QUICK_DIR = 'docs/results/quick';
@@ -92,6 +93,16 @@ export const LAB_REPORTS: readonly LabReportSpec[] = [
     },
   },
   {
+    name: 'hashgen-fork',
+    claim: 'paper 004: a Byzantine generator forks the chain under the paper\'s quorum (n = 4 even, n = 5 odd); bft resists',
+    generate: async (c) => ({ 'hashgen-fork.md': hashgenForkMarkdown([4, 5].flatMap((n) => (['paper', 'bft'] as const).map((q) => splitBrain(n, q))), allCommand(c, 'hashgen-fork')) }),
+  },
+  {
+    name: 'gpbft-examples',
+    claim: 'paper 002: Distance grouping under Eq. 1\'s radius vs Algorithm 1 line 5\'s; primary election with and without normalisation',
+    generate: async (c) => ({ 'gpbft-examples.md': gpbftExamplesMarkdown(compareRadii(c.quick ? 50 : 1000), electionExample(), allCommand(c, 'gpbft-examples')) }),
+  },
+  {
     name: 'ehbft-seed438',
     claim: 'paper 001 (EH-BFT) paper-quorum campaign seed 438: the liveness failure replayed, explained and fixed',
     // The same three runs in both modes: one seed is already the smallest form.
@@ -164,7 +175,11 @@ export async function runLabAll(flags: LabAllFlags, write?: (s: string) => void,
   for (const n of names) if (!LAB_REPORTS.some((r) => r.name === n)) throw new CliError(`--only: "${n}" is not a lab report (reports: ${LAB_REPORTS.map((r) => r.name).join(', ')})`, 2);
   if (names.length === 0) throw new CliError('--only must name at least one report', 2);
   const selected = LAB_REPORTS.filter((r) => names.includes(r.name));
-  const progress = (line: string): void => out.info(line);
+  // Progress goes to stderr, also with --json: stdout keeps only the result.
+  const toErr = writeErr ?? ((t: string): void => {
+    process.stderr.write(t);
+  });
+  const progress = (line: string): void => toErr(`${line}\n`);
   const reports: { name: string; files: string[]; seconds: number }[] = [];
   const differences: Difference[] = [];
   const started = performance.now();

@@ -67,6 +67,18 @@ export function groupCountFor(nodeCount: number, sizeMin: number, requested?: nu
 }
 
 /**
+ * The paper gives two radii: Eq. 1 divides the centre's distances by |U| (the centre counted, at
+ * distance 0), Algorithm 1 line 5 by |U| − 1. The engine follows line 5 (decision 0601); 'eq1'
+ * exists so the lab can show what the other reading groups.
+ */
+export type RadiusRule = 'line5' | 'eq1';
+
+export function radiusOf(sumOfDistances: number, others: number, rule: RadiusRule): number {
+  if (others === 0) return 0;
+  return sumOfDistances / (rule === 'eq1' ? others + 1 : others);
+}
+
+/**
  * Algorithm 1 (Distance). For i = 1..m: pick a random centre c from the ungrouped set U, set the
  * threshold radius R to the mean distance from c to the rest of U (line 5), and add to G_i, in
  * U's order, every node closer than R while !enough(i) (lines 6–9). Then each remaining node,
@@ -78,7 +90,7 @@ export function groupCountFor(nodeCount: number, sizeMin: number, requested?: nu
  * group therefore ends with ⌊N/m⌋ or ⌈N/m⌉ nodes, which is ≥ 3f+1 whenever m ≤ ⌊N/(3f+1)⌋
  * (decision 0601).
  */
-export function distanceGrouping(nodes: readonly GeoNode[], groupCount: number, rng: Rng): GeoNode[][] {
+export function distanceGrouping(nodes: readonly GeoNode[], groupCount: number, rng: Rng, radiusRule: RadiusRule = 'line5'): GeoNode[][] {
   const total = nodes.length;
   assertInvariant(total >= 1, 'grouping needs at least one node');
   assertInvariant(Number.isSafeInteger(groupCount) && groupCount >= 1 && groupCount <= total, 'group count in 1..nodes');
@@ -92,7 +104,7 @@ export function distanceGrouping(nodes: readonly GeoNode[], groupCount: number, 
     const rest = ungrouped.filter((n) => n.id !== centre.id);
     let sum = 0;
     for (const j of rest) sum += distanceMetres(centre, j);
-    const radius = rest.length > 0 ? sum / rest.length : 0;
+    const radius = radiusOf(sum, rest.length, radiusRule);
     for (const j of rest) {
       if (group.length >= base) break; // enough(i)
       if (distanceMetres(centre, j) < radius) group.push(j);
