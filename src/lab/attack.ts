@@ -83,10 +83,20 @@ export function attackVerdict(r: AttackRow): string {
 
 export function attackCsv(rows: readonly AttackRow[]): string {
   const head = 'w,blocks,probability,exact,exact_over_eq6,mc_trials,mc_successes,mc_estimate,mc_low95,mc_high95';
-  const body = rows.map((r) => [
-    r.w, r.blocks, r.probability.toExponential(6), r.exact.toExponential(6), (r.exact / r.probability).toFixed(3),
-    r.mc?.trials ?? '', r.mc?.successes ?? '', r.mc ? r.mc.estimate.toExponential(6) : '', r.mc ? r.mc.low.toExponential(6) : '', r.mc ? r.mc.high.toExponential(6) : '',
-  ].join(','));
+  const body = rows.map((r) =>
+    [
+      r.w,
+      r.blocks,
+      r.probability.toExponential(6),
+      r.exact.toExponential(6),
+      (r.exact / r.probability).toFixed(3),
+      r.mc?.trials ?? '',
+      r.mc?.successes ?? '',
+      r.mc ? r.mc.estimate.toExponential(6) : '',
+      r.mc ? r.mc.low.toExponential(6) : '',
+      r.mc ? r.mc.high.toExponential(6) : '',
+    ].join(','),
+  );
   return `${head}\n${body.join('\n')}\n`;
 }
 
@@ -103,7 +113,12 @@ export function attackSvg(rows: readonly AttackRow[]): string {
       series.push({ name: `w = ${w}: MC 95% upper`, dashed: true, points: mc.map((r) => ({ x: r.blocks, y: r.mc!.high })) });
     }
   }
-  return lineChart(series, { title: 'Probability of a successful attack: Eq. 6, exact, Monte-Carlo', xLabel: 'blocks the attacker must fill (n)', yLabel: 'attacker success probability w_n (log)', logY: true });
+  return lineChart(series, {
+    title: 'Probability of a successful attack: Eq. 6, exact, Monte-Carlo',
+    xLabel: 'blocks the attacker must fill (n)',
+    yLabel: 'attacker success probability w_n (log)',
+    logY: true,
+  });
 }
 
 export function attackMarkdown(rows: readonly AttackRow[], command: string): string {
@@ -119,13 +134,13 @@ export function attackMarkdown(rows: readonly AttackRow[], command: string): str
     return [`${(r.exact / r.probability).toFixed(2)}× at w = ${w}, n = ${n}`];
   });
   const lines = [
-    '# Attack probability (paper 002, Eq. 6): the paper\'s formula, the exact race, a Monte-Carlo check',
+    "# Attack probability (paper 002, Eq. 6): the paper's formula, the exact race, a Monte-Carlo check",
     '',
     `Regenerate: \`${command}\``,
     '',
     '**Eq. 6** (the paper): w_n = 1 − Σ_{k=0..n} (λ^k e^{−λ} / k!) · (1 − (w/r)^{n−k}), λ = n·w/r, r = 1 − w — the probability',
-    'that an attacker producing the next block with probability w replaces a chain n blocks ahead. It is Nakamoto\'s formula',
-    '(Bitcoin paper §11), which approximates the attacker\'s progress while the honest nodes make n blocks by a Poisson',
+    "that an attacker producing the next block with probability w replaces a chain n blocks ahead. It is Nakamoto's formula",
+    "(Bitcoin paper §11), which approximates the attacker's progress while the honest nodes make n blocks by a Poisson",
     'variable with the mean n·w/r.',
     '',
     '**Exact**: that progress is negative binomial (Rosenfeld 2014): P = w^n Σ_{m=0..n} C(m+n−1, m) r^m + Σ_{j=0..n−1} C(2n, j) r^j w^{2n−j}',
@@ -137,7 +152,10 @@ export function attackMarkdown(rows: readonly AttackRow[], command: string): str
     '',
     '| w | n | Eq. 6 | exact | exact / Eq. 6 | Monte-Carlo (successes / trials) | 95% interval | verdict |',
     '|---|---:|---:|---:|---:|---:|---|---|',
-    ...rows.map((r) => `| ${r.w} | ${r.blocks} | ${e4(r.probability)} | ${e4(r.exact)} | ${(r.exact / r.probability).toFixed(2)} | ${r.mc ? `${e4(r.mc.estimate)} (${r.mc.successes} / ${r.mc.trials})` : '–'} | ${r.mc ? `[${e4(r.mc.low)}, ${e4(r.mc.high)}]` : '–'} | ${attackVerdict(r)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.w} | ${r.blocks} | ${e4(r.probability)} | ${e4(r.exact)} | ${(r.exact / r.probability).toFixed(2)} | ${r.mc ? `${e4(r.mc.estimate)} (${r.mc.successes} / ${r.mc.trials})` : '–'} | ${r.mc ? `[${e4(r.mc.low)}, ${e4(r.mc.high)}]` : '–'} | ${attackVerdict(r)} |`,
+    ),
     '',
     '![attack probability](attack.svg)',
     '',
@@ -150,7 +168,7 @@ export function attackMarkdown(rows: readonly AttackRow[], command: string): str
       ? '- Monte-Carlo: not run.'
       : `- Monte-Carlo: the exact value lies inside the 95% interval in ${simulated.length - exactOutside.length} of ${simulated.length} cells${exactOutside.length > 0 ? ` (outside: ${exactOutside.map((r) => `w ${r.w} n ${r.blocks}`).join(', ')} — about 1 in 20 cells is expected outside by chance)` : ''}; Eq. 6 lies outside it in ${eq6Outside.length} of ${simulated.length}${eq6Outside.length > 0 ? ` (${eq6Outside.map((r) => `w ${r.w} n ${r.blocks}`).join(', ')})` : ''}.`,
     '- The paper\'s "almost 0" for a main chain much longer than 10 blocks holds in the model; the model itself (an attacker',
-    '  racing the honest nodes\' block production) is a proof-of-work model, not one of a PBFT-ordered consortium chain, where a',
+    "  racing the honest nodes' block production) is a proof-of-work model, not one of a PBFT-ordered consortium chain, where a",
     '  block decided by a quorum is final — the paper applies it without discussing that.',
     '',
   ];

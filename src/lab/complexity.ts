@@ -115,7 +115,8 @@ export function runComplexityItem(item: ComplexityPlanItem, choice: DriverChoice
       ...(engineOptions ? { engineOptions } : {}),
       workload: { proposalsMax: 1, proposalsPerSecond: 1000, clients: 1 },
     });
-    if (r.violations.length > 0) throw new Error(`${item.engine} n=${n}: simulator checker failed: ${r.violations.map((v) => `${v.checker}: ${v.message}`).join('; ')}`);
+    if (r.violations.length > 0)
+      throw new Error(`${item.engine} n=${n}: simulator checker failed: ${r.violations.map((v) => `${v.checker}: ${v.message}`).join('; ')}`);
     byType = Object.fromEntries(Object.entries(r.metrics.messagesByType).map(([t, s]) => [t, s.count]));
     decidedNodes = n;
   } else {
@@ -135,7 +136,11 @@ export function runComplexityItem(item: ComplexityPlanItem, choice: DriverChoice
           const f = twoLayerFormula(n, item.groups!);
           return { first: f.first, second: f.second };
         })();
-  const phases = Object.entries(spec.phases).map(([name, types]) => ({ name, measured: types.reduce((s, t) => s + (byType[t] ?? 0), 0), formula: formula[name]! }));
+  const phases = Object.entries(spec.phases).map(([name, types]) => ({
+    name,
+    measured: types.reduce((s, t) => s + (byType[t] ?? 0), 0),
+    formula: formula[name]!,
+  }));
   const inPhase = new Set(Object.values(spec.phases).flat());
   const notInFormula: Record<string, number> = {};
   const background: Record<string, number> = {};
@@ -145,7 +150,8 @@ export function runComplexityItem(item: ComplexityPlanItem, choice: DriverChoice
     else background[t] = c;
   }
   if (item.engine === 'gpbft') {
-    if (n % item.groups! !== 0) notes.push(`n/k not an integer: groups of ${Math.floor(n / item.groups!)}–${Math.ceil(n / item.groups!)}; the formula assumes n/k`);
+    if (n % item.groups! !== 0)
+      notes.push(`n/k not an integer: groups of ${Math.floor(n / item.groups!)}–${Math.ceil(n / item.groups!)}; the formula assumes n/k`);
     if (engineOptions!.fPerGroup === 0) notes.push(`groups of ${Math.floor(n / item.groups!)} tolerate no Byzantine member (n > 3f needs 4)`);
   }
   return {
@@ -175,16 +181,29 @@ export function runComplexity(o: ComplexityOptions): ComplexityRow[] {
 }
 
 const sum = (r: Record<string, number>): number => Object.values(r).reduce((s, c) => s + c, 0);
-const detail = (r: Record<string, number>): string => Object.entries(r).map(([t, c]) => `${t}=${c}`).join(' ');
+const detail = (r: Record<string, number>): string =>
+  Object.entries(r)
+    .map(([t, c]) => `${t}=${c}`)
+    .join(' ');
 
 export function complexityCsv(rows: readonly ComplexityRow[]): string {
-  const header = 'engine,nodes,groups,driver,phase_a,measured_a,formula_a,phase_b,measured_b,formula_b,phase_c,measured_c,formula_c,measured_total,formula_total,not_in_formula,not_in_formula_detail,background,background_detail,notes';
+  const header =
+    'engine,nodes,groups,driver,phase_a,measured_a,formula_a,phase_b,measured_b,formula_b,phase_c,measured_c,formula_c,measured_total,formula_total,not_in_formula,not_in_formula_detail,background,background_detail,notes';
   const lines = rows.map((r) => {
     const p = [0, 1, 2].map((i) => r.phases[i]);
     const cells = [
-      r.engine, r.nodes, r.groups ?? '', r.driver,
+      r.engine,
+      r.nodes,
+      r.groups ?? '',
+      r.driver,
       ...p.flatMap((x) => (x ? [x.name, x.measured, x.formula] : ['', '', ''])),
-      r.measuredTotal, r.formulaTotal, sum(r.notInFormula), detail(r.notInFormula), sum(r.background), detail(r.background), r.notes,
+      r.measuredTotal,
+      r.formulaTotal,
+      sum(r.notInFormula),
+      detail(r.notInFormula),
+      sum(r.background),
+      detail(r.background),
+      r.notes,
     ];
     return cells.map((c) => (typeof c === 'string' && /[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : String(c))).join(',');
   });
@@ -194,9 +213,13 @@ export function complexityCsv(rows: readonly ComplexityRow[]): string {
 export function complexityTable(rows: readonly ComplexityRow[]): string {
   const head = ['engine', 'n', 'k', 'driver', 'phases measured (formula)', 'total', 'formula', 'not in formula', 'background', 'notes'];
   const body = rows.map((r) => [
-    r.engine, String(r.nodes), r.groups === null ? '-' : String(r.groups), r.driver,
+    r.engine,
+    String(r.nodes),
+    r.groups === null ? '-' : String(r.groups),
+    r.driver,
     r.phases.map((p) => `${p.name} ${p.measured} (${p.formula})`).join(', '),
-    String(r.measuredTotal), String(r.formulaTotal),
+    String(r.measuredTotal),
+    String(r.formulaTotal),
     `${sum(r.notInFormula)}${sum(r.notInFormula) ? ` [${detail(r.notInFormula)}]` : ''}`,
     `${sum(r.background)}${sum(r.background) ? ` [${detail(r.background)}]` : ''}`,
     r.notes,
@@ -223,7 +246,14 @@ export function complexitySvg(rows: readonly ComplexityRow[]): string {
     series.push({ name: `gpbft k=${k} (measured)`, points: g.map((r) => ({ x: r.nodes, y: r.measuredTotal })) });
     series.push({ name: `gpbft k=${k} (+ not in formula)`, points: g.map((r) => ({ x: r.nodes, y: r.measuredTotal + sum(r.notInFormula) })) });
   }
-  return lineChart(series, { title: 'Messages for one consensus instance (Table 2 / Figure 6)', xLabel: 'nodes n (log)', yLabel: 'messages (log)', logX: true, logY: true, widthPx: 900 });
+  return lineChart(series, {
+    title: 'Messages for one consensus instance (Table 2 / Figure 6)',
+    xLabel: 'nodes n (log)',
+    yLabel: 'messages (log)',
+    logX: true,
+    logY: true,
+    widthPx: 900,
+  });
 }
 
 /** Log-log slope between two points: 1 = linear growth, 2 = quadratic. */
@@ -245,17 +275,22 @@ const thousands = (x: number): string => x.toLocaleString('en-US');
 export function kSqrtTable(rows: readonly ComplexityRow[]): string {
   const sq = rows.filter((r) => r.engine === 'gpbft' && r.groups! * r.groups! === r.nodes).sort((a, b) => a.nodes - b.nodes);
   if (sq.length === 0) return 'Not measured in this run.';
-  const lines = ['| n | k = √n | first (measured) | second (measured) | total (measured) | Table 2 formula | delivery (measured) | PBFT standard at n |', '|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const lines = [
+    '| n | k = √n | first (measured) | second (measured) | total (measured) | Table 2 formula | delivery (measured) | PBFT standard at n |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
   for (const r of sq) {
     const p = rows.find((x) => x.engine === 'pbft' && x.nodes === r.nodes);
-    lines.push(`| ${r.nodes} | ${r.groups} | ${r.phases[0]!.measured} | ${r.phases[1]!.measured} | ${r.measuredTotal} | ${r.formulaTotal} | ${r.notInFormula['deliver'] ?? 0} | ${p ? p.measuredTotal : '–'} |`);
+    lines.push(
+      `| ${r.nodes} | ${r.groups} | ${r.phases[0]!.measured} | ${r.phases[1]!.measured} | ${r.measuredTotal} | ${r.formulaTotal} | ${r.notInFormula['deliver'] ?? 0} | ${p ? p.measuredTotal : '–'} |`,
+    );
   }
   return lines.join('\n');
 }
 
 export function conventionsTable(rows: readonly ComplexityRow[]): string {
   const lines = [
-    '| n | k | PBFT standard (measured) | PBFT paper (Table 2) | two-layer standard (measured − primaries\' prepares) | two-layer paper (measured = Table 2) | PBFT ÷ two-layer, standard | PBFT ÷ two-layer, paper | delivery n − k (measured `deliver`) | two-layer with delivery, request, submit2 |',
+    "| n | k | PBFT standard (measured) | PBFT paper (Table 2) | two-layer standard (measured − primaries' prepares) | two-layer paper (measured = Table 2) | PBFT ÷ two-layer, standard | PBFT ÷ two-layer, paper | delivery n − k (measured `deliver`) | two-layer with delivery, request, submit2 |",
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const g of rows.filter((r) => r.engine === 'gpbft')) {
@@ -265,7 +300,9 @@ export function conventionsTable(rows: readonly ComplexityRow[]): string {
     const standard = g.measuredTotal - (group - 1) - (k - 1);
     const paperPbft = pbftFormula(g.nodes).total;
     const deliver = g.notInFormula['deliver'] ?? 0;
-    lines.push(`| ${g.nodes} | ${k} | ${p ? p.measuredTotal : '–'} | ${paperPbft} | ${standard} | ${g.measuredTotal} | ${p ? `${(p.measuredTotal / standard).toFixed(1)}×` : '–'} | ${(paperPbft / g.measuredTotal).toFixed(1)}× | ${deliver} (n − k = ${g.nodes - k}) | ${g.measuredTotal + sum(g.notInFormula)} |`);
+    lines.push(
+      `| ${g.nodes} | ${k} | ${p ? p.measuredTotal : '–'} | ${paperPbft} | ${standard} | ${g.measuredTotal} | ${p ? `${(p.measuredTotal / standard).toFixed(1)}×` : '–'} | ${(paperPbft / g.measuredTotal).toFixed(1)}× | ${deliver} (n − k = ${g.nodes - k}) | ${g.measuredTotal + sum(g.notInFormula)} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -279,16 +316,20 @@ export function figure6Verdicts(rows: readonly ComplexityRow[]): string[] {
   // 1. "below 32 nodes not much different"
   const p16 = pbft.find((r) => r.nodes === 16);
   const g16 = gp(16, 4);
-  out.push('1. *"When the number of nodes in the network does not reach 32, the communication complexity of the three consensus algorithms is not much different."* — '
-    + (p16 && g16
-      ? `**does not hold.** At n = 16 PBFT needs ${p16.measuredTotal} messages (Table 2's count: ${pbftFormula(16).total}), the two-layer protocol with k = 4 needs ${g16.measuredTotal} (${g16.measuredTotal + sum(g16.notInFormula)} with request, submit2 and delivery): ${(p16.measuredTotal / g16.measuredTotal).toFixed(1)}× fewer (${(pbftFormula(16).total / g16.measuredTotal).toFixed(1)}× by the paper's counts). Only SG-PBFT's formula (${sgPbftFormula(16)}) is close to the two-layer count.`
-      : notMeasured('pbft and gpbft k = 4 at n = 16')));
+  out.push(
+    '1. *"When the number of nodes in the network does not reach 32, the communication complexity of the three consensus algorithms is not much different."* — ' +
+      (p16 && g16
+        ? `**does not hold.** At n = 16 PBFT needs ${p16.measuredTotal} messages (Table 2's count: ${pbftFormula(16).total}), the two-layer protocol with k = 4 needs ${g16.measuredTotal} (${g16.measuredTotal + sum(g16.notInFormula)} with request, submit2 and delivery): ${(p16.measuredTotal / g16.measuredTotal).toFixed(1)}× fewer (${(pbftFormula(16).total / g16.measuredTotal).toFixed(1)}× by the paper's counts). Only SG-PBFT's formula (${sgPbftFormula(16)}) is close to the two-layer count.`
+        : notMeasured('pbft and gpbft k = 4 at n = 16')),
+  );
   // 2. PBFT quadratic
   if (pbft.length >= 2) {
     const a = pbft[0]!;
     const b = pbft[pbft.length - 1]!;
     const e = growthExponent(a.nodes, a.measuredTotal, b.nodes, b.measuredTotal);
-    out.push(`2. *"The communication complexity of the traditional PBFT algorithm increases rapidly at a quadratic level."* — **holds.** Measured ${thousands(a.measuredTotal)} messages at n = ${a.nodes} and ${thousands(b.measuredTotal)} at n = ${b.nodes}: growth exponent ${fmtExp(e)} (2 = quadratic).`);
+    out.push(
+      `2. *"The communication complexity of the traditional PBFT algorithm increases rapidly at a quadratic level."* — **holds.** Measured ${thousands(a.measuredTotal)} messages at n = ${a.nodes} and ${thousands(b.measuredTotal)} at n = ${b.nodes}: growth exponent ${fmtExp(e)} (2 = quadratic).`,
+    );
   } else {
     out.push(`2. *"… PBFT … increases rapidly at a quadratic level."* — ${notMeasured('pbft at two sizes')}.`);
   }
@@ -300,27 +341,38 @@ export function figure6Verdicts(rows: readonly ComplexityRow[]): string[] {
     if (g.length < 2) continue;
     const a = g[g.length - 2]!;
     const b = g[g.length - 1]!;
-    fixed.push(`k = ${k}: ${a.measuredTotal} → ${b.measuredTotal} from n = ${a.nodes} to ${b.nodes}, exponent ${fmtExp(growthExponent(a.nodes, a.measuredTotal, b.nodes, b.measuredTotal))}`);
+    fixed.push(
+      `k = ${k}: ${a.measuredTotal} → ${b.measuredTotal} from n = ${a.nodes} to ${b.nodes}, exponent ${fmtExp(growthExponent(a.nodes, a.measuredTotal, b.nodes, b.measuredTotal))}`,
+    );
   }
   const sq = rows.filter((r) => r.engine === 'gpbft' && r.groups! * r.groups! === r.nodes).sort((a, b) => a.nodes - b.nodes);
-  const sqText = sq.length >= 2
-    ? `With k = √n: ${sq.map((r) => `${r.measuredTotal} (n = ${r.nodes}, k = ${r.groups})`).join(' → ')}, exponent ${fmtExp(growthExponent(sq[0]!.nodes, sq[0]!.measuredTotal, sq[sq.length - 1]!.nodes, sq[sq.length - 1]!.measuredTotal))} — almost linear, as the formula says: (1 + 2√n)(√n − 1) + (√n − 1)(2√n + 1) = 4n − 2√n − 2`
-    : 'The k = √n series was not measured in this run';
-  out.push(`3. *"The communication complexity of the medical data consensus in this paper increases almost linearly and slowly."* — **holds only if k grows like √n.** With a fixed number of groups the first (in-group) consensus is quadratic in n/k, and the total follows it at large n: ${fixed.length > 0 ? fixed.join('; ') : 'no fixed-k series in this run'}. ${sqText}. The paper's Figure 6 does not say which k it plots.`);
+  const sqText =
+    sq.length >= 2
+      ? `With k = √n: ${sq.map((r) => `${r.measuredTotal} (n = ${r.nodes}, k = ${r.groups})`).join(' → ')}, exponent ${fmtExp(growthExponent(sq[0]!.nodes, sq[0]!.measuredTotal, sq[sq.length - 1]!.nodes, sq[sq.length - 1]!.measuredTotal))} — almost linear, as the formula says: (1 + 2√n)(√n − 1) + (√n − 1)(2√n + 1) = 4n − 2√n − 2`
+      : 'The k = √n series was not measured in this run';
+  out.push(
+    `3. *"The communication complexity of the medical data consensus in this paper increases almost linearly and slowly."* — **holds only if k grows like √n.** With a fixed number of groups the first (in-group) consensus is quadratic in n/k, and the total follows it at large n: ${fixed.length > 0 ? fixed.join('; ') : 'no fixed-k series in this run'}. ${sqText}. The paper's Figure 6 does not say which k it plots.`,
+  );
   // 4. SG-PBFT difference grows
   const last = rows.filter((r) => r.engine === 'gpbft').sort((a, b) => b.nodes - a.nodes || a.measuredTotal - b.measuredTotal)[0];
   const first = rows.filter((r) => r.engine === 'gpbft').sort((a, b) => a.nodes - b.nodes || a.measuredTotal - b.measuredTotal)[0];
-  out.push('4. *"The difference between SG-PBFT and the method in this paper also increases significantly with the number of nodes."* — '
-    + (last && first && last.nodes > first.nodes
-      ? `**holds** (SG-PBFT by its formula only; it is not implemented): at n = ${first.nodes} SG-PBFT ${sgPbftFormula(first.nodes)} vs the best measured two-layer ${first.measuredTotal} (k = ${first.groups}); at n = ${last.nodes} ${thousands(sgPbftFormula(last.nodes))} vs ${thousands(last.measuredTotal)} (k = ${last.groups}).`
-      : notMeasured('gpbft at two sizes')));
+  out.push(
+    '4. *"The difference between SG-PBFT and the method in this paper also increases significantly with the number of nodes."* — ' +
+      (last && first && last.nodes > first.nodes
+        ? `**holds** (SG-PBFT by its formula only; it is not implemented): at n = ${first.nodes} SG-PBFT ${sgPbftFormula(first.nodes)} vs the best measured two-layer ${first.measuredTotal} (k = ${first.groups}); at n = ${last.nodes} ${thousands(sgPbftFormula(last.nodes))} vs ${thousands(last.measuredTotal)} (k = ${last.groups}).`
+        : notMeasured('gpbft at two sizes')),
+  );
   // 5. Which k minimises the total (formula, all divisors) — where the √n series sits.
-  const best = [...new Set(rows.filter((r) => r.engine === 'gpbft').map((r) => r.nodes))].sort((a, b) => a - b).map((n) => {
-    const divisors = Array.from({ length: n }, (_, i) => i + 1).filter((k) => n % k === 0 && k > 1 && k < n);
-    const min = divisors.reduce((m, k) => (twoLayerFormula(n, k).total < twoLayerFormula(n, m).total ? k : m), divisors[0] ?? 1);
-    return `n = ${n}: k = ${min} (${twoLayerFormula(n, min).total})`;
-  });
-  out.push(`5. Not a sentence of the paper, for the reading of 3: the k minimising Table 2's two-layer total among the divisors of n (formula; the measured counts equal it wherever both exist) is ${best.join(', ')} — at or next to √n.`);
+  const best = [...new Set(rows.filter((r) => r.engine === 'gpbft').map((r) => r.nodes))]
+    .sort((a, b) => a - b)
+    .map((n) => {
+      const divisors = Array.from({ length: n }, (_, i) => i + 1).filter((k) => n % k === 0 && k > 1 && k < n);
+      const min = divisors.reduce((m, k) => (twoLayerFormula(n, k).total < twoLayerFormula(n, m).total ? k : m), divisors[0] ?? 1);
+      return `n = ${n}: k = ${min} (${twoLayerFormula(n, min).total})`;
+    });
+  out.push(
+    `5. Not a sentence of the paper, for the reading of 3: the k minimising Table 2's two-layer total among the divisors of n (formula; the measured counts equal it wherever both exist) is ${best.join(', ')} — at or next to √n.`,
+  );
   return out;
 }
 
@@ -331,7 +383,7 @@ export function complexityMarkdown(rows: readonly ComplexityRow[], command: stri
     `Regenerate: \`${command}\``,
     '',
     'One consensus instance per configuration: a single proposal, no faults, every node decides it.',
-    'Signatures use the simulator\'s fast keyed-hash scheme (same message sizes as ECDSA P-256, a',
+    "Signatures use the simulator's fast keyed-hash scheme (same message sizes as ECDSA P-256, a",
     'fraction of the CPU), because 256 nodes with real ECDSA would take long; counts do not depend on it.',
     `Driver \`sim\` = the deterministic simulator (up to ${SIM_NODES_MAX} nodes); \`sync\` = the synchronous`,
     'counting driver (real engines, FIFO delivery of every message, no faults) beyond that.',
@@ -354,9 +406,9 @@ export function complexityMarkdown(rows: readonly ComplexityRow[], command: stri
     '',
     'Standard PBFT (Castro–Liskov, the `pbft` engine): the primary sends no prepare, so prepare is (n − 1)² and the total',
     '2n² − 2n. Table 2 counts n(n − 1) prepares: its PBFT total 2n² − n − 1 is n − 1 more than standard PBFT. Its two-layer',
-    'formula counts the primaries\' prepares as well, and the `gpbft` engine sends them so that its counts can be checked',
+    "formula counts the primaries' prepares as well, and the `gpbft` engine sends them so that its counts can be checked",
     'against Table 2 (decision 0606). Comparing like with like: "standard" columns both without, "paper" columns both with.',
-    'Table 2\'s two-layer total also leaves out what the protocol needs to finish an instance: the client request forwarded',
+    "Table 2's two-layer total also leaves out what the protocol needs to finish an instance: the client request forwarded",
     'to its group primary, the endorsed batch handed to the head primary (`submit2`), and the signed package each primary',
     'delivers to its group members (`deliver`, n − k messages) — the last column adds them.',
     '',
@@ -366,7 +418,7 @@ export function complexityMarkdown(rows: readonly ComplexityRow[], command: stri
     '',
     kSqrtTable(rows),
     '',
-    '## Figure 6\'s sentences, each with the measured verdict',
+    "## Figure 6's sentences, each with the measured verdict",
     '',
     ...figure6Verdicts(rows),
     '',

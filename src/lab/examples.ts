@@ -50,7 +50,10 @@ export function splitBrain(n: number, quorum: QuorumMode): ForkResult {
   };
   const honest = c.ids.filter((id) => id !== 'g1');
   const half = Math.floor(honest.length / 2);
-  const sides = [{ to: honest.slice(0, half), tag: 'X' }, { to: honest.slice(half), tag: 'Y' }];
+  const sides = [
+    { to: honest.slice(0, half), tag: 'X' },
+    { to: honest.slice(half), tag: 'Y' },
+  ];
   const justification = quorum === 'bft' ? votes.map((v) => ({ ...v, proposals: [] })) : [];
   const validationsNeeded = quorum === 'paper' ? Math.floor((n - 1) / 2) + 1 : 0;
   for (const side of sides) {
@@ -67,8 +70,15 @@ export function splitBrain(n: number, quorum: QuorumMode): ForkResult {
     const pow = searchNonce(digest, 1, 'g1', 8, 0, 1 << 20);
     if (!pow.found) throw new Error('no proof hash within 2^20 nonces at 8 bits (expected after ~256)');
     const seal = sign<HgSeal>({
-      type: 'hg-seal', epoch: 1, height: 1, prev: GENESIS_DIGEST, proposals, generator: 'g1',
-      nonce: pow.nonce, difficultyBits: 8, validations: [own, ...side.to.flatMap((id) => validations.get(id) ?? [])],
+      type: 'hg-seal',
+      epoch: 1,
+      height: 1,
+      prev: GENESIS_DIGEST,
+      proposals,
+      generator: 'g1',
+      nonce: pow.nonce,
+      difficultyBits: 8,
+      validations: [own, ...side.to.flatMap((id) => validations.get(id) ?? [])],
     });
     for (const to of side.to) {
       c.node(to).step('g1', seal);
@@ -95,15 +105,27 @@ function scripted(indices: readonly number[]): Rng {
 }
 
 export const GROUPING_EXAMPLE: readonly GeoNode[] = [
-  geo('w1', 0, 0), geo('e1', 0, 10), geo('w2', 0.1, 0), geo('e2', 0.1, 10),
-  geo('w3', 0.2, 0), geo('e3', 0.2, 10), geo('w4', 0.3, 0), geo('e4', 0.3, 10),
+  geo('w1', 0, 0),
+  geo('e1', 0, 10),
+  geo('w2', 0.1, 0),
+  geo('e2', 0.1, 10),
+  geo('w3', 0.2, 0),
+  geo('e3', 0.2, 10),
+  geo('w4', 0.3, 0),
+  geo('e4', 0.3, 10),
 ];
 
 export interface GroupingComparison {
   readonly example: Record<RadiusRule, string[][]>;
   /** The first centre's radius under each rule (metres). */
   readonly firstRadius: Record<RadiusRule, number>;
-  readonly random: { readonly geographies: number; readonly nodes: number; readonly groups: number; readonly differ: number; readonly firstDiffering: { seed: number; groups: Record<RadiusRule, string[][]> } | null };
+  readonly random: {
+    readonly geographies: number;
+    readonly nodes: number;
+    readonly groups: number;
+    readonly differ: number;
+    readonly firstDiffering: { seed: number; groups: Record<RadiusRule, string[][]> } | null;
+  };
 }
 
 function randomGeography(seed: number, nodes: number): GeoNode[] {
@@ -120,7 +142,10 @@ export function sameGroups(a: readonly string[][], b: readonly string[][]): bool
 
 export function compareRadii(geographies: number, nodes = 16, groups = 4): GroupingComparison {
   const ids = (gs: GeoNode[][]): string[][] => gs.map((g) => g.map((n) => n.id));
-  const example = { line5: ids(distanceGrouping(GROUPING_EXAMPLE, 2, scripted([0, 2]), 'line5')), eq1: ids(distanceGrouping(GROUPING_EXAMPLE, 2, scripted([0, 2]), 'eq1')) };
+  const example = {
+    line5: ids(distanceGrouping(GROUPING_EXAMPLE, 2, scripted([0, 2]), 'line5')),
+    eq1: ids(distanceGrouping(GROUPING_EXAMPLE, 2, scripted([0, 2]), 'eq1')),
+  };
   const c = GROUPING_EXAMPLE[0]!;
   const sum = GROUPING_EXAMPLE.slice(1).reduce((s, j) => s + distanceMetres(c, j), 0);
   const firstRadius = { line5: sum / (GROUPING_EXAMPLE.length - 1), eq1: sum / GROUPING_EXAMPLE.length };
@@ -142,7 +167,12 @@ export function compareRadii(geographies: number, nodes = 16, groups = 4): Group
 // ---------------------------------------------------------------- primary election
 
 export const ELECTION_GROUP: readonly GeoNode[] = [geo('a', 0, 0), geo('b', 0, 1), geo('c', 0, 2), geo('d', 0, 3)];
-export const ELECTION_RATINGS: ReadonlyMap<string, number> = new Map([['a', 100], ['b', 50], ['c', 50], ['d', 50]]);
+export const ELECTION_RATINGS: ReadonlyMap<string, number> = new Map([
+  ['a', 100],
+  ['b', 50],
+  ['c', 50],
+  ['d', 50],
+]);
 
 export interface ElectionRow {
   readonly reading: string;
@@ -151,13 +181,18 @@ export interface ElectionRow {
 
 /** T = α·md + β·(100 − vi) taken literally, md in the unit given (no normalisation). */
 function rawRanking(unitMetres: number, alpha: number, beta: number): { id: string; t: number }[] {
-  return ELECTION_GROUP.map((n) => ({ id: n.id, t: alpha * (meanDistance(n, ELECTION_GROUP) / unitMetres) + beta * (100 - (ELECTION_RATINGS.get(n.id) ?? 0)) }))
-    .sort((x, y) => x.t - y.t || (x.id < y.id ? -1 : 1));
+  return ELECTION_GROUP.map((n) => ({
+    id: n.id,
+    t: alpha * (meanDistance(n, ELECTION_GROUP) / unitMetres) + beta * (100 - (ELECTION_RATINGS.get(n.id) ?? 0)),
+  })).sort((x, y) => x.t - y.t || (x.id < y.id ? -1 : 1));
 }
 
 export function electionExample(alpha = 0.5, beta = 0.5): ElectionRow[] {
   return [
-    { reading: 'normalised (the engine, decision 0602): α·md/md_max + β·(1 − vi/100)', ranking: rankGroup(ELECTION_GROUP, ELECTION_RATINGS, alpha, beta).map((r) => ({ id: r.id, t: r.t })) },
+    {
+      reading: 'normalised (the engine, decision 0602): α·md/md_max + β·(1 − vi/100)',
+      ranking: rankGroup(ELECTION_GROUP, ELECTION_RATINGS, alpha, beta).map((r) => ({ id: r.id, t: r.t })),
+    },
     { reading: 'not normalised, md in km: α·md + β·(100 − vi)', ranking: rawRanking(1000, alpha, beta) },
     { reading: 'not normalised, md in metres: α·md + β·(100 − vi)', ranking: rawRanking(1, alpha, beta) },
   ];
@@ -166,54 +201,102 @@ export function electionExample(alpha = 0.5, beta = 0.5): ElectionRow[] {
 // ---------------------------------------------------------------- reports
 
 export function hashgenForkMarkdown(rows: readonly ForkResult[], command: string): string {
-  const L: string[] = ['# hashgen (paper 004): a Byzantine generator forks the chain under the paper\'s quorum', '', `Regenerate: \`${command}\``, ''];
-  L.push('Paper 004\'s hash-generator consensus: the selected generator is authenticated by ⌈N/2⌉ of the N others, builds a block',
+  const L: string[] = ["# hashgen (paper 004): a Byzantine generator forks the chain under the paper's quorum", '', `Regenerate: \`${command}\``, ''];
+  L.push(
+    "Paper 004's hash-generator consensus: the selected generator is authenticated by ⌈N/2⌉ of the N others, builds a block",
     'which ⌊N/2⌋+1 generators validate (its own validation included), and seals it (decision 0800). Here generator g1 is',
     'authenticated by everyone, then turns Byzantine: it builds two blocks for height 1 (X and Y), sends X to one half of the',
     'honest generators and Y to the other, validates both itself, and seals each with its own and the honest validations it',
     'received. The honest generators run the real engine (src/consensus/hashgen) in a synchronous cluster; g1 is played by',
-    'hand with its real key. Under `quorum: \'bft\'` (decision 0802) the same attack is repeated.', '');
+    "hand with its real key. Under `quorum: 'bft'` (decision 0802) the same attack is repeated.",
+    '',
+  );
   L.push('| generators n | quorum | validations needed | decided at height 1 (digest prefix per honest generator) | agreement |', '|---:|---|---:|---|---|');
   for (const r of rows) {
-    L.push(`| ${r.n} | ${r.quorum} | ${r.quorum === 'paper' ? r.validationsNeeded : 'q = ⌈(n+f+1)/2⌉ + commit phase'} | ${Object.entries(r.decided).map(([id, d]) => `${id}: ${d ?? '–'}`).join(', ')} | ${r.agreementViolated ? '**violated** (two blocks at height 1)' : 'holds'} |`);
+    L.push(
+      `| ${r.n} | ${r.quorum} | ${r.quorum === 'paper' ? r.validationsNeeded : 'q = ⌈(n+f+1)/2⌉ + commit phase'} | ${Object.entries(r.decided)
+        .map(([id, d]) => `${id}: ${d ?? '–'}`)
+        .join(', ')} | ${r.agreementViolated ? '**violated** (two blocks at height 1)' : 'holds'} |`,
+    );
   }
   const even = rows.find((r) => r.n % 2 === 0 && r.quorum === 'paper');
   L.push('', '## Verdicts', '');
-  if (even) L.push(`- Even number of generators (n = ${even.n}): the paper's validation quorum is ⌊N/2⌋+1 = ${even.validationsNeeded} = n/2, so the two halves of the generators are disjoint quorums once the Byzantine generator signs both — agreement is ${even.agreementViolated ? '**violated**' : 'not violated'}.`);
-  for (const r of rows.filter((x) => x.n % 2 === 1 && x.quorum === 'paper')) L.push(`- Odd (n = ${r.n}): ${r.validationsNeeded} validations of ${r.n}; two quorums share one node, and the Byzantine generator is that node — agreement is ${r.agreementViolated ? '**violated** too' : 'not violated'}.`);
-  L.push(`- \`quorum: 'bft'\`: ${rows.filter((r) => r.quorum === 'bft').every((r) => !r.agreementViolated) ? 'no conflicting blocks decided' : 'CONFLICT'} (${rows.filter((r) => r.quorum === 'bft').map((r) => `n = ${r.n}: ${Object.values(r.decided).filter((d) => d !== null).length} honest generator(s) decided anything`).join('; ')}).`);
-  L.push('- The paper claims crash tolerance only; its thresholds are safe under crash faults (|Qa| + |Qv| = n + 1 > n, decision',
-    '  0800; the simulator campaign of hashgen-campaign.md) and not under one Byzantine generator, as measured here.', '');
+  if (even)
+    L.push(
+      `- Even number of generators (n = ${even.n}): the paper's validation quorum is ⌊N/2⌋+1 = ${even.validationsNeeded} = n/2, so the two halves of the generators are disjoint quorums once the Byzantine generator signs both — agreement is ${even.agreementViolated ? '**violated**' : 'not violated'}.`,
+    );
+  for (const r of rows.filter((x) => x.n % 2 === 1 && x.quorum === 'paper'))
+    L.push(
+      `- Odd (n = ${r.n}): ${r.validationsNeeded} validations of ${r.n}; two quorums share one node, and the Byzantine generator is that node — agreement is ${r.agreementViolated ? '**violated** too' : 'not violated'}.`,
+    );
+  L.push(
+    `- \`quorum: 'bft'\`: ${rows.filter((r) => r.quorum === 'bft').every((r) => !r.agreementViolated) ? 'no conflicting blocks decided' : 'CONFLICT'} (${rows
+      .filter((r) => r.quorum === 'bft')
+      .map((r) => `n = ${r.n}: ${Object.values(r.decided).filter((d) => d !== null).length} honest generator(s) decided anything`)
+      .join('; ')}).`,
+  );
+  L.push(
+    '- The paper claims crash tolerance only; its thresholds are safe under crash faults (|Qa| + |Qv| = n + 1 > n, decision',
+    '  0800; the simulator campaign of hashgen-campaign.md) and not under one Byzantine generator, as measured here.',
+    '',
+  );
   return `${L.join('\n')}\n`;
 }
 
 export function gpbftExamplesMarkdown(g: GroupingComparison, e: readonly ElectionRow[], command: string): string {
   const km = (m: number): string => `${(m / 1000).toFixed(1)} km`;
   const groups = (gs: readonly string[][]): string => gs.map((x) => `{${x.join(', ')}}`).join(' ');
-  const L: string[] = ['# gpbft (paper 002): the Distance grouping\'s two radii, and the primary election with and without normalisation', '', `Regenerate: \`${command}\``, ''];
+  const L: string[] = [
+    "# gpbft (paper 002): the Distance grouping's two radii, and the primary election with and without normalisation",
+    '',
+    `Regenerate: \`${command}\``,
+    '',
+  ];
   L.push('## Distance grouping: Eq. 1 vs Algorithm 1 line 5', '');
-  L.push('The paper defines the threshold radius twice: Eq. 1, R = Σ_{j∈U} d_ij / |U| (the centre itself counted, at distance 0), and',
-    'Algorithm 1 line 5, R = Σ_{j≠c} d_cj / (|U| − 1). The engine follows line 5 (decision 0601); `distanceGrouping(…, \'eq1\')`',
-    'runs the other reading with the same code.', '');
-  L.push(`Hand-checked example (unit test "two clusters"): 8 hospitals, two clusters 10° of longitude apart, m = 2, centres U[0] = w1`,
-    `then U[2]. First radius: line 5 ${km(g.firstRadius.line5)}, Eq. 1 ${km(g.firstRadius.eq1)}.`, '');
+  L.push(
+    'The paper defines the threshold radius twice: Eq. 1, R = Σ_{j∈U} d_ij / |U| (the centre itself counted, at distance 0), and',
+    "Algorithm 1 line 5, R = Σ_{j≠c} d_cj / (|U| − 1). The engine follows line 5 (decision 0601); `distanceGrouping(…, 'eq1')`",
+    'runs the other reading with the same code.',
+    '',
+  );
+  L.push(
+    `Hand-checked example (unit test "two clusters"): 8 hospitals, two clusters 10° of longitude apart, m = 2, centres U[0] = w1`,
+    `then U[2]. First radius: line 5 ${km(g.firstRadius.line5)}, Eq. 1 ${km(g.firstRadius.eq1)}.`,
+    '',
+  );
   L.push('| radius | groups |', '|---|---|', `| line 5 | ${groups(g.example.line5)} |`, `| Eq. 1 | ${groups(g.example.eq1)} |`, '');
-  L.push(`${sameGroups(g.example.line5, g.example.eq1) ? 'Same members in each group (only the order in which e1 joined differs): with well separated clusters the smaller radius changes nothing.' : 'The groups have different members.'}`, '');
-  L.push(`Random geographies (${g.random.geographies} seeds, ${g.random.nodes} hospitals uniformly over a 4° × 4° region, m = ${g.random.groups}, the same centre draws for both rules): the groups have different members in **${g.random.differ} of ${g.random.geographies}**.`);
+  L.push(
+    `${sameGroups(g.example.line5, g.example.eq1) ? 'Same members in each group (only the order in which e1 joined differs): with well separated clusters the smaller radius changes nothing.' : 'The groups have different members.'}`,
+    '',
+  );
+  L.push(
+    `Random geographies (${g.random.geographies} seeds, ${g.random.nodes} hospitals uniformly over a 4° × 4° region, m = ${g.random.groups}, the same centre draws for both rules): the groups have different members in **${g.random.differ} of ${g.random.geographies}**.`,
+  );
   if (g.random.firstDiffering) {
     const f = g.random.firstDiffering;
     L.push('', `First differing geography, seed ${f.seed}:`, '', `- line 5: ${groups(f.groups.line5)}`, `- Eq. 1: ${groups(f.groups.eq1)}`);
   }
-  L.push('', 'Verdict: the two formulas of the paper are not the same rule; on spread-out geographies they group differently, on',
-    'clearly clustered ones they agree. Both keep every group at ⌊N/m⌋ or ⌈N/m⌉ nodes (enough(i)), so n > 3f holds either way.', '');
+  L.push(
+    '',
+    'Verdict: the two formulas of the paper are not the same rule; on spread-out geographies they group differently, on',
+    'clearly clustered ones they agree. Both keep every group at ⌊N/m⌋ or ⌈N/m⌉ nodes (enough(i)), so n > 3f holds either way.',
+    '',
+  );
   L.push('## Primary election: T = α·md + β·vi (Eqs. 4–5)', '');
-  L.push('Group of four hospitals on the equator, 1° apart (a, b, c, d); comprehensive ratings a 100, b 50, c 50, d 50; α = β = 0.5.',
-    'md is a distance, vi a score: the paper adds them without saying how they are scaled. Lower T ranks first.', '');
+  L.push(
+    'Group of four hospitals on the equator, 1° apart (a, b, c, d); comprehensive ratings a 100, b 50, c 50, d 50; α = β = 0.5.',
+    'md is a distance, vi a score: the paper adds them without saying how they are scaled. Lower T ranks first.',
+    '',
+  );
   L.push('| reading | ranking (T) | primary |', '|---|---|---|');
   for (const r of e) L.push(`| ${r.reading} | ${r.ranking.map((x) => `${x.id} (${Number(x.t.toPrecision(6))})`).join(', ')} | ${r.ranking[0]!.id} |`);
   const primaries = new Set(e.map((r) => r.ranking[0]!.id));
-  L.push('', `Verdict: ${primaries.size > 1 ? 'the primary depends on the units' : 'the same primary in every reading here'} — normalised, the best-rated hospital a wins; taken literally with md in km or metres, the`,
+  L.push(
+    '',
+    `Verdict: ${primaries.size > 1 ? 'the primary depends on the units' : 'the same primary in every reading here'} — normalised, the best-rated hospital a wins; taken literally with md in km or metres, the`,
     'distance term outweighs the rating and the most central hospital wins, whatever α and β say. Normalising both terms to',
-    '[0, 1] (decision 0602) is what lets α and β weigh them as the paper intends.', '');
+    '[0, 1] (decision 0602) is what lets α and β weigh them as the paper intends.',
+    '',
+  );
   return `${L.join('\n')}\n`;
 }

@@ -88,31 +88,52 @@ export function orderersMarkdown(runs: readonly OrdererRun[], o: OrderersOptions
   const L: string[] = [];
   L.push('# Paper 000: five Raft orderers tolerate two failed, not three', '');
   L.push(`Regenerate: \`${command}\``, '');
-  L.push('The claim (Alexandridis et al., §IV): with five orderers "the organization needs at least (O/2)+1 as a quorum … at least',
+  L.push(
+    'The claim (Alexandridis et al., §IV): with five orderers "the organization needs at least (O/2)+1 as a quorum … at least',
     '3 majority nodes and the organization can be tolerated with 2 failed nodes". Measured in the deterministic simulator',
     '(`raft`, 5 nodes, fast signatures, 1–20 ms links, 4 clients submitting 100 proposals per virtual second to random live',
     'nodes and re-submitting elsewhere after 1 s) with scripted permanent crashes (`SimOptions.schedule`; on the command line',
-    '`medledger sim --engine raft --nodes 5 --crash-permanent 2`):', '');
+    '`medledger sim --engine raft --nodes 5 --crash-permanent 2`):',
+    '',
+  );
   for (const p of phases) L.push(`- ${p.fromMs}–${p.toMs} ms: ${p.label}`);
-  L.push('', '`@leader` is resolved when the crash happens (the leader the live nodes report); `@any` crashes the lowest-numbered live',
+  L.push(
+    '',
+    '`@leader` is resolved when the crash happens (the leader the live nodes report); `@any` crashes the lowest-numbered live',
     'non-leader and, for the restart, brings back the earliest node crashed by the script (the old leader). At the end of the',
     'faulty phase the two still crashed stay down; the liveness checker then requires the three live orderers to decide every',
-    'submitted proposal within 30 s.', '');
-  L.push('Columns per phase: proposals first decided by a correct node in the phase / of those, submitted in the phase (so not',
-    'committed by acknowledgements already in flight when a crash struck).', '');
+    'submitted proposal within 30 s.',
+    '',
+  );
+  L.push(
+    'Columns per phase: proposals first decided by a correct node in the phase / of those, submitted in the phase (so not',
+    'committed by acknowledgements already in flight when a crash struck).',
+    '',
+  );
   L.push(`| seed | crashes (resolved) | ${phases.map((p) => `${p.down} down: decided / submitted-and-decided`).join(' | ')} | checkers |`);
   L.push(`|---:|---|${phases.map(() => '---:').join('|')}|---|`);
   for (const r of runs) {
-    L.push(`| ${r.seed} | ${r.resolved.map((x) => x.replace(/ \(reported leader.*\)$/, ' (leader)')).join('; ')} | ${r.phases.map((p) => `${p.decided} / ${p.submittedAndDecided}`).join(' | ')} | ${r.violations.length === 0 ? 'all passed' : r.violations.map((v) => v.slice(0, 160)).join('; ')} |`);
+    L.push(
+      `| ${r.seed} | ${r.resolved.map((x) => x.replace(/ \(reported leader.*\)$/, ' (leader)')).join('; ')} | ${r.phases.map((p) => `${p.decided} / ${p.submittedAndDecided}`).join(' | ')} | ${r.violations.length === 0 ? 'all passed' : r.violations.map((v) => v.slice(0, 160)).join('; ')} |`,
+    );
   }
   L.push('');
   const progress = (i: number): boolean => runs.every((r) => r.phases[i]!.submittedAndDecided > 0);
   const none = (i: number): boolean => runs.every((r) => r.phases[i]!.submittedAndDecided === 0);
   const inflight = runs.map((r) => r.phases[2]!).filter((p) => p.decided > 0);
   L.push('## Verdicts', '');
-  L.push(`- 2 of 5 orderers down, the leader among them: **${progress(1) ? 'progress' : 'NO progress'}** in ${runs.filter((r) => r.phases[1]!.submittedAndDecided > 0).length} of ${runs.length} runs (a new leader is elected among the three and commits with their majority of 3).`);
-  L.push(`- 3 of 5 down: **${none(2) ? 'no progress' : 'PROGRESS (unexpected)'}** — no proposal submitted while three were down was decided before one returned, in ${runs.filter((r) => r.phases[2]!.submittedAndDecided === 0).length} of ${runs.length} runs${inflight.length > 0 ? ` (${inflight.map((p) => p.decided).join(', ')} proposal(s) submitted earlier were still committed by acknowledgements in flight at the crash, the last at ${inflight.map((p) => p.lastDecisionMs).join(', ')} ms)` : ''}.`);
-  L.push(`- One returns (2 down again): **${progress(3) ? 'progress again' : 'NO progress'}** in ${runs.filter((r) => r.phases[3]!.submittedAndDecided > 0).length} of ${runs.length} runs, and the checkers (agreement, validity, integrity, durability, liveness of the live orderers) ${runs.every((r) => r.violations.length === 0) ? 'passed in every run' : 'FAILED in some run (see the table)'}.`);
-  L.push(`- The paper's claim **${progress(1) && none(2) && progress(3) && runs.every((r) => r.violations.length === 0) ? 'holds' : 'is not reproduced'}**: Raft's majority quorum of 3 tolerates 2 crashed orderers and not 3.`, '');
+  L.push(
+    `- 2 of 5 orderers down, the leader among them: **${progress(1) ? 'progress' : 'NO progress'}** in ${runs.filter((r) => r.phases[1]!.submittedAndDecided > 0).length} of ${runs.length} runs (a new leader is elected among the three and commits with their majority of 3).`,
+  );
+  L.push(
+    `- 3 of 5 down: **${none(2) ? 'no progress' : 'PROGRESS (unexpected)'}** — no proposal submitted while three were down was decided before one returned, in ${runs.filter((r) => r.phases[2]!.submittedAndDecided === 0).length} of ${runs.length} runs${inflight.length > 0 ? ` (${inflight.map((p) => p.decided).join(', ')} proposal(s) submitted earlier were still committed by acknowledgements in flight at the crash, the last at ${inflight.map((p) => p.lastDecisionMs).join(', ')} ms)` : ''}.`,
+  );
+  L.push(
+    `- One returns (2 down again): **${progress(3) ? 'progress again' : 'NO progress'}** in ${runs.filter((r) => r.phases[3]!.submittedAndDecided > 0).length} of ${runs.length} runs, and the checkers (agreement, validity, integrity, durability, liveness of the live orderers) ${runs.every((r) => r.violations.length === 0) ? 'passed in every run' : 'FAILED in some run (see the table)'}.`,
+  );
+  L.push(
+    `- The paper's claim **${progress(1) && none(2) && progress(3) && runs.every((r) => r.violations.length === 0) ? 'holds' : 'is not reproduced'}**: Raft's majority quorum of 3 tolerates 2 crashed orderers and not 3.`,
+    '',
+  );
   return `${L.join('\n')}\n`;
 }

@@ -63,7 +63,26 @@ function knownKeys(name: string, obj: object, allowed: readonly string[]): void 
   for (const k of Object.keys(obj)) if (!allowed.includes(k)) fail(`${name}: unknown option "${k}" (known: ${allowed.join(', ')})`);
 }
 
-const TOP_KEYS = ['engine', 'nodes', 'seed', 'faults', 'byzantine', 'durationMs', 'tickMs', 'engineOptions', 'cutter', 'workload', 'network', 'crypto', 'trace', 'livenessMs', 'crashMax', 'traceEventsMax', 'membership', 'schedule'];
+const TOP_KEYS = [
+  'engine',
+  'nodes',
+  'seed',
+  'faults',
+  'byzantine',
+  'durationMs',
+  'tickMs',
+  'engineOptions',
+  'cutter',
+  'workload',
+  'network',
+  'crypto',
+  'trace',
+  'livenessMs',
+  'crashMax',
+  'traceEventsMax',
+  'membership',
+  'schedule',
+];
 export const SCHEDULE_ENTRIES_MAX = 64;
 export const SCHEDULE_NODE_TOKENS = ['@leader', '@any'] as const;
 export const MEMBERSHIP_JOINS_MAX = 8;
@@ -99,7 +118,9 @@ export function resolveOptions(o: SimOptions): ResolvedOptions {
   if (o.faults === 'byzantine' && f === 0 && (byzantine ?? 0) === 0) {
     // Name the real threshold: grouped engines need far more than PBFT's 4 (gpbft: 4 groups of 4).
     const enough = smallestTolerating(def, nodes);
-    fail(`engine "${def.name}" tolerates no faulty node with ${nodes} nodes (f = 0): ${enough === null ? `no cluster of at most ${NODES_MAX} nodes tolerates one` : `use at least ${enough} nodes`} for --faults byzantine`);
+    fail(
+      `engine "${def.name}" tolerates no faulty node with ${nodes} nodes (f = 0): ${enough === null ? `no cluster of at most ${NODES_MAX} nodes tolerates one` : `use at least ${enough} nodes`} for --faults byzantine`,
+    );
   }
   const crashMax = o.crashMax === undefined ? null : int('crashMax', o.crashMax, 0, nodes);
 
@@ -195,18 +216,21 @@ export function smallestTolerating(def: EngineDefinition, nodes: number): number
 function resolveSchedule(raw: unknown, ids: number, durationMs: number): ScheduledFault[] {
   if (raw === undefined) return [];
   if (!Array.isArray(raw) || raw.length > SCHEDULE_ENTRIES_MAX) fail(`schedule must be a list of at most ${SCHEDULE_ENTRIES_MAX} entries`);
-  return raw.map((e: unknown, i): ScheduledFault => {
-    const at = `schedule[${i}]`;
-    if (typeof e !== 'object' || e === null || Array.isArray(e)) fail(`${at} must be {atMs, action, node}`);
-    knownKeys(at, e, ['atMs', 'action', 'node']);
-    const { atMs, action, node } = e as Record<string, unknown>;
-    // A scripted fault after the heal would never run: the faulty phase ends at durationMs.
-    const t = int(`${at}.atMs`, atMs, 0, durationMs - 1);
-    if (action !== 'crash' && action !== 'restart') fail(`${at}.action must be crash or restart, got ${String(action)}`);
-    const m = typeof node === 'string' ? /^n(\d+)$/.exec(node) : null;
-    const known = (SCHEDULE_NODE_TOKENS as readonly string[]).includes(node as string) || (m !== null && Number(m[1]) >= 1 && Number(m[1]) <= ids);
-    if (!known) fail(`${at}.node must be n1..n${ids}, @leader or @any, got ${String(node)}`);
-    if (action === 'restart' && node === '@leader') fail(`${at}: restart @leader makes no sense (a crashed node leads nothing); name the node or use @any (the earliest scripted crash still down)`);
-    return { atMs: t, action, node: node as string };
-  }).sort((a, b) => a.atMs - b.atMs);
+  return raw
+    .map((e: unknown, i): ScheduledFault => {
+      const at = `schedule[${i}]`;
+      if (typeof e !== 'object' || e === null || Array.isArray(e)) fail(`${at} must be {atMs, action, node}`);
+      knownKeys(at, e, ['atMs', 'action', 'node']);
+      const { atMs, action, node } = e as Record<string, unknown>;
+      // A scripted fault after the heal would never run: the faulty phase ends at durationMs.
+      const t = int(`${at}.atMs`, atMs, 0, durationMs - 1);
+      if (action !== 'crash' && action !== 'restart') fail(`${at}.action must be crash or restart, got ${String(action)}`);
+      const m = typeof node === 'string' ? /^n(\d+)$/.exec(node) : null;
+      const known = (SCHEDULE_NODE_TOKENS as readonly string[]).includes(node as string) || (m !== null && Number(m[1]) >= 1 && Number(m[1]) <= ids);
+      if (!known) fail(`${at}.node must be n1..n${ids}, @leader or @any, got ${String(node)}`);
+      if (action === 'restart' && node === '@leader')
+        fail(`${at}: restart @leader makes no sense (a crashed node leads nothing); name the node or use @any (the earliest scripted crash still down)`);
+      return { atMs: t, action, node: node as string };
+    })
+    .sort((a, b) => a.atMs - b.atMs);
 }

@@ -59,7 +59,7 @@ describe('simulator: a correct engine passes every checker under faults', () => 
 });
 
 describe('simulator: Ready.restore (snapshot install / state transfer)', () => {
-  it('fills a lagging node\'s ledger from a correct node after checking the digest', () => {
+  it("fills a lagging node's ledger from a correct node after checking the digest", () => {
     let restores = 0;
     for (let seed = 1; seed <= 4; seed++) {
       const r = runSimulation({ ...base, faults: 'crash', seed, crashMax: 1, trace: true, traceEventsMax: 100_000 });
@@ -99,7 +99,10 @@ describe('simulator: each checker catches its deliberately broken engine', () =>
         if (r.violations.length === 0) continue;
         caught += 1;
         assert.deepEqual(checkers(r), [c.bug], JSON.stringify(r.violations));
-        assert.ok(r.trace.some((l) => l.includes('VIOLATION')), 'a trace ending at the violation');
+        assert.ok(
+          r.trace.some((l) => l.includes('VIOLATION')),
+          'a trace ending at the violation',
+        );
         assert.ok(r.faultSchedule.length >= 1);
       }
       assert.equal(caught, 3, `caught on every seed`);
@@ -124,8 +127,14 @@ describe('simulator: Byzantine faults', () => {
       equivocating += 1;
       const r = runSimulation(o);
       assert.deepEqual(r.faultSchedule, planSimulation(o).faultSchedule, 'planSimulation predicts the schedule');
-      assert.ok(r.violations.some((v) => v.checker === 'agreement'), `seed ${seed}: ${n1} → ${JSON.stringify(r.violations)}`);
-      assert.ok(r.trace.some((l) => l.includes('[byzantine equivocate:blk]')), 'the trace shows the equivocation');
+      assert.ok(
+        r.violations.some((v) => v.checker === 'agreement'),
+        `seed ${seed}: ${n1} → ${JSON.stringify(r.violations)}`,
+      );
+      assert.ok(
+        r.trace.some((l) => l.includes('[byzantine equivocate:blk]')),
+        'the trace shows the equivocation',
+      );
     }
     assert.equal(equivocating, 2);
   });
@@ -148,14 +157,20 @@ describe('simulator: Byzantine faults', () => {
       if (!twin) continue;
       const r = runSimulation(o);
       const id = /byzantine (n\d+)/.exec(twin)![1]!;
-      assert.ok(r.trace.some((l) => l.includes(`-> ${id}′ `)), `the twin ${id}′ receives messages`);
+      assert.ok(
+        r.trace.some((l) => l.includes(`-> ${id}′ `)),
+        `the twin ${id}′ receives messages`,
+      );
       return;
     }
     assert.fail('no seed drew twins');
   });
 
   it('rejects Byzantine faults for a crash-fault engine, and other bad options, with clear errors', () => {
-    assert.throws(() => runSimulation({ ...base, faults: 'byzantine' }), (e: Error) => e instanceof SimOptionsError && /crash-fault tolerant/.test(e.message));
+    assert.throws(
+      () => runSimulation({ ...base, faults: 'byzantine' }),
+      (e: Error) => e instanceof SimOptionsError && /crash-fault tolerant/.test(e.message),
+    );
     assert.throws(() => runSimulation({ ...base, faults: 'all', byzantine: 1 }), /byzantine must be 0/);
     assert.throws(() => runSimulation({ ...base, engine: 'nope' }), /unknown consensus engine "nope"/);
     assert.throws(() => runSimulation({ ...base, nodes: 0 }), /nodes must be an integer between 1 and 64/);
@@ -166,7 +181,10 @@ describe('simulator: Byzantine faults', () => {
     assert.throws(() => runSimulation({ ...base, workload: { clients: 0 } }), /workload.clients/);
     assert.throws(() => runSimulation({ ...base, extra: 1 } as SimOptions), /unknown option "extra"/);
     assert.throws(() => runSimulation({ ...base, engine: 'test-sequencer-bft', nodes: 3, faults: 'byzantine' }), /needs at least 4 nodes/);
-    assert.throws(() => runSimulation({ ...base, engineOptions: { bug: 'x' } }), (e: Error) => e instanceof SimOptionsError && /refused to start with these options: test-sequencer: unknown bug x/.test(e.message));
+    assert.throws(
+      () => runSimulation({ ...base, engineOptions: { bug: 'x' } }),
+      (e: Error) => e instanceof SimOptionsError && /refused to start with these options: test-sequencer: unknown bug x/.test(e.message),
+    );
   });
 });
 
@@ -191,11 +209,20 @@ describe('simulator: scripted (permanent) crashes', () => {
   const raft: SimOptions = { engine: 'raft', nodes: 5, seed: 3, faults: 'none', durationMs: 3000, crypto: 'fast', livenessMs: 3000 };
 
   it('two crashed for good, the leader included: the other three decide everything (liveness passes)', () => {
-    const r = runSimulation({ ...raft, schedule: [{ atMs: 1000, action: 'crash', node: '@leader' }, { atMs: 1000, action: 'crash', node: '@any' }] });
+    const r = runSimulation({
+      ...raft,
+      schedule: [
+        { atMs: 1000, action: 'crash', node: '@leader' },
+        { atMs: 1000, action: 'crash', node: '@any' },
+      ],
+    });
     assert.deepEqual(r.violations, []);
     assert.equal(r.scheduleResolved.length, 2);
     assert.match(r.scheduleResolved[0]!, /^t=1000ms crash @leader -> n\d \(reported leader of 5 live correct node\(s\)\)$/);
-    assert.ok(r.ackTimesMs.some((t) => t > 1500), 'decisions after the crash');
+    assert.ok(
+      r.ackTimesMs.some((t) => t > 1500),
+      'decisions after the crash',
+    );
     assert.ok(r.faultSchedule.some((l) => /crash @leader \(scripted: permanent/.test(l)));
   });
 
@@ -208,10 +235,16 @@ describe('simulator: scripted (permanent) crashes', () => {
   });
 
   it('a scripted restart brings one back: progress resumes; the result replays exactly', () => {
-    const o: SimOptions = { ...raft, durationMs: 4000, schedule: [
-      { atMs: 500, action: 'crash', node: '@leader' }, { atMs: 500, action: 'crash', node: '@any' }, { atMs: 500, action: 'crash', node: '@any' },
-      { atMs: 2000, action: 'restart', node: '@any' },
-    ] };
+    const o: SimOptions = {
+      ...raft,
+      durationMs: 4000,
+      schedule: [
+        { atMs: 500, action: 'crash', node: '@leader' },
+        { atMs: 500, action: 'crash', node: '@any' },
+        { atMs: 500, action: 'crash', node: '@any' },
+        { atMs: 2000, action: 'restart', node: '@any' },
+      ],
+    };
     const r = runSimulation(o);
     assert.deepEqual(r.violations, []);
     assert.ok(r.ackTimesMs.some((t) => t > 2000));
@@ -220,8 +253,14 @@ describe('simulator: scripted (permanent) crashes', () => {
   });
 
   it('bad schedules are option errors naming the entry', () => {
-    assert.throws(() => runSimulation({ ...raft, schedule: [{ atMs: 5000, action: 'crash', node: 'n1' }] }), /schedule\[0\]\.atMs must be an integer between 0 and 2999/);
-    assert.throws(() => runSimulation({ ...raft, schedule: [{ atMs: 1, action: 'crash', node: 'n9' }] }), /schedule\[0\]\.node must be n1\.\.n5, @leader or @any/);
+    assert.throws(
+      () => runSimulation({ ...raft, schedule: [{ atMs: 5000, action: 'crash', node: 'n1' }] }),
+      /schedule\[0\]\.atMs must be an integer between 0 and 2999/,
+    );
+    assert.throws(
+      () => runSimulation({ ...raft, schedule: [{ atMs: 1, action: 'crash', node: 'n9' }] }),
+      /schedule\[0\]\.node must be n1\.\.n5, @leader or @any/,
+    );
     assert.throws(() => runSimulation({ ...raft, schedule: [{ atMs: 1, action: 'restart', node: '@leader' }] }), /restart @leader/);
     assert.throws(() => runSimulation({ ...raft, schedule: [{ atMs: 1, action: 'pause' as 'crash', node: 'n1' }] }), /action must be crash or restart/);
   });

@@ -20,7 +20,14 @@ describe('lab all: the check names the stale figure', () => {
   });
 
   it('refuses an unknown report name (usage error)', async () => {
-    await assert.rejects(runLabAll({ only: 'nope', check: true, quick: true }, () => {}, () => {}), /--only: "nope" is not a lab report/);
+    await assert.rejects(
+      runLabAll(
+        { only: 'nope', check: true, quick: true },
+        () => {},
+        () => {},
+      ),
+      /--only: "nope" is not a lab report/,
+    );
   });
 });
 
@@ -28,9 +35,19 @@ describe('lab all --quick --check (what CI runs)', () => {
   it(`every quick report in docs/results/quick matches what the code computes now (${LAB_REPORTS.length} reports)`, async () => {
     const out: string[] = [];
     const err: string[] = [];
-    const { code, result } = await runLabAll({ check: true, quick: true }, (s) => out.push(s), (s) => err.push(s));
+    const { code, result } = await runLabAll(
+      { check: true, quick: true },
+      (s) => out.push(s),
+      (s) => err.push(s),
+    );
     assert.equal(code, 0, `${out.join('')}\n(regenerate: node bin/medledger.js lab all --quick, review and commit docs/results/quick)`);
-    assert.deepEqual(result.reports.map((r) => r.name), LAB_REPORTS.map((r) => r.name));
-    assert.ok(err.some((l) => /\[1\/\d+\] complexity/.test(l)), 'progress lines on stderr');
+    assert.deepEqual(
+      result.reports.map((r) => r.name),
+      LAB_REPORTS.map((r) => r.name),
+    );
+    assert.ok(
+      err.some((l) => /\[1\/\d+\] complexity/.test(l)),
+      'progress lines on stderr',
+    );
   });
 });

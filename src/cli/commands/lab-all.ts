@@ -59,10 +59,13 @@ export const LAB_REPORTS: readonly LabReportSpec[] = [
   {
     name: 'complexity',
     claim: 'paper 002 Table 2 / Figure 6: messages per consensus instance, k = √n, both conventions, Fig. 6 verdicts',
-    generate: async (c) => complexityReport(
-      c.quick ? { engines: 'pbft,gpbft', nodes: '16,32', groups: '4', sqrt: '16,64', driver: 'auto', seed: '1', out: c.dir } : { ...COMPLEXITY_DEFAULTS, out: c.dir },
-      (label, done, total) => c.progress(`  complexity: ${done}/${total} ${label}`),
-    ).files,
+    generate: async (c) =>
+      complexityReport(
+        c.quick
+          ? { engines: 'pbft,gpbft', nodes: '16,32', groups: '4', sqrt: '16,64', driver: 'auto', seed: '1', out: c.dir }
+          : { ...COMPLEXITY_DEFAULTS, out: c.dir },
+        (label, done, total) => c.progress(`  complexity: ${done}/${total} ${label}`),
+      ).files,
   },
   {
     name: 'attack',
@@ -72,16 +75,19 @@ export const LAB_REPORTS: readonly LabReportSpec[] = [
   {
     name: 'compare',
     claim: 'every engine under the same workload and faults; EH-BFT paper vs safe quorum; gpbft Byzantine at 16 nodes',
-    generate: async (c) => (await compareReport(
-      {
-        engines: COMPARE_DEFAULT_ENGINES.join(','),
-        ...COMPARE_DEFAULTS,
-        ...(c.quick ? { faults: 'none,byzantine', seeds: '1', durationMs: '1000' } : {}),
-        quorumDemo: true,
-        out: c.dir,
-      },
-      tenths(c, 'compare'),
-    )).files,
+    generate: async (c) =>
+      (
+        await compareReport(
+          {
+            engines: COMPARE_DEFAULT_ENGINES.join(','),
+            ...COMPARE_DEFAULTS,
+            ...(c.quick ? { faults: 'none,byzantine', seeds: '1', durationMs: '1000' } : {}),
+            quorumDemo: true,
+            out: c.dir,
+          },
+          tenths(c, 'compare'),
+        )
+      ).files,
   },
   {
     name: 'paper000-orderers',
@@ -94,19 +100,31 @@ export const LAB_REPORTS: readonly LabReportSpec[] = [
   },
   {
     name: 'hashgen-fork',
-    claim: 'paper 004: a Byzantine generator forks the chain under the paper\'s quorum (n = 4 even, n = 5 odd); bft resists',
-    generate: async (c) => ({ 'hashgen-fork.md': hashgenForkMarkdown([4, 5].flatMap((n) => (['paper', 'bft'] as const).map((q) => splitBrain(n, q))), allCommand(c, 'hashgen-fork')) }),
+    claim: "paper 004: a Byzantine generator forks the chain under the paper's quorum (n = 4 even, n = 5 odd); bft resists",
+    generate: async (c) => ({
+      'hashgen-fork.md': hashgenForkMarkdown(
+        [4, 5].flatMap((n) => (['paper', 'bft'] as const).map((q) => splitBrain(n, q))),
+        allCommand(c, 'hashgen-fork'),
+      ),
+    }),
   },
   {
     name: 'gpbft-examples',
-    claim: 'paper 002: Distance grouping under Eq. 1\'s radius vs Algorithm 1 line 5\'s; primary election with and without normalisation',
-    generate: async (c) => ({ 'gpbft-examples.md': gpbftExamplesMarkdown(compareRadii(c.quick ? 50 : 1000), electionExample(), allCommand(c, 'gpbft-examples')) }),
+    claim: "paper 002: Distance grouping under Eq. 1's radius vs Algorithm 1 line 5's; primary election with and without normalisation",
+    generate: async (c) => ({
+      'gpbft-examples.md': gpbftExamplesMarkdown(compareRadii(c.quick ? 50 : 1000), electionExample(), allCommand(c, 'gpbft-examples')),
+    }),
   },
   {
     name: 'ehbft-seed438',
     claim: 'paper 001 (EH-BFT) paper-quorum campaign seed 438: the liveness failure replayed, explained and fixed',
     // The same three runs in both modes: one seed is already the smallest form.
-    generate: async (c) => ({ 'ehbft-seed438.md': seed438Markdown(runSeed438((label) => c.progress(`  ehbft-seed438: ${label}`)), allCommand(c, 'ehbft-seed438')) }),
+    generate: async (c) => ({
+      'ehbft-seed438.md': seed438Markdown(
+        runSeed438((label) => c.progress(`  ehbft-seed438: ${label}`)),
+        allCommand(c, 'ehbft-seed438'),
+      ),
+    }),
   },
 ];
 
@@ -167,18 +185,32 @@ export interface LabAllResult {
 }
 
 /** The command body (exported for the in-process test). */
-export async function runLabAll(flags: LabAllFlags, write?: (s: string) => void, writeErr?: (s: string) => void): Promise<{ code: number; result: LabAllResult }> {
+export async function runLabAll(
+  flags: LabAllFlags,
+  write?: (s: string) => void,
+  writeErr?: (s: string) => void,
+): Promise<{ code: number; result: LabAllResult }> {
   const out = makeOutput(flags.json === true, write, writeErr);
   const quick = flags.quick === true;
   const dir = flags.dir ?? (quick ? LAB_QUICK_DIR : LAB_DIR);
-  const names = flags.only === undefined ? LAB_REPORTS.map((r) => r.name) : flags.only.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  for (const n of names) if (!LAB_REPORTS.some((r) => r.name === n)) throw new CliError(`--only: "${n}" is not a lab report (reports: ${LAB_REPORTS.map((r) => r.name).join(', ')})`, 2);
+  const names =
+    flags.only === undefined
+      ? LAB_REPORTS.map((r) => r.name)
+      : flags.only
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0);
+  for (const n of names)
+    if (!LAB_REPORTS.some((r) => r.name === n))
+      throw new CliError(`--only: "${n}" is not a lab report (reports: ${LAB_REPORTS.map((r) => r.name).join(', ')})`, 2);
   if (names.length === 0) throw new CliError('--only must name at least one report', 2);
   const selected = LAB_REPORTS.filter((r) => names.includes(r.name));
   // Progress goes to stderr, also with --json: stdout keeps only the result.
-  const toErr = writeErr ?? ((t: string): void => {
-    process.stderr.write(t);
-  });
+  const toErr =
+    writeErr ??
+    ((t: string): void => {
+      process.stderr.write(t);
+    });
   const progress = (line: string): void => toErr(`${line}\n`);
   const reports: { name: string; files: string[]; seconds: number }[] = [];
   const differences: Difference[] = [];
@@ -204,8 +236,12 @@ export async function runLabAll(flags: LabAllFlags, write?: (s: string) => void,
   const result: LabAllResult = { dir, mode: flags.check ? 'check' : 'write', quick, reports, differences };
   out.result(result, () => {
     if (!flags.check) return `lab all: wrote ${fileCount} files of ${reports.length} reports into ${dir} in ${total} s`;
-    if (differences.length === 0) return `lab all --check: the ${fileCount} files of ${reports.length} reports in ${dir} match what the lab computes now (${total} s)`;
-    return [`lab all --check: ${differences.length} of ${fileCount} files in ${dir} differ from what the lab computes now — regenerate with \`node bin/medledger.js lab all${quick ? ' --quick' : ''}\` and review the change:`, ...differences.map((d) => `  ${d.file}: ${d.message}`)].join('\n');
+    if (differences.length === 0)
+      return `lab all --check: the ${fileCount} files of ${reports.length} reports in ${dir} match what the lab computes now (${total} s)`;
+    return [
+      `lab all --check: ${differences.length} of ${fileCount} files in ${dir} differ from what the lab computes now — regenerate with \`node bin/medledger.js lab all${quick ? ' --quick' : ''}\` and review the change:`,
+      ...differences.map((d) => `  ${d.file}: ${d.message}`),
+    ].join('\n');
   });
   return { code: differences.length > 0 ? 1 : 0, result };
 }

@@ -10,7 +10,17 @@ import { SingleBar } from 'cli-progress';
 import { CliError, makeOutput, parseIntList, parseNonNegativeInt, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 import '../../consensus/engines.ts';
-import { attackCsv, attackMarkdown, attackSvg, attackTable, ATTACK_BLOCKS_MAX, ATTACK_MC_BLOCKS_MAX, ATTACK_SHARES_MAX, ATTACK_TRIALS_MAX, type AttackRow } from '../../lab/attack.ts';
+import {
+  attackCsv,
+  attackMarkdown,
+  attackSvg,
+  attackTable,
+  ATTACK_BLOCKS_MAX,
+  ATTACK_MC_BLOCKS_MAX,
+  ATTACK_SHARES_MAX,
+  ATTACK_TRIALS_MAX,
+  type AttackRow,
+} from '../../lab/attack.ts';
 import {
   COMPLEXITY_ENGINES,
   complexityCsv,
@@ -83,16 +93,22 @@ export interface ComplexityReport {
 
 /** The body of `lab complexity` without I/O: shared with `lab all`, so both write the same bytes. */
 export function complexityReport(flags: ComplexityFlags, onItem?: (label: string, done: number, total: number) => void): ComplexityReport {
-  const engines = flags.engines.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const engines = flags.engines
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (engines.length === 0) throw new CliError('--engines must list at least one engine', 2);
-  for (const e of engines) if (!(COMPLEXITY_ENGINES as readonly string[]).includes(e)) throw new CliError(`--engines: "${e}" is not one of ${COMPLEXITY_ENGINES.join(', ')}`, 2);
+  for (const e of engines)
+    if (!(COMPLEXITY_ENGINES as readonly string[]).includes(e)) throw new CliError(`--engines: "${e}" is not one of ${COMPLEXITY_ENGINES.join(', ')}`, 2);
   const nodes = parseIntList('nodes', flags.nodes, SYNC_NODES_MAX);
   for (const n of nodes) if (n < 4) throw new CliError(`--nodes: ${n} is below the 4 nodes a BFT cluster needs`, 2);
   const groups = parseIntList('groups', flags.groups, SYNC_NODES_MAX);
   if (!['auto', 'sim', 'sync'].includes(flags.driver)) throw new CliError(`--driver must be auto, sim or sync, got "${flags.driver}"`, 2);
   const seed = parsePositiveInt('seed', flags.seed, 0xffff_ffff);
   const sqrt = flags.sqrt === undefined ? [] : parseIntList('sqrt', flags.sqrt, SYNC_NODES_MAX);
-  for (const n of sqrt) if (!Number.isInteger(Math.sqrt(n)) || n < 16) throw new CliError(`--sqrt: ${n} is not a perfect square of at least 16 (k = √n must be an integer with groups of at least 4)`, 2);
+  for (const n of sqrt)
+    if (!Number.isInteger(Math.sqrt(n)) || n < 16)
+      throw new CliError(`--sqrt: ${n} is not a perfect square of at least 16 (k = √n must be an integer with groups of at least 4)`, 2);
   const plan = complexityPlan({ engines: engines as ComplexityEngine[], nodes, groups, sqrt });
   if (plan.length === 0) throw new CliError('nothing to run: every group count exceeds every node count', 2);
   const rows: ComplexityRow[] = [];
@@ -106,7 +122,16 @@ export function complexityReport(flags: ComplexityFlags, onItem?: (label: string
     }
   }
   onItem?.('done', rows.length, plan.length);
-  const command = commandLine(['lab complexity', `--engines ${engines.join(',')}`, `--nodes ${nodes.join(',')}`, `--groups ${groups.join(',')}`, sqrt.length > 0 ? `--sqrt ${sqrt.join(',')}` : null, flags.driver === 'auto' ? null : `--driver ${flags.driver}`, seed === 1 ? null : `--seed ${seed}`, flags.out ? `--out ${flags.out}` : null]);
+  const command = commandLine([
+    'lab complexity',
+    `--engines ${engines.join(',')}`,
+    `--nodes ${nodes.join(',')}`,
+    `--groups ${groups.join(',')}`,
+    sqrt.length > 0 ? `--sqrt ${sqrt.join(',')}` : null,
+    flags.driver === 'auto' ? null : `--driver ${flags.driver}`,
+    seed === 1 ? null : `--seed ${seed}`,
+    flags.out ? `--out ${flags.out}` : null,
+  ]);
   const files = { 'complexity.csv': complexityCsv(rows), 'complexity.svg': complexitySvg(rows), 'complexity.md': complexityMarkdown(rows, command) };
   return { command, rows, files };
 }
@@ -127,8 +152,13 @@ function registerComplexity(lab: Command, ctx: CommandContext): void {
     .option('--json', 'print the rows as JSON')
     .action((flags: ComplexityFlags) => {
       const out = makeOutput(flags.json === true);
-      out.info('signatures: the simulator\'s fast keyed-hash scheme (64-byte, like ECDSA P-256) — 256 nodes with real ECDSA would be slow; message counts do not depend on it');
-      const bar = process.stderr.isTTY && !out.json ? new SingleBar({ format: 'lab complexity [{bar}] {value}/{total} {label}', stream: process.stderr, hideCursor: true }) : null;
+      out.info(
+        "signatures: the simulator's fast keyed-hash scheme (64-byte, like ECDSA P-256) — 256 nodes with real ECDSA would be slow; message counts do not depend on it",
+      );
+      const bar =
+        process.stderr.isTTY && !out.json
+          ? new SingleBar({ format: 'lab complexity [{bar}] {value}/{total} {label}', stream: process.stderr, hideCursor: true })
+          : null;
       let report: ComplexityReport;
       try {
         report = complexityReport(flags, (label, done, total) => {
@@ -175,7 +205,10 @@ export function parseBlocks(text: string): number[] {
 }
 
 export function parseShares(text: string): number[] {
-  const parts = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (parts.length === 0 || parts.length > ATTACK_SHARES_MAX) throw new CliError(`--w must list 1 to ${ATTACK_SHARES_MAX} probabilities, got "${text}"`, 2);
   return parts.map((p) => {
     const w = Number(p);
@@ -199,7 +232,14 @@ export function attackReport(flags: AttackFlags): AttackReport {
   const trials = parseNonNegativeInt('trials', flags.trials ?? ATTACK_DEFAULTS.trials, ATTACK_TRIALS_MAX);
   const seed = parseNonNegativeInt('seed', flags.seed ?? ATTACK_DEFAULTS.seed, 0xffff_ffff);
   const rows = attackTable(ws, blocks, trials, seed);
-  const command = commandLine(['lab attack', `--w ${ws.join(',')}`, `--blocks ${flags.blocks.trim()}`, trials === Number(ATTACK_DEFAULTS.trials) ? null : `--trials ${trials}`, seed === 1 ? null : `--seed ${seed}`, flags.out ? `--out ${flags.out}` : null]);
+  const command = commandLine([
+    'lab attack',
+    `--w ${ws.join(',')}`,
+    `--blocks ${flags.blocks.trim()}`,
+    trials === Number(ATTACK_DEFAULTS.trials) ? null : `--trials ${trials}`,
+    seed === 1 ? null : `--seed ${seed}`,
+    flags.out ? `--out ${flags.out}` : null,
+  ]);
   return { command, rows, files: { 'attack.csv': attackCsv(rows), 'attack.svg': attackSvg(rows), 'attack.md': attackMarkdown(rows, command) } };
 }
 
@@ -219,7 +259,10 @@ function registerAttack(lab: Command): void {
       const written = flags.out ? writeReport(flags.out, files) : [];
       out.result({ command, rows, written }, () => {
         const header = `w     n      ${['Eq. 6', 'exact', 'Monte-Carlo', '95% interval'].map((h) => h.padEnd(14)).join('')}`;
-        const lines = rows.map((r) => `${String(r.w).padEnd(6)}${String(r.blocks).padEnd(7)}${[r.probability, r.exact].map((x) => x.toExponential(6).padEnd(14)).join('')}${(r.mc ? r.mc.estimate.toExponential(4) : '-').padEnd(14)}${r.mc ? `[${r.mc.low.toExponential(3)}, ${r.mc.high.toExponential(3)}]` : '-'}`);
+        const lines = rows.map(
+          (r) =>
+            `${String(r.w).padEnd(6)}${String(r.blocks).padEnd(7)}${[r.probability, r.exact].map((x) => x.toExponential(6).padEnd(14)).join('')}${(r.mc ? r.mc.estimate.toExponential(4) : '-').padEnd(14)}${r.mc ? `[${r.mc.low.toExponential(3)}, ${r.mc.high.toExponential(3)}]` : '-'}`,
+        );
         return [header, ...lines, ...(written.length ? ['', `wrote ${written.join(', ')}`] : [])].join('\n');
       });
     });

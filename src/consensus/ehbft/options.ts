@@ -95,10 +95,12 @@ export function parseEhbftOptions(raw: Readonly<Record<string, unknown>> | undef
       }
       out[key] = value;
     } else if (FRACTION_OPTIONS.includes(key)) {
-      if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new EhbftOptionsError(`ehbft option ${key} must be a number in [0, 1], got ${JSON.stringify(value)}`);
+      if (typeof value !== 'number' || !(value >= 0 && value <= 1))
+        throw new EhbftOptionsError(`ehbft option ${key} must be a number in [0, 1], got ${JSON.stringify(value)}`);
       out[key] = value;
     } else if (key === 'viewJoin') {
-      if (value !== 'faults' && value !== 'quorum') throw new EhbftOptionsError(`ehbft option viewJoin must be 'faults' or 'quorum', got ${JSON.stringify(value)}`);
+      if (value !== 'faults' && value !== 'quorum')
+        throw new EhbftOptionsError(`ehbft option viewJoin must be 'faults' or 'quorum', got ${JSON.stringify(value)}`);
       out.viewJoin = value;
     } else if (key === 'versionCheck') {
       if (typeof value !== 'boolean') throw new EhbftOptionsError(`ehbft option versionCheck must be a boolean, got ${JSON.stringify(value)}`);
@@ -111,14 +113,17 @@ export function parseEhbftOptions(raw: Readonly<Record<string, unknown>> | undef
       const rep: Record<string, unknown> = { ...DEFAULT_REPUTATION_CONFIG };
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         if (!REPUTATION_KEYS.includes(k)) throw new EhbftOptionsError(`unknown ehbft reputation option "${k}" (known: ${REPUTATION_KEYS.join(', ')})`);
-        if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new EhbftOptionsError(`ehbft reputation option ${k} must be a positive number, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+          throw new EhbftOptionsError(`ehbft reputation option ${k} must be a positive number, got ${JSON.stringify(v)}`);
         rep[k] = v;
       }
       const jp = rep.jumpProbability as number;
       if (jp >= 1) throw new EhbftOptionsError('ehbft reputation option jumpProbability must be below 1');
       out.reputation = rep;
     } else {
-      throw new EhbftOptionsError(`unknown ehbft option "${key}" (known: quorum, ${[...Object.keys(INT_OPTIONS), ...FRACTION_OPTIONS, 'viewJoin', 'versionCheck', 'recordKey', 'reputation'].join(', ')})`);
+      throw new EhbftOptionsError(
+        `unknown ehbft option "${key}" (known: quorum, ${[...Object.keys(INT_OPTIONS), ...FRACTION_OPTIONS, 'viewJoin', 'versionCheck', 'recordKey', 'reputation'].join(', ')})`,
+      );
     }
   }
   return out as unknown as EhbftOptions;
