@@ -14,9 +14,11 @@
 // Blocks are decided one at a time, so heights are gapless and a new member joining a group
 // always finds it idle. Safety rests on the second layer (PBFT among the primaries, quorum
 // q2 = ⌈(k+f2+1)/2⌉ of k); the view change carries prepared certificates across views.
+import { DECIDED_BLOCKS_RETAINED_DEFAULT, DecidedChain } from '../decided-chain.ts';
 import { ReadyQueue } from '../ready-queue.ts';
 import { decode, encode, bytesEqual, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
+import { hasQuorumSignatures } from '../certificate.ts';
 import { BlockCutter } from '../cutter.ts';
 import type { CutterConfig } from '../cutter.ts';
 import { DedupWindow } from '../dedup.ts';
@@ -27,7 +29,6 @@ import {
   type Certificate,
   type CertificateSignature,
   type DecidedBlock,
-  type DurableState,
   type Engine,
   type EngineStatus,
   type NodeId,
@@ -79,10 +80,7 @@ export type { GpbftMessage } from './messages.ts';
 const HEAD_KEY = 'gpbft/head';
 const ACCEPTED_KEY = 'gpbft/accepted';
 const PREPARED_KEY = 'gpbft/prepared';
-const BLOCK_PREFIX = 'gpbft/block/';
 /** Decided blocks kept (durably) to serve catch-up and re-delivery after a restart. */
-const BLOCKS_RETAINED = 1024;
-const RECENT_BLOCKS_MAX = 64;
 const PENDING_MAX = 10_000;
 const LAYER1_RECORDS_MAX = 64;
 const HEAD_QUEUE_MAX = 256;
@@ -136,10 +134,6 @@ interface Endorsed {
   cert: CertificateSignature[];
 }
 
-function blockKey(height: number): string {
-  return `${BLOCK_PREFIX}${String(height).padStart(16, '0')}`;
-}
-
 function sortedSigs(m: Map<NodeId, Bytes>): CertificateSignature[] {
   return [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([nodeId, signature]) => ({ nodeId, signature }));
 }
@@ -158,7 +152,6 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private readonly signer: Signer;
   private readonly verifier: SignatureVerifier;
   private readonly rng: Rng;
-  private readonly storage: DurableState;
   private readonly cutterConfig: CutterConfig;
 
   // durable
@@ -190,7 +183,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private forced: { view: number; prepared: Prepared | null } | null = null;
   private deferredNewView: { from: NodeId; message: Extract<GpbftMessage, { type: 'new-view' }> } | null = null;
   private readonly early = new Map<number, DecidedBlock>();
-  private readonly recent = new Map<number, DecidedBlock>();
+  private readonly blocks = new DecidedChain<DecidedBlock>('gpbft', DECIDED_BLOCKS_RETAINED_DEFAULT, { encode, decode: (bytes) => decode<DecidedBlock>(bytes) });
   private idleTicks = 0;
   private timeoutDoublings = 0;
   private syncTicks = 0;
@@ -213,7 +206,6 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     this.signer = ctx.signer;
     this.verifier = ctx.verifier;
     this.rng = ctx.rng;
-    this.storage = ctx.storage;
     this.cutterConfig = ctx.cutter;
     this.cutter = new BlockCutter(ctx.cutter);
     assertInvariant(ctx.members.length >= 1 && new Set(ctx.members).size === ctx.members.length, 'gpbft: distinct members');
@@ -237,14 +229,10 @@ export class GpbftEngine implements Engine<GpbftMessage> {
         const p = decode<Prepared>(prep);
         if (p.height === this.height + 1) this.prepared = p;
       }
-      if (ctx.appliedHeight !== undefined && ctx.appliedHeight < this.height) {
-        for (const key of ctx.storage.keysWithPrefix(BLOCK_PREFIX)) {
-          const bytes = ctx.storage.get(key);
-          if (!bytes) continue;
-          const block = decode<DecidedBlock>(bytes);
-          if (block.height > ctx.appliedHeight) this.decided.push(block);
-        }
-      }
+      this.blocks.restore(ctx.storage, this.height);
+      const again = this.blocks.redeliver(ctx.appliedHeight, this.height, this.digest);
+      this.decided.push(...again.blocks);
+      this.out.restore = again.restore;
     }
   }
 
@@ -573,12 +561,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     const members = this.config.groups[group];
     if (!members || proposals.length === 0) return false;
     const bytes = commit1Bytes(view, group, seq, batchDigest(proposals));
-    const signers = new Set<NodeId>();
-    for (const s of cert) {
-      if (!members.includes(s.nodeId) || signers.has(s.nodeId)) continue;
-      if (this.verifier.verify(s.nodeId, bytes, s.signature)) signers.add(s.nodeId);
-    }
-    return signers.size >= quorum(members.length);
+    return hasQuorumSignatures(cert, { eligible: members, quorum: quorum(members.length), statement: bytes }, this.verifier);
   }
 
   // ---------------------------------------------------------------- layer 2
@@ -793,12 +776,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (this.verifiedEvidence(evidence) === null) return false;
     const primaries = primariesFor(this.config, view);
     const bytes = statementBytes('commit2', view, block.height, contentDigest(block.digest, evidence));
-    const signers = new Set<NodeId>();
-    for (const s of cert.signatures) {
-      if (!primaries.includes(s.nodeId) || signers.has(s.nodeId)) continue;
-      if (this.verifier.verify(s.nodeId, bytes, s.signature)) signers.add(s.nodeId);
-    }
-    return signers.size >= quorum(primaries.length);
+    return hasQuorumSignatures(cert.signatures, { eligible: primaries, quorum: quorum(primaries.length), statement: bytes }, this.verifier);
   }
 
   private onBlocks(from: NodeId, blocks: readonly DecidedBlock[]): void {
@@ -823,21 +801,11 @@ export class GpbftEngine implements Engine<GpbftMessage> {
 
   private onSync(from: NodeId, theirHeight: number): void {
     if (theirHeight < this.height) {
-      const blocks: DecidedBlock[] = [];
-      for (let h = theirHeight + 1; h <= this.height && blocks.length < SYNC_BLOCKS_MAX; h++) {
-        const b = this.recent.get(h) ?? this.loadBlock(h);
-        if (!b) break;
-        blocks.push(b);
-      }
+      const blocks = this.blocks.range(theirHeight + 1, this.height, SYNC_BLOCKS_MAX);
       if (blocks.length > 0) this.send(from, { type: 'blocks', blocks });
     } else if (theirHeight > this.height) {
       this.send(from, { type: 'sync', height: this.height });
     }
-  }
-
-  private loadBlock(height: number): DecidedBlock | undefined {
-    const bytes = this.storage.get(blockKey(height));
-    return bytes ? decode<DecidedBlock>(bytes) : undefined;
   }
 
   private decide(block: DecidedBlock): void {
@@ -867,13 +835,10 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       leaveVerified: (op) => this.verifier.verify(op.id, leaveSignedBytes(op.id), op.signature),
     });
     this.pendingEvidence = this.pendingEvidence.filter((e) => !this.config.barred.includes(e.node) && this.config.members.some((m) => m.id === e.node));
-    this.persist.push({ op: 'put', key: blockKey(block.height), value: encode(block) });
-    if (block.height > BLOCKS_RETAINED) this.persist.push({ op: 'delete', key: blockKey(block.height - BLOCKS_RETAINED) });
+    this.persist.push(...this.blocks.append(block));
     this.persist.push({ op: 'delete', key: ACCEPTED_KEY }, { op: 'delete', key: PREPARED_KEY });
     this.persistHead();
     this.decided.push(block);
-    this.recent.set(block.height, block);
-    if (this.recent.size > RECENT_BLOCKS_MAX) this.recent.delete(block.height - RECENT_BLOCKS_MAX);
     this.accepted = null;
     this.prepared = null;
     this.forced = null;
@@ -1019,12 +984,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (!bytesEqual(blockDigest(p.height, this.digest, p.proposals), p.digest)) return false;
     const primaries = primariesFor(this.config, p.view);
     const bytes = statementBytes('prepare2', p.view, p.height, contentDigest(p.digest, p.evidence));
-    const signers = new Set<NodeId>();
-    for (const s of p.signatures) {
-      if (!primaries.includes(s.nodeId) || signers.has(s.nodeId)) continue;
-      if (this.verifier.verify(s.nodeId, bytes, s.signature)) signers.add(s.nodeId);
-    }
-    return signers.size >= quorum(primaries.length);
+    return hasQuorumSignatures(p.signatures, { eligible: primaries, quorum: quorum(primaries.length), statement: bytes }, this.verifier);
   }
 
   private tryNewView(target: number): void {

@@ -11,6 +11,7 @@
 // and identical on every correct replica (decision 0501).
 import { bytesEqual, decode, encode, sha256, toHex, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
+import { hasQuorumSignatures } from '../certificate.ts';
 import { BlockCutter } from '../cutter.ts';
 import { DedupWindow } from '../dedup.ts';
 import { batchDigest, blockDigest, GENESIS_DIGEST, proposalKey, proposalSizeBytes } from '../digest.ts';
@@ -416,6 +417,12 @@ export class PbftEngine implements Engine<PbftMessage> {
     return { ...unsigned, sig: this.signer.sign(signingBytes(withEmpty)) } as unknown as T;
   }
 
+  /** A quorum of distinct eligible replicas signed these messages (consensus/certificate.ts). */
+  private signedByQuorum(messages: readonly Signed[], eligible: ReadonlySet<NodeId>, quorum: number): boolean {
+    const signatures = messages.map((m) => ({ nodeId: m.replica, signature: m.sig }));
+    return hasQuorumSignatures(signatures, { eligible, quorum, statement: (_, i) => signingBytes(messages[i]!) }, this.verifier);
+  }
+
   private verifySig(msg: Signed): boolean {
     return this.memberSet.has(msg.replica) && this.verifier.verify(msg.replica, signingBytes(msg), msg.sig);
   }
@@ -638,13 +645,10 @@ export class PbftEngine implements Engine<PbftMessage> {
     if (msg.seq <= this.exec.seq || this.certified.has(msg.seq)) return this.drop('stale');
     if (msg.seq > Math.max(this.highWatermark(), this.exec.seq + this.opts.logWindow)) return this.drop('outOfWindow');
     if (!bytesEqual(batchDigest(msg.batch), msg.digest)) return this.drop('badDigest');
-    const signers = new Set<NodeId>();
     for (const c of msg.commits) {
       if (c.view !== msg.view || c.seq !== msg.seq || !bytesEqual(c.digest, msg.digest)) return this.drop('badProof');
-      if (signers.has(c.replica) || !this.verifySig(c)) return this.drop('badProof');
-      signers.add(c.replica);
     }
-    if (signers.size < this.q) return this.drop('badProof');
+    if (!this.signedByQuorum(msg.commits, this.memberSet, this.q)) return this.drop('badProof');
     this.certify({ view: msg.view, seq: msg.seq, digest: msg.digest, batch: msg.batch, commits: msg.commits });
   }
 
@@ -804,13 +808,10 @@ export class PbftEngine implements Engine<PbftMessage> {
   private validCheckpointProof(seq: number, blockDigestValue: Bytes, stateDigest: Bytes, proof: readonly CheckpointMsg[]): boolean {
     if (seq === 0) return proof.length === 0 && bytesEqual(blockDigestValue, GENESIS_DIGEST) && bytesEqual(stateDigest, GENESIS_STATE_DIGEST);
     if (seq % this.opts.checkpointInterval !== 0) return false;
-    const signers = new Set<NodeId>();
     for (const c of proof) {
       if (c.seq !== seq || !bytesEqual(c.blockDigest, blockDigestValue) || !bytesEqual(c.stateDigest, stateDigest)) return false;
-      if (signers.has(c.replica) || !this.verifySig(c)) return false;
-      signers.add(c.replica);
     }
-    return signers.size >= this.q;
+    return this.signedByQuorum(proof, this.memberSet, this.q);
   }
 
   // =============================================================================================
@@ -1020,13 +1021,12 @@ export class PbftEngine implements Engine<PbftMessage> {
       if (pp.view >= vc.view || pp.replica !== this.primaryOf(pp.view)) return false;
       if (!bytesEqual(batchDigest(cert.batch), pp.digest) || hasDuplicates(cert.batch)) return false;
       if (!this.verifySig(pp)) return false;
-      const signers = new Set<NodeId>();
       for (const p of cert.prepares) {
         if (p.view !== pp.view || p.seq !== pp.seq || !bytesEqual(p.digest, pp.digest)) return false;
-        if (p.replica === pp.replica || signers.has(p.replica) || !this.verifySig(p)) return false;
-        signers.add(p.replica);
       }
-      if (signers.size < this.q - 1) return false;
+      // 2f PREPAREs from backups: the primary's PRE-PREPARE stands for its own vote.
+      const backups = new Set(this.members.filter((m) => m !== pp.replica));
+      if (!this.signedByQuorum(cert.prepares, backups, this.q - 1)) return false;
     }
     if (this.verifiedVcs.size >= 4 * this.n) this.verifiedVcs.clear();
     this.verifiedVcs.add(key);
