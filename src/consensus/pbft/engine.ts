@@ -1092,8 +1092,11 @@ export class PbftEngine implements Engine<PbftMessage> {
       this.sign<PrePrepareHeader>({ type: 'pre-prepare', view: this.view, seq: e.seq, digest: e.digest, replica: this.id }),
     );
     const nv = this.sign<NewViewMsg>({ type: 'new-view', view: this.view, viewChanges, prePrepares, replica: this.id });
-    this.installNewView(nv, o);
+    // NEW-VIEW goes out before the pre-prepares installNewView cuts for pending requests: links
+    // are FIFO, and a backup still changing views drops a pre-prepare of the view it has not
+    // entered — the request would wait for another view change (found by view_change.txt).
     this.broadcast(nv);
+    this.installNewView(nv, o);
   }
 
   private onNewView(msg: NewViewMsg): void {

@@ -8,7 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SeededRng } from '../rng.ts';
-import { RaftCluster } from './interaction.testkit.ts';
+import { RaftCluster } from './scenario.testkit.ts';
 
 const POOL = ['1', '2', '3', '4', '5', '6'];
 

@@ -9,7 +9,7 @@ import { MemoryStorage } from '../memory-storage.ts';
 import { getEngine } from '../registry.ts';
 import { SeededRng } from '../rng.ts';
 import './index.ts';
-import { RaftCluster } from './interaction.testkit.ts';
+import { RaftCluster } from './scenario.testkit.ts';
 import { HARD_KEY, logKey, RaftEngine, verifyRaftCertificate } from './raft.ts';
 import type { RaftMessage } from './types.ts';
 
