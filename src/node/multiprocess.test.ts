@@ -20,6 +20,7 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
   it('elects a new leader, keeps committing, the restarted node catches up, nothing acknowledged is lost or duplicated', async () => {
     const committed = new Map<string, string>(); // txId → asset id
     let lastCommittedBlock = 0;
+    let lastCommittedTxId = '';
     let stopStream = false;
     let attempts = 0;
     let counter = 0;
@@ -35,6 +36,7 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
           const r = await net.client(org).submit('assets', 'create', [id, 'patient-7', '1'], { waitMs: 15_000 });
           if (r.code === 'VALID') {
             committed.set(r.txId, id);
+            if ((r.blockNumber ?? 0) >= lastCommittedBlock) lastCommittedTxId = r.txId;
             lastCommittedBlock = Math.max(lastCommittedBlock, r.blockNumber ?? 0);
           }
         } catch (err) {
@@ -81,6 +83,7 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
         const tookMs = Date.now() - startedMs;
         assert.equal(r.code, 'VALID');
         committed.set(r.txId, `after-${follower}-${org}-${i}`);
+        if ((r.blockNumber ?? 0) >= lastCommittedBlock) lastCommittedTxId = r.txId;
         lastCommittedBlock = Math.max(lastCommittedBlock, r.blockNumber ?? 0);
         assert.ok(tookMs < 5_000, `a submission through ${org} with ${follower} down took ${tookMs} ms`);
       }
@@ -93,15 +96,27 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
 
     stopStream = true;
     await Promise.all(workers);
-    // Status files are rewritten every second: wait until they show every acknowledged block.
-    await net.waitFor('all five nodes on one chain', () => {
-      const st = net.orgs.map((o) => net.status(o));
-      return st.every((s) => s && s.height >= lastCommittedBlock && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
-    }, 60_000);
+    // Ask each node, not the status files (rewritten once a second, so they can be stale): the
+    // transaction of the highest acknowledged block is committed on every node, and then every
+    // node's live head is the same block (no transaction is submitted any more).
+    for (const org of net.orgs) {
+      assert.equal((await net.client(org).txStatus(lastCommittedTxId, 60_000)).status, 'COMMITTED', `${lastCommittedTxId} committed on ${org}`);
+    }
+    // A submission whose client gave up may still land in a later block: poll the live heads briefly.
+    let heads = await Promise.all(net.orgs.map((o) => net.client(o).status()));
+    for (let i = 0; i < 50 && !heads.every((h) => h.lastBlockHashHex === heads[0]!.lastBlockHashHex); i++) {
+      await sleep(200);
+      heads = await Promise.all(net.orgs.map((o) => net.client(o).status()));
+    }
+    for (const h of heads) {
+      assert.equal(h.height, heads[0]!.height, `${h.org} at height ${h.height}, ${heads[0]!.org} at ${heads[0]!.height}`);
+      assert.equal(h.lastBlockHashHex, heads[0]!.lastBlockHashHex, `${h.org} and ${heads[0]!.org} have the same head block`);
+    }
+    assert.ok(heads[0]!.height >= lastCommittedBlock);
 
     // Every transaction reported committed is in the chain exactly once (as VALID).
     const reader = net.client(net.orgs[1]!);
-    const height = net.status(net.orgs[1]!)!.height;
+    const height = heads[0]!.height;
     const seen = new Map<string, number>();
     for (let n = 1; n <= height; n++) {
       const block = await reader.block(n);
