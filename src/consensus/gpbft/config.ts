@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { decode, hashValue, sha256, encode, type Bytes } from '../../codec/index.ts';
 import { assertInvariant, type NodeId } from '../engine.ts';
+import { parseEngineOptions } from '../options.ts';
 import { byzantineFaults, byzantineQuorum } from '../quorum.ts';
 import { SeededRng } from '../rng.ts';
 import { distanceGrouping, groupCountFor, groupForNewcomer, groupSizeMin, rankGroup, type GeoNode } from './geo.ts';
@@ -40,18 +41,14 @@ export const gpbftOptionsSchema = z
     /** Seeds the random centres of Algorithm 1 (mixed with the period number). */
     groupingSeed: z.number().int().min(0).max(0xffff_ffff).default(1),
   })
-  .strict()
-  .refine((o) => Math.abs(o.alpha + o.beta - 1) < 1e-9, { message: 'alpha + beta must equal 1' });
+  .strict();
 
 export type GpbftOptions = z.output<typeof gpbftOptionsSchema>;
 
 export function parseGpbftOptions(raw: unknown): GpbftOptions {
-  const result = gpbftOptionsSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new Error(`invalid gpbft options: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown error'}`);
-  }
-  return result.data;
+  return parseEngineOptions('gpbft', gpbftOptionsSchema, raw, (o) =>
+    Math.abs(o.alpha + o.beta - 1) < 1e-9 ? null : `alpha + beta must equal 1 (alpha ${o.alpha}, beta ${o.beta})`,
+  );
 }
 
 /**

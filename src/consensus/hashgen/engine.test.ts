@@ -364,9 +364,9 @@ describe('hashgen: options and input', () => {
       verifier: c.ident.verifier,
       cutter: c.cutter,
     };
-    assert.throws(() => new HashgenEngine({ ...ctx, options: { quorum: 'majority' } }), /quorum must be paper\|bft/);
-    assert.throws(() => new HashgenEngine({ ...ctx, options: { difficultyBits: 99 } }), /difficultyBits must be an integer between 0 and 32/);
-    assert.throws(() => new HashgenEngine({ ...ctx, options: { camsId: 'nobody' } }), /camsId must be one of the members/);
+    assert.throws(() => new HashgenEngine({ ...ctx, options: { quorum: 'majority' } }), /hashgen option quorum must be one of paper\|bft, got "majority"/);
+    assert.throws(() => new HashgenEngine({ ...ctx, options: { difficultyBits: 99 } }), /hashgen option difficultyBits must be at most 32, got 99/);
+    assert.throws(() => new HashgenEngine({ ...ctx, options: { camsId: 'nobody' } }), /hashgen option camsId: must be one of the members/);
     assert.throws(() => new HashgenEngine({ ...ctx, options: { bogus: 1 } }), /unknown hashgen option "bogus"/);
   });
 

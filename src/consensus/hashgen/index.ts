@@ -12,7 +12,7 @@ export { HashgenEngine } from './engine.ts';
 export type { HashgenDiagnostics, Misbehaviour } from './engine.ts';
 export * from './rules.ts';
 export type { HgMessage } from './messages.ts';
-export { parseHashgenOptions, HashgenOptionsError, type HashgenOptions } from './options.ts';
+export { parseHashgenOptions, type HashgenOptions } from './options.ts';
 
 /** Re-sign as `signer`, taking over the identity fields (a Byzantine node signs with its own key). */
 function resign(m: HgMessage, signer: Signer): HgMessage {

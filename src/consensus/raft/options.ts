@@ -1,5 +1,7 @@
-// Raft engine options (EngineContext.options), validated with zod: unknown keys are an error.
+// Raft engine options (EngineContext.options), validated the way every engine's are
+// (consensus/options.ts): unknown keys are an error.
 import { z } from 'zod';
+import { parseEngineOptions } from '../options.ts';
 
 export const RaftOptionsSchema = z
   .strictObject({
@@ -27,16 +29,12 @@ export const RaftOptionsSchema = z
      * of previous terms too, which Raft §5.4.2 (Figure 8) forbids.
      */
     unsafeCommitPreviousTerm: z.boolean().default(false),
-  })
-  .refine((o) => o.heartbeatTicks < o.electionTicks, { message: 'heartbeatTicks must be below electionTicks' });
+  });
 
 export type RaftOptions = z.infer<typeof RaftOptionsSchema>;
 
 export function parseRaftOptions(raw: unknown): RaftOptions {
-  const r = RaftOptionsSchema.safeParse(raw ?? {});
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
-    throw new Error(`invalid raft options: ${problems}`);
-  }
-  return r.data;
+  return parseEngineOptions('raft', RaftOptionsSchema, raw, (o) =>
+    o.heartbeatTicks < o.electionTicks ? null : `heartbeatTicks (${o.heartbeatTicks}) must be below electionTicks (${o.electionTicks})`,
+  );
 }

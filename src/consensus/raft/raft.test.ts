@@ -84,8 +84,8 @@ describe('raft engine', () => {
   });
 
   it('rejects unknown or inconsistent options with a clear error', () => {
-    assert.throws(() => engine('1', ['1'], new MemoryStorage(), { electionTick: 10 }), /invalid raft options.*electionTick/);
-    assert.throws(() => engine('1', ['1'], new MemoryStorage(), { electionTicks: 5, heartbeatTicks: 5 }), /heartbeatTicks must be below electionTicks/);
+    assert.throws(() => engine('1', ['1'], new MemoryStorage(), { electionTick: 10 }), /unknown raft option "electionTick"/);
+    assert.throws(() => engine('1', ['1'], new MemoryStorage(), { electionTicks: 5, heartbeatTicks: 5 }), /raft option heartbeatTicks \(5\) must be below electionTicks \(5\)/);
     assert.throws(() => engine('1', ['1'], new MemoryStorage(), { maxInflight: 0 }), /maxInflight/);
   });
 
