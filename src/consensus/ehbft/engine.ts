@@ -37,6 +37,7 @@ import { ReadyQueue } from '../ready-queue.ts';
 import { bytesEqual, decode as decodeValue, encode, sha256, type Bytes } from '../../codec/index.ts';
 import type { SignatureVerifier, Signer } from '../../crypto/index.ts';
 import type { CutterConfig } from '../cutter.ts';
+import { viewChangeTimeoutTicks } from '../backoff.ts';
 import { hasQuorumSignatures } from '../certificate.ts';
 import { DedupWindow } from '../dedup.ts';
 import { GENESIS_DIGEST, blockDigest, proposalKey, proposalSizeBytes } from '../digest.ts';
@@ -289,7 +290,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     }
     if (this.hasWork()) this.progressTicks += 1;
     else this.progressTicks = 0;
-    const timeout = this.options.viewChangeTicks * 2 ** this.backoff;
+    const timeout = viewChangeTimeoutTicks(this.options.viewChangeTicks, this.backoff, this.options.viewChangeBackoffMax);
     if (this.progressTicks >= timeout) {
       this.progressTicks = 0;
       // As in PBFT, a node already changing views moves further only once a quorum has joined

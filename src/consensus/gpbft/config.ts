@@ -36,6 +36,8 @@ export const gpbftOptionsSchema = z
     ratingThreshold: z.number().min(0).max(100).default(0),
     /** Ticks without progress (while work is pending) before a view change. */
     viewTimeoutTicks: z.number().int().min(2).max(100_000).default(20),
+    /** The view timeout doubles after each failed view, up to 2^this (the same rule as every BFT engine: consensus/backoff.ts). */
+    viewChangeBackoffMax: z.number().int().min(0).max(16).default(5),
     /** Every syncTicks a node compares heights with one random peer (catch-up). */
     syncTicks: z.number().int().min(1).max(100_000).default(40),
     /** Seeds the random centres of Algorithm 1 (mixed with the period number). */

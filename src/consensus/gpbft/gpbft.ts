@@ -18,6 +18,7 @@ import { DECIDED_BLOCKS_RETAINED_DEFAULT, DecidedChain } from '../decided-chain.
 import { ReadyQueue } from '../ready-queue.ts';
 import { decode, encode, bytesEqual, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
+import { viewChangeTimeoutTicks } from '../backoff.ts';
 import { hasQuorumSignatures } from '../certificate.ts';
 import { BlockCutter } from '../cutter.ts';
 import type { CutterConfig } from '../cutter.ts';
@@ -92,7 +93,6 @@ const FUTURE_MAX = 512;
 const RESEND_SLOTS_MAX = 16;
 const REFORWARD_MAX = 1000;
 const SYNC_BLOCKS_MAX = 16;
-const TIMEOUT_DOUBLINGS_MAX = 5;
 
 interface Head {
   height: number;
@@ -326,7 +326,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       return;
     }
     this.idleTicks += 1;
-    const timeout = this.opts.viewTimeoutTicks * 2 ** Math.min(this.timeoutDoublings, TIMEOUT_DOUBLINGS_MAX);
+    const timeout = viewChangeTimeoutTicks(this.opts.viewTimeoutTicks, this.timeoutDoublings, this.opts.viewChangeBackoffMax);
     if (this.viewTarget === 0 && this.idleTicks === Math.floor(timeout / 2)) {
       this.reforwardPending();
       this.retransmit();

@@ -11,6 +11,7 @@
 // and identical on every correct replica (decision 0501).
 import { bytesEqual, decode, encode, sha256, toHex, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
+import { viewChangeTimeoutTicks } from '../backoff.ts';
 import { hasQuorumSignatures } from '../certificate.ts';
 import { BlockCutter } from '../cutter.ts';
 import { DedupWindow } from '../dedup.ts';
@@ -404,8 +405,7 @@ export class PbftEngine implements Engine<PbftMessage> {
   }
 
   private timeoutTicks(): number {
-    const doublings = Math.min(Math.max(this.streak - 1, 0), this.opts.viewChangeBackoffMax);
-    return this.opts.viewChangeTimeoutTicks * 2 ** doublings;
+    return viewChangeTimeoutTicks(this.opts.viewChangeTimeoutTicks, this.streak - 1, this.opts.viewChangeBackoffMax);
   }
 
   private drop(reason: DropReason): void {
