@@ -56,7 +56,15 @@ export interface FaultWindow {
   /** Latency of the slowest acknowledged transaction submitted during the window. */
   worstLatencyMs: number | null;
   p99LatencyMs: number | null;
+  /** Operator events (see OPERATOR_EVENT) the nodes logged from the fault until recovery ended, by message. */
+  logged: Record<string, number>;
 }
+
+/**
+ * What counts as telling an operator about a fault: anything at warn or above, and the info-level
+ * events an operator follows (leader/primary changes, peers, recovery) — not routine commits.
+ */
+const OPERATOR_EVENT = /^(consensus:|peer |endorser |slow |joining|joined|this node is no longer|config update)/i;
 
 export interface FaultReport {
   readonly engine: EngineName;
@@ -214,7 +222,7 @@ export async function runFaultSuite(o: FaultSuiteOptions): Promise<FaultReport> 
       throw new Error(`${orgs[i]} did not catch up within 90 s after restart`);
     };
     const window = async (kind: FaultKind, detail: string, inject: () => void | Promise<void>, heal: () => void | Promise<void>): Promise<void> => {
-      const w: FaultWindow = { kind, detail, startMs: Date.now(), endMs: 0, timeToCommitMs: null, worstLatencyMs: null, p99LatencyMs: null };
+      const w: FaultWindow = { kind, detail, startMs: Date.now(), endMs: 0, timeToCommitMs: null, worstLatencyMs: null, p99LatencyMs: null, logged: {} };
       say(`fault: ${kind} (${detail})`);
       await inject();
       await sleep(o.faultSeconds * 1000);
@@ -352,9 +360,14 @@ export async function runFaultSuite(o: FaultSuiteOptions): Promise<FaultReport> 
       }
       for (const line of text.split('\n')) {
         try {
-          const entry = JSON.parse(line) as { level?: number | string; msg?: string };
-          const level = typeof entry.level === 'number' ? entry.level : { warn: 40, error: 50, fatal: 60 }[String(entry.level)] ?? 0;
-          if (level >= 40 && entry.msg) operatorLog[entry.msg] = (operatorLog[entry.msg] ?? 0) + 1;
+          const entry = JSON.parse(line) as { level?: number | string; msg?: string; time?: number };
+          const level = typeof entry.level === 'number' ? entry.level : { info: 30, warn: 40, error: 50, fatal: 60 }[String(entry.level)] ?? 0;
+          if (!entry.msg) continue;
+          if (level >= 40) operatorLog[entry.msg] = (operatorLog[entry.msg] ?? 0) + 1;
+          // Which fault window (fault + recovery) this operator event falls in.
+          if (typeof entry.time !== 'number' || (level < 40 && !(level >= 30 && OPERATOR_EVENT.test(entry.msg)))) continue;
+          const w = windows.find((x) => entry.time! >= x.startMs && entry.time! <= x.endMs + o.faultSeconds * 1000);
+          if (w) w.logged[entry.msg] = (w.logged[entry.msg] ?? 0) + 1;
         } catch {
           // not a JSON log line
         }
@@ -408,13 +421,14 @@ export function reportMarkdown(r: FaultReport, targets: { followerExtraMs: numbe
   lines.push(`| \`ledger verify\` on every node | ${r.verified.every((v) => v.ok) ? 'passed' : `**failed**: ${r.verified.filter((v) => !v.ok).map((v) => `${v.org}: ${v.problem}`).join('; ')}`} |`);
   lines.push('');
   lines.push(`Baseline latency (outside fault windows) p50 ${ms(r.baselineP50Ms)}.`, '');
-  lines.push('| fault | detail | next commit after the fault | worst latency | p99 latency | target |', '|---|---|---|---|---|---|');
+  lines.push('| fault | detail | next commit after the fault | worst latency | p99 latency | target | operators were told |', '|---|---|---|---|---|---|---|');
   for (const w of r.windows) {
     let target = '';
     if (w.kind === 'kill-follower') target = verdict(w.worstLatencyMs !== null && r.baselineP50Ms !== null && w.worstLatencyMs - r.baselineP50Ms <= targets.followerExtraMs, `worst ≤ baseline + ${ms(targets.followerExtraMs)}`);
     if (w.kind === 'kill-leader') target = verdict(w.timeToCommitMs !== null && w.timeToCommitMs <= targets.leaderNextCommitMs, `next commit ≤ ${ms(targets.leaderNextCommitMs)}`);
     if (w.kind === 'kill-loop') target = verdict(w.p99LatencyMs !== null && w.p99LatencyMs <= targets.killCycleP99Ms, `p99 ≤ ${ms(targets.killCycleP99Ms)}`);
-    lines.push(`| ${w.kind} | ${w.detail} | ${ms(w.timeToCommitMs)} | ${ms(w.worstLatencyMs)} | ${ms(w.p99LatencyMs)} | ${target} |`);
+    const told = Object.entries(w.logged).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([m, n]) => `${n} × ${m.replace(/\|/g, '/')}`).join('; ');
+    lines.push(`| ${w.kind} | ${w.detail} | ${ms(w.timeToCommitMs)} | ${ms(w.worstLatencyMs)} | ${ms(w.p99LatencyMs)} | ${target} | ${told || '**nothing**'} |`);
   }
   lines.push('', 'What the nodes told their operators (warn and above, all nodes):', '');
   const entries = Object.entries(r.operatorLog).sort((a, b) => b[1] - a[1]);
