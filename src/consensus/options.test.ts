@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { EngineOptionsError, fraction, intIn, parseEngineOptions } from './options.ts';
 import { parseEhbftOptions } from './ehbft/options.ts';
-import { parseGpbftOptions } from './gpbft/config.ts';
+import { parseGpbftOptions } from './gpbft/options.ts';
 import { parseHashgenOptions } from './hashgen/options.ts';
 import { parsePbftOptions } from './pbft/options.ts';
 import { parseRaftOptions } from './raft/options.ts';

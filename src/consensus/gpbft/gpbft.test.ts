@@ -8,7 +8,8 @@ import { SeededRng } from '../rng.ts';
 import { getEngine } from '../registry.ts';
 import '../engines.ts';
 import { makeIdentities } from '../../sim/crypto.ts';
-import { GpbftEngine, gpbftByzantine, type GpbftMessage } from './gpbft.ts';
+import { gpbftByzantine } from './byzantine.ts';
+import { GpbftEngine, type GpbftMessage } from './engine.ts';
 import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes, quorum } from './config.ts';
 
 // Two clusters of four hospitals, 300 km apart: Algorithm 1 puts each cluster in its own group.

@@ -3,8 +3,8 @@
 import type { EngineMessage } from '../engine.ts';
 import type { EngineScenario } from '../scenario/command.testkit.ts';
 import { formatFields, statusLine } from '../scenario/format.testkit.ts';
-import './gpbft.ts';
-import type { GpbftEngine } from './gpbft.ts';
+import './index.ts';
+import type { GpbftEngine } from './engine.ts';
 import type { GpbftMessage } from './messages.ts';
 
 const FIELDS: Record<GpbftMessage['type'], readonly string[]> = {

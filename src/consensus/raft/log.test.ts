@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RaftLog } from './log.ts';
-import type { Entry } from './types.ts';
+import type { Entry } from './messages.ts';
 
 function e(index: number, term: number): Entry {
   return { index, term, kind: 'noop', proposals: [], conf: null, cert: null };

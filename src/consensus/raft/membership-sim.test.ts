@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { registerEngine, getEngine, engineNames } from '../registry.ts';
 import { runSimulation, SimOptionsError, type SimOptions } from '../../sim/index.ts';
 import '../engines.ts';
-import { RaftEngine } from './raft.ts';
+import { RaftEngine } from './engine.ts';
 
 // A Raft whose reconfigure never acts: the membership checker must notice.
 if (!engineNames().includes('test-raft-no-reconfigure')) {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { jointActive, jointCommitted, jointVote, majorityCommitted, majorityVote, quorumSize } from './quorum.ts';
-import type { ConfState } from './types.ts';
+import type { ConfState } from './messages.ts';
 
 const conf = (voters: string[], outgoing: string[] = []): ConfState => ({ voters, outgoing, learners: [] });
 const acked = (m: Record<string, number>) => (id: string) => m[id] ?? 0;

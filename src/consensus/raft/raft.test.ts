@@ -10,8 +10,8 @@ import { getEngine } from '../registry.ts';
 import { SeededRng } from '../rng.ts';
 import './index.ts';
 import { RaftCluster } from './scenario.testkit.ts';
-import { HARD_KEY, logKey, RaftEngine, verifyRaftCertificate } from './raft.ts';
-import type { RaftMessage } from './types.ts';
+import { HARD_KEY, logKey, RaftEngine, verifyRaftCertificate } from './engine.ts';
+import type { RaftMessage } from './messages.ts';
 
 const key = generateKeyPair();
 const verifier = directoryVerifier(new Map([['1', key.publicKey], ['2', key.publicKey], ['3', key.publicKey]]));

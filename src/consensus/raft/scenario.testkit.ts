@@ -5,8 +5,8 @@ import { ScenarioCluster, type ScenarioNode } from '../scenario/cluster.testkit.
 import { formatMessage, need, type Command, type EngineScenario } from '../scenario/command.testkit.ts';
 import { formatProposal } from '../scenario/format.testkit.ts';
 import './index.ts';
-import type { RaftEngine } from './raft.ts';
-import type { Entry, RaftMessage } from './types.ts';
+import type { RaftEngine } from './engine.ts';
+import type { Entry, RaftMessage } from './messages.ts';
 
 /** A scenario cluster whose engines are Raft (tests reach Raft-only methods through engine()). */
 export class RaftCluster extends ScenarioCluster {

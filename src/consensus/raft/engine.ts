@@ -55,7 +55,7 @@ import {
   type RaftMessage,
   type Snapshot,
   type VoteType,
-} from './types.ts';
+} from './messages.ts';
 
 export const HARD_KEY = 'raft/hard';
 export const SNAP_KEY = 'raft/snap';
