@@ -1014,6 +1014,11 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     if (target <= this.view && !this.normal) return;
     if (target < this.view) return;
     this.stats.viewChanges += 1;
+    // The timer of the new view starts now. Carrying the old count over made a node that joined
+    // late in its period (join rule) give up on the new view a few ticks later, and from then on
+    // it led every view change by that offset, leaving each view before its leader could gather
+    // its vote: a livelock with 4 nodes and one silent Byzantine (simulator seeds 549, 683, 1149 …).
+    this.progressTicks = 0;
     this.enterView(target, false);
     this.accepted = null;
     this.announceViewChange();
