@@ -25,35 +25,38 @@
 //     decision 1163), because the requesting node sees it. The requester's node combines,
 //     applies the rule to the pooled figures and records the result on chain, where the
 //     contract checks the rule again.
-import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { decode, encode, jsonNestingDepth, utf8, type Bytes } from '../codec/index.ts';
-import { AnalyticsError, combine, effectiveMinCohort, exactAggregateOf, finalize, releasedPartialSchema, releasePartial, type HistogramSpec, type ReleasedPartial, type Statistics } from '../analytics/aggregate.ts';
-import { CODE_RE, HEALTH_CONTRACT, readEventSchema, type AccessTicket, type Part, type Sensitivity } from '../contracts/health/index.ts';
-import { FHIR_NESTING_DEPTH_MAX, FhirValidationError, validateFhir, type FhirIssue } from '../fhir/validate.ts';
+import { decode, encode, utf8, type Bytes } from '../codec/index.ts';
+import { AnalyticsError, combine, effectiveMinCohort, exactAggregateOf, finalize, releasePartial, type HistogramSpec, type ReleasedPartial, type Statistics } from '../analytics/aggregate.ts';
+import { HEALTH_CONTRACT, type AccessTicket, type Part, type Sensitivity } from '../contracts/health/index.ts';
+import { FhirValidationError, validateFhir } from '../fhir/validate.ts';
 import { parseTx } from '../ledger/tx.ts';
 import { readPem } from '../node/config.ts';
 import type { MedLedgerNode } from '../node/node.ts';
-import { checkCommitment, cidOf, commit, FsBlobStore, IntegrityError, newDataKey, open, seal, unwrapAsRecipient, wrapForRecipient, type BlobStore, type HpkeKeyPair, type WrappedKey } from '../offchain/index.ts';
+import { checkCommitment, cidOf, commit, FsBlobStore, IntegrityError, newDataKey, open, seal, unwrapAsRecipient, wrapForRecipient, type BlobStore, type HpkeKeyPair } from '../offchain/index.ts';
 import { gatewayCaller, type HealthCaller } from './caller.ts';
 import { KeyStore, loadOrCreateKek, type KeyEntryInfo } from './keystore.ts';
-import { keyFingerprint, loadOrCreateNodeKey, X25519_KEY_BYTES } from './nodekey.ts';
-import { JOURNAL_CAPACITY_DEFAULT, JournalFullError, ServedReadJournal } from './readjournal.ts';
-import { CSV_LIMITS_DEFAULT, CsvError, checkHeader, csvSplitConfigSchema, DEFAULT_CSV_SPLIT, joinCsvParts, readCsv, splitCsv, type CsvLimits, type CsvSplitConfig } from './csv.ts';
-import { PREPARED_DATASET_LIMITS_DEFAULT, PREPARED_LIMITS_DEFAULT, PreparedLimitError, PreparedVersions, type PreparedEntry, type PreparedLimits } from './prepared.ts';
+import { keyFingerprint, loadOrCreateNodeKey } from './nodekey.ts';
+import { JOURNAL_CAPACITY_DEFAULT, ServedReadJournal } from './readjournal.ts';
+import { CSV_LIMITS_DEFAULT, csvSplitConfigSchema, DEFAULT_CSV_SPLIT, joinCsvParts, splitCsv, type CsvLimits, type CsvSplitConfig } from './csv.ts';
+import { PREPARED_DATASET_LIMITS_DEFAULT, PREPARED_LIMITS_DEFAULT, PreparedLimitError, PreparedVersions, type PreparedEntry } from './prepared.ts';
 import { DEFAULT_SENSITIVITY_RULES, maxLevel, splitBySensitivity, type SensitivityRule } from './sensitivity.ts';
+import { RecordError } from './errors.ts';
+import { csvOrError, datasetShape, datasetValues } from './dataset-content.ts';
+import type { AuditBacklog, RecordServiceOptions, ServedReadAuditOptions } from './service-options.ts';
+import { ServedReadRecorder } from './served-read-recorder.ts';
+import { ACCESS_TICKET_TTL_MS, checkPartAnswer, commitmentKeyOf, CONTENT_BYTES_MAX, keyTransportAad, partialAnswerSchema, partRequestSchema, RECORDS_CHANNEL, STATS_CHANNEL, statsPartialRequestSchema, type LocalPart, type PartAnswer, type PartialAnswer, type ReadPart, type ReadResult, type RecordContent, type Released, type ServedReadEvent } from './wire.ts';
 
-export const RECORDS_CHANNEL = 'records';
-export const STATS_CHANNEL = 'stats';
-/** An access transaction is a ticket for this long (it is checked against its proposal time). */
-export const ACCESS_TICKET_TTL_MS = 10 * 60_000;
-const CONTENT_BYTES_MAX = 32 * 1024 * 1024;
+
+
+// The service's pieces, re-exported so that importers of service.ts keep working.
+export { RecordError } from './errors.ts';
+export { datasetShape, datasetValues } from './dataset-content.ts';
+export type { AuditBacklog, RecordServiceOptions, ServedReadAuditOptions } from './service-options.ts';
+export { ACCESS_TICKET_TTL_MS, checkPartAnswer, commitmentKeyOf, keyTransportAad, RECORDS_CHANNEL, STATS_CHANNEL, type PartAnswer, type ReadPart, type ReadResult, type RecordContent } from './wire.ts';
+
 const WAIT_FOR_TX_MS = 10_000;
 const REMOTE_TIMEOUT_MS = 15_000;
-const DATASET_ROWS_MAX = 1_000_000;
-/** Datasets are read streaming (nothing but one column is kept), so they may be larger than a record's CSV. */
-const DATASET_CSV_LIMITS: CsvLimits = { bytesMax: CONTENT_BYTES_MAX, rowsMax: DATASET_ROWS_MAX, columnsMax: 500, cellBytesMax: 64 * 1024, cellsMax: 50_000_000 };
 /** How often abandoned prepared versions are looked for (they expire after PreparedLimits.ttlMs). */
 const PREPARED_SWEEP_MS = 60_000;
 /** AES-GCM nonce + tag: a sealed part is this much larger than its plaintext. */
@@ -65,277 +68,7 @@ const JOURNAL_FILE = 'served-reads.sqlite';
 const READ_BATCH_MAX = 40;
 const RETRY_BASE_MS = 250;
 const RETRY_MAX_MS = 30_000;
-/** HPKE: enc is the X25519 ephemeral public key; the ciphertext is the 32-byte data key plus the AES-GCM tag. */
-const WRAPPED_KEY_CIPHERTEXT_BYTES = 32 + 16;
 
-export class RecordError extends Error {
-  override readonly name = 'RecordError';
-  /** LIMIT: a bound of the node's prepared (not yet on chain) versions (decision 1160). */
-  constructor(message: string, readonly code: 'INVALID_CONTENT' | 'DENIED' | 'NOT_FOUND' | 'UNAVAILABLE' | 'REFUSED' | 'LIMIT' = 'REFUSED', readonly issues: readonly FhirIssue[] = []) {
-    super(message);
-  }
-}
-
-export type RecordContent =
-  | { readonly kind: 'fhir'; readonly resource: unknown }
-  | { readonly kind: 'file'; readonly bytes: Bytes; readonly mediaType: string; readonly sensitivity?: Sensitivity };
-
-export interface ReadPart {
-  readonly sensitivity: Sensitivity;
-  readonly mediaType: string;
-  readonly cid: string;
-  readonly content: Bytes;
-}
-
-export interface ReadResult {
-  readonly allowed: boolean;
-  readonly txId: string;
-  readonly decision: Record<string, unknown>;
-  readonly recordId: string;
-  readonly version: number | null;
-  readonly custodian: string | null;
-  readonly parts: readonly ReadPart[];
-  /** A CSV record's released parts re-joined into one CSV (decision 1161); null otherwise. */
-  readonly csv: Bytes | null;
-}
-
-/** The commitment key is derived from the part's data key: shredding the key also shreds the
- *  ability to confirm a guess against the on-chain commitment. */
-export function commitmentKeyOf(dataKey: Bytes): Bytes {
-  return new Uint8Array(createHmac('sha256', dataKey).update('medledger-commitment-key').digest());
-}
-
-const partRequestSchema = z.strictObject({ txId: z.string().regex(/^[0-9a-f]{64}$/), recordId: z.string().min(1).max(64), cid: z.string().min(1).max(200) });
-const statsPartialRequestSchema = z.strictObject({ requestId: z.string().min(1).max(64), datasetId: z.string().min(1).max(64) });
-
-/** A part as the custodian holds it (never sent: the data key is in the clear here). */
-type LocalPart = { ok: true; sealed: Bytes; dataKey: Bytes; version: number; sensitivity: string } | PartRefusal;
-type PartRefusal = { ok: false; integrity: boolean; error: string };
-/**
- * What travels on the 'records' channel: the sealed blob and its data key wrapped with HPKE to
- * `recipientKey` — the requesting node's key as published on chain (decision 1150).
- */
-export type PartAnswer = { ok: true; sealed: Bytes; wrappedKey: WrappedKey; recipientKey: Bytes; version: number; sensitivity: string } | PartRefusal;
-
-/**
- * The associated data a transported data key is bound to: the access ticket, the exact part and
- * the recipient node. A wrapped key cannot be replayed for another part, ticket or node.
- */
-export function keyTransportAad(a: { txId: string; recordId: string; version: number; sensitivity: string; cid: string; recipientOrg: string; recipientNode: string }): Bytes {
-  return utf8(`medledger-key-transport|${a.txId}|${a.recordId}|v${a.version}|${a.sensitivity}|${a.cid}|${a.recipientOrg}/${a.recipientNode}`);
-}
-
-/**
- * One served-read event as `recordReads` takes it, without its journal id (decision 1153): the
- * access transaction whose ticket released the part, the part's level, and whether it was served.
- */
-const servedReadEventSchema = readEventSchema.omit({ eventId: true });
-type ServedReadEvent = z.infer<typeof servedReadEventSchema>;
-type PartialAnswer = { ok: true; partial: ReleasedPartial } | { ok: false; error: string };
-/** A custodian's answer on the 'stats' channel, as the requesting node accepts it (external input). */
-const partialAnswerSchema = z.union([z.strictObject({ ok: z.literal(true), partial: releasedPartialSchema }), z.strictObject({ ok: z.literal(false), error: z.string().max(2000) })]);
-
-type ReleasedPart = Part;
-interface Released { recordId: string; version: number; custodian: string; parts: ReleasedPart[] }
-
-/** Values of one variable in a stored dataset: CSV (header row, numeric cells) or a FHIR Bundle of Observations. */
-export function datasetValues(bytes: Bytes, mediaType: string, variable: string): number[] {
-  const out: number[] = [];
-  if (mediaType === 'text/csv') {
-    let col = -2;
-    csvOrError(() => readCsv(bytes, DATASET_CSV_LIMITS, (fields) => {
-      if (col === -2) {
-        col = checkHeader(fields, { allowRowKey: true }).indexOf(variable);
-        if (col < 0) throw new RecordError(`the dataset has no column ${variable}`, 'NOT_FOUND');
-        return;
-      }
-      const cell = (fields[col] ?? '').trim();
-      if (cell === '') return;
-      const v = Number(cell);
-      if (Number.isFinite(v)) out.push(v);
-    }), 'dataset');
-    if (col < 0) throw new RecordError(`the dataset has no column ${variable}`, 'NOT_FOUND');
-    return out;
-  }
-  const bundle = parseJson(bytes, 'dataset') as { entry?: Array<{ resource?: { code?: { coding?: Array<{ code?: string }> }; valueQuantity?: { value?: number } } }> };
-  for (const e of (bundle.entry ?? []).slice(0, DATASET_ROWS_MAX)) {
-    const r = e.resource;
-    if (r?.code?.coding?.some((c) => c.code === variable) && typeof r.valueQuantity?.value === 'number' && Number.isFinite(r.valueQuantity.value)) out.push(r.valueQuantity.value);
-  }
-  return out;
-}
-
-/** Run a CSV reader; its CsvError becomes RecordError INVALID_CONTENT naming `what`. */
-function csvOrError<T>(fn: () => T, what: string): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof CsvError) throw new RecordError(`${what}: ${err.message}`, 'INVALID_CONTENT');
-    throw err;
-  }
-}
-
-function parseJson(bytes: Bytes, what: string): unknown {
-  // Parsing copes with any depth, but validating and encoding the value recurse (issue 16, item 8).
-  if (jsonNestingDepth(bytes, FHIR_NESTING_DEPTH_MAX) > FHIR_NESTING_DEPTH_MAX) {
-    throw new RecordError(`${what}: nests objects and arrays deeper than ${FHIR_NESTING_DEPTH_MAX} levels (at most ${FHIR_NESTING_DEPTH_MAX} are accepted)`, 'INVALID_CONTENT');
-  }
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new RecordError(`${what}: not valid UTF-8`, 'INVALID_CONTENT');
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new RecordError(`${what}: not JSON (${(err as Error).message.slice(0, 200)})`, 'INVALID_CONTENT');
-  }
-}
-
-/** A listed column must be a column code: registerDataset puts the names on chain and refuses others. */
-function checkColumnCode(name: string): void {
-  if (!CODE_RE.test(name)) throw new RecordError(`dataset: column ${JSON.stringify(name.slice(0, 80))} is not a column code (names are listed on chain and must match ${CODE_RE.source})`, 'INVALID_CONTENT');
-}
-
-/**
- * Columns (CSV header) or Observation codes (FHIR Bundle) of a dataset, and its row count.
- * What a dataset is for decides what it must hold (issue 16, item 7: arbitrary bytes were
- * stored under a dataset's media type): column names that can be listed on chain, at least one
- * row, and at least one numeric variable for statistics — a CSV column whose non-empty cells are
- * all numbers (at least one), or an Observation with a code and a numeric valueQuantity.
- * An empty CSV has no columns (the caller refuses it). Bad input is a RecordError
- * INVALID_CONTENT (with the validator's issues for invalid FHIR).
- */
-export function datasetShape(bytes: Bytes, mediaType: string): { columns: string[]; rows: number } {
-  if (mediaType === 'text/csv') {
-    if (Buffer.from(bytes).toString('utf8').trim() === '') return { columns: [], rows: 0 };
-    let columns: string[] | null = null;
-    let rows = 0;
-    let numericCells: number[] = [];
-    let textual: boolean[] = [];
-    csvOrError(() => readCsv(bytes, DATASET_CSV_LIMITS, (fields) => {
-      if (columns === null) {
-        columns = checkHeader(fields, { allowRowKey: true });
-        columns.forEach(checkColumnCode);
-        numericCells = columns.map(() => 0);
-        textual = columns.map(() => false);
-        return;
-      }
-      rows++;
-      fields.forEach((field, k) => {
-        const cell = field.trim();
-        if (cell === '') return;
-        if (Number.isFinite(Number(cell))) numericCells[k]! += 1;
-        else textual[k] = true;
-      });
-    }), 'dataset');
-    const names: string[] = columns ?? [];
-    if (rows === 0) throw new RecordError(`dataset: a header (${names.slice(0, 5).join(',')}) but no data rows`, 'INVALID_CONTENT');
-    if (!names.some((_, k) => numericCells[k]! > 0 && !textual[k])) {
-      throw new RecordError('dataset: no numeric column (statistics need at least one column whose non-empty cells are all numbers)', 'INVALID_CONTENT');
-    }
-    return { columns: names, rows };
-  }
-  let resource: { resourceType: string; entry?: Array<{ resource?: { resourceType?: string; code?: { coding?: Array<{ code?: string }> }; valueQuantity?: { value?: unknown } } }> };
-  try {
-    resource = validateFhir(parseJson(bytes, 'dataset')) as unknown as typeof resource;
-  } catch (err) {
-    if (err instanceof FhirValidationError) throw new RecordError(`dataset: ${err.message}`, 'INVALID_CONTENT', err.issues);
-    throw err;
-  }
-  if (resource.resourceType !== 'Bundle') throw new RecordError('a FHIR dataset must be a Bundle of Observations', 'INVALID_CONTENT');
-  const codes = new Set<string>();
-  let measured = 0;
-  for (const e of resource.entry ?? []) {
-    if (e.resource?.resourceType !== 'Observation') throw new RecordError('a FHIR dataset must contain Observations only', 'INVALID_CONTENT');
-    const c = e.resource.code?.coding?.[0]?.code;
-    if (!c) continue;
-    checkColumnCode(c);
-    codes.add(c);
-    const v = e.resource.valueQuantity?.value;
-    if (typeof v === 'number' && Number.isFinite(v)) measured++;
-  }
-  if (measured === 0) throw new RecordError('dataset: no Observation with a code and a numeric valueQuantity (statistics need at least one)', 'INVALID_CONTENT');
-  return { columns: [...codes], rows: resource.entry?.length ?? 0 };
-}
-
-/** Decode and shape-check a custodian's answer (it is another node's input: trust nothing). */
-export function checkPartAnswer(raw: Bytes, custodian: string): PartAnswer {
-  const garbage = (why: string): PartAnswer => ({ ok: false, integrity: false, error: `custodian ${custodian} answered garbage (${why})` });
-  let a: unknown;
-  try {
-    a = decode(raw);
-  } catch {
-    return garbage('undecodable');
-  }
-  if (typeof a !== 'object' || a === null) return garbage('not a map');
-  const m = a as Record<string, unknown>;
-  if (m['ok'] === false) return { ok: false, integrity: m['integrity'] === true, error: typeof m['error'] === 'string' ? m['error'].slice(0, 1000) : 'refused' };
-  if (m['ok'] !== true) return garbage('no ok flag');
-  const w = m['wrappedKey'] as Record<string, unknown> | undefined;
-  if (!(m['sealed'] instanceof Uint8Array)) return garbage('no sealed bytes');
-  if ('dataKey' in m) return garbage('a bare data key: refusing key material that was not wrapped to this node');
-  if (typeof w !== 'object' || w === null || !(w['enc'] instanceof Uint8Array) || w['enc'].byteLength !== X25519_KEY_BYTES || !(w['ciphertext'] instanceof Uint8Array) || w['ciphertext'].byteLength !== WRAPPED_KEY_CIPHERTEXT_BYTES) {
-    return garbage('no well-formed wrapped key');
-  }
-  if (!(m['recipientKey'] instanceof Uint8Array) || m['recipientKey'].byteLength !== X25519_KEY_BYTES) return garbage('no recipient key');
-  if (typeof m['version'] !== 'number' || typeof m['sensitivity'] !== 'string') return garbage('no version or sensitivity');
-  return { ok: true, sealed: m['sealed'], wrappedKey: { enc: w['enc'], ciphertext: w['ciphertext'] }, recipientKey: m['recipientKey'], version: m['version'], sensitivity: m['sensitivity'] };
-}
-
-export interface ServedReadAuditOptions {
-  /** Who signs `recordReads` (default: this node's own identity). */
-  readonly caller?: HealthCaller;
-  /** How long a lone event may wait for company before it is flushed. */
-  readonly flushMs?: number;
-  /** Events per `recordReads` transaction (≤ the contract's 40). */
-  readonly batchMax?: number;
-  /** Pending events at which the node refuses to serve (fail closed). */
-  readonly journalCapacity?: number;
-  /** First retry delay after a failed flush; doubles per failure up to retryMaxMs. */
-  readonly retryBaseMs?: number;
-  readonly retryMaxMs?: number;
-}
-
-/** TypeScript's Partial (the name `Partial` is the analytics partial aggregate here). */
-type Some<T> = { [K in keyof T]?: T[K] };
-
-export interface RecordServiceOptions {
-  /** Where blobs, keys, the KEK, the node's HPKE key and the served-read journal live (default: <node data dir>/records). */
-  readonly dir?: string;
-  readonly rules?: readonly SensitivityRule[];
-  /** Column rules and row-key patterns for splitting CSV files (default DEFAULT_CSV_SPLIT; decision 1161). */
-  readonly csvSplit?: CsvSplitConfig;
-  /** Size limits of a CSV record (default CSV_LIMITS_DEFAULT). */
-  readonly csvLimits?: Some<CsvLimits>;
-  /** Bounds of prepared, not yet committed versions (default PREPARED_LIMITS_DEFAULT; decision 1160). */
-  readonly preparedLimits?: Some<PreparedLimits>;
-  /** Bounds of prepared, not yet registered datasets (default PREPARED_DATASET_LIMITS_DEFAULT). */
-  readonly preparedDatasetLimits?: Some<PreparedLimits>;
-  /** How often expired prepared versions and datasets are swept (default 60 s). */
-  readonly preparedSweepMs?: number;
-  /**
-   * Record served cross-hospital reads in `recordReads` (the custodian's own audit), through a
-   * durable journal (decision 1152). Default: on, signed by this node's identity. `false` turns
-   * it off: reads are then audited only by the requester's `access` transaction.
-   */
-  readonly recordServedReads?: false | ServedReadAuditOptions;
-  /** Signs this node's own transactions (its key publication; default audit caller). Default: the node certificate and key of its configuration. */
-  readonly nodeCaller?: HealthCaller;
-  /** Publish this node's HPKE key on chain at start-up when missing or changed (default true). */
-  readonly publishNodeKey?: boolean;
-}
-
-export interface AuditBacklog {
-  readonly enabled: boolean;
-  readonly pending: number;
-  readonly capacity: number;
-  /** Consecutive failed flush attempts (0 after a success). */
-  readonly failures: number;
-  /** Events whose audit transaction committed since start. */
-  readonly recorded: number;
-}
 
 export class RecordService {
   readonly blobs: BlobStore;
@@ -355,13 +88,9 @@ export class RecordService {
   private nodeCallerCache: HealthCaller | null = null;
   /** Resolves true once this node's key is on chain (false: publication off, or closed first). */
   private publication: Promise<boolean> = Promise.resolve(false);
-  private readonly journal: ServedReadJournal<ServedReadEvent> | null;
   private readonly audit: Required<Omit<ServedReadAuditOptions, 'caller'>> & { caller: HealthCaller | null };
-  private flushTimer: NodeJS.Timeout | null = null;
-  private draining: Promise<void> | null = null;
-  private flushFailures = 0;
-  private batchSize: number;
-  private recordedCount = 0;
+  /** The served-read audit (decision 1152). */
+  private readonly recorder: ServedReadRecorder;
   private stopping = false;
   private closed = false;
 
@@ -392,8 +121,8 @@ export class RecordService {
       retryBaseMs: a?.retryBaseMs ?? RETRY_BASE_MS,
       retryMaxMs: a?.retryMaxMs ?? RETRY_MAX_MS,
     };
-    this.batchSize = this.audit.batchMax;
-    this.journal = a ? new ServedReadJournal<ServedReadEvent>(join(dir, JOURNAL_FILE), this.audit.journalCapacity) : null;
+    const journal = a ? new ServedReadJournal<ServedReadEvent>(join(dir, JOURNAL_FILE), this.audit.journalCapacity) : null;
+    this.recorder = new ServedReadRecorder(journal, this.audit, () => this.auditCaller(), node.log);
   }
 
   /** This node's HPKE public key (what it publishes on chain). */
@@ -403,13 +132,7 @@ export class RecordService {
 
   /** The served-read journal's state (for status and tests). */
   auditBacklog(): AuditBacklog {
-    return {
-      enabled: this.journal !== null,
-      pending: this.journal && !this.journal.isClosed ? this.journal.size() : 0,
-      capacity: this.audit.journalCapacity,
-      failures: this.flushFailures,
-      recorded: this.recordedCount,
-    };
+    return this.recorder.backlog();
   }
 
   /** The identity this node signs its own transactions with. */
@@ -453,10 +176,7 @@ export class RecordService {
     }
     if (node.peer && options.publishNodeKey !== false) s.publication = s.publishNodeKeyUntilDone();
     // Served reads journaled before a crash or restart: record them now.
-    if (s.journal && s.journal.size() > 0) {
-      node.log.info({ pending: s.journal.size() }, 'replaying served reads not yet recorded on chain');
-      s.scheduleFlush(0);
-    }
+    s.recorder.replayPending();
     return s;
   }
 
@@ -468,14 +188,12 @@ export class RecordService {
     if (this.closed) return;
     this.stopping = true;
     for (const c of this.cleanups) c();
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
-    await this.draining;
-    if (opts.flush !== false) await this.drain();
+    this.recorder.stop();
+    await this.recorder.settle(opts.flush !== false);
     await this.shredding;
     await this.publication;
     this.closed = true;
-    this.journal?.close();
+    this.recorder.close();
   }
 
   // ---- this node's HPKE key on chain (decision 1150) ----------------------------------------
@@ -902,14 +620,14 @@ export class RecordService {
       if (!local.ok) {
         // Nothing is released; still journal what was asked for and refused, if there is room.
         try {
-          this.noteServedRead(txId, part.sensitivity, 'deny');
+          this.recorder.note(txId, part.sensitivity, 'deny');
         } catch (err) {
           this.node.log.warn({ txId, reason: (err as Error).message }, 'refused part request not journaled');
         }
         return encode(local satisfies PartAnswer);
       }
       // Journal first (durably), release second: a crash in between over-reports, never under-reports.
-      this.noteServedRead(txId, part.sensitivity, 'allow');
+      this.recorder.note(txId, part.sensitivity, 'allow');
       const aad = keyTransportAad({ txId, recordId, version: released.version, sensitivity: part.sensitivity, cid, recipientOrg: fromOrg, recipientNode: from });
       const wrappedKey = await wrapForRecipient(recipientKey, local.dataKey, aad);
       return encode({ ok: true, sealed: local.sealed, wrappedKey, recipientKey, version: local.version, sensitivity: local.sensitivity } satisfies PartAnswer);
@@ -931,96 +649,9 @@ export class RecordService {
     throw new RecordError(`node ${nodeId} of ${org} has no HPKE key published on chain: the custodian cannot wrap the data key for it (a node publishes its key when its record service starts)`, 'DENIED');
   }
 
-  // ---- served-read audit (decision 1152) ------------------------------------------------------
-
-  /**
-   * Durably journal one served read (throws — and so refuses to serve — when the journal is full).
-   * The event names the access transaction (its ticket) and the part's level, nothing else: who
-   * read, which record and why are on chain already, bound to that transaction (decision 1153).
-   */
-  private noteServedRead(txId: string, sensitivity: Sensitivity, served: 'allow' | 'deny'): void {
-    if (!this.journal) return;
-    try {
-      this.journal.append({ ticket: txId, sensitivity, servedDecision: served });
-    } catch (err) {
-      if (err instanceof JournalFullError) {
-        this.node.log.error({ pending: this.journal.size(), failures: this.flushFailures }, 'served-read audit backlog full: refusing to serve');
-        throw new RecordError(`${err.message}: this custodian refuses to serve until they are recorded`, 'UNAVAILABLE');
-      }
-      throw new RecordError(`cannot journal the served read for the audit, so it is not served: ${(err as Error).message}`, 'UNAVAILABLE');
-    }
-    if (this.journal.size() >= this.audit.batchMax) this.scheduleFlush(0);
-    else this.scheduleFlush(this.audit.flushMs);
-  }
-
-  private scheduleFlush(delayMs: number): void {
-    if (this.stopping) return;
-    if (this.flushTimer) {
-      if (delayMs > 0) return;
-      clearTimeout(this.flushTimer);
-    }
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = null;
-      // A journal failure (disk) must not become an unhandled rejection: log it, retry later.
-      this.drain().catch((err: Error) => {
-        this.flushFailures += 1;
-        this.node.log.error({ reason: err.message }, 'served-read journal flush failed');
-        this.scheduleFlush(this.audit.retryMaxMs);
-      });
-    }, delayMs);
-    // Never keep a stopping process alive for the audit: what is not recorded stays journaled.
-    this.flushTimer.unref();
-  }
-
-  /**
-   * Record journaled events on chain, oldest first, in batches; delete each batch only once its
-   * `recordReads` transaction is committed VALID. On failure: back off (doubling, capped), halve
-   * the batch (isolating an event the contract refuses), and keep everything in the journal.
-   * Single-flight. Resolves true when the journal is empty.
-   */
-  async drain(): Promise<boolean> {
-    if (!this.journal || this.closed) return true;
-    if (this.draining) {
-      await this.draining;
-      return this.journal.isClosed || this.journal.size() === 0;
-    }
-    const journal = this.journal;
-    const run = async (): Promise<void> => {
-      while (!journal.isClosed && journal.size() > 0) {
-        const pending = journal.pending(this.batchSize);
-        // The journal is a file on disk: an entry that is not a served-read event of this format
-        // (written before tickets, or damaged) could never be recorded and would block every event
-        // behind it. It is dropped, loudly; the read it stood for is audited by its access tx.
-        const unrecordable = pending.filter((e) => !servedReadEventSchema.safeParse(e.event).success);
-        if (unrecordable.length > 0) {
-          this.node.log.error({ eventIds: unrecordable.map((e) => e.eventId) }, 'served-read journal entries in an unrecordable format dropped');
-          journal.remove(unrecordable.map((e) => e.eventId));
-          continue;
-        }
-        const entries = pending;
-        try {
-          const r = await this.auditCaller().submit('recordReads', entries.map((e) => ({ ...e.event, eventId: e.eventId })));
-          journal.remove(entries.map((e) => e.eventId));
-          const duplicates = Array.isArray(r.payload) ? (r.payload as Array<{ duplicate?: boolean }>).filter((x) => x.duplicate === true).length : 0;
-          this.recordedCount += entries.length;
-          this.flushFailures = 0;
-          this.batchSize = this.audit.batchMax;
-          this.node.log.debug({ count: entries.length, duplicates, txId: r.txId }, 'served reads recorded on chain');
-        } catch (err) {
-          this.flushFailures += 1;
-          this.batchSize = Math.max(1, Math.floor(this.batchSize / 2));
-          const delayMs = Math.min(this.audit.retryMaxMs, this.audit.retryBaseMs * 2 ** Math.min(this.flushFailures - 1, 16));
-          this.node.log.warn({ count: entries.length, pending: journal.size(), failures: this.flushFailures, retryInMs: delayMs, reason: (err as Error).message }, 'served reads not recorded yet; kept in the journal');
-          this.scheduleFlush(Math.max(1, delayMs));
-          return;
-        }
-      }
-    };
-    this.draining = run().finally(() => {
-      this.draining = null;
-    });
-    await this.draining;
-    return journal.isClosed || journal.size() === 0;
+  /** Record journaled served reads on chain now (see ServedReadRecorder.drain). */
+  drain(): Promise<boolean> {
+    return this.recorder.drain();
   }
 
   // ---- list / erase ---------------------------------------------------------------------------
