@@ -10,6 +10,10 @@ import { type WrappedKey } from '../offchain/index.ts';
 import { X25519_KEY_BYTES } from './nodekey.ts';
 
 
+/** AES-GCM nonce + tag: sealed content is this much larger than its plaintext. */
+export const SEAL_OVERHEAD_BYTES = 12 + 16;
+/** How long a node waits for another node's answer on the 'records' and 'stats' channels. */
+export const REMOTE_TIMEOUT_MS = 15_000;
 /** The largest record or dataset content a node takes. */
 export const CONTENT_BYTES_MAX = 32 * 1024 * 1024;
 /** HPKE: enc is the X25519 ephemeral public key; the ciphertext is the 32-byte data key plus the AES-GCM tag. */
