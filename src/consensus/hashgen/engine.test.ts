@@ -215,7 +215,7 @@ describe('hashgen: durability and restart', () => {
     submit(c, 'g1', 1, 4);
     assert.ok(block, 'g2 received the block');
     const g2Storage = c.storages.get('g2')!;
-    assert.ok(g2Storage.get('hg/val'), 'g2 persisted its validation');
+    assert.ok(g2Storage.get('hashgen/val'), 'g2 persisted its validation');
     c.crash('g2');
     c.restart('g2');
     const conflicting = hashgenByzantine.equivocate(block!, new SeededRng(3), c.ident.signerOf('g1'))!;

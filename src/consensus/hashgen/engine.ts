@@ -77,12 +77,12 @@ import {
 } from './rules.ts';
 
 // Durable keys.
-const HEAD_KEY = 'hg/head';
-const PROMISE_KEY = 'hg/promise';
-const VAL_KEY = 'hg/val';
-const LOCK_KEY = 'hg/lock';
-const BARRED_KEY = 'hg/barred';
-const CAMS_KEY = 'hg/cams';
+const HEAD_KEY = 'hashgen/head';
+const PROMISE_KEY = 'hashgen/promise';
+const VAL_KEY = 'hashgen/val';
+const LOCK_KEY = 'hashgen/lock';
+const BARRED_KEY = 'hashgen/barred';
+const CAMS_KEY = 'hashgen/cams';
 
 const FORWARD_PROPOSALS_MAX = 1000;
 const BACKOFF_MAX = 8;
