@@ -14,8 +14,6 @@ import { setSecurityHeaders } from './console.ts';
 import { ApiError, gatewayError } from './errors.ts';
 import type { ApiServerLimits } from './limits.ts';
 
-
-
 const RATE_BUCKETS_MAX = 10_000;
 /**
  * How deeply a request body may nest objects and arrays. Checked on the raw bytes before
@@ -55,7 +53,10 @@ export class CountsByKey {
 
 class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; atMs: number }>();
-  constructor(private readonly ratePerSecond: number, private readonly burst: number) {}
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+  ) {}
   take(key: string, nowMs: number): boolean {
     let b = this.buckets.get(key);
     if (!b) {
@@ -110,7 +111,14 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
     const bytes = new Uint8Array(body as Buffer);
     rawBodies.set(req, bytes);
     if (jsonNestingDepth(bytes, JSON_NESTING_DEPTH_MAX) > JSON_NESTING_DEPTH_MAX) {
-      done(new ApiError(400, 'TOO_DEEP', `request body nests objects and arrays deeper than ${JSON_NESTING_DEPTH_MAX} levels (at most ${JSON_NESTING_DEPTH_MAX} are accepted)`), undefined);
+      done(
+        new ApiError(
+          400,
+          'TOO_DEEP',
+          `request body nests objects and arrays deeper than ${JSON_NESTING_DEPTH_MAX} levels (at most ${JSON_NESTING_DEPTH_MAX} are accepted)`,
+        ),
+        undefined,
+      );
       return;
     }
     try {
@@ -120,17 +128,21 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
     }
   });
 
-  const sendError = (reply: FastifyReply, e: ApiError): FastifyReply => reply.code(e.status).send({ error: { code: e.code, message: e.message, ...(e.txId !== undefined ? { txId: e.txId } : {}) } });
+  const sendError = (reply: FastifyReply, e: ApiError): FastifyReply =>
+    reply.code(e.status).send({ error: { code: e.code, message: e.message, ...(e.txId !== undefined ? { txId: e.txId } : {}) } });
 
   app.setErrorHandler((err: unknown, req, reply) => {
     if (err instanceof ApiError) return sendError(reply, err);
     if (err instanceof AuthError) return sendError(reply, new ApiError(err.code === 'BUSY' ? 429 : 401, err.code, err.message));
     if (err instanceof GatewayError) return sendError(reply, gatewayError(err));
     const fe = err as { code?: string; statusCode?: number; message?: string };
-    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new ApiError(413, 'BODY_TOO_LARGE', `request body exceeds ${ctx.bodyLimitBytes} bytes`));
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return sendError(reply, new ApiError(413, 'BODY_TOO_LARGE', `request body exceeds ${ctx.bodyLimitBytes} bytes`));
     if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send bodies as application/json'));
-    if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return sendError(reply, new ApiError(400, 'BAD_REQUEST', fe.message ?? 'bad body'));
-    if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return sendError(reply, new ApiError(fe.statusCode, 'BAD_REQUEST', fe.message ?? 'bad request'));
+    if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH')
+      return sendError(reply, new ApiError(400, 'BAD_REQUEST', fe.message ?? 'bad body'));
+    if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)
+      return sendError(reply, new ApiError(fe.statusCode, 'BAD_REQUEST', fe.message ?? 'bad request'));
     log.error({ url: req.url.slice(0, 200), reason: fe.message }, 'api: internal error');
     return sendError(reply, new ApiError(500, 'INTERNAL', 'internal error (logged on the node)'));
   });
@@ -142,7 +154,8 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
   const isOpen = (path: string): boolean => path === '/v1/health' || path === '/v1/ready' || !path.startsWith('/v1/');
   app.addHook('onRequest', async (req, reply) => {
     setSecurityHeaders(reply, (req.socket as TLSSocket).encrypted === true);
-    if (unauthenticated >= limits.unauthenticatedInFlightMax) throw new ApiError(429, 'TOO_MANY_REQUESTS', `the node is receiving ${limits.unauthenticatedInFlightMax} requests; retry shortly`);
+    if (unauthenticated >= limits.unauthenticatedInFlightMax)
+      throw new ApiError(429, 'TOO_MANY_REQUESTS', `the node is receiving ${limits.unauthenticatedInFlightMax} requests; retry shortly`);
     unauthenticated += 1;
     let holder: { user: string; org: string } | 'unauthenticated' | 'released' = 'unauthenticated';
     const slot: InFlightSlot = {
@@ -190,7 +203,8 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
       nowMs,
       audience: services.nodeId,
     });
-    if (!rates.take(identity.serialHex, nowMs)) throw new ApiError(429, 'RATE_LIMITED', `${identity.org}/${identity.id} exceeds ${limits.ratePerSecond} requests per second`);
+    if (!rates.take(identity.serialHex, nowMs))
+      throw new ApiError(429, 'RATE_LIMITED', `${identity.org}/${identity.id} exceeds ${limits.ratePerSecond} requests per second`);
     identities.set(req, identity);
   });
   const who = (req: FastifyRequest): Identity => {
@@ -204,8 +218,18 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
     const id = identities.get(req);
     if (!id) return; // an open route: it stays counted as unauthenticated
     const user = `${id.org}/${id.id}`;
-    if (handlingByUser.get(user) >= limits.inFlightPerUserMax) throw new ApiError(429, 'TOO_MANY_REQUESTS', `${user} already has ${limits.inFlightPerUserMax} requests in flight on this node (at most ${limits.inFlightPerUserMax} per user); wait for them to finish`);
-    if (handlingByOrg.get(id.org) >= limits.inFlightPerOrgMax) throw new ApiError(429, 'TOO_MANY_REQUESTS', `the users of ${id.org} already have ${limits.inFlightPerOrgMax} requests in flight on this node (at most ${limits.inFlightPerOrgMax} per organisation); retry shortly`);
+    if (handlingByUser.get(user) >= limits.inFlightPerUserMax)
+      throw new ApiError(
+        429,
+        'TOO_MANY_REQUESTS',
+        `${user} already has ${limits.inFlightPerUserMax} requests in flight on this node (at most ${limits.inFlightPerUserMax} per user); wait for them to finish`,
+      );
+    if (handlingByOrg.get(id.org) >= limits.inFlightPerOrgMax)
+      throw new ApiError(
+        429,
+        'TOO_MANY_REQUESTS',
+        `the users of ${id.org} already have ${limits.inFlightPerOrgMax} requests in flight on this node (at most ${limits.inFlightPerOrgMax} per organisation); retry shortly`,
+      );
     if (handling >= limits.inFlightMax) throw new ApiError(429, 'TOO_MANY_REQUESTS', `the node is handling ${limits.inFlightMax} requests; retry shortly`);
     slots.get(req)?.promote(user, id.org);
   });

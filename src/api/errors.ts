@@ -3,11 +3,15 @@
 import { z } from 'zod';
 import { GatewayError } from '../node/gateway.ts';
 
-
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   /** `txId`: the transaction concerned (an unknown outcome names the id to check). */
-  constructor(readonly status: number, readonly code: string, message: string, readonly txId?: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly txId?: string,
+  ) {
     super(message);
   }
 }
@@ -15,13 +19,20 @@ export class ApiError extends Error {
 /** Peer status (src/node/peer.ts, contracts/runtime.ts) → API error. */
 export function peerError(status: number, message: string): ApiError {
   switch (status) {
-    case 400: return new ApiError(422, 'CONTRACT_REJECTED', message);
-    case 403: return new ApiError(403, 'FORBIDDEN', message);
-    case 404: return new ApiError(404, 'NOT_FOUND', message);
-    case 409: return new ApiError(409, 'CONFLICT', message);
-    case 503: return new ApiError(503, 'ENDORSER_UNAVAILABLE', message);
-    case 500: return new ApiError(500, 'CONTRACT_FAILED', message);
-    default: return new ApiError(502, 'PEER_ERROR', `${message} (peer status ${status})`);
+    case 400:
+      return new ApiError(422, 'CONTRACT_REJECTED', message);
+    case 403:
+      return new ApiError(403, 'FORBIDDEN', message);
+    case 404:
+      return new ApiError(404, 'NOT_FOUND', message);
+    case 409:
+      return new ApiError(409, 'CONFLICT', message);
+    case 503:
+      return new ApiError(503, 'ENDORSER_UNAVAILABLE', message);
+    case 500:
+      return new ApiError(500, 'CONTRACT_FAILED', message);
+    default:
+      return new ApiError(502, 'PEER_ERROR', `${message} (peer status ${status})`);
   }
 }
 
@@ -30,11 +41,16 @@ export function gatewayError(err: GatewayError): ApiError {
     case 'ENDORSEMENT_REFUSED':
       if (err.status === 400 || err.status === undefined) return new ApiError(422, 'ENDORSEMENT_REFUSED', err.message);
       return peerError(err.status, err.message);
-    case 'ENDORSEMENT_MISMATCH': return new ApiError(422, 'ENDORSEMENT_MISMATCH', `${err.message}; retry`);
-    case 'POLICY_NOT_SATISFIED': return new ApiError(422, 'POLICY_NOT_SATISFIED', err.message);
-    case 'UNKNOWN_CONTRACT': return new ApiError(404, 'UNKNOWN_CONTRACT', err.message);
-    case 'ORDERER_REJECTED': return new ApiError(503, 'ORDERING_UNAVAILABLE', err.message);
-    case 'COMMIT_TIMEOUT': return new ApiError(504, 'COMMIT_TIMEOUT', err.message);
+    case 'ENDORSEMENT_MISMATCH':
+      return new ApiError(422, 'ENDORSEMENT_MISMATCH', `${err.message}; retry`);
+    case 'POLICY_NOT_SATISFIED':
+      return new ApiError(422, 'POLICY_NOT_SATISFIED', err.message);
+    case 'UNKNOWN_CONTRACT':
+      return new ApiError(404, 'UNKNOWN_CONTRACT', err.message);
+    case 'ORDERER_REJECTED':
+      return new ApiError(503, 'ORDERING_UNAVAILABLE', err.message);
+    case 'COMMIT_TIMEOUT':
+      return new ApiError(504, 'COMMIT_TIMEOUT', err.message);
   }
 }
 

@@ -14,8 +14,6 @@ import { CountsByKey, type Edge } from './edge.ts';
 import { ApiError, parseInput } from './errors.ts';
 import type { ApiServerLimits } from './limits.ts';
 
-
-
 const b64 = (bytes: Bytes): string => Buffer.from(bytes).toString('base64');
 
 function storedToCommitEvent(stored: StoredBlock): BlockCommitEvent {
@@ -25,11 +23,14 @@ function storedToCommitEvent(stored: StoredBlock): BlockCommitEvent {
     blockHash: blockHash(stored.block.header),
     timestampMs: stored.block.header.timestampMs,
     stateHash: new Uint8Array(0),
-    txs: stored.block.header.number === 0 ? [] : stored.validation.map((code, position) => {
-      const p = parsed[position];
-      const tx = p && !(p instanceof TxFormatError) ? (p as ParsedTx) : null;
-      return { txId: tx?.proposal.txId ?? null, position, code, reason: '', event: tx?.response.event ?? null };
-    }),
+    txs:
+      stored.block.header.number === 0
+        ? []
+        : stored.validation.map((code, position) => {
+            const p = parsed[position];
+            const tx = p && !(p instanceof TxFormatError) ? (p as ParsedTx) : null;
+            return { txId: tx?.proposal.txId ?? null, position, code, reason: '', event: tx?.response.event ?? null };
+          }),
   };
 }
 
@@ -50,9 +51,20 @@ export function registerEventRoutes(app: FastifyInstance, who: (req: FastifyRequ
     const { from: fromQuery } = parseInput(EventsQuery, req.query, 'query');
     const me = who(req);
     const streamUser = `${me.org}/${me.id}`;
-    if (streamsByUser.get(streamUser) >= limits.eventStreamsPerUserMax) throw new ApiError(429, 'TOO_MANY_STREAMS', `${streamUser} already has ${limits.eventStreamsPerUserMax} event streams open on this node (at most ${limits.eventStreamsPerUserMax} per user); close one first`);
-    if (streamsByOrg.get(me.org) >= limits.eventStreamsPerOrgMax) throw new ApiError(429, 'TOO_MANY_STREAMS', `the users of ${me.org} already have ${limits.eventStreamsPerOrgMax} event streams open on this node (at most ${limits.eventStreamsPerOrgMax} per organisation)`);
-    if (streams.size >= limits.eventStreamsMax) throw new ApiError(503, 'TOO_MANY_STREAMS', `${limits.eventStreamsMax} event streams are open on this node; retry later`);
+    if (streamsByUser.get(streamUser) >= limits.eventStreamsPerUserMax)
+      throw new ApiError(
+        429,
+        'TOO_MANY_STREAMS',
+        `${streamUser} already has ${limits.eventStreamsPerUserMax} event streams open on this node (at most ${limits.eventStreamsPerUserMax} per user); close one first`,
+      );
+    if (streamsByOrg.get(me.org) >= limits.eventStreamsPerOrgMax)
+      throw new ApiError(
+        429,
+        'TOO_MANY_STREAMS',
+        `the users of ${me.org} already have ${limits.eventStreamsPerOrgMax} event streams open on this node (at most ${limits.eventStreamsPerOrgMax} per organisation)`,
+      );
+    if (streams.size >= limits.eventStreamsMax)
+      throw new ApiError(503, 'TOO_MANY_STREAMS', `${limits.eventStreamsMax} event streams are open on this node; retry later`);
     const from = fromQuery ?? services.height() + 1;
     const raw = reply.raw;
     let next = from;
@@ -65,12 +77,19 @@ export function registerEventRoutes(app: FastifyInstance, who: (req: FastifyRequ
       if (raw.writableLength > limits.eventStreamBufferBytesMax) {
         // A client that does not read must not make the node buffer without limit.
         log.warn({ client: edge.identityOf(req)?.id }, 'api: closing an event stream whose client does not read');
-        raw.end(`event: error\ndata: ${JSON.stringify({ code: 'SLOW_CONSUMER', message: 'the client did not keep up; reconnect with from=<next block>' })}\n\n`);
+        raw.end(
+          `event: error\ndata: ${JSON.stringify({ code: 'SLOW_CONSUMER', message: 'the client did not keep up; reconnect with from=<next block>' })}\n\n`,
+        );
         close();
       }
     };
     const emit = (ev: BlockCommitEvent): void => {
-      const blockEvent: BlockEventT = { number: ev.number, hashHex: toHex(ev.blockHash), timestampMs: ev.timestampMs, txs: ev.txs.map((t) => ({ txId: t.txId, position: t.position, code: t.code })) };
+      const blockEvent: BlockEventT = {
+        number: ev.number,
+        hashHex: toHex(ev.blockHash),
+        timestampMs: ev.timestampMs,
+        txs: ev.txs.map((t) => ({ txId: t.txId, position: t.position, code: t.code })),
+      };
       write('block', blockEvent);
       for (const t of ev.txs) {
         if (t.code !== 'VALID' || !t.event) continue;
@@ -106,7 +125,12 @@ export function registerEventRoutes(app: FastifyInstance, who: (req: FastifyRequ
     }
     reply.hijack();
     edge.releaseSlot(req);
-    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     streams.add(raw);
     streamsByUser.add(streamUser);
     streamsByOrg.add(me.org);

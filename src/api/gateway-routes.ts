@@ -6,16 +6,34 @@ import { encode, toHex, type Bytes } from '../codec/index.ts';
 import { verify } from '../crypto/index.ts';
 import { evaluatePolicy, type Identity } from '../identity/index.ts';
 import { blockHash, encodeBlock, type StoredBlock } from '../ledger/block.ts';
-import { decodeProposal, decodeSignedProposal, parseAll, parseTx, TxFormatError, type ParsedTx, type SignedProposal, type TxPayload, type TxProposal } from '../ledger/tx.ts';
+import {
+  decodeProposal,
+  decodeSignedProposal,
+  parseAll,
+  parseTx,
+  TxFormatError,
+  type ParsedTx,
+  type SignedProposal,
+  type TxPayload,
+  type TxProposal,
+} from '../ledger/tx.ts';
 import { collectEndorsements, GatewayError, type EndorserClient } from '../node/gateway.ts';
 import { RateLimitedLog, type Logger } from '../log/log.ts';
 import type { BroadcastResult, KnownTx } from '../node/orderer.ts';
 import type { NodeServices } from '../node/services.ts';
-import { BlockParams, SignedProposalRequest, SubmitRequest, TxStatusParams, WaitQuery, type BlockResponseT, type EndorseResponseT, type TxStatusT, type RawBlockResponseT } from './schemas.ts';
+import {
+  BlockParams,
+  SignedProposalRequest,
+  SubmitRequest,
+  TxStatusParams,
+  WaitQuery,
+  type BlockResponseT,
+  type EndorseResponseT,
+  type TxStatusT,
+  type RawBlockResponseT,
+} from './schemas.ts';
 import { ApiError, parseInput, peerError } from './errors.ts';
 import type { ApiServerLimits } from './limits.ts';
-
-
 
 function fromBase64(text: string, what: string): Bytes {
   const bytes = new Uint8Array(Buffer.from(text, 'base64'));
@@ -75,7 +93,15 @@ export function blockToJson(stored: StoredBlock, services: Pick<NodeServices, 'm
       } catch {
         creator = null; // a foreign or malformed creator: the validator already marked the tx
       }
-      return { position: i, txId: p.proposal.txId, contract: p.proposal.contract, fn: p.proposal.fn, creatorOrg: creator?.org ?? null, creatorId: creator?.id ?? null, code };
+      return {
+        position: i,
+        txId: p.proposal.txId,
+        contract: p.proposal.contract,
+        fn: p.proposal.fn,
+        creatorOrg: creator?.org ?? null,
+        creatorId: creator?.id ?? null,
+        code,
+      };
     }),
   };
 }
@@ -97,7 +123,8 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
   app.post('/v1/evaluate', async (req) => {
     const { signed, proposal } = decodeSignedProposalInput(req.body);
     checkCreator(proposal.creator, who(req), 'proposal');
-    if (!services.policies().has(proposal.contract)) throw new ApiError(404, 'UNKNOWN_CONTRACT', `contract "${proposal.contract}" is not defined in the consortium configuration`);
+    if (!services.policies().has(proposal.contract))
+      throw new ApiError(404, 'UNKNOWN_CONTRACT', `contract "${proposal.contract}" is not defined in the consortium configuration`);
     const res = await services.evaluate(signed);
     if (res.status !== 200) throw peerError(res.status, res.message);
     return { payload: b64(res.payload) };
@@ -118,7 +145,13 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
     const order = [...(local ? [local] : []), ...up.slice(start), ...up.slice(0, start)];
     for (let k = 1; k <= order.length; k++) {
       const prefix = order.slice(0, k);
-      if (evaluatePolicy(policy, prefix.map((e) => ({ org: e.org, role: 'peer' as const })))) return { chosen: prefix, spares: [...order.slice(k), ...down] };
+      if (
+        evaluatePolicy(
+          policy,
+          prefix.map((e) => ({ org: e.org, role: 'peer' as const })),
+        )
+      )
+        return { chosen: prefix, spares: [...order.slice(k), ...down] };
     }
     return { chosen: [...order, ...down], spares: [] };
   };
@@ -131,7 +164,12 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
       e.endorse(sp).catch((err: unknown) => {
         failed.add(e.org);
         endorserDownUntil.set(e.org, clock() + limits.endorserBackoffMs);
-        opsLog.write('warn', `endorser:${e.org}`, { endorser: e.org, reason: err instanceof Error ? err.message.slice(0, 200) : 'unknown', skippedForMs: limits.endorserBackoffMs }, 'endorser unreachable; routing endorsements around it');
+        opsLog.write(
+          'warn',
+          `endorser:${e.org}`,
+          { endorser: e.org, reason: err instanceof Error ? err.message.slice(0, 200) : 'unknown', skippedForMs: limits.endorserBackoffMs },
+          'endorser unreachable; routing endorsements around it',
+        );
         throw err;
       }),
   });
@@ -150,7 +188,16 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
       const spares = choice.spares.map((e) => tracked(e, failed));
       try {
         const stopTimer = services.metrics?.endorsementSeconds.startTimer();
-        const { response, payload, endorsements, signers } = await collectEndorsements({ signed, label, policy, endorsers: chosen, spares, hedgeAfterMs: limits.endorseHedgeAfterMs, msp: services.msp, atMs: clock() });
+        const { response, payload, endorsements, signers } = await collectEndorsements({
+          signed,
+          label,
+          policy,
+          endorsers: chosen,
+          spares,
+          hedgeAfterMs: limits.endorseHedgeAfterMs,
+          msp: services.msp,
+          atMs: clock(),
+        });
         stopTimer?.();
         const txPayload: TxPayload = { proposal: signed.proposal, response, endorsements };
         return { txId: proposal.txId, payload: b64(payload), txPayload: b64(encode(txPayload)), endorsers: signers.map((s) => s.org) };
@@ -163,7 +210,14 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
 
   /** Broadcasts under way through this gateway, by txId (at most one entry per request in flight). */
   const broadcasting = new Map<string, Promise<BroadcastResult>>();
-  const alreadyPending = (txId: string): TxStatusT => ({ txId, status: 'SUBMITTED', code: null, blockNumber: null, reason: 'already pending: not broadcast again', duplicate: true });
+  const alreadyPending = (txId: string): TxStatusT => ({
+    txId,
+    status: 'SUBMITTED',
+    code: null,
+    blockNumber: null,
+    reason: 'already pending: not broadcast again',
+    duplicate: true,
+  });
 
   const waitStatus = async (txId: string, waitMs: number): Promise<TxStatusT> => {
     try {
@@ -191,7 +245,12 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
     }
     const me = who(req);
     checkCreator(tx.proposal.creator, me, 'transaction');
-    if (!verify(me.publicKey, tx.envelope.payload, tx.envelope.signature)) throw new ApiError(400, 'BAD_TX_SIGNATURE', 'the envelope signature does not verify with the creator key (sign the exact txPayload bytes /v1/endorse returned)');
+    if (!verify(me.publicKey, tx.envelope.payload, tx.envelope.signature))
+      throw new ApiError(
+        400,
+        'BAD_TX_SIGNATURE',
+        'the envelope signature does not verify with the creator key (sign the exact txPayload bytes /v1/endorse returned)',
+      );
     const txId = tx.proposal.txId;
     const waitMs = body.waitMs ?? 0;
     // A txId this node knows is answered with its status and not broadcast again (decision
@@ -220,13 +279,25 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
       accepted = await broadcast;
     } catch (err) {
       // The orderer was asked and did not answer: it may have ordered the transaction.
-      throw new ApiError(503, 'OUTCOME_UNKNOWN', `the ordering service did not answer for ${txId} (${(err as Error).message}); it may have been ordered — check GET /v1/tx/${txId} on any node, or resubmit the same envelope (it is never ordered twice)`, txId);
+      throw new ApiError(
+        503,
+        'OUTCOME_UNKNOWN',
+        `the ordering service did not answer for ${txId} (${(err as Error).message}); it may have been ordered — check GET /v1/tx/${txId} on any node, or resubmit the same envelope (it is never ordered twice)`,
+        txId,
+      );
     }
-    if (!accepted.accepted && !accepted.duplicate) throw new ApiError(503, 'ORDERING_UNAVAILABLE', `the ordering service did not accept ${txId}: ${accepted.reason} (not ordered; safe to submit again)`, txId);
+    if (!accepted.accepted && !accepted.duplicate)
+      throw new ApiError(
+        503,
+        'ORDERING_UNAVAILABLE',
+        `the ordering service did not accept ${txId}: ${accepted.reason} (not ordered; safe to submit again)`,
+        txId,
+      );
     const duplicate: KnownTx | undefined = accepted.accepted ? (joined ? { state: 'pending' } : undefined) : accepted.duplicate;
     if (duplicate) {
       if (status) return { ...(await status), duplicate: true };
-      if (duplicate.state === 'committed') return { txId, status: 'COMMITTED', code: duplicate.code, blockNumber: duplicate.blockNumber, reason: '', duplicate: true };
+      if (duplicate.state === 'committed')
+        return { txId, status: 'COMMITTED', code: duplicate.code, blockNumber: duplicate.blockNumber, reason: '', duplicate: true };
       return alreadyPending(txId);
     }
     if (!status) return { txId, status: 'SUBMITTED', code: null, blockNumber: null, reason: '' };
@@ -250,7 +321,8 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
     const me = who(req);
     // Raw blocks carry every transaction's arguments and write sets (pseudonyms, consents, audit
     // entries): the consortium's auditors may read them, patients and clinicians see summaries.
-    if (me.role !== 'admin' && me.role !== 'supervisor') throw new ApiError(403, 'FORBIDDEN', `raw blocks are for admins and supervisors (auditors); ${me.org}/${me.id} is a ${me.role}`);
+    if (me.role !== 'admin' && me.role !== 'supervisor')
+      throw new ApiError(403, 'FORBIDDEN', `raw blocks are for admins and supervisors (auditors); ${me.org}/${me.id} is a ${me.role}`);
     const { n } = parseInput(BlockParams, req.params, 'path');
     const stored = n <= services.height() ? services.getBlock(n) : null;
     if (!stored) throw new ApiError(404, 'BLOCK_NOT_FOUND', `block ${n} does not exist on ${services.nodeId} (height ${services.height()})`);

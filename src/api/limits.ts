@@ -2,7 +2,6 @@
 // request rates, event streams, and the endorsement back-off and hedge (decisions 1004, 1006).
 import type { NodeConfig } from '../node/config.ts';
 
-
 export interface ApiServerLimits {
   /**
    * Requests not yet authenticated (body being received, signature being checked), node-wide;

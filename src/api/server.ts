@@ -27,7 +27,6 @@ import { registerEventRoutes } from './event-routes.ts';
 import { registerGatewayRoutes } from './gateway-routes.ts';
 import { DEFAULT_API_LIMITS, type ApiServerLimits } from './limits.ts';
 
-
 // The edge, the routes and the limits live in their own modules; these names stay importable from here.
 export { ApiError } from './errors.ts';
 export { JSON_NESTING_DEPTH_MAX } from './edge.ts';
@@ -67,7 +66,8 @@ export interface ApiServer {
 const BODY_LIMIT_BYTES_MIN = 1024;
 
 export async function startApiServer(services: NodeServices, opts: ApiServerOptions): Promise<ApiServer> {
-  if (!Number.isInteger(opts.bodyLimitBytes) || opts.bodyLimitBytes < BODY_LIMIT_BYTES_MIN) throw new RangeError(`bodyLimitBytes must be an integer >= ${BODY_LIMIT_BYTES_MIN}`);
+  if (!Number.isInteger(opts.bodyLimitBytes) || opts.bodyLimitBytes < BODY_LIMIT_BYTES_MIN)
+    throw new RangeError(`bodyLimitBytes must be an integer >= ${BODY_LIMIT_BYTES_MIN}`);
   const limits: ApiServerLimits = { ...DEFAULT_API_LIMITS, ...opts.limits };
   const clock = opts.clock ?? (() => Date.now());
   const log = opts.logger;
@@ -115,7 +115,12 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
   app.post('/v1/admin/log-level', async (req): Promise<LogLevelResponseT> => {
     const me = who(req);
     // The node's own operators only: an admin of another hospital has no say over this node.
-    if (me.role !== 'admin' || me.org !== services.org) throw new ApiError(403, 'FORBIDDEN', `only an admin of ${services.org} may change this node's log level; ${me.org}/${me.id} is a ${me.role} of ${me.org}`);
+    if (me.role !== 'admin' || me.org !== services.org)
+      throw new ApiError(
+        403,
+        'FORBIDDEN',
+        `only an admin of ${services.org} may change this node's log level; ${me.org}/${me.id} is a ${me.role} of ${me.org}`,
+      );
     const { level } = parseInput(LogLevelRequest, req.body, 'body');
     const previous = services.logLevel;
     services.logLevel = level;
@@ -170,7 +175,10 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
       consoleUrl = `http://${hostForUrl(listenConsole.host)}:${(consoleHttp.address() as AddressInfo).port}`;
       log.info({ url: consoleUrl }, 'console: listening (plain HTTP, loopback only)');
     } catch (err) {
-      log.warn({ host: listenConsole.host, port: listenConsole.port, reason: (err as Error).message }, 'console: cannot listen; the console stays reachable on the HTTPS API listener only');
+      log.warn(
+        { host: listenConsole.host, port: listenConsole.port, reason: (err as Error).message },
+        'console: cannot listen; the console stays reachable on the HTTPS API listener only',
+      );
     }
   }
   return {

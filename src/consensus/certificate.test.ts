@@ -23,9 +23,17 @@ describe('checkQuorumSignatures', () => {
     ['one short', [signed('n1'), signed('n2')], { ok: false, flaw: 'below-quorum' }],
     ['none', [], { ok: false, flaw: 'below-quorum' }],
     ['a signer twice (padding the count)', [signed('n1'), signed('n2'), signed('n2')], { ok: false, flaw: 'duplicate-signer', signer: 'n2' }],
-    ['a duplicate beside a full quorum still rejects', [signed('n1'), signed('n2'), signed('n3'), signed('n3')], { ok: false, flaw: 'duplicate-signer', signer: 'n3' }],
+    [
+      'a duplicate beside a full quorum still rejects',
+      [signed('n1'), signed('n2'), signed('n3'), signed('n3')],
+      { ok: false, flaw: 'duplicate-signer', signer: 'n3' },
+    ],
     ['a non-member', [signed('n1'), signed('n2'), signed('outsider')], { ok: false, flaw: 'not-eligible' }],
-    ['a signature over another statement', [signed('n1'), signed('n2'), signed('n3', encode({ view: 2, seq: 7 }))], { ok: false, flaw: 'bad-signature', signer: 'n3' }],
+    [
+      'a signature over another statement',
+      [signed('n1'), signed('n2'), signed('n3', encode({ view: 2, seq: 7 }))],
+      { ok: false, flaw: 'bad-signature', signer: 'n3' },
+    ],
     ['more signatures than members (bounded work)', [...members.map((m) => signed(m)), signed('n1')], { ok: false, flaw: 'too-many-signatures' }],
   ];
   for (const [name, signatures, expected] of cases) {

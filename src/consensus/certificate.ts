@@ -22,8 +22,7 @@ import { assertInvariant, type CertificateSignature, type NodeId } from './engin
 export type CertificateFlaw = 'too-many-signatures' | 'not-eligible' | 'duplicate-signer' | 'bad-signature' | 'below-quorum';
 
 export type QuorumSignatureCheck =
-  | { readonly ok: true; readonly signers: readonly NodeId[] }
-  | { readonly ok: false; readonly flaw: CertificateFlaw; readonly signer?: NodeId };
+  { readonly ok: true; readonly signers: readonly NodeId[] } | { readonly ok: false; readonly flaw: CertificateFlaw; readonly signer?: NodeId };
 
 export interface QuorumSignatureRule {
   /** Who may sign, in any order. */
@@ -71,10 +70,6 @@ export function checkQuorumSignatures(
 }
 
 /** Whether `signatures` prove a quorum under `rule` (checkQuorumSignatures without the reason). */
-export function hasQuorumSignatures(
-  signatures: readonly CertificateSignature[],
-  rule: QuorumSignatureRule,
-  verifier: SignatureVerifier,
-): boolean {
+export function hasQuorumSignatures(signatures: readonly CertificateSignature[], rule: QuorumSignatureRule, verifier: SignatureVerifier): boolean {
   return checkQuorumSignatures(signatures, rule, verifier).ok;
 }

@@ -6,7 +6,10 @@ import { MemoryStorage } from './memory-storage.ts';
 import { DecidedChain, decidedBlockKey } from './decided-chain.ts';
 import { EngineAssertionError } from './engine.ts';
 
-interface Block { readonly height: number; readonly note: string }
+interface Block {
+  readonly height: number;
+  readonly note: string;
+}
 const codec = { encode: (b: Block): Bytes => encode(b), decode: (bytes: Bytes): Block => decode<Block>(bytes) };
 const digest = new Uint8Array(32).fill(7);
 
@@ -25,14 +28,23 @@ describe('DecidedChain', () => {
 
   it('keeps the last retainMax blocks, in memory and in storage', () => {
     const { chain, storage } = chainOf(10, 4, new MemoryStorage());
-    assert.deepEqual([...Array(10).keys()].map((i) => chain.get(i + 1) !== undefined), [false, false, false, false, false, false, true, true, true, true]);
+    assert.deepEqual(
+      [...Array(10).keys()].map((i) => chain.get(i + 1) !== undefined),
+      [false, false, false, false, false, false, true, true, true, true],
+    );
     assert.equal(storage.keysWithPrefix('test/block/').length, 4);
   });
 
   it('serves contiguous ranges and stops at the first block it no longer holds', () => {
     const { chain } = chainOf(10, 4);
-    assert.deepEqual(chain.range(8, 10, 100).map((b) => b.height), [8, 9, 10]);
-    assert.deepEqual(chain.range(8, 10, 2).map((b) => b.height), [8, 9]);
+    assert.deepEqual(
+      chain.range(8, 10, 100).map((b) => b.height),
+      [8, 9, 10],
+    );
+    assert.deepEqual(
+      chain.range(8, 10, 2).map((b) => b.height),
+      [8, 9],
+    );
     assert.deepEqual(chain.range(3, 10, 100), [], 'block 3 left retention: nothing after the gap is useful');
   });
 

@@ -29,12 +29,18 @@ describe('parseEngineOptions', () => {
   ];
   for (const [raw, message] of cases) {
     it(`refuses ${JSON.stringify(raw)}`, () => {
-      assert.throws(() => parseEngineOptions('x', schema, raw), (e: Error) => e instanceof EngineOptionsError && e.message === message);
+      assert.throws(
+        () => parseEngineOptions('x', schema, raw),
+        (e: Error) => e instanceof EngineOptionsError && e.message === message,
+      );
     });
   }
 
   it('states cross-option rules through the check', () => {
-    assert.throws(() => parseEngineOptions('x', schema, { ticks: 2 }, (o) => (o.ticks > 3 ? null : 'ticks must exceed 3')), /^EngineOptionsError: x option ticks must exceed 3$/);
+    assert.throws(
+      () => parseEngineOptions('x', schema, { ticks: 2 }, (o) => (o.ticks > 3 ? null : 'ticks must exceed 3')),
+      /^EngineOptionsError: x option ticks must exceed 3$/,
+    );
   });
 
   it('is the one style of every engine', () => {

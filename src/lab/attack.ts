@@ -29,7 +29,12 @@ export function attackSvg(rows: readonly AttackRow[]): string {
   const ws = [...new Set(rows.map((r) => r.w))];
   return lineChart(
     ws.map((w) => ({ name: `w = ${w}`, points: rows.filter((r) => r.w === w).map((r) => ({ x: r.blocks, y: r.probability })) })),
-    { title: 'Probability of a successful attack (Eq. 6)', xLabel: 'blocks the attacker must fill (n)', yLabel: 'attacker success probability w_n (log)', logY: true },
+    {
+      title: 'Probability of a successful attack (Eq. 6)',
+      xLabel: 'blocks the attacker must fill (n)',
+      yLabel: 'attacker success probability w_n (log)',
+      logY: true,
+    },
   );
 }
 

@@ -6,7 +6,16 @@
 // something else. Engines may be given with options: `ehbft:quorum=paper`.
 import '../consensus/engines.ts';
 import { engineNames, getEngine } from '../consensus/registry.ts';
-import { CampaignAggregator, resolveOptions, runSimulation, SimOptionsError, type CheckerName, type CryptoMode, type FaultMode, type SimResult } from '../sim/index.ts';
+import {
+  CampaignAggregator,
+  resolveOptions,
+  runSimulation,
+  SimOptionsError,
+  type CheckerName,
+  type CryptoMode,
+  type FaultMode,
+  type SimResult,
+} from '../sim/index.ts';
 
 export const COMPARE_DEFAULT_ENGINES = ['raft', 'pbft', 'gpbft', 'ehbft', 'hashgen'] as const;
 export const COMPARE_ENGINES_MAX = 16;
@@ -29,7 +38,8 @@ const OPTION_TEXT_MAX = 200;
 /** Parse `name` or `name:key=value;key=value` (values: numbers, true/false, else strings). */
 export function parseEngineSpec(text: string): EngineSpec {
   const label = text.trim();
-  if (label.length === 0 || label.length > OPTION_TEXT_MAX) throw new CompareOptionsError(`engine spec must be 1 to ${OPTION_TEXT_MAX} characters, got "${text}"`);
+  if (label.length === 0 || label.length > OPTION_TEXT_MAX)
+    throw new CompareOptionsError(`engine spec must be 1 to ${OPTION_TEXT_MAX} characters, got "${text}"`);
   const colon = label.indexOf(':');
   const engine = colon < 0 ? label : label.slice(0, colon);
   if (!/^[a-z][a-z0-9-]*$/.test(engine)) throw new CompareOptionsError(`"${engine}" is not an engine name`);
@@ -106,7 +116,15 @@ export function comparePlan(o: CompareOptions): ComparePlanItem[] {
         continue;
       }
       try {
-        resolveOptions({ engine: spec.engine, nodes: o.nodes, seed: o.seedStart, faults, durationMs: o.durationMs, crypto: o.crypto, engineOptions: { ...spec.options } });
+        resolveOptions({
+          engine: spec.engine,
+          nodes: o.nodes,
+          seed: o.seedStart,
+          faults,
+          durationMs: o.durationMs,
+          crypto: o.crypto,
+          engineOptions: { ...spec.options },
+        });
         // Engines validate their options when created: create one to fail early and clearly.
         probeEngineOptions(spec, o.nodes);
       } catch (err) {
@@ -125,7 +143,17 @@ export function comparePlan(o: CompareOptions): ComparePlanItem[] {
 
 function probeEngineOptions(spec: EngineSpec, nodes: number): void {
   if (Object.keys(spec.options).length === 0) return;
-  const r = runSimulation({ engine: spec.engine, nodes, seed: 1, faults: 'none', durationMs: 1, livenessMs: 1, crypto: 'fast', engineOptions: { ...spec.options }, workload: { proposalsMax: 0 } });
+  const r = runSimulation({
+    engine: spec.engine,
+    nodes,
+    seed: 1,
+    faults: 'none',
+    durationMs: 1,
+    livenessMs: 1,
+    crypto: 'fast',
+    engineOptions: { ...spec.options },
+    workload: { proposalsMax: 0 },
+  });
   const err = r.violations.find((v) => v.checker === 'engine-error');
   if (err) throw new CompareOptionsError(`${spec.label}: ${err.message}`);
 }
@@ -147,7 +175,12 @@ export function runCompareItem(item: ComparePlanItem, o: CompareOptions, onSeed?
   for (let i = 0; i < o.seeds; i++) {
     const seed = o.seedStart + i;
     const r: SimResult = runSimulation({
-      engine: item.spec.engine, nodes: o.nodes, seed, faults: item.faults, durationMs: o.durationMs, crypto: o.crypto,
+      engine: item.spec.engine,
+      nodes: o.nodes,
+      seed,
+      faults: item.faults,
+      durationMs: o.durationMs,
+      crypto: o.crypto,
       ...(Object.keys(item.spec.options).length > 0 ? { engineOptions: { ...item.spec.options } } : {}),
     });
     agg.add(r);
@@ -183,9 +216,24 @@ export function runCompareItem(item: ComparePlanItem, o: CompareOptions, onSeed?
 
 function emptyRow(item: ComparePlanItem, faultModel: CompareRow['faultModel']): CompareRow {
   return {
-    engine: item.spec.label, faultModel, faults: item.faults, skipped: item.skip, note: item.note, runs: 0, failingSeeds: [],
-    violationsByChecker: {}, examples: [], decidedBlocksPerRun: 0, decidedProposals: 0, latencyP50Ms: 0, latencyP99Ms: 0,
-    messages: 0, messagesPerBlock: 0, messagesPerProposal: 0, bytesPerBlock: 0, throughputPerSecond: 0,
+    engine: item.spec.label,
+    faultModel,
+    faults: item.faults,
+    skipped: item.skip,
+    note: item.note,
+    runs: 0,
+    failingSeeds: [],
+    violationsByChecker: {},
+    examples: [],
+    decidedBlocksPerRun: 0,
+    decidedProposals: 0,
+    latencyP50Ms: 0,
+    latencyP99Ms: 0,
+    messages: 0,
+    messagesPerBlock: 0,
+    messagesPerProposal: 0,
+    bytesPerBlock: 0,
+    throughputPerSecond: 0,
   };
 }
 
@@ -196,8 +244,23 @@ function round2(x: number): number {
 // ---------------------------------------------------------------- rendering
 
 const CSV_COLUMNS = [
-  'engine', 'fault_model', 'faults', 'status', 'runs', 'failing_seeds', 'violations', 'decided_blocks_per_run', 'decided_proposals',
-  'latency_p50_ms', 'latency_p99_ms', 'messages', 'messages_per_block', 'messages_per_proposal', 'bytes_per_block', 'throughput_per_s', 'note',
+  'engine',
+  'fault_model',
+  'faults',
+  'status',
+  'runs',
+  'failing_seeds',
+  'violations',
+  'decided_blocks_per_run',
+  'decided_proposals',
+  'latency_p50_ms',
+  'latency_p99_ms',
+  'messages',
+  'messages_per_block',
+  'messages_per_proposal',
+  'bytes_per_block',
+  'throughput_per_s',
+  'note',
 ];
 
 function csvCell(v: string | number): string {
@@ -209,11 +272,29 @@ export function compareCsv(rows: readonly CompareRow[]): string {
   const lines = [CSV_COLUMNS.join(',')];
   for (const r of rows) {
     const violations = Object.values(r.violationsByChecker).reduce((a, b) => a + (b ?? 0), 0);
-    lines.push([
-      r.engine, r.faultModel ?? '', r.faults, r.skipped ? 'skipped' : 'ran', r.runs, r.failingSeeds.join(' '), violations,
-      r.decidedBlocksPerRun, r.decidedProposals, r.latencyP50Ms, r.latencyP99Ms, r.messages, r.messagesPerBlock, r.messagesPerProposal,
-      r.bytesPerBlock, r.throughputPerSecond, r.skipped ?? r.note ?? '',
-    ].map(csvCell).join(','));
+    lines.push(
+      [
+        r.engine,
+        r.faultModel ?? '',
+        r.faults,
+        r.skipped ? 'skipped' : 'ran',
+        r.runs,
+        r.failingSeeds.join(' '),
+        violations,
+        r.decidedBlocksPerRun,
+        r.decidedProposals,
+        r.latencyP50Ms,
+        r.latencyP99Ms,
+        r.messages,
+        r.messagesPerBlock,
+        r.messagesPerProposal,
+        r.bytesPerBlock,
+        r.throughputPerSecond,
+        r.skipped ?? r.note ?? '',
+      ]
+        .map(csvCell)
+        .join(','),
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -221,16 +302,29 @@ export function compareCsv(rows: readonly CompareRow[]): string {
 export function checkerSummary(r: CompareRow): string {
   if (r.skipped) return 'skipped';
   if (r.failingSeeds.length === 0) return 'all passed';
-  const by = Object.entries(r.violationsByChecker).map(([k, v]) => `${k} ${v}`).join(', ');
+  const by = Object.entries(r.violationsByChecker)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   return `${r.failingSeeds.length}/${r.runs} seeds fail (${by})`;
 }
 
 /** Plain-text table for the terminal. */
 export function compareTable(rows: readonly CompareRow[]): string {
   const header = ['engine', 'faults', 'blocks/run', 'p50 ms', 'p99 ms', 'msgs/block', 'msgs/proposal', 'checkers'];
-  const body = rows.map((r) => r.skipped
-    ? [r.engine, r.faults, '-', '-', '-', '-', '-', `skipped: ${r.skipped}`]
-    : [r.engine, r.faults, String(r.decidedBlocksPerRun), String(r.latencyP50Ms), String(r.latencyP99Ms), String(r.messagesPerBlock), String(r.messagesPerProposal), checkerSummary(r)]);
+  const body = rows.map((r) =>
+    r.skipped
+      ? [r.engine, r.faults, '-', '-', '-', '-', '-', `skipped: ${r.skipped}`]
+      : [
+          r.engine,
+          r.faults,
+          String(r.decidedBlocksPerRun),
+          String(r.latencyP50Ms),
+          String(r.latencyP99Ms),
+          String(r.messagesPerBlock),
+          String(r.messagesPerProposal),
+          checkerSummary(r),
+        ],
+  );
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (i === header.length - 1 ? 0 : row[i]!.length))));
   const fmt = (row: readonly string[]): string => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   return [fmt(header), ...body.map(fmt)].join('\n');

@@ -105,7 +105,8 @@ export function runComplexityItem(item: ComplexityPlanItem, choice: DriverChoice
       ...(engineOptions ? { engineOptions } : {}),
       workload: { proposalsMax: 1, proposalsPerSecond: 1000, clients: 1 },
     });
-    if (r.violations.length > 0) throw new Error(`${item.engine} n=${n}: simulator checker failed: ${r.violations.map((v) => `${v.checker}: ${v.message}`).join('; ')}`);
+    if (r.violations.length > 0)
+      throw new Error(`${item.engine} n=${n}: simulator checker failed: ${r.violations.map((v) => `${v.checker}: ${v.message}`).join('; ')}`);
     byType = Object.fromEntries(Object.entries(r.metrics.messagesByType).map(([t, s]) => [t, s.count]));
     decidedNodes = n;
   } else {
@@ -125,7 +126,11 @@ export function runComplexityItem(item: ComplexityPlanItem, choice: DriverChoice
           const f = twoLayerFormula(n, item.groups!);
           return { first: f.first, second: f.second };
         })();
-  const phases = Object.entries(spec.phases).map(([name, types]) => ({ name, measured: types.reduce((s, t) => s + (byType[t] ?? 0), 0), formula: formula[name]! }));
+  const phases = Object.entries(spec.phases).map(([name, types]) => ({
+    name,
+    measured: types.reduce((s, t) => s + (byType[t] ?? 0), 0),
+    formula: formula[name]!,
+  }));
   const inPhase = new Set(Object.values(spec.phases).flat());
   const notInFormula: Record<string, number> = {};
   const background: Record<string, number> = {};
@@ -135,7 +140,8 @@ export function runComplexityItem(item: ComplexityPlanItem, choice: DriverChoice
     else background[t] = c;
   }
   if (item.engine === 'gpbft') {
-    if (n % item.groups! !== 0) notes.push(`n/k not an integer: groups of ${Math.floor(n / item.groups!)}–${Math.ceil(n / item.groups!)}; the formula assumes n/k`);
+    if (n % item.groups! !== 0)
+      notes.push(`n/k not an integer: groups of ${Math.floor(n / item.groups!)}–${Math.ceil(n / item.groups!)}; the formula assumes n/k`);
     if (engineOptions!.fPerGroup === 0) notes.push(`groups of ${Math.floor(n / item.groups!)} tolerate no Byzantine member (n > 3f needs 4)`);
   }
   return {
@@ -165,16 +171,29 @@ export function runComplexity(o: ComplexityOptions): ComplexityRow[] {
 }
 
 const sum = (r: Record<string, number>): number => Object.values(r).reduce((s, c) => s + c, 0);
-const detail = (r: Record<string, number>): string => Object.entries(r).map(([t, c]) => `${t}=${c}`).join(' ');
+const detail = (r: Record<string, number>): string =>
+  Object.entries(r)
+    .map(([t, c]) => `${t}=${c}`)
+    .join(' ');
 
 export function complexityCsv(rows: readonly ComplexityRow[]): string {
-  const header = 'engine,nodes,groups,driver,phase_a,measured_a,formula_a,phase_b,measured_b,formula_b,phase_c,measured_c,formula_c,measured_total,formula_total,not_in_formula,not_in_formula_detail,background,background_detail,notes';
+  const header =
+    'engine,nodes,groups,driver,phase_a,measured_a,formula_a,phase_b,measured_b,formula_b,phase_c,measured_c,formula_c,measured_total,formula_total,not_in_formula,not_in_formula_detail,background,background_detail,notes';
   const lines = rows.map((r) => {
     const p = [0, 1, 2].map((i) => r.phases[i]);
     const cells = [
-      r.engine, r.nodes, r.groups ?? '', r.driver,
+      r.engine,
+      r.nodes,
+      r.groups ?? '',
+      r.driver,
       ...p.flatMap((x) => (x ? [x.name, x.measured, x.formula] : ['', '', ''])),
-      r.measuredTotal, r.formulaTotal, sum(r.notInFormula), detail(r.notInFormula), sum(r.background), detail(r.background), r.notes,
+      r.measuredTotal,
+      r.formulaTotal,
+      sum(r.notInFormula),
+      detail(r.notInFormula),
+      sum(r.background),
+      detail(r.background),
+      r.notes,
     ];
     return cells.map((c) => (typeof c === 'string' && /[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : String(c))).join(',');
   });
@@ -184,9 +203,13 @@ export function complexityCsv(rows: readonly ComplexityRow[]): string {
 export function complexityTable(rows: readonly ComplexityRow[]): string {
   const head = ['engine', 'n', 'k', 'driver', 'phases measured (formula)', 'total', 'formula', 'not in formula', 'background', 'notes'];
   const body = rows.map((r) => [
-    r.engine, String(r.nodes), r.groups === null ? '-' : String(r.groups), r.driver,
+    r.engine,
+    String(r.nodes),
+    r.groups === null ? '-' : String(r.groups),
+    r.driver,
     r.phases.map((p) => `${p.name} ${p.measured} (${p.formula})`).join(', '),
-    String(r.measuredTotal), String(r.formulaTotal),
+    String(r.measuredTotal),
+    String(r.formulaTotal),
     `${sum(r.notInFormula)}${sum(r.notInFormula) ? ` [${detail(r.notInFormula)}]` : ''}`,
     `${sum(r.background)}${sum(r.background) ? ` [${detail(r.background)}]` : ''}`,
     r.notes,
@@ -210,7 +233,14 @@ export function complexitySvg(rows: readonly ComplexityRow[]): string {
     series.push({ name: `gpbft k=${k} (measured)`, points: g.map((r) => ({ x: r.nodes, y: r.measuredTotal })) });
     series.push({ name: `gpbft k=${k} (+ not in formula)`, points: g.map((r) => ({ x: r.nodes, y: r.measuredTotal + sum(r.notInFormula) })) });
   }
-  return lineChart(series, { title: 'Messages for one consensus instance (Table 2 / Figure 6)', xLabel: 'nodes n (log)', yLabel: 'messages (log)', logX: true, logY: true, widthPx: 900 });
+  return lineChart(series, {
+    title: 'Messages for one consensus instance (Table 2 / Figure 6)',
+    xLabel: 'nodes n (log)',
+    yLabel: 'messages (log)',
+    logX: true,
+    logY: true,
+    widthPx: 900,
+  });
 }
 
 export function complexityMarkdown(rows: readonly ComplexityRow[], command: string): string {
@@ -220,7 +250,7 @@ export function complexityMarkdown(rows: readonly ComplexityRow[], command: stri
     `Regenerate: \`${command}\``,
     '',
     'One consensus instance per configuration: a single proposal, no faults, every node decides it.',
-    'Signatures use the simulator\'s fast keyed-hash scheme (same message sizes as ECDSA P-256, a',
+    "Signatures use the simulator's fast keyed-hash scheme (same message sizes as ECDSA P-256, a",
     'fraction of the CPU), because 256 nodes with real ECDSA would take long; counts do not depend on it.',
     `Driver \`sim\` = the deterministic simulator (up to ${SIM_NODES_MAX} nodes); \`sync\` = the synchronous`,
     'counting driver (real engines, FIFO delivery of every message, no faults) beyond that.',

@@ -24,8 +24,12 @@ describe('paper formulas', () => {
 
   it('Eq. 6 equals Nakamoto’s published values (Bitcoin paper §11)', () => {
     const expect = [
-      [0.1, 1, 0.2045873], [0.1, 5, 0.0009137], [0.1, 10, 0.0000012],
-      [0.3, 5, 0.1773523], [0.3, 10, 0.0416605], [0.3, 50, 0.0000006],
+      [0.1, 1, 0.2045873],
+      [0.1, 5, 0.0009137],
+      [0.1, 10, 0.0000012],
+      [0.3, 5, 0.1773523],
+      [0.3, 10, 0.0416605],
+      [0.3, 50, 0.0000006],
     ] as const;
     for (const [w, n, p] of expect) assert.ok(Math.abs(attackSuccessProbability(w, n) - p) < 5e-8, `w=${w} n=${n}: ${attackSuccessProbability(w, n)} vs ${p}`);
     assert.equal(attackSuccessProbability(0.1, 0), 1);
@@ -51,9 +55,17 @@ describe('lab option parsing', () => {
   it('parses block ranges and lists, rejects bad ones with the option name', () => {
     assert.deepEqual(parseBlocks('1..4'), [1, 2, 3, 4]);
     assert.deepEqual(parseBlocks('2,5'), [2, 5]);
-    for (const bad of ['4..1', 'x', '1..100000', '-1']) assert.throws(() => parseBlocks(bad), (e: unknown) => e instanceof CliError && /--blocks/.test(e.message));
+    for (const bad of ['4..1', 'x', '1..100000', '-1'])
+      assert.throws(
+        () => parseBlocks(bad),
+        (e: unknown) => e instanceof CliError && /--blocks/.test(e.message),
+      );
     assert.deepEqual(parseShares('0.1,0.2'), [0.1, 0.2]);
-    for (const bad of ['0', '0.5', 'abc', '']) assert.throws(() => parseShares(bad), (e: unknown) => e instanceof CliError && /--w/.test(e.message));
+    for (const bad of ['0', '0.5', 'abc', ''])
+      assert.throws(
+        () => parseShares(bad),
+        (e: unknown) => e instanceof CliError && /--w/.test(e.message),
+      );
   });
 });
 
@@ -62,7 +74,13 @@ describe('lab complexity', () => {
     const sim = runComplexityItem({ engine: 'gpbft', nodes: 16, groups: 4 }, 'sim', 1);
     const sync = runComplexityItem({ engine: 'gpbft', nodes: 16, groups: 4 }, 'sync', 1);
     for (const row of [sim, sync]) {
-      assert.deepEqual(row.phases.map((p) => [p.name, p.measured, p.formula]), [['first', 27, 27], ['second', 27, 27]]);
+      assert.deepEqual(
+        row.phases.map((p) => [p.name, p.measured, p.formula]),
+        [
+          ['first', 27, 27],
+          ['second', 27, 27],
+        ],
+      );
       assert.equal(row.notInFormula.deliver, 12, 'n − k deliveries, shown, not hidden');
       assert.equal(row.decidedNodes, 16);
     }
@@ -74,7 +92,10 @@ describe('lab complexity', () => {
 
   it('plans one run per engine × size (× groups for gpbft), skipping k > n', () => {
     const plan = complexityPlan({ engines: ['pbft', 'gpbft'], nodes: [4, 16], groups: [4, 8] });
-    assert.deepEqual(plan.map((p) => `${p.engine}/${p.nodes}/${p.groups}`), ['pbft/4/null', 'pbft/16/null', 'gpbft/4/4', 'gpbft/16/4', 'gpbft/16/8']);
+    assert.deepEqual(
+      plan.map((p) => `${p.engine}/${p.nodes}/${p.groups}`),
+      ['pbft/4/null', 'pbft/16/null', 'gpbft/4/4', 'gpbft/16/4', 'gpbft/16/8'],
+    );
   });
 
   it('the simulator driver refuses sizes beyond its limit', () => {
@@ -84,7 +105,15 @@ describe('lab complexity', () => {
 
 describe('svg chart', () => {
   it('is deterministic and escapes labels', () => {
-    const s = [{ name: 'a<b', points: [{ x: 1, y: 10 }, { x: 2, y: 1000 }] }];
+    const s = [
+      {
+        name: 'a<b',
+        points: [
+          { x: 1, y: 10 },
+          { x: 2, y: 1000 },
+        ],
+      },
+    ];
     const a = lineChart(s, { title: 't&t', xLabel: 'x', yLabel: 'y', logY: true });
     assert.equal(a, lineChart(s, { title: 't&t', xLabel: 'x', yLabel: 'y', logY: true }));
     assert.match(a, /a&lt;b/);

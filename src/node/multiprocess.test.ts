@@ -56,18 +56,26 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
     net.kill(leaderOrg);
     const beforeKill = committed.size;
 
-    await net.waitFor('a new leader', () => {
-      const views = net.liveOrgs().map((o) => net.status(o)?.consensus?.leader ?? null);
-      return views.length === 4 && views.every((l) => l !== null && l !== leader && l === views[0]);
-    }, 60_000);
+    await net.waitFor(
+      'a new leader',
+      () => {
+        const views = net.liveOrgs().map((o) => net.status(o)?.consensus?.leader ?? null);
+        return views.length === 4 && views.every((l) => l !== null && l !== leader && l === views[0]);
+      },
+      60_000,
+    );
     await net.waitFor('20 more commits after the kill', () => committed.size >= beforeKill + 20, 90_000);
 
     net.restart(leaderOrg);
-    await net.waitFor('the restarted node to catch up', () => {
-      const s = net.status(leaderOrg);
-      const others = net.orgs.filter((o) => o !== leaderOrg).map((o) => net.status(o)!.height);
-      return s !== null && s.pid === net.pids.get(leaderOrg) && s.height >= Math.min(...others);
-    }, 90_000);
+    await net.waitFor(
+      'the restarted node to catch up',
+      () => {
+        const s = net.status(leaderOrg);
+        const others = net.orgs.filter((o) => o !== leaderOrg).map((o) => net.status(o)!.height);
+        return s !== null && s.pid === net.pids.get(leaderOrg) && s.height >= Math.min(...others);
+      },
+      90_000,
+    );
 
     // A follower killed while clients submit: gateways route endorsement around it at once
     // (the dead peer's link is down, so it is not asked; a request in flight fails when the link
@@ -89,10 +97,14 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
       }
     }
     net.restart(follower);
-    await net.waitFor('the restarted follower to catch up', () => {
-      const s = net.status(follower);
-      return s !== null && s.pid === net.pids.get(follower) && s.height >= lastCommittedBlock;
-    }, 90_000);
+    await net.waitFor(
+      'the restarted follower to catch up',
+      () => {
+        const s = net.status(follower);
+        return s !== null && s.pid === net.pids.get(follower) && s.height >= lastCommittedBlock;
+      },
+      90_000,
+    );
 
     stopStream = true;
     await Promise.all(workers);
@@ -141,10 +153,14 @@ describe('four-hospital PBFT network with a Byzantine member', { timeout: 300_00
   before(async () => {
     // Hospital4's real identity is used by a tampering replica instead of an honest node.
     net = await startTestNetwork({ orgs: 4, engine: 'pbft', start: ['Hospital1', 'Hospital2', 'Hospital3'] });
-    byzantine = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'testdata', 'byzantine-node.ts'), join(net.nodeDir('Hospital4'), 'node.yaml')], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, MEDLEDGER_LOG_LEVEL: 'silent' },
-    });
+    byzantine = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'testdata', 'byzantine-node.ts'), join(net.nodeDir('Hospital4'), 'node.yaml')],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, MEDLEDGER_LOG_LEVEL: 'silent' },
+      },
+    );
   });
   after(async () => {
     byzantine?.kill('SIGKILL');
@@ -163,10 +179,14 @@ describe('four-hospital PBFT network with a Byzantine member', { timeout: 300_00
         committed.push(r.txId);
       }
     }
-    await net.waitFor('the honest nodes on one chain', () => {
-      const st = honest.map((o) => net.status(o));
-      return st.every((s) => s && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
-    }, 60_000);
+    await net.waitFor(
+      'the honest nodes on one chain',
+      () => {
+        const st = honest.map((o) => net.status(o));
+        return st.every((s) => s && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
+      },
+      60_000,
+    );
     // Every acknowledged transaction committed on the node we read from (asked by commit status,
     // not by the status files, which are written once a second and can be stale).
     const reader = net.client('Hospital2');
@@ -202,19 +222,27 @@ describe('four-hospital PBFT network whose primary dies with no load', { timeout
   it('replaces the dead primary without any client request, then commits (issue 11)', async () => {
     const first = await net.client('Hospital2').submit('assets', 'create', ['idle-0', 'patient-3', '1'], { waitMs: 30_000 });
     assert.equal(first.code, 'VALID');
-    await net.waitFor('one primary known to all', () => {
-      const leaders = net.orgs.map((o) => net.status(o)?.consensus?.leader ?? null);
-      return leaders.every((l) => l !== null && l === leaders[0]);
-    }, 30_000);
+    await net.waitFor(
+      'one primary known to all',
+      () => {
+        const leaders = net.orgs.map((o) => net.status(o)?.consensus?.leader ?? null);
+        return leaders.every((l) => l !== null && l === leaders[0]);
+      },
+      30_000,
+    );
     const primary = net.status('Hospital1')!.consensus!.leader!;
     const primaryOrg = primary.replace(/^node\./, '');
     net.kill(primaryOrg);
     // No submissions now: only the backups' silent-primary timers can move the view.
     const rest = net.orgs.filter((o) => o !== primaryOrg);
-    await net.waitFor('a new primary agreed by the three others', () => {
-      const leaders = rest.map((o) => net.status(o)?.consensus?.leader ?? null);
-      return leaders.every((l) => l !== null && l !== primary && l === leaders[0]);
-    }, 60_000);
+    await net.waitFor(
+      'a new primary agreed by the three others',
+      () => {
+        const leaders = rest.map((o) => net.status(o)?.consensus?.leader ?? null);
+        return leaders.every((l) => l !== null && l !== primary && l === leaders[0]);
+      },
+      60_000,
+    );
     const after = await net.client(rest[0]!).submit('assets', 'create', ['idle-1', 'patient-3', '1'], { waitMs: 30_000 });
     assert.equal(after.code, 'VALID');
   });

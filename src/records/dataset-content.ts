@@ -8,33 +8,45 @@ import { CsvError, checkHeader, readCsv, type CsvLimits } from './csv.ts';
 import { RecordError } from './errors.ts';
 import { CONTENT_BYTES_MAX } from './wire.ts';
 
-
 const DATASET_ROWS_MAX = 1_000_000;
 /** Datasets are read streaming (nothing but one column is kept), so they may be larger than a record's CSV. */
-const DATASET_CSV_LIMITS: CsvLimits = { bytesMax: CONTENT_BYTES_MAX, rowsMax: DATASET_ROWS_MAX, columnsMax: 500, cellBytesMax: 64 * 1024, cellsMax: 50_000_000 };
+const DATASET_CSV_LIMITS: CsvLimits = {
+  bytesMax: CONTENT_BYTES_MAX,
+  rowsMax: DATASET_ROWS_MAX,
+  columnsMax: 500,
+  cellBytesMax: 64 * 1024,
+  cellsMax: 50_000_000,
+};
 /** Values of one variable in a stored dataset: CSV (header row, numeric cells) or a FHIR Bundle of Observations. */
 export function datasetValues(bytes: Bytes, mediaType: string, variable: string): number[] {
   const out: number[] = [];
   if (mediaType === 'text/csv') {
     let col = -2;
-    csvOrError(() => readCsv(bytes, DATASET_CSV_LIMITS, (fields) => {
-      if (col === -2) {
-        col = checkHeader(fields, { allowRowKey: true }).indexOf(variable);
-        if (col < 0) throw new RecordError(`the dataset has no column ${variable}`, 'NOT_FOUND');
-        return;
-      }
-      const cell = (fields[col] ?? '').trim();
-      if (cell === '') return;
-      const v = Number(cell);
-      if (Number.isFinite(v)) out.push(v);
-    }), 'dataset');
+    csvOrError(
+      () =>
+        readCsv(bytes, DATASET_CSV_LIMITS, (fields) => {
+          if (col === -2) {
+            col = checkHeader(fields, { allowRowKey: true }).indexOf(variable);
+            if (col < 0) throw new RecordError(`the dataset has no column ${variable}`, 'NOT_FOUND');
+            return;
+          }
+          const cell = (fields[col] ?? '').trim();
+          if (cell === '') return;
+          const v = Number(cell);
+          if (Number.isFinite(v)) out.push(v);
+        }),
+      'dataset',
+    );
     if (col < 0) throw new RecordError(`the dataset has no column ${variable}`, 'NOT_FOUND');
     return out;
   }
-  const bundle = parseJson(bytes, 'dataset') as { entry?: Array<{ resource?: { code?: { coding?: Array<{ code?: string }> }; valueQuantity?: { value?: number } } }> };
+  const bundle = parseJson(bytes, 'dataset') as {
+    entry?: Array<{ resource?: { code?: { coding?: Array<{ code?: string }> }; valueQuantity?: { value?: number } } }>;
+  };
   for (const e of (bundle.entry ?? []).slice(0, DATASET_ROWS_MAX)) {
     const r = e.resource;
-    if (r?.code?.coding?.some((c) => c.code === variable) && typeof r.valueQuantity?.value === 'number' && Number.isFinite(r.valueQuantity.value)) out.push(r.valueQuantity.value);
+    if (r?.code?.coding?.some((c) => c.code === variable) && typeof r.valueQuantity?.value === 'number' && Number.isFinite(r.valueQuantity.value))
+      out.push(r.valueQuantity.value);
   }
   return out;
 }
@@ -52,7 +64,10 @@ export function csvOrError<T>(fn: () => T, what: string): T {
 function parseJson(bytes: Bytes, what: string): unknown {
   // Parsing copes with any depth, but validating and encoding the value recurse (issue 16, item 8).
   if (jsonNestingDepth(bytes, FHIR_NESTING_DEPTH_MAX) > FHIR_NESTING_DEPTH_MAX) {
-    throw new RecordError(`${what}: nests objects and arrays deeper than ${FHIR_NESTING_DEPTH_MAX} levels (at most ${FHIR_NESTING_DEPTH_MAX} are accepted)`, 'INVALID_CONTENT');
+    throw new RecordError(
+      `${what}: nests objects and arrays deeper than ${FHIR_NESTING_DEPTH_MAX} levels (at most ${FHIR_NESTING_DEPTH_MAX} are accepted)`,
+      'INVALID_CONTENT',
+    );
   }
   let text: string;
   try {
@@ -69,7 +84,11 @@ function parseJson(bytes: Bytes, what: string): unknown {
 
 /** A listed column must be a column code: registerDataset puts the names on chain and refuses others. */
 function checkColumnCode(name: string): void {
-  if (!CODE_RE.test(name)) throw new RecordError(`dataset: column ${JSON.stringify(name.slice(0, 80))} is not a column code (names are listed on chain and must match ${CODE_RE.source})`, 'INVALID_CONTENT');
+  if (!CODE_RE.test(name))
+    throw new RecordError(
+      `dataset: column ${JSON.stringify(name.slice(0, 80))} is not a column code (names are listed on chain and must match ${CODE_RE.source})`,
+      'INVALID_CONTENT',
+    );
 }
 
 /**
@@ -88,22 +107,26 @@ export function datasetShape(bytes: Bytes, mediaType: string): { columns: string
     let rows = 0;
     let numericCells: number[] = [];
     let textual: boolean[] = [];
-    csvOrError(() => readCsv(bytes, DATASET_CSV_LIMITS, (fields) => {
-      if (columns === null) {
-        columns = checkHeader(fields, { allowRowKey: true });
-        columns.forEach(checkColumnCode);
-        numericCells = columns.map(() => 0);
-        textual = columns.map(() => false);
-        return;
-      }
-      rows++;
-      fields.forEach((field, k) => {
-        const cell = field.trim();
-        if (cell === '') return;
-        if (Number.isFinite(Number(cell))) numericCells[k]! += 1;
-        else textual[k] = true;
-      });
-    }), 'dataset');
+    csvOrError(
+      () =>
+        readCsv(bytes, DATASET_CSV_LIMITS, (fields) => {
+          if (columns === null) {
+            columns = checkHeader(fields, { allowRowKey: true });
+            columns.forEach(checkColumnCode);
+            numericCells = columns.map(() => 0);
+            textual = columns.map(() => false);
+            return;
+          }
+          rows++;
+          fields.forEach((field, k) => {
+            const cell = field.trim();
+            if (cell === '') return;
+            if (Number.isFinite(Number(cell))) numericCells[k]! += 1;
+            else textual[k] = true;
+          });
+        }),
+      'dataset',
+    );
     const names: string[] = columns ?? [];
     if (rows === 0) throw new RecordError(`dataset: a header (${names.slice(0, 5).join(',')}) but no data rows`, 'INVALID_CONTENT');
     if (!names.some((_, k) => numericCells[k]! > 0 && !textual[k])) {
@@ -111,7 +134,10 @@ export function datasetShape(bytes: Bytes, mediaType: string): { columns: string
     }
     return { columns: names, rows };
   }
-  let resource: { resourceType: string; entry?: Array<{ resource?: { resourceType?: string; code?: { coding?: Array<{ code?: string }> }; valueQuantity?: { value?: unknown } } }> };
+  let resource: {
+    resourceType: string;
+    entry?: Array<{ resource?: { resourceType?: string; code?: { coding?: Array<{ code?: string }> }; valueQuantity?: { value?: unknown } } }>;
+  };
   try {
     resource = validateFhir(parseJson(bytes, 'dataset')) as unknown as typeof resource;
   } catch (err) {
@@ -130,6 +156,7 @@ export function datasetShape(bytes: Bytes, mediaType: string): { columns: string
     const v = e.resource.valueQuantity?.value;
     if (typeof v === 'number' && Number.isFinite(v)) measured++;
   }
-  if (measured === 0) throw new RecordError('dataset: no Observation with a code and a numeric valueQuantity (statistics need at least one)', 'INVALID_CONTENT');
+  if (measured === 0)
+    throw new RecordError('dataset: no Observation with a code and a numeric valueQuantity (statistics need at least one)', 'INVALID_CONTENT');
   return { columns: [...codes], rows: resource.entry?.length ?? 0 };
 }

@@ -3,13 +3,31 @@
 // chain, swept when abandoned; custodians answer statistics requests with partial aggregates that
 // obey the disclosure rule, and the requester's node combines them and records the result.
 import { decode, encode, type Bytes } from '../codec/index.ts';
-import { AnalyticsError, combine, effectiveMinCohort, exactAggregateOf, finalize, releasePartial, type HistogramSpec, type ReleasedPartial, type Statistics } from '../analytics/aggregate.ts';
+import {
+  AnalyticsError,
+  combine,
+  effectiveMinCohort,
+  exactAggregateOf,
+  finalize,
+  releasePartial,
+  type HistogramSpec,
+  type ReleasedPartial,
+  type Statistics,
+} from '../analytics/aggregate.ts';
 import type { MedLedgerNode } from '../node/node.ts';
 import { newDataKey, open, seal, type BlobStore } from '../offchain/index.ts';
 import { type HealthCaller } from './caller.ts';
 import { KeyStore, type KeyEntryInfo } from './keystore.ts';
 import { PreparedLimitError, PreparedVersions, type PreparedEntry } from './prepared.ts';
-import { CONTENT_BYTES_MAX, REMOTE_TIMEOUT_MS, SEAL_OVERHEAD_BYTES, STATS_CHANNEL, partialAnswerSchema, statsPartialRequestSchema, type PartialAnswer } from './wire.ts';
+import {
+  CONTENT_BYTES_MAX,
+  REMOTE_TIMEOUT_MS,
+  SEAL_OVERHEAD_BYTES,
+  STATS_CHANNEL,
+  partialAnswerSchema,
+  statsPartialRequestSchema,
+  type PartialAnswer,
+} from './wire.ts';
 import { datasetShape, datasetValues } from './dataset-content.ts';
 import { RecordError } from './errors.ts';
 
@@ -26,7 +44,6 @@ export interface DatasetContext {
   deleteBlobs(cids: readonly string[]): Promise<void>;
   isClosed(): boolean;
 }
-
 
 export class DatasetCustodian {
   private readonly node: MedLedgerNode;
@@ -64,8 +81,14 @@ export class DatasetCustodian {
    * bounded per user and per node (RecordError LIMIT; the reservation is taken before the first
    * await) and belongs to its preparer until it is listed on chain or swept (issue 16, item 7).
    */
-  async prepareDataset(a: { datasetId: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json'; preparedBy?: string }): Promise<{ cid: string; sizeBytes: number; columns: string[]; recordCount: number; expiresAtMs: number }> {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(a.datasetId)) throw new RecordError(`invalid dataset id ${JSON.stringify(a.datasetId.slice(0, 80))}`, 'INVALID_CONTENT');
+  async prepareDataset(a: {
+    datasetId: string;
+    bytes: Bytes;
+    mediaType: 'text/csv' | 'application/fhir+json';
+    preparedBy?: string;
+  }): Promise<{ cid: string; sizeBytes: number; columns: string[]; recordCount: number; expiresAtMs: number }> {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(a.datasetId))
+      throw new RecordError(`invalid dataset id ${JSON.stringify(a.datasetId.slice(0, 80))}`, 'INVALID_CONTENT');
     if (a.bytes.byteLength > CONTENT_BYTES_MAX) throw new RecordError(`dataset ${a.datasetId} exceeds ${CONTENT_BYTES_MAX} bytes`, 'INVALID_CONTENT');
     const existing = this.state<{ cid: string }>(`ds|${a.datasetId}`);
     if (existing) throw new RecordError(`dataset ${a.datasetId} already exists`, 'REFUSED');
@@ -77,7 +100,8 @@ export class DatasetCustodian {
     const held = this.preparedDatasets.get(a.datasetId, 1);
     if (held) {
       if (held.storing) throw new RecordError(`dataset ${a.datasetId} is being prepared right now; try again in a moment`, 'REFUSED');
-      if (held.user !== user && !this.preparedDatasets.isAbandoned(held, nowMs)) throw new RecordError(`dataset ${a.datasetId} is being prepared by ${held.user}`, 'REFUSED');
+      if (held.user !== user && !this.preparedDatasets.isAbandoned(held, nowMs))
+        throw new RecordError(`dataset ${a.datasetId} is being prepared by ${held.user}`, 'REFUSED');
     }
     // Preparing it again replaces it: the earlier blob and key go (they would be orphans).
     if (held || this.datasetKeys.cids(a.datasetId).length > 0) freed.push(...this.dropPreparedDataset(a.datasetId));
@@ -134,7 +158,8 @@ export class DatasetCustodian {
     for (const e of this.preparedDatasets.all()) {
       if (e.storing) continue;
       if (this.listedDatasetCid(e.recordId) !== null || this.preparedDatasets.isAbandoned(e, nowMs)) {
-        if (this.listedDatasetCid(e.recordId) === null) this.node.log.info({ datasetId: e.recordId, preparedBy: e.user, ageMs: nowMs - e.atMs }, 'abandoned prepared dataset swept');
+        if (this.listedDatasetCid(e.recordId) === null)
+          this.node.log.info({ datasetId: e.recordId, preparedBy: e.user, ageMs: nowMs - e.atMs }, 'abandoned prepared dataset swept');
         cids.push(...this.dropPreparedDataset(e.recordId));
       }
     }
@@ -165,16 +190,42 @@ export class DatasetCustodian {
       const unlisted = entries.filter((e) => e.cid !== listed);
       if (unlisted.length === 0) continue;
       // Prepared before preparers were recorded: its clock starts now.
-      this.preparedDatasets.restore({ recordId: datasetId, version: 1, user: unlisted[0]?.preparedBy ?? 'unknown', atMs: Math.min(...unlisted.map((e) => e.atMs ?? nowMs)), sizeBytes: unlisted.reduce((n, e) => n + (e.sizeBytes ?? 0), 0) });
+      this.preparedDatasets.restore({
+        recordId: datasetId,
+        version: 1,
+        user: unlisted[0]?.preparedBy ?? 'unknown',
+        atMs: Math.min(...unlisted.map((e) => e.atMs ?? nowMs)),
+        sizeBytes: unlisted.reduce((n, e) => n + (e.sizeBytes ?? 0), 0),
+      });
     }
   }
 
   /** Store a dataset here and list it in the data market (on chain, by an admin/supervisor). */
-  async registerDataset(caller: HealthCaller, a: { datasetId: string; name: string; description?: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean; minCohort?: number; queryBudget?: number }): Promise<Record<string, unknown>> {
+  async registerDataset(
+    caller: HealthCaller,
+    a: {
+      datasetId: string;
+      name: string;
+      description?: string;
+      bytes: Bytes;
+      mediaType: 'text/csv' | 'application/fhir+json';
+      open?: boolean;
+      minCohort?: number;
+      queryBudget?: number;
+    },
+  ): Promise<Record<string, unknown>> {
     const p = await this.prepareDataset({ ...a, preparedBy: caller.user });
     const r = await caller.submit('registerDataset', {
-      datasetId: a.datasetId, name: a.name, description: a.description ?? '', columns: p.columns, cid: p.cid, sizeBytes: p.sizeBytes, recordCount: p.recordCount, open: a.open ?? true,
-      ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}), ...(a.queryBudget !== undefined ? { queryBudget: a.queryBudget } : {}),
+      datasetId: a.datasetId,
+      name: a.name,
+      description: a.description ?? '',
+      columns: p.columns,
+      cid: p.cid,
+      sizeBytes: p.sizeBytes,
+      recordCount: p.recordCount,
+      open: a.open ?? true,
+      ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}),
+      ...(a.queryBudget !== undefined ? { queryBudget: a.queryBudget } : {}),
     });
     return { txId: r.txId, ...r.payload };
   }
@@ -211,9 +262,11 @@ export class DatasetCustodian {
     try {
       const fromOrg = (this.node.config.nodes ?? []).find((n) => n.id === from)?.org;
       const st = await this.statsRequest(parsed.data.requestId);
-      if (st.requester.slice(0, st.requester.indexOf('/')) !== fromOrg) throw new RecordError(`statistics request ${parsed.data.requestId} was made by ${st.requester}, not by a user of ${fromOrg ?? from}`, 'DENIED');
+      if (st.requester.slice(0, st.requester.indexOf('/')) !== fromOrg)
+        throw new RecordError(`statistics request ${parsed.data.requestId} was made by ${st.requester}, not by a user of ${fromOrg ?? from}`, 'DENIED');
       if (st.status !== 'requested') throw new RecordError(`statistics request ${parsed.data.requestId} is ${st.status}`, 'DENIED');
-      if (!st.datasetIds.includes(parsed.data.datasetId)) throw new RecordError(`statistics request ${parsed.data.requestId} does not cover dataset ${parsed.data.datasetId}`, 'DENIED');
+      if (!st.datasetIds.includes(parsed.data.datasetId))
+        throw new RecordError(`statistics request ${parsed.data.requestId} does not cover dataset ${parsed.data.datasetId}`, 'DENIED');
       const partial = await this.releasedPartial(parsed.data.datasetId, st.variable, st.histogram, this.statsThreshold(st));
       return encode({ ok: true, partial } satisfies PartialAnswer);
     } catch (err) {
@@ -221,7 +274,17 @@ export class DatasetCustodian {
     }
   }
 
-  private async statsRequest(requestId: string): Promise<{ requester: string; status: string; datasetIds: string[]; variable: string; histogram: HistogramSpec; minCohort: number; inputs: Array<{ datasetId: string; ownerOrg: string | null }> }> {
+  private async statsRequest(
+    requestId: string,
+  ): Promise<{
+    requester: string;
+    status: string;
+    datasetIds: string[];
+    variable: string;
+    histogram: HistogramSpec;
+    minCohort: number;
+    inputs: Array<{ datasetId: string; ownerOrg: string | null }>;
+  }> {
     type St = Awaited<ReturnType<DatasetCustodian['statsRequest']>>;
     let st = this.state<St>(`st|${requestId}`);
     // The requester's node may be a block ahead of ours.
@@ -234,8 +297,17 @@ export class DatasetCustodian {
   }
 
   /** Request on chain (the user's approval is checked there), gather partials, combine, suppress, record. */
-  async statistics(caller: HealthCaller, a: { datasetIds: string[]; variable: string; purpose: string; histogram: HistogramSpec; minCohort?: number }): Promise<{ allowed: boolean; requestId: string; reasons: string[]; result: Statistics | null; inputs: unknown[] }> {
-    const r = await caller.submit('requestStatistics', { datasetIds: a.datasetIds, variable: a.variable, purpose: a.purpose, histogram: a.histogram, ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}) });
+  async statistics(
+    caller: HealthCaller,
+    a: { datasetIds: string[]; variable: string; purpose: string; histogram: HistogramSpec; minCohort?: number },
+  ): Promise<{ allowed: boolean; requestId: string; reasons: string[]; result: Statistics | null; inputs: unknown[] }> {
+    const r = await caller.submit('requestStatistics', {
+      datasetIds: a.datasetIds,
+      variable: a.variable,
+      purpose: a.purpose,
+      histogram: a.histogram,
+      ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}),
+    });
     const requestId = String(r.payload['requestId']);
     const reasons = (r.payload['reasons'] as string[] | undefined) ?? [];
     if (r.payload['allowed'] !== true) return { allowed: false, requestId, reasons, result: null, inputs: [] };
@@ -263,7 +335,14 @@ export class DatasetCustodian {
       }
       const raw = await this.node.request(this.nodeOf(input.ownerOrg), STATS_CHANNEL, encode({ requestId, datasetId: input.datasetId }), REMOTE_TIMEOUT_MS);
       const answer = partialAnswerSchema.safeParse(decode(raw));
-      if (!answer.success) throw new RecordError(`custodian ${input.ownerOrg} answered dataset ${input.datasetId} with a malformed partial (${answer.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(answer)'}: ${i.message}`).join('; ')})`, 'UNAVAILABLE');
+      if (!answer.success)
+        throw new RecordError(
+          `custodian ${input.ownerOrg} answered dataset ${input.datasetId} with a malformed partial (${answer.error.issues
+            .slice(0, 3)
+            .map((i) => `${i.path.join('.') || '(answer)'}: ${i.message}`)
+            .join('; ')})`,
+          'UNAVAILABLE',
+        );
       if (!answer.data.ok) throw new RecordError(`custodian ${input.ownerOrg} refused dataset ${input.datasetId}: ${answer.data.error}`, 'UNAVAILABLE');
       partials.push(answer.data.partial);
     }

@@ -142,7 +142,10 @@ export class ServedReadRecorder {
         }
         const entries = pending;
         try {
-          const r = await this.caller().submit('recordReads', entries.map((e) => ({ ...e.event, eventId: e.eventId })));
+          const r = await this.caller().submit(
+            'recordReads',
+            entries.map((e) => ({ ...e.event, eventId: e.eventId })),
+          );
           journal.remove(entries.map((e) => e.eventId));
           const duplicates = Array.isArray(r.payload) ? (r.payload as Array<{ duplicate?: boolean }>).filter((x) => x.duplicate === true).length : 0;
           this.recordedCount += entries.length;
@@ -153,7 +156,10 @@ export class ServedReadRecorder {
           this.flushFailures += 1;
           this.batchSize = Math.max(1, Math.floor(this.batchSize / 2));
           const delayMs = Math.min(this.audit.retryMaxMs, this.audit.retryBaseMs * 2 ** Math.min(this.flushFailures - 1, 16));
-          this.log.warn({ count: entries.length, pending: journal.size(), failures: this.flushFailures, retryInMs: delayMs, reason: (err as Error).message }, 'served reads not recorded yet; kept in the journal');
+          this.log.warn(
+            { count: entries.length, pending: journal.size(), failures: this.flushFailures, retryInMs: delayMs, reason: (err as Error).message },
+            'served reads not recorded yet; kept in the journal',
+          );
           this.scheduleFlush(Math.max(1, delayMs));
           return;
         }

@@ -4,7 +4,6 @@ import { type CsvLimits, type CsvSplitConfig } from './csv.ts';
 import { type PreparedLimits } from './prepared.ts';
 import { type SensitivityRule } from './sensitivity.ts';
 
-
 export interface ServedReadAuditOptions {
   /** Who signs `recordReads` (default: this node's own identity). */
   readonly caller?: HealthCaller;

@@ -32,7 +32,20 @@ import { FhirValidationError, validateFhir } from '../fhir/validate.ts';
 import { parseTx } from '../ledger/tx.ts';
 import { readPem } from '../node/config.ts';
 import type { MedLedgerNode } from '../node/node.ts';
-import { checkCommitment, cidOf, commit, FsBlobStore, IntegrityError, newDataKey, open, seal, unwrapAsRecipient, wrapForRecipient, type BlobStore, type HpkeKeyPair } from '../offchain/index.ts';
+import {
+  checkCommitment,
+  cidOf,
+  commit,
+  FsBlobStore,
+  IntegrityError,
+  newDataKey,
+  open,
+  seal,
+  unwrapAsRecipient,
+  wrapForRecipient,
+  type BlobStore,
+  type HpkeKeyPair,
+} from '../offchain/index.ts';
 import { gatewayCaller, type HealthCaller } from './caller.ts';
 import { KeyStore, loadOrCreateKek, type KeyEntryInfo } from './keystore.ts';
 import { keyFingerprint, loadOrCreateNodeKey } from './nodekey.ts';
@@ -45,15 +58,42 @@ import { csvOrError } from './dataset-content.ts';
 import type { AuditBacklog, RecordServiceOptions, ServedReadAuditOptions } from './service-options.ts';
 import { ServedReadRecorder } from './served-read-recorder.ts';
 import { DatasetCustodian } from './datasets.ts';
-import { ACCESS_TICKET_TTL_MS, checkPartAnswer, commitmentKeyOf, CONTENT_BYTES_MAX, keyTransportAad, REMOTE_TIMEOUT_MS, SEAL_OVERHEAD_BYTES, partRequestSchema, RECORDS_CHANNEL, STATS_CHANNEL, type LocalPart, type PartAnswer, type ReadPart, type ReadResult, type RecordContent, type Released, type ServedReadEvent } from './wire.ts';
-
-
+import {
+  ACCESS_TICKET_TTL_MS,
+  checkPartAnswer,
+  commitmentKeyOf,
+  CONTENT_BYTES_MAX,
+  keyTransportAad,
+  REMOTE_TIMEOUT_MS,
+  SEAL_OVERHEAD_BYTES,
+  partRequestSchema,
+  RECORDS_CHANNEL,
+  STATS_CHANNEL,
+  type LocalPart,
+  type PartAnswer,
+  type ReadPart,
+  type ReadResult,
+  type RecordContent,
+  type Released,
+  type ServedReadEvent,
+} from './wire.ts';
 
 // The service's pieces, re-exported so that importers of service.ts keep working.
 export { RecordError } from './errors.ts';
 export { datasetShape, datasetValues } from './dataset-content.ts';
 export type { AuditBacklog, RecordServiceOptions, ServedReadAuditOptions } from './service-options.ts';
-export { ACCESS_TICKET_TTL_MS, checkPartAnswer, commitmentKeyOf, keyTransportAad, RECORDS_CHANNEL, STATS_CHANNEL, type PartAnswer, type ReadPart, type ReadResult, type RecordContent } from './wire.ts';
+export {
+  ACCESS_TICKET_TTL_MS,
+  checkPartAnswer,
+  commitmentKeyOf,
+  keyTransportAad,
+  RECORDS_CHANNEL,
+  STATS_CHANNEL,
+  type PartAnswer,
+  type ReadPart,
+  type ReadResult,
+  type RecordContent,
+} from './wire.ts';
 
 const WAIT_FOR_TX_MS = 10_000;
 /** How often abandoned prepared versions are looked for (they expire after PreparedLimits.ttlMs). */
@@ -65,7 +105,6 @@ const JOURNAL_FILE = 'served-reads.sqlite';
 const READ_BATCH_MAX = 40;
 const RETRY_BASE_MS = 250;
 const RETRY_MAX_MS = 30_000;
-
 
 export class RecordService {
   readonly blobs: BlobStore;
@@ -93,7 +132,10 @@ export class RecordService {
   private stopping = false;
   private closed = false;
 
-  constructor(readonly node: MedLedgerNode, private readonly options: RecordServiceOptions = {}) {
+  constructor(
+    readonly node: MedLedgerNode,
+    private readonly options: RecordServiceOptions = {},
+  ) {
     const dir = options.dir ?? join(node.nodeConfig.node.dataDir, 'records');
     this.blobs = new FsBlobStore(dir);
     const kek = loadOrCreateKek(join(dir, 'kek'));
@@ -105,7 +147,11 @@ export class RecordService {
     this.csvLimits = { ...CSV_LIMITS_DEFAULT, ...options.csvLimits };
     // Sweep no earlier than a transaction timestamped before the expiry could still be admitted.
     const skewMs = node.peer?.ledger.config.ordering.clockSkewMsMax;
-    this.prepared = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, ...(skewMs !== undefined ? { sweepGraceMs: skewMs + 60_000 } : {}), ...options.preparedLimits });
+    this.prepared = new PreparedVersions({
+      ...PREPARED_LIMITS_DEFAULT,
+      ...(skewMs !== undefined ? { sweepGraceMs: skewMs + 60_000 } : {}),
+      ...options.preparedLimits,
+    });
     this.preparedDatasets = new PreparedVersions(
       { ...PREPARED_DATASET_LIMITS_DEFAULT, ...(skewMs !== undefined ? { sweepGraceMs: skewMs + 60_000 } : {}), ...options.preparedDatasetLimits },
       { noun: 'datasets', settle: 'register them (health.registerDataset)' },
@@ -123,8 +169,14 @@ export class RecordService {
     const journal = a ? new ServedReadJournal<ServedReadEvent>(join(dir, JOURNAL_FILE), this.audit.journalCapacity) : null;
     this.recorder = new ServedReadRecorder(journal, this.audit, () => this.auditCaller(), node.log);
     this.datasets = new DatasetCustodian({
-      node, blobs: this.blobs, datasetKeys: this.datasetKeys, preparedDatasets: this.preparedDatasets,
-      state: (key) => this.state(key), nodeOf: (org) => this.nodeOf(org), deleteBlobs: (cids) => this.deleteBlobs(cids), isClosed: () => this.closed,
+      node,
+      blobs: this.blobs,
+      datasetKeys: this.datasetKeys,
+      preparedDatasets: this.preparedDatasets,
+      state: (key) => this.state(key),
+      nodeOf: (org) => this.nodeOf(org),
+      deleteBlobs: (cids) => this.deleteBlobs(cids),
+      isClosed: () => this.closed,
     });
   }
 
@@ -158,9 +210,11 @@ export class RecordService {
     node.handleRequests(RECORDS_CHANNEL, (from, payload) => s.servePart(from, payload));
     node.handleRequests(STATS_CHANNEL, (from, payload) => s.servePartial(from, payload));
     if (node.peer) {
-      s.cleanups.push(node.subscribeBlocks(node.height() + 1, () => {
-        s.shredding = s.shredding.then(() => s.shredErased()).catch((err: Error) => node.log.error({ reason: err.message }, 'crypto-shredding failed'));
-      }));
+      s.cleanups.push(
+        node.subscribeBlocks(node.height() + 1, () => {
+          s.shredding = s.shredding.then(() => s.shredErased()).catch((err: Error) => node.log.error({ reason: err.message }, 'crypto-shredding failed'));
+        }),
+      );
     }
     // Records erased while this node was down.
     s.shredding = s.shredErased().catch((err: Error) => node.log.error({ reason: err.message }, 'crypto-shredding failed'));
@@ -215,7 +269,10 @@ export class RecordService {
         const onChain = this.publishedKeyOf(this.node.org, this.node.nodeId);
         if (onChain && Buffer.from(onChain).equals(Buffer.from(this.nodeKey.publicKey))) return true;
         const r = await this.nodeCaller().submit('publishNodeKey', { org: this.node.org, nodeId: this.node.nodeId, publicKey: mine });
-        this.node.log.info({ fingerprint: keyFingerprint(this.nodeKey.publicKey), txId: r.txId, replaced: r.payload['previous'] ?? null }, 'node HPKE key published on chain');
+        this.node.log.info(
+          { fingerprint: keyFingerprint(this.nodeKey.publicKey), txId: r.txId, replaced: r.payload['previous'] ?? null },
+          'node HPKE key published on chain',
+        );
         return true;
       } catch (err) {
         const delayMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(attempt, 10));
@@ -234,7 +291,9 @@ export class RecordService {
   /** Resolves true once this node's HPKE key is on chain (false if publication is off or was abandoned). */
   async nodeKeyPublished(timeoutMs = WAIT_FOR_TX_MS): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), timeoutMs); });
+    const timeout = new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), timeoutMs);
+    });
     try {
       return await Promise.race([this.publication, timeout]);
     } finally {
@@ -276,15 +335,29 @@ export class RecordService {
     const envelope = peer.ledger.getBlock(status.block).block.data[status.position];
     if (!envelope) throw new RecordError(`access transaction ${txId} is missing from block ${status.block}`, 'DENIED');
     const tx = parseTx(envelope);
-    if (tx.proposal.contract !== HEALTH_CONTRACT || tx.proposal.fn !== 'access') throw new RecordError(`transaction ${txId} is not a health access decision`, 'DENIED');
+    if (tx.proposal.contract !== HEALTH_CONTRACT || tx.proposal.fn !== 'access')
+      throw new RecordError(`transaction ${txId} is not a health access decision`, 'DENIED');
     const who = this.node.msp.identify(tx.proposal.creator);
     if (who.org !== check.creatorOrg || (check.creatorUser !== undefined && `${who.org}/${who.id}` !== check.creatorUser)) {
-      throw new RecordError(`access transaction ${txId} was made by ${who.org}/${who.id}, not by ${check.creatorUser ?? `a user of ${check.creatorOrg}`}`, 'DENIED');
+      throw new RecordError(
+        `access transaction ${txId} was made by ${who.org}/${who.id}, not by ${check.creatorUser ?? `a user of ${check.creatorOrg}`}`,
+        'DENIED',
+      );
     }
-    if (Date.now() - tx.proposal.timestampMs > ACCESS_TICKET_TTL_MS) throw new RecordError(`access transaction ${txId} is older than ${ACCESS_TICKET_TTL_MS / 60_000} minutes: ask again`, 'DENIED');
-    const answer = JSON.parse(Buffer.from(tx.response.result.payload).toString('utf8')) as { allowed?: boolean; record?: Released; reasons?: string[]; session?: { notice?: string | null } | null };
+    if (Date.now() - tx.proposal.timestampMs > ACCESS_TICKET_TTL_MS)
+      throw new RecordError(`access transaction ${txId} is older than ${ACCESS_TICKET_TTL_MS / 60_000} minutes: ask again`, 'DENIED');
+    const answer = JSON.parse(Buffer.from(tx.response.result.payload).toString('utf8')) as {
+      allowed?: boolean;
+      record?: Released;
+      reasons?: string[];
+      session?: { notice?: string | null } | null;
+    };
     // A refusal carries the contract's BMRS session notice (a dead session and who revives it) to every face.
-    if (answer.allowed !== true) throw new RecordError(`access was denied: ${[...(answer.reasons ?? []), ...(answer.session?.notice ? [answer.session.notice] : [])].join('; ')}`, 'DENIED');
+    if (answer.allowed !== true)
+      throw new RecordError(
+        `access was denied: ${[...(answer.reasons ?? []), ...(answer.session?.notice ? [answer.session.notice] : [])].join('; ')}`,
+        'DENIED',
+      );
     if (!answer.record) throw new RecordError(`access transaction ${txId} released no content (only an allowed read or share does)`, 'DENIED');
     return answer.record;
   }
@@ -302,13 +375,18 @@ export class RecordService {
         if (err instanceof FhirValidationError) throw new RecordError(`record ${recordId}: ${err.message}`, 'INVALID_CONTENT', err.issues);
         throw err;
       }
-      for (const p of splitBySensitivity(resource, this.rules)) pieces.push({ sensitivity: p.sensitivity, mediaType: 'application/fhir+json', bytes: utf8(JSON.stringify(p.resource)) });
+      for (const p of splitBySensitivity(resource, this.rules))
+        pieces.push({ sensitivity: p.sensitivity, mediaType: 'application/fhir+json', bytes: utf8(JSON.stringify(p.resource)) });
       return { category: String(resource['resourceType']), pieces };
     }
-    if (!/^[a-z]+\/[a-z0-9][a-z0-9.+-]{0,99}$/.test(content.mediaType)) throw new RecordError(`record ${recordId}: invalid media type ${JSON.stringify(content.mediaType.slice(0, 60))}`, 'INVALID_CONTENT');
+    if (!/^[a-z]+\/[a-z0-9][a-z0-9.+-]{0,99}$/.test(content.mediaType))
+      throw new RecordError(`record ${recordId}: invalid media type ${JSON.stringify(content.mediaType.slice(0, 60))}`, 'INVALID_CONTENT');
     if (content.mediaType === 'text/csv') {
       // Tabular: split column by column (decision 1161); the declared level is every column's floor.
-      const split = csvOrError(() => splitCsv(content.bytes, { config: this.csvSplit, codeRules: this.rules, floor: content.sensitivity ?? 'normal', limits: this.csvLimits }), `record ${recordId}: CSV`);
+      const split = csvOrError(
+        () => splitCsv(content.bytes, { config: this.csvSplit, codeRules: this.rules, floor: content.sensitivity ?? 'normal', limits: this.csvLimits }),
+        `record ${recordId}: CSV`,
+      );
       for (const p of split.parts) pieces.push({ sensitivity: p.sensitivity, mediaType: 'text/csv', bytes: p.bytes });
     } else {
       // Binary (PDF, images, …): no structure to cut along; one part at the declared level.
@@ -339,10 +417,16 @@ export class RecordService {
    * the reservation is taken synchronously, before the first await, so concurrent prepares
    * cannot both pass a limit. A failure stores nothing.
    */
-  async prepareParts(recordId: string, version: number, content: RecordContent, opts: { preparedBy?: string } = {}): Promise<{ category: string; parts: Part[]; expiresAtMs: number }> {
+  async prepareParts(
+    recordId: string,
+    version: number,
+    content: RecordContent,
+    opts: { preparedBy?: string } = {},
+  ): Promise<{ category: string; parts: Part[]; expiresAtMs: number }> {
     const { category, pieces } = this.piecesOf(recordId, content);
     for (const piece of pieces) {
-      if (piece.bytes.byteLength > CONTENT_BYTES_MAX) throw new RecordError(`record ${recordId}: a part of ${piece.bytes.byteLength} bytes exceeds ${CONTENT_BYTES_MAX}`, 'INVALID_CONTENT');
+      if (piece.bytes.byteLength > CONTENT_BYTES_MAX)
+        throw new RecordError(`record ${recordId}: a part of ${piece.bytes.byteLength} bytes exceeds ${CONTENT_BYTES_MAX}`, 'INVALID_CONTENT');
     }
     if (this.isCommitted(recordId, version)) throw new RecordError(`version ${version} of ${recordId} is already on chain`, 'REFUSED');
     const user = opts.preparedBy ?? 'unknown';
@@ -351,13 +435,20 @@ export class RecordService {
     const existing = this.prepared.get(recordId, version);
     if (existing) {
       if (existing.storing) throw new RecordError(`version ${version} of ${recordId} is being prepared right now; try again in a moment`, 'REFUSED');
-      if (existing.user !== user && !this.prepared.isAbandoned(existing, nowMs)) throw new RecordError(`version ${version} of ${recordId} is being written by ${existing.user}`, 'REFUSED');
+      if (existing.user !== user && !this.prepared.isAbandoned(existing, nowMs))
+        throw new RecordError(`version ${version} of ${recordId} is being written by ${existing.user}`, 'REFUSED');
     }
     // Preparing a version again replaces it: its earlier blobs and keys go (they would be orphans).
     if (existing || this.keys.cids(recordId, version).length > 0) freed.push(...this.dropPrepared(recordId, version));
     let entry: PreparedEntry;
     try {
-      entry = this.prepared.reserve(recordId, version, user, pieces.reduce((n, p) => n + p.bytes.byteLength + SEAL_OVERHEAD_BYTES, 0), nowMs);
+      entry = this.prepared.reserve(
+        recordId,
+        version,
+        user,
+        pieces.reduce((n, p) => n + p.bytes.byteLength + SEAL_OVERHEAD_BYTES, 0),
+        nowMs,
+      );
     } catch (err) {
       void this.deleteBlobs(freed);
       if (err instanceof PreparedLimitError) throw new RecordError(err.message, 'LIMIT');
@@ -371,7 +462,13 @@ export class RecordService {
         const sealed = seal(dataKey, piece.bytes, KeyStore.aad(recordId, version, piece.sensitivity));
         const cid = await this.blobs.put(sealed);
         this.keys.put(recordId, version, piece.sensitivity, cid, dataKey, { preparedBy: user, atMs: nowMs, sizeBytes: sealed.byteLength });
-        parts.push({ sensitivity: piece.sensitivity, cid, sizeBytes: sealed.byteLength, mediaType: piece.mediaType, commitment: Buffer.from(commit(commitmentKeyOf(dataKey), piece.bytes)).toString('hex') });
+        parts.push({
+          sensitivity: piece.sensitivity,
+          cid,
+          sizeBytes: sealed.byteLength,
+          mediaType: piece.mediaType,
+          commitment: Buffer.from(commit(commitmentKeyOf(dataKey), piece.bytes)).toString('hex'),
+        });
       }
     } catch (err) {
       await this.deleteBlobs(this.dropPrepared(recordId, version));
@@ -453,7 +550,13 @@ export class RecordService {
       for (const e of entries) if (e.version > (chain?.version ?? 0)) byVersion.set(e.version, [...(byVersion.get(e.version) ?? []), e]);
       for (const [version, es] of byVersion) {
         // A version prepared before preparers were recorded: its clock starts now.
-        this.prepared.restore({ recordId, version, user: es[0]?.preparedBy ?? 'unknown', atMs: Math.min(...es.map((e) => e.atMs ?? nowMs)), sizeBytes: es.reduce((n, e) => n + (e.sizeBytes ?? 0), 0) });
+        this.prepared.restore({
+          recordId,
+          version,
+          user: es[0]?.preparedBy ?? 'unknown',
+          atMs: Math.min(...es.map((e) => e.atMs ?? nowMs)),
+          sizeBytes: es.reduce((n, e) => n + (e.sizeBytes ?? 0), 0),
+        });
       }
     }
   }
@@ -468,7 +571,14 @@ export class RecordService {
     if (this.keys.cids(a.recordId).length > 0) throw new RecordError(`record ${a.recordId} already has content on this node`, 'REFUSED');
     const { category, parts, expiresAtMs } = await this.prepareParts(a.recordId, 1, a.content, { preparedBy: caller.user });
     try {
-      const r = await caller.submit('createRecord', { recordId: a.recordId, patient: a.patient, category, parts, purpose: a.purpose ?? 'TREAT', notAfterMs: expiresAtMs });
+      const r = await caller.submit('createRecord', {
+        recordId: a.recordId,
+        patient: a.patient,
+        category,
+        parts,
+        purpose: a.purpose ?? 'TREAT',
+        notAfterMs: expiresAtMs,
+      });
       if (r.payload['allowed'] !== true) {
         await this.discardVersion(a.recordId, 1);
         throw new RecordError(`createRecord ${a.recordId} denied: ${String((r.payload['reasons'] as string[] | undefined)?.join('; '))}`, 'DENIED');
@@ -484,7 +594,8 @@ export class RecordService {
   async update(caller: HealthCaller, a: { recordId: string; content: RecordContent; purpose?: string }): Promise<Record<string, unknown>> {
     const current = this.state<{ version?: number; custodian?: string; erased?: boolean }>(`rec|${a.recordId}`);
     if (!current || current.erased) throw new RecordError(`record ${a.recordId} does not exist${current?.erased ? ' (erased)' : ''}`, 'NOT_FOUND');
-    if (current.custodian !== this.node.org) throw new RecordError(`record ${a.recordId} is held by ${current.custodian}; update it through that hospital's node`, 'REFUSED');
+    if (current.custodian !== this.node.org)
+      throw new RecordError(`record ${a.recordId} is held by ${current.custodian}; update it through that hospital's node`, 'REFUSED');
     const version = (current.version ?? 0) + 1;
     const { parts, expiresAtMs } = await this.prepareParts(a.recordId, version, a.content, { preparedBy: caller.user });
     try {
@@ -504,18 +615,32 @@ export class RecordService {
   // ---- read -----------------------------------------------------------------------------------
 
   /** Decide on chain (the user's `access`), then fetch and verify what it released. */
-  async read(caller: HealthCaller, a: { recordId: string; purpose: string; reason?: string; sensitivity?: Sensitivity; version?: number }): Promise<ReadResult> {
+  async read(
+    caller: HealthCaller,
+    a: { recordId: string; purpose: string; reason?: string; sensitivity?: Sensitivity; version?: number },
+  ): Promise<ReadResult> {
     const req: Record<string, unknown> = { recordId: a.recordId, action: 'read', purpose: a.purpose };
     if (a.reason !== undefined) req['reason'] = a.reason;
     if (a.sensitivity !== undefined) req['sensitivity'] = a.sensitivity;
     if (a.version !== undefined) req['version'] = a.version;
     const r = await caller.submit('access', req);
-    if (r.payload['allowed'] !== true) return { allowed: false, txId: r.txId, decision: r.payload, recordId: a.recordId, version: null, custodian: null, parts: [], csv: null };
+    if (r.payload['allowed'] !== true)
+      return { allowed: false, txId: r.txId, decision: r.payload, recordId: a.recordId, version: null, custodian: null, parts: [], csv: null };
     const fetched = await this.fetchReleased(r.txId, caller.user);
-    const csv = fetched.parts.length > 0 && fetched.parts.every((p) => p.mediaType === 'text/csv')
-      ? csvOrError(() => joinCsvParts(fetched.parts), `record ${a.recordId}: the released CSV parts cannot be re-joined`)
-      : null;
-    return { allowed: true, txId: r.txId, decision: r.payload, recordId: a.recordId, version: fetched.version, custodian: fetched.custodian, parts: fetched.parts, csv };
+    const csv =
+      fetched.parts.length > 0 && fetched.parts.every((p) => p.mediaType === 'text/csv')
+        ? csvOrError(() => joinCsvParts(fetched.parts), `record ${a.recordId}: the released CSV parts cannot be re-joined`)
+        : null;
+    return {
+      allowed: true,
+      txId: r.txId,
+      decision: r.payload,
+      recordId: a.recordId,
+      version: fetched.version,
+      custodian: fetched.custodian,
+      parts: fetched.parts,
+      csv,
+    };
   }
 
   /** The content released by the committed access transaction `txId` of `user` (this node's org). */
@@ -537,7 +662,13 @@ export class RecordService {
         const answer = await this.requestPart(released.custodian, txId, released.recordId, part.cid);
         if (!answer.ok) throw answer.integrity ? new IntegrityError(`${what}: ${answer.error}`) : new RecordError(`${what}: ${answer.error}`, 'UNAVAILABLE');
         sealed = answer.sealed;
-        dataKey = await this.unwrapReleasedKey(answer, { txId, recordId: released.recordId, version: released.version, sensitivity: part.sensitivity, cid: part.cid });
+        dataKey = await this.unwrapReleasedKey(answer, {
+          txId,
+          recordId: released.recordId,
+          version: released.version,
+          sensitivity: part.sensitivity,
+          cid: part.cid,
+        });
       }
       // The custodian could be wrong or lying: check the address and the commitment ourselves.
       const cid = await cidOf(sealed);
@@ -556,16 +687,23 @@ export class RecordService {
    * node's private key. `ctx` comes from this node's own view of the access transaction, so a key
    * wrapped for another part, ticket or node — or altered in transit — does not open.
    */
-  async unwrapReleasedKey(answer: Extract<PartAnswer, { ok: true }>, ctx: { txId: string; recordId: string; version: number; sensitivity: string; cid: string }): Promise<Bytes> {
+  async unwrapReleasedKey(
+    answer: Extract<PartAnswer, { ok: true }>,
+    ctx: { txId: string; recordId: string; version: number; sensitivity: string; cid: string },
+  ): Promise<Bytes> {
     const what = `record ${ctx.recordId} v${ctx.version} (${ctx.sensitivity} part, ${ctx.cid})`;
     if (!Buffer.from(answer.recipientKey).equals(Buffer.from(this.nodeKey.publicKey))) {
-      throw new IntegrityError(`${what}: the custodian wrapped the data key to key ${keyFingerprint(answer.recipientKey)}, but this node's key is ${keyFingerprint(this.nodeKey.publicKey)} (is the key on chain stale?)`);
+      throw new IntegrityError(
+        `${what}: the custodian wrapped the data key to key ${keyFingerprint(answer.recipientKey)}, but this node's key is ${keyFingerprint(this.nodeKey.publicKey)} (is the key on chain stale?)`,
+      );
     }
     const aad = keyTransportAad({ ...ctx, recipientOrg: this.node.org, recipientNode: this.node.nodeId });
     try {
       return await unwrapAsRecipient(this.nodeKey.privateKey, answer.wrappedKey, aad);
     } catch (err) {
-      throw new IntegrityError(`${what}: the wrapped data key failed to open with this node's key (tampered, or wrapped for another part or node): ${(err as Error).message}`);
+      throw new IntegrityError(
+        `${what}: the wrapped data key failed to open with this node's key (tampered, or wrapped for another part or node): ${(err as Error).message}`,
+      );
     }
   }
 
@@ -608,7 +746,8 @@ export class RecordService {
     try {
       if (!fromOrg) throw new RecordError(`unknown node ${from}`, 'DENIED');
       const released = await this.releasedBy(txId, { creatorOrg: fromOrg });
-      if (released.recordId !== recordId || released.custodian !== this.node.org) throw new RecordError(`access ${txId} is for record ${released.recordId} at ${released.custodian}`, 'DENIED');
+      if (released.recordId !== recordId || released.custodian !== this.node.org)
+        throw new RecordError(`access ${txId} is for record ${released.recordId} at ${released.custodian}`, 'DENIED');
       const part = released.parts.find((p) => p.cid === cid);
       if (!part) throw new RecordError(`access ${txId} did not release part ${cid}`, 'DENIED');
       // Serve only what can be recorded: the part must be on the transaction's on-chain ticket, the
@@ -631,7 +770,15 @@ export class RecordService {
       }
       // Journal first (durably), release second: a crash in between over-reports, never under-reports.
       this.recorder.note(txId, part.sensitivity, 'allow');
-      const aad = keyTransportAad({ txId, recordId, version: released.version, sensitivity: part.sensitivity, cid, recipientOrg: fromOrg, recipientNode: from });
+      const aad = keyTransportAad({
+        txId,
+        recordId,
+        version: released.version,
+        sensitivity: part.sensitivity,
+        cid,
+        recipientOrg: fromOrg,
+        recipientNode: from,
+      });
       const wrappedKey = await wrapForRecipient(recipientKey, local.dataKey, aad);
       return encode({ ok: true, sealed: local.sealed, wrappedKey, recipientKey, version: local.version, sensitivity: local.sensitivity } satisfies PartAnswer);
     } catch (err) {
@@ -649,7 +796,10 @@ export class RecordService {
       if (Date.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new RecordError(`node ${nodeId} of ${org} has no HPKE key published on chain: the custodian cannot wrap the data key for it (a node publishes its key when its record service starts)`, 'DENIED');
+    throw new RecordError(
+      `node ${nodeId} of ${org} has no HPKE key published on chain: the custodian cannot wrap the data key for it (a node publishes its key when its record service starts)`,
+      'DENIED',
+    );
   }
 
   /** Record journaled served reads on chain now (see ServedReadRecorder.drain). */
@@ -660,7 +810,12 @@ export class RecordService {
   // ---- list / erase ---------------------------------------------------------------------------
 
   async list(caller: HealthCaller, a: { patient: string; purpose?: string; pageSize?: number; bookmark?: string }): Promise<unknown> {
-    return caller.evaluate('listPatientRecords', { patient: a.patient, purpose: a.purpose ?? 'TREAT', ...(a.pageSize ? { pageSize: a.pageSize } : {}), ...(a.bookmark ? { bookmark: a.bookmark } : {}) });
+    return caller.evaluate('listPatientRecords', {
+      patient: a.patient,
+      purpose: a.purpose ?? 'TREAT',
+      ...(a.pageSize ? { pageSize: a.pageSize } : {}),
+      ...(a.bookmark ? { bookmark: a.bookmark } : {}),
+    });
   }
 
   /**
@@ -719,7 +874,8 @@ export class RecordService {
     const current = this.state<{ version?: number; custodian?: string; erased?: boolean }>(`rec|${recordId}`);
     if (!current) return 1;
     if (current.erased) throw new RecordError(`record ${recordId} was erased`, 'NOT_FOUND');
-    if (current.custodian !== this.node.org) throw new RecordError(`record ${recordId} is held by ${current.custodian}; write it through that hospital's node`, 'REFUSED');
+    if (current.custodian !== this.node.org)
+      throw new RecordError(`record ${recordId} is held by ${current.custodian}; write it through that hospital's node`, 'REFUSED');
     return (current.version ?? 0) + 1;
   }
 }

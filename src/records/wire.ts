@@ -9,7 +9,6 @@ import { readEventSchema, type Part, type Sensitivity } from '../contracts/healt
 import { type WrappedKey } from '../offchain/index.ts';
 import { X25519_KEY_BYTES } from './nodekey.ts';
 
-
 /** AES-GCM nonce + tag: sealed content is this much larger than its plaintext. */
 export const SEAL_OVERHEAD_BYTES = 12 + 16;
 /** How long a node waits for another node's answer on the 'records' and 'stats' channels. */
@@ -51,7 +50,11 @@ export function commitmentKeyOf(dataKey: Bytes): Bytes {
   return new Uint8Array(createHmac('sha256', dataKey).update('medledger-commitment-key').digest());
 }
 
-export const partRequestSchema = z.strictObject({ txId: z.string().regex(/^[0-9a-f]{64}$/), recordId: z.string().min(1).max(64), cid: z.string().min(1).max(200) });
+export const partRequestSchema = z.strictObject({
+  txId: z.string().regex(/^[0-9a-f]{64}$/),
+  recordId: z.string().min(1).max(64),
+  cid: z.string().min(1).max(200),
+});
 export const statsPartialRequestSchema = z.strictObject({ requestId: z.string().min(1).max(64), datasetId: z.string().min(1).max(64) });
 
 /** A part as the custodian holds it (never sent: the data key is in the clear here). */
@@ -67,7 +70,15 @@ export type PartAnswer = { ok: true; sealed: Bytes; wrappedKey: WrappedKey; reci
  * The associated data a transported data key is bound to: the access ticket, the exact part and
  * the recipient node. A wrapped key cannot be replayed for another part, ticket or node.
  */
-export function keyTransportAad(a: { txId: string; recordId: string; version: number; sensitivity: string; cid: string; recipientOrg: string; recipientNode: string }): Bytes {
+export function keyTransportAad(a: {
+  txId: string;
+  recordId: string;
+  version: number;
+  sensitivity: string;
+  cid: string;
+  recipientOrg: string;
+  recipientNode: string;
+}): Bytes {
   return utf8(`medledger-key-transport|${a.txId}|${a.recordId}|v${a.version}|${a.sensitivity}|${a.cid}|${a.recipientOrg}/${a.recipientNode}`);
 }
 
@@ -79,10 +90,18 @@ export const servedReadEventSchema = readEventSchema.omit({ eventId: true });
 export type ServedReadEvent = z.infer<typeof servedReadEventSchema>;
 export type PartialAnswer = { ok: true; partial: ReleasedPartial } | { ok: false; error: string };
 /** A custodian's answer on the 'stats' channel, as the requesting node accepts it (external input). */
-export const partialAnswerSchema = z.union([z.strictObject({ ok: z.literal(true), partial: releasedPartialSchema }), z.strictObject({ ok: z.literal(false), error: z.string().max(2000) })]);
+export const partialAnswerSchema = z.union([
+  z.strictObject({ ok: z.literal(true), partial: releasedPartialSchema }),
+  z.strictObject({ ok: z.literal(false), error: z.string().max(2000) }),
+]);
 
 export type ReleasedPart = Part;
-export interface Released { recordId: string; version: number; custodian: string; parts: ReleasedPart[] }
+export interface Released {
+  recordId: string;
+  version: number;
+  custodian: string;
+  parts: ReleasedPart[];
+}
 /** Decode and shape-check a custodian's answer (it is another node's input: trust nothing). */
 export function checkPartAnswer(raw: Bytes, custodian: string): PartAnswer {
   const garbage = (why: string): PartAnswer => ({ ok: false, integrity: false, error: `custodian ${custodian} answered garbage (${why})` });
@@ -94,15 +113,30 @@ export function checkPartAnswer(raw: Bytes, custodian: string): PartAnswer {
   }
   if (typeof a !== 'object' || a === null) return garbage('not a map');
   const m = a as Record<string, unknown>;
-  if (m['ok'] === false) return { ok: false, integrity: m['integrity'] === true, error: typeof m['error'] === 'string' ? m['error'].slice(0, 1000) : 'refused' };
+  if (m['ok'] === false)
+    return { ok: false, integrity: m['integrity'] === true, error: typeof m['error'] === 'string' ? m['error'].slice(0, 1000) : 'refused' };
   if (m['ok'] !== true) return garbage('no ok flag');
   const w = m['wrappedKey'] as Record<string, unknown> | undefined;
   if (!(m['sealed'] instanceof Uint8Array)) return garbage('no sealed bytes');
   if ('dataKey' in m) return garbage('a bare data key: refusing key material that was not wrapped to this node');
-  if (typeof w !== 'object' || w === null || !(w['enc'] instanceof Uint8Array) || w['enc'].byteLength !== X25519_KEY_BYTES || !(w['ciphertext'] instanceof Uint8Array) || w['ciphertext'].byteLength !== WRAPPED_KEY_CIPHERTEXT_BYTES) {
+  if (
+    typeof w !== 'object' ||
+    w === null ||
+    !(w['enc'] instanceof Uint8Array) ||
+    w['enc'].byteLength !== X25519_KEY_BYTES ||
+    !(w['ciphertext'] instanceof Uint8Array) ||
+    w['ciphertext'].byteLength !== WRAPPED_KEY_CIPHERTEXT_BYTES
+  ) {
     return garbage('no well-formed wrapped key');
   }
   if (!(m['recipientKey'] instanceof Uint8Array) || m['recipientKey'].byteLength !== X25519_KEY_BYTES) return garbage('no recipient key');
   if (typeof m['version'] !== 'number' || typeof m['sensitivity'] !== 'string') return garbage('no version or sensitivity');
-  return { ok: true, sealed: m['sealed'], wrappedKey: { enc: w['enc'], ciphertext: w['ciphertext'] }, recipientKey: m['recipientKey'], version: m['version'], sensitivity: m['sensitivity'] };
+  return {
+    ok: true,
+    sealed: m['sealed'],
+    wrappedKey: { enc: w['enc'], ciphertext: w['ciphertext'] },
+    recipientKey: m['recipientKey'],
+    version: m['version'],
+    sensitivity: m['sensitivity'],
+  };
 }

@@ -128,7 +128,10 @@ export function planFaults(o: ResolvedOptions, ids: readonly NodeId[], rng: Rng)
       } else if (kind === 'cut') {
         if (ids.length > 1) {
           const from = pick(rng, ids);
-          const to = pick(rng, ids.filter((id) => id !== from));
+          const to = pick(
+            rng,
+            ids.filter((id) => id !== from),
+          );
           const key = `${from}->${to}`;
           if ((cutUntil.get(key) ?? -1) <= t) {
             const until = t + period();

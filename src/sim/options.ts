@@ -62,7 +62,25 @@ function knownKeys(name: string, obj: object, allowed: readonly string[]): void 
   for (const k of Object.keys(obj)) if (!allowed.includes(k)) fail(`${name}: unknown option "${k}" (known: ${allowed.join(', ')})`);
 }
 
-const TOP_KEYS = ['engine', 'nodes', 'seed', 'faults', 'byzantine', 'durationMs', 'tickMs', 'engineOptions', 'cutter', 'workload', 'network', 'crypto', 'trace', 'livenessMs', 'crashMax', 'traceEventsMax', 'membership'];
+const TOP_KEYS = [
+  'engine',
+  'nodes',
+  'seed',
+  'faults',
+  'byzantine',
+  'durationMs',
+  'tickMs',
+  'engineOptions',
+  'cutter',
+  'workload',
+  'network',
+  'crypto',
+  'trace',
+  'livenessMs',
+  'crashMax',
+  'traceEventsMax',
+  'membership',
+];
 export const MEMBERSHIP_JOINS_MAX = 8;
 
 export function resolveOptions(o: SimOptions): ResolvedOptions {
@@ -94,7 +112,9 @@ export function resolveOptions(o: SimOptions): ResolvedOptions {
     if (byzantine > 0 && o.faults !== 'byzantine' && o.faults !== 'all') fail(`byzantine = ${byzantine} needs faults 'byzantine' or 'all', got '${o.faults}'`);
   }
   if (o.faults === 'byzantine' && f === 0 && (byzantine ?? 0) === 0) {
-    fail(`engine "${def.name}" tolerates no faulty node with ${nodes} nodes (f = 0): use at least ${def.nodesMin > 3 ? def.nodesMin : 4} nodes for --faults byzantine`);
+    fail(
+      `engine "${def.name}" tolerates no faulty node with ${nodes} nodes (f = 0): use at least ${def.nodesMin > 3 ? def.nodesMin : 4} nodes for --faults byzantine`,
+    );
   }
   const crashMax = o.crashMax === undefined ? null : int('crashMax', o.crashMax, 0, nodes);
 

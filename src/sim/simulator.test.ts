@@ -59,7 +59,7 @@ describe('simulator: a correct engine passes every checker under faults', () => 
 });
 
 describe('simulator: Ready.restore (snapshot install / state transfer)', () => {
-  it('fills a lagging node\'s ledger from a correct node after checking the digest', () => {
+  it("fills a lagging node's ledger from a correct node after checking the digest", () => {
     let restores = 0;
     for (let seed = 1; seed <= 4; seed++) {
       const r = runSimulation({ ...base, faults: 'crash', seed, crashMax: 1, trace: true, traceEventsMax: 100_000 });
@@ -99,7 +99,10 @@ describe('simulator: each checker catches its deliberately broken engine', () =>
         if (r.violations.length === 0) continue;
         caught += 1;
         assert.deepEqual(checkers(r), [c.bug], JSON.stringify(r.violations));
-        assert.ok(r.trace.some((l) => l.includes('VIOLATION')), 'a trace ending at the violation');
+        assert.ok(
+          r.trace.some((l) => l.includes('VIOLATION')),
+          'a trace ending at the violation',
+        );
         assert.ok(r.faultSchedule.length >= 1);
       }
       assert.equal(caught, 3, `caught on every seed`);
@@ -124,8 +127,14 @@ describe('simulator: Byzantine faults', () => {
       equivocating += 1;
       const r = runSimulation(o);
       assert.deepEqual(r.faultSchedule, planSimulation(o).faultSchedule, 'planSimulation predicts the schedule');
-      assert.ok(r.violations.some((v) => v.checker === 'agreement'), `seed ${seed}: ${n1} → ${JSON.stringify(r.violations)}`);
-      assert.ok(r.trace.some((l) => l.includes('[byzantine equivocate:blk]')), 'the trace shows the equivocation');
+      assert.ok(
+        r.violations.some((v) => v.checker === 'agreement'),
+        `seed ${seed}: ${n1} → ${JSON.stringify(r.violations)}`,
+      );
+      assert.ok(
+        r.trace.some((l) => l.includes('[byzantine equivocate:blk]')),
+        'the trace shows the equivocation',
+      );
     }
     assert.equal(equivocating, 2);
   });
@@ -148,14 +157,20 @@ describe('simulator: Byzantine faults', () => {
       if (!twin) continue;
       const r = runSimulation(o);
       const id = /byzantine (n\d+)/.exec(twin)![1]!;
-      assert.ok(r.trace.some((l) => l.includes(`-> ${id}′ `)), `the twin ${id}′ receives messages`);
+      assert.ok(
+        r.trace.some((l) => l.includes(`-> ${id}′ `)),
+        `the twin ${id}′ receives messages`,
+      );
       return;
     }
     assert.fail('no seed drew twins');
   });
 
   it('rejects Byzantine faults for a crash-fault engine, and other bad options, with clear errors', () => {
-    assert.throws(() => runSimulation({ ...base, faults: 'byzantine' }), (e: Error) => e instanceof SimOptionsError && /crash-fault tolerant/.test(e.message));
+    assert.throws(
+      () => runSimulation({ ...base, faults: 'byzantine' }),
+      (e: Error) => e instanceof SimOptionsError && /crash-fault tolerant/.test(e.message),
+    );
     assert.throws(() => runSimulation({ ...base, faults: 'all', byzantine: 1 }), /byzantine must be 0/);
     assert.throws(() => runSimulation({ ...base, engine: 'nope' }), /unknown consensus engine "nope"/);
     assert.throws(() => runSimulation({ ...base, nodes: 0 }), /nodes must be an integer between 1 and 64/);
@@ -166,7 +181,10 @@ describe('simulator: Byzantine faults', () => {
     assert.throws(() => runSimulation({ ...base, workload: { clients: 0 } }), /workload.clients/);
     assert.throws(() => runSimulation({ ...base, extra: 1 } as SimOptions), /unknown option "extra"/);
     assert.throws(() => runSimulation({ ...base, engine: 'test-sequencer-bft', nodes: 3, faults: 'byzantine' }), /needs at least 4 nodes/);
-    assert.throws(() => runSimulation({ ...base, engineOptions: { bug: 'x' } }), (e: Error) => e instanceof SimOptionsError && /refused to start with these options: test-sequencer: unknown bug x/.test(e.message));
+    assert.throws(
+      () => runSimulation({ ...base, engineOptions: { bug: 'x' } }),
+      (e: Error) => e instanceof SimOptionsError && /refused to start with these options: test-sequencer: unknown bug x/.test(e.message),
+    );
   });
 });
 

@@ -424,7 +424,12 @@ class Simulation {
     } catch (err) {
       if (err instanceof StopRun) throw err;
       const e = err as Error;
-      const where = e.stack?.split('\n').slice(1, 3).map((l) => l.trim()).join(' ') ?? '';
+      const where =
+        e.stack
+          ?.split('\n')
+          .slice(1, 3)
+          .map((l) => l.trim())
+          .join(' ') ?? '';
       this.violate('engine-error', `${inst.name} threw in ${what}: ${e.name}: ${e.message}${where ? ` (${where})` : ''}`);
     }
   }
@@ -592,8 +597,13 @@ class Simulation {
   private decided(inst: Instance, block: DecidedBlock, how = 'decided'): void {
     if (!inst.correct) return;
     if (
-      typeof block !== 'object' || block === null || !Number.isSafeInteger(block.height) || block.height < 1 ||
-      !Array.isArray(block.proposals) || !(block.digest instanceof Uint8Array) || !(block.previousDigest instanceof Uint8Array)
+      typeof block !== 'object' ||
+      block === null ||
+      !Number.isSafeInteger(block.height) ||
+      block.height < 1 ||
+      !Array.isArray(block.proposals) ||
+      !(block.digest instanceof Uint8Array) ||
+      !(block.previousDigest instanceof Uint8Array)
     ) {
       this.violate('integrity', `${inst.name} decided a malformed block`);
     }
@@ -604,8 +614,15 @@ class Simulation {
       const had = ledger[h - 1]!;
       if (bytesEqual(had.digest, block.digest)) return;
       const lost = had.proposals.map(proposalKey).filter((k) => this.submitted.get(k)?.ack && !block.proposals.some((p) => proposalKey(p) === k));
-      if (lost.length > 0) this.note('durability', `${inst.name} re-decided height ${h} with a different block, losing acknowledged ${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ` and ${lost.length - 5} more` : ''}`);
-      this.violate('durability', `${inst.name} re-decided height ${h} as ${short(block.digest)} but had already decided ${short(had.digest)} there (decided state forgotten?)`);
+      if (lost.length > 0)
+        this.note(
+          'durability',
+          `${inst.name} re-decided height ${h} with a different block, losing acknowledged ${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ` and ${lost.length - 5} more` : ''}`,
+        );
+      this.violate(
+        'durability',
+        `${inst.name} re-decided height ${h} as ${short(block.digest)} but had already decided ${short(had.digest)} there (decided state forgotten?)`,
+      );
     }
     if (h > ledger.length + 1) this.violate('integrity', `${inst.name} decided height ${h} after height ${ledger.length}: a gap without a restore`);
     const prev = ledger.length === 0 ? GENESIS_DIGEST : ledger[ledger.length - 1]!.digest;
@@ -616,9 +633,15 @@ class Simulation {
     // Hash the block once per height: a later node whose block has the first one's digest,
     // previous digest and proposal keys in order (their bytes are checked against the clients'
     // below) has the same contents, so the same digest.
-    if (!first || !bytesEqual(first.digest, block.digest) || !bytesEqual(first.previousDigest, block.previousDigest) || !sameKeys(first.keys, block.proposals)) {
+    if (
+      !first ||
+      !bytesEqual(first.digest, block.digest) ||
+      !bytesEqual(first.previousDigest, block.previousDigest) ||
+      !sameKeys(first.keys, block.proposals)
+    ) {
       const expected = blockDigest(h, prev, block.proposals);
-      if (!bytesEqual(expected, block.digest)) this.violate('integrity', `${inst.name} block ${h} has digest ${short(block.digest)}, but its contents hash to ${short(expected)}`);
+      if (!bytesEqual(expected, block.digest))
+        this.violate('integrity', `${inst.name} block ${h} has digest ${short(block.digest)}, but its contents hash to ${short(expected)}`);
     }
     const verify = this.o.def.verifyCertificate;
     if (verify) {
@@ -640,7 +663,11 @@ class Simulation {
     }
     if (first && !bytesEqual(first.digest, block.digest)) {
       const lost = first.keys.filter((k) => !inBlock.has(k) && this.submitted.get(k)?.ack?.height === h);
-      if (lost.length > 0) this.note('durability', `acknowledged ${lost.slice(0, 5).join(', ')} (decided at height ${h} by ${first.node}) lost: ${inst.name} decided another block there`);
+      if (lost.length > 0)
+        this.note(
+          'durability',
+          `acknowledged ${lost.slice(0, 5).join(', ')} (decided at height ${h} by ${first.node}) lost: ${inst.name} decided another block there`,
+        );
       this.violate('agreement', `${inst.name} decided ${short(block.digest)} at height ${h}, but ${first.node} decided ${short(first.digest)}`);
     }
     if (!first) this.decidedAt.set(h, { digest: block.digest, previousDigest: block.previousDigest, node: inst.name, keys });
@@ -734,7 +761,9 @@ class Simulation {
       faults: this.o.faults,
       violations: this.violations,
       faultSchedule: this.plan.actions.map(describeFault),
-      ...(this.membershipChanges.length > 0 ? { membershipSchedule: this.membershipChanges.map((c) => `t=${formatMs(c.atMs)}ms ${c.note}: members ${c.members.join(' ')}`) } : {}),
+      ...(this.membershipChanges.length > 0
+        ? { membershipSchedule: this.membershipChanges.map((c) => `t=${formatMs(c.atMs)}ms ${c.note}: members ${c.members.join(' ')}`) }
+        : {}),
       trace,
       metrics: {
         messagesByType,

@@ -38,17 +38,32 @@ interface CompareFlags {
   json?: boolean;
 }
 
-export const COMPARE_DEFAULTS = { nodes: '7', faults: 'none,crash,partition,byzantine,all', seeds: '10', seedStart: '1', durationMs: '5000', crypto: 'fast', demoSeed: '11' };
+export const COMPARE_DEFAULTS = {
+  nodes: '7',
+  faults: 'none,crash,partition,byzantine,all',
+  seeds: '10',
+  seedStart: '1',
+  durationMs: '5000',
+  crypto: 'fast',
+  demoSeed: '11',
+};
 
 export function parseFaultList(text: string): FaultMode[] {
-  const parts = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  if (parts.length === 0 || parts.length > FAULT_MODES.length) throw new CliError(`--faults must list 1 to ${FAULT_MODES.length} of ${FAULT_MODES.join('|')}, got "${text}"`, 2);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (parts.length === 0 || parts.length > FAULT_MODES.length)
+    throw new CliError(`--faults must list 1 to ${FAULT_MODES.length} of ${FAULT_MODES.join('|')}, got "${text}"`, 2);
   for (const p of parts) if (!(FAULT_MODES as readonly string[]).includes(p)) throw new CliError(`--faults: "${p}" is not one of ${FAULT_MODES.join('|')}`, 2);
   return [...new Set(parts)] as FaultMode[];
 }
 
 export function buildCompareOptions(flags: CompareFlags): CompareOptions {
-  const specs = flags.engines.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const specs = flags.engines
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (specs.length === 0 || specs.length > COMPARE_ENGINES_MAX) throw new CliError(`--engines must list 1 to ${COMPARE_ENGINES_MAX} engines`, 2);
   let engines;
   try {
@@ -71,7 +86,13 @@ export function buildCompareOptions(flags: CompareFlags): CompareOptions {
 }
 
 function commandLine(flags: CompareFlags, o: CompareOptions): string {
-  const parts = ['node bin/medledger.js lab compare', `--engines ${o.engines.map((e) => e.label).join(',')}`, `--nodes ${o.nodes}`, `--faults ${o.faults.join(',')}`, `--seeds ${o.seeds}`];
+  const parts = [
+    'node bin/medledger.js lab compare',
+    `--engines ${o.engines.map((e) => e.label).join(',')}`,
+    `--nodes ${o.nodes}`,
+    `--faults ${o.faults.join(',')}`,
+    `--seeds ${o.seeds}`,
+  ];
   if (o.seedStart !== 1) parts.push(`--seed-start ${o.seedStart}`);
   if (o.durationMs !== 5000) parts.push(`--duration-ms ${o.durationMs}`);
   if (o.crypto !== 'fast') parts.push(`--crypto ${o.crypto}`);
@@ -102,7 +123,11 @@ export interface CompareResult {
 }
 
 /** The command body (exported for in-process tests). */
-export async function runCompare(flags: CompareFlags, write?: (s: string) => void, writeErr?: (s: string) => void): Promise<{ code: number; result: CompareResult }> {
+export async function runCompare(
+  flags: CompareFlags,
+  write?: (s: string) => void,
+  writeErr?: (s: string) => void,
+): Promise<{ code: number; result: CompareResult }> {
   const out = makeOutput(flags.json === true, write, writeErr);
   const o = buildCompareOptions(flags);
   const demoSeed = parseNonNegativeInt('demo-seed', flags.demoSeed, 0xffff_ffff);
@@ -115,7 +140,10 @@ export async function runCompare(flags: CompareFlags, write?: (s: string) => voi
   }
   const runnable = plan.filter((p) => p.skip === null).length;
   const total = runnable * o.seeds;
-  const bar = process.stderr.isTTY && !out.json && total > 1 ? new SingleBar({ format: 'lab compare [{bar}] {value}/{total} runs | {label}', stream: process.stderr, hideCursor: true }) : null;
+  const bar =
+    process.stderr.isTTY && !out.json && total > 1
+      ? new SingleBar({ format: 'lab compare [{bar}] {value}/{total} runs | {label}', stream: process.stderr, hideCursor: true })
+      : null;
   bar?.start(total, 0, { label: '' });
   const rows: CompareRow[] = [];
   let done = 0;
@@ -135,17 +163,20 @@ export async function runCompare(flags: CompareFlags, write?: (s: string) => voi
   const command = commandLine(flags, o);
   const written = flags.out
     ? writeFiles(flags.out, {
-      'compare.csv': compareCsv(rows),
-      'compare-messages.svg': compareMessagesSvg(rows),
-      'compare-latency.svg': compareLatencySvg(rows),
-      'compare.md': compareMarkdown(rows, o, command, demo, engineNames()),
-    })
+        'compare.csv': compareCsv(rows),
+        'compare-messages.svg': compareMessagesSvg(rows),
+        'compare-latency.svg': compareLatencySvg(rows),
+        'compare.md': compareMarkdown(rows, o, command, demo, engineNames()),
+      })
     : [];
   const result: CompareResult = { command, rows, quorumDemo: demo, written };
   out.result(result, () => {
     const lines = [compareTable(rows)];
     if (demo) {
-      for (const s of demo.sides) lines.push(`ehbft quorum demo (seed ${demo.seed}), quorum ${s.quorum}: ${s.conflicts.length > 0 ? `AGREEMENT VIOLATED (${s.conflicts.length} conflicting pairs)` : 'agreement holds'}`);
+      for (const s of demo.sides)
+        lines.push(
+          `ehbft quorum demo (seed ${demo.seed}), quorum ${s.quorum}: ${s.conflicts.length > 0 ? `AGREEMENT VIOLATED (${s.conflicts.length} conflicting pairs)` : 'agreement holds'}`,
+        );
     }
     if (written.length > 0) lines.push('', `wrote ${written.join(', ')}`);
     return lines.join('\n');
@@ -167,7 +198,7 @@ export function registerCompare(lab: Command, ctx: CommandContext): void {
     .option('--seed-start <k>', 'first seed', COMPARE_DEFAULTS.seedStart)
     .option('--duration-ms <d>', 'virtual ms of the faulty phase', COMPARE_DEFAULTS.durationMs)
     .option('--crypto <mode>', 'fast (keyed hash) or ecdsa', COMPARE_DEFAULTS.crypto)
-    .option('--no-quorum-demo', "skip the EH-BFT paper-vs-safe quorum scenario (run when ehbft is compared)")
+    .option('--no-quorum-demo', 'skip the EH-BFT paper-vs-safe quorum scenario (run when ehbft is compared)')
     .option('--demo-seed <s>', 'seed of the quorum scenario', COMPARE_DEFAULTS.demoSeed)
     .option('--out <dir>', 'write compare.csv, compare-messages.svg, compare-latency.svg and compare.md into this directory')
     .option('--json', 'print the rows as JSON')

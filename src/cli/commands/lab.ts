@@ -85,9 +85,13 @@ function registerComplexity(lab: Command, ctx: CommandContext): void {
     .option('--json', 'print the rows as JSON')
     .action((flags: ComplexityFlags) => {
       const out = makeOutput(flags.json === true);
-      const engines = flags.engines.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      const engines = flags.engines
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
       if (engines.length === 0) throw new CliError('--engines must list at least one engine', 2);
-      for (const e of engines) if (!(COMPLEXITY_ENGINES as readonly string[]).includes(e)) throw new CliError(`--engines: "${e}" is not one of ${COMPLEXITY_ENGINES.join(', ')}`, 2);
+      for (const e of engines)
+        if (!(COMPLEXITY_ENGINES as readonly string[]).includes(e)) throw new CliError(`--engines: "${e}" is not one of ${COMPLEXITY_ENGINES.join(', ')}`, 2);
       const nodes = parseIntList('nodes', flags.nodes, SYNC_NODES_MAX);
       for (const n of nodes) if (n < 4) throw new CliError(`--nodes: ${n} is below the 4 nodes a BFT cluster needs`, 2);
       const groups = parseIntList('groups', flags.groups, SYNC_NODES_MAX);
@@ -95,8 +99,13 @@ function registerComplexity(lab: Command, ctx: CommandContext): void {
       const seed = parsePositiveInt('seed', flags.seed, 0xffff_ffff);
       const plan = complexityPlan({ engines: engines as ComplexityEngine[], nodes, groups });
       if (plan.length === 0) throw new CliError('nothing to run: every group count exceeds every node count', 2);
-      out.info('signatures: the simulator\'s fast keyed-hash scheme (64-byte, like ECDSA P-256) — 256 nodes with real ECDSA would be slow; message counts do not depend on it');
-      const bar = process.stderr.isTTY && !out.json ? new SingleBar({ format: 'lab complexity [{bar}] {value}/{total} {label}', stream: process.stderr, hideCursor: true }) : null;
+      out.info(
+        "signatures: the simulator's fast keyed-hash scheme (64-byte, like ECDSA P-256) — 256 nodes with real ECDSA would be slow; message counts do not depend on it",
+      );
+      const bar =
+        process.stderr.isTTY && !out.json
+          ? new SingleBar({ format: 'lab complexity [{bar}] {value}/{total} {label}', stream: process.stderr, hideCursor: true })
+          : null;
       bar?.start(plan.length, 0, { label: '' });
       const rows: ComplexityRow[] = [];
       try {
@@ -112,8 +121,22 @@ function registerComplexity(lab: Command, ctx: CommandContext): void {
       } finally {
         bar?.stop();
       }
-      const command = commandLine(['lab complexity', `--engines ${engines.join(',')}`, `--nodes ${nodes.join(',')}`, `--groups ${groups.join(',')}`, flags.driver === 'auto' ? null : `--driver ${flags.driver}`, seed === 1 ? null : `--seed ${seed}`, flags.out ? `--out ${flags.out}` : null]);
-      const written = flags.out ? writeReport(flags.out, { 'complexity.csv': complexityCsv(rows), 'complexity.svg': complexitySvg(rows), 'complexity.md': complexityMarkdown(rows, command) }) : [];
+      const command = commandLine([
+        'lab complexity',
+        `--engines ${engines.join(',')}`,
+        `--nodes ${nodes.join(',')}`,
+        `--groups ${groups.join(',')}`,
+        flags.driver === 'auto' ? null : `--driver ${flags.driver}`,
+        seed === 1 ? null : `--seed ${seed}`,
+        flags.out ? `--out ${flags.out}` : null,
+      ]);
+      const written = flags.out
+        ? writeReport(flags.out, {
+            'complexity.csv': complexityCsv(rows),
+            'complexity.svg': complexitySvg(rows),
+            'complexity.md': complexityMarkdown(rows, command),
+          })
+        : [];
       out.result({ command, crypto: 'fast', rows, written }, () => `${complexityTable(rows)}${written.length ? `\n\nwrote ${written.join(', ')}` : ''}`);
       ctx.exitCode = rows.some((r) => r.decidedNodes < r.nodes) ? 1 : 0;
     });
@@ -147,7 +170,10 @@ export function parseBlocks(text: string): number[] {
 }
 
 export function parseShares(text: string): number[] {
-  const parts = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (parts.length === 0 || parts.length > ATTACK_SHARES_MAX) throw new CliError(`--w must list 1 to ${ATTACK_SHARES_MAX} probabilities, got "${text}"`, 2);
   return parts.map((p) => {
     const w = Number(p);
@@ -170,10 +196,22 @@ function registerAttack(lab: Command): void {
       const blocks = parseBlocks(flags.blocks);
       const rows = attackTable(ws, blocks);
       const command = commandLine(['lab attack', `--w ${ws.join(',')}`, `--blocks ${flags.blocks.trim()}`, flags.out ? `--out ${flags.out}` : null]);
-      const written = flags.out ? writeReport(flags.out, { 'attack.csv': attackCsv(rows), 'attack.svg': attackSvg(rows), 'attack.md': attackMarkdown(rows, command) }) : [];
+      const written = flags.out
+        ? writeReport(flags.out, { 'attack.csv': attackCsv(rows), 'attack.svg': attackSvg(rows), 'attack.md': attackMarkdown(rows, command) })
+        : [];
       out.result({ command, rows, written }, () => {
         const header = `n      ${ws.map((w) => `w=${w}`.padEnd(14)).join('')}`;
-        const lines = blocks.map((n) => `${String(n).padEnd(7)}${ws.map((w) => rows.find((r) => r.w === w && r.blocks === n)!.probability.toExponential(6).padEnd(14)).join('')}`);
+        const lines = blocks.map(
+          (n) =>
+            `${String(n).padEnd(7)}${ws
+              .map((w) =>
+                rows
+                  .find((r) => r.w === w && r.blocks === n)!
+                  .probability.toExponential(6)
+                  .padEnd(14),
+              )
+              .join('')}`,
+        );
         return [header, ...lines, ...(written.length ? ['', `wrote ${written.join(', ')}`] : [])].join('\n');
       });
     });

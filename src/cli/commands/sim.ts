@@ -78,7 +78,8 @@ function parseRate(name: string, text: string | undefined): number | undefined {
 
 export function buildOptions(flags: SimFlags): { sim: Omit<SimOptions, 'seed'>; seeds: number; seedStart: number } {
   if (!flags.engine) throw new CliError(`--engine is required (registered: ${engineNames().join(', ') || 'none'})`, 2);
-  if (!(FAULT_MODES as readonly string[]).includes(flags.faults)) throw new CliError(`--faults must be one of ${FAULT_MODES.join('|')}, got "${flags.faults}"`, 2);
+  if (!(FAULT_MODES as readonly string[]).includes(flags.faults))
+    throw new CliError(`--faults must be one of ${FAULT_MODES.join('|')}, got "${flags.faults}"`, 2);
   if (flags.crypto !== 'ecdsa' && flags.crypto !== 'fast') throw new CliError(`--crypto must be ecdsa or fast, got "${flags.crypto}"`, 2);
   let engineOptions: Record<string, unknown> | undefined;
   if (flags.engineOptions !== undefined) {
@@ -87,7 +88,8 @@ export function buildOptions(flags: SimFlags): { sim: Omit<SimOptions, 'seed'>; 
     } catch (err) {
       throw new CliError(`--engine-options must be a JSON object: ${(err as Error).message}`, 2);
     }
-    if (typeof engineOptions !== 'object' || engineOptions === null || Array.isArray(engineOptions)) throw new CliError('--engine-options must be a JSON object', 2);
+    if (typeof engineOptions !== 'object' || engineOptions === null || Array.isArray(engineOptions))
+      throw new CliError('--engine-options must be a JSON object', 2);
   }
   const loss = parseRate('loss', flags.loss);
   const duplicate = parseRate('duplicate', flags.duplicate);
@@ -126,7 +128,16 @@ export function buildOptions(flags: SimFlags): { sim: Omit<SimOptions, 'seed'>; 
 
 /** The command line that replays one seed of this configuration. */
 export function replayCommand(flags: SimFlags, seed: number): string {
-  const parts = ['medledger sim', `--engine ${flags.engine}`, `--nodes ${flags.nodes}`, '--seeds 1', `--seed-start ${seed}`, `--faults ${flags.faults}`, `--duration-ms ${flags.durationMs}`, `--crypto ${flags.crypto}`];
+  const parts = [
+    'medledger sim',
+    `--engine ${flags.engine}`,
+    `--nodes ${flags.nodes}`,
+    '--seeds 1',
+    `--seed-start ${seed}`,
+    `--faults ${flags.faults}`,
+    `--duration-ms ${flags.durationMs}`,
+    `--crypto ${flags.crypto}`,
+  ];
   if (flags.byzantine !== undefined) parts.push(`--byzantine ${flags.byzantine}`);
   if (flags.livenessMs !== undefined) parts.push(`--liveness-ms ${flags.livenessMs}`);
   if (flags.tickMs !== undefined) parts.push(`--tick-ms ${flags.tickMs}`);
@@ -144,7 +155,10 @@ export function replayCommand(flags: SimFlags, seed: number): string {
 export async function runSimCommand(flags: SimFlags, write?: (s: string) => void, writeErr?: (s: string) => void): Promise<number> {
   const out = makeOutput(flags.json === true, write, writeErr);
   const { sim, seeds, seedStart } = buildOptions(flags);
-  const bar = process.stderr.isTTY && seeds > 1 ? new SingleBar({ format: 'sim [{bar}] {value}/{total} seeds | failing: {failing} | {duration_formatted}', stream: process.stderr, hideCursor: true }) : null;
+  const bar =
+    process.stderr.isTTY && seeds > 1
+      ? new SingleBar({ format: 'sim [{bar}] {value}/{total} seeds | failing: {failing} | {duration_formatted}', stream: process.stderr, hideCursor: true })
+      : null;
   bar?.start(seeds, 0, { failing: 0 });
   let agg: CampaignAggregator | null = null;
   let failingCount = 0;
@@ -162,7 +176,8 @@ export async function runSimCommand(flags: SimFlags, write?: (s: string) => void
       agg ??= new CampaignAggregator(r.engine, r.nodes, r.faults, seedStart);
       agg.add(r);
       if (r.violations.length > 0) failingCount += 1;
-      if (flags.trace && r.violations.length === 0 && traces.length < 10) traces.push({ seed, trace: [...r.faultSchedule.map((l) => `schedule ${l}`), ...r.trace] });
+      if (flags.trace && r.violations.length === 0 && traces.length < 10)
+        traces.push({ seed, trace: [...r.faultSchedule.map((l) => `schedule ${l}`), ...r.trace] });
       bar?.update(i + 1, { failing: failingCount });
       // Let the progress bar draw and Ctrl-C through between seeds.
       if (bar) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -172,7 +187,9 @@ export async function runSimCommand(flags: SimFlags, write?: (s: string) => void
   }
   const summary = agg!.summary();
   const failing = summary.violations.failingSeeds.length;
-  out.result({ ...summary, replay: summary.failures.map((f) => ({ seed: f.seed, command: replayCommand(flags, f.seed) })) }, () => render(summary, flags, traces));
+  out.result({ ...summary, replay: summary.failures.map((f) => ({ seed: f.seed, command: replayCommand(flags, f.seed) })) }, () =>
+    render(summary, flags, traces),
+  );
   return failing > 0 ? 1 : 0;
 }
 
@@ -180,8 +197,14 @@ function render(s: CampaignSummary, flags: SimFlags, traces: Array<{ seed: numbe
   const lines: string[] = [];
   const failing = s.violations.failingSeeds;
   lines.push(`engine ${s.engine}, ${s.nodes} nodes, faults ${s.faults}, ${s.runs} seed${s.runs === 1 ? '' : 's'} from ${s.seedStart}`);
-  lines.push(failing.length === 0 ? 'checkers: all passed (agreement, validity, integrity, durability, liveness)' : `checkers: ${failing.length} failing seed(s), ${s.violations.count} violation(s): ${failing.slice(0, 20).join(', ')}${failing.length > 20 ? ' …' : ''}`);
-  lines.push(`decided: ${s.decidedBlocks} blocks, ${s.decidedProposals} proposals; commit latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms (virtual); throughput ${s.throughputPerSecond}/s`);
+  lines.push(
+    failing.length === 0
+      ? 'checkers: all passed (agreement, validity, integrity, durability, liveness)'
+      : `checkers: ${failing.length} failing seed(s), ${s.violations.count} violation(s): ${failing.slice(0, 20).join(', ')}${failing.length > 20 ? ' …' : ''}`,
+  );
+  lines.push(
+    `decided: ${s.decidedBlocks} blocks, ${s.decidedProposals} proposals; commit latency p50 ${s.latencyMs.p50} ms, p99 ${s.latencyMs.p99} ms (virtual); throughput ${s.throughputPerSecond}/s`,
+  );
   lines.push('messages by type:');
   const types = Object.entries(s.messagesByType);
   const width = Math.max(4, ...types.map(([t]) => t.length));

@@ -322,19 +322,45 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     if (!this.memberSet.has(from) || from === this.id) return;
     if (!isValidMessage(message, this.limits)) return;
     switch (message.type) {
-      case 'forward': this.onForward(message.proposals.map(fromWire)); break;
-      case 'version-query': this.onVersionQuery(from, message); break;
-      case 'version': this.onVersion(from, message); break;
-      case 'pre-prepare': this.onPrePrepare(from, message); break;
-      case 'vote': this.onVote(from, message); break;
-      case 'prepare': this.onPrepare(from, message.cert); break;
-      case 'commit': this.onCommit(from, message.cert); break;
-      case 'block': this.onBlocks(from, [message.block]); break;
-      case 'blocks': this.onBlocks(from, message.blocks); break;
-      case 'fetch': this.onFetch(from, message.height); break;
-      case 'view-change': this.onViewChange(from, message); break;
-      case 'evidence': for (const e of message.evidence) this.absorbEvidence(e, false); break;
-      case 'status': this.senderDecided(from, message.height); break;
+      case 'forward':
+        this.onForward(message.proposals.map(fromWire));
+        break;
+      case 'version-query':
+        this.onVersionQuery(from, message);
+        break;
+      case 'version':
+        this.onVersion(from, message);
+        break;
+      case 'pre-prepare':
+        this.onPrePrepare(from, message);
+        break;
+      case 'vote':
+        this.onVote(from, message);
+        break;
+      case 'prepare':
+        this.onPrepare(from, message.cert);
+        break;
+      case 'commit':
+        this.onCommit(from, message.cert);
+        break;
+      case 'block':
+        this.onBlocks(from, [message.block]);
+        break;
+      case 'blocks':
+        this.onBlocks(from, message.blocks);
+        break;
+      case 'fetch':
+        this.onFetch(from, message.height);
+        break;
+      case 'view-change':
+        this.onViewChange(from, message);
+        break;
+      case 'evidence':
+        for (const e of message.evidence) this.absorbEvidence(e, false);
+        break;
+      case 'status':
+        this.senderDecided(from, message.height);
+        break;
     }
     this.afterInput();
   }
@@ -454,9 +480,23 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       if (available < this.cutter.countMax && this.cutWaitTicks < this.cutter.timeoutTicks) return;
     }
     const round: Round = {
-      view: this.view, height: h, stage: 'version', stageTicks: 0, sinceRetransmit: 0, verifiersAsked: 0,
-      versionsOk: new Set(), reproposal, body: null, digest: GENESIS_DIGEST, metaDigest: GENESIS_DIGEST,
-      prePrepare: null, sliceRounds: 0, votes1: new Map(), votes2: new Map(), pqc: null, keys: [],
+      view: this.view,
+      height: h,
+      stage: 'version',
+      stageTicks: 0,
+      sinceRetransmit: 0,
+      verifiersAsked: 0,
+      versionsOk: new Set(),
+      reproposal,
+      body: null,
+      digest: GENESIS_DIGEST,
+      metaDigest: GENESIS_DIGEST,
+      prePrepare: null,
+      sliceRounds: 0,
+      votes1: new Map(),
+      votes2: new Map(),
+      pqc: null,
+      keys: [],
     };
     this.round = round;
     this.cutWaitTicks = 0;
@@ -532,11 +572,18 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     round.stage = 'voting';
     round.stageTicks = 0;
     const sig = this.signer.sign(voteStatement(1, round.view, round.height, round.digest, round.metaDigest));
-    const justification = this.nvJustification && this.nvJustification.view === round.view && this.nvJustification.height === round.height
-      ? this.nvJustification.votes : null;
+    const justification =
+      this.nvJustification && this.nvJustification.view === round.view && this.nvJustification.height === round.height ? this.nvJustification.votes : null;
     round.prePrepare = {
-      type: 'pre-prepare', view: round.view, height: round.height, prevDigest: this.tip, proposals: body.proposals,
-      meta: body.meta, justification, node: this.id, sig,
+      type: 'pre-prepare',
+      view: round.view,
+      height: round.height,
+      prevDigest: this.tip,
+      proposals: body.proposals,
+      meta: body.meta,
+      justification,
+      node: this.id,
+      sig,
     };
     // The leader is an acceptor of its own proposal: record (durably) and count its vote.
     this.recordVote1({ view: round.view, height: round.height, digest: round.digest, metaDigest: round.metaDigest }, body);
@@ -735,8 +782,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     if (!this.checkBody(body, m.height, relocked ? null : from)) return;
     if (m.view > this.view || !this.normal) this.enterView(m.view, true);
     const rec: VoteRecord = { view: m.view, height: m.height, digest, metaDigest };
-    if (this.voted1 && this.voted1.height === m.height && (this.voted1.view > m.view
-      || (this.voted1.view === m.view && !sameValue(this.voted1, rec)))) return;
+    if (this.voted1 && this.voted1.height === m.height && (this.voted1.view > m.view || (this.voted1.view === m.view && !sameValue(this.voted1, rec)))) return;
     this.recordVote1(rec, body);
     const sig = this.signer.sign(voteStatement(1, m.view, m.height, digest, metaDigest));
     this.send(from, { type: 'vote', phase: 1, view: m.view, height: m.height, digest, metaDigest, node: this.id, sig });
@@ -778,8 +824,8 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     if (expectedProposer !== null) {
       if (meta.proposer !== expectedProposer) return false;
       // A leader past its term that keeps proposing without handing over is refused.
-      if (!meta.handover && this.trackedLeader === expectedProposer
-        && this.leaderTicks > this.options.leaderTermTicks + this.options.termGraceTicks) return false;
+      if (!meta.handover && this.trackedLeader === expectedProposer && this.leaderTicks > this.options.leaderTermTicks + this.options.termGraceTicks)
+        return false;
     }
     return true;
   }
@@ -798,7 +844,14 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const sig = this.lockAndVote2(cert, body);
     if (sig) {
       this.send(this.leaderOf(cert.view), {
-        type: 'vote', phase: 2, view: cert.view, height: cert.height, digest: cert.digest, metaDigest: cert.metaDigest, node: this.id, sig,
+        type: 'vote',
+        phase: 2,
+        view: cert.view,
+        height: cert.height,
+        digest: cert.digest,
+        metaDigest: cert.metaDigest,
+        node: this.id,
+        sig,
       });
     }
   }
@@ -806,8 +859,8 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   /** Lock the phase-1 certificate durably, then sign the phase-2 vote (null when refused). */
   private lockAndVote2(cert: WireCert, body: BlockBody): Bytes | null {
     const rec: VoteRecord = { view: cert.view, height: cert.height, digest: cert.digest, metaDigest: cert.metaDigest };
-    if (this.voted2 && this.voted2.height === cert.height && (this.voted2.view > cert.view
-      || (this.voted2.view === cert.view && !sameValue(this.voted2, rec)))) return null;
+    if (this.voted2 && this.voted2.height === cert.height && (this.voted2.view > cert.view || (this.voted2.view === cert.view && !sameValue(this.voted2, rec))))
+      return null;
     if (!this.lock || this.lock.cert.height !== cert.height || this.lock.cert.view <= cert.view) this.lock = { cert, body };
     this.voted2 = rec;
     this.persistVotes();
@@ -940,14 +993,13 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     // reputation with the outgoing leader last.
     const n = this.members.length;
     const proposer = b.meta.proposer;
-    const handover = b.meta.handover || this.rep.isBanned(proposer, b.height)
-      || this.rep.reputationOf(proposer, b.height) < this.options.reputationDropFraction / n;
+    const handover =
+      b.meta.handover || this.rep.isBanned(proposer, b.height) || this.rep.reputationOf(proposer, b.height) < this.options.reputationDropFraction / n;
     if (handover && n > 1) {
       // Round-robin over the reputable nodes in reputation order: the next one after the
       // outgoing leader leads; view changes then walk down the rest of the ranking.
       const ranking = this.rep.ranking(b.height);
-      const reputable = ranking.filter((m) => !this.rep.isBanned(m, b.height)
-        && this.rep.reputationOf(m, b.height) >= this.options.reputationDropFraction / n);
+      const reputable = ranking.filter((m) => !this.rep.isBanned(m, b.height) && this.rep.reputationOf(m, b.height) >= this.options.reputationDropFraction / n);
       const cycle = reputable.length > 0 ? reputable : ranking;
       const at = cycle.indexOf(proposer);
       let next = cycle[(at + 1) % cycle.length]!;
@@ -1036,7 +1088,10 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const unsigned = { view: target, height: h, lock: lock ? lock.cert : null, node: this.id };
     const vc: ViewChangeVote = { ...unsigned, sig: this.signer.sign(viewChangeStatement(unsigned)) };
     this.myVc = {
-      type: 'view-change', vc, lockBody: lock ? lock.body : null, last: this.lastBlock,
+      type: 'view-change',
+      vc,
+      lockBody: lock ? lock.body : null,
+      last: this.lastBlock,
       evidence: this.pendingEvidence.slice(0, PENDING_EVIDENCE_MAX),
     };
     this.storeVc(vc, lock ? lock.body : null);
@@ -1098,8 +1153,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   private maybeNewView(): void {
     if (this.normal || this.leaderOf(this.view) !== this.id) return;
     const h = this.height + 1;
-    const entries = [...(this.vcs.get(this.view)?.values() ?? [])]
-      .filter((e) => e.vc.height === h && this.plan.eligible.includes(e.vc.node));
+    const entries = [...(this.vcs.get(this.view)?.values() ?? [])].filter((e) => e.vc.height === h && this.plan.eligible.includes(e.vc.node));
     if (entries.length < this.plan.quorum) return;
     entries.sort((a, b) => (b.vc.lock?.view ?? -1) - (a.vc.lock?.view ?? -1) || (a.vc.node < b.vc.node ? -1 : a.vc.node > b.vc.node ? 1 : 0));
     const chosen = entries.slice(0, this.plan.quorum);
@@ -1107,8 +1161,11 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     let body: BlockBody | null = null;
     if (best.vc.lock) {
       // Re-propose the highest locked block: it may have been decided somewhere.
-      body = best.body ?? (this.lock && bytesEqual(this.lock.cert.digest, best.vc.lock.digest)
-        && bytesEqual(this.lock.cert.metaDigest, best.vc.lock.metaDigest) ? this.lock.body : null);
+      body =
+        best.body ??
+        (this.lock && bytesEqual(this.lock.cert.digest, best.vc.lock.digest) && bytesEqual(this.lock.cert.metaDigest, best.vc.lock.metaDigest)
+          ? this.lock.body
+          : null);
       if (!body) return; // wait for a retransmission that carries the body
     }
     this.nvJustification = { view: this.view, height: h, votes: chosen.map((e) => e.vc) };
@@ -1149,8 +1206,10 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     if (!this.memberSet.has(e.node)) return false;
     if (a.phase !== b.phase || a.view !== b.view || a.height !== b.height) return false;
     if (bytesEqual(a.digest, b.digest) && bytesEqual(a.metaDigest, b.metaDigest)) return false;
-    return this.verifier.verify(e.node, voteStatement(a.phase, a.view, a.height, a.digest, a.metaDigest), a.sig)
-      && this.verifier.verify(e.node, voteStatement(b.phase, b.view, b.height, b.digest, b.metaDigest), b.sig);
+    return (
+      this.verifier.verify(e.node, voteStatement(a.phase, a.view, a.height, a.digest, a.metaDigest), a.sig) &&
+      this.verifier.verify(e.node, voteStatement(b.phase, b.view, b.height, b.digest, b.metaDigest), b.sig)
+    );
   }
 
   /** Remember a signed vote; a second, different one for the same slot is proof of equivocation. */
@@ -1198,8 +1257,15 @@ export class EhbftEngine implements Engine<EhbftMessage> {
 
   private persistSnapshot(): void {
     const s: DurableSnapshot = {
-      height: this.height, tip: this.tip, stateDigest: this.stateDigest, leaderStart: this.leaderStart,
-      leaderOrder: this.leaderOrder, prevPlan: this.prevPlan, records: this.records.toArray(), dedup: this.dedup.toJSON(), rep: this.rep.snapshot(),
+      height: this.height,
+      tip: this.tip,
+      stateDigest: this.stateDigest,
+      leaderStart: this.leaderStart,
+      leaderOrder: this.leaderOrder,
+      prevPlan: this.prevPlan,
+      records: this.records.toArray(),
+      dedup: this.dedup.toJSON(),
+      rep: this.rep.snapshot(),
     };
     this.outPersist.push({ op: 'put', key: KEY_STATE, value: encode(s) });
   }

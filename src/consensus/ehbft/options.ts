@@ -58,7 +58,6 @@ export const DEFAULT_EHBFT_OPTIONS: EhbftOptions = {
   reputation: DEFAULT_REPUTATION_CONFIG,
 };
 
-
 const positive = (dflt: number): z.ZodDefault<z.ZodNumber> => z.number().positive().max(Number.MAX_SAFE_INTEGER).default(dflt);
 const R = DEFAULT_REPUTATION_CONFIG;
 
@@ -78,7 +77,9 @@ const EhbftOptionsSchema = z.strictObject({
   recordsMax: intIn(1, 10_000_000).default(DEFAULT_EHBFT_OPTIONS.recordsMax),
   versionCheck: z.boolean().default(DEFAULT_EHBFT_OPTIONS.versionCheck),
   // A function cannot come from a configuration file: the node and the simulator pass it in code.
-  recordKey: z.custom<RecordKeyFn>((v) => typeof v === 'function', { message: 'must be a function (data: Uint8Array) => string | null' }).default(() => defaultRecordKey),
+  recordKey: z
+    .custom<RecordKeyFn>((v) => typeof v === 'function', { message: 'must be a function (data: Uint8Array) => string | null' })
+    .default(() => defaultRecordKey),
   reputation: z
     .strictObject({
       jumpProbability: z.number().positive().lt(1).default(R.jumpProbability),

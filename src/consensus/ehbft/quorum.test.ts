@@ -21,7 +21,11 @@ describe('ehbft quorum slicing arithmetic', () => {
     for (let t = 1; t <= 40; t++) {
       for (const q of [quorumSize('paper', t, t), quorumSize('safe', t, t)]) {
         const s = sliceSchedule(t, q);
-        assert.equal(s.reduce((a, b) => a + b, 0), t, `T=${t} q=${q}`);
+        assert.equal(
+          s.reduce((a, b) => a + b, 0),
+          t,
+          `T=${t} q=${q}`,
+        );
         assert.ok(s[0]! >= q);
         assert.ok(s.every((x) => x >= 1));
       }

@@ -163,7 +163,15 @@ export type ControlOp =
   | { readonly op: 'rate'; readonly id: NodeId; readonly rating: number };
 
 const controlSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('join'), id: z.string().min(1).max(256), lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180), rating: z.number().min(0).max(100) }).strict(),
+  z
+    .object({
+      op: z.literal('join'),
+      id: z.string().min(1).max(256),
+      lat: z.number().min(-90).max(90),
+      lon: z.number().min(-180).max(180),
+      rating: z.number().min(0).max(100),
+    })
+    .strict(),
   z.object({ op: z.literal('leave'), id: z.string().min(1).max(256), signature: z.instanceof(Uint8Array) }).strict(),
   z.object({ op: z.literal('rate'), id: z.string().min(1).max(256), rating: z.number().min(0).max(100) }).strict(),
 ]);
@@ -225,7 +233,10 @@ export function applyBlockToConfig(
       // The newcomer joins the group with the smallest md; blocks are decided one at a time, so
       // that group has no request in flight when the block that admits it is applied ("idle").
       const byId = new Map(members.map((m) => [m.id, m]));
-      const k = groupForNewcomer(op, groups.map((g) => geoNodes(g.map((id) => byId.get(id)!))));
+      const k = groupForNewcomer(
+        op,
+        groups.map((g) => geoNodes(g.map((id) => byId.get(id)!))),
+      );
       groups[k]!.push(op.id);
       changed = true;
     } else if (op.op === 'leave') {

@@ -181,7 +181,10 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private forced: { view: number; prepared: Prepared | null } | null = null;
   private deferredNewView: { from: NodeId; message: Extract<GpbftMessage, { type: 'new-view' }> } | null = null;
   private readonly early = new Map<number, DecidedBlock>();
-  private readonly blocks = new DecidedChain<DecidedBlock>('gpbft', DECIDED_BLOCKS_RETAINED_DEFAULT, { encode, decode: (bytes) => decode<DecidedBlock>(bytes) });
+  private readonly blocks = new DecidedChain<DecidedBlock>('gpbft', DECIDED_BLOCKS_RETAINED_DEFAULT, {
+    encode,
+    decode: (bytes) => decode<DecidedBlock>(bytes),
+  });
   private idleTicks = 0;
   private timeoutDoublings = 0;
   private syncTicks = 0;
@@ -303,7 +306,14 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   }
 
   private persistHead(): void {
-    const head: Head = { height: this.height, digest: this.digest, view: this.view, viewTarget: this.viewTarget, dedup: this.dedup.toJSON(), config: this.config };
+    const head: Head = {
+      height: this.height,
+      digest: this.digest,
+      view: this.view,
+      viewTarget: this.viewTarget,
+      dedup: this.dedup.toJSON(),
+      config: this.config,
+    };
     this.persist.push({ op: 'put', key: HEAD_KEY, value: encode(head) });
   }
 
@@ -482,14 +492,27 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     const rec = this.l1Record(this.view, group, this.seq1);
     rec.proposals = batch;
     rec.digest = batchDigest(batch);
-    this.sendKept(`l1/${this.l1Key(this.view, group, this.seq1)}`, this.groupMembers(), { type: 'pre-prepare1', view: this.view, group, seq: this.seq1, height: this.height, proposals: batch });
+    this.sendKept(`l1/${this.l1Key(this.view, group, this.seq1)}`, this.groupMembers(), {
+      type: 'pre-prepare1',
+      view: this.view,
+      group,
+      seq: this.seq1,
+      height: this.height,
+      proposals: batch,
+    });
     this.sendPrepare1(rec);
   }
 
   private sendPrepare1(rec: Layer1): void {
     const digest = rec.digest!;
     rec.prepares.set(this.id, digest);
-    this.sendKept(`l1/${this.l1Key(rec.view, rec.group, rec.seq)}`, this.groupMembers(rec.group), { type: 'prepare1', view: rec.view, group: rec.group, seq: rec.seq, digest });
+    this.sendKept(`l1/${this.l1Key(rec.view, rec.group, rec.seq)}`, this.groupMembers(rec.group), {
+      type: 'prepare1',
+      view: rec.view,
+      group: rec.group,
+      seq: rec.seq,
+      digest,
+    });
     this.checkLayer1(rec);
   }
 
@@ -536,7 +559,14 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       rec.sentCommit = true;
       const signature = this.signer.sign(commit1Bytes(rec.view, rec.group, rec.seq, digest));
       rec.commits.set(this.id, { digest, signature });
-      this.sendKept(`l1/${this.l1Key(rec.view, rec.group, rec.seq)}`, this.groupMembers(rec.group), { type: 'commit1', view: rec.view, group: rec.group, seq: rec.seq, digest, signature });
+      this.sendKept(`l1/${this.l1Key(rec.view, rec.group, rec.seq)}`, this.groupMembers(rec.group), {
+        type: 'commit1',
+        view: rec.view,
+        group: rec.group,
+        seq: rec.seq,
+        digest,
+        signature,
+      });
     }
     if (!this.isPrimary || rec.submitted) return;
     const sigs = new Map<NodeId, Bytes>();
@@ -594,8 +624,29 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       const p = this.forced.prepared;
       const content = contentDigest(p.digest, p.evidence);
       const signature = this.signer.sign(statementBytes('pp2', this.view, h, content));
-      const msg: GpbftMessage = { type: 'pre-prepare2', view: this.view, height: h, previous: this.digest, group: -1, seq: 0, proposals: p.proposals, cert: [], reproposal: true, digest: p.digest, evidence: p.evidence, signature };
-      this.acceptPrePrepare2({ view: this.view, height: h, content, digest: p.digest, evidence: p.evidence, proposals: [...p.proposals], ppSignature: signature });
+      const msg: GpbftMessage = {
+        type: 'pre-prepare2',
+        view: this.view,
+        height: h,
+        previous: this.digest,
+        group: -1,
+        seq: 0,
+        proposals: p.proposals,
+        cert: [],
+        reproposal: true,
+        digest: p.digest,
+        evidence: p.evidence,
+        signature,
+      };
+      this.acceptPrePrepare2({
+        view: this.view,
+        height: h,
+        content,
+        digest: p.digest,
+        evidence: p.evidence,
+        proposals: [...p.proposals],
+        ppSignature: signature,
+      });
       this.sendKept('l2', this.otherPrimaries(), msg);
       this.afterOwnPrePrepare2();
       return;
@@ -611,7 +662,18 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       const signature = this.signer.sign(statementBytes('pp2', this.view, h, content));
       this.acceptPrePrepare2({ view: this.view, height: h, content, digest, evidence, proposals, ppSignature: signature });
       this.sendKept('l2', this.otherPrimaries(), {
-        type: 'pre-prepare2', view: this.view, height: h, previous: this.digest, group: e.group, seq: e.seq, proposals: e.proposals, cert: e.cert, reproposal: false, digest, evidence, signature,
+        type: 'pre-prepare2',
+        view: this.view,
+        height: h,
+        previous: this.digest,
+        group: e.group,
+        seq: e.seq,
+        proposals: e.proposals,
+        cert: e.cert,
+        reproposal: false,
+        digest,
+        evidence,
+        signature,
       });
       this.afterOwnPrePrepare2();
       return;
@@ -819,19 +881,29 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     this.height = block.height;
     this.digest = block.digest;
     const before = this.config;
-    const evidence = block.certificate ? ((): Evidence[] => {
-      const e = block.certificate.fields.evidence;
-      return e instanceof Uint8Array ? (decode<Evidence[]>(e) ?? []) : [];
-    })() : [];
+    const evidence = block.certificate
+      ? ((): Evidence[] => {
+          const e = block.certificate.fields.evidence;
+          return e instanceof Uint8Array ? (decode<Evidence[]>(e) ?? []) : [];
+        })()
+      : [];
     const ops: ControlOp[] = [];
     for (const p of block.proposals) {
       if (!p.clientId.startsWith(CONTROL_CLIENT_PREFIX)) continue;
       const op = decodeControl(p.data);
       if (op !== null) ops.push(op);
     }
-    this.config = applyBlockToConfig(this.config, block.height, ops, evidence.map((e) => e.node), this.opts.periodBlocks, this.opts, {
-      leaveVerified: (op) => this.verifier.verify(op.id, leaveSignedBytes(op.id), op.signature),
-    });
+    this.config = applyBlockToConfig(
+      this.config,
+      block.height,
+      ops,
+      evidence.map((e) => e.node),
+      this.opts.periodBlocks,
+      this.opts,
+      {
+        leaveVerified: (op) => this.verifier.verify(op.id, leaveSignedBytes(op.id), op.signature),
+      },
+    );
     this.pendingEvidence = this.pendingEvidence.filter((e) => !this.config.barred.includes(e.node) && this.config.members.some((m) => m.id === e.node));
     this.persist.push(...this.blocks.append(block));
     this.persist.push({ op: 'delete', key: ACCEPTED_KEY }, { op: 'delete', key: PREPARED_KEY });

@@ -40,4 +40,3 @@ export function parseGpbftOptions(raw: unknown): GpbftOptions {
     Math.abs(o.alpha + o.beta - 1) < 1e-9 ? null : `alpha + beta must equal 1 (alpha ${o.alpha}, beta ${o.beta})`,
   );
 }
-

@@ -74,14 +74,10 @@ export const hashgenByzantine: ByzantineSupport<HgMessage> = {
     switch (m.type) {
       case 'hg-block':
       case 'hg-seal':
-        return rng.nextInt(2) === 0
-          ? resign({ ...m, height: Math.max(1, m.height + delta) }, signer)
-          : resign({ ...m, prev: flipped(m.prev, rng) }, signer);
+        return rng.nextInt(2) === 0 ? resign({ ...m, height: Math.max(1, m.height + delta) }, signer) : resign({ ...m, prev: flipped(m.prev, rng) }, signer);
       case 'hg-validate':
       case 'hg-commit':
-        return rng.nextInt(2) === 0
-          ? resign({ ...m, epoch: Math.max(1, m.epoch + delta) }, signer)
-          : resign({ ...m, digest: flipped(m.digest, rng) }, signer);
+        return rng.nextInt(2) === 0 ? resign({ ...m, epoch: Math.max(1, m.epoch + delta) }, signer) : resign({ ...m, digest: flipped(m.digest, rng) }, signer);
       case 'hg-auth-req':
       case 'hg-auth-vote':
       case 'hg-heartbeat':
@@ -91,4 +87,3 @@ export const hashgenByzantine: ByzantineSupport<HgMessage> = {
     }
   },
 };
-

@@ -173,12 +173,7 @@ export function rankGenerators(records: Records, members: readonly NodeId[]): No
   return [...members].sort((a, b) => {
     const ra = rec(a);
     const rb = rec(b);
-    return (
-      score(rb) - score(ra) ||
-      ra.failures - rb.failures ||
-      rb.lastSealedHeight - ra.lastSealedHeight ||
-      (index.get(a) ?? 0) - (index.get(b) ?? 0)
-    );
+    return score(rb) - score(ra) || ra.failures - rb.failures || rb.lastSealedHeight - ra.lastSealedHeight || (index.get(a) ?? 0) - (index.get(b) ?? 0);
   });
 }
 

@@ -104,8 +104,20 @@ function newStats(): PbftStats {
   return {
     received: 0,
     dropped: {
-      malformed: 0, nonMember: 0, self: 0, badSignature: 0, wrongView: 0, wrongPrimary: 0, outOfWindow: 0,
-      badDigest: 0, badBatch: 0, conflict: 0, badProof: 0, badNewView: 0, stale: 0, limit: 0,
+      malformed: 0,
+      nonMember: 0,
+      self: 0,
+      badSignature: 0,
+      wrongView: 0,
+      wrongPrimary: 0,
+      outOfWindow: 0,
+      badDigest: 0,
+      badBatch: 0,
+      conflict: 0,
+      badProof: 0,
+      badNewView: 0,
+      stale: 0,
+      limit: 0,
     },
     viewChangesStarted: 0,
     silentPrimaryViewChanges: 0,
@@ -302,16 +314,26 @@ export class PbftEngine implements Engine<PbftMessage> {
     if (!this.verifySig(msg)) return this.drop('badSignature');
     this.heardTick.set(msg.replica, this.ticks);
     switch (msg.type) {
-      case 'request': return this.onRequest(msg);
-      case 'pre-prepare': return this.onPrePrepare(msg);
-      case 'prepare': return this.onPrepare(msg);
-      case 'commit': return this.onCommit(msg);
-      case 'checkpoint': return this.onCheckpoint(msg);
-      case 'view-change': return this.onViewChange(msg, from);
-      case 'new-view': return this.onNewView(msg);
-      case 'status': return this.onStatus(msg, from);
-      case 'commit-cert': return this.onCommitCert(msg);
-      case 'state': return this.onState(msg);
+      case 'request':
+        return this.onRequest(msg);
+      case 'pre-prepare':
+        return this.onPrePrepare(msg);
+      case 'prepare':
+        return this.onPrepare(msg);
+      case 'commit':
+        return this.onCommit(msg);
+      case 'checkpoint':
+        return this.onCheckpoint(msg);
+      case 'view-change':
+        return this.onViewChange(msg, from);
+      case 'new-view':
+        return this.onNewView(msg);
+      case 'status':
+        return this.onStatus(msg, from);
+      case 'commit-cert':
+        return this.onCommitCert(msg);
+      case 'state':
+        return this.onState(msg);
     }
   }
 
@@ -460,7 +482,17 @@ export class PbftEngine implements Engine<PbftMessage> {
   private getSlot(seq: number): Slot {
     let slot = this.slots.get(seq);
     if (!slot) {
-      slot = { seq, prePrepare: null, batch: null, prepares: new Map(), commits: new Map(), myPrepare: null, myCommit: null, committed: false, createdTick: this.ticks };
+      slot = {
+        seq,
+        prePrepare: null,
+        batch: null,
+        prepares: new Map(),
+        commits: new Map(),
+        myPrepare: null,
+        myCommit: null,
+        committed: false,
+        createdTick: this.ticks,
+      };
       this.slots.set(seq, slot);
     }
     return slot;
@@ -838,15 +870,18 @@ export class PbftEngine implements Engine<PbftMessage> {
     if (msg.executedSeq < this.stable.seq) {
       const state = this.ckptStates.get(this.stable.seq);
       if (state) {
-        this.send(from, this.sign<StateMsg>({
-          type: 'state',
-          seq: this.stable.seq,
-          blockDigest: state.blockDigest,
-          stateDigest: state.stateDigest,
-          proof: this.stable.proof,
-          dedup: state.dedup,
-          replica: this.id,
-        }));
+        this.send(
+          from,
+          this.sign<StateMsg>({
+            type: 'state',
+            seq: this.stable.seq,
+            blockDigest: state.blockDigest,
+            stateDigest: state.stateDigest,
+            proof: this.stable.proof,
+            dedup: state.dedup,
+            replica: this.id,
+          }),
+        );
       }
     } else if (msg.executedSeq < this.exec.seq) {
       const upTo = Math.min(this.exec.seq, msg.executedSeq + this.opts.catchUpBatchMax);
@@ -1082,9 +1117,7 @@ export class PbftEngine implements Engine<PbftMessage> {
 
   private tryNewView(): void {
     if (!this.changing || !this.isPrimary() || !this.myVc) return;
-    const others = [...this.latestVc.values()]
-      .filter((vc) => vc.view === this.view && vc.replica !== this.id)
-      .sort((a, b) => (a.replica < b.replica ? -1 : 1));
+    const others = [...this.latestVc.values()].filter((vc) => vc.view === this.view && vc.replica !== this.id).sort((a, b) => (a.replica < b.replica ? -1 : 1));
     if (others.length + 1 < this.q) return;
     const viewChanges = [this.myVc, ...others.slice(0, this.q - 1)];
     const o = this.computeO(viewChanges);
@@ -1148,10 +1181,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     for (const e of o.entries) {
       if (e.seq <= this.stable.seq) continue;
       const executed = this.executedCerts.get(e.seq);
-      assertInvariant(
-        executed === undefined || bytesEqual(executed.digest, e.digest),
-        `new view ${nv.view} reassigns executed sequence number ${e.seq}`,
-      );
+      assertInvariant(executed === undefined || bytesEqual(executed.digest, e.digest), `new view ${nv.view} reassigns executed sequence number ${e.seq}`);
       for (const p of e.batch) this.queued.add(proposalKey(p));
       this.acceptPrePrepare(this.getSlot(e.seq), headers.get(e.seq)!, e.batch);
     }
@@ -1231,7 +1261,13 @@ export class PbftEngine implements Engine<PbftMessage> {
     }
     if (!this.changing) {
       for (const key of storage.keysWithPrefix(P_SLOT)) {
-        const rec = read<{ view: number; prePrepare: PrePrepareHeader | null; batch: Proposal[] | null; myPrepare: PrepareMsg | null; myCommit: CommitMsg | null }>(key)!;
+        const rec = read<{
+          view: number;
+          prePrepare: PrePrepareHeader | null;
+          batch: Proposal[] | null;
+          myPrepare: PrepareMsg | null;
+          myCommit: CommitMsg | null;
+        }>(key)!;
         if (rec.view !== this.view || !rec.prePrepare || rec.prePrepare.seq <= this.stable.seq) continue;
         const slot = this.getSlot(rec.prePrepare.seq);
         slot.prePrepare = rec.prePrepare;
@@ -1280,9 +1316,7 @@ function makeBlock(
 ): DecidedBlock {
   const fields: Record<string, number | Bytes> = { view: cert.view, seq: cert.seq, batch: cert.digest };
   if (dropped.length > 0) fields.dropped = encodeDropped(dropped);
-  const signatures = [...cert.commits]
-    .sort((a, b) => (a.replica < b.replica ? -1 : 1))
-    .map((c) => ({ nodeId: c.replica, signature: c.sig }));
+  const signatures = [...cert.commits].sort((a, b) => (a.replica < b.replica ? -1 : 1)).map((c) => ({ nodeId: c.replica, signature: c.sig }));
   return { height: cert.seq, proposals, digest, previousDigest, certificate: { scheme: PBFT_CERT_SCHEME, fields, signatures } };
 }
 

@@ -40,7 +40,13 @@ describe('quorum math', () => {
 
   it('check-quorum activity is evaluated on both halves', () => {
     const c = conf(['3', '4', '5'], ['1', '2', '3']);
-    assert.equal(jointActive(c, (id) => ['1', '2'].includes(id)), false);
-    assert.equal(jointActive(c, (id) => ['1', '3', '4'].includes(id)), true);
+    assert.equal(
+      jointActive(c, (id) => ['1', '2'].includes(id)),
+      false,
+    );
+    assert.equal(
+      jointActive(c, (id) => ['1', '3', '4'].includes(id)),
+      true,
+    );
   });
 });

@@ -124,7 +124,7 @@ const RAFT_COMMANDS: readonly Command[] = [
   },
   {
     name: 'status',
-    usage: 'status ID — state, vote, log bounds and the leader\'s progress per follower',
+    usage: "status ID — state, vote, log bounds and the leader's progress per follower",
     run({ cluster }, args) {
       const id = need(args, args.positional[0], 'node id');
       const s = raft(cluster, id).raftStatus();
@@ -137,7 +137,7 @@ const RAFT_COMMANDS: readonly Command[] = [
   },
   {
     name: 'log',
-    usage: 'log ID — the entries of ID\'s log',
+    usage: "log ID — the entries of ID's log",
     run({ cluster }, args) {
       const e = raft(cluster, need(args, args.positional[0], 'node id'));
       const s = e.raftStatus();

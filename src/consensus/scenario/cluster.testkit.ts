@@ -74,8 +74,18 @@ export class ScenarioCluster {
       const keyPair = generateKeyPair();
       this.keys.set(id, keyPair.publicKey);
       const node: ScenarioNode = {
-        id, engine: null, storage: new MemoryStorage(), keyPair, options, batch, seed, restarts: 0,
-        chain: new Map(), blocks: [], appHeight: 0, byzantine: null,
+        id,
+        engine: null,
+        storage: new MemoryStorage(),
+        keyPair,
+        options,
+        batch,
+        seed,
+        restarts: 0,
+        chain: new Map(),
+        blocks: [],
+        appHeight: 0,
+        byzantine: null,
       };
       this.nodes.set(id, node);
       this.start(node);

@@ -29,7 +29,10 @@ export function formatFields(type: string, message: object, fields: readonly str
 }
 
 /** A node's Engine.status() on one line (`crashed` when it is down), plus engine-specific detail. */
-export function statusLine(node: { readonly id: string; readonly engine: { status(): { role: string; epoch: number; leader: string | null; decidedHeight: number } } | null }, detail = ''): string {
+export function statusLine(
+  node: { readonly id: string; readonly engine: { status(): { role: string; epoch: number; leader: string | null; decidedHeight: number } } | null },
+  detail = '',
+): string {
   if (!node.engine) return `${node.id}: crashed`;
   const s = node.engine.status();
   return `${node.id}: ${s.role} epoch=${s.epoch} leader=${s.leader ?? '-'} height=${s.decidedHeight}${detail ? ` ${detail}` : ''}`;

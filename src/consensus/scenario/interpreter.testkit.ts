@@ -23,8 +23,23 @@ import { state } from './commands/state.testkit.ts';
 import { tick } from './commands/tick.testkit.ts';
 
 export const COMMON_COMMANDS: readonly Command[] = [
-  addNodes, propose, tick, run, processReady, deliverMsgs, dropMsgs, pendingMsgs, stabilize,
-  partition, heal, crash, restart, state, decided, checkAgreement, byzantine,
+  addNodes,
+  propose,
+  tick,
+  run,
+  processReady,
+  deliverMsgs,
+  dropMsgs,
+  pendingMsgs,
+  stabilize,
+  partition,
+  heal,
+  crash,
+  restart,
+  state,
+  decided,
+  checkAgreement,
+  byzantine,
 ];
 
 export class ScenarioInterpreter {

@@ -11,7 +11,9 @@ import { runScript, runScriptFile } from './interpreter.testkit.ts';
 export function scenarioSuite(title: string, dir: string, scenario: EngineScenario): void {
   const rewrite = process.env.SCENARIO_REWRITE === '1' || process.env.RAFT_REWRITE === '1';
   void describe(title, () => {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.txt'))
+      .sort();
     void it('has scripts', () => assert.ok(files.length > 0, `no scripts in ${dir}`));
     for (const file of files) {
       void it(file, () => {
@@ -19,7 +21,9 @@ export function scenarioSuite(title: string, dir: string, scenario: EngineScenar
         if (rewrite) return;
         const first = r.mismatches[0];
         if (first) {
-          assert.fail(`${file}:${first.line} ${first.command}\n--- expected\n${first.expected}\n--- actual\n${first.actual}\n(${r.mismatches.length} mismatching blocks; SCENARIO_REWRITE=1 rewrites)`);
+          assert.fail(
+            `${file}:${first.line} ${first.command}\n--- expected\n${first.expected}\n--- actual\n${first.actual}\n(${r.mismatches.length} mismatching blocks; SCENARIO_REWRITE=1 rewrites)`,
+          );
         }
       });
     }

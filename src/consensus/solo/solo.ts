@@ -22,9 +22,7 @@ import {
 } from '../engine.ts';
 import { registerEngine, type EngineContext } from '../registry.ts';
 
-export type SoloMessage =
-  | { readonly type: 'forward'; readonly proposal: Proposal }
-  | { readonly type: 'block'; readonly block: DecidedBlock };
+export type SoloMessage = { readonly type: 'forward'; readonly proposal: Proposal } | { readonly type: 'block'; readonly block: DecidedBlock };
 
 const HEAD_KEY = 'solo/head';
 /** Decided blocks kept durably for re-delivery to followers and to the app after a restart. */

@@ -6,7 +6,21 @@ import { hashValue, toHex } from '../../codec/index.ts';
 import type { ChaincodeStub } from '../stub.ts';
 import { ContractError, type ContractFunction } from '../runtime.ts';
 import { BMRS_STATE_NAMES } from './bmrs.ts';
-import { idSchema, orgSchema, pageArgs, pseudonymSchema, sensitivityRank, userSchema, type Action, type Actor, type Application, type ErasedEntry, type Purpose, type RecordEntry, type Sensitivity } from './model.ts';
+import {
+  idSchema,
+  orgSchema,
+  pageArgs,
+  pseudonymSchema,
+  sensitivityRank,
+  userSchema,
+  type Action,
+  type Actor,
+  type Application,
+  type ErasedEntry,
+  type Purpose,
+  type RecordEntry,
+  type Sensitivity,
+} from './model.ts';
 import { decide, type Decision } from './rules.ts';
 import { getJson, HealthTx, key, pad, pageIndex, type AuditEntry, type AuditOp } from './state.ts';
 
@@ -43,7 +57,16 @@ export function isErased(r: RecordEntry | ErasedEntry): r is ErasedEntry {
 
 /** The outcome a denied/allowed access returns to the caller. */
 export function verdict(d: Decision, auditId: string, extra: Record<string, unknown> = {}): string {
-  return json({ allowed: d.decision === 'allow', decision: d.decision, reasons: d.reasons, flags: d.flags, basis: d.basis, bmrs: d.bmrs ? { from: d.bmrs.from, to: d.bmrs.to, steps: d.bmrs.steps } : null, auditId, ...extra });
+  return json({
+    allowed: d.decision === 'allow',
+    decision: d.decision,
+    reasons: d.reasons,
+    flags: d.flags,
+    basis: d.basis,
+    bmrs: d.bmrs ? { from: d.bmrs.from, to: d.bmrs.to, steps: d.bmrs.steps } : null,
+    auditId,
+    ...extra,
+  });
 }
 
 /**
@@ -53,16 +76,25 @@ export function verdict(d: Decision, auditId: string, extra: Record<string, unkn
  * the record, or for a record being created the patient the writer named). Null for accesses
  * outside BMRS (a patient's own data).
  */
-export function sessionNotice(tx: HealthTx, d: Decision, provider: string, target: { recordId: string; patient: string; isNew: boolean }): Record<string, unknown> | null {
+export function sessionNotice(
+  tx: HealthTx,
+  d: Decision,
+  provider: string,
+  target: { recordId: string; patient: string; isNew: boolean },
+): Record<string, unknown> | null {
   if (!d.bmrs) return null;
   const camsOrg = tx.config()?.camsOrg ?? null;
   const reauthorizeArgs = target.isNew ? { provider, patient: target.patient } : { provider, recordId: target.recordId };
-  const argText = target.isNew ? `{"provider": "${provider}", "patient": "${target.patient}"}` : `{"provider": "${provider}", "recordId": "${target.recordId}"}`;
+  const argText = target.isNew
+    ? `{"provider": "${provider}", "patient": "${target.patient}"}`
+    : `{"provider": "${provider}", "recordId": "${target.recordId}"}`;
   const revive = `CAMS re-authorizes it: an admin of ${camsOrg ?? 'the CAMS organisation'} submits bmrsReauthorize(${argText})`;
   let notice: string | null = null;
   if (d.bmrs.from === 3) notice = `your BMRS session with this patient is dead (state 3): every request is refused, break-the-glass included, until ${revive}`;
-  else if (d.bmrs.to === 3) notice = `this violation ended your BMRS session with this patient (state 3, dead): every further request is refused, break-the-glass included, until ${revive}`;
-  else if (d.flags.includes('bmrs-violation')) notice = 'recorded as a BMRS violation (a security alert the patient is notified of): one more ends your session with this patient';
+  else if (d.bmrs.to === 3)
+    notice = `this violation ended your BMRS session with this patient (state 3, dead): every further request is refused, break-the-glass included, until ${revive}`;
+  else if (d.flags.includes('bmrs-violation'))
+    notice = 'recorded as a BMRS violation (a security alert the patient is notified of): one more ends your session with this patient';
   return { provider, state: d.bmrs.to, stateName: BMRS_STATE_NAMES[d.bmrs.to], dead: d.bmrs.to === 3, reauthorizeBy: camsOrg, reauthorizeArgs, notice };
 }
 
@@ -167,7 +199,15 @@ export function decideRecordAccess(
 }
 
 export function recordTarget(r: RecordEntry, sensitivity?: Sensitivity) {
-  return { recordId: r.recordId, patient: r.patient, custodian: r.custodian, category: r.category, sensitivity: sensitivity ?? r.sensitivity, isNew: false, exists: true };
+  return {
+    recordId: r.recordId,
+    patient: r.patient,
+    custodian: r.custodian,
+    category: r.category,
+    sensitivity: sensitivity ?? r.sensitivity,
+    isNew: false,
+    exists: true,
+  };
 }
 
 export function missingTarget(recordId: string) {
@@ -190,7 +230,9 @@ export function clampTo(r: RecordEntry, s: Sensitivity | undefined): Sensitivity
  */
 export function refuseExpiredPreparation(tx: HealthTx, recordId: string, notAfterMs: number | undefined): void {
   if (notAfterMs !== undefined && tx.nowMs > notAfterMs) {
-    throw new ContractError(`the prepared content of record ${recordId} expired at ${new Date(notAfterMs).toISOString()} (the custodian may have deleted it): prepare it again`);
+    throw new ContractError(
+      `the prepared content of record ${recordId} expired at ${new Date(notAfterMs).toISOString()} (the custodian may have deleted it): prepare it again`,
+    );
   }
 }
 
@@ -244,12 +286,14 @@ export function commitmentsDigest(stub: ChaincodeStub, recordId: string, version
   return toHex(hashValue(all));
 }
 
-export const auditQueryArgs = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('record'), recordId: idSchema }),
-  z.strictObject({ kind: z.literal('patient'), patient: pseudonymSchema }),
-  z.strictObject({ kind: z.literal('org'), org: orgSchema }),
-  z.strictObject({ kind: z.literal('dataset'), datasetId: idSchema }),
-]).and(pageArgs);
+export const auditQueryArgs = z
+  .discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('record'), recordId: idSchema }),
+    z.strictObject({ kind: z.literal('patient'), patient: pseudonymSchema }),
+    z.strictObject({ kind: z.literal('org'), org: orgSchema }),
+    z.strictObject({ kind: z.literal('dataset'), datasetId: idSchema }),
+  ])
+  .and(pageArgs);
 export type AuditQuery = z.output<typeof auditQueryArgs>;
 
 /** Who may read which audit trail (decision 0905). Throws when the caller may not. */
@@ -261,10 +305,10 @@ export function auditQuery(tx: HealthTx, q: AuditQuery): { entries: AuditEntry[]
     if (!r) throw new ContractError(`record ${q.recordId} does not exist`);
     let allowed = isStaffOf(tx, r.custodian);
     if (!allowed && !isErased(r)) {
-      allowed = tx.creatorPseudonym === r.patient
-        || decide(tx.recordFacts(c, 'read', 'TREAT', null, recordTarget(r, 'normal'))).decision === 'allow';
+      allowed = tx.creatorPseudonym === r.patient || decide(tx.recordFacts(c, 'read', 'TREAT', null, recordTarget(r, 'normal'))).decision === 'allow';
     }
-    if (!allowed) throw new ContractError(`provenance of record ${q.recordId}: only the patient, the custodian's admins/supervisors and readers of the record may see it`);
+    if (!allowed)
+      throw new ContractError(`provenance of record ${q.recordId}: only the patient, the custodian's admins/supervisors and readers of the record may see it`);
     parts = ['aix', 'rec', q.recordId];
   } else if (q.kind === 'patient') {
     requirePatientSelf(tx, q.patient, 'access log');
@@ -282,6 +326,11 @@ export function auditQuery(tx: HealthTx, q: AuditQuery): { entries: AuditEntry[]
   return { entries: loadAudit(tx.stub, page.ids), bookmark: page.bookmark };
 }
 
-export function fn(kind: 'submit' | 'evaluate', description: string, handler: (tx: HealthTx, args: readonly string[]) => string, roles?: readonly string[]): ContractFunction {
+export function fn(
+  kind: 'submit' | 'evaluate',
+  description: string,
+  handler: (tx: HealthTx, args: readonly string[]) => string,
+  roles?: readonly string[],
+): ContractFunction {
   return { kind, description, ...(roles ? { roles } : {}), handler: (stub, args) => handler(new HealthTx(stub), args) };
 }

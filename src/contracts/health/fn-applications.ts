@@ -22,42 +22,71 @@ export const applicationFunctions: Readonly<Record<string, ContractFunction>> = 
     if (a.period.endMs <= tx.nowMs) throw new ContractError('apply: the period has already ended');
     const applicationId = `a${tx.stub.getTxID().slice(0, 32)}`;
     const app: Application = {
-      applicationId, applicant: tx.creatorRef, applicantRole: tx.creator.role, target: a.target, owner, purpose: a.purpose, actions: a.actions,
-      period: a.period, maxSensitivity: a.maxSensitivity, status: 'pending', appliedAtMs: tx.nowMs, decidedAtMs: null, decidedBy: null,
+      applicationId,
+      applicant: tx.creatorRef,
+      applicantRole: tx.creator.role,
+      target: a.target,
+      owner,
+      purpose: a.purpose,
+      actions: a.actions,
+      period: a.period,
+      maxSensitivity: a.maxSensitivity,
+      status: 'pending',
+      appliedAtMs: tx.nowMs,
+      decidedAtMs: null,
+      decidedBy: null,
     };
     putJson(tx.stub, key('app', applicationId), app);
     tx.stub.putState(key('ax', 'owner', owner, applicationId), new Uint8Array(0));
     tx.stub.putState(key('ax', 'applicant', tx.creatorRef, applicationId), new Uint8Array(0));
     const isRecord = a.target.kind === 'record';
     const auditId = writeAudit(tx, {
-      op: 'application.apply', actor: tx.creator, purpose: a.purpose, applicationId,
-      patient: isRecord ? owner : null, recordId: a.target.kind === 'record' ? a.target.recordId : null, datasetId: a.target.kind === 'dataset' ? a.target.datasetId : null,
+      op: 'application.apply',
+      actor: tx.creator,
+      purpose: a.purpose,
+      applicationId,
+      patient: isRecord ? owner : null,
+      recordId: a.target.kind === 'record' ? a.target.recordId : null,
+      datasetId: a.target.kind === 'dataset' ? a.target.datasetId : null,
     });
-    if (isRecord) tx.notify(owner, { auditId, kind: 'application', actor: tx.creatorRef, recordId: a.target.kind === 'record' ? a.target.recordId : null, applicationId });
+    if (isRecord)
+      tx.notify(owner, { auditId, kind: 'application', actor: tx.creatorRef, recordId: a.target.kind === 'record' ? a.target.recordId : null, applicationId });
     return json({ application: applicantView(app), auditId });
   }),
 
-  decideApplication: fn('submit', "decideApplication({applicationId, approve}) — the patient (records) or the owner organisation's admin/supervisor (datasets)", (tx, args) => {
-    const a = parseArg(z.strictObject({ applicationId: idSchema, approve: z.boolean() }), args);
-    const app = getJson<Application>(tx.stub, key('app', a.applicationId));
-    if (!app) throw new ContractError(`application ${a.applicationId} does not exist`);
-    if (app.target.kind === 'record') requirePatientSelf(tx, app.owner, 'decideApplication');
-    else if (!isStaffOf(tx, app.owner)) throw new ContractError(`decideApplication: only an admin or supervisor of ${app.owner} may decide`);
-    if (app.status !== 'pending') throw new ContractError(`application ${a.applicationId} is already ${app.status}`);
-    const decided: Application = { ...app, status: a.approve ? 'approved' : 'denied', decidedAtMs: tx.nowMs, decidedBy: app.target.kind === 'record' ? `${tx.creator.org}/patient` : tx.creatorRef };
-    putJson(tx.stub, key('app', a.applicationId), decided);
-    if (a.approve) {
-      const [kind, id] = app.target.kind === 'record' ? ['r', app.target.recordId] as const : ['d', app.target.datasetId] as const;
-      tx.stub.putState(key('perm', app.applicant, kind, id, app.applicationId), new Uint8Array(0));
-    }
-    const auditId = writeAudit(tx, {
-      op: a.approve ? 'application.approve' : 'application.deny', actor: tx.creator, purpose: app.purpose, applicationId: app.applicationId,
-      patient: app.target.kind === 'record' ? app.owner : null,
-      recordId: app.target.kind === 'record' ? app.target.recordId : null,
-      datasetId: app.target.kind === 'dataset' ? app.target.datasetId : null,
-    });
-    return json({ application: decided, auditId });
-  }),
+  decideApplication: fn(
+    'submit',
+    "decideApplication({applicationId, approve}) — the patient (records) or the owner organisation's admin/supervisor (datasets)",
+    (tx, args) => {
+      const a = parseArg(z.strictObject({ applicationId: idSchema, approve: z.boolean() }), args);
+      const app = getJson<Application>(tx.stub, key('app', a.applicationId));
+      if (!app) throw new ContractError(`application ${a.applicationId} does not exist`);
+      if (app.target.kind === 'record') requirePatientSelf(tx, app.owner, 'decideApplication');
+      else if (!isStaffOf(tx, app.owner)) throw new ContractError(`decideApplication: only an admin or supervisor of ${app.owner} may decide`);
+      if (app.status !== 'pending') throw new ContractError(`application ${a.applicationId} is already ${app.status}`);
+      const decided: Application = {
+        ...app,
+        status: a.approve ? 'approved' : 'denied',
+        decidedAtMs: tx.nowMs,
+        decidedBy: app.target.kind === 'record' ? `${tx.creator.org}/patient` : tx.creatorRef,
+      };
+      putJson(tx.stub, key('app', a.applicationId), decided);
+      if (a.approve) {
+        const [kind, id] = app.target.kind === 'record' ? (['r', app.target.recordId] as const) : (['d', app.target.datasetId] as const);
+        tx.stub.putState(key('perm', app.applicant, kind, id, app.applicationId), new Uint8Array(0));
+      }
+      const auditId = writeAudit(tx, {
+        op: a.approve ? 'application.approve' : 'application.deny',
+        actor: tx.creator,
+        purpose: app.purpose,
+        applicationId: app.applicationId,
+        patient: app.target.kind === 'record' ? app.owner : null,
+        recordId: app.target.kind === 'record' ? app.target.recordId : null,
+        datasetId: app.target.kind === 'dataset' ? app.target.datasetId : null,
+      });
+      return json({ application: decided, auditId });
+    },
+  ),
 
   listApplications: fn('evaluate', 'listApplications({owner} | {applicant}) — for the owner (patient / org staff) or the applicant', (tx, args) => {
     const a = parseArg(z.union([z.strictObject({ owner: z.union([pseudonymSchema, orgSchema]) }), z.strictObject({ applicant: userSchema })]), args);

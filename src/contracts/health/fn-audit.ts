@@ -8,20 +8,28 @@ import { prefixRange, type Notification } from './state.ts';
 import { parseArg, json, requirePatientSelf, auditQueryArgs, auditQuery, fn } from './contract-support.ts';
 
 export const auditFunctions: Readonly<Record<string, ContractFunction>> = {
-  auditTrail: fn('evaluate', "auditTrail({kind: record|patient|org|dataset, …, pageSize?, bookmark?}) — provenance / 'who saw my data' / an organisation's trail", (tx, args) => {
-    return json(auditQuery(tx, parseArg(auditQueryArgs, args)));
-  }),
+  auditTrail: fn(
+    'evaluate',
+    "auditTrail({kind: record|patient|org|dataset, …, pageSize?, bookmark?}) — provenance / 'who saw my data' / an organisation's trail",
+    (tx, args) => {
+      return json(auditQuery(tx, parseArg(auditQueryArgs, args)));
+    },
+  ),
 
   exportAuditEvents: fn('evaluate', 'exportAuditEvents(same query as auditTrail) → a FHIR R4 Bundle of AuditEvent', (tx, args) => {
     const page = auditQuery(tx, parseArg(auditQueryArgs, args));
     return json({ bundle: auditEventBundle(page.entries), bookmark: page.bookmark });
   }),
 
-  exportProvenance: fn('evaluate', "exportProvenance({recordId, pageSize?, bookmark?}) → a FHIR R4 Bundle of Provenance for the record's create/update/erase", (tx, args) => {
-    const a = parseArg(z.strictObject({ recordId: idSchema }).and(pageArgs), args);
-    const page = auditQuery(tx, { kind: 'record', recordId: a.recordId, pageSize: a.pageSize, bookmark: a.bookmark });
-    return json({ bundle: provenanceBundle(page.entries), bookmark: page.bookmark });
-  }),
+  exportProvenance: fn(
+    'evaluate',
+    "exportProvenance({recordId, pageSize?, bookmark?}) → a FHIR R4 Bundle of Provenance for the record's create/update/erase",
+    (tx, args) => {
+      const a = parseArg(z.strictObject({ recordId: idSchema }).and(pageArgs), args);
+      const page = auditQuery(tx, { kind: 'record', recordId: a.recordId, pageSize: a.pageSize, bookmark: a.bookmark });
+      return json({ bundle: provenanceBundle(page.entries), bookmark: page.bookmark });
+    },
+  ),
 
   notifications: fn('evaluate', "notifications({patient, pageSize?, bookmark?}) — the patient's feed (the patient only)", (tx, args) => {
     const a = parseArg(z.strictObject({ patient: pseudonymSchema }).and(pageArgs), args);

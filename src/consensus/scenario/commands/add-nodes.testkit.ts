@@ -2,7 +2,8 @@ import { need, parseValue, type Command } from '../command.testkit.ts';
 
 export const addNodes: Command = {
   name: 'add-nodes',
-  usage: 'add-nodes N [option=value …] [batch=<cutter countMax>] [seed=<n>] — engine options as the engine validates them; the first call sets the initial membership',
+  usage:
+    'add-nodes N [option=value …] [batch=<cutter countMax>] [seed=<n>] — engine options as the engine validates them; the first call sets the initial membership',
   run({ cluster }, args) {
     const n = Number.parseInt(need(args, args.positional[0], 'count'), 10);
     const options: Record<string, unknown> = {};
