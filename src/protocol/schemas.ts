@@ -131,19 +131,14 @@ export const TxStatus = z
     status: z.enum(['COMMITTED', 'SUBMITTED']),
     code: z.enum(VALIDATION_CODES).nullable().meta({ description: 'validation code once committed' }),
     blockNumber: z.number().int().nullable(),
-    reason: z
-      .string()
-      .meta({
-        description:
-          "why the validator marked it invalid ('' when valid or not yet committed); for a resubmission still pending: 'already pending: not broadcast again'",
-      }),
-    duplicate: z
-      .boolean()
-      .optional()
-      .meta({
-        description:
-          'submit only: true when this txId was already committed or pending, so nothing was broadcast again; the status is that of the first submission',
-      }),
+    reason: z.string().meta({
+      description:
+        "why the validator marked it invalid ('' when valid or not yet committed); for a resubmission still pending: 'already pending: not broadcast again'",
+    }),
+    duplicate: z.boolean().optional().meta({
+      description:
+        'submit only: true when this txId was already committed or pending, so nothing was broadcast again; the status is that of the first submission',
+    }),
   })
   .meta({ id: 'TxStatus' });
 
@@ -271,13 +266,10 @@ export const PrepareDatasetResponse = z.object({
 export const ComputeBody = z.strictObject({ requestId: HealthId });
 export const ComputeResponse = z.object({
   requestId: z.string(),
-  result: z
-    .object({ suppressed: z.boolean(), minCohort: z.number().int() })
-    .loose()
-    .meta({
-      description:
-        'count, mean, stdDev, minBin/maxBin (the bins holding the extremes, never raw values), under/over and histogram counts — each ≥ minCohort or null (withheld); everything withheld when suppressed (decision 1163)',
-    }),
+  result: z.object({ suppressed: z.boolean(), minCohort: z.number().int() }).loose().meta({
+    description:
+      'count, mean, stdDev, minBin/maxBin (the bins holding the extremes, never raw values), under/over and histogram counts — each ≥ minCohort or null (withheld); everything withheld when suppressed (decision 1163)',
+  }),
 });
 
 // ---- the consensus lab on a node (api/lab-jobs.ts) ---------------------------------------------

@@ -274,9 +274,7 @@ export class DatasetCustodian {
     }
   }
 
-  private async statsRequest(
-    requestId: string,
-  ): Promise<{
+  private async statsRequest(requestId: string): Promise<{
     requester: string;
     status: string;
     datasetIds: string[];

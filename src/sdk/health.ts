@@ -204,13 +204,7 @@ export class HealthClient implements HealthCaller {
    * not release and why. `session`: the user's BMRS session with the patient after the decision
    * (a violation, its death and who revives it are said in `session.notice`).
    */
-  async readRecord(a: {
-    recordId: string;
-    purpose: string;
-    reason?: string;
-    sensitivity?: string;
-    version?: number;
-  }): Promise<{
+  async readRecord(a: { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: number }): Promise<{
     allowed: boolean;
     txId: string;
     decision: Record<string, unknown>;
