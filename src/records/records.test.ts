@@ -200,6 +200,16 @@ describe('records across hospitals', () => {
     await assert.rejects(net.services.get(H3)!.fetchReleased(before.txId, `${H3}/doctor1`), /no key|erased/);
     const again = await net.services.get(H3)!.read(net.caller(H3, 'doctor1'), { recordId: 'rec-erase', purpose: 'BTG', reason: 'unconscious-no-proxy' });
     assert.equal(again.allowed, false);
+    // verifyLedger replays the block store, then reads the world state: on a live node a block
+    // committed in between (a custodian's recordReads flush) puts the state "ahead". Quiesce first.
+    for (const org of net.orgs) await net.services.get(org)!.drain();
+    let heights = net.orgs.map((o) => net.nodes.get(o)!.height());
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const now = net.orgs.map((o) => net.nodes.get(o)!.height());
+      if (now.every((h, j) => h === now[0] && h === heights[j])) break;
+      heights = now;
+    }
     for (const org of net.orgs) {
       const report = await verifyLedger(join(net.nodes.get(org)!.nodeConfig.node.dataDir, 'ledger'));
       assert.equal(report.ok, true, JSON.stringify(report.problem));
