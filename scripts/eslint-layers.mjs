@@ -41,7 +41,8 @@ export const layersRule = {
       },
     ],
     messages: {
-      upward: "{{from}}/ (layer {{fromRank}}: {{fromLayer}}) must not import {{to}}/ (layer {{toRank}}: {{toLayer}}): imports point down only. Move the shared piece to a lower layer, or the importing code up.",
+      upward:
+        '{{from}}/ (layer {{fromRank}}: {{fromLayer}}) must not import {{to}}/ (layer {{toRank}}: {{toLayer}}): imports point down only. Move the shared piece to a lower layer, or the importing code up.',
       unknownFolder: 'src/{{folder}}/ has no layer: add it to the layers table in eslint.config.js (and the picture in docs/ARCHITECTURE.md)',
       testHelper: 'production code must not import test code ({{target}}): test helpers stay out of the build',
     },
@@ -59,7 +60,9 @@ export const layersRule = {
 
     function check(node, source) {
       if (typeof source !== 'string' || !source.startsWith('.')) return;
-      const target = relative(root, resolve(dirname(context.filename), source)).split(sep).join('/');
+      const target = relative(root, resolve(dirname(context.filename), source))
+        .split(sep)
+        .join('/');
       if (isTestPath(target)) {
         context.report({ node, messageId: 'testHelper', data: { target } });
         return;
@@ -76,7 +79,11 @@ export const layersRule = {
         return;
       }
       if (toRank >= fromRank) {
-        context.report({ node, messageId: 'upward', data: { from: fromFolder, fromRank: String(fromRank), fromLayer: layerOf(fromRank), to: toFolder, toRank: String(toRank), toLayer: layerOf(toRank) } });
+        context.report({
+          node,
+          messageId: 'upward',
+          data: { from: fromFolder, fromRank: String(fromRank), fromLayer: layerOf(fromRank), to: toFolder, toRank: String(toRank), toLayer: layerOf(toRank) },
+        });
       }
     }
 

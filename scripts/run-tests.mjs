@@ -10,7 +10,11 @@ import { join } from 'node:path';
 
 function walk(dir, out) {
   let entries;
-  try { entries = readdirSync(dir); } catch { return out; }
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
   for (const name of entries) {
     if (name === 'node_modules' || name.startsWith('.')) continue;
     const p = join(dir, name);
@@ -22,10 +26,25 @@ function walk(dir, out) {
 
 /** Suites that start real consortia (sockets, disks), node processes or Chromium: seconds to minutes each. */
 const INTEGRATION = [
-  'src/api/api.test.ts', 'src/api/health-routes.test.ts', 'src/cli/commands/health.test.ts', 'src/cli/commands/org.test.ts',
-  'src/cli/commands/tx.test.ts', 'src/cli/commands/sim.test.ts', 'src/cli/demo.test.ts', 'src/cli/readme.test.ts', 'src/cli/commands/network.test.ts', 'src/cli/membership.test.ts', 'src/ledger/recovery.test.ts',
-  'src/node/multiprocess.test.ts', 'src/node/node.test.ts', 'src/node/inprocess.test.ts', 'src/node/init.test.ts',
-  'src/records/custody.test.ts', 'src/records/records.test.ts', 'src/contracts/health/network.test.ts', 'web/test/',
+  'src/api/api.test.ts',
+  'src/api/health-routes.test.ts',
+  'src/cli/commands/health.test.ts',
+  'src/cli/commands/org.test.ts',
+  'src/cli/commands/tx.test.ts',
+  'src/cli/commands/sim.test.ts',
+  'src/cli/demo.test.ts',
+  'src/cli/readme.test.ts',
+  'src/cli/commands/network.test.ts',
+  'src/cli/membership.test.ts',
+  'src/ledger/recovery.test.ts',
+  'src/node/multiprocess.test.ts',
+  'src/node/node.test.ts',
+  'src/node/inprocess.test.ts',
+  'src/node/init.test.ts',
+  'src/records/custody.test.ts',
+  'src/records/records.test.ts',
+  'src/contracts/health/network.test.ts',
+  'web/test/',
   'src/testing/faults/',
 ];
 
@@ -40,9 +59,8 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { stdio: 'inherit', env: { ...process.env, MEDLEDGER_LOG_LEVEL: process.env.MEDLEDGER_LOG_LEVEL ?? 'silent' } },
-);
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, MEDLEDGER_LOG_LEVEL: process.env.MEDLEDGER_LOG_LEVEL ?? 'silent' },
+});
 process.exit(result.status ?? 1);

@@ -85,7 +85,13 @@ if (!isMainThread) {
     }
   }
   if (args.json) {
-    process.stdout.write(`${JSON.stringify(rows.map(({ s, seconds, errors }) => ({ ...s, wallSeconds: seconds, simulatorErrors: errors })), null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify(
+        rows.map(({ s, seconds, errors }) => ({ ...s, wallSeconds: seconds, simulatorErrors: errors })),
+        null,
+        2,
+      )}\n`,
+    );
   } else {
     process.stdout.write(`\n${table(rows)}\n`);
     process.stdout.write(failed ? '\nCAMPAIGN FAILED: see the failing seeds above.\n' : '\ncampaign passed: no checker violation.\n');
@@ -133,7 +139,9 @@ async function runSeeds(config, args) {
 }
 
 function replay(config, seed) {
-  const membership = config.membership ? ` --joins ${config.membership.joins} --leaves ${config.membership.leaves} --engine-options '${JSON.stringify(config.engineOptions)}'` : '';
+  const membership = config.membership
+    ? ` --joins ${config.membership.joins} --leaves ${config.membership.leaves} --engine-options '${JSON.stringify(config.engineOptions)}'`
+    : '';
   return `node bin/medledger.js sim --engine ${config.engine} --nodes ${config.nodes} --seeds 1 --seed-start ${seed} --faults ${config.faults} --duration-ms ${config.durationMs} --crypto fast --rate 100 --proposals 1000${membership} --trace`;
 }
 
@@ -143,7 +151,21 @@ function table(rows) {
     const msgs = Object.values(s.messagesByType).reduce((a, m) => a + m.count, 0);
     const bytes = Object.values(s.messagesByType).reduce((a, m) => a + m.bytes, 0);
     const failing = [...s.violations.failingSeeds, ...errors.map((e) => e.seed)];
-    return [s.engine, s.nodes, s.faults, s.runs, s.violations.count + errors.length, failing.length === 0 ? '-' : failing.slice(0, 8).join(',') + (failing.length > 8 ? ',…' : ''), s.decidedBlocks, s.decidedProposals, s.latencyMs.p50, s.latencyMs.p99, msgs, (bytes / 1e6).toFixed(1), seconds.toFixed(0)].map(String);
+    return [
+      s.engine,
+      s.nodes,
+      s.faults,
+      s.runs,
+      s.violations.count + errors.length,
+      failing.length === 0 ? '-' : failing.slice(0, 8).join(',') + (failing.length > 8 ? ',…' : ''),
+      s.decidedBlocks,
+      s.decidedProposals,
+      s.latencyMs.p50,
+      s.latencyMs.p99,
+      msgs,
+      (bytes / 1e6).toFixed(1),
+      seconds.toFixed(0),
+    ].map(String);
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
@@ -168,9 +190,14 @@ function parseArgs(argv) {
     else if (a === '--duration-ms') out.durationMs = int('duration-ms', next(), 1, 600_000);
     else if (a === '--workers') out.workers = int('workers', next(), 1, Math.max(1, availableParallelism()));
     else if (a === '--engines') {
-      out.engines = next().split(',').map((s) => s.trim()).filter(Boolean);
+      out.engines = next()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const known = engineNames();
-      for (const e of out.engines) if (!known.includes(e) && !MEMBERSHIP_ENTRIES[e]) usage(`unknown engine "${e}" (registered: ${known.join(', ')}; also ${Object.keys(MEMBERSHIP_ENTRIES).join(', ')})`);
+      for (const e of out.engines)
+        if (!known.includes(e) && !MEMBERSHIP_ENTRIES[e])
+          usage(`unknown engine "${e}" (registered: ${known.join(', ')}; also ${Object.keys(MEMBERSHIP_ENTRIES).join(', ')})`);
     } else if (a === '--json') out.json = true;
     else if (a === '--help' || a === '-h') usage(null);
     else usage(`unknown argument "${a}"`);

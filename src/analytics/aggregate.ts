@@ -155,7 +155,13 @@ function unknownWithheld(cells: ReadonlyArray<number | null>, lowestCell: number
  * some custodian withheld). `lowestCell`/`highestCell` are the indexes of the lowest/highest
  * non-empty cells, when known.
  */
-function suppressCells(cells: ReadonlyArray<number | null>, count: number, lowestCell: number | null, highestCell: number | null, threshold: number): Suppressed {
+function suppressCells(
+  cells: ReadonlyArray<number | null>,
+  count: number,
+  lowestCell: number | null,
+  highestCell: number | null,
+  threshold: number,
+): Suppressed {
   const released = cells.map((c) => (c !== null && c >= threshold ? c : null));
   for (;;) {
     const low = lowestCell !== null && released[lowestCell] !== null ? lowestCell : null;
@@ -199,14 +205,29 @@ export const releasedPartialSchema = z.strictObject({
   count: z.number().int().min(0).max(VALUES_MAX).nullable(),
   sum: z.number().finite().nullable(),
   sumOfSquares: z.number().finite().min(0).nullable(),
-  cells: z.array(z.number().int().min(0).max(VALUES_MAX).nullable()).min(3).max(HISTOGRAM_BINS_MAX + 2),
-  lowestCell: z.number().int().min(0).max(HISTOGRAM_BINS_MAX + 1).nullable(),
-  highestCell: z.number().int().min(0).max(HISTOGRAM_BINS_MAX + 1).nullable(),
+  cells: z
+    .array(z.number().int().min(0).max(VALUES_MAX).nullable())
+    .min(3)
+    .max(HISTOGRAM_BINS_MAX + 2),
+  lowestCell: z
+    .number()
+    .int()
+    .min(0)
+    .max(HISTOGRAM_BINS_MAX + 1)
+    .nullable(),
+  highestCell: z
+    .number()
+    .int()
+    .min(0)
+    .max(HISTOGRAM_BINS_MAX + 1)
+    .nullable(),
 });
 
 function checkThreshold(threshold: number): void {
   if (!Number.isInteger(threshold) || threshold < STATISTICS_MIN_COHORT_FLOOR || threshold > MIN_COHORT_MAX) {
-    throw new AnalyticsError(`minimum cohort must be an integer from the consortium floor ${STATISTICS_MIN_COHORT_FLOOR} to ${MIN_COHORT_MAX}, got ${threshold}`);
+    throw new AnalyticsError(
+      `minimum cohort must be an integer from the consortium floor ${STATISTICS_MIN_COHORT_FLOOR} to ${MIN_COHORT_MAX}, got ${threshold}`,
+    );
   }
 }
 
@@ -218,9 +239,19 @@ export function releasePartial(exact: ExactAggregate, threshold: number): Releas
   }
   const lowest = exact.cells.findIndex((c) => c > 0);
   let highest = -1;
-  exact.cells.forEach((c, i) => { if (c > 0) highest = i; });
+  exact.cells.forEach((c, i) => {
+    if (c > 0) highest = i;
+  });
   const s = suppressCells(exact.cells, exact.count, lowest, highest, threshold);
-  return { minCohort: threshold, count: exact.count, sum: exact.sum, sumOfSquares: exact.sumOfSquares, cells: s.cells, lowestCell: s.lowestCell, highestCell: s.highestCell };
+  return {
+    minCohort: threshold,
+    count: exact.count,
+    sum: exact.sum,
+    sumOfSquares: exact.sumOfSquares,
+    cells: s.cells,
+    lowestCell: s.lowestCell,
+    highestCell: s.highestCell,
+  };
 }
 
 // ---- what the requesting node knows after combining ---------------------------------------------
@@ -265,9 +296,13 @@ export function combine(partials: readonly ReleasedPartial[], spec: HistogramSpe
     if (residual < 0) throw new AnalyticsError(`a partial's released cells hold more than its count ${p.count}`);
     // Its extremes must be released cells with nothing released beyond them: the cells past them
     // are taken as empty below.
-    for (const [extreme, beyond] of [[p.lowestCell, (i: number, e: number) => i < e], [p.highestCell, (i: number, e: number) => i > e]] as const) {
+    for (const [extreme, beyond] of [
+      [p.lowestCell, (i: number, e: number) => i < e],
+      [p.highestCell, (i: number, e: number) => i > e],
+    ] as const) {
       if (extreme === null) continue;
-      if (extreme >= n || p.cells[extreme] === null || p.cells.some((c, i) => c !== null && beyond(i, extreme))) throw new AnalyticsError('a partial names an extreme cell that is withheld, or has released cells beyond it');
+      if (extreme >= n || p.cells[extreme] === null || p.cells.some((c, i) => c !== null && beyond(i, extreme)))
+        throw new AnalyticsError('a partial names an extreme cell that is withheld, or has released cells beyond it');
     }
     count += p.count;
     sum += p.sum;
@@ -328,7 +363,18 @@ export const statisticsSchema = z.strictObject({
 });
 
 function suppressedResult(spec: HistogramSpec, threshold: number): Statistics {
-  return { suppressed: true, minCohort: threshold, count: null, mean: null, stdDev: null, minBin: null, maxBin: null, under: null, over: null, histogram: binEdges(spec).map((e) => ({ ...e, count: null })) };
+  return {
+    suppressed: true,
+    minCohort: threshold,
+    count: null,
+    mean: null,
+    stdDev: null,
+    minBin: null,
+    maxBin: null,
+    under: null,
+    over: null,
+    histogram: binEdges(spec).map((e) => ({ ...e, count: null })),
+  };
 }
 
 /** The released statistics from the pooled figures: the disclosure rule applied once more, then checked. */
@@ -373,8 +419,10 @@ function sameRange(a: BinRange, b: BinRange): boolean {
  */
 export function disclosureProblem(r: Statistics, expected: { readonly minCohort?: number; readonly spec?: HistogramSpec } = {}): string | null {
   const threshold = r.minCohort;
-  if (!Number.isInteger(threshold) || threshold < STATISTICS_MIN_COHORT_FLOOR) return `minimum cohort ${threshold} is below the consortium floor ${STATISTICS_MIN_COHORT_FLOOR}`;
-  if (expected.minCohort !== undefined && threshold !== expected.minCohort) return `result minCohort ${threshold} differs from the request's ${expected.minCohort}`;
+  if (!Number.isInteger(threshold) || threshold < STATISTICS_MIN_COHORT_FLOOR)
+    return `minimum cohort ${threshold} is below the consortium floor ${STATISTICS_MIN_COHORT_FLOOR}`;
+  if (expected.minCohort !== undefined && threshold !== expected.minCohort)
+    return `result minCohort ${threshold} differs from the request's ${expected.minCohort}`;
   if (r.histogram.length === 0) return 'the result has no histogram bins';
   if (expected.spec) {
     if (r.histogram.length !== expected.spec.bins) return `result has ${r.histogram.length} bins, the request asked for ${expected.spec.bins}`;
@@ -388,7 +436,8 @@ export function disclosureProblem(r: Statistics, expected: { readonly minCohort?
   }
   if (r.count === null || r.count < threshold) return `unsuppressed result discloses a cohort smaller than the minimum cohort ${threshold}`;
   const small = cells.findIndex((c) => c !== null && c < threshold);
-  if (small >= 0) return `unsuppressed result discloses a group smaller than the minimum cohort ${threshold} (${cells[small]} in ${small === 0 ? 'the under-range cell' : small === cells.length - 1 ? 'the over-range cell' : `bin ${small - 1}`})`;
+  if (small >= 0)
+    return `unsuppressed result discloses a group smaller than the minimum cohort ${threshold} (${cells[small]} in ${small === 0 ? 'the under-range cell' : small === cells.length - 1 ? 'the over-range cell' : `bin ${small - 1}`})`;
   const released = cells.reduce<number>((a, c) => a + (c ?? 0), 0);
   if (released > r.count) return `released cells hold ${released} values, more than the count ${r.count}`;
   const ranges = cells.map((_, i) => cellRange(i, r.histogram));

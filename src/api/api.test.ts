@@ -31,23 +31,41 @@ interface RawAnswer {
 function raw(method: string, path: string, opts: { headers?: Record<string, string>; body?: string | Buffer; target?: string } = {}): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
-    const req = httpsRequest(new URL(path, opts.target ?? url), {
-      method,
-      ca: net.caPem,
-      headers: { ...(body ? { 'content-type': 'application/json', 'content-length': String(body.byteLength) } : {}), ...opts.headers },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as RawAnswer['body'] }));
-    });
+    const req = httpsRequest(
+      new URL(path, opts.target ?? url),
+      {
+        method,
+        ca: net.caPem,
+        headers: { ...(body ? { 'content-type': 'application/json', 'content-length': String(body.byteLength) } : {}), ...opts.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as RawAnswer['body'] }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 /** Headers signed as `who` for the node `audience` (default: Hospital1's node, the one at `url`). */
-function signedHeaders(method: string, path: string, body: string, who: { certPem: string; keyPem: string }, nowMs?: number, audience = 'node.Hospital1'): Promise<Record<string, string>> {
-  return signRequest({ audience, method, pathAndQuery: path, body: new Uint8Array(Buffer.from(body)), signer: keyObjectSigner(who.certPem, parsePrivateKey(who.keyPem)), ...(nowMs !== undefined ? { nowMs } : {}) });
+function signedHeaders(
+  method: string,
+  path: string,
+  body: string,
+  who: { certPem: string; keyPem: string },
+  nowMs?: number,
+  audience = 'node.Hospital1',
+): Promise<Record<string, string>> {
+  return signRequest({
+    audience,
+    method,
+    pathAndQuery: path,
+    body: new Uint8Array(Buffer.from(body)),
+    signer: keyObjectSigner(who.certPem, parsePrivateKey(who.keyPem)),
+    ...(nowMs !== undefined ? { nowMs } : {}),
+  });
 }
 
 function client(org = 'Hospital1', name = 'doctor1', target = url): MedLedgerClient {
@@ -58,7 +76,14 @@ function client(org = 'Hospital1', name = 'doctor1', target = url): MedLedgerCli
 async function endorsedEnvelope(org: string, name: string, args: readonly string[]): Promise<{ txId: string; envelope: Bytes }> {
   const who = net.user(org, name);
   const key = parsePrivateKey(who.keyPem);
-  const proposal = buildProposal({ contract: 'assets', fn: 'create', args, creator: who.certPem, nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() });
+  const proposal = buildProposal({
+    contract: 'assets',
+    fn: 'create',
+    args,
+    creator: who.certPem,
+    nonce: new Uint8Array(randomBytes(24)),
+    timestampMs: Date.now(),
+  });
   const signed = signProposal(proposal, { sign: (m) => sign(key, m) });
   const body = JSON.stringify({ signedProposal: Buffer.from(encodeSignedProposal(signed)).toString('base64') });
   const r = await raw('POST', '/v1/endorse', { body, headers: await signedHeaders('POST', '/v1/endorse', body, who) });
@@ -111,7 +136,9 @@ function fetchText(path: string): Promise<{ status: number; contentType: string;
     const req = httpsRequest(new URL(path, url), { method: 'GET', ca: net.caPem }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -178,8 +205,11 @@ describe('REST gateway (3-node raft consortium)', () => {
       assert.equal(r.body.error?.code, 'BAD_SIGNATURE');
     });
 
-    it('rejects a signature by a key that is not the certificate\'s', async () => {
-      const headers = await signedHeaders('GET', '/v1/status', '', { certPem: net.user('Hospital1', 'doctor1').certPem, keyPem: net.user('Hospital1', 'nurse1').keyPem });
+    it("rejects a signature by a key that is not the certificate's", async () => {
+      const headers = await signedHeaders('GET', '/v1/status', '', {
+        certPem: net.user('Hospital1', 'doctor1').certPem,
+        keyPem: net.user('Hospital1', 'nurse1').keyPem,
+      });
       const r = await raw('GET', '/v1/status', { headers });
       assert.equal(r.body.error?.code, 'BAD_SIGNATURE');
     });
@@ -187,7 +217,12 @@ describe('REST gateway (3-node raft consortium)', () => {
     it('rejects an expired certificate with a clear reason', async () => {
       const consortium = loadConsortium(join(net.dir, 'crypto'));
       const now = Date.now();
-      const old = await issueCertificate(consortium.orgCas.get('Hospital1')!, { commonName: 'retired1', role: 'doctor', notBefore: new Date(now - 4 * 60_000), notAfter: new Date(now - 60_000) });
+      const old = await issueCertificate(consortium.orgCas.get('Hospital1')!, {
+        commonName: 'retired1',
+        role: 'doctor',
+        notBefore: new Date(now - 4 * 60_000),
+        notAfter: new Date(now - 60_000),
+      });
       const r = await raw('GET', '/v1/status', { headers: await signedHeaders('GET', '/v1/status', '', old) });
       assert.equal(r.status, 401);
       assert.equal(r.body.error?.code, 'CERT_EXPIRED');
@@ -208,7 +243,9 @@ describe('REST gateway (3-node raft consortium)', () => {
       const replay = await raw('GET', '/v1/status', { headers });
       assert.equal(replay.status, 401);
       assert.equal(replay.body.error?.code, 'REPLAYED');
-      const stale = await raw('GET', '/v1/status', { headers: await signedHeaders('GET', '/v1/status', '', net.user('Hospital1', 'doctor1'), Date.now() - 10 * 60_000) });
+      const stale = await raw('GET', '/v1/status', {
+        headers: await signedHeaders('GET', '/v1/status', '', net.user('Hospital1', 'doctor1'), Date.now() - 10 * 60_000),
+      });
       assert.equal(stale.status, 401);
       assert.equal(stale.body.error?.code, 'STALE_REQUEST');
     });
@@ -245,14 +282,21 @@ describe('REST gateway (3-node raft consortium)', () => {
       assert.equal(r.status, 400);
       assert.equal(r.body.error?.code, 'MALFORMED_JSON');
       const extra = JSON.stringify({ signedProposal: 'AAAA', admin: true });
-      const r2 = await raw('POST', '/v1/evaluate', { body: extra, headers: await signedHeaders('POST', '/v1/evaluate', extra, net.user('Hospital1', 'doctor1')) });
+      const r2 = await raw('POST', '/v1/evaluate', {
+        body: extra,
+        headers: await signedHeaders('POST', '/v1/evaluate', extra, net.user('Hospital1', 'doctor1')),
+      });
       assert.equal(r2.status, 400);
       assert.equal(r2.body.error?.code, 'BAD_REQUEST');
     });
 
     it('answers 400 TOO_DEEP, naming the limit, to a body nested deeper than it (any route), before parsing it', async () => {
       const who = net.user('Hospital1', 'doctor1');
-      for (const [path, depth] of [['/v1/evaluate', 5_000], ['/v1/submit', 20_000], ['/v1/endorse', JSON_NESTING_DEPTH_MAX + 1]] as const) {
+      for (const [path, depth] of [
+        ['/v1/evaluate', 5_000],
+        ['/v1/submit', 20_000],
+        ['/v1/endorse', JSON_NESTING_DEPTH_MAX + 1],
+      ] as const) {
         const body = `{"signedProposal": ${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
         const r = await raw('POST', path, { body, headers: await signedHeaders('POST', path, body, who) });
         assert.equal(r.status, 400, JSON.stringify(r.body));
@@ -288,10 +332,17 @@ describe('REST gateway (3-node raft consortium)', () => {
     it('refuses a proposal created by another certificate than the request signer (403)', async () => {
       const c = client('Hospital1', 'doctor2');
       // Build a genuine signed proposal as doctor2, then send it with doctor1's request signature.
-      const p = await (c as unknown as { newSignedProposal(a: string, b: string, d: string[]): Promise<{ body: unknown }> }).newSignedProposal('assets', 'read', ['x']);
+      const p = await (c as unknown as { newSignedProposal(a: string, b: string, d: string[]): Promise<{ body: unknown }> }).newSignedProposal(
+        'assets',
+        'read',
+        ['x'],
+      );
       const proposalBody = JSON.stringify(p.body);
       c.close();
-      const r = await raw('POST', '/v1/evaluate', { body: proposalBody, headers: await signedHeaders('POST', '/v1/evaluate', proposalBody, net.user('Hospital1', 'doctor1')) });
+      const r = await raw('POST', '/v1/evaluate', {
+        body: proposalBody,
+        headers: await signedHeaders('POST', '/v1/evaluate', proposalBody, net.user('Hospital1', 'doctor1')),
+      });
       assert.equal(r.status, 403);
       assert.equal(r.body.error?.code, 'CREATOR_MISMATCH');
     });
@@ -311,7 +362,9 @@ describe('REST gateway (3-node raft consortium)', () => {
         await c2.txStatus(txId, 10_000);
         assert.deepEqual(await c2.submitEnvelope(envelope, { waitMs: 0 }), expected);
         // Straight to Hospital1's orderer over the node-to-node channel, as Hospital2's node would.
-        const direct = decode<BroadcastResult>(await net.nodes[1]!.request(net.nodes[0]!.nodeId, 'broadcast', encode({ clientId: 'replayer', seq: 1, data: envelope })));
+        const direct = decode<BroadcastResult>(
+          await net.nodes[1]!.request(net.nodes[0]!.nodeId, 'broadcast', encode({ clientId: 'replayer', seq: 1, data: envelope })),
+        );
         assert.deepEqual(direct.accepted ? null : direct.duplicate, { state: 'committed', blockNumber: first.blockNumber, code: 'VALID' });
 
         // Every block after it, up to a later transaction's, on a third node: no copy of it.
@@ -327,14 +380,20 @@ describe('REST gateway (3-node raft consortium)', () => {
       const c = client('Hospital2', 'doctor1');
       try {
         const { txId, envelope } = await endorsedEnvelope('Hospital2', 'doctor1', [`race-${Date.now()}`, 'carol', '1']);
-        const answers = await Promise.all([c.submitEnvelope(envelope, { waitMs: 20_000 }), c.submitEnvelope(envelope, { waitMs: 20_000 }), c.submitEnvelope(envelope, { waitMs: 0 })]);
+        const answers = await Promise.all([
+          c.submitEnvelope(envelope, { waitMs: 20_000 }),
+          c.submitEnvelope(envelope, { waitMs: 20_000 }),
+          c.submitEnvelope(envelope, { waitMs: 0 }),
+        ]);
         // Whichever arrived first was broadcast; the other two were answered as resubmissions.
         assert.equal(answers.filter((a) => a.duplicate === true).length, 2, JSON.stringify(answers));
         const [waited1, waited2, quick] = answers as [TxStatusT, TxStatusT, TxStatusT];
-        for (const a of [waited1, waited2]) assert.deepEqual({ status: a.status, code: a.code, block: a.blockNumber }, { status: 'COMMITTED', code: 'VALID', block: waited1.blockNumber });
-        const quickOk = quick.duplicate === true
-          ? quick.status === 'COMMITTED' || (quick.status === 'SUBMITTED' && quick.reason === 'already pending: not broadcast again')
-          : quick.status === 'SUBMITTED' && quick.reason === '';
+        for (const a of [waited1, waited2])
+          assert.deepEqual({ status: a.status, code: a.code, block: a.blockNumber }, { status: 'COMMITTED', code: 'VALID', block: waited1.blockNumber });
+        const quickOk =
+          quick.duplicate === true
+            ? quick.status === 'COMMITTED' || (quick.status === 'SUBMITTED' && quick.reason === 'already pending: not broadcast again')
+            : quick.status === 'SUBMITTED' && quick.reason === '';
         assert.ok(quickOk, JSON.stringify(quick));
         const first = waited1;
         const marker = await c.submit('assets', 'create', [`race-marker-${Date.now()}`, 'dan', '1'], { waitMs: 20_000 });
@@ -351,14 +410,26 @@ describe('REST gateway (3-node raft consortium)', () => {
       const flood = await slowRequests('Hospital3', 'auditor1', LIMITS.inFlightMax + 8);
       const others: Array<{ abort(): void }> = [flood];
       try {
-        await until(`all but ${LIMITS.inFlightPerUserMax} of the flood are refused (refused so far: ${flood.settled.length})`, () => flood.settled.length >= LIMITS.inFlightMax + 8 - LIMITS.inFlightPerUserMax);
+        await until(
+          `all but ${LIMITS.inFlightPerUserMax} of the flood are refused (refused so far: ${flood.settled.length})`,
+          () => flood.settled.length >= LIMITS.inFlightMax + 8 - LIMITS.inFlightPerUserMax,
+        );
         for (const a of flood.settled) {
           assert.equal(a.status, 429, JSON.stringify(a.body));
           assert.equal(a.body.error?.code, 'TOO_MANY_REQUESTS');
-          assert.match(a.body.error!.message, new RegExp(`Hospital3/auditor1 already has ${LIMITS.inFlightPerUserMax} requests in flight on this node \\(at most ${LIMITS.inFlightPerUserMax} per user\\)`));
+          assert.match(
+            a.body.error!.message,
+            new RegExp(
+              `Hospital3/auditor1 already has ${LIMITS.inFlightPerUserMax} requests in flight on this node \\(at most ${LIMITS.inFlightPerUserMax} per user\\)`,
+            ),
+          );
         }
         // Everyone else is served: another organisation's user, and another user of the same one.
-        for (const [org, name] of [['Hospital1', 'doctor1'], ['Hospital2', 'nurse1'], ['Hospital3', 'nurse1']] as const) {
+        for (const [org, name] of [
+          ['Hospital1', 'doctor1'],
+          ['Hospital2', 'nurse1'],
+          ['Hospital3', 'nurse1'],
+        ] as const) {
           const c = client(org, name);
           try {
             assert.equal((await c.status()).nodeId, net.nodes[0]!.nodeId, `${org}/${name} is served`);
@@ -371,7 +442,11 @@ describe('REST gateway (3-node raft consortium)', () => {
         others.push(second);
         const orgRoom = LIMITS.inFlightPerOrgMax - LIMITS.inFlightPerUserMax;
         await until('the organisation limit refuses the rest', () => second.settled.length >= LIMITS.inFlightPerUserMax - orgRoom);
-        for (const a of second.settled) assert.match(a.body.error?.message ?? '', new RegExp(`the users of Hospital3 already have ${LIMITS.inFlightPerOrgMax} requests in flight on this node`));
+        for (const a of second.settled)
+          assert.match(
+            a.body.error?.message ?? '',
+            new RegExp(`the users of Hospital3 already have ${LIMITS.inFlightPerOrgMax} requests in flight on this node`),
+          );
         const h3 = client('Hospital3', 'doctor1');
         const h2 = client('Hospital2', 'doctor1');
         try {
@@ -415,7 +490,12 @@ describe('REST gateway (3-node raft consortium)', () => {
         let ninth: MedLedgerApiError | null = null;
         for (let attempt = 0; attempt < 20 && ninth === null; attempt++) {
           const probe = new AbortController();
-          const p = c.events(null, () => undefined, probe.signal).then(() => null, (err: unknown) => err as MedLedgerApiError);
+          const p = c
+            .events(null, () => undefined, probe.signal)
+            .then(
+              () => null,
+              (err: unknown) => err as MedLedgerApiError,
+            );
           const settled = await Promise.race([p, new Promise<'open'>((r) => setTimeout(() => r('open'), 300))]);
           if (settled === 'open' || settled === null) {
             probe.abort(); // not all eight were counted yet: try again
@@ -429,7 +509,13 @@ describe('REST gateway (3-node raft consortium)', () => {
         assert.match(ninth.message, /Hospital2\/auditor1 already has 8 event streams open on this node \(at most 8 per user\)/);
         const otherAbort = new AbortController();
         const otherStream = other.events(null, () => undefined, otherAbort.signal);
-        const otherOutcome = await Promise.race([otherStream.then(() => 'ended', (err: unknown) => String(err)), new Promise<string>((r) => setTimeout(() => r('open'), 500))]);
+        const otherOutcome = await Promise.race([
+          otherStream.then(
+            () => 'ended',
+            (err: unknown) => String(err),
+          ),
+          new Promise<string>((r) => setTimeout(() => r('open'), 500)),
+        ]);
         otherAbort.abort();
         await otherStream;
         assert.equal(otherOutcome, 'open', 'another user of the same organisation is served');
@@ -479,15 +565,32 @@ describe('REST gateway (3-node raft consortium)', () => {
       const node = net.nodes[0]!;
       const before = node.logLevel;
       const body = JSON.stringify({ level: 'debug' });
-      const asDoctor = await raw('POST', '/v1/admin/log-level', { body, headers: await signedHeaders('POST', '/v1/admin/log-level', body, net.user('Hospital1', 'doctor1')) });
+      const asDoctor = await raw('POST', '/v1/admin/log-level', {
+        body,
+        headers: await signedHeaders('POST', '/v1/admin/log-level', body, net.user('Hospital1', 'doctor1')),
+      });
       assert.equal(asDoctor.status, 403);
-      const foreignAdmin = await raw('POST', '/v1/admin/log-level', { body, headers: await signedHeaders('POST', '/v1/admin/log-level', body, net.user('Hospital2', 'admin1')) });
+      const foreignAdmin = await raw('POST', '/v1/admin/log-level', {
+        body,
+        headers: await signedHeaders('POST', '/v1/admin/log-level', body, net.user('Hospital2', 'admin1')),
+      });
       assert.equal(foreignAdmin.status, 403);
       assert.match(foreignAdmin.body.error!.message, /only an admin of Hospital1/);
       const bad = JSON.stringify({ level: 'loud' });
-      assert.equal((await raw('POST', '/v1/admin/log-level', { body: bad, headers: await signedHeaders('POST', '/v1/admin/log-level', bad, net.user('Hospital1', 'admin1')) })).status, 400);
+      assert.equal(
+        (
+          await raw('POST', '/v1/admin/log-level', {
+            body: bad,
+            headers: await signedHeaders('POST', '/v1/admin/log-level', bad, net.user('Hospital1', 'admin1')),
+          })
+        ).status,
+        400,
+      );
       assert.equal(node.logLevel, before, 'refusals changed nothing');
-      const ok = await raw('POST', '/v1/admin/log-level', { body, headers: await signedHeaders('POST', '/v1/admin/log-level', body, net.user('Hospital1', 'admin1')) });
+      const ok = await raw('POST', '/v1/admin/log-level', {
+        body,
+        headers: await signedHeaders('POST', '/v1/admin/log-level', body, net.user('Hospital1', 'admin1')),
+      });
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
       assert.deepEqual(ok.body, { level: 'debug', previous: before });
       assert.equal(node.logLevel, 'debug');
@@ -504,10 +607,14 @@ describe('REST gateway (3-node raft consortium)', () => {
       const abort = new AbortController();
       let sawContract!: () => void;
       const contractSeen = new Promise<void>((r) => (sawContract = r));
-      const streaming = c2.events(startHeight + 1, (e) => {
-        events.push(e);
-        if (e.type === 'contract' && e.event.name === 'AssetCreated') sawContract();
-      }, abort.signal);
+      const streaming = c2.events(
+        startHeight + 1,
+        (e) => {
+          events.push(e);
+          if (e.type === 'contract' && e.event.name === 'AssetCreated') sawContract();
+        },
+        abort.signal,
+      );
       try {
         const id = `mri-${Date.now()}`;
         const res = await c.submit('assets', 'create', [id, 'alice', '10'], { waitMs: 20_000 });
@@ -527,7 +634,10 @@ describe('REST gateway (3-node raft consortium)', () => {
         const block = await c.block(res.blockNumber!);
         const tx = block.txs.find((t) => t.txId === res.txId);
         assert.ok(tx, 'the block lists the transaction');
-        assert.deepEqual({ ...tx, position: 0 }, { position: 0, txId: res.txId, contract: 'assets', fn: 'create', creatorOrg: 'Hospital1', creatorId: 'doctor1', code: 'VALID' });
+        assert.deepEqual(
+          { ...tx, position: 0 },
+          { position: 0, txId: res.txId, contract: 'assets', fn: 'create', creatorOrg: 'Hospital1', creatorId: 'doctor1', code: 'VALID' },
+        );
         assert.match(block.hashHex, /^[0-9a-f]{64}$/);
         const previous = await c.block(res.blockNumber! - 1);
         assert.equal(block.previousHashHex, previous.hashHex);
@@ -537,7 +647,11 @@ describe('REST gateway (3-node raft consortium)', () => {
 
         await contractSeen;
         const blocks = events.filter((e): e is Extract<LedgerEvent, { type: 'block' }> => e.type === 'block').map((e) => e.block.number);
-        assert.deepEqual(blocks, Array.from({ length: blocks.length }, (_, i) => startHeight + 1 + i), 'blocks arrive in order without gaps');
+        assert.deepEqual(
+          blocks,
+          Array.from({ length: blocks.length }, (_, i) => startHeight + 1 + i),
+          'blocks arrive in order without gaps',
+        );
         assert.ok(blocks.includes(res.blockNumber!));
         const ce = events.find((e) => e.type === 'contract');
         assert.ok(ce && ce.type === 'contract' && ce.event.txId === res.txId);
@@ -561,16 +675,23 @@ describe('REST gateway (3-node raft consortium)', () => {
       const height = (await c.status()).height;
       try {
         await new Promise<void>((resolve, reject) => {
-          c.events(1, (e) => {
-            if (e.type === 'block') seen.push(e.block.number);
-            if (seen.length >= height) resolve();
-          }, abort.signal).catch(reject);
+          c.events(
+            1,
+            (e) => {
+              if (e.type === 'block') seen.push(e.block.number);
+              if (seen.length >= height) resolve();
+            },
+            abort.signal,
+          ).catch(reject);
         });
       } finally {
         abort.abort();
         c.close();
       }
-      assert.deepEqual(seen.slice(0, height), Array.from({ length: height }, (_, i) => i + 1));
+      assert.deepEqual(
+        seen.slice(0, height),
+        Array.from({ length: height }, (_, i) => i + 1),
+      );
     });
 
     it('names the URL when the node cannot be reached', async () => {

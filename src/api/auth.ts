@@ -15,7 +15,10 @@ const CERT_HEADER_BYTES_MAX = 16 * 1024;
 
 export class AuthError extends Error {
   override readonly name = 'AuthError';
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -27,7 +30,10 @@ export class AuthError extends Error {
  */
 export class NonceCache {
   private readonly seen = new Map<string, number>();
-  constructor(private readonly windowMs: number, private readonly entriesMax: number) {}
+  constructor(
+    private readonly windowMs: number,
+    private readonly entriesMax: number,
+  ) {}
 
   /** Record a nonce; false if it was already seen. Throws AuthError when the cache is full of live nonces. */
   add(nonce: string, nowMs: number): boolean {
@@ -64,7 +70,8 @@ export interface VerifyRequestInput {
 
 function header(headers: VerifyRequestInput['headers'], name: string): string {
   const v = headers[name];
-  if (v === undefined) throw new AuthError('UNAUTHENTICATED', `missing header ${name} (requests are signed with the client's certificate key; see /openapi.json)`);
+  if (v === undefined)
+    throw new AuthError('UNAUTHENTICATED', `missing header ${name} (requests are signed with the client's certificate key; see /openapi.json)`);
   if (Array.isArray(v)) throw new AuthError('UNAUTHENTICATED', `header ${name} is repeated`);
   return v;
 }
@@ -76,16 +83,26 @@ export function verifyRequest(input: VerifyRequestInput): Identity {
   const timestamp = header(input.headers, AUTH_HEADERS.timestamp);
   const nonce = header(input.headers, AUTH_HEADERS.nonce);
   const signatureB64 = header(input.headers, AUTH_HEADERS.signature);
-  if (certB64.length > CERT_HEADER_BYTES_MAX || !/^[A-Za-z0-9+/]+={0,2}$/.test(certB64)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.cert} must be base64 of a PEM certificate (at most ${CERT_HEADER_BYTES_MAX} characters)`);
-  if (!AUDIENCE_PATTERN.test(audience)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.audience} must be the id of the node the request is addressed to (GET /v1/health tells it)`);
-  if (audience !== input.audience) throw new AuthError('WRONG_AUDIENCE', `this request was signed for node ${audience}, but this is node ${input.audience}: sign each request for the node it is sent to`);
+  if (certB64.length > CERT_HEADER_BYTES_MAX || !/^[A-Za-z0-9+/]+={0,2}$/.test(certB64))
+    throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.cert} must be base64 of a PEM certificate (at most ${CERT_HEADER_BYTES_MAX} characters)`);
+  if (!AUDIENCE_PATTERN.test(audience))
+    throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.audience} must be the id of the node the request is addressed to (GET /v1/health tells it)`);
+  if (audience !== input.audience)
+    throw new AuthError(
+      'WRONG_AUDIENCE',
+      `this request was signed for node ${audience}, but this is node ${input.audience}: sign each request for the node it is sent to`,
+    );
   if (!/^\d{1,15}$/.test(timestamp)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.timestamp} must be milliseconds since the epoch`);
   if (!/^[0-9a-f]{32,128}$/.test(nonce)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.nonce} must be 16 to 64 bytes as lowercase hex`);
-  if (!/^[A-Za-z0-9+/]{86}==$/.test(signatureB64)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.signature} must be base64 of a 64-byte P-256 signature`);
+  if (!/^[A-Za-z0-9+/]{86}==$/.test(signatureB64))
+    throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.signature} must be base64 of a 64-byte P-256 signature`);
   const windowMs = input.windowMs ?? AUTH_CLOCK_WINDOW_MS;
   const skewMs = Number(timestamp) - input.nowMs;
   if (Math.abs(skewMs) > windowMs) {
-    throw new AuthError('STALE_REQUEST', `request timestamp is ${Math.round(Math.abs(skewMs) / 1000)} s ${skewMs < 0 ? 'behind' : 'ahead of'} the server clock (window ±${windowMs / 1000} s)`);
+    throw new AuthError(
+      'STALE_REQUEST',
+      `request timestamp is ${Math.round(Math.abs(skewMs) / 1000)} s ${skewMs < 0 ? 'behind' : 'ahead of'} the server clock (window ±${windowMs / 1000} s)`,
+    );
   }
   const certPem = Buffer.from(certB64, 'base64').toString('utf8');
   let identity: Identity;
@@ -97,7 +114,10 @@ export function verifyRequest(input: VerifyRequestInput): Identity {
   }
   const signature = new Uint8Array(Buffer.from(signatureB64, 'base64'));
   if (!verify(identity.publicKey, canonicalRequest(audience, input.method, input.pathAndQuery, timestamp, nonce, input.body), signature)) {
-    throw new AuthError('BAD_SIGNATURE', `request signature does not verify for ${identity.org}/${identity.id} (sign the audience, method, path+query, timestamp, nonce and sha256 of the exact body)`);
+    throw new AuthError(
+      'BAD_SIGNATURE',
+      `request signature does not verify for ${identity.org}/${identity.id} (sign the audience, method, path+query, timestamp, nonce and sha256 of the exact body)`,
+    );
   }
   // Only a correctly signed request consumes a nonce: strangers cannot fill the cache.
   if (!input.nonces.add(nonce, input.nowMs)) throw new AuthError('REPLAYED', `nonce ${nonce} was already used: a replayed request`);

@@ -139,7 +139,10 @@ export function registerConsole(app: FastifyInstance, info: ConsoleInfo, opts: C
 
   const page = (_req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     if (!built) {
-      return reply.code(503).type('text/plain; charset=utf-8').send('The MedLedger console has not been built on this node: run `npm run build:console` (medledger up and node start build it when it is missing).');
+      return reply
+        .code(503)
+        .type('text/plain; charset=utf-8')
+        .send('The MedLedger console has not been built on this node: run `npm run build:console` (medledger up and node start build it when it is missing).');
     }
     const nonce = randomBytes(16).toString('base64');
     reply.header('content-security-policy', consoleCsp(nonce));

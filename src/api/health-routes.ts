@@ -25,7 +25,15 @@ import { ApiError } from './server.ts';
 
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const r = schema.safeParse(value ?? {});
-  if (!r.success) throw new ApiError(400, 'BAD_REQUEST', r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '));
+  if (!r.success)
+    throw new ApiError(
+      400,
+      'BAD_REQUEST',
+      r.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+        .join('; '),
+    );
   return r.data;
 }
 
@@ -59,7 +67,8 @@ export const PENDING_VERSION_TTL_MS = PREPARED_VERSION_TTL_MS;
 export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyRequest) => Identity, records: RecordService): void {
   const ownOrg = (req: FastifyRequest): Identity => {
     const id = who(req);
-    if (id.org !== records.node.org) throw new ApiError(403, 'FORBIDDEN', `${id.org}/${id.id} must use a node of ${id.org}; this is ${records.node.org}'s node`);
+    if (id.org !== records.node.org)
+      throw new ApiError(403, 'FORBIDDEN', `${id.org}/${id.id} must use a node of ${id.org}; this is ${records.node.org}'s node`);
     return id;
   };
 
@@ -81,11 +90,22 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
     try {
       const version = records.nextVersion(body.recordId);
       const holder = records.preparedHolder(body.recordId, version);
-      if (holder && holder.user !== me) throw new ApiError(409, 'CONFLICT', `version ${version} of ${body.recordId} is being written by ${holder.user}; try again once it is on chain or discarded`);
+      if (holder && holder.user !== me)
+        throw new ApiError(
+          409,
+          'CONFLICT',
+          `version ${version} of ${body.recordId} is being written by ${holder.user}; try again once it is on chain or discarded`,
+        );
       // prepareParts claims the version before its first await: two concurrent prepares cannot both pass.
-      const content = body.content.kind === 'fhir'
-        ? { kind: 'fhir' as const, resource: body.content.resource }
-        : { kind: 'file' as const, bytes: new Uint8Array(Buffer.from(body.content.dataBase64, 'base64')), mediaType: body.content.mediaType, ...(body.content.sensitivity ? { sensitivity: body.content.sensitivity } : {}) };
+      const content =
+        body.content.kind === 'fhir'
+          ? { kind: 'fhir' as const, resource: body.content.resource }
+          : {
+              kind: 'file' as const,
+              bytes: new Uint8Array(Buffer.from(body.content.dataBase64, 'base64')),
+              mediaType: body.content.mediaType,
+              ...(body.content.sensitivity ? { sensitivity: body.content.sensitivity } : {}),
+            };
       const prepared = await records.prepareParts(body.recordId, version, content, { preparedBy: me });
       return { recordId: body.recordId, version, ...prepared };
     } catch (err) {
@@ -101,7 +121,8 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
     const body = parse(DiscardBody, req.body);
     // Only a version the chain does not hold: nextVersion() is then still <= it.
     try {
-      if (records.nextVersion(body.recordId) > body.version) throw new ApiError(409, 'CONFLICT', `version ${body.version} of ${body.recordId} is on chain; erase the record instead`);
+      if (records.nextVersion(body.recordId) > body.version)
+        throw new ApiError(409, 'CONFLICT', `version ${body.version} of ${body.recordId} is on chain; erase the record instead`);
     } catch (err) {
       if (!(err instanceof RecordError)) throw err;
     }
@@ -130,11 +151,20 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
     // come (a request holding a slot for nothing; issue 16, item 7).
     const peer = records.node.peer;
     if (peer && !peer.ledger.txStatus(body.txId)) {
-      throw new ApiError(404, 'NOT_FOUND', `access transaction ${body.txId} is not on this node's chain: submit it and wait for its commit (GET /v1/tx/{txId}?waitMs=…) before asking for the content`);
+      throw new ApiError(
+        404,
+        'NOT_FOUND',
+        `access transaction ${body.txId} is not on this node's chain: submit it and wait for its commit (GET /v1/tx/{txId}?waitMs=…) before asking for the content`,
+      );
     }
     try {
       const r = await records.fetchReleased(body.txId, `${id.org}/${id.id}`);
-      return { txId: body.txId, version: r.version, custodian: r.custodian, parts: r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, dataBase64: Buffer.from(p.content).toString('base64') })) };
+      return {
+        txId: body.txId,
+        version: r.version,
+        custodian: r.custodian,
+        parts: r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, dataBase64: Buffer.from(p.content).toString('base64') })),
+      };
     } catch (err) {
       return mapError(err);
     }
@@ -147,7 +177,8 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
     if (denied) throw new ApiError(403, 'FORBIDDEN', `${me} may not prepare datasets: ${denied}`);
     const body = parse(PrepareDatasetBody, req.body);
     const holder = records.preparedDatasetHolder(body.datasetId);
-    if (holder && holder.user !== me) throw new ApiError(409, 'CONFLICT', `dataset ${body.datasetId} is being prepared by ${holder.user}; try again once it is registered or has expired`);
+    if (holder && holder.user !== me)
+      throw new ApiError(409, 'CONFLICT', `dataset ${body.datasetId} is being prepared by ${holder.user}; try again once it is registered or has expired`);
     const bytes = new Uint8Array(Buffer.from(body.dataBase64, 'base64'));
     try {
       // Content is checked against its media type in the record service (datasetShape), JSON depth included.

@@ -21,8 +21,14 @@ describe('lab jobs (simulations in a worker thread)', () => {
     const started = jobs.start(request({}), 'H1/researcher1');
     assert.equal(started.state, 'running');
     assert.equal(started.total, 2);
-    assert.throws(() => jobs.start(request({}), 'H1/admin1'), (e: unknown) => e instanceof LabError && e.code === 'BUSY');
-    assert.throws(() => jobs.get(started.jobId, 'H2/researcher1'), (e: unknown) => e instanceof LabError && e.code === 'NOT_FOUND');
+    assert.throws(
+      () => jobs.start(request({}), 'H1/admin1'),
+      (e: unknown) => e instanceof LabError && e.code === 'BUSY',
+    );
+    assert.throws(
+      () => jobs.get(started.jobId, 'H2/researcher1'),
+      (e: unknown) => e instanceof LabError && e.code === 'NOT_FOUND',
+    );
     const done = await settled(jobs, started.jobId, 'H1/researcher1');
     assert.equal(done.state, 'done', done.error ?? '');
     assert.equal(done.done, 2);

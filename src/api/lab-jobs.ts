@@ -22,7 +22,10 @@ const WORKER_HEAP_MB = 512;
 
 export class LabError extends Error {
   override readonly name = 'LabError';
-  constructor(readonly code: 'BUSY' | 'NOT_FOUND' | 'INVALID', message: string) {
+  constructor(
+    readonly code: 'BUSY' | 'NOT_FOUND' | 'INVALID',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -57,12 +60,28 @@ export class LabJobs {
 
   /** Start a campaign for `owner` (org/id); refused while another runs on this node. */
   start(request: Request, owner: string): LabJobT {
-    if (!engineNames().includes(request.engine)) throw new LabError('INVALID', `engine: unknown engine "${request.engine}" (known: ${engineNames().join(', ')})`);
+    if (!engineNames().includes(request.engine))
+      throw new LabError('INVALID', `engine: unknown engine "${request.engine}" (known: ${engineNames().join(', ')})`);
     const running = [...this.jobs.values()].find((j) => j.view.state === 'running');
-    if (running) throw new LabError('BUSY', `this node is already running a lab campaign (${running.view.request.engine}, ${running.view.done}/${running.view.total} seeds); try again when it finishes`);
+    if (running)
+      throw new LabError(
+        'BUSY',
+        `this node is already running a lab campaign (${running.view.request.engine}, ${running.view.done}/${running.view.total} seeds); try again when it finishes`,
+      );
     const jobId = randomBytes(16).toString('hex');
     const job: Job = {
-      view: { jobId, state: 'running', done: 0, total: request.seeds, failing: 0, startedAtMs: Date.now(), finishedAtMs: null, request, summary: null, error: null },
+      view: {
+        jobId,
+        state: 'running',
+        done: 0,
+        total: request.seeds,
+        failing: 0,
+        startedAtMs: Date.now(),
+        finishedAtMs: null,
+        request,
+        summary: null,
+        error: null,
+      },
       owner,
       worker: null,
       timer: null,
@@ -81,7 +100,10 @@ export class LabJobs {
     worker.on('exit', (code) => {
       if (job.view.state === 'running') this.finish(job, { state: 'failed', error: `the simulation stopped (exit ${code})` });
     });
-    job.timer = setTimeout(() => this.finish(job, { state: 'failed', error: `stopped after ${this.wallMsMax / 1000} s: ask for fewer seeds, nodes or less simulated time` }), this.wallMsMax);
+    job.timer = setTimeout(
+      () => this.finish(job, { state: 'failed', error: `stopped after ${this.wallMsMax / 1000} s: ask for fewer seeds, nodes or less simulated time` }),
+      this.wallMsMax,
+    );
     job.timer.unref();
     return job.view;
   }

@@ -11,7 +11,15 @@ import { ApiError } from './server.ts';
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const r = schema.safeParse(value ?? {});
-  if (!r.success) throw new ApiError(400, 'BAD_REQUEST', r.error.issues.slice(0, 5).map((i) => `${where} ${i.path.join('.') || '(whole)'}: ${i.message}`).join('; '));
+  if (!r.success)
+    throw new ApiError(
+      400,
+      'BAD_REQUEST',
+      r.error.issues
+        .slice(0, 5)
+        .map((i) => `${where} ${i.path.join('.') || '(whole)'}: ${i.message}`)
+        .join('; '),
+    );
   return r.data;
 }
 
@@ -28,7 +36,8 @@ export function registerLabRoutes(app: FastifyInstance, who: (req: FastifyReques
   const labUser = (req: FastifyRequest): string => {
     const me = who(req);
     // Simulations spend this hospital's CPU: its researchers, admins and supervisors only.
-    if (!LAB_ROLES.includes(me.role)) throw new ApiError(403, 'FORBIDDEN', `the consensus lab is for ${LAB_ROLES.join(', ')}; ${me.org}/${me.id} is a ${me.role}`);
+    if (!LAB_ROLES.includes(me.role))
+      throw new ApiError(403, 'FORBIDDEN', `the consensus lab is for ${LAB_ROLES.join(', ')}; ${me.org}/${me.id} is a ${me.role}`);
     return `${me.org}/${me.id}`;
   };
 

@@ -60,15 +60,20 @@ async function startOnce(opts: LocalConsortiumOptions): Promise<LocalConsortium>
       const config = loadNodeConfig(n.configPath);
       const node = await MedLedgerNode.start(config);
       nodes.push(node);
-      apis.push(await startApiServer(node, {
-        host: config.listen.api.host,
-        port: config.listen.api.port,
-        tls: { certChainPem: `${readPem(config.identity.cert, 'node certificate').trim()}\n${readPem(config.identity.orgCa, 'organisation CA certificate').trim()}\n`, keyPem: readPem(config.identity.key, 'node key') },
-        bodyLimitBytes: opts.api?.bodyLimitBytes ?? config.limits.requestBodyBytesMax,
-        logger: createLogger('api', { node: node.nodeId }),
-        limits: { ...apiLimitsOf(config), ...opts.api?.limits },
-        ...(opts.api?.clock ? { clock: opts.api.clock } : {}),
-      }));
+      apis.push(
+        await startApiServer(node, {
+          host: config.listen.api.host,
+          port: config.listen.api.port,
+          tls: {
+            certChainPem: `${readPem(config.identity.cert, 'node certificate').trim()}\n${readPem(config.identity.orgCa, 'organisation CA certificate').trim()}\n`,
+            keyPem: readPem(config.identity.key, 'node key'),
+          },
+          bodyLimitBytes: opts.api?.bodyLimitBytes ?? config.limits.requestBodyBytesMax,
+          logger: createLogger('api', { node: node.nodeId }),
+          limits: { ...apiLimitsOf(config), ...opts.api?.limits },
+          ...(opts.api?.clock ? { clock: opts.api.clock } : {}),
+        }),
+      );
     }
     await waitForLeader(nodes, opts.readyTimeoutMs ?? 30_000);
   } catch (err) {

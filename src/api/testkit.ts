@@ -19,7 +19,9 @@ export interface TestNetwork {
   stop(): Promise<void>;
 }
 
-export async function startTestNetwork(opts: { orgs?: number; engine?: EngineName; api?: Partial<Pick<ApiServerOptions, 'bodyLimitBytes' | 'limits' | 'clock'>> } = {}): Promise<TestNetwork> {
+export async function startTestNetwork(
+  opts: { orgs?: number; engine?: EngineName; api?: Partial<Pick<ApiServerOptions, 'bodyLimitBytes' | 'limits' | 'clock'>> } = {},
+): Promise<TestNetwork> {
   const local = await startLocalConsortium({ orgs: opts.orgs ?? 3, engine: opts.engine ?? 'raft', tickMs: 20, ...(opts.api ? { api: opts.api } : {}) });
   return {
     ...local,

@@ -33,7 +33,11 @@ const browserPlatform: Plugin = {
   name: 'medledger-browser-platform',
   setup(b) {
     b.onResolve({ filter: /^node:|^(fs|path|crypto|https?|net|tls|os|child_process|worker_threads|stream|url|zlib)$/ }, (args) => ({
-      errors: [{ text: `${args.path} is a Node.js module, imported by ${relative(REPO_DIR, args.importer)}: code the console bundles must not depend on Node (use a *.browser.ts sibling or move the import out of the browser's path)` }],
+      errors: [
+        {
+          text: `${args.path} is a Node.js module, imported by ${relative(REPO_DIR, args.importer)}: code the console bundles must not depend on Node (use a *.browser.ts sibling or move the import out of the browser's path)`,
+        },
+      ],
     }));
     b.onResolve({ filter: /\.ts$/ }, (args) => {
       if (!args.path.startsWith('.')) return undefined;
@@ -109,7 +113,12 @@ export async function buildConsole(dist = CONSOLE_DIST_DIR): Promise<ConsoleBuil
     if (!js || !css) throw new Error(`console build produced no main bundle (outputs: ${outputs.join(', ')})`);
     const template = readFileSync(join(WEB_DIR, 'index.html'), 'utf8');
     writeFileSync(join(tmp, 'index.html'), template.replace('__MAIN_JS__', `/assets/${js}`).replace('__MAIN_CSS__', `/assets/${css}`));
-    const inputs = [...Object.keys(metafile.inputs).filter((i) => !i.includes('node_modules/')), relative(REPO_DIR, join(WEB_DIR, 'index.html')), relative(REPO_DIR, fileURLToPath(import.meta.url)), 'package-lock.json'].sort();
+    const inputs = [
+      ...Object.keys(metafile.inputs).filter((i) => !i.includes('node_modules/')),
+      relative(REPO_DIR, join(WEB_DIR, 'index.html')),
+      relative(REPO_DIR, fileURLToPath(import.meta.url)),
+      'package-lock.json',
+    ].sort();
     const info: BuildInfo = { format: BUILD_FORMAT, inputs, inputsHash: hashInputs(inputs), builtAtMs: Date.now() };
     writeFileSync(join(tmp, BUILD_INFO), JSON.stringify(info, null, 1));
     rmSync(dist, { recursive: true, force: true });
@@ -119,7 +128,13 @@ export async function buildConsole(dist = CONSOLE_DIST_DIR): Promise<ConsoleBuil
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     const errors = (err as { errors?: Array<{ text: string; location?: { file: string; line: number } | null }> }).errors;
-    if (errors?.length) throw new Error(`console build failed:\n${errors.slice(0, 10).map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`).join('\n')}`);
+    if (errors?.length)
+      throw new Error(
+        `console build failed:\n${errors
+          .slice(0, 10)
+          .map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`)
+          .join('\n')}`,
+      );
     throw err;
   }
 }
@@ -133,7 +148,10 @@ export async function ensureConsoleBuilt(dist = CONSOLE_DIST_DIR): Promise<Conso
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = Date.now();
   buildConsole().then(
-    (r) => console.log(`console built into ${relative(process.cwd(), r.dist)}: ${r.files.length} files, ${(r.bytes / 1024).toFixed(0)} KiB, ${Date.now() - started} ms`),
+    (r) =>
+      console.log(
+        `console built into ${relative(process.cwd(), r.dist)}: ${r.files.length} files, ${(r.bytes / 1024).toFixed(0)} KiB, ${Date.now() - started} ms`,
+      ),
     (err: unknown) => {
       console.error((err as Error).message);
       process.exit(1);

@@ -28,9 +28,11 @@ const cli = runCli;
 function shuffled<T>(items: readonly T[], seed: number): T[] {
   let x = seed >>> 0 || 1;
   const next = (): number => {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     return x / 0x1_0000_0000;
   };
   const out = [...items];
@@ -73,7 +75,14 @@ describe('npm start demo seeding (5 hospitals)', () => {
   });
 
   it('each hospital: two patients enrolled, doctor1 caring for them, two FHIR records (the visit with a restricted part), a dataset', async () => {
-    const datasets = await json<{ datasets: Array<{ datasetId: string; ownerOrg: string; recordCount: number; columns: string[] }> }>(['dataset', 'list', '--org', 'Hospital2', '--user', 'researcher1']);
+    const datasets = await json<{ datasets: Array<{ datasetId: string; ownerOrg: string; recordCount: number; columns: string[] }> }>([
+      'dataset',
+      'list',
+      '--org',
+      'Hospital2',
+      '--user',
+      'researcher1',
+    ]);
     assert.deepEqual(datasets.datasets.map((d) => d.datasetId).sort(), ORGS.map((o) => `bp-${o.toLowerCase()}`).sort());
     for (const d of datasets.datasets) {
       assert.deepEqual(d.columns, ['age', 'sbp', 'bmi']);
@@ -82,7 +91,16 @@ describe('npm start demo seeding (5 hospitals)', () => {
     }
     for (const [i, org] of ORGS.entries()) {
       const n = i + 1;
-      const recs = await json<{ records: Array<{ recordId: string; category: string; sensitivity: string; custodian: string; version: number }> }>(['record', 'list', '--org', org, '--user', 'doctor1', '--patient', `${org}/patient1`]);
+      const recs = await json<{ records: Array<{ recordId: string; category: string; sensitivity: string; custodian: string; version: number }> }>([
+        'record',
+        'list',
+        '--org',
+        org,
+        '--user',
+        'doctor1',
+        '--patient',
+        `${org}/patient1`,
+      ]);
       assert.deepEqual(recs.records.map((r) => [r.recordId, r.category, r.sensitivity, r.custodian, r.version]).sort(), [
         [`h${n}-p1-bp`, 'Observation', 'normal', org, 1],
         [`h${n}-p1-visit`, 'Bundle', 'restricted', org, 1],
@@ -92,43 +110,120 @@ describe('npm start demo seeding (5 hospitals)', () => {
       assert.deepEqual((await json<{ records: unknown[] }>(['record', 'list', '--org', org, '--user', 'doctor1', '--patient', `${org}/patient2`])).records, []);
     }
     // The custodian's doctor reads the visit's normal and sensitive parts: the Observation, not the F32.1 condition.
-    const visit = await json<{ allowed: boolean; parts: Array<{ sensitivity: string; content: string }> }>(['record', 'get', '--org', 'Hospital3', '--user', 'doctor1', '--record-id', 'h3-p1-visit', '--sensitivity', 'sensitive']);
+    const visit = await json<{ allowed: boolean; parts: Array<{ sensitivity: string; content: string }> }>([
+      'record',
+      'get',
+      '--org',
+      'Hospital3',
+      '--user',
+      'doctor1',
+      '--record-id',
+      'h3-p1-visit',
+      '--sensitivity',
+      'sensitive',
+    ]);
     assert.equal(visit.allowed, true);
-    assert.deepEqual(visit.parts.map((p) => p.sensitivity), ['normal']);
+    assert.deepEqual(
+      visit.parts.map((p) => p.sensitivity),
+      ['normal'],
+    );
     assert.match(visit.parts[0]!.content, /"8867-4"/);
     assert.doesNotMatch(visit.parts[0]!.content, /F32/);
     // The patient reads their own record in full, restricted part included.
-    const own = await json<{ allowed: boolean; parts: Array<{ sensitivity: string; content: string }> }>(['record', 'get', '--org', 'Hospital3', '--user', 'patient1', '--record-id', 'h3-p1-visit', '--purpose', 'PATRQT']);
+    const own = await json<{ allowed: boolean; parts: Array<{ sensitivity: string; content: string }> }>([
+      'record',
+      'get',
+      '--org',
+      'Hospital3',
+      '--user',
+      'patient1',
+      '--record-id',
+      'h3-p1-visit',
+      '--purpose',
+      'PATRQT',
+    ]);
     assert.equal(own.allowed, true);
-    assert.deepEqual(own.parts.map((p) => p.sensitivity), ['normal', 'restricted']);
+    assert.deepEqual(
+      own.parts.map((p) => p.sensitivity),
+      ['normal', 'restricted'],
+    );
     assert.match(own.parts[1]!.content, /F32\.1/);
   });
 
-  it('the consent, the researcher\'s approved applications and the history are on chain', async () => {
-    const consents = await json<Array<{ grantee: unknown; actions: string[]; purposes: string[]; scope: { maxSensitivity: string } }>>(['consent', 'list', '--org', 'Hospital1', '--user', 'patient1']);
+  it("the consent, the researcher's approved applications and the history are on chain", async () => {
+    const consents = await json<Array<{ grantee: unknown; actions: string[]; purposes: string[]; scope: { maxSensitivity: string } }>>([
+      'consent',
+      'list',
+      '--org',
+      'Hospital1',
+      '--user',
+      'patient1',
+    ]);
     assert.equal(consents.length, 1);
-    assert.deepEqual({ g: consents[0]!.grantee, a: consents[0]!.actions, p: consents[0]!.purposes, s: consents[0]!.scope.maxSensitivity }, { g: { kind: 'user', user: 'Hospital2/doctor1' }, a: ['read'], p: ['TREAT'], s: 'sensitive' });
+    assert.deepEqual(
+      { g: consents[0]!.grantee, a: consents[0]!.actions, p: consents[0]!.purposes, s: consents[0]!.scope.maxSensitivity },
+      { g: { kind: 'user', user: 'Hospital2/doctor1' }, a: ['read'], p: ['TREAT'], s: 'sensitive' },
+    );
 
-    const apps = await json<Array<{ target: { datasetId: string }; status: string; actions: string[] }>>(['access', 'list', '--org', 'Hospital2', '--user', 'researcher1', '--applicant', 'Hospital2/researcher1']);
+    const apps = await json<Array<{ target: { datasetId: string }; status: string; actions: string[] }>>([
+      'access',
+      'list',
+      '--org',
+      'Hospital2',
+      '--user',
+      'researcher1',
+      '--applicant',
+      'Hospital2/researcher1',
+    ]);
     assert.deepEqual(apps.map((a) => [a.target.datasetId, a.status]).sort(), ORGS.map((o) => [`bp-${o.toLowerCase()}`, 'approved']).sort());
 
     // History: a consented cross-hospital read, a denied read, a break-the-glass read, all in patient1's log.
-    const log = await json<{ entries: Array<{ op: string; outcome: string; actor: { org: string; id: string }; recordId: string | null; purpose: string | null; securityAlert: boolean }> }>(['audit', 'patient', '--org', 'Hospital1', '--user', 'patient1', '--page-size', '200']);
-    const reads = log.entries.filter((e) => e.op === 'access.read').map((e) => `${e.outcome} ${e.actor.org}/${e.actor.id} ${e.recordId} ${e.purpose}${e.securityAlert ? ' alert' : ''}`);
-    for (const expected of ['allow Hospital2/doctor1 h1-p1-visit TREAT', 'deny Hospital3/nurse1 h1-p1-bp TREAT', 'allow Hospital4/doctor1 h1-p1-visit BTG alert']) {
+    const log = await json<{
+      entries: Array<{
+        op: string;
+        outcome: string;
+        actor: { org: string; id: string };
+        recordId: string | null;
+        purpose: string | null;
+        securityAlert: boolean;
+      }>;
+    }>(['audit', 'patient', '--org', 'Hospital1', '--user', 'patient1', '--page-size', '200']);
+    const reads = log.entries
+      .filter((e) => e.op === 'access.read')
+      .map((e) => `${e.outcome} ${e.actor.org}/${e.actor.id} ${e.recordId} ${e.purpose}${e.securityAlert ? ' alert' : ''}`);
+    for (const expected of [
+      'allow Hospital2/doctor1 h1-p1-visit TREAT',
+      'deny Hospital3/nurse1 h1-p1-bp TREAT',
+      'allow Hospital4/doctor1 h1-p1-visit BTG alert',
+    ]) {
       assert.ok(reads.includes(expected), `${expected} in\n${reads.join('\n')}`);
     }
     const feed = await json<{ notifications: Array<{ kind?: string; type?: string }> }>(['audit', 'feed', '--org', 'Hospital1', '--user', 'patient1']);
     assert.match(JSON.stringify(feed), /break-the-glass/);
 
-    const st = await json<{ status: string; requester: string; datasetIds: string[]; result: { count: number; suppressed: boolean } }>(['stats', 'get', '--org', 'Hospital2', '--user', 'researcher1', '--request-id', seeded.statisticsRequest!]);
-    assert.deepEqual({ s: st.status, r: st.requester, d: st.datasetIds.length, sup: st.result.suppressed }, { s: 'completed', r: 'Hospital2/researcher1', d: 5, sup: false });
+    const st = await json<{ status: string; requester: string; datasetIds: string[]; result: { count: number; suppressed: boolean } }>([
+      'stats',
+      'get',
+      '--org',
+      'Hospital2',
+      '--user',
+      'researcher1',
+      '--request-id',
+      seeded.statisticsRequest!,
+    ]);
+    assert.deepEqual(
+      { s: st.status, r: st.requester, d: st.datasetIds.length, sup: st.result.suppressed },
+      { s: 'completed', r: 'Hospital2/researcher1', d: 5, sup: false },
+    );
     assert.ok(st.result.count >= 100, `count ${st.result.count}`);
   });
 
   it('every example command it prints works in any order, any number of times (denials and refusals exit 4, the rest 0)', async () => {
     const text = exampleCommands(net.dir);
-    const lines = text.split('\n').filter((l) => l.trimStart().startsWith('node bin/medledger.js ')).map((l) => l.trim());
+    const lines = text
+      .split('\n')
+      .filter((l) => l.trimStart().startsWith('node bin/medledger.js '))
+      .map((l) => l.trim());
     assert.ok(lines.length >= 10, text);
     // Each command twice, in an order shuffled with a fixed seed (a failure replays): no command
     // may depend on another having run, or not, nor spoil the others (issue 16 item 9: one
@@ -184,10 +279,12 @@ describe('npm start demo seeding (5 hospitals)', () => {
       assert.match(r.out, /^ {2}\[123\.33, 146\.67\) +\d+$/m);
       assert.match(r.out, /^ {2}above 170 +suppressed$/m);
     }
-    for (const r of runsOf('stats run --org Hospital3')) assert.match(r.out, /^REFUSED \(request \S+\):\n\s+dataset bp-hospital1: application: no approved access application/);
+    for (const r of runsOf('stats run --org Hospital3'))
+      assert.match(r.out, /^REFUSED \(request \S+\):\n\s+dataset bp-hospital1: application: no approved access application/);
     for (const r of runsOf('audit record')) validateFhir((JSON.parse(r.out) as { bundle: unknown }).bundle);
     // Afterwards nobody of the walkthrough is locked out: CAMS (Hospital1's admin) sees live sessions.
-    const sessionOf = (provider: string, recordId: string) => json<{ state: number }>(['access', 'session', '--org', 'Hospital1', '--user', 'admin1', '--provider', provider, '--record-id', recordId]);
+    const sessionOf = (provider: string, recordId: string) =>
+      json<{ state: number }>(['access', 'session', '--org', 'Hospital1', '--user', 'admin1', '--provider', provider, '--record-id', recordId]);
     assert.equal((await sessionOf('Hospital2/doctor1', 'h1-p1-visit')).state, 2);
     assert.equal((await sessionOf('Hospital3/doctor1', 'h1-p1-bp')).state, 1);
     assert.equal((await sessionOf('Hospital5/doctor1', 'h1-p1-bp')).state, 2);
@@ -199,13 +296,26 @@ describe('npm start demo seeding (5 hospitals)', () => {
     const h3admin = connectAs(net.dir, 'Hospital3', 'admin1');
     const patient = connectAs(net.dir, 'Hospital2', 'patient1');
     try {
-      await assert.rejects(h3admin.startCare('Hospital3/doctor2', pseudonym), (err: unknown) => err instanceof MedLedgerApiError && /started by the patient, or by an admin or supervisor of the patient's own hospital/.test(err.message));
+      await assert.rejects(
+        h3admin.startCare('Hospital3/doctor2', pseudonym),
+        (err: unknown) =>
+          err instanceof MedLedgerApiError && /started by the patient, or by an admin or supervisor of the patient's own hospital/.test(err.message),
+      );
       const denied = await cli(['record', 'get', '--org', 'Hospital3', '--user', 'doctor2', '--record-id', 'h2-p1-bp', '--dir', net.dir]);
       assert.equal(denied.code, 4, `${denied.out}${denied.err}`);
       assert.match(denied.out, /^DENIED \(audited in tx[\s\S]*care relation: the patient is not in this doctor's care/);
       // The patient decides: then the same doctor reads on the basis of the care relation.
       await patient.startCare('Hospital3/doctor2', pseudonym);
-      const read = await json<{ allowed: boolean; basis: { rule: string } }>(['record', 'get', '--org', 'Hospital3', '--user', 'doctor2', '--record-id', 'h2-p1-bp']);
+      const read = await json<{ allowed: boolean; basis: { rule: string } }>([
+        'record',
+        'get',
+        '--org',
+        'Hospital3',
+        '--user',
+        'doctor2',
+        '--record-id',
+        'h2-p1-bp',
+      ]);
       assert.equal(read.allowed, true);
     } finally {
       h3admin.close();
@@ -216,14 +326,34 @@ describe('npm start demo seeding (5 hospitals)', () => {
   // Issue 16, item 2: pseudonyms must not be linked to the patients' user ids on chain.
   it("no node's data files link a patient's pseudonym to their user id: not the enrolment, not the patient's own transactions", async () => {
     // One more of the patient's own acts, just before reading the files: a consent by patient2.
-    const granted = await cli(['consent', 'grant', '--org', 'Hospital1', '--user', 'patient2', '--grantee', 'org:Hospital4', '--actions', 'read', '--purposes', 'TREAT', '--days', '1', '--max-sensitivity', 'normal', '--dir', net.dir]);
+    const granted = await cli([
+      'consent',
+      'grant',
+      '--org',
+      'Hospital1',
+      '--user',
+      'patient2',
+      '--grantee',
+      'org:Hospital4',
+      '--actions',
+      'read',
+      '--purposes',
+      'TREAT',
+      '--days',
+      '1',
+      '--max-sensitivity',
+      'normal',
+      '--dir',
+      net.dir,
+    ]);
     assert.equal(granted.code, 0, granted.err);
     const logins = ORGS.flatMap((org) => ['patient1', 'patient2'].map((login) => ({ org, login, pseudonym: patientPseudonym(net.dir, org, login) })));
     const loginToken = (login: string): RegExp => new RegExp(`(?<![A-Za-z0-9._@-])${login}(?![A-Za-z0-9._@-])`);
-    const files = (dir: string): string[] => readdirSync(dir).flatMap((name) => {
-      const path = join(dir, name);
-      return statSync(path).isDirectory() ? files(path) : [path];
-    });
+    const files = (dir: string): string[] =>
+      readdirSync(dir).flatMap((name) => {
+        const path = join(dir, name);
+        return statSync(path).isDirectory() ? files(path) : [path];
+      });
     const seenCertificates = new Set<string>();
     for (const org of ORGS) {
       const dataDir = net.nodes.get(org)!.nodeConfig.node.dataDir;
@@ -251,13 +381,16 @@ describe('npm start demo seeding (5 hospitals)', () => {
       }
     }
     // The patients' own certificates were among them (they signed the consents).
-    assert.ok([...seenCertificates].some((pem) => parseCertificate(pem).subject.pseudonym === patientPseudonym(net.dir, 'Hospital1', 'patient2')), "patient2's certificate is in the blocks");
+    assert.ok(
+      [...seenCertificates].some((pem) => parseCertificate(pem).subject.pseudonym === patientPseudonym(net.dir, 'Hospital1', 'patient2')),
+      "patient2's certificate is in the blocks",
+    );
   });
 
-  it('the SDK sees the same seeded state through another hospital\'s node', async () => {
+  it("the SDK sees the same seeded state through another hospital's node", async () => {
     const c = connectAs(net.dir, 'Hospital5', 'researcher1');
     try {
-      const listing = await c.listDatasets() as { datasets: unknown[] };
+      const listing = (await c.listDatasets()) as { datasets: unknown[] };
       assert.equal(listing.datasets.length, 5);
     } finally {
       c.close();

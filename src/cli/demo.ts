@@ -36,9 +36,11 @@ function log(line: string): void {
 function rng(seedValue: number): () => number {
   let x = seedValue >>> 0 || 1;
   return () => {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     return x / 0x1_0000_0000;
   };
 }
@@ -57,7 +59,10 @@ export function demoHospitalData(index: number): DemoHospitalData {
   const systolicBloodPressureMmHg = 110 + Math.round(r() * 50);
   const heartRatePerMin = 60 + Math.round(r() * 40);
   const rows = 20 + Math.round(r() * 20);
-  const csv = ['age,sbp,bmi', ...Array.from({ length: rows }, () => `${30 + Math.round(r() * 50)},${105 + Math.round(r() * 60)},${(19 + r() * 14).toFixed(1)}`)].join('\n');
+  const csv = [
+    'age,sbp,bmi',
+    ...Array.from({ length: rows }, () => `${30 + Math.round(r() * 50)},${105 + Math.round(r() * 60)},${(19 + r() * 14).toFixed(1)}`),
+  ].join('\n');
   return { systolicBloodPressureMmHg, heartRatePerMin, datasetCsv: `${csv}\n` };
 }
 
@@ -84,7 +89,9 @@ async function waitForApis(dir: string, orgs: readonly string[]): Promise<void> 
 }
 
 const observation = (id: string, loinc: string, display: string, value: number, unit: string): Record<string, unknown> => ({
-  resourceType: 'Observation', id, status: 'final',
+  resourceType: 'Observation',
+  id,
+  status: 'final',
   code: { coding: [{ system: 'http://loinc.org', code: loinc, display }] },
   valueQuantity: { value, unit },
 });
@@ -131,51 +138,105 @@ export async function seedDemo(dir: string, orgs: readonly string[] = demoOrgs()
     const cfg = await as('Hospital1', 'admin1').evaluate('config', {});
     if (cfg === null) await as('Hospital1', 'admin1').submit('initialize', { camsOrg: 'Hospital1' });
     say('enrolling patients, care relations, records and datasets at every hospital …');
-    await Promise.all(orgs.map(async (org, i) => {
-      const admin = as(org, 'admin1');
-      const doctor = as(org, 'doctor1');
-      const data = demoHospitalData(i);
-      for (const p of ['patient1', 'patient2']) {
-        const pp = patients[`${org}/${p}`]!;
-        await admin.enrolPatient(pp).catch((err: Error) => { if (!/already/.test(err.message)) throw err; });
-        await admin.startCare(`${org}/doctor1`, pp).catch((err: Error) => { if (!/already/.test(err.message)) throw err; });
-      }
-      const p1 = patients[`${org}/patient1`]!;
-      const n = i + 1;
-      const tolerate = (err: Error): void => { if (!/already exists|already has content/.test(err.message)) throw err; };
-      await doctor.createRecord({ recordId: `h${n}-p1-bp`, patient: p1, input: { kind: 'fhir', resource: observation(`bp${n}`, '8480-6', 'Systolic blood pressure', data.systolicBloodPressureMmHg, 'mm[Hg]') } }).catch(tolerate);
-      await doctor.createRecord({
-        recordId: `h${n}-p1-visit`, patient: p1, input: {
-          kind: 'fhir', resource: {
-            resourceType: 'Bundle', type: 'collection', entry: [
-              { resource: observation(`hr${n}`, '8867-4', 'Heart rate', data.heartRatePerMin, '/min') },
-              { resource: { resourceType: 'Condition', id: `dep${n}`, subject: { reference: 'Patient/p1' }, code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'F32.1', display: 'Moderate depressive episode' }] } } },
-            ],
-          },
-        },
-      }).catch(tolerate);
-      // Synthetic data: its owner allows the walkthrough's statistics to be run many times (the
-      // default budget of 20 requests per researcher bounds differencing on real data; decision 1163).
-      await admin.registerDataset({ datasetId: `bp-${org.toLowerCase()}`, name: `Blood pressure cohort, ${org}`, description: 'synthetic demo data', data: Buffer.from(data.datasetCsv), mediaType: 'text/csv', queryBudget: 1000 }).catch(tolerate);
-    }));
+    await Promise.all(
+      orgs.map(async (org, i) => {
+        const admin = as(org, 'admin1');
+        const doctor = as(org, 'doctor1');
+        const data = demoHospitalData(i);
+        for (const p of ['patient1', 'patient2']) {
+          const pp = patients[`${org}/${p}`]!;
+          await admin.enrolPatient(pp).catch((err: Error) => {
+            if (!/already/.test(err.message)) throw err;
+          });
+          await admin.startCare(`${org}/doctor1`, pp).catch((err: Error) => {
+            if (!/already/.test(err.message)) throw err;
+          });
+        }
+        const p1 = patients[`${org}/patient1`]!;
+        const n = i + 1;
+        const tolerate = (err: Error): void => {
+          if (!/already exists|already has content/.test(err.message)) throw err;
+        };
+        await doctor
+          .createRecord({
+            recordId: `h${n}-p1-bp`,
+            patient: p1,
+            input: { kind: 'fhir', resource: observation(`bp${n}`, '8480-6', 'Systolic blood pressure', data.systolicBloodPressureMmHg, 'mm[Hg]') },
+          })
+          .catch(tolerate);
+        await doctor
+          .createRecord({
+            recordId: `h${n}-p1-visit`,
+            patient: p1,
+            input: {
+              kind: 'fhir',
+              resource: {
+                resourceType: 'Bundle',
+                type: 'collection',
+                entry: [
+                  { resource: observation(`hr${n}`, '8867-4', 'Heart rate', data.heartRatePerMin, '/min') },
+                  {
+                    resource: {
+                      resourceType: 'Condition',
+                      id: `dep${n}`,
+                      subject: { reference: 'Patient/p1' },
+                      code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'F32.1', display: 'Moderate depressive episode' }] },
+                    },
+                  },
+                ],
+              },
+            },
+          })
+          .catch(tolerate);
+        // Synthetic data: its owner allows the walkthrough's statistics to be run many times (the
+        // default budget of 20 requests per researcher bounds differencing on real data; decision 1163).
+        await admin
+          .registerDataset({
+            datasetId: `bp-${org.toLowerCase()}`,
+            name: `Blood pressure cohort, ${org}`,
+            description: 'synthetic demo data',
+            data: Buffer.from(data.datasetCsv),
+            mediaType: 'text/csv',
+            queryBudget: 1000,
+          })
+          .catch(tolerate);
+      }),
+    );
 
     say('consent, researcher applications, some history …');
     const now = Date.now();
     await as('Hospital1', 'patient1').grantConsent({
-      patient: patients['Hospital1/patient1'], grantee: { kind: 'user', user: 'Hospital2/doctor1' }, actions: ['read'], purposes: ['TREAT'],
-      period: { startMs: now - 60_000, endMs: now + 30 * 86_400_000 }, scope: { recordIds: [], categories: [], maxSensitivity: 'sensitive' },
+      patient: patients['Hospital1/patient1'],
+      grantee: { kind: 'user', user: 'Hospital2/doctor1' },
+      actions: ['read'],
+      purposes: ['TREAT'],
+      period: { startMs: now - 60_000, endMs: now + 30 * 86_400_000 },
+      scope: { recordIds: [], categories: [], maxSensitivity: 'sensitive' },
     });
     const researcher = as('Hospital2', 'researcher1');
     for (const org of orgs) {
-      const app = await researcher.apply({ target: { kind: 'dataset', datasetId: `bp-${org.toLowerCase()}` }, purpose: 'HRESCH', actions: ['statistics'], period: { startMs: now - 60_000, endMs: now + 30 * 86_400_000 }, maxSensitivity: 'normal' });
+      const app = await researcher.apply({
+        target: { kind: 'dataset', datasetId: `bp-${org.toLowerCase()}` },
+        purpose: 'HRESCH',
+        actions: ['statistics'],
+        period: { startMs: now - 60_000, endMs: now + 30 * 86_400_000 },
+        maxSensitivity: 'normal',
+      });
       await as(org, 'admin1').decideApplication((app.payload['application'] as { applicationId: string }).applicationId, true);
     }
     await as('Hospital2', 'doctor1').readRecord({ recordId: 'h1-p1-visit', purpose: 'TREAT', sensitivity: 'sensitive' });
     await as('Hospital3', 'nurse1').readRecord({ recordId: 'h1-p1-bp', purpose: 'TREAT' });
     await as('Hospital4', 'doctor1').readRecord({ recordId: 'h1-p1-visit', purpose: 'BTG', reason: 'unconscious-no-proxy' });
-    const st = await researcher.statistics({ datasetIds: orgs.map((o) => `bp-${o.toLowerCase()}`), variable: 'sbp', purpose: 'HRESCH', histogram: { min: 100, max: 170, bins: 3 } });
+    const st = await researcher.statistics({
+      datasetIds: orgs.map((o) => `bp-${o.toLowerCase()}`),
+      variable: 'sbp',
+      purpose: 'HRESCH',
+      histogram: { min: 100, max: 170, bins: 3 },
+    });
     writeFileSync(marker, JSON.stringify({ seededAtMs: Date.now(), statisticsRequest: st.requestId }, null, 2));
-    say(`seeded: ${orgs.length} hospitals, ${Object.keys(patients).length} patients, ${orgs.length * 2} records, ${orgs.length} datasets; statistics ${st.requestId} (count ${String((st.result as { count?: number } | null)?.count)})`);
+    say(
+      `seeded: ${orgs.length} hospitals, ${Object.keys(patients).length} patients, ${orgs.length * 2} records, ${orgs.length} datasets; statistics ${st.requestId} (count ${String((st.result as { count?: number } | null)?.count)})`,
+    );
     return { skipped: false, statisticsRequest: st.requestId };
   } finally {
     for (const c of clients.values()) c.close();
@@ -210,13 +271,16 @@ export function exampleCommands(dir: string): string {
  * their own hospital's console; in this demo every console lists its users for one click).
  */
 export function consoleGuide(dir: string): string {
-  const urls = nodeDirs(dir).map((d) => readStatusFile(d)).filter((s) => s !== null).map((s) => ({ org: s.org, url: s.consoleUrl ?? null }));
+  const urls = nodeDirs(dir)
+    .map((d) => readStatusFile(d))
+    .filter((s) => s !== null)
+    .map((s) => ({ org: s.org, url: s.consoleUrl ?? null }));
   const of = (org: string): string => urls.find((u) => u.org === org)?.url ?? '(not listening: see its node.log)';
   return [
     '',
     'Web console (open in a browser on this machine; each hospital serves its own):',
     ...urls.map((u) => `  ${u.org.padEnd(10)} console: ${u.url ?? '(not listening: see its node.log)'}`),
-    'A first walk: at Hospital2\'s console sign in as doctor1 and open record h1-p1-visit (consented, verified);',
+    "A first walk: at Hospital2's console sign in as doctor1 and open record h1-p1-visit (consented, verified);",
     `  then at Hospital1's console (${of('Hospital1')}) sign in as patient1: My data shows that read;`,
     `  and at Hospital2's console as researcher1: Analytics draws the histogram.`,
   ].join('\n');
@@ -239,10 +303,15 @@ if (isEntryPoint()) {
   const orgs = demoOrgs();
   if (args.includes('--seed-only')) {
     // Seed a network that is already up (e.g. after a failed first seeding).
-    waitForApis(dir, orgs).then(() => seedDemo(dir, orgs)).then(() => process.stdout.write(`${exampleCommands(dir)}\n`), (err: Error) => {
-      process.stderr.write(`[demo] seeding failed: ${err.message}\n`);
-      process.exitCode = 1;
-    });
+    waitForApis(dir, orgs)
+      .then(() => seedDemo(dir, orgs))
+      .then(
+        () => process.stdout.write(`${exampleCommands(dir)}\n`),
+        (err: Error) => {
+          process.stderr.write(`[demo] seeding failed: ${err.message}\n`);
+          process.exitCode = 1;
+        },
+      );
   } else {
     const portArg = args.indexOf('--base-port');
     const basePort = portArg >= 0 && args[portArg + 1] ? ['--base-port', args[portArg + 1]!] : [];
@@ -251,36 +320,40 @@ if (isEntryPoint()) {
 }
 
 function startAndSeed(dir: string, orgs: readonly string[], basePort: readonly string[], seed: boolean): void {
-const child = spawn(process.execPath, [join(repo, 'bin', 'medledger.js'), 'up', '--demo', '--orgs', String(orgs.length), '--consensus', 'raft', '--dir', dir, ...basePort], { stdio: ['inherit', 'pipe', 'inherit'] });
-// Everything `up` prints is passed on as it comes; the demo's own lines wait until `up` has said
-// the consortium is up and printed its endpoint table (its UP_RUNNING_LINE), so they never come
-// before it, on a first start (seeding) or a restart (the "Try" list).
-const upRunning = new Promise<void>((resolveUp) => {
-  let seen = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    process.stdout.write(chunk);
-    if (seen !== 'done') {
-      seen = (seen + chunk.toString('utf8')).slice(-4096);
-      if (seen.includes(UP_RUNNING_LINE)) {
-        seen = 'done';
-        resolveUp();
+  const child = spawn(
+    process.execPath,
+    [join(repo, 'bin', 'medledger.js'), 'up', '--demo', '--orgs', String(orgs.length), '--consensus', 'raft', '--dir', dir, ...basePort],
+    { stdio: ['inherit', 'pipe', 'inherit'] },
+  );
+  // Everything `up` prints is passed on as it comes; the demo's own lines wait until `up` has said
+  // the consortium is up and printed its endpoint table (its UP_RUNNING_LINE), so they never come
+  // before it, on a first start (seeding) or a restart (the "Try" list).
+  const upRunning = new Promise<void>((resolveUp) => {
+    let seen = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      if (seen !== 'done') {
+        seen = (seen + chunk.toString('utf8')).slice(-4096);
+        if (seen.includes(UP_RUNNING_LINE)) {
+          seen = 'done';
+          resolveUp();
+        }
       }
-    }
+    });
   });
-});
-const forward = (signal: NodeJS.Signals): void => {
-  child.kill(signal);
-};
-process.on('SIGINT', () => forward('SIGINT'));
-process.on('SIGTERM', () => forward('SIGTERM'));
-child.on('exit', (code) => process.exit(code ?? 0));
+  const forward = (signal: NodeJS.Signals): void => {
+    child.kill(signal);
+  };
+  process.on('SIGINT', () => forward('SIGINT'));
+  process.on('SIGTERM', () => forward('SIGTERM'));
+  child.on('exit', (code) => process.exit(code ?? 0));
 
-Promise.all([upRunning, waitForApis(dir, orgs)])
-  .then(async () => {
-    if (seed) await seedDemo(dir, orgs);
-    process.stdout.write(`${exampleCommands(dir)}\n${consoleGuide(dir)}\n`);
-  })
-  .catch((err: Error) => {
-    process.stderr.write(`[demo] seeding failed: ${err.message}\n(the network keeps running; Ctrl-C to stop)\n`);
-  });
+  Promise.all([upRunning, waitForApis(dir, orgs)])
+    .then(async () => {
+      if (seed) await seedDemo(dir, orgs);
+      process.stdout.write(`${exampleCommands(dir)}\n${consoleGuide(dir)}\n`);
+    })
+    .catch((err: Error) => {
+      process.stderr.write(`[demo] seeding failed: ${err.message}\n(the network keeps running; Ctrl-C to stop)\n`);
+    });
 }

@@ -16,8 +16,14 @@ export interface CommandModule {
  * importing anything; main.test.ts checks they are the ones the modules register.
  */
 export const COMMAND_MODULES: ReadonlyArray<{ readonly commands: Readonly<Record<string, string>>; readonly load: () => Promise<CommandModule> }> = [
-  { commands: { lab: "Reproduce the source papers' claims: communication complexity, attack probability, engine comparison" }, load: () => import('./commands/lab.ts') },
-  { commands: { dev: 'Run the transaction lifecycle (endorse → order → validate → commit) with N hospitals in one process' }, load: () => import('./commands/dev.ts') },
+  {
+    commands: { lab: "Reproduce the source papers' claims: communication complexity, attack probability, engine comparison" },
+    load: () => import('./commands/lab.ts'),
+  },
+  {
+    commands: { dev: 'Run the transaction lifecycle (endorse → order → validate → commit) with N hospitals in one process' },
+    load: () => import('./commands/dev.ts'),
+  },
   { commands: { ledger: "Inspect and audit a node's ledger" }, load: () => import('./commands/ledger.ts') },
   {
     commands: {
@@ -28,11 +34,20 @@ export const COMMAND_MODULES: ReadonlyArray<{ readonly commands: Readonly<Record
     },
     load: () => import('./commands/network.ts'),
   },
-  { commands: { sim: 'Run consensus engines in the deterministic simulator with fault injection and safety/liveness checkers' }, load: () => import('./commands/sim.ts') },
+  {
+    commands: { sim: 'Run consensus engines in the deterministic simulator with fault injection and safety/liveness checkers' },
+    load: () => import('./commands/sim.ts'),
+  },
   { commands: { tx: "Submit or evaluate contract functions through a node's gateway" }, load: () => import('./commands/tx.ts') },
   { commands: { block: "Read committed blocks through a node's gateway" }, load: () => import('./commands/block.ts') },
-  { commands: { status: "Every node of the consortium: roles, leader/primary, height and last block hash (through each node's gateway)" }, load: () => import('./commands/status.ts') },
-  { commands: { bench: 'Drive real nodes through the REST gateway: committed tx/s, latency p50/p99, and the signature ceiling of this machine' }, load: () => import('./commands/bench.ts') },
+  {
+    commands: { status: "Every node of the consortium: roles, leader/primary, height and last block hash (through each node's gateway)" },
+    load: () => import('./commands/status.ts'),
+  },
+  {
+    commands: { bench: 'Drive real nodes through the REST gateway: committed tx/s, latency p50/p99, and the signature ceiling of this machine' },
+    load: () => import('./commands/bench.ts'),
+  },
   { commands: { record: 'Health records: encrypted off chain at the custodian, registered on chain' }, load: () => import('./commands/record.ts') },
   { commands: { consent: "Patient consent (FHIR Consent): who may do what with the patient's records" }, load: () => import('./commands/consent.ts') },
   { commands: { access: 'Access applications (apply / approve / deny) and break-the-glass reads' }, load: () => import('./commands/access.ts') },
@@ -47,7 +62,10 @@ export const COMMAND_MODULES: ReadonlyArray<{ readonly commands: Readonly<Record
     load: () => import('./commands/org.ts'),
   },
   { commands: { user: 'Enrol, list and revoke the people and devices of a hospital (certificates from its CA)' }, load: () => import('./commands/user.ts') },
-  { commands: { whoami: "Who you are to the consortium: organisation, user, role (checked by the node), and a patient's pseudonym" }, load: () => import('./commands/whoami.ts') },
+  {
+    commands: { whoami: "Who you are to the consortium: organisation, user, role (checked by the node), and a patient's pseudonym" },
+    load: () => import('./commands/whoami.ts'),
+  },
 ];
 
 /** The command a command line runs: its first word that is not an option (`help <cmd>`: that command). */

@@ -60,7 +60,11 @@ describe('membership change at runtime: add a sixth hospital, remove one', { tim
     assert.equal(hospital6.org, 'Hospital6');
     const consortium = loadConsortium(join(net.dir, 'crypto'));
     const admin = net.client('Hospital1', 'admin1');
-    const added = await submitConfigUpdate(admin, (c) => localAdminSigners(consortium, c, 'Hospital1'), (c) => configWithHospital(c, hospital6));
+    const added = await submitConfigUpdate(
+      admin,
+      (c) => localAdminSigners(consortium, c, 'Hospital1'),
+      (c) => configWithHospital(c, hospital6),
+    );
     assert.equal(added.sequence, 1);
     assert.deepEqual(added.config.orderers.map((o) => o.id).slice(-1), ['node.Hospital6']);
     assert.equal((await admin.config()).orgs.length, 6);
@@ -68,12 +72,23 @@ describe('membership change at runtime: add a sixth hospital, remove one', { tim
     net.orgs.push('Hospital6');
     exclude.add('Hospital6'); // until it has joined
     net.restart('Hospital6');
-    await net.waitFor('Hospital6 to sync and become a voter', () => {
-      const s = net.status('Hospital6');
-      const leader = net.status('Hospital1');
-      return s !== null && !s.joining && s.configSequence === 1 && leader !== null && s.height >= leader.height - 2 &&
-        (s.consensus?.members ?? []).includes('node.Hospital6') && (leader.consensus?.members ?? []).length === 6;
-    }, 150_000);
+    await net.waitFor(
+      'Hospital6 to sync and become a voter',
+      () => {
+        const s = net.status('Hospital6');
+        const leader = net.status('Hospital1');
+        return (
+          s !== null &&
+          !s.joining &&
+          s.configSequence === 1 &&
+          leader !== null &&
+          s.height >= leader.height - 2 &&
+          (s.consensus?.members ?? []).includes('node.Hospital6') &&
+          (leader.consensus?.members ?? []).length === 6
+        );
+      },
+      150_000,
+    );
     exclude.delete('Hospital6');
     // It was brought up from a snapshot: its orderer fetched the blocks decided before it joined.
     assert.match(readFileSync(join(net.nodeDir('Hospital6'), 'node.log'), 'utf8'), /state-transfer-start/);
@@ -86,13 +101,21 @@ describe('membership change at runtime: add a sixth hospital, remove one', { tim
     // --- remove Hospital2 ----------------------------------------------------------------------
     exclude.add('Hospital2');
     await sleep(300); // let in-flight requests through Hospital2 finish
-    const removed = await submitConfigUpdate(admin, (c) => localAdminSigners(consortium, c, 'Hospital1'), (c) => configWithoutHospital(c, 'Hospital2'));
+    const removed = await submitConfigUpdate(
+      admin,
+      (c) => localAdminSigners(consortium, c, 'Hospital1'),
+      (c) => configWithoutHospital(c, 'Hospital2'),
+    );
     assert.equal(removed.sequence, 2);
     const lastHeightOfRemoved = removed.blockNumber ?? 0;
-    await net.waitFor('the voters without Hospital2', () => {
-      const views = ['Hospital1', 'Hospital3', 'Hospital6'].map((o) => net.status(o)?.consensus?.members ?? []);
-      return views.every((m) => m.length === 5 && !m.includes('node.Hospital2'));
-    }, 60_000);
+    await net.waitFor(
+      'the voters without Hospital2',
+      () => {
+        const views = ['Hospital1', 'Hospital3', 'Hospital6'].map((o) => net.status(o)?.consensus?.members ?? []);
+        return views.every((m) => m.length === 5 && !m.includes('node.Hospital2'));
+      },
+      60_000,
+    );
     const before = committed.size;
     await net.waitFor('10 more commits without Hospital2', () => committed.size >= before + 10, 60_000);
     stop = true;
@@ -100,10 +123,14 @@ describe('membership change at runtime: add a sixth hospital, remove one', { tim
 
     const members = ['Hospital1', 'Hospital3', 'Hospital4', 'Hospital5', 'Hospital6'];
     // (Status files are rewritten every second: wait until they show every acknowledged block.)
-    await net.waitFor('the five members on one chain', () => {
-      const st = members.map((o) => net.status(o));
-      return st.every((s) => s && s.height >= lastCommittedBlock && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
-    }, 60_000);
+    await net.waitFor(
+      'the five members on one chain',
+      () => {
+        const st = members.map((o) => net.status(o));
+        return st.every((s) => s && s.height >= lastCommittedBlock && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
+      },
+      60_000,
+    );
     // The removed hospital is shut out: the others refuse its connections, so it falls behind.
     const height = net.status('Hospital1')!.height;
     assert.ok(net.status('Hospital2')!.height < height, `Hospital2 at ${net.status('Hospital2')!.height}, members at ${height}`);
@@ -116,7 +143,8 @@ describe('membership change at runtime: add a sixth hospital, remove one', { tim
     for (let n = 1; n <= height; n++) {
       for (const tx of (await reader.block(n)).txs) if (tx.txId && tx.code === 'VALID') seen.set(tx.txId, (seen.get(tx.txId) ?? 0) + 1);
     }
-    for (const [txId, what] of committed) assert.equal(seen.get(txId), 1, `committed ${txId} (${what}) appears once (chain height ${height}, removal in block ${lastHeightOfRemoved})`);
+    for (const [txId, what] of committed)
+      assert.equal(seen.get(txId), 1, `committed ${txId} (${what}) appears once (chain height ${height}, removal in block ${lastHeightOfRemoved})`);
 
     await net.stop();
     for (const org of members) {
@@ -127,7 +155,11 @@ describe('membership change at runtime: add a sixth hospital, remove one', { tim
     }
     // A removed hospital's node does not start again.
     assert.ok(!isAlive(net.pids.get('Hospital2')!));
-    const restart = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'bin', 'medledger.js'), 'node', 'start', '--config', join(net.nodeDir('Hospital2'), 'node.yaml')], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, MEDLEDGER_LOG_LEVEL: 'silent' } });
+    const restart = spawnSync(
+      process.execPath,
+      [join(import.meta.dirname, '..', '..', 'bin', 'medledger.js'), 'node', 'start', '--config', join(net.nodeDir('Hospital2'), 'node.yaml')],
+      { encoding: 'utf8', timeout: 60_000, env: { ...process.env, MEDLEDGER_LOG_LEVEL: 'silent' } },
+    );
     assert.notEqual(restart.status, 0);
     assert.match(restart.stderr, /removed from the consortium/);
   });
@@ -149,21 +181,35 @@ describe('a hospital joins a PBFT consortium (fixed orderer set) as a peer-only 
     assert.deepEqual(hospital5.endpoint.roles, ['peer']);
     const consortium = loadConsortium(join(net.dir, 'crypto'));
     const admin = net.client('Hospital1', 'admin1');
-    const added = await submitConfigUpdate(admin, (c) => localAdminSigners(consortium, c, 'Hospital1'), (c) => configWithHospital(c, hospital5));
-    assert.deepEqual(added.config.orderers.map((o) => o.id), ['node.Hospital1', 'node.Hospital2', 'node.Hospital3', 'node.Hospital4']);
+    const added = await submitConfigUpdate(
+      admin,
+      (c) => localAdminSigners(consortium, c, 'Hospital1'),
+      (c) => configWithHospital(c, hospital5),
+    );
+    assert.deepEqual(
+      added.config.orderers.map((o) => o.id),
+      ['node.Hospital1', 'node.Hospital2', 'node.Hospital3', 'node.Hospital4'],
+    );
     net.orgs.push('Hospital5');
     net.restart('Hospital5');
-    await net.waitFor('Hospital5 to sync', () => {
-      const s = net.status('Hospital5');
-      return s !== null && !s.joining && s.consensus === null && s.height >= (added.blockNumber ?? 1);
-    }, 120_000);
+    await net.waitFor(
+      'Hospital5 to sync',
+      () => {
+        const s = net.status('Hospital5');
+        return s !== null && !s.joining && s.consensus === null && s.height >= (added.blockNumber ?? 1);
+      },
+      120_000,
+    );
     const fromNew = await net.client('Hospital5').submit('assets', 'create', ['from-h5', 'patient-5', '5'], { waitMs: 20_000 });
     assert.equal(fromNew.code, 'VALID');
     assert.ok(fromNew.endorsers.includes('Hospital5') && fromNew.endorsers.length >= 3, fromNew.endorsers.join(', '));
-    await net.waitFor('all five on one chain', () => {
-      const st = net.orgs.map((o) => net.status(o));
-      return st.every((s) => s && s.height >= (fromNew.blockNumber ?? 0) && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
-    }, 60_000);
+    await net.waitFor(
+      'all five on one chain',
+      () => {
+        const st = net.orgs.map((o) => net.status(o));
+        return st.every((s) => s && s.height >= (fromNew.blockNumber ?? 0) && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
+      },
+      60_000,
+    );
   });
 });
-

@@ -18,7 +18,14 @@ import { join } from 'node:path';
 import { parsePrivateKey, sign } from '../crypto/index.ts';
 import { addOrganisation, loadConsortium, saveConsortium, type Consortium } from '../identity/index.ts';
 import type { ConsortiumConfig, NodeEndpointConfig } from '../ledger/config.ts';
-import { buildConfigUpdateTx, ConfigUpdateError, configSignaturesNeeded, RUNTIME_MEMBERSHIP_ENGINES, type ConfigSigner, type ConfigState } from '../ledger/config-update.ts';
+import {
+  buildConfigUpdateTx,
+  ConfigUpdateError,
+  configSignaturesNeeded,
+  RUNTIME_MEMBERSHIP_ENGINES,
+  type ConfigSigner,
+  type ConfigState,
+} from '../ledger/config-update.ts';
 import type { MedLedgerClient } from '../sdk/client.ts';
 import { loadNodeConfig } from '../node/config.ts';
 import { consolePortOf, demoUsersOf, nodeIdOf, writeNodeYaml } from '../node/init.ts';
@@ -49,7 +56,7 @@ function freePorts(dir: string): [number, number] {
     highest = Math.max(highest, c.listen.p2p.port, c.listen.api.port);
   }
   if (highest === 0) throw new ConfigUpdateError(`${dir} holds no node configurations to place the new node next to`);
-  if (consolePortOf(highest + 2) > 65535) throw new ConfigUpdateError('no free port above the existing nodes\' ports (and their console port, API port + 1000)');
+  if (consolePortOf(highest + 2) > 65535) throw new ConfigUpdateError("no free port above the existing nodes' ports (and their console port, API port + 1000)");
   return [highest + 1, highest + 2];
 }
 
@@ -93,7 +100,8 @@ export function localAdminSigners(consortium: Consortium, config: ConsortiumConf
     const key = parsePrivateKey(admin.keyPem);
     signers.push({ certPem: admin.certPem, signer: { sign: (m) => sign(key, m) } });
   }
-  if (signers.length < needed) throw new ConfigUpdateError(`a config update needs admins of ${needed} organisations; this directory holds admin keys of ${signers.length}`);
+  if (signers.length < needed)
+    throw new ConfigUpdateError(`a config update needs admins of ${needed} organisations; this directory holds admin keys of ${signers.length}`);
   return signers;
 }
 
@@ -122,7 +130,8 @@ export async function submitConfigUpdate(
   if (!creator) throw new ConfigUpdateError('no signers');
   const { envelope, txId, record } = buildConfigUpdateTx({ state, next, creator, signers, nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() });
   const status = await client.submitEnvelope(envelope, { waitMs });
-  if (status.code !== 'VALID') throw new ConfigUpdateError(`config update ${txId} was not committed: ${status.code ?? status.status}${status.reason ? ` (${status.reason})` : ''}`);
+  if (status.code !== 'VALID')
+    throw new ConfigUpdateError(`config update ${txId} was not committed: ${status.code ?? status.status}${status.reason ? ` (${status.reason})` : ''}`);
   return { txId, sequence: record.sequence, blockNumber: status.blockNumber, config: record.config };
 }
 

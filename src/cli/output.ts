@@ -10,7 +10,10 @@ export const UP_RUNNING_LINE = 'running; press Ctrl-C to stop';
 
 export class CliError extends Error {
   override readonly name = 'CliError';
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
   }
 }
@@ -24,7 +27,11 @@ export interface Output {
   error(line: string): void;
 }
 
-export function makeOutput(json: boolean, write: (s: string) => void = (s) => process.stdout.write(s), writeErr: (s: string) => void = (s) => process.stderr.write(s)): Output {
+export function makeOutput(
+  json: boolean,
+  write: (s: string) => void = (s) => process.stdout.write(s),
+  writeErr: (s: string) => void = (s) => process.stderr.write(s),
+): Output {
   return {
     json,
     info(line) {
@@ -65,7 +72,10 @@ export function parseNonNegativeInt(name: string, text: string, max = Number.MAX
 }
 
 export function parseIntList(name: string, text: string, max = 100_000): number[] {
-  const parts = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (parts.length === 0 || parts.length > 64) throw new CliError(`--${name} must be a comma-separated list of 1 to 64 integers, got "${text}"`, 2);
   return parts.map((p) => parsePositiveInt(name, p, max));
 }
@@ -87,7 +97,8 @@ export function apiErrorText(code: string, message: string, flags: object = {}):
     // Any other contract refusal met while endorsing: the contract's own sentence first (it says
     // what to do), then where it was found; the code stays for scripts that match on it.
     const refused = ENDORSE_REFUSED.exec(message);
-    if (refused) return `${refused[3]!.replace(new RegExp(`^${refused[2]!.split('.').pop()!}: `), '')} (${refused[2]}, refused by ${refused[1]} while endorsing; nothing was ordered; ${code})`;
+    if (refused)
+      return `${refused[3]!.replace(new RegExp(`^${refused[2]!.split('.').pop()!}: `), '')} (${refused[2]}, refused by ${refused[1]} while endorsing; nothing was ordered; ${code})`;
     return `${code}: ${message}`;
   }
   const [, org, fn, detail = ''] = m;
@@ -97,7 +108,11 @@ export function apiErrorText(code: string, message: string, flags: object = {}):
     const field = colon < 0 ? '(argument)' : part.slice(0, colon);
     const why = colon < 0 ? part : part.slice(colon + 2);
     if (field === '(argument)') return `the argument as a whole: ${why}`;
-    const leaf = field.split('.').filter((s) => !/^\d+$/.test(s)).pop() ?? field;
+    const leaf =
+      field
+        .split('.')
+        .filter((s) => !/^\d+$/.test(s))
+        .pop() ?? field;
     const option = leaf in flags ? ` (--${leaf.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)})` : '';
     return `${field}${option}: ${why}`;
   });

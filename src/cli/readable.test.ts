@@ -22,8 +22,20 @@ describe('readable output', () => {
     assert.deepEqual(table(['a', 'bb'], [['xxx', 'y'], ['why: reasons']]).split('\n'), ['a    bb', 'xxx  y', '    why: reasons']);
   });
 
-  it('a custodian\'s confirmations of a served read are one note on the read (seen on a real `up` consortium), not more identical lines', () => {
-    const read = { txId: 't1', atMs: 1_796_339_124_306, op: 'access.read', outcome: 'allow', actor: { org: 'Hospital2', id: 'doctor1', role: 'doctor' }, recordedBy: null, recordId: 'h1-p1-visit', purpose: 'TREAT', reasons: [], securityAlert: false, flags: [] };
+  it("a custodian's confirmations of a served read are one note on the read (seen on a real `up` consortium), not more identical lines", () => {
+    const read = {
+      txId: 't1',
+      atMs: 1_796_339_124_306,
+      op: 'access.read',
+      outcome: 'allow',
+      actor: { org: 'Hospital2', id: 'doctor1', role: 'doctor' },
+      recordedBy: null,
+      recordId: 'h1-p1-visit',
+      purpose: 'TREAT',
+      reasons: [],
+      securityAlert: false,
+      flags: [],
+    };
     const served = { ...read, txId: 't2', atMs: read.atMs + 900, recordedBy: { org: 'Hospital1', id: 'peer0', role: 'peer' }, ticket: 't1', part: 'normal' };
     const served2 = { ...served, txId: 't4', part: 'restricted' };
     const orphan = { ...served, txId: 't3', ticket: 'not-on-this-page' };
@@ -36,15 +48,59 @@ describe('readable output', () => {
   });
 
   it('a patient actor is named when the directory knows them, else shortened', () => {
-    const e = { txId: 't', atMs: 0, op: 'consent.grant', outcome: 'allow', actor: { org: 'Hospital1', id: P, role: 'patient' }, recordId: null, purpose: null, reasons: [], securityAlert: false };
+    const e = {
+      txId: 't',
+      atMs: 0,
+      op: 'consent.grant',
+      outcome: 'allow',
+      actor: { org: 'Hospital1', id: P, role: 'patient' },
+      recordId: null,
+      purpose: null,
+      reasons: [],
+      securityAlert: false,
+    };
     assert.match(auditTable({ entries: [e] }, noNames), new RegExp(`Hospital1/${P.slice(0, 12)}… \\(patient\\)`));
     assert.doesNotMatch(auditTable({ entries: [e] }, noNames), new RegExp(P));
   });
 
   it('consents and applications as tables: dates, who, what; no epoch times, no whole pseudonym, no "undefined"', () => {
-    const consents = consentTable([{ consentId: 'c1', patient: P, grantee: { kind: 'role', role: 'doctor', org: 'Hospital2' }, actions: ['read'], purposes: ['TREAT'], period: { startMs: 1_796_339_062_521, endMs: 1_798_931_122_521 }, scope: { recordIds: [], categories: [], maxSensitivity: 'sensitive' }, status: 'active', grantedAtMs: 1_796_339_122_532, revokedAtMs: null }], noNames);
+    const consents = consentTable(
+      [
+        {
+          consentId: 'c1',
+          patient: P,
+          grantee: { kind: 'role', role: 'doctor', org: 'Hospital2' },
+          actions: ['read'],
+          purposes: ['TREAT'],
+          period: { startMs: 1_796_339_062_521, endMs: 1_798_931_122_521 },
+          scope: { recordIds: [], categories: [], maxSensitivity: 'sensitive' },
+          status: 'active',
+          grantedAtMs: 1_796_339_122_532,
+          revokedAtMs: null,
+        },
+      ],
+      noNames,
+    );
     assert.match(consents, /^c1 +every doctor at Hospital2 +read +TREAT +all records up to sensitive +\d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d +active since /m);
-    const apps = applicationTable([{ applicationId: 'a1', applicant: 'Hospital2/researcher1', applicantRole: 'researcher', target: { kind: 'record', recordId: 'h1-p1-bp' }, purpose: 'HRESCH', actions: ['read'], period: { startMs: 1_796_339_062_521, endMs: 1_798_931_122_521 }, maxSensitivity: 'normal', status: 'pending', appliedAtMs: 1_796_339_122_790, decidedAtMs: null, decidedBy: null }], noNames);
+    const apps = applicationTable(
+      [
+        {
+          applicationId: 'a1',
+          applicant: 'Hospital2/researcher1',
+          applicantRole: 'researcher',
+          target: { kind: 'record', recordId: 'h1-p1-bp' },
+          purpose: 'HRESCH',
+          actions: ['read'],
+          period: { startMs: 1_796_339_062_521, endMs: 1_798_931_122_521 },
+          maxSensitivity: 'normal',
+          status: 'pending',
+          appliedAtMs: 1_796_339_122_790,
+          decidedAtMs: null,
+          decidedBy: null,
+        },
+      ],
+      noNames,
+    );
     assert.match(apps, /^a1 +Hospital2\/researcher1 \(researcher\) +read up to normal +record h1-p1-bp +\(the patient\) +HRESCH .* pending \(applied /m);
     for (const out of [consents, apps]) {
       assert.doesNotMatch(out, /\b1\d{12}\b|undefined/);
@@ -53,7 +109,13 @@ describe('readable output', () => {
   });
 
   it('FHIR content is summarised: type, coded name, value', () => {
-    const obs = { resourceType: 'Observation', id: 'bp1', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8480-6', display: 'Systolic blood pressure' }] }, valueQuantity: { value: 113, unit: 'mm[Hg]' } };
+    const obs = {
+      resourceType: 'Observation',
+      id: 'bp1',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8480-6', display: 'Systolic blood pressure' }] },
+      valueQuantity: { value: 113, unit: 'mm[Hg]' },
+    };
     assert.deepEqual(fhirSummary(obs), ['Observation bp1: Systolic blood pressure (LOINC 8480-6) = 113 mm[Hg] [final]']);
     assert.equal(fhirSummary({ resourceType: 'Bundle', type: 'collection', entry: [{ resource: obs }] }).length, 2);
     assert.equal(basisText({ rule: 'consent', consentId: 'c1' }), 'consent c1');
@@ -61,13 +123,25 @@ describe('readable output', () => {
   });
 
   it('a contract validation error says "invalid argument" first, names the field and its option', () => {
-    const refused = apiErrorText('ENDORSEMENT_REFUSED', 'Hospital1 refused to endorse health.grantConsent: invalid argument — scope.maxSensitivity: Invalid option: expected one of "normal"|"sensitive"|"restricted"', { maxSensitivity: 'bogus' });
-    assert.match(refused, /^invalid argument in health\.grantConsent \(found by Hospital1 while endorsing; nothing was ordered\): scope\.maxSensitivity \(--max-sensitivity\): Invalid option/);
+    const refused = apiErrorText(
+      'ENDORSEMENT_REFUSED',
+      'Hospital1 refused to endorse health.grantConsent: invalid argument — scope.maxSensitivity: Invalid option: expected one of "normal"|"sensitive"|"restricted"',
+      { maxSensitivity: 'bogus' },
+    );
+    assert.match(
+      refused,
+      /^invalid argument in health\.grantConsent \(found by Hospital1 while endorsing; nothing was ordered\): scope\.maxSensitivity \(--max-sensitivity\): Invalid option/,
+    );
     assert.doesNotMatch(refused, /ENDORSEMENT_REFUSED|refused to endorse/);
     assert.equal(apiErrorText('CONTRACT_REJECTED', 'invalid argument — (argument): Invalid input'), 'invalid argument: the argument as a whole: Invalid input');
     assert.equal(apiErrorText('CONTRACT_REJECTED', 'invalid argument — a.b: x; c: y'), 'invalid argument: a.b: x; c: y');
     assert.equal(apiErrorText('FORBIDDEN', 'no'), 'FORBIDDEN: no');
-    assert.equal(apiErrorText('ENDORSEMENT_REFUSED', 'Hospital1 refused to endorse health.bmrsReauthorize: bmrsReauthorize: the session of H3/n1 is in state 1 (CAMS), not dead'),
-      'the session of H3/n1 is in state 1 (CAMS), not dead (health.bmrsReauthorize, refused by Hospital1 while endorsing; nothing was ordered; ENDORSEMENT_REFUSED)');
+    assert.equal(
+      apiErrorText(
+        'ENDORSEMENT_REFUSED',
+        'Hospital1 refused to endorse health.bmrsReauthorize: bmrsReauthorize: the session of H3/n1 is in state 1 (CAMS), not dead',
+      ),
+      'the session of H3/n1 is in state 1 (CAMS), not dead (health.bmrsReauthorize, refused by Hospital1 while endorsing; nothing was ordered; ENDORSEMENT_REFUSED)',
+    );
   });
 });

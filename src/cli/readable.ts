@@ -41,7 +41,11 @@ export function shortHex(id: string, keep = 12): string {
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const cols = rows.filter((r) => r.length > 1);
   const widths = headers.map((h, i) => Math.max(h.length, ...cols.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map((r) => (r.length > 1 ? line(r) : `    ${r[0] ?? ''}`))].join('\n');
 }
 
@@ -56,14 +60,19 @@ export function table(headers: readonly string[], rows: ReadonlyArray<readonly s
 export class PatientNames {
   private names: Map<string, string> | null = null;
 
-  constructor(private readonly dir: string, private readonly org: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly org: string,
+  ) {}
 
   private load(): Map<string, string> {
     const names = new Map<string, string>();
     const crypto = join(this.dir, 'crypto');
     const entries = (p: string): string[] => {
       try {
-        return readdirSync(p, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+        return readdirSync(p, { withFileTypes: true })
+          .filter((e) => e.isDirectory())
+          .map((e) => e.name);
       } catch {
         return [];
       }
@@ -117,15 +126,30 @@ export function fhirSummary(resource: unknown): string[] {
   const r = resource as Record<string, unknown>;
   if (r['resourceType'] === 'Bundle' && Array.isArray(r['entry'])) {
     const entries = r['entry'] as Array<{ resource?: unknown }>;
-    return [`Bundle (${String(r['type'] ?? 'collection')}, ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'})`, ...entries.flatMap((e) => fhirSummary(e.resource).map((l) => `  ${l}`))];
+    return [
+      `Bundle (${String(r['type'] ?? 'collection')}, ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'})`,
+      ...entries.flatMap((e) => fhirSummary(e.resource).map((l) => `  ${l}`)),
+    ];
   }
   const type = String(r['resourceType'] ?? 'resource');
   const id = typeof r['id'] === 'string' ? ` ${r['id']}` : '';
   const code = r['code'] as { text?: string; coding?: Array<{ system?: string; code?: string; display?: string }> } | undefined;
   const coding = code?.coding?.[0];
   const name = code?.text ?? coding?.display ?? coding?.code;
-  if (name === undefined) return [`${type}${id}:`, ...JSON.stringify(r, null, 2).split('\n').map((l) => `  ${l}`)];
-  const system = coding?.system?.includes('loinc') ? 'LOINC' : coding?.system?.includes('icd-10') ? 'ICD-10' : coding?.system?.includes('snomed') ? 'SNOMED CT' : null;
+  if (name === undefined)
+    return [
+      `${type}${id}:`,
+      ...JSON.stringify(r, null, 2)
+        .split('\n')
+        .map((l) => `  ${l}`),
+    ];
+  const system = coding?.system?.includes('loinc')
+    ? 'LOINC'
+    : coding?.system?.includes('icd-10')
+      ? 'ICD-10'
+      : coding?.system?.includes('snomed')
+        ? 'SNOMED CT'
+        : null;
   const codeText = coding?.code && system ? ` (${system} ${coding.code})` : '';
   const q = r['valueQuantity'] as { value?: number; unit?: string } | undefined;
   const value = q?.value !== undefined ? ` = ${q.value}${q.unit ? ` ${q.unit}` : ''}` : typeof r['valueString'] === 'string' ? ` = ${r['valueString']}` : '';

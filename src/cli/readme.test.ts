@@ -27,7 +27,13 @@ export function readmeCommands(text: string): string[][] {
       continue;
     }
     const m = inShell ? /^node bin\/medledger\.js\s+(.*)$/.exec(line.trim()) : null;
-    if (m) commands.push(m[1]!.replace(/\s#.*$/, '').trim().split(/\s+/));
+    if (m)
+      commands.push(
+        m[1]!
+          .replace(/\s#.*$/, '')
+          .trim()
+          .split(/\s+/),
+      );
   }
   return commands;
 }
@@ -65,7 +71,26 @@ describe('README walkthrough: human output', () => {
       // claiming an emergency she may not declare); make it so, as the README tells it.
       const prepare = async (): Promise<void> => {
         if (args[0] !== 'access' || args[1] !== 'reauthorize') return;
-        for (let i = 0; i < 2; i++) assert.equal((await runCli(['access', 'btg', '--org', 'Hospital3', '--user', 'nurse1', '--record-id', 'h1-p1-bp', '--reason', 'unconscious-no-proxy', '--dir', net.dir])).code, 4);
+        for (let i = 0; i < 2; i++)
+          assert.equal(
+            (
+              await runCli([
+                'access',
+                'btg',
+                '--org',
+                'Hospital3',
+                '--user',
+                'nurse1',
+                '--record-id',
+                'h1-p1-bp',
+                '--reason',
+                'unconscious-no-proxy',
+                '--dir',
+                net.dir,
+              ])
+            ).code,
+            4,
+          );
       };
       await prepare();
       const r = await runCli([...args, '--dir', net.dir]);
@@ -98,7 +123,20 @@ describe('README walkthrough: human output', () => {
   });
 
   it('a contract validation error names the field and says "invalid argument", not an endorsement refusal', async () => {
-    const r = await runCli(['consent', 'grant', '--org', 'Hospital1', '--user', 'patient1', '--grantee', 'user:Hospital3/doctor1', '--max-sensitivity', 'secret', '--dir', net.dir]);
+    const r = await runCli([
+      'consent',
+      'grant',
+      '--org',
+      'Hospital1',
+      '--user',
+      'patient1',
+      '--grantee',
+      'user:Hospital3/doctor1',
+      '--max-sensitivity',
+      'secret',
+      '--dir',
+      net.dir,
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.err, /^error: invalid argument in health\.grantConsent .*scope\.maxSensitivity \(--max-sensitivity\): /);
     assert.doesNotMatch(r.err, /ENDORSEMENT_REFUSED/);

@@ -14,15 +14,7 @@ export { bytesEqual, concatBytes, fromBase64, randomBytes, sha256, toBase64, toH
 export type { Bytes } from './platform.ts';
 
 /** A value that DAG-CBOR can encode: the data model every hashed/signed structure lives in. */
-export type Encodable =
-  | null
-  | boolean
-  | number
-  | string
-  | Uint8Array
-  | CID
-  | readonly Encodable[]
-  | { readonly [key: string]: Encodable };
+export type Encodable = null | boolean | number | string | Uint8Array | CID | readonly Encodable[] | { readonly [key: string]: Encodable };
 
 export class CodecError extends Error {
   override readonly name = 'CodecError';

@@ -22,7 +22,7 @@ const jsonValue = fc.letrec((tie) => ({
     // Strings full of the characters a naive scanner would miscount.
     fc.string({ unit: fc.constantFrom('{', '}', '[', ']', '"', '\\', 'a', 'é', '\n') }),
     fc.array(tie('value'), { maxLength: 4 }),
-    fc.dictionary(fc.string({ unit: fc.constantFrom('{', '"', '\\', 'k') , maxLength: 4 }), tie('value'), { maxKeys: 4 }),
+    fc.dictionary(fc.string({ unit: fc.constantFrom('{', '"', '\\', 'k'), maxLength: 4 }), tie('value'), { maxKeys: 4 }),
   ),
 })).value;
 
@@ -44,11 +44,14 @@ const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
 
 describe('jsonNestingDepth', () => {
   it('equals the depth of the value, whatever the strings contain', () => {
-    fc.assert(fc.property(jsonValue, (v) => {
-      const bytes = new Uint8Array(Buffer.from(JSON.stringify(v), 'utf8'));
-      assert.equal(jsonNestingDepth(bytes), depthOf(v));
-      assert.equal(valueNestingDepth(JSON.parse(JSON.stringify(v))), depthOf(v));
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(jsonValue, (v) => {
+        const bytes = new Uint8Array(Buffer.from(JSON.stringify(v), 'utf8'));
+        assert.equal(jsonNestingDepth(bytes), depthOf(v));
+        assert.equal(valueNestingDepth(JSON.parse(JSON.stringify(v))), depthOf(v));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('ignores brackets in strings and escaped quotes; stops early on absurd depths', () => {
@@ -76,9 +79,12 @@ describe('valueNestingDepth', () => {
 
 describe('cborNestingDepth and decode()', () => {
   it('equals the depth of the encoded value', () => {
-    fc.assert(fc.property(cborValue, (v) => {
-      assert.equal(cborNestingDepth(encode(v)), depthOf(v));
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(cborValue, (v) => {
+        assert.equal(cborNestingDepth(encode(v)), depthOf(v));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('decode() takes the bound and refuses one level more with a CodecError, without overflowing the stack', () => {
@@ -87,7 +93,10 @@ describe('cborNestingDepth and decode()', () => {
     assert.equal(cborNestingDepth(arrays(CBOR_NESTING_DEPTH_MAX)), CBOR_NESTING_DEPTH_MAX);
     assert.doesNotThrow(() => decode(arrays(CBOR_NESTING_DEPTH_MAX)));
     for (const n of [CBOR_NESTING_DEPTH_MAX + 1, 5_000, 1_000_000]) {
-      assert.throws(() => decode(arrays(n)), (e: unknown) => e instanceof CodecError && new RegExp(`nested deeper than ${CBOR_NESTING_DEPTH_MAX} levels`).test(e.message));
+      assert.throws(
+        () => decode(arrays(n)),
+        (e: unknown) => e instanceof CodecError && new RegExp(`nested deeper than ${CBOR_NESTING_DEPTH_MAX} levels`).test(e.message),
+      );
     }
     // Maps nested through their values, and a tag (42, a CID's) wrapping a deep array, count too.
     const maps = new Uint8Array([...Array.from({ length: 200 }, () => [0xa1, 0x61, 0x61]).flat(), 0xf6]);

@@ -23,7 +23,8 @@ export function jsonNestingDepth(bytes: Uint8Array, stopAbove = Number.POSITIVE_
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!;
     if (inString) {
-      if (b === 0x5c) i++; // backslash: the next byte is escaped (\" does not end the string)
+      if (b === 0x5c)
+        i++; // backslash: the next byte is escaped (\" does not end the string)
       else if (b === 0x22) inString = false;
       continue;
     }
@@ -89,7 +90,7 @@ export function cborNestingDepth(bytes: Uint8Array, stopAbove = Number.POSITIVE_
     if (info < 24) argument = info;
     else if (info === 24) argument = bytes[i] ?? 0;
     else if (info === 25) argument = ((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0);
-    else if (info === 26) argument = ((bytes[i] ?? 0) * 0x1000000) + (((bytes[i + 1] ?? 0) << 16) | ((bytes[i + 2] ?? 0) << 8) | (bytes[i + 3] ?? 0));
+    else if (info === 26) argument = (bytes[i] ?? 0) * 0x1000000 + (((bytes[i + 1] ?? 0) << 16) | ((bytes[i + 2] ?? 0) << 8) | (bytes[i + 3] ?? 0));
     else if (info === 27) {
       // 64-bit: beyond 2^53 the value is imprecise, but any such length runs past the input anyway.
       let v = 0;
@@ -100,7 +101,8 @@ export function cborNestingDepth(bytes: Uint8Array, stopAbove = Number.POSITIVE_
     // This item is one of its parent's.
     if (open.length > 0) open[open.length - 1]! -= 1;
     let children = 0;
-    if (major === 2 || major === 3) i += argument; // byte / text string: skip its content
+    if (major === 2 || major === 3)
+      i += argument; // byte / text string: skip its content
     else if (major === 4) children = argument;
     else if (major === 5) children = 2 * argument;
     else if (major === 6) children = 1;

@@ -95,8 +95,7 @@ export interface Ready<M> {
 }
 
 export type ProposeResult =
-  | { readonly accepted: true }
-  | { readonly accepted: false; readonly reason: 'queue-full' | 'not-member' | 'too-large' | 'stopped' | 'invalid' };
+  { readonly accepted: true } | { readonly accepted: false; readonly reason: 'queue-full' | 'not-member' | 'too-large' | 'stopped' | 'invalid' };
 
 export interface EngineStatus {
   readonly id: NodeId;

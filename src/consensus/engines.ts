@@ -3,5 +3,5 @@ import './solo/solo.ts';
 import './pbft/index.ts';
 import './raft/index.ts';
 import './hashgen/index.ts';
-import './gpbft/gpbft.ts';
+import './gpbft/index.ts';
 import './ehbft/index.ts';

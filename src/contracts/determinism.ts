@@ -112,7 +112,10 @@ export function runDeterministic<T>(fn: () => T): T {
   if (first !== undefined) throw new ContractDeterminismError(first);
   if (typeof result === 'object' && result !== null && typeof (result as { then?: unknown }).then === 'function') {
     // The promise may reject later; make sure that never becomes an unhandled rejection.
-    (result as unknown as Promise<unknown>).then(() => undefined, () => undefined);
+    (result as unknown as Promise<unknown>).then(
+      () => undefined,
+      () => undefined,
+    );
     throw new ContractDeterminismError('contract functions must be synchronous (it returned a Promise)');
   }
   return result;

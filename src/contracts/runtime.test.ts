@@ -49,13 +49,17 @@ describe('determinism guard', () => {
   }
 
   it('fails even when the contract swallows the error', () => {
-    assert.throws(() => runDeterministic(() => {
-      try {
-        return Date.now();
-      } catch {
-        return 0;
-      }
-    }), ContractDeterminismError);
+    assert.throws(
+      () =>
+        runDeterministic(() => {
+          try {
+            return Date.now();
+          } catch {
+            return 0;
+          }
+        }),
+      ContractDeterminismError,
+    );
   });
 
   it('rejects asynchronous functions', () => {
@@ -63,7 +67,10 @@ describe('determinism guard', () => {
   });
 
   it('allows dates from given instants and restores every global afterwards', () => {
-    assert.equal(runDeterministic(() => new Date(0).toISOString()), '1970-01-01T00:00:00.000Z');
+    assert.equal(
+      runDeterministic(() => new Date(0).toISOString()),
+      '1970-01-01T00:00:00.000Z',
+    );
     assert.ok(runDeterministic(() => new Date(5) instanceof Date));
     assert.equal(typeof Date.now(), 'number');
     assert.equal(typeof Math.random(), 'number');
@@ -91,7 +98,10 @@ describe('determinism guard', () => {
 
 describe('ChaincodeStub', () => {
   it('records sorted reads (first version) and writes (last write), not reading its own writes', () => {
-    const db = stateWith([['k1', 'one'], ['k2', 'two']]);
+    const db = stateWith([
+      ['k1', 'one'],
+      ['k2', 'two'],
+    ]);
     dbs.push(db);
     const c: Contract = {
       name: 'assets',
@@ -117,13 +127,33 @@ describe('ChaincodeStub', () => {
     assert.equal(r.result.status, STATUS_OK);
     assert.equal(Buffer.from(r.result.payload).toString(), 'two');
     const ns = r.rwset.namespaces[0]!;
-    assert.deepEqual(ns.reads.map((x) => [x.key, x.version]), [['k1', { block: 1, tx: 0 }], ['k2', { block: 1, tx: 1 }], ['missing', null]]);
-    assert.deepEqual(ns.writes.map((w) => [w.key, w.isDelete, w.value && Buffer.from(w.value).toString()]), [['k0', false, 'b'], ['k1', true, null], ['k2', false, 'new']]);
+    assert.deepEqual(
+      ns.reads.map((x) => [x.key, x.version]),
+      [
+        ['k1', { block: 1, tx: 0 }],
+        ['k2', { block: 1, tx: 1 }],
+        ['missing', null],
+      ],
+    );
+    assert.deepEqual(
+      ns.writes.map((w) => [w.key, w.isDelete, w.value && Buffer.from(w.value).toString()]),
+      [
+        ['k0', false, 'b'],
+        ['k1', true, null],
+        ['k2', false, 'new'],
+      ],
+    );
     assert.equal(r.event?.name, 'Ran');
   });
 
   it('records range reads with their results; pagination marks a partial scan', () => {
-    const db = stateWith([['a1', '1'], ['a2', '2'], ['a3', '3'], ['b1', '4'], [createCompositeKey('idx', ['x', 'a1']), '']]);
+    const db = stateWith([
+      ['a1', '1'],
+      ['a2', '2'],
+      ['a3', '3'],
+      ['b1', '4'],
+      [createCompositeKey('idx', ['x', 'a1']), ''],
+    ]);
     dbs.push(db);
     const c: Contract = {
       name: 'assets',
@@ -135,7 +165,12 @@ describe('ChaincodeStub', () => {
             const all = stub.getStateByRange('', '');
             const page = stub.getStateByRangeWithPagination('a', 'b', 2);
             const composite = stub.getStateByPartialCompositeKey('idx', ['x']);
-            return JSON.stringify([all.map((k) => k.key), page.results.map((k) => k.key), page.bookmark, composite.map((k) => stub.splitCompositeKey(k.key).attributes)]);
+            return JSON.stringify([
+              all.map((k) => k.key),
+              page.results.map((k) => k.key),
+              page.bookmark,
+              composite.map((k) => stub.splitCompositeKey(k.key).attributes),
+            ]);
           },
         },
       },
@@ -147,7 +182,10 @@ describe('ChaincodeStub', () => {
     assert.equal(ranges.length, 3);
     assert.equal(ranges[0]!.exhausted, true);
     assert.equal(ranges[1]!.exhausted, false);
-    assert.deepEqual(ranges[1]!.results.map((x) => x.key), ['a1', 'a2']);
+    assert.deepEqual(
+      ranges[1]!.results.map((x) => x.key),
+      ['a1', 'a2'],
+    );
   });
 
   it('evaluate functions cannot write; bad keys and limits are refused (status 400)', () => {
@@ -161,8 +199,18 @@ describe('ChaincodeStub', () => {
         empty: { kind: 'submit', handler: (stub) => stub.putState('', 'v') },
         huge: { kind: 'submit', handler: (stub) => stub.putState('k', new Uint8Array(300 * 1024)) },
         rune: { kind: 'submit', handler: (stub) => stub.putState('a\u{10FFFF}', 'v') },
-        refuse: { kind: 'submit', handler: () => { throw new ContractError('no such patient'); } },
-        bug: { kind: 'submit', handler: () => { throw new TypeError('oops'); } },
+        refuse: {
+          kind: 'submit',
+          handler: () => {
+            throw new ContractError('no such patient');
+          },
+        },
+        bug: {
+          kind: 'submit',
+          handler: () => {
+            throw new TypeError('oops');
+          },
+        },
       },
     };
     assert.match(call(c, 'sneaky', [], db).result.message, /read-only/);

@@ -126,7 +126,10 @@ export function invoke(input: InvokeInput): Invocation {
   else if (returned instanceof Uint8Array) payload = new Uint8Array(returned);
   else return failure(STATUS_FAILED, `contract ${input.contract.name}.${input.fn} returned ${typeof returned}; return a string, bytes or nothing`);
   if (payload.byteLength > LEDGER_LIMITS.responsePayloadBytesMax) {
-    return failure(STATUS_FAILED, `contract ${input.contract.name}.${input.fn} returned ${payload.byteLength} bytes (limit ${LEDGER_LIMITS.responsePayloadBytesMax})`);
+    return failure(
+      STATUS_FAILED,
+      `contract ${input.contract.name}.${input.fn} returned ${payload.byteLength} bytes (limit ${LEDGER_LIMITS.responsePayloadBytesMax})`,
+    );
   }
   const { rwset, event } = stub.result();
   const empty = rwset.reads.length === 0 && rwset.rangeReads.length === 0 && rwset.writes.length === 0;

@@ -10,14 +10,7 @@ import { utf8, type Bytes } from '../codec/index.ts';
 import type { StateReader, HistoryEntry } from '../ledger/state.ts';
 import { LEDGER_LIMITS } from '../ledger/limits.ts';
 import type { ContractEvent, KvRead, KvWrite, NsRwSet, RangeRead, Version } from '../ledger/tx.ts';
-import {
-  checkKey,
-  compareKeys,
-  COMPOSITE_KEY_NAMESPACE,
-  createCompositeKey,
-  MAX_UNICODE_RUNE,
-  splitCompositeKey,
-} from '../ledger/keys.ts';
+import { checkKey, compareKeys, COMPOSITE_KEY_NAMESPACE, createCompositeKey, MAX_UNICODE_RUNE, splitCompositeKey } from '../ledger/keys.ts';
 
 export class ContractLimitError extends Error {
   override readonly name = 'ContractLimitError';
@@ -173,7 +166,8 @@ export class ChaincodeStub {
       throw new ContractLimitError(`event name must be 1..${LEDGER_LIMITS.nameLengthMax} characters`);
     }
     const bytes = typeof payload === 'string' ? utf8(payload) : new Uint8Array(payload);
-    if (bytes.byteLength > LEDGER_LIMITS.eventPayloadBytesMax) throw new ContractLimitError(`event payload exceeds ${LEDGER_LIMITS.eventPayloadBytesMax} bytes`);
+    if (bytes.byteLength > LEDGER_LIMITS.eventPayloadBytesMax)
+      throw new ContractLimitError(`event payload exceeds ${LEDGER_LIMITS.eventPayloadBytesMax} bytes`);
     this.event = { name, payload: bytes };
   }
 
@@ -187,7 +181,8 @@ export class ChaincodeStub {
   // -------------------------------------------------------------------------------------------
 
   private scan(start: string, end: string, limit: number, mustExhaust: boolean): Page {
-    if (this.rangeReads.length >= LEDGER_LIMITS.rangeQueriesMax) throw new ContractLimitError(`more than ${LEDGER_LIMITS.rangeQueriesMax} range queries in one transaction`);
+    if (this.rangeReads.length >= LEDGER_LIMITS.rangeQueriesMax)
+      throw new ContractLimitError(`more than ${LEDGER_LIMITS.rangeQueriesMax} range queries in one transaction`);
     if (end !== '' && compareKeys(start, end) >= 0) {
       this.rangeReads.push({ startKey: start, endKey: end, exhausted: true, results: [] });
       return { results: [], bookmark: '' };
@@ -209,7 +204,8 @@ export class ChaincodeStub {
 
   private checkSimpleRangeKey(key: string, what: string): void {
     checkKey(key);
-    if (key.startsWith(COMPOSITE_KEY_NAMESPACE)) throw new ContractLimitError(`${what} of getStateByRange must be a simple key (composite keys start with U+0000)`);
+    if (key.startsWith(COMPOSITE_KEY_NAMESPACE))
+      throw new ContractLimitError(`${what} of getStateByRange must be a simple key (composite keys start with U+0000)`);
   }
 
   private recordRead(key: string, version: Version | null): void {

@@ -1,14 +1,7 @@
 // ECDSA P-256 over SHA-256 through node:crypto. Signatures use the fixed-size IEEE P1363
 // form (r‖s, 64 bytes) so that signed structures have a predictable size.
 // Parsed KeyObjects are cached: parsing a PEM/DER key costs more than verifying with it.
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  sign as nodeSign,
-  verify as nodeVerify,
-  type KeyObject,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import type { Bytes } from '../codec/index.ts';
 
 export const SIGNATURE_SIZE_BYTES = 64;
@@ -74,9 +67,7 @@ export function parsePublicKey(input: Bytes | string): KeyObject {
   if (cached) return cached;
   let key: KeyObject;
   try {
-    key = typeof input === 'string'
-      ? createPublicKey(input)
-      : createPublicKey({ key: Buffer.from(input), format: 'der', type: 'spki' });
+    key = typeof input === 'string' ? createPublicKey(input) : createPublicKey({ key: Buffer.from(input), format: 'der', type: 'spki' });
   } catch (err) {
     throw new CryptoError(`not a valid public key: ${(err as Error).message}`);
   }
@@ -97,9 +88,7 @@ export function parsePrivateKey(pem: string): KeyObject {
 
 function assertP256(key: KeyObject): void {
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new CryptoError(
-      `expected an ECDSA P-256 key, got ${key.asymmetricKeyType ?? 'unknown'} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim(),
-    );
+    throw new CryptoError(`expected an ECDSA P-256 key, got ${key.asymmetricKeyType ?? 'unknown'} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim());
   }
 }
 

@@ -41,7 +41,9 @@ async function rejectsCode(promise: Promise<unknown>, code: X509ErrorCode, messa
 
 /** Re-encode a DER certificate as PEM. */
 function toPem(der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n');
+  const b64 = Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n');
   return `-----BEGIN CERTIFICATE-----\n${b64.trimEnd()}\n-----END CERTIFICATE-----\n`;
 }
 
@@ -249,7 +251,16 @@ describe('x509 chains: root CA → organisation CA → end entity', () => {
     const truncated = toPem(parseCertificate(leafPem).der.subarray(0, 200));
     throwsCode(() => parseCertificate(truncated), 'MALFORMED');
     throwsCode(() => verifyChain([], rootPem, MID_MS), 'MALFORMED', /empty/);
-    throwsCode(() => verifyChain(Array.from({ length: 9 }, () => leafPem), rootPem, MID_MS), 'MALFORMED', /longer/);
+    throwsCode(
+      () =>
+        verifyChain(
+          Array.from({ length: 9 }, () => leafPem),
+          rootPem,
+          MID_MS,
+        ),
+      'MALFORMED',
+      /longer/,
+    );
   });
 
   it('rejects non-P-256 keys and non-SHA-256 signatures with NOT_P256', async () => {
@@ -280,7 +291,14 @@ describe('x509 chains: root CA → organisation CA → end entity', () => {
     throwsCode(() => parseCertificate(sha384.toString('pem')), 'NOT_P256', /SHA-384/);
     const ed = generateKeyPairSync('ed25519');
     await rejectsCode(
-      issueX509({ subject: { commonName: 'ed' }, subjectPublicKey: ed.publicKey, issuerKey: ed.privateKey, notBefore: T0, notAfter: T_END, ca: { pathLength: 0 } }),
+      issueX509({
+        subject: { commonName: 'ed' },
+        subjectPublicKey: ed.publicKey,
+        issuerKey: ed.privateKey,
+        notBefore: T0,
+        notAfter: T_END,
+        ca: { pathLength: 0 },
+      }),
       'NOT_P256',
     );
   });
@@ -304,7 +322,15 @@ describe('x509 chains: root CA → organisation CA → end entity', () => {
       /only issued for CAs/,
     );
     await rejectsCode(
-      issueX509({ subject: { commonName: 'ok' }, subjectPublicKey: keys.publicKey, issuerCertPem: orgPem, issuerKey: orgKeys.privateKey, notBefore: T0, notAfter: T_END, hosts: ['bad host!'] }),
+      issueX509({
+        subject: { commonName: 'ok' },
+        subjectPublicKey: keys.publicKey,
+        issuerCertPem: orgPem,
+        issuerKey: orgKeys.privateKey,
+        notBefore: T0,
+        notAfter: T_END,
+        hosts: ['bad host!'],
+      }),
       'INVALID_REQUEST',
       /host/,
     );
@@ -324,7 +350,14 @@ describe('x509 chains: root CA → organisation CA → end entity', () => {
     assert.equal(parsed.subject.pseudonym, pseudonym);
     assert.match(parsed.node.subject, new RegExp(`^pseudonym=${pseudonym}$`, 'm'));
     await rejectsCode(
-      issueX509({ subject: { commonName: 'p', pseudonym: 'has, comma' }, subjectPublicKey: p256().publicKey, issuerCertPem: orgPem, issuerKey: orgKeys.privateKey, notBefore: T0, notAfter: T_END }),
+      issueX509({
+        subject: { commonName: 'p', pseudonym: 'has, comma' },
+        subjectPublicKey: p256().publicKey,
+        issuerCertPem: orgPem,
+        issuerKey: orgKeys.privateKey,
+        notBefore: T0,
+        notAfter: T_END,
+      }),
       'INVALID_REQUEST',
       /pseudonym/,
     );

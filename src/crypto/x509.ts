@@ -14,15 +14,7 @@
 // @peculiar/x509 (through tsyringe) needs the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
 import * as px from '@peculiar/x509';
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  randomBytes,
-  webcrypto,
-  X509Certificate as NodeX509Certificate,
-  type KeyObject,
-} from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes, webcrypto, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 
 /**
@@ -224,10 +216,7 @@ export async function issueX509(request: IssueX509Request): Promise<IssuedX509> 
   const notBefore = toWholeSecondDate('notBefore', request.notBefore);
   const notAfter = toWholeSecondDate('notAfter', request.notAfter);
   if (notAfter.getTime() <= notBefore.getTime()) {
-    throw new X509Error(
-      'INVALID_REQUEST',
-      `notAfter (${notAfter.toISOString()}) must be after notBefore (${notBefore.toISOString()})`,
-    );
+    throw new X509Error('INVALID_REQUEST', `notAfter (${notAfter.toISOString()}) must be after notBefore (${notBefore.toISOString()})`);
   }
   const serialHex = request.serialHex === undefined ? randomSerialHex() : normalizeSerialHex(request.serialHex);
   if (/^0+$/.test(serialHex)) throw new X509Error('INVALID_REQUEST', 'serial number must not be zero');
@@ -273,12 +262,7 @@ export async function issueX509(request: IssueX509Request): Promise<IssuedX509> 
   const extensions: px.Extension[] = [];
   if (request.ca !== undefined) {
     extensions.push(new px.BasicConstraintsExtension(true, request.ca.pathLength, true));
-    extensions.push(
-      new px.KeyUsagesExtension(
-        px.KeyUsageFlags.keyCertSign | px.KeyUsageFlags.cRLSign | px.KeyUsageFlags.digitalSignature,
-        true,
-      ),
-    );
+    extensions.push(new px.KeyUsagesExtension(px.KeyUsageFlags.keyCertSign | px.KeyUsageFlags.cRLSign | px.KeyUsageFlags.digitalSignature, true));
   } else {
     extensions.push(new px.BasicConstraintsExtension(false, undefined, true));
     extensions.push(new px.KeyUsagesExtension(px.KeyUsageFlags.digitalSignature, true));
@@ -399,10 +383,7 @@ export function parseCertificate(pem: string): ParsedCertificate {
   // (OpenSSL itself rejects a certificate whose inner and outer signature algorithms differ.)
   const sigAlg = peculiar.signatureAlgorithm as { name?: unknown; hash?: { name?: unknown } };
   if (sigAlg.name !== 'ECDSA' || sigAlg.hash?.name !== 'SHA-256') {
-    throw new X509Error(
-      'NOT_P256',
-      `certificate is signed with ${String(sigAlg.name)}/${String(sigAlg.hash?.name)}, expected ecdsa-with-SHA256`,
-    );
+    throw new X509Error('NOT_P256', `certificate is signed with ${String(sigAlg.name)}/${String(sigAlg.hash?.name)}, expected ecdsa-with-SHA256`);
   }
   const notBeforeMs = Date.parse(node.validFrom);
   const notAfterMs = Date.parse(node.validTo);
@@ -467,10 +448,7 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
  */
 export function checkIssuedBy(child: ParsedCertificate, issuer: ParsedCertificate): void {
   if (!bytesEqual(child.issuerNameDer, issuer.subjectNameDer)) {
-    throw new X509Error(
-      'NAME_MISMATCH',
-      `certificate "${child.subjectDn}" names issuer "${child.issuerDn}", not "${issuer.subjectDn}"`,
-    );
+    throw new X509Error('NAME_MISMATCH', `certificate "${child.subjectDn}" names issuer "${child.issuerDn}", not "${issuer.subjectDn}"`);
   }
   if (child.authorityKeyId !== null && issuer.subjectKeyId !== null && child.authorityKeyId !== issuer.subjectKeyId) {
     throw new X509Error(
@@ -548,10 +526,7 @@ export function verifyChain(chainPem: readonly string[], trustedRootPem: string,
     checkIssuedBy(child, issuer);
     // CA at full[i+1] has i intermediate CA certificates below it (the leaf full[0] does not count).
     if (issuer.pathLength !== null && i > issuer.pathLength) {
-      throw new X509Error(
-        'PATH_LENGTH',
-        `CA "${issuer.subjectDn}" allows ${issuer.pathLength} intermediate CA(s) below it, chain has ${i}`,
-      );
+      throw new X509Error('PATH_LENGTH', `CA "${issuer.subjectDn}" allows ${issuer.pathLength} intermediate CA(s) below it, chain has ${i}`);
     }
   }
   full.forEach((cert, index) => checkValidityAt(cert, atMs, index === 0 ? 'certificate' : 'CA certificate'));

@@ -23,7 +23,10 @@ describe('FHIR R4 validation', () => {
   });
 
   it('rejects invalid resources with the validator issues', () => {
-    assert.throws(() => validateFhir({ resourceType: 'Observation', code: { text: 'x' } }), (e: Error) => e instanceof FhirValidationError && /status/.test(e.message));
+    assert.throws(
+      () => validateFhir({ resourceType: 'Observation', code: { text: 'x' } }),
+      (e: Error) => e instanceof FhirValidationError && /status/.test(e.message),
+    );
     assert.throws(() => validateFhir({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueFoo: 1 }), FhirValidationError);
     assert.throws(() => validateFhir({ resourceType: 'NotAThing' }), FhirValidationError);
     assert.throws(() => validateFhir([1, 2]), /JSON object/);
@@ -34,11 +37,14 @@ describe('FHIR R4 validation', () => {
     // 20 nested extensions: 41 levels of objects and arrays, a legitimate (if unusual) resource.
     assert.equal(validateFhir(nestedExtensions(20)).resourceType, 'Observation');
     for (const levels of [40, 5_000, 100_000]) {
-      assert.throws(() => validateFhir(nestedExtensions(levels)), (e: unknown) => {
-        assert.ok(e instanceof FhirValidationError, `expected FhirValidationError, got ${String(e)}`);
-        assert.match(e.message, new RegExp(`nested deeper than ${FHIR_NESTING_DEPTH_MAX} levels`));
-        return true;
-      });
+      assert.throws(
+        () => validateFhir(nestedExtensions(levels)),
+        (e: unknown) => {
+          assert.ok(e instanceof FhirValidationError, `expected FhirValidationError, got ${String(e)}`);
+          assert.match(e.message, new RegExp(`nested deeper than ${FHIR_NESTING_DEPTH_MAX} levels`));
+          return true;
+        },
+      );
     }
   });
 });

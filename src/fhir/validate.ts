@@ -33,7 +33,12 @@ export interface FhirIssue {
 export class FhirValidationError extends Error {
   override readonly name = 'FhirValidationError';
   constructor(readonly issues: readonly FhirIssue[]) {
-    super(`invalid FHIR resource: ${issues.slice(0, 5).map((i) => `${i.path}: ${i.message}`).join('; ')}${issues.length > 5 ? ` (+${issues.length - 5} more)` : ''}`);
+    super(
+      `invalid FHIR resource: ${issues
+        .slice(0, 5)
+        .map((i) => `${i.path}: ${i.message}`)
+        .join('; ')}${issues.length > 5 ? ` (+${issues.length - 5} more)` : ''}`,
+    );
   }
 }
 
@@ -56,7 +61,13 @@ export function validateFhir(value: unknown): Resource {
     throw new FhirValidationError([{ severity: 'error', path: 'resourceType', message: 'missing resourceType' }]);
   }
   if (valueNestingDepth(value, FHIR_NESTING_DEPTH_MAX) > FHIR_NESTING_DEPTH_MAX) {
-    throw new FhirValidationError([{ severity: 'error', path: '(root)', message: `nested deeper than ${FHIR_NESTING_DEPTH_MAX} levels of objects and arrays (at most ${FHIR_NESTING_DEPTH_MAX} are accepted)` }]);
+    throw new FhirValidationError([
+      {
+        severity: 'error',
+        path: '(root)',
+        message: `nested deeper than ${FHIR_NESTING_DEPTH_MAX} levels of objects and arrays (at most ${FHIR_NESTING_DEPTH_MAX} are accepted)`,
+      },
+    ]);
   }
   if (JSON.stringify(value).length > RESOURCE_BYTES_MAX) {
     throw new FhirValidationError([{ severity: 'error', path: '(root)', message: `resource larger than ${RESOURCE_BYTES_MAX} bytes` }]);

@@ -2,14 +2,7 @@
 // designs) and one CA per member organisation, which issues the certificates of that
 // organisation's nodes and users. Keys are ECDSA P-256, generated with node:crypto.
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import {
-  isValidNameValue,
-  issueX509,
-  keyMatchesCertificate,
-  parseCertificate,
-  parseP256PrivateKey,
-  X509Error,
-} from '../crypto/x509.ts';
+import { isValidNameValue, issueX509, keyMatchesCertificate, parseCertificate, parseP256PrivateKey, X509Error } from '../crypto/x509.ts';
 import { isIssuableRole, isValidIdentityName, isValidOrgName, ROLES, type Role } from './roles.ts';
 
 export interface CertificateAuthority {
@@ -65,11 +58,7 @@ function defaultNotAfter(notBefore: Date, validityMs: number, issuerNotAfterMs: 
   return new Date(issuerNotAfterMs === null ? wanted : Math.min(wanted, issuerNotAfterMs));
 }
 
-export async function createRootCa(opts: {
-  commonName: string;
-  notBefore?: Date;
-  notAfter?: Date;
-}): Promise<CertificateAuthority> {
+export async function createRootCa(opts: { commonName: string; notBefore?: Date; notAfter?: Date }): Promise<CertificateAuthority> {
   if (!isValidNameValue(opts.commonName)) {
     throw new X509Error(
       'INVALID_REQUEST',
@@ -94,10 +83,7 @@ export function orgCaCommonName(org: string): string {
   return `${org} CA`;
 }
 
-export async function createOrgCa(
-  root: CertificateAuthority,
-  opts: { org: string; notBefore?: Date; notAfter?: Date },
-): Promise<CertificateAuthority> {
+export async function createOrgCa(root: CertificateAuthority, opts: { org: string; notBefore?: Date; notAfter?: Date }): Promise<CertificateAuthority> {
   if (root.org !== null) {
     throw new X509Error('INVALID_REQUEST', `organisation CAs are issued by the root CA, not by the CA of ${root.org}`);
   }
@@ -164,10 +150,16 @@ export async function issueCertificate(ca: CertificateAuthority, opts: IssueCert
   }
   if (opts.role === 'patient') {
     if (opts.pseudonym === undefined || !PATIENT_PSEUDONYM_PATTERN.test(opts.pseudonym)) {
-      throw new X509Error('INVALID_REQUEST', `a patient certificate needs a pseudonym of 32-64 lowercase hex digits, got ${opts.pseudonym === undefined ? 'none' : `"${String(opts.pseudonym).slice(0, 80)}"`}`);
+      throw new X509Error(
+        'INVALID_REQUEST',
+        `a patient certificate needs a pseudonym of 32-64 lowercase hex digits, got ${opts.pseudonym === undefined ? 'none' : `"${String(opts.pseudonym).slice(0, 80)}"`}`,
+      );
     }
     if (opts.commonName !== opts.pseudonym) {
-      throw new X509Error('INVALID_REQUEST', `a patient certificate's common name must be its pseudonym, not "${opts.commonName.slice(0, 80)}" (a login name on chain would link the pseudonym to the person)`);
+      throw new X509Error(
+        'INVALID_REQUEST',
+        `a patient certificate's common name must be its pseudonym, not "${opts.commonName.slice(0, 80)}" (a login name on chain would link the pseudonym to the person)`,
+      );
     }
   } else if (opts.pseudonym !== undefined) {
     throw new X509Error('INVALID_REQUEST', `only patient certificates carry a pseudonym, not ${opts.role} certificates`);
@@ -200,7 +192,12 @@ export async function issueCertificate(ca: CertificateAuthority, opts: IssueCert
   const notBefore = opts.notBefore ?? defaultNotBefore();
   const notAfter = opts.notAfter ?? defaultNotAfter(notBefore, END_ENTITY_VALIDITY_MS, caCert.notAfterMs);
   const issued = await issueX509({
-    subject: { commonName: opts.commonName, organization: ca.org, organizationalUnits: [opts.role], ...(opts.pseudonym === undefined ? {} : { pseudonym: opts.pseudonym }) },
+    subject: {
+      commonName: opts.commonName,
+      organization: ca.org,
+      organizationalUnits: [opts.role],
+      ...(opts.pseudonym === undefined ? {} : { pseudonym: opts.pseudonym }),
+    },
     subjectPublicKey: publicKey,
     issuerCertPem: ca.certPem,
     issuerKey: caKey,

@@ -72,8 +72,20 @@ describe('consortium helper', () => {
     await assert.rejects(createConsortium({ orgs: ['A'], users: [{ org: 'A', commonName: 'x', role: 'member' }] }), /issuable roles/);
     await assert.rejects(createConsortium({ orgs: ['A'], users: [{ org: 'A', commonName: 'pseudonym.key', role: 'doctor' }] }), /reserved/);
     await assert.rejects(createConsortium({ orgs: ['A'], users: [{ org: 'A', commonName: 'p', role: 'patient' }] }), /needs a pseudonym/);
-    await assert.rejects(createConsortium({ orgs: ['A'], users: [{ org: 'A', commonName: 'd', role: 'doctor', pseudonym: PATIENT_PSEUDONYM }] }), /only patient certificates carry a pseudonym/);
-    await assert.rejects(createConsortium({ orgs: ['A', 'B'], users: [{ org: 'A', commonName: 'p', role: 'patient', pseudonym: PATIENT_PSEUDONYM }, { org: 'B', commonName: 'q', role: 'patient', pseudonym: PATIENT_PSEUDONYM }] }), /already another patient's/);
+    await assert.rejects(
+      createConsortium({ orgs: ['A'], users: [{ org: 'A', commonName: 'd', role: 'doctor', pseudonym: PATIENT_PSEUDONYM }] }),
+      /only patient certificates carry a pseudonym/,
+    );
+    await assert.rejects(
+      createConsortium({
+        orgs: ['A', 'B'],
+        users: [
+          { org: 'A', commonName: 'p', role: 'patient', pseudonym: PATIENT_PSEUDONYM },
+          { org: 'B', commonName: 'q', role: 'patient', pseudonym: PATIENT_PSEUDONYM },
+        ],
+      }),
+      /already another patient's/,
+    );
     await assert.rejects(createConsortium({ orgs: ['A'], nodeCommonName: () => 'bad/name' }), /not allowed/);
   });
 
@@ -125,21 +137,30 @@ describe('consortium helper', () => {
       const dir = tempDir();
       saveConsortium(consortium, dir);
       mutate(dir);
-      assert.throws(() => loadConsortium(dir), (err: unknown) => {
-        assert.ok(err instanceof IdentityError, String(err));
-        assert.match(err.message, pattern);
-        return true;
-      });
+      assert.throws(
+        () => loadConsortium(dir),
+        (err: unknown) => {
+          assert.ok(err instanceof IdentityError, String(err));
+          assert.match(err.message, pattern);
+          return true;
+        },
+      );
     };
     check((dir) => writeFileSync(join(dir, 'consortium.json'), '{"format":"nope"}'), /consortium\.json: format/);
     check((dir) => writeFileSync(join(dir, 'consortium.json'), 'not json'), /consortium\.json/);
     check((dir) => rmSync(join(dir, 'Lab3', 'ca.pem')), /missing file .*Lab3\/ca\.pem/);
-    check((dir) => writeFileSync(join(dir, 'Hospital1', 'dr.alice', 'key.pem'), consortium.users[1]?.keyPem ?? ''), /dr\.alice\/key\.pem: the private key does not belong/);
+    check(
+      (dir) => writeFileSync(join(dir, 'Hospital1', 'dr.alice', 'key.pem'), consortium.users[1]?.keyPem ?? ''),
+      /dr\.alice\/key\.pem: the private key does not belong/,
+    );
     check(
       (dir) => writeFileSync(join(dir, 'Hospital1', 'dr.alice', 'cert.pem'), consortium.users[1]?.certPem ?? ''),
       /manifest says Hospital1\/dr\.alice \(doctor\)/,
     );
-    check((dir) => writeFileSync(join(dir, 'Hospital2', 'ca.pem'), consortium.orgCas.get('Hospital1')?.certPem ?? ''), /Hospital2\/ca-key\.pem: the private key does not belong/);
+    check(
+      (dir) => writeFileSync(join(dir, 'Hospital2', 'ca.pem'), consortium.orgCas.get('Hospital1')?.certPem ?? ''),
+      /Hospital2\/ca-key\.pem: the private key does not belong/,
+    );
     check((dir) => {
       writeFileSync(join(dir, 'Hospital2', 'ca.pem'), consortium.orgCas.get('Hospital1')?.certPem ?? '');
       writeFileSync(join(dir, 'Hospital2', 'ca-key.pem'), consortium.orgCas.get('Hospital1')?.keyPem ?? '');

@@ -87,7 +87,9 @@ function invalid(message: string): X509Error {
 
 function checkIdentityName(org: string, name: string, seen: Set<string>): void {
   if (!isValidIdentityName(name)) {
-    throw invalid(`identity name "${String(name).slice(0, 80)}" in ${org} is not allowed: a letter or digit, then up to 63 letters, digits, '.', '_', '@', '-'`);
+    throw invalid(
+      `identity name "${String(name).slice(0, 80)}" in ${org} is not allowed: a letter or digit, then up to 63 letters, digits, '.', '_', '@', '-'`,
+    );
   }
   const folded = name.toLowerCase();
   if (RESERVED_NAMES.has(folded)) throw invalid(`identity name "${name}" in ${org} is reserved (it is a file name in the org directory)`);
@@ -97,7 +99,12 @@ function checkIdentityName(org: string, name: string, seen: Set<string>): void {
 }
 
 /** Issue one user: a patient's certificate is issued to their pseudonym, filed under their name. */
-async function issueUser(ca: CertificateAuthority, org: string, user: ConsortiumUserSpec, validity: { notBefore?: Date; notAfter?: Date }): Promise<ConsortiumIdentity> {
+async function issueUser(
+  ca: CertificateAuthority,
+  org: string,
+  user: ConsortiumUserSpec,
+  validity: { notBefore?: Date; notAfter?: Date },
+): Promise<ConsortiumIdentity> {
   const pseudonym = user.pseudonym ?? null;
   const issued = await issueCertificate(ca, {
     commonName: pseudonym ?? user.commonName,
@@ -117,7 +124,8 @@ export async function createConsortium(opts: CreateConsortiumOptions): Promise<C
   const foldedOrgs = new Set<string>();
   const namesByOrg = new Map<string, Set<string>>();
   for (const org of orgs) {
-    if (!isValidOrgName(org)) throw invalid(`organisation name "${String(org).slice(0, 80)}" is not allowed: a letter, then up to 63 letters, digits, '_' or '-'`);
+    if (!isValidOrgName(org))
+      throw invalid(`organisation name "${String(org).slice(0, 80)}" is not allowed: a letter, then up to 63 letters, digits, '_' or '-'`);
     if (foldedOrgs.has(org.toLowerCase())) throw invalid(`organisation "${org}" appears twice (names are compared case-insensitively)`);
     foldedOrgs.add(org.toLowerCase());
     namesByOrg.set(org, new Set());
@@ -132,12 +140,15 @@ export async function createConsortium(opts: CreateConsortiumOptions): Promise<C
   const pseudonyms = new Set<string>();
   for (const user of users) {
     const seen = namesByOrg.get(user.org);
-    if (seen === undefined) throw invalid(`user "${String(user.commonName).slice(0, 80)}" belongs to "${String(user.org).slice(0, 80)}", which is not one of the organisations`);
+    if (seen === undefined)
+      throw invalid(`user "${String(user.commonName).slice(0, 80)}" belongs to "${String(user.org).slice(0, 80)}", which is not one of the organisations`);
     checkIdentityName(user.org, user.commonName, seen);
-    if (!(ROLES as readonly string[]).includes(user.role)) throw invalid(`user "${user.commonName}" has role "${String(user.role)}"; issuable roles: ${ROLES.join(', ')}`);
+    if (!(ROLES as readonly string[]).includes(user.role))
+      throw invalid(`user "${user.commonName}" has role "${String(user.role)}"; issuable roles: ${ROLES.join(', ')}`);
     if (user.pseudonym !== undefined) {
       // One pseudonym names one patient: two certificates with it would be one person on chain.
-      if (pseudonyms.has(user.pseudonym)) throw invalid(`user "${user.commonName}" of ${user.org}: pseudonym ${user.pseudonym.slice(0, 16)}… is already another patient's`);
+      if (pseudonyms.has(user.pseudonym))
+        throw invalid(`user "${user.commonName}" of ${user.org}: pseudonym ${user.pseudonym.slice(0, 16)}… is already another patient's`);
       pseudonyms.add(user.pseudonym);
     }
   }
@@ -190,16 +201,19 @@ export async function addOrganisation(
   opts: { org: string; users?: ReadonlyArray<ConsortiumUserSpec>; nodeHosts?: string[] },
 ): Promise<Consortium> {
   const { org } = opts;
-  if (!isValidOrgName(org)) throw invalid(`organisation name "${String(org).slice(0, 80)}" is not allowed: a letter, then up to 63 letters, digits, '_' or '-'`);
+  if (!isValidOrgName(org))
+    throw invalid(`organisation name "${String(org).slice(0, 80)}" is not allowed: a letter, then up to 63 letters, digits, '_' or '-'`);
   if ([...consortium.orgCas.keys()].some((o) => o.toLowerCase() === org.toLowerCase())) throw invalid(`organisation "${org}" is already in the consortium`);
-  if (consortium.orgCas.size >= CONSORTIUM_ORGS_MAX) throw invalid(`the consortium has ${consortium.orgCas.size} organisations, at most ${CONSORTIUM_ORGS_MAX} allowed`);
+  if (consortium.orgCas.size >= CONSORTIUM_ORGS_MAX)
+    throw invalid(`the consortium has ${consortium.orgCas.size} organisations, at most ${CONSORTIUM_ORGS_MAX} allowed`);
   const users = opts.users ?? [];
   const seen = new Set<string>();
   const commonName = defaultNodeCommonName(org);
   checkIdentityName(org, commonName, seen);
   for (const u of users) {
     checkIdentityName(org, u.commonName, seen);
-    if (!(ROLES as readonly string[]).includes(u.role)) throw invalid(`user "${u.commonName}" has role "${String(u.role)}"; issuable roles: ${ROLES.join(', ')}`);
+    if (!(ROLES as readonly string[]).includes(u.role))
+      throw invalid(`user "${u.commonName}" has role "${String(u.role)}"; issuable roles: ${ROLES.join(', ')}`);
   }
   const ca = await createOrgCa(consortium.root, { org });
   const node = await issueCertificate(ca, { commonName, role: 'peer', hosts: opts.nodeHosts ?? ['localhost', '127.0.0.1'] });
@@ -242,7 +256,10 @@ const ManifestSchema = z.object({
     )
     .min(1)
     .max(CONSORTIUM_ORGS_MAX),
-  revokedSerials: z.array(z.object({ org: z.string().regex(ORG_NAME_PATTERN), serialHex: z.string().regex(/^[0-9a-f]{1,64}$/) })).max(1_000_000).optional(),
+  revokedSerials: z
+    .array(z.object({ org: z.string().regex(ORG_NAME_PATTERN), serialHex: z.string().regex(/^[0-9a-f]{1,64}$/) }))
+    .max(1_000_000)
+    .optional(),
 });
 type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -340,7 +357,13 @@ export function loadConsortium(dir: string): Consortium {
     manifest = ManifestSchema.parse(JSON.parse(readText(manifestPath, MANIFEST_SIZE_BYTES_MAX)));
   } catch (err) {
     if (err instanceof IdentityError) throw err;
-    const detail = err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).slice(0, 5).join('; ') : (err as Error).message;
+    const detail =
+      err instanceof z.ZodError
+        ? err.issues
+            .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+            .slice(0, 5)
+            .join('; ')
+        : (err as Error).message;
     throw new IdentityError('MALFORMED', `${manifestPath}: ${detail}`);
   }
   const root: CertificateAuthority = Object.freeze({

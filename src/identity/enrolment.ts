@@ -15,10 +15,17 @@ type CryptoKeyPairLike = Parameters<typeof px.Pkcs10CertificateRequestGenerator.
 
 /** A new key pair and a request for it (PEM). The key never leaves the caller. */
 export async function createEnrolmentRequest(commonName: string): Promise<{ csrPem: string; keyPem: string }> {
-  if (!isValidIdentityName(commonName)) throw new X509Error('INVALID_REQUEST', `name "${commonName.slice(0, 80)}" is not allowed: a letter or digit, then up to 63 letters, digits, '.', '_', '@', '-'`);
+  if (!isValidIdentityName(commonName))
+    throw new X509Error(
+      'INVALID_REQUEST',
+      `name "${commonName.slice(0, 80)}" is not allowed: a letter or digit, then up to 63 letters, digits, '.', '_', '@', '-'`,
+    );
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
   const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const csr = await px.Pkcs10CertificateRequestGenerator.create({ name: `CN=${commonName}`, keys: keys as unknown as CryptoKeyPairLike, signingAlgorithm: algorithm }, webcrypto as unknown as Parameters<typeof px.Pkcs10CertificateRequestGenerator.create>[1]);
+  const csr = await px.Pkcs10CertificateRequestGenerator.create(
+    { name: `CN=${commonName}`, keys: keys as unknown as CryptoKeyPairLike, signingAlgorithm: algorithm },
+    webcrypto as unknown as Parameters<typeof px.Pkcs10CertificateRequestGenerator.create>[1],
+  );
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
   const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/.{64}/g, '$&\n').trim()}\n-----END PRIVATE KEY-----\n`;
   return { csrPem: csr.toString('pem'), keyPem };
@@ -26,16 +33,19 @@ export async function createEnrolmentRequest(commonName: string): Promise<{ csrP
 
 /** What a request asks for, after checking that its signature proves possession of the key. */
 export async function readEnrolmentRequest(csrPem: string): Promise<{ commonName: string; publicKeyPem: string }> {
-  if (typeof csrPem !== 'string' || csrPem.length > ENROLMENT_REQUEST_PEM_BYTES_MAX) throw new X509Error('MALFORMED', `an enrolment request is a PEM of at most ${ENROLMENT_REQUEST_PEM_BYTES_MAX} bytes`);
+  if (typeof csrPem !== 'string' || csrPem.length > ENROLMENT_REQUEST_PEM_BYTES_MAX)
+    throw new X509Error('MALFORMED', `an enrolment request is a PEM of at most ${ENROLMENT_REQUEST_PEM_BYTES_MAX} bytes`);
   let csr: px.Pkcs10CertificateRequest;
   try {
     csr = new px.Pkcs10CertificateRequest(csrPem);
   } catch (err) {
     throw new X509Error('MALFORMED', `not a PKCS#10 certificate request: ${(err as Error).message}`);
   }
-  if (!(await csr.verify(webcrypto as unknown as Parameters<typeof csr.verify>[0]))) throw new X509Error('BAD_SIGNATURE', 'the request is not signed by the key it names (proof of possession failed)');
+  if (!(await csr.verify(webcrypto as unknown as Parameters<typeof csr.verify>[0])))
+    throw new X509Error('BAD_SIGNATURE', 'the request is not signed by the key it names (proof of possession failed)');
   const cn = csr.subjectName.getField('CN')[0];
-  if (cn === undefined || !isValidIdentityName(cn)) throw new X509Error('INVALID_REQUEST', `the request's common name "${String(cn ?? '').slice(0, 80)}" is not an allowed name`);
+  if (cn === undefined || !isValidIdentityName(cn))
+    throw new X509Error('INVALID_REQUEST', `the request's common name "${String(cn ?? '').slice(0, 80)}" is not an allowed name`);
   const spki = Buffer.from(csr.publicKey.rawData);
   let publicKeyPem: string;
   try {
@@ -52,7 +62,11 @@ export async function readEnrolmentRequest(csrPem: string): Promise<{ commonName
  * Issue a certificate for a checked request. The CA decides the role; a patient's certificate is
  * issued to their pseudonym (decision 0906), so the request's name must be it.
  */
-export async function enrolFromRequest(ca: CertificateAuthority, csrPem: string, opts: { role: Role; pseudonym?: string; commonName?: string; notAfter?: Date }): Promise<IssuedIdentity & { commonName: string }> {
+export async function enrolFromRequest(
+  ca: CertificateAuthority,
+  csrPem: string,
+  opts: { role: Role; pseudonym?: string; commonName?: string; notAfter?: Date },
+): Promise<IssuedIdentity & { commonName: string }> {
   if (!isIssuableRole(opts.role)) throw new X509Error('INVALID_REQUEST', `role "${String(opts.role).slice(0, 40)}" cannot be issued`);
   const requested = await readEnrolmentRequest(csrPem);
   // The CA decides the subject: the requested name, or (a patient) the pseudonym it maps to.

@@ -56,7 +56,13 @@ describe('CAs and the MSP', () => {
     for (const role of ROLES) {
       // A patient's certificate is issued to their pseudonym (decision 0906).
       const name = role === 'patient' ? PSEUDONYM : `u-${role}`;
-      const issued = await issueCertificate(hosp1, { commonName: name, role, ...(role === 'patient' ? { pseudonym: PSEUDONYM } : {}), notBefore: NB, notAfter: NA });
+      const issued = await issueCertificate(hosp1, {
+        commonName: name,
+        role,
+        ...(role === 'patient' ? { pseudonym: PSEUDONYM } : {}),
+        notBefore: NB,
+        notAfter: NA,
+      });
       const identity = msp.validate(issued.certPem, NOW_MS);
       assert.equal(identity.org, 'Hosp1');
       assert.equal(identity.role, role);
@@ -90,10 +96,7 @@ describe('CAs and the MSP', () => {
     const fromPrivate = await issueCertificate(hosp1, { commonName: 'priv', role: 'nurse', keyPem, notBefore: NB, notAfter: NA });
     assert.equal(fromPrivate.keyPem, keyPem);
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    await assert.rejects(
-      issueCertificate(hosp1, { commonName: 'mix', role: 'nurse', keyPem, publicKey: other.publicKey }),
-      /do not belong together/,
-    );
+    await assert.rejects(issueCertificate(hosp1, { commonName: 'mix', role: 'nurse', keyPem, publicKey: other.publicKey }), /do not belong together/);
   });
 
   it('refuses bad issuing requests', async () => {
@@ -174,7 +177,7 @@ describe('CAs and the MSP', () => {
       throwsIdentity(() => msp.validate(notMember.certPem, NOW_MS), 'UNKNOWN_ORG', /Hosp3 CA/);
     });
 
-    it('BAD_CHAIN for a forged CA with a member org\'s name, a CA certificate, or a mismatched O', async () => {
+    it("BAD_CHAIN for a forged CA with a member org's name, a CA certificate, or a mismatched O", async () => {
       // Same root name and same org name, different keys: the "CN=Hosp1 CA, O=Hosp1" issuer
       // matches by name, but the key identifiers and the signature do not.
       const fakeRoot = await createRootCa({ commonName: 'MedLedger Root', notBefore: NB, notAfter: NA });
@@ -234,7 +237,12 @@ describe('CAs and the MSP', () => {
       // issueX509 directly: a CA that ignores the profile issueCertificate enforces.
       const make = (subject: { commonName: string; role: string; pseudonym?: string }): Promise<{ certPem: string }> =>
         issueX509({
-          subject: { commonName: subject.commonName, organization: 'Hosp1', organizationalUnits: [subject.role], ...(subject.pseudonym ? { pseudonym: subject.pseudonym } : {}) },
+          subject: {
+            commonName: subject.commonName,
+            organization: 'Hosp1',
+            organizationalUnits: [subject.role],
+            ...(subject.pseudonym ? { pseudonym: subject.pseudonym } : {}),
+          },
           subjectPublicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey,
           issuerCertPem: hosp1.certPem,
           issuerKey: caKey,
@@ -284,7 +292,11 @@ describe('CAs and the MSP', () => {
     const otherRoot = await createRootCa({ commonName: 'Other', notBefore: NB, notAfter: NA });
     const alien = await createOrgCa(otherRoot, { org: 'Hosp1', notBefore: NB, notAfter: NA });
     throwsIdentity(() => new Msp({ rootCertPem: root.certPem, orgs: [{ org: 'Hosp1', caCertPem: alien.certPem }] }), 'BAD_CHAIN', /CA certificate of "Hosp1"/);
-    throwsIdentity(() => new Msp({ rootCertPem: root.certPem, orgs: [{ org: 'Hosp2', caCertPem: hosp1.certPem }] }), 'BAD_CHAIN', /belongs to organisation "Hosp1"/);
+    throwsIdentity(
+      () => new Msp({ rootCertPem: root.certPem, orgs: [{ org: 'Hosp2', caCertPem: hosp1.certPem }] }),
+      'BAD_CHAIN',
+      /belongs to organisation "Hosp1"/,
+    );
     throwsIdentity(() => new Msp({ rootCertPem: root.certPem, orgs: [config.orgs[0]!, config.orgs[0]!] }), 'MALFORMED', /listed twice/);
     throwsIdentity(() => new Msp({ rootCertPem: hosp1.certPem, orgs: [] }), 'BAD_CHAIN');
     throwsIdentity(() => new Msp({ rootCertPem: 'junk', orgs: [] }), 'MALFORMED');

@@ -7,28 +7,11 @@
 // periods and revocation DO depend on the moment and on later revocations, so they are checked
 // on every call.
 import type { KeyObject } from 'node:crypto';
-import {
-  checkIssuedBy,
-  checkSelfSignedCa,
-  checkValidityAt,
-  normalizeSerialHex,
-  parseCertificate,
-  X509Error,
-  type ParsedCertificate,
-} from '../crypto/x509.ts';
+import { checkIssuedBy, checkSelfSignedCa, checkValidityAt, normalizeSerialHex, parseCertificate, X509Error, type ParsedCertificate } from '../crypto/x509.ts';
 import { PATIENT_PSEUDONYM_PATTERN } from './ca.ts';
 import { isIssuableRole, isValidOrgName, PRINCIPAL_ROLES, ROLES, type Role } from './roles.ts';
 
-export type IdentityErrorCode =
-  | 'MALFORMED'
-  | 'UNKNOWN_ORG'
-  | 'BAD_CHAIN'
-  | 'EXPIRED'
-  | 'NOT_YET_VALID'
-  | 'REVOKED'
-  | 'NO_ROLE'
-  | 'PSEUDONYM'
-  | 'NOT_P256';
+export type IdentityErrorCode = 'MALFORMED' | 'UNKNOWN_ORG' | 'BAD_CHAIN' | 'EXPIRED' | 'NOT_YET_VALID' | 'REVOKED' | 'NO_ROLE' | 'PSEUDONYM' | 'NOT_P256';
 
 export class IdentityError extends Error {
   override readonly name = 'IdentityError';
@@ -132,10 +115,7 @@ export class Msp {
       }
       if (!ca.isCa) throw new IdentityError('BAD_CHAIN', `MSP config: certificate of "${org}" is not a CA certificate`);
       if (ca.subject.organization !== org) {
-        throw new IdentityError(
-          'BAD_CHAIN',
-          `MSP config: CA certificate listed for "${org}" belongs to organisation "${ca.subject.organization ?? '(none)'}"`,
-        );
+        throw new IdentityError('BAD_CHAIN', `MSP config: CA certificate listed for "${org}" belongs to organisation "${ca.subject.organization ?? '(none)'}"`);
       }
       const issuerKey = Buffer.from(ca.subjectNameDer).toString('hex');
       if (this.byIssuerName.has(issuerKey)) {
@@ -218,10 +198,7 @@ export class Msp {
     if (!entry.ok) throw new IdentityError(entry.code, entry.message);
     const { identity, leaf, orgEntry } = entry;
     if (this.isRevoked(identity.org, identity.serialHex)) {
-      throw new IdentityError(
-        'REVOKED',
-        `certificate "${leaf.subjectDn}" (serial ${identity.serialHex}) of ${identity.org} has been revoked`,
-      );
+      throw new IdentityError('REVOKED', `certificate "${leaf.subjectDn}" (serial ${identity.serialHex}) of ${identity.org} has been revoked`);
     }
     try {
       checkValidityAt(leaf, atMs, 'certificate');
@@ -299,17 +276,17 @@ export class Msp {
     const ous = leaf.subject.organizationalUnits;
     const roleOus = ous.filter((ou) => (PRINCIPAL_ROLES as readonly string[]).includes(ou));
     if (roleOus.length === 0) {
-      throw new IdentityError(
-        'NO_ROLE',
-        `certificate "${leaf.subjectDn}" carries no role: its subject OU must be one of ${ROLES.join(', ')}`,
-      );
+      throw new IdentityError('NO_ROLE', `certificate "${leaf.subjectDn}" carries no role: its subject OU must be one of ${ROLES.join(', ')}`);
     }
     if (roleOus.length > 1) {
       throw new IdentityError('NO_ROLE', `certificate "${leaf.subjectDn}" carries ${roleOus.length} roles (${roleOus.join(', ')}); exactly one is allowed`);
     }
     const role = roleOus[0];
     if (role === undefined || !isIssuableRole(role)) {
-      throw new IdentityError('NO_ROLE', `certificate "${leaf.subjectDn}" carries role "${String(role)}", which is only a policy principal and cannot be issued`);
+      throw new IdentityError(
+        'NO_ROLE',
+        `certificate "${leaf.subjectDn}" carries role "${String(role)}", which is only a policy principal and cannot be issued`,
+      );
     }
     const pseudonym = leaf.subject.pseudonym;
     // The patient profile (decision 0906): a patient is known on chain by their pseudonym only.
@@ -323,7 +300,10 @@ export class Msp {
         );
       }
     } else if (pseudonym !== null) {
-      throw new IdentityError('PSEUDONYM', `certificate "${leaf.subjectDn}" carries a pseudonym but its role is ${role}: only patient certificates are pseudonymous`);
+      throw new IdentityError(
+        'PSEUDONYM',
+        `certificate "${leaf.subjectDn}" carries a pseudonym but its role is ${role}: only patient certificates are pseudonymous`,
+      );
     }
     const identity: Identity = Object.freeze({
       org: orgEntry.org,

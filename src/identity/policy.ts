@@ -201,7 +201,12 @@ class Parser {
     if (gate === 'or') return { type: 'or', policies };
     if (n < 1 || n > policies.length) {
       const expected = `a threshold between 1 and ${policies.length} (the number of sub-policies)`;
-      throw new PolicyParseError(nPos, expected, `${n}`, `OutOf threshold ${n} at position ${nPos} must be between 1 and ${policies.length} (the number of sub-policies)`);
+      throw new PolicyParseError(
+        nPos,
+        expected,
+        `${n}`,
+        `OutOf threshold ${n} at position ${nPos} must be between 1 and ${policies.length} (the number of sub-policies)`,
+      );
     }
     return { type: 'outOf', n, policies };
   }
@@ -226,11 +231,7 @@ class Parser {
     const org = body.slice(0, dot);
     const role = body.slice(dot + 1);
     if (!isValidOrgName(org)) {
-      throw new PolicyParseError(
-        orgStart,
-        'an organisation name (a letter, then letters, digits, _ or -)',
-        org === '' ? "'.'" : `'${org.slice(0, 40)}'`,
-      );
+      throw new PolicyParseError(orgStart, 'an organisation name (a letter, then letters, digits, _ or -)', org === '' ? "'.'" : `'${org.slice(0, 40)}'`);
     }
     if (!isRole(role)) {
       throw new PolicyParseError(orgStart + dot + 1, `a role (${PRINCIPAL_ROLES.join(', ')})`, role === '' ? `"'"` : `'${role.slice(0, 40)}'`);
@@ -345,11 +346,7 @@ export interface EvaluatePolicyOptions {
   readonly method?: 'auto' | 'residual' | 'selection';
 }
 
-export function evaluatePolicy(
-  policy: Policy,
-  signers: readonly Principal[],
-  options: EvaluatePolicyOptions = {},
-): boolean {
+export function evaluatePolicy(policy: Policy, signers: readonly Principal[], options: EvaluatePolicyOptions = {}): boolean {
   const stepsMax = options.stepsMax ?? POLICY_EVAL_STEPS_MAX;
   const method = options.method ?? 'auto';
   const leaves = policyPrincipals(policy);
@@ -518,12 +515,7 @@ interface SelectionNode {
  * by a lower bound on the leaves still needed, and by a memo of failed (obligations, chosen
  * leaves) situations. Under its own step budget; false if that is exhausted.
  */
-function satisfiableBySelection(
-  root: SelectionNode,
-  leafClasses: readonly (readonly number[])[],
-  capacity: readonly number[],
-  stepsMax: number,
-): boolean {
+function satisfiableBySelection(root: SelectionNode, leafClasses: readonly (readonly number[])[], capacity: readonly number[], stepsMax: number): boolean {
   let steps = 0;
   const totalSigners = capacity.reduce((a, b) => a + b, 0);
   // Minimum number of leaves a node needs; minRest[id][i][r]: fewest leaves to satisfy r more

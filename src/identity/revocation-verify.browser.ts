@@ -5,5 +5,7 @@
 import type { RevocationList } from './revocation.ts';
 
 export function verifyRevocationList(list: RevocationList, _caCertPem: string): void {
-  throw new Error(`the revocation list of ${list.org} cannot be verified in a browser: issue revocations with \`medledger user revoke\` (the nodes verify them)`);
+  throw new Error(
+    `the revocation list of ${list.org} cannot be verified in a browser: issue revocations with \`medledger user revoke\` (the nodes verify them)`,
+  );
 }

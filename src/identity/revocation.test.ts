@@ -2,13 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createOrgCa, createRootCa, issueCertificate, type CertificateAuthority, type IssuedIdentity } from './ca.ts';
 import { IdentityError, Msp, type MspConfig } from './msp.ts';
-import {
-  applyRevocationList,
-  createRevocationList,
-  decodeRevocationList,
-  encodeRevocationList,
-  verifyRevocationList,
-} from './revocation.ts';
+import { applyRevocationList, createRevocationList, decodeRevocationList, encodeRevocationList, verifyRevocationList } from './revocation.ts';
 
 const NB = new Date('2026-01-01T00:00:00Z');
 const NA = new Date('2030-01-01T00:00:00Z');
@@ -35,7 +29,13 @@ describe('signed revocation lists', () => {
     root = await createRootCa({ commonName: 'Root', notBefore: NB, notAfter: NA });
     hosp1 = await createOrgCa(root, { org: 'Hosp1', notBefore: NB, notAfter: NA });
     hosp2 = await createOrgCa(root, { org: 'Hosp2', notBefore: NB, notAfter: NA });
-    config = { rootCertPem: root.certPem, orgs: [{ org: 'Hosp1', caCertPem: hosp1.certPem }, { org: 'Hosp2', caCertPem: hosp2.certPem }] };
+    config = {
+      rootCertPem: root.certPem,
+      orgs: [
+        { org: 'Hosp1', caCertPem: hosp1.certPem },
+        { org: 'Hosp2', caCertPem: hosp2.certPem },
+      ],
+    };
     alice = await issueCertificate(hosp1, { commonName: 'alice', role: 'doctor', notBefore: NB, notAfter: NA });
     bob = await issueCertificate(hosp1, { commonName: 'bob', role: 'nurse', notBefore: NB, notAfter: NA });
   });

@@ -2,18 +2,7 @@
 // idea): exactly one OU, equal to one of ROLES. 'member' and 'client' are never issued: they
 // exist only as policy principals that match groups of roles (see principalMatches).
 
-export type Role =
-  | 'member'
-  | 'admin'
-  | 'client'
-  | 'peer'
-  | 'orderer'
-  | 'doctor'
-  | 'nurse'
-  | 'patient'
-  | 'researcher'
-  | 'insurer'
-  | 'supervisor';
+export type Role = 'member' | 'admin' | 'client' | 'peer' | 'orderer' | 'doctor' | 'nurse' | 'patient' | 'researcher' | 'insurer' | 'supervisor';
 
 /** Every role a policy principal may name. */
 export const PRINCIPAL_ROLES: readonly Role[] = Object.freeze([
@@ -31,9 +20,7 @@ export const PRINCIPAL_ROLES: readonly Role[] = Object.freeze([
 ] as const);
 
 /** The roles a CA can put into a certificate. */
-export const ROLES: readonly Role[] = Object.freeze(
-  PRINCIPAL_ROLES.filter((role) => role !== 'member' && role !== 'client'),
-);
+export const ROLES: readonly Role[] = Object.freeze(PRINCIPAL_ROLES.filter((role) => role !== 'member' && role !== 'client'));
 
 /** Node roles: the only roles that do NOT count as 'client'. */
 export const NODE_ROLES: readonly Role[] = Object.freeze(['peer', 'orderer'] as const);

@@ -30,7 +30,10 @@ export interface QuorumDemoResult {
 }
 
 const CORRECT = ['n2', 'n3', 'n4', 'n5', 'n6'];
-const PARTITION = [['n0', 'n1', 'n2', 'n3'], ["n0'", "n1'", 'n4', 'n5', 'n6']];
+const PARTITION = [
+  ['n0', 'n1', 'n2', 'n3'],
+  ["n0'", "n1'", 'n4', 'n5', 'n6'],
+];
 
 export function runQuorumDemo(seed: number): QuorumDemoResult {
   const sides: QuorumDemoSide[] = [];
@@ -44,7 +47,9 @@ export function runQuorumDemo(seed: number): QuorumDemoResult {
     c.run(60);
     const decided: Record<string, string[]> = {};
     for (const n of CORRECT) {
-      decided[n] = c.instance(n).decided.map((b) => `h${b.height} ${b.proposals.map((p) => `${p.clientId}#${p.seq}`).join('+')} ${toHex(b.digest).slice(0, 12)}`);
+      decided[n] = c
+        .instance(n)
+        .decided.map((b) => `h${b.height} ${b.proposals.map((p) => `${p.clientId}#${p.seq}`).join('+')} ${toHex(b.digest).slice(0, 12)}`);
     }
     sides.push({ quorum, decided, conflicts: c.conflicts(CORRECT), votesNeeded: c.instance('n2').engine.quorumPlan().quorum });
   }
@@ -53,16 +58,24 @@ export function runQuorumDemo(seed: number): QuorumDemoResult {
 
 export function quorumDemoMarkdown(r: QuorumDemoResult): string {
   const lines: string[] = [];
-  lines.push(`Scenario (seed ${r.seed}): ${r.nodes} nodes, Byzantine ${r.byzantine.join(', ')} running as twins across the partition ${r.partition.map((g) => `{${g.join(', ')}}`).join(' | ')}; the partition heals after 30 ticks.`, '');
+  lines.push(
+    `Scenario (seed ${r.seed}): ${r.nodes} nodes, Byzantine ${r.byzantine.join(', ')} running as twins across the partition ${r.partition.map((g) => `{${g.join(', ')}}`).join(' | ')}; the partition heals after 30 ticks.`,
+    '',
+  );
   lines.push('| quorum | votes needed | correct node | decided |', '|---|---|---|---|');
   for (const s of r.sides) {
     for (const [node, blocks] of Object.entries(s.decided)) lines.push(`| ${s.quorum} | ${s.votesNeeded} | ${node} | ${blocks.join('; ') || '(nothing)'} |`);
   }
   lines.push('');
   for (const s of r.sides) {
-    lines.push(s.conflicts.length > 0
-      ? `- **${s.quorum}: agreement violated** — ${s.conflicts.length} pair(s) of correct nodes decided different blocks at one height (${s.conflicts.slice(0, 3).map((x) => `height ${x.height}: ${x.a} vs ${x.b}`).join('; ')}).`
-      : `- **${s.quorum}: agreement holds** — every correct node decided the same blocks.`);
+    lines.push(
+      s.conflicts.length > 0
+        ? `- **${s.quorum}: agreement violated** — ${s.conflicts.length} pair(s) of correct nodes decided different blocks at one height (${s.conflicts
+            .slice(0, 3)
+            .map((x) => `height ${x.height}: ${x.a} vs ${x.b}`)
+            .join('; ')}).`
+        : `- **${s.quorum}: agreement holds** — every correct node decided the same blocks.`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

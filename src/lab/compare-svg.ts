@@ -47,7 +47,9 @@ export function compareBarChart(rows: readonly CompareRow[], value: (r: CompareR
     return top + plotH - t * plotH;
   };
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${esc(o.title)}</text>`);
   // Axis and grid.
@@ -73,7 +75,9 @@ export function compareBarChart(rows: readonly CompareRow[], value: (r: CompareR
       const color = PALETTE[ei % PALETTE.length]!;
       if (v > 0) {
         const by = y(v);
-        out.push(`<rect x="${bx + 1}" y="${by.toFixed(1)}" width="${barW - 2}" height="${(top + plotH - by).toFixed(1)}" fill="${color}"><title>${esc(`${e}, ${f}: ${fmt(v)}`)}</title></rect>`);
+        out.push(
+          `<rect x="${bx + 1}" y="${by.toFixed(1)}" width="${barW - 2}" height="${(top + plotH - by).toFixed(1)}" fill="${color}"><title>${esc(`${e}, ${f}: ${fmt(v)}`)}</title></rect>`,
+        );
       }
       const w = o.whisker?.(r) ?? null;
       if (w !== null && w > 0) {
@@ -81,7 +85,10 @@ export function compareBarChart(rows: readonly CompareRow[], value: (r: CompareR
         out.push(`<line x1="${bx + barW / 2}" x2="${bx + barW / 2}" y1="${y(Math.max(v, 10 ** lo)).toFixed(1)}" y2="${wy}" stroke="black"/>`);
         out.push(`<line x1="${bx + 4}" x2="${bx + barW - 4}" y1="${wy}" y2="${wy}" stroke="black"/>`);
       }
-      if (r.failingSeeds.length > 0) out.push(`<text x="${bx + barW / 2}" y="${(y(Math.max(v, w ?? 0, 10 ** lo)) - 4).toFixed(1)}" text-anchor="middle" fill="#d62728" font-weight="bold">!</text>`);
+      if (r.failingSeeds.length > 0)
+        out.push(
+          `<text x="${bx + barW / 2}" y="${(y(Math.max(v, w ?? 0, 10 ** lo)) - 4).toFixed(1)}" text-anchor="middle" fill="#d62728" font-weight="bold">!</text>`,
+        );
     });
   });
   const lx = left + faults.length * groupW + 20;
@@ -105,11 +112,18 @@ function niceMax(v: number): number {
 }
 
 export function compareMessagesSvg(rows: readonly CompareRow[]): string {
-  return compareBarChart(rows, (r) => r.messagesPerBlock, { title: 'Messages per decided block (same workload and seeds)', yLabel: 'messages / decided block (log)', logY: true });
+  return compareBarChart(rows, (r) => r.messagesPerBlock, {
+    title: 'Messages per decided block (same workload and seeds)',
+    yLabel: 'messages / decided block (log)',
+    logY: true,
+  });
 }
 
 export function compareLatencySvg(rows: readonly CompareRow[]): string {
   return compareBarChart(rows, (r) => r.latencyP50Ms, {
-    title: 'Commit latency: p50 bar, p99 whisker (virtual ms)', yLabel: 'latency, virtual ms (log)', logY: true, whisker: (r) => r.latencyP99Ms,
+    title: 'Commit latency: p50 bar, p99 whisker (virtual ms)',
+    yLabel: 'latency, virtual ms (log)',
+    logY: true,
+    whisker: (r) => r.latencyP99Ms,
   });
 }

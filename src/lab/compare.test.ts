@@ -8,7 +8,9 @@ describe('lab compare', () => {
   it('parses engine specs with options', () => {
     assert.deepEqual(parseEngineSpec('ehbft'), { label: 'ehbft', engine: 'ehbft', options: {} });
     assert.deepEqual(parseEngineSpec('ehbft:quorum=paper;sliceTimeoutTicks=3;versionCheck=false'), {
-      label: 'ehbft:quorum=paper;sliceTimeoutTicks=3;versionCheck=false', engine: 'ehbft', options: { quorum: 'paper', sliceTimeoutTicks: 3, versionCheck: false },
+      label: 'ehbft:quorum=paper;sliceTimeoutTicks=3;versionCheck=false',
+      engine: 'ehbft',
+      options: { quorum: 'paper', sliceTimeoutTicks: 3, versionCheck: false },
     });
     assert.throws(() => parseEngineSpec('ehbft:quorum'), CompareOptionsError);
     assert.throws(() => parseEngineSpec('Bad Name'), CompareOptionsError);

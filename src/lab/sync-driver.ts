@@ -46,7 +46,19 @@ export function runOneInstance(o: SyncRunOptions): SyncRunResult {
   for (const id of ids) {
     const storage = new MemoryStorage();
     storages.set(id, storage);
-    engines.set(id, def.create({ id, members: ids, rng: rng.fork(), storage, signer: identities.signerOf(id), verifier: identities.verifier, cutter, ...(o.engineOptions ? { options: o.engineOptions } : {}) }));
+    engines.set(
+      id,
+      def.create({
+        id,
+        members: ids,
+        rng: rng.fork(),
+        storage,
+        signer: identities.signerOf(id),
+        verifier: identities.verifier,
+        cutter,
+        ...(o.engineOptions ? { options: o.engineOptions } : {}),
+      }),
+    );
   }
   const counts: Record<string, { count: number; bytes: number }> = {};
   const queue: Array<{ from: NodeId; to: NodeId; message: EngineMessage }> = [];

@@ -111,31 +111,43 @@ const hash32 = bytes.refine((b) => b.byteLength === 32, 'must be 32 bytes');
 const nonNegInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 const headerSchema = z.object({ number: nonNegInt, previousHash: hash32, dataHash: hash32, timestampMs: nonNegInt }).strict();
-const certificateSchema = z.object({
-  scheme: z.string().max(64),
-  fields: z.record(z.string(), z.union([z.number(), z.string(), bytes])),
-  signatures: z.array(z.object({ nodeId: z.string().max(256), signature: bytes }).strict()).max(1024),
-}).strict();
-const metadataSchema = z.object({
-  signatures: z.array(z.object({ ordererId: z.string().min(1).max(256), signature: bytes }).strict()).max(1024),
-  consensus: z.object({
-    engine: z.string().min(1).max(64),
-    height: nonNegInt,
-    digest: hash32,
-    previousDigest: hash32,
-    proposalIds: z.array(z.object({ clientId: z.string().max(256), seq: nonNegInt }).strict()).max(LEDGER_LIMITS.blockTxsMax),
-    certificate: certificateSchema.nullable(),
-  }).strict().nullable(),
-}).strict();
-const blockSchema = z.object({
-  header: headerSchema,
-  data: z.array(bytes).max(LEDGER_LIMITS.blockTxsMax),
-  metadata: metadataSchema,
-}).strict();
-const storedSchema = z.object({
-  block: blockSchema,
-  validation: z.array(z.string().refine(isValidationCode, 'unknown validation code')),
-}).strict().refine((s) => s.validation.length === s.block.data.length, 'one validation code per transaction');
+const certificateSchema = z
+  .object({
+    scheme: z.string().max(64),
+    fields: z.record(z.string(), z.union([z.number(), z.string(), bytes])),
+    signatures: z.array(z.object({ nodeId: z.string().max(256), signature: bytes }).strict()).max(1024),
+  })
+  .strict();
+const metadataSchema = z
+  .object({
+    signatures: z.array(z.object({ ordererId: z.string().min(1).max(256), signature: bytes }).strict()).max(1024),
+    consensus: z
+      .object({
+        engine: z.string().min(1).max(64),
+        height: nonNegInt,
+        digest: hash32,
+        previousDigest: hash32,
+        proposalIds: z.array(z.object({ clientId: z.string().max(256), seq: nonNegInt }).strict()).max(LEDGER_LIMITS.blockTxsMax),
+        certificate: certificateSchema.nullable(),
+      })
+      .strict()
+      .nullable(),
+  })
+  .strict();
+const blockSchema = z
+  .object({
+    header: headerSchema,
+    data: z.array(bytes).max(LEDGER_LIMITS.blockTxsMax),
+    metadata: metadataSchema,
+  })
+  .strict();
+const storedSchema = z
+  .object({
+    block: blockSchema,
+    validation: z.array(z.string().refine(isValidationCode, 'unknown validation code')),
+  })
+  .strict()
+  .refine((s) => s.validation.length === s.block.data.length, 'one validation code per transaction');
 
 function parseWith<T>(schema: z.ZodType<T>, data: Bytes, what: string): T {
   let value: unknown;

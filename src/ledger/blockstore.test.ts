@@ -31,7 +31,10 @@ describe('block store', () => {
     store.append(5, utf8('five'));
     assert.equal(Buffer.from(store.read(5)).toString(), 'five');
     store.close();
-    assert.deepEqual([...readAllBlocks(dir)].map((b) => b.number), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      [...readAllBlocks(dir)].map((b) => b.number),
+      [0, 1, 2, 3, 4, 5],
+    );
   });
 
   it('rolls over to new segments and reads across them', () => {
@@ -52,7 +55,10 @@ describe('block store', () => {
     // Half of a fourth record: an append interrupted by a crash.
     const partial = Buffer.concat([Buffer.from('MLB1'), Buffer.alloc(10, 1)]);
     appendFileSync(path, partial);
-    assert.throws(() => [...readAllBlocks(dir)], (e: unknown) => e instanceof BlockStoreCorruptionError && e.blockNumber === 3);
+    assert.throws(
+      () => [...readAllBlocks(dir)],
+      (e: unknown) => e instanceof BlockStoreCorruptionError && e.blockNumber === 3,
+    );
     const store = BlockStore.open(dir, { protectedHeight: 2 });
     assert.equal(store.count, 3);
     assert.deepEqual(store.repaired?.blockNumber, 3);
@@ -62,7 +68,10 @@ describe('block store', () => {
     const damaged = Buffer.from(whole);
     damaged[damaged.length - 1] = damaged[damaged.length - 1]! ^ 1;
     writeFileSync(path, damaged);
-    assert.throws(() => BlockStore.open(dir, { protectedHeight: 2 }), (e: unknown) => e instanceof BlockStoreCorruptionError && e.blockNumber === 2);
+    assert.throws(
+      () => BlockStore.open(dir, { protectedHeight: 2 }),
+      (e: unknown) => e instanceof BlockStoreCorruptionError && e.blockNumber === 2,
+    );
     const repaired = BlockStore.open(dir, { protectedHeight: 1 });
     assert.equal(repaired.count, 2);
     repaired.close();
@@ -77,7 +86,10 @@ describe('block store', () => {
     const secondStart = RECORD_HEADER_BYTES + firstLength;
     bytes[secondStart + RECORD_HEADER_BYTES + 2] = bytes[secondStart + RECORD_HEADER_BYTES + 2]! ^ 0x80; // payload of block 1
     writeFileSync(path, bytes);
-    assert.throws(() => BlockStore.open(dir), (e: unknown) => e instanceof BlockStoreCorruptionError && e.blockNumber === 1 && /checksum/.test(e.message));
+    assert.throws(
+      () => BlockStore.open(dir),
+      (e: unknown) => e instanceof BlockStoreCorruptionError && e.blockNumber === 1 && /checksum/.test(e.message),
+    );
     assert.throws(() => [...readAllBlocks(dir)], /block 1/);
   });
 });

@@ -16,18 +16,7 @@
 // never a silent skip. Opening scans the whole chain (O(size)); for the sizes this project runs,
 // a full integrity check at every start is worth more than the seconds a persisted index would save.
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  fsyncSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bytes } from '../codec/index.ts';
 
@@ -60,7 +49,9 @@ export function segmentName(index: number): string {
 
 function listSegments(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  const names = readdirSync(dir).filter((n) => SEGMENT_RE.test(n)).sort();
+  const names = readdirSync(dir)
+    .filter((n) => SEGMENT_RE.test(n))
+    .sort();
   names.forEach((n, i) => {
     if (n !== segmentName(i)) throw new BlockStoreError(`block store ${dir}: segment ${segmentName(i)} is missing (found ${n})`);
   });
@@ -72,7 +63,8 @@ function checksum(header: Buffer, payload: Buffer): Buffer {
 }
 
 export function encodeRecord(number: number, payload: Bytes): Buffer {
-  if (payload.byteLength > RECORD_PAYLOAD_BYTES_MAX) throw new BlockStoreError(`block ${number}: ${payload.byteLength} bytes exceeds ${RECORD_PAYLOAD_BYTES_MAX}`);
+  if (payload.byteLength > RECORD_PAYLOAD_BYTES_MAX)
+    throw new BlockStoreError(`block ${number}: ${payload.byteLength} bytes exceeds ${RECORD_PAYLOAD_BYTES_MAX}`);
   const record = Buffer.alloc(RECORD_HEADER_BYTES + payload.byteLength);
   MAGIC.copy(record, 0);
   record.writeUInt32BE(payload.byteLength, 4);
@@ -179,7 +171,12 @@ export function* readAllBlocks(dir: string): Generator<{ readonly number: number
   for (const item of scan(dir, segments)) {
     if (item.kind === 'problem') {
       const p = item.problem;
-      throw new BlockStoreCorruptionError(p.blockNumber, segments[p.segment]!, p.offset, p.atTail ? `${p.reason} (at the end of the store: an interrupted write?)` : p.reason);
+      throw new BlockStoreCorruptionError(
+        p.blockNumber,
+        segments[p.segment]!,
+        p.offset,
+        p.atTail ? `${p.reason} (at the end of the store: an interrupted write?)` : p.reason,
+      );
     }
     yield { number: item.number, payload: new Uint8Array(item.payload.buffer, item.payload.byteOffset, item.payload.byteLength) };
   }
@@ -207,7 +204,10 @@ export class BlockStore {
   private readonly segmentBytesMax: number;
   readonly repaired: TailRepair | null;
 
-  private constructor(readonly dir: string, options: BlockStoreOptions) {
+  private constructor(
+    readonly dir: string,
+    options: BlockStoreOptions,
+  ) {
     this.segmentBytesMax = options.segmentBytesMax ?? DEFAULT_SEGMENT_BYTES_MAX;
     mkdirSync(dir, { recursive: true });
     this.segments = listSegments(dir);

@@ -12,7 +12,16 @@ import type { Peer } from '../node/peer.ts';
 import type { Block } from './block.ts';
 import type { ConsortiumConfig } from './config.ts';
 import { encode, sha256 } from '../codec/index.ts';
-import { buildConfigUpdateTx, checkConfigTransition, CONFIG_FN, CONFIG_KEY, CONFIG_NAMESPACE, configSignaturesNeeded, encodeConfigRecord, type ConfigSigner } from './config-update.ts';
+import {
+  buildConfigUpdateTx,
+  checkConfigTransition,
+  CONFIG_FN,
+  CONFIG_KEY,
+  CONFIG_NAMESPACE,
+  configSignaturesNeeded,
+  encodeConfigRecord,
+  type ConfigSigner,
+} from './config-update.ts';
 import { buildEnvelope, buildProposal, encodeEnvelope, encodeResponse, endorse } from './tx.ts';
 import { TestKit, tempDir, type TestUser } from '../testing/ledger-network.ts';
 import { verifyLedger } from './verify.ts';
@@ -51,12 +60,28 @@ function update(p: Peer, next: ConsortiumConfig, signers: readonly ConfigSigner[
 /** What a dishonest client could submit: the same shape, without the client-side transition check. */
 function forgedUpdate(p: Peer, next: ConsortiumConfig, signers: readonly ConfigSigner[]): Uint8Array {
   const creator = signers[0]!;
-  const proposal = buildProposal({ contract: CONFIG_NAMESPACE, fn: CONFIG_FN, args: [], creator: creator.certPem, nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() });
+  const proposal = buildProposal({
+    contract: CONFIG_NAMESPACE,
+    fn: CONFIG_FN,
+    args: [],
+    creator: creator.certPem,
+    nonce: new Uint8Array(randomBytes(24)),
+    timestampMs: Date.now(),
+  });
   const proposalBytes = encode(proposal);
   const state = p.ledger.configState;
   const response = encodeResponse({
     proposalHash: sha256(proposalBytes),
-    rwset: { namespaces: [{ namespace: CONFIG_NAMESPACE, reads: [{ key: CONFIG_KEY, version: state.version }], rangeReads: [], writes: [{ key: CONFIG_KEY, isDelete: false, value: encodeConfigRecord({ sequence: state.record.sequence + 1, config: next }) }] }] },
+    rwset: {
+      namespaces: [
+        {
+          namespace: CONFIG_NAMESPACE,
+          reads: [{ key: CONFIG_KEY, version: state.version }],
+          rangeReads: [],
+          writes: [{ key: CONFIG_KEY, isDelete: false, value: encodeConfigRecord({ sequence: state.record.sequence + 1, config: next }) }],
+        },
+      ],
+    },
     result: { status: 200, message: '', payload: new Uint8Array() },
     event: null,
   });
@@ -93,7 +118,11 @@ describe('config transactions', () => {
     const next = withOnePeerPolicy(kit.config);
     const oneAdmin = update(p1, next, admins(1));
     assert.match(commit(ps, [oneAdmin])[0]!, /^INVALID_CONFIG_TRANSACTION: a config update needs signatures of admins of a majority/);
-    const doctors = update(p1, next, kit.orgs.slice(0, 2).map((org) => signer(kit.consortium, org, 'doctor1')));
+    const doctors = update(
+      p1,
+      next,
+      kit.orgs.slice(0, 2).map((org) => signer(kit.consortium, org, 'doctor1')),
+    );
     assert.match(commit(ps, [doctors])[0]!, /^INVALID_CONFIG_TRANSACTION/);
     // Two admins of the same organisation are one organisation.
     const admin2 = signer(kit.consortium, kit.orgs[0]!, 'admin1');
@@ -119,7 +148,14 @@ describe('config transactions', () => {
     assert.equal(codes[0], 'VALID');
     assert.match(codes[1]!, /^MVCC_READ_CONFLICT/);
     // Built on sequence 0, submitted after sequence 1 committed: stale.
-    const late = buildConfigUpdateTx({ state: { record: { sequence: 0, config: kit.config }, version: null }, next: { ...kit.config, contracts: [] }, creator: admins(1)[0]!, signers: admins(2), nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() });
+    const late = buildConfigUpdateTx({
+      state: { record: { sequence: 0, config: kit.config }, version: null },
+      next: { ...kit.config, contracts: [] },
+      creator: admins(1)[0]!,
+      signers: admins(2),
+      nonce: new Uint8Array(randomBytes(24)),
+      timestampMs: Date.now(),
+    });
     assert.match(commit(ps, [late.envelope])[0]!, /^MVCC_READ_CONFLICT: the update was built on another config/);
     assert.equal(p1.ledger.configState.record.sequence, 1);
     for (const p of ps) p.close();
@@ -136,7 +172,10 @@ describe('config transactions', () => {
     assert.equal(checkConfigTransition(c, withOnePeerPolicy(c)), null);
     // Two nodes at one address: refused by the config's own schema.
     const node = { id: 'node.A', org: kit.orgs[0]!, roles: ['peer' as const], p2pUrl: 'wss://10.0.0.1:7400', apiUrl: 'https://10.0.0.1:7401' };
-    assert.throws(() => encodeConfigRecord({ sequence: 1, config: { ...c, nodes: [node, { ...node, id: 'node.B', apiUrl: 'https://10.0.0.2:7401' }] } }), /duplicate node p2pUrl/);
+    assert.throws(
+      () => encodeConfigRecord({ sequence: 1, config: { ...c, nodes: [node, { ...node, id: 'node.B', apiUrl: 'https://10.0.0.2:7401' }] } }),
+      /duplicate node p2pUrl/,
+    );
     // And in a block: a forged "engine change" signed by every admin is still invalid.
     const ps = peers();
     const codes = commit(ps, [forgedUpdate(ps[0]!, { ...c, ordering: { ...c.ordering, engine: 'pbft' } }, admins(3))]);
@@ -171,7 +210,10 @@ describe('config transactions', () => {
     for (const p of ps) p.close();
     const reopened = kit.peer(kit.orgs[0]!, dir);
     assert.equal(reopened.ledger.configState.record.sequence, 2);
-    assert.deepEqual(reopened.ledger.config.orgs.map((o) => o.org), [kit.orgs[0], kit.orgs[1], 'Org4']);
+    assert.deepEqual(
+      reopened.ledger.config.orgs.map((o) => o.org),
+      [kit.orgs[0], kit.orgs[1], 'Org4'],
+    );
     assert.equal(reopened.ledger.genesisConfig.orgs.length, 3);
     reopened.close();
     const report = await verifyLedger(dir);
@@ -186,7 +228,9 @@ describe('config transactions', () => {
     const forged = await issueCertificate(rogueCa, { commonName: 'admin1', role: 'admin' });
     const key = parsePrivateKey(forged.keyPem);
     const ps = peers();
-    const codes = commit(ps, [update(ps[0]!, withOnePeerPolicy(kit.config), [admins(1)[0]!, { certPem: forged.certPem, signer: { sign: (m) => sign(key, m) } }])]);
+    const codes = commit(ps, [
+      update(ps[0]!, withOnePeerPolicy(kit.config), [admins(1)[0]!, { certPem: forged.certPem, signer: { sign: (m) => sign(key, m) } }]),
+    ]);
     void stranger;
     assert.match(codes[0]!, /^INVALID_CONFIG_TRANSACTION/);
     for (const p of ps) p.close();

@@ -20,7 +20,20 @@ import { fromHex, toHex } from '../codec/index.ts';
 import { formatPolicy, outOf, parsePolicy, signedBy, type Policy } from '../identity/policy.ts';
 import { verifyRevocationList } from '../identity/revocation-verify.ts';
 import { type ConsortiumConfig, type OrgConfig, validateConfig } from './config.ts';
-import { buildEnvelope, buildProposal, decodeProposal, decodeResponse, encodeEnvelope, encodeResponse, endorse, type Endorsement, type MessageSigner, type ParsedTx, type ResponsePayload, type Version } from './tx.ts';
+import {
+  buildEnvelope,
+  buildProposal,
+  decodeProposal,
+  decodeResponse,
+  encodeEnvelope,
+  encodeResponse,
+  endorse,
+  type Endorsement,
+  type MessageSigner,
+  type ParsedTx,
+  type ResponsePayload,
+  type Version,
+} from './tx.ts';
 
 export const CONFIG_NAMESPACE = '_config';
 export const CONFIG_KEY = 'current';
@@ -64,7 +77,8 @@ export function decodeConfigRecord(bytes: Bytes): ConfigRecord {
   }
   if (typeof value !== 'object' || value === null) throw new ConfigUpdateError('config record is not a map');
   const { sequence, config } = value as { sequence?: unknown; config?: unknown };
-  if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 1) throw new ConfigUpdateError('config record: sequence must be a positive integer');
+  if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 1)
+    throw new ConfigUpdateError('config record: sequence must be a positive integer');
   return { sequence, config: validateConfig(config) };
 }
 
@@ -98,7 +112,8 @@ function checkRevocations(current: ConsortiumConfig, next: ConsortiumConfig): st
   for (const o of next.orgs) {
     const before = current.orgs.find((c) => c.org === o.org && c.caCertPem === o.caCertPem)?.revocations ?? [];
     const after = o.revocations ?? [];
-    if (after.length < before.length || before.some((r, i) => !sameJson(r, after[i]))) return `revocations of ${o.org} are permanent: an update may add revocation lists, not change or remove them`;
+    if (after.length < before.length || before.some((r, i) => !sameJson(r, after[i])))
+      return `revocations of ${o.org} are permanent: an update may add revocation lists, not change or remove them`;
     for (const r of after.slice(before.length)) {
       const problem = revocationProblem(o, r);
       if (problem) return problem;
@@ -117,7 +132,10 @@ function revocationProblem(o: OrgConfig, r: NonNullable<OrgConfig['revocations']
 }
 
 /** `config` with a signed revocation list added to its organisation (see configUpdatePolicyFor). */
-export function configWithRevocation(config: ConsortiumConfig, list: { org: string; serials: readonly string[]; issuedAtMs: number; signature: Bytes }): ConsortiumConfig {
+export function configWithRevocation(
+  config: ConsortiumConfig,
+  list: { org: string; serials: readonly string[]; issuedAtMs: number; signature: Bytes },
+): ConsortiumConfig {
   if (!config.orgs.some((o) => o.org === list.org)) throw new ConfigUpdateError(`${list.org} is not an organisation of the consortium`);
   const entry = { serials: [...list.serials], issuedAtMs: list.issuedAtMs, signatureHex: toHex(list.signature) };
   return { ...config, orgs: config.orgs.map((o) => (o.org === list.org ? { ...o, revocations: [...(o.revocations ?? []), entry] } : o)) };
@@ -186,11 +204,14 @@ export function checkConfigTx(tx: ParsedTx, state: ConfigState): ConfigTxProblem
   if (!Buffer.from(sha256(tx.payload.proposal)).equals(Buffer.from(tx.response.proposalHash))) return invalid('the response was produced for another proposal');
   const namespaces = tx.response.rwset.namespaces;
   const ns = namespaces[0];
-  if (namespaces.length !== 1 || !ns || ns.namespace !== CONFIG_NAMESPACE) return invalid(`a config update reads and writes namespace ${CONFIG_NAMESPACE} only`);
-  if (ns.rangeReads.length !== 0 || ns.reads.length !== 1 || ns.writes.length !== 1) return invalid(`a config update reads and writes exactly ${CONFIG_NAMESPACE}/${CONFIG_KEY}`);
+  if (namespaces.length !== 1 || !ns || ns.namespace !== CONFIG_NAMESPACE)
+    return invalid(`a config update reads and writes namespace ${CONFIG_NAMESPACE} only`);
+  if (ns.rangeReads.length !== 0 || ns.reads.length !== 1 || ns.writes.length !== 1)
+    return invalid(`a config update reads and writes exactly ${CONFIG_NAMESPACE}/${CONFIG_KEY}`);
   const read = ns.reads[0]!;
   const write = ns.writes[0]!;
-  if (read.key !== CONFIG_KEY || write.key !== CONFIG_KEY || write.isDelete || write.value === null) return invalid(`a config update reads and writes exactly ${CONFIG_NAMESPACE}/${CONFIG_KEY}`);
+  if (read.key !== CONFIG_KEY || write.key !== CONFIG_KEY || write.isDelete || write.value === null)
+    return invalid(`a config update reads and writes exactly ${CONFIG_NAMESPACE}/${CONFIG_KEY}`);
   const v = state.version;
   const r = read.version;
   if (v === null ? r !== null : r === null || r.block !== v.block || r.tx !== v.tx) {
@@ -220,12 +241,14 @@ export function configUpdateResponse(proposalBytes: Bytes, state: ConfigState, n
   const response: ResponsePayload = {
     proposalHash: sha256(proposalBytes),
     rwset: {
-      namespaces: [{
-        namespace: CONFIG_NAMESPACE,
-        reads: [{ key: CONFIG_KEY, version: state.version }],
-        rangeReads: [],
-        writes: [{ key: CONFIG_KEY, isDelete: false, value: encodeConfigRecord(record) }],
-      }],
+      namespaces: [
+        {
+          namespace: CONFIG_NAMESPACE,
+          reads: [{ key: CONFIG_KEY, version: state.version }],
+          rangeReads: [],
+          writes: [{ key: CONFIG_KEY, isDelete: false, value: encodeConfigRecord(record) }],
+        },
+      ],
     },
     result: { status: 200, message: `config sequence ${record.sequence}`, payload: new Uint8Array() },
     event: { name: 'config', payload: encode({ sequence: record.sequence }) },
@@ -262,8 +285,21 @@ const DRAFT_BYTES_MAX = 8 * 1024 * 1024;
 const DRAFT_SIGNATURES_MAX = 256;
 
 /** A draft with no signatures yet, proposed by `creatorCertPem`. */
-export function startConfigDraft(input: { readonly state: ConfigState; readonly next: ConsortiumConfig; readonly creatorCertPem: string; readonly nonce: Bytes; readonly timestampMs: number }): { draft: ConfigDraft; txId: string; record: ConfigRecord } {
-  const proposal = buildProposal({ contract: CONFIG_NAMESPACE, fn: CONFIG_FN, args: [], creator: input.creatorCertPem, nonce: input.nonce, timestampMs: input.timestampMs });
+export function startConfigDraft(input: {
+  readonly state: ConfigState;
+  readonly next: ConsortiumConfig;
+  readonly creatorCertPem: string;
+  readonly nonce: Bytes;
+  readonly timestampMs: number;
+}): { draft: ConfigDraft; txId: string; record: ConfigRecord } {
+  const proposal = buildProposal({
+    contract: CONFIG_NAMESPACE,
+    fn: CONFIG_FN,
+    args: [],
+    creator: input.creatorCertPem,
+    nonce: input.nonce,
+    timestampMs: input.timestampMs,
+  });
   const proposalBytes = encode(proposal);
   const { response, record } = configUpdateResponse(proposalBytes, input.state, input.next);
   return { draft: { proposal: proposalBytes, response: encodeResponse(response), endorsements: [] }, txId: proposal.txId, record };
@@ -291,8 +327,14 @@ export function decodeConfigDraft(bytes: Bytes): { draft: ConfigDraft; summary: 
     throw new ConfigUpdateError(`not a config update file: ${(err as Error).message}`);
   }
   const v = value as { format?: unknown; proposal?: unknown; response?: unknown; endorsements?: unknown };
-  if (typeof v !== 'object' || v === null || v.format !== DRAFT_FORMAT) throw new ConfigUpdateError(`not a config update file (format ${DRAFT_FORMAT} expected)`);
-  if (!(v.proposal instanceof Uint8Array) || !(v.response instanceof Uint8Array) || !Array.isArray(v.endorsements) || v.endorsements.length > DRAFT_SIGNATURES_MAX) {
+  if (typeof v !== 'object' || v === null || v.format !== DRAFT_FORMAT)
+    throw new ConfigUpdateError(`not a config update file (format ${DRAFT_FORMAT} expected)`);
+  if (
+    !(v.proposal instanceof Uint8Array) ||
+    !(v.response instanceof Uint8Array) ||
+    !Array.isArray(v.endorsements) ||
+    v.endorsements.length > DRAFT_SIGNATURES_MAX
+  ) {
     throw new ConfigUpdateError('config update file: proposal, response and endorsements expected');
   }
   const endorsements = v.endorsements.map((e: unknown) => {
@@ -308,7 +350,8 @@ export function decodeConfigDraft(bytes: Bytes): { draft: ConfigDraft; summary: 
   } catch (err) {
     throw new ConfigUpdateError(`config update file: ${(err as Error).message}`);
   }
-  if (proposal.contract !== CONFIG_NAMESPACE || proposal.fn !== CONFIG_FN) throw new ConfigUpdateError(`config update file holds a ${proposal.contract}.${proposal.fn} proposal, not a config update`);
+  if (proposal.contract !== CONFIG_NAMESPACE || proposal.fn !== CONFIG_FN)
+    throw new ConfigUpdateError(`config update file holds a ${proposal.contract}.${proposal.fn} proposal, not a config update`);
   const write = response.rwset.namespaces[0]?.writes[0];
   const read = response.rwset.namespaces[0]?.reads[0];
   if (!write?.value || !read) throw new ConfigUpdateError('config update file: no config in its write set');
@@ -344,7 +387,13 @@ export function buildConfigUpdateTx(input: {
   readonly nonce: Bytes;
   readonly timestampMs: number;
 }): { envelope: Bytes; txId: string; record: ConfigRecord } {
-  const started = startConfigDraft({ state: input.state, next: input.next, creatorCertPem: input.creator.certPem, nonce: input.nonce, timestampMs: input.timestampMs });
+  const started = startConfigDraft({
+    state: input.state,
+    next: input.next,
+    creatorCertPem: input.creator.certPem,
+    nonce: input.nonce,
+    timestampMs: input.timestampMs,
+  });
   const draft = input.signers.reduce((d, s) => signConfigDraft(d, s), started.draft);
   return { envelope: finishConfigDraft(draft, input.creator.signer), txId: started.txId, record: started.record };
 }

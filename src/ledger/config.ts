@@ -27,7 +27,11 @@ export interface RevocationEntry {
 }
 
 /** The MSP an organisation set and its revocations define (what every node validates against). */
-export function mspConfigOf(config: Pick<ConsortiumConfig, 'rootCertPem' | 'orgs'>): { rootCertPem: string; orgs: Array<{ org: string; caCertPem: string }>; revokedSerials: Array<{ org: string; serialHex: string }> } {
+export function mspConfigOf(config: Pick<ConsortiumConfig, 'rootCertPem' | 'orgs'>): {
+  rootCertPem: string;
+  orgs: Array<{ org: string; caCertPem: string }>;
+  revokedSerials: Array<{ org: string; serialHex: string }>;
+} {
   return {
     rootCertPem: config.rootCertPem,
     orgs: config.orgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })),
@@ -94,59 +98,121 @@ const name = z.string().min(1).max(LEDGER_LIMITS.nameLengthMax);
 const pem = z.string().min(1).max(LEDGER_LIMITS.certPemSizeBytesMax);
 const posInt = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 
-const configSchema = z.object({
-  name,
-  createdAtMs: z.number().int().min(0),
-  rootCertPem: pem,
-  orgs: z.array(z.object({
-    org: name,
-    caCertPem: pem,
-    revocations: z.array(z.object({
-      serials: z.array(z.string().regex(/^[0-9a-f]{1,64}$/)).min(1).max(10_000),
-      issuedAtMs: z.number().int().min(0),
-      signatureHex: z.string().regex(/^[0-9a-f]{128}$/),
-    }).strict()).max(10_000).optional(),
-  }).strict()).min(1).max(256),
-  orderers: z.array(z.object({ id: name, org: name, certPem: pem }).strict()).min(1).max(256),
-  contracts: z.array(z.object({ name, version: z.string().min(1).max(64), endorsementPolicy: z.string().min(1).max(4096) }).strict()).max(256),
-  ordering: z.object({
-    engine: name,
-    countMax: posInt,
-    sizeBytesMax: posInt,
-    timeoutTicks: z.number().int().min(0),
-    pendingMax: posInt,
-    tickMs: posInt,
-    clockSkewMsMax: posInt,
-    options: z.record(z.string(), z.unknown()).optional(),
-  }).strict(),
-  nodes: z.array(z.object({
-    id: name,
-    org: name,
-    roles: z.array(z.enum(['peer', 'orderer'])).min(1).max(2),
-    p2pUrl: z.string().regex(/^wss:\/\/[^\s/]+(:\d+)?\/?$/, 'a wss://host:port URL').max(512),
-    apiUrl: z.string().regex(/^https:\/\/[^\s/]+(:\d+)?\/?$/, 'an https://host:port URL').max(512),
-    location: z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).strict().optional(),
-    rating: z.number().min(0).max(1).optional(),
-  }).strict()).max(256).optional(),
-}).strict().superRefine((c, ctx) => {
-  const unique = (values: readonly string[], what: string): void => {
-    if (new Set(values).size !== values.length) ctx.addIssue({ code: 'custom', message: `duplicate ${what}` });
-  };
-  unique(c.orgs.map((o) => o.org), 'organisation');
-  unique(c.orderers.map((o) => o.id), 'orderer id');
-  unique(c.contracts.map((o) => o.name), 'contract name');
-  // "_config" is the namespace of config transactions (config-update.ts), never a contract.
-  if (c.contracts.some((o) => o.name === '_config')) ctx.addIssue({ code: 'custom', message: 'no contract may be named _config' });
-  const orgs = new Set(c.orgs.map((o) => o.org));
-  for (const o of c.orderers) if (!orgs.has(o.org)) ctx.addIssue({ code: 'custom', message: `orderer ${o.id} belongs to unknown organisation ${o.org}` });
-  if (c.nodes) {
-    unique(c.nodes.map((n) => n.id), 'node id');
-    // Two nodes at one address would receive each other's traffic (and fail mTLS on it).
-    unique(c.nodes.map((n) => n.p2pUrl.replace(/\/$/, '')), 'node p2pUrl');
-    unique(c.nodes.map((n) => n.apiUrl.replace(/\/$/, '')), 'node apiUrl');
-    for (const n of c.nodes) if (!orgs.has(n.org)) ctx.addIssue({ code: 'custom', message: `node ${n.id} belongs to unknown organisation ${n.org}` });
-  }
-});
+const configSchema = z
+  .object({
+    name,
+    createdAtMs: z.number().int().min(0),
+    rootCertPem: pem,
+    orgs: z
+      .array(
+        z
+          .object({
+            org: name,
+            caCertPem: pem,
+            revocations: z
+              .array(
+                z
+                  .object({
+                    serials: z
+                      .array(z.string().regex(/^[0-9a-f]{1,64}$/))
+                      .min(1)
+                      .max(10_000),
+                    issuedAtMs: z.number().int().min(0),
+                    signatureHex: z.string().regex(/^[0-9a-f]{128}$/),
+                  })
+                  .strict(),
+              )
+              .max(10_000)
+              .optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(256),
+    orderers: z
+      .array(z.object({ id: name, org: name, certPem: pem }).strict())
+      .min(1)
+      .max(256),
+    contracts: z.array(z.object({ name, version: z.string().min(1).max(64), endorsementPolicy: z.string().min(1).max(4096) }).strict()).max(256),
+    ordering: z
+      .object({
+        engine: name,
+        countMax: posInt,
+        sizeBytesMax: posInt,
+        timeoutTicks: z.number().int().min(0),
+        pendingMax: posInt,
+        tickMs: posInt,
+        clockSkewMsMax: posInt,
+        options: z.record(z.string(), z.unknown()).optional(),
+      })
+      .strict(),
+    nodes: z
+      .array(
+        z
+          .object({
+            id: name,
+            org: name,
+            roles: z
+              .array(z.enum(['peer', 'orderer']))
+              .min(1)
+              .max(2),
+            p2pUrl: z
+              .string()
+              .regex(/^wss:\/\/[^\s/]+(:\d+)?\/?$/, 'a wss://host:port URL')
+              .max(512),
+            apiUrl: z
+              .string()
+              .regex(/^https:\/\/[^\s/]+(:\d+)?\/?$/, 'an https://host:port URL')
+              .max(512),
+            location: z
+              .object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) })
+              .strict()
+              .optional(),
+            rating: z.number().min(0).max(1).optional(),
+          })
+          .strict(),
+      )
+      .max(256)
+      .optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const unique = (values: readonly string[], what: string): void => {
+      if (new Set(values).size !== values.length) ctx.addIssue({ code: 'custom', message: `duplicate ${what}` });
+    };
+    unique(
+      c.orgs.map((o) => o.org),
+      'organisation',
+    );
+    unique(
+      c.orderers.map((o) => o.id),
+      'orderer id',
+    );
+    unique(
+      c.contracts.map((o) => o.name),
+      'contract name',
+    );
+    // "_config" is the namespace of config transactions (config-update.ts), never a contract.
+    if (c.contracts.some((o) => o.name === '_config')) ctx.addIssue({ code: 'custom', message: 'no contract may be named _config' });
+    const orgs = new Set(c.orgs.map((o) => o.org));
+    for (const o of c.orderers) if (!orgs.has(o.org)) ctx.addIssue({ code: 'custom', message: `orderer ${o.id} belongs to unknown organisation ${o.org}` });
+    if (c.nodes) {
+      unique(
+        c.nodes.map((n) => n.id),
+        'node id',
+      );
+      // Two nodes at one address would receive each other's traffic (and fail mTLS on it).
+      unique(
+        c.nodes.map((n) => n.p2pUrl.replace(/\/$/, '')),
+        'node p2pUrl',
+      );
+      unique(
+        c.nodes.map((n) => n.apiUrl.replace(/\/$/, '')),
+        'node apiUrl',
+      );
+      for (const n of c.nodes) if (!orgs.has(n.org)) ctx.addIssue({ code: 'custom', message: `node ${n.id} belongs to unknown organisation ${n.org}` });
+    }
+  });
 
 export function validateConfig(value: unknown): ConsortiumConfig {
   const parsed = configSchema.safeParse(value);

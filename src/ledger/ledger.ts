@@ -17,7 +17,17 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesEqual, type Bytes } from '../codec/index.ts';
-import { decodeStoredBlock, encodeStoredBlock, blockHash, blockTimestampMs, dataHash, ordererSignedBytes, type Block, type BlockHeader, type StoredBlock } from './block.ts';
+import {
+  decodeStoredBlock,
+  encodeStoredBlock,
+  blockHash,
+  blockTimestampMs,
+  dataHash,
+  ordererSignedBytes,
+  type Block,
+  type BlockHeader,
+  type StoredBlock,
+} from './block.ts';
 import { BlockStore } from './blockstore.ts';
 import type { ValidationCode } from './codes.ts';
 import { configOfGenesis, type ConsortiumConfig } from './config.ts';
@@ -33,7 +43,10 @@ export class LedgerError extends Error {
 
 /** A block the ledger refuses to commit (bad link, hash, signature…): the block, not the ledger, is wrong. */
 export class BlockRejectedError extends LedgerError {
-  constructor(readonly blockNumber: number, readonly reason: string) {
+  constructor(
+    readonly blockNumber: number,
+    readonly reason: string,
+  ) {
     super(`block ${blockNumber} rejected: ${reason}`);
   }
 }
@@ -109,7 +122,13 @@ export function blockUpdateOf(stored: StoredBlock): BlockUpdate {
  * Structural checks of block n against the previous header and the configuration: link, data
  * hash, timestamp rule, orderer signature. Returns null when fine, else the reason.
  */
-export function checkBlockAgainst(block: Block, previous: BlockHeader, config: ConsortiumConfig, ctx: ValidationContext, parsed?: readonly ParseResult[]): string | null {
+export function checkBlockAgainst(
+  block: Block,
+  previous: BlockHeader,
+  config: ConsortiumConfig,
+  ctx: ValidationContext,
+  parsed?: readonly ParseResult[],
+): string | null {
   const h = block.header;
   if (h.number !== previous.number + 1) return `number ${h.number} does not follow ${previous.number}`;
   if (!bytesEqual(h.previousHash, blockHash(previous))) return `previousHash does not match the hash of block ${previous.number}`;
@@ -144,7 +163,11 @@ export class Ledger {
   private closed = false;
   private readonly afterAppend: ((blockNumber: number) => void) | undefined;
 
-  private constructor(readonly dir: string, genesis: Block | undefined, options: LedgerOptions) {
+  private constructor(
+    readonly dir: string,
+    genesis: Block | undefined,
+    options: LedgerOptions,
+  ) {
     this.afterAppend = options.afterAppendForTests;
     mkdirSync(dir, { recursive: true });
     const paths = ledgerPaths(dir);

@@ -40,14 +40,16 @@ export function configWithHospital(config: ConsortiumConfig, h: HospitalEntry): 
 
 /** The config without `org`. Refuses to leave no organisation or no orderer, or a policy naming it. */
 export function configWithoutHospital(config: ConsortiumConfig, org: string): ConsortiumConfig {
-  if (!config.orgs.some((o) => o.org === org)) throw new ConfigUpdateError(`${org} is not a member of the consortium (members: ${config.orgs.map((o) => o.org).join(', ')})`);
+  if (!config.orgs.some((o) => o.org === org))
+    throw new ConfigUpdateError(`${org} is not a member of the consortium (members: ${config.orgs.map((o) => o.org).join(', ')})`);
   const orgsAfter = config.orgs.filter((o) => o.org !== org).map((o) => o.org);
   if (orgsAfter.length === 0) throw new ConfigUpdateError('cannot remove the last organisation');
   const orderers = config.orderers.filter((o) => o.org !== org);
   if (orderers.length === 0) throw new ConfigUpdateError(`cannot remove ${org}: it runs every orderer of the consortium`);
   const contracts = followMajority(config, orgsAfter);
   for (const c of contracts) {
-    if (new RegExp(`'${org}\\.`).test(c.endorsementPolicy)) throw new ConfigUpdateError(`contract ${c.name}'s endorsement policy names ${org} (${c.endorsementPolicy}); change it first`);
+    if (new RegExp(`'${org}\\.`).test(c.endorsementPolicy))
+      throw new ConfigUpdateError(`contract ${c.name}'s endorsement policy names ${org} (${c.endorsementPolicy}); change it first`);
   }
   return { ...config, orgs: config.orgs.filter((o) => o.org !== org), orderers, nodes: (config.nodes ?? []).filter((n) => n.org !== org), contracts };
 }

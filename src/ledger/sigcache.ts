@@ -24,7 +24,9 @@ export class VerifiedSignatureCache {
   private keyId(key: KeyObject): string {
     let id = this.keyIds.get(key);
     if (id === undefined) {
-      id = createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('base64');
+      id = createHash('sha256')
+        .update(key.export({ type: 'spki', format: 'der' }))
+        .digest('base64');
       this.keyIds.set(key, id);
     }
     return id;

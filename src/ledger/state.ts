@@ -76,8 +76,18 @@ export interface StateReader {
   history(ns: string, key: string, limit: number): HistoryEntry[];
 }
 
-interface StateRow { key: string; value: Buffer; block: number; tx: number }
-interface HistoryRow { block: number; tx: number; is_delete: number; value: Buffer | null }
+interface StateRow {
+  key: string;
+  value: Buffer;
+  block: number;
+  tx: number;
+}
+interface HistoryRow {
+  block: number;
+  tx: number;
+  is_delete: number;
+  value: Buffer | null;
+}
 
 function toBytes(buf: Buffer): Bytes {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -93,7 +103,10 @@ export class StateDb implements StateReader {
   private closed = false;
 
   /** path ':memory:' gives a throw-away state (used by `ledger verify` to replay). */
-  constructor(readonly path: string, options: { readonly readOnly?: boolean } = {}) {
+  constructor(
+    readonly path: string,
+    options: { readonly readOnly?: boolean } = {},
+  ) {
     this.db = new Database(path, { readonly: options.readOnly ?? false, fileMustExist: options.readOnly ?? false });
     if (!options.readOnly) {
       this.db.pragma('journal_mode = WAL');
@@ -111,22 +124,29 @@ export class StateDb implements StateReader {
     this.stmts = {
       get: this.db.prepare<[string, string], StateRow>('SELECT key, value, block, tx FROM state WHERE ns = ? AND key = ?'),
       rangeBounded: this.db.prepare<[string, string, string, number], StateRow>(
-        'SELECT key, value, block, tx FROM state WHERE ns = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?'),
-      rangeOpen: this.db.prepare<[string, string, number], StateRow>(
-        'SELECT key, value, block, tx FROM state WHERE ns = ? AND key >= ? ORDER BY key LIMIT ?'),
+        'SELECT key, value, block, tx FROM state WHERE ns = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?',
+      ),
+      rangeOpen: this.db.prepare<[string, string, number], StateRow>('SELECT key, value, block, tx FROM state WHERE ns = ? AND key >= ? ORDER BY key LIMIT ?'),
       history: this.db.prepare<[string, string, number], HistoryRow>(
-        'SELECT block, tx, is_delete, value FROM history WHERE ns = ? AND key = ? ORDER BY block DESC, tx DESC LIMIT ?'),
+        'SELECT block, tx, is_delete, value FROM history WHERE ns = ? AND key = ? ORDER BY block DESC, tx DESC LIMIT ?',
+      ),
       txStatus: this.db.prepare<[string], { block: number; position: number; code: string }>('SELECT block, position, code FROM txindex WHERE txid = ?'),
       meta: this.db.prepare<[string], { v: Buffer }>('SELECT v FROM meta WHERE k = ?'),
-      all: this.db.prepare<[], { ns: string; key: string; value: Buffer; block: number; tx: number }>('SELECT ns, key, value, block, tx FROM state ORDER BY ns, key'),
+      all: this.db.prepare<[], { ns: string; key: string; value: Buffer; block: number; tx: number }>(
+        'SELECT ns, key, value, block, tx FROM state ORDER BY ns, key',
+      ),
       count: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM state'),
-      ...(options.readOnly ? {} : {
-        put: this.db.prepare('INSERT INTO state (ns, key, value, block, tx) VALUES (?, ?, ?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, block = excluded.block, tx = excluded.tx'),
-        del: this.db.prepare('DELETE FROM state WHERE ns = ? AND key = ?'),
-        hist: this.db.prepare('INSERT OR REPLACE INTO history (ns, key, block, tx, is_delete, value) VALUES (?, ?, ?, ?, ?, ?)'),
-        index: this.db.prepare('INSERT OR IGNORE INTO txindex (txid, block, position, code) VALUES (?, ?, ?, ?)'),
-        setMeta: this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v'),
-      }),
+      ...(options.readOnly
+        ? {}
+        : {
+            put: this.db.prepare(
+              'INSERT INTO state (ns, key, value, block, tx) VALUES (?, ?, ?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, block = excluded.block, tx = excluded.tx',
+            ),
+            del: this.db.prepare('DELETE FROM state WHERE ns = ? AND key = ?'),
+            hist: this.db.prepare('INSERT OR REPLACE INTO history (ns, key, block, tx, is_delete, value) VALUES (?, ?, ?, ?, ?, ?)'),
+            index: this.db.prepare('INSERT OR IGNORE INTO txindex (txid, block, position, code) VALUES (?, ?, ?, ?)'),
+            setMeta: this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v'),
+          }),
     };
   }
 
@@ -175,11 +195,13 @@ export class StateDb implements StateReader {
     const expected = previous ? previous.height + 1 : 0;
     assertInvariant(update.number === expected, `state applies block ${expected} next, got ${update.number}`);
     const sorted = [...update.writes].sort((a, b) => (a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : a.tx - b.tx));
-    const stateHash = sha256(encode({
-      prev: previous ? previous.stateHash : ZERO_STATE_HASH,
-      number: update.number,
-      writes: sorted.map((w) => [w.ns, w.key, w.tx, w.isDelete, w.value]),
-    }));
+    const stateHash = sha256(
+      encode({
+        prev: previous ? previous.stateHash : ZERO_STATE_HASH,
+        number: update.number,
+        writes: sorted.map((w) => [w.ns, w.key, w.tx, w.isDelete, w.value]),
+      }),
+    );
     const savepoint: Savepoint = { height: update.number, stateHash, blockHash: update.blockHash };
     const record = Buffer.alloc(72);
     record.writeBigUInt64BE(BigInt(update.number), 0);

@@ -130,53 +130,71 @@ const nonNegInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const pem = z.string().min(1).max(LEDGER_LIMITS.certPemSizeBytesMax);
 const version = z.object({ block: nonNegInt, tx: nonNegInt }).strict();
 
-const proposalSchema = z.object({
-  txId: z.string().regex(/^[0-9a-f]{64}$/, 'txId must be 64 lowercase hex digits'),
-  contract: name,
-  fn: name,
-  args: z.array(z.string().refine((a) => utf8ByteLength(a) <= LEDGER_LIMITS.argSizeBytesMax, 'argument too long')).max(LEDGER_LIMITS.argsMax),
-  creator: pem,
-  nonce: bytes.refine((b) => b.byteLength >= 16 && b.byteLength <= 64, 'nonce must be 16..64 bytes'),
-  timestampMs: nonNegInt,
-}).strict();
+const proposalSchema = z
+  .object({
+    txId: z.string().regex(/^[0-9a-f]{64}$/, 'txId must be 64 lowercase hex digits'),
+    contract: name,
+    fn: name,
+    args: z.array(z.string().refine((a) => utf8ByteLength(a) <= LEDGER_LIMITS.argSizeBytesMax, 'argument too long')).max(LEDGER_LIMITS.argsMax),
+    creator: pem,
+    nonce: bytes.refine((b) => b.byteLength >= 16 && b.byteLength <= 64, 'nonce must be 16..64 bytes'),
+    timestampMs: nonNegInt,
+  })
+  .strict();
 
 const kvRead = z.object({ key, version: version.nullable() }).strict();
-const rangeRead = z.object({
-  startKey: key,
-  endKey: key,
-  exhausted: z.boolean(),
-  results: z.array(kvRead).max(LEDGER_LIMITS.rangeResultsMax),
-}).strict();
-const kvWrite = z.object({
-  key,
-  isDelete: z.boolean(),
-  value: bytes.refine((b) => b.byteLength <= LEDGER_LIMITS.valueSizeBytesMax, 'value too large').nullable(),
-}).strict().refine((w) => (w.isDelete ? w.value === null : w.value !== null), 'a delete carries no value, a put carries one');
-const nsRwSet = z.object({
-  namespace: name,
-  reads: z.array(kvRead).max(LEDGER_LIMITS.readsMax),
-  rangeReads: z.array(rangeRead).max(LEDGER_LIMITS.rangeQueriesMax),
-  writes: z.array(kvWrite).max(LEDGER_LIMITS.writesMax),
-}).strict();
-const responseSchema = z.object({
-  proposalHash: bytes.refine((b) => b.byteLength === 32, 'proposalHash must be 32 bytes'),
-  rwset: z.object({ namespaces: z.array(nsRwSet).max(16) }).strict(),
-  result: z.object({
-    status: z.number().int().min(0).max(999),
-    message: z.string().max(4096),
-    payload: bytes.refine((b) => b.byteLength <= LEDGER_LIMITS.responsePayloadBytesMax, 'response payload too large'),
-  }).strict(),
-  event: z.object({
-    name: name,
-    payload: bytes.refine((b) => b.byteLength <= LEDGER_LIMITS.eventPayloadBytesMax, 'event payload too large'),
-  }).strict().nullable(),
-}).strict();
+const rangeRead = z
+  .object({
+    startKey: key,
+    endKey: key,
+    exhausted: z.boolean(),
+    results: z.array(kvRead).max(LEDGER_LIMITS.rangeResultsMax),
+  })
+  .strict();
+const kvWrite = z
+  .object({
+    key,
+    isDelete: z.boolean(),
+    value: bytes.refine((b) => b.byteLength <= LEDGER_LIMITS.valueSizeBytesMax, 'value too large').nullable(),
+  })
+  .strict()
+  .refine((w) => (w.isDelete ? w.value === null : w.value !== null), 'a delete carries no value, a put carries one');
+const nsRwSet = z
+  .object({
+    namespace: name,
+    reads: z.array(kvRead).max(LEDGER_LIMITS.readsMax),
+    rangeReads: z.array(rangeRead).max(LEDGER_LIMITS.rangeQueriesMax),
+    writes: z.array(kvWrite).max(LEDGER_LIMITS.writesMax),
+  })
+  .strict();
+const responseSchema = z
+  .object({
+    proposalHash: bytes.refine((b) => b.byteLength === 32, 'proposalHash must be 32 bytes'),
+    rwset: z.object({ namespaces: z.array(nsRwSet).max(16) }).strict(),
+    result: z
+      .object({
+        status: z.number().int().min(0).max(999),
+        message: z.string().max(4096),
+        payload: bytes.refine((b) => b.byteLength <= LEDGER_LIMITS.responsePayloadBytesMax, 'response payload too large'),
+      })
+      .strict(),
+    event: z
+      .object({
+        name: name,
+        payload: bytes.refine((b) => b.byteLength <= LEDGER_LIMITS.eventPayloadBytesMax, 'event payload too large'),
+      })
+      .strict()
+      .nullable(),
+  })
+  .strict();
 const signedProposalSchema = z.object({ proposal: bytes, signature: bytes }).strict();
-const payloadSchema = z.object({
-  proposal: bytes,
-  response: bytes,
-  endorsements: z.array(z.object({ endorser: pem, signature: bytes }).strict()).max(LEDGER_LIMITS.endorsementsMax),
-}).strict();
+const payloadSchema = z
+  .object({
+    proposal: bytes,
+    response: bytes,
+    endorsements: z.array(z.object({ endorser: pem, signature: bytes }).strict()).max(LEDGER_LIMITS.endorsementsMax),
+  })
+  .strict();
 const envelopeSchema = z.object({ payload: bytes, signature: bytes }).strict();
 
 function parseWith<T>(schema: z.ZodType<T>, data: Bytes, what: string): T {

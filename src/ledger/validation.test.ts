@@ -22,7 +22,12 @@ function peers(k: TestKit = kit): Peer[] {
 }
 
 function commitAll(ps: readonly Peer[], block: Block): string[] {
-  const codes = ps.map((p) => p.deliver(block).txs.map((t) => t.code).join(','));
+  const codes = ps.map((p) =>
+    p
+      .deliver(block)
+      .txs.map((t) => t.code)
+      .join(','),
+  );
   // Every peer decides identically.
   for (const c of codes) assert.equal(c, codes[0]);
   return codes[0]!.split(',');
@@ -164,12 +169,15 @@ describe('validation', () => {
       });
       return kit.envelope(u, signed, response, [kit.endorseRaw('Hospital1', response), kit.endorseRaw('Hospital2', response)]);
     };
-    const codes = commitAll(ps, kit.block(head(ps[0]!), [
-      craft('nope', 'nope'),
-      craft('assets', 'other'),
-      craft('assets', 'assets', sha256(encode('another proposal'))),
-      craft('assets', 'assets'),
-    ]));
+    const codes = commitAll(
+      ps,
+      kit.block(head(ps[0]!), [
+        craft('nope', 'nope'),
+        craft('assets', 'other'),
+        craft('assets', 'assets', sha256(encode('another proposal'))),
+        craft('assets', 'assets'),
+      ]),
+    );
     assert.deepEqual(codes, ['UNKNOWN_CONTRACT', 'BAD_RWSET', 'BAD_RESPONSE_PAYLOAD', 'VALID']);
     closeAll(ps);
   });

@@ -35,7 +35,17 @@ import { mspConfigOf, type ConsortiumConfig } from './config.ts';
 import { checkConfigTx, CONFIG_NAMESPACE, configUpdatePolicy, configUpdatePolicyFor, decodeConfigRecord, type ConfigState } from './config-update.ts';
 import { LEDGER_LIMITS } from './limits.ts';
 import type { AppliedWrite, StateReader, TxStatus } from './state.ts';
-import { computeTxId, endorsementMessage, parseTx, TxFormatError, type ContractEvent, type NsRwSet, type ParseResult, type ParsedTx, type Version } from './tx.ts';
+import {
+  computeTxId,
+  endorsementMessage,
+  parseTx,
+  TxFormatError,
+  type ContractEvent,
+  type NsRwSet,
+  type ParseResult,
+  type ParsedTx,
+  type Version,
+} from './tx.ts';
 
 /** What validation needs from the committed state: reads plus the txId index. */
 export interface ValidationState extends StateReader {
@@ -98,7 +108,10 @@ function sameVersion(a: Version | null, b: Version | null): boolean {
 }
 
 class Failure {
-  constructor(readonly code: ValidationCode, readonly reason: string) {}
+  constructor(
+    readonly code: ValidationCode,
+    readonly reason: string,
+  ) {}
 }
 
 /** Writes of earlier VALID transactions of the block being validated. */
@@ -170,7 +183,10 @@ function checkEndorsements(tx: ParsedTx, policy: Policy, ctx: ValidationContext,
   }
   if (!evaluatePolicy(policy, signers)) {
     const by = signers.map((s) => `${s.org}.${s.role}`).join(', ') || 'nobody';
-    throw new Failure('ENDORSEMENT_POLICY_FAILURE', `valid endorsements by ${by} do not satisfy the policy${problems.length ? ` (${problems.join('; ')})` : ''}`);
+    throw new Failure(
+      'ENDORSEMENT_POLICY_FAILURE',
+      `valid endorsements by ${by} do not satisfy the policy${problems.length ? ` (${problems.join('; ')})` : ''}`,
+    );
   }
 }
 
@@ -196,15 +212,23 @@ function checkRanges(ns: NsRwSet, state: ValidationState, pending: PendingWrites
     const end = rr.exhausted || !last ? rr.endKey : keySuccessor(last.key);
     const inBlock = pending.firstInRange(ns.namespace, rr.startKey, end);
     if (inBlock !== undefined) {
-      throw new Failure('PHANTOM_READ_CONFLICT', `range [${JSON.stringify(rr.startKey)}, ${JSON.stringify(end)}) was changed (key ${JSON.stringify(inBlock)}) by a transaction earlier in this block`);
+      throw new Failure(
+        'PHANTOM_READ_CONFLICT',
+        `range [${JSON.stringify(rr.startKey)}, ${JSON.stringify(end)}) was changed (key ${JSON.stringify(inBlock)}) by a transaction earlier in this block`,
+      );
     }
     const now = state.range(ns.namespace, rr.startKey, end, LEDGER_LIMITS.rangeResultsMax + 1);
-    const differs = now.length !== rr.results.length || now.some((e, i) => {
-      const r = rr.results[i]!;
-      return e.key !== r.key || !sameVersion(e.version, r.version);
-    });
+    const differs =
+      now.length !== rr.results.length ||
+      now.some((e, i) => {
+        const r = rr.results[i]!;
+        return e.key !== r.key || !sameVersion(e.version, r.version);
+      });
     if (differs) {
-      throw new Failure('PHANTOM_READ_CONFLICT', `range [${JSON.stringify(rr.startKey)}, ${JSON.stringify(end)}) returned ${rr.results.length} keys at simulation, ${now.length} keys (or other versions) now`);
+      throw new Failure(
+        'PHANTOM_READ_CONFLICT',
+        `range [${JSON.stringify(rr.startKey)}, ${JSON.stringify(end)}) returned ${rr.results.length} keys at simulation, ${now.length} keys (or other versions) now`,
+      );
     }
   }
 }
@@ -270,7 +294,10 @@ export function validateTransactions(
         checkEndorsements(tx, policy, ctx, timestampMs);
       } catch (err) {
         if (!(err instanceof Failure) || tx.proposal.contract !== CONFIG_NAMESPACE) throw err;
-        throw new Failure('INVALID_CONFIG_TRANSACTION', `a config update needs signatures of admins of a majority of the organisations (a revocation-only update: its organisation's admin): ${err.reason}`);
+        throw new Failure(
+          'INVALID_CONFIG_TRANSACTION',
+          `a config update needs signatures of admins of a majority of the organisations (a revocation-only update: its organisation's admin): ${err.reason}`,
+        );
       }
       for (const ns of tx.response.rwset.namespaces) checkReads(ns, state, pending);
       for (const ns of tx.response.rwset.namespaces) checkRanges(ns, state, pending);

@@ -71,7 +71,8 @@ type CertificateChecker = (block: DecidedBlock) => boolean | null;
  * change, and its certificate is checked with the key it had.
  */
 async function certificateChecker(config: ConsortiumConfig, ctx: ValidationContext, knownOrderers: Map<string, KeyObject>): Promise<CertificateChecker> {
-  let getEngine: ((name: string) => { verifyCertificate?: (b: DecidedBlock, m: readonly string[], v: ReturnType<typeof directoryVerifier>) => boolean }) | null = null;
+  let getEngine:
+    ((name: string) => { verifyCertificate?: (b: DecidedBlock, m: readonly string[], v: ReturnType<typeof directoryVerifier>) => boolean }) | null = null;
   let verifySolo: typeof import('../consensus/solo/solo.ts').verifySoloCertificate | null = null;
   try {
     await import('../consensus/engines.ts');
@@ -174,17 +175,27 @@ export async function verifyLedger(dir: string): Promise<VerifyReport> {
           }
           const proof = block.metadata.consensus;
           if (proof) {
-            const proposals: Proposal[] = block.data.map((data, i) => ({ clientId: proof.proposalIds[i]?.clientId ?? '', seq: proof.proposalIds[i]?.seq ?? 0, data }));
+            const proposals: Proposal[] = block.data.map((data, i) => ({
+              clientId: proof.proposalIds[i]?.clientId ?? '',
+              seq: proof.proposalIds[i]?.seq ?? 0,
+              data,
+            }));
             if (proof.proposalIds.length !== block.data.length || !bytesEqual(blockDigest(proof.height, proof.previousDigest, proposals), proof.digest)) {
               problem = { block: number, reason: 'consensus proof digest does not match the transactions' };
               break;
             }
             if (previousDigest && !bytesEqual(proof.previousDigest, previousDigest)) {
-              problem = { block: number, reason: 'consensus proof does not chain to the previous block\'s' };
+              problem = { block: number, reason: "consensus proof does not chain to the previous block's" };
               break;
             }
             previousDigest = proof.digest;
-            const certOk = checkCertificate!({ height: proof.height, proposals, digest: proof.digest, previousDigest: proof.previousDigest, certificate: proof.certificate });
+            const certOk = checkCertificate!({
+              height: proof.height,
+              proposals,
+              digest: proof.digest,
+              previousDigest: proof.previousDigest,
+              certificate: proof.certificate,
+            });
             if (certOk === false) {
               problem = { block: number, reason: `consensus certificate (${proof.certificate?.scheme ?? 'none'}) does not verify` };
               break;
@@ -240,7 +251,9 @@ export async function verifyLedger(dir: string): Promise<VerifyReport> {
       } else if (sp.height > replayed.height) {
         problem = { block: null, reason: `the world state is at block ${sp.height}, ahead of the chain (last block ${replayed.height})` };
       } else if (sp.height < replayed.height) {
-        warnings.push(`the world state is at block ${sp.height}, behind the chain (${replayed.height}): the node re-applies the rest when it opens; state not compared`);
+        warnings.push(
+          `the world state is at block ${sp.height}, behind the chain (${replayed.height}): the node re-applies the rest when it opens; state not compared`,
+        );
       } else if (!bytesEqual(sp.stateHash, replayed.stateHash)) {
         problem = { block: null, reason: `the stored state hash ${toHex(sp.stateHash)} differs from the replayed ${toHex(replayed.stateHash)}` };
       } else if (!bytesEqual(stored.contentDigest().digest, replayedContent.digest)) {

@@ -11,7 +11,10 @@ describe('RateLimitedLog', () => {
     const log = new RateLimitedLog(sink, 2, 1000, () => nowMs);
     for (let i = 0; i < 5; i++) log.write('warn', 'peer-down', { peer: 'a', i }, 'peer down');
     log.write('warn', 'other', { i: 9 }, 'another kind');
-    assert.deepEqual(lines.map((l) => l.detail['i']), [0, 1, 9]);
+    assert.deepEqual(
+      lines.map((l) => l.detail['i']),
+      [0, 1, 9],
+    );
     nowMs = 1000;
     log.write('warn', 'peer-down', { peer: 'a', i: 5 }, 'peer down');
     assert.deepEqual(lines.at(-1), { detail: { peer: 'a', i: 5, suppressedBefore: 3 }, message: 'peer down' });

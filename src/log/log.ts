@@ -20,7 +20,12 @@ export class RateLimitedLog {
   private readonly windows = new Map<string, { startMs: number; logged: number; suppressed: number }>();
   private static readonly KEYS_MAX = 1024;
 
-  constructor(private readonly log: Logger, private readonly perWindow = 5, private readonly windowMs = 10_000, private readonly clock: () => number = () => Date.now()) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly perWindow = 5,
+    private readonly windowMs = 10_000,
+    private readonly clock: () => number = () => Date.now(),
+  ) {}
 
   write(level: LogLevel, key: string, detail: Record<string, unknown>, message: string): void {
     const nowMs = this.clock();

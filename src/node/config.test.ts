@@ -39,14 +39,24 @@ describe('node configuration', () => {
 
   it('takes the API in-flight limits (node-wide, per organisation, per user) from limits.api*, else the API defaults', () => {
     assert.deepEqual(apiLimitsOf(loadNodeConfig(write(VALID), {})), {}, 'absent: the API server keeps DEFAULT_API_LIMITS');
-    assert.deepEqual({ node: DEFAULT_API_LIMITS.inFlightMax, org: DEFAULT_API_LIMITS.inFlightPerOrgMax, user: DEFAULT_API_LIMITS.inFlightPerUserMax }, { node: 512, org: 256, user: 64 });
+    assert.deepEqual(
+      { node: DEFAULT_API_LIMITS.inFlightMax, org: DEFAULT_API_LIMITS.inFlightPerOrgMax, user: DEFAULT_API_LIMITS.inFlightPerUserMax },
+      { node: 512, org: 256, user: 64 },
+    );
     const path = write(`${VALID}limits: { apiInFlightMax: 100, apiInFlightPerOrgMax: 40 }\n`);
-    assert.deepEqual(apiLimitsOf(loadNodeConfig(path, { MEDLEDGER_LIMITS_APIINFLIGHTPERUSERMAX: '10' })), { inFlightMax: 100, inFlightPerOrgMax: 40, inFlightPerUserMax: 10 });
+    assert.deepEqual(apiLimitsOf(loadNodeConfig(path, { MEDLEDGER_LIMITS_APIINFLIGHTPERUSERMAX: '10' })), {
+      inFlightMax: 100,
+      inFlightPerOrgMax: 40,
+      inFlightPerUserMax: 10,
+    });
     assert.throws(() => loadNodeConfig(path, { MEDLEDGER_LIMITS_APIINFLIGHTPERUSERMAX: '0' }), /limits\.apiInFlightPerUserMax/);
   });
 
   it('names the problem in malformed YAML, wrong types and unknown keys', () => {
-    assert.throws(() => loadNodeConfig(write('node: [unclosed'), {}), (e: Error) => e instanceof ConfigError && /not valid YAML \(line 1/.test(e.message));
+    assert.throws(
+      () => loadNodeConfig(write('node: [unclosed'), {}),
+      (e: Error) => e instanceof ConfigError && /not valid YAML \(line 1/.test(e.message),
+    );
     assert.throws(() => loadNodeConfig(write(VALID.replace('port: 7051', 'port: 70510')), {}), /listen\.p2p\.port/);
     assert.throws(() => loadNodeConfig(write(`${VALID}\nextra: 1\n`), {}), /extra/);
     assert.throws(() => loadNodeConfig(write('- a list'), {}), /mapping at the top level/);
@@ -66,6 +76,9 @@ describe('node configuration', () => {
       createdAtMs: 0,
     };
     const path = write(JSON.stringify(genesis), 'genesis.json');
-    assert.throws(() => loadGenesis(path), (e: Error) => /duplicate member id "n1"/.test(e.message) && /"H2" has no CA/.test(e.message));
+    assert.throws(
+      () => loadGenesis(path),
+      (e: Error) => /duplicate member id "n1"/.test(e.message) && /"H2" has no CA/.test(e.message),
+    );
   });
 });

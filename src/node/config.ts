@@ -21,9 +21,16 @@ const member = z
     org: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'an organisation name of letters, digits, _ - (max 64)'),
     p2pUrl: z.string().url().startsWith('wss://', 'a wss:// URL'),
     apiUrl: z.string().url().startsWith('https://', 'an https:// URL'),
-    roles: z.array(z.enum(['peer', 'orderer'])).min(1).max(2).default(['peer', 'orderer']),
+    roles: z
+      .array(z.enum(['peer', 'orderer']))
+      .min(1)
+      .max(2)
+      .default(['peer', 'orderer']),
     /** Latitude/longitude (gpbft grouping) and rating (gpbft primary election). */
-    location: z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).strict().optional(),
+    location: z
+      .object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) })
+      .strict()
+      .optional(),
     rating: z.number().min(0).max(1).optional(),
   })
   .strict();
@@ -47,7 +54,10 @@ export const NodeConfigSchema = z
          * (decision 1200): loopback only — elsewhere, put a TLS reverse proxy in front of it.
          */
         console: endpoint
-          .refine((e) => isLoopbackHost(e.host), { message: 'the console listener is plain HTTP: its host must be a loopback address (127.0.0.1, ::1 or localhost); serve it to other machines through a TLS reverse proxy' })
+          .refine((e) => isLoopbackHost(e.host), {
+            message:
+              'the console listener is plain HTTP: its host must be a loopback address (127.0.0.1, ::1 or localhost); serve it to other machines through a TLS reverse proxy',
+          })
           .optional(),
       })
       .strict(),
@@ -76,8 +86,18 @@ export const NodeConfigSchema = z
     genesis: z.string().min(1),
     limits: z
       .object({
-        requestBodyBytesMax: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
-        p2pMessageBytesMax: z.number().int().min(1024).max(256 * 1024 * 1024).default(16 * 1024 * 1024),
+        requestBodyBytesMax: z
+          .number()
+          .int()
+          .min(1024)
+          .max(64 * 1024 * 1024)
+          .default(1024 * 1024),
+        p2pMessageBytesMax: z
+          .number()
+          .int()
+          .min(1024)
+          .max(256 * 1024 * 1024)
+          .default(16 * 1024 * 1024),
         tickMs: z.number().int().min(1).max(10_000).default(50),
         /**
          * REST API requests in flight: node-wide, per organisation, per user (decision 1004).
@@ -90,8 +110,14 @@ export const NodeConfigSchema = z
       .strict()
       .default({ requestBodyBytesMax: 1024 * 1024, p2pMessageBytesMax: 16 * 1024 * 1024, tickMs: 50 }),
     /** GET /metrics on the API (Prometheus text; counts, durations, heights — no health data, no identities). */
-    metrics: z.object({ enabled: z.boolean().default(true) }).strict().default({ enabled: true }),
-    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),
+    metrics: z
+      .object({ enabled: z.boolean().default(true) })
+      .strict()
+      .default({ enabled: true }),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
   })
   .strict();
 
@@ -106,7 +132,11 @@ export const GenesisSchema = z
         cutter: z
           .object({
             countMax: z.number().int().min(1).max(10_000),
-            sizeBytesMax: z.number().int().min(1024).max(64 * 1024 * 1024),
+            sizeBytesMax: z
+              .number()
+              .int()
+              .min(1024)
+              .max(64 * 1024 * 1024),
             timeoutTicks: z.number().int().min(0).max(10_000),
             pendingMax: z.number().int().min(1).max(1_000_000),
           })
@@ -117,7 +147,10 @@ export const GenesisSchema = z
     members: z.array(member).min(1).max(256),
     /** PEM of the consortium root CA and each organisation's CA. */
     rootCaPem: z.string().min(1),
-    orgs: z.array(z.object({ org: member.shape.org, caPem: z.string().min(1) }).strict()).min(1).max(256),
+    orgs: z
+      .array(z.object({ org: member.shape.org, caPem: z.string().min(1) }).strict())
+      .min(1)
+      .max(256),
     /** Endorsement policy per contract, e.g. "OutOf(2, 'Hospital1.peer', 'Hospital2.peer')". */
     endorsementPolicies: z.record(z.string(), z.string().max(4096)).default({}),
     createdAtMs: z.number().int().nonnegative(),
@@ -128,7 +161,8 @@ export const GenesisSchema = z
     for (const [i, m] of g.members.entries()) {
       if (ids.has(m.id)) ctx.addIssue({ code: 'custom', path: ['members', i, 'id'], message: `duplicate member id "${m.id}"` });
       ids.add(m.id);
-      if (!g.orgs.some((o) => o.org === m.org)) ctx.addIssue({ code: 'custom', path: ['members', i, 'org'], message: `organisation "${m.org}" has no CA in orgs` });
+      if (!g.orgs.some((o) => o.org === m.org))
+        ctx.addIssue({ code: 'custom', path: ['members', i, 'org'], message: `organisation "${m.org}" has no CA in orgs` });
     }
   });
 
@@ -171,10 +205,23 @@ export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown
   if (typeof raw !== 'object' || raw === null) return raw;
   const copy = structuredClone(raw) as Record<string, unknown>;
   const overridable: string[][] = [
-    ['node', 'dataDir'], ['listen', 'p2p', 'host'], ['listen', 'p2p', 'port'], ['listen', 'api', 'host'], ['listen', 'api', 'port'],
-    ['listen', 'console', 'host'], ['listen', 'console', 'port'], ['console', 'demoUsers'], ['metrics', 'enabled'],
-    ['log', 'level'], ['limits', 'requestBodyBytesMax'], ['limits', 'p2pMessageBytesMax'], ['limits', 'tickMs'],
-    ['limits', 'apiInFlightMax'], ['limits', 'apiInFlightPerOrgMax'], ['limits', 'apiInFlightPerUserMax'], ['genesis'],
+    ['node', 'dataDir'],
+    ['listen', 'p2p', 'host'],
+    ['listen', 'p2p', 'port'],
+    ['listen', 'api', 'host'],
+    ['listen', 'api', 'port'],
+    ['listen', 'console', 'host'],
+    ['listen', 'console', 'port'],
+    ['console', 'demoUsers'],
+    ['metrics', 'enabled'],
+    ['log', 'level'],
+    ['limits', 'requestBodyBytesMax'],
+    ['limits', 'p2pMessageBytesMax'],
+    ['limits', 'tickMs'],
+    ['limits', 'apiInFlightMax'],
+    ['limits', 'apiInFlightPerOrgMax'],
+    ['limits', 'apiInFlightPerUserMax'],
+    ['genesis'],
   ];
   for (const path of overridable) {
     const name = `MEDLEDGER_${path.map((p) => p.toUpperCase()).join('_')}`;

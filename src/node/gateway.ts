@@ -12,15 +12,7 @@ import { parsePrivateKey, sign, verify } from '../crypto/index.ts';
 import { evaluatePolicy, type Msp, type Policy } from '../identity/index.ts';
 import type { Principal } from '../identity/roles.ts';
 import type { ValidationCode } from '../ledger/codes.ts';
-import {
-  buildEnvelope,
-  buildProposal,
-  encodeEnvelope,
-  endorsementMessage,
-  signProposal,
-  type Endorsement,
-  type SignedProposal,
-} from '../ledger/tx.ts';
+import { buildEnvelope, buildProposal, encodeEnvelope, endorsementMessage, signProposal, type Endorsement, type SignedProposal } from '../ledger/tx.ts';
 import type { VerifyFn } from '../ledger/sigcache.ts';
 import type { BroadcastResult } from './orderer.ts';
 import type { EvaluateResponse, ProposalResponse, TxStatusEvent } from './peer.ts';
@@ -61,11 +53,16 @@ export interface GatewayOptions {
 }
 
 /** Why a submission stopped before (or without) reaching the ledger. */
-export type GatewayErrorKind = 'ENDORSEMENT_REFUSED' | 'ENDORSEMENT_MISMATCH' | 'POLICY_NOT_SATISFIED' | 'ORDERER_REJECTED' | 'COMMIT_TIMEOUT' | 'UNKNOWN_CONTRACT';
+export type GatewayErrorKind =
+  'ENDORSEMENT_REFUSED' | 'ENDORSEMENT_MISMATCH' | 'POLICY_NOT_SATISFIED' | 'ORDERER_REJECTED' | 'COMMIT_TIMEOUT' | 'UNKNOWN_CONTRACT';
 
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';
-  constructor(readonly kind: GatewayErrorKind, message: string, readonly status?: number) {
+  constructor(
+    readonly kind: GatewayErrorKind,
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
   }
 }
@@ -133,7 +130,11 @@ export interface CollectedEndorsements {
 export async function collectEndorsements(o: CollectOptions): Promise<CollectedEndorsements> {
   if (o.endorsers.length === 0) throw new GatewayError('POLICY_NOT_SATISFIED', `no endorsers available for ${o.label}`);
   const spares = [...(o.spares ?? [])];
-  interface Slot { readonly endorser: EndorserClient; answer: ProposalResponse | null; unreachable: boolean }
+  interface Slot {
+    readonly endorser: EndorserClient;
+    answer: ProposalResponse | null;
+    unreachable: boolean;
+  }
   const slots: Slot[] = [];
   const endorsements: Endorsement[] = [];
   const signers: Principal[] = [];
@@ -161,7 +162,8 @@ export async function collectEndorsements(o: CollectOptions): Promise<CollectedE
     };
     const accept = (slot: Slot, r: ProposalResponse): GatewayError | null => {
       const org = slot.endorser.org;
-      if (r.status !== 200 || !r.response || !r.endorsement) return new GatewayError('ENDORSEMENT_REFUSED', `${org} refused to endorse ${o.label}: ${r.message}`, r.status);
+      if (r.status !== 200 || !r.response || !r.endorsement)
+        return new GatewayError('ENDORSEMENT_REFUSED', `${org} refused to endorse ${o.label}: ${r.message}`, r.status);
       if (response === null) {
         response = r.response;
         payload = r.payload;
@@ -190,8 +192,16 @@ export async function collectEndorsements(o: CollectOptions): Promise<CollectedE
       if (enough) return finish(null);
       if (outstanding > 0) return;
       const down = slots.find((s) => s.unreachable);
-      if (down) return finish(new GatewayError('ENDORSEMENT_REFUSED', `${down.endorser.org} refused to endorse ${o.label}: ${down.answer?.message ?? 'unreachable'}`, 503));
-      finish(new GatewayError('POLICY_NOT_SATISFIED', `endorsements by ${signers.map((s) => `${s.org}.${s.role}`).join(', ')} do not satisfy the endorsement policy of ${o.label}`));
+      if (down)
+        return finish(
+          new GatewayError('ENDORSEMENT_REFUSED', `${down.endorser.org} refused to endorse ${o.label}: ${down.answer?.message ?? 'unreachable'}`, 503),
+        );
+      finish(
+        new GatewayError(
+          'POLICY_NOT_SATISFIED',
+          `endorsements by ${signers.map((s) => `${s.org}.${s.role}`).join(', ')} do not satisfy the endorsement policy of ${o.label}`,
+        ),
+      );
     };
     const ask = (endorser: EndorserClient): void => {
       const slot: Slot = { endorser, answer: null, unreachable: false };
@@ -201,7 +211,16 @@ export async function collectEndorsements(o: CollectOptions): Promise<CollectedE
         .endorse(o.signed)
         .then(
           (r) => ({ r, unreachable: false }),
-          (err: unknown) => ({ r: { status: 503, message: `unreachable: ${err instanceof Error ? err.message : String(err)}`, payload: new Uint8Array(0), response: null, endorsement: null } satisfies ProposalResponse, unreachable: true }),
+          (err: unknown) => ({
+            r: {
+              status: 503,
+              message: `unreachable: ${err instanceof Error ? err.message : String(err)}`,
+              payload: new Uint8Array(0),
+              response: null,
+              endorsement: null,
+            } satisfies ProposalResponse,
+            unreachable: true,
+          }),
         )
         .then(({ r, unreachable }) => {
           outstanding -= 1;
@@ -281,7 +300,9 @@ export class Gateway {
     const policy = this.options.policies.get(contract);
     if (!policy) throw new GatewayError('UNKNOWN_CONTRACT', `contract "${contract}" is not defined in the consortium configuration`);
     const { txId, signed } = this.newSignedProposal(contract, fn, args);
-    const { chosen, spares } = opts.orgs ? { chosen: this.options.endorsers.filter((e) => opts.orgs!.includes(e.org)), spares: [] } : this.chooseEndorsers(policy);
+    const { chosen, spares } = opts.orgs
+      ? { chosen: this.options.endorsers.filter((e) => opts.orgs!.includes(e.org)), spares: [] }
+      : this.chooseEndorsers(policy);
     const { response, payload, endorsements, signers } = await collectEndorsements({
       signed,
       label: `${contract}.${fn}`,
@@ -332,7 +353,13 @@ export class Gateway {
     const order = [...rotated.filter((e) => e.available?.() !== false), ...rotated.filter((e) => e.available?.() === false)];
     for (let k = 1; k <= order.length; k++) {
       const prefix = order.slice(0, k);
-      if (evaluatePolicy(policy, prefix.map((e) => ({ org: e.org, role: 'peer' as const })))) return { chosen: prefix, spares: order.slice(k) };
+      if (
+        evaluatePolicy(
+          policy,
+          prefix.map((e) => ({ org: e.org, role: 'peer' as const })),
+        )
+      )
+        return { chosen: prefix, spares: order.slice(k) };
     }
     return { chosen: order, spares: [] };
   }

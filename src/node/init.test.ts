@@ -44,7 +44,10 @@ describe('init: pseudonymous patient identities', () => {
         // The login name is in no name attribute (raw DER would false-match: OU "patient" is
         // followed by the SET tag 0x31, "1").
         const cert = parseCertificate(certPem);
-        assert.ok(![cert.node.subject, cert.node.subjectAltName ?? ''].some((text) => text.includes(u.commonName)), `${org}/${u.commonName}: the login name is in the certificate: ${cert.node.subject}`);
+        assert.ok(
+          ![cert.node.subject, cert.node.subjectAltName ?? ''].some((text) => text.includes(u.commonName)),
+          `${org}/${u.commonName}: the login name is in the certificate: ${cert.node.subject}`,
+        );
         seen.add(expected);
       }
     }

@@ -71,7 +71,10 @@ export interface InitOptions {
    * Where node i listens and how the others reach it, when that is not `host` and basePort + 2i
    * (the fault suite: each node in its own network namespace, p2p traffic through a fault proxy).
    */
-  readonly addresses?: (index: number, ports: { p2pPort: number; apiPort: number }) => { listenHost: string; p2pUrl: string; apiUrl: string; certHosts: readonly string[] };
+  readonly addresses?: (
+    index: number,
+    ports: { p2pPort: number; apiPort: number },
+  ) => { listenHost: string; p2pUrl: string; apiUrl: string; certHosts: readonly string[] };
 }
 
 export interface InitResult {
@@ -118,7 +121,16 @@ export function engineOptions(engine: EngineName, nodes: readonly NodeEndpointCo
  * Write <dir>/<org>/node.yaml for a node whose identity is in <dir>/crypto (paths relative to
  * the file, so the consortium directory can be moved or copied to another host).
  */
-export function writeNodeYaml(o: { dir: string; org: string; nodeId: string; roles: readonly ('peer' | 'orderer')[]; host: string; p2pPort: number; apiPort: number; tickMs: number }): string {
+export function writeNodeYaml(o: {
+  dir: string;
+  org: string;
+  nodeId: string;
+  roles: readonly ('peer' | 'orderer')[];
+  host: string;
+  p2pPort: number;
+  apiPort: number;
+  tickMs: number;
+}): string {
   const cryptoDir = join(o.dir, 'crypto');
   const nodeDir = join(o.dir, o.org);
   mkdirSync(nodeDir, { recursive: true });
@@ -147,8 +159,10 @@ export async function initConsortium(options: InitOptions): Promise<InitResult> 
   if (!Number.isInteger(options.orgs) || options.orgs < 1 || options.orgs > ORGS_MAX) throw new RangeError(`--orgs must be 1..${ORGS_MAX}`);
   if (!(ENGINE_NAMES as readonly string[]).includes(options.engine)) throw new RangeError(`unknown consensus ${options.engine}`);
   const highestPort = options.basePort + 2 * options.orgs + CONSOLE_PORT_OFFSET;
-  if (!Number.isInteger(options.basePort) || options.basePort < 1024 || highestPort > 65535) throw new RangeError(`--base-port must leave room below 65536 for ${2 * options.orgs} ports and the consoles (API port + ${CONSOLE_PORT_OFFSET})`);
-  if (existsSync(join(options.dir, 'genesis.block'))) throw new RangeError(`${options.dir} already holds a consortium (genesis.block exists); choose another --dir`);
+  if (!Number.isInteger(options.basePort) || options.basePort < 1024 || highestPort > 65535)
+    throw new RangeError(`--base-port must leave room below 65536 for ${2 * options.orgs} ports and the consoles (API port + ${CONSOLE_PORT_OFFSET})`);
+  if (existsSync(join(options.dir, 'genesis.block')))
+    throw new RangeError(`${options.dir} already holds a consortium (genesis.block exists); choose another --dir`);
   const host = options.host ?? '127.0.0.1';
   const orgs = Array.from({ length: options.orgs }, (_, i) => orgName(i));
   const portsOf = (i: number): { p2pPort: number; apiPort: number } => ({ p2pPort: options.basePort + 2 * i, apiPort: options.basePort + 2 * i + 1 });
@@ -204,7 +218,15 @@ export async function initConsortium(options: InitOptions): Promise<InitResult> 
   writeFileSync(genesisPath, encodeBlock(genesisBlock(config)));
 
   const written = nodes.map((n, i) => {
-    const configPath = writeNodeYaml({ dir: options.dir, org: n.org, nodeId: n.id, roles: n.roles, host: addressOf(i).listenHost, ...portsOf(i), tickMs: ordering.tickMs });
+    const configPath = writeNodeYaml({
+      dir: options.dir,
+      org: n.org,
+      nodeId: n.id,
+      roles: n.roles,
+      host: addressOf(i).listenHost,
+      ...portsOf(i),
+      tickMs: ordering.tickMs,
+    });
     return { ...n, configPath };
   });
   return { dir: options.dir, genesisPath, nodes: written, consortium };

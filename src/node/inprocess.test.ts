@@ -70,7 +70,17 @@ describe('in-process network', () => {
     // An endorser that is known to be down is not asked at all while others can satisfy the policy.
     let asked = 0;
     const known = net.gateway('Hospital1', 'doctor1', {
-      wrapEndorser: (e) => (e.org === 'Hospital2' ? { ...e, available: () => false, endorse: (sp) => { asked += 1; return e.endorse(sp); } } : e),
+      wrapEndorser: (e) =>
+        e.org === 'Hospital2'
+          ? {
+              ...e,
+              available: () => false,
+              endorse: (sp) => {
+                asked += 1;
+                return e.endorse(sp);
+              },
+            }
+          : e,
     });
     for (let i = 0; i < 3; i++) assert.equal((await known.submit('assets', 'create', [`route-k-${i}`, 'alice', '1'])).code, 'VALID');
     assert.equal(asked, 0);
@@ -121,7 +131,7 @@ describe('in-process network', () => {
     assert.equal(forced.code, 'ENDORSEMENT_POLICY_FAILURE');
   });
 
-  it('a re-submitted transaction is not ordered again: the first occurrence\'s status is reported (decision 1003)', async () => {
+  it("a re-submitted transaction is not ordered again: the first occurrence's status is reported (decision 1003)", async () => {
     const gw = net.gateway('Hospital1');
     const prepared = await gw.prepare('assets', 'create', ['e5', 'dan', '1']);
     const r = await gw.submitPrepared(prepared);
@@ -129,16 +139,25 @@ describe('in-process network', () => {
     await net.waitForHeight(r.blockNumber);
     for (let i = 0; i < 3; i++) {
       const again = await gw.submitPrepared(prepared);
-      assert.deepEqual({ code: again.code, block: again.blockNumber }, { code: 'VALID', block: r.blockNumber }, 'the status of the first (committed) occurrence');
+      assert.deepEqual(
+        { code: again.code, block: again.blockNumber },
+        { code: 'VALID', block: r.blockNumber },
+        'the status of the first (committed) occurrence',
+      );
     }
     // Straight to the orderer, as another client: refused, naming what it knows.
     const direct = net.orderer.broadcast({ clientId: 'replayer', seq: 1, data: prepared.envelope });
-    assert.deepEqual(direct, { accepted: false, reason: `transaction ${prepared.txId} is already committed in block ${r.blockNumber} (VALID): not ordered again`, duplicate: { state: 'committed', blockNumber: r.blockNumber, code: 'VALID' } });
+    assert.deepEqual(direct, {
+      accepted: false,
+      reason: `transaction ${prepared.txId} is already committed in block ${r.blockNumber} (VALID): not ordered again`,
+      duplicate: { state: 'committed', blockNumber: r.blockNumber, code: 'VALID' },
+    });
     // The next block carries only the next transaction: no DUPLICATE_TXID copies were ordered.
     const next = await gw.submit('assets', 'create', ['e5-next', 'dan', '1']);
     await net.waitForHeight(next.blockNumber);
     const ledger = net.peer('Hospital2').ledger;
-    for (let n = r.blockNumber + 1; n <= next.blockNumber; n++) assert.ok(!ledger.getBlock(n).validation.includes('DUPLICATE_TXID'), `block ${n} carries no duplicate`);
+    for (let n = r.blockNumber + 1; n <= next.blockNumber; n++)
+      assert.ok(!ledger.getBlock(n).validation.includes('DUPLICATE_TXID'), `block ${n} carries no duplicate`);
   });
 
   it('the orderer admits one copy of two identical broadcasts, reports it pending, then ordered or committed', async () => {
@@ -154,7 +173,10 @@ describe('in-process network', () => {
     const later = net.orderer.knownTx(prepared.txId);
     assert.ok(later?.state === 'committed' || later?.state === 'ordered', JSON.stringify(later));
     assert.equal(later.blockNumber, status.blockNumber);
-    const copies = net.peer('Hospital3').ledger.getBlock(status.blockNumber).validation.filter((c) => c === 'DUPLICATE_TXID');
+    const copies = net
+      .peer('Hospital3')
+      .ledger.getBlock(status.blockNumber)
+      .validation.filter((c) => c === 'DUPLICATE_TXID');
     assert.equal(copies.length, 0, 'one copy in the block');
   });
 

@@ -123,7 +123,13 @@ export class InProcessNetwork {
       });
     });
     for (const peer of this.peers) {
-      this.unsubscribes.push(this.orderer.subscribe(peer.height + 1, (block) => peer.deliver(block), (err) => this.deliveryErrors.push(err)));
+      this.unsubscribes.push(
+        this.orderer.subscribe(
+          peer.height + 1,
+          (block) => peer.deliver(block),
+          (err) => this.deliveryErrors.push(err),
+        ),
+      );
     }
     if (options.autoTick ?? true) this.orderer.start();
   }
@@ -163,15 +169,21 @@ export class InProcessNetwork {
   }
 
   /** A gateway for a user of `org` (default its doctor), endorsing on every org's peer. */
-  gateway(org: string, commonName = 'doctor1', options: { commitTimeoutMs?: number; clock?: () => number; hedgeAfterMs?: number; wrapEndorser?: (e: EndorserClient) => EndorserClient } = {}): Gateway {
+  gateway(
+    org: string,
+    commonName = 'doctor1',
+    options: { commitTimeoutMs?: number; clock?: () => number; hedgeAfterMs?: number; wrapEndorser?: (e: EndorserClient) => EndorserClient } = {},
+  ): Gateway {
     const user = this.identity(org, commonName);
     const ctx = this.ctx;
     const wrap = options.wrapEndorser ?? ((e: EndorserClient) => e);
-    const endorsers: EndorserClient[] = this.peers.map((p) => wrap({
-      org: p.org,
-      endorse: (signed) => Promise.resolve(p.endorse(signed)),
-      evaluate: (signed) => Promise.resolve(p.evaluate(signed)),
-    }));
+    const endorsers: EndorserClient[] = this.peers.map((p) =>
+      wrap({
+        org: p.org,
+        endorse: (signed) => Promise.resolve(p.endorse(signed)),
+        evaluate: (signed) => Promise.resolve(p.evaluate(signed)),
+      }),
+    );
     const own = this.peer(org);
     const clock = options.clock ?? this.options.clock;
     return new Gateway({
@@ -199,7 +211,8 @@ export class InProcessNetwork {
     const deadline = Date.now() + timeoutMs;
     while (this.peers.some((p) => p.height < height)) {
       if (this.deliveryErrors.length) throw this.deliveryErrors[0]!;
-      if (Date.now() > deadline) throw new Error(`peers did not reach height ${height} within ${timeoutMs} ms (heights ${this.peers.map((p) => p.height).join(', ')})`);
+      if (Date.now() > deadline)
+        throw new Error(`peers did not reach height ${height} within ${timeoutMs} ms (heights ${this.peers.map((p) => p.height).join(', ')})`);
       await new Promise((r) => setTimeout(r, 2));
     }
   }

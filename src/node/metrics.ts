@@ -59,12 +59,19 @@ export class NodeMetrics {
       return cached.value;
     };
     const gauge = (name: string, help: string, read: (s: MetricsSample) => number): void => {
-      new Gauge({ name, help, registers: [r], collect() { this.set(read(now())); } });
+      new Gauge({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          this.set(read(now()));
+        },
+      });
     };
-    gauge('medledger_block_height', 'Number of the last block committed by this node\'s peer', (s) => s.height);
+    gauge('medledger_block_height', "Number of the last block committed by this node's peer", (s) => s.height);
     gauge('medledger_config_sequence', 'Sequence of the consortium configuration in force on this node (0 = genesis)', (s) => s.configSequence);
     gauge('medledger_joining', '1 while a newly added node catches up to the config update that admits it', (s) => (s.joining ? 1 : 0));
-    gauge('medledger_consensus_epoch', 'Raft term, PBFT view, or the engine\'s epoch (NaN without an orderer)', (s) => s.epoch ?? Number.NaN);
+    gauge('medledger_consensus_epoch', "Raft term, PBFT view, or the engine's epoch (NaN without an orderer)", (s) => s.epoch ?? Number.NaN);
     gauge('medledger_consensus_leader_known', '1 when this node knows a leader or primary', (s) => (s.leaderKnown ? 1 : 0));
     gauge('medledger_peer_connections', 'Live outbound links to other nodes', (s) => s.connectedPeers);
     gauge('medledger_orderer_pending_transactions', 'Transactions admitted by this orderer and not yet in a block', (s) => s.pendingTransactions);
@@ -79,15 +86,46 @@ export class NodeMetrics {
         for (const x of ROLES) this.set({ role: x }, x === current ? 1 : 0);
       },
     });
-    this.blocksCommitted = new Counter({ name: 'medledger_blocks_committed_total', help: 'Blocks committed by this node\'s peer', registers: [r] });
-    this.transactionsCommitted = new Counter({ name: 'medledger_transactions_committed_total', help: 'Transactions committed by this node\'s peer, by validation code', labelNames: ['code'], registers: [r] });
-    this.blockCommitSeconds = new Histogram({ name: 'medledger_block_commit_seconds', help: 'Validating and committing one block', buckets: LATENCY_BUCKETS_SECONDS, registers: [r] });
-    this.walFsyncSeconds = new Histogram({ name: 'medledger_wal_fsync_seconds', help: 'fsync of the consensus write-ahead log', buckets: LATENCY_BUCKETS_SECONDS, registers: [r] });
-    this.endorsementSeconds = new Histogram({ name: 'medledger_endorsement_seconds', help: 'Collecting the endorsements one proposal needs (API)', buckets: LATENCY_BUCKETS_SECONDS, registers: [r] });
+    this.blocksCommitted = new Counter({ name: 'medledger_blocks_committed_total', help: "Blocks committed by this node's peer", registers: [r] });
+    this.transactionsCommitted = new Counter({
+      name: 'medledger_transactions_committed_total',
+      help: "Transactions committed by this node's peer, by validation code",
+      labelNames: ['code'],
+      registers: [r],
+    });
+    this.blockCommitSeconds = new Histogram({
+      name: 'medledger_block_commit_seconds',
+      help: 'Validating and committing one block',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [r],
+    });
+    this.walFsyncSeconds = new Histogram({
+      name: 'medledger_wal_fsync_seconds',
+      help: 'fsync of the consensus write-ahead log',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [r],
+    });
+    this.endorsementSeconds = new Histogram({
+      name: 'medledger_endorsement_seconds',
+      help: 'Collecting the endorsements one proposal needs (API)',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [r],
+    });
     this.leaderChanges = new Counter({ name: 'medledger_consensus_leader_changes_total', help: 'Leader or primary changes seen by this node', registers: [r] });
     this.epochChanges = new Counter({ name: 'medledger_consensus_epoch_changes_total', help: 'Term or view changes seen by this node', registers: [r] });
-    this.apiRequests = new Counter({ name: 'medledger_api_requests_total', help: 'API requests answered, by route pattern and HTTP status', labelNames: ['route', 'status'], registers: [r] });
-    this.apiRequestSeconds = new Histogram({ name: 'medledger_api_request_seconds', help: 'API request duration by route pattern', labelNames: ['route'], buckets: LATENCY_BUCKETS_SECONDS, registers: [r] });
+    this.apiRequests = new Counter({
+      name: 'medledger_api_requests_total',
+      help: 'API requests answered, by route pattern and HTTP status',
+      labelNames: ['route', 'status'],
+      registers: [r],
+    });
+    this.apiRequestSeconds = new Histogram({
+      name: 'medledger_api_request_seconds',
+      help: 'API request duration by route pattern',
+      labelNames: ['route'],
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [r],
+    });
   }
 
   /** The text exposition format and its content type. */

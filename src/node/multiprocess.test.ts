@@ -20,6 +20,7 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
   it('elects a new leader, keeps committing, the restarted node catches up, nothing acknowledged is lost or duplicated', async () => {
     const committed = new Map<string, string>(); // txId → asset id
     let lastCommittedBlock = 0;
+    let lastCommittedTxId = '';
     let stopStream = false;
     let attempts = 0;
     let counter = 0;
@@ -35,6 +36,7 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
           const r = await net.client(org).submit('assets', 'create', [id, 'patient-7', '1'], { waitMs: 15_000 });
           if (r.code === 'VALID') {
             committed.set(r.txId, id);
+            if ((r.blockNumber ?? 0) >= lastCommittedBlock) lastCommittedTxId = r.txId;
             lastCommittedBlock = Math.max(lastCommittedBlock, r.blockNumber ?? 0);
           }
         } catch (err) {
@@ -54,18 +56,26 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
     net.kill(leaderOrg);
     const beforeKill = committed.size;
 
-    await net.waitFor('a new leader', () => {
-      const views = net.liveOrgs().map((o) => net.status(o)?.consensus?.leader ?? null);
-      return views.length === 4 && views.every((l) => l !== null && l !== leader && l === views[0]);
-    }, 60_000);
+    await net.waitFor(
+      'a new leader',
+      () => {
+        const views = net.liveOrgs().map((o) => net.status(o)?.consensus?.leader ?? null);
+        return views.length === 4 && views.every((l) => l !== null && l !== leader && l === views[0]);
+      },
+      60_000,
+    );
     await net.waitFor('20 more commits after the kill', () => committed.size >= beforeKill + 20, 90_000);
 
     net.restart(leaderOrg);
-    await net.waitFor('the restarted node to catch up', () => {
-      const s = net.status(leaderOrg);
-      const others = net.orgs.filter((o) => o !== leaderOrg).map((o) => net.status(o)!.height);
-      return s !== null && s.pid === net.pids.get(leaderOrg) && s.height >= Math.min(...others);
-    }, 90_000);
+    await net.waitFor(
+      'the restarted node to catch up',
+      () => {
+        const s = net.status(leaderOrg);
+        const others = net.orgs.filter((o) => o !== leaderOrg).map((o) => net.status(o)!.height);
+        return s !== null && s.pid === net.pids.get(leaderOrg) && s.height >= Math.min(...others);
+      },
+      90_000,
+    );
 
     // A follower killed while clients submit: gateways route endorsement around it at once
     // (the dead peer's link is down, so it is not asked; a request in flight fails when the link
@@ -81,27 +91,44 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
         const tookMs = Date.now() - startedMs;
         assert.equal(r.code, 'VALID');
         committed.set(r.txId, `after-${follower}-${org}-${i}`);
+        if ((r.blockNumber ?? 0) >= lastCommittedBlock) lastCommittedTxId = r.txId;
         lastCommittedBlock = Math.max(lastCommittedBlock, r.blockNumber ?? 0);
         assert.ok(tookMs < 5_000, `a submission through ${org} with ${follower} down took ${tookMs} ms`);
       }
     }
     net.restart(follower);
-    await net.waitFor('the restarted follower to catch up', () => {
-      const s = net.status(follower);
-      return s !== null && s.pid === net.pids.get(follower) && s.height >= lastCommittedBlock;
-    }, 90_000);
+    await net.waitFor(
+      'the restarted follower to catch up',
+      () => {
+        const s = net.status(follower);
+        return s !== null && s.pid === net.pids.get(follower) && s.height >= lastCommittedBlock;
+      },
+      90_000,
+    );
 
     stopStream = true;
     await Promise.all(workers);
-    // Status files are rewritten every second: wait until they show every acknowledged block.
-    await net.waitFor('all five nodes on one chain', () => {
-      const st = net.orgs.map((o) => net.status(o));
-      return st.every((s) => s && s.height >= lastCommittedBlock && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
-    }, 60_000);
+    // Ask each node, not the status files (rewritten once a second, so they can be stale): the
+    // transaction of the highest acknowledged block is committed on every node, and then every
+    // node's live head is the same block (no transaction is submitted any more).
+    for (const org of net.orgs) {
+      assert.equal((await net.client(org).txStatus(lastCommittedTxId, 60_000)).status, 'COMMITTED', `${lastCommittedTxId} committed on ${org}`);
+    }
+    // A submission whose client gave up may still land in a later block: poll the live heads briefly.
+    let heads = await Promise.all(net.orgs.map((o) => net.client(o).status()));
+    for (let i = 0; i < 50 && !heads.every((h) => h.lastBlockHashHex === heads[0]!.lastBlockHashHex); i++) {
+      await sleep(200);
+      heads = await Promise.all(net.orgs.map((o) => net.client(o).status()));
+    }
+    for (const h of heads) {
+      assert.equal(h.height, heads[0]!.height, `${h.org} at height ${h.height}, ${heads[0]!.org} at ${heads[0]!.height}`);
+      assert.equal(h.lastBlockHashHex, heads[0]!.lastBlockHashHex, `${h.org} and ${heads[0]!.org} have the same head block`);
+    }
+    assert.ok(heads[0]!.height >= lastCommittedBlock);
 
     // Every transaction reported committed is in the chain exactly once (as VALID).
     const reader = net.client(net.orgs[1]!);
-    const height = net.status(net.orgs[1]!)!.height;
+    const height = heads[0]!.height;
     const seen = new Map<string, number>();
     for (let n = 1; n <= height; n++) {
       const block = await reader.block(n);
@@ -126,10 +153,14 @@ describe('four-hospital PBFT network with a Byzantine member', { timeout: 300_00
   before(async () => {
     // Hospital4's real identity is used by a tampering replica instead of an honest node.
     net = await startTestNetwork({ orgs: 4, engine: 'pbft', start: ['Hospital1', 'Hospital2', 'Hospital3'] });
-    byzantine = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'testdata', 'byzantine-node.ts'), join(net.nodeDir('Hospital4'), 'node.yaml')], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, MEDLEDGER_LOG_LEVEL: 'silent' },
-    });
+    byzantine = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'testdata', 'byzantine-node.ts'), join(net.nodeDir('Hospital4'), 'node.yaml')],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, MEDLEDGER_LOG_LEVEL: 'silent' },
+      },
+    );
   });
   after(async () => {
     byzantine?.kill('SIGKILL');
@@ -148,10 +179,14 @@ describe('four-hospital PBFT network with a Byzantine member', { timeout: 300_00
         committed.push(r.txId);
       }
     }
-    await net.waitFor('the honest nodes on one chain', () => {
-      const st = honest.map((o) => net.status(o));
-      return st.every((s) => s && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
-    }, 60_000);
+    await net.waitFor(
+      'the honest nodes on one chain',
+      () => {
+        const st = honest.map((o) => net.status(o));
+        return st.every((s) => s && s.height === st[0]!.height && s.lastBlockHashHex === st[0]!.lastBlockHashHex);
+      },
+      60_000,
+    );
     // Every acknowledged transaction committed on the node we read from (asked by commit status,
     // not by the status files, which are written once a second and can be stale).
     const reader = net.client('Hospital2');
@@ -187,19 +222,27 @@ describe('four-hospital PBFT network whose primary dies with no load', { timeout
   it('replaces the dead primary without any client request, then commits (issue 11)', async () => {
     const first = await net.client('Hospital2').submit('assets', 'create', ['idle-0', 'patient-3', '1'], { waitMs: 30_000 });
     assert.equal(first.code, 'VALID');
-    await net.waitFor('one primary known to all', () => {
-      const leaders = net.orgs.map((o) => net.status(o)?.consensus?.leader ?? null);
-      return leaders.every((l) => l !== null && l === leaders[0]);
-    }, 30_000);
+    await net.waitFor(
+      'one primary known to all',
+      () => {
+        const leaders = net.orgs.map((o) => net.status(o)?.consensus?.leader ?? null);
+        return leaders.every((l) => l !== null && l === leaders[0]);
+      },
+      30_000,
+    );
     const primary = net.status('Hospital1')!.consensus!.leader!;
     const primaryOrg = primary.replace(/^node\./, '');
     net.kill(primaryOrg);
     // No submissions now: only the backups' silent-primary timers can move the view.
     const rest = net.orgs.filter((o) => o !== primaryOrg);
-    await net.waitFor('a new primary agreed by the three others', () => {
-      const leaders = rest.map((o) => net.status(o)?.consensus?.leader ?? null);
-      return leaders.every((l) => l !== null && l !== primary && l === leaders[0]);
-    }, 60_000);
+    await net.waitFor(
+      'a new primary agreed by the three others',
+      () => {
+        const leaders = rest.map((o) => net.status(o)?.consensus?.leader ?? null);
+        return leaders.every((l) => l !== null && l !== primary && l === leaders[0]);
+      },
+      60_000,
+    );
     const after = await net.client(rest[0]!).submit('assets', 'create', ['idle-1', 'patient-3', '1'], { waitMs: 30_000 });
     assert.equal(after.code, 'VALID');
   });

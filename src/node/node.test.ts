@@ -18,19 +18,40 @@ describe('node start refuses bad setups with a clear error', () => {
 
   it('a certificate from another consortium', async () => {
     const config = loadNodeConfig(a.nodes[0]!.configPath);
-    const foreign = { ...config, identity: { ...config.identity, cert: join(b.dir, 'crypto', 'Hospital1', 'node.Hospital1', 'cert.pem'), key: join(b.dir, 'crypto', 'Hospital1', 'node.Hospital1', 'key.pem') } };
+    const foreign = {
+      ...config,
+      identity: {
+        ...config.identity,
+        cert: join(b.dir, 'crypto', 'Hospital1', 'node.Hospital1', 'cert.pem'),
+        key: join(b.dir, 'crypto', 'Hospital1', 'node.Hospital1', 'key.pem'),
+      },
+    };
     await assert.rejects(MedLedgerNode.start(foreign), /claims issuer CA of Hospital1/);
   });
 
   it("another hospital's certificate", async () => {
     const config = loadNodeConfig(a.nodes[0]!.configPath);
-    const other = { ...config, identity: { ...config.identity, cert: join(a.dir, 'crypto', 'Hospital2', 'node.Hospital2', 'cert.pem'), key: join(a.dir, 'crypto', 'Hospital2', 'node.Hospital2', 'key.pem') } };
+    const other = {
+      ...config,
+      identity: {
+        ...config.identity,
+        cert: join(a.dir, 'crypto', 'Hospital2', 'node.Hospital2', 'cert.pem'),
+        key: join(a.dir, 'crypto', 'Hospital2', 'node.Hospital2', 'key.pem'),
+      },
+    };
     await assert.rejects(MedLedgerNode.start(other), (e: Error) => e instanceof NodeStartError && /belongs to node.Hospital2 of Hospital2/.test(e.message));
   });
 
   it('a user certificate instead of a node certificate', async () => {
     const config = loadNodeConfig(a.nodes[0]!.configPath);
-    const user = { ...config, identity: { ...config.identity, cert: join(a.dir, 'crypto', 'Hospital1', 'doctor1', 'cert.pem'), key: join(a.dir, 'crypto', 'Hospital1', 'doctor1', 'key.pem') } };
+    const user = {
+      ...config,
+      identity: {
+        ...config.identity,
+        cert: join(a.dir, 'crypto', 'Hospital1', 'doctor1', 'cert.pem'),
+        key: join(a.dir, 'crypto', 'Hospital1', 'doctor1', 'key.pem'),
+      },
+    };
     await assert.rejects(MedLedgerNode.start(user), NodeStartError);
   });
 
@@ -38,7 +59,10 @@ describe('node start refuses bad setups with a clear error', () => {
     const config = loadNodeConfig(a.nodes[0]!.configPath);
     const junk = join(a.dir, 'junk.block');
     writeFileSync(junk, 'not cbor');
-    await assert.rejects(MedLedgerNode.start({ ...config, genesis: junk }), (e: Error) => e instanceof ConfigError && /not a MedLedger genesis block/.test(e.message));
+    await assert.rejects(
+      MedLedgerNode.start({ ...config, genesis: junk }),
+      (e: Error) => e instanceof ConfigError && /not a MedLedger genesis block/.test(e.message),
+    );
     await assert.rejects(MedLedgerNode.start({ ...config, identity: { ...config.identity, key: '/nonexistent/key.pem' } }), /cannot read node key/);
   });
 

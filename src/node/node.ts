@@ -119,7 +119,12 @@ export class MedLedgerNode implements NodeServices {
   /** True until the ledger reaches a config that lists this node. */
   private joiningMode: boolean;
 
-  private constructor(readonly nodeConfig: NodeConfig, genesis: Block, certPem: string, keyPem: string) {
+  private constructor(
+    readonly nodeConfig: NodeConfig,
+    genesis: Block,
+    certPem: string,
+    keyPem: string,
+  ) {
     this.log = createLogger('node', { node: nodeConfig.node.id });
     this.events = new RateLimitedLog(this.log);
     this.nodeId = nodeConfig.node.id;
@@ -140,12 +145,23 @@ export class MedLedgerNode implements NodeServices {
       throw new NodeStartError(`certificate ${nodeConfig.identity.cert}: ${(err as Error).message}`);
     }
     if (me.id !== this.nodeId || me.org !== this.org) {
-      throw new NodeStartError(`certificate ${nodeConfig.identity.cert} belongs to ${me.id} of ${me.org}, but this node is configured as ${this.nodeId} of ${this.org}`);
+      throw new NodeStartError(
+        `certificate ${nodeConfig.identity.cert} belongs to ${me.id} of ${me.org}, but this node is configured as ${this.nodeId} of ${this.org}`,
+      );
     }
     this.roles = [...nodeConfig.node.roles];
     this.clientId = `${this.nodeId}/${toHex(randomBytes(6))}`;
     const contracts = builtinContracts();
-    this.chain = new Peer({ org: this.org, id: this.nodeId, certPem, keyPem, ledgerDir: join(nodeConfig.node.dataDir, 'ledger'), genesis, contracts, joining: true });
+    this.chain = new Peer({
+      org: this.org,
+      id: this.nodeId,
+      certPem,
+      keyPem,
+      ledgerDir: join(nodeConfig.node.dataDir, 'ledger'),
+      genesis,
+      contracts,
+      joining: true,
+    });
     this.peer = this.roles.includes('peer') ? this.chain : null;
     this.metrics = new NodeMetrics(() => this.metricsSample());
     this.chain.ledger.onCommit((event) => {
@@ -159,9 +175,14 @@ export class MedLedgerNode implements NodeServices {
       if (sequence > 0 && listsNode(genesisConfig, this.nodeId, this.org)) {
         // Listed at genesis, not in the config in force: removed from the consortium.
         this.chain.close();
-        throw new NodeStartError(`node ${this.nodeId} of ${this.org} was removed from the consortium (config sequence ${sequence} does not list it); it cannot start`);
+        throw new NodeStartError(
+          `node ${this.nodeId} of ${this.org} was removed from the consortium (config sequence ${sequence} does not list it); it cannot start`,
+        );
       }
-      this.log.warn({ orgs: config.orgs.map((o) => o.org) }, 'joining: this node is not in the consortium config its ledger has reached; syncing the chain until the config update that adds it');
+      this.log.warn(
+        { orgs: config.orgs.map((o) => o.org) },
+        'joining: this node is not in the consortium config its ledger has reached; syncing the chain until the config update that adds it',
+      );
     } else {
       try {
         this.chain.ledger.validationContext.msp.validate(certPem, Date.now());
@@ -231,7 +252,13 @@ export class MedLedgerNode implements NodeServices {
       onEvent: (event, detail) => this.onOrdererEvent(event, detail),
       onWalFsync: (seconds) => {
         this.metrics.walFsyncSeconds.observe(seconds);
-        if (seconds >= SLOW_FSYNC_SECONDS) this.events.write('warn', 'slow-fsync', { seconds: Math.round(seconds * 1000) / 1000 }, 'slow fsync of the consensus write-ahead log: consensus waits for this disk');
+        if (seconds >= SLOW_FSYNC_SECONDS)
+          this.events.write(
+            'warn',
+            'slow-fsync',
+            { seconds: Math.round(seconds * 1000) / 1000 },
+            'slow fsync of the consensus write-ahead log: consensus waits for this disk',
+          );
       },
       committedTx: (txId) => this.committedTx(txId),
     });
@@ -247,7 +274,12 @@ export class MedLedgerNode implements NodeServices {
     }
     if (event === 'leader-change') {
       this.metrics.leaderChanges.inc();
-      this.events.write(detail['to'] === null ? 'warn' : 'info', event, detail, detail['to'] === null ? 'consensus: no leader/primary known' : `consensus: leader/primary is now ${String(detail['to'])}`);
+      this.events.write(
+        detail['to'] === null ? 'warn' : 'info',
+        event,
+        detail,
+        detail['to'] === null ? 'consensus: no leader/primary known' : `consensus: leader/primary is now ${String(detail['to'])}`,
+      );
       return;
     }
     if (event === 'epoch-change') {
@@ -284,7 +316,10 @@ export class MedLedgerNode implements NodeServices {
     this.policyCache.clear();
     this.transport.setPeers(this.peerEndpoints(config));
     const listed = listsNode(config, this.nodeId, this.org);
-    this.log.info({ sequence: state.record.sequence, block: blockNumber, orgs: config.orgs.map((o) => o.org), orderers: config.orderers.map((o) => o.id), listed }, 'config update in force');
+    this.log.info(
+      { sequence: state.record.sequence, block: blockNumber, orgs: config.orgs.map((o) => o.org), orderers: config.orderers.map((o) => o.id), listed },
+      'config update in force',
+    );
     if (this.joiningMode && listed) {
       this.joiningMode = false;
       this.log.info({ block: blockNumber }, 'joined: the consortium config now lists this node');
@@ -316,7 +351,16 @@ export class MedLedgerNode implements NodeServices {
     }
     node.startDelivery();
     node.ordererInstance?.start();
-    node.log.info({ roles: node.roles, height: node.height(), engine: node.config.ordering.engine, configSequence: node.chain.ledger.configState.record.sequence, joining: node.joiningMode }, 'node started');
+    node.log.info(
+      {
+        roles: node.roles,
+        height: node.height(),
+        engine: node.config.ordering.engine,
+        configSequence: node.chain.ledger.configState.record.sequence,
+        joining: node.joiningMode,
+      },
+      'node started',
+    );
     return node;
   }
 
@@ -429,18 +473,20 @@ export class MedLedgerNode implements NodeServices {
    */
   async networkStatus(timeoutMs = NETWORK_STATUS_TIMEOUT_MS): Promise<PeerStatus[]> {
     const nodes = this.config.nodes ?? [];
-    return Promise.all(nodes.map(async (n): Promise<PeerStatus> => {
-      const base = { nodeId: n.id, org: n.org, roles: [...n.roles], apiUrl: n.apiUrl };
-      if (n.id === this.nodeId) return { ...base, reachable: true, latencyMs: 0, status: this.status(), error: null };
-      const startedAtMs = Date.now();
-      try {
-        const answer = await this.transport.request(n.id, 'status', new Uint8Array(0), timeoutMs);
-        const status = parsePeerStatus(answer);
-        return { ...base, reachable: true, latencyMs: Date.now() - startedAtMs, status, error: null };
-      } catch (err) {
-        return { ...base, reachable: false, latencyMs: null, status: null, error: (err as Error).message.slice(0, 300) };
-      }
-    }));
+    return Promise.all(
+      nodes.map(async (n): Promise<PeerStatus> => {
+        const base = { nodeId: n.id, org: n.org, roles: [...n.roles], apiUrl: n.apiUrl };
+        if (n.id === this.nodeId) return { ...base, reachable: true, latencyMs: 0, status: this.status(), error: null };
+        const startedAtMs = Date.now();
+        try {
+          const answer = await this.transport.request(n.id, 'status', new Uint8Array(0), timeoutMs);
+          const status = parsePeerStatus(answer);
+          return { ...base, reachable: true, latencyMs: Date.now() - startedAtMs, status, error: null };
+        } catch (err) {
+          return { ...base, reachable: false, latencyMs: null, status: null, error: (err as Error).message.slice(0, 300) };
+        }
+      }),
+    );
   }
 
   /**
@@ -593,7 +639,8 @@ export class MedLedgerNode implements NodeServices {
         return utf8(JSON.stringify(this.status()));
       case 'blocks': {
         const req = decode<BlocksRequest>(payload);
-        if (!Number.isSafeInteger(req?.from) || !Number.isSafeInteger(req?.to) || req.from < 1 || req.to < req.from) throw new Error('blocks request needs 1 <= from <= to');
+        if (!Number.isSafeInteger(req?.from) || !Number.isSafeInteger(req?.to) || req.from < 1 || req.to < req.from)
+          throw new Error('blocks request needs 1 <= from <= to');
         return encode(this.serveBlocks(req.from, Math.min(req.to, req.from + BLOCKS_PER_REQUEST_MAX - 1)));
       }
       default: {
@@ -673,11 +720,17 @@ export class MedLedgerNode implements NodeServices {
   /** The ledger follows this node's own orderer (from the ledger's height on). */
   private attachOrderer(orderer: Orderer): void {
     const chain = this.chain;
-    this.cleanups.push(orderer.subscribe(chain.height + 1, (block) => {
-      // Blocks pulled while joining may already be in the ledger.
-      if (block.header.number <= chain.height) return;
-      this.deliver(block);
-    }, (err) => this.deliveryFailed(err)));
+    this.cleanups.push(
+      orderer.subscribe(
+        chain.height + 1,
+        (block) => {
+          // Blocks pulled while joining may already be in the ledger.
+          if (block.header.number <= chain.height) return;
+          this.deliver(block);
+        },
+        (err) => this.deliveryFailed(err),
+      ),
+    );
   }
 
   private startDelivery(): void {

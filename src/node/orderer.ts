@@ -392,7 +392,8 @@ export class Orderer {
     if (typeof p?.clientId !== 'string' || p.clientId.length === 0 || p.clientId.length > 256) return { problem: 'clientId must be 1..256 characters' };
     if (!Number.isSafeInteger(p.seq) || p.seq < 1) return { problem: 'seq must be a positive integer' };
     if (!(p.data instanceof Uint8Array)) return { problem: 'data must be bytes' };
-    if (p.data.byteLength > LEDGER_LIMITS.envelopeSizeBytesMax) return { problem: `transaction of ${p.data.byteLength} bytes exceeds ${LEDGER_LIMITS.envelopeSizeBytesMax}` };
+    if (p.data.byteLength > LEDGER_LIMITS.envelopeSizeBytesMax)
+      return { problem: `transaction of ${p.data.byteLength} bytes exceeds ${LEDGER_LIMITS.envelopeSizeBytesMax}` };
     let tx;
     try {
       tx = parseTx(p.data);
@@ -546,9 +547,12 @@ export class Orderer {
 
 function describeKnown(known: KnownTx): string {
   switch (known.state) {
-    case 'committed': return `is already committed in block ${known.blockNumber} (${known.code})`;
-    case 'ordered': return `is already ordered in block ${known.blockNumber}`;
-    case 'pending': return 'is already pending';
+    case 'committed':
+      return `is already committed in block ${known.blockNumber} (${known.code})`;
+    case 'ordered':
+      return `is already ordered in block ${known.blockNumber}`;
+    case 'pending':
+      return 'is already pending';
   }
 }
 
@@ -565,7 +569,13 @@ export interface RestoreTarget {
  * Check a fetched block against the chain so far: number, hash link, data hash, a valid
  * signature of a configured orderer, and the consensus digest chain. Returns a reason or null.
  */
-export function checkFetchedBlock(block: Block, previous: BlockHeader, previousDigest: Bytes | null, orderers: ReadonlyMap<string, KeyObject>, verifyFn: VerifyFn): string | null {
+export function checkFetchedBlock(
+  block: Block,
+  previous: BlockHeader,
+  previousDigest: Bytes | null,
+  orderers: ReadonlyMap<string, KeyObject>,
+  verifyFn: VerifyFn,
+): string | null {
   if (block.header.number !== previous.number + 1) return `expected block ${previous.number + 1}, got ${block.header.number}`;
   if (!bytesEqual(block.header.previousHash, blockHash(previous))) return `block ${block.header.number} does not link to block ${previous.number}`;
   if (!bytesEqual(block.header.dataHash, dataHash(block.data))) return `block ${block.header.number}: data hash mismatch`;

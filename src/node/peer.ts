@@ -16,16 +16,7 @@ import { checkAcl, findFunction, invoke, STATUS_OK, type ContractRegistry } from
 import type { Block } from '../ledger/block.ts';
 import { Ledger, type BlockCommitEvent } from '../ledger/ledger.ts';
 import type { ValidationCode } from '../ledger/codes.ts';
-import {
-  computeTxId,
-  decodeProposal,
-  encodeResponse,
-  endorse,
-  proposalHash,
-  type Endorsement,
-  type SignedProposal,
-  type TxProposal,
-} from '../ledger/tx.ts';
+import { computeTxId, decodeProposal, encodeResponse, endorse, proposalHash, type Endorsement, type SignedProposal, type TxProposal } from '../ledger/tx.ts';
 import type { Identity } from '../identity/index.ts';
 
 export const STATUS_BAD_REQUEST = 400;
@@ -150,7 +141,12 @@ export class Peer {
     const { proposal, creator } = checked;
     const contract = this.contracts.get(proposal.contract)!;
     const fn = findFunction(contract, proposal.fn);
-    if (fn?.kind !== 'evaluate') return { status: STATUS_BAD_REQUEST, message: `${proposal.contract}.${proposal.fn} is a submit function: submit it as a transaction`, payload: new Uint8Array(0) };
+    if (fn?.kind !== 'evaluate')
+      return {
+        status: STATUS_BAD_REQUEST,
+        message: `${proposal.contract}.${proposal.fn} is a submit function: submit it as a transaction`,
+        payload: new Uint8Array(0),
+      };
     const invocation = invoke({
       contract,
       fn: proposal.fn,
@@ -224,7 +220,8 @@ export class Peer {
   private checkProposal(signed: SignedProposal): { proposal: TxProposal; creator: Identity } | { status: number; message: string } {
     let proposal: TxProposal;
     try {
-      if (!(signed?.proposal instanceof Uint8Array) || !(signed.signature instanceof Uint8Array)) throw new Error('signed proposal must carry proposal and signature bytes');
+      if (!(signed?.proposal instanceof Uint8Array) || !(signed.signature instanceof Uint8Array))
+        throw new Error('signed proposal must carry proposal and signature bytes');
       proposal = decodeProposal(signed.proposal);
     } catch (err) {
       return { status: STATUS_BAD_REQUEST, message: (err as Error).message };
@@ -241,13 +238,19 @@ export class Peer {
     }
     if (computeTxId(proposal.nonce, proposal.creator) !== proposal.txId) return { status: STATUS_BAD_REQUEST, message: 'txId is not sha256(nonce ‖ creator)' };
     if (Math.abs(proposal.timestampMs - now) > this.clockSkewMsMax) {
-      return { status: STATUS_BAD_REQUEST, message: `proposal timestamp ${proposal.timestampMs} is more than ${this.clockSkewMsMax} ms from this peer's clock` };
+      return {
+        status: STATUS_BAD_REQUEST,
+        message: `proposal timestamp ${proposal.timestampMs} is more than ${this.clockSkewMsMax} ms from this peer's clock`,
+      };
     }
     const committed = this.ledger.txStatus(proposal.txId);
     if (committed) return { status: STATUS_CONFLICT, message: `transaction ${proposal.txId} was already committed in block ${committed.block}` };
     const contract = this.contracts.get(proposal.contract);
     if (!contract || !this.ledger.validationContext.policies.has(proposal.contract)) {
-      return { status: STATUS_NOT_FOUND, message: `contract "${proposal.contract}" is not installed on ${this.org}/${this.id} or not defined in the consortium` };
+      return {
+        status: STATUS_NOT_FOUND,
+        message: `contract "${proposal.contract}" is not installed on ${this.org}/${this.id} or not defined in the consortium`,
+      };
     }
     const denied = checkAcl(contract, proposal.fn, creator.role);
     if (denied) return { status: denied.startsWith('role') ? STATUS_FORBIDDEN : STATUS_NOT_FOUND, message: denied };

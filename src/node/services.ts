@@ -51,12 +51,21 @@ const STATUS_ANSWER_BYTES_MAX = 64 * 1024;
 export function parsePeerStatus(bytes: Bytes): NodeStatus {
   if (bytes.byteLength > STATUS_ANSWER_BYTES_MAX) throw new Error(`status answer of ${bytes.byteLength} bytes (at most ${STATUS_ANSWER_BYTES_MAX})`);
   const value = JSON.parse(new TextDecoder().decode(bytes)) as Partial<NodeStatus> | null;
-  const ok = value !== null && typeof value === 'object'
-    && typeof value.nodeId === 'string' && typeof value.org === 'string' && Array.isArray(value.roles)
-    && Number.isSafeInteger(value.height) && typeof value.lastBlockHashHex === 'string' && typeof value.stateHashHex === 'string'
-    && Array.isArray(value.connectedPeers) && value.connectedPeers.every((p) => typeof p === 'string')
-    && Number.isSafeInteger(value.startedAtMs) && Number.isSafeInteger(value.configSequence) && typeof value.joining === 'boolean'
-    && (value.consensus === null || (typeof value.consensus === 'object' && typeof value.consensus?.engine === 'string'));
+  const ok =
+    value !== null &&
+    typeof value === 'object' &&
+    typeof value.nodeId === 'string' &&
+    typeof value.org === 'string' &&
+    Array.isArray(value.roles) &&
+    Number.isSafeInteger(value.height) &&
+    typeof value.lastBlockHashHex === 'string' &&
+    typeof value.stateHashHex === 'string' &&
+    Array.isArray(value.connectedPeers) &&
+    value.connectedPeers.every((p) => typeof p === 'string') &&
+    Number.isSafeInteger(value.startedAtMs) &&
+    Number.isSafeInteger(value.configSequence) &&
+    typeof value.joining === 'boolean' &&
+    (value.consensus === null || (typeof value.consensus === 'object' && typeof value.consensus?.engine === 'string'));
   if (!ok) throw new Error('malformed status answer');
   return value as NodeStatus;
 }

@@ -58,7 +58,10 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Start one node process; output is appended to <nodeDir>/node.log. */
-export function spawnNode(nodeDir: string, options: { detached: boolean; env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[]; launcher?: readonly string[] }): number {
+export function spawnNode(
+  nodeDir: string,
+  options: { detached: boolean; env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[]; launcher?: readonly string[] },
+): number {
   rmSync(join(nodeDir, 'node.status.json'), { force: true });
   const log = openSync(join(nodeDir, 'node.log'), 'a');
   try {

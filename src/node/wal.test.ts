@@ -14,9 +14,18 @@ describe('write-ahead log', () => {
   it('restores exactly what was applied, including deletes and prefix deletes', () => {
     const d = dir();
     const wal = new WriteAheadLog(d);
-    wal.apply([{ op: 'put', key: 'raft/hard', value: utf8('t1') }, { op: 'put', key: 'raft/log/1', value: utf8('a') }]);
-    wal.apply([{ op: 'put', key: 'raft/log/2', value: utf8('b') }, { op: 'put', key: 'raft/log/3', value: utf8('c') }]);
-    wal.apply([{ op: 'deletePrefix', prefix: 'raft/log/3' }, { op: 'delete', key: 'raft/log/1' }]);
+    wal.apply([
+      { op: 'put', key: 'raft/hard', value: utf8('t1') },
+      { op: 'put', key: 'raft/log/1', value: utf8('a') },
+    ]);
+    wal.apply([
+      { op: 'put', key: 'raft/log/2', value: utf8('b') },
+      { op: 'put', key: 'raft/log/3', value: utf8('c') },
+    ]);
+    wal.apply([
+      { op: 'deletePrefix', prefix: 'raft/log/3' },
+      { op: 'delete', key: 'raft/log/1' },
+    ]);
     wal.close();
     const again = new WriteAheadLog(d);
     assert.deepEqual(again.keysWithPrefix('raft/'), ['raft/hard', 'raft/log/2']);

@@ -46,7 +46,10 @@ export class WriteAheadLog implements DurableState {
   /** How many bytes of torn tail were truncated when the log was opened. */
   readonly truncatedBytes: number;
 
-  constructor(private readonly dir: string, private readonly options: WalOptions = {}) {
+  constructor(
+    private readonly dir: string,
+    private readonly options: WalOptions = {},
+  ) {
     mkdirSync(dir, { recursive: true });
     this.logPath = join(dir, 'wal.log');
     this.checkpointPath = join(dir, 'wal.checkpoint');
@@ -126,7 +129,9 @@ export class WriteAheadLog implements DurableState {
       const payload = data.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length);
       if (crc32(payload) !== crc) {
         if (offset + HEADER_BYTES + length < data.byteLength) {
-          throw new WalCorruptionError(`WAL ${this.logPath}: record at offset ${offset} fails its checksum and is followed by more data (corruption, not a torn write)`);
+          throw new WalCorruptionError(
+            `WAL ${this.logPath}: record at offset ${offset} fails its checksum and is followed by more data (corruption, not a torn write)`,
+          );
         }
         break;
       }

@@ -10,17 +10,7 @@ import { sha256 } from 'multiformats/hashes/sha2';
 import { utf8 } from '../codec/index.ts';
 import { cidOf } from './cid.ts';
 import { FsBlobStore } from './blobstore.ts';
-import {
-  checkCommitment,
-  commit,
-  generateHpkeKeyPair,
-  IntegrityError,
-  newDataKey,
-  open,
-  seal,
-  unwrapAsRecipient,
-  wrapForRecipient,
-} from './envelope.ts';
+import { checkCommitment, commit, generateHpkeKeyPair, IntegrityError, newDataKey, open, seal, unwrapAsRecipient, wrapForRecipient } from './envelope.ts';
 
 function pseudoRandom(size: number, seed: number): Uint8Array {
   const out = new Uint8Array(size);
@@ -44,7 +34,12 @@ describe('content addresses', () => {
   it('equal the IPFS importer (kubo defaults, CIDv1) for larger files', async () => {
     const bytes = pseudoRandom(700 * 1024, 7);
     const blocks: unknown[] = [];
-    const sink = { put: async (cid: unknown) => { blocks.push(cid); return cid; } } as unknown as Parameters<typeof importBytes>[1];
+    const sink = {
+      put: async (cid: unknown) => {
+        blocks.push(cid);
+        return cid;
+      },
+    } as unknown as Parameters<typeof importBytes>[1];
     const independent = await importBytes(bytes, sink, { cidVersion: 1, rawLeaves: true });
     assert.equal(await cidOf(bytes), independent.cid.toString());
     assert.ok(blocks.length >= 4, 'a multi-block DAG: three leaves and a root');

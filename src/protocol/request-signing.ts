@@ -40,7 +40,14 @@ export function canonicalRequest(audience: string, method: string, pathAndQuery:
 }
 
 /** Client side: the five headers for one request to the node `audience`. */
-export async function signRequest(opts: { audience: string; method: string; pathAndQuery: string; body: Bytes; signer: RequestSigner; nowMs?: number }): Promise<Record<string, string>> {
+export async function signRequest(opts: {
+  audience: string;
+  method: string;
+  pathAndQuery: string;
+  body: Bytes;
+  signer: RequestSigner;
+  nowMs?: number;
+}): Promise<Record<string, string>> {
   const timestamp = String(opts.nowMs ?? Date.now());
   const nonce = toHex(randomBytes(16));
   const signature = await opts.signer.sign(canonicalRequest(opts.audience, opts.method, opts.pathAndQuery, timestamp, nonce, opts.body));

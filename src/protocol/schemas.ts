@@ -6,7 +6,11 @@ import { z } from 'zod';
 import { VALIDATION_CODES } from '../ledger/codes.ts';
 
 /** Bytes travel as standard base64 in JSON. */
-export const Base64 = z.string().max(32 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64 text').meta({ description: 'bytes, standard base64' });
+export const Base64 = z
+  .string()
+  .max(32 * 1024 * 1024)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64 text')
+  .meta({ description: 'bytes, standard base64' });
 const Hex = z.string().regex(/^[0-9a-f]*$/);
 const TxId = z.string().regex(/^[0-9a-f]{64}$/, 'a transaction id: 64 lowercase hex digits');
 export const WAIT_MS_MAX = 60_000;
@@ -17,90 +21,126 @@ export const ErrorBody = z
     error: z.object({
       code: z.string(),
       message: z.string(),
-      txId: z.string().optional().meta({ description: 'the transaction concerned; with OUTCOME_UNKNOWN or COMMIT_TIMEOUT, the id to check with GET /v1/tx/{txId} on any node' }),
+      txId: z
+        .string()
+        .optional()
+        .meta({ description: 'the transaction concerned; with OUTCOME_UNKNOWN or COMMIT_TIMEOUT, the id to check with GET /v1/tx/{txId} on any node' }),
     }),
   })
   .meta({ id: 'Error' });
 
 export const HealthResponse = z.object({ ok: z.literal(true), nodeId: z.string(), org: z.string() });
 
-export const WhoAmIResponse = z.object({
-  org: z.string(),
-  id: z.string(),
-  role: z.string(),
-  serialHex: z.string(),
-  node: z.object({ id: z.string(), org: z.string() }).meta({ description: 'the node that answered' }),
-}).meta({ id: 'WhoAmI', description: 'the identity the request was authenticated as (certificate checked by the MSP now)' });
+export const WhoAmIResponse = z
+  .object({
+    org: z.string(),
+    id: z.string(),
+    role: z.string(),
+    serialHex: z.string(),
+    node: z.object({ id: z.string(), org: z.string() }).meta({ description: 'the node that answered' }),
+  })
+  .meta({ id: 'WhoAmI', description: 'the identity the request was authenticated as (certificate checked by the MSP now)' });
 
-export const StatusResponse = z.object({
-  nodeId: z.string(),
-  org: z.string(),
-  roles: z.array(z.enum(['peer', 'orderer'])),
-  consensus: z.object({ engine: z.string() }).loose().nullable().meta({ description: "the engine's status (EngineStatus) plus its name; null on a peer-only node" }),
-  height: z.number().int(),
-  lastBlockHashHex: Hex,
-  stateHashHex: Hex,
-  connectedPeers: z.array(z.string()),
-  startedAtMs: z.number().int(),
-  configSequence: z.number().int().min(0).meta({ description: 'sequence of the consortium config in force (0 = genesis)' }),
-  joining: z.boolean().meta({ description: 'a newly added node still catching up to the config update that admits it' }),
-}).meta({ id: 'NodeStatus' });
-
-export const ReadyResponse = z.object({ ready: z.boolean(), reasons: z.array(z.string()), nodeId: z.string() }).meta({ id: 'Readiness', description: 'readiness (200) or why not (503): delivery stopped, joining, no leader known, the peer behind its orderer' });
-export const LogLevelRequest = z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) });
-export const LogLevelResponse = z.object({ level: z.string(), previous: z.string() });
-
-export const NetworkResponse = z.object({
-  nodes: z.array(z.object({
+export const StatusResponse = z
+  .object({
     nodeId: z.string(),
     org: z.string(),
     roles: z.array(z.enum(['peer', 'orderer'])),
-    apiUrl: z.string(),
-    reachable: z.boolean(),
-    latencyMs: z.number().nullable().meta({ description: 'round trip of a status request over the node-to-node mTLS link' }),
-    status: StatusResponse.nullable(),
-    error: z.string().nullable(),
-  })),
-}).meta({ id: 'Network', description: 'every node of the consortium config in force, as the answering node sees it' });
+    consensus: z
+      .object({ engine: z.string() })
+      .loose()
+      .nullable()
+      .meta({ description: "the engine's status (EngineStatus) plus its name; null on a peer-only node" }),
+    height: z.number().int(),
+    lastBlockHashHex: Hex,
+    stateHashHex: Hex,
+    connectedPeers: z.array(z.string()),
+    startedAtMs: z.number().int(),
+    configSequence: z.number().int().min(0).meta({ description: 'sequence of the consortium config in force (0 = genesis)' }),
+    joining: z.boolean().meta({ description: 'a newly added node still catching up to the config update that admits it' }),
+  })
+  .meta({ id: 'NodeStatus' });
 
-export const ConfigResponse = z.object({
-  sequence: z.number().int().min(0).meta({ description: '0 = genesis; each committed config update adds one' }),
-  version: z.object({ block: z.number().int(), tx: z.number().int() }).nullable().meta({ description: 'state version of _config/current (what the next update reads); null at genesis' }),
-  configBase64: Base64.meta({ description: 'the config in force, DAG-CBOR (src/ledger/config.ts), base64: what a config update is built on' }),
-  engine: z.string(),
-  orgs: z.array(z.string()),
-  orderers: z.array(z.string()),
-  nodes: z.array(z.object({ id: z.string(), org: z.string(), roles: z.array(z.enum(['peer', 'orderer'])), p2pUrl: z.string(), apiUrl: z.string() })),
-  contracts: z.array(z.object({ name: z.string(), version: z.string(), endorsementPolicy: z.string() })),
-  updatePolicy: z.string().meta({ description: 'who must sign the next config update' }),
-}).meta({ id: 'ConsortiumConfig' });
+export const ReadyResponse = z
+  .object({ ready: z.boolean(), reasons: z.array(z.string()), nodeId: z.string() })
+  .meta({ id: 'Readiness', description: 'readiness (200) or why not (503): delivery stopped, joining, no leader known, the peer behind its orderer' });
+export const LogLevelRequest = z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) });
+export const LogLevelResponse = z.object({ level: z.string(), previous: z.string() });
 
-export const SignedProposalRequest = z.object({
-  signedProposal: Base64.meta({ description: 'DAG-CBOR SignedProposal {proposal, signature} (src/ledger/tx.ts), base64' }),
-}).strict();
+export const NetworkResponse = z
+  .object({
+    nodes: z.array(
+      z.object({
+        nodeId: z.string(),
+        org: z.string(),
+        roles: z.array(z.enum(['peer', 'orderer'])),
+        apiUrl: z.string(),
+        reachable: z.boolean(),
+        latencyMs: z.number().nullable().meta({ description: 'round trip of a status request over the node-to-node mTLS link' }),
+        status: StatusResponse.nullable(),
+        error: z.string().nullable(),
+      }),
+    ),
+  })
+  .meta({ id: 'Network', description: 'every node of the consortium config in force, as the answering node sees it' });
+
+export const ConfigResponse = z
+  .object({
+    sequence: z.number().int().min(0).meta({ description: '0 = genesis; each committed config update adds one' }),
+    version: z
+      .object({ block: z.number().int(), tx: z.number().int() })
+      .nullable()
+      .meta({ description: 'state version of _config/current (what the next update reads); null at genesis' }),
+    configBase64: Base64.meta({ description: 'the config in force, DAG-CBOR (src/ledger/config.ts), base64: what a config update is built on' }),
+    engine: z.string(),
+    orgs: z.array(z.string()),
+    orderers: z.array(z.string()),
+    nodes: z.array(z.object({ id: z.string(), org: z.string(), roles: z.array(z.enum(['peer', 'orderer'])), p2pUrl: z.string(), apiUrl: z.string() })),
+    contracts: z.array(z.object({ name: z.string(), version: z.string(), endorsementPolicy: z.string() })),
+    updatePolicy: z.string().meta({ description: 'who must sign the next config update' }),
+  })
+  .meta({ id: 'ConsortiumConfig' });
+
+export const SignedProposalRequest = z
+  .object({
+    signedProposal: Base64.meta({ description: 'DAG-CBOR SignedProposal {proposal, signature} (src/ledger/tx.ts), base64' }),
+  })
+  .strict();
 
 export const EvaluateResponse = z.object({ payload: Base64.meta({ description: "the contract's result" }) });
 
 export const EndorseResponse = z.object({
   txId: TxId,
   payload: Base64.meta({ description: "the contract's result, as endorsed" }),
-  txPayload: Base64.meta({ description: 'DAG-CBOR TxPayload {proposal, response, endorsements}: sign these exact bytes and send {payload, signature} as the envelope' }),
+  txPayload: Base64.meta({
+    description: 'DAG-CBOR TxPayload {proposal, response, endorsements}: sign these exact bytes and send {payload, signature} as the envelope',
+  }),
   endorsers: z.array(z.string()).meta({ description: 'organisations that endorsed' }),
 });
 
-export const SubmitRequest = z.object({
-  envelope: Base64.meta({ description: 'DAG-CBOR TxEnvelope {payload: txPayload, signature}, base64' }),
-  waitMs: z.number().int().min(0).max(WAIT_MS_MAX).optional().meta({ description: 'wait up to this long for the commit (0: return once ordered)' }),
-}).strict();
+export const SubmitRequest = z
+  .object({
+    envelope: Base64.meta({ description: 'DAG-CBOR TxEnvelope {payload: txPayload, signature}, base64' }),
+    waitMs: z.number().int().min(0).max(WAIT_MS_MAX).optional().meta({ description: 'wait up to this long for the commit (0: return once ordered)' }),
+  })
+  .strict();
 
-export const TxStatus = z.object({
-  txId: TxId,
-  status: z.enum(['COMMITTED', 'SUBMITTED']),
-  code: z.enum(VALIDATION_CODES).nullable().meta({ description: 'validation code once committed' }),
-  blockNumber: z.number().int().nullable(),
-  reason: z.string().meta({ description: "why the validator marked it invalid ('' when valid or not yet committed); for a resubmission still pending: 'already pending: not broadcast again'" }),
-  duplicate: z.boolean().optional().meta({ description: 'submit only: true when this txId was already committed or pending, so nothing was broadcast again; the status is that of the first submission' }),
-}).meta({ id: 'TxStatus' });
+export const TxStatus = z
+  .object({
+    txId: TxId,
+    status: z.enum(['COMMITTED', 'SUBMITTED']),
+    code: z.enum(VALIDATION_CODES).nullable().meta({ description: 'validation code once committed' }),
+    blockNumber: z.number().int().nullable(),
+    reason: z.string().meta({
+      description:
+        "why the validator marked it invalid ('' when valid or not yet committed); for a resubmission still pending: 'already pending: not broadcast again'",
+    }),
+    duplicate: z.boolean().optional().meta({
+      description:
+        'submit only: true when this txId was already committed or pending, so nothing was broadcast again; the status is that of the first submission',
+    }),
+  })
+  .meta({ id: 'TxStatus' });
 
 export const TxStatusParams = z.object({ txId: TxId }).strict();
 export const WaitQuery = z.object({ waitMs: WaitMs.optional() }).strict();
@@ -117,60 +157,82 @@ export const BlockTx = z.object({
   code: z.enum(VALIDATION_CODES),
 });
 
-export const RawBlockResponse = z.object({
-  number: z.number().int(),
-  blockBase64: Base64.meta({ description: 'the block exactly as ordered (DAG-CBOR, src/ledger/block.ts): header, every transaction envelope, metadata with the orderer signatures and the consensus certificate' }),
-  validation: z.array(z.string()).meta({ description: "this node's validation code for each transaction" }),
-}).meta({ id: 'RawBlock' });
+export const RawBlockResponse = z
+  .object({
+    number: z.number().int(),
+    blockBase64: Base64.meta({
+      description:
+        'the block exactly as ordered (DAG-CBOR, src/ledger/block.ts): header, every transaction envelope, metadata with the orderer signatures and the consensus certificate',
+    }),
+    validation: z.array(z.string()).meta({ description: "this node's validation code for each transaction" }),
+  })
+  .meta({ id: 'RawBlock' });
 
-export const BlockResponse = z.object({
-  number: z.number().int(),
-  hashHex: Hex,
-  previousHashHex: Hex,
-  dataHashHex: Hex,
-  timestampMs: z.number().int(),
-  orderers: z.array(z.string()).meta({ description: 'ids of the orderers that signed the header' }),
-  engine: z.string().nullable(),
-  certificate: z.object({
-    scheme: z.string().meta({ description: "e.g. raft-leader, pbft-commit, gpbft-bundle, ehbft-commit, hashgen-seal" }),
-    signers: z.array(z.string()).meta({ description: 'nodes whose signatures the consensus certificate holds' }),
-    fields: z.record(z.string(), z.union([z.string(), z.number()])).meta({ description: 'engine fields signed with the block digest (view, term…); bytes as hex' }),
-    digestHex: Hex,
-  }).nullable().meta({ description: "the engine's proof that this block was decided; null for genesis and engines without one" }),
-  txs: z.array(BlockTx),
-}).meta({ id: 'Block' });
+export const BlockResponse = z
+  .object({
+    number: z.number().int(),
+    hashHex: Hex,
+    previousHashHex: Hex,
+    dataHashHex: Hex,
+    timestampMs: z.number().int(),
+    orderers: z.array(z.string()).meta({ description: 'ids of the orderers that signed the header' }),
+    engine: z.string().nullable(),
+    certificate: z
+      .object({
+        scheme: z.string().meta({ description: 'e.g. raft-leader, pbft-commit, gpbft-bundle, ehbft-commit, hashgen-seal' }),
+        signers: z.array(z.string()).meta({ description: 'nodes whose signatures the consensus certificate holds' }),
+        fields: z
+          .record(z.string(), z.union([z.string(), z.number()]))
+          .meta({ description: 'engine fields signed with the block digest (view, term…); bytes as hex' }),
+        digestHex: Hex,
+      })
+      .nullable()
+      .meta({ description: "the engine's proof that this block was decided; null for genesis and engines without one" }),
+    txs: z.array(BlockTx),
+  })
+  .meta({ id: 'Block' });
 
 export const EventsQuery = z.object({ from: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional() }).strict();
 
 /** One Server-Sent Event's data (event: block | contract). */
-export const BlockEvent = z.object({
-  number: z.number().int(),
-  hashHex: Hex,
-  timestampMs: z.number().int(),
-  txs: z.array(z.object({ txId: z.string().nullable(), position: z.number().int(), code: z.enum(VALIDATION_CODES) })),
-}).meta({ id: 'BlockEvent' });
-export const ContractEventData = z.object({
-  blockNumber: z.number().int(),
-  txId: z.string().nullable(),
-  position: z.number().int(),
-  name: z.string(),
-  payload: Base64,
-}).meta({ id: 'ContractEvent' });
+export const BlockEvent = z
+  .object({
+    number: z.number().int(),
+    hashHex: Hex,
+    timestampMs: z.number().int(),
+    txs: z.array(z.object({ txId: z.string().nullable(), position: z.number().int(), code: z.enum(VALIDATION_CODES) })),
+  })
+  .meta({ id: 'BlockEvent' });
+export const ContractEventData = z
+  .object({
+    blockNumber: z.number().int(),
+    txId: z.string().nullable(),
+    position: z.number().int(),
+    name: z.string(),
+    payload: Base64,
+  })
+  .meta({ id: 'ContractEvent' });
 
 // ---- health data routes (src/api/health-routes.ts; issue 6) --------------------------------
 
 const HealthId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}');
 /** Record and dataset content: bounded by the node's request body limit first. */
-const ContentBase64 = z.string().max(48 * 1024 * 1024).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64').meta({ description: 'bytes, standard base64' });
+const ContentBase64 = z
+  .string()
+  .max(48 * 1024 * 1024)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
+  .meta({ description: 'bytes, standard base64' });
 const SensitivityLevel = z.enum(['normal', 'sensitive', 'restricted']);
 
-export const PrepareRecordBody = z.strictObject({
-  recordId: HealthId,
-  content: z.discriminatedUnion('kind', [
-    z.strictObject({ kind: z.literal('fhir'), resource: z.unknown().meta({ description: 'a FHIR R4 resource or Bundle (validated)' }) }),
-    z.strictObject({ kind: z.literal('file'), dataBase64: ContentBase64, mediaType: z.string().max(120), sensitivity: SensitivityLevel.optional() }),
-  ]),
-}).meta({ id: 'PrepareRecord' });
+export const PrepareRecordBody = z
+  .strictObject({
+    recordId: HealthId,
+    content: z.discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('fhir'), resource: z.unknown().meta({ description: 'a FHIR R4 resource or Bundle (validated)' }) }),
+      z.strictObject({ kind: z.literal('file'), dataBase64: ContentBase64, mediaType: z.string().max(120), sensitivity: SensitivityLevel.optional() }),
+    ]),
+  })
+  .meta({ id: 'PrepareRecord' });
 const PartEntry = z.object({ sensitivity: SensitivityLevel, cid: z.string(), sizeBytes: z.number().int(), mediaType: z.string(), commitment: Hex });
 export const PrepareRecordResponse = z.object({
   recordId: z.string(),
@@ -180,7 +242,12 @@ export const PrepareRecordResponse = z.object({
 });
 export const DiscardBody = z.strictObject({ recordId: HealthId, version: z.number().int().min(1).max(10_000) });
 export const DiscardResponse = z.object({ recordId: z.string(), version: z.number().int(), discarded: z.literal(true) });
-export const ContentBody = z.strictObject({ txId: z.string().regex(/^[0-9a-f]{64}$/, 'must be a transaction id (64 hex)').meta({ description: "the caller's own committed, allowed health.access transaction" }) });
+export const ContentBody = z.strictObject({
+  txId: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be a transaction id (64 hex)')
+    .meta({ description: "the caller's own committed, allowed health.access transaction" }),
+});
 export const ContentResponse = z.object({
   txId: TxId,
   version: z.number().int(),
@@ -188,9 +255,22 @@ export const ContentResponse = z.object({
   parts: z.array(z.object({ sensitivity: SensitivityLevel, mediaType: z.string(), cid: z.string(), dataBase64: Base64 })),
 });
 export const PrepareDatasetBody = z.strictObject({ datasetId: HealthId, mediaType: z.enum(['text/csv', 'application/fhir+json']), dataBase64: ContentBase64 });
-export const PrepareDatasetResponse = z.object({ datasetId: z.string(), cid: z.string(), sizeBytes: z.number().int(), columns: z.array(z.string()), recordCount: z.number().int(), expiresAtMs: z.number().int().meta({ description: 'register it before then: afterwards (plus a grace) unlisted content is swept' }) });
+export const PrepareDatasetResponse = z.object({
+  datasetId: z.string(),
+  cid: z.string(),
+  sizeBytes: z.number().int(),
+  columns: z.array(z.string()),
+  recordCount: z.number().int(),
+  expiresAtMs: z.number().int().meta({ description: 'register it before then: afterwards (plus a grace) unlisted content is swept' }),
+});
 export const ComputeBody = z.strictObject({ requestId: HealthId });
-export const ComputeResponse = z.object({ requestId: z.string(), result: z.object({ suppressed: z.boolean(), minCohort: z.number().int() }).loose().meta({ description: 'count, mean, stdDev, minBin/maxBin (the bins holding the extremes, never raw values), under/over and histogram counts — each ≥ minCohort or null (withheld); everything withheld when suppressed (decision 1163)' }) });
+export const ComputeResponse = z.object({
+  requestId: z.string(),
+  result: z.object({ suppressed: z.boolean(), minCohort: z.number().int() }).loose().meta({
+    description:
+      'count, mean, stdDev, minBin/maxBin (the bins holding the extremes, never raw values), under/over and histogram counts — each ≥ minCohort or null (withheld); everything withheld when suppressed (decision 1163)',
+  }),
+});
 
 // ---- the consensus lab on a node (api/lab-jobs.ts) ---------------------------------------------
 
@@ -204,21 +284,30 @@ export const LabSimulationBody = z.strictObject({
   seeds: z.number().int().min(1).max(LAB_LIMITS.seedsMax),
   seedStart: z.number().int().min(0).max(1_000_000_000).default(1),
   durationMs: z.number().int().min(1_000).max(LAB_LIMITS.durationMsMax).default(10_000).meta({ description: 'virtual time simulated per seed' }),
-  crypto: z.enum(['fast', 'ecdsa']).default('fast').meta({ description: "'fast': simulated signatures (the protocol is the same); 'ecdsa': real P-256, much slower" }),
+  crypto: z
+    .enum(['fast', 'ecdsa'])
+    .default('fast')
+    .meta({ description: "'fast': simulated signatures (the protocol is the same); 'ecdsa': real P-256, much slower" }),
 });
 export const LabJobParams = z.object({ jobId: z.string().regex(/^[0-9a-f]{32}$/, 'a lab job id (32 hex)') }).strict();
-export const LabJob = z.object({
-  jobId: z.string(),
-  state: z.enum(['running', 'done', 'failed']),
-  done: z.number().int().meta({ description: 'seeds finished' }),
-  total: z.number().int(),
-  failing: z.number().int().meta({ description: 'seeds with a safety or liveness violation so far' }),
-  startedAtMs: z.number().int(),
-  finishedAtMs: z.number().int().nullable(),
-  request: LabSimulationBody,
-  summary: z.object({ engine: z.string(), nodes: z.number().int(), runs: z.number().int() }).loose().nullable().meta({ description: 'the campaign summary (src/sim CampaignSummary) once done' }),
-  error: z.string().nullable(),
-}).meta({ id: 'LabJob' });
+export const LabJob = z
+  .object({
+    jobId: z.string(),
+    state: z.enum(['running', 'done', 'failed']),
+    done: z.number().int().meta({ description: 'seeds finished' }),
+    total: z.number().int(),
+    failing: z.number().int().meta({ description: 'seeds with a safety or liveness violation so far' }),
+    startedAtMs: z.number().int(),
+    finishedAtMs: z.number().int().nullable(),
+    request: LabSimulationBody,
+    summary: z
+      .object({ engine: z.string(), nodes: z.number().int(), runs: z.number().int() })
+      .loose()
+      .nullable()
+      .meta({ description: 'the campaign summary (src/sim CampaignSummary) once done' }),
+    error: z.string().nullable(),
+  })
+  .meta({ id: 'LabJob' });
 export type LabJobT = z.infer<typeof LabJob>;
 export type LabSimulationBodyT = z.input<typeof LabSimulationBody>;
 
@@ -233,4 +322,3 @@ export type TxStatusT = z.infer<typeof TxStatus>;
 export type BlockResponseT = z.infer<typeof BlockResponse>;
 export type BlockEventT = z.infer<typeof BlockEvent>;
 export type ContractEventT = z.infer<typeof ContractEventData>;
-

@@ -34,7 +34,10 @@ describe('submitWithResubmission', () => {
 
   it('gives up after four conflicting attempts, naming the last code', async () => {
     const s = script([outcome('PHANTOM_READ_CONFLICT', 1)]);
-    await assert.rejects(submitWithResubmission('grantConsent', s.attempt, noWait), (err: unknown) => err instanceof CallerError && /grantConsent was not committed \(PHANTOM_READ_CONFLICT\)/.test(err.message));
+    await assert.rejects(
+      submitWithResubmission('grantConsent', s.attempt, noWait),
+      (err: unknown) => err instanceof CallerError && /grantConsent was not committed \(PHANTOM_READ_CONFLICT\)/.test(err.message),
+    );
     assert.equal(s.calls(), 4);
   });
 

@@ -47,7 +47,11 @@ export interface SubmitAttempt {
  * was ordered) is retried after a short wait. A genuine refusal repeats and is thrown; any other
  * validation code is final.
  */
-export async function submitWithResubmission(fn: string, attempt: () => Promise<SubmitAttempt>, waitMs: (attempt: number) => number = (n) => STALE_PEER_WAIT_MS * n): Promise<SubmitOutcome> {
+export async function submitWithResubmission(
+  fn: string,
+  attempt: () => Promise<SubmitAttempt>,
+  waitMs: (attempt: number) => number = (n) => STALE_PEER_WAIT_MS * n,
+): Promise<SubmitOutcome> {
   let lastReason = '';
   for (let n = 1; n <= SUBMIT_ATTEMPTS_MAX; n++) {
     let r: SubmitAttempt;

@@ -41,18 +41,20 @@ export interface CsvLimits {
 export const CSV_LIMITS_DEFAULT: CsvLimits = { bytesMax: 16 * 1024 * 1024, rowsMax: 200_000, columnsMax: 500, cellBytesMax: 64 * 1024, cellsMax: 4_000_000 };
 
 const PATTERN_RE = /^[A-Za-z0-9_*. -]{1,100}$/;
-export const csvColumnRuleSchema = z.strictObject({
-  label: z.string().min(1).max(200),
-  /** Level of a column whose name matches. Optional for a code column (its cells decide). */
-  sensitivity: z.enum(SENSITIVITIES).optional(),
-  /** Column-name patterns, case-insensitive, `*` = any run of characters (e.g. `hiv*`, `*icd10*`). */
-  columns: z.array(z.string().regex(PATTERN_RE, 'must be a column-name pattern (letters, digits, _ . - space, * wildcard)')).min(1).max(50),
-  /**
-   * The column holds codes of this system: every non-empty cell is classified as `system|cell`
-   * against the code rules (exact codes and prefixes), and the column takes the highest level.
-   */
-  codeSystem: z.string().min(3).max(300).optional(),
-}).refine((r) => r.sensitivity !== undefined || r.codeSystem !== undefined, 'a column rule needs a sensitivity, a codeSystem, or both');
+export const csvColumnRuleSchema = z
+  .strictObject({
+    label: z.string().min(1).max(200),
+    /** Level of a column whose name matches. Optional for a code column (its cells decide). */
+    sensitivity: z.enum(SENSITIVITIES).optional(),
+    /** Column-name patterns, case-insensitive, `*` = any run of characters (e.g. `hiv*`, `*icd10*`). */
+    columns: z.array(z.string().regex(PATTERN_RE, 'must be a column-name pattern (letters, digits, _ . - space, * wildcard)')).min(1).max(50),
+    /**
+     * The column holds codes of this system: every non-empty cell is classified as `system|cell`
+     * against the code rules (exact codes and prefixes), and the column takes the highest level.
+     */
+    codeSystem: z.string().min(3).max(300).optional(),
+  })
+  .refine((r) => r.sensitivity !== undefined || r.codeSystem !== undefined, 'a column rule needs a sensitivity, a codeSystem, or both');
 export type CsvColumnRule = z.infer<typeof csvColumnRuleSchema>;
 
 export const csvSplitConfigSchema = z.strictObject({
@@ -121,7 +123,10 @@ export function readCsv(bytes: Bytes, limits: CsvLimits, onRecord: (fields: stri
         const chunks: string[] = [];
         while (i < n) {
           const q = text.indexOf('"', i);
-          if (q < 0) { i = n; break; }
+          if (q < 0) {
+            i = n;
+            break;
+          }
           if (text[q + 1] === '"') {
             chunks.push(text.slice(start, q + 1));
             i = q + 2;
@@ -137,7 +142,8 @@ export function readCsv(bytes: Bytes, limits: CsvLimits, onRecord: (fields: stri
         value = chunks.join('');
         for (let k = 0; k < value.length; k++) if (value[k] === '\n') line++;
         const c = text[i];
-        if (i < n && c !== ',' && c !== '\n' && c !== '\r') throw new CsvError(`line ${line}: text after a closing quote (a quote inside a field must be doubled)`);
+        if (i < n && c !== ',' && c !== '\n' && c !== '\r')
+          throw new CsvError(`line ${line}: text after a closing quote (a quote inside a field must be doubled)`);
       } else {
         let j = i;
         while (j < n) {
@@ -152,9 +158,19 @@ export function readCsv(bytes: Bytes, limits: CsvLimits, onRecord: (fields: stri
       if (value.length > limits.cellBytesMax) throw new CsvError(`line ${line}: a field of ${value.length} characters exceeds ${limits.cellBytesMax}`);
       fields.push(value);
       if (fields.length > limits.columnsMax) throw new CsvError(`line ${startLine}: more than ${limits.columnsMax} columns`);
-      if (i >= n) { atRecordEnd = true; break; }
+      if (i >= n) {
+        atRecordEnd = true;
+        break;
+      }
       const c = text[i];
-      if (c === ',') { i++; if (i >= n) { fields.push(''); atRecordEnd = true; } continue; }
+      if (c === ',') {
+        i++;
+        if (i >= n) {
+          fields.push('');
+          atRecordEnd = true;
+        }
+        continue;
+      }
       if (c === '\r') {
         if (text[i + 1] !== '\n') throw new CsvError(`line ${line}: a carriage return that does not end the line`);
         i += 2;
@@ -183,7 +199,8 @@ export function checkHeader(header: readonly string[] | undefined, opts: { allow
   names.forEach((h, k) => {
     if (h === '') throw new CsvError(`header: column ${k + 1} has no name (the first line must be a header naming every column)`);
   });
-  if (names.every((h) => /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(h))) throw new CsvError(`no header: the first line (${names.slice(0, 5).join(',')}) looks like data; the first line must name the columns`);
+  if (names.every((h) => /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(h)))
+    throw new CsvError(`no header: the first line (${names.slice(0, 5).join(',')}) looks like data; the first line must name the columns`);
   const seen = new Set<string>();
   for (const h of names) {
     const k = h.toLowerCase();
@@ -215,7 +232,12 @@ export function formatCsv(header: readonly string[], rows: readonly (readonly st
 }
 
 function patternRe(pattern: string): RegExp {
-  const body = pattern.trim().toLowerCase().split('*').map((s) => s.replace(/[.\\^$+?()[\]{}|-]/g, '\\$&')).join('.*');
+  const body = pattern
+    .trim()
+    .toLowerCase()
+    .split('*')
+    .map((s) => s.replace(/[.\\^$+?()[\]{}|-]/g, '\\$&'))
+    .join('.*');
   return new RegExp(`^${body}$`);
 }
 
@@ -230,7 +252,12 @@ export interface CsvColumn {
 }
 
 /** The level of every column: max(floor, name rules, code rules over its cells). */
-export function classifyColumns(parsed: ParsedCsv, config: CsvSplitConfig = DEFAULT_CSV_SPLIT, codeRules: readonly SensitivityRule[] = DEFAULT_SENSITIVITY_RULES, floor: Sensitivity = 'normal'): Omit<CsvColumn, 'key'>[] {
+export function classifyColumns(
+  parsed: ParsedCsv,
+  config: CsvSplitConfig = DEFAULT_CSV_SPLIT,
+  codeRules: readonly SensitivityRule[] = DEFAULT_SENSITIVITY_RULES,
+  floor: Sensitivity = 'normal',
+): Omit<CsvColumn, 'key'>[] {
   return parsed.header.map((name, col) => {
     let level: Sensitivity = floor;
     const matched = new Set<string>();
@@ -271,7 +298,10 @@ export interface CsvPart {
  * Otherwise one part per level present (lowest first), each the key column(s) then that level's
  * columns in their original order, every row kept in order.
  */
-export function splitCsv(bytes: Bytes, opts: { config?: CsvSplitConfig; codeRules?: readonly SensitivityRule[]; floor?: Sensitivity; limits?: CsvLimits } = {}): { parts: CsvPart[]; columns: CsvColumn[] } {
+export function splitCsv(
+  bytes: Bytes,
+  opts: { config?: CsvSplitConfig; codeRules?: readonly SensitivityRule[]; floor?: Sensitivity; limits?: CsvLimits } = {},
+): { parts: CsvPart[]; columns: CsvColumn[] } {
   const parsed = parseCsv(bytes, opts.limits ?? CSV_LIMITS_DEFAULT);
   const config = opts.config ?? DEFAULT_CSV_SPLIT;
   const classified = classifyColumns(parsed, config, opts.codeRules, opts.floor);
@@ -306,7 +336,11 @@ export function joinCsvParts(parts: readonly { readonly sensitivity: string; rea
   const first = parsed[0]!;
   if (parsed.length === 1) {
     if (first.header[0] !== ROW_KEY) return sorted[0]!.content;
-    return formatCsv(first.header.slice(1), first.rows.map((r) => r.slice(1)), first.eol);
+    return formatCsv(
+      first.header.slice(1),
+      first.rows.map((r) => r.slice(1)),
+      first.eol,
+    );
   }
   const keys = first.header.filter((h) => parsed.every((p) => p.header.includes(h)));
   if (keys.length === 0) throw new CsvError('the CSV parts share no key column: they are not parts of one split file');
@@ -314,14 +348,17 @@ export function joinCsvParts(parts: readonly { readonly sensitivity: string; rea
   const header: string[] = keys.filter((k) => k !== ROW_KEY);
   const own = parsed.map((p) => p.header.flatMap((h, k) => (keys.includes(h) ? [] : [k])));
   parsed.forEach((p, i) => header.push(...own[i]!.map((k) => p.header[k]!)));
-  if (new Set(header.map((h) => h.toLowerCase())).size !== header.length) throw new CsvError('the CSV parts repeat a non-key column: they are not parts of one split file');
-  for (const p of parsed) if (p.rows.length !== first.rows.length) throw new CsvError(`the CSV parts have different row counts (${first.rows.length} and ${p.rows.length})`);
+  if (new Set(header.map((h) => h.toLowerCase())).size !== header.length)
+    throw new CsvError('the CSV parts repeat a non-key column: they are not parts of one split file');
+  for (const p of parsed)
+    if (p.rows.length !== first.rows.length) throw new CsvError(`the CSV parts have different row counts (${first.rows.length} and ${p.rows.length})`);
   const keepKey = keys.map((k) => k !== ROW_KEY);
   const rows = first.rows.map((_, r) => {
     const key = keyPos[0]!.map((k) => first.rows[r]![k]!);
     for (let i = 1; i < parsed.length; i++) {
       const other = keyPos[i]!.map((k) => parsed[i]!.rows[r]![k]!);
-      if (other.some((v, k) => v !== key[k])) throw new CsvError(`data row ${r + 1}: the parts disagree on the row key (${key.join(',').slice(0, 80)} vs ${other.join(',').slice(0, 80)})`);
+      if (other.some((v, k) => v !== key[k]))
+        throw new CsvError(`data row ${r + 1}: the parts disagree on the row key (${key.join(',').slice(0, 80)} vs ${other.join(',').slice(0, 80)})`);
     }
     const out = key.filter((_, k) => keepKey[k]);
     parsed.forEach((p, i) => out.push(...own[i]!.map((k) => p.rows[r]![k]!)));

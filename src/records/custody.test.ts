@@ -69,7 +69,9 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
 
 /** Audit entries of the record that the custodian's node recorded (served reads). */
 async function servedReadsOnChain(): Promise<number> {
-  const trail = await net.caller(H1, 'admin1').evaluate('auditTrail', { kind: 'record', recordId: RECORD, pageSize: 200 }) as { entries: Array<{ recordedBy: unknown }> };
+  const trail = (await net.caller(H1, 'admin1').evaluate('auditTrail', { kind: 'record', recordId: RECORD, pageSize: 200 })) as {
+    entries: Array<{ recordedBy: unknown }>;
+  };
   return trail.entries.filter((e) => e.recordedBy !== null).length;
 }
 
@@ -99,12 +101,18 @@ before(async () => {
   PP = patientPseudonym(net.dir, H1, 'patient1');
   await admin.submit('enrolPatient', { pseudonym: PP });
   await admin.submit('startCare', { doctor: `${H1}/doctor1`, patient: PP });
-  const created = await net.services.get(H1)!.create(net.caller(H1, 'doctor1'), { recordId: RECORD, patient: PP, content: { kind: 'file', bytes: utf8(CONTENT), mediaType: 'text/csv' } });
+  const created = await net.services
+    .get(H1)!
+    .create(net.caller(H1, 'doctor1'), { recordId: RECORD, patient: PP, content: { kind: 'file', bytes: utf8(CONTENT), mediaType: 'text/csv' } });
   cid = (created['record'] as { parts: Array<{ cid: string }> }).parts[0]!.cid;
   const now = Date.now();
   await net.caller(H1, 'patient1').submit('grantConsent', {
-    patient: PP, grantee: { kind: 'user', user: `${H2}/doctor1` }, actions: ['read'], purposes: ['TREAT'],
-    period: { startMs: now - 60_000, endMs: now + 3_600_000 }, scope: { maxSensitivity: 'normal' },
+    patient: PP,
+    grantee: { kind: 'user', user: `${H2}/doctor1` },
+    actions: ['read'],
+    purposes: ['TREAT'],
+    period: { startMs: now - 60_000, endMs: now + 3_600_000 },
+    scope: { maxSensitivity: 'normal' },
   });
 });
 after(async () => {
@@ -116,7 +124,7 @@ describe('node HPKE keys on chain', () => {
     for (const org of [H1, H2]) {
       const svc = net.services.get(org)!;
       assert.equal(await svc.nodeKeyPublished(), true, org);
-      const entry = await net.caller(H3, 'admin1').evaluate('nodeKey', { org, nodeId: `node.${org}` }) as { publicKey: string };
+      const entry = (await net.caller(H3, 'admin1').evaluate('nodeKey', { org, nodeId: `node.${org}` })) as { publicKey: string };
       assert.equal(entry.publicKey, Buffer.from(svc.publicKey).toString('hex'));
       const path = join(net.nodes.get(org)!.nodeConfig.node.dataDir, 'records', 'node-hpke.key');
       assert.equal(statSync(path).mode & 0o077, 0, `${path} is private`);
@@ -131,7 +139,7 @@ describe('node HPKE keys on chain', () => {
       h2Node.submit('publishNodeKey', { org: H1, nodeId: `node.${H1}`, publicKey: 'ab'.repeat(32) }),
       /may publish only its own node key, not the key of Hospital1\/node\.Hospital1/,
     );
-    const entry = await net.caller(H2, 'admin1').evaluate('nodeKey', { org: H1, nodeId: `node.${H1}` }) as { publicKey: string };
+    const entry = (await net.caller(H2, 'admin1').evaluate('nodeKey', { org: H1, nodeId: `node.${H1}` })) as { publicKey: string };
     assert.equal(entry.publicKey, Buffer.from(net.services.get(H1)!.publicKey).toString('hex'));
   });
 });
@@ -168,8 +176,13 @@ describe('cross-hospital read with wrapped data keys', () => {
       c[i] = c[i]! ^ 0x01;
       return c;
     };
-    const notOpen = (e: unknown): boolean => e instanceof IntegrityError && /record cust-1 v1 \((normal|restricted) part, .*\): the wrapped data key failed to open with this node's key/.test((e as Error).message);
-    await assert.rejects(requester.unwrapReleasedKey({ ...answer, wrappedKey: { ...answer.wrappedKey, ciphertext: flip(answer.wrappedKey.ciphertext, 5) } }, ctx), notOpen);
+    const notOpen = (e: unknown): boolean =>
+      e instanceof IntegrityError &&
+      /record cust-1 v1 \((normal|restricted) part, .*\): the wrapped data key failed to open with this node's key/.test((e as Error).message);
+    await assert.rejects(
+      requester.unwrapReleasedKey({ ...answer, wrappedKey: { ...answer.wrappedKey, ciphertext: flip(answer.wrappedKey.ciphertext, 5) } }, ctx),
+      notOpen,
+    );
     await assert.rejects(requester.unwrapReleasedKey({ ...answer, wrappedKey: { ...answer.wrappedKey, enc: flip(answer.wrappedKey.enc, 0) } }, ctx), notOpen);
     // Replayed for another ticket or another part: the associated data differs.
     await assert.rejects(requester.unwrapReleasedKey(answer, { ...ctx, txId: 'f'.repeat(64) }), notOpen);
@@ -230,7 +243,10 @@ describe('served-read audit: journaled, retried, exactly once', () => {
     });
     assert.equal(restarted.auditBacklog().pending, 1, 'the journal survived the crash');
     // Fail closed: no room to journal another read, so it is not served.
-    await assert.rejects(readByH2(), (e: Error) => e instanceof RecordError && /audit backlog is full \(1 served reads not yet recorded on chain, capacity 1\)/.test(e.message));
+    await assert.rejects(
+      readByH2(),
+      (e: Error) => e instanceof RecordError && /audit backlog is full \(1 served reads not yet recorded on chain, capacity 1\)/.test(e.message),
+    );
     faulty.mode = 'commit-then-throw';
     await until('the replayed event to be on chain', async () => (await servedReadsOnChain()) === base + 1);
     assert.equal(restarted.auditBacklog().pending, 1, 'committed, but not deleted from the journal');
@@ -243,7 +259,11 @@ describe('served-read audit: journaled, retried, exactly once', () => {
       },
     });
     await until('the journal to drain after the restart', () => restarted.auditBacklog().pending === 0);
-    assert.deepEqual((faulty.payloads.at(-1) as Array<{ duplicate?: boolean }>).map((r) => r.duplicate), [true], 'the replay was answered as a duplicate');
+    assert.deepEqual(
+      (faulty.payloads.at(-1) as Array<{ duplicate?: boolean }>).map((r) => r.duplicate),
+      [true],
+      'the replay was answered as a duplicate',
+    );
     assert.equal(await servedReadsOnChain(), base + 1, 'recorded exactly once');
     // And the custodian serves again, each read recorded.
     assert.equal(await readByH2(), CONTENT);
@@ -257,18 +277,34 @@ describe('served-read audit: journaled, retried, exactly once', () => {
 
   it('prepared versions and datasets keep their preparer, age and size across a restart (and still count against the limits)', async () => {
     const svc = net.services.get(H1)!;
-    const prepared = await svc.prepareParts('cust-pending', 1, { kind: 'file', bytes: utf8('id,hiv_status\n1,neg\n'), mediaType: 'text/csv' }, { preparedBy: `${H1}/doctor2` });
-    assert.deepEqual(prepared.parts.map((p) => p.sensitivity), ['normal', 'restricted']);
+    const prepared = await svc.prepareParts(
+      'cust-pending',
+      1,
+      { kind: 'file', bytes: utf8('id,hiv_status\n1,neg\n'), mediaType: 'text/csv' },
+      { preparedBy: `${H1}/doctor2` },
+    );
+    assert.deepEqual(
+      prepared.parts.map((p) => p.sensitivity),
+      ['normal', 'restricted'],
+    );
     const before = svc.prepared.get('cust-pending', 1)!;
     // A prepared (unregistered) dataset too (issue 16 item 7).
     const dataset = await svc.prepareDataset({ datasetId: 'cust-ds', bytes: utf8('age,sbp\n30,120\n'), mediaType: 'text/csv', preparedBy: `${H1}/admin1` });
     const datasetBefore = svc.preparedDatasets.get('cust-ds', 1)!;
-    const restarted = await net.restart(H1, { service: (node) => ({ recordServedReads: { caller: new FaultyAuditCaller(nodeCallerOf(node)), ...FAST_RETRY } }) });
+    const restarted = await net.restart(H1, {
+      service: (node) => ({ recordServedReads: { caller: new FaultyAuditCaller(nodeCallerOf(node)), ...FAST_RETRY } }),
+    });
     const after = restarted.prepared.get('cust-pending', 1);
-    assert.deepEqual({ user: after?.user, atMs: after?.atMs, sizeBytes: after?.sizeBytes }, { user: `${H1}/doctor2`, atMs: before.atMs, sizeBytes: prepared.parts.reduce((n, p) => n + p.sizeBytes, 0) });
+    assert.deepEqual(
+      { user: after?.user, atMs: after?.atMs, sizeBytes: after?.sizeBytes },
+      { user: `${H1}/doctor2`, atMs: before.atMs, sizeBytes: prepared.parts.reduce((n, p) => n + p.sizeBytes, 0) },
+    );
     assert.equal(restarted.preparedHolder('cust-pending', 1)?.user, `${H1}/doctor2`, 'the claim survives');
     const datasetAfter = restarted.preparedDatasets.get('cust-ds', 1);
-    assert.deepEqual({ user: datasetAfter?.user, atMs: datasetAfter?.atMs, sizeBytes: datasetAfter?.sizeBytes }, { user: `${H1}/admin1`, atMs: datasetBefore.atMs, sizeBytes: dataset.sizeBytes });
+    assert.deepEqual(
+      { user: datasetAfter?.user, atMs: datasetAfter?.atMs, sizeBytes: datasetAfter?.sizeBytes },
+      { user: `${H1}/admin1`, atMs: datasetBefore.atMs, sizeBytes: dataset.sizeBytes },
+    );
     assert.equal(restarted.preparedDatasetHolder('cust-ds')?.user, `${H1}/admin1`);
     // The committed record is not a prepared version.
     assert.equal(restarted.prepared.get(RECORD, 1), undefined);

@@ -31,7 +31,10 @@ describe('node HPKE key file', () => {
   it('refuses a key file of the wrong size', () => {
     const path = join(tmp.dir, 'bad.key');
     writeFileSync(path, new Uint8Array(31), { mode: 0o600 });
-    assert.throws(() => loadOrCreateNodeKey(path), (e: Error) => e instanceof NodeKeyError && /must be 32 bytes, found 31/.test(e.message));
+    assert.throws(
+      () => loadOrCreateNodeKey(path),
+      (e: Error) => e instanceof NodeKeyError && /must be 32 bytes, found 31/.test(e.message),
+    );
   });
 });
 
@@ -45,9 +48,18 @@ describe('served-read journal', () => {
     j.close();
     assert.equal(statSync(path).mode & 0o077, 0, 'private to the node');
     const again = new ServedReadJournal<{ n: number }>(path, 10);
-    assert.deepEqual(again.pending(2).map((e) => [e.eventId, e.event.n]), [[ids[0], 1], [ids[1], 2]]);
+    assert.deepEqual(
+      again.pending(2).map((e) => [e.eventId, e.event.n]),
+      [
+        [ids[0], 1],
+        [ids[1], 2],
+      ],
+    );
     again.remove([ids[0]!]);
-    assert.deepEqual(again.pending(10).map((e) => e.event.n), [2, 3]);
+    assert.deepEqual(
+      again.pending(10).map((e) => e.event.n),
+      [2, 3],
+    );
     again.remove([ids[0]!, ids[1]!, ids[2]!]);
     assert.equal(again.size(), 0);
     again.close();
@@ -58,7 +70,10 @@ describe('served-read journal', () => {
     const j = new ServedReadJournal<{ n: number }>(join(tmp.dir, 'j2.sqlite'), 2);
     j.append({ n: 1 });
     j.append({ n: 2 });
-    assert.throws(() => j.append({ n: 3 }), (e: Error) => e instanceof JournalFullError && /audit backlog is full \(2 served reads not yet recorded on chain, capacity 2\)/.test(e.message));
+    assert.throws(
+      () => j.append({ n: 3 }),
+      (e: Error) => e instanceof JournalFullError && /audit backlog is full \(2 served reads not yet recorded on chain, capacity 2\)/.test(e.message),
+    );
     j.remove(j.pending(1).map((e) => e.eventId));
     j.append({ n: 3 });
     assert.equal(j.size(), 2);

@@ -59,7 +59,10 @@ export interface KeyEntryInfo {
 export class KeyStore {
   private readonly dir: string;
 
-  constructor(rootDir: string, private readonly kek: Bytes) {
+  constructor(
+    rootDir: string,
+    private readonly kek: Bytes,
+  ) {
     this.dir = join(rootDir, 'keys');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
@@ -87,7 +90,14 @@ export class KeyStore {
     return utf8(`medledger-record|${recordId}|v${version}|${sensitivity}`);
   }
 
-  put(recordId: string, version: number, sensitivity: string, cid: string, dataKey: Bytes, meta: { preparedBy?: string; atMs?: number; sizeBytes?: number } = {}): void {
+  put(
+    recordId: string,
+    version: number,
+    sensitivity: string,
+    cid: string,
+    dataKey: Bytes,
+    meta: { preparedBy?: string; atMs?: number; sizeBytes?: number } = {},
+  ): void {
     const keys = this.load(recordId).filter((k) => !(k.version === version && k.sensitivity === sensitivity));
     const wrapped = seal(this.kek, dataKey, KeyStore.aad(recordId, version, sensitivity));
     keys.push({ version, sensitivity, cid, wrapped: toHex(wrapped), ...meta });
@@ -108,7 +118,9 @@ export class KeyStore {
   }
 
   cids(recordId: string, version?: number): string[] {
-    return this.load(recordId).filter((k) => version === undefined || k.version === version).map((k) => k.cid);
+    return this.load(recordId)
+      .filter((k) => version === undefined || k.version === version)
+      .map((k) => k.cid);
   }
 
   /** Drop the keys of one version (a create/update that the contract refused). */
@@ -134,6 +146,8 @@ export class KeyStore {
   }
 
   recordIds(): string[] {
-    return readdirSync(this.dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+    return readdirSync(this.dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length));
   }
 }

@@ -45,6 +45,7 @@ export function loadOrCreateNodeKey(path: string): HpkeKeyPair {
   // A private key readable by others is a leak waiting to happen: tighten it rather than refuse to start.
   if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
   const privateKey = new Uint8Array(readFileSync(path));
-  if (privateKey.byteLength !== X25519_KEY_BYTES) throw new NodeKeyError(`node HPKE key ${path} must be ${X25519_KEY_BYTES} bytes, found ${privateKey.byteLength}`);
+  if (privateKey.byteLength !== X25519_KEY_BYTES)
+    throw new NodeKeyError(`node HPKE key ${path} must be ${X25519_KEY_BYTES} bytes, found ${privateKey.byteLength}`);
   return { privateKey, publicKey: x25519PublicOf(privateKey) };
 }

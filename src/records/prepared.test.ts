@@ -11,7 +11,10 @@ describe('PreparedVersions', () => {
     const p = new PreparedVersions({ ...PREPARED_LIMITS_DEFAULT, perUserMax: 2, perUserBytesMax: 1000 });
     p.reserve('r1', 1, 'H1/a', 400, T0);
     p.reserve('r2', 1, 'H1/a', 400, T0);
-    assert.throws(() => p.reserve('r3', 1, 'H1/a', 1, T0), (e: unknown) => e instanceof PreparedLimitError && /H1\/a already holds 2 prepared record versions not on chain \(at most 2\)/.test(e.message));
+    assert.throws(
+      () => p.reserve('r3', 1, 'H1/a', 1, T0),
+      (e: unknown) => e instanceof PreparedLimitError && /H1\/a already holds 2 prepared record versions not on chain \(at most 2\)/.test(e.message),
+    );
     p.delete('r2', 1);
     assert.throws(() => p.reserve('r3', 1, 'H1/a', 601, T0), /H1\/a holds 400 bytes .* 601 more would exceed 1000/);
     p.reserve('r3', 1, 'H1/a', 600, T0);
@@ -49,9 +52,18 @@ describe('PreparedVersions', () => {
   });
 
   it('names datasets and how to settle them in the limit messages of a dataset bookkeeping', () => {
-    const p = new PreparedVersions({ ...PREPARED_DATASET_LIMITS_DEFAULT, perUserMax: 1 }, { noun: 'datasets', settle: 'register them (health.registerDataset)' });
+    const p = new PreparedVersions(
+      { ...PREPARED_DATASET_LIMITS_DEFAULT, perUserMax: 1 },
+      { noun: 'datasets', settle: 'register them (health.registerDataset)' },
+    );
     p.reserve('ds1', 1, 'H1/admin1', 10, T0);
-    assert.throws(() => p.reserve('ds2', 1, 'H1/admin1', 10, T0), /H1\/admin1 already holds 1 prepared datasets not on chain \(at most 1\): register them \(health.registerDataset\), or wait until they are swept \(16 minutes after preparing\)/);
-    assert.deepEqual({ user: PREPARED_DATASET_LIMITS_DEFAULT.perUserMax, node: PREPARED_DATASET_LIMITS_DEFAULT.totalMax, ttl: PREPARED_DATASET_LIMITS_DEFAULT.ttlMs }, { user: 8, node: 64, ttl: PREPARED_VERSION_TTL_MS });
+    assert.throws(
+      () => p.reserve('ds2', 1, 'H1/admin1', 10, T0),
+      /H1\/admin1 already holds 1 prepared datasets not on chain \(at most 1\): register them \(health.registerDataset\), or wait until they are swept \(16 minutes after preparing\)/,
+    );
+    assert.deepEqual(
+      { user: PREPARED_DATASET_LIMITS_DEFAULT.perUserMax, node: PREPARED_DATASET_LIMITS_DEFAULT.totalMax, ttl: PREPARED_DATASET_LIMITS_DEFAULT.ttlMs },
+      { user: 8, node: 64, ttl: PREPARED_VERSION_TTL_MS },
+    );
   });
 });

@@ -73,7 +73,10 @@ export class PreparedVersions {
    * `wording`: what the entries are and how their holder gets rid of them, for the limit
    * messages (default: record versions, submitted or discarded).
    */
-  constructor(readonly limits: PreparedLimits = PREPARED_LIMITS_DEFAULT, private readonly wording: { readonly noun: string; readonly settle: string } = { noun: 'record versions', settle: 'submit or discard them' }) {}
+  constructor(
+    readonly limits: PreparedLimits = PREPARED_LIMITS_DEFAULT,
+    private readonly wording: { readonly noun: string; readonly settle: string } = { noun: 'record versions', settle: 'submit or discard them' },
+  ) {}
 
   get(recordId: string, version: number): PreparedEntry | undefined {
     return this.entries.get(keyOf(recordId, version));
@@ -124,10 +127,18 @@ export class PreparedVersions {
     const ttlMin = Math.round((l.ttlMs + l.sweepGraceMs) / 60_000);
     const advice = `${this.wording.settle}, or wait until they are swept (${ttlMin} minutes after preparing)`;
     const what = this.wording.noun;
-    if (mine.count + 1 > l.perUserMax) throw new PreparedLimitError(`${user} already holds ${mine.count} prepared ${what} not on chain (at most ${l.perUserMax}): ${advice}`);
-    if (mine.bytes + sizeBytes > l.perUserBytesMax) throw new PreparedLimitError(`${user} holds ${mine.bytes} bytes of prepared ${what} not on chain; ${sizeBytes} more would exceed ${l.perUserBytesMax}: ${advice}`);
-    if (all.count + 1 > l.totalMax) throw new PreparedLimitError(`this node holds ${all.count} prepared ${what} not on chain (at most ${l.totalMax}): try again later`);
-    if (all.bytes + sizeBytes > l.totalBytesMax) throw new PreparedLimitError(`this node holds ${all.bytes} bytes of prepared ${what} not on chain; ${sizeBytes} more would exceed ${l.totalBytesMax}: try again later`);
+    if (mine.count + 1 > l.perUserMax)
+      throw new PreparedLimitError(`${user} already holds ${mine.count} prepared ${what} not on chain (at most ${l.perUserMax}): ${advice}`);
+    if (mine.bytes + sizeBytes > l.perUserBytesMax)
+      throw new PreparedLimitError(
+        `${user} holds ${mine.bytes} bytes of prepared ${what} not on chain; ${sizeBytes} more would exceed ${l.perUserBytesMax}: ${advice}`,
+      );
+    if (all.count + 1 > l.totalMax)
+      throw new PreparedLimitError(`this node holds ${all.count} prepared ${what} not on chain (at most ${l.totalMax}): try again later`);
+    if (all.bytes + sizeBytes > l.totalBytesMax)
+      throw new PreparedLimitError(
+        `this node holds ${all.bytes} bytes of prepared ${what} not on chain; ${sizeBytes} more would exceed ${l.totalBytesMax}: try again later`,
+      );
     const e: PreparedEntry = { recordId, version, user, atMs: nowMs, sizeBytes, storing: true };
     this.entries.set(k, e);
     return e;

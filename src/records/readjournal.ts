@@ -34,13 +34,18 @@ export class ServedReadJournal<T extends object> {
   private readonly del: Database.Statement;
   private closed = false;
 
-  constructor(readonly path: string, readonly capacity = JOURNAL_CAPACITY_DEFAULT) {
+  constructor(
+    readonly path: string,
+    readonly capacity = JOURNAL_CAPACITY_DEFAULT,
+  ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`journal capacity must be a positive integer, got ${capacity}`);
     const fresh = !existsSync(path);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
-    this.db.exec('CREATE TABLE IF NOT EXISTS served_reads (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, created_at_ms INTEGER NOT NULL)');
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS served_reads (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, created_at_ms INTEGER NOT NULL)',
+    );
     // Who read which record is itself sensitive: the journal is readable by the node only.
     if (fresh) chmodSync(path, 0o600);
     this.insert = this.db.prepare('INSERT INTO served_reads (event_id, body, created_at_ms) VALUES (?, ?, ?)');
@@ -53,7 +58,8 @@ export class ServedReadJournal<T extends object> {
   append(event: T, nowMs = Date.now()): string {
     this.assertOpen();
     const pending = this.size();
-    if (pending >= this.capacity) throw new JournalFullError(`the audit backlog is full (${pending} served reads not yet recorded on chain, capacity ${this.capacity})`);
+    if (pending >= this.capacity)
+      throw new JournalFullError(`the audit backlog is full (${pending} served reads not yet recorded on chain, capacity ${this.capacity})`);
     const body = JSON.stringify(event);
     if (body.length > EVENT_BYTES_MAX) throw new RangeError(`a served-read event of ${body.length} bytes exceeds ${EVENT_BYTES_MAX}`);
     const eventId = toHex(randomBytes(16));

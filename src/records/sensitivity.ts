@@ -19,7 +19,10 @@ export const sensitivityRuleSchema = z.strictObject({
   /** Why the rule exists (shown in `explain`). */
   label: z.string().min(1).max(200),
   sensitivity: z.enum(SENSITIVITIES),
-  resourceTypes: z.array(z.string().regex(/^[A-Z][A-Za-z]{1,63}$/)).max(50).optional(),
+  resourceTypes: z
+    .array(z.string().regex(/^[A-Z][A-Za-z]{1,63}$/))
+    .max(50)
+    .optional(),
   /** Exact codes: `system|code`. */
   codes: z.array(z.string().min(3).max(300)).max(500).optional(),
   /** Code prefixes: `system|prefix` (ICD-10 chapters and blocks). */
@@ -68,7 +71,10 @@ export const DEFAULT_SENSITIVITY_RULES: readonly SensitivityRule[] = [
 
 const RANK: Record<Sensitivity, number> = { normal: 0, sensitive: 1, restricted: 2 };
 
-interface Coding { system?: unknown; code?: unknown }
+interface Coding {
+  system?: unknown;
+  code?: unknown;
+}
 
 /** Every system|code of the fields rules look at (bounded: resources are size-limited upstream). */
 function codingsOf(resource: Record<string, unknown>): string[] {
@@ -79,14 +85,19 @@ function codingsOf(resource: Record<string, unknown>): string[] {
     if (typeof coding.code === 'string') out.push(`${typeof coding.system === 'string' ? coding.system : ''}|${coding.code}`);
   };
   const concept = (cc: unknown): void => {
-    if (Array.isArray(cc)) { for (const x of cc) concept(x); return; }
-    if (typeof cc === 'object' && cc !== null && Array.isArray((cc as { coding?: unknown }).coding)) for (const c of (cc as { coding: unknown[] }).coding) take(c);
+    if (Array.isArray(cc)) {
+      for (const x of cc) concept(x);
+      return;
+    }
+    if (typeof cc === 'object' && cc !== null && Array.isArray((cc as { coding?: unknown }).coding))
+      for (const c of (cc as { coding: unknown[] }).coding) take(c);
   };
   concept(resource['code']);
   concept(resource['category']);
   concept(resource['valueCodeableConcept']);
   const meta = resource['meta'];
-  if (typeof meta === 'object' && meta !== null && Array.isArray((meta as { security?: unknown }).security)) for (const s of (meta as { security: unknown[] }).security) take(s);
+  if (typeof meta === 'object' && meta !== null && Array.isArray((meta as { security?: unknown }).security))
+    for (const s of (meta as { security: unknown[] }).security) take(s);
   return out;
 }
 
@@ -102,9 +113,10 @@ export function classifyResource(resource: Record<string, unknown>, rules: reado
   let level: Sensitivity = 'normal';
   const matched: string[] = [];
   for (const rule of rules) {
-    const hit = (rule.resourceTypes?.includes(type) ?? false)
-      || codes.some((c) => rule.codes?.includes(c) ?? false)
-      || codes.some((c) => rule.codePrefixes?.some((p) => c.startsWith(p)) ?? false);
+    const hit =
+      (rule.resourceTypes?.includes(type) ?? false) ||
+      codes.some((c) => rule.codes?.includes(c) ?? false) ||
+      codes.some((c) => rule.codePrefixes?.some((p) => c.startsWith(p)) ?? false);
     if (!hit) continue;
     matched.push(rule.label);
     if (RANK[rule.sensitivity] > RANK[level]) level = rule.sensitivity;

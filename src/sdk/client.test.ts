@@ -18,18 +18,21 @@ describe('MedLedgerClient connection reuse', () => {
     consortium = await createConsortium({ orgs: ['H1'], users: [{ org: 'H1', commonName: 'doctor1', role: 'doctor' }] });
     const node = consortium.nodes.get('H1')!;
     const served = new WeakMap<object, number>();
-    server = createServer({ cert: `${node.certPem.trim()}\n${consortium.orgCas.get('H1')!.certPem.trim()}\n`, key: node.keyPem, keepAliveTimeout: 60_000 }, (req, res) => {
-      requests += 1;
-      const n = (served.get(req.socket) ?? 0) + 1;
-      served.set(req.socket, n);
-      // The race a kept-alive client meets: the server closes the idle socket as a request arrives.
-      if (dropEvery || (n === 2 && dropSecondRequestOnASocket)) {
-        req.socket.destroy();
-        return;
-      }
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ ok: true, nodeId: 'node.H1', org: 'H1' }));
-    });
+    server = createServer(
+      { cert: `${node.certPem.trim()}\n${consortium.orgCas.get('H1')!.certPem.trim()}\n`, key: node.keyPem, keepAliveTimeout: 60_000 },
+      (req, res) => {
+        requests += 1;
+        const n = (served.get(req.socket) ?? 0) + 1;
+        served.set(req.socket, n);
+        // The race a kept-alive client meets: the server closes the idle socket as a request arrives.
+        if (dropEvery || (n === 2 && dropSecondRequestOnASocket)) {
+          req.socket.destroy();
+          return;
+        }
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ ok: true, nodeId: 'node.H1', org: 'H1' }));
+      },
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });

@@ -74,7 +74,13 @@ export interface MedLedgerClientOptions {
  */
 export class MedLedgerApiError extends Error {
   override readonly name: string = 'MedLedgerApiError';
-  constructor(readonly status: number, readonly code: string, message: string, readonly txId: string | null = null, readonly maybeSent = true) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly txId: string | null = null,
+    readonly maybeSent = true,
+  ) {
     super(message);
   }
 }
@@ -88,7 +94,12 @@ export class MedLedgerApiError extends Error {
 export class OutcomeUnknownError extends MedLedgerApiError {
   override readonly name = 'OutcomeUnknownError';
   constructor(txId: string, cause: string) {
-    super(0, 'OUTCOME_UNKNOWN', `outcome unknown: transaction ${txId} may have committed (${cause}); check it with \`medledger tx status ${txId}\` or GET /v1/tx/${txId} on any node — resubmitting the same envelope is safe`, txId);
+    super(
+      0,
+      'OUTCOME_UNKNOWN',
+      `outcome unknown: transaction ${txId} may have committed (${cause}); check it with \`medledger tx status ${txId}\` or GET /v1/tx/${txId} on any node — resubmitting the same envelope is safe`,
+      txId,
+    );
   }
 }
 
@@ -153,7 +164,8 @@ export class MedLedgerClient {
       throw new MedLedgerApiError(0, 'BAD_URL', `not a URL: ${String(options.url).slice(0, 200)}`);
     }
     // Plain http only to a loopback console listener (a browser on the same machine; decision 1200).
-    if (base.protocol !== 'https:' && !(base.protocol === 'http:' && isLoopback(base.hostname))) throw new MedLedgerApiError(0, 'BAD_URL', `the node API is HTTPS only (plain http only on loopback), got ${base.protocol}//${base.host}`);
+    if (base.protocol !== 'https:' && !(base.protocol === 'http:' && isLoopback(base.hostname)))
+      throw new MedLedgerApiError(0, 'BAD_URL', `the node API is HTTPS only (plain http only on loopback), got ${base.protocol}//${base.host}`);
     this.base = base;
     this.url = base.origin;
     this.certPem = options.certPem;
@@ -166,7 +178,12 @@ export class MedLedgerClient {
     }
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     try {
-      this.transport = options.transport ?? createHttpTransport({ ...(options.caPem !== undefined ? { caPem: options.caPem } : {}), ...(options.socketsMax !== undefined ? { socketsMax: options.socketsMax } : {}) });
+      this.transport =
+        options.transport ??
+        createHttpTransport({
+          ...(options.caPem !== undefined ? { caPem: options.caPem } : {}),
+          ...(options.socketsMax !== undefined ? { socketsMax: options.socketsMax } : {}),
+        });
     } catch (err) {
       throw new MedLedgerApiError(0, err instanceof TransportError ? err.code : 'BAD_OPTIONS', (err as Error).message);
     }
@@ -280,7 +297,14 @@ export class MedLedgerClient {
     }
     // Nothing left this client, or every node refused the connection before reading it: the
     // transaction was certainly not ordered, and saying "unknown" would be a lie the other way.
-    if (!unknown) throw new MedLedgerApiError(first.status, first.code, `not ordered: ${first.message} (transaction ${txId}; no node passed it on — it is safe to submit again)`, txId, false);
+    if (!unknown)
+      throw new MedLedgerApiError(
+        first.status,
+        first.code,
+        `not ordered: ${first.message} (transaction ${txId}; no node passed it on — it is safe to submit again)`,
+        txId,
+        false,
+      );
     throw new OutcomeUnknownError(txId, lastCause);
   }
 
@@ -319,7 +343,11 @@ export class MedLedgerClient {
     }
   }
 
-  private async newSignedProposal(contract: string, fn: string, args: readonly string[]): Promise<{ txId: string; proposalBytes: Bytes; body: { signedProposal: string } }> {
+  private async newSignedProposal(
+    contract: string,
+    fn: string,
+    args: readonly string[],
+  ): Promise<{ txId: string; proposalBytes: Bytes; body: { signedProposal: string } }> {
     let proposal;
     try {
       proposal = buildProposal({ contract, fn, args, creator: this.certPem, nonce: randomBytes(24), timestampMs: Date.now() });
@@ -347,8 +375,13 @@ export class MedLedgerClient {
     try {
       const decoded = decodeTxPayload(txPayload);
       const response = decodeResponse(decoded.response);
-      if (endorsed.txId !== txId || !bytesEqual(decoded.proposal, proposalBytes) || !bytesEqual(response.proposalHash, proposalHash(proposalBytes)) || !bytesEqual(response.result.payload, payload)) {
-        throw new TxFormatError('it is not this client\'s proposal or not the endorsed result');
+      if (
+        endorsed.txId !== txId ||
+        !bytesEqual(decoded.proposal, proposalBytes) ||
+        !bytesEqual(response.proposalHash, proposalHash(proposalBytes)) ||
+        !bytesEqual(response.result.payload, payload)
+      ) {
+        throw new TxFormatError("it is not this client's proposal or not the endorsed result");
       }
     } catch (err) {
       throw new MedLedgerApiError(502, 'BAD_GATEWAY_TX', `the gateway returned a transaction this client will not sign: ${(err as Error).message}`);
@@ -404,9 +437,21 @@ export class MedLedgerClient {
         } catch (err) {
           throw new MedLedgerApiError(502, 'BAD_STREAM', `malformed event: ${(err as Error).message}`);
         }
-        const parsed = name === 'block' ? BlockEvent.safeParse(value) : name === 'contract' ? ContractEventData.safeParse(value) : name === 'error' ? z.object({ code: z.string(), message: z.string() }).safeParse(value) : null;
+        const parsed =
+          name === 'block'
+            ? BlockEvent.safeParse(value)
+            : name === 'contract'
+              ? ContractEventData.safeParse(value)
+              : name === 'error'
+                ? z.object({ code: z.string(), message: z.string() }).safeParse(value)
+                : null;
         if (parsed === null) continue;
-        if (!parsed.success) throw new MedLedgerApiError(502, 'BAD_STREAM', `malformed ${name} event: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+        if (!parsed.success)
+          throw new MedLedgerApiError(
+            502,
+            'BAD_STREAM',
+            `malformed ${name} event: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`,
+          );
         if (name === 'block') onEvent({ type: 'block', block: parsed.data as BlockEventT });
         else if (name === 'contract') onEvent({ type: 'contract', event: parsed.data as ContractEventT });
         else {
@@ -417,7 +462,18 @@ export class MedLedgerClient {
     };
     let res;
     try {
-      res = await this.transport.stream({ method: 'GET', url: new URL(path, this.base), headers: { ...headers, accept: 'text/event-stream' }, body: new Uint8Array(0), timeoutMs: this.timeoutMs, responseBytesMax: RESPONSE_BYTES_MAX }, onText, signal);
+      res = await this.transport.stream(
+        {
+          method: 'GET',
+          url: new URL(path, this.base),
+          headers: { ...headers, accept: 'text/event-stream' },
+          body: new Uint8Array(0),
+          timeoutMs: this.timeoutMs,
+          responseBytesMax: RESPONSE_BYTES_MAX,
+        },
+        onText,
+        signal,
+      );
     } catch (err) {
       throw err instanceof TransportError ? new MedLedgerApiError(0, err.code, err.message) : err;
     }
@@ -426,7 +482,12 @@ export class MedLedgerClient {
 
   private check<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
     const r = schema.safeParse(value);
-    if (!r.success) throw new MedLedgerApiError(502, 'BAD_RESPONSE', `${this.url} answered with an unexpected body: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
+    if (!r.success)
+      throw new MedLedgerApiError(
+        502,
+        'BAD_RESPONSE',
+        `${this.url} answered with an unexpected body: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
+      );
     return r.data;
   }
 
@@ -446,11 +507,20 @@ export class MedLedgerClient {
   async call(method: 'GET' | 'POST', path: string, body?: unknown, signed = true): Promise<unknown> {
     const bytes = body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(body));
     for (let attempt = 1; ; attempt++) {
-      const headers: Record<string, string> = signed ? await signRequest({ audience: await this.nodeId(), method, pathAndQuery: path, body: bytes, signer: this.signer }) : {};
+      const headers: Record<string, string> = signed
+        ? await signRequest({ audience: await this.nodeId(), method, pathAndQuery: path, body: bytes, signer: this.signer })
+        : {};
       if (body !== undefined) headers['content-type'] = 'application/json';
       let res;
       try {
-        res = await this.transport.request({ method, url: new URL(path, this.base), headers, body: bytes, timeoutMs: this.timeoutMs, responseBytesMax: RESPONSE_BYTES_MAX });
+        res = await this.transport.request({
+          method,
+          url: new URL(path, this.base),
+          headers,
+          body: bytes,
+          timeoutMs: this.timeoutMs,
+          responseBytesMax: RESPONSE_BYTES_MAX,
+        });
       } catch (err) {
         if (err instanceof TransportError) {
           // The request never reached the server (a dropped kept-alive socket): resend once, freshly signed.

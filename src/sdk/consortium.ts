@@ -88,6 +88,8 @@ export function clientFromDir(dir: string, org: string, user: string, url?: stri
     target = node.apiUrl;
   }
   // The other peers of the consortium take a resubmission whose outcome this node left unknown.
-  const others = consortiumEndpoints(dir).filter((n) => n.roles.includes('peer') && n.apiUrl !== target).map((n) => n.apiUrl);
+  const others = consortiumEndpoints(dir)
+    .filter((n) => n.roles.includes('peer') && n.apiUrl !== target)
+    .map((n) => n.apiUrl);
   return new MedLedgerClient({ url: target, ...creds, failover: others });
 }

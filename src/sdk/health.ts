@@ -45,7 +45,11 @@ export function joinedCsv(parts: readonly RecordPart[]): Uint8Array | null {
   }
 }
 
-export interface HistogramSpec { readonly min: number; readonly max: number; readonly bins: number }
+export interface HistogramSpec {
+  readonly min: number;
+  readonly max: number;
+  readonly bins: number;
+}
 
 /** A part an allowed read did not release, and why (the contract's `withheld`). */
 const withheldSchema = z.array(z.object({ sensitivity: z.string(), reasons: z.array(z.string()) }));
@@ -79,7 +83,14 @@ const sessionStateSchema = z.object({
 });
 export type SessionState = z.infer<typeof sessionStateSchema>;
 
-const reauthorizedSchema = z.object({ auditId: z.string(), provider: z.string(), patient: z.string(), from: z.number().int(), state: z.number().int(), stateName: z.string() });
+const reauthorizedSchema = z.object({
+  auditId: z.string(),
+  provider: z.string(),
+  patient: z.string(),
+  from: z.number().int(),
+  state: z.number().int(),
+  stateName: z.string(),
+});
 
 /** A BMRS session: its provider and the patient (pseudonym), or a record of that patient. */
 export type SessionTarget = { readonly patient: string } | { readonly recordId: string };
@@ -140,19 +151,33 @@ export class HealthClient implements HealthCaller {
   }
 
   private async post(path: string, body: unknown): Promise<Record<string, unknown>> {
-    return await this.client.call('POST', path, body) as Record<string, unknown>;
+    return (await this.client.call('POST', path, body)) as Record<string, unknown>;
   }
 
   // ---- records --------------------------------------------------------------------------------
 
-  private async write(fn: 'createRecord' | 'updateRecord', recordId: string, input: RecordInput, extra: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const content = input.kind === 'fhir'
-      ? { kind: 'fhir', resource: input.resource }
-      : { kind: 'file', dataBase64: toBase64(input.data), mediaType: input.mediaType, ...(input.sensitivity ? { sensitivity: input.sensitivity } : {}) };
-    const prepared = await this.post('/v1/health/records/prepare', { recordId, content }) as { version: number; category: string; parts: unknown[]; expiresAtMs?: number };
+  private async write(
+    fn: 'createRecord' | 'updateRecord',
+    recordId: string,
+    input: RecordInput,
+    extra: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
+    const content =
+      input.kind === 'fhir'
+        ? { kind: 'fhir', resource: input.resource }
+        : { kind: 'file', dataBase64: toBase64(input.data), mediaType: input.mediaType, ...(input.sensitivity ? { sensitivity: input.sensitivity } : {}) };
+    const prepared = (await this.post('/v1/health/records/prepare', { recordId, content })) as {
+      version: number;
+      category: string;
+      parts: unknown[];
+      expiresAtMs?: number;
+    };
     // The contract refuses the write once the prepared content has expired at the custodian (decision 1160).
     const notAfter = typeof prepared.expiresAtMs === 'number' ? { notAfterMs: prepared.expiresAtMs } : {};
-    const args = fn === 'createRecord' ? { recordId, category: prepared.category, parts: prepared.parts, ...extra, ...notAfter } : { recordId, parts: prepared.parts, ...extra, ...notAfter };
+    const args =
+      fn === 'createRecord'
+        ? { recordId, category: prepared.category, parts: prepared.parts, ...extra, ...notAfter }
+        : { recordId, parts: prepared.parts, ...extra, ...notAfter };
     let r: SubmitOutcome;
     try {
       r = await this.submit(fn, args);
@@ -179,16 +204,31 @@ export class HealthClient implements HealthCaller {
    * not release and why. `session`: the user's BMRS session with the patient after the decision
    * (a violation, its death and who revives it are said in `session.notice`).
    */
-  async readRecord(a: { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: number }): Promise<{ allowed: boolean; txId: string; decision: Record<string, unknown>; parts: RecordPart[]; withheld: WithheldPart[]; session: SessionNotice | null; csv: Uint8Array | null; custodian: string | null; version: number | null }> {
+  async readRecord(a: { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: number }): Promise<{
+    allowed: boolean;
+    txId: string;
+    decision: Record<string, unknown>;
+    parts: RecordPart[];
+    withheld: WithheldPart[];
+    session: SessionNotice | null;
+    csv: Uint8Array | null;
+    custodian: string | null;
+    version: number | null;
+  }> {
     const req: Record<string, unknown> = { recordId: a.recordId, action: 'read', purpose: a.purpose };
     if (a.reason) req['reason'] = a.reason;
     if (a.sensitivity) req['sensitivity'] = a.sensitivity;
     if (a.version) req['version'] = a.version;
     const r = await this.submit('access', req);
     const session = sessionNoticeOf(r.payload);
-    if (r.payload['allowed'] !== true) return { allowed: false, txId: r.txId, decision: r.payload, parts: [], withheld: [], session, csv: null, custodian: null, version: null };
+    if (r.payload['allowed'] !== true)
+      return { allowed: false, txId: r.txId, decision: r.payload, parts: [], withheld: [], session, csv: null, custodian: null, version: null };
     const withheld = parsed(withheldSchema, r.payload['withheld'] ?? [], 'access withheld');
-    const c = await this.post('/v1/health/records/content', { txId: r.txId }) as { version: number; custodian: string; parts: Array<{ sensitivity: string; mediaType: string; cid: string; dataBase64: string }> };
+    const c = (await this.post('/v1/health/records/content', { txId: r.txId })) as {
+      version: number;
+      custodian: string;
+      parts: Array<{ sensitivity: string; mediaType: string; cid: string; dataBase64: string }>;
+    };
     const parts = c.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: base64Bytes(p.dataBase64) }));
     return { allowed: true, txId: r.txId, decision: r.payload, custodian: c.custodian, version: c.version, parts, withheld, session, csv: joinedCsv(parts) };
   }
@@ -204,19 +244,41 @@ export class HealthClient implements HealthCaller {
 
   // ---- care, consent, applications ------------------------------------------------------------
 
-  startCare(doctor: string, patient: string): Promise<SubmitOutcome> { return this.submit('startCare', { doctor, patient }); }
-  endCare(doctor: string, patient: string): Promise<SubmitOutcome> { return this.submit('endCare', { doctor, patient }); }
+  startCare(doctor: string, patient: string): Promise<SubmitOutcome> {
+    return this.submit('startCare', { doctor, patient });
+  }
+  endCare(doctor: string, patient: string): Promise<SubmitOutcome> {
+    return this.submit('endCare', { doctor, patient });
+  }
   /** Register a pseudonym of this admin's hospital (decision 0906: the patient's user id stays off chain). */
-  enrolPatient(pseudonym: string): Promise<SubmitOutcome> { return this.submit('enrolPatient', { pseudonym }); }
-  grantConsent(args: Record<string, unknown>): Promise<SubmitOutcome> { return this.submit('grantConsent', args); }
-  revokeConsent(consentId: string): Promise<SubmitOutcome> { return this.submit('revokeConsent', { consentId }); }
+  enrolPatient(pseudonym: string): Promise<SubmitOutcome> {
+    return this.submit('enrolPatient', { pseudonym });
+  }
+  grantConsent(args: Record<string, unknown>): Promise<SubmitOutcome> {
+    return this.submit('grantConsent', args);
+  }
+  revokeConsent(consentId: string): Promise<SubmitOutcome> {
+    return this.submit('revokeConsent', { consentId });
+  }
   /** The caller's patients: active care relations and unexpired consents naming them (pseudonyms only). */
-  myPatients(): Promise<unknown> { return this.evaluate('myPatients', {}); }
-  listConsents(patient: string): Promise<unknown> { return this.evaluate('listConsents', { patient }); }
-  exportConsent(consentId: string): Promise<unknown> { return this.evaluate('exportConsent', { consentId }); }
-  apply(args: Record<string, unknown>): Promise<SubmitOutcome> { return this.submit('apply', args); }
-  decideApplication(applicationId: string, approve: boolean): Promise<SubmitOutcome> { return this.submit('decideApplication', { applicationId, approve }); }
-  listApplications(query: Record<string, unknown>): Promise<unknown> { return this.evaluate('listApplications', query); }
+  myPatients(): Promise<unknown> {
+    return this.evaluate('myPatients', {});
+  }
+  listConsents(patient: string): Promise<unknown> {
+    return this.evaluate('listConsents', { patient });
+  }
+  exportConsent(consentId: string): Promise<unknown> {
+    return this.evaluate('exportConsent', { consentId });
+  }
+  apply(args: Record<string, unknown>): Promise<SubmitOutcome> {
+    return this.submit('apply', args);
+  }
+  decideApplication(applicationId: string, approve: boolean): Promise<SubmitOutcome> {
+    return this.submit('decideApplication', { applicationId, approve });
+  }
+  listApplications(query: Record<string, unknown>): Promise<unknown> {
+    return this.evaluate('listApplications', query);
+  }
 
   // ---- BMRS sessions (decision 0901) ----------------------------------------------------------
 
@@ -233,35 +295,79 @@ export class HealthClient implements HealthCaller {
 
   // ---- audit --------------------------------------------------------------------------------
 
-  auditTrail(query: Record<string, unknown>): Promise<unknown> { return this.evaluate('auditTrail', query); }
-  exportAuditEvents(query: Record<string, unknown>): Promise<unknown> { return this.evaluate('exportAuditEvents', query); }
-  exportProvenance(recordId: string): Promise<unknown> { return this.evaluate('exportProvenance', { recordId }); }
-  notifications(patient: string): Promise<unknown> { return this.evaluate('notifications', { patient }); }
+  auditTrail(query: Record<string, unknown>): Promise<unknown> {
+    return this.evaluate('auditTrail', query);
+  }
+  exportAuditEvents(query: Record<string, unknown>): Promise<unknown> {
+    return this.evaluate('exportAuditEvents', query);
+  }
+  exportProvenance(recordId: string): Promise<unknown> {
+    return this.evaluate('exportProvenance', { recordId });
+  }
+  notifications(patient: string): Promise<unknown> {
+    return this.evaluate('notifications', { patient });
+  }
 
   // ---- datasets and statistics --------------------------------------------------------------
 
   /** `minCohort`: the owner's minimum cohort for statistics over it (≥ the consortium floor); `queryBudget`: statistics requests per requester (decision 1163). */
-  async registerDataset(a: { datasetId: string; name: string; description?: string; data: Uint8Array; mediaType: 'text/csv' | 'application/fhir+json'; open?: boolean; minCohort?: number; queryBudget?: number }): Promise<Record<string, unknown>> {
-    const p = await this.post('/v1/health/datasets/prepare', { datasetId: a.datasetId, mediaType: a.mediaType, dataBase64: toBase64(a.data) }) as { cid: string; sizeBytes: number; columns: string[]; recordCount: number };
+  async registerDataset(a: {
+    datasetId: string;
+    name: string;
+    description?: string;
+    data: Uint8Array;
+    mediaType: 'text/csv' | 'application/fhir+json';
+    open?: boolean;
+    minCohort?: number;
+    queryBudget?: number;
+  }): Promise<Record<string, unknown>> {
+    const p = (await this.post('/v1/health/datasets/prepare', { datasetId: a.datasetId, mediaType: a.mediaType, dataBase64: toBase64(a.data) })) as {
+      cid: string;
+      sizeBytes: number;
+      columns: string[];
+      recordCount: number;
+    };
     const r = await this.submit('registerDataset', {
-      datasetId: a.datasetId, name: a.name, description: a.description ?? '', columns: p.columns, cid: p.cid, sizeBytes: p.sizeBytes, recordCount: p.recordCount, open: a.open ?? true,
-      ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}), ...(a.queryBudget !== undefined ? { queryBudget: a.queryBudget } : {}),
+      datasetId: a.datasetId,
+      name: a.name,
+      description: a.description ?? '',
+      columns: p.columns,
+      cid: p.cid,
+      sizeBytes: p.sizeBytes,
+      recordCount: p.recordCount,
+      open: a.open ?? true,
+      ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}),
+      ...(a.queryBudget !== undefined ? { queryBudget: a.queryBudget } : {}),
     });
     return { txId: r.txId, ...r.payload };
   }
 
-  listDatasets(bookmark = '', pageSize?: number): Promise<unknown> { return this.evaluate('listDatasets', { ...(bookmark ? { bookmark } : {}), ...(pageSize ? { pageSize } : {}) }); }
+  listDatasets(bookmark = '', pageSize?: number): Promise<unknown> {
+    return this.evaluate('listDatasets', { ...(bookmark ? { bookmark } : {}), ...(pageSize ? { pageSize } : {}) });
+  }
 
   /**
    * Request on chain; if allowed, the node gathers released partials, combines, suppresses; the
    * result is recorded on chain. `minCohort` can only raise the threshold (decision 1163).
    */
-  async statistics(a: { datasetIds: string[]; variable: string; purpose: string; histogram: HistogramSpec; minCohort?: number }): Promise<{ allowed: boolean; requestId: string; reasons: string[]; result: unknown }> {
-    const r = await this.submit('requestStatistics', { datasetIds: a.datasetIds, variable: a.variable, purpose: a.purpose, histogram: a.histogram, ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}) });
+  async statistics(a: {
+    datasetIds: string[];
+    variable: string;
+    purpose: string;
+    histogram: HistogramSpec;
+    minCohort?: number;
+  }): Promise<{ allowed: boolean; requestId: string; reasons: string[]; result: unknown }> {
+    const r = await this.submit('requestStatistics', {
+      datasetIds: a.datasetIds,
+      variable: a.variable,
+      purpose: a.purpose,
+      histogram: a.histogram,
+      ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}),
+    });
     const requestId = String(r.payload['requestId']);
     const reasons = (r.payload['reasons'] as string[] | undefined) ?? [];
     if (r.payload['allowed'] !== true) return { allowed: false, requestId, reasons, result: null };
-    const c = await this.post('/v1/health/statistics/compute', { requestId }) as { result: Record<string, unknown> };
+    const c = (await this.post('/v1/health/statistics/compute', { requestId })) as { result: Record<string, unknown> };
     await this.submit('recordStatisticsResult', { requestId, result: c.result });
     return { allowed: true, requestId, reasons, result: c.result };
   }

@@ -30,7 +30,8 @@ async function readBounded(res: Response, bytesMax: number): Promise<Uint8Array>
 export function createHttpTransport(_opts: TransportOptions): HttpTransport {
   const fail = (err: unknown, req: HttpRequest): TransportError => {
     if (err instanceof TransportError) return err;
-    if ((err as Error).name === 'TimeoutError') return new TransportError('TIMEOUT', `${req.url.origin} did not answer ${req.method} ${req.url.pathname} within ${req.timeoutMs} ms`);
+    if ((err as Error).name === 'TimeoutError')
+      return new TransportError('TIMEOUT', `${req.url.origin} did not answer ${req.method} ${req.url.pathname} within ${req.timeoutMs} ms`);
     return new TransportError('CONNECTION_FAILED', `cannot reach ${req.url.origin}: ${(err as Error).message} (is the node running?)`);
   };
   return {

@@ -20,9 +20,16 @@ export function createHttpTransport(opts: TransportOptions): HttpTransport {
     request(req: HttpRequest): Promise<HttpResponse> {
       return new Promise((resolve, reject) => {
         const r = httpsRequest(req.url, { method: req.method, agent, headers: req.headers, timeout: req.timeoutMs }, (res) => {
-          collect(res, req.responseBytesMax, (body) => resolve({ status: res.statusCode ?? 0, body }), (err) => reject(connectionError(err, req.url.origin)));
+          collect(
+            res,
+            req.responseBytesMax,
+            (body) => resolve({ status: res.statusCode ?? 0, body }),
+            (err) => reject(connectionError(err, req.url.origin)),
+          );
         });
-        r.on('timeout', () => r.destroy(new TransportError('TIMEOUT', `${req.url.origin} did not answer ${req.method} ${req.url.pathname} within ${req.timeoutMs} ms`)));
+        r.on('timeout', () =>
+          r.destroy(new TransportError('TIMEOUT', `${req.url.origin} did not answer ${req.method} ${req.url.pathname} within ${req.timeoutMs} ms`)),
+        );
         r.on('error', (err) => {
           // A kept-alive socket the server closed while idle fails the next request with
           // ECONNRESET before the server saw it (Node's documented race): the caller may retry
@@ -40,7 +47,12 @@ export function createHttpTransport(opts: TransportOptions): HttpTransport {
         const r = httpsRequest(req.url, { method: req.method, agent, headers: req.headers }, (res) => {
           const status = res.statusCode ?? 0;
           if (status !== 200) {
-            collect(res, req.responseBytesMax, (body) => resolve({ status, body }), (err) => reject(connectionError(err, req.url.origin)));
+            collect(
+              res,
+              req.responseBytesMax,
+              (body) => resolve({ status, body }),
+              (err) => reject(connectionError(err, req.url.origin)),
+            );
             return;
           }
           res.setEncoding('utf8');
@@ -52,13 +64,21 @@ export function createHttpTransport(opts: TransportOptions): HttpTransport {
               reject(err);
             }
           });
-          res.on('end', () => (signal?.aborted ? resolve({ status: 200, body: new Uint8Array(0) }) : reject(new TransportError('STREAM_ENDED', `${req.url.origin} closed the event stream`))));
+          res.on('end', () =>
+            signal?.aborted
+              ? resolve({ status: 200, body: new Uint8Array(0) })
+              : reject(new TransportError('STREAM_ENDED', `${req.url.origin} closed the event stream`)),
+          );
           res.on('error', (err) => (signal?.aborted ? resolve({ status: 200, body: new Uint8Array(0) }) : reject(connectionError(err, req.url.origin))));
         });
-        signal?.addEventListener('abort', () => {
-          r.destroy();
-          resolve({ status: 200, body: new Uint8Array(0) });
-        }, { once: true });
+        signal?.addEventListener(
+          'abort',
+          () => {
+            r.destroy();
+            resolve({ status: 200, body: new Uint8Array(0) });
+          },
+          { once: true },
+        );
         r.on('error', (err) => (signal?.aborted ? resolve({ status: 200, body: new Uint8Array(0) }) : reject(connectionError(err, req.url.origin))));
         r.end();
       });

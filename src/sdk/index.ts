@@ -1,3 +1,9 @@
 export { MedLedgerClient, MedLedgerApiError, type MedLedgerClientOptions, type SubmitOptions, type SubmitResult, type LedgerEvent } from './client.ts';
-export type { StatusResponseT as NodeStatusJson, BlockResponseT as BlockJson, TxStatusT as TxStatusJson, BlockEventT, ContractEventT } from '../protocol/schemas.ts';
+export type {
+  StatusResponseT as NodeStatusJson,
+  BlockResponseT as BlockJson,
+  TxStatusT as TxStatusJson,
+  BlockEventT,
+  ContractEventT,
+} from '../protocol/schemas.ts';
 export { clientFromDir, consortiumEndpoints, readConsortiumConfig, userCredentials, type NodeEndpoint, type UserCredentials } from './consortium.ts';

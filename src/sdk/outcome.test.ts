@@ -23,7 +23,8 @@ function scriptedTransport(nodes: Record<string, NodeScript>): HttpTransport & {
       const node = nodes[req.url.origin];
       if (!node) throw new TransportError('ECONNREFUSED', `cannot reach ${req.url.origin}: connection refused`);
       if (req.url.pathname === '/v1/health') return json(200, { ok: true, nodeId: `node-of-${req.url.port}`, org: 'H1' });
-      if (req.url.pathname === '/v1/submit') submits.push({ origin: req.url.origin, envelope: (JSON.parse(new TextDecoder().decode(req.body)) as { envelope: string }).envelope });
+      if (req.url.pathname === '/v1/submit')
+        submits.push({ origin: req.url.origin, envelope: (JSON.parse(new TextDecoder().decode(req.body)) as { envelope: string }).envelope });
       const r = node(req);
       if (r instanceof Error) throw r;
       return r;
@@ -44,10 +45,22 @@ describe('submission outcomes', () => {
   before(async () => {
     consortium = await createConsortium({ orgs: ['H1'], users: [{ org: 'H1', commonName: 'doctor1', role: 'doctor' }] });
     const user = consortium.users[0]!;
-    const proposal = buildProposal({ contract: 'assets', fn: 'create', args: ['a1', 'p', '1'], creator: user.certPem, nonce: new Uint8Array(24).fill(7), timestampMs: Date.now() });
+    const proposal = buildProposal({
+      contract: 'assets',
+      fn: 'create',
+      args: ['a1', 'p', '1'],
+      creator: user.certPem,
+      nonce: new Uint8Array(24).fill(7),
+      timestampMs: Date.now(),
+    });
     // Only the envelope's shape matters to the client (the nodes here are scripted).
     const proposalBytes = encode(proposal);
-    const response = encodeResponse({ proposalHash: sha256(proposalBytes), rwset: { namespaces: [] }, result: { status: 200, message: '', payload: new Uint8Array() }, event: null });
+    const response = encodeResponse({
+      proposalHash: sha256(proposalBytes),
+      rwset: { namespaces: [] },
+      result: { status: 200, message: '', payload: new Uint8Array() },
+      event: null,
+    });
     envelope = encodeEnvelope({ payload: encode({ proposal: proposalBytes, response, endorsements: [] }), signature: new Uint8Array(64) });
     txId = parseTx(envelope).proposal.txId;
   });
@@ -56,7 +69,8 @@ describe('submission outcomes', () => {
     const user = consortium.users[0]!;
     return new MedLedgerClient({ url: A, certPem: user.certPem, keyPem: user.keyPem, nodeId: 'node-a', transport, failover });
   };
-  const status = (duplicate: boolean): HttpResponse => json(200, { txId, status: 'COMMITTED', code: 'VALID', blockNumber: 9, reason: '', ...(duplicate ? { duplicate: true } : {}) });
+  const status = (duplicate: boolean): HttpResponse =>
+    json(200, { txId, status: 'COMMITTED', code: 'VALID', blockNumber: 9, reason: '', ...(duplicate ? { duplicate: true } : {}) });
 
   it('a node that dies mid-request: the same envelope goes to the next node, which reports the commit', async () => {
     const t = scriptedTransport({
@@ -66,7 +80,10 @@ describe('submission outcomes', () => {
     const r = await client(t, [B, C]).submitEnvelope(envelope);
     assert.equal(r.status, 'COMMITTED');
     assert.equal(r.code, 'VALID');
-    assert.deepEqual(t.submits.map((s) => s.origin), [A, B]);
+    assert.deepEqual(
+      t.submits.map((s) => s.origin),
+      [A, B],
+    );
     assert.equal(t.submits[0]!.envelope, t.submits[1]!.envelope, 'the identical signed envelope (same txId), not a new transaction');
   });
 
@@ -82,7 +99,11 @@ describe('submission outcomes', () => {
       assert.match(err.message, new RegExp(`tx status ${txId}`));
       return true;
     });
-    assert.deepEqual(t.submits.map((s) => s.origin), [A, B], 'C refused the connection: nothing sent there');
+    assert.deepEqual(
+      t.submits.map((s) => s.origin),
+      [A, B],
+      'C refused the connection: nothing sent there',
+    );
   });
 
   it('the node itself says the orderer did not answer: unknown, even with no other node to ask', async () => {
@@ -103,15 +124,26 @@ describe('submission outcomes', () => {
   });
 
   it('the ordering service refused it (not accepted): a refusal after trying the others', async () => {
-    const refuse = (): HttpResponse => json(503, { error: { code: 'ORDERING_UNAVAILABLE', message: 'the ordering service did not accept it: no leader', txId } });
+    const refuse = (): HttpResponse =>
+      json(503, { error: { code: 'ORDERING_UNAVAILABLE', message: 'the ordering service did not accept it: no leader', txId } });
     const t = scriptedTransport({ [A]: refuse, [B]: refuse });
-    await assert.rejects(client(t, [B]).submitEnvelope(envelope), (err: unknown) => err instanceof MedLedgerApiError && !(err instanceof OutcomeUnknownError) && err.code === 'ORDERING_UNAVAILABLE' && /not ordered/.test(err.message));
+    await assert.rejects(
+      client(t, [B]).submitEnvelope(envelope),
+      (err: unknown) =>
+        err instanceof MedLedgerApiError && !(err instanceof OutcomeUnknownError) && err.code === 'ORDERING_UNAVAILABLE' && /not ordered/.test(err.message),
+    );
   });
 
   it('a 4xx refusal is final: no other node is asked', async () => {
-    const t = scriptedTransport({ [A]: () => json(400, { error: { code: 'BAD_TX_SIGNATURE', message: 'the envelope signature does not verify' } }), [B]: () => status(false) });
+    const t = scriptedTransport({
+      [A]: () => json(400, { error: { code: 'BAD_TX_SIGNATURE', message: 'the envelope signature does not verify' } }),
+      [B]: () => status(false),
+    });
     await assert.rejects(client(t, [B]).submitEnvelope(envelope), (err: unknown) => err instanceof MedLedgerApiError && err.code === 'BAD_TX_SIGNATURE');
-    assert.deepEqual(t.submits.map((s) => s.origin), [A]);
+    assert.deepEqual(
+      t.submits.map((s) => s.origin),
+      [A],
+    );
   });
 
   it('endorsement through a node that is down goes to the next one (nothing is ordered yet)', async () => {
@@ -122,7 +154,10 @@ describe('submission outcomes', () => {
         return json(503, { error: { code: 'ENDORSER_UNAVAILABLE', message: 'scripted: stop here' } });
       },
     });
-    await assert.rejects(client(t, [B]).submit('assets', 'create', ['x', 'p', '1']), (err: unknown) => err instanceof MedLedgerApiError && err.code === 'ENDORSER_UNAVAILABLE');
+    await assert.rejects(
+      client(t, [B]).submit('assets', 'create', ['x', 'p', '1']),
+      (err: unknown) => err instanceof MedLedgerApiError && err.code === 'ENDORSER_UNAVAILABLE',
+    );
     assert.deepEqual(endorsedBy, [B], 'A refused the connection; B was asked');
   });
 });

@@ -36,7 +36,11 @@ export interface TransportOptions {
 /** No HTTP answer: `code` names why (ECONNREFUSED, TIMEOUT, …); `retryable` when resending is safe. */
 export class TransportError extends Error {
   override readonly name = 'TransportError';
-  constructor(readonly code: string, message: string, readonly retryable = false) {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable = false,
+  ) {
     super(message);
   }
 }

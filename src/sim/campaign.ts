@@ -33,7 +33,8 @@ export class CampaignAggregator {
     if (r.violations.length > 0) {
       this.violationCount += r.violations.length;
       this.failingSeeds.push(r.seed);
-      if (this.failures.length < CAMPAIGN_FAILURES_KEPT) this.failures.push({ seed: r.seed, violations: r.violations, faultSchedule: r.faultSchedule, trace: r.trace });
+      if (this.failures.length < CAMPAIGN_FAILURES_KEPT)
+        this.failures.push({ seed: r.seed, violations: r.violations, faultSchedule: r.faultSchedule, trace: r.trace });
     }
     for (const [type, s] of Object.entries(r.metrics.messagesByType)) {
       const agg = this.messages.get(type) ?? { count: 0, bytes: 0 };
@@ -85,7 +86,8 @@ export class CampaignAggregator {
 }
 
 export function checkCampaignRange(seeds: number, seedStart: number): void {
-  if (!Number.isSafeInteger(seeds) || seeds < 1 || seeds > CAMPAIGN_SEEDS_MAX) throw new SimOptionsError(`seeds must be an integer between 1 and ${CAMPAIGN_SEEDS_MAX}, got ${seeds}`);
+  if (!Number.isSafeInteger(seeds) || seeds < 1 || seeds > CAMPAIGN_SEEDS_MAX)
+    throw new SimOptionsError(`seeds must be an integer between 1 and ${CAMPAIGN_SEEDS_MAX}, got ${seeds}`);
   if (!Number.isSafeInteger(seedStart) || seedStart < 0 || seedStart + seeds - 1 > SEED_MAX) {
     throw new SimOptionsError(`seedStart must be an integer >= 0 with seedStart + seeds - 1 <= ${SEED_MAX}, got ${seedStart}`);
   }

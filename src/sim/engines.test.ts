@@ -25,7 +25,11 @@ for (const name of engineNames().filter((n) => !n.startsWith('test-'))) {
       it(`faults ${faults}: no violation on seeds ${SEEDS[faults].join(', ')}`, () => {
         for (const seed of SEEDS[faults]) {
           const r = runSimulation({ engine: name, nodes: nodesFor(name), seed, faults, durationMs: 800, crypto: 'fast' });
-          assert.deepEqual(r.violations, [], `seed ${seed} (replay: medledger sim --engine ${name} --nodes ${nodesFor(name)} --seeds 1 --seed-start ${seed} --faults ${faults} --duration-ms 800 --crypto fast)\n${r.faultSchedule.join('\n')}\n${r.trace.join('\n')}`);
+          assert.deepEqual(
+            r.violations,
+            [],
+            `seed ${seed} (replay: medledger sim --engine ${name} --nodes ${nodesFor(name)} --seeds 1 --seed-start ${seed} --faults ${faults} --duration-ms 800 --crypto fast)\n${r.faultSchedule.join('\n')}\n${r.trace.join('\n')}`,
+          );
           assert.ok(r.metrics.decidedProposals > 0, `seed ${seed}: something was decided`);
         }
       });

@@ -46,7 +46,10 @@ describe('network model', () => {
 
   it('a symmetric partition cuts both directions between groups only, and heals', () => {
     const net = new SimNetwork(ids, new SeededRng(3), cfg());
-    net.setPartition([['n1', 'n2'], ['n3', 'n4']]);
+    net.setPartition([
+      ['n1', 'n2'],
+      ['n3', 'n4'],
+    ]);
     assert.equal(net.route('n1', 'n3', 0).dropped, 'partition');
     assert.equal(net.route('n3', 'n1', 0).dropped, 'partition');
     assert.equal(net.route('n1', 'n2', 0).dropped, null);
@@ -85,7 +88,10 @@ describe('network model', () => {
 
   it('keeps per-link FIFO order without reordering, and reorders with it', () => {
     const fifo = deliveries(new SimNetwork(ids, new SeededRng(6), cfg({ reorder: false, latencyMs: { min: 1, max: 50 } })), 'n1', 'n2', 500).times;
-    assert.deepEqual(fifo, [...fifo].sort((a, b) => a - b));
+    assert.deepEqual(
+      fifo,
+      [...fifo].sort((a, b) => a - b),
+    );
     // Find a link whose latency range is wide enough to reorder sends 1 ms apart.
     const net = new SimNetwork(ids, new SeededRng(6), cfg({ reorder: true, latencyMs: { min: 1, max: 50 } }));
     const reordered = ids.some((to) => {
@@ -135,7 +141,11 @@ describe('event queue', () => {
 
 describe('fault plans', () => {
   it('never has more than crashMax nodes crashed, nor crashed + Byzantine above f', () => {
-    for (const [engine, nodes, faults] of [['test-sequencer', 5, 'crash'], ['test-sequencer-bft', 7, 'all'], ['test-sequencer-bft', 4, 'all']] as const) {
+    for (const [engine, nodes, faults] of [
+      ['test-sequencer', 5, 'crash'],
+      ['test-sequencer-bft', 7, 'all'],
+      ['test-sequencer-bft', 4, 'all'],
+    ] as const) {
       for (let seed = 0; seed < 200; seed++) {
         const o = resolveOptions({ engine, nodes, seed, faults, durationMs: 5000, crashMax: engine === 'test-sequencer' ? 2 : undefined });
         const ids7 = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);

@@ -48,7 +48,13 @@ export class TestKit {
   readonly contracts: ContractRegistry;
   private decidedDigest: Bytes = GENESIS_DIGEST;
 
-  private constructor(readonly consortium: Consortium, orgs: string[], contracts: readonly Contract[], policy: string | undefined, readonly ordererId: string) {
+  private constructor(
+    readonly consortium: Consortium,
+    orgs: string[],
+    contracts: readonly Contract[],
+    policy: string | undefined,
+    readonly ordererId: string,
+  ) {
     this.orgs = orgs;
     this.contracts = new ContractRegistry();
     for (const c of contracts) this.contracts.register(c);
@@ -91,7 +97,12 @@ export class TestKit {
     return new Peer({ org, id: node.commonName, certPem: node.certPem, keyPem: node.keyPem, ledgerDir: dir, genesis: this.genesis, contracts: this.contracts });
   }
 
-  proposal(user: TestUser, fn: string, args: readonly string[], opts: { contract?: string; nonce?: Bytes; timestampMs?: number } = {}): { proposal: TxProposal; signed: SignedProposal } {
+  proposal(
+    user: TestUser,
+    fn: string,
+    args: readonly string[],
+    opts: { contract?: string; nonce?: Bytes; timestampMs?: number } = {},
+  ): { proposal: TxProposal; signed: SignedProposal } {
     const proposal = buildProposal({
       contract: opts.contract ?? 'assets',
       fn,

@@ -35,26 +35,30 @@ export interface RecordsNetwork {
 export async function waitForLeader(nodes: readonly MedLedgerNode[], timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const leader = nodes.map((n) => n.status().consensus as { leader?: string | null } | null).find((c) => c && typeof c.leader === 'string' && c.leader !== '');
+    const leader = nodes
+      .map((n) => n.status().consensus as { leader?: string | null } | null)
+      .find((c) => c && typeof c.leader === 'string' && c.leader !== '');
     if (leader) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`no leader elected within ${timeoutMs} ms`);
 }
 
-export async function startRecordsNetwork(opts: {
-  orgs?: number;
-  /** Custodians journal and record served reads on chain (default false: only `access` audits a read). */
-  recordServedReads?: boolean;
-  api?: boolean;
-  /**
-   * With `api`: also serve the web console (built into `assetsDir`) on a loopback plain-HTTP
-   * listener per node (RecordsNetwork.consoleUrls), optionally offering the demo users.
-   */
-  console?: { readonly assetsDir: string; readonly demoUsers?: boolean };
-  /** Per-organisation service options (override the above). */
-  service?: (org: string, node: MedLedgerNode) => RecordServiceOptions;
-} = {}): Promise<RecordsNetwork> {
+export async function startRecordsNetwork(
+  opts: {
+    orgs?: number;
+    /** Custodians journal and record served reads on chain (default false: only `access` audits a read). */
+    recordServedReads?: boolean;
+    api?: boolean;
+    /**
+     * With `api`: also serve the web console (built into `assetsDir`) on a loopback plain-HTTP
+     * listener per node (RecordsNetwork.consoleUrls), optionally offering the demo users.
+     */
+    console?: { readonly assetsDir: string; readonly demoUsers?: boolean };
+    /** Per-organisation service options (override the above). */
+    service?: (org: string, node: MedLedgerNode) => RecordServiceOptions;
+  } = {},
+): Promise<RecordsNetwork> {
   const dir = mkdtempSync(join(tmpdir(), 'medledger-records-'));
   const basePort = 20_000 + Math.floor(Math.random() * 20_000);
   const init = await initConsortium({ dir, orgs: opts.orgs ?? 3, engine: 'raft', basePort, tickMs: 20 });
@@ -71,7 +75,11 @@ export async function startRecordsNetwork(opts: {
   const caller = (org: string, user: string, viaOrg?: string): HealthCaller => {
     const node = nodes.get(viaOrg ?? org);
     if (!node) throw new Error(`no node for ${viaOrg ?? org}`);
-    return gatewayCaller(node, readFileSync(join(dir, 'crypto', org, user, 'cert.pem'), 'utf8'), readFileSync(join(dir, 'crypto', org, user, 'key.pem'), 'utf8'));
+    return gatewayCaller(
+      node,
+      readFileSync(join(dir, 'crypto', org, user, 'cert.pem'), 'utf8'),
+      readFileSync(join(dir, 'crypto', org, user, 'key.pem'), 'utf8'),
+    );
   };
   try {
     for (const n of init.nodes) {
@@ -81,15 +89,29 @@ export async function startRecordsNetwork(opts: {
       const records = RecordService.attach(node, { recordServedReads: opts.recordServedReads ? {} : false, ...opts.service?.(n.org, node) });
       services.set(n.org, records);
       if (opts.api) {
-        apis.set(n.org, await startApiServer(node, {
-          host: config.listen.api.host,
-          port: config.listen.api.port,
-          tls: { certChainPem: `${readPem(config.identity.cert, 'cert').trim()}\n${readPem(config.identity.orgCa, 'org CA').trim()}\n`, keyPem: readPem(config.identity.key, 'key') },
-          bodyLimitBytes: 8 * 1024 * 1024,
-          logger: createLogger('api', { node: node.nodeId }),
-          routes: [(app, who) => registerHealthRoutes(app, who, records)],
-          ...(opts.console ? { console: { assetsDir: opts.console.assetsDir, demoUsers: opts.console.demoUsers ? { cryptoDir: join(dir, 'crypto'), org: n.org } : null, listen: { host: '127.0.0.1', port: 0 } } } : {}),
-        }));
+        apis.set(
+          n.org,
+          await startApiServer(node, {
+            host: config.listen.api.host,
+            port: config.listen.api.port,
+            tls: {
+              certChainPem: `${readPem(config.identity.cert, 'cert').trim()}\n${readPem(config.identity.orgCa, 'org CA').trim()}\n`,
+              keyPem: readPem(config.identity.key, 'key'),
+            },
+            bodyLimitBytes: 8 * 1024 * 1024,
+            logger: createLogger('api', { node: node.nodeId }),
+            routes: [(app, who) => registerHealthRoutes(app, who, records)],
+            ...(opts.console
+              ? {
+                  console: {
+                    assetsDir: opts.console.assetsDir,
+                    demoUsers: opts.console.demoUsers ? { cryptoDir: join(dir, 'crypto'), org: n.org } : null,
+                    listen: { host: '127.0.0.1', port: 0 },
+                  },
+                }
+              : {}),
+          }),
+        );
         const consoleUrl = apis.get(n.org)!.consoleUrl;
         if (opts.console && !consoleUrl) throw new Error(`the console of ${n.org} is not listening`);
         if (consoleUrl) consoleUrls.set(n.org, consoleUrl);

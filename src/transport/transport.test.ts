@@ -101,7 +101,10 @@ describe('mTLS transport', () => {
   });
 
   it('refuses certificates from another consortium and non-member identities', async () => {
-    for (const [label, c, org] of [['foreign', outsider, 'H1'], ['non-member', consortium, 'Stranger']] as const) {
+    for (const [label, c, org] of [
+      ['foreign', outsider, 'H1'],
+      ['non-member', consortium, 'Stranger'],
+    ] as const) {
       const before = transports.get('H2')!.getStats().rejectedConnections;
       const intruder = make(org, c);
       await intruder.start();
@@ -133,7 +136,10 @@ describe('mTLS transport', () => {
       ca: [consortium.root.certPem],
       checkServerIdentity: () => undefined,
     } as unknown as ClientOptions);
-    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     for (let i = 0; i < 3; i++) ws.send(Buffer.from([0xff, 0xfe, i]));
     assert.equal(await closed, 1003);
@@ -153,7 +159,10 @@ describe('mTLS transport', () => {
     // timeout would fail it otherwise).
     await assert.rejects(inFlight, (err: Error) => err.name === 'PeerUnavailableError' && /lost/.test(err.message));
     await waitFor(() => !h1.isConnected('node.H3'), 'disconnect');
-    await assert.rejects(h1.request('node.H3', 'echo', utf8('y'), 60_000), (err: Error) => err.name === 'PeerUnavailableError' && /not connected/.test(err.message));
+    await assert.rejects(
+      h1.request('node.H3', 'echo', utf8('y'), 60_000),
+      (err: Error) => err.name === 'PeerUnavailableError' && /not connected/.test(err.message),
+    );
     assert.ok(Date.now() - started < 30_000);
     const again = make('H3', consortium, port);
     await again.start();

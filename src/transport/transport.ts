@@ -103,7 +103,11 @@ export class TransportError extends Error {
  */
 export class PeerUnavailableError extends TransportError {
   override readonly name = 'PeerUnavailableError';
-  constructor(readonly peerId: NodeId, message: string, readonly sent = false) {
+  constructor(
+    readonly peerId: NodeId,
+    message: string,
+    readonly sent = false,
+  ) {
     super(message);
   }
 }
@@ -255,7 +259,19 @@ export class Transport {
 
   private addPeer(peerId: NodeId, url: string): void {
     if (peerId === this.o.selfId) return;
-    const link: OutboundLink = { peerId, url, socket: null, connected: false, queue: [], queueBytes: 0, backoffMs: this.o.reconnectInitialMs, timer: null, closed: false, createdAtMs: this.o.clock(), everConnected: false };
+    const link: OutboundLink = {
+      peerId,
+      url,
+      socket: null,
+      connected: false,
+      queue: [],
+      queueBytes: 0,
+      backoffMs: this.o.reconnectInitialMs,
+      timer: null,
+      closed: false,
+      createdAtMs: this.o.clock(),
+      everConnected: false,
+    };
     this.links.set(peerId, link);
     this.connect(link);
   }
@@ -263,7 +279,8 @@ export class Transport {
   private enqueue(to: NodeId, frame: Bytes): boolean {
     const link = this.links.get(to);
     if (!link) return false;
-    if (frame.byteLength > this.o.messageBytesMax) throw new TransportError(`message of ${frame.byteLength} bytes to ${to} exceeds the ${this.o.messageBytesMax}-byte limit`);
+    if (frame.byteLength > this.o.messageBytesMax)
+      throw new TransportError(`message of ${frame.byteLength} bytes to ${to} exceeds the ${this.o.messageBytesMax}-byte limit`);
     if (link.queue.length >= this.o.queueMessagesMax || link.queueBytes + frame.byteLength > this.o.queueBytesMax) {
       this.stats.droppedQueueFull += 1;
       return false;

@@ -30,12 +30,14 @@ const contrast: CSSVariablesResolver = (t) => ({
   light: {
     '--mantine-color-dimmed': t.colors.gray[7]!,
     '--mantine-color-placeholder': t.colors.gray[7]!,
-    ...Object.fromEntries(['blue', 'green', 'red', 'orange', 'gray', 'yellow', 'teal', 'violet', 'grape', 'cyan'].flatMap((c) => [
-      [`--mantine-color-${c}-light-color`, darken(t.colors[c]![9]!, 0.3)],
-      [`--mantine-color-${c}-text`, darken(t.colors[c]![9]!, 0.3)],
-      [`--mantine-color-${c}-filled`, darken(t.colors[c]![9]!, 0.2)],
-      [`--mantine-color-${c}-filled-hover`, darken(t.colors[c]![9]!, 0.35)],
-    ])),
+    ...Object.fromEntries(
+      ['blue', 'green', 'red', 'orange', 'gray', 'yellow', 'teal', 'violet', 'grape', 'cyan'].flatMap((c) => [
+        [`--mantine-color-${c}-light-color`, darken(t.colors[c]![9]!, 0.3)],
+        [`--mantine-color-${c}-text`, darken(t.colors[c]![9]!, 0.3)],
+        [`--mantine-color-${c}-filled`, darken(t.colors[c]![9]!, 0.2)],
+        [`--mantine-color-${c}-filled-hover`, darken(t.colors[c]![9]!, 0.35)],
+      ]),
+    ),
     '--mantine-primary-color-light-color': t.colors.blue[9]!,
   },
   dark: {},

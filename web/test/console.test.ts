@@ -17,7 +17,8 @@ import { shellTests } from './pages/shell.ts';
 process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
 
 // CI installs Debian's chromium (.ci/run); elsewhere a missing browser skips with a reason.
-const skip = !chromiumAvailable() && process.env.CI !== 'true' ? `no Chromium at ${CHROMIUM_PATH} (apt-get install -y chromium, or set MEDLEDGER_CHROMIUM)` : false;
+const skip =
+  !chromiumAvailable() && process.env.CI !== 'true' ? `no Chromium at ${CHROMIUM_PATH} (apt-get install -y chromium, or set MEDLEDGER_CHROMIUM)` : false;
 
 describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 900_000 }, () => {
   let tb: ConsoleTestbed | null = null;
@@ -37,7 +38,10 @@ describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 90
 
   // MEDLEDGER_CONSOLE_SUITES=records,blocks runs only those suites (the shell's sign-in always
   // runs): the inner loop while building one page. CI runs them all.
-  const only = (process.env.MEDLEDGER_CONSOLE_SUITES ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const only = (process.env.MEDLEDGER_CONSOLE_SUITES ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const suites: ReadonlyArray<readonly [string, (tb: () => ConsoleTestbed) => void]> = [
     ['network', networkTests],
     ['blocks', blocksTests],

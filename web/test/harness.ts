@@ -53,7 +53,15 @@ export async function startTestbed(): Promise<ConsoleTestbed> {
     const seeded = await seedDemo(net.dir, orgs, () => undefined);
     browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
-      args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-gpu', '--disable-dev-shm-usage'],
+      args: [
+        '--no-sandbox',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+      ],
     });
     const b = browser;
     const problems: string[] = [];
@@ -87,7 +95,10 @@ export async function startTestbed(): Promise<ConsoleTestbed> {
         await page.getByTestId('credential-files').setInputFiles([join(dir, 'cert.pem'), join(dir, 'key.pem')]);
         await page.getByRole('button', { name: 'Sign in', exact: true }).click();
         // Patients' on-chain id is their pseudonym (decision 0906), not the login name.
-        await page.getByTestId('whoami').filter({ hasText: `${userOrg}/` }).waitFor({ timeout: 30_000 });
+        await page
+          .getByTestId('whoami')
+          .filter({ hasText: `${userOrg}/` })
+          .waitFor({ timeout: 30_000 });
         return page;
       },
       sdk(org, user) {
@@ -100,12 +111,25 @@ export async function startTestbed(): Promise<ConsoleTestbed> {
         // inline script is ever needed by the console itself).
         await page.evaluate(axeSource);
         const result = await page.evaluate(async () => {
-          const axe = (globalThis as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: unknown }> }> }> } }).axe;
+          const axe = (
+            globalThis as unknown as {
+              axe: {
+                run(
+                  ctx: unknown,
+                  opts: unknown,
+                ): Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: unknown }> }> }>;
+              };
+            }
+          ).axe;
           const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
           return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => JSON.stringify(n.target)) }));
         });
         const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-        assert.deepEqual(bad, [], `${label}: accessibility violations:\n${bad.map((v) => `  ${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`).join('\n')}`);
+        assert.deepEqual(
+          bad,
+          [],
+          `${label}: accessibility violations:\n${bad.map((v) => `  ${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`).join('\n')}`,
+        );
       },
       async screenshot(page, name) {
         if (process.env.MEDLEDGER_SCREENSHOTS !== '1') return;

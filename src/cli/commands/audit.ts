@@ -9,9 +9,22 @@ import { asUser, healthCommand, morePages, PAGE_SIZE_MAX, pageOptions, resolvePa
 
 type Actor = { org: string; id: string; role: string };
 type Entry = {
-  txId?: string; atMs: number; op: string; outcome: string; actor: Actor; recordedBy?: Actor | null;
-  recordId: string | null; datasetId?: string | null; consentId?: string | null; applicationId?: string | null;
-  purpose: string | null; reasons: string[]; securityAlert: boolean; flags?: string[]; ticket?: string | null; part?: string | null;
+  txId?: string;
+  atMs: number;
+  op: string;
+  outcome: string;
+  actor: Actor;
+  recordedBy?: Actor | null;
+  recordId: string | null;
+  datasetId?: string | null;
+  consentId?: string | null;
+  applicationId?: string | null;
+  purpose: string | null;
+  reasons: string[];
+  securityAlert: boolean;
+  flags?: string[];
+  ticket?: string | null;
+  part?: string | null;
 };
 
 /**
@@ -46,12 +59,20 @@ export function auditTable(r: unknown, names: PatientNames): string {
     for (const [k, parts] of groups) notes.push(`${k}${parts.length ? ` (${parts.join(', ')} part${parts.length > 1 ? 's' : ''})` : ''}`);
     if (e.recordedBy) notes.push(`recorded by ${e.recordedBy.org} (custodian) for this read${e.part ? `: ${e.part} part` : ''}`);
     lines.push([
-      localTime(e.atMs), e.recordedBy ? `${e.op} (served)` : e.op, e.outcome, `${actorLabel(names, e.actor.org, e.actor.id)} (${e.actor.role})`,
-      e.recordId ?? e.datasetId ?? e.consentId ?? e.applicationId ?? '', e.purpose ?? '', notes.join('; '),
+      localTime(e.atMs),
+      e.recordedBy ? `${e.op} (served)` : e.op,
+      e.outcome,
+      `${actorLabel(names, e.actor.org, e.actor.id)} (${e.actor.role})`,
+      e.recordId ?? e.datasetId ?? e.consentId ?? e.applicationId ?? '',
+      e.purpose ?? '',
+      notes.join('; '),
     ]);
     if (e.outcome !== 'allow' && e.reasons.length) lines.push([`why: ${e.reasons.join('; ')}`]);
   }
-  return [table(['time', 'event', 'result', 'who', 'record / dataset', 'purpose', 'note'], lines), '', zoneNote()].join('\n') + morePages((r as { bookmark?: string }).bookmark);
+  return (
+    [table(['time', 'event', 'result', 'who', 'record / dataset', 'purpose', 'note'], lines), '', zoneNote()].join('\n') +
+    morePages((r as { bookmark?: string }).bookmark)
+  );
 }
 
 type Notification = { atMs: number; kind: string; actor: string; recordId: string | null; applicationId: string | null };
@@ -68,46 +89,62 @@ const NOTIFICATION_TEXT: Record<string, string> = {
 export function feedTable(r: unknown, names: PatientNames): string {
   const items = (r as { notifications?: Notification[] }).notifications ?? [];
   if (items.length === 0) return '(no notifications)';
-  return [
-    table(['time', 'what', 'by', 'record / application'], items.map((n) => [localTime(n.atMs), NOTIFICATION_TEXT[n.kind] ?? n.kind, actorRefLabel(names, n.actor), n.recordId ?? n.applicationId ?? ''])),
-    '',
-    zoneNote(),
-  ].join('\n') + morePages((r as { bookmark?: string }).bookmark);
+  return (
+    [
+      table(
+        ['time', 'what', 'by', 'record / application'],
+        items.map((n) => [localTime(n.atMs), NOTIFICATION_TEXT[n.kind] ?? n.kind, actorRefLabel(names, n.actor), n.recordId ?? n.applicationId ?? '']),
+      ),
+      '',
+      zoneNote(),
+    ].join('\n') + morePages((r as { bookmark?: string }).bookmark)
+  );
 }
 
 export function register(program: Command, _ctx: CommandContext): void {
   const audit = program.command('audit').description("Audit queries: a record's provenance, a patient's access log, an organisation's trail");
   const page = (c: Command): Command => pageOptions(c.option('--fhir', 'as a FHIR R4 Bundle of AuditEvent'));
-  const query = async (f: HealthFlags & { fhir?: boolean; pageSize: string; bookmark?: string }, q: Record<string, unknown>): Promise<void> => asUser(f, async (c, out) => {
-    const full = { ...q, pageSize: parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX), ...(f.bookmark ? { bookmark: f.bookmark } : {}) };
-    const r = f.fhir ? await c.exportAuditEvents(full) : await c.auditTrail(full);
-    out.result(r, () => (f.fhir ? JSON.stringify(r, null, 2) : auditTable(r, new PatientNames(resolve(f.dir), f.org))));
-  });
+  const query = async (f: HealthFlags & { fhir?: boolean; pageSize: string; bookmark?: string }, q: Record<string, unknown>): Promise<void> =>
+    asUser(f, async (c, out) => {
+      const full = { ...q, pageSize: parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX), ...(f.bookmark ? { bookmark: f.bookmark } : {}) };
+      const r = f.fhir ? await c.exportAuditEvents(full) : await c.auditTrail(full);
+      out.result(r, () => (f.fhir ? JSON.stringify(r, null, 2) : auditTable(r, new PatientNames(resolve(f.dir), f.org))));
+    });
 
   page(healthCommand(audit, 'record', "A record's provenance timeline (every create, update, read, denial, erase)"))
     .requiredOption('--record-id <id>', 'record id')
-    .action(async (f: HealthFlags & { recordId: string; fhir?: boolean; pageSize: string; bookmark?: string }) => query(f, { kind: 'record', recordId: f.recordId }));
+    .action(async (f: HealthFlags & { recordId: string; fhir?: boolean; pageSize: string; bookmark?: string }) =>
+      query(f, { kind: 'record', recordId: f.recordId }),
+    );
   page(healthCommand(audit, 'patient', '"Who saw my data": the patient\'s access log (the patient only)'))
     .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
-    .action(async (f: HealthFlags & { patient?: string; fhir?: boolean; pageSize: string; bookmark?: string }) => query(f, { kind: 'patient', patient: resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`) }));
+    .action(async (f: HealthFlags & { patient?: string; fhir?: boolean; pageSize: string; bookmark?: string }) =>
+      query(f, { kind: 'patient', patient: resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`) }),
+    );
   page(healthCommand(audit, 'org', "An organisation's audit trail (its admins, supervisors, auditors)"))
     .option('--of <org>', 'the organisation (default: --org)')
     .action(async (f: HealthFlags & { of?: string; fhir?: boolean; pageSize: string; bookmark?: string }) => query(f, { kind: 'org', org: f.of ?? f.org }));
   page(healthCommand(audit, 'dataset', "A dataset's trail (its owner's admins and supervisors)"))
     .requiredOption('--dataset-id <id>', 'dataset id')
-    .action(async (f: HealthFlags & { datasetId: string; fhir?: boolean; pageSize: string; bookmark?: string }) => query(f, { kind: 'dataset', datasetId: f.datasetId }));
+    .action(async (f: HealthFlags & { datasetId: string; fhir?: boolean; pageSize: string; bookmark?: string }) =>
+      query(f, { kind: 'dataset', datasetId: f.datasetId }),
+    );
 
   healthCommand(audit, 'feed', "The patient's notifications (break-the-glass, security alerts, applications, care, erasures)")
     .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
-    .action(async (f: HealthFlags & { patient?: string }) => asUser(f, async (c, out) => {
-      const r = await c.notifications(resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`));
-      out.result(r, () => feedTable(r, new PatientNames(resolve(f.dir), f.org)));
-    }));
+    .action(async (f: HealthFlags & { patient?: string }) =>
+      asUser(f, async (c, out) => {
+        const r = await c.notifications(resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`));
+        out.result(r, () => feedTable(r, new PatientNames(resolve(f.dir), f.org)));
+      }),
+    );
 
   healthCommand(audit, 'provenance', "A record's FHIR Provenance Bundle (create / update / erase)")
     .requiredOption('--record-id <id>', 'record id')
-    .action(async (f: HealthFlags & { recordId: string }) => asUser(f, async (c, out) => {
-      const r = await c.exportProvenance(f.recordId);
-      out.result(r, () => JSON.stringify(r, null, 2));
-    }));
+    .action(async (f: HealthFlags & { recordId: string }) =>
+      asUser(f, async (c, out) => {
+        const r = await c.exportProvenance(f.recordId);
+        out.result(r, () => JSON.stringify(r, null, 2));
+      }),
+    );
 }

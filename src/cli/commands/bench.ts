@@ -55,7 +55,11 @@ export function signatureWorkPerTx(o: { orgs: number; endorsers: number; txPerBl
     { step: 'each endorser checks the proposal signature and signs its endorsement', signs: m, verifies: m },
     { step: 'gateway checks every endorsement', signs: 0, verifies: m },
     { step: 'orderer admission checks the envelope signature', signs: 0, verifies: 1 },
-    { step: 'per block: each orderer signs its header, the leader signs the consensus certificate; each peer checks the header signature (÷ txs per block)', signs: (n + 1) / o.txPerBlock, verifies: n / o.txPerBlock },
+    {
+      step: 'per block: each orderer signs its header, the leader signs the consensus certificate; each peer checks the header signature (÷ txs per block)',
+      signs: (n + 1) / o.txPerBlock,
+      verifies: n / o.txPerBlock,
+    },
     { step: 'each peer validates: creator signature + every endorsement', signs: 0, verifies: n * (1 + m) },
   ];
   return { signs: steps.reduce((s, x) => s + x.signs, 0), verifies: steps.reduce((s, x) => s + x.verifies, 0), steps };
@@ -208,7 +212,11 @@ export function register(program: Command, _ctx: CommandContext): void {
       const out = makeOutput(flags.json ?? false);
       const txCount = parsePositiveInt('tx', flags.tx, 10_000_000);
       const size = parsePositiveInt('size', flags.size, BENCH_SIZE_MAX);
-      if (size < BENCH_SIZE_MIN) throw new CliError(`--size must be between ${BENCH_SIZE_MIN} and ${BENCH_SIZE_MAX} (assets.create(id, owner, value) holds at most ${BENCH_SIZE_MAX} bytes), got ${size}`, 2);
+      if (size < BENCH_SIZE_MIN)
+        throw new CliError(
+          `--size must be between ${BENCH_SIZE_MIN} and ${BENCH_SIZE_MAX} (assets.create(id, owner, value) holds at most ${BENCH_SIZE_MAX} bytes), got ${size}`,
+          2,
+        );
       const clients = parsePositiveInt('clients', flags.clients, 4096);
       const ecdsaMs = parsePositiveInt('ecdsa-ms', flags.ecdsaMs, 60_000);
       let local: LocalConsortium | null = null;
@@ -218,7 +226,8 @@ export function register(program: Command, _ctx: CommandContext): void {
         if (!existsSync(dir)) throw new CliError(`--dir ${flags.dir}: no such directory`, 2);
       } else {
         const orgs = parsePositiveInt('orgs', flags.orgs, ORGS_MAX);
-        if (!(ENGINE_NAMES as readonly string[]).includes(flags.consensus)) throw new CliError(`--consensus must be one of ${ENGINE_NAMES.join(', ')}, got "${flags.consensus}"`, 2);
+        if (!(ENGINE_NAMES as readonly string[]).includes(flags.consensus))
+          throw new CliError(`--consensus must be one of ${ENGINE_NAMES.join(', ')}, got "${flags.consensus}"`, 2);
         // Node logs would interleave with the report (and break --json).
         process.env.MEDLEDGER_LOG_LEVEL ??= flags.json ? 'silent' : 'warn';
         out.info(`starting ${orgs} nodes (${flags.consensus}) in this process …`);
@@ -242,7 +251,12 @@ export function register(program: Command, _ctx: CommandContext): void {
         const policy = parsePolicy(policyText);
         let endorsers = orgs.length;
         for (let k = 1; k <= orgs.length; k++) {
-          if (evaluatePolicy(policy, orgs.slice(0, k).map((org) => ({ org, role: 'peer' as const })))) {
+          if (
+            evaluatePolicy(
+              policy,
+              orgs.slice(0, k).map((org) => ({ org, role: 'peer' as const })),
+            )
+          ) {
             endorsers = k;
             break;
           }
@@ -260,7 +274,14 @@ export function register(program: Command, _ctx: CommandContext): void {
           openClients.push(c);
           return c;
         });
-        const answers = await Promise.all(candidates.map((c) => c.status().then((s) => s.height, (err: unknown) => (err as Error).message)));
+        const answers = await Promise.all(
+          candidates.map((c) =>
+            c.status().then(
+              (s) => s.height,
+              (err: unknown) => (err as Error).message,
+            ),
+          ),
+        );
         const perNode = candidates.filter((_, i) => typeof answers[i] === 'number');
         answers.forEach((a, i) => {
           if (typeof a === 'string') out.error(`leaving out ${candidates[i]!.url}: ${a}`);
@@ -275,9 +296,13 @@ export function register(program: Command, _ctx: CommandContext): void {
         let valid = 0;
         let nextIndex = 0;
         let done = 0;
-        const bar = !flags.json && process.stderr.isTTY
-          ? new cliProgress.SingleBar({ stream: process.stderr, format: 'bench [{bar}] {value}/{total} tx | {rate} tx/s | {failed} failed', hideCursor: true }, cliProgress.Presets.shades_classic)
-          : null;
+        const bar =
+          !flags.json && process.stderr.isTTY
+            ? new cliProgress.SingleBar(
+                { stream: process.stderr, format: 'bench [{bar}] {value}/{total} tx | {rate} tx/s | {failed} failed', hideCursor: true },
+                cliProgress.Presets.shades_classic,
+              )
+            : null;
         bar?.start(txCount, 0, { rate: '0', failed: 0 });
         const started = performance.now();
         const cpuStart = process.cpuUsage();

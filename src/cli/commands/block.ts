@@ -18,16 +18,19 @@ function human(b: BlockJson): string {
     `  txs         ${b.txs.length}`,
   ];
   for (const t of b.txs) {
-    lines.push(`  ${String(t.position).padStart(4)} ${(t.code ?? '').padEnd(27)} ${t.txId ?? '(undecodable)'} ${t.contract ?? ''}.${t.fn ?? ''} by ${t.creatorOrg ?? '?'}/${t.creatorId ?? '?'}`);
+    lines.push(
+      `  ${String(t.position).padStart(4)} ${(t.code ?? '').padEnd(27)} ${t.txId ?? '(undecodable)'} ${t.contract ?? ''}.${t.fn ?? ''} by ${t.creatorOrg ?? '?'}/${t.creatorId ?? '?'}`,
+    );
   }
   return lines.join('\n');
 }
 
 export function register(program: Command, _ctx: CommandContext): void {
-  const block = program.command('block').description('Read committed blocks through a node\'s gateway');
+  const block = program.command('block').description("Read committed blocks through a node's gateway");
   withConnectOptions(
-    block.command('get')
-      .description('Show block <n>: header hashes and each transaction\'s id, call, creator and validation code')
+    block
+      .command('get')
+      .description("Show block <n>: header hashes and each transaction's id, call, creator and validation code")
       .argument('<n>', 'block number (0 is the genesis block)'),
   ).action(async (n: string, flags: ConnectFlags) => {
     const out = makeOutput(flags.json ?? false);

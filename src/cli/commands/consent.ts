@@ -9,9 +9,16 @@ import { asUser, healthCommand, list, resolvePatient, type HealthFlags } from '.
 const DAY_MS = 86_400_000;
 
 type Consent = {
-  consentId: string; patient: string; grantee: { kind: string; user?: string; org?: string; role?: string };
-  actions: string[]; purposes: string[]; period: { startMs: number; endMs: number };
-  scope: { recordIds: string[]; categories: string[]; maxSensitivity: string }; status: string; grantedAtMs: number; revokedAtMs: number | null;
+  consentId: string;
+  patient: string;
+  grantee: { kind: string; user?: string; org?: string; role?: string };
+  actions: string[];
+  purposes: string[];
+  period: { startMs: number; endMs: number };
+  scope: { recordIds: string[]; categories: string[]; maxSensitivity: string };
+  status: string;
+  grantedAtMs: number;
+  revokedAtMs: number | null;
 };
 
 function granteeText(g: Consent['grantee'], names: PatientNames): string {
@@ -25,13 +32,28 @@ function granteeText(g: Consent['grantee'], names: PatientNames): string {
 export function consentTable(r: unknown, names: PatientNames): string {
   const consents = (Array.isArray(r) ? r : []) as Consent[];
   if (consents.length === 0) return '(no active consents)';
-  const scope = (s: Consent['scope']): string => [s.recordIds.length ? `records ${s.recordIds.join(',')}` : 'all records', s.categories.length ? `of type ${s.categories.join(',')}` : '', `up to ${s.maxSensitivity}`].filter(Boolean).join(' ');
+  const scope = (s: Consent['scope']): string =>
+    [
+      s.recordIds.length ? `records ${s.recordIds.join(',')}` : 'all records',
+      s.categories.length ? `of type ${s.categories.join(',')}` : '',
+      `up to ${s.maxSensitivity}`,
+    ]
+      .filter(Boolean)
+      .join(' ');
   return [
     `consents of ${names.label(consents[0]!.patient)}:`,
-    table(['consent', 'granted to', 'may', 'for', 'scope', 'valid', 'status'], consents.map((x) => [
-      x.consentId, granteeText(x.grantee, names), x.actions.join(','), x.purposes.join(','), scope(x.scope),
-      `${localDate(x.period.startMs)} to ${localDate(x.period.endMs)}`, x.status === 'revoked' && x.revokedAtMs ? `revoked ${localTime(x.revokedAtMs)}` : `${x.status} since ${localTime(x.grantedAtMs)}`,
-    ])),
+    table(
+      ['consent', 'granted to', 'may', 'for', 'scope', 'valid', 'status'],
+      consents.map((x) => [
+        x.consentId,
+        granteeText(x.grantee, names),
+        x.actions.join(','),
+        x.purposes.join(','),
+        scope(x.scope),
+        `${localDate(x.period.startMs)} to ${localDate(x.period.endMs)}`,
+        x.status === 'revoked' && x.revokedAtMs ? `revoked ${localTime(x.revokedAtMs)}` : `${x.status} since ${localTime(x.grantedAtMs)}`,
+      ]),
+    ),
     '',
     zoneNote(),
   ].join('\n');
@@ -60,35 +82,62 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--max-sensitivity <level>', 'normal | sensitive | restricted', 'sensitive')
     .option('--records <ids>', 'limit to these record ids')
     .option('--categories <list>', 'limit to these categories (FHIR resource types)')
-    .action(async (f: HealthFlags & { grantee: string; patient?: string; actions: string; purposes: string; days: string; maxSensitivity: string; records?: string; categories?: string }) => asUser(f, async (c, out) => {
-      const days = Number(f.days);
-      if (!Number.isFinite(days) || days <= 0 || days > 3650) throw new CliError('--days must be a number in (0, 3650]', 2);
-      const now = Date.now();
-      const r = await c.grantConsent({
-        patient: resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`), grantee: grantee(f.grantee), actions: list(f.actions), purposes: list(f.purposes),
-        period: { startMs: now - 60_000, endMs: now + Math.round(days * DAY_MS) }, scope: { recordIds: list(f.records), categories: list(f.categories), maxSensitivity: f.maxSensitivity },
-      });
-      out.result({ txId: r.txId, ...r.payload }, () => `consent ${String((r.payload['consent'] as Record<string, unknown>)?.['consentId'])} granted (tx ${r.txId})`);
-    }));
+    .action(
+      async (
+        f: HealthFlags & {
+          grantee: string;
+          patient?: string;
+          actions: string;
+          purposes: string;
+          days: string;
+          maxSensitivity: string;
+          records?: string;
+          categories?: string;
+        },
+      ) =>
+        asUser(f, async (c, out) => {
+          const days = Number(f.days);
+          if (!Number.isFinite(days) || days <= 0 || days > 3650) throw new CliError('--days must be a number in (0, 3650]', 2);
+          const now = Date.now();
+          const r = await c.grantConsent({
+            patient: resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`),
+            grantee: grantee(f.grantee),
+            actions: list(f.actions),
+            purposes: list(f.purposes),
+            period: { startMs: now - 60_000, endMs: now + Math.round(days * DAY_MS) },
+            scope: { recordIds: list(f.records), categories: list(f.categories), maxSensitivity: f.maxSensitivity },
+          });
+          out.result(
+            { txId: r.txId, ...r.payload },
+            () => `consent ${String((r.payload['consent'] as Record<string, unknown>)?.['consentId'])} granted (tx ${r.txId})`,
+          );
+        }),
+    );
 
   healthCommand(consent, 'revoke', 'Revoke a consent (the patient only)')
     .requiredOption('--consent-id <id>', 'consent id')
-    .action(async (f: HealthFlags & { consentId: string }) => asUser(f, async (c, out) => {
-      const r = await c.revokeConsent(f.consentId);
-      out.result({ txId: r.txId, ...r.payload }, () => `consent ${f.consentId} revoked (tx ${r.txId})`);
-    }));
+    .action(async (f: HealthFlags & { consentId: string }) =>
+      asUser(f, async (c, out) => {
+        const r = await c.revokeConsent(f.consentId);
+        out.result({ txId: r.txId, ...r.payload }, () => `consent ${f.consentId} revoked (tx ${r.txId})`);
+      }),
+    );
 
   healthCommand(consent, 'list', "The patient's active consents")
     .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
-    .action(async (f: HealthFlags & { patient?: string }) => asUser(f, async (c, out) => {
-      const r = await c.listConsents(resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`));
-      out.result(r, () => consentTable(r, new PatientNames(resolve(f.dir), f.org)));
-    }));
+    .action(async (f: HealthFlags & { patient?: string }) =>
+      asUser(f, async (c, out) => {
+        const r = await c.listConsents(resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`));
+        out.result(r, () => consentTable(r, new PatientNames(resolve(f.dir), f.org)));
+      }),
+    );
 
   healthCommand(consent, 'export', 'A consent as a FHIR R4 Consent resource')
     .requiredOption('--consent-id <id>', 'consent id')
-    .action(async (f: HealthFlags & { consentId: string }) => asUser(f, async (c, out) => {
-      const r = await c.exportConsent(f.consentId);
-      out.result(r, () => JSON.stringify(r, null, 2));
-    }));
+    .action(async (f: HealthFlags & { consentId: string }) =>
+      asUser(f, async (c, out) => {
+        const r = await c.exportConsent(f.consentId);
+        out.result(r, () => JSON.stringify(r, null, 2));
+      }),
+    );
 }

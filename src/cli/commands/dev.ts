@@ -43,7 +43,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('Run the transaction lifecycle (endorse → order → validate → commit) with N hospitals in one process')
     .option('--orgs <n>', 'number of hospitals (1-16)', '3')
     .option('--tx <n>', 'transactions to submit (1-100000)', '1000')
-    .option('--dir <dir>', 'where to write each node\'s ledger (<dir>/<org>/)', '.medledger/dev')
+    .option('--dir <dir>', "where to write each node's ledger (<dir>/<org>/)", '.medledger/dev')
     .option('--block-size <n>', 'max transactions per block (1-10000)', '100')
     .option('--seed <n>', 'seed of the workload mix', '1')
     .option('--json', 'print the result as JSON')
@@ -56,16 +56,19 @@ export function register(program: Command, ctx: CommandContext): void {
       const dir = resolve(flags.dir);
       prepareDir(dir);
       const orgs = orgNames(orgCount);
-      out.info(`MedLedger dev: ${orgCount} hospital${orgCount > 1 ? 's' : ''} (${orgs.join(', ')}), solo orderer, contract "assets", policy ${majorityPolicy(orgs)}`);
+      out.info(
+        `MedLedger dev: ${orgCount} hospital${orgCount > 1 ? 's' : ''} (${orgs.join(', ')}), solo orderer, contract "assets", policy ${majorityPolicy(orgs)}`,
+      );
       out.info('creating identities (root CA, one CA, node and users per hospital)…');
       const setupStarted = Date.now();
       const net = await InProcessNetwork.create({ dir, orgs, ordering: { countMax: blockSize } });
       writeFileSync(join(dir, MARKER), 'created by `medledger dev`; wiped by the next run\n');
       const setupMs = Date.now() - setupStarted;
       try {
-        const bar = process.stderr.isTTY && !out.json
-          ? new SingleBar({ format: 'transactions [{bar}] {value}/{total} | {duration_formatted}', stream: process.stderr, hideCursor: true })
-          : null;
+        const bar =
+          process.stderr.isTTY && !out.json
+            ? new SingleBar({ format: 'transactions [{bar}] {value}/{total} | {duration_formatted}', stream: process.stderr, hideCursor: true })
+            : null;
         bar?.start(txCount, 0);
         const result = await runDevWorkload(net, { transactions: txCount, seed, onSettled: (n) => bar?.update(n) });
         bar?.stop();
@@ -103,12 +106,15 @@ export function register(program: Command, ctx: CommandContext): void {
         out.result(summary, () => {
           const lines: string[] = [];
           lines.push(`blocks (${height}):`);
-          for (const b of blocks.slice(0, BLOCK_LINES_MAX)) lines.push(`  #${String(b.number).padStart(4)}  ${String(b.transactions).padStart(5)} tx  ${String(b.valid).padStart(5)} valid  ${b.hash}…`);
+          for (const b of blocks.slice(0, BLOCK_LINES_MAX))
+            lines.push(`  #${String(b.number).padStart(4)}  ${String(b.transactions).padStart(5)} tx  ${String(b.valid).padStart(5)} valid  ${b.hash}…`);
           if (blocks.length > BLOCK_LINES_MAX) lines.push(`  … ${blocks.length - BLOCK_LINES_MAX} more`);
           lines.push(`transactions by validation code:`);
           for (const [code, n] of Object.entries(codes)) lines.push(`  ${code.padEnd(28)} ${String(n).padStart(6)}`);
           for (const [kind, n] of Object.entries(result.notSubmitted)) lines.push(`  not submitted: ${kind.padEnd(13)} ${String(n).padStart(6)}`);
-          lines.push(`${txCount} transactions in ${(result.elapsedMs / 1000).toFixed(2)} s (${summary.txPerSecond} tx/s; setup ${(setupMs / 1000).toFixed(2)} s)`);
+          lines.push(
+            `${txCount} transactions in ${(result.elapsedMs / 1000).toFixed(2)} s (${summary.txPerSecond} tx/s; setup ${(setupMs / 1000).toFixed(2)} s)`,
+          );
           for (const p of peers) lines.push(`  ${p.org.padEnd(12)} height ${p.height}  state ${p.stateHash.slice(0, 16)}…`);
           lines.push(identical ? 'all peers hold the same state hash' : 'PEERS DIVERGE: state hashes differ');
           for (const e of summary.deliveryErrors) lines.push(`delivery error: ${e}`);

@@ -26,7 +26,7 @@ function human(r: VerifyReport): string {
 }
 
 export function register(program: Command, ctx: CommandContext): void {
-  const ledger = program.command('ledger').description('Inspect and audit a node\'s ledger');
+  const ledger = program.command('ledger').description("Inspect and audit a node's ledger");
   ledger
     .command('verify')
     .description('Walk the whole chain: hash links, data hashes, signatures, re-validation, replay vs stored state')

@@ -26,7 +26,7 @@ async function busyPort(): Promise<number> {
 }
 
 describe('medledger up on existing or failed directories', () => {
-  it('refuses an explicit --base-port that differs from an existing consortium\'s ports, naming both', async () => {
+  it("refuses an explicit --base-port that differs from an existing consortium's ports, naming both", async () => {
     const dir = join(home, 'existing');
     const init = await runCli(['init', '--orgs', '1', '--dir', dir, '--base-port', '7600', '--json']);
     assert.equal(init.code, 0, init.err);
@@ -42,7 +42,7 @@ describe('medledger up on existing or failed directories', () => {
     const r = await runCli(['up', '--dir', dir, '--orgs', '1']);
     assert.equal(r.code, 2, r.err);
     assert.match(r.err, /is not empty and holds no consortium/);
-    assert.ok(existsSync(join(dir, 'notes.txt')), 'nothing of the user\'s is touched');
+    assert.ok(existsSync(join(dir, 'notes.txt')), "nothing of the user's is touched");
   });
 
   it('a failed up removes the consortium it created', async () => {

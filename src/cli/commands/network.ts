@@ -24,8 +24,14 @@ function parseEngine(text: string): EngineName {
 }
 
 function describeNodes(statuses: readonly NodeStatusFile[]): string {
-  const lines = ['', 'hospital      node                 p2p                      API (REST + OpenAPI at /openapi.json)   web console (open in a browser on this machine)'];
-  for (const s of statuses) lines.push(`${s.org.padEnd(13)} ${s.nodeId.padEnd(20)} ${s.p2pUrl.padEnd(24)} ${s.apiUrl.padEnd(39)} ${s.consoleUrl ? `console: ${s.consoleUrl}` : 'console: not listening (see node.log)'}`);
+  const lines = [
+    '',
+    'hospital      node                 p2p                      API (REST + OpenAPI at /openapi.json)   web console (open in a browser on this machine)',
+  ];
+  for (const s of statuses)
+    lines.push(
+      `${s.org.padEnd(13)} ${s.nodeId.padEnd(20)} ${s.p2pUrl.padEnd(24)} ${s.apiUrl.padEnd(39)} ${s.consoleUrl ? `console: ${s.consoleUrl}` : 'console: not listening (see node.log)'}`,
+    );
   const leader = statuses.find((s) => s.consensus?.leader)?.consensus?.leader;
   if (leader) lines.push('', `consensus: ${statuses[0]?.consensus?.engine}, leader ${leader}; height ${Math.max(...statuses.map((s) => s.height))}`);
   return lines.join('\n');
@@ -41,7 +47,10 @@ async function startNodeCommand(configPath: string): Promise<void> {
   }
   process.env.MEDLEDGER_LOG_LEVEL ??= config.log.level;
   const [{ MedLedgerNode, NodeStartError }, { apiLimitsOf, startApiServer }, { registerHealthRoutes }, { RecordService }] = await Promise.all([
-    import('../../node/node.ts'), import('../../api/index.ts'), import('../../api/health-routes.ts'), import('../../records/service.ts'),
+    import('../../node/node.ts'),
+    import('../../api/index.ts'),
+    import('../../api/health-routes.ts'),
+    import('../../records/service.ts'),
   ]);
   let node: MedLedgerNode;
   try {
@@ -54,7 +63,9 @@ async function startNodeCommand(configPath: string): Promise<void> {
   const p2pUrl = `wss://${config.listen.p2p.host}:${config.listen.p2p.port}`;
   // The console is served from web/dist; build it if this checkout has none (or a stale one). A
   // failed build leaves the node running: the console page then says how to build it.
-  await ensureConsoleBuilt().catch((err: unknown) => node.log.warn({ reason: (err as Error).message }, 'console: build failed; the node serves the API without it'));
+  await ensureConsoleBuilt().catch((err: unknown) =>
+    node.log.warn({ reason: (err as Error).message }, 'console: build failed; the node serves the API without it'),
+  );
   let api: ApiServer;
   try {
     // The off-chain record service (issue 6): blobs, keys, 'records'/'stats' channels, REST routes.
@@ -91,7 +102,10 @@ async function startNodeCommand(configPath: string): Promise<void> {
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string): void => {
       node.log.info({ signal }, 'stopping');
-      api.close().then(() => node.stop()).then(resolveStop, resolveStop);
+      api
+        .close()
+        .then(() => node.stop())
+        .then(resolveStop, resolveStop);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -137,7 +151,12 @@ export function register(program: Command, ctx: CommandContext): void {
       if (existsSync(join(dir, 'genesis.block'))) throw new CliError(`${dir} already holds a consortium; choose another --dir`, 2);
       out.info(`creating ${orgs} hospitals (${engine}) in ${dir} …`);
       const result = await initConsortium({ dir, orgs, engine, basePort, host: flags.host });
-      const summary = { dir, genesis: result.genesisPath, engine, nodes: result.nodes.map((n) => ({ id: n.id, org: n.org, p2pUrl: n.p2pUrl, apiUrl: n.apiUrl, config: n.configPath })) };
+      const summary = {
+        dir,
+        genesis: result.genesisPath,
+        engine,
+        nodes: result.nodes.map((n) => ({ id: n.id, org: n.org, p2pUrl: n.p2pUrl, apiUrl: n.apiUrl, config: n.configPath })),
+      };
       out.result(summary, () =>
         [
           `consortium written to ${dir}`,
@@ -164,93 +183,121 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--orgs <n>', 'number of hospitals (when creating)', '5')
     .option('--consensus <engine>', `ordering engine when creating (${ENGINE_NAMES.join('|')})`, 'raft')
     .option('--dir <dir>', 'consortium directory (created with init if empty)', DEFAULT_DIR)
-    .option('--base-port <port>', 'first port when creating (an existing directory keeps its ports: a different --base-port is refused)', String(DEFAULT_BASE_PORT))
+    .option(
+      '--base-port <port>',
+      'first port when creating (an existing directory keeps its ports: a different --base-port is refused)',
+      String(DEFAULT_BASE_PORT),
+    )
     .option('--detach', 'return once the network is ready, leaving the nodes running (stop with medledger down)')
     .option('--demo', "demo mode: each node's console offers its hospital's users for one-click sign-in (never on a real consortium)")
     .option('--json', 'print the endpoints as JSON')
-    .action(async (flags: { orgs: string; consensus: string; dir: string; basePort: string; detach?: boolean; demo?: boolean; json?: boolean }, cmd: Command) => {
-      const out = makeOutput(flags.json ?? false);
-      const dir = resolve(flags.dir);
-      // What this run creates, it removes again if the run fails (issue 17: a failed `up` left a
-      // half-created directory, which the next `up` then took for a consortium).
-      let created: 'dir' | 'contents' | null = null;
-      if (!existsSync(join(dir, 'genesis.block'))) {
-        const { initConsortium, ORGS_MAX } = await import('../../node/init.ts');
-        const orgs = parsePositiveInt('orgs', flags.orgs, ORGS_MAX);
-        const engine = parseEngine(flags.consensus);
-        const basePort = parsePositiveInt('base-port', flags.basePort, 65535);
-        if (existsSync(dir) && readdirSync(dir).length > 0) throw new CliError(`${dir} is not empty and holds no consortium (no genesis.block); choose an empty or new --dir`, 2);
-        created = existsSync(dir) ? 'contents' : 'dir';
-        out.info(`creating a consortium of ${orgs} hospitals (${engine}) in ${dir} …`);
-        try {
-          await initConsortium({ dir, orgs, engine, basePort });
-        } catch (err) {
-          removeCreated(dir, created);
-          throw new CliError(`could not create the consortium in ${dir} (nothing was left behind): ${(err as Error).message}`, 1);
-        }
-      } else if (cmd.getOptionValueSource('basePort') === 'cli') {
-        // Ports are fixed when a consortium is created (they are in every node.yaml and the genesis
-        // configuration): an explicit --base-port that differs would be silently ignored. Refuse.
-        const ports = existingBasePort(dir);
-        const asked = parsePositiveInt('base-port', flags.basePort, 65535);
-        if (ports !== null && ports !== asked) throw new CliError(`--base-port ${asked}: ${dir} already holds a consortium on ports from ${ports} (fixed when it was created). Leave out --base-port to start it, or give a new --dir to create one on other ports`, 2);
-      }
-      const dirs = nodeDirs(dir);
-      if (dirs.length === 0) throw new CliError(`${dir} holds no node configurations (<org>/node.yaml)`, 2);
-      const running = dirs.filter((d) => {
-        const pid = readPid(d);
-        return pid !== null && isAlive(pid);
-      });
-      if (running.length > 0) throw new CliError(`nodes are already running in ${dir} (${running.map((d) => d.split('/').pop()).join(', ')}); run medledger down --dir ${flags.dir} first`, 1);
-      // Build the console once here, not in five node processes at the same time.
-      const built = await ensureConsoleBuilt().catch((err: unknown) => {
-        out.error(`the web console could not be built (the nodes run without it): ${(err as Error).message}`);
-        return null;
-      });
-      if (built?.built) out.info(`web console built (${(built.bytes / 1024).toFixed(0)} KiB)`);
-      out.info(`starting ${dirs.length} nodes …`);
-      const started = dirs.map((d) => {
-        const pid = spawnNode(d, { detached: flags.detach ?? false, ...(flags.demo ? { env: { MEDLEDGER_CONSOLE_DEMOUSERS: 'true' } } : {}) });
-        writeFileSync(join(d, 'node.pid'), `${pid}\n`);
-        return { nodeDir: d, pid };
-      });
-      let statuses: NodeStatusFile[];
-      try {
-        statuses = await waitUntilReady(started, READY_TIMEOUT_MS);
-      } catch (err) {
-        await stopProcesses(started.map((s) => s.pid), 5_000);
-        for (const s of started) rmSync(join(s.nodeDir, 'node.pid'), { force: true });
-        if (created) removeCreated(dir, created);
-        throw new CliError(`${(err as Error).message}${created ? `\n(the consortium this run created in ${dir} was removed)` : ''}`, 1);
-      }
-      out.result({ dir, nodes: statuses.map((s) => ({ org: s.org, nodeId: s.nodeId, pid: s.pid, p2pUrl: s.p2pUrl, apiUrl: s.apiUrl, consoleUrl: s.consoleUrl ?? null })) }, () =>
-        [`MedLedger consortium is up (${dir})`, describeNodes(statuses), '', `logs: ${dir}/<org>/node.log   stop: medledger down --dir ${flags.dir}`].join('\n'),
-      );
-      if (flags.detach) return;
-      out.info(UP_RUNNING_LINE);
-      await new Promise<void>((resolveWait) => {
-        const stop = (): void => {
-          out.info('stopping …');
-          stopProcesses(started.map((s) => s.pid)).then(() => {
-            for (const s of started) rmSync(join(s.nodeDir, 'node.pid'), { force: true });
-            resolveWait();
-          }, () => resolveWait());
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        // A node that dies in the foreground run is reported, not silently ignored.
-        const watch = setInterval(() => {
-          for (const s of started) {
-            if (!isAlive(s.pid) && existsSync(join(s.nodeDir, 'node.pid'))) {
-              out.error(`node in ${s.nodeDir} exited:\n${tailLog(s.nodeDir)}`);
-              rmSync(join(s.nodeDir, 'node.pid'), { force: true });
-              ctx.exitCode = 1;
-            }
+    .action(
+      async (flags: { orgs: string; consensus: string; dir: string; basePort: string; detach?: boolean; demo?: boolean; json?: boolean }, cmd: Command) => {
+        const out = makeOutput(flags.json ?? false);
+        const dir = resolve(flags.dir);
+        // What this run creates, it removes again if the run fails (issue 17: a failed `up` left a
+        // half-created directory, which the next `up` then took for a consortium).
+        let created: 'dir' | 'contents' | null = null;
+        if (!existsSync(join(dir, 'genesis.block'))) {
+          const { initConsortium, ORGS_MAX } = await import('../../node/init.ts');
+          const orgs = parsePositiveInt('orgs', flags.orgs, ORGS_MAX);
+          const engine = parseEngine(flags.consensus);
+          const basePort = parsePositiveInt('base-port', flags.basePort, 65535);
+          if (existsSync(dir) && readdirSync(dir).length > 0)
+            throw new CliError(`${dir} is not empty and holds no consortium (no genesis.block); choose an empty or new --dir`, 2);
+          created = existsSync(dir) ? 'contents' : 'dir';
+          out.info(`creating a consortium of ${orgs} hospitals (${engine}) in ${dir} …`);
+          try {
+            await initConsortium({ dir, orgs, engine, basePort });
+          } catch (err) {
+            removeCreated(dir, created);
+            throw new CliError(`could not create the consortium in ${dir} (nothing was left behind): ${(err as Error).message}`, 1);
           }
-        }, 1_000);
-        watch.unref();
-      });
-    });
+        } else if (cmd.getOptionValueSource('basePort') === 'cli') {
+          // Ports are fixed when a consortium is created (they are in every node.yaml and the genesis
+          // configuration): an explicit --base-port that differs would be silently ignored. Refuse.
+          const ports = existingBasePort(dir);
+          const asked = parsePositiveInt('base-port', flags.basePort, 65535);
+          if (ports !== null && ports !== asked)
+            throw new CliError(
+              `--base-port ${asked}: ${dir} already holds a consortium on ports from ${ports} (fixed when it was created). Leave out --base-port to start it, or give a new --dir to create one on other ports`,
+              2,
+            );
+        }
+        const dirs = nodeDirs(dir);
+        if (dirs.length === 0) throw new CliError(`${dir} holds no node configurations (<org>/node.yaml)`, 2);
+        const running = dirs.filter((d) => {
+          const pid = readPid(d);
+          return pid !== null && isAlive(pid);
+        });
+        if (running.length > 0)
+          throw new CliError(
+            `nodes are already running in ${dir} (${running.map((d) => d.split('/').pop()).join(', ')}); run medledger down --dir ${flags.dir} first`,
+            1,
+          );
+        // Build the console once here, not in five node processes at the same time.
+        const built = await ensureConsoleBuilt().catch((err: unknown) => {
+          out.error(`the web console could not be built (the nodes run without it): ${(err as Error).message}`);
+          return null;
+        });
+        if (built?.built) out.info(`web console built (${(built.bytes / 1024).toFixed(0)} KiB)`);
+        out.info(`starting ${dirs.length} nodes …`);
+        const started = dirs.map((d) => {
+          const pid = spawnNode(d, { detached: flags.detach ?? false, ...(flags.demo ? { env: { MEDLEDGER_CONSOLE_DEMOUSERS: 'true' } } : {}) });
+          writeFileSync(join(d, 'node.pid'), `${pid}\n`);
+          return { nodeDir: d, pid };
+        });
+        let statuses: NodeStatusFile[];
+        try {
+          statuses = await waitUntilReady(started, READY_TIMEOUT_MS);
+        } catch (err) {
+          await stopProcesses(
+            started.map((s) => s.pid),
+            5_000,
+          );
+          for (const s of started) rmSync(join(s.nodeDir, 'node.pid'), { force: true });
+          if (created) removeCreated(dir, created);
+          throw new CliError(`${(err as Error).message}${created ? `\n(the consortium this run created in ${dir} was removed)` : ''}`, 1);
+        }
+        out.result(
+          {
+            dir,
+            nodes: statuses.map((s) => ({ org: s.org, nodeId: s.nodeId, pid: s.pid, p2pUrl: s.p2pUrl, apiUrl: s.apiUrl, consoleUrl: s.consoleUrl ?? null })),
+          },
+          () =>
+            [`MedLedger consortium is up (${dir})`, describeNodes(statuses), '', `logs: ${dir}/<org>/node.log   stop: medledger down --dir ${flags.dir}`].join(
+              '\n',
+            ),
+        );
+        if (flags.detach) return;
+        out.info(UP_RUNNING_LINE);
+        await new Promise<void>((resolveWait) => {
+          const stop = (): void => {
+            out.info('stopping …');
+            stopProcesses(started.map((s) => s.pid)).then(
+              () => {
+                for (const s of started) rmSync(join(s.nodeDir, 'node.pid'), { force: true });
+                resolveWait();
+              },
+              () => resolveWait(),
+            );
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+          // A node that dies in the foreground run is reported, not silently ignored.
+          const watch = setInterval(() => {
+            for (const s of started) {
+              if (!isAlive(s.pid) && existsSync(join(s.nodeDir, 'node.pid'))) {
+                out.error(`node in ${s.nodeDir} exited:\n${tailLog(s.nodeDir)}`);
+                rmSync(join(s.nodeDir, 'node.pid'), { force: true });
+                ctx.exitCode = 1;
+              }
+            }
+          }, 1_000);
+          watch.unref();
+        });
+      },
+    );
 
   program
     .command('down')
@@ -266,6 +313,9 @@ export function register(program: Command, ctx: CommandContext): void {
       const alive = pids.filter((x) => isAlive(x.pid));
       const killed = await stopProcesses(alive.map((x) => x.pid));
       for (const x of pids) rmSync(join(x.d, 'node.pid'), { force: true });
-      out.result({ stopped: alive.length, forced: killed.length }, () => `stopped ${alive.length} node(s)${killed.length ? ` (${killed.length} had to be killed)` : ''}`);
+      out.result(
+        { stopped: alive.length, forced: killed.length },
+        () => `stopped ${alive.length} node(s)${killed.length ? ` (${killed.length} had to be killed)` : ''}`,
+      );
     });
 }

@@ -26,7 +26,13 @@ async function fails(args: readonly string[], code: number, message: RegExp): Pr
   assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
 }
 
-interface ConfigJson { sequence: number; orgs: string[]; orderers: string[]; contracts: Array<{ name: string; endorsementPolicy: string }>; updatePolicy: string }
+interface ConfigJson {
+  sequence: number;
+  orgs: string[];
+  orderers: string[];
+  contracts: Array<{ name: string; endorsementPolicy: string }>;
+  updatePolicy: string;
+}
 
 before(async () => {
   net = await startTestNetwork({ orgs: 3 });
@@ -48,7 +54,13 @@ describe('medledger org / config', () => {
   });
 
   it('org add: a fourth hospital, its identities and node.yaml; policies follow the majority', async () => {
-    const r = JSON.parse((await ok(['org', 'add', '--dir', net.dir, '--json'])).out) as { org: string; sequence: number; orderer: boolean; config: string; blockNumber: number };
+    const r = JSON.parse((await ok(['org', 'add', '--dir', net.dir, '--json'])).out) as {
+      org: string;
+      sequence: number;
+      orderer: boolean;
+      config: string;
+      blockNumber: number;
+    };
     assert.equal(r.org, 'Hospital4');
     assert.equal(r.sequence, 1);
     assert.equal(r.orderer, true);
@@ -69,8 +81,16 @@ describe('medledger org / config', () => {
     await fails(['org', 'add', '--dir', net.dir, '--org', 'Hospital2'], 1, /^error: Hospital2 is already a member of the consortium\n$/);
     await fails(['org', 'add', '--dir', net.dir, '--org', 'bad name!'], 2, /--org bad name!: a hospital name is a letter/);
     await fails(['org', 'add', '--dir', join(net.dir, 'nowhere')], 2, /no consortium there \(genesis\.block missing/);
-    await fails(['org', 'remove', 'Hospital9', '--dir', net.dir], 1, /Hospital9 is not a member of the consortium \(members: Hospital1, Hospital2, Hospital3, Hospital4\)/);
-    await fails(['org', 'remove', 'Hospital1', '--dir', net.dir, '--via', 'Hospital1'], 2, /--via Hospital1: no node of that hospital .*\(it is the one being removed\)/);
+    await fails(
+      ['org', 'remove', 'Hospital9', '--dir', net.dir],
+      1,
+      /Hospital9 is not a member of the consortium \(members: Hospital1, Hospital2, Hospital3, Hospital4\)/,
+    );
+    await fails(
+      ['org', 'remove', 'Hospital1', '--dir', net.dir, '--via', 'Hospital1'],
+      2,
+      /--via Hospital1: no node of that hospital .*\(it is the one being removed\)/,
+    );
     await fails(['org', 'remove', '--dir', net.dir], 2, /name the hospital to remove/);
     await fails(['org', 'remove', 'Hospital2', '--org', 'Hospital3', '--dir', net.dir], 2, /two hospitals named/);
     await fails(['config', 'show', '--dir', net.dir, '--org', 'Nowhere'], 2, /no identity admin1 of Nowhere/);
@@ -86,7 +106,11 @@ describe('medledger org / config', () => {
 
   // --org, as `org add --org` names the hospital (issue 17: `org remove --org` was an unknown option).
   it('org remove: the config drops it, its node.yaml is set aside, its users are refused', async () => {
-    const r = JSON.parse((await ok(['org', 'remove', '--org', 'Hospital4', '--dir', net.dir, '--json'])).out) as { sequence: number; retiredConfig: string | null; stopped: boolean };
+    const r = JSON.parse((await ok(['org', 'remove', '--org', 'Hospital4', '--dir', net.dir, '--json'])).out) as {
+      sequence: number;
+      retiredConfig: string | null;
+      stopped: boolean;
+    };
     assert.equal(r.sequence, 2);
     assert.equal(r.stopped, false);
     assert.ok(r.retiredConfig && existsSync(r.retiredConfig) && !existsSync(join(net.dir, 'Hospital4', 'node.yaml')));
@@ -94,7 +118,11 @@ describe('medledger org / config', () => {
     assert.deepEqual(config.orgs, ['Hospital1', 'Hospital2', 'Hospital3']);
     assert.match(config.updatePolicy, /^OutOf\(2, /);
     // A user of the removed hospital is refused by every member's gateway.
-    await fails(['config', 'show', '--dir', net.dir, '--org', 'Hospital4', '--user', 'doctor1', '--url', net.apis[0]!.url], 1, /not the CA of any member organisation/);
+    await fails(
+      ['config', 'show', '--dir', net.dir, '--org', 'Hospital4', '--user', 'doctor1', '--url', net.apis[0]!.url],
+      1,
+      /not the CA of any member organisation/,
+    );
     // The chain holds both updates: a plain transaction still commits under the new config.
     const tx = await ok(['tx', 'submit', '--dir', net.dir, '--org', 'Hospital3', '--user', 'doctor1', 'assets', 'create', 'after-removal', 'p', '1']);
     assert.match(tx.out, /COMMITTED VALID/);
@@ -103,7 +131,11 @@ describe('medledger org / config', () => {
   it('admins on different hosts: propose, sign, submit a config update file', async () => {
     const file = join(net.dir, 'remove-hospital3.cbor');
     const as = (org: string): string[] => ['--dir', net.dir, '--org', org, '--user', 'admin1'];
-    const proposed = JSON.parse((await ok(['config', 'propose', '--remove-org', 'Hospital3', '--out', file, ...as('Hospital1'), '--json'])).out) as { sequence: number; signedBy: string[]; needed: number };
+    const proposed = JSON.parse((await ok(['config', 'propose', '--remove-org', 'Hospital3', '--out', file, ...as('Hospital1'), '--json'])).out) as {
+      sequence: number;
+      signedBy: string[];
+      needed: number;
+    };
     assert.equal(proposed.sequence, 3);
     assert.deepEqual(proposed.signedBy, ['Hospital1']);
     assert.equal(proposed.needed, 2);

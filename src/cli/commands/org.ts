@@ -28,7 +28,15 @@ import {
   type ConfigSigner,
 } from '../../ledger/config-update.ts';
 import { nodeIdOf } from '../../node/init.ts';
-import { configWithHospital, configWithoutHospital, localAdminSigners, prepareHospital, retireNodeDir, submitConfigUpdate, type ConfigUpdateOutcome } from '../membership.ts';
+import {
+  configWithHospital,
+  configWithoutHospital,
+  localAdminSigners,
+  prepareHospital,
+  retireNodeDir,
+  submitConfigUpdate,
+  type ConfigUpdateOutcome,
+} from '../membership.ts';
 import { isAlive, readPid, readStatusFile, spawnNode, stopProcesses } from '../../node/supervisor.ts';
 import { clientFromDir, consortiumEndpoints, MedLedgerApiError, userCredentials, type MedLedgerClient } from '../../sdk/index.ts';
 import { CliError, makeOutput } from '../output.ts';
@@ -40,7 +48,8 @@ const ORG_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 function consortiumDir(flag: string | undefined): string {
   const dir = resolve(flag ?? DEFAULT_CONSORTIUM_DIR);
-  if (!existsSync(join(dir, 'genesis.block'))) throw new CliError(`--dir ${flag ?? DEFAULT_CONSORTIUM_DIR}: no consortium there (genesis.block missing; run medledger init or up)`, 2);
+  if (!existsSync(join(dir, 'genesis.block')))
+    throw new CliError(`--dir ${flag ?? DEFAULT_CONSORTIUM_DIR}: no consortium there (genesis.block missing; run medledger init or up)`, 2);
   return dir;
 }
 
@@ -48,7 +57,13 @@ function consortiumDir(flag: string | undefined): string {
 function adminClient(dir: string, via: string | undefined, avoid?: string): { client: MedLedgerClient; org: string } {
   const candidates = consortiumEndpoints(dir).filter((n) => n.roles.includes('peer') && n.org !== avoid);
   const chosen = via ? candidates.find((n) => n.org === via) : candidates[0];
-  if (!chosen) throw new CliError(via ? `--via ${via}: no node of that hospital in ${dir}${via === avoid ? ' (it is the one being removed)' : ''}` : `no member node to send the update through in ${dir}`, 2);
+  if (!chosen)
+    throw new CliError(
+      via
+        ? `--via ${via}: no node of that hospital in ${dir}${via === avoid ? ' (it is the one being removed)' : ''}`
+        : `no member node to send the update through in ${dir}`,
+      2,
+    );
   return { client: clientFromDir(dir, chosen.org, 'admin1'), org: chosen.org };
 }
 
@@ -71,7 +86,9 @@ export function register(program: Command, _ctx: CommandContext): void {
 
   org
     .command('add')
-    .description('Add a hospital: issue its CA, node and demo users under the consortium root, write its node.yaml, commit the config update signed by a majority of admins; --start runs its node')
+    .description(
+      'Add a hospital: issue its CA, node and demo users under the consortium root, write its node.yaml, commit the config update signed by a majority of admins; --start runs its node',
+    )
     .option('--dir <dir>', `consortium directory (default ${DEFAULT_CONSORTIUM_DIR})`)
     .option('--org <name>', 'name of the new hospital (default: the next HospitalN)')
     .option('--host <host>', 'address its node listens on and is reached at', '127.0.0.1')
@@ -81,32 +98,68 @@ export function register(program: Command, _ctx: CommandContext): void {
     .action(async (flags: { dir?: string; org?: string; host: string; via?: string; start?: boolean; json?: boolean }) => {
       const out = makeOutput(flags.json ?? false);
       const dir = consortiumDir(flags.dir);
-      if (flags.org !== undefined && !ORG_NAME.test(flags.org)) throw new CliError(`--org ${flags.org.slice(0, 64)}: a hospital name is a letter, then up to 63 letters, digits, '_' or '-'`, 2);
+      if (flags.org !== undefined && !ORG_NAME.test(flags.org))
+        throw new CliError(`--org ${flags.org.slice(0, 64)}: a hospital name is a letter, then up to 63 letters, digits, '_' or '-'`, 2);
       const { client, org: via } = adminClient(dir, flags.via);
       try {
         const live = await runUpdate(() => client.config());
-        if (flags.org && live.orgs.some((o) => o.toLowerCase() === flags.org!.toLowerCase())) throw new CliError(`${flags.org} is already a member of the consortium`, 1);
+        if (flags.org && live.orgs.some((o) => o.toLowerCase() === flags.org!.toLowerCase()))
+          throw new CliError(`${flags.org} is already a member of the consortium`, 1);
         out.info(`issuing identities for ${flags.org ?? 'the new hospital'} …`);
-        const hospital = await runUpdate(() => prepareHospital(dir, { ...(flags.org ? { org: flags.org } : {}), host: flags.host, tickMs: live.state.record.config.ordering.tickMs, engine: live.engine }));
+        const hospital = await runUpdate(() =>
+          prepareHospital(dir, {
+            ...(flags.org ? { org: flags.org } : {}),
+            host: flags.host,
+            tickMs: live.state.record.config.ordering.tickMs,
+            engine: live.engine,
+          }),
+        );
         const consortium = loadConsortium(join(dir, 'crypto'));
         out.info(`submitting the config update through ${via} …`);
-        const outcome = await runUpdate(() => submitConfigUpdate(client, (c) => localAdminSigners(consortium, c, via), (c) => configWithHospital(c, hospital)));
+        const outcome = await runUpdate(() =>
+          submitConfigUpdate(
+            client,
+            (c) => localAdminSigners(consortium, c, via),
+            (c) => configWithHospital(c, hospital),
+          ),
+        );
         const nodeDir = join(dir, hospital.org);
         let joined: { height: number; voters: readonly string[] } | null = null;
         if (flags.start) {
           out.info(`starting ${hospital.endpoint.id} …`);
           const pid = spawnNode(nodeDir, { detached: true });
           writeFileSync(join(nodeDir, 'node.pid'), `${pid}\n`);
-          joined = await waitJoined(nodeDir, pid, hospital.endpoint.id, outcome.blockNumber ?? 0, outcome.config.orderers.some((o) => o.id === hospital.endpoint.id));
+          joined = await waitJoined(
+            nodeDir,
+            pid,
+            hospital.endpoint.id,
+            outcome.blockNumber ?? 0,
+            outcome.config.orderers.some((o) => o.id === hospital.endpoint.id),
+          );
         }
-        const result = { org: hospital.org, nodeId: hospital.endpoint.id, p2pUrl: hospital.endpoint.p2pUrl, apiUrl: hospital.endpoint.apiUrl, config: hospital.configPath, sequence: outcome.sequence, txId: outcome.txId, blockNumber: outcome.blockNumber, orderer: outcome.config.orderers.some((o) => o.id === hospital.endpoint.id), started: joined };
+        const result = {
+          org: hospital.org,
+          nodeId: hospital.endpoint.id,
+          p2pUrl: hospital.endpoint.p2pUrl,
+          apiUrl: hospital.endpoint.apiUrl,
+          config: hospital.configPath,
+          sequence: outcome.sequence,
+          txId: outcome.txId,
+          blockNumber: outcome.blockNumber,
+          orderer: outcome.config.orderers.some((o) => o.id === hospital.endpoint.id),
+          started: joined,
+        };
         out.result(result, () =>
           [
             describeOutcome(outcome),
             `${hospital.org}: node ${hospital.endpoint.id}, p2p ${hospital.endpoint.p2pUrl}, API ${hospital.endpoint.apiUrl}`,
             `  configuration: ${hospital.configPath}`,
-            result.orderer ? '  it orders too: Raft takes it in as a learner and promotes it to voter once it has caught up' : `  peer only: the ${outcome.config.ordering.engine} engine has a fixed orderer set`,
-            joined ? `  started: synced to block ${joined.height}${result.orderer ? `; voters ${joined.voters.join(', ')}` : ''}` : `  start it with: medledger node start --config ${hospital.configPath}`,
+            result.orderer
+              ? '  it orders too: Raft takes it in as a learner and promotes it to voter once it has caught up'
+              : `  peer only: the ${outcome.config.ordering.engine} engine has a fixed orderer set`,
+            joined
+              ? `  started: synced to block ${joined.height}${result.orderer ? `; voters ${joined.voters.join(', ')}` : ''}`
+              : `  start it with: medledger node start --config ${hospital.configPath}`,
           ].join('\n'),
         );
       } finally {
@@ -116,7 +169,9 @@ export function register(program: Command, _ctx: CommandContext): void {
 
   org
     .command('remove [org]')
-    .description('Remove a hospital: commit the config update (signed by a majority of admins) that drops its CA, node and orderer; --stop stops its local node')
+    .description(
+      'Remove a hospital: commit the config update (signed by a majority of admins) that drops its CA, node and orderer; --stop stops its local node',
+    )
     .option('--dir <dir>', `consortium directory (default ${DEFAULT_CONSORTIUM_DIR})`)
     // `org add --org <name>` names the hospital it adds; `org remove --org <name>` reads the same (issue 17).
     .option('--org <name>', 'the hospital to remove (or give it as the argument)')
@@ -125,7 +180,8 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--json', 'print the result as JSON')
     .action(async (arg: string | undefined, flags: { dir?: string; org?: string; via?: string; stop?: boolean; json?: boolean }) => {
       const out = makeOutput(flags.json ?? false);
-      if (arg !== undefined && flags.org !== undefined && arg !== flags.org) throw new CliError(`two hospitals named: ${arg} and --org ${flags.org}; give one`, 2);
+      if (arg !== undefined && flags.org !== undefined && arg !== flags.org)
+        throw new CliError(`two hospitals named: ${arg} and --org ${flags.org}; give one`, 2);
       const name = arg ?? flags.org;
       if (name === undefined) throw new CliError('name the hospital to remove: medledger org remove <org> (or --org <org>)', 2);
       if (!ORG_NAME.test(name)) throw new CliError(`${name.slice(0, 64)}: not a hospital name`, 2);
@@ -134,7 +190,13 @@ export function register(program: Command, _ctx: CommandContext): void {
       try {
         const consortium = loadConsortium(join(dir, 'crypto'));
         out.info(`submitting the config update that removes ${name} through ${via} …`);
-        const outcome = await runUpdate(() => submitConfigUpdate(client, (c) => localAdminSigners(consortium, c, via), (c) => configWithoutHospital(c, name)));
+        const outcome = await runUpdate(() =>
+          submitConfigUpdate(
+            client,
+            (c) => localAdminSigners(consortium, c, via),
+            (c) => configWithoutHospital(c, name),
+          ),
+        );
         let stopped = false;
         const nodeDir = join(dir, name);
         const pid = existsSync(nodeDir) ? readPid(nodeDir) : null;
@@ -149,7 +211,9 @@ export function register(program: Command, _ctx: CommandContext): void {
             `${name} is no longer a member: the other nodes refuse its connections and its users' transactions`,
             retired ? `  its node.yaml was set aside as ${retired} (its data is kept)` : '',
             stopped ? '  its node was stopped' : pid !== null && isAlive(pid) ? `  its node (pid ${pid}) is still running; stop it with kill ${pid}` : '',
-          ].filter((l) => l.length > 0).join('\n'),
+          ]
+            .filter((l) => l.length > 0)
+            .join('\n'),
         );
       } finally {
         client.close();
@@ -158,7 +222,10 @@ export function register(program: Command, _ctx: CommandContext): void {
 
   const config = program.command('config').description('The consortium configuration, and config updates signed by admins on their own hosts');
 
-  withConnectOptions(config.command('propose').description('Start a config update as an admin (your signature first) and write it to a file for the other admins to sign'), { apiUrlAlias: false })
+  withConnectOptions(
+    config.command('propose').description('Start a config update as an admin (your signature first) and write it to a file for the other admins to sign'),
+    { apiUrlAlias: false },
+  )
     .option('--add-org <name>', 'add a hospital (with --org-ca, --node-cert, --p2p-url, --api-url)')
     .option('--org-ca <pem>', "the new hospital's CA certificate, issued by the consortium root")
     .option('--node-cert <pem>', "the new hospital's node certificate")
@@ -166,42 +233,66 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--api-url <url>', 'https://host:port of its API')
     .option('--remove-org <name>', 'remove a hospital')
     .requiredOption('--out <file>', 'where to write the update')
-    .action(async (flags: ConnectFlags & { addOrg?: string; orgCa?: string; nodeCert?: string; p2pUrl?: string; apiUrl?: string; removeOrg?: string; out: string }) => {
-      const out = makeOutput(flags.json ?? false);
-      if ((flags.addOrg === undefined) === (flags.removeOrg === undefined)) throw new CliError('give exactly one of --add-org or --remove-org', 2);
-      const me = resolveSigner(flags);
-      const client = resolveClient(flags);
-      try {
-        const live = await runUpdate(() => client.config());
-        let next: ConsortiumConfig;
-        if (flags.addOrg !== undefined) {
-          const name = flags.addOrg;
-          if (!ORG_NAME.test(name)) throw new CliError(`--add-org ${name.slice(0, 64)}: not a hospital name`, 2);
-          for (const [opt, v] of [['--org-ca', flags.orgCa], ['--node-cert', flags.nodeCert], ['--p2p-url', flags.p2pUrl], ['--api-url', flags.apiUrl]] as const) {
-            if (!v) throw new CliError(`--add-org needs ${opt}`, 2);
+    .action(
+      async (
+        flags: ConnectFlags & { addOrg?: string; orgCa?: string; nodeCert?: string; p2pUrl?: string; apiUrl?: string; removeOrg?: string; out: string },
+      ) => {
+        const out = makeOutput(flags.json ?? false);
+        if ((flags.addOrg === undefined) === (flags.removeOrg === undefined)) throw new CliError('give exactly one of --add-org or --remove-org', 2);
+        const me = resolveSigner(flags);
+        const client = resolveClient(flags);
+        try {
+          const live = await runUpdate(() => client.config());
+          let next: ConsortiumConfig;
+          if (flags.addOrg !== undefined) {
+            const name = flags.addOrg;
+            if (!ORG_NAME.test(name)) throw new CliError(`--add-org ${name.slice(0, 64)}: not a hospital name`, 2);
+            for (const [opt, v] of [
+              ['--org-ca', flags.orgCa],
+              ['--node-cert', flags.nodeCert],
+              ['--p2p-url', flags.p2pUrl],
+              ['--api-url', flags.apiUrl],
+            ] as const) {
+              if (!v) throw new CliError(`--add-org needs ${opt}`, 2);
+            }
+            const caCertPem = readPemFile(flags.orgCa!, 'org-ca');
+            const nodeCertPem = readPemFile(flags.nodeCert!, 'node-cert');
+            const roles: ('peer' | 'orderer')[] = RUNTIME_MEMBERSHIP_ENGINES.has(live.engine) ? ['peer', 'orderer'] : ['peer'];
+            next = await runUpdate(async () =>
+              configWithHospital(live.state.record.config, {
+                org: name,
+                caCertPem,
+                nodeCertPem,
+                endpoint: { id: nodeIdOf(name), org: name, roles, p2pUrl: flags.p2pUrl!, apiUrl: flags.apiUrl! },
+              }),
+            );
+          } else {
+            next = await runUpdate(async () => configWithoutHospital(live.state.record.config, flags.removeOrg!));
           }
-          const caCertPem = readPemFile(flags.orgCa!, 'org-ca');
-          const nodeCertPem = readPemFile(flags.nodeCert!, 'node-cert');
-          const roles: ('peer' | 'orderer')[] = RUNTIME_MEMBERSHIP_ENGINES.has(live.engine) ? ['peer', 'orderer'] : ['peer'];
-          next = await runUpdate(async () => configWithHospital(live.state.record.config, { org: name, caCertPem, nodeCertPem, endpoint: { id: nodeIdOf(name), org: name, roles, p2pUrl: flags.p2pUrl!, apiUrl: flags.apiUrl! } }));
-        } else {
-          next = await runUpdate(async () => configWithoutHospital(live.state.record.config, flags.removeOrg!));
+          const draft = await runUpdate(async () =>
+            signConfigDraft(
+              startConfigDraft({ state: live.state, next, creatorCertPem: me.certPem, nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() }).draft,
+              me,
+            ),
+          );
+          writeFileSync(resolve(flags.out), encodeConfigDraft(draft), { mode: 0o644 });
+          const { summary } = readDraft(flags.out);
+          const signers = signedOrgs(draft, live.state.record.config);
+          const needed = configSignaturesNeeded(live.state.record.config);
+          out.result({ file: resolve(flags.out), txId: summary.txId, sequence: summary.record.sequence, signedBy: signers, needed }, () =>
+            [
+              describeDraft(summary, signers, needed),
+              `written to ${resolve(flags.out)}; next: medledger config sign ${flags.out} (by other hospitals' admins), then medledger config submit ${flags.out} (by you)`,
+            ].join('\n'),
+          );
+        } finally {
+          client.close();
         }
-        const draft = await runUpdate(async () => signConfigDraft(startConfigDraft({ state: live.state, next, creatorCertPem: me.certPem, nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() }).draft, me));
-        writeFileSync(resolve(flags.out), encodeConfigDraft(draft), { mode: 0o644 });
-        const { summary } = readDraft(flags.out);
-        const signers = signedOrgs(draft, live.state.record.config);
-        const needed = configSignaturesNeeded(live.state.record.config);
-        out.result({ file: resolve(flags.out), txId: summary.txId, sequence: summary.record.sequence, signedBy: signers, needed }, () =>
-          [describeDraft(summary, signers, needed), `written to ${resolve(flags.out)}; next: medledger config sign ${flags.out} (by other hospitals' admins), then medledger config submit ${flags.out} (by you)`].join('\n'),
-        );
-      } finally {
-        client.close();
-      }
-    });
+      },
+    );
 
-  withConnectOptions(config.command('sign <file>').description("Add your admin signature to a config update file (offline: only your key is used)"))
-    .action(async (file: string, flags: ConnectFlags) => {
+  withConnectOptions(config.command('sign <file>').description('Add your admin signature to a config update file (offline: only your key is used)')).action(
+    async (file: string, flags: ConnectFlags) => {
       const out = makeOutput(flags.json ?? false);
       const { draft, summary } = readDraft(file);
       const me = resolveSigner(flags);
@@ -211,52 +302,64 @@ export function register(program: Command, _ctx: CommandContext): void {
       out.result({ file: resolve(file), txId: summary.txId, sequence: summary.record.sequence, signatures: signed.endorsements.length }, () =>
         [describeDraft(summary, signers, null), `signed; ${signed.endorsements.length} signature(s) in ${resolve(file)}`].join('\n'),
       );
-    });
+    },
+  );
 
-  withConnectOptions(config.command('submit <file>').description('Submit a config update file you proposed, once enough admins have signed it; waits for its validation code'))
-    .action(async (file: string, flags: ConnectFlags) => {
-      const out = makeOutput(flags.json ?? false);
-      const { draft, summary } = readDraft(file);
-      const me = resolveSigner(flags);
-      if (me.certPem.trim() !== summary.creator.trim()) throw new CliError('only the admin who proposed this update can submit it (the gateway accepts its caller\'s own transactions)', 2);
-      const client = resolveClient(flags);
-      try {
-        const live = await runUpdate(() => client.config());
-        const needed = configSignaturesNeeded(live.state.record.config);
-        const signers = signedOrgs(draft, live.state.record.config);
-        if (signers.length < needed) throw new CliError(`admins of ${needed} hospitals must sign; signed by ${signers.join(', ') || 'none'} (medledger config sign ${file})`, 1);
-        if (live.sequence + 1 !== summary.record.sequence) throw new CliError(`the update was built on config ${summary.record.sequence - 1}, but config ${live.sequence} is in force: propose it again`, 1);
-        const status = await runUpdate(() => client.submitEnvelope(finishConfigDraft(draft, me.signer), { waitMs: 30_000 }));
-        if (status.code !== 'VALID') throw new CliError(`config update ${summary.txId} was not committed: ${status.code ?? status.status}${status.reason ? ` (${status.reason})` : ''}`, 1);
-        out.result({ txId: summary.txId, sequence: summary.record.sequence, blockNumber: status.blockNumber }, () => `config update ${summary.record.sequence} committed in block ${status.blockNumber}: ${summary.record.config.orgs.map((o) => o.org).join(', ')}`);
-      } finally {
-        client.close();
-      }
-    });
+  withConnectOptions(
+    config.command('submit <file>').description('Submit a config update file you proposed, once enough admins have signed it; waits for its validation code'),
+  ).action(async (file: string, flags: ConnectFlags) => {
+    const out = makeOutput(flags.json ?? false);
+    const { draft, summary } = readDraft(file);
+    const me = resolveSigner(flags);
+    if (me.certPem.trim() !== summary.creator.trim())
+      throw new CliError("only the admin who proposed this update can submit it (the gateway accepts its caller's own transactions)", 2);
+    const client = resolveClient(flags);
+    try {
+      const live = await runUpdate(() => client.config());
+      const needed = configSignaturesNeeded(live.state.record.config);
+      const signers = signedOrgs(draft, live.state.record.config);
+      if (signers.length < needed)
+        throw new CliError(`admins of ${needed} hospitals must sign; signed by ${signers.join(', ') || 'none'} (medledger config sign ${file})`, 1);
+      if (live.sequence + 1 !== summary.record.sequence)
+        throw new CliError(`the update was built on config ${summary.record.sequence - 1}, but config ${live.sequence} is in force: propose it again`, 1);
+      const status = await runUpdate(() => client.submitEnvelope(finishConfigDraft(draft, me.signer), { waitMs: 30_000 }));
+      if (status.code !== 'VALID')
+        throw new CliError(`config update ${summary.txId} was not committed: ${status.code ?? status.status}${status.reason ? ` (${status.reason})` : ''}`, 1);
+      out.result(
+        { txId: summary.txId, sequence: summary.record.sequence, blockNumber: status.blockNumber },
+        () => `config update ${summary.record.sequence} committed in block ${status.blockNumber}: ${summary.record.config.orgs.map((o) => o.org).join(', ')}`,
+      );
+    } finally {
+      client.close();
+    }
+  });
 
-  withConnectOptions(config.command('show').description('The configuration in force on a node: sequence, hospitals, orderers, nodes, contracts and who must sign the next update'))
-    .action(async (flags: ConnectFlags) => {
-      const out = makeOutput(flags.json ?? false);
-      const client = resolveClient(flags);
-      try {
-        const c = await runUpdate(() => client.config());
-        const { state: _state, configBase64: _bytes, ...shown } = c;
-        out.result(shown, () =>
-          [
-            `config sequence ${c.sequence}${c.version ? ` (committed in block ${c.version.block})` : ' (genesis)'}; engine ${c.engine}`,
-            `hospitals: ${c.orgs.join(', ')}`,
-            `orderers:  ${c.orderers.join(', ')}`,
-            'nodes:',
-            ...c.nodes.map((n) => `  ${n.id.padEnd(20)} ${n.roles.join('+').padEnd(13)} ${n.apiUrl}`),
-            'contracts:',
-            ...c.contracts.map((x) => `  ${x.name} v${x.version}: ${x.endorsementPolicy}`),
-            `next update needs: ${c.updatePolicy}`,
-          ].join('\n'),
-        );
-      } finally {
-        client.close();
-      }
-    });
+  withConnectOptions(
+    config
+      .command('show')
+      .description('The configuration in force on a node: sequence, hospitals, orderers, nodes, contracts and who must sign the next update'),
+  ).action(async (flags: ConnectFlags) => {
+    const out = makeOutput(flags.json ?? false);
+    const client = resolveClient(flags);
+    try {
+      const c = await runUpdate(() => client.config());
+      const { state: _state, configBase64: _bytes, ...shown } = c;
+      out.result(shown, () =>
+        [
+          `config sequence ${c.sequence}${c.version ? ` (committed in block ${c.version.block})` : ' (genesis)'}; engine ${c.engine}`,
+          `hospitals: ${c.orgs.join(', ')}`,
+          `orderers:  ${c.orderers.join(', ')}`,
+          'nodes:',
+          ...c.nodes.map((n) => `  ${n.id.padEnd(20)} ${n.roles.join('+').padEnd(13)} ${n.apiUrl}`),
+          'contracts:',
+          ...c.contracts.map((x) => `  ${x.name} v${x.version}: ${x.endorsementPolicy}`),
+          `next update needs: ${c.updatePolicy}`,
+        ].join('\n'),
+      );
+    } finally {
+      client.close();
+    }
+  });
 }
 
 const DRAFT_FILE_BYTES_MAX = 8 * 1024 * 1024;
@@ -324,14 +427,24 @@ function describeDraft(summary: ConfigDraftSummary, signers: readonly string[], 
 }
 
 /** Wait until the new node has left joining mode, caught up and (if it orders) is a voter. */
-async function waitJoined(nodeDir: string, pid: number, nodeId: string, configBlock: number, orders: boolean): Promise<{ height: number; voters: readonly string[] }> {
+async function waitJoined(
+  nodeDir: string,
+  pid: number,
+  nodeId: string,
+  configBlock: number,
+  orders: boolean,
+): Promise<{ height: number; voters: readonly string[] }> {
   const deadline = Date.now() + JOIN_TIMEOUT_MS;
   for (;;) {
     if (!isAlive(pid)) throw new CliError(`the node in ${nodeDir} exited; see ${join(nodeDir, 'node.log')}`, 1);
     const s = readStatusFile(nodeDir);
     const voters = s?.consensus?.members ?? [];
     if (s && !s.joining && s.height >= configBlock && (!orders || voters.includes(nodeId))) return { height: s.height, voters };
-    if (Date.now() > deadline) throw new CliError(`${nodeId} did not join within ${JOIN_TIMEOUT_MS / 1000} s (height ${s?.height ?? '?'}, joining ${s?.joining ?? '?'}); see ${join(nodeDir, 'node.log')}`, 1);
+    if (Date.now() > deadline)
+      throw new CliError(
+        `${nodeId} did not join within ${JOIN_TIMEOUT_MS / 1000} s (height ${s?.height ?? '?'}, joining ${s?.joining ?? '?'}); see ${join(nodeDir, 'node.log')}`,
+        1,
+      );
     await sleep(250);
   }
 }

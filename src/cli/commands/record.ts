@@ -36,13 +36,22 @@ export function healthCommand(parent: Command, name: string, description: string
 /** The user's client: from the consortium directory, or from --cert/--key/--ca/--url. */
 function healthClientOf(flags: HealthFlags): HealthClient {
   if (flags.cert || flags.key || flags.ca) {
-    if (!flags.cert || !flags.key || !flags.ca || !flags.url) throw new CliError('--cert, --key, --ca and --url go together (or use --dir with --org and --user)', 2);
+    if (!flags.cert || !flags.key || !flags.ca || !flags.url)
+      throw new CliError('--cert, --key, --ca and --url go together (or use --dir with --org and --user)', 2);
     const certPem = readPemFile(flags.cert, 'cert');
     // The on-chain identity is the certificate's: org from --org, id its CN (a patient's pseudonym).
-    return new HealthClient({ url: flags.url, certPem, keyPem: readPemFile(flags.key, 'key'), caPem: readPemFile(flags.ca, 'ca'), user: `${flags.org}/${parseCertificate(certPem).subject.commonName ?? flags.user}`, failover: 'discover' });
+    return new HealthClient({
+      url: flags.url,
+      certPem,
+      keyPem: readPemFile(flags.key, 'key'),
+      caPem: readPemFile(flags.ca, 'ca'),
+      user: `${flags.org}/${parseCertificate(certPem).subject.commonName ?? flags.user}`,
+      failover: 'discover',
+    });
   }
   const dir = resolve(flags.dir);
-  if (!existsSync(join(dir, 'crypto'))) throw new CliError(`--dir ${flags.dir}: not a consortium directory (no crypto/); run \`npm start\` or \`medledger init\` first`, 2);
+  if (!existsSync(join(dir, 'crypto')))
+    throw new CliError(`--dir ${flags.dir}: not a consortium directory (no crypto/); run \`npm start\` or \`medledger init\` first`, 2);
   return connectAs(dir, flags.org, flags.user, flags.url);
 }
 
@@ -74,7 +83,8 @@ export async function asUser<F extends HealthFlags>(flags: F, fn: (client: Healt
  */
 export function resolvePatient(dir: string, patient: string, flag = 'patient'): string {
   if (PSEUDONYM_RE.test(patient)) return patient;
-  if (!USER_REF_RE.test(patient)) throw new CliError(`--${flag} must be a pseudonym (32–64 hex) or a user such as Hospital1/patient1, got "${patient.slice(0, 80)}"`, 2);
+  if (!USER_REF_RE.test(patient))
+    throw new CliError(`--${flag} must be a pseudonym (32–64 hex) or a user such as Hospital1/patient1, got "${patient.slice(0, 80)}"`, 2);
   const [org, name] = patient.split('/') as [string, string];
   try {
     return patientPseudonym(resolve(dir), org, name);
@@ -110,7 +120,10 @@ export function sessionAdvice(session: SessionNotice | null): string[] {
   if (session.dead) {
     const cams = session.reauthorizeBy ?? '<CAMS organisation>';
     const target = 'recordId' in session.reauthorizeArgs ? `--record-id ${session.reauthorizeArgs.recordId}` : `--patient ${session.reauthorizeArgs.patient}`;
-    lines.push(`To re-authorize, an admin of ${cams} runs:`, `  medledger access reauthorize --org ${cams} --user <admin> --provider ${session.provider} ${target}`);
+    lines.push(
+      `To re-authorize, an admin of ${cams} runs:`,
+      `  medledger access reauthorize --org ${cams} --user <admin> --provider ${session.provider} ${target}`,
+    );
   }
   return lines;
 }
@@ -128,7 +141,10 @@ export function deniedText(txId: string, decision: Record<string, unknown>): str
 
 /** Listings and audit queries are paged on chain (at most 200 a page). */
 export const PAGE_SIZE_MAX = 200;
-export interface PageFlags { pageSize: string; bookmark?: string }
+export interface PageFlags {
+  pageSize: string;
+  bookmark?: string;
+}
 
 export function pageOptions(c: Command): Command {
   return c.option('--page-size <n>', `entries per page (1..${PAGE_SIZE_MAX})`, '50').option('--bookmark <b>', 'the next page (printed after a full page)');
@@ -140,12 +156,15 @@ export function morePages(bookmark: string | undefined): string {
 }
 
 export function list(text: string | undefined): string[] {
-  return (text ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 const partsOf = (r: Record<string, unknown>): Array<Record<string, unknown>> => {
   const parts = (r['record'] as Record<string, unknown> | undefined)?.['parts'];
-  return Array.isArray(parts) ? parts as Array<Record<string, unknown>> : [];
+  return Array.isArray(parts) ? (parts as Array<Record<string, unknown>>) : [];
 };
 
 /** An access decision's basis ({rule, consentId?, applicationId?, …}) in words. */
@@ -155,7 +174,9 @@ export function basisText(basis: unknown): string {
   const b = basis as Record<string, unknown>;
   const rule = String(b['rule'] ?? 'rule');
   // {rule: 'consent', consentId: 'c…'} reads "consent c…", not "consent, consent c…".
-  const rest = Object.entries(b).filter(([k, v]) => k !== 'rule' && v !== null && v !== undefined).map(([k, v]) => (k === `${rule}Id` ? String(v) : `${k.replace(/Id$/, '')} ${String(v)}`));
+  const rest = Object.entries(b)
+    .filter(([k, v]) => k !== 'rule' && v !== null && v !== undefined)
+    .map(([k, v]) => (k === `${rule}Id` ? String(v) : `${k.replace(/Id$/, '')} ${String(v)}`));
   return rest.length > 0 && rest[0] === String(b[`${rule}Id`]) ? `${rule} ${rest.join(', ')}` : [rule, ...rest].join(', ');
 }
 
@@ -206,12 +227,24 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--media-type <type>', 'media type of --file')
     .option('--sensitivity <level>', 'sensitivity of --file (default normal; for a CSV the floor of every column, which column rules may raise)')
     .option('--purpose <code>', 'purpose of use', 'TREAT')
-    .action(async (f: HealthFlags & { recordId: string; patient: string; fhir?: string; file?: string; mediaType?: string; sensitivity?: string; purpose: string }) => asUser(f, async (c, out) => {
-      const r = await c.createRecord({ recordId: f.recordId, patient: resolvePatient(f.dir, f.patient), input: inputOf(f), purpose: f.purpose });
-      // A refused write is committed and audited like a refused read: same exit code (4).
-      if (r['allowed'] !== true) _ctx.exitCode = 4;
-      out.result(r, () => r['allowed'] === true ? [`created ${f.recordId} (tx ${String(r['txId'])}), sealed at its custodian in part(s) by sensitivity:`, ...partsOf(r).map((p) => `  ${String(p['sensitivity']).padEnd(10)} ${String(p['mediaType'])}, ${String(p['sizeBytes'])} bytes, ${String(p['cid'])}`)].join('\n') : deniedText(String(r['txId']), r));
-    }));
+    .action(
+      async (f: HealthFlags & { recordId: string; patient: string; fhir?: string; file?: string; mediaType?: string; sensitivity?: string; purpose: string }) =>
+        asUser(f, async (c, out) => {
+          const r = await c.createRecord({ recordId: f.recordId, patient: resolvePatient(f.dir, f.patient), input: inputOf(f), purpose: f.purpose });
+          // A refused write is committed and audited like a refused read: same exit code (4).
+          if (r['allowed'] !== true) _ctx.exitCode = 4;
+          out.result(r, () =>
+            r['allowed'] === true
+              ? [
+                  `created ${f.recordId} (tx ${String(r['txId'])}), sealed at its custodian in part(s) by sensitivity:`,
+                  ...partsOf(r).map(
+                    (p) => `  ${String(p['sensitivity']).padEnd(10)} ${String(p['mediaType'])}, ${String(p['sizeBytes'])} bytes, ${String(p['cid'])}`,
+                  ),
+                ].join('\n')
+              : deniedText(String(r['txId']), r),
+          );
+        }),
+    );
 
   healthCommand(record, 'update', 'Write a new version of a record (earlier versions are kept)')
     .requiredOption('--record-id <id>', 'record id')
@@ -220,54 +253,130 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--media-type <type>', 'media type of --file')
     .option('--sensitivity <level>', 'sensitivity of --file')
     .option('--purpose <code>', 'purpose of use', 'TREAT')
-    .action(async (f: HealthFlags & { recordId: string; fhir?: string; file?: string; mediaType?: string; sensitivity?: string; purpose: string }) => asUser(f, async (c, out) => {
-      const r = await c.updateRecord({ recordId: f.recordId, input: inputOf(f), purpose: f.purpose });
-      if (r['allowed'] !== true) _ctx.exitCode = 4;
-      out.result(r, () => r['allowed'] === true ? `updated ${f.recordId} to version ${String((r['record'] as Record<string, unknown>)?.['version'])}` : deniedText(String(r['txId']), r));
-    }));
+    .action(async (f: HealthFlags & { recordId: string; fhir?: string; file?: string; mediaType?: string; sensitivity?: string; purpose: string }) =>
+      asUser(f, async (c, out) => {
+        const r = await c.updateRecord({ recordId: f.recordId, input: inputOf(f), purpose: f.purpose });
+        if (r['allowed'] !== true) _ctx.exitCode = 4;
+        out.result(r, () =>
+          r['allowed'] === true
+            ? `updated ${f.recordId} to version ${String((r['record'] as Record<string, unknown>)?.['version'])}`
+            : deniedText(String(r['txId']), r),
+        );
+      }),
+    );
 
-  healthCommand(record, 'get', 'Read a record: an audited on-chain access decision, then the released parts (CID and commitment verified); without --sensitivity, every part you may see (the others are withheld, and it says why)')
+  healthCommand(
+    record,
+    'get',
+    'Read a record: an audited on-chain access decision, then the released parts (CID and commitment verified); without --sensitivity, every part you may see (the others are withheld, and it says why)',
+  )
     .requiredOption('--record-id <id>', 'record id')
     .option('--purpose <code>', 'purpose of use (TREAT, ETREAT, BTG, HRESCH, PATRQT, …)', 'TREAT')
     .option('--reason <code>', 'reason code (required for break-the-glass), e.g. unconscious-no-proxy')
     .option('--sensitivity <level>', 'highest sensitivity wanted (default: every part you may see; a level you may not see is a denial)')
     .option('--version <n>', 'an earlier version')
     .option('--out <file>', 'write the content here instead of printing it (a CSV record: the re-joined CSV of the released parts; otherwise the first part)')
-    .action(async (f: HealthFlags & { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: string; out?: string }) => asUser(f, async (c, out) => {
-      const version = f.version === undefined ? undefined : Number(f.version);
-      if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new CliError('--version must be a positive integer', 2);
-      const r = await c.readRecord({ recordId: f.recordId, purpose: f.purpose, ...(f.reason ? { reason: f.reason } : {}), ...(f.sensitivity ? { sensitivity: f.sensitivity } : {}), ...(version ? { version } : {}) });
-      if (!r.allowed) {
-        out.result({ allowed: false, txId: r.txId, decision: r.decision, session: r.session }, () => deniedText(r.txId, r.decision));
-        _ctx.exitCode = 4;
-        return;
-      }
-      // A CSV record split by column sensitivity comes back as one part per released level: the
-      // user gets one CSV (the parts re-joined on their row key), without the withheld columns.
-      const csv = r.csv;
-      if (f.out && (csv ?? r.parts[0])) writeFileSync(f.out, csv ?? r.parts[0]!.content);
-      const parts = r.parts.map((p) => ({ sensitivity: p.sensitivity, mediaType: p.mediaType, cid: p.cid, content: p.mediaType.includes('json') || p.mediaType.startsWith('text/') ? Buffer.from(p.content).toString('utf8') : `<${p.content.byteLength} bytes>` }));
-      const head = `record ${f.recordId} v${r.version} from ${r.custodian}: allowed by ${basisText(r.decision['basis'])}${flagsText(r.decision['flags'])} (audited in tx ${r.txId})`;
-      // What was released and what was withheld (and why), before the content.
-      const summary = [`released: ${parts.map((p) => `the ${p.sensitivity} part`).join(', ') || 'nothing'}`, ...withheldLines(r.withheld)];
-      out.result({ allowed: true, txId: r.txId, custodian: r.custodian, version: r.version, flags: r.decision['flags'], basis: r.decision['basis'], released: parts.map((p) => p.sensitivity), withheld: r.withheld, session: r.session, parts, ...(csv ? { csv: Buffer.from(csv).toString('utf8') } : {}) }, () => (csv
-        ? [head, ...summary, `--- CSV re-joined from the ${parts.map((p) => p.sensitivity).join(', ')} part(s) (${parts.map((p) => p.cid).join(', ')})`, f.out ? `(written to ${f.out})` : Buffer.from(csv).toString('utf8').trimEnd()]
-        : [head, ...summary, ...parts.map((p) => `--- ${p.sensitivity} part (${p.mediaType}, ${p.cid})\n${f.out ? `(written to ${f.out})` : contentText(p.mediaType, p.content)}`)]).join('\n'));
-    }));
+    .action(async (f: HealthFlags & { recordId: string; purpose: string; reason?: string; sensitivity?: string; version?: string; out?: string }) =>
+      asUser(f, async (c, out) => {
+        const version = f.version === undefined ? undefined : Number(f.version);
+        if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new CliError('--version must be a positive integer', 2);
+        const r = await c.readRecord({
+          recordId: f.recordId,
+          purpose: f.purpose,
+          ...(f.reason ? { reason: f.reason } : {}),
+          ...(f.sensitivity ? { sensitivity: f.sensitivity } : {}),
+          ...(version ? { version } : {}),
+        });
+        if (!r.allowed) {
+          out.result({ allowed: false, txId: r.txId, decision: r.decision, session: r.session }, () => deniedText(r.txId, r.decision));
+          _ctx.exitCode = 4;
+          return;
+        }
+        // A CSV record split by column sensitivity comes back as one part per released level: the
+        // user gets one CSV (the parts re-joined on their row key), without the withheld columns.
+        const csv = r.csv;
+        if (f.out && (csv ?? r.parts[0])) writeFileSync(f.out, csv ?? r.parts[0]!.content);
+        const parts = r.parts.map((p) => ({
+          sensitivity: p.sensitivity,
+          mediaType: p.mediaType,
+          cid: p.cid,
+          content:
+            p.mediaType.includes('json') || p.mediaType.startsWith('text/') ? Buffer.from(p.content).toString('utf8') : `<${p.content.byteLength} bytes>`,
+        }));
+        const head = `record ${f.recordId} v${r.version} from ${r.custodian}: allowed by ${basisText(r.decision['basis'])}${flagsText(r.decision['flags'])} (audited in tx ${r.txId})`;
+        // What was released and what was withheld (and why), before the content.
+        const summary = [`released: ${parts.map((p) => `the ${p.sensitivity} part`).join(', ') || 'nothing'}`, ...withheldLines(r.withheld)];
+        out.result(
+          {
+            allowed: true,
+            txId: r.txId,
+            custodian: r.custodian,
+            version: r.version,
+            flags: r.decision['flags'],
+            basis: r.decision['basis'],
+            released: parts.map((p) => p.sensitivity),
+            withheld: r.withheld,
+            session: r.session,
+            parts,
+            ...(csv ? { csv: Buffer.from(csv).toString('utf8') } : {}),
+          },
+          () =>
+            (csv
+              ? [
+                  head,
+                  ...summary,
+                  `--- CSV re-joined from the ${parts.map((p) => p.sensitivity).join(', ')} part(s) (${parts.map((p) => p.cid).join(', ')})`,
+                  f.out ? `(written to ${f.out})` : Buffer.from(csv).toString('utf8').trimEnd(),
+                ]
+              : [
+                  head,
+                  ...summary,
+                  ...parts.map(
+                    (p) => `--- ${p.sensitivity} part (${p.mediaType}, ${p.cid})\n${f.out ? `(written to ${f.out})` : contentText(p.mediaType, p.content)}`,
+                  ),
+                ]
+            ).join('\n'),
+        );
+      }),
+    );
 
   pageOptions(healthCommand(record, 'list', "List a patient's records the user has a basis to read (metadata only)"))
     .requiredOption('--patient <pseudonym|org/user>', 'the patient')
     .option('--purpose <code>', 'purpose of use', 'TREAT')
-    .action(async (f: HealthFlags & PageFlags & { patient: string; purpose: string }) => asUser(f, async (c, out) => {
-      const r = await c.listRecords(resolvePatient(f.dir, f.patient), f.purpose, f.bookmark ?? '', parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX)) as { records: Array<Record<string, unknown>>; bookmark?: string };
-      out.result(r, () => (r.records.length === 0 ? '(no records you may read)' : r.records.map((x) => `${String(x['recordId']).padEnd(20)} ${String(x['category']).padEnd(14)} ${String(x['sensitivity']).padEnd(11)} v${String(x['version'])}  ${String(x['custodian'])}`).join('\n')) + morePages(r.bookmark));
-    }));
+    .action(async (f: HealthFlags & PageFlags & { patient: string; purpose: string }) =>
+      asUser(f, async (c, out) => {
+        const r = (await c.listRecords(
+          resolvePatient(f.dir, f.patient),
+          f.purpose,
+          f.bookmark ?? '',
+          parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX),
+        )) as { records: Array<Record<string, unknown>>; bookmark?: string };
+        out.result(
+          r,
+          () =>
+            (r.records.length === 0
+              ? '(no records you may read)'
+              : r.records
+                  .map(
+                    (x) =>
+                      `${String(x['recordId']).padEnd(20)} ${String(x['category']).padEnd(14)} ${String(x['sensitivity']).padEnd(11)} v${String(x['version'])}  ${String(x['custodian'])}`,
+                  )
+                  .join('\n')) + morePages(r.bookmark),
+        );
+      }),
+    );
 
   healthCommand(record, 'erase', 'Erase a record (patient or custodian staff): on-chain tombstone, keys and blobs crypto-shredded')
     .requiredOption('--record-id <id>', 'record id')
-    .action(async (f: HealthFlags & { recordId: string }) => asUser(f, async (c, out) => {
-      const r = await c.eraseRecord(f.recordId);
-      const t = (r['erased'] ?? {}) as Record<string, unknown>;
-      out.result(r, () => `erased ${f.recordId} (tx ${String(r['txId'])}): ${String(t['versions'])} version(s) by ${String(t['erasedBy'])}; every node shreds its keys and blobs`);
-    }));
+    .action(async (f: HealthFlags & { recordId: string }) =>
+      asUser(f, async (c, out) => {
+        const r = await c.eraseRecord(f.recordId);
+        const t = (r['erased'] ?? {}) as Record<string, unknown>;
+        out.result(
+          r,
+          () =>
+            `erased ${f.recordId} (tx ${String(r['txId'])}): ${String(t['versions'])} version(s) by ${String(t['erasedBy'])}; every node shreds its keys and blobs`,
+        );
+      }),
+    );
 }

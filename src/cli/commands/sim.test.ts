@@ -11,7 +11,11 @@ const defaults: SimFlags = { nodes: '4', seeds: '1', seedStart: '1', faults: 'no
 
 async function run(flags: Partial<SimFlags>): Promise<{ code: number; out: string }> {
   let out = '';
-  const code = await runSimCommand({ ...defaults, ...flags }, (s) => (out += s), () => {});
+  const code = await runSimCommand(
+    { ...defaults, ...flags },
+    (s) => (out += s),
+    () => {},
+  );
   return { code, out };
 }
 
@@ -35,7 +39,15 @@ describe('medledger sim', () => {
   });
 
   it('exits 1 on a violation and prints the failing seed with schedule, trace and replay command', async () => {
-    const r = await run({ engine: 'test-sequencer', nodes: '3', seeds: '2', seedStart: '5', durationMs: '300', crypto: 'fast', engineOptions: '{"bug":"validity"}' });
+    const r = await run({
+      engine: 'test-sequencer',
+      nodes: '3',
+      seeds: '2',
+      seedStart: '5',
+      durationMs: '300',
+      crypto: 'fast',
+      engineOptions: '{"bug":"validity"}',
+    });
     assert.equal(r.code, 1);
     assert.match(r.out, /checkers: 2 failing seed\(s\), 2 violation\(s\): 5, 6/);
     assert.match(r.out, /FAILING SEED 5\n {2}\[validity\] n1 block 1 decided ghost#1, which no client proposed/);
@@ -58,7 +70,11 @@ describe('medledger sim', () => {
       [{ engine: 'solo', durationMs: '-5' }, /--duration-ms must be an integer/],
     ];
     for (const [flags, message] of cases) {
-      assert.throws(() => buildOptions({ ...defaults, ...flags }), (e: Error) => e instanceof CliError && e.exitCode === 2 && message.test(e.message), JSON.stringify(flags));
+      assert.throws(
+        () => buildOptions({ ...defaults, ...flags }),
+        (e: Error) => e instanceof CliError && e.exitCode === 2 && message.test(e.message),
+        JSON.stringify(flags),
+      );
     }
   });
 

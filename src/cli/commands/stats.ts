@@ -24,7 +24,9 @@ function range(r: BinRange, closedAbove: boolean): string {
  */
 export function renderStatistics(requestId: string, s: Statistics): string {
   const t = s.minCohort;
-  const lines = [`request ${requestId} — threshold ${t} (the largest of the consortium floor ${STATISTICS_MIN_COHORT_FLOOR}, the datasets' owners' minimums and --min-cohort)`];
+  const lines = [
+    `request ${requestId} — threshold ${t} (the largest of the consortium floor ${STATISTICS_MIN_COHORT_FLOOR}, the datasets' owners' minimums and --min-cohort)`,
+  ];
   if (s.suppressed) {
     lines.push(`SUPPRESSED: the cohort of the request, or of one of its datasets, holds fewer than ${t} values; no figure is released`);
     return lines.join('\n');
@@ -68,27 +70,42 @@ export function register(program: Command, ctx: CommandContext): void {
     .requiredOption('--min <x>', 'histogram lower edge')
     .requiredOption('--max <x>', 'histogram upper edge')
     .option('--bins <n>', 'histogram bins', '10')
-    .option('--min-cohort <n>', `raise the suppression threshold (never below the consortium floor ${STATISTICS_MIN_COHORT_FLOOR} or a dataset owner's minimum)`)
-    .action(async (f: HealthFlags & { datasets: string; variable: string; purpose: string; min: string; max: string; bins: string; minCohort?: string }) => asUser(f, async (c, out) => {
-      const histogram = { min: Number(f.min), max: Number(f.max), bins: Number(f.bins) };
-      if (!Number.isFinite(histogram.min) || !Number.isFinite(histogram.max) || histogram.min >= histogram.max) throw new CliError('--min and --max must be numbers with min < max', 2);
-      if (!Number.isInteger(histogram.bins) || histogram.bins < 1 || histogram.bins > 1000) throw new CliError('--bins must be 1..1000', 2);
-      const minCohort = f.minCohort === undefined ? undefined : Number(f.minCohort);
-      if (minCohort !== undefined && (!Number.isInteger(minCohort) || minCohort < 1 || minCohort > 1000)) throw new CliError('--min-cohort must be 1..1000', 2);
-      const r = await c.statistics({ datasetIds: list(f.datasets), variable: f.variable, purpose: f.purpose, histogram, ...(minCohort !== undefined ? { minCohort } : {}) });
-      if (!r.allowed) ctx.exitCode = 4;
-      out.result(r, () => {
-        if (!r.allowed) return `REFUSED (request ${r.requestId}):\n  ${r.reasons.join('\n  ')}`;
-        const parsed = statisticsSchema.safeParse(r.result);
-        // A node of another version may answer another shape: show it as it came rather than guess.
-        return parsed.success ? renderStatistics(r.requestId, parsed.data) : `request ${r.requestId}\n${JSON.stringify(r.result, null, 2)}`;
-      });
-    }));
+    .option(
+      '--min-cohort <n>',
+      `raise the suppression threshold (never below the consortium floor ${STATISTICS_MIN_COHORT_FLOOR} or a dataset owner's minimum)`,
+    )
+    .action(async (f: HealthFlags & { datasets: string; variable: string; purpose: string; min: string; max: string; bins: string; minCohort?: string }) =>
+      asUser(f, async (c, out) => {
+        const histogram = { min: Number(f.min), max: Number(f.max), bins: Number(f.bins) };
+        if (!Number.isFinite(histogram.min) || !Number.isFinite(histogram.max) || histogram.min >= histogram.max)
+          throw new CliError('--min and --max must be numbers with min < max', 2);
+        if (!Number.isInteger(histogram.bins) || histogram.bins < 1 || histogram.bins > 1000) throw new CliError('--bins must be 1..1000', 2);
+        const minCohort = f.minCohort === undefined ? undefined : Number(f.minCohort);
+        if (minCohort !== undefined && (!Number.isInteger(minCohort) || minCohort < 1 || minCohort > 1000))
+          throw new CliError('--min-cohort must be 1..1000', 2);
+        const r = await c.statistics({
+          datasetIds: list(f.datasets),
+          variable: f.variable,
+          purpose: f.purpose,
+          histogram,
+          ...(minCohort !== undefined ? { minCohort } : {}),
+        });
+        if (!r.allowed) ctx.exitCode = 4;
+        out.result(r, () => {
+          if (!r.allowed) return `REFUSED (request ${r.requestId}):\n  ${r.reasons.join('\n  ')}`;
+          const parsed = statisticsSchema.safeParse(r.result);
+          // A node of another version may answer another shape: show it as it came rather than guess.
+          return parsed.success ? renderStatistics(r.requestId, parsed.data) : `request ${r.requestId}\n${JSON.stringify(r.result, null, 2)}`;
+        });
+      }),
+    );
 
   healthCommand(stats, 'get', 'A statistics request, its input CIDs and result, from the chain')
     .requiredOption('--request-id <id>', 'request id')
-    .action(async (f: HealthFlags & { requestId: string }) => asUser(f, async (c, out) => {
-      const r = await c.evaluate('getStatistics', { requestId: f.requestId });
-      out.result(r, () => JSON.stringify(r, null, 2));
-    }));
+    .action(async (f: HealthFlags & { requestId: string }) =>
+      asUser(f, async (c, out) => {
+        const r = await c.evaluate('getStatistics', { requestId: f.requestId });
+        out.result(r, () => JSON.stringify(r, null, 2));
+      }),
+    );
 }

@@ -52,13 +52,17 @@ function report(base: { nodeId: string; org: string; apiUrl: string }, s: NodeSt
 }
 
 function human(nodes: readonly NodeReport[]): string {
-  const lines = [`${'node'.padEnd(22)} ${'org'.padEnd(12)} ${'roles'.padEnd(13)} ${'consensus'.padEnd(18)} ${'leader'.padEnd(22)} ${'height'.padStart(7)}  last block hash`];
+  const lines = [
+    `${'node'.padEnd(22)} ${'org'.padEnd(12)} ${'roles'.padEnd(13)} ${'consensus'.padEnd(18)} ${'leader'.padEnd(22)} ${'height'.padStart(7)}  last block hash`,
+  ];
   for (const n of nodes) {
     if (!n.reachable) {
       lines.push(`${n.nodeId.padEnd(22)} ${n.org.padEnd(12)} DOWN: ${n.error}`);
       continue;
     }
-    lines.push(`${n.nodeId.padEnd(22)} ${n.org.padEnd(12)} ${n.roles.join('+').padEnd(13)} ${`${n.engine ?? '-'} ${n.consensusRole ?? ''}`.padEnd(18)} ${(n.leader ?? '-').padEnd(22)} ${String(n.height).padStart(7)}  ${(n.lastBlockHashHex ?? '').slice(0, 16)}…`);
+    lines.push(
+      `${n.nodeId.padEnd(22)} ${n.org.padEnd(12)} ${n.roles.join('+').padEnd(13)} ${`${n.engine ?? '-'} ${n.consensusRole ?? ''}`.padEnd(18)} ${(n.leader ?? '-').padEnd(22)} ${String(n.height).padStart(7)}  ${(n.lastBlockHashHex ?? '').slice(0, 16)}…`,
+    );
   }
   const up = nodes.filter((n) => n.reachable);
   const heights = new Set(up.map((n) => `${n.height}:${n.lastBlockHashHex}`));
@@ -66,14 +70,18 @@ function human(nodes: readonly NodeReport[]): string {
   const joining = up.filter((n) => n.joining).map((n) => n.nodeId);
   const sequences = new Set(up.map((n) => n.configSequence));
   lines.push('');
-  lines.push(`config ${sequences.size <= 1 ? `sequence ${[...sequences][0] ?? 0} on every node` : `sequences differ (${up.map((n) => `${n.nodeId} ${n.configSequence}`).join(', ')}): some nodes are catching up`}${joining.length ? `; joining: ${joining.join(', ')}` : ''}`);
-  lines.push(`${up.length}/${nodes.length} nodes answer; ${heights.size <= 1 ? 'all at the same height and last block hash' : 'heights or last block hashes differ (catching up, or a fork)'}; ${leaders.size === 1 ? `leader ${[...leaders][0]}` : leaders.size === 0 ? 'no leader known' : `nodes disagree on the leader (${[...leaders].join(', ')})`}`);
+  lines.push(
+    `config ${sequences.size <= 1 ? `sequence ${[...sequences][0] ?? 0} on every node` : `sequences differ (${up.map((n) => `${n.nodeId} ${n.configSequence}`).join(', ')}): some nodes are catching up`}${joining.length ? `; joining: ${joining.join(', ')}` : ''}`,
+  );
+  lines.push(
+    `${up.length}/${nodes.length} nodes answer; ${heights.size <= 1 ? 'all at the same height and last block hash' : 'heights or last block hashes differ (catching up, or a fork)'}; ${leaders.size === 1 ? `leader ${[...leaders][0]}` : leaders.size === 0 ? 'no leader known' : `nodes disagree on the leader (${[...leaders].join(', ')})`}`,
+  );
   return lines.join('\n');
 }
 
 export function register(program: Command, ctx: CommandContext): void {
   withConnectOptions(
-    program.command('status').description('Every node of the consortium: roles, leader/primary, height and last block hash (through each node\'s gateway)'),
+    program.command('status').description("Every node of the consortium: roles, leader/primary, height and last block hash (through each node's gateway)"),
   ).action(async (flags: ConnectFlags, cmd: Command) => {
     const out = makeOutput(flags.json ?? false);
     let targets: { nodeId: string; org: string; apiUrl: string; client: MedLedgerClient }[];
@@ -87,23 +95,30 @@ export function register(program: Command, ctx: CommandContext): void {
       if (!existsSync(dir)) throw new CliError(`--dir ${flags.dir ?? DEFAULT_CONSORTIUM_DIR}: no such directory (run medledger up first)`, 2);
       try {
         const creds = userCredentials(dir, flags.org ?? 'Hospital1', flags.user ?? 'admin1');
-        targets = consortiumEndpoints(dir).map((n) => ({ nodeId: n.id, org: n.org, apiUrl: n.apiUrl, client: new MedLedgerClient({ url: n.apiUrl, ...creds, timeoutMs: STATUS_TIMEOUT_MS }) }));
+        targets = consortiumEndpoints(dir).map((n) => ({
+          nodeId: n.id,
+          org: n.org,
+          apiUrl: n.apiUrl,
+          client: new MedLedgerClient({ url: n.apiUrl, ...creds, timeoutMs: STATUS_TIMEOUT_MS }),
+        }));
       } catch (err) {
         if (err instanceof MedLedgerApiError) throw new CliError(err.message, 2);
         throw err;
       }
     }
-    const nodes = await Promise.all(targets.map(async (t) => {
-      const base = { nodeId: t.nodeId, org: t.org, apiUrl: t.apiUrl };
-      try {
-        const s = await t.client.status();
-        return report({ ...base, nodeId: s.nodeId, org: s.org }, s, null);
-      } catch (err) {
-        return report(base, null, err instanceof MedLedgerApiError ? err.message : (err as Error).message);
-      } finally {
-        t.client.close();
-      }
-    }));
+    const nodes = await Promise.all(
+      targets.map(async (t) => {
+        const base = { nodeId: t.nodeId, org: t.org, apiUrl: t.apiUrl };
+        try {
+          const s = await t.client.status();
+          return report({ ...base, nodeId: s.nodeId, org: s.org }, s, null);
+        } catch (err) {
+          return report(base, null, err instanceof MedLedgerApiError ? err.message : (err as Error).message);
+        } finally {
+          t.client.close();
+        }
+      }),
+    );
     out.result({ nodes }, () => human(nodes));
     if (nodes.some((n) => !n.reachable)) ctx.exitCode = 1;
   });

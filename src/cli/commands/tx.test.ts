@@ -77,7 +77,17 @@ describe('client commands (3-node raft consortium)', () => {
     assert.match(missing.err, /BLOCK_NOT_FOUND/);
     const badN = await cli(['block', 'get', 'ten', '--dir', net.dir]);
     assert.equal(badN.code, 2);
-    const explicit = await cli(['tx', 'evaluate', '--url', net.apis[0]!.url, '--cert', join(net.dir, 'crypto', 'Hospital1', 'doctor1', 'cert.pem'), 'assets', 'read', 'x']);
+    const explicit = await cli([
+      'tx',
+      'evaluate',
+      '--url',
+      net.apis[0]!.url,
+      '--cert',
+      join(net.dir, 'crypto', 'Hospital1', 'doctor1', 'cert.pem'),
+      'assets',
+      'read',
+      'x',
+    ]);
     assert.equal(explicit.code, 2);
     assert.match(explicit.err, /--cert, --key, --ca and --url go together/);
   });
@@ -85,8 +95,22 @@ describe('client commands (3-node raft consortium)', () => {
   it('status lists every node with roles, leader, height and last block hash; a stopped node is marked DOWN by URL', async () => {
     const all = await cli(['status', '--dir', net.dir, '--json']);
     assert.equal(all.code, 0, all.err);
-    const s = JSON.parse(all.out) as { nodes: { nodeId: string; reachable: boolean; roles: string[]; leader: string | null; height: number; lastBlockHashHex: string; configSequence: number | null; joining: boolean }[] };
-    assert.deepEqual(s.nodes.map((n) => n.nodeId), ['node.Hospital1', 'node.Hospital2', 'node.Hospital3']);
+    const s = JSON.parse(all.out) as {
+      nodes: {
+        nodeId: string;
+        reachable: boolean;
+        roles: string[];
+        leader: string | null;
+        height: number;
+        lastBlockHashHex: string;
+        configSequence: number | null;
+        joining: boolean;
+      }[];
+    };
+    assert.deepEqual(
+      s.nodes.map((n) => n.nodeId),
+      ['node.Hospital1', 'node.Hospital2', 'node.Hospital3'],
+    );
     for (const n of s.nodes) {
       assert.equal(n.reachable, true);
       assert.deepEqual(n.roles, ['peer', 'orderer']);
@@ -108,7 +132,13 @@ describe('client commands (3-node raft consortium)', () => {
   it('bench drives the running consortium through the gateway and reports throughput, latency and the ceiling', async () => {
     const r = await cli(['bench', '--dir', net.dir, '--tx', '6', '--clients', '3', '--size', '64', '--ecdsa-ms', '100', '--json']);
     assert.equal(r.code, 0, r.err);
-    const rep = JSON.parse(r.out) as { committedValid: number; committedTxPerSecond: number; latencyMs: { p50: number; p99: number }; endorsersPerTx: number; signatureCeiling: { txPerSecondOneThread: number; signsPerTx: number } };
+    const rep = JSON.parse(r.out) as {
+      committedValid: number;
+      committedTxPerSecond: number;
+      latencyMs: { p50: number; p99: number };
+      endorsersPerTx: number;
+      signatureCeiling: { txPerSecondOneThread: number; signsPerTx: number };
+    };
     assert.equal(rep.committedValid, 6);
     assert.equal(rep.endorsersPerTx, 2);
     assert.ok(rep.committedTxPerSecond > 0 && rep.latencyMs.p50 > 0 && rep.latencyMs.p99 >= rep.latencyMs.p50);
@@ -117,7 +147,9 @@ describe('client commands (3-node raft consortium)', () => {
 
   it('the medledger binary runs tx evaluate end to end', async () => {
     const bin = join(import.meta.dirname, '..', '..', '..', 'bin', 'medledger.js');
-    const child = spawn(process.execPath, [bin, 'tx', 'evaluate', '--dir', net.dir, '--url', net.apis[0]!.url, '--json', 'assets', 'listByOwner', 'clinic'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'tx', 'evaluate', '--dir', net.dir, '--url', net.apis[0]!.url, '--json', 'assets', 'listByOwner', 'clinic'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -125,6 +157,9 @@ describe('client commands (3-node raft consortium)', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(code, 0, err);
     const ids = JSON.parse((JSON.parse(out) as { result: string }).result) as string[];
-    assert.ok(ids.some((id) => id.startsWith('cli-')), out);
+    assert.ok(
+      ids.some((id) => id.startsWith('cli-')),
+      out,
+    );
   });
 });

@@ -37,7 +37,9 @@ export const DEFAULT_USER = 'admin1';
  */
 export function withConnectOptions(cmd: Command, opts: { apiUrlAlias?: boolean } = {}): Command {
   cmd
-    .addOption(new Option('--dir <dir>', 'consortium directory written by medledger init / up / npm start').env('MEDLEDGER_DIR').default(DEFAULT_CONSORTIUM_DIR))
+    .addOption(
+      new Option('--dir <dir>', 'consortium directory written by medledger init / up / npm start').env('MEDLEDGER_DIR').default(DEFAULT_CONSORTIUM_DIR),
+    )
     .addOption(new Option('--org <org>', 'organisation of the user (and of the node asked), e.g. Hospital2').env('MEDLEDGER_ORG').default(DEFAULT_ORG))
     .addOption(new Option('--user <name>', 'the user whose key in <dir>/crypto/<org>/<name>/ signs, e.g. doctor1').env('MEDLEDGER_USER').default(DEFAULT_USER))
     .option('--url <url>', "node API URL (https://host:port); default: the org's node from the consortium directory")
@@ -66,7 +68,8 @@ export function apiFailure(err: unknown): never {
   if (err instanceof MedLedgerApiError) {
     const where = err.status > 0 ? `HTTP ${err.status} ${err.code}` : err.code;
     // Exit 3: the transaction may have committed — a script must check, not resubmit blindly.
-    if (err.code === 'OUTCOME_UNKNOWN' || err.code === 'COMMIT_TIMEOUT') throw new CliError(`${err.message} (${where})${err.txId && !err.message.includes('tx status') ? `\n  check: medledger tx status ${err.txId}` : ''}`, 3);
+    if (err.code === 'OUTCOME_UNKNOWN' || err.code === 'COMMIT_TIMEOUT')
+      throw new CliError(`${err.message} (${where})${err.txId && !err.message.includes('tx status') ? `\n  check: medledger tx status ${err.txId}` : ''}`, 3);
     // A contract's validation error: say "invalid argument" first, not the endorsement refusal around it.
     const text = apiErrorText(err.code, err.message);
     throw new CliError(text.startsWith('invalid argument') ? `${text} (${where})` : `${err.message} (${where})`, 1);
@@ -77,11 +80,19 @@ export function apiFailure(err: unknown): never {
 export function resolveClient(flags: ConnectFlags): MedLedgerClient {
   try {
     if (flags.cert || flags.key || flags.ca) {
-      if (!flags.cert || !flags.key || !flags.ca || !flags.url) throw new CliError('--cert, --key, --ca and --url go together (or use --dir with --org and --user)', 2);
-      return new MedLedgerClient({ url: flags.url, certPem: readPemFile(flags.cert, 'cert'), keyPem: readPemFile(flags.key, 'key'), caPem: readPemFile(flags.ca, 'ca'), failover: 'discover' });
+      if (!flags.cert || !flags.key || !flags.ca || !flags.url)
+        throw new CliError('--cert, --key, --ca and --url go together (or use --dir with --org and --user)', 2);
+      return new MedLedgerClient({
+        url: flags.url,
+        certPem: readPemFile(flags.cert, 'cert'),
+        keyPem: readPemFile(flags.key, 'key'),
+        caPem: readPemFile(flags.ca, 'ca'),
+        failover: 'discover',
+      });
     }
     const dir = resolve(flags.dir ?? DEFAULT_CONSORTIUM_DIR);
-    if (!existsSync(dir)) throw new CliError(`--dir ${flags.dir ?? DEFAULT_CONSORTIUM_DIR}: no such directory (run medledger up, or pass --url/--cert/--key/--ca)`, 2);
+    if (!existsSync(dir))
+      throw new CliError(`--dir ${flags.dir ?? DEFAULT_CONSORTIUM_DIR}: no such directory (run medledger up, or pass --url/--cert/--key/--ca)`, 2);
     return clientFromDir(dir, flags.org ?? 'Hospital1', flags.user ?? 'admin1', flags.url);
   } catch (err) {
     if (err instanceof MedLedgerApiError) throw new CliError(err.message, 2);
@@ -99,9 +110,10 @@ function resultText(bytes: Uint8Array): string {
 }
 
 export function register(program: Command, ctx: CommandContext): void {
-  const tx = program.command('tx').description('Submit or evaluate contract functions through a node\'s gateway');
+  const tx = program.command('tx').description("Submit or evaluate contract functions through a node's gateway");
   withConnectOptions(
-    tx.command('submit')
+    tx
+      .command('submit')
       .description('Endorse (by the organisations the contract policy needs), sign, order and commit a transaction')
       .argument('<contract>', 'contract name, e.g. assets or health')
       .argument('<fn>', 'function name')
@@ -113,13 +125,22 @@ export function register(program: Command, ctx: CommandContext): void {
     const client = resolveClient(flags);
     try {
       const r = await client.submit(contract, fn, args, { waitMs });
-      const result = { txId: r.txId, status: r.status, code: r.code, blockNumber: r.blockNumber, endorsers: r.endorsers, result: Buffer.from(r.payload).toString('utf8') };
-      out.result(result, () => [
-        `tx ${r.txId}`,
-        `  status     ${r.status}${r.code ? ` ${r.code}` : ''}${r.blockNumber !== null ? ` in block ${r.blockNumber}` : ''}`,
-        `  endorsers  ${r.endorsers.join(', ')}`,
-        `  result     ${resultText(r.payload)}`,
-      ].join('\n'));
+      const result = {
+        txId: r.txId,
+        status: r.status,
+        code: r.code,
+        blockNumber: r.blockNumber,
+        endorsers: r.endorsers,
+        result: Buffer.from(r.payload).toString('utf8'),
+      };
+      out.result(result, () =>
+        [
+          `tx ${r.txId}`,
+          `  status     ${r.status}${r.code ? ` ${r.code}` : ''}${r.blockNumber !== null ? ` in block ${r.blockNumber}` : ''}`,
+          `  endorsers  ${r.endorsers.join(', ')}`,
+          `  result     ${resultText(r.payload)}`,
+        ].join('\n'),
+      );
       if (r.code !== null && r.code !== 'VALID') {
         out.error(`transaction ${r.txId} was committed as ${r.code}: it changed nothing`);
         ctx.exitCode = 1;
@@ -131,8 +152,9 @@ export function register(program: Command, ctx: CommandContext): void {
     }
   });
   withConnectOptions(
-    tx.command('evaluate')
-      .description('Run a read-only function on the node\'s peer (nothing is ordered or committed)')
+    tx
+      .command('evaluate')
+      .description("Run a read-only function on the node's peer (nothing is ordered or committed)")
       .argument('<contract>', 'contract name')
       .argument('<fn>', 'function name')
       .argument('[args...]', 'string arguments'),

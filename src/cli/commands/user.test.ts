@@ -33,7 +33,8 @@ after(async () => {
   await net?.stop();
 });
 
-const clientAt = (i: number, certPem: string, keyPem: string): MedLedgerClient => new MedLedgerClient({ url: net.apis[i]!.url, certPem, keyPem, caPem: net.caPem });
+const clientAt = (i: number, certPem: string, keyPem: string): MedLedgerClient =>
+  new MedLedgerClient({ url: net.apis[i]!.url, certPem, keyPem, caPem: net.caPem });
 const signerOf = (org: string): ConfigSigner => {
   const admin = net.user(org, 'admin1');
   const key = parsePrivateKey(admin.keyPem);
@@ -47,7 +48,19 @@ describe('medledger user', () => {
   it('request on the user side, enrol at the hospital: the key never leaves, the certificate works at every node', async () => {
     await ok(['user', 'request', '--name', 'dr.new', '--out', join(home, 'dr.new')]);
     keyPem = readFileSync(join(home, 'dr.new', 'key.pem'), 'utf8');
-    const r = await ok(['user', 'enrol', '--dir', net.dir, '--org', 'Hospital2', '--request', join(home, 'dr.new', 'request.pem'), '--role', 'doctor', '--json']);
+    const r = await ok([
+      'user',
+      'enrol',
+      '--dir',
+      net.dir,
+      '--org',
+      'Hospital2',
+      '--request',
+      join(home, 'dr.new', 'request.pem'),
+      '--role',
+      'doctor',
+      '--json',
+    ]);
     const issued = JSON.parse(r.out) as { cert: string; serialHex: string };
     certPem = readFileSync(issued.cert, 'utf8');
     assert.ok(!existsSync(join(net.dir, 'crypto', 'Hospital2', 'dr.new', 'key.pem')), 'the hospital never had the key');
@@ -64,7 +77,19 @@ describe('medledger user', () => {
 
   it('a patient enrolled from a request is issued to their pseudonym, never their name', async () => {
     await ok(['user', 'request', '--name', 'alice', '--out', join(home, 'alice')]);
-    const r = await ok(['user', 'enrol', '--dir', net.dir, '--org', 'Hospital3', '--request', join(home, 'alice', 'request.pem'), '--role', 'patient', '--json']);
+    const r = await ok([
+      'user',
+      'enrol',
+      '--dir',
+      net.dir,
+      '--org',
+      'Hospital3',
+      '--request',
+      join(home, 'alice', 'request.pem'),
+      '--role',
+      'patient',
+      '--json',
+    ]);
     const cert = parseCertificate(readFileSync((JSON.parse(r.out) as { cert: string }).cert, 'utf8'));
     assert.equal(cert.subject.commonName, pseudonymOf(loadPseudonymKey(join(net.dir, 'crypto'), 'Hospital3'), 'alice'));
     assert.equal(cert.subject.pseudonym, cert.subject.commonName);
@@ -91,14 +116,32 @@ describe('medledger user', () => {
     const victim = parseCertificate(net.user('Hospital2', 'doctor1').certPem).serialHex;
     const list = createRevocationList(consortium.orgCas.get('Hospital2')!, [victim], Date.now());
     const h1 = clientAt(0, net.user('Hospital1', 'admin1').certPem, net.user('Hospital1', 'admin1').keyPem);
-    await assert.rejects(submitConfigUpdate(h1, () => [signerOf('Hospital1')], (c) => configWithRevocation(c, list)), /INVALID_CONFIG_TRANSACTION|admins/);
+    await assert.rejects(
+      submitConfigUpdate(
+        h1,
+        () => [signerOf('Hospital1')],
+        (c) => configWithRevocation(c, list),
+      ),
+      /INVALID_CONFIG_TRANSACTION|admins/,
+    );
     // A list signed by another hospital's CA is not Hospital2's revocation.
     const forged = { ...createRevocationList(consortium.orgCas.get('Hospital1')!, [victim], Date.now()), org: 'Hospital2' };
     const h2 = clientAt(1, net.user('Hospital2', 'admin1').certPem, net.user('Hospital2', 'admin1').keyPem);
-    await assert.rejects(submitConfigUpdate(h2, () => [signerOf('Hospital2')], (c) => configWithRevocation(c, forged)), /signature does not verify/);
+    await assert.rejects(
+      submitConfigUpdate(
+        h2,
+        () => [signerOf('Hospital2')],
+        (c) => configWithRevocation(c, forged),
+      ),
+      /signature does not verify/,
+    );
     // Dropping a revocation is never allowed, whoever signs.
     await assert.rejects(
-      submitConfigUpdate(h2, () => [signerOf('Hospital2'), signerOf('Hospital1'), signerOf('Hospital3')], (c) => ({ ...c, orgs: c.orgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })) })),
+      submitConfigUpdate(
+        h2,
+        () => [signerOf('Hospital2'), signerOf('Hospital1'), signerOf('Hospital3')],
+        (c) => ({ ...c, orgs: c.orgs.map((o) => ({ org: o.org, caCertPem: o.caCertPem })) }),
+      ),
       /revocations of Hospital2 are permanent/,
     );
     h1.close();

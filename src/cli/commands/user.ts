@@ -25,7 +25,8 @@ const ORG_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
 function consortiumDir(flag: string | undefined): string {
   const dir = resolve(flag ?? DEFAULT_CONSORTIUM_DIR);
-  if (!existsSync(join(dir, 'genesis.block'))) throw new CliError(`--dir ${flag ?? DEFAULT_CONSORTIUM_DIR}: no consortium there (genesis.block missing; run medledger init or up)`, 2);
+  if (!existsSync(join(dir, 'genesis.block')))
+    throw new CliError(`--dir ${flag ?? DEFAULT_CONSORTIUM_DIR}: no consortium there (genesis.block missing; run medledger init or up)`, 2);
   return dir;
 }
 
@@ -58,14 +59,19 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--json', 'print the result as JSON')
     .action(async (flags: { name: string; out: string; json?: boolean }) => {
       const out = makeOutput(flags.json ?? false);
-      if (!isValidIdentityName(flags.name)) throw new CliError(`--name ${flags.name.slice(0, 80)}: a letter or digit, then up to 63 letters, digits, '.', '_', '@', '-'`, 2);
+      if (!isValidIdentityName(flags.name))
+        throw new CliError(`--name ${flags.name.slice(0, 80)}: a letter or digit, then up to 63 letters, digits, '.', '_', '@', '-'`, 2);
       const dir = resolve(flags.out);
       if (existsSync(join(dir, 'key.pem'))) throw new CliError(`${dir} already holds a key.pem; choose another --out (a key is never overwritten)`, 2);
       const { csrPem, keyPem } = await createEnrolmentRequest(flags.name).catch(failure);
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'key.pem'), keyPem, { mode: 0o600 });
       writeFileSync(join(dir, 'request.pem'), csrPem);
-      out.result({ key: join(dir, 'key.pem'), request: join(dir, 'request.pem') }, () => `key:     ${join(dir, 'key.pem')} (keep it here; it never leaves this machine)\nrequest: ${join(dir, 'request.pem')} (send this to your hospital's administrator)`);
+      out.result(
+        { key: join(dir, 'key.pem'), request: join(dir, 'request.pem') },
+        () =>
+          `key:     ${join(dir, 'key.pem')} (keep it here; it never leaves this machine)\nrequest: ${join(dir, 'request.pem')} (send this to your hospital's administrator)`,
+      );
     });
 
   user
@@ -86,7 +92,8 @@ export function register(program: Command, _ctx: CommandContext): void {
       const csrPem = readSmallFile(resolve(flags.request), '--request');
       const consortium = loadConsortium(join(dir, 'crypto'));
       const ca = consortium.orgCas.get(org);
-      if (!ca || ca.keyPem === '') throw new CliError(`this directory does not hold ${org}'s CA key (crypto/${org}/ca-key.pem): enrol on the host that keeps it`, 2);
+      if (!ca || ca.keyPem === '')
+        throw new CliError(`this directory does not hold ${org}'s CA key (crypto/${org}/ca-key.pem): enrol on the host that keeps it`, 2);
       const requested = await readEnrolmentRequest(csrPem).catch(failure);
       // A patient's certificate names their pseudonym, derived by their hospital's key from the
       // login name they asked with (decision 0906): their name never reaches the chain.
@@ -97,12 +104,16 @@ export function register(program: Command, _ctx: CommandContext): void {
       writeFileSync(target, issued.certPem);
       const serialHex = parseCertificate(issued.certPem).serialHex;
       out.result({ org, name: requested.commonName, role, id: pseudonym ?? requested.commonName, serialHex, cert: target }, () =>
-        [`issued ${org}/${requested.commonName} as ${role}${pseudonym ? ` (on chain as pseudonym ${pseudonym.slice(0, 12)}…)` : ''}, serial ${serialHex}`, `certificate: ${target} (send it back; with their key.pem it signs in)`].join('\n'));
+        [
+          `issued ${org}/${requested.commonName} as ${role}${pseudonym ? ` (on chain as pseudonym ${pseudonym.slice(0, 12)}…)` : ''}, serial ${serialHex}`,
+          `certificate: ${target} (send it back; with their key.pem it signs in)`,
+        ].join('\n'),
+      );
     });
 
   user
     .command('revoke')
-    .description("Revoke a certificate of your hospital: signed by its CA, committed by its admin; every node refuses it from the next block")
+    .description('Revoke a certificate of your hospital: signed by its CA, committed by its admin; every node refuses it from the next block')
     .option('--dir <dir>', `consortium directory (default ${DEFAULT_CONSORTIUM_DIR})`)
     .option('--org <hospital>', 'the hospital that issued the certificate')
     .option('--user <name>', 'the user whose certificate (<dir>/crypto/<org>/<name>/cert.pem) is revoked')
@@ -135,9 +146,16 @@ export function register(program: Command, _ctx: CommandContext): void {
       const signer: ConfigSigner = { certPem: admin.certPem, signer: { sign: (m) => sign(key, m) } };
       const client = clientFromDir(dir, org, admin.commonName);
       try {
-        const outcome = await submitConfigUpdate(client, () => [signer], (config) => configWithRevocation(config, list)).catch(failure);
-        out.result({ revoked: who, org, serialHex, sequence: outcome.sequence, blockNumber: outcome.blockNumber, txId: outcome.txId }, () =>
-          `revoked ${who} (serial ${serialHex}): config update ${outcome.sequence} in block ${outcome.blockNumber ?? '?'}; every node refuses this certificate from the next block`);
+        const outcome = await submitConfigUpdate(
+          client,
+          () => [signer],
+          (config) => configWithRevocation(config, list),
+        ).catch(failure);
+        out.result(
+          { revoked: who, org, serialHex, sequence: outcome.sequence, blockNumber: outcome.blockNumber, txId: outcome.txId },
+          () =>
+            `revoked ${who} (serial ${serialHex}): config update ${outcome.sequence} in block ${outcome.blockNumber ?? '?'}; every node refuses this certificate from the next block`,
+        );
       } finally {
         client.close();
       }
@@ -171,13 +189,21 @@ export function register(program: Command, _ctx: CommandContext): void {
         .sort()
         .map((name) => {
           const c = parseCertificate(readFileSync(join(orgDir, name, 'cert.pem'), 'utf8'));
-          return { name, id: c.subject.commonName ?? name, role: c.subject.organizationalUnits.find((u) => (ROLES as readonly string[]).includes(u)) ?? c.subject.organizationalUnits[0] ?? '?', serialHex: c.serialHex, notAfter: new Date(c.notAfterMs).toISOString().slice(0, 10), revoked: revoked.has(c.serialHex) };
+          return {
+            name,
+            id: c.subject.commonName ?? name,
+            role: c.subject.organizationalUnits.find((u) => (ROLES as readonly string[]).includes(u)) ?? c.subject.organizationalUnits[0] ?? '?',
+            serialHex: c.serialHex,
+            notAfter: new Date(c.notAfterMs).toISOString().slice(0, 10),
+            revoked: revoked.has(c.serialHex),
+          };
         });
       out.result({ org, revocationsFrom: source, users: rows }, () =>
         [
           `${org}: ${rows.length} identities (revocations: ${source})`,
           `  ${'name'.padEnd(22)} ${'role'.padEnd(11)} ${'expires'.padEnd(10)}  status`,
           ...rows.map((r) => `  ${r.name.padEnd(22)} ${r.role.padEnd(11)} ${r.notAfter}  ${r.revoked ? 'REVOKED' : 'valid'}`),
-        ].join('\n'));
+        ].join('\n'),
+      );
     });
 }

@@ -212,7 +212,8 @@ export class Cluster {
       for (const b of this.instance(name).decided) {
         const seen = byHeight.get(b.height);
         if (!seen) byHeight.set(b.height, { name, digest: b.digest });
-        else if (!bytesEqual(seen.digest, b.digest)) out.push({ height: b.height, a: `${seen.name}:${toHex(seen.digest).slice(0, 12)}`, b: `${name}:${toHex(b.digest).slice(0, 12)}` });
+        else if (!bytesEqual(seen.digest, b.digest))
+          out.push({ height: b.height, a: `${seen.name}:${toHex(seen.digest).slice(0, 12)}`, b: `${name}:${toHex(b.digest).slice(0, 12)}` });
       }
     }
     return out;

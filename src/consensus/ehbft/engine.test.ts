@@ -32,10 +32,16 @@ describe('ehbft engine', () => {
     c.run(20);
     const ref = c.instance('n0').decided;
     assert.ok(ref.length >= 1);
-    assert.equal(ref.reduce((s, b) => s + b.proposals.length, 0), 6);
+    assert.equal(
+      ref.reduce((s, b) => s + b.proposals.length, 0),
+      6,
+    );
     const verifier = directoryVerifier(new Map([...c.members].map((id) => [id, c.keyOf(id)])));
     for (const name of c.members) {
-      assert.deepEqual(heights(c, name), ref.map((b) => b.height));
+      assert.deepEqual(
+        heights(c, name),
+        ref.map((b) => b.height),
+      );
       for (const [i, b] of c.instance(name).decided.entries()) {
         assert.equal(b.height, i + 1);
         assert.equal(b.certificate?.scheme, 'ehbft-commit');
@@ -132,7 +138,10 @@ describe('ehbft engine', () => {
     const outcome: Record<string, number> = {};
     for (const quorum of ['paper', 'safe'] as const) {
       const c = new Cluster({ nodes: 7, seed: 11, twins: ['n0', 'n1'], options: { quorum } });
-      c.partition([['n0', 'n1', 'n2', 'n3'], ["n0'", "n1'", 'n4', 'n5', 'n6']]);
+      c.partition([
+        ['n0', 'n1', 'n2', 'n3'],
+        ["n0'", "n1'", 'n4', 'n5', 'n6'],
+      ]);
       c.propose('n0', { clientId: 'alice', seq: 1, data: utf8('transfer 100 to A') });
       c.propose("n0'", { clientId: 'bob', seq: 1, data: utf8('transfer 100 to B') });
       c.run(30);
@@ -156,7 +165,10 @@ describe('ehbft engine', () => {
     for (let i = 0; i < 4; i++) c.propose('n2', p(`later ${i}`));
     c.run(80);
     const e = c.instance('n3').engine;
-    assert.ok([1, 2, 3].some((i) => c.instance(`n${i}`).engine.stats.evidenceCollected > 0), 'someone caught the two signed pre-prepares');
+    assert.ok(
+      [1, 2, 3].some((i) => c.instance(`n${i}`).engine.stats.evidenceCollected > 0),
+      'someone caught the two signed pre-prepares',
+    );
     assert.equal(e.reputations().get('n0'), 0);
     assert.equal(e.quorumPlan().eligible.at(-1), 'n0');
     assert.notEqual(e.status().leader, 'n0');

@@ -32,10 +32,13 @@
 // block (or a fresh one), with the view-change votes as justification. Safety under 'safe' quorums (2f+1 of n) is the usual quorum-intersection
 // argument (docs/architecture/ehbft.md); under 'paper' quorums it does not hold with Byzantine
 // acceptors, which is what the lab demonstrates.
+import { DecidedChain } from '../decided-chain.ts';
 import { ReadyQueue } from '../ready-queue.ts';
 import { bytesEqual, decode as decodeValue, encode, sha256, type Bytes } from '../../codec/index.ts';
 import type { SignatureVerifier, Signer } from '../../crypto/index.ts';
 import type { CutterConfig } from '../cutter.ts';
+import { viewChangeTimeoutTicks } from '../backoff.ts';
+import { hasQuorumSignatures } from '../certificate.ts';
 import { DedupWindow } from '../dedup.ts';
 import { GENESIS_DIGEST, blockDigest, proposalKey, proposalSizeBytes } from '../digest.ts';
 import {
@@ -80,15 +83,10 @@ export const CERT_SCHEME = 'ehbft-commit';
 const KEY_STATE = 'ehbft/state';
 const KEY_VIEW = 'ehbft/view';
 const KEY_VOTES = 'ehbft/votes';
-const KEY_BLOCK_PREFIX = 'ehbft/block/';
 const EVIDENCE_PER_BLOCK_MAX = 4;
 const PENDING_EVIDENCE_MAX = 16;
 const SEEN_VOTES_MAX = 4096;
 const VC_VIEWS_AHEAD_MAX = 64;
-
-function blockKey(height: number): string {
-  return `${KEY_BLOCK_PREFIX}${String(height).padStart(15, '0')}`;
-}
 
 interface VoteRecord {
   readonly view: number;
@@ -189,7 +187,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   private leaderStart = 0;
   private plan: QuorumPlan;
   private prevPlan: QuorumPlan | null = null;
-  private readonly retained = new Map<number, WireBlock>();
+  private readonly retained: DecidedChain<WireBlock>;
 
   // View state (the view at height + 1).
   private view = 0;
@@ -244,6 +242,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       blocksMax: this.options.fetchBlocksMax,
     };
     this.records = new RecordSet(this.options.recordsMax);
+    this.retained = new DecidedChain<WireBlock>('ehbft', this.options.retainBlocks, { encode, decode: (bytes, key) => decodeOrThrow<WireBlock>(bytes, key) });
     this.rep = new ReputationBook(this.members, this.options.reputation);
     this.leaderOrder = [...this.members];
     this.plan = this.computePlan();
@@ -258,27 +257,18 @@ export class EhbftEngine implements Engine<EhbftMessage> {
    * hand them over again from the retained blocks, or ask for a restore when they are gone.
    */
   private redeliverFrom(appliedHeight: number): void {
-    const blocks: WireBlock[] = [];
-    for (let h = appliedHeight + 1; h <= this.height; h++) {
-      const b = this.retained.get(h);
-      if (!b) {
-        this.pendingRestore = { height: this.height, digest: this.tip };
-        return;
-      }
-      blocks.push(b);
-    }
+    const again = this.retained.redeliver(appliedHeight, this.height, this.tip);
+    // A WireBlock does not carry its predecessor's digest: take it from the block below.
     let prev = appliedHeight === 0 ? GENESIS_DIGEST : this.retained.get(appliedHeight)?.cert.digest;
-    if (!prev) {
-      this.pendingRestore = { height: this.height, digest: this.tip };
+    if (again.restore !== null || prev === undefined) {
+      this.out.restore = { height: this.height, digest: this.tip };
       return;
     }
-    for (const b of blocks) {
+    for (const b of again.blocks) {
       this.outDecided.push(toDecidedBlock(b, prev, this.options.quorum, b.cert.votes.length));
       prev = b.cert.digest;
     }
   }
-
-  private pendingRestore: { height: number; digest: Bytes } | null = null;
 
   // ------------------------------------------------------------------ Engine contract
 
@@ -300,7 +290,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     }
     if (this.hasWork()) this.progressTicks += 1;
     else this.progressTicks = 0;
-    const timeout = this.options.viewChangeTicks * 2 ** this.backoff;
+    const timeout = viewChangeTimeoutTicks(this.options.viewChangeTicks, this.backoff, this.options.viewChangeBackoffMax);
     if (this.progressTicks >= timeout) {
       this.progressTicks = 0;
       // As in PBFT, a node already changing views moves further only once a quorum has joined
@@ -395,15 +385,14 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   }
 
   hasReady(): boolean {
-    return this.out.hasReady() || this.pendingRestore !== null;
+    return this.out.hasReady();
   }
 
   ready(): Ready<EhbftMessage> {
-    return this.out.ready(this.pendingRestore);
+    return this.out.ready();
   }
 
   advance(ready: Ready<EhbftMessage>): void {
-    if (ready.restore) this.pendingRestore = null;
     this.out.advance(ready);
   }
 
@@ -919,12 +908,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   }
 
   private serveBlocks(to: NodeId, fromHeight: number): void {
-    const blocks: WireBlock[] = [];
-    for (let h = fromHeight; h <= this.height && blocks.length < this.options.fetchBlocksMax; h++) {
-      const b = this.retained.get(h);
-      if (!b) continue;
-      blocks.push(b);
-    }
+    const blocks = this.retained.range(fromHeight, this.height, this.options.fetchBlocksMax);
     if (blocks.length > 0) this.send(to, { type: 'blocks', blocks });
   }
 
@@ -997,10 +981,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     this.height = b.height;
     this.tip = digest;
     this.lastBlock = b;
-    this.retained.set(b.height, b);
-    this.outPersist.push({ op: 'put', key: blockKey(b.height), value: encode(b) });
-    const old = b.height - this.options.retainBlocks;
-    if (old >= 1 && this.retained.delete(old)) this.outPersist.push({ op: 'delete', key: blockKey(old) });
+    this.outPersist.push(...this.retained.append(b));
 
     const decidedPlan = this.plan;
     this.prevPlan = decidedPlan;
@@ -1085,6 +1066,11 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     if (target <= this.view && !this.normal) return;
     if (target < this.view) return;
     this.stats.viewChanges += 1;
+    // The timer of the new view starts now. Carrying the old count over made a node that joined
+    // late in its period (join rule) give up on the new view a few ticks later, and from then on
+    // it led every view change by that offset, leaving each view before its leader could gather
+    // its vote: a livelock with 4 nodes and one silent Byzantine (simulator seeds 549, 683, 1149 …).
+    this.progressTicks = 0;
     this.enterView(target, false);
     this.accepted = null;
     this.announceViewChange();
@@ -1191,18 +1177,17 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   /** null: invalid; true: valid and it re-proposes a locked block; false: valid, fresh block. */
   private checkJustification(view: number, height: number, votes: readonly ViewChangeVote[], digest: Bytes, metaDigest: Bytes): boolean | null {
     if (height !== this.height + 1) return null;
-    const seen = new Set<NodeId>();
+    if (votes.some((vc) => vc.view !== view || vc.height !== height)) return null;
+    const signatures = votes.map((vc) => ({ nodeId: vc.node, signature: vc.sig }));
+    const statement = (_: NodeId, i: number): Bytes => viewChangeStatement(votes[i]!);
+    if (!hasQuorumSignatures(signatures, { eligible: this.plan.eligible, quorum: this.plan.quorum, statement }, this.verifier)) return null;
     let best: WireCert | null = null;
     for (const vc of votes) {
-      if (vc.view !== view || vc.height !== height || seen.has(vc.node) || !this.plan.eligible.includes(vc.node)) return null;
-      if (!this.verifier.verify(vc.node, viewChangeStatement(vc), vc.sig)) return null;
       if (vc.lock) {
         if (vc.lock.height !== height || vc.lock.view >= view || !this.verifyCert(vc.lock, 1, this.plan)) return null;
         if (!best || vc.lock.view > best.view) best = vc.lock;
       }
-      seen.add(vc.node);
     }
-    if (seen.size < this.plan.quorum) return null;
     if (!best) return false;
     return bytesEqual(best.digest, digest) && bytesEqual(best.metaDigest, metaDigest) ? true : null;
   }
@@ -1212,15 +1197,8 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   private verifyCert(cert: WireCert, phase: Phase, plan: QuorumPlan): boolean {
     if (cert.phase !== phase) return false;
     const statement = voteStatement(phase, cert.view, cert.height, cert.digest, cert.metaDigest);
-    const seen = new Set<NodeId>();
-    let valid = 0;
-    for (const v of cert.votes) {
-      if (seen.has(v.node) || !plan.eligible.includes(v.node)) return false;
-      seen.add(v.node);
-      if (!this.verifier.verify(v.node, statement, v.sig)) return false;
-      valid += 1;
-    }
-    return valid >= plan.quorum;
+    const signatures = cert.votes.map((v) => ({ nodeId: v.node, signature: v.sig }));
+    return hasQuorumSignatures(signatures, { eligible: plan.eligible, quorum: plan.quorum, statement }, this.verifier);
   }
 
   private verifyEvidence(e: Evidence): boolean {
@@ -1304,12 +1282,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       this.records = RecordSet.from(s.records, this.options.recordsMax);
       this.dedup = DedupWindow.fromJSON(s.dedup);
       this.rep.restore(s.rep);
-      for (const key of storage.keysWithPrefix(KEY_BLOCK_PREFIX)) {
-        const value = storage.get(key);
-        if (!value) continue;
-        const b = decodeOrThrow<WireBlock>(value, key);
-        if (b.height <= this.height) this.retained.set(b.height, b);
-      }
+      this.retained.restore(storage, this.height);
       this.lastBlock = this.retained.get(this.height) ?? null;
       this.plan = this.computePlan();
       this.prevPlan = s.prevPlan;
@@ -1373,12 +1346,8 @@ export function verifyEhbftCertificate(block: DecidedBlock, members: readonly No
   const n = members.length;
   const floor = quorum === 'safe' ? safeQuorum(n) : Math.floor((Math.floor(n / 2) + 1) / 2) + 1;
   const needed = Math.max(votesNeeded, floor);
+  // votesNeeded comes from the block: bad values are an invalid certificate, not an assertion.
+  if (!Number.isSafeInteger(needed) || needed > n) return false;
   const statement = voteStatement(2, view, height, block.digest, metaDigest);
-  const seen = new Set<NodeId>();
-  for (const s of c.signatures) {
-    if (seen.has(s.nodeId) || !members.includes(s.nodeId)) return false;
-    if (!verifier.verify(s.nodeId, statement, s.signature)) return false;
-    seen.add(s.nodeId);
-  }
-  return seen.size >= needed;
+  return hasQuorumSignatures(c.signatures, { eligible: members, quorum: needed, statement }, verifier);
 }

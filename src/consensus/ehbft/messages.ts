@@ -93,38 +93,38 @@ export type EhbftMessage =
   | { readonly type: 'forward'; readonly proposals: readonly WireProposal[] }
   | { readonly type: 'version-query'; readonly view: number; readonly height: number; readonly node: NodeId; readonly sig: Bytes }
   | {
-    readonly type: 'version';
-    readonly view: number;
-    /** The verifier's decided height and the digests of its database version. */
-    readonly height: number;
-    readonly digest: Bytes;
-    readonly stateDigest: Bytes;
-    readonly node: NodeId;
-    readonly sig: Bytes;
-  }
+      readonly type: 'version';
+      readonly view: number;
+      /** The verifier's decided height and the digests of its database version. */
+      readonly height: number;
+      readonly digest: Bytes;
+      readonly stateDigest: Bytes;
+      readonly node: NodeId;
+      readonly sig: Bytes;
+    }
   | {
-    readonly type: 'pre-prepare';
-    readonly view: number;
-    readonly height: number;
-    readonly prevDigest: Bytes;
-    readonly proposals: readonly WireProposal[];
-    readonly meta: Meta;
-    /** The view-change votes that justify the first proposal of a view entered by view change. */
-    readonly justification: readonly ViewChangeVote[] | null;
-    readonly node: NodeId;
-    /** The leader's own phase-1 vote signature over (view, height, digest, metaDigest). */
-    readonly sig: Bytes;
-  }
+      readonly type: 'pre-prepare';
+      readonly view: number;
+      readonly height: number;
+      readonly prevDigest: Bytes;
+      readonly proposals: readonly WireProposal[];
+      readonly meta: Meta;
+      /** The view-change votes that justify the first proposal of a view entered by view change. */
+      readonly justification: readonly ViewChangeVote[] | null;
+      readonly node: NodeId;
+      /** The leader's own phase-1 vote signature over (view, height, digest, metaDigest). */
+      readonly sig: Bytes;
+    }
   | {
-    readonly type: 'vote';
-    readonly phase: Phase;
-    readonly view: number;
-    readonly height: number;
-    readonly digest: Bytes;
-    readonly metaDigest: Bytes;
-    readonly node: NodeId;
-    readonly sig: Bytes;
-  }
+      readonly type: 'vote';
+      readonly phase: Phase;
+      readonly view: number;
+      readonly height: number;
+      readonly digest: Bytes;
+      readonly metaDigest: Bytes;
+      readonly node: NodeId;
+      readonly sig: Bytes;
+    }
   | { readonly type: 'prepare'; readonly cert: WireCert }
   | { readonly type: 'commit'; readonly cert: WireCert }
   | { readonly type: 'block'; readonly block: WireBlock }
@@ -135,14 +135,14 @@ export type EhbftMessage =
   | { readonly type: 'evidence'; readonly evidence: readonly Evidence[] }
   | { readonly type: 'blocks'; readonly blocks: readonly WireBlock[] }
   | {
-    readonly type: 'view-change';
-    readonly vc: ViewChangeVote;
-    /** The locked block's contents (checked against the lock's digest by the receiver). */
-    readonly lockBody: BlockBody | null;
-    /** The sender's last decided block, so a node one block behind catches up at once. */
-    readonly last: WireBlock | null;
-    readonly evidence: readonly Evidence[];
-  };
+      readonly type: 'view-change';
+      readonly vc: ViewChangeVote;
+      /** The locked block's contents (checked against the lock's digest by the receiver). */
+      readonly lockBody: BlockBody | null;
+      /** The sender's last decided block, so a node one block behind catches up at once. */
+      readonly last: WireBlock | null;
+      readonly evidence: readonly Evidence[];
+    };
 
 export type EhbftMessageType = EhbftMessage['type'];
 
@@ -220,28 +220,34 @@ function validProposals(v: unknown, lim: MessageLimits): boolean {
   return Array.isArray(v) && v.length <= lim.proposalsMax && v.every((p) => validProposal(p, lim));
 }
 function validCert(v: unknown, lim: MessageLimits): boolean {
-  return isObj(v) && isPhase(v.phase) && isCounter(v.view) && isCounter(v.height, 1) && isDigest(v.digest)
-    && isDigest(v.metaDigest) && Array.isArray(v.votes) && v.votes.length <= lim.membersMax
-    && v.votes.every((x) => isObj(x) && isId(x.node) && isSig(x.sig));
+  return (
+    isObj(v) &&
+    isPhase(v.phase) &&
+    isCounter(v.view) &&
+    isCounter(v.height, 1) &&
+    isDigest(v.digest) &&
+    isDigest(v.metaDigest) &&
+    Array.isArray(v.votes) &&
+    v.votes.length <= lim.membersMax &&
+    v.votes.every((x) => isObj(x) && isId(x.node) && isSig(x.sig))
+  );
 }
 function validSignedVote(v: unknown): boolean {
-  return isObj(v) && isPhase(v.phase) && isCounter(v.view) && isCounter(v.height, 1) && isDigest(v.digest)
-    && isDigest(v.metaDigest) && isSig(v.sig);
+  return isObj(v) && isPhase(v.phase) && isCounter(v.view) && isCounter(v.height, 1) && isDigest(v.digest) && isDigest(v.metaDigest) && isSig(v.sig);
 }
 function validEvidenceList(v: unknown, lim: MessageLimits): boolean {
-  return Array.isArray(v) && v.length <= lim.evidenceMax
-    && v.every((e) => isObj(e) && isId(e.node) && validSignedVote(e.a) && validSignedVote(e.b));
+  return Array.isArray(v) && v.length <= lim.evidenceMax && v.every((e) => isObj(e) && isId(e.node) && validSignedVote(e.a) && validSignedVote(e.b));
 }
 function validMeta(v: unknown, lim: MessageLimits): boolean {
-  return isObj(v) && isId(v.proposer) && typeof v.handover === 'boolean' && (v.prevCert === null || validCert(v.prevCert, lim))
-    && validEvidenceList(v.evidence, lim);
+  return (
+    isObj(v) && isId(v.proposer) && typeof v.handover === 'boolean' && (v.prevCert === null || validCert(v.prevCert, lim)) && validEvidenceList(v.evidence, lim)
+  );
 }
 function validBlock(v: unknown, lim: MessageLimits): boolean {
   return isObj(v) && isCounter(v.height, 1) && validProposals(v.proposals, lim) && validMeta(v.meta, lim) && validCert(v.cert, lim);
 }
 function validVc(v: unknown, lim: MessageLimits): boolean {
-  return isObj(v) && isCounter(v.view) && isCounter(v.height, 1) && (v.lock === null || validCert(v.lock, lim))
-    && isId(v.node) && isSig(v.sig);
+  return isObj(v) && isCounter(v.view) && isCounter(v.height, 1) && (v.lock === null || validCert(v.lock, lim)) && isId(v.node) && isSig(v.sig);
 }
 
 /** Structural check of an untrusted message; signatures and semantics are checked by the engine. */
@@ -255,13 +261,19 @@ export function isValidMessage(m: unknown, lim: MessageLimits): m is EhbftMessag
     case 'version':
       return isCounter(m.view) && isCounter(m.height) && isDigest(m.digest) && isDigest(m.stateDigest) && isId(m.node) && isSig(m.sig);
     case 'pre-prepare':
-      return isCounter(m.view) && isCounter(m.height, 1) && isDigest(m.prevDigest) && validProposals(m.proposals, lim)
-        && validMeta(m.meta, lim) && isId(m.node) && isSig(m.sig)
-        && (m.justification === null || (Array.isArray(m.justification) && m.justification.length <= lim.membersMax
-          && m.justification.every((x) => validVc(x, lim))));
+      return (
+        isCounter(m.view) &&
+        isCounter(m.height, 1) &&
+        isDigest(m.prevDigest) &&
+        validProposals(m.proposals, lim) &&
+        validMeta(m.meta, lim) &&
+        isId(m.node) &&
+        isSig(m.sig) &&
+        (m.justification === null ||
+          (Array.isArray(m.justification) && m.justification.length <= lim.membersMax && m.justification.every((x) => validVc(x, lim))))
+      );
     case 'vote':
-      return isPhase(m.phase) && isCounter(m.view) && isCounter(m.height, 1) && isDigest(m.digest) && isDigest(m.metaDigest)
-        && isId(m.node) && isSig(m.sig);
+      return isPhase(m.phase) && isCounter(m.view) && isCounter(m.height, 1) && isDigest(m.digest) && isDigest(m.metaDigest) && isId(m.node) && isSig(m.sig);
     case 'prepare':
     case 'commit':
       return validCert(m.cert, lim);
@@ -276,10 +288,12 @@ export function isValidMessage(m: unknown, lim: MessageLimits): m is EhbftMessag
     case 'blocks':
       return Array.isArray(m.blocks) && m.blocks.length <= lim.blocksMax && m.blocks.every((b) => validBlock(b, lim));
     case 'view-change':
-      return validVc(m.vc, lim)
-        && (m.lockBody === null || (isObj(m.lockBody) && validProposals(m.lockBody.proposals, lim) && validMeta(m.lockBody.meta, lim)))
-        && (m.last === null || validBlock(m.last, lim))
-        && validEvidenceList(m.evidence, lim);
+      return (
+        validVc(m.vc, lim) &&
+        (m.lockBody === null || (isObj(m.lockBody) && validProposals(m.lockBody.proposals, lim) && validMeta(m.lockBody.meta, lim))) &&
+        (m.last === null || validBlock(m.last, lim)) &&
+        validEvidenceList(m.evidence, lim)
+      );
     default:
       return false;
   }

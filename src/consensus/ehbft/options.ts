@@ -1,4 +1,7 @@
-// EH-BFT engine options (EngineContext.options), validated with a clear error per bad key.
+// EH-BFT engine options (EngineContext.options), validated the way every engine's are
+// (consensus/options.ts): a clear error per bad key.
+import { z } from 'zod';
+import { fraction, intIn, parseEngineOptions } from '../options.ts';
 import { DEFAULT_REPUTATION_CONFIG, type ReputationConfig } from './reputation.ts';
 import { defaultRecordKey, type RecordKeyFn } from './records.ts';
 import type { QuorumMode } from './quorum.ts';
@@ -62,69 +65,44 @@ export const DEFAULT_EHBFT_OPTIONS: EhbftOptions = {
   reputation: DEFAULT_REPUTATION_CONFIG,
 };
 
-export class EhbftOptionsError extends Error {
-  override readonly name = 'EhbftOptionsError';
-}
+const positive = (dflt: number): z.ZodDefault<z.ZodNumber> => z.number().positive().max(Number.MAX_SAFE_INTEGER).default(dflt);
+const R = DEFAULT_REPUTATION_CONFIG;
 
-const INT_OPTIONS: Record<string, [number, number]> = {
-  sliceTimeoutTicks: [1, 10_000],
-  retransmitTicks: [1, 10_000],
-  heartbeatTicks: [1, 1_000_000],
-  viewChangeTicks: [2, 1_000_000],
-  viewChangeBackoffMax: [0, 16],
-  leaderTermTicks: [1, 1_000_000_000],
-  termGraceTicks: [0, 1_000_000_000],
-  retainBlocks: [1, 1_000_000],
-  fetchBlocksMax: [1, 1024],
-  recordsMax: [1, 10_000_000],
-};
-const FRACTION_OPTIONS = ['trustFraction', 'reputationDropFraction'];
-const REPUTATION_KEYS = Object.keys(DEFAULT_REPUTATION_CONFIG);
+const EhbftOptionsSchema = z.strictObject({
+  quorum: z.enum(['paper', 'safe']).default(DEFAULT_EHBFT_OPTIONS.quorum),
+  sliceTimeoutTicks: intIn(1, 10_000).default(DEFAULT_EHBFT_OPTIONS.sliceTimeoutTicks),
+  retransmitTicks: intIn(1, 10_000).default(DEFAULT_EHBFT_OPTIONS.retransmitTicks),
+  heartbeatTicks: intIn(1, 1_000_000).default(DEFAULT_EHBFT_OPTIONS.heartbeatTicks),
+  viewChangeTicks: intIn(2, 1_000_000).default(DEFAULT_EHBFT_OPTIONS.viewChangeTicks),
+  viewChangeBackoffMax: intIn(0, 16).default(DEFAULT_EHBFT_OPTIONS.viewChangeBackoffMax),
+  leaderTermTicks: intIn(1, 1_000_000_000).default(DEFAULT_EHBFT_OPTIONS.leaderTermTicks),
+  termGraceTicks: intIn(0, 1_000_000_000).default(DEFAULT_EHBFT_OPTIONS.termGraceTicks),
+  trustFraction: fraction().default(DEFAULT_EHBFT_OPTIONS.trustFraction),
+  reputationDropFraction: fraction().default(DEFAULT_EHBFT_OPTIONS.reputationDropFraction),
+  retainBlocks: intIn(1, 1_000_000).default(DEFAULT_EHBFT_OPTIONS.retainBlocks),
+  fetchBlocksMax: intIn(1, 1024).default(DEFAULT_EHBFT_OPTIONS.fetchBlocksMax),
+  recordsMax: intIn(1, 10_000_000).default(DEFAULT_EHBFT_OPTIONS.recordsMax),
+  versionCheck: z.boolean().default(DEFAULT_EHBFT_OPTIONS.versionCheck),
+  viewJoin: z.enum(['faults', 'quorum']).default(DEFAULT_EHBFT_OPTIONS.viewJoin),
+  // A function cannot come from a configuration file: the node and the simulator pass it in code.
+  recordKey: z
+    .custom<RecordKeyFn>((v) => typeof v === 'function', { message: 'must be a function (data: Uint8Array) => string | null' })
+    .default(() => defaultRecordKey),
+  reputation: z
+    .strictObject({
+      jumpProbability: z.number().positive().lt(1).default(R.jumpProbability),
+      powerNodes: positive(R.powerNodes),
+      iterationsMax: positive(R.iterationsMax),
+      epsilon: positive(R.epsilon),
+      decayBlocks: positive(R.decayBlocks),
+      banBlocks: positive(R.banBlocks),
+      countMax: positive(R.countMax),
+    })
+    .default(R),
+});
 
 export function parseEhbftOptions(raw: Readonly<Record<string, unknown>> | undefined): EhbftOptions {
-  const out: Record<string, unknown> = { ...DEFAULT_EHBFT_OPTIONS };
-  for (const [key, value] of Object.entries(raw ?? {})) {
-    if (value === undefined) continue;
-    if (key === 'quorum') {
-      if (value !== 'paper' && value !== 'safe') throw new EhbftOptionsError(`ehbft option quorum must be 'paper' or 'safe', got ${JSON.stringify(value)}`);
-      out.quorum = value;
-    } else if (key in INT_OPTIONS) {
-      const [min, max] = INT_OPTIONS[key]!;
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-        throw new EhbftOptionsError(`ehbft option ${key} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
-      }
-      out[key] = value;
-    } else if (FRACTION_OPTIONS.includes(key)) {
-      if (typeof value !== 'number' || !(value >= 0 && value <= 1))
-        throw new EhbftOptionsError(`ehbft option ${key} must be a number in [0, 1], got ${JSON.stringify(value)}`);
-      out[key] = value;
-    } else if (key === 'viewJoin') {
-      if (value !== 'faults' && value !== 'quorum')
-        throw new EhbftOptionsError(`ehbft option viewJoin must be 'faults' or 'quorum', got ${JSON.stringify(value)}`);
-      out.viewJoin = value;
-    } else if (key === 'versionCheck') {
-      if (typeof value !== 'boolean') throw new EhbftOptionsError(`ehbft option versionCheck must be a boolean, got ${JSON.stringify(value)}`);
-      out.versionCheck = value;
-    } else if (key === 'recordKey') {
-      if (typeof value !== 'function') throw new EhbftOptionsError('ehbft option recordKey must be a function (data: Uint8Array) => string | null');
-      out.recordKey = value as RecordKeyFn;
-    } else if (key === 'reputation') {
-      if (typeof value !== 'object' || value === null) throw new EhbftOptionsError('ehbft option reputation must be an object');
-      const rep: Record<string, unknown> = { ...DEFAULT_REPUTATION_CONFIG };
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (!REPUTATION_KEYS.includes(k)) throw new EhbftOptionsError(`unknown ehbft reputation option "${k}" (known: ${REPUTATION_KEYS.join(', ')})`);
-        if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
-          throw new EhbftOptionsError(`ehbft reputation option ${k} must be a positive number, got ${JSON.stringify(v)}`);
-        rep[k] = v;
-      }
-      const jp = rep.jumpProbability as number;
-      if (jp >= 1) throw new EhbftOptionsError('ehbft reputation option jumpProbability must be below 1');
-      out.reputation = rep;
-    } else {
-      throw new EhbftOptionsError(
-        `unknown ehbft option "${key}" (known: quorum, ${[...Object.keys(INT_OPTIONS), ...FRACTION_OPTIONS, 'viewJoin', 'versionCheck', 'recordKey', 'reputation'].join(', ')})`,
-      );
-    }
-  }
-  return out as unknown as EhbftOptions;
+  // An option given as undefined means "the default" (callers spread optional settings).
+  const given = Object.fromEntries(Object.entries(raw ?? {}).filter(([, v]) => v !== undefined));
+  return parseEngineOptions('ehbft', EhbftOptionsSchema, given);
 }

@@ -53,7 +53,12 @@ describe('ehbft reputation (simplified PowerTrust)', () => {
   it('is deterministic: the same observations give bit-identical reputations', () => {
     const x = new ReputationBook(members);
     const y = new ReputationBook(members);
-    for (const book of [x, y]) for (let k = 0; k < 50; k++) block(book, members.filter((_, i) => (k + i) % 3 !== 0));
+    for (const book of [x, y])
+      for (let k = 0; k < 50; k++)
+        block(
+          book,
+          members.filter((_, i) => (k + i) % 3 !== 0),
+        );
     assert.deepEqual(x.reputations(50), y.reputations(50));
     assert.deepEqual(x.ranking(50), y.ranking(50));
   });

@@ -60,7 +60,10 @@ export class ReputationBook {
   private cachedHeight = -1;
   private cachedRanking: { height: number; ranking: NodeId[] } | null = null;
 
-  constructor(readonly members: readonly NodeId[], readonly config: ReputationConfig = DEFAULT_REPUTATION_CONFIG) {
+  constructor(
+    readonly members: readonly NodeId[],
+    readonly config: ReputationConfig = DEFAULT_REPUTATION_CONFIG,
+  ) {
     assertInvariant(members.length >= 1, 'reputation needs members');
     assertInvariant(new Set(members).size === members.length, 'members are distinct');
     assertInvariant(config.jumpProbability > 0 && config.jumpProbability < 1, 'jumpProbability in (0,1)');
@@ -195,6 +198,6 @@ export class ReputationBook {
 
 function topIndices(v: readonly number[], k: number, banned: readonly boolean[]): number[] {
   const order = v.map((_, i) => i).filter((i) => !banned[i]);
-  order.sort((a, b) => (v[b]! - v[a]!) || a - b);
+  order.sort((a, b) => v[b]! - v[a]! || a - b);
   return order.slice(0, k);
 }

@@ -9,50 +9,12 @@ import { decode, hashValue, sha256, encode, type Bytes } from '../../codec/index
 import { assertInvariant, type NodeId } from '../engine.ts';
 import { byzantineFaults, byzantineQuorum } from '../quorum.ts';
 import { SeededRng } from '../rng.ts';
+import type { GpbftOptions } from './options.ts';
 import { distanceGrouping, groupCountFor, groupForNewcomer, groupSizeMin, rankGroup, type GeoNode } from './geo.ts';
 
 /** Proposals whose clientId starts with this are configuration changes (join, leave, rate). */
 export const CONTROL_CLIENT_PREFIX = 'gpbft:';
 export const MEMBERS_MAX = 1024;
-
-const coordinate = z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).strict();
-
-export const gpbftOptionsSchema = z
-  .object({
-    /** Latitude/longitude per node id; nodes without one get a deterministic synthetic position. */
-    coordinates: z.record(z.string(), coordinate).optional(),
-    /** Comprehensive rating vi per node id, 0–100 (higher is better). */
-    ratings: z.record(z.string(), z.number().min(0).max(100)).optional(),
-    alpha: z.number().min(0).max(1).default(0.5),
-    beta: z.number().min(0).max(1).default(0.5),
-    /** Number of groups m (k); default ≈ √n, capped so that every group has ≥ 3·fPerGroup+1 nodes. */
-    groups: z.number().int().min(1).max(MEMBERS_MAX).optional(),
-    /** Byzantine members each group must tolerate (n > 3f): sets the smallest group size. */
-    fPerGroup: z.number().int().min(0).max(100).default(1),
-    /** The period T, in decided blocks: regroup and re-rank every periodBlocks blocks. */
-    periodBlocks: z.number().int().min(1).max(1_000_000).default(100),
-    /** A hospital whose rating falls below this is removed from the consortium. */
-    ratingThreshold: z.number().min(0).max(100).default(0),
-    /** Ticks without progress (while work is pending) before a view change. */
-    viewTimeoutTicks: z.number().int().min(2).max(100_000).default(20),
-    /** Every syncTicks a node compares heights with one random peer (catch-up). */
-    syncTicks: z.number().int().min(1).max(100_000).default(40),
-    /** Seeds the random centres of Algorithm 1 (mixed with the period number). */
-    groupingSeed: z.number().int().min(0).max(0xffff_ffff).default(1),
-  })
-  .strict()
-  .refine((o) => Math.abs(o.alpha + o.beta - 1) < 1e-9, { message: 'alpha + beta must equal 1' });
-
-export type GpbftOptions = z.output<typeof gpbftOptionsSchema>;
-
-export function parseGpbftOptions(raw: unknown): GpbftOptions {
-  const result = gpbftOptionsSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new Error(`invalid gpbft options: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown error'}`);
-  }
-  return result.data;
-}
 
 /**
  * A deterministic position for a node without configured coordinates: spread over Hainan island
@@ -201,7 +163,15 @@ export type ControlOp =
   | { readonly op: 'rate'; readonly id: NodeId; readonly rating: number };
 
 const controlSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('join'), id: z.string().min(1).max(256), lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180), rating: z.number().min(0).max(100) }).strict(),
+  z
+    .object({
+      op: z.literal('join'),
+      id: z.string().min(1).max(256),
+      lat: z.number().min(-90).max(90),
+      lon: z.number().min(-180).max(180),
+      rating: z.number().min(0).max(100),
+    })
+    .strict(),
   z.object({ op: z.literal('leave'), id: z.string().min(1).max(256), signature: z.instanceof(Uint8Array) }).strict(),
   z.object({ op: z.literal('rate'), id: z.string().min(1).max(256), rating: z.number().min(0).max(100) }).strict(),
 ]);
@@ -263,7 +233,10 @@ export function applyBlockToConfig(
       // The newcomer joins the group with the smallest md; blocks are decided one at a time, so
       // that group has no request in flight when the block that admits it is applied ("idle").
       const byId = new Map(members.map((m) => [m.id, m]));
-      const k = groupForNewcomer(op, groups.map((g) => geoNodes(g.map((id) => byId.get(id)!))));
+      const k = groupForNewcomer(
+        op,
+        groups.map((g) => geoNodes(g.map((id) => byId.get(id)!))),
+      );
       groups[k]!.push(op.id);
       changed = true;
     } else if (op.op === 'leave') {

@@ -7,7 +7,12 @@ import '../engines.ts';
 import { runSimulation } from '../../sim/index.ts';
 
 describe('gpbft in the simulator', () => {
-  for (const [nodes, faults, seed] of [[8, 'all', 11], [8, 'partition', 12], [16, 'byzantine', 13], [16, 'all', 14]] as const) {
+  for (const [nodes, faults, seed] of [
+    [8, 'all', 11],
+    [8, 'partition', 12],
+    [16, 'byzantine', 13],
+    [16, 'all', 14],
+  ] as const) {
     it(`${nodes} nodes, faults ${faults}, seed ${seed}: no checker violation`, () => {
       const r = runSimulation({ engine: 'gpbft', nodes, seed, faults, durationMs: 2000, crypto: 'fast', workload: { proposalsMax: 80 } });
       assert.deepEqual(r.violations, [], `${r.faultSchedule.join('\n')}\n${r.trace.join('\n')}`);

@@ -8,14 +8,21 @@ import { SeededRng } from '../rng.ts';
 import { getEngine } from '../registry.ts';
 import '../engines.ts';
 import { makeIdentities } from '../../sim/crypto.ts';
-import { GpbftEngine, gpbftByzantine, type GpbftMessage } from './gpbft.ts';
+import { gpbftByzantine } from './byzantine.ts';
+import { GpbftEngine, type GpbftMessage } from './engine.ts';
 import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes, quorum } from './config.ts';
 
 // Two clusters of four hospitals, 300 km apart: Algorithm 1 puts each cluster in its own group.
 const ids = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'h8'];
 const coordinates: Record<string, { lat: number; lon: number }> = {
-  h1: { lat: 20.0, lon: 110.3 }, h2: { lat: 20.02, lon: 110.35 }, h3: { lat: 19.98, lon: 110.32 }, h4: { lat: 20.05, lon: 110.28 },
-  h5: { lat: 18.25, lon: 109.5 }, h6: { lat: 18.3, lon: 109.55 }, h7: { lat: 18.22, lon: 109.48 }, h8: { lat: 18.28, lon: 109.6 },
+  h1: { lat: 20.0, lon: 110.3 },
+  h2: { lat: 20.02, lon: 110.35 },
+  h3: { lat: 19.98, lon: 110.32 },
+  h4: { lat: 20.05, lon: 110.28 },
+  h5: { lat: 18.25, lon: 109.5 },
+  h6: { lat: 18.3, lon: 109.55 },
+  h7: { lat: 18.22, lon: 109.48 },
+  h8: { lat: 18.28, lon: 109.6 },
   newcomer: { lat: 18.27, lon: 109.52 },
 };
 const ratings: Record<string, number> = { h1: 90, h2: 80, h3: 85, h4: 70, h5: 95, h6: 75, h7: 88, h8: 65, newcomer: 90 };
@@ -32,7 +39,10 @@ class Cluster {
   /** Rewrites what a node sends (Byzantine behaviour); returns the messages to deliver instead. */
   tamper: ((from: NodeId, to: NodeId, m: GpbftMessage) => GpbftMessage | null) | null = null;
 
-  constructor(readonly options: Record<string, unknown> = baseOptions, members: readonly NodeId[] = ids) {
+  constructor(
+    readonly options: Record<string, unknown> = baseOptions,
+    members: readonly NodeId[] = ids,
+  ) {
     for (const id of members) this.start(id, ids);
   }
 
@@ -150,11 +160,15 @@ describe('gpbft engine', () => {
     const signers = block.certificate!.signatures.map((s) => s.nodeId);
     assert.ok(signers.length >= quorum(2) && signers.every((s) => primaries.includes(s)), 'bundle = commit2 signatures of the primaries');
     const types = new Set<string>(c.sent.map((s) => s.message.type));
-    for (const t of ['request', 'pre-prepare1', 'prepare1', 'commit1', 'pre-prepare2', 'prepare2', 'commit2', 'deliver']) assert.ok(types.has(t), `${t} was sent`);
+    for (const t of ['request', 'pre-prepare1', 'prepare1', 'commit1', 'pre-prepare2', 'prepare2', 'commit2', 'deliver'])
+      assert.ok(types.has(t), `${t} was sent`);
     // Members receive the package from their own group's primary.
     for (const d of c.sent.filter((s) => s.message.type === 'deliver')) {
       const cfg = c.engines.get('h1')!.configuration().config;
-      assert.ok(cfg.groups.some((g) => g.includes(d.from) && g.includes(d.to)), 'deliver stays inside a group');
+      assert.ok(
+        cfg.groups.some((g) => g.includes(d.from) && g.includes(d.to)),
+        'deliver stays inside a group',
+      );
     }
   });
 
@@ -235,7 +249,12 @@ describe('gpbft engine', () => {
     const forged = encodeControl({ op: 'leave', id: 'h7', signature: identities.signerOf('h1').sign(leaveSignedBytes('h7')) });
     c.propose('h1', { clientId: `${CONTROL_CLIENT_PREFIX}h1`, seq: 1, data: forged });
     c.settle(2);
-    assert.ok(c.engines.get('h1')!.configuration().config.members.some((m) => m.id === 'h7'));
+    assert.ok(
+      c.engines
+        .get('h1')!
+        .configuration()
+        .config.members.some((m) => m.id === 'h7'),
+    );
   });
 
   it('node update: a hospital rated below the threshold is removed; a group too small regroups', () => {
@@ -296,7 +315,16 @@ describe('gpbft engine', () => {
   it('drops malformed input without throwing', () => {
     const c = new Cluster();
     const e = c.engines.get('h1')!;
-    const junk: unknown[] = [null, 42, {}, { type: 'pre-prepare2' }, { type: 'deliver', block: { height: 1 } }, { type: 'sync', height: -1 }, { type: 'blocks', blocks: [{}] }, { type: 'new-view', view: 1, height: 0, viewChanges: [{}], signature: new Uint8Array(64) }];
+    const junk: unknown[] = [
+      null,
+      42,
+      {},
+      { type: 'pre-prepare2' },
+      { type: 'deliver', block: { height: 1 } },
+      { type: 'sync', height: -1 },
+      { type: 'blocks', blocks: [{}] },
+      { type: 'new-view', view: 1, height: 0, viewChanges: [{}], signature: new Uint8Array(64) },
+    ];
     for (const m of junk) e.step('h2', m as GpbftMessage);
     e.step('stranger', { type: 'request', proposals: [tx(1)] });
     assert.equal(e.propose({ clientId: '', seq: 0, data: new Uint8Array() }).accepted, false);

@@ -52,11 +52,25 @@ export type GpbftMessage =
   /** Client request forwarding: a member hands requests to its group primary. */
   | { readonly type: 'request'; readonly proposals: readonly Proposal[] }
   // ---- first layer: PBFT inside a group ----
-  | { readonly type: 'pre-prepare1'; readonly view: number; readonly group: number; readonly seq: number; readonly height: number; readonly proposals: readonly Proposal[] }
+  | {
+      readonly type: 'pre-prepare1';
+      readonly view: number;
+      readonly group: number;
+      readonly seq: number;
+      readonly height: number;
+      readonly proposals: readonly Proposal[];
+    }
   | { readonly type: 'prepare1'; readonly view: number; readonly group: number; readonly seq: number; readonly digest: Bytes }
   | { readonly type: 'commit1'; readonly view: number; readonly group: number; readonly seq: number; readonly digest: Bytes; readonly signature: Bytes }
   /** A group primary hands its endorsed batch (with the group's commit signatures) to the head. */
-  | { readonly type: 'submit2'; readonly view: number; readonly group: number; readonly seq: number; readonly proposals: readonly Proposal[]; readonly cert: readonly CertificateSignature[] }
+  | {
+      readonly type: 'submit2';
+      readonly view: number;
+      readonly group: number;
+      readonly seq: number;
+      readonly proposals: readonly Proposal[];
+      readonly cert: readonly CertificateSignature[];
+    }
   // ---- second layer: PBFT among the primaries ----
   | {
       readonly type: 'pre-prepare2';
@@ -74,7 +88,14 @@ export type GpbftMessage =
       readonly evidence: Bytes;
       readonly signature: Bytes;
     }
-  | { readonly type: 'prepare2'; readonly view: number; readonly height: number; readonly content: Bytes; readonly signature: Bytes; readonly ppSignature: Bytes }
+  | {
+      readonly type: 'prepare2';
+      readonly view: number;
+      readonly height: number;
+      readonly content: Bytes;
+      readonly signature: Bytes;
+      readonly ppSignature: Bytes;
+    }
   | { readonly type: 'commit2'; readonly view: number; readonly height: number; readonly content: Bytes; readonly signature: Bytes }
   /** A primary delivers the package (block + signature bundle) to its group's members. */
   | { readonly type: 'deliver'; readonly block: DecidedBlock }
@@ -131,17 +152,40 @@ export function isSigList(x: unknown): x is CertificateSignature[] {
 
 export function isEvidence(x: unknown): x is Evidence {
   return (
-    isObj(x) && isId(x.node) && (x.kind === 'pp2' || x.kind === 'prepare2' || x.kind === 'commit2') && isNat(x.view) && isNat(x.height) &&
-    isBytes(x.content1, 64) && isBytes(x.content2, 64) && isBytes(x.signature1, 512) && isBytes(x.signature2, 512)
+    isObj(x) &&
+    isId(x.node) &&
+    (x.kind === 'pp2' || x.kind === 'prepare2' || x.kind === 'commit2') &&
+    isNat(x.view) &&
+    isNat(x.height) &&
+    isBytes(x.content1, 64) &&
+    isBytes(x.content2, 64) &&
+    isBytes(x.signature1, 512) &&
+    isBytes(x.signature2, 512)
   );
 }
 
 export function isPrepared(x: unknown): x is Prepared {
-  return isObj(x) && isNat(x.view) && isNat(x.height) && isBytes(x.digest, 64) && isBytes(x.evidence, 1 << 16) && isProposalList(x.proposals) && isSigList(x.signatures);
+  return (
+    isObj(x) &&
+    isNat(x.view) &&
+    isNat(x.height) &&
+    isBytes(x.digest, 64) &&
+    isBytes(x.evidence, 1 << 16) &&
+    isProposalList(x.proposals) &&
+    isSigList(x.signatures)
+  );
 }
 
 export function isViewChange(x: unknown): x is ViewChange {
-  return isObj(x) && isNat(x.view) && isId(x.node) && isNat(x.height) && isBytes(x.digest, 64) && (x.prepared === null || isPrepared(x.prepared)) && isBytes(x.signature, 512);
+  return (
+    isObj(x) &&
+    isNat(x.view) &&
+    isId(x.node) &&
+    isNat(x.height) &&
+    isBytes(x.digest, 64) &&
+    (x.prepared === null || isPrepared(x.prepared)) &&
+    isBytes(x.signature, 512)
+  );
 }
 
 export function isBlock(x: unknown): x is DecidedBlock {
@@ -165,9 +209,19 @@ export function isGpbftMessage(m: unknown): m is GpbftMessage {
       return isNat(m.view) && isNat(m.group) && isNat(m.seq) && isProposalList(m.proposals) && isSigList(m.cert);
     case 'pre-prepare2':
       return (
-        isNat(m.view) && isNat(m.height) && isBytes(m.previous, 64) && typeof m.group === 'number' && Number.isSafeInteger(m.group) && m.group >= -1 &&
-        isNat(m.seq) && isProposalList(m.proposals) && isSigList(m.cert) && typeof m.reproposal === 'boolean' && isBytes(m.digest, 64) &&
-        isBytes(m.evidence, 1 << 16) && isBytes(m.signature, 512)
+        isNat(m.view) &&
+        isNat(m.height) &&
+        isBytes(m.previous, 64) &&
+        typeof m.group === 'number' &&
+        Number.isSafeInteger(m.group) &&
+        m.group >= -1 &&
+        isNat(m.seq) &&
+        isProposalList(m.proposals) &&
+        isSigList(m.cert) &&
+        typeof m.reproposal === 'boolean' &&
+        isBytes(m.digest, 64) &&
+        isBytes(m.evidence, 1 << 16) &&
+        isBytes(m.signature, 512)
       );
     case 'prepare2':
       return isNat(m.view) && isNat(m.height) && isBytes(m.content, 64) && isBytes(m.signature, 512) && isBytes(m.ppSignature, 512);
@@ -178,7 +232,14 @@ export function isGpbftMessage(m: unknown): m is GpbftMessage {
     case 'view-change':
       return isViewChange(m.vc);
     case 'new-view':
-      return isNat(m.view) && isNat(m.height) && Array.isArray(m.viewChanges) && m.viewChanges.length <= VIEW_CHANGES_MAX && m.viewChanges.every(isViewChange) && isBytes(m.signature, 512);
+      return (
+        isNat(m.view) &&
+        isNat(m.height) &&
+        Array.isArray(m.viewChanges) &&
+        m.viewChanges.length <= VIEW_CHANGES_MAX &&
+        m.viewChanges.every(isViewChange) &&
+        isBytes(m.signature, 512)
+      );
     case 'evidence':
       return isEvidence(m.evidence);
     case 'sync':

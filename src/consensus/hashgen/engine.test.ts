@@ -53,7 +53,14 @@ describe('hashgen: the happy path', () => {
     assert.equal(verifyHashgenCertificate(forged, c.ids, c.ident.verifier, { mode: 'paper', difficultyBits: 8 }), stillMeets);
     const fewer = { ...b0, certificate: { ...b0.certificate!, signatures: b0.certificate!.signatures.slice(0, 2) } };
     assert.equal(verifyHashgenCertificate(fewer, c.ids, c.ident.verifier, { mode: 'paper', difficultyBits: 8 }), false, '2 validations are not a quorum');
-    assert.equal(c.node('g1').diagnostics().records.find(([m]) => m === 'g1')![1], 3, 'g1 sealed 3 blocks');
+    assert.equal(
+      c
+        .node('g1')
+        .diagnostics()
+        .records.find(([m]) => m === 'g1')![1],
+      3,
+      'g1 sealed 3 blocks',
+    );
   });
 
   it('the proof-hash search is bounded per tick: a hard target takes several ticks, never blocks', () => {
@@ -120,7 +127,12 @@ describe('hashgen: replacement', () => {
     c.tickUntil(() => live(c).every((id) => c.node(id).status().decidedHeight === 4), 300);
     for (const id of live(c)) assert.equal(c.generatorOf(id), 'g2', 'g2 is next in the ranking');
     c.assertAgreement();
-    const rec = new Map(c.node('g3').diagnostics().records.map(([m, sealed, failures]) => [m, { sealed, failures }]));
+    const rec = new Map(
+      c
+        .node('g3')
+        .diagnostics()
+        .records.map(([m, sealed, failures]) => [m, { sealed, failures }]),
+    );
     assert.deepEqual(rec.get('g1'), { sealed: 2, failures: 1 });
     assert.deepEqual(rec.get('g2'), { sealed: 2, failures: 0 });
     assert.deepEqual(c.node('g4').diagnostics().ranking.slice(0, 1), ['g2']);
@@ -148,7 +160,11 @@ describe('hashgen: replacement', () => {
     c.tick(3);
     for (const id of ['g2', 'g3', 'g4', 'g5']) {
       const d = c.node(id).diagnostics();
-      assert.deepEqual(d.misbehaviours.map((m) => m.reason), ['bad-seal'], `${id} saw the bad seal`);
+      assert.deepEqual(
+        d.misbehaviours.map((m) => m.reason),
+        ['bad-seal'],
+        `${id} saw the bad seal`,
+      );
       assert.deepEqual(d.barred, ['g1']);
     }
     c.tickUntil(() => ['g2', 'g3', 'g4', 'g5'].every((id) => c.node(id).status().decidedHeight === 1), 200);
@@ -156,7 +172,10 @@ describe('hashgen: replacement', () => {
     c.assertAgreement();
     // The block itself had its validation quorum (only g1's seal message was forged), so it is
     // decided either through g2's re-proposal or by catching up from g1's own valid copy.
-    assert.deepEqual(c.decided.get('g3')![0]!.proposals.map((p) => p.seq), [1, 2, 3, 4]);
+    assert.deepEqual(
+      c.decided.get('g3')![0]!.proposals.map((p) => p.seq),
+      [1, 2, 3, 4],
+    );
     submit(c, 'g4', 5, 8);
     c.tick(4);
     assert.equal(c.decided.get('g5')![1]!.certificate!.fields.generator, 'g2', 'the next block is sealed by g2');
@@ -197,7 +216,11 @@ describe('hashgen: durability and restart', () => {
     const after = c.node('g3').status();
     assert.equal(after.decidedHeight, 2);
     assert.equal(after.epoch, before.epoch, 'the promise survived');
-    assert.deepEqual(c.decided.get('g3')!.map((b) => b.height), [1, 2, 2], 'block 2 re-delivered');
+    assert.deepEqual(
+      c.decided.get('g3')!.map((b) => b.height),
+      [1, 2, 2],
+      'block 2 re-delivered',
+    );
     submit(c, 'g3', 9, 12);
     c.tick(5);
     assert.deepEqual(c.heights(), [3, 3, 3]);
@@ -215,7 +238,7 @@ describe('hashgen: durability and restart', () => {
     submit(c, 'g1', 1, 4);
     assert.ok(block, 'g2 received the block');
     const g2Storage = c.storages.get('g2')!;
-    assert.ok(g2Storage.get('hg/val'), 'g2 persisted its validation');
+    assert.ok(g2Storage.get('hashgen/val'), 'g2 persisted its validation');
     c.crash('g2');
     c.restart('g2');
     const conflicting = hashgenByzantine.equivocate(block!, new SeededRng(3), c.ident.signerOf('g1'))!;
@@ -223,7 +246,10 @@ describe('hashgen: durability and restart', () => {
     fresh.step('g1', conflicting);
     const rd = fresh.ready();
     assert.equal(rd.messages.filter((m) => m.message.type === 'hg-validate').length, 0, 'no second validation');
-    assert.deepEqual(fresh.diagnostics().misbehaviours.map((m) => m.reason), ['equivocation']);
+    assert.deepEqual(
+      fresh.diagnostics().misbehaviours.map((m) => m.reason),
+      ['equivocation'],
+    );
   });
 });
 
@@ -246,7 +272,11 @@ describe('hashgen: CAMS', () => {
     c.crash('g2');
     submit(c, 'g3', 9, 12);
     c.tick(400);
-    assert.deepEqual(live(c).map((id) => c.node(id).status().decidedHeight), [2, 2], 'faithful CAMS is a single point of failure');
+    assert.deepEqual(
+      live(c).map((id) => c.node(id).status().decidedHeight),
+      [2, 2],
+      'faithful CAMS is a single point of failure',
+    );
     c.restart('g5');
     c.tickUntil(() => live(c).every((id) => c.node(id).status().decidedHeight === 3), 400);
   });
@@ -263,7 +293,6 @@ describe('hashgen: CAMS', () => {
     c.assertAgreement();
   });
 });
-
 
 /**
  * A Byzantine generator g1 (n = 4) builds two blocks for height 1, sends X to g2 and Y to g3,
@@ -307,8 +336,15 @@ function splitBrainAttack(quorum: 'paper' | 'bft'): Cluster {
     const pow = searchNonce(digest, 1, 'g1', 8, 0, 1 << 20);
     assert.ok(pow.found);
     const seal = sign<HgSeal>({
-      type: 'hg-seal', epoch: 1, height: 1, prev: GENESIS_DIGEST, proposals: f.proposals, generator: 'g1',
-      nonce: pow.nonce, difficultyBits: 8, validations: [own, honest],
+      type: 'hg-seal',
+      epoch: 1,
+      height: 1,
+      prev: GENESIS_DIGEST,
+      proposals: f.proposals,
+      generator: 'g1',
+      nonce: pow.nonce,
+      difficultyBits: 8,
+      validations: [own, honest],
     });
     c.node(f.to).step('g1', seal);
     c.flush();
@@ -317,7 +353,6 @@ function splitBrainAttack(quorum: 'paper' | 'bft'): Cluster {
 }
 
 describe('hashgen: bft quorum', () => {
-
   it('paper quorum is not Byzantine-safe: a split-brain generator gets two blocks decided at one height', () => {
     const c = splitBrainAttack('paper');
     const x = c.decided.get('g2')![0];
@@ -331,7 +366,14 @@ describe('hashgen: bft quorum', () => {
     const c = splitBrainAttack('bft');
     assert.equal(c.decided.get('g2')!.length, 0);
     assert.equal(c.decided.get('g3')!.length, 0);
-    for (const id of ['g2', 'g3']) assert.deepEqual(c.node(id).diagnostics().misbehaviours.map((m) => m.reason), ['bad-seal']);
+    for (const id of ['g2', 'g3'])
+      assert.deepEqual(
+        c
+          .node(id)
+          .diagnostics()
+          .misbehaviours.map((m) => m.reason),
+        ['bad-seal'],
+      );
   });
   it('4 generators decide with a commit quorum of 3; certificates carry commit signatures', () => {
     const c = new Cluster(4, {}, 'bft');
@@ -364,9 +406,9 @@ describe('hashgen: options and input', () => {
       verifier: c.ident.verifier,
       cutter: c.cutter,
     };
-    assert.throws(() => new HashgenEngine({ ...ctx, options: { quorum: 'majority' } }), /quorum must be paper\|bft/);
-    assert.throws(() => new HashgenEngine({ ...ctx, options: { difficultyBits: 99 } }), /difficultyBits must be an integer between 0 and 32/);
-    assert.throws(() => new HashgenEngine({ ...ctx, options: { camsId: 'nobody' } }), /camsId must be one of the members/);
+    assert.throws(() => new HashgenEngine({ ...ctx, options: { quorum: 'majority' } }), /hashgen option quorum must be one of paper\|bft, got "majority"/);
+    assert.throws(() => new HashgenEngine({ ...ctx, options: { difficultyBits: 99 } }), /hashgen option difficultyBits must be at most 32, got 99/);
+    assert.throws(() => new HashgenEngine({ ...ctx, options: { camsId: 'nobody' } }), /hashgen option camsId: must be one of the members/);
     assert.throws(() => new HashgenEngine({ ...ctx, options: { bogus: 1 } }), /unknown hashgen option "bogus"/);
   });
 

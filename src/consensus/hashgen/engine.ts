@@ -16,6 +16,7 @@
 // Replacement: a generator that is not heard from (timeout), makes no progress while proposals
 // wait, or is caught misbehaving (invalid block, bad seal, equivocation) is replaced by the next
 // best generator in the next epoch.
+import { DecidedChain } from '../decided-chain.ts';
 import { ReadyQueue } from '../ready-queue.ts';
 import { bytesEqual, decode, encode, toHex, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
@@ -57,7 +58,7 @@ import { DataLakePool } from './pool.ts';
 import {
   applyDecided,
   CERT_SCHEME,
-  countValidVotes,
+  hasValidVotes,
   emptyRecords,
   meetsTarget,
   proofHash,
@@ -76,21 +77,16 @@ import {
 } from './rules.ts';
 
 // Durable keys.
-const HEAD_KEY = 'hg/head';
-const PROMISE_KEY = 'hg/promise';
-const VAL_KEY = 'hg/val';
-const LOCK_KEY = 'hg/lock';
-const BARRED_KEY = 'hg/barred';
-const CAMS_KEY = 'hg/cams';
-const BLOCK_PREFIX = 'hg/block/';
+const HEAD_KEY = 'hashgen/head';
+const PROMISE_KEY = 'hashgen/promise';
+const VAL_KEY = 'hashgen/val';
+const LOCK_KEY = 'hashgen/lock';
+const BARRED_KEY = 'hashgen/barred';
+const CAMS_KEY = 'hashgen/cams';
 
 const FORWARD_PROPOSALS_MAX = 1000;
 const BACKOFF_MAX = 8;
 const MISBEHAVIOUR_LOG_MAX = 64;
-
-function blockKey(height: number): string {
-  return `${BLOCK_PREFIX}${String(height).padStart(16, '0')}`;
-}
 
 interface Head {
   height: number;
@@ -191,7 +187,7 @@ export class HashgenEngine implements Engine<HgMessage> {
   private lock: Lock | null = null;
   private readonly barred = new Set<NodeId>();
   private camsEpoch = 0;
-  private readonly blocks = new Map<number, DecidedBlock>();
+  private readonly blocks: DecidedChain<DecidedBlock>;
 
   // Volatile state.
   private role: 'follower' | 'candidate' | 'generator' = 'follower';
@@ -232,6 +228,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     this.rng = ctx.rng;
     this.cutter = ctx.cutter;
     this.opts = parseHashgenOptions(ctx.options, ctx.members, defaults);
+    this.blocks = new DecidedChain<DecidedBlock>('hashgen', this.opts.blocksRetained, { encode, decode: (bytes) => decode<DecidedBlock>(bytes) });
     this.mode = this.opts.quorum;
     this.t = thresholds(this.members.length, this.mode);
     this.limits = {
@@ -272,21 +269,13 @@ export class HashgenEngine implements Engine<HgMessage> {
     if (barred) for (const b of decode<NodeId[]>(barred)) this.barred.add(b);
     const cams = s.get(CAMS_KEY);
     if (cams) this.camsEpoch = decode<number>(cams);
-    for (const key of s.keysWithPrefix(BLOCK_PREFIX)) {
-      const bytes = s.get(key);
-      if (!bytes) continue;
-      const block = decode<DecidedBlock>(bytes);
-      if (block.height <= this.height) this.blocks.set(block.height, block);
-    }
-    if (this.height > 0) assertInvariant(this.blocks.has(this.height), 'hashgen: the head block is stored');
+    this.blocks.restore(s, this.height);
+    // hashgen decides only by appending (it never restores to a height), so its head block is held.
+    if (this.height > 0) assertInvariant(this.blocks.get(this.height) !== undefined, 'hashgen: the head block is stored');
     // Re-deliver what the application may not have applied before the crash.
-    if (ctx.appliedHeight !== undefined && ctx.appliedHeight < this.height) {
-      for (let h = ctx.appliedHeight + 1; h <= this.height; h++) {
-        const block = this.blocks.get(h);
-        assertInvariant(block !== undefined, `hashgen: block ${h} above the applied height is retained`);
-        this.decidedOut.push(block);
-      }
-    }
+    const again = this.blocks.redeliver(ctx.appliedHeight, this.height, this.digest);
+    this.decidedOut.push(...again.blocks);
+    this.out.restore = again.restore;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -568,7 +557,7 @@ export class HashgenEngine implements Engine<HgMessage> {
   /** A reported block matches its digest; in bft mode its validation quorum is real. */
   private reportIsSound(r: LockReport, proposals: readonly Proposal[]): boolean {
     if (proposals.length > 0 && !bytesEqual(blockDigest(r.h, r.prev, proposals), r.d)) return false;
-    if (this.mode === 'bft') return countValidVotes('validate', r.e, r.h, r.d, r.cert, this.members, this.verifier) >= this.t.validations;
+    if (this.mode === 'bft') return hasValidVotes('validate', r.e, r.h, r.d, r.cert, this.members, this.t.validations, this.verifier);
     return proposals.length > 0;
   }
 
@@ -813,7 +802,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     const sealOk =
       m.difficultyBits >= this.opts.difficultyBits &&
       meetsTarget(proofHash(digest, m.epoch, m.generator, m.nonce), m.difficultyBits) &&
-      countValidVotes('validate', m.epoch, m.height, digest, m.validations, this.members, this.verifier) >= this.t.validations;
+      hasValidVotes('validate', m.epoch, m.height, digest, m.validations, this.members, this.t.validations, this.verifier);
     if (!sealOk) return this.misbehaved(from, m.epoch, 'bad-seal');
     if (m.epoch >= this.promise.epoch) this.follow(m.epoch, from);
     if (m.height <= this.height) return;
@@ -938,13 +927,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     this.tip = { epoch: Math.max(this.tip.epoch, c.epoch), generator: c.epoch >= this.tip.epoch ? c.generator : this.tip.generator };
     this.height = height;
     this.digest = digest;
-    this.blocks.set(height, block);
-    this.persistOut.push({ op: 'put', key: blockKey(height), value: encode(block) });
-    const dropped = height - this.opts.blocksRetained;
-    if (dropped >= 1) {
-      this.blocks.delete(dropped);
-      this.persistOut.push({ op: 'delete', key: blockKey(dropped) });
-    }
+    this.persistOut.push(...this.blocks.append(block));
     const head: Head = {
       height,
       digest,
@@ -985,12 +968,7 @@ export class HashgenEngine implements Engine<HgMessage> {
   }
 
   private sendBlocks(to: NodeId, fromHeight: number): void {
-    const blocks: DecidedBlock[] = [];
-    for (let h = fromHeight; h <= this.height && blocks.length < this.opts.fetchBlocksMax; h++) {
-      const b = this.blocks.get(h);
-      if (!b) break;
-      blocks.push(b);
-    }
+    const blocks = this.blocks.range(fromHeight, this.height, this.opts.fetchBlocksMax);
     if (blocks.length > 0) this.send(to, { type: 'hg-blocks', blocks });
   }
 

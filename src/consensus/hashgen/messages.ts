@@ -125,19 +125,7 @@ export interface HgBlocks {
   readonly blocks: readonly DecidedBlock[];
 }
 
-export type HgMessage =
-  | HgSelect
-  | HgSuspect
-  | HgAuthReq
-  | HgAuthVote
-  | HgBlock
-  | HgValidate
-  | HgSeal
-  | HgCommit
-  | HgHeartbeat
-  | HgForward
-  | HgFetch
-  | HgBlocks;
+export type HgMessage = HgSelect | HgSuspect | HgAuthReq | HgAuthVote | HgBlock | HgValidate | HgSeal | HgCommit | HgHeartbeat | HgForward | HgFetch | HgBlocks;
 
 /** The bytes a message's `sig` covers: the message without `sig` (and without an auth vote's proposals). */
 export function signedBody(message: HgSelect | HgSuspect | HgAuthReq | HgAuthVote | HgBlock | HgSeal | HgHeartbeat): Bytes {
@@ -210,11 +198,7 @@ function isProposals(v: unknown, max: number, l: MessageLimits): v is Proposal[]
 }
 
 function isSignatures(v: unknown, l: MessageLimits): v is CertificateSignature[] {
-  return (
-    Array.isArray(v) &&
-    v.length <= l.members.length &&
-    v.every((s) => isRec(s) && isMember(s.nodeId, l) && isSig(s.signature))
-  );
+  return Array.isArray(v) && v.length <= l.members.length && v.every((s) => isRec(s) && isMember(s.nodeId, l) && isSig(s.signature));
 }
 
 function isReport(v: unknown, l: MessageLimits): v is LockReport {
@@ -297,9 +281,7 @@ export function parseMessage(v: unknown, l: MessageLimits): HgMessage | null {
     case 'hg-fetch':
       return isInt(v.height, 1) ? (v as unknown as HgFetch) : null;
     case 'hg-blocks':
-      return Array.isArray(v.blocks) && v.blocks.length <= l.fetchBlocksMax && v.blocks.every((b) => isDecidedBlock(b, l))
-        ? (v as unknown as HgBlocks)
-        : null;
+      return Array.isArray(v.blocks) && v.blocks.length <= l.fetchBlocksMax && v.blocks.every((b) => isDecidedBlock(b, l)) ? (v as unknown as HgBlocks) : null;
     default:
       return null;
   }

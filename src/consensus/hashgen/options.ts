@@ -1,6 +1,8 @@
-// Options of the hash-generator engine (EngineContext.options), validated with a clear error for
-// every bad value or unknown key.
+// Options of the hash-generator engine (EngineContext.options), validated the way every engine's
+// are (consensus/options.ts): a clear error for every bad value or unknown key.
+import { z } from 'zod';
 import type { NodeId } from '../engine.ts';
+import { intIn, parseEngineOptions } from '../options.ts';
 import { DIFFICULTY_BITS_MAX, type QuorumMode } from './rules.ts';
 
 /**
@@ -33,31 +35,27 @@ export interface HashgenOptions {
   readonly blocksRetained: number;
 }
 
-export const HASHGEN_OPTION_KEYS = [
-  'quorum',
-  'cams',
-  'camsId',
-  'difficultyBits',
-  'powAttemptsPerTick',
-  'heartbeatTicks',
-  'timeoutTicks',
-  'progressTimeoutTicks',
-  'resendTicks',
-  'fetchBlocksMax',
-  'blocksRetained',
-] as const;
-
-export class HashgenOptionsError extends Error {
-  override readonly name = 'HashgenOptionsError';
-}
-
-function int(raw: Readonly<Record<string, unknown>>, key: string, dflt: number, min: number, max: number): number {
-  const v = raw[key];
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new HashgenOptionsError(`hashgen option ${key} must be an integer between ${min} and ${max}, got ${String(v)}`);
-  }
-  return v;
+/**
+ * The options of a consortium with these members (camsId must be one of them; it defaults to the
+ * first). The quorum default is the caller's: 'paper' for the engine, as published.
+ */
+function hashgenOptionsSchema(members: readonly NodeId[], quorumDefault: QuorumMode) {
+  return z.strictObject({
+    quorum: z.enum(['paper', 'bft']).default(quorumDefault),
+    cams: z.enum(['replicated', 'node']).default('replicated'),
+    camsId: z
+      .string()
+      .refine((id) => members.includes(id), { message: `must be one of the members (${members.join(', ')})` })
+      .default(members[0] ?? ''),
+    difficultyBits: intIn(0, DIFFICULTY_BITS_MAX).default(8),
+    powAttemptsPerTick: intIn(1, 10_000_000).default(4096),
+    heartbeatTicks: intIn(1, 1_000_000).default(3),
+    timeoutTicks: intIn(2, 1_000_000).default(20),
+    progressTimeoutTicks: intIn(2, 10_000_000).default(60),
+    resendTicks: intIn(1, 1_000_000).default(5),
+    fetchBlocksMax: intIn(1, 10_000).default(64),
+    blocksRetained: intIn(16, 10_000_000).default(4096),
+  });
 }
 
 export function parseHashgenOptions(
@@ -65,37 +63,7 @@ export function parseHashgenOptions(
   members: readonly NodeId[],
   defaults: { quorum: QuorumMode } = { quorum: 'paper' },
 ): HashgenOptions {
-  const o = raw ?? {};
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new HashgenOptionsError('hashgen options must be an object');
-  for (const k of Object.keys(o)) {
-    if (!(HASHGEN_OPTION_KEYS as readonly string[]).includes(k)) {
-      throw new HashgenOptionsError(`unknown hashgen option "${k}" (known: ${HASHGEN_OPTION_KEYS.join(', ')})`);
-    }
-  }
-  const quorum = o.quorum ?? defaults.quorum;
-  if (quorum !== 'paper' && quorum !== 'bft') throw new HashgenOptionsError(`hashgen option quorum must be paper|bft, got ${String(quorum)}`);
-  const cams = o.cams ?? 'replicated';
-  if (cams !== 'replicated' && cams !== 'node') throw new HashgenOptionsError(`hashgen option cams must be replicated|node, got ${String(cams)}`);
-  const camsId = o.camsId ?? members[0];
-  if (typeof camsId !== 'string' || !members.includes(camsId)) {
-    throw new HashgenOptionsError(`hashgen option camsId must be one of the members (${members.join(', ')}), got ${String(camsId)}`);
-  }
-  const timeoutTicks = int(o, 'timeoutTicks', 20, 2, 1_000_000);
-  const heartbeatTicks = int(o, 'heartbeatTicks', 3, 1, 1_000_000);
-  if (heartbeatTicks >= timeoutTicks) {
-    throw new HashgenOptionsError(`hashgen option heartbeatTicks (${heartbeatTicks}) must be below timeoutTicks (${timeoutTicks})`);
-  }
-  return {
-    quorum,
-    cams,
-    camsId,
-    difficultyBits: int(o, 'difficultyBits', 8, 0, DIFFICULTY_BITS_MAX),
-    powAttemptsPerTick: int(o, 'powAttemptsPerTick', 4096, 1, 10_000_000),
-    heartbeatTicks,
-    timeoutTicks,
-    progressTimeoutTicks: int(o, 'progressTimeoutTicks', 60, 2, 10_000_000),
-    resendTicks: int(o, 'resendTicks', 5, 1, 1_000_000),
-    fetchBlocksMax: int(o, 'fetchBlocksMax', 64, 1, 10_000),
-    blocksRetained: int(o, 'blocksRetained', 4096, 16, 10_000_000),
-  };
+  return parseEngineOptions('hashgen', hashgenOptionsSchema(members, defaults.quorum), raw, (o) =>
+    o.heartbeatTicks >= o.timeoutTicks ? `heartbeatTicks (${o.heartbeatTicks}) must be below timeoutTicks (${o.timeoutTicks})` : null,
+  );
 }

@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { sha256 } from '../../codec/index.ts';
-import {
-  applyDecided,
-  emptyRecords,
-  meetsTarget,
-  paperFaults,
-  proofHash,
-  rankGenerators,
-  searchNonce,
-  selectGenerator,
-  thresholds,
-} from './rules.ts';
+import { applyDecided, emptyRecords, meetsTarget, paperFaults, proofHash, rankGenerators, searchNonce, selectGenerator, thresholds } from './rules.ts';
 
 describe('hashgen thresholds', () => {
   it('paper: authentication ⌈N/2⌉ of the N others, validation ⌊N/2⌋+1 with the generator', () => {

@@ -4,6 +4,7 @@
 // that every node computes the same answer from the same decided history.
 import { bytesEqual, encode, sha256, type Bytes } from '../../codec/index.ts';
 import type { SignatureVerifier } from '../../crypto/index.ts';
+import { hasQuorumSignatures } from '../certificate.ts';
 import { blockDigest } from '../digest.ts';
 import { byzantineFaults, byzantineQuorum, crashFaults } from '../quorum.ts';
 import { assertInvariant, type Certificate, type CertificateSignature, type DecidedBlock, type NodeId } from '../engine.ts';
@@ -57,24 +58,22 @@ export function voteBytes(kind: VoteKind, epoch: number, height: number, digest:
   return encode({ k: `hashgen-${kind}`, e: epoch, h: height, d: digest });
 }
 
-/** Count distinct member signatures over one vote tuple; invalid or duplicate signers do not count. */
-export function countValidVotes(
+/**
+ * Whether `signatures` are `needed` distinct members' valid votes over one vote tuple; a duplicate,
+ * non-member or invalid signature rejects the whole set (the rule of consensus/certificate.ts).
+ */
+export function hasValidVotes(
   kind: VoteKind,
   epoch: number,
   height: number,
   digest: Bytes,
   signatures: readonly CertificateSignature[],
   members: readonly NodeId[],
+  needed: number,
   verifier: SignatureVerifier,
-): number {
-  const seen = new Set<NodeId>();
-  const bytes = voteBytes(kind, epoch, height, digest);
-  for (const s of signatures) {
-    if (seen.has(s.nodeId) || !members.includes(s.nodeId)) continue;
-    if (!(s.signature instanceof Uint8Array) || !verifier.verify(s.nodeId, bytes, s.signature)) continue;
-    seen.add(s.nodeId);
-  }
-  return seen.size;
+): boolean {
+  const statement = voteBytes(kind, epoch, height, digest);
+  return hasQuorumSignatures(signatures, { eligible: members, quorum: needed, statement }, verifier);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,12 +173,7 @@ export function rankGenerators(records: Records, members: readonly NodeId[]): No
   return [...members].sort((a, b) => {
     const ra = rec(a);
     const rb = rec(b);
-    return (
-      score(rb) - score(ra) ||
-      ra.failures - rb.failures ||
-      rb.lastSealedHeight - ra.lastSealedHeight ||
-      (index.get(a) ?? 0) - (index.get(b) ?? 0)
-    );
+    return score(rb) - score(ra) || ra.failures - rb.failures || rb.lastSealedHeight - ra.lastSealedHeight || (index.get(a) ?? 0) - (index.get(b) ?? 0);
   });
 }
 
@@ -273,5 +267,5 @@ export function verifyHashgenCertificate(
   if (!meetsTarget(proofHash(block.digest, epoch, generator, nonce), difficultyBits)) return false;
   const t = thresholds(members.length, options.mode);
   const needed = options.mode === 'paper' ? t.validations : t.commits;
-  return countValidVotes(expectedPhase, epoch, block.height, block.digest, cert.signatures, members, verifier) >= needed;
+  return hasValidVotes(expectedPhase, epoch, block.height, block.digest, cert.signatures, members, needed, verifier);
 }

@@ -9,6 +9,7 @@
 import { bytesEqual, decode, encode, type Bytes } from '../../codec/index.ts';
 import type { SignatureVerifier } from '../../crypto/index.ts';
 import { EngineAssertionError, type Certificate, type DecidedBlock, type NodeId, type Proposal } from '../engine.ts';
+import { hasQuorumSignatures } from '../certificate.ts';
 import { batchDigest, blockDigest } from '../digest.ts';
 import { byzantineFaults, byzantineQuorum } from '../quorum.ts';
 import { commitSigningBytes, DIGEST_BYTES } from './messages.ts';
@@ -93,14 +94,11 @@ export function verifyPbftCertificate(
     if (!bytesEqual(block.digest, blockDigest(block.height, block.previousDigest, block.proposals))) return false;
     const full = rebuildBatch(block.proposals, dropped, options.batchCountMax ?? 100_000);
     if (!full || !bytesEqual(batchDigest(full), batch)) return false;
-    const memberSet = new Set(members);
-    const seen = new Set<NodeId>();
-    for (const s of cert.signatures) {
-      if (!memberSet.has(s.nodeId) || seen.has(s.nodeId)) return false;
-      if (!verifier.verify(s.nodeId, commitSigningBytes(view, seq, batch, s.nodeId), s.signature)) return false;
-      seen.add(s.nodeId);
-    }
-    return seen.size >= quorumSize(members.length);
+    return hasQuorumSignatures(
+      cert.signatures,
+      { eligible: members, quorum: quorumSize(members.length), statement: (signer) => commitSigningBytes(view, seq, batch, signer) },
+      verifier,
+    );
   } catch (err) {
     // Bad input is "invalid"; a broken invariant of our own is a bug and must stop the node.
     if (err instanceof EngineAssertionError) throw err;

@@ -140,7 +140,7 @@ export class Cluster {
   /** State transfer at the application: copy a peer's blocks up to height, checked against digest. */
   private applyRestore(id: NodeId, r: RestoreRequest): void {
     this.restores.get(id)!.push(r);
-    const source = this.ids.find((o) => o !== id && !this.byzantine.has(o) && (this.decided.get(o)!.length >= r.height));
+    const source = this.ids.find((o) => o !== id && !this.byzantine.has(o) && this.decided.get(o)!.length >= r.height);
     assert.ok(source, `no peer holds height ${r.height} for ${id}'s restore`);
     const blocks = this.decided.get(source)!.slice(0, r.height);
     assert.ok(bytesEqual(blocks[r.height - 1]!.digest, r.digest), `restore digest of ${id} at ${r.height} does not match ${source}`);

@@ -18,6 +18,5 @@ registerEngine<PbftMessage>({
   faultsTolerated,
   create: (ctx) => new PbftEngine(ctx),
   byzantine: pbftByzantine,
-  verifyCertificate: (block, members, verifier) =>
-    block.certificate !== null && verifyPbftCertificate(block, block.certificate, verifier, members),
+  verifyCertificate: (block, members, verifier) => block.certificate !== null && verifyPbftCertificate(block, block.certificate, verifier, members),
 });

@@ -139,16 +139,7 @@ export interface StateMsg {
 }
 
 export type PbftMessage =
-  | RequestMsg
-  | PrePrepareMsg
-  | PrepareMsg
-  | CommitMsg
-  | CheckpointMsg
-  | ViewChangeMsg
-  | NewViewMsg
-  | StatusMsg
-  | CommitCertMsg
-  | StateMsg;
+  RequestMsg | PrePrepareMsg | PrepareMsg | CommitMsg | CheckpointMsg | ViewChangeMsg | NewViewMsg | StatusMsg | CommitCertMsg | StateMsg;
 
 export type PbftMessageType = PbftMessage['type'];
 

@@ -1,5 +1,7 @@
-// PBFT engine options (EngineContext.options), validated at the edge: unknown keys and
-// out-of-range values are errors that name the offending option.
+// PBFT engine options (EngineContext.options), validated at the edge the way every engine's are
+// (consensus/options.ts): unknown keys and out-of-range values are errors naming the option.
+import { z } from 'zod';
+import { intIn, parseEngineOptions } from '../options.ts';
 
 export interface PbftOptions {
   /** K: a checkpoint every K sequence numbers. */
@@ -42,40 +44,23 @@ export const DEFAULT_PBFT_OPTIONS: PbftOptions = {
   silentPrimaryTimeoutTicks: 80,
 };
 
-export class PbftOptionsError extends Error {
-  override readonly name = 'PbftOptionsError';
-}
-
-const LIMITS: Record<keyof PbftOptions, readonly [number, number]> = {
-  checkpointInterval: [1, 1_000_000],
-  logWindow: [1, 1_000_000],
-  viewChangeTimeoutTicks: [2, 10_000_000],
-  viewChangeBackoffMax: [0, 20],
-  statusIntervalTicks: [1, 1_000_000],
-  pendingRequestsMax: [1, 10_000_000],
-  catchUpBatchMax: [1, 10_000],
-  stateBytesMax: [1024, 1024 * 1024 * 1024],
-  rebroadcastMax: [1, 100_000],
-  silentPrimaryTimeoutTicks: [0, 10_000_000],
-};
+const PbftOptionsSchema = z.strictObject({
+  checkpointInterval: intIn(1, 1_000_000).default(DEFAULT_PBFT_OPTIONS.checkpointInterval),
+  logWindow: intIn(1, 1_000_000).default(DEFAULT_PBFT_OPTIONS.logWindow),
+  viewChangeTimeoutTicks: intIn(2, 10_000_000).default(DEFAULT_PBFT_OPTIONS.viewChangeTimeoutTicks),
+  viewChangeBackoffMax: intIn(0, 20).default(DEFAULT_PBFT_OPTIONS.viewChangeBackoffMax),
+  statusIntervalTicks: intIn(1, 1_000_000).default(DEFAULT_PBFT_OPTIONS.statusIntervalTicks),
+  pendingRequestsMax: intIn(1, 10_000_000).default(DEFAULT_PBFT_OPTIONS.pendingRequestsMax),
+  catchUpBatchMax: intIn(1, 10_000).default(DEFAULT_PBFT_OPTIONS.catchUpBatchMax),
+  stateBytesMax: intIn(1024, 1024 * 1024 * 1024).default(DEFAULT_PBFT_OPTIONS.stateBytesMax),
+  rebroadcastMax: intIn(1, 100_000).default(DEFAULT_PBFT_OPTIONS.rebroadcastMax),
+  silentPrimaryTimeoutTicks: intIn(0, 10_000_000).default(DEFAULT_PBFT_OPTIONS.silentPrimaryTimeoutTicks),
+});
 
 export function parsePbftOptions(raw: Readonly<Record<string, unknown>> | undefined): PbftOptions {
-  const out: Record<string, number> = { ...DEFAULT_PBFT_OPTIONS };
-  for (const [key, value] of Object.entries(raw ?? {})) {
-    if (!(key in LIMITS)) {
-      throw new PbftOptionsError(`unknown pbft option "${key}" (known: ${Object.keys(LIMITS).join(', ')})`);
-    }
-    const [lo, hi] = LIMITS[key as keyof PbftOptions];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > hi) {
-      throw new PbftOptionsError(`pbft option ${key} must be an integer in [${lo}, ${hi}], got ${String(value)}`);
-    }
-    out[key] = value;
-  }
-  const opts = out as unknown as PbftOptions;
-  if (opts.logWindow % opts.checkpointInterval !== 0 || opts.logWindow < opts.checkpointInterval) {
-    throw new PbftOptionsError(
-      `pbft option logWindow (${opts.logWindow}) must be a positive multiple of checkpointInterval (${opts.checkpointInterval})`,
-    );
-  }
-  return opts;
+  return parseEngineOptions('pbft', PbftOptionsSchema, raw, (o) =>
+    o.logWindow % o.checkpointInterval !== 0 || o.logWindow < o.checkpointInterval
+      ? `logWindow (${o.logWindow}) must be a positive multiple of checkpointInterval (${o.checkpointInterval})`
+      : null,
+  );
 }

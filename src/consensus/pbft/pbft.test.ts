@@ -22,7 +22,10 @@ describe('pbft: registration and quorums', () => {
     const def = getEngine('pbft');
     assert.equal(def.faultModel, 'byzantine');
     assert.equal(def.nodesMin, 4);
-    assert.deepEqual([4, 5, 6, 7, 10].map((n) => def.faultsTolerated(n)), [1, 1, 1, 2, 3]);
+    assert.deepEqual(
+      [4, 5, 6, 7, 10].map((n) => def.faultsTolerated(n)),
+      [1, 1, 1, 2, 3],
+    );
     assert.ok(def.byzantine && def.verifyCertificate);
   });
 
@@ -74,7 +77,11 @@ describe('pbft: normal case', () => {
     const v = c.keys.verifier;
     assert.ok(verifyPbftCertificate(b, cert, v, c.ids));
     assert.equal(verifyPbftCertificate(b, { ...cert, signatures: cert.signatures.slice(0, 2) }, v, c.ids), false, 'below quorum');
-    assert.equal(verifyPbftCertificate(b, { ...cert, signatures: [cert.signatures[0]!, cert.signatures[0]!, cert.signatures[1]!] }, v, c.ids), false, 'duplicate signer');
+    assert.equal(
+      verifyPbftCertificate(b, { ...cert, signatures: [cert.signatures[0]!, cert.signatures[0]!, cert.signatures[1]!] }, v, c.ids),
+      false,
+      'duplicate signer',
+    );
     assert.equal(verifyPbftCertificate(b, { ...cert, fields: { ...cert.fields, view: 1 } }, v, c.ids), false, 'other view');
     const otherBlock = { ...b, proposals: [proposal('evil', 1)] };
     assert.equal(verifyPbftCertificate(otherBlock, cert, v, c.ids), false, 'other proposals');
@@ -170,24 +177,62 @@ describe('pbft: bad input is dropped and counted, never thrown', () => {
   });
 
   it('enforces size limits on batches, requests, view changes and transferred state', () => {
-    const c = new Cluster({ options: { ...FAST, rebroadcastMax: 3, stateBytesMax: 2048, checkpointInterval: 2, logWindow: 2 }, cutter: { countMax: 2, sizeBytesMax: 100 } });
+    const c = new Cluster({
+      options: { ...FAST, rebroadcastMax: 3, stateBytesMax: 2048, checkpointInterval: 2, logWindow: 2 },
+      cutter: { countMax: 2, sizeBytesMax: 100 },
+    });
     const e = c.engine('n1');
     const n0 = c.keys.signerOf('n0');
     const big = [proposal('a', 1), proposal('a', 2), proposal('a', 3)];
-    e.step('n0', resignAs({ type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(big), replica: 'n0', sig: new Uint8Array(0), batch: big } as PrePrepareMsg, n0));
+    e.step(
+      'n0',
+      resignAs({ type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(big), replica: 'n0', sig: new Uint8Array(0), batch: big } as PrePrepareMsg, n0),
+    );
     const fat = [{ clientId: 'a', seq: 1, data: new Uint8Array(101) }];
-    e.step('n0', resignAs({ type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(fat), replica: 'n0', sig: new Uint8Array(0), batch: fat } as PrePrepareMsg, n0));
+    e.step(
+      'n0',
+      resignAs({ type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(fat), replica: 'n0', sig: new Uint8Array(0), batch: fat } as PrePrepareMsg, n0),
+    );
     const many = [1, 2, 3, 4].map((i) => proposal('r', i));
     e.step('n0', resignAs({ type: 'request', replica: 'n0', proposals: many, sig: new Uint8Array(0) }, n0));
-    const certs = [1, 2, 3].map((s) => ({ prePrepare: { type: 'pre-prepare' as const, view: 0, seq: s, digest: NULL_DIGEST, replica: 'n0', sig: new Uint8Array(32) }, batch: [], prepares: [] }));
-    e.step('n0', resignAs({
-      type: 'view-change', view: 1, stableSeq: 0, stableBlockDigest: new Uint8Array(32), stableStateDigest: new Uint8Array(32),
-      checkpointProof: [], prepared: certs, replica: 'n0', sig: new Uint8Array(0),
-    }, n0));
-    e.step('n0', resignAs({
-      type: 'state', seq: 2, blockDigest: new Uint8Array(32), stateDigest: new Uint8Array(32), proof: [],
-      dedup: new Uint8Array(4096), replica: 'n0', sig: new Uint8Array(0),
-    }, n0));
+    const certs = [1, 2, 3].map((s) => ({
+      prePrepare: { type: 'pre-prepare' as const, view: 0, seq: s, digest: NULL_DIGEST, replica: 'n0', sig: new Uint8Array(32) },
+      batch: [],
+      prepares: [],
+    }));
+    e.step(
+      'n0',
+      resignAs(
+        {
+          type: 'view-change',
+          view: 1,
+          stableSeq: 0,
+          stableBlockDigest: new Uint8Array(32),
+          stableStateDigest: new Uint8Array(32),
+          checkpointProof: [],
+          prepared: certs,
+          replica: 'n0',
+          sig: new Uint8Array(0),
+        },
+        n0,
+      ),
+    );
+    e.step(
+      'n0',
+      resignAs(
+        {
+          type: 'state',
+          seq: 2,
+          blockDigest: new Uint8Array(32),
+          stateDigest: new Uint8Array(32),
+          proof: [],
+          dedup: new Uint8Array(4096),
+          replica: 'n0',
+          sig: new Uint8Array(0),
+        },
+        n0,
+      ),
+    );
     assert.equal(e.stats.dropped.malformed, 5);
     assert.equal(e.inspect().slotSeqs.length, 0);
     assert.equal(e.inspect().pendingRequests, 0);
@@ -198,7 +243,10 @@ describe('pbft: bad input is dropped and counted, never thrown', () => {
     const e = c.engine('n2');
     const rng = new SeededRng(7);
     const batch = [proposal('c', 1)];
-    const good = resignAs({ type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg, c.keys.signerOf('n0'));
+    const good = resignAs(
+      { type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg,
+      c.keys.signerOf('n0'),
+    );
     e.step('n0', resignAs({ ...good, seq: 5 }, c.keys.signerOf('n0')));
     assert.equal(e.stats.dropped.outOfWindow, 1, 'seq beyond H = h + L');
     for (let i = 0; i < 20; i++) {
@@ -255,7 +303,11 @@ describe('pbft: view change', () => {
       const blocks = c.decided.get(id)!;
       assert.ok(blocks.length >= 1);
       assert.equal(blocks[0]!.certificate!.fields.view, 1, 're-proposed in view 1');
-      assert.deepEqual(blocks[0]!.proposals.map((p) => p.seq), [1, 2], 'same batch at the same sequence number');
+      assert.deepEqual(
+        blocks[0]!.proposals.map((p) => p.seq),
+        [1, 2],
+        'same batch at the same sequence number',
+      );
       assert.equal(c.engine(id).status().leader, 'n1');
     }
     c.assertAgreement(['n1', 'n2', 'n3']);
@@ -333,7 +385,7 @@ describe('pbft: view change', () => {
     for (const id of c.ids) assert.equal(c.decidedKeys(id).length, 2);
   });
 
-  it('a replica that moved on to a later view keeps the others\' view-change timers running', () => {
+  it("a replica that moved on to a later view keeps the others' view-change timers running", () => {
     const c = new Cluster({ options: { viewChangeTimeoutTicks: 10, statusIntervalTicks: 1000 } });
     c.crash('n1'); // primary of view 1
     // n0 (primary of view 0) cannot get anything ordered: everyone times out to view 1.
@@ -420,7 +472,10 @@ describe('pbft: checkpoints, watermarks, state transfer', () => {
       assert.equal(s.stableSeq, 10);
       assert.equal(s.lowWatermark, 10);
       assert.equal(s.highWatermark, 20);
-      assert.ok(s.slotSeqs.every((q) => q > 10), `${id} slots ${s.slotSeqs.join(',')}`);
+      assert.ok(
+        s.slotSeqs.every((q) => q > 10),
+        `${id} slots ${s.slotSeqs.join(',')}`,
+      );
       assert.ok(s.preparedSeqs.every((q) => q > 10));
       const disk = c.storage.get(id)!;
       const executedOnDisk = disk.keysWithPrefix('pbft/x/').map((k) => Number(k.slice('pbft/x/'.length)));
@@ -443,7 +498,10 @@ describe('pbft: checkpoints, watermarks, state transfer', () => {
     assert.equal(c.height('n1'), 10);
     // A pre-prepare above H is dropped by backups.
     const batch = [proposal('z', 1)];
-    const pp = resignAs({ type: 'pre-prepare', view: 0, seq: 11, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg, c.keys.signerOf('n0'));
+    const pp = resignAs(
+      { type: 'pre-prepare', view: 0, seq: 11, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg,
+      c.keys.signerOf('n0'),
+    );
     c.engine('n1').step('n0', pp);
     assert.equal(c.engine('n1').stats.dropped.outOfWindow, 1);
     // Checkpoints get through: the window moves and the rest is ordered.
@@ -578,7 +636,10 @@ describe('pbft: request de-duplication', () => {
     c.tick(2);
     // The primary pre-prepares bob#1 again, with bob#2, at the next sequence number.
     const batch = [proposal('bob', 1), proposal('bob', 2)];
-    const pp = resignAs({ type: 'pre-prepare', view: 0, seq: 2, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg, c.keys.signerOf('n0'));
+    const pp = resignAs(
+      { type: 'pre-prepare', view: 0, seq: 2, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg,
+      c.keys.signerOf('n0'),
+    );
     for (const id of ['n1', 'n2', 'n3']) c.engine(id).step('n0', pp);
     c.tick(3);
     for (const id of ['n1', 'n2', 'n3']) {
@@ -609,7 +670,10 @@ describe('pbft: Byzantine hooks', () => {
     const signer = c.keys.signerOf('n2');
     const rng = new SeededRng(11);
     const batch = [proposal('a', 1), proposal('a', 2)];
-    const pp = resignAs({ type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg, signer);
+    const pp = resignAs(
+      { type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg,
+      signer,
+    );
     assert.equal(pp.replica, 'n2');
     const eq = pbftByzantine.equivocate(pp, rng, signer)!;
     assert.equal(eq.type, 'pre-prepare');

@@ -8,7 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SeededRng } from '../rng.ts';
-import { RaftCluster } from './interaction.testkit.ts';
+import { RaftCluster } from './scenario.testkit.ts';
 
 const POOL = ['1', '2', '3', '4', '5', '6'];
 
@@ -30,9 +30,8 @@ function runFuzz(seed: number, steps: number): { changes: number; decided: numbe
       if (leader) {
         const voters = c.engine(leader).raftStatus().conf.voters;
         const outside = POOL.filter((id) => !voters.includes(id));
-        const change = voters.length > 3 && (outside.length === 0 || rng.nextInt(2) === 0)
-          ? { remove: [pick(voters)] }
-          : outside.length > 0 ? { add: [pick(outside)] } : {};
+        const change =
+          voters.length > 3 && (outside.length === 0 || rng.nextInt(2) === 0) ? { remove: [pick(voters)] } : outside.length > 0 ? { add: [pick(outside)] } : {};
         if (c.engine(leader).proposeConfChange(change).accepted) changes += 1;
         c.processReady(leader);
       }
@@ -62,7 +61,10 @@ function runFuzz(seed: number, steps: number): { changes: number; decided: numbe
   assert.ok(leader, `seed ${seed}: a leader after healing`);
   const voters = c.engine(leader).raftStatus().conf.voters;
   const heights = voters.map((id) => c.node(id).appHeight);
-  assert.ok(heights.every((h) => h === heights[0]), `seed ${seed}: voters at one height ${heights.join(',')}`);
+  assert.ok(
+    heights.every((h) => h === heights[0]),
+    `seed ${seed}: voters at one height ${heights.join(',')}`,
+  );
   return { changes, decided: heights[0]! };
 }
 

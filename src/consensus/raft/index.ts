@@ -1,11 +1,11 @@
 // Registers the 'raft' engine. See raft.ts and docs/architecture/raft.md.
 import { registerEngine } from '../registry.ts';
-import { RaftEngine, verifyRaftCertificate } from './raft.ts';
-import type { RaftMessage } from './types.ts';
+import { RaftEngine, verifyRaftCertificate } from './engine.ts';
+import type { RaftMessage } from './messages.ts';
 
-export { RaftEngine, verifyRaftCertificate, certificateBytes } from './raft.ts';
-export type { RaftStatus, RaftRole, ConfChangeRequest, ConfChangeResult } from './raft.ts';
-export type { RaftMessage, Entry, Snapshot, ConfState } from './types.ts';
+export { RaftEngine, verifyRaftCertificate, certificateBytes } from './engine.ts';
+export type { RaftStatus, RaftRole, ConfChangeRequest, ConfChangeResult } from './engine.ts';
+export type { RaftMessage, Entry, Snapshot, ConfState } from './messages.ts';
 export { parseRaftOptions, type RaftOptions } from './options.ts';
 
 registerEngine<RaftMessage>({

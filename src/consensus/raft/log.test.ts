@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RaftLog } from './log.ts';
-import type { Entry } from './types.ts';
+import type { Entry } from './messages.ts';
 
 function e(index: number, term: number): Entry {
   return { index, term, kind: 'noop', proposals: [], conf: null, cert: null };
@@ -9,7 +9,11 @@ function e(index: number, term: number): Entry {
 
 /** A log whose entry i has term terms[i-1]. */
 function logOf(terms: number[], offset = 0, offsetTerm = 0): RaftLog {
-  return new RaftLog(offset, offsetTerm, terms.map((t, i) => e(offset + i + 1, t)));
+  return new RaftLog(
+    offset,
+    offsetTerm,
+    terms.map((t, i) => e(offset + i + 1, t)),
+  );
 }
 
 describe('RaftLog', () => {
@@ -64,7 +68,10 @@ describe('RaftLog', () => {
     assert.equal(log.term(3), 1);
     assert.equal(log.term(2), undefined);
     assert.equal(log.slice(3, 5, 10, 1 << 20), undefined);
-    assert.deepEqual(log.slice(4, 5, 10, 1 << 20)!.map((x) => x.index), [4, 5]);
+    assert.deepEqual(
+      log.slice(4, 5, 10, 1 << 20)!.map((x) => x.index),
+      [4, 5],
+    );
     assert.deepEqual(log.findConflictByTerm(5, 0), { index: 2, term: 0 });
   });
 

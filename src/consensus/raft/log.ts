@@ -2,7 +2,7 @@
 // remembered (the snapshot's index/term). Durability is the engine's business (it turns every
 // change into PersistOps); this class only keeps the entries and answers Raft's log questions.
 import { assertInvariant } from '../engine.ts';
-import { entrySizeBytes, type Entry } from './types.ts';
+import { entrySizeBytes, type Entry } from './messages.ts';
 
 export class RaftLog {
   private entries: Entry[];

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { registerEngine, getEngine, engineNames } from '../registry.ts';
 import { runSimulation, SimOptionsError, type SimOptions } from '../../sim/index.ts';
 import '../engines.ts';
-import { RaftEngine } from './raft.ts';
+import { RaftEngine } from './engine.ts';
 
 // A Raft whose reconfigure never acts: the membership checker must notice.
 if (!engineNames().includes('test-raft-no-reconfigure')) {
@@ -62,13 +62,22 @@ describe('raft membership change in the simulator', () => {
 
   it('the membership checker is not vacuous: an engine that never reconfigures fails liveness', () => {
     const r = runSimulation({ ...base, engine: 'test-raft-no-reconfigure', faults: 'none', seed: 2, livenessMs: 5000 });
-    const liveness = r.violations.filter((v) => v.checker === 'liveness').map((v) => v.message).join('\n');
+    const liveness = r.violations
+      .filter((v) => v.checker === 'liveness')
+      .map((v) => v.message)
+      .join('\n');
     assert.match(liveness, /membership did not reach its target .*has members n1 n2 n3, the target is/);
-    assert.deepEqual(r.violations.filter((v) => v.checker !== 'liveness'), []);
+    assert.deepEqual(
+      r.violations.filter((v) => v.checker !== 'liveness'),
+      [],
+    );
   });
 
   it('an engine with a fixed member set is refused clearly, and bad membership options are named', () => {
-    assert.throws(() => runSimulation({ ...base, engine: 'pbft', nodes: 4, faults: 'none', engineOptions: {}, membership: { joins: 1 } }), (e: Error) => e instanceof SimOptionsError && /fixed member set/.test(e.message));
+    assert.throws(
+      () => runSimulation({ ...base, engine: 'pbft', nodes: 4, faults: 'none', engineOptions: {}, membership: { joins: 1 } }),
+      (e: Error) => e instanceof SimOptionsError && /fixed member set/.test(e.message),
+    );
     assert.throws(() => runSimulation({ ...base, membership: { joins: 99 } }), /membership\.joins must be an integer between 0 and 8/);
     assert.throws(() => runSimulation({ ...base, membership: { leaves: 3 } }), /membership\.leaves must be an integer between 0 and 2/);
     assert.throws(() => runSimulation({ ...base, membership: { joins: 1, stay: 2 } as never }), /membership: unknown option "stay"/);

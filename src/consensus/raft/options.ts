@@ -1,42 +1,44 @@
-// Raft engine options (EngineContext.options), validated with zod: unknown keys are an error.
+// Raft engine options (EngineContext.options), validated the way every engine's are
+// (consensus/options.ts): unknown keys are an error.
 import { z } from 'zod';
+import { parseEngineOptions } from '../options.ts';
 
-export const RaftOptionsSchema = z
-  .strictObject({
-    /** Base election timeout; each node waits a random number of ticks in [electionTicks, 2·electionTicks). */
-    electionTicks: z.number().int().min(2).max(10_000).default(10),
-    heartbeatTicks: z.number().int().min(1).max(10_000).default(1),
-    /** Pre-vote (§9.6 of Ongaro's thesis): a partitioned node cannot raise the term by campaigning. */
-    preVote: z.boolean().default(true),
-    /** A leader that has not heard from a quorum for an election timeout steps down; followers in a lease ignore votes. */
-    checkQuorum: z.boolean().default(true),
-    maxEntriesPerAppend: z.number().int().min(1).max(10_000).default(64),
-    maxAppendBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
-    /** Appends in flight per follower in replicate state. */
-    maxInflight: z.number().int().min(1).max(1024).default(16),
-    /** Proposals a node holds for retry (submitted here, not yet decided). */
-    pendingProposalsMax: z.number().int().min(1).max(1_000_000).default(10_000),
-    /** The leader stops cutting blocks when this many entries are uncommitted (backpressure). */
-    uncommittedEntriesMax: z.number().int().min(1).max(1_000_000).default(1024),
-    /** Take a snapshot and compact the log after this many applied entries (0: never). */
-    snapshotEntries: z.number().int().min(0).max(10_000_000).default(1000),
-    /** Re-route a submitted proposal that is still undecided after this many ticks. */
-    proposalRetryTicks: z.number().int().min(1).max(1_000_000).default(30),
-    /**
-     * DELIBERATELY UNSAFE (for the simulator's checkers): commit by counting replicas of entries
-     * of previous terms too, which Raft §5.4.2 (Figure 8) forbids.
-     */
-    unsafeCommitPreviousTerm: z.boolean().default(false),
-  })
-  .refine((o) => o.heartbeatTicks < o.electionTicks, { message: 'heartbeatTicks must be below electionTicks' });
+export const RaftOptionsSchema = z.strictObject({
+  /** Base election timeout; each node waits a random number of ticks in [electionTicks, 2·electionTicks). */
+  electionTicks: z.number().int().min(2).max(10_000).default(10),
+  heartbeatTicks: z.number().int().min(1).max(10_000).default(1),
+  /** Pre-vote (§9.6 of Ongaro's thesis): a partitioned node cannot raise the term by campaigning. */
+  preVote: z.boolean().default(true),
+  /** A leader that has not heard from a quorum for an election timeout steps down; followers in a lease ignore votes. */
+  checkQuorum: z.boolean().default(true),
+  maxEntriesPerAppend: z.number().int().min(1).max(10_000).default(64),
+  maxAppendBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
+  /** Appends in flight per follower in replicate state. */
+  maxInflight: z.number().int().min(1).max(1024).default(16),
+  /** Proposals a node holds for retry (submitted here, not yet decided). */
+  pendingProposalsMax: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** The leader stops cutting blocks when this many entries are uncommitted (backpressure). */
+  uncommittedEntriesMax: z.number().int().min(1).max(1_000_000).default(1024),
+  /** Take a snapshot and compact the log after this many applied entries (0: never). */
+  snapshotEntries: z.number().int().min(0).max(10_000_000).default(1000),
+  /** Re-route a submitted proposal that is still undecided after this many ticks. */
+  proposalRetryTicks: z.number().int().min(1).max(1_000_000).default(30),
+  /**
+   * DELIBERATELY UNSAFE (for the simulator's checkers): commit by counting replicas of entries
+   * of previous terms too, which Raft §5.4.2 (Figure 8) forbids.
+   */
+  unsafeCommitPreviousTerm: z.boolean().default(false),
+});
 
 export type RaftOptions = z.infer<typeof RaftOptionsSchema>;
 
 export function parseRaftOptions(raw: unknown): RaftOptions {
-  const r = RaftOptionsSchema.safeParse(raw ?? {});
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
-    throw new Error(`invalid raft options: ${problems}`);
-  }
-  return r.data;
+  return parseEngineOptions('raft', RaftOptionsSchema, raw, (o) =>
+    o.heartbeatTicks < o.electionTicks ? null : `heartbeatTicks (${o.heartbeatTicks}) must be below electionTicks (${o.electionTicks})`,
+  );
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { jointActive, jointCommitted, jointVote, majorityCommitted, majorityVote, quorumSize } from './quorum.ts';
-import type { ConfState } from './types.ts';
+import type { ConfState } from './messages.ts';
 
 const conf = (voters: string[], outgoing: string[] = []): ConfState => ({ voters, outgoing, learners: [] });
 const acked = (m: Record<string, number>) => (id: string) => m[id] ?? 0;
@@ -40,7 +40,13 @@ describe('quorum math', () => {
 
   it('check-quorum activity is evaluated on both halves', () => {
     const c = conf(['3', '4', '5'], ['1', '2', '3']);
-    assert.equal(jointActive(c, (id) => ['1', '2'].includes(id)), false);
-    assert.equal(jointActive(c, (id) => ['1', '3', '4'].includes(id)), true);
+    assert.equal(
+      jointActive(c, (id) => ['1', '2'].includes(id)),
+      false,
+    );
+    assert.equal(
+      jointActive(c, (id) => ['1', '3', '4'].includes(id)),
+      true,
+    );
   });
 });

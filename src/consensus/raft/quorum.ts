@@ -2,7 +2,7 @@
 // A joint configuration needs a majority of BOTH halves; an empty half imposes no constraint.
 import type { NodeId } from '../engine.ts';
 import { majorityQuorum } from '../quorum.ts';
-import type { ConfState } from './types.ts';
+import type { ConfState } from './messages.ts';
 
 export type VoteResult = 'won' | 'lost' | 'pending';
 

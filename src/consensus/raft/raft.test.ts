@@ -9,12 +9,18 @@ import { MemoryStorage } from '../memory-storage.ts';
 import { getEngine } from '../registry.ts';
 import { SeededRng } from '../rng.ts';
 import './index.ts';
-import { RaftCluster } from './interaction.testkit.ts';
-import { HARD_KEY, logKey, RaftEngine, verifyRaftCertificate } from './raft.ts';
-import type { RaftMessage } from './types.ts';
+import { RaftCluster } from './scenario.testkit.ts';
+import { HARD_KEY, logKey, RaftEngine, verifyRaftCertificate } from './engine.ts';
+import type { RaftMessage } from './messages.ts';
 
 const key = generateKeyPair();
-const verifier = directoryVerifier(new Map([['1', key.publicKey], ['2', key.publicKey], ['3', key.publicKey]]));
+const verifier = directoryVerifier(
+  new Map([
+    ['1', key.publicKey],
+    ['2', key.publicKey],
+    ['3', key.publicKey],
+  ]),
+);
 
 function engine(id: string, members: string[], storage = new MemoryStorage(), options: Record<string, unknown> = {}, appliedHeight?: number): RaftEngine {
   return new RaftEngine({
@@ -45,7 +51,8 @@ function run(engines: Map<string, RaftEngine>, storages: Map<string, MemoryStora
       for (const m of rd.messages) {
         const msg = m.message;
         // Persist-before-send: what a message claims is durable once its Ready's persist is applied.
-        if (msg.type !== 'raft/prevote' && msg.type !== 'raft/prevote-resp') assert.ok(hard.term >= msg.term, `${id} sends ${msg.type} of term ${msg.term} with durable term ${hard.term}`);
+        if (msg.type !== 'raft/prevote' && msg.type !== 'raft/prevote-resp')
+          assert.ok(hard.term >= msg.term, `${id} sends ${msg.type} of term ${msg.term} with durable term ${hard.term}`);
         if (msg.type === 'raft/vote-resp' && !msg.reject) assert.equal(hard.vote, m.to, 'a granted vote is durable before it is sent');
         if (msg.type === 'raft/vote') assert.equal(hard.vote, id, 'a candidate votes for itself durably');
         if (msg.type === 'raft/append-resp' && !msg.reject && msg.index > 0) {
@@ -84,8 +91,11 @@ describe('raft engine', () => {
   });
 
   it('rejects unknown or inconsistent options with a clear error', () => {
-    assert.throws(() => engine('1', ['1'], new MemoryStorage(), { electionTick: 10 }), /invalid raft options.*electionTick/);
-    assert.throws(() => engine('1', ['1'], new MemoryStorage(), { electionTicks: 5, heartbeatTicks: 5 }), /heartbeatTicks must be below electionTicks/);
+    assert.throws(() => engine('1', ['1'], new MemoryStorage(), { electionTick: 10 }), /unknown raft option "electionTick"/);
+    assert.throws(
+      () => engine('1', ['1'], new MemoryStorage(), { electionTicks: 5, heartbeatTicks: 5 }),
+      /raft option heartbeatTicks \(5\) must be below electionTicks \(5\)/,
+    );
     assert.throws(() => engine('1', ['1'], new MemoryStorage(), { maxInflight: 0 }), /maxInflight/);
   });
 
@@ -138,20 +148,57 @@ describe('raft engine', () => {
     assert.equal(decided.length, 3);
     const again = engine('1', ids, st, {}, 1);
     const rd = again.ready();
-    assert.deepEqual(rd.decided.map((b) => b.height), [2, 3]);
-    assert.deepEqual(rd.decided.map((b) => Buffer.from(b.digest).toString('hex')), decided.slice(1).map((b) => Buffer.from(b.digest).toString('hex')));
+    assert.deepEqual(
+      rd.decided.map((b) => b.height),
+      [2, 3],
+    );
+    assert.deepEqual(
+      rd.decided.map((b) => Buffer.from(b.digest).toString('hex')),
+      decided.slice(1).map((b) => Buffer.from(b.digest).toString('hex')),
+    );
   });
 
   it('drops malformed messages without throwing or changing state', () => {
     const e = engine('1', ['1', '2', '3']);
     const before = JSON.stringify({ ...e.raftStatus(), progress: [...e.raftStatus().progress] });
     const bad: unknown[] = [
-      null, 42, 'x', [], {}, { type: 'raft/append' }, { type: 'raft/vote', term: -1, lastIndex: 0, lastTerm: 0, transfer: false },
-      { type: 'raft/append', term: 5, prevIndex: 0, prevTerm: 0, commit: 0, entries: [{ term: 5, index: 2, kind: 'noop', proposals: [], conf: null, cert: null }] },
-      { type: 'raft/append', term: 5, prevIndex: 0, prevTerm: 0, commit: 0, entries: [{ term: 6, index: 1, kind: 'noop', proposals: [], conf: null, cert: null }] },
-      { type: 'raft/append', term: 5, prevIndex: 0, prevTerm: 0, commit: 0, entries: [{ term: 5, index: 1, kind: 'normal', proposals: [], conf: null, cert: null }] },
+      null,
+      42,
+      'x',
+      [],
+      {},
+      { type: 'raft/append' },
+      { type: 'raft/vote', term: -1, lastIndex: 0, lastTerm: 0, transfer: false },
+      {
+        type: 'raft/append',
+        term: 5,
+        prevIndex: 0,
+        prevTerm: 0,
+        commit: 0,
+        entries: [{ term: 5, index: 2, kind: 'noop', proposals: [], conf: null, cert: null }],
+      },
+      {
+        type: 'raft/append',
+        term: 5,
+        prevIndex: 0,
+        prevTerm: 0,
+        commit: 0,
+        entries: [{ term: 6, index: 1, kind: 'noop', proposals: [], conf: null, cert: null }],
+      },
+      {
+        type: 'raft/append',
+        term: 5,
+        prevIndex: 0,
+        prevTerm: 0,
+        commit: 0,
+        entries: [{ term: 5, index: 1, kind: 'normal', proposals: [], conf: null, cert: null }],
+      },
       { type: 'raft/append', term: 5, prevIndex: 0, prevTerm: 0, commit: 0, entries: 'nope' },
-      { type: 'raft/snapshot', term: 5, snapshot: { index: 3, term: 1, conf: { voters: [], outgoing: [], learners: [] }, height: 0, digest: new Uint8Array(32), dedup: [] } },
+      {
+        type: 'raft/snapshot',
+        term: 5,
+        snapshot: { index: 3, term: 1, conf: { voters: [], outgoing: [], learners: [] }, height: 0, digest: new Uint8Array(32), dedup: [] },
+      },
       { type: 'raft/forward', term: 1, proposals: [{ clientId: '', seq: 1, data: new Uint8Array(1) }] },
       { type: 'raft/heartbeat', term: 1.5, commit: 0 },
       { type: 'raft/unknown', term: 1 },

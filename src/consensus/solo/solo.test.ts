@@ -63,7 +63,10 @@ describe('solo engine', () => {
     for (const n of nodes.values()) n.tick();
     run(nodes, storages, decided);
     const chain = decided.get('o1')!;
-    assert.deepEqual(chain.map((b) => b.proposals.map((p) => p.seq)), [[1, 2, 3], [4]]);
+    assert.deepEqual(
+      chain.map((b) => b.proposals.map((p) => p.seq)),
+      [[1, 2, 3], [4]],
+    );
     assert.deepEqual(decided.get('o2'), chain);
     assert.deepEqual(decided.get('o3'), chain);
     let prev = GENESIS_DIGEST;
@@ -76,7 +79,11 @@ describe('solo engine', () => {
 
   it('decides a retried proposal once, also after a restart', () => {
     const storage = new MemoryStorage();
-    const storages = new Map([['o1', storage], ['o2', new MemoryStorage()], ['o3', new MemoryStorage()]]);
+    const storages = new Map([
+      ['o1', storage],
+      ['o2', new MemoryStorage()],
+      ['o3', new MemoryStorage()],
+    ]);
     let nodes = new Map(members.map((m) => [m, makeNode(m, storages.get(m)!)]));
     const decided = new Map(members.map((m): [string, DecidedBlock[]] => [m, []]));
     for (let s = 1; s <= 3; s++) nodes.get('o1')!.propose(proposal(s));
@@ -98,7 +105,10 @@ describe('solo engine', () => {
     storage.apply(rd.persist); // persisted, then "crashed" before the app applied the blocks
     assert.equal(rd.decided.length, 2);
     const restarted = makeNode('o1', storage, 0);
-    assert.deepEqual(restarted.ready().decided.map((b) => b.height), [1, 2]);
+    assert.deepEqual(
+      restarted.ready().decided.map((b) => b.height),
+      [1, 2],
+    );
   });
 
   it('followers reject blocks with a bad signature or broken chain', () => {

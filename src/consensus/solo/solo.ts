@@ -2,6 +2,7 @@
 // in-process demo. Other members (if any) forward proposals to the orderer (members[0]) and
 // receive decided blocks from it. It tolerates no faults: if the orderer is down, nothing is
 // decided. The orderer signs each block ('solo-orderer' certificate).
+import { DecidedChain } from '../decided-chain.ts';
 import { ReadyQueue } from '../ready-queue.ts';
 import { encode, decode, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
@@ -21,12 +22,9 @@ import {
 } from '../engine.ts';
 import { registerEngine, type EngineContext } from '../registry.ts';
 
-export type SoloMessage =
-  | { readonly type: 'forward'; readonly proposal: Proposal }
-  | { readonly type: 'block'; readonly block: DecidedBlock };
+export type SoloMessage = { readonly type: 'forward'; readonly proposal: Proposal } | { readonly type: 'block'; readonly block: DecidedBlock };
 
 const HEAD_KEY = 'solo/head';
-const BLOCK_PREFIX = 'solo/block/';
 /** Decided blocks kept durably for re-delivery to followers and to the app after a restart. */
 const BLOCKS_RETAINED = 1024;
 const FORWARD_QUEUE_MAX = 10_000;
@@ -35,10 +33,6 @@ interface Head {
   height: number;
   digest: Bytes;
   dedup: Array<[string, number, number[]]>;
-}
-
-function blockKey(height: number): string {
-  return `${BLOCK_PREFIX}${String(height).padStart(16, '0')}`;
 }
 
 function signedBytes(height: number, digest: Bytes): Bytes {
@@ -69,6 +63,7 @@ export class SoloEngine implements Engine<SoloMessage> {
   private digest: Bytes;
 
   private readonly out = new ReadyQueue<SoloMessage>();
+  private readonly blocks = new DecidedChain<DecidedBlock>('solo', BLOCKS_RETAINED, { encode, decode: (bytes) => decode<DecidedBlock>(bytes) });
   private readonly persist = this.out.persist;
   private readonly messages = this.out.messages;
   private readonly decided = this.out.decided;
@@ -96,14 +91,10 @@ export class SoloEngine implements Engine<SoloMessage> {
       this.dedup = new DedupWindow();
     }
     // Re-deliver what the application may not have applied before a crash.
-    if (ctx.appliedHeight !== undefined && ctx.appliedHeight < this.height) {
-      for (const key of ctx.storage.keysWithPrefix(BLOCK_PREFIX)) {
-        const bytes = ctx.storage.get(key);
-        if (!bytes) continue;
-        const block = decode<DecidedBlock>(bytes);
-        if (block.height > ctx.appliedHeight) this.decided.push(block);
-      }
-    }
+    this.blocks.restore(ctx.storage, this.height);
+    const again = this.blocks.redeliver(ctx.appliedHeight, this.height, this.digest);
+    this.decided.push(...again.blocks);
+    this.out.restore = again.restore;
   }
 
   private get isOrderer(): boolean {
@@ -185,8 +176,7 @@ export class SoloEngine implements Engine<SoloMessage> {
     assertInvariant(block.height === this.height + 1, 'solo decides gapless heights');
     this.height = block.height;
     this.digest = block.digest;
-    this.persist.push({ op: 'put', key: blockKey(block.height), value: encode(block) });
-    if (block.height > BLOCKS_RETAINED) this.persist.push({ op: 'delete', key: blockKey(block.height - BLOCKS_RETAINED) });
+    this.persist.push(...this.blocks.append(block));
     this.persist.push({ op: 'put', key: HEAD_KEY, value: encode({ height: this.height, digest: this.digest, dedup: this.dedup.toJSON() }) });
     this.decided.push(block);
   }

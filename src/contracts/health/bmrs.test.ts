@@ -41,25 +41,40 @@ describe('BMRS state machine (paper 004, Algorithm 1)', () => {
   it('the dead state absorbs every action; nothing but state 2 + Violation enters it', () => {
     for (const a of BMRS_ACTIONS) assert.equal(bmrsStep(3, a).to, 3);
     const entries = EXPECTED.filter(([from, , to]) => to === 3 && from !== 3);
-    assert.deepEqual(entries.map(([f, a]) => `${f}:${a}`), ['2:Violation']);
+    assert.deepEqual(
+      entries.map(([f, a]) => `${f}:${a}`),
+      ['2:Violation'],
+    );
   });
 
   it('drives an access: authenticate then permission, later no action', () => {
     const first = bmrsDrive(0, 'permission');
-    assert.deepEqual(first.steps.map((s) => `${s.from}-${s.action}->${s.to}`), ['0-Authentication->1', '1-Permission->2']);
+    assert.deepEqual(
+      first.steps.map((s) => `${s.from}-${s.action}->${s.to}`),
+      ['0-Authentication->1', '1-Permission->2'],
+    );
     const again = bmrsDrive(first.to, 'permission');
-    assert.deepEqual(again.steps.map((s) => s.action), ['NoAction']);
+    assert.deepEqual(
+      again.steps.map((s) => s.action),
+      ['NoAction'],
+    );
     assert.equal(again.to, 2);
   });
 
   it('violations walk toward the dead state: 0 → 1 → 2, then 2 → 3', () => {
     const v1 = bmrsDrive(0, 'violation');
-    assert.deepEqual(v1.steps.map((s) => `${s.from}-${s.action}->${s.to}`), ['0-Authentication->1', '1-Violation->2']);
+    assert.deepEqual(
+      v1.steps.map((s) => `${s.from}-${s.action}->${s.to}`),
+      ['0-Authentication->1', '1-Violation->2'],
+    );
     const v2 = bmrsDrive(v1.to, 'violation');
     assert.equal(v2.to, 3);
     // An allowed access after death is still refused by the machine (logged as Permission at 3).
     const dead = bmrsDrive(3, 'permission');
-    assert.deepEqual(dead.steps.map((s) => `${s.from}-${s.action}->${s.to}:${s.message}`), ['3-Permission->3:error and abort']);
+    assert.deepEqual(
+      dead.steps.map((s) => `${s.from}-${s.action}->${s.to}:${s.message}`),
+      ['3-Permission->3:error and abort'],
+    );
   });
 
   it('after a permitted access a single violation kills the session', () => {
@@ -67,7 +82,10 @@ describe('BMRS state machine (paper 004, Algorithm 1)', () => {
   });
 
   it('an honest denial is not a step of the machine: it authenticates a new session and leaves any other where it is', () => {
-    assert.deepEqual(bmrsDrive(0, 'denial').steps.map((s) => `${s.from}-${s.action}->${s.to}`), ['0-Authentication->1']);
+    assert.deepEqual(
+      bmrsDrive(0, 'denial').steps.map((s) => `${s.from}-${s.action}->${s.to}`),
+      ['0-Authentication->1'],
+    );
     for (const state of [1, 2] as const) {
       const run = bmrsDrive(state, 'denial');
       assert.deepEqual(run.steps, []);
@@ -78,12 +96,18 @@ describe('BMRS state machine (paper 004, Algorithm 1)', () => {
     for (let i = 0; i < 10; i++) s = bmrsDrive(s, 'denial').to;
     assert.equal(s, 2);
     // In the dead state a denial is logged as No Action and refused like everything else.
-    assert.deepEqual(bmrsDrive(3, 'denial').steps.map((x) => `${x.action}:${x.message}`), ['NoAction:error and abort']);
+    assert.deepEqual(
+      bmrsDrive(3, 'denial').steps.map((x) => `${x.action}:${x.message}`),
+      ['NoAction:error and abort'],
+    );
   });
 
   it('a revocation takes the permission back: (2, Permission) → 1 "take permission"; nothing held, no step', () => {
     const taken = bmrsTakePermission(2);
-    assert.deepEqual(taken.steps.map((x) => `${x.from}-${x.action}->${x.to}:${x.message}`), ['2-Permission->1:take permission']);
+    assert.deepEqual(
+      taken.steps.map((x) => `${x.from}-${x.action}->${x.to}:${x.message}`),
+      ['2-Permission->1:take permission'],
+    );
     for (const state of [0, 1, 3] as const) assert.deepEqual(bmrsTakePermission(state), { from: state, to: state, steps: [] });
     // One violation after the revocation warns (1 → 2); a second kills.
     assert.equal(bmrsDrive(taken.to, 'violation').to, 2);

@@ -12,12 +12,7 @@ export const BMRS_ACTIONS = ['Authentication', 'Permission', 'Violation', 'NoAct
 export type BmrsAction = (typeof BMRS_ACTIONS)[number];
 
 /** Algorithm 1's "Ensure" messages (plus the body's "take permission"). */
-export type BmrsMessage =
-  | 'authentication is successful'
-  | 'permission granted'
-  | 'take permission'
-  | 'no action required'
-  | 'error and abort';
+export type BmrsMessage = 'authentication is successful' | 'permission granted' | 'take permission' | 'no action required' | 'error and abort';
 
 export interface BmrsTransition {
   readonly to: BmrsState;

@@ -7,7 +7,16 @@ import { DAY_MS, partFor, pseudonymFor, TestChain } from './testkit.ts';
 
 type Withheld = Array<{ sensitivity: string; reasons: string[] }>;
 type SessionNotice = { provider: string; state: number; stateName: string; dead: boolean; reauthorizeBy: string | null; notice: string | null };
-type Verdict = { allowed: boolean; reasons: string[]; flags: string[]; basis: { rule: string } | null; auditId: string; record?: { parts: Array<{ sensitivity: string; cid: string }> }; withheld?: Withheld; session: SessionNotice | null };
+type Verdict = {
+  allowed: boolean;
+  reasons: string[];
+  flags: string[];
+  basis: { rule: string } | null;
+  auditId: string;
+  record?: { parts: Array<{ sensitivity: string; cid: string }> };
+  withheld?: Withheld;
+  session: SessionNotice | null;
+};
 
 const H1_ADMIN = 'H1/admin1:admin';
 const H2_ADMIN = 'H2/admin2:admin';
@@ -28,7 +37,12 @@ function setup(): TestChain {
   return c;
 }
 
-function createRecord(c: TestChain, recordId: string, sensitivities: Array<'normal' | 'sensitive' | 'restricted'> = ['normal', 'restricted'], who = DOC1): Verdict {
+function createRecord(
+  c: TestChain,
+  recordId: string,
+  sensitivities: Array<'normal' | 'sensitive' | 'restricted'> = ['normal', 'restricted'],
+  who = DOC1,
+): Verdict {
   return c.submit<Verdict>(who, 'createRecord', { recordId, patient: PP, category: 'Observation', parts: sensitivities.map((s) => partFor(recordId, s)) });
 }
 
@@ -38,7 +52,9 @@ function session(c: TestChain, provider: string): number {
 
 describe('health contract: records', () => {
   let c: TestChain;
-  before(() => { c = setup(); });
+  before(() => {
+    c = setup();
+  });
   after(() => c.close());
 
   it('creates a record with custodian, version, author and tx timestamps', () => {
@@ -79,14 +95,25 @@ describe('health contract: records', () => {
     const at = c.nowMs;
     const v = c.submit<Verdict>(DOC1, 'updateRecord', { recordId: 'r1', parts: [partFor('r1v2', 'normal'), partFor('r1v2', 'sensitive')] });
     assert.equal(v.allowed, true);
-    const versions = c.evaluate<Array<{ version: number; updatedAtMs: number; parts: Array<{ cid?: string; sensitivity: string }> }>>(PAT, 'recordVersions', { recordId: 'r1' });
-    assert.deepEqual(versions.map((x) => x.version), [1, 2]);
-    assert.deepEqual(versions[0]!.parts.map((p) => p.sensitivity), ['normal', 'restricted']);
+    const versions = c.evaluate<Array<{ version: number; updatedAtMs: number; parts: Array<{ cid?: string; sensitivity: string }> }>>(PAT, 'recordVersions', {
+      recordId: 'r1',
+    });
+    assert.deepEqual(
+      versions.map((x) => x.version),
+      [1, 2],
+    );
+    assert.deepEqual(
+      versions[0]!.parts.map((p) => p.sensitivity),
+      ['normal', 'restricted'],
+    );
     assert.equal(versions[0]!.parts[0]!.cid, undefined, 'addresses only through the audited access');
     assert.equal(versions[1]!.updatedAtMs, at);
     const old = c.submit<Verdict & { record: { version: number } }>(PAT, 'access', { recordId: 'r1', action: 'read', purpose: 'PATRQT', version: 1 });
     assert.equal(old.record.version, 1);
-    assert.deepEqual(old.record.parts.map((p) => p.cid), [partFor('r1', 'normal').cid, partFor('r1', 'restricted').cid]);
+    assert.deepEqual(
+      old.record.parts.map((p) => p.cid),
+      [partFor('r1', 'normal').cid, partFor('r1', 'restricted').cid],
+    );
     assert.equal(c.try('submit', PAT, 'access', { recordId: 'r1', action: 'read', purpose: 'PATRQT', version: 9 }).status, 400);
   });
 
@@ -101,27 +128,45 @@ describe('health contract: records', () => {
   });
 
   it("lists a patient's records for those with a basis to read them", () => {
-    assert.deepEqual(c.evaluate<{ records: Array<{ recordId: string }> }>(DOC1, 'listPatientRecords', { patient: PP }).records.map((r) => r.recordId), ['r1']);
-    assert.deepEqual(c.evaluate<{ records: Array<{ recordId: string }> }>(PAT, 'listPatientRecords', { patient: PP, purpose: 'PATRQT' }).records.map((r) => r.recordId), ['r1']);
+    assert.deepEqual(
+      c.evaluate<{ records: Array<{ recordId: string }> }>(DOC1, 'listPatientRecords', { patient: PP }).records.map((r) => r.recordId),
+      ['r1'],
+    );
+    assert.deepEqual(
+      c.evaluate<{ records: Array<{ recordId: string }> }>(PAT, 'listPatientRecords', { patient: PP, purpose: 'PATRQT' }).records.map((r) => r.recordId),
+      ['r1'],
+    );
     assert.deepEqual(c.evaluate<{ records: unknown[] }>('H2/nurse1:nurse', 'listPatientRecords', { patient: PP }).records, []);
   });
 });
 
 describe('health contract: access, BMRS sessions and break-the-glass', () => {
   let c: TestChain;
-  before(() => { c = setup(); createRecord(c, 'r1'); });
+  before(() => {
+    c = setup();
+    createRecord(c, 'r1');
+  });
   after(() => c.close());
 
   it('the doctor in care reads what the care relation covers; the restricted part is withheld, not a Violation; claiming an emergency to share is, and kills the session', () => {
     const ok = c.submit<Verdict>(DOC1, 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT', sensitivity: 'normal' });
     assert.equal(ok.allowed, true);
-    assert.deepEqual(ok.record!.parts.map((p) => p.sensitivity), ['normal']);
+    assert.deepEqual(
+      ok.record!.parts.map((p) => p.sensitivity),
+      ['normal'],
+    );
     assert.equal(session(c, 'H1/doc1'), 2);
     // No level asked: everything the rules allow is released, the rest withheld with the reason.
     const all = c.submit<Verdict>(DOC1, 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' });
     assert.equal(all.allowed, true);
-    assert.deepEqual(all.record!.parts.map((p) => p.sensitivity), ['normal']);
-    assert.deepEqual(all.withheld!.map((w) => w.sensitivity), ['restricted']);
+    assert.deepEqual(
+      all.record!.parts.map((p) => p.sensitivity),
+      ['normal'],
+    );
+    assert.deepEqual(
+      all.withheld!.map((w) => w.sensitivity),
+      ['restricted'],
+    );
     assert.match(all.withheld![0]!.reasons.join(' '), /restricted data needs explicit consent or break-the-glass/);
     assert.equal(session(c, 'H1/doc1'), 2);
     // Explicitly asking for the restricted level: denied and audited, an honest request — the session stays.
@@ -132,7 +177,10 @@ describe('health contract: access, BMRS sessions and break-the-glass', () => {
     assert.equal(asked.session?.notice, null);
     assert.equal(session(c, 'H1/doc1'), 2);
     const log = c.evaluate<{ entries: AuditEntry[] }>(PAT, 'auditTrail', { kind: 'patient', patient: PP, pageSize: 200 });
-    assert.match(log.entries.find((e) => e.auditId === all.auditId)!.reasons.join(' '), /withheld the restricted part: care relation: restricted data needs explicit consent/);
+    assert.match(
+      log.entries.find((e) => e.auditId === all.auditId)!.reasons.join(' '),
+      /withheld the restricted part: care relation: restricted data needs explicit consent/,
+    );
     assert.equal(log.entries.find((e) => e.auditId === asked.auditId)?.outcome, 'deny');
     // A request the doctor cannot honestly make: an emergency claimed to share. A Violation, and
     // the session held permission, so it dies (Algorithm 1: 2 --Violation--> 3).
@@ -141,7 +189,10 @@ describe('health contract: access, BMRS sessions and break-the-glass', () => {
     assert.match(misuse.reasons[0]!, /break-the-glass misuse: an emergency opens reading, not share/);
     assert.deepEqual(misuse.flags, ['bmrs-violation', 'security-alert']);
     assert.equal(misuse.session?.dead, true);
-    assert.match(misuse.session?.notice ?? '', /this violation ended your BMRS session .* an admin of H1 submits bmrsReauthorize\(\{"provider": "H1\/doc1", "recordId": "r1"\}\)/);
+    assert.match(
+      misuse.session?.notice ?? '',
+      /this violation ended your BMRS session .* an admin of H1 submits bmrsReauthorize\(\{"provider": "H1\/doc1", "recordId": "r1"\}\)/,
+    );
     assert.equal(session(c, 'H1/doc1'), 3);
     const refused = c.submit<Verdict>(DOC1, 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT', sensitivity: 'normal' });
     assert.equal(refused.allowed, false);
@@ -149,7 +200,10 @@ describe('health contract: access, BMRS sessions and break-the-glass', () => {
     assert.ok(refused.flags.includes('bmrs-dead'));
     assert.match(refused.session?.notice ?? '', /your BMRS session with this patient is dead .* until CAMS re-authorizes it/);
     const feed = c.evaluate<{ notifications: Array<{ kind: string; auditId: string }> }>(PAT, 'notifications', { patient: PP });
-    assert.ok(feed.notifications.some((n) => n.kind === 'security-alert' && n.auditId === misuse.auditId), 'the patient is told of the violation');
+    assert.ok(
+      feed.notifications.some((n) => n.kind === 'security-alert' && n.auditId === misuse.auditId),
+      'the patient is told of the violation',
+    );
   });
 
   it('only CAMS re-authorizes a dead session; then access works again', () => {
@@ -165,7 +219,14 @@ describe('health contract: access, BMRS sessions and break-the-glass', () => {
   });
 
   it('a write claimed as an emergency by a nurse is a Violation; the dead session names the patient for CAMS (the record does not exist)', () => {
-    const create = () => c.submit<Verdict & { session: SessionNotice & { reauthorizeArgs: Record<string, string> } }>('H2/nurse7:nurse', 'createRecord', { recordId: 'r-emergency', patient: PP, category: 'Observation', parts: [partFor('r-emergency', 'normal')], purpose: 'ETREAT' });
+    const create = () =>
+      c.submit<Verdict & { session: SessionNotice & { reauthorizeArgs: Record<string, string> } }>('H2/nurse7:nurse', 'createRecord', {
+        recordId: 'r-emergency',
+        patient: PP,
+        category: 'Observation',
+        parts: [partFor('r-emergency', 'normal')],
+        purpose: 'ETREAT',
+      });
     const first = create();
     assert.deepEqual([first.allowed, first.flags, first.session.state], [false, ['bmrs-violation', 'security-alert'], 2]);
     const second = create();
@@ -183,7 +244,10 @@ describe('health contract: access, BMRS sessions and break-the-glass', () => {
     const btg = c.submit<Verdict>('H3/doc4:doctor', 'access', { recordId: 'r1', action: 'read', purpose: 'ETREAT', reason: 'unconscious-no-proxy' });
     assert.equal(btg.allowed, true);
     assert.deepEqual(btg.flags, ['break-the-glass', 'security-alert', 'notify-patient']);
-    assert.deepEqual(btg.record!.parts.map((p) => p.sensitivity), ['normal', 'restricted']);
+    assert.deepEqual(
+      btg.record!.parts.map((p) => p.sensitivity),
+      ['normal', 'restricted'],
+    );
     const feed = c.evaluate<{ notifications: Array<{ kind: string; actor: string; auditId: string }> }>(PAT, 'notifications', { patient: PP });
     const note = feed.notifications.find((n) => n.kind === 'break-the-glass');
     assert.equal(note?.actor, 'H3/doc4');
@@ -194,7 +258,10 @@ describe('health contract: access, BMRS sessions and break-the-glass', () => {
     assert.equal(entry?.basis, 'break-the-glass');
     // Nurses cannot break the glass; free-text reasons are refused by the schema.
     assert.equal(c.submit<Verdict>('H3/nurse3:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'BTG', reason: 'emergency' }).allowed, false);
-    assert.equal(c.try('submit', 'H3/doc5:doctor', 'access', { recordId: 'r1', action: 'read', purpose: 'BTG', reason: 'Patient has HIV and overdosed' }).status, 400);
+    assert.equal(
+      c.try('submit', 'H3/doc5:doctor', 'access', { recordId: 'r1', action: 'read', purpose: 'BTG', reason: 'Patient has HIV and overdosed' }).status,
+      400,
+    );
   });
 
   it("the patient's access log shows who saw the data; others cannot read it", () => {
@@ -210,28 +277,73 @@ describe('health contract: access, BMRS sessions and break-the-glass', () => {
       seen.push(...page.entries.map((e) => e.auditId));
       bookmark = page.bookmark;
     } while (bookmark !== '');
-    assert.deepEqual(seen, log.entries.map((e) => e.auditId));
+    assert.deepEqual(
+      seen,
+      log.entries.map((e) => e.auditId),
+    );
   });
 
   it('custodian batches: only the custodian node records parts its tickets released, each once; requester and purpose come from the ticket', () => {
-    const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', { patient: PP, grantee: { kind: 'user', user: 'H2/nurse9' }, actions: ['read'], purposes: ['TREAT'], period: { startMs: T0, endMs: T0 + DAY_MS }, scope: { maxSensitivity: 'sensitive' } });
+    const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', {
+      patient: PP,
+      grantee: { kind: 'user', user: 'H2/nurse9' },
+      actions: ['read'],
+      purposes: ['TREAT'],
+      period: { startMs: T0, endMs: T0 + DAY_MS },
+      scope: { maxSensitivity: 'sensitive' },
+    });
     assert.match(g.consent.consentId, /^c/);
     const read = c.try('submit', 'H2/nurse9:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' });
     const ticket = c.lastTxId;
     assert.equal((read.body as Verdict).allowed, true);
-    assert.deepEqual(JSON.parse(c.dump().find((kv) => kv.key === `tk|${ticket}`)!.value), { auditId: `${ticket}-0`, custodian: 'H1', released: ['normal'], recorded: {} });
-    const ev = (sensitivity: string, n: number, servedDecision = 'allow') => ({ ticket, sensitivity, servedDecision, eventId: toHex(sha256(`ev-${n}`)).slice(0, 32) });
-    const out = c.submit<Array<{ outcome: string; requester: string; auditId: string; duplicate?: boolean }>>('H1/peer0:peer', 'recordReads', [ev('normal', 1)]);
-    assert.deepEqual(out.map((o) => [o.outcome, o.requester, o.duplicate]), [['allow', 'H2/nurse9', undefined]]);
+    assert.deepEqual(JSON.parse(c.dump().find((kv) => kv.key === `tk|${ticket}`)!.value), {
+      auditId: `${ticket}-0`,
+      custodian: 'H1',
+      released: ['normal'],
+      recorded: {},
+    });
+    const ev = (sensitivity: string, n: number, servedDecision = 'allow') => ({
+      ticket,
+      sensitivity,
+      servedDecision,
+      eventId: toHex(sha256(`ev-${n}`)).slice(0, 32),
+    });
+    const out = c.submit<Array<{ outcome: string; requester: string; auditId: string; duplicate?: boolean }>>('H1/peer0:peer', 'recordReads', [
+      ev('normal', 1),
+    ]);
+    assert.deepEqual(
+      out.map((o) => [o.outcome, o.requester, o.duplicate]),
+      [['allow', 'H2/nurse9', undefined]],
+    );
     const trail = c.evaluate<{ entries: AuditEntry[] }>(SUP1, 'auditTrail', { kind: 'record', recordId: 'r1', pageSize: 200 });
     const served = trail.entries.find((e) => e.auditId === out[0]!.auditId)!;
-    assert.deepEqual({ actor: served.actor, by: served.recordedBy, purpose: served.purpose, basis: served.basis, ticket: served.ticket, part: served.part, patient: served.patient }, {
-      actor: { org: 'H2', id: 'nurse9', role: 'nurse' }, by: { org: 'H1', id: 'peer0', role: 'peer' }, purpose: 'TREAT', basis: `consent:${g.consent.consentId}`, ticket, part: 'normal', patient: PP,
-    });
+    assert.deepEqual(
+      {
+        actor: served.actor,
+        by: served.recordedBy,
+        purpose: served.purpose,
+        basis: served.basis,
+        ticket: served.ticket,
+        part: served.part,
+        patient: served.patient,
+      },
+      {
+        actor: { org: 'H2', id: 'nurse9', role: 'nurse' },
+        by: { org: 'H1', id: 'peer0', role: 'peer' },
+        purpose: 'TREAT',
+        basis: `consent:${g.consent.consentId}`,
+        ticket,
+        part: 'normal',
+        patient: PP,
+      },
+    );
     assert.equal(served.bmrs, null, 'the access already drove the session');
     // The same part again (another event id, or a replay): answered as a duplicate, not audited again.
     const again = c.submit<Array<{ duplicate?: boolean; auditId: string }>>('H1/peer0:peer', 'recordReads', [ev('normal', 2)]);
-    assert.deepEqual(again.map((o) => [o.duplicate, o.auditId]), [[true, out[0]!.auditId]]);
+    assert.deepEqual(
+      again.map((o) => [o.duplicate, o.auditId]),
+      [[true, out[0]!.auditId]],
+    );
     const before = JSON.stringify(c.dump());
     // Refused outright (not endorsed): a part the ticket did not release, an unknown ticket, a
     // node of another organisation, a user or an admin, an over-long batch, an old-format event.
@@ -240,15 +352,31 @@ describe('health contract: access, BMRS sessions and break-the-glass', () => {
     assert.match(c.try('submit', 'H2/peer0:peer', 'recordReads', [ev('normal', 5)]).message, /held by H1; only its custodian's node records its reads/);
     assert.equal(c.try('submit', DOC1, 'recordReads', [ev('normal', 6)]).status, 403);
     assert.equal(c.try('submit', H1_ADMIN, 'recordReads', [ev('normal', 7)]).status, 403);
-    assert.equal(c.try('submit', 'H1/peer0:peer', 'recordReads', Array.from({ length: 41 }, (_, i) => ev('normal', 100 + i))).status, 400);
-    assert.equal(c.try('submit', 'H1/peer0:peer', 'recordReads', [{ requester: { org: 'H2', id: 'nurse9', role: 'nurse' }, recordId: 'r1', action: 'read', purpose: 'TREAT', servedDecision: 'allow' }]).status, 400);
+    assert.equal(
+      c.try(
+        'submit',
+        'H1/peer0:peer',
+        'recordReads',
+        Array.from({ length: 41 }, (_, i) => ev('normal', 100 + i)),
+      ).status,
+      400,
+    );
+    assert.equal(
+      c.try('submit', 'H1/peer0:peer', 'recordReads', [
+        { requester: { org: 'H2', id: 'nurse9', role: 'nurse' }, recordId: 'r1', action: 'read', purpose: 'TREAT', servedDecision: 'allow' },
+      ]).status,
+      400,
+    );
     assert.equal(JSON.stringify(c.dump()), before, 'nothing written by the refusals');
     // A read inside the custodian's own organisation is served by its own node: no ticket.
     c.submit(SUP1, 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' });
-    assert.equal(c.dump().some((kv) => kv.key === `tk|${c.lastTxId}`), false);
+    assert.equal(
+      c.dump().some((kv) => kv.key === `tk|${c.lastTxId}`),
+      false,
+    );
   });
 
-  it('ending the care relation ends the doctor\'s access', () => {
+  it("ending the care relation ends the doctor's access", () => {
     c.submit('H1/doc1:doctor', 'endCare', { doctor: 'H1/doc1', patient: PP });
     const v = c.submit<Verdict>(DOC1, 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT', sensitivity: 'normal' });
     assert.equal(v.allowed, false);
@@ -258,22 +386,40 @@ describe('health contract: access, BMRS sessions and break-the-glass', () => {
   });
 
   it('exports the audit trail and provenance as FHIR resources that validate', () => {
-    const events = c.evaluate<{ bundle: { entry: Array<{ resource: { resourceType: string; type: { code: string } } }> } }>(PAT, 'exportAuditEvents', { kind: 'patient', patient: PP, pageSize: 200 });
+    const events = c.evaluate<{ bundle: { entry: Array<{ resource: { resourceType: string; type: { code: string } } }> } }>(PAT, 'exportAuditEvents', {
+      kind: 'patient',
+      patient: PP,
+      pageSize: 200,
+    });
     assert.ok(events.bundle.entry.length > 5);
     validateFhir(events.bundle);
     for (const e of events.bundle.entry) validateFhir(e.resource);
-    assert.ok(events.bundle.entry.some((e) => e.resource.type.code === '110113'), 'a security alert is exported');
+    assert.ok(
+      events.bundle.entry.some((e) => e.resource.type.code === '110113'),
+      'a security alert is exported',
+    );
     c.nowMs += 5000;
     c.submit(DOC2, 'updateRecord', { recordId: 'r1', parts: [partFor('r1b', 'normal')] });
-    const prov = c.evaluate<{ bundle: { entry: Array<{ resource: { resourceType: string; activity: { coding: Array<{ code: string }> } } }> } }>(PAT, 'exportProvenance', { recordId: 'r1' });
-    assert.deepEqual(prov.bundle.entry.map((e) => e.resource.activity.coding[0]!.code), ['CREATE', 'UPDATE']);
+    const prov = c.evaluate<{ bundle: { entry: Array<{ resource: { resourceType: string; activity: { coding: Array<{ code: string }> } } }> } }>(
+      PAT,
+      'exportProvenance',
+      { recordId: 'r1' },
+    );
+    assert.deepEqual(
+      prov.bundle.entry.map((e) => e.resource.activity.coding[0]!.code),
+      ['CREATE', 'UPDATE'],
+    );
     validateFhir(prov.bundle);
   });
 });
 
 describe('health contract: consents', () => {
   let c: TestChain;
-  before(() => { c = setup(); createRecord(c, 'r1', ['normal', 'sensitive']); createRecord(c, 'r2', ['normal', 'restricted']); });
+  before(() => {
+    c = setup();
+    createRecord(c, 'r1', ['normal', 'sensitive']);
+    createRecord(c, 'r2', ['normal', 'restricted']);
+  });
   after(() => c.close());
 
   const consent = (grantee: string, extra: Record<string, unknown> = {}) => ({
@@ -298,14 +444,24 @@ describe('health contract: consents', () => {
     // restricted one withheld with the reason; asking for restricted explicitly is a denial.
     const r2 = c.submit<Verdict>('H2/nurse1:nurse', 'access', { recordId: 'r2', action: 'read', purpose: 'TREAT' });
     assert.equal(r2.allowed, true);
-    assert.deepEqual(r2.record!.parts.map((p) => p.sensitivity), ['normal']);
-    assert.deepEqual(r2.withheld!.map((w) => w.sensitivity), ['restricted']);
+    assert.deepEqual(
+      r2.record!.parts.map((p) => p.sensitivity),
+      ['normal'],
+    );
+    assert.deepEqual(
+      r2.withheld!.map((w) => w.sensitivity),
+      ['restricted'],
+    );
     assert.match(r2.withheld![0]!.reasons.join(' '), /covers sensitivity up to sensitive, not restricted/);
     const explicit = c.submit<Verdict>('H2/nurse1:nurse', 'access', { recordId: 'r2', action: 'read', purpose: 'TREAT', sensitivity: 'restricted' });
     assert.equal(explicit.allowed, false);
     assert.match(explicit.reasons.join(' '), /covers sensitivity up to sensitive, not restricted/);
     // ... and the reader keeps reading: honest requests outside the consent never kill the session.
-    for (let i = 0; i < 3; i++) assert.equal(c.submit<Verdict>('H2/nurse1:nurse', 'access', { recordId: 'r2', action: 'read', purpose: 'TREAT', sensitivity: 'restricted' }).allowed, false);
+    for (let i = 0; i < 3; i++)
+      assert.equal(
+        c.submit<Verdict>('H2/nurse1:nurse', 'access', { recordId: 'r2', action: 'read', purpose: 'TREAT', sensitivity: 'restricted' }).allowed,
+        false,
+      );
     assert.equal(c.submit<Verdict>('H2/nurse1:nurse', 'access', { recordId: 'r2', action: 'read', purpose: 'TREAT' }).allowed, true);
     assert.equal(session(c, 'H2/nurse1'), 2);
   });
@@ -336,14 +492,23 @@ describe('health contract: consents', () => {
     assert.equal(read().allowed, true);
     assert.equal(session(c, 'H2/nurse8'), 2);
     // Revoking one of two consents naming the nurse: she still holds one, nothing is taken.
-    const second = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H2/nurse8', { scope: { recordIds: ['r1'], maxSensitivity: 'normal' } }));
+    const second = c.submit<{ consent: { consentId: string } }>(
+      PAT,
+      'grantConsent',
+      consent('H2/nurse8', { scope: { recordIds: ['r1'], maxSensitivity: 'normal' } }),
+    );
     c.submit(PAT, 'revokeConsent', { consentId: second.consent.consentId });
     assert.equal(session(c, 'H2/nurse8'), 2);
-    assert.equal(c.dump().some((kv) => kv.key === `rv|${PP}|H2/nurse8`), false);
+    assert.equal(
+      c.dump().some((kv) => kv.key === `rv|${PP}|H2/nurse8`),
+      false,
+    );
     // Revoking the last one: "take permission" (2 → 1), audited with the step.
     const revoked = c.submit<{ auditId: string }>(PAT, 'revokeConsent', { consentId: g.consent.consentId });
     assert.equal(session(c, 'H2/nurse8'), 1);
-    const entry = c.evaluate<{ entries: AuditEntry[] }>(PAT, 'auditTrail', { kind: 'patient', patient: PP, pageSize: 200 }).entries.find((e) => e.auditId === revoked.auditId);
+    const entry = c
+      .evaluate<{ entries: AuditEntry[] }>(PAT, 'auditTrail', { kind: 'patient', patient: PP, pageSize: 200 })
+      .entries.find((e) => e.auditId === revoked.auditId);
     assert.deepEqual(entry?.bmrs, { from: 2, to: 1, actions: ['Permission'] });
     // Acting on the data after the revocation: a Violation (a warning), then death.
     const after = read();
@@ -355,10 +520,17 @@ describe('health contract: consents', () => {
     c.submit(H1_ADMIN, 'bmrsReauthorize', { provider: 'H2/nurse8', recordId: 'r1' });
     // The patient consents again: the revocation no longer counts against her.
     c.submit(PAT, 'grantConsent', consent('H2/nurse8'));
-    assert.equal(c.dump().some((kv) => kv.key === `rv|${PP}|H2/nurse8`), false);
+    assert.equal(
+      c.dump().some((kv) => kv.key === `rv|${PP}|H2/nurse8`),
+      false,
+    );
     assert.equal(read().allowed, true);
     assert.equal(session(c, 'H2/nurse8'), 2);
-    assert.deepEqual(c.submit<Verdict>(nurse, 'access', { recordId: 'r1', action: 'read', purpose: 'HRESCH' }).flags, [], 'an honest request outside the new consent is no violation');
+    assert.deepEqual(
+      c.submit<Verdict>(nurse, 'access', { recordId: 'r1', action: 'read', purpose: 'HRESCH' }).flags,
+      [],
+      'an honest request outside the new consent is no violation',
+    );
   });
 
   it("myPatients: a grantee finds the patients who consented to them (until revoked or expired), a doctor their care relations; nobody else's", () => {
@@ -370,7 +542,10 @@ describe('health contract: consents', () => {
     assert.equal(mine[0]!.patient, PP);
     assert.equal(mine[0]!.patientOrg, 'H1');
     assert.equal(mine[0]!.care, null);
-    assert.deepEqual(mine[0]!.consents.map((x) => [x.consentId, x.actions]), [[g.consent.consentId, ['read']]]);
+    assert.deepEqual(
+      mine[0]!.consents.map((x) => [x.consentId, x.actions]),
+      [[g.consent.consentId, ['read']]],
+    );
     // Another user sees none of it; the patient's doctor sees the care relation.
     assert.deepEqual(c.evaluate<Mine>('H3/nurse10:nurse', 'myPatients', {}).patients, []);
     const doc = c.evaluate<Mine>(DOC1, 'myPatients', {}).patients;
@@ -383,9 +558,15 @@ describe('health contract: consents', () => {
   });
 
   it('exports a consent as a FHIR Consent that validates', () => {
-    const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H2/nurse6', {
-      actions: ['read', 'share', 'statistics', 'write'], purposes: ['TREAT', 'HRESCH'], scope: { recordIds: ['r1'], categories: ['Observation'], maxSensitivity: 'restricted' },
-    }));
+    const g = c.submit<{ consent: { consentId: string } }>(
+      PAT,
+      'grantConsent',
+      consent('H2/nurse6', {
+        actions: ['read', 'share', 'statistics', 'write'],
+        purposes: ['TREAT', 'HRESCH'],
+        scope: { recordIds: ['r1'], categories: ['Observation'], maxSensitivity: 'restricted' },
+      }),
+    );
     const fhir = c.evaluate<Record<string, unknown>>(PAT, 'exportConsent', { consentId: g.consent.consentId });
     validateFhir(fhir);
     assert.equal(fhir['status'], 'active');
@@ -404,18 +585,39 @@ describe('health contract: applications, datasets and statistics', () => {
   let c: TestChain;
   const RES = 'H2/res1:researcher';
   const period = { startMs: T0, endMs: T0 + 30 * DAY_MS };
-  const ds = (id: string) => ({ datasetId: id, name: `Blood pressure ${id}`, description: 'Systolic readings, adults', columns: ['8480-6', 'age'], cid: partFor(id, 'normal').cid, sizeBytes: 1000, recordCount: 40 });
+  const ds = (id: string) => ({
+    datasetId: id,
+    name: `Blood pressure ${id}`,
+    description: 'Systolic readings, adults',
+    columns: ['8480-6', 'age'],
+    cid: partFor(id, 'normal').cid,
+    sizeBytes: 1000,
+    recordCount: 40,
+  });
   const stats = { datasetIds: ['ds1', 'ds2'], variable: '8480-6', purpose: 'HRESCH', histogram: { min: 80, max: 200, bins: 4 } };
-  before(() => { c = setup(); createRecord(c, 'r1', ['normal']); });
+  before(() => {
+    c = setup();
+    createRecord(c, 'r1', ['normal']);
+  });
   after(() => c.close());
 
   it('record application: the researcher applies, the patient approves, the permission works', () => {
     assert.equal(c.submit<Verdict>(RES, 'access', { recordId: 'r1', action: 'read', purpose: 'HRESCH' }).allowed, false);
-    const app = c.submit<{ application: { applicationId: string; status: string } }>('H2/res2:researcher', 'apply', { target: { kind: 'record', recordId: 'r1' }, purpose: 'HRESCH', actions: ['read'], period });
+    const app = c.submit<{ application: { applicationId: string; status: string } }>('H2/res2:researcher', 'apply', {
+      target: { kind: 'record', recordId: 'r1' },
+      purpose: 'HRESCH',
+      actions: ['read'],
+      period,
+    });
     assert.equal(app.application.status, 'pending');
     const pending = c.evaluate<Array<{ applicationId: string }>>(PAT, 'listApplications', { owner: PP });
-    assert.deepEqual(pending.map((a) => a.applicationId), [app.application.applicationId]);
-    assert.ok(c.evaluate<{ notifications: Array<{ kind: string }> }>(PAT, 'notifications', { patient: PP }).notifications.some((n) => n.kind === 'application'));
+    assert.deepEqual(
+      pending.map((a) => a.applicationId),
+      [app.application.applicationId],
+    );
+    assert.ok(
+      c.evaluate<{ notifications: Array<{ kind: string }> }>(PAT, 'notifications', { patient: PP }).notifications.some((n) => n.kind === 'application'),
+    );
     assert.equal(c.try('submit', H1_ADMIN, 'decideApplication', { applicationId: app.application.applicationId, approve: true }).status, 400);
     c.submit(PAT, 'decideApplication', { applicationId: app.application.applicationId, approve: true });
     const v = c.submit<Verdict>('H2/res2:researcher', 'access', { recordId: 'r1', action: 'read', purpose: 'HRESCH' });
@@ -426,7 +628,12 @@ describe('health contract: applications, datasets and statistics', () => {
   });
 
   it('a denied application grants nothing', () => {
-    const app = c.submit<{ application: { applicationId: string } }>('H2/res3:researcher', 'apply', { target: { kind: 'record', recordId: 'r1' }, purpose: 'HRESCH', actions: ['read'], period });
+    const app = c.submit<{ application: { applicationId: string } }>('H2/res3:researcher', 'apply', {
+      target: { kind: 'record', recordId: 'r1' },
+      purpose: 'HRESCH',
+      actions: ['read'],
+      period,
+    });
     c.submit(PAT, 'decideApplication', { applicationId: app.application.applicationId, approve: false });
     assert.equal(c.submit<Verdict>('H2/res3:researcher', 'access', { recordId: 'r1', action: 'read', purpose: 'HRESCH' }).allowed, false);
   });
@@ -436,7 +643,13 @@ describe('health contract: applications, datasets and statistics', () => {
     c.submit(H2_ADMIN, 'registerDataset', ds('ds2'));
     assert.equal(c.try('submit', DOC1, 'registerDataset', ds('ds3')).status, 403);
     const market = c.evaluate<{ datasets: Array<{ datasetId: string; ownerOrg: string }> }>(RES, 'listDatasets', {});
-    assert.deepEqual(market.datasets.map((d) => [d.datasetId, d.ownerOrg]), [['ds1', 'H1'], ['ds2', 'H2']]);
+    assert.deepEqual(
+      market.datasets.map((d) => [d.datasetId, d.ownerOrg]),
+      [
+        ['ds1', 'H1'],
+        ['ds2', 'H2'],
+      ],
+    );
 
     const refused = c.submit<{ allowed: boolean; reasons: string[]; requestId: string }>(RES, 'requestStatistics', stats);
     assert.equal(refused.allowed, false);
@@ -444,11 +657,24 @@ describe('health contract: applications, datasets and statistics', () => {
     assert.equal(c.evaluate<{ status: string }>(RES, 'getStatistics', { requestId: refused.requestId }).status, 'refused');
 
     c.submit(SUP1, 'setDatasetAccess', { datasetId: 'ds1', open: false });
-    assert.match(c.try('submit', RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds1' }, purpose: 'HRESCH', actions: ['statistics'], period }).message, /closed to applications/);
+    assert.match(
+      c.try('submit', RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds1' }, purpose: 'HRESCH', actions: ['statistics'], period }).message,
+      /closed to applications/,
+    );
     assert.equal(c.try('submit', H2_ADMIN, 'setDatasetAccess', { datasetId: 'ds1', open: true }).status, 400);
     c.submit(SUP1, 'setDatasetAccess', { datasetId: 'ds1', open: true });
-    const a1 = c.submit<{ application: { applicationId: string } }>(RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds1' }, purpose: 'HRESCH', actions: ['statistics'], period });
-    const a2 = c.submit<{ application: { applicationId: string } }>(RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds2' }, purpose: 'HRESCH', actions: ['statistics'], period });
+    const a1 = c.submit<{ application: { applicationId: string } }>(RES, 'apply', {
+      target: { kind: 'dataset', datasetId: 'ds1' },
+      purpose: 'HRESCH',
+      actions: ['statistics'],
+      period,
+    });
+    const a2 = c.submit<{ application: { applicationId: string } }>(RES, 'apply', {
+      target: { kind: 'dataset', datasetId: 'ds2' },
+      purpose: 'HRESCH',
+      actions: ['statistics'],
+      period,
+    });
     assert.equal(c.try('submit', H2_ADMIN, 'decideApplication', { applicationId: a1.application.applicationId, approve: true }).status, 400);
     c.submit(H1_ADMIN, 'decideApplication', { applicationId: a1.application.applicationId, approve: true });
     const half = c.submit<{ allowed: boolean; reasons: string[] }>(RES, 'requestStatistics', stats);
@@ -457,55 +683,127 @@ describe('health contract: applications, datasets and statistics', () => {
     c.submit(H2_ADMIN, 'decideApplication', { applicationId: a2.application.applicationId, approve: true });
     const ok = c.submit<{ allowed: boolean; requestId: string; inputs: Array<{ cid: string }> }>(RES, 'requestStatistics', stats);
     assert.equal(ok.allowed, true);
-    assert.deepEqual(ok.inputs.map((i) => i.cid), [ds('ds1').cid, ds('ds2').cid]);
+    assert.deepEqual(
+      ok.inputs.map((i) => i.cid),
+      [ds('ds1').cid, ds('ds2').cid],
+    );
 
     // 20 values withheld over bins 2–3 and the under/over-range cells (decision 1163).
-    const result = { suppressed: false, minCohort: 5, count: 80, mean: 130.5, stdDev: 15.2, minBin: null, maxBin: null, under: null, over: null, histogram: [{ from: 80, to: 110, count: 10 }, { from: 110, to: 140, count: 50 }, { from: 140, to: 170, count: null }, { from: 170, to: 200, count: null }] };
+    const result = {
+      suppressed: false,
+      minCohort: 5,
+      count: 80,
+      mean: 130.5,
+      stdDev: 15.2,
+      minBin: null,
+      maxBin: null,
+      under: null,
+      over: null,
+      histogram: [
+        { from: 80, to: 110, count: 10 },
+        { from: 110, to: 140, count: 50 },
+        { from: 140, to: 170, count: null },
+        { from: 170, to: 200, count: null },
+      ],
+    };
     const leaky = { ...result, histogram: [...result.histogram.slice(0, 3), { from: 170, to: 200, count: 3 }] };
     assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: ok.requestId, result: leaky }).message, /smaller than the minimum cohort/);
     // Before decision 1163 this was the valid result: its one withheld cell is 80 − 10 − 50 − 17 = 3.
     const derivable = { ...result, histogram: [...result.histogram.slice(0, 2), { from: 140, to: 170, count: 17 }, { from: 170, to: 200, count: null }] };
     assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: ok.requestId, result: derivable }).message, /could be derived/);
     // The raw extremes are not part of a result any more (each is one patient's value).
-    assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: ok.requestId, result: { ...result, min: 90, max: 190 } }).message, /min|Unrecognized key/);
+    assert.match(
+      c.try('submit', RES, 'recordStatisticsResult', { requestId: ok.requestId, result: { ...result, min: 90, max: 190 } }).message,
+      /min|Unrecognized key/,
+    );
     assert.equal(c.try('submit', 'H2/res9:researcher', 'recordStatisticsResult', { requestId: ok.requestId, result }).status, 400);
     c.submit(RES, 'recordStatisticsResult', { requestId: ok.requestId, result });
     const st = c.evaluate<{ status: string; result: { count: number } }>(RES, 'getStatistics', { requestId: ok.requestId });
     assert.equal(st.status, 'completed');
     assert.equal(st.result.count, 80);
     const trail = c.evaluate<{ entries: AuditEntry[] }>(H1_ADMIN, 'auditTrail', { kind: 'dataset', datasetId: 'ds1' });
-    assert.deepEqual(trail.entries.map((e) => `${e.op}:${e.outcome}`), [
-      'dataset.register:allow', 'stats.request:deny', 'dataset.access:allow', 'dataset.access:allow', 'application.apply:allow', 'application.approve:allow', 'stats.request:allow', 'stats.request:allow', 'stats.result:allow',
-    ]);
+    assert.deepEqual(
+      trail.entries.map((e) => `${e.op}:${e.outcome}`),
+      [
+        'dataset.register:allow',
+        'stats.request:deny',
+        'dataset.access:allow',
+        'dataset.access:allow',
+        'application.apply:allow',
+        'application.approve:allow',
+        'stats.request:allow',
+        'stats.request:allow',
+        'stats.result:allow',
+      ],
+    );
   });
 
-  it('the threshold is max(consortium floor, the owners\' minimums, the caller\'s): a caller can raise it, never lower it; the result must use it', () => {
-    assert.match(c.try('submit', SUP1, 'registerDataset', { ...ds('ds-low'), minCohort: 3 }).message, /minCohort: minCohort cannot be below the consortium floor 5/);
+  it("the threshold is max(consortium floor, the owners' minimums, the caller's): a caller can raise it, never lower it; the result must use it", () => {
+    assert.match(
+      c.try('submit', SUP1, 'registerDataset', { ...ds('ds-low'), minCohort: 3 }).message,
+      /minCohort: minCohort cannot be below the consortium floor 5/,
+    );
     const strict = c.submit<{ dataset: { minCohort: number; queryBudget: number } }>(SUP1, 'registerDataset', { ...ds('ds-strict'), minCohort: 8 });
     assert.deepEqual(strict.dataset, { ...strict.dataset, minCohort: 8, queryBudget: 20 });
-    assert.equal(c.evaluate<{ datasets: Array<{ datasetId: string; minCohort: number }> }>(RES, 'listDatasets', {}).datasets.find((d) => d.datasetId === 'ds1')?.minCohort, 5, 'the floor by default');
-    const app = c.submit<{ application: { applicationId: string } }>(RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds-strict' }, purpose: 'HRESCH', actions: ['statistics'], period });
+    assert.equal(
+      c.evaluate<{ datasets: Array<{ datasetId: string; minCohort: number }> }>(RES, 'listDatasets', {}).datasets.find((d) => d.datasetId === 'ds1')?.minCohort,
+      5,
+      'the floor by default',
+    );
+    const app = c.submit<{ application: { applicationId: string } }>(RES, 'apply', {
+      target: { kind: 'dataset', datasetId: 'ds-strict' },
+      purpose: 'HRESCH',
+      actions: ['statistics'],
+      period,
+    });
     c.submit(H1_ADMIN, 'decideApplication', { applicationId: app.application.applicationId, approve: true });
 
     const threshold = (datasetIds: string[], minCohort?: number): number => {
-      const r = c.submit<{ allowed: boolean; minCohort: number; requestId: string }>(RES, 'requestStatistics', { ...stats, datasetIds, ...(minCohort !== undefined ? { minCohort } : {}) });
+      const r = c.submit<{ allowed: boolean; minCohort: number; requestId: string }>(RES, 'requestStatistics', {
+        ...stats,
+        datasetIds,
+        ...(minCohort !== undefined ? { minCohort } : {}),
+      });
       assert.equal(r.allowed, true);
       const stored = c.evaluate<{ minCohort: number; requestedMinCohort: number | null }>(RES, 'getStatistics', { requestId: r.requestId });
       assert.deepEqual(stored, { ...stored, minCohort: r.minCohort, requestedMinCohort: minCohort ?? null });
       return r.minCohort;
     };
-    assert.equal(threshold(['ds1'], 1), 5, 'the probe\'s minCohort 1 is raised to the consortium floor');
+    assert.equal(threshold(['ds1'], 1), 5, "the probe's minCohort 1 is raised to the consortium floor");
     assert.equal(threshold(['ds1']), 5);
     assert.equal(threshold(['ds1'], 12), 12, 'a caller may raise it');
-    assert.equal(threshold(['ds1', 'ds-strict'], 1), 8, 'the owner\'s minimum');
+    assert.equal(threshold(['ds1', 'ds-strict'], 1), 8, "the owner's minimum");
     assert.equal(threshold(['ds-strict'], 10), 10);
 
     const r = c.submit<{ requestId: string }>(RES, 'requestStatistics', { ...stats, datasetIds: ['ds-strict'], minCohort: 1 });
-    const atFloor = { suppressed: false, minCohort: 5, count: 80, mean: 130.5, stdDev: 15.2, minBin: null, maxBin: null, under: null, over: null, histogram: [{ from: 80, to: 110, count: 10 }, { from: 110, to: 140, count: 50 }, { from: 140, to: 170, count: null }, { from: 170, to: 200, count: null }] };
-    assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: r.requestId, result: atFloor }).message, /result minCohort 5 differs from the request's 8/);
+    const atFloor = {
+      suppressed: false,
+      minCohort: 5,
+      count: 80,
+      mean: 130.5,
+      stdDev: 15.2,
+      minBin: null,
+      maxBin: null,
+      under: null,
+      over: null,
+      histogram: [
+        { from: 80, to: 110, count: 10 },
+        { from: 110, to: 140, count: 50 },
+        { from: 140, to: 170, count: null },
+        { from: 170, to: 200, count: null },
+      ],
+    };
+    assert.match(
+      c.try('submit', RES, 'recordStatisticsResult', { requestId: r.requestId, result: atFloor }).message,
+      /result minCohort 5 differs from the request's 8/,
+    );
     const atEight = { ...atFloor, minCohort: 8, histogram: [...atFloor.histogram.slice(0, 3), { from: 170, to: 200, count: 6 }] };
     assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: r.requestId, result: atEight }).message, /smaller than the minimum cohort 8/);
-    const otherBins = { ...atFloor, minCohort: 8, histogram: [{ from: 80, to: 140, count: 60 }, { from: 140, to: 200, count: null }, ...atFloor.histogram.slice(2)] };
+    const otherBins = {
+      ...atFloor,
+      minCohort: 8,
+      histogram: [{ from: 80, to: 140, count: 60 }, { from: 140, to: 200, count: null }, ...atFloor.histogram.slice(2)],
+    };
     assert.match(c.try('submit', RES, 'recordStatisticsResult', { requestId: r.requestId, result: otherBins }).message, /bin edges differ/);
     c.submit(RES, 'recordStatisticsResult', { requestId: r.requestId, result: { ...atFloor, minCohort: 8 } });
   });
@@ -513,7 +811,12 @@ describe('health contract: applications, datasets and statistics', () => {
   it('a query budget per requester and dataset: refused with the reason when exhausted, audited; other requesters and refusals are not counted', () => {
     c.submit(H2_ADMIN, 'registerDataset', { ...ds('ds-budget'), queryBudget: 2 });
     const approve = (who: string): void => {
-      const app = c.submit<{ application: { applicationId: string } }>(who, 'apply', { target: { kind: 'dataset', datasetId: 'ds-budget' }, purpose: 'HRESCH', actions: ['statistics'], period });
+      const app = c.submit<{ application: { applicationId: string } }>(who, 'apply', {
+        target: { kind: 'dataset', datasetId: 'ds-budget' },
+        purpose: 'HRESCH',
+        actions: ['statistics'],
+        period,
+      });
       c.submit(H2_ADMIN, 'decideApplication', { applicationId: app.application.applicationId, approve: true });
     };
     type Answer = { allowed: boolean; reasons: string[]; requestId: string; budgets: Array<{ datasetId: string; used: number; budget: number }> };
@@ -528,7 +831,9 @@ describe('health contract: applications, datasets and statistics', () => {
     assert.equal(ask(R1).allowed, true);
     const third = ask(R1);
     assert.equal(third.allowed, false);
-    assert.deepEqual(third.reasons, ['dataset ds-budget: query budget exhausted: H3/res31 has made all 2 statistics requests its owner allows over this dataset']);
+    assert.deepEqual(third.reasons, [
+      'dataset ds-budget: query budget exhausted: H3/res31 has made all 2 statistics requests its owner allows over this dataset',
+    ]);
     assert.equal(c.evaluate<{ status: string }>(R1, 'getStatistics', { requestId: third.requestId }).status, 'refused');
     // A request over several datasets is refused whole, and uses no budget of the others.
     const beforeDs1 = ask(RES, ['ds1']).budgets[0]!.used;
@@ -542,7 +847,10 @@ describe('health contract: applications, datasets and statistics', () => {
     assert.equal(ask(R2).allowed, true, 'counted per requester');
     const trail = c.evaluate<{ entries: AuditEntry[] }>(H2_ADMIN, 'auditTrail', { kind: 'dataset', datasetId: 'ds-budget', pageSize: 200 });
     const exhausted = trail.entries.filter((e) => e.op === 'stats.request' && e.outcome === 'deny' && e.reasons.some((x) => /query budget exhausted/.test(x)));
-    assert.deepEqual(exhausted.map((e) => `${e.actor.org}/${e.actor.id}`), ['H3/res31', 'H2/res1']);
+    assert.deepEqual(
+      exhausted.map((e) => `${e.actor.org}/${e.actor.id}`),
+      ['H3/res31', 'H2/res1'],
+    );
   });
 });
 
@@ -554,18 +862,32 @@ describe('health contract: erasure', () => {
       c.submit(DOC1, 'updateRecord', { recordId: 'r-erase', parts: [partFor('r-erase-v2', 'normal')] });
       createRecord(c, 'r-keep', ['normal']);
       c.submit(DOC1, 'access', { recordId: 'r-erase', action: 'read', purpose: 'TREAT', sensitivity: 'normal' });
-      const secrets = [...['normal', 'sensitive', 'restricted'].map((s) => partFor('r-erase', s as 'normal')), partFor('r-erase-v2', 'normal')].flatMap((p) => [p.cid, p.commitment]);
-      assert.ok(c.dump().some((kv) => secrets.some((s) => kv.value.includes(s))), 'the CIDs are on chain before erasure');
+      const secrets = [...['normal', 'sensitive', 'restricted'].map((s) => partFor('r-erase', s as 'normal')), partFor('r-erase-v2', 'normal')].flatMap((p) => [
+        p.cid,
+        p.commitment,
+      ]);
+      assert.ok(
+        c.dump().some((kv) => secrets.some((s) => kv.value.includes(s))),
+        'the CIDs are on chain before erasure',
+      );
       assert.equal(c.try('submit', DOC2, 'eraseRecord', { recordId: 'r-erase' }).status, 400);
       const out = c.submit<{ erased: Record<string, unknown> }>(PAT, 'eraseRecord', { recordId: 'r-erase' });
       const dump = c.dump();
       for (const kv of dump) {
         for (const s of secrets) assert.ok(!kv.key.includes(s) && !kv.value.includes(s), `${kv.key} still holds ${s}`);
       }
-      assert.equal(dump.filter((kv) => kv.key.startsWith('recv|r-erase|') || kv.key.endsWith('|r-erase') && kv.key.startsWith('rx|')).length, 0);
+      assert.equal(dump.filter((kv) => kv.key.startsWith('recv|r-erase|') || (kv.key.endsWith('|r-erase') && kv.key.startsWith('rx|'))).length, 0);
       const tomb = dump.find((kv) => kv.key === 'rec|r-erase')!;
       assert.ok(!tomb.value.includes(PP) && !tomb.value.includes('pat1'), 'no patient id in the proof');
-      assert.deepEqual(Object.keys(JSON.parse(tomb.value) as object).sort(), ['commitmentsDigest', 'custodian', 'erased', 'erasedAtMs', 'erasedBy', 'recordId', 'versions']);
+      assert.deepEqual(Object.keys(JSON.parse(tomb.value) as object).sort(), [
+        'commitmentsDigest',
+        'custodian',
+        'erased',
+        'erasedAtMs',
+        'erasedBy',
+        'recordId',
+        'versions',
+      ]);
       assert.equal(out.erased['versions'], 2);
       assert.match(String(out.erased['commitmentsDigest']), /^[0-9a-f]{64}$/);
       assert.equal(out.erased['erasedBy'], 'H1/patient');
@@ -573,7 +895,10 @@ describe('health contract: erasure', () => {
       assert.ok(dump.some((kv) => kv.key === 'recv|r-keep|000001'));
       assert.equal(c.submit<Verdict>(DOC1, 'access', { recordId: 'r-erase', action: 'read', purpose: 'TREAT', sensitivity: 'normal' }).allowed, false);
       assert.equal(c.try('submit', DOC1, 'eraseRecord', { recordId: 'r-erase' }).status, 400);
-      assert.deepEqual(c.evaluate<{ records: Array<{ recordId: string }> }>(DOC1, 'listPatientRecords', { patient: PP }).records.map((r) => r.recordId), ['r-keep']);
+      assert.deepEqual(
+        c.evaluate<{ records: Array<{ recordId: string }> }>(DOC1, 'listPatientRecords', { patient: PP }).records.map((r) => r.recordId),
+        ['r-keep'],
+      );
     } finally {
       c.close();
     }
@@ -588,7 +913,11 @@ describe('health contract: bounded work per transaction', () => {
       const ids: string[] = [];
       let bookmark = '';
       do {
-        const page = c.evaluate<{ records: Array<{ recordId: string }>; bookmark: string }>(DOC1, 'listPatientRecords', { patient: PP, pageSize: 100, bookmark });
+        const page = c.evaluate<{ records: Array<{ recordId: string }>; bookmark: string }>(DOC1, 'listPatientRecords', {
+          patient: PP,
+          pageSize: 100,
+          bookmark,
+        });
         ids.push(...page.records.map((r) => r.recordId));
         bookmark = page.bookmark;
       } while (bookmark !== '');
@@ -607,7 +936,12 @@ describe('health contract: bounded work per transaction', () => {
         assert.equal(c.submit<Verdict>(DOC3, 'access', { recordId: `b-${i}`, action: 'read', purpose: 'BTG', reason: 'unconscious-no-proxy' }).allowed, true);
         tickets.push(c.lastTxId);
       }
-      const events = tickets.map((ticket, i) => ({ ticket, sensitivity: 'normal', servedDecision: i % 2 ? 'allow' : 'deny', eventId: toHex(sha256(`b-${i}`)).slice(0, 32) }));
+      const events = tickets.map((ticket, i) => ({
+        ticket,
+        sensitivity: 'normal',
+        servedDecision: i % 2 ? 'allow' : 'deny',
+        eventId: toHex(sha256(`b-${i}`)).slice(0, 32),
+      }));
       const out = c.submit<Array<{ outcome: string; requester: string }>>('H1/peer0:peer', 'recordReads', events);
       assert.equal(out.length, 40);
       assert.ok(out.every((o, i) => o.outcome === (i % 2 ? 'allow' : 'deny') && o.requester === 'H3/doc3'));
@@ -625,7 +959,10 @@ describe('health contract: bounded work per transaction', () => {
       const sessionBefore = session(c, 'H3/doc3');
       const ev = (n: number) => ({ ticket, sensitivity: 'normal', servedDecision: 'allow', eventId: toHex(sha256(`same-${n}`)).slice(0, 32) });
       const out = c.submit<Array<{ duplicate?: boolean }>>('H1/peer0:peer', 'recordReads', [ev(1), ev(2)]);
-      assert.deepEqual(out.map((o) => o.duplicate), [undefined, true]);
+      assert.deepEqual(
+        out.map((o) => o.duplicate),
+        [undefined, true],
+      );
       assert.equal(c.dump().filter((kv) => kv.key.startsWith('au|') && kv.value.includes('"recordedBy":{"org":"H1"')).length, 1);
       assert.equal(session(c, 'H3/doc3'), sessionBefore, 'recording a served read never drives BMRS');
     } finally {
@@ -636,7 +973,9 @@ describe('health contract: bounded work per transaction', () => {
 
 describe('health contract: writes of prepared content after its expiry', () => {
   let c: TestChain;
-  before(() => { c = setup(); });
+  before(() => {
+    c = setup();
+  });
   after(() => c.close());
 
   it('refuses createRecord/updateRecord timestamped after notAfterMs, accepts them up to it', () => {
@@ -655,7 +994,10 @@ describe('health contract: writes of prepared content after its expiry', () => {
 
 describe('health contract: pseudonymous patients (decision 0906)', () => {
   let c: TestChain;
-  before(() => { c = setup(); createRecord(c, 'r1', ['normal']); });
+  before(() => {
+    c = setup();
+    createRecord(c, 'r1', ['normal']);
+  });
   after(() => c.close());
 
   it('enrolment puts only the pseudonym and its hospital on chain, never a user id', () => {
@@ -673,7 +1015,17 @@ describe('health contract: pseudonymous patients (decision 0906)', () => {
   it('only a patient certificate of the enrolling hospital owns the pseudonym', () => {
     // Another hospital's CA issuing a certificate to H1's patient's pseudonym gains nothing.
     const impostor = `H2/${PP}:patient`;
-    assert.match(c.try('submit', impostor, 'grantConsent', { patient: PP, grantee: { kind: 'org', org: 'H2' }, actions: ['read'], purposes: ['TREAT'], period: { startMs: T0, endMs: T0 + DAY_MS }, scope: { maxSensitivity: 'restricted' } }).message, /only the patient/);
+    assert.match(
+      c.try('submit', impostor, 'grantConsent', {
+        patient: PP,
+        grantee: { kind: 'org', org: 'H2' },
+        actions: ['read'],
+        purposes: ['TREAT'],
+        period: { startMs: T0, endMs: T0 + DAY_MS },
+        scope: { maxSensitivity: 'restricted' },
+      }).message,
+      /only the patient/,
+    );
     assert.equal(c.submit<Verdict>(impostor, 'access', { recordId: 'r1', action: 'read', purpose: 'PATRQT' }).allowed, false);
     assert.equal(c.try('evaluate', impostor, 'auditTrail', { kind: 'patient', patient: PP }).status, 400);
     // A certificate of the old profile (login name as CN) owns nothing, even at the right hospital.
@@ -689,7 +1041,12 @@ describe('health contract: pseudonymous patients (decision 0906)', () => {
 
   it("the applicant's view of a record application omits the owner's pseudonym; the patient still finds it", () => {
     const RES = 'H2/res1:researcher';
-    const applied = c.submit<{ application: Record<string, unknown> }>(RES, 'apply', { target: { kind: 'record', recordId: 'r1' }, purpose: 'HRESCH', actions: ['read'], period: { startMs: T0, endMs: T0 + 30 * DAY_MS } });
+    const applied = c.submit<{ application: Record<string, unknown> }>(RES, 'apply', {
+      target: { kind: 'record', recordId: 'r1' },
+      purpose: 'HRESCH',
+      actions: ['read'],
+      period: { startMs: T0, endMs: T0 + 30 * DAY_MS },
+    });
     assert.ok(!JSON.stringify(applied).includes(PP), `apply answers with the owner: ${JSON.stringify(applied)}`);
     assert.equal('owner' in applied.application, false);
     const mine = c.evaluate<Array<Record<string, unknown>>>(RES, 'listApplications', { applicant: 'H2/res1' });
@@ -697,10 +1054,25 @@ describe('health contract: pseudonymous patients (decision 0906)', () => {
     assert.equal(mine[0]!['applicationId'], applied.application['applicationId']);
     assert.ok(!JSON.stringify(mine).includes(PP), `the applicant's listing carries the owner: ${JSON.stringify(mine)}`);
     const awaiting = c.evaluate<Array<{ applicationId: string; owner: string; applicant: string }>>(PAT, 'listApplications', { owner: PP });
-    assert.deepEqual(awaiting.map((a) => [a.applicationId, a.owner, a.applicant]), [[applied.application['applicationId'], PP, 'H2/res1']]);
+    assert.deepEqual(
+      awaiting.map((a) => [a.applicationId, a.owner, a.applicant]),
+      [[applied.application['applicationId'], PP, 'H2/res1']],
+    );
     // A dataset's owner is an organisation, not a patient: the applicant sees it.
-    c.submit(SUP1, 'registerDataset', { datasetId: 'ds-view', name: 'Cohort', columns: ['age'], cid: partFor('ds-view', 'normal').cid, sizeBytes: 10, recordCount: 5 });
-    const ds = c.submit<{ application: { owner: string } }>(RES, 'apply', { target: { kind: 'dataset', datasetId: 'ds-view' }, purpose: 'HRESCH', actions: ['statistics'], period: { startMs: T0, endMs: T0 + 30 * DAY_MS } });
+    c.submit(SUP1, 'registerDataset', {
+      datasetId: 'ds-view',
+      name: 'Cohort',
+      columns: ['age'],
+      cid: partFor('ds-view', 'normal').cid,
+      sizeBytes: 10,
+      recordCount: 5,
+    });
+    const ds = c.submit<{ application: { owner: string } }>(RES, 'apply', {
+      target: { kind: 'dataset', datasetId: 'ds-view' },
+      purpose: 'HRESCH',
+      actions: ['statistics'],
+      period: { startMs: T0, endMs: T0 + 30 * DAY_MS },
+    });
     assert.equal(ds.application.owner, 'H1');
   });
 });
@@ -721,7 +1093,15 @@ describe('health contract: who may start a care relation (issue 16 item 4, decis
     c.submit(H2_ADMIN1, 'initialize', { camsOrg: 'Hospital2' });
     c.submit(H2_ADMIN1, 'enrolPatient', { pseudonym: P });
     c.submit(H2_ADMIN1, 'startCare', { doctor: 'Hospital2/doctor1', patient: P });
-    assert.equal(c.submit<Verdict>('Hospital2/doctor1:doctor', 'createRecord', { recordId: 'h2-p1-bp', patient: P, category: 'Observation', parts: [partFor('h2-p1-bp', 'normal')] }).allowed, true);
+    assert.equal(
+      c.submit<Verdict>('Hospital2/doctor1:doctor', 'createRecord', {
+        recordId: 'h2-p1-bp',
+        patient: P,
+        category: 'Observation',
+        parts: [partFor('h2-p1-bp', 'normal')],
+      }).allowed,
+      true,
+    );
   });
   after(() => c.close());
 
@@ -730,7 +1110,11 @@ describe('health contract: who may start a care relation (issue 16 item 4, decis
     assert.equal(probe.status, 400);
     assert.match(probe.message, /started by the patient, or by an admin or supervisor of the patient's own hospital for one of its own doctors/);
     assert.equal(c.try('submit', H3_SUP1, 'startCare', { doctor: 'Hospital3/doctor2', patient: P }).status, 400);
-    assert.equal(c.dump().some((e) => e.key === `care|Hospital3/doctor2|${P}`), false, 'no care relation on chain');
+    assert.equal(
+      c.dump().some((e) => e.key === `care|Hospital3/doctor2|${P}`),
+      false,
+      'no care relation on chain',
+    );
     const v = c.submit<Verdict>(H3_DOCTOR2, 'access', read);
     assert.equal(v.allowed, false);
     assert.match(v.reasons.join('; '), /care relation: the patient is not in this doctor's care/);
@@ -738,7 +1122,10 @@ describe('health contract: who may start a care relation (issue 16 item 4, decis
 
   it("the patient's own hospital starts care only for its own doctors", () => {
     assert.equal(c.try('submit', H2_ADMIN1, 'startCare', { doctor: 'Hospital3/doctor2', patient: P }).status, 400);
-    assert.equal(c.dump().some((e) => e.key === `care|Hospital3/doctor2|${P}`), false);
+    assert.equal(
+      c.dump().some((e) => e.key === `care|Hospital3/doctor2|${P}`),
+      false,
+    );
     c.submit('Hospital2/supervisor1:supervisor', 'startCare', { doctor: 'Hospital2/doctor2', patient: P });
     assert.deepEqual(c.submit<Verdict>('Hospital2/doctor2:doctor', 'access', read).basis, { rule: 'care-relation' });
     // The patient is told their hospital put them in a doctor's care.
@@ -759,7 +1146,12 @@ describe('health contract: who may start a care relation (issue 16 item 4, decis
     // The probe's relation as the earlier contract committed it (no startedByPatient field).
     const legacy = { doctor: 'Hospital3/doctor9', patient: P, active: true, startedAtMs: T0, startedBy: 'Hospital3/admin1', endedAtMs: null, endedBy: null };
     c.height += 1;
-    c.db.applyBlock({ number: c.height, blockHash: new Uint8Array(32).fill(9), writes: [{ ns: 'health', key: `care|Hospital3/doctor9|${P}`, isDelete: false, value: Buffer.from(JSON.stringify(legacy)), tx: 0 }], txIndex: [] });
+    c.db.applyBlock({
+      number: c.height,
+      blockHash: new Uint8Array(32).fill(9),
+      writes: [{ ns: 'health', key: `care|Hospital3/doctor9|${P}`, isDelete: false, value: Buffer.from(JSON.stringify(legacy)), tx: 0 }],
+      txIndex: [],
+    });
     const v = c.submit<Verdict>('Hospital3/doctor9:doctor', 'access', read);
     assert.equal(v.allowed, false);
     assert.match(v.reasons.join('; '), /care relation: neither the patient nor their own hospital started it/);
@@ -767,11 +1159,25 @@ describe('health contract: who may start a care relation (issue 16 item 4, decis
 
   it("a hospital holding a record of another hospital's patient does not let its supervisor read it", () => {
     c.submit(PATIENT, 'startCare', { doctor: 'Hospital3/doctor3', patient: P });
-    assert.equal(c.submit<Verdict>('Hospital3/doctor3:doctor', 'createRecord', { recordId: 'h3-about-p', patient: P, category: 'Observation', parts: [partFor('h3-about-p', 'normal')] }).allowed, true);
+    assert.equal(
+      c.submit<Verdict>('Hospital3/doctor3:doctor', 'createRecord', {
+        recordId: 'h3-about-p',
+        patient: P,
+        category: 'Observation',
+        parts: [partFor('h3-about-p', 'normal')],
+      }).allowed,
+      true,
+    );
     const h3 = c.submit<Verdict>(H3_SUP1, 'access', { recordId: 'h3-about-p', action: 'read', purpose: 'HOPERAT' });
     assert.equal(h3.allowed, false);
     assert.match(h3.reasons.join('; '), /own hospital: the patient is registered with another hospital/);
-    assert.equal(c.submit<Verdict>('Hospital2/supervisor1:supervisor', 'access', { recordId: 'h3-about-p', action: 'read', purpose: 'HOPERAT' }).allowed, false, 'nor the patient hospital\'s supervisor: Hospital3 holds it');
-    assert.deepEqual(c.submit<Verdict>('Hospital2/supervisor1:supervisor', 'access', { recordId: 'h2-p1-bp', action: 'read', purpose: 'HOPERAT' }).basis, { rule: 'supervisor-own-hospital' });
+    assert.equal(
+      c.submit<Verdict>('Hospital2/supervisor1:supervisor', 'access', { recordId: 'h3-about-p', action: 'read', purpose: 'HOPERAT' }).allowed,
+      false,
+      "nor the patient hospital's supervisor: Hospital3 holds it",
+    );
+    assert.deepEqual(c.submit<Verdict>('Hospital2/supervisor1:supervisor', 'access', { recordId: 'h2-p1-bp', action: 'read', purpose: 'HOPERAT' }).basis, {
+      rule: 'supervisor-own-hospital',
+    });
   });
 });

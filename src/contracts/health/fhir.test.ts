@@ -7,9 +7,26 @@ import type { AuditEntry, AuditOp } from './state.ts';
 import { pseudonymFor } from './testkit.ts';
 
 const OPS: AuditOp[] = [
-  'record.create', 'record.update', 'record.erase', 'consent.grant', 'consent.revoke', 'application.apply', 'application.approve', 'application.deny',
-  'care.start', 'care.end', 'patient.enrol', 'dataset.register', 'dataset.access', 'access.read', 'access.write', 'access.share', 'access.statistics',
-  'stats.request', 'stats.result', 'bmrs.reauthorize',
+  'record.create',
+  'record.update',
+  'record.erase',
+  'consent.grant',
+  'consent.revoke',
+  'application.apply',
+  'application.approve',
+  'application.deny',
+  'care.start',
+  'care.end',
+  'patient.enrol',
+  'dataset.register',
+  'dataset.access',
+  'access.read',
+  'access.write',
+  'access.share',
+  'access.statistics',
+  'stats.request',
+  'stats.result',
+  'bmrs.reauthorize',
 ];
 
 function entry(op: AuditOp, i: number, extra: Partial<AuditEntry> = {}): AuditEntry {
@@ -29,7 +46,7 @@ function entry(op: AuditOp, i: number, extra: Partial<AuditEntry> = {}): AuditEn
     consentId: null,
     applicationId: null,
     custodian: 'H1',
-    reasons: i % 3 ? [] : ['care relation: the patient is not in this doctor\'s care'],
+    reasons: i % 3 ? [] : ["care relation: the patient is not in this doctor's care"],
     flags: i % 5 ? [] : ['break-the-glass', 'security-alert'],
     basis: i % 3 ? 'care-relation' : null,
     securityAlert: i % 5 === 0,
@@ -54,20 +71,37 @@ describe('FHIR exports', () => {
     const entries = OPS.map((op, i) => entry(op, i, { outcome: 'allow' }));
     const b = provenanceBundle(entries);
     validateFhir(b);
-    assert.deepEqual(b.entry?.map((e) => (e.resource as unknown as { activity: { coding: Array<{ code: string }> } }).activity.coding[0]!.code), ['CREATE', 'UPDATE', 'DELETE']);
+    assert.deepEqual(
+      b.entry?.map((e) => (e.resource as unknown as { activity: { coding: Array<{ code: string }> } }).activity.coding[0]!.code),
+      ['CREATE', 'UPDATE', 'DELETE'],
+    );
   });
 
   it('a Consent validates for every grantee kind and carries purpose, actions and confidentiality', () => {
     const base: Consent = {
-      consentId: 'c1', patient: pseudonymFor('p'), grantee: { kind: 'user', user: 'H2/nurse1' }, actions: ['read', 'write', 'share', 'statistics'], purposes: ['TREAT', 'HRESCH'],
-      period: { startMs: 0, endMs: 1000 }, scope: { recordIds: ['r1'], categories: ['Observation'], maxSensitivity: 'sensitive' }, status: 'active', grantedAtMs: 0, revokedAtMs: null,
+      consentId: 'c1',
+      patient: pseudonymFor('p'),
+      grantee: { kind: 'user', user: 'H2/nurse1' },
+      actions: ['read', 'write', 'share', 'statistics'],
+      purposes: ['TREAT', 'HRESCH'],
+      period: { startMs: 0, endMs: 1000 },
+      scope: { recordIds: ['r1'], categories: ['Observation'], maxSensitivity: 'sensitive' },
+      status: 'active',
+      grantedAtMs: 0,
+      revokedAtMs: null,
     };
     for (const grantee of [base.grantee, { kind: 'org', org: 'H3' } as const, { kind: 'role', role: 'researcher' } as const]) {
       const r = consentResource({ ...base, grantee }, 500);
       validateFhir(r);
       assert.equal(r.status, 'active');
-      assert.deepEqual(r.provision?.securityLabel?.map((c) => c.code), ['N', 'R']);
-      assert.deepEqual(r.provision?.action?.map((a) => a.coding?.[0]?.code), ['access', 'correct', 'disclose', 'use']);
+      assert.deepEqual(
+        r.provision?.securityLabel?.map((c) => c.code),
+        ['N', 'R'],
+      );
+      assert.deepEqual(
+        r.provision?.action?.map((a) => a.coding?.[0]?.code),
+        ['access', 'correct', 'disclose', 'use'],
+      );
     }
     assert.equal(consentResource(base, 1000).status, 'inactive', 'expired');
     // A broken resource is caught by the validator (the check can fail).

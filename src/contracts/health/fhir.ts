@@ -40,11 +40,12 @@ function fhirId(text: string): string {
 
 export function consentResource(c: Consent, nowMs: number): FhirConsent {
   const inForce = c.status === 'active' && nowMs >= c.period.startMs && nowMs < c.period.endMs;
-  const actor = c.grantee.kind === 'user'
-    ? { identifier: { system: SYSTEMS.user, value: c.grantee.user } }
-    : c.grantee.kind === 'org'
-      ? { identifier: { system: SYSTEMS.org, value: c.grantee.org } }
-      : { display: `role ${c.grantee.role}${c.grantee.org ? ` of ${c.grantee.org}` : ''}` };
+  const actor =
+    c.grantee.kind === 'user'
+      ? { identifier: { system: SYSTEMS.user, value: c.grantee.user } }
+      : c.grantee.kind === 'org'
+        ? { identifier: { system: SYSTEMS.org, value: c.grantee.org } }
+        : { display: `role ${c.grantee.role}${c.grantee.org ? ` of ${c.grantee.org}` : ''}` };
   return {
     resourceType: 'Consent',
     id: fhirId(c.consentId),
@@ -57,39 +58,80 @@ export function consentResource(c: Consent, nowMs: number): FhirConsent {
     provision: {
       type: 'permit',
       period: { start: iso(c.period.startMs), end: iso(c.period.endMs) },
-      actor: [{ role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP', display: 'information recipient' }] }, reference: actor }],
+      actor: [
+        {
+          role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP', display: 'information recipient' }] },
+          reference: actor,
+        },
+      ],
       action: c.actions.map((a) => ({ coding: [{ system: SYSTEMS.consentAction, code: CONSENT_ACTION[a] }], text: a })),
       purpose: c.purposes.map((p) => ({ system: SYSTEMS.purpose, code: p })),
       securityLabel: (['normal', 'sensitive', 'restricted'] as const)
         .filter((s) => ['normal', 'sensitive', 'restricted'].indexOf(s) <= ['normal', 'sensitive', 'restricted'].indexOf(c.scope.maxSensitivity))
         .map((s) => ({ system: SYSTEMS.confidentiality, code: CONFIDENTIALITY[s] })),
       ...(c.scope.categories.length ? { class: c.scope.categories.map((cat) => ({ system: SYSTEMS.resourceTypes, code: cat })) } : {}),
-      ...(c.scope.recordIds.length ? { data: c.scope.recordIds.map((id) => ({ meaning: 'instance' as const, reference: { identifier: { system: SYSTEMS.record, value: id } } })) } : {}),
+      ...(c.scope.recordIds.length
+        ? { data: c.scope.recordIds.map((id) => ({ meaning: 'instance' as const, reference: { identifier: { system: SYSTEMS.record, value: id } } })) }
+        : {}),
     },
   };
 }
 
 const AUDIT_ACTION: Record<AuditOp, 'C' | 'R' | 'U' | 'D' | 'E'> = {
-  'record.create': 'C', 'record.update': 'U', 'record.erase': 'D',
-  'consent.grant': 'C', 'consent.revoke': 'U',
-  'application.apply': 'C', 'application.approve': 'U', 'application.deny': 'U',
-  'care.start': 'C', 'care.end': 'U', 'patient.enrol': 'C', 'dataset.register': 'C', 'dataset.access': 'U',
-  'access.read': 'R', 'access.write': 'U', 'access.share': 'R', 'access.statistics': 'E',
-  'stats.request': 'E', 'stats.result': 'E', 'bmrs.reauthorize': 'E',
+  'record.create': 'C',
+  'record.update': 'U',
+  'record.erase': 'D',
+  'consent.grant': 'C',
+  'consent.revoke': 'U',
+  'application.apply': 'C',
+  'application.approve': 'U',
+  'application.deny': 'U',
+  'care.start': 'C',
+  'care.end': 'U',
+  'patient.enrol': 'C',
+  'dataset.register': 'C',
+  'dataset.access': 'U',
+  'access.read': 'R',
+  'access.write': 'U',
+  'access.share': 'R',
+  'access.statistics': 'E',
+  'stats.request': 'E',
+  'stats.result': 'E',
+  'bmrs.reauthorize': 'E',
 };
 
 export function auditEventResource(e: AuditEntry): AuditEvent {
   const entity: NonNullable<AuditEvent['entity']> = [];
-  if (e.recordId) entity.push({ what: { identifier: { system: SYSTEMS.record, value: e.recordId } }, type: { system: SYSTEMS.entityType, code: '2', display: 'System Object' } });
-  if (e.datasetId) entity.push({ what: { identifier: { system: SYSTEMS.dataset, value: e.datasetId } }, type: { system: SYSTEMS.entityType, code: '2', display: 'System Object' } });
-  if (e.patient) entity.push({ what: { identifier: { system: SYSTEMS.pseudonym, value: e.patient } }, type: { system: SYSTEMS.entityType, code: '1', display: 'Person' }, role: { system: SYSTEMS.objectRole, code: '1', display: 'Patient' } });
-  const agent: AuditEvent['agent'] = [{
-    who: { identifier: { system: SYSTEMS.user, value: `${e.actor.org}/${e.actor.id}` } },
-    role: [{ text: e.actor.role }],
-    requestor: true,
-    ...(e.purpose ? { purposeOfUse: [{ coding: [{ system: SYSTEMS.purpose, code: e.purpose }] }] } : {}),
-  }];
-  if (e.recordedBy) agent.push({ who: { identifier: { system: SYSTEMS.user, value: `${e.recordedBy.org}/${e.recordedBy.id}` } }, role: [{ text: `custodian ${e.recordedBy.role}` }], requestor: false });
+  if (e.recordId)
+    entity.push({
+      what: { identifier: { system: SYSTEMS.record, value: e.recordId } },
+      type: { system: SYSTEMS.entityType, code: '2', display: 'System Object' },
+    });
+  if (e.datasetId)
+    entity.push({
+      what: { identifier: { system: SYSTEMS.dataset, value: e.datasetId } },
+      type: { system: SYSTEMS.entityType, code: '2', display: 'System Object' },
+    });
+  if (e.patient)
+    entity.push({
+      what: { identifier: { system: SYSTEMS.pseudonym, value: e.patient } },
+      type: { system: SYSTEMS.entityType, code: '1', display: 'Person' },
+      role: { system: SYSTEMS.objectRole, code: '1', display: 'Patient' },
+    });
+  const agent: AuditEvent['agent'] = [
+    {
+      who: { identifier: { system: SYSTEMS.user, value: `${e.actor.org}/${e.actor.id}` } },
+      role: [{ text: e.actor.role }],
+      requestor: true,
+      ...(e.purpose ? { purposeOfUse: [{ coding: [{ system: SYSTEMS.purpose, code: e.purpose }] }] } : {}),
+    },
+  ];
+  if (e.recordedBy)
+    agent.push({
+      who: { identifier: { system: SYSTEMS.user, value: `${e.recordedBy.org}/${e.recordedBy.id}` } },
+      role: [{ text: `custodian ${e.recordedBy.role}` }],
+      requestor: false,
+    });
   const detail = [e.basis ? `basis ${e.basis}` : '', ...e.flags.map((f) => `flag ${f}`), ...e.reasons].filter((s) => s !== '');
   return {
     resourceType: 'AuditEvent',
@@ -127,11 +169,13 @@ export function provenanceResource(e: AuditEntry): Provenance | null {
     recorded: iso(e.atMs),
     activity: { coding: [{ system: SYSTEMS.dataOperation, code: activity }] },
     ...(e.purpose ? { reason: [{ coding: [{ system: SYSTEMS.purpose, code: e.purpose }] }] } : {}),
-    agent: [{
-      type: { coding: [{ system: SYSTEMS.participantType, code: activity === 'CREATE' ? 'author' : 'performer' }] },
-      who: { identifier: { system: SYSTEMS.user, value: `${e.actor.org}/${e.actor.id}` } },
-      onBehalfOf: { identifier: { system: SYSTEMS.org, value: e.actor.org } },
-    }],
+    agent: [
+      {
+        type: { coding: [{ system: SYSTEMS.participantType, code: activity === 'CREATE' ? 'author' : 'performer' }] },
+        who: { identifier: { system: SYSTEMS.user, value: `${e.actor.org}/${e.actor.id}` } },
+        onBehalfOf: { identifier: { system: SYSTEMS.org, value: e.actor.org } },
+      },
+    ],
   };
 }
 

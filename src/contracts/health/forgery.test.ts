@@ -30,7 +30,12 @@ function head(p: Peer): Block['header'] {
 /** Cut a block of `envelopes` and commit it on every peer; every peer must decide the same codes. */
 function commit(envelopes: Uint8Array[]): string[] {
   const block = kit.block(head(peers[0]!), envelopes);
-  const codes = peers.map((p) => p.deliver(block).txs.map((t) => t.code).join(','));
+  const codes = peers.map((p) =>
+    p
+      .deliver(block)
+      .txs.map((t) => t.code)
+      .join(','),
+  );
   for (const c of codes) assert.equal(c, codes[0], 'every peer decides the same');
   return codes[0]!.split(',');
 }
@@ -73,7 +78,10 @@ before(async () => {
   const consortium = await createConsortium({
     orgs: [...orgs],
     users: [
-      ...orgs.flatMap((org) => [{ org, commonName: 'admin1', role: 'admin' as const }, { org, commonName: 'doctor1', role: 'doctor' as const }]),
+      ...orgs.flatMap((org) => [
+        { org, commonName: 'admin1', role: 'admin' as const },
+        { org, commonName: 'doctor1', role: 'doctor' as const },
+      ]),
       { org: H1, commonName: 'patient1', role: 'patient', pseudonym: PP },
       { org: H2, commonName: 'node1', role: 'peer' },
     ],
@@ -83,7 +91,12 @@ before(async () => {
   submit(kit.user(H1, 'admin1'), 'initialize', { camsOrg: H1 });
   submit(kit.user(H1, 'admin1'), 'enrolPatient', { pseudonym: PP });
   submit(kit.user(H1, 'admin1'), 'startCare', { doctor: `${H1}/doctor1`, patient: PP });
-  const created = submit(kit.user(H1, 'doctor1'), 'createRecord', { recordId: 'held', patient: PP, category: 'Observation', parts: [partFor('held', 'normal')] });
+  const created = submit(kit.user(H1, 'doctor1'), 'createRecord', {
+    recordId: 'held',
+    patient: PP,
+    category: 'Observation',
+    parts: [partFor('held', 'normal')],
+  });
   assert.equal(created['allowed'], true);
 });
 after(() => {
@@ -92,7 +105,7 @@ after(() => {
 });
 
 describe('forged health transactions', () => {
-  it('a write set altered after endorsement fails validation (ENDORSEMENT_POLICY_FAILURE), even re-endorsed by the forger\'s own peer', () => {
+  it("a write set altered after endorsement fails validation (ENDORSEMENT_POLICY_FAILURE), even re-endorsed by the forger's own peer", () => {
     const doctor = kit.user(H1, 'doctor1');
     const e = endorsed(doctor, 'createRecord', { recordId: 'f1', patient: PP, category: 'Observation', parts: [partFor('f1', 'normal')] });
     // The honest entry names Hospital1 as custodian; the forger moves it to Hospital2.
@@ -132,14 +145,20 @@ describe('forged health transactions', () => {
   it('claiming another organisation as custodian is refused by the contract, and a forged entry saying so fails validation', () => {
     const doctor = kit.user(H1, 'doctor1');
     // The argument schema has no custodian: the creator's organisation always is.
-    assert.throws(() => endorsed(doctor, 'createRecord', { recordId: 'f3', patient: PP, category: 'Observation', parts: [partFor('f3', 'normal')], custodian: H2 }), /refused: 400 .*custodian/);
+    assert.throws(
+      () => endorsed(doctor, 'createRecord', { recordId: 'f3', patient: PP, category: 'Observation', parts: [partFor('f3', 'normal')], custodian: H2 }),
+      /refused: 400 .*custodian/,
+    );
     // Served reads are recorded by the custodian's node only, against an access ticket (decision
     // 1153): not by an admin, and not by another organisation's node naming a real ticket.
     const btg = endorsed(kit.user(H2, 'doctor1'), 'access', { recordId: 'held', action: 'read', purpose: 'BTG', reason: 'unconscious-no-proxy' });
     assert.deepEqual(commit([kit.envelope(kit.user(H2, 'doctor1'), btg.signed, btg.response, btg.endorsements)]), ['VALID']);
     const readEvent = { ticket: btg.proposal.txId, sensitivity: 'normal', servedDecision: 'allow', eventId: toHex(sha256('forged-read')).slice(0, 32) };
     assert.throws(() => endorsed(kit.user(H2, 'admin1'), 'recordReads', [readEvent]), /refused: 403 .*may not call health\.recordReads/);
-    assert.throws(() => endorsed(kit.user(H2, 'node1'), 'recordReads', [readEvent]), /refused: 400 .*held by Hospital1; only its custodian's node records its reads/);
+    assert.throws(
+      () => endorsed(kit.user(H2, 'node1'), 'recordReads', [readEvent]),
+      /refused: 400 .*held by Hospital1; only its custodian's node records its reads/,
+    );
     // Hand-made: the record entry rewritten to Hospital2 inside an honest access response of
     // Hospital2's doctor, endorsed by Hospital2's own peer only.
     const access = endorsed(kit.user(H2, 'doctor1'), 'access', { recordId: 'held', action: 'read', purpose: 'TREAT' });
@@ -159,14 +178,33 @@ describe('forged health transactions', () => {
     const e = endorsed(stranger, 'createRecord', { recordId: 'f4', patient: PP, category: 'Observation', parts: [partFor('f4', 'normal')] });
     const verdict = JSON.parse(Buffer.from(decodeResponse(e.response).result.payload).toString('utf8')) as { allowed: boolean };
     assert.equal(verdict.allowed, false);
-    assert.equal(decodeResponse(e.response).rwset.namespaces[0]!.writes.some((w) => w.key.startsWith('rec|')), false, 'the denial writes no record entry');
+    assert.equal(
+      decodeResponse(e.response).rwset.namespaces[0]!.writes.some((w) => w.key.startsWith('rec|')),
+      false,
+      'the denial writes no record entry',
+    );
     // The forger adds the record entry to the endorsed denial: the endorsements no longer match.
-    const forged = alterWrite(e.response, 'rec|f4', () => ({ recordId: 'f4', patient: PP, custodian: H2, category: 'Observation', sensitivity: 'normal', parts: [partFor('f4', 'normal')], version: 1, author: `${H2}/doctor1`, createdAtMs: 1, updatedAtMs: 1, txId: 'x' }));
+    const forged = alterWrite(e.response, 'rec|f4', () => ({
+      recordId: 'f4',
+      patient: PP,
+      custodian: H2,
+      category: 'Observation',
+      sensitivity: 'normal',
+      parts: [partFor('f4', 'normal')],
+      version: 1,
+      author: `${H2}/doctor1`,
+      createdAtMs: 1,
+      updatedAtMs: 1,
+      txId: 'x',
+    }));
     const before = stateHashes();
     assert.deepEqual(commit([kit.envelope(stranger, e.signed, forged, e.endorsements)]), ['ENDORSEMENT_POLICY_FAILURE']);
     assert.deepEqual(stateHashes(), before);
     // An honest attempt commits as a denial — an audit entry, never a record.
-    assert.equal(submit(stranger, 'createRecord', { recordId: 'f4', patient: PP, category: 'Observation', parts: [partFor('f4', 'normal')] })['allowed'], false);
+    assert.equal(
+      submit(stranger, 'createRecord', { recordId: 'f4', patient: PP, category: 'Observation', parts: [partFor('f4', 'normal')] })['allowed'],
+      false,
+    );
     for (const p of peers) assert.equal(stateOf(p, 'rec|f4'), undefined);
   });
 });

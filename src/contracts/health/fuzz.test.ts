@@ -17,14 +17,29 @@ describe('health contract: malformed input', () => {
   const callers = ['H1/doc:doctor', 'H1/admin:admin', `H1/${pp}:patient`, 'H1/node:peer', 'H2/res:researcher'];
   // Near-misses of valid arguments reach deeper than random JSON does.
   const nearMisses: unknown[] = [
-    {}, [], null, 0, '', 'x'.repeat(70_000), { recordId: 'r1' }, { recordId: 'r1', action: 'read' }, { patient: pp }, { patient: pp.toUpperCase() },
-    { recordId: 'r1', action: 'read', purpose: 'TREAT', requester: { org: 'H1', id: 'x|y', role: 'doctor' } }, { user: 'H1/pat', pseudonym: pp }, { pseudonym: pp },
-    { kind: 'record', recordId: 'r1' }, { kind: 'patient', patient: pp, bookmark: 'zzz' }, { kind: 'org', org: 'H1', pageSize: 0 },
+    {},
+    [],
+    null,
+    0,
+    '',
+    'x'.repeat(70_000),
+    { recordId: 'r1' },
+    { recordId: 'r1', action: 'read' },
+    { patient: pp },
+    { patient: pp.toUpperCase() },
+    { recordId: 'r1', action: 'read', purpose: 'TREAT', requester: { org: 'H1', id: 'x|y', role: 'doctor' } },
+    { user: 'H1/pat', pseudonym: pp },
+    { pseudonym: pp },
+    { kind: 'record', recordId: 'r1' },
+    { kind: 'patient', patient: pp, bookmark: 'zzz' },
+    { kind: 'org', org: 'H1', pageSize: 0 },
     [{ requester: { org: 'H1', id: 'a', role: 'nurse' }, recordId: 'r1', action: 'read', purpose: 'TREAT', servedDecision: 'allow' }],
     { target: { kind: 'record', recordId: 'missing' }, purpose: 'HRESCH', actions: ['read'], period: { startMs: 1, endMs: 2 } },
     { requestId: 'nope', result: { suppressed: true, minCohort: 5, count: null, min: null, max: null, mean: null, stdDev: null, histogram: [] } },
     { datasetIds: ['nope'], variable: 'v', purpose: 'HRESCH', histogram: { min: 1, max: 0, bins: 3 } },
-    { provider: 'H1/doc', patient: pp }, { applicationId: 'nope', approve: 'yes' }, { consentId: '../../etc' },
+    { provider: 'H1/doc', patient: pp },
+    { applicationId: 'nope', approve: 'yes' },
+    { consentId: '../../etc' },
   ];
 
   it('never answers 500, for every function and caller', () => {

@@ -63,10 +63,17 @@ interface Case {
 
 function allCases(): Case[] {
   const out: Case[] = [];
-  for (const role of ROLES) for (const requesterOrg of REQUESTER_ORGS) for (const custodian of CUSTODIANS) for (const self of [true, false])
-    for (const care of CARE) for (const consent of CONSENT_STATES) for (const action of ACTIONS) for (const purpose of PURPOSES) for (const sensitivity of SENSITIVITIES) {
-      out.push({ role, requesterOrg, custodian, self, care, consent, action, purpose, sensitivity });
-    }
+  for (const role of ROLES)
+    for (const requesterOrg of REQUESTER_ORGS)
+      for (const custodian of CUSTODIANS)
+        for (const self of [true, false])
+          for (const care of CARE)
+            for (const consent of CONSENT_STATES)
+              for (const action of ACTIONS)
+                for (const purpose of PURPOSES)
+                  for (const sensitivity of SENSITIVITIES) {
+                    out.push({ role, requesterOrg, custodian, self, care, consent, action, purpose, sensitivity });
+                  }
   return out;
 }
 
@@ -88,7 +95,11 @@ type Rule = 'own-record' | 'care-relation' | 'supervisor-own-hospital' | 'consen
  */
 const BASIS_ORDER: readonly Rule[] = ['own-record', 'care-relation', 'supervisor-own-hospital', 'consent', 'break-the-glass'];
 
-interface Expected { readonly allow: boolean; readonly rule: Rule | null; readonly governed: boolean }
+interface Expected {
+  readonly allow: boolean;
+  readonly rule: Rule | null;
+  readonly governed: boolean;
+}
 
 function oracle(k: Case): Expected {
   const a = k.action;
@@ -113,8 +124,15 @@ function oracle(k: Case): Expected {
   if (k.care === 'by-staff' && k.requesterOrg === PATIENT_HOSPITAL && careCovers) decided.add('care-relation');
   //    Its supervisor reads the records it holds of its own patients, for treatment oversight or
   //    operations, short of restricted data.
-  if (k.role === 'supervisor' && k.requesterOrg === PATIENT_HOSPITAL && k.custodian === PATIENT_HOSPITAL && a === 'read'
-    && (p === 'TREAT' || p === 'ETREAT' || p === 'HOPERAT') && !restricted) decided.add('supervisor-own-hospital');
+  if (
+    k.role === 'supervisor' &&
+    k.requesterOrg === PATIENT_HOSPITAL &&
+    k.custodian === PATIENT_HOSPITAL &&
+    a === 'read' &&
+    (p === 'TREAT' || p === 'ETREAT' || p === 'HOPERAT') &&
+    !restricted
+  )
+    decided.add('supervisor-own-hospital');
 
   // 3. An emergency: a doctor, an emergency purpose, a stated reason, a read.
   if (k.role === 'doctor' && (p === 'ETREAT' || p === 'BTG') && k.purpose.reason !== null && a === 'read') decided.add('break-the-glass');
@@ -158,13 +176,20 @@ function consentFor(k: Case, requester: string): Consent[] {
     revokedAtMs: null,
   };
   switch (k.consent) {
-    case 'active': return [base];
-    case 'expired': return [{ ...base, period: { startMs: NOW - 2 * DAY_MS, endMs: NOW - DAY_MS } }];
-    case 'not-yet': return [{ ...base, period: { startMs: NOW + DAY_MS, endMs: NOW + 2 * DAY_MS } }];
-    case 'revoked': return [{ ...base, status: 'revoked', revokedAtMs: NOW - 1 }];
-    case 'wrong-scope': return [{ ...base, scope: { ...base.scope, categories: ['Condition'] } }];
-    case 'wrong-sensitivity': return [{ ...base, scope: { ...base.scope, maxSensitivity: 'normal' } }];
-    case 'wrong-grantee': return [{ ...base, grantee: { kind: 'user', user: 'H3/someone-else' } }];
+    case 'active':
+      return [base];
+    case 'expired':
+      return [{ ...base, period: { startMs: NOW - 2 * DAY_MS, endMs: NOW - DAY_MS } }];
+    case 'not-yet':
+      return [{ ...base, period: { startMs: NOW + DAY_MS, endMs: NOW + 2 * DAY_MS } }];
+    case 'revoked':
+      return [{ ...base, status: 'revoked', revokedAtMs: NOW - 1 }];
+    case 'wrong-scope':
+      return [{ ...base, scope: { ...base.scope, categories: ['Condition'] } }];
+    case 'wrong-sensitivity':
+      return [{ ...base, scope: { ...base.scope, maxSensitivity: 'normal' } }];
+    case 'wrong-grantee':
+      return [{ ...base, grantee: { kind: 'user', user: 'H3/someone-else' } }];
   }
 }
 
@@ -183,7 +208,17 @@ function factsFor(k: Case): AccessFacts {
     action: k.action,
     purpose: k.purpose.purpose,
     reason: k.purpose.reason,
-    subject: { kind: 'record', recordId: 'r1', exists: true, patient: PP, patientOrg: PATIENT_HOSPITAL, custodian: k.custodian, category: 'Observation', sensitivity: k.sensitivity, isNew: false },
+    subject: {
+      kind: 'record',
+      recordId: 'r1',
+      exists: true,
+      patient: PP,
+      patientOrg: PATIENT_HOSPITAL,
+      custodian: k.custodian,
+      category: 'Observation',
+      sensitivity: k.sensitivity,
+      isNew: false,
+    },
     // Passed for every role: the engine must ignore a "care relation" of a non-doctor.
     care: k.care === 'none' ? null : { startedByPatient: k.care === 'by-patient' },
     consents: consentFor(k, `${k.requesterOrg}/${id}`),
@@ -205,7 +240,9 @@ describe('authorization matrix (pure rule engine, full product)', () => {
       const got = decide(factsFor(k));
       const rule = got.basis?.rule ?? null;
       if ((got.decision === 'allow') !== want.allow || rule !== want.rule || (got.bmrs !== null) !== want.governed) {
-        wrong.push(`${label(k)}: engine ${got.decision}/${rule}/${got.bmrs ? 'governed' : 'self'}, oracle ${want.allow ? 'allow' : 'deny'}/${want.rule}/${want.governed ? 'governed' : 'self'} — ${got.reasons.join('; ')}`);
+        wrong.push(
+          `${label(k)}: engine ${got.decision}/${rule}/${got.bmrs ? 'governed' : 'self'}, oracle ${want.allow ? 'allow' : 'deny'}/${want.rule}/${want.governed ? 'governed' : 'self'} — ${got.reasons.join('; ')}`,
+        );
       }
       if (got.decision === 'allow') allowed += 1;
       byRule.set(rule ?? 'deny', (byRule.get(rule ?? 'deny') ?? 0) + 1);
@@ -217,11 +254,12 @@ describe('authorization matrix (pure rule engine, full product)', () => {
     }
     assert.deepEqual(wrong.slice(0, 10), [], `${wrong.length} cases differ`);
     // The matrix is not degenerate: every rule fires somewhere and most cases are denied.
-    for (const rule of ['own-record', 'care-relation', 'supervisor-own-hospital', 'consent', 'break-the-glass', 'deny']) assert.ok((byRule.get(rule) ?? 0) > 0, rule);
+    for (const rule of ['own-record', 'care-relation', 'supervisor-own-hospital', 'consent', 'break-the-glass', 'deny'])
+      assert.ok((byRule.get(rule) ?? 0) > 0, rule);
     assert.ok(allowed > 3000 && allowed < cases.length / 2, `allowed ${allowed}`);
   });
 
-  it('the exact holes of issue 16: care another hospital started, and the holding hospital\'s supervisor, open nothing', () => {
+  it("the exact holes of issue 16: care another hospital started, and the holding hospital's supervisor, open nothing", () => {
     // Every case where the only thing going for the requester is one of them is denied.
     for (const k of cases) {
       const foreignCare = k.care === 'by-staff' && k.requesterOrg !== PATIENT_HOSPITAL;
@@ -248,9 +286,11 @@ describe('authorization matrix (pure rule engine, full product)', () => {
 function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     return x / 2 ** 32;
   };
 }
@@ -263,13 +303,21 @@ function sampleCases(seed: number): Case[] {
   const next = rng(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
   const out: Case[] = [];
-  for (const role of ROLES) for (const consent of CONSENT_STATES) for (const purpose of PURPOSES) {
-    out.push({
-      role, consent, purpose,
-      requesterOrg: pick(REQUESTER_ORGS), custodian: pick(CUSTODIANS), self: pick([true, false]), care: pick(CARE),
-      action: pick(ACTIONS), sensitivity: pick(SENSITIVITIES),
-    });
-  }
+  for (const role of ROLES)
+    for (const consent of CONSENT_STATES)
+      for (const purpose of PURPOSES) {
+        out.push({
+          role,
+          consent,
+          purpose,
+          requesterOrg: pick(REQUESTER_ORGS),
+          custodian: pick(CUSTODIANS),
+          self: pick([true, false]),
+          care: pick(CARE),
+          action: pick(ACTIONS),
+          sensitivity: pick(SENSITIVITIES),
+        });
+      }
   const byOutcome = new Map<string, Case[]>();
   for (const k of allCases()) {
     const key = `${k.role} ${oracle(k).rule ?? 'deny'}`;
@@ -298,8 +346,13 @@ describe('authorization matrix (through the contract on world state)', () => {
       const author = `${k.custodian}/setupdoc${i}`;
       chain.submit(k.custodian === PATIENT_HOSPITAL ? 'H1/admin:admin' : patient, 'startCare', { doctor: author, patient: pp });
       const recordId = `rec-${i}`;
-      const parts = k.sensitivity === 'restricted' ? ['normal', 'restricted'] as const : ['normal', 'sensitive'] as const;
-      const created = chain.submit<{ allowed: boolean }>(`${author}:doctor`, 'createRecord', { recordId, patient: pp, category: 'Observation', parts: parts.map((s) => partFor(recordId, s)) });
+      const parts = k.sensitivity === 'restricted' ? (['normal', 'restricted'] as const) : (['normal', 'sensitive'] as const);
+      const created = chain.submit<{ allowed: boolean }>(`${author}:doctor`, 'createRecord', {
+        recordId,
+        patient: pp,
+        category: 'Observation',
+        parts: parts.map((s) => partFor(recordId, s)),
+      });
       assert.equal(created.allowed, true);
       // The requester: a certificate issued by requesterOrg; "self" = issued to this patient's pseudonym.
       const requesterRef = `${k.requesterOrg}/${k.self ? pp : `${k.role}${i}`}`;
@@ -316,21 +369,35 @@ describe('authorization matrix (through the contract on world state)', () => {
       let accessAt = chain.nowMs + 10;
       if (k.consent !== 'none') {
         const now = chain.nowMs;
-        const period = k.consent === 'expired' ? { startMs: now, endMs: now + 5 } : k.consent === 'not-yet' ? { startMs: now + DAY_MS, endMs: now + 2 * DAY_MS } : { startMs: now, endMs: now + DAY_MS };
+        const period =
+          k.consent === 'expired'
+            ? { startMs: now, endMs: now + 5 }
+            : k.consent === 'not-yet'
+              ? { startMs: now + DAY_MS, endMs: now + 2 * DAY_MS }
+              : { startMs: now, endMs: now + DAY_MS };
         const g = chain.submit<{ consent: { consentId: string } }>(patient, 'grantConsent', {
           patient: pp,
           grantee: { kind: 'user', user: k.consent === 'wrong-grantee' ? 'H3/someone-else' : requesterRef },
           actions: CONSENT_ACTIONS,
           purposes: CONSENT_PURPOSES,
           period,
-          scope: { categories: [k.consent === 'wrong-scope' ? 'Condition' : 'Observation'], maxSensitivity: k.consent === 'wrong-sensitivity' ? 'normal' : 'restricted' },
+          scope: {
+            categories: [k.consent === 'wrong-scope' ? 'Condition' : 'Observation'],
+            maxSensitivity: k.consent === 'wrong-sensitivity' ? 'normal' : 'restricted',
+          },
         });
         if (k.consent === 'revoked') chain.submit(patient, 'revokeConsent', { consentId: g.consent.consentId });
         accessAt = chain.nowMs + 10;
       }
       // The level is asked for explicitly: the case's sensitivity is what is decided (without one,
       // a read releases whatever lower part the rules allow and withholds the rest).
-      const request = { recordId, action: k.action, purpose: k.purpose.purpose, sensitivity: k.sensitivity, ...(k.purpose.reason ? { reason: k.purpose.reason } : {}) };
+      const request = {
+        recordId,
+        action: k.action,
+        purpose: k.purpose.purpose,
+        sensitivity: k.sensitivity,
+        ...(k.purpose.reason ? { reason: k.purpose.reason } : {}),
+      };
       const v = chain.submit<{ allowed: boolean; basis: { rule: string } | null; auditId: string; flags: string[] }>(requester, 'access', request, accessAt);
       chain.nowMs = accessAt + 1;
       const want = oracle(k);
@@ -353,12 +420,15 @@ describe('authorization matrix (through the contract on world state)', () => {
       // Authenticated (→ 1), then Permission or Violation (→ 2); an honest denial stays at 1.
       const expectedState = !want.governed ? 0 : want.allow || violation(k, true) ? 2 : 1;
       assert.equal(session.state, expectedState, `BMRS after one access: ${label(k)}`);
-      const notified = chain.db.range('health', `nf|${pp}|`, `nf|${pp}}`, 100).some((e) => Buffer.from(e.value).toString('utf8').includes('"kind":"break-the-glass"'));
+      const notified = chain.db
+        .range('health', `nf|${pp}|`, `nf|${pp}}`, 100)
+        .some((e) => Buffer.from(e.value).toString('utf8').includes('"kind":"break-the-glass"'));
       assert.equal(notified, want.rule === 'break-the-glass', label(k));
     });
     assert.deepEqual(wrong, []);
     // The sample reaches every decision, so the end-to-end half is not vacuous.
-    for (const rule of ['own-record', 'care-relation', 'supervisor-own-hospital', 'consent', 'break-the-glass', 'deny']) assert.ok(covered.has(rule), `sample covers ${rule}`);
+    for (const rule of ['own-record', 'care-relation', 'supervisor-own-hospital', 'consent', 'break-the-glass', 'deny'])
+      assert.ok(covered.has(rule), `sample covers ${rule}`);
   });
 });
 
@@ -370,47 +440,87 @@ describe('authorization matrix: approved applications (pure rule engine)', () =>
   it('matches the oracle for every role × application state × target × action × purpose × sensitivity', () => {
     let n = 0;
     const wrong: string[] = [];
-    for (const role of ROLES) for (const state of APP_STATES) for (const target of ['record', 'dataset'] as const)
-      for (const action of ACTIONS) for (const purpose of ['HRESCH', 'TREAT'] as const) for (const sensitivity of ['normal', 'restricted'] as const) {
-        n += 1;
-        const org = 'H2';
-        const id = `${role}1`;
-        const base = {
-          applicationId: 'a1', applicant: `${org}/${id}`, applicantRole: role,
-          target: target === 'record' ? { kind: 'record' as const, recordId: 'r1' } : { kind: 'dataset' as const, datasetId: 'ds1' },
-          owner: target === 'record' ? PP : 'H1', purpose: 'HRESCH' as const, actions: ['read', 'statistics'] as ('read' | 'statistics')[],
-          period: { startMs: NOW - DAY_MS, endMs: NOW + DAY_MS }, maxSensitivity: 'sensitive' as const,
-          status: 'approved' as const, appliedAtMs: NOW - DAY_MS, decidedAtMs: NOW - DAY_MS, decidedBy: 'x',
-        };
-        const apps = state === 'none' ? [] : [{
-          ...base,
-          ...(state === 'pending' ? { status: 'pending' as const } : {}),
-          ...(state === 'denied' ? { status: 'denied' as const } : {}),
-          ...(state === 'expired' ? { period: { startMs: NOW - 2 * DAY_MS, endMs: NOW - DAY_MS } } : {}),
-          ...(state === 'other-applicant' ? { applicant: 'H3/someone' } : {}),
-          ...(state === 'other-target' ? { target: target === 'record' ? { kind: 'record' as const, recordId: 'r2' } : { kind: 'dataset' as const, datasetId: 'ds2' } } : {}),
-        }];
-        const facts: AccessFacts = {
-          nowMs: NOW,
-          requester: { org, id, role, pseudonym: role === 'patient' ? pseudonymFor('not-the-owner') : null },
-          action, purpose, reason: null,
-          subject: target === 'record'
-            ? { kind: 'record', recordId: 'r1', exists: true, patient: PP, patientOrg: PATIENT_HOSPITAL, custodian: 'H1', category: 'Observation', sensitivity, isNew: false }
-            : { kind: 'dataset', datasetId: 'ds1', exists: true, ownerOrg: 'H1' },
-          care: null, consents: [], applications: apps, session: 0,
-        };
-        // Oracle: the owner decided — the patient approved this requester's application (a
-        // record), or the owner hospital approved it (a dataset: a cohort, used for statistics).
-        // With no care, no own hospital and no consent, only that approval, in force, for this
-        // target, covering the action and the exact purpose, allows — and for records only up to
-        // the approved maxSensitivity (sensitive here).
-        const want = state === 'approved' && (action === 'read' || action === 'statistics') && purpose === 'HRESCH' && (target === 'dataset' || sensitivity !== 'restricted');
-        const got = decide(facts);
-        if ((got.decision === 'allow') !== want) wrong.push(`${role} ${state} ${target} ${action} ${purpose} ${sensitivity}: ${got.decision} — ${got.reasons.join('; ')}`);
-        if (want) assert.deepEqual(got.basis, { rule: 'application', applicationId: 'a1' });
-        // Datasets are not a patient's data: no BMRS session for them.
-        assert.equal(got.bmrs === null, target === 'dataset');
-      }
+    for (const role of ROLES)
+      for (const state of APP_STATES)
+        for (const target of ['record', 'dataset'] as const)
+          for (const action of ACTIONS)
+            for (const purpose of ['HRESCH', 'TREAT'] as const)
+              for (const sensitivity of ['normal', 'restricted'] as const) {
+                n += 1;
+                const org = 'H2';
+                const id = `${role}1`;
+                const base = {
+                  applicationId: 'a1',
+                  applicant: `${org}/${id}`,
+                  applicantRole: role,
+                  target: target === 'record' ? { kind: 'record' as const, recordId: 'r1' } : { kind: 'dataset' as const, datasetId: 'ds1' },
+                  owner: target === 'record' ? PP : 'H1',
+                  purpose: 'HRESCH' as const,
+                  actions: ['read', 'statistics'] as ('read' | 'statistics')[],
+                  period: { startMs: NOW - DAY_MS, endMs: NOW + DAY_MS },
+                  maxSensitivity: 'sensitive' as const,
+                  status: 'approved' as const,
+                  appliedAtMs: NOW - DAY_MS,
+                  decidedAtMs: NOW - DAY_MS,
+                  decidedBy: 'x',
+                };
+                const apps =
+                  state === 'none'
+                    ? []
+                    : [
+                        {
+                          ...base,
+                          ...(state === 'pending' ? { status: 'pending' as const } : {}),
+                          ...(state === 'denied' ? { status: 'denied' as const } : {}),
+                          ...(state === 'expired' ? { period: { startMs: NOW - 2 * DAY_MS, endMs: NOW - DAY_MS } } : {}),
+                          ...(state === 'other-applicant' ? { applicant: 'H3/someone' } : {}),
+                          ...(state === 'other-target'
+                            ? { target: target === 'record' ? { kind: 'record' as const, recordId: 'r2' } : { kind: 'dataset' as const, datasetId: 'ds2' } }
+                            : {}),
+                        },
+                      ];
+                const facts: AccessFacts = {
+                  nowMs: NOW,
+                  requester: { org, id, role, pseudonym: role === 'patient' ? pseudonymFor('not-the-owner') : null },
+                  action,
+                  purpose,
+                  reason: null,
+                  subject:
+                    target === 'record'
+                      ? {
+                          kind: 'record',
+                          recordId: 'r1',
+                          exists: true,
+                          patient: PP,
+                          patientOrg: PATIENT_HOSPITAL,
+                          custodian: 'H1',
+                          category: 'Observation',
+                          sensitivity,
+                          isNew: false,
+                        }
+                      : { kind: 'dataset', datasetId: 'ds1', exists: true, ownerOrg: 'H1' },
+                  care: null,
+                  consents: [],
+                  applications: apps,
+                  session: 0,
+                };
+                // Oracle: the owner decided — the patient approved this requester's application (a
+                // record), or the owner hospital approved it (a dataset: a cohort, used for statistics).
+                // With no care, no own hospital and no consent, only that approval, in force, for this
+                // target, covering the action and the exact purpose, allows — and for records only up to
+                // the approved maxSensitivity (sensitive here).
+                const want =
+                  state === 'approved' &&
+                  (action === 'read' || action === 'statistics') &&
+                  purpose === 'HRESCH' &&
+                  (target === 'dataset' || sensitivity !== 'restricted');
+                const got = decide(facts);
+                if ((got.decision === 'allow') !== want)
+                  wrong.push(`${role} ${state} ${target} ${action} ${purpose} ${sensitivity}: ${got.decision} — ${got.reasons.join('; ')}`);
+                if (want) assert.deepEqual(got.basis, { rule: 'application', applicationId: 'a1' });
+                // Datasets are not a patient's data: no BMRS session for them.
+                assert.equal(got.bmrs === null, target === 'dataset');
+              }
     assert.equal(n, 7 * 7 * 2 * 4 * 2 * 2);
     assert.deepEqual(wrong.slice(0, 10), []);
   });

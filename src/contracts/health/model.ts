@@ -116,15 +116,18 @@ export const LIMITS = {
 
 // ---- schemas --------------------------------------------------------------------------------
 
-const cidString = z.string().max(200).refine((text) => {
-  try {
-    const cid = parseCid(text);
-    // Raw blocks (≤ 256 KiB) and UnixFS roots (dag-pb, 0x70) — what src/offchain/cid.ts produces.
-    return cid.version === 1 && (cid.code === 0x55 || cid.code === 0x70) && cid.multihash.code === 0x12;
-  } catch {
-    return false;
-  }
-}, 'must be a CIDv1 (raw or dag-pb, sha2-256)');
+const cidString = z
+  .string()
+  .max(200)
+  .refine((text) => {
+    try {
+      const cid = parseCid(text);
+      // Raw blocks (≤ 256 KiB) and UnixFS roots (dag-pb, 0x70) — what src/offchain/cid.ts produces.
+      return cid.version === 1 && (cid.code === 0x55 || cid.code === 0x70) && cid.multihash.code === 0x12;
+    } catch {
+      return false;
+    }
+  }, 'must be a CIDv1 (raw or dag-pb, sha2-256)');
 
 export const sensitivitySchema = z.enum(SENSITIVITIES);
 export const actionSchema = z.enum(ACTIONS);
@@ -146,10 +149,11 @@ export const partSchema = z.strictObject({
 });
 export type Part = z.infer<typeof partSchema>;
 
-const partsSchema = z.array(partSchema).min(1).max(LIMITS.partsMax).refine(
-  (parts) => new Set(parts.map((p) => p.sensitivity)).size === parts.length,
-  'at most one part per sensitivity level',
-);
+const partsSchema = z
+  .array(partSchema)
+  .min(1)
+  .max(LIMITS.partsMax)
+  .refine((parts) => new Set(parts.map((p) => p.sensitivity)).size === parts.length, 'at most one part per sensitivity level');
 
 /**
  * When the custodian's prepared content of this version expires (its `expiresAtMs`): a write
@@ -174,10 +178,9 @@ export const updateRecordArgs = z.strictObject({
   notAfterMs: notAfterMsSchema,
 });
 
-export const periodSchema = z.strictObject({ startMs: timeMs, endMs: timeMs }).refine(
-  (p) => p.startMs < p.endMs && p.endMs - p.startMs <= LIMITS.periodMsMax,
-  'period needs startMs < endMs and at most ~10 years',
-);
+export const periodSchema = z
+  .strictObject({ startMs: timeMs, endMs: timeMs })
+  .refine((p) => p.startMs < p.endMs && p.endMs - p.startMs <= LIMITS.periodMsMax, 'period needs startMs < endMs and at most ~10 years');
 export type Period = z.infer<typeof periodSchema>;
 
 export const granteeSchema = z.discriminatedUnion('kind', [
@@ -188,7 +191,10 @@ export const granteeSchema = z.discriminatedUnion('kind', [
 export type Grantee = z.infer<typeof granteeSchema>;
 
 const uniqueList = <T extends z.ZodType>(item: T, max: number) =>
-  z.array(item).max(max).refine((list) => new Set(list).size === list.length, 'must not repeat entries');
+  z
+    .array(item)
+    .max(max)
+    .refine((list) => new Set(list).size === list.length, 'must not repeat entries');
 
 export const grantConsentArgs = z.strictObject({
   patient: pseudonymSchema,
@@ -283,24 +289,42 @@ function hasControl(s: string, allowLines: boolean): boolean {
 
 export const registerDatasetArgs = z.strictObject({
   datasetId: idSchema,
-  name: z.string().min(1).max(128).refine((s) => !hasControl(s, false), 'must be printable text'),
-  description: z.string().max(1000).refine((s) => !hasControl(s, true), 'must be printable text').default(''),
-  columns: uniqueList(z.string().regex(CODE_RE, 'column codes must match [A-Za-z0-9][A-Za-z0-9_.:-]{0,63}'), LIMITS.datasetColumnsMax).refine((c) => c.length > 0, 'at least one column'),
+  name: z
+    .string()
+    .min(1)
+    .max(128)
+    .refine((s) => !hasControl(s, false), 'must be printable text'),
+  description: z
+    .string()
+    .max(1000)
+    .refine((s) => !hasControl(s, true), 'must be printable text')
+    .default(''),
+  columns: uniqueList(z.string().regex(CODE_RE, 'column codes must match [A-Za-z0-9][A-Za-z0-9_.:-]{0,63}'), LIMITS.datasetColumnsMax).refine(
+    (c) => c.length > 0,
+    'at least one column',
+  ),
   cid: cidString,
   sizeBytes: z.number().int().min(0).max(LIMITS.partSizeBytesMax),
   recordCount: z.number().int().min(0).max(1e9),
   open: z.boolean().default(true),
   /** The owner's own minimum cohort for statistics over this dataset (never below the consortium floor). */
-  minCohort: z.number().int().min(STATISTICS_MIN_COHORT_FLOOR, `minCohort cannot be below the consortium floor ${STATISTICS_MIN_COHORT_FLOOR}`).max(MIN_COHORT_MAX).default(STATISTICS_MIN_COHORT_FLOOR),
+  minCohort: z
+    .number()
+    .int()
+    .min(STATISTICS_MIN_COHORT_FLOOR, `minCohort cannot be below the consortium floor ${STATISTICS_MIN_COHORT_FLOOR}`)
+    .max(MIN_COHORT_MAX)
+    .default(STATISTICS_MIN_COHORT_FLOOR),
   /** Statistics requests each requester may make over this dataset. */
   queryBudget: z.number().int().min(1).max(LIMITS.statsQueryBudgetMax).default(LIMITS.statsQueryBudgetDefault),
 });
 
-export const histogramSchema = z.strictObject({
-  min: z.number().finite(),
-  max: z.number().finite(),
-  bins: z.number().int().min(1).max(HISTOGRAM_BINS_MAX),
-}).refine((h) => h.min < h.max && Number.isFinite(h.max - h.min), 'histogram needs min < max (and a finite width)');
+export const histogramSchema = z
+  .strictObject({
+    min: z.number().finite(),
+    max: z.number().finite(),
+    bins: z.number().int().min(1).max(HISTOGRAM_BINS_MAX),
+  })
+  .refine((h) => h.min < h.max && Number.isFinite(h.max - h.min), 'histogram needs min < max (and a finite width)');
 
 export const statsRequestArgs = z.strictObject({
   datasetIds: uniqueList(idSchema, LIMITS.datasetsPerStatsMax).refine((d) => d.length > 0, 'at least one dataset'),

@@ -19,7 +19,10 @@ before(async () => {
   const consortium = await createConsortium({
     orgs,
     users: [
-      ...orgs.flatMap((org) => [{ org, commonName: 'admin1', role: 'admin' as const }, { org, commonName: 'doctor1', role: 'doctor' as const }]),
+      ...orgs.flatMap((org) => [
+        { org, commonName: 'admin1', role: 'admin' as const },
+        { org, commonName: 'doctor1', role: 'doctor' as const },
+      ]),
       { org: 'Hospital1', commonName: 'patient1', role: 'patient', pseudonym: PP },
       { org: 'Hospital2', commonName: 'nurse1', role: 'nurse' },
     ],
@@ -43,7 +46,12 @@ describe('health contract on the in-process network', () => {
     await submit('Hospital1', 'admin1', 'initialize', { camsOrg: 'Hospital1' });
     await submit('Hospital1', 'admin1', 'enrolPatient', { pseudonym: PP });
     await submit('Hospital1', 'admin1', 'startCare', { doctor: 'Hospital1/doctor1', patient: PP });
-    const created = await submit('Hospital1', 'doctor1', 'createRecord', { recordId: 'n1', patient: PP, category: 'Observation', parts: [partFor('n1', 'normal')] });
+    const created = await submit('Hospital1', 'doctor1', 'createRecord', {
+      recordId: 'n1',
+      patient: PP,
+      category: 'Observation',
+      parts: [partFor('n1', 'normal')],
+    });
     assert.equal(created['allowed'], true);
 
     // The role comes from the certificate: the nurse is refused, then allowed by the patient's consent.
@@ -51,16 +59,27 @@ describe('health contract on the in-process network', () => {
     assert.equal(denied['allowed'], false);
     const now = Date.now();
     await submit('Hospital1', 'patient1', 'grantConsent', {
-      patient: PP, grantee: { kind: 'user', user: 'Hospital2/nurse1' }, actions: ['read'], purposes: ['TREAT'],
-      period: { startMs: now - 60_000, endMs: now + 3_600_000 }, scope: { maxSensitivity: 'sensitive' },
+      patient: PP,
+      grantee: { kind: 'user', user: 'Hospital2/nurse1' },
+      actions: ['read'],
+      purposes: ['TREAT'],
+      period: { startMs: now - 60_000, endMs: now + 3_600_000 },
+      scope: { maxSensitivity: 'sensitive' },
     });
     const allowed = await submit('Hospital2', 'nurse1', 'access', { recordId: 'n1', action: 'read', purpose: 'TREAT' });
     assert.equal(allowed['allowed'], true);
 
     // A patient certificate cannot call an admin-only function (ACL at the endorsers).
-    await assert.rejects(net.gateway('Hospital1', 'patient1').submit('health', 'enrolPatient', [JSON.stringify({ pseudonym: pseudonymFor('another-patient') })]), /role "patient" may not call/);
+    await assert.rejects(
+      net.gateway('Hospital1', 'patient1').submit('health', 'enrolPatient', [JSON.stringify({ pseudonym: pseudonymFor('another-patient') })]),
+      /role "patient" may not call/,
+    );
 
-    const log = JSON.parse(Buffer.from(await net.gateway('Hospital1', 'patient1').evaluate('health', 'auditTrail', [JSON.stringify({ kind: 'patient', patient: PP })], 'Hospital3')).toString()) as { entries: Array<{ op: string; outcome: string; actor: { id: string } }> };
+    const log = JSON.parse(
+      Buffer.from(
+        await net.gateway('Hospital1', 'patient1').evaluate('health', 'auditTrail', [JSON.stringify({ kind: 'patient', patient: PP })], 'Hospital3'),
+      ).toString(),
+    ) as { entries: Array<{ op: string; outcome: string; actor: { id: string } }> };
     assert.ok(log.entries.some((e) => e.op === 'access.read' && e.outcome === 'deny' && e.actor.id === 'nurse1'));
     assert.ok(log.entries.some((e) => e.op === 'access.read' && e.outcome === 'allow' && e.actor.id === 'nurse1'));
 

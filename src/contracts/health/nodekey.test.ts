@@ -85,19 +85,40 @@ describe('health contract: a served break-the-glass read notifies the patient on
   c.submit('H1/admin:admin', 'initialize', { camsOrg: 'H1' });
   c.submit('H1/admin:admin', 'enrolPatient', { pseudonym: pp });
   c.submit('H1/admin:admin', 'startCare', { doctor: 'H1/doc', patient: pp });
-  c.submit('H1/doc:doctor', 'createRecord', { recordId: 'r1', patient: pp, category: 'Observation', parts: [partFor('r1', 'normal'), partFor('r1', 'sensitive')] });
+  c.submit('H1/doc:doctor', 'createRecord', {
+    recordId: 'r1',
+    patient: pp,
+    category: 'Observation',
+    parts: [partFor('r1', 'normal'), partFor('r1', 'sensitive')],
+  });
 
   it("by the requester's access, not again by the custodian's recordReads of each part", () => {
-    const access = c.submit<{ allowed: boolean; flags: string[] }>('H2/doc:doctor', 'access', { recordId: 'r1', action: 'read', purpose: 'BTG', reason: 'unconscious' });
+    const access = c.submit<{ allowed: boolean; flags: string[] }>('H2/doc:doctor', 'access', {
+      recordId: 'r1',
+      action: 'read',
+      purpose: 'BTG',
+      reason: 'unconscious',
+    });
     assert.equal(access.allowed, true);
     const ticket = c.lastTxId;
     const ev = (sensitivity: string, n: number) => ({ ticket, sensitivity, servedDecision: 'allow', eventId: toHex(sha256(`btg-${n}`)).slice(0, 32) });
     const recorded = c.submit<Array<{ outcome: string }>>(NODE1, 'recordReads', [ev('normal', 1), ev('sensitive', 2)]);
-    assert.deepEqual(recorded.map((r) => r.outcome), ['allow', 'allow']);
+    assert.deepEqual(
+      recorded.map((r) => r.outcome),
+      ['allow', 'allow'],
+    );
     const feed = c.evaluate<{ notifications: Array<{ kind: string }> }>(`H1/${pp}:patient`, 'notifications', { patient: pp });
     assert.equal(feed.notifications.filter((n) => n.kind === 'break-the-glass').length, 1);
     // The custodian's entries are still flagged as break-the-glass security alerts.
-    const btgEntries = c.dump().filter((e) => e.key.startsWith('au|') && e.value.includes('"recordedBy":{"org":"H1"') && e.value.includes('break-the-glass') && e.value.includes('"securityAlert":true'));
+    const btgEntries = c
+      .dump()
+      .filter(
+        (e) =>
+          e.key.startsWith('au|') &&
+          e.value.includes('"recordedBy":{"org":"H1"') &&
+          e.value.includes('break-the-glass') &&
+          e.value.includes('"securityAlert":true'),
+      );
     assert.equal(btgEntries.length, 2);
   });
 });

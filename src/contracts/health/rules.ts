@@ -19,16 +19,7 @@
 // audited but leaves the session alone (decision 0901). A patient acting on their own data is the
 // BMRS "user", not a service provider: no session is kept for them.
 import { bmrsDrive, type BmrsRun, type BmrsState } from './bmrs.ts';
-import {
-  EMERGENCY_PURPOSES,
-  sensitivityRank,
-  type Action,
-  type Application,
-  type Consent,
-  type Grantee,
-  type Purpose,
-  type Sensitivity,
-} from './model.ts';
+import { EMERGENCY_PURPOSES, sensitivityRank, type Action, type Application, type Consent, type Grantee, type Purpose, type Sensitivity } from './model.ts';
 
 export interface Requester {
   readonly org: string;
@@ -149,7 +140,8 @@ export function consentMismatch(c: Consent, f: AccessFacts): string | null {
   if (!c.purposes.includes(f.purpose)) return `does not allow purpose ${f.purpose}`;
   if (c.scope.recordIds.length > 0 && (s.isNew || !c.scope.recordIds.includes(s.recordId))) return 'scoped to other records';
   if (c.scope.categories.length > 0 && !c.scope.categories.includes(s.category)) return 'scoped to other categories';
-  if (sensitivityRank(s.sensitivity) > sensitivityRank(c.scope.maxSensitivity)) return `covers sensitivity up to ${c.scope.maxSensitivity}, not ${s.sensitivity}`;
+  if (sensitivityRank(s.sensitivity) > sensitivityRank(c.scope.maxSensitivity))
+    return `covers sensitivity up to ${c.scope.maxSensitivity}, not ${s.sensitivity}`;
   return null;
 }
 
@@ -157,7 +149,9 @@ export function applicationMismatch(a: Application, f: AccessFacts): string | nu
   const s = f.subject;
   if (a.status !== 'approved') return a.status;
   if (a.applicant !== `${f.requester.org}/${f.requester.id}`) return 'made by someone else';
-  if (s.kind === 'record' ? a.target.kind !== 'record' || a.target.recordId !== s.recordId : a.target.kind !== 'dataset' || a.target.datasetId !== s.datasetId) {
+  if (
+    s.kind === 'record' ? a.target.kind !== 'record' || a.target.recordId !== s.recordId : a.target.kind !== 'dataset' || a.target.datasetId !== s.datasetId
+  ) {
     return 'for another target';
   }
   if (!inPeriod(f.nowMs, a.period)) return f.nowMs < a.period.startMs ? 'not yet in force' : 'expired';
@@ -180,18 +174,19 @@ export function evaluateRules(f: AccessFacts): { basis: Basis | null; reasons: s
         if (PATIENT_ACTIONS.includes(f.action)) return { basis: { rule: 'own-record' }, reasons: [] };
         reasons.push(`own record: patients may ${PATIENT_ACTIONS.join(' and ')} their records, not ${f.action}`);
       } else {
-        reasons.push('own record: not this patient\'s record');
+        reasons.push("own record: not this patient's record");
       }
     }
     if (r.role === 'doctor') {
-      if (f.care === null) reasons.push('care relation: the patient is not in this doctor\'s care');
+      if (f.care === null) reasons.push("care relation: the patient is not in this doctor's care");
       // Only the patient, or the patient's own hospital for one of its own doctors, can put a
       // patient in a doctor's care; a relation started by anyone else (before this rule, another
       // hospital's admin for its own doctor) would be a consent the patient never gave.
       else if (!f.care.startedByPatient && r.org !== s.patientOrg) reasons.push('care relation: neither the patient nor their own hospital started it');
       else if (!CARE_ACTIONS.includes(f.action)) reasons.push(`care relation: covers ${CARE_ACTIONS.join(' and ')}, not ${f.action}`);
       else if (!CARE_PURPOSES.includes(f.purpose)) reasons.push(`care relation: covers purposes ${CARE_PURPOSES.join(', ')}, not ${f.purpose}`);
-      else if (!withinCeiling(f.action, s.sensitivity, ROLE_RULE_CEILING)) reasons.push(`care relation: ${s.sensitivity} data needs explicit consent or break-the-glass`);
+      else if (!withinCeiling(f.action, s.sensitivity, ROLE_RULE_CEILING))
+        reasons.push(`care relation: ${s.sensitivity} data needs explicit consent or break-the-glass`);
       else return { basis: { rule: 'care-relation' }, reasons: [] };
     }
     if (r.role === 'supervisor') {
@@ -239,7 +234,8 @@ export function evaluateRules(f: AccessFacts): { basis: Basis | null; reasons: s
 export function violationOf(f: AccessFacts): string | null {
   if (f.subject.kind !== 'record') return null;
   if (EMERGENCY_PURPOSES.includes(f.purpose)) {
-    if (f.requester.role !== 'doctor') return `break-the-glass misuse: a ${f.requester.role} claimed an emergency (${f.purpose}); only doctors may break the glass`;
+    if (f.requester.role !== 'doctor')
+      return `break-the-glass misuse: a ${f.requester.role} claimed an emergency (${f.purpose}); only doctors may break the glass`;
     if (f.action !== 'read') return `break-the-glass misuse: an emergency opens reading, not ${f.action}`;
   }
   if (f.revokedConsent) return `acting after revocation: the patient revoked consent ${f.revokedConsent.consentId}, which named this requester`;
@@ -251,7 +247,10 @@ export function violationOf(f: AccessFacts): string | null {
  * the rules allow this request, and for each higher level why it is withheld. `level` is null when
  * not even the lowest is allowed. Rules only (no BMRS): the caller then decides at `level`.
  */
-export function releasableLevel(f: AccessFacts, levels: readonly Sensitivity[]): { level: Sensitivity | null; withheld: Array<{ sensitivity: Sensitivity; reasons: string[] }> } {
+export function releasableLevel(
+  f: AccessFacts,
+  levels: readonly Sensitivity[],
+): { level: Sensitivity | null; withheld: Array<{ sensitivity: Sensitivity; reasons: string[] }> } {
   const s = f.subject;
   if (s.kind !== 'record') throw new TypeError('releasableLevel: a record subject is required');
   const descending = [...new Set(levels)].sort((a, b) => sensitivityRank(b) - sensitivityRank(a));
@@ -292,7 +291,8 @@ export function decide(f: AccessFacts): Decision {
   if (rules.basis === null) {
     // A Violation is misconduct against the patient's data: always a security alert. An honest
     // denial is audited and answered with its reasons, nothing more.
-    if (violation !== null) return { decision: 'deny', reasons: [violation, ...rules.reasons], flags: ['bmrs-violation', 'security-alert'], basis: null, bmrs: run };
+    if (violation !== null)
+      return { decision: 'deny', reasons: [violation, ...rules.reasons], flags: ['bmrs-violation', 'security-alert'], basis: null, bmrs: run };
     return { decision: 'deny', reasons: rules.reasons, flags: [], basis: null, bmrs: run };
   }
   const flags: Flag[] = rules.basis.rule === 'break-the-glass' ? ['break-the-glass', 'security-alert', 'notify-patient'] : [];

@@ -51,7 +51,8 @@ export const SEP = '|';
 
 export function key(...parts: readonly (string | number)[]): string {
   for (const p of parts) {
-    if (typeof p === 'string' && (p.includes(SEP) || p.length === 0)) throw new ContractError(`key part ${JSON.stringify(p.slice(0, 40))} is empty or contains '${SEP}'`);
+    if (typeof p === 'string' && (p.includes(SEP) || p.length === 0))
+      throw new ContractError(`key part ${JSON.stringify(p.slice(0, 40))} is empty or contains '${SEP}'`);
   }
   return parts.join(SEP);
 }
@@ -122,14 +123,25 @@ export interface RevocationMarker {
 }
 
 export type AuditOp =
-  | 'record.create' | 'record.update' | 'record.erase'
-  | 'consent.grant' | 'consent.revoke'
-  | 'application.apply' | 'application.approve' | 'application.deny'
-  | 'care.start' | 'care.end'
+  | 'record.create'
+  | 'record.update'
+  | 'record.erase'
+  | 'consent.grant'
+  | 'consent.revoke'
+  | 'application.apply'
+  | 'application.approve'
+  | 'application.deny'
+  | 'care.start'
+  | 'care.end'
   | 'patient.enrol'
-  | 'dataset.register' | 'dataset.access'
-  | 'access.read' | 'access.write' | 'access.share' | 'access.statistics'
-  | 'stats.request' | 'stats.result'
+  | 'dataset.register'
+  | 'dataset.access'
+  | 'access.read'
+  | 'access.write'
+  | 'access.share'
+  | 'access.statistics'
+  | 'stats.request'
+  | 'stats.result'
   | 'bmrs.reauthorize';
 
 export interface AuditEntry {
@@ -277,7 +289,18 @@ export class HealthTx {
     const ref = `${requester.org}/${requester.id}`;
     const req: Requester = { ...requester, pseudonym: this.pseudonymOfActor(requester) };
     if (!target.exists) {
-      return { nowMs: this.nowMs, requester: req, action, purpose, reason, subject: { kind: 'record', ...target, patientOrg: '' }, care: null, consents: [], applications: [], session: 0 };
+      return {
+        nowMs: this.nowMs,
+        requester: req,
+        action,
+        purpose,
+        reason,
+        subject: { kind: 'record', ...target, patientOrg: '' },
+        care: null,
+        consents: [],
+        applications: [],
+        session: 0,
+      };
     }
     const patientOrg = this.patientOrgOf(target.patient) ?? '';
     const relation = requester.role === 'doctor' ? getJson<CareRelation>(this.stub, key('care', ref, target.patient)) : undefined;
@@ -288,7 +311,7 @@ export class HealthTx {
     const consents = this.consentsOf(target.patient);
     const applications = target.isNew ? [] : this.approvedApplications(ref, 'r', target.recordId);
     const selfPatient = req.pseudonym !== null && req.pseudonym === target.patient;
-    const revokedConsent = selfPatient ? null : getJson<RevocationMarker>(this.stub, key('rv', target.patient, ref)) ?? null;
+    const revokedConsent = selfPatient ? null : (getJson<RevocationMarker>(this.stub, key('rv', target.patient, ref)) ?? null);
     return {
       nowMs: this.nowMs,
       requester: req,
@@ -349,11 +372,13 @@ export class HealthTx {
       });
       this.permCache.set(user, all);
     }
-    return all.filter((p) => p.kind === kind && p.targetId === targetId).map((p) => {
-      const a = getJson<Application>(this.stub, key('app', p.applicationId));
-      if (a === undefined) throw new ContractError(`permission index names a missing application ${p.applicationId}`);
-      return a;
-    });
+    return all
+      .filter((p) => p.kind === kind && p.targetId === targetId)
+      .map((p) => {
+        const a = getJson<Application>(this.stub, key('app', p.applicationId));
+        if (a === undefined) throw new ContractError(`permission index names a missing application ${p.applicationId}`);
+        return a;
+      });
   }
 
   /** Persist what a decision changes in the requester's BMRS session. */

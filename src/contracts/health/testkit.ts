@@ -23,7 +23,10 @@ export class TestChain {
   lastTxId = '';
   private seq = 0;
 
-  constructor(startMs = Date.UTC(2026, 0, 1), readonly contract: Contract = healthContract) {
+  constructor(
+    startMs = Date.UTC(2026, 0, 1),
+    readonly contract: Contract = healthContract,
+  ) {
     this.nowMs = startMs;
     this.db.applyBlock({ number: 0, blockHash: new Uint8Array(32), writes: [], txIndex: [] });
   }

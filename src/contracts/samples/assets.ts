@@ -121,12 +121,14 @@ export const assetsContract: Contract = {
       description: 'history(id) → every committed version of the asset, newest first',
       handler(stub, args) {
         const id = checkId(arg(args, 0, 'id'), 'id');
-        return JSON.stringify(stub.getHistoryForKey(id).map((h) => ({
-          block: h.block,
-          tx: h.tx,
-          isDelete: h.isDelete,
-          asset: h.value ? (JSON.parse(Buffer.from(h.value).toString('utf8')) as Asset) : null,
-        })));
+        return JSON.stringify(
+          stub.getHistoryForKey(id).map((h) => ({
+            block: h.block,
+            tx: h.tx,
+            isDelete: h.isDelete,
+            asset: h.value ? (JSON.parse(Buffer.from(h.value).toString('utf8')) as Asset) : null,
+          })),
+        );
       },
     },
     remove: {

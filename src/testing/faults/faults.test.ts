@@ -29,6 +29,9 @@ describe('fault suite (short)', { timeout: 600_000 }, () => {
     for (const v of report.verified) assert.ok(v.ok, `${v.org}: ledger verify: ${v.problem}`);
     assert.ok(report.windows.length >= 7);
     // The operators were told: peers dropping and coming back are in the nodes' logs.
-    assert.ok(Object.keys(report.operatorLog).some((m) => /peer disconnected/.test(m)), `log messages: ${Object.keys(report.operatorLog).join(' | ')}`);
+    assert.ok(
+      Object.keys(report.operatorLog).some((m) => /peer disconnected/.test(m)),
+      `log messages: ${Object.keys(report.operatorLog).join(' | ')}`,
+    );
   });
 });

@@ -27,12 +27,27 @@ const NEXT_COMMIT_MS: Partial<Record<EngineName, number>> = { raft: 2 * 1_000, p
 const sections: string[] = [];
 for (const engine of engines) {
   const orgs = SIZES[engine] ?? 4;
-  const faults: FaultKind[] = ['kill-follower', 'kill-leader', ...(orgs >= 5 ? (['kill-two'] as const) : []), 'partition', 'one-way-silent', 'loss', 'clock-skew', 'kill-loop'];
+  const faults: FaultKind[] = [
+    'kill-follower',
+    'kill-leader',
+    ...(orgs >= 5 ? (['kill-two'] as const) : []),
+    'partition',
+    'one-way-silent',
+    'loss',
+    'clock-skew',
+    'kill-loop',
+  ];
   const started = Date.now();
   const report = await runFaultSuite({ engine, orgs, faults, killCycles, faultSeconds, clients: 4, log: (l) => process.stdout.write(`[${engine}] ${l}\n`) });
-  process.stdout.write(`[${engine}] done in ${Math.round((Date.now() - started) / 1000)} s: ${report.byOutcome.VALID} acknowledged, ${report.lost.length} lost, ${report.duplicated.length} duplicated\n`);
+  process.stdout.write(
+    `[${engine}] done in ${Math.round((Date.now() - started) / 1000)} s: ${report.byOutcome.VALID} acknowledged, ${report.lost.length} lost, ${report.duplicated.length} duplicated\n`,
+  );
   sections.push(reportMarkdown(report, { followerExtraMs: 1_000, leaderNextCommitMs: NEXT_COMMIT_MS[engine] ?? 4_000, killCycleP99Ms: 3_000 }));
 }
 mkdirSync(dirname(values.out), { recursive: true });
-writeReport(values.out, sections, `# Fault suite results\n\nRegenerate with \`npm run test:faults\` (src/testing/faults/). Each engine's consortium runs as real node processes — one network namespace per node where the machine allows it — with node-to-node traffic through a fault proxy (5–25 ms one-way latency between hospitals), while 4 clients submit through random nodes. Faults in order: a follower killed (kill -9) and restarted, the leader/primary killed, ${'two nodes at once (5-node raft only), '}one node cut off (connections reset), the leader's outbound traffic silently dropped (one-way), 5% segment loss everywhere, a node restarted with its clock 20 s ahead, then kill -9 / restart cycles of random nodes. Each fault lasts ${faultSeconds} s, with ${faultSeconds} s of recovery after it. The checker reads every node's chain afterwards.\n\nGenerated ${new Date().toISOString().slice(0, 10)} on ${process.platform}, Node ${process.version}.\n`);
+writeReport(
+  values.out,
+  sections,
+  `# Fault suite results\n\nRegenerate with \`npm run test:faults\` (src/testing/faults/). Each engine's consortium runs as real node processes — one network namespace per node where the machine allows it — with node-to-node traffic through a fault proxy (5–25 ms one-way latency between hospitals), while 4 clients submit through random nodes. Faults in order: a follower killed (kill -9) and restarted, the leader/primary killed, ${'two nodes at once (5-node raft only), '}one node cut off (connections reset), the leader's outbound traffic silently dropped (one-way), 5% segment loss everywhere, a node restarted with its clock 20 s ahead, then kill -9 / restart cycles of random nodes. Each fault lasts ${faultSeconds} s, with ${faultSeconds} s of recovery after it. The checker reads every node's chain afterwards.\n\nGenerated ${new Date().toISOString().slice(0, 10)} on ${process.platform}, Node ${process.version}.\n`,
+);
 process.stdout.write(`wrote ${values.out}\n`);

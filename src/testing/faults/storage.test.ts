@@ -27,11 +27,14 @@ describe('storage faults under a 3-node Raft consortium', { timeout: 400_000 }, 
   let counter = 0;
 
   const start = (org: string, fault?: string): void => {
-    pids.set(org, spawnNode(join(dir, org), {
-      detached: false,
-      env: { MEDLEDGER_LOG_LEVEL: 'info', ...(fault ? { MEDLEDGER_FAULT_STORAGE: fault } : {}) },
-      ...(fault ? { nodeArgs: ['--import', 'tsx', '--import', STORAGE_MODULE] } : {}),
-    }));
+    pids.set(
+      org,
+      spawnNode(join(dir, org), {
+        detached: false,
+        env: { MEDLEDGER_LOG_LEVEL: 'info', ...(fault ? { MEDLEDGER_FAULT_STORAGE: fault } : {}) },
+        ...(fault ? { nodeArgs: ['--import', 'tsx', '--import', STORAGE_MODULE] } : {}),
+      }),
+    );
   };
   const alive = (org: string): boolean => isAlive(pids.get(org) ?? -1);
   const client = (org: string): MedLedgerClient => {
@@ -72,7 +75,10 @@ describe('storage faults under a 3-node Raft consortium', { timeout: 400_000 }, 
     orgs = init.nodes.map((n) => n.org);
     apiUrls = init.nodes.map((n) => n.apiUrl);
     for (const org of orgs) start(org);
-    await waitUntilReady(orgs.map((org) => ({ nodeDir: join(dir, org), pid: pids.get(org)! })), 120_000);
+    await waitUntilReady(
+      orgs.map((org) => ({ nodeDir: join(dir, org), pid: pids.get(org)! })),
+      120_000,
+    );
   });
   after(async () => {
     for (const c of clients) c.close();

@@ -56,7 +56,15 @@ export interface FaultWindow {
   /** Latency of the slowest acknowledged transaction submitted during the window. */
   worstLatencyMs: number | null;
   p99LatencyMs: number | null;
+  /** Operator events (see OPERATOR_EVENT) the nodes logged from the fault until recovery ended, by message. */
+  logged: Record<string, number>;
 }
+
+/**
+ * What counts as telling an operator about a fault: anything at warn or above, and the info-level
+ * events an operator follows (leader/primary changes, peers, recovery) — not routine commits.
+ */
+const OPERATOR_EVENT = /^(consensus:|peer |endorser |slow |joining|joined|this node is no longer|config update)/i;
 
 export interface FaultReport {
   readonly engine: EngineName;
@@ -130,12 +138,15 @@ export async function runFaultSuite(o: FaultSuiteOptions): Promise<FaultReport> 
     const orgs = init.nodes.map((n) => n.org);
     for (let i = 0; i < orgs.length; i++) await proxy.addDestination(i, nodeHost(i), basePort + 2 * i, proxyPort(i));
     const start = (i: number, skewMs = 0): void => {
-      pids.set(i, spawnNode(join(dir, orgs[i]!), {
-        detached: false,
-        env: { MEDLEDGER_LOG_LEVEL: 'info', ...(skewMs !== 0 ? { MEDLEDGER_FAULT_CLOCK_SKEW_MS: String(skewMs) } : {}) },
-        ...(ns ? { launcher: ['ip', 'netns', 'exec', ns.nsOf(i)] } : {}),
-        ...(skewMs !== 0 ? { nodeArgs: ['--import', 'tsx', '--import', SKEW_MODULE] } : {}),
-      }));
+      pids.set(
+        i,
+        spawnNode(join(dir, orgs[i]!), {
+          detached: false,
+          env: { MEDLEDGER_LOG_LEVEL: 'info', ...(skewMs !== 0 ? { MEDLEDGER_FAULT_CLOCK_SKEW_MS: String(skewMs) } : {}) },
+          ...(ns ? { launcher: ['ip', 'netns', 'exec', ns.nsOf(i)] } : {}),
+          ...(skewMs !== 0 ? { nodeArgs: ['--import', 'tsx', '--import', SKEW_MODULE] } : {}),
+        }),
+      );
     };
     const kill = (i: number): void => {
       const pid = pids.get(i);
@@ -147,17 +158,28 @@ export async function runFaultSuite(o: FaultSuiteOptions): Promise<FaultReport> 
     };
     const status = (i: number): NodeStatusFile | null => readStatusFile(join(dir, orgs[i]!));
     for (let i = 0; i < orgs.length; i++) start(i);
-    await waitUntilReady(orgs.map((org, i) => ({ nodeDir: join(dir, org), pid: pids.get(i)! })), 180_000);
+    await waitUntilReady(
+      orgs.map((org, i) => ({ nodeDir: join(dir, org), pid: pids.get(i)! })),
+      180_000,
+    );
     say(`${o.orgs} ${o.engine} nodes up (${isolation})`);
 
     // Geographic latency between hospitals for the whole run: 5–25 ms one way per node pair.
-    if (ns) for (let a = 0; a < orgs.length; a++) for (let b = 0; b < orgs.length; b++) if (a !== b) proxy.setRule(a, b, { delayMs: 5 + ((a * 7 + b * 3) % 5) * 5 });
+    if (ns)
+      for (let a = 0; a < orgs.length; a++) for (let b = 0; b < orgs.length; b++) if (a !== b) proxy.setRule(a, b, { delayMs: 5 + ((a * 7 + b * 3) % 5) * 5 });
 
     const consortium = loadConsortium(join(dir, 'crypto'));
     const apiUrls = init.nodes.map((n) => n.apiUrl);
     const clientOf = (i: number): MedLedgerClient => {
       const id = findIdentity(consortium, orgs[i]!, 'doctor1')!;
-      const c = new MedLedgerClient({ url: apiUrls[i]!, certPem: id.certPem, keyPem: id.keyPem, caPem: consortium.root.certPem, timeoutMs: 30_000, failover: apiUrls.filter((_, j) => j !== i) });
+      const c = new MedLedgerClient({
+        url: apiUrls[i]!,
+        certPem: id.certPem,
+        keyPem: id.keyPem,
+        caPem: consortium.root.certPem,
+        timeoutMs: 30_000,
+        failover: apiUrls.filter((_, j) => j !== i),
+      });
       clients.push(c);
       return c;
     };
@@ -207,14 +229,17 @@ export async function runFaultSuite(o: FaultSuiteOptions): Promise<FaultReport> 
       const deadline = Date.now() + 90_000;
       while (Date.now() < deadline) {
         const s = status(i);
-        const others = orgs.map((_, j) => j).filter((j) => j !== i && alive(j)).map((j) => status(j)?.height ?? 0);
+        const others = orgs
+          .map((_, j) => j)
+          .filter((j) => j !== i && alive(j))
+          .map((j) => status(j)?.height ?? 0);
         if (s && s.pid === pids.get(i) && s.height >= Math.min(...others)) return;
         await sleep(250);
       }
       throw new Error(`${orgs[i]} did not catch up within 90 s after restart`);
     };
     const window = async (kind: FaultKind, detail: string, inject: () => void | Promise<void>, heal: () => void | Promise<void>): Promise<void> => {
-      const w: FaultWindow = { kind, detail, startMs: Date.now(), endMs: 0, timeToCommitMs: null, worstLatencyMs: null, p99LatencyMs: null };
+      const w: FaultWindow = { kind, detail, startMs: Date.now(), endMs: 0, timeToCommitMs: null, worstLatencyMs: null, p99LatencyMs: null, logged: {} };
       say(`fault: ${kind} (${detail})`);
       await inject();
       await sleep(o.faultSeconds * 1000);
@@ -233,26 +258,67 @@ export async function runFaultSuite(o: FaultSuiteOptions): Promise<FaultReport> 
       switch (kind) {
         case 'kill-follower': {
           const f = pickFollower();
-          await window(kind, orgs[f]!, () => kill(f), async () => { start(f); await waitCaughtUp(f); });
+          await window(
+            kind,
+            orgs[f]!,
+            () => kill(f),
+            async () => {
+              start(f);
+              await waitCaughtUp(f);
+            },
+          );
           break;
         }
         case 'kill-leader': {
           const l = leaderIndex() ?? 0;
-          await window(kind, orgs[l]!, () => kill(l), async () => { start(l); await waitCaughtUp(l); });
+          await window(
+            kind,
+            orgs[l]!,
+            () => kill(l),
+            async () => {
+              start(l);
+              await waitCaughtUp(l);
+            },
+          );
           break;
         }
         case 'kill-two': {
           const l = leaderIndex() ?? 0;
           const f = orgs.map((_, i) => i).find((i) => i !== l && alive(i))!;
-          await window(kind, `${orgs[l]} (leader) and ${orgs[f]}`, () => { kill(l); kill(f); }, async () => { start(l); start(f); await waitCaughtUp(l); await waitCaughtUp(f); });
+          await window(
+            kind,
+            `${orgs[l]} (leader) and ${orgs[f]}`,
+            () => {
+              kill(l);
+              kill(f);
+            },
+            async () => {
+              start(l);
+              start(f);
+              await waitCaughtUp(l);
+              await waitCaughtUp(f);
+            },
+          );
           break;
         }
         case 'partition': {
           const f = pickFollower();
           const cut = (rule: { cut: 'reset' } | null): void => {
-            for (let j = 0; j < orgs.length; j++) if (j !== f) { proxy.setRule(f, j, rule ?? (ns ? { delayMs: 10 } : null)); proxy.setRule(j, f, rule ?? (ns ? { delayMs: 10 } : null)); }
+            for (let j = 0; j < orgs.length; j++)
+              if (j !== f) {
+                proxy.setRule(f, j, rule ?? (ns ? { delayMs: 10 } : null));
+                proxy.setRule(j, f, rule ?? (ns ? { delayMs: 10 } : null));
+              }
           };
-          await window(kind, `${orgs[f]} cut off (connections reset)`, () => cut({ cut: 'reset' }), async () => { cut(null); await waitCaughtUp(f); });
+          await window(
+            kind,
+            `${orgs[f]} cut off (connections reset)`,
+            () => cut({ cut: 'reset' }),
+            async () => {
+              cut(null);
+              await waitCaughtUp(f);
+            },
+          );
           break;
         }
         case 'one-way-silent': {
@@ -261,25 +327,62 @@ export async function runFaultSuite(o: FaultSuiteOptions): Promise<FaultReport> 
           const set = (on: boolean): void => {
             for (let j = 0; j < orgs.length; j++) if (j !== l) proxy.setRule(ns ? l : null, j, on ? { cut: 'silent' } : ns ? { delayMs: 10 } : null);
           };
-          await window(kind, `${orgs[l]} (leader) → others silently dropped`, () => set(true), async () => { set(false); await waitCaughtUp(l); });
+          await window(
+            kind,
+            `${orgs[l]} (leader) → others silently dropped`,
+            () => set(true),
+            async () => {
+              set(false);
+              await waitCaughtUp(l);
+            },
+          );
           break;
         }
         case 'loss': {
           const set = (on: boolean): void => {
-            for (let a = 0; a < orgs.length; a++) for (let b = 0; b < orgs.length; b++) if (a !== b) proxy.setRule(ns ? a : null, b, on ? { delayMs: 10, lossRate: 0.05 } : ns ? { delayMs: 10 } : null);
+            for (let a = 0; a < orgs.length; a++)
+              for (let b = 0; b < orgs.length; b++)
+                if (a !== b) proxy.setRule(ns ? a : null, b, on ? { delayMs: 10, lossRate: 0.05 } : ns ? { delayMs: 10 } : null);
           };
-          await window(kind, '5% of segments lost on every link', () => set(true), () => set(false));
+          await window(
+            kind,
+            '5% of segments lost on every link',
+            () => set(true),
+            () => set(false),
+          );
           break;
         }
         case 'clock-skew': {
           const f = pickFollower();
-          await window(kind, `${orgs[f]} restarted with its clock 20 s ahead`, async () => { kill(f); await sleep(200); start(f, 20_000); }, async () => { kill(f); await sleep(200); start(f); await waitCaughtUp(f); });
+          await window(
+            kind,
+            `${orgs[f]} restarted with its clock 20 s ahead`,
+            async () => {
+              kill(f);
+              await sleep(200);
+              start(f, 20_000);
+            },
+            async () => {
+              kill(f);
+              await sleep(200);
+              start(f);
+              await waitCaughtUp(f);
+            },
+          );
           break;
         }
         case 'kill-loop': {
           for (let c = 0; c < o.killCycles; c++) {
             const i = Math.floor(Math.random() * orgs.length);
-            await window(kind, `cycle ${c + 1}: ${orgs[i]}${i === leaderIndex() ? ' (leader)' : ''}`, () => kill(i), async () => { start(i); await waitCaughtUp(i); });
+            await window(
+              kind,
+              `cycle ${c + 1}: ${orgs[i]}${i === leaderIndex() ? ' (leader)' : ''}`,
+              () => kill(i),
+              async () => {
+                start(i);
+                await waitCaughtUp(i);
+              },
+            );
           }
           break;
         }
@@ -324,10 +427,15 @@ export async function runFaultSuite(o: FaultSuiteOptions): Promise<FaultReport> 
     const duplicated = [...validCount].filter(([, n]) => n > 1).map(([t]) => t);
     const refusedButCommitted = subs.filter((s) => s.outcome === 'refused' && s.txId && (validCount.get(s.txId) ?? 0) > 0).map((s) => s.txId!);
     const unknowns = subs.filter((s) => s.outcome === 'unknown');
-    const unknownResolved = { committed: unknowns.filter((s) => s.txId && (anyCount.get(s.txId) ?? 0) > 0).length, notCommitted: unknowns.filter((s) => !s.txId || (anyCount.get(s.txId) ?? 0) === 0).length };
+    const unknownResolved = {
+      committed: unknowns.filter((s) => s.txId && (anyCount.get(s.txId) ?? 0) > 0).length,
+      notCommitted: unknowns.filter((s) => !s.txId || (anyCount.get(s.txId) ?? 0) === 0).length,
+    };
 
     // --- availability, seen by the clients --------------------------------------------------
-    const baseline = acked.filter((s) => !windows.some((w) => s.startMs < w.endMs + o.faultSeconds * 1000 && s.endMs > w.startMs)).map((s) => s.endMs - s.startMs);
+    const baseline = acked
+      .filter((s) => !windows.some((w) => s.startMs < w.endMs + o.faultSeconds * 1000 && s.endMs > w.startMs))
+      .map((s) => s.endMs - s.startMs);
     for (const w of windows) {
       const after = acked.filter((s) => s.startMs >= w.startMs).sort((a, b) => a.endMs - b.endMs)[0];
       w.timeToCommitMs = after ? after.endMs - w.startMs : null;
@@ -352,9 +460,14 @@ export async function runFaultSuite(o: FaultSuiteOptions): Promise<FaultReport> 
       }
       for (const line of text.split('\n')) {
         try {
-          const entry = JSON.parse(line) as { level?: number | string; msg?: string };
-          const level = typeof entry.level === 'number' ? entry.level : { warn: 40, error: 50, fatal: 60 }[String(entry.level)] ?? 0;
-          if (level >= 40 && entry.msg) operatorLog[entry.msg] = (operatorLog[entry.msg] ?? 0) + 1;
+          const entry = JSON.parse(line) as { level?: number | string; msg?: string; time?: number };
+          const level = typeof entry.level === 'number' ? entry.level : ({ info: 30, warn: 40, error: 50, fatal: 60 }[String(entry.level)] ?? 0);
+          if (!entry.msg) continue;
+          if (level >= 40) operatorLog[entry.msg] = (operatorLog[entry.msg] ?? 0) + 1;
+          // Which fault window (fault + recovery) this operator event falls in.
+          if (typeof entry.time !== 'number' || (level < 40 && !(level >= 30 && OPERATOR_EVENT.test(entry.msg)))) continue;
+          const w = windows.find((x) => entry.time! >= x.startMs && entry.time! <= x.endMs + o.faultSeconds * 1000);
+          if (w) w.logged[entry.msg] = (w.logged[entry.msg] ?? 0) + 1;
         } catch {
           // not a JSON log line
         }
@@ -373,7 +486,9 @@ export async function runFaultSuite(o: FaultSuiteOptions): Promise<FaultReport> 
       duplicated,
       refusedButCommitted,
       unknownWithoutTxId: unknowns.filter((s) => !s.txId).length,
-      refusedBy: subs.filter((s) => s.outcome === 'refused').reduce<Record<string, number>>((acc, s) => ({ ...acc, [s.code ?? 'ERROR']: (acc[s.code ?? 'ERROR'] ?? 0) + 1 }), {}),
+      refusedBy: subs
+        .filter((s) => s.outcome === 'refused')
+        .reduce<Record<string, number>>((acc, s) => ({ ...acc, [s.code ?? 'ERROR']: (acc[s.code ?? 'ERROR'] ?? 0) + 1 }), {}),
       chainsIdentical: chainsIdentical && heights.length > 0,
       height,
       verified,
@@ -396,7 +511,10 @@ export function reportMarkdown(r: FaultReport, targets: { followerExtraMs: numbe
   const ms = (v: number | null): string => (v === null ? '—' : `${(v / 1000).toFixed(2)} s`);
   const lines: string[] = [];
   lines.push(`### ${r.engine}, ${r.orgs} nodes (${r.isolation})`, '');
-  lines.push(`Run of ${ms(r.durationMs)}: ${r.submissions} submissions — ${r.byOutcome.VALID} acknowledged VALID, ${r.byOutcome.INVALID} INVALID, ${r.byOutcome.refused} refused, ${r.byOutcome.unknown} unknown (of which ${r.unknownResolved.committed} turned out committed, ${r.unknownResolved.notCommitted} not).`, '');
+  lines.push(
+    `Run of ${ms(r.durationMs)}: ${r.submissions} submissions — ${r.byOutcome.VALID} acknowledged VALID, ${r.byOutcome.INVALID} INVALID, ${r.byOutcome.refused} refused, ${r.byOutcome.unknown} unknown (of which ${r.unknownResolved.committed} turned out committed, ${r.unknownResolved.notCommitted} not).`,
+    '',
+  );
   const refusals = Object.entries(r.refusedBy).sort((a, b) => b[1] - a[1]);
   if (refusals.length > 0) lines.push(`Refusals by code (never ordered; the client was told so): ${refusals.map(([c, n]) => `${c} ${n}`).join(', ')}.`, '');
   lines.push('| check | result |', '|---|---|');
@@ -405,16 +523,37 @@ export function reportMarkdown(r: FaultReport, targets: { followerExtraMs: numbe
   lines.push(`| "refused" yet committed (a dishonest refusal) | **${r.refusedButCommitted.length}** |`);
   lines.push(`| unknown outcomes without a txId | **${r.unknownWithoutTxId}** |`);
   lines.push(`| identical chains on every node | ${r.chainsIdentical ? 'yes' : '**no**'} (height ${r.height}) |`);
-  lines.push(`| \`ledger verify\` on every node | ${r.verified.every((v) => v.ok) ? 'passed' : `**failed**: ${r.verified.filter((v) => !v.ok).map((v) => `${v.org}: ${v.problem}`).join('; ')}`} |`);
+  lines.push(
+    `| \`ledger verify\` on every node | ${
+      r.verified.every((v) => v.ok)
+        ? 'passed'
+        : `**failed**: ${r.verified
+            .filter((v) => !v.ok)
+            .map((v) => `${v.org}: ${v.problem}`)
+            .join('; ')}`
+    } |`,
+  );
   lines.push('');
   lines.push(`Baseline latency (outside fault windows) p50 ${ms(r.baselineP50Ms)}.`, '');
-  lines.push('| fault | detail | next commit after the fault | worst latency | p99 latency | target |', '|---|---|---|---|---|---|');
+  lines.push('| fault | detail | next commit after the fault | worst latency | p99 latency | target | operators were told |', '|---|---|---|---|---|---|---|');
   for (const w of r.windows) {
     let target = '';
-    if (w.kind === 'kill-follower') target = verdict(w.worstLatencyMs !== null && r.baselineP50Ms !== null && w.worstLatencyMs - r.baselineP50Ms <= targets.followerExtraMs, `worst ≤ baseline + ${ms(targets.followerExtraMs)}`);
-    if (w.kind === 'kill-leader') target = verdict(w.timeToCommitMs !== null && w.timeToCommitMs <= targets.leaderNextCommitMs, `next commit ≤ ${ms(targets.leaderNextCommitMs)}`);
+    if (w.kind === 'kill-follower')
+      target = verdict(
+        w.worstLatencyMs !== null && r.baselineP50Ms !== null && w.worstLatencyMs - r.baselineP50Ms <= targets.followerExtraMs,
+        `worst ≤ baseline + ${ms(targets.followerExtraMs)}`,
+      );
+    if (w.kind === 'kill-leader')
+      target = verdict(w.timeToCommitMs !== null && w.timeToCommitMs <= targets.leaderNextCommitMs, `next commit ≤ ${ms(targets.leaderNextCommitMs)}`);
     if (w.kind === 'kill-loop') target = verdict(w.p99LatencyMs !== null && w.p99LatencyMs <= targets.killCycleP99Ms, `p99 ≤ ${ms(targets.killCycleP99Ms)}`);
-    lines.push(`| ${w.kind} | ${w.detail} | ${ms(w.timeToCommitMs)} | ${ms(w.worstLatencyMs)} | ${ms(w.p99LatencyMs)} | ${target} |`);
+    const told = Object.entries(w.logged)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([m, n]) => `${n} × ${m.replace(/\|/g, '/')}`)
+      .join('; ');
+    lines.push(
+      `| ${w.kind} | ${w.detail} | ${ms(w.timeToCommitMs)} | ${ms(w.worstLatencyMs)} | ${ms(w.p99LatencyMs)} | ${target} | ${told || '**nothing**'} |`,
+    );
   }
   lines.push('', 'What the nodes told their operators (warn and above, all nodes):', '');
   const entries = Object.entries(r.operatorLog).sort((a, b) => b[1] - a[1]);

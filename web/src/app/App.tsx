@@ -14,7 +14,12 @@ function NotForYourRole({ label, role, roles }: { label: string; role: string; r
   return (
     <Stack>
       <Title order={2}>{label}</Title>
-      <ErrorAlert title="Not available for your role" error={new Error(`The ${label} page is for ${roles.join(', ')}; you are signed in as a ${role}. The node would refuse these actions for your certificate.`)} />
+      <ErrorAlert
+        title="Not available for your role"
+        error={
+          new Error(`The ${label} page is for ${roles.join(', ')}; you are signed in as a ${role}. The node would refuse these actions for your certificate.`)
+        }
+      />
     </Stack>
   );
 }
@@ -28,29 +33,51 @@ function Shell(): ReactNode {
   const mine = pagesFor(me.role);
   return (
     <AppShell header={{ height: 60 }} navbar={{ width: 240, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
-      <a className="ml-skip" href="#main">Skip to content</a>
+      <a className="ml-skip" href="#main">
+        Skip to content
+      </a>
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between" wrap="nowrap">
           <Group wrap="nowrap">
             <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Menu" />
-            <Title order={1} size="h3">MedLedger</Title>
-            <Text size="sm" c="dimmed" visibleFrom="sm">console of {node.org} ({node.nodeId})</Text>
+            <Title order={1} size="h3">
+              MedLedger
+            </Title>
+            <Text size="sm" c="dimmed" visibleFrom="sm">
+              console of {node.org} ({node.nodeId})
+            </Text>
           </Group>
           <Group wrap="nowrap" gap="xs">
-            <Text size="sm" data-testid="whoami" title={`${me.org}/${me.id}`}>{me.org}/{/^[0-9a-f]{32,}$/.test(me.id) ? `${me.id.slice(0, 12)}…` : me.id}</Text>
-            <Badge variant="light" aria-label={`role ${me.role}`}>{me.role}</Badge>
-            <Button size="xs" variant="default" onClick={() => void signOut()}>Sign out</Button>
+            <Text size="sm" data-testid="whoami" title={`${me.org}/${me.id}`}>
+              {me.org}/{/^[0-9a-f]{32,}$/.test(me.id) ? `${me.id.slice(0, 12)}…` : me.id}
+            </Text>
+            <Badge variant="light" aria-label={`role ${me.role}`}>
+              {me.role}
+            </Badge>
+            <Button size="xs" variant="default" onClick={() => void signOut()}>
+              Sign out
+            </Button>
           </Group>
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Pages">
         <nav>
           {mine.map((p) => (
-            <NavLink key={p.path} component={Link} href={p.path} label={p.label} title={p.description} active={location === p.path || location.startsWith(`${p.path}/`)} onClick={close} />
+            <NavLink
+              key={p.path}
+              component={Link}
+              href={p.path}
+              label={p.label}
+              title={p.description}
+              active={location === p.path || location.startsWith(`${p.path}/`)}
+              onClick={close}
+            />
           ))}
         </nav>
         {me.org !== node.org ? (
-          <Text size="xs" c="orange" mt="md">You belong to {me.org} but this is {node.org}'s node: reading records works only through your own hospital's console.</Text>
+          <Text size="xs" c="orange" mt="md">
+            You belong to {me.org} but this is {node.org}'s node: reading records works only through your own hospital's console.
+          </Text>
         ) : null}
       </AppShell.Navbar>
       <AppShell.Main id="main">
@@ -60,12 +87,22 @@ function Shell(): ReactNode {
               {mayOpen(p, me.role) ? <p.component /> : <NotForYourRole label={p.label} role={me.role} roles={p.roles === 'all' ? [] : p.roles} />}
             </Route>
           ))}
-          <Route path="/sign-in"><Redirect to={mine[0]?.path ?? '/network'} /></Route>
-          <Route path="/"><Redirect to={mine[0]?.path ?? '/network'} /></Route>
+          <Route path="/sign-in">
+            <Redirect to={mine[0]?.path ?? '/network'} />
+          </Route>
+          <Route path="/">
+            <Redirect to={mine[0]?.path ?? '/network'} />
+          </Route>
           <Route>
             <Stack>
               <Title order={2}>Page not found</Title>
-              <Text>There is no page at {location}. <Anchor component={Link} href="/">Go to the start page</Anchor>.</Text>
+              <Text>
+                There is no page at {location}.{' '}
+                <Anchor component={Link} href="/">
+                  Go to the start page
+                </Anchor>
+                .
+              </Text>
             </Stack>
           </Route>
         </Switch>

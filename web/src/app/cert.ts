@@ -12,7 +12,11 @@ const OID_CN = '2.5.4.3';
 
 const ROLES = new Set(['admin', 'supervisor', 'doctor', 'nurse', 'patient', 'researcher', 'insurer', 'laboratory', 'device', 'peer', 'orderer', 'client']);
 
-export interface CertHolder { readonly org: string; readonly role: string; readonly name: string }
+export interface CertHolder {
+  readonly org: string;
+  readonly role: string;
+  readonly name: string;
+}
 
 export function holderOf(certPem: string): CertHolder | null {
   const m = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(certPem);

@@ -62,7 +62,12 @@ export function ErrorAlert({ error, title }: { error: unknown; title?: string })
   return (
     <Alert color="red" title={title ?? e.title} role="alert">
       <Text size="sm">{e.detail}</Text>
-      {e.code ? <Text size="xs" c="dimmed">code {e.code}{e.txId ? ` · transaction ${e.txId} (check it on the Blocks page before retrying)` : ''}</Text> : null}
+      {e.code ? (
+        <Text size="xs" c="dimmed">
+          code {e.code}
+          {e.txId ? ` · transaction ${e.txId} (check it on the Blocks page before retrying)` : ''}
+        </Text>
+      ) : null}
     </Alert>
   );
 }

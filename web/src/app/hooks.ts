@@ -36,24 +36,29 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Lo
 }
 
 /** Run an action with busy/error/result state (forms and buttons). */
-export function useAction<A extends unknown[], R>(act: (...args: A) => Promise<R>): { run: (...args: A) => Promise<R | undefined>; busy: boolean; error: unknown; result: R | null; reset(): void } {
+export function useAction<A extends unknown[], R>(
+  act: (...args: A) => Promise<R>,
+): { run: (...args: A) => Promise<R | undefined>; busy: boolean; error: unknown; result: R | null; reset(): void } {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [result, setResult] = useState<R | null>(null);
-  const run = useCallback(async (...args: A) => {
-    setBusy(true);
-    setError(null);
-    try {
-      const r = await act(...args);
-      setResult(r);
-      return r;
-    } catch (e) {
-      setError(e);
-      return undefined;
-    } finally {
-      setBusy(false);
-    }
-  }, [act]);
+  const run = useCallback(
+    async (...args: A) => {
+      setBusy(true);
+      setError(null);
+      try {
+        const r = await act(...args);
+        setResult(r);
+        return r;
+      } catch (e) {
+        setError(e);
+        return undefined;
+      } finally {
+        setBusy(false);
+      }
+    },
+    [act],
+  );
   const reset = useCallback(() => {
     setError(null);
     setResult(null);

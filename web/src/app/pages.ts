@@ -25,16 +25,76 @@ export interface PageSpec {
 }
 
 export const PAGES: readonly PageSpec[] = [
-  { path: '/records', label: 'Records', description: "Find a patient, open their records through the audited access decision, create, update, erase", roles: ['doctor', 'nurse', 'supervisor'], component: RecordsPage },
-  { path: '/my-data', label: 'My data', description: 'My records, my consents, who accessed my data, my notifications', roles: ['patient'], component: MyDataPage },
-  { path: '/break-the-glass', label: 'Break the glass', description: 'Emergency access with a mandatory reason: audited as a security alert, the patient notified', roles: ['doctor'], component: BreakGlassPage },
-  { path: '/market', label: 'Data market', description: 'The catalogue of datasets; apply for access; owners approve or deny; the state of every application', roles: 'all', component: MarketPage },
-  { path: '/analytics', label: 'Analytics', description: 'Federated statistics over approved datasets: histogram and summary, small cells withheld', roles: ['researcher', 'insurer', 'supervisor'], component: AnalyticsPage },
-  { path: '/provenance', label: 'Provenance', description: "Every operation on a record, dataset, patient or the organisation, as recorded; download as FHIR AuditEvent / Provenance", roles: ['supervisor', 'admin', 'patient'], component: ProvenancePage },
-  { path: '/admin', label: 'Administration', description: 'This node, the configuration in force, a connection test to every node, membership changes signed by the admins', roles: ['admin'], component: AdminPage },
-  { path: '/lab', label: 'Consensus lab', description: "Run the consensus engines in this node's deterministic simulator; the papers' message complexity and attack probability", roles: ['researcher', 'admin', 'supervisor'], component: LabPage },
-  { path: '/network', label: 'Network', description: 'Every hospital node: role, leader, height, reachability; committed transactions per second, live', roles: 'all', component: NetworkPage },
-  { path: '/blocks', label: 'Blocks', description: 'The ledger block by block: hashes, consensus certificate, transactions; verify the chain in your browser', roles: 'all', component: BlocksPage },
+  {
+    path: '/records',
+    label: 'Records',
+    description: 'Find a patient, open their records through the audited access decision, create, update, erase',
+    roles: ['doctor', 'nurse', 'supervisor'],
+    component: RecordsPage,
+  },
+  {
+    path: '/my-data',
+    label: 'My data',
+    description: 'My records, my consents, who accessed my data, my notifications',
+    roles: ['patient'],
+    component: MyDataPage,
+  },
+  {
+    path: '/break-the-glass',
+    label: 'Break the glass',
+    description: 'Emergency access with a mandatory reason: audited as a security alert, the patient notified',
+    roles: ['doctor'],
+    component: BreakGlassPage,
+  },
+  {
+    path: '/market',
+    label: 'Data market',
+    description: 'The catalogue of datasets; apply for access; owners approve or deny; the state of every application',
+    roles: 'all',
+    component: MarketPage,
+  },
+  {
+    path: '/analytics',
+    label: 'Analytics',
+    description: 'Federated statistics over approved datasets: histogram and summary, small cells withheld',
+    roles: ['researcher', 'insurer', 'supervisor'],
+    component: AnalyticsPage,
+  },
+  {
+    path: '/provenance',
+    label: 'Provenance',
+    description: 'Every operation on a record, dataset, patient or the organisation, as recorded; download as FHIR AuditEvent / Provenance',
+    roles: ['supervisor', 'admin', 'patient'],
+    component: ProvenancePage,
+  },
+  {
+    path: '/admin',
+    label: 'Administration',
+    description: 'This node, the configuration in force, a connection test to every node, membership changes signed by the admins',
+    roles: ['admin'],
+    component: AdminPage,
+  },
+  {
+    path: '/lab',
+    label: 'Consensus lab',
+    description: "Run the consensus engines in this node's deterministic simulator; the papers' message complexity and attack probability",
+    roles: ['researcher', 'admin', 'supervisor'],
+    component: LabPage,
+  },
+  {
+    path: '/network',
+    label: 'Network',
+    description: 'Every hospital node: role, leader, height, reachability; committed transactions per second, live',
+    roles: 'all',
+    component: NetworkPage,
+  },
+  {
+    path: '/blocks',
+    label: 'Blocks',
+    description: 'The ledger block by block: hashes, consensus certificate, transactions; verify the chain in your browser',
+    roles: 'all',
+    component: BlocksPage,
+  },
 ];
 
 export function pagesFor(role: string): readonly PageSpec[] {

@@ -86,14 +86,17 @@ export function SessionProvider({ children }: { children: ReactNode }): ReactNod
     };
   }, []);
 
-  const signIn = useCallback(async (certPem: string, keyPem: string) => {
-    const node = state.kind === 'signed-out' ? state.node : state.kind === 'signed-in' ? state.session.node : await fetchConsoleConfig();
-    // Non-extractable from here on: the PEM text is dropped once this function returns.
-    const key = await importP256SigningKey(keyPem, { extractable: false });
-    const session = await connect(node, certPem, key);
-    await saveSession(certPem, key);
-    setState({ kind: 'signed-in', session });
-  }, [state]);
+  const signIn = useCallback(
+    async (certPem: string, keyPem: string) => {
+      const node = state.kind === 'signed-out' ? state.node : state.kind === 'signed-in' ? state.session.node : await fetchConsoleConfig();
+      // Non-extractable from here on: the PEM text is dropped once this function returns.
+      const key = await importP256SigningKey(keyPem, { extractable: false });
+      const session = await connect(node, certPem, key);
+      await saveSession(certPem, key);
+      setState({ kind: 'signed-in', session });
+    },
+    [state],
+  );
 
   const signOut = useCallback(async () => {
     const node = state.kind === 'signed-in' ? state.session.node : state.kind === 'signed-out' ? state.node : null;

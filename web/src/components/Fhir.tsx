@@ -58,7 +58,10 @@ function humanName(v: unknown): string | null {
   const n = names.find((x) => x['use'] === 'official') ?? names[0];
   if (!n) return null;
   if (str(n['text'])) return str(n['text']);
-  const given = arr(n['given']).map(str).filter((x): x is string => x !== null).join(' ');
+  const given = arr(n['given'])
+    .map(str)
+    .filter((x): x is string => x !== null)
+    .join(' ');
   return [given, str(n['family'])].filter((x) => x).join(' ') || null;
 }
 
@@ -75,8 +78,14 @@ function Fields({ rows, label }: { rows: ReadonlyArray<readonly [string, string 
       <Table.Tbody>
         {shown.map(([k, v]) => (
           <Table.Tr key={k}>
-            <Table.Th w={180} scope="row"><Text size="sm" c="dimmed">{k}</Text></Table.Th>
-            <Table.Td><Text size="sm">{v}</Text></Table.Td>
+            <Table.Th w={180} scope="row">
+              <Text size="sm" c="dimmed">
+                {k}
+              </Text>
+            </Table.Th>
+            <Table.Td>
+              <Text size="sm">{v}</Text>
+            </Table.Td>
           </Table.Tr>
         ))}
       </Table.Tbody>
@@ -87,9 +96,17 @@ function Fields({ rows, label }: { rows: ReadonlyArray<readonly [string, string 
 function Header({ type, title, status }: { type: string; title: string; status?: string | null }): ReactNode {
   return (
     <Group gap="xs" wrap="wrap">
-      <Badge variant="outline" radius="sm">{type}</Badge>
-      <Title order={4} size="h5">{title}</Title>
-      {status ? <Badge color="gray" variant="light">{status}</Badge> : null}
+      <Badge variant="outline" radius="sm">
+        {type}
+      </Badge>
+      <Title order={4} size="h5">
+        {title}
+      </Title>
+      {status ? (
+        <Badge color="gray" variant="light">
+          {status}
+        </Badge>
+      ) : null}
     </Group>
   );
 }
@@ -99,17 +116,51 @@ function ObservationView({ r }: { r: Json }): ReactNode {
   return (
     <Stack gap={4}>
       <Header type="Observation" title={conceptText(r['code']) ?? 'Observation'} status={str(r['status'])} />
-      <Fields label="Observation" rows={[
-        ['Value', valueText(r)],
-        ['Interpretation', arr(r['interpretation']).map(conceptText).filter((x) => x).join(', ') || null],
-        ['Reference range', arr(r['referenceRange']).filter(isObject).map((x) => `${quantityText(x['low']) ?? '…'} – ${quantityText(x['high']) ?? '…'}`).join('; ') || null],
-        ['When', str(r['effectiveDateTime']) ?? (isObject(r['effectivePeriod']) ? str(r['effectivePeriod']['start']) : null) ?? str(r['issued'])],
-        ['Category', arr(r['category']).map(conceptText).filter((x) => x).join(', ') || null],
-        ['Subject', refText(r['subject'])],
-        ['Performer', arr(r['performer']).map(refText).filter((x) => x).join(', ') || null],
-        ...components.map((c, i) => [`${conceptText(c['code']) ?? `Component ${i + 1}`}`, valueText(c)] as const),
-        ['Note', arr(r['note']).filter(isObject).map((n) => str(n['text'])).filter((x) => x).join(' ') || null],
-      ]} />
+      <Fields
+        label="Observation"
+        rows={[
+          ['Value', valueText(r)],
+          [
+            'Interpretation',
+            arr(r['interpretation'])
+              .map(conceptText)
+              .filter((x) => x)
+              .join(', ') || null,
+          ],
+          [
+            'Reference range',
+            arr(r['referenceRange'])
+              .filter(isObject)
+              .map((x) => `${quantityText(x['low']) ?? '…'} – ${quantityText(x['high']) ?? '…'}`)
+              .join('; ') || null,
+          ],
+          ['When', str(r['effectiveDateTime']) ?? (isObject(r['effectivePeriod']) ? str(r['effectivePeriod']['start']) : null) ?? str(r['issued'])],
+          [
+            'Category',
+            arr(r['category'])
+              .map(conceptText)
+              .filter((x) => x)
+              .join(', ') || null,
+          ],
+          ['Subject', refText(r['subject'])],
+          [
+            'Performer',
+            arr(r['performer'])
+              .map(refText)
+              .filter((x) => x)
+              .join(', ') || null,
+          ],
+          ...components.map((c, i) => [`${conceptText(c['code']) ?? `Component ${i + 1}`}`, valueText(c)] as const),
+          [
+            'Note',
+            arr(r['note'])
+              .filter(isObject)
+              .map((n) => str(n['text']))
+              .filter((x) => x)
+              .join(' ') || null,
+          ],
+        ]}
+      />
     </Stack>
   );
 }
@@ -118,40 +169,93 @@ function ConditionView({ r }: { r: Json }): ReactNode {
   return (
     <Stack gap={4}>
       <Header type="Condition" title={conceptText(r['code']) ?? 'Condition'} status={conceptText(r['clinicalStatus'])} />
-      <Fields label="Condition" rows={[
-        ['Verification', conceptText(r['verificationStatus'])],
-        ['Severity', conceptText(r['severity'])],
-        ['Onset', valueText(r, 'onset')],
-        ['Abatement', valueText(r, 'abatement')],
-        ['Recorded', str(r['recordedDate'])],
-        ['Body site', arr(r['bodySite']).map(conceptText).filter((x) => x).join(', ') || null],
-        ['Subject', refText(r['subject'])],
-        ['Note', arr(r['note']).filter(isObject).map((n) => str(n['text'])).filter((x) => x).join(' ') || null],
-      ]} />
+      <Fields
+        label="Condition"
+        rows={[
+          ['Verification', conceptText(r['verificationStatus'])],
+          ['Severity', conceptText(r['severity'])],
+          ['Onset', valueText(r, 'onset')],
+          ['Abatement', valueText(r, 'abatement')],
+          ['Recorded', str(r['recordedDate'])],
+          [
+            'Body site',
+            arr(r['bodySite'])
+              .map(conceptText)
+              .filter((x) => x)
+              .join(', ') || null,
+          ],
+          ['Subject', refText(r['subject'])],
+          [
+            'Note',
+            arr(r['note'])
+              .filter(isObject)
+              .map((n) => str(n['text']))
+              .filter((x) => x)
+              .join(' ') || null,
+          ],
+        ]}
+      />
     </Stack>
   );
 }
 
 function MedicationRequestView({ r }: { r: Json }): ReactNode {
-  const dosage = arr(r['dosageInstruction']).filter(isObject).map((d) => str(d['text']) ?? conceptText(d['route'])).filter((x) => x).join('; ');
+  const dosage = arr(r['dosageInstruction'])
+    .filter(isObject)
+    .map((d) => str(d['text']) ?? conceptText(d['route']))
+    .filter((x) => x)
+    .join('; ');
   return (
     <Stack gap={4}>
-      <Header type="MedicationRequest" title={conceptText(r['medicationCodeableConcept']) ?? refText(r['medicationReference']) ?? 'Medication'} status={str(r['status'])} />
-      <Fields label="Medication request" rows={[
-        ['Intent', str(r['intent'])],
-        ['Dosage', dosage || null],
-        ['Authored', str(r['authoredOn'])],
-        ['Requester', refText(r['requester'])],
-        ['Reason', arr(r['reasonCode']).map(conceptText).filter((x) => x).join(', ') || null],
-        ['Subject', refText(r['subject'])],
-        ['Note', arr(r['note']).filter(isObject).map((n) => str(n['text'])).filter((x) => x).join(' ') || null],
-      ]} />
+      <Header
+        type="MedicationRequest"
+        title={conceptText(r['medicationCodeableConcept']) ?? refText(r['medicationReference']) ?? 'Medication'}
+        status={str(r['status'])}
+      />
+      <Fields
+        label="Medication request"
+        rows={[
+          ['Intent', str(r['intent'])],
+          ['Dosage', dosage || null],
+          ['Authored', str(r['authoredOn'])],
+          ['Requester', refText(r['requester'])],
+          [
+            'Reason',
+            arr(r['reasonCode'])
+              .map(conceptText)
+              .filter((x) => x)
+              .join(', ') || null,
+          ],
+          ['Subject', refText(r['subject'])],
+          [
+            'Note',
+            arr(r['note'])
+              .filter(isObject)
+              .map((n) => str(n['text']))
+              .filter((x) => x)
+              .join(' ') || null,
+          ],
+        ]}
+      />
     </Stack>
   );
 }
 
 function AllergyView({ r }: { r: Json }): ReactNode {
-  const reactions = arr(r['reaction']).filter(isObject).map((x) => [arr(x['manifestation']).map(conceptText).filter((m) => m).join(', '), str(x['severity'])].filter((m) => m).join(' — ')).filter((x) => x);
+  const reactions = arr(r['reaction'])
+    .filter(isObject)
+    .map((x) =>
+      [
+        arr(x['manifestation'])
+          .map(conceptText)
+          .filter((m) => m)
+          .join(', '),
+        str(x['severity']),
+      ]
+        .filter((m) => m)
+        .join(' — '),
+    )
+    .filter((x) => x);
   const criticality = str(r['criticality']);
   return (
     <Stack gap={4}>
@@ -159,16 +263,25 @@ function AllergyView({ r }: { r: Json }): ReactNode {
         <Header type="AllergyIntolerance" title={conceptText(r['code']) ?? 'Allergy'} status={conceptText(r['clinicalStatus'])} />
         {criticality === 'high' ? <Badge color="red">high criticality</Badge> : null}
       </Group>
-      <Fields label="Allergy or intolerance" rows={[
-        ['Type', str(r['type'])],
-        ['Category', arr(r['category']).map(str).filter((x) => x).join(', ') || null],
-        ['Criticality', criticality],
-        ['Reactions', reactions.join('; ') || null],
-        ['Verification', conceptText(r['verificationStatus'])],
-        ['Onset', valueText(r, 'onset')],
-        ['Recorded', str(r['recordedDate'])],
-        ['Patient', refText(r['patient'])],
-      ]} />
+      <Fields
+        label="Allergy or intolerance"
+        rows={[
+          ['Type', str(r['type'])],
+          [
+            'Category',
+            arr(r['category'])
+              .map(str)
+              .filter((x) => x)
+              .join(', ') || null,
+          ],
+          ['Criticality', criticality],
+          ['Reactions', reactions.join('; ') || null],
+          ['Verification', conceptText(r['verificationStatus'])],
+          ['Onset', valueText(r, 'onset')],
+          ['Recorded', str(r['recordedDate'])],
+          ['Patient', refText(r['patient'])],
+        ]}
+      />
     </Stack>
   );
 }
@@ -177,33 +290,78 @@ function DiagnosticReportView({ r }: { r: Json }): ReactNode {
   return (
     <Stack gap={4}>
       <Header type="DiagnosticReport" title={conceptText(r['code']) ?? 'Report'} status={str(r['status'])} />
-      <Fields label="Diagnostic report" rows={[
-        ['Conclusion', str(r['conclusion'])],
-        ['Findings', arr(r['conclusionCode']).map(conceptText).filter((x) => x).join(', ') || null],
-        ['Category', arr(r['category']).map(conceptText).filter((x) => x).join(', ') || null],
-        ['When', str(r['effectiveDateTime']) ?? str(r['issued'])],
-        ['Results', arr(r['result']).map(refText).filter((x) => x).join(', ') || null],
-        ['Performer', arr(r['performer']).map(refText).filter((x) => x).join(', ') || null],
-        ['Subject', refText(r['subject'])],
-      ]} />
+      <Fields
+        label="Diagnostic report"
+        rows={[
+          ['Conclusion', str(r['conclusion'])],
+          [
+            'Findings',
+            arr(r['conclusionCode'])
+              .map(conceptText)
+              .filter((x) => x)
+              .join(', ') || null,
+          ],
+          [
+            'Category',
+            arr(r['category'])
+              .map(conceptText)
+              .filter((x) => x)
+              .join(', ') || null,
+          ],
+          ['When', str(r['effectiveDateTime']) ?? str(r['issued'])],
+          [
+            'Results',
+            arr(r['result'])
+              .map(refText)
+              .filter((x) => x)
+              .join(', ') || null,
+          ],
+          [
+            'Performer',
+            arr(r['performer'])
+              .map(refText)
+              .filter((x) => x)
+              .join(', ') || null,
+          ],
+          ['Subject', refText(r['subject'])],
+        ]}
+      />
     </Stack>
   );
 }
 
 function PatientView({ r }: { r: Json }): ReactNode {
-  const telecom = arr(r['telecom']).filter(isObject).map((t) => str(t['value'])).filter((x) => x).join(', ');
-  const address = arr(r['address']).filter(isObject).map((a) => str(a['text']) ?? [arr(a['line']).map(str).join(' '), str(a['city']), str(a['country'])].filter((x) => x).join(', ')).filter((x) => x).join('; ');
+  const telecom = arr(r['telecom'])
+    .filter(isObject)
+    .map((t) => str(t['value']))
+    .filter((x) => x)
+    .join(', ');
+  const address = arr(r['address'])
+    .filter(isObject)
+    .map((a) => str(a['text']) ?? [arr(a['line']).map(str).join(' '), str(a['city']), str(a['country'])].filter((x) => x).join(', '))
+    .filter((x) => x)
+    .join('; ');
   return (
     <Stack gap={4}>
       <Header type="Patient" title={humanName(r['name']) ?? 'Patient'} status={r['active'] === false ? 'inactive' : null} />
-      <Fields label="Patient" rows={[
-        ['Gender', str(r['gender'])],
-        ['Born', str(r['birthDate'])],
-        ['Deceased', valueText(r, 'deceased')],
-        ['Contact', telecom || null],
-        ['Address', address || null],
-        ['Language', arr(r['communication']).filter(isObject).map((c) => conceptText(c['language'])).filter((x) => x).join(', ') || null],
-      ]} />
+      <Fields
+        label="Patient"
+        rows={[
+          ['Gender', str(r['gender'])],
+          ['Born', str(r['birthDate'])],
+          ['Deceased', valueText(r, 'deceased')],
+          ['Contact', telecom || null],
+          ['Address', address || null],
+          [
+            'Language',
+            arr(r['communication'])
+              .filter(isObject)
+              .map((c) => conceptText(c['language']))
+              .filter((x) => x)
+              .join(', ') || null,
+          ],
+        ]}
+      />
     </Stack>
   );
 }
@@ -213,13 +371,18 @@ function GenericView({ r }: { r: Json }): ReactNode {
   return (
     <Stack gap={4}>
       <Header type={str(r['resourceType']) ?? 'JSON'} title="(shown as stored)" />
-      <Code block>{text.length > GENERIC_TEXT_MAX ? `${text.slice(0, GENERIC_TEXT_MAX)}\n… (${text.length - GENERIC_TEXT_MAX} more characters: download the part)` : text}</Code>
+      <Code block>
+        {text.length > GENERIC_TEXT_MAX ? `${text.slice(0, GENERIC_TEXT_MAX)}\n… (${text.length - GENERIC_TEXT_MAX} more characters: download the part)` : text}
+      </Code>
     </Stack>
   );
 }
 
 function BundleView({ r, depth }: { r: Json; depth: number }): ReactNode {
-  const entries = arr(r['entry']).filter(isObject).map((e) => e['resource']).filter(isObject);
+  const entries = arr(r['entry'])
+    .filter(isObject)
+    .map((e) => e['resource'])
+    .filter(isObject);
   return (
     <Stack gap="xs">
       <Header type="Bundle" title={`${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}`} status={str(r['type'])} />
@@ -228,7 +391,11 @@ function BundleView({ r, depth }: { r: Json; depth: number }): ReactNode {
           <FhirResourceView resource={e} depth={depth + 1} />
         </Card>
       ))}
-      {entries.length > BUNDLE_ENTRIES_MAX ? <Text size="sm" c="dimmed">… {entries.length - BUNDLE_ENTRIES_MAX} more entries (download the part to see them all)</Text> : null}
+      {entries.length > BUNDLE_ENTRIES_MAX ? (
+        <Text size="sm" c="dimmed">
+          … {entries.length - BUNDLE_ENTRIES_MAX} more entries (download the part to see them all)
+        </Text>
+      ) : null}
     </Stack>
   );
 }
@@ -237,13 +404,21 @@ function BundleView({ r, depth }: { r: Json; depth: number }): ReactNode {
 export function FhirResourceView({ resource, depth = 0 }: { resource: unknown; depth?: number }): ReactNode {
   if (!isObject(resource)) return <Text size="sm">Not a FHIR resource.</Text>;
   switch (depth > 3 ? '' : resource['resourceType']) {
-    case 'Observation': return <ObservationView r={resource} />;
-    case 'Condition': return <ConditionView r={resource} />;
-    case 'MedicationRequest': return <MedicationRequestView r={resource} />;
-    case 'AllergyIntolerance': return <AllergyView r={resource} />;
-    case 'DiagnosticReport': return <DiagnosticReportView r={resource} />;
-    case 'Patient': return <PatientView r={resource} />;
-    case 'Bundle': return <BundleView r={resource} depth={depth} />;
-    default: return <GenericView r={resource} />;
+    case 'Observation':
+      return <ObservationView r={resource} />;
+    case 'Condition':
+      return <ConditionView r={resource} />;
+    case 'MedicationRequest':
+      return <MedicationRequestView r={resource} />;
+    case 'AllergyIntolerance':
+      return <AllergyView r={resource} />;
+    case 'DiagnosticReport':
+      return <DiagnosticReportView r={resource} />;
+    case 'Patient':
+      return <PatientView r={resource} />;
+    case 'Bundle':
+      return <BundleView r={resource} depth={depth} />;
+    default:
+      return <GenericView r={resource} />;
   }
 }

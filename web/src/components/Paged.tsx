@@ -31,8 +31,20 @@ export function PageControl<T>({ paged, label, pageSize = DEFAULT_PAGE_SIZE }: {
   const last = Math.min(paged.total, paged.page * pageSize);
   return (
     <Group justify="space-between" mt="xs">
-      <Text size="sm" c="dimmed" aria-live="polite">{first}–{last} of {paged.total} {label}</Text>
-      {paged.pages > 1 ? <Pagination total={paged.pages} value={paged.page} onChange={paged.setPage} size="sm" aria-label={`Pages of ${label}`} getControlProps={(control) => ({ "aria-label": `${control} page of ${label}` })} getItemProps={(page) => ({ "aria-label": `${label}, page ${page}` })} /> : null}
+      <Text size="sm" c="dimmed" aria-live="polite">
+        {first}–{last} of {paged.total} {label}
+      </Text>
+      {paged.pages > 1 ? (
+        <Pagination
+          total={paged.pages}
+          value={paged.page}
+          onChange={paged.setPage}
+          size="sm"
+          aria-label={`Pages of ${label}`}
+          getControlProps={(control) => ({ 'aria-label': `${control} page of ${label}` })}
+          getItemProps={(page) => ({ 'aria-label': `${label}, page ${page}` })}
+        />
+      ) : null}
     </Group>
   );
 }

@@ -24,7 +24,17 @@ function mediaTypeOf(file: File): string {
   return 'application/octet-stream';
 }
 
-export function RecordForm({ mode, recordId: fixedId, submitLabel, onSubmit }: { mode: 'create' | 'update'; recordId?: string; submitLabel: string; onSubmit(v: RecordFormValue): Promise<void> }): ReactNode {
+export function RecordForm({
+  mode,
+  recordId: fixedId,
+  submitLabel,
+  onSubmit,
+}: {
+  mode: 'create' | 'update';
+  recordId?: string;
+  submitLabel: string;
+  onSubmit(v: RecordFormValue): Promise<void>;
+}): ReactNode {
   const [recordId, setRecordId] = useState(fixedId ?? `rec-${Date.now().toString(36)}`);
   const [kind, setKind] = useState<'fhir' | 'file'>('fhir');
   const [json, setJson] = useState('');
@@ -38,7 +48,8 @@ export function RecordForm({ mode, recordId: fixedId, submitLabel, onSubmit }: {
     e.preventDefault();
     setProblem(null);
     setError(null);
-    if (!ID_RE.test(recordId)) return setProblem('The record id must start with a letter or digit and use only letters, digits, dot, dash and underscore (at most 64).');
+    if (!ID_RE.test(recordId))
+      return setProblem('The record id must start with a letter or digit and use only letters, digits, dot, dash and underscore (at most 64).');
     let input: RecordInput;
     if (kind === 'fhir') {
       let resource: unknown;
@@ -47,7 +58,8 @@ export function RecordForm({ mode, recordId: fixedId, submitLabel, onSubmit }: {
       } catch (err) {
         return setProblem(`The FHIR JSON does not parse: ${(err as Error).message}`);
       }
-      if (typeof resource !== 'object' || resource === null || typeof (resource as { resourceType?: unknown }).resourceType !== 'string') return setProblem('The JSON must be a FHIR resource with a resourceType.');
+      if (typeof resource !== 'object' || resource === null || typeof (resource as { resourceType?: unknown }).resourceType !== 'string')
+        return setProblem('The JSON must be a FHIR resource with a resourceType.');
       input = { kind: 'fhir', resource };
     } else {
       if (!file) return setProblem('Choose a file.');
@@ -67,22 +79,65 @@ export function RecordForm({ mode, recordId: fixedId, submitLabel, onSubmit }: {
   return (
     <form onSubmit={(e) => void submit(e)} aria-label={mode === 'create' ? 'New record' : 'New version'}>
       <Stack gap="sm">
-        {mode === 'create' ? <TextInput label="Record id" description="Unique in the consortium" value={recordId} onChange={(e) => setRecordId(e.currentTarget.value)} required /> : null}
-        <SegmentedControl value={kind} onChange={(v) => setKind(v as 'fhir' | 'file')} data={[{ value: 'fhir', label: 'FHIR JSON' }, { value: 'file', label: 'File (CSV, PDF, image)' }]} aria-label="Content kind" />
+        {mode === 'create' ? (
+          <TextInput label="Record id" description="Unique in the consortium" value={recordId} onChange={(e) => setRecordId(e.currentTarget.value)} required />
+        ) : null}
+        <SegmentedControl
+          value={kind}
+          onChange={(v) => setKind(v as 'fhir' | 'file')}
+          data={[
+            { value: 'fhir', label: 'FHIR JSON' },
+            { value: 'file', label: 'File (CSV, PDF, image)' },
+          ]}
+          aria-label="Content kind"
+        />
         {kind === 'fhir' ? (
           <>
-            <Textarea label="FHIR resource or Bundle (JSON)" description="Validated as FHIR R4 by the node; sensitivity from the hospital's classification rules (e.g. mental health codes are restricted)" autosize minRows={6} maxRows={16} value={json} onChange={(e) => setJson(e.currentTarget.value)} styles={{ input: { fontFamily: 'monospace' } }} />
-            <FileInput label="…or load a .json file" accept=".json,application/json,application/fhir+json" clearable onChange={(f) => { if (f) void f.text().then(setJson); }} />
+            <Textarea
+              label="FHIR resource or Bundle (JSON)"
+              description="Validated as FHIR R4 by the node; sensitivity from the hospital's classification rules (e.g. mental health codes are restricted)"
+              autosize
+              minRows={6}
+              maxRows={16}
+              value={json}
+              onChange={(e) => setJson(e.currentTarget.value)}
+              styles={{ input: { fontFamily: 'monospace' } }}
+            />
+            <FileInput
+              label="…or load a .json file"
+              accept=".json,application/json,application/fhir+json"
+              clearable
+              onChange={(f) => {
+                if (f) void f.text().then(setJson);
+              }}
+            />
           </>
         ) : (
           <Group grow align="flex-start">
             <FileInput label="File" accept=".csv,text/csv,application/pdf,image/png,image/jpeg" value={file} onChange={setFile} clearable required />
-            <Select label="Sensitivity" data={['normal', 'sensitive', 'restricted']} value={sensitivity} onChange={(v) => setSensitivity((v ?? 'normal') as typeof sensitivity)} allowDeselect={false} />
+            <Select
+              label="Sensitivity"
+              data={['normal', 'sensitive', 'restricted']}
+              value={sensitivity}
+              onChange={(v) => setSensitivity((v ?? 'normal') as typeof sensitivity)}
+              allowDeselect={false}
+            />
           </Group>
         )}
-        {problem ? <Alert color="red" role="alert">{problem}</Alert> : null}
+        {problem ? (
+          <Alert color="red" role="alert">
+            {problem}
+          </Alert>
+        ) : null}
         {error ? <ErrorAlert error={error} /> : null}
-        <Group><Button type="submit" loading={busy}>{submitLabel}</Button><Text size="xs" c="dimmed">Sealed at your hospital's node; the write is signed in this browser and decided on the ledger.</Text></Group>
+        <Group>
+          <Button type="submit" loading={busy}>
+            {submitLabel}
+          </Button>
+          <Text size="xs" c="dimmed">
+            Sealed at your hospital's node; the write is signed in this browser and decided on the ledger.
+          </Text>
+        </Group>
       </Stack>
     </form>
   );

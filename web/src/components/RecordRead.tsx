@@ -22,7 +22,12 @@ export type ReadResult = Awaited<ReturnType<HealthClient['readRecord']>>;
 const CSV_ROWS_SHOWN = 20;
 const decoder = new TextDecoder();
 
-interface OnChainPart { readonly sensitivity: string; readonly cid: string; readonly mediaType: string; readonly sizeBytes?: number }
+interface OnChainPart {
+  readonly sensitivity: string;
+  readonly cid: string;
+  readonly mediaType: string;
+  readonly sizeBytes?: number;
+}
 
 function onChainParts(decision: Record<string, unknown>): OnChainPart[] {
   const record = decision['record'];
@@ -31,7 +36,15 @@ function onChainParts(decision: Record<string, unknown>): OnChainPart[] {
   return Array.isArray(parts) ? (parts as OnChainPart[]) : [];
 }
 
-const EXTENSIONS: Readonly<Record<string, string>> = { 'application/fhir+json': 'json', 'application/json': 'json', 'text/csv': 'csv', 'application/pdf': 'pdf', 'image/png': 'png', 'image/jpeg': 'jpg', 'text/plain': 'txt' };
+const EXTENSIONS: Readonly<Record<string, string>> = {
+  'application/fhir+json': 'json',
+  'application/json': 'json',
+  'text/csv': 'csv',
+  'application/pdf': 'pdf',
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'text/plain': 'txt',
+};
 
 export function downloadBytes(bytes: Uint8Array, mediaType: string, name: string): void {
   const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: mediaType }));
@@ -45,18 +58,38 @@ export function downloadBytes(bytes: Uint8Array, mediaType: string, name: string
 }
 
 function CsvTable({ bytes, label }: { bytes: Uint8Array; label: string }): ReactNode {
-  const rows = decoder.decode(bytes).split(/\r?\n/).filter((l) => l !== '').map((l) => l.split(','));
+  const rows = decoder
+    .decode(bytes)
+    .split(/\r?\n/)
+    .filter((l) => l !== '')
+    .map((l) => l.split(','));
   const [head, ...body] = rows;
   if (!head) return <Text size="sm">Empty CSV.</Text>;
   return (
     <TableScroll label={label}>
       <Table striped withTableBorder>
-        <Table.Thead><Table.Tr>{head.map((h, i) => <Table.Th key={i}>{h}</Table.Th>)}</Table.Tr></Table.Thead>
+        <Table.Thead>
+          <Table.Tr>
+            {head.map((h, i) => (
+              <Table.Th key={i}>{h}</Table.Th>
+            ))}
+          </Table.Tr>
+        </Table.Thead>
         <Table.Tbody>
-          {body.slice(0, CSV_ROWS_SHOWN).map((r, i) => <Table.Tr key={i}>{r.map((c, j) => <Table.Td key={j}>{c}</Table.Td>)}</Table.Tr>)}
+          {body.slice(0, CSV_ROWS_SHOWN).map((r, i) => (
+            <Table.Tr key={i}>
+              {r.map((c, j) => (
+                <Table.Td key={j}>{c}</Table.Td>
+              ))}
+            </Table.Tr>
+          ))}
         </Table.Tbody>
       </Table>
-      {body.length > CSV_ROWS_SHOWN ? <Text size="xs" c="dimmed">{body.length - CSV_ROWS_SHOWN} more rows: download to see them all</Text> : null}
+      {body.length > CSV_ROWS_SHOWN ? (
+        <Text size="xs" c="dimmed">
+          {body.length - CSV_ROWS_SHOWN} more rows: download to see them all
+        </Text>
+      ) : null}
     </TableScroll>
   );
 }
@@ -71,13 +104,26 @@ function PartContent({ part }: { part: RecordPart }): ReactNode {
     try {
       return <FhirResourceView resource={JSON.parse(decoder.decode(part.content)) as unknown} />;
     } catch {
-      return <Text size="sm" c="red">This part is not valid JSON.</Text>;
+      return (
+        <Text size="sm" c="red">
+          This part is not valid JSON.
+        </Text>
+      );
     }
   }
   if (part.mediaType === 'text/csv') return <CsvTable bytes={part.content} label={`CSV content (${part.sensitivity} part)`} />;
   if (/^image\/(png|jpeg|gif|webp)$/.test(part.mediaType)) return <ImagePreview part={part} />;
-  if (part.mediaType.startsWith('text/')) return <Text size="sm" style={{ whiteSpace: 'pre-wrap' }}>{decoder.decode(part.content.subarray(0, 20_000))}</Text>;
-  return <Text size="sm" c="dimmed">{part.mediaType} content: download it to open it.</Text>;
+  if (part.mediaType.startsWith('text/'))
+    return (
+      <Text size="sm" style={{ whiteSpace: 'pre-wrap' }}>
+        {decoder.decode(part.content.subarray(0, 20_000))}
+      </Text>
+    );
+  return (
+    <Text size="sm" c="dimmed">
+      {part.mediaType} content: download it to open it.
+    </Text>
+  );
 }
 
 function Verification({ result, client }: { result: ReadResult; client: HealthClient }): ReactNode {
@@ -88,19 +134,58 @@ function Verification({ result, client }: { result: ReadResult; client: HealthCl
   const committed = status.data?.code === 'VALID';
   return (
     <Card withBorder data-testid="verification" aria-label="Verification">
-      <Title order={4} size="h5" mb="xs">Verification</Title>
+      <Title order={4} size="h5" mb="xs">
+        Verification
+      </Title>
       <List spacing={4} size="sm">
-        <List.Item icon={<Badge color={committed ? 'green' : status.loading ? 'gray' : 'red'} variant="light" size="sm" miw={36}>{committed ? 'ok' : status.loading ? '…' : 'no'}</Badge>}>
-          {committed ? <>Access decision committed on the ledger: block {status.data?.blockNumber}, transaction {shortHex(result.txId, 16)}, VALID</> : status.loading ? 'Looking the decision up on the ledger…' : <>Decision {shortHex(result.txId, 16)} not found VALID on the ledger ({status.data?.code ?? 'no answer'})</>}
+        <List.Item
+          icon={
+            <Badge color={committed ? 'green' : status.loading ? 'gray' : 'red'} variant="light" size="sm" miw={36}>
+              {committed ? 'ok' : status.loading ? '…' : 'no'}
+            </Badge>
+          }
+        >
+          {committed ? (
+            <>
+              Access decision committed on the ledger: block {status.data?.blockNumber}, transaction {shortHex(result.txId, 16)}, VALID
+            </>
+          ) : status.loading ? (
+            'Looking the decision up on the ledger…'
+          ) : (
+            <>
+              Decision {shortHex(result.txId, 16)} not found VALID on the ledger ({status.data?.code ?? 'no answer'})
+            </>
+          )}
         </List.Item>
-        <List.Item icon={<Badge color={allMatch ? 'green' : 'red'} variant="light" size="sm" miw={36}>{allMatch ? 'ok' : 'no'}</Badge>}>
-          {allMatch ? <>Content addresses match the chain: {result.parts.map((p) => `${p.sensitivity} ${shortHex(p.cid, 14)}`).join(', ')}</> : 'A part does not carry the content address the chain names'}
+        <List.Item
+          icon={
+            <Badge color={allMatch ? 'green' : 'red'} variant="light" size="sm" miw={36}>
+              {allMatch ? 'ok' : 'no'}
+            </Badge>
+          }
+        >
+          {allMatch ? (
+            <>Content addresses match the chain: {result.parts.map((p) => `${p.sensitivity} ${shortHex(p.cid, 14)}`).join(', ')}</>
+          ) : (
+            'A part does not carry the content address the chain names'
+          )}
         </List.Item>
-        <List.Item icon={<Badge color="green" variant="light" size="sm" miw={36}>ok</Badge>}>
-          Integrity checked by your hospital's node: it recomputed each CID over the sealed bytes fetched from {result.custodian ?? 'the custodian'} and the keyed commitment over the decrypted content (content that fails either is never released)
+        <List.Item
+          icon={
+            <Badge color="green" variant="light" size="sm" miw={36}>
+              ok
+            </Badge>
+          }
+        >
+          Integrity checked by your hospital's node: it recomputed each CID over the sealed bytes fetched from {result.custodian ?? 'the custodian'} and the
+          keyed commitment over the decrypted content (content that fails either is never released)
         </List.Item>
       </List>
-      {committed && allMatch ? <Text size="sm" fw={700} c="green" mt="xs" data-testid="verified">Verified</Text> : null}
+      {committed && allMatch ? (
+        <Text size="sm" fw={700} c="green" mt="xs" data-testid="verified">
+          Verified
+        </Text>
+      ) : null}
     </Card>
   );
 }
@@ -115,35 +200,67 @@ export function ReadOutcome({ result, recordId, client }: { result: ReadResult; 
     <Stack data-testid="read-outcome">
       {result.allowed ? (
         <Alert color={flags.includes('break-the-glass') ? 'orange' : 'green'} title="Access allowed — the decision is on the ledger" data-testid="decision">
-          <Text size="sm">Basis: {basis ? String(basis['rule'] ?? 'rule') : 'rule'}{basis && basis['consentId'] ? ` (consent ${String(basis['consentId'])})` : ''}{flags.length ? `; flags: ${flags.join(', ')}` : ''}</Text>
-          <Text size="xs" c="dimmed">audit {String(d['auditId'] ?? '')} · transaction {shortHex(result.txId, 16)} · version {result.version} · custodian {result.custodian}</Text>
+          <Text size="sm">
+            Basis: {basis ? String(basis['rule'] ?? 'rule') : 'rule'}
+            {basis && basis['consentId'] ? ` (consent ${String(basis['consentId'])})` : ''}
+            {flags.length ? `; flags: ${flags.join(', ')}` : ''}
+          </Text>
+          <Text size="xs" c="dimmed">
+            audit {String(d['auditId'] ?? '')} · transaction {shortHex(result.txId, 16)} · version {result.version} · custodian {result.custodian}
+          </Text>
         </Alert>
       ) : (
         <Alert color="red" title="Access denied — the refusal is recorded on the ledger" role="alert" data-testid="decision">
-          <List size="sm">{reasons.map((r, i) => <List.Item key={i}>{r}</List.Item>)}</List>
-          <Text size="xs" c="dimmed">audit {String(d['auditId'] ?? '')} · transaction {shortHex(result.txId, 16)}</Text>
+          <List size="sm">
+            {reasons.map((r, i) => (
+              <List.Item key={i}>{r}</List.Item>
+            ))}
+          </List>
+          <Text size="xs" c="dimmed">
+            audit {String(d['auditId'] ?? '')} · transaction {shortHex(result.txId, 16)}
+          </Text>
         </Alert>
       )}
-      {result.session?.notice ? <Alert color="orange" title={`Your BMRS session: ${result.session.stateName}`}>{result.session.notice}</Alert> : null}
+      {result.session?.notice ? (
+        <Alert color="orange" title={`Your BMRS session: ${result.session.stateName}`}>
+          {result.session.notice}
+        </Alert>
+      ) : null}
       {result.allowed ? <Verification result={result} client={client} /> : null}
       {result.parts.map((p) => (
         <Card key={p.cid} withBorder data-testid="record-part">
           <Group justify="space-between" mb="xs" wrap="wrap">
             <Group gap="xs">
               <Badge color={p.sensitivity === 'normal' ? 'blue' : p.sensitivity === 'sensitive' ? 'grape' : 'red'}>{p.sensitivity}</Badge>
-              <Text size="sm">{p.mediaType} · {p.content.byteLength} bytes · CID <span title={p.cid}>{shortHex(p.cid, 20)}</span></Text>
+              <Text size="sm">
+                {p.mediaType} · {p.content.byteLength} bytes · CID <span title={p.cid}>{shortHex(p.cid, 20)}</span>
+              </Text>
             </Group>
-            <Button size="xs" variant="default" onClick={() => downloadBytes(p.content, p.mediaType, `${recordId}-v${result.version ?? 0}-${p.sensitivity}.${EXTENSIONS[p.mediaType] ?? 'bin'}`)}>Download {p.sensitivity} part</Button>
+            <Button
+              size="xs"
+              variant="default"
+              onClick={() => downloadBytes(p.content, p.mediaType, `${recordId}-v${result.version ?? 0}-${p.sensitivity}.${EXTENSIONS[p.mediaType] ?? 'bin'}`)}
+            >
+              Download {p.sensitivity} part
+            </Button>
           </Group>
           <PartContent part={p} />
         </Card>
       ))}
       {result.csv && result.parts.length > 1 ? (
-        <Anchor component="button" type="button" size="sm" onClick={() => downloadBytes(result.csv!, 'text/csv', `${recordId}-joined.csv`)}>Download the released parts joined into one CSV</Anchor>
+        <Anchor component="button" type="button" size="sm" onClick={() => downloadBytes(result.csv!, 'text/csv', `${recordId}-joined.csv`)}>
+          Download the released parts joined into one CSV
+        </Anchor>
       ) : null}
       {result.withheld.length > 0 ? (
         <Alert color="gray" title="Withheld parts" data-testid="withheld">
-          <List size="sm">{result.withheld.map((w, i) => <List.Item key={i}>The {w.sensitivity} part: {w.reasons.join('; ')}</List.Item>)}</List>
+          <List size="sm">
+            {result.withheld.map((w, i) => (
+              <List.Item key={i}>
+                The {w.sensitivity} part: {w.reasons.join('; ')}
+              </List.Item>
+            ))}
+          </List>
         </Alert>
       ) : null}
     </Stack>

@@ -9,7 +9,17 @@ import { Alert, Badge, Button, Card, FileInput, Group, List, SegmentedControl, S
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { randomBytes } from '../../../src/codec/index.ts';
 import type { ConsortiumConfig } from '../../../src/ledger/config.ts';
-import { configSignaturesNeeded, decodeConfigDraft, encodeConfigDraft, finishConfigDraft, RUNTIME_MEMBERSHIP_ENGINES, signConfigDraft, startConfigDraft, type ConfigDraft, type ConfigDraftSummary } from '../../../src/ledger/config-update.ts';
+import {
+  configSignaturesNeeded,
+  decodeConfigDraft,
+  encodeConfigDraft,
+  finishConfigDraft,
+  RUNTIME_MEMBERSHIP_ENGINES,
+  signConfigDraft,
+  startConfigDraft,
+  type ConfigDraft,
+  type ConfigDraftSummary,
+} from '../../../src/ledger/config-update.ts';
 import { configWithHospital, configWithoutHospital } from '../../../src/ledger/membership.ts';
 import { holderOf } from '../app/cert.ts';
 import { ErrorAlert } from '../app/errors.tsx';
@@ -33,7 +43,11 @@ function signedOrgs(draft: ConfigDraft, config: ConsortiumConfig): string[] {
   return [...orgs].sort();
 }
 
-interface OpenDraft { readonly name: string; readonly draft: ConfigDraft; readonly summary: ConfigDraftSummary }
+interface OpenDraft {
+  readonly name: string;
+  readonly draft: ConfigDraft;
+  readonly summary: ConfigDraftSummary;
+}
 
 function describeChange(summary: ConfigDraftSummary, before: ConsortiumConfig | null): string {
   const after = summary.record.config.orgs.map((o) => o.org);
@@ -55,18 +69,62 @@ function NodeInfo({ session }: { session: Session }): ReactNode {
   const s = status.data;
   return (
     <Card withBorder>
-      <Title order={3} size="h4" mb="xs">This node</Title>
+      <Title order={3} size="h4" mb="xs">
+        This node
+      </Title>
       {status.error ? <ErrorAlert error={status.error} /> : null}
       {s ? (
         <SimpleGrid cols={{ base: 2, sm: 4 }} data-testid="node-info">
-          <div><Text size="xs" c="dimmed">Node</Text><Text>{s.nodeId}</Text></div>
-          <div><Text size="xs" c="dimmed">Hospital</Text><Text>{s.org}</Text></div>
-          <div><Text size="xs" c="dimmed">Roles</Text><Text>{s.roles.join(' + ')}</Text></div>
-          <div><Text size="xs" c="dimmed">Engine</Text><Text>{s.consensus?.engine ?? 'peer only'}</Text></div>
-          <div><Text size="xs" c="dimmed">Height</Text><Text>{s.height}</Text></div>
-          <div><Text size="xs" c="dimmed">Last block</Text><Text ff="monospace" title={s.lastBlockHashHex}>{shortHex(s.lastBlockHashHex, 16)}</Text></div>
-          <div><Text size="xs" c="dimmed">Config sequence</Text><Text>{s.configSequence}</Text></div>
-          <div><Text size="xs" c="dimmed">Running since</Text><Text>{localTime(s.startedAtMs)}</Text></div>
+          <div>
+            <Text size="xs" c="dimmed">
+              Node
+            </Text>
+            <Text>{s.nodeId}</Text>
+          </div>
+          <div>
+            <Text size="xs" c="dimmed">
+              Hospital
+            </Text>
+            <Text>{s.org}</Text>
+          </div>
+          <div>
+            <Text size="xs" c="dimmed">
+              Roles
+            </Text>
+            <Text>{s.roles.join(' + ')}</Text>
+          </div>
+          <div>
+            <Text size="xs" c="dimmed">
+              Engine
+            </Text>
+            <Text>{s.consensus?.engine ?? 'peer only'}</Text>
+          </div>
+          <div>
+            <Text size="xs" c="dimmed">
+              Height
+            </Text>
+            <Text>{s.height}</Text>
+          </div>
+          <div>
+            <Text size="xs" c="dimmed">
+              Last block
+            </Text>
+            <Text ff="monospace" title={s.lastBlockHashHex}>
+              {shortHex(s.lastBlockHashHex, 16)}
+            </Text>
+          </div>
+          <div>
+            <Text size="xs" c="dimmed">
+              Config sequence
+            </Text>
+            <Text>{s.configSequence}</Text>
+          </div>
+          <div>
+            <Text size="xs" c="dimmed">
+              Running since
+            </Text>
+            <Text>{localTime(s.startedAtMs)}</Text>
+          </div>
         </SimpleGrid>
       ) : null}
     </Card>
@@ -78,18 +136,48 @@ function ConfigView({ session }: { session: Session }): ReactNode {
   const c = config.data;
   return (
     <Card withBorder>
-      <Title order={3} size="h4" mb="xs">Consortium configuration in force</Title>
+      <Title order={3} size="h4" mb="xs">
+        Consortium configuration in force
+      </Title>
       {config.error ? <ErrorAlert error={config.error} /> : null}
       {c ? (
         <Stack gap="xs" data-testid="config">
-          <Text size="sm">Sequence {c.sequence}{c.version ? ` (committed in block ${c.version.block})` : ' (genesis)'} · engine {c.engine} · hospitals {c.orgs.join(', ')} · orderers {c.orderers.join(', ')}</Text>
+          <Text size="sm">
+            Sequence {c.sequence}
+            {c.version ? ` (committed in block ${c.version.block})` : ' (genesis)'} · engine {c.engine} · hospitals {c.orgs.join(', ')} · orderers{' '}
+            {c.orderers.join(', ')}
+          </Text>
           <TableScroll label="Nodes of the consortium">
             <Table striped>
-              <Table.Thead><Table.Tr><Table.Th>Node</Table.Th><Table.Th>Hospital</Table.Th><Table.Th>Roles</Table.Th><Table.Th>Node-to-node</Table.Th><Table.Th>API</Table.Th></Table.Tr></Table.Thead>
-              <Table.Tbody>{c.nodes.map((n) => <Table.Tr key={n.id}><Table.Td>{n.id}</Table.Td><Table.Td>{n.org}</Table.Td><Table.Td>{n.roles.join(' + ')}</Table.Td><Table.Td>{n.p2pUrl}</Table.Td><Table.Td>{n.apiUrl}</Table.Td></Table.Tr>)}</Table.Tbody>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Node</Table.Th>
+                  <Table.Th>Hospital</Table.Th>
+                  <Table.Th>Roles</Table.Th>
+                  <Table.Th>Node-to-node</Table.Th>
+                  <Table.Th>API</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {c.nodes.map((n) => (
+                  <Table.Tr key={n.id}>
+                    <Table.Td>{n.id}</Table.Td>
+                    <Table.Td>{n.org}</Table.Td>
+                    <Table.Td>{n.roles.join(' + ')}</Table.Td>
+                    <Table.Td>{n.p2pUrl}</Table.Td>
+                    <Table.Td>{n.apiUrl}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
             </Table>
           </TableScroll>
-          <List size="sm">{c.contracts.map((x) => <List.Item key={x.name}>contract {x.name} v{x.version}: endorsed by {x.endorsementPolicy}</List.Item>)}</List>
+          <List size="sm">
+            {c.contracts.map((x) => (
+              <List.Item key={x.name}>
+                contract {x.name} v{x.version}: endorsed by {x.endorsementPolicy}
+              </List.Item>
+            ))}
+          </List>
           <Text size="sm">The next config update needs: {c.updatePolicy}</Text>
         </Stack>
       ) : null}
@@ -115,20 +203,48 @@ function ConnectionTest({ session }: { session: Session }): ReactNode {
   return (
     <Card withBorder>
       <Group justify="space-between" mb="xs">
-        <Title order={3} size="h4">Connection test</Title>
-        <Button size="xs" onClick={() => void run()} loading={busy}>Test connections</Button>
+        <Title order={3} size="h4">
+          Connection test
+        </Title>
+        <Button size="xs" onClick={() => void run()} loading={busy}>
+          Test connections
+        </Button>
       </Group>
-      <Text size="sm" c="dimmed">This node asks every node of the consortium for its status over the mutually authenticated node-to-node link.</Text>
+      <Text size="sm" c="dimmed">
+        This node asks every node of the consortium for its status over the mutually authenticated node-to-node link.
+      </Text>
       {error ? <ErrorAlert error={error} /> : null}
       {result ? (
         <TableScroll label="Connection test results">
           <Table striped data-testid="connection-test">
-            <Table.Thead><Table.Tr><Table.Th>Node</Table.Th><Table.Th>Hospital</Table.Th><Table.Th>Result</Table.Th><Table.Th>Round trip</Table.Th><Table.Th>Height</Table.Th></Table.Tr></Table.Thead>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Node</Table.Th>
+                <Table.Th>Hospital</Table.Th>
+                <Table.Th>Result</Table.Th>
+                <Table.Th>Round trip</Table.Th>
+                <Table.Th>Height</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
             <Table.Tbody>
               {result.nodes.map((n) => (
                 <Table.Tr key={n.nodeId}>
-                  <Table.Td>{n.nodeId}</Table.Td><Table.Td>{n.org}</Table.Td>
-                  <Table.Td>{n.reachable ? <Badge color="green" variant="light">reachable</Badge> : <><Badge color="red" variant="light">unreachable</Badge><Text size="xs">{n.error}</Text></>}</Table.Td>
+                  <Table.Td>{n.nodeId}</Table.Td>
+                  <Table.Td>{n.org}</Table.Td>
+                  <Table.Td>
+                    {n.reachable ? (
+                      <Badge color="green" variant="light">
+                        reachable
+                      </Badge>
+                    ) : (
+                      <>
+                        <Badge color="red" variant="light">
+                          unreachable
+                        </Badge>
+                        <Text size="xs">{n.error}</Text>
+                      </>
+                    )}
+                  </Table.Td>
                   <Table.Td>{n.latencyMs === null ? '—' : `${Math.round(n.latencyMs)} ms`}</Table.Td>
                   <Table.Td>{n.status?.height ?? '—'}</Table.Td>
                 </Table.Tr>
@@ -166,7 +282,8 @@ function Propose({ session, onDraft }: { session: Session; onDraft(d: OpenDraft)
       } else {
         if (!ORG_NAME.test(org)) throw new Error('A hospital name starts with a letter and uses letters, digits, dash and underscore.');
         if (!caFile || !nodeFile) throw new Error("Choose the new hospital's CA certificate and its node certificate (PEM).");
-        if (!/^wss:\/\//.test(p2pUrl) || !/^https:\/\//.test(apiUrl)) throw new Error('The node-to-node address is wss://host:port and the API address https://host:port.');
+        if (!/^wss:\/\//.test(p2pUrl) || !/^https:\/\//.test(apiUrl))
+          throw new Error('The node-to-node address is wss://host:port and the API address https://host:port.');
         const caCertPem = new TextDecoder().decode(await readFileBytes(caFile, PEM_BYTES_MAX));
         const nodeCertPem = new TextDecoder().decode(await readFileBytes(nodeFile, PEM_BYTES_MAX));
         const roles: ('peer' | 'orderer')[] = RUNTIME_MEMBERSHIP_ENGINES.has(live.engine) ? ['peer', 'orderer'] : ['peer'];
@@ -188,7 +305,15 @@ function Propose({ session, onDraft }: { session: Session; onDraft(d: OpenDraft)
   return (
     <form onSubmit={(e) => void submit(e)} aria-label="Propose a config update">
       <Stack gap="sm">
-        <SegmentedControl value={mode} onChange={(v) => setMode(v as 'add' | 'remove')} data={[{ value: 'add', label: 'Add a hospital' }, { value: 'remove', label: 'Remove a hospital' }]} aria-label="Change" />
+        <SegmentedControl
+          value={mode}
+          onChange={(v) => setMode(v as 'add' | 'remove')}
+          data={[
+            { value: 'add', label: 'Add a hospital' },
+            { value: 'remove', label: 'Remove a hospital' },
+          ]}
+          aria-label="Change"
+        />
         {mode === 'remove' ? (
           <Select label="Hospital to remove" data={others} value={removeOrg} onChange={setRemoveOrg} />
         ) : (
@@ -203,7 +328,9 @@ function Propose({ session, onDraft }: { session: Session; onDraft(d: OpenDraft)
           </>
         )}
         {error ? <ErrorAlert error={error} /> : null}
-        <Button type="submit" loading={busy} w="fit-content">Propose and sign</Button>
+        <Button type="submit" loading={busy} w="fit-content">
+          Propose and sign
+        </Button>
       </Stack>
     </form>
   );
@@ -240,8 +367,11 @@ function DraftPanel({ session, open, onChange }: { session: Session; open: OpenD
     try {
       const envelope = await withWebCryptoSigner((signer) => finishConfigDraft(open.draft, signer), session.sign);
       const status = await session.client.submitEnvelope(envelope, { waitMs: 30_000 });
-      if (status.code !== 'VALID') throw new Error(`config update ${open.summary.txId} was not committed: ${status.code ?? status.status}${status.reason ? ` (${status.reason})` : ''}`);
-      setCommitted(`Config update ${open.summary.record.sequence} committed in block ${status.blockNumber}: hospitals ${open.summary.record.config.orgs.map((o) => o.org).join(', ')}.`);
+      if (status.code !== 'VALID')
+        throw new Error(`config update ${open.summary.txId} was not committed: ${status.code ?? status.status}${status.reason ? ` (${status.reason})` : ''}`);
+      setCommitted(
+        `Config update ${open.summary.record.sequence} committed in block ${status.blockNumber}: hospitals ${open.summary.record.config.orgs.map((o) => o.org).join(', ')}.`,
+      );
     } catch (err) {
       setError(err);
     } finally {
@@ -250,18 +380,47 @@ function DraftPanel({ session, open, onChange }: { session: Session; open: OpenD
   };
   return (
     <Card withBorder data-testid="draft">
-      <Title order={4} size="h5">Config update {open.summary.record.sequence} ({open.name})</Title>
+      <Title order={4} size="h5">
+        Config update {open.summary.record.sequence} ({open.name})
+      </Title>
       <List size="sm" mt="xs">
         <List.Item>Change: {describeChange(open.summary, current)}</List.Item>
-        <List.Item>Proposed by {holderOf(open.summary.creator)?.org ?? '?'}/{holderOf(open.summary.creator)?.name ?? '?'} · transaction {shortHex(open.summary.txId, 16)}</List.Item>
-        <List.Item data-testid="draft-signers">Signed by admins of: {signers.join(', ') || 'nobody yet'}{needed !== null ? ` (${needed} of ${current?.orgs.length} needed)` : ''}</List.Item>
+        <List.Item>
+          Proposed by {holderOf(open.summary.creator)?.org ?? '?'}/{holderOf(open.summary.creator)?.name ?? '?'} · transaction {shortHex(open.summary.txId, 16)}
+        </List.Item>
+        <List.Item data-testid="draft-signers">
+          Signed by admins of: {signers.join(', ') || 'nobody yet'}
+          {needed !== null ? ` (${needed} of ${current?.orgs.length} needed)` : ''}
+        </List.Item>
       </List>
-      {stale ? <Alert color="orange" mt="xs">Config {config.data?.sequence} is in force; this update was built on {open.summary.record.sequence - 1}: propose it again.</Alert> : null}
-      {committed ? <Alert color="green" mt="xs" data-testid="config-committed">{committed}</Alert> : null}
+      {stale ? (
+        <Alert color="orange" mt="xs">
+          Config {config.data?.sequence} is in force; this update was built on {open.summary.record.sequence - 1}: propose it again.
+        </Alert>
+      ) : null}
+      {committed ? (
+        <Alert color="green" mt="xs" data-testid="config-committed">
+          {committed}
+        </Alert>
+      ) : null}
       {error ? <ErrorAlert error={error} /> : null}
       <Group mt="sm">
-        <Button variant="default" onClick={() => void sign()} loading={busy === 'sign'} disabled={signedByMe || stale || committed !== null}>{signedByMe ? 'Signed by you' : 'Sign (and download the file)'}</Button>
-        {mine ? <Button onClick={() => void submit()} loading={busy === 'submit'} disabled={stale || committed !== null || (needed !== null && signers.length < needed)}>Submit to the ledger</Button> : <Text size="xs" c="dimmed">Only the proposer submits: send the signed file back to them.</Text>}
+        <Button variant="default" onClick={() => void sign()} loading={busy === 'sign'} disabled={signedByMe || stale || committed !== null}>
+          {signedByMe ? 'Signed by you' : 'Sign (and download the file)'}
+        </Button>
+        {mine ? (
+          <Button
+            onClick={() => void submit()}
+            loading={busy === 'submit'}
+            disabled={stale || committed !== null || (needed !== null && signers.length < needed)}
+          >
+            Submit to the ledger
+          </Button>
+        ) : (
+          <Text size="xs" c="dimmed">
+            Only the proposer submits: send the signed file back to them.
+          </Text>
+        )}
       </Group>
     </Card>
   );
@@ -281,12 +440,23 @@ function Membership({ session }: { session: Session }): ReactNode {
   };
   return (
     <Card withBorder>
-      <Title order={3} size="h4" mb="xs">Membership</Title>
-      <Text size="sm" c="dimmed" mb="sm">A config update needs the signatures of admins of a majority of the hospitals. Propose it here (you sign first; the update file downloads), send the file to the other admins, each opens it in their console and signs, and you submit it.</Text>
+      <Title order={3} size="h4" mb="xs">
+        Membership
+      </Title>
+      <Text size="sm" c="dimmed" mb="sm">
+        A config update needs the signatures of admins of a majority of the hospitals. Propose it here (you sign first; the update file downloads), send the
+        file to the other admins, each opens it in their console and signs, and you submit it.
+      </Text>
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <Propose session={session} onDraft={setOpen} />
         <Stack gap="sm">
-          <FileInput label="Open an update file to sign or submit" accept=".medledger,application/octet-stream" onChange={(f) => void load(f)} clearable data-testid="draft-file" />
+          <FileInput
+            label="Open an update file to sign or submit"
+            accept=".medledger,application/octet-stream"
+            onChange={(f) => void load(f)}
+            clearable
+            data-testid="draft-file"
+          />
           {error ? <ErrorAlert error={error} /> : null}
           {open ? <DraftPanel session={session} open={open} onChange={setOpen} /> : null}
         </Stack>

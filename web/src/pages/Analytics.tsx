@@ -13,29 +13,52 @@ import { ChartView } from '../components/Chart.tsx';
 import { TableScroll } from '../components/TableScroll.tsx';
 import { allDatasets } from './Market.tsx';
 
-interface Bin { readonly from: number; readonly to: number; readonly count: number | null }
+interface Bin {
+  readonly from: number;
+  readonly to: number;
+  readonly count: number | null;
+}
 interface Statistics {
-  readonly suppressed: boolean; readonly minCohort: number; readonly count: number | null; readonly mean: number | null; readonly stdDev: number | null;
-  readonly minBin: { from: number | null; to: number | null } | null; readonly maxBin: { from: number | null; to: number | null } | null;
-  readonly under: number | null; readonly over: number | null; readonly histogram: readonly Bin[];
+  readonly suppressed: boolean;
+  readonly minCohort: number;
+  readonly count: number | null;
+  readonly mean: number | null;
+  readonly stdDev: number | null;
+  readonly minBin: { from: number | null; to: number | null } | null;
+  readonly maxBin: { from: number | null; to: number | null } | null;
+  readonly under: number | null;
+  readonly over: number | null;
+  readonly histogram: readonly Bin[];
 }
 
 const fmt = (n: number | null, digits = 1): string => (n === null ? 'withheld' : Number.isInteger(n) ? String(n) : n.toFixed(digits));
 const binText = (b: { from: number | null; to: number | null } | null): string => (b === null ? 'withheld' : `${b.from ?? '…'} – ${b.to ?? '…'}`);
 
 function Histogram({ stats, variable }: { stats: Statistics; variable: string }): ReactNode {
-  const config = useMemo((): ChartConfiguration => ({
-    type: 'bar',
-    data: {
-      labels: stats.histogram.map((b) => `${b.from}–${b.to}`),
-      datasets: [
-        { label: 'count', data: stats.histogram.map((b) => b.count ?? 0), backgroundColor: '#1c7ed6' },
-        // Withheld cells as hatched grey bars of the threshold's height: "fewer than this, or derived".
-        { label: `withheld (< ${stats.minCohort} or derivable)`, data: stats.histogram.map((b) => (b.count === null ? stats.minCohort : 0)), backgroundColor: '#adb5bd' },
-      ],
-    },
-    options: { scales: { x: { stacked: true, title: { display: true, text: variable } }, y: { stacked: true, beginAtZero: true, title: { display: true, text: 'people' } } } },
-  }), [stats, variable]);
+  const config = useMemo(
+    (): ChartConfiguration => ({
+      type: 'bar',
+      data: {
+        labels: stats.histogram.map((b) => `${b.from}–${b.to}`),
+        datasets: [
+          { label: 'count', data: stats.histogram.map((b) => b.count ?? 0), backgroundColor: '#1c7ed6' },
+          // Withheld cells as hatched grey bars of the threshold's height: "fewer than this, or derived".
+          {
+            label: `withheld (< ${stats.minCohort} or derivable)`,
+            data: stats.histogram.map((b) => (b.count === null ? stats.minCohort : 0)),
+            backgroundColor: '#adb5bd',
+          },
+        ],
+      },
+      options: {
+        scales: {
+          x: { stacked: true, title: { display: true, text: variable } },
+          y: { stacked: true, beginAtZero: true, title: { display: true, text: 'people' } },
+        },
+      },
+    }),
+    [stats, variable],
+  );
   const summary = stats.histogram.map((b) => `${b.from} to ${b.to}: ${b.count === null ? 'withheld' : b.count}`).join('; ');
   return <ChartView config={config} label={`Histogram of ${variable}`} summary={summary} height={260} />;
 }
@@ -70,7 +93,13 @@ export function AnalyticsPage(): ReactNode {
     }
     setBusy(true);
     try {
-      const r = await health.statistics({ datasetIds: chosen, variable, purpose: purpose ?? 'HRESCH', histogram: { min: Number(min), max: Number(max), bins: Number(bins) }, ...(minCohort !== '' ? { minCohort: Number(minCohort) } : {}) });
+      const r = await health.statistics({
+        datasetIds: chosen,
+        variable,
+        purpose: purpose ?? 'HRESCH',
+        histogram: { min: Number(min), max: Number(max), bins: Number(bins) },
+        ...(minCohort !== '' ? { minCohort: Number(minCohort) } : {}),
+      });
       setOutcome({ ...r, result: r.result as Statistics | null, variable });
     } catch (err) {
       setError(err);
@@ -84,57 +113,146 @@ export function AnalyticsPage(): ReactNode {
   return (
     <Stack>
       <Title order={2}>Analytics</Title>
-      <Text size="sm" c="dimmed">Federated statistics: no row leaves its hospital. Each custodian releases a partial aggregate for your approved request; counts under the threshold are withheld. Apply for access to a dataset on the Data market page first.</Text>
+      <Text size="sm" c="dimmed">
+        Federated statistics: no row leaves its hospital. Each custodian releases a partial aggregate for your approved request; counts under the threshold are
+        withheld. Apply for access to a dataset on the Data market page first.
+      </Text>
       <Card withBorder>
         <form onSubmit={(e) => void run(e)} aria-label="Run statistics">
           <Stack gap="sm">
             {datasets.error ? <ErrorAlert error={datasets.error} /> : null}
-            <MultiSelect label="Datasets" data={(datasets.data ?? []).map((d) => ({ value: d.datasetId, label: `${d.name} (${d.ownerOrg})` }))} value={chosen} onChange={setChosen} searchable />
+            <MultiSelect
+              label="Datasets"
+              data={(datasets.data ?? []).map((d) => ({ value: d.datasetId, label: `${d.name} (${d.ownerOrg})` }))}
+              value={chosen}
+              onChange={setChosen}
+              searchable
+            />
             <SimpleGrid cols={{ base: 2, sm: 3 }}>
-              <Select label="Variable" data={columns} value={variable} onChange={setVariable} placeholder={columns.length ? 'Choose' : 'Choose datasets first'} />
+              <Select
+                label="Variable"
+                data={columns}
+                value={variable}
+                onChange={setVariable}
+                placeholder={columns.length ? 'Choose' : 'Choose datasets first'}
+              />
               <Select label="Purpose" data={['HRESCH', 'CLINTRCH', 'PUBHLTH']} value={purpose} onChange={setPurpose} allowDeselect={false} />
               <NumberInput label="Minimum cohort (optional)" description="Can only raise the threshold" min={1} value={minCohort} onChange={setMinCohort} />
               <NumberInput label="From" value={min} onChange={setMin} />
               <NumberInput label="To" value={max} onChange={setMax} />
               <NumberInput label="Bins" min={1} max={100} value={bins} onChange={setBins} />
             </SimpleGrid>
-            <Button type="submit" loading={busy} w="fit-content">Run statistics</Button>
+            <Button type="submit" loading={busy} w="fit-content">
+              Run statistics
+            </Button>
           </Stack>
         </form>
       </Card>
       {error ? <ErrorAlert error={error} /> : null}
       {outcome && !outcome.allowed ? (
         <Alert color="red" title="Refused — the refusal is recorded on the ledger" role="alert" data-testid="stats-refused">
-          {outcome.reasons.map((r, i) => <Text key={i} size="sm">{r}</Text>)}
+          {outcome.reasons.map((r, i) => (
+            <Text key={i} size="sm">
+              {r}
+            </Text>
+          ))}
         </Alert>
       ) : null}
       {stats ? (
         <Card withBorder data-testid="stats-result" data-request-id={outcome?.requestId}>
           <Group justify="space-between" mb="xs">
-            <Title order={3} size="h4">{outcome?.variable} over {chosen.length} dataset{chosen.length === 1 ? '' : 's'}</Title>
-            <Text size="xs" c="dimmed">request {shortHex(outcome?.requestId ?? '', 16)} · result recorded on the ledger</Text>
+            <Title order={3} size="h4">
+              {outcome?.variable} over {chosen.length} dataset{chosen.length === 1 ? '' : 's'}
+            </Title>
+            <Text size="xs" c="dimmed">
+              request {shortHex(outcome?.requestId ?? '', 16)} · result recorded on the ledger
+            </Text>
           </Group>
-          {stats.suppressed ? <Alert color="orange" mb="xs">The cohort is smaller than {stats.minCohort}: every figure is withheld.</Alert> : null}
-          {withheld > 0 && !stats.suppressed ? <Alert color="gray" mb="xs" data-testid="suppressed-note">{withheld} of {stats.histogram.length} bins withheld (fewer than {stats.minCohort} people, or derivable from the others): shown in grey, marked "withheld".</Alert> : null}
+          {stats.suppressed ? (
+            <Alert color="orange" mb="xs">
+              The cohort is smaller than {stats.minCohort}: every figure is withheld.
+            </Alert>
+          ) : null}
+          {withheld > 0 && !stats.suppressed ? (
+            <Alert color="gray" mb="xs" data-testid="suppressed-note">
+              {withheld} of {stats.histogram.length} bins withheld (fewer than {stats.minCohort} people, or derivable from the others): shown in grey, marked
+              "withheld".
+            </Alert>
+          ) : null}
           <Histogram stats={stats} variable={outcome?.variable ?? ''} />
           <SimpleGrid cols={{ base: 2, sm: 4 }} mt="sm">
-            <div><Text size="xs" c="dimmed">People</Text><Text data-testid="stats-count">{fmt(stats.count, 0)}</Text></div>
-            <div><Text size="xs" c="dimmed">Mean</Text><Text>{fmt(stats.mean)}</Text></div>
-            <div><Text size="xs" c="dimmed">Standard deviation</Text><Text>{fmt(stats.stdDev)}</Text></div>
-            <div><Text size="xs" c="dimmed">Threshold</Text><Text>{stats.minCohort}</Text></div>
-            <div><Text size="xs" c="dimmed">Lowest value in</Text><Text>{binText(stats.minBin)}</Text></div>
-            <div><Text size="xs" c="dimmed">Highest value in</Text><Text>{binText(stats.maxBin)}</Text></div>
-            <div><Text size="xs" c="dimmed">Below range</Text><Text>{fmt(stats.under, 0)}</Text></div>
-            <div><Text size="xs" c="dimmed">Above range</Text><Text>{fmt(stats.over, 0)}</Text></div>
+            <div>
+              <Text size="xs" c="dimmed">
+                People
+              </Text>
+              <Text data-testid="stats-count">{fmt(stats.count, 0)}</Text>
+            </div>
+            <div>
+              <Text size="xs" c="dimmed">
+                Mean
+              </Text>
+              <Text>{fmt(stats.mean)}</Text>
+            </div>
+            <div>
+              <Text size="xs" c="dimmed">
+                Standard deviation
+              </Text>
+              <Text>{fmt(stats.stdDev)}</Text>
+            </div>
+            <div>
+              <Text size="xs" c="dimmed">
+                Threshold
+              </Text>
+              <Text>{stats.minCohort}</Text>
+            </div>
+            <div>
+              <Text size="xs" c="dimmed">
+                Lowest value in
+              </Text>
+              <Text>{binText(stats.minBin)}</Text>
+            </div>
+            <div>
+              <Text size="xs" c="dimmed">
+                Highest value in
+              </Text>
+              <Text>{binText(stats.maxBin)}</Text>
+            </div>
+            <div>
+              <Text size="xs" c="dimmed">
+                Below range
+              </Text>
+              <Text>{fmt(stats.under, 0)}</Text>
+            </div>
+            <div>
+              <Text size="xs" c="dimmed">
+                Above range
+              </Text>
+              <Text>{fmt(stats.over, 0)}</Text>
+            </div>
           </SimpleGrid>
           <TableScroll label="Histogram bins">
             <Table mt="sm" data-testid="stats-bins">
-              <Table.Thead><Table.Tr><Table.Th>Bin</Table.Th><Table.Th>Count</Table.Th></Table.Tr></Table.Thead>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Bin</Table.Th>
+                  <Table.Th>Count</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
               <Table.Tbody>
                 {stats.histogram.map((b) => (
                   <Table.Tr key={`${b.from}`}>
-                    <Table.Td>{b.from} – {b.to}</Table.Td>
-                    <Table.Td>{b.count === null ? <Badge color="gray" variant="light">withheld</Badge> : b.count}</Table.Td>
+                    <Table.Td>
+                      {b.from} – {b.to}
+                    </Table.Td>
+                    <Table.Td>
+                      {b.count === null ? (
+                        <Badge color="gray" variant="light">
+                          withheld
+                        </Badge>
+                      ) : (
+                        b.count
+                      )}
+                    </Table.Td>
                   </Table.Tr>
                 ))}
               </Table.Tbody>

@@ -48,7 +48,12 @@ function decodeRwSets(bytes: Uint8Array, validation: readonly string[]): { txs: 
       namespaces: p.response.rwset.namespaces.map((ns) => ({
         namespace: ns.namespace,
         reads: ns.reads.map((r) => ({ key: r.key, version: r.version ? `${r.version.block}:${r.version.tx}` : 'absent' })),
-        writes: ns.writes.map((w) => ({ key: w.key, kind: w.isDelete ? 'delete' as const : 'put' as const, sizeBytes: w.value?.byteLength ?? 0, sha256: w.value ? toHex(sha256(w.value)) : '' })),
+        writes: ns.writes.map((w) => ({
+          key: w.key,
+          kind: w.isDelete ? ('delete' as const) : ('put' as const),
+          sizeBytes: w.value?.byteLength ?? 0,
+          sha256: w.value ? toHex(sha256(w.value)) : '',
+        })),
         rangeReads: ns.rangeReads.length,
       })),
       error: null,
@@ -65,7 +70,15 @@ function BlockDetail({ session, number, onOpen }: { session: Session; number: nu
   const { client, me } = session;
   const summary = useLoad(() => client.block(number), [client, number]);
   const raw = useLoad(async () => (isAuditor(me.role) ? client.rawBlock(number) : null), [client, number, me.role]);
-  const decoded = raw.data ? (() => { try { return decodeRwSets(raw.data.block, raw.data.validation); } catch (e) { return e as Error; } })() : null;
+  const decoded = raw.data
+    ? (() => {
+        try {
+          return decodeRwSets(raw.data.block, raw.data.validation);
+        } catch (e) {
+          return e as Error;
+        }
+      })()
+    : null;
   const b = summary.data;
   if (summary.error) return <ErrorAlert error={summary.error} />;
   if (!b) return <Text>Loading block {number}…</Text>;
@@ -76,62 +89,152 @@ function BlockDetail({ session, number, onOpen }: { session: Session; number: nu
         <Group justify="space-between">
           <Title order={3}>Block {b.number}</Title>
           <Group gap="xs">
-            <Button size="xs" variant="default" disabled={b.number === 0} onClick={() => onOpen(b.number - 1)}>Previous block</Button>
-            <Button size="xs" variant="default" onClick={() => onOpen(b.number + 1)}>Next block</Button>
+            <Button size="xs" variant="default" disabled={b.number === 0} onClick={() => onOpen(b.number - 1)}>
+              Previous block
+            </Button>
+            <Button size="xs" variant="default" onClick={() => onOpen(b.number + 1)}>
+              Next block
+            </Button>
           </Group>
         </Group>
         <SimpleGrid cols={{ base: 1, md: 2 }}>
           <Text size="sm">Time: {localTime(b.timestampMs)}</Text>
           <Text size="sm">Engine: {b.engine ?? '—'}</Text>
-          <Text size="sm">Hash: <span className="ml-hash">{b.hashHex}</span> {hashOk ? <Badge color="green" size="sm">recomputed here</Badge> : <Badge color="red" size="sm">does not match its header</Badge>}</Text>
-          <Text size="sm">Previous hash: <span className="ml-hash">{b.previousHashHex}</span></Text>
-          <Text size="sm">Data hash: <span className="ml-hash">{b.dataHashHex}</span> {decoded && !(decoded instanceof Error) ? (decoded.dataHashHex === b.dataHashHex ? <Badge color="green" size="sm">recomputed from the transactions</Badge> : <Badge color="red" size="sm">does not match the transactions</Badge>) : null}</Text>
+          <Text size="sm">
+            Hash: <span className="ml-hash">{b.hashHex}</span>{' '}
+            {hashOk ? (
+              <Badge color="green" size="sm">
+                recomputed here
+              </Badge>
+            ) : (
+              <Badge color="red" size="sm">
+                does not match its header
+              </Badge>
+            )}
+          </Text>
+          <Text size="sm">
+            Previous hash: <span className="ml-hash">{b.previousHashHex}</span>
+          </Text>
+          <Text size="sm">
+            Data hash: <span className="ml-hash">{b.dataHashHex}</span>{' '}
+            {decoded && !(decoded instanceof Error) ? (
+              decoded.dataHashHex === b.dataHashHex ? (
+                <Badge color="green" size="sm">
+                  recomputed from the transactions
+                </Badge>
+              ) : (
+                <Badge color="red" size="sm">
+                  does not match the transactions
+                </Badge>
+              )
+            ) : null}
+          </Text>
           <Text size="sm">Signed by orderers: {b.orderers.length > 0 ? b.orderers.join(', ') : '—'}</Text>
         </SimpleGrid>
         <div>
-          <Title order={4} size="h5">Consensus certificate</Title>
+          <Title order={4} size="h5">
+            Consensus certificate
+          </Title>
           {b.certificate ? (
-            <Text size="sm">{b.certificate.scheme}: {b.certificate.signers.length} signature{b.certificate.signers.length === 1 ? '' : 's'} by {b.certificate.signers.join(', ') || '—'}{Object.keys(b.certificate.fields).length > 0 ? `; ${Object.entries(b.certificate.fields).map(([k, v]) => `${k} ${String(v).slice(0, 24)}`).join(', ')}` : ''}</Text>
-          ) : <Text size="sm" c="dimmed">{b.number === 0 ? 'Genesis: the trust anchor, no certificate.' : 'This engine gives no certificate for this block.'}</Text>}
+            <Text size="sm">
+              {b.certificate.scheme}: {b.certificate.signers.length} signature{b.certificate.signers.length === 1 ? '' : 's'} by{' '}
+              {b.certificate.signers.join(', ') || '—'}
+              {Object.keys(b.certificate.fields).length > 0
+                ? `; ${Object.entries(b.certificate.fields)
+                    .map(([k, v]) => `${k} ${String(v).slice(0, 24)}`)
+                    .join(', ')}`
+                : ''}
+            </Text>
+          ) : (
+            <Text size="sm" c="dimmed">
+              {b.number === 0 ? 'Genesis: the trust anchor, no certificate.' : 'This engine gives no certificate for this block.'}
+            </Text>
+          )}
         </div>
         <TableScroll label="Transactions of the block">
           <Table captionSide="top" striped data-testid="block-txs">
             <Table.Caption>Transactions</Table.Caption>
-            <Table.Thead><Table.Tr><Table.Th>#</Table.Th><Table.Th>Transaction id</Table.Th><Table.Th>Call</Table.Th><Table.Th>Creator</Table.Th><Table.Th>Validation</Table.Th></Table.Tr></Table.Thead>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>#</Table.Th>
+                <Table.Th>Transaction id</Table.Th>
+                <Table.Th>Call</Table.Th>
+                <Table.Th>Creator</Table.Th>
+                <Table.Th>Validation</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
             <Table.Tbody>
               {b.txs.map((t) => (
                 <Table.Tr key={t.position}>
                   <Table.Td>{t.position}</Table.Td>
-                  <Table.Td className="ml-hash" title={t.txId ?? ''}>{t.txId ? shortHex(t.txId, 16) : '—'}</Table.Td>
+                  <Table.Td className="ml-hash" title={t.txId ?? ''}>
+                    {t.txId ? shortHex(t.txId, 16) : '—'}
+                  </Table.Td>
                   <Table.Td>{t.contract ? `${t.contract}.${t.fn}` : '—'}</Table.Td>
                   <Table.Td>{t.creatorOrg ? `${t.creatorOrg}/${t.creatorId}` : '—'}</Table.Td>
-                  <Table.Td><Badge color={t.code === 'VALID' ? 'green' : 'red'} variant="light">{t.code}</Badge></Table.Td>
+                  <Table.Td>
+                    <Badge color={t.code === 'VALID' ? 'green' : 'red'} variant="light">
+                      {t.code}
+                    </Badge>
+                  </Table.Td>
                 </Table.Tr>
               ))}
-              {b.txs.length === 0 ? <Table.Tr><Table.Td colSpan={5}>{b.number === 0 ? 'The genesis block holds the consortium configuration.' : 'No transactions.'}</Table.Td></Table.Tr> : null}
+              {b.txs.length === 0 ? (
+                <Table.Tr>
+                  <Table.Td colSpan={5}>{b.number === 0 ? 'The genesis block holds the consortium configuration.' : 'No transactions.'}</Table.Td>
+                </Table.Tr>
+              ) : null}
             </Table.Tbody>
           </Table>
         </TableScroll>
         {isAuditor(me.role) ? (
           <div>
-            <Title order={4} size="h5">Read/write sets (keys and metadata; values are never shown)</Title>
+            <Title order={4} size="h5">
+              Read/write sets (keys and metadata; values are never shown)
+            </Title>
             {raw.error ? <ErrorAlert error={raw.error} /> : null}
             {decoded instanceof Error ? <ErrorAlert error={decoded} title="This block's bytes do not decode" /> : null}
-            {decoded && !(decoded instanceof Error) ? decoded.txs.map((t) => (
-              <Card key={t.position} withBorder mt="xs" data-testid="rwset">
-                <Text size="sm" fw={600}>#{t.position} {t.call} <Badge size="xs" variant="light" color={t.code === 'VALID' ? 'green' : 'red'}>{t.code}</Badge></Text>
-                {t.error ? <Text size="sm" c="red">{t.error}</Text> : null}
-                {t.namespaces.map((ns) => (
-                  <Stack key={ns.namespace} gap={2} mt={4}>
-                    <Text size="xs" c="dimmed">namespace {ns.namespace}: {ns.reads.length} reads, {ns.rangeReads} range reads, {ns.writes.length} writes</Text>
-                    {ns.reads.slice(0, 50).map((r) => <Text key={`r${r.key}`} size="xs" className="ml-mono">read {r.key} @ {r.version}</Text>)}
-                    {ns.writes.slice(0, 50).map((w) => <Text key={`w${w.key}`} size="xs" className="ml-mono">{w.kind} {w.key}{w.kind === 'put' ? ` (${w.sizeBytes} bytes, sha256 ${shortHex(w.sha256, 16)})` : ''}</Text>)}
-                  </Stack>
-                ))}
-              </Card>
-            )) : null}
+            {decoded && !(decoded instanceof Error)
+              ? decoded.txs.map((t) => (
+                  <Card key={t.position} withBorder mt="xs" data-testid="rwset">
+                    <Text size="sm" fw={600}>
+                      #{t.position} {t.call}{' '}
+                      <Badge size="xs" variant="light" color={t.code === 'VALID' ? 'green' : 'red'}>
+                        {t.code}
+                      </Badge>
+                    </Text>
+                    {t.error ? (
+                      <Text size="sm" c="red">
+                        {t.error}
+                      </Text>
+                    ) : null}
+                    {t.namespaces.map((ns) => (
+                      <Stack key={ns.namespace} gap={2} mt={4}>
+                        <Text size="xs" c="dimmed">
+                          namespace {ns.namespace}: {ns.reads.length} reads, {ns.rangeReads} range reads, {ns.writes.length} writes
+                        </Text>
+                        {ns.reads.slice(0, 50).map((r) => (
+                          <Text key={`r${r.key}`} size="xs" className="ml-mono">
+                            read {r.key} @ {r.version}
+                          </Text>
+                        ))}
+                        {ns.writes.slice(0, 50).map((w) => (
+                          <Text key={`w${w.key}`} size="xs" className="ml-mono">
+                            {w.kind} {w.key}
+                            {w.kind === 'put' ? ` (${w.sizeBytes} bytes, sha256 ${shortHex(w.sha256, 16)})` : ''}
+                          </Text>
+                        ))}
+                      </Stack>
+                    ))}
+                  </Card>
+                ))
+              : null}
           </div>
-        ) : <Text size="xs" c="dimmed">Read/write sets are shown to admins and supervisors (auditors): they name every key a transaction touched.</Text>}
+        ) : (
+          <Text size="xs" c="dimmed">
+            Read/write sets are shown to admins and supervisors (auditors): they name every key a transaction touched.
+          </Text>
+        )}
       </Stack>
     </Card>
   );
@@ -162,12 +265,16 @@ function VerifyChain({ session, height }: { session: Session; height: number }):
         if (previous !== null && b.previousHashHex !== previous) return setResult({ ok: false, text: `block ${n} does not link to block ${n - 1}` });
         if (withData) {
           const raw = await client.rawBlock(n);
-          if (toHex(dataHash(decodeBlock(raw.block).data)) !== b.dataHashHex) return setResult({ ok: false, text: `block ${n}: its transactions do not hash to its data hash` });
+          if (toHex(dataHash(decodeBlock(raw.block).data)) !== b.dataHashHex)
+            return setResult({ ok: false, text: `block ${n}: its transactions do not hash to its data hash` });
         }
         previous = b.hashHex;
         if (n % 5 === 0 || n === total - 1) setProgress({ done: n + 1, total });
       }
-      setResult({ ok: true, text: `${total} blocks (0–${total - 1}): every header hash recomputed and every link checked${withData ? ', every data hash recomputed from the transactions' : ''}; last hash ${shortHex(previous ?? '', 16)}` });
+      setResult({
+        ok: true,
+        text: `${total} blocks (0–${total - 1}): every header hash recomputed and every link checked${withData ? ', every data hash recomputed from the transactions' : ''}; last hash ${shortHex(previous ?? '', 16)}`,
+      });
     } catch (e) {
       setError(e);
     } finally {
@@ -179,15 +286,37 @@ function VerifyChain({ session, height }: { session: Session; height: number }):
     <Card withBorder>
       <Stack gap="xs">
         <Group justify="space-between">
-          <Title order={3} size="h5">Verify the chain in this browser</Title>
+          <Title order={3} size="h5">
+            Verify the chain in this browser
+          </Title>
           <Group gap="xs">
-            <Button size="xs" onClick={() => void run()} loading={running}>Verify chain</Button>
-            {running ? <Button size="xs" variant="default" onClick={() => { cancel.current = true; }}>Stop</Button> : null}
+            <Button size="xs" onClick={() => void run()} loading={running}>
+              Verify chain
+            </Button>
+            {running ? (
+              <Button
+                size="xs"
+                variant="default"
+                onClick={() => {
+                  cancel.current = true;
+                }}
+              >
+                Stop
+              </Button>
+            ) : null}
           </Group>
         </Group>
-        <Text size="xs" c="dimmed">Fetches every block from this node and recomputes its header hash (sha-256 of the canonical header) and its link to the previous block here, without trusting the node's arithmetic.</Text>
+        <Text size="xs" c="dimmed">
+          Fetches every block from this node and recomputes its header hash (sha-256 of the canonical header) and its link to the previous block here, without
+          trusting the node's arithmetic.
+        </Text>
         {progress ? <Progress value={(100 * progress.done) / progress.total} aria-label={`verified ${progress.done} of ${progress.total} blocks`} /> : null}
-        {result ? <Text size="sm" c={result.ok ? 'green' : 'red'} data-testid="verify-result" role="status">{result.ok ? 'Chain verified: ' : 'Verification failed: '}{result.text}</Text> : null}
+        {result ? (
+          <Text size="sm" c={result.ok ? 'green' : 'red'} data-testid="verify-result" role="status">
+            {result.ok ? 'Chain verified: ' : 'Verification failed: '}
+            {result.text}
+          </Text>
+        ) : null}
         {error ? <ErrorAlert error={error} /> : null}
       </Stack>
     </Card>
@@ -214,32 +343,35 @@ export function BlocksPage(): ReactNode {
     if (open === null && status.data) setOpen(status.data.height);
   }, [open, status.data]);
 
-  const search = useCallback(async (e: FormEvent) => {
-    e.preventDefault();
-    setSearchError(null);
-    const q = query.trim();
-    try {
-      if (/^\d+$/.test(q)) {
-        const n = Number(q);
-        await client.block(n);
-        setOpen(n);
-      } else if (/^[0-9a-f]{64}$/i.test(q)) {
-        const s = await client.txStatus(q.toLowerCase());
-        if (s.blockNumber === null) throw new Error(`transaction ${q} is not in a block yet`);
-        setOpen(s.blockNumber);
-      } else if (q !== '') {
-        // A record id: its current version's transaction, through the contract's own access rules.
-        const bytes = await client.evaluate('health', 'getRecord', [JSON.stringify({ recordId: q, purpose: 'TREAT' })]);
-        const rec = JSON.parse(new TextDecoder().decode(bytes)) as { txId?: string } | null;
-        if (!rec?.txId) throw new Error(`record ${q} was not found, or its metadata is not visible to you`);
-        const s = await client.txStatus(rec.txId);
-        if (s.blockNumber === null) throw new Error(`record ${q}'s transaction is not in a block yet`);
-        setOpen(s.blockNumber);
+  const search = useCallback(
+    async (e: FormEvent) => {
+      e.preventDefault();
+      setSearchError(null);
+      const q = query.trim();
+      try {
+        if (/^\d+$/.test(q)) {
+          const n = Number(q);
+          await client.block(n);
+          setOpen(n);
+        } else if (/^[0-9a-f]{64}$/i.test(q)) {
+          const s = await client.txStatus(q.toLowerCase());
+          if (s.blockNumber === null) throw new Error(`transaction ${q} is not in a block yet`);
+          setOpen(s.blockNumber);
+        } else if (q !== '') {
+          // A record id: its current version's transaction, through the contract's own access rules.
+          const bytes = await client.evaluate('health', 'getRecord', [JSON.stringify({ recordId: q, purpose: 'TREAT' })]);
+          const rec = JSON.parse(new TextDecoder().decode(bytes)) as { txId?: string } | null;
+          if (!rec?.txId) throw new Error(`record ${q} was not found, or its metadata is not visible to you`);
+          const s = await client.txStatus(rec.txId);
+          if (s.blockNumber === null) throw new Error(`record ${q}'s transaction is not in a block yet`);
+          setOpen(s.blockNumber);
+        }
+      } catch (err) {
+        setSearchError(err);
       }
-    } catch (err) {
-      setSearchError(err);
-    }
-  }, [client, query]);
+    },
+    [client, query],
+  );
 
   return (
     <Stack>
@@ -247,7 +379,14 @@ export function BlocksPage(): ReactNode {
       {status.error ? <ErrorAlert error={status.error} /> : null}
       <form onSubmit={(e) => void search(e)} role="search">
         <Group align="flex-end">
-          <TextInput label="Find a block" description="a block number, a transaction id (64 hex digits) or a record id" value={query} onChange={(e) => setQuery(e.currentTarget.value)} w={420} maxLength={200} />
+          <TextInput
+            label="Find a block"
+            description="a block number, a transaction id (64 hex digits) or a record id"
+            value={query}
+            onChange={(e) => setQuery(e.currentTarget.value)}
+            w={420}
+            maxLength={200}
+          />
           <Button type="submit">Find</Button>
         </Group>
       </form>
@@ -255,24 +394,54 @@ export function BlocksPage(): ReactNode {
       <SimpleGrid cols={{ base: 1, lg: 2 }}>
         <Stack>
           <Card withBorder>
-            <Title order={3} size="h5">Latest blocks (height {height})</Title>
+            <Title order={3} size="h5">
+              Latest blocks (height {height})
+            </Title>
             {list.error ? <ErrorAlert error={list.error} /> : null}
             <TableScroll label="Latest blocks table">
               <Table highlightOnHover data-testid="block-list">
-                <Table.Thead><Table.Tr><Table.Th>Block</Table.Th><Table.Th>Time</Table.Th><Table.Th>Transactions</Table.Th><Table.Th>Hash</Table.Th></Table.Tr></Table.Thead>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Block</Table.Th>
+                    <Table.Th>Time</Table.Th>
+                    <Table.Th>Transactions</Table.Th>
+                    <Table.Th>Hash</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
                 <Table.Tbody>
                   {(list.data ?? []).map((b) => (
                     <Table.Tr key={b.number}>
-                      <Table.Td><Button size="compact-xs" variant={open === b.number ? 'filled' : 'subtle'} onClick={() => setOpen(b.number)} aria-label={`Open block ${b.number}`}>{b.number}</Button></Table.Td>
+                      <Table.Td>
+                        <Button
+                          size="compact-xs"
+                          variant={open === b.number ? 'filled' : 'subtle'}
+                          onClick={() => setOpen(b.number)}
+                          aria-label={`Open block ${b.number}`}
+                        >
+                          {b.number}
+                        </Button>
+                      </Table.Td>
                       <Table.Td className="ml-nowrap">{localTime(b.timestampMs)}</Table.Td>
-                      <Table.Td>{b.txs.length} ({b.txs.filter((t) => t.code === 'VALID').length} valid)</Table.Td>
-                      <Table.Td className="ml-hash" title={b.hashHex}>{shortHex(b.hashHex, 12)}</Table.Td>
+                      <Table.Td>
+                        {b.txs.length} ({b.txs.filter((t) => t.code === 'VALID').length} valid)
+                      </Table.Td>
+                      <Table.Td className="ml-hash" title={b.hashHex}>
+                        {shortHex(b.hashHex, 12)}
+                      </Table.Td>
                     </Table.Tr>
                   ))}
                 </Table.Tbody>
               </Table>
             </TableScroll>
-            <Pagination total={pages} value={page} onChange={setPage} size="sm" mt="xs" getControlProps={(control) => ({ "aria-label": `${control} page` })} getItemProps={(p) => ({ "aria-label": `Blocks page ${p}` })} />
+            <Pagination
+              total={pages}
+              value={page}
+              onChange={setPage}
+              size="sm"
+              mt="xs"
+              getControlProps={(control) => ({ 'aria-label': `${control} page` })}
+              getItemProps={(p) => ({ 'aria-label': `Blocks page ${p}` })}
+            />
           </Card>
           <VerifyChain session={session} height={height} />
         </Stack>

@@ -53,17 +53,39 @@ export function BreakGlassPage(): ReactNode {
     <Stack>
       <Title order={2}>Break the glass</Title>
       <Alert color="red" title="Emergency access only" role="note">
-        <Text size="sm">Use this only when a patient needs care now and their consent cannot be obtained. The read is recorded on the ledger as a security alert with your name and reason, the patient is notified, and your hospital's supervisors and auditors see it. A claim without a real emergency is a violation of your access session and can end it.</Text>
+        <Text size="sm">
+          Use this only when a patient needs care now and their consent cannot be obtained. The read is recorded on the ledger as a security alert with your
+          name and reason, the patient is notified, and your hospital's supervisors and auditors see it. A claim without a real emergency is a violation of your
+          access session and can end it.
+        </Text>
       </Alert>
       <Card withBorder>
         <form onSubmit={(e) => void submit(e)} aria-label="Break the glass">
           <Stack gap="sm">
             <TextInput label="Record id" value={recordId} onChange={(e) => setRecordId(e.currentTarget.value)} required />
             <Select label="Reason" placeholder="Choose the emergency" data={REASONS} value={reason} onChange={setReason} required />
-            {reason === 'other' ? <TextInput label="Reason code" description="lowercase, dashes, e.g. cardiac-arrest" value={other} onChange={(e) => setOther(e.currentTarget.value)} required /> : null}
-            <Checkbox label="I understand that this read is audited as a security alert and that the patient is notified" checked={understood} onChange={(e) => setUnderstood(e.currentTarget.checked)} />
-            {problem ? <Alert color="red" role="alert">{problem}</Alert> : null}
-            <Button type="submit" color="red" loading={busy} w="fit-content">Break the glass and open the record</Button>
+            {reason === 'other' ? (
+              <TextInput
+                label="Reason code"
+                description="lowercase, dashes, e.g. cardiac-arrest"
+                value={other}
+                onChange={(e) => setOther(e.currentTarget.value)}
+                required
+              />
+            ) : null}
+            <Checkbox
+              label="I understand that this read is audited as a security alert and that the patient is notified"
+              checked={understood}
+              onChange={(e) => setUnderstood(e.currentTarget.checked)}
+            />
+            {problem ? (
+              <Alert color="red" role="alert">
+                {problem}
+              </Alert>
+            ) : null}
+            <Button type="submit" color="red" loading={busy} w="fit-content">
+              Break the glass and open the record
+            </Button>
           </Stack>
         </form>
       </Card>

@@ -22,8 +22,11 @@ const ENGINES = [
   { value: 'hashgen', label: 'Hash generators (paper 004)' },
 ];
 const FAULTS = [
-  { value: 'none', label: 'No faults' }, { value: 'crash', label: 'Crashes' }, { value: 'partition', label: 'Partitions' },
-  { value: 'byzantine', label: 'Byzantine nodes' }, { value: 'all', label: 'All of them' },
+  { value: 'none', label: 'No faults' },
+  { value: 'crash', label: 'Crashes' },
+  { value: 'partition', label: 'Partitions' },
+  { value: 'byzantine', label: 'Byzantine nodes' },
+  { value: 'all', label: 'All of them' },
 ];
 const POLL_MS = 500;
 const COMPLEXITY_NODES = [16, 32, 48, 64, 80, 96, 112, 128];
@@ -32,36 +35,85 @@ const ATTACK_BLOCKS = Array.from({ length: 11 }, (_, i) => i);
 const COLORS = ['#1c7ed6', '#e8590c', '#2f9e44', '#ae3ec9', '#f08c00'];
 
 interface Summary {
-  readonly runs: number; readonly violations: { count: number; failingSeeds: number[] }; readonly failures: Array<{ seed: number; violations: string[] }>;
-  readonly messagesByType: Record<string, { count: number; bytes: number }>; readonly decidedBlocks: number; readonly decidedProposals: number;
-  readonly latencyMs: { p50: number; p99: number }; readonly throughputPerSecond: number; readonly virtualDurationMs: number;
+  readonly runs: number;
+  readonly violations: { count: number; failingSeeds: number[] };
+  readonly failures: Array<{ seed: number; violations: string[] }>;
+  readonly messagesByType: Record<string, { count: number; bytes: number }>;
+  readonly decidedBlocks: number;
+  readonly decidedProposals: number;
+  readonly latencyMs: { p50: number; p99: number };
+  readonly throughputPerSecond: number;
+  readonly virtualDurationMs: number;
 }
 
 function Result({ job }: { job: LabJobT }): ReactNode {
   const s = job.summary as unknown as Summary | null;
   const messages = useMemo(() => Object.entries(s?.messagesByType ?? {}).sort((a, b) => b[1].count - a[1].count), [s]);
-  const config = useMemo((): ChartConfiguration => ({
-    type: 'bar',
-    data: { labels: messages.map(([t]) => t), datasets: [{ label: 'messages', data: messages.map(([, m]) => m.count), backgroundColor: COLORS[0] }] },
-    options: { indexAxis: 'y', plugins: { legend: { display: false } } },
-  }), [messages]);
+  const config = useMemo(
+    (): ChartConfiguration => ({
+      type: 'bar',
+      data: { labels: messages.map(([t]) => t), datasets: [{ label: 'messages', data: messages.map(([, m]) => m.count), backgroundColor: COLORS[0] }] },
+      options: { indexAxis: 'y', plugins: { legend: { display: false } } },
+    }),
+    [messages],
+  );
   if (!s) return null;
   const safe = s.violations.count === 0;
   return (
     <Card withBorder data-testid="lab-result" data-job-id={job.jobId}>
       <Group mb="xs">
-        <Title order={3} size="h4">{job.request.engine}, {job.request.nodes} nodes, {job.request.faults}: {s.runs} seed{s.runs === 1 ? '' : 's'}</Title>
-        <Badge color={safe ? 'green' : 'red'} data-testid="lab-verdict">{safe ? 'no violation' : `${s.violations.count} violations`}</Badge>
+        <Title order={3} size="h4">
+          {job.request.engine}, {job.request.nodes} nodes, {job.request.faults}: {s.runs} seed{s.runs === 1 ? '' : 's'}
+        </Title>
+        <Badge color={safe ? 'green' : 'red'} data-testid="lab-verdict">
+          {safe ? 'no violation' : `${s.violations.count} violations`}
+        </Badge>
       </Group>
-      {!safe ? <Alert color="red" mb="xs">Failing seeds: {s.violations.failingSeeds.join(', ')} — {s.failures[0]?.violations.slice(0, 3).join('; ')}</Alert> : null}
+      {!safe ? (
+        <Alert color="red" mb="xs">
+          Failing seeds: {s.violations.failingSeeds.join(', ')} — {s.failures[0]?.violations.slice(0, 3).join('; ')}
+        </Alert>
+      ) : null}
       <SimpleGrid cols={{ base: 2, sm: 4 }} mb="sm">
-        <div><Text size="xs" c="dimmed">Decided blocks</Text><Text data-testid="lab-blocks">{s.decidedBlocks}</Text></div>
-        <div><Text size="xs" c="dimmed">Decided proposals</Text><Text>{s.decidedProposals}</Text></div>
-        <div><Text size="xs" c="dimmed">Throughput (simulated)</Text><Text>{s.throughputPerSecond} /s</Text></div>
-        <div><Text size="xs" c="dimmed">Latency p50 / p99</Text><Text>{s.latencyMs.p50} / {s.latencyMs.p99} ms</Text></div>
+        <div>
+          <Text size="xs" c="dimmed">
+            Decided blocks
+          </Text>
+          <Text data-testid="lab-blocks">{s.decidedBlocks}</Text>
+        </div>
+        <div>
+          <Text size="xs" c="dimmed">
+            Decided proposals
+          </Text>
+          <Text>{s.decidedProposals}</Text>
+        </div>
+        <div>
+          <Text size="xs" c="dimmed">
+            Throughput (simulated)
+          </Text>
+          <Text>{s.throughputPerSecond} /s</Text>
+        </div>
+        <div>
+          <Text size="xs" c="dimmed">
+            Latency p50 / p99
+          </Text>
+          <Text>
+            {s.latencyMs.p50} / {s.latencyMs.p99} ms
+          </Text>
+        </div>
       </SimpleGrid>
-      {messages.length > 0 ? <ChartView config={config} label="Messages by type" summary={messages.map(([t, m]) => `${t}: ${m.count}`).join('; ')} height={Math.max(160, messages.length * 26)} /> : null}
-      <Text size="xs" c="dimmed">Replay any seed with: medledger sim --engine {job.request.engine} --nodes {job.request.nodes} --faults {job.request.faults} --seed {job.request.seedStart}</Text>
+      {messages.length > 0 ? (
+        <ChartView
+          config={config}
+          label="Messages by type"
+          summary={messages.map(([t, m]) => `${t}: ${m.count}`).join('; ')}
+          height={Math.max(160, messages.length * 26)}
+        />
+      ) : null}
+      <Text size="xs" c="dimmed">
+        Replay any seed with: medledger sim --engine {job.request.engine} --nodes {job.request.nodes} --faults {job.request.faults} --seed{' '}
+        {job.request.seedStart}
+      </Text>
     </Card>
   );
 }
@@ -77,28 +129,43 @@ function RunForm(): ReactNode {
   const [job, setJob] = useState<LabJobT | null>(null);
   const [error, setError] = useState<unknown>(null);
   const polling = useRef<ReturnType<typeof setInterval> | null>(null);
-  useEffect(() => () => { if (polling.current) clearInterval(polling.current); }, []);
+  useEffect(
+    () => () => {
+      if (polling.current) clearInterval(polling.current);
+    },
+    [],
+  );
 
   const run = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     setError(null);
     setJob(null);
     try {
-      const started = await client.labStart({ engine: engine ?? 'pbft', nodes: Number(nodes), faults: (faults ?? 'none') as LabJobT['request']['faults'], seeds: Number(seeds), seedStart: Number(seedStart), durationMs: Math.round(Number(seconds) * 1000) });
+      const started = await client.labStart({
+        engine: engine ?? 'pbft',
+        nodes: Number(nodes),
+        faults: (faults ?? 'none') as LabJobT['request']['faults'],
+        seeds: Number(seeds),
+        seedStart: Number(seedStart),
+        durationMs: Math.round(Number(seconds) * 1000),
+      });
       setJob(started);
       if (polling.current) clearInterval(polling.current);
       polling.current = setInterval(() => {
-        client.labJob(started.jobId).then((j) => {
-          setJob(j);
-          if (j.state !== 'running' && polling.current) {
-            clearInterval(polling.current);
+        client.labJob(started.jobId).then(
+          (j) => {
+            setJob(j);
+            if (j.state !== 'running' && polling.current) {
+              clearInterval(polling.current);
+              polling.current = null;
+            }
+          },
+          (err: unknown) => {
+            setError(err);
+            if (polling.current) clearInterval(polling.current);
             polling.current = null;
-          }
-        }, (err: unknown) => {
-          setError(err);
-          if (polling.current) clearInterval(polling.current);
-          polling.current = null;
-        });
+          },
+        );
       }, POLL_MS);
     } catch (err) {
       setError(err);
@@ -119,8 +186,12 @@ function RunForm(): ReactNode {
               <NumberInput label="Simulated seconds per seed" min={1} max={30} value={seconds} onChange={setSeconds} />
             </SimpleGrid>
             <Group>
-              <Button type="submit" loading={running}>Run simulation</Button>
-              <Text size="xs" c="dimmed">Runs on this node's deterministic simulator, in the background; one campaign at a time per node.</Text>
+              <Button type="submit" loading={running}>
+                Run simulation
+              </Button>
+              <Text size="xs" c="dimmed">
+                Runs on this node's deterministic simulator, in the background; one campaign at a time per node.
+              </Text>
             </Group>
           </Stack>
         </form>
@@ -128,9 +199,16 @@ function RunForm(): ReactNode {
       {error ? <ErrorAlert error={error} /> : null}
       {job ? (
         <Card withBorder>
-          <Text size="sm" mb={4} aria-live="polite" data-testid="lab-progress">{job.state === 'running' ? `Running: ${job.done} of ${job.total} seeds` : job.state === 'done' ? `Done: ${job.total} seeds` : 'Failed'}{job.failing > 0 ? ` · ${job.failing} failing` : ''}</Text>
+          <Text size="sm" mb={4} aria-live="polite" data-testid="lab-progress">
+            {job.state === 'running' ? `Running: ${job.done} of ${job.total} seeds` : job.state === 'done' ? `Done: ${job.total} seeds` : 'Failed'}
+            {job.failing > 0 ? ` · ${job.failing} failing` : ''}
+          </Text>
           <Progress value={(job.done / job.total) * 100} aria-label="Simulation progress" />
-          {job.state === 'failed' ? <Alert color="red" mt="xs" role="alert">{job.error}</Alert> : null}
+          {job.state === 'failed' ? (
+            <Alert color="red" mt="xs" role="alert">
+              {job.error}
+            </Alert>
+          ) : null}
         </Card>
       ) : null}
       {job?.state === 'done' ? <Result job={job} /> : null}
@@ -147,39 +225,91 @@ function PaperCharts(): ReactNode {
         labels: COMPLEXITY_NODES.map(String),
         datasets: [
           { label: 'PBFT (2n² − n − 1)', data: COMPLEXITY_NODES.map((n) => pbftFormula(n).total), borderColor: COLORS[0], backgroundColor: COLORS[0] },
-          ...ks.map((k, i) => ({ label: `two-layer PBFT, k = ${k}`, data: COMPLEXITY_NODES.map((n) => twoLayerFormula(n, k).total), borderColor: COLORS[i + 1], backgroundColor: COLORS[i + 1] })),
-          { label: 'two-layer PBFT, k ≈ √n', data: COMPLEXITY_NODES.map((n) => twoLayerFormula(n, Math.max(2, Math.round(Math.sqrt(n)))).total), borderColor: COLORS[3], backgroundColor: COLORS[3] },
+          ...ks.map((k, i) => ({
+            label: `two-layer PBFT, k = ${k}`,
+            data: COMPLEXITY_NODES.map((n) => twoLayerFormula(n, k).total),
+            borderColor: COLORS[i + 1],
+            backgroundColor: COLORS[i + 1],
+          })),
+          {
+            label: 'two-layer PBFT, k ≈ √n',
+            data: COMPLEXITY_NODES.map((n) => twoLayerFormula(n, Math.max(2, Math.round(Math.sqrt(n)))).total),
+            borderColor: COLORS[3],
+            backgroundColor: COLORS[3],
+          },
         ],
       },
       options: { scales: { x: { title: { display: true, text: 'nodes n' } }, y: { type: 'linear', title: { display: true, text: 'messages per decision' } } } },
     };
   }, []);
-  const attack = useMemo((): ChartConfiguration => ({
-    type: 'line',
-    data: {
-      labels: ATTACK_BLOCKS.map(String),
-      datasets: ATTACK_SHARES.map((w, i) => ({ label: `attacker share w = ${w}`, data: ATTACK_BLOCKS.map((n) => attackSuccessProbability(w, n)), borderColor: COLORS[i], backgroundColor: COLORS[i] })),
-    },
-    options: { scales: { x: { title: { display: true, text: 'blocks behind n' } }, y: { min: 0, max: 1, title: { display: true, text: 'success probability' } } } },
-  }), []);
+  const attack = useMemo(
+    (): ChartConfiguration => ({
+      type: 'line',
+      data: {
+        labels: ATTACK_BLOCKS.map(String),
+        datasets: ATTACK_SHARES.map((w, i) => ({
+          label: `attacker share w = ${w}`,
+          data: ATTACK_BLOCKS.map((n) => attackSuccessProbability(w, n)),
+          borderColor: COLORS[i],
+          backgroundColor: COLORS[i],
+        })),
+      },
+      options: {
+        scales: { x: { title: { display: true, text: 'blocks behind n' } }, y: { min: 0, max: 1, title: { display: true, text: 'success probability' } } },
+      },
+    }),
+    [],
+  );
   const rows = COMPLEXITY_NODES.filter((n) => n === 16 || n === 64 || n === 128);
   return (
     <SimpleGrid cols={{ base: 1, md: 2 }}>
       <Card withBorder>
-        <Title order={3} size="h4">Message complexity (paper 002, Table 2)</Title>
-        <ChartView config={complexity} label="Messages per decision against nodes" summary={rows.map((n) => `n=${n}: PBFT ${pbftFormula(n).total}, two-layer k=8 ${twoLayerFormula(n, 8).total}`).join('; ')} height={240} />
+        <Title order={3} size="h4">
+          Message complexity (paper 002, Table 2)
+        </Title>
+        <ChartView
+          config={complexity}
+          label="Messages per decision against nodes"
+          summary={rows.map((n) => `n=${n}: PBFT ${pbftFormula(n).total}, two-layer k=8 ${twoLayerFormula(n, 8).total}`).join('; ')}
+          height={240}
+        />
         <TableScroll label="Message complexity at 16, 64 and 128 nodes">
           <Table data-testid="complexity-table">
-            <Table.Thead><Table.Tr><Table.Th>n</Table.Th><Table.Th>PBFT</Table.Th><Table.Th>two-layer, k = 8</Table.Th></Table.Tr></Table.Thead>
-            <Table.Tbody>{rows.map((n) => <Table.Tr key={n}><Table.Td>{n}</Table.Td><Table.Td>{pbftFormula(n).total}</Table.Td><Table.Td>{twoLayerFormula(n, 8).total}</Table.Td></Table.Tr>)}</Table.Tbody>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>n</Table.Th>
+                <Table.Th>PBFT</Table.Th>
+                <Table.Th>two-layer, k = 8</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {rows.map((n) => (
+                <Table.Tr key={n}>
+                  <Table.Td>{n}</Table.Td>
+                  <Table.Td>{pbftFormula(n).total}</Table.Td>
+                  <Table.Td>{twoLayerFormula(n, 8).total}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
           </Table>
         </TableScroll>
-        <Text size="xs" c="dimmed">The paper's closed forms; `medledger lab complexity` counts the same messages from the running engines (docs/results/complexity.md).</Text>
+        <Text size="xs" c="dimmed">
+          The paper's closed forms; `medledger lab complexity` counts the same messages from the running engines (docs/results/complexity.md).
+        </Text>
       </Card>
       <Card withBorder>
-        <Title order={3} size="h4">Attacker's success probability (paper 002, Eq. 6)</Title>
-        <ChartView config={attack} label="Probability that an attacker catches up" summary={ATTACK_SHARES.map((w) => `w=${w}: ${attackSuccessProbability(w, 6).toExponential(2)} at 6 blocks`).join('; ')} height={240} />
-        <Text size="xs" c="dimmed">Nakamoto's Poisson approximation, as the paper gives it (`medledger lab attack`, docs/results/attack.md).</Text>
+        <Title order={3} size="h4">
+          Attacker's success probability (paper 002, Eq. 6)
+        </Title>
+        <ChartView
+          config={attack}
+          label="Probability that an attacker catches up"
+          summary={ATTACK_SHARES.map((w) => `w=${w}: ${attackSuccessProbability(w, 6).toExponential(2)} at 6 blocks`).join('; ')}
+          height={240}
+        />
+        <Text size="xs" c="dimmed">
+          Nakamoto's Poisson approximation, as the paper gives it (`medledger lab attack`, docs/results/attack.md).
+        </Text>
       </Card>
     </SimpleGrid>
   );

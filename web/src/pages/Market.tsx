@@ -3,7 +3,25 @@
 // its datasets, a patient for their records), and the state of everyone's applications. Owners
 // also register datasets (CSV) and open or close a listing to applications. Each step is a
 // transaction signed in this browser; the contract decides who may do what.
-import { Alert, Badge, Button, Card, FileInput, Group, Modal, MultiSelect, NumberInput, Select, SimpleGrid, Stack, Switch, Table, Text, TextInput, Title } from '@mantine/core';
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  FileInput,
+  Group,
+  Modal,
+  MultiSelect,
+  NumberInput,
+  Select,
+  SimpleGrid,
+  Stack,
+  Switch,
+  Table,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { ErrorAlert } from '../app/errors.tsx';
@@ -20,13 +38,31 @@ const STAFF = ['admin', 'supervisor'];
 const RESEARCH_PURPOSES = ['HRESCH', 'CLINTRCH', 'PUBHLTH', 'HOPERAT', 'HPAYMT', 'COVERAGE', 'TREAT'];
 
 export interface Dataset {
-  readonly datasetId: string; readonly name: string; readonly description: string; readonly ownerOrg: string; readonly columns: readonly string[];
-  readonly recordCount: number; readonly sizeBytes: number; readonly open: boolean; readonly minCohort?: number; readonly queryBudget?: number; readonly registeredAtMs: number;
+  readonly datasetId: string;
+  readonly name: string;
+  readonly description: string;
+  readonly ownerOrg: string;
+  readonly columns: readonly string[];
+  readonly recordCount: number;
+  readonly sizeBytes: number;
+  readonly open: boolean;
+  readonly minCohort?: number;
+  readonly queryBudget?: number;
+  readonly registeredAtMs: number;
 }
 interface Application {
-  readonly applicationId: string; readonly applicant: string; readonly applicantRole: string; readonly target: { kind: 'dataset'; datasetId: string } | { kind: 'record'; recordId: string };
-  readonly purpose: string; readonly actions: readonly string[]; readonly period: { startMs: number; endMs: number }; readonly maxSensitivity: string;
-  readonly status: 'pending' | 'approved' | 'denied'; readonly appliedAtMs: number; readonly decidedAtMs: number | null; readonly decidedBy: string | null;
+  readonly applicationId: string;
+  readonly applicant: string;
+  readonly applicantRole: string;
+  readonly target: { kind: 'dataset'; datasetId: string } | { kind: 'record'; recordId: string };
+  readonly purpose: string;
+  readonly actions: readonly string[];
+  readonly period: { startMs: number; endMs: number };
+  readonly maxSensitivity: string;
+  readonly status: 'pending' | 'approved' | 'denied';
+  readonly appliedAtMs: number;
+  readonly decidedAtMs: number | null;
+  readonly decidedBy: string | null;
 }
 
 export async function allDatasets(list: (bookmark: string) => Promise<unknown>): Promise<Dataset[]> {
@@ -57,7 +93,13 @@ function ApplyForm({ dataset, onDone }: { dataset: Dataset; onDone(id: string): 
     setBusy(true);
     try {
       const now = Date.now();
-      const r = await health.apply({ target: { kind: 'dataset', datasetId: dataset.datasetId }, purpose, actions, period: { startMs: now - 60_000, endMs: now + Number(days) * DAY_MS }, maxSensitivity: 'normal' });
+      const r = await health.apply({
+        target: { kind: 'dataset', datasetId: dataset.datasetId },
+        purpose,
+        actions,
+        period: { startMs: now - 60_000, endMs: now + Number(days) * DAY_MS },
+        maxSensitivity: 'normal',
+      });
       onDone(String((r.payload['application'] as { applicationId?: string } | undefined)?.applicationId ?? ''));
     } catch (err) {
       setError(err);
@@ -68,12 +110,22 @@ function ApplyForm({ dataset, onDone }: { dataset: Dataset; onDone(id: string): 
   return (
     <form onSubmit={(e) => void submit(e)} aria-label={`Apply for ${dataset.name}`}>
       <Stack gap="sm">
-        <Text size="sm">{dataset.description || dataset.name} — {dataset.recordCount} rows held by {dataset.ownerOrg}. Its owner decides.</Text>
+        <Text size="sm">
+          {dataset.description || dataset.name} — {dataset.recordCount} rows held by {dataset.ownerOrg}. Its owner decides.
+        </Text>
         <Select label="Purpose" data={RESEARCH_PURPOSES} value={purpose} onChange={setPurpose} allowDeselect={false} />
-        <MultiSelect label="Access" description="statistics: federated aggregates only (no rows leave the hospital)" data={['statistics', 'read']} value={actions} onChange={setActions} />
+        <MultiSelect
+          label="Access"
+          description="statistics: federated aggregates only (no rows leave the hospital)"
+          data={['statistics', 'read']}
+          value={actions}
+          onChange={setActions}
+        />
         <NumberInput label="For how many days" min={1} max={3650} value={days} onChange={setDays} />
         {error ? <ErrorAlert error={error} /> : null}
-        <Button type="submit" loading={busy} w="fit-content" disabled={actions.length === 0}>Submit application</Button>
+        <Button type="submit" loading={busy} w="fit-content" disabled={actions.length === 0}>
+          Submit application
+        </Button>
       </Stack>
     </form>
   );
@@ -99,7 +151,15 @@ function RegisterForm({ onDone }: { onDone(): void }): ReactNode {
     if (file.size > DATASET_BYTES_MAX) return setProblem(`At most ${DATASET_BYTES_MAX} bytes can be uploaded here.`);
     setBusy(true);
     try {
-      await health.registerDataset({ datasetId, name: name || datasetId, description, data: new Uint8Array(await file.arrayBuffer()), mediaType: 'text/csv', open, ...(minCohort !== '' ? { minCohort: Number(minCohort) } : {}) });
+      await health.registerDataset({
+        datasetId,
+        name: name || datasetId,
+        description,
+        data: new Uint8Array(await file.arrayBuffer()),
+        mediaType: 'text/csv',
+        open,
+        ...(minCohort !== '' ? { minCohort: Number(minCohort) } : {}),
+      });
       onDone();
     } catch (err) {
       setError(err);
@@ -115,12 +175,31 @@ function RegisterForm({ onDone }: { onDone(): void }): ReactNode {
           <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} />
         </SimpleGrid>
         <TextInput label="Description" value={description} onChange={(e) => setDescription(e.currentTarget.value)} />
-        <FileInput label="CSV file" description="A header row and at least one numeric column; sealed and kept at your node, never on the ledger" accept=".csv,text/csv" value={file} onChange={setFile} required />
-        <NumberInput label="Minimum cohort (optional)" description="Smallest count a statistic over it may release; at least the consortium's floor" min={1} value={minCohort} onChange={setMinCohort} />
+        <FileInput
+          label="CSV file"
+          description="A header row and at least one numeric column; sealed and kept at your node, never on the ledger"
+          accept=".csv,text/csv"
+          value={file}
+          onChange={setFile}
+          required
+        />
+        <NumberInput
+          label="Minimum cohort (optional)"
+          description="Smallest count a statistic over it may release; at least the consortium's floor"
+          min={1}
+          value={minCohort}
+          onChange={setMinCohort}
+        />
         <Switch label="Open to applications" checked={open} onChange={(e) => setOpen(e.currentTarget.checked)} />
-        {problem ? <Alert color="red" role="alert">{problem}</Alert> : null}
+        {problem ? (
+          <Alert color="red" role="alert">
+            {problem}
+          </Alert>
+        ) : null}
         {error ? <ErrorAlert error={error} /> : null}
-        <Button type="submit" loading={busy} w="fit-content">Register dataset</Button>
+        <Button type="submit" loading={busy} w="fit-content">
+          Register dataset
+        </Button>
       </Stack>
     </form>
   );
@@ -148,27 +227,62 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
   return (
     <Card withBorder>
       <Group justify="space-between" mb="xs">
-        <Title order={3} size="h4">Catalogue</Title>
-        {STAFF.includes(me.role) ? <Button size="xs" onClick={reg.open}>Register a dataset</Button> : null}
+        <Title order={3} size="h4">
+          Catalogue
+        </Title>
+        {STAFF.includes(me.role) ? (
+          <Button size="xs" onClick={reg.open}>
+            Register a dataset
+          </Button>
+        ) : null}
       </Group>
       {list.error ? <ErrorAlert error={list.error} /> : null}
       {error ? <ErrorAlert error={error} /> : null}
       {paged.total > 0 ? (
         <TableScroll label="Datasets">
           <Table striped data-testid="catalogue">
-            <Table.Thead><Table.Tr><Table.Th>Dataset</Table.Th><Table.Th>Owner</Table.Th><Table.Th>Columns</Table.Th><Table.Th>Rows</Table.Th><Table.Th>Listing</Table.Th><Table.Th /></Table.Tr></Table.Thead>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Dataset</Table.Th>
+                <Table.Th>Owner</Table.Th>
+                <Table.Th>Columns</Table.Th>
+                <Table.Th>Rows</Table.Th>
+                <Table.Th>Listing</Table.Th>
+                <Table.Th />
+              </Table.Tr>
+            </Table.Thead>
             <Table.Tbody>
               {paged.items.map((d) => (
                 <Table.Tr key={d.datasetId}>
-                  <Table.Td><Text size="sm" fw={600}>{d.name}</Text><Text size="xs" c="dimmed">{d.datasetId}{d.description ? ` — ${d.description}` : ''}</Text></Table.Td>
+                  <Table.Td>
+                    <Text size="sm" fw={600}>
+                      {d.name}
+                    </Text>
+                    <Text size="xs" c="dimmed">
+                      {d.datasetId}
+                      {d.description ? ` — ${d.description}` : ''}
+                    </Text>
+                  </Table.Td>
                   <Table.Td>{d.ownerOrg}</Table.Td>
                   <Table.Td>{d.columns.join(', ')}</Table.Td>
                   <Table.Td>{d.recordCount}</Table.Td>
-                  <Table.Td><Badge color={d.open ? 'green' : 'gray'} variant="light">{d.open ? 'open' : 'closed'}</Badge></Table.Td>
+                  <Table.Td>
+                    <Badge color={d.open ? 'green' : 'gray'} variant="light">
+                      {d.open ? 'open' : 'closed'}
+                    </Badge>
+                  </Table.Td>
                   <Table.Td>
                     <Group gap={4} wrap="nowrap">
-                      {mayApply ? <Button size="xs" disabled={!d.open} onClick={() => setApplying(d)} aria-label={`Apply for ${d.datasetId}`}>Apply</Button> : null}
-                      {isOwnerStaff(d) ? <Button size="xs" variant="default" onClick={() => void toggle(d)} aria-label={`${d.open ? 'Close' : 'Open'} ${d.datasetId}`}>{d.open ? 'Close' : 'Open'}</Button> : null}
+                      {mayApply ? (
+                        <Button size="xs" disabled={!d.open} onClick={() => setApplying(d)} aria-label={`Apply for ${d.datasetId}`}>
+                          Apply
+                        </Button>
+                      ) : null}
+                      {isOwnerStaff(d) ? (
+                        <Button size="xs" variant="default" onClick={() => void toggle(d)} aria-label={`${d.open ? 'Close' : 'Open'} ${d.datasetId}`}>
+                          {d.open ? 'Close' : 'Open'}
+                        </Button>
+                      ) : null}
                     </Group>
                   </Table.Td>
                 </Table.Tr>
@@ -178,40 +292,95 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
         </TableScroll>
       ) : null}
       <PageControl paged={paged} label="datasets" />
-      <Modal opened={applying !== null} onClose={() => setApplying(null)} closeButtonProps={{ 'aria-label': 'Close' }} title={applying ? `Apply for ${applying.name}` : ''} size="lg">
-        {applying ? <ApplyForm dataset={applying} onDone={(id) => { setApplying(null); onApplied(`Application ${id} submitted: ${applying.ownerOrg} decides.`); }} /> : null}
+      <Modal
+        opened={applying !== null}
+        onClose={() => setApplying(null)}
+        closeButtonProps={{ 'aria-label': 'Close' }}
+        title={applying ? `Apply for ${applying.name}` : ''}
+        size="lg"
+      >
+        {applying ? (
+          <ApplyForm
+            dataset={applying}
+            onDone={(id) => {
+              setApplying(null);
+              onApplied(`Application ${id} submitted: ${applying.ownerOrg} decides.`);
+            }}
+          />
+        ) : null}
       </Modal>
       <Modal opened={registering} onClose={reg.close} closeButtonProps={{ 'aria-label': 'Close' }} title="Register a dataset" size="lg">
-        <RegisterForm onDone={() => { reg.close(); setTick((t) => t + 1); }} />
+        <RegisterForm
+          onDone={() => {
+            reg.close();
+            setTick((t) => t + 1);
+          }}
+        />
       </Modal>
     </Card>
   );
 }
 
-function ApplicationTable({ apps, label, testId, decide }: { apps: readonly Application[]; label: string; testId: string; decide?: (a: Application, approve: boolean) => void }): ReactNode {
+function ApplicationTable({
+  apps,
+  label,
+  testId,
+  decide,
+}: {
+  apps: readonly Application[];
+  label: string;
+  testId: string;
+  decide?: (a: Application, approve: boolean) => void;
+}): ReactNode {
   const paged = usePaged([...apps].sort((a, b) => b.appliedAtMs - a.appliedAtMs));
   if (apps.length === 0) return <Text size="sm">None.</Text>;
   return (
     <>
       <TableScroll label={label}>
         <Table striped data-testid={testId}>
-          <Table.Thead><Table.Tr><Table.Th>Applied</Table.Th><Table.Th>Applicant</Table.Th><Table.Th>For</Table.Th><Table.Th>Purpose</Table.Th><Table.Th>Access</Table.Th><Table.Th>Until</Table.Th><Table.Th>State</Table.Th>{decide ? <Table.Th /> : null}</Table.Tr></Table.Thead>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Applied</Table.Th>
+              <Table.Th>Applicant</Table.Th>
+              <Table.Th>For</Table.Th>
+              <Table.Th>Purpose</Table.Th>
+              <Table.Th>Access</Table.Th>
+              <Table.Th>Until</Table.Th>
+              <Table.Th>State</Table.Th>
+              {decide ? <Table.Th /> : null}
+            </Table.Tr>
+          </Table.Thead>
           <Table.Tbody>
             {paged.items.map((a) => (
               <Table.Tr key={a.applicationId}>
                 <Table.Td>{localTime(a.appliedAtMs)}</Table.Td>
-                <Table.Td>{a.applicant} ({a.applicantRole})</Table.Td>
+                <Table.Td>
+                  {a.applicant} ({a.applicantRole})
+                </Table.Td>
                 <Table.Td>{targetText(a.target)}</Table.Td>
                 <Table.Td>{a.purpose}</Table.Td>
                 <Table.Td>{a.actions.join(', ')}</Table.Td>
                 <Table.Td>{new Date(a.period.endMs).toLocaleDateString()}</Table.Td>
-                <Table.Td><Badge color={statusColor(a.status)} variant="light">{a.status}</Badge>{a.decidedBy ? <Text size="xs" c="dimmed">by {a.decidedBy}</Text> : null}</Table.Td>
+                <Table.Td>
+                  <Badge color={statusColor(a.status)} variant="light">
+                    {a.status}
+                  </Badge>
+                  {a.decidedBy ? (
+                    <Text size="xs" c="dimmed">
+                      by {a.decidedBy}
+                    </Text>
+                  ) : null}
+                </Table.Td>
                 {decide ? (
                   <Table.Td>
                     {a.status === 'pending' ? (
                       <Group gap={4} wrap="nowrap">
-                        <Button size="xs" color="green" onClick={() => decide(a, true)} aria-label={`Approve ${a.applicationId}`}>Approve</Button>
-                        <Button size="xs" color="red" variant="outline" onClick={() => decide(a, false)} aria-label={`Deny ${a.applicationId}`}>Deny</Button>
+                        <Button size="xs" color="green" onClick={() => decide(a, true)} aria-label={`Approve ${a.applicationId}`}>
+                          Approve
+                        </Button>
+                        <Button size="xs" color="red" variant="outline" onClick={() => decide(a, false)} aria-label={`Deny ${a.applicationId}`}>
+                          Deny
+                        </Button>
                       </Group>
                     ) : null}
                   </Table.Td>
@@ -230,8 +399,14 @@ function Applications({ tick }: { tick: number }): ReactNode {
   const { health, me } = useSession();
   const [local, setLocal] = useState(0);
   const isOwner = STAFF.includes(me.role) || me.role === 'patient';
-  const mine = useLoad(async () => (APPLICANT_ROLES.includes(me.role) ? ((await health.listApplications({ applicant: `${me.org}/${me.id}` })) as Application[]) : []), [health, tick, local]);
-  const toDecide = useLoad(async () => (isOwner ? ((await health.listApplications({ owner: me.role === 'patient' ? me.id : me.org })) as Application[]) : []), [health, tick, local]);
+  const mine = useLoad(
+    async () => (APPLICANT_ROLES.includes(me.role) ? ((await health.listApplications({ applicant: `${me.org}/${me.id}` })) as Application[]) : []),
+    [health, tick, local],
+  );
+  const toDecide = useLoad(
+    async () => (isOwner ? ((await health.listApplications({ owner: me.role === 'patient' ? me.id : me.org })) as Application[]) : []),
+    [health, tick, local],
+  );
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<string | null>(null);
   const decide = (a: Application, approve: boolean): void => {
@@ -245,15 +420,23 @@ function Applications({ tick }: { tick: number }): ReactNode {
     <>
       {APPLICANT_ROLES.includes(me.role) ? (
         <Card withBorder>
-          <Title order={3} size="h4" mb="xs">My applications</Title>
+          <Title order={3} size="h4" mb="xs">
+            My applications
+          </Title>
           {mine.error ? <ErrorAlert error={mine.error} /> : null}
           {mine.data ? <ApplicationTable apps={mine.data} label="My applications" testId="my-applications" /> : null}
         </Card>
       ) : null}
       {isOwner ? (
         <Card withBorder>
-          <Title order={3} size="h4" mb="xs">{me.role === 'patient' ? 'Applications for my records' : `Applications to ${me.org}`}</Title>
-          {done ? <Alert color="green" mb="xs" data-testid="decision-notice">{done}</Alert> : null}
+          <Title order={3} size="h4" mb="xs">
+            {me.role === 'patient' ? 'Applications for my records' : `Applications to ${me.org}`}
+          </Title>
+          {done ? (
+            <Alert color="green" mb="xs" data-testid="decision-notice">
+              {done}
+            </Alert>
+          ) : null}
           {error ? <ErrorAlert error={error} /> : null}
           {toDecide.error ? <ErrorAlert error={toDecide.error} /> : null}
           {toDecide.data ? <ApplicationTable apps={toDecide.data} label="Applications to decide" testId="applications-to-decide" decide={decide} /> : null}
@@ -269,8 +452,17 @@ export function MarketPage(): ReactNode {
   return (
     <Stack>
       <Title order={2}>Data market</Title>
-      {notice ? <Alert color="green" data-testid="market-notice">{notice}</Alert> : null}
-      <Catalogue onApplied={(msg) => { setNotice(msg); setTick((t) => t + 1); }} />
+      {notice ? (
+        <Alert color="green" data-testid="market-notice">
+          {notice}
+        </Alert>
+      ) : null}
+      <Catalogue
+        onApplied={(msg) => {
+          setNotice(msg);
+          setTick((t) => t + 1);
+        }}
+      />
       <Applications tick={tick} />
     </Stack>
   );

@@ -3,7 +3,25 @@
 // purposes, period, scope and sensitivity; revoke — who accessed my data and when, and my
 // notifications (break-the-glass alerts, care relations started for me, applications). Every
 // change is a transaction signed in this browser with the patient's own key.
-import { Alert, Badge, Button, Card, Code, CopyButton, Group, Modal, MultiSelect, Select, SimpleGrid, Stack, Table, Tabs, Text, TextInput, Title } from '@mantine/core';
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  Code,
+  CopyButton,
+  Group,
+  Modal,
+  MultiSelect,
+  Select,
+  SimpleGrid,
+  Stack,
+  Table,
+  Tabs,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { ErrorAlert } from '../app/errors.tsx';
@@ -16,10 +34,18 @@ import { TableScroll } from '../components/TableScroll.tsx';
 const AUDIT_PAGES_MAX = 20;
 const ACTIONS = ['read', 'write', 'share', 'statistics'];
 const PURPOSES = [
-  { value: 'TREAT', label: 'Treatment (TREAT)' }, { value: 'ETREAT', label: 'Emergency treatment (ETREAT)' }, { value: 'CAREMGT', label: 'Care management (CAREMGT)' },
-  { value: 'HOPERAT', label: 'Healthcare operations (HOPERAT)' }, { value: 'HRESCH', label: 'Research (HRESCH)' }, { value: 'CLINTRCH', label: 'Clinical trial (CLINTRCH)' },
-  { value: 'PUBHLTH', label: 'Public health (PUBHLTH)' }, { value: 'HPAYMT', label: 'Payment (HPAYMT)' }, { value: 'COVERAGE', label: 'Coverage (COVERAGE)' },
-  { value: 'FAMRQT', label: 'Family request (FAMRQT)' }, { value: 'PWATRNY', label: 'Power of attorney (PWATRNY)' }, { value: 'HLEGAL', label: 'Legal (HLEGAL)' },
+  { value: 'TREAT', label: 'Treatment (TREAT)' },
+  { value: 'ETREAT', label: 'Emergency treatment (ETREAT)' },
+  { value: 'CAREMGT', label: 'Care management (CAREMGT)' },
+  { value: 'HOPERAT', label: 'Healthcare operations (HOPERAT)' },
+  { value: 'HRESCH', label: 'Research (HRESCH)' },
+  { value: 'CLINTRCH', label: 'Clinical trial (CLINTRCH)' },
+  { value: 'PUBHLTH', label: 'Public health (PUBHLTH)' },
+  { value: 'HPAYMT', label: 'Payment (HPAYMT)' },
+  { value: 'COVERAGE', label: 'Coverage (COVERAGE)' },
+  { value: 'FAMRQT', label: 'Family request (FAMRQT)' },
+  { value: 'PWATRNY', label: 'Power of attorney (PWATRNY)' },
+  { value: 'HLEGAL', label: 'Legal (HLEGAL)' },
 ];
 const ROLES = ['doctor', 'nurse', 'researcher', 'insurer', 'supervisor'];
 const DAY_MS = 86_400_000;
@@ -33,15 +59,52 @@ interface Consent {
   readonly scope: { recordIds: readonly string[]; categories: readonly string[]; maxSensitivity: string };
   readonly grantedAtMs: number;
 }
-interface AuditEntry { readonly auditId: string; readonly atMs: number; readonly op: string; readonly outcome: string; readonly actor: { org: string; id: string; role: string }; readonly recordedBy: { org: string; id: string } | null; readonly purpose: string | null; readonly recordId: string | null; readonly flags: readonly string[]; readonly reasons: readonly string[]; readonly txId: string }
-interface Notification { readonly auditId: string; readonly atMs: number; readonly kind: string; readonly actor: string; readonly recordId: string | null; readonly applicationId: string | null }
-interface RecordMeta { readonly recordId: string; readonly category: string; readonly sensitivity: string; readonly version: number; readonly custodian: string; readonly updatedAtMs: number }
+interface AuditEntry {
+  readonly auditId: string;
+  readonly atMs: number;
+  readonly op: string;
+  readonly outcome: string;
+  readonly actor: { org: string; id: string; role: string };
+  readonly recordedBy: { org: string; id: string } | null;
+  readonly purpose: string | null;
+  readonly recordId: string | null;
+  readonly flags: readonly string[];
+  readonly reasons: readonly string[];
+  readonly txId: string;
+}
+interface Notification {
+  readonly auditId: string;
+  readonly atMs: number;
+  readonly kind: string;
+  readonly actor: string;
+  readonly recordId: string | null;
+  readonly applicationId: string | null;
+}
+interface RecordMeta {
+  readonly recordId: string;
+  readonly category: string;
+  readonly sensitivity: string;
+  readonly version: number;
+  readonly custodian: string;
+  readonly updatedAtMs: number;
+}
 
-export const granteeText = (g: Consent['grantee']): string => (g.kind === 'user' ? g.user : g.kind === 'org' ? `everyone at ${g.org}` : `every ${g.role}${g.org ? ` at ${g.org}` : ''}`);
+export const granteeText = (g: Consent['grantee']): string =>
+  g.kind === 'user' ? g.user : g.kind === 'org' ? `everyone at ${g.org}` : `every ${g.role}${g.org ? ` at ${g.org}` : ''}`;
 const actorText = (a: { org: string; id: string }): string => `${a.org}/${/^[0-9a-f]{32,}$/.test(a.id) ? 'you' : a.id}`;
 const OP_TEXT: Readonly<Record<string, string>> = {
-  'access.read': 'read', 'access.write': 'write', 'access.share': 'share', 'access.statistics': 'statistics', 'record.create': 'created a record', 'record.update': 'updated a record',
-  'record.erase': 'erased a record', 'consent.grant': 'granted a consent', 'consent.revoke': 'revoked a consent', 'care.start': 'started care', 'care.end': 'ended care', 'patient.enrol': 'enrolled you',
+  'access.read': 'read',
+  'access.write': 'write',
+  'access.share': 'share',
+  'access.statistics': 'statistics',
+  'record.create': 'created a record',
+  'record.update': 'updated a record',
+  'record.erase': 'erased a record',
+  'consent.grant': 'granted a consent',
+  'consent.revoke': 'revoked a consent',
+  'care.start': 'started care',
+  'care.end': 'ended care',
+  'patient.enrol': 'enrolled you',
 };
 
 function MyRecords(): ReactNode {
@@ -69,13 +132,31 @@ function MyRecords(): ReactNode {
       {paged.total > 0 ? (
         <TableScroll label="My records">
           <Table striped data-testid="my-records">
-            <Table.Thead><Table.Tr><Table.Th>Record</Table.Th><Table.Th>Category</Table.Th><Table.Th>Sensitivity</Table.Th><Table.Th>Held by</Table.Th><Table.Th>Updated</Table.Th><Table.Th /></Table.Tr></Table.Thead>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Record</Table.Th>
+                <Table.Th>Category</Table.Th>
+                <Table.Th>Sensitivity</Table.Th>
+                <Table.Th>Held by</Table.Th>
+                <Table.Th>Updated</Table.Th>
+                <Table.Th />
+              </Table.Tr>
+            </Table.Thead>
             <Table.Tbody>
               {paged.items.map((r) => (
                 <Table.Tr key={r.recordId}>
-                  <Table.Td>{r.recordId}</Table.Td><Table.Td>{r.category}</Table.Td><Table.Td><Badge variant="light">{r.sensitivity}</Badge></Table.Td>
-                  <Table.Td>{r.custodian}</Table.Td><Table.Td>{localTime(r.updatedAtMs)}</Table.Td>
-                  <Table.Td><Button size="xs" loading={busy === r.recordId} onClick={() => void read(r.recordId)} aria-label={`Open ${r.recordId}`}>Open</Button></Table.Td>
+                  <Table.Td>{r.recordId}</Table.Td>
+                  <Table.Td>{r.category}</Table.Td>
+                  <Table.Td>
+                    <Badge variant="light">{r.sensitivity}</Badge>
+                  </Table.Td>
+                  <Table.Td>{r.custodian}</Table.Td>
+                  <Table.Td>{localTime(r.updatedAtMs)}</Table.Td>
+                  <Table.Td>
+                    <Button size="xs" loading={busy === r.recordId} onClick={() => void read(r.recordId)} aria-label={`Open ${r.recordId}`}>
+                      Open
+                    </Button>
+                  </Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>
@@ -84,7 +165,14 @@ function MyRecords(): ReactNode {
       ) : null}
       <PageControl paged={paged} label="records" />
       {error ? <ErrorAlert error={error} /> : null}
-      {open ? <><Title order={3} size="h4">{open.recordId}</Title><ReadOutcome result={open.result} recordId={open.recordId} client={health} /></> : null}
+      {open ? (
+        <>
+          <Title order={3} size="h4">
+            {open.recordId}
+          </Title>
+          <ReadOutcome result={open.result} recordId={open.recordId} client={health} />
+        </>
+      ) : null}
     </Stack>
   );
 }
@@ -110,8 +198,14 @@ function GrantForm({ onDone }: { onDone(): void }): ReactNode {
     e.preventDefault();
     setProblem(null);
     setError(null);
-    const grantee = kind === 'user' ? { kind, user: user.trim() } : kind === 'org' ? { kind, org: org.trim() } : { kind, role: role ?? 'doctor', ...(org.trim() ? { org: org.trim() } : {}) };
-    if (kind === 'user' && !/^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.@-]*$/.test(user.trim())) return setProblem('Name the person as organisation/user, e.g. Hospital2/doctor1.');
+    const grantee =
+      kind === 'user'
+        ? { kind, user: user.trim() }
+        : kind === 'org'
+          ? { kind, org: org.trim() }
+          : { kind, role: role ?? 'doctor', ...(org.trim() ? { org: org.trim() } : {}) };
+    if (kind === 'user' && !/^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.@-]*$/.test(user.trim()))
+      return setProblem('Name the person as organisation/user, e.g. Hospital2/doctor1.');
     if (kind === 'org' && org.trim() === '') return setProblem('Name the organisation, e.g. Hospital2.');
     if (actions.length === 0 || purposes.length === 0) return setProblem('Choose at least one action and one purpose.');
     // From the start of the first day to the end of the last, in the patient's local time.
@@ -121,7 +215,14 @@ function GrantForm({ onDone }: { onDone(): void }): ReactNode {
     const ids = recordIds.split(/[\s,]+/).filter((x) => x !== '');
     setBusy(true);
     try {
-      await health.grantConsent({ patient: me.id, grantee, actions, purposes, period: { startMs, endMs }, scope: { recordIds: ids, categories: [], maxSensitivity: maxSensitivity ?? 'normal' } });
+      await health.grantConsent({
+        patient: me.id,
+        grantee,
+        actions,
+        purposes,
+        period: { startMs, endMs },
+        scope: { recordIds: ids, categories: [], maxSensitivity: maxSensitivity ?? 'normal' },
+      });
       onDone();
     } catch (err) {
       setError(err);
@@ -132,21 +233,65 @@ function GrantForm({ onDone }: { onDone(): void }): ReactNode {
   return (
     <form onSubmit={(e) => void submit(e)} aria-label="Grant a consent">
       <Stack gap="sm">
-        <Select label="Who" data={[{ value: 'user', label: 'A person' }, { value: 'org', label: 'Everyone at an organisation' }, { value: 'role', label: 'Everyone with a role' }]} value={kind} onChange={(v) => setKind((v ?? 'user') as typeof kind)} allowDeselect={false} />
-        {kind === 'user' ? <TextInput label="Person (organisation/user)" placeholder="Hospital2/doctor1" value={user} onChange={(e) => setUser(e.currentTarget.value)} required /> : null}
+        <Select
+          label="Who"
+          data={[
+            { value: 'user', label: 'A person' },
+            { value: 'org', label: 'Everyone at an organisation' },
+            { value: 'role', label: 'Everyone with a role' },
+          ]}
+          value={kind}
+          onChange={(v) => setKind((v ?? 'user') as typeof kind)}
+          allowDeselect={false}
+        />
+        {kind === 'user' ? (
+          <TextInput
+            label="Person (organisation/user)"
+            placeholder="Hospital2/doctor1"
+            value={user}
+            onChange={(e) => setUser(e.currentTarget.value)}
+            required
+          />
+        ) : null}
         {kind === 'role' ? <Select label="Role" data={ROLES} value={role} onChange={setRole} allowDeselect={false} /> : null}
-        {kind !== 'user' ? <TextInput label={kind === 'org' ? 'Organisation' : 'Organisation (optional)'} placeholder="Hospital2" value={org} onChange={(e) => setOrg(e.currentTarget.value)} required={kind === 'org'} /> : null}
+        {kind !== 'user' ? (
+          <TextInput
+            label={kind === 'org' ? 'Organisation' : 'Organisation (optional)'}
+            placeholder="Hospital2"
+            value={org}
+            onChange={(e) => setOrg(e.currentTarget.value)}
+            required={kind === 'org'}
+          />
+        ) : null}
         <MultiSelect label="May" data={ACTIONS} value={actions} onChange={setActions} />
         <MultiSelect label="For the purposes" data={PURPOSES} value={purposes} onChange={setPurposes} />
         <SimpleGrid cols={2}>
           <TextInput type="date" label="From" value={from} onChange={(e) => setFrom(e.currentTarget.value)} required />
           <TextInput type="date" label="Until" value={until} onChange={(e) => setUntil(e.currentTarget.value)} required />
         </SimpleGrid>
-        <Select label="Up to sensitivity" description="Parts above this level stay withheld" data={['normal', 'sensitive', 'restricted']} value={maxSensitivity} onChange={setMaxSensitivity} allowDeselect={false} />
-        <TextInput label="Only these records (optional)" description="Record ids, separated by commas; empty means all my records" value={recordIds} onChange={(e) => setRecordIds(e.currentTarget.value)} />
-        {problem ? <Alert color="red" role="alert">{problem}</Alert> : null}
+        <Select
+          label="Up to sensitivity"
+          description="Parts above this level stay withheld"
+          data={['normal', 'sensitive', 'restricted']}
+          value={maxSensitivity}
+          onChange={setMaxSensitivity}
+          allowDeselect={false}
+        />
+        <TextInput
+          label="Only these records (optional)"
+          description="Record ids, separated by commas; empty means all my records"
+          value={recordIds}
+          onChange={(e) => setRecordIds(e.currentTarget.value)}
+        />
+        {problem ? (
+          <Alert color="red" role="alert">
+            {problem}
+          </Alert>
+        ) : null}
         {error ? <ErrorAlert error={error} /> : null}
-        <Button type="submit" loading={busy} w="fit-content">Grant consent</Button>
+        <Button type="submit" loading={busy} w="fit-content">
+          Grant consent
+        </Button>
       </Stack>
     </form>
   );
@@ -175,24 +320,56 @@ function MyConsents(): ReactNode {
   };
   return (
     <Stack>
-      <Group><Button onClick={() => { setDone(null); grant.open(); }}>Grant a consent</Button></Group>
-      {done ? <Alert color="green" data-testid="consent-notice">{done}</Alert> : null}
+      <Group>
+        <Button
+          onClick={() => {
+            setDone(null);
+            grant.open();
+          }}
+        >
+          Grant a consent
+        </Button>
+      </Group>
+      {done ? (
+        <Alert color="green" data-testid="consent-notice">
+          {done}
+        </Alert>
+      ) : null}
       {error ? <ErrorAlert error={error} /> : null}
       {list.error ? <ErrorAlert error={list.error} /> : null}
       {list.data && list.data.length === 0 ? <Text size="sm">You have no active consents.</Text> : null}
       {paged.total > 0 ? (
         <TableScroll label="My consents">
           <Table striped data-testid="consents">
-            <Table.Thead><Table.Tr><Table.Th>Who</Table.Th><Table.Th>May</Table.Th><Table.Th>Purposes</Table.Th><Table.Th>Period</Table.Th><Table.Th>Scope</Table.Th><Table.Th /></Table.Tr></Table.Thead>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Who</Table.Th>
+                <Table.Th>May</Table.Th>
+                <Table.Th>Purposes</Table.Th>
+                <Table.Th>Period</Table.Th>
+                <Table.Th>Scope</Table.Th>
+                <Table.Th />
+              </Table.Tr>
+            </Table.Thead>
             <Table.Tbody>
               {paged.items.map((c) => (
                 <Table.Tr key={c.consentId}>
                   <Table.Td>{granteeText(c.grantee)}</Table.Td>
                   <Table.Td>{c.actions.join(', ')}</Table.Td>
                   <Table.Td>{c.purposes.join(', ')}</Table.Td>
-                  <Table.Td>{new Date(c.period.startMs).toLocaleDateString()} – {new Date(c.period.endMs).toLocaleDateString()}{c.period.endMs <= Date.now() ? ' (expired)' : ''}</Table.Td>
-                  <Table.Td>up to {c.scope.maxSensitivity}{c.scope.recordIds.length ? `; records ${c.scope.recordIds.join(', ')}` : '; all records'}</Table.Td>
-                  <Table.Td><Button size="xs" color="red" variant="outline" onClick={() => setRevoking(c)} aria-label={`Revoke consent for ${granteeText(c.grantee)}`}>Revoke</Button></Table.Td>
+                  <Table.Td>
+                    {new Date(c.period.startMs).toLocaleDateString()} – {new Date(c.period.endMs).toLocaleDateString()}
+                    {c.period.endMs <= Date.now() ? ' (expired)' : ''}
+                  </Table.Td>
+                  <Table.Td>
+                    up to {c.scope.maxSensitivity}
+                    {c.scope.recordIds.length ? `; records ${c.scope.recordIds.join(', ')}` : '; all records'}
+                  </Table.Td>
+                  <Table.Td>
+                    <Button size="xs" color="red" variant="outline" onClick={() => setRevoking(c)} aria-label={`Revoke consent for ${granteeText(c.grantee)}`}>
+                      Revoke
+                    </Button>
+                  </Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>
@@ -201,12 +378,34 @@ function MyConsents(): ReactNode {
       ) : null}
       <PageControl paged={paged} label="consents" />
       <Modal opened={granting} onClose={grant.close} closeButtonProps={{ 'aria-label': 'Close' }} title="Grant a consent" size="lg">
-        <GrantForm onDone={() => { grant.close(); setDone('Consent granted: it is on the ledger.'); setTick((t) => t + 1); }} />
+        <GrantForm
+          onDone={() => {
+            grant.close();
+            setDone('Consent granted: it is on the ledger.');
+            setTick((t) => t + 1);
+          }}
+        />
       </Modal>
       <Modal opened={revoking !== null} onClose={() => setRevoking(null)} closeButtonProps={{ 'aria-label': 'Close' }} title="Revoke this consent?">
         <Stack>
-          <Text size="sm">{revoking ? `${granteeText(revoking.grantee)} will no longer be able to ${revoking.actions.join(', ')} your data. Acting on it afterwards is recorded as a violation.` : ''}</Text>
-          <Group justify="flex-end"><Button variant="default" onClick={() => setRevoking(null)}>Cancel</Button><Button color="red" onClick={() => { if (revoking) void revoke(revoking); }}>Revoke consent</Button></Group>
+          <Text size="sm">
+            {revoking
+              ? `${granteeText(revoking.grantee)} will no longer be able to ${revoking.actions.join(', ')} your data. Acting on it afterwards is recorded as a violation.`
+              : ''}
+          </Text>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setRevoking(null)}>
+              Cancel
+            </Button>
+            <Button
+              color="red"
+              onClick={() => {
+                if (revoking) void revoke(revoking);
+              }}
+            >
+              Revoke consent
+            </Button>
+          </Group>
         </Stack>
       </Modal>
     </Stack>
@@ -219,7 +418,10 @@ function AccessLog(): ReactNode {
     const out: AuditEntry[] = [];
     let bookmark = '';
     for (let i = 0; i < AUDIT_PAGES_MAX; i++) {
-      const page = (await health.auditTrail({ kind: 'patient', patient: me.id, pageSize: 100, ...(bookmark ? { bookmark } : {}) })) as { entries: AuditEntry[]; bookmark: string };
+      const page = (await health.auditTrail({ kind: 'patient', patient: me.id, pageSize: 100, ...(bookmark ? { bookmark } : {}) })) as {
+        entries: AuditEntry[];
+        bookmark: string;
+      };
       out.push(...page.entries);
       bookmark = page.bookmark;
       if (!bookmark) break;
@@ -229,23 +431,44 @@ function AccessLog(): ReactNode {
   const paged = usePaged(log.data ?? [], 15);
   return (
     <Stack>
-      <Text size="sm" c="dimmed">Every decision about your data, newest first, as the ledger recorded it. A read served by another hospital also appears as that hospital's confirmation ("served by").</Text>
+      <Text size="sm" c="dimmed">
+        Every decision about your data, newest first, as the ledger recorded it. A read served by another hospital also appears as that hospital's confirmation
+        ("served by").
+      </Text>
       {log.error ? <ErrorAlert error={log.error} /> : null}
       {paged.total > 0 ? (
         <TableScroll label="Who accessed my data">
           <Table striped data-testid="access-log">
-            <Table.Thead><Table.Tr><Table.Th>When</Table.Th><Table.Th>Who</Table.Th><Table.Th>What</Table.Th><Table.Th>Record</Table.Th><Table.Th>Purpose</Table.Th><Table.Th>Outcome</Table.Th></Table.Tr></Table.Thead>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>When</Table.Th>
+                <Table.Th>Who</Table.Th>
+                <Table.Th>What</Table.Th>
+                <Table.Th>Record</Table.Th>
+                <Table.Th>Purpose</Table.Th>
+                <Table.Th>Outcome</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
             <Table.Tbody>
               {paged.items.map((e) => (
                 <Table.Tr key={`${e.auditId}`}>
                   <Table.Td>{localTime(e.atMs)}</Table.Td>
-                  <Table.Td>{actorText(e.actor)} ({e.actor.role}){e.recordedBy ? <Text size="xs" c="dimmed">served by {e.recordedBy.org}</Text> : null}</Table.Td>
+                  <Table.Td>
+                    {actorText(e.actor)} ({e.actor.role})
+                    {e.recordedBy ? (
+                      <Text size="xs" c="dimmed">
+                        served by {e.recordedBy.org}
+                      </Text>
+                    ) : null}
+                  </Table.Td>
                   <Table.Td>{OP_TEXT[e.op] ?? e.op}</Table.Td>
                   <Table.Td>{e.recordId ?? '—'}</Table.Td>
                   <Table.Td>{e.purpose ?? '—'}</Table.Td>
                   <Table.Td>
                     <Group gap={4}>
-                      <Badge color={e.outcome === 'allow' ? 'green' : 'red'} variant="light">{e.outcome === 'allow' ? 'allowed' : 'denied'}</Badge>
+                      <Badge color={e.outcome === 'allow' ? 'green' : 'red'} variant="light">
+                        {e.outcome === 'allow' ? 'allowed' : 'denied'}
+                      </Badge>
                       {e.flags.includes('break-the-glass') ? <Badge color="orange">break the glass</Badge> : null}
                     </Group>
                   </Table.Td>
@@ -262,20 +485,32 @@ function AccessLog(): ReactNode {
 
 function Notifications(): ReactNode {
   const { health, me } = useSession();
-  const feed = useLoad(async () => ((await health.notifications(me.id)) as { notifications: Notification[] }).notifications.sort((a, b) => b.atMs - a.atMs), [health, me.id]);
+  const feed = useLoad(
+    async () => ((await health.notifications(me.id)) as { notifications: Notification[] }).notifications.sort((a, b) => b.atMs - a.atMs),
+    [health, me.id],
+  );
   const paged = usePaged(feed.data ?? []);
-  const text = (n: Notification): string => (n.kind === 'break-the-glass' ? `${n.actor} broke the glass to read ${n.recordId ?? 'a record'}`
-    : n.kind === 'security-alert' ? `Security alert: ${n.actor} on ${n.recordId ?? 'your data'}`
-      : n.kind === 'care' ? `${n.actor} started a care relation for you`
-        : n.kind === 'application' ? `${n.actor} applied for access (${n.applicationId ?? ''})`
-          : n.kind === 'erasure' ? `${n.actor} erased ${n.recordId ?? 'a record'}` : `${n.kind} by ${n.actor}`);
+  const text = (n: Notification): string =>
+    n.kind === 'break-the-glass'
+      ? `${n.actor} broke the glass to read ${n.recordId ?? 'a record'}`
+      : n.kind === 'security-alert'
+        ? `Security alert: ${n.actor} on ${n.recordId ?? 'your data'}`
+        : n.kind === 'care'
+          ? `${n.actor} started a care relation for you`
+          : n.kind === 'application'
+            ? `${n.actor} applied for access (${n.applicationId ?? ''})`
+            : n.kind === 'erasure'
+              ? `${n.actor} erased ${n.recordId ?? 'a record'}`
+              : `${n.kind} by ${n.actor}`;
   return (
     <Stack>
       {feed.error ? <ErrorAlert error={feed.error} /> : null}
       {feed.data && feed.data.length === 0 ? <Text size="sm">No notifications.</Text> : null}
       <Stack gap="xs" data-testid="notifications">
         {paged.items.map((n) => (
-          <Alert key={n.auditId} color={n.kind === 'break-the-glass' || n.kind === 'security-alert' ? 'orange' : 'blue'} title={localTime(n.atMs)}>{text(n)}</Alert>
+          <Alert key={n.auditId} color={n.kind === 'break-the-glass' || n.kind === 'security-alert' ? 'orange' : 'blue'} title={localTime(n.atMs)}>
+            {text(n)}
+          </Alert>
         ))}
       </Stack>
       <PageControl paged={paged} label="notifications" />
@@ -292,9 +527,17 @@ export function MyDataPage(): ReactNode {
         <Text size="sm">Your pseudonym — the only name the ledger knows you by. Give it to a doctor so they can find your records:</Text>
         <Group gap="xs" mt={4}>
           <Code data-testid="my-pseudonym">{me.id}</Code>
-          <CopyButton value={me.id}>{({ copied, copy }) => <Button size="xs" variant="default" onClick={copy}>{copied ? 'Copied' : 'Copy'}</Button>}</CopyButton>
+          <CopyButton value={me.id}>
+            {({ copied, copy }) => (
+              <Button size="xs" variant="default" onClick={copy}>
+                {copied ? 'Copied' : 'Copy'}
+              </Button>
+            )}
+          </CopyButton>
         </Group>
-        <Text size="xs" c="dimmed" mt={4}>Shortened elsewhere as {shortHex(me.id, 16)}</Text>
+        <Text size="xs" c="dimmed" mt={4}>
+          Shortened elsewhere as {shortHex(me.id, 16)}
+        </Text>
       </Card>
       <Tabs defaultValue="records" keepMounted={false}>
         <Tabs.List aria-label="My data">
@@ -303,10 +546,18 @@ export function MyDataPage(): ReactNode {
           <Tabs.Tab value="log">Who accessed my data</Tabs.Tab>
           <Tabs.Tab value="notifications">Notifications</Tabs.Tab>
         </Tabs.List>
-        <Tabs.Panel value="records" pt="md"><MyRecords /></Tabs.Panel>
-        <Tabs.Panel value="consents" pt="md"><MyConsents /></Tabs.Panel>
-        <Tabs.Panel value="log" pt="md"><AccessLog /></Tabs.Panel>
-        <Tabs.Panel value="notifications" pt="md"><Notifications /></Tabs.Panel>
+        <Tabs.Panel value="records" pt="md">
+          <MyRecords />
+        </Tabs.Panel>
+        <Tabs.Panel value="consents" pt="md">
+          <MyConsents />
+        </Tabs.Panel>
+        <Tabs.Panel value="log" pt="md">
+          <AccessLog />
+        </Tabs.Panel>
+        <Tabs.Panel value="notifications" pt="md">
+          <Notifications />
+        </Tabs.Panel>
       </Tabs>
     </Stack>
   );

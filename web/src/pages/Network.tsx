@@ -35,18 +35,38 @@ export function NetworkPage(): ReactNode {
     let stopped = false;
     const refresh = (): void => {
       lastRefresh.current = Date.now();
-      client.network().then((n) => { if (!stopped) { setNetwork(n); setError(null); } }, (e: unknown) => { if (!stopped) setError(e); });
+      client.network().then(
+        (n) => {
+          if (!stopped) {
+            setNetwork(n);
+            setError(null);
+          }
+        },
+        (e: unknown) => {
+          if (!stopped) setError(e);
+        },
+      );
     };
     refresh();
-    const poll = setInterval(() => { if (Date.now() - lastRefresh.current >= 5000) refresh(); }, 1000);
+    const poll = setInterval(() => {
+      if (Date.now() - lastRefresh.current >= 5000) refresh();
+    }, 1000);
     const ac = new AbortController();
     // Live: each committed block counts its transactions into the per-second chart and refreshes the table.
-    client.events(null, (e) => {
-      if (e.type !== 'block') return;
-      const second = Math.floor(Date.now() / 1000);
-      counts.current.set(second, (counts.current.get(second) ?? 0) + e.block.txs.filter((t) => t.code === 'VALID').length);
-      if (Date.now() - lastRefresh.current >= REFRESH_MS_MIN) refresh();
-    }, ac.signal).catch((e: unknown) => { if (!stopped) setStreamError(e); });
+    client
+      .events(
+        null,
+        (e) => {
+          if (e.type !== 'block') return;
+          const second = Math.floor(Date.now() / 1000);
+          counts.current.set(second, (counts.current.get(second) ?? 0) + e.block.txs.filter((t) => t.code === 'VALID').length);
+          if (Date.now() - lastRefresh.current >= REFRESH_MS_MIN) refresh();
+        },
+        ac.signal,
+      )
+      .catch((e: unknown) => {
+        if (!stopped) setStreamError(e);
+      });
     const tick = setInterval(() => {
       const now = Math.floor(Date.now() / 1000);
       for (const k of counts.current.keys()) if (k < now - WINDOW_SECONDS) counts.current.delete(k);
@@ -60,10 +80,15 @@ export function NetworkPage(): ReactNode {
     };
   }, [client]);
 
-  const chartData = useMemo(() => ({
-    labels: series.map((_, i) => `${i - WINDOW_SECONDS + 1}s`),
-    datasets: [{ label: 'committed tx/s', data: series, borderColor: '#1c7ed6', backgroundColor: 'rgba(28,126,214,0.15)', fill: true, pointRadius: 0, tension: 0.2 }],
-  }), [series]);
+  const chartData = useMemo(
+    () => ({
+      labels: series.map((_, i) => `${i - WINDOW_SECONDS + 1}s`),
+      datasets: [
+        { label: 'committed tx/s', data: series, borderColor: '#1c7ed6', backgroundColor: 'rgba(28,126,214,0.15)', fill: true, pointRadius: 0, tension: 0.2 },
+      ],
+    }),
+    [series],
+  );
   const total = series.reduce((a, b) => a + b, 0);
   const nodes = network?.nodes ?? [];
   const reachable = nodes.filter((n) => n.reachable).length;
@@ -71,18 +96,33 @@ export function NetworkPage(): ReactNode {
   return (
     <Stack>
       <Title order={2}>Network</Title>
-      <Text c="dimmed">Every hospital node of the consortium, as {nodes.find((n) => n.latencyMs === 0)?.nodeId ?? 'this node'} sees it. Updates live as blocks commit.</Text>
+      <Text c="dimmed">
+        Every hospital node of the consortium, as {nodes.find((n) => n.latencyMs === 0)?.nodeId ?? 'this node'} sees it. Updates live as blocks commit.
+      </Text>
       {error ? <ErrorAlert error={error} /> : null}
       <Group>
-        <Badge size="lg" color={reachable === nodes.length && nodes.length > 0 ? 'green' : 'orange'} data-testid="reachable-count">{reachable} of {nodes.length} nodes reachable</Badge>
-        <Badge size="lg" variant="light">height {Math.max(0, ...nodes.map((n) => n.status?.height ?? 0))}</Badge>
+        <Badge size="lg" color={reachable === nodes.length && nodes.length > 0 ? 'green' : 'orange'} data-testid="reachable-count">
+          {reachable} of {nodes.length} nodes reachable
+        </Badge>
+        <Badge size="lg" variant="light">
+          height {Math.max(0, ...nodes.map((n) => n.status?.height ?? 0))}
+        </Badge>
       </Group>
       <TableScroll label="Nodes table">
         <Table striped highlightOnHover captionSide="top" data-testid="network-table">
           <Table.Caption>Nodes</Table.Caption>
           <Table.Thead>
             <Table.Tr>
-              <Table.Th>Hospital</Table.Th><Table.Th>Node</Table.Th><Table.Th>Reachable</Table.Th><Table.Th>Roles</Table.Th><Table.Th>Consensus role</Table.Th><Table.Th>Leader / primary</Table.Th><Table.Th>Height</Table.Th><Table.Th>Last block hash</Table.Th><Table.Th>Peers</Table.Th><Table.Th>Config</Table.Th>
+              <Table.Th>Hospital</Table.Th>
+              <Table.Th>Node</Table.Th>
+              <Table.Th>Reachable</Table.Th>
+              <Table.Th>Roles</Table.Th>
+              <Table.Th>Consensus role</Table.Th>
+              <Table.Th>Leader / primary</Table.Th>
+              <Table.Th>Height</Table.Th>
+              <Table.Th>Last block hash</Table.Th>
+              <Table.Th>Peers</Table.Th>
+              <Table.Th>Config</Table.Th>
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
@@ -92,12 +132,25 @@ export function NetworkPage(): ReactNode {
                 <Table.Tr key={n.nodeId} data-node={n.nodeId}>
                   <Table.Td>{n.org}</Table.Td>
                   <Table.Td className="ml-mono">{n.nodeId}</Table.Td>
-                  <Table.Td>{n.reachable ? <Badge color="green">{n.latencyMs === 0 ? 'this node' : `yes, ${n.latencyMs} ms`}</Badge> : <Tooltip label={n.error ?? 'no answer'}><Badge color="red">unreachable</Badge></Tooltip>}</Table.Td>
+                  <Table.Td>
+                    {n.reachable ? (
+                      <Badge color="green">{n.latencyMs === 0 ? 'this node' : `yes, ${n.latencyMs} ms`}</Badge>
+                    ) : (
+                      <Tooltip label={n.error ?? 'no answer'}>
+                        <Badge color="red">unreachable</Badge>
+                      </Tooltip>
+                    )}
+                  </Table.Td>
                   <Table.Td>{n.roles.join(', ')}</Table.Td>
-                  <Table.Td>{c.role}{n.status?.consensus ? ` (${String(n.status.consensus.engine)})` : ''}</Table.Td>
+                  <Table.Td>
+                    {c.role}
+                    {n.status?.consensus ? ` (${String(n.status.consensus.engine)})` : ''}
+                  </Table.Td>
                   <Table.Td className="ml-mono">{c.leader}</Table.Td>
                   <Table.Td>{n.status?.height ?? '—'}</Table.Td>
-                  <Table.Td className="ml-hash" title={n.status?.lastBlockHashHex}>{n.status ? shortHex(n.status.lastBlockHashHex, 16) : '—'}</Table.Td>
+                  <Table.Td className="ml-hash" title={n.status?.lastBlockHashHex}>
+                    {n.status ? shortHex(n.status.lastBlockHashHex, 16) : '—'}
+                  </Table.Td>
                   <Table.Td>{n.status ? n.status.connectedPeers.length : '—'}</Table.Td>
                   <Table.Td>{n.status ? `seq ${n.status.configSequence}${n.status.joining ? ', joining' : ''}` : '—'}</Table.Td>
                 </Table.Tr>
@@ -107,8 +160,21 @@ export function NetworkPage(): ReactNode {
         </Table>
       </TableScroll>
       <Card withBorder>
-        <Title order={3} size="h5">Committed transactions per second (last {WINDOW_SECONDS} s)</Title>
-        <ChartView config={{ type: 'line', data: chartData, options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, x: { ticks: { maxTicksLimit: 7 } } } } }} label="Committed transactions per second" summary={`${total} valid transactions committed in the last ${WINDOW_SECONDS} seconds`} />
+        <Title order={3} size="h5">
+          Committed transactions per second (last {WINDOW_SECONDS} s)
+        </Title>
+        <ChartView
+          config={{
+            type: 'line',
+            data: chartData,
+            options: {
+              plugins: { legend: { display: false } },
+              scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, x: { ticks: { maxTicksLimit: 7 } } },
+            },
+          }}
+          label="Committed transactions per second"
+          summary={`${total} valid transactions committed in the last ${WINDOW_SECONDS} seconds`}
+        />
         {streamError ? <ErrorAlert error={streamError} title="The live stream stopped" /> : null}
       </Card>
     </Stack>

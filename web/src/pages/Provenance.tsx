@@ -16,18 +16,51 @@ const AUDIT_PAGES_MAX = 50;
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
 
 type Kind = 'record' | 'patient' | 'dataset' | 'org';
-interface Actor { readonly org: string; readonly id: string; readonly role: string }
+interface Actor {
+  readonly org: string;
+  readonly id: string;
+  readonly role: string;
+}
 export interface AuditEntry {
-  readonly auditId: string; readonly txId: string; readonly atMs: number; readonly op: string; readonly actor: Actor; readonly recordedBy: Actor | null; readonly outcome: 'allow' | 'deny';
-  readonly purpose: string | null; readonly patient: string | null; readonly recordId: string | null; readonly version: number | null; readonly datasetId: string | null;
-  readonly custodian: string | null; readonly reasons: readonly string[]; readonly flags: readonly string[]; readonly securityAlert: boolean;
+  readonly auditId: string;
+  readonly txId: string;
+  readonly atMs: number;
+  readonly op: string;
+  readonly actor: Actor;
+  readonly recordedBy: Actor | null;
+  readonly outcome: 'allow' | 'deny';
+  readonly purpose: string | null;
+  readonly patient: string | null;
+  readonly recordId: string | null;
+  readonly version: number | null;
+  readonly datasetId: string | null;
+  readonly custodian: string | null;
+  readonly reasons: readonly string[];
+  readonly flags: readonly string[];
+  readonly securityAlert: boolean;
 }
 
 const OPS: Readonly<Record<string, string>> = {
-  'record.create': 'created', 'record.update': 'updated', 'record.erase': 'erased', 'access.read': 'read', 'access.write': 'write', 'access.share': 'shared', 'access.statistics': 'statistics',
-  'consent.grant': 'consent granted', 'consent.revoke': 'consent revoked', 'application.apply': 'applied', 'application.approve': 'application approved', 'application.deny': 'application denied',
-  'care.start': 'care started', 'care.end': 'care ended', 'patient.enrol': 'patient enrolled', 'dataset.register': 'dataset registered', 'dataset.access': 'listing changed',
-  'stats.request': 'statistics requested', 'stats.result': 'statistics recorded', 'bmrs.reauthorize': 'session re-authorized',
+  'record.create': 'created',
+  'record.update': 'updated',
+  'record.erase': 'erased',
+  'access.read': 'read',
+  'access.write': 'write',
+  'access.share': 'shared',
+  'access.statistics': 'statistics',
+  'consent.grant': 'consent granted',
+  'consent.revoke': 'consent revoked',
+  'application.apply': 'applied',
+  'application.approve': 'application approved',
+  'application.deny': 'application denied',
+  'care.start': 'care started',
+  'care.end': 'care ended',
+  'patient.enrol': 'patient enrolled',
+  'dataset.register': 'dataset registered',
+  'dataset.access': 'listing changed',
+  'stats.request': 'statistics requested',
+  'stats.result': 'statistics recorded',
+  'bmrs.reauthorize': 'session re-authorized',
 };
 
 /** The event in the words of the issue's timeline: refused and break-the-glass are what an auditor looks for first. */
@@ -105,11 +138,13 @@ export function ProvenancePage(): ReactNode {
       let first: Record<string, unknown> | null = null;
       let bookmark = '';
       for (let i = 0; i < AUDIT_PAGES_MAX; i++) {
-        const page = (what === 'audit'
-          ? await health.exportAuditEvents({ ...shownQuery, pageSize: 200, ...(bookmark ? { bookmark } : {}) })
-          : await health.evaluate('exportProvenance', { recordId: shownQuery['recordId'], pageSize: 200, ...(bookmark ? { bookmark } : {}) })) as { bundle: Record<string, unknown>; bookmark: string };
+        const page = (
+          what === 'audit'
+            ? await health.exportAuditEvents({ ...shownQuery, pageSize: 200, ...(bookmark ? { bookmark } : {}) })
+            : await health.evaluate('exportProvenance', { recordId: shownQuery['recordId'], pageSize: 200, ...(bookmark ? { bookmark } : {}) })
+        ) as { bundle: Record<string, unknown>; bookmark: string };
         first ??= page.bundle;
-        entry.push(...(Array.isArray(page.bundle['entry']) ? page.bundle['entry'] as unknown[] : []));
+        entry.push(...(Array.isArray(page.bundle['entry']) ? (page.bundle['entry'] as unknown[]) : []));
         bookmark = page.bookmark;
         if (!bookmark) break;
       }
@@ -121,18 +156,45 @@ export function ProvenancePage(): ReactNode {
     }
   };
 
-  const kinds = me.role === 'patient' ? [{ value: 'patient', label: 'My data' }, { value: 'record', label: 'A record' }] : [{ value: 'record', label: 'A record' }, { value: 'patient', label: 'A patient' }, { value: 'dataset', label: 'A dataset' }, { value: 'org', label: 'My organisation' }];
+  const kinds =
+    me.role === 'patient'
+      ? [
+          { value: 'patient', label: 'My data' },
+          { value: 'record', label: 'A record' },
+        ]
+      : [
+          { value: 'record', label: 'A record' },
+          { value: 'patient', label: 'A patient' },
+          { value: 'dataset', label: 'A dataset' },
+          { value: 'org', label: 'My organisation' },
+        ];
   return (
     <Stack>
       <Title order={2}>Provenance</Title>
       <Card withBorder>
         <form onSubmit={(e) => void load(e)} aria-label="Show a timeline">
           <Stack gap="sm">
-            <SegmentedControl value={kind} onChange={(v) => { setKind(v as Kind); setSubject(v === 'patient' && me.role === 'patient' ? me.id : ''); }} data={kinds} aria-label="Timeline of" />
+            <SegmentedControl
+              value={kind}
+              onChange={(v) => {
+                setKind(v as Kind);
+                setSubject(v === 'patient' && me.role === 'patient' ? me.id : '');
+              }}
+              data={kinds}
+              aria-label="Timeline of"
+            />
             {kind === 'org' || (kind === 'patient' && me.role === 'patient') ? null : (
-              <TextInput label={kind === 'record' ? 'Record id' : kind === 'dataset' ? 'Dataset id' : 'Patient pseudonym'} value={subject} onChange={(e) => setSubject(e.currentTarget.value)} />
+              <TextInput
+                label={kind === 'record' ? 'Record id' : kind === 'dataset' ? 'Dataset id' : 'Patient pseudonym'}
+                value={subject}
+                onChange={(e) => setSubject(e.currentTarget.value)}
+              />
             )}
-            <Group><Button type="submit" loading={busy}>Show timeline</Button></Group>
+            <Group>
+              <Button type="submit" loading={busy}>
+                Show timeline
+              </Button>
+            </Group>
           </Stack>
         </form>
       </Card>
@@ -140,28 +202,75 @@ export function ProvenancePage(): ReactNode {
       {entries ? (
         <Card withBorder>
           <Group justify="space-between" mb="xs" wrap="wrap">
-            <Text size="sm" data-testid="timeline-count">{entries.length} events, oldest first</Text>
+            <Text size="sm" data-testid="timeline-count">
+              {entries.length} events, oldest first
+            </Text>
             <Group gap="xs">
-              <Button size="xs" variant="default" onClick={() => void download('audit')}>Download FHIR AuditEvent Bundle</Button>
-              {shownQuery?.['kind'] === 'record' ? <Button size="xs" variant="default" onClick={() => void download('provenance')}>Download FHIR Provenance Bundle</Button> : null}
+              <Button size="xs" variant="default" onClick={() => void download('audit')}>
+                Download FHIR AuditEvent Bundle
+              </Button>
+              {shownQuery?.['kind'] === 'record' ? (
+                <Button size="xs" variant="default" onClick={() => void download('provenance')}>
+                  Download FHIR Provenance Bundle
+                </Button>
+              ) : null}
             </Group>
           </Group>
-          {note ? <Text size="xs" c="dimmed" mb="xs">{note}</Text> : null}
+          {note ? (
+            <Text size="xs" c="dimmed" mb="xs">
+              {note}
+            </Text>
+          ) : null}
           <TableScroll label="Timeline">
             <Table striped data-testid="timeline">
-              <Table.Thead><Table.Tr><Table.Th>When</Table.Th><Table.Th>Event</Table.Th><Table.Th>Who</Table.Th><Table.Th>Subject</Table.Th><Table.Th>Purpose</Table.Th><Table.Th>Why</Table.Th><Table.Th>Transaction</Table.Th></Table.Tr></Table.Thead>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>When</Table.Th>
+                  <Table.Th>Event</Table.Th>
+                  <Table.Th>Who</Table.Th>
+                  <Table.Th>Subject</Table.Th>
+                  <Table.Th>Purpose</Table.Th>
+                  <Table.Th>Why</Table.Th>
+                  <Table.Th>Transaction</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
               <Table.Tbody>
                 {paged.items.map((e) => {
                   const label = eventLabel(e);
                   return (
                     <Table.Tr key={e.auditId}>
                       <Table.Td>{localTime(e.atMs)}</Table.Td>
-                      <Table.Td><Badge color={label.color} variant="light">{label.text}</Badge></Table.Td>
-                      <Table.Td>{who(e.actor)} ({e.actor.role}){e.recordedBy ? <Text size="xs" c="dimmed">served and recorded by {e.recordedBy.org}</Text> : null}</Table.Td>
-                      <Table.Td>{e.recordId ? `record ${e.recordId}${e.version ? ` v${e.version}` : ''}` : e.datasetId ? `dataset ${e.datasetId}` : e.patient ? `patient ${shortHex(e.patient, 10)}` : '—'}</Table.Td>
+                      <Table.Td>
+                        <Badge color={label.color} variant="light">
+                          {label.text}
+                        </Badge>
+                      </Table.Td>
+                      <Table.Td>
+                        {who(e.actor)} ({e.actor.role})
+                        {e.recordedBy ? (
+                          <Text size="xs" c="dimmed">
+                            served and recorded by {e.recordedBy.org}
+                          </Text>
+                        ) : null}
+                      </Table.Td>
+                      <Table.Td>
+                        {e.recordId
+                          ? `record ${e.recordId}${e.version ? ` v${e.version}` : ''}`
+                          : e.datasetId
+                            ? `dataset ${e.datasetId}`
+                            : e.patient
+                              ? `patient ${shortHex(e.patient, 10)}`
+                              : '—'}
+                      </Table.Td>
                       <Table.Td>{e.purpose ?? '—'}</Table.Td>
-                      <Table.Td><Text size="xs">{e.reasons.join('; ') || '—'}</Text></Table.Td>
-                      <Table.Td><Text size="xs" ff="monospace" title={e.txId}>{shortHex(e.txId, 10)}</Text></Table.Td>
+                      <Table.Td>
+                        <Text size="xs">{e.reasons.join('; ') || '—'}</Text>
+                      </Table.Td>
+                      <Table.Td>
+                        <Text size="xs" ff="monospace" title={e.txId}>
+                          {shortHex(e.txId, 10)}
+                        </Text>
+                      </Table.Td>
                     </Table.Tr>
                   );
                 })}

@@ -27,7 +27,14 @@ interface MyPatient {
   readonly consents: ReadonlyArray<{ consentId: string; actions: readonly string[]; purposes: readonly string[]; endMs: number; maxSensitivity: string }>;
 }
 
-interface RecordMeta { readonly recordId: string; readonly category: string; readonly sensitivity: string; readonly version: number; readonly custodian: string; readonly updatedAtMs: number }
+interface RecordMeta {
+  readonly recordId: string;
+  readonly category: string;
+  readonly sensitivity: string;
+  readonly version: number;
+  readonly custodian: string;
+  readonly updatedAtMs: number;
+}
 
 function PatientFinder(): ReactNode {
   const { health } = useSession();
@@ -45,26 +52,49 @@ function PatientFinder(): ReactNode {
   return (
     <Stack>
       <Card withBorder>
-        <Title order={3} size="h4" mb="xs">Your patients</Title>
-        <Text size="sm" c="dimmed" mb="xs">Patients you care for, and patients whose consent names you. Patients are known on the ledger only by pseudonym.</Text>
+        <Title order={3} size="h4" mb="xs">
+          Your patients
+        </Title>
+        <Text size="sm" c="dimmed" mb="xs">
+          Patients you care for, and patients whose consent names you. Patients are known on the ledger only by pseudonym.
+        </Text>
         {mine.error ? <ErrorAlert error={mine.error} /> : null}
         {mine.data && mine.data.length === 0 ? <Text size="sm">No care relation and no consent names you yet.</Text> : null}
         {paged.total > 0 ? (
           <TableScroll label="Your patients">
             <Table striped highlightOnHover data-testid="my-patients">
-              <Table.Thead><Table.Tr><Table.Th>Patient</Table.Th><Table.Th>Hospital</Table.Th><Table.Th>Your basis</Table.Th><Table.Th /></Table.Tr></Table.Thead>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Patient</Table.Th>
+                  <Table.Th>Hospital</Table.Th>
+                  <Table.Th>Your basis</Table.Th>
+                  <Table.Th />
+                </Table.Tr>
+              </Table.Thead>
               <Table.Tbody>
                 {paged.items.map((p) => (
                   <Table.Tr key={p.patient}>
-                    <Table.Td><Text size="sm" ff="monospace" title={p.patient}>{shortHex(p.patient, 16)}</Text></Table.Td>
+                    <Table.Td>
+                      <Text size="sm" ff="monospace" title={p.patient}>
+                        {shortHex(p.patient, 16)}
+                      </Text>
+                    </Table.Td>
                     <Table.Td>{p.patientOrg ?? '—'}</Table.Td>
                     <Table.Td>
                       <Stack gap={2}>
                         {p.care ? <Text size="sm">in your care since {localTime(p.care.startedAtMs)}</Text> : null}
-                        {p.consents.map((c) => <Text size="sm" key={c.consentId}>consent: {c.actions.join(', ')} for {c.purposes.join(', ')}, up to {c.maxSensitivity}, until {localTime(c.endMs)}</Text>)}
+                        {p.consents.map((c) => (
+                          <Text size="sm" key={c.consentId}>
+                            consent: {c.actions.join(', ')} for {c.purposes.join(', ')}, up to {c.maxSensitivity}, until {localTime(c.endMs)}
+                          </Text>
+                        ))}
                       </Stack>
                     </Table.Td>
-                    <Table.Td><Button size="xs" component={Link} href={`/patient/${p.patient}`} aria-label={`Records of patient ${shortHex(p.patient, 16)}`}>Records</Button></Table.Td>
+                    <Table.Td>
+                      <Button size="xs" component={Link} href={`/patient/${p.patient}`} aria-label={`Records of patient ${shortHex(p.patient, 16)}`}>
+                        Records
+                      </Button>
+                    </Table.Td>
                   </Table.Tr>
                 ))}
               </Table.Tbody>
@@ -76,10 +106,20 @@ function PatientFinder(): ReactNode {
       <Card withBorder>
         <form onSubmit={find} aria-label="Find a patient by pseudonym">
           <Group align="flex-end">
-            <TextInput label="Find a patient by pseudonym" description="The patient can read it to you from their My data page" value={pseudonym} onChange={(e) => setPseudonym(e.currentTarget.value)} style={{ flex: 1 }} />
+            <TextInput
+              label="Find a patient by pseudonym"
+              description="The patient can read it to you from their My data page"
+              value={pseudonym}
+              onChange={(e) => setPseudonym(e.currentTarget.value)}
+              style={{ flex: 1 }}
+            />
             <Button type="submit">Show records</Button>
           </Group>
-          {problem ? <Alert color="red" mt="xs" role="alert">{problem}</Alert> : null}
+          {problem ? (
+            <Alert color="red" mt="xs" role="alert">
+              {problem}
+            </Alert>
+          ) : null}
         </form>
       </Card>
     </Stack>
@@ -104,22 +144,37 @@ function PatientRecords({ patient }: { patient: string }): ReactNode {
     return out;
   }, [health, patient, purpose]);
   const paged = usePaged(list.data ?? []);
-  const create = useCallback(async (v: RecordFormValue) => {
-    const r = await health.createRecord({ recordId: v.recordId, patient, input: v.input, purpose });
-    setCreated(r);
-    if (r['allowed'] === true) {
-      close();
-      navigate(`/record/${v.recordId}`);
-    }
-  }, [health, patient, purpose, close, navigate]);
+  const create = useCallback(
+    async (v: RecordFormValue) => {
+      const r = await health.createRecord({ recordId: v.recordId, patient, input: v.input, purpose });
+      setCreated(r);
+      if (r['allowed'] === true) {
+        close();
+        navigate(`/record/${v.recordId}`);
+      }
+    },
+    [health, patient, purpose, close, navigate],
+  );
   const mayWrite = me.role === 'doctor' || me.role === 'nurse';
   return (
     <Stack>
       <Group justify="space-between" wrap="wrap">
-        <Title order={3} size="h4">Records of patient <span title={patient}>{shortHex(patient, 16)}</span></Title>
+        <Title order={3} size="h4">
+          Records of patient <span title={patient}>{shortHex(patient, 16)}</span>
+        </Title>
         <Group>
           <Select label="Purpose" data={[...READ_PURPOSES]} value={purpose} onChange={(v) => setPurpose(v ?? 'TREAT')} allowDeselect={false} w={140} />
-          {mayWrite ? <Button mt={24} onClick={() => { setCreated(null); open(); }}>New record</Button> : null}
+          {mayWrite ? (
+            <Button
+              mt={24}
+              onClick={() => {
+                setCreated(null);
+                open();
+              }}
+            >
+              New record
+            </Button>
+          ) : null}
         </Group>
       </Group>
       {list.error ? <ErrorAlert error={list.error} /> : null}
@@ -127,13 +182,26 @@ function PatientRecords({ patient }: { patient: string }): ReactNode {
       {paged.total > 0 ? (
         <TableScroll label="Records">
           <Table striped highlightOnHover data-testid="records">
-            <Table.Thead><Table.Tr><Table.Th>Record</Table.Th><Table.Th>Category</Table.Th><Table.Th>Sensitivity</Table.Th><Table.Th>Version</Table.Th><Table.Th>Custodian</Table.Th><Table.Th>Updated</Table.Th></Table.Tr></Table.Thead>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Record</Table.Th>
+                <Table.Th>Category</Table.Th>
+                <Table.Th>Sensitivity</Table.Th>
+                <Table.Th>Version</Table.Th>
+                <Table.Th>Custodian</Table.Th>
+                <Table.Th>Updated</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
             <Table.Tbody>
               {paged.items.map((r) => (
                 <Table.Tr key={r.recordId}>
-                  <Table.Td><Link href={`/record/${r.recordId}`}>{r.recordId}</Link></Table.Td>
+                  <Table.Td>
+                    <Link href={`/record/${r.recordId}`}>{r.recordId}</Link>
+                  </Table.Td>
                   <Table.Td>{r.category}</Table.Td>
-                  <Table.Td><Badge variant="light">{r.sensitivity}</Badge></Table.Td>
+                  <Table.Td>
+                    <Badge variant="light">{r.sensitivity}</Badge>
+                  </Table.Td>
                   <Table.Td>{r.version}</Table.Td>
                   <Table.Td>{r.custodian}</Table.Td>
                   <Table.Td>{localTime(r.updatedAtMs)}</Table.Td>
@@ -146,7 +214,9 @@ function PatientRecords({ patient }: { patient: string }): ReactNode {
       <PageControl paged={paged} label="records" />
       <Modal opened={creating} onClose={close} closeButtonProps={{ 'aria-label': 'Close' }} title="New record" size="lg">
         <RecordForm mode="create" submitLabel="Create record" onSubmit={create} />
-        {created && created['allowed'] !== true ? <ErrorAlert title="The ledger refused the write" error={new Error((created['reasons'] as string[] | undefined)?.join('; ') ?? 'denied')} /> : null}
+        {created && created['allowed'] !== true ? (
+          <ErrorAlert title="The ledger refused the write" error={new Error((created['reasons'] as string[] | undefined)?.join('; ') ?? 'denied')} />
+        ) : null}
       </Modal>
     </Stack>
   );
@@ -179,14 +249,18 @@ function RecordDetail({ recordId }: { recordId: string }): ReactNode {
     if (r['allowed'] !== true) throw new Error(`the ledger refused the update: ${((r['reasons'] as string[] | undefined) ?? []).join('; ')}`);
     upd.close();
     setResult(null);
-    setNotice(`Version ${String((r['record'] as { version?: number } | undefined)?.version ?? 'new')} written (transaction ${shortHex(String(r['txId']), 16)}).`);
+    setNotice(
+      `Version ${String((r['record'] as { version?: number } | undefined)?.version ?? 'new')} written (transaction ${shortHex(String(r['txId']), 16)}).`,
+    );
   };
   const erase = async (): Promise<void> => {
     try {
       const r = await health.eraseRecord(recordId);
       era.close();
       setResult(null);
-      setNotice(`Erased (transaction ${shortHex(String(r['txId']), 16)}): only a non-identifying proof stays on the ledger, and the custodian shreds the content keys.`);
+      setNotice(
+        `Erased (transaction ${shortHex(String(r['txId']), 16)}): only a non-identifying proof stays on the ledger, and the custodian shreds the content keys.`,
+      );
     } catch (err) {
       era.close();
       setError(err);
@@ -196,23 +270,58 @@ function RecordDetail({ recordId }: { recordId: string }): ReactNode {
   const erased = m !== null && m['erased'] === true;
   return (
     <Stack>
-      <Title order={3} size="h4">Record {recordId}</Title>
+      <Title order={3} size="h4">
+        Record {recordId}
+      </Title>
       {m ? (
         <Text size="sm" data-testid="record-meta">
-          {erased ? 'Erased. ' : ''}Patient <span title={String(m['patient'] ?? '')}>{shortHex(String(m['patient'] ?? '—'), 16)}</span> · {String(m['category'] ?? '')} · {String(m['sensitivity'] ?? '')} · version {String(m['version'] ?? '—')} · custodian {String(m['custodian'] ?? '—')}
-          {m['patient'] ? <> · <Link href={`/patient/${String(m['patient'])}`}>other records</Link></> : null}
+          {erased ? 'Erased. ' : ''}Patient <span title={String(m['patient'] ?? '')}>{shortHex(String(m['patient'] ?? '—'), 16)}</span> ·{' '}
+          {String(m['category'] ?? '')} · {String(m['sensitivity'] ?? '')} · version {String(m['version'] ?? '—')} · custodian {String(m['custodian'] ?? '—')}
+          {m['patient'] ? (
+            <>
+              {' '}
+              · <Link href={`/patient/${String(m['patient'])}`}>other records</Link>
+            </>
+          ) : null}
         </Text>
       ) : null}
-      {meta.error && !result ? <Text size="sm" c="dimmed">Metadata: {(meta.error as Error).message}</Text> : null}
-      {notice ? <Alert color="green" data-testid="notice">{notice}</Alert> : null}
+      {meta.error && !result ? (
+        <Text size="sm" c="dimmed">
+          Metadata: {(meta.error as Error).message}
+        </Text>
+      ) : null}
+      {notice ? (
+        <Alert color="green" data-testid="notice">
+          {notice}
+        </Alert>
+      ) : null}
       <Card withBorder>
         <Group align="flex-end" wrap="wrap">
-          <Select label="Purpose of this read" data={[...READ_PURPOSES]} value={purpose} onChange={(v) => setPurpose(v ?? 'TREAT')} allowDeselect={false} w={180} />
-          <Button onClick={() => void read()} loading={busy} disabled={erased}>Open record</Button>
-          {me.role === 'doctor' || me.role === 'nurse' ? <Button variant="default" onClick={upd.open} disabled={erased}>New version</Button> : null}
-          {me.role === 'supervisor' ? <Button color="red" variant="outline" onClick={era.open} disabled={erased}>Erase…</Button> : null}
+          <Select
+            label="Purpose of this read"
+            data={[...READ_PURPOSES]}
+            value={purpose}
+            onChange={(v) => setPurpose(v ?? 'TREAT')}
+            allowDeselect={false}
+            w={180}
+          />
+          <Button onClick={() => void read()} loading={busy} disabled={erased}>
+            Open record
+          </Button>
+          {me.role === 'doctor' || me.role === 'nurse' ? (
+            <Button variant="default" onClick={upd.open} disabled={erased}>
+              New version
+            </Button>
+          ) : null}
+          {me.role === 'supervisor' ? (
+            <Button color="red" variant="outline" onClick={era.open} disabled={erased}>
+              Erase…
+            </Button>
+          ) : null}
         </Group>
-        <Text size="xs" c="dimmed" mt="xs">Opening a record is decided on the ledger and audited; the patient sees it in their access log.</Text>
+        <Text size="xs" c="dimmed" mt="xs">
+          Opening a record is decided on the ledger and audited; the patient sees it in their access log.
+        </Text>
       </Card>
       {error ? <ErrorAlert error={error} /> : null}
       {result ? <ReadOutcome result={result} recordId={recordId} client={health} /> : null}
@@ -221,8 +330,17 @@ function RecordDetail({ recordId }: { recordId: string }): ReactNode {
       </Modal>
       <Modal opened={erasing} onClose={era.close} closeButtonProps={{ 'aria-label': 'Close' }} title={`Erase ${recordId}?`}>
         <Stack>
-          <Text size="sm">Erasure cannot be undone: the content keys are destroyed at the custodian and the ledger keeps only a proof that the record existed and was erased.</Text>
-          <Group justify="flex-end"><Button variant="default" onClick={era.close}>Cancel</Button><Button color="red" onClick={() => void erase()}>Erase record</Button></Group>
+          <Text size="sm">
+            Erasure cannot be undone: the content keys are destroyed at the custodian and the ledger keeps only a proof that the record existed and was erased.
+          </Text>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={era.close}>
+              Cancel
+            </Button>
+            <Button color="red" onClick={() => void erase()}>
+              Erase record
+            </Button>
+          </Group>
         </Stack>
       </Modal>
     </Stack>
@@ -242,11 +360,22 @@ function RecordRoute(): ReactNode {
 export function RecordsPage(): ReactNode {
   return (
     <Stack>
-      <Group gap="xs"><Title order={2}>Records</Title><Button size="xs" variant="subtle" component={Link} href="/">Find a patient</Button></Group>
+      <Group gap="xs">
+        <Title order={2}>Records</Title>
+        <Button size="xs" variant="subtle" component={Link} href="/">
+          Find a patient
+        </Button>
+      </Group>
       <Switch>
-        <Route path="/patient/:pp"><PatientRoute /></Route>
-        <Route path="/record/:id"><RecordRoute /></Route>
-        <Route><PatientFinder /></Route>
+        <Route path="/patient/:pp">
+          <PatientRoute />
+        </Route>
+        <Route path="/record/:id">
+          <RecordRoute />
+        </Route>
+        <Route>
+          <PatientFinder />
+        </Route>
       </Switch>
     </Stack>
   );

@@ -24,7 +24,8 @@ async function readCredentials(files: readonly File[]): Promise<Picked> {
     out.names.push(f.name);
     if (text.includes('-----BEGIN CERTIFICATE-----')) out.certPem = text;
     else if (text.includes('-----BEGIN PRIVATE KEY-----')) out.keyPem = text;
-    else if (text.includes('-----BEGIN EC PRIVATE KEY-----')) throw new Error(`${f.name} is a SEC1 "EC PRIVATE KEY": convert it to PKCS#8 (openssl pkcs8 -topk8 -nocrypt), as medledger init writes keys`);
+    else if (text.includes('-----BEGIN EC PRIVATE KEY-----'))
+      throw new Error(`${f.name} is a SEC1 "EC PRIVATE KEY": convert it to PKCS#8 (openssl pkcs8 -topk8 -nocrypt), as medledger init writes keys`);
     else throw new Error(`${f.name} is neither a PEM certificate nor a PEM private key`);
   }
   return out;
@@ -63,11 +64,23 @@ function DemoUsers({ node }: { node: ConsoleConfig }): ReactNode {
   return (
     <Card withBorder>
       <Stack gap="xs">
-        <Title order={2} size="h4">Demo users of {node.org}</Title>
-        <Text size="sm" c="dimmed">This node runs a demo consortium, so it offers its users' demo credentials for a quick start. A node started without demo mode has no such list.</Text>
+        <Title order={2} size="h4">
+          Demo users of {node.org}
+        </Title>
+        <Text size="sm" c="dimmed">
+          This node runs a demo consortium, so it offers its users' demo credentials for a quick start. A node started without demo mode has no such list.
+        </Text>
         <Group gap="xs">
           {users.map((u) => (
-            <Button key={u.user} variant="light" size="xs" loading={busy === u.user} disabled={busy !== null && busy !== u.user} onClick={() => void pick(u)} aria-label={`Sign in as ${u.user}, ${u.role}`}>
+            <Button
+              key={u.user}
+              variant="light"
+              size="xs"
+              loading={busy === u.user}
+              disabled={busy !== null && busy !== u.user}
+              onClick={() => void pick(u)}
+              aria-label={`Sign in as ${u.user}, ${u.role}`}
+            >
               {u.user} · {u.role}
             </Button>
           ))}
@@ -118,17 +131,43 @@ export function SignInPage({ node }: { node: ConsoleConfig }): ReactNode {
     <Center mih="100vh" p="md">
       <Stack maw={640} w="100%">
         <Title order={1}>MedLedger console</Title>
-        <Text>Sign in at {node.org}'s node ({node.nodeId}) with your certificate and private key.</Text>
+        <Text>
+          Sign in at {node.org}'s node ({node.nodeId}) with your certificate and private key.
+        </Text>
         <Card withBorder>
           <Stack>
-            <div className="ml-dropzone" data-active={dragging} onDragOver={(e) => { e.preventDefault(); setDragging(true); }} onDragLeave={() => setDragging(false)} onDrop={onDrop}>
+            <div
+              className="ml-dropzone"
+              data-active={dragging}
+              onDragOver={(e) => {
+                e.preventDefault();
+                setDragging(true);
+              }}
+              onDragLeave={() => setDragging(false)}
+              onDrop={onDrop}
+            >
               <Stack gap="xs" align="center">
-                <Text>Drop <strong>cert.pem</strong> and <strong>key.pem</strong> here, or</Text>
+                <Text>
+                  Drop <strong>cert.pem</strong> and <strong>key.pem</strong> here, or
+                </Text>
                 <label htmlFor={inputId}>
-                  <Text span c="blue.9" td="underline" style={{ cursor: 'pointer' }}>choose the files</Text>
+                  <Text span c="blue.9" td="underline" style={{ cursor: 'pointer' }}>
+                    choose the files
+                  </Text>
                 </label>
-                <input id={inputId} type="file" multiple accept=".pem,application/x-pem-file,text/plain" data-testid="credential-files" aria-label="Certificate and private key files (PEM)" onChange={(e) => void take(Array.from(e.currentTarget.files ?? []))} />
-                <Text size="xs" c="dimmed">As issued under crypto/&lt;hospital&gt;/&lt;user&gt;/ by medledger init. The key is imported into your browser as non-extractable: it signs, it is never sent.</Text>
+                <input
+                  id={inputId}
+                  type="file"
+                  multiple
+                  accept=".pem,application/x-pem-file,text/plain"
+                  data-testid="credential-files"
+                  aria-label="Certificate and private key files (PEM)"
+                  onChange={(e) => void take(Array.from(e.currentTarget.files ?? []))}
+                />
+                <Text size="xs" c="dimmed">
+                  As issued under crypto/&lt;hospital&gt;/&lt;user&gt;/ by medledger init. The key is imported into your browser as non-extractable: it signs,
+                  it is never sent.
+                </Text>
               </Stack>
             </div>
             <List size="sm">
@@ -136,14 +175,22 @@ export function SignInPage({ node }: { node: ConsoleConfig }): ReactNode {
               <List.Item>Private key: {picked.keyPem ? 'chosen' : 'not yet'}</List.Item>
             </List>
             <Group>
-              <Button onClick={() => void submit()} disabled={!picked.certPem || !picked.keyPem} loading={busy}>Sign in</Button>
-              {picked.names.length > 0 ? <Anchor component="button" type="button" size="sm" onClick={() => setPicked({ certPem: null, keyPem: null, names: [] })}>Clear</Anchor> : null}
+              <Button onClick={() => void submit()} disabled={!picked.certPem || !picked.keyPem} loading={busy}>
+                Sign in
+              </Button>
+              {picked.names.length > 0 ? (
+                <Anchor component="button" type="button" size="sm" onClick={() => setPicked({ certPem: null, keyPem: null, names: [] })}>
+                  Clear
+                </Anchor>
+              ) : null}
             </Group>
             {error ? <ErrorAlert error={error} title="Sign-in failed" /> : null}
           </Stack>
         </Card>
         {node.demo ? <DemoUsers node={node} /> : null}
-        <Text size="sm" c="dimmed">This console is served by the hospital's own MedLedger node: every file of this page comes from it, and it talks only to it.</Text>
+        <Text size="sm" c="dimmed">
+          This console is served by the hospital's own MedLedger node: every file of this page comes from it, and it talks only to it.
+        </Text>
       </Stack>
     </Center>
   );

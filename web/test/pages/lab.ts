@@ -18,10 +18,15 @@ export function labTests(tb: () => ConsoleTestbed): void {
       const result = page.getByTestId('lab-result');
       await result.waitFor({ timeout: 120_000 });
       assert.equal(await page.getByTestId('lab-verdict').textContent(), 'no violation');
-      const job = await tb().sdk('Hospital2', 'researcher1').client.labJob((await result.getAttribute('data-job-id'))!);
+      const job = await tb()
+        .sdk('Hospital2', 'researcher1')
+        .client.labJob((await result.getAttribute('data-job-id'))!);
       assert.equal(job.state, 'done');
-      assert.deepEqual({ engine: job.request.engine, nodes: job.request.nodes, faults: job.request.faults, seeds: job.request.seeds }, { engine: 'pbft', nodes: 4, faults: 'crash', seeds: 2 });
-      assert.equal(await page.getByTestId('lab-blocks').textContent(), String(job.summary?.["decidedBlocks"]));
+      assert.deepEqual(
+        { engine: job.request.engine, nodes: job.request.nodes, faults: job.request.faults, seeds: job.request.seeds },
+        { engine: 'pbft', nodes: 4, faults: 'crash', seeds: 2 },
+      );
+      assert.equal(await page.getByTestId('lab-blocks').textContent(), String(job.summary?.['decidedBlocks']));
       await result.getByRole('img', { name: /Messages by type/ }).waitFor();
       await page.getByRole('img', { name: /Messages per decision against nodes/ }).waitFor();
       await page.getByRole('img', { name: /Probability that an attacker catches up/ }).waitFor();
@@ -31,7 +36,10 @@ export function labTests(tb: () => ConsoleTestbed): void {
     });
 
     it('is not for a doctor: the node refuses the lab', async () => {
-      await assert.rejects(tb().sdk('Hospital2', 'doctor1').client.labStart({ engine: 'raft', nodes: 3, faults: 'none', seeds: 1 }), (e: unknown) => e instanceof MedLedgerApiError && e.status === 403);
+      await assert.rejects(
+        tb().sdk('Hospital2', 'doctor1').client.labStart({ engine: 'raft', nodes: 3, faults: 'none', seeds: 1 }),
+        (e: unknown) => e instanceof MedLedgerApiError && e.status === 403,
+      );
     });
   });
 }

@@ -8,8 +8,16 @@ import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { ConsoleTestbed } from '../harness.ts';
 
-interface Application { applicationId: string; target: { kind: string; datasetId?: string }; status: string; decidedBy: string | null }
-interface StatsOnLedger { status: string; result: { minCohort: number; count: number | null; histogram: Array<{ count: number | null }> } | null }
+interface Application {
+  applicationId: string;
+  target: { kind: string; datasetId?: string };
+  status: string;
+  decidedBy: string | null;
+}
+interface StatsOnLedger {
+  status: string;
+  result: { minCohort: number; count: number | null; histogram: Array<{ count: number | null }> } | null;
+}
 
 async function chooseOptions(page: Page, label: string, options: readonly (string | RegExp)[]): Promise<void> {
   await page.getByRole('textbox', { name: label }).click();
@@ -49,7 +57,9 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       await admin.getByTestId('decision-notice').filter({ hasText: 'Approved' }).waitFor({ timeout: 30_000 });
       await tb().checkA11y(admin, 'data market (owner)');
       await tb().screenshot(admin, 'data-market');
-      const decided = ((await tb().sdk('Hospital1', 'researcher1').listApplications({ applicant: 'Hospital1/researcher1' })) as Application[]).find((a) => a.applicationId === app.applicationId);
+      const decided = ((await tb().sdk('Hospital1', 'researcher1').listApplications({ applicant: 'Hospital1/researcher1' })) as Application[]).find(
+        (a) => a.applicationId === app.applicationId,
+      );
       assert.equal(decided?.status, 'approved');
       assert.equal(decided?.decidedBy, 'Hospital3/admin1');
     });
@@ -70,7 +80,10 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       assert.ok(onLedger.result && onLedger.result.count !== null && onLedger.result.count > 0);
       assert.equal(await page.getByTestId('stats-count').textContent(), String(onLedger.result.count));
       const shown = await page.getByTestId('stats-bins').locator('tbody tr td:nth-child(2)').allTextContents();
-      assert.deepEqual(shown, onLedger.result.histogram.map((b) => (b.count === null ? 'withheld' : String(b.count))));
+      assert.deepEqual(
+        shown,
+        onLedger.result.histogram.map((b) => (b.count === null ? 'withheld' : String(b.count))),
+      );
     });
 
     it('fine bins: small cells are visibly withheld and no released cell is under the threshold (on the ledger)', async () => {
@@ -80,7 +93,9 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       const result = page.getByTestId('stats-result');
       await result.waitFor({ timeout: 60_000 });
       await page.getByTestId('stats-bins').getByText('withheld').first().waitFor();
-      const onLedger = (await tb().sdk('Hospital2', 'researcher1').evaluate('getStatistics', { requestId: await result.getAttribute('data-request-id') })) as StatsOnLedger;
+      const onLedger = (await tb()
+        .sdk('Hospital2', 'researcher1')
+        .evaluate('getStatistics', { requestId: await result.getAttribute('data-request-id') })) as StatsOnLedger;
       const r = onLedger.result!;
       assert.ok(r.histogram.some((b) => b.count === null));
       for (const b of r.histogram) assert.ok(b.count === null || b.count >= r.minCohort, `released cell ${b.count} under ${r.minCohort}`);
@@ -90,7 +105,10 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       const page = await tb().signIn('Hospital4', 'researcher1');
       await page.getByRole('link', { name: 'Analytics' }).click();
       await runStatistics(page, [/\(Hospital2\)/], 100, 170, 3);
-      await page.getByTestId('stats-refused').filter({ hasText: /approved application|application/ }).waitFor({ timeout: 60_000 });
+      await page
+        .getByTestId('stats-refused')
+        .filter({ hasText: /approved application|application/ })
+        .waitFor({ timeout: 60_000 });
       await page.goto(`${tb().url('Hospital4')}/records/record/h1-p1-bp`);
       await page.getByRole('alert').filter({ hasText: 'Not available for your role' }).waitFor();
       // The ledger agrees: the researcher's read is refused.

@@ -6,7 +6,13 @@ import { describe, it } from 'node:test';
 import { patientPseudonym } from '../../../src/identity/pseudonym.ts';
 import type { ConsoleTestbed } from '../harness.ts';
 
-interface Consent { consentId: string; grantee: { kind: string; user?: string }; actions: string[]; purposes: string[]; scope: { maxSensitivity: string } }
+interface Consent {
+  consentId: string;
+  grantee: { kind: string; user?: string };
+  actions: string[];
+  purposes: string[];
+  scope: { maxSensitivity: string };
+}
 
 export function myDataTests(tb: () => ConsoleTestbed): void {
   describe('My data page', () => {
@@ -19,13 +25,19 @@ export function myDataTests(tb: () => ConsoleTestbed): void {
       const log = page.getByTestId('access-log');
       await log.waitFor();
       // The ledger's log has the seeded cross-hospital read by Hospital2/doctor1; the page shows it.
-      const onLedger = (await tb().sdk('Hospital1', 'patient1').auditTrail({ kind: 'patient', patient: pp, pageSize: 100 })) as { entries: Array<{ op: string; outcome: string; actor: { org: string; id: string } }> };
+      const onLedger = (await tb().sdk('Hospital1', 'patient1').auditTrail({ kind: 'patient', patient: pp, pageSize: 100 })) as {
+        entries: Array<{ op: string; outcome: string; actor: { org: string; id: string } }>;
+      };
       assert.ok(onLedger.entries.some((e) => e.op === 'access.read' && e.outcome === 'allow' && e.actor.org === 'Hospital2' && e.actor.id === 'doctor1'));
       await log.getByRole('row').filter({ hasText: 'Hospital2/doctor1' }).filter({ hasText: 'allowed' }).first().waitFor();
       await tb().checkA11y(page, 'my data: access log');
       await tb().screenshot(page, 'my-data-access-log');
       await page.getByRole('tab', { name: 'Notifications' }).click();
-      await page.getByTestId('notifications').getByText(/Hospital4\/doctor1 broke the glass to read h1-p1-visit/).first().waitFor();
+      await page
+        .getByTestId('notifications')
+        .getByText(/Hospital4\/doctor1 broke the glass to read h1-p1-visit/)
+        .first()
+        .waitFor();
     });
 
     it('opens their own record, verified', async () => {
@@ -53,12 +65,19 @@ export function myDataTests(tb: () => ConsoleTestbed): void {
       await page.getByTestId('consent-notice').filter({ hasText: 'Consent granted' }).waitFor({ timeout: 30_000 });
       const granted = ((await sdk.listConsents(pp)) as Consent[]).find((c) => c.grantee.user === grantee);
       assert.ok(granted, 'the consent is on the ledger');
-      assert.deepEqual({ actions: granted.actions, purposes: granted.purposes, max: granted.scope.maxSensitivity }, { actions: ['read'], purposes: ['TREAT'], max: 'sensitive' });
+      assert.deepEqual(
+        { actions: granted.actions, purposes: granted.purposes, max: granted.scope.maxSensitivity },
+        { actions: ['read'], purposes: ['TREAT'], max: 'sensitive' },
+      );
       await page.getByTestId('consents').getByRole('row').filter({ hasText: grantee }).waitFor();
       await page.getByRole('button', { name: `Revoke consent for ${grantee}` }).click();
       await page.getByRole('dialog', { name: 'Revoke this consent?' }).getByRole('button', { name: 'Revoke consent' }).click();
       await page.getByTestId('consent-notice').filter({ hasText: 'Revoked' }).waitFor({ timeout: 30_000 });
-      assert.equal(((await sdk.listConsents(pp)) as Consent[]).some((c) => c.consentId === granted.consentId), false, 'revoked on the ledger');
+      assert.equal(
+        ((await sdk.listConsents(pp)) as Consent[]).some((c) => c.consentId === granted.consentId),
+        false,
+        'revoked on the ledger',
+      );
     });
   });
 }

@@ -23,7 +23,9 @@ export function networkTests(tb: () => ConsoleTestbed): void {
       assert.equal(r.code, 'VALID');
       await page.getByText(`height ${r.blockNumber}`, { exact: false }).first().waitFor({ timeout: 15_000 });
       // The chart's per-second series is redrawn every second: its summary counts the block.
-      await page.getByRole('img', { name: /Committed transactions per second: [1-9]\d* valid transactions committed in the last 60 seconds/ }).waitFor({ timeout: 10_000 });
+      await page
+        .getByRole('img', { name: /Committed transactions per second: [1-9]\d* valid transactions committed in the last 60 seconds/ })
+        .waitFor({ timeout: 10_000 });
       await tb().screenshot(page, 'network');
     });
   });

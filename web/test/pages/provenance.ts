@@ -6,7 +6,12 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { ConsoleTestbed } from '../harness.ts';
 
-interface Entry { op: string; outcome: string; actor: { org: string; id: string }; flags: string[] }
+interface Entry {
+  op: string;
+  outcome: string;
+  actor: { org: string; id: string };
+  flags: string[];
+}
 
 export function provenanceTests(tb: () => ConsoleTestbed): void {
   describe('Provenance page', () => {
@@ -20,7 +25,9 @@ export function provenanceTests(tb: () => ConsoleTestbed): void {
       const entries: Entry[] = [];
       let bookmark = '';
       do {
-        const r = (await tb().sdk('Hospital1', 'supervisor1').auditTrail({ kind: 'record', recordId: 'h1-p1-visit', pageSize: 200, ...(bookmark ? { bookmark } : {}) })) as { entries: Entry[]; bookmark: string };
+        const r = (await tb()
+          .sdk('Hospital1', 'supervisor1')
+          .auditTrail({ kind: 'record', recordId: 'h1-p1-visit', pageSize: 200, ...(bookmark ? { bookmark } : {}) })) as { entries: Entry[]; bookmark: string };
         entries.push(...r.entries);
         bookmark = r.bookmark;
       } while (bookmark);
@@ -45,7 +52,10 @@ export function provenanceTests(tb: () => ConsoleTestbed): void {
       assert.equal(bundle.entry.length, entries.length);
       assert.ok(bundle.entry.every((e) => e.resource.resourceType === 'AuditEvent'));
       const [prov] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download FHIR Provenance Bundle' }).click()]);
-      const provenance = JSON.parse(readFileSync((await prov.path())!, 'utf8')) as { resourceType: string; entry: Array<{ resource: { resourceType: string } }> };
+      const provenance = JSON.parse(readFileSync((await prov.path())!, 'utf8')) as {
+        resourceType: string;
+        entry: Array<{ resource: { resourceType: string } }>;
+      };
       assert.equal(provenance.resourceType, 'Bundle');
       assert.ok(provenance.entry.length >= 1 && provenance.entry.every((e) => e.resource.resourceType === 'Provenance'));
     });
@@ -55,7 +65,10 @@ export function provenanceTests(tb: () => ConsoleTestbed): void {
       await page.getByRole('link', { name: 'Provenance' }).click();
       await page.getByLabel('Record id').fill('h1-p1-visit');
       await page.getByRole('button', { name: 'Show timeline' }).click();
-      await page.getByRole('alert').filter({ hasText: /only the patient, the custodian's admins\/supervisors/ }).waitFor({ timeout: 30_000 });
+      await page
+        .getByRole('alert')
+        .filter({ hasText: /only the patient, the custodian's admins\/supervisors/ })
+        .waitFor({ timeout: 30_000 });
     });
   });
 }

@@ -10,14 +10,25 @@ import { describe, it } from 'node:test';
 import { patientPseudonym } from '../../../src/identity/pseudonym.ts';
 import type { ConsoleTestbed } from '../harness.ts';
 
-interface AuditEntry { readonly op: string; readonly outcome: string; readonly actor: { org: string; id: string }; readonly recordId: string | null; readonly atMs: number; readonly flags: readonly string[]; readonly recordedBy: unknown }
+interface AuditEntry {
+  readonly op: string;
+  readonly outcome: string;
+  readonly actor: { org: string; id: string };
+  readonly recordId: string | null;
+  readonly atMs: number;
+  readonly flags: readonly string[];
+  readonly recordedBy: unknown;
+}
 
 async function patientLog(tb: ConsoleTestbed, org: string, user: string): Promise<AuditEntry[]> {
   const pp = patientPseudonym(tb.net.dir, org, user);
   const out: AuditEntry[] = [];
   let bookmark = '';
   for (let i = 0; i < 20; i++) {
-    const page = (await tb.sdk(org, user).auditTrail({ kind: 'patient', patient: pp, pageSize: 100, ...(bookmark ? { bookmark } : {}) })) as { entries: AuditEntry[]; bookmark: string };
+    const page = (await tb.sdk(org, user).auditTrail({ kind: 'patient', patient: pp, pageSize: 100, ...(bookmark ? { bookmark } : {}) })) as {
+      entries: AuditEntry[];
+      bookmark: string;
+    };
     out.push(...page.entries);
     bookmark = page.bookmark;
     if (!bookmark) break;
@@ -48,7 +59,18 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       await tb().checkA11y(page, 'records: an opened record');
       await tb().screenshot(page, 'record');
       const log = await patientLog(tb(), 'Hospital1', 'patient1');
-      assert.ok(log.some((e) => e.op === 'access.read' && e.outcome === 'allow' && e.actor.org === 'Hospital2' && e.actor.id === 'doctor1' && e.recordId === 'h1-p1-visit' && e.atMs >= startMs - 5_000), 'the read is on the ledger, in the patient\'s access log');
+      assert.ok(
+        log.some(
+          (e) =>
+            e.op === 'access.read' &&
+            e.outcome === 'allow' &&
+            e.actor.org === 'Hospital2' &&
+            e.actor.id === 'doctor1' &&
+            e.recordId === 'h1-p1-visit' &&
+            e.atMs >= startMs - 5_000,
+        ),
+        "the read is on the ledger, in the patient's access log",
+      );
     });
 
     it('a doctor writes a record from FHIR JSON for a patient in their care; it is on the ledger at their hospital and opens rendered', async () => {
@@ -59,22 +81,41 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       const recordId = `console-allergy-${Date.now().toString(36)}`;
       const dialog = page.getByRole('dialog', { name: 'New record' });
       await dialog.getByLabel('Record id').fill(recordId);
-      const allergy = { resourceType: 'AllergyIntolerance', id: 'a1', clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] }, patient: { reference: 'Patient/p2' }, criticality: 'high', code: { coding: [{ system: 'http://snomed.info/sct', code: '764146007', display: 'Penicillin' }] }, reaction: [{ manifestation: [{ text: 'Anaphylaxis' }], severity: 'severe' }] };
+      const allergy = {
+        resourceType: 'AllergyIntolerance',
+        id: 'a1',
+        clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] },
+        patient: { reference: 'Patient/p2' },
+        criticality: 'high',
+        code: { coding: [{ system: 'http://snomed.info/sct', code: '764146007', display: 'Penicillin' }] },
+        reaction: [{ manifestation: [{ text: 'Anaphylaxis' }], severity: 'severe' }],
+      };
       await dialog.getByLabel('FHIR resource or Bundle (JSON)').fill(JSON.stringify(allergy));
       await tb().checkA11y(page, 'records: new record form');
       await dialog.getByRole('button', { name: 'Create record' }).click();
-      await page.getByRole('heading', { name: `Record ${recordId}` }).waitFor({ timeout: 30_000 }).catch(async (err: unknown) => {
-        throw new Error(`${(err as Error).message}\npage says: ${await page.locator('body').innerText()}`);
-      });
-      const meta = await tb().sdk('Hospital2', 'doctor1').evaluate('getRecord', { recordId }) as { custodian: string; version: number; patient: string; author: string };
-      assert.deepEqual({ custodian: meta.custodian, version: meta.version, patient: meta.patient, author: meta.author }, { custodian: 'Hospital2', version: 1, patient: pp, author: 'Hospital2/doctor1' });
+      await page
+        .getByRole('heading', { name: `Record ${recordId}` })
+        .waitFor({ timeout: 30_000 })
+        .catch(async (err: unknown) => {
+          throw new Error(`${(err as Error).message}\npage says: ${await page.locator('body').innerText()}`);
+        });
+      const meta = (await tb().sdk('Hospital2', 'doctor1').evaluate('getRecord', { recordId })) as {
+        custodian: string;
+        version: number;
+        patient: string;
+        author: string;
+      };
+      assert.deepEqual(
+        { custodian: meta.custodian, version: meta.version, patient: meta.patient, author: meta.author },
+        { custodian: 'Hospital2', version: 1, patient: pp, author: 'Hospital2/doctor1' },
+      );
       await page.getByRole('button', { name: 'Open record' }).click();
       await page.getByTestId('verified').waitFor({ timeout: 30_000 });
       await page.getByText('high criticality').waitFor();
       await page.getByText(/Anaphylaxis — severe/).waitFor();
     });
 
-    it("a nurse files a CSV record with a sensitivity; a supervisor of the custodian erases it: both on the ledger", async () => {
+    it('a nurse files a CSV record with a sensitivity; a supervisor of the custodian erases it: both on the ledger', async () => {
       const pp = patientPseudonym(tb().net.dir, 'Hospital2', 'patient1');
       const work = mkdtempSync(join(tmpdir(), 'medledger-console-csv-'));
       const csv = join(work, 'labs.csv');
@@ -92,9 +133,15 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       await doctor.getByRole('option', { name: 'sensitive' }).click();
       await dialog.getByRole('button', { name: 'Create record' }).click();
       await doctor.getByRole('heading', { name: `Record ${recordId}` }).waitFor({ timeout: 30_000 });
-      const meta = await tb().sdk('Hospital2', 'supervisor1').evaluate('getRecord', { recordId }) as { sensitivity: string; parts: Array<{ mediaType: string }> };
+      const meta = (await tb().sdk('Hospital2', 'supervisor1').evaluate('getRecord', { recordId })) as {
+        sensitivity: string;
+        parts: Array<{ mediaType: string }>;
+      };
       assert.equal(meta.sensitivity, 'sensitive');
-      assert.deepEqual(meta.parts.map((p) => p.mediaType), ['text/csv']);
+      assert.deepEqual(
+        meta.parts.map((p) => p.mediaType),
+        ['text/csv'],
+      );
       await doctor.getByRole('button', { name: 'Open record' }).click();
       await doctor.getByTestId('record-part').getByRole('cell', { name: 'HbA1c' }).waitFor({ timeout: 30_000 });
 
@@ -103,7 +150,7 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       await supervisor.getByRole('button', { name: 'Erase…' }).click();
       await supervisor.getByRole('dialog').getByRole('button', { name: 'Erase record' }).click();
       await supervisor.getByTestId('notice').filter({ hasText: 'Erased' }).waitFor({ timeout: 30_000 });
-      const after = await tb().sdk('Hospital2', 'supervisor1').evaluate('getRecord', { recordId }) as Record<string, unknown>;
+      const after = (await tb().sdk('Hospital2', 'supervisor1').evaluate('getRecord', { recordId })) as Record<string, unknown>;
       assert.equal(after['parts'], undefined, 'only a tombstone stays on the ledger');
     });
 
@@ -116,7 +163,17 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       await denied.waitFor({ timeout: 30_000 });
       assert.equal(await page.getByTestId('record-part').count(), 0, 'nothing is shown');
       const log = await patientLog(tb(), 'Hospital1', 'patient1');
-      assert.ok(log.some((e) => e.op === 'access.read' && e.outcome === 'deny' && e.actor.org === 'Hospital3' && e.actor.id === 'doctor1' && e.recordId === 'h1-p1-bp' && e.atMs >= startMs - 5_000));
+      assert.ok(
+        log.some(
+          (e) =>
+            e.op === 'access.read' &&
+            e.outcome === 'deny' &&
+            e.actor.org === 'Hospital3' &&
+            e.actor.id === 'doctor1' &&
+            e.recordId === 'h1-p1-bp' &&
+            e.atMs >= startMs - 5_000,
+        ),
+      );
     });
 
     it('break the glass needs a reason and the acknowledgement; the read is flagged, audited as a security alert and the patient notified', async () => {
@@ -136,13 +193,19 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       await page.getByTestId('decision').filter({ hasText: 'break-the-glass' }).waitFor({ timeout: 30_000 });
       await page.getByTestId('verified').waitFor({ timeout: 30_000 });
       const log = await patientLog(tb(), 'Hospital1', 'patient1');
-      const entry = log.find((e) => e.op === 'access.read' && e.actor.org === 'Hospital5' && e.actor.id === 'doctor1' && e.atMs >= startMs - 5_000 && e.recordedBy === null);
+      const entry = log.find(
+        (e) => e.op === 'access.read' && e.actor.org === 'Hospital5' && e.actor.id === 'doctor1' && e.atMs >= startMs - 5_000 && e.recordedBy === null,
+      );
       assert.ok(entry, 'the break-the-glass read is on the ledger');
       assert.ok(entry.flags.includes('break-the-glass'));
       const pp = patientPseudonym(tb().net.dir, 'Hospital1', 'patient1');
-      const notes = (await tb().sdk('Hospital1', 'patient1').notifications(pp)) as { notifications?: Array<{ kind: string; actor: string; atMs?: number }> } | Array<{ kind: string; actor: string }>;
-      const list = Array.isArray(notes) ? notes : notes.notifications ?? [];
-      assert.ok(list.some((n) => n.kind === 'break-the-glass' && n.actor === 'Hospital5/doctor1'), 'the patient is notified');
+      const notes = (await tb().sdk('Hospital1', 'patient1').notifications(pp)) as
+        { notifications?: Array<{ kind: string; actor: string; atMs?: number }> } | Array<{ kind: string; actor: string }>;
+      const list = Array.isArray(notes) ? notes : (notes.notifications ?? []);
+      assert.ok(
+        list.some((n) => n.kind === 'break-the-glass' && n.actor === 'Hospital5/doctor1'),
+        'the patient is notified',
+      );
     });
   });
 }

@@ -72,7 +72,14 @@ export function shellTests(tb: () => ConsoleTestbed): void {
         } catch (e) {
           exported = (e as Error).name;
         }
-        return { count: entries.length, extractable: key.extractable, type: key.type, usages: key.usages, exported, pemKeyInStorage: JSON.stringify(localStorage).includes('PRIVATE KEY') || JSON.stringify(sessionStorage).includes('PRIVATE KEY') };
+        return {
+          count: entries.length,
+          extractable: key.extractable,
+          type: key.type,
+          usages: key.usages,
+          exported,
+          pemKeyInStorage: JSON.stringify(localStorage).includes('PRIVATE KEY') || JSON.stringify(sessionStorage).includes('PRIVATE KEY'),
+        };
       });
       assert.deepEqual(stored, { count: 1, extractable: false, type: 'private', usages: ['sign'], exported: 'InvalidAccessError', pemKeyInStorage: false });
       await page.getByRole('button', { name: 'Sign out' }).click();

@@ -55,7 +55,7 @@ import {
   type RaftMessage,
   type Snapshot,
   type VoteType,
-} from './types.ts';
+} from './messages.ts';
 
 export const HARD_KEY = 'raft/hard';
 export const SNAP_KEY = 'raft/snap';
@@ -452,7 +452,11 @@ export class RaftEngine implements Engine<RaftMessage> {
   reconfigure(members: readonly NodeId[]): ReconfigureResult {
     const target = [...new Set(members)].filter(isNodeId);
     if (target.length === 0) return 'stepping'; // never empty the cluster; the config forbids it anyway
-    const isSettled = (): boolean => this.conf.outgoing.length === 0 && this.conf.learners.length === 0 && this.conf.voters.length === target.length && target.every((id) => this.conf.voters.includes(id));
+    const isSettled = (): boolean =>
+      this.conf.outgoing.length === 0 &&
+      this.conf.learners.length === 0 &&
+      this.conf.voters.length === target.length &&
+      target.every((id) => this.conf.voters.includes(id));
     if (this.role !== 'leader') return isSettled() ? 'settled' : 'not-leader';
     if (isSettled()) return 'settled';
     if (this.pendingConfIndex > this.applied || this.conf.outgoing.length > 0 || this.leadTransferee !== null) return 'stepping';

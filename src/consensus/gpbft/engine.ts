@@ -14,20 +14,21 @@
 // Blocks are decided one at a time, so heights are gapless and a new member joining a group
 // always finds it idle. Safety rests on the second layer (PBFT among the primaries, quorum
 // q2 = ⌈(k+f2+1)/2⌉ of k); the view change carries prepared certificates across views.
+import { DECIDED_BLOCKS_RETAINED_DEFAULT, DecidedChain } from '../decided-chain.ts';
 import { ReadyQueue } from '../ready-queue.ts';
 import { decode, encode, bytesEqual, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
+import { viewChangeTimeoutTicks } from '../backoff.ts';
+import { hasQuorumSignatures } from '../certificate.ts';
 import { BlockCutter } from '../cutter.ts';
 import type { CutterConfig } from '../cutter.ts';
 import { DedupWindow } from '../dedup.ts';
 import { batchDigest, blockDigest, GENESIS_DIGEST, proposalKey, proposalSizeBytes } from '../digest.ts';
 import {
   assertInvariant,
-  type ByzantineSupport,
   type Certificate,
   type CertificateSignature,
   type DecidedBlock,
-  type DurableState,
   type Engine,
   type EngineStatus,
   type NodeId,
@@ -37,7 +38,7 @@ import {
   type Ready,
   type Rng,
 } from '../engine.ts';
-import { registerEngine, type EngineContext } from '../registry.ts';
+import type { EngineContext } from '../registry.ts';
 import {
   applyBlockToConfig,
   CONTROL_CLIENT_PREFIX,
@@ -47,15 +48,14 @@ import {
   headFor,
   initialConfig,
   leaveSignedBytes,
-  parseGpbftOptions,
   primariesFor,
   quorum,
   rotationWindow,
   viewChangeNeed,
   type ConsortiumConfig,
   type ControlOp,
-  type GpbftOptions,
 } from './config.ts';
+import { parseGpbftOptions, type GpbftOptions } from './options.ts';
 import { groupSizeMin, groupCountFor } from './geo.ts';
 import {
   commit1Bytes,
@@ -79,10 +79,7 @@ export type { GpbftMessage } from './messages.ts';
 const HEAD_KEY = 'gpbft/head';
 const ACCEPTED_KEY = 'gpbft/accepted';
 const PREPARED_KEY = 'gpbft/prepared';
-const BLOCK_PREFIX = 'gpbft/block/';
 /** Decided blocks kept (durably) to serve catch-up and re-delivery after a restart. */
-const BLOCKS_RETAINED = 1024;
-const RECENT_BLOCKS_MAX = 64;
 const PENDING_MAX = 10_000;
 const LAYER1_RECORDS_MAX = 64;
 const HEAD_QUEUE_MAX = 256;
@@ -94,7 +91,6 @@ const FUTURE_MAX = 512;
 const RESEND_SLOTS_MAX = 16;
 const REFORWARD_MAX = 1000;
 const SYNC_BLOCKS_MAX = 16;
-const TIMEOUT_DOUBLINGS_MAX = 5;
 
 interface Head {
   height: number;
@@ -136,10 +132,6 @@ interface Endorsed {
   cert: CertificateSignature[];
 }
 
-function blockKey(height: number): string {
-  return `${BLOCK_PREFIX}${String(height).padStart(16, '0')}`;
-}
-
 function sortedSigs(m: Map<NodeId, Bytes>): CertificateSignature[] {
   return [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([nodeId, signature]) => ({ nodeId, signature }));
 }
@@ -158,7 +150,6 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private readonly signer: Signer;
   private readonly verifier: SignatureVerifier;
   private readonly rng: Rng;
-  private readonly storage: DurableState;
   private readonly cutterConfig: CutterConfig;
 
   // durable
@@ -190,7 +181,10 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private forced: { view: number; prepared: Prepared | null } | null = null;
   private deferredNewView: { from: NodeId; message: Extract<GpbftMessage, { type: 'new-view' }> } | null = null;
   private readonly early = new Map<number, DecidedBlock>();
-  private readonly recent = new Map<number, DecidedBlock>();
+  private readonly blocks = new DecidedChain<DecidedBlock>('gpbft', DECIDED_BLOCKS_RETAINED_DEFAULT, {
+    encode,
+    decode: (bytes) => decode<DecidedBlock>(bytes),
+  });
   private idleTicks = 0;
   private timeoutDoublings = 0;
   private syncTicks = 0;
@@ -213,7 +207,6 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     this.signer = ctx.signer;
     this.verifier = ctx.verifier;
     this.rng = ctx.rng;
-    this.storage = ctx.storage;
     this.cutterConfig = ctx.cutter;
     this.cutter = new BlockCutter(ctx.cutter);
     assertInvariant(ctx.members.length >= 1 && new Set(ctx.members).size === ctx.members.length, 'gpbft: distinct members');
@@ -237,14 +230,10 @@ export class GpbftEngine implements Engine<GpbftMessage> {
         const p = decode<Prepared>(prep);
         if (p.height === this.height + 1) this.prepared = p;
       }
-      if (ctx.appliedHeight !== undefined && ctx.appliedHeight < this.height) {
-        for (const key of ctx.storage.keysWithPrefix(BLOCK_PREFIX)) {
-          const bytes = ctx.storage.get(key);
-          if (!bytes) continue;
-          const block = decode<DecidedBlock>(bytes);
-          if (block.height > ctx.appliedHeight) this.decided.push(block);
-        }
-      }
+      this.blocks.restore(ctx.storage, this.height);
+      const again = this.blocks.redeliver(ctx.appliedHeight, this.height, this.digest);
+      this.decided.push(...again.blocks);
+      this.out.restore = again.restore;
     }
   }
 
@@ -317,7 +306,14 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   }
 
   private persistHead(): void {
-    const head: Head = { height: this.height, digest: this.digest, view: this.view, viewTarget: this.viewTarget, dedup: this.dedup.toJSON(), config: this.config };
+    const head: Head = {
+      height: this.height,
+      digest: this.digest,
+      view: this.view,
+      viewTarget: this.viewTarget,
+      dedup: this.dedup.toJSON(),
+      config: this.config,
+    };
     this.persist.push({ op: 'put', key: HEAD_KEY, value: encode(head) });
   }
 
@@ -338,7 +334,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       return;
     }
     this.idleTicks += 1;
-    const timeout = this.opts.viewTimeoutTicks * 2 ** Math.min(this.timeoutDoublings, TIMEOUT_DOUBLINGS_MAX);
+    const timeout = viewChangeTimeoutTicks(this.opts.viewTimeoutTicks, this.timeoutDoublings, this.opts.viewChangeBackoffMax);
     if (this.viewTarget === 0 && this.idleTicks === Math.floor(timeout / 2)) {
       this.reforwardPending();
       this.retransmit();
@@ -496,14 +492,27 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     const rec = this.l1Record(this.view, group, this.seq1);
     rec.proposals = batch;
     rec.digest = batchDigest(batch);
-    this.sendKept(`l1/${this.l1Key(this.view, group, this.seq1)}`, this.groupMembers(), { type: 'pre-prepare1', view: this.view, group, seq: this.seq1, height: this.height, proposals: batch });
+    this.sendKept(`l1/${this.l1Key(this.view, group, this.seq1)}`, this.groupMembers(), {
+      type: 'pre-prepare1',
+      view: this.view,
+      group,
+      seq: this.seq1,
+      height: this.height,
+      proposals: batch,
+    });
     this.sendPrepare1(rec);
   }
 
   private sendPrepare1(rec: Layer1): void {
     const digest = rec.digest!;
     rec.prepares.set(this.id, digest);
-    this.sendKept(`l1/${this.l1Key(rec.view, rec.group, rec.seq)}`, this.groupMembers(rec.group), { type: 'prepare1', view: rec.view, group: rec.group, seq: rec.seq, digest });
+    this.sendKept(`l1/${this.l1Key(rec.view, rec.group, rec.seq)}`, this.groupMembers(rec.group), {
+      type: 'prepare1',
+      view: rec.view,
+      group: rec.group,
+      seq: rec.seq,
+      digest,
+    });
     this.checkLayer1(rec);
   }
 
@@ -550,7 +559,14 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       rec.sentCommit = true;
       const signature = this.signer.sign(commit1Bytes(rec.view, rec.group, rec.seq, digest));
       rec.commits.set(this.id, { digest, signature });
-      this.sendKept(`l1/${this.l1Key(rec.view, rec.group, rec.seq)}`, this.groupMembers(rec.group), { type: 'commit1', view: rec.view, group: rec.group, seq: rec.seq, digest, signature });
+      this.sendKept(`l1/${this.l1Key(rec.view, rec.group, rec.seq)}`, this.groupMembers(rec.group), {
+        type: 'commit1',
+        view: rec.view,
+        group: rec.group,
+        seq: rec.seq,
+        digest,
+        signature,
+      });
     }
     if (!this.isPrimary || rec.submitted) return;
     const sigs = new Map<NodeId, Bytes>();
@@ -573,12 +589,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     const members = this.config.groups[group];
     if (!members || proposals.length === 0) return false;
     const bytes = commit1Bytes(view, group, seq, batchDigest(proposals));
-    const signers = new Set<NodeId>();
-    for (const s of cert) {
-      if (!members.includes(s.nodeId) || signers.has(s.nodeId)) continue;
-      if (this.verifier.verify(s.nodeId, bytes, s.signature)) signers.add(s.nodeId);
-    }
-    return signers.size >= quorum(members.length);
+    return hasQuorumSignatures(cert, { eligible: members, quorum: quorum(members.length), statement: bytes }, this.verifier);
   }
 
   // ---------------------------------------------------------------- layer 2
@@ -613,8 +624,29 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       const p = this.forced.prepared;
       const content = contentDigest(p.digest, p.evidence);
       const signature = this.signer.sign(statementBytes('pp2', this.view, h, content));
-      const msg: GpbftMessage = { type: 'pre-prepare2', view: this.view, height: h, previous: this.digest, group: -1, seq: 0, proposals: p.proposals, cert: [], reproposal: true, digest: p.digest, evidence: p.evidence, signature };
-      this.acceptPrePrepare2({ view: this.view, height: h, content, digest: p.digest, evidence: p.evidence, proposals: [...p.proposals], ppSignature: signature });
+      const msg: GpbftMessage = {
+        type: 'pre-prepare2',
+        view: this.view,
+        height: h,
+        previous: this.digest,
+        group: -1,
+        seq: 0,
+        proposals: p.proposals,
+        cert: [],
+        reproposal: true,
+        digest: p.digest,
+        evidence: p.evidence,
+        signature,
+      };
+      this.acceptPrePrepare2({
+        view: this.view,
+        height: h,
+        content,
+        digest: p.digest,
+        evidence: p.evidence,
+        proposals: [...p.proposals],
+        ppSignature: signature,
+      });
       this.sendKept('l2', this.otherPrimaries(), msg);
       this.afterOwnPrePrepare2();
       return;
@@ -630,7 +662,18 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       const signature = this.signer.sign(statementBytes('pp2', this.view, h, content));
       this.acceptPrePrepare2({ view: this.view, height: h, content, digest, evidence, proposals, ppSignature: signature });
       this.sendKept('l2', this.otherPrimaries(), {
-        type: 'pre-prepare2', view: this.view, height: h, previous: this.digest, group: e.group, seq: e.seq, proposals: e.proposals, cert: e.cert, reproposal: false, digest, evidence, signature,
+        type: 'pre-prepare2',
+        view: this.view,
+        height: h,
+        previous: this.digest,
+        group: e.group,
+        seq: e.seq,
+        proposals: e.proposals,
+        cert: e.cert,
+        reproposal: false,
+        digest,
+        evidence,
+        signature,
       });
       this.afterOwnPrePrepare2();
       return;
@@ -793,12 +836,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (this.verifiedEvidence(evidence) === null) return false;
     const primaries = primariesFor(this.config, view);
     const bytes = statementBytes('commit2', view, block.height, contentDigest(block.digest, evidence));
-    const signers = new Set<NodeId>();
-    for (const s of cert.signatures) {
-      if (!primaries.includes(s.nodeId) || signers.has(s.nodeId)) continue;
-      if (this.verifier.verify(s.nodeId, bytes, s.signature)) signers.add(s.nodeId);
-    }
-    return signers.size >= quorum(primaries.length);
+    return hasQuorumSignatures(cert.signatures, { eligible: primaries, quorum: quorum(primaries.length), statement: bytes }, this.verifier);
   }
 
   private onBlocks(from: NodeId, blocks: readonly DecidedBlock[]): void {
@@ -823,21 +861,11 @@ export class GpbftEngine implements Engine<GpbftMessage> {
 
   private onSync(from: NodeId, theirHeight: number): void {
     if (theirHeight < this.height) {
-      const blocks: DecidedBlock[] = [];
-      for (let h = theirHeight + 1; h <= this.height && blocks.length < SYNC_BLOCKS_MAX; h++) {
-        const b = this.recent.get(h) ?? this.loadBlock(h);
-        if (!b) break;
-        blocks.push(b);
-      }
+      const blocks = this.blocks.range(theirHeight + 1, this.height, SYNC_BLOCKS_MAX);
       if (blocks.length > 0) this.send(from, { type: 'blocks', blocks });
     } else if (theirHeight > this.height) {
       this.send(from, { type: 'sync', height: this.height });
     }
-  }
-
-  private loadBlock(height: number): DecidedBlock | undefined {
-    const bytes = this.storage.get(blockKey(height));
-    return bytes ? decode<DecidedBlock>(bytes) : undefined;
   }
 
   private decide(block: DecidedBlock): void {
@@ -853,27 +881,34 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     this.height = block.height;
     this.digest = block.digest;
     const before = this.config;
-    const evidence = block.certificate ? ((): Evidence[] => {
-      const e = block.certificate.fields.evidence;
-      return e instanceof Uint8Array ? (decode<Evidence[]>(e) ?? []) : [];
-    })() : [];
+    const evidence = block.certificate
+      ? ((): Evidence[] => {
+          const e = block.certificate.fields.evidence;
+          return e instanceof Uint8Array ? (decode<Evidence[]>(e) ?? []) : [];
+        })()
+      : [];
     const ops: ControlOp[] = [];
     for (const p of block.proposals) {
       if (!p.clientId.startsWith(CONTROL_CLIENT_PREFIX)) continue;
       const op = decodeControl(p.data);
       if (op !== null) ops.push(op);
     }
-    this.config = applyBlockToConfig(this.config, block.height, ops, evidence.map((e) => e.node), this.opts.periodBlocks, this.opts, {
-      leaveVerified: (op) => this.verifier.verify(op.id, leaveSignedBytes(op.id), op.signature),
-    });
+    this.config = applyBlockToConfig(
+      this.config,
+      block.height,
+      ops,
+      evidence.map((e) => e.node),
+      this.opts.periodBlocks,
+      this.opts,
+      {
+        leaveVerified: (op) => this.verifier.verify(op.id, leaveSignedBytes(op.id), op.signature),
+      },
+    );
     this.pendingEvidence = this.pendingEvidence.filter((e) => !this.config.barred.includes(e.node) && this.config.members.some((m) => m.id === e.node));
-    this.persist.push({ op: 'put', key: blockKey(block.height), value: encode(block) });
-    if (block.height > BLOCKS_RETAINED) this.persist.push({ op: 'delete', key: blockKey(block.height - BLOCKS_RETAINED) });
+    this.persist.push(...this.blocks.append(block));
     this.persist.push({ op: 'delete', key: ACCEPTED_KEY }, { op: 'delete', key: PREPARED_KEY });
     this.persistHead();
     this.decided.push(block);
-    this.recent.set(block.height, block);
-    if (this.recent.size > RECENT_BLOCKS_MAX) this.recent.delete(block.height - RECENT_BLOCKS_MAX);
     this.accepted = null;
     this.prepared = null;
     this.forced = null;
@@ -1019,12 +1054,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (!bytesEqual(blockDigest(p.height, this.digest, p.proposals), p.digest)) return false;
     const primaries = primariesFor(this.config, p.view);
     const bytes = statementBytes('prepare2', p.view, p.height, contentDigest(p.digest, p.evidence));
-    const signers = new Set<NodeId>();
-    for (const s of p.signatures) {
-      if (!primaries.includes(s.nodeId) || signers.has(s.nodeId)) continue;
-      if (this.verifier.verify(s.nodeId, bytes, s.signature)) signers.add(s.nodeId);
-    }
-    return signers.size >= quorum(primaries.length);
+    return hasQuorumSignatures(p.signatures, { eligible: primaries, quorum: quorum(primaries.length), statement: bytes }, this.verifier);
   }
 
   private tryNewView(target: number): void {
@@ -1098,86 +1128,3 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     for (const f of replay) this.step(f.from, f.message);
   }
 }
-
-// ---------------------------------------------------------------- Byzantine support (simulator)
-
-function resignMessage(m: GpbftMessage, signer: Signer): GpbftMessage {
-  switch (m.type) {
-    case 'commit1':
-      return { ...m, signature: signer.sign(commit1Bytes(m.view, m.group, m.seq, m.digest)) };
-    case 'pre-prepare2':
-      return { ...m, signature: signer.sign(statementBytes('pp2', m.view, m.height, contentDigest(m.digest, m.evidence))) };
-    case 'prepare2':
-      return { ...m, signature: signer.sign(statementBytes('prepare2', m.view, m.height, m.content)) };
-    case 'commit2':
-      return { ...m, signature: signer.sign(statementBytes('commit2', m.view, m.height, m.content)) };
-    case 'view-change': {
-      const unsigned = { ...m.vc, node: signer.id };
-      return { type: 'view-change', vc: { ...unsigned, signature: signer.sign(viewChangeBytes(unsigned)) } };
-    }
-    case 'new-view':
-      return { ...m, signature: signer.sign(newViewBytes(m.view, m.height, m.viewChanges)) };
-    default:
-      return m;
-  }
-}
-
-function flipped(bytes: Bytes, rng: Rng): Bytes {
-  const out = new Uint8Array(bytes);
-  if (out.length > 0) {
-    const i = rng.nextInt(out.length);
-    out[i] = out[i]! ^ (1 + rng.nextInt(255));
-  }
-  return out;
-}
-
-export const gpbftByzantine: ByzantineSupport<GpbftMessage> = {
-  resign: resignMessage,
-  equivocate(m, rng, signer) {
-    switch (m.type) {
-      case 'pre-prepare1': {
-        if (m.proposals.length < 2) return null;
-        return { ...m, proposals: m.proposals.slice(0, m.proposals.length - 1 - rng.nextInt(m.proposals.length - 1)) };
-      }
-      case 'pre-prepare2': {
-        // The head can only order endorsed batches; the conflicting variant drops the evidence.
-        const evidence = encode([]);
-        if (bytesEqual(evidence, m.evidence)) return null;
-        return resignMessage({ ...m, evidence }, signer);
-      }
-      case 'prepare2':
-      case 'commit2':
-        return resignMessage({ ...m, content: flipped(m.content, rng) }, signer);
-      default:
-        return null;
-    }
-  },
-  mutate(m, rng, signer) {
-    switch (m.type) {
-      case 'pre-prepare1':
-      case 'prepare1':
-      case 'commit1':
-        return resignMessage(rng.nextInt(2) === 0 ? { ...m, view: m.view + 1 } : { ...m, seq: m.seq + 1 }, signer);
-      case 'pre-prepare2':
-        return resignMessage(rng.nextInt(2) === 0 ? { ...m, height: m.height + 1 } : { ...m, digest: flipped(m.digest, rng) }, signer);
-      case 'prepare2':
-      case 'commit2':
-        return resignMessage(rng.nextInt(2) === 0 ? { ...m, view: m.view + 1 } : { ...m, content: flipped(m.content, rng) }, signer);
-      case 'view-change':
-        return resignMessage({ type: 'view-change', vc: { ...m.vc, height: m.vc.height + 1 } }, signer);
-      case 'sync':
-        return { ...m, height: m.height + 1 + rng.nextInt(3) };
-      default:
-        return null;
-    }
-  },
-};
-
-registerEngine<GpbftMessage>({
-  name: 'gpbft',
-  faultModel: 'byzantine',
-  nodesMin: 4,
-  faultsTolerated: (nodes) => gpbftFaultsTolerated(nodes),
-  create: (ctx) => new GpbftEngine(ctx),
-  byzantine: gpbftByzantine,
-});

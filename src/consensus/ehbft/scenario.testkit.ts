@@ -1,0 +1,53 @@
+// EH-BFT (paper 001) in the shared scenario interpreter: which fields each message shows, and a
+// state line with the role, view, height and the next height's quorum plan (eligible voters, votes needed).
+import type { EngineMessage } from '../engine.ts';
+import type { EngineScenario } from '../scenario/command.testkit.ts';
+import { formatFields, formatValue, statusLine } from '../scenario/format.testkit.ts';
+import type { EhbftEngine } from './engine.ts';
+import './index.ts';
+import type { EhbftMessage } from './messages.ts';
+
+const FIELDS: Record<EhbftMessage['type'], readonly string[]> = {
+  forward: ['proposals'],
+  'version-query': ['view', 'height'],
+  version: ['view', 'height', 'digest'],
+  'pre-prepare': ['view', 'height', 'proposals'],
+  vote: ['phase', 'view', 'height', 'digest'],
+  prepare: [],
+  commit: [],
+  block: [],
+  fetch: ['height'],
+  status: ['height'],
+  evidence: ['evidence'],
+  blocks: ['blocks'],
+  'view-change': [],
+};
+
+function printMessage(message: EngineMessage): string {
+  const m = message as EhbftMessage;
+  const line = formatFields(m.type, m, FIELDS[m.type] ?? []);
+  switch (m.type) {
+    case 'pre-prepare':
+      // Wire proposals are not Proposal objects: show how many, and whether a view change justifies it.
+      return `${line}${m.justification ? ` justified-by=${m.justification.length}` : ''}`;
+    case 'prepare':
+    case 'commit':
+      return `${line} phase=${m.cert.phase} view=${m.cert.view} height=${m.cert.height} digest=${formatValue(m.cert.digest)} votes=${m.cert.votes.length}`;
+    case 'block':
+      return `${line} height=${m.block.height} votes=${m.block.cert.votes.length}`;
+    case 'view-change':
+      return `${line} view=${m.vc.view} height=${m.vc.height} lock=${m.vc.lock ? `${m.vc.lock.view}/${formatValue(m.vc.lock.digest)}` : '-'}`;
+    default:
+      return line;
+  }
+}
+
+export const ehbftScenario: EngineScenario = {
+  engine: 'ehbft',
+  printMessage,
+  state(_cluster, node) {
+    if (!node.engine) return statusLine(node);
+    const plan = (node.engine as EhbftEngine).quorumPlan();
+    return statusLine(node, `quorum=${plan.quorum}/${plan.eligible.length} (${plan.mode})`);
+  },
+};

@@ -1,0 +1,20 @@
+// Registers the 'gpbft' engine (paper 002's grouped two-layer PBFT). See engine.ts and
+// docs/architecture/gpbft.md.
+import { registerEngine } from '../registry.ts';
+import { gpbftByzantine } from './byzantine.ts';
+import { GpbftEngine, gpbftFaultsTolerated } from './engine.ts';
+import type { GpbftMessage } from './messages.ts';
+
+export { GpbftEngine, gpbftFaultsTolerated } from './engine.ts';
+export { gpbftByzantine } from './byzantine.ts';
+export { parseGpbftOptions, gpbftOptionsSchema, type GpbftOptions } from './options.ts';
+export type { GpbftMessage } from './messages.ts';
+
+registerEngine<GpbftMessage>({
+  name: 'gpbft',
+  faultModel: 'byzantine',
+  nodesMin: 4,
+  faultsTolerated: (nodes) => gpbftFaultsTolerated(nodes),
+  create: (ctx) => new GpbftEngine(ctx),
+  byzantine: gpbftByzantine,
+});

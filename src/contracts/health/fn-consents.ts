@@ -1,0 +1,148 @@
+// Consents: the patient grants and revokes; a clinician finds their patients through their basis.
+// Part of the health contract (contract.ts composes the areas).
+import { z } from 'zod';
+import { type ContractFunction, ContractError } from '../runtime.ts';
+import { bmrsTakePermission } from './bmrs.ts';
+import { consentResource } from './fhir.ts';
+import { grantConsentArgs, idSchema, LIMITS, pseudonymSchema, type CareRelation, type Consent } from './model.ts';
+import { getJson, key, prefixRange, putJson, SEP, type AuditEntry, type RevocationMarker } from './state.ts';
+import { MY_PATIENTS_MAX, parseArg, json, writeAudit, requirePatientSelf, fn } from './contract-support.ts';
+
+export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
+  grantConsent: fn(
+    'submit',
+    'grantConsent({patient, grantee, actions, purposes, period, scope}) — the patient only',
+    (tx, args) => {
+      const a = parseArg(grantConsentArgs, args);
+      requirePatientSelf(tx, a.patient, 'grantConsent');
+      if (a.period.endMs <= tx.nowMs) throw new ContractError('grantConsent: the period has already ended');
+      const [start, end] = prefixRange('cx', a.patient);
+      if (tx.stub.getStateByRange(start, end).length >= LIMITS.consentsActiveMax)
+        throw new ContractError(`grantConsent: at most ${LIMITS.consentsActiveMax} active consents; revoke some first`);
+      const consentId = `c${tx.stub.getTxID().slice(0, 32)}`;
+      // A new consent to a user the patient once revoked: acting on the patient's data is no
+      // longer "after revocation" for them (decision 0901).
+      if (a.grantee.kind === 'user' && tx.stub.getStateText(key('rv', a.patient, a.grantee.user)) !== undefined)
+        tx.stub.deleteState(key('rv', a.patient, a.grantee.user));
+      const consent: Consent = {
+        consentId,
+        patient: a.patient,
+        grantee: a.grantee,
+        actions: a.actions,
+        purposes: a.purposes,
+        period: a.period,
+        scope: a.scope,
+        status: 'active',
+        grantedAtMs: tx.nowMs,
+        revokedAtMs: null,
+      };
+      putJson(tx.stub, key('con', consentId), consent);
+      tx.stub.putState(key('cx', a.patient, consentId), new Uint8Array(0));
+      // The grantee's side of the consent (myPatients): a user grantee finds the patients who
+      // consented to them without anyone telling them a pseudonym out of band.
+      if (a.grantee.kind === 'user') tx.stub.putState(key('cg', a.grantee.user, consentId), new Uint8Array(0));
+      const auditId = writeAudit(tx, { op: 'consent.grant', actor: tx.creator, patient: a.patient, consentId });
+      return json({ consent, auditId });
+    },
+    ['patient'],
+  ),
+
+  revokeConsent: fn(
+    'submit',
+    'revokeConsent({consentId}) — the patient only',
+    (tx, args) => {
+      const a = parseArg(z.strictObject({ consentId: idSchema }), args);
+      const c = getJson<Consent>(tx.stub, key('con', a.consentId));
+      if (!c) throw new ContractError(`consent ${a.consentId} does not exist`);
+      requirePatientSelf(tx, c.patient, 'revokeConsent');
+      if (c.status === 'revoked') throw new ContractError(`consent ${a.consentId} is already revoked`);
+      putJson(tx.stub, key('con', a.consentId), { ...c, status: 'revoked', revokedAtMs: tx.nowMs });
+      tx.stub.deleteState(key('cx', c.patient, a.consentId));
+      if (c.grantee.kind === 'user') tx.stub.deleteState(key('cg', c.grantee.user, a.consentId));
+      // A consent naming a user, their last one from this patient: remember the revocation (acting
+      // on the data after it is a Violation) and take the permission back from their session —
+      // Algorithm 1's state-2 Permission edge, "take permission" (2 → 1). Org and role grantees
+      // name no session; a user who still holds another consent of this patient keeps it.
+      let bmrs: AuditEntry['bmrs'] = null;
+      const grantee = c.grantee.kind === 'user' ? c.grantee.user : null;
+      const stillConsented =
+        grantee !== null &&
+        tx
+          .consentsOf(c.patient)
+          .some((o) => o.consentId !== a.consentId && o.grantee.kind === 'user' && o.grantee.user === grantee && o.period.endMs > tx.nowMs);
+      if (grantee !== null && !stillConsented) {
+        putJson(tx.stub, key('rv', c.patient, grantee), { consentId: a.consentId, revokedAtMs: tx.nowMs } satisfies RevocationMarker);
+        const s = tx.session(grantee, c.patient);
+        const run = bmrsTakePermission(s.state);
+        if (run.to !== s.state) {
+          tx.putSession({ ...s, state: run.to, updatedAtMs: tx.nowMs });
+          bmrs = { from: run.from, to: run.to, actions: run.steps.map((x) => x.action) };
+        }
+      }
+      return json({ auditId: writeAudit(tx, { op: 'consent.revoke', actor: tx.creator, patient: c.patient, consentId: a.consentId, bmrs }) });
+    },
+    ['patient'],
+  ),
+
+  listConsents: fn('evaluate', "listConsents({patient}) — the patient's non-revoked consents (the patient only)", (tx, args) => {
+    const a = parseArg(z.strictObject({ patient: pseudonymSchema }), args);
+    requirePatientSelf(tx, a.patient, 'listConsents');
+    const [start, end] = prefixRange('cx', a.patient);
+    return json(tx.stub.getStateByRange(start, end).map((kv) => getJson<Consent>(tx.stub, key('con', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)))));
+  }),
+
+  // A clinician's starting point (the console's "find a patient"): the patients the caller has
+  // a basis for — their active care relations and the unexpired consents naming them. Only
+  // pseudonyms: who a patient is stays at their hospital (decision 0906).
+  myPatients: fn(
+    'evaluate',
+    "myPatients() → {patients: [{patient, patientOrg, care, consents}]} — the caller's active care relations and unexpired consents naming them (at most 200 of each)",
+    (tx, args) => {
+      parseArg(z.strictObject({}), args);
+      const me = tx.creatorRef;
+      const byPatient = new Map<
+        string,
+        {
+          patient: string;
+          patientOrg: string | null;
+          care: { startedAtMs: number } | null;
+          consents: Array<{ consentId: string; actions: readonly string[]; purposes: readonly string[]; endMs: number; maxSensitivity: string }>;
+        }
+      >();
+      const entry = (patient: string) => {
+        let e = byPatient.get(patient);
+        if (!e) {
+          e = { patient, patientOrg: tx.patientOrgOf(patient), care: null, consents: [] };
+          byPatient.set(patient, e);
+        }
+        return e;
+      };
+      const [careStart, careEnd] = prefixRange('care', me);
+      for (const kv of tx.stub.getStateByRangeWithPagination(careStart, careEnd, MY_PATIENTS_MAX, '').results) {
+        const relation = JSON.parse(Buffer.from(kv.value).toString('utf8')) as CareRelation;
+        if (relation.active) entry(relation.patient).care = { startedAtMs: relation.startedAtMs };
+      }
+      const [grantStart, grantEnd] = prefixRange('cg', me);
+      for (const kv of tx.stub.getStateByRangeWithPagination(grantStart, grantEnd, MY_PATIENTS_MAX, '').results) {
+        const c = getJson<Consent>(tx.stub, key('con', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)));
+        if (!c || c.status !== 'active' || c.period.endMs <= tx.nowMs) continue;
+        entry(c.patient).consents.push({
+          consentId: c.consentId,
+          actions: c.actions,
+          purposes: c.purposes,
+          endMs: c.period.endMs,
+          maxSensitivity: c.scope.maxSensitivity,
+        });
+      }
+      return json({ patients: [...byPatient.values()] });
+    },
+  ),
+
+  exportConsent: fn('evaluate', 'exportConsent({consentId}) → a FHIR R4 Consent (the patient only)', (tx, args) => {
+    const a = parseArg(z.strictObject({ consentId: idSchema }), args);
+    const c = getJson<Consent>(tx.stub, key('con', a.consentId));
+    if (!c) throw new ContractError(`consent ${a.consentId} does not exist`);
+    requirePatientSelf(tx, c.patient, 'exportConsent');
+    return json(consentResource(c, tx.nowMs));
+  }),
+};
