@@ -2,7 +2,7 @@
 // designs) and one CA per member organisation, which issues the certificates of that
 // organisation's nodes and users. Keys are ECDSA P-256, generated with node:crypto.
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { isValidNameValue, issueX509, keyMatchesCertificate, parseCertificate, parseP256PrivateKey, X509Error } from '../crypto/x509.ts';
+import { checkSelfSignedCa, isValidNameValue, issueX509, keyMatchesCertificate, parseCertificate, parseP256PrivateKey, X509Error } from '../crypto/x509.ts';
 import { isIssuableRole, isValidIdentityName, isValidOrgName, ROLES, type Role } from './roles.ts';
 
 export interface CertificateAuthority {
@@ -108,6 +108,62 @@ export async function createOrgCa(root: CertificateAuthority, opts: { org: strin
     ca: { pathLength: ORG_CA_PATH_LENGTH },
   });
   return Object.freeze({ name, org: opts.org, certPem, keyPem: keys.keyPem });
+}
+
+/**
+ * An organisation CA made by the organisation itself, before it is a member (a membership
+ * application, src/identity/application.ts): the same subject and extensions as createOrgCa, but
+ * self-signed, so that the key never leaves the applicant. The self-signature proves possession of
+ * the key; once admitted, the root certifies the same key and subject (certifyOrgCa) and every
+ * certificate this CA issued meanwhile chains to the root unchanged (same issuer name, same key id).
+ */
+export async function createSelfSignedOrgCa(opts: { org: string; notBefore?: Date; notAfter?: Date }): Promise<CertificateAuthority> {
+  if (!isValidOrgName(opts.org)) {
+    throw new X509Error(
+      'INVALID_REQUEST',
+      `organisation name "${String(opts.org).slice(0, 80)}" is not allowed: a letter, then up to 63 letters, digits, '_' or '-'`,
+    );
+  }
+  const keys = keyPairPems();
+  const name = orgCaCommonName(opts.org);
+  const notBefore = opts.notBefore ?? defaultNotBefore();
+  const notAfter = opts.notAfter ?? defaultNotAfter(notBefore, ORG_CA_VALIDITY_MS, null);
+  const { certPem } = await issueX509({
+    subject: { commonName: name, organization: opts.org },
+    subjectPublicKey: keys.publicKey,
+    issuerKey: keys.privateKey,
+    notBefore,
+    notAfter,
+    ca: { pathLength: ORG_CA_PATH_LENGTH },
+  });
+  return Object.freeze({ name, org: opts.org, certPem, keyPem: keys.keyPem });
+}
+
+/**
+ * The root certifies an applicant's self-signed organisation CA: a certificate issued by the root
+ * for the same public key and the same subject (what createOrgCa would have issued). Refused unless
+ * the presented certificate is a self-signed CA of `org` named as createOrgCa names it.
+ */
+export async function certifyOrgCa(root: CertificateAuthority, selfSignedCaPem: string, org: string): Promise<string> {
+  if (root.org !== null) throw new X509Error('INVALID_REQUEST', `organisation CAs are certified by the root CA, not by the CA of ${root.org}`);
+  const presented = parseCertificate(selfSignedCaPem);
+  checkSelfSignedCa(presented);
+  if (!presented.isCa || presented.pathLength !== ORG_CA_PATH_LENGTH)
+    throw new X509Error('INVALID_REQUEST', `"${presented.subjectDn}" is not an organisation CA certificate (a CA with path length ${ORG_CA_PATH_LENGTH})`);
+  if (presented.subject.organization !== org || presented.subject.commonName !== orgCaCommonName(org) || presented.subject.organizationalUnits.length > 0)
+    throw new X509Error('INVALID_REQUEST', `"${presented.subjectDn}" is not named as ${org}'s CA (CN=${orgCaCommonName(org)}, O=${org})`);
+  const rootCert = parseCertificate(root.certPem);
+  const notBefore = defaultNotBefore();
+  const { certPem } = await issueX509({
+    subject: { commonName: orgCaCommonName(org), organization: org },
+    subjectPublicKey: presented.publicKey,
+    issuerCertPem: root.certPem,
+    issuerKey: caPrivateKey(root),
+    notBefore,
+    notAfter: defaultNotAfter(notBefore, ORG_CA_VALIDITY_MS, rootCert.notAfterMs),
+    ca: { pathLength: ORG_CA_PATH_LENGTH },
+  });
+  return certPem;
 }
 
 export interface IssueCertificateOptions {
