@@ -28,7 +28,7 @@ export const COMMAND_MODULES: ReadonlyArray<{ readonly commands: Readonly<Record
   {
     commands: {
       init: 'Generate a consortium: root CA (CAMS), hospital CAs, node and demo user certificates, genesis block, node.yaml per hospital',
-      node: 'Run a MedLedger node',
+      node: 'Run a MedLedger node, or test its connections to the others (node check)',
       up: 'Start a whole local consortium: one node process per hospital on loopback ports',
       down: 'Stop the nodes of a local consortium started with medledger up',
     },
@@ -56,7 +56,7 @@ export const COMMAND_MODULES: ReadonlyArray<{ readonly commands: Readonly<Record
   { commands: { stats: 'Privacy-preserving statistics (count, mean, sd, histogram; min/max as bins)' }, load: () => import('./commands/stats.ts') },
   {
     commands: {
-      org: 'Add or remove a hospital of a running consortium (config transactions)',
+      org: 'Add or remove a hospital of a running consortium (config transactions); apply, review and join as a new hospital',
       config: 'The consortium configuration, and config updates signed by admins on their own hosts',
     },
     load: () => import('./commands/org.ts'),

@@ -53,6 +53,13 @@ export class ApplicationError extends Error {
 }
 
 const pem = z.string().min(1).max(CERT_PEM_SIZE_BYTES_MAX);
+/** Shown to reviewers on a terminal: no control characters (no escape sequences that rewrite the screen). */
+const printable = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((t) => ![...t].some((c) => c.charCodeAt(0) < 32 || c.charCodeAt(0) === 127), { message: 'printable text, one line' });
 const url = (scheme: 'wss' | 'https') =>
   z
     .string()
@@ -71,7 +78,7 @@ export const ApplicationBodySchema = z
     apiUrl: url('https'),
     contact: z
       .object({
-        name: z.string().min(1).max(128),
+        name: printable(128),
         email: z
           .string()
           .max(254)
@@ -83,7 +90,7 @@ export const ApplicationBodySchema = z
           .optional(),
       })
       .strict(),
-    note: z.string().max(2000).optional(),
+    note: printable(2000).optional(),
     createdAtMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   })
   .strict();
@@ -178,6 +185,7 @@ export function verifyApplication(text: string, atMs: number): VerifiedApplicati
   }
   // The signature first: a changed byte anywhere is "tampered", whatever else it broke.
   const signature = fromBase64(signatureBase64);
+  if (signature === null) throw new ApplicationError('MALFORMED', 'signatureBase64: not base64');
   if (!verify(caCert.publicKey, signedBytes(body), signature))
     throw new ApplicationError(
       'BAD_SIGNATURE',

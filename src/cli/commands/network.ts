@@ -1,6 +1,6 @@
 // Running a consortium: `init` (generate it), `node start` (run one node), `up` (a whole local
 // consortium, one process per hospital), `down` (stop it).
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ENGINE_NAMES, ConfigError, loadNodeConfig, readPem } from '../../node/config.ts';
@@ -168,7 +168,7 @@ export function register(program: Command, ctx: CommandContext): void {
       );
     });
 
-  const node = program.command('node').description('Run a MedLedger node');
+  const node = program.command('node').description('Run a MedLedger node, or test its connections to the others (node check)');
   node
     .command('start')
     .description('Run one node (peer + orderer by default) from its YAML configuration')
@@ -176,6 +176,57 @@ export function register(program: Command, ctx: CommandContext): void {
     .action(async (flags: { config: string }) => {
       await startNodeCommand(flags.config);
     });
+
+  // The connection options of the other node commands (tx.ts withConnectOptions), spelled out
+  // here: importing tx.ts would load the SDK for every `up` / `node start` (decision 1700).
+  node
+    .command('check')
+    .description(
+      'Connection test: for every other node of the config in force, whether it is reachable, the TLS identity it presents (checked against the config), its height and round-trip latency',
+    )
+    .addOption(new Option('--dir <dir>', 'consortium directory written by medledger init / up / org join').env('MEDLEDGER_DIR').default('.medledger/network'))
+    .addOption(new Option('--org <org>', 'the hospital whose node is checked from (its users sign)').env('MEDLEDGER_ORG').default('Hospital1'))
+    .addOption(new Option('--user <name>', 'the user whose key in <dir>/crypto/<org>/<name>/ signs').env('MEDLEDGER_USER').default('admin1'))
+    .option('--url <url>', "this node's API URL (default: the org's node from the directory)")
+    .option('--cert <file>', 'client certificate (PEM) instead of --dir/--org/--user')
+    .option('--key <file>', 'client private key (PEM), with --cert')
+    .option('--ca <file>', 'consortium root CA certificate (PEM), with --cert')
+    .option('--timeout <ms>', 'per node', '5000')
+    .option('--json', 'print the result as JSON')
+    .action(
+      async (flags: { dir?: string; org?: string; user?: string; url?: string; cert?: string; key?: string; ca?: string; timeout: string; json?: boolean }) => {
+        const out = makeOutput(flags.json ?? false);
+        const timeoutMs = parsePositiveInt('timeout', flags.timeout, 120_000);
+        const [{ checkNodes, describeCheck }, { resolveClient, readPemFile }, { userCredentials, MedLedgerApiError }] = await Promise.all([
+          import('../node-check.ts'),
+          import('./tx.ts'),
+          import('../../sdk/index.ts'),
+        ]);
+        const client = resolveClient(flags);
+        try {
+          let creds;
+          try {
+            creds = flags.cert
+              ? { certPem: readPemFile(flags.cert, 'cert'), keyPem: readPemFile(flags.key ?? '', 'key'), caPem: readPemFile(flags.ca ?? '', 'ca') }
+              : userCredentials(resolve(flags.dir ?? '.medledger/network'), flags.org ?? 'Hospital1', flags.user ?? 'admin1');
+          } catch (err) {
+            if (err instanceof MedLedgerApiError) throw new CliError(err.message, 2);
+            throw err;
+          }
+          let result;
+          try {
+            result = await checkNodes(client, creds, timeoutMs);
+          } catch (err) {
+            if (err instanceof MedLedgerApiError) throw new CliError(`this node does not answer (${err.code}): ${err.message}`, 1);
+            throw err;
+          }
+          out.result(result, () => describeCheck(result));
+          if (!result.ok) ctx.exitCode = 1;
+        } finally {
+          client.close();
+        }
+      },
+    );
 
   program
     .command('up')

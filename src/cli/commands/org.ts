@@ -38,8 +38,20 @@ import {
   type ConfigUpdateOutcome,
 } from '../membership.ts';
 import { isAlive, readPid, readStatusFile, spawnNode, stopProcesses } from '../../node/supervisor.ts';
-import { clientFromDir, consortiumEndpoints, MedLedgerApiError, userCredentials, type MedLedgerClient } from '../../sdk/index.ts';
-import { CliError, makeOutput } from '../output.ts';
+import { clientFromDir, consortiumEndpoints, MedLedgerApiError, MedLedgerClient, userCredentials } from '../../sdk/index.ts';
+import { CliError, makeOutput, parsePositiveInt } from '../output.ts';
+import {
+  APPLICATION_FILE,
+  applyForMembership,
+  certifiedCa,
+  configureJoined,
+  conflictsWithConfig,
+  describeApplication,
+  hospitalFromApplication,
+  planJoin,
+  readApplicantState,
+  readApplicationFile,
+} from '../application.ts';
 import type { CommandContext } from '../context.ts';
 import { DEFAULT_CONSORTIUM_DIR, readPemFile, resolveClient, withConnectOptions, type ConnectFlags } from './tx.ts';
 
@@ -82,7 +94,9 @@ function describeOutcome(o: ConfigUpdateOutcome): string {
 }
 
 export function register(program: Command, _ctx: CommandContext): void {
-  const org = program.command('org').description('Add or remove a hospital of a running consortium (config transactions)');
+  const org = program
+    .command('org')
+    .description('Add or remove a hospital of a running consortium (config transactions); apply, review and join as a new hospital');
 
   org
     .command('add')
@@ -220,6 +234,202 @@ export function register(program: Command, _ctx: CommandContext): void {
       }
     });
 
+  // A hospital applies on its own machine; the admins review and admit it (config propose
+  // --application, sign, submit); it joins from any member node (decision 1250).
+  org
+    .command('apply')
+    .description(
+      "On the prospective hospital's machine: make its CA, node and admin identities here (keys never leave) and write the signed application to send to the consortium's admins",
+    )
+    .requiredOption('--dir <dir>', "the new hospital's directory (created; becomes its consortium directory once admitted)")
+    .requiredOption('--org <name>', 'the hospital applying, e.g. Hospital6')
+    .requiredOption('--p2p-port <port>', 'port of its node-to-node listener')
+    .requiredOption('--api-port <port>', 'port of its API')
+    .requiredOption('--contact-name <name>', 'who the admins can call about the application')
+    .requiredOption('--contact-email <email>', 'their e-mail address')
+    .option('--contact-phone <phone>', 'their phone number')
+    .option('--note <text>', 'a short note to the reviewers')
+    .option('--host <host>', 'address the other nodes reach its node at (in its URLs and certificate)', '127.0.0.1')
+    .option('--listen-host <host>', 'address its node listens on (default: --host)')
+    .option('--demo-users', 'also issue the demo users (doctors, nurses, patients, …) besides admin1')
+    .option('--out <file>', 'where to write the application (default <dir>/application.json)')
+    .option('--json', 'print the result as JSON')
+    .action(
+      async (flags: {
+        dir: string;
+        org: string;
+        p2pPort: string;
+        apiPort: string;
+        contactName: string;
+        contactEmail: string;
+        contactPhone?: string;
+        note?: string;
+        host: string;
+        listenHost?: string;
+        demoUsers?: boolean;
+        out?: string;
+        json?: boolean;
+      }) => {
+        const out = makeOutput(flags.json ?? false);
+        if (!ORG_NAME.test(flags.org))
+          throw new CliError(`--org ${flags.org.slice(0, 64)}: a hospital name is a letter, then up to 63 letters, digits, '_' or '-'`, 2);
+        const dir = resolve(flags.dir);
+        const result = await applyForMembership({
+          dir,
+          org: flags.org,
+          host: flags.host,
+          listenHost: flags.listenHost ?? flags.host,
+          p2pPort: parsePositiveInt('p2p-port', flags.p2pPort, 65535),
+          apiPort: parsePositiveInt('api-port', flags.apiPort, 65535),
+          contact: { name: flags.contactName, email: flags.contactEmail, ...(flags.contactPhone ? { phone: flags.contactPhone } : {}) },
+          ...(flags.note ? { note: flags.note } : {}),
+          demoUsers: flags.demoUsers ?? false,
+          out: resolve(flags.out ?? join(dir, APPLICATION_FILE)),
+        });
+        out.result({ org: flags.org, application: result.application, caKeyFingerprintHex: result.fingerprint, crypto: result.cryptoDir }, () =>
+          [
+            `application of ${flags.org} written to ${result.application}`,
+            `  its keys stay in ${result.cryptoDir}`,
+            `  CA key fingerprint sha256:${result.fingerprint}`,
+            '  send the application to an admin of the consortium, and read them the fingerprint by another channel (phone, letter);',
+            `  once they have admitted ${flags.org}: medledger org join --dir ${flags.dir} --from <a member node's API URL> --root-ca <the consortium's root-ca.pem>`,
+          ].join('\n'),
+        );
+      },
+    );
+
+  withConnectOptions(
+    org
+      .command('review <application>')
+      .description('As an admin: show what an application asks, check its signature and certificates, and check it against the config in force'),
+  )
+    .option('--offline', 'check the file only, without asking a node for the config in force')
+    .action(async (file: string, flags: ConnectFlags & { offline?: boolean }) => {
+      const out = makeOutput(flags.json ?? false);
+      const v = readApplicationFile(resolve(file));
+      let consortium: { sequence: number; conflicts: string[]; needed: number; orgs: string[] } | null = null;
+      if (!flags.offline) {
+        const client = resolveClient(flags);
+        try {
+          const live = await runUpdate(() => client.config());
+          consortium = {
+            sequence: live.sequence,
+            conflicts: conflictsWithConfig(v, live.state.record.config),
+            needed: configSignaturesNeeded(live.state.record.config),
+            orgs: live.orgs,
+          };
+        } finally {
+          client.close();
+        }
+      }
+      const a = v.application;
+      const result = {
+        org: a.org,
+        nodeId: a.nodeId,
+        p2pUrl: a.p2pUrl,
+        apiUrl: a.apiUrl,
+        contact: a.contact,
+        note: a.note ?? null,
+        createdAtMs: a.createdAtMs,
+        caKeyFingerprintHex: v.caKeyFingerprintHex,
+        signature: 'valid',
+        consortium,
+      };
+      if (consortium && consortium.conflicts.length > 0) {
+        out.result(result, () => describeApplication(v).join('\n'));
+        throw new CliError(`application of ${a.org} refused: ${consortium.conflicts.join('; ')}`, 1);
+      }
+      out.result(result, () =>
+        [
+          ...describeApplication(v),
+          consortium
+            ? `  consortium  no conflict with config ${consortium.sequence} (${consortium.orgs.join(', ')}); admitting it needs admins of ${consortium.needed} hospitals`
+            : '  consortium  not checked (--offline)',
+          `next: medledger config propose --application ${file} --out <update file>, then config sign / config submit as for any config update`,
+        ].join('\n'),
+      );
+    });
+
+  org
+    .command('join')
+    .description(
+      "On the admitted hospital's machine: download the config in force and the genesis block from any member node, check them, write node.yaml; --start runs the node until it has caught up",
+    )
+    .requiredOption('--dir <dir>', 'the directory medledger org apply wrote')
+    .requiredOption('--from <url>', "a member node's API URL (https://host:port)")
+    .requiredOption('--root-ca <pem>', "the consortium's root CA certificate, obtained from the consortium by another channel (the only TLS trust anchor)")
+    .option('--user <name>', 'the admin whose key signs the requests', 'admin1')
+    .option('--start', 'start the node (detached) and wait until it has synced past its admission')
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: { dir: string; from: string; rootCa: string; user: string; start?: boolean; json?: boolean }) => {
+      const out = makeOutput(flags.json ?? false);
+      const dir = resolve(flags.dir);
+      const state = readApplicantState(dir);
+      if (!/^https:\/\/[^/?#@]+:\d{1,5}\/?$/.test(flags.from)) throw new CliError(`--from ${flags.from.slice(0, 100)}: a node's API URL, https://host:port`, 2);
+      const rootCertPem = readPemFile(flags.rootCa, 'root-ca');
+      const userDir = join(dir, 'crypto', state.org, flags.user);
+      if (!existsSync(join(userDir, 'key.pem'))) throw new CliError(`--user ${flags.user}: no identity of ${state.org} in ${join(dir, 'crypto')}`, 2);
+      const client = new MedLedgerClient({
+        url: flags.from,
+        certPem: readFileSync(join(userDir, 'cert.pem'), 'utf8'),
+        keyPem: readFileSync(join(userDir, 'key.pem'), 'utf8'),
+        caPem: rootCertPem,
+        timeoutMs: 20_000,
+      });
+      let nodeYaml: string;
+      let plan;
+      try {
+        let live;
+        try {
+          live = await client.config();
+        } catch (err) {
+          // Before the update commits the node does not know this hospital's CA: its admin is a stranger.
+          if (err instanceof MedLedgerApiError && err.status === 401)
+            throw new CliError(`${state.org} is not admitted yet (the node refuses its admin: ${err.message})`, 1);
+          throw err;
+        }
+        const genesis = await runUpdate(() => client.rawBlock(0));
+        plan = planJoin(dir, state, { sequence: live.sequence, config: live.state.record.config }, genesis.block, rootCertPem);
+        nodeYaml = configureJoined(dir, state, plan, rootCertPem);
+      } catch (err) {
+        if (err instanceof MedLedgerApiError) throw new CliError(`${flags.from}: ${err.code}: ${err.message}`, 1);
+        throw err;
+      } finally {
+        client.close();
+      }
+      const nodeDir = join(dir, state.org);
+      const orders = plan.config.orderers.some((o) => o.id === state.nodeId);
+      let joined: { height: number; voters: readonly string[] } | null = null;
+      if (flags.start) {
+        out.info(`starting ${state.nodeId} …`);
+        const pid = spawnNode(nodeDir, { detached: true });
+        writeFileSync(join(nodeDir, 'node.pid'), `${pid}\n`);
+        joined = await waitJoined(nodeDir, pid, state.nodeId, 0, orders);
+      }
+      out.result(
+        {
+          org: state.org,
+          nodeId: state.nodeId,
+          config: nodeYaml,
+          sequence: plan.sequence,
+          orderer: orders,
+          started: joined !== null,
+          height: joined?.height ?? null,
+        },
+        () =>
+          [
+            `${state.org} is a member (config sequence ${plan.sequence}); configured ${nodeYaml}`,
+            `  genesis block and root certificate written to ${dir}; its CA, as the root certified it, in ${join(dir, 'crypto', state.org, 'ca.pem')}`,
+            orders
+              ? '  it orders too: Raft takes it in as a learner, then a voter, once it has caught up'
+              : `  peer only: the ${plan.config.ordering.engine} engine has a fixed orderer set`,
+            joined
+              ? `  started: synced to block ${joined.height}; check its connections with: medledger node check --dir ${flags.dir} --org ${state.org}`
+              : `  start it with: medledger node start --config ${nodeYaml}; then: medledger node check --dir ${flags.dir} --org ${state.org}`,
+          ].join('\n'),
+      );
+    });
+
   const config = program.command('config').description('The consortium configuration, and config updates signed by admins on their own hosts');
 
   withConnectOptions(
@@ -232,19 +442,52 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--p2p-url <url>', 'wss://host:port of its node')
     .option('--api-url <url>', 'https://host:port of its API')
     .option('--remove-org <name>', 'remove a hospital')
+    .option('--application <file>', 'admit a hospital that applied (medledger org apply): its CA is certified by the root, with --root-key or --org-ca')
+    .option('--root-key <pem>', "the consortium root CA key that certifies the applicant's CA (default: <dir>/crypto/root-ca-key.pem if there)")
     .requiredOption('--out <file>', 'where to write the update')
     .action(
       async (
-        flags: ConnectFlags & { addOrg?: string; orgCa?: string; nodeCert?: string; p2pUrl?: string; apiUrl?: string; removeOrg?: string; out: string },
+        flags: ConnectFlags & {
+          addOrg?: string;
+          orgCa?: string;
+          nodeCert?: string;
+          p2pUrl?: string;
+          apiUrl?: string;
+          removeOrg?: string;
+          application?: string;
+          rootKey?: string;
+          out: string;
+        },
       ) => {
         const out = makeOutput(flags.json ?? false);
-        if ((flags.addOrg === undefined) === (flags.removeOrg === undefined)) throw new CliError('give exactly one of --add-org or --remove-org', 2);
+        if ([flags.addOrg, flags.removeOrg, flags.application].filter((x) => x !== undefined).length !== 1)
+          throw new CliError('give exactly one of --add-org, --remove-org or --application', 2);
+        // The application is checked before anything else: a tampered file never reaches a node.
+        const applied = flags.application !== undefined ? readApplicationFile(resolve(flags.application)) : null;
         const me = resolveSigner(flags);
         const client = resolveClient(flags);
         try {
           const live = await runUpdate(() => client.config());
           let next: ConsortiumConfig;
-          if (flags.addOrg !== undefined) {
+          if (applied) {
+            const conflicts = conflictsWithConfig(applied, live.state.record.config);
+            if (conflicts.length > 0) throw new CliError(`application of ${applied.application.org} refused: ${conflicts.join('; ')}`, 1);
+            const rootCertPem = live.state.record.config.rootCertPem;
+            const rootKeyPath =
+              flags.rootKey ?? (flags.orgCa === undefined ? join(resolve(flags.dir ?? DEFAULT_CONSORTIUM_DIR), 'crypto', 'root-ca-key.pem') : undefined);
+            let caPem: string;
+            if (rootKeyPath !== undefined) {
+              if (!existsSync(rootKeyPath))
+                throw new CliError(
+                  `the root CA key is not at ${rootKeyPath}: the applicant's CA must be certified where the root key is (--root-key <pem>), or pass the certified CA with --org-ca`,
+                  2,
+                );
+              caPem = await certifiedCa(applied, rootCertPem, { rootKeyPem: readPemFile(rootKeyPath, 'root-key') });
+            } else {
+              caPem = await certifiedCa(applied, rootCertPem, { givenPem: readPemFile(flags.orgCa!, 'org-ca') });
+            }
+            next = await runUpdate(async () => configWithHospital(live.state.record.config, hospitalFromApplication(applied, caPem, live.engine)));
+          } else if (flags.addOrg !== undefined) {
             const name = flags.addOrg;
             if (!ORG_NAME.test(name)) throw new CliError(`--add-org ${name.slice(0, 64)}: not a hospital name`, 2);
             for (const [opt, v] of [
@@ -279,11 +522,21 @@ export function register(program: Command, _ctx: CommandContext): void {
           const { summary } = readDraft(flags.out);
           const signers = signedOrgs(draft, live.state.record.config);
           const needed = configSignaturesNeeded(live.state.record.config);
-          out.result({ file: resolve(flags.out), txId: summary.txId, sequence: summary.record.sequence, signedBy: signers, needed }, () =>
-            [
-              describeDraft(summary, signers, needed),
-              `written to ${resolve(flags.out)}; next: medledger config sign ${flags.out} (by other hospitals' admins), then medledger config submit ${flags.out} (by you)`,
-            ].join('\n'),
+          out.result(
+            {
+              file: resolve(flags.out),
+              txId: summary.txId,
+              sequence: summary.record.sequence,
+              signedBy: signers,
+              needed,
+              ...(applied ? { application: { org: applied.application.org, caKeyFingerprintHex: applied.caKeyFingerprintHex } } : {}),
+            },
+            () =>
+              [
+                ...(applied ? [`admits ${applied.application.org} (CA key sha256:${applied.caKeyFingerprintHex}), its CA certified by the root`] : []),
+                describeDraft(summary, signers, needed),
+                `written to ${resolve(flags.out)}; next: medledger config sign ${flags.out} (by other hospitals' admins), then medledger config submit ${flags.out} (by you)`,
+              ].join('\n'),
           );
         } finally {
           client.close();
