@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parsePrivateKey, sign } from '../../crypto/index.ts';
+import { checkSelfSignedCa, parseCertificate, parsePrivateKey, sign } from '../../crypto/index.ts';
 import { loadConsortium, Msp } from '../../identity/index.ts';
 import type { ConsortiumConfig } from '../../ledger/config.ts';
 import {
@@ -367,6 +367,11 @@ export function register(program: Command, _ctx: CommandContext): void {
       const state = readApplicantState(dir);
       if (!/^https:\/\/[^/?#@]+:\d{1,5}\/?$/.test(flags.from)) throw new CliError(`--from ${flags.from.slice(0, 100)}: a node's API URL, https://host:port`, 2);
       const rootCertPem = readPemFile(flags.rootCa, 'root-ca');
+      try {
+        checkSelfSignedCa(parseCertificate(rootCertPem));
+      } catch (err) {
+        throw new CliError(`--root-ca ${flags.rootCa}: not a root CA certificate (${(err as Error).message})`, 2);
+      }
       const userDir = join(dir, 'crypto', state.org, flags.user);
       if (!existsSync(join(userDir, 'key.pem'))) throw new CliError(`--user ${flags.user}: no identity of ${state.org} in ${join(dir, 'crypto')}`, 2);
       const client = new MedLedgerClient({
