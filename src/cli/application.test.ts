@@ -152,8 +152,27 @@ describe('membership application: apply, review, admit, join, connection test', 
     await fails(['org', 'join', '--dir', h4, '--from', from, '--root-ca', rootCa], 1, /Hospital4 is not admitted yet/);
 
     // --- 3. admitted through the ordinary config update flow -------------------------------------
+    // The root key may be kept apart (the supervision centre): it certifies, the admin proposes
+    // with the certificate; a CA certificate of another key is refused.
+    const certified = join(work, 'h4-ca.pem');
+    assert.match((await ok(['org', 'certify', application, ...c, '--out', certified])).out, /Hospital4's CA \(key sha256:[0-9a-f]{64}\) certified by the root/);
+    await fails(
+      [
+        'config',
+        'propose',
+        '--application',
+        application,
+        '--org-ca',
+        join(net.dir, 'crypto', 'Hospital2', 'ca.pem'),
+        '--out',
+        join(work, 'x.cbor'),
+        ...admin('Hospital1'),
+      ],
+      1,
+      /--org-ca: (certifies another key|not Hospital4's CA)/,
+    );
     const update = join(work, 'admit-h4.cbor');
-    const proposed = await ok(['config', 'propose', '--application', application, '--out', update, ...admin('Hospital1')]);
+    const proposed = await ok(['config', 'propose', '--application', application, '--org-ca', certified, '--out', update, ...admin('Hospital1')]);
     assert.match(proposed.out, /admits Hospital4 \(CA key sha256:[0-9a-f]{64}\), its CA certified by the root/);
     await fails(['config', 'submit', update, ...admin('Hospital1')], 1, /admins of 2 hospitals must sign; signed by Hospital1/);
     await ok(['config', 'sign', update, ...admin('Hospital3')]);

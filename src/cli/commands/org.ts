@@ -350,6 +350,30 @@ export function register(program: Command, _ctx: CommandContext): void {
       );
     });
 
+  // Where the root key is kept apart from the admins (the supervision centre): certify there,
+  // hand the certificate to the proposing admin (config propose --application … --org-ca).
+  org
+    .command('certify <application>')
+    .description("Where the consortium root key is: check an application and certify the applicant's own CA key (for config propose --application … --org-ca)")
+    .option('--dir <dir>', `consortium directory whose crypto/ holds the root certificate and key (default ${DEFAULT_CONSORTIUM_DIR})`)
+    .option('--root-cert <pem>', 'the root CA certificate (instead of <dir>/crypto/root-ca.pem)')
+    .option('--root-key <pem>', 'the root CA key (instead of <dir>/crypto/root-ca-key.pem)')
+    .requiredOption('--out <file>', 'where to write the certified CA certificate')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, flags: { dir?: string; rootCert?: string; rootKey?: string; out: string; json?: boolean }) => {
+      const out = makeOutput(flags.json ?? false);
+      const v = readApplicationFile(resolve(file));
+      const cryptoDir = join(resolve(flags.dir ?? DEFAULT_CONSORTIUM_DIR), 'crypto');
+      const rootCertPem = readPemFile(flags.rootCert ?? join(cryptoDir, 'root-ca.pem'), 'root-cert');
+      const rootKeyPem = readPemFile(flags.rootKey ?? join(cryptoDir, 'root-ca-key.pem'), 'root-key');
+      const pem = await certifiedCa(v, rootCertPem, { rootKeyPem });
+      writeFileSync(resolve(flags.out), pem, { mode: 0o644 });
+      out.result(
+        { org: v.application.org, caKeyFingerprintHex: v.caKeyFingerprintHex, file: resolve(flags.out) },
+        () => `${v.application.org}'s CA (key sha256:${v.caKeyFingerprintHex}) certified by the root: ${resolve(flags.out)}`,
+      );
+    });
+
   org
     .command('join')
     .description(
