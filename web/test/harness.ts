@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { CONSOLE_DIST_DIR, ensureConsoleBuilt, REPO_DIR } from '../../src/cli/console-build.ts';
 import { demoOrgs, seedDemo, type SeedResult } from '../../src/cli/demo.ts';
 import { startRecordsNetwork, type RecordsNetwork } from '../../src/testing/records-network.ts';
@@ -36,6 +36,22 @@ export interface ConsoleTestbed {
   /** Save docs/console/<name>.png when MEDLEDGER_SCREENSHOTS=1 (how the committed screenshots are made). */
   screenshot(page: Page, name: string): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * Wait for `locator`; on a timeout, fail with what the page showed instead (its visible text and
+ * alerts), so a failure in CI says why rather than only what was missing.
+ */
+export async function waitOrExplain(page: Page, locator: Locator, timeoutMs = 30_000): Promise<void> {
+  try {
+    await locator.waitFor({ timeout: timeoutMs });
+  } catch (err) {
+    const shown = await page
+      .locator('main')
+      .innerText({ timeout: 2_000 })
+      .catch((e: unknown) => `(page text unavailable: ${(e as Error).message})`);
+    throw new Error(`${(err as Error).message}\n--- the page showed (${page.url()}):\n${shown.slice(0, 3_000)}`);
+  }
 }
 
 export function chromiumAvailable(): boolean {

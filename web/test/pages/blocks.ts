@@ -2,7 +2,7 @@
 // verify the chain in the browser, read/write sets for auditors only.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ConsoleTestbed } from '../harness.ts';
+import { waitOrExplain, type ConsoleTestbed } from '../harness.ts';
 
 export function blocksTests(tb: () => ConsoleTestbed): void {
   describe('Blocks page', () => {
@@ -15,7 +15,7 @@ export function blocksTests(tb: () => ConsoleTestbed): void {
       await page.getByLabel(/Find a block/).fill(r.txId);
       await page.getByRole('button', { name: 'Find' }).click();
       const detail = page.getByTestId('block-detail');
-      await detail.getByRole('heading', { name: `Block ${r.blockNumber}` }).waitFor();
+      await waitOrExplain(page, detail.getByRole('heading', { name: `Block ${r.blockNumber}` }));
       await detail.getByText(r.txId.slice(0, 16)).waitFor();
       await detail.getByText('assets.create').first().waitFor();
       await detail.getByText(/raft-leader: 1 signature by node\.Hospital\d/).waitFor();
