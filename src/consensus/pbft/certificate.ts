@@ -12,6 +12,7 @@ import { EngineAssertionError, type Certificate, type DecidedBlock, type NodeId,
 import { hasQuorumSignatures } from '../certificate.ts';
 import { batchDigest, blockDigest } from '../digest.ts';
 import { byzantineFaults, byzantineQuorum } from '../quorum.ts';
+import { epochBound, parseMembers } from './epoch.ts';
 import { commitSigningBytes, DIGEST_BYTES } from './messages.ts';
 
 export const PBFT_CERT_SCHEME = 'pbft-commit';
@@ -85,18 +86,37 @@ export function verifyPbftCertificate(
     if (cert.scheme !== PBFT_CERT_SCHEME) return false;
     const { view, seq, batch } = cert.fields;
     const dropped = cert.fields.dropped;
+    // The members of the epoch that decided the block (decision 1270), which must be among the
+    // orderers the caller knows (every orderer of every config); after a membership change the
+    // commits are bound to the epoch. A certificate without the list (older chains) is checked
+    // against the caller's members. That each epoch's list is the one the previous epoch's
+    // membership entry named is a property of the chain, not of one block.
+    const epochField = cert.fields.epoch;
+    const membersField = cert.fields.members;
+    let epoch = 0;
+    let signers: readonly NodeId[] = members;
+    if (epochField !== undefined) {
+      if (typeof epochField !== 'number' || !Number.isSafeInteger(epochField) || epochField < 1 || membersField === undefined) return false;
+      epoch = epochField;
+    }
+    if (membersField !== undefined) {
+      if (!(membersField instanceof Uint8Array)) return false;
+      const listed = parseMembers(decode(membersField));
+      if (!listed || !listed.every((m) => members.includes(m))) return false;
+      signers = listed;
+    }
     if (typeof view !== 'number' || !Number.isSafeInteger(view) || view < 0) return false;
     if (typeof seq !== 'number' || seq !== block.height) return false;
     if (!(batch instanceof Uint8Array) || batch.byteLength !== DIGEST_BYTES) return false;
     if (dropped !== undefined && !(dropped instanceof Uint8Array)) return false;
-    const expectedFields = dropped === undefined ? 3 : 4;
+    const expectedFields = (dropped === undefined ? 3 : 4) + (membersField === undefined ? 0 : 1) + (epoch > 0 ? 1 : 0);
     if (Object.keys(cert.fields).length !== expectedFields) return false;
     if (!bytesEqual(block.digest, blockDigest(block.height, block.previousDigest, block.proposals))) return false;
     const full = rebuildBatch(block.proposals, dropped, options.batchCountMax ?? 100_000);
     if (!full || !bytesEqual(batchDigest(full), batch)) return false;
     return hasQuorumSignatures(
       cert.signatures,
-      { eligible: members, quorum: quorumSize(members.length), statement: (signer) => commitSigningBytes(view, seq, batch, signer) },
+      { eligible: signers, quorum: quorumSize(signers.length), statement: (signer) => epochBound(epoch, commitSigningBytes(view, seq, batch, signer)) },
       verifier,
     );
   } catch (err) {

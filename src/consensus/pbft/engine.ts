@@ -28,10 +28,24 @@ import {
   type Proposal,
   type ProposeResult,
   type Ready,
+  type ReconfigureResult,
   type RestoreRequest,
 } from '../engine.ts';
 import type { EngineContext } from '../registry.ts';
 import { encodeDropped, faultsTolerated, PBFT_CERT_SCHEME, quorumSize } from './certificate.ts';
+import {
+  encodeState,
+  entryMembers,
+  epochBound,
+  isMembershipEntry,
+  membershipEntry,
+  nextMembershipStep,
+  parseMembers,
+  sameMembers,
+  sameSet,
+  splitState,
+  type EpochInfo,
+} from './epoch.ts';
 import {
   CLIENT_ID_LENGTH_MAX,
   headerOf,
@@ -47,6 +61,7 @@ import {
   type PreparedCert,
   type PrePrepareHeader,
   type PrePrepareMsg,
+  type PbftMessageType,
   type RequestMsg,
   type Signed,
   type StateMsg,
@@ -71,6 +86,10 @@ const P_EXECUTED = 'pbft/x/';
 const P_SLOT = 'pbft/s/';
 const P_PREPARED = 'pbft/p/';
 const seqKey = (prefix: string, seq: number): string => prefix + seq.toString().padStart(16, '0');
+/** Messages whose signatures are not bound to the membership epoch: facts about the agreed chain
+ *  (checkpoints, transferred state, relayed certificates) and progress reports that let a replica
+ *  of another epoch catch up. Everything else votes, and a vote counts in its own epoch only. */
+const EPOCH_FREE: ReadonlySet<PbftMessageType> = new Set<PbftMessageType>(['checkpoint', 'status', 'state', 'commit-cert']);
 
 export type DropReason =
   | 'malformed'
@@ -98,6 +117,8 @@ export interface PbftStats {
   checkpointsStable: number;
   stateTransfers: number;
   executed: number;
+  /** Membership epochs entered (executed membership entries and transferred epochs). */
+  epochChanges: number;
 }
 
 function newStats(): PbftStats {
@@ -125,6 +146,7 @@ function newStats(): PbftStats {
     checkpointsStable: 0,
     stateTransfers: 0,
     executed: 0,
+    epochChanges: 0,
   };
 }
 
@@ -194,6 +216,9 @@ export interface PbftInspection {
   readonly timerTicks: number;
   readonly timeoutTicks: number;
   readonly nextSeq: number;
+  readonly epoch: number;
+  readonly epochStartSeq: number;
+  readonly members: readonly NodeId[];
 }
 
 function compareBytes(a: Bytes, b: Bytes): number {
@@ -209,13 +234,24 @@ function hasDuplicates(batch: readonly Proposal[]): boolean {
 export class PbftEngine implements Engine<PbftMessage> {
   readonly id: NodeId;
   readonly stats: PbftStats = newStats();
-  private readonly members: readonly NodeId[];
-  private readonly memberSet: ReadonlySet<NodeId>;
-  private readonly n: number;
-  private readonly f: number;
-  private readonly q: number;
+  private members: readonly NodeId[] = [];
+  private memberSet: ReadonlySet<NodeId> = new Set();
+  private n = 0;
+  private f = 0;
+  private q = 0;
   private readonly opts: PbftOptions;
-  private readonly limits: MessageLimits;
+  private limits!: MessageLimits;
+  private readonly cutterCountMax: number;
+  private readonly cutterBytesMax: number;
+  /** The membership epoch in force (decision 1270; epoch.ts). */
+  private epoch: EpochInfo;
+  /** The orderer set of the config in force, as the driver last said (Engine.reconfigure). */
+  private target: readonly NodeId[] | null = null;
+  private targetSet: ReadonlySet<NodeId> = new Set();
+  /** At the primary: the sequence number of the membership entry pre-prepared in this view. */
+  private membershipSeq: number | null = null;
+  /** Matching STATE offers by (seq, digests): f + 1 members vouch for a state without a proof. */
+  private readonly stateOffers = new Map<string, Set<NodeId>>();
   private readonly signer: Signer;
   private readonly verifier: SignatureVerifier;
   private readonly cutter: BlockCutter;
@@ -271,25 +307,17 @@ export class PbftEngine implements Engine<PbftMessage> {
   constructor(ctx: EngineContext) {
     assertInvariant(ctx.members.length >= 1, 'pbft needs at least one member');
     assertInvariant(new Set(ctx.members).size === ctx.members.length, 'pbft members must be distinct');
-    assertInvariant(ctx.members.includes(ctx.id), `pbft node ${ctx.id} must be a member`);
+    // A node outside the initial members is a joiner: it waits, outside the protocol, for the
+    // epoch that includes it (its target) and catches up by state transfer (decision 1270).
     this.id = ctx.id;
-    this.members = [...ctx.members];
-    this.memberSet = new Set(this.members);
-    this.n = this.members.length;
-    this.f = faultsTolerated(this.n);
-    this.q = quorumSize(this.n);
     this.opts = parsePbftOptions(ctx.options);
     this.signer = ctx.signer;
     this.verifier = ctx.verifier;
     this.cutter = new BlockCutter(ctx.cutter);
-    this.limits = {
-      membersMax: this.n,
-      batchCountMax: ctx.cutter.countMax,
-      batchBytesMax: ctx.cutter.sizeBytesMax,
-      requestProposalsMax: Math.max(this.opts.rebroadcastMax, 1),
-      logWindow: this.opts.logWindow,
-      stateBytesMax: this.opts.stateBytesMax,
-    };
+    this.cutterCountMax = ctx.cutter.countMax;
+    this.cutterBytesMax = ctx.cutter.sizeBytesMax;
+    this.epoch = { number: 0, members: [...ctx.members], startSeq: 1, startBlockDigest: GENESIS_DIGEST, startStateDigest: GENESIS_STATE_DIGEST };
+    this.setMembers(ctx.members);
     this.restoreDurable(ctx.storage, ctx.appliedHeight);
   }
 
@@ -298,6 +326,15 @@ export class PbftEngine implements Engine<PbftMessage> {
 
   tick(): void {
     this.ticks += 1;
+    if (!this.isMember()) {
+      // A joiner (or a removed replica): ask the members of its target for the state that takes it in.
+      if (this.ticks % this.opts.statusIntervalTicks === 0) {
+        const status = this.makeStatus();
+        for (const m of new Set([...this.targetSet, ...this.members])) if (m !== this.id) this.outbox.push({ to: m, message: status });
+      }
+      return;
+    }
+    this.maybeProposeMembership();
     if (!this.changing && this.isPrimary() && this.cutter.tick()) this.maybeCut(true);
     this.tickTimer();
     if (this.ticks % this.opts.statusIntervalTicks === 0) this.broadcast(this.makeStatus());
@@ -305,12 +342,23 @@ export class PbftEngine implements Engine<PbftMessage> {
 
   step(from: NodeId, message: PbftMessage): void {
     this.stats.received += 1;
-    if (!this.memberSet.has(from)) return this.drop('nonMember');
+    // Members vote; nodes of the target (joiners) may only ask (STATUS) and be answered (STATE).
+    const known = (id: NodeId): boolean => this.memberSet.has(id) || this.targetSet.has(id);
+    if (!known(from)) return this.drop('nonMember');
     const msg = parseMessage(message, this.limits);
     if (!msg) return this.drop('malformed');
-    if (!this.memberSet.has(msg.replica)) return this.drop('nonMember');
+    if (!known(msg.replica)) return this.drop('nonMember');
     // Our own identity from the network: a replay of our messages or a twin. Never trust it.
     if (msg.replica === this.id) return this.drop('self');
+    if (!this.isMember()) {
+      if (msg.type !== 'state' || !this.verifier.verify(msg.replica, this.sigBytes(msg), msg.sig)) return this.drop('nonMember');
+      return this.onState(msg);
+    }
+    if (!this.memberSet.has(msg.replica)) {
+      // A removed replica, or a joiner not yet in: it votes nowhere; a joiner's STATUS is answered.
+      if (msg.type !== 'status' || !this.verifier.verify(msg.replica, this.sigBytes(msg), msg.sig)) return this.drop('nonMember');
+      return this.onStatus(msg, from);
+    }
     if (!this.verifySig(msg)) return this.drop('badSignature');
     this.heardTick.set(msg.replica, this.ticks);
     switch (msg.type) {
@@ -343,6 +391,8 @@ export class PbftEngine implements Engine<PbftMessage> {
       return { accepted: false, reason: 'invalid' };
     }
     if (!Number.isSafeInteger(seq) || seq < 1 || !(data instanceof Uint8Array)) return { accepted: false, reason: 'invalid' };
+    if (isMembershipEntry(proposal)) return { accepted: false, reason: 'invalid' };
+    if (!this.isMember()) return { accepted: false, reason: 'not-member' };
     const p: Proposal = { clientId, seq, data };
     if (proposalSizeBytes(p) > this.cutter.config.sizeBytesMax) return { accepted: false, reason: 'too-large' };
     if (this.dedup.isDecided(p) || this.pending.has(proposalKey(p))) return { accepted: true };
@@ -384,7 +434,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     const primary = this.primaryOf(this.view);
     return {
       id: this.id,
-      role: this.changing ? 'view-change' : primary === this.id ? 'primary' : 'backup',
+      role: !this.isMember() ? 'outsider' : this.changing ? 'view-change' : primary === this.id ? 'primary' : 'backup',
       leader: this.changing ? null : primary,
       epoch: this.view,
       decidedHeight: this.exec.seq,
@@ -408,7 +458,35 @@ export class PbftEngine implements Engine<PbftMessage> {
       timerTicks: this.timerTicks,
       timeoutTicks: this.timeoutTicks(),
       nextSeq: this.nextSeq,
+      epoch: this.epoch.number,
+      epochStartSeq: this.epoch.startSeq,
+      members: this.members,
     };
+  }
+
+  /**
+   * The orderer set of the config in force (the driver calls this on every tick). The engine moves
+   * toward it one member at a time, each step a membership entry the primary orders (epoch.ts).
+   */
+  reconfigure(members: readonly NodeId[]): ReconfigureResult {
+    const target = parseMembers(members);
+    if (!target) return 'settled';
+    if (!this.target || !sameMembers(this.target, target)) {
+      this.target = target;
+      this.targetSet = new Set(target);
+      this.updateLimits();
+    }
+    if (sameSet(this.members, target)) return 'settled';
+    if (!this.isMember()) return 'stepping';
+    const step = nextMembershipStep(this.members, target);
+    if (step) {
+      // Every member waits for the step like for a client request: a primary that does not order
+      // it is voted out by the view-change timer.
+      const entry = membershipEntry(this.epoch.number + 1, step);
+      if (!this.dedup.isDecided(entry) && !this.pending.has(proposalKey(entry))) this.addRequest(entry);
+    }
+    this.maybeProposeMembership();
+    return this.isPrimary() ? 'stepping' : 'not-leader';
   }
 
   // =============================================================================================
@@ -416,6 +494,62 @@ export class PbftEngine implements Engine<PbftMessage> {
 
   private primaryOf(view: number): NodeId {
     return this.members[view % this.n]!;
+  }
+
+  private isMember(): boolean {
+    return this.memberSet.has(this.id);
+  }
+
+  /** Install a member list: n, f and the quorum follow it (consensus/quorum.ts). */
+  private setMembers(members: readonly NodeId[]): void {
+    this.members = [...members];
+    this.memberSet = new Set(this.members);
+    this.n = this.members.length;
+    this.f = faultsTolerated(this.n);
+    this.q = quorumSize(this.n);
+    this.updateLimits();
+  }
+
+  private updateLimits(): void {
+    this.limits = {
+      membersMax: Math.max(this.n, this.target?.length ?? 0),
+      batchCountMax: this.cutterCountMax,
+      batchBytesMax: this.cutterBytesMax,
+      requestProposalsMax: Math.max(this.opts.rebroadcastMax, 1),
+      logWindow: this.opts.logWindow,
+      stateBytesMax: this.opts.stateBytesMax,
+    };
+  }
+
+  /** What a signature covers: votes are bound to the epoch they are cast in (epoch.ts). */
+  private sigBytes(msg: Signed): Bytes {
+    const bytes = signingBytes(msg);
+    return EPOCH_FREE.has(msg.type) ? bytes : epochBound(this.epoch.number, bytes);
+  }
+
+  /**
+   * The primary orders the next membership step alone in its batch and cuts nothing after it in
+   * this view: what follows it belongs to the next epoch.
+   */
+  private maybeProposeMembership(): void {
+    if (!this.target || this.changing || !this.isPrimary() || this.membershipSeq !== null) return;
+    if (this.nextSeq > this.highWatermark()) return;
+    const step = nextMembershipStep(this.members, this.target);
+    if (!step) return;
+    const entry = membershipEntry(this.epoch.number + 1, step);
+    if (this.dedup.isDecided(entry)) return;
+    this.membershipSeq = this.nextSeq;
+    this.sendPrePrepare([entry]);
+  }
+
+  /** A membership entry may be prepared only as the exact next step toward this replica's target. */
+  private validMembershipBatch(batch: readonly Proposal[]): boolean {
+    if (!batch.some(isMembershipEntry)) return true;
+    if (batch.length !== 1 || !this.target) return false;
+    const entry = batch[0]!;
+    const members = entryMembers(entry);
+    const step = nextMembershipStep(this.members, this.target);
+    return members !== null && step !== null && entry.seq === this.epoch.number + 1 && sameMembers(members, step);
   }
 
   private isPrimary(): boolean {
@@ -436,17 +570,17 @@ export class PbftEngine implements Engine<PbftMessage> {
 
   private sign<T extends Signed>(unsigned: Omit<T, 'sig'>): T {
     const withEmpty = { ...unsigned, sig: new Uint8Array(0) } as unknown as T;
-    return { ...unsigned, sig: this.signer.sign(signingBytes(withEmpty)) } as unknown as T;
+    return { ...unsigned, sig: this.signer.sign(this.sigBytes(withEmpty)) } as unknown as T;
   }
 
   /** A quorum of distinct eligible replicas signed these messages (consensus/certificate.ts). */
   private signedByQuorum(messages: readonly Signed[], eligible: ReadonlySet<NodeId>, quorum: number): boolean {
     const signatures = messages.map((m) => ({ nodeId: m.replica, signature: m.sig }));
-    return hasQuorumSignatures(signatures, { eligible, quorum, statement: (_, i) => signingBytes(messages[i]!) }, this.verifier);
+    return hasQuorumSignatures(signatures, { eligible, quorum, statement: (_, i) => this.sigBytes(messages[i]!) }, this.verifier);
   }
 
   private verifySig(msg: Signed): boolean {
-    return this.memberSet.has(msg.replica) && this.verifier.verify(msg.replica, signingBytes(msg), msg.sig);
+    return this.memberSet.has(msg.replica) && this.verifier.verify(msg.replica, this.sigBytes(msg), msg.sig);
   }
 
   private send(to: NodeId, message: PbftMessage): void {
@@ -454,6 +588,7 @@ export class PbftEngine implements Engine<PbftMessage> {
   }
 
   private broadcast(message: PbftMessage): void {
+    if (!this.isMember()) return;
     for (const m of this.members) if (m !== this.id) this.outbox.push({ to: m, message });
   }
 
@@ -515,7 +650,8 @@ export class PbftEngine implements Engine<PbftMessage> {
 
   private enqueue(p: Proposal): void {
     const key = proposalKey(p);
-    if (this.queued.has(key)) return;
+    // Membership entries are ordered alone (maybeProposeMembership), never in a client batch.
+    if (this.queued.has(key) || isMembershipEntry(p)) return;
     if (this.cutter.add(p) === 'added') {
       this.queued.add(key);
       this.maybeCut(false);
@@ -524,7 +660,7 @@ export class PbftEngine implements Engine<PbftMessage> {
 
   private onRequest(msg: RequestMsg): void {
     for (const p of msg.proposals) {
-      if (proposalSizeBytes(p) > this.cutter.config.sizeBytesMax) {
+      if (proposalSizeBytes(p) > this.cutter.config.sizeBytesMax || isMembershipEntry(p)) {
         this.drop('badBatch');
         continue;
       }
@@ -535,7 +671,7 @@ export class PbftEngine implements Engine<PbftMessage> {
   /** Cut and pre-prepare batches while the window allows (a due timeout cuts one partial batch). */
   private maybeCut(timeoutDue: boolean): void {
     let due = timeoutDue;
-    while (!this.changing && this.isPrimary() && this.nextSeq <= this.highWatermark() && this.cutter.size > 0) {
+    while (!this.changing && this.isPrimary() && this.membershipSeq === null && this.nextSeq <= this.highWatermark() && this.cutter.size > 0) {
       if (!due && !this.cutter.hasFullBatch()) break;
       due = false;
       const batch = this.cutter.cut().filter((p) => {
@@ -567,7 +703,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     if (msg.replica !== this.primaryOf(this.view)) return this.drop('wrongPrimary');
     if (!this.inWindow(msg.seq)) return this.drop('outOfWindow');
     if (!bytesEqual(batchDigest(msg.batch), msg.digest)) return this.drop('badDigest');
-    if (hasDuplicates(msg.batch)) return this.drop('badBatch');
+    if (hasDuplicates(msg.batch) || !this.validMembershipBatch(msg.batch)) return this.drop('badBatch');
     const slot = this.getSlot(msg.seq);
     if (slot.prePrepare) {
       // A second, different pre-prepare for (v, n) is equivocation: keep the first.
@@ -642,6 +778,11 @@ export class PbftEngine implements Engine<PbftMessage> {
     if (!slot.myCommit) {
       const prepares = this.matching(slot.prepares, pp.digest, pp.replica);
       if (prepares.length < this.q - 1) return;
+      // In-order commit (decision 1270): COMMIT for n only once every sequence number below it
+      // (above what is executed) prepared here in this view and none is a membership entry. So
+      // nothing above a membership entry commits in the epoch it ends: any commit quorum holds a
+      // correct replica that prepared the entry's slot as something else, which sticks.
+      if (!this.lowerSlotsPrepared(slot.seq)) return;
       // Prepared: remember the certificate (it goes into VIEW-CHANGEs) and commit.
       const cert: PreparedCert = { prePrepare: pp, batch: slot.batch, prepares: prepares.slice(0, this.q - 1) };
       this.preparedCerts.set(slot.seq, cert);
@@ -651,8 +792,21 @@ export class PbftEngine implements Engine<PbftMessage> {
       slot.commits.set(this.id, commit);
       this.persistSlot(slot);
       this.broadcast(commit);
+      this.checkCommitted(slot);
+      // The next slot may have waited for this one.
+      const next = this.slots.get(slot.seq + 1);
+      if (next && !next.myCommit) this.checkPrepared(next);
+      return;
     }
     this.checkCommitted(slot);
+  }
+
+  private lowerSlotsPrepared(seq: number): boolean {
+    for (let s = Math.max(this.exec.seq, this.stable.seq) + 1; s < seq; s++) {
+      const slot = this.slots.get(s);
+      if (!slot || !slot.myCommit || !slot.batch || slot.batch.some(isMembershipEntry)) return false;
+    }
+    return true;
   }
 
   private checkCommitted(slot: Slot): void {
@@ -689,36 +843,55 @@ export class PbftEngine implements Engine<PbftMessage> {
 
   private tryExecute(): void {
     // While the application restores (state transfer), later blocks must wait for it.
+    let progressed = false;
     while (this.restoreOut === null) {
       const cert = this.certified.get(this.exec.seq + 1);
-      if (!cert) return;
+      if (!cert) break;
       this.certified.delete(cert.seq);
       this.execute(cert);
+      progressed = true;
     }
+    if (progressed) this.recheckNextSlot();
   }
 
-  /** Filter the batch through the dedup window; returns the block and what was dropped. */
-  private applyBatch(seq: number, batch: readonly Proposal[]): { proposals: Proposal[]; dropped: Array<{ index: number; proposal: Proposal }>; digest: Bytes } {
+  /** Execution or a stable checkpoint moved past slots a later slot's COMMIT waited on. */
+  private recheckNextSlot(): void {
+    const next = this.slots.get(Math.max(this.exec.seq, this.stable.seq) + 1);
+    if (next && !next.myCommit) this.checkPrepared(next);
+  }
+
+  /**
+   * Filter the batch through the dedup window; returns the block and what was dropped. A
+   * membership entry is never part of a block: it is listed as dropped (the certificate still
+   * proves the batch), and when it is the next epoch's it is returned as `membership`.
+   */
+  private applyBatch(
+    seq: number,
+    batch: readonly Proposal[],
+  ): { proposals: Proposal[]; dropped: Array<{ index: number; proposal: Proposal }>; digest: Bytes; membership: NodeId[] | null } {
     const proposals: Proposal[] = [];
     const dropped: Array<{ index: number; proposal: Proposal }> = [];
+    let membership: NodeId[] | null = null;
     batch.forEach((p, index) => {
-      if (this.dedup.markDecided(p)) proposals.push(p);
-      else dropped.push({ index, proposal: p });
+      const fresh = this.dedup.markDecided(p);
+      if (fresh && !isMembershipEntry(p)) return proposals.push(p);
+      dropped.push({ index, proposal: p });
+      if (fresh && p.seq === this.epoch.number + 1 && membership === null) membership = entryMembers(p);
     });
-    return { proposals, dropped, digest: blockDigest(seq, this.exec.digest, proposals) };
+    return { proposals, dropped, digest: blockDigest(seq, this.exec.digest, proposals), membership };
   }
 
   private execute(cert: CommitCert): void {
     assertInvariant(cert.seq === this.exec.seq + 1, `execute out of order: ${cert.seq} after ${this.exec.seq}`);
     const previousDigest = this.exec.digest;
-    const { proposals, dropped, digest } = this.applyBatch(cert.seq, cert.batch);
+    const { proposals, dropped, digest, membership } = this.applyBatch(cert.seq, cert.batch);
     let progress = proposals.length > 0;
     for (const p of cert.batch) {
       const key = proposalKey(p);
       if (this.pending.delete(key)) progress = true;
       this.queued.delete(key);
     }
-    this.decidedOut.push(makeBlock(cert, proposals, dropped, digest, previousDigest));
+    this.decidedOut.push(makeBlock(cert, proposals, dropped, digest, previousDigest, this.epoch));
     this.exec = { seq: cert.seq, digest };
     this.executedCerts.set(cert.seq, cert);
     this.put(seqKey(P_EXECUTED, cert.seq), { view: cert.view, seq: cert.seq, digest: cert.digest, batch: cert.batch, commits: cert.commits });
@@ -732,11 +905,65 @@ export class PbftEngine implements Engine<PbftMessage> {
         this.persistView();
       }
     }
+    if (membership) return this.enterEpoch(membership);
     if (cert.seq % this.opts.checkpointInterval === 0) this.takeCheckpoint(cert.seq);
   }
 
+  /**
+   * The membership entry at exec.seq executed: the epoch ends here. Its state becomes the new
+   * epoch's start checkpoint (stable, and the restart base); everything of the old epoch above it
+   * is discarded (none of it committed); the members of the new list change view into it.
+   */
+  private enterEpoch(members: readonly NodeId[]): void {
+    const s = this.exec.seq;
+    const wasMember = this.isMember();
+    this.epoch = { number: this.epoch.number + 1, members: [...members], startSeq: s + 1, startBlockDigest: this.exec.digest, startStateDigest: null };
+    this.setMembers(members);
+    const state = this.snapshotState();
+    this.epoch = { ...this.epoch, startStateDigest: state.stateDigest };
+    this.ckptStates.set(s, state);
+    this.stats.epochChanges += 1;
+    this.discardEpochWork(s);
+    this.stable = { seq: s, blockDigest: state.blockDigest, stateDigest: state.stateDigest, proof: [] };
+    this.put(K_STABLE, this.stable);
+    this.setBase(s);
+    for (const seq of [...this.ckptStates.keys()]) if (seq < s) this.ckptStates.delete(seq);
+    if (!this.isMember()) return;
+    // The start checkpoint gets its proof from the new members (joiners are served with it).
+    const msg = this.sign<CheckpointMsg>({ type: 'checkpoint', seq: s, blockDigest: state.blockDigest, stateDigest: state.stateDigest, replica: this.id });
+    this.ownCheckpoints.set(s, msg);
+    this.broadcast(msg);
+    this.recordCheckpoint(msg);
+    if (wasMember) this.startViewChange(this.view + 1);
+  }
+
+  /** Drop every protocol message of the epoch that ended (their signatures no longer verify). */
+  private discardEpochWork(s: number): void {
+    this.slots.clear();
+    this.persistOps.push({ op: 'deletePrefix', prefix: P_SLOT });
+    this.preparedCerts.clear();
+    this.persistOps.push({ op: 'deletePrefix', prefix: P_PREPARED });
+    this.certified.clear();
+    this.executedCerts.clear();
+    this.checkpoints.clear();
+    this.ownCheckpoints.clear();
+    this.latestVc.clear();
+    this.verifiedVcs.clear();
+    this.myVc = null;
+    if (this.newView) {
+      this.newView = null;
+      this.del(K_NEWVIEW);
+    }
+    for (const p of this.cutter.drain()) this.queued.delete(proposalKey(p));
+    this.queued.clear();
+    this.membershipSeq = null;
+    this.stateOffers.clear();
+    for (const [key, p] of this.pending) if (isMembershipEntry(p) || this.dedup.isDecided(p)) this.pending.delete(key);
+    this.nextSeq = Math.max(this.nextSeq, s + 1);
+  }
+
   private snapshotState(): CheckpointState {
-    const dedup = encode(this.dedup.toJSON());
+    const dedup = encodeState(this.dedup.toJSON(), this.epoch);
     return { blockDigest: this.exec.digest, stateDigest: sha256(dedup), dedup };
   }
 
@@ -764,8 +991,10 @@ export class PbftEngine implements Engine<PbftMessage> {
   }
 
   private onCheckpoint(msg: CheckpointMsg): void {
-    if (msg.seq <= this.stable.seq) return this.drop('stale');
-    if (msg.seq % this.opts.checkpointInterval !== 0) return this.drop('malformed');
+    // The epoch's start checkpoint is installed without a proof; the members' CHECKPOINTs give it one.
+    const startProof = msg.seq === this.stable.seq && msg.seq === this.epoch.startSeq - 1 && this.stable.proof.length === 0 && msg.seq > 0;
+    if (msg.seq <= this.stable.seq && !startProof) return this.drop('stale');
+    if (msg.seq % this.opts.checkpointInterval !== 0 && msg.seq !== this.epoch.startSeq - 1) return this.drop('malformed');
     if (msg.seq > this.highWatermark()) return this.drop('outOfWindow');
     this.recordCheckpoint(msg);
   }
@@ -779,6 +1008,13 @@ export class PbftEngine implements Engine<PbftMessage> {
     if (bySender.has(msg.replica)) return;
     bySender.set(msg.replica, msg);
     const same = [...bySender.values()].filter((c) => bytesEqual(c.blockDigest, msg.blockDigest) && bytesEqual(c.stateDigest, msg.stateDigest));
+    if (same.length >= this.q && msg.seq === this.stable.seq && this.stable.proof.length === 0) {
+      if (bytesEqual(msg.blockDigest, this.stable.blockDigest) && bytesEqual(msg.stateDigest, this.stable.stateDigest)) {
+        this.stable = { ...this.stable, proof: same.slice(0, this.q) };
+        this.put(K_STABLE, this.stable);
+      }
+      return;
+    }
     if (same.length >= this.q) {
       this.makeStable({ seq: msg.seq, blockDigest: msg.blockDigest, stateDigest: msg.stateDigest, proof: same.slice(0, this.q) });
     }
@@ -806,6 +1042,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     for (const seq of [...this.ownCheckpoints.keys()]) if (seq < cp.seq) this.ownCheckpoints.delete(seq);
     for (const seq of [...this.ckptStates.keys()]) if (seq < cp.seq) this.ckptStates.delete(seq);
     for (const seq of [...this.executedCerts.keys()]) if (seq <= cp.seq) this.executedCerts.delete(seq);
+    this.recheckNextSlot();
     if (this.exec.seq >= cp.seq) {
       const state = this.ckptStates.get(cp.seq);
       assertInvariant(state !== undefined, `no local state for checkpoint ${cp.seq} at ${this.id}`);
@@ -838,8 +1075,15 @@ export class PbftEngine implements Engine<PbftMessage> {
   }
 
   private validCheckpointProof(seq: number, blockDigestValue: Bytes, stateDigest: Bytes, proof: readonly CheckpointMsg[]): boolean {
-    if (seq === 0) return proof.length === 0 && bytesEqual(blockDigestValue, GENESIS_DIGEST) && bytesEqual(stateDigest, GENESIS_STATE_DIGEST);
-    if (seq % this.opts.checkpointInterval !== 0) return false;
+    // The epoch's start checkpoint (genesis for epoch 0) stands without a proof; none below it counts.
+    const start = this.epoch.startSeq - 1;
+    if (seq < start) return false;
+    if (seq === start && proof.length === 0) {
+      const sd = this.epoch.startStateDigest;
+      return bytesEqual(blockDigestValue, this.epoch.startBlockDigest) && (sd === null || bytesEqual(stateDigest, sd));
+    }
+    if (seq === 0) return false;
+    if (seq % this.opts.checkpointInterval !== 0 && seq !== start) return false;
     for (const c of proof) {
       if (c.seq !== seq || !bytesEqual(c.blockDigest, blockDigestValue) || !bytesEqual(c.stateDigest, stateDigest)) return false;
     }
@@ -890,6 +1134,8 @@ export class PbftEngine implements Engine<PbftMessage> {
         if (c) this.send(from, this.sign<CommitCertMsg>({ type: 'commit-cert', ...c, replica: this.id }));
       }
     }
+    // A joiner (or a removed replica) is only ever served state.
+    if (!this.memberSet.has(msg.replica)) return;
     // 2. Checkpoint messages the peer may have missed (so its checkpoint can become stable too).
     for (const [seq, c] of this.ownCheckpoints) if (seq > msg.stableSeq) this.send(from, c);
 
@@ -914,13 +1160,30 @@ export class PbftEngine implements Engine<PbftMessage> {
 
   private onState(msg: StateMsg): void {
     if (msg.seq <= this.exec.seq) return this.drop('stale');
-    if (!this.validCheckpointProof(msg.seq, msg.blockDigest, msg.stateDigest, msg.proof)) return this.drop('badProof');
     if (!bytesEqual(sha256(msg.dedup), msg.stateDigest)) return this.drop('badDigest');
-    const dedup = parseDedup(msg.dedup);
-    if (!dedup) return this.drop('malformed');
+    const parsed = parseState(msg.dedup);
+    if (!parsed) return this.drop('malformed');
+    const epoch = parsed.epoch;
+    if ((epoch?.number ?? 0) < this.epoch.number) return this.drop('stale');
+    if (!this.stateVouched(msg)) return this.drop('badProof');
+    const { dedup } = parsed;
     // Install the state the checkpoint certificate proves; the application restores its blocks.
     // Every executed batch on disk is below msg.seq now: the new base replaces them all.
     this.setBaseAfterTransfer(msg);
+    if (epoch && epoch.number > this.epoch.number) {
+      // The state is of a later membership epoch: join it (a joiner, or a replica left behind).
+      const startStateDigest = epoch.startStateDigest ?? (epoch.startSeq - 1 === msg.seq ? msg.stateDigest : null);
+      this.epoch = { ...epoch, startStateDigest };
+      this.setMembers(epoch.members);
+      this.discardEpochWork(msg.seq);
+      this.stats.epochChanges += 1;
+      // Views start over in the epoch (no signature of the old one counts in it): wait for the
+      // members' NEW-VIEW (they send it on our STATUS) or join their view change.
+      this.view = 0;
+      this.changing = true;
+      this.streak = 0;
+      this.persistView();
+    }
     this.dedup = dedup;
     this.exec = { seq: msg.seq, digest: msg.blockDigest };
     this.put(K_EXEC, this.exec);
@@ -938,6 +1201,32 @@ export class PbftEngine implements Engine<PbftMessage> {
     this.restoreOut = { height: msg.seq, digest: msg.blockDigest };
     this.stats.stateTransfers += 1;
     this.timerTicks = 0;
+  }
+
+  /**
+   * Whether a STATE may be installed: its checkpoint proof holds in this epoch or in the target's
+   * membership (a joiner's), or f + 1 distinct members of either offered the same state (at least
+   * one correct; how a joiner gets the epoch's start state before it has a proof).
+   */
+  private stateVouched(msg: StateMsg): boolean {
+    if (this.isMember() && this.validCheckpointProof(msg.seq, msg.blockDigest, msg.stateDigest, msg.proof)) return true;
+    const target = this.target;
+    if (target && msg.proof.length > 0) {
+      const matches = msg.proof.every((c) => c.seq === msg.seq && bytesEqual(c.blockDigest, msg.blockDigest) && bytesEqual(c.stateDigest, msg.stateDigest));
+      if (matches && this.signedByQuorum(msg.proof, this.targetSet, quorumSize(target.length))) return true;
+    }
+    const key = `${msg.seq}/${toHex(msg.blockDigest)}/${toHex(msg.stateDigest)}`;
+    let offers = this.stateOffers.get(key);
+    if (!offers) {
+      if (this.stateOffers.size >= 4 * Math.max(this.n, target?.length ?? 0)) this.stateOffers.clear();
+      offers = new Set();
+      this.stateOffers.set(key, offers);
+    }
+    offers.add(msg.replica);
+    const count = (set: ReadonlySet<NodeId>): number => [...offers].filter((r) => set.has(r)).length;
+    if (count(this.memberSet) >= this.f + 1) return true;
+    if (target && count(this.targetSet) >= faultsTolerated(target.length) + 1) return true;
+    return false;
   }
 
   // =============================================================================================
@@ -962,11 +1251,12 @@ export class PbftEngine implements Engine<PbftMessage> {
         const proposals: Proposal[] = [];
         let bytes = 0;
         for (const p of this.pending.values()) {
+          if (isMembershipEntry(p)) continue;
           if (proposals.length >= this.opts.rebroadcastMax || bytes + proposalSizeBytes(p) > this.cutter.config.sizeBytesMax) break;
           proposals.push(p);
           bytes += proposalSizeBytes(p);
         }
-        this.broadcast(this.sign<RequestMsg>({ type: 'request', replica: this.id, proposals }));
+        if (proposals.length > 0) this.broadcast(this.sign<RequestMsg>({ type: 'request', replica: this.id, proposals }));
         if (this.isPrimary()) for (const p of proposals) this.enqueue(p);
       }
       if (this.timerTicks >= this.timeoutTicks()) this.startViewChange(this.view + 1);
@@ -1018,6 +1308,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     }
     for (const p of this.cutter.drain()) this.queued.delete(proposalKey(p));
     this.queued.clear();
+    this.membershipSeq = null;
     for (const [r, vc] of this.latestVc) if (vc.view < target) this.latestVc.delete(r);
     this.persistView();
     const vc = this.sign<ViewChangeMsg>({
@@ -1055,6 +1346,7 @@ export class PbftEngine implements Engine<PbftMessage> {
       lastSeq = pp.seq;
       if (pp.view >= vc.view || pp.replica !== this.primaryOf(pp.view)) return false;
       if (!bytesEqual(batchDigest(cert.batch), pp.digest) || hasDuplicates(cert.batch)) return false;
+      if (cert.batch.length > 1 && cert.batch.some(isMembershipEntry)) return false;
       if (!this.verifySig(pp)) return false;
       for (const p of cert.prepares) {
         if (p.view !== pp.view || p.seq !== pp.seq || !bytesEqual(p.digest, pp.digest)) return false;
@@ -1166,6 +1458,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     this.persistOps.push({ op: 'deletePrefix', prefix: P_SLOT });
     for (const p of this.cutter.drain()) this.queued.delete(proposalKey(p));
     this.queued.clear();
+    this.membershipSeq = null;
     this.newView = nv;
     this.myVc = null;
     for (const [r, vc] of this.latestVc) if (vc.view <= nv.view) this.latestVc.delete(r);
@@ -1183,6 +1476,8 @@ export class PbftEngine implements Engine<PbftMessage> {
       const executed = this.executedCerts.get(e.seq);
       assertInvariant(executed === undefined || bytesEqual(executed.digest, e.digest), `new view ${nv.view} reassigns executed sequence number ${e.seq}`);
       for (const p of e.batch) this.queued.add(proposalKey(p));
+      // A membership entry carried into this view: the primary cuts nothing after it.
+      if (e.batch.some(isMembershipEntry)) this.membershipSeq = e.seq;
       this.acceptPrePrepare(this.getSlot(e.seq), headers.get(e.seq)!, e.batch);
     }
     if (this.isPrimary()) {
@@ -1215,8 +1510,14 @@ export class PbftEngine implements Engine<PbftMessage> {
     if (stable) this.stable = stable;
     const base = read<{ seq: number; blockDigest: Bytes; dedup: Bytes }>(K_BASE);
     if (base) {
-      const dedup = parseDedup(base.dedup);
-      assertInvariant(dedup !== null, `pbft ${this.id}: corrupt base state`);
+      const parsed = parseState(base.dedup);
+      assertInvariant(parsed !== null, `pbft ${this.id}: corrupt base state`);
+      const { dedup, epoch } = parsed;
+      if (epoch) {
+        const startStateDigest = epoch.startStateDigest ?? (epoch.startSeq - 1 === base.seq ? sha256(base.dedup) : null);
+        this.epoch = { ...epoch, startStateDigest };
+        this.setMembers(epoch.members);
+      }
       this.dedup = dedup;
       this.baseSeq = base.seq;
       this.exec = { seq: base.seq, digest: base.blockDigest };
@@ -1230,8 +1531,10 @@ export class PbftEngine implements Engine<PbftMessage> {
       if (rec.seq <= this.baseSeq) continue;
       assertInvariant(rec.seq === this.exec.seq + 1, `pbft ${this.id}: gap in executed log at ${rec.seq}`);
       const previousDigest = this.exec.digest;
-      const { proposals, dropped, digest } = this.applyBatch(rec.seq, rec.batch);
-      if (appliedHeight !== undefined && rec.seq > appliedHeight) redeliver.push(makeBlock(rec, proposals, dropped, digest, previousDigest));
+      const { proposals, dropped, digest, membership } = this.applyBatch(rec.seq, rec.batch);
+      // A membership entry moves the base to itself in the Ready that executes it.
+      assertInvariant(membership === null, `pbft ${this.id}: membership entry ${rec.seq} above the restart base`);
+      if (appliedHeight !== undefined && rec.seq > appliedHeight) redeliver.push(makeBlock(rec, proposals, dropped, digest, previousDigest, this.epoch));
       this.exec = { seq: rec.seq, digest };
       this.executedCerts.set(rec.seq, rec);
       if (rec.seq % this.opts.checkpointInterval === 0) this.ckptStates.set(rec.seq, this.snapshotState());
@@ -1313,21 +1616,27 @@ function makeBlock(
   dropped: ReadonlyArray<{ index: number; proposal: Proposal }>,
   digest: Bytes,
   previousDigest: Bytes,
+  epoch: EpochInfo,
 ): DecidedBlock {
   const fields: Record<string, number | Bytes> = { view: cert.view, seq: cert.seq, batch: cert.digest };
   if (dropped.length > 0) fields.dropped = encodeDropped(dropped);
+  // The members whose quorum signed (the orderer set changes, decision 1270); after a membership
+  // change the commits are also bound to the epoch.
+  fields.members = encode([...epoch.members]);
+  if (epoch.number > 0) fields.epoch = epoch.number;
   const signatures = [...cert.commits].sort((a, b) => (a.replica < b.replica ? -1 : 1)).map((c) => ({ nodeId: c.replica, signature: c.sig }));
   return { height: cert.seq, proposals, digest, previousDigest, certificate: { scheme: PBFT_CERT_SCHEME, fields, signatures } };
 }
 
-/** Decode and validate a transferred dedup snapshot; null when malformed. */
-function parseDedup(bytes: Bytes): DedupWindow | null {
-  let raw: unknown;
-  try {
-    raw = decode(bytes);
-  } catch {
-    return null;
-  }
+/** Decode and validate a transferred state (dedup window and, after genesis, the epoch); null when malformed. */
+function parseState(bytes: Bytes): { dedup: DedupWindow; epoch: EpochInfo | null } | null {
+  const split = splitState(bytes);
+  if (!split) return null;
+  const dedup = parseDedup(split.dedup);
+  return dedup ? { dedup, epoch: split.epoch } : null;
+}
+
+function parseDedup(raw: unknown): DedupWindow | null {
   if (!Array.isArray(raw)) return null;
   const entries: Array<[string, number, number[]]> = [];
   for (const e of raw) {
