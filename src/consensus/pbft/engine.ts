@@ -934,7 +934,19 @@ export class PbftEngine implements Engine<PbftMessage> {
     this.ownCheckpoints.set(s, msg);
     this.broadcast(msg);
     this.recordCheckpoint(msg);
-    if (wasMember) this.startViewChange(this.view + 1);
+    if (wasMember) this.startEpochViews();
+  }
+
+  /**
+   * Views start over in a new epoch (no signature of the old one counts in it), every member
+   * changing into view 1 of the new membership — those that executed the entry and those that
+   * got the epoch by state transfer alike, so their view changes meet.
+   */
+  private startEpochViews(): void {
+    this.view = 0;
+    this.changing = false;
+    this.streak = 0;
+    this.startViewChange(1);
   }
 
   /** Drop every protocol message of the epoch that ended (their signatures no longer verify). */
@@ -997,6 +1009,8 @@ export class PbftEngine implements Engine<PbftMessage> {
     if (msg.seq % this.opts.checkpointInterval !== 0 && msg.seq !== this.epoch.startSeq - 1) return this.drop('malformed');
     if (msg.seq > this.highWatermark()) return this.drop('outOfWindow');
     this.recordCheckpoint(msg);
+    // A stable checkpoint above what executed here releases the COMMITs waiting on those slots.
+    this.recheckNextSlot();
   }
 
   private recordCheckpoint(msg: CheckpointMsg): void {
@@ -1042,7 +1056,6 @@ export class PbftEngine implements Engine<PbftMessage> {
     for (const seq of [...this.ownCheckpoints.keys()]) if (seq < cp.seq) this.ownCheckpoints.delete(seq);
     for (const seq of [...this.ckptStates.keys()]) if (seq < cp.seq) this.ckptStates.delete(seq);
     for (const seq of [...this.executedCerts.keys()]) if (seq <= cp.seq) this.executedCerts.delete(seq);
-    this.recheckNextSlot();
     if (this.exec.seq >= cp.seq) {
       const state = this.ckptStates.get(cp.seq);
       assertInvariant(state !== undefined, `no local state for checkpoint ${cp.seq} at ${this.id}`);
@@ -1170,19 +1183,14 @@ export class PbftEngine implements Engine<PbftMessage> {
     // Install the state the checkpoint certificate proves; the application restores its blocks.
     // Every executed batch on disk is below msg.seq now: the new base replaces them all.
     this.setBaseAfterTransfer(msg);
-    if (epoch && epoch.number > this.epoch.number) {
+    const newEpoch = epoch !== null && epoch.number > this.epoch.number;
+    if (newEpoch) {
       // The state is of a later membership epoch: join it (a joiner, or a replica left behind).
       const startStateDigest = epoch.startStateDigest ?? (epoch.startSeq - 1 === msg.seq ? msg.stateDigest : null);
       this.epoch = { ...epoch, startStateDigest };
       this.setMembers(epoch.members);
       this.discardEpochWork(msg.seq);
       this.stats.epochChanges += 1;
-      // Views start over in the epoch (no signature of the old one counts in it): wait for the
-      // members' NEW-VIEW (they send it on our STATUS) or join their view change.
-      this.view = 0;
-      this.changing = true;
-      this.streak = 0;
-      this.persistView();
     }
     this.dedup = dedup;
     this.exec = { seq: msg.seq, digest: msg.blockDigest };
@@ -1201,6 +1209,16 @@ export class PbftEngine implements Engine<PbftMessage> {
     this.restoreOut = { height: msg.seq, digest: msg.blockDigest };
     this.stats.stateTransfers += 1;
     this.timerTicks = 0;
+    if (newEpoch) {
+      // Change into the epoch's view 1 like its other members (from the installed checkpoint);
+      // members already past it answer with their NEW-VIEW.
+      if (this.isMember()) this.startEpochViews();
+      else {
+        this.view = 0;
+        this.changing = false;
+        this.persistView();
+      }
+    }
   }
 
   /**
