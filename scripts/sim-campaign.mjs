@@ -6,7 +6,8 @@
 // Prints a summary table and, for failing seeds, the violations, fault schedule, trace and the
 // command that replays them. Exits 1 on any violation, 2 on bad arguments.
 //
-// Also 'raft+membership': raft while hospitals join and leave (membership option of the simulator).
+// Also 'raft+membership': raft while hospitals join and leave (membership option of the simulator),
+// and 'pbft+membership': PBFT's orderer set changing the same way (decision 1270).
 //
 // Usage: node scripts/sim-campaign.mjs [--seeds 2000] [--seed-start 1] [--engines raft,pbft]
 //          [--duration-ms 2000] [--workers 1] [--json]
@@ -19,10 +20,15 @@ const sim = await import('../src/sim/index.ts');
 const { engineNames, getEngine } = await import('../src/consensus/registry.ts');
 
 /** Campaign entries beyond the registered engines: an engine run with membership changes. */
-const MEMBERSHIP_ENTRIES = { 'raft+membership': 'raft' };
+const MEMBERSHIP_ENTRIES = { 'raft+membership': 'raft', 'pbft+membership': 'pbft' };
 
 /** One campaign configuration per engine: the engine's full fault model. */
 function configFor(entry, durationMs) {
+  if (MEMBERSHIP_ENTRIES[entry] === 'pbft') {
+    // Five replicas, one joins and one leaves: the membership never drops below four, so the
+    // one Byzantine node the fault model draws stays within f (a joiner comes in by state transfer).
+    return { ...configFor('pbft', durationMs), nodes: 5, membership: { joins: 1, leaves: 1 } };
+  }
   if (MEMBERSHIP_ENTRIES[entry]) {
     // Three hospitals, two join and one leaves during the faulty phase; frequent snapshots so
     // joiners are brought up by snapshot install (docs/architecture/membership.md).
@@ -140,7 +146,7 @@ async function runSeeds(config, args) {
 
 function replay(config, seed) {
   const membership = config.membership
-    ? ` --joins ${config.membership.joins} --leaves ${config.membership.leaves} --engine-options '${JSON.stringify(config.engineOptions)}'`
+    ? ` --joins ${config.membership.joins} --leaves ${config.membership.leaves}${config.engineOptions ? ` --engine-options '${JSON.stringify(config.engineOptions)}'` : ''}`
     : '';
   return `node bin/medledger.js sim --engine ${config.engine} --nodes ${config.nodes} --seeds 1 --seed-start ${seed} --faults ${config.faults} --duration-ms ${config.durationMs} --crypto fast --rate 100 --proposals 1000${membership} --trace`;
 }
