@@ -55,6 +55,18 @@ import type { ValidationCode } from '../ledger/codes.ts';
 import { parseTx } from '../ledger/tx.ts';
 import { validationContextFromConfig, type ValidationContext } from '../ledger/validator.ts';
 import { WriteAheadLog } from './wal.ts';
+import { insertedRecordKey } from '../contracts/health/record-insert.ts';
+
+/**
+ * The engine options of the genesis config, plus what only code can give: EH-BFT's leader checks
+ * each proposal against the health records it inserts (paper 001 enhancement b), so the node hands
+ * it the function that reads that record from a transaction's read/write set.
+ */
+function engineOptions(config: ConsortiumConfig): { options?: Readonly<Record<string, unknown>> } {
+  const options = config.ordering.options;
+  if (config.ordering.engine === 'ehbft') return { options: { ...options, recordKey: insertedRecordKey } };
+  return options ? { options } : {};
+}
 
 /** What an orderer (or a gateway) knows of a txId it has seen (decision 1003). */
 export type KnownTx =
@@ -225,7 +237,7 @@ export class Orderer {
         pendingMax: this.genesisConfig.ordering.pendingMax,
       },
       appliedHeight: this.lastHeader.number,
-      ...(this.genesisConfig.ordering.options ? { options: this.genesisConfig.ordering.options } : {}),
+      ...engineOptions(this.genesisConfig),
     });
     this.drive();
   }
