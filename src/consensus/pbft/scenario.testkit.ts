@@ -1,6 +1,8 @@
 // PBFT in the shared scenario interpreter (consensus/scenario/): which fields of each message a
 // script shows, and the state line (Engine.status plus the stable checkpoint).
+import { utf8 } from '../../codec/index.ts';
 import type { EngineMessage } from '../engine.ts';
+import { entryMembers, isMembershipEntry } from './epoch.ts';
 import { need, type Command, type EngineScenario } from '../scenario/command.testkit.ts';
 import { formatFields, formatValue, statusLine } from '../scenario/format.testkit.ts';
 import type { PbftEngine } from './engine.ts';
@@ -20,8 +22,14 @@ const FIELDS: Record<PbftMessage['type'], readonly string[]> = {
   state: ['seq', 'blockDigest', 'proof'],
 };
 
+/** A membership entry's data is a DAG-CBOR member list: show it as text. */
+function readable(m: PbftMessage): PbftMessage {
+  if (m.type !== 'pre-prepare' || !m.batch.some(isMembershipEntry)) return m;
+  return { ...m, batch: m.batch.map((p) => (isMembershipEntry(p) ? { ...p, data: utf8(`members:${(entryMembers(p) ?? []).join(',')}`) } : p)) };
+}
+
 function printMessage(message: EngineMessage): string {
-  const m = message as PbftMessage;
+  const m = readable(message as PbftMessage);
   const line = formatFields(m.type, m, FIELDS[m.type] ?? []);
   // A new view re-proposes the prepared slots: show which.
   if (m.type === 'new-view') return `${line} seqs=${formatValue(m.prePrepares.map((p) => p.seq).join(',') || '-')}`;
