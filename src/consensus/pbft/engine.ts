@@ -956,7 +956,10 @@ export class PbftEngine implements Engine<PbftMessage> {
     this.preparedCerts.clear();
     this.persistOps.push({ op: 'deletePrefix', prefix: P_PREPARED });
     this.certified.clear();
-    this.executedCerts.clear();
+    // Commit certificates up to s stay (until the next stable checkpoint): a member still in the
+    // ended epoch executes the entry from one and switches, where the epoch's start state may
+    // not yet have a proof it can check (campaign seed 378).
+    for (const seq of [...this.executedCerts.keys()]) if (seq > s) this.executedCerts.delete(seq);
     this.checkpoints.clear();
     this.ownCheckpoints.clear();
     this.latestVc.clear();
@@ -1123,7 +1126,12 @@ export class PbftEngine implements Engine<PbftMessage> {
     if (last !== undefined && this.ticks - last < Math.max(1, Math.floor(this.opts.statusIntervalTicks / 2))) return;
     this.lastAnswered.set(from, this.ticks);
 
-    // 1. Execution catch-up: state at our stable checkpoint, or commit certificates.
+    // 1. Execution catch-up: state at our stable checkpoint, or commit certificates (also below
+    // the stable checkpoint when we still hold them: the start of a membership epoch).
+    // At the start of a membership epoch we may still hold the certificates below the stable
+    // checkpoint: a member left in the ended epoch executes the entry from them (its start state
+    // may have no proof it can check yet — campaign seed 378); a joiner takes the state.
+    const certsBelowStable = this.memberSet.has(msg.replica) && this.executedCerts.has(msg.executedSeq + 1);
     if (msg.executedSeq < this.stable.seq) {
       const state = this.ckptStates.get(this.stable.seq);
       if (state) {
@@ -1140,7 +1148,8 @@ export class PbftEngine implements Engine<PbftMessage> {
           }),
         );
       }
-    } else if (msg.executedSeq < this.exec.seq) {
+    }
+    if (msg.executedSeq < this.exec.seq && (msg.executedSeq >= this.stable.seq || certsBelowStable)) {
       const upTo = Math.min(this.exec.seq, msg.executedSeq + this.opts.catchUpBatchMax);
       for (let s = msg.executedSeq + 1; s <= upTo; s++) {
         const c = this.executedCerts.get(s);
