@@ -29,6 +29,8 @@ import {
   LabSimulationBody,
   PrepareDatasetBody,
   PrepareDatasetResponse,
+  DatasetContentBody,
+  DatasetContentResponse,
   PrepareRecordBody,
   PrepareRecordResponse,
   RawBlockResponse,
@@ -217,6 +219,16 @@ export const ROUTES = {
     body: PrepareDatasetBody,
     response: PrepareDatasetResponse,
     errors: [...COMMON_ERRORS, 403, 409, 422],
+  },
+  healthDatasetContent: {
+    method: 'POST',
+    path: '/v1/health/datasets/content',
+    summary:
+      "The dataset version released by the caller's own committed health.downloadDataset transaction: fetched from its custodian against that transaction (audited there as a served read), verified (CID, commitment), then cut to the columns/rows the transaction recorded. 404 when this chain lacks the transaction; 403 when it is not the caller's, not a download, or older than 10 minutes; 404 DATASET_DELETED content is gone",
+    auth: true,
+    body: DatasetContentBody,
+    response: DatasetContentResponse,
+    errors: [...COMMON_ERRORS, 403, 404, 502, 503],
   },
   healthStatisticsCompute: {
     method: 'POST',

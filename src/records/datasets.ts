@@ -106,9 +106,9 @@ export class DatasetCustodian {
     return this.ctx.deleteBlobs(cids);
   }
 
-  /** The unexpired claim of the user who prepared dataset `datasetId`, if any. */
-  preparedDatasetHolder(datasetId: string, nowMs = Date.now()): PreparedEntry | undefined {
-    return this.preparedDatasets.holder(datasetId, 1, nowMs);
+  /** The unexpired claim of the user who prepared version `version` of dataset `datasetId`, if any. */
+  preparedDatasetHolder(datasetId: string, version = 1, nowMs = Date.now()): PreparedEntry | undefined {
+    return this.preparedDatasets.holder(datasetId, version, nowMs);
   }
 
   /**
