@@ -37,8 +37,8 @@ export function splitBrain(n: number, quorum: QuorumMode): ForkResult {
   const votes: HgAuthVote[] = [];
   const validations = new Map<string, CertificateSignature>();
   c.intercept = (e) => {
-    if (e.message.type === 'hg-auth-vote' && e.to === 'g1') votes.push(e.message);
-    if (e.message.type === 'hg-validate' && e.to === 'g1') validations.set(e.from, { nodeId: e.from, signature: e.message.sig });
+    if (e.message.type === 'hashgen/auth-vote' && e.to === 'g1') votes.push(e.message);
+    if (e.message.type === 'hashgen/validate' && e.to === 'g1') validations.set(e.from, { nodeId: e.from, signature: e.message.sig });
     return [e.message];
   };
   c.tick(2);
@@ -58,7 +58,7 @@ export function splitBrain(n: number, quorum: QuorumMode): ForkResult {
   const validationsNeeded = quorum === 'paper' ? Math.floor((n - 1) / 2) + 1 : 0;
   for (const side of sides) {
     const proposals = [{ clientId: 'c1', seq: 1, data: utf8(side.tag) }];
-    const block = sign<HgBlock>({ type: 'hg-block', epoch: 1, height: 1, prev: GENESIS_DIGEST, proposals, generator: 'g1', justification });
+    const block = sign<HgBlock>({ type: 'hashgen/block', epoch: 1, height: 1, prev: GENESIS_DIGEST, proposals, generator: 'g1', justification });
     for (const to of side.to) {
       c.down.delete('g1'); // let the validation reach "g1" (captured above)
       c.node(to).step('g1', block);
@@ -70,7 +70,7 @@ export function splitBrain(n: number, quorum: QuorumMode): ForkResult {
     const pow = searchNonce(digest, 1, 'g1', 8, 0, 1 << 20);
     if (!pow.found) throw new Error('no proof hash within 2^20 nonces at 8 bits (expected after ~256)');
     const seal = sign<HgSeal>({
-      type: 'hg-seal',
+      type: 'hashgen/seal',
       epoch: 1,
       height: 1,
       prev: GENESIS_DIGEST,

@@ -124,9 +124,16 @@ describe('ehbft engine', () => {
   it('drops malformed messages without throwing', () => {
     const c = new Cluster({ nodes: 4, seed: 6 });
     const e = c.instance('n1').engine;
-    const junk: unknown[] = [null, 7, { type: 'vote' }, { type: 'pre-prepare', view: -1 }, { type: 'blocks', blocks: [{}] }, { type: 'nope' }];
+    const junk: unknown[] = [
+      null,
+      7,
+      { type: 'ehbft/vote' },
+      { type: 'ehbft/pre-prepare', view: -1 },
+      { type: 'ehbft/blocks', blocks: [{}] },
+      { type: 'nope' },
+    ];
     for (const m of junk) e.step('n0', m as never);
-    e.step('stranger', { type: 'fetch', height: 1 });
+    e.step('stranger', { type: 'ehbft/fetch', height: 1 });
     assert.equal(e.hasReady(), false);
   });
 

@@ -151,7 +151,7 @@ export class Cluster {
   private watch(env: Envelope): void {
     if (this.byzantine.has(env.from)) return;
     const m = env.message;
-    if (m.type === 'pre-prepare' || m.type === 'prepare' || m.type === 'commit') {
+    if (m.type === 'pbft/pre-prepare' || m.type === 'pbft/prepare' || m.type === 'pbft/commit') {
       const key = `${m.replica}|${m.type}|${m.view}|${m.seq}`;
       const d = toHex(m.digest);
       const prev = this.votes.get(key);
