@@ -303,7 +303,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       this.forwardIn -= 1;
       if (this.forwardIn <= 0) {
         // New proposals are forwarded at once; this re-sends the pool in case a forward was lost.
-        this.forwardIn = 4 * this.opts.resendTicks;
+        this.forwardIn = 4 * this.opts.retransmitTicks;
         this.forwardPool();
       }
     }
@@ -494,7 +494,7 @@ export class HashgenEngine implements Engine<HgMessage> {
   private sendAuthRequest(): void {
     const c = this.campaign;
     if (!c) return;
-    c.resendIn = this.opts.resendTicks;
+    c.resendIn = this.opts.retransmitTicks;
     const req = this.signed<HgAuthReq>({ type: 'hashgen/auth-req', epoch: c.epoch, candidate: this.id, height: this.height, select: c.select });
     for (const m of this.others) if (!c.votes.has(m)) this.send(m, req);
   }
@@ -620,7 +620,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     if (f.validations.size >= this.t.validations && !f.seal) this.trySeal();
     f.resendIn -= 1;
     if (f.resendIn <= 0) {
-      f.resendIn = this.opts.resendTicks;
+      f.resendIn = this.opts.retransmitTicks;
       if (f.seal) {
         for (const m of this.others) this.send(m, f.seal);
       } else {
@@ -663,7 +663,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       validations: new Map([[this.id, this.signer.sign(voteBytes('validate', g.epoch, height, digest))]]),
       nonceNext: 0,
       seal: null,
-      resendIn: this.opts.resendTicks,
+      resendIn: this.opts.retransmitTicks,
     };
     g.inflight = f;
     const block = this.blockMessage(f);
@@ -719,7 +719,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       difficultyBits: this.opts.difficultyBits,
       validations,
     });
-    f.resendIn = this.opts.resendTicks;
+    f.resendIn = this.opts.retransmitTicks;
     for (const m of this.others) this.send(m, f.seal);
     this.acceptSeal(f.seal, f.digest);
   }
@@ -974,7 +974,7 @@ export class HashgenEngine implements Engine<HgMessage> {
 
   private requestFetch(from: NodeId): void {
     if (this.fetchCooldown > 0 || from === this.id) return;
-    this.fetchCooldown = this.opts.resendTicks;
+    this.fetchCooldown = this.opts.retransmitTicks;
     this.send(from, { type: 'hashgen/fetch', height: this.height + 1 });
   }
 

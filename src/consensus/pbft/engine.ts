@@ -301,7 +301,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     this.ticks += 1;
     if (!this.changing && this.isPrimary() && this.cutter.tick()) this.maybeCut(true);
     this.tickTimer();
-    if (this.ticks % this.opts.statusIntervalTicks === 0) this.broadcast(this.makeStatus());
+    if (this.ticks % this.opts.retransmitTicks === 0) this.broadcast(this.makeStatus());
   }
 
   step(from: NodeId, message: PbftMessage): void {
@@ -864,7 +864,7 @@ export class PbftEngine implements Engine<PbftMessage> {
   private onStatus(msg: StatusMsg, from: NodeId): void {
     // Answer each peer at most every half status interval, whatever it sends.
     const last = this.lastAnswered.get(from);
-    if (last !== undefined && this.ticks - last < Math.max(1, Math.floor(this.opts.statusIntervalTicks / 2))) return;
+    if (last !== undefined && this.ticks - last < Math.max(1, Math.floor(this.opts.retransmitTicks / 2))) return;
     this.lastAnswered.set(from, this.ticks);
 
     // 1. Execution catch-up: state at our stable checkpoint, or commit certificates.
@@ -905,7 +905,7 @@ export class PbftEngine implements Engine<PbftMessage> {
         if (seq <= msg.executedSeq || seq <= this.exec.seq) continue;
         const slot = this.slots.get(seq)!;
         // Young slots are still in flight, not lost: resending them would only double traffic.
-        if (this.ticks - slot.createdTick < this.opts.statusIntervalTicks) continue;
+        if (this.ticks - slot.createdTick < this.opts.retransmitTicks) continue;
         if (slot.prePrepare && slot.batch && slot.prePrepare.replica === this.id) this.send(from, { ...slot.prePrepare, batch: slot.batch });
         if (slot.myPrepare) this.send(from, slot.myPrepare);
         if (slot.myCommit) this.send(from, slot.myCommit);
@@ -996,7 +996,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     const scaled = timeout * (this.timeoutTicks() / this.opts.viewChangeTimeoutTicks);
     const primary = this.primaryOf(this.view);
     if (this.ticks - Math.max(this.heardTick.get(primary) ?? 0, this.viewStartTick) < scaled) return false;
-    const recent = 2 * this.opts.statusIntervalTicks;
+    const recent = 2 * this.opts.retransmitTicks;
     let others = 0;
     for (const m of this.members) if (m !== primary && m !== this.id && this.ticks - (this.heardTick.get(m) ?? -Infinity) <= recent) others += 1;
     return others >= this.q - 1;

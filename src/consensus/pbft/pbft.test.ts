@@ -11,7 +11,7 @@ import { Cluster, proposal } from './cluster.testkit.ts';
 import { SeededRng } from '../rng.ts';
 import './index.ts';
 
-const FAST = { viewChangeTimeoutTicks: 10, statusIntervalTicks: 2 };
+const FAST = { viewChangeTimeoutTicks: 10, retransmitTicks: 2 };
 
 function submit(c: Cluster, count: number, at: (i: number) => string = (i) => c.ids[i % c.ids.length]!, client = 'c'): void {
   for (let i = 1; i <= count; i++) c.propose(at(i), proposal(client, i));
@@ -348,7 +348,7 @@ describe('pbft: view change', () => {
   });
 
   it('doubles the view-change timeout with each consecutive view change', () => {
-    const c = new Cluster({ options: { viewChangeTimeoutTicks: 8, statusIntervalTicks: 1000 } });
+    const c = new Cluster({ options: { viewChangeTimeoutTicks: 8, retransmitTicks: 1000 } });
     // No NEW-VIEW ever arrives: every view change times out.
     c.interceptor = (env) => env.message.type !== 'pbft/new-view' && env.message.type !== 'pbft/pre-prepare';
     c.propose('n1', proposal('c', 1));
@@ -369,7 +369,7 @@ describe('pbft: view change', () => {
   });
 
   it('joins a view change when f+1 others are ahead', () => {
-    const c = new Cluster({ options: { viewChangeTimeoutTicks: 1000, statusIntervalTicks: 1000 } });
+    const c = new Cluster({ options: { viewChangeTimeoutTicks: 1000, retransmitTicks: 1000 } });
     c.propose('n0', proposal('c', 1));
     c.tick(2);
     // Force two replicas (f+1) into a view change; n3 has no timeout of its own yet.
@@ -386,7 +386,7 @@ describe('pbft: view change', () => {
   });
 
   it("a replica that moved on to a later view keeps the others' view-change timers running", () => {
-    const c = new Cluster({ options: { viewChangeTimeoutTicks: 10, statusIntervalTicks: 1000 } });
+    const c = new Cluster({ options: { viewChangeTimeoutTicks: 10, retransmitTicks: 1000 } });
     c.crash('n1'); // primary of view 1
     // n0 (primary of view 0) cannot get anything ordered: everyone times out to view 1.
     c.interceptor = (env) => !(env.message.type === 'pbft/pre-prepare' && env.message.view === 0);
@@ -406,7 +406,7 @@ describe('pbft: view change', () => {
   });
 
   it('a single replica alone does not drag the others into a view change', () => {
-    const c = new Cluster({ options: { viewChangeTimeoutTicks: 1000, statusIntervalTicks: 3 } });
+    const c = new Cluster({ options: { viewChangeTimeoutTicks: 1000, retransmitTicks: 3 } });
     (c.engine('n3') as unknown as { startViewChange(v: number): void }).startViewChange(1);
     c.deliver();
     c.tick(10);
