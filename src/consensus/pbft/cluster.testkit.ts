@@ -36,7 +36,8 @@ export class Cluster extends BaseCluster<PbftEngine, PbftMessage> {
     const ids = Array.from({ length: opts.n ?? 4 }, (_, i) => `n${i}`);
     const keys = opts.crypto === 'ecdsa' ? ecdsaIdentities(ids) : keyedHashIdentities(ids);
     const cutter = { ...DEFAULT_CUTTER_CONFIG, countMax: 4, timeoutTicks: 1, pendingMax: 1000, ...opts.cutter };
-    let self: Cluster | null = null;
+    // The checks are methods of this cluster, which exists only once super() returned.
+    const hooks: { send?: (env: Envelope) => void; restore?: (inst: ClusterInstance<PbftEngine>, r: RestoreRequest) => void } = {};
     super({
       engine: 'pbft',
       ids,
@@ -44,10 +45,11 @@ export class Cluster extends BaseCluster<PbftEngine, PbftMessage> {
       cutter,
       options: opts.options ?? {},
       rng: () => new SeededRng(1),
-      onSend: (env) => self?.watch(env as Envelope),
-      onRestore: (inst, r) => self!.applyRestore(inst as ClusterInstance<PbftEngine>, r),
+      onSend: (env) => hooks.send?.(env as Envelope),
+      onRestore: (inst, r) => hooks.restore?.(inst as ClusterInstance<PbftEngine>, r),
     });
-    self = this;
+    hooks.send = (env) => this.watch(env);
+    hooks.restore = (inst, r) => this.applyRestore(inst, r);
     this.keys = keys;
     this.cutterConfig = cutter;
   }
