@@ -156,6 +156,10 @@ export class Cluster<E extends Engine = Engine, M extends EngineMessage = Engine
 
   /** Drain every instance's Ready, in instance order. */
   flush(): void {
+    this.drainAll();
+  }
+
+  private drainAll(): void {
     for (const inst of this.instances.values()) this.collect(inst);
   }
 
@@ -192,7 +196,7 @@ export class Cluster<E extends Engine = Engine, M extends EngineMessage = Engine
 
   /** Drain every Ready and deliver until the queue is empty (bounded: a message storm throws). */
   deliverAll(stepsMax = DELIVERY_STEPS_MAX): void {
-    this.flush();
+    this.drainAll();
     let steps = 0;
     while (this.deliverOne()) {
       if (++steps > stepsMax) throw new Error(`message storm: delivery did not quiesce within ${stepsMax} steps`);

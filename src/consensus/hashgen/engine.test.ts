@@ -4,7 +4,7 @@ import { toHex } from '../../codec/index.ts';
 import { blockDigest } from '../digest.ts';
 import { getEngine } from '../registry.ts';
 import '../engines.ts';
-import { Cluster } from './harness.test-util.ts';
+import { Cluster } from './cluster.testkit.ts';
 import { hashgenByzantine } from './index.ts';
 import { signedBody, type HgAuthVote, type HgBlock, type HgMessage, type HgSeal } from './messages.ts';
 import { MemoryStorage } from '../memory-storage.ts';
