@@ -549,6 +549,11 @@ describe('REST gateway (3-node raft consortium)', () => {
       assert.match(res.body, /^medledger_endorsement_seconds_count \d+$/m);
       assert.match(res.body, /^medledger_api_requests_total\{route="\/v1\/submit",status="200"\} \d+$/m);
       assert.match(res.body, /^medledger_wal_fsync_seconds_count \d+$/m);
+      // Counted by the crypto layer (process-wide), for the benchmark's per-transaction figures.
+      assert.ok(value(/^medledger_crypto_signs_total (\d+)$/m) >= 1);
+      assert.ok(value(/^medledger_crypto_verifies_total (\d+)$/m) >= 1);
+      assert.match(res.body, /^medledger_crypto_verify_cache_hits_total \d+$/m);
+      assert.match(res.body, /^medledger_process_cpu_seconds_total\{mode="user"\} [\d.e+-]+$/m);
       // Route patterns only: no transaction ids, no user names, no hex identifiers in the labels.
       assert.doesNotMatch(res.body, /[0-9a-f]{64}|doctor1|Hospital\d\//);
     });

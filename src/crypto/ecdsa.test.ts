@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { utf8 } from '../codec/index.ts';
 import {
   CryptoError,
+  cryptoCounters,
   directoryVerifier,
   generateKeyPair,
   keyPairSigner,
@@ -18,6 +19,16 @@ import {
 describe('ecdsa p-256', () => {
   const pair = generateKeyPair();
   const message = utf8('MedLedger block 42');
+
+  it('counts every sign and every verification computed', () => {
+    const before = cryptoCounters();
+    const sig = sign(pair.privateKey, utf8(`counted ${Math.random()}`));
+    assert.ok(!verify(pair.publicKey, message, sig));
+    assert.ok(!verify(pair.publicKey, message, sig.subarray(0, 10))); // rejected by size: no ECDSA work
+    const after = cryptoCounters();
+    assert.equal(after.signs - before.signs, 1);
+    assert.equal(after.verifies - before.verifies, 1);
+  });
 
   it('verifies its own signature and rejects a changed message or signature', () => {
     const sig = sign(pair.privateKey, message);

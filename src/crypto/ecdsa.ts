@@ -20,13 +20,36 @@ export function generateKeyPair(): KeyPair {
   return { privateKey, publicKey };
 }
 
+/**
+ * ECDSA operations this process has done (counted, not estimated): the benchmark reads them from
+ * every node's /metrics before and after a run (signs and verifies per transaction, issue 13).
+ * Process-wide: nodes that share a process (tests, the in-process bench) share the counts.
+ */
+export interface CryptoCounters {
+  /** ECDSA signatures made. */
+  signs: number;
+  /** ECDSA verifications computed (cache hits of the verified-signature memo are not among them). */
+  verifies: number;
+  /** Verifications answered by the memo of signatures already verified in this process. */
+  verifyCacheHits: number;
+}
+
+const counters: CryptoCounters = { signs: 0, verifies: 0, verifyCacheHits: 0 };
+
+/** A snapshot of this process's ECDSA counters. */
+export function cryptoCounters(): Readonly<CryptoCounters> {
+  return { ...counters };
+}
+
 export function sign(privateKey: KeyObject, message: Bytes): Bytes {
+  counters.signs += 1;
   return new Uint8Array(nodeSign('sha256', message, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
 }
 
 /** Never throws on a malformed signature: a bad signature is simply not valid. */
 export function verify(publicKey: KeyObject, message: Bytes, signature: Bytes): boolean {
   if (signature.byteLength !== SIGNATURE_SIZE_BYTES) return false;
+  counters.verifies += 1;
   try {
     return nodeVerify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
   } catch {

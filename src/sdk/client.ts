@@ -213,6 +213,26 @@ export class MedLedgerClient {
     return HealthResponse.parse(await this.call('GET', '/v1/health', undefined, false));
   }
 
+  /** The node's Prometheus metrics (GET /metrics, open: no identities, no health data) as text. */
+  async metricsText(): Promise<string> {
+    let res;
+    try {
+      res = await this.transport.request({
+        method: 'GET',
+        url: new URL('/metrics', this.base),
+        headers: {},
+        body: new Uint8Array(0),
+        timeoutMs: this.timeoutMs,
+        responseBytesMax: RESPONSE_BYTES_MAX,
+      });
+    } catch (err) {
+      throw err instanceof TransportError ? new MedLedgerApiError(0, err.code, err.message) : err;
+    }
+    const text = decoder.decode(res.body);
+    if (res.status !== 200) throw this.errorFrom(res.status, text);
+    return text;
+  }
+
   async openapi(): Promise<Record<string, unknown>> {
     return z.record(z.string(), z.unknown()).parse(await this.call('GET', '/openapi.json', undefined, false));
   }

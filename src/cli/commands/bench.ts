@@ -14,7 +14,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import cliProgress from 'cli-progress';
-import { generateKeyPair, sign, verify } from '../../crypto/index.ts';
+import { cryptoCounters, generateKeyPair, sign, verify } from '../../crypto/index.ts';
 import { evaluatePolicy, parsePolicy } from '../../identity/index.ts';
 import { startLocalConsortium, type LocalConsortium } from '../../api/local.ts';
 import { ENGINE_NAMES } from '../../node/config.ts';
@@ -63,6 +63,88 @@ export function signatureWorkPerTx(o: { orgs: number; endorsers: number; txPerBl
     { step: 'each peer validates: creator signature + every endorsement', signs: 0, verifies: n * (1 + m) },
   ];
   return { signs: steps.reduce((s, x) => s + x.signs, 0), verifies: steps.reduce((s, x) => s + x.verifies, 0), steps };
+}
+
+/**
+ * The minimal protocol (the reference the issue sets): the client signs its proposal and its
+ * transaction, each of `endorsers` endorsers checks the proposal and signs its endorsement, the
+ * ordering service checks the transaction once, and each of the `orgs` peers checks the creator's
+ * signature and every endorsement. No request signatures, nothing verified twice in a process.
+ */
+export function minimalSignatureWork(o: { orgs: number; endorsers: number }): { signs: number; verifies: number } {
+  if (!(o.orgs >= 1 && o.endorsers >= 1 && o.endorsers <= o.orgs)) throw new RangeError('need orgs >= endorsers >= 1');
+  return { signs: 2 + o.endorsers, verifies: o.endorsers + 1 + o.orgs * (1 + o.endorsers) };
+}
+
+/** What the bench reads from a node's /metrics before and after the load. */
+export interface NodeCounters {
+  readonly cpuSeconds: number;
+  readonly signs: number;
+  readonly verifies: number;
+  readonly verifyCacheHits: number;
+}
+
+/** Sum of every sample of `name` (all label sets) in Prometheus text; NaN when absent. */
+export function metricValue(text: string, name: string): number {
+  let sum = 0;
+  let found = false;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== ' ' && rest[0] !== '{') continue;
+    const v = Number(rest.slice(rest.lastIndexOf(' ') + 1));
+    if (Number.isFinite(v)) {
+      sum += v;
+      found = true;
+    }
+  }
+  return found ? sum : Number.NaN;
+}
+
+export function nodeCountersFrom(text: string): NodeCounters {
+  return {
+    cpuSeconds: metricValue(text, 'medledger_process_cpu_seconds_total'),
+    signs: metricValue(text, 'medledger_crypto_signs_total'),
+    verifies: metricValue(text, 'medledger_crypto_verifies_total'),
+    verifyCacheHits: metricValue(text, 'medledger_crypto_verify_cache_hits_total'),
+  };
+}
+
+function processCounters(): NodeCounters {
+  const u = process.cpuUsage();
+  const c = cryptoCounters();
+  return { cpuSeconds: (u.user + u.system) / 1e6, signs: c.signs, verifies: c.verifies, verifyCacheHits: c.verifyCacheHits };
+}
+
+function counterDelta(a: NodeCounters, b: NodeCounters): NodeCounters {
+  return {
+    cpuSeconds: b.cpuSeconds - a.cpuSeconds,
+    signs: b.signs - a.signs,
+    verifies: b.verifies - a.verifies,
+    verifyCacheHits: b.verifyCacheHits - a.verifyCacheHits,
+  };
+}
+
+export interface ProcessCost {
+  /** The node's API URL, or 'client' (this process), or 'all (one process)' in-process mode. */
+  readonly process: string;
+  readonly cpuSeconds: number;
+  readonly cpuMsPerTx: number;
+  readonly signsPerTx: number;
+  readonly verifiesPerTx: number;
+  readonly verifyCacheHitsPerTx: number;
+}
+
+function costOf(name: string, d: NodeCounters, txs: number): ProcessCost {
+  const per = (x: number): number => x / Math.max(1, txs);
+  return {
+    process: name,
+    cpuSeconds: d.cpuSeconds,
+    cpuMsPerTx: per(1000 * d.cpuSeconds),
+    signsPerTx: per(d.signs),
+    verifiesPerTx: per(d.verifies),
+    verifyCacheHitsPerTx: per(d.verifyCacheHits),
+  };
 }
 
 export interface EcdsaRates {
@@ -139,6 +221,26 @@ export interface BenchReport {
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly blocks: number;
   readonly txPerBlock: number;
+  readonly policy: string;
+  /**
+   * Counted in the same run: CPU and ECDSA operations per committed transaction of every node
+   * process (from its /metrics) and of this client process. In-process mode: one entry for all.
+   */
+  readonly costs: {
+    readonly nodes: readonly ProcessCost[];
+    readonly client: ProcessCost | null;
+    /** Signs and verifies of every process together, per committed transaction. */
+    readonly signsPerTx: number;
+    readonly verifiesPerTx: number;
+    readonly verifyCacheHitsPerTx: number;
+  };
+  /** The minimal protocol's signature work (minimalSignatureWork) at the rates measured now. */
+  readonly minimalCeiling: {
+    readonly signsPerTx: number;
+    readonly verifiesPerTx: number;
+    readonly txPerSecondAllCores: number;
+    readonly txPerCpuSecond: number;
+  };
   readonly signatureCeiling: {
     readonly signsPerSecond: number;
     readonly verifiesPerSecond: number;
@@ -163,6 +265,7 @@ interface BenchFlags {
   size: string;
   clients: string;
   dir?: string;
+  assetsPolicy: string;
   user: string;
   ecdsaMs: string;
   json?: boolean;
@@ -177,6 +280,19 @@ function human(r: BenchReport): string {
     `  latency        p50 ${f(r.latencyMs.p50)} ms, p99 ${f(r.latencyMs.p99)} ms, max ${f(r.latencyMs.max)} ms (endorse + submit + commit)`,
     `  blocks         ${r.blocks} (${f(r.txPerBlock)} tx per block)`,
   ];
+  const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
+  for (const n of r.costs.nodes)
+    lines.push(
+      `  node CPU       ${n.process}: ${ms(n.cpuMsPerTx)} ms/tx (${n.cpuSeconds.toFixed(1)} CPU-s), ${ms(n.signsPerTx)} signs + ${ms(n.verifiesPerTx)} verifies/tx (${ms(n.verifyCacheHitsPerTx)} memo hits)`,
+    );
+  if (r.costs.client)
+    lines.push(
+      `  client CPU     ${ms(r.costs.client.cpuMsPerTx)} ms/tx (${r.costs.client.cpuSeconds.toFixed(1)} CPU-s), ${ms(r.costs.client.signsPerTx)} signs + ${ms(r.costs.client.verifiesPerTx)} verifies/tx`,
+    );
+  lines.push(
+    `  counted        ${ms(r.costs.signsPerTx)} signs + ${ms(r.costs.verifiesPerTx)} verifies per tx, all processes (policy ${r.policy}, ${r.endorsersPerTx} endorser(s))`,
+    `  minimal ceiling ${ms(r.minimalCeiling.signsPerTx)} signs + ${ms(r.minimalCeiling.verifiesPerTx)} verifies/tx → ${f(r.minimalCeiling.txPerSecondAllCores)} tx/s on all cores at the rates measured now (${f(r.minimalCeiling.txPerCpuSecond)} tx per CPU-second)`,
+  );
   const invalid = Object.entries(r.committedInvalid);
   if (invalid.length) lines.push(`  invalid        ${invalid.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const failed = Object.entries(r.failed);
@@ -205,6 +321,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--size <bytes>', `bytes of arguments per transaction (${BENCH_SIZE_MIN}..${BENCH_SIZE_MAX}; assets.create)`, '100')
     .option('--clients <n>', 'concurrent clients (each waits for its commit before the next)', '64')
     .option('--dir <dir>', 'drive this running consortium (medledger up) instead of starting one')
+    .option('--assets-policy <policy>', 'endorsement policy of the assets contract (in-process mode): majority, any, or an expression', 'majority')
     .option('--user <name>', 'demo user of each organisation that submits', 'doctor1')
     .option('--ecdsa-ms <ms>', 'how long to measure each of ECDSA sign and verify', '1000')
     .option('--json', 'print the report as JSON')
@@ -231,7 +348,7 @@ export function register(program: Command, _ctx: CommandContext): void {
         // Node logs would interleave with the report (and break --json).
         process.env.MEDLEDGER_LOG_LEVEL ??= flags.json ? 'silent' : 'warn';
         out.info(`starting ${orgs} nodes (${flags.consensus}) in this process …`);
-        local = await startLocalConsortium({ orgs, engine: flags.consensus as EngineName });
+        local = await startLocalConsortium({ orgs, engine: flags.consensus as EngineName, assetsPolicy: flags.assetsPolicy });
         dir = local.dir;
       }
       const openClients: MedLedgerClient[] = [];
@@ -288,6 +405,21 @@ export function register(program: Command, _ctx: CommandContext): void {
         });
         if (perNode.length === 0) throw new CliError(`no node of the consortium in ${dir} answers`, 1);
         const heightBefore = answers.find((a): a is number => typeof a === 'number')!;
+        // Separate node processes report their own CPU and ECDSA counts on /metrics; in-process,
+        // they are this process's (read once).
+        const readNodes = async (): Promise<Array<NodeCounters | null>> =>
+          local
+            ? []
+            : Promise.all(
+                perNode.map((c) =>
+                  c.metricsText().then(
+                    (t) => nodeCountersFrom(t),
+                    () => null,
+                  ),
+                ),
+              );
+        const nodesBefore = await readNodes();
+        const processBefore = processCounters();
 
         const runId = randomBytes(3).toString('hex');
         const latencies: number[] = [];
@@ -330,6 +462,21 @@ export function register(program: Command, _ctx: CommandContext): void {
         const cpuSeconds = cpuSecondsSince(cpuStart);
         bar?.stop();
         const heightAfter = (await perNode[0]!.status()).height;
+        // Every node has committed the last block before its counters are read (at most 10 s).
+        for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+          const hs = await Promise.all(
+            perNode.map((c) =>
+              c.status().then(
+                (s) => s.height,
+                () => heightAfter,
+              ),
+            ),
+          );
+          if (hs.every((h) => h >= heightAfter)) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const processAfter = processCounters();
+        const nodesAfter = await readNodes();
         const blocks = Math.max(1, heightAfter - heightBefore);
         const committed = valid + Object.values(invalid).reduce((a, b) => a + b, 0);
         const txPerBlock = Math.max(1, committed / blocks);
@@ -341,6 +488,18 @@ export function register(program: Command, _ctx: CommandContext): void {
         const perCpuSecond = 1 / (work.signs / ecdsa.signsPerCpuSecond + work.verifies / ecdsa.verifiesPerCpuSecond);
         const cores = availableParallelism();
         latencies.sort((a, b) => a - b);
+        const processDelta = counterDelta(processBefore, processAfter);
+        const nodeCosts: ProcessCost[] = local
+          ? [costOf('all nodes and clients (one process)', processDelta, valid)]
+          : perNode.flatMap((c, i) => {
+              const a = nodesBefore[i];
+              const b = nodesAfter[i];
+              return a && b ? [costOf(c.url, counterDelta(a, b), valid)] : [];
+            });
+        const clientCost = local ? null : costOf('client', processDelta, valid);
+        const every = [...nodeCosts, ...(clientCost ? [clientCost] : [])];
+        const minimal = minimalSignatureWork({ orgs: orgs.length, endorsers });
+        const minimalOneThread = 1 / (minimal.signs / ecdsa.signsPerSecond + minimal.verifies / ecdsa.verifiesPerSecond);
         const report: BenchReport = {
           command: `medledger bench ${process.argv.slice(process.argv.indexOf('bench') + 1).join(' ')}`.trim(),
           mode: local ? 'in-process' : 'running consortium',
@@ -360,6 +519,20 @@ export function register(program: Command, _ctx: CommandContext): void {
           latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? Number.NaN },
           blocks,
           txPerBlock,
+          policy: policyText,
+          costs: {
+            nodes: nodeCosts,
+            client: clientCost,
+            signsPerTx: every.reduce((x, c) => x + c.signsPerTx, 0),
+            verifiesPerTx: every.reduce((x, c) => x + c.verifiesPerTx, 0),
+            verifyCacheHitsPerTx: every.reduce((x, c) => x + c.verifyCacheHitsPerTx, 0),
+          },
+          minimalCeiling: {
+            signsPerTx: minimal.signs,
+            verifiesPerTx: minimal.verifies,
+            txPerSecondAllCores: minimalOneThread * cores,
+            txPerCpuSecond: 1 / (minimal.signs / ecdsa.signsPerCpuSecond + minimal.verifies / ecdsa.verifiesPerCpuSecond),
+          },
           signatureCeiling: {
             signsPerSecond: ecdsa.signsPerSecond,
             verifiesPerSecond: ecdsa.verifiesPerSecond,

@@ -140,8 +140,9 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--dir <dir>', 'where to write it', DEFAULT_DIR)
     .option('--base-port <port>', 'first port: hospital i listens on base+2i (p2p) and base+2i+1 (API)', String(DEFAULT_BASE_PORT))
     .option('--host <host>', 'address the nodes listen on and are reached at', '127.0.0.1')
+    .option('--assets-policy <policy>', "endorsement policy of the assets contract (the benchmark's): majority, any, or a policy expression", 'majority')
     .option('--json', 'print the result as JSON')
-    .action(async (flags: { orgs: string; consensus: string; dir: string; basePort: string; host: string; json?: boolean }) => {
+    .action(async (flags: { orgs: string; consensus: string; dir: string; basePort: string; host: string; assetsPolicy: string; json?: boolean }) => {
       const out = makeOutput(flags.json ?? false);
       const { initConsortium, ORGS_MAX } = await import('../../node/init.ts');
       const orgs = parsePositiveInt('orgs', flags.orgs, ORGS_MAX);
@@ -150,7 +151,9 @@ export function register(program: Command, ctx: CommandContext): void {
       const dir = resolve(flags.dir);
       if (existsSync(join(dir, 'genesis.block'))) throw new CliError(`${dir} already holds a consortium; choose another --dir`, 2);
       out.info(`creating ${orgs} hospitals (${engine}) in ${dir} …`);
-      const result = await initConsortium({ dir, orgs, engine, basePort, host: flags.host });
+      const result = await initConsortium({ dir, orgs, engine, basePort, host: flags.host, assetsPolicy: flags.assetsPolicy }).catch((err: unknown) => {
+        throw new CliError((err as Error).message, 2);
+      });
       const summary = {
         dir,
         genesis: result.genesisPath,
@@ -239,11 +242,19 @@ export function register(program: Command, ctx: CommandContext): void {
       'first port when creating (an existing directory keeps its ports: a different --base-port is refused)',
       String(DEFAULT_BASE_PORT),
     )
+    .option(
+      '--assets-policy <policy>',
+      "endorsement policy of the assets contract (the benchmark's; when creating): majority, any, or a policy expression",
+      'majority',
+    )
     .option('--detach', 'return once the network is ready, leaving the nodes running (stop with medledger down)')
     .option('--demo', "demo mode: each node's console offers its hospital's users for one-click sign-in (never on a real consortium)")
     .option('--json', 'print the endpoints as JSON')
     .action(
-      async (flags: { orgs: string; consensus: string; dir: string; basePort: string; detach?: boolean; demo?: boolean; json?: boolean }, cmd: Command) => {
+      async (
+        flags: { orgs: string; consensus: string; dir: string; basePort: string; assetsPolicy: string; detach?: boolean; demo?: boolean; json?: boolean },
+        cmd: Command,
+      ) => {
         const out = makeOutput(flags.json ?? false);
         const dir = resolve(flags.dir);
         // What this run creates, it removes again if the run fails (issue 17: a failed `up` left a
@@ -259,7 +270,7 @@ export function register(program: Command, ctx: CommandContext): void {
           created = existsSync(dir) ? 'contents' : 'dir';
           out.info(`creating a consortium of ${orgs} hospitals (${engine}) in ${dir} …`);
           try {
-            await initConsortium({ dir, orgs, engine, basePort });
+            await initConsortium({ dir, orgs, engine, basePort, assetsPolicy: flags.assetsPolicy });
           } catch (err) {
             removeCreated(dir, created);
             throw new CliError(`could not create the consortium in ${dir} (nothing was left behind): ${(err as Error).message}`, 1);
