@@ -348,6 +348,65 @@ describe('REST gateway (3-node raft consortium)', () => {
     });
   });
 
+  describe('signed bodies authenticate /v1/endorse and /v1/submit without a request signature (decision 1300)', () => {
+    const proposalBody = (who: { certPem: string; keyPem: string }, opts: { timestampMs?: number; signWith?: string } = {}): { txId: string; body: string } => {
+      const proposal = buildProposal({
+        contract: 'assets',
+        fn: 'create',
+        args: [`body-auth-${randomBytes(4).toString('hex')}`, 'eve', '1'],
+        creator: who.certPem,
+        nonce: new Uint8Array(randomBytes(24)),
+        timestampMs: opts.timestampMs ?? Date.now(),
+      });
+      const key = parsePrivateKey(opts.signWith ?? who.keyPem);
+      const signed = signProposal(proposal, { sign: (m) => sign(key, m) });
+      return { txId: proposal.txId, body: JSON.stringify({ signedProposal: Buffer.from(encodeSignedProposal(signed)).toString('base64') }) };
+    };
+
+    it('endorses and commits an unsigned request whose proposal and envelope are signed by their creator', async () => {
+      const who = net.user('Hospital2', 'doctor1');
+      const { txId, body } = proposalBody(who);
+      const e = await raw('POST', '/v1/endorse', { body });
+      assert.equal(e.status, 200, JSON.stringify(e.body));
+      const txPayload = new Uint8Array(Buffer.from(String(e.body['txPayload']), 'base64'));
+      const envelope = encodeEnvelope({ payload: txPayload, signature: sign(parsePrivateKey(who.keyPem), txPayload) });
+      const s = await raw('POST', '/v1/submit', { body: JSON.stringify({ envelope: Buffer.from(envelope).toString('base64'), waitMs: 20_000 }) });
+      assert.equal(s.status, 200, JSON.stringify(s.body));
+      assert.equal(s.body['txId'], txId);
+      assert.equal(s.body['code'], 'VALID');
+      // The same envelope again, unsigned: answered by txId, never ordered twice.
+      const again = await raw('POST', '/v1/submit', { body: JSON.stringify({ envelope: Buffer.from(envelope).toString('base64') }) });
+      assert.equal(again.status, 200);
+      assert.equal(again.body['duplicate'], true);
+    });
+
+    it('refuses a body signed by another key than its creator certificate, a stale proposal, a foreign creator, and unsigned requests elsewhere', async () => {
+      const who = net.user('Hospital1', 'doctor1');
+      const forged = await raw('POST', '/v1/endorse', { body: proposalBody(who, { signWith: net.user('Hospital1', 'nurse1').keyPem }).body });
+      assert.equal(forged.status, 401);
+      assert.equal(forged.body.error?.code, 'BAD_SIGNATURE');
+      const stale = await raw('POST', '/v1/endorse', { body: proposalBody(who, { timestampMs: Date.now() - 10 * 60_000 }).body });
+      assert.equal(stale.status, 401);
+      assert.equal(stale.body.error?.code, 'STALE_REQUEST');
+      const foreign = await createConsortium({ orgs: ['Hospital1'], users: [{ org: 'Hospital1', commonName: 'mallory', role: 'doctor' }] });
+      const outsider = await raw('POST', '/v1/endorse', { body: proposalBody(foreign.users[0]!).body });
+      assert.equal(outsider.status, 401);
+      assert.match(String(outsider.body.error?.code), /^CERT_/);
+      // A tampered envelope signature (unsigned request): refused before anything is ordered.
+      const { envelope } = await endorsedEnvelope('Hospital1', 'doctor1', [`body-auth-bad-${Date.now()}`, 'eve', '1']);
+      const bytes = new Uint8Array(envelope);
+      bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 1;
+      const tampered = await raw('POST', '/v1/submit', { body: JSON.stringify({ envelope: Buffer.from(bytes).toString('base64') }) });
+      assert.ok(tampered.status === 401 || tampered.status === 400, JSON.stringify(tampered.body));
+      // Routes whose bodies are not signed still need a request signature; so does /v1/evaluate.
+      const evaluate = await raw('POST', '/v1/evaluate', { body: proposalBody(who).body });
+      assert.equal(evaluate.status, 401);
+      assert.equal(evaluate.body.error?.code, 'UNAUTHENTICATED');
+      const malformed = await raw('POST', '/v1/endorse', { body: JSON.stringify({ signedProposal: 'AAAA' }) });
+      assert.equal(malformed.status, 400);
+    });
+  });
+
   describe('resubmitted transactions (issue 16 item 6, decision 1003)', () => {
     it('a committed envelope resubmitted to any gateway or straight to an orderer gets its committed status and never reaches a block again', async () => {
       const c1 = client();

@@ -60,6 +60,9 @@ export interface RouteSpec {
 
 const COMMON_ERRORS = [400, 401, 413, 429] as const;
 
+/** Routes whose body is signed by its creator (a proposal, an envelope): no request signature needed (decision 1300). */
+export const SIGNED_BODY_PATHS: ReadonlySet<string> = new Set(['/v1/endorse', '/v1/submit']);
+
 export const ROUTES = {
   health: { method: 'GET', path: '/v1/health', summary: 'Liveness (no authentication)', auth: false, response: HealthResponse, errors: [] },
   status: {
@@ -286,7 +289,14 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
     paths[path][r.method.toLowerCase()] = {
       operationId: id,
       summary: r.summary,
-      security: r.auth ? [{ certCredential: [], requestAudience: [], requestTimestamp: [], requestNonce: [], requestSignature: [] }] : [],
+      // /v1/endorse and /v1/submit: the signed proposal or envelope in the body authenticates the
+      // caller, so the request signature is optional there (`{}`: decision 1300).
+      security: r.auth
+        ? [
+            { certCredential: [], requestAudience: [], requestTimestamp: [], requestNonce: [], requestSignature: [] },
+            ...(SIGNED_BODY_PATHS.has(r.path) ? [{}] : []),
+          ]
+        : [],
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } } : {}),
       responses,
@@ -315,7 +325,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
       title: 'MedLedger node gateway',
       version: '1',
       description:
-        'Evaluate, endorse, submit and follow transactions of a MedLedger consortium. Every request except /v1/health and /openapi.json is signed with the client certificate key: see docs/architecture/api.md. Bytes travel as base64.',
+        'Evaluate, endorse, submit and follow transactions of a MedLedger consortium. Every request except /v1/health and /openapi.json is signed with the client certificate key (on /v1/endorse and /v1/submit the signed proposal or envelope in the body may stand in for it): see docs/architecture/api.md. Bytes travel as base64.',
     },
     ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
     components: {

@@ -1,6 +1,8 @@
 // The TypeScript client of a MedLedger node's REST gateway (src/api), for Node.js and browsers.
 // It builds and signs proposals and transactions locally with the user's key (the gateway never
-// sees the key), signs every request for the node it addresses (src/protocol/request-signing.ts),
+// sees the key), signs every request for the node it addresses (src/protocol/request-signing.ts) —
+// except /v1/endorse and /v1/submit, whose bodies (the signed proposal, the signed envelope) already
+// prove who sends them (decision 1300) —
 // and checks that the transaction the gateway asks it to sign is exactly its own proposal with the
 // endorsed result before signing it. HTTP is http.ts (node:https, the consortium root CA as the
 // only trust anchor) or, in the browser build, http.browser.ts (fetch).
@@ -298,7 +300,7 @@ export class MedLedgerClient {
     if (this.failover === 'discover' && this.alternates === null) this.alternates = this.discoverAlternates();
     let first: MedLedgerApiError;
     try {
-      return this.check(TxStatus, await this.call('POST', '/v1/submit', body));
+      return this.check(TxStatus, await this.call('POST', '/v1/submit', body, false));
     } catch (err) {
       if (!(err instanceof MedLedgerApiError) || !retryElsewhere(err)) throw err;
       first = err;
@@ -308,7 +310,7 @@ export class MedLedgerClient {
     for (const url of await (this.alternates ?? Promise.resolve(Array.isArray(this.failover) ? this.failover : []))) {
       const other = new MedLedgerClient({ url, certPem: this.certPem, signer: this.signer, transport: this.transport, timeoutMs: this.timeoutMs });
       try {
-        return other.check(TxStatus, await other.call('POST', '/v1/submit', body));
+        return other.check(TxStatus, await other.call('POST', '/v1/submit', body, false));
       } catch (err) {
         if (!(err instanceof MedLedgerApiError) || !retryElsewhere(err)) throw err;
         unknown ||= mayHaveOrdered(err);
@@ -336,14 +338,14 @@ export class MedLedgerClient {
   private async endorseAnywhere(body: unknown): Promise<unknown> {
     if (this.failover === 'discover' && this.alternates === null) this.alternates = this.discoverAlternates();
     try {
-      return await this.call('POST', '/v1/endorse', body);
+      return await this.call('POST', '/v1/endorse', body, false);
     } catch (err) {
       if (!(err instanceof MedLedgerApiError) || err.status !== 0) throw err;
       let last: MedLedgerApiError = err;
       for (const url of await (this.alternates ?? Promise.resolve(Array.isArray(this.failover) ? this.failover : []))) {
         const other = new MedLedgerClient({ url, certPem: this.certPem, signer: this.signer, transport: this.transport, timeoutMs: this.timeoutMs });
         try {
-          return await other.call('POST', '/v1/endorse', body);
+          return await other.call('POST', '/v1/endorse', body, false);
         } catch (e) {
           if (!(e instanceof MedLedgerApiError) || e.status !== 0) throw e;
           last = e;
