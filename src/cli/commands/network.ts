@@ -249,10 +249,21 @@ export function register(program: Command, ctx: CommandContext): void {
     )
     .option('--detach', 'return once the network is ready, leaving the nodes running (stop with medledger down)')
     .option('--demo', "demo mode: each node's console offers its hospital's users for one-click sign-in (never on a real consortium)")
+    .option('--cpu-prof <dir>', 'profile every node process (node --cpu-prof); profiles are written to <dir> when the nodes stop')
     .option('--json', 'print the endpoints as JSON')
     .action(
       async (
-        flags: { orgs: string; consensus: string; dir: string; basePort: string; assetsPolicy: string; detach?: boolean; demo?: boolean; json?: boolean },
+        flags: {
+          orgs: string;
+          consensus: string;
+          dir: string;
+          basePort: string;
+          assetsPolicy: string;
+          detach?: boolean;
+          demo?: boolean;
+          cpuProf?: string;
+          json?: boolean;
+        },
         cmd: Command,
       ) => {
         const out = makeOutput(flags.json ?? false);
@@ -305,7 +316,11 @@ export function register(program: Command, ctx: CommandContext): void {
         if (built?.built) out.info(`web console built (${(built.bytes / 1024).toFixed(0)} KiB)`);
         out.info(`starting ${dirs.length} nodes …`);
         const started = dirs.map((d) => {
-          const pid = spawnNode(d, { detached: flags.detach ?? false, ...(flags.demo ? { env: { MEDLEDGER_CONSOLE_DEMOUSERS: 'true' } } : {}) });
+          const pid = spawnNode(d, {
+            detached: flags.detach ?? false,
+            ...(flags.demo ? { env: { MEDLEDGER_CONSOLE_DEMOUSERS: 'true' } } : {}),
+            ...(flags.cpuProf ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${resolve(flags.cpuProf)}`] } : {}),
+          });
           writeFileSync(join(d, 'node.pid'), `${pid}\n`);
           return { nodeDir: d, pid };
         });
