@@ -407,6 +407,53 @@ describe('REST gateway (3-node raft consortium)', () => {
     });
   });
 
+  describe('batch submit (POST /v1/submit/batch)', () => {
+    it("commits a batch of the caller's envelopes, one status each, in order; a resubmitted one is a duplicate", async () => {
+      const c = client('Hospital3', 'doctor1');
+      try {
+        const prepared = await Promise.all([0, 1, 2].map((i) => c.prepare('assets', 'create', [`batch-${Date.now()}-${i}`, 'bob', '1'])));
+        const results = await c.submitBatch(
+          prepared.map((p) => p.envelope),
+          { waitMs: 20_000 },
+        );
+        assert.deepEqual(
+          results.map((r) => ('error' in r ? r.error.code : r.code)),
+          ['VALID', 'VALID', 'VALID'],
+        );
+        assert.deepEqual(
+          results.map((r) => r.txId),
+          prepared.map((p) => p.txId),
+        );
+        const again = await c.submitBatch([prepared[0]!.envelope], { waitMs: 0 });
+        assert.ok(!('error' in again[0]!) && again[0]!.duplicate === true);
+        await assert.rejects(c.submitBatch([]), (e: MedLedgerApiError) => e.code === 'BAD_REQUEST');
+      } finally {
+        c.close();
+      }
+    });
+
+    it("refuses the whole batch, naming the envelope, when one is not the caller's, malformed, or the batch is too large", async () => {
+      const mine = await endorsedEnvelope('Hospital1', 'doctor1', [`batch-mine-${Date.now()}`, 'eve', '1']);
+      const theirs = await endorsedEnvelope('Hospital1', 'doctor2', [`batch-theirs-${Date.now()}`, 'eve', '1']);
+      const b64 = (e: Bytes): string => Buffer.from(e).toString('base64');
+      const mixed = await raw('POST', '/v1/submit/batch', { body: JSON.stringify({ envelopes: [b64(mine.envelope), b64(theirs.envelope)] }) });
+      assert.equal(mixed.status, 403);
+      assert.equal(mixed.body.error?.code, 'CREATOR_MISMATCH');
+      assert.match(mixed.body.error!.message, /envelopes\[1\]/);
+      const malformed = await raw('POST', '/v1/submit/batch', { body: JSON.stringify({ envelopes: [b64(mine.envelope), 'AAAA'] }) });
+      assert.equal(malformed.status, 400);
+      const tooMany = await raw('POST', '/v1/submit/batch', { body: JSON.stringify({ envelopes: Array.from({ length: 257 }, () => 'AAAA') }) });
+      assert.equal(tooMany.status, 400);
+      const empty = await raw('POST', '/v1/submit/batch', { body: JSON.stringify({ envelopes: [] }) });
+      assert.equal(empty.status, 400);
+      // Neither was ordered: the caller's own envelope is still unknown to the node.
+      const status = await raw('GET', `/v1/tx/${mine.txId}`, {
+        headers: await signedHeaders('GET', `/v1/tx/${mine.txId}`, '', net.user('Hospital1', 'doctor1')),
+      });
+      assert.equal(status.status, 404);
+    });
+  });
+
   describe('resubmitted transactions (issue 16 item 6, decision 1003)', () => {
     it('a committed envelope resubmitted to any gateway or straight to an orderer gets its committed status and never reaches a block again', async () => {
       const c1 = client();

@@ -24,11 +24,13 @@ import type { NodeServices } from '../node/services.ts';
 import {
   BlockParams,
   SignedProposalRequest,
+  SubmitBatchRequest,
   SubmitRequest,
   TxStatusParams,
   WaitQuery,
   type BlockResponseT,
   type EndorseResponseT,
+  type SubmitBatchResponseT,
   type TxStatusT,
   type RawBlockResponseT,
 } from './schemas.ts';
@@ -294,9 +296,8 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
     }
   };
 
-  app.post('/v1/submit', async (req): Promise<TxStatusT> => {
-    const { envelope, tx, waitMs } = decodeSubmitInput(req.body);
-    const me = who(req);
+  /** The caller's own, correctly signed transaction, or ApiError (nothing broadcast). */
+  const checkOwnTx = (tx: ParsedTx, me: Identity): void => {
     checkCreator(tx.proposal.creator, me, 'transaction');
     if (!verify(me.publicKey, tx.envelope.payload, tx.envelope.signature))
       throw new ApiError(
@@ -304,6 +305,68 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
         'BAD_TX_SIGNATURE',
         'the envelope signature does not verify with the creator key (sign the exact txPayload bytes /v1/endorse returned)',
       );
+  };
+
+  app.post('/v1/submit', async (req): Promise<TxStatusT> => {
+    const { envelope, tx, waitMs } = decodeSubmitInput(req.body);
+    checkOwnTx(tx, who(req));
+    return submitOne(envelope, tx, waitMs);
+  });
+
+  const decodeBatchInput = (body: unknown): { items: Array<{ envelope: Bytes; tx: ParsedTx }>; waitMs: number } =>
+    decodeOnce(body, (b) => {
+      const parsed = parseInput(SubmitBatchRequest, b, 'body');
+      const items = parsed.envelopes.map((text, i) => {
+        const envelope = fromBase64(text, `envelopes[${i}]`);
+        try {
+          return { envelope, tx: parseTx(envelope) };
+        } catch (err) {
+          if (err instanceof TxFormatError) throw new ApiError(400, 'MALFORMED_TRANSACTION', `envelopes[${i}]: ${err.message}`);
+          throw err;
+        }
+      });
+      return { items, waitMs: parsed.waitMs ?? 0 };
+    });
+  ctx.signedBodyRoute?.('/v1/submit/batch', (body, nowMs) => {
+    const { items } = decodeBatchInput(body);
+    const first = items[0]!.tx;
+    return authenticateSignedBody({
+      creatorPem: first.proposal.creator,
+      message: first.envelope.payload,
+      signature: first.envelope.signature,
+      what: 'transaction',
+      msp: services.msp,
+      nowMs,
+    });
+  });
+
+  // Many transactions in one request (issue 13): every envelope must be the caller's and verify,
+  // else nothing is broadcast (400/403 naming the first bad one); then each goes its own way and
+  // gets its own status or error, in order.
+  app.post('/v1/submit/batch', async (req): Promise<SubmitBatchResponseT> => {
+    const { items, waitMs } = decodeBatchInput(req.body);
+    const me = who(req);
+    items.forEach(({ tx }, i) => {
+      try {
+        checkOwnTx(tx, me);
+      } catch (err) {
+        if (err instanceof ApiError) throw new ApiError(err.status, err.code, `envelopes[${i}]: ${err.message}`);
+        throw err;
+      }
+    });
+    const settled = await Promise.allSettled(items.map(({ envelope, tx }) => submitOne(envelope, tx, waitMs)));
+    return {
+      results: settled.map((r, i) => {
+        if (r.status === 'fulfilled') return r.value;
+        const e = r.reason instanceof ApiError ? r.reason : new ApiError(500, 'INTERNAL', 'internal error (logged on the node)');
+        if (!(r.reason instanceof ApiError)) log.error({ reason: (r.reason as Error)?.message }, 'api: batch submit item failed');
+        return { txId: items[i]!.tx.proposal.txId, error: { code: e.code, message: e.message } };
+      }),
+    };
+  });
+
+  /** Broadcast one checked transaction (or answer from its txId) and, with waitMs, wait for its commit. */
+  async function submitOne(envelope: Bytes, tx: ParsedTx, waitMs: number): Promise<TxStatusT> {
     const txId = tx.proposal.txId;
     // A txId this node knows is answered with its status and not broadcast again (decision
     // 1003): resubmitting after a lost answer is safe and tells the truth; a replay cannot make
@@ -354,7 +417,7 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
     }
     if (!status) return { txId, status: 'SUBMITTED', code: null, blockNumber: null, reason: '' };
     return status;
-  });
+  }
 
   app.get('/v1/tx/:txId', async (req): Promise<TxStatusT> => {
     const { txId } = parseInput(TxStatusParams, req.params, 'path');

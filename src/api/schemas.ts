@@ -34,6 +34,8 @@ import {
   RawBlockResponse,
   SignedProposalRequest,
   StatusResponse,
+  SubmitBatchRequest,
+  SubmitBatchResponse,
   SubmitRequest,
   TxStatus,
   TxStatusParams,
@@ -61,7 +63,7 @@ export interface RouteSpec {
 const COMMON_ERRORS = [400, 401, 413, 429] as const;
 
 /** Routes whose body is signed by its creator (a proposal, an envelope): no request signature needed (decision 1300). */
-export const SIGNED_BODY_PATHS: ReadonlySet<string> = new Set(['/v1/endorse', '/v1/submit']);
+export const SIGNED_BODY_PATHS: ReadonlySet<string> = new Set(['/v1/endorse', '/v1/submit', '/v1/submit/batch']);
 
 export const ROUTES = {
   health: { method: 'GET', path: '/v1/health', summary: 'Liveness (no authentication)', auth: false, response: HealthResponse, errors: [] },
@@ -142,6 +144,15 @@ export const ROUTES = {
     body: SubmitRequest,
     response: TxStatus,
     errors: [...COMMON_ERRORS, 403, 503, 504],
+  },
+  submitBatch: {
+    method: 'POST',
+    path: '/v1/submit/batch',
+    summary: "Hand several signed transaction envelopes (all the caller's) to the ordering service in one request; one status or error each",
+    auth: true,
+    body: SubmitBatchRequest,
+    response: SubmitBatchResponse,
+    errors: [...COMMON_ERRORS, 403],
   },
   txStatus: {
     method: 'GET',

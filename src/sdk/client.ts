@@ -28,6 +28,9 @@ import {
   RawBlockResponse,
   WhoAmIResponse,
   TxStatus,
+  SubmitBatchResponse,
+  SUBMIT_BATCH_MAX,
+  type SubmitBatchResponseT,
   type BlockEventT,
   type LabJobT,
   type LabSimulationBodyT,
@@ -389,6 +392,32 @@ export class MedLedgerClient {
 
   /** Endorse, check, sign and submit a transaction; by default wait for its validation code. */
   async submit(contract: string, fn: string, args: readonly string[], opts: SubmitOptions = {}): Promise<SubmitResult> {
+    const prepared = await this.prepare(contract, fn, args);
+    const status = await this.deliver(prepared.envelope, prepared.txId, opts.waitMs ?? DEFAULT_WAIT_MS);
+    return { ...status, payload: prepared.payload, endorsers: prepared.endorsers };
+  }
+
+  /**
+   * Submit several envelopes this client signed (prepare()) in one request (POST
+   * /v1/submit/batch, at most SUBMIT_BATCH_MAX): one status or error per envelope, in order. No
+   * failover: an item whose outcome is unknown says so, and resubmitting it is safe.
+   */
+  async submitBatch(envelopes: readonly Bytes[], opts: SubmitOptions = {}): Promise<SubmitBatchResponseT['results']> {
+    if (envelopes.length === 0 || envelopes.length > SUBMIT_BATCH_MAX)
+      throw new MedLedgerApiError(0, 'BAD_REQUEST', `a batch holds 1 to ${SUBMIT_BATCH_MAX} envelopes, got ${envelopes.length}`);
+    const body = { envelopes: envelopes.map((e) => toB64(e)), waitMs: opts.waitMs ?? DEFAULT_WAIT_MS };
+    const r = this.check(SubmitBatchResponse, await this.call('POST', '/v1/submit/batch', body, false));
+    if (r.results.length !== envelopes.length)
+      throw new MedLedgerApiError(502, 'BAD_RESPONSE', `${this.url} answered ${r.results.length} results for ${envelopes.length} envelopes`);
+    return r.results;
+  }
+
+  /** Endorse and check a transaction, and sign it, without submitting it (submitEnvelope, submitBatch). */
+  async prepare(
+    contract: string,
+    fn: string,
+    args: readonly string[],
+  ): Promise<{ txId: string; envelope: Bytes; payload: Bytes; endorsers: readonly string[] }> {
     const { txId, proposalBytes, body } = await this.newSignedProposal(contract, fn, args);
     const endorsed = this.check(EndorseResponse, await this.endorseAnywhere(body));
     const txPayload = fromB64(endorsed.txPayload);
@@ -409,8 +438,7 @@ export class MedLedgerClient {
       throw new MedLedgerApiError(502, 'BAD_GATEWAY_TX', `the gateway returned a transaction this client will not sign: ${(err as Error).message}`);
     }
     const envelope = encodeEnvelope({ payload: txPayload, signature: await this.signer.sign(txPayload) });
-    const status = await this.deliver(envelope, txId, opts.waitMs ?? DEFAULT_WAIT_MS);
-    return { ...status, payload, endorsers: endorsed.endorsers };
+    return { txId, envelope, payload, endorsers: endorsed.endorsers };
   }
 
   /** Commit status; with waitMs, wait for the commit (404 TX_NOT_FOUND without, 504 on timeout). */

@@ -20,6 +20,7 @@ import { startLocalConsortium, type LocalConsortium } from '../../api/local.ts';
 import { ENGINE_NAMES } from '../../node/config.ts';
 import { ORGS_MAX, type EngineName } from '../../node/init.ts';
 import { consortiumEndpoints, MedLedgerApiError, MedLedgerClient, readConsortiumConfig, userCredentials } from '../../sdk/index.ts';
+import { SUBMIT_BATCH_MAX } from '../../protocol/schemas.ts';
 import { CliError, makeOutput, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 
@@ -210,6 +211,8 @@ export interface BenchReport {
   readonly txRequested: number;
   readonly sizeBytes: number;
   readonly clients: number;
+  /** Envelopes per submit request (1: POST /v1/submit each; more: POST /v1/submit/batch). */
+  readonly batch: number;
   readonly committedValid: number;
   readonly committedInvalid: Record<string, number>;
   readonly failed: Record<string, number>;
@@ -266,6 +269,7 @@ interface BenchFlags {
   clients: string;
   dir?: string;
   assetsPolicy: string;
+  batch: string;
   user: string;
   ecdsaMs: string;
   json?: boolean;
@@ -275,7 +279,7 @@ function human(r: BenchReport): string {
   const f = (x: number): string => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 0 : 1) : '-');
   const c = r.signatureCeiling;
   const lines = [
-    `medledger bench: ${r.orgs} orgs, ${r.consensus}, ${r.txRequested} tx of ${r.sizeBytes} B arguments, ${r.clients} clients (${r.mode})`,
+    `medledger bench: ${r.orgs} orgs, ${r.consensus}, ${r.txRequested} tx of ${r.sizeBytes} B arguments, ${r.clients} clients${r.batch > 1 ? `, submit batches of up to ${r.batch}` : ''} (${r.mode})`,
     `  committed      ${r.committedValid} VALID in ${(r.durationMs / 1000).toFixed(1)} s → ${f(r.committedTxPerSecond)} tx/s`,
     `  latency        p50 ${f(r.latencyMs.p50)} ms, p99 ${f(r.latencyMs.p99)} ms, max ${f(r.latencyMs.max)} ms (endorse + submit + commit)`,
     `  blocks         ${r.blocks} (${f(r.txPerBlock)} tx per block)`,
@@ -307,6 +311,54 @@ function human(r: BenchReport): string {
   return lines.join('\n');
 }
 
+/**
+ * Collects the envelopes of concurrent workers into POST /v1/submit/batch requests: a batch leaves
+ * when it is full or, at the latest, on the next turn of the event loop (no added wait).
+ */
+class SubmitBatcher {
+  private queue: Array<{ envelope: Uint8Array; resolve: (r: { code: string | null }) => void; reject: (err: unknown) => void }> = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly client: MedLedgerClient,
+    private readonly max: number,
+  ) {}
+
+  submit(envelope: Uint8Array): Promise<{ code: string | null }> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ envelope, resolve, reject });
+      if (this.queue.length >= this.max) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.queue.length === 0) return;
+    const items = this.queue.splice(0, this.max);
+    if (this.queue.length > 0 && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    this.client
+      .submitBatch(
+        items.map((x) => x.envelope),
+        { waitMs: 60_000 },
+      )
+      .then(
+        (results) =>
+          results.forEach((r, i) => {
+            if ('error' in r) items[i]!.reject(new MedLedgerApiError(0, r.error.code, r.error.message, r.txId));
+            else items[i]!.resolve(r);
+          }),
+        (err: unknown) => items.forEach((x) => x.reject(err)),
+      );
+  }
+}
+
 function increment(map: Record<string, number>, key: string): void {
   map[key] = (map[key] ?? 0) + 1;
 }
@@ -322,6 +374,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--clients <n>', 'concurrent clients (each waits for its commit before the next)', '64')
     .option('--dir <dir>', 'drive this running consortium (medledger up) instead of starting one')
     .option('--assets-policy <policy>', 'endorsement policy of the assets contract (in-process mode): majority, any, or an expression', 'majority')
+    .option('--batch <n>', 'submit envelopes in batches of up to n per request (POST /v1/submit/batch); 1: one /v1/submit each', '1')
     .option('--user <name>', 'demo user of each organisation that submits', 'doctor1')
     .option('--ecdsa-ms <ms>', 'how long to measure each of ECDSA sign and verify', '1000')
     .option('--json', 'print the report as JSON')
@@ -336,6 +389,7 @@ export function register(program: Command, _ctx: CommandContext): void {
         );
       const clients = parsePositiveInt('clients', flags.clients, 4096);
       const ecdsaMs = parsePositiveInt('ecdsa-ms', flags.ecdsaMs, 60_000);
+      const batch = parsePositiveInt('batch', flags.batch, SUBMIT_BATCH_MAX);
       let local: LocalConsortium | null = null;
       let dir: string;
       if (flags.dir) {
@@ -438,14 +492,20 @@ export function register(program: Command, _ctx: CommandContext): void {
         bar?.start(txCount, 0, { rate: '0', failed: 0 });
         const started = performance.now();
         const cpuStart = process.cpuUsage();
-        const worker = async (w: number): Promise<void> => {
+        const batchers = perNode.map((c) => new SubmitBatcher(c, batch));
+        const submitOne = async (w: number, i: number): Promise<{ code: string | null }> => {
           const client = perNode[w % perNode.length]!;
+          if (batch === 1) return client.submit(BENCH_CONTRACT, 'create', benchArgs(runId, i, size), { waitMs: 60_000 });
+          const prepared = await client.prepare(BENCH_CONTRACT, 'create', benchArgs(runId, i, size));
+          return batchers[w % perNode.length]!.submit(prepared.envelope);
+        };
+        const worker = async (w: number): Promise<void> => {
           for (;;) {
             const i = nextIndex++;
             if (i >= txCount) return;
             const t0 = performance.now();
             try {
-              const r = await client.submit(BENCH_CONTRACT, 'create', benchArgs(runId, i, size), { waitMs: 60_000 });
+              const r = await submitOne(w, i);
               if (r.code === 'VALID') {
                 valid += 1;
                 latencies.push(performance.now() - t0);
@@ -509,6 +569,7 @@ export function register(program: Command, _ctx: CommandContext): void {
           txRequested: txCount,
           sizeBytes: size,
           clients,
+          batch,
           committedValid: valid,
           committedInvalid: invalid,
           failed,
