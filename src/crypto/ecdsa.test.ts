@@ -14,6 +14,7 @@ import {
   publicKeyToPem,
   sign,
   verify,
+  verifyUncached,
   verifiedSignatureMemo,
   VerifiedSignatureMemo,
 } from './ecdsa.ts';
@@ -86,6 +87,9 @@ describe('ecdsa p-256', () => {
     const c2 = cryptoCounters();
     assert.equal(c2.verifyCacheHits, c1.verifyCacheHits);
     assert.equal(c2.verifies - c1.verifies, 4, 'failures are recomputed every time');
+    // The uncached form computes every time (what a rate measurement needs).
+    assert.ok(verifyUncached(pair.publicKey, m, sig));
+    assert.equal(cryptoCounters().verifies - c2.verifies, 1);
     // A private key object given as the key is handled (Node verifies with its public half).
     assert.ok(verify(pair.privateKey, m, sig));
   });
