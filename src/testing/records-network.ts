@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Identity } from '../identity/index.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { registerEnrolmentRoutes } from '../api/enrolment-routes.ts';
+import { registerEnrolmentRoutes, type EnrolmentRoutesOptions } from '../api/enrolment-routes.ts';
 import { registerHealthRoutes } from '../api/health-routes.ts';
 import { startApiServer, type ApiServer } from '../api/server.ts';
 import { loadNodeConfig, readPem } from '../node/config.ts';
@@ -54,7 +54,7 @@ export async function startRecordsNetwork(
     recordServedReads?: boolean;
     api?: boolean;
     /** With `api`: also the registration and enrolment routes (decision 1252), each node's store under its data dir. */
-    enrolment?: boolean;
+    enrolment?: boolean | Omit<EnrolmentRoutesOptions, 'storePath'>;
     /**
      * With `api`: also serve the web console (built into `assetsDir`) on a loopback plain-HTTP
      * listener per node (RecordsNetwork.consoleUrls), optionally offering the demo users.
@@ -110,7 +110,10 @@ export async function startRecordsNetwork(
               ...(opts.enrolment
                 ? [
                     (app: FastifyInstance, who: (req: FastifyRequest) => Identity) =>
-                      void registerEnrolmentRoutes(app, who, node, { storePath: join(config.node.dataDir, 'enrolment', 'enrolments.sqlite') }),
+                      void registerEnrolmentRoutes(app, who, node, {
+                        ...(typeof opts.enrolment === 'object' ? opts.enrolment : {}),
+                        storePath: join(config.node.dataDir, 'enrolment', 'enrolments.sqlite'),
+                      }),
                   ]
                 : []),
             ],
