@@ -22,7 +22,7 @@ describe('EnrolmentStore', () => {
     const { registration, secret } = s.register(reg, T0);
     assert.equal(registrationIdOfSecret(secret), registration.id);
     assert.ok(secret.length >= 32 + 1 + 43);
-    assert.equal(statSync(s.path).mode & 0o077, 0);
+    for (const f of [s.path, `${s.path}-wal`, `${s.path}-shm`]) assert.equal(statSync(f).mode & 0o077, 0, `${f} is private`);
     const raw = (s as unknown as { db: { prepare(q: string): { get(): Record<string, unknown> } } }).db.prepare('SELECT * FROM registrations').get();
     assert.ok(!JSON.stringify(raw).includes(secret.split('.')[1]!), 'the secret itself is not stored');
     s.close();

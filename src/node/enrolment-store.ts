@@ -12,7 +12,7 @@
 // key and decides nothing about certificates: the API checks an uploaded certificate against the
 // MSP of the config in force before `issue` records it.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -134,8 +134,12 @@ export class EnrolmentStore {
     this.openMax = opts.openRegistrationsMax ?? OPEN_REGISTRATIONS_MAX_DEFAULT;
     if (!Number.isSafeInteger(this.secretTtlMs) || this.secretTtlMs < 1000) throw new RangeError('secretTtlMs must be an integer >= 1000');
     if (!Number.isSafeInteger(this.openMax) || this.openMax < 1) throw new RangeError('openRegistrationsMax must be a positive integer');
-    mkdirSync(dirname(path), { recursive: true });
-    const fresh = !existsSync(path);
+    // Names of people and their roles: readable by the node's user only. The file is made 0600
+    // before SQLite opens it, so its -wal and -shm files (which SQLite creates with the database
+    // file's mode) are too; the directory is the node's own.
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    if (!existsSync(path)) writeFileSync(path, '', { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -146,8 +150,6 @@ export class EnrolmentStore {
       csr_pem TEXT, public_key_pem TEXT, requested_at_ms INTEGER,
       cert_pem TEXT, serial_hex TEXT, issued_at_ms INTEGER, collected_at_ms INTEGER)`);
     this.db.exec('CREATE INDEX IF NOT EXISTS registrations_name ON registrations (name)');
-    // Names of people and their roles: readable by the node's user only.
-    if (fresh) chmodSync(path, 0o600);
   }
 
   close(): void {
