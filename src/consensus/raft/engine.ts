@@ -861,7 +861,7 @@ export class RaftEngine implements Engine<RaftMessage> {
   private cutBlocks(due: boolean): void {
     if (this.role !== 'leader' || this.leadTransferee !== null || !this.proj) return;
     let appended = false;
-    while (this.cutter.size > 0 && (due || this.cutter.hasFullBatch())) {
+    while (this.cutter.size > 0 && (due || this.cutter.hasFullBatch() || this.log.lastIndex() - this.commit < this.options.eagerCutUncommittedMax)) {
       if (this.log.lastIndex() - this.commit >= this.options.uncommittedEntriesMax) break;
       const batch = this.cutter.cut();
       const kept = batch.filter((p) => this.proj!.dedup.markDecided(p));
