@@ -170,7 +170,9 @@ export async function etcdStatus(session: http2.ClientHttp2Session): Promise<Etc
 
 /** Keys under `prefix` with their versions (KeyValue.version = 4): a key put once has version 1. */
 export async function etcdRange(session: http2.ClientHttp2Session, prefix: Uint8Array, countOnly: boolean): Promise<{ count: number; versions: number[] }> {
-  const fields = decodeFields(await grpcUnary(session, '/etcdserverpb.KV/Range', encodeRangeRequest(prefix, prefixEnd(prefix), { countOnly, keysOnly: !countOnly })));
+  const fields = decodeFields(
+    await grpcUnary(session, '/etcdserverpb.KV/Range', encodeRangeRequest(prefix, prefixEnd(prefix), { countOnly, keysOnly: !countOnly })),
+  );
   const versions = fields.filter((f) => f.no === 2 && f.bytes).map((f) => Number(decodeFields(f.bytes!).find((k) => k.no === 4)?.varint ?? 0n));
   return { count: Number(fields.find((f) => f.no === 4)?.varint ?? 0n), versions };
 }

@@ -17,6 +17,7 @@
 // ports, prints one JSON line {"p2pPort","clientPort"} on stdout, then reads one JSON line
 // {"peers": {id: wss url}} on stdin and starts ticking. It exits when stdin closes.
 import http2 from 'node:http2';
+import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createPublicKey, type KeyObject } from 'node:crypto';
@@ -58,6 +59,7 @@ export const PAYLOAD_ID_BYTES = 16;
 const BODY_BYTES_MAX = 64 * 1024;
 const ORDERED_IDS_MAX = 200_000;
 const CLIENT_ID = 'bench-client';
+const TRACE = process.env['MEDLEDGER_BENCH_TRACE'] === '1';
 
 export function payloadId(payload: Bytes): string {
   return Buffer.from(payload.subarray(0, PAYLOAD_ID_BYTES)).toString('hex');
@@ -153,6 +155,7 @@ class OrderingNode {
   }
 
   private onPeerMessage(from: string, channel: string, payload: Bytes): void {
+    if (TRACE) process.stderr.write(`${this.config.id} ${performance.now().toFixed(1)} recv ${from.slice(-4)}\n`);
     if (channel !== 'consensus' || !this.config.members.includes(from)) return;
     let message: EngineMessage;
     try {
@@ -185,6 +188,10 @@ class OrderingNode {
     try {
       while (this.engine.hasReady()) {
         const rd = this.engine.ready();
+        if (TRACE)
+          process.stderr.write(
+            `${this.config.id} ${performance.now().toFixed(1)} persist ${rd.persist.length} msgs ${rd.messages.map((m) => `${m.to.slice(-4)}:${m.message.type}${'entries' in m.message ? `(${(m.message as { entries: unknown[] }).entries.length})` : ''}`).join(',')} decided ${rd.decided.map((d) => d.proposals.length).join(',')}\n`,
+          );
         try {
           this.wal.apply(rd.persist);
         } catch (err) {

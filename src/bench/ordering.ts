@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -52,6 +52,8 @@ export interface LevelResult {
   readonly submitted: number;
   readonly ordered: number;
   readonly duplicates: number;
+  /** CPU time of the 3 server processes during the level (warm-up included; Linux /proc), per ordered payload. */
+  readonly serverCpuMsPerOp: number | null;
 }
 
 export interface SystemResult {
@@ -81,12 +83,33 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+/** User + system CPU seconds of these processes so far (Linux /proc/<pid>/stat), or null elsewhere. */
+export function processCpuSeconds(pids: readonly number[]): number | null {
+  let total = 0;
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return null;
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After the command: state is field 3, utime field 14, stime field 15 (1-based in proc(5)).
+    total += (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return total;
+}
+
+function cpuMsPerOp(before: number | null, after: number | null, ordered: number): number | null {
+  return before === null || after === null || ordered <= 0 ? null : ((after - before) * 1000) / ordered;
+}
+
 // ------------------------------------------------------------------ closed-loop load
 
 type Submit = (session: http2.ClientHttp2Session, payload: Buffer) => Promise<void>;
 
 interface LoadResult {
-  readonly level: Omit<LevelResult, 'ordered' | 'duplicates'>;
+  readonly level: Omit<LevelResult, 'ordered' | 'duplicates' | 'serverCpuMsPerOp'>;
   readonly ackedIds: string[];
 }
 
@@ -251,11 +274,16 @@ async function startMedLedgerCluster(dir: string, o: { drive: 'coalesced' | 'imm
     };
     const configPath = join(nodeDir, 'config.json');
     writeFileSync(configPath, JSON.stringify(config), { mode: 0o600 });
-    const child = spawn(process.execPath, ['--import', loader, entry.pathname, configPath], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MEDLEDGER_LOG_LEVEL: 'warn' } });
+    const child = spawn(
+      process.execPath,
+      [...(process.env['MEDLEDGER_BENCH_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', loader, entry.pathname, configPath],
+      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MEDLEDGER_LOG_LEVEL: 'warn' } },
+    );
     const log: string[] = [];
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (s: string) => {
-      if (log.length < 200) log.push(s);
+      if (process.env['MEDLEDGER_BENCH_TRACE'] === '1') process.stderr.write(s);
+      else if (log.length < 200) log.push(s);
     });
     stderr.push(log);
     children.push(child);
@@ -346,10 +374,17 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
   const dir = mkdtempSync(join(tmpdir(), 'medledger-bench-ordering-'));
   const runTag = randomBytes(4);
   const keepIds = options.keepIds ?? false;
-  const load = { seconds: options.seconds, warmupSeconds: options.warmupSeconds, payloadBytes, runTag, keepIds, ...(options.opsMax !== undefined ? { opsMax: options.opsMax } : {}) };
+  const load = {
+    seconds: options.seconds,
+    warmupSeconds: options.warmupSeconds,
+    payloadBytes,
+    runTag,
+    keepIds,
+    ...(options.opsMax !== undefined ? { opsMax: options.opsMax } : {}),
+  };
   try {
     // MedLedger
-    const drive = options.drive ?? 'coalesced';
+    const drive = options.drive ?? 'immediate';
     const eagerCut = options.eagerCut ?? 1;
     progress('starting 3 MedLedger Raft orderer processes …');
     const ml = await startMedLedgerCluster(join(dir, 'medledger'), { drive, eagerCut, tickMs: options.tickMs ?? 100 });
@@ -361,9 +396,12 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
       for (const c of options.concurrency) {
         const url = await ml.leaderUrl();
         const before = await getJson<NodeStatus>(url, '/status');
+        const cpuBefore = processCpuSeconds(ml.pids);
         const r = await closedLoop({ url, submit: medledgerSubmit, concurrency: c, ...load });
+        const cpuAfter = processCpuSeconds(ml.pids);
         const after = await getJson<NodeStatus>(url, '/status');
-        mlLevels.push({ ...r.level, ordered: after.decided - before.decided, duplicates: after.duplicates - before.duplicates });
+        const ordered = after.decided - before.decided;
+        mlLevels.push({ ...r.level, ordered, duplicates: after.duplicates - before.duplicates, serverCpuMsPerOp: cpuMsPerOp(cpuBefore, cpuAfter, ordered) });
         mlAcked.push(...r.ackedIds);
         progress(`medledger ${c} in flight: ${r.level.opsPerSecond.toFixed(0)} payloads/s, p50 ${r.level.latencyMs.p50.toFixed(2)} ms`);
       }
@@ -398,9 +436,14 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
       try {
         for (const c of options.concurrency) {
           const url = await cluster.leaderUrl();
+          const cpuBefore = processCpuSeconds(cluster.pids);
           const r = await closedLoop({ url, submit: etcdSubmit, concurrency: c, ...load });
+          const cpuAfter = processCpuSeconds(cluster.pids);
           // Every key is put once: the keys of this level, and each key's version (1 = put once).
-          const prefix = Buffer.concat([Buffer.from('bench/'), Buffer.from(Buffer.concat([runTag, Buffer.from([c >>> 24, (c >>> 16) & 255, (c >>> 8) & 255, c & 255])]).toString('hex'))]);
+          const prefix = Buffer.concat([
+            Buffer.from('bench/'),
+            Buffer.from(Buffer.concat([runTag, Buffer.from([c >>> 24, (c >>> 16) & 255, (c >>> 8) & 255, c & 255])]).toString('hex')),
+          ]);
           const s = http2.connect(url);
           s.on('error', () => undefined);
           let ordered = 0;
@@ -413,7 +456,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
           } finally {
             s.close();
           }
-          levels.push({ ...r.level, ordered, duplicates });
+          levels.push({ ...r.level, ordered, duplicates, serverCpuMsPerOp: cpuMsPerOp(cpuBefore, cpuAfter, ordered) });
           acked.push(...r.ackedIds);
           progress(`etcd ${c} in flight: ${r.level.opsPerSecond.toFixed(0)} puts/s, p50 ${r.level.latencyMs.p50.toFixed(2)} ms`);
         }
@@ -434,7 +477,13 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
       payloadBytes,
       secondsPerLevel: options.seconds,
       warmupSecondsPerLevel: options.warmupSeconds,
-      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version, loadAverage1m: loadavg()[0] ?? 0, etcd: etcd?.version ?? null },
+      machine: {
+        cpu: cpus()[0]?.model ?? 'unknown',
+        cores: availableParallelism(),
+        node: process.version,
+        loadAverage1m: loadavg()[0] ?? 0,
+        etcd: etcd?.version ?? null,
+      },
       medledger,
       etcd: etcdResult,
       notes,
@@ -456,7 +505,7 @@ export function renderOrderingReport(r: OrderingBenchReport): string {
   lines.push(`  MedLedger: ${r.medledger.description}`);
   lines.push(`  etcd:      ${r.etcd ? r.etcd.description : 'not measured'}`);
   lines.push('');
-  const header = ['in flight', 'MedLedger ops/s', 'p50 ms', 'p99 ms', 'etcd ops/s', 'p50 ms', 'p99 ms', 'ML/etcd'];
+  const header = ['in flight', 'MedLedger ops/s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'etcd ops/s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'ML/etcd ops/s'];
   const rows: string[][] = [header];
   r.medledger.levels.forEach((m, i) => {
     const e = r.etcd?.levels[i];
@@ -465,17 +514,22 @@ export function renderOrderingReport(r: OrderingBenchReport): string {
       fmt(m.opsPerSecond),
       fmt(m.latencyMs.p50, 2),
       fmt(m.latencyMs.p99, 2),
+      fmt(m.serverCpuMsPerOp ?? Number.NaN, 3),
       e ? fmt(e.opsPerSecond) : '–',
       e ? fmt(e.latencyMs.p50, 2) : '–',
       e ? fmt(e.latencyMs.p99, 2) : '–',
+      e ? fmt(e.serverCpuMsPerOp ?? Number.NaN, 3) : '–',
       e && e.opsPerSecond > 0 ? `${fmt(m.opsPerSecond / e.opsPerSecond, 2)}×` : '–',
     ]);
   });
   const widths = header.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   for (const row of rows) lines.push(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+  lines.push('CPU ms/op: CPU time of the 3 server processes (user + system, warm-up included) per payload ordered');
   lines.push('');
   const check = (s: SystemResult): string =>
-    s.levels.map((l) => `${l.concurrency}: ${l.ordered}/${l.submitted} ordered, ${l.duplicates} dup${l.errors ? `, ${l.errors} errors (${l.firstError})` : ''}`).join('; ');
+    s.levels
+      .map((l) => `${l.concurrency}: ${l.ordered}/${l.submitted} ordered, ${l.duplicates} dup${l.errors ? `, ${l.errors} errors (${l.firstError})` : ''}`)
+      .join('; ');
   lines.push(`exactly once — MedLedger ${check(r.medledger)}`);
   if (r.etcd) lines.push(`exactly once — etcd      ${check(r.etcd)}`);
   lines.push(
