@@ -51,6 +51,8 @@ export interface OrderingNodeConfig {
   readonly drive: 'coalesced' | 'immediate';
   /** Raft option eagerCutUncommittedMax (0: cut only full batches or on the cutter's timeout). */
   readonly eagerCut: number;
+  /** Raft option syncCommitIndex (true: the node's default). */
+  readonly syncCommitIndex: boolean;
   readonly countMax: number;
   readonly timeoutTicks: number;
 }
@@ -106,7 +108,7 @@ class OrderingNode {
       signer: keyPairSigner(config.id, { privateKey: key, publicKey: createPublicKey(key) }),
       verifier: directoryVerifier(keys),
       cutter: { countMax: config.countMax, sizeBytesMax: 1024 * 1024, timeoutTicks: config.timeoutTicks, pendingMax: 50_000 },
-      options: { eagerCutUncommittedMax: config.eagerCut, pendingProposalsMax: 50_000, uncommittedEntriesMax: 4096 },
+      options: { eagerCutUncommittedMax: config.eagerCut, syncCommitIndex: config.syncCommitIndex, pendingProposalsMax: 50_000, uncommittedEntriesMax: 4096 },
     });
     this.transport = new Transport({
       selfId: config.id,

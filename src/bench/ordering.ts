@@ -34,6 +34,8 @@ export interface OrderingBenchOptions {
   /** MedLedger driver: see OrderingNodeConfig.drive. */
   readonly drive?: 'coalesced' | 'immediate';
   readonly eagerCut?: number;
+  /** Raft syncCommitIndex false: a commit-only hard state waits for the next durable write. */
+  readonly lazyCommit?: boolean;
   readonly tickMs?: number;
   /** Keep the id of every payload acknowledged (exactly-once checks in tests). */
   readonly keepIds?: boolean;
@@ -244,7 +246,10 @@ interface MedLedgerCluster {
   stop(): Promise<void>;
 }
 
-async function startMedLedgerCluster(dir: string, o: { drive: 'coalesced' | 'immediate'; eagerCut: number; tickMs: number }): Promise<MedLedgerCluster> {
+async function startMedLedgerCluster(
+  dir: string,
+  o: { drive: 'coalesced' | 'immediate'; eagerCut: number; syncCommitIndex: boolean; tickMs: number },
+): Promise<MedLedgerCluster> {
   const orgs = ['Ord1', 'Ord2', 'Ord3'];
   const consortium = await createConsortium({ orgs });
   const ids = orgs.map((org) => consortium.nodes.get(org)!.commonName);
@@ -269,6 +274,7 @@ async function startMedLedgerCluster(dir: string, o: { drive: 'coalesced' | 'imm
       tickMs: o.tickMs,
       drive: o.drive,
       eagerCut: o.eagerCut,
+      syncCommitIndex: o.syncCommitIndex,
       countMax: 10_000,
       timeoutTicks: 1,
     };
@@ -387,7 +393,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
     const drive = options.drive ?? 'immediate';
     const eagerCut = options.eagerCut ?? 1;
     progress('starting 3 MedLedger Raft orderer processes …');
-    const ml = await startMedLedgerCluster(join(dir, 'medledger'), { drive, eagerCut, tickMs: options.tickMs ?? 100 });
+    const ml = await startMedLedgerCluster(join(dir, 'medledger'), { drive, eagerCut, syncCommitIndex: !options.lazyCommit, tickMs: options.tickMs ?? 100 });
     const mlLevels: LevelResult[] = [];
     const mlAcked: string[] = [];
     let mlOrderedIds: string[] | undefined;
@@ -413,7 +419,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
     }
     const medledger: SystemResult = {
       system: 'medledger',
-      description: `3 Raft orderer processes (consensus/raft + node/wal.ts fsync per Ready + mTLS WebSocket transport), driver ${drive}, eagerCutUncommittedMax ${eagerCut}; client: HTTP/2 POST /submit to the leader`,
+      description: `3 Raft orderer processes (consensus/raft + node/wal.ts fsync per Ready + mTLS WebSocket transport), driver ${drive}, eagerCutUncommittedMax ${eagerCut}, syncCommitIndex ${!options.lazyCommit}; client: HTTP/2 POST /submit to the leader`,
       levels: mlLevels,
       walFsyncs,
       ...(keepIds ? { ackedIds: mlAcked, orderedIds: mlOrderedIds ?? [] } : {}),
