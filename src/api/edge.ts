@@ -198,7 +198,9 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
   });
   app.addHook('preHandler', async (req) => {
     const path = req.url.split('?')[0]!;
-    if (isOpen(path)) return;
+    // A route may declare itself open (`config: { unauthenticated: true }`): enrolment, whose
+    // caller has no certificate yet and is gated by a secret and its own limits instead.
+    if (isOpen(path) || (req.routeOptions.config as { unauthenticated?: boolean } | undefined)?.unauthenticated === true) return;
     const nowMs = clock();
     const byBody = req.method === 'POST' && req.headers[AUTH_HEADERS.signature] === undefined ? signedBodyRoutes.get(path) : undefined;
     const identity = byBody

@@ -3,6 +3,7 @@
 // and errors.
 import { z } from 'zod';
 import { AUTH_HEADERS } from '../protocol/request-signing.ts';
+import { ENROLMENT_ROUTES } from '../protocol/enrolment-schemas.ts';
 import {
   ReadyResponse,
   LogLevelRequest,
@@ -47,7 +48,7 @@ import {
 export * from '../protocol/schemas.ts';
 
 export interface RouteSpec {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'PUT';
   /** Fastify syntax (:param); the OpenAPI document uses {param}. */
   readonly path: string;
   readonly summary: string;
@@ -261,6 +262,8 @@ export const ROUTES = {
     response: LabJob,
     errors: [...COMMON_ERRORS, 403, 404],
   },
+  // Registration and enrolment (decision 1252): protocol/enrolment-schemas.ts.
+  ...ENROLMENT_ROUTES,
 } as const satisfies Record<string, RouteSpec>;
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {

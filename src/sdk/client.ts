@@ -554,7 +554,7 @@ export class MedLedgerClient {
    * One request (signed for this node unless `signed` is false); the JSON answer, or
    * MedLedgerApiError. Public for the SDK's other clients (HealthClient's content routes).
    */
-  async call(method: 'GET' | 'POST', path: string, body?: unknown, signed = true): Promise<unknown> {
+  async call(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, signed = true): Promise<unknown> {
     const bytes = body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(body));
     for (let attempt = 1; ; attempt++) {
       const headers: Record<string, string> = signed

@@ -46,12 +46,14 @@ async function startNodeCommand(configPath: string): Promise<void> {
     throw err;
   }
   process.env.MEDLEDGER_LOG_LEVEL ??= config.log.level;
-  const [{ MedLedgerNode, NodeStartError }, { apiLimitsOf, startApiServer }, { registerHealthRoutes }, { RecordService }] = await Promise.all([
-    import('../../node/node.ts'),
-    import('../../api/index.ts'),
-    import('../../api/health-routes.ts'),
-    import('../../records/service.ts'),
-  ]);
+  const [{ MedLedgerNode, NodeStartError }, { apiLimitsOf, startApiServer }, { registerHealthRoutes }, { RecordService }, { registerEnrolmentRoutes }] =
+    await Promise.all([
+      import('../../node/node.ts'),
+      import('../../api/index.ts'),
+      import('../../api/health-routes.ts'),
+      import('../../records/service.ts'),
+      import('../../api/enrolment-routes.ts'),
+    ]);
   let node: MedLedgerNode;
   try {
     node = await MedLedgerNode.start(config);
@@ -71,7 +73,11 @@ async function startNodeCommand(configPath: string): Promise<void> {
     // The off-chain record service (issue 6): blobs, keys, 'records'/'stats' channels, REST routes.
     const records = RecordService.attach(node);
     api = await startApiServer(node, {
-      routes: [(app, who) => registerHealthRoutes(app, who, records)],
+      routes: [
+        (app, who) => registerHealthRoutes(app, who, records),
+        // Registration and enrolment (decision 1252): node-local, under the data dir.
+        (app, who) => void registerEnrolmentRoutes(app, who, node, { storePath: join(config.node.dataDir, 'enrolment', 'enrolments.sqlite') }),
+      ],
       host: config.listen.api.host,
       port: config.listen.api.port,
       tls: {
