@@ -15,7 +15,7 @@ import { majority } from '../ledger/membership.ts';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { createConsortium, saveConsortium, type Consortium, type ConsortiumUserSpec, type Role } from '../identity/index.ts';
+import { createConsortium, parsePolicy, saveConsortium, type Consortium, type ConsortiumUserSpec, type Role } from '../identity/index.ts';
 import { newPseudonymKey, pseudonymOf, savePseudonymKey } from '../identity/pseudonym.ts';
 import { encodeBlock } from '../ledger/block.ts';
 import { genesisBlock, type ConsortiumConfig, type NodeEndpointConfig, type OrderingConfig } from '../ledger/config.ts';
@@ -68,6 +68,11 @@ export interface InitOptions {
   /** Engine options merged over the defaults (tests: e.g. raft snapshotEntries to force snapshots). */
   readonly engineOptions?: Readonly<Record<string, unknown>>;
   /**
+   * Endorsement policy of the `assets` contract (the benchmark's): 'majority' (the default),
+   * 'any' (one peer of any organisation), or a policy expression.
+   */
+  readonly assetsPolicy?: string;
+  /**
    * Where node i listens and how the others reach it, when that is not `host` and basePort + 2i
    * (the fault suite: each node in its own network namespace, p2p traffic through a fault proxy).
    */
@@ -102,6 +107,19 @@ export function nodeIdOf(org: string): string {
 
 /** The default endorsement policy (a majority of the organisations' peers) lives with the config transforms. */
 export { majority };
+
+/** One peer of any of the organisations. */
+export function anyOrg(orgs: readonly string[]): string {
+  return `OutOf(1, ${orgs.map((o) => `'${o}.peer'`).join(', ')})`;
+}
+
+/** 'majority', 'any', or a policy expression (checked by parsePolicy). */
+export function assetsPolicyText(choice: string | undefined, orgs: readonly string[]): string {
+  if (choice === undefined || choice === 'majority') return majority(orgs);
+  if (choice === 'any') return anyOrg(orgs);
+  parsePolicy(choice);
+  return choice;
+}
 
 export function engineOptions(engine: EngineName, nodes: readonly NodeEndpointConfig[]): Record<string, unknown> {
   switch (engine) {
@@ -208,7 +226,7 @@ export async function initConsortium(options: InitOptions): Promise<InitResult> 
     orgs: orgs.map((org) => ({ org, caCertPem: consortium.orgCas.get(org)!.certPem })),
     orderers: orgs.map((org) => ({ id: nodeIdOf(org), org, certPem: consortium.nodes.get(org)!.certPem })),
     contracts: [
-      { name: 'assets', version: '1', endorsementPolicy: majority(orgs) },
+      { name: 'assets', version: '1', endorsementPolicy: assetsPolicyText(options.assetsPolicy, orgs) },
       { name: HEALTH_CONTRACT, version: '1', endorsementPolicy: majority(orgs) },
     ],
     ordering,

@@ -142,6 +142,35 @@ export const TxStatus = z
   })
   .meta({ id: 'TxStatus' });
 
+/** Envelopes one POST /v1/submit/batch may carry (issue 13: one request for many transactions). */
+export const SUBMIT_BATCH_MAX = 256;
+
+export const SubmitBatchRequest = z
+  .object({
+    envelopes: z
+      .array(Base64)
+      .min(1)
+      .max(SUBMIT_BATCH_MAX)
+      .meta({ description: `1 to ${SUBMIT_BATCH_MAX} DAG-CBOR TxEnvelopes, base64, all created (and signed) by the caller` }),
+    waitMs: z.number().int().min(0).max(WAIT_MS_MAX).optional().meta({ description: 'wait up to this long for every commit (0: return once ordered)' }),
+  })
+  .strict();
+
+export const SubmitBatchResponse = z
+  .object({
+    results: z
+      .array(
+        z.union([
+          TxStatus,
+          z
+            .object({ txId: TxId, error: z.object({ code: z.string(), message: z.string() }) })
+            .meta({ description: 'this transaction failed; the others are unaffected' }),
+        ]),
+      )
+      .meta({ description: 'one per envelope, in order' }),
+  })
+  .meta({ id: 'SubmitBatchResponse' });
+
 export const TxStatusParams = z.object({ txId: TxId }).strict();
 export const WaitQuery = z.object({ waitMs: WaitMs.optional() }).strict();
 
@@ -353,6 +382,7 @@ export type RawBlockResponseT = z.infer<typeof RawBlockResponse>;
 export type ConfigResponseT = z.infer<typeof ConfigResponse>;
 export type EndorseResponseT = z.infer<typeof EndorseResponse>;
 export type TxStatusT = z.infer<typeof TxStatus>;
+export type SubmitBatchResponseT = z.infer<typeof SubmitBatchResponse>;
 export type BlockResponseT = z.infer<typeof BlockResponse>;
 export type BlockEventT = z.infer<typeof BlockEvent>;
 export type ContractEventT = z.infer<typeof ContractEventData>;
