@@ -367,7 +367,10 @@ function increment(map: Record<string, number>, key: string): void {
 export function register(program: Command, _ctx: CommandContext): void {
   program
     .command('bench')
-    .description('Drive real nodes through the REST gateway: committed tx/s, latency p50/p99, and the signature ceiling of this machine')
+    .description(
+      'Drive real nodes through the REST gateway: committed tx/s, latency p50/p99, and the signature ceiling of this machine. ' +
+        '`medledger bench --ordering` measures the ordering service alone against etcd (see its --help)',
+    )
     .option('--orgs <n>', 'hospitals (in-process mode)', '3')
     .option('--consensus <engine>', `${ENGINE_NAMES.join('|')} (in-process mode)`, 'raft')
     .option('--tx <n>', 'transactions to submit', '20000')
