@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseCertificate, parsePrivateKey, sign } from '../crypto/index.ts';
 import { createEnrolmentRequest, enrolFromRequest } from '../identity/enrolment.ts';
 import { loadConsortium } from '../identity/index.ts';
-import { loadPseudonymKey, pseudonymOf } from '../identity/pseudonym.ts';
+import { loadPseudonymKey, patientPseudonymOf } from '../identity/pseudonym.ts';
 import type { ConfigSigner } from '../ledger/config-update.ts';
 import { MedLedgerApiError, MedLedgerClient } from '../sdk/client.ts';
 import { collectEnrolment, EnrolmentAdmin, requestEnrolment } from '../sdk/enrolment.ts';
@@ -241,7 +241,7 @@ describe('identity lifecycle end to end: CLI and SDK, the CA key only on the adm
       id: string;
       pseudonym: string;
     };
-    assert.equal(reg.pseudonym, pseudonymOf(loadPseudonymKey(join(net.dir, 'crypto'), ORG), 'carol'));
+    assert.equal(reg.pseudonym, patientPseudonymOf(loadPseudonymKey(join(net.dir, 'crypto'), ORG), ORG, 'carol'));
     const k = await createEnrolmentRequest('carol');
     await requestEnrolment({ url, caPem }, { secret: reg.secret, csrPem: k.csrPem });
     await ok(['user', 'enrol', '--dir', net.dir, '--org', ORG, '--pending']);

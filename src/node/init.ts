@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { createConsortium, parsePolicy, saveConsortium, type Consortium, type ConsortiumUserSpec, type Role } from '../identity/index.ts';
-import { newPseudonymKey, pseudonymOf, savePseudonymKey } from '../identity/pseudonym.ts';
+import { newPseudonymKey, patientPseudonymOf, savePseudonymKey } from '../identity/pseudonym.ts';
 import { encodeBlock } from '../ledger/block.ts';
 import { genesisBlock, type ConsortiumConfig, type NodeEndpointConfig, type OrderingConfig } from '../ledger/config.ts';
 import { ENGINE_NAMES } from './config.ts';
@@ -52,7 +52,7 @@ export const DEMO_USERS: ReadonlyArray<{ commonName: string; role: Role }> = [
  * patient's pseudonym when it re-issues their certificate.
  */
 export function demoUsersOf(org: string, pseudonymKey: string): ConsortiumUserSpec[] {
-  return DEMO_USERS.map((u) => (u.role === 'patient' ? { ...u, pseudonym: pseudonymOf(pseudonymKey, `${org}/${u.commonName}`) } : { ...u }));
+  return DEMO_USERS.map((u) => (u.role === 'patient' ? { ...u, pseudonym: patientPseudonymOf(pseudonymKey, org, u.commonName) } : { ...u }));
 }
 
 export interface InitOptions {

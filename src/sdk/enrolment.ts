@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { utf8 } from '../codec/index.ts';
 import { createRevocationList, isIssuableRole, type CertificateAuthority } from '../identity/index.ts';
 import { enrolFromRequest } from '../identity/enrolment.ts';
-import { pseudonymOf } from '../identity/pseudonym.ts';
+import { patientPseudonymOf } from '../identity/pseudonym.ts';
 import { configWithRevocation, type ConfigSigner } from '../ledger/config-update.ts';
 import {
   CertificateResponse,
@@ -77,8 +77,8 @@ export class EnrolmentAdmin {
   }
 
   /** Register a patient: their pseudonym is derived here with the hospital's pseudonymisation key (decision 0906). */
-  registerPatient(name: string, pseudonymKey: string): Promise<RegistrationResponseT> {
-    return this.register({ name, role: 'patient', pseudonym: pseudonymOf(pseudonymKey, name) });
+  registerPatient(name: string, org: string, pseudonymKey: string): Promise<RegistrationResponseT> {
+    return this.register({ name, role: 'patient', pseudonym: patientPseudonymOf(pseudonymKey, org, name) });
   }
 
   async pending(): Promise<PendingEnrolmentT[]> {
@@ -114,7 +114,8 @@ export class EnrolmentAdmin {
         if (p.role === 'patient') {
           if (opts.pseudonymKey === undefined)
             throw new MedLedgerApiError(0, 'NO_PSEUDONYM_KEY', "a patient's certificate needs the hospital's pseudonymisation key");
-          pseudonym = pseudonymOf(opts.pseudonymKey, p.name);
+          if (ca.org === null) throw new MedLedgerApiError(0, 'NOT_AN_ORG_CA', "patients are issued by their hospital's CA, not the consortium root");
+          pseudonym = patientPseudonymOf(opts.pseudonymKey, ca.org, p.name);
           if (p.pseudonym !== pseudonym)
             throw new MedLedgerApiError(
               0,

@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { parseCertificate, parsePrivateKey, sign } from '../../crypto/index.ts';
 import { createEnrolmentRequest, enrolFromRequest, readEnrolmentRequest } from '../../identity/enrolment.ts';
 import { isIssuableRole, isValidIdentityName, loadConsortium, ROLES, type CertificateAuthority, type Role } from '../../identity/index.ts';
-import { loadPseudonymKey, pseudonymOf } from '../../identity/pseudonym.ts';
+import { loadPseudonymKey, patientPseudonymOf } from '../../identity/pseudonym.ts';
 import type { ConfigSigner } from '../../ledger/config-update.ts';
 import { collectEnrolment, EnrolmentAdmin, requestEnrolment, revokeCertificates } from '../../sdk/enrolment.ts';
 import { clientFromDir, MedLedgerApiError, type MedLedgerClient } from '../../sdk/index.ts';
@@ -133,7 +133,7 @@ export function register(program: Command, ctx: CommandContext): void {
       let pseudonym: string | undefined;
       if (flags.role === 'patient') {
         try {
-          pseudonym = pseudonymOf(loadPseudonymKey(join(dir, 'crypto'), org), flags.name);
+          pseudonym = patientPseudonymOf(loadPseudonymKey(join(dir, 'crypto'), org), org, flags.name);
         } catch (err) {
           throw new CliError(`a patient is registered where ${org}'s pseudonymisation key is: ${(err as Error).message}`, 2);
         }
@@ -239,7 +239,7 @@ export function register(program: Command, ctx: CommandContext): void {
         const requested = await readEnrolmentRequest(csrPem).catch(failure);
         // A patient's certificate names their pseudonym, derived by their hospital's key from the
         // login name they asked with (decision 0906): their name never reaches the chain.
-        const pseudonym = role === 'patient' ? pseudonymOf(loadPseudonymKey(join(dir, 'crypto'), org), requested.commonName) : undefined;
+        const pseudonym = role === 'patient' ? patientPseudonymOf(loadPseudonymKey(join(dir, 'crypto'), org), org, requested.commonName) : undefined;
         const issued = await enrolFromRequest(ca, csrPem, { role, ...(pseudonym ? { pseudonym, commonName: pseudonym } : {}) }).catch(failure);
         const target = resolve(flags.out ?? join(dir, 'crypto', org, requested.commonName, 'cert.pem'));
         mkdirSync(resolve(target, '..'), { recursive: true });
