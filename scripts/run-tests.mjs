@@ -28,6 +28,8 @@ function walk(dir, out) {
 const INTEGRATION = [
   'src/api/api.test.ts',
   'src/api/health-routes.test.ts',
+  'src/bench/ordering.test.ts',
+  'src/cli/commands/bench-ordering.test.ts',
   'src/cli/commands/health.test.ts',
   'src/cli/commands/org.test.ts',
   'src/cli/commands/tx.test.ts',

@@ -348,6 +348,112 @@ describe('REST gateway (3-node raft consortium)', () => {
     });
   });
 
+  describe('signed bodies authenticate /v1/endorse and /v1/submit without a request signature (decision 1300)', () => {
+    const proposalBody = (who: { certPem: string; keyPem: string }, opts: { timestampMs?: number; signWith?: string } = {}): { txId: string; body: string } => {
+      const proposal = buildProposal({
+        contract: 'assets',
+        fn: 'create',
+        args: [`body-auth-${randomBytes(4).toString('hex')}`, 'eve', '1'],
+        creator: who.certPem,
+        nonce: new Uint8Array(randomBytes(24)),
+        timestampMs: opts.timestampMs ?? Date.now(),
+      });
+      const key = parsePrivateKey(opts.signWith ?? who.keyPem);
+      const signed = signProposal(proposal, { sign: (m) => sign(key, m) });
+      return { txId: proposal.txId, body: JSON.stringify({ signedProposal: Buffer.from(encodeSignedProposal(signed)).toString('base64') }) };
+    };
+
+    it('endorses and commits an unsigned request whose proposal and envelope are signed by their creator', async () => {
+      const who = net.user('Hospital2', 'doctor1');
+      const { txId, body } = proposalBody(who);
+      const e = await raw('POST', '/v1/endorse', { body });
+      assert.equal(e.status, 200, JSON.stringify(e.body));
+      const txPayload = new Uint8Array(Buffer.from(String(e.body['txPayload']), 'base64'));
+      const envelope = encodeEnvelope({ payload: txPayload, signature: sign(parsePrivateKey(who.keyPem), txPayload) });
+      const s = await raw('POST', '/v1/submit', { body: JSON.stringify({ envelope: Buffer.from(envelope).toString('base64'), waitMs: 20_000 }) });
+      assert.equal(s.status, 200, JSON.stringify(s.body));
+      assert.equal(s.body['txId'], txId);
+      assert.equal(s.body['code'], 'VALID');
+      // The same envelope again, unsigned: answered by txId, never ordered twice.
+      const again = await raw('POST', '/v1/submit', { body: JSON.stringify({ envelope: Buffer.from(envelope).toString('base64') }) });
+      assert.equal(again.status, 200);
+      assert.equal(again.body['duplicate'], true);
+    });
+
+    it('refuses a body signed by another key than its creator certificate, a stale proposal, a foreign creator, and unsigned requests elsewhere', async () => {
+      const who = net.user('Hospital1', 'doctor1');
+      const forged = await raw('POST', '/v1/endorse', { body: proposalBody(who, { signWith: net.user('Hospital1', 'nurse1').keyPem }).body });
+      assert.equal(forged.status, 401);
+      assert.equal(forged.body.error?.code, 'BAD_SIGNATURE');
+      const stale = await raw('POST', '/v1/endorse', { body: proposalBody(who, { timestampMs: Date.now() - 10 * 60_000 }).body });
+      assert.equal(stale.status, 401);
+      assert.equal(stale.body.error?.code, 'STALE_REQUEST');
+      const foreign = await createConsortium({ orgs: ['Hospital1'], users: [{ org: 'Hospital1', commonName: 'mallory', role: 'doctor' }] });
+      const outsider = await raw('POST', '/v1/endorse', { body: proposalBody(foreign.users[0]!).body });
+      assert.equal(outsider.status, 401);
+      assert.match(String(outsider.body.error?.code), /^CERT_/);
+      // A tampered envelope signature (unsigned request): refused before anything is ordered.
+      const { envelope } = await endorsedEnvelope('Hospital1', 'doctor1', [`body-auth-bad-${Date.now()}`, 'eve', '1']);
+      const bytes = new Uint8Array(envelope);
+      bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 1;
+      const tampered = await raw('POST', '/v1/submit', { body: JSON.stringify({ envelope: Buffer.from(bytes).toString('base64') }) });
+      assert.ok(tampered.status === 401 || tampered.status === 400, JSON.stringify(tampered.body));
+      // Routes whose bodies are not signed still need a request signature; so does /v1/evaluate.
+      const evaluate = await raw('POST', '/v1/evaluate', { body: proposalBody(who).body });
+      assert.equal(evaluate.status, 401);
+      assert.equal(evaluate.body.error?.code, 'UNAUTHENTICATED');
+      const malformed = await raw('POST', '/v1/endorse', { body: JSON.stringify({ signedProposal: 'AAAA' }) });
+      assert.equal(malformed.status, 400);
+    });
+  });
+
+  describe('batch submit (POST /v1/submit/batch)', () => {
+    it("commits a batch of the caller's envelopes, one status each, in order; a resubmitted one is a duplicate", async () => {
+      const c = client('Hospital3', 'doctor1');
+      try {
+        const prepared = await Promise.all([0, 1, 2].map((i) => c.prepare('assets', 'create', [`batch-${Date.now()}-${i}`, 'bob', '1'])));
+        const results = await c.submitBatch(
+          prepared.map((p) => p.envelope),
+          { waitMs: 20_000 },
+        );
+        assert.deepEqual(
+          results.map((r) => ('error' in r ? r.error.code : r.code)),
+          ['VALID', 'VALID', 'VALID'],
+        );
+        assert.deepEqual(
+          results.map((r) => r.txId),
+          prepared.map((p) => p.txId),
+        );
+        const again = await c.submitBatch([prepared[0]!.envelope], { waitMs: 0 });
+        assert.ok(!('error' in again[0]!) && again[0]!.duplicate === true);
+        await assert.rejects(c.submitBatch([]), (e: MedLedgerApiError) => e.code === 'BAD_REQUEST');
+      } finally {
+        c.close();
+      }
+    });
+
+    it("refuses the whole batch, naming the envelope, when one is not the caller's, malformed, or the batch is too large", async () => {
+      const mine = await endorsedEnvelope('Hospital1', 'doctor1', [`batch-mine-${Date.now()}`, 'eve', '1']);
+      const theirs = await endorsedEnvelope('Hospital1', 'doctor2', [`batch-theirs-${Date.now()}`, 'eve', '1']);
+      const b64 = (e: Bytes): string => Buffer.from(e).toString('base64');
+      const mixed = await raw('POST', '/v1/submit/batch', { body: JSON.stringify({ envelopes: [b64(mine.envelope), b64(theirs.envelope)] }) });
+      assert.equal(mixed.status, 403);
+      assert.equal(mixed.body.error?.code, 'CREATOR_MISMATCH');
+      assert.match(mixed.body.error!.message, /envelopes\[1\]/);
+      const malformed = await raw('POST', '/v1/submit/batch', { body: JSON.stringify({ envelopes: [b64(mine.envelope), 'AAAA'] }) });
+      assert.equal(malformed.status, 400);
+      const tooMany = await raw('POST', '/v1/submit/batch', { body: JSON.stringify({ envelopes: Array.from({ length: 257 }, () => 'AAAA') }) });
+      assert.equal(tooMany.status, 400);
+      const empty = await raw('POST', '/v1/submit/batch', { body: JSON.stringify({ envelopes: [] }) });
+      assert.equal(empty.status, 400);
+      // Neither was ordered: the caller's own envelope is still unknown to the node.
+      const status = await raw('GET', `/v1/tx/${mine.txId}`, {
+        headers: await signedHeaders('GET', `/v1/tx/${mine.txId}`, '', net.user('Hospital1', 'doctor1')),
+      });
+      assert.equal(status.status, 404);
+    });
+  });
+
   describe('resubmitted transactions (issue 16 item 6, decision 1003)', () => {
     it('a committed envelope resubmitted to any gateway or straight to an orderer gets its committed status and never reaches a block again', async () => {
       const c1 = client();
@@ -549,6 +655,11 @@ describe('REST gateway (3-node raft consortium)', () => {
       assert.match(res.body, /^medledger_endorsement_seconds_count \d+$/m);
       assert.match(res.body, /^medledger_api_requests_total\{route="\/v1\/submit",status="200"\} \d+$/m);
       assert.match(res.body, /^medledger_wal_fsync_seconds_count \d+$/m);
+      // Counted by the crypto layer (process-wide), for the benchmark's per-transaction figures.
+      assert.ok(value(/^medledger_crypto_signs_total (\d+)$/m) >= 1);
+      assert.ok(value(/^medledger_crypto_verifies_total (\d+)$/m) >= 1);
+      assert.match(res.body, /^medledger_crypto_verify_cache_hits_total \d+$/m);
+      assert.match(res.body, /^medledger_process_cpu_seconds_total\{mode="user"\} [\d.e+-]+$/m);
       // Route patterns only: no transaction ids, no user names, no hex identifiers in the labels.
       assert.doesNotMatch(res.body, /[0-9a-f]{64}|doctor1|Hospital\d\//);
     });

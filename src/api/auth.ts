@@ -123,3 +123,45 @@ export function verifyRequest(input: VerifyRequestInput): Identity {
   if (!input.nonces.add(nonce, input.nowMs)) throw new AuthError('REPLAYED', `nonce ${nonce} was already used: a replayed request`);
   return identity;
 }
+
+/**
+ * Server side of a signed body (decision 1300): a request to /v1/endorse or /v1/submit whose body
+ * is a proposal or transaction envelope signed by its creator needs no request signature. The
+ * caller is the creator: its certificate is checked with the MSP (chain, validity now,
+ * revocation) and the body's signature verified with its key. `freshMs`, when given, bounds how
+ * far the body's own timestamp may be from this node's clock (a proposal: the window of request
+ * timestamps); replays of a submitted envelope are answered by txId and never ordered twice.
+ */
+export function authenticateSignedBody(input: {
+  readonly creatorPem: string;
+  readonly message: Bytes;
+  readonly signature: Bytes;
+  readonly what: 'proposal' | 'transaction';
+  readonly msp: Msp;
+  readonly nowMs: number;
+  readonly timestampMs?: number;
+  readonly windowMs?: number;
+}): Identity {
+  if (input.timestampMs !== undefined) {
+    const windowMs = input.windowMs ?? AUTH_CLOCK_WINDOW_MS;
+    const skewMs = input.timestampMs - input.nowMs;
+    if (Math.abs(skewMs) > windowMs)
+      throw new AuthError(
+        'STALE_REQUEST',
+        `the ${input.what} timestamp is ${Math.round(Math.abs(skewMs) / 1000)} s ${skewMs < 0 ? 'behind' : 'ahead of'} the server clock (window ±${windowMs / 1000} s): build a new ${input.what}, or sign the request`,
+      );
+  }
+  let identity: Identity;
+  try {
+    identity = input.msp.validate(input.creatorPem, input.nowMs);
+  } catch (err) {
+    if (err instanceof IdentityError) throw new AuthError(`CERT_${err.code}`, `${input.what} creator certificate rejected: ${err.message}`);
+    throw err;
+  }
+  if (!verify(identity.publicKey, input.message, input.signature))
+    throw new AuthError(
+      'BAD_SIGNATURE',
+      `the ${input.what} signature does not verify with its creator's key (${identity.org}/${identity.id}); sign the exact ${input.what === 'proposal' ? 'proposal' : 'txPayload'} bytes`,
+    );
+  return identity;
+}

@@ -9,7 +9,7 @@ import { type Identity } from '../identity/index.ts';
 import { GatewayError } from '../node/gateway.ts';
 import { type Logger } from '../log/log.ts';
 import type { NodeServices } from '../node/services.ts';
-import { AuthError, AUTH_CLOCK_WINDOW_MS, AUTH_NONCE_CACHE_MAX, NonceCache, verifyRequest } from './auth.ts';
+import { AuthError, AUTH_CLOCK_WINDOW_MS, AUTH_HEADERS, AUTH_NONCE_CACHE_MAX, NonceCache, verifyRequest } from './auth.ts';
 import { setSecurityHeaders } from './console.ts';
 import { ApiError, gatewayError } from './errors.ts';
 import type { ApiServerLimits } from './limits.ts';
@@ -89,6 +89,12 @@ export interface Edge {
   identityOf(req: FastifyRequest): Identity | undefined;
   /** Give back a request's in-flight slot early (a stream that took over its response). */
   releaseSlot(req: FastifyRequest): void;
+  /**
+   * A POST route whose body is itself signed by its author (a signed proposal, a signed
+   * transaction envelope): without a request signature, `authenticate` names the caller from the
+   * body (certificate checked with the MSP, body signature verified) — decision 1300.
+   */
+  signedBodyRoute(path: string, authenticate: (body: unknown, nowMs: number) => Identity): void;
 }
 
 export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
@@ -98,6 +104,7 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
   const rawBodies = new WeakMap<FastifyRequest, Bytes>();
   const identities = new WeakMap<FastifyRequest, Identity>();
   const slots = new WeakMap<FastifyRequest, InFlightSlot>();
+  const signedBodyRoutes = new Map<string, (body: unknown, nowMs: number) => Identity>();
   // Requests in flight (decision 1004): first counted as unauthenticated (anyone can send bytes),
   // then, once the signature names a user, against the node, the user's organisation and the user.
   let unauthenticated = 0;
@@ -191,18 +198,23 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
   });
   app.addHook('preHandler', async (req) => {
     const path = req.url.split('?')[0]!;
-    if (isOpen(path)) return;
+    // A route may declare itself open (`config: { unauthenticated: true }`): enrolment, whose
+    // caller has no certificate yet and is gated by a secret and its own limits instead.
+    if (isOpen(path) || (req.routeOptions.config as { unauthenticated?: boolean } | undefined)?.unauthenticated === true) return;
     const nowMs = clock();
-    const identity = verifyRequest({
-      method: req.method,
-      pathAndQuery: req.url,
-      headers: req.headers,
-      body: rawBodies.get(req) ?? new Uint8Array(0),
-      msp: services.msp,
-      nonces,
-      nowMs,
-      audience: services.nodeId,
-    });
+    const byBody = req.method === 'POST' && req.headers[AUTH_HEADERS.signature] === undefined ? signedBodyRoutes.get(path) : undefined;
+    const identity = byBody
+      ? byBody(req.body, nowMs)
+      : verifyRequest({
+          method: req.method,
+          pathAndQuery: req.url,
+          headers: req.headers,
+          body: rawBodies.get(req) ?? new Uint8Array(0),
+          msp: services.msp,
+          nonces,
+          nowMs,
+          audience: services.nodeId,
+        });
     if (!rates.take(identity.serialHex, nowMs))
       throw new ApiError(429, 'RATE_LIMITED', `${identity.org}/${identity.id} exceeds ${limits.ratePerSecond} requests per second`);
     identities.set(req, identity);
@@ -234,5 +246,12 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
     slots.get(req)?.promote(user, id.org);
   });
 
-  return { who, identityOf: (req) => identities.get(req), releaseSlot: (req) => slots.get(req)?.release() };
+  return {
+    who,
+    identityOf: (req) => identities.get(req),
+    releaseSlot: (req) => slots.get(req)?.release(),
+    signedBodyRoute: (path, authenticate) => {
+      signedBodyRoutes.set(path, authenticate);
+    },
+  };
 }

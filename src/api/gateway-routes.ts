@@ -24,15 +24,19 @@ import type { NodeServices } from '../node/services.ts';
 import {
   BlockParams,
   SignedProposalRequest,
+  SubmitBatchRequest,
   SubmitRequest,
   TxStatusParams,
   WaitQuery,
   type BlockResponseT,
   type EndorseResponseT,
+  type SubmitBatchResponseT,
   type TxStatusT,
   type RawBlockResponseT,
 } from './schemas.ts';
 import { ApiError, parseInput, peerError } from './errors.ts';
+import { authenticateSignedBody } from './auth.ts';
+import type { Edge } from './edge.ts';
 import type { ApiServerLimits } from './limits.ts';
 
 function fromBase64(text: string, what: string): Bytes {
@@ -51,15 +55,47 @@ function checkCreator(creatorPem: string, who: Identity, what: string): void {
   }
 }
 
-function decodeSignedProposalInput(body: unknown): { signed: SignedProposal; proposal: TxProposal } {
-  const { signedProposal } = parseInput(SignedProposalRequest, body, 'body');
-  try {
-    const signed = decodeSignedProposal(fromBase64(signedProposal, 'signedProposal'));
-    return { signed, proposal: decodeProposal(signed.proposal) };
-  } catch (err) {
-    if (err instanceof TxFormatError) throw new ApiError(400, 'MALFORMED_PROPOSAL', err.message);
-    throw err;
+/**
+ * Decoded once per request: a signed-body route's authenticator (edge) decodes the body and the
+ * handler reuses it. Keyed by the parsed body object, so nothing outlives the request.
+ */
+const decodedBodies = new WeakMap<object, unknown>();
+
+function decodeOnce<T>(body: unknown, decode: (body: unknown) => T): T {
+  if (typeof body === 'object' && body !== null) {
+    const known = decodedBodies.get(body);
+    if (known !== undefined) return known as T;
+    const value = decode(body);
+    decodedBodies.set(body, value);
+    return value;
   }
+  return decode(body);
+}
+
+function decodeSignedProposalInput(body: unknown): { signed: SignedProposal; proposal: TxProposal } {
+  return decodeOnce(body, (b) => {
+    const { signedProposal } = parseInput(SignedProposalRequest, b, 'body');
+    try {
+      const signed = decodeSignedProposal(fromBase64(signedProposal, 'signedProposal'));
+      return { signed, proposal: decodeProposal(signed.proposal) };
+    } catch (err) {
+      if (err instanceof TxFormatError) throw new ApiError(400, 'MALFORMED_PROPOSAL', err.message);
+      throw err;
+    }
+  });
+}
+
+function decodeSubmitInput(body: unknown): { envelope: Bytes; tx: ParsedTx; waitMs: number } {
+  return decodeOnce(body, (b) => {
+    const parsed = parseInput(SubmitRequest, b, 'body');
+    const envelope = fromBase64(parsed.envelope, 'envelope');
+    try {
+      return { envelope, tx: parseTx(envelope), waitMs: parsed.waitMs ?? 0 };
+    } catch (err) {
+      if (err instanceof TxFormatError) throw new ApiError(400, 'MALFORMED_TRANSACTION', err.message);
+      throw err;
+    }
+  });
 }
 
 function certificateToJson(proof: StoredBlock['block']['metadata']['consensus']): BlockResponseT['certificate'] {
@@ -107,6 +143,8 @@ export function blockToJson(stored: StoredBlock, services: Pick<NodeServices, 'm
 }
 
 export interface GatewayContext {
+  /** The edge's registry of routes whose signed body authenticates the caller (decision 1300). */
+  readonly signedBodyRoute?: Edge['signedBodyRoute'];
   readonly services: NodeServices;
   readonly limits: ApiServerLimits;
   readonly clock: () => number;
@@ -115,6 +153,31 @@ export interface GatewayContext {
 
 export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRequest) => Identity, ctx: GatewayContext): void {
   const { services, limits, clock, log } = ctx;
+  // A signed proposal or envelope is its own proof of who sent it: no request signature needed
+  // (decision 1300). Checked here before the handler runs; the handler reuses the decoded body.
+  ctx.signedBodyRoute?.('/v1/endorse', (body, nowMs) => {
+    const { signed, proposal } = decodeSignedProposalInput(body);
+    return authenticateSignedBody({
+      creatorPem: proposal.creator,
+      message: signed.proposal,
+      signature: signed.signature,
+      what: 'proposal',
+      msp: services.msp,
+      nowMs,
+      timestampMs: proposal.timestampMs,
+    });
+  });
+  ctx.signedBodyRoute?.('/v1/submit', (body, nowMs) => {
+    const { tx } = decodeSubmitInput(body);
+    return authenticateSignedBody({
+      creatorPem: tx.proposal.creator,
+      message: tx.envelope.payload,
+      signature: tx.envelope.signature,
+      what: 'transaction',
+      msp: services.msp,
+      nowMs,
+    });
+  });
   // Operator-visible, but bounded: a dead peer fails every endorsement sent its way.
   const opsLog = new RateLimitedLog(log, 3, 60_000);
   const endorserDownUntil = new Map<string, number>();
@@ -233,17 +296,8 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
     }
   };
 
-  app.post('/v1/submit', async (req): Promise<TxStatusT> => {
-    const body = parseInput(SubmitRequest, req.body, 'body');
-    const envelope = fromBase64(body.envelope, 'envelope');
-    let tx: ParsedTx;
-    try {
-      tx = parseTx(envelope);
-    } catch (err) {
-      if (err instanceof TxFormatError) throw new ApiError(400, 'MALFORMED_TRANSACTION', err.message);
-      throw err;
-    }
-    const me = who(req);
+  /** The caller's own, correctly signed transaction, or ApiError (nothing broadcast). */
+  const checkOwnTx = (tx: ParsedTx, me: Identity): void => {
     checkCreator(tx.proposal.creator, me, 'transaction');
     if (!verify(me.publicKey, tx.envelope.payload, tx.envelope.signature))
       throw new ApiError(
@@ -251,8 +305,69 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
         'BAD_TX_SIGNATURE',
         'the envelope signature does not verify with the creator key (sign the exact txPayload bytes /v1/endorse returned)',
       );
+  };
+
+  app.post('/v1/submit', async (req): Promise<TxStatusT> => {
+    const { envelope, tx, waitMs } = decodeSubmitInput(req.body);
+    checkOwnTx(tx, who(req));
+    return submitOne(envelope, tx, waitMs);
+  });
+
+  const decodeBatchInput = (body: unknown): { items: Array<{ envelope: Bytes; tx: ParsedTx }>; waitMs: number } =>
+    decodeOnce(body, (b) => {
+      const parsed = parseInput(SubmitBatchRequest, b, 'body');
+      const items = parsed.envelopes.map((text, i) => {
+        const envelope = fromBase64(text, `envelopes[${i}]`);
+        try {
+          return { envelope, tx: parseTx(envelope) };
+        } catch (err) {
+          if (err instanceof TxFormatError) throw new ApiError(400, 'MALFORMED_TRANSACTION', `envelopes[${i}]: ${err.message}`);
+          throw err;
+        }
+      });
+      return { items, waitMs: parsed.waitMs ?? 0 };
+    });
+  ctx.signedBodyRoute?.('/v1/submit/batch', (body, nowMs) => {
+    const { items } = decodeBatchInput(body);
+    const first = items[0]!.tx;
+    return authenticateSignedBody({
+      creatorPem: first.proposal.creator,
+      message: first.envelope.payload,
+      signature: first.envelope.signature,
+      what: 'transaction',
+      msp: services.msp,
+      nowMs,
+    });
+  });
+
+  // Many transactions in one request (issue 13): every envelope must be the caller's and verify,
+  // else nothing is broadcast (400/403 naming the first bad one); then each goes its own way and
+  // gets its own status or error, in order.
+  app.post('/v1/submit/batch', async (req): Promise<SubmitBatchResponseT> => {
+    const { items, waitMs } = decodeBatchInput(req.body);
+    const me = who(req);
+    items.forEach(({ tx }, i) => {
+      try {
+        checkOwnTx(tx, me);
+      } catch (err) {
+        if (err instanceof ApiError) throw new ApiError(err.status, err.code, `envelopes[${i}]: ${err.message}`);
+        throw err;
+      }
+    });
+    const settled = await Promise.allSettled(items.map(({ envelope, tx }) => submitOne(envelope, tx, waitMs)));
+    return {
+      results: settled.map((r, i) => {
+        if (r.status === 'fulfilled') return r.value;
+        const e = r.reason instanceof ApiError ? r.reason : new ApiError(500, 'INTERNAL', 'internal error (logged on the node)');
+        if (!(r.reason instanceof ApiError)) log.error({ reason: (r.reason as Error)?.message }, 'api: batch submit item failed');
+        return { txId: items[i]!.tx.proposal.txId, error: { code: e.code, message: e.message } };
+      }),
+    };
+  });
+
+  /** Broadcast one checked transaction (or answer from its txId) and, with waitMs, wait for its commit. */
+  async function submitOne(envelope: Bytes, tx: ParsedTx, waitMs: number): Promise<TxStatusT> {
     const txId = tx.proposal.txId;
-    const waitMs = body.waitMs ?? 0;
     // A txId this node knows is answered with its status and not broadcast again (decision
     // 1003): resubmitting after a lost answer is safe and tells the truth; a replay cannot make
     // every hospital's ledger carry another DUPLICATE_TXID copy.
@@ -302,7 +417,7 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
     }
     if (!status) return { txId, status: 'SUBMITTED', code: null, blockNumber: null, reason: '' };
     return status;
-  });
+  }
 
   app.get('/v1/tx/:txId', async (req): Promise<TxStatusT> => {
     const { txId } = parseInput(TxStatusParams, req.params, 'path');

@@ -5,9 +5,13 @@
 //   POST /v1/health/records/prepare   seal + store the parts of a new record/version → part entries for createRecord/updateRecord (bounded: 429)
 //   POST /v1/health/records/discard   drop a prepared version the contract refused (its preparer only; 404 if none)
 //   POST /v1/health/records/content   the content released by the caller's own committed `access` tx (404 at once if this chain lacks it)
-//   POST /v1/health/datasets/prepare  seal + store a dataset → listing fields for registerDataset (who may register; validated; bounded: 429)
+//   POST /v1/health/datasets/prepare  seal + store a dataset (or, with `version`, its next version) → listing fields for
+//                                     registerDataset / updateDataset (who may register; validated; bounded: 429)
+//   POST /v1/health/datasets/content  the dataset part released by the caller's own committed `downloadDataset` tx (decision 1260)
 //   POST /v1/health/statistics/compute released partials from every custodian, combined under the disclosure rule (decision 1163), for the caller's allowed request
-// Consents, applications, audit queries, FHIR exports are contract calls: /v1/evaluate, /v1/submit.
+// Consents, applications, audit queries, FHIR exports are contract calls: /v1/evaluate, /v1/submit —
+// and so are the dataset lifecycle's decisions (updateDataset, withdrawDataset, reopenDataset,
+// deleteDataset, downloadDataset, datasetVersions, listDatasets): the server holds no user key.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { disclosureProblem } from '../analytics/aggregate.ts';
@@ -20,7 +24,7 @@ import { IntegrityError } from '../offchain/index.ts';
 import { PREPARED_VERSION_TTL_MS } from '../records/prepared.ts';
 import { RecordError, type RecordService } from '../records/service.ts';
 // Body schemas: in schemas.ts with every other route's (validation and the OpenAPI document).
-import { ComputeBody, ContentBody, DiscardBody, PrepareDatasetBody, PrepareRecordBody } from './schemas.ts';
+import { ComputeBody, ContentBody, DatasetContentBody, DiscardBody, PrepareDatasetBody, PrepareRecordBody } from './schemas.ts';
 import { ApiError } from './server.ts';
 
 function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
@@ -176,16 +180,55 @@ export function registerHealthRoutes(app: FastifyInstance, who: (req: FastifyReq
     const denied = mayRegisterDatasets(id);
     if (denied) throw new ApiError(403, 'FORBIDDEN', `${me} may not prepare datasets: ${denied}`);
     const body = parse(PrepareDatasetBody, req.body);
-    const holder = records.preparedDatasetHolder(body.datasetId);
+    const holder = records.preparedDatasetHolder(body.datasetId, body.version);
     if (holder && holder.user !== me)
       throw new ApiError(409, 'CONFLICT', `dataset ${body.datasetId} is being prepared by ${holder.user}; try again once it is registered or has expired`);
     const bytes = new Uint8Array(Buffer.from(body.dataBase64, 'base64'));
     try {
       // Content is checked against its media type in the record service (datasetShape), JSON depth included.
-      return { datasetId: body.datasetId, ...(await records.prepareDataset({ datasetId: body.datasetId, mediaType: body.mediaType, bytes, preparedBy: me })) };
+      return {
+        datasetId: body.datasetId,
+        ...(await records.prepareDataset({
+          datasetId: body.datasetId,
+          mediaType: body.mediaType,
+          bytes,
+          preparedBy: me,
+          ...(body.version !== undefined ? { version: body.version } : {}),
+        })),
+      };
     } catch (err) {
       if (err instanceof FhirValidationError) return invalidFhir(reply, `dataset ${body.datasetId}: ${err.message}`, err.issues);
       if (err instanceof RecordError && err.issues.length) return invalidFhir(reply, `dataset ${body.datasetId}: ${err.message}`, err.issues);
+      return mapError(err);
+    }
+  });
+
+  app.post('/v1/health/datasets/content', async (req) => {
+    const id = ownOrg(req);
+    const body = parse(DatasetContentBody, req.body);
+    // As for records: a txId this node's chain does not hold is answered at once.
+    const peer = records.node.peer;
+    if (peer && !peer.ledger.txStatus(body.txId)) {
+      throw new ApiError(
+        404,
+        'NOT_FOUND',
+        `download transaction ${body.txId} is not on this node's chain: submit health.downloadDataset and wait for its commit before asking for the content`,
+      );
+    }
+    try {
+      const r = await records.downloadContent(body.txId, `${id.org}/${id.id}`);
+      return {
+        txId: body.txId,
+        datasetId: r.datasetId,
+        version: r.version,
+        custodian: r.custodian,
+        mediaType: r.mediaType,
+        cid: r.cid,
+        verified: r.verified,
+        selection: r.selection,
+        dataBase64: Buffer.from(r.content ?? new Uint8Array()).toString('base64'),
+      };
+    } catch (err) {
       return mapError(err);
     }
   });

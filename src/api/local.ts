@@ -24,6 +24,8 @@ export interface LocalConsortiumOptions {
   readonly dir?: string;
   readonly basePort?: number;
   readonly tickMs?: number;
+  /** Endorsement policy of the assets contract: majority (default), any, or an expression (node/init.ts). */
+  readonly assetsPolicy?: string;
   readonly api?: Partial<Pick<ApiServerOptions, 'bodyLimitBytes' | 'limits' | 'clock'>>;
   readonly readyTimeoutMs?: number;
 }
@@ -47,7 +49,14 @@ async function startOnce(opts: LocalConsortiumOptions): Promise<LocalConsortium>
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'medledger-local-'));
   const basePort = opts.basePort ?? 20_000 + Math.floor(Math.random() * 20_000);
-  const init = await initConsortium({ dir, orgs: opts.orgs, engine: opts.engine, basePort, ...(opts.tickMs ? { tickMs: opts.tickMs } : {}) });
+  const init = await initConsortium({
+    dir,
+    orgs: opts.orgs,
+    engine: opts.engine,
+    basePort,
+    ...(opts.tickMs ? { tickMs: opts.tickMs } : {}),
+    ...(opts.assetsPolicy !== undefined ? { assetsPolicy: opts.assetsPolicy } : {}),
+  });
   const nodes: MedLedgerNode[] = [];
   const apis: ApiServer[] = [];
   const stop = async (): Promise<void> => {

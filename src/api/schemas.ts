@@ -3,6 +3,7 @@
 // and errors.
 import { z } from 'zod';
 import { AUTH_HEADERS } from '../protocol/request-signing.ts';
+import { ENROLMENT_ROUTES } from '../protocol/enrolment-schemas.ts';
 import {
   ReadyResponse,
   LogLevelRequest,
@@ -29,11 +30,15 @@ import {
   LabSimulationBody,
   PrepareDatasetBody,
   PrepareDatasetResponse,
+  DatasetContentBody,
+  DatasetContentResponse,
   PrepareRecordBody,
   PrepareRecordResponse,
   RawBlockResponse,
   SignedProposalRequest,
   StatusResponse,
+  SubmitBatchRequest,
+  SubmitBatchResponse,
   SubmitRequest,
   TxStatus,
   TxStatusParams,
@@ -45,7 +50,7 @@ import {
 export * from '../protocol/schemas.ts';
 
 export interface RouteSpec {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'PUT';
   /** Fastify syntax (:param); the OpenAPI document uses {param}. */
   readonly path: string;
   readonly summary: string;
@@ -59,6 +64,9 @@ export interface RouteSpec {
 }
 
 const COMMON_ERRORS = [400, 401, 413, 429] as const;
+
+/** Routes whose body is signed by its creator (a proposal, an envelope): no request signature needed (decision 1300). */
+export const SIGNED_BODY_PATHS: ReadonlySet<string> = new Set(['/v1/endorse', '/v1/submit', '/v1/submit/batch']);
 
 export const ROUTES = {
   health: { method: 'GET', path: '/v1/health', summary: 'Liveness (no authentication)', auth: false, response: HealthResponse, errors: [] },
@@ -140,6 +148,15 @@ export const ROUTES = {
     response: TxStatus,
     errors: [...COMMON_ERRORS, 403, 503, 504],
   },
+  submitBatch: {
+    method: 'POST',
+    path: '/v1/submit/batch',
+    summary: "Hand several signed transaction envelopes (all the caller's) to the ordering service in one request; one status or error each",
+    auth: true,
+    body: SubmitBatchRequest,
+    response: SubmitBatchResponse,
+    errors: [...COMMON_ERRORS, 403],
+  },
   txStatus: {
     method: 'GET',
     path: '/v1/tx/:txId',
@@ -218,6 +235,16 @@ export const ROUTES = {
     response: PrepareDatasetResponse,
     errors: [...COMMON_ERRORS, 403, 409, 422],
   },
+  healthDatasetContent: {
+    method: 'POST',
+    path: '/v1/health/datasets/content',
+    summary:
+      "The dataset version released by the caller's own committed health.downloadDataset transaction: fetched from its custodian against that transaction (audited there as a served read), verified (CID, commitment), then cut to the columns/rows the transaction recorded. 404 when this chain lacks the transaction; 403 when it is not the caller's, not a download, or older than 10 minutes; 404 DATASET_DELETED content is gone",
+    auth: true,
+    body: DatasetContentBody,
+    response: DatasetContentResponse,
+    errors: [...COMMON_ERRORS, 403, 404, 502, 503],
+  },
   healthStatisticsCompute: {
     method: 'POST',
     path: '/v1/health/statistics/compute',
@@ -247,6 +274,8 @@ export const ROUTES = {
     response: LabJob,
     errors: [...COMMON_ERRORS, 403, 404],
   },
+  // Registration and enrolment (decision 1252): protocol/enrolment-schemas.ts.
+  ...ENROLMENT_ROUTES,
 } as const satisfies Record<string, RouteSpec>;
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
@@ -286,7 +315,14 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
     paths[path][r.method.toLowerCase()] = {
       operationId: id,
       summary: r.summary,
-      security: r.auth ? [{ certCredential: [], requestAudience: [], requestTimestamp: [], requestNonce: [], requestSignature: [] }] : [],
+      // /v1/endorse and /v1/submit: the signed proposal or envelope in the body authenticates the
+      // caller, so the request signature is optional there (`{}`: decision 1300).
+      security: r.auth
+        ? [
+            { certCredential: [], requestAudience: [], requestTimestamp: [], requestNonce: [], requestSignature: [] },
+            ...(SIGNED_BODY_PATHS.has(r.path) ? [{}] : []),
+          ]
+        : [],
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
       ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } } : {}),
       responses,
@@ -315,7 +351,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
       title: 'MedLedger node gateway',
       version: '1',
       description:
-        'Evaluate, endorse, submit and follow transactions of a MedLedger consortium. Every request except /v1/health and /openapi.json is signed with the client certificate key: see docs/architecture/api.md. Bytes travel as base64.',
+        'Evaluate, endorse, submit and follow transactions of a MedLedger consortium. Every request except /v1/health and /openapi.json is signed with the client certificate key (on /v1/endorse and /v1/submit the signed proposal or envelope in the body may stand in for it): see docs/architecture/api.md. Bytes travel as base64.',
     },
     ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
     components: {

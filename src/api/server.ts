@@ -152,7 +152,7 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     };
   });
 
-  registerGatewayRoutes(app, who, { services, limits, clock, log });
+  registerGatewayRoutes(app, who, { services, limits, clock, log, signedBodyRoute: edge.signedBodyRoute });
   const events = registerEventRoutes(app, who, { services, limits, log, edge });
 
   await app.listen({ host: opts.host, port: opts.port });

@@ -216,6 +216,13 @@ describe('membership application: apply, review, admit, join, connection test', 
     }
     const human = await ok(['node', 'check', '--dir', h4, '--org', 'Hospital4']);
     assert.match(human.out, /3\/3 other nodes reachable with the identity the config gives them/);
+    // `status` from the founders' folder, which knows only the genesis nodes (the newcomer joined from
+    // its own machine), names every node of the config in force: the newcomer included.
+    const status = JSON.parse((await ok(['status', '--dir', net.dir, '--json'])).out) as { nodes: Array<{ nodeId: string; reachable: boolean }> };
+    assert.deepEqual(
+      status.nodes.map((n) => [n.nodeId, n.reachable]),
+      ['node.Hospital1', 'node.Hospital2', 'node.Hospital3', 'node.Hospital4'].map((id) => [id, true]),
+    );
 
     // Hospital3 stops; something else answers on its API port with Hospital2's certificate.
     net.kill('Hospital3', 'SIGTERM');

@@ -88,7 +88,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride();
   const word = commandWord(argv.slice(2));
   const owner = COMMAND_MODULES.find((m) => word !== undefined && Object.hasOwn(m.commands, word));
-  if (owner) {
+  if (word === 'bench' && (argv.includes('--ordering') || argv.slice(2).filter((a) => !a.startsWith('-'))[1] === 'ordering')) {
+    // `bench --ordering` / `bench ordering`: the ordering service against etcd (its own module).
+    (await import('./commands/bench-ordering.ts')).register(program, ctx);
+  } else if (owner) {
     (await owner.load()).register(program, ctx);
   } else {
     // `medledger`, `medledger --help`, an unknown command: the list of commands (and commander's

@@ -13,20 +13,11 @@
 // consortium directory holds every admin's key, so these tools sign with admin1 of as many
 // organisations as the modification policy needs.
 import { existsSync, renameSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parsePrivateKey, sign } from '../crypto/index.ts';
 import { addOrganisation, loadConsortium, saveConsortium, type Consortium } from '../identity/index.ts';
 import type { ConsortiumConfig, NodeEndpointConfig } from '../ledger/config.ts';
-import {
-  buildConfigUpdateTx,
-  ConfigUpdateError,
-  configSignaturesNeeded,
-  RUNTIME_MEMBERSHIP_ENGINES,
-  type ConfigSigner,
-  type ConfigState,
-} from '../ledger/config-update.ts';
-import type { MedLedgerClient } from '../sdk/client.ts';
+import { ConfigUpdateError, configSignaturesNeeded, RUNTIME_MEMBERSHIP_ENGINES, type ConfigSigner } from '../ledger/config-update.ts';
 import { loadNodeConfig } from '../node/config.ts';
 import { consolePortOf, demoUsersOf, nodeIdOf, writeNodeYaml } from '../node/init.ts';
 // The config transforms are pure (the console builds the same updates in a browser): ledger/membership.ts.
@@ -105,35 +96,9 @@ export function localAdminSigners(consortium: Consortium, config: ConsortiumConf
   return signers;
 }
 
-export interface ConfigUpdateOutcome {
-  readonly txId: string;
-  readonly sequence: number;
-  readonly blockNumber: number | null;
-  readonly config: ConsortiumConfig;
-}
-
-/**
- * Build `change(config in force)`, sign it with `signersFor(config in force)`, submit it through
- * `client` and wait for its validation code. The first signer is the creator and must be the
- * client's own identity (the gateway only accepts its caller's transactions).
- */
-export async function submitConfigUpdate(
-  client: MedLedgerClient,
-  signersFor: (config: ConsortiumConfig) => readonly ConfigSigner[],
-  change: (config: ConsortiumConfig, state: ConfigState) => ConsortiumConfig,
-  waitMs = 30_000,
-): Promise<ConfigUpdateOutcome> {
-  const { state } = await client.config();
-  const next = change(state.record.config, state);
-  const signers = signersFor(state.record.config);
-  const creator = signers[0];
-  if (!creator) throw new ConfigUpdateError('no signers');
-  const { envelope, txId, record } = buildConfigUpdateTx({ state, next, creator, signers, nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() });
-  const status = await client.submitEnvelope(envelope, { waitMs });
-  if (status.code !== 'VALID')
-    throw new ConfigUpdateError(`config update ${txId} was not committed: ${status.code ?? status.status}${status.reason ? ` (${status.reason})` : ''}`);
-  return { txId, sequence: record.sequence, blockNumber: status.blockNumber, config: record.config };
-}
+// Submitting a config update is the SDK's (sdk/config-update.ts): the CLI and the SDK's
+// enrolment admin (revocations, decision 1252) share it.
+export { submitConfigUpdate, type ConfigUpdateOutcome } from '../sdk/config-update.ts';
 
 /** Set a removed hospital's node.yaml aside, so `up` no longer starts it (its data is kept). */
 export function retireNodeDir(dir: string, org: string): string | null {

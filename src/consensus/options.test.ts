@@ -55,4 +55,12 @@ describe('parseEngineOptions', () => {
       assert.throws(parse, (e: Error) => e instanceof EngineOptionsError && e.message.startsWith(`unknown ${engine} option "bogus" (known: `), engine);
     }
   });
+
+  it('names the retransmission period retransmitTicks in every engine that has one, and nothing else (decision 1404)', () => {
+    assert.equal(parsePbftOptions({ retransmitTicks: 3 }).retransmitTicks, 3);
+    assert.equal(parseEhbftOptions({ retransmitTicks: 3 }).retransmitTicks, 3);
+    assert.equal(parseHashgenOptions({ retransmitTicks: 3 }, ['n1']).retransmitTicks, 3);
+    assert.throws(() => parsePbftOptions({ statusIntervalTicks: 3 }), /unknown pbft option "statusIntervalTicks"/);
+    assert.throws(() => parseHashgenOptions({ resendTicks: 3 }, ['n1']), /unknown hashgen option "resendTicks"/);
+  });
 });

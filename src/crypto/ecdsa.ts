@@ -1,7 +1,7 @@
 // ECDSA P-256 over SHA-256 through node:crypto. Signatures use the fixed-size IEEE P1363
 // form (r‖s, 64 bytes) so that signed structures have a predictable size.
 // Parsed KeyObjects are cached: parsing a PEM/DER key costs more than verifying with it.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import type { Bytes } from '../codec/index.ts';
 
 export const SIGNATURE_SIZE_BYTES = 64;
@@ -20,13 +20,114 @@ export function generateKeyPair(): KeyPair {
   return { privateKey, publicKey };
 }
 
+/**
+ * ECDSA operations this process has done (counted, not estimated): the benchmark reads them from
+ * every node's /metrics before and after a run (signs and verifies per transaction, issue 13).
+ * Process-wide: nodes that share a process (tests, the in-process bench) share the counts.
+ */
+export interface CryptoCounters {
+  /** ECDSA signatures made. */
+  signs: number;
+  /** ECDSA verifications computed (cache hits of the verified-signature memo are not among them). */
+  verifies: number;
+  /** Verifications answered by the memo of signatures already verified in this process. */
+  verifyCacheHits: number;
+}
+
+const counters: CryptoCounters = { signs: 0, verifies: 0, verifyCacheHits: 0 };
+
+/** A snapshot of this process's ECDSA counters. */
+export function cryptoCounters(): Readonly<CryptoCounters> {
+  return { ...counters };
+}
+
 export function sign(privateKey: KeyObject, message: Bytes): Bytes {
+  counters.signs += 1;
   return new Uint8Array(nodeSign('sha256', message, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
+}
+
+/**
+ * Signatures already verified in this process, so that each is verified once per process (issue
+ * 13): in one node the gateway, the orderer's admission and the peer's validation all check the
+ * same envelope signature, and the gateway and every peer the same endorsements. An entry is
+ * SHA-256(key ‖ signature ‖ message) of a triple that verified true; ECDSA verification is
+ * deterministic, so a triple that verified once verifies forever. Only successes are stored (a
+ * failure is always recomputed), and a hit needs a SHA-256 collision to be wrong. Bounded: the
+ * oldest entries are evicted first (FIFO), so memory stays under about entriesMax × 100 bytes.
+ */
+export class VerifiedSignatureMemo {
+  private readonly keyIds = new WeakMap<KeyObject, Buffer>();
+  private readonly entries = new Set<string>();
+
+  constructor(readonly entriesMax: number) {
+    if (!Number.isInteger(entriesMax) || entriesMax < 0) throw new RangeError('entriesMax must be a non-negative integer');
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private keyId(key: KeyObject): Buffer {
+    let id = this.keyIds.get(key);
+    if (id === undefined) {
+      const pub = key.type === 'public' ? key : createPublicKey(key);
+      id = createHash('sha256')
+        .update(pub.export({ type: 'spki', format: 'der' }))
+        .digest();
+      this.keyIds.set(key, id);
+    }
+    return id;
+  }
+
+  /** The entry for a triple: key id (32 bytes) and signature (64) are fixed-size, so the concatenation is unambiguous. */
+  entry(publicKey: KeyObject, message: Bytes, signature: Bytes): string {
+    return createHash('sha256').update(this.keyId(publicKey)).update(signature).update(message).digest('base64');
+  }
+
+  has(entry: string): boolean {
+    return this.entries.has(entry);
+  }
+
+  add(entry: string): void {
+    if (this.entriesMax === 0 || this.entries.has(entry)) return;
+    if (this.entries.size >= this.entriesMax) {
+      const oldest = this.entries.values().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.add(entry);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+/** About 20 blocks' worth of a busy network's signatures; ~10 MB at most. */
+export const VERIFIED_SIGNATURES_MAX = 100_000;
+const memo = new VerifiedSignatureMemo(VERIFIED_SIGNATURES_MAX);
+
+/** The process-wide memo (tests: clear it, read its size). */
+export function verifiedSignatureMemo(): VerifiedSignatureMemo {
+  return memo;
 }
 
 /** Never throws on a malformed signature: a bad signature is simply not valid. */
 export function verify(publicKey: KeyObject, message: Bytes, signature: Bytes): boolean {
   if (signature.byteLength !== SIGNATURE_SIZE_BYTES) return false;
+  const entry = memo.entry(publicKey, message, signature);
+  if (memo.has(entry)) {
+    counters.verifyCacheHits += 1;
+    return true;
+  }
+  const ok = verifyUncached(publicKey, message, signature);
+  if (ok) memo.add(entry);
+  return ok;
+}
+
+/** The ECDSA verification itself, every time (the benchmark's rate measurement; counted). */
+export function verifyUncached(publicKey: KeyObject, message: Bytes, signature: Bytes): boolean {
+  if (signature.byteLength !== SIGNATURE_SIZE_BYTES) return false;
+  counters.verifies += 1;
   try {
     return nodeVerify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
   } catch {

@@ -1,2 +1,3 @@
 export * from './ecdsa.ts';
 export * from './x509.ts';
+export * from './keyed-hash.ts';

@@ -21,6 +21,15 @@ export function pseudonymOf(secret: string, user: string): string {
   return createHmac('sha256', secret).update(`medledger-patient|${user}`).digest('hex');
 }
 
+/**
+ * The pseudonym of patient `login` of hospital `org`: the one derivation every enrolment path uses
+ * (init's demo patients, `user enrol`, `user register`, the SDK), so a patient re-enrolled later
+ * keeps the pseudonym their records are filed under.
+ */
+export function patientPseudonymOf(secret: string, org: string, login: string): string {
+  return pseudonymOf(secret, `${org}/${login}`);
+}
+
 /** A fresh pseudonymisation key for a hospital (256 random bits, hex). */
 export function newPseudonymKey(): string {
   return randomBytes(32).toString('hex');

@@ -10,7 +10,9 @@
 // can decide and the other side later catches up with the same block. The seed fixes the
 // message delivery order; the scenario replays exactly.
 import { toHex, utf8 } from '../codec/index.ts';
-import { Cluster } from '../consensus/ehbft/cluster.ts';
+import { Cluster } from '../consensus/cluster.ts';
+import { ehbftClusterConfig } from '../consensus/ehbft/cluster-config.ts';
+import type { EhbftEngine } from '../consensus/ehbft/engine.ts';
 
 export interface QuorumDemoSide {
   readonly quorum: 'paper' | 'safe';
@@ -38,20 +40,20 @@ const PARTITION = [
 export function runQuorumDemo(seed: number): QuorumDemoResult {
   const sides: QuorumDemoSide[] = [];
   for (const quorum of ['paper', 'safe'] as const) {
-    const c = new Cluster({ nodes: 7, seed, twins: ['n0', 'n1'], options: { quorum } });
+    const c = new Cluster<EhbftEngine>(ehbftClusterConfig({ nodes: 7, seed, twins: ['n0', 'n1'], options: { quorum } }));
     c.partition(PARTITION);
     c.propose('n0', { clientId: 'alice', seq: 1, data: utf8('insert record R (version A)') });
     c.propose("n0'", { clientId: 'bob', seq: 1, data: utf8('insert record R (version B)') });
-    c.run(30);
+    c.tick(30);
     c.heal();
-    c.run(60);
+    c.tick(60);
     const decided: Record<string, string[]> = {};
     for (const n of CORRECT) {
       decided[n] = c
         .instance(n)
         .decided.map((b) => `h${b.height} ${b.proposals.map((p) => `${p.clientId}#${p.seq}`).join('+')} ${toHex(b.digest).slice(0, 12)}`);
     }
-    sides.push({ quorum, decided, conflicts: c.conflicts(CORRECT), votesNeeded: c.instance('n2').engine.quorumPlan().quorum });
+    sides.push({ quorum, decided, conflicts: c.conflicts(CORRECT), votesNeeded: c.engine('n2').quorumPlan().quorum });
   }
   return { seed, nodes: 7, byzantine: ['n0', 'n1'], partition: PARTITION, sides };
 }

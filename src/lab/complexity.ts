@@ -16,15 +16,18 @@ export type DriverChoice = Driver | 'auto';
 export const COMPLEXITY_ENGINES = ['pbft', 'gpbft'] as const;
 export type ComplexityEngine = (typeof COMPLEXITY_ENGINES)[number];
 
-/** Which message types are which phase, per engine. Types not listed are background traffic. */
+/** Which message types (`<engine>/<type>`) are which phase, per engine. Types not listed are background traffic. */
 const PHASES: Record<ComplexityEngine, { phases: Record<string, readonly string[]>; notInFormula: readonly string[] }> = {
   pbft: {
-    phases: { 'pre-prepare': ['pre-prepare'], prepare: ['prepare'], commit: ['commit'] },
-    notInFormula: ['request', 'reply'],
+    phases: { 'pre-prepare': ['pbft/pre-prepare'], prepare: ['pbft/prepare'], commit: ['pbft/commit'] },
+    notInFormula: ['pbft/request'],
   },
   gpbft: {
-    phases: { first: ['pre-prepare1', 'prepare1', 'commit1'], second: ['pre-prepare2', 'prepare2', 'commit2'] },
-    notInFormula: ['request', 'submit2', 'deliver'],
+    phases: {
+      first: ['gpbft/pre-prepare1', 'gpbft/prepare1', 'gpbft/commit1'],
+      second: ['gpbft/pre-prepare2', 'gpbft/prepare2', 'gpbft/commit2'],
+    },
+    notInFormula: ['gpbft/request', 'gpbft/submit2', 'gpbft/deliver'],
   },
 };
 
@@ -282,7 +285,7 @@ export function kSqrtTable(rows: readonly ComplexityRow[]): string {
   for (const r of sq) {
     const p = rows.find((x) => x.engine === 'pbft' && x.nodes === r.nodes);
     lines.push(
-      `| ${r.nodes} | ${r.groups} | ${r.phases[0]!.measured} | ${r.phases[1]!.measured} | ${r.measuredTotal} | ${r.formulaTotal} | ${r.notInFormula['deliver'] ?? 0} | ${p ? p.measuredTotal : '–'} |`,
+      `| ${r.nodes} | ${r.groups} | ${r.phases[0]!.measured} | ${r.phases[1]!.measured} | ${r.measuredTotal} | ${r.formulaTotal} | ${r.notInFormula['gpbft/deliver'] ?? 0} | ${p ? p.measuredTotal : '–'} |`,
     );
   }
   return lines.join('\n');
@@ -299,7 +302,7 @@ export function conventionsTable(rows: readonly ComplexityRow[]): string {
     const group = Math.floor(g.nodes / k);
     const standard = g.measuredTotal - (group - 1) - (k - 1);
     const paperPbft = pbftFormula(g.nodes).total;
-    const deliver = g.notInFormula['deliver'] ?? 0;
+    const deliver = g.notInFormula['gpbft/deliver'] ?? 0;
     lines.push(
       `| ${g.nodes} | ${k} | ${p ? p.measuredTotal : '–'} | ${paperPbft} | ${standard} | ${g.measuredTotal} | ${p ? `${(p.measuredTotal / standard).toFixed(1)}×` : '–'} | ${(paperPbft / g.measuredTotal).toFixed(1)}× | ${deliver} (n − k = ${g.nodes - k}) | ${g.measuredTotal + sum(g.notInFormula)} |`,
     );

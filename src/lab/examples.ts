@@ -4,14 +4,17 @@
 //    (n = 5) — and under `quorum: 'bft'` neither fork is sealed;
 //  - gpbft (paper 002): the Distance grouping under Eq. 1's radius vs Algorithm 1 line 5's;
 //  - gpbft: the primary election T = α·md + β·vi with and without normalising the two terms.
-// Every figure is computed by the engines' own code (HashgenEngine through the test harness's
-// synchronous cluster, distanceGrouping, rankGroup).
+// Every figure is computed by the engines' own code (HashgenEngine through the in-process cluster
+// consensus/cluster.ts, distanceGrouping, rankGroup).
 import { toHex, utf8 } from '../codec/index.ts';
 import { blockDigest, GENESIS_DIGEST } from '../consensus/digest.ts';
 import type { CertificateSignature, Rng } from '../consensus/engine.ts';
 import { distanceGrouping, distanceMetres, meanDistance, rankGroup, type GeoNode, type RadiusRule } from '../consensus/gpbft/geo.ts';
-import { Cluster } from '../consensus/hashgen/harness.test-util.ts';
-import { signedBody, type HgAuthVote, type HgBlock, type HgSeal } from '../consensus/hashgen/messages.ts';
+import { Cluster } from '../consensus/cluster.ts';
+import { keyedHashIdentities } from '../crypto/index.ts';
+import '../consensus/hashgen/index.ts';
+import type { HashgenEngine } from '../consensus/hashgen/engine.ts';
+import { signedBody, type HgAuthVote, type HgBlock, type HgMessage, type HgSeal } from '../consensus/hashgen/messages.ts';
 import { searchNonce, voteBytes, type QuorumMode } from '../consensus/hashgen/rules.ts';
 import { SeededRng } from '../consensus/rng.ts';
 
@@ -33,17 +36,28 @@ export interface ForkResult {
  * (as the unit test "paper quorum is not Byzantine-safe" does for n = 4).
  */
 export function splitBrain(n: number, quorum: QuorumMode): ForkResult {
-  const c = new Cluster(n, { timeoutTicks: 10_000, progressTimeoutTicks: 100_000 }, quorum);
+  // The hashgen tests' cluster (hashgen/cluster.testkit.ts): generators g1…gN, keyed-hash
+  // identities, FIFO delivery, a seeded random source per generator.
+  const ids = Array.from({ length: n }, (_, i) => `g${i + 1}`);
+  const ident = keyedHashIdentities(ids);
+  const c = new Cluster<HashgenEngine, HgMessage>({
+    engine: quorum === 'bft' ? 'hashgen-bft' : 'hashgen',
+    ids,
+    identities: ident,
+    cutter: { countMax: 4, sizeBytesMax: 1 << 16, timeoutTicks: 1, pendingMax: 1000 },
+    options: { timeoutTicks: 10_000, progressTimeoutTicks: 100_000 },
+    rng: (inst) => new SeededRng(ids.indexOf(inst.identity) + 1),
+  });
   const votes: HgAuthVote[] = [];
   const validations = new Map<string, CertificateSignature>();
-  c.intercept = (e) => {
-    if (e.message.type === 'hg-auth-vote' && e.to === 'g1') votes.push(e.message);
-    if (e.message.type === 'hg-validate' && e.to === 'g1') validations.set(e.from, { nodeId: e.from, signature: e.message.sig });
-    return [e.message];
+  c.interceptor = (e) => {
+    if (e.message.type === 'hashgen/auth-vote' && e.to === 'g1') votes.push(e.message);
+    if (e.message.type === 'hashgen/validate' && e.to === 'g1') validations.set(e.from, { nodeId: e.from, signature: e.message.sig });
+    return true;
   };
   c.tick(2);
   c.crash('g1'); // from here on g1 is played by hand, with its real key
-  const g1 = c.ident.signerOf('g1');
+  const g1 = ident.signerOf('g1');
   const sign = <T extends HgBlock | HgSeal>(body: Omit<T, 'sig'>): T => {
     const unsigned = { ...body, sig: new Uint8Array(0) } as T;
     return { ...unsigned, sig: g1.sign(signedBody(unsigned)) };
@@ -58,11 +72,11 @@ export function splitBrain(n: number, quorum: QuorumMode): ForkResult {
   const validationsNeeded = quorum === 'paper' ? Math.floor((n - 1) / 2) + 1 : 0;
   for (const side of sides) {
     const proposals = [{ clientId: 'c1', seq: 1, data: utf8(side.tag) }];
-    const block = sign<HgBlock>({ type: 'hg-block', epoch: 1, height: 1, prev: GENESIS_DIGEST, proposals, generator: 'g1', justification });
+    const block = sign<HgBlock>({ type: 'hashgen/block', epoch: 1, height: 1, prev: GENESIS_DIGEST, proposals, generator: 'g1', justification });
     for (const to of side.to) {
       c.down.delete('g1'); // let the validation reach "g1" (captured above)
-      c.node(to).step('g1', block);
-      c.flush();
+      c.engine(to).step('g1', block);
+      c.deliverAll();
       c.down.add('g1');
     }
     const digest = blockDigest(1, GENESIS_DIGEST, proposals);
@@ -70,7 +84,7 @@ export function splitBrain(n: number, quorum: QuorumMode): ForkResult {
     const pow = searchNonce(digest, 1, 'g1', 8, 0, 1 << 20);
     if (!pow.found) throw new Error('no proof hash within 2^20 nonces at 8 bits (expected after ~256)');
     const seal = sign<HgSeal>({
-      type: 'hg-seal',
+      type: 'hashgen/seal',
       epoch: 1,
       height: 1,
       prev: GENESIS_DIGEST,
@@ -81,13 +95,13 @@ export function splitBrain(n: number, quorum: QuorumMode): ForkResult {
       validations: [own, ...side.to.flatMap((id) => validations.get(id) ?? [])],
     });
     for (const to of side.to) {
-      c.node(to).step('g1', seal);
-      c.flush();
+      c.engine(to).step('g1', seal);
+      c.deliverAll();
     }
   }
   const decided: Record<string, string | null> = {};
   for (const id of honest) {
-    const b = c.decided.get(id)![0];
+    const b = c.instance(id).decided[0];
     decided[id] = b ? toHex(b.digest).slice(0, 12) : null;
   }
   const digests = new Set(Object.values(decided).filter((d): d is string => d !== null));

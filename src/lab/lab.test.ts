@@ -81,7 +81,7 @@ describe('lab complexity', () => {
           ['second', 27, 27],
         ],
       );
-      assert.equal(row.notInFormula.deliver, 12, 'n − k deliveries, shown, not hidden');
+      assert.equal(row.notInFormula['gpbft/deliver'], 12, 'n − k deliveries, shown, not hidden');
       assert.equal(row.decidedNodes, 16);
     }
     const csv = complexityCsv([sim, sync]);

@@ -39,7 +39,7 @@ export function runSeed438(onRun?: (label: string) => void): { schedule: readonl
       checkers: r.violations.length === 0 ? 'all passed' : r.violations.map((v) => `${v.checker}: ${v.message}`).join('; '),
       decidedBlocks: r.metrics.decidedBlocks,
       decidedProposals: r.metrics.decidedProposals,
-      viewChangeMessages: r.metrics.messagesByType['view-change']?.count ?? 0,
+      viewChangeMessages: r.metrics.messagesByType['ehbft/view-change']?.count ?? 0,
       status: r.trace.filter((l) => l.startsWith('status ')),
     };
   });

@@ -300,13 +300,63 @@ export interface ParsedTx {
   readonly response: ResponsePayload;
 }
 
-/** Decode every layer; throws TxFormatError naming the first malformed layer. */
-export function parseTx(envelopeBytes: Bytes): ParsedTx {
+/**
+ * Transactions already decoded in this process, by the SHA-256 of their envelope bytes (issue 13:
+ * one node's gateway, orderer admission, block cutting and validation each decoded — DAG-CBOR and
+ * schema — the same envelope again). Decoding is deterministic, so the same bytes give the same
+ * ParsedTx; only successes are kept (a malformed envelope is always re-checked). The results are
+ * shared: treat them as read-only, as their types say. Bounded by the envelope bytes it covers
+ * (oldest first out), so the decoded forms stay within a few tens of MB.
+ */
+export class ParsedTxMemo {
+  private readonly entries = new Map<string, { parsed: ParsedTx; bytes: number }>();
+  private bytes = 0;
+  hits = 0;
+
+  constructor(readonly bytesMax: number) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get coveredBytes(): number {
+    return this.bytes;
+  }
+
+  parse(envelopeBytes: Bytes, decodeAll: (bytes: Bytes) => ParsedTx): ParsedTx {
+    if (this.bytesMax <= 0 || envelopeBytes.byteLength > this.bytesMax / 16) return decodeAll(envelopeBytes);
+    const key = toHex(sha256(envelopeBytes));
+    const known = this.entries.get(key);
+    if (known) {
+      this.hits += 1;
+      return known.parsed;
+    }
+    const parsed = decodeAll(envelopeBytes);
+    while (this.bytes + envelopeBytes.byteLength > this.bytesMax && this.entries.size > 0) {
+      const [oldestKey, oldest] = this.entries.entries().next().value!;
+      this.entries.delete(oldestKey);
+      this.bytes -= oldest.bytes;
+    }
+    this.entries.set(key, { parsed, bytes: envelopeBytes.byteLength });
+    this.bytes += envelopeBytes.byteLength;
+    return parsed;
+  }
+}
+
+export const PARSED_TX_MEMO_BYTES_MAX = 8 * 1024 * 1024;
+export const parsedTxMemo = new ParsedTxMemo(PARSED_TX_MEMO_BYTES_MAX);
+
+function decodeAllLayers(envelopeBytes: Bytes): ParsedTx {
   const envelope = decodeEnvelope(envelopeBytes);
   const payload = decodeTxPayload(envelope.payload);
   const proposal = decodeProposal(payload.proposal);
   const response = decodeResponse(payload.response);
   return { envelope, payload, proposal, response };
+}
+
+/** Decode every layer; throws TxFormatError naming the first malformed layer. */
+export function parseTx(envelopeBytes: Bytes): ParsedTx {
+  return parsedTxMemo.parse(envelopeBytes, decodeAllLayers);
 }
 
 /** A block's transactions decoded once and shared by every check of one commit. */

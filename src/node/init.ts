@@ -15,8 +15,8 @@ import { majority } from '../ledger/membership.ts';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { createConsortium, saveConsortium, type Consortium, type ConsortiumUserSpec, type Role } from '../identity/index.ts';
-import { newPseudonymKey, pseudonymOf, savePseudonymKey } from '../identity/pseudonym.ts';
+import { createConsortium, parsePolicy, saveConsortium, type Consortium, type ConsortiumUserSpec, type Role } from '../identity/index.ts';
+import { newPseudonymKey, patientPseudonymOf, savePseudonymKey } from '../identity/pseudonym.ts';
 import { encodeBlock } from '../ledger/block.ts';
 import { genesisBlock, type ConsortiumConfig, type NodeEndpointConfig, type OrderingConfig } from '../ledger/config.ts';
 import { ENGINE_NAMES } from './config.ts';
@@ -52,7 +52,7 @@ export const DEMO_USERS: ReadonlyArray<{ commonName: string; role: Role }> = [
  * patient's pseudonym when it re-issues their certificate.
  */
 export function demoUsersOf(org: string, pseudonymKey: string): ConsortiumUserSpec[] {
-  return DEMO_USERS.map((u) => (u.role === 'patient' ? { ...u, pseudonym: pseudonymOf(pseudonymKey, `${org}/${u.commonName}`) } : { ...u }));
+  return DEMO_USERS.map((u) => (u.role === 'patient' ? { ...u, pseudonym: patientPseudonymOf(pseudonymKey, org, u.commonName) } : { ...u }));
 }
 
 export interface InitOptions {
@@ -67,6 +67,11 @@ export interface InitOptions {
   readonly tickMs?: number;
   /** Engine options merged over the defaults (tests: e.g. raft snapshotEntries to force snapshots). */
   readonly engineOptions?: Readonly<Record<string, unknown>>;
+  /**
+   * Endorsement policy of the `assets` contract (the benchmark's): 'majority' (the default),
+   * 'any' (one peer of any organisation), or a policy expression.
+   */
+  readonly assetsPolicy?: string;
   /**
    * Where node i listens and how the others reach it, when that is not `host` and basePort + 2i
    * (the fault suite: each node in its own network namespace, p2p traffic through a fault proxy).
@@ -102,6 +107,19 @@ export function nodeIdOf(org: string): string {
 
 /** The default endorsement policy (a majority of the organisations' peers) lives with the config transforms. */
 export { majority };
+
+/** One peer of any of the organisations. */
+export function anyOrg(orgs: readonly string[]): string {
+  return `OutOf(1, ${orgs.map((o) => `'${o}.peer'`).join(', ')})`;
+}
+
+/** 'majority', 'any', or a policy expression (checked by parsePolicy). */
+export function assetsPolicyText(choice: string | undefined, orgs: readonly string[]): string {
+  if (choice === undefined || choice === 'majority') return majority(orgs);
+  if (choice === 'any') return anyOrg(orgs);
+  parsePolicy(choice);
+  return choice;
+}
 
 export function engineOptions(engine: EngineName, nodes: readonly NodeEndpointConfig[]): Record<string, unknown> {
   switch (engine) {
@@ -208,7 +226,7 @@ export async function initConsortium(options: InitOptions): Promise<InitResult> 
     orgs: orgs.map((org) => ({ org, caCertPem: consortium.orgCas.get(org)!.certPem })),
     orderers: orgs.map((org) => ({ id: nodeIdOf(org), org, certPem: consortium.nodes.get(org)!.certPem })),
     contracts: [
-      { name: 'assets', version: '1', endorsementPolicy: majority(orgs) },
+      { name: 'assets', version: '1', endorsementPolicy: assetsPolicyText(options.assetsPolicy, orgs) },
       { name: HEALTH_CONTRACT, version: '1', endorsementPolicy: majority(orgs) },
     ],
     ordering,

@@ -19,7 +19,13 @@
 //   medledger_endorsement_seconds                   histogram collecting endorsements for one proposal (API)
 //   medledger_api_requests_total{route,status}      counter
 //   medledger_api_request_seconds{route}            histogram
+//   medledger_process_cpu_seconds_total{mode}       counter   CPU time of the process (user, system)
+//   medledger_crypto_signs_total                    counter   ECDSA signatures made by the process
+//   medledger_crypto_verifies_total                 counter   ECDSA verifications computed by the process
+//   medledger_crypto_verify_cache_hits_total        counter   verifications answered by the verified-signature memo
+// The last four are process-wide: nodes sharing one process (tests, in-process bench) report the same.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { cryptoCounters } from '../crypto/index.ts';
 
 export interface MetricsSample {
   readonly height: number;
@@ -86,6 +92,36 @@ export class NodeMetrics {
         for (const x of ROLES) this.set({ role: x }, x === current ? 1 : 0);
       },
     });
+    const processCounter = (name: string, help: string, read: () => number): void => {
+      new Counter({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    };
+    new Counter({
+      name: 'medledger_process_cpu_seconds_total',
+      help: 'CPU time of this node process, user and system (process.cpuUsage)',
+      labelNames: ['mode'],
+      registers: [r],
+      collect() {
+        const u = process.cpuUsage();
+        this.reset();
+        this.inc({ mode: 'user' }, u.user / 1e6);
+        this.inc({ mode: 'system' }, u.system / 1e6);
+      },
+    });
+    processCounter('medledger_crypto_signs_total', 'ECDSA P-256 signatures made by this process', () => cryptoCounters().signs);
+    processCounter('medledger_crypto_verifies_total', 'ECDSA P-256 verifications computed by this process', () => cryptoCounters().verifies);
+    processCounter(
+      'medledger_crypto_verify_cache_hits_total',
+      'Verifications answered from the memo of signatures already verified in this process',
+      () => cryptoCounters().verifyCacheHits,
+    );
     this.blocksCommitted = new Counter({ name: 'medledger_blocks_committed_total', help: "Blocks committed by this node's peer", registers: [r] });
     this.transactionsCommitted = new Counter({
       name: 'medledger_transactions_committed_total',

@@ -150,6 +150,7 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
 describe('four-hospital PBFT network with a Byzantine member', { timeout: 300_000 }, () => {
   let net: TestNetwork;
   let byzantine: ChildProcess | null = null;
+  let byzantineOut = '';
   before(async () => {
     // Hospital4's real identity is used by a tampering replica instead of an honest node.
     net = await startTestNetwork({ orgs: 4, engine: 'pbft', start: ['Hospital1', 'Hospital2', 'Hospital3'] });
@@ -161,6 +162,13 @@ describe('four-hospital PBFT network with a Byzantine member', { timeout: 300_00
         env: { ...process.env, MEDLEDGER_LOG_LEVEL: 'silent' },
       },
     );
+    // Everything it prints: 'ready' once it is attacking, its report when it stops.
+    byzantine.stdout!.on('data', (d: Buffer) => (byzantineOut += d.toString()));
+    const deadline = Date.now() + 120_000;
+    while (!byzantineOut.includes('ready\n')) {
+      if (Date.now() > deadline || byzantine.exitCode !== null) throw new Error(`the Byzantine replica did not start: ${byzantineOut}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
   after(async () => {
     byzantine?.kill('SIGKILL');
@@ -199,12 +207,10 @@ describe('four-hospital PBFT network with a Byzantine member', { timeout: 300_00
     for (const txId of committed) assert.equal(seen.get(txId), 1, `${txId} once`);
     // The Byzantine replica really did its worst.
     const report = new Promise<string>((resolve) => {
-      let text = '';
-      byzantine!.stdout!.on('data', (d: Buffer) => (text += d.toString()));
-      byzantine!.once('exit', () => resolve(text));
+      byzantine!.once('exit', () => resolve(byzantineOut));
     });
     byzantine!.kill('SIGTERM');
-    const sent = JSON.parse((await report).trim()) as Record<string, number>;
+    const sent = JSON.parse((await report).trim().split('\n').pop()!) as Record<string, number>;
     assert.ok(sent.garbage! > 50 && sent.forged! + sent.mutated! + sent.equivocated! > 0, JSON.stringify(sent));
     byzantine = null;
   });

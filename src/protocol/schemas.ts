@@ -142,6 +142,35 @@ export const TxStatus = z
   })
   .meta({ id: 'TxStatus' });
 
+/** Envelopes one POST /v1/submit/batch may carry (issue 13: one request for many transactions). */
+export const SUBMIT_BATCH_MAX = 256;
+
+export const SubmitBatchRequest = z
+  .object({
+    envelopes: z
+      .array(Base64)
+      .min(1)
+      .max(SUBMIT_BATCH_MAX)
+      .meta({ description: `1 to ${SUBMIT_BATCH_MAX} DAG-CBOR TxEnvelopes, base64, all created (and signed) by the caller` }),
+    waitMs: z.number().int().min(0).max(WAIT_MS_MAX).optional().meta({ description: 'wait up to this long for every commit (0: return once ordered)' }),
+  })
+  .strict();
+
+export const SubmitBatchResponse = z
+  .object({
+    results: z
+      .array(
+        z.union([
+          TxStatus,
+          z
+            .object({ txId: TxId, error: z.object({ code: z.string(), message: z.string() }) })
+            .meta({ description: 'this transaction failed; the others are unaffected' }),
+        ]),
+      )
+      .meta({ description: 'one per envelope, in order' }),
+  })
+  .meta({ id: 'SubmitBatchResponse' });
+
 export const TxStatusParams = z.object({ txId: TxId }).strict();
 export const WaitQuery = z.object({ waitMs: WaitMs.optional() }).strict();
 
@@ -254,14 +283,48 @@ export const ContentResponse = z.object({
   custodian: z.string(),
   parts: z.array(z.object({ sensitivity: SensitivityLevel, mediaType: z.string(), cid: z.string(), dataBase64: Base64 })),
 });
-export const PrepareDatasetBody = z.strictObject({ datasetId: HealthId, mediaType: z.enum(['text/csv', 'application/fhir+json']), dataBase64: ContentBase64 });
+export const PrepareDatasetBody = z.strictObject({
+  datasetId: HealthId,
+  mediaType: z.enum(['text/csv', 'application/fhir+json']),
+  dataBase64: ContentBase64,
+  version: z
+    .number()
+    .int()
+    .min(2)
+    .max(100)
+    .optional()
+    .meta({ description: 'a new version of a listed dataset this node holds (the current version + 1), for health.updateDataset; absent: a new dataset' }),
+});
 export const PrepareDatasetResponse = z.object({
   datasetId: z.string(),
   cid: z.string(),
   sizeBytes: z.number().int(),
   columns: z.array(z.string()),
   recordCount: z.number().int(),
+  commitment: z.string().meta({ description: 'keyed commitment (HMAC-SHA256, key derived from the data key) to the content: list it with the CID' }),
+  mediaType: z.enum(['text/csv', 'application/fhir+json']),
+  version: z.number().int(),
   expiresAtMs: z.number().int().meta({ description: 'register it before then: afterwards (plus a grace) unlisted content is swept' }),
+});
+export const DatasetContentBody = z.strictObject({
+  txId: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be a transaction id (64 hex)')
+    .meta({ description: "the caller's own committed, allowed health.downloadDataset transaction" }),
+});
+export const DatasetContentResponse = z.object({
+  txId: TxId,
+  datasetId: z.string(),
+  version: z.number().int(),
+  custodian: z.string(),
+  mediaType: z.string(),
+  cid: z.string(),
+  verified: z.object({ cid: z.boolean(), commitment: z.boolean() }).meta({
+    description:
+      'what this node checked before cutting out the part: the CID of the sealed version, and its keyed commitment (false only for a dataset listed before commitments)',
+  }),
+  selection: z.object({ columns: z.array(z.string()).optional(), rows: z.object({ from: z.number().int(), to: z.number().int() }).optional() }).nullable(),
+  dataBase64: Base64,
 });
 export const ComputeBody = z.strictObject({ requestId: HealthId });
 export const ComputeResponse = z.object({
@@ -319,6 +382,7 @@ export type RawBlockResponseT = z.infer<typeof RawBlockResponse>;
 export type ConfigResponseT = z.infer<typeof ConfigResponse>;
 export type EndorseResponseT = z.infer<typeof EndorseResponse>;
 export type TxStatusT = z.infer<typeof TxStatus>;
+export type SubmitBatchResponseT = z.infer<typeof SubmitBatchResponse>;
 export type BlockResponseT = z.infer<typeof BlockResponse>;
 export type BlockEventT = z.infer<typeof BlockEvent>;
 export type ContractEventT = z.infer<typeof ContractEventData>;

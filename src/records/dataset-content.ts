@@ -4,7 +4,7 @@
 import { jsonNestingDepth, type Bytes } from '../codec/index.ts';
 import { CODE_RE } from '../contracts/health/index.ts';
 import { FHIR_NESTING_DEPTH_MAX, FhirValidationError, validateFhir } from '../fhir/validate.ts';
-import { CsvError, checkHeader, readCsv, type CsvLimits } from './csv.ts';
+import { CsvError, checkHeader, formatCsv, readCsv, type CsvLimits } from './csv.ts';
 import { RecordError } from './errors.ts';
 import { CONTENT_BYTES_MAX } from './wire.ts';
 
@@ -159,4 +159,48 @@ export function datasetShape(bytes: Bytes, mediaType: string): { columns: string
   if (measured === 0)
     throw new RecordError('dataset: no Observation with a code and a numeric valueQuantity (statistics need at least one)', 'INVALID_CONTENT');
   return { columns: [...codes], rows: resource.entry?.length ?? 0 };
+}
+
+/**
+ * The part of a dataset a download asked for (decision 1260): the selected columns (CSV header
+ * names; for a FHIR Bundle, the Observations whose code is selected) and an inclusive 1-based range
+ * of data rows (CSV rows after the header; Bundle entries). No selection: the bytes unchanged. The
+ * contract already refused columns the version does not list; a range past the end yields fewer
+ * rows (none at all is still a well-formed CSV / Bundle).
+ */
+export function selectDataset(bytes: Bytes, mediaType: string, selection: { columns?: readonly string[]; rows?: { from: number; to: number } } | null): Bytes {
+  if (!selection || (selection.columns === undefined && selection.rows === undefined)) return bytes;
+  const inRows = (n: number): boolean => selection.rows === undefined || (n >= selection.rows.from && n <= selection.rows.to);
+  if (mediaType === 'text/csv') {
+    let header: string[] | null = null;
+    let keep: number[] = [];
+    const rows: string[][] = [];
+    let n = 0;
+    const { eol } = csvOrError(
+      () =>
+        readCsv(bytes, DATASET_CSV_LIMITS, (fields) => {
+          if (header === null) {
+            const names = checkHeader(fields, { allowRowKey: true });
+            const wanted = selection.columns ?? names;
+            const missing = wanted.filter((c) => !names.includes(c));
+            if (missing.length > 0) throw new RecordError(`the dataset has no column ${missing.join(', ')}`, 'NOT_FOUND');
+            // Header order, not the order asked in: the part is a projection of the table.
+            keep = names.flatMap((name, k) => (wanted.includes(name) ? [k] : []));
+            header = keep.map((k) => names[k]!);
+            return;
+          }
+          n++;
+          if (inRows(n)) rows.push(keep.map((k) => fields[k] ?? ''));
+        }),
+      'dataset',
+    );
+    return formatCsv(header ?? [], rows, eol);
+  }
+  const bundle = parseJson(bytes, 'dataset') as { entry?: Array<{ resource?: { code?: { coding?: Array<{ code?: string }> } } }> };
+  const wanted = selection.columns;
+  const entry = (bundle.entry ?? [])
+    .slice(0, DATASET_ROWS_MAX)
+    .filter((_, i) => inRows(i + 1))
+    .filter((e) => wanted === undefined || (e.resource?.code?.coding ?? []).some((c) => c.code !== undefined && wanted.includes(c.code)));
+  return new TextEncoder().encode(JSON.stringify({ ...bundle, entry }));
 }

@@ -15,11 +15,13 @@ import {
   type Statistics,
 } from '../analytics/aggregate.ts';
 import type { MedLedgerNode } from '../node/node.ts';
-import { newDataKey, open, seal, type BlobStore } from '../offchain/index.ts';
+import { commit, newDataKey, open, seal, type BlobStore } from '../offchain/index.ts';
+import type { DatasetSelection } from '../contracts/health/index.ts';
 import { type HealthCaller } from './caller.ts';
 import { KeyStore, type KeyEntryInfo } from './keystore.ts';
 import { PreparedLimitError, PreparedVersions, type PreparedEntry } from './prepared.ts';
 import {
+  commitmentKeyOf,
   CONTENT_BYTES_MAX,
   REMOTE_TIMEOUT_MS,
   SEAL_OVERHEAD_BYTES,
@@ -28,7 +30,7 @@ import {
   statsPartialRequestSchema,
   type PartialAnswer,
 } from './wire.ts';
-import { datasetShape, datasetValues } from './dataset-content.ts';
+import { datasetShape, datasetValues, selectDataset } from './dataset-content.ts';
 import { RecordError } from './errors.ts';
 
 /** What the dataset side needs from the record service it belongs to. */
@@ -43,7 +45,41 @@ export interface DatasetContext {
   nodeOf(org: string): string;
   deleteBlobs(cids: readonly string[]): Promise<void>;
   isClosed(): boolean;
+  /** The dataset version released by the committed `downloadDataset` transaction `txId` of `user`, fetched and verified (service.ts). */
+  fetchDownload(txId: string, user: string): Promise<VerifiedDownload>;
 }
+
+/** A dataset version as a download released it, after the checks of the requester's node. */
+export interface VerifiedDownload {
+  readonly datasetId: string;
+  readonly version: number;
+  readonly custodian: string;
+  readonly mediaType: 'text/csv' | 'application/fhir+json';
+  readonly cid: string;
+  /** The plaintext of the whole version (checked against the CID and, when listed, the commitment). */
+  readonly content: Bytes;
+  /** Whether the on-chain keyed commitment was checked (a dataset listed before decision 1260 has none: the CID only). */
+  readonly commitmentChecked: boolean;
+  readonly selection: DatasetSelection | null;
+}
+
+/** What a download hands its caller: the part asked for, with what was verified (decision 1260). */
+export interface DatasetDownload {
+  readonly allowed: boolean;
+  readonly txId: string;
+  readonly code: string | null;
+  readonly reasons: readonly string[];
+  readonly datasetId: string;
+  readonly version: number | null;
+  readonly custodian: string | null;
+  readonly mediaType: string | null;
+  readonly cid: string | null;
+  readonly verified: { readonly cid: boolean; readonly commitment: boolean } | null;
+  readonly selection: DatasetSelection | null;
+  readonly content: Bytes | null;
+}
+
+type ChainDataset = { cid: string; ownerOrg: string; version?: number; status?: string };
 
 export class DatasetCustodian {
   private readonly node: MedLedgerNode;
@@ -70,9 +106,9 @@ export class DatasetCustodian {
     return this.ctx.deleteBlobs(cids);
   }
 
-  /** The unexpired claim of the user who prepared dataset `datasetId`, if any. */
-  preparedDatasetHolder(datasetId: string, nowMs = Date.now()): PreparedEntry | undefined {
-    return this.preparedDatasets.holder(datasetId, 1, nowMs);
+  /** The unexpired claim of the user who prepared version `version` of dataset `datasetId`, if any. */
+  preparedDatasetHolder(datasetId: string, version = 1, nowMs = Date.now()): PreparedEntry | undefined {
+    return this.preparedDatasets.holder(datasetId, version, nowMs);
   }
 
   /**
@@ -80,34 +116,60 @@ export class DatasetCustodian {
    * the listing's fields and when the prepared dataset expires. Like a record version it is
    * bounded per user and per node (RecordError LIMIT; the reservation is taken before the first
    * await) and belongs to its preparer until it is listed on chain or swept (issue 16, item 7).
+   * `version` above 1 prepares a new version of a dataset this node holds (decision 1260): the
+   * chain must list the one before it, not deleted. Each version has its own data key, so its
+   * keyed commitment (decision 1100) dies with that key when the dataset is deleted.
    */
   async prepareDataset(a: {
     datasetId: string;
     bytes: Bytes;
     mediaType: 'text/csv' | 'application/fhir+json';
     preparedBy?: string;
-  }): Promise<{ cid: string; sizeBytes: number; columns: string[]; recordCount: number; expiresAtMs: number }> {
+    version?: number;
+  }): Promise<{
+    cid: string;
+    sizeBytes: number;
+    columns: string[];
+    recordCount: number;
+    commitment: string;
+    mediaType: 'text/csv' | 'application/fhir+json';
+    version: number;
+    expiresAtMs: number;
+  }> {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(a.datasetId))
       throw new RecordError(`invalid dataset id ${JSON.stringify(a.datasetId.slice(0, 80))}`, 'INVALID_CONTENT');
     if (a.bytes.byteLength > CONTENT_BYTES_MAX) throw new RecordError(`dataset ${a.datasetId} exceeds ${CONTENT_BYTES_MAX} bytes`, 'INVALID_CONTENT');
-    const existing = this.state<{ cid: string }>(`ds|${a.datasetId}`);
-    if (existing) throw new RecordError(`dataset ${a.datasetId} already exists`, 'REFUSED');
+    const version = a.version ?? 1;
+    const existing = this.state<ChainDataset>(`ds|${a.datasetId}`);
+    if (version === 1) {
+      if (existing) throw new RecordError(`dataset ${a.datasetId} already exists`, 'REFUSED');
+    } else {
+      if (!existing) throw new RecordError(`dataset ${a.datasetId} does not exist`, 'NOT_FOUND');
+      if (existing.status === 'deleted') throw new RecordError(`DATASET_DELETED: dataset ${a.datasetId} was deleted`, 'NOT_FOUND');
+      if (existing.ownerOrg !== this.node.org)
+        throw new RecordError(`dataset ${a.datasetId} is held by ${existing.ownerOrg}; update it through that hospital's node`, 'REFUSED');
+      if ((existing.version ?? 1) + 1 !== version)
+        throw new RecordError(
+          `dataset ${a.datasetId} is at version ${existing.version ?? 1}: the next version is ${(existing.version ?? 1) + 1}, not ${version}`,
+          'REFUSED',
+        );
+    }
     const shape = datasetShape(a.bytes, a.mediaType);
     if (shape.columns.length === 0) throw new RecordError(`dataset ${a.datasetId} has no columns`, 'INVALID_CONTENT');
     const user = a.preparedBy ?? 'unknown';
     const nowMs = Date.now();
     const freed = this.expirePreparedDatasets(nowMs);
-    const held = this.preparedDatasets.get(a.datasetId, 1);
+    const held = this.preparedDatasets.get(a.datasetId, version);
     if (held) {
       if (held.storing) throw new RecordError(`dataset ${a.datasetId} is being prepared right now; try again in a moment`, 'REFUSED');
       if (held.user !== user && !this.preparedDatasets.isAbandoned(held, nowMs))
         throw new RecordError(`dataset ${a.datasetId} is being prepared by ${held.user}`, 'REFUSED');
     }
     // Preparing it again replaces it: the earlier blob and key go (they would be orphans).
-    if (held || this.datasetKeys.cids(a.datasetId).length > 0) freed.push(...this.dropPreparedDataset(a.datasetId));
+    if (held || this.datasetKeys.cids(a.datasetId, version).length > 0) freed.push(...this.dropPreparedDataset(a.datasetId, version));
     let entry: PreparedEntry;
     try {
-      entry = this.preparedDatasets.reserve(a.datasetId, 1, user, a.bytes.byteLength + SEAL_OVERHEAD_BYTES, nowMs);
+      entry = this.preparedDatasets.reserve(a.datasetId, version, user, a.bytes.byteLength + SEAL_OVERHEAD_BYTES, nowMs);
     } catch (err) {
       void this.deleteBlobs(freed);
       if (err instanceof PreparedLimitError) throw new RecordError(err.message, 'LIMIT');
@@ -116,40 +178,64 @@ export class DatasetCustodian {
     await this.deleteBlobs(freed);
     let cid: string;
     let sizeBytes: number;
+    let commitment: string;
     try {
       const dataKey = newDataKey();
-      const sealed = seal(dataKey, a.bytes, KeyStore.aad(a.datasetId, 1, a.mediaType));
+      const sealed = seal(dataKey, a.bytes, KeyStore.aad(a.datasetId, version, a.mediaType));
       cid = await this.blobs.put(sealed);
       sizeBytes = sealed.byteLength;
-      this.datasetKeys.put(a.datasetId, 1, a.mediaType, cid, dataKey, { preparedBy: user, atMs: nowMs, sizeBytes });
+      commitment = Buffer.from(commit(commitmentKeyOf(dataKey), a.bytes)).toString('hex');
+      this.datasetKeys.put(a.datasetId, version, a.mediaType, cid, dataKey, { preparedBy: user, atMs: nowMs, sizeBytes });
     } catch (err) {
-      await this.deleteBlobs(this.dropPreparedDataset(a.datasetId));
+      await this.deleteBlobs(this.dropPreparedDataset(a.datasetId, version));
       throw err;
     }
     entry.sizeBytes = sizeBytes;
     entry.storing = false;
-    return { cid, sizeBytes, columns: shape.columns.slice(0, 100), recordCount: shape.rows, expiresAtMs: this.preparedDatasets.expiresAtMs(entry) };
+    return {
+      cid,
+      sizeBytes,
+      columns: shape.columns.slice(0, 100),
+      recordCount: shape.rows,
+      commitment,
+      mediaType: a.mediaType,
+      version,
+      expiresAtMs: this.preparedDatasets.expiresAtMs(entry),
+    };
   }
 
-  /** The CID the chain lists for dataset `datasetId` (null: not listed). */
-  private listedDatasetCid(datasetId: string): string | null {
-    return this.state<{ cid?: string }>(`ds|${datasetId}`)?.cid ?? null;
+  /** Every CID the chain lists for dataset `datasetId`, current and earlier versions (empty: not listed). */
+  private listedDatasetCids(datasetId: string): Set<string> {
+    const ds = this.state<ChainDataset>(`ds|${datasetId}`);
+    if (!ds) return new Set();
+    const cids = new Set([ds.cid]);
+    for (let v = 1; v <= (ds.version ?? 1); v++) {
+      const entry = this.state<{ cid?: string }>(`dsv|${datasetId}|${String(v).padStart(6, '0')}`);
+      if (entry?.cid) cids.add(entry.cid);
+    }
+    return cids;
+  }
+
+  /** Whether version `version` of the dataset is on this node's chain. */
+  private datasetVersionListed(datasetId: string, version: number): boolean {
+    const ds = this.state<ChainDataset>(`ds|${datasetId}`);
+    return ds !== undefined && (ds.version ?? 1) >= version;
   }
 
   /**
-   * Forget a prepared dataset: its bookkeeping, and the keys of every stored part the chain does
-   * not list (synchronously); returns those parts' CIDs for deletion. Listed content is never touched.
+   * Forget a prepared dataset version: its bookkeeping, and the keys of its stored content the
+   * chain does not list (synchronously); returns those CIDs for deletion. Listed content is never touched.
    */
-  private dropPreparedDataset(datasetId: string): string[] {
-    this.preparedDatasets.delete(datasetId, 1);
-    const listed = this.listedDatasetCid(datasetId);
-    const cids = this.datasetKeys.cids(datasetId).filter((cid) => cid !== listed);
+  private dropPreparedDataset(datasetId: string, version: number): string[] {
+    this.preparedDatasets.delete(datasetId, version);
+    const listed = this.listedDatasetCids(datasetId);
+    const cids = this.datasetKeys.cids(datasetId, version).filter((cid) => !listed.has(cid));
     if (cids.length > 0) this.datasetKeys.dropCids(datasetId, cids);
     return cids;
   }
 
   /**
-   * Synchronous half of the dataset sweep: entries whose id is now listed on chain leave the
+   * Synchronous half of the dataset sweep: entries whose version is now listed on chain leave the
    * bookkeeping (their content is kept if it is what the chain lists); abandoned ones not
    * listed lose their keys. Returns the blobs to delete.
    */
@@ -157,10 +243,11 @@ export class DatasetCustodian {
     const cids: string[] = [];
     for (const e of this.preparedDatasets.all()) {
       if (e.storing) continue;
-      if (this.listedDatasetCid(e.recordId) !== null || this.preparedDatasets.isAbandoned(e, nowMs)) {
-        if (this.listedDatasetCid(e.recordId) === null)
-          this.node.log.info({ datasetId: e.recordId, preparedBy: e.user, ageMs: nowMs - e.atMs }, 'abandoned prepared dataset swept');
-        cids.push(...this.dropPreparedDataset(e.recordId));
+      const listed = this.datasetVersionListed(e.recordId, e.version);
+      if (listed || this.preparedDatasets.isAbandoned(e, nowMs)) {
+        if (!listed)
+          this.node.log.info({ datasetId: e.recordId, version: e.version, preparedBy: e.user, ageMs: nowMs - e.atMs }, 'abandoned prepared dataset swept');
+        cids.push(...this.dropPreparedDataset(e.recordId, e.version));
       }
     }
     return cids;
@@ -186,17 +273,19 @@ export class DatasetCustodian {
         this.node.log.warn({ datasetId, reason: (err as Error).message }, 'unreadable dataset key file skipped');
         continue;
       }
-      const listed = this.listedDatasetCid(datasetId);
-      const unlisted = entries.filter((e) => e.cid !== listed);
-      if (unlisted.length === 0) continue;
-      // Prepared before preparers were recorded: its clock starts now.
-      this.preparedDatasets.restore({
-        recordId: datasetId,
-        version: 1,
-        user: unlisted[0]?.preparedBy ?? 'unknown',
-        atMs: Math.min(...unlisted.map((e) => e.atMs ?? nowMs)),
-        sizeBytes: unlisted.reduce((n, e) => n + (e.sizeBytes ?? 0), 0),
-      });
+      const listed = this.listedDatasetCids(datasetId);
+      const byVersion = new Map<number, KeyEntryInfo[]>();
+      for (const e of entries) if (!listed.has(e.cid)) byVersion.set(e.version, [...(byVersion.get(e.version) ?? []), e]);
+      for (const [version, unlisted] of byVersion) {
+        // Prepared before preparers were recorded: its clock starts now.
+        this.preparedDatasets.restore({
+          recordId: datasetId,
+          version,
+          user: unlisted[0]?.preparedBy ?? 'unknown',
+          atMs: Math.min(...unlisted.map((e) => e.atMs ?? nowMs)),
+          sizeBytes: unlisted.reduce((n, e) => n + (e.sizeBytes ?? 0), 0),
+        });
+      }
     }
   }
 
@@ -212,6 +301,7 @@ export class DatasetCustodian {
       open?: boolean;
       minCohort?: number;
       queryBudget?: number;
+      tags?: string[];
     },
   ): Promise<Record<string, unknown>> {
     const p = await this.prepareDataset({ ...a, preparedBy: caller.user });
@@ -223,11 +313,121 @@ export class DatasetCustodian {
       cid: p.cid,
       sizeBytes: p.sizeBytes,
       recordCount: p.recordCount,
+      commitment: p.commitment,
+      mediaType: p.mediaType,
+      notAfterMs: p.expiresAtMs,
+      ...(a.tags !== undefined ? { tags: a.tags } : {}),
       open: a.open ?? true,
       ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}),
       ...(a.queryBudget !== undefined ? { queryBudget: a.queryBudget } : {}),
     });
     return { txId: r.txId, ...r.payload };
+  }
+
+  /**
+   * A new version of a dataset this node holds (decision 1260): sealed under a fresh key, then
+   * listed by the owner's `updateDataset` (the contract decides who may). Earlier versions keep
+   * their keys and blobs until the dataset is deleted. A refused update leaves nothing behind.
+   */
+  async updateDataset(
+    caller: HealthCaller,
+    a: { datasetId: string; bytes: Bytes; mediaType: 'text/csv' | 'application/fhir+json' },
+  ): Promise<Record<string, unknown>> {
+    const ds = this.state<ChainDataset>(`ds|${a.datasetId}`);
+    if (!ds) throw new RecordError(`DATASET_NOT_FOUND: dataset ${a.datasetId} does not exist`, 'NOT_FOUND');
+    const version = (ds.version ?? 1) + 1;
+    const p = await this.prepareDataset({ ...a, preparedBy: caller.user, version });
+    try {
+      const r = await caller.submit('updateDataset', {
+        datasetId: a.datasetId,
+        columns: p.columns,
+        cid: p.cid,
+        sizeBytes: p.sizeBytes,
+        recordCount: p.recordCount,
+        commitment: p.commitment,
+        mediaType: p.mediaType,
+        notAfterMs: p.expiresAtMs,
+      });
+      return { txId: r.txId, ...r.payload };
+    } catch (err) {
+      // Refused (not the owner, deleted meanwhile …): the prepared version goes; a version the chain lists is never dropped.
+      await this.deleteBlobs(this.dropPreparedDataset(a.datasetId, version));
+      throw err;
+    }
+  }
+
+  /** Delete on chain (the contract decides who may), then crypto-shred here; other nodes hold no dataset content. */
+  async deleteDataset(caller: HealthCaller, datasetId: string): Promise<Record<string, unknown>> {
+    const r = await caller.submit('deleteDataset', { datasetId });
+    await this.shredDeleted();
+    return { txId: r.txId, ...r.payload };
+  }
+
+  /**
+   * Crypto-shred every dataset this node holds whose listing on its chain says deleted: the
+   * wrapped keys of every version first, then the blobs (decision 1102 as for records). Idempotent;
+   * run on every commit and at start.
+   */
+  async shredDeleted(): Promise<void> {
+    if (!this.node.peer) return;
+    for (const id of this.datasetKeys.recordIds()) {
+      if (this.state<ChainDataset>(`ds|${id}`)?.status !== 'deleted') continue;
+      this.preparedDatasets
+        .all()
+        .filter((e) => e.recordId === id)
+        .forEach((e) => this.preparedDatasets.delete(id, e.version));
+      const cids = this.datasetKeys.shred(id);
+      for (const cid of cids) await this.blobs.delete(cid);
+      this.node.log.info({ datasetId: id, blobs: cids.length }, 'dataset crypto-shredded');
+    }
+  }
+
+  /**
+   * Download (decision 1260): the user's own `downloadDataset` transaction decides and audits
+   * (who, version, part); the version it released is fetched — from this node's store, or from
+   * its custodian against the committed transaction, HPKE-wrapped and journaled for the served-read
+   * audit (decisions 1101, 1150, 1153) — and checked against its CID and keyed commitment here;
+   * only then is the part the transaction names cut out. A refusal is returned (audited), not thrown.
+   */
+  async download(caller: HealthCaller, a: { datasetId: string; purpose: string; version?: number; selection?: DatasetSelection }): Promise<DatasetDownload> {
+    const r = await caller.submit('downloadDataset', {
+      datasetId: a.datasetId,
+      purpose: a.purpose,
+      ...(a.version !== undefined ? { version: a.version } : {}),
+      ...(a.selection !== undefined ? { selection: a.selection } : {}),
+    });
+    if (r.payload['allowed'] !== true)
+      return {
+        allowed: false,
+        txId: r.txId,
+        code: typeof r.payload['code'] === 'string' ? r.payload['code'] : null,
+        reasons: (r.payload['reasons'] as string[] | undefined) ?? [],
+        datasetId: a.datasetId,
+        version: null,
+        custodian: null,
+        mediaType: null,
+        cid: null,
+        verified: null,
+        selection: null,
+        content: null,
+      };
+    const got = await this.downloadContent(r.txId, caller.user);
+    return { allowed: true, txId: r.txId, code: null, reasons: [], ...got };
+  }
+
+  /** The part released by the committed download `txId` of `user` (this node's organisation), verified and cut out. */
+  async downloadContent(txId: string, user: string): Promise<Omit<DatasetDownload, 'allowed' | 'txId' | 'code' | 'reasons'>> {
+    const v = await this.ctx.fetchDownload(txId, user);
+    return {
+      datasetId: v.datasetId,
+      version: v.version,
+      custodian: v.custodian,
+      mediaType: v.mediaType,
+      cid: v.cid,
+      verified: { cid: true, commitment: v.commitmentChecked },
+      selection: v.selection,
+      content: selectDataset(v.content, v.mediaType, v.selection),
+    };
   }
 
   /**
@@ -241,13 +441,14 @@ export class DatasetCustodian {
 
   /** This custodian's dataset reduced to what may leave it under the disclosure rule at `threshold`. */
   private async releasedPartial(datasetId: string, variable: string, spec: HistogramSpec, threshold: number): Promise<ReleasedPartial> {
-    const ds = this.state<{ cid: string; ownerOrg: string }>(`ds|${datasetId}`);
-    if (!ds) throw new RecordError(`dataset ${datasetId} does not exist`, 'NOT_FOUND');
+    const ds = this.state<ChainDataset>(`ds|${datasetId}`);
+    if (!ds || ds.status === 'deleted') throw new RecordError(`dataset ${datasetId} does not exist${ds ? ' (deleted)' : ''}`, 'NOT_FOUND');
     if (ds.ownerOrg !== this.node.org) throw new RecordError(`dataset ${datasetId} is held by ${ds.ownerOrg}`, 'REFUSED');
+    // Statistics are computed over the current version.
     const key = this.datasetKeys.get(datasetId, ds.cid);
     const sealed = await this.blobs.get(ds.cid);
     if (!key || !sealed) throw new RecordError(`dataset ${datasetId} content is not on this node`, 'UNAVAILABLE');
-    const bytes = open(key.dataKey, sealed, KeyStore.aad(datasetId, 1, key.sensitivity), `dataset ${datasetId}`);
+    const bytes = open(key.dataKey, sealed, KeyStore.aad(datasetId, key.version, key.sensitivity), `dataset ${datasetId}`);
     return releasePartial(exactAggregateOf(datasetValues(bytes, key.sensitivity, variable), spec), threshold);
   }
 
@@ -351,6 +552,4 @@ export class DatasetCustodian {
       throw err;
     }
   }
-
-  /** The version the next write of `recordId` at this custodian will have. */
 }

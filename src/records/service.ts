@@ -27,7 +27,7 @@
 //     contract checks the rule again.
 import { join } from 'node:path';
 import { decode, encode, utf8, type Bytes } from '../codec/index.ts';
-import { HEALTH_CONTRACT, type AccessTicket, type Part, type Sensitivity } from '../contracts/health/index.ts';
+import { HEALTH_CONTRACT, type AccessTicket, type DatasetSelection, type Part, type Sensitivity } from '../contracts/health/index.ts';
 import { FhirValidationError, validateFhir } from '../fhir/validate.ts';
 import { parseTx } from '../ledger/tx.ts';
 import { readPem } from '../node/config.ts';
@@ -57,7 +57,7 @@ import { RecordError } from './errors.ts';
 import { csvOrError } from './dataset-content.ts';
 import type { AuditBacklog, RecordServiceOptions, ServedReadAuditOptions } from './service-options.ts';
 import { ServedReadRecorder } from './served-read-recorder.ts';
-import { DatasetCustodian } from './datasets.ts';
+import { DatasetCustodian, type VerifiedDownload } from './datasets.ts';
 import {
   ACCESS_TICKET_TTL_MS,
   checkPartAnswer,
@@ -177,6 +177,7 @@ export class RecordService {
       nodeOf: (org) => this.nodeOf(org),
       deleteBlobs: (cids) => this.deleteBlobs(cids),
       isClosed: () => this.closed,
+      fetchDownload: (txId, user) => this.fetchDownload(txId, user),
     });
   }
 
@@ -321,7 +322,7 @@ export class RecordService {
    * `access` call, allowed, recent, by a user of `creatorOrg` (and exactly `creatorUser` when
    * given). Returns what it released.
    */
-  private async releasedBy(txId: string, check: { creatorOrg: string; creatorUser?: string }): Promise<Released> {
+  private async releasedBy(txId: string, check: { creatorOrg: string; creatorUser?: string; kind?: Released['kind'] }): Promise<Released> {
     const peer = this.node.peer;
     if (!peer) throw new RecordError('this node has no peer', 'UNAVAILABLE');
     let status = peer.ledger.txStatus(txId);
@@ -335,8 +336,12 @@ export class RecordService {
     const envelope = peer.ledger.getBlock(status.block).block.data[status.position];
     if (!envelope) throw new RecordError(`access transaction ${txId} is missing from block ${status.block}`, 'DENIED');
     const tx = parseTx(envelope);
-    if (tx.proposal.contract !== HEALTH_CONTRACT || tx.proposal.fn !== 'access')
+    // A record's parts are released by `access`, a dataset version by `downloadDataset` (decision 1260).
+    const kind = tx.proposal.fn === 'downloadDataset' ? 'dataset' : 'record';
+    if (tx.proposal.contract !== HEALTH_CONTRACT || !['access', 'downloadDataset'].includes(tx.proposal.fn))
       throw new RecordError(`transaction ${txId} is not a health access decision`, 'DENIED');
+    if (check.kind !== undefined && check.kind !== kind)
+      throw new RecordError(`transaction ${txId} released a ${kind}, not a ${check.kind}: ask for it through the ${kind} route`, 'DENIED');
     const who = this.node.msp.identify(tx.proposal.creator);
     if (who.org !== check.creatorOrg || (check.creatorUser !== undefined && `${who.org}/${who.id}` !== check.creatorUser)) {
       throw new RecordError(
@@ -348,7 +353,9 @@ export class RecordService {
       throw new RecordError(`access transaction ${txId} is older than ${ACCESS_TICKET_TTL_MS / 60_000} minutes: ask again`, 'DENIED');
     const answer = JSON.parse(Buffer.from(tx.response.result.payload).toString('utf8')) as {
       allowed?: boolean;
-      record?: Released;
+      record?: Omit<Released, 'kind'>;
+      dataset?: { datasetId: string; version: number; custodian: string; cid: string; commitment: string | null; mediaType: string | null; sizeBytes: number };
+      selection?: DatasetSelection | null;
       reasons?: string[];
       session?: { notice?: string | null } | null;
     };
@@ -358,8 +365,20 @@ export class RecordService {
         `access was denied: ${[...(answer.reasons ?? []), ...(answer.session?.notice ? [answer.session.notice] : [])].join('; ')}`,
         'DENIED',
       );
+    if (kind === 'dataset') {
+      const d = answer.dataset;
+      if (!d) throw new RecordError(`download transaction ${txId} released no dataset`, 'DENIED');
+      return {
+        kind,
+        recordId: d.datasetId,
+        version: d.version,
+        custodian: d.custodian,
+        parts: [{ sensitivity: 'normal', cid: d.cid, sizeBytes: d.sizeBytes, mediaType: d.mediaType ?? 'text/csv', commitment: d.commitment ?? '' }],
+        selection: answer.selection ?? null,
+      };
+    }
     if (!answer.record) throw new RecordError(`access transaction ${txId} released no content (only an allowed read or share does)`, 'DENIED');
-    return answer.record;
+    return { kind, ...answer.record };
   }
 
   // ---- create / update ------------------------------------------------------------------------
@@ -645,16 +664,43 @@ export class RecordService {
 
   /** The content released by the committed access transaction `txId` of `user` (this node's org). */
   async fetchReleased(txId: string, user: string): Promise<{ version: number; custodian: string; parts: ReadPart[] }> {
-    const released = await this.releasedBy(txId, { creatorOrg: this.node.org, creatorUser: user });
+    const released = await this.releasedBy(txId, { creatorOrg: this.node.org, creatorUser: user, kind: 'record' });
+    return { version: released.version, custodian: released.custodian, parts: await this.fetchParts(txId, released) };
+  }
+
+  /**
+   * The dataset version released by the committed `downloadDataset` transaction `txId` of `user`
+   * (this node's organisation), fetched like a record's part — locally, or from the custodian against
+   * the transaction's ticket — and checked here against its CID and keyed commitment (decision 1260).
+   */
+  async fetchDownload(txId: string, user: string): Promise<VerifiedDownload> {
+    const released = await this.releasedBy(txId, { creatorOrg: this.node.org, creatorUser: user, kind: 'dataset' });
+    const [part] = await this.fetchParts(txId, released);
+    const listed = released.parts[0];
+    if (!part || !listed) throw new RecordError(`download ${txId} released no content`, 'DENIED');
+    return {
+      datasetId: released.recordId,
+      version: released.version,
+      custodian: released.custodian,
+      mediaType: part.mediaType === 'application/fhir+json' ? 'application/fhir+json' : 'text/csv',
+      cid: part.cid,
+      content: part.content,
+      commitmentChecked: listed.commitment !== '',
+      selection: released.selection ?? null,
+    };
+  }
+
+  /** Fetch and verify every part `released` lists (for a dataset, its one version). */
+  private async fetchParts(txId: string, released: Released): Promise<ReadPart[]> {
     const out: ReadPart[] = [];
     // A custodian wraps data keys only to this node's key as its chain shows it: make sure it is there.
     if (released.custodian !== this.node.org && this.options.publishNodeKey !== false) await this.nodeKeyPublished();
     for (const part of released.parts) {
-      const what = `record ${released.recordId} v${released.version} (${part.sensitivity} part, ${part.cid})`;
+      const what = `${released.kind} ${released.recordId} v${released.version} (${part.sensitivity} part, ${part.cid})`;
       let sealed: Bytes;
       let dataKey: Bytes;
       if (released.custodian === this.node.org) {
-        const local = await this.loadPart(released.recordId, part.cid);
+        const local = await this.loadPart(released.kind, released.recordId, part.cid);
         if (!local.ok) throw local.integrity ? new IntegrityError(`${what}: ${local.error}`) : new RecordError(`${what}: ${local.error}`, 'UNAVAILABLE');
         sealed = local.sealed;
         dataKey = local.dataKey;
@@ -673,13 +719,17 @@ export class RecordService {
       // The custodian could be wrong or lying: check the address and the commitment ourselves.
       const cid = await cidOf(sealed);
       if (cid !== part.cid) throw new IntegrityError(`${what}: the custodian returned bytes addressed ${cid}`);
-      const plaintext = open(dataKey, sealed, KeyStore.aad(released.recordId, released.version, part.sensitivity), what);
-      if (!checkCommitment(commitmentKeyOf(dataKey), plaintext, new Uint8Array(Buffer.from(part.commitment, 'hex')))) {
-        throw new IntegrityError(`${what}: content does not match its on-chain commitment`);
+      // A dataset's key is stored under its media type (datasets.ts), a record part's under its level.
+      const aadLevel = released.kind === 'dataset' ? part.mediaType : part.sensitivity;
+      const plaintext = open(dataKey, sealed, KeyStore.aad(released.recordId, released.version, aadLevel), what);
+      // A dataset listed before decision 1260 has no commitment: its CID (checked above) is the only proof.
+      if (!(released.kind === 'dataset' && part.commitment === '')) {
+        if (!checkCommitment(commitmentKeyOf(dataKey), plaintext, new Uint8Array(Buffer.from(part.commitment, 'hex'))))
+          throw new IntegrityError(`${what}: content does not match its on-chain commitment`);
       }
       out.push({ sensitivity: part.sensitivity, mediaType: part.mediaType, cid: part.cid, content: plaintext });
     }
-    return { version: released.version, custodian: released.custodian, parts: out };
+    return out;
   }
 
   /**
@@ -707,8 +757,8 @@ export class RecordService {
     }
   }
 
-  private async loadPart(recordId: string, cid: string): Promise<LocalPart> {
-    const key = this.keys.get(recordId, cid);
+  private async loadPart(kind: Released['kind'], recordId: string, cid: string): Promise<LocalPart> {
+    const key = (kind === 'dataset' ? this.datasetKeys : this.keys).get(recordId, cid);
     if (!key) return { ok: false, integrity: false, error: 'no key on the custodian (erased, or never stored here)' };
     let sealed: Bytes | null;
     try {
@@ -758,7 +808,7 @@ export class RecordService {
         throw new RecordError(`access ${txId} left no ticket on this node's chain for its ${part.sensitivity} part: ask again`, 'DENIED');
       }
       const recipientKey = await this.recipientKeyOf(fromOrg, from);
-      const local = await this.loadPart(recordId, cid);
+      const local = await this.loadPart(released.kind, recordId, cid);
       if (!local.ok) {
         // Nothing is released; still journal what was asked for and refused, if there is room.
         try {
@@ -838,6 +888,8 @@ export class RecordService {
       for (const cid of cids) await this.blobs.delete(cid);
       this.node.log.info({ recordId: id, blobs: cids.length }, 'record crypto-shredded');
     }
+    // Deleted datasets, the same way (decision 1260).
+    await this.datasets.shredDeleted();
   }
 
   // ---- datasets and statistics (datasets.ts) ----------------------------------------------------
@@ -856,6 +908,22 @@ export class RecordService {
 
   registerDataset(...a: Parameters<DatasetCustodian['registerDataset']>): ReturnType<DatasetCustodian['registerDataset']> {
     return this.datasets.registerDataset(...a);
+  }
+
+  updateDataset(...a: Parameters<DatasetCustodian['updateDataset']>): ReturnType<DatasetCustodian['updateDataset']> {
+    return this.datasets.updateDataset(...a);
+  }
+
+  deleteDataset(...a: Parameters<DatasetCustodian['deleteDataset']>): ReturnType<DatasetCustodian['deleteDataset']> {
+    return this.datasets.deleteDataset(...a);
+  }
+
+  downloadDataset(...a: Parameters<DatasetCustodian['download']>): ReturnType<DatasetCustodian['download']> {
+    return this.datasets.download(...a);
+  }
+
+  downloadContent(...a: Parameters<DatasetCustodian['downloadContent']>): ReturnType<DatasetCustodian['downloadContent']> {
+    return this.datasets.downloadContent(...a);
   }
 
   servePartial(...a: Parameters<DatasetCustodian['servePartial']>): ReturnType<DatasetCustodian['servePartial']> {

@@ -5,7 +5,7 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { decode, utf8, type Bytes } from '../codec/index.ts';
 import { releasedPartialSchema, type ReleasedPartial } from '../analytics/aggregate.ts';
-import { readEventSchema, type Part, type Sensitivity } from '../contracts/health/index.ts';
+import { readEventSchema, type DatasetSelection, type Part, type Sensitivity } from '../contracts/health/index.ts';
 import { type WrappedKey } from '../offchain/index.ts';
 import { X25519_KEY_BYTES } from './nodekey.ts';
 
@@ -97,10 +97,16 @@ export const partialAnswerSchema = z.union([
 
 export type ReleasedPart = Part;
 export interface Released {
+  /** What the transaction released: a record's parts (`access`) or a dataset version (`downloadDataset`, decision 1260). */
+  kind: 'record' | 'dataset';
+  /** The record id, or the dataset id. */
   recordId: string;
   version: number;
   custodian: string;
+  /** A dataset's one part has level 'normal' (its ticket's) and an empty commitment when it was listed before decision 1260. */
   parts: ReleasedPart[];
+  /** A download's part (columns / rows), as the transaction recorded it. */
+  selection?: DatasetSelection | null;
 }
 /** Decode and shape-check a custodian's answer (it is another node's input: trust nothing). */
 export function checkPartAnswer(raw: Bytes, custodian: string): PartAnswer {

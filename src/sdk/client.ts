@@ -1,6 +1,8 @@
 // The TypeScript client of a MedLedger node's REST gateway (src/api), for Node.js and browsers.
 // It builds and signs proposals and transactions locally with the user's key (the gateway never
-// sees the key), signs every request for the node it addresses (src/protocol/request-signing.ts),
+// sees the key), signs every request for the node it addresses (src/protocol/request-signing.ts) —
+// except /v1/endorse and /v1/submit, whose bodies (the signed proposal, the signed envelope) already
+// prove who sends them (decision 1300) —
 // and checks that the transaction the gateway asks it to sign is exactly its own proposal with the
 // endorsed result before signing it. HTTP is http.ts (node:https, the consortium root CA as the
 // only trust anchor) or, in the browser build, http.browser.ts (fetch).
@@ -26,6 +28,9 @@ import {
   RawBlockResponse,
   WhoAmIResponse,
   TxStatus,
+  SubmitBatchResponse,
+  SUBMIT_BATCH_MAX,
+  type SubmitBatchResponseT,
   type BlockEventT,
   type LabJobT,
   type LabSimulationBodyT,
@@ -213,6 +218,26 @@ export class MedLedgerClient {
     return HealthResponse.parse(await this.call('GET', '/v1/health', undefined, false));
   }
 
+  /** The node's Prometheus metrics (GET /metrics, open: no identities, no health data) as text. */
+  async metricsText(): Promise<string> {
+    let res;
+    try {
+      res = await this.transport.request({
+        method: 'GET',
+        url: new URL('/metrics', this.base),
+        headers: {},
+        body: new Uint8Array(0),
+        timeoutMs: this.timeoutMs,
+        responseBytesMax: RESPONSE_BYTES_MAX,
+      });
+    } catch (err) {
+      throw err instanceof TransportError ? new MedLedgerApiError(0, err.code, err.message) : err;
+    }
+    const text = decoder.decode(res.body);
+    if (res.status !== 200) throw this.errorFrom(res.status, text);
+    return text;
+  }
+
   async openapi(): Promise<Record<string, unknown>> {
     return z.record(z.string(), z.unknown()).parse(await this.call('GET', '/openapi.json', undefined, false));
   }
@@ -278,7 +303,7 @@ export class MedLedgerClient {
     if (this.failover === 'discover' && this.alternates === null) this.alternates = this.discoverAlternates();
     let first: MedLedgerApiError;
     try {
-      return this.check(TxStatus, await this.call('POST', '/v1/submit', body));
+      return this.check(TxStatus, await this.call('POST', '/v1/submit', body, false));
     } catch (err) {
       if (!(err instanceof MedLedgerApiError) || !retryElsewhere(err)) throw err;
       first = err;
@@ -288,7 +313,7 @@ export class MedLedgerClient {
     for (const url of await (this.alternates ?? Promise.resolve(Array.isArray(this.failover) ? this.failover : []))) {
       const other = new MedLedgerClient({ url, certPem: this.certPem, signer: this.signer, transport: this.transport, timeoutMs: this.timeoutMs });
       try {
-        return other.check(TxStatus, await other.call('POST', '/v1/submit', body));
+        return other.check(TxStatus, await other.call('POST', '/v1/submit', body, false));
       } catch (err) {
         if (!(err instanceof MedLedgerApiError) || !retryElsewhere(err)) throw err;
         unknown ||= mayHaveOrdered(err);
@@ -316,14 +341,14 @@ export class MedLedgerClient {
   private async endorseAnywhere(body: unknown): Promise<unknown> {
     if (this.failover === 'discover' && this.alternates === null) this.alternates = this.discoverAlternates();
     try {
-      return await this.call('POST', '/v1/endorse', body);
+      return await this.call('POST', '/v1/endorse', body, false);
     } catch (err) {
       if (!(err instanceof MedLedgerApiError) || err.status !== 0) throw err;
       let last: MedLedgerApiError = err;
       for (const url of await (this.alternates ?? Promise.resolve(Array.isArray(this.failover) ? this.failover : []))) {
         const other = new MedLedgerClient({ url, certPem: this.certPem, signer: this.signer, transport: this.transport, timeoutMs: this.timeoutMs });
         try {
-          return await other.call('POST', '/v1/endorse', body);
+          return await other.call('POST', '/v1/endorse', body, false);
         } catch (e) {
           if (!(e instanceof MedLedgerApiError) || e.status !== 0) throw e;
           last = e;
@@ -367,6 +392,32 @@ export class MedLedgerClient {
 
   /** Endorse, check, sign and submit a transaction; by default wait for its validation code. */
   async submit(contract: string, fn: string, args: readonly string[], opts: SubmitOptions = {}): Promise<SubmitResult> {
+    const prepared = await this.prepare(contract, fn, args);
+    const status = await this.deliver(prepared.envelope, prepared.txId, opts.waitMs ?? DEFAULT_WAIT_MS);
+    return { ...status, payload: prepared.payload, endorsers: prepared.endorsers };
+  }
+
+  /**
+   * Submit several envelopes this client signed (prepare()) in one request (POST
+   * /v1/submit/batch, at most SUBMIT_BATCH_MAX): one status or error per envelope, in order. No
+   * failover: an item whose outcome is unknown says so, and resubmitting it is safe.
+   */
+  async submitBatch(envelopes: readonly Bytes[], opts: SubmitOptions = {}): Promise<SubmitBatchResponseT['results']> {
+    if (envelopes.length === 0 || envelopes.length > SUBMIT_BATCH_MAX)
+      throw new MedLedgerApiError(0, 'BAD_REQUEST', `a batch holds 1 to ${SUBMIT_BATCH_MAX} envelopes, got ${envelopes.length}`);
+    const body = { envelopes: envelopes.map((e) => toB64(e)), waitMs: opts.waitMs ?? DEFAULT_WAIT_MS };
+    const r = this.check(SubmitBatchResponse, await this.call('POST', '/v1/submit/batch', body, false));
+    if (r.results.length !== envelopes.length)
+      throw new MedLedgerApiError(502, 'BAD_RESPONSE', `${this.url} answered ${r.results.length} results for ${envelopes.length} envelopes`);
+    return r.results;
+  }
+
+  /** Endorse and check a transaction, and sign it, without submitting it (submitEnvelope, submitBatch). */
+  async prepare(
+    contract: string,
+    fn: string,
+    args: readonly string[],
+  ): Promise<{ txId: string; envelope: Bytes; payload: Bytes; endorsers: readonly string[] }> {
     const { txId, proposalBytes, body } = await this.newSignedProposal(contract, fn, args);
     const endorsed = this.check(EndorseResponse, await this.endorseAnywhere(body));
     const txPayload = fromB64(endorsed.txPayload);
@@ -387,8 +438,7 @@ export class MedLedgerClient {
       throw new MedLedgerApiError(502, 'BAD_GATEWAY_TX', `the gateway returned a transaction this client will not sign: ${(err as Error).message}`);
     }
     const envelope = encodeEnvelope({ payload: txPayload, signature: await this.signer.sign(txPayload) });
-    const status = await this.deliver(envelope, txId, opts.waitMs ?? DEFAULT_WAIT_MS);
-    return { ...status, payload, endorsers: endorsed.endorsers };
+    return { txId, envelope, payload, endorsers: endorsed.endorsers };
   }
 
   /** Commit status; with waitMs, wait for the commit (404 TX_NOT_FOUND without, 504 on timeout). */
@@ -504,7 +554,7 @@ export class MedLedgerClient {
    * One request (signed for this node unless `signed` is false); the JSON answer, or
    * MedLedgerApiError. Public for the SDK's other clients (HealthClient's content routes).
    */
-  async call(method: 'GET' | 'POST', path: string, body?: unknown, signed = true): Promise<unknown> {
+  async call(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, signed = true): Promise<unknown> {
     const bytes = body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(body));
     for (let attempt = 1; ; attempt++) {
       const headers: Record<string, string> = signed

@@ -106,6 +106,49 @@ export function sessionNoticeOf(payload: Record<string, unknown>): SessionNotice
   return payload['session'] === undefined || payload['session'] === null ? null : parsed(sessionNoticeSchema, payload['session'], 'access session');
 }
 
+/** What /v1/health/datasets/prepare answers (the commitment: since decision 1260). */
+const preparedDatasetSchema = z.object({
+  cid: z.string(),
+  sizeBytes: z.number().int(),
+  columns: z.array(z.string()),
+  recordCount: z.number().int(),
+  commitment: z.string().optional(),
+  expiresAtMs: z.number().int().optional(),
+});
+
+/** The catalogue's search and filters (decision 1260). */
+export interface DatasetFilters {
+  readonly q?: string;
+  readonly ownerOrg?: string;
+  readonly status?: 'listed' | 'withdrawn' | 'deleted' | 'all';
+  readonly type?: 'csv' | 'fhir';
+  readonly tag?: string;
+}
+
+const datasetContentSchema = z.object({
+  version: z.number().int(),
+  custodian: z.string(),
+  mediaType: z.string(),
+  cid: z.string(),
+  verified: z.object({ cid: z.boolean(), commitment: z.boolean() }),
+  dataBase64: z.string(),
+});
+
+export interface DatasetDownloadResult {
+  readonly allowed: boolean;
+  readonly txId: string;
+  /** Why it was refused (NOT_AUTHORISED, DATASET_DELETED, DATASET_NOT_FOUND); null when allowed. */
+  readonly code: string | null;
+  readonly reasons: readonly string[];
+  readonly auditId: string;
+  readonly content: Uint8Array | null;
+  readonly version: number | null;
+  readonly custodian: string | null;
+  readonly mediaType: string | null;
+  readonly cid: string | null;
+  readonly verified: { readonly cid: boolean; readonly commitment: boolean } | null;
+}
+
 export class HealthClient implements HealthCaller {
   readonly client: MedLedgerClient;
   /** The on-chain identity "org/CN" (a patient's CN is their pseudonym, decision 0906). */
@@ -320,13 +363,13 @@ export class HealthClient implements HealthCaller {
     open?: boolean;
     minCohort?: number;
     queryBudget?: number;
+    tags?: string[];
   }): Promise<Record<string, unknown>> {
-    const p = (await this.post('/v1/health/datasets/prepare', { datasetId: a.datasetId, mediaType: a.mediaType, dataBase64: toBase64(a.data) })) as {
-      cid: string;
-      sizeBytes: number;
-      columns: string[];
-      recordCount: number;
-    };
+    const p = parsed(
+      preparedDatasetSchema,
+      await this.post('/v1/health/datasets/prepare', { datasetId: a.datasetId, mediaType: a.mediaType, dataBase64: toBase64(a.data) }),
+      'dataset prepare',
+    );
     const r = await this.submit('registerDataset', {
       datasetId: a.datasetId,
       name: a.name,
@@ -335,6 +378,10 @@ export class HealthClient implements HealthCaller {
       cid: p.cid,
       sizeBytes: p.sizeBytes,
       recordCount: p.recordCount,
+      // A node from before decision 1260 prepares without a commitment.
+      ...(p.commitment ? { commitment: p.commitment, mediaType: a.mediaType } : {}),
+      ...(typeof p.expiresAtMs === 'number' ? { notAfterMs: p.expiresAtMs } : {}),
+      ...(a.tags !== undefined ? { tags: a.tags } : {}),
       open: a.open ?? true,
       ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}),
       ...(a.queryBudget !== undefined ? { queryBudget: a.queryBudget } : {}),
@@ -342,8 +389,122 @@ export class HealthClient implements HealthCaller {
     return { txId: r.txId, ...r.payload };
   }
 
-  listDatasets(bookmark = '', pageSize?: number): Promise<unknown> {
-    return this.evaluate('listDatasets', { ...(bookmark ? { bookmark } : {}), ...(pageSize ? { pageSize } : {}) });
+  /**
+   * The data market (decision 1260): listed datasets by default, each with the caller's standing
+   * (`access`: owner / approved / pending / not-authorised / withdrawn / deleted; `authorised`).
+   * `filters` search (q over name, description, tags) and filter (owner, status — 'all' for every
+   * state —, type csv|fhir, tag). With filters a page may hold fewer than pageSize: follow `bookmark`.
+   */
+  listDatasets(bookmark = '', pageSize?: number, filters: DatasetFilters = {}): Promise<unknown> {
+    return this.evaluate('listDatasets', {
+      ...(bookmark ? { bookmark } : {}),
+      ...(pageSize ? { pageSize } : {}),
+      ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== undefined && v !== '')),
+    });
+  }
+
+  /** A dataset's state and every version's CID, keyed commitment, size and transaction. */
+  datasetVersions(datasetId: string): Promise<unknown> {
+    return this.evaluate('datasetVersions', { datasetId });
+  }
+
+  /**
+   * A new version (decision 1260): sealed at the owner's node (which must be the custodian's), then
+   * listed by `updateDataset` signed by this user (the owner's admin or supervisor). Earlier
+   * versions stay downloadable and provable.
+   */
+  async updateDataset(a: { datasetId: string; data: Uint8Array; mediaType: 'text/csv' | 'application/fhir+json' }): Promise<Record<string, unknown>> {
+    const versions = parsed(z.object({ currentVersion: z.number().int() }), await this.datasetVersions(a.datasetId), 'datasetVersions');
+    const p = parsed(
+      preparedDatasetSchema,
+      await this.post('/v1/health/datasets/prepare', {
+        datasetId: a.datasetId,
+        mediaType: a.mediaType,
+        dataBase64: toBase64(a.data),
+        version: versions.currentVersion + 1,
+      }),
+      'dataset prepare',
+    );
+    const r = await this.submit('updateDataset', {
+      datasetId: a.datasetId,
+      columns: p.columns,
+      cid: p.cid,
+      sizeBytes: p.sizeBytes,
+      recordCount: p.recordCount,
+      commitment: p.commitment,
+      mediaType: a.mediaType,
+      ...(typeof p.expiresAtMs === 'number' ? { notAfterMs: p.expiresAtMs } : {}),
+    });
+    return { txId: r.txId, ...r.payload };
+  }
+
+  /** The owner takes the listing off the market: no new applications, hidden from the default catalogue. */
+  async withdrawDataset(datasetId: string): Promise<Record<string, unknown>> {
+    const r = await this.submit('withdrawDataset', { datasetId });
+    return { txId: r.txId, ...r.payload };
+  }
+
+  async reopenDataset(datasetId: string): Promise<Record<string, unknown>> {
+    const r = await this.submit('reopenDataset', { datasetId });
+    return { txId: r.txId, ...r.payload };
+  }
+
+  /** Delete: the custodian crypto-shreds every version when it commits this; the history stays auditable. */
+  async deleteDataset(datasetId: string): Promise<Record<string, unknown>> {
+    const r = await this.submit('deleteDataset', { datasetId });
+    return { txId: r.txId, ...r.payload };
+  }
+
+  /**
+   * Download (decision 1260): decided and audited on chain by this user's `downloadDataset`
+   * (owner, or an approved application for read with `purpose`); the node then fetches the version
+   * from its custodian against that transaction, checks CID and commitment, and returns the
+   * columns/rows asked for. A refusal comes back with its `code` (NOT_AUTHORISED, DATASET_DELETED,
+   * DATASET_NOT_FOUND) and reasons; it is audited too.
+   */
+  async downloadDataset(a: {
+    datasetId: string;
+    purpose: string;
+    version?: number;
+    columns?: string[];
+    rows?: { from: number; to: number };
+  }): Promise<DatasetDownloadResult> {
+    const selection =
+      a.columns !== undefined || a.rows !== undefined ? { ...(a.columns ? { columns: a.columns } : {}), ...(a.rows ? { rows: a.rows } : {}) } : undefined;
+    const r = await this.submit('downloadDataset', {
+      datasetId: a.datasetId,
+      purpose: a.purpose,
+      ...(a.version !== undefined ? { version: a.version } : {}),
+      ...(selection ? { selection } : {}),
+    });
+    if (r.payload['allowed'] !== true)
+      return {
+        allowed: false,
+        txId: r.txId,
+        code: typeof r.payload['code'] === 'string' ? r.payload['code'] : 'REFUSED',
+        reasons: Array.isArray(r.payload['reasons']) ? (r.payload['reasons'] as unknown[]).map(String) : [],
+        auditId: String(r.payload['auditId'] ?? ''),
+        content: null,
+        version: null,
+        custodian: null,
+        mediaType: null,
+        cid: null,
+        verified: null,
+      };
+    const c = parsed(datasetContentSchema, await this.post('/v1/health/datasets/content', { txId: r.txId }), 'dataset content');
+    return {
+      allowed: true,
+      txId: r.txId,
+      code: null,
+      reasons: [],
+      auditId: String(r.payload['auditId'] ?? ''),
+      content: base64Bytes(c.dataBase64),
+      version: c.version,
+      custodian: c.custodian,
+      mediaType: c.mediaType,
+      cid: c.cid,
+      verified: c.verified,
+    };
   }
 
   /**

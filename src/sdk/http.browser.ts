@@ -40,7 +40,7 @@ export function createHttpTransport(_opts: TransportOptions): HttpTransport {
         const res = await fetch(req.url, {
           method: req.method,
           headers: req.headers,
-          ...(req.method === 'POST' ? { body: req.body } : {}),
+          ...(req.method !== 'GET' ? { body: req.body } : {}),
           signal: AbortSignal.timeout(req.timeoutMs),
           credentials: 'omit',
         });

@@ -1,8 +1,11 @@
 // Tests and demo: a real consortium (initConsortium + MedLedgerNode per org over mTLS, Raft) with a
 // RecordService attached to every node, and callers that sign as the consortium's demo users.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Identity } from '../identity/index.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { registerEnrolmentRoutes, type EnrolmentRoutesOptions } from '../api/enrolment-routes.ts';
 import { registerHealthRoutes } from '../api/health-routes.ts';
 import { startApiServer, type ApiServer } from '../api/server.ts';
 import { loadNodeConfig, readPem } from '../node/config.ts';
@@ -50,6 +53,8 @@ export async function startRecordsNetwork(
     /** Custodians journal and record served reads on chain (default false: only `access` audits a read). */
     recordServedReads?: boolean;
     api?: boolean;
+    /** With `api`: also the registration and enrolment routes (decision 1252), each node's store under its data dir. */
+    enrolment?: boolean | Omit<EnrolmentRoutesOptions, 'storePath'>;
     /**
      * With `api`: also serve the web console (built into `assetsDir`) on a loopback plain-HTTP
      * listener per node (RecordsNetwork.consoleUrls), optionally offering the demo users.
@@ -100,7 +105,18 @@ export async function startRecordsNetwork(
             },
             bodyLimitBytes: 8 * 1024 * 1024,
             logger: createLogger('api', { node: node.nodeId }),
-            routes: [(app, who) => registerHealthRoutes(app, who, records)],
+            routes: [
+              (app, who) => registerHealthRoutes(app, who, records),
+              ...(opts.enrolment
+                ? [
+                    (app: FastifyInstance, who: (req: FastifyRequest) => Identity) =>
+                      void registerEnrolmentRoutes(app, who, node, {
+                        ...(typeof opts.enrolment === 'object' ? opts.enrolment : {}),
+                        storePath: join(config.node.dataDir, 'enrolment', 'enrolments.sqlite'),
+                      }),
+                  ]
+                : []),
+            ],
             ...(opts.console
               ? {
                   console: {

@@ -14,12 +14,13 @@ import { availableParallelism, cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import cliProgress from 'cli-progress';
-import { generateKeyPair, sign, verify } from '../../crypto/index.ts';
+import { cryptoCounters, generateKeyPair, sign, verifyUncached } from '../../crypto/index.ts';
 import { evaluatePolicy, parsePolicy } from '../../identity/index.ts';
 import { startLocalConsortium, type LocalConsortium } from '../../api/local.ts';
 import { ENGINE_NAMES } from '../../node/config.ts';
 import { ORGS_MAX, type EngineName } from '../../node/init.ts';
 import { consortiumEndpoints, MedLedgerApiError, MedLedgerClient, readConsortiumConfig, userCredentials } from '../../sdk/index.ts';
+import { SUBMIT_BATCH_MAX } from '../../protocol/schemas.ts';
 import { CliError, makeOutput, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 
@@ -65,6 +66,88 @@ export function signatureWorkPerTx(o: { orgs: number; endorsers: number; txPerBl
   return { signs: steps.reduce((s, x) => s + x.signs, 0), verifies: steps.reduce((s, x) => s + x.verifies, 0), steps };
 }
 
+/**
+ * The minimal protocol (the reference the issue sets): the client signs its proposal and its
+ * transaction, each of `endorsers` endorsers checks the proposal and signs its endorsement, the
+ * ordering service checks the transaction once, and each of the `orgs` peers checks the creator's
+ * signature and every endorsement. No request signatures, nothing verified twice in a process.
+ */
+export function minimalSignatureWork(o: { orgs: number; endorsers: number }): { signs: number; verifies: number } {
+  if (!(o.orgs >= 1 && o.endorsers >= 1 && o.endorsers <= o.orgs)) throw new RangeError('need orgs >= endorsers >= 1');
+  return { signs: 2 + o.endorsers, verifies: o.endorsers + 1 + o.orgs * (1 + o.endorsers) };
+}
+
+/** What the bench reads from a node's /metrics before and after the load. */
+export interface NodeCounters {
+  readonly cpuSeconds: number;
+  readonly signs: number;
+  readonly verifies: number;
+  readonly verifyCacheHits: number;
+}
+
+/** Sum of every sample of `name` (all label sets) in Prometheus text; NaN when absent. */
+export function metricValue(text: string, name: string): number {
+  let sum = 0;
+  let found = false;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== ' ' && rest[0] !== '{') continue;
+    const v = Number(rest.slice(rest.lastIndexOf(' ') + 1));
+    if (Number.isFinite(v)) {
+      sum += v;
+      found = true;
+    }
+  }
+  return found ? sum : Number.NaN;
+}
+
+export function nodeCountersFrom(text: string): NodeCounters {
+  return {
+    cpuSeconds: metricValue(text, 'medledger_process_cpu_seconds_total'),
+    signs: metricValue(text, 'medledger_crypto_signs_total'),
+    verifies: metricValue(text, 'medledger_crypto_verifies_total'),
+    verifyCacheHits: metricValue(text, 'medledger_crypto_verify_cache_hits_total'),
+  };
+}
+
+function processCounters(): NodeCounters {
+  const u = process.cpuUsage();
+  const c = cryptoCounters();
+  return { cpuSeconds: (u.user + u.system) / 1e6, signs: c.signs, verifies: c.verifies, verifyCacheHits: c.verifyCacheHits };
+}
+
+function counterDelta(a: NodeCounters, b: NodeCounters): NodeCounters {
+  return {
+    cpuSeconds: b.cpuSeconds - a.cpuSeconds,
+    signs: b.signs - a.signs,
+    verifies: b.verifies - a.verifies,
+    verifyCacheHits: b.verifyCacheHits - a.verifyCacheHits,
+  };
+}
+
+export interface ProcessCost {
+  /** The node's API URL, or 'client' (this process), or 'all (one process)' in-process mode. */
+  readonly process: string;
+  readonly cpuSeconds: number;
+  readonly cpuMsPerTx: number;
+  readonly signsPerTx: number;
+  readonly verifiesPerTx: number;
+  readonly verifyCacheHitsPerTx: number;
+}
+
+function costOf(name: string, d: NodeCounters, txs: number): ProcessCost {
+  const per = (x: number): number => x / Math.max(1, txs);
+  return {
+    process: name,
+    cpuSeconds: d.cpuSeconds,
+    cpuMsPerTx: per(1000 * d.cpuSeconds),
+    signsPerTx: per(d.signs),
+    verifiesPerTx: per(d.verifies),
+    verifyCacheHitsPerTx: per(d.verifyCacheHits),
+  };
+}
+
 export interface EcdsaRates {
   /** Per second of wall-clock time on this thread. */
   readonly signsPerSecond: number;
@@ -98,8 +181,9 @@ export function measureEcdsa(durationMs: number): EcdsaRates {
   };
   const signature = sign(privateKey, message);
   const s = rate(() => sign(privateKey, message));
+  // Uncached: the process memo of verified signatures would answer every repeat (decision 1301).
   const v = rate(() => {
-    if (!verify(publicKey, message, signature)) throw new Error('ECDSA self-check failed');
+    if (!verifyUncached(publicKey, message, signature)) throw new Error('ECDSA self-check failed');
   });
   return { signsPerSecond: s.wall, verifiesPerSecond: v.wall, signsPerCpuSecond: s.cpu, verifiesPerCpuSecond: v.cpu };
 }
@@ -128,6 +212,8 @@ export interface BenchReport {
   readonly txRequested: number;
   readonly sizeBytes: number;
   readonly clients: number;
+  /** Envelopes per submit request (1: POST /v1/submit each; more: POST /v1/submit/batch). */
+  readonly batch: number;
   readonly committedValid: number;
   readonly committedInvalid: Record<string, number>;
   readonly failed: Record<string, number>;
@@ -139,6 +225,26 @@ export interface BenchReport {
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly blocks: number;
   readonly txPerBlock: number;
+  readonly policy: string;
+  /**
+   * Counted in the same run: CPU and ECDSA operations per committed transaction of every node
+   * process (from its /metrics) and of this client process. In-process mode: one entry for all.
+   */
+  readonly costs: {
+    readonly nodes: readonly ProcessCost[];
+    readonly client: ProcessCost | null;
+    /** Signs and verifies of every process together, per committed transaction. */
+    readonly signsPerTx: number;
+    readonly verifiesPerTx: number;
+    readonly verifyCacheHitsPerTx: number;
+  };
+  /** The minimal protocol's signature work (minimalSignatureWork) at the rates measured now. */
+  readonly minimalCeiling: {
+    readonly signsPerTx: number;
+    readonly verifiesPerTx: number;
+    readonly txPerSecondAllCores: number;
+    readonly txPerCpuSecond: number;
+  };
   readonly signatureCeiling: {
     readonly signsPerSecond: number;
     readonly verifiesPerSecond: number;
@@ -163,6 +269,8 @@ interface BenchFlags {
   size: string;
   clients: string;
   dir?: string;
+  assetsPolicy: string;
+  batch: string;
   user: string;
   ecdsaMs: string;
   json?: boolean;
@@ -172,11 +280,24 @@ function human(r: BenchReport): string {
   const f = (x: number): string => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 0 : 1) : '-');
   const c = r.signatureCeiling;
   const lines = [
-    `medledger bench: ${r.orgs} orgs, ${r.consensus}, ${r.txRequested} tx of ${r.sizeBytes} B arguments, ${r.clients} clients (${r.mode})`,
+    `medledger bench: ${r.orgs} orgs, ${r.consensus}, ${r.txRequested} tx of ${r.sizeBytes} B arguments, ${r.clients} clients${r.batch > 1 ? `, submit batches of up to ${r.batch}` : ''} (${r.mode})`,
     `  committed      ${r.committedValid} VALID in ${(r.durationMs / 1000).toFixed(1)} s → ${f(r.committedTxPerSecond)} tx/s`,
     `  latency        p50 ${f(r.latencyMs.p50)} ms, p99 ${f(r.latencyMs.p99)} ms, max ${f(r.latencyMs.max)} ms (endorse + submit + commit)`,
     `  blocks         ${r.blocks} (${f(r.txPerBlock)} tx per block)`,
   ];
+  const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
+  for (const n of r.costs.nodes)
+    lines.push(
+      `  node CPU       ${n.process}: ${ms(n.cpuMsPerTx)} ms/tx (${n.cpuSeconds.toFixed(1)} CPU-s), ${ms(n.signsPerTx)} signs + ${ms(n.verifiesPerTx)} verifies/tx (${ms(n.verifyCacheHitsPerTx)} memo hits)`,
+    );
+  if (r.costs.client)
+    lines.push(
+      `  client CPU     ${ms(r.costs.client.cpuMsPerTx)} ms/tx (${r.costs.client.cpuSeconds.toFixed(1)} CPU-s), ${ms(r.costs.client.signsPerTx)} signs + ${ms(r.costs.client.verifiesPerTx)} verifies/tx`,
+    );
+  lines.push(
+    `  counted        ${ms(r.costs.signsPerTx)} signs + ${ms(r.costs.verifiesPerTx)} verifies per tx, all processes (policy ${r.policy}, ${r.endorsersPerTx} endorser(s))`,
+    `  minimal ceiling ${ms(r.minimalCeiling.signsPerTx)} signs + ${ms(r.minimalCeiling.verifiesPerTx)} verifies/tx → ${f(r.minimalCeiling.txPerSecondAllCores)} tx/s on all cores at the rates measured now (${f(r.minimalCeiling.txPerCpuSecond)} tx per CPU-second)`,
+  );
   const invalid = Object.entries(r.committedInvalid);
   if (invalid.length) lines.push(`  invalid        ${invalid.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const failed = Object.entries(r.failed);
@@ -191,6 +312,54 @@ function human(r: BenchReport): string {
   return lines.join('\n');
 }
 
+/**
+ * Collects the envelopes of concurrent workers into POST /v1/submit/batch requests: a batch leaves
+ * when it is full or, at the latest, on the next turn of the event loop (no added wait).
+ */
+class SubmitBatcher {
+  private queue: Array<{ envelope: Uint8Array; resolve: (r: { code: string | null }) => void; reject: (err: unknown) => void }> = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly client: MedLedgerClient,
+    private readonly max: number,
+  ) {}
+
+  submit(envelope: Uint8Array): Promise<{ code: string | null }> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ envelope, resolve, reject });
+      if (this.queue.length >= this.max) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.queue.length === 0) return;
+    const items = this.queue.splice(0, this.max);
+    if (this.queue.length > 0 && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    this.client
+      .submitBatch(
+        items.map((x) => x.envelope),
+        { waitMs: 60_000 },
+      )
+      .then(
+        (results) =>
+          results.forEach((r, i) => {
+            if ('error' in r) items[i]!.reject(new MedLedgerApiError(0, r.error.code, r.error.message, r.txId));
+            else items[i]!.resolve(r);
+          }),
+        (err: unknown) => items.forEach((x) => x.reject(err)),
+      );
+  }
+}
+
 function increment(map: Record<string, number>, key: string): void {
   map[key] = (map[key] ?? 0) + 1;
 }
@@ -198,13 +367,18 @@ function increment(map: Record<string, number>, key: string): void {
 export function register(program: Command, _ctx: CommandContext): void {
   program
     .command('bench')
-    .description('Drive real nodes through the REST gateway: committed tx/s, latency p50/p99, and the signature ceiling of this machine')
+    .description(
+      'Drive real nodes through the REST gateway: committed tx/s, latency p50/p99, and the signature ceiling of this machine. ' +
+        '`medledger bench --ordering` measures the ordering service alone against etcd (see its --help)',
+    )
     .option('--orgs <n>', 'hospitals (in-process mode)', '3')
     .option('--consensus <engine>', `${ENGINE_NAMES.join('|')} (in-process mode)`, 'raft')
     .option('--tx <n>', 'transactions to submit', '20000')
     .option('--size <bytes>', `bytes of arguments per transaction (${BENCH_SIZE_MIN}..${BENCH_SIZE_MAX}; assets.create)`, '100')
     .option('--clients <n>', 'concurrent clients (each waits for its commit before the next)', '64')
     .option('--dir <dir>', 'drive this running consortium (medledger up) instead of starting one')
+    .option('--assets-policy <policy>', 'endorsement policy of the assets contract (in-process mode): majority, any, or an expression', 'majority')
+    .option('--batch <n>', 'submit envelopes in batches of up to n per request (POST /v1/submit/batch); 1: one /v1/submit each', '1')
     .option('--user <name>', 'demo user of each organisation that submits', 'doctor1')
     .option('--ecdsa-ms <ms>', 'how long to measure each of ECDSA sign and verify', '1000')
     .option('--json', 'print the report as JSON')
@@ -219,6 +393,7 @@ export function register(program: Command, _ctx: CommandContext): void {
         );
       const clients = parsePositiveInt('clients', flags.clients, 4096);
       const ecdsaMs = parsePositiveInt('ecdsa-ms', flags.ecdsaMs, 60_000);
+      const batch = parsePositiveInt('batch', flags.batch, SUBMIT_BATCH_MAX);
       let local: LocalConsortium | null = null;
       let dir: string;
       if (flags.dir) {
@@ -231,7 +406,7 @@ export function register(program: Command, _ctx: CommandContext): void {
         // Node logs would interleave with the report (and break --json).
         process.env.MEDLEDGER_LOG_LEVEL ??= flags.json ? 'silent' : 'warn';
         out.info(`starting ${orgs} nodes (${flags.consensus}) in this process …`);
-        local = await startLocalConsortium({ orgs, engine: flags.consensus as EngineName });
+        local = await startLocalConsortium({ orgs, engine: flags.consensus as EngineName, assetsPolicy: flags.assetsPolicy });
         dir = local.dir;
       }
       const openClients: MedLedgerClient[] = [];
@@ -288,6 +463,21 @@ export function register(program: Command, _ctx: CommandContext): void {
         });
         if (perNode.length === 0) throw new CliError(`no node of the consortium in ${dir} answers`, 1);
         const heightBefore = answers.find((a): a is number => typeof a === 'number')!;
+        // Separate node processes report their own CPU and ECDSA counts on /metrics; in-process,
+        // they are this process's (read once).
+        const readNodes = async (): Promise<Array<NodeCounters | null>> =>
+          local
+            ? []
+            : Promise.all(
+                perNode.map((c) =>
+                  c.metricsText().then(
+                    (t) => nodeCountersFrom(t),
+                    () => null,
+                  ),
+                ),
+              );
+        const nodesBefore = await readNodes();
+        const processBefore = processCounters();
 
         const runId = randomBytes(3).toString('hex');
         const latencies: number[] = [];
@@ -306,14 +496,20 @@ export function register(program: Command, _ctx: CommandContext): void {
         bar?.start(txCount, 0, { rate: '0', failed: 0 });
         const started = performance.now();
         const cpuStart = process.cpuUsage();
-        const worker = async (w: number): Promise<void> => {
+        const batchers = perNode.map((c) => new SubmitBatcher(c, batch));
+        const submitOne = async (w: number, i: number): Promise<{ code: string | null }> => {
           const client = perNode[w % perNode.length]!;
+          if (batch === 1) return client.submit(BENCH_CONTRACT, 'create', benchArgs(runId, i, size), { waitMs: 60_000 });
+          const prepared = await client.prepare(BENCH_CONTRACT, 'create', benchArgs(runId, i, size));
+          return batchers[w % perNode.length]!.submit(prepared.envelope);
+        };
+        const worker = async (w: number): Promise<void> => {
           for (;;) {
             const i = nextIndex++;
             if (i >= txCount) return;
             const t0 = performance.now();
             try {
-              const r = await client.submit(BENCH_CONTRACT, 'create', benchArgs(runId, i, size), { waitMs: 60_000 });
+              const r = await submitOne(w, i);
               if (r.code === 'VALID') {
                 valid += 1;
                 latencies.push(performance.now() - t0);
@@ -330,6 +526,21 @@ export function register(program: Command, _ctx: CommandContext): void {
         const cpuSeconds = cpuSecondsSince(cpuStart);
         bar?.stop();
         const heightAfter = (await perNode[0]!.status()).height;
+        // Every node has committed the last block before its counters are read (at most 10 s).
+        for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+          const hs = await Promise.all(
+            perNode.map((c) =>
+              c.status().then(
+                (s) => s.height,
+                () => heightAfter,
+              ),
+            ),
+          );
+          if (hs.every((h) => h >= heightAfter)) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const processAfter = processCounters();
+        const nodesAfter = await readNodes();
         const blocks = Math.max(1, heightAfter - heightBefore);
         const committed = valid + Object.values(invalid).reduce((a, b) => a + b, 0);
         const txPerBlock = Math.max(1, committed / blocks);
@@ -341,6 +552,18 @@ export function register(program: Command, _ctx: CommandContext): void {
         const perCpuSecond = 1 / (work.signs / ecdsa.signsPerCpuSecond + work.verifies / ecdsa.verifiesPerCpuSecond);
         const cores = availableParallelism();
         latencies.sort((a, b) => a - b);
+        const processDelta = counterDelta(processBefore, processAfter);
+        const nodeCosts: ProcessCost[] = local
+          ? [costOf('all nodes and clients (one process)', processDelta, valid)]
+          : perNode.flatMap((c, i) => {
+              const a = nodesBefore[i];
+              const b = nodesAfter[i];
+              return a && b ? [costOf(c.url, counterDelta(a, b), valid)] : [];
+            });
+        const clientCost = local ? null : costOf('client', processDelta, valid);
+        const every = [...nodeCosts, ...(clientCost ? [clientCost] : [])];
+        const minimal = minimalSignatureWork({ orgs: orgs.length, endorsers });
+        const minimalOneThread = 1 / (minimal.signs / ecdsa.signsPerSecond + minimal.verifies / ecdsa.verifiesPerSecond);
         const report: BenchReport = {
           command: `medledger bench ${process.argv.slice(process.argv.indexOf('bench') + 1).join(' ')}`.trim(),
           mode: local ? 'in-process' : 'running consortium',
@@ -350,6 +573,7 @@ export function register(program: Command, _ctx: CommandContext): void {
           txRequested: txCount,
           sizeBytes: size,
           clients,
+          batch,
           committedValid: valid,
           committedInvalid: invalid,
           failed,
@@ -360,6 +584,20 @@ export function register(program: Command, _ctx: CommandContext): void {
           latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? Number.NaN },
           blocks,
           txPerBlock,
+          policy: policyText,
+          costs: {
+            nodes: nodeCosts,
+            client: clientCost,
+            signsPerTx: every.reduce((x, c) => x + c.signsPerTx, 0),
+            verifiesPerTx: every.reduce((x, c) => x + c.verifiesPerTx, 0),
+            verifyCacheHitsPerTx: every.reduce((x, c) => x + c.verifyCacheHitsPerTx, 0),
+          },
+          minimalCeiling: {
+            signsPerTx: minimal.signs,
+            verifiesPerTx: minimal.verifies,
+            txPerSecondAllCores: minimalOneThread * cores,
+            txPerCpuSecond: 1 / (minimal.signs / ecdsa.signsPerCpuSecond + minimal.verifies / ecdsa.verifiesPerCpuSecond),
+          },
           signatureCeiling: {
             signsPerSecond: ecdsa.signsPerSecond,
             verifiesPerSecond: ecdsa.verifiesPerSecond,

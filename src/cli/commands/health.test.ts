@@ -515,8 +515,8 @@ describe('medledger dataset / stats (3-hospital consortium)', () => {
     assert.deepEqual({ o: reg2.dataset.ownerOrg, n: reg2.dataset.recordCount }, { o: 'Hospital2', n: SBP2.length });
 
     const listed = await ok(as('Hospital3', 'researcher1', 'dataset list'));
-    assert.match(listed.out, /^cli-ds1\s+Hospital1\s+rows 7\s+age, sbp\s+Cohort one$/m);
-    assert.match(listed.out, /^cli-ds2\s+Hospital2\s+rows 5 /m);
+    assert.match(listed.out, /^cli-ds1\s+Hospital1\s+v1\s+listed\s+not authorised\s+rows 7\s+age, sbp\s+Cohort one$/m);
+    assert.match(listed.out, /^cli-ds2\s+Hospital2\s+v1\s+listed\s+not authorised\s+rows 5 /m);
     const listedJson = await okJson<{ datasets: Array<{ datasetId: string }> }>(as('Hospital3', 'researcher1', 'dataset list', '--json'));
     assert.deepEqual(listedJson.datasets.map((d) => d.datasetId).sort(), ['cli-ds1', 'cli-ds2']);
 

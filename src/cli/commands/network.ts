@@ -46,12 +46,14 @@ async function startNodeCommand(configPath: string): Promise<void> {
     throw err;
   }
   process.env.MEDLEDGER_LOG_LEVEL ??= config.log.level;
-  const [{ MedLedgerNode, NodeStartError }, { apiLimitsOf, startApiServer }, { registerHealthRoutes }, { RecordService }] = await Promise.all([
-    import('../../node/node.ts'),
-    import('../../api/index.ts'),
-    import('../../api/health-routes.ts'),
-    import('../../records/service.ts'),
-  ]);
+  const [{ MedLedgerNode, NodeStartError }, { apiLimitsOf, startApiServer }, { registerHealthRoutes }, { RecordService }, { registerEnrolmentRoutes }] =
+    await Promise.all([
+      import('../../node/node.ts'),
+      import('../../api/index.ts'),
+      import('../../api/health-routes.ts'),
+      import('../../records/service.ts'),
+      import('../../api/enrolment-routes.ts'),
+    ]);
   let node: MedLedgerNode;
   try {
     node = await MedLedgerNode.start(config);
@@ -71,7 +73,11 @@ async function startNodeCommand(configPath: string): Promise<void> {
     // The off-chain record service (issue 6): blobs, keys, 'records'/'stats' channels, REST routes.
     const records = RecordService.attach(node);
     api = await startApiServer(node, {
-      routes: [(app, who) => registerHealthRoutes(app, who, records)],
+      routes: [
+        (app, who) => registerHealthRoutes(app, who, records),
+        // Registration and enrolment (decision 1252): node-local, under the data dir.
+        (app, who) => void registerEnrolmentRoutes(app, who, node, { storePath: join(config.node.dataDir, 'enrolment', 'enrolments.sqlite') }),
+      ],
       host: config.listen.api.host,
       port: config.listen.api.port,
       tls: {
@@ -140,8 +146,9 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--dir <dir>', 'where to write it', DEFAULT_DIR)
     .option('--base-port <port>', 'first port: hospital i listens on base+2i (p2p) and base+2i+1 (API)', String(DEFAULT_BASE_PORT))
     .option('--host <host>', 'address the nodes listen on and are reached at', '127.0.0.1')
+    .option('--assets-policy <policy>', "endorsement policy of the assets contract (the benchmark's): majority, any, or a policy expression", 'majority')
     .option('--json', 'print the result as JSON')
-    .action(async (flags: { orgs: string; consensus: string; dir: string; basePort: string; host: string; json?: boolean }) => {
+    .action(async (flags: { orgs: string; consensus: string; dir: string; basePort: string; host: string; assetsPolicy: string; json?: boolean }) => {
       const out = makeOutput(flags.json ?? false);
       const { initConsortium, ORGS_MAX } = await import('../../node/init.ts');
       const orgs = parsePositiveInt('orgs', flags.orgs, ORGS_MAX);
@@ -150,7 +157,9 @@ export function register(program: Command, ctx: CommandContext): void {
       const dir = resolve(flags.dir);
       if (existsSync(join(dir, 'genesis.block'))) throw new CliError(`${dir} already holds a consortium; choose another --dir`, 2);
       out.info(`creating ${orgs} hospitals (${engine}) in ${dir} …`);
-      const result = await initConsortium({ dir, orgs, engine, basePort, host: flags.host });
+      const result = await initConsortium({ dir, orgs, engine, basePort, host: flags.host, assetsPolicy: flags.assetsPolicy }).catch((err: unknown) => {
+        throw new CliError((err as Error).message, 2);
+      });
       const summary = {
         dir,
         genesis: result.genesisPath,
@@ -239,11 +248,30 @@ export function register(program: Command, ctx: CommandContext): void {
       'first port when creating (an existing directory keeps its ports: a different --base-port is refused)',
       String(DEFAULT_BASE_PORT),
     )
+    .option(
+      '--assets-policy <policy>',
+      "endorsement policy of the assets contract (the benchmark's; when creating): majority, any, or a policy expression",
+      'majority',
+    )
     .option('--detach', 'return once the network is ready, leaving the nodes running (stop with medledger down)')
     .option('--demo', "demo mode: each node's console offers its hospital's users for one-click sign-in (never on a real consortium)")
+    .option('--cpu-prof <dir>', 'profile every node process (node --cpu-prof); profiles are written to <dir> when the nodes stop')
     .option('--json', 'print the endpoints as JSON')
     .action(
-      async (flags: { orgs: string; consensus: string; dir: string; basePort: string; detach?: boolean; demo?: boolean; json?: boolean }, cmd: Command) => {
+      async (
+        flags: {
+          orgs: string;
+          consensus: string;
+          dir: string;
+          basePort: string;
+          assetsPolicy: string;
+          detach?: boolean;
+          demo?: boolean;
+          cpuProf?: string;
+          json?: boolean;
+        },
+        cmd: Command,
+      ) => {
         const out = makeOutput(flags.json ?? false);
         const dir = resolve(flags.dir);
         // What this run creates, it removes again if the run fails (issue 17: a failed `up` left a
@@ -259,7 +287,7 @@ export function register(program: Command, ctx: CommandContext): void {
           created = existsSync(dir) ? 'contents' : 'dir';
           out.info(`creating a consortium of ${orgs} hospitals (${engine}) in ${dir} …`);
           try {
-            await initConsortium({ dir, orgs, engine, basePort });
+            await initConsortium({ dir, orgs, engine, basePort, assetsPolicy: flags.assetsPolicy });
           } catch (err) {
             removeCreated(dir, created);
             throw new CliError(`could not create the consortium in ${dir} (nothing was left behind): ${(err as Error).message}`, 1);
@@ -294,7 +322,11 @@ export function register(program: Command, ctx: CommandContext): void {
         if (built?.built) out.info(`web console built (${(built.bytes / 1024).toFixed(0)} KiB)`);
         out.info(`starting ${dirs.length} nodes …`);
         const started = dirs.map((d) => {
-          const pid = spawnNode(d, { detached: flags.detach ?? false, ...(flags.demo ? { env: { MEDLEDGER_CONSOLE_DEMOUSERS: 'true' } } : {}) });
+          const pid = spawnNode(d, {
+            detached: flags.detach ?? false,
+            ...(flags.demo ? { env: { MEDLEDGER_CONSOLE_DEMOUSERS: 'true' } } : {}),
+            ...(flags.cpuProf ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${resolve(flags.cpuProf)}`] } : {}),
+          });
           writeFileSync(join(d, 'node.pid'), `${pid}\n`);
           return { nodeDir: d, pid };
         });

@@ -1,5 +1,5 @@
-// `medledger status`: ask every node of the consortium (from the genesis configuration) for its
-// status through its gateway, in parallel, and print one line per node: roles, consensus role,
+// `medledger status`: ask every node of the consortium (the config in force, or the folder's list when
+// no node answers) for its status through its gateway, in parallel, and print one line per node: roles, consensus role,
 // the leader/primary it sees, height and last block hash. A node that does not answer is listed
 // with the reason (connection refused names its URL); the exit code is then 1.
 import type { Command } from 'commander';
@@ -51,6 +51,24 @@ function report(base: { nodeId: string; org: string; apiUrl: string }, s: NodeSt
   };
 }
 
+/** The node list of the consortium config in force, from the first node that answers (asked in parallel); null if none does. */
+async function configInForce(clients: ReadonlyArray<{ client: MedLedgerClient }>): Promise<Array<{ id: string; org: string; apiUrl: string }> | null> {
+  try {
+    return await Promise.any(
+      clients.map(async ({ client }) => {
+        const c = await client.config();
+        if (c.nodes.length === 0) throw new Error('the config in force lists no node endpoints');
+        return c.nodes.map((n) => ({ id: n.id, org: n.org, apiUrl: n.apiUrl }));
+      }),
+    );
+  } catch {
+    // No node answers: each one is reported (with its reason) from the folder's list.
+    return null;
+  } finally {
+    for (const { client } of clients) client.close();
+  }
+}
+
 function human(nodes: readonly NodeReport[]): string {
   const lines = [
     `${'node'.padEnd(22)} ${'org'.padEnd(12)} ${'roles'.padEnd(13)} ${'consensus'.padEnd(18)} ${'leader'.padEnd(22)} ${'height'.padStart(7)}  last block hash`,
@@ -95,12 +113,18 @@ export function register(program: Command, ctx: CommandContext): void {
       if (!existsSync(dir)) throw new CliError(`--dir ${flags.dir ?? DEFAULT_CONSORTIUM_DIR}: no such directory (run medledger up first)`, 2);
       try {
         const creds = userCredentials(dir, flags.org ?? 'Hospital1', flags.user ?? 'admin1');
-        targets = consortiumEndpoints(dir).map((n) => ({
+        const connect = (n: { id: string; org: string; apiUrl: string }) => ({
           nodeId: n.id,
           org: n.org,
           apiUrl: n.apiUrl,
           client: new MedLedgerClient({ url: n.apiUrl, ...creds, timeoutMs: STATUS_TIMEOUT_MS }),
-        }));
+        });
+        const known = consortiumEndpoints(dir);
+        // The folder knows the consortium as it was when it was made (a joined hospital's folder
+        // holds the genesis list); the config in force, asked of any node that answers, names the
+        // nodes added and removed since.
+        const inForce = await configInForce(known.map(connect));
+        targets = (inForce ?? known).map(connect);
       } catch (err) {
         if (err instanceof MedLedgerApiError) throw new CliError(err.message, 2);
         throw err;

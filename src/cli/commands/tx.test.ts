@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startTestNetwork, type TestNetwork } from '../../api/testkit.ts';
 import { runCli } from '../testkit.ts';
-import { benchArgs, percentile, signatureWorkPerTx } from './bench.ts';
+import { benchArgs, metricValue, minimalSignatureWork, nodeCountersFrom, percentile, signatureWorkPerTx } from './bench.ts';
 
 let net: TestNetwork;
 
@@ -23,6 +23,30 @@ describe('bench arithmetic', () => {
     const five = signatureWorkPerTx({ orgs: 5, endorsers: 3, txPerBlock: 100 });
     assert.ok(five.verifies > w.verifies && five.signs > 4 + 3);
     assert.throws(() => signatureWorkPerTx({ orgs: 2, endorsers: 3, txPerBlock: 1 }), RangeError);
+  });
+
+  it('counts the minimal protocol: 2 client signs + one per endorser; endorsers, orderer once, every peer', () => {
+    // the reference: 3 peers, one endorsement → 3 signs, 1 + 1 + 3 × 2 = 8 verifies
+    assert.deepEqual(minimalSignatureWork({ orgs: 3, endorsers: 1 }), { signs: 3, verifies: 8 });
+    assert.deepEqual(minimalSignatureWork({ orgs: 3, endorsers: 2 }), { signs: 4, verifies: 12 });
+    assert.throws(() => minimalSignatureWork({ orgs: 1, endorsers: 2 }), RangeError);
+  });
+
+  it('reads counters from Prometheus text (all label sets summed; absent is NaN)', () => {
+    const text = [
+      '# HELP medledger_process_cpu_seconds_total CPU',
+      'medledger_process_cpu_seconds_total{mode="user"} 1.5',
+      'medledger_process_cpu_seconds_total{mode="system"} 0.25',
+      'medledger_crypto_signs_total 12',
+      'medledger_crypto_signs_total_other 99',
+      'medledger_crypto_verifies_total 30',
+    ].join('\n');
+    assert.equal(metricValue(text, 'medledger_process_cpu_seconds_total'), 1.75);
+    assert.equal(metricValue(text, 'medledger_crypto_signs_total'), 12);
+    assert.ok(Number.isNaN(metricValue(text, 'medledger_nothing')));
+    const c = nodeCountersFrom(text);
+    assert.equal(c.verifies, 30);
+    assert.ok(Number.isNaN(c.verifyCacheHits));
   });
 
   it('builds arguments of exactly the requested size with unique ids', () => {

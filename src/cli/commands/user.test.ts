@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseCertificate, parsePrivateKey, sign } from '../../crypto/index.ts';
 import { createRevocationList, loadConsortium } from '../../identity/index.ts';
-import { loadPseudonymKey, pseudonymOf } from '../../identity/pseudonym.ts';
+import { loadPseudonymKey, patientPseudonymOf } from '../../identity/pseudonym.ts';
 import { configWithRevocation, type ConfigSigner } from '../../ledger/config-update.ts';
 import { startTestNetwork, type TestNetwork } from '../../api/testkit.ts';
 import { MedLedgerApiError, MedLedgerClient } from '../../sdk/index.ts';
@@ -91,7 +91,7 @@ describe('medledger user', () => {
       '--json',
     ]);
     const cert = parseCertificate(readFileSync((JSON.parse(r.out) as { cert: string }).cert, 'utf8'));
-    assert.equal(cert.subject.commonName, pseudonymOf(loadPseudonymKey(join(net.dir, 'crypto'), 'Hospital3'), 'alice'));
+    assert.equal(cert.subject.commonName, patientPseudonymOf(loadPseudonymKey(join(net.dir, 'crypto'), 'Hospital3'), 'Hospital3', 'alice'));
     assert.equal(cert.subject.pseudonym, cert.subject.commonName);
   });
 

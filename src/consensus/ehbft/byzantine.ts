@@ -19,17 +19,17 @@ import {
 function resign(message: EhbftMessage, signer: Signer): EhbftMessage {
   const node = signer.id;
   switch (message.type) {
-    case 'version-query':
+    case 'ehbft/version-query':
       return { ...message, node, sig: signer.sign(queryStatement(message.view, message.height, node)) };
-    case 'version':
+    case 'ehbft/version':
       return { ...message, node, sig: signer.sign(versionStatement(message.view, message.height, message.digest, message.stateDigest, node)) };
-    case 'pre-prepare': {
+    case 'ehbft/pre-prepare': {
       const digest = blockDigest(message.height, message.prevDigest, message.proposals.map(fromWire));
       return { ...message, node, sig: signer.sign(voteStatement(1, message.view, message.height, digest, metaDigestOf(message.meta))) };
     }
-    case 'vote':
+    case 'ehbft/vote':
       return { ...message, node, sig: signer.sign(voteStatement(message.phase, message.view, message.height, message.digest, message.metaDigest)) };
-    case 'view-change': {
+    case 'ehbft/view-change': {
       const vc = { ...message.vc, node };
       return { ...message, vc: { ...vc, sig: signer.sign(viewChangeStatement(vc)) } };
     }
@@ -49,16 +49,16 @@ export const ehbftByzantine: ByzantineSupport<EhbftMessage> = {
   resign,
 
   equivocate(message, _rng, signer) {
-    if (message.type === 'pre-prepare') {
+    if (message.type === 'ehbft/pre-prepare') {
       // The conflicting block must differ in its digest, not only in its metadata, so that an
       // agreement checker comparing decided digests can see the conflict if it is ever decided.
       const proposals = otherProposals(message.proposals);
       return resign({ ...message, proposals }, signer);
     }
-    if (message.type === 'vote') {
+    if (message.type === 'ehbft/vote') {
       return resign({ ...message, digest: sha256(message.digest) }, signer);
     }
-    if (message.type === 'view-change' && message.vc.lock !== null) {
+    if (message.type === 'ehbft/view-change' && message.vc.lock !== null) {
       // Tell half the nodes it holds no lock: under 'paper' quorums this lie can let a new
       // leader re-decide a height that was already decided.
       return resign({ ...message, vc: { ...message.vc, lock: null }, lockBody: null }, signer);
@@ -69,22 +69,22 @@ export const ehbftByzantine: ByzantineSupport<EhbftMessage> = {
   mutate(message: EhbftMessage, rng: Rng, signer: Signer) {
     const pick = rng.nextInt(3);
     switch (message.type) {
-      case 'pre-prepare':
+      case 'ehbft/pre-prepare':
         if (pick === 0) return resign({ ...message, view: message.view + 1 }, signer);
         if (pick === 1) return resign({ ...message, height: message.height + 1 }, signer);
         return resign({ ...message, prevDigest: sha256(message.prevDigest) }, signer);
-      case 'vote':
+      case 'ehbft/vote':
         if (pick === 0) return resign({ ...message, view: message.view + 1 }, signer);
         if (pick === 1) return resign({ ...message, height: message.height + 1 }, signer);
         return resign({ ...message, digest: sha256(message.digest) }, signer);
-      case 'view-change':
+      case 'ehbft/view-change':
         // The lie that matters is denying a lock; without one, claim a later view.
         if (message.vc.lock === null) return resign({ ...message, vc: { ...message.vc, view: message.vc.view + 1 } }, signer);
         return resign({ ...message, vc: { ...message.vc, lock: null }, lockBody: null }, signer);
-      case 'version':
+      case 'ehbft/version':
         return resign({ ...message, stateDigest: sha256(message.stateDigest) }, signer);
-      case 'prepare':
-      case 'commit':
+      case 'ehbft/prepare':
+      case 'ehbft/commit':
         return { ...message, cert: { ...message.cert, digest: sha256(message.cert.digest) } };
       default:
         return null;

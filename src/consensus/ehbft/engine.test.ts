@@ -1,11 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { encode, utf8 } from '../../codec/index.ts';
-import { directoryVerifier } from '../../crypto/index.ts';
 import type { Proposal } from '../engine.ts';
 import { verifyEhbftCertificate } from './engine.ts';
 import { defaultRecordKey } from './records.ts';
-import { Cluster } from './cluster.ts';
+import { Cluster } from './cluster.testkit.ts';
 
 let seqCounter = 0;
 function p(text: string, clientId = 'client'): Proposal {
@@ -36,7 +35,7 @@ describe('ehbft engine', () => {
       ref.reduce((s, b) => s + b.proposals.length, 0),
       6,
     );
-    const verifier = directoryVerifier(new Map([...c.members].map((id) => [id, c.keyOf(id)])));
+    const verifier = c.config.identities.verifier;
     for (const name of c.members) {
       assert.deepEqual(
         heights(c, name),
@@ -62,10 +61,10 @@ describe('ehbft engine', () => {
     c.propose('n0', insert('patient-1/record-9', 'hospital-b', 1)); // same record, same batch
     c.run(10);
     assert.deepEqual(keysDecided(c, 'n2'), ['hospital-a#1']);
-    assert.equal(c.instance('n0').engine.stats.rejectedDuplicateInserts, 1);
+    assert.equal(c.engine('n0').stats.rejectedDuplicateInserts, 1);
     // Once decided, every node knows the record: a later insert is refused at the door.
     assert.deepEqual(c.propose('n3', insert('patient-1/record-9', 'hospital-c', 1)), { accepted: false, reason: 'invalid' });
-    assert.equal(c.instance('n3').engine.hasRecord('patient-1/record-9'), true);
+    assert.equal(c.engine('n3').hasRecord('patient-1/record-9'), true);
   });
 
   it('acceptors refuse a block re-inserting a record even if their leader does not check', () => {
@@ -82,7 +81,7 @@ describe('ehbft engine', () => {
       assert.ok(!keys.includes('pharmacy#2'), `${name} must not decide the double insert`);
       assert.ok(keys.includes(`client#${seqCounter}`), `${name} still decides other work after replacing the leader`);
     }
-    assert.ok(c.instance('n1').engine.stats.viewChanges >= 1);
+    assert.ok(c.engine('n1').stats.viewChanges >= 1);
     assert.deepEqual(c.conflicts(), []);
   });
 
@@ -92,13 +91,13 @@ describe('ehbft engine', () => {
     for (let t = 0; t < 60; t++) {
       c.propose(`n${t % 4}`, p(`tick ${t}`));
       c.tick();
-      const s = c.instance('n2').engine.status();
+      const s = c.engine('n2').status();
       if (s.leader) leaders.add(s.leader);
     }
     c.run(10);
     assert.ok(leaders.size >= 3, `leaders seen: ${[...leaders].join(',')}`);
-    assert.ok(c.instance('n2').engine.stats.handovers >= 3);
-    assert.equal(c.instance('n2').engine.stats.viewChanges, 0, 'hand-over needs no view change');
+    assert.ok(c.engine('n2').stats.handovers >= 3);
+    assert.equal(c.engine('n2').stats.viewChanges, 0, 'hand-over needs no view change');
     assert.equal(keysDecided(c, 'n1').length, 60);
     assert.deepEqual(c.conflicts(), []);
   });
@@ -110,11 +109,11 @@ describe('ehbft engine', () => {
     c.crash('n0');
     c.propose('n3', p('during'));
     c.run(150);
-    const leader = c.instance('n3').engine.status().leader;
+    const leader = c.engine('n3').status().leader;
     assert.ok(leader !== null && leader !== 'n0', `new leader ${String(leader)}`);
     assert.ok(keysDecided(c, 'n5').includes(`client#${seqCounter}`));
     c.restart('n0');
-    assert.equal(c.instance('n0').engine.status().decidedHeight, 1, 'decided state survives the crash');
+    assert.equal(c.engine('n0').status().decidedHeight, 1, 'decided state survives the crash');
     c.propose('n2', p('after'));
     c.run(60);
     assert.deepEqual(keysDecided(c, 'n0'), keysDecided(c, 'n6'));
@@ -123,10 +122,17 @@ describe('ehbft engine', () => {
 
   it('drops malformed messages without throwing', () => {
     const c = new Cluster({ nodes: 4, seed: 6 });
-    const e = c.instance('n1').engine;
-    const junk: unknown[] = [null, 7, { type: 'vote' }, { type: 'pre-prepare', view: -1 }, { type: 'blocks', blocks: [{}] }, { type: 'nope' }];
+    const e = c.engine('n1');
+    const junk: unknown[] = [
+      null,
+      7,
+      { type: 'ehbft/vote' },
+      { type: 'ehbft/pre-prepare', view: -1 },
+      { type: 'ehbft/blocks', blocks: [{}] },
+      { type: 'nope' },
+    ];
     for (const m of junk) e.step('n0', m as never);
-    e.step('stranger', { type: 'fetch', height: 1 });
+    e.step('stranger', { type: 'ehbft/fetch', height: 1 });
     assert.equal(e.hasReady(), false);
   });
 
@@ -164,9 +170,9 @@ describe('ehbft engine', () => {
     c.run(80);
     for (let i = 0; i < 4; i++) c.propose('n2', p(`later ${i}`));
     c.run(80);
-    const e = c.instance('n3').engine;
+    const e = c.engine('n3');
     assert.ok(
-      [1, 2, 3].some((i) => c.instance(`n${i}`).engine.stats.evidenceCollected > 0),
+      [1, 2, 3].some((i) => c.engine(`n${i}`).stats.evidenceCollected > 0),
       'someone caught the two signed pre-prepares',
     );
     assert.equal(e.reputations().get('n0'), 0);

@@ -118,7 +118,7 @@ interface Round {
   body: BlockBody | null;
   digest: Bytes;
   metaDigest: Bytes;
-  prePrepare: Extract<EhbftMessage, { type: 'pre-prepare' }> | null;
+  prePrepare: Extract<EhbftMessage, { type: 'ehbft/pre-prepare' }> | null;
   sliceRounds: number;
   readonly votes1: Map<NodeId, Bytes>;
   readonly votes2: Map<NodeId, Bytes>;
@@ -200,7 +200,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   private readonly vcs = new Map<number, Map<NodeId, VcEntry>>();
   /** The highest view each node asked for at our next height (join rule). */
   private readonly latestVcView = new Map<NodeId, number>();
-  private myVc: Extract<EhbftMessage, { type: 'view-change' }> | null = null;
+  private myVc: Extract<EhbftMessage, { type: 'ehbft/view-change' }> | null = null;
   private nvJustification: { view: number; height: number; votes: ViewChangeVote[] } | null = null;
 
   // Acceptor state.
@@ -313,7 +313,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     if (this.isLeader() && !this.round && this.sinceHeartbeat >= this.options.heartbeatTicks) {
       // A block delivery can be lost with no later traffic to reveal the gap: say where we are.
       this.sinceHeartbeat = 0;
-      for (const m of this.members) if (m !== this.id) this.send(m, { type: 'status', height: this.height });
+      for (const m of this.members) if (m !== this.id) this.send(m, { type: 'ehbft/status', height: this.height });
     }
     this.afterInput();
   }
@@ -322,43 +322,43 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     if (!this.memberSet.has(from) || from === this.id) return;
     if (!isValidMessage(message, this.limits)) return;
     switch (message.type) {
-      case 'forward':
+      case 'ehbft/forward':
         this.onForward(message.proposals.map(fromWire));
         break;
-      case 'version-query':
+      case 'ehbft/version-query':
         this.onVersionQuery(from, message);
         break;
-      case 'version':
+      case 'ehbft/version':
         this.onVersion(from, message);
         break;
-      case 'pre-prepare':
+      case 'ehbft/pre-prepare':
         this.onPrePrepare(from, message);
         break;
-      case 'vote':
+      case 'ehbft/vote':
         this.onVote(from, message);
         break;
-      case 'prepare':
+      case 'ehbft/prepare':
         this.onPrepare(from, message.cert);
         break;
-      case 'commit':
+      case 'ehbft/commit':
         this.onCommit(from, message.cert);
         break;
-      case 'block':
+      case 'ehbft/block':
         this.onBlocks(from, [message.block]);
         break;
-      case 'blocks':
+      case 'ehbft/blocks':
         this.onBlocks(from, message.blocks);
         break;
-      case 'fetch':
+      case 'ehbft/fetch':
         this.onFetch(from, message.height);
         break;
-      case 'view-change':
+      case 'ehbft/view-change':
         this.onViewChange(from, message);
         break;
-      case 'evidence':
+      case 'ehbft/evidence':
         for (const e of message.evidence) this.absorbEvidence(e, false);
         break;
-      case 'status':
+      case 'ehbft/status':
         this.senderDecided(from, message.height);
         break;
     }
@@ -379,7 +379,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const added = this.addPending(proposal);
     if (added === 'queue-full') return { accepted: false, reason: 'queue-full' };
     const leader = this.leaderOf(this.view);
-    if (added === 'added' && this.normal && leader !== this.id) this.send(leader, { type: 'forward', proposals: [toWire(proposal)] });
+    if (added === 'added' && this.normal && leader !== this.id) this.send(leader, { type: 'ehbft/forward', proposals: [toWire(proposal)] });
     this.afterInput();
     return { accepted: true };
   }
@@ -518,19 +518,19 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const order = this.verifierOrder();
     const want = Math.min(order.length, round.verifiersAsked + this.versionQuorum());
     const sig = this.signer.sign(queryStatement(round.view, round.height, this.id));
-    const msg: EhbftMessage = { type: 'version-query', view: round.view, height: round.height, node: this.id, sig };
+    const msg: EhbftMessage = { type: 'ehbft/version-query', view: round.view, height: round.height, node: this.id, sig };
     for (let i = round.verifiersAsked; i < want; i++) this.send(order[i]!, msg);
     round.verifiersAsked = want;
   }
 
-  private onVersionQuery(from: NodeId, m: Extract<EhbftMessage, { type: 'version-query' }>): void {
+  private onVersionQuery(from: NodeId, m: Extract<EhbftMessage, { type: 'ehbft/version-query' }>): void {
     if (m.node !== from || !this.verifier.verify(from, queryStatement(m.view, m.height, m.node), m.sig)) return;
     this.senderDecided(from, m.height - 1);
     const sig = this.signer.sign(versionStatement(m.view, this.height, this.tip, this.stateDigest, this.id));
-    this.send(from, { type: 'version', view: m.view, height: this.height, digest: this.tip, stateDigest: this.stateDigest, node: this.id, sig });
+    this.send(from, { type: 'ehbft/version', view: m.view, height: this.height, digest: this.tip, stateDigest: this.stateDigest, node: this.id, sig });
   }
 
-  private onVersion(from: NodeId, m: Extract<EhbftMessage, { type: 'version' }>): void {
+  private onVersion(from: NodeId, m: Extract<EhbftMessage, { type: 'ehbft/version' }>): void {
     const round = this.round;
     if (!round || round.stage !== 'version' || m.view !== round.view || m.node !== from) return;
     if (!this.verifier.verify(from, versionStatement(m.view, m.height, m.digest, m.stateDigest, m.node), m.sig)) return;
@@ -575,7 +575,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const justification =
       this.nvJustification && this.nvJustification.view === round.view && this.nvJustification.height === round.height ? this.nvJustification.votes : null;
     round.prePrepare = {
-      type: 'pre-prepare',
+      type: 'ehbft/pre-prepare',
       view: round.view,
       height: round.height,
       prevDigest: this.tip,
@@ -664,14 +664,14 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       const sig = this.signer.sign(queryStatement(round.view, round.height, this.id));
       for (let i = 0; i < round.verifiersAsked && i < order.length; i++) {
         const node = order[i]!;
-        if (!round.versionsOk.has(node)) this.send(node, { type: 'version-query', view: round.view, height: round.height, node: this.id, sig });
+        if (!round.versionsOk.has(node)) this.send(node, { type: 'ehbft/version-query', view: round.view, height: round.height, node: this.id, sig });
       }
     } else if (round && round.stage === 'voting' && round.prePrepare) {
       const order = selectionOrder(this.plan, this.id).slice(0, selectedAfterRounds(this.plan, round.sliceRounds));
       for (const node of order) {
         if (node === this.id) continue;
         if (!round.votes1.has(node)) this.send(node, round.prePrepare);
-        else if (round.pqc && !round.votes2.has(node)) this.send(node, { type: 'prepare', cert: round.pqc });
+        else if (round.pqc && !round.votes2.has(node)) this.send(node, { type: 'ehbft/prepare', cert: round.pqc });
       }
     }
     if (!this.normal && this.myVc) {
@@ -687,11 +687,11 @@ export class EhbftEngine implements Engine<EhbftMessage> {
         this.forwardedAt.set(key, this.nowTicks);
         batch.push(p);
       }
-      if (batch.length > 0) this.send(leader, { type: 'forward', proposals: batch.map(toWire) });
+      if (batch.length > 0) this.send(leader, { type: 'ehbft/forward', proposals: batch.map(toWire) });
     }
   }
 
-  private onVote(from: NodeId, m: Extract<EhbftMessage, { type: 'vote' }>): void {
+  private onVote(from: NodeId, m: Extract<EhbftMessage, { type: 'ehbft/vote' }>): void {
     if (m.node !== from) return;
     if (!this.verifier.verify(from, voteStatement(m.phase, m.view, m.height, m.digest, m.metaDigest), m.sig)) return;
     this.noteSignedVote(from, { phase: m.phase, view: m.view, height: m.height, digest: m.digest, metaDigest: m.metaDigest, sig: m.sig });
@@ -706,13 +706,13 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     if (phase === 1) {
       round.votes1.set(node, sig);
       if (round.pqc) {
-        if (node !== this.id) this.send(node, { type: 'prepare', cert: round.pqc });
+        if (node !== this.id) this.send(node, { type: 'ehbft/prepare', cert: round.pqc });
         return;
       }
       if (round.votes1.size < this.plan.quorum) return;
       round.pqc = this.makeCert(1, round, round.votes1);
       round.stageTicks = 0;
-      for (const voter of round.votes1.keys()) if (voter !== this.id) this.send(voter, { type: 'prepare', cert: round.pqc });
+      for (const voter of round.votes1.keys()) if (voter !== this.id) this.send(voter, { type: 'ehbft/prepare', cert: round.pqc });
       if (this.plan.eligible.includes(this.id) && round.body) {
         const sig2 = this.lockAndVote2(round.pqc, round.body);
         if (sig2) this.leaderCountVote(round, 2, this.id, sig2);
@@ -733,8 +733,8 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const block: WireBlock = { height: round.height, proposals: round.body.proposals, meta: round.body.meta, cert: cqc };
     for (const m of this.members) {
       if (m === this.id) continue;
-      if (round.votes2.has(m)) this.send(m, { type: 'commit', cert: cqc });
-      else this.send(m, { type: 'block', block });
+      if (round.votes2.has(m)) this.send(m, { type: 'ehbft/commit', cert: cqc });
+      else this.send(m, { type: 'ehbft/block', block });
     }
     this.round = null;
     this.decide(block);
@@ -752,7 +752,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
 
   // ------------------------------------------------------------------ acceptor
 
-  private onPrePrepare(from: NodeId, m: Extract<EhbftMessage, { type: 'pre-prepare' }>): void {
+  private onPrePrepare(from: NodeId, m: Extract<EhbftMessage, { type: 'ehbft/pre-prepare' }>): void {
     if (m.node !== from) return;
     // A pre-prepare for the height just decided is still worth checking for equivocation.
     if (m.height !== this.height + 1 && m.height !== this.height) {
@@ -785,7 +785,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     if (this.voted1 && this.voted1.height === m.height && (this.voted1.view > m.view || (this.voted1.view === m.view && !sameValue(this.voted1, rec)))) return;
     this.recordVote1(rec, body);
     const sig = this.signer.sign(voteStatement(1, m.view, m.height, digest, metaDigest));
-    this.send(from, { type: 'vote', phase: 1, view: m.view, height: m.height, digest, metaDigest, node: this.id, sig });
+    this.send(from, { type: 'ehbft/vote', phase: 1, view: m.view, height: m.height, digest, metaDigest, node: this.id, sig });
   }
 
   private recordVote1(rec: VoteRecord, body: BlockBody): void {
@@ -844,7 +844,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const sig = this.lockAndVote2(cert, body);
     if (sig) {
       this.send(this.leaderOf(cert.view), {
-        type: 'vote',
+        type: 'ehbft/vote',
         phase: 2,
         view: cert.view,
         height: cert.height,
@@ -909,7 +909,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
 
   private serveBlocks(to: NodeId, fromHeight: number): void {
     const blocks = this.retained.range(fromHeight, this.height, this.options.fetchBlocksMax);
-    if (blocks.length > 0) this.send(to, { type: 'blocks', blocks });
+    if (blocks.length > 0) this.send(to, { type: 'ehbft/blocks', blocks });
   }
 
   /**
@@ -931,7 +931,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   private requestFetch(from: NodeId): void {
     if (this.fetchCooldown > 0) return;
     this.fetchCooldown = this.options.retransmitTicks;
-    this.send(from, { type: 'fetch', height: this.height + 1 });
+    this.send(from, { type: 'ehbft/fetch', height: this.height + 1 });
   }
 
   /** Verify a certified block at the next height and decide it. */
@@ -1077,7 +1077,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     // Hand the stalled work to everyone (PBFT's client re-broadcast): nodes that never saw it
     // start their own timers, so enough of them time out for the view change to complete.
     const stalled = [...this.pending.values()].slice(0, this.cutter.countMax).map(toWire);
-    if (stalled.length > 0) for (const m of this.members) if (m !== this.id) this.send(m, { type: 'forward', proposals: stalled });
+    if (stalled.length > 0) for (const m of this.members) if (m !== this.id) this.send(m, { type: 'ehbft/forward', proposals: stalled });
   }
 
   /** Sign and broadcast our view-change vote for the current view (also after a restart). */
@@ -1088,7 +1088,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const unsigned = { view: target, height: h, lock: lock ? lock.cert : null, node: this.id };
     const vc: ViewChangeVote = { ...unsigned, sig: this.signer.sign(viewChangeStatement(unsigned)) };
     this.myVc = {
-      type: 'view-change',
+      type: 'ehbft/view-change',
       vc,
       lockBody: lock ? lock.body : null,
       last: this.lastBlock,
@@ -1119,7 +1119,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     for (const v of [...this.vcs.keys()]) if (v < this.view) this.vcs.delete(v);
   }
 
-  private onViewChange(from: NodeId, m: Extract<EhbftMessage, { type: 'view-change' }>): void {
+  private onViewChange(from: NodeId, m: Extract<EhbftMessage, { type: 'ehbft/view-change' }>): void {
     const vc = m.vc;
     if (vc.node !== from || !this.verifier.verify(from, viewChangeStatement(vc), vc.sig)) return;
     if (m.last && m.last.height === this.height + 1) this.tryDecide(m.last);
@@ -1235,7 +1235,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     if (!this.verifyEvidence(e)) return;
     this.pendingEvidence.push(e);
     this.stats.evidenceCollected += 1;
-    if (foundHere) for (const m of this.members) if (m !== this.id) this.send(m, { type: 'evidence', evidence: [e] });
+    if (foundHere) for (const m of this.members) if (m !== this.id) this.send(m, { type: 'ehbft/evidence', evidence: [e] });
     if (this.normal && this.leaderOf(this.view) === e.node && e.node !== this.id) this.startViewChange(this.view + 1);
   }
 

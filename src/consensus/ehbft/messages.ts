@@ -90,10 +90,10 @@ export interface BlockBody {
 }
 
 export type EhbftMessage =
-  | { readonly type: 'forward'; readonly proposals: readonly WireProposal[] }
-  | { readonly type: 'version-query'; readonly view: number; readonly height: number; readonly node: NodeId; readonly sig: Bytes }
+  | { readonly type: 'ehbft/forward'; readonly proposals: readonly WireProposal[] }
+  | { readonly type: 'ehbft/version-query'; readonly view: number; readonly height: number; readonly node: NodeId; readonly sig: Bytes }
   | {
-      readonly type: 'version';
+      readonly type: 'ehbft/version';
       readonly view: number;
       /** The verifier's decided height and the digests of its database version. */
       readonly height: number;
@@ -103,7 +103,7 @@ export type EhbftMessage =
       readonly sig: Bytes;
     }
   | {
-      readonly type: 'pre-prepare';
+      readonly type: 'ehbft/pre-prepare';
       readonly view: number;
       readonly height: number;
       readonly prevDigest: Bytes;
@@ -116,7 +116,7 @@ export type EhbftMessage =
       readonly sig: Bytes;
     }
   | {
-      readonly type: 'vote';
+      readonly type: 'ehbft/vote';
       readonly phase: Phase;
       readonly view: number;
       readonly height: number;
@@ -125,17 +125,17 @@ export type EhbftMessage =
       readonly node: NodeId;
       readonly sig: Bytes;
     }
-  | { readonly type: 'prepare'; readonly cert: WireCert }
-  | { readonly type: 'commit'; readonly cert: WireCert }
-  | { readonly type: 'block'; readonly block: WireBlock }
-  | { readonly type: 'fetch'; readonly height: number }
+  | { readonly type: 'ehbft/prepare'; readonly cert: WireCert }
+  | { readonly type: 'ehbft/commit'; readonly cert: WireCert }
+  | { readonly type: 'ehbft/block'; readonly block: WireBlock }
+  | { readonly type: 'ehbft/fetch'; readonly height: number }
   /** An idle leader's decided height, so a node that missed the last block notices. */
-  | { readonly type: 'status'; readonly height: number }
+  | { readonly type: 'ehbft/status'; readonly height: number }
   /** Proof of equivocation, spread so that the next leader includes it and acceptors drop the culprit. */
-  | { readonly type: 'evidence'; readonly evidence: readonly Evidence[] }
-  | { readonly type: 'blocks'; readonly blocks: readonly WireBlock[] }
+  | { readonly type: 'ehbft/evidence'; readonly evidence: readonly Evidence[] }
+  | { readonly type: 'ehbft/blocks'; readonly blocks: readonly WireBlock[] }
   | {
-      readonly type: 'view-change';
+      readonly type: 'ehbft/view-change';
       readonly vc: ViewChangeVote;
       /** The locked block's contents (checked against the lock's digest by the receiver). */
       readonly lockBody: BlockBody | null;
@@ -254,13 +254,13 @@ function validVc(v: unknown, lim: MessageLimits): boolean {
 export function isValidMessage(m: unknown, lim: MessageLimits): m is EhbftMessage {
   if (!isObj(m) || typeof m.type !== 'string') return false;
   switch (m.type) {
-    case 'forward':
+    case 'ehbft/forward':
       return validProposals(m.proposals, lim);
-    case 'version-query':
+    case 'ehbft/version-query':
       return isCounter(m.view) && isCounter(m.height, 1) && isId(m.node) && isSig(m.sig);
-    case 'version':
+    case 'ehbft/version':
       return isCounter(m.view) && isCounter(m.height) && isDigest(m.digest) && isDigest(m.stateDigest) && isId(m.node) && isSig(m.sig);
-    case 'pre-prepare':
+    case 'ehbft/pre-prepare':
       return (
         isCounter(m.view) &&
         isCounter(m.height, 1) &&
@@ -272,22 +272,22 @@ export function isValidMessage(m: unknown, lim: MessageLimits): m is EhbftMessag
         (m.justification === null ||
           (Array.isArray(m.justification) && m.justification.length <= lim.membersMax && m.justification.every((x) => validVc(x, lim))))
       );
-    case 'vote':
+    case 'ehbft/vote':
       return isPhase(m.phase) && isCounter(m.view) && isCounter(m.height, 1) && isDigest(m.digest) && isDigest(m.metaDigest) && isId(m.node) && isSig(m.sig);
-    case 'prepare':
-    case 'commit':
+    case 'ehbft/prepare':
+    case 'ehbft/commit':
       return validCert(m.cert, lim);
-    case 'block':
+    case 'ehbft/block':
       return validBlock(m.block, lim);
-    case 'fetch':
+    case 'ehbft/fetch':
       return isCounter(m.height, 1);
-    case 'evidence':
+    case 'ehbft/evidence':
       return validEvidenceList(m.evidence, lim);
-    case 'status':
+    case 'ehbft/status':
       return isCounter(m.height);
-    case 'blocks':
+    case 'ehbft/blocks':
       return Array.isArray(m.blocks) && m.blocks.length <= lim.blocksMax && m.blocks.every((b) => validBlock(b, lim));
-    case 'view-change':
+    case 'ehbft/view-change':
       return (
         validVc(m.vc, lim) &&
         (m.lockBody === null || (isObj(m.lockBody) && validProposals(m.lockBody.proposals, lim) && validMeta(m.lockBody.meta, lim))) &&

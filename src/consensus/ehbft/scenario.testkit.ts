@@ -8,34 +8,34 @@ import './index.ts';
 import type { EhbftMessage } from './messages.ts';
 
 const FIELDS: Record<EhbftMessage['type'], readonly string[]> = {
-  forward: ['proposals'],
-  'version-query': ['view', 'height'],
-  version: ['view', 'height', 'digest'],
-  'pre-prepare': ['view', 'height', 'proposals'],
-  vote: ['phase', 'view', 'height', 'digest'],
-  prepare: [],
-  commit: [],
-  block: [],
-  fetch: ['height'],
-  status: ['height'],
-  evidence: ['evidence'],
-  blocks: ['blocks'],
-  'view-change': [],
+  'ehbft/forward': ['proposals'],
+  'ehbft/version-query': ['view', 'height'],
+  'ehbft/version': ['view', 'height', 'digest'],
+  'ehbft/pre-prepare': ['view', 'height', 'proposals'],
+  'ehbft/vote': ['phase', 'view', 'height', 'digest'],
+  'ehbft/prepare': [],
+  'ehbft/commit': [],
+  'ehbft/block': [],
+  'ehbft/fetch': ['height'],
+  'ehbft/status': ['height'],
+  'ehbft/evidence': ['evidence'],
+  'ehbft/blocks': ['blocks'],
+  'ehbft/view-change': [],
 };
 
 function printMessage(message: EngineMessage): string {
   const m = message as EhbftMessage;
   const line = formatFields(m.type, m, FIELDS[m.type] ?? []);
   switch (m.type) {
-    case 'pre-prepare':
+    case 'ehbft/pre-prepare':
       // Wire proposals are not Proposal objects: show how many, and whether a view change justifies it.
       return `${line}${m.justification ? ` justified-by=${m.justification.length}` : ''}`;
-    case 'prepare':
-    case 'commit':
+    case 'ehbft/prepare':
+    case 'ehbft/commit':
       return `${line} phase=${m.cert.phase} view=${m.cert.view} height=${m.cert.height} digest=${formatValue(m.cert.digest)} votes=${m.cert.votes.length}`;
-    case 'block':
+    case 'ehbft/block':
       return `${line} height=${m.block.height} votes=${m.block.cert.votes.length}`;
-    case 'view-change':
+    case 'ehbft/view-change':
       return `${line} view=${m.vc.view} height=${m.vc.height} lock=${m.vc.lock ? `${m.vc.lock.view}/${formatValue(m.vc.lock.digest)}` : '-'}`;
     default:
       return line;

@@ -16,7 +16,7 @@ describe('ehbft in the simulator (safe quorum, 7 nodes)', () => {
       const r = runSimulation({ engine: 'ehbft', nodes: 7, seed, faults, durationMs: 2000, crypto: 'fast', workload: { proposalsMax: 150 } });
       assert.deepEqual(r.violations, [], r.trace.join('\n'));
       assert.ok(r.metrics.decidedBlocks > 0);
-      assert.ok((r.metrics.messagesByType['pre-prepare']?.count ?? 0) > 0);
+      assert.ok((r.metrics.messagesByType['ehbft/pre-prepare']?.count ?? 0) > 0);
     });
   }
 

@@ -8,19 +8,19 @@ import { commit1Bytes, contentDigest, newViewBytes, statementBytes, viewChangeBy
 
 export function resignMessage(m: GpbftMessage, signer: Signer): GpbftMessage {
   switch (m.type) {
-    case 'commit1':
+    case 'gpbft/commit1':
       return { ...m, signature: signer.sign(commit1Bytes(m.view, m.group, m.seq, m.digest)) };
-    case 'pre-prepare2':
+    case 'gpbft/pre-prepare2':
       return { ...m, signature: signer.sign(statementBytes('pp2', m.view, m.height, contentDigest(m.digest, m.evidence))) };
-    case 'prepare2':
+    case 'gpbft/prepare2':
       return { ...m, signature: signer.sign(statementBytes('prepare2', m.view, m.height, m.content)) };
-    case 'commit2':
+    case 'gpbft/commit2':
       return { ...m, signature: signer.sign(statementBytes('commit2', m.view, m.height, m.content)) };
-    case 'view-change': {
+    case 'gpbft/view-change': {
       const unsigned = { ...m.vc, node: signer.id };
-      return { type: 'view-change', vc: { ...unsigned, signature: signer.sign(viewChangeBytes(unsigned)) } };
+      return { type: 'gpbft/view-change', vc: { ...unsigned, signature: signer.sign(viewChangeBytes(unsigned)) } };
     }
-    case 'new-view':
+    case 'gpbft/new-view':
       return { ...m, signature: signer.sign(newViewBytes(m.view, m.height, m.viewChanges)) };
     default:
       return m;
@@ -40,18 +40,18 @@ export const gpbftByzantine: ByzantineSupport<GpbftMessage> = {
   resign: resignMessage,
   equivocate(m, rng, signer) {
     switch (m.type) {
-      case 'pre-prepare1': {
+      case 'gpbft/pre-prepare1': {
         if (m.proposals.length < 2) return null;
         return { ...m, proposals: m.proposals.slice(0, m.proposals.length - 1 - rng.nextInt(m.proposals.length - 1)) };
       }
-      case 'pre-prepare2': {
+      case 'gpbft/pre-prepare2': {
         // The head can only order endorsed batches; the conflicting variant drops the evidence.
         const evidence = encode([]);
         if (bytesEqual(evidence, m.evidence)) return null;
         return resignMessage({ ...m, evidence }, signer);
       }
-      case 'prepare2':
-      case 'commit2':
+      case 'gpbft/prepare2':
+      case 'gpbft/commit2':
         return resignMessage({ ...m, content: flipped(m.content, rng) }, signer);
       default:
         return null;
@@ -59,18 +59,18 @@ export const gpbftByzantine: ByzantineSupport<GpbftMessage> = {
   },
   mutate(m, rng, signer) {
     switch (m.type) {
-      case 'pre-prepare1':
-      case 'prepare1':
-      case 'commit1':
+      case 'gpbft/pre-prepare1':
+      case 'gpbft/prepare1':
+      case 'gpbft/commit1':
         return resignMessage(rng.nextInt(2) === 0 ? { ...m, view: m.view + 1 } : { ...m, seq: m.seq + 1 }, signer);
-      case 'pre-prepare2':
+      case 'gpbft/pre-prepare2':
         return resignMessage(rng.nextInt(2) === 0 ? { ...m, height: m.height + 1 } : { ...m, digest: flipped(m.digest, rng) }, signer);
-      case 'prepare2':
-      case 'commit2':
+      case 'gpbft/prepare2':
+      case 'gpbft/commit2':
         return resignMessage(rng.nextInt(2) === 0 ? { ...m, view: m.view + 1 } : { ...m, content: flipped(m.content, rng) }, signer);
-      case 'view-change':
-        return resignMessage({ type: 'view-change', vc: { ...m.vc, height: m.vc.height + 1 } }, signer);
-      case 'sync':
+      case 'gpbft/view-change':
+        return resignMessage({ type: 'gpbft/view-change', vc: { ...m.vc, height: m.vc.height + 1 } }, signer);
+      case 'gpbft/sync':
         return { ...m, height: m.height + 1 + rng.nextInt(3) };
       default:
         return null;

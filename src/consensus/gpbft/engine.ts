@@ -5,11 +5,11 @@
 // decisions 0600–0699 record how the paper was read where the text is ambiguous or unsafe.
 //
 // Normal case for one block (height h = H+1, view v):
-//   request → group primary (forwarded by a member)                              'request'
+//   request → group primary (forwarded by a member)                              'gpbft/request'
 //   layer 1 in the group: pre-prepare1, prepare1 (all), commit1 (all, signed)   → group certificate
-//   the primary hands the endorsed batch to the head (skipped when it is the head) 'submit2'
+//   the primary hands the endorsed batch to the head (skipped when it is the head) 'gpbft/submit2'
 //   layer 2 among the k primaries: pre-prepare2 (head), prepare2, commit2 (all, signed)
-//   every primary holding q2 commit2 signatures decides and delivers the package  'deliver'
+//   every primary holding q2 commit2 signatures decides and delivers the package  'gpbft/deliver'
 //   (block + signature bundle) to its group's members, who verify the bundle and decide.
 // Blocks are decided one at a time, so heights are gapless and a new member joining a group
 // always finds it idle. Safety rests on the second layer (PBFT among the primaries, quorum
@@ -179,7 +179,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private readonly viewChanges = new Map<number, Map<NodeId, ViewChange>>();
   /** After a new view: the content the head must re-propose at height+1 (null: free). */
   private forced: { view: number; prepared: Prepared | null } | null = null;
-  private deferredNewView: { from: NodeId; message: Extract<GpbftMessage, { type: 'new-view' }> } | null = null;
+  private deferredNewView: { from: NodeId; message: Extract<GpbftMessage, { type: 'gpbft/new-view' }> } | null = null;
   private readonly early = new Map<number, DecidedBlock>();
   private readonly blocks = new DecidedChain<DecidedBlock>('gpbft', DECIDED_BLOCKS_RETAINED_DEFAULT, {
     encode,
@@ -324,7 +324,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (this.syncTicks >= this.opts.syncTicks) {
       this.syncTicks = 0;
       const others = this.memberIds().filter((m) => m !== this.id);
-      if (others.length > 0) this.send(others[this.rng.nextInt(others.length)]!, { type: 'sync', height: this.height });
+      if (others.length > 0) this.send(others[this.rng.nextInt(others.length)]!, { type: 'gpbft/sync', height: this.height });
     }
     if (!this.isMember) return;
     if (this.isPrimary && this.viewTarget === 0 && this.cutter.tick()) this.startLayer1(true);
@@ -369,7 +369,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     }
     const primary = this.myPrimary();
     if (primary === null) return;
-    for (let i = 0; i < proposals.length; i += REQUEST_CHUNK) this.send(primary, { type: 'request', proposals: proposals.slice(i, i + REQUEST_CHUNK) });
+    for (let i = 0; i < proposals.length; i += REQUEST_CHUNK) this.send(primary, { type: 'gpbft/request', proposals: proposals.slice(i, i + REQUEST_CHUNK) });
   }
 
   private enqueue(p: Proposal): void {
@@ -392,36 +392,36 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (!isGpbftMessage(message)) return;
     const known = this.config.members.some((m) => m.id === from);
     // Catch-up traffic is also served to and accepted from non-members (a joining hospital).
-    if (message.type === 'sync') return this.onSync(from, message.height);
-    if (message.type === 'blocks') return this.onBlocks(from, message.blocks);
-    if (message.type === 'deliver') return this.onBlocks(from, [message.block]);
+    if (message.type === 'gpbft/sync') return this.onSync(from, message.height);
+    if (message.type === 'gpbft/blocks') return this.onBlocks(from, message.blocks);
+    if (message.type === 'gpbft/deliver') return this.onBlocks(from, [message.block]);
     if (!known || !this.isMember) return;
-    if ('view' in message && message.type !== 'new-view' && message.view > this.view) {
+    if ('view' in message && message.type !== 'gpbft/new-view' && message.view > this.view) {
       if (this.future.length < FUTURE_MAX) this.future.push({ from, message });
       return;
     }
     switch (message.type) {
-      case 'request':
+      case 'gpbft/request':
         return this.onRequest(message.proposals);
-      case 'pre-prepare1':
+      case 'gpbft/pre-prepare1':
         return this.onPrePrepare1(from, message);
-      case 'prepare1':
+      case 'gpbft/prepare1':
         return this.onPrepare1(from, message);
-      case 'commit1':
+      case 'gpbft/commit1':
         return this.onCommit1(from, message);
-      case 'submit2':
+      case 'gpbft/submit2':
         return this.onSubmit2(from, message);
-      case 'pre-prepare2':
+      case 'gpbft/pre-prepare2':
         return this.onPrePrepare2(from, message);
-      case 'prepare2':
+      case 'gpbft/prepare2':
         return this.onVote2(from, 'prepare2', message.view, message.height, message.content, message.signature, message.ppSignature);
-      case 'commit2':
+      case 'gpbft/commit2':
         return this.onVote2(from, 'commit2', message.view, message.height, message.content, message.signature, null);
-      case 'view-change':
+      case 'gpbft/view-change':
         return this.onViewChange(from, message.vc);
-      case 'new-view':
+      case 'gpbft/new-view':
         return this.onNewView(from, message);
-      case 'evidence':
+      case 'gpbft/evidence':
         return this.onEvidence(message.evidence);
     }
   }
@@ -493,7 +493,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     rec.proposals = batch;
     rec.digest = batchDigest(batch);
     this.sendKept(`l1/${this.l1Key(this.view, group, this.seq1)}`, this.groupMembers(), {
-      type: 'pre-prepare1',
+      type: 'gpbft/pre-prepare1',
       view: this.view,
       group,
       seq: this.seq1,
@@ -507,7 +507,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     const digest = rec.digest!;
     rec.prepares.set(this.id, digest);
     this.sendKept(`l1/${this.l1Key(rec.view, rec.group, rec.seq)}`, this.groupMembers(rec.group), {
-      type: 'prepare1',
+      type: 'gpbft/prepare1',
       view: rec.view,
       group: rec.group,
       seq: rec.seq,
@@ -516,10 +516,10 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     this.checkLayer1(rec);
   }
 
-  private onPrePrepare1(from: NodeId, m: Extract<GpbftMessage, { type: 'pre-prepare1' }>): void {
+  private onPrePrepare1(from: NodeId, m: Extract<GpbftMessage, { type: 'gpbft/pre-prepare1' }>): void {
     if (this.viewTarget !== 0 || m.view !== this.view || m.group !== this.myGroup || this.primaries()[m.group] !== from || from === this.id) return;
     if (m.proposals.length === 0 || m.proposals.length > this.cutterConfig.countMax) return;
-    if (m.height > this.height) this.send(from, { type: 'sync', height: this.height });
+    if (m.height > this.height) this.send(from, { type: 'gpbft/sync', height: this.height });
     const rec = this.l1Record(m.view, m.group, m.seq);
     if (rec.proposals !== null) return; // first pre-prepare wins; a second one is equivocation
     rec.proposals = [...m.proposals];
@@ -532,14 +532,14 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     this.sendPrepare1(rec);
   }
 
-  private onPrepare1(from: NodeId, m: Extract<GpbftMessage, { type: 'prepare1' }>): void {
+  private onPrepare1(from: NodeId, m: Extract<GpbftMessage, { type: 'gpbft/prepare1' }>): void {
     if (m.view !== this.view || m.group !== this.myGroup || !this.groupMembers().includes(from)) return;
     const rec = this.l1Record(m.view, m.group, m.seq);
     if (!rec.prepares.has(from)) rec.prepares.set(from, m.digest);
     this.checkLayer1(rec);
   }
 
-  private onCommit1(from: NodeId, m: Extract<GpbftMessage, { type: 'commit1' }>): void {
+  private onCommit1(from: NodeId, m: Extract<GpbftMessage, { type: 'gpbft/commit1' }>): void {
     if (m.view !== this.view || m.group !== this.myGroup || !this.groupMembers().includes(from)) return;
     // Only the primary assembles the group certificate; members just count the message.
     if (!this.isPrimary) return;
@@ -560,7 +560,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       const signature = this.signer.sign(commit1Bytes(rec.view, rec.group, rec.seq, digest));
       rec.commits.set(this.id, { digest, signature });
       this.sendKept(`l1/${this.l1Key(rec.view, rec.group, rec.seq)}`, this.groupMembers(rec.group), {
-        type: 'commit1',
+        type: 'gpbft/commit1',
         view: rec.view,
         group: rec.group,
         seq: rec.seq,
@@ -579,7 +579,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (this.isHead) {
       this.pushEndorsed(endorsed);
     } else {
-      this.sendKept('submit2', [headFor(this.config, this.view)], { type: 'submit2', view: this.view, ...endorsed });
+      this.sendKept('submit2', [headFor(this.config, this.view)], { type: 'gpbft/submit2', view: this.view, ...endorsed });
     }
     this.startLayer1(this.cutter.size > 0);
   }
@@ -594,7 +594,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
 
   // ---------------------------------------------------------------- layer 2
 
-  private onSubmit2(from: NodeId, m: Extract<GpbftMessage, { type: 'submit2' }>): void {
+  private onSubmit2(from: NodeId, m: Extract<GpbftMessage, { type: 'gpbft/submit2' }>): void {
     if (!this.isHead || this.viewTarget !== 0 || m.view !== this.view || this.primaries()[m.group] !== from) return;
     if (!this.verifyGroupCert(m.view, m.group, m.seq, m.proposals, m.cert)) return;
     this.pushEndorsed({ group: m.group, seq: m.seq, proposals: [...m.proposals], cert: [...m.cert] });
@@ -625,7 +625,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       const content = contentDigest(p.digest, p.evidence);
       const signature = this.signer.sign(statementBytes('pp2', this.view, h, content));
       const msg: GpbftMessage = {
-        type: 'pre-prepare2',
+        type: 'gpbft/pre-prepare2',
         view: this.view,
         height: h,
         previous: this.digest,
@@ -662,7 +662,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       const signature = this.signer.sign(statementBytes('pp2', this.view, h, content));
       this.acceptPrePrepare2({ view: this.view, height: h, content, digest, evidence, proposals, ppSignature: signature });
       this.sendKept('l2', this.otherPrimaries(), {
-        type: 'pre-prepare2',
+        type: 'gpbft/pre-prepare2',
         view: this.view,
         height: h,
         previous: this.digest,
@@ -703,15 +703,15 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     votes.set(this.id, { content: a.content, signature });
     const msg: GpbftMessage =
       kind === 'prepare2'
-        ? { type: 'prepare2', view: a.view, height: a.height, content: a.content, signature, ppSignature: a.ppSignature }
-        : { type: 'commit2', view: a.view, height: a.height, content: a.content, signature };
+        ? { type: 'gpbft/prepare2', view: a.view, height: a.height, content: a.content, signature, ppSignature: a.ppSignature }
+        : { type: 'gpbft/commit2', view: a.view, height: a.height, content: a.content, signature };
     this.sendKept('l2', this.otherPrimaries(), msg);
   }
 
-  private onPrePrepare2(from: NodeId, m: Extract<GpbftMessage, { type: 'pre-prepare2' }>): void {
+  private onPrePrepare2(from: NodeId, m: Extract<GpbftMessage, { type: 'gpbft/pre-prepare2' }>): void {
     if (this.viewTarget !== 0 || m.view !== this.view || from !== headFor(this.config, this.view) || !this.primaries().includes(this.id)) return;
     if (m.height > this.height + 1) {
-      this.send(from, { type: 'sync', height: this.height });
+      this.send(from, { type: 'gpbft/sync', height: this.height });
       return;
     }
     if (m.height !== this.height + 1 || this.accepted !== null || !bytesEqual(m.previous, this.digest)) return;
@@ -741,7 +741,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private onVote2(from: NodeId, kind: 'prepare2' | 'commit2', view: number, height: number, content: Bytes, signature: Bytes, ppSignature: Bytes | null): void {
     if (view !== this.view || !this.primaries().includes(from) || !this.primaries().includes(this.id)) return;
     if (height !== this.height + 1) {
-      if (height > this.height + 1) this.send(from, { type: 'sync', height: this.height });
+      if (height > this.height + 1) this.send(from, { type: 'gpbft/sync', height: this.height });
       return;
     }
     if (!this.verifier.verify(from, statementBytes(kind, view, height, content), signature)) return;
@@ -776,7 +776,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
         for (const nodes of counts.values()) {
           if (nodes.length >= this.q2) {
             this.askedForBlock = true;
-            this.send(nodes[0]!, { type: 'sync', height: this.height });
+            this.send(nodes[0]!, { type: 'gpbft/sync', height: this.height });
             break;
           }
         }
@@ -798,7 +798,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     const deliverTo = this.isPrimary ? this.groupMembers() : [];
     this.decide(block);
     // Algorithm 2 lines 8–11: each primary sends the package to its group's members.
-    this.sendAll(deliverTo, { type: 'deliver', block });
+    this.sendAll(deliverTo, { type: 'gpbft/deliver', block });
   }
 
   // ---------------------------------------------------------------- blocks: verify, decide, catch up
@@ -856,15 +856,15 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       next = this.early.get(this.height + 1);
     }
     for (const h of [...this.early.keys()]) if (h <= this.height) this.early.delete(h);
-    if (this.early.size > 0) this.send(from, { type: 'sync', height: this.height });
+    if (this.early.size > 0) this.send(from, { type: 'gpbft/sync', height: this.height });
   }
 
   private onSync(from: NodeId, theirHeight: number): void {
     if (theirHeight < this.height) {
       const blocks = this.blocks.range(theirHeight + 1, this.height, SYNC_BLOCKS_MAX);
-      if (blocks.length > 0) this.send(from, { type: 'blocks', blocks });
+      if (blocks.length > 0) this.send(from, { type: 'gpbft/blocks', blocks });
     } else if (theirHeight > this.height) {
-      this.send(from, { type: 'sync', height: this.height });
+      this.send(from, { type: 'gpbft/sync', height: this.height });
     }
   }
 
@@ -968,8 +968,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     const evidence: Evidence = { node, kind, view, height, content1: seen.content, signature1: seen.signature, content2: content, signature2: signature };
     const head = headFor(this.config, this.view);
     // Evidence against the head goes to everyone (the next head must hold it); else to the head.
-    if (node === head) this.sendAll(this.memberIds(), { type: 'evidence', evidence });
-    else if (head !== this.id) this.send(head, { type: 'evidence', evidence });
+    if (node === head) this.sendAll(this.memberIds(), { type: 'gpbft/evidence', evidence });
+    else if (head !== this.id) this.send(head, { type: 'gpbft/evidence', evidence });
     this.onEvidence(evidence);
   }
 
@@ -990,7 +990,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     const unsigned = { view: target, node: this.id, height: this.height, digest: this.digest, prepared: this.prepared };
     const vc: ViewChange = { ...unsigned, signature: this.signer.sign(viewChangeBytes(unsigned)) };
     this.recordViewChange(vc);
-    this.sendAll(this.memberIds(), { type: 'view-change', vc });
+    this.sendAll(this.memberIds(), { type: 'gpbft/view-change', vc });
     if (headFor(this.config, target) === this.id) this.tryNewView(target);
   }
 
@@ -1065,7 +1065,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     const highest = vcs.reduce((best, vc) => (vc.height > best.height ? vc : best), vcs[0]!);
     if (highest.height > this.height) {
       // Catch up first: the new view starts from the highest decided height anyone reported.
-      this.send(highest.node, { type: 'sync', height: this.height });
+      this.send(highest.node, { type: 'gpbft/sync', height: this.height });
       return;
     }
     const members = new Set(this.memberIds());
@@ -1073,17 +1073,23 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (!this.coversViews(target, senders)) return;
     const sorted = vcs.filter((vc) => members.has(vc.node)).sort((a, b) => (a.node < b.node ? -1 : 1));
     const signature = this.signer.sign(newViewBytes(target, this.height, sorted));
-    const message: Extract<GpbftMessage, { type: 'new-view' }> = { type: 'new-view', view: target, height: this.height, viewChanges: sorted, signature };
+    const message: Extract<GpbftMessage, { type: 'gpbft/new-view' }> = {
+      type: 'gpbft/new-view',
+      view: target,
+      height: this.height,
+      viewChanges: sorted,
+      signature,
+    };
     this.sendAll(this.memberIds(), message);
     this.enterView(target, this.chooseForced(sorted));
   }
 
-  private onNewView(from: NodeId, m: Extract<GpbftMessage, { type: 'new-view' }>): void {
+  private onNewView(from: NodeId, m: Extract<GpbftMessage, { type: 'gpbft/new-view' }>): void {
     if (m.view <= this.view || headFor(this.config, m.view) !== from) return;
     if (!this.verifier.verify(from, newViewBytes(m.view, m.height, m.viewChanges), m.signature)) return;
     if (m.height > this.height) {
       this.deferredNewView = { from, message: m };
-      this.send(from, { type: 'sync', height: this.height });
+      this.send(from, { type: 'gpbft/sync', height: this.height });
       return;
     }
     if (m.height < this.height) {

@@ -160,10 +160,19 @@ describe('gpbft engine', () => {
     const signers = block.certificate!.signatures.map((s) => s.nodeId);
     assert.ok(signers.length >= quorum(2) && signers.every((s) => primaries.includes(s)), 'bundle = commit2 signatures of the primaries');
     const types = new Set<string>(c.sent.map((s) => s.message.type));
-    for (const t of ['request', 'pre-prepare1', 'prepare1', 'commit1', 'pre-prepare2', 'prepare2', 'commit2', 'deliver'])
+    for (const t of [
+      'gpbft/request',
+      'gpbft/pre-prepare1',
+      'gpbft/prepare1',
+      'gpbft/commit1',
+      'gpbft/pre-prepare2',
+      'gpbft/prepare2',
+      'gpbft/commit2',
+      'gpbft/deliver',
+    ])
       assert.ok(types.has(t), `${t} was sent`);
     // Members receive the package from their own group's primary.
-    for (const d of c.sent.filter((s) => s.message.type === 'deliver')) {
+    for (const d of c.sent.filter((s) => s.message.type === 'gpbft/deliver')) {
       const cfg = c.engines.get('h1')!.configuration().config;
       assert.ok(
         cfg.groups.some((g) => g.includes(d.from) && g.includes(d.to)),
@@ -290,7 +299,7 @@ describe('gpbft engine', () => {
     const rng = new SeededRng(3);
     // The liar signs a second, conflicting prepare2 and sends both to the other primary.
     c.tamper = (from, to, m) => {
-      if (from === liar && m.type === 'prepare2' && !lied) {
+      if (from === liar && m.type === 'gpbft/prepare2' && !lied) {
         lied = true;
         const twin = gpbftByzantine.equivocate(m, rng, identities.signerOf(liar))!;
         c.engines.get(to)?.step(from, twin);
@@ -319,14 +328,14 @@ describe('gpbft engine', () => {
       null,
       42,
       {},
-      { type: 'pre-prepare2' },
-      { type: 'deliver', block: { height: 1 } },
-      { type: 'sync', height: -1 },
-      { type: 'blocks', blocks: [{}] },
-      { type: 'new-view', view: 1, height: 0, viewChanges: [{}], signature: new Uint8Array(64) },
+      { type: 'gpbft/pre-prepare2' },
+      { type: 'gpbft/deliver', block: { height: 1 } },
+      { type: 'gpbft/sync', height: -1 },
+      { type: 'gpbft/blocks', blocks: [{}] },
+      { type: 'gpbft/new-view', view: 1, height: 0, viewChanges: [{}], signature: new Uint8Array(64) },
     ];
     for (const m of junk) e.step('h2', m as GpbftMessage);
-    e.step('stranger', { type: 'request', proposals: [tx(1)] });
+    e.step('stranger', { type: 'gpbft/request', proposals: [tx(1)] });
     assert.equal(e.propose({ clientId: '', seq: 0, data: new Uint8Array() }).accepted, false);
     assert.ok(encode({ ok: true }).byteLength > 0);
   });

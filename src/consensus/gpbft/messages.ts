@@ -50,21 +50,21 @@ export interface ViewChange {
 
 export type GpbftMessage =
   /** Client request forwarding: a member hands requests to its group primary. */
-  | { readonly type: 'request'; readonly proposals: readonly Proposal[] }
+  | { readonly type: 'gpbft/request'; readonly proposals: readonly Proposal[] }
   // ---- first layer: PBFT inside a group ----
   | {
-      readonly type: 'pre-prepare1';
+      readonly type: 'gpbft/pre-prepare1';
       readonly view: number;
       readonly group: number;
       readonly seq: number;
       readonly height: number;
       readonly proposals: readonly Proposal[];
     }
-  | { readonly type: 'prepare1'; readonly view: number; readonly group: number; readonly seq: number; readonly digest: Bytes }
-  | { readonly type: 'commit1'; readonly view: number; readonly group: number; readonly seq: number; readonly digest: Bytes; readonly signature: Bytes }
+  | { readonly type: 'gpbft/prepare1'; readonly view: number; readonly group: number; readonly seq: number; readonly digest: Bytes }
+  | { readonly type: 'gpbft/commit1'; readonly view: number; readonly group: number; readonly seq: number; readonly digest: Bytes; readonly signature: Bytes }
   /** A group primary hands its endorsed batch (with the group's commit signatures) to the head. */
   | {
-      readonly type: 'submit2';
+      readonly type: 'gpbft/submit2';
       readonly view: number;
       readonly group: number;
       readonly seq: number;
@@ -73,7 +73,7 @@ export type GpbftMessage =
     }
   // ---- second layer: PBFT among the primaries ----
   | {
-      readonly type: 'pre-prepare2';
+      readonly type: 'gpbft/pre-prepare2';
       readonly view: number;
       readonly height: number;
       readonly previous: Bytes;
@@ -89,22 +89,22 @@ export type GpbftMessage =
       readonly signature: Bytes;
     }
   | {
-      readonly type: 'prepare2';
+      readonly type: 'gpbft/prepare2';
       readonly view: number;
       readonly height: number;
       readonly content: Bytes;
       readonly signature: Bytes;
       readonly ppSignature: Bytes;
     }
-  | { readonly type: 'commit2'; readonly view: number; readonly height: number; readonly content: Bytes; readonly signature: Bytes }
+  | { readonly type: 'gpbft/commit2'; readonly view: number; readonly height: number; readonly content: Bytes; readonly signature: Bytes }
   /** A primary delivers the package (block + signature bundle) to its group's members. */
-  | { readonly type: 'deliver'; readonly block: DecidedBlock }
+  | { readonly type: 'gpbft/deliver'; readonly block: DecidedBlock }
   // ---- view change, evidence, catch-up ----
-  | { readonly type: 'view-change'; readonly vc: ViewChange }
-  | { readonly type: 'new-view'; readonly view: number; readonly height: number; readonly viewChanges: readonly ViewChange[]; readonly signature: Bytes }
-  | { readonly type: 'evidence'; readonly evidence: Evidence }
-  | { readonly type: 'sync'; readonly height: number }
-  | { readonly type: 'blocks'; readonly blocks: readonly DecidedBlock[] };
+  | { readonly type: 'gpbft/view-change'; readonly vc: ViewChange }
+  | { readonly type: 'gpbft/new-view'; readonly view: number; readonly height: number; readonly viewChanges: readonly ViewChange[]; readonly signature: Bytes }
+  | { readonly type: 'gpbft/evidence'; readonly evidence: Evidence }
+  | { readonly type: 'gpbft/sync'; readonly height: number }
+  | { readonly type: 'gpbft/blocks'; readonly blocks: readonly DecidedBlock[] };
 
 export type GpbftMessageType = GpbftMessage['type'];
 
@@ -197,17 +197,17 @@ export function isBlock(x: unknown): x is DecidedBlock {
 export function isGpbftMessage(m: unknown): m is GpbftMessage {
   if (!isObj(m)) return false;
   switch (m.type) {
-    case 'request':
+    case 'gpbft/request':
       return isProposalList(m.proposals, 1000);
-    case 'pre-prepare1':
+    case 'gpbft/pre-prepare1':
       return isNat(m.view) && isNat(m.group) && isNat(m.seq) && isNat(m.height) && isProposalList(m.proposals);
-    case 'prepare1':
+    case 'gpbft/prepare1':
       return isNat(m.view) && isNat(m.group) && isNat(m.seq) && isBytes(m.digest, 64);
-    case 'commit1':
+    case 'gpbft/commit1':
       return isNat(m.view) && isNat(m.group) && isNat(m.seq) && isBytes(m.digest, 64) && isBytes(m.signature, 512);
-    case 'submit2':
+    case 'gpbft/submit2':
       return isNat(m.view) && isNat(m.group) && isNat(m.seq) && isProposalList(m.proposals) && isSigList(m.cert);
-    case 'pre-prepare2':
+    case 'gpbft/pre-prepare2':
       return (
         isNat(m.view) &&
         isNat(m.height) &&
@@ -223,15 +223,15 @@ export function isGpbftMessage(m: unknown): m is GpbftMessage {
         isBytes(m.evidence, 1 << 16) &&
         isBytes(m.signature, 512)
       );
-    case 'prepare2':
+    case 'gpbft/prepare2':
       return isNat(m.view) && isNat(m.height) && isBytes(m.content, 64) && isBytes(m.signature, 512) && isBytes(m.ppSignature, 512);
-    case 'commit2':
+    case 'gpbft/commit2':
       return isNat(m.view) && isNat(m.height) && isBytes(m.content, 64) && isBytes(m.signature, 512);
-    case 'deliver':
+    case 'gpbft/deliver':
       return isBlock(m.block);
-    case 'view-change':
+    case 'gpbft/view-change':
       return isViewChange(m.vc);
-    case 'new-view':
+    case 'gpbft/new-view':
       return (
         isNat(m.view) &&
         isNat(m.height) &&
@@ -240,11 +240,11 @@ export function isGpbftMessage(m: unknown): m is GpbftMessage {
         m.viewChanges.every(isViewChange) &&
         isBytes(m.signature, 512)
       );
-    case 'evidence':
+    case 'gpbft/evidence':
       return isEvidence(m.evidence);
-    case 'sync':
+    case 'gpbft/sync':
       return isNat(m.height);
-    case 'blocks':
+    case 'gpbft/blocks':
       return Array.isArray(m.blocks) && m.blocks.length <= BLOCKS_PER_MESSAGE_MAX && m.blocks.every(isBlock);
     default:
       return false;

@@ -8,28 +8,28 @@ import type { GpbftEngine } from './engine.ts';
 import type { GpbftMessage } from './messages.ts';
 
 const FIELDS: Record<GpbftMessage['type'], readonly string[]> = {
-  request: ['proposals'],
-  'pre-prepare1': ['view', 'group', 'seq', 'proposals'],
-  prepare1: ['view', 'group', 'seq', 'digest'],
-  commit1: ['view', 'group', 'seq', 'digest'],
-  submit2: ['view', 'group', 'seq', 'proposals', 'cert'],
-  'pre-prepare2': ['view', 'height', 'group', 'seq', 'proposals', 'cert', 'reproposal', 'digest'],
-  prepare2: ['view', 'height'],
-  commit2: ['view', 'height'],
-  deliver: [],
-  'view-change': [],
-  'new-view': ['view', 'height', 'viewChanges'],
-  evidence: [],
-  sync: ['height'],
-  blocks: ['blocks'],
+  'gpbft/request': ['proposals'],
+  'gpbft/pre-prepare1': ['view', 'group', 'seq', 'proposals'],
+  'gpbft/prepare1': ['view', 'group', 'seq', 'digest'],
+  'gpbft/commit1': ['view', 'group', 'seq', 'digest'],
+  'gpbft/submit2': ['view', 'group', 'seq', 'proposals', 'cert'],
+  'gpbft/pre-prepare2': ['view', 'height', 'group', 'seq', 'proposals', 'cert', 'reproposal', 'digest'],
+  'gpbft/prepare2': ['view', 'height'],
+  'gpbft/commit2': ['view', 'height'],
+  'gpbft/deliver': [],
+  'gpbft/view-change': [],
+  'gpbft/new-view': ['view', 'height', 'viewChanges'],
+  'gpbft/evidence': [],
+  'gpbft/sync': ['height'],
+  'gpbft/blocks': ['blocks'],
 };
 
 function printMessage(message: EngineMessage): string {
   const m = message as GpbftMessage;
   const line = formatFields(m.type, m, FIELDS[m.type] ?? []);
-  if (m.type === 'deliver') return `${line} height=${m.block.height} proposals=${m.block.proposals.length}`;
-  if (m.type === 'view-change') return `${line} view=${m.vc.view} height=${m.vc.height} from=${m.vc.node}`;
-  if (m.type === 'evidence') return `${line} against=${m.evidence.node}`;
+  if (m.type === 'gpbft/deliver') return `${line} height=${m.block.height} proposals=${m.block.proposals.length}`;
+  if (m.type === 'gpbft/view-change') return `${line} view=${m.vc.view} height=${m.vc.height} from=${m.vc.node}`;
+  if (m.type === 'gpbft/evidence') return `${line} against=${m.evidence.node}`;
   return line;
 }
 

@@ -9,25 +9,25 @@ import { voteBytes } from './rules.ts';
 function resign(m: HgMessage, signer: Signer): HgMessage {
   const id = signer.id;
   switch (m.type) {
-    case 'hg-validate':
-    case 'hg-commit':
-      return { ...m, voter: id, sig: signer.sign(voteBytes(m.type === 'hg-validate' ? 'validate' : 'commit', m.epoch, m.height, m.digest)) };
-    case 'hg-select': {
+    case 'hashgen/validate':
+    case 'hashgen/commit':
+      return { ...m, voter: id, sig: signer.sign(voteBytes(m.type === 'hashgen/validate' ? 'validate' : 'commit', m.epoch, m.height, m.digest)) };
+    case 'hashgen/select': {
       const b = { ...m, cams: id };
       return { ...b, sig: signer.sign(signedBody(b)) };
     }
-    case 'hg-suspect':
-    case 'hg-auth-vote': {
+    case 'hashgen/suspect':
+    case 'hashgen/auth-vote': {
       const b = { ...m, voter: id };
       return { ...b, sig: signer.sign(signedBody(b)) };
     }
-    case 'hg-auth-req': {
+    case 'hashgen/auth-req': {
       const b = { ...m, candidate: id };
       return { ...b, sig: signer.sign(signedBody(b)) };
     }
-    case 'hg-block':
-    case 'hg-seal':
-    case 'hg-heartbeat': {
+    case 'hashgen/block':
+    case 'hashgen/seal':
+    case 'hashgen/heartbeat': {
       const b = { ...m, generator: id };
       return { ...b, sig: signer.sign(signedBody(b)) };
     }
@@ -61,26 +61,26 @@ export const hashgenByzantine: ByzantineSupport<HgMessage> = {
   resign,
   /** A conflicting block (or seal) for the same epoch and height. */
   equivocate(m, rng, signer) {
-    if (m.type === 'hg-block' || m.type === 'hg-seal') {
+    if (m.type === 'hashgen/block' || m.type === 'hashgen/seal') {
       const proposals = variantBatch(m.proposals, rng);
       return proposals === null ? null : resign({ ...m, proposals }, signer);
     }
-    if (m.type === 'hg-validate' || m.type === 'hg-commit') return resign({ ...m, digest: flipped(m.digest, rng) }, signer);
+    if (m.type === 'hashgen/validate' || m.type === 'hashgen/commit') return resign({ ...m, digest: flipped(m.digest, rng) }, signer);
     return null;
   },
   /** Off by one in the epoch or height, or a wrong digest / previous digest. */
   mutate(m, rng, signer) {
     const delta = rng.nextInt(2) === 0 ? 1 : -1;
     switch (m.type) {
-      case 'hg-block':
-      case 'hg-seal':
+      case 'hashgen/block':
+      case 'hashgen/seal':
         return rng.nextInt(2) === 0 ? resign({ ...m, height: Math.max(1, m.height + delta) }, signer) : resign({ ...m, prev: flipped(m.prev, rng) }, signer);
-      case 'hg-validate':
-      case 'hg-commit':
+      case 'hashgen/validate':
+      case 'hashgen/commit':
         return rng.nextInt(2) === 0 ? resign({ ...m, epoch: Math.max(1, m.epoch + delta) }, signer) : resign({ ...m, digest: flipped(m.digest, rng) }, signer);
-      case 'hg-auth-req':
-      case 'hg-auth-vote':
-      case 'hg-heartbeat':
+      case 'hashgen/auth-req':
+      case 'hashgen/auth-vote':
+      case 'hashgen/heartbeat':
         return resign({ ...m, epoch: Math.max(1, m.epoch + delta), height: Math.max(0, m.height + delta) }, signer);
       default:
         return null;

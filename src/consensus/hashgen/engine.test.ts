@@ -4,7 +4,7 @@ import { toHex } from '../../codec/index.ts';
 import { blockDigest } from '../digest.ts';
 import { getEngine } from '../registry.ts';
 import '../engines.ts';
-import { Cluster } from './harness.test-util.ts';
+import { Cluster } from './cluster.testkit.ts';
 import { hashgenByzantine } from './index.ts';
 import { signedBody, type HgAuthVote, type HgBlock, type HgMessage, type HgSeal } from './messages.ts';
 import { MemoryStorage } from '../memory-storage.ts';
@@ -95,7 +95,7 @@ describe('hashgen: thresholds in action', () => {
     const c = new Cluster(5, { timeoutTicks: 1000, progressTimeoutTicks: 100_000, heartbeatTicks: 2 });
     c.tick(2);
     const validators = new Set(['g2']);
-    c.intercept = (e) => (e.message.type === 'hg-validate' && !validators.has(e.from) ? [] : [e.message]);
+    c.intercept = (e) => (e.message.type === 'hashgen/validate' && !validators.has(e.from) ? [] : [e.message]);
     submit(c, 'g1', 1, 4);
     c.tick(20);
     assert.deepEqual(c.heights(), [0, 0, 0, 0, 0], 'g1 + g2 = 2 validations: not sealed');
@@ -108,7 +108,7 @@ describe('hashgen: thresholds in action', () => {
     // n = 4, N = 3: authentication needs 2 others, validation 2 (generator + one).
     const c = new Cluster(4, { timeoutTicks: 1000, progressTimeoutTicks: 100_000 });
     c.tick(2);
-    c.intercept = (e) => (e.message.type === 'hg-validate' && e.from !== 'g2' ? [] : [e.message]);
+    c.intercept = (e) => (e.message.type === 'hashgen/validate' && e.from !== 'g2' ? [] : [e.message]);
     submit(c, 'g1', 1, 4);
     c.tick(4);
     assert.deepEqual(c.heights(), [1, 1, 1, 1], 'g1 + g2 validate: sealed and decided');
@@ -150,7 +150,7 @@ describe('hashgen: replacement', () => {
     const byz = c.ident.signerOf('g1');
     // g1 turns Byzantine: its seals carry a nonce that misses the target (re-signed with its key).
     c.intercept = (e) => {
-      if (e.from !== 'g1' || e.message.type !== 'hg-seal') return [e.message];
+      if (e.from !== 'g1' || e.message.type !== 'hashgen/seal') return [e.message];
       const seal = e.message;
       let nonce = seal.nonce + 1;
       while (meetsTarget(proofHash(blockDigest(seal.height, seal.prev, seal.proposals), seal.epoch, 'g1', nonce), 8)) nonce += 1;
@@ -187,7 +187,7 @@ describe('hashgen: replacement', () => {
     const byz = c.ident.signerOf('g1');
     let forked = false;
     c.intercept = (e) => {
-      if (e.from === 'g1' && e.message.type === 'hg-block' && !forked) {
+      if (e.from === 'g1' && e.message.type === 'hashgen/block' && !forked) {
         forked = true;
         // The original, then a conflicting variant for the same (epoch, height).
         return [e.message, hashgenByzantine.equivocate(e.message, new SeededRng(7), byz)!];
@@ -230,10 +230,10 @@ describe('hashgen: durability and restart', () => {
     const c = new Cluster(3, { timeoutTicks: 1000 });
     c.tick(2);
     // Capture g1's block to g2 and forge (as Byzantine g1) a conflicting one.
-    let block: Extract<HgMessage, { type: 'hg-block' }> | null = null;
+    let block: Extract<HgMessage, { type: 'hashgen/block' }> | null = null;
     c.intercept = (e) => {
-      if (e.message.type === 'hg-block' && e.to === 'g2') block = e.message;
-      return e.message.type === 'hg-seal' ? [] : [e.message];
+      if (e.message.type === 'hashgen/block' && e.to === 'g2') block = e.message;
+      return e.message.type === 'hashgen/seal' ? [] : [e.message];
     };
     submit(c, 'g1', 1, 4);
     assert.ok(block, 'g2 received the block');
@@ -245,7 +245,7 @@ describe('hashgen: durability and restart', () => {
     const fresh = c.node('g2');
     fresh.step('g1', conflicting);
     const rd = fresh.ready();
-    assert.equal(rd.messages.filter((m) => m.message.type === 'hg-validate').length, 0, 'no second validation');
+    assert.equal(rd.messages.filter((m) => m.message.type === 'hashgen/validate').length, 0, 'no second validation');
     assert.deepEqual(
       fresh.diagnostics().misbehaviours.map((m) => m.reason),
       ['equivocation'],
@@ -303,8 +303,8 @@ function splitBrainAttack(quorum: 'paper' | 'bft'): Cluster {
   const votes: HgAuthVote[] = [];
   const validations = new Map<string, CertificateSignature>();
   c.intercept = (e) => {
-    if (e.message.type === 'hg-auth-vote' && e.to === 'g1') votes.push(e.message);
-    if (e.message.type === 'hg-validate' && e.to === 'g1') validations.set(e.from, { nodeId: e.from, signature: e.message.sig });
+    if (e.message.type === 'hashgen/auth-vote' && e.to === 'g1') votes.push(e.message);
+    if (e.message.type === 'hashgen/validate' && e.to === 'g1') validations.set(e.from, { nodeId: e.from, signature: e.message.sig });
     return [e.message];
   };
   c.tick(2); // g1 is authenticated for epoch 1 by everyone
@@ -322,7 +322,7 @@ function splitBrainAttack(quorum: 'paper' | 'bft'): Cluster {
     { to: 'g3', proposals: batch('Y') },
   ];
   for (const f of forks) {
-    const block = sign<HgBlock>({ type: 'hg-block', epoch: 1, height: 1, prev: GENESIS_DIGEST, proposals: f.proposals, generator: 'g1', justification });
+    const block = sign<HgBlock>({ type: 'hashgen/block', epoch: 1, height: 1, prev: GENESIS_DIGEST, proposals: f.proposals, generator: 'g1', justification });
     c.down.delete('g1'); // let the validation reach "g1" (captured by the interceptor)
     c.node(f.to).step('g1', block);
     c.flush();
@@ -336,7 +336,7 @@ function splitBrainAttack(quorum: 'paper' | 'bft'): Cluster {
     const pow = searchNonce(digest, 1, 'g1', 8, 0, 1 << 20);
     assert.ok(pow.found);
     const seal = sign<HgSeal>({
-      type: 'hg-seal',
+      type: 'hashgen/seal',
       epoch: 1,
       height: 1,
       prev: GENESIS_DIGEST,
@@ -416,9 +416,16 @@ describe('hashgen: options and input', () => {
     const c = new Cluster(3);
     c.tick(2);
     const n = c.node('g2');
-    const junk: unknown[] = [null, 7, {}, { type: 'hg-block' }, { type: 'hg-seal', epoch: -1 }, { type: 'hg-forward', proposals: [{ clientId: '', seq: 0 }] }];
+    const junk: unknown[] = [
+      null,
+      7,
+      {},
+      { type: 'hashgen/block' },
+      { type: 'hashgen/seal', epoch: -1 },
+      { type: 'hashgen/forward', proposals: [{ clientId: '', seq: 0 }] },
+    ];
     for (const j of junk) n.step('g1', j as HgMessage);
-    n.step('stranger', { type: 'hg-fetch', height: 1 });
+    n.step('stranger', { type: 'hashgen/fetch', height: 1 });
     assert.equal(n.propose({ clientId: 'c', seq: 0, data: new Uint8Array() }).accepted, false);
     assert.deepEqual(n.propose({ clientId: 'c', seq: 1, data: new Uint8Array(1 << 17) }), { accepted: false, reason: 'too-large' });
     c.tick(2);

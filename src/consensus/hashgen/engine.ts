@@ -303,7 +303,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       this.forwardIn -= 1;
       if (this.forwardIn <= 0) {
         // New proposals are forwarded at once; this re-sends the pool in case a forward was lost.
-        this.forwardIn = 4 * this.opts.resendTicks;
+        this.forwardIn = 4 * this.opts.retransmitTicks;
         this.forwardPool();
       }
     }
@@ -318,7 +318,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     if (added === 'queue-full') return { accepted: false, reason: 'queue-full' };
     if (added === 'added') {
       if (this.role === 'generator') this.maybeCut();
-      else if (this.generator !== null && this.generator !== this.id) this.send(this.generator, { type: 'hg-forward', proposals: [p] });
+      else if (this.generator !== null && this.generator !== this.id) this.send(this.generator, { type: 'hashgen/forward', proposals: [p] });
     }
     return { accepted: true };
   }
@@ -328,31 +328,31 @@ export class HashgenEngine implements Engine<HgMessage> {
     const m = parseMessage(raw, this.limits);
     if (m === null) return;
     switch (m.type) {
-      case 'hg-select':
+      case 'hashgen/select':
         return this.onSelect(from, m);
-      case 'hg-suspect':
+      case 'hashgen/suspect':
         return this.onSuspect(from, m);
-      case 'hg-auth-req':
+      case 'hashgen/auth-req':
         return this.onAuthRequest(from, m);
-      case 'hg-auth-vote':
+      case 'hashgen/auth-vote':
         return this.onAuthVote(from, m);
-      case 'hg-block':
+      case 'hashgen/block':
         return this.onBlock(from, m);
-      case 'hg-validate':
+      case 'hashgen/validate':
         return this.onValidate(from, m);
-      case 'hg-seal':
+      case 'hashgen/seal':
         return this.onSeal(from, m);
-      case 'hg-commit':
+      case 'hashgen/commit':
         return this.onCommit(from, m);
-      case 'hg-heartbeat':
+      case 'hashgen/heartbeat':
         return this.onHeartbeat(from, m);
-      case 'hg-forward':
+      case 'hashgen/forward':
         for (const p of m.proposals) if (!this.dedup.isDecided(p)) this.pool.add(p);
         if (this.role === 'generator') this.maybeCut();
         return;
-      case 'hg-fetch':
+      case 'hashgen/fetch':
         return this.onFetch(from, m);
-      case 'hg-blocks':
+      case 'hashgen/blocks':
         for (const b of m.blocks) this.onDecidedBlock(b);
         return;
     }
@@ -430,7 +430,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     if (this.opts.cams === 'node') {
       this.targetEpoch = target;
       if (this.id === this.opts.camsId) this.camsSelect(target);
-      else this.send(this.opts.camsId, this.signed<HgSuspect>({ type: 'hg-suspect', epoch: target, voter: this.id }));
+      else this.send(this.opts.camsId, this.signed<HgSuspect>({ type: 'hashgen/suspect', epoch: target, voter: this.id }));
       return;
     }
     // Skip generators this node has caught misbehaving (bounded: at most n tries).
@@ -442,7 +442,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     this.targetEpoch = target;
     const candidate = this.candidateFor(target);
     if (candidate === this.id) this.startCampaign(target, null);
-    else if (candidate !== null) this.send(candidate, this.signed<HgSuspect>({ type: 'hg-suspect', epoch: target, voter: this.id }));
+    else if (candidate !== null) this.send(candidate, this.signed<HgSuspect>({ type: 'hashgen/suspect', epoch: target, voter: this.id }));
   }
 
   /** Faithful CAMS: select the generator of an epoch and announce it (signed). */
@@ -458,7 +458,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     if (generator === null) return;
     this.camsEpoch = epoch;
     this.persistOut.push({ op: 'put', key: CAMS_KEY, value: encode(epoch) });
-    const select = this.signed<HgSelect>({ type: 'hg-select', epoch, generator, cams: this.id });
+    const select = this.signed<HgSelect>({ type: 'hashgen/select', epoch, generator, cams: this.id });
     for (const m of this.others) this.send(m, select);
     if (generator === this.id && epoch > this.promise.epoch) this.startCampaign(epoch, select);
   }
@@ -494,8 +494,8 @@ export class HashgenEngine implements Engine<HgMessage> {
   private sendAuthRequest(): void {
     const c = this.campaign;
     if (!c) return;
-    c.resendIn = this.opts.resendTicks;
-    const req = this.signed<HgAuthReq>({ type: 'hg-auth-req', epoch: c.epoch, candidate: this.id, height: this.height, select: c.select });
+    c.resendIn = this.opts.retransmitTicks;
+    const req = this.signed<HgAuthReq>({ type: 'hashgen/auth-req', epoch: c.epoch, candidate: this.id, height: this.height, select: c.select });
     for (const m of this.others) if (!c.votes.has(m)) this.send(m, req);
   }
 
@@ -534,7 +534,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     this.send(
       from,
       this.signed<HgAuthVote>({
-        type: 'hg-auth-vote',
+        type: 'hashgen/auth-vote',
         epoch: m.epoch,
         candidate: from,
         voter: this.id,
@@ -620,7 +620,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     if (f.validations.size >= this.t.validations && !f.seal) this.trySeal();
     f.resendIn -= 1;
     if (f.resendIn <= 0) {
-      f.resendIn = this.opts.resendTicks;
+      f.resendIn = this.opts.retransmitTicks;
       if (f.seal) {
         for (const m of this.others) this.send(m, f.seal);
       } else {
@@ -634,7 +634,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     const g = this.gen;
     if (!g) return;
     g.heartbeatIn = this.opts.heartbeatTicks;
-    const hb = this.signed<HgHeartbeat>({ type: 'hg-heartbeat', epoch: g.epoch, generator: this.id, height: this.height });
+    const hb = this.signed<HgHeartbeat>({ type: 'hashgen/heartbeat', epoch: g.epoch, generator: this.id, height: this.height });
     for (const m of this.others) this.send(m, hb);
   }
 
@@ -663,7 +663,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       validations: new Map([[this.id, this.signer.sign(voteBytes('validate', g.epoch, height, digest))]]),
       nonceNext: 0,
       seal: null,
-      resendIn: this.opts.resendTicks,
+      resendIn: this.opts.retransmitTicks,
     };
     g.inflight = f;
     const block = this.blockMessage(f);
@@ -675,7 +675,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     const g = this.gen;
     assertInvariant(g !== null, 'generator state');
     return this.signed<HgBlock>({
-      type: 'hg-block',
+      type: 'hashgen/block',
       epoch: f.epoch,
       height: f.height,
       prev: f.prev,
@@ -709,7 +709,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     this.powBudget -= r.nonce - f.nonceNext + 1;
     const validations = [...f.validations].map(([nodeId, signature]) => ({ nodeId, signature })).sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
     f.seal = this.signed<HgSeal>({
-      type: 'hg-seal',
+      type: 'hashgen/seal',
       epoch: f.epoch,
       height: f.height,
       prev: f.prev,
@@ -719,7 +719,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       difficultyBits: this.opts.difficultyBits,
       validations,
     });
-    f.resendIn = this.opts.resendTicks;
+    f.resendIn = this.opts.retransmitTicks;
     for (const m of this.others) this.send(m, f.seal);
     this.acceptSeal(f.seal, f.digest);
   }
@@ -749,7 +749,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       this.recordValidation({ e: m.epoch, h: m.height, prev: m.prev, d: digest, proposals: [...m.proposals] });
     }
     this.send(from, {
-      type: 'hg-validate',
+      type: 'hashgen/validate',
       epoch: m.epoch,
       height: m.height,
       digest,
@@ -851,7 +851,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       this.persistOut.push({ op: 'put', key: LOCK_KEY, value: encode(this.lock) });
     }
     const sig = this.signer.sign(voteBytes('commit', m.epoch, m.height, digest));
-    const commit: HgCommit = { type: 'hg-commit', epoch: m.epoch, height: m.height, digest, voter: this.id, sig };
+    const commit: HgCommit = { type: 'hashgen/commit', epoch: m.epoch, height: m.height, digest, voter: this.id, sig };
     for (const o of this.others) this.send(o, commit);
     this.addCommit(this.id, commit);
   }
@@ -969,13 +969,13 @@ export class HashgenEngine implements Engine<HgMessage> {
 
   private sendBlocks(to: NodeId, fromHeight: number): void {
     const blocks = this.blocks.range(fromHeight, this.height, this.opts.fetchBlocksMax);
-    if (blocks.length > 0) this.send(to, { type: 'hg-blocks', blocks });
+    if (blocks.length > 0) this.send(to, { type: 'hashgen/blocks', blocks });
   }
 
   private requestFetch(from: NodeId): void {
     if (this.fetchCooldown > 0 || from === this.id) return;
-    this.fetchCooldown = this.opts.resendTicks;
-    this.send(from, { type: 'hg-fetch', height: this.height + 1 });
+    this.fetchCooldown = this.opts.retransmitTicks;
+    this.send(from, { type: 'hashgen/fetch', height: this.height + 1 });
   }
 
   private onHeartbeat(from: NodeId, m: HgHeartbeat): void {
@@ -1009,7 +1009,7 @@ export class HashgenEngine implements Engine<HgMessage> {
 
   private forwardPool(): void {
     if (this.generator === null || this.generator === this.id || this.pool.size === 0) return;
-    this.send(this.generator, { type: 'hg-forward', proposals: this.pool.oldest(FORWARD_PROPOSALS_MAX) });
+    this.send(this.generator, { type: 'hashgen/forward', proposals: this.pool.oldest(FORWARD_PROPOSALS_MAX) });
   }
 
   // -------------------------------------------------------------------------------------------

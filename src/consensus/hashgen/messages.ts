@@ -16,7 +16,7 @@ export interface LockReport {
 
 /** CAMS (faithful mode) names the generator of an epoch. */
 export interface HgSelect {
-  readonly type: 'hg-select';
+  readonly type: 'hashgen/select';
   readonly epoch: number;
   readonly generator: NodeId;
   readonly cams: NodeId;
@@ -25,14 +25,14 @@ export interface HgSelect {
 
 /** "The generator of my epoch failed; epoch `epoch` should start" — to the next candidate, or to CAMS. */
 export interface HgSuspect {
-  readonly type: 'hg-suspect';
+  readonly type: 'hashgen/suspect';
   readonly epoch: number;
   readonly voter: NodeId;
   readonly sig: Bytes;
 }
 
 export interface HgAuthReq {
-  readonly type: 'hg-auth-req';
+  readonly type: 'hashgen/auth-req';
   readonly epoch: number;
   readonly candidate: NodeId;
   /** The candidate's decided height. */
@@ -42,7 +42,7 @@ export interface HgAuthReq {
 }
 
 export interface HgAuthVote {
-  readonly type: 'hg-auth-vote';
+  readonly type: 'hashgen/auth-vote';
   readonly epoch: number;
   readonly candidate: NodeId;
   readonly voter: NodeId;
@@ -55,7 +55,7 @@ export interface HgAuthVote {
 }
 
 export interface HgBlock {
-  readonly type: 'hg-block';
+  readonly type: 'hashgen/block';
   readonly epoch: number;
   readonly height: number;
   readonly prev: Bytes;
@@ -67,7 +67,7 @@ export interface HgBlock {
 }
 
 export interface HgValidate {
-  readonly type: 'hg-validate';
+  readonly type: 'hashgen/validate';
   readonly epoch: number;
   readonly height: number;
   readonly digest: Bytes;
@@ -77,7 +77,7 @@ export interface HgValidate {
 }
 
 export interface HgSeal {
-  readonly type: 'hg-seal';
+  readonly type: 'hashgen/seal';
   readonly epoch: number;
   readonly height: number;
   readonly prev: Bytes;
@@ -90,7 +90,7 @@ export interface HgSeal {
 }
 
 export interface HgCommit {
-  readonly type: 'hg-commit';
+  readonly type: 'hashgen/commit';
   readonly epoch: number;
   readonly height: number;
   readonly digest: Bytes;
@@ -100,7 +100,7 @@ export interface HgCommit {
 }
 
 export interface HgHeartbeat {
-  readonly type: 'hg-heartbeat';
+  readonly type: 'hashgen/heartbeat';
   readonly epoch: number;
   readonly generator: NodeId;
   readonly height: number;
@@ -109,19 +109,19 @@ export interface HgHeartbeat {
 
 /** Followers hand their data-lake pool to the generator. Client data: not signed by the node. */
 export interface HgForward {
-  readonly type: 'hg-forward';
+  readonly type: 'hashgen/forward';
   readonly proposals: readonly Proposal[];
 }
 
 /** Ask for decided blocks from `height` on. */
 export interface HgFetch {
-  readonly type: 'hg-fetch';
+  readonly type: 'hashgen/fetch';
   readonly height: number;
 }
 
 /** Decided blocks, each with its certificate (self-verifying). */
 export interface HgBlocks {
-  readonly type: 'hg-blocks';
+  readonly type: 'hashgen/blocks';
   readonly blocks: readonly DecidedBlock[];
 }
 
@@ -129,7 +129,7 @@ export type HgMessage = HgSelect | HgSuspect | HgAuthReq | HgAuthVote | HgBlock 
 
 /** The bytes a message's `sig` covers: the message without `sig` (and without an auth vote's proposals). */
 export function signedBody(message: HgSelect | HgSuspect | HgAuthReq | HgAuthVote | HgBlock | HgSeal | HgHeartbeat): Bytes {
-  if (message.type === 'hg-auth-vote') {
+  if (message.type === 'hashgen/auth-vote') {
     const { sig: _sig, proposals: _p, ...body } = message;
     return encode(body);
   }
@@ -206,13 +206,13 @@ function isReport(v: unknown, l: MessageLimits): v is LockReport {
 }
 
 function isSelect(v: unknown, l: MessageLimits): v is HgSelect {
-  return isRec(v) && v.type === 'hg-select' && isInt(v.epoch, 1) && isMember(v.generator, l) && isMember(v.cams, l) && isSig(v.sig);
+  return isRec(v) && v.type === 'hashgen/select' && isInt(v.epoch, 1) && isMember(v.generator, l) && isMember(v.cams, l) && isSig(v.sig);
 }
 
 function isAuthVote(v: unknown, l: MessageLimits): v is HgAuthVote {
   return (
     isRec(v) &&
-    v.type === 'hg-auth-vote' &&
+    v.type === 'hashgen/auth-vote' &&
     isInt(v.epoch, 1) &&
     isMember(v.candidate, l) &&
     isMember(v.voter, l) &&
@@ -235,17 +235,17 @@ function isDecidedBlock(v: unknown, l: MessageLimits): v is DecidedBlock {
 export function parseMessage(v: unknown, l: MessageLimits): HgMessage | null {
   if (!isRec(v) || typeof v.type !== 'string') return null;
   switch (v.type) {
-    case 'hg-select':
+    case 'hashgen/select':
       return isSelect(v, l) ? v : null;
-    case 'hg-suspect':
+    case 'hashgen/suspect':
       return isInt(v.epoch, 1) && isMember(v.voter, l) && isSig(v.sig) ? (v as unknown as HgSuspect) : null;
-    case 'hg-auth-req':
+    case 'hashgen/auth-req':
       return isInt(v.epoch, 1) && isMember(v.candidate, l) && isInt(v.height, 0) && (v.select === null || isSelect(v.select, l)) && isSig(v.sig)
         ? (v as unknown as HgAuthReq)
         : null;
-    case 'hg-auth-vote':
+    case 'hashgen/auth-vote':
       return isAuthVote(v, l) ? v : null;
-    case 'hg-block':
+    case 'hashgen/block':
       return isInt(v.epoch, 1) &&
         isInt(v.height, 1) &&
         isDigest(v.prev) &&
@@ -257,12 +257,12 @@ export function parseMessage(v: unknown, l: MessageLimits): HgMessage | null {
         isSig(v.sig)
         ? (v as unknown as HgBlock)
         : null;
-    case 'hg-validate':
-    case 'hg-commit':
+    case 'hashgen/validate':
+    case 'hashgen/commit':
       return isInt(v.epoch, 1) && isInt(v.height, 1) && isDigest(v.digest) && isMember(v.voter, l) && isSig(v.sig)
         ? (v as unknown as HgValidate | HgCommit)
         : null;
-    case 'hg-seal':
+    case 'hashgen/seal':
       return isInt(v.epoch, 1) &&
         isInt(v.height, 1) &&
         isDigest(v.prev) &&
@@ -274,13 +274,13 @@ export function parseMessage(v: unknown, l: MessageLimits): HgMessage | null {
         isSig(v.sig)
         ? (v as unknown as HgSeal)
         : null;
-    case 'hg-heartbeat':
+    case 'hashgen/heartbeat':
       return isInt(v.epoch, 1) && isMember(v.generator, l) && isInt(v.height, 0) && isSig(v.sig) ? (v as unknown as HgHeartbeat) : null;
-    case 'hg-forward':
+    case 'hashgen/forward':
       return isProposals(v.proposals, l.forwardProposalsMax, l) ? (v as unknown as HgForward) : null;
-    case 'hg-fetch':
+    case 'hashgen/fetch':
       return isInt(v.height, 1) ? (v as unknown as HgFetch) : null;
-    case 'hg-blocks':
+    case 'hashgen/blocks':
       return Array.isArray(v.blocks) && v.blocks.length <= l.fetchBlocksMax && v.blocks.every((b) => isDecidedBlock(b, l)) ? (v as unknown as HgBlocks) : null;
     default:
       return null;

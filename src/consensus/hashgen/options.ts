@@ -28,7 +28,7 @@ export interface HashgenOptions {
   /** A generator that decides nothing for this long while proposals are pending is replaced. */
   readonly progressTimeoutTicks: number;
   /** Unanswered requests (auth, block, seal, forward, fetch) are re-sent this often. */
-  readonly resendTicks: number;
+  readonly retransmitTicks: number;
   /** Max decided blocks in one catch-up reply. */
   readonly fetchBlocksMax: number;
   /** Decided blocks kept (memory and storage) to serve catch-up and re-delivery. */
@@ -52,7 +52,7 @@ function hashgenOptionsSchema(members: readonly NodeId[], quorumDefault: QuorumM
     heartbeatTicks: intIn(1, 1_000_000).default(3),
     timeoutTicks: intIn(2, 1_000_000).default(20),
     progressTimeoutTicks: intIn(2, 10_000_000).default(60),
-    resendTicks: intIn(1, 1_000_000).default(5),
+    retransmitTicks: intIn(1, 1_000_000).default(5),
     fetchBlocksMax: intIn(1, 10_000).default(64),
     blocksRetained: intIn(16, 10_000_000).default(4096),
   });

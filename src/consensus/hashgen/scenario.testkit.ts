@@ -7,23 +7,23 @@ import './index.ts';
 import type { HgMessage } from './messages.ts';
 
 const FIELDS: Record<HgMessage['type'], readonly string[]> = {
-  'hg-select': ['epoch', 'generator', 'cams'],
-  'hg-suspect': ['epoch'],
-  'hg-auth-req': ['epoch', 'candidate', 'height'],
-  'hg-auth-vote': ['epoch', 'candidate', 'height'],
-  'hg-block': ['epoch', 'height', 'proposals', 'generator', 'justification'],
-  'hg-validate': ['epoch', 'height', 'digest'],
-  'hg-seal': ['epoch', 'height', 'proposals', 'nonce', 'difficultyBits', 'validations'],
-  'hg-commit': ['epoch', 'height', 'digest'],
-  'hg-heartbeat': ['epoch', 'generator', 'height'],
-  'hg-forward': ['proposals'],
-  'hg-fetch': ['height'],
-  'hg-blocks': ['blocks'],
+  'hashgen/select': ['epoch', 'generator', 'cams'],
+  'hashgen/suspect': ['epoch'],
+  'hashgen/auth-req': ['epoch', 'candidate', 'height'],
+  'hashgen/auth-vote': ['epoch', 'candidate', 'height'],
+  'hashgen/block': ['epoch', 'height', 'proposals', 'generator', 'justification'],
+  'hashgen/validate': ['epoch', 'height', 'digest'],
+  'hashgen/seal': ['epoch', 'height', 'proposals', 'nonce', 'difficultyBits', 'validations'],
+  'hashgen/commit': ['epoch', 'height', 'digest'],
+  'hashgen/heartbeat': ['epoch', 'generator', 'height'],
+  'hashgen/forward': ['proposals'],
+  'hashgen/fetch': ['height'],
+  'hashgen/blocks': ['blocks'],
 };
 
 function printMessage(message: EngineMessage): string {
   const m = message as HgMessage;
-  return formatFields(m.type.replace(/^hg-/, ''), m, FIELDS[m.type] ?? []);
+  return formatFields(m.type, m, FIELDS[m.type] ?? []);
 }
 
 export const hashgenScenario: EngineScenario = {

@@ -36,7 +36,7 @@ export const pbftByzantine: ByzantineSupport<PbftMessage> = {
   },
 
   equivocate(message, rng, signer) {
-    if (message.type !== 'pre-prepare') return null;
+    if (message.type !== 'pbft/pre-prepare') return null;
     const batch = conflictingBatch(message.batch, rng);
     if (batch === null) return null;
     return resignAs({ ...message, batch, digest: batchDigest(batch) }, signer);
@@ -44,31 +44,31 @@ export const pbftByzantine: ByzantineSupport<PbftMessage> = {
 
   mutate(message, rng, signer) {
     switch (message.type) {
-      case 'pre-prepare':
-      case 'prepare':
-      case 'commit': {
+      case 'pbft/pre-prepare':
+      case 'pbft/prepare':
+      case 'pbft/commit': {
         const choice = rng.nextInt(3);
         if (choice === 0) return resignAs({ ...message, view: message.view + 1 }, signer);
         if (choice === 1) return resignAs({ ...message, seq: message.seq + 1 }, signer);
         return resignAs({ ...message, digest: flipByte(message.digest, rng) }, signer);
       }
-      case 'checkpoint':
+      case 'pbft/checkpoint':
         return rng.nextInt(2) === 0
           ? resignAs({ ...message, seq: message.seq + 1 }, signer)
           : resignAs({ ...message, stateDigest: flipByte(message.stateDigest, rng) }, signer);
-      case 'view-change':
+      case 'pbft/view-change':
         return resignAs({ ...message, view: message.view + 1 }, signer);
-      case 'new-view':
+      case 'pbft/new-view':
         return resignAs({ ...message, view: message.view + 1 }, signer);
-      case 'status':
+      case 'pbft/status':
         return resignAs({ ...message, executedSeq: message.executedSeq + 1 }, signer);
-      case 'commit-cert':
+      case 'pbft/commit-cert':
         return rng.nextInt(2) === 0
           ? resignAs({ ...message, seq: message.seq + 1 }, signer)
           : resignAs({ ...message, digest: flipByte(message.digest, rng) }, signer);
-      case 'state':
+      case 'pbft/state':
         return resignAs({ ...message, dedup: flipByte(message.dedup, rng) }, signer);
-      case 'request':
+      case 'pbft/request':
         return null;
     }
   },

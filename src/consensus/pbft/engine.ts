@@ -51,6 +51,7 @@ import {
   headerOf,
   parseMessage,
   signingBytes,
+  withWireTypes,
   type CheckpointMsg,
   type CommitCertMsg,
   type CommitMsg,
@@ -89,7 +90,7 @@ const seqKey = (prefix: string, seq: number): string => prefix + seq.toString().
 /** Messages whose signatures are not bound to the membership epoch: facts about the agreed chain
  *  (checkpoints, transferred state, relayed certificates) and progress reports that let a replica
  *  of another epoch catch up. Everything else votes, and a vote counts in its own epoch only. */
-const EPOCH_FREE: ReadonlySet<PbftMessageType> = new Set<PbftMessageType>(['checkpoint', 'status', 'state', 'commit-cert']);
+const EPOCH_FREE: ReadonlySet<PbftMessageType> = new Set<PbftMessageType>(['pbft/checkpoint', 'pbft/status', 'pbft/state', 'pbft/commit-cert']);
 
 export type DropReason =
   | 'malformed'
@@ -328,7 +329,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     this.ticks += 1;
     if (!this.isMember()) {
       // A joiner (or a removed replica): ask the members of its target for the state that takes it in.
-      if (this.ticks % this.opts.statusIntervalTicks === 0) {
+      if (this.ticks % this.opts.retransmitTicks === 0) {
         const status = this.makeStatus();
         for (const m of new Set([...this.targetSet, ...this.members])) if (m !== this.id) this.outbox.push({ to: m, message: status });
       }
@@ -337,7 +338,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     this.maybeProposeMembership();
     if (!this.changing && this.isPrimary() && this.cutter.tick()) this.maybeCut(true);
     this.tickTimer();
-    if (this.ticks % this.opts.statusIntervalTicks === 0) this.broadcast(this.makeStatus());
+    if (this.ticks % this.opts.retransmitTicks === 0) this.broadcast(this.makeStatus());
   }
 
   step(from: NodeId, message: PbftMessage): void {
@@ -351,36 +352,36 @@ export class PbftEngine implements Engine<PbftMessage> {
     // Our own identity from the network: a replay of our messages or a twin. Never trust it.
     if (msg.replica === this.id) return this.drop('self');
     if (!this.isMember()) {
-      if (msg.type !== 'state' || !this.verifier.verify(msg.replica, this.sigBytes(msg), msg.sig)) return this.drop('nonMember');
+      if (msg.type !== 'pbft/state' || !this.verifier.verify(msg.replica, this.sigBytes(msg), msg.sig)) return this.drop('nonMember');
       return this.onState(msg);
     }
     if (!this.memberSet.has(msg.replica)) {
       // A removed replica, or a joiner not yet in: it votes nowhere; a joiner's STATUS is answered.
-      if (msg.type !== 'status' || !this.verifier.verify(msg.replica, this.sigBytes(msg), msg.sig)) return this.drop('nonMember');
+      if (msg.type !== 'pbft/status' || !this.verifier.verify(msg.replica, this.sigBytes(msg), msg.sig)) return this.drop('nonMember');
       return this.onStatus(msg, from);
     }
     if (!this.verifySig(msg)) return this.drop('badSignature');
     this.heardTick.set(msg.replica, this.ticks);
     switch (msg.type) {
-      case 'request':
+      case 'pbft/request':
         return this.onRequest(msg);
-      case 'pre-prepare':
+      case 'pbft/pre-prepare':
         return this.onPrePrepare(msg);
-      case 'prepare':
+      case 'pbft/prepare':
         return this.onPrepare(msg);
-      case 'commit':
+      case 'pbft/commit':
         return this.onCommit(msg);
-      case 'checkpoint':
+      case 'pbft/checkpoint':
         return this.onCheckpoint(msg);
-      case 'view-change':
+      case 'pbft/view-change':
         return this.onViewChange(msg, from);
-      case 'new-view':
+      case 'pbft/new-view':
         return this.onNewView(msg);
-      case 'status':
+      case 'pbft/status':
         return this.onStatus(msg, from);
-      case 'commit-cert':
+      case 'pbft/commit-cert':
         return this.onCommitCert(msg);
-      case 'state':
+      case 'pbft/state':
         return this.onState(msg);
     }
   }
@@ -400,7 +401,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     this.addRequest(p);
     // Like a PBFT client multicasting its request: every replica learns it and runs its timer,
     // so a primary that ignores it is voted out.
-    this.broadcast(this.sign<RequestMsg>({ type: 'request', replica: this.id, proposals: [p] }));
+    this.broadcast(this.sign<RequestMsg>({ type: 'pbft/request', replica: this.id, proposals: [p] }));
     return { accepted: true };
   }
 
@@ -685,7 +686,7 @@ export class PbftEngine implements Engine<PbftMessage> {
 
   private sendPrePrepare(batch: readonly Proposal[]): void {
     const seq = this.nextSeq++;
-    const header = this.sign<PrePrepareHeader>({ type: 'pre-prepare', view: this.view, seq, digest: batchDigest(batch), replica: this.id });
+    const header = this.sign<PrePrepareHeader>({ type: 'pbft/pre-prepare', view: this.view, seq, digest: batchDigest(batch), replica: this.id });
     const slot = this.getSlot(seq);
     assertInvariant(slot.prePrepare === null, `primary reuses sequence number ${seq} in view ${this.view}`);
     slot.prePrepare = header;
@@ -723,7 +724,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     if (this.isPrimary()) {
       this.persistSlot(slot);
     } else {
-      const prepare = this.sign<PrepareMsg>({ type: 'prepare', view: this.view, seq: slot.seq, digest: header.digest, replica: this.id });
+      const prepare = this.sign<PrepareMsg>({ type: 'pbft/prepare', view: this.view, seq: slot.seq, digest: header.digest, replica: this.id });
       slot.myPrepare = prepare;
       slot.prepares.set(this.id, prepare);
       this.persistSlot(slot);
@@ -787,7 +788,7 @@ export class PbftEngine implements Engine<PbftMessage> {
       const cert: PreparedCert = { prePrepare: pp, batch: slot.batch, prepares: prepares.slice(0, this.q - 1) };
       this.preparedCerts.set(slot.seq, cert);
       this.put(seqKey(P_PREPARED, slot.seq), cert);
-      const commit = this.sign<CommitMsg>({ type: 'commit', view: this.view, seq: slot.seq, digest: pp.digest, replica: this.id });
+      const commit = this.sign<CommitMsg>({ type: 'pbft/commit', view: this.view, seq: slot.seq, digest: pp.digest, replica: this.id });
       slot.myCommit = commit;
       slot.commits.set(this.id, commit);
       this.persistSlot(slot);
@@ -930,7 +931,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     for (const seq of [...this.ckptStates.keys()]) if (seq < s) this.ckptStates.delete(seq);
     if (!this.isMember()) return;
     // The start checkpoint gets its proof from the new members (joiners are served with it).
-    const msg = this.sign<CheckpointMsg>({ type: 'checkpoint', seq: s, blockDigest: state.blockDigest, stateDigest: state.stateDigest, replica: this.id });
+    const msg = this.sign<CheckpointMsg>({ type: 'pbft/checkpoint', seq: s, blockDigest: state.blockDigest, stateDigest: state.stateDigest, replica: this.id });
     this.ownCheckpoints.set(s, msg);
     this.broadcast(msg);
     this.recordCheckpoint(msg);
@@ -992,7 +993,7 @@ export class PbftEngine implements Engine<PbftMessage> {
       }
       return;
     }
-    const msg = this.sign<CheckpointMsg>({ type: 'checkpoint', seq, blockDigest: state.blockDigest, stateDigest: state.stateDigest, replica: this.id });
+    const msg = this.sign<CheckpointMsg>({ type: 'pbft/checkpoint', seq, blockDigest: state.blockDigest, stateDigest: state.stateDigest, replica: this.id });
     this.ownCheckpoints.set(seq, msg);
     this.broadcast(msg);
     this.recordCheckpoint(msg);
@@ -1111,7 +1112,7 @@ export class PbftEngine implements Engine<PbftMessage> {
 
   private makeStatus(): StatusMsg {
     return this.sign<StatusMsg>({
-      type: 'status',
+      type: 'pbft/status',
       view: this.view,
       changing: this.changing,
       stableSeq: this.stable.seq,
@@ -1123,7 +1124,7 @@ export class PbftEngine implements Engine<PbftMessage> {
   private onStatus(msg: StatusMsg, from: NodeId): void {
     // Answer each peer at most every half status interval, whatever it sends.
     const last = this.lastAnswered.get(from);
-    if (last !== undefined && this.ticks - last < Math.max(1, Math.floor(this.opts.statusIntervalTicks / 2))) return;
+    if (last !== undefined && this.ticks - last < Math.max(1, Math.floor(this.opts.retransmitTicks / 2))) return;
     this.lastAnswered.set(from, this.ticks);
 
     // 1. Execution catch-up: state at our stable checkpoint, or commit certificates (also below
@@ -1138,7 +1139,7 @@ export class PbftEngine implements Engine<PbftMessage> {
         this.send(
           from,
           this.sign<StateMsg>({
-            type: 'state',
+            type: 'pbft/state',
             seq: this.stable.seq,
             blockDigest: state.blockDigest,
             stateDigest: state.stateDigest,
@@ -1153,7 +1154,7 @@ export class PbftEngine implements Engine<PbftMessage> {
       const upTo = Math.min(this.exec.seq, msg.executedSeq + this.opts.catchUpBatchMax);
       for (let s = msg.executedSeq + 1; s <= upTo; s++) {
         const c = this.executedCerts.get(s);
-        if (c) this.send(from, this.sign<CommitCertMsg>({ type: 'commit-cert', ...c, replica: this.id }));
+        if (c) this.send(from, this.sign<CommitCertMsg>({ type: 'pbft/commit-cert', ...c, replica: this.id }));
       }
     }
     // A joiner (or a removed replica) is only ever served state.
@@ -1172,7 +1173,7 @@ export class PbftEngine implements Engine<PbftMessage> {
         if (seq <= msg.executedSeq || seq <= this.exec.seq) continue;
         const slot = this.slots.get(seq)!;
         // Young slots are still in flight, not lost: resending them would only double traffic.
-        if (this.ticks - slot.createdTick < this.opts.statusIntervalTicks) continue;
+        if (this.ticks - slot.createdTick < this.opts.retransmitTicks) continue;
         if (slot.prePrepare && slot.batch && slot.prePrepare.replica === this.id) this.send(from, { ...slot.prePrepare, batch: slot.batch });
         if (slot.myPrepare) this.send(from, slot.myPrepare);
         if (slot.myCommit) this.send(from, slot.myCommit);
@@ -1283,7 +1284,7 @@ export class PbftEngine implements Engine<PbftMessage> {
           proposals.push(p);
           bytes += proposalSizeBytes(p);
         }
-        if (proposals.length > 0) this.broadcast(this.sign<RequestMsg>({ type: 'request', replica: this.id, proposals }));
+        if (proposals.length > 0) this.broadcast(this.sign<RequestMsg>({ type: 'pbft/request', replica: this.id, proposals }));
         if (this.isPrimary()) for (const p of proposals) this.enqueue(p);
       }
       if (this.timerTicks >= this.timeoutTicks()) this.startViewChange(this.view + 1);
@@ -1312,7 +1313,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     const scaled = timeout * (this.timeoutTicks() / this.opts.viewChangeTimeoutTicks);
     const primary = this.primaryOf(this.view);
     if (this.ticks - Math.max(this.heardTick.get(primary) ?? 0, this.viewStartTick) < scaled) return false;
-    const recent = 2 * this.opts.statusIntervalTicks;
+    const recent = 2 * this.opts.retransmitTicks;
     let others = 0;
     for (const m of this.members) if (m !== primary && m !== this.id && this.ticks - (this.heardTick.get(m) ?? -Infinity) <= recent) others += 1;
     return others >= this.q - 1;
@@ -1339,7 +1340,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     for (const [r, vc] of this.latestVc) if (vc.view < target) this.latestVc.delete(r);
     this.persistView();
     const vc = this.sign<ViewChangeMsg>({
-      type: 'view-change',
+      type: 'pbft/view-change',
       view: target,
       stableSeq: this.stable.seq,
       stableBlockDigest: this.stable.blockDigest,
@@ -1441,9 +1442,9 @@ export class PbftEngine implements Engine<PbftMessage> {
     const viewChanges = [this.myVc, ...others.slice(0, this.q - 1)];
     const o = this.computeO(viewChanges);
     const prePrepares = o.entries.map((e) =>
-      this.sign<PrePrepareHeader>({ type: 'pre-prepare', view: this.view, seq: e.seq, digest: e.digest, replica: this.id }),
+      this.sign<PrePrepareHeader>({ type: 'pbft/pre-prepare', view: this.view, seq: e.seq, digest: e.digest, replica: this.id }),
     );
-    const nv = this.sign<NewViewMsg>({ type: 'new-view', view: this.view, viewChanges, prePrepares, replica: this.id });
+    const nv = this.sign<NewViewMsg>({ type: 'pbft/new-view', view: this.view, viewChanges, prePrepares, replica: this.id });
     // NEW-VIEW goes out before the pre-prepares installNewView cuts for pending requests: links
     // are FIFO, and a backup still changing views drops a pre-prepare of the view it has not
     // entered — the request would wait for another view change (found by view_change.txt).
@@ -1522,7 +1523,7 @@ export class PbftEngine implements Engine<PbftMessage> {
       const bytes = storage.get(key);
       if (bytes === undefined) return undefined;
       try {
-        return decode<T>(bytes);
+        return withWireTypes(decode<T>(bytes));
       } catch (err) {
         throw new Error(`pbft ${this.id}: corrupt durable key ${key}: ${(err as Error).message}`);
       }
@@ -1575,7 +1576,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     }
     for (const [seq, state] of this.ckptStates) {
       if (seq <= this.stable.seq) continue;
-      const msg = this.sign<CheckpointMsg>({ type: 'checkpoint', seq, blockDigest: state.blockDigest, stateDigest: state.stateDigest, replica: this.id });
+      const msg = this.sign<CheckpointMsg>({ type: 'pbft/checkpoint', seq, blockDigest: state.blockDigest, stateDigest: state.stateDigest, replica: this.id });
       this.ownCheckpoints.set(seq, msg);
       this.recordCheckpoint(msg);
     }
@@ -1611,7 +1612,7 @@ export class PbftEngine implements Engine<PbftMessage> {
     } else {
       // Re-sign the same VIEW-CHANGE content (P and C are persisted); peers get it on their STATUS.
       this.myVc = this.sign<ViewChangeMsg>({
-        type: 'view-change',
+        type: 'pbft/view-change',
         view: this.view,
         stableSeq: this.stable.seq,
         stableBlockDigest: this.stable.blockDigest,

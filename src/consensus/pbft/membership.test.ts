@@ -68,7 +68,7 @@ describe('pbft: orderer-set changes', () => {
     const i = e2.inspect();
     const removed = keyPairSigner('1', c.nodes.get('1')!.keyPair);
     const digest = batchDigest([]);
-    const unsigned = { type: 'prepare' as const, view: i.view, seq: i.executedSeq + 1, digest, replica: '1', sig: new Uint8Array(0) };
+    const unsigned = { type: 'pbft/prepare' as const, view: i.view, seq: i.executedSeq + 1, digest, replica: '1', sig: new Uint8Array(0) };
     const vote: PrepareMsg = { ...unsigned, sig: removed.sign(epochBound(i.epoch, signingBytes(unsigned))) };
     const before = e2.stats.dropped.nonMember;
     e2.step('1', vote);
@@ -91,7 +91,7 @@ describe('pbft: orderer-set changes', () => {
     const primary = keyPairSigner('1', c.nodes.get('1')!.keyPair);
     // A primary ordering a membership its backups' ledgers do not have in force: 1,2,3,4,9.
     const batch = [membershipEntry(1, ['1', '2', '3', '4', '9'])];
-    const header = { type: 'pre-prepare' as const, view: 0, seq: 1, digest: batchDigest(batch), replica: '1', sig: new Uint8Array(0) };
+    const header = { type: 'pbft/pre-prepare' as const, view: 0, seq: 1, digest: batchDigest(batch), replica: '1', sig: new Uint8Array(0) };
     const pp: PrePrepareMsg = { ...header, sig: primary.sign(signingBytes(header)), batch };
     const before = e2.stats.dropped.badBatch;
     e2.step('1', pp);

@@ -19,7 +19,7 @@ export const ID_LENGTH_MAX = 256;
 export const CLIENT_ID_LENGTH_MAX = 256;
 
 export interface RequestMsg {
-  readonly type: 'request';
+  readonly type: 'pbft/request';
   readonly replica: NodeId;
   readonly proposals: readonly Proposal[];
   readonly sig: Bytes;
@@ -27,7 +27,7 @@ export interface RequestMsg {
 
 /** The signed part of a pre-prepare (what a NEW-VIEW's O set and prepared certificates carry). */
 export interface PrePrepareHeader {
-  readonly type: 'pre-prepare';
+  readonly type: 'pbft/pre-prepare';
   readonly view: number;
   readonly seq: number;
   readonly digest: Bytes;
@@ -41,7 +41,7 @@ export interface PrePrepareMsg extends PrePrepareHeader {
 }
 
 export interface PrepareMsg {
-  readonly type: 'prepare';
+  readonly type: 'pbft/prepare';
   readonly view: number;
   readonly seq: number;
   readonly digest: Bytes;
@@ -50,7 +50,7 @@ export interface PrepareMsg {
 }
 
 export interface CommitMsg {
-  readonly type: 'commit';
+  readonly type: 'pbft/commit';
   readonly view: number;
   readonly seq: number;
   readonly digest: Bytes;
@@ -59,7 +59,7 @@ export interface CommitMsg {
 }
 
 export interface CheckpointMsg {
-  readonly type: 'checkpoint';
+  readonly type: 'pbft/checkpoint';
   readonly seq: number;
   /** blockDigest of the block at height seq (chains the whole decided history). */
   readonly blockDigest: Bytes;
@@ -77,7 +77,7 @@ export interface PreparedCert {
 }
 
 export interface ViewChangeMsg {
-  readonly type: 'view-change';
+  readonly type: 'pbft/view-change';
   /** The view being changed TO. */
   readonly view: number;
   readonly stableSeq: number;
@@ -92,7 +92,7 @@ export interface ViewChangeMsg {
 }
 
 export interface NewViewMsg {
-  readonly type: 'new-view';
+  readonly type: 'pbft/new-view';
   readonly view: number;
   /** V: 2f+1 view-change messages for `view`. */
   readonly viewChanges: readonly ViewChangeMsg[];
@@ -104,7 +104,7 @@ export interface NewViewMsg {
 
 /** Periodic progress report; peers answer with what the sender is missing (retransmission). */
 export interface StatusMsg {
-  readonly type: 'status';
+  readonly type: 'pbft/status';
   readonly view: number;
   readonly changing: boolean;
   readonly stableSeq: number;
@@ -115,7 +115,7 @@ export interface StatusMsg {
 
 /** A commit certificate for one sequence number: enough for any replica to execute it. */
 export interface CommitCertMsg {
-  readonly type: 'commit-cert';
+  readonly type: 'pbft/commit-cert';
   readonly view: number;
   readonly seq: number;
   readonly digest: Bytes;
@@ -127,7 +127,7 @@ export interface CommitCertMsg {
 
 /** State transfer: the engine state at a stable checkpoint, with the checkpoint's proof. */
 export interface StateMsg {
-  readonly type: 'state';
+  readonly type: 'pbft/state';
   readonly seq: number;
   readonly blockDigest: Bytes;
   readonly stateDigest: Bytes;
@@ -153,32 +153,71 @@ export type Signed = PbftMessage | PrePrepareHeader;
  * byte string, on every replica.
  */
 export function signingBytes(message: Signed): Bytes {
+  const tag = signedTag(message.type);
   switch (message.type) {
-    case 'pre-prepare':
-    case 'prepare':
-    case 'commit':
-      return encode([SIGNING_DOMAIN, message.type, message.view, message.seq, message.digest, message.replica]);
-    case 'checkpoint':
-      return encode([SIGNING_DOMAIN, message.type, message.seq, message.blockDigest, message.stateDigest, message.replica]);
-    case 'status':
-      return encode([SIGNING_DOMAIN, message.type, message.view, message.changing, message.stableSeq, message.executedSeq, message.replica]);
+    case 'pbft/pre-prepare':
+    case 'pbft/prepare':
+    case 'pbft/commit':
+      return encode([SIGNING_DOMAIN, tag, message.view, message.seq, message.digest, message.replica]);
+    case 'pbft/checkpoint':
+      return encode([SIGNING_DOMAIN, tag, message.seq, message.blockDigest, message.stateDigest, message.replica]);
+    case 'pbft/status':
+      return encode([SIGNING_DOMAIN, tag, message.view, message.changing, message.stableSeq, message.executedSeq, message.replica]);
     default:
       break;
   }
   const body: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(message)) {
-    if (k !== 'sig') body[k] = v;
+    if (k !== 'sig') body[k] = k === 'type' ? tag : v;
   }
   return encode({ domain: SIGNING_DOMAIN, body });
 }
 
+/**
+ * The type a replica signs: the wire type without its `pbft/` prefix (the signing domain already
+ * names the engine). Signatures are therefore the same as before the wire types were prefixed, and
+ * the commit certificates in blocks decided then still verify (decision 1404).
+ */
+function signedTag(type: PbftMessageType): string {
+  return type.slice(TYPE_PREFIX.length);
+}
+
+const TYPE_PREFIX = 'pbft/';
+const BARE_TYPES: ReadonlySet<string> = new Set([
+  'request',
+  'pre-prepare',
+  'prepare',
+  'commit',
+  'checkpoint',
+  'view-change',
+  'new-view',
+  'status',
+  'commit-cert',
+  'state',
+]);
+
+/**
+ * A value read back from durable storage with every nested message's type in the current wire
+ * form: data directories written before the types were prefixed stored bare types ('prepare').
+ * Their signatures cover the bare tag either way (see signedTag), so they still verify.
+ */
+export function withWireTypes<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v: unknown) => withWireTypes(v)) as T;
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = k === 'type' && typeof v === 'string' && BARE_TYPES.has(v) ? TYPE_PREFIX + v : withWireTypes(v);
+  }
+  return out as T;
+}
+
 /** Signing bytes of a commit, rebuilt from its fields (certificate verification). */
 export function commitSigningBytes(view: number, seq: number, digest: Bytes, replica: NodeId): Bytes {
-  return signingBytes({ type: 'commit', view, seq, digest, replica, sig: new Uint8Array(0) });
+  return signingBytes({ type: 'pbft/commit', view, seq, digest, replica, sig: new Uint8Array(0) });
 }
 
 export function headerOf(pp: PrePrepareMsg | PrePrepareHeader): PrePrepareHeader {
-  return { type: 'pre-prepare', view: pp.view, seq: pp.seq, digest: pp.digest, replica: pp.replica, sig: pp.sig };
+  return { type: 'pbft/pre-prepare', view: pp.view, seq: pp.seq, digest: pp.digest, replica: pp.replica, sig: pp.sig };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,24 +284,24 @@ function parseProposals(x: unknown, countMax: number, bytesMax: number): Proposa
 }
 
 function parseHeader(x: unknown): PrePrepareHeader | null {
-  if (!isObj(x, 6) || x.type !== 'pre-prepare') return null;
+  if (!isObj(x, 6) || x.type !== 'pbft/pre-prepare') return null;
   const { view, seq, digest, replica, sig } = x;
   if (!isUint(view) || !isUint(seq) || seq < 1 || !isDigest(digest) || !isId(replica) || !isSig(sig)) return null;
-  return { type: 'pre-prepare', view, seq, digest, replica, sig };
+  return { type: 'pbft/pre-prepare', view, seq, digest, replica, sig };
 }
 
-function parsePhase<T extends 'prepare' | 'commit'>(x: unknown, type: T): (T extends 'prepare' ? PrepareMsg : CommitMsg) | null {
+function parsePhase<T extends 'pbft/prepare' | 'pbft/commit'>(x: unknown, type: T): (T extends 'pbft/prepare' ? PrepareMsg : CommitMsg) | null {
   if (!isObj(x, 6) || x.type !== type) return null;
   const { view, seq, digest, replica, sig } = x;
   if (!isUint(view) || !isUint(seq) || seq < 1 || !isDigest(digest) || !isId(replica) || !isSig(sig)) return null;
-  return { type, view, seq, digest, replica, sig } as T extends 'prepare' ? PrepareMsg : CommitMsg;
+  return { type, view, seq, digest, replica, sig } as T extends 'pbft/prepare' ? PrepareMsg : CommitMsg;
 }
 
 function parseCheckpoint(x: unknown): CheckpointMsg | null {
-  if (!isObj(x, 6) || x.type !== 'checkpoint') return null;
+  if (!isObj(x, 6) || x.type !== 'pbft/checkpoint') return null;
   const { seq, blockDigest, stateDigest, replica, sig } = x;
   if (!isUint(seq) || seq < 1 || !isDigest(blockDigest) || !isDigest(stateDigest) || !isId(replica) || !isSig(sig)) return null;
-  return { type: 'checkpoint', seq, blockDigest, stateDigest, replica, sig };
+  return { type: 'pbft/checkpoint', seq, blockDigest, stateDigest, replica, sig };
 }
 
 function parseList<T>(x: unknown, max: number, item: (y: unknown) => T | null): T[] | null {
@@ -280,20 +319,20 @@ function parsePreparedCert(x: unknown, limits: MessageLimits): PreparedCert | nu
   if (!isObj(x, 3)) return null;
   const prePrepare = parseHeader(x.prePrepare);
   const batch = parseProposals(x.batch, limits.batchCountMax, limits.batchBytesMax);
-  const prepares = parseList(x.prepares, limits.membersMax, (y) => parsePhase(y, 'prepare'));
+  const prepares = parseList(x.prepares, limits.membersMax, (y) => parsePhase(y, 'pbft/prepare'));
   if (!prePrepare || !batch || !prepares) return null;
   return { prePrepare, batch, prepares };
 }
 
 function parseViewChange(x: unknown, limits: MessageLimits): ViewChangeMsg | null {
-  if (!isObj(x, 9) || x.type !== 'view-change') return null;
+  if (!isObj(x, 9) || x.type !== 'pbft/view-change') return null;
   const { view, stableSeq, stableBlockDigest, stableStateDigest, replica, sig } = x;
   if (!isUint(view) || view < 1 || !isUint(stableSeq) || !isDigest(stableBlockDigest) || !isDigest(stableStateDigest)) return null;
   if (!isId(replica) || !isSig(sig)) return null;
   const checkpointProof = parseList(x.checkpointProof, limits.membersMax, parseCheckpoint);
   const prepared = parseList(x.prepared, limits.logWindow, (y) => parsePreparedCert(y, limits));
   if (!checkpointProof || !prepared) return null;
-  return { type: 'view-change', view, stableSeq, stableBlockDigest, stableStateDigest, checkpointProof, prepared, replica, sig };
+  return { type: 'pbft/view-change', view, stableSeq, stableBlockDigest, stableStateDigest, checkpointProof, prepared, replica, sig };
 }
 
 /** Structural validation of a message from the network; null when malformed. */
@@ -301,14 +340,14 @@ export function parseMessage(x: unknown, limits: MessageLimits): PbftMessage | n
   if (typeof x !== 'object' || x === null) return null;
   const type = (x as Obj).type;
   switch (type) {
-    case 'request': {
+    case 'pbft/request': {
       if (!isObj(x, 4)) return null;
       const proposals = parseProposals(x.proposals, limits.requestProposalsMax, Number.MAX_SAFE_INTEGER);
       if (!proposals || proposals.length === 0 || !isId(x.replica) || !isSig(x.sig)) return null;
       if (proposals.some((p) => p.data.byteLength > limits.batchBytesMax)) return null;
       return { type, replica: x.replica, proposals, sig: x.sig };
     }
-    case 'pre-prepare': {
+    case 'pbft/pre-prepare': {
       if (!isObj(x, 7)) return null;
       const { batch: rawBatch, ...rest } = x;
       const header = parseHeader(rest);
@@ -316,15 +355,15 @@ export function parseMessage(x: unknown, limits: MessageLimits): PbftMessage | n
       if (!header || !batch) return null;
       return { ...header, batch };
     }
-    case 'prepare':
-      return parsePhase(x, 'prepare');
-    case 'commit':
-      return parsePhase(x, 'commit');
-    case 'checkpoint':
+    case 'pbft/prepare':
+      return parsePhase(x, 'pbft/prepare');
+    case 'pbft/commit':
+      return parsePhase(x, 'pbft/commit');
+    case 'pbft/checkpoint':
       return parseCheckpoint(x);
-    case 'view-change':
+    case 'pbft/view-change':
       return parseViewChange(x, limits);
-    case 'new-view': {
+    case 'pbft/new-view': {
       if (!isObj(x, 6)) return null;
       const { view, replica, sig } = x;
       if (!isUint(view) || view < 1 || !isId(replica) || !isSig(sig)) return null;
@@ -333,23 +372,23 @@ export function parseMessage(x: unknown, limits: MessageLimits): PbftMessage | n
       if (!viewChanges || !prePrepares) return null;
       return { type, view, viewChanges, prePrepares, replica, sig };
     }
-    case 'status': {
+    case 'pbft/status': {
       if (!isObj(x, 7)) return null;
       const { view, changing, stableSeq, executedSeq, replica, sig } = x;
       if (!isUint(view) || typeof changing !== 'boolean' || !isUint(stableSeq) || !isUint(executedSeq)) return null;
       if (!isId(replica) || !isSig(sig)) return null;
       return { type, view, changing, stableSeq, executedSeq, replica, sig };
     }
-    case 'commit-cert': {
+    case 'pbft/commit-cert': {
       if (!isObj(x, 8)) return null;
       const { view, seq, digest, replica, sig } = x;
       if (!isUint(view) || !isUint(seq) || seq < 1 || !isDigest(digest) || !isId(replica) || !isSig(sig)) return null;
       const batch = parseProposals(x.batch, limits.batchCountMax, limits.batchBytesMax);
-      const commits = parseList(x.commits, limits.membersMax, (y) => parsePhase(y, 'commit'));
+      const commits = parseList(x.commits, limits.membersMax, (y) => parsePhase(y, 'pbft/commit'));
       if (!batch || !commits) return null;
       return { type, view, seq, digest, batch, commits, replica, sig };
     }
-    case 'state': {
+    case 'pbft/state': {
       if (!isObj(x, 8)) return null;
       const { seq, blockDigest, stateDigest, dedup, replica, sig } = x;
       if (!isUint(seq) || seq < 1 || !isDigest(blockDigest) || !isDigest(stateDigest) || !isId(replica) || !isSig(sig)) return null;

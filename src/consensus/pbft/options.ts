@@ -12,8 +12,11 @@ export interface PbftOptions {
   readonly viewChangeTimeoutTicks: number;
   /** Timeouts double with each consecutive view change up to T · 2^this. */
   readonly viewChangeBackoffMax: number;
-  /** A STATUS (retransmission / catch-up trigger) is broadcast every this many ticks. */
-  readonly statusIntervalTicks: number;
+  /**
+   * A STATUS (the retransmission / catch-up trigger: peers answer with what the sender misses) is
+   * broadcast every this many ticks. Every engine calls its retransmission period retransmitTicks.
+   */
+  readonly retransmitTicks: number;
   /** Bound on known-but-unexecuted client requests per replica. */
   readonly pendingRequestsMax: number;
   /** Max commit certificates sent in answer to one STATUS. */
@@ -35,7 +38,7 @@ export const DEFAULT_PBFT_OPTIONS: PbftOptions = {
   logWindow: 20,
   viewChangeTimeoutTicks: 40,
   viewChangeBackoffMax: 6,
-  statusIntervalTicks: 10,
+  retransmitTicks: 10,
   pendingRequestsMax: 10_000,
   catchUpBatchMax: 20,
   stateBytesMax: 16 * 1024 * 1024,
@@ -49,7 +52,7 @@ const PbftOptionsSchema = z.strictObject({
   logWindow: intIn(1, 1_000_000).default(DEFAULT_PBFT_OPTIONS.logWindow),
   viewChangeTimeoutTicks: intIn(2, 10_000_000).default(DEFAULT_PBFT_OPTIONS.viewChangeTimeoutTicks),
   viewChangeBackoffMax: intIn(0, 20).default(DEFAULT_PBFT_OPTIONS.viewChangeBackoffMax),
-  statusIntervalTicks: intIn(1, 1_000_000).default(DEFAULT_PBFT_OPTIONS.statusIntervalTicks),
+  retransmitTicks: intIn(1, 1_000_000).default(DEFAULT_PBFT_OPTIONS.retransmitTicks),
   pendingRequestsMax: intIn(1, 10_000_000).default(DEFAULT_PBFT_OPTIONS.pendingRequestsMax),
   catchUpBatchMax: intIn(1, 10_000).default(DEFAULT_PBFT_OPTIONS.catchUpBatchMax),
   stateBytesMax: intIn(1024, 1024 * 1024 * 1024).default(DEFAULT_PBFT_OPTIONS.stateBytesMax),

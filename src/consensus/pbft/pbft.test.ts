@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bytesEqual } from '../../codec/index.ts';
+import { bytesEqual, decode, encode } from '../../codec/index.ts';
 import { batchDigest } from '../digest.ts';
 import { getEngine } from '../registry.ts';
 import { verifyPbftCertificate, quorumSize, faultsTolerated } from './certificate.ts';
@@ -11,7 +11,7 @@ import { Cluster, proposal } from './cluster.testkit.ts';
 import { SeededRng } from '../rng.ts';
 import './index.ts';
 
-const FAST = { viewChangeTimeoutTicks: 10, statusIntervalTicks: 2 };
+const FAST = { viewChangeTimeoutTicks: 10, retransmitTicks: 2 };
 
 function submit(c: Cluster, count: number, at: (i: number) => string = (i) => c.ids[i % c.ids.length]!, client = 'c'): void {
   for (let i = 1; i <= count; i++) c.propose(at(i), proposal(client, i));
@@ -151,7 +151,7 @@ describe('pbft: bad input is dropped and counted, never thrown', () => {
     const e = c.engine('n1');
     const before = c.height('n1');
     const digest = batchDigest([proposal('x', 1)]);
-    const forged: PrePrepareMsg = { type: 'pre-prepare', view: 0, seq: 2, digest, replica: 'n0', sig: new Uint8Array(32), batch: [proposal('x', 1)] };
+    const forged: PrePrepareMsg = { type: 'pbft/pre-prepare', view: 0, seq: 2, digest, replica: 'n0', sig: new Uint8Array(32), batch: [proposal('x', 1)] };
     e.step('n0', forged);
     assert.equal(e.stats.dropped.badSignature, 1);
     // n2 signs a pre-prepare as itself: not the primary.
@@ -168,7 +168,7 @@ describe('pbft: bad input is dropped and counted, never thrown', () => {
     assert.equal(e.stats.dropped.wrongView, 1);
     e.step('n0', resignAs({ ...forged, digest: batchDigest([]) }, primary));
     assert.equal(e.stats.dropped.badDigest, 1);
-    for (const junk of [null, 7, 'x', {}, { type: 'prepare' }, { type: 'pre-prepare', view: -1 }, { type: 'nope' }, []]) {
+    for (const junk of [null, 7, 'x', {}, { type: 'pbft/prepare' }, { type: 'pbft/pre-prepare', view: -1 }, { type: 'nope' }, []]) {
       e.step('n0', junk as never);
     }
     assert.equal(e.stats.dropped.malformed, 8);
@@ -186,17 +186,17 @@ describe('pbft: bad input is dropped and counted, never thrown', () => {
     const big = [proposal('a', 1), proposal('a', 2), proposal('a', 3)];
     e.step(
       'n0',
-      resignAs({ type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(big), replica: 'n0', sig: new Uint8Array(0), batch: big } as PrePrepareMsg, n0),
+      resignAs({ type: 'pbft/pre-prepare', view: 0, seq: 1, digest: batchDigest(big), replica: 'n0', sig: new Uint8Array(0), batch: big } as PrePrepareMsg, n0),
     );
     const fat = [{ clientId: 'a', seq: 1, data: new Uint8Array(101) }];
     e.step(
       'n0',
-      resignAs({ type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(fat), replica: 'n0', sig: new Uint8Array(0), batch: fat } as PrePrepareMsg, n0),
+      resignAs({ type: 'pbft/pre-prepare', view: 0, seq: 1, digest: batchDigest(fat), replica: 'n0', sig: new Uint8Array(0), batch: fat } as PrePrepareMsg, n0),
     );
     const many = [1, 2, 3, 4].map((i) => proposal('r', i));
-    e.step('n0', resignAs({ type: 'request', replica: 'n0', proposals: many, sig: new Uint8Array(0) }, n0));
+    e.step('n0', resignAs({ type: 'pbft/request', replica: 'n0', proposals: many, sig: new Uint8Array(0) }, n0));
     const certs = [1, 2, 3].map((s) => ({
-      prePrepare: { type: 'pre-prepare' as const, view: 0, seq: s, digest: NULL_DIGEST, replica: 'n0', sig: new Uint8Array(32) },
+      prePrepare: { type: 'pbft/pre-prepare' as const, view: 0, seq: s, digest: NULL_DIGEST, replica: 'n0', sig: new Uint8Array(32) },
       batch: [],
       prepares: [],
     }));
@@ -204,7 +204,7 @@ describe('pbft: bad input is dropped and counted, never thrown', () => {
       'n0',
       resignAs(
         {
-          type: 'view-change',
+          type: 'pbft/view-change',
           view: 1,
           stableSeq: 0,
           stableBlockDigest: new Uint8Array(32),
@@ -221,7 +221,7 @@ describe('pbft: bad input is dropped and counted, never thrown', () => {
       'n0',
       resignAs(
         {
-          type: 'state',
+          type: 'pbft/state',
           seq: 2,
           blockDigest: new Uint8Array(32),
           stateDigest: new Uint8Array(32),
@@ -244,7 +244,7 @@ describe('pbft: bad input is dropped and counted, never thrown', () => {
     const rng = new SeededRng(7);
     const batch = [proposal('c', 1)];
     const good = resignAs(
-      { type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg,
+      { type: 'pbft/pre-prepare', view: 0, seq: 1, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg,
       c.keys.signerOf('n0'),
     );
     e.step('n0', resignAs({ ...good, seq: 5 }, c.keys.signerOf('n0')));
@@ -269,7 +269,7 @@ describe('pbft: view change', () => {
     // n0 (primary) sends n1 and n2 conflicting variants of every pre-prepare: no digest can
     // gather a prepare quorum, so the backups time out and vote n0 out.
     c.interceptor = (env) => {
-      if (env.from === 'n0' && env.message.type === 'pre-prepare' && env.message.view === 0 && env.to !== 'n3') {
+      if (env.from === 'n0' && env.message.type === 'pbft/pre-prepare' && env.message.view === 0 && env.to !== 'n3') {
         const alt = pbftByzantine.equivocate(env.message, rng, signer);
         return alt ? [{ ...env, message: alt }] : true;
       }
@@ -288,7 +288,7 @@ describe('pbft: view change', () => {
   it('preserves prepared requests across a view change (and fills gaps with null requests)', () => {
     const c = new Cluster({ options: FAST });
     // Commits are lost: requests prepare everywhere but commit nowhere; then the primary dies.
-    c.interceptor = (env) => env.message.type !== 'commit';
+    c.interceptor = (env) => env.message.type !== 'pbft/commit';
     c.propose('n0', proposal('c', 1));
     c.propose('n0', proposal('c', 2));
     c.tick(1);
@@ -297,7 +297,7 @@ describe('pbft: view change', () => {
     assert.equal(c.height('n1'), 0);
     c.crash('n0');
     // View-0 commits stay lost, so the request can only be decided through the view change.
-    c.interceptor = (env) => env.message.type !== 'commit' || env.message.view > 0;
+    c.interceptor = (env) => env.message.type !== 'pbft/commit' || env.message.view > 0;
     c.tick(30);
     for (const id of ['n1', 'n2', 'n3']) {
       const blocks = c.decided.get(id)!;
@@ -315,17 +315,17 @@ describe('pbft: view change', () => {
 
   it('NEW-VIEW with a tampered O is rejected; the genuine one is accepted', () => {
     const c = new Cluster({ options: FAST });
-    c.interceptor = (env) => env.message.type !== 'commit';
+    c.interceptor = (env) => env.message.type !== 'pbft/commit';
     c.propose('n0', proposal('c', 1));
     c.tick(1);
     c.crash('n0');
     let captured: NewViewMsg | null = null;
     c.interceptor = (env) => {
-      if (env.message.type === 'new-view' && env.to === 'n2') {
+      if (env.message.type === 'pbft/new-view' && env.to === 'n2') {
         captured = env.message;
         return false;
       }
-      return env.message.type !== 'commit';
+      return env.message.type !== 'pbft/commit';
     };
     c.tick(12);
     assert.ok(captured, 'n1 sent a NEW-VIEW');
@@ -348,9 +348,9 @@ describe('pbft: view change', () => {
   });
 
   it('doubles the view-change timeout with each consecutive view change', () => {
-    const c = new Cluster({ options: { viewChangeTimeoutTicks: 8, statusIntervalTicks: 1000 } });
+    const c = new Cluster({ options: { viewChangeTimeoutTicks: 8, retransmitTicks: 1000 } });
     // No NEW-VIEW ever arrives: every view change times out.
-    c.interceptor = (env) => env.message.type !== 'new-view' && env.message.type !== 'pre-prepare';
+    c.interceptor = (env) => env.message.type !== 'pbft/new-view' && env.message.type !== 'pbft/pre-prepare';
     c.propose('n1', proposal('c', 1));
     const starts: number[] = [];
     let lastView = 0;
@@ -369,7 +369,7 @@ describe('pbft: view change', () => {
   });
 
   it('joins a view change when f+1 others are ahead', () => {
-    const c = new Cluster({ options: { viewChangeTimeoutTicks: 1000, statusIntervalTicks: 1000 } });
+    const c = new Cluster({ options: { viewChangeTimeoutTicks: 1000, retransmitTicks: 1000 } });
     c.propose('n0', proposal('c', 1));
     c.tick(2);
     // Force two replicas (f+1) into a view change; n3 has no timeout of its own yet.
@@ -386,10 +386,10 @@ describe('pbft: view change', () => {
   });
 
   it("a replica that moved on to a later view keeps the others' view-change timers running", () => {
-    const c = new Cluster({ options: { viewChangeTimeoutTicks: 10, statusIntervalTicks: 1000 } });
+    const c = new Cluster({ options: { viewChangeTimeoutTicks: 10, retransmitTicks: 1000 } });
     c.crash('n1'); // primary of view 1
     // n0 (primary of view 0) cannot get anything ordered: everyone times out to view 1.
-    c.interceptor = (env) => !(env.message.type === 'pre-prepare' && env.message.view === 0);
+    c.interceptor = (env) => !(env.message.type === 'pbft/pre-prepare' && env.message.view === 0);
     c.propose('n2', proposal('c', 1));
     c.propose('n0', proposal('c', 2));
     c.tick(11);
@@ -406,7 +406,7 @@ describe('pbft: view change', () => {
   });
 
   it('a single replica alone does not drag the others into a view change', () => {
-    const c = new Cluster({ options: { viewChangeTimeoutTicks: 1000, statusIntervalTicks: 3 } });
+    const c = new Cluster({ options: { viewChangeTimeoutTicks: 1000, retransmitTicks: 3 } });
     (c.engine('n3') as unknown as { startViewChange(v: number): void }).startViewChange(1);
     c.deliver();
     c.tick(10);
@@ -489,7 +489,7 @@ describe('pbft: checkpoints, watermarks, state transfer', () => {
   it('the primary never assigns sequence numbers above the high watermark', () => {
     const c = new Cluster({ options: { ...CK, viewChangeTimeoutTicks: 10_000 }, cutter: { countMax: 1 } });
     // Checkpoint messages are lost: h stays 0, H stays 10.
-    c.interceptor = (env) => env.message.type !== 'checkpoint' && env.message.type !== 'status';
+    c.interceptor = (env) => env.message.type !== 'pbft/checkpoint' && env.message.type !== 'pbft/status';
     submit(c, 15, () => 'n0');
     c.tick(5);
     const p = c.engine('n0').inspect();
@@ -499,7 +499,7 @@ describe('pbft: checkpoints, watermarks, state transfer', () => {
     // A pre-prepare above H is dropped by backups.
     const batch = [proposal('z', 1)];
     const pp = resignAs(
-      { type: 'pre-prepare', view: 0, seq: 11, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg,
+      { type: 'pbft/pre-prepare', view: 0, seq: 11, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg,
       c.keys.signerOf('n0'),
     );
     c.engine('n1').step('n0', pp);
@@ -542,7 +542,7 @@ describe('pbft: checkpoints, watermarks, state transfer', () => {
     let state = null as unknown as import('./messages.ts').StateMsg;
     c.down.delete('n3');
     c.interceptor = (env) => {
-      if (env.message.type === 'state') {
+      if (env.message.type === 'pbft/state') {
         state = env.message;
         return false;
       }
@@ -580,7 +580,7 @@ describe('pbft: persistence and restart', () => {
 
   it('restarting every replica mid-protocol (even the primary, during a view change) is safe', () => {
     const c = new Cluster({ options: FAST });
-    c.interceptor = (env) => env.message.type !== 'commit';
+    c.interceptor = (env) => env.message.type !== 'pbft/commit';
     c.propose('n0', proposal('c', 1));
     c.tick(1);
     c.crash('n0');
@@ -613,6 +613,65 @@ describe('pbft: persistence and restart', () => {
   });
 });
 
+describe('pbft: data directories written before the wire types were prefixed (decision 1404)', () => {
+  /** Rewrite every stored value of a replica the way it was written before: bare message types. */
+  function downgrade(c: Cluster, id: string): number {
+    const storage = c.storage.get(id)!;
+    let bare = 0;
+    const strip = (v: unknown): unknown => {
+      if (Array.isArray(v)) return v.map(strip);
+      if (typeof v !== 'object' || v === null || v instanceof Uint8Array) return v;
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'type' && typeof x === 'string' && x.startsWith('pbft/')) {
+          out[k] = x.slice('pbft/'.length);
+          bare++;
+        } else out[k] = strip(x);
+      }
+      return out;
+    };
+    const keys = storage.keysWithPrefix('');
+    storage.apply(keys.map((key) => ({ op: 'put', key, value: encode(strip(decode(storage.get(key)!))) })));
+    return bare;
+  }
+
+  it('signs the bare type, so signatures (and the commit certificates of stored blocks) are unchanged', () => {
+    const digest = new Uint8Array(32).fill(1);
+    assert.deepEqual(
+      signingBytes({ type: 'pbft/commit', view: 2, seq: 3, digest, replica: 'n1', sig: new Uint8Array(0) }),
+      encode(['medledger/pbft/v1', 'commit', 2, 3, digest, 'n1']),
+    );
+    const req = { type: 'pbft/request', replica: 'n1', proposals: [proposal('c', 1)], sig: new Uint8Array(1) } as const;
+    assert.deepEqual(signingBytes(req), encode({ domain: 'medledger/pbft/v1', body: { type: 'request', replica: 'n1', proposals: req.proposals } }));
+  });
+
+  it('restores checkpoints, executed batches and a view change stored with bare types, and goes on', () => {
+    const c = new Cluster({ options: { ...FAST, checkpointInterval: 5, logWindow: 10 }, cutter: { countMax: 1 } });
+    submit(c, 7);
+    c.tick(2);
+    c.interceptor = (env) => env.message.type !== 'pbft/commit';
+    c.propose('n0', proposal('c', 8));
+    c.tick(1);
+    c.crash('n0');
+    c.tick(11); // a view change to 1 starts, with seq 8 prepared
+    for (const id of ['n1', 'n2', 'n3']) {
+      c.crash(id);
+      assert.ok(downgrade(c, id) > 0, `${id} stored messages`);
+      c.restart(id);
+    }
+    assert.equal(c.engine('n1').inspect().executedSeq, 7);
+    assert.equal(c.engine('n1').inspect().stableSeq, 5);
+    c.interceptor = null;
+    assert.ok(downgrade(c, 'n0') > 0);
+    c.restart('n0');
+    c.tick(30);
+    for (let i = 9; i <= 12; i++) c.propose(c.ids[i % 4]!, proposal('c', i));
+    c.tick(10);
+    for (const id of c.ids) assert.equal(c.decidedKeys(id).length, 12, id);
+    c.assertAgreement();
+  });
+});
+
 describe('pbft: request de-duplication', () => {
   it('decides a request retried at several replicas exactly once, even across a view change', () => {
     const c = new Cluster({ options: FAST });
@@ -637,7 +696,7 @@ describe('pbft: request de-duplication', () => {
     // The primary pre-prepares bob#1 again, with bob#2, at the next sequence number.
     const batch = [proposal('bob', 1), proposal('bob', 2)];
     const pp = resignAs(
-      { type: 'pre-prepare', view: 0, seq: 2, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg,
+      { type: 'pbft/pre-prepare', view: 0, seq: 2, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg,
       c.keys.signerOf('n0'),
     );
     for (const id of ['n1', 'n2', 'n3']) c.engine(id).step('n0', pp);
@@ -671,15 +730,15 @@ describe('pbft: Byzantine hooks', () => {
     const rng = new SeededRng(11);
     const batch = [proposal('a', 1), proposal('a', 2)];
     const pp = resignAs(
-      { type: 'pre-prepare', view: 0, seq: 1, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg,
+      { type: 'pbft/pre-prepare', view: 0, seq: 1, digest: batchDigest(batch), replica: 'n0', sig: new Uint8Array(0), batch } as PrePrepareMsg,
       signer,
     );
     assert.equal(pp.replica, 'n2');
     const eq = pbftByzantine.equivocate(pp, rng, signer)!;
-    assert.equal(eq.type, 'pre-prepare');
-    assert.ok(eq.type === 'pre-prepare' && !bytesEqual(eq.digest, pp.digest) && bytesEqual(batchDigest(eq.batch), eq.digest));
+    assert.equal(eq.type, 'pbft/pre-prepare');
+    assert.ok(eq.type === 'pbft/pre-prepare' && !bytesEqual(eq.digest, pp.digest) && bytesEqual(batchDigest(eq.batch), eq.digest));
     assert.ok(c.keys.verifier.verify('n2', signingBytes(eq), eq.sig));
     assert.equal(pbftByzantine.equivocate({ ...pp, batch: [], digest: batchDigest([]) }, rng, signer), null);
-    assert.equal(pbftByzantine.mutate({ type: 'request', replica: 'n2', proposals: batch, sig: new Uint8Array(1) }, rng, signer), null);
+    assert.equal(pbftByzantine.mutate({ type: 'pbft/request', replica: 'n2', proposals: batch, sig: new Uint8Array(1) }, rng, signer), null);
   });
 });

@@ -10,21 +10,21 @@ import './index.ts';
 import type { PbftMessage } from './messages.ts';
 
 const FIELDS: Record<PbftMessage['type'], readonly string[]> = {
-  request: ['proposals'],
-  'pre-prepare': ['view', 'seq', 'digest', 'batch'],
-  prepare: ['view', 'seq', 'digest'],
-  commit: ['view', 'seq', 'digest'],
-  checkpoint: ['seq', 'blockDigest'],
-  'view-change': ['view', 'stableSeq', 'checkpointProof', 'prepared'],
-  'new-view': ['view', 'viewChanges', 'prePrepares'],
-  status: ['view', 'changing', 'stableSeq', 'executedSeq'],
-  'commit-cert': ['view', 'seq', 'digest', 'commits'],
-  state: ['seq', 'blockDigest', 'proof'],
+  'pbft/request': ['proposals'],
+  'pbft/pre-prepare': ['view', 'seq', 'digest', 'batch'],
+  'pbft/prepare': ['view', 'seq', 'digest'],
+  'pbft/commit': ['view', 'seq', 'digest'],
+  'pbft/checkpoint': ['seq', 'blockDigest'],
+  'pbft/view-change': ['view', 'stableSeq', 'checkpointProof', 'prepared'],
+  'pbft/new-view': ['view', 'viewChanges', 'prePrepares'],
+  'pbft/status': ['view', 'changing', 'stableSeq', 'executedSeq'],
+  'pbft/commit-cert': ['view', 'seq', 'digest', 'commits'],
+  'pbft/state': ['seq', 'blockDigest', 'proof'],
 };
 
 /** A membership entry's data is a DAG-CBOR member list: show it as text. */
 function readable(m: PbftMessage): PbftMessage {
-  if (m.type !== 'pre-prepare' || !m.batch.some(isMembershipEntry)) return m;
+  if (m.type !== 'pbft/pre-prepare' || !m.batch.some(isMembershipEntry)) return m;
   return { ...m, batch: m.batch.map((p) => (isMembershipEntry(p) ? { ...p, data: utf8(`members:${(entryMembers(p) ?? []).join(',')}`) } : p)) };
 }
 
@@ -32,7 +32,7 @@ function printMessage(message: EngineMessage): string {
   const m = readable(message as PbftMessage);
   const line = formatFields(m.type, m, FIELDS[m.type] ?? []);
   // A new view re-proposes the prepared slots: show which.
-  if (m.type === 'new-view') return `${line} seqs=${formatValue(m.prePrepares.map((p) => p.seq).join(',') || '-')}`;
+  if (m.type === 'pbft/new-view') return `${line} seqs=${formatValue(m.prePrepares.map((p) => p.seq).join(',') || '-')}`;
   return line;
 }
 

@@ -177,6 +177,11 @@ export class RaftEngine implements Engine<RaftMessage> {
   private outDecided: DecidedBlock[] = [];
   private outRestore: RestoreRequest | null = null;
   private hardDirty = false;
+  /** Term and vote as last handed to the driver to persist (syncCommitIndex false). */
+  private durableTerm = 0;
+  private durableVote: NodeId | null = null;
+  /** The application's height at start (ctx.appliedHeight): never re-emitted. */
+  private appliedFloor = 0;
   private cachedReady: Ready<RaftMessage> | null = null;
 
   constructor(ctx: EngineContext) {
@@ -210,6 +215,8 @@ export class RaftEngine implements Engine<RaftMessage> {
     this.log = new RaftLog(snapIndex, snap?.term ?? 0, entries);
     this.term = hard?.term ?? 0;
     this.vote = hard?.vote ?? null;
+    this.durableTerm = this.term;
+    this.durableVote = this.vote;
     this.commit = Math.min(Math.max(hard?.commit ?? 0, snapIndex), this.log.lastIndex());
     this.conf = snap?.conf ?? { voters: [...new Set(ctx.members)], outgoing: [], learners: [] };
     this.height = snap?.height ?? 0;
@@ -219,6 +226,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     // Rebuild the applied state by replaying what was applied before the crash. Blocks the
     // application may not have stored (above ctx.appliedHeight) are handed out again.
     const appHeight = ctx.appliedHeight;
+    this.appliedFloor = appHeight ?? 0;
     if (appHeight !== undefined && appHeight < this.height) this.outRestore = { height: this.height, digest: this.digest };
     const replayTo = Math.min(Math.max(hard?.applied ?? 0, snapIndex), this.commit);
     while (this.applied < replayTo) {
@@ -336,9 +344,14 @@ export class RaftEngine implements Engine<RaftMessage> {
     return { accepted: true };
   }
 
+  /** Whether the hard state must be written now (not only when something else is). */
+  private hardDue(): boolean {
+    return this.hardDirty && (this.options.syncCommitIndex || this.term !== this.durableTerm || this.vote !== this.durableVote);
+  }
+
   hasReady(): boolean {
     return (
-      this.hardDirty ||
+      this.hardDue() ||
       this.outPersist.length > 0 ||
       this.outMsgs.length > 0 ||
       this.outRestore !== null ||
@@ -348,10 +361,12 @@ export class RaftEngine implements Engine<RaftMessage> {
 
   ready(): Ready<RaftMessage> {
     if (this.cachedReady) return this.cachedReady;
-    if (this.hardDirty) {
+    if (this.hardDue() || (this.hardDirty && this.outPersist.length > 0)) {
       const hard: HardState = { term: this.term, vote: this.vote, commit: this.commit, applied: this.applied };
       this.outPersist.push({ op: 'put', key: HARD_KEY, value: encode(hard) });
       this.hardDirty = false;
+      this.durableTerm = this.term;
+      this.durableVote = this.vote;
     }
     // While a restore is pending, decided blocks wait: the application must first replace its
     // state by the snapshot's, then continue at height + 1.
@@ -861,7 +876,7 @@ export class RaftEngine implements Engine<RaftMessage> {
   private cutBlocks(due: boolean): void {
     if (this.role !== 'leader' || this.leadTransferee !== null || !this.proj) return;
     let appended = false;
-    while (this.cutter.size > 0 && (due || this.cutter.hasFullBatch())) {
+    while (this.cutter.size > 0 && (due || this.cutter.hasFullBatch() || this.log.lastIndex() - this.commit < this.options.eagerCutUncommittedMax)) {
       if (this.log.lastIndex() - this.commit >= this.options.uncommittedEntriesMax) break;
       const batch = this.cutter.cut();
       const kept = batch.filter((p) => this.proj!.dedup.markDecided(p));
@@ -898,7 +913,9 @@ export class RaftEngine implements Engine<RaftMessage> {
     while (this.applied < this.commit) {
       const e = this.log.entry(this.applied + 1);
       assertInvariant(e !== undefined, 'committed entries are in the log');
-      this.applyEntry(e, () => true);
+      // Heights the application already stored before a restart are not handed out again (with
+      // syncCommitIndex false the persisted `applied` can lag what was delivered).
+      this.applyEntry(e, (h) => h > this.appliedFloor);
       this.applied += 1;
       this.hardDirty = true;
     }

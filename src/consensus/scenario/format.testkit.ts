@@ -20,10 +20,13 @@ export function formatValue(v: unknown): string {
   return String(v);
 }
 
-/** `type k=v k=v` for the named fields of a message (absent fields are skipped). */
+/**
+ * `type k=v k=v` for the named fields of a message (absent fields are skipped). The type is printed
+ * without its `<engine>/` prefix: a script runs one engine, so the prefix would only repeat.
+ */
 export function formatFields(type: string, message: object, fields: readonly string[]): string {
   const record = message as Record<string, unknown>;
-  const parts = [type];
+  const parts = [type.replace(/^[a-z]+\//, '')];
   for (const f of fields) if (f in record && record[f] !== undefined) parts.push(`${f}=${formatValue(record[f])}`);
   return parts.join(' ');
 }

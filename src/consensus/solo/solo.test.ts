@@ -118,13 +118,13 @@ describe('solo engine', () => {
     for (let s = 1; s <= 3; s++) o1.propose(proposal(s));
     const block = o1.ready().decided[0]!;
     const forged = { ...block, certificate: { ...block.certificate!, signatures: [{ nodeId: 'o1', signature: new Uint8Array(64) }] } };
-    o2.step('o1', { type: 'block', block: forged });
+    o2.step('o1', { type: 'solo/block', block: forged });
     assert.equal(o2.status().decidedHeight, 0);
-    o2.step('o3', { type: 'block', block });
+    o2.step('o3', { type: 'solo/block', block });
     assert.equal(o2.status().decidedHeight, 0, 'only the orderer may send blocks');
-    o2.step('o1', { type: 'block', block: { ...block, proposals: [proposal(9)] } });
+    o2.step('o1', { type: 'solo/block', block: { ...block, proposals: [proposal(9)] } });
     assert.equal(o2.status().decidedHeight, 0, 'digest must match the proposals');
-    o2.step('o1', { type: 'block', block });
+    o2.step('o1', { type: 'solo/block', block });
     assert.equal(o2.status().decidedHeight, 1);
   });
 });

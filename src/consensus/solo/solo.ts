@@ -22,7 +22,7 @@ import {
 } from '../engine.ts';
 import { registerEngine, type EngineContext } from '../registry.ts';
 
-export type SoloMessage = { readonly type: 'forward'; readonly proposal: Proposal } | { readonly type: 'block'; readonly block: DecidedBlock };
+export type SoloMessage = { readonly type: 'solo/forward'; readonly proposal: Proposal } | { readonly type: 'solo/block'; readonly block: DecidedBlock };
 
 const HEAD_KEY = 'solo/head';
 /** Decided blocks kept durably for re-delivery to followers and to the app after a restart. */
@@ -108,7 +108,7 @@ export class SoloEngine implements Engine<SoloMessage> {
   propose(proposal: Proposal): ProposeResult {
     if (!this.isOrderer) {
       if (this.messages.length >= FORWARD_QUEUE_MAX) return { accepted: false, reason: 'queue-full' };
-      this.messages.push({ to: this.orderer, message: { type: 'forward', proposal } });
+      this.messages.push({ to: this.orderer, message: { type: 'solo/forward', proposal } });
       return { accepted: true };
     }
     if (this.dedup.isDecided(proposal)) return { accepted: true };
@@ -121,12 +121,12 @@ export class SoloEngine implements Engine<SoloMessage> {
 
   step(from: NodeId, message: SoloMessage): void {
     if (!this.members.includes(from) || typeof message !== 'object' || message === null) return;
-    if (message.type === 'forward' && this.isOrderer) {
+    if (message.type === 'solo/forward' && this.isOrderer) {
       const p = message.proposal;
       if (p && typeof p.clientId === 'string' && Number.isSafeInteger(p.seq) && p.seq > 0 && p.data instanceof Uint8Array) {
         this.propose({ clientId: p.clientId, seq: p.seq, data: p.data });
       }
-    } else if (message.type === 'block' && !this.isOrderer && from === this.orderer) {
+    } else if (message.type === 'solo/block' && !this.isOrderer && from === this.orderer) {
       this.receiveBlock(message.block);
     }
   }
@@ -168,7 +168,7 @@ export class SoloEngine implements Engine<SoloMessage> {
     const block: DecidedBlock = { height, proposals: batch, digest, previousDigest: this.digest, certificate };
     this.record(block);
     for (const member of this.members) {
-      if (member !== this.id) this.messages.push({ to: member, message: { type: 'block', block } });
+      if (member !== this.id) this.messages.push({ to: member, message: { type: 'solo/block', block } });
     }
   }
 

@@ -128,6 +128,8 @@ export interface AuditBase {
   readonly reasons?: readonly string[];
   /** BMRS steps of an act that is not an access decision (a revocation taking a permission). */
   readonly bmrs?: AuditEntry['bmrs'];
+  /** A dataset download's part (decision 1260). */
+  readonly selection?: AuditEntry['selection'];
 }
 
 export function writeAudit(tx: HealthTx, a: AuditBase): string {
@@ -152,6 +154,7 @@ export function writeAudit(tx: HealthTx, a: AuditBase): string {
     securityAlert: flags.includes('security-alert'),
     bmrs: d ? bmrsSummary(d) : (a.bmrs ?? null),
     servedDecision: null,
+    ...(a.selection !== undefined ? { selection: a.selection } : {}),
   });
 }
 

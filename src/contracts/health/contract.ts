@@ -29,6 +29,7 @@ import { consentFunctions } from './fn-consents.ts';
 import { applicationFunctions } from './fn-applications.ts';
 import { bmrsSessionFunctions } from './fn-bmrs-sessions.ts';
 import { datasetFunctions } from './fn-datasets.ts';
+import { datasetLifecycleFunctions } from './fn-dataset-lifecycle.ts';
 import { auditFunctions } from './fn-audit.ts';
 
 export { HEALTH_CONTRACT } from './contract-support.ts';
@@ -46,6 +47,7 @@ export const healthContract: Contract = {
     ...applicationFunctions,
     ...bmrsSessionFunctions,
     ...datasetFunctions,
+    ...datasetLifecycleFunctions,
     ...auditFunctions,
   },
 };

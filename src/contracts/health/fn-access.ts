@@ -113,7 +113,8 @@ export const accessFunctions: Readonly<Record<string, ContractFunction>> = {
           patient: access.patient,
           recordId: access.recordId,
           version: access.version,
-          datasetId: null,
+          // A dataset download's ticket (decision 1260) names the dataset; a record's, none.
+          datasetId: access.datasetId ?? null,
           consentId: null,
           applicationId: null,
           custodian: access.custodian,
@@ -129,6 +130,7 @@ export const accessFunctions: Readonly<Record<string, ContractFunction>> = {
           servedDecision: null,
           ticket: e.ticket,
           part: e.sensitivity,
+          ...(access.selection !== undefined ? { selection: access.selection } : {}),
         });
         tx.putTicket(e.ticket, { ...t, recorded: { ...t.recorded, [e.sensitivity]: { auditId, eventId: e.eventId } } });
         results.push({
@@ -136,6 +138,7 @@ export const accessFunctions: Readonly<Record<string, ContractFunction>> = {
           sensitivity: e.sensitivity,
           eventId: e.eventId,
           recordId: access.recordId,
+          datasetId: access.datasetId ?? null,
           requester: `${access.actor.org}/${access.actor.id}`,
           outcome: e.servedDecision,
           auditId,

@@ -5,6 +5,7 @@ import { type ContractFunction, ContractError } from '../runtime.ts';
 import { applyArgs, idSchema, orgSchema, PSEUDONYM_RE, pseudonymSchema, userSchema, type Application } from './model.ts';
 import { getJson, key, prefixRange, putJson, SEP } from './state.ts';
 import { parseArg, json, writeAudit, requirePatientSelf, applicantView, isStaffOf, fn } from './contract-support.ts';
+import { DATASET_CODES, datasetError, refuseDeleted, statusOf } from './dataset-support.ts';
 
 export const applicationFunctions: Readonly<Record<string, ContractFunction>> = {
   apply: fn('submit', 'apply({target, purpose, actions, period, maxSensitivity?}) — a data user applies; the owner decides', (tx, args) => {
@@ -15,7 +16,10 @@ export const applicationFunctions: Readonly<Record<string, ContractFunction>> = 
       owner = r.patient;
     } else {
       const ds = tx.dataset(a.target.datasetId);
-      if (!ds) throw new ContractError(`dataset ${a.target.datasetId} does not exist`);
+      if (!ds) throw datasetError(DATASET_CODES.notFound, `dataset ${a.target.datasetId} does not exist`);
+      refuseDeleted(ds);
+      if (statusOf(ds) === 'withdrawn')
+        throw datasetError(DATASET_CODES.withdrawn, `dataset ${a.target.datasetId} is withdrawn from the market by its owner: it cannot be applied for`);
       if (!ds.open) throw new ContractError(`dataset ${a.target.datasetId} is closed to applications by its owner`);
       owner = ds.ownerOrg;
     }
@@ -64,6 +68,13 @@ export const applicationFunctions: Readonly<Record<string, ContractFunction>> = 
       if (app.target.kind === 'record') requirePatientSelf(tx, app.owner, 'decideApplication');
       else if (!isStaffOf(tx, app.owner)) throw new ContractError(`decideApplication: only an admin or supervisor of ${app.owner} may decide`);
       if (app.status !== 'pending') throw new ContractError(`application ${a.applicationId} is already ${app.status}`);
+      // No new permission on a listing its owner took off the market or deleted (decision 1260); denying stays possible.
+      if (a.approve && app.target.kind === 'dataset') {
+        const ds = tx.dataset(app.target.datasetId);
+        if (ds) refuseDeleted(ds);
+        if (ds && statusOf(ds) === 'withdrawn')
+          throw datasetError(DATASET_CODES.withdrawn, `dataset ${ds.datasetId} is withdrawn: reopen it before approving applications for it`);
+      }
       const decided: Application = {
         ...app,
         status: a.approve ? 'approved' : 'denied',

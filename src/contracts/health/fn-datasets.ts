@@ -3,9 +3,10 @@
 import { z } from 'zod';
 import { disclosureProblem, effectiveMinCohort, type HistogramSpec } from '../../analytics/aggregate.ts';
 import { type ContractFunction, ContractError } from '../runtime.ts';
-import { idSchema, LIMITS, pageArgs, registerDatasetArgs, statsRequestArgs, statsResultArgs, type Dataset, type Purpose } from './model.ts';
+import { idSchema, LIMITS, registerDatasetArgs, statsRequestArgs, statsResultArgs, type Dataset, type Purpose } from './model.ts';
 import { decide } from './rules.ts';
-import { getJson, key, prefixRange, putJson } from './state.ts';
+import { getJson, key, putJson } from './state.ts';
+import { putDatasetVersion, refuseDeleted, refuseExpiredDataset } from './dataset-support.ts';
 import { parseArg, json, writeAudit, isStaffOf, fn } from './contract-support.ts';
 
 export const datasetFunctions: Readonly<Record<string, ContractFunction>> = {
@@ -13,11 +14,22 @@ export const datasetFunctions: Readonly<Record<string, ContractFunction>> = {
     'submit',
     "registerDataset({datasetId, name, description?, columns, cid, sizeBytes, recordCount, open?, minCohort?, queryBudget?}) — the creator's organisation owns it; minCohort (≥ the consortium floor) and queryBudget bound statistics over it",
     (tx, args) => {
-      const a = parseArg(registerDatasetArgs, args);
+      const { notAfterMs, ...a } = parseArg(registerDatasetArgs, args);
+      refuseExpiredDataset(tx, a.datasetId, notAfterMs);
       if (tx.dataset(a.datasetId)) throw new ContractError(`dataset ${a.datasetId} already exists`);
-      const ds: Dataset = { ...a, ownerOrg: tx.creator.org, registeredBy: tx.creatorRef, registeredAtMs: tx.nowMs };
+      const ds: Dataset = {
+        ...a,
+        ownerOrg: tx.creator.org,
+        registeredBy: tx.creatorRef,
+        registeredAtMs: tx.nowMs,
+        version: 1,
+        status: 'listed',
+        updatedAtMs: tx.nowMs,
+        txId: tx.stub.getTxID(),
+      };
       putJson(tx.stub, key('ds', a.datasetId), ds);
-      const auditId = writeAudit(tx, { op: 'dataset.register', actor: tx.creator, datasetId: a.datasetId, custodian: ds.ownerOrg });
+      putDatasetVersion(tx, ds);
+      const auditId = writeAudit(tx, { op: 'dataset.register', actor: tx.creator, datasetId: a.datasetId, custodian: ds.ownerOrg, version: 1 });
       return json({ dataset: ds, auditId });
     },
     ['admin', 'supervisor'],
@@ -31,6 +43,7 @@ export const datasetFunctions: Readonly<Record<string, ContractFunction>> = {
       const ds = tx.dataset(a.datasetId);
       if (!ds) throw new ContractError(`dataset ${a.datasetId} does not exist`);
       if (!isStaffOf(tx, ds.ownerOrg)) throw new ContractError(`setDatasetAccess: only an admin or supervisor of ${ds.ownerOrg} may change it`);
+      refuseDeleted(ds);
       putJson(tx.stub, key('ds', a.datasetId), { ...ds, open: a.open });
       const auditId = writeAudit(tx, {
         op: 'dataset.access',
@@ -42,14 +55,6 @@ export const datasetFunctions: Readonly<Record<string, ContractFunction>> = {
       return json({ datasetId: a.datasetId, open: a.open, auditId });
     },
   ),
-
-  listDatasets: fn('evaluate', 'listDatasets({pageSize?, bookmark?}) — the data market', (tx, args) => {
-    const a = parseArg(pageArgs, args);
-    const [start, end] = prefixRange('ds');
-    if (a.bookmark !== '' && !(a.bookmark >= start && a.bookmark < end)) throw new ContractError('bookmark does not belong to this query');
-    const page = tx.stub.getStateByRangeWithPagination(start, end, a.pageSize, a.bookmark);
-    return json({ datasets: page.results.map((kv) => JSON.parse(Buffer.from(kv.value).toString('utf8')) as Dataset), bookmark: page.bookmark });
-  }),
 
   requestStatistics: fn(
     'submit',

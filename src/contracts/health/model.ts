@@ -99,6 +99,15 @@ export const LIMITS = {
   /** Served-read events per `recordReads` (each reads a ticket and an audit entry, no range scan). */
   readBatchMax: 40,
   datasetColumnsMax: 200,
+  /** Versions a dataset may have (each is a sealed copy kept at its custodian, decision 1260). */
+  datasetVersionsMax: 100,
+  datasetTagsMax: 10,
+  /** Entries `listDatasets` examines per call when it filters (a page may then hold fewer matches: follow the bookmark). */
+  datasetListScanMax: 500,
+  /** Applications of one applicant `listDatasets` reads to say "pending" (a bounded scan). */
+  datasetListApplicationsMax: 500,
+  /** Rows a download selection may name as a range bound. */
+  datasetRowsMax: 1_000_000,
   datasetsPerStatsMax: 20,
   /**
    * Statistics requests one requester may make over one dataset, unless its owner set another
@@ -287,6 +296,23 @@ function hasControl(s: string, allowLines: boolean): boolean {
   return false;
 }
 
+export const DATASET_MEDIA_TYPES = ['text/csv', 'application/fhir+json'] as const;
+export type DatasetMediaType = (typeof DATASET_MEDIA_TYPES)[number];
+/** The catalogue's "type" filter: csv or fhir (from the media type). */
+export const DATASET_TYPES = ['csv', 'fhir'] as const;
+export function datasetTypeOf(mediaType: string | undefined): (typeof DATASET_TYPES)[number] | null {
+  return mediaType === 'text/csv' ? 'csv' : mediaType === 'application/fhir+json' ? 'fhir' : null;
+}
+/** A listing's state (decision 1260): listed (default), withdrawn from the market, or deleted (crypto-shredded). */
+export const DATASET_STATUSES = ['listed', 'withdrawn', 'deleted'] as const;
+export type DatasetStatus = (typeof DATASET_STATUSES)[number];
+/** Catalogue tags: short codes, like column codes (no free text on chain beyond name and description). */
+export const datasetTagsSchema = uniqueList(z.string().regex(CODE_RE, 'tags must match [A-Za-z0-9][A-Za-z0-9_.:-]{0,63}'), LIMITS.datasetTagsMax);
+const datasetColumnsSchema = uniqueList(z.string().regex(CODE_RE, 'column codes must match [A-Za-z0-9][A-Za-z0-9_.:-]{0,63}'), LIMITS.datasetColumnsMax).refine(
+  (c) => c.length > 0,
+  'at least one column',
+);
+
 export const registerDatasetArgs = z.strictObject({
   datasetId: idSchema,
   name: z
@@ -299,13 +325,15 @@ export const registerDatasetArgs = z.strictObject({
     .max(1000)
     .refine((s) => !hasControl(s, true), 'must be printable text')
     .default(''),
-  columns: uniqueList(z.string().regex(CODE_RE, 'column codes must match [A-Za-z0-9][A-Za-z0-9_.:-]{0,63}'), LIMITS.datasetColumnsMax).refine(
-    (c) => c.length > 0,
-    'at least one column',
-  ),
+  columns: datasetColumnsSchema,
   cid: cidString,
   sizeBytes: z.number().int().min(0).max(LIMITS.partSizeBytesMax),
   recordCount: z.number().int().min(0).max(1e9),
+  /** Keyed commitment to the plaintext (decision 1100): a downloader checks the content against it (decision 1260). */
+  commitment: z.string().regex(COMMITMENT_RE, 'must be a 64-hex-digit keyed commitment (HMAC-SHA256)').optional(),
+  mediaType: z.enum(DATASET_MEDIA_TYPES).optional(),
+  tags: datasetTagsSchema.default([]),
+  notAfterMs: timeMs.optional(),
   open: z.boolean().default(true),
   /** The owner's own minimum cohort for statistics over this dataset (never below the consortium floor). */
   minCohort: z
@@ -316,6 +344,57 @@ export const registerDatasetArgs = z.strictObject({
     .default(STATISTICS_MIN_COHORT_FLOOR),
   /** Statistics requests each requester may make over this dataset. */
   queryBudget: z.number().int().min(1).max(LIMITS.statsQueryBudgetMax).default(LIMITS.statsQueryBudgetDefault),
+});
+
+/** A new version of a dataset's content, prepared (sealed) at its custodian (decision 1260). */
+export const updateDatasetArgs = z.strictObject({
+  datasetId: idSchema,
+  columns: datasetColumnsSchema,
+  cid: cidString,
+  sizeBytes: z.number().int().min(0).max(LIMITS.partSizeBytesMax),
+  recordCount: z.number().int().min(0).max(1e9),
+  commitment: z.string().regex(COMMITMENT_RE, 'must be a 64-hex-digit keyed commitment (HMAC-SHA256)'),
+  mediaType: z.enum(DATASET_MEDIA_TYPES),
+  notAfterMs: timeMs.optional(),
+});
+
+/**
+ * Which part of a dataset a download asks for: columns (CSV header names / Observation codes) and
+ * a 1-based inclusive range of data rows (CSV rows / Bundle entries). Absent: the whole dataset.
+ */
+export const datasetSelectionSchema = z.strictObject({
+  columns: uniqueList(z.string().regex(CODE_RE, 'column codes must match [A-Za-z0-9][A-Za-z0-9_.:-]{0,63}'), LIMITS.datasetColumnsMax)
+    .refine((c) => c.length > 0, 'at least one column')
+    .optional(),
+  rows: z
+    .strictObject({ from: z.number().int().min(1).max(LIMITS.datasetRowsMax), to: z.number().int().min(1).max(LIMITS.datasetRowsMax) })
+    .refine((r) => r.from <= r.to, 'rows needs from <= to')
+    .optional(),
+});
+export type DatasetSelection = z.infer<typeof datasetSelectionSchema>;
+
+export const downloadDatasetArgs = z.strictObject({
+  datasetId: idSchema,
+  purpose: purposeSchema,
+  /** An earlier version (default: the current one). */
+  version: z.number().int().min(1).max(LIMITS.datasetVersionsMax).optional(),
+  selection: datasetSelectionSchema.optional(),
+});
+
+export const listDatasetsArgs = z.strictObject({
+  pageSize: z.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeDefault),
+  bookmark: z.string().max(1024).default(''),
+  /** Case-insensitive text search over name, description and tags. */
+  q: z
+    .string()
+    .max(100)
+    .refine((s) => !hasControl(s, false), 'must be printable text')
+    .optional(),
+  ownerOrg: orgSchema.optional(),
+  /** Default: listed only (withdrawn and deleted listings are hidden from the catalogue); 'all': every state. */
+  status: z.enum([...DATASET_STATUSES, 'all']).default('listed'),
+  type: z.enum(DATASET_TYPES).optional(),
+  tag: z.string().regex(CODE_RE).optional(),
 });
 
 export const histogramSchema = z
@@ -440,4 +519,30 @@ export interface Dataset {
   readonly queryBudget?: number;
   readonly registeredBy: string;
   readonly registeredAtMs: number;
+  // Lifecycle (decision 1260); absent on datasets registered before it: version 1, listed.
+  readonly version?: number;
+  readonly commitment?: string;
+  readonly mediaType?: DatasetMediaType;
+  readonly tags?: readonly string[];
+  readonly status?: DatasetStatus;
+  readonly updatedAtMs?: number;
+  readonly txId?: string;
+  readonly deletedAtMs?: number;
+  readonly deletedBy?: string;
+}
+
+/** One version of a dataset's content as listed on chain (`dsv|<datasetId>|<version 6>`); kept after deletion. */
+export interface DatasetVersion {
+  readonly datasetId: string;
+  readonly version: number;
+  readonly cid: string;
+  /** Absent for a version registered before decision 1260 (the CID is then the only proof). */
+  readonly commitment: string | null;
+  readonly mediaType: DatasetMediaType | null;
+  readonly columns: readonly string[];
+  readonly sizeBytes: number;
+  readonly recordCount: number;
+  readonly txId: string;
+  readonly by: string;
+  readonly atMs: number;
 }

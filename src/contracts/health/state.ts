@@ -19,7 +19,9 @@
 //   ax|owner|<owner>|<applicationId>     applications awaiting / decided by an owner
 //   ax|applicant|<org/id>|<applicationId>
 //   perm|<org/id>|<r|d>|<targetId>|<applicationId>   approved applications (the engine's scan)
-//   ds|<datasetId>                       Dataset listing
+//   ds|<datasetId>                       Dataset listing (its current version; status listed/withdrawn/deleted)
+//   dsv|<datasetId>|<version 6>          every version of a dataset's content: CID, keyed commitment, tx
+//                                        (kept after deletion: the history stays provable, decision 1260)
 //   st|<requestId>                       statistics request and, later, its result
 //   sqb|<datasetId>|<requester org/id>   statistics requests made so far (the query budget, decision 1163)
 //   bmrs|<provider org/id>|<pseudonym>   BMRS session {state, …}
@@ -37,7 +39,7 @@
 import type { ChaincodeStub } from '../stub.ts';
 import { ContractError } from '../runtime.ts';
 import { isBmrsState, type BmrsState } from './bmrs.ts';
-import type { Action, Actor, Application, CareRelation, Consent, Dataset, ErasedEntry, Purpose, RecordEntry, Sensitivity } from './model.ts';
+import type { Action, Actor, Application, CareRelation, Consent, Dataset, DatasetSelection, ErasedEntry, Purpose, RecordEntry, Sensitivity } from './model.ts';
 import { LIMITS, PSEUDONYM_RE } from './model.ts';
 import type { AccessFacts, Decision, Requester } from './rules.ts';
 
@@ -136,6 +138,11 @@ export type AuditOp =
   | 'patient.enrol'
   | 'dataset.register'
   | 'dataset.access'
+  | 'dataset.update'
+  | 'dataset.withdraw'
+  | 'dataset.reopen'
+  | 'dataset.delete'
+  | 'dataset.download'
   | 'access.read'
   | 'access.write'
   | 'access.share'
@@ -173,6 +180,8 @@ export interface AuditEntry {
   readonly ticket?: string | null;
   /** A custodian's served-read entry: the level of the part it served (or could not serve). */
   readonly part?: Sensitivity | null;
+  /** A dataset download: the columns / rows asked for (null: the whole version; decision 1260). */
+  readonly selection?: DatasetSelection | null;
 }
 
 export interface Notification {
@@ -336,7 +345,8 @@ export class HealthTx {
       action,
       purpose,
       reason: null,
-      subject: { kind: 'dataset', datasetId, exists: ds !== undefined, ownerOrg: ds?.ownerOrg ?? '' },
+      // A deleted dataset is gone for every rule (its content is crypto-shredded, decision 1260).
+      subject: { kind: 'dataset', datasetId, exists: ds !== undefined && ds.status !== 'deleted', ownerOrg: ds?.ownerOrg ?? '' },
       care: null,
       consents: [],
       applications: ds ? this.approvedApplications(ref, 'd', datasetId) : [],
@@ -363,7 +373,7 @@ export class HealthTx {
   }
 
   /** The user's approved applications for one target (one scan of all the user's permissions). */
-  private approvedApplications(user: string, kind: 'r' | 'd', targetId: string): Application[] {
+  approvedApplications(user: string, kind: 'r' | 'd', targetId: string): Application[] {
     let all = this.permCache.get(user);
     if (!all) {
       all = scanKeys(this.stub, ['perm', user]).map((k) => {

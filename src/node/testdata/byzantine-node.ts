@@ -87,6 +87,9 @@ function tamper(message: EngineMessage): EngineMessage {
 }
 
 await transport.start();
+// The test waits for this line before loading the network, so that the attack overlaps the load
+// however slowly this process starts on a busy machine.
+process.stdout.write('ready\n');
 const timer = setInterval(() => {
   engine.tick();
   while (engine.hasReady()) {

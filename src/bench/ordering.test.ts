@@ -1,0 +1,78 @@
+// Smoke test of the ordering benchmark (decision 1350), end to end with tiny op counts: 3 real
+// orderer processes (and 3 etcd members when the `etcd` binary exists), 1 and 4 in flight. It
+// checks the shape of the report and that every payload acknowledged was ordered exactly once.
+// It measures nothing: figures come from `medledger bench --ordering` (docs/benchmarks.md).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decodeFields, encodePutRequest, encodeRangeRequest, findEtcd, prefixEnd } from './etcd.ts';
+import { renderOrderingReport, runOrderingBench, type LevelResult } from './ordering.ts';
+
+const etcd = findEtcd();
+const OPS = 40;
+
+function checkLevels(levels: readonly LevelResult[]): void {
+  assert.deepEqual(
+    levels.map((l) => l.concurrency),
+    [1, 4],
+  );
+  for (const l of levels) {
+    assert.equal(l.errors, 0, `no errors at ${l.concurrency} in flight (first: ${l.firstError})`);
+    assert.ok(l.ops >= OPS, `${l.ops} measured payloads at ${l.concurrency} in flight`);
+    assert.ok(l.opsPerSecond > 0 && l.latencyMs.p50 > 0 && l.latencyMs.p99 >= l.latencyMs.p50);
+    assert.equal(l.ordered, l.submitted, `every payload submitted at ${l.concurrency} in flight was ordered`);
+    assert.equal(l.duplicates, 0);
+  }
+}
+
+describe('ordering benchmark', () => {
+  it('protobuf: PutRequest and RangeRequest encode as etcd expects; fields decode back', () => {
+    const put = encodePutRequest(Buffer.from('k'), Buffer.from('vv'));
+    assert.equal(put.toString('hex'), '0a016b12027676');
+    const range = encodeRangeRequest(Buffer.from('a/'), prefixEnd(Buffer.from('a/')), { countOnly: true });
+    assert.equal(range.toString('hex'), '0a02612f1202613048' + '01');
+    const fields = decodeFields(Buffer.concat([put, Buffer.from([0x20, 0xac, 0x02])]));
+    assert.deepEqual(
+      fields.map((f) => [f.no, f.bytes?.toString() ?? f.varint]),
+      [
+        [1, 'k'],
+        [2, 'vv'],
+        [4, 300n],
+      ],
+    );
+  });
+
+  it(
+    `MedLedger${etcd ? ` and etcd ${etcd.version}` : ''}: 1 and 4 in flight, every acknowledged payload ordered exactly once`,
+    { timeout: 180_000 },
+    async (t) => {
+      if (!etcd) t.diagnostic('etcd is not installed (apt-get install etcd-server): the etcd side is skipped, MedLedger runs alone');
+      const report = await runOrderingBench({ concurrency: [1, 4], seconds: 60, warmupSeconds: 0, opsMax: OPS, keepIds: true });
+      checkLevels(report.medledger.levels);
+      const acked = report.medledger.ackedIds!;
+      const ordered = report.medledger.orderedIds!;
+      assert.equal(new Set(acked).size, acked.length, 'no payload acknowledged twice');
+      assert.equal(new Set(ordered).size, ordered.length, 'no payload ordered twice');
+      assert.equal(ordered.length, acked.length, 'the leader ordered exactly the payloads submitted');
+      const orderedSet = new Set(ordered);
+      assert.ok(
+        acked.every((id) => orderedSet.has(id)),
+        'every acknowledged payload is in the ordered log',
+      );
+      assert.ok(report.machine.cores >= 1 && report.machine.node.startsWith('v'));
+      if (etcd) {
+        assert.ok(report.etcd, 'etcd measured');
+        checkLevels(report.etcd.levels);
+        assert.equal(report.machine.etcd, etcd.version);
+        assert.equal(new Set(report.etcd.ackedIds).size, report.etcd.ackedIds!.length);
+      } else {
+        assert.equal(report.etcd, null);
+        assert.match(report.notes.join('\n'), /etcd is not installed/);
+      }
+      const table = renderOrderingReport(report);
+      assert.match(table, /^in flight +MedLedger ops\/s +p50 ms +p99 ms +CPU ms\/op +etcd ops\/s/m);
+      assert.match(table, /^1 +\d+/m);
+      assert.match(table, /^4 +\d+/m);
+      assert.match(table, /machine: .*cores, node v/);
+    },
+  );
+});

@@ -1,0 +1,85 @@
+// `medledger bench --ordering` (also `medledger bench ordering`): the ordering service alone
+// against etcd 3.4, measured in the same run (src/bench/ordering.ts, decision 1350). main.ts
+// routes `bench` here instead of to bench.ts when the command line asks for the ordering bench.
+import type { Command } from 'commander';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ORDERING_CONCURRENCY_DEFAULT, renderOrderingReport, runOrderingBench } from '../../bench/ordering.ts';
+import { CliError, jsonReplacer, makeOutput, parseIntList, parseNonNegativeInt, parsePositiveInt } from '../output.ts';
+import type { CommandContext } from '../context.ts';
+
+interface Flags {
+  readonly ordering?: boolean;
+  readonly concurrency: string;
+  readonly seconds: string;
+  readonly warmup: string;
+  readonly ops?: string;
+  readonly etcd: boolean;
+  readonly etcdBinary?: string;
+  readonly drive: string;
+  readonly eagerCut: string;
+  readonly tickMs: string;
+  readonly lazyCommit?: boolean;
+  readonly json?: boolean | string;
+}
+
+export function register(program: Command, ctx: CommandContext): void {
+  program
+    .command('bench')
+    .description('The ordering service alone (3 Raft orderer processes, fsync on) against etcd 3.4 in the same run: payloads ordered/s, p50/p99')
+    .argument('[what]', '"ordering" (same as --ordering)')
+    .option('--ordering', 'run the ordering benchmark')
+    .option('--concurrency <list>', 'payloads in flight, one level each (comma-separated)', ORDERING_CONCURRENCY_DEFAULT.join(','))
+    .option('--seconds <n>', 'measured seconds per level', '5')
+    .option('--warmup <n>', 'unmeasured seconds per level before it', '1')
+    .option('--ops <n>', 'stop each level after this many measured payloads (small runs)')
+    .option('--no-etcd', 'measure MedLedger alone even when etcd is installed')
+    .option('--etcd-binary <path>', 'the etcd binary (default: etcd on PATH, or $MEDLEDGER_ETCD)')
+    .option('--drive <mode>', 'MedLedger driver: immediate (drive after each input, as the node does) | coalesced (once per event-loop turn)', 'immediate')
+    .option(
+      '--eager-cut <n>',
+      'Raft eagerCutUncommittedMax: cut a partial batch at once while fewer entries are uncommitted (0: wait for the cutter timeout)',
+      '1',
+    )
+    .option('--lazy-commit', "Raft syncCommitIndex false: a commit-only hard state is not fsync'd on its own (not the node default)")
+    .option('--tick-ms <ms>', 'Raft tick (election timeout 10 ticks, heartbeat 1: etcd’s defaults at 100 ms)', '100')
+    .option('--json [file]', 'print the report as JSON, or write it to this file (e.g. docs/results/bench-ordering.json) and print the table')
+    .action(async (what: string | undefined, flags: Flags) => {
+      const toStdout = flags.json === true;
+      const out = makeOutput(toStdout);
+      if (what !== undefined && what !== 'ordering') throw new CliError(`unknown benchmark "${what}" (this form runs: bench ordering, or bench --ordering)`, 2);
+      if (flags.drive !== 'immediate' && flags.drive !== 'coalesced') throw new CliError(`--drive must be immediate or coalesced, got "${flags.drive}"`, 2);
+      const concurrency = parseIntList('concurrency', flags.concurrency, 10_000);
+      const seconds = parsePositiveInt('seconds', flags.seconds, 3600);
+      const warmup = parseNonNegativeInt('warmup', flags.warmup, 600);
+      const report = await runOrderingBench({
+        concurrency,
+        seconds,
+        warmupSeconds: warmup,
+        ...(flags.ops !== undefined ? { opsMax: parsePositiveInt('ops', flags.ops, 100_000_000) } : {}),
+        noEtcd: !flags.etcd,
+        ...(flags.etcdBinary !== undefined ? { etcdBinary: flags.etcdBinary } : {}),
+        drive: flags.drive,
+        eagerCut: parseNonNegativeInt('eager-cut', flags.eagerCut, 1_000_000),
+        tickMs: parsePositiveInt('tick-ms', flags.tickMs, 10_000),
+        lazyCommit: flags.lazyCommit === true,
+        progress: (line) => {
+          if (!toStdout) process.stderr.write(`${line}\n`);
+        },
+      });
+      if (typeof flags.json === 'string') {
+        const file = resolve(flags.json);
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, `${JSON.stringify({ command: `medledger ${process.argv.slice(2).join(' ')}`, ...report }, jsonReplacer, 2)}\n`);
+        out.info(`results written to ${file}`);
+      }
+      out.result(report, () => renderOrderingReport(report));
+      const broken = [report.medledger, ...(report.etcd ? [report.etcd] : [])].flatMap((s) =>
+        s.levels.filter((l) => l.ops === 0 || l.duplicates > 0 || l.ordered < l.submitted - l.errors).map((l) => `${s.system} at ${l.concurrency} in flight`),
+      );
+      if (broken.length > 0) {
+        out.error(`payloads lost, duplicated or none ordered: ${broken.join(', ')}`);
+        ctx.exitCode = 1;
+      }
+    });
+}
