@@ -43,6 +43,8 @@ describe('served-read journal', () => {
     const path = join(tmp.dir, 'j1.sqlite');
     const j = new ServedReadJournal<{ n: number }>(path, 10);
     const ids = [1, 2, 3].map((n) => j.append({ n }));
+    // While open, SQLite's side files hold the same entries: private too.
+    for (const side of [`${path}-wal`, `${path}-shm`]) assert.equal(statSync(side).mode & 0o077, 0, `${side} private to the node`);
     assert.equal(new Set(ids).size, 3);
     assert.ok(ids.every((id) => /^[0-9a-f]{32}$/.test(id)));
     j.close();

@@ -9,7 +9,7 @@
 // Bounded: at `capacity` pending events append refuses, and the service then refuses to serve —
 // fail closed, no unaudited reads.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { toHex } from '../codec/index.ts';
 
@@ -39,15 +39,17 @@ export class ServedReadJournal<T extends object> {
     readonly capacity = JOURNAL_CAPACITY_DEFAULT,
   ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`journal capacity must be a positive integer, got ${capacity}`);
-    const fresh = !existsSync(path);
+    // Who read which record is itself sensitive: the journal is readable by the node only. The
+    // file is made private before SQLite opens it, because SQLite gives its -wal and -shm files
+    // the main file's mode at creation (tightening afterwards left them world-readable).
+    if (!existsSync(path)) writeFileSync(path, '', { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS served_reads (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, created_at_ms INTEGER NOT NULL)',
     );
-    // Who read which record is itself sensitive: the journal is readable by the node only.
-    if (fresh) chmodSync(path, 0o600);
     this.insert = this.db.prepare('INSERT INTO served_reads (event_id, body, created_at_ms) VALUES (?, ?, ?)');
     this.countStmt = this.db.prepare('SELECT COUNT(*) AS n FROM served_reads');
     this.oldest = this.db.prepare('SELECT event_id, body, created_at_ms FROM served_reads ORDER BY seq LIMIT ?');
