@@ -45,7 +45,10 @@ export const COMMAND_MODULES: ReadonlyArray<{ readonly commands: Readonly<Record
     load: () => import('./commands/status.ts'),
   },
   {
-    commands: { bench: 'Drive real nodes through the REST gateway: committed tx/s, latency p50/p99, and the signature ceiling of this machine' },
+    commands: {
+      bench:
+        'Drive real nodes through the REST gateway: committed tx/s, latency p50/p99, and the signature ceiling of this machine. `medledger bench --ordering` measures the ordering service alone against etcd (see its --help)',
+    },
     load: () => import('./commands/bench.ts'),
   },
   { commands: { record: 'Health records: encrypted off chain at the custodian, registered on chain' }, load: () => import('./commands/record.ts') },
