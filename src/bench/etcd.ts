@@ -3,6 +3,7 @@
 // over mutual TLS with the same certificates the MedLedger orderers use, and a lean client of
 // etcd's v3 gRPC API: HTTP/2 with many streams per connection, PutRequest hand-encoded in
 // protobuf (two length-delimited fields), no gRPC library.
+import { stopChildren } from './children.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -242,20 +243,7 @@ export async function startEtcdCluster(o: { binary: string; version: string; dir
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
-            c.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            c.kill('SIGTERM');
-          }),
-      ),
-    );
+    await stopChildren(children, (c) => c.kill('SIGTERM'));
   };
   const leaderUrl = async (): Promise<string> => {
     const statuses = await Promise.all(

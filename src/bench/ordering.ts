@@ -4,6 +4,7 @@
 // same run, on the same machine, with the same load: closed-loop clients keeping N 256-byte
 // payloads in flight over HTTP/2 to the leader, for each N in turn. Reported per N: payloads
 // ordered (committed by the Raft log and applied at the leader) per second, latency p50/p99.
+import { stopChildren } from './children.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
 import { randomBytes } from 'node:crypto';
@@ -305,20 +306,8 @@ async function startMedLedgerCluster(
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
-            c.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            c.stdin!.end();
-          }),
-      ),
-    );
+    // An orderer process exits when its stdin closes (ordering-node.ts).
+    await stopChildren(children, (c) => c.stdin!.end());
   };
   let listening: Array<{ p2pPort: number; clientPort: number }>;
   try {
