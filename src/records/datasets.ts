@@ -81,6 +81,31 @@ export interface DatasetDownload {
 
 type ChainDataset = { cid: string; ownerOrg: string; version?: number; status?: string };
 
+/** A dataset version sealed and held here, waiting for its listing transaction. */
+export interface PreparedDataset {
+  readonly cid: string;
+  readonly sizeBytes: number;
+  readonly columns: string[];
+  readonly recordCount: number;
+  readonly commitment: string;
+  readonly mediaType: 'text/csv' | 'application/fhir+json';
+  readonly version: number;
+  readonly expiresAtMs: number;
+}
+
+/** What a listing transaction (registerDataset, updateDataset) says of a prepared version. */
+function onChainVersion(p: PreparedDataset) {
+  return {
+    columns: p.columns,
+    cid: p.cid,
+    sizeBytes: p.sizeBytes,
+    recordCount: p.recordCount,
+    commitment: p.commitment,
+    mediaType: p.mediaType,
+    notAfterMs: p.expiresAtMs,
+  };
+}
+
 export class DatasetCustodian {
   private readonly node: MedLedgerNode;
   private readonly blobs: BlobStore;
@@ -126,16 +151,7 @@ export class DatasetCustodian {
     mediaType: 'text/csv' | 'application/fhir+json';
     preparedBy?: string;
     version?: number;
-  }): Promise<{
-    cid: string;
-    sizeBytes: number;
-    columns: string[];
-    recordCount: number;
-    commitment: string;
-    mediaType: 'text/csv' | 'application/fhir+json';
-    version: number;
-    expiresAtMs: number;
-  }> {
+  }): Promise<PreparedDataset> {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(a.datasetId))
       throw new RecordError(`invalid dataset id ${JSON.stringify(a.datasetId.slice(0, 80))}`, 'INVALID_CONTENT');
     if (a.bytes.byteLength > CONTENT_BYTES_MAX) throw new RecordError(`dataset ${a.datasetId} exceeds ${CONTENT_BYTES_MAX} bytes`, 'INVALID_CONTENT');
@@ -309,13 +325,7 @@ export class DatasetCustodian {
       datasetId: a.datasetId,
       name: a.name,
       description: a.description ?? '',
-      columns: p.columns,
-      cid: p.cid,
-      sizeBytes: p.sizeBytes,
-      recordCount: p.recordCount,
-      commitment: p.commitment,
-      mediaType: p.mediaType,
-      notAfterMs: p.expiresAtMs,
+      ...onChainVersion(p),
       ...(a.tags !== undefined ? { tags: a.tags } : {}),
       open: a.open ?? true,
       ...(a.minCohort !== undefined ? { minCohort: a.minCohort } : {}),
@@ -340,13 +350,7 @@ export class DatasetCustodian {
     try {
       const r = await caller.submit('updateDataset', {
         datasetId: a.datasetId,
-        columns: p.columns,
-        cid: p.cid,
-        sizeBytes: p.sizeBytes,
-        recordCount: p.recordCount,
-        commitment: p.commitment,
-        mediaType: p.mediaType,
-        notAfterMs: p.expiresAtMs,
+        ...onChainVersion(p),
       });
       return { txId: r.txId, ...r.payload };
     } catch (err) {
