@@ -268,7 +268,12 @@ export class MedLedgerNode implements NodeServices {
   private onOrdererEvent(event: string, detail: Record<string, unknown>): void {
     if (event === 'storage-failure') {
       this.fatal = new Error(String(detail.reason));
-      this.log.fatal(detail, 'storage failure: the consensus write-ahead log could not be written durably; the node stops');
+      this.log.fatal(
+        detail,
+        detail['store'] === 'blocks'
+          ? 'storage failure: a block could not be written durably; the node stops'
+          : 'storage failure: the consensus write-ahead log could not be written durably; the node stops',
+      );
       for (const h of this.fatalHandlers) h(this.fatal);
       return;
     }

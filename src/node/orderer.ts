@@ -48,7 +48,7 @@ import { directoryVerifier, keyPairSigner, parsePrivateKey, sign } from '../cryp
 import type { VerifyFn } from '../ledger/sigcache.ts';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { blockHash, buildHeader, dataHash, decodeBlock, encodeBlock, ordererSignedBytes, type Block, type BlockHeader } from '../ledger/block.ts';
-import { BlockStore } from '../ledger/blockstore.ts';
+import { BlockStore, BlockStoreError } from '../ledger/blockstore.ts';
 import { configOfGenesis, mspConfigOf, type ConsortiumConfig } from '../ledger/config.ts';
 import { LEDGER_LIMITS } from '../ledger/limits.ts';
 import type { ValidationCode } from '../ledger/codes.ts';
@@ -304,10 +304,17 @@ export class Orderer {
 
   tick(): void {
     if (this.closed) return;
-    this.engine.tick();
-    this.reconfigureEngine();
-    this.drive();
-    this.observeView();
+    try {
+      this.engine.tick();
+      this.reconfigureEngine();
+      this.drive();
+      this.observeView();
+    } catch (err) {
+      // A storage failure was reported to the owner (who stops the process); rethrowing it from a
+      // timer would only replace that orderly stop with an uncaught-exception crash.
+      if (this.storageFailed) return;
+      throw err;
+    }
   }
 
   /** Transactions admitted by this orderer and not yet in a block. */
@@ -452,6 +459,9 @@ export class Orderer {
     }
   }
 
+  /** Set once a durable write failed and was reported: the orderer is closed for good. */
+  private storageFailed = false;
+
   private drive(): void {
     if (this.driving) return; // re-entrant call from inside the loop: the loop picks the work up
     this.driving = true;
@@ -464,13 +474,26 @@ export class Orderer {
           // A failed durable write: nothing of this Ready may leave the node, and the engine must
           // not advance past state that is not on disk. The orderer stops for good; the owner is
           // told (the node process exits) and a restart recovers from the WAL as written.
+          this.storageFailed = true;
           this.close();
-          this.onEvent('storage-failure', { reason: (err as Error).message });
+          this.onEvent('storage-failure', { store: 'wal', reason: (err as Error).message });
           throw err;
         }
         for (const m of rd.messages) this.send(m.to, m.message);
         if (rd.restore) this.beginRestore(rd.restore.height, rd.restore.digest);
-        for (const decided of rd.decided) this.onDecided(decided);
+        try {
+          for (const decided of rd.decided) this.onDecided(decided);
+        } catch (err) {
+          // The orderer's block store failed to write a decided block: the same rule as the WAL
+          // (never carried past). Reported here, whichever path (tick or message) was driving, so
+          // the node stops with the reason instead of a later call tripping over the failed store.
+          if (err instanceof BlockStoreError) {
+            this.storageFailed = true;
+            this.close();
+            this.onEvent('storage-failure', { store: 'blocks', reason: err.message });
+          }
+          throw err;
+        }
         this.engine.advance(rd);
       }
     } finally {

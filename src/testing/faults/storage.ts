@@ -4,7 +4,9 @@
 //   fsync-fail:<target>:<n>  the n-th fsync of a <target> file fails with EIO (a dying disk);
 //   torn-write:<target>:<n>  the n-th write to a <target> file writes half its bytes, then the
 //                            process is killed (power lost mid-write);
-// <target> is `wal` (the consensus write-ahead log) or `blocks` (the block store's segments).
+// <target> is `wal` (the consensus write-ahead log), `blocks` (any block store's segments), or
+// `orderer-blocks` / `peer-blocks` (only the orderer's, only the ledger's: which one a `blocks`
+// count lands on depends on timing, and each has its own failure path).
 // It replaces node:fs's writeSync/fsyncSync/openSync/closeSync and re-syncs the ESM named exports
 // (module.syncBuiltinESMExports), so the product's own `import { fsyncSync } from 'node:fs'` calls
 // go through here unchanged.
@@ -12,11 +14,19 @@ import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 
 const spec = process.env.MEDLEDGER_FAULT_STORAGE ?? '';
-const m = /^(fsync-fail|torn-write):(wal|blocks):(\d+)$/.exec(spec);
-if (spec !== '' && !m) throw new Error(`MEDLEDGER_FAULT_STORAGE: expected <fsync-fail|torn-write>:<wal|blocks>:<n>, got ${spec}`);
+const m = /^(fsync-fail|torn-write):(wal|blocks|orderer-blocks|peer-blocks):(\d+)$/.exec(spec);
+if (spec !== '' && !m) throw new Error(`MEDLEDGER_FAULT_STORAGE: expected <fsync-fail|torn-write>:<wal|blocks|orderer-blocks|peer-blocks>:<n>, got ${spec}`);
 if (m) {
   const [, kind, target, nth] = m;
-  const matches = (path: string): boolean => (target === 'wal' ? /wal\.log$/.test(path) : /blocks-\d+\.bin$/.test(path));
+  const segment = /blocks-\d+\.bin$/;
+  const inOrderer = /[/\\]orderer[/\\]blocks[/\\]/;
+  const matches = (path: string): boolean => {
+    if (target === 'wal') return /wal\.log$/.test(path);
+    if (!segment.test(path)) return false;
+    if (target === 'orderer-blocks') return inOrderer.test(path);
+    if (target === 'peer-blocks') return !inOrderer.test(path);
+    return true;
+  };
   const paths = new Map<number, string>();
   let count = 0;
   const real = { openSync: fs.openSync, closeSync: fs.closeSync, writeSync: fs.writeSync, fsyncSync: fs.fsyncSync };

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MedLedgerApiError } from '../../../src/sdk/client.ts';
-import type { ConsoleTestbed } from '../harness.ts';
+import { waitOrExplain, type ConsoleTestbed } from '../harness.ts';
 
 export function labTests(tb: () => ConsoleTestbed): void {
   describe('Consensus lab page', () => {
@@ -14,9 +14,10 @@ export function labTests(tb: () => ConsoleTestbed): void {
       await page.getByLabel('Seeds').fill('2');
       await page.getByLabel('Simulated seconds per seed').fill('5');
       await page.getByRole('button', { name: 'Run simulation' }).click();
-      await page.getByTestId('lab-progress').waitFor();
+      // On failure these say what the page showed instead (an error alert, a form left unsent).
+      await waitOrExplain(page, page.getByTestId('lab-progress'), 60_000);
       const result = page.getByTestId('lab-result');
-      await result.waitFor({ timeout: 120_000 });
+      await waitOrExplain(page, result, 120_000);
       assert.equal(await page.getByTestId('lab-verdict').textContent(), 'no violation');
       const job = await tb()
         .sdk('Hospital2', 'researcher1')
