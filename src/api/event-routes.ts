@@ -128,7 +128,8 @@ export function registerEventRoutes(app: FastifyInstance, who: (req: FastifyRequ
     raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
-      connection: 'keep-alive',
+      // HTTP/2 forbids connection-specific headers (its streams are multiplexed on one session).
+      ...(req.raw.httpVersionMajor === 2 ? {} : { connection: 'keep-alive' }),
       'x-accel-buffering': 'no',
     });
     streams.add(raw);

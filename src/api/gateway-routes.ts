@@ -1,7 +1,8 @@
 // The gateway's routes (Fabric's flow at the edge, decisions 1001, 1006, 1007): evaluate, endorse
 // (the endorsers chosen among the reachable ones, replaced when they fail, hedged when silent),
 // submit with an honest outcome, commit status by txId, and blocks.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encode, toHex, type Bytes } from '../codec/index.ts';
 import { verify } from '../crypto/index.ts';
 import { evaluatePolicy, type Identity } from '../identity/index.ts';
@@ -26,8 +27,10 @@ import {
   SignedProposalRequest,
   SubmitBatchRequest,
   SubmitRequest,
+  TxStatusesRequest,
   TxStatusParams,
   WaitQuery,
+  type TxResultT,
   type BlockResponseT,
   type EndorseResponseT,
   type SubmitBatchResponseT,
@@ -313,7 +316,7 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
     return submitOne(envelope, tx, waitMs);
   });
 
-  const decodeBatchInput = (body: unknown): { items: Array<{ envelope: Bytes; tx: ParsedTx }>; waitMs: number } =>
+  const decodeBatchInput = (body: unknown): { items: Array<{ envelope: Bytes; tx: ParsedTx }>; waitMs: number; stream: boolean } =>
     decodeOnce(body, (b) => {
       const parsed = parseInput(SubmitBatchRequest, b, 'body');
       const items = parsed.envelopes.map((text, i) => {
@@ -325,7 +328,7 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
           throw err;
         }
       });
-      return { items, waitMs: parsed.waitMs ?? 0 };
+      return { items, waitMs: parsed.waitMs ?? 0, stream: parsed.stream ?? false };
     });
   ctx.signedBodyRoute?.('/v1/submit/batch', (body, nowMs) => {
     const { items } = decodeBatchInput(body);
@@ -343,8 +346,8 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
   // Many transactions in one request (issue 13): every envelope must be the caller's and verify,
   // else nothing is broadcast (400/403 naming the first bad one); then each goes its own way and
   // gets its own status or error, in order.
-  app.post('/v1/submit/batch', async (req): Promise<SubmitBatchResponseT> => {
-    const { items, waitMs } = decodeBatchInput(req.body);
+  app.post('/v1/submit/batch', async (req, reply): Promise<SubmitBatchResponseT | FastifyReply> => {
+    const { items, waitMs, stream } = decodeBatchInput(req.body);
     const me = who(req);
     items.forEach(({ tx }, i) => {
       try {
@@ -354,15 +357,54 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
         throw err;
       }
     });
-    const settled = await Promise.allSettled(items.map(({ envelope, tx }) => submitOne(envelope, tx, waitMs)));
-    return {
-      results: settled.map((r, i) => {
-        if (r.status === 'fulfilled') return r.value;
-        const e = r.reason instanceof ApiError ? r.reason : new ApiError(500, 'INTERNAL', 'internal error (logged on the node)');
-        if (!(r.reason instanceof ApiError)) log.error({ reason: (r.reason as Error)?.message }, 'api: batch submit item failed');
-        return { txId: items[i]!.tx.proposal.txId, error: { code: e.code, message: e.message } };
-      }),
+    const results = items.map(({ envelope, tx }) => ({ txId: tx.proposal.txId, result: submitOne(envelope, tx, waitMs) }));
+    if (stream) return sendResultLines(reply, results);
+    const settled = await Promise.all(
+      results.map(({ txId, result }) =>
+        result.then(
+          (s): TxResultT => s,
+          (err: unknown) => resultOfError(txId, err),
+        ),
+      ),
+    );
+    return { results: settled };
+  });
+
+  /** Why a transaction has no status in a batch answer: the ApiError's code and message (else logged, INTERNAL). */
+  function resultOfError(txId: string, err: unknown): TxResultT {
+    if (err instanceof ApiError) return { txId, error: { code: err.code, message: err.message } };
+    log.error({ reason: (err as Error)?.message }, 'api: batch item failed');
+    return { txId, error: { code: 'INTERNAL', message: 'internal error (logged on the node)' } };
+  }
+
+  /**
+   * Commit status as a stream, not a poll (issue 13, decision 1311): one application/x-ndjson
+   * line per transaction as soon as its result is known, the answer ending after the last. The
+   * request stays in flight (and counted) until then; a client that goes away ends it.
+   */
+  function sendResultLines(reply: FastifyReply, results: ReadonlyArray<{ txId: string; result: Promise<TxStatusT> }>): FastifyReply {
+    const out = new PassThrough();
+    let left = results.length;
+    const line = (value: TxResultT): void => {
+      if (!out.destroyed && !out.writableEnded) out.write(`${JSON.stringify(value)}\n`);
+      left -= 1;
+      if (left === 0 && !out.destroyed) out.end();
     };
+    for (const { txId, result } of results)
+      result.then(
+        (s) => line(s),
+        (err: unknown) => line(resultOfError(txId, err)),
+      );
+    return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(out);
+  }
+
+  // Many transactions' commit status in one request, streamed as they commit (decision 1311).
+  app.post('/v1/tx/statuses', async (req, reply) => {
+    const { txIds, waitMs } = parseInput(TxStatusesRequest, req.body, 'body');
+    return sendResultLines(
+      reply,
+      txIds.map((txId) => ({ txId, result: waitStatus(txId, waitMs ?? 0) })),
+    );
   });
 
   /** Broadcast one checked transaction (or answer from its txId) and, with waitMs, wait for its commit. */

@@ -40,7 +40,9 @@ import {
   SubmitBatchRequest,
   SubmitBatchResponse,
   SubmitRequest,
+  TxResult,
   TxStatus,
+  TxStatusesRequest,
   TxStatusParams,
   WaitQuery,
   WhoAmIResponse,
@@ -59,7 +61,8 @@ export interface RouteSpec {
   readonly params?: z.ZodType;
   readonly query?: z.ZodType;
   readonly response: z.ZodType;
-  readonly responseType?: 'json' | 'sse';
+  /** sse: text/event-stream; ndjson: application/x-ndjson, one `response` per line (the 200 answer). */
+  readonly responseType?: 'json' | 'sse' | 'ndjson';
   readonly errors: readonly number[];
 }
 
@@ -151,11 +154,23 @@ export const ROUTES = {
   submitBatch: {
     method: 'POST',
     path: '/v1/submit/batch',
-    summary: "Hand several signed transaction envelopes (all the caller's) to the ordering service in one request; one status or error each",
+    summary:
+      "Hand several signed transaction envelopes (all the caller's) to the ordering service in one request; one status or error each (stream: true — application/x-ndjson, one TxResult line each as it is known)",
     auth: true,
     body: SubmitBatchRequest,
     response: SubmitBatchResponse,
     errors: [...COMMON_ERRORS, 403],
+  },
+  txStatuses: {
+    method: 'POST',
+    path: '/v1/tx/statuses',
+    summary:
+      'The commit status of many transactions in one request, streamed: application/x-ndjson, one TxResult line per txId as it commits (or its COMMIT_TIMEOUT / TX_NOT_FOUND error), in commit order; the answer ends after the last',
+    auth: true,
+    body: TxStatusesRequest,
+    response: TxResult,
+    responseType: 'ndjson',
+    errors: [...COMMON_ERRORS],
   },
   txStatus: {
     method: 'GET',
@@ -308,7 +323,9 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
                 'text/event-stream': { schema: { type: 'string' }, 'x-event-data': { block: jsonSchema(BlockEvent), contract: jsonSchema(ContractEventData) } },
               },
             }
-          : { description: 'OK', content: { 'application/json': { schema: jsonSchema(r.response) } } },
+          : r.responseType === 'ndjson'
+            ? { description: 'application/x-ndjson: one JSON value per line', content: { 'application/x-ndjson': { schema: jsonSchema(r.response) } } }
+            : { description: 'OK', content: { 'application/json': { schema: jsonSchema(r.response) } } },
     };
     for (const code of r.errors) responses[code] = { description: 'error', content: { 'application/json': { schema: jsonSchema(ErrorBody) } } };
     paths[path] ??= {};

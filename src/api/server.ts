@@ -9,8 +9,8 @@
 // status that says whose problem it is. The server holds no keys but the node's TLS key: the
 // client signs its proposal and its transaction itself (the server cannot forge either).
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { constants as http2Constants, createSecureServer as createHttp2SecureServer, type Http2SecureServer } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { type Identity } from '../identity/index.ts';
 import { encodeConfig } from '../ledger/config.ts';
@@ -65,6 +65,19 @@ export interface ApiServer {
 
 const BODY_LIMIT_BYTES_MIN = 1024;
 
+/**
+ * HTTP/2 limits of the API listener (decision 1310). Streams per session bound what one connection
+ * can ask at once (the in-flight limits of edge.ts still bound each user); a session idle this long
+ * is closed gracefully (GOAWAY: its open streams finish); a stream must have sent its whole request
+ * within the request timeout, as HTTP/1.1's requestTimeout demands of a request.
+ */
+export const HTTP2_LIMITS = {
+  maxConcurrentStreams: 128,
+  maxHeaderListBytes: 16 * 1024,
+  sessionIdleTimeoutMs: 60_000,
+  requestTimeoutMs: 30_000,
+} as const;
+
 export async function startApiServer(services: NodeServices, opts: ApiServerOptions): Promise<ApiServer> {
   if (!Number.isInteger(opts.bodyLimitBytes) || opts.bodyLimitBytes < BODY_LIMIT_BYTES_MIN)
     throw new RangeError(`bodyLimitBytes must be an integer >= ${BODY_LIMIT_BYTES_MIN}`);
@@ -77,23 +90,29 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
   // request accepted on one is a replay on the other).
   let consoleServer: HttpServer | null = null;
   const app = Fastify({
-    serverFactory: (handler) => {
+    // HTTP/2 with TLS, HTTP/1.1 on the same port for clients that do not speak h2 (curl --http1.1,
+    // old SDKs): ALPN picks (decision 1310). Routes, hooks and signatures see the same request.
+    http2: true,
+    serverFactory: (h2Handler) => {
+      // Fastify's one handler serves h2 compatibility requests and node:http's alike.
+      const handler = h2Handler as unknown as (req: IncomingMessage, res: ServerResponse) => void;
       if (opts.console?.listen) {
         consoleServer = createHttpServer((req: IncomingMessage, res: ServerResponse) => handler(req, res));
         consoleServer.requestTimeout = 30_000;
         consoleServer.keepAliveTimeout = 10_000;
       }
-      return createHttpsServer({ cert: opts.tls.certChainPem, key: opts.tls.keyPem, minVersion: 'TLSv1.2' }, handler);
+      return secureServer(opts.tls, handler);
     },
     bodyLimit: opts.bodyLimitBytes,
     logger: false,
     routerOptions: { maxParamLength: 128 },
     connectionTimeout: 0,
-    requestTimeout: 30_000,
-    keepAliveTimeout: 10_000,
     forceCloseConnections: true,
     return503OnClosing: true,
-  });
+    // The routes are typed against node:http's request and response; HTTP/2's compatibility
+    // objects (Http2ServerRequest/Response) offer what they use (headers, url, socket, writeHead,
+    // write, end, 'close'), and an HTTP/1.1 connection on this listener gets node:http's own.
+  }) as unknown as FastifyInstance;
 
   const edge = installEdge(app, { services, limits, clock, log, bodyLimitBytes: opts.bodyLimitBytes });
   const who = edge.who;
@@ -194,4 +213,51 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
       await app.close();
     },
   };
+}
+
+/**
+ * The API listener: HTTP/2 over TLS with HTTP/1.1 allowed, its limits set (HTTP2_LIMITS), and
+ * `closeAllConnections` (which fastify calls on close with forceCloseConnections) destroying every
+ * TLS connection, h2 session or HTTP/1.1 socket alike.
+ */
+function secureServer(tls: ApiServerOptions['tls'], handler: (req: IncomingMessage, res: ServerResponse) => void): Http2SecureServer {
+  const server = createHttp2SecureServer(
+    {
+      cert: tls.certChainPem,
+      key: tls.keyPem,
+      minVersion: 'TLSv1.2',
+      allowHTTP1: true,
+      maxSessionMemory: 16,
+      settings: { maxConcurrentStreams: HTTP2_LIMITS.maxConcurrentStreams, maxHeaderListSize: HTTP2_LIMITS.maxHeaderListBytes },
+    },
+    handler as unknown as Parameters<typeof createHttp2SecureServer>[1],
+  );
+  // The HTTP/1.1 side (allowHTTP1) reads these as an http.Server does.
+  const h1 = server as unknown as { requestTimeout: number; keepAliveTimeout: number; headersTimeout: number };
+  h1.requestTimeout = HTTP2_LIMITS.requestTimeoutMs;
+  h1.headersTimeout = 20_000;
+  h1.keepAliveTimeout = 10_000;
+  server.on('session', (session) => {
+    session.setTimeout(HTTP2_LIMITS.sessionIdleTimeoutMs, () => session.close());
+  });
+  server.on('stream', (stream, _headers, flags) => {
+    // Slow-request guard: the whole request body within the request timeout; once it is in (or
+    // when there is none), the answer may take as long as the route allows (a commit wait, an
+    // event stream).
+    if ((flags & http2Constants.NGHTTP2_FLAG_END_STREAM) !== 0) return;
+    stream.setTimeout(HTTP2_LIMITS.requestTimeoutMs, () => stream.close(http2Constants.NGHTTP2_CANCEL));
+    stream.once('end', () => stream.setTimeout(0));
+  });
+  const sockets = new Set<Socket>();
+  server.on('secureConnection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  Object.assign(server, {
+    closeAllConnections(): void {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+  });
+  return server;
 }

@@ -153,23 +153,46 @@ export const SubmitBatchRequest = z
       .max(SUBMIT_BATCH_MAX)
       .meta({ description: `1 to ${SUBMIT_BATCH_MAX} DAG-CBOR TxEnvelopes, base64, all created (and signed) by the caller` }),
     waitMs: z.number().int().min(0).max(WAIT_MS_MAX).optional().meta({ description: 'wait up to this long for every commit (0: return once ordered)' }),
+    stream: z.boolean().optional().meta({
+      description:
+        'true: answer application/x-ndjson, one TxResult line per envelope as soon as it is known (committed, or failed), in the order they settle; false (default): one JSON SubmitBatchResponse when all are known',
+    }),
   })
   .strict();
 
+/** A transaction's status, or why this request has none for it (the others are unaffected). */
+export const TxResult = z.union([
+  TxStatus,
+  z
+    .object({ txId: TxId, error: z.object({ code: z.string(), message: z.string() }) })
+    .meta({ description: 'this transaction failed, or its status is not known within the wait; the others are unaffected' }),
+]);
+
 export const SubmitBatchResponse = z
   .object({
-    results: z
-      .array(
-        z.union([
-          TxStatus,
-          z
-            .object({ txId: TxId, error: z.object({ code: z.string(), message: z.string() }) })
-            .meta({ description: 'this transaction failed; the others are unaffected' }),
-        ]),
-      )
-      .meta({ description: 'one per envelope, in order' }),
+    results: z.array(TxResult).meta({ description: 'one per envelope, in order' }),
   })
   .meta({ id: 'SubmitBatchResponse' });
+
+/** Transactions one POST /v1/tx/statuses may ask about. */
+export const TX_STATUSES_MAX = 1024;
+
+export const TxStatusesRequest = z
+  .object({
+    txIds: z
+      .array(TxId)
+      .min(1)
+      .max(TX_STATUSES_MAX)
+      .meta({ description: `1 to ${TX_STATUSES_MAX} transaction ids` }),
+    waitMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(WAIT_MS_MAX)
+      .optional()
+      .meta({ description: 'wait up to this long for each commit (0: answer at once; TX_NOT_FOUND for those not committed)' }),
+  })
+  .strict();
 
 export const TxStatusParams = z.object({ txId: TxId }).strict();
 export const WaitQuery = z.object({ waitMs: WaitMs.optional() }).strict();
@@ -383,6 +406,7 @@ export type ConfigResponseT = z.infer<typeof ConfigResponse>;
 export type EndorseResponseT = z.infer<typeof EndorseResponse>;
 export type TxStatusT = z.infer<typeof TxStatus>;
 export type SubmitBatchResponseT = z.infer<typeof SubmitBatchResponse>;
+export type TxResultT = z.infer<typeof TxResult>;
 export type BlockResponseT = z.infer<typeof BlockResponse>;
 export type BlockEventT = z.infer<typeof BlockEvent>;
 export type ContractEventT = z.infer<typeof ContractEventData>;

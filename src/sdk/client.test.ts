@@ -44,7 +44,8 @@ describe('MedLedgerClient connection reuse', () => {
 
   function client(): MedLedgerClient {
     const user = consortium.users[0]!;
-    return new MedLedgerClient({ url, certPem: user.certPem, keyPem: user.keyPem, caPem: consortium.root.certPem });
+    // This HTTP/1.1-only server plays a node behind an HTTP/1.1 proxy: the keep-alive pool's retry.
+    return new MedLedgerClient({ url, certPem: user.certPem, keyPem: user.keyPem, caPem: consortium.root.certPem, protocol: 'http1' });
   }
 
   it('retries once, on a fresh connection, when a reused socket is reset', async () => {

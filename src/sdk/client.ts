@@ -30,6 +30,9 @@ import {
   TxStatus,
   SubmitBatchResponse,
   SUBMIT_BATCH_MAX,
+  TX_STATUSES_MAX,
+  TxResult,
+  type TxResultT,
   type SubmitBatchResponseT,
   type BlockEventT,
   type LabJobT,
@@ -61,8 +64,12 @@ export interface MedLedgerClientOptions {
   readonly transport?: HttpTransport;
   /** Per request (the server waits at most 60 s for a commit); default 75 s. */
   readonly timeoutMs?: number;
-  /** Concurrent connections to the node; default 64. */
+  /** HTTP/1.1 only: concurrent connections to the node; default 64. */
   readonly socketsMax?: number;
+  /** Node.js: 'h2' (default: one persistent HTTP/2 session per node, decision 1310) or 'http1'. */
+  readonly protocol?: 'h2' | 'http1';
+  /** HTTP/2: requests in flight on one node's session at most (more wait their turn); default 100. */
+  readonly streamsMax?: number;
   /**
    * Other nodes to resubmit a transaction to when this node leaves its outcome unknown (issue
    * 11): their API URLs, or 'discover' to learn them from this node's consortium configuration
@@ -127,6 +134,14 @@ export interface SubmitOptions {
   readonly waitMs?: number;
 }
 
+export interface SubmitBatchOptions extends SubmitOptions {
+  /**
+   * Hear each transaction's result as soon as the node knows it (the answer is streamed,
+   * application/x-ndjson); `index` is its position in the request.
+   */
+  readonly onResult?: (index: number, result: TxResultT) => void;
+}
+
 export interface SubmitResult extends TxStatusT {
   /** The contract's result, as endorsed. */
   readonly payload: Bytes;
@@ -188,6 +203,8 @@ export class MedLedgerClient {
         createHttpTransport({
           ...(options.caPem !== undefined ? { caPem: options.caPem } : {}),
           ...(options.socketsMax !== undefined ? { socketsMax: options.socketsMax } : {}),
+          ...(options.protocol !== undefined ? { protocol: options.protocol } : {}),
+          ...(options.streamsMax !== undefined ? { streamsMax: options.streamsMax } : {}),
         });
     } catch (err) {
       throw new MedLedgerApiError(0, err instanceof TransportError ? err.code : 'BAD_OPTIONS', (err as Error).message);
@@ -402,14 +419,109 @@ export class MedLedgerClient {
    * /v1/submit/batch, at most SUBMIT_BATCH_MAX): one status or error per envelope, in order. No
    * failover: an item whose outcome is unknown says so, and resubmitting it is safe.
    */
-  async submitBatch(envelopes: readonly Bytes[], opts: SubmitOptions = {}): Promise<SubmitBatchResponseT['results']> {
+  async submitBatch(envelopes: readonly Bytes[], opts: SubmitBatchOptions = {}): Promise<SubmitBatchResponseT['results']> {
     if (envelopes.length === 0 || envelopes.length > SUBMIT_BATCH_MAX)
       throw new MedLedgerApiError(0, 'BAD_REQUEST', `a batch holds 1 to ${SUBMIT_BATCH_MAX} envelopes, got ${envelopes.length}`);
-    const body = { envelopes: envelopes.map((e) => toB64(e)), waitMs: opts.waitMs ?? DEFAULT_WAIT_MS };
+    const waitMs = opts.waitMs ?? DEFAULT_WAIT_MS;
+    if (opts.onResult) {
+      const txIds = envelopes.map((e, i) => {
+        try {
+          return parseTx(e).proposal.txId;
+        } catch (err) {
+          throw new MedLedgerApiError(0, 'MALFORMED_TRANSACTION', `envelopes[${i}] is not a transaction envelope: ${(err as Error).message}`);
+        }
+      });
+      const body = { envelopes: envelopes.map((e) => toB64(e)), waitMs, stream: true };
+      return this.resultLines('/v1/submit/batch', body, false, txIds, opts.onResult);
+    }
+    const body = { envelopes: envelopes.map((e) => toB64(e)), waitMs };
     const r = this.check(SubmitBatchResponse, await this.call('POST', '/v1/submit/batch', body, false));
     if (r.results.length !== envelopes.length)
       throw new MedLedgerApiError(502, 'BAD_RESPONSE', `${this.url} answered ${r.results.length} results for ${envelopes.length} envelopes`);
     return r.results;
+  }
+
+  /**
+   * The commit status of many transactions in one request (POST /v1/tx/statuses, at most
+   * TX_STATUSES_MAX), streamed: `onResult` hears each as it commits, or its error (COMMIT_TIMEOUT
+   * after `waitMs`; TX_NOT_FOUND with waitMs 0). Resolves with one result per txId, in order.
+   */
+  async txStatuses(txIds: readonly string[], opts: SubmitBatchOptions = {}): Promise<TxResultT[]> {
+    if (txIds.length === 0 || txIds.length > TX_STATUSES_MAX)
+      throw new MedLedgerApiError(0, 'BAD_REQUEST', `ask about 1 to ${TX_STATUSES_MAX} transactions, got ${txIds.length}`);
+    return this.resultLines('/v1/tx/statuses', { txIds, waitMs: opts.waitMs ?? 0 }, true, txIds, opts.onResult ?? (() => undefined));
+  }
+
+  /**
+   * One streamed request whose answer is a TxResult line per transaction of `txIds`. Every
+   * transaction gets a result: the node's line, or — when the stream breaks or ends before its
+   * line — OUTCOME_UNKNOWN (the request reached the node) or the transport's code (it certainly
+   * did not: nothing was ordered), each with its txId (issue 11).
+   */
+  private async resultLines(
+    path: string,
+    body: unknown,
+    signed: boolean,
+    txIds: readonly string[],
+    onResult: (index: number, result: TxResultT) => void,
+  ): Promise<TxResultT[]> {
+    const results: Array<TxResultT | undefined> = new Array<TxResultT | undefined>(txIds.length);
+    // A txId may appear twice (the same envelope twice in a batch): each line fills the next gap.
+    const slots = new Map<string, number[]>();
+    txIds.forEach((txId, i) => {
+      const list = slots.get(txId);
+      if (list) list.push(i);
+      else slots.set(txId, [i]);
+    });
+    let buffer = '';
+    const onText = (chunk: string): void => {
+      buffer += chunk;
+      if (buffer.length > SSE_EVENT_BYTES_MAX) throw new MedLedgerApiError(502, 'BAD_STREAM', `a result line exceeds ${SSE_EVENT_BYTES_MAX} bytes`);
+      let cut: number;
+      while ((cut = buffer.indexOf('\n')) >= 0) {
+        const text = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 1);
+        if (text.trim() === '') continue;
+        let value: unknown;
+        try {
+          value = JSON.parse(text);
+        } catch (err) {
+          throw new MedLedgerApiError(502, 'BAD_STREAM', `malformed result line: ${(err as Error).message}`);
+        }
+        const result = this.check(TxResult, value);
+        const index = slots.get(result.txId)?.shift();
+        if (index === undefined)
+          throw new MedLedgerApiError(502, 'BAD_STREAM', `${this.url} answered for transaction ${result.txId}, which was not asked about`);
+        results[index] = result;
+        onResult(index, result);
+      }
+    };
+    let failure: MedLedgerApiError | null = null;
+    try {
+      await this.call('POST', path, body, signed, onText);
+    } catch (err) {
+      if (!(err instanceof MedLedgerApiError)) throw err;
+      // An answer (4xx/5xx) before any line: the whole request was refused, nothing happened.
+      if (err.status !== 0 && results.every((r) => r === undefined)) throw err;
+      failure = err;
+    }
+    return results.map((r, i) => {
+      if (r !== undefined) return r;
+      const txId = txIds[i]!;
+      const cause = failure ? failure.message : `${this.url} ended the answer without it`;
+      const missing: TxResultT =
+        failure && !mayHaveOrdered(failure)
+          ? { txId, error: { code: failure.code, message: `not sent: ${cause}` } }
+          : {
+              txId,
+              error: {
+                code: 'OUTCOME_UNKNOWN',
+                message: `outcome unknown (${cause}); check GET /v1/tx/${txId} on any node — resubmitting the same envelope is safe`,
+              },
+            };
+      onResult(i, missing);
+      return missing;
+    });
   }
 
   /** Endorse and check a transaction, and sign it, without submitting it (submitEnvelope, submitBatch). */
@@ -554,7 +666,7 @@ export class MedLedgerClient {
    * One request (signed for this node unless `signed` is false); the JSON answer, or
    * MedLedgerApiError. Public for the SDK's other clients (HealthClient's content routes).
    */
-  async call(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, signed = true): Promise<unknown> {
+  async call(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, signed = true, onText?: (chunk: string) => void): Promise<unknown> {
     const bytes = body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(body));
     for (let attempt = 1; ; attempt++) {
       const headers: Record<string, string> = signed
@@ -563,14 +675,8 @@ export class MedLedgerClient {
       if (body !== undefined) headers['content-type'] = 'application/json';
       let res;
       try {
-        res = await this.transport.request({
-          method,
-          url: new URL(path, this.base),
-          headers,
-          body: bytes,
-          timeoutMs: this.timeoutMs,
-          responseBytesMax: RESPONSE_BYTES_MAX,
-        });
+        const req = { method, url: new URL(path, this.base), headers, body: bytes, timeoutMs: this.timeoutMs, responseBytesMax: RESPONSE_BYTES_MAX };
+        res = onText ? await this.transport.streamed(req, onText) : await this.transport.request(req);
       } catch (err) {
         if (err instanceof TransportError) {
           // The request never reached the server (a dropped kept-alive socket): resend once, freshly signed.
@@ -582,6 +688,7 @@ export class MedLedgerClient {
       }
       const text = decoder.decode(res.body);
       if (res.status < 200 || res.status >= 300) throw this.errorFrom(res.status, text);
+      if (onText) return undefined; // the answer went to onText
       try {
         return JSON.parse(text) as unknown;
       } catch {

@@ -74,6 +74,33 @@ export function createHttpTransport(_opts: TransportOptions): HttpTransport {
       throw new TransportError('STREAM_ENDED', `${req.url.origin} closed the event stream`);
     },
 
+    async streamed(req, onText): Promise<HttpResponse> {
+      let res: Response;
+      try {
+        res = await fetch(req.url, {
+          method: req.method,
+          headers: req.headers,
+          ...(req.method !== 'GET' ? { body: req.body } : {}),
+          signal: AbortSignal.timeout(req.timeoutMs),
+          credentials: 'omit',
+        });
+      } catch (err) {
+        throw fail(err, req);
+      }
+      if (res.status !== 200) return { status: res.status, body: await readBounded(res, req.responseBytesMax) };
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          onText(value);
+        }
+      } catch (err) {
+        throw err instanceof TransportError || !(err instanceof Error) || (err.name !== 'TypeError' && err.name !== 'TimeoutError') ? err : fail(err, req);
+      }
+      return { status: 200, body: new Uint8Array(0) };
+    },
+
     close() {
       // fetch keeps no pool of ours to release.
     },

@@ -30,6 +30,7 @@ function scriptedTransport(nodes: Record<string, NodeScript>): HttpTransport & {
       return r;
     },
     stream: () => Promise.reject(new Error('no streams here')),
+    streamed: () => Promise.reject(new Error('no streams here')),
     close: () => undefined,
   };
 }

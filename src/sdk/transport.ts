@@ -24,6 +24,13 @@ export interface HttpTransport {
    * the stream breaks (TransportError) or `onText` throws.
    */
   stream(req: HttpRequest, onText: (chunk: string) => void, signal?: AbortSignal): Promise<HttpResponse>;
+  /**
+   * A request whose answer arrives in pieces (NDJSON lines, one per transaction as it commits):
+   * `onText` receives the body's text as it arrives while the status is 200, and the promise
+   * resolves (empty body) when the answer ends; a non-200 answer resolves with its status and
+   * body; a broken stream rejects (TransportError, as `request`), and so does `onText` throwing.
+   */
+  streamed(req: HttpRequest, onText: (chunk: string) => void): Promise<HttpResponse>;
   close(): void;
 }
 
@@ -31,6 +38,10 @@ export interface TransportOptions {
   /** The consortium root CA (PEM): on Node.js the only TLS trust anchor; a browser uses its own. */
   readonly caPem?: string;
   readonly socketsMax?: number;
+  /** Node.js: 'h2' (default, one persistent HTTP/2 session per node) or 'http1' (a keep-alive pool). */
+  readonly protocol?: 'h2' | 'http1';
+  /** HTTP/2: requests in flight on one node's session at most (more wait for a free stream); default 100. */
+  readonly streamsMax?: number;
 }
 
 /** No HTTP answer: `code` names why (ECONNREFUSED, TIMEOUT, …); `retryable` when resending is safe. */

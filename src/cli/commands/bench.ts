@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import cliProgress from 'cli-progress';
@@ -20,7 +20,7 @@ import { startLocalConsortium, type LocalConsortium } from '../../api/local.ts';
 import { ENGINE_NAMES } from '../../node/config.ts';
 import { ORGS_MAX, type EngineName } from '../../node/init.ts';
 import { consortiumEndpoints, MedLedgerApiError, MedLedgerClient, readConsortiumConfig, userCredentials } from '../../sdk/index.ts';
-import { SUBMIT_BATCH_MAX } from '../../protocol/schemas.ts';
+import { SUBMIT_BATCH_MAX, type TxResultT } from '../../protocol/schemas.ts';
 import { CliError, makeOutput, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 
@@ -212,8 +212,12 @@ export interface BenchReport {
   readonly txRequested: number;
   readonly sizeBytes: number;
   readonly clients: number;
-  /** Envelopes per submit request (1: POST /v1/submit each; more: POST /v1/submit/batch). */
+  /** Envelopes per submit request (1: POST /v1/submit each; more: POST /v1/submit/batch, statuses streamed). */
   readonly batch: number;
+  /** How the clients reach the nodes: one HTTP/2 session per node (default) or an HTTP/1.1 keep-alive pool. */
+  readonly protocol: 'h2' | 'http1';
+  /** The machine's 1-minute load average before and after the load (os.loadavg; 0 where unsupported). */
+  readonly loadAverage: { readonly before: number; readonly after: number };
   readonly committedValid: number;
   readonly committedInvalid: Record<string, number>;
   readonly failed: Record<string, number>;
@@ -271,6 +275,7 @@ interface BenchFlags {
   dir?: string;
   assetsPolicy: string;
   batch: string;
+  http1?: boolean;
   user: string;
   ecdsaMs: string;
   json?: boolean;
@@ -280,7 +285,7 @@ function human(r: BenchReport): string {
   const f = (x: number): string => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 0 : 1) : '-');
   const c = r.signatureCeiling;
   const lines = [
-    `medledger bench: ${r.orgs} orgs, ${r.consensus}, ${r.txRequested} tx of ${r.sizeBytes} B arguments, ${r.clients} clients${r.batch > 1 ? `, submit batches of up to ${r.batch}` : ''} (${r.mode})`,
+    `medledger bench: ${r.orgs} orgs, ${r.consensus}, ${r.txRequested} tx of ${r.sizeBytes} B arguments, ${r.clients} clients${r.batch > 1 ? `, submit batches of up to ${r.batch}` : ''}, ${r.protocol === 'h2' ? 'HTTP/2' : 'HTTP/1.1'} (${r.mode}; load average ${r.loadAverage.before.toFixed(1)} → ${r.loadAverage.after.toFixed(1)})`,
     `  committed      ${r.committedValid} VALID in ${(r.durationMs / 1000).toFixed(1)} s → ${f(r.committedTxPerSecond)} tx/s`,
     `  latency        p50 ${f(r.latencyMs.p50)} ms, p99 ${f(r.latencyMs.p99)} ms, max ${f(r.latencyMs.max)} ms (endorse + submit + commit)`,
     `  blocks         ${r.blocks} (${f(r.txPerBlock)} tx per block)`,
@@ -344,19 +349,17 @@ class SubmitBatcher {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
+    // Statuses streamed (decision 1311): each worker goes on as soon as its own transaction commits.
+    const settle = (i: number, r: TxResultT): void => {
+      if ('error' in r) items[i]!.reject(new MedLedgerApiError(0, r.error.code, r.error.message, r.txId));
+      else items[i]!.resolve(r);
+    };
     this.client
       .submitBatch(
         items.map((x) => x.envelope),
-        { waitMs: 60_000 },
+        { waitMs: 60_000, onResult: settle },
       )
-      .then(
-        (results) =>
-          results.forEach((r, i) => {
-            if ('error' in r) items[i]!.reject(new MedLedgerApiError(0, r.error.code, r.error.message, r.txId));
-            else items[i]!.resolve(r);
-          }),
-        (err: unknown) => items.forEach((x) => x.reject(err)),
-      );
+      .catch((err: unknown) => items.forEach((x) => x.reject(err)));
   }
 }
 
@@ -379,6 +382,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--dir <dir>', 'drive this running consortium (medledger up) instead of starting one')
     .option('--assets-policy <policy>', 'endorsement policy of the assets contract (in-process mode): majority, any, or an expression', 'majority')
     .option('--batch <n>', 'submit envelopes in batches of up to n per request (POST /v1/submit/batch); 1: one /v1/submit each', '1')
+    .option('--http1', 'reach the nodes over an HTTP/1.1 keep-alive pool instead of one HTTP/2 session per node')
     .option('--user <name>', 'demo user of each organisation that submits', 'doctor1')
     .option('--ecdsa-ms <ms>', 'how long to measure each of ECDSA sign and verify', '1000')
     .option('--json', 'print the report as JSON')
@@ -445,7 +449,13 @@ export function register(program: Command, _ctx: CommandContext): void {
           } catch (err) {
             throw new CliError((err as Error).message, 2);
           }
-          const c = new MedLedgerClient({ url: n.apiUrl, ...creds, socketsMax: Math.ceil(clients / endpoints.length) + 1 });
+          const c = new MedLedgerClient({
+            url: n.apiUrl,
+            ...creds,
+            protocol: flags.http1 ? 'http1' : 'h2',
+            socketsMax: Math.ceil(clients / endpoints.length) + 1,
+            streamsMax: Math.max(1, Math.ceil(clients / endpoints.length) + 1),
+          });
           openClients.push(c);
           return c;
         });
@@ -478,6 +488,7 @@ export function register(program: Command, _ctx: CommandContext): void {
               );
         const nodesBefore = await readNodes();
         const processBefore = processCounters();
+        const loadBefore = loadavg()[0] ?? 0;
 
         const runId = randomBytes(3).toString('hex');
         const latencies: number[] = [];
@@ -574,6 +585,8 @@ export function register(program: Command, _ctx: CommandContext): void {
           sizeBytes: size,
           clients,
           batch,
+          protocol: flags.http1 ? 'http1' : 'h2',
+          loadAverage: { before: loadBefore, after: loadavg()[0] ?? 0 },
           committedValid: valid,
           committedInvalid: invalid,
           failed,
