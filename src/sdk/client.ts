@@ -465,7 +465,7 @@ export class MedLedgerClient {
     txIds: readonly string[],
     onResult: (index: number, result: TxResultT) => void,
   ): Promise<TxResultT[]> {
-    const results: Array<TxResultT | undefined> = new Array<TxResultT | undefined>(txIds.length);
+    const results: Array<TxResultT | undefined> = Array.from({ length: txIds.length }, () => undefined);
     // A txId may appear twice (the same envelope twice in a batch): each line fills the next gap.
     const slots = new Map<string, number[]>();
     txIds.forEach((txId, i) => {

@@ -79,7 +79,11 @@ export function createHttp2Transport(opts: TransportOptions): HttpTransport {
     if (stream?.rstCode === NGHTTP2_REFUSED_STREAM)
       return new TransportError('REFUSED_STREAM', `${origin} refused ${req.method} ${req.url.pathname} before handling it`, true);
     if (err instanceof TransportError) return err;
-    const code = (err as NodeJS.ErrnoException).code ?? 'CONNECTION_FAILED';
+    // A stream still pending when its session failed to connect is cancelled "caused by" the
+    // connection's error: that error (ECONNREFUSED: nothing was written) is what happened.
+    const cause = (err as { cause?: unknown }).cause;
+    const causeCode = cause instanceof Error ? (cause as NodeJS.ErrnoException).code : undefined;
+    const code = causeCode ?? (err as NodeJS.ErrnoException).code ?? 'CONNECTION_FAILED';
     return new TransportError(code, `cannot reach ${origin}: ${code === 'ECONNREFUSED' ? 'connection refused (is the node running?)' : err.message}`);
   };
 
