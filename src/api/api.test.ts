@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
+import { connect as http2Connect } from 'node:http2';
 import { join } from 'node:path';
 import { decode, encode, type Bytes } from '../codec/index.ts';
 import { parsePrivateKey, sign } from '../crypto/index.ts';
@@ -46,6 +47,30 @@ function raw(method: string, path: string, opts: { headers?: Record<string, stri
     );
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/** One request over HTTP/2 (its own session); the protocol the server agreed to (ALPN) and the answer. */
+function rawH2(method: string, path: string, opts: { headers?: Record<string, string>; body?: string } = {}): Promise<RawAnswer & { alpn: string }> {
+  return new Promise((resolve, reject) => {
+    const session = http2Connect(url, { ca: net.caPem });
+    session.on('error', reject);
+    const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
+    const stream = session.request(
+      { ':method': method, ':path': path, ...(body ? { 'content-type': 'application/json' } : {}), ...opts.headers },
+      { endStream: body === undefined },
+    );
+    let status = 0;
+    const chunks: Buffer[] = [];
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      const alpn = String(session.alpnProtocol);
+      session.close();
+      resolve({ status, alpn, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as RawAnswer['body'] });
+    });
+    stream.on('error', reject);
+    if (body) stream.end(body);
   });
 }
 
@@ -404,6 +429,95 @@ describe('REST gateway (3-node raft consortium)', () => {
       assert.equal(evaluate.body.error?.code, 'UNAUTHENTICATED');
       const malformed = await raw('POST', '/v1/endorse', { body: JSON.stringify({ signedProposal: 'AAAA' }) });
       assert.equal(malformed.status, 400);
+    });
+  });
+
+  describe('HTTP/2 and streamed commit statuses (decisions 1310, 1311)', () => {
+    it('answers over HTTP/2 and over HTTP/1.1 on the same port, checking the request signature on both', async () => {
+      const who = net.user('Hospital1', 'doctor1');
+      const h2 = await rawH2('GET', '/v1/whoami', { headers: await signedHeaders('GET', '/v1/whoami', '', who) });
+      assert.equal(h2.alpn, 'h2');
+      assert.equal(h2.status, 200, JSON.stringify(h2.body));
+      assert.equal(h2.body['id'], 'doctor1');
+      // A signature made for another path is refused over h2 exactly as over HTTP/1.1.
+      const forged = await rawH2('GET', '/v1/whoami', { headers: await signedHeaders('GET', '/v1/status', '', who) });
+      assert.equal(forged.status, 401);
+      assert.equal(forged.body.error?.code, 'BAD_SIGNATURE', JSON.stringify(forged.body));
+      const unsigned = await rawH2('GET', '/v1/whoami');
+      assert.equal(unsigned.status, 401);
+      const h1 = await new Promise<{ version: string; status: number }>((resolve, reject) => {
+        void signedHeaders('GET', '/v1/whoami', '', who).then((headers) => {
+          const req = httpsRequest(new URL('/v1/whoami', url), { method: 'GET', ca: net.caPem, headers }, (res) => {
+            res.resume();
+            res.on('end', () => resolve({ version: res.httpVersion, status: res.statusCode ?? 0 }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      });
+      assert.deepEqual(h1, { version: '1.1', status: 200 });
+      const forgedH1 = await raw('GET', '/v1/whoami', { headers: await signedHeaders('GET', '/v1/status', '', who) });
+      assert.equal(forgedH1.status, 401);
+      // A signed body (decision 1300) authenticates over h2 too: the endorsement of a signed proposal.
+      const key = parsePrivateKey(who.keyPem);
+      const proposal = buildProposal({
+        contract: 'assets',
+        fn: 'create',
+        args: [`h2-${Date.now()}`, 'amy', '1'],
+        creator: who.certPem,
+        nonce: new Uint8Array(randomBytes(24)),
+        timestampMs: Date.now(),
+      });
+      const body = JSON.stringify({
+        signedProposal: Buffer.from(encodeSignedProposal(signProposal(proposal, { sign: (m) => sign(key, m) }))).toString('base64'),
+      });
+      const endorsed = await rawH2('POST', '/v1/endorse', { body });
+      assert.equal(endorsed.status, 200, JSON.stringify(endorsed.body));
+      assert.equal(endorsed.body['txId'], proposal.txId);
+    });
+
+    it("streams each transaction's real validation code as it commits: a batch submit and POST /v1/tx/statuses", async () => {
+      const c = client('Hospital2', 'doctor1');
+      try {
+        // Two creates of one id, both endorsed before either commits: one VALID, one MVCC_READ_CONFLICT.
+        const id = `stream-${Date.now()}`;
+        const [a, b] = await Promise.all([c.prepare('assets', 'create', [id, 'eve', '1']), c.prepare('assets', 'create', [id, 'eve', '2'])]);
+        const heard: Array<[number, string]> = [];
+        const results = await c.submitBatch([a!.envelope, b!.envelope], {
+          waitMs: 20_000,
+          onResult: (i, r) => heard.push([i, 'error' in r ? r.error.code : String(r.code)]),
+        });
+        const codes = results.map((r) => ('error' in r ? r.error.code : r.code));
+        assert.deepEqual([...codes].sort(), ['MVCC_READ_CONFLICT', 'VALID'], JSON.stringify(results));
+        assert.deepEqual(
+          [...heard].sort((x, y) => x[0] - y[0]),
+          codes.map((code, i) => [i, code]),
+          'each result was heard once, as it came',
+        );
+        // The same codes from the status stream, and an error line for a transaction never submitted.
+        const unknown = randomBytes(32).toString('hex');
+        const statuses = await c.txStatuses([b!.txId, a!.txId, unknown], { waitMs: 0 });
+        assert.deepEqual(
+          statuses.map((r) => ('error' in r ? r.error.code : r.code)),
+          [codes[1], codes[0], 'TX_NOT_FOUND'],
+        );
+        assert.deepEqual(
+          statuses.map((r) => r.txId),
+          [b!.txId, a!.txId, unknown],
+        );
+        // A status that arrives later: the stream waits for the commit, then answers.
+        const later = await c.prepare('assets', 'create', [`${id}-later`, 'eve', '3']);
+        const waiting = c.txStatuses([later.txId], { waitMs: 20_000 });
+        await c.submitEnvelope(later.envelope, { waitMs: 0 });
+        const [committed] = await waiting;
+        assert.ok(committed && !('error' in committed) && committed.code === 'VALID', JSON.stringify(committed));
+        // The route needs a request signature, and bounds its input.
+        const unsigned = await raw('POST', '/v1/tx/statuses', { body: JSON.stringify({ txIds: [a!.txId] }) });
+        assert.equal(unsigned.status, 401);
+        await assert.rejects(c.txStatuses([]), (e: MedLedgerApiError) => e.code === 'BAD_REQUEST');
+      } finally {
+        c.close();
+      }
     });
   });
 

@@ -55,9 +55,21 @@ describe('SDK over HTTP/2', () => {
     url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
     const user = consortium.users[0]!;
-    const proposal = buildProposal({ contract: 'assets', fn: 'create', args: ['a1', 'p', '1'], creator: user.certPem, nonce: new Uint8Array(24).fill(3), timestampMs: Date.now() });
+    const proposal = buildProposal({
+      contract: 'assets',
+      fn: 'create',
+      args: ['a1', 'p', '1'],
+      creator: user.certPem,
+      nonce: new Uint8Array(24).fill(3),
+      timestampMs: Date.now(),
+    });
     const proposalBytes = encode(proposal);
-    const response = encodeResponse({ proposalHash: sha256(proposalBytes), rwset: { namespaces: [] }, result: { status: 200, message: '', payload: new Uint8Array() }, event: null });
+    const response = encodeResponse({
+      proposalHash: sha256(proposalBytes),
+      rwset: { namespaces: [] },
+      result: { status: 200, message: '', payload: new Uint8Array() },
+      event: null,
+    });
     envelope = encodeEnvelope({ payload: encode({ proposal: proposalBytes, response, endorsements: [] }), signature: new Uint8Array(64) });
     txId = parseTx(envelope).proposal.txId;
   });
@@ -137,9 +149,7 @@ describe('SDK over HTTP/2', () => {
     handle = (stream, path) => {
       if (path !== '/v1/submit/batch') return healthy(stream);
       stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson' });
-      stream.write(`${JSON.stringify({ txId, status: 'COMMITTED', code: 'VALID', blockNumber: 4, reason: '' })}\n`, () =>
-        setImmediate(die),
-      );
+      stream.write(`${JSON.stringify({ txId, status: 'COMMITTED', code: 'VALID', blockNumber: 4, reason: '' })}\n`, () => setImmediate(die));
     };
     const c = client();
     try {
