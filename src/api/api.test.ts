@@ -521,6 +521,67 @@ describe('REST gateway (3-node raft consortium)', () => {
     });
   });
 
+  describe('batch endorse (POST /v1/endorse/batch, decision 1312)', () => {
+    it("endorses several of the caller's proposals in one request, one result or error each; refuses a batch holding another's proposal", async () => {
+      const c = client('Hospital1', 'doctor1');
+      try {
+        const id = `eb-${Date.now()}`;
+        await c.submit('assets', 'create', [`${id}-taken`, 'fay', '1'], { waitMs: 20_000 });
+        const prepared = await c.prepareBatch([
+          { contract: 'assets', fn: 'create', args: [`${id}-a`, 'fay', '1'] },
+          { contract: 'assets', fn: 'create', args: [`${id}-taken`, 'fay', '2'] },
+          { contract: 'assets', fn: 'create', args: [`${id}-b`, 'fay', '3'] },
+        ]);
+        assert.equal(prepared.length, 3);
+        const refused = prepared[1];
+        assert.ok(refused instanceof MedLedgerApiError && refused.code === 'ENDORSEMENT_REFUSED', String(refused));
+        const ok = [prepared[0], prepared[2]].map((p) => {
+          assert.ok(p && !(p instanceof MedLedgerApiError), String(p));
+          return p;
+        });
+        const results = await c.submitBatch(
+          ok.map((p) => p.envelope),
+          { waitMs: 20_000 },
+        );
+        assert.deepEqual(
+          results.map((r) => ('error' in r ? r.error.code : r.code)),
+          ['VALID', 'VALID'],
+        );
+        // A proposal of another user in the batch: nothing is endorsed, the culprit is named.
+        const other = net.user('Hospital1', 'doctor2');
+        const otherKey = parsePrivateKey(other.keyPem);
+        const foreign = buildProposal({
+          contract: 'assets',
+          fn: 'create',
+          args: [`${id}-x`, 'fay', '1'],
+          creator: other.certPem,
+          nonce: new Uint8Array(randomBytes(24)),
+          timestampMs: Date.now(),
+        });
+        const mine = buildProposal({
+          contract: 'assets',
+          fn: 'create',
+          args: [`${id}-y`, 'fay', '1'],
+          creator: net.user('Hospital1', 'doctor1').certPem,
+          nonce: new Uint8Array(randomBytes(24)),
+          timestampMs: Date.now(),
+        });
+        const myKey = parsePrivateKey(net.user('Hospital1', 'doctor1').keyPem);
+        const b64 = (p: typeof mine, k: typeof myKey): string =>
+          Buffer.from(encodeSignedProposal(signProposal(p, { sign: (m) => sign(k, m) }))).toString('base64');
+        const mixed = await raw('POST', '/v1/endorse/batch', { body: JSON.stringify({ signedProposals: [b64(mine, myKey), b64(foreign, otherKey)] }) });
+        assert.equal(mixed.status, 403, JSON.stringify(mixed.body));
+        assert.match(String(mixed.body.error?.message), /signedProposals\[1\]/);
+        // Signed by the wrong key: refused as a bad signature.
+        const forged = await raw('POST', '/v1/endorse/batch', { body: JSON.stringify({ signedProposals: [b64(mine, myKey), b64(mine, otherKey)] }) });
+        assert.equal(forged.status, 401, JSON.stringify(forged.body));
+        assert.equal(forged.body.error?.code, 'BAD_SIGNATURE');
+      } finally {
+        c.close();
+      }
+    });
+  });
+
   describe('batch submit (POST /v1/submit/batch)', () => {
     it("commits a batch of the caller's envelopes, one status each, in order; a resubmitted one is a duplicate", async () => {
       const c = client('Hospital3', 'doctor1');

@@ -25,6 +25,7 @@ import type { NodeServices } from '../node/services.ts';
 import {
   BlockParams,
   SignedProposalRequest,
+  EndorseBatchRequest,
   SubmitBatchRequest,
   SubmitRequest,
   TxStatusesRequest,
@@ -33,12 +34,13 @@ import {
   type TxResultT,
   type BlockResponseT,
   type EndorseResponseT,
+  type EndorseBatchResponseT,
   type SubmitBatchResponseT,
   type TxStatusT,
   type RawBlockResponseT,
 } from './schemas.ts';
-import { ApiError, parseInput, peerError } from './errors.ts';
-import { authenticateSignedBody } from './auth.ts';
+import { ApiError, gatewayError, parseInput, peerError } from './errors.ts';
+import { AuthError, authenticateSignedBody } from './auth.ts';
 import type { Edge } from './edge.ts';
 import type { ApiServerLimits } from './limits.ts';
 
@@ -243,6 +245,11 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
   app.post('/v1/endorse', async (req): Promise<EndorseResponseT> => {
     const { signed, proposal } = decodeSignedProposalInput(req.body);
     checkCreator(proposal.creator, who(req), 'proposal');
+    return endorseOne(signed, proposal);
+  });
+
+  /** Collect the endorsements `proposal`'s contract policy needs (the caller and its signature checked). */
+  async function endorseOne(signed: SignedProposal, proposal: TxProposal): Promise<EndorseResponseT> {
     const policy = services.policies().get(proposal.contract);
     if (!policy) throw new ApiError(404, 'UNKNOWN_CONTRACT', `contract "${proposal.contract}" is not defined in the consortium configuration`);
     const label = `${proposal.contract}.${proposal.fn}`;
@@ -272,6 +279,73 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
         throw err;
       }
     }
+  }
+
+  const decodeEndorseBatchInput = (body: unknown): Array<{ signed: SignedProposal; proposal: TxProposal }> =>
+    decodeOnce(body, (b) =>
+      parseInput(EndorseBatchRequest, b, 'body').signedProposals.map((text, i) => {
+        try {
+          const signed = decodeSignedProposal(fromBase64(text, `signedProposals[${i}]`));
+          return { signed, proposal: decodeProposal(signed.proposal) };
+        } catch (err) {
+          if (err instanceof TxFormatError) throw new ApiError(400, 'MALFORMED_PROPOSAL', `signedProposals[${i}]: ${err.message}`);
+          throw err;
+        }
+      }),
+    );
+  ctx.signedBodyRoute?.('/v1/endorse/batch', (body, nowMs) => {
+    const { signed, proposal } = decodeEndorseBatchInput(body)[0]!;
+    return authenticateSignedBody({
+      creatorPem: proposal.creator,
+      message: signed.proposal,
+      signature: signed.signature,
+      what: 'proposal',
+      msp: services.msp,
+      nowMs,
+      timestampMs: proposal.timestampMs,
+    });
+  });
+
+  // Many proposals in one request (issue 13, decision 1312): every one must be the caller's, signed
+  // by it and fresh, else none is endorsed (400/401/403 naming the first bad one); then each is
+  // endorsed on its own and gets its result or error, in order.
+  app.post('/v1/endorse/batch', async (req): Promise<EndorseBatchResponseT> => {
+    const items = decodeEndorseBatchInput(req.body);
+    const me = who(req);
+    const nowMs = clock();
+    items.forEach(({ signed, proposal }, i) => {
+      try {
+        checkCreator(proposal.creator, me, 'proposal');
+        authenticateSignedBody({
+          creatorPem: proposal.creator,
+          message: signed.proposal,
+          signature: signed.signature,
+          what: 'proposal',
+          msp: services.msp,
+          nowMs,
+          timestampMs: proposal.timestampMs,
+        });
+      } catch (err) {
+        if (err instanceof ApiError) throw new ApiError(err.status, err.code, `signedProposals[${i}]: ${err.message}`);
+        if (err instanceof AuthError) throw new ApiError(401, err.code, `signedProposals[${i}]: ${err.message}`);
+        throw err;
+      }
+    });
+    const settled = await Promise.allSettled(items.map(({ signed, proposal }) => endorseOne(signed, proposal)));
+    return {
+      results: settled.map((r, i) => {
+        if (r.status === 'fulfilled') return r.value;
+        const txId = items[i]!.proposal.txId;
+        const e = r.reason;
+        if (e instanceof ApiError) return { txId, error: { code: e.code, message: e.message } };
+        if (e instanceof GatewayError) {
+          const g = gatewayError(e);
+          return { txId, error: { code: g.code, message: g.message } };
+        }
+        log.error({ reason: (e as Error)?.message }, 'api: batch endorse item failed');
+        return { txId, error: { code: 'INTERNAL', message: 'internal error (logged on the node)' } };
+      }),
+    };
   });
 
   /** Broadcasts under way through this gateway, by txId (at most one entry per request in flight). */

@@ -36,6 +36,8 @@ import {
   PrepareRecordResponse,
   RawBlockResponse,
   SignedProposalRequest,
+  EndorseBatchRequest,
+  EndorseBatchResponse,
   StatusResponse,
   SubmitBatchRequest,
   SubmitBatchResponse,
@@ -69,7 +71,7 @@ export interface RouteSpec {
 const COMMON_ERRORS = [400, 401, 413, 429] as const;
 
 /** Routes whose body is signed by its creator (a proposal, an envelope): no request signature needed (decision 1300). */
-export const SIGNED_BODY_PATHS: ReadonlySet<string> = new Set(['/v1/endorse', '/v1/submit', '/v1/submit/batch']);
+export const SIGNED_BODY_PATHS: ReadonlySet<string> = new Set(['/v1/endorse', '/v1/endorse/batch', '/v1/submit', '/v1/submit/batch']);
 
 export const ROUTES = {
   health: { method: 'GET', path: '/v1/health', summary: 'Liveness (no authentication)', auth: false, response: HealthResponse, errors: [] },
@@ -141,6 +143,15 @@ export const ROUTES = {
     body: SignedProposalRequest,
     response: EndorseResponse,
     errors: [...COMMON_ERRORS, 403, 404, 409, 422, 503],
+  },
+  endorseBatch: {
+    method: 'POST',
+    path: '/v1/endorse/batch',
+    summary: "Endorse several of the caller's signed proposals in one request (each as /v1/endorse); one result or error each, in order",
+    auth: true,
+    body: EndorseBatchRequest,
+    response: EndorseBatchResponse,
+    errors: [...COMMON_ERRORS, 403],
   },
   submit: {
     method: 'POST',

@@ -118,6 +118,34 @@ export const EndorseResponse = z.object({
   endorsers: z.array(z.string()).meta({ description: 'organisations that endorsed' }),
 });
 
+/** Proposals one POST /v1/endorse/batch may carry (each is endorsed as by /v1/endorse). */
+export const ENDORSE_BATCH_MAX = 64;
+
+export const EndorseBatchRequest = z
+  .object({
+    signedProposals: z
+      .array(Base64)
+      .min(1)
+      .max(ENDORSE_BATCH_MAX)
+      .meta({ description: `1 to ${ENDORSE_BATCH_MAX} DAG-CBOR SignedProposals, base64, all created (and signed) by the caller` }),
+  })
+  .strict();
+
+export const EndorseBatchResponse = z
+  .object({
+    results: z
+      .array(
+        z.union([
+          EndorseResponse,
+          z
+            .object({ txId: TxId, error: z.object({ code: z.string(), message: z.string() }) })
+            .meta({ description: 'this proposal was not endorsed; the others are unaffected' }),
+        ]),
+      )
+      .meta({ description: 'one per proposal, in order' }),
+  })
+  .meta({ id: 'EndorseBatchResponse' });
+
 export const SubmitRequest = z
   .object({
     envelope: Base64.meta({ description: 'DAG-CBOR TxEnvelope {payload: txPayload, signature}, base64' }),
@@ -404,6 +432,7 @@ export type LogLevelResponseT = z.infer<typeof LogLevelResponse>;
 export type RawBlockResponseT = z.infer<typeof RawBlockResponse>;
 export type ConfigResponseT = z.infer<typeof ConfigResponse>;
 export type EndorseResponseT = z.infer<typeof EndorseResponse>;
+export type EndorseBatchResponseT = z.infer<typeof EndorseBatchResponse>;
 export type TxStatusT = z.infer<typeof TxStatus>;
 export type SubmitBatchResponseT = z.infer<typeof SubmitBatchResponse>;
 export type TxResultT = z.infer<typeof TxResult>;

@@ -19,6 +19,9 @@ import {
   BlockResponse,
   ContractEventData,
   EndorseResponse,
+  EndorseBatchResponse,
+  ENDORSE_BATCH_MAX,
+  type EndorseResponseT,
   ErrorBody,
   EvaluateResponse,
   HealthResponse,
@@ -132,6 +135,14 @@ function mayHaveOrdered(err: MedLedgerApiError): boolean {
 export interface SubmitOptions {
   /** Wait up to this long for the commit; 0 returns once the ordering service accepted. Default 30 s. */
   readonly waitMs?: number;
+}
+
+/** An endorsed transaction this client checked and signed, ready to submit. */
+export interface PreparedTx {
+  readonly txId: string;
+  readonly envelope: Bytes;
+  readonly payload: Bytes;
+  readonly endorsers: readonly string[];
 }
 
 export interface SubmitBatchOptions extends SubmitOptions {
@@ -525,13 +536,44 @@ export class MedLedgerClient {
   }
 
   /** Endorse and check a transaction, and sign it, without submitting it (submitEnvelope, submitBatch). */
-  async prepare(
-    contract: string,
-    fn: string,
-    args: readonly string[],
-  ): Promise<{ txId: string; envelope: Bytes; payload: Bytes; endorsers: readonly string[] }> {
+  async prepare(contract: string, fn: string, args: readonly string[]): Promise<PreparedTx> {
     const { txId, proposalBytes, body } = await this.newSignedProposal(contract, fn, args);
-    const endorsed = this.check(EndorseResponse, await this.endorseAnywhere(body));
+    return this.signEndorsed(txId, proposalBytes, this.check(EndorseResponse, await this.endorseAnywhere(body)));
+  }
+
+  /**
+   * prepare() for several calls in one request (POST /v1/endorse/batch, at most
+   * ENDORSE_BATCH_MAX; decision 1312): each call's prepared transaction, or the error that stopped
+   * it (the others are unaffected). Nothing is ordered at this stage.
+   */
+  async prepareBatch(
+    calls: ReadonlyArray<{ readonly contract: string; readonly fn: string; readonly args: readonly string[] }>,
+  ): Promise<Array<PreparedTx | MedLedgerApiError>> {
+    if (calls.length === 0 || calls.length > ENDORSE_BATCH_MAX)
+      throw new MedLedgerApiError(0, 'BAD_REQUEST', `a batch holds 1 to ${ENDORSE_BATCH_MAX} proposals, got ${calls.length}`);
+    const proposals = await Promise.all(calls.map((c) => this.newSignedProposal(c.contract, c.fn, c.args)));
+    const r = this.check(
+      EndorseBatchResponse,
+      await this.call('POST', '/v1/endorse/batch', { signedProposals: proposals.map((p) => p.body.signedProposal) }, false),
+    );
+    if (r.results.length !== calls.length)
+      throw new MedLedgerApiError(502, 'BAD_RESPONSE', `${this.url} answered ${r.results.length} results for ${calls.length} proposals`);
+    return Promise.all(
+      r.results.map(async (res, i) => {
+        const p = proposals[i]!;
+        if ('error' in res) return new MedLedgerApiError(0, res.error.code, res.error.message, p.txId, false);
+        try {
+          return await this.signEndorsed(p.txId, p.proposalBytes, res);
+        } catch (err) {
+          if (err instanceof MedLedgerApiError) return err;
+          throw err;
+        }
+      }),
+    );
+  }
+
+  /** Check that the gateway's transaction is exactly our proposal with the endorsed result, then sign it. */
+  private async signEndorsed(txId: string, proposalBytes: Bytes, endorsed: EndorseResponseT): Promise<PreparedTx> {
     const txPayload = fromB64(endorsed.txPayload);
     const payload = fromB64(endorsed.payload);
     // Sign only what we meant: our own proposal, with a response for it carrying the result shown.

@@ -1,4 +1,14 @@
-export { MedLedgerClient, MedLedgerApiError, type MedLedgerClientOptions, type SubmitOptions, type SubmitResult, type LedgerEvent } from './client.ts';
+export {
+  MedLedgerClient,
+  MedLedgerApiError,
+  OutcomeUnknownError,
+  type MedLedgerClientOptions,
+  type PreparedTx,
+  type SubmitBatchOptions,
+  type SubmitOptions,
+  type SubmitResult,
+  type LedgerEvent,
+} from './client.ts';
 export type {
   StatusResponseT as NodeStatusJson,
   BlockResponseT as BlockJson,

@@ -19,8 +19,8 @@ import { evaluatePolicy, parsePolicy } from '../../identity/index.ts';
 import { startLocalConsortium, type LocalConsortium } from '../../api/local.ts';
 import { ENGINE_NAMES } from '../../node/config.ts';
 import { ORGS_MAX, type EngineName } from '../../node/init.ts';
-import { consortiumEndpoints, MedLedgerApiError, MedLedgerClient, readConsortiumConfig, userCredentials } from '../../sdk/index.ts';
-import { SUBMIT_BATCH_MAX, type TxResultT } from '../../protocol/schemas.ts';
+import { consortiumEndpoints, MedLedgerApiError, MedLedgerClient, readConsortiumConfig, userCredentials, type PreparedTx } from '../../sdk/index.ts';
+import { ENDORSE_BATCH_MAX, SUBMIT_BATCH_MAX, type TxResultT } from '../../protocol/schemas.ts';
 import { CliError, makeOutput, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 
@@ -216,11 +216,15 @@ export interface BenchReport {
   readonly batch: number;
   /** How the clients reach the nodes: one HTTP/2 session per node (default) or an HTTP/1.1 keep-alive pool. */
   readonly protocol: 'h2' | 'http1';
+  /** With batch > 1: proposals endorsed in batches too (POST /v1/endorse/batch), not one request each. */
+  readonly batchEndorse: boolean;
   /** The machine's 1-minute load average before and after the load (os.loadavg; 0 where unsupported). */
   readonly loadAverage: { readonly before: number; readonly after: number };
   readonly committedValid: number;
   readonly committedInvalid: Record<string, number>;
   readonly failed: Record<string, number>;
+  /** The first message of each failure code (what the client was told). */
+  readonly failedExamples: Record<string, string>;
   readonly durationMs: number;
   readonly committedTxPerSecond: number;
   /** CPU time this process used during the load (in-process mode: nodes, gateways and clients). */
@@ -276,6 +280,7 @@ interface BenchFlags {
   assetsPolicy: string;
   batch: string;
   http1?: boolean;
+  batchEndorse: boolean;
   user: string;
   ecdsaMs: string;
   json?: boolean;
@@ -285,7 +290,7 @@ function human(r: BenchReport): string {
   const f = (x: number): string => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 0 : 1) : '-');
   const c = r.signatureCeiling;
   const lines = [
-    `medledger bench: ${r.orgs} orgs, ${r.consensus}, ${r.txRequested} tx of ${r.sizeBytes} B arguments, ${r.clients} clients${r.batch > 1 ? `, submit batches of up to ${r.batch}` : ''}, ${r.protocol === 'h2' ? 'HTTP/2' : 'HTTP/1.1'} (${r.mode}; load average ${r.loadAverage.before.toFixed(1)} → ${r.loadAverage.after.toFixed(1)})`,
+    `medledger bench: ${r.orgs} orgs, ${r.consensus}, ${r.txRequested} tx of ${r.sizeBytes} B arguments, ${r.clients} clients${r.batch > 1 ? `, ${r.batchEndorse ? 'endorse and ' : ''}submit batches of up to ${r.batch}` : ''}, ${r.protocol === 'h2' ? 'HTTP/2' : 'HTTP/1.1'} (${r.mode}; load average ${r.loadAverage.before.toFixed(1)} → ${r.loadAverage.after.toFixed(1)})`,
     `  committed      ${r.committedValid} VALID in ${(r.durationMs / 1000).toFixed(1)} s → ${f(r.committedTxPerSecond)} tx/s`,
     `  latency        p50 ${f(r.latencyMs.p50)} ms, p99 ${f(r.latencyMs.p99)} ms, max ${f(r.latencyMs.max)} ms (endorse + submit + commit)`,
     `  blocks         ${r.blocks} (${f(r.txPerBlock)} tx per block)`,
@@ -318,21 +323,22 @@ function human(r: BenchReport): string {
 }
 
 /**
- * Collects the envelopes of concurrent workers into POST /v1/submit/batch requests: a batch leaves
- * when it is full or, at the latest, on the next turn of the event loop (no added wait).
+ * Collects the items of concurrent workers into batch requests: a batch leaves when it is full or,
+ * at the latest, on the next turn of the event loop (no added wait). `send` settles each item by
+ * its index, as soon as its result is known.
  */
-class SubmitBatcher {
-  private queue: Array<{ envelope: Uint8Array; resolve: (r: { code: string | null }) => void; reject: (err: unknown) => void }> = [];
+class Batcher<T, R> {
+  private queue: Array<{ item: T; resolve: (r: R) => void; reject: (err: unknown) => void }> = [];
   private scheduled = false;
 
   constructor(
-    private readonly client: MedLedgerClient,
     private readonly max: number,
+    private readonly send: (items: readonly T[], settle: (index: number, result: R | Error) => void) => Promise<void>,
   ) {}
 
-  submit(envelope: Uint8Array): Promise<{ code: string | null }> {
+  add(item: T): Promise<R> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ envelope, resolve, reject });
+      this.queue.push({ item, resolve, reject });
       if (this.queue.length >= this.max) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -349,18 +355,29 @@ class SubmitBatcher {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
-    // Statuses streamed (decision 1311): each worker goes on as soon as its own transaction commits.
-    const settle = (i: number, r: TxResultT): void => {
-      if ('error' in r) items[i]!.reject(new MedLedgerApiError(0, r.error.code, r.error.message, r.txId));
-      else items[i]!.resolve(r);
-    };
-    this.client
-      .submitBatch(
-        items.map((x) => x.envelope),
-        { waitMs: 60_000, onResult: settle },
-      )
-      .catch((err: unknown) => items.forEach((x) => x.reject(err)));
+    this.send(
+      items.map((x) => x.item),
+      (i, r) => (r instanceof Error ? items[i]!.reject(r) : items[i]!.resolve(r)),
+    ).catch((err: unknown) => items.forEach((x) => x.reject(err)));
   }
+}
+
+/** Envelopes into POST /v1/submit/batch, statuses streamed (decision 1311): each worker goes on as soon as its own transaction commits. */
+function submitBatcher(client: MedLedgerClient, max: number): Batcher<Uint8Array, { code: string | null }> {
+  return new Batcher(max, async (envelopes, settle) => {
+    await client.submitBatch(envelopes, {
+      waitMs: 60_000,
+      onResult: (i, r: TxResultT) => settle(i, 'error' in r ? new MedLedgerApiError(0, r.error.code, r.error.message, r.txId) : r),
+    });
+  });
+}
+
+/** Proposals into POST /v1/endorse/batch (decision 1312); each comes back checked and signed. */
+function endorseBatcher(client: MedLedgerClient, max: number): Batcher<readonly string[], PreparedTx> {
+  return new Batcher(max, async (argsList, settle) => {
+    const prepared = await client.prepareBatch(argsList.map((args) => ({ contract: BENCH_CONTRACT, fn: 'create', args })));
+    prepared.forEach((p, i) => settle(i, p));
+  });
 }
 
 function increment(map: Record<string, number>, key: string): void {
@@ -382,6 +399,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--dir <dir>', 'drive this running consortium (medledger up) instead of starting one')
     .option('--assets-policy <policy>', 'endorsement policy of the assets contract (in-process mode): majority, any, or an expression', 'majority')
     .option('--batch <n>', 'submit envelopes in batches of up to n per request (POST /v1/submit/batch); 1: one /v1/submit each', '1')
+    .option('--no-batch-endorse', 'with --batch: endorse one proposal per request (POST /v1/endorse) instead of in batches (POST /v1/endorse/batch)')
     .option('--http1', 'reach the nodes over an HTTP/1.1 keep-alive pool instead of one HTTP/2 session per node')
     .option('--user <name>', 'demo user of each organisation that submits', 'doctor1')
     .option('--ecdsa-ms <ms>', 'how long to measure each of ECDSA sign and verify', '1000')
@@ -398,6 +416,7 @@ export function register(program: Command, _ctx: CommandContext): void {
       const clients = parsePositiveInt('clients', flags.clients, 4096);
       const ecdsaMs = parsePositiveInt('ecdsa-ms', flags.ecdsaMs, 60_000);
       const batch = parsePositiveInt('batch', flags.batch, SUBMIT_BATCH_MAX);
+      const batchEndorse = batch > 1 && flags.batchEndorse;
       let local: LocalConsortium | null = null;
       let dir: string;
       if (flags.dir) {
@@ -494,6 +513,7 @@ export function register(program: Command, _ctx: CommandContext): void {
         const latencies: number[] = [];
         const invalid: Record<string, number> = {};
         const failed: Record<string, number> = {};
+        const failedExamples: Record<string, string> = {};
         let valid = 0;
         let nextIndex = 0;
         let done = 0;
@@ -507,12 +527,15 @@ export function register(program: Command, _ctx: CommandContext): void {
         bar?.start(txCount, 0, { rate: '0', failed: 0 });
         const started = performance.now();
         const cpuStart = process.cpuUsage();
-        const batchers = perNode.map((c) => new SubmitBatcher(c, batch));
+        const submitters = perNode.map((c) => submitBatcher(c, batch));
+        const endorseBatchers = perNode.map((c) => endorseBatcher(c, Math.min(batch, ENDORSE_BATCH_MAX)));
         const submitOne = async (w: number, i: number): Promise<{ code: string | null }> => {
           const client = perNode[w % perNode.length]!;
           if (batch === 1) return client.submit(BENCH_CONTRACT, 'create', benchArgs(runId, i, size), { waitMs: 60_000 });
-          const prepared = await client.prepare(BENCH_CONTRACT, 'create', benchArgs(runId, i, size));
-          return batchers[w % perNode.length]!.submit(prepared.envelope);
+          const prepared = batchEndorse
+            ? await endorseBatchers[w % perNode.length]!.add(benchArgs(runId, i, size))
+            : await client.prepare(BENCH_CONTRACT, 'create', benchArgs(runId, i, size));
+          return submitters[w % perNode.length]!.add(prepared.envelope);
         };
         const worker = async (w: number): Promise<void> => {
           for (;;) {
@@ -526,7 +549,9 @@ export function register(program: Command, _ctx: CommandContext): void {
                 latencies.push(performance.now() - t0);
               } else increment(invalid, r.code ?? 'UNKNOWN');
             } catch (err) {
-              increment(failed, err instanceof MedLedgerApiError ? err.code : (err as Error).name);
+              const code = err instanceof MedLedgerApiError ? err.code : (err as Error).name;
+              increment(failed, code);
+              failedExamples[code] ??= String((err as Error).message).slice(0, 300);
             }
             done += 1;
             bar?.update(done, { rate: (valid / ((performance.now() - started) / 1000)).toFixed(0), failed: Object.values(failed).reduce((a, b) => a + b, 0) });
@@ -586,10 +611,12 @@ export function register(program: Command, _ctx: CommandContext): void {
           clients,
           batch,
           protocol: flags.http1 ? 'http1' : 'h2',
+          batchEndorse,
           loadAverage: { before: loadBefore, after: loadavg()[0] ?? 0 },
           committedValid: valid,
           committedInvalid: invalid,
           failed,
+          failedExamples,
           durationMs: Math.round(durationMs),
           committedTxPerSecond: (valid * 1000) / durationMs,
           cpuSeconds,
