@@ -20,10 +20,15 @@ const sim = await import('../src/sim/index.ts');
 const { engineNames, getEngine } = await import('../src/consensus/registry.ts');
 
 /** Campaign entries beyond the registered engines: an engine run with membership changes. */
-const MEMBERSHIP_ENTRIES = { 'raft+membership': 'raft', 'pbft+membership': 'pbft' };
+const MEMBERSHIP_ENTRIES = { 'raft+membership': 'raft', 'pbft+membership': 'pbft', 'ehbft+membership': 'ehbft' };
 
 /** One campaign configuration per engine: the engine's full fault model. */
 function configFor(entry, durationMs) {
+  if (MEMBERSHIP_ENTRIES[entry] === 'ehbft') {
+    // As pbft+membership: five nodes, one joins (it catches up by fetching blocks) and one leaves,
+    // so the membership never drops below four and the one Byzantine node stays within f (decision 1290).
+    return { ...configFor('ehbft', durationMs), nodes: 5, membership: { joins: 1, leaves: 1 } };
+  }
   if (MEMBERSHIP_ENTRIES[entry] === 'pbft') {
     // Five replicas, one joins and one leaves: the membership never drops below four, so the
     // one Byzantine node the fault model draws stays within f (a joiner comes in by state transfer).
