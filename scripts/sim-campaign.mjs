@@ -7,7 +7,8 @@
 // command that replays them. Exits 1 on any violation, 2 on bad arguments.
 //
 // Also 'raft+membership': raft while hospitals join and leave (membership option of the simulator),
-// and 'pbft+membership': PBFT's orderer set changing the same way (decision 1270).
+// 'pbft+membership': PBFT's orderer set changing the same way (decision 1270), and
+// 'ehbft+membership': EH-BFT's (decision 1290).
 //
 // Usage: node scripts/sim-campaign.mjs [--seeds 2000] [--seed-start 1] [--engines raft,pbft]
 //          [--duration-ms 2000] [--workers 1] [--json]
