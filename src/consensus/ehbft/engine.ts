@@ -492,8 +492,15 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   }
 
   private updateLimits(): void {
+    // With a fixed membership, lists and certificates are bounded by it. Once membership changes
+    // are in play (the driver named a target) the chain may hold larger epochs than this node has
+    // seen — a joiner replaying from genesis meets the 7-member epoch of a 5 → 7 → 5 change — so
+    // the structural bound is MEMBERS_MAX; the signature checks refuse a certificate with more
+    // signatures than its epoch's members before verifying any (consensus/certificate.ts).
+    // (Simulator seed 79, 5 nodes, 2 joins and 2 leaves: the joiner dropped every fetched batch.)
     let largest = Math.max(this.members.length, this.target?.length ?? 0);
     for (const e of this.epochs) largest = Math.max(largest, e.members.length);
+    if (this.target !== null) largest = Math.max(largest, MEMBERS_MAX);
     this.limits = {
       proposalsMax: this.cutter.countMax,
       proposalBytesMax: this.cutter.sizeBytesMax,

@@ -222,4 +222,22 @@ describe('ehbft: orderer-set changes', () => {
       assert.equal(r.metrics.decidedProposals, 200);
     }
   });
+
+  it('simulator seed 79, two joins and two leaves: a joiner replays past epochs larger than any it knew (5 → 6 → 7 members)', () => {
+    // Regression: the joiner bounded fetched blocks by the member counts it had seen (5), so the
+    // 7-member list of the second membership block made every fetched batch malformed and it never
+    // caught up (liveness). Now, with membership changes in play, lists are bounded by MEMBERS_MAX.
+    const r = runSimulation({
+      engine: 'ehbft',
+      nodes: 5,
+      seed: 79,
+      faults: 'all',
+      durationMs: 2000,
+      crypto: 'fast',
+      membership: { joins: 2, leaves: 2 },
+      workload: { proposalsPerSecond: 100, proposalsMax: 1000 },
+    });
+    assert.deepEqual(r.violations, [], JSON.stringify(r.violations));
+    assert.equal(r.membershipSchedule?.length, 4);
+  });
 });

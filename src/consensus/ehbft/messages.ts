@@ -244,7 +244,7 @@ function validEvidenceList(v: unknown, lim: MessageLimits): boolean {
   return Array.isArray(v) && v.length <= lim.evidenceMax && v.every((e) => isObj(e) && isId(e.node) && validSignedVote(e.a) && validSignedVote(e.b));
 }
 function validMembers(v: unknown, lim: MessageLimits): boolean {
-  // One more than the largest membership in force or targeted: a step adds one member at most.
+  // One more than the bound on a membership (engine.ts updateLimits): a step adds one member at most.
   return Array.isArray(v) && v.length >= 1 && v.length <= lim.membersMax + 1 && v.every(isId) && new Set(v).size === v.length;
 }
 function validMeta(v: unknown, lim: MessageLimits): boolean {
