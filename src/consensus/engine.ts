@@ -138,7 +138,17 @@ export interface Engine<M extends EngineMessage = EngineMessage> {
    * transaction). The driver calls it on every tick; the engine takes one safe step at a time
    * and says where it stands. Engines without it have a fixed member set.
    */
-  reconfigure?(members: readonly NodeId[]): ReconfigureResult;
+  reconfigure?(members: readonly NodeId[], profiles?: Readonly<Record<NodeId, MemberProfile>>): ReconfigureResult;
+}
+
+/**
+ * What the configuration says of a member besides its id, for engines that place or rank members
+ * (gpbft: a joiner's position and rating, paper 002). Engines that do not need it ignore it.
+ */
+export interface MemberProfile {
+  readonly lat?: number;
+  readonly lon?: number;
+  readonly rating?: number;
 }
 
 /** 'settled': the members are `members`; 'stepping': a change is under way (or must wait for

@@ -49,6 +49,8 @@ interface Instance {
   /** The node's block store: durable, append-only (survives crashes, like the real ledger). */
   readonly ledger: DecidedBlock[];
   readonly ledgerKeys: Set<string>;
+  /** Keys of the engine's own membership entries it decided (Engine.reconfigure steps in blocks). */
+  readonly controlKeys: Set<string>;
 }
 
 interface Submitted {
@@ -170,6 +172,7 @@ class Simulation {
           actor,
           ledger: [],
           ledgerKeys: new Set(),
+          controlKeys: new Set(),
         };
         list.push(inst);
         this.instances.push(inst);
@@ -697,6 +700,15 @@ class Simulation {
     const inBlock = new Set<string>();
     for (const p of block.proposals) {
       const key = proposalKey(p);
+      const step = this.o.def.membershipStep?.(p) ?? null;
+      if (step !== null) {
+        // The engine's own orderer-set step: valid only toward a member set the run asked for.
+        if (!this.stepAskedFor(step)) this.violate('validity', `${inst.name} block ${h} decided ${key}, a ${step.op} of ${step.id} no target asked for`);
+        if (inst.controlKeys.has(key) || inBlock.has(key)) this.violate('integrity', `${inst.name} decided ${key} twice (again at height ${h})`);
+        inBlock.add(key);
+        keys.push(key);
+        continue;
+      }
       const s = this.submitted.get(key);
       if (!s) this.violate('validity', `${inst.name} block ${h} decided ${key}, which no client proposed`);
       if (!(p.data instanceof Uint8Array) || !bytesEqual(p.data, s.proposal.data)) {
@@ -717,16 +729,22 @@ class Simulation {
     }
     if (!first) this.decidedAt.set(h, { digest: block.digest, previousDigest: block.previousDigest, node: inst.name, keys });
     ledger.push(block);
-    for (const k of keys) inst.ledgerKeys.add(k);
+    for (const k of keys) (this.submitted.has(k) ? inst.ledgerKeys : inst.controlKeys).add(k);
     this.trace.add(this.nowMs, `${inst.name} ${how} height ${h} (${keys.length} proposals)`, block.digest);
     block.proposals.forEach((p, index) => {
-      const s = this.submitted.get(proposalKey(p))!;
-      if (s.ack) return;
+      const s = this.submitted.get(proposalKey(p));
+      if (!s || s.ack) return;
       s.ack = { atMs: this.nowMs, height: h, index, node: inst.name };
       this.ackedCount += 1;
       this.latencySamples.push(this.nowMs - s.firstAtMs);
       this.ackTimes.push(this.nowMs);
     });
+  }
+
+  /** A join of a node some target listed, or a remove of a node some target left out. */
+  private stepAskedFor(step: { readonly op: 'join' | 'remove'; readonly id: NodeId }): boolean {
+    const targets = this.membershipChanges.map((c) => c.members);
+    return step.op === 'join' ? targets.some((t) => t.includes(step.id)) : targets.some((t) => !t.includes(step.id));
   }
 
   /** Nodes that must decide everything after the heal: correct ones of the final membership. */
