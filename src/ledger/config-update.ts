@@ -46,7 +46,7 @@ export const CONFIG_FN = 'update';
  * engines of the papers have a fixed member set, so for them an update may add or remove peers
  * and organisations but not orderers.
  */
-export const RUNTIME_MEMBERSHIP_ENGINES: ReadonlySet<string> = new Set(['raft', 'pbft']);
+export const RUNTIME_MEMBERSHIP_ENGINES: ReadonlySet<string> = new Set(['raft', 'pbft', 'gpbft']);
 
 /** What "_config/current" holds. */
 export interface ConfigRecord {

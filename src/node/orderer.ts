@@ -41,7 +41,17 @@ import { join } from 'node:path';
 import { bytesEqual, sha256, type Bytes } from '../codec/index.ts';
 import '../consensus/engines.ts';
 import { getEngine } from '../consensus/registry.ts';
-import { assertInvariant, type DecidedBlock, type Engine, type EngineMessage, type EngineStatus, type NodeId, type Proposal } from '../consensus/engine.ts';
+import {
+  assertInvariant,
+  type DecidedBlock,
+  type Engine,
+  type EngineMessage,
+  type EngineStatus,
+  type MemberProfile,
+  type NodeId,
+  type Proposal,
+} from '../consensus/engine.ts';
+import { CONTROL_CLIENT_PREFIX } from '../consensus/gpbft/config.ts';
 import { SeededRng } from '../consensus/rng.ts';
 import { Msp } from '../identity/index.ts';
 import { directoryVerifier, keyPairSigner, parsePrivateKey, sign } from '../crypto/index.ts';
@@ -66,6 +76,23 @@ function engineOptions(config: ConsortiumConfig): { options?: Readonly<Record<st
   const options = config.ordering.options;
   if (config.ordering.engine === 'ehbft') return { options: { ...options, recordKey: insertedRecordKey } };
   return options ? { options } : {};
+}
+
+/**
+ * Each orderer's node entry as the engines see it (gpbft places and ranks a joiner by it): the
+ * position, and the rating scaled from the configuration's 0–1 to the engine's 0–100 (as init
+ * writes the genesis options). Nodes without an entry get the engine's defaults.
+ */
+function memberProfiles(config: ConsortiumConfig): Record<string, MemberProfile> {
+  const profiles: Record<string, MemberProfile> = {};
+  for (const n of config.nodes ?? []) {
+    if (!n.roles.includes('orderer')) continue;
+    profiles[n.id] = {
+      ...(n.location ? { lat: n.location.lat, lon: n.location.lon } : {}),
+      ...(n.rating !== undefined ? { rating: Math.round(n.rating * 100) } : {}),
+    };
+  }
+  return profiles;
 }
 
 /** What an orderer (or a gateway) knows of a txId it has seen (decision 1003). */
@@ -278,7 +305,10 @@ export class Orderer {
 
   private reconfigureEngine(): void {
     if (!this.engine.reconfigure) return;
-    const result = this.engine.reconfigure(this.currentConfig.orderers.map((o) => o.id));
+    const result = this.engine.reconfigure(
+      this.currentConfig.orderers.map((o) => o.id),
+      memberProfiles(this.currentConfig),
+    );
     if (result !== this.lastReconfigure) {
       this.lastReconfigure = result;
       if (result !== 'not-leader') this.onEvent('membership', { state: result, members: this.engine.status().members });
@@ -409,6 +439,9 @@ export class Orderer {
 
   private admit(p: Proposal): { txId: string; admissibleUntilMs: number } | { problem: string; duplicate?: KnownTx } {
     if (typeof p?.clientId !== 'string' || p.clientId.length === 0 || p.clientId.length > 256) return { problem: 'clientId must be 1..256 characters' };
+    // The engines' own control entries (gpbft's node update) are never a client's to submit.
+    if (p.clientId.startsWith(CONTROL_CLIENT_PREFIX))
+      return { problem: `clientId prefix ${CONTROL_CLIENT_PREFIX} is reserved for the ordering engine's own entries` };
     if (!Number.isSafeInteger(p.seq) || p.seq < 1) return { problem: 'seq must be a positive integer' };
     if (!(p.data instanceof Uint8Array)) return { problem: 'data must be bytes' };
     if (p.data.byteLength > LEDGER_LIMITS.envelopeSizeBytesMax)
