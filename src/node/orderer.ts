@@ -51,7 +51,8 @@ import {
   type NodeId,
   type Proposal,
 } from '../consensus/engine.ts';
-import { CONTROL_CLIENT_PREFIX } from '../consensus/gpbft/config.ts';
+import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes } from '../consensus/gpbft/config.ts';
+import type { Signer } from '../crypto/index.ts';
 import { SeededRng } from '../consensus/rng.ts';
 import { Msp } from '../identity/index.ts';
 import { directoryVerifier, keyPairSigner, parsePrivateKey, sign } from '../crypto/index.ts';
@@ -103,6 +104,22 @@ export type KnownTx =
   | { readonly state: 'ordered'; readonly blockNumber: number }
   /** Admitted by this orderer, not yet in a block. */
   | { readonly state: 'pending' };
+
+/** gpbft's node update by an admin (decision 1280): a rating 0–100 of an orderer, or this orderer's hospital leaving. */
+export type ControlRequest = { readonly op: 'rate'; readonly nodeId: string; readonly rating: number } | { readonly op: 'leave' };
+/** Who asks (authenticated by the caller against the MSP: the API's signed request). */
+export interface ControlRequester {
+  readonly org: string;
+  readonly id: string;
+  readonly role: string;
+}
+export type ControlResult =
+  | { readonly accepted: true; readonly nodeId: string; readonly clientId: string; readonly seq: number }
+  | {
+      readonly accepted: false;
+      readonly code: 'NOT_GPBFT' | 'NOT_A_MEMBER' | 'NOT_ADMIN' | 'FOREIGN_ADMIN' | 'SELF_RATING' | 'UNKNOWN_NODE' | 'REFUSED';
+      readonly reason: string;
+    };
 
 /** `duplicate`: refused because the txId is already known; nothing was ordered again. */
 export type BroadcastResult = { readonly accepted: true } | { readonly accepted: false; readonly reason: string; readonly duplicate?: KnownTx };
@@ -194,6 +211,10 @@ export class Orderer {
   private readonly wal: WriteAheadLog;
   private readonly engine: Engine;
   private readonly builder: BlockBuilder;
+  /** This orderer's node key as the engine signs with it (a gpbft leave request is signed by the leaving node). */
+  private readonly nodeSigner: Signer;
+  /** Last seq used for a control client here (strictly increasing, from the clock). */
+  private lastControlSeq = 0;
   private ctx: ValidationContext;
   private readonly verifyFn: VerifyFn | undefined;
   /** Every orderer of every config this orderer has known (engine verifier, fetched blocks). */
@@ -249,13 +270,14 @@ export class Orderer {
     this.wal = new WriteAheadLog(join(options.dir, 'wal'), options.onWalFsync ? { onFsync: options.onWalFsync } : {});
     const key = parsePrivateKey(options.keyPem);
     this.builder = new BlockBuilder(this.id, (m) => sign(key, m), this.genesisConfig.ordering.engine);
+    this.nodeSigner = keyPairSigner(this.id, { privateKey: key, publicKey: createPublicKey(key) });
     const seed = options.seed ?? new DataView(sha256(this.id).buffer).getUint32(0);
     this.engine = getEngine(this.genesisConfig.ordering.engine).create({
       id: this.id,
       members,
       rng: new SeededRng(seed),
       storage: this.wal,
-      signer: keyPairSigner(this.id, { privateKey: key, publicKey: createPublicKey(key) }),
+      signer: this.nodeSigner,
       verifier: directoryVerifier(this.knownOrdererKeys),
       cutter: {
         countMax: this.genesisConfig.ordering.countMax,
@@ -378,6 +400,56 @@ export class Orderer {
     if (result.accepted) this.pendingTxIds.set(admitted.txId, admitted.admissibleUntilMs);
     this.drive();
     return result.accepted ? { accepted: true } : { accepted: false, reason: result.reason };
+  }
+
+  /**
+   * gpbft's node update asked for by an admin (decision 1280), ordered as a control entry:
+   * - rate: an admin of a member hospital rates another hospital's orderer (never its own);
+   *   the rating takes effect in the block that decides it, and below the engine's
+   *   ratingThreshold the hospital is removed (paper 002 §2.2.2 step 4);
+   * - leave: an admin of this orderer's hospital asks it to quit; the quit request is signed with
+   *   this orderer's node key, which every member verifies before removing it.
+   * The requester was authenticated against the MSP by the caller (the API's signed request).
+   */
+  submitControl(request: ControlRequest, by: ControlRequester): ControlResult {
+    const refuse = (code: Extract<ControlResult, { accepted: false }>['code'], reason: string): ControlResult => ({ accepted: false, code, reason });
+    if (this.closed) return refuse('REFUSED', 'orderer is stopped');
+    if (this.genesisConfig.ordering.engine !== 'gpbft')
+      return refuse('NOT_GPBFT', `this consortium orders with ${this.genesisConfig.ordering.engine}; ratings and leave requests are gpbft's node update`);
+    if (by.role !== 'admin')
+      return refuse(
+        'NOT_ADMIN',
+        `only a hospital's admin may ${request.op === 'rate' ? 'rate a hospital' : 'ask its node to leave'}; ${by.org}/${by.id} is a ${by.role}`,
+      );
+    if (!this.currentConfig.orgs.some((o) => o.org === by.org)) return refuse('FOREIGN_ADMIN', `${by.org} is not a member of the consortium`);
+    const members = this.engine.status().members;
+    let nodeId: string;
+    let clientId: string;
+    let op: Parameters<typeof encodeControl>[0];
+    if (request.op === 'rate') {
+      nodeId = request.nodeId;
+      const rated = this.currentConfig.orderers.find((o) => o.id === nodeId);
+      if (!rated || !members.includes(nodeId))
+        return refuse('UNKNOWN_NODE', `${nodeId} is not a member of the gpbft consortium (members: ${members.join(', ')})`);
+      if (rated.org === by.org) return refuse('SELF_RATING', `an admin of ${by.org} cannot rate its own hospital's node ${nodeId}`);
+      clientId = `${CONTROL_CLIENT_PREFIX}rate/${by.org}/${by.id}`;
+      op = { op: 'rate', id: nodeId, rating: request.rating };
+    } else {
+      nodeId = this.id;
+      const mine = this.currentConfig.orderers.find((o) => o.id === this.id);
+      if (!mine || mine.org !== by.org)
+        return refuse('FOREIGN_ADMIN', `only an admin of ${mine?.org ?? "this node's hospital"} may ask ${this.id} to leave; ${by.org}/${by.id} is not`);
+      if (!members.includes(this.id)) return refuse('NOT_A_MEMBER', `${this.id} is not (or no longer) a member of the gpbft consortium`);
+      clientId = `${CONTROL_CLIENT_PREFIX}leave/${this.id}`;
+      op = { op: 'leave', id: this.id, signature: this.nodeSigner.sign(leaveSignedBytes(this.id)) };
+    }
+    const seq = Math.max(this.clock(), this.lastControlSeq + 1);
+    this.lastControlSeq = seq;
+    const result = this.engine.propose({ clientId, seq, data: encodeControl(op) });
+    this.drive();
+    if (!result.accepted) return refuse(result.reason === 'not-member' ? 'NOT_A_MEMBER' : 'REFUSED', `the engine refused it: ${result.reason}`);
+    this.onEvent('control', { op: request.op, nodeId, clientId, seq });
+    return { accepted: true, nodeId, clientId, seq };
   }
 
   /** What this orderer knows of a txId: committed on its node, in a recent block, pending; or null. */
