@@ -113,91 +113,79 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--lon <degrees>', 'gpbft: longitude of the hospital')
     .option('--rating <0-1>', "gpbft: the hospital's comprehensive rating (default: one derived from its node id)")
     .option('--json', 'print the result as JSON')
-    .action(
-      async (flags: {
-        dir?: string;
-        org?: string;
-        host: string;
-        via?: string;
-        start?: boolean;
-        lat?: string;
-        lon?: string;
-        rating?: string;
-        json?: boolean;
-      }) => {
-        const out = makeOutput(flags.json ?? false);
-        const dir = consortiumDir(flags.dir);
-        const placement = gpbftPlacement(flags);
-        if (flags.org !== undefined && !ORG_NAME.test(flags.org))
-          throw new CliError(`--org ${flags.org.slice(0, 64)}: a hospital name is a letter, then up to 63 letters, digits, '_' or '-'`, 2);
-        const { client, org: via } = adminClient(dir, flags.via);
-        try {
-          const live = await runUpdate(() => client.config());
-          if (flags.org && live.orgs.some((o) => o.toLowerCase() === flags.org!.toLowerCase()))
-            throw new CliError(`${flags.org} is already a member of the consortium`, 1);
-          out.info(`issuing identities for ${flags.org ?? 'the new hospital'} …`);
-          const hospital = await runUpdate(() =>
-            prepareHospital(dir, {
-              ...(flags.org ? { org: flags.org } : {}),
-              host: flags.host,
-              tickMs: live.state.record.config.ordering.tickMs,
-              engine: live.engine,
-              ...placement,
-            }),
+    .action(async (flags: { dir?: string; org?: string; host: string; via?: string; start?: boolean; json?: boolean } & PlacementFlags) => {
+      const out = makeOutput(flags.json ?? false);
+      const dir = consortiumDir(flags.dir);
+      const placement = gpbftPlacement(flags);
+      if (flags.org !== undefined && !ORG_NAME.test(flags.org))
+        throw new CliError(`--org ${flags.org.slice(0, 64)}: a hospital name is a letter, then up to 63 letters, digits, '_' or '-'`, 2);
+      const { client, org: via } = adminClient(dir, flags.via);
+      try {
+        const live = await runUpdate(() => client.config());
+        if (flags.org && live.orgs.some((o) => o.toLowerCase() === flags.org!.toLowerCase()))
+          throw new CliError(`${flags.org} is already a member of the consortium`, 1);
+        out.info(`issuing identities for ${flags.org ?? 'the new hospital'} …`);
+        const hospital = await runUpdate(() =>
+          prepareHospital(dir, {
+            ...(flags.org ? { org: flags.org } : {}),
+            host: flags.host,
+            tickMs: live.state.record.config.ordering.tickMs,
+            engine: live.engine,
+            ...placement,
+          }),
+        );
+        const consortium = loadConsortium(join(dir, 'crypto'));
+        out.info(`submitting the config update through ${via} …`);
+        const outcome = await runUpdate(() =>
+          submitConfigUpdate(
+            client,
+            (c) => localAdminSigners(consortium, c, via),
+            (c) => configWithHospital(c, hospital),
+          ),
+        );
+        const nodeDir = join(dir, hospital.org);
+        let joined: { height: number; voters: readonly string[] } | null = null;
+        if (flags.start) {
+          out.info(`starting ${hospital.endpoint.id} …`);
+          const pid = spawnNode(nodeDir, { detached: true });
+          writeFileSync(join(nodeDir, 'node.pid'), `${pid}\n`);
+          joined = await waitJoined(
+            nodeDir,
+            pid,
+            hospital.endpoint.id,
+            outcome.blockNumber ?? 0,
+            outcome.config.orderers.some((o) => o.id === hospital.endpoint.id),
           );
-          const consortium = loadConsortium(join(dir, 'crypto'));
-          out.info(`submitting the config update through ${via} …`);
-          const outcome = await runUpdate(() =>
-            submitConfigUpdate(
-              client,
-              (c) => localAdminSigners(consortium, c, via),
-              (c) => configWithHospital(c, hospital),
-            ),
-          );
-          const nodeDir = join(dir, hospital.org);
-          let joined: { height: number; voters: readonly string[] } | null = null;
-          if (flags.start) {
-            out.info(`starting ${hospital.endpoint.id} …`);
-            const pid = spawnNode(nodeDir, { detached: true });
-            writeFileSync(join(nodeDir, 'node.pid'), `${pid}\n`);
-            joined = await waitJoined(
-              nodeDir,
-              pid,
-              hospital.endpoint.id,
-              outcome.blockNumber ?? 0,
-              outcome.config.orderers.some((o) => o.id === hospital.endpoint.id),
-            );
-          }
-          const result = {
-            org: hospital.org,
-            nodeId: hospital.endpoint.id,
-            p2pUrl: hospital.endpoint.p2pUrl,
-            apiUrl: hospital.endpoint.apiUrl,
-            config: hospital.configPath,
-            sequence: outcome.sequence,
-            txId: outcome.txId,
-            blockNumber: outcome.blockNumber,
-            orderer: outcome.config.orderers.some((o) => o.id === hospital.endpoint.id),
-            started: joined,
-          };
-          out.result(result, () =>
-            [
-              describeOutcome(outcome),
-              `${hospital.org}: node ${hospital.endpoint.id}, p2p ${hospital.endpoint.p2pUrl}, API ${hospital.endpoint.apiUrl}`,
-              `  configuration: ${hospital.configPath}`,
-              result.orderer
-                ? '  it orders too: Raft takes it in as a learner and promotes it to voter once it has caught up'
-                : `  peer only: the ${outcome.config.ordering.engine} engine has a fixed orderer set`,
-              joined
-                ? `  started: synced to block ${joined.height}${result.orderer ? `; voters ${joined.voters.join(', ')}` : ''}`
-                : `  start it with: medledger node start --config ${hospital.configPath}`,
-            ].join('\n'),
-          );
-        } finally {
-          client.close();
         }
-      },
-    );
+        const result = {
+          org: hospital.org,
+          nodeId: hospital.endpoint.id,
+          p2pUrl: hospital.endpoint.p2pUrl,
+          apiUrl: hospital.endpoint.apiUrl,
+          config: hospital.configPath,
+          sequence: outcome.sequence,
+          txId: outcome.txId,
+          blockNumber: outcome.blockNumber,
+          orderer: outcome.config.orderers.some((o) => o.id === hospital.endpoint.id),
+          started: joined,
+        };
+        out.result(result, () =>
+          [
+            describeOutcome(outcome),
+            `${hospital.org}: node ${hospital.endpoint.id}, p2p ${hospital.endpoint.p2pUrl}, API ${hospital.endpoint.apiUrl}`,
+            `  configuration: ${hospital.configPath}`,
+            result.orderer
+              ? '  it orders too: Raft takes it in as a learner and promotes it to voter once it has caught up'
+              : `  peer only: the ${outcome.config.ordering.engine} engine has a fixed orderer set`,
+            joined
+              ? `  started: synced to block ${joined.height}${result.orderer ? `; voters ${joined.voters.join(', ')}` : ''}`
+              : `  start it with: medledger node start --config ${hospital.configPath}`,
+          ].join('\n'),
+        );
+      } finally {
+        client.close();
+      }
+    });
 
   org
     .command('remove [org]')
@@ -758,7 +746,9 @@ const placementSchema = z
   .refine((p) => (p.lat === undefined) === (p.lon === undefined), { message: '--lat and --lon go together' });
 
 /** `org add --lat --lon --rating`: a gpbft hospital's node entry (decision 1280). */
-function gpbftPlacement(flags: { lat?: string; lon?: string; rating?: string }): { location?: { lat: number; lon: number }; rating?: number } {
+type PlacementFlags = { lat?: string; lon?: string; rating?: string };
+
+function gpbftPlacement(flags: PlacementFlags): { location?: { lat: number; lon: number }; rating?: number } {
   const parsed = placementSchema.safeParse({ lat: flags.lat, lon: flags.lon, rating: flags.rating });
   if (!parsed.success) throw new CliError(`--lat/--lon/--rating: ${parsed.error.issues.map((i) => i.message).join('; ')}`, 2);
   const { lat, lon, rating } = parsed.data;
