@@ -5,6 +5,7 @@ import { after, before, describe } from 'node:test';
 import { chromiumAvailable, CHROMIUM_PATH, startTestbed, type ConsoleTestbed } from './harness.ts';
 import { adminTests } from './pages/admin.ts';
 import { blocksTests } from './pages/blocks.ts';
+import { datasetTests } from './pages/datasets.ts';
 import { labTests } from './pages/lab.ts';
 import { layoutTests } from './pages/layout.ts';
 import { marketTests } from './pages/market.ts';
@@ -48,6 +49,7 @@ describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 90
     ['records', recordsTests],
     ['mydata', myDataTests],
     ['market', marketTests],
+    ['datasets', datasetTests],
     ['provenance', provenanceTests],
     ['lab', labTests],
     ['layout', layoutTests],
