@@ -11,6 +11,7 @@ import { layoutTests } from './pages/layout.ts';
 import { marketTests } from './pages/market.ts';
 import { myDataTests } from './pages/mydata.ts';
 import { networkTests } from './pages/network.ts';
+import { peopleTests } from './pages/people.ts';
 import { provenanceTests } from './pages/provenance.ts';
 import { recordsTests } from './pages/records.ts';
 import { shellTests } from './pages/shell.ts';
@@ -50,6 +51,7 @@ describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 90
     ['mydata', myDataTests],
     ['market', marketTests],
     ['datasets', datasetTests],
+    ['people', peopleTests],
     ['provenance', provenanceTests],
     ['lab', labTests],
     ['layout', layoutTests],

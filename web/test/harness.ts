@@ -61,7 +61,13 @@ export function chromiumAvailable(): boolean {
 export async function startTestbed(): Promise<ConsoleTestbed> {
   await ensureConsoleBuilt();
   const orgs = demoOrgs();
-  const net = await startRecordsNetwork({ orgs: orgs.length, api: true, recordServedReads: true, console: { assetsDir: CONSOLE_DIST_DIR, demoUsers: true } });
+  const net = await startRecordsNetwork({
+    orgs: orgs.length,
+    api: true,
+    recordServedReads: true,
+    enrolment: true,
+    console: { assetsDir: CONSOLE_DIST_DIR, demoUsers: true },
+  });
   const clients: HealthClient[] = [];
   const contexts: BrowserContext[] = [];
   let browser: Browser | null = null;
