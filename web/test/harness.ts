@@ -54,6 +54,19 @@ export async function waitOrExplain(page: Page, locator: Locator, timeoutMs = 30
   }
 }
 
+/**
+ * Wait until Mantine's transitions are over: no menu dropdown on screen (a closing one is an
+ * empty `role="menu"`) and every open dialog fully opaque (a fading one fails contrast checks).
+ * Call before checkA11y after opening or closing a menu or a modal.
+ */
+export async function transitionsDone(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () =>
+      document.querySelectorAll('.mantine-Menu-dropdown').length === 0 &&
+      [...document.querySelectorAll('.mantine-Modal-content')].every((e) => getComputedStyle(e).opacity === '1'),
+  );
+}
+
 export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM_PATH);
 }

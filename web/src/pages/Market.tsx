@@ -244,6 +244,8 @@ const STANDING_TEXT: Readonly<Record<Standing, string>> = {
   deleted: 'deleted',
 };
 const standingColor = (s: Standing): string => (s === 'owner' || s === 'approved' ? 'green' : s === 'pending' ? 'yellow' : s === 'deleted' ? 'red' : 'gray');
+// A badge's label is cut with an ellipsis when the table is narrow; the standing must be read whole.
+const NO_TRUNCATION = { label: { overflow: 'visible' } } as const;
 const statusColor2 = (s: Dataset['status']): string => (s === 'listed' ? 'green' : s === 'deleted' ? 'red' : 'gray');
 
 /** A CSV chosen in the browser, checked for size: its bytes, or a problem in plain words. */
@@ -474,6 +476,22 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const mayApply = APPLICANT_ROLES.includes(me.role);
+  // "authorised" in the catalogue means an approved application in its period, for any access; a
+  // download needs one for `read` (a statistics approval is not a licence to download, decision
+  // 1260): the caller's own approved applications say which.
+  const approved = useLoad(async () => {
+    if (!mayApply) return new Map<string, string[]>();
+    const now = Date.now();
+    const apps = (await health.listApplications({ applicant: `${me.org}/${me.id}` })) as Application[];
+    const byDataset = new Map<string, string[]>();
+    for (const a of apps) {
+      if (a.status !== 'approved' || a.target.kind !== 'dataset' || now < a.period.startMs || now >= a.period.endMs) continue;
+      byDataset.set(a.target.datasetId, [...new Set([...(byDataset.get(a.target.datasetId) ?? []), ...a.actions])].sort());
+    }
+    return byDataset;
+  }, [health, tick]);
+  const grantedActions = (d: Dataset): readonly string[] => approved.data?.get(d.datasetId) ?? [];
+  const mayDownload = (d: Dataset): boolean => d.access === 'owner' || (d.access === 'approved' && grantedActions(d).includes('read'));
   const act = async (what: () => Promise<unknown>, done: string): Promise<void> => {
     setError(null);
     setNotice(null);
@@ -583,8 +601,9 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
                       {d.status === 'listed' ? <Text size="xs">{d.open ? 'open to applications' : 'closed to applications'}</Text> : null}
                     </Table.Td>
                     <Table.Td>
-                      <Badge color={standingColor(d.access)} variant="light" data-testid="standing">
+                      <Badge color={standingColor(d.access)} variant="light" data-testid="standing" styles={NO_TRUNCATION}>
                         {STANDING_TEXT[d.access]}
+                        {d.access === 'approved' && grantedActions(d).length > 0 ? ` (${grantedActions(d).join(', ')})` : ''}
                       </Badge>
                     </Table.Td>
                     <Table.Td>
@@ -599,7 +618,7 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
                             Apply
                           </Button>
                         ) : null}
-                        {d.authorised && live ? (
+                        {mayDownload(d) && live ? (
                           <Button size="xs" variant="light" onClick={() => setDialog({ kind: 'download', dataset: d })} aria-label={`Download ${d.datasetId}`}>
                             Download
                           </Button>

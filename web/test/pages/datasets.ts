@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { waitOrExplain, type ConsoleTestbed } from '../harness.ts';
+import { transitionsDone, waitOrExplain, type ConsoleTestbed } from '../harness.ts';
 
 const DATASET = 'lc-hospital2';
 const V1 = 'age,sbp,bmi\n41,120,22.5\n52,135,27.1\n63,142,30.2\n38,118,21.9\n70,150,28.4\n';
@@ -151,7 +151,7 @@ export function datasetTests(tb: () => ConsoleTestbed): void {
       const page = await tb().signIn('Hospital1', 'researcher1');
       await page.getByRole('link', { name: 'Data market' }).click();
       const r = await row(page, DATASET);
-      await waitOrExplain(page, r.getByTestId('standing').filter({ hasText: 'authorised' }));
+      await waitOrExplain(page, r.getByTestId('standing').filter({ hasText: 'authorised (read)' }));
       await r.getByRole('button', { name: `Download ${DATASET}` }).click();
       const dialog = page.getByRole('dialog');
       await dialog.getByRole('textbox', { name: 'Version' }).click();
@@ -167,7 +167,9 @@ export function datasetTests(tb: () => ConsoleTestbed): void {
       await waitOrExplain(page, result, 60_000);
       await result.getByText('CID verified').waitFor();
       await result.getByText('commitment verified').waitFor();
+      await transitionsDone(page);
       await tb().checkA11y(page, 'data market (download)');
+      await tb().screenshot(page, 'data-market-download');
       const cells = await result.locator('tbody td').allTextContents();
       assert.deepEqual(cells, ['135', '142'], 'rows 2–3 of version 1, column sbp');
 
@@ -191,6 +193,15 @@ export function datasetTests(tb: () => ConsoleTestbed): void {
       const refused = await tb().sdk('Hospital3', 'researcher1').downloadDataset({ datasetId: DATASET, purpose: 'HRESCH' });
       assert.equal(refused.allowed, false);
       assert.equal(refused.code, 'NOT_AUTHORISED');
+
+      // A statistics approval is not a licence to download: "authorised (statistics)", no Download button; the ledger agrees.
+      const stats = await tb().signIn('Hospital2', 'researcher1');
+      await stats.getByRole('link', { name: 'Data market' }).click();
+      const bp = await row(stats, 'bp-hospital1');
+      await waitOrExplain(stats, bp.getByTestId('standing').filter({ hasText: 'authorised (statistics)' }));
+      assert.equal(await bp.getByRole('button', { name: 'Download bp-hospital1' }).count(), 0);
+      const statsOnly = await tb().sdk('Hospital2', 'researcher1').downloadDataset({ datasetId: 'bp-hospital1', purpose: 'HRESCH' });
+      assert.equal(statsOnly.code, 'NOT_AUTHORISED');
     });
 
     it('the owner deletes the dataset after typing its id: deleted on the ledger, and every download is then refused', async () => {
@@ -201,6 +212,7 @@ export function datasetTests(tb: () => ConsoleTestbed): void {
       const dialog = admin.getByRole('dialog');
       const confirm = dialog.getByRole('button', { name: 'Delete dataset' });
       assert.ok(await confirm.isDisabled(), 'nothing is deleted before the id is typed');
+      await transitionsDone(admin);
       await tb().checkA11y(admin, 'data market (delete confirmation)');
       await dialog.getByLabel(`Type ${DATASET} to confirm`).fill(DATASET);
       await confirm.click();

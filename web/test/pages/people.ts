@@ -16,7 +16,7 @@ import { loadConsortium } from '../../../src/identity/index.ts';
 import { loadPseudonymKey, patientPseudonymOf } from '../../../src/identity/pseudonym.ts';
 import type { IdentityEntryT } from '../../../src/protocol/enrolment-schemas.ts';
 import { EnrolmentAdmin, revokeCertificates } from '../../../src/sdk/enrolment.ts';
-import { waitOrExplain, type ConsoleTestbed } from '../harness.ts';
+import { transitionsDone, waitOrExplain, type ConsoleTestbed } from '../harness.ts';
 
 const ORG = 'Hospital1';
 
@@ -55,6 +55,7 @@ export function peopleTests(tb: () => ConsoleTestbed): void {
       assert.equal(registered?.role, 'doctor');
       assert.equal(registered?.certificate, 'none');
       await tb().checkA11y(admin, 'people (admin, registered)');
+      await tb().screenshot(admin, 'people');
 
       // The new doctor, signed out, at the same hospital's console.
       const user = await tb().open(ORG);
@@ -64,6 +65,7 @@ export function peopleTests(tb: () => ConsoleTestbed): void {
       const entry = user.getByTestId('enrolled-entry').filter({ hasText: `${ORG}/doctor7` });
       await waitOrExplain(user, entry);
       await tb().checkA11y(user, 'sign-in page with an enrolment');
+      await tb().screenshot(user, 'enrol');
       const keys = await user.evaluate(
         () =>
           new Promise<Array<{ extractable: boolean; type: string }>>((resolve, reject) => {
@@ -102,8 +104,7 @@ export function peopleTests(tb: () => ConsoleTestbed): void {
       await waitOrExplain(admin, row.getByTestId('certificate-state').filter({ hasText: 'valid' }));
       await row.getByRole('button', { name: 'Revoke doctor7' }).click();
       assert.equal(await admin.getByTestId('revoke-command').textContent(), `npx medledger user revoke --org ${ORG} --serial ${serial}`);
-      // Contrast is measured once the dialog's fade-in has finished.
-      await admin.waitForFunction(() => [...document.querySelectorAll('.mantine-Modal-content')].every((e) => getComputedStyle(e).opacity === '1'));
+      await transitionsDone(admin);
       await tb().checkA11y(admin, 'people (revoke dialog)');
       // What that command runs on the CA host (`user revoke`: the list signed with the CA key, the update by the admin).
       await revokeCertificates(host.client, { ca: host.ca, serials: [serial], signers: [host.signer] });
