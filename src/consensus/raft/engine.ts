@@ -1076,11 +1076,16 @@ export class RaftEngine implements Engine<RaftMessage> {
   }
 
   private send(to: NodeId, message: RaftMessage): void {
-    // A leader's messages depend only on its term and vote (already handed to the driver in an
-    // earlier Ready, which is durable before this one is written) and on its log, which it may
-    // replicate before its own copy is durable (decision 1360). Everything else waits for the
-    // persist. Kept as a prefix so that no message overtakes an earlier one.
-    const early = this.role === 'leader' && this.term === this.durableTerm && this.vote === this.durableVote;
+    // A leader's appends and heartbeats depend only on its term and vote (already handed to the
+    // driver in an earlier Ready, which is durable before this one is written) and on its log,
+    // which it may replicate before its own copy is durable (decision 1360). Everything else waits
+    // for the persist — a snapshot too: it carries applied state the leader has not yet delivered
+    // (nor written). Kept as a prefix so that no message overtakes an earlier one.
+    const early =
+      (message.type === 'raft/append' || message.type === 'raft/heartbeat') &&
+      this.role === 'leader' &&
+      this.term === this.durableTerm &&
+      this.vote === this.durableVote;
     if (early && this.outEarly === this.outMsgs.length) this.outEarly += 1;
     this.outMsgs.push({ to, message });
   }
