@@ -75,9 +75,9 @@ describe('raft membership change in the simulator', () => {
     );
   });
 
-  it('an engine with a fixed member set (hashgen) is refused clearly, and bad membership options are named', () => {
+  it('an engine with a fixed member set (solo) is refused clearly, and bad membership options are named', () => {
     assert.throws(
-      () => runSimulation({ ...base, engine: 'hashgen', nodes: 4, faults: 'none', engineOptions: {}, membership: { joins: 1 } }),
+      () => runSimulation({ ...base, engine: 'solo', nodes: 1, faults: 'none', engineOptions: {}, membership: { joins: 1 } }),
       (e: Error) => e instanceof SimOptionsError && /fixed member set/.test(e.message),
     );
     assert.throws(() => runSimulation({ ...base, membership: { joins: 99 } }), /membership\.joins must be an integer between 0 and 8/);
