@@ -8,8 +8,9 @@
 // Driver loop:
 //   while (engine.hasReady()) {
 //     const rd = engine.ready();
-//     storage.apply(rd.persist);   // MUST be durable before any message of rd is sent
-//     send(rd.messages);
+//     send(rd.messages.slice(0, rd.earlyMessages ?? 0));   // may leave before persist (below)
+//     storage.apply(rd.persist);   // MUST be durable before any other message of rd is sent
+//     send(rd.messages.slice(rd.earlyMessages ?? 0));
 //     deliver(rd.decided); if (rd.restore) restoreApp(rd.restore);
 //     engine.advance(rd);
 //   }
@@ -90,6 +91,14 @@ export interface RestoreRequest {
 export interface Ready<M> {
   readonly persist: readonly PersistOp[];
   readonly messages: readonly Outbound<M>[];
+  /**
+   * How many of `messages`, from the start, do not depend on `persist` being durable and may be
+   * sent before or while it is written (a Raft leader's appends: its own new entries are written
+   * in parallel with replication, thesis §10.2.1, decision 1360). Absent or 0: none. A driver that
+   * ignores it and sends everything after the persist is also correct, only slower. The engine
+   * learns that `persist` is durable from advance(), and only then relies on it.
+   */
+  readonly earlyMessages?: number;
   readonly decided: readonly DecidedBlock[];
   readonly restore: RestoreRequest | null;
 }

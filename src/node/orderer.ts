@@ -5,8 +5,10 @@
 // Driver loop (src/consensus/engine.ts):
 //   while engine.hasReady():
 //     rd = engine.ready()
-//     wal.apply(rd.persist)          fsync'd BEFORE anything of rd leaves this node
-//     send(rd.messages)              to the other orderers (none for a single solo orderer)
+//     send(rd.messages[0, rd.earlyMessages))   a Raft leader's appends: they leave while its own
+//                                    copy is written (decision 1360; it counts itself once durable)
+//     wal.apply(rd.persist)          fsync'd BEFORE any other message of rd leaves this node
+//     send(the rest of rd.messages)  to the other orderers (none for a single solo orderer)
 //     for each decided block: build the ledger block, sign it, append it (fsync), notify delivery
 //     engine.advance(rd)
 //
@@ -573,6 +575,10 @@ export class Orderer {
     try {
       while (this.engine.hasReady()) {
         const rd = this.engine.ready();
+        // The leader's appends go out first, so that followers write the entries while this node
+        // does (thesis §10.2.1); the engine counts this node's copy only after advance().
+        const early = rd.earlyMessages ?? 0;
+        for (let i = 0; i < early; i++) this.send(rd.messages[i]!.to, rd.messages[i]!.message);
         try {
           this.wal.apply(rd.persist);
         } catch (err) {
@@ -584,7 +590,7 @@ export class Orderer {
           this.onEvent('storage-failure', { store: 'wal', reason: (err as Error).message });
           throw err;
         }
-        for (const m of rd.messages) this.send(m.to, m.message);
+        for (let i = early; i < rd.messages.length; i++) this.send(rd.messages[i]!.to, rd.messages[i]!.message);
         if (rd.restore) this.beginRestore(rd.restore.height, rd.restore.digest);
         try {
           for (const decided of rd.decided) this.onDecided(decided);

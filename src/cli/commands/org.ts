@@ -175,7 +175,7 @@ export function register(program: Command, _ctx: CommandContext): void {
             `${hospital.org}: node ${hospital.endpoint.id}, p2p ${hospital.endpoint.p2pUrl}, API ${hospital.endpoint.apiUrl}`,
             `  configuration: ${hospital.configPath}`,
             result.orderer
-              ? '  it orders too: Raft takes it in as a learner and promotes it to voter once it has caught up'
+              ? `  it orders too: ${newOrdererNote(outcome.config.ordering.engine)}`
               : `  peer only: the ${outcome.config.ordering.engine} engine has a fixed orderer set`,
             joined
               ? `  started: synced to block ${joined.height}${result.orderer ? `; voters ${joined.voters.join(', ')}` : ''}`
@@ -456,7 +456,7 @@ export function register(program: Command, _ctx: CommandContext): void {
             `${state.org} is a member (config sequence ${plan.sequence}); configured ${nodeYaml}`,
             `  genesis block and root certificate written to ${dir}; its CA, as the root certified it, in ${join(dir, 'crypto', state.org, 'ca.pem')}`,
             orders
-              ? '  it orders too: Raft takes it in as a learner, then a voter, once it has caught up'
+              ? `  it orders too: ${newOrdererNote(plan.config.ordering.engine)}`
               : `  peer only: the ${plan.config.ordering.engine} engine has a fixed orderer set`,
             joined
               ? `  started: synced to block ${joined.height}; check its connections with: medledger node check --dir ${flags.dir} --org ${state.org}`
@@ -753,4 +753,14 @@ function gpbftPlacement(flags: PlacementFlags): { location?: { lat: number; lon:
   if (!parsed.success) throw new CliError(`--lat/--lon/--rating: ${parsed.error.issues.map((i) => i.message).join('; ')}`, 2);
   const { lat, lon, rating } = parsed.data;
   return { ...(lat !== undefined && lon !== undefined ? { location: { lat, lon } } : {}), ...(rating !== undefined ? { rating } : {}) };
+}
+
+/** How the consortium's engine takes in a new orderer (decisions 0005, 1270, 1280, 1295). */
+function newOrdererNote(engine: string): string {
+  if (engine === 'raft') return 'Raft takes it in as a learner and promotes it to voter once it has caught up';
+  if (engine === 'pbft') return 'the primary orders a membership entry for it; it comes in by state transfer, then votes';
+  if (engine === 'hashgen' || engine === 'hashgen-bft')
+    return 'the generator proposes a membership entry for it; it fetches the decided blocks, then validates';
+  if (engine === 'gpbft') return "the members order the paper's join step for it (to the nearest group); it catches up from their blocks, then votes";
+  return `the ${engine} engine moves its orderer set toward the new config one orderer at a time`;
 }
