@@ -7,7 +7,10 @@
 // command that replays them. Exits 1 on any violation, 2 on bad arguments.
 //
 // Also 'raft+membership': raft while hospitals join and leave (membership option of the simulator),
-// and 'pbft+membership': PBFT's orderer set changing the same way (decision 1270).
+// 'pbft+membership': PBFT's orderer set changing the same way (decision 1270),
+// 'ehbft+membership': EH-BFT's (decision 1290),
+// 'hashgen+membership': the hash generators' set changing (decision 1295), and
+// 'gpbft+membership': gpbft's node update driven by the same target (decision 1280).
 //
 // Usage: node scripts/sim-campaign.mjs [--seeds 2000] [--seed-start 1] [--engines raft,pbft]
 //          [--duration-ms 2000] [--workers 1] [--json]
@@ -20,14 +23,36 @@ const sim = await import('../src/sim/index.ts');
 const { engineNames, getEngine } = await import('../src/consensus/registry.ts');
 
 /** Campaign entries beyond the registered engines: an engine run with membership changes. */
-const MEMBERSHIP_ENTRIES = { 'raft+membership': 'raft', 'pbft+membership': 'pbft' };
+const MEMBERSHIP_ENTRIES = {
+  'raft+membership': 'raft',
+  'pbft+membership': 'pbft',
+  'ehbft+membership': 'ehbft',
+  'hashgen+membership': 'hashgen',
+  'gpbft+membership': 'gpbft',
+};
 
 /** One campaign configuration per engine: the engine's full fault model. */
 function configFor(entry, durationMs) {
+  if (MEMBERSHIP_ENTRIES[entry] === 'ehbft') {
+    // As pbft+membership: five nodes, one joins (it catches up by fetching blocks) and one leaves,
+    // so the membership never drops below four and the one Byzantine node stays within f (decision 1290).
+    return { ...configFor('ehbft', durationMs), nodes: 5, membership: { joins: 1, leaves: 1 } };
+  }
   if (MEMBERSHIP_ENTRIES[entry] === 'pbft') {
     // Five replicas, one joins and one leaves: the membership never drops below four, so the
     // one Byzantine node the fault model draws stays within f (a joiner comes in by state transfer).
     return { ...configFor('pbft', durationMs), nodes: 5, membership: { joins: 1, leaves: 1 } };
+  }
+  if (MEMBERSHIP_ENTRIES[entry] === 'gpbft') {
+    // 17 hospitals in 4 groups, one joins (to the nearest group) and one leaves: never fewer than
+    // 16, the smallest cluster whose grouping tolerates a Byzantine node; a short period T so that
+    // every run regroups several times, also while members change (decision 1280).
+    return { ...configFor('gpbft', durationMs), nodes: 17, membership: { joins: 1, leaves: 1 }, engineOptions: { periodBlocks: 10 } };
+  }
+  if (MEMBERSHIP_ENTRIES[entry] === 'hashgen') {
+    // Five generators, one joins and one leaves (decision 1295): the paper's quorums with crash,
+    // partition and network faults; a joiner comes in by fetching the decided blocks.
+    return { ...configFor('hashgen', durationMs), nodes: 5, membership: { joins: 1, leaves: 1 } };
   }
   if (MEMBERSHIP_ENTRIES[entry]) {
     // Three hospitals, two join and one leaves during the faulty phase; frequent snapshots so
@@ -152,7 +177,24 @@ function replay(config, seed) {
 }
 
 function table(rows) {
-  const header = ['engine', 'nodes', 'faults', 'runs', 'violations', 'failing seeds', 'blocks', 'proposals', 'p50 ms', 'p99 ms', 'messages', 'MB', 'wall s'];
+  // early writes: Readies whose early messages (a Raft leader's appends) left before their write
+  // finished / of which a crash cut the write short (decision 1360).
+  const header = [
+    'engine',
+    'nodes',
+    'faults',
+    'runs',
+    'violations',
+    'failing seeds',
+    'blocks',
+    'proposals',
+    'p50 ms',
+    'p99 ms',
+    'messages',
+    'MB',
+    'early writes / lost',
+    'wall s',
+  ];
   const body = rows.map(({ s, seconds, errors }) => {
     const msgs = Object.values(s.messagesByType).reduce((a, m) => a + m.count, 0);
     const bytes = Object.values(s.messagesByType).reduce((a, m) => a + m.bytes, 0);
@@ -170,6 +212,7 @@ function table(rows) {
       s.latencyMs.p99,
       msgs,
       (bytes / 1e6).toFixed(1),
+      `${s.earlyWrites.started} / ${s.earlyWrites.lostInCrash}`,
       seconds.toFixed(0),
     ].map(String);
   });

@@ -9,6 +9,7 @@ import { initConsortium, type EngineName } from '../node/init.ts';
 import { createLogger } from '../log/log.ts';
 import { MedLedgerNode } from '../node/node.ts';
 import { apiLimitsOf, startApiServer, type ApiServer, type ApiServerOptions } from './server.ts';
+import { freeBasePort } from '../node/ports.ts';
 
 export interface LocalConsortium {
   readonly dir: string;
@@ -48,7 +49,7 @@ export async function startLocalConsortium(opts: LocalConsortiumOptions): Promis
 async function startOnce(opts: LocalConsortiumOptions): Promise<LocalConsortium> {
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'medledger-local-'));
-  const basePort = opts.basePort ?? 20_000 + Math.floor(Math.random() * 20_000);
+  const basePort = opts.basePort ?? (await freeBasePort(opts.orgs));
   const init = await initConsortium({
     dir,
     orgs: opts.orgs,

@@ -8,6 +8,8 @@ import {
   ReadyResponse,
   LogLevelRequest,
   LogLevelResponse,
+  GpbftOpRequest,
+  GpbftOpResponse,
   BlockEvent,
   BlockParams,
   BlockResponse,
@@ -100,6 +102,16 @@ export const ROUTES = {
     body: LogLevelRequest,
     response: LogLevelResponse,
     errors: [...COMMON_ERRORS, 403],
+  },
+  gpbftOp: {
+    method: 'POST',
+    path: '/v1/admin/gpbft/ops',
+    summary:
+      "gpbft's node update (paper 002, decision 1280), through this node's orderer: an admin rates another hospital's orderer (0–100; below the rating threshold it is removed), or an admin of this node's hospital asks it to leave. Refusals: 403 NOT_ADMIN / FOREIGN_ADMIN / SELF_RATING, 404 UNKNOWN_NODE, 409 NOT_GPBFT / NOT_A_MEMBER",
+    auth: true,
+    body: GpbftOpRequest,
+    response: GpbftOpResponse,
+    errors: [...COMMON_ERRORS, 403, 404, 409, 503],
   },
   whoami: {
     method: 'GET',

@@ -21,6 +21,7 @@ import { registerConsole, type ConsoleOptions } from './console.ts';
 import { LabJobs } from './lab-jobs.ts';
 import { registerLabRoutes } from './lab-routes.ts';
 import { openApiDocument, type ConfigResponseT, type WhoAmIResponseT, type LogLevelResponseT, LogLevelRequest } from './schemas.ts';
+import { GpbftOpRequest, type GpbftOpResponseT } from '../protocol/schemas.ts';
 import { installEdge } from './edge.ts';
 import { ApiError, parseInput } from './errors.ts';
 import { registerEventRoutes } from './event-routes.ts';
@@ -145,6 +146,19 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     services.logLevel = level;
     log.warn({ by: `${me.org}/${me.id}`, from: previous, to: level }, 'log level changed at runtime');
     return { level, previous };
+  });
+  app.post('/v1/admin/gpbft/ops', async (req): Promise<GpbftOpResponseT> => {
+    // The caller's signed request was verified against this node's MSP (who): that is the admin's signature.
+    const me = who(req);
+    const request = parseInput(GpbftOpRequest, req.body, 'body');
+    const result = services.gpbftControl(request, { org: me.org, id: me.id, role: me.role });
+    if (!result.accepted) {
+      const status =
+        result.code === 'UNKNOWN_NODE' ? 404 : result.code === 'NOT_GPBFT' || result.code === 'NOT_A_MEMBER' ? 409 : result.code === 'REFUSED' ? 503 : 403;
+      throw new ApiError(status, result.code, result.reason);
+    }
+    log.warn({ by: `${me.org}/${me.id}`, op: request.op, nodeId: result.nodeId, clientId: result.clientId, seq: result.seq }, 'gpbft node update submitted');
+    return { op: request.op, nodeId: result.nodeId, clientId: result.clientId, seq: result.seq };
   });
   app.get('/v1/whoami', async (req): Promise<WhoAmIResponseT> => {
     const me = who(req);

@@ -1,8 +1,8 @@
 // One orderer of the ordering benchmark (decision 1350), as its own OS process: the Raft engine
 // the nodes run (consensus/raft), its durable state in the node's write-ahead log (node/wal.ts,
 // fsync on every Ready), the node-to-node mTLS transport (transport/), driven by the same loop
-// as node/orderer.ts: persist the Ready, then send its messages, then deliver what it decided,
-// then advance. What it leaves out of a full node is everything after ordering (block signing
+// as node/orderer.ts: send the Ready's early messages (a leader's appends, decision 1360), persist
+// the Ready, then send its other messages, then deliver what it decided, then advance. What it leaves out of a full node is everything after ordering (block signing
 // and the block store, peers, validation, the REST gateway) and transaction admission (the
 // payloads are opaque bytes, as etcd's values are).
 //
@@ -183,7 +183,7 @@ class OrderingNode {
     });
   }
 
-  /** node/orderer.ts's loop: persist (fsync) before send, then deliver, then advance. */
+  /** node/orderer.ts's loop: early messages, persist (fsync), the other messages, deliver, advance. */
   private drive(): void {
     if (this.driving) return;
     this.driving = true;
@@ -194,13 +194,15 @@ class OrderingNode {
           process.stderr.write(
             `${this.config.id} ${performance.now().toFixed(1)} persist ${rd.persist.length} msgs ${rd.messages.map((m) => `${m.to.slice(-4)}:${m.message.type}${'entries' in m.message ? `(${(m.message as { entries: unknown[] }).entries.length})` : ''}`).join(',')} decided ${rd.decided.map((d) => d.proposals.length).join(',')}\n`,
           );
+        const early = rd.earlyMessages ?? 0;
+        for (let i = 0; i < early; i++) this.transport.send(rd.messages[i]!.to, 'consensus', encode(rd.messages[i]!.message));
         try {
           this.wal.apply(rd.persist);
         } catch (err) {
           process.stderr.write(`storage failure: ${(err as Error).message}\n`);
           process.exit(70);
         }
-        for (const m of rd.messages) this.transport.send(m.to, 'consensus', encode(m.message));
+        for (let i = early; i < rd.messages.length; i++) this.transport.send(rd.messages[i]!.to, 'consensus', encode(rd.messages[i]!.message));
         for (const block of rd.decided) {
           for (const p of block.proposals) {
             this.decided += 1;

@@ -35,8 +35,8 @@ export interface OrderingBenchOptions {
   /** MedLedger driver: see OrderingNodeConfig.drive. */
   readonly drive?: 'coalesced' | 'immediate';
   readonly eagerCut?: number;
-  /** Raft syncCommitIndex false: a commit-only hard state waits for the next durable write. */
-  readonly lazyCommit?: boolean;
+  /** Raft syncCommitIndex true: a commit-only hard state is fsync'd before delivery (not the default, decision 1361). */
+  readonly syncCommit?: boolean;
   readonly tickMs?: number;
   /** Keep the id of every payload acknowledged (exactly-once checks in tests). */
   readonly keepIds?: boolean;
@@ -382,7 +382,12 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
     const drive = options.drive ?? 'immediate';
     const eagerCut = options.eagerCut ?? 1;
     progress('starting 3 MedLedger Raft orderer processes …');
-    const ml = await startMedLedgerCluster(join(dir, 'medledger'), { drive, eagerCut, syncCommitIndex: !options.lazyCommit, tickMs: options.tickMs ?? 100 });
+    const ml = await startMedLedgerCluster(join(dir, 'medledger'), {
+      drive,
+      eagerCut,
+      syncCommitIndex: options.syncCommit === true,
+      tickMs: options.tickMs ?? 100,
+    });
     const mlLevels: LevelResult[] = [];
     const mlAcked: string[] = [];
     let mlOrderedIds: string[] | undefined;
@@ -408,7 +413,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
     }
     const medledger: SystemResult = {
       system: 'medledger',
-      description: `3 Raft orderer processes (consensus/raft + node/wal.ts fsync per Ready + mTLS WebSocket transport), driver ${drive}, eagerCutUncommittedMax ${eagerCut}, syncCommitIndex ${!options.lazyCommit}; client: HTTP/2 POST /submit to the leader`,
+      description: `3 Raft orderer processes (consensus/raft + node/wal.ts fsync per Ready + mTLS WebSocket transport), driver ${drive}, eagerCutUncommittedMax ${eagerCut}, syncCommitIndex ${options.syncCommit === true}; client: HTTP/2 POST /submit to the leader`,
       levels: mlLevels,
       walFsyncs,
       ...(keepIds ? { ackedIds: mlAcked, orderedIds: mlOrderedIds ?? [] } : {}),

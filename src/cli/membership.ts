@@ -55,7 +55,18 @@ function freePorts(dir: string): [number, number] {
  * Create a new hospital's identities and node configuration in a consortium directory (which
  * must hold the root CA key). Nothing on chain changes yet: see configWithHospital.
  */
-export async function prepareHospital(dir: string, options: { org?: string; host?: string; tickMs: number; engine: string }): Promise<NewHospital> {
+export async function prepareHospital(
+  dir: string,
+  options: {
+    org?: string;
+    host?: string;
+    tickMs: number;
+    engine: string;
+    /** gpbft: where the hospital is and its comprehensive rating 0–1 (its node entry; decision 1280). */
+    location?: { lat: number; lon: number };
+    rating?: number;
+  },
+): Promise<NewHospital> {
   const cryptoDir = join(dir, 'crypto');
   if (!existsSync(join(cryptoDir, 'root-ca-key.pem'))) {
     throw new ConfigUpdateError(`the root CA key is not in ${cryptoDir} (root-ca-key.pem): a new hospital's CA can only be issued where the root key is`);
@@ -71,7 +82,15 @@ export async function prepareHospital(dir: string, options: { org?: string; host
   const nodeId = nodeIdOf(org);
   // It orders too only where the engine's member set can change at runtime.
   const roles: NodeEndpointConfig['roles'] = RUNTIME_MEMBERSHIP_ENGINES.has(options.engine) ? ['peer', 'orderer'] : ['peer'];
-  const endpoint: NodeEndpointConfig = { id: nodeId, org, roles, p2pUrl: `wss://${host}:${p2pPort}`, apiUrl: `https://${host}:${apiPort}` };
+  const endpoint: NodeEndpointConfig = {
+    id: nodeId,
+    org,
+    roles,
+    p2pUrl: `wss://${host}:${p2pPort}`,
+    apiUrl: `https://${host}:${apiPort}`,
+    ...(options.location ? { location: options.location } : {}),
+    ...(options.rating !== undefined ? { rating: options.rating } : {}),
+  };
   const configPath = writeNodeYaml({ dir, org, nodeId, roles: endpoint.roles, host, p2pPort, apiPort, tickMs: options.tickMs });
   return { org, caCertPem: extended.orgCas.get(org)!.certPem, nodeCertPem: extended.nodes.get(org)!.certPem, endpoint, configPath };
 }

@@ -8,8 +8,9 @@
 // Driver loop:
 //   while (engine.hasReady()) {
 //     const rd = engine.ready();
-//     storage.apply(rd.persist);   // MUST be durable before any message of rd is sent
-//     send(rd.messages);
+//     send(rd.messages.slice(0, rd.earlyMessages ?? 0));   // may leave before persist (below)
+//     storage.apply(rd.persist);   // MUST be durable before any other message of rd is sent
+//     send(rd.messages.slice(rd.earlyMessages ?? 0));
 //     deliver(rd.decided); if (rd.restore) restoreApp(rd.restore);
 //     engine.advance(rd);
 //   }
@@ -90,6 +91,14 @@ export interface RestoreRequest {
 export interface Ready<M> {
   readonly persist: readonly PersistOp[];
   readonly messages: readonly Outbound<M>[];
+  /**
+   * How many of `messages`, from the start, do not depend on `persist` being durable and may be
+   * sent before or while it is written (a Raft leader's appends: its own new entries are written
+   * in parallel with replication, thesis §10.2.1, decision 1360). Absent or 0: none. A driver that
+   * ignores it and sends everything after the persist is also correct, only slower. The engine
+   * learns that `persist` is durable from advance(), and only then relies on it.
+   */
+  readonly earlyMessages?: number;
   readonly decided: readonly DecidedBlock[];
   readonly restore: RestoreRequest | null;
 }
@@ -138,7 +147,17 @@ export interface Engine<M extends EngineMessage = EngineMessage> {
    * transaction). The driver calls it on every tick; the engine takes one safe step at a time
    * and says where it stands. Engines without it have a fixed member set.
    */
-  reconfigure?(members: readonly NodeId[]): ReconfigureResult;
+  reconfigure?(members: readonly NodeId[], profiles?: Readonly<Record<NodeId, MemberProfile>>): ReconfigureResult;
+}
+
+/**
+ * What the configuration says of a member besides its id, for engines that place or rank members
+ * (gpbft: a joiner's position and rating, paper 002). Engines that do not need it ignore it.
+ */
+export interface MemberProfile {
+  readonly lat?: number;
+  readonly lon?: number;
+  readonly rating?: number;
 }
 
 /** 'settled': the members are `members`; 'stepping': a change is under way (or must wait for

@@ -1,7 +1,7 @@
 // Every engine is created the same way, by name, from an EngineContext. The simulator, the lab
 // and the node runtime look engines up here; each engine module adds one entry.
 import type { CutterConfig } from './cutter.ts';
-import type { ByzantineSupport, DecidedBlock, DurableState, Engine, EngineMessage, NodeId, Rng } from './engine.ts';
+import type { ByzantineSupport, DecidedBlock, DurableState, Engine, EngineMessage, NodeId, Proposal, Rng } from './engine.ts';
 import type { Signer, SignatureVerifier } from '../crypto/index.ts';
 
 export interface EngineContext {
@@ -44,6 +44,13 @@ export interface EngineDefinition<M extends EngineMessage = EngineMessage> {
    * every member's key. Returns true when the certificate proves the block was decided.
    */
   verifyCertificate?(block: DecidedBlock, members: readonly NodeId[], verifier: SignatureVerifier): boolean;
+  /**
+   * Optional, for engines that order membership steps of their own in blocks (gpbft's node
+   * update, decision 1280): the step a decided proposal is ('join' or 'remove' of `id`), or null
+   * when it is a client's proposal. The simulator checks such entries against the member sets
+   * the run asked for instead of against the clients' submissions.
+   */
+  membershipStep?(proposal: Proposal): { readonly op: 'join' | 'remove'; readonly id: NodeId } | null;
 }
 
 const registry = new Map<string, EngineDefinition>();

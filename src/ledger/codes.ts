@@ -26,6 +26,11 @@ export const VALIDATION_CODES = [
   'BAD_RWSET',
   /** A `_config` update not signed by the modification policy, or changing what may not change. */
   'INVALID_CONFIG_TRANSACTION',
+  /**
+   * Not a transaction but an ordering engine's own entry, decided in the block and proven by its
+   * certificate (gpbft's orderer-set step, decision 1280): kept in the chain, changes no state.
+   */
+  'CONSENSUS_CONTROL',
   'INVALID_OTHER_REASON',
 ] as const;
 

@@ -42,11 +42,13 @@ export const CONFIG_FN = 'update';
 /**
  * Engines whose orderer set may change at runtime. Raft changes its voters by joint consensus
  * (learner first, promoted once caught up); PBFT by membership epochs, one orderer at a time, each
- * step ordered by the old members and entered with a view change (decision 1270). The other BFT
- * engines of the papers have a fixed member set, so for them an update may add or remove peers
- * and organisations but not orderers.
+ * step ordered by the old members and entered with a view change (decision 1270); EH-BFT by a
+ * membership block per orderer, the epoch switching at the height that decides it (decision
+ * 1290); the hash generators by membership entries decided like blocks, one generator at a time
+ * (decision 1295); gpbft by the paper's join/remove node-update steps (decision 1280). Solo has one
+ * orderer by definition.
  */
-export const RUNTIME_MEMBERSHIP_ENGINES: ReadonlySet<string> = new Set(['raft', 'pbft']);
+export const RUNTIME_MEMBERSHIP_ENGINES: ReadonlySet<string> = new Set(['raft', 'pbft', 'gpbft', 'ehbft', 'hashgen', 'hashgen-bft']);
 
 /** What "_config/current" holds. */
 export interface ConfigRecord {

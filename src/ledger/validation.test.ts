@@ -11,6 +11,7 @@ import { parsePrivateKey, sign } from '../crypto/index.ts';
 import { TestKit, tempDir } from '../testing/ledger-network.ts';
 import type { Block } from './block.ts';
 import { encodeResponse, proposalHash } from './tx.ts';
+import { encodeControl } from '../consensus/gpbft/config.ts';
 
 let kit: TestKit;
 const tmp = tempDir();
@@ -101,6 +102,16 @@ describe('validation', () => {
     assert.deepEqual(codes, ['BAD_CREATOR_SIGNATURE', 'BAD_CREATOR_SIGNATURE', 'BAD_PAYLOAD']);
     // The forged copies did not claim the txId: the genuine transaction still commits.
     assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [good])), ['VALID']);
+    closeAll(ps);
+  });
+
+  it("stores a gpbft control entry (the engine's own membership step) as CONSENSUS_CONTROL, changing nothing", () => {
+    const ps = peers();
+    const join = encodeControl({ op: 'join', id: 'node.Hospital9', lat: 44.2, lon: -76.5, rating: 70 });
+    const remove = encodeControl({ op: 'remove', id: 'node.Hospital2' });
+    // Control-shaped but not a valid operation (rating out of range): just bad bytes.
+    const bogus = encode({ op: 'rate', id: 'node.Hospital2', rating: 400 });
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [join, remove, bogus])), ['CONSENSUS_CONTROL', 'CONSENSUS_CONTROL', 'BAD_PAYLOAD']);
     closeAll(ps);
   });
 

@@ -2,6 +2,8 @@
 // gets exactly one Fabric-style code, checked in this order (the first failure wins):
 //
 //   1. BAD_PAYLOAD                 envelope / payload / proposal / response undecodable or malformed
+//      CONSENSUS_CONTROL           not a transaction but the ordering engine's own entry (gpbft's
+//                                  node update, decision 1280): kept, changes nothing
 //   2. BAD_PROPOSAL_TXID           txId ≠ sha256(nonce ‖ creator)
 //   3. BAD_CREATOR_SIGNATURE       creator certificate invalid at the BLOCK's time (MSP), or the
 //                                  envelope signature does not verify
@@ -34,6 +36,7 @@ import type { ValidationCode } from './codes.ts';
 import { mspConfigOf, type ConsortiumConfig } from './config.ts';
 import { checkConfigTx, CONFIG_NAMESPACE, configUpdatePolicy, configUpdatePolicyFor, decodeConfigRecord, type ConfigState } from './config-update.ts';
 import { LEDGER_LIMITS } from './limits.ts';
+import { decodeControl } from '../consensus/gpbft/config.ts';
 import type { AppliedWrite, StateReader, TxStatus } from './state.ts';
 import {
   computeTxId,
@@ -237,6 +240,17 @@ function checkRanges(ns: NsRwSet, state: ValidationState, pending: PendingWrites
  * Validate the transactions of block `number` (timestamp `timestampMs`) against the committed
  * state. Pure: reads `state`, changes nothing. Returns the per-tx outcomes and the writes to apply.
  */
+/**
+ * What an engine's own control entry in a block says (gpbft's node update: join, remove, leave,
+ * rate), or null when the bytes are not one. Such an entry is not a transaction: it gets
+ * CONSENSUS_CONTROL (decision 1280), is kept and replayed like every entry, and writes nothing.
+ */
+function consensusControlOf(bytes: Bytes): string | null {
+  const op = decodeControl(bytes);
+  if (op === null) return null;
+  return op.op === 'join' || op.op === 'rate' ? `gpbft ${op.op} of ${op.id}${'rating' in op ? ` (rating ${op.rating})` : ''}` : `gpbft ${op.op} of ${op.id}`;
+}
+
 export function validateTransactions(
   data: readonly Bytes[],
   number: number,
@@ -254,10 +268,15 @@ export function validateTransactions(
     try {
       let tx: ParsedTx;
       const pre = parsed?.[position];
-      if (pre instanceof TxFormatError) throw new Failure('BAD_PAYLOAD', pre.message);
+      if (pre instanceof TxFormatError) {
+        const step = consensusControlOf(envelopeBytes);
+        throw step !== null ? new Failure('CONSENSUS_CONTROL', step) : new Failure('BAD_PAYLOAD', pre.message);
+      }
       try {
         tx = pre ?? parseTx(envelopeBytes);
       } catch (err) {
+        const step = consensusControlOf(envelopeBytes);
+        if (step !== null) throw new Failure('CONSENSUS_CONTROL', step);
         throw new Failure('BAD_PAYLOAD', (err as Error).message);
       }
       txId = tx.proposal.txId;

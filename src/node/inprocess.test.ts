@@ -186,6 +186,10 @@ describe('in-process network', () => {
     assert.match(junk.accepted ? '' : junk.reason, /malformed/);
     const badSeq = net.orderer.broadcast({ clientId: 'test', seq: 0, data: new Uint8Array(1) });
     assert.equal(badSeq.accepted, false);
+    // The engines' own control entries (gpbft's node update, decision 1280) are not a client's to send.
+    const control = net.orderer.broadcast({ clientId: 'gpbft:membership', seq: 1, data: new Uint8Array(1) });
+    assert.equal(control.accepted, false);
+    assert.match(control.accepted ? '' : control.reason, /reserved/);
     const skewed = net.gateway('Hospital1', 'doctor1', { clock: () => Date.now() + 3_600_000 });
     const err = await rejection(skewed.submit('assets', 'create', ['skew', 'x', '1']));
     assert.equal(err.kind, 'ENDORSEMENT_REFUSED');

@@ -6,12 +6,13 @@ import { before, describe, it } from 'node:test';
 import { initConsortium, type InitResult } from './init.ts';
 import { ConfigError, loadNodeConfig } from './config.ts';
 import { MedLedgerNode, NodeStartError } from './node.ts';
+import { freeBasePort } from './ports.ts';
 
 describe('node start refuses bad setups with a clear error', () => {
   let a: InitResult;
   let b: InitResult;
   before(async () => {
-    const base = 30_000 + Math.floor(Math.random() * 1_000) * 10;
+    const base = await freeBasePort(7); // a at base, b at base + 10: both inside the probed block
     a = await initConsortium({ dir: mkdtempSync(join(tmpdir(), 'medledger-a-')), orgs: 2, engine: 'raft', basePort: base });
     b = await initConsortium({ dir: mkdtempSync(join(tmpdir(), 'medledger-b-')), orgs: 2, engine: 'raft', basePort: base + 10 });
   });
@@ -76,7 +77,7 @@ describe('node start refuses bad setups with a clear error', () => {
 
 describe('readiness is not liveness', () => {
   it('a node alone in a two-hospital Raft consortium runs but is not ready: no leader can be elected without the other', async () => {
-    const base = 32_000 + Math.floor(Math.random() * 1_000) * 10;
+    const base = await freeBasePort(2);
     const c = await initConsortium({ dir: mkdtempSync(join(tmpdir(), 'medledger-ready-')), orgs: 2, engine: 'raft', basePort: base, tickMs: 20 });
     const node = await MedLedgerNode.start(loadNodeConfig(c.nodes[0]!.configPath));
     try {

@@ -42,7 +42,7 @@ import { ConfigError, readPem } from './config.ts';
 import type { EndorserClient } from './gateway.ts';
 import { createLogger, RateLimitedLog, type Logger } from '../log/log.ts';
 import { NodeMetrics, type MetricsSample } from './metrics.ts';
-import { Orderer, type BroadcastResult, type KnownTx } from './orderer.ts';
+import { Orderer, type BroadcastResult, type ControlRequest, type ControlRequester, type ControlResult, type KnownTx } from './orderer.ts';
 import { Peer, type EvaluateResponse, type ProposalResponse, type TxStatusEvent } from './peer.ts';
 import { parsePeerStatus, type NodeServices, type NodeStatus, type PeerStatus, type Readiness } from './services.ts';
 
@@ -545,6 +545,12 @@ export class MedLedgerNode implements NodeServices {
     const behind = (this.orderer?.height ?? this.chain.height) - this.chain.height;
     if (behind > READY_LAG_BLOCKS_MAX) reasons.push(`the peer is ${behind} blocks behind this node's orderer`);
     return { ready: reasons.length === 0, reasons };
+  }
+
+  gpbftControl(request: ControlRequest, by: ControlRequester): ControlResult {
+    if (!this.orderer)
+      return { accepted: false, code: 'NOT_A_MEMBER', reason: `${this.nodeId} runs no orderer of the consortium: send it to a node that orders` };
+    return this.orderer.submitControl(request, by);
   }
 
   get logLevel(): string {

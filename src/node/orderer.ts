@@ -5,8 +5,10 @@
 // Driver loop (src/consensus/engine.ts):
 //   while engine.hasReady():
 //     rd = engine.ready()
-//     wal.apply(rd.persist)          fsync'd BEFORE anything of rd leaves this node
-//     send(rd.messages)              to the other orderers (none for a single solo orderer)
+//     send(rd.messages[0, rd.earlyMessages))   a Raft leader's appends: they leave while its own
+//                                    copy is written (decision 1360; it counts itself once durable)
+//     wal.apply(rd.persist)          fsync'd BEFORE any other message of rd leaves this node
+//     send(the rest of rd.messages)  to the other orderers (none for a single solo orderer)
 //     for each decided block: build the ledger block, sign it, append it (fsync), notify delivery
 //     engine.advance(rd)
 //
@@ -41,7 +43,18 @@ import { join } from 'node:path';
 import { bytesEqual, sha256, type Bytes } from '../codec/index.ts';
 import '../consensus/engines.ts';
 import { getEngine } from '../consensus/registry.ts';
-import { assertInvariant, type DecidedBlock, type Engine, type EngineMessage, type EngineStatus, type NodeId, type Proposal } from '../consensus/engine.ts';
+import {
+  assertInvariant,
+  type DecidedBlock,
+  type Engine,
+  type EngineMessage,
+  type EngineStatus,
+  type MemberProfile,
+  type NodeId,
+  type Proposal,
+} from '../consensus/engine.ts';
+import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes } from '../consensus/gpbft/config.ts';
+import type { Signer } from '../crypto/index.ts';
 import { SeededRng } from '../consensus/rng.ts';
 import { Msp } from '../identity/index.ts';
 import { directoryVerifier, keyPairSigner, parsePrivateKey, sign } from '../crypto/index.ts';
@@ -68,6 +81,23 @@ function engineOptions(config: ConsortiumConfig): { options?: Readonly<Record<st
   return options ? { options } : {};
 }
 
+/**
+ * Each orderer's node entry as the engines see it (gpbft places and ranks a joiner by it): the
+ * position, and the rating scaled from the configuration's 0–1 to the engine's 0–100 (as init
+ * writes the genesis options). Nodes without an entry get the engine's defaults.
+ */
+function memberProfiles(config: ConsortiumConfig): Record<string, MemberProfile> {
+  const profiles: Record<string, MemberProfile> = {};
+  for (const n of config.nodes ?? []) {
+    if (!n.roles.includes('orderer')) continue;
+    profiles[n.id] = {
+      ...(n.location ? { lat: n.location.lat, lon: n.location.lon } : {}),
+      ...(n.rating !== undefined ? { rating: Math.round(n.rating * 100) } : {}),
+    };
+  }
+  return profiles;
+}
+
 /** What an orderer (or a gateway) knows of a txId it has seen (decision 1003). */
 export type KnownTx =
   /** In the ledger of the orderer's node, with its validation code. */
@@ -76,6 +106,22 @@ export type KnownTx =
   | { readonly state: 'ordered'; readonly blockNumber: number }
   /** Admitted by this orderer, not yet in a block. */
   | { readonly state: 'pending' };
+
+/** gpbft's node update by an admin (decision 1280): a rating 0–100 of an orderer, or this orderer's hospital leaving. */
+export type ControlRequest = { readonly op: 'rate'; readonly nodeId: string; readonly rating: number } | { readonly op: 'leave' };
+/** Who asks (authenticated by the caller against the MSP: the API's signed request). */
+export interface ControlRequester {
+  readonly org: string;
+  readonly id: string;
+  readonly role: string;
+}
+export type ControlResult =
+  | { readonly accepted: true; readonly nodeId: string; readonly clientId: string; readonly seq: number }
+  | {
+      readonly accepted: false;
+      readonly code: 'NOT_GPBFT' | 'NOT_A_MEMBER' | 'NOT_ADMIN' | 'FOREIGN_ADMIN' | 'SELF_RATING' | 'UNKNOWN_NODE' | 'REFUSED';
+      readonly reason: string;
+    };
 
 /** `duplicate`: refused because the txId is already known; nothing was ordered again. */
 export type BroadcastResult = { readonly accepted: true } | { readonly accepted: false; readonly reason: string; readonly duplicate?: KnownTx };
@@ -167,6 +213,10 @@ export class Orderer {
   private readonly wal: WriteAheadLog;
   private readonly engine: Engine;
   private readonly builder: BlockBuilder;
+  /** This orderer's node key as the engine signs with it (a gpbft leave request is signed by the leaving node). */
+  private readonly nodeSigner: Signer;
+  /** Last seq used for a control client here (strictly increasing, from the clock). */
+  private lastControlSeq = 0;
   private ctx: ValidationContext;
   private readonly verifyFn: VerifyFn | undefined;
   /** Every orderer of every config this orderer has known (engine verifier, fetched blocks). */
@@ -222,13 +272,14 @@ export class Orderer {
     this.wal = new WriteAheadLog(join(options.dir, 'wal'), options.onWalFsync ? { onFsync: options.onWalFsync } : {});
     const key = parsePrivateKey(options.keyPem);
     this.builder = new BlockBuilder(this.id, (m) => sign(key, m), this.genesisConfig.ordering.engine);
+    this.nodeSigner = keyPairSigner(this.id, { privateKey: key, publicKey: createPublicKey(key) });
     const seed = options.seed ?? new DataView(sha256(this.id).buffer).getUint32(0);
     this.engine = getEngine(this.genesisConfig.ordering.engine).create({
       id: this.id,
       members,
       rng: new SeededRng(seed),
       storage: this.wal,
-      signer: keyPairSigner(this.id, { privateKey: key, publicKey: createPublicKey(key) }),
+      signer: this.nodeSigner,
       verifier: directoryVerifier(this.knownOrdererKeys),
       cutter: {
         countMax: this.genesisConfig.ordering.countMax,
@@ -278,7 +329,10 @@ export class Orderer {
 
   private reconfigureEngine(): void {
     if (!this.engine.reconfigure) return;
-    const result = this.engine.reconfigure(this.currentConfig.orderers.map((o) => o.id));
+    const result = this.engine.reconfigure(
+      this.currentConfig.orderers.map((o) => o.id),
+      memberProfiles(this.currentConfig),
+    );
     if (result !== this.lastReconfigure) {
       this.lastReconfigure = result;
       if (result !== 'not-leader') this.onEvent('membership', { state: result, members: this.engine.status().members });
@@ -350,6 +404,56 @@ export class Orderer {
     return result.accepted ? { accepted: true } : { accepted: false, reason: result.reason };
   }
 
+  /**
+   * gpbft's node update asked for by an admin (decision 1280), ordered as a control entry:
+   * - rate: an admin of a member hospital rates another hospital's orderer (never its own);
+   *   the rating takes effect in the block that decides it, and below the engine's
+   *   ratingThreshold the hospital is removed (paper 002 §2.2.2 step 4);
+   * - leave: an admin of this orderer's hospital asks it to quit; the quit request is signed with
+   *   this orderer's node key, which every member verifies before removing it.
+   * The requester was authenticated against the MSP by the caller (the API's signed request).
+   */
+  submitControl(request: ControlRequest, by: ControlRequester): ControlResult {
+    const refuse = (code: Extract<ControlResult, { accepted: false }>['code'], reason: string): ControlResult => ({ accepted: false, code, reason });
+    if (this.closed) return refuse('REFUSED', 'orderer is stopped');
+    if (this.genesisConfig.ordering.engine !== 'gpbft')
+      return refuse('NOT_GPBFT', `this consortium orders with ${this.genesisConfig.ordering.engine}; ratings and leave requests are gpbft's node update`);
+    if (by.role !== 'admin')
+      return refuse(
+        'NOT_ADMIN',
+        `only a hospital's admin may ${request.op === 'rate' ? 'rate a hospital' : 'ask its node to leave'}; ${by.org}/${by.id} is a ${by.role}`,
+      );
+    if (!this.currentConfig.orgs.some((o) => o.org === by.org)) return refuse('FOREIGN_ADMIN', `${by.org} is not a member of the consortium`);
+    const members = this.engine.status().members;
+    let nodeId: string;
+    let clientId: string;
+    let op: Parameters<typeof encodeControl>[0];
+    if (request.op === 'rate') {
+      nodeId = request.nodeId;
+      const rated = this.currentConfig.orderers.find((o) => o.id === nodeId);
+      if (!rated || !members.includes(nodeId))
+        return refuse('UNKNOWN_NODE', `${nodeId} is not a member of the gpbft consortium (members: ${members.join(', ')})`);
+      if (rated.org === by.org) return refuse('SELF_RATING', `an admin of ${by.org} cannot rate its own hospital's node ${nodeId}`);
+      clientId = `${CONTROL_CLIENT_PREFIX}rate/${by.org}/${by.id}`;
+      op = { op: 'rate', id: nodeId, rating: request.rating };
+    } else {
+      nodeId = this.id;
+      const mine = this.currentConfig.orderers.find((o) => o.id === this.id);
+      if (!mine || mine.org !== by.org)
+        return refuse('FOREIGN_ADMIN', `only an admin of ${mine?.org ?? "this node's hospital"} may ask ${this.id} to leave; ${by.org}/${by.id} is not`);
+      if (!members.includes(this.id)) return refuse('NOT_A_MEMBER', `${this.id} is not (or no longer) a member of the gpbft consortium`);
+      clientId = `${CONTROL_CLIENT_PREFIX}leave/${this.id}`;
+      op = { op: 'leave', id: this.id, signature: this.nodeSigner.sign(leaveSignedBytes(this.id)) };
+    }
+    const seq = Math.max(this.clock(), this.lastControlSeq + 1);
+    this.lastControlSeq = seq;
+    const result = this.engine.propose({ clientId, seq, data: encodeControl(op) });
+    this.drive();
+    if (!result.accepted) return refuse(result.reason === 'not-member' ? 'NOT_A_MEMBER' : 'REFUSED', `the engine refused it: ${result.reason}`);
+    this.onEvent('control', { op: request.op, nodeId, clientId, seq });
+    return { accepted: true, nodeId, clientId, seq };
+  }
+
   /** What this orderer knows of a txId: committed on its node, in a recent block, pending; or null. */
   knownTx(txId: string): KnownTx | null {
     const committed = this.committedTx?.(txId);
@@ -409,6 +513,9 @@ export class Orderer {
 
   private admit(p: Proposal): { txId: string; admissibleUntilMs: number } | { problem: string; duplicate?: KnownTx } {
     if (typeof p?.clientId !== 'string' || p.clientId.length === 0 || p.clientId.length > 256) return { problem: 'clientId must be 1..256 characters' };
+    // The engines' own control entries (gpbft's node update) are never a client's to submit.
+    if (p.clientId.startsWith(CONTROL_CLIENT_PREFIX))
+      return { problem: `clientId prefix ${CONTROL_CLIENT_PREFIX} is reserved for the ordering engine's own entries` };
     if (!Number.isSafeInteger(p.seq) || p.seq < 1) return { problem: 'seq must be a positive integer' };
     if (!(p.data instanceof Uint8Array)) return { problem: 'data must be bytes' };
     if (p.data.byteLength > LEDGER_LIMITS.envelopeSizeBytesMax)
@@ -468,6 +575,10 @@ export class Orderer {
     try {
       while (this.engine.hasReady()) {
         const rd = this.engine.ready();
+        // The leader's appends go out first, so that followers write the entries while this node
+        // does (thesis §10.2.1); the engine counts this node's copy only after advance().
+        const early = rd.earlyMessages ?? 0;
+        for (let i = 0; i < early; i++) this.send(rd.messages[i]!.to, rd.messages[i]!.message);
         try {
           this.wal.apply(rd.persist);
         } catch (err) {
@@ -479,7 +590,7 @@ export class Orderer {
           this.onEvent('storage-failure', { store: 'wal', reason: (err as Error).message });
           throw err;
         }
-        for (const m of rd.messages) this.send(m.to, m.message);
+        for (let i = early; i < rd.messages.length; i++) this.send(rd.messages[i]!.to, rd.messages[i]!.message);
         if (rd.restore) this.beginRestore(rd.restore.height, rd.restore.digest);
         try {
           for (const decided of rd.decided) this.onDecided(decided);

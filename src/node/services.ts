@@ -11,7 +11,7 @@ import type { ConfigState } from '../ledger/config-update.ts';
 import type { SignedProposal } from '../ledger/tx.ts';
 import type { EndorserClient } from './gateway.ts';
 import type { NodeMetrics } from './metrics.ts';
-import type { BroadcastResult, KnownTx } from './orderer.ts';
+import type { BroadcastResult, ControlRequest, ControlRequester, ControlResult, KnownTx } from './orderer.ts';
 import type { EvaluateResponse, TxStatusEvent } from './peer.ts';
 
 export interface NodeStatus {
@@ -107,6 +107,8 @@ export interface NodeServices {
   readiness(): Readiness;
   /** Prometheus metrics of this node (GET /metrics), if it keeps any. */
   readonly metrics?: NodeMetrics;
+  /** gpbft's node update by an admin (rating, leave), through this node's orderer (decision 1280). */
+  gpbftControl(request: ControlRequest, by: ControlRequester): ControlResult;
   /** The node's log level, changeable at runtime by an admin of its organisation. */
   logLevel: string;
 }

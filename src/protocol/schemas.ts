@@ -66,6 +66,25 @@ export const ReadyResponse = z
   .meta({ id: 'Readiness', description: 'readiness (200) or why not (503): delivery stopped, joining, no leader known, the peer behind its orderer' });
 export const LogLevelRequest = z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) });
 export const LogLevelResponse = z.object({ level: z.string(), previous: z.string() });
+/** gpbft's node update by an admin (decision 1280): a rating (the engine's 0–100 scale), or this node's hospital leaving. */
+export const GpbftOpRequest = z
+  .discriminatedUnion('op', [
+    z.strictObject({
+      op: z.literal('rate'),
+      nodeId: z.string().min(1).max(256).meta({ description: 'the rated orderer, e.g. node.Hospital2' }),
+      rating: z.number().min(0).max(100).meta({ description: "comprehensive rating 0–100; below the engine's ratingThreshold the hospital is removed" }),
+    }),
+    z.strictObject({ op: z.literal('leave') }),
+  ])
+  .meta({ id: 'GpbftOpRequest' });
+export const GpbftOpResponse = z
+  .object({
+    op: z.enum(['rate', 'leave']),
+    nodeId: z.string(),
+    clientId: z.string().meta({ description: 'the control client it is ordered under (rate: names the admin)' }),
+    seq: z.number().int(),
+  })
+  .meta({ id: 'GpbftOpResponse', description: 'accepted for ordering; it takes effect in the block that decides it (CONSENSUS_CONTROL)' });
 
 export const NetworkResponse = z
   .object({
@@ -429,6 +448,8 @@ export type StatusResponseT = z.infer<typeof StatusResponse>;
 export type WhoAmIResponseT = z.infer<typeof WhoAmIResponse>;
 export type NetworkResponseT = z.infer<typeof NetworkResponse>;
 export type LogLevelResponseT = z.infer<typeof LogLevelResponse>;
+export type GpbftOpRequestT = z.infer<typeof GpbftOpRequest>;
+export type GpbftOpResponseT = z.infer<typeof GpbftOpResponse>;
 export type RawBlockResponseT = z.infer<typeof RawBlockResponse>;
 export type ConfigResponseT = z.infer<typeof ConfigResponse>;
 export type EndorseResponseT = z.infer<typeof EndorseResponse>;

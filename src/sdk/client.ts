@@ -30,6 +30,8 @@ import {
   NetworkResponse,
   RawBlockResponse,
   WhoAmIResponse,
+  GpbftOpResponse,
+  type GpbftOpResponseT,
   TxStatus,
   SubmitBatchResponse,
   SUBMIT_BATCH_MAX,
@@ -277,6 +279,19 @@ export class MedLedgerClient {
   /** Who the node authenticates this client as (organisation, id, role). */
   async whoami(): Promise<WhoAmIResponseT> {
     return this.check(WhoAmIResponse, await this.call('GET', '/v1/whoami'));
+  }
+
+  /**
+   * gpbft's node update (decision 1280), as an admin, through this client's node's orderer: rate
+   * another hospital's orderer (0–100; below the consortium's rating threshold it is removed).
+   */
+  async gpbftRate(nodeId: string, rating: number): Promise<GpbftOpResponseT> {
+    return this.check(GpbftOpResponse, await this.call('POST', '/v1/admin/gpbft/ops', { op: 'rate', nodeId, rating }));
+  }
+
+  /** gpbft: as an admin of this client's node's hospital, ask that node to leave the consortium (its signed quit request). */
+  async gpbftLeave(): Promise<GpbftOpResponseT> {
+    return this.check(GpbftOpResponse, await this.call('POST', '/v1/admin/gpbft/ops', { op: 'leave' }));
   }
 
   /** Every node of the consortium as this client's node sees it (reachable, status). */

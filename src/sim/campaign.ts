@@ -18,6 +18,7 @@ export class CampaignAggregator {
   private decidedBlocks = 0;
   private decidedProposals = 0;
   private virtualDurationMs = 0;
+  private readonly earlyWrites = { started: 0, lostInCrash: 0 };
   /** Latency histogram with 1 ms buckets: bounded memory however many runs. */
   private readonly latency = new Map<number, number>();
 
@@ -45,6 +46,8 @@ export class CampaignAggregator {
     this.decidedBlocks += r.metrics.decidedBlocks;
     this.decidedProposals += r.metrics.decidedProposals;
     this.virtualDurationMs += r.metrics.virtualDurationMs;
+    this.earlyWrites.started += r.metrics.earlyWrites.started;
+    this.earlyWrites.lostInCrash += r.metrics.earlyWrites.lostInCrash;
     for (const ms of r.latencySamplesMs) {
       const bucket = Math.round(ms);
       this.latency.set(bucket, (this.latency.get(bucket) ?? 0) + 1);
@@ -68,6 +71,7 @@ export class CampaignAggregator {
       latencyMs: { p50: this.latencyPercentile(0.5), p99: this.latencyPercentile(0.99) },
       throughputPerSecond: this.virtualDurationMs > 0 ? Math.round((this.decidedProposals * 1000 * 100) / this.virtualDurationMs) / 100 : 0,
       virtualDurationMs: Math.round(this.virtualDurationMs),
+      earlyWrites: { ...this.earlyWrites },
     };
   }
 

@@ -8,7 +8,7 @@
 // differ between runs, which no engine may branch on; see crypto.ts).
 import { bytesEqual, decode, encode, toHex, type Bytes } from '../codec/index.ts';
 import { GENESIS_DIGEST, blockDigest, proposalKey } from '../consensus/digest.ts';
-import type { DecidedBlock, Engine, EngineMessage, NodeId, Outbound, PersistOp, Proposal, RestoreRequest } from '../consensus/engine.ts';
+import type { DecidedBlock, Engine, EngineMessage, NodeId, Outbound, PersistOp, Proposal, Ready, RestoreRequest } from '../consensus/engine.ts';
 import { MemoryStorage } from '../consensus/memory-storage.ts';
 import { SeededRng } from '../consensus/rng.ts';
 import { ByzantineActor } from './byzantine.ts';
@@ -35,7 +35,8 @@ type SimEvent =
   | { readonly k: 'submit' }
   | { readonly k: 'retry'; readonly key: string }
   | { readonly k: 'fault'; readonly fault: TimedFault }
-  | { readonly k: 'membership'; readonly members: NodeId[]; readonly note: string };
+  | { readonly k: 'membership'; readonly members: NodeId[]; readonly note: string }
+  | { readonly k: 'written'; readonly inst: Instance; readonly incarnation: number };
 
 interface Instance {
   /** 'n3', or 'n3′' for the twin of n3. */
@@ -49,7 +50,22 @@ interface Instance {
   /** The node's block store: durable, append-only (survives crashes, like the real ledger). */
   readonly ledger: DecidedBlock[];
   readonly ledgerKeys: Set<string>;
+  /** Keys of the engine's own membership entries it decided (Engine.reconfigure steps in blocks). */
+  readonly controlKeys: Set<string>;
+  /**
+   * A Ready whose early messages (Ready.earlyMessages) are out while its persist is still being
+   * written (until a 'written' event): a crash meanwhile loses the persist and the rest of it.
+   */
+  writing: Ready<EngineMessage> | null;
 }
+
+/**
+ * How long writing a Ready with early messages takes (virtual ms, uniform): the window in which
+ * a Raft leader's appends are out but its own copy is not durable (decision 1360). Of the order
+ * of a network hop (DEFAULT_NETWORK: 1–20 ms), so that responses can come back meanwhile and
+ * crashes land inside it.
+ */
+const EARLY_WRITE_MS = { min: 1, max: 10 } as const;
 
 interface Submitted {
   readonly proposal: Proposal;
@@ -77,7 +93,9 @@ export function planSimulation(options: SimOptions): { faultSchedule: string[]; 
 }
 
 /** Every random stream of a run, forked from the seed up front in a fixed order, so that adding a draw to one stream never shifts another. */
-function streams(seed: number): Record<'netRng' | 'faultRng' | 'workloadRng' | 'byzRng' | 'engineRng' | 'cryptoRng' | 'tickRng' | 'membershipRng', SeededRng> {
+function streams(
+  seed: number,
+): Record<'netRng' | 'faultRng' | 'workloadRng' | 'byzRng' | 'engineRng' | 'cryptoRng' | 'tickRng' | 'membershipRng' | 'writeRng', SeededRng> {
   const master = new SeededRng(seed);
   const netRng = master.fork();
   const faultRng = master.fork();
@@ -87,7 +105,9 @@ function streams(seed: number): Record<'netRng' | 'faultRng' | 'workloadRng' | '
   const cryptoRng = master.fork();
   const tickRng = master.fork();
   const membershipRng = master.fork();
-  return { netRng, faultRng, workloadRng, byzRng, engineRng, cryptoRng, tickRng, membershipRng };
+  // Forked last: the streams above stay what they were before it existed.
+  const writeRng = master.fork();
+  return { netRng, faultRng, workloadRng, byzRng, engineRng, cryptoRng, tickRng, membershipRng, writeRng };
 }
 
 class Simulation {
@@ -98,6 +118,9 @@ class Simulation {
   private members: NodeId[];
   private readonly membershipChanges: Array<{ atMs: number; members: NodeId[]; note: string }> = [];
   private readonly queue = new EventQueue<SimEvent>(EVENT_QUEUE_CAPACITY);
+  private readonly writeRng: SeededRng;
+  /** Readies written after their early messages left, and how many of them a crash cut short. */
+  private readonly earlyWrites = { started: 0, lostInCrash: 0 };
   private readonly network: SimNetwork;
   private readonly identities: SimIdentities;
   private readonly plan: FaultPlan;
@@ -140,7 +163,8 @@ class Simulation {
     this.ids = Array.from({ length: o.nodes + o.membership.joins }, (_, i) => `n${i + 1}`);
     this.initialMembers = this.ids.slice(0, o.nodes);
     this.members = [...this.initialMembers];
-    const { netRng, faultRng, workloadRng, byzRng, engineRng, cryptoRng, tickRng, membershipRng } = streams(o.seed);
+    const { netRng, faultRng, workloadRng, byzRng, engineRng, cryptoRng, tickRng, membershipRng, writeRng } = streams(o.seed);
+    this.writeRng = writeRng;
     this.planMembership(membershipRng);
     this.workloadRng = workloadRng;
     this.engineRng = engineRng;
@@ -170,6 +194,8 @@ class Simulation {
           actor,
           ledger: [],
           ledgerKeys: new Set(),
+          controlKeys: new Set(),
+          writing: null,
         };
         list.push(inst);
         this.instances.push(inst);
@@ -259,6 +285,8 @@ class Simulation {
         return this.onRetry(ev.key);
       case 'fault':
         return this.onFault(ev.fault);
+      case 'written':
+        return this.onWritten(ev.inst, ev.incarnation);
       case 'membership':
         this.members = ev.members;
         this.trace.add(this.nowMs, `membership: ${ev.note}; target ${ev.members.join(' ')}`);
@@ -303,7 +331,14 @@ class Simulation {
   private crash(inst: Instance): void {
     inst.engine = null;
     inst.incarnation += 1;
-    this.trace.add(this.nowMs, `${inst.name} crashed (keeps ${inst.storage.size} persisted keys, ledger height ${inst.ledger.length})`);
+    let lost = '';
+    if (inst.writing) {
+      // Its early messages are out; its persist, later messages and decided blocks are not.
+      this.earlyWrites.lostInCrash += 1;
+      lost = `; lost a Ready being written (${inst.writing.persist.length} ops) whose ${inst.writing.earlyMessages ?? 0} early message(s) were sent`;
+      inst.writing = null;
+    }
+    this.trace.add(this.nowMs, `${inst.name} crashed (keeps ${inst.storage.size} persisted keys, ledger height ${inst.ledger.length}${lost})`);
   }
 
   private onTick(inst: Instance, incarnation: number): void {
@@ -353,24 +388,58 @@ class Simulation {
     else this.drop(ev.from, ev.to, ev.type, 'target down');
   }
 
-  /** Handle every pending Ready of the instance: persist, send, restore, deliver, advance. */
+  /**
+   * Handle every pending Ready of the instance: persist, send, restore, deliver, advance. A Ready
+   * with early messages (a Raft leader's appends) is handled as a node writing in parallel with
+   * replication does: the early messages leave now, the write takes EARLY_WRITE_MS, and only then
+   * go the other messages, the decided blocks and advance(). Meanwhile the engine keeps taking
+   * input (messages, ticks, proposals) but no next Ready; a crash in between loses the write.
+   */
   private drain(inst: Instance): void {
     let loops = 0;
     for (;;) {
       const engine = inst.engine;
-      if (!engine || this.stopped) return;
+      if (!engine || this.stopped || inst.writing) return;
       if (!this.guard(inst, 'hasReady', () => engine.hasReady())) return;
       if (++loops > READY_LOOPS_MAX) this.violate('engine-error', `${inst.name}: still hasReady() after ${READY_LOOPS_MAX} Ready batches for one input`);
       const rd = this.guard(inst, 'ready', () => engine.ready());
-      // The contract: durable before any message of this Ready leaves the node.
-      inst.storage.apply(rd.persist.map(copyOp));
+      const early = rd.earlyMessages ?? 0;
+      if (!Number.isSafeInteger(early) || early < 0 || early > rd.messages.length) {
+        this.violate('engine-error', `${inst.name}: Ready.earlyMessages ${String(early)} is not within its ${rd.messages.length} messages`);
+      }
       this.encodedCache = new Map();
-      for (const out of this.tamper(inst, rd.messages)) this.sendOne(inst, out.to, out.message, out.note);
-      if (rd.restore) this.restore(inst, rd.restore);
-      for (const block of rd.decided) this.decided(inst, block);
+      if (early > 0 && rd.persist.length > 0) {
+        for (const out of this.tamper(inst, rd.messages.slice(0, early))) this.sendOne(inst, out.to, out.message, out.note);
+        inst.writing = rd;
+        this.earlyWrites.started += 1;
+        const writeMs = EARLY_WRITE_MS.min + this.writeRng.nextFloat() * (EARLY_WRITE_MS.max - EARLY_WRITE_MS.min);
+        this.queue.push(this.nowMs + writeMs, { k: 'written', inst, incarnation: inst.incarnation });
+        return;
+      }
+      this.finishReady(inst, engine, rd, 0);
       if (this.stopped) return;
-      this.guard(inst, 'advance', () => engine.advance(rd));
     }
+  }
+
+  /** The rest of a Ready once its persist may be written: persist, send, restore, deliver, advance. */
+  private finishReady(inst: Instance, engine: Engine<EngineMessage>, rd: Ready<EngineMessage>, sent: number): void {
+    // The contract: durable before any message of this Ready (but the early ones) leaves the node.
+    inst.storage.apply(rd.persist.map(copyOp));
+    this.encodedCache = new Map();
+    for (const out of this.tamper(inst, rd.messages.slice(sent))) this.sendOne(inst, out.to, out.message, out.note);
+    if (rd.restore) this.restore(inst, rd.restore);
+    for (const block of rd.decided) this.decided(inst, block);
+    if (this.stopped) return;
+    this.guard(inst, 'advance', () => engine.advance(rd));
+  }
+
+  private onWritten(inst: Instance, incarnation: number): void {
+    const rd = inst.writing;
+    const engine = inst.engine;
+    if (inst.incarnation !== incarnation || !rd || !engine) return; // crashed meanwhile: the write is lost
+    inst.writing = null;
+    this.finishReady(inst, engine, rd, rd.earlyMessages ?? 0);
+    this.drain(inst);
   }
 
   private tamper(inst: Instance, messages: readonly Outbound<EngineMessage>[]): Array<{ to: NodeId; message: EngineMessage; note: string | null }> {
@@ -697,6 +766,15 @@ class Simulation {
     const inBlock = new Set<string>();
     for (const p of block.proposals) {
       const key = proposalKey(p);
+      const step = this.o.def.membershipStep?.(p) ?? null;
+      if (step !== null) {
+        // The engine's own orderer-set step: valid only toward a member set the run asked for.
+        if (!this.stepAskedFor(step)) this.violate('validity', `${inst.name} block ${h} decided ${key}, a ${step.op} of ${step.id} no target asked for`);
+        if (inst.controlKeys.has(key) || inBlock.has(key)) this.violate('integrity', `${inst.name} decided ${key} twice (again at height ${h})`);
+        inBlock.add(key);
+        keys.push(key);
+        continue;
+      }
       const s = this.submitted.get(key);
       if (!s) this.violate('validity', `${inst.name} block ${h} decided ${key}, which no client proposed`);
       if (!(p.data instanceof Uint8Array) || !bytesEqual(p.data, s.proposal.data)) {
@@ -717,16 +795,22 @@ class Simulation {
     }
     if (!first) this.decidedAt.set(h, { digest: block.digest, previousDigest: block.previousDigest, node: inst.name, keys });
     ledger.push(block);
-    for (const k of keys) inst.ledgerKeys.add(k);
+    for (const k of keys) (this.submitted.has(k) ? inst.ledgerKeys : inst.controlKeys).add(k);
     this.trace.add(this.nowMs, `${inst.name} ${how} height ${h} (${keys.length} proposals)`, block.digest);
     block.proposals.forEach((p, index) => {
-      const s = this.submitted.get(proposalKey(p))!;
-      if (s.ack) return;
+      const s = this.submitted.get(proposalKey(p));
+      if (!s || s.ack) return;
       s.ack = { atMs: this.nowMs, height: h, index, node: inst.name };
       this.ackedCount += 1;
       this.latencySamples.push(this.nowMs - s.firstAtMs);
       this.ackTimes.push(this.nowMs);
     });
+  }
+
+  /** A join of a node some target listed, or a remove of a node some target left out. */
+  private stepAskedFor(step: { readonly op: 'join' | 'remove'; readonly id: NodeId }): boolean {
+    const targets = this.membershipChanges.map((c) => c.members);
+    return step.op === 'join' ? targets.some((t) => t.includes(step.id)) : targets.some((t) => !t.includes(step.id));
   }
 
   /** Nodes that must decide everything after the heal: correct ones of the final membership. */
@@ -820,6 +904,7 @@ class Simulation {
         throughputPerSecond: virtualDurationMs > 0 ? round2((this.ackedCount * 1000) / virtualDurationMs) : 0,
         virtualDurationMs,
         network: { ...this.net },
+        earlyWrites: { ...this.earlyWrites },
       },
       latencySamplesMs: this.latencySamples.map(round2),
       ackTimesMs: this.ackTimes.map(round2),

@@ -109,6 +109,12 @@ export interface SimMetrics {
   virtualDurationMs: number;
   /** Additional counters: messages dropped (loss, partition, crashed target…), duplicated. */
   network: { sent: number; delivered: number; dropped: number; duplicated: number };
+  /**
+   * Readies whose early messages (Ready.earlyMessages: a Raft leader's appends) left before their
+   * persist was written, and how many of those writes a crash cut short (the leader's own copy lost
+   * after its appends were out: the case decision 1360 argues is safe).
+   */
+  earlyWrites: { started: number; lostInCrash: number };
 }
 
 export interface SimResult {
@@ -160,4 +166,6 @@ export interface CampaignSummary {
   latencyMs: { p50: number; p99: number };
   throughputPerSecond: number;
   virtualDurationMs: number;
+  /** SimMetrics.earlyWrites summed over the runs. */
+  earlyWrites: { started: number; lostInCrash: number };
 }

@@ -14,6 +14,7 @@ import { initConsortium } from '../node/init.ts';
 import { MedLedgerNode } from '../node/node.ts';
 import { gatewayCaller, type HealthCaller } from '../records/caller.ts';
 import { RecordService, type RecordServiceOptions } from '../records/service.ts';
+import { freeBasePort } from '../node/ports.ts';
 
 export { patientPseudonym, pseudonymOf } from '../identity/pseudonym.ts';
 
@@ -65,7 +66,7 @@ export async function startRecordsNetwork(
   } = {},
 ): Promise<RecordsNetwork> {
   const dir = mkdtempSync(join(tmpdir(), 'medledger-records-'));
-  const basePort = 20_000 + Math.floor(Math.random() * 20_000);
+  const basePort = await freeBasePort(opts.orgs ?? 3);
   const init = await initConsortium({ dir, orgs: opts.orgs ?? 3, engine: 'raft', basePort, tickMs: 20 });
   const nodes = new Map<string, MedLedgerNode>();
   const services = new Map<string, RecordService>();

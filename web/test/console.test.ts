@@ -5,11 +5,13 @@ import { after, before, describe } from 'node:test';
 import { chromiumAvailable, CHROMIUM_PATH, startTestbed, type ConsoleTestbed } from './harness.ts';
 import { adminTests } from './pages/admin.ts';
 import { blocksTests } from './pages/blocks.ts';
+import { datasetTests } from './pages/datasets.ts';
 import { labTests } from './pages/lab.ts';
 import { layoutTests } from './pages/layout.ts';
 import { marketTests } from './pages/market.ts';
 import { myDataTests } from './pages/mydata.ts';
 import { networkTests } from './pages/network.ts';
+import { peopleTests } from './pages/people.ts';
 import { provenanceTests } from './pages/provenance.ts';
 import { recordsTests } from './pages/records.ts';
 import { shellTests } from './pages/shell.ts';
@@ -48,6 +50,8 @@ describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 90
     ['records', recordsTests],
     ['mydata', myDataTests],
     ['market', marketTests],
+    ['datasets', datasetTests],
+    ['people', peopleTests],
     ['provenance', provenanceTests],
     ['lab', labTests],
     ['layout', layoutTests],

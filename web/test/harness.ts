@@ -54,6 +54,19 @@ export async function waitOrExplain(page: Page, locator: Locator, timeoutMs = 30
   }
 }
 
+/**
+ * Wait until Mantine's transitions are over: no menu dropdown on screen (a closing one is an
+ * empty `role="menu"`) and every open dialog fully opaque (a fading one fails contrast checks).
+ * Call before checkA11y after opening or closing a menu or a modal.
+ */
+export async function transitionsDone(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () =>
+      document.querySelectorAll('.mantine-Menu-dropdown').length === 0 &&
+      [...document.querySelectorAll('.mantine-Modal-content')].every((e) => getComputedStyle(e).opacity === '1'),
+  );
+}
+
 export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM_PATH);
 }
@@ -61,7 +74,13 @@ export function chromiumAvailable(): boolean {
 export async function startTestbed(): Promise<ConsoleTestbed> {
   await ensureConsoleBuilt();
   const orgs = demoOrgs();
-  const net = await startRecordsNetwork({ orgs: orgs.length, api: true, recordServedReads: true, console: { assetsDir: CONSOLE_DIST_DIR, demoUsers: true } });
+  const net = await startRecordsNetwork({
+    orgs: orgs.length,
+    api: true,
+    recordServedReads: true,
+    enrolment: true,
+    console: { assetsDir: CONSOLE_DIST_DIR, demoUsers: true },
+  });
   const clients: HealthClient[] = [];
   const contexts: BrowserContext[] = [];
   let browser: Browser | null = null;

@@ -19,7 +19,7 @@ interface Flags {
   readonly drive: string;
   readonly eagerCut: string;
   readonly tickMs: string;
-  readonly lazyCommit?: boolean;
+  readonly syncCommit?: boolean;
   readonly json?: boolean | string;
 }
 
@@ -41,7 +41,7 @@ export function register(program: Command, ctx: CommandContext): void {
       'Raft eagerCutUncommittedMax: cut a partial batch at once while fewer entries are uncommitted (0: wait for the cutter timeout)',
       '1',
     )
-    .option('--lazy-commit', "Raft syncCommitIndex false: a commit-only hard state is not fsync'd on its own (not the node default)")
+    .option('--sync-commit', "Raft syncCommitIndex true: a commit-only hard state is fsync'd before delivery (the default before decision 1361)")
     .option('--tick-ms <ms>', 'Raft tick (election timeout 10 ticks, heartbeat 1: etcd’s defaults at 100 ms)', '100')
     .option('--json [file]', 'print the report as JSON, or write it to this file (e.g. docs/results/bench-ordering.json) and print the table')
     .action(async (what: string | undefined, flags: Flags) => {
@@ -62,7 +62,7 @@ export function register(program: Command, ctx: CommandContext): void {
         drive: flags.drive,
         eagerCut: parseNonNegativeInt('eager-cut', flags.eagerCut, 1_000_000),
         tickMs: parsePositiveInt('tick-ms', flags.tickMs, 10_000),
-        lazyCommit: flags.lazyCommit === true,
+        syncCommit: flags.syncCommit === true,
         progress: (line) => {
           if (!toStdout) process.stderr.write(`${line}\n`);
         },

@@ -237,6 +237,61 @@ export function register(program: Command, ctx: CommandContext): void {
       },
     );
 
+  // gpbft's node update (paper 002, decision 1280), signed by an admin: `node rate`, `node leave`.
+  const adminConnect = (cmd: Command): Command =>
+    cmd
+      .addOption(new Option('--dir <dir>', 'consortium directory written by medledger init / up / org join').env('MEDLEDGER_DIR').default('.medledger/network'))
+      .addOption(new Option('--org <org>', "the admin's hospital (its node receives the request)").env('MEDLEDGER_ORG').default('Hospital1'))
+      .addOption(new Option('--user <name>', 'the admin whose key in <dir>/crypto/<org>/<name>/ signs').env('MEDLEDGER_USER').default('admin1'))
+      .option('--url <url>', "the node's API URL (default: the org's node from the directory)")
+      .option('--cert <file>', 'client certificate (PEM) instead of --dir/--org/--user')
+      .option('--key <file>', 'client private key (PEM), with --cert')
+      .option('--ca <file>', 'consortium root CA certificate (PEM), with --cert')
+      .option('--json', 'print the result as JSON');
+  type AdminFlags = { dir?: string; org?: string; user?: string; url?: string; cert?: string; key?: string; ca?: string; json?: boolean };
+  const gpbftOp = async (
+    flags: AdminFlags,
+    run: (client: import('../../sdk/index.ts').MedLedgerClient) => Promise<{ op: string; nodeId: string; clientId: string; seq: number }>,
+  ): Promise<void> => {
+    const out = makeOutput(flags.json ?? false);
+    const [{ resolveClient }, { MedLedgerApiError }] = await Promise.all([import('./tx.ts'), import('../../sdk/index.ts')]);
+    const client = resolveClient(flags);
+    try {
+      const result = await run(client);
+      out.result(
+        result,
+        () => `${result.op} of ${result.nodeId} submitted for ordering as ${result.clientId}#${result.seq}; it takes effect in the block that decides it`,
+      );
+    } catch (err) {
+      if (err instanceof MedLedgerApiError) throw new CliError(`refused (${err.code}): ${err.message}`, 1);
+      throw err;
+    } finally {
+      client.close();
+    }
+  };
+  adminConnect(
+    node
+      .command('rate')
+      .description(
+        "gpbft: rate another hospital's node (the paper's comprehensive rating, 0–100); below the consortium's rating threshold it is removed. Signed by an admin",
+      )
+      .argument('<hospital>', 'the rated hospital (e.g. Hospital2) or its node id (node.Hospital2)')
+      .argument('<rating>', 'the rating, 0–100'),
+  ).action(async (hospital: string, ratingText: string, flags: AdminFlags) => {
+    const rating = Number(ratingText);
+    if (ratingText.trim() === '' || !Number.isFinite(rating) || rating < 0 || rating > 100)
+      throw new CliError(`<rating> must be a number from 0 to 100, got "${ratingText}"`, 2);
+    const nodeId = hospital.startsWith('node.') ? hospital : `node.${hospital}`;
+    await gpbftOp(flags, (client) => client.gpbftRate(nodeId, rating));
+  });
+  adminConnect(
+    node
+      .command('leave')
+      .description("gpbft: ask your hospital's node to leave the consortium (the paper's signed quit request). Signed by an admin of that hospital"),
+  ).action(async (flags: AdminFlags) => {
+    await gpbftOp(flags, (client) => client.gpbftLeave());
+  });
+
   program
     .command('up')
     .description('Start a whole local consortium: one node process per hospital on loopback ports')

@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkSelfSignedCa, parseCertificate, parsePrivateKey, sign } from '../../crypto/index.ts';
 import { loadConsortium, Msp } from '../../identity/index.ts';
@@ -108,10 +109,14 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--host <host>', 'address its node listens on and is reached at', '127.0.0.1')
     .option('--via <org>', 'member hospital whose node receives the update (default: the first)')
     .option('--start', 'start its node (detached, like up --detach) and wait until it has synced and votes')
+    .option('--lat <degrees>', 'gpbft: latitude of the hospital (it joins the group nearest to it; default: a position derived from its node id)')
+    .option('--lon <degrees>', 'gpbft: longitude of the hospital')
+    .option('--rating <0-1>', "gpbft: the hospital's comprehensive rating (default: one derived from its node id)")
     .option('--json', 'print the result as JSON')
-    .action(async (flags: { dir?: string; org?: string; host: string; via?: string; start?: boolean; json?: boolean }) => {
+    .action(async (flags: { dir?: string; org?: string; host: string; via?: string; start?: boolean; json?: boolean } & PlacementFlags) => {
       const out = makeOutput(flags.json ?? false);
       const dir = consortiumDir(flags.dir);
+      const placement = gpbftPlacement(flags);
       if (flags.org !== undefined && !ORG_NAME.test(flags.org))
         throw new CliError(`--org ${flags.org.slice(0, 64)}: a hospital name is a letter, then up to 63 letters, digits, '_' or '-'`, 2);
       const { client, org: via } = adminClient(dir, flags.via);
@@ -126,6 +131,7 @@ export function register(program: Command, _ctx: CommandContext): void {
             host: flags.host,
             tickMs: live.state.record.config.ordering.tickMs,
             engine: live.engine,
+            ...placement,
           }),
         );
         const consortium = loadConsortium(join(dir, 'crypto'));
@@ -169,7 +175,7 @@ export function register(program: Command, _ctx: CommandContext): void {
             `${hospital.org}: node ${hospital.endpoint.id}, p2p ${hospital.endpoint.p2pUrl}, API ${hospital.endpoint.apiUrl}`,
             `  configuration: ${hospital.configPath}`,
             result.orderer
-              ? '  it orders too: Raft takes it in as a learner and promotes it to voter once it has caught up'
+              ? `  it orders too: ${newOrdererNote(outcome.config.ordering.engine)}`
               : `  peer only: the ${outcome.config.ordering.engine} engine has a fixed orderer set`,
             joined
               ? `  started: synced to block ${joined.height}${result.orderer ? `; voters ${joined.voters.join(', ')}` : ''}`
@@ -450,7 +456,7 @@ export function register(program: Command, _ctx: CommandContext): void {
             `${state.org} is a member (config sequence ${plan.sequence}); configured ${nodeYaml}`,
             `  genesis block and root certificate written to ${dir}; its CA, as the root certified it, in ${join(dir, 'crypto', state.org, 'ca.pem')}`,
             orders
-              ? '  it orders too: Raft takes it in as a learner, then a voter, once it has caught up'
+              ? `  it orders too: ${newOrdererNote(plan.config.ordering.engine)}`
               : `  peer only: the ${plan.config.ordering.engine} engine has a fixed orderer set`,
             joined
               ? `  started: synced to block ${joined.height}; check its connections with: medledger node check --dir ${flags.dir} --org ${state.org}`
@@ -729,4 +735,33 @@ async function waitJoined(
       );
     await sleep(250);
   }
+}
+
+const placementSchema = z
+  .object({
+    lat: z.coerce.number().min(-90).max(90).optional(),
+    lon: z.coerce.number().min(-180).max(180).optional(),
+    rating: z.coerce.number().min(0).max(1).optional(),
+  })
+  .refine((p) => (p.lat === undefined) === (p.lon === undefined), { message: '--lat and --lon go together' });
+
+/** `org add --lat --lon --rating`: a gpbft hospital's node entry (decision 1280). */
+type PlacementFlags = { lat?: string; lon?: string; rating?: string };
+
+function gpbftPlacement(flags: PlacementFlags): { location?: { lat: number; lon: number }; rating?: number } {
+  const parsed = placementSchema.safeParse({ lat: flags.lat, lon: flags.lon, rating: flags.rating });
+  if (!parsed.success) throw new CliError(`--lat/--lon/--rating: ${parsed.error.issues.map((i) => i.message).join('; ')}`, 2);
+  const { lat, lon, rating } = parsed.data;
+  return { ...(lat !== undefined && lon !== undefined ? { location: { lat, lon } } : {}), ...(rating !== undefined ? { rating } : {}) };
+}
+
+/** How the consortium's engine takes in a new orderer (decisions 0005, 1270, 1280, 1290, 1295). */
+function newOrdererNote(engine: string): string {
+  if (engine === 'raft') return 'Raft takes it in as a learner and promotes it to voter once it has caught up';
+  if (engine === 'pbft') return 'the primary orders a membership entry for it; it comes in by state transfer, then votes';
+  if (engine === 'hashgen' || engine === 'hashgen-bft')
+    return 'the generator proposes a membership entry for it; it fetches the decided blocks, then validates';
+  if (engine === 'ehbft') return 'the leader proposes a membership block for it; it fetches the decided blocks, then votes';
+  if (engine === 'gpbft') return "the members order the paper's join step for it (to the nearest group); it catches up from their blocks, then votes";
+  return `the ${engine} engine moves its orderer set toward the new config one orderer at a time`;
 }

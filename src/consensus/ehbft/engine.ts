@@ -51,6 +51,7 @@ import {
   type Proposal,
   type ProposeResult,
   type Ready,
+  type ReconfigureResult,
 } from '../engine.ts';
 import type { EngineContext } from '../registry.ts';
 import {
@@ -74,11 +75,15 @@ import {
   type WireCert,
 } from './messages.ts';
 import { parseEhbftOptions, type EhbftOptions } from './options.ts';
+import { EPOCH_HISTORY_MAX, MEMBERS_MAX, epochBound, isOneStep, nextMembershipStep, sameMembers, sameSet, type EpochRecord } from './epoch.ts';
 import { faultsTolerated, joinThreshold, safeQuorum, makePlan, selectedAfterRounds, selectionOrder, sliceSchedule, type QuorumPlan } from './quorum.ts';
 import { RecordSet } from './records.ts';
 import { ReputationBook, type ReputationSnapshot } from './reputation.ts';
 
 export const CERT_SCHEME = 'ehbft-commit';
+
+/** What a node outside the membership may exchange: catch-up only, never votes. */
+const CATCH_UP_TYPES: ReadonlySet<EhbftMessage['type']> = new Set(['ehbft/fetch', 'ehbft/blocks', 'ehbft/block', 'ehbft/status']);
 
 const KEY_STATE = 'ehbft/state';
 const KEY_VIEW = 'ehbft/view';
@@ -141,6 +146,8 @@ interface DurableSnapshot {
   readonly records: string[];
   readonly dedup: Array<[string, number, number[]]>;
   readonly rep: ReputationSnapshot;
+  /** Membership epochs (decision 1290); absent in snapshots of chains without a change. */
+  readonly epochs?: EpochRecord[];
 }
 
 interface DurableVotes {
@@ -156,18 +163,28 @@ export interface EhbftStats {
   handovers: number;
   sliceExtensions: number;
   evidenceCollected: number;
+  /** Membership epochs entered (decided membership blocks). */
+  epochChanges: number;
 }
 
 export class EhbftEngine implements Engine<EhbftMessage> {
   readonly id: NodeId;
   readonly options: EhbftOptions;
-  readonly stats: EhbftStats = { rejectedDuplicateInserts: 0, viewChanges: 0, handovers: 0, sliceExtensions: 0, evidenceCollected: 0 };
-  private readonly members: readonly NodeId[];
-  private readonly memberSet: ReadonlySet<NodeId>;
+  readonly stats: EhbftStats = { rejectedDuplicateInserts: 0, viewChanges: 0, handovers: 0, sliceExtensions: 0, evidenceCollected: 0, epochChanges: 0 };
+  private members: readonly NodeId[];
+  private memberSet: ReadonlySet<NodeId>;
+  /** Membership epochs, oldest first; the last is the one in force (decision 1290; epoch.ts). */
+  private epochs: EpochRecord[];
+  /** The orderer set of the config in force, as the driver last said (Engine.reconfigure). */
+  private target: readonly NodeId[] | null = null;
+  private targetSet: ReadonlySet<NodeId> = new Set();
+  /** Ticks since an outsider last asked a member for the blocks it lacks. */
+  private outsiderTicks = 0;
+  private outsiderPolls = 0;
   private readonly signer: Signer;
   private readonly verifier: SignatureVerifier;
   private readonly cutter: CutterConfig;
-  private readonly limits: MessageLimits;
+  private limits: MessageLimits;
 
   // Ready output not yet taken by advance().
   private readonly out = new ReadyQueue<EhbftMessage>();
@@ -182,7 +199,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   private lastBlock: WireBlock | null = null;
   private records: RecordSet;
   private dedup = new DedupWindow();
-  private readonly rep: ReputationBook;
+  private rep: ReputationBook;
   private leaderOrder: NodeId[];
   private leaderStart = 0;
   private plan: QuorumPlan;
@@ -231,6 +248,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     assertInvariant(new Set(ctx.members).size === ctx.members.length, 'ehbft members are distinct');
     this.members = [...ctx.members];
     this.memberSet = new Set(ctx.members);
+    this.epochs = [{ number: 0, start: 1, members: this.members }];
     this.signer = ctx.signer;
     this.verifier = ctx.verifier;
     this.cutter = ctx.cutter;
@@ -247,6 +265,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     this.leaderOrder = [...this.members];
     this.plan = this.computePlan();
     this.restoreFrom(ctx.storage);
+    this.updateLimits();
     // Crashed while changing views: the vote was never persisted, only the view; say it again.
     if (!this.normal) this.announceViewChange();
     if (ctx.appliedHeight !== undefined && ctx.appliedHeight < this.height) this.redeliverFrom(ctx.appliedHeight);
@@ -265,7 +284,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       return;
     }
     for (const b of again.blocks) {
-      this.outDecided.push(toDecidedBlock(b, prev, this.options.quorum, b.cert.votes.length));
+      this.outDecided.push(toDecidedBlock(b, prev, this.options.quorum, b.cert.votes.length, this.epochOf(b.height)));
       prev = b.cert.digest;
     }
   }
@@ -273,6 +292,10 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   // ------------------------------------------------------------------ Engine contract
 
   tick(): void {
+    if (!this.isMember()) {
+      this.tickOutsider();
+      return;
+    }
     const leader = this.normal ? this.leaderOf(this.view) : null;
     if (leader !== null && leader === this.trackedLeader) this.leaderTicks += 1;
     else if (leader !== null) {
@@ -319,8 +342,12 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   }
 
   step(from: NodeId, message: EhbftMessage): void {
-    if (!this.memberSet.has(from) || from === this.id) return;
+    if (from === this.id) return;
+    // Members vote; a node of the target set that is not a member yet (a joiner) may only catch
+    // up: ask for blocks and receive them. A removed node's messages are dropped as any stranger's.
+    if (!this.memberSet.has(from) && !(this.targetSet.has(from) && CATCH_UP_TYPES.has(message.type))) return;
     if (!isValidMessage(message, this.limits)) return;
+    if (!this.isMember() && !CATCH_UP_TYPES.has(message.type)) return;
     switch (message.type) {
       case 'ehbft/forward':
         this.onForward(message.proposals.map(fromWire));
@@ -366,6 +393,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   }
 
   propose(proposal: Proposal): ProposeResult {
+    if (!this.isMember()) return { accepted: false, reason: 'not-member' };
     if (proposalSizeBytes(proposal) > this.cutter.sizeBytesMax) return { accepted: false, reason: 'too-large' };
     if (!(typeof proposal.clientId === 'string' && proposal.clientId.length >= 1 && Number.isSafeInteger(proposal.seq) && proposal.seq >= 1)) {
       return { accepted: false, reason: 'invalid' };
@@ -398,7 +426,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
 
   status(): EngineStatus {
     const leader = this.normal ? this.leaderOf(this.view) : null;
-    const role = leader === this.id ? 'leader' : this.plan.eligible.includes(this.id) ? 'acceptor' : 'verifier';
+    const role = !this.isMember() ? 'outsider' : leader === this.id ? 'leader' : this.plan.eligible.includes(this.id) ? 'acceptor' : 'verifier';
     return { id: this.id, role, leader, epoch: this.view, decidedHeight: this.height, members: this.members };
   }
 
@@ -429,6 +457,118 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     return this.records.has(key);
   }
 
+  /** The membership epoch in force: its number, first height and members (decision 1290). */
+  epoch(): EpochRecord {
+    return this.epochs.at(-1)!;
+  }
+
+  // ------------------------------------------------------------------ membership (decision 1290)
+
+  /**
+   * The orderer set of the config in force (the driver calls this on every tick). The leader
+   * moves toward it one member at a time, each step a membership block (epoch.ts); the others
+   * accept a membership block only when it is exactly that step toward their own target.
+   */
+  reconfigure(members: readonly NodeId[]): ReconfigureResult {
+    if (members.length === 0 || new Set(members).size !== members.length) return 'settled';
+    if (!this.target || !sameMembers(this.target, members)) {
+      this.target = [...members];
+      this.targetSet = new Set(members);
+      this.updateLimits();
+    }
+    if (sameSet(this.members, members)) return 'settled';
+    if (!this.isMember()) return 'stepping';
+    this.afterInput();
+    return this.isLeader() ? 'stepping' : 'not-leader';
+  }
+
+  private isMember(): boolean {
+    return this.memberSet.has(this.id);
+  }
+
+  /** The next one-member step toward this node's target, or null (no target, or reached). */
+  private membershipStep(): NodeId[] | null {
+    return this.target && this.isMember() ? nextMembershipStep(this.members, this.target) : null;
+  }
+
+  private updateLimits(): void {
+    // With a fixed membership, lists and certificates are bounded by it. Once membership changes
+    // are in play (the driver named a target) the chain may hold larger epochs than this node has
+    // seen — a joiner replaying from genesis meets the 7-member epoch of a 5 → 7 → 5 change — so
+    // the structural bound is MEMBERS_MAX; the signature checks refuse a certificate with more
+    // signatures than its epoch's members before verifying any (consensus/certificate.ts).
+    // (Simulator seed 79, 5 nodes, 2 joins and 2 leaves: the joiner dropped every fetched batch.)
+    let largest = Math.max(this.members.length, this.target?.length ?? 0);
+    for (const e of this.epochs) largest = Math.max(largest, e.members.length);
+    if (this.target !== null) largest = Math.max(largest, MEMBERS_MAX);
+    this.limits = {
+      proposalsMax: this.cutter.countMax,
+      proposalBytesMax: this.cutter.sizeBytesMax,
+      membersMax: largest,
+      evidenceMax: PENDING_EVIDENCE_MAX,
+      blocksMax: this.options.fetchBlocksMax,
+    };
+  }
+
+  /** The epoch that decides (or decided) `height`; null below the remembered history. */
+  private epochOf(height: number): EpochRecord | null {
+    for (let i = this.epochs.length - 1; i >= 0; i--) if (this.epochs[i]!.start <= height) return this.epochs[i]!;
+    return null;
+  }
+
+  /**
+   * What a signature about `height` covers: bound to the epoch of that height, so no vote of one
+   * epoch counts in another (a height below the remembered history gets bytes nobody signed).
+   */
+  private bound(height: number, bytes: Bytes): Bytes {
+    const e = this.epochOf(height);
+    return e === null ? encode(['ehbft/unknown-epoch', bytes]) : epochBound(e.number, bytes);
+  }
+
+  /**
+   * A node outside the membership (a joiner of the target, or a removed node) takes no part in
+   * agreement. A joiner asks the members in turn for the blocks after its height (the engine's
+   * catch-up), replaying every decided block — and so every membership block — until the one
+   * that admits it; from the next height on it votes.
+   */
+  private tickOutsider(): void {
+    this.nowTicks += 1;
+    if (!this.targetSet.has(this.id) || this.members.length === 0) return;
+    if (++this.outsiderTicks < this.options.retransmitTicks) return;
+    this.outsiderTicks = 0;
+    const peers = this.members.filter((m) => m !== this.id);
+    if (peers.length === 0) return;
+    const to = peers[this.outsiderPolls++ % peers.length]!;
+    this.send(to, { type: 'ehbft/fetch', height: this.height + 1 });
+  }
+
+  /**
+   * A membership block was decided at `height`: the epoch ends there. From height + 1 the new
+   * list is in force — n, f, the quorum plan, the reputation book (rebased), the leader order.
+   * Every correct node decides the same block, so every one switches at the same height.
+   */
+  private enterEpoch(members: readonly NodeId[], height: number, proposer: NodeId, handover: boolean): void {
+    assertInvariant(isOneStep(this.members, members), `a membership block changes one member (${this.members.join(',')} → ${members.join(',')})`);
+    const current = this.epoch();
+    this.members = [...members];
+    this.memberSet = new Set(members);
+    this.epochs.push({ number: current.number + 1, start: height + 1, members: this.members });
+    if (this.epochs.length > EPOCH_HISTORY_MAX) this.epochs.shift();
+    this.rep = this.rep.rebased(this.members);
+    this.plan = this.computePlan();
+    // The proposer keeps leading if it is still a member and did not hand over; else the ranking.
+    const ranking = this.rep.ranking(height);
+    const keep = !handover && this.memberSet.has(proposer) ? proposer : null;
+    this.leaderOrder = keep ? [keep, ...ranking.filter((m) => m !== keep)] : ranking;
+    this.leaderStart = 0;
+    // Evidence against a node no longer a member cannot go into a block of this epoch.
+    this.pendingEvidence = this.pendingEvidence.filter((e) => this.memberSet.has(e.node));
+    this.outsiderTicks = 0;
+    this.stats.epochChanges += 1;
+    this.updateLimits();
+    assertInvariant(this.plan.quorum <= this.members.length, 'the new quorum fits the new membership');
+  }
+
   // ------------------------------------------------------------------ proposals
 
   private addPending(p: Proposal): 'added' | 'known' | 'queue-full' {
@@ -448,7 +588,9 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   }
 
   private hasWork(): boolean {
-    return this.pending.size > 0 || this.accepted !== null;
+    // A membership step toward the target is work like a pending proposal: a leader that does not
+    // order it is voted out by the view-change timer.
+    return this.pending.size > 0 || this.accepted !== null || this.membershipStep() !== null;
   }
 
   // ------------------------------------------------------------------ leader
@@ -474,7 +616,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       if (!same) return;
       reproposal = same;
     }
-    if (!reproposal) {
+    if (!reproposal && !this.membershipStep()) {
       const available = this.pending.size - this.inflight.size;
       if (available <= 0) return;
       if (available < this.cutter.countMax && this.cutWaitTicks < this.cutter.timeoutTicks) return;
@@ -517,23 +659,23 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   private queryVerifiers(round: Round): void {
     const order = this.verifierOrder();
     const want = Math.min(order.length, round.verifiersAsked + this.versionQuorum());
-    const sig = this.signer.sign(queryStatement(round.view, round.height, this.id));
+    const sig = this.signer.sign(this.bound(round.height, queryStatement(round.view, round.height, this.id)));
     const msg: EhbftMessage = { type: 'ehbft/version-query', view: round.view, height: round.height, node: this.id, sig };
     for (let i = round.verifiersAsked; i < want; i++) this.send(order[i]!, msg);
     round.verifiersAsked = want;
   }
 
   private onVersionQuery(from: NodeId, m: Extract<EhbftMessage, { type: 'ehbft/version-query' }>): void {
-    if (m.node !== from || !this.verifier.verify(from, queryStatement(m.view, m.height, m.node), m.sig)) return;
+    if (m.node !== from || !this.verifier.verify(from, this.bound(m.height, queryStatement(m.view, m.height, m.node)), m.sig)) return;
     this.senderDecided(from, m.height - 1);
-    const sig = this.signer.sign(versionStatement(m.view, this.height, this.tip, this.stateDigest, this.id));
+    const sig = this.signer.sign(this.bound(m.height, versionStatement(m.view, this.height, this.tip, this.stateDigest, this.id)));
     this.send(from, { type: 'ehbft/version', view: m.view, height: this.height, digest: this.tip, stateDigest: this.stateDigest, node: this.id, sig });
   }
 
   private onVersion(from: NodeId, m: Extract<EhbftMessage, { type: 'ehbft/version' }>): void {
     const round = this.round;
     if (!round || round.stage !== 'version' || m.view !== round.view || m.node !== from) return;
-    if (!this.verifier.verify(from, versionStatement(m.view, m.height, m.digest, m.stateDigest, m.node), m.sig)) return;
+    if (!this.verifier.verify(from, this.bound(round.height, versionStatement(m.view, m.height, m.digest, m.stateDigest, m.node)), m.sig)) return;
     if (m.height > this.height) {
       // The verifiers hold a newer database version: catch up before proposing.
       this.senderDecided(from, m.height, true);
@@ -548,6 +690,21 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   /** Step 2-3: check the proposals against the records, then pre-prepare to the first slice. */
   private buildAndSend(round: Round): void {
     let body = round.reproposal;
+    const step = body ? null : this.membershipStep();
+    if (step) {
+      // A membership block: no proposals (they wait for the next epoch), the next member list in
+      // its metadata. It ends the epoch at this height (decision 1290).
+      body = {
+        proposals: [],
+        meta: {
+          proposer: this.id,
+          handover: false,
+          prevCert: this.lastBlock ? this.lastBlock.cert : null,
+          evidence: this.pendingEvidence.slice(0, EVIDENCE_PER_BLOCK_MAX),
+          members: step,
+        },
+      };
+    }
     if (!body) {
       const proposals = this.cutBatch(round);
       if (proposals.length === 0) {
@@ -571,7 +728,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     round.metaDigest = metaDigestOf(body.meta);
     round.stage = 'voting';
     round.stageTicks = 0;
-    const sig = this.signer.sign(voteStatement(1, round.view, round.height, round.digest, round.metaDigest));
+    const sig = this.signer.sign(this.bound(round.height, voteStatement(1, round.view, round.height, round.digest, round.metaDigest)));
     const justification =
       this.nvJustification && this.nvJustification.view === round.view && this.nvJustification.height === round.height ? this.nvJustification.votes : null;
     round.prePrepare = {
@@ -661,7 +818,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const round = this.round && this.round.stageTicks >= this.options.retransmitTicks ? this.round : null;
     if (round && round.stage === 'version') {
       const order = this.verifierOrder();
-      const sig = this.signer.sign(queryStatement(round.view, round.height, this.id));
+      const sig = this.signer.sign(this.bound(round.height, queryStatement(round.view, round.height, this.id)));
       for (let i = 0; i < round.verifiersAsked && i < order.length; i++) {
         const node = order[i]!;
         if (!round.versionsOk.has(node)) this.send(node, { type: 'ehbft/version-query', view: round.view, height: round.height, node: this.id, sig });
@@ -693,7 +850,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
 
   private onVote(from: NodeId, m: Extract<EhbftMessage, { type: 'ehbft/vote' }>): void {
     if (m.node !== from) return;
-    if (!this.verifier.verify(from, voteStatement(m.phase, m.view, m.height, m.digest, m.metaDigest), m.sig)) return;
+    if (!this.verifier.verify(from, this.bound(m.height, voteStatement(m.phase, m.view, m.height, m.digest, m.metaDigest)), m.sig)) return;
     this.noteSignedVote(from, { phase: m.phase, view: m.view, height: m.height, digest: m.digest, metaDigest: m.metaDigest, sig: m.sig });
     const round = this.round;
     if (!round || round.stage !== 'voting' || m.view !== round.view || m.height !== round.height) return;
@@ -762,7 +919,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const proposals = m.proposals.map(fromWire);
     const digest = blockDigest(m.height, m.prevDigest, proposals);
     const metaDigest = metaDigestOf(m.meta);
-    if (!this.verifier.verify(from, voteStatement(1, m.view, m.height, digest, metaDigest), m.sig)) return;
+    if (!this.verifier.verify(from, this.bound(m.height, voteStatement(1, m.view, m.height, digest, metaDigest)), m.sig)) return;
     this.noteSignedVote(from, { phase: 1, view: m.view, height: m.height, digest, metaDigest, sig: m.sig });
     if (m.height === this.height) return;
     if (m.view < this.view || this.leaderOf(m.view) !== from || this.provenFaulty(from)) return;
@@ -784,7 +941,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const rec: VoteRecord = { view: m.view, height: m.height, digest, metaDigest };
     if (this.voted1 && this.voted1.height === m.height && (this.voted1.view > m.view || (this.voted1.view === m.view && !sameValue(this.voted1, rec)))) return;
     this.recordVote1(rec, body);
-    const sig = this.signer.sign(voteStatement(1, m.view, m.height, digest, metaDigest));
+    const sig = this.signer.sign(this.bound(m.height, voteStatement(1, m.view, m.height, digest, metaDigest)));
     this.send(from, { type: 'ehbft/vote', phase: 1, view: m.view, height: m.height, digest, metaDigest, node: this.id, sig });
   }
 
@@ -821,6 +978,19 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     }
     if (meta.evidence.length > EVIDENCE_PER_BLOCK_MAX || !meta.evidence.every((e) => this.verifyEvidence(e))) return false;
     if (!this.memberSet.has(meta.proposer)) return false;
+    if (meta.members !== undefined) {
+      // A membership block carries nothing else. A fresh one must be exactly the next step toward
+      // this node's own target (the config its ledger has in force), so a Byzantine leader can
+      // order no membership the ledgers of correct nodes do not hold. A re-proposed locked one
+      // was accepted so by a quorum already: it only has to be one step from the members.
+      if (body.proposals.length !== 0) return false;
+      if (expectedProposer !== null) {
+        const want = this.membershipStep();
+        if (!want || !sameMembers(want, meta.members)) return false;
+      } else if (!isOneStep(this.members, meta.members)) {
+        return false;
+      }
+    }
     if (expectedProposer !== null) {
       if (meta.proposer !== expectedProposer) return false;
       // A leader past its term that keeps proposing without handing over is refused.
@@ -864,7 +1034,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     if (!this.lock || this.lock.cert.height !== cert.height || this.lock.cert.view <= cert.view) this.lock = { cert, body };
     this.voted2 = rec;
     this.persistVotes();
-    return this.signer.sign(voteStatement(2, cert.view, cert.height, cert.digest, cert.metaDigest));
+    return this.signer.sign(this.bound(cert.height, voteStatement(2, cert.view, cert.height, cert.digest, cert.metaDigest)));
   }
 
   private bodyFor(cert: WireCert): BlockBody | null {
@@ -948,6 +1118,9 @@ export class EhbftEngine implements Engine<EhbftMessage> {
 
   private decide(b: WireBlock): void {
     assertInvariant(b.height === this.height + 1, `decided heights are gapless (${b.height} after ${this.height})`);
+    const decidingEpoch = this.epoch();
+    assertInvariant(decidingEpoch.start <= b.height, `block ${b.height} is decided by the epoch in force (from ${decidingEpoch.start})`);
+    assertInvariant(b.meta.members === undefined || b.proposals.length === 0, 'a membership block carries no proposals');
     const proposals = b.proposals.map(fromWire);
     const previousDigest = this.tip;
     const digest = blockDigest(b.height, previousDigest, proposals);
@@ -1011,6 +1184,8 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       const idx = this.leaderOrder.indexOf(proposer);
       this.leaderStart = idx >= 0 ? idx : this.leaderStart;
     }
+    // A membership block ends its epoch here; the next height belongs to the new member list.
+    if (b.meta.members !== undefined) this.enterEpoch(b.meta.members, b.height, proposer, handover);
     this.enterView(0, true);
     this.latestVcView.clear();
     this.vcs.clear();
@@ -1021,7 +1196,9 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     }
     this.accepted = null;
     this.lock = null;
-    this.progressTicks = 0;
+    // Blocks without the pending membership step do not reset the timer: it runs from the last
+    // view change, so a leader that keeps ordering other blocks instead is replaced.
+    if (b.meta.members !== undefined || this.membershipStep() === null) this.progressTicks = 0;
     this.backoff = 0;
     if (this.nvJustification && this.nvJustification.height <= b.height) {
       this.nvJustification = null;
@@ -1033,7 +1210,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     }
     this.persistSnapshot();
     this.persistVotes();
-    this.outDecided.push(toDecidedBlock(b, previousDigest, this.options.quorum, decidedPlan.quorum));
+    this.outDecided.push(toDecidedBlock(b, previousDigest, this.options.quorum, decidedPlan.quorum, decidingEpoch));
   }
 
   private computePlan(): QuorumPlan {
@@ -1086,7 +1263,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     const h = this.height + 1;
     const lock = this.lock && this.lock.cert.height === h ? this.lock : null;
     const unsigned = { view: target, height: h, lock: lock ? lock.cert : null, node: this.id };
-    const vc: ViewChangeVote = { ...unsigned, sig: this.signer.sign(viewChangeStatement(unsigned)) };
+    const vc: ViewChangeVote = { ...unsigned, sig: this.signer.sign(this.bound(unsigned.height, viewChangeStatement(unsigned))) };
     this.myVc = {
       type: 'ehbft/view-change',
       vc,
@@ -1121,7 +1298,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
 
   private onViewChange(from: NodeId, m: Extract<EhbftMessage, { type: 'ehbft/view-change' }>): void {
     const vc = m.vc;
-    if (vc.node !== from || !this.verifier.verify(from, viewChangeStatement(vc), vc.sig)) return;
+    if (vc.node !== from || !this.verifier.verify(from, this.bound(vc.height, viewChangeStatement(vc)), vc.sig)) return;
     if (m.last && m.last.height === this.height + 1) this.tryDecide(m.last);
     for (const e of m.evidence) this.absorbEvidence(e, false);
     if (vc.height > this.height + 1) this.senderDecided(from, vc.height - 1);
@@ -1179,7 +1356,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     if (height !== this.height + 1) return null;
     if (votes.some((vc) => vc.view !== view || vc.height !== height)) return null;
     const signatures = votes.map((vc) => ({ nodeId: vc.node, signature: vc.sig }));
-    const statement = (_: NodeId, i: number): Bytes => viewChangeStatement(votes[i]!);
+    const statement = (_: NodeId, i: number): Bytes => this.bound(votes[i]!.height, viewChangeStatement(votes[i]!));
     if (!hasQuorumSignatures(signatures, { eligible: this.plan.eligible, quorum: this.plan.quorum, statement }, this.verifier)) return null;
     let best: WireCert | null = null;
     for (const vc of votes) {
@@ -1196,19 +1373,21 @@ export class EhbftEngine implements Engine<EhbftMessage> {
 
   private verifyCert(cert: WireCert, phase: Phase, plan: QuorumPlan): boolean {
     if (cert.phase !== phase) return false;
-    const statement = voteStatement(phase, cert.view, cert.height, cert.digest, cert.metaDigest);
+    const statement = this.bound(cert.height, voteStatement(phase, cert.view, cert.height, cert.digest, cert.metaDigest));
     const signatures = cert.votes.map((v) => ({ nodeId: v.node, signature: v.sig }));
     return hasQuorumSignatures(signatures, { eligible: plan.eligible, quorum: plan.quorum, statement }, this.verifier);
   }
 
   private verifyEvidence(e: Evidence): boolean {
     const { a, b } = e;
-    if (!this.memberSet.has(e.node)) return false;
+    // The culprit was a member of the epoch of that height, and its votes are bound to that epoch.
+    const epoch = this.epochOf(a.height);
+    if (epoch === null || !epoch.members.includes(e.node) || !this.memberSet.has(e.node)) return false;
     if (a.phase !== b.phase || a.view !== b.view || a.height !== b.height) return false;
     if (bytesEqual(a.digest, b.digest) && bytesEqual(a.metaDigest, b.metaDigest)) return false;
     return (
-      this.verifier.verify(e.node, voteStatement(a.phase, a.view, a.height, a.digest, a.metaDigest), a.sig) &&
-      this.verifier.verify(e.node, voteStatement(b.phase, b.view, b.height, b.digest, b.metaDigest), b.sig)
+      this.verifier.verify(e.node, epochBound(epoch.number, voteStatement(a.phase, a.view, a.height, a.digest, a.metaDigest)), a.sig) &&
+      this.verifier.verify(e.node, epochBound(epoch.number, voteStatement(b.phase, b.view, b.height, b.digest, b.metaDigest)), b.sig)
     );
   }
 
@@ -1266,6 +1445,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       records: this.records.toArray(),
       dedup: this.dedup.toJSON(),
       rep: this.rep.snapshot(),
+      ...(this.epochs.length > 1 || this.epochs[0]!.number > 0 ? { epochs: this.epochs } : {}),
     };
     this.outPersist.push({ op: 'put', key: KEY_STATE, value: encode(s) });
   }
@@ -1278,6 +1458,13 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       this.tip = s.tip;
       this.stateDigest = s.stateDigest;
       this.leaderStart = s.leaderStart;
+      if (s.epochs && s.epochs.length > 0) {
+        // Restart into the epoch the node had entered (a joiner, or after a membership block).
+        this.epochs = s.epochs.map((e) => ({ number: e.number, start: e.start, members: [...e.members] }));
+        this.members = [...this.epoch().members];
+        this.memberSet = new Set(this.members);
+        this.rep = new ReputationBook(this.members, this.options.reputation);
+      }
       this.leaderOrder = [...s.leaderOrder];
       this.records = RecordSet.from(s.records, this.options.recordsMax);
       this.dedup = DedupWindow.fromJSON(s.dedup);
@@ -1317,7 +1504,12 @@ function decodeOrThrow<T>(bytes: Bytes, key: string): T {
   }
 }
 
-function toDecidedBlock(b: WireBlock, previousDigest: Bytes, mode: QuorumPlan['mode'], votesNeeded: number): DecidedBlock {
+function toDecidedBlock(b: WireBlock, previousDigest: Bytes, mode: QuorumPlan['mode'], votesNeeded: number, epoch: EpochRecord | null): DecidedBlock {
+  // The members of the epoch that decided the block (decision 1290), and after a membership change
+  // the epoch its votes are bound to: a verifier that knows every orderer of every config checks
+  // the quorum of that epoch, not of its own, longer, list.
+  const membership: Record<string, number | Bytes> = epoch ? { members: encode([...epoch.members]) } : {};
+  if (epoch && epoch.number > 0) membership.epoch = epoch.number;
   return {
     height: b.height,
     proposals: b.proposals.map(fromWire),
@@ -1325,7 +1517,7 @@ function toDecidedBlock(b: WireBlock, previousDigest: Bytes, mode: QuorumPlan['m
     previousDigest,
     certificate: {
       scheme: CERT_SCHEME,
-      fields: { view: b.cert.view, height: b.height, phase: 2, metaDigest: b.cert.metaDigest, quorum: mode, votesNeeded },
+      fields: { view: b.cert.view, height: b.height, phase: 2, metaDigest: b.cert.metaDigest, quorum: mode, votesNeeded, ...membership },
       signatures: b.cert.votes.map((v) => ({ nodeId: v.node, signature: v.sig })),
     },
   };
@@ -1336,6 +1528,12 @@ function toDecidedBlock(b: WireBlock, previousDigest: Bytes, mode: QuorumPlan['m
  * phase-2 signatures over (view, height, digest, metaDigest), at least the quorum the certificate
  * claims and never fewer than its quorum rule allows for this membership (the exact trusted list
  * of that height depends on the reputation history, which a block alone does not carry).
+ *
+ * `members` are the orderers the caller knows (every orderer of every config). A certificate that
+ * lists its epoch's members (decision 1290) is checked against that list, which must be among
+ * them, with signatures bound to its epoch; one without (older chains) against `members`. That
+ * each epoch's list is the one the previous epoch's membership block named is a property of the
+ * chain, not of one block.
  */
 export function verifyEhbftCertificate(block: DecidedBlock, members: readonly NodeId[], verifier: SignatureVerifier): boolean {
   const c = block.certificate;
@@ -1343,11 +1541,31 @@ export function verifyEhbftCertificate(block: DecidedBlock, members: readonly No
   const { view, height, phase, metaDigest, quorum, votesNeeded } = c.fields;
   if (typeof view !== 'number' || height !== block.height || phase !== 2 || !(metaDigest instanceof Uint8Array)) return false;
   if ((quorum !== 'safe' && quorum !== 'paper') || typeof votesNeeded !== 'number') return false;
-  const n = members.length;
+  let signers: readonly NodeId[] = members;
+  let epoch = 0;
+  const listed = c.fields.members;
+  if (listed !== undefined) {
+    if (!(listed instanceof Uint8Array)) return false;
+    let raw: unknown;
+    try {
+      raw = decodeValue<unknown>(listed);
+    } catch {
+      return false;
+    }
+    if (!Array.isArray(raw) || raw.length === 0 || raw.length > MEMBERS_MAX || new Set(raw).size !== raw.length) return false;
+    if (!raw.every((m): m is NodeId => typeof m === 'string' && members.includes(m))) return false;
+    signers = raw;
+  }
+  const epochField = c.fields.epoch;
+  if (epochField !== undefined) {
+    if (listed === undefined || typeof epochField !== 'number' || !Number.isSafeInteger(epochField) || epochField < 1) return false;
+    epoch = epochField;
+  }
+  const n = signers.length;
   const floor = quorum === 'safe' ? safeQuorum(n) : Math.floor((Math.floor(n / 2) + 1) / 2) + 1;
   const needed = Math.max(votesNeeded, floor);
   // votesNeeded comes from the block: bad values are an invalid certificate, not an assertion.
   if (!Number.isSafeInteger(needed) || needed > n) return false;
-  const statement = voteStatement(2, view, height, block.digest, metaDigest);
-  return hasQuorumSignatures(c.signatures, { eligible: members, quorum: needed, statement }, verifier);
+  const statement = epochBound(epoch, voteStatement(2, view, height, block.digest, metaDigest));
+  return hasQuorumSignatures(c.signatures, { eligible: signers, quorum: needed, statement }, verifier);
 }

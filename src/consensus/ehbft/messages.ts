@@ -63,6 +63,11 @@ export interface Meta {
   readonly prevCert: WireCert | null;
   /** Verified misbehaviour proofs; each punished node loses its reputation. */
   readonly evidence: readonly Evidence[];
+  /**
+   * A membership block (decision 1290): the next epoch's member list, one member added or removed.
+   * Absent on every other block, so their metadata digests are what they were before.
+   */
+  readonly members?: readonly NodeId[];
 }
 
 /** A decided block as stored, served to lagging nodes and delivered to non-acceptors. */
@@ -238,9 +243,18 @@ function validSignedVote(v: unknown): boolean {
 function validEvidenceList(v: unknown, lim: MessageLimits): boolean {
   return Array.isArray(v) && v.length <= lim.evidenceMax && v.every((e) => isObj(e) && isId(e.node) && validSignedVote(e.a) && validSignedVote(e.b));
 }
+function validMembers(v: unknown, lim: MessageLimits): boolean {
+  // One more than the bound on a membership (engine.ts updateLimits): a step adds one member at most.
+  return Array.isArray(v) && v.length >= 1 && v.length <= lim.membersMax + 1 && v.every(isId) && new Set(v).size === v.length;
+}
 function validMeta(v: unknown, lim: MessageLimits): boolean {
   return (
-    isObj(v) && isId(v.proposer) && typeof v.handover === 'boolean' && (v.prevCert === null || validCert(v.prevCert, lim)) && validEvidenceList(v.evidence, lim)
+    isObj(v) &&
+    isId(v.proposer) &&
+    typeof v.handover === 'boolean' &&
+    (v.prevCert === null || validCert(v.prevCert, lim)) &&
+    validEvidenceList(v.evidence, lim) &&
+    (v.members === undefined || validMembers(v.members, lim))
   );
 }
 function validBlock(v: unknown, lim: MessageLimits): boolean {

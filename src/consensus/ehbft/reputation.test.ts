@@ -70,4 +70,31 @@ describe('ehbft reputation (simplified PowerTrust)', () => {
     block(book, ['a', 'b']);
     assert.equal(book.snapshot().counts[0]![1], 2); // 4 halved
   });
+
+  it('rebased onto a new membership (decision 1290): counts and bans among remaining members carry over, a newcomer starts unobserved', () => {
+    const book = new ReputationBook(members);
+    for (let k = 0; k < 10; k++) block(book, ['a', 'b', 'c', 'd']);
+    book.punish('d', 10);
+    const next = book.rebased(['a', 'b', 'c', 'd', 'f']);
+    const before = book.snapshot();
+    const after = next.snapshot();
+    // a→b, b→c … as they were; f's row and column are zero; d's ban holds; e is gone.
+    for (const [x, y] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'a'],
+    ] as const) {
+      assert.equal(after.counts[next.indexOf(x)!]![next.indexOf(y)!], before.counts[book.indexOf(x)!]![book.indexOf(y)!]);
+    }
+    assert.ok(after.counts[0]![1]! > 0);
+    assert.deepEqual(after.counts[4], [0, 0, 0, 0, 0]);
+    assert.ok(after.counts.every((row) => row[4] === 0));
+    assert.equal(next.isBanned('d', 11), true);
+    assert.equal(next.indexOf('e'), undefined);
+    assert.equal(after.observedBlocks, before.observedBlocks);
+    // The newcomer ranks below the members that vouched for one another; the book is unchanged.
+    const ranking = next.ranking(11);
+    assert.ok(ranking.indexOf('f') > ranking.indexOf('a'));
+    assert.deepEqual(book.snapshot(), before);
+  });
 });

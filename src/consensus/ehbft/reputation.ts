@@ -185,6 +185,28 @@ export class ReputationBook {
     return { counts: this.counts.map((row) => [...row]), bannedUntil: [...this.bannedUntil], observedBlocks: this.observedBlocks };
   }
 
+  /**
+   * The book for a new membership (decision 1290): what remaining members observed of one another
+   * and their bans carry over, a new member starts unobserved, a removed one is forgotten. A pure
+   * function of this book, so every node that decided the membership block gets the same one.
+   */
+  rebased(members: readonly NodeId[]): ReputationBook {
+    const next = new ReputationBook(members, this.config);
+    const counts = members.map((a) => {
+      const i = this.index.get(a);
+      return members.map((b) => {
+        const j = this.index.get(b);
+        return i === undefined || j === undefined ? 0 : this.counts[i]![j]!;
+      });
+    });
+    const bannedUntil = members.map((m) => {
+      const i = this.index.get(m);
+      return i === undefined ? 0 : this.bannedUntil[i]!;
+    });
+    next.restore({ counts, bannedUntil, observedBlocks: this.observedBlocks });
+    return next;
+  }
+
   restore(s: ReputationSnapshot): void {
     const n = this.members.length;
     assertInvariant(s.counts.length === n && s.counts.every((row) => row.length === n), 'reputation snapshot matches membership');

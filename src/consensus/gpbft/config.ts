@@ -14,6 +14,12 @@ import { distanceGrouping, groupCountFor, groupForNewcomer, groupSizeMin, rankGr
 
 /** Proposals whose clientId starts with this are configuration changes (join, leave, rate). */
 export const CONTROL_CLIENT_PREFIX = 'gpbft:';
+/**
+ * The reserved client of the orderer-set steps the engine orders itself when the driver moves it
+ * toward a new member set (Engine.reconfigure, decision 1280): one join or remove per entry, seq =
+ * the number of such entries decided so far + 1, so every member queues the same entry.
+ */
+export const MEMBERSHIP_CLIENT_ID = `${CONTROL_CLIENT_PREFIX}membership`;
 export const MEMBERS_MAX = 1024;
 
 /**
@@ -48,6 +54,12 @@ export interface ConsortiumConfig {
   readonly groups: readonly (readonly NodeId[])[];
   /** Per group: the primary ranking (Eqs. 4–5), barred nodes excluded (unless all are barred). */
   readonly rankings: readonly (readonly NodeId[])[];
+  /**
+   * Hospitals removed by the paper's own rules (their signed leave, a rating below the threshold):
+   * the driver's target may still list them, but reconfigure does not join them again (decision
+   * 1280). Absent in heads persisted before it existed.
+   */
+  readonly departed?: readonly NodeId[];
 }
 
 export interface ConfigParams {
@@ -76,14 +88,21 @@ function rank(groups: readonly (readonly NodeId[])[], members: readonly MemberIn
 }
 
 /** Run Algorithm 1 for `period` (its random centres are seeded by groupingSeed, period and salt). */
-export function regroup(members: readonly MemberInfo[], barred: readonly NodeId[], period: number, p: ConfigParams, salt = 0): ConsortiumConfig {
+export function regroup(
+  members: readonly MemberInfo[],
+  barred: readonly NodeId[],
+  period: number,
+  p: ConfigParams,
+  salt = 0,
+  departed: readonly NodeId[] = [],
+): ConsortiumConfig {
   assertInvariant(members.length >= 1, 'a consortium has at least one member');
   const sizeMin = groupSizeMin(p.fPerGroup);
   const count = groupCountFor(members.length, sizeMin, p.groups);
   const seedBytes = hashValue({ s: p.groupingSeed, p: period, x: salt });
   const seed = ((seedBytes[0]! << 24) | (seedBytes[1]! << 16) | (seedBytes[2]! << 8) | seedBytes[3]!) >>> 0;
   const groups = distanceGrouping(geoNodes(members), count, new SeededRng(seed)).map((g) => g.map((n) => n.id));
-  return { period, members, barred, groups, rankings: rank(groups, members, barred, p) };
+  return { period, members, barred, groups, rankings: rank(groups, members, barred, p), ...(departed.length > 0 ? { departed } : {}) };
 }
 
 /**
@@ -160,7 +179,9 @@ export function viewChangeNeed(k: number): number {
 export type ControlOp =
   | { readonly op: 'join'; readonly id: NodeId; readonly lat: number; readonly lon: number; readonly rating: number }
   | { readonly op: 'leave'; readonly id: NodeId; readonly signature: Bytes }
-  | { readonly op: 'rate'; readonly id: NodeId; readonly rating: number };
+  | { readonly op: 'rate'; readonly id: NodeId; readonly rating: number }
+  /** The consortium's configuration no longer lists the orderer (a config update): Engine.reconfigure's step. */
+  | { readonly op: 'remove'; readonly id: NodeId };
 
 const controlSchema = z.discriminatedUnion('op', [
   z
@@ -174,6 +195,7 @@ const controlSchema = z.discriminatedUnion('op', [
     .strict(),
   z.object({ op: z.literal('leave'), id: z.string().min(1).max(256), signature: z.instanceof(Uint8Array) }).strict(),
   z.object({ op: z.literal('rate'), id: z.string().min(1).max(256), rating: z.number().min(0).max(100) }).strict(),
+  z.object({ op: z.literal('remove'), id: z.string().min(1).max(256) }).strict(),
 ]);
 
 export function encodeControl(op: ControlOp): Bytes {
@@ -188,6 +210,13 @@ export function decodeControl(data: Bytes): ControlOp | null {
   } catch {
     return null;
   }
+}
+
+/** The orderer-set step a proposal is (an entry of MEMBERSHIP_CLIENT_ID), or null. */
+export function membershipStepOf(p: { readonly clientId: string; readonly data: Bytes }): { op: 'join' | 'remove'; id: NodeId } | null {
+  if (p.clientId !== MEMBERSHIP_CLIENT_ID) return null;
+  const op = decodeControl(p.data);
+  return op !== null && (op.op === 'join' || op.op === 'remove') ? { op: op.op, id: op.id } : null;
 }
 
 /** What a leaving hospital signs: its quit request to its primary (verified before it is decided). */
@@ -217,18 +246,24 @@ export function applyBlockToConfig(
   let members = [...config.members];
   let groups = config.groups.map((g) => [...g]);
   let barred = [...config.barred];
+  let departed = [...(config.departed ?? [])];
   let changed = false;
   let shrunk = false;
-  const remove = (id: NodeId): void => {
+  const remove = (id: NodeId, byOwnRules: boolean): void => {
     if (members.length <= 1 || !members.some((m) => m.id === id)) return;
     members = members.filter((m) => m.id !== id);
     groups = groups.map((g) => g.filter((x) => x !== id)).filter((g) => g.length > 0);
+    if (byOwnRules && !departed.includes(id)) departed.push(id);
     changed = true;
     shrunk = true;
   };
   for (const op of ops) {
     if (op.op === 'join') {
       if (members.some((m) => m.id === op.id) || members.length >= MEMBERS_MAX || op.rating < p.ratingThreshold) continue;
+      if (departed.includes(op.id)) {
+        // Admitted again (a control client's join): no longer departed.
+        departed = departed.filter((id) => id !== op.id);
+      }
       members.push({ id: op.id, lat: op.lat, lon: op.lon, rating: op.rating });
       // The newcomer joins the group with the smallest md; blocks are decided one at a time, so
       // that group has no request in flight when the block that admits it is applied ("idle").
@@ -240,13 +275,15 @@ export function applyBlockToConfig(
       groups[k]!.push(op.id);
       changed = true;
     } else if (op.op === 'leave') {
-      if (effects.leaveVerified(op)) remove(op.id);
+      if (effects.leaveVerified(op)) remove(op.id, true);
+    } else if (op.op === 'remove') {
+      remove(op.id, false);
     } else {
       const i = members.findIndex((m) => m.id === op.id);
       if (i < 0) continue;
       members[i] = { ...members[i]!, rating: op.rating };
       changed = true;
-      if (op.rating < p.ratingThreshold) remove(op.id);
+      if (op.rating < p.ratingThreshold) remove(op.id, true);
     }
   }
   for (const id of newlyBarred) {
@@ -256,9 +293,16 @@ export function applyBlockToConfig(
     }
   }
   barred = barred.filter((id) => members.some((m) => m.id === id));
-  if (height % periodBlocks === 0) return regroup(members, barred, config.period + 1, p);
+  if (height % periodBlocks === 0) return regroup(members, barred, config.period + 1, p, 0, departed);
   const sizeMin = groupSizeMin(p.fPerGroup);
-  if (shrunk && groups.length > 1 && groups.some((g) => g.length < sizeMin)) return regroup(members, barred, config.period, p, height);
+  if (shrunk && groups.length > 1 && groups.some((g) => g.length < sizeMin)) return regroup(members, barred, config.period, p, height, departed);
   if (!changed) return config;
-  return { period: config.period, members, barred, groups, rankings: rank(groups, members, barred, p) };
+  return {
+    period: config.period,
+    members,
+    barred,
+    groups,
+    rankings: rank(groups, members, barred, p),
+    ...(departed.length > 0 ? { departed } : {}),
+  };
 }

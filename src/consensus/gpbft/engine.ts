@@ -31,11 +31,13 @@ import {
   type DecidedBlock,
   type Engine,
   type EngineStatus,
+  type MemberProfile,
   type NodeId,
   type Outbound,
   type Proposal,
   type ProposeResult,
   type Ready,
+  type ReconfigureResult,
   type Rng,
 } from '../engine.ts';
 import type { EngineContext } from '../registry.ts';
@@ -43,14 +45,18 @@ import {
   applyBlockToConfig,
   CONTROL_CLIENT_PREFIX,
   decodeControl,
+  encodeControl,
   faultsOf,
   groupOf,
   headFor,
   initialConfig,
   leaveSignedBytes,
+  MEMBERSHIP_CLIENT_ID,
   primariesFor,
   quorum,
   rotationWindow,
+  syntheticCoordinate,
+  syntheticRating,
   viewChangeNeed,
   type ConsortiumConfig,
   type ControlOp,
@@ -100,6 +106,8 @@ interface Head {
   viewTarget: number;
   dedup: Array<[string, number, number[]]>;
   config: ConsortiumConfig;
+  /** Membership entries (MEMBERSHIP_CLIENT_ID) decided so far; absent before decision 1280. */
+  steps?: number;
 }
 
 /** The pre-prepare2 this node accepted for (view, height): it never votes for another. */
@@ -159,6 +167,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private viewTarget = 0;
   private dedup = new DedupWindow();
   private config: ConsortiumConfig;
+  /** Membership entries decided so far: the next one has seq steps + 1. */
+  private steps = 0;
   private accepted: Accepted | null = null;
   private prepared: Prepared | null = null;
 
@@ -188,6 +198,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private idleTicks = 0;
   private timeoutDoublings = 0;
   private syncTicks = 0;
+  /** The member set the driver last asked for (Engine.reconfigure); null: never asked. */
+  private target: { members: readonly NodeId[]; profiles: Readonly<Record<NodeId, MemberProfile>> } | null = null;
   /** Evidence ids already reported (node/kind/view/height) so each is sent once. */
   private readonly reported = new Set<string>();
 
@@ -220,6 +232,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       this.viewTarget = head.viewTarget;
       this.dedup = DedupWindow.fromJSON(head.dedup);
       this.config = head.config;
+      this.steps = head.steps ?? 0;
       const acc = ctx.storage.get(ACCEPTED_KEY);
       if (acc) {
         const a = decode<Accepted>(acc);
@@ -313,6 +326,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       viewTarget: this.viewTarget,
       dedup: this.dedup.toJSON(),
       config: this.config,
+      steps: this.steps,
     };
     this.persist.push({ op: 'put', key: HEAD_KEY, value: encode(head) });
   }
@@ -393,7 +407,12 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     const known = this.config.members.some((m) => m.id === from);
     // Catch-up traffic is also served to and accepted from non-members (a joining hospital).
     if (message.type === 'gpbft/sync') return this.onSync(from, message.height);
-    if (message.type === 'gpbft/blocks') return this.onBlocks(from, message.blocks);
+    if (message.type === 'gpbft/blocks') {
+      this.onBlocks(from, message.blocks);
+      // A full reply: the sender has more (a joiner catching up asks again at once, not next sync).
+      if (message.blocks.length >= SYNC_BLOCKS_MAX) this.send(from, { type: 'gpbft/sync', height: this.height });
+      return;
+    }
     if (message.type === 'gpbft/deliver') return this.onBlocks(from, [message.block]);
     if (!known || !this.isMember) return;
     if ('view' in message && message.type !== 'gpbft/new-view' && message.view > this.view) {
@@ -448,6 +467,76 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     return { config: this.config, view: this.view, primaries: this.primaries(), head: headFor(this.config, this.view) };
   }
 
+  // ---------------------------------------------------------------- orderer-set changes (decision 1280)
+
+  /**
+   * Move the consortium toward `members` (the orderer set of the configuration in force) by the
+   * paper's node update: a joiner joins the group with the smallest mean distance, a member the
+   * configuration dropped is removed (groups that fall below 3f+1 are regrouped). One entry at a
+   * time, ordered like a request under MEMBERSHIP_CLIENT_ID; every member queues the same entry,
+   * so a primary that does not order it is voted out by the view-change timer.
+   */
+  reconfigure(members: readonly NodeId[], profiles: Readonly<Record<NodeId, MemberProfile>> = {}): ReconfigureResult {
+    const unique = [...new Set(members.filter((m) => typeof m === 'string' && m.length > 0 && m.length <= 256))];
+    if (unique.length === 0) return 'settled';
+    this.target = { members: unique, profiles };
+    const step = this.nextStep();
+    if (step === null) return 'settled';
+    if (!this.isMember) return 'stepping';
+    const entry: Proposal = { clientId: MEMBERSHIP_CLIENT_ID, seq: this.steps + 1, data: encodeControl(step) };
+    const key = proposalKey(entry);
+    const queued = this.pending.get(key);
+    if (!this.dedup.isDecided(entry) && (queued === undefined || !bytesEqual(queued.data, entry.data))) {
+      // A target that moved while an older step was queued replaces it (same slot, new content).
+      this.pending.set(key, entry);
+      if (this.viewTarget === 0) this.route([entry]);
+    }
+    return this.isPrimary ? 'stepping' : 'not-leader';
+  }
+
+  /**
+   * The next join or remove toward the target, or null when there is none: joins first (in the
+   * target's order), then removals; never a joiner the paper's rules removed or rated below the
+   * threshold (it would be refused at every decision), never the last member.
+   */
+  private nextStep(): ControlOp | null {
+    if (this.target === null) return null;
+    const current = new Set(this.memberIds());
+    const departed = new Set(this.config.departed ?? []);
+    for (const id of this.target.members) {
+      if (current.has(id) || departed.has(id)) continue;
+      const profile = this.target.profiles[id];
+      const position =
+        profile?.lat !== undefined && profile.lon !== undefined
+          ? { lat: profile.lat, lon: profile.lon }
+          : (this.opts.coordinates?.[id] ?? syntheticCoordinate(id));
+      const rating = profile?.rating ?? this.opts.ratings?.[id] ?? syntheticRating(id);
+      if (rating < this.opts.ratingThreshold) continue;
+      return { op: 'join', id, lat: position.lat, lon: position.lon, rating };
+    }
+    const wanted = new Set(this.target.members);
+    if (current.size <= 1) return null;
+    for (const id of this.memberIds()) if (!wanted.has(id)) return { op: 'remove', id };
+    return null;
+  }
+
+  /**
+   * A member prepares a batch holding membership entries only when each is exactly its own next
+   * step (so only an orderer-set change the ledgers of correct members have in force is ordered);
+   * at most one per batch. Other proposals pass.
+   */
+  private membershipAcceptable(proposals: readonly Proposal[]): boolean {
+    let seen = false;
+    for (const p of proposals) {
+      if (p.clientId !== MEMBERSHIP_CLIENT_ID || this.dedup.isDecided(p)) continue;
+      if (seen || p.seq !== this.steps + 1) return false;
+      seen = true;
+      const step = this.nextStep();
+      if (step === null || !bytesEqual(encodeControl(step), p.data)) return false;
+    }
+    return true;
+  }
+
   // ---------------------------------------------------------------- layer 1
 
   private onRequest(proposals: readonly Proposal[]): void {
@@ -484,7 +573,13 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private startLayer1(timeoutDue: boolean): void {
     if (!this.isPrimary || this.viewTarget !== 0 || this.layer1Busy) return;
     if (!timeoutDue && !this.cutter.hasFullBatch()) return;
-    const batch = this.cutter.cut().filter((p) => !this.dedup.isDecided(p));
+    // A membership entry that is not (or no longer) this primary's next step stays out of the batch.
+    const batch = this.cutter.cut().filter((p) => {
+      if (this.dedup.isDecided(p)) return false;
+      if (this.membershipAcceptable([p])) return true;
+      this.queued.delete(proposalKey(p)); // still pending: re-routed when it becomes the next step
+      return false;
+    });
     if (batch.length === 0) return;
     this.seq1 += 1;
     this.layer1Busy = true;
@@ -522,6 +617,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (m.height > this.height) this.send(from, { type: 'gpbft/sync', height: this.height });
     const rec = this.l1Record(m.view, m.group, m.seq);
     if (rec.proposals !== null) return; // first pre-prepare wins; a second one is equivocation
+    // Not (yet) this member's own next orderer-set step: no prepare; a retransmission is re-judged.
+    if (!this.membershipAcceptable(m.proposals)) return;
     rec.proposals = [...m.proposals];
     rec.digest = batchDigest(m.proposals);
     // Watch these requests: if they are never decided, this member times out and changes view.
@@ -726,7 +823,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       if (forcedPrepared !== null) return; // the new view obliges the head to re-propose
       if (!this.verifyGroupCert(m.view, m.group, m.seq, m.proposals, m.cert)) return;
       proposals = this.fresh(m.proposals);
-      if (proposals.length === 0) return;
+      if (proposals.length === 0 || !this.membershipAcceptable(proposals)) return;
       if (this.verifiedEvidence(m.evidence) === null) return;
     }
     const digest = blockDigest(m.height, this.digest, proposals);
@@ -889,6 +986,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       : [];
     const ops: ControlOp[] = [];
     for (const p of block.proposals) {
+      if (p.clientId === MEMBERSHIP_CLIENT_ID) this.steps += 1;
       if (!p.clientId.startsWith(CONTROL_CLIENT_PREFIX)) continue;
       const op = decodeControl(p.data);
       if (op !== null) ops.push(op);

@@ -10,7 +10,7 @@ import '../engines.ts';
 import { makeIdentities } from '../../sim/crypto.ts';
 import { gpbftByzantine } from './byzantine.ts';
 import { GpbftEngine, type GpbftMessage } from './engine.ts';
-import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes, quorum } from './config.ts';
+import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes, MEMBERSHIP_CLIENT_ID, quorum } from './config.ts';
 
 // Two clusters of four hospitals, 300 km apart: Algorithm 1 puts each cluster in its own group.
 const ids = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'h8'];
@@ -95,9 +95,15 @@ class Cluster {
     }
   }
 
+  /** Like the node runtime with the ledger's orderer set: every tick, every engine (decision 1280). */
+  target: { members: NodeId[]; profiles: Record<NodeId, { lat?: number; lon?: number; rating?: number }> } | null = null;
+
   tick(times = 1): void {
     for (let i = 0; i < times; i++) {
-      for (const e of this.engines.values()) e.tick();
+      for (const e of this.engines.values()) {
+        e.tick();
+        if (this.target) e.reconfigure(this.target.members, this.target.profiles);
+      }
       this.run();
     }
   }
@@ -338,5 +344,85 @@ describe('gpbft engine', () => {
     e.step('stranger', { type: 'gpbft/request', proposals: [tx(1)] });
     assert.equal(e.propose({ clientId: '', seq: 0, data: new Uint8Array() }).accepted, false);
     assert.ok(encode({ ok: true }).byteLength > 0);
+  });
+});
+
+describe('gpbft orderer-set changes (Engine.reconfigure, decision 1280)', () => {
+  const memberIdsOf = (c: Cluster, id: NodeId): string[] => [...c.engines.get(id)!.status().members].sort();
+  const steps = (c: Cluster, id: NodeId): string[] =>
+    c.chains
+      .get(id)!
+      .flatMap((b) => b.proposals)
+      .filter((p) => p.clientId === MEMBERSHIP_CLIENT_ID)
+      .map((p) => `${p.seq}`);
+
+  it('a configured newcomer joins the nearest group with its configured position and rating, catches up and votes', () => {
+    // The newcomer's position and rating come from the target's profiles (the config's node entry), not the options.
+    const { newcomer: _c, ...genesisCoordinates } = coordinates;
+    const { newcomer: _r, ...genesisRatings } = ratings;
+    const c = new Cluster({ ...baseOptions, coordinates: genesisCoordinates, ratings: genesisRatings });
+    c.start('newcomer', ids); // boots with the genesis membership, as an observer
+    assert.equal(c.engines.get('newcomer')!.status().role, 'observer');
+    assert.equal(c.engines.get('newcomer')!.reconfigure([...ids, 'newcomer']), 'stepping', 'a non-member waits');
+    c.target = { members: [...ids, 'newcomer'], profiles: { newcomer: { ...coordinates.newcomer!, rating: 90 } } };
+    c.tick(40);
+    for (const id of [...ids, 'newcomer']) assert.deepEqual(memberIdsOf(c, id), [...ids, 'newcomer'].sort(), `${id} has the newcomer`);
+    const { config } = c.engines.get('h1')!.configuration();
+    assert.ok(config.groups.find((g) => g.includes('h5'))!.includes('newcomer'), 'joined the southern group (smallest md)');
+    assert.equal(config.members.find((m) => m.id === 'newcomer')!.rating, 90, 'rating from the profile');
+    assert.deepEqual(steps(c, 'h1'), ['1'], 'one membership entry, decided once');
+    assert.equal(c.engines.get('h1')!.reconfigure(c.target.members, c.target.profiles), 'settled');
+    assert.notEqual(c.engines.get('newcomer')!.status().role, 'observer');
+    c.propose('newcomer', tx(1));
+    c.settle(2);
+    c.assertAgreement();
+  });
+
+  it('an orderer the configuration drops is removed: it can no longer propose or vote, the rest carry on', () => {
+    const c = new Cluster();
+    c.target = { members: ids.filter((id) => id !== 'h8'), profiles: {} };
+    c.tick(40);
+    for (const id of ids) assert.ok(!memberIdsOf(c, id).includes('h8'), `${id} removed h8`);
+    const h8 = c.engines.get('h8')!;
+    assert.equal(h8.status().role, 'observer');
+    assert.deepEqual(h8.propose(tx(1)), { accepted: false, reason: 'not-member' });
+    // What it still sends is dropped as a non-member's: a request it forwards is never ordered.
+    for (const id of ids.filter((x) => x !== 'h8')) c.engines.get(id)!.step('h8', { type: 'gpbft/request', proposals: [tx(99, 'rogue')] });
+    for (let s = 2; s <= 4; s++) {
+      c.propose('h2', tx(s));
+      c.settle(c.engines.get('h2')!.status().decidedHeight + 1);
+    }
+    const later = c.chains.get('h1')!.slice(1);
+    assert.ok(later.length >= 3);
+    for (const b of later) assert.ok(!b.certificate!.signatures.some((sig) => sig.nodeId === 'h8'), 'no signature of h8 after its removal');
+    c.tick(30);
+    assert.ok(!c.chains.get('h1')!.some((b) => b.proposals.some((p) => p.clientId === 'rogue')), "the removed node's request was dropped");
+    c.assertAgreement();
+  });
+
+  it("a membership entry that is not the members' own next step is never decided", () => {
+    const c = new Cluster();
+    c.target = { members: ids, profiles: {} };
+    // h1 (a faulty primary or a stale ledger) asks to remove h7, which no one's configuration drops.
+    const bogus = { clientId: MEMBERSHIP_CLIENT_ID, seq: 1, data: encodeControl({ op: 'remove', id: 'h7' }) };
+    c.engines.get('h1')!.propose(bogus);
+    c.propose('h3', tx(1));
+    c.tick(60);
+    c.settle(1);
+    assert.deepEqual(steps(c, 'h3'), [], 'the bogus entry was not decided');
+    assert.ok(memberIdsOf(c, 'h3').includes('h7'));
+    c.assertAgreement();
+  });
+
+  it("a hospital removed by the paper's rules (rating below the threshold) is not joined again by reconfigure", () => {
+    const c = new Cluster();
+    c.target = { members: ids, profiles: {} };
+    c.propose('h1', { clientId: `${CONTROL_CLIENT_PREFIX}supervisor`, seq: 1, data: encodeControl({ op: 'rate', id: 'h2', rating: 40 }) });
+    c.settle(1);
+    c.tick(30);
+    assert.ok(!memberIdsOf(c, 'h1').includes('h2'));
+    assert.deepEqual(c.engines.get('h1')!.configuration().config.departed, ['h2']);
+    assert.equal(c.engines.get('h1')!.reconfigure(ids), 'settled');
+    assert.deepEqual(steps(c, 'h1'), []);
   });
 });

@@ -4,11 +4,13 @@ import { registerEngine } from '../registry.ts';
 import { gpbftByzantine } from './byzantine.ts';
 import { GpbftEngine, gpbftFaultsTolerated } from './engine.ts';
 import type { GpbftMessage } from './messages.ts';
+import { membershipStepOf } from './config.ts';
 
 export { GpbftEngine, gpbftFaultsTolerated } from './engine.ts';
 export { gpbftByzantine } from './byzantine.ts';
 export { parseGpbftOptions, gpbftOptionsSchema, type GpbftOptions } from './options.ts';
 export type { GpbftMessage } from './messages.ts';
+export { CONTROL_CLIENT_PREFIX, MEMBERSHIP_CLIENT_ID, decodeControl, encodeControl, leaveSignedBytes, type ControlOp } from './config.ts';
 
 registerEngine<GpbftMessage>({
   name: 'gpbft',
@@ -17,4 +19,5 @@ registerEngine<GpbftMessage>({
   faultsTolerated: (nodes) => gpbftFaultsTolerated(nodes),
   create: (ctx) => new GpbftEngine(ctx),
   byzantine: gpbftByzantine,
+  membershipStep: membershipStepOf,
 });

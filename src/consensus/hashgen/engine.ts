@@ -16,6 +16,10 @@
 // Replacement: a generator that is not heard from (timeout), makes no progress while proposals
 // wait, or is caught misbehaving (invalid block, bad seal, equivocation) is replaced by the next
 // best generator in the next epoch.
+//
+// Membership (decision 1295, membership.ts): the generator set follows the config in force one
+// generator at a time, through membership entries decided like blocks; every node switches at
+// the decided membership block, and a new generator is authenticated by the new list.
 import { DecidedChain } from '../decided-chain.ts';
 import { ReadyQueue } from '../ready-queue.ts';
 import { bytesEqual, decode, encode, toHex, type Bytes } from '../../codec/index.ts';
@@ -32,8 +36,11 @@ import {
   type Proposal,
   type ProposeResult,
   type Ready,
+  type ReconfigureResult,
   type Rng,
 } from '../engine.ts';
+import { nextMemberStep, parseMemberList, sameMemberList, sameMemberSet, singleStep } from '../membership.ts';
+import { entryMembers, isMembershipEntry, membershipBound, membershipEntry, MEMBERSHIP_CLIENT_ID } from './membership.ts';
 import type { CutterConfig } from '../cutter.ts';
 import type { EngineContext } from '../registry.ts';
 import {
@@ -58,6 +65,7 @@ import { DataLakePool } from './pool.ts';
 import {
   applyDecided,
   CERT_SCHEME,
+  certificateMembership,
   hasValidVotes,
   emptyRecords,
   meetsTarget,
@@ -95,6 +103,15 @@ interface Head {
   tipGenerator: NodeId | null;
   dedup: Array<[string, number, number[]]>;
   records: Array<[NodeId, number, number, number]>;
+  /** The membership epoch, once it is not the genesis one: [number, members, start height]. */
+  membership?: [number, NodeId[], number];
+}
+
+/** The membership epoch in force: its number (0 = genesis list) and the height that started it. */
+interface MembershipEpoch {
+  readonly number: number;
+  /** The membership block that started this epoch (0 for the genesis list). */
+  readonly startHeight: number;
 }
 
 interface Promise_ {
@@ -121,6 +138,8 @@ interface Lock extends Validation {
 
 interface Campaign {
   epoch: number;
+  /** The membership epoch the campaign counts votes in. */
+  membership: number;
   votes: Map<NodeId, HgAuthVote>;
   select: HgSelect | null;
   resendIn: number;
@@ -140,6 +159,8 @@ interface Inflight {
 
 interface GeneratorState {
   epoch: number;
+  /** The membership epoch it was authenticated in: it proposes nothing in a later one. */
+  membership: number;
   /** bft: the authentication votes (proposals stripped) carried by every block of the epoch. */
   justification: HgAuthVote[];
   inflight: Inflight | null;
@@ -161,20 +182,31 @@ export interface HashgenDiagnostics {
   readonly promiseEpoch: number;
   readonly poolSize: number;
   readonly thresholds: Thresholds;
+  readonly membershipNumber: number;
+  readonly membershipStartHeight: number;
+  readonly target: NodeId[] | null;
 }
 
 export class HashgenEngine implements Engine<HgMessage> {
   readonly id: NodeId;
-  private readonly members: readonly NodeId[];
-  private readonly others: readonly NodeId[];
+  private members: readonly NodeId[];
+  private others: readonly NodeId[];
   private readonly signer: Signer;
   private readonly verifier: SignatureVerifier;
   private readonly rng: Rng;
   private readonly cutter: CutterConfig;
   readonly opts: HashgenOptions;
   private readonly mode: QuorumMode;
-  private readonly t: Thresholds;
-  private readonly limits: MessageLimits;
+  private t: Thresholds;
+  private limits: MessageLimits;
+  private membership: MembershipEpoch = { number: 0, startHeight: 0 };
+  /** The orderer set of the config in force, as the driver last said (Engine.reconfigure). */
+  private target: readonly NodeId[] | null = null;
+  /** Every node of every member list and target seen: they may ask for (and send) decided blocks. */
+  private readonly known = new Set<NodeId>();
+  /** Outsiders (joiners) fetch decided blocks from these, in turn. */
+  private outsiderFetchIn = 0;
+  private outsiderFetchNext = 0;
 
   // Durable state (mirrored in storage).
   private height = 0;
@@ -219,10 +251,12 @@ export class HashgenEngine implements Engine<HgMessage> {
   constructor(ctx: EngineContext, defaults: { quorum: QuorumMode } = { quorum: 'paper' }) {
     assertInvariant(ctx.members.length >= 1, 'hashgen needs at least one member');
     assertInvariant(new Set(ctx.members).size === ctx.members.length, 'hashgen members are distinct');
-    assertInvariant(ctx.members.includes(ctx.id), 'hashgen: this node is a member');
+    // A node outside the genesis list is a joiner (decision 1295): it catches up, then takes part
+    // once the chain's membership entries include it.
     this.id = ctx.id;
     this.members = [...ctx.members];
     this.others = this.members.filter((m) => m !== ctx.id);
+    for (const m of this.members) this.known.add(m);
     this.signer = ctx.signer;
     this.verifier = ctx.verifier;
     this.rng = ctx.rng;
@@ -241,6 +275,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     this.records = emptyRecords(this.members);
     this.pool = new DataLakePool(ctx.cutter.pendingMax);
     this.restore(ctx);
+    this.checkMembershipInvariants();
     this.timeoutCurrent = this.nextTimeout();
   }
 
@@ -258,6 +293,13 @@ export class HashgenEngine implements Engine<HgMessage> {
       this.tip = { epoch: h.tipEpoch, generator: h.tipGenerator };
       this.dedup = DedupWindow.fromJSON(h.dedup);
       this.records = recordsFromJSON(h.records);
+      if (h.membership) {
+        const [number, members, startHeight] = h.membership;
+        const list = parseMemberList(members);
+        assertInvariant(list !== null && number >= 1 && startHeight >= 1 && startHeight <= h.height, 'hashgen: the stored membership epoch is sound');
+        this.membership = { number, startHeight };
+        this.setMembers(list);
+      }
     }
     const promise = s.get(PROMISE_KEY);
     if (promise) this.promise = decode<Promise_>(promise);
@@ -288,6 +330,10 @@ export class HashgenEngine implements Engine<HgMessage> {
       this.started = true;
       this.bootstrap();
     }
+    if (!this.isMember()) {
+      this.tickOutsider();
+      return;
+    }
     if (this.role === 'generator') {
       this.tickGenerator();
     } else {
@@ -310,7 +356,8 @@ export class HashgenEngine implements Engine<HgMessage> {
   }
 
   propose(proposal: Proposal): ProposeResult {
-    if (!this.isWellFormedProposal(proposal)) return { accepted: false, reason: 'invalid' };
+    if (!this.isWellFormedProposal(proposal) || isMembershipEntry(proposal)) return { accepted: false, reason: 'invalid' };
+    if (!this.isMember()) return { accepted: false, reason: 'not-member' };
     if (proposalSizeBytes(proposal) > this.cutter.sizeBytesMax) return { accepted: false, reason: 'too-large' };
     if (this.dedup.isDecided(proposal)) return { accepted: true };
     const p: Proposal = { clientId: proposal.clientId, seq: proposal.seq, data: proposal.data };
@@ -324,9 +371,20 @@ export class HashgenEngine implements Engine<HgMessage> {
   }
 
   step(from: NodeId, raw: HgMessage): void {
-    if (from === this.id || !this.members.includes(from)) return;
+    if (from === this.id) return;
+    const fromMember = this.members.includes(from);
+    if (!fromMember && !this.known.has(from)) return;
     const m = parseMessage(raw, this.limits);
     if (m === null) return;
+    if (!fromMember || !this.isMember()) {
+      // A joiner, a removed generator, or a member of a list this node has not reached yet (or
+      // this node is outside the list): decided blocks only, each checked by its certificate.
+      // Their votes, blocks and seals count nowhere.
+      if (m.type === 'hashgen/fetch') this.onFetch(from, m);
+      else if (m.type === 'hashgen/blocks') for (const b of m.blocks) this.onDecidedBlock(b);
+      else if (m.type === 'hashgen/heartbeat' && m.generator === from && m.height > this.height && this.verifySigned(from, m)) this.requestFetch(from);
+      return;
+    }
     switch (m.type) {
       case 'hashgen/select':
         return this.onSelect(from, m);
@@ -347,7 +405,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       case 'hashgen/heartbeat':
         return this.onHeartbeat(from, m);
       case 'hashgen/forward':
-        for (const p of m.proposals) if (!this.dedup.isDecided(p)) this.pool.add(p);
+        for (const p of m.proposals) if (!this.dedup.isDecided(p) && !isMembershipEntry(p)) this.pool.add(p);
         if (this.role === 'generator') this.maybeCut();
         return;
       case 'hashgen/fetch':
@@ -373,7 +431,7 @@ export class HashgenEngine implements Engine<HgMessage> {
   status(): EngineStatus {
     return {
       id: this.id,
-      role: this.role === 'generator' ? 'generator' : this.role === 'candidate' ? 'candidate' : 'validator',
+      role: !this.isMember() ? 'outsider' : this.role === 'generator' ? 'generator' : this.role === 'candidate' ? 'candidate' : 'validator',
       leader: this.role === 'generator' ? this.id : this.generator,
       epoch: this.promise.epoch,
       decidedHeight: this.height,
@@ -390,7 +448,122 @@ export class HashgenEngine implements Engine<HgMessage> {
       promiseEpoch: this.promise.epoch,
       poolSize: this.pool.size,
       thresholds: this.t,
+      membershipNumber: this.membership.number,
+      membershipStartHeight: this.membership.startHeight,
+      target: this.target ? [...this.target] : null,
     };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Membership (decision 1295, membership.ts).
+
+  /**
+   * The orderer set of the config in force (the driver calls this on every tick). The generator
+   * moves toward it one member at a time, each step a membership entry decided like a block.
+   * A malformed list (empty, duplicates) is ignored. Under faithful CAMS (`cams: 'node'`) the
+   * CAMS node is never removed (no one else could select generators).
+   */
+  reconfigure(members: readonly NodeId[]): ReconfigureResult {
+    const target = parseMemberList(members);
+    if (target && (!this.target || !sameMemberList(this.target, target))) {
+      this.target = target;
+      for (const m of target) this.known.add(m);
+      this.updateLimits();
+    }
+    if (!this.target || sameMemberSet(this.members, this.target)) return 'settled';
+    if (!this.isMember()) return 'stepping';
+    if (this.nextStep() === null) return 'settled';
+    if (this.role !== 'generator') return 'not-leader';
+    this.maybeCut();
+    return 'stepping';
+  }
+
+  private isMember(): boolean {
+    return this.members.includes(this.id);
+  }
+
+  /** The next one-member step toward the target, or null (none, or only forbidden ones left). */
+  private nextStep(): NodeId[] | null {
+    if (!this.target) return null;
+    const keep = new Set<NodeId>(this.opts.cams === 'node' ? [this.opts.camsId] : []);
+    return nextMemberStep(this.members, this.target, keep);
+  }
+
+  /**
+   * A membership entry as every node checks it in a block, a seal or a decided block: the next
+   * membership epoch number, a single step from the current list, not yet decided, and never
+   * dropping a faithful CAMS.
+   */
+  private isValidEntry(p: Proposal): boolean {
+    if (p.seq !== this.membership.number + 1 || this.dedup.isDecided(p)) return false;
+    const next = entryMembers(p);
+    if (next === null) return false;
+    const step = singleStep(this.members, next);
+    if (step === null) return false;
+    return this.opts.cams !== 'node' || next.includes(this.opts.camsId);
+  }
+
+  /** Whether this validator's own target (its config in force) asks for this step. */
+  private entryMovesTowardTarget(p: Proposal): boolean {
+    const next = entryMembers(p);
+    if (!next || !this.target) return false;
+    const step = singleStep(this.members, next);
+    if (step === null) return false;
+    return 'added' in step ? this.target.includes(step.added) : !this.target.includes(step.removed);
+  }
+
+  /** Install a member list: the others, thresholds and message limits follow it. */
+  private setMembers(members: readonly NodeId[]): void {
+    this.members = [...members];
+    this.others = this.members.filter((m) => m !== this.id);
+    for (const m of members) this.known.add(m);
+    this.t = thresholds(this.members.length, this.mode);
+    this.updateLimits();
+  }
+
+  private updateLimits(): void {
+    this.limits = { ...this.limits, members: [...this.known] };
+  }
+
+  /**
+   * The membership block at `height` was decided: from the next height on, `next` generates,
+   * validates and authenticates. Every generator and candidate steps down (its authentication
+   * was counted on the old list).
+   */
+  private switchMembership(next: NodeId[], height: number): void {
+    this.membership = { number: this.membership.number + 1, startHeight: height };
+    this.setMembers(next);
+    for (const m of next) if (!this.records.has(m)) this.records.set(m, { sealed: 0, failures: 0, lastSealedHeight: 0 });
+    for (const m of [...this.records.keys()]) if (!next.includes(m)) this.records.delete(m);
+    // Selection starts afresh from the records: nobody failed, the epoch moves on by agreement.
+    this.tip = { epoch: this.tip.epoch, generator: null };
+    if (this.role !== 'follower') this.stepDown();
+    this.generator = null;
+    this.commits.clear();
+    this.justified.clear();
+    this.progressTicks = 0;
+    this.resetTimer();
+    this.checkMembershipInvariants();
+  }
+
+  private checkMembershipInvariants(): void {
+    assertInvariant(this.membership.startHeight <= this.height, 'hashgen: a membership epoch starts at a decided height');
+    assertInvariant(this.t.validations === thresholds(this.members.length, this.mode).validations, 'hashgen: thresholds follow the member list');
+    assertInvariant(this.records.size === this.members.length && this.members.every((m) => this.records.has(m)), 'hashgen: one record per member');
+    assertInvariant(this.role === 'follower' || this.isMember(), 'hashgen: only members generate or campaign');
+    assertInvariant(!this.gen || this.gen.membership === this.membership.number, 'hashgen: a generator is authenticated in the membership in force');
+  }
+
+  /** Outside the list (a joiner, or removed): fetch decided blocks while the target includes us. */
+  private tickOutsider(): void {
+    if (!this.target || !this.target.includes(this.id)) return;
+    this.outsiderFetchIn -= 1;
+    if (this.outsiderFetchIn > 0) return;
+    this.outsiderFetchIn = this.opts.retransmitTicks;
+    const peers = [...new Set([...this.members, ...this.target])].filter((m) => m !== this.id);
+    if (peers.length === 0) return;
+    const peer = peers[this.outsiderFetchNext++ % peers.length]!;
+    this.send(peer, { type: 'hashgen/fetch', height: this.height + 1 });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -398,7 +571,7 @@ export class HashgenEngine implements Engine<HgMessage> {
 
   /** First tick after boot: the first epoch starts without waiting for a timeout. */
   private bootstrap(): void {
-    if (this.promise.epoch > 0 || this.tip.epoch > 0) return;
+    if (this.promise.epoch > 0 || this.tip.epoch > 0 || !this.isMember()) return;
     if (this.opts.cams === 'node') {
       if (this.id === this.opts.camsId && this.camsEpoch === 0) this.camsSelect(1);
     } else if (this.candidateFor(1) === this.id) {
@@ -420,9 +593,12 @@ export class HashgenEngine implements Engine<HgMessage> {
     this.timeoutCurrent = this.nextTimeout();
   }
 
-  /** The current generator failed (timeout, no progress, misbehaviour): move to the next epoch. */
-  private suspect(): void {
-    this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX);
+  /**
+   * The current generator failed (timeout, no progress, misbehaviour), or a membership change
+   * ended its authentication (`failed` false: no backoff): move to the next epoch.
+   */
+  private suspect(failed = true): void {
+    if (failed) this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX);
     this.resetTimer();
     this.progressTicks = 0;
     if (this.role === 'generator') this.stepDown();
@@ -485,7 +661,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     this.role = 'candidate';
     this.generator = null;
     this.targetEpoch = Math.max(this.targetEpoch, epoch);
-    this.campaign = { epoch, votes: new Map(), select, resendIn: 0 };
+    this.campaign = { epoch, membership: this.membership.number, votes: new Map(), select, resendIn: 0 };
     this.resetTimer();
     if (this.t.authOthers === 0) this.becomeGenerator();
     else this.sendAuthRequest();
@@ -548,7 +724,8 @@ export class HashgenEngine implements Engine<HgMessage> {
   private onAuthVote(from: NodeId, v: HgAuthVote): void {
     const c = this.campaign;
     if (!c || this.role !== 'candidate' || v.epoch !== c.epoch || v.candidate !== this.id || v.voter !== from) return;
-    if (v.height > this.height || !this.verifySigned(from, v)) return;
+    // Only votes cast under the list in force count (they are also signed bound to its number).
+    if (v.height > this.height || v.height < this.membership.startHeight || !this.verifySigned(from, v)) return;
     if (v.report && !this.reportIsSound(v.report, v.proposals)) return;
     c.votes.set(from, v);
     if (c.votes.size >= this.t.authOthers) this.becomeGenerator();
@@ -557,20 +734,21 @@ export class HashgenEngine implements Engine<HgMessage> {
   /** A reported block matches its digest; in bft mode its validation quorum is real. */
   private reportIsSound(r: LockReport, proposals: readonly Proposal[]): boolean {
     if (proposals.length > 0 && !bytesEqual(blockDigest(r.h, r.prev, proposals), r.d)) return false;
-    if (this.mode === 'bft') return hasValidVotes('validate', r.e, r.h, r.d, r.cert, this.members, this.t.validations, this.verifier);
+    if (this.mode === 'bft') return hasValidVotes('validate', r.e, r.h, r.d, r.cert, this.members, this.t.validations, this.verifier, this.membership.number);
     return proposals.length > 0;
   }
 
   private becomeGenerator(): void {
     const c = this.campaign;
     assertInvariant(c !== null && c.epoch === this.promise.epoch && this.promise.candidate === this.id, 'authenticated for my own epoch');
+    assertInvariant(c.membership === this.membership.number && this.isMember(), 'authenticated by the member list in force');
     this.role = 'generator';
     this.generator = this.id;
     this.campaign = null;
     this.backoff = 1;
     this.progressTicks = 0;
     const justification = this.mode === 'bft' ? [...c.votes.values()].map((v) => ({ ...v, proposals: [] })) : [];
-    this.gen = { epoch: c.epoch, justification, inflight: null, heartbeatIn: 0 };
+    this.gen = { epoch: c.epoch, membership: c.membership, justification, inflight: null, heartbeatIn: 0 };
     this.sendHeartbeat();
     // Paxos phase-1 outcome: the highest-epoch block validated (bft: locked) at the next height
     // by anyone in the quorum must be re-proposed; it may already be decided somewhere.
@@ -640,7 +818,14 @@ export class HashgenEngine implements Engine<HgMessage> {
 
   private maybeCut(): void {
     const g = this.gen;
-    if (this.role !== 'generator' || !g || g.inflight || this.pool.size === 0) return;
+    if (this.role !== 'generator' || !g || g.inflight) return;
+    // A membership step goes first, alone in its block: what follows it belongs to the next list.
+    const step = this.nextStep();
+    if (step !== null) {
+      const entry = membershipEntry(this.membership.number + 1, step);
+      if (this.isValidEntry(entry)) return this.proposeBlock([entry]);
+    }
+    if (this.pool.size === 0) return;
     if (!this.pool.hasFullBatch(this.cutter.countMax, this.cutter.sizeBytesMax) && this.pool.waitingTicks < this.cutter.timeoutTicks) return;
     const batch = this.pool.batch(this.cutter.countMax, this.cutter.sizeBytesMax).filter((p) => !this.dedup.isDecided(p));
     this.pool.waitingTicks = 0;
@@ -650,6 +835,7 @@ export class HashgenEngine implements Engine<HgMessage> {
   private proposeBlock(proposals: Proposal[]): void {
     const g = this.gen;
     assertInvariant(g !== null && !g.inflight, 'one block in flight');
+    assertInvariant(g.membership === this.membership.number, 'a generator proposes only in the membership it was authenticated in');
     const height = this.height + 1;
     const digest = blockDigest(height, this.digest, proposals);
     // The generator is also a validator: its own validation counts and is persisted first.
@@ -660,7 +846,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       prev: this.digest,
       proposals,
       digest,
-      validations: new Map([[this.id, this.signer.sign(voteBytes('validate', g.epoch, height, digest))]]),
+      validations: new Map([[this.id, this.signer.sign(this.vote('validate', g.epoch, height, digest))]]),
       nonceNext: 0,
       seal: null,
       resendIn: this.opts.retransmitTicks,
@@ -689,7 +875,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     const f = this.gen?.inflight;
     if (this.role !== 'generator' || !f || m.voter !== from || f.seal) return;
     if (m.epoch !== f.epoch || m.height !== f.height || !bytesEqual(m.digest, f.digest)) return;
-    if (!this.verifier.verify(from, voteBytes('validate', m.epoch, m.height, m.digest), m.sig)) return;
+    if (!this.verifier.verify(from, this.vote('validate', m.epoch, m.height, m.digest), m.sig)) return;
     f.validations.set(from, m.sig);
     if (f.validations.size >= this.t.validations) this.trySeal();
   }
@@ -740,8 +926,11 @@ export class HashgenEngine implements Engine<HgMessage> {
     if (m.height <= this.height) return;
     if (m.height > this.height + 1) return this.requestFetch(from);
     if (!bytesEqual(m.prev, this.digest)) return;
-    for (const p of m.proposals) if (!this.dedup.isDecided(p)) this.pool.add(p);
+    for (const p of m.proposals) if (!this.dedup.isDecided(p) && !isMembershipEntry(p)) this.pool.add(p);
     if (!this.isValidBatch(m.proposals)) return this.misbehaved(from, m.epoch, 'invalid-block');
+    // A membership step this node's config in force does not (yet) ask for: no validation, and
+    // no blame either (its ledger may simply be behind).
+    if (m.proposals.length === 1 && isMembershipEntry(m.proposals[0]!) && !this.entryMovesTowardTarget(m.proposals[0]!)) return;
     const digest = blockDigest(m.height, m.prev, m.proposals);
     if (this.val && this.val.e === m.epoch && this.val.h === m.height) {
       if (!bytesEqual(this.val.d, digest)) return this.misbehaved(from, m.epoch, 'equivocation');
@@ -754,7 +943,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       height: m.height,
       digest,
       voter: this.id,
-      sig: this.signer.sign(voteBytes('validate', m.epoch, m.height, digest)),
+      sig: this.signer.sign(this.vote('validate', m.epoch, m.height, digest)),
     });
   }
 
@@ -787,7 +976,8 @@ export class HashgenEngine implements Engine<HgMessage> {
       if (this.justified.size >= 4 * this.members.length) this.justified.clear();
       this.justified.set(key, votes);
     }
-    if (votes.some((v) => v.height > m.height - 1)) return 'unjustified';
+    // Votes cast before the membership in force began were counted on another list.
+    if (votes.some((v) => v.height > m.height - 1 || v.height < this.membership.startHeight)) return 'unjustified';
     let best: LockReport | null = null;
     for (const v of votes) {
       if (v.height === m.height - 1 && v.report && v.report.h === m.height && (!best || v.report.e > best.e)) best = v.report;
@@ -802,7 +992,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     const sealOk =
       m.difficultyBits >= this.opts.difficultyBits &&
       meetsTarget(proofHash(digest, m.epoch, m.generator, m.nonce), m.difficultyBits) &&
-      hasValidVotes('validate', m.epoch, m.height, digest, m.validations, this.members, this.t.validations, this.verifier);
+      hasValidVotes('validate', m.epoch, m.height, digest, m.validations, this.members, this.t.validations, this.verifier, this.membership.number);
     if (!sealOk) return this.misbehaved(from, m.epoch, 'bad-seal');
     if (m.epoch >= this.promise.epoch) this.follow(m.epoch, from);
     if (m.height <= this.height) return;
@@ -850,7 +1040,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       };
       this.persistOut.push({ op: 'put', key: LOCK_KEY, value: encode(this.lock) });
     }
-    const sig = this.signer.sign(voteBytes('commit', m.epoch, m.height, digest));
+    const sig = this.signer.sign(this.vote('commit', m.epoch, m.height, digest));
     const commit: HgCommit = { type: 'hashgen/commit', epoch: m.epoch, height: m.height, digest, voter: this.id, sig };
     for (const o of this.others) this.send(o, commit);
     this.addCommit(this.id, commit);
@@ -862,7 +1052,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       if (m.height > this.height + 1) this.requestFetch(from);
       return;
     }
-    if (!this.verifier.verify(from, voteBytes('commit', m.epoch, m.height, m.digest), m.sig)) return;
+    if (!this.verifier.verify(from, this.vote('commit', m.epoch, m.height, m.digest), m.sig)) return;
     this.addCommit(from, m);
   }
 
@@ -903,20 +1093,34 @@ export class HashgenEngine implements Engine<HgMessage> {
     proposals: Proposal[],
     digest: Bytes,
     c: { epoch: number; nonce: number; generator: NodeId; difficultyBits: number; phase: 'validate' | 'commit'; signatures: CertificateSignature[] },
+    live = true,
   ): void {
     assertInvariant(height === this.height + 1, 'decided heights are gapless');
     assertInvariant(bytesEqual(prev, this.digest), 'a decided block extends the chain');
+    assertInvariant(this.members.includes(c.generator), 'a decided block was generated by a member of the list in force');
     // (Every caller has computed `digest` from these proposals or checked it with the certificate.)
+    // A membership block is delivered empty: the entry is no transaction. Its certificate carries
+    // the entry's list (`next`), from which the voted digest is rebuilt (rules.ts).
+    const entry = proposals.length === 1 && isMembershipEntry(proposals[0]!) ? proposals[0]! : null;
+    const next = entry ? entryMembers(entry) : null;
+    assertInvariant(entry === null || (next !== null && entry.seq === this.membership.number + 1), 'a decided membership entry is the next one');
+    const chainDigest = entry ? blockDigest(height, prev, []) : digest;
+    const fields: Record<string, number | string | Bytes> = {
+      epoch: c.epoch,
+      nonce: c.nonce,
+      generator: c.generator,
+      difficultyBits: c.difficultyBits,
+      phase: c.phase,
+      members: encode([...this.members]),
+    };
+    if (this.membership.number > 0) fields.config = this.membership.number;
+    if (entry) fields.next = entry.data;
     const block: DecidedBlock = {
       height,
-      proposals,
-      digest,
+      proposals: entry ? [] : proposals,
+      digest: chainDigest,
       previousDigest: prev,
-      certificate: {
-        scheme: CERT_SCHEME,
-        fields: { epoch: c.epoch, nonce: c.nonce, generator: c.generator, difficultyBits: c.difficultyBits, phase: c.phase },
-        signatures: c.signatures,
-      },
+      certificate: { scheme: CERT_SCHEME, fields, signatures: c.signatures },
     };
     for (const p of proposals) {
       const fresh = this.dedup.markDecided(p);
@@ -926,16 +1130,18 @@ export class HashgenEngine implements Engine<HgMessage> {
     if (c.epoch >= this.tip.epoch) applyDecided(this.records, this.members, this.tip, c.epoch, c.generator, height);
     this.tip = { epoch: Math.max(this.tip.epoch, c.epoch), generator: c.epoch >= this.tip.epoch ? c.generator : this.tip.generator };
     this.height = height;
-    this.digest = digest;
+    this.digest = chainDigest;
+    if (next) this.switchMembership(next, height);
     this.persistOut.push(...this.blocks.append(block));
     const head: Head = {
       height,
-      digest,
+      digest: chainDigest,
       tipEpoch: this.tip.epoch,
       tipGenerator: this.tip.generator,
       dedup: this.dedup.toJSON(),
       records: recordsToJSON(this.records),
     };
+    if (this.membership.number > 0) head.membership = [this.membership.number, [...this.members], this.membership.startHeight];
     this.persistOut.push({ op: 'put', key: HEAD_KEY, value: encode(head) });
     this.decidedOut.push(block);
     this.commits.clear();
@@ -943,6 +1149,9 @@ export class HashgenEngine implements Engine<HgMessage> {
     this.backoff = 1;
     if (this.gen?.inflight && this.gen.inflight.height <= height) this.gen.inflight = null;
     if (this.role === 'generator') this.maybeCut();
+    // A new list needs a generator it authenticated itself: start the next epoch now rather
+    // than after a timeout. (A node catching up learns the new generator from its messages.)
+    if (next && this.isMember() && live) this.suspect(false);
   }
 
   /** A decided block from catch-up: checked by its certificate, then decided in order. */
@@ -951,16 +1160,28 @@ export class HashgenEngine implements Engine<HgMessage> {
     if (!verifyHashgenCertificate(b, this.members, this.verifier, { mode: this.mode, difficultyBits: this.opts.difficultyBits })) return;
     const cert = b.certificate;
     assertInvariant(cert !== null, 'verified certificate');
+    // Signed by the list in force at this height, exactly (a sub-list would lower the quorum).
+    const m = certificateMembership(cert, this.members);
+    if (!m || m.number !== this.membership.number || !sameMemberList(m.signers, this.members)) return;
     const f = cert.fields;
-    if (!this.isValidBatch(b.proposals)) return;
-    this.decide(b.height, b.previousDigest, [...b.proposals], b.digest, {
-      epoch: f.epoch as number,
-      nonce: f.nonce as number,
-      generator: f.generator as string,
-      difficultyBits: f.difficultyBits as number,
-      phase: f.phase as 'validate' | 'commit',
-      signatures: [...cert.signatures],
-    });
+    const proposals: Proposal[] = m.next === null ? [...b.proposals] : [{ clientId: MEMBERSHIP_CLIENT_ID, seq: this.membership.number + 1, data: m.next }];
+    if (!this.isValidBatch(proposals)) return;
+    const voted = m.next === null ? b.digest : blockDigest(b.height, b.previousDigest, proposals);
+    this.decide(
+      b.height,
+      b.previousDigest,
+      proposals,
+      voted,
+      {
+        epoch: f.epoch as number,
+        nonce: f.nonce as number,
+        generator: f.generator as string,
+        difficultyBits: f.difficultyBits as number,
+        phase: f.phase as 'validate' | 'commit',
+        signatures: [...cert.signatures],
+      },
+      false,
+    );
   }
 
   private onFetch(from: NodeId, m: HgFetch): void {
@@ -1040,6 +1261,7 @@ export class HashgenEngine implements Engine<HgMessage> {
   /** A block's batch: non-empty, within the cutter's limits, no repeats, nothing already decided. */
   private isValidBatch(proposals: readonly Proposal[]): boolean {
     if (proposals.length === 0 || proposals.length > this.cutter.countMax) return false;
+    if (proposals.some(isMembershipEntry)) return proposals.length === 1 && this.isValidEntry(proposals[0]!);
     const keys = new Set<string>();
     let bytes = 0;
     for (const p of proposals) {
@@ -1053,11 +1275,26 @@ export class HashgenEngine implements Engine<HgMessage> {
 
   private signed<T extends HgSelect | HgSuspect | HgAuthReq | HgAuthVote | HgBlock | HgSeal | HgHeartbeat>(body: Omit<T, 'sig'>): T {
     const unsigned = { ...body, sig: new Uint8Array(0) } as T;
-    return { ...unsigned, sig: this.signer.sign(signedBody(unsigned)) };
+    return { ...unsigned, sig: this.signer.sign(this.signedBytes(unsigned)) };
+  }
+
+  /**
+   * What a signature covers: an auth vote is bound to the membership epoch it is cast in (so it
+   * counts in no other list); requests, heartbeats, blocks and seals are not — a node of another
+   * membership epoch must still read them to learn that it is behind.
+   */
+  private signedBytes(m: HgSelect | HgSuspect | HgAuthReq | HgAuthVote | HgBlock | HgSeal | HgHeartbeat): Bytes {
+    const bytes = signedBody(m);
+    return m.type === 'hashgen/auth-vote' ? membershipBound(this.membership.number, bytes) : bytes;
+  }
+
+  /** A validation or commit statement, bound to the membership epoch in force. */
+  private vote(kind: 'validate' | 'commit', epoch: number, height: number, digest: Bytes): Bytes {
+    return voteBytes(kind, epoch, height, digest, this.membership.number);
   }
 
   private verifySigned(signer: NodeId, m: HgSelect | HgSuspect | HgAuthReq | HgAuthVote | HgBlock | HgSeal | HgHeartbeat): boolean {
-    return this.verifier.verify(signer, signedBody(m), m.sig);
+    return this.verifier.verify(signer, this.signedBytes(m), m.sig);
   }
 
   private send(to: NodeId, message: HgMessage): void {

@@ -155,6 +155,8 @@ export interface MessageLimits {
 export const CLIENT_ID_CHARS_MAX = 256;
 const DIGEST_BYTES = 32;
 const SIGNATURE_BYTES_MAX = 256;
+/** A certificate field's bytes: the member lists (`members`, `next`) of up to 1024 generators. */
+const CERT_FIELD_BYTES_MAX = 1 << 18;
 
 type Rec = Record<string, unknown>;
 
@@ -228,7 +230,7 @@ function isDecidedBlock(v: unknown, l: MessageLimits): v is DecidedBlock {
   if (!isProposals(v.proposals, l.blockProposalsMax, l)) return false;
   const c = v.certificate;
   if (!isRec(c) || typeof c.scheme !== 'string' || !isRec(c.fields) || !isSignatures(c.signatures, l)) return false;
-  return Object.values(c.fields).every((f) => typeof f === 'string' || isInt(f, 0) || isBytes(f, 0, 1024));
+  return Object.values(c.fields).every((f) => typeof f === 'string' || isInt(f, 0) || isBytes(f, 0, CERT_FIELD_BYTES_MAX));
 }
 
 /** The message if it is well-formed for these limits, else null. */

@@ -2,12 +2,14 @@
 // thresholds, the proof-hash seal, the performance records that rank generators, the CAMS
 // selection order, and the certificate check. Everything here is a function of its arguments so
 // that every node computes the same answer from the same decided history.
-import { bytesEqual, encode, sha256, type Bytes } from '../../codec/index.ts';
+import { bytesEqual, decode, encode, sha256, type Bytes } from '../../codec/index.ts';
 import type { SignatureVerifier } from '../../crypto/index.ts';
 import { hasQuorumSignatures } from '../certificate.ts';
 import { blockDigest } from '../digest.ts';
 import { byzantineFaults, byzantineQuorum, crashFaults } from '../quorum.ts';
-import { assertInvariant, type Certificate, type CertificateSignature, type DecidedBlock, type NodeId } from '../engine.ts';
+import { assertInvariant, EngineAssertionError, type Certificate, type CertificateSignature, type DecidedBlock, type NodeId } from '../engine.ts';
+import { parseMemberList } from '../membership.ts';
+import { MEMBERSHIP_CLIENT_ID, membershipBound } from './membership.ts';
 
 export const CERT_SCHEME = 'hashgen-seal';
 
@@ -54,8 +56,9 @@ export function thresholds(n: number, mode: QuorumMode): Thresholds {
 
 export type VoteKind = 'validate' | 'commit';
 
-export function voteBytes(kind: VoteKind, epoch: number, height: number, digest: Bytes): Bytes {
-  return encode({ k: `hashgen-${kind}`, e: epoch, h: height, d: digest });
+/** The statement a vote signs; after a membership change it is bound to the membership epoch number. */
+export function voteBytes(kind: VoteKind, epoch: number, height: number, digest: Bytes, membershipNumber = 0): Bytes {
+  return membershipBound(membershipNumber, encode({ k: `hashgen-${kind}`, e: epoch, h: height, d: digest }));
 }
 
 /**
@@ -71,8 +74,9 @@ export function hasValidVotes(
   members: readonly NodeId[],
   needed: number,
   verifier: SignatureVerifier,
+  membershipNumber = 0,
 ): boolean {
-  const statement = voteBytes(kind, epoch, height, digest);
+  const statement = voteBytes(kind, epoch, height, digest, membershipNumber);
   return hasQuorumSignatures(signatures, { eligible: members, quorum: needed, statement }, verifier);
 }
 
@@ -191,7 +195,8 @@ export interface ChainTip {
 export function selectGenerator(epoch: number, tip: ChainTip, records: Records, members: readonly NodeId[]): NodeId | null {
   if (!Number.isSafeInteger(epoch) || epoch <= tip.epoch || members.length === 0) return null;
   const ranking = rankGenerators(records, members);
-  const order = tip.generator === null ? ranking : [...ranking.filter((g) => g !== tip.generator), tip.generator];
+  // After a membership change the tip's generator is forgotten (null) or may have been removed.
+  const order = tip.generator === null || !members.includes(tip.generator) ? ranking : [...ranking.filter((g) => g !== tip.generator), tip.generator];
   return order[(epoch - tip.epoch - 1) % order.length] ?? null;
 }
 
@@ -244,8 +249,14 @@ export interface CertificateCheckOptions {
 /**
  * A 'hashgen-seal' certificate proves a block was decided: in 'paper' mode a validation quorum
  * (⌊N/2⌋+1 signatures over (validate, epoch, height, digest)); in 'bft' mode a commit quorum
- * (q signatures over (commit, …)); plus the proof hash (see proofHash)
- * meets `difficultyBits`.
+ * (q signatures over (commit, …)); plus the proof hash (see proofHash) meets `difficultyBits`.
+ *
+ * Membership changes (decision 1295): `members` (DAG-CBOR list) names the generators of the
+ * membership epoch that decided the block — they must be among `members` the caller knows, and
+ * the quorum is counted on that list; `config` (≥ 1, absent for the genesis list) is the epoch
+ * number the votes are bound to; `next` (DAG-CBOR list) marks a membership block: it is delivered
+ * empty, and what was voted (and sealed) is the digest of the block holding the entry. Without
+ * `members` (chains from before membership changes) the caller's list is the signers' list.
  */
 export function verifyHashgenCertificate(
   block: DecidedBlock,
@@ -253,19 +264,56 @@ export function verifyHashgenCertificate(
   verifier: SignatureVerifier,
   options: CertificateCheckOptions,
 ): boolean {
+  try {
+    return checkCertificate(block, members, verifier, options);
+  } catch (err) {
+    // Bad input is "invalid"; a broken invariant of our own is a bug and must stop the node.
+    if (err instanceof EngineAssertionError) throw err;
+    return false;
+  }
+}
+
+/** The fields of a hashgen certificate that describe its membership epoch; null when malformed. */
+export function certificateMembership(cert: Certificate, members: readonly NodeId[]): { signers: NodeId[]; number: number; next: Bytes | null } | null {
+  const { members: listed, config, next } = cert.fields;
+  let signers = [...members];
+  if (listed !== undefined) {
+    if (!(listed instanceof Uint8Array)) return null;
+    const list = parseMemberList(decode(listed));
+    if (!list || !list.every((m) => members.includes(m))) return null;
+    signers = list;
+  }
+  let number = 0;
+  if (config !== undefined) {
+    if (typeof config !== 'number' || !Number.isSafeInteger(config) || config < 1 || listed === undefined) return null;
+    number = config;
+  }
+  if (next !== undefined && !(next instanceof Uint8Array)) return null;
+  return { signers, number, next: next ?? null };
+}
+
+function checkCertificate(block: DecidedBlock, members: readonly NodeId[], verifier: SignatureVerifier, options: CertificateCheckOptions): boolean {
   const cert: Certificate | null = block.certificate;
   if (!cert || cert.scheme !== CERT_SCHEME) return false;
   const { epoch, nonce, generator, phase, difficultyBits } = cert.fields;
+  const m = certificateMembership(cert, members);
+  if (!m) return false;
   if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 1) return false;
   if (typeof nonce !== 'number' || !Number.isSafeInteger(nonce) || nonce < 0) return false;
-  if (typeof generator !== 'string' || !members.includes(generator)) return false;
+  if (typeof generator !== 'string' || !m.signers.includes(generator)) return false;
   if (typeof difficultyBits !== 'number' || difficultyBits < options.difficultyBits || difficultyBits > DIFFICULTY_BITS_MAX) return false;
   const expectedPhase: VoteKind = options.mode === 'paper' ? 'validate' : 'commit';
   if (phase !== expectedPhase) return false;
   if (!Number.isSafeInteger(block.height) || block.height < 1) return false;
   if (!bytesEqual(blockDigest(block.height, block.previousDigest, block.proposals), block.digest)) return false;
-  if (!meetsTarget(proofHash(block.digest, epoch, generator, nonce), difficultyBits)) return false;
-  const t = thresholds(members.length, options.mode);
+  let voted = block.digest;
+  if (m.next !== null) {
+    // A membership block: delivered empty; the votes are over the block that held the entry.
+    if (block.proposals.length !== 0 || !parseMemberList(decode(m.next))) return false;
+    voted = blockDigest(block.height, block.previousDigest, [{ clientId: MEMBERSHIP_CLIENT_ID, seq: m.number + 1, data: m.next }]);
+  }
+  if (!meetsTarget(proofHash(voted, epoch, generator, nonce), difficultyBits)) return false;
+  const t = thresholds(m.signers.length, options.mode);
   const needed = options.mode === 'paper' ? t.validations : t.commits;
-  return hasValidVotes(expectedPhase, epoch, block.height, block.digest, cert.signatures, members, needed, verifier);
+  return hasValidVotes(expectedPhase, epoch, block.height, voted, cert.signatures, m.signers, needed, verifier, m.number);
 }

@@ -6,7 +6,10 @@
 //   - commit only by counting replicas of current-term entries (§5.4.2), unless the deliberately
 //     unsafe option `unsafeCommitPreviousTerm` is set;
 //   - term, vote, commit, applied and the log are persisted through Ready.persist before any
-//     message that depends on them is sent (they are in the same Ready);
+//     message that depends on them is sent (they are in the same Ready); the exception is a
+//     leader's own new entries, which it replicates while writing them (thesis §10.2.1, decision
+//     1360): its appends are Ready.earlyMessages, and it counts itself toward a commit quorum only
+//     for entries a Ready it advanced made durable (stableIndex);
 //   - normal entries carry a batch cut by the leader's BlockCutter; every node turns committed
 //     entries into DecidedBlocks filtered through a DedupWindow (an entry whose batch is empty
 //     after de-duplication yields no block, on every node alike, so heights stay gapless);
@@ -183,6 +186,16 @@ export class RaftEngine implements Engine<RaftMessage> {
   /** The application's height at start (ctx.appliedHeight): never re-emitted. */
   private appliedFloor = 0;
   private cachedReady: Ready<RaftMessage> | null = null;
+  /**
+   * Log entries up to here are durable: written by a Ready the driver advanced (or loaded at
+   * start). The leader's own replica counts toward a commit quorum only up to here, because the
+   * driver may send its appends before the entries are on its own disk (Ready.earlyMessages).
+   */
+  private stableIndex = 0;
+  /** For each Ready handed out: the last log entry (index, term) its persist makes durable. */
+  private readonly readyLogEnd = new WeakMap<Ready<RaftMessage>, { index: number; term: number }>();
+  /** How many messages at the head of outMsgs may leave before the pending persist is durable. */
+  private outEarly = 0;
 
   constructor(ctx: EngineContext) {
     assertInvariant(isNodeId(ctx.id), 'raft: node id is a non-empty string');
@@ -213,6 +226,7 @@ export class RaftEngine implements Engine<RaftMessage> {
       entries.push(e);
     }
     this.log = new RaftLog(snapIndex, snap?.term ?? 0, entries);
+    this.stableIndex = this.log.lastIndex();
     this.term = hard?.term ?? 0;
     this.vote = hard?.vote ?? null;
     this.durableTerm = this.term;
@@ -370,25 +384,48 @@ export class RaftEngine implements Engine<RaftMessage> {
     }
     // While a restore is pending, decided blocks wait: the application must first replace its
     // state by the snapshot's, then continue at height + 1.
-    this.cachedReady = {
+    const rd: Ready<RaftMessage> = {
       persist: [...this.outPersist],
       messages: [...this.outMsgs],
+      earlyMessages: Math.min(this.outEarly, this.outMsgs.length),
       decided: this.outRestore ? [] : [...this.outDecided],
       restore: this.outRestore,
     };
-    return this.cachedReady;
+    // Every log change is queued in outPersist as it is made, so this Ready's persist (with the
+    // ones before it) holds the whole log as it is now.
+    this.readyLogEnd.set(rd, { index: this.log.lastIndex(), term: this.log.lastTerm() });
+    this.cachedReady = rd;
+    return rd;
   }
 
   advance(rd: Ready<RaftMessage>): void {
     this.cachedReady = null;
     this.outPersist.splice(0, rd.persist.length);
     this.outMsgs.splice(0, rd.messages.length);
+    // Messages queued after ready() (a driver that steps the engine while it writes) stay early
+    // only if the whole head was early; otherwise they wait for the next persist (always safe).
+    this.outEarly = this.outEarly >= rd.messages.length ? this.outEarly - rd.messages.length : 0;
     this.outDecided.splice(0, rd.decided.length);
+    const end = this.readyLogEnd.get(rd);
+    // The entries are durable now, unless the log was since cut back below them (a follower
+    // overwriting a conflicting suffix: then stableIndex was lowered and the term differs).
+    if (end && end.index > this.stableIndex && (this.log.term(end.index) === end.term || end.index <= this.log.offset)) {
+      this.stableIndex = Math.min(end.index, this.log.lastIndex());
+      if (this.role === 'leader') this.selfDurable();
+    }
     if (rd.restore !== null && rd.restore === this.outRestore) {
       this.outRestore = null;
       this.applyCommitted();
       this.maybeSnapshot();
     }
+  }
+
+  /** Leader: its own entries up to stableIndex are on disk; count them, commit what that allows. */
+  private selfDurable(): void {
+    const pr = this.prs.get(this.id);
+    if (!pr || !pr.maybeUpdate(Math.min(this.stableIndex, this.log.lastIndex()))) return;
+    if (this.maybeCommit()) this.bcastAppend();
+    this.afterInput();
   }
 
   status(): EngineStatus {
@@ -620,7 +657,8 @@ export class RaftEngine implements Engine<RaftMessage> {
     for (const id of confNodes(this.conf)) {
       const pr = new Progress(last + 1, this.options.maxInflight);
       if (id === this.id) {
-        pr.match = last;
+        // Only what is on our own disk counts for us (entries of this Ready may not be yet).
+        pr.match = Math.min(this.stableIndex, last);
         pr.becomeReplicate();
         pr.recentActive = true;
       }
@@ -718,6 +756,7 @@ export class RaftEngine implements Engine<RaftMessage> {
       return false;
     }
     this.log.reset(s.index, s.term);
+    this.stableIndex = Math.min(this.stableIndex, s.index - 1);
     this.snapshot = s;
     this.outPersist.push({ op: 'deletePrefix', prefix: LOG_PREFIX }, { op: 'put', key: SNAP_KEY, value: encode(s) });
     this.commit = s.index;
@@ -866,9 +905,9 @@ export class RaftEngine implements Engine<RaftMessage> {
 
   private appendEntry(kind: EntryKind, proposals: readonly Proposal[], conf: ConfState | null, cert: Entry['cert'] = null): number {
     const index = this.log.lastIndex() + 1;
+    // Not counted for ourselves yet: the leader's replica counts once a Ready made it durable
+    // (advance -> selfDurable), since its appends may leave before the write (earlyMessages).
     this.persistAppend([{ term: this.term, index, kind, proposals, conf, cert }]);
-    this.prs.get(this.id)?.maybeUpdate(index);
-    this.maybeCommit();
     return index;
   }
 
@@ -1028,12 +1067,26 @@ export class RaftEngine implements Engine<RaftMessage> {
   }
 
   private persistAppend(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    // From the first appended index on, the log is new (possibly replacing a conflicting suffix).
+    this.stableIndex = Math.min(this.stableIndex, entries[0]!.index - 1);
     const removed = this.log.append(entries);
     for (const e of entries) this.outPersist.push({ op: 'put', key: logKey(e.index), value: encode(e) });
     if (removed) for (let i = removed.removedFrom; i <= removed.removedTo; i++) this.outPersist.push({ op: 'delete', key: logKey(i) });
   }
 
   private send(to: NodeId, message: RaftMessage): void {
+    // A leader's appends and heartbeats depend only on its term and vote (already handed to the
+    // driver in an earlier Ready, which is durable before this one is written) and on its log,
+    // which it may replicate before its own copy is durable (decision 1360). Everything else waits
+    // for the persist — a snapshot too: it carries applied state the leader has not yet delivered
+    // (nor written). Kept as a prefix so that no message overtakes an earlier one.
+    const early =
+      (message.type === 'raft/append' || message.type === 'raft/heartbeat') &&
+      this.role === 'leader' &&
+      this.term === this.durableTerm &&
+      this.vote === this.durableVote;
+    if (early && this.outEarly === this.outMsgs.length) this.outEarly += 1;
     this.outMsgs.push({ to, message });
   }
 }

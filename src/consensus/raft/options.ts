@@ -33,13 +33,14 @@ export const RaftOptionsSchema = z.strictObject({
    */
   eagerCutUncommittedMax: z.number().int().min(0).max(1_000_000).default(0),
   /**
-   * false: a hard state that changed only its commit/applied indexes is not written on its own (no
-   * fsync before the decided entries are delivered); it goes to disk with the next durable write.
-   * Raft keeps the commit index volatile (§5, Figure 2): after a crash it is learned again from the
-   * leader, and entries above the persisted `applied` are replayed / re-emitted (the application
-   * skips heights it already stored). Term and vote changes are always written before sending.
+   * false (the default, decision 1361): a hard state that changed only its commit/applied indexes
+   * is not written on its own (no fsync before the decided entries are delivered); it goes to disk
+   * with the next durable write, as in etcd. Raft keeps the commit index volatile (§5, Figure 2):
+   * after a crash it is learned again from the leader, and entries above the persisted `applied`
+   * are replayed / re-emitted (the application skips heights it already stored, ctx.appliedHeight).
+   * Term and vote changes are always written before sending. true: written before delivery.
    */
-  syncCommitIndex: z.boolean().default(true),
+  syncCommitIndex: z.boolean().default(false),
   /** Take a snapshot and compact the log after this many applied entries (0: never). */
   snapshotEntries: z.number().int().min(0).max(10_000_000).default(1000),
   /** Re-route a submitted proposal that is still undecided after this many ticks. */

@@ -10,6 +10,7 @@ import { loadNodeConfig } from '../config.ts';
 import { initConsortium, type EngineName } from '../init.ts';
 import { isAlive, readStatusFile, spawnNode, stopProcesses, waitUntilReady, type NodeStatusFile } from '../supervisor.ts';
 import { MedLedgerClient } from '../../sdk/index.ts';
+import { freeBasePort } from '../ports.ts';
 
 export interface TestNetwork {
   readonly dir: string;
@@ -27,7 +28,7 @@ export interface TestNetwork {
 
 export async function startTestNetwork(opts: { orgs: number; engine: EngineName; start?: readonly string[]; engineOptions?: Record<string, unknown> }): Promise<TestNetwork> {
   const dir = mkdtempSync(join(tmpdir(), `medledger-net-${opts.engine}-`));
-  const basePort = 20_000 + Math.floor(Math.random() * 2_000) * 10;
+  const basePort = await freeBasePort(opts.orgs);
   const init = await initConsortium({ dir, orgs: opts.orgs, engine: opts.engine, basePort, tickMs: 50, ...(opts.engineOptions ? { engineOptions: opts.engineOptions } : {}) });
   let consortium = loadConsortium(join(dir, 'crypto'));
   const orgs = init.nodes.map((n) => n.org);

@@ -13,12 +13,12 @@ import { verifyLedger } from '../../ledger/verify.ts';
 import { initConsortium } from '../../node/init.ts';
 import { isAlive, readStatusFile, spawnNode, stopProcesses, waitUntilReady } from '../../node/supervisor.ts';
 import { MedLedgerClient } from '../../sdk/client.ts';
+import { freeBasePort } from '../../node/ports.ts';
 
 const STORAGE_MODULE = join(import.meta.dirname, 'storage.ts');
 
 describe('storage faults under a 3-node Raft consortium', { timeout: 400_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'medledger-storage-faults-'));
-  const basePort = 36_000 + Math.floor(Math.random() * 500) * 10;
   const pids = new Map<string, number>();
   const clients: MedLedgerClient[] = [];
   let orgs: string[] = [];
@@ -71,7 +71,7 @@ describe('storage faults under a 3-node Raft consortium', { timeout: 400_000 }, 
   };
 
   before(async () => {
-    const init = await initConsortium({ dir, orgs: 3, engine: 'raft', basePort, tickMs: 50 });
+    const init = await initConsortium({ dir, orgs: 3, engine: 'raft', basePort: await freeBasePort(3), tickMs: 50 });
     orgs = init.nodes.map((n) => n.org);
     apiUrls = init.nodes.map((n) => n.apiUrl);
     for (const org of orgs) start(org);

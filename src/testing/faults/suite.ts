@@ -16,6 +16,7 @@ import { isAlive, readStatusFile, spawnNode, stopProcesses, waitUntilReady, type
 import { MedLedgerApiError, MedLedgerClient, OutcomeUnknownError } from '../../sdk/client.ts';
 import { openNamespaces, type Namespaces } from './netns.ts';
 import { FaultProxy } from './proxy.ts';
+import { freeBasePort } from '../../node/ports.ts';
 
 export type FaultKind = 'kill-follower' | 'kill-leader' | 'kill-two' | 'partition' | 'one-way-silent' | 'loss' | 'clock-skew' | 'kill-loop';
 
@@ -100,7 +101,7 @@ const percentile = (xs: readonly number[], p: number): number | null => {
 export async function runFaultSuite(o: FaultSuiteOptions): Promise<FaultReport> {
   const say = o.log ?? (() => undefined);
   const dir = mkdtempSync(join(tmpdir(), `medledger-faults-${o.engine}-`));
-  const basePort = 30_000 + Math.floor(Math.random() * 1_500) * 10;
+  const basePort = await freeBasePort(o.orgs);
   const ns: Namespaces | null = (() => {
     if (o.namespaces === false) return null;
     const opened = openNamespaces(o.orgs);

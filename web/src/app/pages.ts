@@ -10,6 +10,7 @@ import { LabPage } from '../pages/Lab.tsx';
 import { MarketPage } from '../pages/Market.tsx';
 import { MyDataPage } from '../pages/MyData.tsx';
 import { NetworkPage } from '../pages/Network.tsx';
+import { PeoplePage } from '../pages/People.tsx';
 import { ProvenancePage } from '../pages/Provenance.tsx';
 import { RecordsPage } from '../pages/Records.tsx';
 
@@ -73,6 +74,13 @@ export const PAGES: readonly PageSpec[] = [
     description: 'This node, the configuration in force, a connection test to every node, membership changes signed by the admins',
     roles: ['admin'],
     component: AdminPage,
+  },
+  {
+    path: '/people',
+    label: 'People',
+    description: "Your hospital's identities: register people to enrol, their requests waiting for a certificate, valid and revoked certificates",
+    roles: ['admin', 'supervisor'],
+    component: PeoplePage,
   },
   {
     path: '/lab',

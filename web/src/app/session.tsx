@@ -36,6 +36,8 @@ type State =
 interface SessionApi {
   readonly state: State;
   signIn(certPem: string, keyPem: string): Promise<void>;
+  /** Sign in with a key already held as a non-extractable CryptoKey (one enrolled in this browser). */
+  signInWithKey(certPem: string, key: CryptoKey): Promise<void>;
   signOut(): Promise<void>;
 }
 
@@ -98,6 +100,16 @@ export function SessionProvider({ children }: { children: ReactNode }): ReactNod
     [state],
   );
 
+  const signInWithKey = useCallback(
+    async (certPem: string, key: CryptoKey) => {
+      const node = state.kind === 'signed-out' ? state.node : state.kind === 'signed-in' ? state.session.node : await fetchConsoleConfig();
+      const session = await connect(node, certPem, key);
+      await saveSession(certPem, key);
+      setState({ kind: 'signed-in', session });
+    },
+    [state],
+  );
+
   const signOut = useCallback(async () => {
     const node = state.kind === 'signed-in' ? state.session.node : state.kind === 'signed-out' ? state.node : null;
     if (state.kind === 'signed-in') state.session.client.close();
@@ -105,7 +117,7 @@ export function SessionProvider({ children }: { children: ReactNode }): ReactNod
     setState(node ? { kind: 'signed-out', node } : { kind: 'loading' });
   }, [state]);
 
-  const api = useMemo(() => ({ state, signIn, signOut }), [state, signIn, signOut]);
+  const api = useMemo(() => ({ state, signIn, signInWithKey, signOut }), [state, signIn, signInWithKey, signOut]);
   return <SessionContext.Provider value={api}>{children}</SessionContext.Provider>;
 }
 

@@ -57,7 +57,7 @@ export function downloadBytes(bytes: Uint8Array, mediaType: string, name: string
   setTimeout(() => URL.revokeObjectURL(url), 30_000);
 }
 
-function CsvTable({ bytes, label }: { bytes: Uint8Array; label: string }): ReactNode {
+export function CsvTable({ bytes, label }: { bytes: Uint8Array; label: string }): ReactNode {
   const rows = decoder
     .decode(bytes)
     .split(/\r?\n/)

@@ -1,8 +1,12 @@
-// Data market & applications (PHDMF): the catalogue of datasets the hospitals list, an application
-// for access with a purpose, the owners' decisions (an organisation's admins and supervisors for
-// its datasets, a patient for their records), and the state of everyone's applications. Owners
-// also register datasets (CSV) and open or close a listing to applications. Each step is a
-// transaction signed in this browser; the contract decides who may do what.
+// Data market & applications (PHDMF): the catalogue of datasets the hospitals list — searched and
+// filtered on the node, each row with the caller's own standing (owner / approved / pending / not
+// authorised) —, an application for access with a purpose, the owners' decisions (an
+// organisation's admins and supervisors for its datasets, a patient for their records), and the
+// state of everyone's applications. Owners register datasets (CSV), open or close a listing to
+// applications, publish new versions, withdraw / reopen a listing and delete a dataset
+// (crypto-shredded at its custodian); an authorised user downloads it whole or by columns and rows
+// (decision 1260). Each step is a transaction signed in this browser; the contract decides who may
+// do what, and every download, allowed or refused, is audited on chain.
 import {
   Alert,
   Badge,
@@ -10,6 +14,7 @@ import {
   Card,
   FileInput,
   Group,
+  Menu,
   Modal,
   MultiSelect,
   NumberInput,
@@ -25,10 +30,12 @@ import {
 import { useDisclosure } from '@mantine/hooks';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { ErrorAlert } from '../app/errors.tsx';
-import { localTime, useLoad } from '../app/hooks.ts';
+import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
+import { CsvTable, downloadBytes } from '../components/RecordRead.tsx';
 import { TableScroll } from '../components/TableScroll.tsx';
+import type { DatasetDownloadResult, DatasetFilters } from '../../../src/sdk/health.ts';
 
 const DATASET_PAGES_MAX = 20;
 const DAY_MS = 86_400_000;
@@ -49,6 +56,29 @@ export interface Dataset {
   readonly minCohort?: number;
   readonly queryBudget?: number;
   readonly registeredAtMs: number;
+  // Lifecycle and the caller's standing (decision 1260; listDatasets adds them to every listing).
+  readonly status: 'listed' | 'withdrawn' | 'deleted';
+  readonly version: number;
+  readonly type: string;
+  readonly tags: readonly string[];
+  readonly access: Standing;
+  readonly authorised: boolean;
+}
+export type Standing = 'owner' | 'approved' | 'pending' | 'not-authorised' | 'withdrawn' | 'deleted';
+interface DatasetVersionInfo {
+  readonly version: number;
+  readonly cid: string;
+  readonly commitment: string | null;
+  readonly columns: readonly string[];
+  readonly recordCount: number;
+  readonly sizeBytes: number;
+  readonly by: string;
+  readonly atMs: number;
+}
+interface DatasetVersions {
+  readonly status: string;
+  readonly currentVersion: number;
+  readonly versions: readonly DatasetVersionInfo[];
 }
 interface Application {
   readonly applicationId: string;
@@ -205,24 +235,288 @@ function RegisterForm({ onDone }: { onDone(): void }): ReactNode {
   );
 }
 
+const STANDING_TEXT: Readonly<Record<Standing, string>> = {
+  owner: 'owner',
+  approved: 'authorised',
+  pending: 'application pending',
+  'not-authorised': 'not authorised',
+  withdrawn: 'withdrawn',
+  deleted: 'deleted',
+};
+const standingColor = (s: Standing): string => (s === 'owner' || s === 'approved' ? 'green' : s === 'pending' ? 'yellow' : s === 'deleted' ? 'red' : 'gray');
+// A badge's label is cut with an ellipsis when the table is narrow; the standing must be read whole.
+const NO_TRUNCATION = { label: { overflow: 'visible' } } as const;
+const statusColor2 = (s: Dataset['status']): string => (s === 'listed' ? 'green' : s === 'deleted' ? 'red' : 'gray');
+
+/** A CSV chosen in the browser, checked for size: its bytes, or a problem in plain words. */
+async function csvBytes(file: File | null): Promise<Uint8Array | string> {
+  if (!file) return 'Choose a CSV file.';
+  if (file.size > DATASET_BYTES_MAX) return `At most ${DATASET_BYTES_MAX} bytes can be uploaded here.`;
+  return new Uint8Array(await file.arrayBuffer());
+}
+
+function NewVersionForm({ dataset, onDone }: { dataset: Dataset; onDone(msg: string): void }): ReactNode {
+  const { health } = useSession();
+  const [file, setFile] = useState<File | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    setProblem(null);
+    setError(null);
+    const data = await csvBytes(file);
+    if (typeof data === 'string') return setProblem(data);
+    setBusy(true);
+    try {
+      const r = await health.updateDataset({ datasetId: dataset.datasetId, data, mediaType: 'text/csv' });
+      const version = (r['dataset'] as { version?: number } | undefined)?.version ?? dataset.version + 1;
+      onDone(`Published version ${version} of ${dataset.datasetId}; earlier versions stay downloadable and provable.`);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={(e) => void submit(e)} aria-label={`New version of ${dataset.datasetId}`}>
+      <Stack gap="sm">
+        <Text size="sm">
+          Version {dataset.version + 1} of {dataset.name}: sealed at your node under a fresh data key, its CID and keyed commitment listed on the ledger.
+          Version {dataset.version} and earlier stay downloadable.
+        </Text>
+        <FileInput label="CSV file" accept=".csv,text/csv" value={file} onChange={setFile} required />
+        {problem ? (
+          <Alert color="red" role="alert">
+            {problem}
+          </Alert>
+        ) : null}
+        {error ? <ErrorAlert error={error} /> : null}
+        <Button type="submit" loading={busy} w="fit-content">
+          Publish version
+        </Button>
+      </Stack>
+    </form>
+  );
+}
+
+function DeleteForm({ dataset, onDone }: { dataset: Dataset; onDone(msg: string): void }): ReactNode {
+  const { health } = useSession();
+  const [typed, setTyped] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    setError(null);
+    setBusy(true);
+    try {
+      await health.deleteDataset(dataset.datasetId);
+      onDone(`Deleted ${dataset.datasetId}: ${dataset.ownerOrg}'s node destroys the keys of every version, then the blobs. The history stays auditable.`);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={(e) => void submit(e)} aria-label={`Delete ${dataset.datasetId}`}>
+      <Stack gap="sm">
+        <Alert color="red" title="This cannot be undone">
+          Every version's data key is destroyed at the custodian once the deletion commits (crypto-shredding), so nobody — the owner included — can download it
+          again; approvals stop working. The ledger keeps the listing marked deleted, its version history (CIDs, keyed commitments) and the audit trail.
+        </Alert>
+        <TextInput label={`Type ${dataset.datasetId} to confirm`} value={typed} onChange={(e) => setTyped(e.currentTarget.value)} autoComplete="off" />
+        {error ? <ErrorAlert error={error} /> : null}
+        <Button type="submit" color="red" loading={busy} disabled={typed !== dataset.datasetId} w="fit-content">
+          Delete dataset
+        </Button>
+      </Stack>
+    </form>
+  );
+}
+
+function DownloadForm({ dataset, onDone }: { dataset: Dataset; onDone(): void }): ReactNode {
+  const { health } = useSession();
+  const versions = useLoad(async () => (await health.datasetVersions(dataset.datasetId)) as DatasetVersions, [health, dataset.datasetId]);
+  const [purpose, setPurpose] = useState<string | null>('HRESCH');
+  const [version, setVersion] = useState<string | null>(String(dataset.version));
+  const [columns, setColumns] = useState<string[]>([]);
+  const [from, setFrom] = useState<number | string>('');
+  const [to, setTo] = useState<number | string>('');
+  const [problem, setProblem] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<DatasetDownloadResult | null>(null);
+  const chosen = versions.data?.versions.find((v) => String(v.version) === version) ?? null;
+  const submit = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    setProblem(null);
+    setError(null);
+    setResult(null);
+    if ((from === '') !== (to === '')) return setProblem('Give both the first and the last row, or neither (all rows).');
+    if (from !== '' && Number(from) > Number(to)) return setProblem('The first row comes before the last row.');
+    setBusy(true);
+    try {
+      const r = await health.downloadDataset({
+        datasetId: dataset.datasetId,
+        purpose: purpose ?? 'HRESCH',
+        version: Number(version),
+        ...(columns.length > 0 ? { columns } : {}),
+        ...(from !== '' ? { rows: { from: Number(from), to: Number(to) } } : {}),
+      });
+      setResult(r);
+      onDone();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const fileName = (r: DatasetDownloadResult): string => `${dataset.datasetId}-v${r.version ?? version}${columns.length > 0 || from !== '' ? '-part' : ''}.csv`;
+  return (
+    <Stack gap="sm">
+      <form onSubmit={(e) => void submit(e)} aria-label={`Download ${dataset.datasetId}`}>
+        <Stack gap="sm">
+          <Text size="sm">
+            The download is decided on the ledger and audited (who, which version, which columns and rows); {dataset.ownerOrg}'s node serves the version only
+            against that transaction, and your node checks it against the version's CID and keyed commitment before cutting out your selection.
+          </Text>
+          {versions.error ? <ErrorAlert error={versions.error} /> : null}
+          <SimpleGrid cols={{ base: 1, sm: 2 }}>
+            <Select label="Purpose" data={RESEARCH_PURPOSES} value={purpose} onChange={setPurpose} allowDeselect={false} />
+            <Select
+              label="Version"
+              data={(versions.data?.versions ?? []).map((v) => ({ value: String(v.version), label: `${v.version} — ${localTime(v.atMs)}` }))}
+              value={version}
+              onChange={(v) => {
+                setVersion(v);
+                setColumns([]);
+              }}
+              allowDeselect={false}
+            />
+          </SimpleGrid>
+          <MultiSelect
+            label="Columns"
+            description="None chosen: every column"
+            data={[...(chosen?.columns ?? dataset.columns)]}
+            value={columns}
+            onChange={setColumns}
+          />
+          <SimpleGrid cols={2}>
+            <NumberInput label="First row" description="1-based; empty: all rows" min={1} value={from} onChange={setFrom} />
+            <NumberInput label="Last row" min={1} value={to} onChange={setTo} />
+          </SimpleGrid>
+          {chosen ? (
+            <Text size="xs" c="dimmed" data-testid="download-version-proof">
+              Version {chosen.version}: CID {shortHex(chosen.cid, 20)}, commitment{' '}
+              {chosen.commitment ? shortHex(chosen.commitment, 16) : 'none (listed before versions)'}, {chosen.recordCount} rows, by {chosen.by}
+            </Text>
+          ) : null}
+          {problem ? (
+            <Alert color="red" role="alert">
+              {problem}
+            </Alert>
+          ) : null}
+          {error ? <ErrorAlert error={error} /> : null}
+          <Button type="submit" loading={busy} w="fit-content">
+            Download
+          </Button>
+        </Stack>
+      </form>
+      {result && !result.allowed ? (
+        <Alert color="red" title="Download refused" role="alert" data-testid="download-refused">
+          <Text size="sm">
+            {result.code}: {result.reasons.join('; ')}
+          </Text>
+          <Text size="xs">The refusal is recorded on the ledger (audit {result.auditId}).</Text>
+        </Alert>
+      ) : null}
+      {result?.allowed && result.content ? (
+        <Stack gap="xs" data-testid="download-result" data-tx-id={result.txId} data-audit-id={result.auditId}>
+          <Group gap="xs">
+            <Badge color={result.verified?.cid ? 'green' : 'red'} variant="light">
+              CID {result.verified?.cid ? 'verified' : 'NOT verified'}
+            </Badge>
+            <Badge color={result.verified?.commitment ? 'green' : 'gray'} variant="light">
+              commitment {result.verified?.commitment ? 'verified' : 'not checked'}
+            </Badge>
+            <Text size="xs">
+              version {result.version} from {result.custodian}, audit {result.auditId}
+            </Text>
+          </Group>
+          <Button size="xs" variant="default" w="fit-content" onClick={() => downloadBytes(result.content!, result.mediaType ?? 'text/csv', fileName(result))}>
+            Save {fileName(result)}
+          </Button>
+          {result.mediaType === 'text/csv' ? <CsvTable bytes={result.content} label="Downloaded rows" /> : null}
+        </Stack>
+      ) : null}
+    </Stack>
+  );
+}
+
+type Dialog =
+  { kind: 'apply'; dataset: Dataset } | { kind: 'version'; dataset: Dataset } | { kind: 'delete'; dataset: Dataset } | { kind: 'download'; dataset: Dataset };
+
+const DIALOG_TITLE: Readonly<Record<Dialog['kind'], string>> = { apply: 'Apply for', version: 'New version of', delete: 'Delete', download: 'Download' };
+
 function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
-  const { health, me } = useSession();
+  const { health, client, me } = useSession();
   const [tick, setTick] = useState(0);
-  const list = useLoad(() => allDatasets((b) => health.listDatasets(b, 50)), [health, tick]);
+  const [filters, setFilters] = useState<DatasetFilters>({});
+  const [q, setQ] = useState('');
+  const [owner, setOwner] = useState<string | null>(null);
+  const [status, setStatus] = useState<string | null>('listed');
+  const [type, setType] = useState<string | null>(null);
+  const [tag, setTag] = useState('');
+  const orgs = useLoad(async () => (await client.config()).orgs, [client]);
+  const list = useLoad(() => allDatasets((b) => health.listDatasets(b, 50, filters)), [health, tick, filters]);
   const paged = usePaged(list.data ?? []);
-  const [applying, setApplying] = useState<Dataset | null>(null);
+  const [dialog, setDialog] = useState<Dialog | null>(null);
   const [registering, reg] = useDisclosure(false);
   const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const mayApply = APPLICANT_ROLES.includes(me.role);
-  const isOwnerStaff = (d: Dataset): boolean => STAFF.includes(me.role) && d.ownerOrg === me.org;
-  const toggle = async (d: Dataset): Promise<void> => {
+  // "authorised" in the catalogue means an approved application in its period, for any access; a
+  // download needs one for `read` (a statistics approval is not a licence to download, decision
+  // 1260): the caller's own approved applications say which.
+  const approved = useLoad(async () => {
+    if (!mayApply) return new Map<string, string[]>();
+    const now = Date.now();
+    const apps = (await health.listApplications({ applicant: `${me.org}/${me.id}` })) as Application[];
+    const byDataset = new Map<string, string[]>();
+    for (const a of apps) {
+      if (a.status !== 'approved' || a.target.kind !== 'dataset' || now < a.period.startMs || now >= a.period.endMs) continue;
+      byDataset.set(a.target.datasetId, [...new Set([...(byDataset.get(a.target.datasetId) ?? []), ...a.actions])].sort());
+    }
+    return byDataset;
+  }, [health, tick]);
+  const grantedActions = (d: Dataset): readonly string[] => approved.data?.get(d.datasetId) ?? [];
+  const mayDownload = (d: Dataset): boolean => d.access === 'owner' || (d.access === 'approved' && grantedActions(d).includes('read'));
+  const act = async (what: () => Promise<unknown>, done: string): Promise<void> => {
     setError(null);
+    setNotice(null);
     try {
-      await health.submit('setDatasetAccess', { datasetId: d.datasetId, open: !d.open });
+      await what();
+      setNotice(done);
       setTick((t) => t + 1);
     } catch (err) {
       setError(err);
     }
+  };
+  const search = (e: FormEvent): void => {
+    e.preventDefault();
+    setFilters({
+      ...(q.trim() ? { q: q.trim() } : {}),
+      ...(owner ? { ownerOrg: owner } : {}),
+      ...(status ? { status: status as NonNullable<DatasetFilters['status']> } : {}),
+      ...(type ? { type: type as NonNullable<DatasetFilters['type']> } : {}),
+      ...(tag.trim() ? { tag: tag.trim() } : {}),
+    });
+  };
+  const finished = (msg: string): void => {
+    setDialog(null);
+    setNotice(msg);
+    setTick((t) => t + 1);
   };
   return (
     <Card withBorder>
@@ -236,6 +530,34 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
           </Button>
         ) : null}
       </Group>
+      <form onSubmit={search} aria-label="Search the catalogue">
+        <SimpleGrid cols={{ base: 2, md: 6 }} mb="sm" verticalSpacing="xs">
+          <TextInput label="Search" placeholder="name, description, tag" value={q} onChange={(e) => setQ(e.currentTarget.value)} />
+          <Select label="Owner" placeholder="any" data={orgs.data ?? []} value={owner} onChange={setOwner} clearable />
+          <Select
+            label="Status"
+            data={[
+              { value: 'listed', label: 'listed' },
+              { value: 'withdrawn', label: 'withdrawn' },
+              { value: 'deleted', label: 'deleted' },
+              { value: 'all', label: 'all' },
+            ]}
+            value={status}
+            onChange={setStatus}
+            allowDeselect={false}
+          />
+          <Select label="Type" placeholder="any" data={['csv', 'fhir']} value={type} onChange={setType} clearable />
+          <TextInput label="Tag" value={tag} onChange={(e) => setTag(e.currentTarget.value)} />
+          <Button type="submit" mt={{ base: 0, md: 'xl' }} variant="light">
+            Search
+          </Button>
+        </SimpleGrid>
+      </form>
+      {notice ? (
+        <Alert color="green" mb="xs" data-testid="catalogue-notice">
+          {notice}
+        </Alert>
+      ) : null}
       {list.error ? <ErrorAlert error={list.error} /> : null}
       {error ? <ErrorAlert error={error} /> : null}
       {paged.total > 0 ? (
@@ -247,67 +569,135 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
                 <Table.Th>Owner</Table.Th>
                 <Table.Th>Columns</Table.Th>
                 <Table.Th>Rows</Table.Th>
+                <Table.Th>Version</Table.Th>
                 <Table.Th>Listing</Table.Th>
+                <Table.Th>You</Table.Th>
                 <Table.Th />
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
-              {paged.items.map((d) => (
-                <Table.Tr key={d.datasetId}>
-                  <Table.Td>
-                    <Text size="sm" fw={600}>
-                      {d.name}
-                    </Text>
-                    <Text size="xs" c="dimmed">
-                      {d.datasetId}
-                      {d.description ? ` — ${d.description}` : ''}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>{d.ownerOrg}</Table.Td>
-                  <Table.Td>{d.columns.join(', ')}</Table.Td>
-                  <Table.Td>{d.recordCount}</Table.Td>
-                  <Table.Td>
-                    <Badge color={d.open ? 'green' : 'gray'} variant="light">
-                      {d.open ? 'open' : 'closed'}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>
-                    <Group gap={4} wrap="nowrap">
-                      {mayApply ? (
-                        <Button size="xs" disabled={!d.open} onClick={() => setApplying(d)} aria-label={`Apply for ${d.datasetId}`}>
-                          Apply
-                        </Button>
-                      ) : null}
-                      {isOwnerStaff(d) ? (
-                        <Button size="xs" variant="default" onClick={() => void toggle(d)} aria-label={`${d.open ? 'Close' : 'Open'} ${d.datasetId}`}>
-                          {d.open ? 'Close' : 'Open'}
-                        </Button>
-                      ) : null}
-                    </Group>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
+              {paged.items.map((d) => {
+                const live = d.status !== 'deleted';
+                return (
+                  <Table.Tr key={d.datasetId} data-dataset-id={d.datasetId}>
+                    <Table.Td>
+                      <Text size="sm" fw={600}>
+                        {d.name}
+                      </Text>
+                      <Text size="xs" c="dimmed">
+                        {d.datasetId}
+                        {d.description ? ` — ${d.description}` : ''}
+                        {d.tags.length > 0 ? ` · tags: ${d.tags.join(', ')}` : ''}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td>{d.ownerOrg}</Table.Td>
+                    <Table.Td>{d.columns.join(', ')}</Table.Td>
+                    <Table.Td>{d.recordCount}</Table.Td>
+                    <Table.Td>{d.version}</Table.Td>
+                    <Table.Td>
+                      <Badge color={statusColor2(d.status)} variant="light">
+                        {d.status}
+                      </Badge>
+                      {d.status === 'listed' ? <Text size="xs">{d.open ? 'open to applications' : 'closed to applications'}</Text> : null}
+                    </Table.Td>
+                    <Table.Td>
+                      <Badge color={standingColor(d.access)} variant="light" data-testid="standing" styles={NO_TRUNCATION}>
+                        {STANDING_TEXT[d.access]}
+                        {d.access === 'approved' && grantedActions(d).length > 0 ? ` (${grantedActions(d).join(', ')})` : ''}
+                      </Badge>
+                    </Table.Td>
+                    <Table.Td>
+                      <Group gap={4} wrap="nowrap">
+                        {mayApply && d.access !== 'owner' ? (
+                          <Button
+                            size="xs"
+                            disabled={!d.open || d.status !== 'listed'}
+                            onClick={() => setDialog({ kind: 'apply', dataset: d })}
+                            aria-label={`Apply for ${d.datasetId}`}
+                          >
+                            Apply
+                          </Button>
+                        ) : null}
+                        {mayDownload(d) && live ? (
+                          <Button size="xs" variant="light" onClick={() => setDialog({ kind: 'download', dataset: d })} aria-label={`Download ${d.datasetId}`}>
+                            Download
+                          </Button>
+                        ) : null}
+                        {d.access === 'owner' && live ? (
+                          <Menu position="bottom-end" withinPortal>
+                            <Menu.Target>
+                              <Button size="xs" variant="default" aria-label={`Manage ${d.datasetId}`}>
+                                Manage
+                              </Button>
+                            </Menu.Target>
+                            <Menu.Dropdown>
+                              <Menu.Item onClick={() => setDialog({ kind: 'version', dataset: d })}>Publish a new version</Menu.Item>
+                              {d.status === 'listed' ? (
+                                <Menu.Item
+                                  onClick={() =>
+                                    void act(
+                                      () => health.submit('setDatasetAccess', { datasetId: d.datasetId, open: !d.open }),
+                                      `${d.datasetId} is ${d.open ? 'closed to' : 'open for'} applications.`,
+                                    )
+                                  }
+                                >
+                                  {d.open ? 'Close to applications' : 'Open to applications'}
+                                </Menu.Item>
+                              ) : null}
+                              {d.status === 'listed' ? (
+                                <Menu.Item
+                                  onClick={() =>
+                                    void act(
+                                      () => health.withdrawDataset(d.datasetId),
+                                      `Withdrew ${d.datasetId}: hidden from the catalogue (see it under Status: withdrawn), no new applications; approvals granted keep working until they end.`,
+                                    )
+                                  }
+                                >
+                                  Withdraw listing
+                                </Menu.Item>
+                              ) : (
+                                <Menu.Item onClick={() => void act(() => health.reopenDataset(d.datasetId), `Reopened ${d.datasetId}: listed again.`)}>
+                                  Reopen listing
+                                </Menu.Item>
+                              )}
+                              <Menu.Divider />
+                              <Menu.Item color="red" onClick={() => setDialog({ kind: 'delete', dataset: d })}>
+                                Delete…
+                              </Menu.Item>
+                            </Menu.Dropdown>
+                          </Menu>
+                        ) : null}
+                      </Group>
+                    </Table.Td>
+                  </Table.Tr>
+                );
+              })}
             </Table.Tbody>
           </Table>
         </TableScroll>
+      ) : list.data ? (
+        <Text size="sm">No dataset matches.</Text>
       ) : null}
       <PageControl paged={paged} label="datasets" />
       <Modal
-        opened={applying !== null}
-        onClose={() => setApplying(null)}
+        opened={dialog !== null}
+        onClose={() => setDialog(null)}
         closeButtonProps={{ 'aria-label': 'Close' }}
-        title={applying ? `Apply for ${applying.name}` : ''}
+        title={dialog ? `${DIALOG_TITLE[dialog.kind]} ${dialog.kind === 'apply' ? dialog.dataset.name : dialog.dataset.datasetId}` : ''}
         size="lg"
       >
-        {applying ? (
+        {dialog?.kind === 'apply' ? (
           <ApplyForm
-            dataset={applying}
+            dataset={dialog.dataset}
             onDone={(id) => {
-              setApplying(null);
-              onApplied(`Application ${id} submitted: ${applying.ownerOrg} decides.`);
+              setDialog(null);
+              onApplied(`Application ${id} submitted: ${dialog.dataset.ownerOrg} decides.`);
             }}
           />
         ) : null}
+        {dialog?.kind === 'version' ? <NewVersionForm dataset={dialog.dataset} onDone={finished} /> : null}
+        {dialog?.kind === 'delete' ? <DeleteForm dataset={dialog.dataset} onDone={finished} /> : null}
+        {dialog?.kind === 'download' ? <DownloadForm dataset={dialog.dataset} onDone={() => undefined} /> : null}
       </Modal>
       <Modal opened={registering} onClose={reg.close} closeButtonProps={{ 'aria-label': 'Close' }} title="Register a dataset" size="lg">
         <RegisterForm

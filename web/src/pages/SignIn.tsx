@@ -1,10 +1,12 @@
 // Sign-in with the user's own credentials: the certificate and private key PEM files that
 // `medledger init` (or the hospital's CA) issued, chosen with the file picker or dropped on the
 // page. The key is imported into WebCrypto as non-extractable and never leaves the browser; the
-// node only ever sees signatures. In a demo consortium the node also lists its demo users.
+// node only ever sees signatures. In a demo consortium the node also lists its demo users. A new
+// user enrols here with their one-time secret: the key pair is made in this browser (EnrolInBrowser).
 import { Anchor, Button, Card, Center, Group, List, Loader, Stack, Text, Title } from '@mantine/core';
 import { useCallback, useEffect, useId, useState, type DragEvent, type ReactNode } from 'react';
 import { ErrorAlert } from '../app/errors.tsx';
+import { EnrolInBrowser } from '../components/EnrolInBrowser.tsx';
 import { useSessionApi, type ConsoleConfig } from '../app/session.tsx';
 
 const PEM_FILE_BYTES_MAX = 64 * 1024;
@@ -188,6 +190,7 @@ export function SignInPage({ node }: { node: ConsoleConfig }): ReactNode {
           </Stack>
         </Card>
         {node.demo ? <DemoUsers node={node} /> : null}
+        <EnrolInBrowser node={node} />
         <Text size="sm" c="dimmed">
           This console is served by the hospital's own MedLedger node: every file of this page comes from it, and it talks only to it.
         </Text>

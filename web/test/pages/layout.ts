@@ -8,7 +8,7 @@ const BY_USER: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ['Hospital2', 'doctor1', ['/records', '/break-the-glass', '/market', '/network', '/blocks']],
   ['Hospital1', 'patient1', ['/my-data', '/provenance']],
   ['Hospital2', 'researcher1', ['/analytics', '/lab']],
-  ['Hospital1', 'admin1', ['/admin']],
+  ['Hospital1', 'admin1', ['/admin', '/people', '/market']],
 ];
 
 export function layoutTests(tb: () => ConsoleTestbed): void {
