@@ -251,6 +251,46 @@ describe('identity lifecycle end to end: CLI and SDK, the CA key only on the adm
     assert.equal(cert.subject.pseudonym, reg.pseudonym);
   });
 
+  it('a laboratory (CLI) and a device (SDK/REST) enrol like anyone; the health contract refuses them what is not theirs (decision 1253)', async () => {
+    const rootCa = join(net.dir, 'crypto', 'root-ca.pem');
+    // The lab through the CLI: register → request with the secret → enrol the pending → collect.
+    const labOut = join(home, 'lab.e2e');
+    const reg = JSON.parse((await ok(['user', 'register', '--dir', net.dir, '--org', ORG, '--name', 'lab.e2e', '--role', 'laboratory', '--json'])).out) as {
+      secret: string;
+      apiUrl: string;
+    };
+    await ok(['user', 'request', '--name', 'lab.e2e', '--out', labOut, '--submit', reg.apiUrl, '--secret', reg.secret, '--ca', rootCa]);
+    await ok(['user', 'enrol', '--dir', net.dir, '--org', ORG, '--pending']);
+    await ok(['user', 'collect', '--out', labOut, '--secret', reg.secret]);
+    // The sensor through the SDK (the REST routes): its key is made on the device's side.
+    const admin = new EnrolmentAdmin(client(ORG, 'admin1'));
+    const at = { url, caPem };
+    const dev = await admin.register({ name: 'sensor.e2e', role: 'device' });
+    assert.equal(dev.role, 'device');
+    const k = await createEnrolmentRequest('sensor.e2e');
+    await requestEnrolment(at, { secret: dev.secret, csrPem: k.csrPem });
+    assert.ok((await admin.issuePending(ca(ORG))).issued.some((i) => i.name === 'sensor.e2e'));
+    const got = await collectEnrolment(at, { id: dev.id, secret: dev.secret, keyPem: k.keyPem });
+    const listed = (await admin.identities(ORG)).identities;
+    admin.client.close();
+    for (const [name, role, certPem, keyPem] of [
+      ['lab.e2e', 'laboratory', readFileSync(join(labOut, 'cert.pem'), 'utf8'), readFileSync(join(labOut, 'key.pem'), 'utf8')],
+      ['sensor.e2e', 'device', got.certPem!, k.keyPem],
+    ] as const) {
+      assert.equal(listed.find((i) => i.name === name)?.role, role, JSON.stringify(listed.map((i) => [i.name, i.role])));
+      // Its requests are signed like any client's, and accepted at every node.
+      for (const node of net.orgs) {
+        const c = asUser(certPem, keyPem, node);
+        assert.deepEqual(Object.values(await c.whoami()).slice(0, 3), [ORG, name, role]);
+        c.close();
+      }
+      // Neither may see whom a clinician cares for: the endorsing peer's ACL answers 403.
+      const c = asUser(certPem, keyPem);
+      await assert.rejects(c.evaluate('health', 'myPatients', ['{}']), refused(403, 'FORBIDDEN'));
+      c.close();
+    }
+  });
+
   it('the open routes are rate-limited per address', async () => {
     const at = { url, caPem };
     let limited = 0;

@@ -43,6 +43,8 @@ describe('policy parser', () => {
     assert.deepEqual(parsePolicy("  and ( 'A.doctor' ,\n\t'B-2_x.client' )  "), and(signedBy('A', 'doctor'), signedBy('B-2_x', 'client')));
     assert.deepEqual(parsePolicy("outof(1, 'A.nurse')"), outOf(1, signedBy('A', 'nurse')));
     for (const role of PRINCIPAL_ROLES) assert.deepEqual(parsePolicy(`'Org.${role}'`), signedBy('Org', role));
+    // The least-privilege roles of decision 1253 are principals like any other.
+    assert.deepEqual(parsePolicy("OR('Hospital1.device', 'Hospital1.laboratory')"), or(signedBy('Hospital1', 'device'), signedBy('Hospital1', 'laboratory')));
   });
 
   it('formats canonically and round-trips', () => {
@@ -159,6 +161,10 @@ describe('policy evaluation', () => {
     ["AND('Hosp1.peer', OutOf(2, 'Hosp2.peer', 'Hosp3.peer', 'Hosp4.peer'))", [p('Hosp1', 'peer'), p('Hosp4', 'peer'), p('Hosp1', 'peer')], false],
     ["OR(AND('A.doctor', 'A.supervisor'), 'A.admin')", [p('A', 'doctor'), p('A', 'nurse')], false],
     ["OR(AND('A.doctor', 'A.supervisor'), 'A.admin')", [p('A', 'supervisor'), p('A', 'doctor')], true],
+    // A device and a laboratory are clients (not nodes), and match only their own role.
+    ["'A.client'", [p('A', 'device')], true],
+    ["'A.device'", [p('A', 'laboratory')], false],
+    ["'A.laboratory'", [p('A', 'laboratory')], true],
   ];
   for (const [text, signers, expected] of table) {
     it(`${text} with [${signers.map((s) => `${s.org}.${s.role}`).join(', ')}] → ${expected}`, () => {

@@ -2,7 +2,11 @@
 // idea): exactly one OU, equal to one of ROLES. 'member' and 'client' are never issued: they
 // exist only as policy principals that match groups of roles (see principalMatches).
 
-export type Role = 'member' | 'admin' | 'client' | 'peer' | 'orderer' | 'doctor' | 'nurse' | 'patient' | 'researcher' | 'insurer' | 'supervisor';
+// 'laboratory' (a hospital's lab) and 'device' (a sensor) are least-privilege client roles
+// (decision 1253): the health contract lets them write results/observations for their own
+// hospital's patients and little else.
+export type Role =
+  'member' | 'admin' | 'client' | 'peer' | 'orderer' | 'doctor' | 'nurse' | 'patient' | 'researcher' | 'insurer' | 'laboratory' | 'supervisor' | 'device';
 
 /** Every role a policy principal may name. */
 export const PRINCIPAL_ROLES: readonly Role[] = Object.freeze([
@@ -16,7 +20,9 @@ export const PRINCIPAL_ROLES: readonly Role[] = Object.freeze([
   'patient',
   'researcher',
   'insurer',
+  'laboratory',
   'supervisor',
+  'device',
 ] as const);
 
 /** The roles a CA can put into a certificate. */

@@ -8,7 +8,7 @@ export const ENROLMENT_SECRET_HEADER = 'x-medledger-enrolment-secret';
 export const ENROLMENT_REQUEST_BODY_BYTES_MAX = 32 * 1024;
 
 const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, "a letter or digit, then up to 63 letters, digits, '.', '_', '@', '-'");
-const RegistrableRole = z.enum(['admin', 'doctor', 'nurse', 'patient', 'researcher', 'insurer', 'supervisor']);
+const RegistrableRole = z.enum(['admin', 'doctor', 'nurse', 'patient', 'researcher', 'insurer', 'laboratory', 'supervisor', 'device']);
 const Pseudonym = z.string().regex(/^[0-9a-f]{32,64}$/, '32-64 lowercase hex');
 const Id = z.string().regex(/^[0-9a-f]{32}$/, '32 lowercase hex');
 const Secret = z.string().min(1).max(200);

@@ -152,6 +152,24 @@ describe('medledger user', () => {
     d.close();
   });
 
+  it('a sensor and a lab enrol from requests as device and laboratory; `user list` shows them (decision 1253)', async () => {
+    for (const [name, role] of [
+      ['sensor.ward3', 'device'],
+      ['lab.central', 'laboratory'],
+    ] as const) {
+      await ok(['user', 'request', '--name', name, '--out', join(home, name)]);
+      const r = await ok(['user', 'enrol', '--dir', net.dir, '--org', 'Hospital2', '--request', join(home, name, 'request.pem'), '--role', role, '--json']);
+      const cert = readFileSync((JSON.parse(r.out) as { cert: string }).cert, 'utf8');
+      const c = clientAt(0, cert, readFileSync(join(home, name, 'key.pem'), 'utf8'));
+      const me = await c.whoami();
+      assert.deepEqual([me.org, me.id, me.role], ['Hospital2', name, role]);
+      c.close();
+    }
+    const list = await ok(['user', 'list', '--dir', net.dir, '--org', 'Hospital2']);
+    assert.match(list.out, /sensor\.ward3\s+device\s/);
+    assert.match(list.out, /lab\.central\s+laboratory\s/);
+  });
+
   it('bad input: one clear line, no stack', async () => {
     const r1 = await runCli(['user', 'revoke', '--dir', net.dir, '--org', 'Hospital2']);
     assert.equal(r1.code, 2);

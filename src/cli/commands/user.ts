@@ -120,7 +120,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--dir <dir>', `consortium directory (default ${DEFAULT_CONSORTIUM_DIR})`)
     .option('--org <hospital>', 'the hospital')
     .requiredOption('--name <name>', 'the name they will ask with (a patient: their login name; the chain sees only their pseudonym)')
-    .requiredOption('--role <role>', 'admin, doctor, nurse, patient, researcher, insurer or supervisor')
+    .requiredOption('--role <role>', 'admin, doctor, nurse, patient, researcher, insurer, laboratory, supervisor or device (a sensor)')
     .option('--json', 'print the result as JSON')
     .action(async (flags: { dir?: string; org?: string; name: string; role: string; json?: boolean }) => {
       const out = makeOutput(flags.json ?? false);
@@ -128,7 +128,7 @@ export function register(program: Command, ctx: CommandContext): void {
       const org = orgOf(flags.org, dir);
       if (!isValidIdentityName(flags.name)) throw new CliError(`--name ${flags.name.slice(0, 80)}: not a valid user name`, 2);
       if (!isIssuableRole(flags.role) || flags.role === 'peer' || flags.role === 'orderer')
-        throw new CliError(`--role ${flags.role.slice(0, 40)}: one of admin, doctor, nurse, patient, researcher, insurer, supervisor`, 2);
+        throw new CliError(`--role ${flags.role.slice(0, 40)}: one of admin, doctor, nurse, patient, researcher, insurer, laboratory, supervisor, device`, 2);
       // A patient's pseudonym is derived here, where the hospital's key is (decision 0906).
       let pseudonym: string | undefined;
       if (flags.role === 'patient') {

@@ -169,7 +169,16 @@ export function decideRecordAccess(
   action: Action,
   purpose: Purpose,
   reason: string | null,
-  target: { recordId: string; patient: string; custodian: string; category: string; sensitivity: Sensitivity; isNew: boolean; exists: boolean },
+  target: {
+    recordId: string;
+    patient: string;
+    custodian: string;
+    category: string;
+    sensitivity: Sensitivity;
+    isNew: boolean;
+    exists: boolean;
+    author?: string;
+  },
   audit: { op?: AuditOp; version?: number | null; notes?: readonly string[] },
 ): { decision: Decision; auditId: string; session: Record<string, unknown> | null } {
   const facts = tx.recordFacts(requester, action, purpose, reason, target);
@@ -210,6 +219,7 @@ export function recordTarget(r: RecordEntry, sensitivity?: Sensitivity) {
     sensitivity: sensitivity ?? r.sensitivity,
     isNew: false,
     exists: true,
+    author: r.author,
   };
 }
 

@@ -18,7 +18,8 @@
 // Each area's functions live in their own file (fn-*.ts); the helpers they share in
 // contract-support.ts. This file is the one registry: the order here is the order of the
 // functions in the contract.
-import type { Contract } from '../runtime.ts';
+import type { Contract, ContractFunction } from '../runtime.ts';
+import { ROLES } from '../../identity/roles.ts';
 import { HEALTH_CONTRACT } from './contract-support.ts';
 import { enrolmentFunctions } from './fn-enrolment.ts';
 import { careFunctions } from './fn-care.ts';
@@ -34,10 +35,38 @@ import { auditFunctions } from './fn-audit.ts';
 
 export { HEALTH_CONTRACT } from './contract-support.ts';
 
+/**
+ * The only functions a laboratory or a device may call (decision 1253); the rule engine then
+ * narrows each call further. Everything else — consents, care, applications, datasets,
+ * statistics, audit, enrolment — is refused to them by the endorsing peers' ACL (403 FORBIDDEN).
+ * `config` and `nodeKey` are public configuration (no health data) a client needs to write.
+ */
+export const RESTRICTED_ROLE_FUNCTIONS: Readonly<Record<'laboratory' | 'device', readonly string[]>> = {
+  laboratory: ['createRecord', 'updateRecord', 'access', 'getRecord', 'listPatientRecords', 'recordVersions', 'config', 'nodeKey'],
+  device: ['createRecord', 'config', 'nodeKey'],
+};
+
+/** Every function open to all roles gets an explicit list without the restricted roles it does not grant. */
+function restrictRoles(functions: Readonly<Record<string, ContractFunction>>): Readonly<Record<string, ContractFunction>> {
+  const restricted = Object.keys(RESTRICTED_ROLE_FUNCTIONS) as Array<keyof typeof RESTRICTED_ROLE_FUNCTIONS>;
+  const out: Record<string, ContractFunction> = {};
+  for (const [name, def] of Object.entries(functions)) {
+    if (def.roles) {
+      out[name] = def;
+      continue;
+    }
+    const roles = ROLES.filter(
+      (role) => !(restricted as readonly string[]).includes(role) || RESTRICTED_ROLE_FUNCTIONS[role as 'laboratory' | 'device'].includes(name),
+    );
+    out[name] = { ...def, roles };
+  }
+  return out;
+}
+
 export const healthContract: Contract = {
   name: HEALTH_CONTRACT,
   version: '1.0',
-  functions: {
+  functions: restrictRoles({
     ...enrolmentFunctions,
     ...careFunctions,
     ...recordFunctions,
@@ -49,5 +78,5 @@ export const healthContract: Contract = {
     ...datasetFunctions,
     ...datasetLifecycleFunctions,
     ...auditFunctions,
-  },
+  }),
 };

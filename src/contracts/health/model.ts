@@ -52,8 +52,17 @@ export type Purpose = (typeof PURPOSES)[number];
 /** Purposes that open break-the-glass for a doctor who states a reason. */
 export const EMERGENCY_PURPOSES: readonly Purpose[] = ['ETREAT', 'BTG'];
 
-export const USER_ROLES = ['doctor', 'nurse', 'patient', 'researcher', 'insurer', 'supervisor', 'admin', 'peer'] as const;
+export const USER_ROLES = ['doctor', 'nurse', 'patient', 'researcher', 'insurer', 'laboratory', 'supervisor', 'admin', 'peer', 'device'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
+/**
+ * Roles a consent may name. Not 'laboratory' or 'device': their access is fixed by their own
+ * rules (decision 1253) and a consent never widens it, so a consent naming them would mislead.
+ */
+export const GRANTEE_ROLES = ['doctor', 'nurse', 'patient', 'researcher', 'insurer', 'supervisor', 'admin', 'peer'] as const;
+/** Record categories (FHIR resource types) a hospital's laboratory writes: its results. */
+export const LAB_CATEGORIES: readonly string[] = ['Observation', 'DiagnosticReport', 'Specimen'];
+/** Record categories a device (a sensor) appends: observations only. */
+export const DEVICE_CATEGORIES: readonly string[] = ['Observation'];
 
 // ---- identifiers ----------------------------------------------------------------------------
 
@@ -195,7 +204,7 @@ export type Period = z.infer<typeof periodSchema>;
 export const granteeSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('user'), user: userSchema }),
   z.strictObject({ kind: z.literal('org'), org: orgSchema }),
-  z.strictObject({ kind: z.literal('role'), role: z.enum(USER_ROLES), org: orgSchema.optional() }),
+  z.strictObject({ kind: z.literal('role'), role: z.enum(GRANTEE_ROLES), org: orgSchema.optional() }),
 ]);
 export type Grantee = z.infer<typeof granteeSchema>;
 

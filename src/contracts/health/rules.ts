@@ -19,7 +19,18 @@
 // audited but leaves the session alone (decision 0901). A patient acting on their own data is the
 // BMRS "user", not a service provider: no session is kept for them.
 import { bmrsDrive, type BmrsRun, type BmrsState } from './bmrs.ts';
-import { EMERGENCY_PURPOSES, sensitivityRank, type Action, type Application, type Consent, type Grantee, type Purpose, type Sensitivity } from './model.ts';
+import {
+  DEVICE_CATEGORIES,
+  EMERGENCY_PURPOSES,
+  LAB_CATEGORIES,
+  sensitivityRank,
+  type Action,
+  type Application,
+  type Consent,
+  type Grantee,
+  type Purpose,
+  type Sensitivity,
+} from './model.ts';
 
 export interface Requester {
   readonly org: string;
@@ -54,6 +65,8 @@ export type Subject =
       readonly sensitivity: Sensitivity;
       /** True for a record being created (consents scoped to record ids cannot name it yet). */
       readonly isNew: boolean;
+      /** Who wrote the current version ('<org>/<id>'); '' or absent for a record being created. */
+      readonly author?: string;
     }
   | { readonly kind: 'dataset'; readonly datasetId: string; readonly exists: boolean; readonly ownerOrg: string };
 
@@ -83,6 +96,9 @@ export type Basis =
   | { readonly rule: 'own-record' }
   | { readonly rule: 'care-relation' }
   | { readonly rule: 'supervisor-own-hospital' }
+  | { readonly rule: 'lab-result' }
+  | { readonly rule: 'lab-own-result' }
+  | { readonly rule: 'device-observation' }
   | { readonly rule: 'consent'; readonly consentId: string }
   | { readonly rule: 'application'; readonly applicationId: string }
   | { readonly rule: 'break-the-glass' };
@@ -104,6 +120,10 @@ export const CARE_PURPOSES: readonly Purpose[] = ['TREAT', 'ETREAT'];
 export const SUPERVISOR_ACTIONS: readonly Action[] = ['read'];
 export const SUPERVISOR_PURPOSES: readonly Purpose[] = ['TREAT', 'ETREAT', 'HOPERAT'];
 export const PATIENT_ACTIONS: readonly Action[] = ['read', 'share'];
+/** A laboratory adds and corrects results, and reads back what it wrote (decision 1253). */
+export const LAB_ACTIONS: readonly Action[] = ['read', 'write'];
+export const LAB_PURPOSES: readonly Purpose[] = ['TREAT'];
+export const DEVICE_PURPOSES: readonly Purpose[] = ['TREAT'];
 /** Role rules stop below this level for reads/shares: restricted needs explicit consent or BTG. */
 export const ROLE_RULE_CEILING: Sensitivity = 'sensitive';
 
@@ -168,6 +188,10 @@ export function evaluateRules(f: AccessFacts): { basis: Basis | null; reasons: s
   const r = f.requester;
   const s = f.subject;
   const reasons: string[] = [];
+  // Laboratories and devices have exactly their own rule (decision 1253): no consent, application
+  // or break-the-glass widens it, so they return here whatever it says.
+  if (r.role === 'laboratory') return laboratoryRule(f);
+  if (r.role === 'device') return deviceRule(f);
   if (s.kind === 'record') {
     if (r.role === 'patient') {
       if (r.pseudonym !== null && r.pseudonym === s.patient) {
@@ -220,6 +244,46 @@ export function evaluateRules(f: AccessFacts): { basis: Basis | null; reasons: s
     else return { basis: { rule: 'break-the-glass' }, reasons: [] };
   }
   return { basis: null, reasons };
+}
+
+/**
+ * A hospital's laboratory: adds results (LAB_CATEGORIES) for patients registered with its own
+ * hospital — the order that asked for them lives in the hospital's own systems, the chain checks
+ * the patient is the hospital's — and reads or corrects only the current version it wrote.
+ * Never datasets, never another writer's record, never a share.
+ */
+function laboratoryRule(f: AccessFacts): { basis: Basis | null; reasons: string[] } {
+  const r = f.requester;
+  const s = f.subject;
+  const deny = (why: string) => ({ basis: null, reasons: [`laboratory: ${why}`] });
+  if (s.kind !== 'record') return deny('laboratories write and read results, not datasets');
+  if (!LAB_ACTIONS.includes(f.action)) return deny(`may ${LAB_ACTIONS.join(' and ')} results, not ${f.action}`);
+  if (!LAB_PURPOSES.includes(f.purpose)) return deny(`covers purpose ${LAB_PURPOSES.join(', ')}, not ${f.purpose}`);
+  if (s.isNew) {
+    if (!LAB_CATEGORIES.includes(s.category)) return deny(`adds results (${LAB_CATEGORIES.join(', ')}), not ${s.category}`);
+    if (s.patientOrg !== r.org) return deny(`the patient is not registered with ${r.org}`);
+    return { basis: { rule: 'lab-result' }, reasons: [] };
+  }
+  if (s.author !== `${r.org}/${r.id}` || s.custodian !== r.org) return deny('reads and corrects only the results it wrote');
+  return { basis: { rule: 'lab-own-result' }, reasons: [] };
+}
+
+/**
+ * A device (a sensor): appends observations (DEVICE_CATEGORIES) for patients registered with its
+ * own hospital; it reads, changes, shares nothing.
+ */
+function deviceRule(f: AccessFacts): { basis: Basis | null; reasons: string[] } {
+  const r = f.requester;
+  const s = f.subject;
+  const deny = (why: string) => ({ basis: null, reasons: [`device: ${why}`] });
+  if (s.kind !== 'record' || !s.isNew || f.action !== 'write')
+    return deny(
+      `a device only appends new observations; it may not ${s.kind === 'record' && !s.isNew && f.action === 'write' ? 'change a record' : f.action} anything`,
+    );
+  if (!DEVICE_CATEGORIES.includes(s.category)) return deny(`appends ${DEVICE_CATEGORIES.join(', ')} records, not ${s.category}`);
+  if (!DEVICE_PURPOSES.includes(f.purpose)) return deny(`covers purpose ${DEVICE_PURPOSES.join(', ')}, not ${f.purpose}`);
+  if (s.patientOrg !== r.org) return deny(`the patient is not registered with ${r.org}`);
+  return { basis: { rule: 'device-observation' }, reasons: [] };
 }
 
 /**

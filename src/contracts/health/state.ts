@@ -293,7 +293,16 @@ export class HealthTx {
     action: Action,
     purpose: Purpose,
     reason: string | null,
-    target: { recordId: string; patient: string; custodian: string; category: string; sensitivity: Sensitivity; isNew: boolean; exists: boolean },
+    target: {
+      recordId: string;
+      patient: string;
+      custodian: string;
+      category: string;
+      sensitivity: Sensitivity;
+      isNew: boolean;
+      exists: boolean;
+      author?: string;
+    },
   ): AccessFacts {
     const ref = `${requester.org}/${requester.id}`;
     const req: Requester = { ...requester, pseudonym: this.pseudonymOfActor(requester) };

@@ -51,7 +51,8 @@ export const PAGES: readonly PageSpec[] = [
     path: '/market',
     label: 'Data market',
     description: 'The catalogue of datasets; apply for access; owners approve or deny; the state of every application',
-    roles: 'all',
+    // Everyone but a laboratory: the contract refuses it every dataset function (decision 1253).
+    roles: ['doctor', 'nurse', 'patient', 'researcher', 'insurer', 'supervisor', 'admin'],
     component: MarketPage,
   },
   {

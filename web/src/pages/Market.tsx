@@ -40,7 +40,8 @@ import type { DatasetDownloadResult, DatasetFilters } from '../../../src/sdk/hea
 const DATASET_PAGES_MAX = 20;
 const DAY_MS = 86_400_000;
 const DATASET_BYTES_MAX = 8 * 1024 * 1024;
-const APPLICANT_ROLES = ['researcher', 'insurer', 'laboratory', 'doctor', 'nurse', 'supervisor'];
+// Not 'laboratory' or 'device': the contract refuses them every dataset function (decision 1253).
+const APPLICANT_ROLES = ['researcher', 'insurer', 'doctor', 'nurse', 'supervisor'];
 const STAFF = ['admin', 'supervisor'];
 const RESEARCH_PURPOSES = ['HRESCH', 'CLINTRCH', 'PUBHLTH', 'HOPERAT', 'HPAYMT', 'COVERAGE', 'TREAT'];
 

@@ -25,7 +25,8 @@ import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
 import { TableScroll } from '../components/TableScroll.tsx';
 
-const REGISTRABLE_ROLES = ['doctor', 'nurse', 'patient', 'researcher', 'insurer', 'supervisor', 'admin'] as const;
+// 'laboratory' and 'device' (a sensor) are least-privilege roles (decision 1253).
+const REGISTRABLE_ROLES = ['doctor', 'nurse', 'patient', 'researcher', 'insurer', 'laboratory', 'device', 'supervisor', 'admin'] as const;
 const KEY_FILE_BYTES_MAX = 1024;
 
 function parsed<T>(

@@ -143,6 +143,17 @@ export function peopleTests(tb: () => ConsoleTestbed): void {
       assert.equal(onNode?.id, expected, 'the node registered the pseudonym, not the name');
     });
 
+    it('offers the laboratory and device roles and registers a sensor as a device (decision 1253)', async () => {
+      const admin = await openPeople(tb());
+      await admin.getByRole('textbox', { name: 'Name', exact: true }).fill('sensor7');
+      await admin.getByRole('textbox', { name: 'Role' }).click();
+      await admin.getByRole('option', { name: 'laboratory' }).waitFor();
+      await admin.getByRole('option', { name: 'device' }).click();
+      await admin.getByRole('button', { name: 'Register', exact: true }).click();
+      await waitOrExplain(admin, admin.getByTestId('registration-result'));
+      assert.equal((await identity(tb(), 'sensor7'))?.role, 'device');
+    });
+
     it('a doctor has no People page and the node refuses them; a supervisor sees the lists without actions; a wrong secret is refused', async () => {
       const doctor = await tb().signIn(ORG, 'doctor1');
       assert.equal(await doctor.getByRole('link', { name: 'People' }).count(), 0);
