@@ -4,13 +4,15 @@
 // codes, and malformed / oversized input answered with a clear JSON error.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { decode, encode } from '../codec/index.ts';
+import { createEnrolmentRequest, enrolFromRequest } from '../identity/enrolment.ts';
+import { loadConsortium } from '../identity/index.ts';
 import { parsePrivateKey } from '../crypto/index.ts';
 import { demoHospitalData } from '../cli/demo.ts';
 import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../testing/records-network.ts';
@@ -1016,5 +1018,29 @@ describe('bounded prepare (429) and the sweep of abandoned prepared versions', (
     assert.deepEqual({ allowed: read.allowed, v: read.version }, { allowed: true, v: 2 });
     const csv = await sdk(H1, 'doctor1').readRecord({ recordId: 'rest-csv', purpose: 'TREAT', sensitivity: 'normal' });
     assert.equal(Buffer.from(csv.csv ?? []).toString('utf8'), 'patient_id,age,bmi\np1,34,22.5\np2,51,31.0\n');
+  });
+});
+
+describe('a device (a sensor) over REST (decision 1253)', () => {
+  it('its signed request appends an observation for its hospital’s patient; reading anything is refused 403 FORBIDDEN', async () => {
+    // The sensor makes its key; Hospital1's CA issues it a device certificate from the request.
+    const req = await createEnrolmentRequest('sensor1');
+    const issued = await enrolFromRequest(loadConsortium(join(net.dir, 'crypto')).orgCas.get(H1)!, req.csrPem, { role: 'device' });
+    const dir = join(net.dir, 'crypto', H1, 'sensor1');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'cert.pem'), issued.certPem);
+    writeFileSync(join(dir, 'key.pem'), req.keyPem);
+    const device = sdk(H1, 'sensor1');
+    const created = await device.createRecord({ recordId: 'sensor-hr-1', patient: PP, input: { kind: 'fhir', resource: observation('hr', 72) } });
+    assert.equal(created['allowed'], true, JSON.stringify(created));
+    // The patient's doctor reads it like any record.
+    assert.equal((await sdk(H1, 'doctor1').readRecord({ recordId: 'sensor-hr-1', purpose: 'TREAT' })).allowed, true);
+    await sdkRefuses(device.readRecord({ recordId: 'sensor-hr-1', purpose: 'TREAT' }), 403, 'FORBIDDEN');
+    const report = await device.createRecord({
+      recordId: 'sensor-report',
+      patient: PP,
+      input: { kind: 'fhir', resource: { resourceType: 'DiagnosticReport', id: 'dr', status: 'final', code: { text: 'x' } } },
+    });
+    assert.equal(report['allowed'], false);
   });
 });

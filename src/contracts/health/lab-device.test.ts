@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { healthContract, RESTRICTED_ROLE_FUNCTIONS } from './contract.ts';
 import { granteeSchema } from './model.ts';
+import { decide, type AccessFacts } from './rules.ts';
 import { DAY_MS, partFor, pseudonymFor, TestChain } from './testkit.ts';
 
 type Verdict = { allowed: boolean; reasons: string[]; basis: { rule: string } | null; record?: { parts: unknown[] } };
@@ -148,5 +149,50 @@ describe('health contract: laboratory and device roles (decision 1253)', () => {
       assert.equal(c.try(healthContract.functions[fn]!.kind, LAB1, fn, {}).status, 403, fn);
     // Everyone else keeps every function they had.
     assert.equal(healthContract.functions['myPatients']!.roles?.includes('doctor'), true);
+  });
+
+  it('the rule engine alone (behind the ACL) refuses a device every read, share and update', () => {
+    const facts = (action: 'read' | 'write' | 'share', isNew: boolean): AccessFacts => ({
+      nowMs: T0,
+      requester: { org: 'H1', id: 'sensor1', role: 'device', pseudonym: null },
+      action,
+      purpose: 'TREAT',
+      reason: null,
+      subject: {
+        kind: 'record',
+        recordId: 'x',
+        exists: true,
+        patient: PP,
+        patientOrg: 'H1',
+        custodian: 'H1',
+        category: 'Observation',
+        sensitivity: 'normal',
+        isNew,
+        author: 'H1/sensor1',
+      },
+      care: { startedByPatient: true },
+      consents: [],
+      applications: [],
+      session: 0,
+    });
+    assert.equal(decide(facts('write', true)).decision, 'allow');
+    for (const [action, isNew] of [
+      ['read', false],
+      ['share', false],
+      ['write', false],
+      ['read', true],
+    ] as const) {
+      const d = decide(facts(action, isNew));
+      assert.equal(d.decision, 'deny', `${action} new=${isNew}`);
+      assert.match(d.reasons.join(';'), /^device: a device only appends new observations/);
+    }
+    const dataset = decide({ ...facts('read', false), subject: { kind: 'dataset', datasetId: 'd', exists: true, ownerOrg: 'H1' } });
+    assert.equal(dataset.decision, 'deny');
+    const labDataset = decide({
+      ...facts('read', false),
+      requester: { org: 'H1', id: 'lab1', role: 'laboratory', pseudonym: null },
+      subject: { kind: 'dataset', datasetId: 'd', exists: true, ownerOrg: 'H1' },
+    });
+    assert.match(labDataset.reasons.join(';'), /laboratory: laboratories write and read results, not datasets/);
   });
 });
