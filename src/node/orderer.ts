@@ -53,9 +53,8 @@ import {
   type NodeId,
   type Proposal,
 } from '../consensus/engine.ts';
-import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes, rateClientId, rateSignedBytes, type RatingAuthority } from '../consensus/gpbft/config.ts';
-import { parseCertificate } from '../crypto/x509.ts';
-import { verify as verifySignature } from '../crypto/index.ts';
+import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes, rateClientId, type RatingAuthority } from '../consensus/gpbft/config.ts';
+import { gpbftRatingAuthority, RATING_NONCE_WINDOW_MS } from './gpbft-rating.ts';
 import type { Signer } from '../crypto/index.ts';
 import { SeededRng } from '../consensus/rng.ts';
 import { Msp } from '../identity/index.ts';
@@ -130,8 +129,7 @@ export interface ControlRequester {
   /** The requester's certificate (a rating carries it for every member to check). */
   readonly certPem?: string;
 }
-/** How far a rating's nonce (the admin's clock, ms) may be from a member's clock when it votes: as a signed API request. */
-export const RATING_NONCE_WINDOW_MS = 5 * 60_000;
+
 export type ControlResult =
   | { readonly accepted: true; readonly nodeId: string; readonly clientId: string; readonly seq: number }
   | {
@@ -485,41 +483,9 @@ export class Orderer {
     return { accepted: true, nodeId, clientId, seq };
   }
 
-  /**
-   * gpbft's rating check (decision 1281), given to the engine. `authentic` (every node, when a
-   * decided rating is applied) reads only the entry: the certificate names the organisation, the
-   * admin and the admin role, and the signature verifies with its key — no clock, no MSP, so every
-   * node applies alike. `authorised` (before voting) adds the MSP of the config in force now: chain
-   * to the organisation's CA, validity, revocation; the organisation is a member, the rated orderer
-   * is another organisation's, and the nonce is within RATING_NONCE_WINDOW_MS of this clock.
-   */
+  /** gpbft's rating check (decision 1281) against this orderer's MSP and config in force, given to the engine. */
   private ratingAuthority(): RatingAuthority {
-    const decoder = new TextDecoder('utf-8', { fatal: true });
-    return {
-      authentic: (op) => {
-        try {
-          const cert = parseCertificate(decoder.decode(op.by.cert));
-          if (cert.subject.organization !== op.by.org || cert.subject.commonName !== op.by.admin || !cert.subject.organizationalUnits.includes('admin'))
-            return false;
-          return verifySignature(cert.publicKey, rateSignedBytes({ id: op.id, rating: op.rating, nonce: op.by.nonce }), op.by.signature);
-        } catch {
-          return false;
-        }
-      },
-      authorised: (op) => {
-        const now = this.clock();
-        if (Math.abs(op.by.nonce - now) > RATING_NONCE_WINDOW_MS) return false;
-        try {
-          const who = this.ctx.msp.validate(decoder.decode(op.by.cert), now);
-          if (who.org !== op.by.org || who.id !== op.by.admin || who.role !== 'admin') return false;
-        } catch {
-          return false;
-        }
-        if (!this.currentConfig.orgs.some((o) => o.org === op.by.org)) return false;
-        const rated = this.currentConfig.orderers.find((o) => o.id === op.id);
-        return rated !== undefined && rated.org !== op.by.org;
-      },
-    };
+    return gpbftRatingAuthority({ config: () => this.currentConfig, msp: () => this.ctx.msp, clock: () => this.clock() });
   }
 
   /** What this orderer knows of a txId: committed on its node, in a recent block, pending; or null. */
