@@ -3,8 +3,9 @@
 // the threshold removes another hospital (paper 002 §2.2.2 step 4); a hospital's admin has its
 // own node send the signed quit request and it leaves; the refusals name their code (not an
 // admin, rating one's own node, an unknown or removed node, another hospital's leave, an
-// unsigned request, a rating whose own signature is wrong — decision 1281). Both operations are stored as CONSENSUS_CONTROL and the members' ledgers
-// verify end to end.
+// unsigned request, a rating whose own signature is wrong — decision 1281). Both operations are
+// stored as CONSENSUS_CONTROL and the members' ledgers verify end to end. The rating decided here
+// carries Hospital1's admin certificate and signature, which every member checked (decision 1281).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';

@@ -400,7 +400,13 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private reforwardPending(): void {
     if (!this.isMember || this.viewTarget !== 0) return;
     const batch: Proposal[] = [];
-    for (const p of this.pending.values()) {
+    for (const [key, p] of this.pending) {
+      // A rating no longer acceptable (its nonce went stale, its admin was revoked) is given up:
+      // kept, it would hold this node's view timer forever (decision 1281).
+      if (!this.ratingAcceptable(p)) {
+        this.pending.delete(key);
+        continue;
+      }
       if (batch.length >= REFORWARD_MAX) break;
       if (!this.dedup.isDecided(p)) batch.push(p);
     }

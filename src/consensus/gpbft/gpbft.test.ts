@@ -537,6 +537,23 @@ describe('gpbft ratings carry their evidence (decision 1281)', () => {
     }
   });
 
+  it('a pending rating that stops being authorised (stale nonce, revoked admin) is given up, not held against the view timer', () => {
+    let allowed = true;
+    const stand = { authentic: () => true, authorised: () => allowed };
+    const c = new Cluster({ ...baseOptions, ratingAuthority: stand });
+    const { primaries } = c.engines.get('h1')!.configuration();
+    const member = ids.find((id) => !primaries.includes(id))!;
+    const p = rating('h5', 'h2', 10);
+    assert.ok(c.engines.get(member)!.propose(p).accepted); // queued; nothing delivered yet
+    allowed = false; // e.g. five minutes went by
+    c.tick(100);
+    assert.ok(!c.sent.some((m) => m.from === member && m.message.type === 'gpbft/view-change'), 'no view change over a dead rating');
+    for (const id of ids) assert.ok(!decided(c, id, p));
+    c.propose(member, tx(1));
+    c.settle(1);
+    for (const id of ids) assert.equal(c.engines.get(id)!.status().epoch, 0);
+  });
+
   it('applying a decided block ignores a rating without valid evidence, the same way on every node', () => {
     // Beyond the fault bound (every primary signs): the bundle is valid, the rating is not.
     const deliver = (proposals: Proposal[]): GpbftEngine => {
