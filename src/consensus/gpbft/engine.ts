@@ -534,7 +534,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   /**
    * A member prepares a batch holding membership entries only when each is exactly its own next
    * step (so only an orderer-set change the ledgers of correct members have in force is ordered);
-   * at most one per batch. Other proposals pass.
+   * at most one per batch; and no rating it does not accept (ratingAcceptable, decision 1281).
+   * Other proposals pass.
    */
   private membershipAcceptable(proposals: readonly Proposal[]): boolean {
     let seen = false;
