@@ -17,6 +17,8 @@ import { encodeConfig } from '../ledger/config.ts';
 import { configUpdatePolicyText } from '../ledger/config-update.ts';
 import { type Logger } from '../log/log.ts';
 import type { NodeServices } from '../node/services.ts';
+import type { ControlRequest } from '../node/orderer.ts';
+import { fromBase64 } from '../codec/index.ts';
 import { registerConsole, type ConsoleOptions } from './console.ts';
 import { LabJobs } from './lab-jobs.ts';
 import { registerLabRoutes } from './lab-routes.ts';
@@ -151,7 +153,14 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     // The caller's signed request was verified against this node's MSP (who): that is the admin's signature.
     const me = who(req);
     const request = parseInput(GpbftOpRequest, req.body, 'body');
-    const result = services.gpbftControl(request, { org: me.org, id: me.id, role: me.role });
+    let control: ControlRequest;
+    if (request.op === 'rate') {
+      const signature = fromBase64(request.signature);
+      if (signature === null) throw new ApiError(400, 'BAD_REQUEST', 'signature must be base64');
+      control = { ...request, signature };
+    } else control = request;
+    // A rating carries the admin's certificate: every member checks it, not only this node (decision 1281).
+    const result = services.gpbftControl(control, { org: me.org, id: me.id, role: me.role, certPem: me.certPem });
     if (!result.accepted) {
       const status =
         result.code === 'UNKNOWN_NODE' ? 404 : result.code === 'NOT_GPBFT' || result.code === 'NOT_A_MEMBER' ? 409 : result.code === 'REFUSED' ? 503 : 403;

@@ -3,8 +3,9 @@
 // the threshold removes another hospital (paper 002 §2.2.2 step 4); a hospital's admin has its
 // own node send the signed quit request and it leaves; the refusals name their code (not an
 // admin, rating one's own node, an unknown or removed node, another hospital's leave, an
-// unsigned request). Both operations are stored as CONSENSUS_CONTROL and the members' ledgers
-// verify end to end.
+// unsigned request, a rating whose own signature is wrong — decision 1281). Both operations are
+// stored as CONSENSUS_CONTROL and the members' ledgers verify end to end. The rating decided here
+// carries Hospital1's admin certificate and signature, which every member checked (decision 1281).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -48,6 +49,9 @@ describe('gpbft node update by admins: rating below the threshold, a signed leav
     const unsigned = await refusal(admin1.call('POST', '/v1/admin/gpbft/ops', { op: 'rate', nodeId: 'node.Hospital5', rating: 10 }, false));
     assert.equal(unsigned.status, 401);
     assert.equal((await refusal(admin1.call('POST', '/v1/admin/gpbft/ops', { op: 'rate', nodeId: 'node.Hospital5', rating: 101 }))).status, 400);
+    // A rating carries the admin's own signature over it (decision 1281): a wrong one is refused here, and every member would refuse it.
+    const forged = { op: 'rate', nodeId: 'node.Hospital5', rating: 10, nonce: Date.now(), signature: Buffer.alloc(64, 1).toString('base64') };
+    assert.deepEqual(await refusal(admin1.call('POST', '/v1/admin/gpbft/ops', forged)), { status: 403, code: 'BAD_RATING' });
     assert.equal(membersOf('Hospital1').length, 5, 'nothing was ordered by a refused request');
 
     // --- a rating below the threshold removes Hospital5 ----------------------------------------

@@ -1,7 +1,7 @@
 // Member-list helpers shared by engines whose orderer set changes at runtime (issue 12 item 4):
 // the driver names a target (the orderer set of the config in force, Engine.reconfigure) and the
 // engine moves toward it one member at a time, each step agreed through its own protocol.
-// (PBFT keeps its own copy in pbft/epoch.ts, written first; hashgen uses these — decision 1295.)
+// PBFT (decision 1270), EH-BFT (1290) and hashgen (1295) use these; gpbft has its own node-update rules (1280).
 import type { NodeId } from './engine.ts';
 
 /** Bound on a member list (decoding of an entry, a certificate field or a target). */

@@ -40,7 +40,7 @@
 // decided (decision 0403), so "pending" stays true until then, short of a crash, which empties
 // both. Both sets are bounded.
 import { join } from 'node:path';
-import { bytesEqual, sha256, type Bytes } from '../codec/index.ts';
+import { bytesEqual, sha256, utf8, type Bytes } from '../codec/index.ts';
 import '../consensus/engines.ts';
 import { getEngine } from '../consensus/registry.ts';
 import {
@@ -53,7 +53,8 @@ import {
   type NodeId,
   type Proposal,
 } from '../consensus/engine.ts';
-import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes } from '../consensus/gpbft/config.ts';
+import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes, rateClientId, type RatingAuthority } from '../consensus/gpbft/config.ts';
+import { gpbftRatingAuthority, RATING_NONCE_WINDOW_MS } from './gpbft-rating.ts';
 import type { Signer } from '../crypto/index.ts';
 import { SeededRng } from '../consensus/rng.ts';
 import { Msp } from '../identity/index.ts';
@@ -75,9 +76,11 @@ import { insertedRecordKey } from '../contracts/health/record-insert.ts';
  * each proposal against the health records it inserts (paper 001 enhancement b), so the node hands
  * it the function that reads that record from a transaction's read/write set.
  */
-function engineOptions(config: ConsortiumConfig): { options?: Readonly<Record<string, unknown>> } {
+function engineOptions(config: ConsortiumConfig, ratingAuthority: RatingAuthority): { options?: Readonly<Record<string, unknown>> } {
   const options = config.ordering.options;
   if (config.ordering.engine === 'ehbft') return { options: { ...options, recordKey: insertedRecordKey } };
+  // gpbft: every member checks an admin's rating against its MSP before voting for it (decision 1281).
+  if (config.ordering.engine === 'gpbft') return { options: { ...options, ratingAuthority } };
   return options ? { options } : {};
 }
 
@@ -108,18 +111,30 @@ export type KnownTx =
   | { readonly state: 'pending' };
 
 /** gpbft's node update by an admin (decision 1280): a rating 0–100 of an orderer, or this orderer's hospital leaving. */
-export type ControlRequest = { readonly op: 'rate'; readonly nodeId: string; readonly rating: number } | { readonly op: 'leave' };
+export type ControlRequest =
+  | {
+      readonly op: 'rate';
+      readonly nodeId: string;
+      readonly rating: number;
+      /** The admin's nonce (ms clock) and signature over rateSignedBytes: the evidence every member checks (decision 1281). */
+      readonly nonce: number;
+      readonly signature: Bytes;
+    }
+  | { readonly op: 'leave' };
 /** Who asks (authenticated by the caller against the MSP: the API's signed request). */
 export interface ControlRequester {
   readonly org: string;
   readonly id: string;
   readonly role: string;
+  /** The requester's certificate (a rating carries it for every member to check). */
+  readonly certPem?: string;
 }
+
 export type ControlResult =
   | { readonly accepted: true; readonly nodeId: string; readonly clientId: string; readonly seq: number }
   | {
       readonly accepted: false;
-      readonly code: 'NOT_GPBFT' | 'NOT_A_MEMBER' | 'NOT_ADMIN' | 'FOREIGN_ADMIN' | 'SELF_RATING' | 'UNKNOWN_NODE' | 'REFUSED';
+      readonly code: 'NOT_GPBFT' | 'NOT_A_MEMBER' | 'NOT_ADMIN' | 'FOREIGN_ADMIN' | 'SELF_RATING' | 'UNKNOWN_NODE' | 'BAD_RATING' | 'REFUSED';
       readonly reason: string;
     };
 
@@ -288,7 +303,7 @@ export class Orderer {
         pendingMax: this.genesisConfig.ordering.pendingMax,
       },
       appliedHeight: this.lastHeader.number,
-      ...engineOptions(this.genesisConfig),
+      ...engineOptions(this.genesisConfig, this.ratingAuthority()),
     });
     this.drive();
   }
@@ -434,8 +449,21 @@ export class Orderer {
       if (!rated || !members.includes(nodeId))
         return refuse('UNKNOWN_NODE', `${nodeId} is not a member of the gpbft consortium (members: ${members.join(', ')})`);
       if (rated.org === by.org) return refuse('SELF_RATING', `an admin of ${by.org} cannot rate its own hospital's node ${nodeId}`);
-      clientId = `${CONTROL_CLIENT_PREFIX}rate/${by.org}/${by.id}`;
-      op = { op: 'rate', id: nodeId, rating: request.rating };
+      if (by.certPem === undefined) return refuse('BAD_RATING', "a rating carries its admin's certificate: none was given");
+      clientId = rateClientId(by.org, by.id);
+      const rating = {
+        op: 'rate' as const,
+        id: nodeId,
+        rating: request.rating,
+        by: { org: by.org, admin: by.id, nonce: request.nonce, cert: utf8(by.certPem), signature: request.signature },
+      };
+      const authority = this.ratingAuthority();
+      if (!authority.authentic(rating) || !authority.authorised(rating))
+        return refuse(
+          'BAD_RATING',
+          `the rating's signature does not verify with ${by.org}/${by.id}'s certificate, or its nonce is more than ${RATING_NONCE_WINDOW_MS / 60_000} min from this node's clock (sign {s: 'gpbft-rate', id, rating, nonce} with nonce = now in ms)`,
+        );
+      op = rating;
     } else {
       nodeId = this.id;
       const mine = this.currentConfig.orderers.find((o) => o.id === this.id);
@@ -445,13 +473,19 @@ export class Orderer {
       clientId = `${CONTROL_CLIENT_PREFIX}leave/${this.id}`;
       op = { op: 'leave', id: this.id, signature: this.nodeSigner.sign(leaveSignedBytes(this.id)) };
     }
-    const seq = Math.max(this.clock(), this.lastControlSeq + 1);
-    this.lastControlSeq = seq;
+    // A rating is ordered at its signed nonce (members check it); a leave at this orderer's clock.
+    const seq = request.op === 'rate' ? request.nonce : Math.max(this.clock(), this.lastControlSeq + 1);
+    if (request.op !== 'rate') this.lastControlSeq = seq;
     const result = this.engine.propose({ clientId, seq, data: encodeControl(op) });
     this.drive();
     if (!result.accepted) return refuse(result.reason === 'not-member' ? 'NOT_A_MEMBER' : 'REFUSED', `the engine refused it: ${result.reason}`);
     this.onEvent('control', { op: request.op, nodeId, clientId, seq });
     return { accepted: true, nodeId, clientId, seq };
+  }
+
+  /** gpbft's rating check (decision 1281) against this orderer's MSP and config in force, given to the engine. */
+  private ratingAuthority(): RatingAuthority {
+    return gpbftRatingAuthority({ config: () => this.currentConfig, msp: () => this.ctx.msp, clock: () => this.clock() });
   }
 
   /** What this orderer knows of a txId: committed on its node, in a recent block, pending; or null. */

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { bytesEqual, encode, fromBase64, randomBytes, toBase64, utf8, type Bytes } from '../codec/index.ts';
 import { buildProposal, decodeResponse, decodeTxPayload, encodeEnvelope, encodeSignedProposal, parseTx, proposalHash, TxFormatError } from '../ledger/tx.ts';
 import { signRequest, type RequestSigner } from '../protocol/request-signing.ts';
+import { rateSignedBytes } from '../consensus/gpbft/config.ts';
 import { decodeConfig } from '../ledger/config.ts';
 import type { ConfigState } from '../ledger/config-update.ts';
 import {
@@ -285,8 +286,12 @@ export class MedLedgerClient {
    * gpbft's node update (decision 1280), as an admin, through this client's node's orderer: rate
    * another hospital's orderer (0–100; below the consortium's rating threshold it is removed).
    */
-  async gpbftRate(nodeId: string, rating: number): Promise<GpbftOpResponseT> {
-    return this.check(GpbftOpResponse, await this.call('POST', '/v1/admin/gpbft/ops', { op: 'rate', nodeId, rating }));
+  async gpbftRate(nodeId: string, rating: number, nowMs = Date.now()): Promise<GpbftOpResponseT> {
+    // The admin signs the rating itself (decision 1281): the entry carries this signature and the
+    // certificate, and every member of the consortium checks them before voting for it.
+    const nonce = Math.floor(nowMs);
+    const signature = toBase64(await this.signer.sign(rateSignedBytes({ id: nodeId, rating, nonce })));
+    return this.check(GpbftOpResponse, await this.call('POST', '/v1/admin/gpbft/ops', { op: 'rate', nodeId, rating, nonce, signature }));
   }
 
   /** gpbft: as an admin of this client's node's hospital, ask that node to leave the consortium (its signed quit request). */

@@ -9,6 +9,7 @@
 // switches there: from the next height on, n, f, the quorum, the reputation book and the leader
 // order are those of the new list. Signatures are bound to the epoch of the height they speak
 // about, so no vote of one epoch counts in another.
+import { singleStep } from '../membership.ts';
 import { encode, type Bytes } from '../../codec/index.ts';
 import type { NodeId } from '../engine.ts';
 
@@ -30,44 +31,11 @@ export function epochBound(epochNumber: number, bytes: Bytes): Bytes {
   return epochNumber === 0 ? bytes : encode([EPOCH_DOMAIN, epochNumber, bytes]);
 }
 
-export function sameSet(a: readonly NodeId[], b: readonly NodeId[]): boolean {
-  const s = new Set(a);
-  return a.length === b.length && b.every((m) => s.has(m));
-}
-
-export function sameMembers(a: readonly NodeId[], b: readonly NodeId[]): boolean {
-  return a.length === b.length && a.every((m, i) => m === b[i]);
-}
-
-/**
- * One member at a time toward `target`: first add the first target member missing (appended),
- * else remove the first member not in the target; null when the sets are equal. Adding first
- * keeps the fault tolerance of a replacement; one step keeps the new quorum reachable by the
- * members that decided the membership block.
- */
-export function nextMembershipStep(current: readonly NodeId[], target: readonly NodeId[]): NodeId[] | null {
-  const cur = new Set(current);
-  const add = target.find((m) => !cur.has(m));
-  if (add !== undefined) return [...current, add];
-  const tgt = new Set(target);
-  const remove = current.find((m) => !tgt.has(m));
-  if (remove !== undefined) return current.filter((m) => m !== remove);
-  return null;
-}
+// The member-list rules every engine with runtime membership shares (consensus/membership.ts),
+// under the names this engine's code uses.
+export { sameMemberList as sameMembers, sameMemberSet as sameSet, nextMemberStep as nextMembershipStep } from '../membership.ts';
 
 /** Whether `next` is one step from `current`: one new member appended, or one member removed (order kept, never empty). */
 export function isOneStep(current: readonly NodeId[], next: readonly NodeId[]): boolean {
-  if (next.length === 0 || new Set(next).size !== next.length) return false;
-  if (next.length === current.length + 1) return sameMembers(next.slice(0, -1), current) && !current.includes(next.at(-1)!);
-  if (next.length === current.length - 1) {
-    const removed = current.filter((m) => !next.includes(m));
-    return (
-      removed.length === 1 &&
-      sameMembers(
-        current.filter((m) => m !== removed[0]),
-        next,
-      )
-    );
-  }
-  return false;
+  return singleStep(current, next) !== null;
 }

@@ -179,9 +179,77 @@ export function viewChangeNeed(k: number): number {
 export type ControlOp =
   | { readonly op: 'join'; readonly id: NodeId; readonly lat: number; readonly lon: number; readonly rating: number }
   | { readonly op: 'leave'; readonly id: NodeId; readonly signature: Bytes }
-  | { readonly op: 'rate'; readonly id: NodeId; readonly rating: number }
+  | RateOp
   /** The consortium's configuration no longer lists the orderer (a config update): Engine.reconfigure's step. */
   | { readonly op: 'remove'; readonly id: NodeId };
+
+/**
+ * Who rated, and the proof (decision 1281): an admin of organisation `org` with common name
+ * `admin` signed rateSignedBytes(id, rating, nonce) with the key of `cert` (PEM, UTF-8).
+ * The entry is ordered as (rateClientId(org, admin), seq = nonce), so the engine's decided-request
+ * window (a pure function of the chain, bounded) refuses a replay of the same signed rating.
+ */
+export interface RatingAuth {
+  readonly org: string;
+  readonly admin: string;
+  readonly nonce: number;
+  readonly cert: Bytes;
+  readonly signature: Bytes;
+}
+
+/** A rating of orderer `id` (0–100). `by` is absent only in entries ordered before decision 1281: ignored when applied. */
+export interface RateOp {
+  readonly op: 'rate';
+  readonly id: NodeId;
+  readonly rating: number;
+  readonly by?: RatingAuth;
+}
+
+/** The reserved client a rating by `org`/`admin` is ordered under (the chain names who rated). */
+export function rateClientId(org: string, admin: string): string {
+  return `${CONTROL_CLIENT_PREFIX}rate/${org}/${admin}`;
+}
+
+/**
+ * What the rating admin signs: the operation, the rated orderer, the rating and the nonce (its seq;
+ * the SDK uses its clock in ms). Who signed is the key's owner: the certificate names the
+ * organisation and admin, and members check that they are the entry's client.
+ */
+export function rateSignedBytes(r: { readonly id: NodeId; readonly rating: number; readonly nonce: number }): Bytes {
+  return encode({ s: 'gpbft-rate', id: r.id, rating: r.rating, nonce: r.nonce });
+}
+
+/**
+ * How members authenticate a rating (decision 1281), injected by the driver (engine option
+ * `ratingAuthority`): the node checks X.509 certificates against its MSP, which an engine — a pure
+ * state machine — does not do. Without it the engine uses its deterministic stand-in (the
+ * simulator's): the rating organisation is a member node id whose node key signed the rating.
+ */
+export interface RatingAuthority {
+  /**
+   * At apply, on every node: a pure function of the operation's bytes (no clock, no MSP state),
+   * so every correct node applies or ignores a decided rating alike: `cert` names `org`, `admin`
+   * and the admin role, and `signature` verifies under its key.
+   */
+  authentic(op: RateOp & { readonly by: RatingAuth }): boolean;
+  /**
+   * Before voting for a batch holding it: the certificate is valid now in the MSP of the config in
+   * force (chain to `org`'s CA, validity, revocation), `org` is a member organisation, the rated
+   * orderer belongs to another organisation, and the nonce is fresh. May differ between nodes
+   * (config in force, clock): it only decides whether this node votes.
+   */
+  authorised(op: RateOp & { readonly by: RatingAuth }): boolean;
+}
+
+const ratingAuthSchema = z
+  .object({
+    org: z.string().min(1).max(256),
+    admin: z.string().min(1).max(256),
+    nonce: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    cert: z.instanceof(Uint8Array).refine((b) => b.byteLength <= 16_384, 'certificate too large'),
+    signature: z.instanceof(Uint8Array).refine((b) => b.byteLength <= 512, 'signature too large'),
+  })
+  .strict();
 
 const controlSchema = z.discriminatedUnion('op', [
   z
@@ -194,9 +262,18 @@ const controlSchema = z.discriminatedUnion('op', [
     })
     .strict(),
   z.object({ op: z.literal('leave'), id: z.string().min(1).max(256), signature: z.instanceof(Uint8Array) }).strict(),
-  z.object({ op: z.literal('rate'), id: z.string().min(1).max(256), rating: z.number().min(0).max(100) }).strict(),
+  z.object({ op: z.literal('rate'), id: z.string().min(1).max(256), rating: z.number().min(0).max(100), by: ratingAuthSchema.optional() }).strict(),
   z.object({ op: z.literal('remove'), id: z.string().min(1).max(256) }).strict(),
 ]);
+
+/**
+ * Whether a proposal holding a rating is bound to its evidence: it carries `by`, and is ordered
+ * under the rater's client with seq = the signed nonce (so the decided-request window refuses the
+ * same signed rating twice, and a proposer cannot re-wrap it under a fresh seq).
+ */
+export function ratingBound(p: { readonly clientId: string; readonly seq: number }, op: RateOp): op is RateOp & { readonly by: RatingAuth } {
+  return op.by !== undefined && p.clientId === rateClientId(op.by.org, op.by.admin) && p.seq === op.by.nonce;
+}
 
 export function encodeControl(op: ControlOp): Bytes {
   return encode(op);

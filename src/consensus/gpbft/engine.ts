@@ -54,12 +54,16 @@ import {
   MEMBERSHIP_CLIENT_ID,
   primariesFor,
   quorum,
+  rateSignedBytes,
+  ratingBound,
   rotationWindow,
   syntheticCoordinate,
   syntheticRating,
   viewChangeNeed,
   type ConsortiumConfig,
   type ControlOp,
+  type RateOp,
+  type RatingAuth,
 } from './config.ts';
 import { parseGpbftOptions, type GpbftOptions } from './options.ts';
 import { groupSizeMin, groupCountFor } from './geo.ts';
@@ -365,6 +369,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (!this.isMember) return { accepted: false, reason: 'not-member' };
     if (proposalSizeBytes(proposal) > this.cutterConfig.sizeBytesMax) return { accepted: false, reason: 'too-large' };
     if (this.dedup.isDecided(proposal)) return { accepted: true };
+    if (!this.ratingAcceptable(proposal)) return { accepted: false, reason: 'invalid' };
     const key = proposalKey(proposal);
     if (!this.pending.has(key)) {
       if (this.pending.size >= PENDING_MAX) return { accepted: false, reason: 'queue-full' };
@@ -395,7 +400,13 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private reforwardPending(): void {
     if (!this.isMember || this.viewTarget !== 0) return;
     const batch: Proposal[] = [];
-    for (const p of this.pending.values()) {
+    for (const [key, p] of this.pending) {
+      // A rating no longer acceptable (its nonce went stale, its admin was revoked) is given up:
+      // kept, it would hold this node's view timer forever (decision 1281).
+      if (!this.ratingAcceptable(p)) {
+        this.pending.delete(key);
+        continue;
+      }
       if (batch.length >= REFORWARD_MAX) break;
       if (!this.dedup.isDecided(p)) batch.push(p);
     }
@@ -523,12 +534,15 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   /**
    * A member prepares a batch holding membership entries only when each is exactly its own next
    * step (so only an orderer-set change the ledgers of correct members have in force is ordered);
-   * at most one per batch. Other proposals pass.
+   * at most one per batch; and no rating it does not accept (ratingAcceptable, decision 1281).
+   * Other proposals pass.
    */
   private membershipAcceptable(proposals: readonly Proposal[]): boolean {
     let seen = false;
     for (const p of proposals) {
-      if (p.clientId !== MEMBERSHIP_CLIENT_ID || this.dedup.isDecided(p)) continue;
+      if (this.dedup.isDecided(p)) continue;
+      if (!this.ratingAcceptable(p)) return false;
+      if (p.clientId !== MEMBERSHIP_CLIENT_ID) continue;
       if (seen || p.seq !== this.steps + 1) return false;
       seen = true;
       const step = this.nextStep();
@@ -537,12 +551,46 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     return true;
   }
 
+  /**
+   * Decision 1281, at apply (every node, deterministic): a decided rating counts only when it is
+   * bound to its evidence (client and seq are the rater's and the signed nonce) and authentic. With
+   * the node's authority: the certificate names an admin of the rating organisation and signed it.
+   * The stand-in (simulator): the rating organisation is a member node, not the rated one, and its
+   * node key signed it.
+   */
+  private ratingAuthentic(p: Proposal, op: RateOp): op is RateOp & { readonly by: RatingAuth } {
+    if (!ratingBound(p, op)) return false;
+    const authority = this.opts.ratingAuthority;
+    if (authority !== undefined) return authority.authentic(op);
+    const by = op.by;
+    return (
+      by.org !== op.id &&
+      this.config.members.some((m) => m.id === by.org) &&
+      this.verifier.verify(by.org, rateSignedBytes({ id: op.id, rating: op.rating, nonce: by.nonce }), by.signature)
+    );
+  }
+
+  /**
+   * Decision 1281, before this node keeps, orders or votes for a proposal: a rating must be
+   * authentic, of a member, and authorised by the driver's check of the config in force (MSP,
+   * member organisation, not the admin's own hospital, fresh nonce). Other proposals pass.
+   */
+  private ratingAcceptable(p: Proposal): boolean {
+    if (p.clientId === MEMBERSHIP_CLIENT_ID || !p.clientId.startsWith(CONTROL_CLIENT_PREFIX)) return true;
+    const op = decodeControl(p.data);
+    if (op === null || op.op !== 'rate') return true;
+    if (!this.ratingAuthentic(p, op) || !this.config.members.some((m) => m.id === op.id)) return false;
+    return this.opts.ratingAuthority?.authorised(op) ?? true;
+  }
+
   // ---------------------------------------------------------------- layer 1
 
   private onRequest(proposals: readonly Proposal[]): void {
     const fresh: Proposal[] = [];
     for (const p of proposals) {
       if (this.dedup.isDecided(p) || proposalSizeBytes(p) > this.cutterConfig.sizeBytesMax) continue;
+      // A rating nobody authorised (a Byzantine member forwarded it) is not even kept pending.
+      if (!this.ratingAcceptable(p)) continue;
       const key = proposalKey(p);
       if (!this.pending.has(key)) {
         if (this.pending.size >= PENDING_MAX) continue;
@@ -578,6 +626,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       if (this.dedup.isDecided(p)) return false;
       if (this.membershipAcceptable([p])) return true;
       this.queued.delete(proposalKey(p)); // still pending: re-routed when it becomes the next step
+      // …unless it is a rating this primary no longer accepts: it would only hold the view timer.
+      if (!this.ratingAcceptable(p)) this.pending.delete(proposalKey(p));
       return false;
     });
     if (batch.length === 0) return;
@@ -751,7 +801,10 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     while (this.headQueue.length > 0) {
       const e = this.headQueue.shift()!;
       const proposals = this.fresh(e.proposals);
-      if (proposals.length === 0) continue;
+      // The head votes like every primary: a batch it would not prepare (a rating nobody
+      // authorised, a membership entry that is not its next step) is not proposed — a group
+      // certificate only says that the group agreed, and the group may be Byzantine (decision 1281).
+      if (proposals.length === 0 || !this.membershipAcceptable(proposals)) continue;
       const evidenceList = this.pendingEvidence.slice(0, EVIDENCE_PER_BLOCK_MAX);
       const evidence = encode(evidenceList);
       const digest = blockDigest(h, this.digest, proposals);
@@ -989,7 +1042,10 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       if (p.clientId === MEMBERSHIP_CLIENT_ID) this.steps += 1;
       if (!p.clientId.startsWith(CONTROL_CLIENT_PREFIX)) continue;
       const op = decodeControl(p.data);
-      if (op !== null) ops.push(op);
+      if (op === null) continue;
+      // Decision 1281: an unauthenticated rating (or one from before it) is ignored, alike everywhere.
+      if (op.op === 'rate' && !this.ratingAuthentic(p, op)) continue;
+      ops.push(op);
     }
     this.config = applyBlockToConfig(
       this.config,

@@ -10,7 +10,8 @@ import '../engines.ts';
 import { makeIdentities } from '../../sim/crypto.ts';
 import { gpbftByzantine } from './byzantine.ts';
 import { GpbftEngine, type GpbftMessage } from './engine.ts';
-import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes, MEMBERSHIP_CLIENT_ID, quorum } from './config.ts';
+import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes, MEMBERSHIP_CLIENT_ID, quorum, rateClientId, rateSignedBytes } from './config.ts';
+import { contentDigest, statementBytes } from './messages.ts';
 
 // Two clusters of four hospitals, 300 km apart: Algorithm 1 puts each cluster in its own group.
 const ids = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'h8'];
@@ -141,6 +142,17 @@ class Cluster {
 }
 
 const tx = (seq: number, client = 'c1'): Proposal => ({ clientId: client, seq, data: utf8(`tx-${client}-${seq}`) });
+
+/**
+ * A rating of `id` by hospital `rater`, as the simulator's stand-in authenticates it (decision
+ * 1281): ordered under the rater's client at seq = nonce, signed with `signer`'s node key (the
+ * rater's own unless a test forges it).
+ */
+function rating(rater: NodeId, id: NodeId, value: number, nonce = 1, signer: NodeId = rater): Proposal {
+  const signature = identities.signerOf(signer).sign(rateSignedBytes({ id, rating: value, nonce }));
+  const by = { org: rater, admin: 'admin', nonce, cert: new Uint8Array(0), signature };
+  return { clientId: rateClientId(rater, 'admin'), seq: nonce, data: encodeControl({ op: 'rate', id, rating: value, by }) };
+}
 
 describe('gpbft engine', () => {
   it('groups by geography and elects each group primary by T', () => {
@@ -275,7 +287,7 @@ describe('gpbft engine', () => {
   it('node update: a hospital rated below the threshold is removed; a group too small regroups', () => {
     const c = new Cluster();
     const { config: before } = c.engines.get('h1')!.configuration();
-    c.propose('h1', { clientId: `${CONTROL_CLIENT_PREFIX}supervisor`, seq: 1, data: encodeControl({ op: 'rate', id: 'h2', rating: 40 }) });
+    c.propose('h1', rating('h5', 'h2', 40));
     c.settle(1);
     const { config } = c.engines.get('h5')!.configuration();
     assert.ok(!config.members.some((m) => m.id === 'h2'), 'removed below ratingThreshold 50');
@@ -417,12 +429,166 @@ describe('gpbft orderer-set changes (Engine.reconfigure, decision 1280)', () => 
   it("a hospital removed by the paper's rules (rating below the threshold) is not joined again by reconfigure", () => {
     const c = new Cluster();
     c.target = { members: ids, profiles: {} };
-    c.propose('h1', { clientId: `${CONTROL_CLIENT_PREFIX}supervisor`, seq: 1, data: encodeControl({ op: 'rate', id: 'h2', rating: 40 }) });
+    c.propose('h1', rating('h5', 'h2', 40));
     c.settle(1);
     c.tick(30);
     assert.ok(!memberIdsOf(c, 'h1').includes('h2'));
     assert.deepEqual(c.engines.get('h1')!.configuration().config.departed, ['h2']);
     assert.equal(c.engines.get('h1')!.reconfigure(ids), 'settled');
     assert.deepEqual(steps(c, 'h1'), []);
+  });
+});
+
+describe('gpbft ratings carry their evidence (decision 1281)', () => {
+  const ratingOf = (c: Cluster, at: NodeId, id: NodeId): number | undefined =>
+    c.engines
+      .get(at)!
+      .configuration()
+      .config.members.find((m) => m.id === id)?.rating;
+  const decided = (c: Cluster, at: NodeId, p: Proposal): boolean =>
+    c.chains.get(at)!.some((b) => b.proposals.some((q) => q.clientId === p.clientId && q.seq === p.seq));
+  /** Make `id` a Byzantine node that orders and votes for any rating (it skips every check of its own). */
+  const byzantine = (c: Cluster, id: NodeId): void => {
+    (c.engines.get(id) as unknown as { ratingAcceptable: () => boolean }).ratingAcceptable = () => true;
+  };
+
+  it('a signed rating by another member hospital is decided and applied everywhere', () => {
+    const c = new Cluster();
+    c.propose('h3', rating('h5', 'h2', 60));
+    c.settle(1);
+    for (const id of ids) assert.equal(ratingOf(c, id, 'h2'), 60, id);
+    c.assertAgreement();
+  });
+
+  it('refuses at the door a rating that is unsigned, forged, a self-rating, re-wrapped or of a non-member', () => {
+    const c = new Cluster();
+    const e = c.engines.get('h3')!;
+    const unsigned: Proposal = { clientId: `${CONTROL_CLIENT_PREFIX}supervisor`, seq: 1, data: encodeControl({ op: 'rate', id: 'h2', rating: 10 }) };
+    assert.deepEqual(e.propose(unsigned), { accepted: false, reason: 'invalid' });
+    assert.deepEqual(e.propose(rating('h5', 'h2', 10, 1, 'h3')), { accepted: false, reason: 'invalid' }, 'h3 signed in h5’s name');
+    assert.deepEqual(e.propose(rating('h2', 'h2', 10)), { accepted: false, reason: 'invalid' }, 'self-rating');
+    assert.deepEqual(e.propose(rating('newcomer', 'h2', 10)), { accepted: false, reason: 'invalid' }, 'not a member');
+    assert.deepEqual(e.propose(rating('h5', 'newcomer', 10)), { accepted: false, reason: 'invalid' }, 'rates a non-member');
+    assert.deepEqual(e.propose({ ...rating('h5', 'h2', 10, 1), seq: 2 }), { accepted: false, reason: 'invalid' }, 'seq is not the signed nonce');
+    assert.deepEqual(e.propose({ ...rating('h5', 'h2', 10, 1), clientId: rateClientId('h6', 'admin') }), { accepted: false, reason: 'invalid' });
+  });
+
+  for (const [name, forged] of [
+    ['an unsigned rating', { clientId: `${CONTROL_CLIENT_PREFIX}supervisor`, seq: 1, data: encodeControl({ op: 'rate', id: 'h2', rating: 10 }) }],
+    ['a rating signed by the proposer in another hospital’s name', null],
+    ['a self-rating', 'self'],
+  ] as const) {
+    it(`a Byzantine head and group primary cannot get ${name} decided; correct members carry on`, () => {
+      const c = new Cluster();
+      const { head } = c.engines.get('h1')!.configuration();
+      byzantine(c, head);
+      const other = ids.find((id) => id !== head && id !== 'h2')!;
+      const p: Proposal = forged === null ? rating(other, 'h2', 10, 1, head) : forged === 'self' ? rating(head, head, 10) : forged;
+      assert.ok(c.engines.get(head)!.propose(p).accepted);
+      c.run();
+      c.tick(40);
+      const correct = ids.filter((id) => id !== head);
+      for (const id of correct) assert.ok(!decided(c, id, p), `${id} decided the forged rating`);
+      const target = forged === 'self' ? head : 'h2';
+      for (const id of correct) assert.ok(ratingOf(c, id, target)! > 50, `${id} still has ${target} at its rating`);
+      // Liveness: correct requests still get through (after a view change if the head stalls).
+      c.propose(correct[0]!, tx(1));
+      c.settle(1, 800);
+      c.assertAgreement();
+    });
+  }
+
+  it('a whole Byzantine group cannot get a forged rating past the correct primaries of layer 2', () => {
+    const c = new Cluster();
+    const { config, head } = c.engines.get('h1')!.configuration();
+    const bad = config.groups.find((g) => g.includes(head))!;
+    for (const id of bad) byzantine(c, id);
+    const victim = config.groups.find((g) => !g.includes(head))![0]!;
+    const p = rating(bad[0]!, victim, 10, 1, bad[1]!); // signed by the wrong key
+    assert.ok(c.engines.get(head)!.propose(p).accepted);
+    c.run();
+    c.tick(60);
+    for (const id of ids.filter((x) => !bad.includes(x))) {
+      assert.ok(!decided(c, id, p), `${id} decided it`);
+      assert.ok(ratingOf(c, id, victim) !== undefined, `${id} still has ${victim}`);
+    }
+  });
+
+  it('a replayed rating is not decided twice, nor re-wrapped under a fresh seq', () => {
+    const c = new Cluster();
+    const first = rating('h5', 'h2', 60, 1);
+    c.propose('h3', first);
+    c.settle(1);
+    c.propose('h3', rating('h5', 'h2', 90, 2));
+    c.settle(2);
+    for (const id of ids) assert.equal(ratingOf(c, id, 'h2'), 90);
+    const { head } = c.engines.get('h1')!.configuration();
+    byzantine(c, head);
+    // The head replays the first signed rating as it was, and re-wrapped at seq 3.
+    assert.ok(c.engines.get(head)!.propose(first).accepted);
+    assert.ok(c.engines.get(head)!.propose({ ...first, seq: 3 }).accepted);
+    c.run();
+    c.tick(40);
+    const correct = ids.filter((id) => id !== head);
+    for (const id of correct) {
+      assert.equal(ratingOf(c, id, 'h2'), 90, `${id}: the old rating was not applied again`);
+      assert.ok(!c.chains.get(id)!.some((b) => b.proposals.some((q) => q.clientId === first.clientId && q.seq === 3)));
+      assert.equal(c.chains.get(id)!.filter((b) => b.proposals.some((q) => q.clientId === first.clientId && q.seq === 1)).length, 1);
+    }
+  });
+
+  it('a pending rating that stops being authorised (stale nonce, revoked admin) is given up, not held against the view timer', () => {
+    let allowed = true;
+    const stand = { authentic: () => true, authorised: () => allowed };
+    const c = new Cluster({ ...baseOptions, ratingAuthority: stand });
+    const { primaries } = c.engines.get('h1')!.configuration();
+    const member = ids.find((id) => !primaries.includes(id))!;
+    const p = rating('h5', 'h2', 10);
+    assert.ok(c.engines.get(member)!.propose(p).accepted); // queued; nothing delivered yet
+    allowed = false; // e.g. five minutes went by
+    c.tick(100);
+    assert.ok(!c.sent.some((m) => m.from === member && m.message.type === 'gpbft/view-change'), 'no view change over a dead rating');
+    for (const id of ids) assert.ok(!decided(c, id, p));
+    c.propose(member, tx(1));
+    c.settle(1);
+    for (const id of ids) assert.equal(c.engines.get(id)!.status().epoch, 0);
+  });
+
+  it('applying a decided block ignores a rating without valid evidence, the same way on every node', () => {
+    // Beyond the fault bound (every primary signs): the bundle is valid, the rating is not.
+    const deliver = (proposals: Proposal[]): GpbftEngine => {
+      const e = getEngine('gpbft').create({
+        id: 'h3',
+        members: ids,
+        rng: new SeededRng(1),
+        storage: new MemoryStorage(),
+        signer: identities.signerOf('h3'),
+        verifier: identities.verifier,
+        cutter: { countMax: 4, sizeBytesMax: 1 << 20, timeoutTicks: 1, pendingMax: 1000 },
+        options: baseOptions,
+      }) as GpbftEngine;
+      const { primaries } = e.configuration();
+      const digest = blockDigest(1, GENESIS_DIGEST, proposals);
+      const evidence = encode([]);
+      const statement = statementBytes('commit2', 0, 1, contentDigest(digest, evidence));
+      const signatures = [...primaries].sort().map((nodeId) => ({ nodeId, signature: identities.signerOf(nodeId).sign(statement) }));
+      const block: DecidedBlock = {
+        height: 1,
+        proposals,
+        digest,
+        previousDigest: GENESIS_DIGEST,
+        certificate: { scheme: 'gpbft-bundle', fields: { view: 0, evidence }, signatures },
+      };
+      e.step(primaries[0]!, { type: 'gpbft/deliver', block });
+      assert.equal(e.status().decidedHeight, 1, 'the block itself is decided');
+      return e;
+    };
+    const members = (e: GpbftEngine): string[] => e.configuration().config.members.map((m) => m.id);
+    const unsigned: Proposal = { clientId: `${CONTROL_CLIENT_PREFIX}supervisor`, seq: 1, data: encodeControl({ op: 'rate', id: 'h2', rating: 10 }) };
+    assert.ok(members(deliver([unsigned])).includes('h2'), 'unsigned: ignored');
+    assert.ok(members(deliver([rating('h5', 'h2', 10, 1, 'h1')])).includes('h2'), 'forged: ignored');
+    assert.ok(members(deliver([{ ...rating('h5', 'h2', 10, 1), seq: 7 }])).includes('h2'), 'not bound to its nonce: ignored');
+    assert.ok(members(deliver([rating('h2', 'h2', 10)])).includes('h2'), 'self-rating: ignored');
+    assert.ok(!members(deliver([rating('h5', 'h2', 10)])).includes('h2'), 'a valid one is applied: below the threshold, removed');
   });
 });

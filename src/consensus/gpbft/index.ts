@@ -10,7 +10,19 @@ export { GpbftEngine, gpbftFaultsTolerated } from './engine.ts';
 export { gpbftByzantine } from './byzantine.ts';
 export { parseGpbftOptions, gpbftOptionsSchema, type GpbftOptions } from './options.ts';
 export type { GpbftMessage } from './messages.ts';
-export { CONTROL_CLIENT_PREFIX, MEMBERSHIP_CLIENT_ID, decodeControl, encodeControl, leaveSignedBytes, type ControlOp } from './config.ts';
+export {
+  CONTROL_CLIENT_PREFIX,
+  MEMBERSHIP_CLIENT_ID,
+  decodeControl,
+  encodeControl,
+  leaveSignedBytes,
+  rateClientId,
+  rateSignedBytes,
+  type ControlOp,
+  type RateOp,
+  type RatingAuth,
+  type RatingAuthority,
+} from './config.ts';
 
 registerEngine<GpbftMessage>({
   name: 'gpbft',

@@ -2,7 +2,7 @@
 // (consensus/options.ts). Defaults follow paper 002 where it gives one (α = β = 0.5).
 import { z } from 'zod';
 import { parseEngineOptions } from '../options.ts';
-import { MEMBERS_MAX } from './config.ts';
+import { MEMBERS_MAX, type RatingAuthority } from './config.ts';
 
 const coordinate = z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }).strict();
 
@@ -30,6 +30,20 @@ export const gpbftOptionsSchema = z
     syncTicks: z.number().int().min(1).max(100_000).default(40),
     /** Seeds the random centres of Algorithm 1 (mixed with the period number). */
     groupingSeed: z.number().int().min(0).max(0xffff_ffff).default(1),
+    /**
+     * How ratings are authenticated (decision 1281): given by the node (X.509 against its MSP),
+     * never by a configuration file. Absent: the deterministic stand-in (the rater's node key).
+     */
+    ratingAuthority: z
+      .custom<RatingAuthority>(
+        (v) =>
+          typeof v === 'object' &&
+          v !== null &&
+          typeof (v as RatingAuthority).authentic === 'function' &&
+          typeof (v as RatingAuthority).authorised === 'function',
+        { message: 'must be an object with authentic(op) and authorised(op) functions' },
+      )
+      .optional(),
   })
   .strict();
 

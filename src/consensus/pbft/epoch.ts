@@ -21,7 +21,6 @@
 // epoch, so it knows the members it joins.
 import { decode, encode, type Bytes } from '../../codec/index.ts';
 import type { NodeId, Proposal } from '../engine.ts';
-import { ID_LENGTH_MAX } from './messages.ts';
 
 /** The reserved client id of membership entries: clients may not use it. */
 export const MEMBERSHIP_CLIENT_ID = 'pbft/membership';
@@ -41,23 +40,22 @@ export interface EpochInfo {
   readonly startStateDigest: Bytes | null;
 }
 
+// The member-list rules every engine with runtime membership shares (consensus/membership.ts),
+// under the names this engine's code uses.
+export {
+  parseMemberList as parseMembers,
+  sameMemberList as sameMembers,
+  sameMemberSet as sameSet,
+  nextMemberStep as nextMembershipStep,
+} from '../membership.ts';
+import { parseMemberList as parseMembers } from '../membership.ts';
+
 export function isMembershipEntry(p: Pick<Proposal, 'clientId'>): boolean {
   return p.clientId === MEMBERSHIP_CLIENT_ID;
 }
 
 export function membershipEntry(epochNumber: number, members: readonly NodeId[]): Proposal {
   return { clientId: MEMBERSHIP_CLIENT_ID, seq: epochNumber, data: encode([...members]) };
-}
-
-/** A valid member list: distinct non-empty ids within bounds; null otherwise. */
-export function parseMembers(x: unknown): NodeId[] | null {
-  if (!Array.isArray(x) || x.length === 0 || x.length > MEMBERS_MAX) return null;
-  const out: NodeId[] = [];
-  for (const m of x) {
-    if (typeof m !== 'string' || m.length === 0 || m.length > ID_LENGTH_MAX) return null;
-    out.push(m);
-  }
-  return new Set(out).size === out.length ? out : null;
 }
 
 /** The member list a membership entry carries; null when malformed. */
@@ -67,31 +65,6 @@ export function entryMembers(p: Proposal): NodeId[] | null {
   } catch {
     return null;
   }
-}
-
-export function sameMembers(a: readonly NodeId[], b: readonly NodeId[]): boolean {
-  return a.length === b.length && a.every((m, i) => m === b[i]);
-}
-
-export function sameSet(a: readonly NodeId[], b: readonly NodeId[]): boolean {
-  const s = new Set(a);
-  return a.length === b.length && b.every((m) => s.has(m));
-}
-
-/**
- * One member at a time toward `target`: first add the first target member missing (appended, so
- * the order stays the one every replica computes), else remove the first member not in target.
- * Adding first keeps the fault tolerance of a replacement; one step keeps every new quorum
- * reachable by the members that executed the entry. Null when the sets are equal.
- */
-export function nextMembershipStep(current: readonly NodeId[], target: readonly NodeId[]): NodeId[] | null {
-  const cur = new Set(current);
-  const add = target.find((m) => !cur.has(m));
-  if (add !== undefined) return [...current, add];
-  const tgt = new Set(target);
-  const remove = current.find((m) => !tgt.has(m));
-  if (remove !== undefined) return current.filter((m) => m !== remove);
-  return null;
 }
 
 /** Signing bytes bound to an epoch: an epoch-0 message keeps its original bytes. */
