@@ -73,14 +73,9 @@ export const GpbftOpRequest = z
       op: z.literal('rate'),
       nodeId: z.string().min(1).max(256).meta({ description: 'the rated orderer, e.g. node.Hospital2' }),
       rating: z.number().min(0).max(100).meta({ description: "comprehensive rating 0–100; below the engine's ratingThreshold the hospital is removed" }),
-      nonce: z
-        .number()
-        .int()
-        .min(1)
-        .max(Number.MAX_SAFE_INTEGER)
-        .meta({
-          description: "the admin's clock in ms when signing: the rating's seq; members refuse it 5 min away from their clock or seen before (decision 1281)",
-        }),
+      nonce: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).meta({
+        description: "the admin's clock in ms when signing: the rating's seq; members refuse it 5 min away from their clock or seen before (decision 1281)",
+      }),
       signature: z
         .string()
         .min(1)
