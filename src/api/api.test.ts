@@ -357,12 +357,12 @@ describe('REST gateway (3-node raft consortium)', () => {
     it('refuses a proposal created by another certificate than the request signer (403)', async () => {
       const c = client('Hospital1', 'doctor2');
       // Build a genuine signed proposal as doctor2, then send it with doctor1's request signature.
-      const p = await (c as unknown as { newSignedProposal(a: string, b: string, d: string[]): Promise<{ body: unknown }> }).newSignedProposal(
+      const p = await (c as unknown as { newSignedProposal(a: string, b: string, d: string[]): Promise<{ signedProposal: Uint8Array }> }).newSignedProposal(
         'assets',
         'read',
         ['x'],
       );
-      const proposalBody = JSON.stringify(p.body);
+      const proposalBody = JSON.stringify({ signedProposal: Buffer.from(p.signedProposal).toString('base64') });
       c.close();
       const r = await raw('POST', '/v1/evaluate', {
         body: proposalBody,
@@ -626,6 +626,141 @@ describe('REST gateway (3-node raft consortium)', () => {
         headers: await signedHeaders('GET', `/v1/tx/${mine.txId}`, '', net.user('Hospital1', 'doctor1')),
       });
       assert.equal(status.status, 404);
+    });
+  });
+
+  describe('DAG-CBOR bodies for the batch routes (decision 1320)', () => {
+    /** POST `bytes` as application/cbor; the status, content type and the answer decoded (CBOR or JSON). */
+    const cborPost = (path: string, bytes: Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; type: string; value: unknown }> =>
+      new Promise((resolve, reject) => {
+        const req = httpsRequest(
+          new URL(path, url),
+          {
+            method: 'POST',
+            ca: net.caPem,
+            headers: { 'content-type': 'application/cbor', accept: 'application/cbor', 'content-length': String(bytes.byteLength), ...headers },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              const type = String(res.headers['content-type'] ?? '');
+              const body = new Uint8Array(Buffer.concat(chunks));
+              resolve({
+                status: res.statusCode ?? 0,
+                type,
+                value: type.startsWith('application/cbor') ? decode(body) : JSON.parse(Buffer.from(body).toString('utf8')),
+              });
+            });
+          },
+        );
+        req.on('error', reject);
+        req.end(Buffer.from(bytes));
+      });
+    const codeOf = (value: unknown): string | undefined => (value as { error?: { code?: string } }).error?.code;
+    const signedProposalBytes = (who: { certPem: string; keyPem: string }, args: readonly string[], signKeyPem = who.keyPem): Uint8Array => {
+      const proposal = buildProposal({
+        contract: 'assets',
+        fn: 'create',
+        args,
+        creator: who.certPem,
+        nonce: new Uint8Array(randomBytes(24)),
+        timestampMs: Date.now(),
+      });
+      const key = parsePrivateKey(signKeyPem);
+      return encodeSignedProposal(signProposal(proposal, { sign: (m) => sign(key, m) }));
+    };
+
+    it('endorses and commits through CBOR bodies and answers, and through JSON ones (the SDK either way)', async () => {
+      const id = `cbor-${Date.now()}`;
+      const doctor = net.user('Hospital1', 'doctor1');
+      // Raw: byte strings in, byte strings out, nothing base64.
+      const r = await cborPost('/v1/endorse/batch', encode({ signedProposals: [signedProposalBytes(doctor, [`${id}-raw`, 'ann', '1'])] }));
+      assert.equal(r.status, 200, JSON.stringify(r.value));
+      assert.match(r.type, /^application\/cbor/);
+      const [item] = (r.value as { results: Array<{ txId: string; txPayload: unknown; payload: unknown }> }).results;
+      assert.ok(item && item.txPayload instanceof Uint8Array && item.payload instanceof Uint8Array, 'bytes come back as CBOR byte strings');
+      for (const batchBodies of ['cbor', 'json'] as const) {
+        const c = new MedLedgerClient({ url, ...doctor, caPem: net.caPem, batchBodies });
+        try {
+          const prepared = await c.prepareBatch([0, 1].map((i) => ({ contract: 'assets', fn: 'create', args: [`${id}-${batchBodies}-${i}`, 'ann', '1'] })));
+          const ok = prepared.map((p) => {
+            assert.ok(!(p instanceof MedLedgerApiError), String(p));
+            return p;
+          });
+          const lines: string[] = [];
+          const streamed = await c.submitBatch(
+            ok.map((p) => p.envelope),
+            { waitMs: 20_000, txIds: ok.map((p) => p.txId), onResult: (_, res) => lines.push(res.txId) },
+          );
+          assert.deepEqual(
+            streamed.map((x) => ('error' in x ? x.error.code : x.code)),
+            ['VALID', 'VALID'],
+          );
+          assert.deepEqual(lines.sort(), ok.map((p) => p.txId).sort());
+          // Not streamed: one answer (DAG-CBOR for the CBOR client), duplicates named.
+          const again = await c.submitBatch([ok[0]!.envelope], { waitMs: 0 });
+          assert.ok(!('error' in again[0]!) && again[0]!.duplicate === true, JSON.stringify(again));
+        } finally {
+          c.close();
+        }
+      }
+    });
+
+    it('refuses malformed, non-canonical, mis-shaped, oversized and forged CBOR bodies with 4xx naming the problem, and CBOR elsewhere with 415', async () => {
+      const doctor = net.user('Hospital1', 'doctor1');
+      const other = net.user('Hospital1', 'doctor2');
+      const id = `cbor-bad-${Date.now()}`;
+      const malformed = await cborPost('/v1/submit/batch', new Uint8Array([0xff, 0x00, 0x01]));
+      assert.equal(malformed.status, 400);
+      assert.equal(codeOf(malformed.value), 'MALFORMED_CBOR');
+      // {envelopes: []} with an indefinite-length array: valid CBOR, not canonical DAG-CBOR.
+      const indefinite = await cborPost('/v1/submit/batch', new Uint8Array([0xa1, 0x69, ...Buffer.from('envelopes'), 0x9f, 0xff]));
+      assert.equal(indefinite.status, 400);
+      assert.equal(codeOf(indefinite.value), 'MALFORMED_CBOR');
+      const strings = await cborPost('/v1/endorse/batch', encode({ signedProposals: ['AAAA'] }));
+      assert.equal(strings.status, 400);
+      assert.equal(codeOf(strings.value), 'BAD_REQUEST');
+      const extra = await cborPost('/v1/endorse/batch', encode({ signedProposals: [signedProposalBytes(doctor, [`${id}-e`, 'x', '1'])], admin: true }));
+      assert.equal(extra.status, 400);
+      const tooMany = await cborPost('/v1/submit/batch', encode({ envelopes: Array.from({ length: 257 }, () => new Uint8Array([1])) }));
+      assert.equal(tooMany.status, 400);
+      assert.match(String((tooMany.value as { error: { message: string } }).error.message), /envelopes/);
+      const junk = await cborPost('/v1/endorse/batch', encode({ signedProposals: [new Uint8Array([1, 2, 3])] }));
+      assert.equal(junk.status, 400);
+      assert.equal(codeOf(junk.value), 'MALFORMED_PROPOSAL');
+      const oversized = await cborPost('/v1/submit/batch', encode({ envelopes: [new Uint8Array(200 * 1024)] }));
+      assert.equal(oversized.status, 413);
+      assert.equal(codeOf(oversized.value), 'BODY_TOO_LARGE');
+      const elsewhere = await cborPost('/v1/submit', encode({ envelope: new Uint8Array([1]) }));
+      assert.equal(elsewhere.status, 415);
+      assert.equal(codeOf(elsewhere.value), 'UNSUPPORTED_MEDIA_TYPE');
+      // Signed by another key than its creator's: refused, nothing endorsed.
+      const forged = await cborPost(
+        '/v1/endorse/batch',
+        encode({ signedProposals: [signedProposalBytes(doctor, [`${id}-a`, 'x', '1']), signedProposalBytes(doctor, [`${id}-b`, 'x', '1'], other.keyPem)] }),
+      );
+      assert.equal(forged.status, 401, JSON.stringify(forged.value));
+      assert.equal(codeOf(forged.value), 'BAD_SIGNATURE');
+      assert.match(String((forged.value as { error: { message: string } }).error.message), /signedProposals\[1\]/);
+      // Another user's envelope in the batch: refused, and not even the caller's own was ordered.
+      const mine = await endorsedEnvelope('Hospital1', 'doctor1', [`${id}-mine`, 'eve', '1']);
+      const theirs = await endorsedEnvelope('Hospital1', 'doctor2', [`${id}-theirs`, 'eve', '1']);
+      const mixed = await cborPost('/v1/submit/batch', encode({ envelopes: [mine.envelope, theirs.envelope] }));
+      assert.equal(mixed.status, 403);
+      assert.equal(codeOf(mixed.value), 'CREATOR_MISMATCH');
+      const status = await raw('GET', `/v1/tx/${mine.txId}`, { headers: await signedHeaders('GET', `/v1/tx/${mine.txId}`, '', doctor) });
+      assert.equal(status.status, 404);
+      // A request signature covers the exact CBOR bytes: accepted as sent, refused when altered.
+      const body = encode({ envelopes: [mine.envelope], waitMs: 0 });
+      const signer = keyObjectSigner(doctor.certPem, parsePrivateKey(doctor.keyPem));
+      const headers = await signRequest({ audience: 'node.Hospital1', method: 'POST', pathAndQuery: '/v1/submit/batch', body, signer });
+      const altered = await cborPost('/v1/submit/batch', encode({ envelopes: [mine.envelope], waitMs: 1 }), headers);
+      assert.equal(altered.status, 401);
+      assert.equal(codeOf(altered.value), 'BAD_SIGNATURE');
+      const accepted = await cborPost('/v1/submit/batch', body, headers);
+      assert.equal(accepted.status, 200, JSON.stringify(accepted.value));
+      assert.equal((accepted.value as { results: Array<{ txId: string }> }).results[0]?.txId, mine.txId);
     });
   });
 

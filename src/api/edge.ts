@@ -4,15 +4,17 @@
 // with its nonce cache, and a rate per user. Routes get `who(req)`: the authenticated caller.
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { jsonNestingDepth, type Bytes } from '../codec/index.ts';
+import { CodecError, decode, jsonNestingDepth, type Bytes } from '../codec/index.ts';
 import { type Identity } from '../identity/index.ts';
 import { GatewayError } from '../node/gateway.ts';
 import { type Logger } from '../log/log.ts';
 import type { NodeServices } from '../node/services.ts';
 import { AuthError, AUTH_CLOCK_WINDOW_MS, AUTH_HEADERS, AUTH_NONCE_CACHE_MAX, NonceCache, verifyRequest } from './auth.ts';
+import { CBOR_BODY_PATHS, CborBody } from './bodies.ts';
 import { setSecurityHeaders } from './console.ts';
 import { ApiError, gatewayError } from './errors.ts';
 import type { ApiServerLimits } from './limits.ts';
+import { CBOR_MEDIA_TYPE } from './schemas.ts';
 
 const RATE_BUCKETS_MAX = 10_000;
 /**
@@ -112,7 +114,7 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
   const handlingByUser = new CountsByKey();
   const handlingByOrg = new CountsByKey();
 
-  // JSON only, parsed from the raw bytes so that the request signature covers exactly them.
+  // JSON, parsed from the raw bytes so that the request signature covers exactly them.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     const bytes = new Uint8Array(body as Buffer);
@@ -135,6 +137,32 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
     }
   });
 
+  // DAG-CBOR for the batch routes (decision 1320): byte strings instead of base64 in JSON. Also
+  // parsed from the raw bytes (a request signature covers them), strictly (canonical DAG-CBOR
+  // only) and with the decoder's nesting bound; the route checks the decoded shape exactly.
+  app.addContentTypeParser(CBOR_MEDIA_TYPE, { parseAs: 'buffer' }, (req, body, done) => {
+    const path = req.routeOptions.url;
+    if (path === undefined || !CBOR_BODY_PATHS.has(path)) {
+      done(
+        new ApiError(
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+          `${CBOR_MEDIA_TYPE} bodies are accepted by ${[...CBOR_BODY_PATHS].join(' and ')} only; send application/json`,
+        ),
+        undefined,
+      );
+      return;
+    }
+    const bytes = new Uint8Array(body as Buffer);
+    rawBodies.set(req, bytes);
+    try {
+      done(null, new CborBody(decode(bytes)));
+    } catch (err) {
+      if (err instanceof CodecError) done(new ApiError(400, 'MALFORMED_CBOR', `request body is not canonical DAG-CBOR: ${err.message}`), undefined);
+      else done(err as Error, undefined);
+    }
+  });
+
   const sendError = (reply: FastifyReply, e: ApiError): FastifyReply =>
     reply.code(e.status).send({ error: { code: e.code, message: e.message, ...(e.txId !== undefined ? { txId: e.txId } : {}) } });
 
@@ -145,7 +173,11 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
     const fe = err as { code?: string; statusCode?: number; message?: string };
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
       return sendError(reply, new ApiError(413, 'BODY_TOO_LARGE', `request body exceeds ${ctx.bodyLimitBytes} bytes`));
-    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send bodies as application/json'));
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return sendError(
+        reply,
+        new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `send bodies as application/json (or ${CBOR_MEDIA_TYPE} to ${[...CBOR_BODY_PATHS].join(' and ')})`),
+      );
     if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH')
       return sendError(reply, new ApiError(400, 'BAD_REQUEST', fe.message ?? 'bad body'));
     if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500)

@@ -25,7 +25,9 @@ import type { NodeServices } from '../node/services.ts';
 import {
   BlockParams,
   SignedProposalRequest,
+  EndorseBatchCborRequest,
   EndorseBatchRequest,
+  SubmitBatchCborRequest,
   SubmitBatchRequest,
   SubmitRequest,
   TxStatusesRequest,
@@ -41,6 +43,7 @@ import {
 } from './schemas.ts';
 import { ApiError, gatewayError, parseInput, peerError } from './errors.ts';
 import { AuthError, authenticateSignedBody } from './auth.ts';
+import { CborBody, sendCbor, wantsCbor } from './bodies.ts';
 import type { Edge } from './edge.ts';
 import type { ApiServerLimits } from './limits.ts';
 
@@ -245,11 +248,19 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
   app.post('/v1/endorse', async (req): Promise<EndorseResponseT> => {
     const { signed, proposal } = decodeSignedProposalInput(req.body);
     checkCreator(proposal.creator, who(req), 'proposal');
-    return endorseOne(signed, proposal);
+    const r = await endorseOne(signed, proposal);
+    return { txId: r.txId, payload: b64(r.payload), txPayload: b64(r.txPayload), endorsers: r.endorsers };
   });
 
+  interface Endorsed {
+    readonly txId: string;
+    readonly payload: Bytes;
+    readonly txPayload: Bytes;
+    readonly endorsers: string[];
+  }
+
   /** Collect the endorsements `proposal`'s contract policy needs (the caller and its signature checked). */
-  async function endorseOne(signed: SignedProposal, proposal: TxProposal): Promise<EndorseResponseT> {
+  async function endorseOne(signed: SignedProposal, proposal: TxProposal): Promise<Endorsed> {
     const policy = services.policies().get(proposal.contract);
     if (!policy) throw new ApiError(404, 'UNKNOWN_CONTRACT', `contract "${proposal.contract}" is not defined in the consortium configuration`);
     const label = `${proposal.contract}.${proposal.fn}`;
@@ -273,7 +284,7 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
         });
         stopTimer?.();
         const txPayload: TxPayload = { proposal: signed.proposal, response, endorsements };
-        return { txId: proposal.txId, payload: b64(payload), txPayload: b64(encode(txPayload)), endorsers: signers.map((s) => s.org) };
+        return { txId: proposal.txId, payload, txPayload: encode(txPayload), endorsers: signers.map((s) => s.org) };
       } catch (err) {
         if (attempt < 2 && failed.size > 0 && err instanceof GatewayError) continue;
         throw err;
@@ -281,11 +292,14 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
     }
   }
 
+  // JSON (base64 strings) or DAG-CBOR (byte strings, decision 1320): the same checks after decoding.
+  const signedProposalsOf = (b: unknown): Array<Bytes | string> =>
+    b instanceof CborBody ? parseInput(EndorseBatchCborRequest, b.value, 'body').signedProposals : parseInput(EndorseBatchRequest, b, 'body').signedProposals;
   const decodeEndorseBatchInput = (body: unknown): Array<{ signed: SignedProposal; proposal: TxProposal }> =>
     decodeOnce(body, (b) =>
-      parseInput(EndorseBatchRequest, b, 'body').signedProposals.map((text, i) => {
+      signedProposalsOf(b).map((item, i) => {
         try {
-          const signed = decodeSignedProposal(fromBase64(text, `signedProposals[${i}]`));
+          const signed = decodeSignedProposal(typeof item === 'string' ? fromBase64(item, `signedProposals[${i}]`) : item);
           return { signed, proposal: decodeProposal(signed.proposal) };
         } catch (err) {
           if (err instanceof TxFormatError) throw new ApiError(400, 'MALFORMED_PROPOSAL', `signedProposals[${i}]: ${err.message}`);
@@ -309,7 +323,7 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
   // Many proposals in one request (issue 13, decision 1312): every one must be the caller's, signed
   // by it and fresh, else none is endorsed (400/401/403 naming the first bad one); then each is
   // endorsed on its own and gets its result or error, in order.
-  app.post('/v1/endorse/batch', async (req): Promise<EndorseBatchResponseT> => {
+  app.post('/v1/endorse/batch', async (req, reply): Promise<EndorseBatchResponseT | FastifyReply> => {
     const items = decodeEndorseBatchInput(req.body);
     const me = who(req);
     const nowMs = clock();
@@ -332,19 +346,22 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
       }
     });
     const settled = await Promise.allSettled(items.map(({ signed, proposal }) => endorseOne(signed, proposal)));
+    const results = settled.map((r, i): Endorsed | { txId: string; error: { code: string; message: string } } => {
+      if (r.status === 'fulfilled') return r.value;
+      const txId = items[i]!.proposal.txId;
+      const e = r.reason;
+      if (e instanceof ApiError) return { txId, error: { code: e.code, message: e.message } };
+      if (e instanceof GatewayError) {
+        const g = gatewayError(e);
+        return { txId, error: { code: g.code, message: g.message } };
+      }
+      log.error({ reason: (e as Error)?.message }, 'api: batch endorse item failed');
+      return { txId, error: { code: 'INTERNAL', message: 'internal error (logged on the node)' } };
+    });
+    // Bytes as byte strings when the caller reads DAG-CBOR (decision 1320), else base64 in JSON.
+    if (wantsCbor(req)) return sendCbor(reply, { results });
     return {
-      results: settled.map((r, i) => {
-        if (r.status === 'fulfilled') return r.value;
-        const txId = items[i]!.proposal.txId;
-        const e = r.reason;
-        if (e instanceof ApiError) return { txId, error: { code: e.code, message: e.message } };
-        if (e instanceof GatewayError) {
-          const g = gatewayError(e);
-          return { txId, error: { code: g.code, message: g.message } };
-        }
-        log.error({ reason: (e as Error)?.message }, 'api: batch endorse item failed');
-        return { txId, error: { code: 'INTERNAL', message: 'internal error (logged on the node)' } };
-      }),
+      results: results.map((r) => ('error' in r ? r : { txId: r.txId, payload: b64(r.payload), txPayload: b64(r.txPayload), endorsers: r.endorsers })),
     };
   });
 
@@ -392,9 +409,10 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
 
   const decodeBatchInput = (body: unknown): { items: Array<{ envelope: Bytes; tx: ParsedTx }>; waitMs: number; stream: boolean } =>
     decodeOnce(body, (b) => {
-      const parsed = parseInput(SubmitBatchRequest, b, 'body');
-      const items = parsed.envelopes.map((text, i) => {
-        const envelope = fromBase64(text, `envelopes[${i}]`);
+      const parsed: { envelopes: Array<Bytes | string>; waitMs?: number | undefined; stream?: boolean | undefined } =
+        b instanceof CborBody ? parseInput(SubmitBatchCborRequest, b.value, 'body') : parseInput(SubmitBatchRequest, b, 'body');
+      const items = parsed.envelopes.map((item, i) => {
+        const envelope = typeof item === 'string' ? fromBase64(item, `envelopes[${i}]`) : item;
         try {
           return { envelope, tx: parseTx(envelope) };
         } catch (err) {
@@ -441,6 +459,8 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
         ),
       ),
     );
+    // A client that sends DAG-CBOR reads it too (decision 1320); the statuses hold no bytes.
+    if (wantsCbor(req)) return sendCbor(reply, { results: settled });
     return { results: settled };
   });
 
@@ -459,10 +479,25 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
   function sendResultLines(reply: FastifyReply, results: ReadonlyArray<{ txId: string; result: Promise<TxStatusT> }>): FastifyReply {
     const out = new PassThrough();
     let left = results.length;
+    // The lines known in one turn of the event loop (a block's transactions commit together) leave
+    // in one write: one HTTP/2 DATA frame and one 'data' event at the client instead of one each.
+    let pending = '';
+    let flushing = false;
+    const flush = (): void => {
+      flushing = false;
+      if (!out.destroyed && !out.writableEnded) {
+        out.write(pending);
+        if (left === 0) out.end();
+      }
+      pending = '';
+    };
     const line = (value: TxResultT): void => {
-      if (!out.destroyed && !out.writableEnded) out.write(`${JSON.stringify(value)}\n`);
+      pending += `${JSON.stringify(value)}\n`;
       left -= 1;
-      if (left === 0 && !out.destroyed) out.end();
+      if (!flushing) {
+        flushing = true;
+        setImmediate(flush);
+      }
     };
     for (const { txId, result } of results)
       result.then(

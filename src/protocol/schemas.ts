@@ -229,6 +229,50 @@ export const SubmitBatchResponse = z
   })
   .meta({ id: 'SubmitBatchResponse' });
 
+/**
+ * Binary bodies for the batch routes (issue 13, decision 1320): `content-type: application/cbor`,
+ * a DAG-CBOR map whose byte fields are CBOR byte strings — no base64 to encode, check and decode
+ * on either side. The same fields as the JSON bodies; JSON stays accepted. With `accept:
+ * application/cbor`, POST /v1/endorse/batch answers DAG-CBOR too (EndorseBatchCborResponse).
+ */
+export const CBOR_MEDIA_TYPE = 'application/cbor';
+/** A CBOR byte string (decoded: Uint8Array). */
+const CborBytes = z
+  .instanceof(Uint8Array)
+  .refine((b) => b.byteLength > 0, 'must not be empty')
+  .meta({ description: 'bytes (a CBOR byte string)' });
+
+export const EndorseBatchCborRequest = z
+  .strictObject({
+    signedProposals: z
+      .array(CborBytes)
+      .min(1)
+      .max(ENDORSE_BATCH_MAX)
+      .meta({ description: `1 to ${ENDORSE_BATCH_MAX} DAG-CBOR SignedProposals, each a byte string, all created (and signed) by the caller` }),
+  })
+  .meta({ id: 'EndorseBatchCborRequest' });
+
+export const EndorseCborResult = z.union([
+  z.strictObject({ txId: TxId, payload: z.instanceof(Uint8Array), txPayload: CborBytes, endorsers: z.array(z.string()) }),
+  z.strictObject({ txId: TxId, error: z.strictObject({ code: z.string(), message: z.string() }) }),
+]);
+
+export const EndorseBatchCborResponse = z
+  .strictObject({ results: z.array(EndorseCborResult).meta({ description: 'one per proposal, in order (bytes as CBOR byte strings)' }) })
+  .meta({ id: 'EndorseBatchCborResponse' });
+
+export const SubmitBatchCborRequest = z
+  .strictObject({
+    envelopes: z
+      .array(CborBytes)
+      .min(1)
+      .max(SUBMIT_BATCH_MAX)
+      .meta({ description: `1 to ${SUBMIT_BATCH_MAX} DAG-CBOR TxEnvelopes, each a byte string, all created (and signed) by the caller` }),
+    waitMs: z.number().int().min(0).max(WAIT_MS_MAX).optional(),
+    stream: z.boolean().optional(),
+  })
+  .meta({ id: 'SubmitBatchCborRequest' });
+
 /** Transactions one POST /v1/tx/statuses may ask about. */
 export const TX_STATUSES_MAX = 1024;
 
@@ -468,3 +512,5 @@ export type TxResultT = z.infer<typeof TxResult>;
 export type BlockResponseT = z.infer<typeof BlockResponse>;
 export type BlockEventT = z.infer<typeof BlockEvent>;
 export type ContractEventT = z.infer<typeof ContractEventData>;
+export type EndorseBatchCborResponseT = z.infer<typeof EndorseBatchCborResponse>;
+export type EndorseCborResultT = z.infer<typeof EndorseCborResult>;

@@ -2,6 +2,7 @@ export {
   MedLedgerClient,
   MedLedgerApiError,
   OutcomeUnknownError,
+  CborRequestBody,
   type MedLedgerClientOptions,
   type PreparedTx,
   type SubmitBatchOptions,

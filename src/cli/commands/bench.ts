@@ -218,6 +218,8 @@ export interface BenchReport {
   readonly protocol: 'h2' | 'http1';
   /** With batch > 1: proposals endorsed in batches too (POST /v1/endorse/batch), not one request each. */
   readonly batchEndorse: boolean;
+  /** How the batch requests' bodies travel: DAG-CBOR (default, decision 1320) or JSON with base64. */
+  readonly batchBodies: 'cbor' | 'json';
   /** The machine's 1-minute load average before and after the load (os.loadavg; 0 where unsupported). */
   readonly loadAverage: { readonly before: number; readonly after: number };
   readonly committedValid: number;
@@ -280,6 +282,7 @@ interface BenchFlags {
   assetsPolicy: string;
   batch: string;
   http1?: boolean;
+  jsonBodies?: boolean;
   batchEndorse: boolean;
   user: string;
   ecdsaMs: string;
@@ -290,7 +293,7 @@ function human(r: BenchReport): string {
   const f = (x: number): string => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 0 : 1) : '-');
   const c = r.signatureCeiling;
   const lines = [
-    `medledger bench: ${r.orgs} orgs, ${r.consensus}, ${r.txRequested} tx of ${r.sizeBytes} B arguments, ${r.clients} clients${r.batch > 1 ? `, ${r.batchEndorse ? 'endorse and ' : ''}submit batches of up to ${r.batch}` : ''}, ${r.protocol === 'h2' ? 'HTTP/2' : 'HTTP/1.1'} (${r.mode}; load average ${r.loadAverage.before.toFixed(1)} → ${r.loadAverage.after.toFixed(1)})`,
+    `medledger bench: ${r.orgs} orgs, ${r.consensus}, ${r.txRequested} tx of ${r.sizeBytes} B arguments, ${r.clients} clients${r.batch > 1 ? `, ${r.batchEndorse ? 'endorse and ' : ''}submit batches of up to ${r.batch} (${r.batchBodies === 'cbor' ? 'DAG-CBOR' : 'JSON'} bodies)` : ''}, ${r.protocol === 'h2' ? 'HTTP/2' : 'HTTP/1.1'} (${r.mode}; load average ${r.loadAverage.before.toFixed(1)} → ${r.loadAverage.after.toFixed(1)})`,
     `  committed      ${r.committedValid} VALID in ${(r.durationMs / 1000).toFixed(1)} s → ${f(r.committedTxPerSecond)} tx/s`,
     `  latency        p50 ${f(r.latencyMs.p50)} ms, p99 ${f(r.latencyMs.p99)} ms, max ${f(r.latencyMs.max)} ms (endorse + submit + commit)`,
     `  blocks         ${r.blocks} (${f(r.txPerBlock)} tx per block)`,
@@ -363,12 +366,17 @@ class Batcher<T, R> {
 }
 
 /** Envelopes into POST /v1/submit/batch, statuses streamed (decision 1311): each worker goes on as soon as its own transaction commits. */
-function submitBatcher(client: MedLedgerClient, max: number): Batcher<Uint8Array, { code: string | null }> {
-  return new Batcher(max, async (envelopes, settle) => {
-    await client.submitBatch(envelopes, {
-      waitMs: 60_000,
-      onResult: (i, r: TxResultT) => settle(i, 'error' in r ? new MedLedgerApiError(0, r.error.code, r.error.message, r.txId) : r),
-    });
+function submitBatcher(client: MedLedgerClient, max: number): Batcher<PreparedTx, { code: string | null }> {
+  return new Batcher(max, async (prepared, settle) => {
+    // The txIds are known from prepare(): the client need not decode each envelope to learn them.
+    await client.submitBatch(
+      prepared.map((p) => p.envelope),
+      {
+        txIds: prepared.map((p) => p.txId),
+        waitMs: 60_000,
+        onResult: (i, r: TxResultT) => settle(i, 'error' in r ? new MedLedgerApiError(0, r.error.code, r.error.message, r.txId) : r),
+      },
+    );
   });
 }
 
@@ -400,6 +408,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--assets-policy <policy>', 'endorsement policy of the assets contract (in-process mode): majority, any, or an expression', 'majority')
     .option('--batch <n>', 'submit envelopes in batches of up to n per request (POST /v1/submit/batch); 1: one /v1/submit each', '1')
     .option('--no-batch-endorse', 'with --batch: endorse one proposal per request (POST /v1/endorse) instead of in batches (POST /v1/endorse/batch)')
+    .option('--json-bodies', 'with --batch: send the batch requests as JSON with base64 (as before decision 1320) instead of DAG-CBOR')
     .option('--http1', 'reach the nodes over an HTTP/1.1 keep-alive pool instead of one HTTP/2 session per node')
     .option('--user <name>', 'demo user of each organisation that submits', 'doctor1')
     .option('--ecdsa-ms <ms>', 'how long to measure each of ECDSA sign and verify', '1000')
@@ -472,6 +481,7 @@ export function register(program: Command, _ctx: CommandContext): void {
             url: n.apiUrl,
             ...creds,
             protocol: flags.http1 ? 'http1' : 'h2',
+            batchBodies: flags.jsonBodies ? 'json' : 'cbor',
             socketsMax: Math.ceil(clients / endpoints.length) + 1,
             streamsMax: Math.max(1, Math.ceil(clients / endpoints.length) + 1),
           });
@@ -535,7 +545,7 @@ export function register(program: Command, _ctx: CommandContext): void {
           const prepared = batchEndorse
             ? await endorseBatchers[w % perNode.length]!.add(benchArgs(runId, i, size))
             : await client.prepare(BENCH_CONTRACT, 'create', benchArgs(runId, i, size));
-          return submitters[w % perNode.length]!.add(prepared.envelope);
+          return submitters[w % perNode.length]!.add(prepared);
         };
         const worker = async (w: number): Promise<void> => {
           for (;;) {
@@ -612,6 +622,7 @@ export function register(program: Command, _ctx: CommandContext): void {
           batch,
           protocol: flags.http1 ? 'http1' : 'h2',
           batchEndorse,
+          batchBodies: flags.jsonBodies ? 'json' : 'cbor',
           loadAverage: { before: loadBefore, after: loadavg()[0] ?? 0 },
           committedValid: valid,
           committedInvalid: invalid,
