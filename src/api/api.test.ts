@@ -674,6 +674,10 @@ describe('REST gateway (3-node raft consortium)', () => {
     it('endorses and commits through CBOR bodies and answers, and through JSON ones (the SDK either way)', async () => {
       const id = `cbor-${Date.now()}`;
       const doctor = net.user('Hospital1', 'doctor1');
+      // The OpenAPI document offers both encodings on both batch routes.
+      const doc = (await raw('GET', '/openapi.json')).body as { paths: Record<string, { post: { requestBody: { content: Record<string, unknown> } } }> };
+      for (const path of ['/v1/endorse/batch', '/v1/submit/batch'])
+        assert.deepEqual(Object.keys(doc.paths[path]!.post.requestBody.content).sort(), ['application/cbor', 'application/json'], path);
       // Raw: byte strings in, byte strings out, nothing base64.
       const r = await cborPost('/v1/endorse/batch', encode({ signedProposals: [signedProposalBytes(doctor, [`${id}-raw`, 'ann', '1'])] }));
       assert.equal(r.status, 200, JSON.stringify(r.value));

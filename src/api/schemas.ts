@@ -5,6 +5,10 @@ import { z } from 'zod';
 import { AUTH_HEADERS } from '../protocol/request-signing.ts';
 import { ENROLMENT_ROUTES } from '../protocol/enrolment-schemas.ts';
 import {
+  CBOR_MEDIA_TYPE,
+  EndorseBatchCborRequest,
+  EndorseBatchCborResponse,
+  SubmitBatchCborRequest,
   ReadyResponse,
   LogLevelRequest,
   LogLevelResponse,
@@ -62,6 +66,10 @@ export interface RouteSpec {
   readonly summary: string;
   readonly auth: boolean;
   readonly body?: z.ZodType;
+  /** The same body as DAG-CBOR (`application/cbor`, bytes as byte strings; decision 1320). */
+  readonly cborBody?: z.ZodType;
+  /** The 200 answer as DAG-CBOR when the request says `accept: application/cbor`. */
+  readonly cborResponse?: z.ZodType;
   readonly params?: z.ZodType;
   readonly query?: z.ZodType;
   readonly response: z.ZodType;
@@ -162,7 +170,9 @@ export const ROUTES = {
     summary: "Endorse several of the caller's signed proposals in one request (each as /v1/endorse); one result or error each, in order",
     auth: true,
     body: EndorseBatchRequest,
+    cborBody: EndorseBatchCborRequest,
     response: EndorseBatchResponse,
+    cborResponse: EndorseBatchCborResponse,
     errors: [...COMMON_ERRORS, 403],
   },
   submit: {
@@ -181,7 +191,9 @@ export const ROUTES = {
       "Hand several signed transaction envelopes (all the caller's) to the ordering service in one request; one status or error each (stream: true — application/x-ndjson, one TxResult line each as it is known)",
     auth: true,
     body: SubmitBatchRequest,
+    cborBody: SubmitBatchCborRequest,
     response: SubmitBatchResponse,
+    cborResponse: SubmitBatchResponse,
     errors: [...COMMON_ERRORS, 403],
   },
   txStatuses: {
@@ -348,7 +360,14 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
             }
           : r.responseType === 'ndjson'
             ? { description: 'application/x-ndjson: one JSON value per line', content: { 'application/x-ndjson': { schema: jsonSchema(r.response) } } }
-            : { description: 'OK', content: { 'application/json': { schema: jsonSchema(r.response) } } },
+            : {
+                description: 'OK',
+                content: {
+                  'application/json': { schema: jsonSchema(r.response) },
+                  // DAG-CBOR when asked (accept: application/cbor); errors stay JSON.
+                  ...(r.cborResponse ? { [CBOR_MEDIA_TYPE]: { schema: jsonSchema(r.cborResponse) } } : {}),
+                },
+              },
     };
     for (const code of r.errors) responses[code] = { description: 'error', content: { 'application/json': { schema: jsonSchema(ErrorBody) } } };
     paths[path] ??= {};
@@ -364,7 +383,17 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
           ]
         : [],
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } } : {}),
+      ...(r.body
+        ? {
+            requestBody: {
+              required: true,
+              content: {
+                'application/json': { schema: jsonSchema(r.body) },
+                ...(r.cborBody ? { [CBOR_MEDIA_TYPE]: { schema: jsonSchema(r.cborBody) } } : {}),
+              },
+            },
+          }
+        : {}),
       responses,
     };
   }

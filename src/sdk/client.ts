@@ -578,7 +578,7 @@ export class MedLedgerClient {
         try {
           value = JSON.parse(text);
         } catch (err) {
-          throw new MedLedgerApiError(502, 'BAD_STREAM', `malformed result line: ${(err as Error).message}`);
+          throw new MedLedgerApiError(502, 'BAD_STREAM', `malformed result line: ${(err as Error).message} in ${JSON.stringify(text.slice(0, 120))}`);
         }
         const result = this.check(TxResult, value);
         const index = slots.get(result.txId)?.shift();

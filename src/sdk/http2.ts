@@ -10,6 +10,7 @@
 // is `retryable` — nothing reached a handler; ECONNREFUSED means nothing was written; any other
 // break after the request left (a reset connection, a timeout) may have been acted on.
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import { StringDecoder } from 'node:string_decoder';
 import type { HttpRequest, HttpResponse, HttpTransport, TransportOptions } from './transport.ts';
 import { TransportError } from './transport.ts';
 
@@ -131,25 +132,25 @@ export function createHttp2Transport(opts: TransportOptions): HttpTransport {
           });
         let status = 0;
         let asText = false;
+        // Node emits 'response' on the next tick but may push DATA that arrived in the same read
+        // at once: bytes before the status is known wait here, then go where the status says
+        // (they were dropped before, losing the first NDJSON lines of a stream — issue 13).
+        let early: Buffer[] | null = [];
+        let text: StringDecoder | null = null;
         const chunks: Buffer[] = [];
         let size = 0;
-        stream.on('response', (headers) => {
-          status = Number(headers[':status'] ?? 0);
-          asText = consumer.kind === 'text' && status === 200;
-          if (asText) stream.setEncoding('utf8');
-        });
-        stream.on('data', (chunk: Buffer | string) => {
+        const take = (c: Buffer): void => {
           if (settled) return;
           if (asText && consumer.kind === 'text') {
             try {
-              consumer.onText(chunk as string);
+              const piece = text!.write(c);
+              if (piece.length > 0) consumer.onText(piece);
             } catch (err) {
               settle(() => reject(err));
               cancel();
             }
             return;
           }
-          const c = chunk as Buffer;
           size += c.byteLength;
           if (size > req.responseBytesMax) {
             settle(() => reject(new TransportError('RESPONSE_TOO_LARGE', `response exceeds ${req.responseBytesMax} bytes`)));
@@ -157,14 +158,30 @@ export function createHttp2Transport(opts: TransportOptions): HttpTransport {
             return;
           }
           chunks.push(c);
+        };
+        stream.on('response', (headers) => {
+          status = Number(headers[':status'] ?? 0);
+          asText = consumer.kind === 'text' && status === 200;
+          if (asText) text = new StringDecoder('utf8');
+          const waiting = early ?? [];
+          early = null;
+          for (const c of waiting) take(c);
         });
-        stream.on('end', () =>
+        stream.on('data', (chunk: Buffer) => {
+          if (early) early.push(chunk);
+          else take(chunk);
+        });
+        stream.on('end', () => {
+          // Not expected ('response' is queued first), but never lose bytes: collect them as they are.
+          const waiting = early ?? [];
+          early = null;
+          for (const c of waiting) take(c);
           settle(() => {
             if (asText && consumer.kind === 'text' && consumer.endIsError)
               reject(new TransportError('STREAM_ENDED', `${req.url.origin} closed the event stream`));
             else resolve({ status, body: asText ? EMPTY : new Uint8Array(Buffer.concat(chunks)) });
-          }),
-        );
+          });
+        });
         stream.on('error', (err) => settle(() => reject(failureOf(err, stream, req))));
         // Closed without an error or an end: reset by the node (REFUSED_STREAM: not handled).
         stream.on('close', () =>

@@ -169,6 +169,19 @@ describe('client commands (3-node raft consortium)', () => {
     assert.ok(rep.signatureCeiling.txPerSecondOneThread > 0 && rep.signatureCeiling.signsPerTx > 6);
   });
 
+  it('bench --batch endorses and submits in batches, DAG-CBOR bodies by default and JSON with --json-bodies, every transaction VALID', async () => {
+    for (const extra of [[], ['--json-bodies']]) {
+      const r = await cli(['bench', '--dir', net.dir, '--tx', '8', '--clients', '4', '--batch', '4', '--size', '64', '--ecdsa-ms', '50', '--json', ...extra]);
+      assert.equal(r.code, 0, r.err);
+      const rep = JSON.parse(r.out) as { committedValid: number; failed: Record<string, number>; batch: number; batchEndorse: boolean; batchBodies: string };
+      assert.deepEqual(rep.failed, {});
+      assert.equal(rep.committedValid, 8);
+      assert.equal(rep.batch, 4);
+      assert.equal(rep.batchEndorse, true);
+      assert.equal(rep.batchBodies, extra.length ? 'json' : 'cbor');
+    }
+  });
+
   it('the medledger binary runs tx evaluate end to end', async () => {
     const bin = join(import.meta.dirname, '..', '..', '..', 'bin', 'medledger.js');
     const child = spawn(process.execPath, [bin, 'tx', 'evaluate', '--dir', net.dir, '--url', net.apis[0]!.url, '--json', 'assets', 'listByOwner', 'clinic'], {
