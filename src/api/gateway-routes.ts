@@ -479,25 +479,13 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
   function sendResultLines(reply: FastifyReply, results: ReadonlyArray<{ txId: string; result: Promise<TxStatusT> }>): FastifyReply {
     const out = new PassThrough();
     let left = results.length;
-    // The lines known in one turn of the event loop (a block's transactions commit together) leave
-    // in one write: one HTTP/2 DATA frame and one 'data' event at the client instead of one each.
-    let pending = '';
-    let flushing = false;
-    const flush = (): void => {
-      flushing = false;
-      if (!out.destroyed && !out.writableEnded) {
-        out.write(pending);
-        if (left === 0) out.end();
-      }
-      pending = '';
-    };
+    // One write per line, as it settles. (Coalescing the lines of one turn into one write was
+    // tried: SDKs before decision 1321 lose the first DATA frame when it arrives with the headers,
+    // and a coalesced first frame then held many lines.)
     const line = (value: TxResultT): void => {
-      pending += `${JSON.stringify(value)}\n`;
+      if (!out.destroyed && !out.writableEnded) out.write(`${JSON.stringify(value)}\n`);
       left -= 1;
-      if (!flushing) {
-        flushing = true;
-        setImmediate(flush);
-      }
+      if (left === 0 && !out.destroyed) out.end();
     };
     for (const { txId, result } of results)
       result.then(

@@ -243,7 +243,8 @@ export class MedLedgerClient {
   private readonly failover: MedLedgerClientOptions['failover'];
   /** Other nodes' API URLs (learned once when failover is 'discover'). */
   private alternates: Promise<readonly string[]> | null = null;
-  private readonly batchBodies: 'cbor' | 'json';
+  /** 'json' from the first 415 of a node that predates CBOR bodies (decision 1320) on. */
+  private batchBodies: 'cbor' | 'json';
 
   constructor(options: MedLedgerClientOptions) {
     let base: URL;
@@ -510,7 +511,6 @@ export class MedLedgerClient {
     if (envelopes.length === 0 || envelopes.length > SUBMIT_BATCH_MAX)
       throw new MedLedgerApiError(0, 'BAD_REQUEST', `a batch holds 1 to ${SUBMIT_BATCH_MAX} envelopes, got ${envelopes.length}`);
     const waitMs = opts.waitMs ?? DEFAULT_WAIT_MS;
-    const cbor = this.batchBodies === 'cbor';
     if (opts.onResult) {
       if (opts.txIds !== undefined && opts.txIds.length !== envelopes.length)
         throw new MedLedgerApiError(0, 'BAD_REQUEST', `txIds: ${opts.txIds.length} given for ${envelopes.length} envelopes`);
@@ -523,11 +523,19 @@ export class MedLedgerClient {
             throw new MedLedgerApiError(0, 'MALFORMED_TRANSACTION', `envelopes[${i}] is not a transaction envelope: ${(err as Error).message}`);
           }
         });
-      const body = cbor ? new CborRequestBody({ envelopes, waitMs, stream: true }) : { envelopes: envelopes.map((e) => toB64(e)), waitMs, stream: true };
-      return this.resultLines('/v1/submit/batch', body, false, txIds, opts.onResult);
+      const onResult = opts.onResult;
+      return this.cborOrJson(
+        () => this.resultLines('/v1/submit/batch', new CborRequestBody({ envelopes, waitMs, stream: true }), false, txIds, onResult),
+        () => this.resultLines('/v1/submit/batch', { envelopes: envelopes.map((e) => toB64(e)), waitMs, stream: true }, false, txIds, onResult),
+      );
     }
-    const body = cbor ? new CborRequestBody({ envelopes, waitMs }) : { envelopes: envelopes.map((e) => toB64(e)), waitMs };
-    const r = this.check(SubmitBatchResponse, await this.call('POST', '/v1/submit/batch', body, false));
+    const r = this.check(
+      SubmitBatchResponse,
+      await this.cborOrJson(
+        () => this.call('POST', '/v1/submit/batch', new CborRequestBody({ envelopes, waitMs }), false),
+        () => this.call('POST', '/v1/submit/batch', { envelopes: envelopes.map((e) => toB64(e)), waitMs }, false),
+      ),
+    );
     if (r.results.length !== envelopes.length)
       throw new MedLedgerApiError(502, 'BAD_RESPONSE', `${this.url} answered ${r.results.length} results for ${envelopes.length} envelopes`);
     return r.results;
@@ -636,15 +644,18 @@ export class MedLedgerClient {
     const proposals = await Promise.all(calls.map((c) => this.newSignedProposal(c.contract, c.fn, c.args)));
     // DAG-CBOR both ways by default (decision 1320): no base64 to encode, check and decode.
     const results: ReadonlyArray<EndorsedBytes | { readonly txId: string; readonly error: { readonly code: string; readonly message: string } }> =
-      this.batchBodies === 'cbor'
-        ? this.check(
+      await this.cborOrJson(
+        async () =>
+          this.check(
             EndorseBatchCborResponse,
             await this.call('POST', '/v1/endorse/batch', new CborRequestBody({ signedProposals: proposals.map((p) => p.signedProposal) }), false),
-          ).results
-        : this.check(
+          ).results,
+        async () =>
+          this.check(
             EndorseBatchResponse,
             await this.call('POST', '/v1/endorse/batch', { signedProposals: proposals.map((p) => toB64(p.signedProposal)) }, false),
-          ).results.map((r) => ('error' in r ? r : { txId: r.txId, payload: fromB64(r.payload), txPayload: fromB64(r.txPayload), endorsers: r.endorsers }));
+          ).results.map((r) => ('error' in r ? r : { txId: r.txId, payload: fromB64(r.payload), txPayload: fromB64(r.txPayload), endorsers: r.endorsers })),
+      );
     if (results.length !== calls.length)
       throw new MedLedgerApiError(502, 'BAD_RESPONSE', `${this.url} answered ${results.length} results for ${calls.length} proposals`);
     return Promise.all(
@@ -659,6 +670,22 @@ export class MedLedgerClient {
         }
       }),
     );
+  }
+
+  /**
+   * A batch request as DAG-CBOR, or as JSON when this client was told so or a node refused CBOR:
+   * a node that predates decision 1320 answers 415 before reading the body (nothing done), so the
+   * same request is sent again as JSON, and this client keeps to JSON from then on.
+   */
+  private async cborOrJson<T>(cbor: () => Promise<T>, json: () => Promise<T>): Promise<T> {
+    if (this.batchBodies === 'json') return json();
+    try {
+      return await cbor();
+    } catch (err) {
+      if (!(err instanceof MedLedgerApiError) || err.status !== 415) throw err;
+      this.batchBodies = 'json';
+      return json();
+    }
   }
 
   /** Check that the gateway's transaction is exactly our proposal with the endorsed result, then sign it. */

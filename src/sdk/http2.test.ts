@@ -12,7 +12,7 @@ import { createConsortium, type Consortium } from '../identity/index.ts';
 import { buildProposal, encodeEnvelope, encodeResponse, parseTx } from '../ledger/tx.ts';
 import { MedLedgerApiError, MedLedgerClient, OutcomeUnknownError } from './client.ts';
 
-type Handler = (stream: ServerHttp2Stream, path: string, body: Buffer) => void;
+type Handler = (stream: ServerHttp2Stream, path: string, body: Buffer, contentType: string) => void;
 
 describe('SDK over HTTP/2', () => {
   let consortium: Consortium;
@@ -49,7 +49,7 @@ describe('SDK over HTTP/2', () => {
       stream.on('error', () => undefined); // a stream this server refuses or resets on purpose
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => handle(stream, String(headers[':path']), Buffer.concat(chunks)));
+      stream.on('end', () => handle(stream, String(headers[':path']), Buffer.concat(chunks), String(headers['content-type'] ?? '')));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -183,6 +183,32 @@ describe('SDK over HTTP/2', () => {
         await c.submitBatch([envelope, second], { txIds: [txId, txId], onResult: (i, r) => heard.push(`${i}:${'error' in r ? r.error.code : r.code}`) });
         assert.deepEqual(heard, ['0:VALID', '1:MVCC_READ_CONFLICT'], `round ${round}`);
       }
+    } finally {
+      c.close();
+    }
+  });
+
+  it('a node that predates CBOR bodies (415) gets the same batch again as JSON, and JSON from then on', async () => {
+    const types: string[] = [];
+    handle = (stream, path, body, contentType) => {
+      if (path !== '/v1/submit/batch') return healthy(stream);
+      types.push(contentType);
+      if (contentType !== 'application/json') {
+        stream.respond({ ':status': 415, 'content-type': 'application/json' });
+        return stream.end(JSON.stringify({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send bodies as application/json' } }));
+      }
+      const { envelopes } = JSON.parse(body.toString('utf8')) as { envelopes: string[] };
+      assert.deepEqual(envelopes, [Buffer.from(envelope).toString('base64')]);
+      stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson' });
+      stream.end(`${JSON.stringify({ txId, status: 'COMMITTED', code: 'VALID', blockNumber: 4, reason: '' })}\n`);
+    };
+    const c = client();
+    try {
+      for (let round = 0; round < 2; round++) {
+        const results = await c.submitBatch([envelope], { onResult: () => undefined });
+        assert.equal('error' in results[0]! ? results[0].error.code : results[0]!.code, 'VALID');
+      }
+      assert.deepEqual(types, ['application/cbor', 'application/json', 'application/json']);
     } finally {
       c.close();
     }
