@@ -43,7 +43,13 @@ export function cryptoCounters(): Readonly<CryptoCounters> {
 
 export function sign(privateKey: KeyObject, message: Bytes): Bytes {
   counters.signs += 1;
-  return new Uint8Array(nodeSign('sha256', message, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
+  const signature = new Uint8Array(nodeSign('sha256', message, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
+  // A signature this process just made verifies under the matching public key: remember it, so
+  // that the node which endorsed a transaction does not verify its own endorsement again in its
+  // gateway and its peer's validation (issue 13). The memo keys by the public key's SPKI hash, so
+  // the certificate's key later finds this entry.
+  memo.add(memo.entry(privateKey, message, signature));
+  return signature;
 }
 
 /**
