@@ -59,6 +59,23 @@ describe('parsed transaction memo', () => {
     assert.equal(memo.size, 16);
   });
 
+  it('finds the same bytes object by identity, even after its hashed entry was evicted', () => {
+    const memo = new ParsedTxMemo(1600);
+    let decodes = 0;
+    const decodeAll = (b: Uint8Array): ParsedTx => {
+      decodes += 1;
+      return { first: b[0] } as unknown as ParsedTx;
+    };
+    const kept = new Uint8Array(100).fill(200);
+    const parsed = memo.parse(kept, decodeAll);
+    for (let i = 0; i < 40; i++) memo.parse(new Uint8Array(100).fill(i), decodeAll); // evicts kept's hashed entry
+    assert.equal(decodes, 41);
+    assert.equal(memo.parse(kept, decodeAll), parsed, 'the same object: no decode');
+    assert.equal(decodes, 41);
+    memo.parse(new Uint8Array(100).fill(200), decodeAll); // equal bytes, another object: hashed path, evicted
+    assert.equal(decodes, 42);
+  });
+
   it('parseTx goes through the process memo and still refuses malformed bytes', () => {
     const bytes = envelopeBytes(`memo-${Date.now()}`);
     const hits = parsedTxMemo.hits;

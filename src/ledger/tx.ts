@@ -310,6 +310,8 @@ export interface ParsedTx {
  */
 export class ParsedTxMemo {
   private readonly entries = new Map<string, { parsed: ParsedTx; bytes: number }>();
+  /** Weak: an entry lives as long as its bytes object does, so it needs no bound of its own. */
+  private readonly byObject = new WeakMap<Bytes, ParsedTx>();
   private bytes = 0;
   hits = 0;
 
@@ -325,13 +327,22 @@ export class ParsedTxMemo {
 
   parse(envelopeBytes: Bytes, decodeAll: (bytes: Bytes) => ParsedTx): ParsedTx {
     if (this.bytesMax <= 0 || envelopeBytes.byteLength > this.bytesMax / 16) return decodeAll(envelopeBytes);
+    // The same bytes object often comes back (the orderer's block reaches its peer as is): found
+    // by identity, without hashing. Bytes are never mutated once built or received.
+    const byObject = this.byObject.get(envelopeBytes);
+    if (byObject) {
+      this.hits += 1;
+      return byObject;
+    }
     const key = toHex(sha256(envelopeBytes));
     const known = this.entries.get(key);
     if (known) {
       this.hits += 1;
+      this.byObject.set(envelopeBytes, known.parsed);
       return known.parsed;
     }
     const parsed = decodeAll(envelopeBytes);
+    this.byObject.set(envelopeBytes, parsed);
     while (this.bytes + envelopeBytes.byteLength > this.bytesMax && this.entries.size > 0) {
       const [oldestKey, oldest] = this.entries.entries().next().value!;
       this.entries.delete(oldestKey);
