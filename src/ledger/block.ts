@@ -67,12 +67,29 @@ export interface StoredBlock {
   readonly validation: readonly ValidationCode[];
 }
 
+// Both hashes are asked for the same objects several times in one process (the orderer builds a
+// header, its peer checks it, the next block links to it): remembered by object identity (issue
+// 13). Blocks, headers and their data arrays are never mutated once built or decoded; a changed
+// block is a new object and is hashed afresh.
+const dataHashes = new WeakMap<readonly Bytes[], Bytes>();
+const blockHashes = new WeakMap<BlockHeader, Bytes>();
+
 export function dataHash(data: readonly Bytes[]): Bytes {
-  return sha256(encode(data));
+  let hash = dataHashes.get(data);
+  if (hash === undefined) {
+    hash = sha256(encode(data));
+    dataHashes.set(data, hash);
+  }
+  return hash;
 }
 
 export function blockHash(header: BlockHeader): Bytes {
-  return sha256(encode(header));
+  let hash = blockHashes.get(header);
+  if (hash === undefined) {
+    hash = sha256(encode(header));
+    blockHashes.set(header, hash);
+  }
+  return hash;
 }
 
 /** What an orderer signs for a block: its hash and number (domain-separated). */
