@@ -28,7 +28,17 @@ export function bytesEqual(a: Bytes, b: Bytes): boolean {
 }
 
 export function concatBytes(parts: readonly Bytes[]): Bytes {
-  return new Uint8Array(Buffer.concat(parts.map(view)));
+  // One copy into a buffer of its own (Buffer.concat then new Uint8Array copied twice; a view of
+  // Buffer.concat's result could share Node's pool, and callers may read `.buffer`).
+  let length = 0;
+  for (const p of parts) length += p.byteLength;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 /** Standard base64 with padding (RFC 4648 §4). */

@@ -69,6 +69,7 @@ describe('ecdsa p-256', () => {
   it('verifies each signature once per process: a repeat is a memo hit, a failure is never remembered', () => {
     const m = utf8(`memo ${Math.random()}`);
     const sig = sign(pair.privateKey, m);
+    verifiedSignatureMemo().clear(); // forget the entry sign() made (tested below)
     const c0 = cryptoCounters();
     assert.ok(verify(pair.publicKey, m, sig));
     assert.ok(verify(pair.publicKey, m, sig));
@@ -87,11 +88,38 @@ describe('ecdsa p-256', () => {
     const c2 = cryptoCounters();
     assert.equal(c2.verifyCacheHits, c1.verifyCacheHits);
     assert.equal(c2.verifies - c1.verifies, 4, 'failures are recomputed every time');
+    // The same objects again: answered by identity (no hashing), still counted as a hit.
+    const c3 = cryptoCounters();
+    assert.ok(verify(pair.publicKey, m, sig));
+    assert.equal(cryptoCounters().verifyCacheHits - c3.verifyCacheHits, 1);
+    assert.equal(cryptoCounters().verifies, c3.verifies);
+    // Clearing the memo voids the by-object entries too: the next check computes.
+    verifiedSignatureMemo().clear();
+    assert.ok(verify(pair.publicKey, m, sig));
+    assert.equal(cryptoCounters().verifies - c3.verifies, 1);
     // The uncached form computes every time (what a rate measurement needs).
+    const c4 = cryptoCounters();
     assert.ok(verifyUncached(pair.publicKey, m, sig));
-    assert.equal(cryptoCounters().verifies - c2.verifies, 1);
+    assert.equal(cryptoCounters().verifies - c4.verifies, 1);
     // A private key object given as the key is handled (Node verifies with its public half).
     assert.ok(verify(pair.privateKey, m, sig));
+  });
+
+  it("remembers the process's own signatures: verifying one is a memo hit, under the key parsed from its DER too", () => {
+    const m = utf8(`own ${Math.random()}`);
+    const sig = sign(pair.privateKey, m);
+    const fromDer = parsePublicKey(publicKeyToDer(pair.publicKey)); // as a certificate's key arrives
+    const c0 = cryptoCounters();
+    assert.ok(verify(fromDer, m, sig));
+    const c1 = cryptoCounters();
+    assert.equal(c1.verifies - c0.verifies, 0, 'no ECDSA computed for a signature this process made');
+    assert.equal(c1.verifyCacheHits - c0.verifyCacheHits, 1);
+    // Only that exact triple: another message or a flipped bit is computed (and fails).
+    assert.ok(!verify(fromDer, utf8(`${m.length}y`), sig));
+    const flipped = new Uint8Array(sig);
+    flipped[0] = (flipped[0] ?? 0) ^ 1;
+    assert.ok(!verify(fromDer, m, flipped));
+    assert.equal(cryptoCounters().verifies - c1.verifies, 2);
   });
 
   it('keeps the memo bounded: oldest entries evicted first', () => {

@@ -43,7 +43,13 @@ export function cryptoCounters(): Readonly<CryptoCounters> {
 
 export function sign(privateKey: KeyObject, message: Bytes): Bytes {
   counters.signs += 1;
-  return new Uint8Array(nodeSign('sha256', message, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
+  const signature = new Uint8Array(nodeSign('sha256', message, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
+  // A signature this process just made verifies under the matching public key: remember it, so
+  // that the node which endorsed a transaction does not verify its own endorsement again in its
+  // gateway and its peer's validation (issue 13). The memo keys by the public key's SPKI hash, so
+  // the certificate's key later finds this entry.
+  memo.add(memo.entry(privateKey, message, signature));
+  return signature;
 }
 
 /**
@@ -97,8 +103,12 @@ export class VerifiedSignatureMemo {
     this.entries.add(entry);
   }
 
+  /** Bumped by clear(): entries of an older generation (the by-object fast path's) are void. */
+  generation = 0;
+
   clear(): void {
     this.entries.clear();
+    this.generation += 1;
   }
 }
 
@@ -111,16 +121,33 @@ export function verifiedSignatureMemo(): VerifiedSignatureMemo {
   return memo;
 }
 
+/**
+ * The triples verified (or signed) in this process, by the signature's bytes object: the gateway,
+ * the orderer and the peer of one node check the same parsed signature, key and message objects,
+ * and then need not even hash them (issue 13). Only a hit on all three identities counts; any
+ * other object goes through the hashed memo. Weak: entries die with their signature objects.
+ */
+const verifiedObjects = new WeakMap<Bytes, { readonly publicKey: KeyObject; readonly message: Bytes; readonly generation: number }>();
+
 /** Never throws on a malformed signature: a bad signature is simply not valid. */
 export function verify(publicKey: KeyObject, message: Bytes, signature: Bytes): boolean {
   if (signature.byteLength !== SIGNATURE_SIZE_BYTES) return false;
-  const entry = memo.entry(publicKey, message, signature);
-  if (memo.has(entry)) {
+  const known = verifiedObjects.get(signature);
+  if (known !== undefined && known.publicKey === publicKey && known.message === message && known.generation === memo.generation) {
     counters.verifyCacheHits += 1;
     return true;
   }
+  const entry = memo.entry(publicKey, message, signature);
+  if (memo.has(entry)) {
+    counters.verifyCacheHits += 1;
+    verifiedObjects.set(signature, { publicKey, message, generation: memo.generation });
+    return true;
+  }
   const ok = verifyUncached(publicKey, message, signature);
-  if (ok) memo.add(entry);
+  if (ok) {
+    memo.add(entry);
+    verifiedObjects.set(signature, { publicKey, message, generation: memo.generation });
+  }
   return ok;
 }
 

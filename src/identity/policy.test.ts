@@ -246,11 +246,26 @@ describe('policy evaluation', () => {
         const expected = reference(policy, signers);
         const what = `${formatPolicy(policy)} / ${JSON.stringify(signers)}`;
         assert.equal(evaluatePolicy(policy, signers), expected, what);
+        // Memoised per policy: asked again, in another order, the same verdict.
+        assert.equal(evaluatePolicy(policy, [...signers].reverse()), expected, `memoised: ${what}`);
         assert.equal(evaluatePolicy(policy, signers, { method: 'residual' }), expected, `residual: ${what}`);
         assert.equal(evaluatePolicy(policy, signers, { method: 'selection' }), expected, `selection: ${what}`);
       }),
       { numRuns: 600, seed: 20260101 },
     );
+  });
+
+  it('memoises verdicts by the multiset of signers: duplicates count, order does not', () => {
+    const policy = parsePolicy(`OutOf(2, 'A.peer', 'B.peer', 'C.peer')`);
+    assert.equal(evaluatePolicy(policy, [p('A', 'peer')]), false);
+    assert.equal(evaluatePolicy(policy, [p('A', 'peer'), p('A', 'peer')]), false, 'two A signers fill one A leaf');
+    assert.equal(evaluatePolicy(policy, [p('B', 'peer'), p('A', 'peer')]), true);
+    assert.equal(evaluatePolicy(policy, [p('A', 'peer'), p('B', 'peer')]), true);
+    assert.equal(evaluatePolicy(policy, [p('A', 'peer')]), false, 'an earlier verdict for another set is not reused');
+    // Org names that could collide if merely concatenated stay distinct.
+    const tricky = parsePolicy(`AND('ab.peer', 'a.peer')`);
+    assert.equal(evaluatePolicy(tricky, [p('ab', 'peer'), p('a', 'peer')]), true);
+    assert.equal(evaluatePolicy(tricky, [p('a', 'peer'), p('a', 'peer')]), false);
   });
 
   it('stays fast on the largest policies and many signers', () => {

@@ -346,7 +346,46 @@ export interface EvaluatePolicyOptions {
   readonly method?: 'auto' | 'residual' | 'selection';
 }
 
+/**
+ * Verdicts already computed, per policy object (the validator and the gateways keep their parsed
+ * policies): a block's transactions are endorsed by the same few sets of organisations, and the
+ * evaluator below is general — it builds classes and a numbered tree for every call (issue 13: 2 %
+ * of a node's time at 2-of-3). The verdict depends only on the policy and the multiset of
+ * (org, role) of the signers, so that multiset, sorted, is the key. Bounded per policy; the policy
+ * objects themselves are held weakly.
+ */
+const policyVerdicts = new WeakMap<Policy, Map<string, boolean>>();
+const POLICY_VERDICTS_PER_POLICY_MAX = 256;
+
+/** The sorted multiset of signers as a key, or null when a signer is malformed (not memoised). */
+function signersKey(signers: readonly Principal[]): string | null {
+  if (signers.length > POLICY_SIGNERS_MAX) return null;
+  const parts: string[] = [];
+  for (const signer of signers) {
+    if (typeof signer !== 'object' || signer === null || typeof signer.org !== 'string' || typeof signer.role !== 'string') return null;
+    parts.push(`${signer.org.length}:${signer.org}:${signer.role}`);
+  }
+  return parts.sort().join('|');
+}
+
 export function evaluatePolicy(policy: Policy, signers: readonly Principal[], options: EvaluatePolicyOptions = {}): boolean {
+  if (options.stepsMax !== undefined || options.method !== undefined) return evaluatePolicyUncached(policy, signers, options);
+  const key = signersKey(signers);
+  if (key === null) return evaluatePolicyUncached(policy, signers, options);
+  let verdicts = policyVerdicts.get(policy);
+  if (verdicts === undefined) {
+    verdicts = new Map();
+    policyVerdicts.set(policy, verdicts);
+  }
+  const known = verdicts.get(key);
+  if (known !== undefined) return known;
+  const verdict = evaluatePolicyUncached(policy, signers, options);
+  if (verdicts.size >= POLICY_VERDICTS_PER_POLICY_MAX) verdicts.delete(verdicts.keys().next().value!);
+  verdicts.set(key, verdict);
+  return verdict;
+}
+
+function evaluatePolicyUncached(policy: Policy, signers: readonly Principal[], options: EvaluatePolicyOptions): boolean {
   const stepsMax = options.stepsMax ?? POLICY_EVAL_STEPS_MAX;
   const method = options.method ?? 'auto';
   const leaves = policyPrincipals(policy);

@@ -15,7 +15,7 @@
 // identically. Orderers bound how far a proposal's timestamp may lie from their clock on
 // submission (src/node/orderer.ts), so a client cannot drag the chain's time far away.
 import { z } from 'zod';
-import { decode, encode, sha256, type Bytes } from '../codec/index.ts';
+import { concatBytes, decode, encode, sha256, type Bytes } from '../codec/index.ts';
 import type { Certificate } from '../consensus/engine.ts';
 import { isValidationCode, type ValidationCode } from './codes.ts';
 import { LEDGER_LIMITS } from './limits.ts';
@@ -67,12 +67,29 @@ export interface StoredBlock {
   readonly validation: readonly ValidationCode[];
 }
 
+// Both hashes are asked for the same objects several times in one process (the orderer builds a
+// header, its peer checks it, the next block links to it): remembered by object identity (issue
+// 13). Blocks, headers and their data arrays are never mutated once built or decoded; a changed
+// block is a new object and is hashed afresh.
+const dataHashes = new WeakMap<readonly Bytes[], Bytes>();
+const blockHashes = new WeakMap<BlockHeader, Bytes>();
+
 export function dataHash(data: readonly Bytes[]): Bytes {
-  return sha256(encode(data));
+  let hash = dataHashes.get(data);
+  if (hash === undefined) {
+    hash = sha256(encode(data));
+    dataHashes.set(data, hash);
+  }
+  return hash;
 }
 
 export function blockHash(header: BlockHeader): Bytes {
-  return sha256(encode(header));
+  let hash = blockHashes.get(header);
+  if (hash === undefined) {
+    hash = sha256(encode(header));
+    blockHashes.set(header, hash);
+  }
+  return hash;
 }
 
 /** What an orderer signs for a block: its hash and number (domain-separated). */
@@ -164,16 +181,32 @@ function parseWith<T>(schema: z.ZodType<T>, data: Bytes, what: string): T {
   return parsed.data;
 }
 
+/** A block's encoding, per block object: the orderer stores it, then its peer stores it again inside a StoredBlock. */
+const blockEncodings = new WeakMap<Block, Bytes>();
+
 export function encodeBlock(block: Block): Bytes {
-  return encode(block);
+  let bytes = blockEncodings.get(block);
+  if (bytes === undefined) {
+    bytes = encode(block);
+    blockEncodings.set(block, bytes);
+  }
+  return bytes;
 }
 
 export function decodeBlock(data: Bytes): Block {
   return parseWith(blockSchema, data, 'block') as Block;
 }
 
+// DAG-CBOR of {block, validation}: a map of two entries, keys in canonical order (shorter first:
+// "block" before "validation"). Spelled out so that the block's own encoding, usually made already
+// for the orderer's store, is reused instead of encoding the whole block again (issue 13).
+// stored-block.test: byte-identical to encode(stored).
+const STORED_MAP_HEADER = new Uint8Array([0xa2, 0x65, ...new TextEncoder().encode('block')]);
+const STORED_VALIDATION_KEY = new Uint8Array([0x6a, ...new TextEncoder().encode('validation')]);
+
 export function encodeStoredBlock(stored: StoredBlock): Bytes {
-  return encode(stored);
+  if (Object.keys(stored).length !== 2) return encode(stored); // not the two-field shape: the general path
+  return concatBytes([STORED_MAP_HEADER, encodeBlock(stored.block), STORED_VALIDATION_KEY, encode(stored.validation)]);
 }
 
 export function decodeStoredBlock(data: Bytes): StoredBlock {

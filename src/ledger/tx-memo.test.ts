@@ -2,7 +2,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { encode, utf8 } from '../codec/index.ts';
-import { buildEnvelope, buildProposal, encodeEnvelope, parseTx, parsedTxMemo, ParsedTxMemo, TxFormatError, type ParsedTx } from './tx.ts';
+import { bytesEqual, sha256, toHex, concatBytes } from '../codec/index.ts';
+import { dataHash } from './block.ts';
+import {
+  buildEnvelope,
+  buildProposal,
+  computeTxId,
+  encodeEnvelope,
+  endorsementMessage,
+  parseTx,
+  parsedTxMemo,
+  ParsedTxMemo,
+  TxFormatError,
+  type ParsedTx,
+} from './tx.ts';
 
 function envelopeBytes(tag: string): Uint8Array {
   const proposal = buildProposal({
@@ -59,6 +72,23 @@ describe('parsed transaction memo', () => {
     assert.equal(memo.size, 16);
   });
 
+  it('finds the same bytes object by identity, even after its hashed entry was evicted', () => {
+    const memo = new ParsedTxMemo(1600);
+    let decodes = 0;
+    const decodeAll = (b: Uint8Array): ParsedTx => {
+      decodes += 1;
+      return { first: b[0] } as unknown as ParsedTx;
+    };
+    const kept = new Uint8Array(100).fill(200);
+    const parsed = memo.parse(kept, decodeAll);
+    for (let i = 0; i < 40; i++) memo.parse(new Uint8Array(100).fill(i), decodeAll); // evicts kept's hashed entry
+    assert.equal(decodes, 41);
+    assert.equal(memo.parse(kept, decodeAll), parsed, 'the same object: no decode');
+    assert.equal(decodes, 41);
+    memo.parse(new Uint8Array(100).fill(200), decodeAll); // equal bytes, another object: hashed path, evicted
+    assert.equal(decodes, 42);
+  });
+
   it('parseTx goes through the process memo and still refuses malformed bytes', () => {
     const bytes = envelopeBytes(`memo-${Date.now()}`);
     const hits = parsedTxMemo.hits;
@@ -67,5 +97,25 @@ describe('parsed transaction memo', () => {
     assert.equal(a, b);
     assert.equal(parsedTxMemo.hits, hits + 1);
     assert.throws(() => parseTx(utf8('not cbor')), TxFormatError);
+  });
+
+  it('derived values remembered by object identity are recomputed for other inputs', () => {
+    const nonce = new Uint8Array(randomBytes(24));
+    const fresh = (pem: string): string => toHex(sha256(concatBytes([nonce, utf8(pem)])));
+    assert.equal(computeTxId(nonce, 'PEM-A'), fresh('PEM-A'));
+    assert.equal(computeTxId(nonce, 'PEM-B'), fresh('PEM-B'), 'same nonce object, another creator: recomputed');
+    assert.equal(computeTxId(nonce, 'PEM-A'), fresh('PEM-A'));
+
+    const response = new Uint8Array([1, 2, 3]);
+    const m1 = endorsementMessage(response, 'E1');
+    assert.equal(endorsementMessage(response, 'E1'), m1, 'built once per (response, endorser)');
+    assert.ok(bytesEqual(m1, encode({ response, endorser: 'E1' })));
+    assert.ok(bytesEqual(endorsementMessage(response, 'E2'), encode({ response, endorser: 'E2' })));
+    assert.ok(bytesEqual(endorsementMessage(new Uint8Array([1, 2, 4]), 'E1'), encode({ response: new Uint8Array([1, 2, 4]), endorser: 'E1' })));
+
+    const data = [new Uint8Array([1]), new Uint8Array([2])];
+    assert.ok(bytesEqual(dataHash(data), sha256(encode(data))));
+    const other = [new Uint8Array([1]), new Uint8Array([3])];
+    assert.ok(bytesEqual(dataHash(other), sha256(encode(other))), 'another array is hashed afresh');
   });
 });

@@ -214,8 +214,15 @@ function parseWith<T>(schema: z.ZodType<T>, data: Bytes, what: string): T {
 
 // ---------------------------------------------------------------------------------------------
 
+/** Per nonce object, the creator and txId last computed (the gateway, endorser and validator of one process ask for the same). */
+const txIds = new WeakMap<Bytes, { readonly creatorPem: string; readonly txId: string }>();
+
 export function computeTxId(nonce: Bytes, creatorPem: string): string {
-  return toHex(sha256(concatBytes([nonce, utf8(creatorPem)])));
+  const known = txIds.get(nonce);
+  if (known !== undefined && known.creatorPem === creatorPem) return known.txId;
+  const txId = toHex(sha256(concatBytes([nonce, utf8(creatorPem)])));
+  txIds.set(nonce, { creatorPem, txId });
+  return txId;
 }
 
 export interface ProposalInput {
@@ -265,8 +272,25 @@ export function decodeResponse(data: Bytes): ResponsePayload {
 
 /** What an endorser signs: the response bytes bound to its own certificate (as Fabric does). */
 export function endorsementMessage(responseBytes: Bytes, endorserPem: string): Bytes {
-  return encode({ response: responseBytes, endorser: endorserPem });
+  // Asked by the endorser, the gateway and every peer's validation for the same response object:
+  // built once per (response object, endorser), and the same bytes object lets the signature memo
+  // answer by identity. Treat the result as read-only.
+  let byEndorser = endorsementMessages.get(responseBytes);
+  if (byEndorser === undefined) {
+    byEndorser = new Map();
+    endorsementMessages.set(responseBytes, byEndorser);
+  }
+  let message = byEndorser.get(endorserPem);
+  if (message === undefined) {
+    message = encode({ response: responseBytes, endorser: endorserPem });
+    if (byEndorser.size < ENDORSEMENT_MESSAGES_PER_RESPONSE_MAX) byEndorser.set(endorserPem, message);
+  }
+  return message;
 }
+
+const endorsementMessages = new WeakMap<Bytes, Map<string, Bytes>>();
+/** More endorsers than any policy needs: past it, messages are built every time (no growth). */
+const ENDORSEMENT_MESSAGES_PER_RESPONSE_MAX = 16;
 
 export function endorse(responseBytes: Bytes, endorserPem: string, signer: MessageSigner): Endorsement {
   return { endorser: endorserPem, signature: signer.sign(endorsementMessage(responseBytes, endorserPem)) };
@@ -310,6 +334,8 @@ export interface ParsedTx {
  */
 export class ParsedTxMemo {
   private readonly entries = new Map<string, { parsed: ParsedTx; bytes: number }>();
+  /** Weak: an entry lives as long as its bytes object does, so it needs no bound of its own. */
+  private readonly byObject = new WeakMap<Bytes, ParsedTx>();
   private bytes = 0;
   hits = 0;
 
@@ -325,13 +351,22 @@ export class ParsedTxMemo {
 
   parse(envelopeBytes: Bytes, decodeAll: (bytes: Bytes) => ParsedTx): ParsedTx {
     if (this.bytesMax <= 0 || envelopeBytes.byteLength > this.bytesMax / 16) return decodeAll(envelopeBytes);
+    // The same bytes object often comes back (the orderer's block reaches its peer as is): found
+    // by identity, without hashing. Bytes are never mutated once built or received.
+    const byObject = this.byObject.get(envelopeBytes);
+    if (byObject) {
+      this.hits += 1;
+      return byObject;
+    }
     const key = toHex(sha256(envelopeBytes));
     const known = this.entries.get(key);
     if (known) {
       this.hits += 1;
+      this.byObject.set(envelopeBytes, known.parsed);
       return known.parsed;
     }
     const parsed = decodeAll(envelopeBytes);
+    this.byObject.set(envelopeBytes, parsed);
     while (this.bytes + envelopeBytes.byteLength > this.bytesMax && this.entries.size > 0) {
       const [oldestKey, oldest] = this.entries.entries().next().value!;
       this.entries.delete(oldestKey);

@@ -3,7 +3,7 @@
 //
 //   transport 'consensus' messages  → orderer.step → engine (Ready: WAL fsync, then send)
 //   orderer decided blocks          → orderer's block store → this node's peer (validate, commit)
-//   transport requests              'endorse' / 'evaluate' → peer; 'broadcast' → orderer;
+//   transport requests              'endorse' / 'endorse-batch' / 'evaluate' → peer; 'broadcast' → orderer;
 //                                   'blocks' → block sync for lagging orderers and peer-only nodes
 //
 // Configuration: the config in force is the one the node's own validated ledger has reached
@@ -43,7 +43,8 @@ import type { EndorserClient } from './gateway.ts';
 import { createLogger, RateLimitedLog, type Logger } from '../log/log.ts';
 import { NodeMetrics, type MetricsSample } from './metrics.ts';
 import { Orderer, type BroadcastResult, type ControlRequest, type ControlRequester, type ControlResult, type KnownTx } from './orderer.ts';
-import { Peer, type EvaluateResponse, type ProposalResponse, type TxStatusEvent } from './peer.ts';
+import { Peer, type EvaluateResponse, type TxStatusEvent } from './peer.ts';
+import { ENDORSE_BATCH_CHANNEL, EndorseBatcher, serveEndorseBatch } from './endorse-batcher.ts';
 import { parsePeerStatus, type NodeServices, type NodeStatus, type PeerStatus, type Readiness } from './services.ts';
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -519,7 +520,7 @@ export class MedLedgerNode implements NodeServices {
    * its mTLS certificate). Built-in channels cannot be taken over.
    */
   handleRequests(channel: string, handler: (from: string, payload: Bytes) => Promise<Bytes>): void {
-    if (['endorse', 'evaluate', 'broadcast', 'blocks', 'consensus', 'status'].includes(channel) || this.extraHandlers.has(channel)) {
+    if (['endorse', ENDORSE_BATCH_CHANNEL, 'evaluate', 'broadcast', 'blocks', 'consensus', 'status'].includes(channel) || this.extraHandlers.has(channel)) {
       throw new Error(`request channel ${channel} is already taken`);
     }
     this.extraHandlers.set(channel, handler);
@@ -636,6 +637,11 @@ export class MedLedgerNode implements NodeServices {
         if (!this.peer) throw new Error('no peer on this node');
         return encode(this.peer.endorse(decodeSignedProposal(payload)));
       }
+      case ENDORSE_BATCH_CHANNEL: {
+        const peer = this.peer;
+        if (!peer) throw new Error('no peer on this node');
+        return serveEndorseBatch(payload, (bytes) => peer.endorse(decodeSignedProposal(bytes)));
+      }
       case 'evaluate': {
         if (!this.peer) throw new Error('no peer on this node');
         return encode(this.peer.evaluate(decodeSignedProposal(payload)));
@@ -702,11 +708,23 @@ export class MedLedgerNode implements NodeServices {
     throw lastError;
   }
 
+  /** One batcher per remote peer node: the asks of one event-loop turn leave as one request. */
+  private readonly endorseBatchers = new Map<string, EndorseBatcher>();
+
+  private endorseBatcher(nodeId: string): EndorseBatcher {
+    let batcher = this.endorseBatchers.get(nodeId);
+    if (!batcher) {
+      batcher = new EndorseBatcher((channel, payload) => this.transport.request(nodeId, channel, payload, ENDORSE_TIMEOUT_MS));
+      this.endorseBatchers.set(nodeId, batcher);
+    }
+    return batcher;
+  }
+
   private remoteEndorser(n: NodeEndpointConfig): EndorserClient {
     return {
       org: n.org,
       available: () => this.transport.isConnected(n.id),
-      endorse: async (sp) => decode<ProposalResponse>(await this.transport.request(n.id, 'endorse', encodeSignedProposal(sp), ENDORSE_TIMEOUT_MS)),
+      endorse: (sp) => this.endorseBatcher(n.id).endorse(sp),
       evaluate: async (sp) => decode<EvaluateResponse>(await this.transport.request(n.id, 'evaluate', encodeSignedProposal(sp), REQUEST_TIMEOUT_MS)),
     };
   }

@@ -511,7 +511,19 @@ export class Orderer {
   }
 
   getBlock(number: number): Block {
-    return decodeBlock(this.store.read(number));
+    // The blocks just cut are what the subscriptions (this node's peer) read next: hand them the
+    // object that was stored instead of reading and decoding the record again (issue 13). The
+    // same envelope objects then reach the peer, whose parse memo finds them without hashing.
+    return this.recentBlocks.get(number) ?? decodeBlock(this.store.read(number));
+  }
+
+  /** The last RECENT_BLOCKS_MAX blocks stored, by number (treated as immutable, as every Block is). */
+  private readonly recentBlocks = new Map<number, Block>();
+
+  private storeBlock(block: Block): void {
+    this.store.append(block.header.number, encodeBlock(block));
+    this.recentBlocks.set(block.header.number, block);
+    if (this.recentBlocks.size > RECENT_BLOCKS_MAX) this.recentBlocks.delete(this.recentBlocks.keys().next().value!);
   }
 
   /**
@@ -677,7 +689,7 @@ export class Orderer {
           if (block.header.number === target.height && !bytesEqual(block.metadata.consensus!.digest, target.digest)) {
             throw new OrdererError(`block ${block.header.number} does not carry the digest consensus restored to`);
           }
-          this.store.append(block.header.number, encodeBlock(block));
+          this.storeBlock(block);
           this.lastHeader = block.header;
           this.noteOrdered(block);
           previousDigest = block.metadata.consensus!.digest;
@@ -718,7 +730,7 @@ export class Orderer {
       return;
     }
     const block = this.builder.build(this.lastHeader, decided);
-    this.store.append(block.header.number, encodeBlock(block));
+    this.storeBlock(block);
     this.lastHeader = block.header;
     this.noteOrdered(block);
     for (const sub of this.subscribers) sub.wake();
@@ -737,6 +749,8 @@ function describeKnown(known: KnownTx): string {
 }
 
 const DEFERRED_BLOCKS_MAX = 100_000;
+/** Blocks kept decoded for the delivery streams: a few blocks' worth of lag behind the cutter. */
+const RECENT_BLOCKS_MAX = 32;
 const FETCH_BATCH_BLOCKS = 64;
 const FETCH_RETRY_MS_MAX = 5_000;
 
