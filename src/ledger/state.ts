@@ -1,4 +1,4 @@
-// World state, history and the txId index in SQLite (better-sqlite3, WAL, synchronous=FULL).
+// World state, history and the txId index in SQLite (better-sqlite3, WAL, synchronous=NORMAL: decision 1330).
 //
 // Tables:
 //   state    (ns, key) → value, version (block, tx)        the current value of every live key
@@ -21,6 +21,7 @@ import { encode, sha256, type Bytes } from '../codec/index.ts';
 import { assertInvariant } from '../consensus/engine.ts';
 import type { ValidationCode } from './codes.ts';
 import type { Version } from './tx.ts';
+import { TxIdFilter } from './txid-filter.ts';
 
 export const ZERO_STATE_HASH: Bytes = new Uint8Array(32);
 
@@ -153,6 +154,11 @@ export class StateDb implements StateReader {
             setMeta: this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v'),
           }),
     };
+    if (options.readOnly) this.txIdFilter = null;
+    else {
+      this.txIdFilter = new TxIdFilter();
+      for (const row of this.db.prepare<[], { txid: string }>('SELECT txid FROM txindex').iterate()) this.txIdFilter.add(row.txid);
+    }
   }
 
   savepoint(): Savepoint | null {
@@ -186,7 +192,11 @@ export class StateDb implements StateReader {
     }));
   }
 
+  /** Every txId of the index (a read-only state has none: it always queries). */
+  private readonly txIdFilter: TxIdFilter | null;
+
   txStatus(txId: string): TxStatus | undefined {
+    if (this.txIdFilter !== null && !this.txIdFilter.mayContain(txId)) return undefined;
     const row = this.stmts.txStatus.get(txId);
     return row ? { block: row.block, position: row.position, code: row.code as ValidationCode } : undefined;
   }
@@ -221,6 +231,8 @@ export class StateDb implements StateReader {
       for (const t of update.txIndex) index.run(t.txId, update.number, t.position, t.code);
       setMeta.run('savepoint', record);
     })();
+    // After the commit: a txId is "maybe" from the moment the index holds it.
+    if (this.txIdFilter !== null) for (const t of update.txIndex) this.txIdFilter.add(t.txId);
     return savepoint;
   }
 
