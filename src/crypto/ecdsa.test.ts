@@ -13,6 +13,7 @@ import {
   publicKeyToDer,
   publicKeyToPem,
   sign,
+  signAndRemember,
   verify,
   verifyUncached,
   verifiedSignatureMemo,
@@ -69,7 +70,6 @@ describe('ecdsa p-256', () => {
   it('verifies each signature once per process: a repeat is a memo hit, a failure is never remembered', () => {
     const m = utf8(`memo ${Math.random()}`);
     const sig = sign(pair.privateKey, m);
-    verifiedSignatureMemo().clear(); // forget the entry sign() made (tested below)
     const c0 = cryptoCounters();
     assert.ok(verify(pair.publicKey, m, sig));
     assert.ok(verify(pair.publicKey, m, sig));
@@ -105,9 +105,9 @@ describe('ecdsa p-256', () => {
     assert.ok(verify(pair.privateKey, m, sig));
   });
 
-  it("remembers the process's own signatures: verifying one is a memo hit, under the key parsed from its DER too", () => {
+  it("remembers the process's own signatures made with signAndRemember: verifying one is a memo hit, under the key parsed from its DER too", () => {
     const m = utf8(`own ${Math.random()}`);
-    const sig = sign(pair.privateKey, m);
+    const sig = signAndRemember(pair.privateKey, m);
     const fromDer = parsePublicKey(publicKeyToDer(pair.publicKey)); // as a certificate's key arrives
     const c0 = cryptoCounters();
     assert.ok(verify(fromDer, m, sig));
@@ -120,6 +120,12 @@ describe('ecdsa p-256', () => {
     flipped[0] = (flipped[0] ?? 0) ^ 1;
     assert.ok(!verify(fromDer, m, flipped));
     assert.equal(cryptoCounters().verifies - c1.verifies, 2);
+    // Plain sign() (what clients use) remembers nothing: the first check computes.
+    const m2 = utf8(`plain ${Math.random()}`);
+    const sig2 = sign(pair.privateKey, m2);
+    const c2 = cryptoCounters();
+    assert.ok(verify(fromDer, m2, sig2));
+    assert.equal(cryptoCounters().verifies - c2.verifies, 1);
   });
 
   it('keeps the memo bounded: oldest entries evicted first', () => {

@@ -43,11 +43,18 @@ export function cryptoCounters(): Readonly<CryptoCounters> {
 
 export function sign(privateKey: KeyObject, message: Bytes): Bytes {
   counters.signs += 1;
-  const signature = new Uint8Array(nodeSign('sha256', message, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
-  // A signature this process just made verifies under the matching public key: remember it, so
-  // that the node which endorsed a transaction does not verify its own endorsement again in its
-  // gateway and its peer's validation (issue 13). The memo keys by the public key's SPKI hash, so
-  // the certificate's key later finds this entry.
+  return new Uint8Array(nodeSign('sha256', message, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
+}
+
+/**
+ * Sign, and remember the signature as verified (issue 13): for what this process will itself
+ * check again — a peer's endorsement (its node's gateway and validation), an orderer's block
+ * header (its node's peer). A signature made with a private key verifies under its public key;
+ * the memo keys by the public key's SPKI hash, so the certificate's key later finds the entry.
+ * Clients use `sign`: they never verify what they sign, and the entry would cost a hash.
+ */
+export function signAndRemember(privateKey: KeyObject, message: Bytes): Bytes {
+  const signature = sign(privateKey, message);
   memo.add(memo.entry(privateKey, message, signature));
   return signature;
 }

@@ -58,7 +58,7 @@ import { gpbftRatingAuthority, RATING_NONCE_WINDOW_MS } from './gpbft-rating.ts'
 import type { Signer } from '../crypto/index.ts';
 import { SeededRng } from '../consensus/rng.ts';
 import { Msp } from '../identity/index.ts';
-import { directoryVerifier, keyPairSigner, parsePrivateKey, sign } from '../crypto/index.ts';
+import { directoryVerifier, keyPairSigner, parsePrivateKey, signAndRemember } from '../crypto/index.ts';
 import type { VerifyFn } from '../ledger/sigcache.ts';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { blockHash, buildHeader, dataHash, decodeBlock, encodeBlock, ordererSignedBytes, type Block, type BlockHeader } from '../ledger/block.ts';
@@ -286,7 +286,7 @@ export class Orderer {
     this.lastHeader = decodeBlock(this.store.read(this.store.count - 1)).header;
     this.wal = new WriteAheadLog(join(options.dir, 'wal'), options.onWalFsync ? { onFsync: options.onWalFsync } : {});
     const key = parsePrivateKey(options.keyPem);
-    this.builder = new BlockBuilder(this.id, (m) => sign(key, m), this.genesisConfig.ordering.engine);
+    this.builder = new BlockBuilder(this.id, (m) => signAndRemember(key, m), this.genesisConfig.ordering.engine);
     this.nodeSigner = keyPairSigner(this.id, { privateKey: key, publicKey: createPublicKey(key) });
     const seed = options.seed ?? new DataView(sha256(this.id).buffer).getUint32(0);
     this.engine = getEngine(this.genesisConfig.ordering.engine).create({

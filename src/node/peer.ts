@@ -10,7 +10,7 @@
 // Committing a block: Ledger.commitBlock (link, hashes, orderer signature, validation, commit).
 import { randomBytes } from 'node:crypto';
 import type { Bytes } from '../codec/index.ts';
-import { parsePrivateKey, sign } from '../crypto/index.ts';
+import { parsePrivateKey, signAndRemember } from '../crypto/index.ts';
 import type { VerifyFn } from '../ledger/sigcache.ts';
 import { checkAcl, findFunction, invoke, STATUS_OK, type ContractRegistry } from '../contracts/runtime.ts';
 import type { Block } from '../ledger/block.ts';
@@ -97,7 +97,7 @@ export class Peer {
     this.id = options.id;
     this.certPem = options.certPem;
     const key = parsePrivateKey(options.keyPem);
-    this.signer = { sign: (message) => sign(key, message) };
+    this.signer = { sign: (message) => signAndRemember(key, message) };
     this.contracts = options.contracts;
     this.clock = options.clock ?? (() => Date.now());
     this.ledger = Ledger.open(options.ledgerDir, options.genesis, options.verify ? { verify: options.verify } : {});
