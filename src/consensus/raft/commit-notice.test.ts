@@ -18,7 +18,16 @@ const verifier = directoryVerifier(new Map(ids.map((id) => [id, key.publicKey]))
 
 type Sent = { from: string } & Outbound<RaftMessage>;
 
-function cluster(): { engines: Map<string, RaftEngine>; leader: RaftEngine; pump: (drop?: (m: Sent) => boolean) => Sent[] } {
+interface Cluster {
+  readonly engines: Map<string, RaftEngine>;
+  readonly leader: RaftEngine;
+  /** Deliver every message until quiet (no ticks); returns every message sent, in order. */
+  pump(drop?: (m: Sent) => boolean): Sent[];
+  /** Let one node's driver collect and carry out its Readies; its messages wait for pump(). */
+  drain(id: string): void;
+}
+
+function cluster(): Cluster {
   const engines = new Map(
     ids.map((id) => [
       id,
@@ -35,22 +44,23 @@ function cluster(): { engines: Map<string, RaftEngine>; leader: RaftEngine; pump
     ]),
   );
   const storages = new Map(ids.map((id) => [id, new MemoryStorage()]));
-  /** Deliver every message until quiet (no ticks); returns every message sent, in order. */
-  const pump = (drop: (m: Sent) => boolean = () => false): Sent[] => {
-    const sent: Sent[] = [];
-    let queue: Sent[] = [];
-    const drain = (id: string): void => {
-      const e = engines.get(id)!;
-      while (e.hasReady()) {
-        const rd = e.ready();
-        storages.get(id)!.apply(rd.persist);
-        for (const m of rd.messages) {
-          sent.push({ from: id, ...m });
-          if (!drop({ from: id, ...m })) queue.push({ from: id, ...m });
-        }
-        e.advance(rd);
+  let queue: Sent[] = [];
+  let sent: Sent[] = [];
+  let drop: (m: Sent) => boolean = () => false;
+  const drain = (id: string): void => {
+    const e = engines.get(id)!;
+    while (e.hasReady()) {
+      const rd = e.ready();
+      storages.get(id)!.apply(rd.persist);
+      for (const m of rd.messages) {
+        sent.push({ from: id, ...m });
+        if (!drop({ from: id, ...m })) queue.push({ from: id, ...m });
       }
-    };
+      e.advance(rd);
+    }
+  };
+  const pump = (dropIf: (m: Sent) => boolean = () => false): Sent[] => {
+    drop = dropIf;
     for (const id of ids) drain(id);
     for (let round = 0; round < 100 && queue.length > 0; round++) {
       const batch = queue;
@@ -60,7 +70,9 @@ function cluster(): { engines: Map<string, RaftEngine>; leader: RaftEngine; pump
         drain(m.to);
       }
     }
-    return sent;
+    const out = sent;
+    sent = [];
+    return out;
   };
   for (let t = 0; t < 40 && ![...engines.values()].some((e) => e.status().role === 'leader'); t++) {
     for (const e of engines.values()) e.tick();
@@ -69,7 +81,7 @@ function cluster(): { engines: Map<string, RaftEngine>; leader: RaftEngine; pump
   const leader = [...engines.values()].find((e) => e.status().role === 'leader');
   assert.ok(leader, 'a leader is elected');
   pump();
-  return { engines, leader, pump };
+  return { engines, leader, pump, drain };
 }
 
 const types = (sent: Sent[], from?: string): string[] => sent.filter((m) => from === undefined || m.from === from).map((m) => m.message.type);
@@ -93,9 +105,10 @@ describe('raft commit notices (decision 1370)', () => {
   });
 
   it('while proposals wait, the new commit index rides on the next entry instead of a message of its own', () => {
-    const { leader, pump } = cluster();
+    const { leader, pump, drain } = cluster();
     leader.propose({ clientId: 'c', seq: 1, data: utf8('a') });
-    // Cut at once (eager cut); these two wait for its commit and go out together in the next entry.
+    drain(leader.id); // the driver's Ready cuts it at once (eager cut)
+    // These two wait for its commit and go out together in the next entry.
     leader.propose({ clientId: 'c', seq: 2, data: utf8('b') });
     leader.propose({ clientId: 'c', seq: 3, data: utf8('c') });
     const first = leader.raftStatus().lastIndex;

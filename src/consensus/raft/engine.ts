@@ -360,7 +360,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     }
     this.submitted.set(key, { proposal: p, waitTicks: 0 });
     if (this.role !== 'leader') this.route(p);
-    this.afterInput();
+    this.afterInput(false);
     return { accepted: true };
   }
 
@@ -371,6 +371,7 @@ export class RaftEngine implements Engine<RaftMessage> {
 
   hasReady(): boolean {
     return (
+      this.eagerCutDue() ||
       this.hardDue() ||
       this.outPersist.length > 0 ||
       this.outMsgs.length > 0 ||
@@ -381,6 +382,7 @@ export class RaftEngine implements Engine<RaftMessage> {
 
   ready(): Ready<RaftMessage> {
     if (this.cachedReady) return this.cachedReady;
+    if (this.eagerCutDue()) this.cutBlocks(false);
     if (this.hardDue() || (this.hardDirty && this.outPersist.length > 0)) {
       const hard: HardState = { term: this.term, vote: this.vote, commit: this.commit, applied: this.applied };
       this.outPersist.push({ op: 'put', key: HARD_KEY, value: encode(hard) });
@@ -932,10 +934,10 @@ export class RaftEngine implements Engine<RaftMessage> {
   }
 
   /** Leader: cut batches from the cutter into entries, signing the block each will become. */
-  private cutBlocks(due: boolean): void {
+  private cutBlocks(due: boolean, eager = true): void {
     if (this.role !== 'leader' || this.leadTransferee !== null || !this.proj) return;
     let appended = false;
-    while (this.cutter.size > 0 && (due || this.cutter.hasFullBatch() || this.log.lastIndex() - this.commit < this.options.eagerCutUncommittedMax)) {
+    while (this.cutter.size > 0 && (due || this.cutter.hasFullBatch() || (eager && this.log.lastIndex() - this.commit < this.options.eagerCutUncommittedMax))) {
       if (this.log.lastIndex() - this.commit >= this.options.uncommittedEntriesMax) break;
       const batch = this.cutter.cut();
       const kept = batch.filter((p) => this.proj!.dedup.markDecided(p));
@@ -1047,8 +1049,20 @@ export class RaftEngine implements Engine<RaftMessage> {
 
   // ------------------------------------------------------------------ plumbing
 
-  private afterInput(): void {
-    if (this.role === 'leader') this.cutBlocks(false);
+  /**
+   * Leader: a partial batch would be cut at once (eagerCutUncommittedMax). A proposal does not cut
+   * it itself: the cut waits for the driver's next ready(), so proposals handed to the engine
+   * before the driver collects its Ready (a driver that drives once per event-loop turn) go out as
+   * one entry instead of the first alone and the rest after its commit (decision 1372).
+   */
+  private eagerCutDue(): boolean {
+    if (this.role !== 'leader' || this.leadTransferee !== null || !this.proj || this.cutter.size === 0) return false;
+    const uncommitted = this.log.lastIndex() - this.commit;
+    return uncommitted < this.options.eagerCutUncommittedMax && uncommitted < this.options.uncommittedEntriesMax;
+  }
+
+  private afterInput(eagerCut = true): void {
+    if (this.role === 'leader') this.cutBlocks(false, eagerCut);
     // Before applying: a configuration that removes members prunes their progress, and they
     // should still learn the commit index that removes them (as they did when the leader sent it
     // the moment it advanced).
