@@ -6,7 +6,8 @@
 // Prints a summary table and, for failing seeds, the violations, fault schedule, trace and the
 // command that replays them. Exits 1 on any violation, 2 on bad arguments.
 //
-// Also 'raft+membership': raft while hospitals join and leave (membership option of the simulator),
+// Also 'raft+eager': raft with the ordering benchmark's eager cut (decisions 1350, 1372);
+// 'raft+membership': raft while hospitals join and leave (membership option of the simulator),
 // 'pbft+membership': PBFT's orderer set changing the same way (decision 1270),
 // 'ehbft+membership': EH-BFT's (decision 1290),
 // 'hashgen+membership': the hash generators' set changing (decision 1295), and
@@ -31,8 +32,15 @@ const MEMBERSHIP_ENTRIES = {
   'gpbft+membership': 'gpbft',
 };
 
+/**
+ * Raft with the options the ordering benchmark runs (decisions 1350, 1372): a leader cuts a partial
+ * batch at its next Ready while fewer than one entry is uncommitted.
+ */
+const RAFT_EAGER = 'raft+eager';
+
 /** One campaign configuration per engine: the engine's full fault model. */
 function configFor(entry, durationMs) {
+  if (entry === RAFT_EAGER) return { ...configFor('raft', durationMs), engineOptions: { eagerCutUncommittedMax: 1 } };
   if (MEMBERSHIP_ENTRIES[entry] === 'ehbft') {
     // As pbft+membership: five nodes, one joins (it catches up by fetching blocks) and one leaves,
     // so the membership never drops below four and the one Byzantine node stays within f (decision 1290).
@@ -85,7 +93,7 @@ if (!isMainThread) {
   }
 } else {
   const args = parseArgs(process.argv.slice(2));
-  const engines = args.engines ?? [...engineNames().filter((n) => !n.startsWith('test-')), ...Object.keys(MEMBERSHIP_ENTRIES)];
+  const engines = args.engines ?? [...engineNames().filter((n) => !n.startsWith('test-')), ...Object.keys(MEMBERSHIP_ENTRIES), RAFT_EAGER];
   const rows = [];
   let failed = false;
   for (const engine of engines) {
@@ -170,9 +178,9 @@ async function runSeeds(config, args) {
 }
 
 function replay(config, seed) {
-  const membership = config.membership
-    ? ` --joins ${config.membership.joins} --leaves ${config.membership.leaves}${config.engineOptions ? ` --engine-options '${JSON.stringify(config.engineOptions)}'` : ''}`
-    : '';
+  const membership =
+    (config.membership ? ` --joins ${config.membership.joins} --leaves ${config.membership.leaves}` : '') +
+    (config.engineOptions ? ` --engine-options '${JSON.stringify(config.engineOptions)}'` : '');
   return `node bin/medledger.js sim --engine ${config.engine} --nodes ${config.nodes} --seeds 1 --seed-start ${seed} --faults ${config.faults} --duration-ms ${config.durationMs} --crypto fast --rate 100 --proposals 1000${membership} --trace`;
 }
 
@@ -245,8 +253,8 @@ function parseArgs(argv) {
         .filter(Boolean);
       const known = engineNames();
       for (const e of out.engines)
-        if (!known.includes(e) && !MEMBERSHIP_ENTRIES[e])
-          usage(`unknown engine "${e}" (registered: ${known.join(', ')}; also ${Object.keys(MEMBERSHIP_ENTRIES).join(', ')})`);
+        if (!known.includes(e) && !MEMBERSHIP_ENTRIES[e] && e !== RAFT_EAGER)
+          usage(`unknown engine "${e}" (registered: ${known.join(', ')}; also ${[...Object.keys(MEMBERSHIP_ENTRIES), RAFT_EAGER].join(', ')})`);
     } else if (a === '--json') out.json = true;
     else if (a === '--help' || a === '-h') usage(null);
     else usage(`unknown argument "${a}"`);

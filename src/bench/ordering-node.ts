@@ -46,7 +46,8 @@ export interface OrderingNodeConfig {
   /**
    * 'coalesced': requests and peer messages that arrive in one event-loop turn are handed to the
    * engine one by one, and its Ready is driven once after them (one WAL fsync for all).
-   * 'immediate': the engine is driven after each input, as node/orderer.ts does.
+   * 'immediate': as node/orderer.ts: the engine is driven after each peer message and tick, and
+   * once at the end of the event-loop turn after client requests (decision 1372).
    */
   readonly drive: 'coalesced' | 'immediate';
   /** Raft option eagerCutUncommittedMax (0: cut only full batches or on the cutter's timeout). */
@@ -167,14 +168,12 @@ class OrderingNode {
     }
     if (typeof message !== 'object' || message === null || typeof message.type !== 'string') return;
     this.engine.step(from, message);
-    this.afterInput();
+    if (this.config.drive === 'immediate') this.drive();
+    else this.driveSoon();
   }
 
-  private afterInput(): void {
-    if (this.config.drive === 'immediate') {
-      this.drive();
-      return;
-    }
+  /** node/orderer.ts's driveSoon: once at the end of this event-loop turn (decision 1372). */
+  private driveSoon(): void {
     if (this.driveScheduled) return;
     this.driveScheduled = true;
     setImmediate(() => {
@@ -290,7 +289,8 @@ class OrderingNode {
         reply(503, result.reason);
         return;
       }
-      this.afterInput();
+      // As node/orderer.ts after a broadcast: requests read together are cut together.
+      this.driveSoon();
     });
   }
 }

@@ -11,6 +11,8 @@
 //     send(the rest of rd.messages)  to the other orderers (none for a single solo orderer)
 //     for each decided block: build the ledger block, sign it, append it (fsync), notify delivery
 //     engine.advance(rd)
+// It runs at once after a consensus message or a tick, and at the end of the event-loop turn after
+// a broadcast (driveSoon, decision 1372), so that transactions arriving together are cut together.
 //
 // Restart: the engine is created with appliedHeight = the last block in this orderer's store, so
 // an engine that decided a block which never reached the store re-emits it (solo does).
@@ -415,7 +417,7 @@ export class Orderer {
     if ('problem' in admitted) return { accepted: false, reason: admitted.problem, ...(admitted.duplicate ? { duplicate: admitted.duplicate } : {}) };
     const result = this.engine.propose({ clientId: proposal.clientId, seq: proposal.seq, data: proposal.data });
     if (result.accepted) this.pendingTxIds.set(admitted.txId, admitted.admissibleUntilMs);
-    this.drive();
+    this.driveSoon();
     return result.accepted ? { accepted: true } : { accepted: false, reason: result.reason };
   }
 
@@ -614,6 +616,30 @@ export class Orderer {
 
   /** Set once a durable write failed and was reported: the orderer is closed for good. */
   private storageFailed = false;
+  private driveScheduled = false;
+
+  /**
+   * Drive once at the end of this event-loop turn (decision 1372): transactions that arrive
+   * together (one read of a client connection, a batch submit) reach the engine before it is asked
+   * for a Ready, so a Raft leader that cuts partial batches at once (eagerCutUncommittedMax) puts
+   * them in one entry — one WAL write and one round — instead of the first alone. Consensus
+   * messages and ticks still drive at once: they carry no proposals to gather.
+   */
+  private driveSoon(): void {
+    if (this.driveScheduled) return;
+    this.driveScheduled = true;
+    setImmediate(() => {
+      this.driveScheduled = false;
+      if (this.closed) return;
+      try {
+        this.drive();
+      } catch (err) {
+        // As in tick(): a storage failure was reported to the owner, who stops the process.
+        if (this.storageFailed) return;
+        throw err;
+      }
+    });
+  }
 
   private drive(): void {
     if (this.driving) return; // re-entrant call from inside the loop: the loop picks the work up

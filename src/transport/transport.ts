@@ -310,7 +310,7 @@ export class Transport {
   private connect(link: OutboundLink): void {
     if (this.stopped || link.closed) return;
     const expected = link.peerId;
-    const tlsOptions: ConnectionOptions & { maxPayload: number; handshakeTimeout: number } = {
+    const tlsOptions: ConnectionOptions & { maxPayload: number; handshakeTimeout: number; generateMask: (mask: Buffer) => void } = {
       cert: this.o.tls.certChainPem,
       key: this.o.tls.keyPem,
       ca: [...this.o.tls.caPems],
@@ -318,6 +318,11 @@ export class Transport {
       minVersion: 'TLSv1.3',
       maxPayload: this.o.messageBytesMax,
       handshakeTimeout: 5_000,
+      // Client frames must carry a mask (RFC 6455 §5.3), whose purpose is to keep a browser's
+      // script from steering the bytes an intermediary proxy sees. Here both ends are nodes and the
+      // stream is TLS: an all-zero mask is allowed and lets ws skip the XOR on both sides and the
+      // copy it makes to mask a frame (decision 1370).
+      generateMask: zeroMask,
       // The server must prove it is the node we mean to reach (by certificate, not hostname).
       checkServerIdentity: (_host: string, cert: PeerCertificate) => {
         const who = this.o.authenticate(derToPem(cert.raw));
@@ -443,6 +448,10 @@ export class Transport {
       this.o.logger.error({ peer: from, channel: frame.c, reason: (err as Error).message }, 'message handler failed');
     }
   }
+}
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
 }
 
 export function derToPem(der: Buffer): string {

@@ -196,6 +196,10 @@ export class RaftEngine implements Engine<RaftMessage> {
   private readonly readyLogEnd = new WeakMap<Ready<RaftMessage>, { index: number; term: number }>();
   /** How many messages at the head of outMsgs may leave before the pending persist is durable. */
   private outEarly = 0;
+  /** Leader: the commit index advanced and not every follower was sent it yet (flushCommit). */
+  private commitFlushDue = false;
+  /** Leader: the commit index last sent to each follower in an append or raft/commit. */
+  private readonly commitSent = new Map<NodeId, number>();
 
   constructor(ctx: EngineContext) {
     assertInvariant(isNodeId(ctx.id), 'raft: node id is a non-empty string');
@@ -289,13 +293,13 @@ export class RaftEngine implements Engine<RaftMessage> {
       }
       if (m.type === 'raft/prevote' || (m.type === 'raft/prevote-resp' && !m.reject)) {
         // Pre-vote never changes terms (that is its point); a granted pre-vote carries term + 1.
-      } else if (m.type === 'raft/append' || m.type === 'raft/heartbeat' || m.type === 'raft/snapshot') {
+      } else if (m.type === 'raft/append' || m.type === 'raft/heartbeat' || m.type === 'raft/commit' || m.type === 'raft/snapshot') {
         this.becomeFollower(m.term, from);
       } else {
         this.becomeFollower(m.term, null);
       }
     } else if (m.term < this.term) {
-      if ((this.options.checkQuorum || this.options.preVote) && (m.type === 'raft/append' || m.type === 'raft/heartbeat')) {
+      if ((this.options.checkQuorum || this.options.preVote) && (m.type === 'raft/append' || m.type === 'raft/heartbeat' || m.type === 'raft/commit')) {
         // A stale leader (e.g. back from a partition) learns the new term from this and steps down.
         this.send(from, { type: 'raft/append-resp', term: this.term, index: 0, reject: false, hintIndex: 0, hintTerm: 0 });
       } else if (m.type === 'raft/prevote') {
@@ -316,6 +320,7 @@ export class RaftEngine implements Engine<RaftMessage> {
         break;
       case 'raft/append':
       case 'raft/heartbeat':
+      case 'raft/commit':
       case 'raft/snapshot':
         if (this.role === 'leader') break; // one leader per term: cannot come from a correct peer
         if (this.role !== 'follower') this.becomeFollower(this.term, from);
@@ -323,6 +328,7 @@ export class RaftEngine implements Engine<RaftMessage> {
         this.setLead(from);
         if (m.type === 'raft/append') this.handleAppend(from, m);
         else if (m.type === 'raft/heartbeat') this.handleHeartbeat(from, m.commit);
+        else if (m.type === 'raft/commit') this.handleCommit(from, m);
         else this.handleSnapshot(from, m.snapshot);
         break;
       case 'raft/append-resp':
@@ -354,7 +360,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     }
     this.submitted.set(key, { proposal: p, waitTicks: 0 });
     if (this.role !== 'leader') this.route(p);
-    this.afterInput();
+    this.afterInput(false);
     return { accepted: true };
   }
 
@@ -365,6 +371,7 @@ export class RaftEngine implements Engine<RaftMessage> {
 
   hasReady(): boolean {
     return (
+      this.eagerCutDue() ||
       this.hardDue() ||
       this.outPersist.length > 0 ||
       this.outMsgs.length > 0 ||
@@ -375,6 +382,7 @@ export class RaftEngine implements Engine<RaftMessage> {
 
   ready(): Ready<RaftMessage> {
     if (this.cachedReady) return this.cachedReady;
+    if (this.eagerCutDue()) this.cutBlocks(false);
     if (this.hardDue() || (this.hardDirty && this.outPersist.length > 0)) {
       const hard: HardState = { term: this.term, vote: this.vote, commit: this.commit, applied: this.applied };
       this.outPersist.push({ op: 'put', key: HARD_KEY, value: encode(hard) });
@@ -424,7 +432,7 @@ export class RaftEngine implements Engine<RaftMessage> {
   private selfDurable(): void {
     const pr = this.prs.get(this.id);
     if (!pr || !pr.maybeUpdate(Math.min(this.stableIndex, this.log.lastIndex()))) return;
-    if (this.maybeCommit()) this.bcastAppend();
+    this.maybeCommit();
     this.afterInput();
   }
 
@@ -654,6 +662,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     this.heartbeatElapsed = 0;
     const last = this.log.lastIndex();
     this.prs = new Map();
+    this.commitSent.clear();
     for (const id of confNodes(this.conf)) {
       const pr = new Progress(last + 1, this.options.maxInflight);
       if (id === this.id) {
@@ -730,6 +739,17 @@ export class RaftEngine implements Engine<RaftMessage> {
       }
       this.commitTo(Math.min(m.commit, lastNew));
       this.send(from, { type: 'raft/append-resp', term: this.term, index: lastNew, reject: false, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    const hint = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
+    this.send(from, { type: 'raft/append-resp', term: this.term, index: m.prevIndex, reject: true, hintIndex: hint.index, hintTerm: hint.term });
+  }
+
+  /** An append without entries whose success is not answered (decision 1370). */
+  private handleCommit(from: NodeId, m: Extract<RaftMessage, { type: 'raft/commit' }>): void {
+    if (m.prevIndex < this.commit) return; // nothing new to learn; the leader knows our log already
+    if (this.log.matchTerm(m.prevIndex, m.prevTerm)) {
+      this.commitTo(Math.min(m.commit, m.prevIndex));
       return;
     }
     const hint = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
@@ -834,8 +854,9 @@ export class RaftEngine implements Engine<RaftMessage> {
         pr.becomeProbe();
         pr.becomeReplicate();
       } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
-      if (this.maybeCommit()) this.bcastAppend();
-      else if (wasPaused) this.sendAppend(from);
+      // A new commit index goes out at the end of this input (flushCommit), with the entries cut
+      // meanwhile when there are any.
+      if (!this.maybeCommit() && wasPaused) this.sendAppend(from);
       while (this.sendAppend(from, false)) {
         // keep the pipe full, bounded by the inflight window (probe sends one)
       }
@@ -900,6 +921,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     if (!Number.isFinite(mci) || mci <= this.commit) return false;
     if (!this.options.unsafeCommitPreviousTerm && this.log.term(mci) !== this.term) return false;
     this.commitTo(mci);
+    this.commitFlushDue = true;
     return true;
   }
 
@@ -912,10 +934,10 @@ export class RaftEngine implements Engine<RaftMessage> {
   }
 
   /** Leader: cut batches from the cutter into entries, signing the block each will become. */
-  private cutBlocks(due: boolean): void {
+  private cutBlocks(due: boolean, eager = true): void {
     if (this.role !== 'leader' || this.leadTransferee !== null || !this.proj) return;
     let appended = false;
-    while (this.cutter.size > 0 && (due || this.cutter.hasFullBatch() || this.log.lastIndex() - this.commit < this.options.eagerCutUncommittedMax)) {
+    while (this.cutter.size > 0 && (due || this.cutter.hasFullBatch() || (eager && this.log.lastIndex() - this.commit < this.options.eagerCutUncommittedMax))) {
       if (this.log.lastIndex() - this.commit >= this.options.uncommittedEntriesMax) break;
       const batch = this.cutter.cut();
       const kept = batch.filter((p) => this.proj!.dedup.markDecided(p));
@@ -1006,7 +1028,7 @@ export class RaftEngine implements Engine<RaftMessage> {
       this.becomeFollower(this.term, null);
       return;
     }
-    if (this.maybeCommit()) this.bcastAppend();
+    this.maybeCommit();
     // Start probing new members now rather than at the next heartbeat response.
     for (const id of added) this.sendAppend(id);
   }
@@ -1027,12 +1049,53 @@ export class RaftEngine implements Engine<RaftMessage> {
 
   // ------------------------------------------------------------------ plumbing
 
-  private afterInput(): void {
-    if (this.role === 'leader') this.cutBlocks(false);
+  /**
+   * Leader: a partial batch would be cut at once (eagerCutUncommittedMax). A proposal does not cut
+   * it itself: the cut waits for the driver's next ready(), so proposals handed to the engine
+   * before the driver collects its Ready (a driver that drives once per event-loop turn) go out as
+   * one entry instead of the first alone and the rest after its commit (decision 1372).
+   */
+  private eagerCutDue(): boolean {
+    if (this.role !== 'leader' || this.leadTransferee !== null || !this.proj || this.cutter.size === 0) return false;
+    const uncommitted = this.log.lastIndex() - this.commit;
+    return uncommitted < this.options.eagerCutUncommittedMax && uncommitted < this.options.uncommittedEntriesMax;
+  }
+
+  private afterInput(eagerCut = true): void {
+    if (this.role === 'leader') this.cutBlocks(false, eagerCut);
+    // Before applying: a configuration that removes members prunes their progress, and they
+    // should still learn the commit index that removes them (as they did when the leader sent it
+    // the moment it advanced).
+    this.flushCommit();
     this.applyCommitted();
     this.maybeAutoLeave();
     this.maybeSnapshot();
     this.flushForward();
+    this.flushCommit();
+  }
+
+  /**
+   * Leader: tell every follower the commit index it was not yet sent (decision 1370). Done once
+   * per input, after the cutter ran, so that when new entries went out they carried it (no
+   * separate message). A follower that has been sent every entry gets a raft/commit, which it
+   * does not answer when it matches; others get an append as before (entries, or a probe).
+   */
+  private flushCommit(): void {
+    if (!this.commitFlushDue) return;
+    this.commitFlushDue = false;
+    if (this.role !== 'leader') return;
+    for (const [id, pr] of this.prs) {
+      if (id === this.id || (this.commitSent.get(id) ?? -1) >= this.commit || pr.isPaused()) continue;
+      if (pr.state === 'replicate' && pr.next > this.log.lastIndex()) {
+        const prevIndex = pr.next - 1;
+        const prevTerm = this.log.term(prevIndex);
+        if (prevTerm !== undefined) {
+          this.send(id, { type: 'raft/commit', term: this.term, prevIndex, prevTerm, commit: this.commit });
+          continue;
+        }
+      }
+      this.sendAppend(id);
+    }
   }
 
   private route(p: Proposal): void {
@@ -1082,11 +1145,12 @@ export class RaftEngine implements Engine<RaftMessage> {
     // for the persist — a snapshot too: it carries applied state the leader has not yet delivered
     // (nor written). Kept as a prefix so that no message overtakes an earlier one.
     const early =
-      (message.type === 'raft/append' || message.type === 'raft/heartbeat') &&
+      (message.type === 'raft/append' || message.type === 'raft/heartbeat' || message.type === 'raft/commit') &&
       this.role === 'leader' &&
       this.term === this.durableTerm &&
       this.vote === this.durableVote;
     if (early && this.outEarly === this.outMsgs.length) this.outEarly += 1;
+    if (message.type === 'raft/append' || message.type === 'raft/commit') this.commitSent.set(to, message.commit);
     this.outMsgs.push({ to, message });
   }
 }

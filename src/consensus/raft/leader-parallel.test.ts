@@ -67,7 +67,7 @@ class Cluster {
     this.writing.add(id);
     for (const m of rd.messages.slice(0, rd.earlyMessages ?? 0)) {
       // What an early message claims about term and vote is durable before this Ready is written.
-      assert.equal(m.message.type === 'raft/append' || m.message.type === 'raft/heartbeat', true, `${id} sends ${m.message.type} early`);
+      assert.equal(['raft/append', 'raft/heartbeat', 'raft/commit'].includes(m.message.type), true, `${id} sends ${m.message.type} early`);
       assert.ok(m.message.term <= durableTerm, `${id} sends term ${m.message.term} early with durable term ${durableTerm}`);
       this.queue.push({ from: id, ...m });
     }

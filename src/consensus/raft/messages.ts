@@ -79,6 +79,13 @@ export type RaftMessage =
       readonly hintTerm: number;
     }
   | { readonly type: 'raft/heartbeat'; readonly term: number; readonly commit: number }
+  /**
+   * The leader's new commit index for a follower that has been sent every entry (decision 1370):
+   * an append without entries whose success needs no answer. The follower checks prevIndex/prevTerm
+   * as for an append; if they match it commits up to min(commit, prevIndex) and stays silent,
+   * otherwise it rejects as it would the append (so the leader backtracks).
+   */
+  | { readonly type: 'raft/commit'; readonly term: number; readonly prevIndex: number; readonly prevTerm: number; readonly commit: number }
   | { readonly type: 'raft/heartbeat-resp'; readonly term: number }
   | { readonly type: 'raft/snapshot'; readonly term: number; readonly snapshot: Snapshot }
   | { readonly type: 'raft/timeout-now'; readonly term: number }
@@ -236,6 +243,9 @@ export function validMessage(v: unknown): RaftMessage | null {
     case 'raft/heartbeat':
       if (!isIndex(v.commit)) return null;
       return { type: v.type, term, commit: v.commit };
+    case 'raft/commit':
+      if (!isIndex(v.prevIndex) || !isIndex(v.prevTerm) || !isIndex(v.commit)) return null;
+      return { type: v.type, term, prevIndex: v.prevIndex, prevTerm: v.prevTerm, commit: v.commit };
     case 'raft/heartbeat-resp':
     case 'raft/timeout-now':
       return { type: v.type, term };

@@ -59,6 +59,8 @@ function printMessage(message: EngineMessage): string {
       return msg.reject ? `${head} reject index=${msg.index} hint=${msg.hintIndex}/${msg.hintTerm}` : `${head} index=${msg.index}`;
     case 'raft/heartbeat':
       return `${head} commit=${msg.commit}`;
+    case 'raft/commit':
+      return `${head} prev=${msg.prevIndex}/${msg.prevTerm} commit=${msg.commit}`;
     case 'raft/snapshot':
       return `${head} snapshot=${msg.snapshot.index}/${msg.snapshot.term} height=${msg.snapshot.height} ${fmtConf(msg.snapshot.conf)}`;
     case 'raft/forward':
