@@ -5,90 +5,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { utf8 } from '../../codec/index.ts';
-import { directoryVerifier, generateKeyPair, keyPairSigner } from '../../crypto/index.ts';
-import type { Outbound } from '../engine.ts';
-import { MemoryStorage } from '../memory-storage.ts';
-import { SeededRng } from '../rng.ts';
-import { RaftEngine } from './engine.ts';
-import type { RaftMessage } from './messages.ts';
 
-const key = generateKeyPair();
-const ids = ['1', '2', '3'];
-const verifier = directoryVerifier(new Map(ids.map((id) => [id, key.publicKey])));
-
-type Sent = { from: string } & Outbound<RaftMessage>;
-
-interface Cluster {
-  readonly engines: Map<string, RaftEngine>;
-  readonly leader: RaftEngine;
-  /** Deliver every message until quiet (no ticks); returns every message sent, in order. */
-  pump(drop?: (m: Sent) => boolean): Sent[];
-  /** Let one node's driver collect and carry out its Readies; its messages wait for pump(). */
-  drain(id: string): void;
-}
-
-function cluster(): Cluster {
-  const engines = new Map(
-    ids.map((id) => [
-      id,
-      new RaftEngine({
-        id,
-        members: ids,
-        rng: new SeededRng(Number(id)),
-        storage: new MemoryStorage(),
-        signer: keyPairSigner(id, key),
-        verifier,
-        cutter: { countMax: 100, sizeBytesMax: 1024 * 1024, timeoutTicks: 50, pendingMax: 1000 },
-        options: { eagerCutUncommittedMax: 1 },
-      }),
-    ]),
-  );
-  const storages = new Map(ids.map((id) => [id, new MemoryStorage()]));
-  let queue: Sent[] = [];
-  let sent: Sent[] = [];
-  let drop: (m: Sent) => boolean = () => false;
-  const drain = (id: string): void => {
-    const e = engines.get(id)!;
-    while (e.hasReady()) {
-      const rd = e.ready();
-      storages.get(id)!.apply(rd.persist);
-      for (const m of rd.messages) {
-        sent.push({ from: id, ...m });
-        if (!drop({ from: id, ...m })) queue.push({ from: id, ...m });
-      }
-      e.advance(rd);
-    }
-  };
-  const pump = (dropIf: (m: Sent) => boolean = () => false): Sent[] => {
-    drop = dropIf;
-    for (const id of ids) drain(id);
-    for (let round = 0; round < 100 && queue.length > 0; round++) {
-      const batch = queue;
-      queue = [];
-      for (const m of batch) {
-        engines.get(m.to)!.step(m.from, m.message);
-        drain(m.to);
-      }
-    }
-    const out = sent;
-    sent = [];
-    return out;
-  };
-  for (let t = 0; t < 40 && ![...engines.values()].some((e) => e.status().role === 'leader'); t++) {
-    for (const e of engines.values()) e.tick();
-    pump();
-  }
-  const leader = [...engines.values()].find((e) => e.status().role === 'leader');
-  assert.ok(leader, 'a leader is elected');
-  pump();
-  return { engines, leader, pump, drain };
-}
+import { cluster, ids, type Sent } from './three-nodes.testkit.ts';
 
 const types = (sent: Sent[], from?: string): string[] => sent.filter((m) => from === undefined || m.from === from).map((m) => m.message.type);
 
 describe('raft commit notices (decision 1370)', () => {
   it('a caught-up follower learns the commit index from raft/commit and does not answer it', () => {
-    const { engines, leader, pump } = cluster();
+    const { engines, leader, pump } = cluster(1);
     leader.propose({ clientId: 'c', seq: 1, data: utf8('a') });
     const sent = pump();
     const index = leader.raftStatus().commit;
@@ -105,7 +29,7 @@ describe('raft commit notices (decision 1370)', () => {
   });
 
   it('while proposals wait, the new commit index rides on the next entry instead of a message of its own', () => {
-    const { leader, pump, drain } = cluster();
+    const { leader, pump, drain } = cluster(1);
     leader.propose({ clientId: 'c', seq: 1, data: utf8('a') });
     drain(leader.id); // the driver's Ready cuts it at once (eager cut)
     // These two wait for its commit and go out together in the next entry.
@@ -128,7 +52,7 @@ describe('raft commit notices (decision 1370)', () => {
   });
 
   it('a follower that missed an entry rejects the raft/commit; the leader repairs its log and it commits', () => {
-    const { engines, leader, pump } = cluster();
+    const { engines, leader, pump } = cluster(1);
     const lagging = ids.find((id) => id !== leader.id)!;
     leader.propose({ clientId: 'c', seq: 1, data: utf8('a') });
     // The append carrying the entry to `lagging` is lost; the other follower's answer commits it.

@@ -1,0 +1,83 @@
+// Three Raft engines in memory, driven by hand: each pump() delivers every message until quiet
+// (no ticks), so a test sees exactly which messages one input causes. Used by the commit-notice
+// (decision 1370) and eager-cut (decisions 1350, 1372) tests.
+import assert from 'node:assert/strict';
+import { directoryVerifier, generateKeyPair, keyPairSigner } from '../../crypto/index.ts';
+import type { Outbound } from '../engine.ts';
+import { MemoryStorage } from '../memory-storage.ts';
+import { SeededRng } from '../rng.ts';
+import { RaftEngine } from './engine.ts';
+import type { RaftMessage } from './messages.ts';
+
+const key = generateKeyPair();
+export const ids = ['1', '2', '3'];
+const verifier = directoryVerifier(new Map(ids.map((id) => [id, key.publicKey])));
+
+export type Sent = { from: string } & Outbound<RaftMessage>;
+
+export interface Cluster {
+  readonly engines: Map<string, RaftEngine>;
+  readonly leader: RaftEngine;
+  /** Deliver every message until quiet (no ticks); returns every message sent, in order. */
+  pump(drop?: (m: Sent) => boolean): Sent[];
+  /** Let one node's driver collect and carry out its Readies; its messages wait for pump(). */
+  drain(id: string): void;
+}
+
+/** A leader is elected before it returns. A long cutter timeout (50 ticks): nothing partial leaves without the eager cut. */
+export function cluster(eagerCutUncommittedMax: number): Cluster {
+  const engines = new Map(
+    ids.map((id) => [
+      id,
+      new RaftEngine({
+        id,
+        members: ids,
+        rng: new SeededRng(Number(id)),
+        storage: new MemoryStorage(),
+        signer: keyPairSigner(id, key),
+        verifier,
+        cutter: { countMax: 100, sizeBytesMax: 1024 * 1024, timeoutTicks: 50, pendingMax: 1000 },
+        options: { eagerCutUncommittedMax },
+      }),
+    ]),
+  );
+  const storages = new Map(ids.map((id) => [id, new MemoryStorage()]));
+  let queue: Sent[] = [];
+  let sent: Sent[] = [];
+  let drop: (m: Sent) => boolean = () => false;
+  const drain = (id: string): void => {
+    const e = engines.get(id)!;
+    while (e.hasReady()) {
+      const rd = e.ready();
+      storages.get(id)!.apply(rd.persist);
+      for (const m of rd.messages) {
+        sent.push({ from: id, ...m });
+        if (!drop({ from: id, ...m })) queue.push({ from: id, ...m });
+      }
+      e.advance(rd);
+    }
+  };
+  const pump = (dropIf: (m: Sent) => boolean = () => false): Sent[] => {
+    drop = dropIf;
+    for (const id of ids) drain(id);
+    for (let round = 0; round < 100 && queue.length > 0; round++) {
+      const batch = queue;
+      queue = [];
+      for (const m of batch) {
+        engines.get(m.to)!.step(m.from, m.message);
+        drain(m.to);
+      }
+    }
+    const out = sent;
+    sent = [];
+    return out;
+  };
+  for (let t = 0; t < 40 && ![...engines.values()].some((e) => e.status().role === 'leader'); t++) {
+    for (const e of engines.values()) e.tick();
+    pump();
+  }
+  const leader = [...engines.values()].find((e) => e.status().role === 'leader');
+  assert.ok(leader, 'a leader is elected');
+  pump();
+  return { engines, leader, pump, drain };
+}
