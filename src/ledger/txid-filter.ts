@@ -13,7 +13,6 @@ const TXID = /^[0-9a-f]{64}$/;
 
 export class TxIdFilter {
   private readonly bits = new Uint32Array((1 << TXID_FILTER_BITS_LOG2) / 32);
-  count = 0;
 
   /** Bit indexes of a txId, or null when it is not 64 lowercase hex digits (never filtered). */
   private static indexes(txId: string): number[] | null {
@@ -27,7 +26,6 @@ export class TxIdFilter {
     const idx = TxIdFilter.indexes(txId);
     if (idx === null) return; // such a txId is never answered "absent" either
     for (const i of idx) this.bits[i >>> 5]! |= 1 << (i & 31);
-    this.count += 1;
   }
 
   /** False only when the txId was certainly never added. */
