@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { createConsortium } from '../identity/index.ts';
+import { nodeProcessEnv } from '../node/supervisor.ts';
 import { ETCD_PUT_PATH, encodePutRequest, etcdRange, findEtcd, grpcUnary, startEtcdCluster, type EtcdTls } from './etcd.ts';
 import { PAYLOAD_ID_BYTES, type OrderingNodeConfig } from './ordering-node.ts';
 
@@ -284,7 +285,7 @@ async function startMedLedgerCluster(
     const child = spawn(
       process.execPath,
       [...(process.env['MEDLEDGER_BENCH_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', loader, entry.pathname, configPath],
-      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MEDLEDGER_LOG_LEVEL: 'warn' } },
+      { stdio: ['pipe', 'pipe', 'pipe'], env: nodeProcessEnv(process.env, { MEDLEDGER_LOG_LEVEL: 'warn' }) },
     );
     const log: string[] = [];
     child.stderr!.setEncoding('utf8');
