@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { parseCertificate } from '../crypto/x509.ts';
 import { loadConsortium, Msp } from '../identity/index.ts';
 import { loadPseudonymKey, patientPseudonym, pseudonymOf, PSEUDONYM_KEY_FILE } from '../identity/pseudonym.ts';
-import { DEMO_USERS, initConsortium, type InitResult } from './init.ts';
+import { DEMO_USERS, engineOptions, initConsortium, type InitResult } from './init.ts';
+import { RaftOptionsSchema } from '../consensus/raft/options.ts';
 
 describe('init: pseudonymous patient identities', () => {
   let dir: string;
@@ -62,5 +63,13 @@ describe('init: pseudonymous patient identities', () => {
     const loaded = loadConsortium(join(dir, 'crypto'));
     const patient = loaded.users.find((u) => u.org === 'Hospital1' && u.commonName === 'patient1');
     assert.equal(patient?.pseudonym, patientPseudonym(dir, 'Hospital1', 'patient1'));
+  });
+});
+
+describe('init: engine options a node runs with', () => {
+  it('compacts the Raft log every 64 entries: a node entry is a whole block (decision 1382)', () => {
+    const options = RaftOptionsSchema.parse(engineOptions('raft', []));
+    assert.equal(options.snapshotEntries, 64);
+    assert.equal(options.electionTicks, 10);
   });
 });
