@@ -21,6 +21,7 @@ import { encode, sha256, type Bytes } from '../codec/index.ts';
 import { assertInvariant } from '../consensus/engine.ts';
 import type { ValidationCode } from './codes.ts';
 import type { Version } from './tx.ts';
+import { StateKeyFilter } from './state-key-filter.ts';
 import { TxIdFilter } from './txid-filter.ts';
 
 export const ZERO_STATE_HASH: Bytes = new Uint8Array(32);
@@ -154,10 +155,14 @@ export class StateDb implements StateReader {
             setMeta: this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v'),
           }),
     };
-    if (options.readOnly) this.txIdFilter = null;
-    else {
+    if (options.readOnly) {
+      this.txIdFilter = null;
+      this.keyFilter = null;
+    } else {
       this.txIdFilter = new TxIdFilter();
       for (const row of this.db.prepare<[], { txid: string }>('SELECT txid FROM txindex').iterate()) this.txIdFilter.add(row.txid);
+      this.keyFilter = new StateKeyFilter();
+      for (const row of this.db.prepare<[], { ns: string; key: string }>('SELECT ns, key FROM state').iterate()) this.keyFilter.add(row.ns, row.key);
     }
   }
 
@@ -173,7 +178,11 @@ export class StateDb implements StateReader {
     };
   }
 
+  /** Every (ns, key) of the state table, added before it is written (a read-only state has none). */
+  private readonly keyFilter: StateKeyFilter | null;
+
   get(ns: string, key: string): StateEntry | undefined {
+    if (this.keyFilter !== null && !this.keyFilter.mayContain(ns, key)) return undefined;
     const row = this.stmts.get.get(ns, key);
     return row ? { key: row.key, value: toBytes(row.value), version: { block: row.block, tx: row.tx } } : undefined;
   }
@@ -222,6 +231,8 @@ export class StateDb implements StateReader {
     record.writeBigUInt64BE(BigInt(update.number), 0);
     Buffer.from(stateHash).copy(record, 8);
     Buffer.from(update.blockHash).copy(record, 40);
+    // Before the write: from the moment the table may hold a key, the filter says "maybe".
+    if (this.keyFilter !== null) for (const w of update.writes) if (!w.isDelete) this.keyFilter.add(w.ns, w.key);
     this.db.transaction(() => {
       for (const w of update.writes) {
         if (w.isDelete) del.run(w.ns, w.key);
