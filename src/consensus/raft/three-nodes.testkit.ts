@@ -26,6 +26,8 @@ export interface Cluster {
 
 /** A leader is elected before it returns. A long cutter timeout (50 ticks): nothing partial leaves without the eager cut. */
 export function cluster(eagerCutUncommittedMax: number): Cluster {
+  // Each engine starts from, and its driver persists into, the same storage.
+  const storages = new Map(ids.map((id) => [id, new MemoryStorage()]));
   const engines = new Map(
     ids.map((id) => [
       id,
@@ -33,7 +35,7 @@ export function cluster(eagerCutUncommittedMax: number): Cluster {
         id,
         members: ids,
         rng: new SeededRng(Number(id)),
-        storage: new MemoryStorage(),
+        storage: storages.get(id)!,
         signer: keyPairSigner(id, key),
         verifier,
         cutter: { countMax: 100, sizeBytesMax: 1024 * 1024, timeoutTicks: 50, pendingMax: 1000 },
@@ -41,7 +43,6 @@ export function cluster(eagerCutUncommittedMax: number): Cluster {
       }),
     ]),
   );
-  const storages = new Map(ids.map((id) => [id, new MemoryStorage()]));
   let queue: Sent[] = [];
   let sent: Sent[] = [];
   let drop: (m: Sent) => boolean = () => false;
