@@ -8,7 +8,8 @@ import { connect as http2Connect } from 'node:http2';
 import { join } from 'node:path';
 import { decode, encode, type Bytes } from '../codec/index.ts';
 import { parsePrivateKey, sign } from '../crypto/index.ts';
-import { buildProposal, encodeEnvelope, encodeSignedProposal, signProposal } from '../ledger/tx.ts';
+import { buildProposal, encodeEnvelope, encodeSignedProposal, parseTx, signProposal } from '../ledger/tx.ts';
+import { isBatchSignature } from '../crypto/batch-signature.ts';
 import type { BroadcastResult } from '../node/orderer.ts';
 import { createConsortium, issueCertificate, loadConsortium } from '../identity/index.ts';
 import { MedLedgerApiError, MedLedgerClient, type LedgerEvent } from '../sdk/index.ts';
@@ -539,6 +540,12 @@ describe('REST gateway (3-node raft consortium)', () => {
           assert.ok(p && !(p instanceof MedLedgerApiError), String(p));
           return p;
         });
+        // The client signed its proposals, then the two transactions it accepted, each as one batch,
+        // and the node's peer its endorsements (decision 1384): one root signature each.
+        const parsed = ok.map((p) => parseTx(p.envelope));
+        assert.ok(parsed.every((t) => isBatchSignature(t.envelope.signature)));
+        assert.deepEqual(parsed[0]!.envelope.signature.subarray(2, 66), parsed[1]!.envelope.signature.subarray(2, 66));
+        assert.ok(parsed.every((t) => t.payload.endorsements.every((e) => isBatchSignature(e.signature))));
         const results = await c.submitBatch(
           ok.map((p) => p.envelope),
           { waitMs: 20_000 },

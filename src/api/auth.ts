@@ -8,6 +8,7 @@ import type { Bytes } from '../codec/index.ts';
 import { verify } from '../crypto/index.ts';
 import { IdentityError, type Identity, type Msp } from '../identity/index.ts';
 import { AUDIENCE_PATTERN, AUTH_CLOCK_WINDOW_MS, AUTH_HEADERS, canonicalRequest } from '../protocol/request-signing.ts';
+import { verifyBatchable } from '../crypto/batch-signature.ts';
 
 export { AUTH_CLOCK_WINDOW_MS, AUTH_HEADERS, AUTH_SCHEME_VERSION, canonicalRequest, signRequest, type RequestSigner } from '../protocol/request-signing.ts';
 export const AUTH_NONCE_CACHE_MAX = 100_000;
@@ -158,7 +159,8 @@ export function authenticateSignedBody(input: {
     if (err instanceof IdentityError) throw new AuthError(`CERT_${err.code}`, `${input.what} creator certificate rejected: ${err.message}`);
     throw err;
   }
-  if (!verify(identity.publicKey, input.message, input.signature))
+  // A proposal or transaction the client signed in a batch carries a batch signature (decision 1384).
+  if (!verifyBatchable(verify, identity.publicKey, input.message, input.signature))
     throw new AuthError(
       'BAD_SIGNATURE',
       `the ${input.what} signature does not verify with its creator's key (${identity.org}/${identity.id}); sign the exact ${input.what === 'proposal' ? 'proposal' : 'txPayload'} bytes`,

@@ -46,6 +46,7 @@ import { AuthError, authenticateSignedBody } from './auth.ts';
 import { CborBody, sendCbor, wantsCbor } from './bodies.ts';
 import type { Edge } from './edge.ts';
 import type { ApiServerLimits } from './limits.ts';
+import { verifyBatchable } from '../crypto/batch-signature.ts';
 
 function fromBase64(text: string, what: string): Bytes {
   const bytes = new Uint8Array(Buffer.from(text, 'base64'));
@@ -393,7 +394,7 @@ export function registerGatewayRoutes(app: FastifyInstance, who: (req: FastifyRe
   /** The caller's own, correctly signed transaction, or ApiError (nothing broadcast). */
   const checkOwnTx = (tx: ParsedTx, me: Identity): void => {
     checkCreator(tx.proposal.creator, me, 'transaction');
-    if (!verify(me.publicKey, tx.envelope.payload, tx.envelope.signature))
+    if (!verifyBatchable(verify, me.publicKey, tx.envelope.payload, tx.envelope.signature))
       throw new ApiError(
         400,
         'BAD_TX_SIGNATURE',

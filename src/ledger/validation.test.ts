@@ -10,7 +10,8 @@ import { issueCertificate } from '../identity/index.ts';
 import { parsePrivateKey, sign } from '../crypto/index.ts';
 import { TestKit, tempDir } from '../testing/ledger-network.ts';
 import type { Block } from './block.ts';
-import { encodeResponse, proposalHash } from './tx.ts';
+import { encodeEnvelope, encodeResponse, proposalHash } from './tx.ts';
+import { isBatchSignature, signBatch } from '../crypto/batch-signature.ts';
 import { encodeControl } from '../consensus/gpbft/config.ts';
 
 let kit: TestKit;
@@ -102,6 +103,43 @@ describe('validation', () => {
     assert.deepEqual(codes, ['BAD_CREATOR_SIGNATURE', 'BAD_CREATOR_SIGNATURE', 'BAD_PAYLOAD']);
     // The forged copies did not claim the txId: the genuine transaction still commits.
     assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [good])), ['VALID']);
+    closeAll(ps);
+  });
+
+  it('commits transactions signed as one batch and endorsed as one batch (decision 1384); a moved or altered batch signature fails', () => {
+    const ps = peers();
+    const alice = kit.user('Hospital1');
+    const proposals = [0, 1, 2, 3, 4].map((i) => kit.proposal(alice, 'create', [`b${i}`, 'alice', '1']));
+    // Each of two peers endorses all five proposals at once: one batch signature per peer.
+    const endorsed = ps.slice(0, 2).map((p) => p.endorseMany(proposals.map((x) => x.signed)));
+    for (const rs of endorsed) assert.ok(rs.every((r) => r.endorsement !== null && isBatchSignature(r.endorsement.signature)));
+    const payloads = proposals.map((x, i) =>
+      encode({ proposal: x.signed.proposal, response: endorsed[0]![i]!.response!, endorsements: endorsed.map((rs) => rs[i]!.endorsement!) }),
+    );
+    const signatures = signBatch(payloads, (m) => alice.signer.sign(m));
+    const envelopes = payloads.map((payload, i) => encodeEnvelope({ payload, signature: signatures[i]! }));
+    // Transaction 3 carries transaction 2's signature; transaction 4 an endorsement whose path was altered.
+    const moved = encodeEnvelope({ payload: payloads[3]!, signature: signatures[2]! });
+    const endorsement = endorsed[1]![4]!.endorsement!;
+    const altered = endorsement.signature.slice();
+    altered[altered.length - 1]! ^= 0x01;
+    const alteredPayload = encode({
+      proposal: proposals[4]!.signed.proposal,
+      response: endorsed[0]![4]!.response!,
+      endorsements: [endorsed[0]![4]!.endorsement!, { endorser: endorsement.endorser, signature: altered }],
+    });
+    const [alteredSignature] = signBatch([alteredPayload], (m) => alice.signer.sign(m));
+    const alteredEnvelope = encodeEnvelope({ payload: alteredPayload, signature: alteredSignature! });
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [moved, alteredEnvelope, ...envelopes.slice(0, 3)])), [
+      'BAD_CREATOR_SIGNATURE',
+      'ENDORSEMENT_POLICY_FAILURE',
+      'VALID',
+      'VALID',
+      'VALID',
+    ]);
+    // The genuine transaction 3 still commits: a copy with a bad creator signature claims nothing
+    // (the creator did sign transaction 4's copy, whose txId is now taken, as in Fabric).
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), envelopes.slice(3))), ['VALID', 'DUPLICATE_TXID']);
     closeAll(ps);
   });
 

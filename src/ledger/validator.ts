@@ -49,6 +49,7 @@ import {
   type ParsedTx,
   type Version,
 } from './tx.ts';
+import { verifyBatchable } from '../crypto/batch-signature.ts';
 
 /** What validation needs from the committed state: reads plus the txId index. */
 export interface ValidationState extends StateReader {
@@ -177,7 +178,7 @@ function checkEndorsements(tx: ParsedTx, policy: Policy, ctx: ValidationContext,
     }
     const distinct = `${identity.org}/${identity.serialHex}`;
     if (seen.has(distinct)) continue;
-    if (!ctx.verify(identity.publicKey, endorsementMessage(tx.payload.response, e.endorser), e.signature)) {
+    if (!verifyBatchable(ctx.verify, identity.publicKey, endorsementMessage(tx.payload.response, e.endorser), e.signature)) {
       problems.push(`endorsement by ${identity.org}/${identity.id}: bad signature`);
       continue;
     }
@@ -289,7 +290,7 @@ export function validateTransactions(
       } catch (err) {
         throw new Failure('BAD_CREATOR_SIGNATURE', `creator certificate: ${(err as Error).message}`);
       }
-      if (!ctx.verify(creator.publicKey, tx.envelope.payload, tx.envelope.signature)) {
+      if (!verifyBatchable(ctx.verify, creator.publicKey, tx.envelope.payload, tx.envelope.signature)) {
         throw new Failure('BAD_CREATOR_SIGNATURE', `envelope signature does not verify for ${creator.org}/${creator.id}`);
       }
       if (txIdsInBlock.has(txId)) throw new Failure('DUPLICATE_TXID', `txId ${txId} appears earlier in this block`);

@@ -10,9 +10,13 @@
 // rejects that proposal's promise like a failed request, so the gateway's spare-endorser logic is
 // unchanged. A remote node that does not know the channel (an older version during a rolling
 // upgrade) is asked one proposal per request from then on.
+//
+// The node's own peer is batched the same way (EndorseBatcher.local), without the transport: a
+// peer endorsing several proposals at once signs their endorsements with one batch signature
+// (decision 1384), so every process that checks them verifies one signature per batch.
 import { z } from 'zod';
 import { decode, encode, type Bytes } from '../codec/index.ts';
-import { encodeSignedProposal, type SignedProposal } from '../ledger/tx.ts';
+import { decodeSignedProposal, encodeSignedProposal, type SignedProposal } from '../ledger/tx.ts';
 import type { ProposalResponse } from './peer.ts';
 
 /** Signed proposals per `endorse-batch` request (the API's batch endorse takes 64 too). */
@@ -35,12 +39,42 @@ interface Waiting {
   readonly reject: (err: Error) => void;
 }
 
+/** A peer endorsing proposals in one go: one result per proposal, in order (an Error: that proposal could not be handled). */
+export type EndorseMany = (signed: readonly SignedProposal[]) => ReadonlyArray<ProposalResponse | Error>;
+
 export class EndorseBatcher {
   private queue: Waiting[] = [];
   private scheduled = false;
   private batchUnsupported = false;
+  private constructor(
+    private readonly sendOne: (signed: SignedProposal) => Promise<ProposalResponse>,
+    private readonly sendMany: (signed: readonly SignedProposal[]) => Promise<readonly EndorseBatchItem[]>,
+  ) {}
 
-  constructor(private readonly request: RequestFn) {}
+  /** Batches for a remote node, over its request channels. */
+  static remote(request: RequestFn): EndorseBatcher {
+    return new EndorseBatcher(
+      (signed) => request('endorse', encodeSignedProposal(signed)).then((bytes) => decode<ProposalResponse>(bytes)),
+      async (signed) => {
+        const parsed = answerSchema.safeParse(decode(await request(ENDORSE_BATCH_CHANNEL, encode(signed.map((sp) => encodeSignedProposal(sp))))));
+        if (!parsed.success || parsed.data.length !== signed.length) throw new Error(`malformed ${ENDORSE_BATCH_CHANNEL} answer`);
+        return parsed.data as EndorseBatchItem[];
+      },
+    );
+  }
+
+  /** Batches for this node's own peer: no transport, no encoding. */
+  static local(endorseMany: EndorseMany): EndorseBatcher {
+    const many = (signed: readonly SignedProposal[]): EndorseBatchItem[] => itemsOf(signed.length, () => endorseMany(signed));
+    return new EndorseBatcher(
+      async (signed) => {
+        const [item] = many([signed]);
+        if (item && 'ok' in item) return item.ok;
+        throw new Error(item?.error ?? 'no endorsement');
+      },
+      async (signed) => many(signed),
+    );
+  }
 
   endorse(signed: SignedProposal): Promise<ProposalResponse> {
     if (this.batchUnsupported) return this.single(signed);
@@ -57,7 +91,7 @@ export class EndorseBatcher {
   }
 
   private single(signed: SignedProposal): Promise<ProposalResponse> {
-    return this.request('endorse', encodeSignedProposal(signed)).then((bytes) => decode<ProposalResponse>(bytes));
+    return this.sendOne(signed);
   }
 
   private flush(): void {
@@ -72,12 +106,9 @@ export class EndorseBatcher {
       for (const w of batch) this.single(w.signed).then(w.resolve, w.reject);
       return;
     }
-    let items: unknown[];
+    let items: readonly EndorseBatchItem[];
     try {
-      const bytes = await this.request(ENDORSE_BATCH_CHANNEL, encode(batch.map((w) => encodeSignedProposal(w.signed))));
-      const parsed = answerSchema.safeParse(decode(bytes));
-      if (!parsed.success || parsed.data.length !== batch.length) throw new Error(`malformed ${ENDORSE_BATCH_CHANNEL} answer`);
-      items = parsed.data;
+      items = await this.sendMany(batch.map((w) => w.signed));
     } catch (err) {
       if (err instanceof Error && err.message.includes(`unknown request channel ${ENDORSE_BATCH_CHANNEL}`)) {
         this.batchUnsupported = true;
@@ -88,23 +119,42 @@ export class EndorseBatcher {
       return;
     }
     batch.forEach((w, i) => {
-      const item = items[i] as EndorseBatchItem;
+      const item = items[i]!;
       if ('ok' in item) w.resolve(item.ok);
       else w.reject(new Error(item.error));
     });
   }
 }
 
-/** The remote side: endorse each signed proposal of a request independently, in order. */
-export function serveEndorseBatch(payload: Bytes, endorse: (signedProposalBytes: Bytes) => ProposalResponse): Bytes {
+/** endorseMany's results as answer items; a throw fails every item with its message. */
+function itemsOf(count: number, endorseMany: () => ReadonlyArray<ProposalResponse | Error>): EndorseBatchItem[] {
+  let results: ReadonlyArray<ProposalResponse | Error>;
+  try {
+    results = endorseMany();
+    if (results.length !== count) throw new Error(`${results.length} endorsement results for ${count} proposals`);
+  } catch (err) {
+    const error = (err as Error)?.message ?? String(err);
+    return Array.from({ length: count }, () => ({ error }));
+  }
+  return results.map((r) => (r instanceof Error ? { error: r.message } : { ok: r }));
+}
+
+/**
+ * The remote side: the signed proposals of a request, endorsed together (each simulated
+ * independently, in order; one that cannot be decoded gets an error of its own).
+ */
+export function serveEndorseBatch(payload: Bytes, endorseMany: EndorseMany): Bytes {
   const parsed = requestSchema.safeParse(decode(payload));
   if (!parsed.success) throw new Error(`${ENDORSE_BATCH_CHANNEL} needs 1..${ENDORSE_BATCH_MAX} encoded signed proposals`);
-  const items: EndorseBatchItem[] = parsed.data.map((bytes) => {
+  const decoded = parsed.data.map((bytes): SignedProposal | Error => {
     try {
-      return { ok: endorse(bytes) };
+      return decodeSignedProposal(bytes);
     } catch (err) {
-      return { error: (err as Error)?.message ?? String(err) };
+      return err instanceof Error ? err : new Error(String(err));
     }
   });
-  return encode(items);
+  const good = decoded.filter((d): d is SignedProposal => !(d instanceof Error));
+  const endorsed = itemsOf(good.length, () => endorseMany(good));
+  let next = 0;
+  return encode(decoded.map((d): EndorseBatchItem => (d instanceof Error ? { error: d.message } : endorsed[next++]!)));
 }

@@ -16,6 +16,7 @@ import { buildEnvelope, buildProposal, encodeEnvelope, endorsementMessage, signP
 import type { VerifyFn } from '../ledger/sigcache.ts';
 import type { BroadcastResult } from './orderer.ts';
 import type { EvaluateResponse, ProposalResponse, TxStatusEvent } from './peer.ts';
+import { verifyBatchable } from '../crypto/batch-signature.ts';
 
 export interface EndorserClient {
   readonly org: string;
@@ -178,7 +179,7 @@ export async function collectEndorsements(o: CollectOptions): Promise<CollectedE
       } catch (err) {
         return new GatewayError('ENDORSEMENT_REFUSED', `endorser certificate of ${org} is not valid: ${(err as Error).message}`);
       }
-      if (!(o.verify ?? verify)(identity.publicKey, endorsementMessage(r.response, r.endorsement.endorser), r.endorsement.signature)) {
+      if (!verifyBatchable(o.verify ?? verify, identity.publicKey, endorsementMessage(r.response, r.endorsement.endorser), r.endorsement.signature)) {
         return new GatewayError('ENDORSEMENT_REFUSED', `endorsement by ${org} does not verify`);
       }
       endorsements.push(r.endorsement);

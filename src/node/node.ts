@@ -380,7 +380,12 @@ export class MedLedgerNode implements NodeServices {
   endorsers(): readonly EndorserClient[] {
     const list: EndorserClient[] = [];
     const peer = this.peer;
-    if (peer) list.push({ org: this.org, endorse: async (sp) => peer.endorse(sp), evaluate: async (sp) => peer.evaluate(sp) });
+    if (peer) {
+      // Through a batcher: the proposals of one loop turn are endorsed with one batch signature.
+      this.localEndorseBatcher ??= EndorseBatcher.local((signed) => peer.endorseMany(signed));
+      const batcher = this.localEndorseBatcher;
+      list.push({ org: this.org, endorse: (sp) => batcher.endorse(sp), evaluate: async (sp) => peer.evaluate(sp) });
+    }
     for (const n of this.config.nodes ?? []) {
       if (n.id === this.nodeId || !n.roles.includes('peer')) continue;
       list.push(this.remoteEndorser(n));
@@ -640,7 +645,7 @@ export class MedLedgerNode implements NodeServices {
       case ENDORSE_BATCH_CHANNEL: {
         const peer = this.peer;
         if (!peer) throw new Error('no peer on this node');
-        return serveEndorseBatch(payload, (bytes) => peer.endorse(decodeSignedProposal(bytes)));
+        return serveEndorseBatch(payload, (signed) => peer.endorseMany(signed));
       }
       case 'evaluate': {
         if (!this.peer) throw new Error('no peer on this node');
@@ -710,11 +715,12 @@ export class MedLedgerNode implements NodeServices {
 
   /** One batcher per remote peer node: the asks of one event-loop turn leave as one request. */
   private readonly endorseBatchers = new Map<string, EndorseBatcher>();
+  private localEndorseBatcher: EndorseBatcher | null = null;
 
   private endorseBatcher(nodeId: string): EndorseBatcher {
     let batcher = this.endorseBatchers.get(nodeId);
     if (!batcher) {
-      batcher = new EndorseBatcher((channel, payload) => this.transport.request(nodeId, channel, payload, ENDORSE_TIMEOUT_MS));
+      batcher = EndorseBatcher.remote((channel, payload) => this.transport.request(nodeId, channel, payload, ENDORSE_TIMEOUT_MS));
       this.endorseBatchers.set(nodeId, batcher);
     }
     return batcher;

@@ -72,6 +72,7 @@ import { parseTx } from '../ledger/tx.ts';
 import { validationContextFromConfig, type ValidationContext } from '../ledger/validator.ts';
 import { WriteAheadLog } from './wal.ts';
 import { insertedRecordKey } from '../contracts/health/record-insert.ts';
+import { verifyBatchable } from '../crypto/batch-signature.ts';
 
 /**
  * The engine options of the genesis config, plus what only code can give: EH-BFT's leader checks
@@ -588,7 +589,8 @@ export class Orderer {
     }
     try {
       const creator = this.ctx.msp.validate(tx.proposal.creator, now);
-      if (!this.ctx.verify(creator.publicKey, tx.envelope.payload, tx.envelope.signature)) return { problem: 'transaction signature does not verify' };
+      if (!verifyBatchable(this.ctx.verify, creator.publicKey, tx.envelope.payload, tx.envelope.signature))
+        return { problem: 'transaction signature does not verify' };
     } catch (err) {
       return { problem: `creator: ${(err as Error).message}` };
     }

@@ -8,6 +8,7 @@
 // only trust anchor) or, in the browser build, http.browser.ts (fetch).
 import { z } from 'zod';
 import { bytesEqual, decode, encode, fromBase64, randomBytes, toBase64, utf8, type Bytes } from '../codec/index.ts';
+import { signBatchAsync } from '../crypto/batch-signature.ts';
 import { buildProposal, encodeEnvelope, encodeSignedProposal, parseTx, proposalHash, TxFormatError } from '../ledger/tx.ts';
 import { signRequest, type RequestSigner } from '../protocol/request-signing.ts';
 import { rateSignedBytes } from '../consensus/gpbft/config.ts';
@@ -478,15 +479,28 @@ export class MedLedgerClient {
     fn: string,
     args: readonly string[],
   ): Promise<{ txId: string; proposalBytes: Bytes; signedProposal: Bytes }> {
-    let proposal;
-    try {
-      proposal = buildProposal({ contract, fn, args, creator: this.certPem, nonce: proposalNonce(), timestampMs: Date.now() });
-    } catch (err) {
-      throw new MedLedgerApiError(0, 'BAD_PROPOSAL', (err as Error).message);
-    }
-    const proposalBytes = encode(proposal);
-    const signed = { proposal: proposalBytes, signature: await this.signer.sign(proposalBytes) };
-    return { txId: proposal.txId, proposalBytes, signedProposal: encodeSignedProposal(signed) };
+    const [signed] = await this.newSignedProposals([{ contract, fn, args }]);
+    return signed!;
+  }
+
+  /** Proposals for several calls, signed together: one batch signature (decision 1384) when more than one. */
+  private async newSignedProposals(
+    calls: ReadonlyArray<{ readonly contract: string; readonly fn: string; readonly args: readonly string[] }>,
+  ): Promise<Array<{ txId: string; proposalBytes: Bytes; signedProposal: Bytes }>> {
+    const built = calls.map(({ contract, fn, args }) => {
+      try {
+        return buildProposal({ contract, fn, args, creator: this.certPem, nonce: proposalNonce(), timestampMs: Date.now() });
+      } catch (err) {
+        throw new MedLedgerApiError(0, 'BAD_PROPOSAL', (err as Error).message);
+      }
+    });
+    const proposalBytes = built.map((p) => encode(p));
+    const signatures = await signBatchAsync(proposalBytes, (m) => this.signer.sign(m));
+    return built.map((p, i) => ({
+      txId: p.txId,
+      proposalBytes: proposalBytes[i]!,
+      signedProposal: encodeSignedProposal({ proposal: proposalBytes[i]!, signature: signatures[i]! }),
+    }));
   }
 
   /** Run a read-only function on the node's peer; the contract's result bytes. */
@@ -641,7 +655,7 @@ export class MedLedgerClient {
   ): Promise<Array<PreparedTx | MedLedgerApiError>> {
     if (calls.length === 0 || calls.length > ENDORSE_BATCH_MAX)
       throw new MedLedgerApiError(0, 'BAD_REQUEST', `a batch holds 1 to ${ENDORSE_BATCH_MAX} proposals, got ${calls.length}`);
-    const proposals = await Promise.all(calls.map((c) => this.newSignedProposal(c.contract, c.fn, c.args)));
+    const proposals = await this.newSignedProposals(calls);
     // DAG-CBOR both ways by default (decision 1320): no base64 to encode, check and decode.
     const results: ReadonlyArray<EndorsedBytes | { readonly txId: string; readonly error: { readonly code: string; readonly message: string } }> =
       await this.cborOrJson(
@@ -658,18 +672,25 @@ export class MedLedgerClient {
       );
     if (results.length !== calls.length)
       throw new MedLedgerApiError(502, 'BAD_RESPONSE', `${this.url} answered ${results.length} results for ${calls.length} proposals`);
-    return Promise.all(
-      results.map(async (res, i) => {
-        const p = proposals[i]!;
-        if ('error' in res) return new MedLedgerApiError(0, res.error.code, res.error.message, p.txId, false);
-        try {
-          return await this.signEndorsed(p.txId, p.proposalBytes, res);
-        } catch (err) {
-          if (err instanceof MedLedgerApiError) return err;
-          throw err;
-        }
-      }),
+    const checked = results.map((res, i): EndorsedBytes | MedLedgerApiError => {
+      const p = proposals[i]!;
+      if ('error' in res) return new MedLedgerApiError(0, res.error.code, res.error.message, p.txId, false);
+      try {
+        this.checkEndorsed(p.txId, p.proposalBytes, res);
+        return res;
+      } catch (err) {
+        if (err instanceof MedLedgerApiError) return err;
+        throw err;
+      }
+    });
+    // The transactions this client will sign, signed together (one batch signature).
+    const toSign = checked.filter((c): c is EndorsedBytes => !(c instanceof MedLedgerApiError));
+    const signatures = await signBatchAsync(
+      toSign.map((e) => e.txPayload),
+      (m) => this.signer.sign(m),
     );
+    let next = 0;
+    return checked.map((c) => (c instanceof MedLedgerApiError ? c : this.envelopeOf(c, signatures[next++]!)));
   }
 
   /**
@@ -690,6 +711,17 @@ export class MedLedgerClient {
 
   /** Check that the gateway's transaction is exactly our proposal with the endorsed result, then sign it. */
   private async signEndorsed(txId: string, proposalBytes: Bytes, endorsed: EndorsedBytes): Promise<PreparedTx> {
+    this.checkEndorsed(txId, proposalBytes, endorsed);
+    return this.envelopeOf(endorsed, await this.signer.sign(endorsed.txPayload));
+  }
+
+  private envelopeOf(endorsed: EndorsedBytes, signature: Bytes): PreparedTx {
+    const envelope = encodeEnvelope({ payload: endorsed.txPayload, signature });
+    return { txId: endorsed.txId, envelope, payload: endorsed.payload, endorsers: endorsed.endorsers };
+  }
+
+  /** Throws BAD_GATEWAY_TX unless the gateway's transaction is exactly our proposal with the endorsed result. */
+  private checkEndorsed(txId: string, proposalBytes: Bytes, endorsed: EndorsedBytes): void {
     const { txPayload, payload } = endorsed;
     // Sign only what we meant: our own proposal, with a response for it carrying the result shown.
     try {
@@ -709,8 +741,6 @@ export class MedLedgerClient {
     } catch (err) {
       throw new MedLedgerApiError(502, 'BAD_GATEWAY_TX', `the gateway returned a transaction this client will not sign: ${(err as Error).message}`);
     }
-    const envelope = encodeEnvelope({ payload: txPayload, signature: await this.signer.sign(txPayload) });
-    return { txId, envelope, payload, endorsers: endorsed.endorsers };
   }
 
   /** Commit status; with waitMs, wait for the commit (404 TX_NOT_FOUND without, 504 on timeout). */
