@@ -43,25 +43,30 @@ export interface SignatureWork {
 
 /**
  * ECDSA operations one transaction costs end to end, through the REST gateway, for `orgs`
- * nodes (each peer + orderer), `endorsers` endorsing organisations, `txPerBlock` transactions per
- * block. Certificate-chain checks are not counted: the MSP caches them per certificate.
+ * nodes (each peer + orderer in one process), `endorsers` endorsing organisations, `txPerBlock`
+ * transactions per block and `batch` transactions prepared together (the mean size of the endorse
+ * batches sent; 1 without batches). Each process verifies a signature once (the verified-signature
+ * memo, decision 1301), and a batch's proposals, transactions and each endorser's endorsements
+ * carry one signature (decision 1384). Certificate-chain checks are not counted: the MSP caches
+ * them per certificate.
  */
-export function signatureWorkPerTx(o: { orgs: number; endorsers: number; txPerBlock: number }): SignatureWork {
-  if (!(o.orgs >= 1 && o.endorsers >= 1 && o.endorsers <= o.orgs && o.txPerBlock > 0)) throw new RangeError('need orgs >= endorsers >= 1 and txPerBlock > 0');
+export function signatureWorkPerTx(o: { orgs: number; endorsers: number; txPerBlock: number; batch?: number }): SignatureWork {
+  const b = o.batch ?? 1;
+  if (!(o.orgs >= 1 && o.endorsers >= 1 && o.endorsers <= o.orgs && o.txPerBlock > 0 && b >= 1)) {
+    throw new RangeError('need orgs >= endorsers >= 1, txPerBlock > 0 and batch >= 1');
+  }
   const n = o.orgs;
   const m = o.endorsers;
   const steps: SignatureStep[] = [
-    { step: 'client signs proposal, transaction, and the /endorse and /submit requests', signs: 4, verifies: 0 },
-    { step: 'gateway checks both request signatures and the envelope signature', signs: 0, verifies: 3 },
-    { step: 'each endorser checks the proposal signature and signs its endorsement', signs: m, verifies: m },
-    { step: 'gateway checks every endorsement', signs: 0, verifies: m },
-    { step: 'orderer admission checks the envelope signature', signs: 0, verifies: 1 },
+    { step: 'client signs its proposal and its transaction (one signature each per batch)', signs: 2 / b, verifies: 0 },
+    { step: 'each endorser checks the proposal signature and signs its endorsement (once per batch)', signs: m / b, verifies: m / b },
+    { step: 'every node checks the creator signature once (gateway, orderer admission and validation share the memo)', signs: 0, verifies: n / b },
+    { step: 'every node checks each endorsement it did not make, once (gateway and validation share the memo)', signs: 0, verifies: (m * (n - 1)) / b },
     {
       step: 'per block: each orderer signs its header, the leader signs the consensus certificate; each peer checks the header signature (÷ txs per block)',
       signs: (n + 1) / o.txPerBlock,
       verifies: n / o.txPerBlock,
     },
-    { step: 'each peer validates: creator signature + every endorsement', signs: 0, verifies: n * (1 + m) },
   ];
   return { signs: steps.reduce((s, x) => s + x.signs, 0), verifies: steps.reduce((s, x) => s + x.verifies, 0), steps };
 }
@@ -267,6 +272,8 @@ export interface BenchReport {
     readonly txPerSecondAllCores: number;
     /** The same ceiling per CPU-second (compare with committedTxPerCpuSecond on a shared machine). */
     readonly txPerCpuSecond: number;
+    /** Transactions per signature batch in this run (the mean endorse batch; 1 without batches). */
+    readonly batchMean: number;
     readonly steps: readonly SignatureStep[];
   };
   readonly machine: { readonly cpu: string; readonly cores: number; readonly node: string };
@@ -317,7 +324,7 @@ function human(r: BenchReport): string {
   if (failed.length) lines.push(`  failed         ${failed.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(
     `  signature ceiling (measured now): ECDSA P-256 ${f(c.signsPerSecond)} signs/s, ${f(c.verifiesPerSecond)} verifies/s per thread;`,
-    `                 one tx costs ${c.signsPerTx.toFixed(2)} signs + ${c.verifiesPerTx.toFixed(2)} verifies (${r.endorsersPerTx} of ${r.orgs} orgs endorse)`,
+    `                 one tx costs ${c.signsPerTx.toFixed(2)} signs + ${c.verifiesPerTx.toFixed(2)} verifies (${r.endorsersPerTx} of ${r.orgs} orgs endorse${c.batchMean > 1 ? `, signed in batches of ${c.batchMean.toFixed(1)} on average` : ''})`,
     `                 → ${f(c.txPerSecondOneThread)} tx/s on one thread, ${f(c.txPerSecondAllCores)} tx/s on all ${c.cores} cores`,
     `  achieved / one-thread ceiling: ${((100 * r.committedTxPerSecond) / c.txPerSecondOneThread).toFixed(1)} %`,
     `  per CPU-second (robust on a shared machine): ${f(r.committedTxPerCpuSecond)} tx committed vs a ceiling of ${f(c.txPerCpuSecond)} (${((100 * r.committedTxPerCpuSecond) / c.txPerCpuSecond).toFixed(1)} %; ${r.cpuSeconds.toFixed(1)} CPU-s used${r.mode === 'running consortium' ? ' by the clients only' : ''})`,
@@ -333,6 +340,9 @@ function human(r: BenchReport): string {
 class Batcher<T, R> {
   private queue: Array<{ item: T; resolve: (r: R) => void; reject: (err: unknown) => void }> = [];
   private scheduled = false;
+  /** Requests sent and the items in them (the mean batch size feeds the signature model). */
+  batches = 0;
+  items = 0;
 
   constructor(
     private readonly max: number,
@@ -354,6 +364,8 @@ class Batcher<T, R> {
     this.scheduled = false;
     if (this.queue.length === 0) return;
     const items = this.queue.splice(0, this.max);
+    this.batches += 1;
+    this.items += items.length;
     if (this.queue.length > 0 && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -593,7 +605,9 @@ export function register(program: Command, _ctx: CommandContext): void {
 
         out.info('measuring ECDSA sign/verify rates …');
         const ecdsa = measureEcdsa(ecdsaMs);
-        const work = signatureWorkPerTx({ orgs: orgs.length, endorsers, txPerBlock });
+        const endorseBatches = endorseBatchers.reduce((sum, x) => sum + x.batches, 0);
+        const meanEndorseBatch = batch > 1 && batchEndorse && endorseBatches > 0 ? endorseBatchers.reduce((sum, x) => sum + x.items, 0) / endorseBatches : 1;
+        const work = signatureWorkPerTx({ orgs: orgs.length, endorsers, txPerBlock, batch: meanEndorseBatch });
         const oneThread = 1 / (work.signs / ecdsa.signsPerSecond + work.verifies / ecdsa.verifiesPerSecond);
         const perCpuSecond = 1 / (work.signs / ecdsa.signsPerCpuSecond + work.verifies / ecdsa.verifiesPerCpuSecond);
         const cores = availableParallelism();
@@ -660,6 +674,7 @@ export function register(program: Command, _ctx: CommandContext): void {
             cores,
             txPerSecondAllCores: oneThread * cores,
             txPerCpuSecond: perCpuSecond,
+            batchMean: meanEndorseBatch,
             steps: work.steps,
           },
           machine: { cpu: cpus()[0]?.model ?? 'unknown', cores, node: process.version },
