@@ -22,7 +22,6 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
     let lastCommittedBlock = 0;
     let lastCommittedTxId = '';
     let stopStream = false;
-    let attempts = 0;
     let counter = 0;
     const failures: string[] = [];
     // A steady stream: 4 workers, each sending through a random live node.
@@ -31,7 +30,6 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
         const live = net.liveOrgs();
         const org = live[Math.floor(Math.random() * live.length)]!;
         const id = `w${w}-${counter++}`;
-        attempts++;
         try {
           const r = await net.client(org).submit('assets', 'create', [id, 'patient-7', '1'], { waitMs: 15_000 });
           if (r.code === 'VALID') {
@@ -134,8 +132,13 @@ describe('five-hospital Raft network under kill -9', { timeout: 420_000 }, () =>
       const block = await reader.block(n);
       for (const tx of block.txs) if (tx.txId) seen.set(tx.txId, (seen.get(tx.txId) ?? 0) + (tx.code === 'VALID' ? 1 : 0));
     }
-    for (const txId of committed.keys()) assert.equal(seen.get(txId), 1, `committed ${txId} appears once as VALID`);
-    assert.ok(attempts > committed.size || failures.length === 0);
+    for (const txId of committed.keys()) {
+      assert.equal(
+        seen.get(txId),
+        1,
+        `committed ${txId} appears once as VALID (failed attempts, retried as new transactions: ${failures.slice(0, 20).join(', ') || 'none'})`,
+      );
+    }
 
     // Each node's ledger verifies end to end (after a clean stop, so files are quiescent).
     await net.stop();
