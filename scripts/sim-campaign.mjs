@@ -7,6 +7,7 @@
 // command that replays them. Exits 1 on any violation, 2 on bad arguments.
 //
 // Also 'raft+eager': raft with the ordering benchmark's eager cut (decisions 1350, 1372);
+// 'raft+adaptive': raft with a node's eager cut that waits after large entries (decision 1385);
 // 'raft+membership': raft while hospitals join and leave (membership option of the simulator),
 // 'pbft+membership': PBFT's orderer set changing the same way (decision 1270),
 // 'ehbft+membership': EH-BFT's (decision 1290),
@@ -33,14 +34,19 @@ const MEMBERSHIP_ENTRIES = {
 };
 
 /**
- * Raft with the options the ordering benchmark runs (decisions 1350, 1372): a leader cuts a partial
- * batch at its next Ready while fewer than one entry is uncommitted.
+ * Raft with other cutting options: 'raft+eager', the ordering benchmark's (decisions 1350, 1372): a
+ * leader cuts a partial batch at its next Ready while no entry is uncommitted; 'raft+adaptive', a
+ * node's rule (decision 1385) with a limit of 2 proposals so that runs switch between eager and
+ * waiting often (a node uses 16).
  */
-const RAFT_EAGER = 'raft+eager';
+const RAFT_OPTION_ENTRIES = {
+  'raft+eager': { eagerCutUncommittedMax: 1 },
+  'raft+adaptive': { eagerCutUncommittedMax: 1, eagerCutEntryProposalsMax: 2 },
+};
 
 /** One campaign configuration per engine: the engine's full fault model. */
 function configFor(entry, durationMs) {
-  if (entry === RAFT_EAGER) return { ...configFor('raft', durationMs), engineOptions: { eagerCutUncommittedMax: 1 } };
+  if (RAFT_OPTION_ENTRIES[entry]) return { ...configFor('raft', durationMs), engineOptions: RAFT_OPTION_ENTRIES[entry] };
   if (MEMBERSHIP_ENTRIES[entry] === 'ehbft') {
     // As pbft+membership: five nodes, one joins (it catches up by fetching blocks) and one leaves,
     // so the membership never drops below four and the one Byzantine node stays within f (decision 1290).
@@ -93,7 +99,11 @@ if (!isMainThread) {
   }
 } else {
   const args = parseArgs(process.argv.slice(2));
-  const engines = args.engines ?? [...engineNames().filter((n) => !n.startsWith('test-')), ...Object.keys(MEMBERSHIP_ENTRIES), RAFT_EAGER];
+  const engines = args.engines ?? [
+    ...engineNames().filter((n) => !n.startsWith('test-')),
+    ...Object.keys(MEMBERSHIP_ENTRIES),
+    ...Object.keys(RAFT_OPTION_ENTRIES),
+  ];
   const rows = [];
   let failed = false;
   for (const engine of engines) {
@@ -253,8 +263,10 @@ function parseArgs(argv) {
         .filter(Boolean);
       const known = engineNames();
       for (const e of out.engines)
-        if (!known.includes(e) && !MEMBERSHIP_ENTRIES[e] && e !== RAFT_EAGER)
-          usage(`unknown engine "${e}" (registered: ${known.join(', ')}; also ${[...Object.keys(MEMBERSHIP_ENTRIES), RAFT_EAGER].join(', ')})`);
+        if (!known.includes(e) && !MEMBERSHIP_ENTRIES[e] && !RAFT_OPTION_ENTRIES[e])
+          usage(
+            `unknown engine "${e}" (registered: ${known.join(', ')}; also ${[...Object.keys(MEMBERSHIP_ENTRIES), ...Object.keys(RAFT_OPTION_ENTRIES)].join(', ')})`,
+          );
     } else if (a === '--json') out.json = true;
     else if (a === '--help' || a === '-h') usage(null);
     else usage(`unknown argument "${a}"`);

@@ -72,4 +72,10 @@ describe('init: engine options a node runs with', () => {
     assert.equal(options.snapshotEntries, 64);
     assert.equal(options.electionTicks, 10);
   });
+
+  it('cuts a block at once when idle while its blocks stay small (≤ 16 transactions), else waits for the cutter (decision 1385)', () => {
+    const options = RaftOptionsSchema.parse(engineOptions('raft', []));
+    assert.equal(options.eagerCutUncommittedMax, 1);
+    assert.equal(options.eagerCutEntryProposalsMax, 16);
+  });
 });

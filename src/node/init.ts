@@ -128,7 +128,11 @@ export function engineOptions(engine: EngineName, nodes: readonly NodeEndpointCo
       // transaction (its decoded form, verified signatures) lives as long as the log holds its
       // bytes: 500 entries let a node grow past 1.6 GB at 50,000 transactions; 64 keep it near
       // 0.5 GB (decision 1382). A follower further behind gets a snapshot and fetches the blocks.
-      return { electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 64 };
+      //
+      // An idle leader cuts at once while its entries stay small (≤ 16 proposals): a lone
+      // transaction commits in milliseconds, not after the cutter's 50–100 ms; under load it waits
+      // for the cutter again and blocks stay large (decision 1385).
+      return { electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 64, eagerCutUncommittedMax: 1, eagerCutEntryProposalsMax: 16 };
     case 'gpbft':
       return {
         coordinates: Object.fromEntries(nodes.map((n) => [n.id, n.location ?? { lat: 0, lon: 0 }])),

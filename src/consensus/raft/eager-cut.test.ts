@@ -11,8 +11,8 @@ import { cluster } from './three-nodes.testkit.ts';
 type Appended = Array<{ id: string; sizes: number[] }>;
 
 /** The three-node cluster, its pump reduced to what each leader append carried (proposal counts per entry). */
-function eagerCluster(eagerCut: number): { leader: RaftEngine; pump: () => Appended; drain: (id: string) => void } {
-  const c = cluster(eagerCut);
+function eagerCluster(eagerCut: number, entryProposalsMax = 0): { leader: RaftEngine; pump: () => Appended; drain: (id: string) => void } {
+  const c = cluster(eagerCut, entryProposalsMax);
   const pump = (): Appended =>
     c
       .pump()
@@ -51,6 +51,29 @@ describe('raft eagerCutUncommittedMax', () => {
       .flatMap((a) => a.sizes);
     assert.deepEqual([...new Set(entries)], [5], `one entry of the five proposals (appended: ${JSON.stringify(entries)})`);
     assert.equal(leader.status().decidedHeight, before + 1);
+  });
+
+  it('with eagerCutEntryProposalsMax: after an entry larger than the limit the leader waits for the cutter again, until its entries are small (decision 1385)', () => {
+    const { leader, pump } = eagerCluster(1, 2);
+    const decided = (): number => leader.status().decidedHeight;
+    const start = decided();
+    // Idle: three proposals handed over together go out at once as one entry of 3 (> 2).
+    for (let seq = 1; seq <= 3; seq++) leader.propose({ clientId: 'c', seq, data: utf8(`p${seq}`) });
+    pump();
+    assert.equal(decided(), start + 1, 'the first entry is cut at once');
+    // The last entry was large: a lone proposal now waits for the cutter's timeout (50 ticks here).
+    leader.propose({ clientId: 'c', seq: 4, data: utf8('p4') });
+    pump();
+    assert.equal(decided(), start + 1, 'not cut at once after a large entry');
+    for (let t = 0; t < 50 && decided() === start + 1; t++) {
+      leader.tick();
+      pump();
+    }
+    assert.equal(decided(), start + 2, 'cut by the timeout');
+    // That entry held 1 proposal (≤ 2): the leader is eager again.
+    leader.propose({ clientId: 'c', seq: 5, data: utf8('p5') });
+    pump();
+    assert.equal(decided(), start + 3, 'cut at once again after a small entry');
   });
 
   it('0 (default): a partial batch waits for the cutter timeout', () => {

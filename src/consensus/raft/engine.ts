@@ -167,6 +167,8 @@ export class RaftEngine implements Engine<RaftMessage> {
   private votes = new Map<NodeId, boolean>();
   private prs = new Map<NodeId, Progress>();
   private leadTransferee: NodeId | null = null;
+  /** Leader: proposals in the last normal entry it cut (the eager-cut rule, decision 1385). */
+  private lastCutProposals = 0;
   private pendingConfIndex = 0;
   /** Leader only: the applied state its whole log would produce (to sign blocks at append time). */
   private proj: Projection | null = null;
@@ -656,6 +658,7 @@ export class RaftEngine implements Engine<RaftMessage> {
   private becomeLeader(): void {
     assertInvariant(this.role === 'candidate', 'only a candidate becomes leader');
     this.role = 'leader';
+    this.lastCutProposals = 0;
     this.setLead(this.id);
     this.leadTransferee = null;
     this.electionElapsed = 0;
@@ -937,7 +940,7 @@ export class RaftEngine implements Engine<RaftMessage> {
   private cutBlocks(due: boolean, eager = true): void {
     if (this.role !== 'leader' || this.leadTransferee !== null || !this.proj) return;
     let appended = false;
-    while (this.cutter.size > 0 && (due || this.cutter.hasFullBatch() || (eager && this.log.lastIndex() - this.commit < this.options.eagerCutUncommittedMax))) {
+    while (this.cutter.size > 0 && (due || this.cutter.hasFullBatch() || (eager && this.eagerCutAllowed()))) {
       if (this.log.lastIndex() - this.commit >= this.options.uncommittedEntriesMax) break;
       const batch = this.cutter.cut();
       const kept = batch.filter((p) => this.proj!.dedup.markDecided(p));
@@ -946,6 +949,7 @@ export class RaftEngine implements Engine<RaftMessage> {
       const digest = blockDigest(height, this.proj.digest, kept);
       const signature = this.signer.sign(certificateBytes(this.term, height, digest));
       this.appendEntry('normal', kept, null, { leader: this.id, height, digest, signature });
+      this.lastCutProposals = kept.length;
       this.proj.height = height;
       this.proj.digest = digest;
       appended = true;
@@ -1057,8 +1061,14 @@ export class RaftEngine implements Engine<RaftMessage> {
    */
   private eagerCutDue(): boolean {
     if (this.role !== 'leader' || this.leadTransferee !== null || !this.proj || this.cutter.size === 0) return false;
-    const uncommitted = this.log.lastIndex() - this.commit;
-    return uncommitted < this.options.eagerCutUncommittedMax && uncommitted < this.options.uncommittedEntriesMax;
+    return this.eagerCutAllowed() && this.log.lastIndex() - this.commit < this.options.uncommittedEntriesMax;
+  }
+
+  /** The eager-cut rule: few enough entries uncommitted, and the last entry cut was small (decision 1385). */
+  private eagerCutAllowed(): boolean {
+    if (this.log.lastIndex() - this.commit >= this.options.eagerCutUncommittedMax) return false;
+    const entryMax = this.options.eagerCutEntryProposalsMax;
+    return entryMax === 0 || this.lastCutProposals <= entryMax;
   }
 
   private afterInput(eagerCut = true): void {

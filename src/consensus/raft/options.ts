@@ -33,6 +33,14 @@ export const RaftOptionsSchema = z.strictObject({
    */
   eagerCutUncommittedMax: z.number().int().min(0).max(1_000_000).default(0),
   /**
+   * With eagerCutUncommittedMax: cut at once only while the last entry this leader cut held at most
+   * this many proposals (0: no such limit). Light load gives small entries, so the leader stays
+   * eager (low latency); once the arrivals of one round fill a larger entry it waits for the
+   * cutter's count or timeout again (fewer, larger blocks at peak), until its entries are small
+   * again (decision 1385).
+   */
+  eagerCutEntryProposalsMax: z.number().int().min(0).max(1_000_000).default(0),
+  /**
    * false (the default, decision 1361): a hard state that changed only its commit/applied indexes
    * is not written on its own (no fsync before the decided entries are delivered); it goes to disk
    * with the next durable write, as in etcd. Raft keeps the commit index volatile (§5, Figure 2):

@@ -25,7 +25,7 @@ export interface Cluster {
 }
 
 /** A leader is elected before it returns. A long cutter timeout (50 ticks): nothing partial leaves without the eager cut. */
-export function cluster(eagerCutUncommittedMax: number): Cluster {
+export function cluster(eagerCutUncommittedMax: number, eagerCutEntryProposalsMax = 0): Cluster {
   // Each engine starts from, and its driver persists into, the same storage.
   const storages = new Map(ids.map((id) => [id, new MemoryStorage()]));
   const engines = new Map(
@@ -39,7 +39,7 @@ export function cluster(eagerCutUncommittedMax: number): Cluster {
         signer: keyPairSigner(id, key),
         verifier,
         cutter: { countMax: 100, sizeBytesMax: 1024 * 1024, timeoutTicks: 50, pendingMax: 1000 },
-        options: { eagerCutUncommittedMax },
+        options: { eagerCutUncommittedMax, eagerCutEntryProposalsMax },
       }),
     ]),
   );
