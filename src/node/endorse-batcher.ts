@@ -77,7 +77,7 @@ export class EndorseBatcher {
   }
 
   endorse(signed: SignedProposal): Promise<ProposalResponse> {
-    if (this.batchUnsupported) return this.single(signed);
+    if (this.batchUnsupported) return this.sendOne(signed);
     if (this.queue.length >= ENDORSE_QUEUE_MAX) return Promise.reject(new Error(`more than ${ENDORSE_QUEUE_MAX} endorsements queued for this peer`));
     return new Promise<ProposalResponse>((resolve, reject) => {
       this.queue.push({ signed, resolve, reject });
@@ -90,10 +90,6 @@ export class EndorseBatcher {
     });
   }
 
-  private single(signed: SignedProposal): Promise<ProposalResponse> {
-    return this.sendOne(signed);
-  }
-
   private flush(): void {
     this.scheduled = false;
     const all = this.queue;
@@ -103,7 +99,7 @@ export class EndorseBatcher {
 
   private async send(batch: readonly Waiting[]): Promise<void> {
     if (batch.length === 1 || this.batchUnsupported) {
-      for (const w of batch) this.single(w.signed).then(w.resolve, w.reject);
+      for (const w of batch) this.sendOne(w.signed).then(w.resolve, w.reject);
       return;
     }
     let items: readonly EndorseBatchItem[];
@@ -112,7 +108,7 @@ export class EndorseBatcher {
     } catch (err) {
       if (err instanceof Error && err.message.includes(`unknown request channel ${ENDORSE_BATCH_CHANNEL}`)) {
         this.batchUnsupported = true;
-        for (const w of batch) this.single(w.signed).then(w.resolve, w.reject);
+        for (const w of batch) this.sendOne(w.signed).then(w.resolve, w.reject);
         return;
       }
       for (const w of batch) w.reject(err instanceof Error ? err : new Error(String(err)));
