@@ -17,6 +17,7 @@ describe('gpbft orderer-set change at runtime: four orderers add a fifth, then r
   const change = ordererChange({
     engine: 'gpbft',
     engineOptions: { periodBlocks: 20 },
+    heightAtLeast: 41,
     hospital5: { location: { lat: 44.2312, lon: -76.486 }, rating: 0.7 },
     eachBlock: (block) => {
       for (const tx of block.txs) if (tx.code === 'CONSENSUS_CONTROL') controlEntries += 1;

@@ -26,6 +26,12 @@ export interface OrdererChangeHooks {
   readonly afterJoin?: (net: TestNetwork) => void;
   /** Every block of the final chain, in order (read from Hospital5). */
   readonly eachBlock?: (block: BlockJson, number: number) => void;
+  /**
+   * Keep the clients submitting after the removal until the members' chain is at least this high
+   * (e.g. gpbft: enough blocks for several regroupings). Under load blocks hold more
+   * transactions, so a fixed number of commits alone does not make a fixed number of blocks.
+   */
+  readonly heightAtLeast?: number;
   /** After the chain was read, before the nodes stop: the engine's own end-state checks. */
   readonly atEnd?: (net: TestNetwork, height: number) => Promise<void> | void;
 }
@@ -133,6 +139,9 @@ async function scenario(net: TestNetwork, h: OrdererChangeHooks): Promise<void> 
   );
   const before = committed.size;
   await net.waitFor('10 more commits without Hospital2', () => committed.size >= before + 10, 60_000);
+  const heightAtLeast = h.heightAtLeast;
+  if (heightAtLeast !== undefined)
+    await net.waitFor(`the members' chain at height ${heightAtLeast}`, () => (net.status('Hospital1')?.height ?? 0) >= heightAtLeast, 120_000);
   stop = true;
   await Promise.all(workers);
 
