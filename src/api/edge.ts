@@ -77,6 +77,28 @@ class TokenBuckets {
   }
 }
 
+/** The longest path parameter the router matches (a transaction id is 64, a job id less). */
+export const PATH_PARAM_CHARS_MAX = 128;
+
+/**
+ * Fastify's `frameworkErrors`: what the router refuses before any route, hook or error handler
+ * runs (a path that is not a valid URL component, a path parameter over PATH_PARAM_CHARS_MAX).
+ * Without it Fastify answers in its own shape; with it the caller gets the API's error body.
+ */
+export function frameworkError(
+  err: { code?: string; message?: string },
+  _req: unknown,
+  reply: { code(status: number): { send(body: unknown): unknown } },
+): void {
+  const e =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new ApiError(414, 'PATH_PARAM_TOO_LONG', `a path parameter is longer than ${PATH_PARAM_CHARS_MAX} characters`)
+      : err.code === 'FST_ERR_BAD_URL'
+        ? new ApiError(400, 'BAD_URL', 'the request path is not a valid URL (a malformed percent-encoding)')
+        : new ApiError(400, 'BAD_REQUEST', (err.message ?? 'bad request').slice(0, 200));
+  reply.code(e.status).send({ error: { code: e.code, message: e.message } });
+}
+
 export interface EdgeContext {
   readonly services: NodeServices;
   readonly limits: ApiServerLimits;

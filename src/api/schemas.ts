@@ -369,7 +369,9 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
                 },
               },
     };
-    for (const code of r.errors) responses[code] = { description: 'error', content: { 'application/json': { schema: jsonSchema(ErrorBody) } } };
+    // A path parameter over the router's limit is refused before the route (edge.ts frameworkError).
+    const errors = r.path.includes(':') ? [...r.errors, 414] : r.errors;
+    for (const code of errors) responses[code] = { description: 'error', content: { 'application/json': { schema: jsonSchema(ErrorBody) } } };
     paths[path] ??= {};
     paths[path][r.method.toLowerCase()] = {
       operationId: id,

@@ -11,7 +11,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { constants as http2Constants, createSecureServer as createHttp2SecureServer, type Http2SecureServer } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { type Identity } from '../identity/index.ts';
 import { encodeConfig } from '../ledger/config.ts';
 import { configUpdatePolicyText } from '../ledger/config-update.ts';
@@ -24,7 +24,7 @@ import { LabJobs } from './lab-jobs.ts';
 import { registerLabRoutes } from './lab-routes.ts';
 import { openApiDocument, type ConfigResponseT, type WhoAmIResponseT, type LogLevelResponseT, LogLevelRequest } from './schemas.ts';
 import { GpbftOpRequest, type GpbftOpResponseT } from '../protocol/schemas.ts';
-import { installEdge } from './edge.ts';
+import { frameworkError, installEdge, PATH_PARAM_CHARS_MAX } from './edge.ts';
 import { ApiError, parseInput } from './errors.ts';
 import { registerEventRoutes } from './event-routes.ts';
 import { registerGatewayRoutes } from './gateway-routes.ts';
@@ -108,7 +108,10 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
     },
     bodyLimit: opts.bodyLimitBytes,
     logger: false,
-    routerOptions: { maxParamLength: 128 },
+    routerOptions: { maxParamLength: PATH_PARAM_CHARS_MAX },
+    // Fastify types this handler generically over every route's reply type; it only ever sends
+    // the API's error body, hence the cast.
+    frameworkErrors: frameworkError as unknown as FastifyServerOptions<Http2SecureServer>['frameworkErrors'],
     connectionTimeout: 0,
     forceCloseConnections: true,
     return503OnClosing: true,
