@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createConsortium, Msp, type MspConfig } from '../src/identity/index.ts';
 import { createLogger } from '../src/log/log.ts';
 import { Transport } from '../src/transport/transport.ts';
+import { NODE_PROTOCOL } from '../src/node/protocol.ts';
 
 interface Side {
   readonly id: string;
@@ -45,6 +46,7 @@ if (role === undefined) {
   let cpu0 = process.cpuUsage();
   let wall0 = 0;
   const transport: Transport = new Transport({
+    protocol: NODE_PROTOCOL,
     selfId: me.id,
     host: '127.0.0.1',
     port: 0,

@@ -31,6 +31,7 @@ import { Msp, type MspConfig } from '../identity/index.ts';
 import { createLogger } from '../log/log.ts';
 import { WriteAheadLog } from '../node/wal.ts';
 import { Transport } from '../transport/transport.ts';
+import { NODE_PROTOCOL } from '../node/protocol.ts';
 
 export interface OrderingNodeConfig {
   readonly id: string;
@@ -112,6 +113,7 @@ class OrderingNode {
       options: { eagerCutUncommittedMax: config.eagerCut, syncCommitIndex: config.syncCommitIndex, pendingProposalsMax: 50_000, uncommittedEntriesMax: 4096 },
     });
     this.transport = new Transport({
+      protocol: NODE_PROTOCOL,
       selfId: config.id,
       host: '127.0.0.1',
       port: 0,

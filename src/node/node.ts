@@ -46,6 +46,7 @@ import { Orderer, type BroadcastResult, type ControlRequest, type ControlRequest
 import { Peer, type EvaluateResponse, type TxStatusEvent } from './peer.ts';
 import { ENDORSE_BATCH_CHANNEL, EndorseBatcher, serveEndorseBatch } from './endorse-batcher.ts';
 import { parsePeerStatus, type NodeServices, type NodeStatus, type PeerStatus, type Readiness } from './services.ts';
+import { NODE_PROTOCOL } from './protocol.ts';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 /**
@@ -194,6 +195,7 @@ export class MedLedgerNode implements NodeServices {
     }
 
     this.transport = new Transport({
+      protocol: NODE_PROTOCOL,
       selfId: this.nodeId,
       host: nodeConfig.listen.p2p.host,
       port: nodeConfig.listen.p2p.port,
@@ -470,6 +472,7 @@ export class MedLedgerNode implements NodeServices {
       startedAtMs: this.startedAtMs,
       configSequence: this.chain.ledger.configState.record.sequence,
       joining: this.joiningMode,
+      protocol: NODE_PROTOCOL,
     };
   }
 

@@ -30,6 +30,8 @@ export interface NodeStatus {
   readonly configSequence: number;
   /** True while a newly added hospital's node catches up to the config update that admits it. */
   readonly joining: boolean;
+  /** The node-to-node protocol it speaks (node/protocol.ts): nodes of different protocols keep no connection. */
+  readonly protocol: string;
 }
 
 /** Another node as this node sees it (GET /v1/network): reachable over mTLS, and its own status. */
@@ -65,6 +67,7 @@ export function parsePeerStatus(bytes: Bytes): NodeStatus {
     Number.isSafeInteger(value.startedAtMs) &&
     Number.isSafeInteger(value.configSequence) &&
     typeof value.joining === 'boolean' &&
+    typeof value.protocol === 'string' &&
     (value.consensus === null || (typeof value.consensus === 'object' && typeof value.consensus?.engine === 'string'));
   if (!ok) throw new Error('malformed status answer');
   return value as NodeStatus;

@@ -58,6 +58,10 @@ export const StatusResponse = z
     startedAtMs: z.number().int(),
     configSequence: z.number().int().min(0).meta({ description: 'sequence of the consortium config in force (0 = genesis)' }),
     joining: z.boolean().meta({ description: 'a newly added node still catching up to the config update that admits it' }),
+    protocol: z.string().optional().meta({
+      description:
+        'the node-to-node protocol this node speaks (e.g. medledger.2): nodes of different protocols keep no connection (decision 1386); absent on nodes older than that',
+    }),
   })
   .meta({ id: 'NodeStatus' });
 

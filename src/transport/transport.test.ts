@@ -8,6 +8,8 @@ import { createLogger } from '../log/log.ts';
 import { Transport, type Authenticator } from './transport.ts';
 
 const ORGS = ['H1', 'H2', 'H3'];
+/** The protocol the test's nodes speak (a node's is NODE_PROTOCOL, node/protocol.ts). */
+const PROTOCOL = 'medledger.test-2';
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -24,9 +26,10 @@ describe('mTLS transport', () => {
   const transports = new Map<string, Transport>();
   const received: Array<{ to: string; from: string; channel: string; text: string }> = [];
 
-  function make(org: string, c: Consortium = consortium, port = 0): Transport {
+  function make(org: string, c: Consortium = consortium, port = 0, protocol = PROTOCOL): Transport {
     const node = c.nodes.get(org)!;
     const t = new Transport({
+      protocol,
       selfId: `node.${org}`,
       host: '127.0.0.1',
       port,
@@ -128,14 +131,19 @@ describe('mTLS transport', () => {
     await lonely.stop();
   });
 
-  it('disconnects a peer that keeps sending malformed frames', async () => {
+  /** A bare `ws` client with H1's node certificate, offering `protocols`. */
+  function rawClient(protocols: string[]): WebSocket {
     const h1 = consortium.nodes.get('H1')!;
-    const ws = new WebSocket(`wss://127.0.0.1:${transports.get('H2')!.port}`, {
+    return new WebSocket(`wss://127.0.0.1:${transports.get('H2')!.port}`, protocols, {
       cert: `${h1.certPem.trim()}\n${consortium.orgCas.get('H1')!.certPem.trim()}\n`,
       key: h1.keyPem,
       ca: [consortium.root.certPem],
       checkServerIdentity: () => undefined,
     } as unknown as ClientOptions);
+  }
+
+  it('disconnects a peer that keeps sending malformed frames', async () => {
+    const ws = rawClient([PROTOCOL]);
     await new Promise((resolve, reject) => {
       ws.once('open', resolve);
       ws.once('error', reject);
@@ -143,6 +151,37 @@ describe('mTLS transport', () => {
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     for (let i = 0; i < 3; i++) ws.send(Buffer.from([0xff, 0xfe, i]));
     assert.equal(await closed, 1003);
+  });
+
+  it('keeps no connection with a node of another protocol, in either direction, and says so (decision 1386)', async () => {
+    const h2 = transports.get('H2')!;
+    const before = { h2: h2.getStats(), received: received.length };
+    // A member node of another version dials H2: H2 does not echo its protocol; it gives up.
+    const newer = make('H1', consortium, 0, 'medledger.test-3');
+    await newer.start();
+    newer.setPeers(new Map([['node.H2', `wss://127.0.0.1:${h2.port}`]]));
+    newer.send('node.H2', 'consensus', utf8('from another version'));
+    await waitFor(() => newer.getStats().protocolMismatches > 0, "the dialler's refusal");
+    // H2 dials it: the other node does not echo H2's protocol either.
+    h2.setPeers(new Map([...peerMap('H2'), ['node.Other', `wss://127.0.0.1:${newer.port}`]]));
+    await waitFor(() => h2.getStats().protocolMismatches > before.h2.protocolMismatches, "H2's refusal as a dialler");
+    assert.ok(!newer.isConnected('node.H2'));
+    assert.ok(!h2.isConnected('node.Other'));
+    await newer.stop();
+    h2.setPeers(peerMap('H2'));
+    // A node that offers no protocol at all (a version before 1386) is closed by the listener.
+    const old = rawClient([]);
+    const code = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('a client without the protocol was not closed within 5 s')), 5_000);
+      old.once('close', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+      old.once('error', reject);
+    });
+    assert.equal(code, 1002);
+    assert.ok(h2.getStats().rejectedConnections > before.h2.rejectedConnections);
+    assert.ok(!received.slice(before.received).some((r) => r.text === 'from another version'), 'nothing of the other version was delivered');
   });
 
   it('fails a request to a peer that is down at once, and requests in flight when it drops', async () => {

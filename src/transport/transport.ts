@@ -9,6 +9,14 @@
 // and jitter, pending requests with timeouts, and a count of malformed frames after which a
 // peer is disconnected.
 //
+// One protocol per consortium (decision 1386): each link is opened with the WebSocket subprotocol
+// the node speaks (`protocol`, e.g. medledger.2), and a connection whose other end does not speak
+// exactly that one is refused at both ends — a listener closes an inbound connection that did not
+// offer it, a dialler fails when the listener does not echo it (a listener of an older version
+// ignores the offer). Nodes whose messages one another would judge differently (batch signatures,
+// decision 1384) therefore never exchange any: during an upgrade the side holding a quorum goes
+// on, the other waits for its upgrade, and neither can diverge.
+//
 // Requests fail fast (issue 11): a request to a peer that is not connected is refused at once
 // instead of waiting in the queue for its whole timeout, and requests in flight to a peer whose
 // connection drops are rejected when it drops. A caller (the gateway choosing endorsers, a peer
@@ -44,6 +52,11 @@ export interface TransportOptions {
   readonly peers: ReadonlyMap<NodeId, string>;
   /** Maps a peer certificate to a member node id, or refuses it with a reason. */
   readonly authenticate: Authenticator;
+  /**
+   * The protocol this node speaks, as a WebSocket subprotocol token (RFC 6455 §1.9; e.g.
+   * `medledger.2`): a peer must speak exactly this one, or no connection is kept.
+   */
+  readonly protocol: string;
   readonly onMessage: (from: NodeId, channel: string, payload: Bytes) => void;
   /** Handles requests (see `request`); resolves to the response payload. */
   readonly onRequest?: (from: NodeId, channel: string, payload: Bytes) => Promise<Bytes>;
@@ -118,6 +131,8 @@ export interface TransportStats {
   readonly droppedQueueFull: number;
   readonly rejectedConnections: number;
   readonly malformedFrames: number;
+  /** Connections refused (inbound) or failed (outbound) because the peer speaks another protocol. */
+  readonly protocolMismatches: number;
   readonly connectedPeers: NodeId[];
 }
 
@@ -142,7 +157,7 @@ export class Transport {
   private nextRequestId = 1;
   private stopped = false;
   private readonly o: Required<Omit<TransportOptions, 'onRequest'>> & Pick<TransportOptions, 'onRequest'>;
-  private stats = { sentMessages: 0, receivedMessages: 0, droppedQueueFull: 0, rejectedConnections: 0, malformedFrames: 0 };
+  private stats = { sentMessages: 0, receivedMessages: 0, droppedQueueFull: 0, rejectedConnections: 0, malformedFrames: 0, protocolMismatches: 0 };
   private readonly malformedBy = new Map<NodeId, number>();
   private readonly peerLog: RateLimitedLog;
 
@@ -167,8 +182,14 @@ export class Transport {
       minVersion: 'TLSv1.3',
     });
     this.server = server;
-    this.wss = new WebSocketServer({ server, maxPayload: this.o.messageBytesMax });
-    this.wss.on('connection', (ws, req) => this.acceptInbound(ws, req.socket as TLSSocket));
+    this.wss = new WebSocketServer({
+      server,
+      maxPayload: this.o.messageBytesMax,
+      // Echo our protocol when offered; otherwise accept without one and refuse in acceptInbound,
+      // where the refusal can name the peer (its certificate) and the protocols.
+      handleProtocols: (offered) => (offered.has(this.o.protocol) ? this.o.protocol : false),
+    });
+    this.wss.on('connection', (ws, req) => this.acceptInbound(ws, req.socket as TLSSocket, req.headers['sec-websocket-protocol']));
     // ws re-emits the HTTPS server's errors on the WebSocketServer; without a listener a listen
     // failure (EADDRINUSE) would be an uncaught exception instead of start()'s rejection below.
     this.wss.on('error', (err) => this.o.logger.warn({ reason: err.message }, 'p2p listener error'));
@@ -333,7 +354,7 @@ export class Transport {
     };
     // ws hands these options to tls.connect; @types/ws types checkServerIdentity differently
     // from node:tls (which is what actually calls it), hence the cast.
-    const socket = new WebSocket(link.url, tlsOptions as ClientOptions);
+    const socket = new WebSocket(link.url, [this.o.protocol], tlsOptions as ClientOptions);
     link.socket = socket;
     socket.on('open', () => {
       link.connected = true;
@@ -346,7 +367,19 @@ export class Transport {
     });
     // Outbound sockets carry no traffic toward us; anything arriving is ignored.
     socket.on('message', () => undefined);
-    socket.on('error', (err) => this.o.logger.debug({ peer: link.peerId, reason: err.message }, 'outbound connection error'));
+    socket.on('error', (err) => {
+      // ws fails the handshake when the listener does not echo our protocol: a node of another
+      // version (an older one ignores the offer). Said once a minute per peer, not per retry.
+      if (/subprotocol/i.test(err.message)) {
+        this.stats.protocolMismatches += 1;
+        this.peerLog.write(
+          'warn',
+          `protocol:${link.peerId}`,
+          { peer: link.peerId, ours: this.o.protocol, reason: err.message },
+          `cannot connect to ${link.peerId}: it does not speak this node's protocol ${this.o.protocol} (a node of another MedLedger version; upgrade every node)`,
+        );
+      } else this.o.logger.debug({ peer: link.peerId, reason: err.message }, 'outbound connection error');
+    });
     socket.on('close', () => {
       const wasConnected = link.connected;
       link.connected = false;
@@ -382,7 +415,7 @@ export class Transport {
 
   // --- inbound ----------------------------------------------------------------------------
 
-  private acceptInbound(ws: WebSocket, tlsSocket: TLSSocket): void {
+  private acceptInbound(ws: WebSocket, tlsSocket: TLSSocket, offeredProtocols: string | undefined): void {
     const cert = tlsSocket.getPeerCertificate();
     const who = cert?.raw ? this.o.authenticate(derToPem(cert.raw)) : { ok: false as const, reason: 'no client certificate' };
     if (!who.ok) {
@@ -392,6 +425,18 @@ export class Transport {
       return;
     }
     const from = who.nodeId;
+    if (ws.protocol !== this.o.protocol) {
+      this.stats.rejectedConnections += 1;
+      this.stats.protocolMismatches += 1;
+      this.peerLog.write(
+        'warn',
+        `protocol:${from}`,
+        { peer: from, theirs: (offeredProtocols ?? 'none').slice(0, 100), ours: this.o.protocol },
+        `refused ${from}: it does not speak this node's protocol ${this.o.protocol} (a node of another MedLedger version; upgrade every node)`,
+      );
+      ws.close(1002, `protocol ${this.o.protocol} required`);
+      return;
+    }
     this.inbound.set(ws, from);
     ws.on('message', (data: RawData, isBinary: boolean) => this.receive(ws, from, data, isBinary));
     ws.on('close', () => this.inbound.delete(ws));

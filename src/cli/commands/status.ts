@@ -28,6 +28,8 @@ export interface NodeReport {
   readonly configSequence: number | null;
   /** A newly added hospital's node still catching up to the config update that admits it. */
   readonly joining: boolean;
+  /** The node-to-node protocol it speaks; null when it does not answer. */
+  readonly protocol: string | null;
 }
 
 const STATUS_TIMEOUT_MS = 5_000;
@@ -48,6 +50,7 @@ function report(base: { nodeId: string; org: string; apiUrl: string }, s: NodeSt
     connectedPeers: s?.connectedPeers ?? [],
     configSequence: s?.configSequence ?? null,
     joining: s?.joining ?? false,
+    protocol: s?.protocol ?? null,
   };
 }
 
@@ -69,7 +72,8 @@ async function configInForce(clients: ReadonlyArray<{ client: MedLedgerClient }>
   }
 }
 
-function human(nodes: readonly NodeReport[]): string {
+/** The human table and its summary lines (exported for its test). */
+export function renderStatus(nodes: readonly NodeReport[]): string {
   const lines = [
     `${'node'.padEnd(22)} ${'org'.padEnd(12)} ${'roles'.padEnd(13)} ${'consensus'.padEnd(18)} ${'leader'.padEnd(22)} ${'height'.padStart(7)}  last block hash`,
   ];
@@ -87,10 +91,15 @@ function human(nodes: readonly NodeReport[]): string {
   const leaders = new Set(up.map((n) => n.leader).filter((l) => l !== null));
   const joining = up.filter((n) => n.joining).map((n) => n.nodeId);
   const sequences = new Set(up.map((n) => n.configSequence));
+  const protocols = new Set(up.map((n) => n.protocol ?? 'unknown (older than decision 1386)'));
   lines.push('');
   lines.push(
     `config ${sequences.size <= 1 ? `sequence ${[...sequences][0] ?? 0} on every node` : `sequences differ (${up.map((n) => `${n.nodeId} ${n.configSequence}`).join(', ')}): some nodes are catching up`}${joining.length ? `; joining: ${joining.join(', ')}` : ''}`,
   );
+  if (protocols.size > 1)
+    lines.push(
+      `protocols differ (${up.map((n) => `${n.nodeId} ${n.protocol ?? 'older'}`).join(', ')}): nodes of different versions keep no connection with one another — upgrade every node`,
+    );
   lines.push(
     `${up.length}/${nodes.length} nodes answer; ${heights.size <= 1 ? 'all at the same height and last block hash' : 'heights or last block hashes differ (catching up, or a fork)'}; ${leaders.size === 1 ? `leader ${[...leaders][0]}` : leaders.size === 0 ? 'no leader known' : `nodes disagree on the leader (${[...leaders].join(', ')})`}`,
   );
@@ -143,7 +152,7 @@ export function register(program: Command, ctx: CommandContext): void {
         }
       }),
     );
-    out.result({ nodes }, () => human(nodes));
+    out.result({ nodes }, () => renderStatus(nodes));
     if (nodes.some((n) => !n.reachable)) ctx.exitCode = 1;
   });
 }

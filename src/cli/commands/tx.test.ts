@@ -8,10 +8,40 @@ import { join } from 'node:path';
 import { startTestNetwork, type TestNetwork } from '../../api/testkit.ts';
 import { runCli } from '../testkit.ts';
 import { benchArgs, metricValue, minimalSignatureWork, nodeCountersFrom, percentile, signatureWorkPerTx } from './bench.ts';
+import { NODE_PROTOCOL } from '../../node/protocol.ts';
+import { renderStatus, type NodeReport } from './status.ts';
 
 let net: TestNetwork;
 
 const cli = runCli;
+
+describe('status rendering', () => {
+  const node = (nodeId: string, protocol: string | null): NodeReport => ({
+    nodeId,
+    org: nodeId.slice(5),
+    apiUrl: `https://${nodeId}`,
+    reachable: true,
+    error: null,
+    roles: ['peer', 'orderer'],
+    engine: 'raft',
+    consensusRole: 'follower',
+    leader: 'node.Hospital1',
+    epoch: 2,
+    height: 9,
+    lastBlockHashHex: 'ab'.repeat(32),
+    connectedPeers: [],
+    configSequence: 0,
+    joining: false,
+    protocol,
+  });
+
+  it('says when nodes speak different protocols (a rolling upgrade in progress: they keep no connection)', () => {
+    const same = renderStatus([node('node.Hospital1', 'medledger.2'), node('node.Hospital2', 'medledger.2')]);
+    assert.doesNotMatch(same, /protocols differ/);
+    const mixed = renderStatus([node('node.Hospital1', 'medledger.2'), node('node.Hospital2', null)]);
+    assert.match(mixed, /protocols differ \(node\.Hospital1 medledger\.2, node\.Hospital2 older\): .*upgrade every node/);
+  });
+});
 
 describe('bench arithmetic', () => {
   it('counts the signatures of one transaction for the topology', () => {
@@ -137,6 +167,7 @@ describe('client commands (3-node raft consortium)', () => {
         lastBlockHashHex: string;
         configSequence: number | null;
         joining: boolean;
+        protocol: string | null;
       }[];
     };
     assert.deepEqual(
@@ -150,8 +181,11 @@ describe('client commands (3-node raft consortium)', () => {
       assert.match(n.lastBlockHashHex, /^[0-9a-f]{64}$/);
       assert.equal(n.configSequence, 0);
       assert.equal(n.joining, false);
+      assert.equal(n.protocol, NODE_PROTOCOL);
     }
-    assert.match((await cli(['status', '--dir', net.dir])).out, /config sequence 0 on every node/);
+    const human = (await cli(['status', '--dir', net.dir])).out;
+    assert.match(human, /config sequence 0 on every node/);
+    assert.doesNotMatch(human, /protocols differ/);
     // The third node's API goes away: status still answers, marking it and naming its URL.
     const api = net.apis[2]!;
     await api.close();

@@ -18,6 +18,7 @@ import { loadNodeConfig, readPem } from '../config.ts';
 import { readGenesisBlock } from '../node.ts';
 import { createLogger } from '../../log/log.ts';
 import { Transport } from '../../transport/transport.ts';
+import { NODE_PROTOCOL } from '../protocol.ts';
 
 const config = loadNodeConfig(process.argv[2]!);
 const consortium = configOfGenesis(readGenesisBlock(config.genesis));
@@ -43,6 +44,7 @@ const others = (consortium.nodes ?? []).filter((n) => n.id !== config.node.id);
 const sent = { mutated: 0, equivocated: 0, forged: 0, garbage: 0, requests: 0 };
 
 const transport = new Transport({
+    protocol: NODE_PROTOCOL,
   selfId: config.node.id,
   host: config.listen.p2p.host,
   port: config.listen.p2p.port,
