@@ -497,7 +497,10 @@ export class MedLedgerNode implements NodeServices {
           const status = parsePeerStatus(answer);
           return { ...base, reachable: true, latencyMs: Date.now() - startedAtMs, status, error: null };
         } catch (err) {
-          return { ...base, reachable: false, latencyMs: null, status: null, error: (err as Error).message.slice(0, 300) };
+          const error = this.transport.speaksOtherProtocol(n.id)
+            ? `it does not speak this node's protocol ${NODE_PROTOCOL}: a node of another MedLedger version (nodes of different versions keep no connection; upgrade every node)`
+            : (err as Error).message.slice(0, 300);
+          return { ...base, reachable: false, latencyMs: null, status: null, error };
         }
       }),
     );

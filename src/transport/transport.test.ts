@@ -8,6 +8,8 @@ import { createLogger } from '../log/log.ts';
 import { Transport, type Authenticator } from './transport.ts';
 
 const ORGS = ['H1', 'H2', 'H3'];
+/** A member whose node is not started with the others: the node of another version in the protocol test. */
+const LATE = 'H4';
 /** The protocol the test's nodes speak (a node's is NODE_PROTOCOL, node/protocol.ts). */
 const PROTOCOL = 'medledger.test-2';
 
@@ -57,10 +59,10 @@ describe('mTLS transport', () => {
   }
 
   before(async () => {
-    consortium = await createConsortium({ orgs: [...ORGS, 'Stranger'] });
+    consortium = await createConsortium({ orgs: [...ORGS, LATE, 'Stranger'] });
     outsider = await createConsortium({ orgs: ['H1'] });
     const msp = new Msp(consortium.mspConfig);
-    const members = new Set(ORGS.map((o) => `node.${o}`));
+    const members = new Set([...ORGS, LATE].map((o) => `node.${o}`));
     authenticate = (certPem) => {
       try {
         const id = msp.validate(certPem, Date.now());
@@ -156,19 +158,24 @@ describe('mTLS transport', () => {
   it('keeps no connection with a node of another protocol, in either direction, and says so (decision 1386)', async () => {
     const h2 = transports.get('H2')!;
     const before = { h2: h2.getStats(), received: received.length };
-    // A member node of another version dials H2: H2 does not echo its protocol; it gives up.
-    const newer = make('H1', consortium, 0, 'medledger.test-3');
+    // A member node of another version (H4's) and H2 dial each other.
+    const newer = make(LATE, consortium, 0, 'medledger.test-3');
     await newer.start();
-    newer.setPeers(new Map([['node.H2', `wss://127.0.0.1:${h2.port}`]]));
-    newer.send('node.H2', 'consensus', utf8('from another version'));
-    await waitFor(() => newer.getStats().protocolMismatches > 0, "the dialler's refusal");
-    // H2 dials it: the other node does not echo H2's protocol either.
-    h2.setPeers(new Map([...peerMap('H2'), ['node.Other', `wss://127.0.0.1:${newer.port}`]]));
-    await waitFor(() => h2.getStats().protocolMismatches > before.h2.protocolMismatches, "H2's refusal as a dialler");
-    assert.ok(!newer.isConnected('node.H2'));
-    assert.ok(!h2.isConnected('node.Other'));
-    await newer.stop();
-    h2.setPeers(peerMap('H2'));
+    try {
+      newer.setPeers(new Map([['node.H2', `wss://127.0.0.1:${h2.port}`]]));
+      newer.send('node.H2', 'consensus', utf8('from another version'));
+      h2.setPeers(new Map([...peerMap('H2'), [`node.${LATE}`, `wss://127.0.0.1:${newer.port}`]]));
+      // Each fails as a dialler (the other does not echo its protocol) and refuses as a listener.
+      await waitFor(() => newer.getStats().protocolMismatches >= 2, "the other version's refusals");
+      await waitFor(() => h2.getStats().protocolMismatches >= before.h2.protocolMismatches + 2, "H2's refusals");
+      assert.ok(!newer.isConnected('node.H2'));
+      assert.ok(!h2.isConnected(`node.${LATE}`));
+      assert.ok(newer.speaksOtherProtocol('node.H2') && h2.speaksOtherProtocol(`node.${LATE}`), 'each knows why');
+      assert.ok(!h2.speaksOtherProtocol('node.H1'));
+    } finally {
+      await newer.stop();
+      h2.setPeers(peerMap('H2'));
+    }
     // A node that offers no protocol at all (a version before 1386) is closed by the listener.
     const old = rawClient([]);
     const code = await new Promise<number>((resolve, reject) => {

@@ -159,6 +159,8 @@ export class Transport {
   private readonly o: Required<Omit<TransportOptions, 'onRequest'>> & Pick<TransportOptions, 'onRequest'>;
   private stats = { sentMessages: 0, receivedMessages: 0, droppedQueueFull: 0, rejectedConnections: 0, malformedFrames: 0, protocolMismatches: 0 };
   private readonly malformedBy = new Map<NodeId, number>();
+  /** Peers last seen speaking another protocol (either direction), until a link to them opens. */
+  private readonly otherProtocol = new Set<NodeId>();
   private readonly peerLog: RateLimitedLog;
 
   constructor(options: TransportOptions) {
@@ -249,6 +251,11 @@ export class Transport {
         reject(new TransportError(`send queue to ${to} is full`));
       }
     });
+  }
+
+  /** True when the last connection attempt with this peer, either way, found it speaking another protocol. */
+  speaksOtherProtocol(peerId: NodeId): boolean {
+    return this.otherProtocol.has(peerId);
   }
 
   isConnected(peerId: NodeId): boolean {
@@ -362,6 +369,7 @@ export class Transport {
       if (link.everConnected) this.peerLog.write('info', `up:${link.peerId}`, { peer: link.peerId }, 'peer reconnected');
       else this.o.logger.debug({ peer: link.peerId }, 'connected');
       link.everConnected = true;
+      this.otherProtocol.delete(link.peerId);
       link.backoffMs = this.o.reconnectInitialMs;
       this.flush(link);
     });
@@ -372,6 +380,7 @@ export class Transport {
       // version (an older one ignores the offer). Said once a minute per peer, not per retry.
       if (/subprotocol/i.test(err.message)) {
         this.stats.protocolMismatches += 1;
+        this.otherProtocol.add(link.peerId);
         this.peerLog.write(
           'warn',
           `protocol:${link.peerId}`,
@@ -434,6 +443,7 @@ export class Transport {
         { peer: from, theirs: (offeredProtocols ?? 'none').slice(0, 100), ours: this.o.protocol },
         `refused ${from}: it does not speak this node's protocol ${this.o.protocol} (a node of another MedLedger version; upgrade every node)`,
       );
+      this.otherProtocol.add(from);
       ws.close(1002, `protocol ${this.o.protocol} required`);
       return;
     }
