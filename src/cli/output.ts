@@ -54,11 +54,16 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** Parse a positive integer option, naming the option when it is wrong. */
+/** How an error names what it parses: an option by its flag, an argument as written in the usage (`<n>`). */
+function named(name: string): string {
+  return name.startsWith('<') ? name : `--${name}`;
+}
+
+/** Parse a positive integer option (or `<argument>`), naming it when it is wrong. */
 export function parsePositiveInt(name: string, text: string, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) {
-    throw new CliError(`--${name} must be an integer between 1 and ${max}, got "${text}"`, 2);
+    throw new CliError(`${named(name)} must be an integer between 1 and ${max}, got "${text}"`, 2);
   }
   return n;
 }
@@ -66,7 +71,7 @@ export function parsePositiveInt(name: string, text: string, max = Number.MAX_SA
 export function parseNonNegativeInt(name: string, text: string, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 0 || n > max) {
-    throw new CliError(`--${name} must be an integer between 0 and ${max}, got "${text}"`, 2);
+    throw new CliError(`${named(name)} must be an integer between 0 and ${max}, got "${text}"`, 2);
   }
   return n;
 }

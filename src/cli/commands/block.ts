@@ -34,7 +34,7 @@ export function register(program: Command, _ctx: CommandContext): void {
       .argument('<n>', 'block number (0 is the genesis block)'),
   ).action(async (n: string, flags: ConnectFlags) => {
     const out = makeOutput(flags.json ?? false);
-    const number = parseNonNegativeInt('n', n);
+    const number = parseNonNegativeInt('<n>', n);
     const client = resolveClient(flags);
     try {
       const b = await client.block(number);

@@ -139,6 +139,8 @@ describe('client commands (3-node raft consortium)', () => {
     assert.match(missing.err, /BLOCK_NOT_FOUND/);
     const badN = await cli(['block', 'get', 'ten', '--dir', net.dir]);
     assert.equal(badN.code, 2);
+    // The argument is named as the usage writes it, not as an option that does not exist.
+    assert.match(badN.err, /^error: <n> must be an integer between 0 and \d+, got "ten"$/m);
     const explicit = await cli([
       'tx',
       'evaluate',
