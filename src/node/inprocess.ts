@@ -20,6 +20,7 @@ import { SeededRng } from '../consensus/rng.ts';
 import { Gateway, GatewayError, type EndorserClient } from './gateway.ts';
 import { Orderer } from './orderer.ts';
 import { Peer } from './peer.ts';
+import { EndorseBatcher } from './endorse-batcher.ts';
 
 export const DEFAULT_ORDERING: OrderingConfig = {
   engine: 'solo',
@@ -77,6 +78,11 @@ export interface InProcessOptions {
 
 export class InProcessNetwork {
   readonly peers: readonly Peer[];
+  /**
+   * One batcher per peer, shared by every gateway: the proposals of one loop turn are endorsed
+   * together and signed with one batch signature, as a node does for its own peer (decision 1384).
+   */
+  private readonly endorseBatchers: readonly EndorseBatcher[];
   readonly orderer: Orderer;
   readonly signatureCache: VerifiedSignatureCache | null;
   private readonly ctx: ValidationContext;
@@ -122,6 +128,7 @@ export class InProcessNetwork {
         ...(options.clock ? { clock: options.clock } : {}),
       });
     });
+    this.endorseBatchers = this.peers.map((p) => EndorseBatcher.local((signed) => p.endorseMany(signed)));
     for (const peer of this.peers) {
       this.unsubscribes.push(
         this.orderer.subscribe(
@@ -177,10 +184,10 @@ export class InProcessNetwork {
     const user = this.identity(org, commonName);
     const ctx = this.ctx;
     const wrap = options.wrapEndorser ?? ((e: EndorserClient) => e);
-    const endorsers: EndorserClient[] = this.peers.map((p) =>
+    const endorsers: EndorserClient[] = this.peers.map((p, i) =>
       wrap({
         org: p.org,
-        endorse: (signed) => Promise.resolve(p.endorse(signed)),
+        endorse: (signed) => this.endorseBatchers[i]!.endorse(signed),
         evaluate: (signed) => Promise.resolve(p.evaluate(signed)),
       }),
     );
