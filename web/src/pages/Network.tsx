@@ -2,7 +2,7 @@
 // role and the leader/primary it follows, height and last block hash, connected peers, config
 // sequence, reachable or not — live: each committed block (server-sent events) refreshes the view
 // and feeds a chart of committed transactions per second.
-import { Badge, Card, Group, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
+import { Alert, Badge, Card, Group, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
 import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { NetworkResponseT } from '../../../src/protocol/schemas.ts';
 import { ChartView } from '../components/Chart.tsx';
@@ -92,6 +92,9 @@ export function NetworkPage(): ReactNode {
   const total = series.reduce((a, b) => a + b, 0);
   const nodes = network?.nodes ?? [];
   const reachable = nodes.filter((n) => n.reachable).length;
+  // Nodes of different versions keep no connection (decision 1386): say so rather than leave only "unreachable".
+  const protocols = new Set(nodes.filter((n) => n.status).map((n) => n.status?.protocol ?? 'older'));
+  const otherVersion = nodes.filter((n) => !n.reachable && /does not speak this node's protocol/.test(n.error ?? '')).map((n) => n.nodeId);
 
   return (
     <Stack>
@@ -108,6 +111,13 @@ export function NetworkPage(): ReactNode {
           height {Math.max(0, ...nodes.map((n) => n.status?.height ?? 0))}
         </Badge>
       </Group>
+      {protocols.size > 1 || otherVersion.length > 0 ? (
+        <Alert color="orange" title="Nodes of different versions" data-testid="protocol-warning">
+          {otherVersion.length > 0 ? `${otherVersion.join(', ')} speak${otherVersion.length === 1 ? 's' : ''} another protocol. ` : ''}
+          {protocols.size > 1 ? `Protocols in use: ${[...protocols].join(', ')}. ` : ''}
+          Nodes of different versions keep no connection with one another: upgrade every node.
+        </Alert>
+      ) : null}
       <TableScroll label="Nodes table">
         <Table striped highlightOnHover captionSide="top" data-testid="network-table">
           <Table.Caption>Nodes</Table.Caption>
@@ -152,7 +162,11 @@ export function NetworkPage(): ReactNode {
                     {n.status ? shortHex(n.status.lastBlockHashHex, 16) : '—'}
                   </Table.Td>
                   <Table.Td>{n.status ? n.status.connectedPeers.length : '—'}</Table.Td>
-                  <Table.Td>{n.status ? `seq ${n.status.configSequence}${n.status.joining ? ', joining' : ''}` : '—'}</Table.Td>
+                  <Table.Td>
+                    {n.status
+                      ? `seq ${n.status.configSequence}${n.status.joining ? ', joining' : ''}${n.status.protocol ? ` · ${n.status.protocol}` : ''}`
+                      : '—'}
+                  </Table.Td>
                 </Table.Tr>
               );
             })}

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ConsoleTestbed } from '../harness.ts';
+import { NODE_PROTOCOL } from '../../../src/node/protocol.ts';
 
 export function networkTests(tb: () => ConsoleTestbed): void {
   describe('Network page', () => {
@@ -15,6 +16,9 @@ export function networkTests(tb: () => ConsoleTestbed): void {
       const leaders = new Set<string>();
       for (let i = 0; i < 5; i++) leaders.add(((await rows.nth(i).locator('td').nth(5).textContent()) ?? '').trim());
       assert.equal(leaders.size, 1, `one leader for all: ${[...leaders].join(', ')}`);
+      // Each node's config column names the protocol it speaks (decision 1386); all speak the same one.
+      for (let i = 0; i < 5; i++) assert.match((await rows.nth(i).locator('td').nth(9).textContent()) ?? '', new RegExp(`seq \\d+ · ${NODE_PROTOCOL.replace('.', '\\.')}$`));
+      assert.equal(await page.getByTestId('protocol-warning').count(), 0);
       await tb().checkA11y(page, 'network page');
 
       // A transaction committed now (through the SDK) appears live: the height shown reaches it.
