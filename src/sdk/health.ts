@@ -391,7 +391,8 @@ export class HealthClient implements HealthCaller {
 
   /**
    * The data market (decision 1260): listed datasets by default, each with the caller's standing
-   * (`access`: owner / approved / pending / not-authorised / withdrawn / deleted; `authorised`).
+   * (`access`: owner / approved / pending / not-authorised / withdrawn / deleted; `authorised`;
+   * `grantedActions`: what an approval grants now — `['statistics']` alone is no licence to download).
    * `filters` search (q over name, description, tags) and filter (owner, status — 'all' for every
    * state —, type csv|fhir, tag). With filters a page may hold fewer than pageSize: follow `bookmark`.
    */

@@ -55,6 +55,13 @@ const ACCESS_TEXT: Record<string, string> = {
   deleted: 'deleted',
 };
 
+/** The caller's standing as one word; an approval for statistics only says so (it is no licence to download). */
+export function accessText(d: Record<string, unknown>): string {
+  const granted = Array.isArray(d['grantedActions']) ? (d['grantedActions'] as unknown[]).map(String) : null;
+  if (d['access'] === 'approved' && granted !== null && granted.length === 1 && granted[0] === 'statistics') return 'stats only';
+  return ACCESS_TEXT[String(d['access'])] ?? String(d['access'] ?? '');
+}
+
 /** A dataset's columns as a person reads them: "age, sbp", not a JSON array. */
 const columnsText = (columns: unknown): string => (Array.isArray(columns) ? columns.map(String).join(', ') : String(columns));
 
@@ -142,7 +149,7 @@ export function register(program: Command, _ctx: CommandContext): void {
             (r.datasets
               .map(
                 (d) =>
-                  `${String(d['datasetId']).padEnd(18)} ${String(d['ownerOrg']).padEnd(11)} v${String(d['version'] ?? 1).padEnd(3)} ${String(d['status'] ?? 'listed').padEnd(9)} ${(ACCESS_TEXT[String(d['access'])] ?? String(d['access'] ?? '')).padEnd(14)} rows ${String(d['recordCount']).padEnd(6)} ${columnsText(d['columns']).padEnd(20)}  ${String(d['name'])}`,
+                  `${String(d['datasetId']).padEnd(18)} ${String(d['ownerOrg']).padEnd(11)} v${String(d['version'] ?? 1).padEnd(3)} ${String(d['status'] ?? 'listed').padEnd(9)} ${accessText(d).padEnd(14)} rows ${String(d['recordCount']).padEnd(6)} ${columnsText(d['columns']).padEnd(20)}  ${String(d['name'])}`,
               )
               .join('\n') || '(empty)') + morePages(r.bookmark),
         );

@@ -25,7 +25,7 @@ type Download = {
   dataset?: { version: number; cid: string; commitment: string | null; custodian: string; columns: string[] };
   selection?: unknown;
 };
-type Listed = { datasetId: string; status: string; access: string; authorised: boolean; version: number; type: string | null };
+type Listed = { datasetId: string; status: string; access: string; authorised: boolean; grantedActions: string[]; version: number; type: string | null };
 
 const commitment = (label: string): string => toHex(sha256(`commitment:${label}`));
 const ds = (id: string, extra: Record<string, unknown> = {}) => ({
@@ -119,7 +119,16 @@ describe('health contract: dataset lifecycle', () => {
     // A statistics-only approval is not a licence to download.
     applyAndApprove(c, RES, 'bp', ['statistics']);
     assert.equal(c.submit<Download>(RES, 'downloadDataset', { datasetId: 'bp', purpose: 'HRESCH' }).code, 'NOT_AUTHORISED');
+    // The catalogue says what the approval grants, so a client need not offer a download it would be refused.
+    const listed = (): Listed => c.evaluate<{ datasets: Listed[] }>(RES, 'listDatasets', {}).datasets.find((d) => d.datasetId === 'bp')!;
+    assert.deepEqual([listed().access, listed().grantedActions], ['approved', ['statistics']]);
     const appId = applyAndApprove(c, RES, 'bp', ['read']);
+    assert.deepEqual(listed().grantedActions, ['read', 'statistics']);
+    assert.deepEqual(
+      c.evaluate<{ datasets: Listed[] }>(H1_ADMIN, 'listDatasets', {}).datasets.find((d) => d.datasetId === 'bp')?.grantedActions,
+      [],
+      "the owner's own: none listed",
+    );
     assert.equal(c.submit<Download>(RES, 'downloadDataset', { datasetId: 'bp', purpose: 'TREAT' }).code, 'NOT_AUTHORISED', 'another purpose');
     const selection = { columns: ['sbp'], rows: { from: 1, to: 10 } };
     const ok = c.submit<Download>(RES, 'downloadDataset', { datasetId: 'bp', purpose: 'HRESCH', selection });

@@ -204,7 +204,7 @@ export const datasetLifecycleFunctions: Readonly<Record<string, ContractFunction
 
   listDatasets: fn(
     'evaluate',
-    "listDatasets({pageSize?, bookmark?, q?, ownerOrg?, status?, type?, tag?}) — the data market: listed datasets (status 'all' for every state), searched and filtered, each with the caller's standing (owner / approved / pending / not-authorised / withdrawn / deleted); a page may hold fewer than pageSize matches when the bookmark is not empty",
+    "listDatasets({pageSize?, bookmark?, q?, ownerOrg?, status?, type?, tag?}) — the data market: listed datasets (status 'all' for every state), searched and filtered, each with the caller's standing (owner / approved / pending / not-authorised / withdrawn / deleted) and, when approved, the actions granted now (grantedActions); a page may hold fewer than pageSize matches when the bookmark is not empty",
     (tx, args) => {
       const a = parseArg(listDatasetsArgs, args);
       const [start, end] = prefixRange('ds');
@@ -238,16 +238,24 @@ export const datasetLifecycleFunctions: Readonly<Record<string, ContractFunction
           if (app?.status === 'pending' && app.target.kind === 'dataset') pending.add(app.target.datasetId);
         }
       }
-      const standing = (ds: Dataset): DatasetStanding => {
+      /** The actions the caller's approved applications grant now (a statistics approval is not a licence to download). */
+      const granted = (ds: Dataset): string[] => {
+        const actions = new Set<string>();
+        for (const app of tx.approvedApplications(tx.creatorRef, 'd', ds.datasetId))
+          if (app.status === 'approved' && inPeriod(tx.nowMs, app)) for (const a of app.actions) actions.add(a);
+        return [...actions].sort();
+      };
+      const standing = (ds: Dataset, grantedActions: readonly string[]): DatasetStanding => {
         if (isDatasetOwner(tx, ds)) return 'owner';
         if (statusOf(ds) === 'deleted') return 'deleted';
-        if (tx.approvedApplications(tx.creatorRef, 'd', ds.datasetId).some((app) => app.status === 'approved' && inPeriod(tx.nowMs, app))) return 'approved';
+        if (grantedActions.length > 0) return 'approved';
         if (statusOf(ds) === 'withdrawn') return 'withdrawn';
         return pending.has(ds.datasetId) ? 'pending' : 'not-authorised';
       };
       return json({
         datasets: found.map((ds) => {
-          const s = standing(ds);
+          const grantedActions = isDatasetOwner(tx, ds) ? [] : granted(ds);
+          const s = standing(ds, grantedActions);
           return {
             ...ds,
             status: statusOf(ds),
@@ -256,6 +264,8 @@ export const datasetLifecycleFunctions: Readonly<Record<string, ContractFunction
             tags: ds.tags ?? [],
             access: s,
             authorised: s === 'owner' || s === 'approved',
+            // What `approved` allows: e.g. ['statistics'] only, which is not a licence to download.
+            grantedActions: s === 'approved' ? grantedActions : [],
           };
         }),
         bookmark,

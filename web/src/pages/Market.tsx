@@ -64,6 +64,8 @@ export interface Dataset {
   readonly tags: readonly string[];
   readonly access: Standing;
   readonly authorised: boolean;
+  /** When `approved`: the actions the caller's approved applications grant now. */
+  readonly grantedActions?: readonly string[];
 }
 export type Standing = 'owner' | 'approved' | 'pending' | 'not-authorised' | 'withdrawn' | 'deleted';
 interface DatasetVersionInfo {
@@ -479,19 +481,8 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
   const mayApply = APPLICANT_ROLES.includes(me.role);
   // "authorised" in the catalogue means an approved application in its period, for any access; a
   // download needs one for `read` (a statistics approval is not a licence to download, decision
-  // 1260): the caller's own approved applications say which.
-  const approved = useLoad(async () => {
-    if (!mayApply) return new Map<string, string[]>();
-    const now = Date.now();
-    const apps = (await health.listApplications({ applicant: `${me.org}/${me.id}` })) as Application[];
-    const byDataset = new Map<string, string[]>();
-    for (const a of apps) {
-      if (a.status !== 'approved' || a.target.kind !== 'dataset' || now < a.period.startMs || now >= a.period.endMs) continue;
-      byDataset.set(a.target.datasetId, [...new Set([...(byDataset.get(a.target.datasetId) ?? []), ...a.actions])].sort());
-    }
-    return byDataset;
-  }, [health, tick]);
-  const grantedActions = (d: Dataset): readonly string[] => approved.data?.get(d.datasetId) ?? [];
+  // 1260): the listing says which actions are granted now (`grantedActions`).
+  const grantedActions = (d: Dataset): readonly string[] => d.grantedActions ?? [];
   const mayDownload = (d: Dataset): boolean => d.access === 'owner' || (d.access === 'approved' && grantedActions(d).includes('read'));
   const act = async (what: () => Promise<unknown>, done: string): Promise<void> => {
     setError(null);

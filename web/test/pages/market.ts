@@ -42,6 +42,13 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       await researcher.getByRole('link', { name: 'Data market' }).click();
       await researcher.getByTestId('catalogue').waitFor();
       await tb().checkA11y(researcher, 'data market (researcher)');
+      // Hospital2's researcher holds statistics-only approvals (the demo's): the catalogue says so
+      // from the listing itself, and offers no download, which the ledger would refuse.
+      const statsOnly = await tb().signIn('Hospital2', 'researcher1');
+      await statsOnly.getByRole('link', { name: 'Data market' }).click();
+      const bpRow = statsOnly.getByTestId('catalogue').locator('tr[data-dataset-id="bp-hospital1"]');
+      await bpRow.getByTestId('standing').filter({ hasText: '(statistics)' }).waitFor({ timeout: 20_000 });
+      assert.equal(await bpRow.getByRole('button', { name: 'Download bp-hospital1' }).count(), 0, 'no download for a statistics-only approval');
       await researcher.getByRole('button', { name: 'Apply for bp-hospital3' }).click();
       const dialog = researcher.getByRole('dialog');
       await dialog.getByRole('button', { name: 'Submit application' }).click();
