@@ -17,7 +17,8 @@ export function networkTests(tb: () => ConsoleTestbed): void {
       for (let i = 0; i < 5; i++) leaders.add(((await rows.nth(i).locator('td').nth(5).textContent()) ?? '').trim());
       assert.equal(leaders.size, 1, `one leader for all: ${[...leaders].join(', ')}`);
       // Each node's config column names the protocol it speaks (decision 1386); all speak the same one.
-      for (let i = 0; i < 5; i++) assert.match((await rows.nth(i).locator('td').nth(9).textContent()) ?? '', new RegExp(`seq \\d+ · ${NODE_PROTOCOL.replace('.', '\\.')}$`));
+      for (let i = 0; i < 5; i++)
+        assert.match((await rows.nth(i).locator('td').nth(9).textContent()) ?? '', new RegExp(`seq \\d+ · ${NODE_PROTOCOL.replace('.', '\\.')}$`));
       assert.equal(await page.getByTestId('protocol-warning').count(), 0);
       await tb().checkA11y(page, 'network page');
 
