@@ -37,6 +37,19 @@ interface Answer {
   readonly text: string;
 }
 
+const signers = new Map<string, ReturnType<typeof keyObjectSigner>>();
+/** A user's request signer, read from its credentials once (the sweep signs thousands of requests). */
+function signerOf(as: { org: string; user: string }): ReturnType<typeof keyObjectSigner> {
+  const id = `${as.org}/${as.user}`;
+  let signer = signers.get(id);
+  if (!signer) {
+    const dir = join(net.dir, 'crypto', as.org, as.user);
+    signer = keyObjectSigner(readFileSync(join(dir, 'cert.pem'), 'utf8'), parsePrivateKey(readFileSync(join(dir, 'key.pem'), 'utf8')));
+    signers.set(id, signer);
+  }
+  return signer;
+}
+
 /** A request signed as `org/user` (or unsigned), bytes as given; streams are read only up to their headers. */
 async function call(o: {
   method: string;
@@ -55,7 +68,6 @@ async function call(o: {
     headers['content-length'] = String(o.body.byteLength);
   }
   if (o.as) {
-    const dir = join(net.dir, 'crypto', o.as.org, o.as.user);
     Object.assign(
       headers,
       await signRequest({
@@ -63,7 +75,7 @@ async function call(o: {
         method: o.method,
         pathAndQuery: o.pathAndQuery,
         body: o.body ?? new Uint8Array(0),
-        signer: keyObjectSigner(readFileSync(join(dir, 'cert.pem'), 'utf8'), parsePrivateKey(readFileSync(join(dir, 'key.pem'), 'utf8'))),
+        signer: signerOf(o.as),
       }),
     );
   }
