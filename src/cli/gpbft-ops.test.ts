@@ -9,9 +9,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { toHex } from '../codec/index.ts';
+import { blockHash } from '../ledger/block.ts';
 import { verifyLedger } from '../ledger/verify.ts';
+import { readGenesisBlock } from '../node/node.ts';
 import { MedLedgerApiError } from '../sdk/index.ts';
 import { startTestNetwork, type TestNetwork } from '../node/testdata/network.ts';
+import { runCli } from './testkit.ts';
 
 async function refusal(p: Promise<unknown>): Promise<{ status: number; code: string }> {
   try {
@@ -52,11 +56,19 @@ describe('gpbft node update by admins: rating below the threshold, a signed leav
     // A rating carries the admin's own signature over it (decision 1281): a wrong one is refused here, and every member would refuse it.
     const forged = { op: 'rate', nodeId: 'node.Hospital5', rating: 10, nonce: Date.now(), signature: Buffer.alloc(64, 1).toString('base64') };
     assert.deepEqual(await refusal(admin1.call('POST', '/v1/admin/gpbft/ops', forged)), { status: 403, code: 'BAD_RATING' });
+    // The signature names the consortium (decision 1387): the node reports its genesis hash, and a
+    // rating the same admin key signed for another consortium is refused here and by every member.
+    const genesisHashHex = toHex(blockHash(readGenesisBlock(join(net.dir, 'genesis.block')).header));
+    assert.equal((await admin1.status()).genesisHashHex, genesisHashHex);
+    const foreign = await refusal(admin1.gpbftRate('node.Hospital5', 10, { genesisHashHex: 'ab'.repeat(32) }));
+    assert.deepEqual(foreign, { status: 403, code: 'BAD_RATING' });
     assert.equal(membersOf('Hospital1').length, 5, 'nothing was ordered by a refused request');
 
     // --- a rating below the threshold removes Hospital5 ----------------------------------------
-    const rated = await admin1.gpbftRate('node.Hospital5', 20);
-    assert.equal(rated.clientId, 'gpbft:rate/Hospital1/admin1');
+    // Through the CLI, which signs for the genesis block of its consortium directory.
+    const cli = await runCli(['node', 'rate', 'Hospital5', '20', '--dir', net.dir, '--org', 'Hospital1', '--user', 'admin1', '--json']);
+    assert.equal(cli.code, 0, cli.err);
+    assert.equal((JSON.parse(cli.out) as { clientId: string }).clientId, 'gpbft:rate/Hospital1/admin1');
     const four = ['Hospital1', 'Hospital2', 'Hospital3', 'Hospital4'];
     await net.waitFor('Hospital5 removed everywhere', () => four.every((o) => membersOf(o).length === 4 && !membersOf(o).includes('node.Hospital5')), 60_000);
     assert.deepEqual(await refusal(admin1.gpbftRate('node.Hospital5', 90)), { status: 404, code: 'UNKNOWN_NODE' });

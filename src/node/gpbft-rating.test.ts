@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { utf8 } from '../codec/index.ts';
-import { rateSignedBytes, type RateOp, type RatingAuth } from '../consensus/gpbft/config.ts';
+import { legacyRateSignedBytes, rateSignedBytes, RATING_SIGNED_FORM, type RateOp, type RatingAuth } from '../consensus/gpbft/config.ts';
 import { parsePrivateKey, sign } from '../crypto/index.ts';
 import { Msp, type Consortium } from '../identity/index.ts';
 import type { ConsortiumConfig } from '../ledger/config.ts';
@@ -12,6 +12,9 @@ import { createDevConsortium, DEFAULT_ORDERING } from './inprocess.ts';
 
 const orgs = ['Hospital1', 'Hospital2', 'Hospital3'];
 const NOW_MS = Date.now();
+/** This consortium's genesis block hash, and another consortium's (decision 1387). */
+const CONSORTIUM = new Uint8Array(32).fill(1);
+const OTHER_CONSORTIUM = new Uint8Array(32).fill(2);
 
 describe('gpbft rating authority (decision 1281)', () => {
   let consortium: Consortium;
@@ -31,7 +34,7 @@ describe('gpbft rating authority (decision 1281)', () => {
     msp = new Msp(consortium.mspConfig);
   });
   const authority = (over: { config?: ConsortiumConfig; clockMs?: number } = {}) =>
-    gpbftRatingAuthority({ config: () => over.config ?? config, msp: () => msp, clock: () => over.clockMs ?? NOW_MS });
+    gpbftRatingAuthority({ consortium: CONSORTIUM, config: () => over.config ?? config, msp: () => msp, clock: () => over.clockMs ?? NOW_MS });
   const user = (org: string, cn: string) => consortium.users.find((u) => u.org === org && u.commonName === cn)!;
   /** A rating of `id` claimed by org/admin, with `certOf`'s certificate, signed with `keyOf`'s key. */
   const rating = (o: {
@@ -42,14 +45,20 @@ describe('gpbft rating authority (decision 1281)', () => {
     nonce?: number;
     certOf?: [string, string];
     keyOf?: [string, string];
+    /** Signed for this consortium (default), another one, or in decision 1281's form (no consortium). */
+    consortium?: Uint8Array | 'legacy';
   }): RateOp & { by: RatingAuth } => {
     const admin = o.admin ?? 'admin1';
     const value = o.rating ?? 10;
     const nonce = o.nonce ?? NOW_MS;
     const [certOrg, certCn] = o.certOf ?? [o.org, admin];
     const [keyOrg, keyCn] = o.keyOf ?? [certOrg, certCn];
-    const signature = sign(parsePrivateKey(user(keyOrg, keyCn).keyPem), rateSignedBytes({ id: o.id, rating: value, nonce }));
-    return { op: 'rate', id: o.id, rating: value, by: { org: o.org, admin, nonce, cert: utf8(user(certOrg, certCn).certPem), signature } };
+    const consortium = o.consortium ?? CONSORTIUM;
+    const signed =
+      consortium === 'legacy' ? legacyRateSignedBytes({ id: o.id, rating: value, nonce }) : rateSignedBytes({ consortium, id: o.id, rating: value, nonce });
+    const signature = sign(parsePrivateKey(user(keyOrg, keyCn).keyPem), signed);
+    const by = { org: o.org, admin, nonce, cert: utf8(user(certOrg, certCn).certPem), signature };
+    return { op: 'rate', id: o.id, rating: value, by: consortium === 'legacy' ? by : { ...by, v: RATING_SIGNED_FORM } };
   };
 
   it("accepts a member organisation's admin rating another hospital's orderer", () => {
@@ -81,5 +90,19 @@ describe('gpbft rating authority (decision 1281)', () => {
     msp.revoke('Hospital1', user('Hospital1', 'admin1').serialHex);
     assert.equal(authority().authorised(op), false, 'revoked');
     assert.equal(authority().authentic(op), true, 'authentic is the pure part: revocation is checked before voting');
+  });
+
+  it('names the consortium (decision 1387): a rating signed for another consortium is not authentic here', () => {
+    const foreign = rating({ org: 'Hospital3', id: 'node.Hospital2', consortium: OTHER_CONSORTIUM });
+    assert.equal(authority().authentic(foreign), false, 'the same admin key and certificate, another genesis');
+    assert.equal(authority().authorised(foreign), true, 'authorised alone does not check the signature: authentic does');
+    assert.equal(authority().authentic(rating({ org: 'Hospital3', id: 'node.Hospital2' })), true);
+  });
+
+  it("decision 1281's form (no consortium) still applies on replay, but gets no vote", () => {
+    const legacy = rating({ org: 'Hospital3', id: 'node.Hospital2', consortium: 'legacy' });
+    assert.equal(authority().authentic(legacy), true, 'a chain decided before 1387 replays alike');
+    assert.equal(authority().authorised(legacy), false, 'a new one could have been signed for another consortium');
+    assert.equal(authority().authentic({ ...legacy, by: { ...legacy.by, v: RATING_SIGNED_FORM } }), false, 'its signature is not of the new form');
   });
 });

@@ -3,7 +3,8 @@
 // `ratingAuthority`) built on its MSP and the config in force.
 import { parseCertificate } from '../crypto/x509.ts';
 import { verify } from '../crypto/index.ts';
-import { rateSignedBytes, type RatingAuthority } from '../consensus/gpbft/config.ts';
+import { RATING_SIGNED_FORM, ratingSignedBytesOf, type RatingAuthority } from '../consensus/gpbft/config.ts';
+import type { Bytes } from '../codec/index.ts';
 import type { Msp } from '../identity/index.ts';
 import type { ConsortiumConfig } from '../ledger/config.ts';
 
@@ -11,14 +12,16 @@ import type { ConsortiumConfig } from '../ledger/config.ts';
 export const RATING_NONCE_WINDOW_MS = 5 * 60_000;
 
 /**
- * `authentic` (every node, when a decided rating is applied) reads only the entry: the
+ * `authentic` (every node, when a decided rating is applied) reads only the entry and the
+ * consortium (`source.consortium`, the genesis block hash, the same on every node): the
  * certificate names the organisation, the admin and the admin role, and the signature verifies
- * with its key — no clock, no MSP, so every node applies alike. `authorised` (before voting) adds
- * the MSP of the config in force now (chain to the organisation's CA, validity, revocation); the
- * organisation is a member, the rated orderer another organisation's, and the nonce within
- * RATING_NONCE_WINDOW_MS of this node's clock.
+ * with its key over the rating and this consortium (decision 1387; or decision 1281's form, for a
+ * rating decided before it) — no clock, no MSP, so every node applies alike. `authorised` (before
+ * voting) asks for the form that names the consortium and adds the MSP of the config in force now
+ * (chain to the organisation's CA, validity, revocation); the organisation is a member, the rated
+ * orderer another organisation's, and the nonce within RATING_NONCE_WINDOW_MS of this node's clock.
  */
-export function gpbftRatingAuthority(source: { config(): ConsortiumConfig; msp(): Msp; clock(): number }): RatingAuthority {
+export function gpbftRatingAuthority(source: { consortium: Bytes; config(): ConsortiumConfig; msp(): Msp; clock(): number }): RatingAuthority {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   return {
     authentic: (op) => {
@@ -26,12 +29,13 @@ export function gpbftRatingAuthority(source: { config(): ConsortiumConfig; msp()
         const cert = parseCertificate(decoder.decode(op.by.cert));
         if (cert.subject.organization !== op.by.org || cert.subject.commonName !== op.by.admin || !cert.subject.organizationalUnits.includes('admin'))
           return false;
-        return verify(cert.publicKey, rateSignedBytes({ id: op.id, rating: op.rating, nonce: op.by.nonce }), op.by.signature);
+        return verify(cert.publicKey, ratingSignedBytesOf(op, source.consortium), op.by.signature);
       } catch {
         return false;
       }
     },
     authorised: (op) => {
+      if (op.by.v !== RATING_SIGNED_FORM) return false;
       const now = source.clock();
       if (Math.abs(op.by.nonce - now) > RATING_NONCE_WINDOW_MS) return false;
       try {

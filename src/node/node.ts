@@ -31,7 +31,7 @@ import { EngineAssertionError, type EngineMessage, type Proposal } from '../cons
 import { builtinContracts } from '../contracts/builtin.ts';
 import { Msp, parsePolicy, type Policy } from '../identity/index.ts';
 import type { ConfigState } from '../ledger/config-update.ts';
-import { decodeBlock, encodeBlock, type Block, type StoredBlock } from '../ledger/block.ts';
+import { blockHash, decodeBlock, encodeBlock, type Block, type StoredBlock } from '../ledger/block.ts';
 import { configOfGenesis, type ConsortiumConfig, type NodeEndpointConfig } from '../ledger/config.ts';
 import type { ValidationCode } from '../ledger/codes.ts';
 import type { BlockCommitEvent } from '../ledger/ledger.ts';
@@ -473,6 +473,7 @@ export class MedLedgerNode implements NodeServices {
       configSequence: this.chain.ledger.configState.record.sequence,
       joining: this.joiningMode,
       protocol: NODE_PROTOCOL,
+      genesisHashHex: toHex(blockHash(this.genesis.header)),
     };
   }
 

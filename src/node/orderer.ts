@@ -55,7 +55,7 @@ import {
   type NodeId,
   type Proposal,
 } from '../consensus/engine.ts';
-import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes, rateClientId, type RatingAuthority } from '../consensus/gpbft/config.ts';
+import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes, RATING_SIGNED_FORM, rateClientId, type RatingAuthority } from '../consensus/gpbft/config.ts';
 import { gpbftRatingAuthority, RATING_NONCE_WINDOW_MS } from './gpbft-rating.ts';
 import type { Signer } from '../crypto/index.ts';
 import { SeededRng } from '../consensus/rng.ts';
@@ -233,6 +233,8 @@ export class Orderer {
   private readonly builder: BlockBuilder;
   /** This orderer's node key as the engine signs with it (a gpbft leave request is signed by the leaving node). */
   private readonly nodeSigner: Signer;
+  /** The consortium's identity: its genesis block hash (a gpbft rating's signature names it, decision 1387). */
+  private readonly consortiumId: Bytes;
   /** Last seq used for a control client here (strictly increasing, from the clock). */
   private lastControlSeq = 0;
   private ctx: ValidationContext;
@@ -264,6 +266,7 @@ export class Orderer {
   constructor(options: OrdererOptions) {
     this.id = options.id;
     this.genesisConfig = configOfGenesis(options.genesis);
+    this.consortiumId = blockHash(options.genesis.header);
     this.currentConfig = options.config ?? this.genesisConfig;
     this.verifyFn = options.verify;
     this.ctx = validationContextFromConfig(this.currentConfig, options.verify);
@@ -458,13 +461,13 @@ export class Orderer {
         op: 'rate' as const,
         id: nodeId,
         rating: request.rating,
-        by: { org: by.org, admin: by.id, nonce: request.nonce, cert: utf8(by.certPem), signature: request.signature },
+        by: { org: by.org, admin: by.id, nonce: request.nonce, cert: utf8(by.certPem), signature: request.signature, v: RATING_SIGNED_FORM },
       };
       const authority = this.ratingAuthority();
       if (!authority.authentic(rating) || !authority.authorised(rating))
         return refuse(
           'BAD_RATING',
-          `the rating's signature does not verify with ${by.org}/${by.id}'s certificate, or its nonce is more than ${RATING_NONCE_WINDOW_MS / 60_000} min from this node's clock (sign {s: 'gpbft-rate', id, rating, nonce} with nonce = now in ms)`,
+          `the rating's signature does not verify with ${by.org}/${by.id}'s certificate, or its nonce is more than ${RATING_NONCE_WINDOW_MS / 60_000} min from this node's clock (sign the DAG-CBOR of {s: 'gpbft-rate/2', consortium, id, rating, nonce}: consortium = the genesis block hash, genesisHashHex in GET /v1/status; nonce = now in ms)`,
         );
       op = rating;
     } else {
@@ -488,7 +491,7 @@ export class Orderer {
 
   /** gpbft's rating check (decision 1281) against this orderer's MSP and config in force, given to the engine. */
   private ratingAuthority(): RatingAuthority {
-    return gpbftRatingAuthority({ config: () => this.currentConfig, msp: () => this.ctx.msp, clock: () => this.clock() });
+    return gpbftRatingAuthority({ consortium: this.consortiumId, config: () => this.currentConfig, msp: () => this.ctx.msp, clock: () => this.clock() });
   }
 
   /** What this orderer knows of a txId: committed on its node, in a recent block, pending; or null. */

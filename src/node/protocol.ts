@@ -4,4 +4,7 @@
 //   medledger.1 — implicit (no subprotocol offered): everything before decision 1384.
 //   medledger.2 — batch signatures (decision 1384): a signature may be a Merkle-path batch
 //                 signature, which a node of medledger.1 refuses.
-export const NODE_PROTOCOL = 'medledger.2';
+//   medledger.3 — gpbft ratings name the consortium (decision 1387): a member of medledger.2
+//                 finds such a rating's signature invalid (it checks the old signed bytes) and
+//                 would apply a decided one differently.
+export const NODE_PROTOCOL = 'medledger.3';

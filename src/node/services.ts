@@ -32,6 +32,8 @@ export interface NodeStatus {
   readonly joining: boolean;
   /** The node-to-node protocol it speaks (node/protocol.ts): nodes of different protocols keep no connection. */
   readonly protocol: string;
+  /** The consortium's identity: the hash of its genesis block (hex), e.g. what a gpbft rating signs (decision 1387). */
+  readonly genesisHashHex: string;
 }
 
 /** Another node as this node sees it (GET /v1/network): reachable over mTLS, and its own status. */

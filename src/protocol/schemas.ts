@@ -62,6 +62,10 @@ export const StatusResponse = z
       description:
         'the node-to-node protocol this node speaks (e.g. medledger.2): nodes of different protocols keep no connection (decision 1386); absent on nodes older than that',
     }),
+    genesisHashHex: Hex.optional().meta({
+      description:
+        "the consortium's identity, the hash of its genesis block: what a gpbft rating's signature names (decision 1387); absent on nodes older than that",
+    }),
   })
   .meta({ id: 'NodeStatus' });
 

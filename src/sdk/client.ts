@@ -7,7 +7,7 @@
 // endorsed result before signing it. HTTP is http.ts (node:https, the consortium root CA as the
 // only trust anchor) or, in the browser build, http.browser.ts (fetch).
 import { z } from 'zod';
-import { bytesEqual, decode, encode, fromBase64, randomBytes, toBase64, utf8, type Bytes } from '../codec/index.ts';
+import { bytesEqual, decode, encode, fromBase64, fromHex, randomBytes, toBase64, utf8, type Bytes } from '../codec/index.ts';
 import { signBatchAsync } from '../crypto/batch-signature.ts';
 import { buildProposal, encodeEnvelope, encodeSignedProposal, parseTx, proposalHash, TxFormatError } from '../ledger/tx.ts';
 import { signRequest, type RequestSigner } from '../protocol/request-signing.ts';
@@ -344,11 +344,22 @@ export class MedLedgerClient {
    * gpbft's node update (decision 1280), as an admin, through this client's node's orderer: rate
    * another hospital's orderer (0–100; below the consortium's rating threshold it is removed).
    */
-  async gpbftRate(nodeId: string, rating: number, nowMs = Date.now()): Promise<GpbftOpResponseT> {
+  async gpbftRate(nodeId: string, rating: number, options: { readonly nowMs?: number; readonly genesisHashHex?: string } = {}): Promise<GpbftOpResponseT> {
     // The admin signs the rating itself (decision 1281): the entry carries this signature and the
-    // certificate, and every member of the consortium checks them before voting for it.
-    const nonce = Math.floor(nowMs);
-    const signature = toBase64(await this.signer.sign(rateSignedBytes({ id: nodeId, rating, nonce })));
+    // certificate, and every member of the consortium checks them before voting for it. The
+    // signature names the consortium (decision 1387): the genesis block hash the caller pins
+    // (e.g. from its consortium directory), or else the one its node reports.
+    const genesisHashHex = options.genesisHashHex ?? (await this.status()).genesisHashHex;
+    if (genesisHashHex === undefined)
+      throw new MedLedgerApiError(
+        0,
+        'NODE_TOO_OLD',
+        "the node does not report its consortium's genesis hash (GET /v1/status genesisHashHex), which a rating's signature names: upgrade it",
+        null,
+        false,
+      );
+    const nonce = Math.floor(options.nowMs ?? Date.now());
+    const signature = toBase64(await this.signer.sign(rateSignedBytes({ consortium: fromHex(genesisHashHex), id: nodeId, rating, nonce })));
     return this.check(GpbftOpResponse, await this.call('POST', '/v1/admin/gpbft/ops', { op: 'rate', nodeId, rating, nonce, signature }));
   }
 

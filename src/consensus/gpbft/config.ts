@@ -185,7 +185,7 @@ export type ControlOp =
 
 /**
  * Who rated, and the proof (decision 1281): an admin of organisation `org` with common name
- * `admin` signed rateSignedBytes(id, rating, nonce) with the key of `cert` (PEM, UTF-8).
+ * `admin` signed rateSignedBytes(consortium, id, rating, nonce) with the key of `cert` (PEM, UTF-8).
  * The entry is ordered as (rateClientId(org, admin), seq = nonce), so the engine's decided-request
  * window (a pure function of the chain, bounded) refuses a replay of the same signed rating.
  */
@@ -195,7 +195,23 @@ export interface RatingAuth {
   readonly nonce: number;
   readonly cert: Bytes;
   readonly signature: Bytes;
+  /**
+   * The signed form (decision 1387). 2: the signature names the consortium (its genesis block
+   * hash), so it cannot be replayed in another consortium; the consortium is not carried, each
+   * node verifies against its own. Absent: decision 1281's form (no consortium), kept only so that
+   * ratings decided before 1387 apply alike on replay; no member votes for a new one.
+   */
+  readonly v?: typeof RATING_SIGNED_FORM;
 }
+
+/** The signed form of a rating members vote for (RatingAuth.v, decision 1387). */
+export const RATING_SIGNED_FORM = 2 as const;
+
+/**
+ * The consortium the simulator's stand-in authority (no genesis block, no X.509) signs and checks
+ * ratings for: the empty byte string. A node uses its genesis block hash (node/gpbft-rating.ts).
+ */
+export const STAND_IN_CONSORTIUM: Bytes = new Uint8Array(0);
 
 /** A rating of orderer `id` (0–100). `by` is absent only in entries ordered before decision 1281: ignored when applied. */
 export interface RateOp {
@@ -211,12 +227,25 @@ export function rateClientId(org: string, admin: string): string {
 }
 
 /**
- * What the rating admin signs: the operation, the rated orderer, the rating and the nonce (its seq;
- * the SDK uses its clock in ms). Who signed is the key's owner: the certificate names the
- * organisation and admin, and members check that they are the entry's client.
+ * What the rating admin signs (decision 1387): the operation, the consortium (its genesis block
+ * hash), the rated orderer, the rating and the nonce (its seq; the SDK uses its clock in ms). Who
+ * signed is the key's owner: the certificate names the organisation and admin, and members check
+ * that they are the entry's client. Naming the consortium keeps an admin whose certificate is
+ * valid in two consortia from having a rating replayed in the other one.
  */
-export function rateSignedBytes(r: { readonly id: NodeId; readonly rating: number; readonly nonce: number }): Bytes {
+export function rateSignedBytes(r: { readonly consortium: Bytes; readonly id: NodeId; readonly rating: number; readonly nonce: number }): Bytes {
+  return encode({ s: 'gpbft-rate/2', consortium: r.consortium, id: r.id, rating: r.rating, nonce: r.nonce });
+}
+
+/** Decision 1281's signed bytes (no consortium): only to apply, on replay, ratings decided before decision 1387. */
+export function legacyRateSignedBytes(r: { readonly id: NodeId; readonly rating: number; readonly nonce: number }): Bytes {
   return encode({ s: 'gpbft-rate', id: r.id, rating: r.rating, nonce: r.nonce });
+}
+
+/** The bytes a rating's signature covers, by its signed form: `consortium` is the verifying node's own. */
+export function ratingSignedBytesOf(op: RateOp & { readonly by: RatingAuth }, consortium: Bytes): Bytes {
+  const r = { id: op.id, rating: op.rating, nonce: op.by.nonce };
+  return op.by.v === RATING_SIGNED_FORM ? rateSignedBytes({ consortium, ...r }) : legacyRateSignedBytes(r);
 }
 
 /**
@@ -227,16 +256,19 @@ export function rateSignedBytes(r: { readonly id: NodeId; readonly rating: numbe
  */
 export interface RatingAuthority {
   /**
-   * At apply, on every node: a pure function of the operation's bytes (no clock, no MSP state),
-   * so every correct node applies or ignores a decided rating alike: `cert` names `org`, `admin`
-   * and the admin role, and `signature` verifies under its key.
+   * At apply, on every node: a pure function of the operation's bytes and the consortium (no
+   * clock, no MSP state), so every correct node applies or ignores a decided rating alike: `cert`
+   * names `org`, `admin` and the admin role, and `signature` verifies under its key over
+   * ratingSignedBytesOf(op, this consortium) — either signed form, so that a chain holding
+   * ratings decided before decision 1387 replays alike.
    */
   authentic(op: RateOp & { readonly by: RatingAuth }): boolean;
   /**
    * Before voting for a batch holding it: the certificate is valid now in the MSP of the config in
    * force (chain to `org`'s CA, validity, revocation), `org` is a member organisation, the rated
-   * orderer belongs to another organisation, and the nonce is fresh. May differ between nodes
-   * (config in force, clock): it only decides whether this node votes.
+   * orderer belongs to another organisation, the nonce is fresh, and it is of the signed form
+   * that names the consortium (v 2, decision 1387; the engine checks that too). May differ between
+   * nodes (config in force, clock): it only decides whether this node votes.
    */
   authorised(op: RateOp & { readonly by: RatingAuth }): boolean;
 }
@@ -248,6 +280,7 @@ const ratingAuthSchema = z
     nonce: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
     cert: z.instanceof(Uint8Array).refine((b) => b.byteLength <= 16_384, 'certificate too large'),
     signature: z.instanceof(Uint8Array).refine((b) => b.byteLength <= 512, 'signature too large'),
+    v: z.literal(RATING_SIGNED_FORM).optional(),
   })
   .strict();
 

@@ -54,7 +54,9 @@ import {
   MEMBERSHIP_CLIENT_ID,
   primariesFor,
   quorum,
-  rateSignedBytes,
+  ratingSignedBytesOf,
+  RATING_SIGNED_FORM,
+  STAND_IN_CONSORTIUM,
   ratingBound,
   rotationWindow,
   syntheticCoordinate,
@@ -566,7 +568,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     return (
       by.org !== op.id &&
       this.config.members.some((m) => m.id === by.org) &&
-      this.verifier.verify(by.org, rateSignedBytes({ id: op.id, rating: op.rating, nonce: by.nonce }), by.signature)
+      this.verifier.verify(by.org, ratingSignedBytesOf(op, STAND_IN_CONSORTIUM), by.signature)
     );
   }
 
@@ -579,6 +581,9 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (p.clientId === MEMBERSHIP_CLIENT_ID || !p.clientId.startsWith(CONTROL_CLIENT_PREFIX)) return true;
     const op = decodeControl(p.data);
     if (op === null || op.op !== 'rate') return true;
+    // Only the signed form that names the consortium gets a vote (decision 1387): a rating of
+    // decision 1281's form could have been signed for another consortium.
+    if (op.by?.v !== RATING_SIGNED_FORM) return false;
     if (!this.ratingAuthentic(p, op) || !this.config.members.some((m) => m.id === op.id)) return false;
     return this.opts.ratingAuthority?.authorised(op) ?? true;
   }

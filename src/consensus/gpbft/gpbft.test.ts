@@ -10,7 +10,18 @@ import '../engines.ts';
 import { makeIdentities } from '../../sim/crypto.ts';
 import { gpbftByzantine } from './byzantine.ts';
 import { GpbftEngine, type GpbftMessage } from './engine.ts';
-import { CONTROL_CLIENT_PREFIX, encodeControl, leaveSignedBytes, MEMBERSHIP_CLIENT_ID, quorum, rateClientId, rateSignedBytes } from './config.ts';
+import {
+  CONTROL_CLIENT_PREFIX,
+  encodeControl,
+  leaveSignedBytes,
+  legacyRateSignedBytes,
+  MEMBERSHIP_CLIENT_ID,
+  quorum,
+  rateClientId,
+  rateSignedBytes,
+  RATING_SIGNED_FORM,
+  STAND_IN_CONSORTIUM,
+} from './config.ts';
 import { contentDigest, statementBytes } from './messages.ts';
 
 // Two clusters of four hospitals, 300 km apart: Algorithm 1 puts each cluster in its own group.
@@ -149,8 +160,22 @@ const tx = (seq: number, client = 'c1'): Proposal => ({ clientId: client, seq, d
  * rater's own unless a test forges it).
  */
 function rating(rater: NodeId, id: NodeId, value: number, nonce = 1, signer: NodeId = rater): Proposal {
-  const signature = identities.signerOf(signer).sign(rateSignedBytes({ id, rating: value, nonce }));
+  const signature = identities.signerOf(signer).sign(rateSignedBytes({ consortium: STAND_IN_CONSORTIUM, id, rating: value, nonce }));
+  const by = { org: rater, admin: 'admin', nonce, cert: new Uint8Array(0), signature, v: RATING_SIGNED_FORM };
+  return { clientId: rateClientId(rater, 'admin'), seq: nonce, data: encodeControl({ op: 'rate', id, rating: value, by }) };
+}
+
+/** The same rating in decision 1281's signed form, which names no consortium (before decision 1387). */
+function legacyRating(rater: NodeId, id: NodeId, value: number, nonce = 1): Proposal {
+  const signature = identities.signerOf(rater).sign(legacyRateSignedBytes({ id, rating: value, nonce }));
   const by = { org: rater, admin: 'admin', nonce, cert: new Uint8Array(0), signature };
+  return { clientId: rateClientId(rater, 'admin'), seq: nonce, data: encodeControl({ op: 'rate', id, rating: value, by }) };
+}
+
+/** A rating signed for another consortium (decision 1387): the same admin key, another genesis. */
+function foreignRating(rater: NodeId, id: NodeId, value: number, nonce = 1): Proposal {
+  const signature = identities.signerOf(rater).sign(rateSignedBytes({ consortium: new Uint8Array(32).fill(9), id, rating: value, nonce }));
+  const by = { org: rater, admin: 'admin', nonce, cert: new Uint8Array(0), signature, v: RATING_SIGNED_FORM };
   return { clientId: rateClientId(rater, 'admin'), seq: nonce, data: encodeControl({ op: 'rate', id, rating: value, by }) };
 }
 
@@ -471,6 +496,9 @@ describe('gpbft ratings carry their evidence (decision 1281)', () => {
     assert.deepEqual(e.propose(rating('h5', 'newcomer', 10)), { accepted: false, reason: 'invalid' }, 'rates a non-member');
     assert.deepEqual(e.propose({ ...rating('h5', 'h2', 10, 1), seq: 2 }), { accepted: false, reason: 'invalid' }, 'seq is not the signed nonce');
     assert.deepEqual(e.propose({ ...rating('h5', 'h2', 10, 1), clientId: rateClientId('h6', 'admin') }), { accepted: false, reason: 'invalid' });
+    assert.deepEqual(e.propose(legacyRating('h5', 'h2', 10)), { accepted: false, reason: 'invalid' }, 'names no consortium (decision 1387)');
+    assert.deepEqual(e.propose(foreignRating('h5', 'h2', 10)), { accepted: false, reason: 'invalid' }, 'signed for another consortium');
+    assert.deepEqual(e.propose(rating('h5', 'h2', 10)), { accepted: true }, 'the same rating, signed for this consortium');
   });
 
   for (const [name, forged] of [
@@ -589,6 +617,9 @@ describe('gpbft ratings carry their evidence (decision 1281)', () => {
     assert.ok(members(deliver([rating('h5', 'h2', 10, 1, 'h1')])).includes('h2'), 'forged: ignored');
     assert.ok(members(deliver([{ ...rating('h5', 'h2', 10, 1), seq: 7 }])).includes('h2'), 'not bound to its nonce: ignored');
     assert.ok(members(deliver([rating('h2', 'h2', 10)])).includes('h2'), 'self-rating: ignored');
+    assert.ok(members(deliver([foreignRating('h5', 'h2', 10)])).includes('h2'), 'signed for another consortium: ignored');
     assert.ok(!members(deliver([rating('h5', 'h2', 10)])).includes('h2'), 'a valid one is applied: below the threshold, removed');
+    // A chain decided before decision 1387 replays alike: its ratings, of the old signed form, apply.
+    assert.ok(!members(deliver([legacyRating('h5', 'h2', 10)])).includes('h2'), 'decided before 1387: applied');
   });
 });

@@ -18,6 +18,8 @@ export {
   leaveSignedBytes,
   rateClientId,
   rateSignedBytes,
+  ratingSignedBytesOf,
+  RATING_SIGNED_FORM,
   type ControlOp,
   type RateOp,
   type RatingAuth,
