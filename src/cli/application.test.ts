@@ -181,7 +181,13 @@ describe('membership application: apply, review, admit, join, connection test', 
 
     // --- 4. the newcomer downloads, configures, starts and catches up ----------------------------
     await fails(['org', 'join', '--dir', h4, '--from', from, '--root-ca', join(h4, 'application.json')], 2, /--root-ca/);
-    const joined = JSON.parse((await ok(['org', 'join', '--dir', h4, '--from', from, '--root-ca', rootCa, '--start', '--json'])).out) as {
+    // The genesis hash given out of band (a member's `medledger status` prints it) must match the node's genesis block.
+    // (status exits 1 here: Hospital4's node, in the config now, is not running yet)
+    const genesisHashHex = /consortium genesis block ([0-9a-f]{64})/.exec((await runCli(['status', '--dir', net.dir])).out)?.[1];
+    assert.ok(genesisHashHex, 'status prints the genesis hash');
+    await fails(['org', 'join', '--dir', h4, '--from', from, '--root-ca', rootCa, '--genesis-hash', 'nope'], 2, /--genesis-hash nope: 64 hexadecimal digits/);
+    await fails(['org', 'join', '--dir', h4, '--from', from, '--root-ca', rootCa, '--genesis-hash', 'ab'.repeat(32)], 1, new RegExp(`has hash ${genesisHashHex}, not the --genesis-hash ${'ab'.repeat(32)}: another consortium`));
+    const joined = JSON.parse((await ok(['org', 'join', '--dir', h4, '--from', from, '--root-ca', rootCa, '--genesis-hash', genesisHashHex, '--start', '--json'])).out) as {
       sequence: number;
       orderer: boolean;
       started: boolean;

@@ -25,7 +25,8 @@ import {
 } from '../identity/application.ts';
 import { certifyOrgCa, Msp, ROLES, saveConsortium, type CertificateAuthority, type ConsortiumIdentity, type Role } from '../identity/index.ts';
 import { newPseudonymKey, savePseudonymKey } from '../identity/pseudonym.ts';
-import { decodeBlock } from '../ledger/block.ts';
+import { blockHash, decodeBlock } from '../ledger/block.ts';
+import { toHex } from '../codec/index.ts';
 import { configOfGenesis, type ConsortiumConfig, type NodeEndpointConfig } from '../ledger/config.ts';
 import { RUNTIME_MEMBERSHIP_ENGINES } from '../ledger/config-update.ts';
 import type { HospitalEntry } from '../ledger/membership.ts';
@@ -236,6 +237,7 @@ export function planJoin(
   live: { sequence: number; config: ConsortiumConfig },
   genesisBytes: Uint8Array,
   rootCertPem: string,
+  genesisHashHex?: string,
 ): JoinPlan {
   const own = verifyApplicationIn(dir);
   const { config } = live;
@@ -253,12 +255,19 @@ export function planJoin(
   if (!endpoint || endpoint.p2pUrl !== own.application.p2pUrl || endpoint.apiUrl !== own.application.apiUrl)
     throw new CliError(`the config in force does not list ${state.nodeId} at ${own.application.p2pUrl} / ${own.application.apiUrl}`, 1);
   let genesisRoot: string;
+  let sentHashHex: string;
   try {
-    genesisRoot = configOfGenesis(decodeBlock(genesisBytes)).rootCertPem;
+    const genesis = decodeBlock(genesisBytes);
+    genesisRoot = configOfGenesis(genesis).rootCertPem;
+    sentHashHex = toHex(blockHash(genesis.header));
   } catch (err) {
     throw new CliError(`block 0 from the node is not a genesis block: ${(err as Error).message}`, 1);
   }
   if (genesisRoot.trim() !== rootCertPem.trim()) throw new CliError('the genesis block the node sent belongs to another root CA than --root-ca', 1);
+  // Another consortium under the same root (a test network, a second consortium of the same
+  // hospitals) would pass the checks above; the genesis hash given out of band tells them apart.
+  if (genesisHashHex !== undefined && sentHashHex !== genesisHashHex.toLowerCase())
+    throw new CliError(`the genesis block the node sent has hash ${sentHashHex}, not the --genesis-hash ${genesisHashHex}: another consortium`, 1);
   return { config, sequence: live.sequence, certifiedCaPem: entry.caCertPem, endpoint, genesisBytes };
 }
 

@@ -388,14 +388,20 @@ export function register(program: Command, _ctx: CommandContext): void {
     .requiredOption('--dir <dir>', 'the directory medledger org apply wrote')
     .requiredOption('--from <url>', "a member node's API URL (https://host:port)")
     .requiredOption('--root-ca <pem>', "the consortium's root CA certificate, obtained from the consortium by another channel (the only TLS trust anchor)")
+    .option(
+      '--genesis-hash <hex>',
+      "the consortium's genesis block hash, obtained with the root CA (a member's `medledger status`): the genesis block the node sends must have it",
+    )
     .option('--user <name>', 'the admin whose key signs the requests', 'admin1')
     .option('--start', 'start the node (detached) and wait until it has synced past its admission')
     .option('--json', 'print the result as JSON')
-    .action(async (flags: { dir: string; from: string; rootCa: string; user: string; start?: boolean; json?: boolean }) => {
+    .action(async (flags: { dir: string; from: string; rootCa: string; genesisHash?: string; user: string; start?: boolean; json?: boolean }) => {
       const out = makeOutput(flags.json ?? false);
       const dir = resolve(flags.dir);
       const state = readApplicantState(dir);
       if (!/^https:\/\/[^/?#@]+:\d{1,5}\/?$/.test(flags.from)) throw new CliError(`--from ${flags.from.slice(0, 100)}: a node's API URL, https://host:port`, 2);
+      if (flags.genesisHash !== undefined && !/^[0-9a-fA-F]{64}$/.test(flags.genesisHash))
+        throw new CliError(`--genesis-hash ${flags.genesisHash.slice(0, 100)}: 64 hexadecimal digits (a SHA-256 hash)`, 2);
       const rootCertPem = readPemFile(flags.rootCa, 'root-ca');
       try {
         checkSelfSignedCa(parseCertificate(rootCertPem));
@@ -424,7 +430,7 @@ export function register(program: Command, _ctx: CommandContext): void {
           throw err;
         }
         const genesis = await runUpdate(() => client.rawBlock(0));
-        plan = planJoin(dir, state, { sequence: live.sequence, config: live.state.record.config }, genesis.block, rootCertPem);
+        plan = planJoin(dir, state, { sequence: live.sequence, config: live.state.record.config }, genesis.block, rootCertPem, flags.genesisHash);
         nodeYaml = configureJoined(dir, state, plan, rootCertPem);
       } catch (err) {
         if (err instanceof MedLedgerApiError) throw new CliError(`${flags.from}: ${err.code}: ${err.message}`, 1);

@@ -30,6 +30,8 @@ export interface NodeReport {
   readonly joining: boolean;
   /** The node-to-node protocol it speaks; null when it does not answer. */
   readonly protocol: string | null;
+  /** The hash of its genesis block (the consortium's identity, decision 1387); null when it does not answer or is older. */
+  readonly genesisHashHex: string | null;
 }
 
 const STATUS_TIMEOUT_MS = 5_000;
@@ -51,6 +53,7 @@ function report(base: { nodeId: string; org: string; apiUrl: string }, s: NodeSt
     configSequence: s?.configSequence ?? null,
     joining: s?.joining ?? false,
     protocol: s?.protocol ?? null,
+    genesisHashHex: s?.genesisHashHex ?? null,
   };
 }
 
@@ -92,6 +95,7 @@ export function renderStatus(nodes: readonly NodeReport[]): string {
   const joining = up.filter((n) => n.joining).map((n) => n.nodeId);
   const sequences = new Set(up.map((n) => n.configSequence));
   const protocols = new Set(up.map((n) => n.protocol ?? 'unknown (older than decision 1386)'));
+  const geneses = new Set(up.map((n) => n.genesisHashHex).filter((g) => g !== null));
   lines.push('');
   lines.push(
     `config ${sequences.size <= 1 ? `sequence ${[...sequences][0] ?? 0} on every node` : `sequences differ (${up.map((n) => `${n.nodeId} ${n.configSequence}`).join(', ')}): some nodes are catching up`}${joining.length ? `; joining: ${joining.join(', ')}` : ''}`,
@@ -99,6 +103,12 @@ export function renderStatus(nodes: readonly NodeReport[]): string {
   if (protocols.size > 1)
     lines.push(
       `protocols differ (${up.map((n) => `${n.nodeId} ${n.protocol ?? 'older'}`).join(', ')}): nodes of different versions keep no connection with one another — upgrade every node`,
+    );
+  // An applicant pins the genesis hash (org join --genesis-hash); nodes of two geneses are two consortia.
+  if (geneses.size === 1) lines.push(`consortium genesis block ${[...geneses][0]}`);
+  else if (geneses.size > 1)
+    lines.push(
+      `genesis blocks differ (${up.map((n) => `${n.nodeId} ${(n.genesisHashHex ?? 'unknown').slice(0, 16)}…`).join(', ')}): these nodes are not all of one consortium`,
     );
   lines.push(
     `${up.length}/${nodes.length} nodes answer; ${heights.size <= 1 ? 'all at the same height and last block hash' : 'heights or last block hashes differ (catching up, or a fork)'}; ${leaders.size === 1 ? `leader ${[...leaders][0]}` : leaders.size === 0 ? 'no leader known' : `nodes disagree on the leader (${[...leaders].join(', ')})`}`,

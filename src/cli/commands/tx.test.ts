@@ -16,7 +16,7 @@ let net: TestNetwork;
 const cli = runCli;
 
 describe('status rendering', () => {
-  const node = (nodeId: string, protocol: string | null): NodeReport => ({
+  const node = (nodeId: string, protocol: string | null, genesisHashHex: string | null = 'cd'.repeat(32)): NodeReport => ({
     nodeId,
     org: nodeId.slice(5),
     apiUrl: `https://${nodeId}`,
@@ -33,6 +33,7 @@ describe('status rendering', () => {
     configSequence: 0,
     joining: false,
     protocol,
+    genesisHashHex,
   });
 
   it('says when nodes speak different protocols (a rolling upgrade in progress: they keep no connection)', () => {
@@ -40,6 +41,14 @@ describe('status rendering', () => {
     assert.doesNotMatch(same, /protocols differ/);
     const mixed = renderStatus([node('node.Hospital1', 'medledger.2'), node('node.Hospital2', null)]);
     assert.match(mixed, /protocols differ \(node\.Hospital1 medledger\.2, node\.Hospital2 older\): .*upgrade every node/);
+  });
+
+  it("prints the consortium's genesis hash (what an applicant pins), and says when nodes are of two consortia", () => {
+    const one = renderStatus([node('node.Hospital1', NODE_PROTOCOL), node('node.Hospital2', NODE_PROTOCOL, null)]);
+    assert.match(one, new RegExp(`consortium genesis block ${'cd'.repeat(32)}`));
+    assert.doesNotMatch(one, /genesis blocks differ/);
+    const two = renderStatus([node('node.Hospital1', NODE_PROTOCOL), node('node.Hospital2', NODE_PROTOCOL, 'ef'.repeat(32))]);
+    assert.match(two, /genesis blocks differ \(node\.Hospital1 cdcdcdcdcdcdcdcd…, node\.Hospital2 efefefefefefefef…\): these nodes are not all of one consortium/);
   });
 });
 
