@@ -186,8 +186,14 @@ describe('membership application: apply, review, admit, join, connection test', 
     const genesisHashHex = /consortium genesis block ([0-9a-f]{64})/.exec((await runCli(['status', '--dir', net.dir])).out)?.[1];
     assert.ok(genesisHashHex, 'status prints the genesis hash');
     await fails(['org', 'join', '--dir', h4, '--from', from, '--root-ca', rootCa, '--genesis-hash', 'nope'], 2, /--genesis-hash nope: 64 hexadecimal digits/);
-    await fails(['org', 'join', '--dir', h4, '--from', from, '--root-ca', rootCa, '--genesis-hash', 'ab'.repeat(32)], 1, new RegExp(`has hash ${genesisHashHex}, not the --genesis-hash ${'ab'.repeat(32)}: another consortium`));
-    const joined = JSON.parse((await ok(['org', 'join', '--dir', h4, '--from', from, '--root-ca', rootCa, '--genesis-hash', genesisHashHex, '--start', '--json'])).out) as {
+    await fails(
+      ['org', 'join', '--dir', h4, '--from', from, '--root-ca', rootCa, '--genesis-hash', 'ab'.repeat(32)],
+      1,
+      new RegExp(`has hash ${genesisHashHex}, not the --genesis-hash ${'ab'.repeat(32)}: another consortium`),
+    );
+    const joined = JSON.parse(
+      (await ok(['org', 'join', '--dir', h4, '--from', from, '--root-ca', rootCa, '--genesis-hash', genesisHashHex, '--start', '--json'])).out,
+    ) as {
       sequence: number;
       orderer: boolean;
       started: boolean;

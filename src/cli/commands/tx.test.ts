@@ -48,7 +48,10 @@ describe('status rendering', () => {
     assert.match(one, new RegExp(`consortium genesis block ${'cd'.repeat(32)}`));
     assert.doesNotMatch(one, /genesis blocks differ/);
     const two = renderStatus([node('node.Hospital1', NODE_PROTOCOL), node('node.Hospital2', NODE_PROTOCOL, 'ef'.repeat(32))]);
-    assert.match(two, /genesis blocks differ \(node\.Hospital1 cdcdcdcdcdcdcdcd…, node\.Hospital2 efefefefefefefef…\): these nodes are not all of one consortium/);
+    assert.match(
+      two,
+      /genesis blocks differ \(node\.Hospital1 cdcdcdcdcdcdcdcd…, node\.Hospital2 efefefefefefefef…\): these nodes are not all of one consortium/,
+    );
   });
 });
 
