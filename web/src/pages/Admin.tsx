@@ -127,6 +127,18 @@ function NodeInfo({ session }: { session: Session }): ReactNode {
           </div>
         </SimpleGrid>
       ) : null}
+      {s?.genesisHashHex ? (
+        // The consortium's identity: a hospital that applies pins it when it joins
+        // (`medledger org join --genesis-hash`), given with the root certificate (decision 1387).
+        <div data-testid="genesis-hash">
+          <Text size="xs" c="dimmed" mt="sm">
+            Consortium (genesis block hash) — give it with the root certificate to a hospital that joins
+          </Text>
+          <Text ff="monospace" size="sm" style={{ wordBreak: 'break-all' }}>
+            {s.genesisHashHex}
+          </Text>
+        </div>
+      ) : null}
     </Card>
   );
 }

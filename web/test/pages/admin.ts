@@ -40,6 +40,9 @@ export function adminTests(tb: () => ConsoleTestbed): void {
       const page = await tb().signIn('Hospital1', 'admin1');
       await page.getByRole('link', { name: 'Administration' }).click();
       await page.getByTestId('node-info').getByText('node.Hospital1').waitFor();
+      const status = await tb().sdk('Hospital1', 'admin1').client.status();
+      assert.match(status.genesisHashHex ?? '', /^[0-9a-f]{64}$/);
+      await page.getByTestId('genesis-hash').getByText(status.genesisHashHex!, { exact: true }).waitFor();
       const config = await tb().sdk('Hospital1', 'admin1').client.config();
       await page.getByTestId('config').getByText(`Sequence ${config.sequence}`).waitFor();
       await page.getByRole('button', { name: 'Test connections' }).click();
