@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -38,10 +38,9 @@ describe('write-ahead log', () => {
     const wal = new WriteAheadLog(d);
     wal.apply([{ op: 'put', key: 'k1', value: utf8('v1') }]);
     wal.apply([{ op: 'put', key: 'k2', value: utf8('v2') }]);
+    const end = wal.endOffset;
     wal.close();
-    const path = join(d, 'wal.log');
-    const full = readFileSync(path);
-    writeFileSync(path, full.subarray(0, full.byteLength - 3)); // crash mid-append
+    overwrite(join(d, 'wal.log'), end - 3, Buffer.alloc(3)); // crash mid-write: its last bytes never reached the disk
     const again = new WriteAheadLog(d);
     assert.deepEqual(again.get('k1'), utf8('v1'));
     assert.equal(again.get('k2'), undefined);
@@ -68,11 +67,92 @@ describe('write-ahead log', () => {
     const d = dir();
     const wal = new WriteAheadLog(d, { compactBytes: 200 });
     for (let i = 0; i < 50; i++) wal.apply([{ op: 'put', key: `k${i % 5}`, value: utf8(`v${i}`) }]);
+    const end = wal.endOffset;
     wal.close();
-    assert.ok(statSync(join(d, 'wal.log')).size < 200);
+    assert.ok(end < 200);
     const again = new WriteAheadLog(d);
     assert.deepEqual(again.get('k4'), utf8('v49'));
-    appendFileSync(join(d, 'wal.log'), Buffer.from([1, 2])); // torn header after compaction
+    assert.equal(again.endOffset, end);
+    again.close();
+    overwrite(join(d, 'wal.log'), end, Buffer.from([1, 2])); // torn header after compaction
     assert.deepEqual(new WriteAheadLog(d).get('k0'), utf8('v45'));
   });
+
+  it('writes zeros ahead of its records (decision 1388): a record does not grow the file, and the zeros mark the end', () => {
+    const d = dir();
+    const path = join(d, 'wal.log');
+    const wal = new WriteAheadLog(d);
+    wal.apply([{ op: 'put', key: 'k1', value: utf8('v1') }]);
+    const size = statSync(path).size;
+    assert.ok(size >= 256 * 1024, `preallocated: ${size} bytes`);
+    for (let i = 0; i < 100; i++) wal.apply([{ op: 'put', key: `k${i}`, value: utf8(`v${i}`) }]);
+    assert.equal(statSync(path).size, size, 'records land in the zeros: the size does not change');
+    assert.ok(
+      readFileSync(path)
+        .subarray(wal.endOffset)
+        .every((b) => b === 0),
+    );
+    // Past the zeros: the file grows by more zeros, then the record lands.
+    wal.apply([{ op: 'put', key: 'big', value: new Uint8Array(size) }]);
+    assert.ok(statSync(path).size > size + size);
+    const end = wal.endOffset;
+    wal.close();
+    const again = new WriteAheadLog(d);
+    assert.equal(again.endOffset, end);
+    assert.equal(again.get('big')?.byteLength, size);
+    assert.deepEqual(again.get('k99'), utf8('v99'));
+    assert.equal(again.truncatedBytes, 0);
+  });
+
+  it('cuts off the pages of a record whose header never reached the disk, and keeps the records before it', () => {
+    const d = dir();
+    const wal = new WriteAheadLog(d);
+    wal.apply([{ op: 'put', key: 'k1', value: utf8('v1') }]);
+    const end = wal.endOffset;
+    wal.close();
+    overwrite(join(d, 'wal.log'), end + 5000, Buffer.alloc(100, 7)); // a later page of the record in flight
+    const again = new WriteAheadLog(d);
+    assert.deepEqual(again.get('k1'), utf8('v1'));
+    assert.equal(again.truncatedBytes, 5100);
+    again.apply([{ op: 'put', key: 'k2', value: utf8('v2') }]);
+    again.close();
+    assert.deepEqual(new WriteAheadLog(d).keysWithPrefix('k'), ['k1', 'k2']);
+  });
+
+  it('refuses to open a log with data beyond what one record in flight could leave', () => {
+    const d = dir();
+    const wal = new WriteAheadLog(d);
+    wal.apply([{ op: 'put', key: 'k1', value: utf8('v1') }]);
+    wal.close();
+    overwrite(join(d, 'wal.log'), 65 * 1024 * 1024, Buffer.alloc(10, 7)); // a sparse file: 65 MiB of zeros, then data
+    assert.throws(() => new WriteAheadLog(d), /beyond the end of the records/);
+  });
+
+  it('opens a log written before decision 1388 (records only, no zeros ahead) and goes on writing', () => {
+    const d = dir();
+    const wal = new WriteAheadLog(d);
+    wal.apply([{ op: 'put', key: 'k1', value: utf8('v1') }]);
+    wal.apply([{ op: 'put', key: 'k2', value: utf8('v2') }]);
+    const end = wal.endOffset;
+    wal.close();
+    const fd = openSync(join(d, 'wal.log'), 'r+');
+    ftruncateSync(fd, end); // what the old append-only log looked like
+    closeSync(fd);
+    const again = new WriteAheadLog(d);
+    assert.deepEqual(again.keysWithPrefix('k'), ['k1', 'k2']);
+    assert.equal(again.truncatedBytes, 0);
+    again.apply([{ op: 'put', key: 'k3', value: utf8('v3') }]);
+    again.close();
+    assert.deepEqual(new WriteAheadLog(d).keysWithPrefix('k'), ['k1', 'k2', 'k3']);
+  });
 });
+
+/** Write `bytes` at `position` of the file, in place (growing it if needed), as a disk might have. */
+function overwrite(path: string, position: number, bytes: Buffer): void {
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, bytes, 0, bytes.byteLength, position);
+  } finally {
+    closeSync(fd);
+  }
+}
