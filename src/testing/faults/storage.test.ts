@@ -114,7 +114,7 @@ describe('storage faults under a 3-node Raft consortium', { timeout: 400_000 }, 
   });
 
   it('a failed fsync of the consensus WAL stops the node (never carried past)', async () => {
-    await injectAndRecover('Hospital2', 'fsync-fail:wal:40', /EIO: i\/o error, fsync \(injected/);
+    await injectAndRecover('Hospital2', 'fsync-fail:wal:40', /EIO: i\/o error, fdatasync \(injected/);
   });
 
   it('a write torn by a crash (the WAL, then the block store) is recovered on restart', async () => {

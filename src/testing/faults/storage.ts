@@ -1,13 +1,13 @@
 // Storage faults for one node process of the fault suite, loaded with `node --import` before the
 // node starts (test runs only: nothing in the product reads this). MEDLEDGER_FAULT_STORAGE is
 // `<kind>:<target>:<n>`:
-//   fsync-fail:<target>:<n>  the n-th fsync of a <target> file fails with EIO (a dying disk);
+//   fsync-fail:<target>:<n>  the n-th fsync or fdatasync of a <target> file fails with EIO (a dying disk);
 //   torn-write:<target>:<n>  the n-th write to a <target> file writes half its bytes, then the
 //                            process is killed (power lost mid-write);
 // <target> is `wal` (the consensus write-ahead log), `blocks` (any block store's segments), or
 // `orderer-blocks` / `peer-blocks` (only the orderer's, only the ledger's: which one a `blocks`
 // count lands on depends on timing, and each has its own failure path).
-// It replaces node:fs's writeSync/fsyncSync/openSync/closeSync and re-syncs the ESM named exports
+// It replaces node:fs's writeSync/fsyncSync/fdatasyncSync/openSync/closeSync and re-syncs the ESM named exports
 // (module.syncBuiltinESMExports), so the product's own `import { fsyncSync } from 'node:fs'` calls
 // go through here unchanged.
 import fs from 'node:fs';
@@ -29,7 +29,7 @@ if (m) {
   };
   const paths = new Map<number, string>();
   let count = 0;
-  const real = { openSync: fs.openSync, closeSync: fs.closeSync, writeSync: fs.writeSync, fsyncSync: fs.fsyncSync };
+  const real = { openSync: fs.openSync, closeSync: fs.closeSync, writeSync: fs.writeSync, fsyncSync: fs.fsyncSync, fdatasyncSync: fs.fdatasyncSync };
   fs.openSync = ((path: fs.PathLike, ...rest: unknown[]) => {
     const fd = (real.openSync as (...a: unknown[]) => number)(path, ...rest);
     paths.set(fd, String(path));
@@ -41,14 +41,18 @@ if (m) {
   }) as typeof fs.closeSync;
   const hit = (fd: number): boolean => matches(paths.get(fd) ?? '') && ++count === Number(nth);
   if (kind === 'fsync-fail') {
-    fs.fsyncSync = ((fd: number) => {
-      if (hit(fd)) {
-        const err = new Error(`EIO: i/o error, fsync (injected by the fault suite on ${paths.get(fd)})`) as NodeJS.ErrnoException;
-        err.code = 'EIO';
-        throw err;
-      }
-      real.fsyncSync(fd);
-    }) as typeof fs.fsyncSync;
+    // fsync and fdatasync count alike: the WAL fdatasyncs its records (decision 1388).
+    const failing = (name: 'fsync' | 'fdatasync', sync: (fd: number) => void) =>
+      ((fd: number) => {
+        if (hit(fd)) {
+          const err = new Error(`EIO: i/o error, ${name} (injected by the fault suite on ${paths.get(fd)})`) as NodeJS.ErrnoException;
+          err.code = 'EIO';
+          throw err;
+        }
+        sync(fd);
+      }) as typeof fs.fsyncSync;
+    fs.fsyncSync = failing('fsync', real.fsyncSync);
+    fs.fdatasyncSync = failing('fdatasync', real.fdatasyncSync);
   } else {
     fs.writeSync = ((fd: number, buffer: NodeJS.ArrayBufferView, ...rest: unknown[]) => {
       if (typeof buffer !== 'string' && hit(fd)) {
