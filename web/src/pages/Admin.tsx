@@ -27,7 +27,7 @@ import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { withWebCryptoSigner } from '../app/presign.ts';
 import { useSession, type Session } from '../app/session.tsx';
 import { downloadBytes } from '../components/RecordRead.tsx';
-import { TableScroll } from '../components/TableScroll.tsx';
+import { DataTable } from '../components/DataTable.tsx';
 
 const PEM_BYTES_MAX = 64 * 1024;
 const DRAFT_FILE_BYTES_MAX = 8 * 1024 * 1024;
@@ -159,30 +159,17 @@ function ConfigView({ session }: { session: Session }): ReactNode {
             {c.version ? ` (committed in block ${c.version.block})` : ' (genesis)'} · engine {c.engine} · hospitals {c.orgs.join(', ')} · orderers{' '}
             {c.orderers.join(', ')}
           </Text>
-          <TableScroll label="Nodes of the consortium">
-            <Table striped>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Node</Table.Th>
-                  <Table.Th>Hospital</Table.Th>
-                  <Table.Th>Roles</Table.Th>
-                  <Table.Th>Node-to-node</Table.Th>
-                  <Table.Th>API</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {c.nodes.map((n) => (
-                  <Table.Tr key={n.id}>
-                    <Table.Td>{n.id}</Table.Td>
-                    <Table.Td>{n.org}</Table.Td>
-                    <Table.Td>{n.roles.join(' + ')}</Table.Td>
-                    <Table.Td>{n.p2pUrl}</Table.Td>
-                    <Table.Td>{n.apiUrl}</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </TableScroll>
+          <DataTable label="Nodes of the consortium" striped headings={['Node', 'Hospital', 'Roles', 'Node-to-node', 'API']}>
+            {c.nodes.map((n) => (
+              <Table.Tr key={n.id}>
+                <Table.Td>{n.id}</Table.Td>
+                <Table.Td>{n.org}</Table.Td>
+                <Table.Td>{n.roles.join(' + ')}</Table.Td>
+                <Table.Td>{n.p2pUrl}</Table.Td>
+                <Table.Td>{n.apiUrl}</Table.Td>
+              </Table.Tr>
+            ))}
+          </DataTable>
           <List size="sm">
             {c.contracts.map((x) => (
               <List.Item key={x.name}>
@@ -227,43 +214,30 @@ function ConnectionTest({ session }: { session: Session }): ReactNode {
       </Text>
       {error ? <ErrorAlert error={error} /> : null}
       {result ? (
-        <TableScroll label="Connection test results">
-          <Table striped data-testid="connection-test">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Node</Table.Th>
-                <Table.Th>Hospital</Table.Th>
-                <Table.Th>Result</Table.Th>
-                <Table.Th>Round trip</Table.Th>
-                <Table.Th>Height</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {result.nodes.map((n) => (
-                <Table.Tr key={n.nodeId}>
-                  <Table.Td>{n.nodeId}</Table.Td>
-                  <Table.Td>{n.org}</Table.Td>
-                  <Table.Td>
-                    {n.reachable ? (
-                      <Badge color="green" variant="light">
-                        reachable
-                      </Badge>
-                    ) : (
-                      <>
-                        <Badge color="red" variant="light">
-                          unreachable
-                        </Badge>
-                        <Text size="xs">{n.error}</Text>
-                      </>
-                    )}
-                  </Table.Td>
-                  <Table.Td>{n.latencyMs === null ? '—' : `${Math.round(n.latencyMs)} ms`}</Table.Td>
-                  <Table.Td>{n.status?.height ?? '—'}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </TableScroll>
+        <DataTable label="Connection test results" striped data-testid="connection-test" headings={['Node', 'Hospital', 'Result', 'Round trip', 'Height']}>
+          {result.nodes.map((n) => (
+            <Table.Tr key={n.nodeId}>
+              <Table.Td>{n.nodeId}</Table.Td>
+              <Table.Td>{n.org}</Table.Td>
+              <Table.Td>
+                {n.reachable ? (
+                  <Badge color="green" variant="light">
+                    reachable
+                  </Badge>
+                ) : (
+                  <>
+                    <Badge color="red" variant="light">
+                      unreachable
+                    </Badge>
+                    <Text size="xs">{n.error}</Text>
+                  </>
+                )}
+              </Table.Td>
+              <Table.Td>{n.latencyMs === null ? '—' : `${Math.round(n.latencyMs)} ms`}</Table.Td>
+              <Table.Td>{n.status?.height ?? '—'}</Table.Td>
+            </Table.Tr>
+          ))}
+        </DataTable>
       ) : null}
     </Card>
   );

@@ -10,7 +10,7 @@ import { ErrorAlert } from '../app/errors.tsx';
 import { shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 import { ChartView } from '../components/Chart.tsx';
-import { TableScroll } from '../components/TableScroll.tsx';
+import { DataTable } from '../components/DataTable.tsx';
 import { allDatasets } from './Market.tsx';
 
 interface Bin {
@@ -230,34 +230,24 @@ export function AnalyticsPage(): ReactNode {
               <Text>{fmt(stats.over, 0)}</Text>
             </div>
           </SimpleGrid>
-          <TableScroll label="Histogram bins">
-            <Table mt="sm" data-testid="stats-bins">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Bin</Table.Th>
-                  <Table.Th>Count</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {stats.histogram.map((b) => (
-                  <Table.Tr key={`${b.from}`}>
-                    <Table.Td>
-                      {b.from} – {b.to}
-                    </Table.Td>
-                    <Table.Td>
-                      {b.count === null ? (
-                        <Badge color="gray" variant="light">
-                          withheld
-                        </Badge>
-                      ) : (
-                        b.count
-                      )}
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </TableScroll>
+          <DataTable label="Histogram bins" mt="sm" data-testid="stats-bins" headings={['Bin', 'Count']}>
+            {stats.histogram.map((b) => (
+              <Table.Tr key={`${b.from}`}>
+                <Table.Td>
+                  {b.from} – {b.to}
+                </Table.Td>
+                <Table.Td>
+                  {b.count === null ? (
+                    <Badge color="gray" variant="light">
+                      withheld
+                    </Badge>
+                  ) : (
+                    b.count
+                  )}
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </DataTable>
         </Card>
       ) : null}
     </Stack>

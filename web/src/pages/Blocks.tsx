@@ -11,7 +11,7 @@ import { fromHex, sha256, toHex } from '../../../src/codec/index.ts';
 import { blockHash, dataHash, decodeBlock } from '../../../src/ledger/block.ts';
 import { parseAll, TxFormatError } from '../../../src/ledger/tx.ts';
 import { ErrorAlert } from '../app/errors.tsx';
-import { TableScroll } from '../components/TableScroll.tsx';
+import { DataTable } from '../components/DataTable.tsx';
 import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession, type Session } from '../app/session.tsx';
 
@@ -151,42 +151,35 @@ function BlockDetail({ session, number, onOpen }: { session: Session; number: nu
             </Text>
           )}
         </div>
-        <TableScroll label="Transactions of the block">
-          <Table captionSide="top" striped data-testid="block-txs">
-            <Table.Caption>Transactions</Table.Caption>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>#</Table.Th>
-                <Table.Th>Transaction id</Table.Th>
-                <Table.Th>Call</Table.Th>
-                <Table.Th>Creator</Table.Th>
-                <Table.Th>Validation</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {b.txs.map((t) => (
-                <Table.Tr key={t.position}>
-                  <Table.Td>{t.position}</Table.Td>
-                  <Table.Td className="ml-hash" title={t.txId ?? ''}>
-                    {t.txId ? shortHex(t.txId, 16) : '—'}
-                  </Table.Td>
-                  <Table.Td>{t.contract ? `${t.contract}.${t.fn}` : '—'}</Table.Td>
-                  <Table.Td>{t.creatorOrg ? `${t.creatorOrg}/${t.creatorId}` : '—'}</Table.Td>
-                  <Table.Td>
-                    <Badge color={t.code === 'VALID' ? 'green' : 'red'} variant="light">
-                      {t.code}
-                    </Badge>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-              {b.txs.length === 0 ? (
-                <Table.Tr>
-                  <Table.Td colSpan={5}>{b.number === 0 ? 'The genesis block holds the consortium configuration.' : 'No transactions.'}</Table.Td>
-                </Table.Tr>
-              ) : null}
-            </Table.Tbody>
-          </Table>
-        </TableScroll>
+        <DataTable
+          label="Transactions of the block"
+          captionSide="top"
+          striped
+          data-testid="block-txs"
+          caption="Transactions"
+          headings={['#', 'Transaction id', 'Call', 'Creator', 'Validation']}
+        >
+          {b.txs.map((t) => (
+            <Table.Tr key={t.position}>
+              <Table.Td>{t.position}</Table.Td>
+              <Table.Td className="ml-hash" title={t.txId ?? ''}>
+                {t.txId ? shortHex(t.txId, 16) : '—'}
+              </Table.Td>
+              <Table.Td>{t.contract ? `${t.contract}.${t.fn}` : '—'}</Table.Td>
+              <Table.Td>{t.creatorOrg ? `${t.creatorOrg}/${t.creatorId}` : '—'}</Table.Td>
+              <Table.Td>
+                <Badge color={t.code === 'VALID' ? 'green' : 'red'} variant="light">
+                  {t.code}
+                </Badge>
+              </Table.Td>
+            </Table.Tr>
+          ))}
+          {b.txs.length === 0 ? (
+            <Table.Tr>
+              <Table.Td colSpan={5}>{b.number === 0 ? 'The genesis block holds the consortium configuration.' : 'No transactions.'}</Table.Td>
+            </Table.Tr>
+          ) : null}
+        </DataTable>
         {isAuditor(me.role) ? (
           <div>
             <Title order={4} size="h5">
@@ -398,41 +391,29 @@ export function BlocksPage(): ReactNode {
               Latest blocks (height {height})
             </Title>
             {list.error ? <ErrorAlert error={list.error} /> : null}
-            <TableScroll label="Latest blocks table">
-              <Table highlightOnHover data-testid="block-list">
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th>Block</Table.Th>
-                    <Table.Th>Time</Table.Th>
-                    <Table.Th>Transactions</Table.Th>
-                    <Table.Th>Hash</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {(list.data ?? []).map((b) => (
-                    <Table.Tr key={b.number}>
-                      <Table.Td>
-                        <Button
-                          size="compact-xs"
-                          variant={open === b.number ? 'filled' : 'subtle'}
-                          onClick={() => setOpen(b.number)}
-                          aria-label={`Open block ${b.number}`}
-                        >
-                          {b.number}
-                        </Button>
-                      </Table.Td>
-                      <Table.Td className="ml-nowrap">{localTime(b.timestampMs)}</Table.Td>
-                      <Table.Td>
-                        {b.txs.length} ({b.txs.filter((t) => t.code === 'VALID').length} valid)
-                      </Table.Td>
-                      <Table.Td className="ml-hash" title={b.hashHex}>
-                        {shortHex(b.hashHex, 12)}
-                      </Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </TableScroll>
+            <DataTable label="Latest blocks table" highlightOnHover data-testid="block-list" headings={['Block', 'Time', 'Transactions', 'Hash']}>
+              {(list.data ?? []).map((b) => (
+                <Table.Tr key={b.number}>
+                  <Table.Td>
+                    <Button
+                      size="compact-xs"
+                      variant={open === b.number ? 'filled' : 'subtle'}
+                      onClick={() => setOpen(b.number)}
+                      aria-label={`Open block ${b.number}`}
+                    >
+                      {b.number}
+                    </Button>
+                  </Table.Td>
+                  <Table.Td className="ml-nowrap">{localTime(b.timestampMs)}</Table.Td>
+                  <Table.Td>
+                    {b.txs.length} ({b.txs.filter((t) => t.code === 'VALID').length} valid)
+                  </Table.Td>
+                  <Table.Td className="ml-hash" title={b.hashHex}>
+                    {shortHex(b.hashHex, 12)}
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </DataTable>
             <Pagination
               total={pages}
               value={page}

@@ -34,7 +34,7 @@ import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
 import { CsvTable, downloadBytes } from '../components/RecordRead.tsx';
-import { TableScroll } from '../components/TableScroll.tsx';
+import { DataTable } from '../components/DataTable.tsx';
 import type { DatasetDownloadResult, DatasetFilters } from '../../../src/sdk/health.ts';
 
 const DATASET_PAGES_MAX = 20;
@@ -553,120 +553,104 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
       {list.error ? <ErrorAlert error={list.error} /> : null}
       {error ? <ErrorAlert error={error} /> : null}
       {paged.total > 0 ? (
-        <TableScroll label="Datasets">
-          <Table striped data-testid="catalogue">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Dataset</Table.Th>
-                <Table.Th>Owner</Table.Th>
-                <Table.Th>Columns</Table.Th>
-                <Table.Th>Rows</Table.Th>
-                <Table.Th>Version</Table.Th>
-                <Table.Th>Listing</Table.Th>
-                <Table.Th>You</Table.Th>
-                <Table.Th />
+        <DataTable label="Datasets" striped data-testid="catalogue" headings={['Dataset', 'Owner', 'Columns', 'Rows', 'Version', 'Listing', 'You', '']}>
+          {paged.items.map((d) => {
+            const live = d.status !== 'deleted';
+            return (
+              <Table.Tr key={d.datasetId} data-dataset-id={d.datasetId}>
+                <Table.Td>
+                  <Text size="sm" fw={600}>
+                    {d.name}
+                  </Text>
+                  <Text size="xs" c="dimmed">
+                    {d.datasetId}
+                    {d.description ? ` — ${d.description}` : ''}
+                    {d.tags.length > 0 ? ` · tags: ${d.tags.join(', ')}` : ''}
+                  </Text>
+                </Table.Td>
+                <Table.Td>{d.ownerOrg}</Table.Td>
+                <Table.Td>{d.columns.join(', ')}</Table.Td>
+                <Table.Td>{d.recordCount}</Table.Td>
+                <Table.Td>{d.version}</Table.Td>
+                <Table.Td>
+                  <Badge color={statusColor2(d.status)} variant="light">
+                    {d.status}
+                  </Badge>
+                  {d.status === 'listed' ? <Text size="xs">{d.open ? 'open to applications' : 'closed to applications'}</Text> : null}
+                </Table.Td>
+                <Table.Td>
+                  <Badge color={standingColor(d.access)} variant="light" data-testid="standing" styles={NO_TRUNCATION}>
+                    {STANDING_TEXT[d.access]}
+                    {d.access === 'approved' && grantedActions(d).length > 0 ? ` (${grantedActions(d).join(', ')})` : ''}
+                  </Badge>
+                </Table.Td>
+                <Table.Td>
+                  <Group gap={4} wrap="nowrap">
+                    {mayApply && d.access !== 'owner' ? (
+                      <Button
+                        size="xs"
+                        disabled={!d.open || d.status !== 'listed'}
+                        onClick={() => setDialog({ kind: 'apply', dataset: d })}
+                        aria-label={`Apply for ${d.datasetId}`}
+                      >
+                        Apply
+                      </Button>
+                    ) : null}
+                    {mayDownload(d) && live ? (
+                      <Button size="xs" variant="light" onClick={() => setDialog({ kind: 'download', dataset: d })} aria-label={`Download ${d.datasetId}`}>
+                        Download
+                      </Button>
+                    ) : null}
+                    {d.access === 'owner' && live ? (
+                      <Menu position="bottom-end" withinPortal>
+                        <Menu.Target>
+                          <Button size="xs" variant="default" aria-label={`Manage ${d.datasetId}`}>
+                            Manage
+                          </Button>
+                        </Menu.Target>
+                        <Menu.Dropdown>
+                          <Menu.Item onClick={() => setDialog({ kind: 'version', dataset: d })}>Publish a new version</Menu.Item>
+                          {d.status === 'listed' ? (
+                            <Menu.Item
+                              onClick={() =>
+                                void act(
+                                  () => health.submit('setDatasetAccess', { datasetId: d.datasetId, open: !d.open }),
+                                  `${d.datasetId} is ${d.open ? 'closed to' : 'open for'} applications.`,
+                                )
+                              }
+                            >
+                              {d.open ? 'Close to applications' : 'Open to applications'}
+                            </Menu.Item>
+                          ) : null}
+                          {d.status === 'listed' ? (
+                            <Menu.Item
+                              onClick={() =>
+                                void act(
+                                  () => health.withdrawDataset(d.datasetId),
+                                  `Withdrew ${d.datasetId}: hidden from the catalogue (see it under Status: withdrawn), no new applications; approvals granted keep working until they end.`,
+                                )
+                              }
+                            >
+                              Withdraw listing
+                            </Menu.Item>
+                          ) : (
+                            <Menu.Item onClick={() => void act(() => health.reopenDataset(d.datasetId), `Reopened ${d.datasetId}: listed again.`)}>
+                              Reopen listing
+                            </Menu.Item>
+                          )}
+                          <Menu.Divider />
+                          <Menu.Item color="red" onClick={() => setDialog({ kind: 'delete', dataset: d })}>
+                            Delete…
+                          </Menu.Item>
+                        </Menu.Dropdown>
+                      </Menu>
+                    ) : null}
+                  </Group>
+                </Table.Td>
               </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {paged.items.map((d) => {
-                const live = d.status !== 'deleted';
-                return (
-                  <Table.Tr key={d.datasetId} data-dataset-id={d.datasetId}>
-                    <Table.Td>
-                      <Text size="sm" fw={600}>
-                        {d.name}
-                      </Text>
-                      <Text size="xs" c="dimmed">
-                        {d.datasetId}
-                        {d.description ? ` — ${d.description}` : ''}
-                        {d.tags.length > 0 ? ` · tags: ${d.tags.join(', ')}` : ''}
-                      </Text>
-                    </Table.Td>
-                    <Table.Td>{d.ownerOrg}</Table.Td>
-                    <Table.Td>{d.columns.join(', ')}</Table.Td>
-                    <Table.Td>{d.recordCount}</Table.Td>
-                    <Table.Td>{d.version}</Table.Td>
-                    <Table.Td>
-                      <Badge color={statusColor2(d.status)} variant="light">
-                        {d.status}
-                      </Badge>
-                      {d.status === 'listed' ? <Text size="xs">{d.open ? 'open to applications' : 'closed to applications'}</Text> : null}
-                    </Table.Td>
-                    <Table.Td>
-                      <Badge color={standingColor(d.access)} variant="light" data-testid="standing" styles={NO_TRUNCATION}>
-                        {STANDING_TEXT[d.access]}
-                        {d.access === 'approved' && grantedActions(d).length > 0 ? ` (${grantedActions(d).join(', ')})` : ''}
-                      </Badge>
-                    </Table.Td>
-                    <Table.Td>
-                      <Group gap={4} wrap="nowrap">
-                        {mayApply && d.access !== 'owner' ? (
-                          <Button
-                            size="xs"
-                            disabled={!d.open || d.status !== 'listed'}
-                            onClick={() => setDialog({ kind: 'apply', dataset: d })}
-                            aria-label={`Apply for ${d.datasetId}`}
-                          >
-                            Apply
-                          </Button>
-                        ) : null}
-                        {mayDownload(d) && live ? (
-                          <Button size="xs" variant="light" onClick={() => setDialog({ kind: 'download', dataset: d })} aria-label={`Download ${d.datasetId}`}>
-                            Download
-                          </Button>
-                        ) : null}
-                        {d.access === 'owner' && live ? (
-                          <Menu position="bottom-end" withinPortal>
-                            <Menu.Target>
-                              <Button size="xs" variant="default" aria-label={`Manage ${d.datasetId}`}>
-                                Manage
-                              </Button>
-                            </Menu.Target>
-                            <Menu.Dropdown>
-                              <Menu.Item onClick={() => setDialog({ kind: 'version', dataset: d })}>Publish a new version</Menu.Item>
-                              {d.status === 'listed' ? (
-                                <Menu.Item
-                                  onClick={() =>
-                                    void act(
-                                      () => health.submit('setDatasetAccess', { datasetId: d.datasetId, open: !d.open }),
-                                      `${d.datasetId} is ${d.open ? 'closed to' : 'open for'} applications.`,
-                                    )
-                                  }
-                                >
-                                  {d.open ? 'Close to applications' : 'Open to applications'}
-                                </Menu.Item>
-                              ) : null}
-                              {d.status === 'listed' ? (
-                                <Menu.Item
-                                  onClick={() =>
-                                    void act(
-                                      () => health.withdrawDataset(d.datasetId),
-                                      `Withdrew ${d.datasetId}: hidden from the catalogue (see it under Status: withdrawn), no new applications; approvals granted keep working until they end.`,
-                                    )
-                                  }
-                                >
-                                  Withdraw listing
-                                </Menu.Item>
-                              ) : (
-                                <Menu.Item onClick={() => void act(() => health.reopenDataset(d.datasetId), `Reopened ${d.datasetId}: listed again.`)}>
-                                  Reopen listing
-                                </Menu.Item>
-                              )}
-                              <Menu.Divider />
-                              <Menu.Item color="red" onClick={() => setDialog({ kind: 'delete', dataset: d })}>
-                                Delete…
-                              </Menu.Item>
-                            </Menu.Dropdown>
-                          </Menu>
-                        ) : null}
-                      </Group>
-                    </Table.Td>
-                  </Table.Tr>
-                );
-              })}
-            </Table.Tbody>
-          </Table>
-        </TableScroll>
+            );
+          })}
+        </DataTable>
       ) : list.data ? (
         <Text size="sm">No dataset matches.</Text>
       ) : null}
@@ -718,60 +702,49 @@ function ApplicationTable({
   if (apps.length === 0) return <Text size="sm">None.</Text>;
   return (
     <>
-      <TableScroll label={label}>
-        <Table striped data-testid={testId}>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Applied</Table.Th>
-              <Table.Th>Applicant</Table.Th>
-              <Table.Th>For</Table.Th>
-              <Table.Th>Purpose</Table.Th>
-              <Table.Th>Access</Table.Th>
-              <Table.Th>Until</Table.Th>
-              <Table.Th>State</Table.Th>
-              {decide ? <Table.Th /> : null}
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {paged.items.map((a) => (
-              <Table.Tr key={a.applicationId}>
-                <Table.Td>{localTime(a.appliedAtMs)}</Table.Td>
-                <Table.Td>
-                  {a.applicant} ({a.applicantRole})
-                </Table.Td>
-                <Table.Td>{targetText(a.target)}</Table.Td>
-                <Table.Td>{a.purpose}</Table.Td>
-                <Table.Td>{a.actions.join(', ')}</Table.Td>
-                <Table.Td>{new Date(a.period.endMs).toLocaleDateString()}</Table.Td>
-                <Table.Td>
-                  <Badge color={statusColor(a.status)} variant="light">
-                    {a.status}
-                  </Badge>
-                  {a.decidedBy ? (
-                    <Text size="xs" c="dimmed">
-                      by {a.decidedBy}
-                    </Text>
-                  ) : null}
-                </Table.Td>
-                {decide ? (
-                  <Table.Td>
-                    {a.status === 'pending' ? (
-                      <Group gap={4} wrap="nowrap">
-                        <Button size="xs" color="green" onClick={() => decide(a, true)} aria-label={`Approve ${a.applicationId}`}>
-                          Approve
-                        </Button>
-                        <Button size="xs" color="red" variant="outline" onClick={() => decide(a, false)} aria-label={`Deny ${a.applicationId}`}>
-                          Deny
-                        </Button>
-                      </Group>
-                    ) : null}
-                  </Table.Td>
+      <DataTable
+        label={label}
+        striped
+        data-testid={testId}
+        headings={['Applied', 'Applicant', 'For', 'Purpose', 'Access', 'Until', 'State', ...(decide ? [''] : [])]}
+      >
+        {paged.items.map((a) => (
+          <Table.Tr key={a.applicationId}>
+            <Table.Td>{localTime(a.appliedAtMs)}</Table.Td>
+            <Table.Td>
+              {a.applicant} ({a.applicantRole})
+            </Table.Td>
+            <Table.Td>{targetText(a.target)}</Table.Td>
+            <Table.Td>{a.purpose}</Table.Td>
+            <Table.Td>{a.actions.join(', ')}</Table.Td>
+            <Table.Td>{new Date(a.period.endMs).toLocaleDateString()}</Table.Td>
+            <Table.Td>
+              <Badge color={statusColor(a.status)} variant="light">
+                {a.status}
+              </Badge>
+              {a.decidedBy ? (
+                <Text size="xs" c="dimmed">
+                  by {a.decidedBy}
+                </Text>
+              ) : null}
+            </Table.Td>
+            {decide ? (
+              <Table.Td>
+                {a.status === 'pending' ? (
+                  <Group gap={4} wrap="nowrap">
+                    <Button size="xs" color="green" onClick={() => decide(a, true)} aria-label={`Approve ${a.applicationId}`}>
+                      Approve
+                    </Button>
+                    <Button size="xs" color="red" variant="outline" onClick={() => decide(a, false)} aria-label={`Deny ${a.applicationId}`}>
+                      Deny
+                    </Button>
+                  </Group>
                 ) : null}
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </TableScroll>
+              </Table.Td>
+            ) : null}
+          </Table.Tr>
+        ))}
+      </DataTable>
       <PageControl paged={paged} label="applications" />
     </>
   );

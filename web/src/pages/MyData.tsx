@@ -29,7 +29,7 @@ import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
 import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
-import { TableScroll } from '../components/TableScroll.tsx';
+import { DataTable } from '../components/DataTable.tsx';
 
 const AUDIT_PAGES_MAX = 20;
 const ACTIONS = ['read', 'write', 'share', 'statistics'];
@@ -130,38 +130,24 @@ function MyRecords(): ReactNode {
       {list.error ? <ErrorAlert error={list.error} /> : null}
       {list.data && list.data.length === 0 ? <Text size="sm">No records yet.</Text> : null}
       {paged.total > 0 ? (
-        <TableScroll label="My records">
-          <Table striped data-testid="my-records">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Record</Table.Th>
-                <Table.Th>Category</Table.Th>
-                <Table.Th>Sensitivity</Table.Th>
-                <Table.Th>Held by</Table.Th>
-                <Table.Th>Updated</Table.Th>
-                <Table.Th />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {paged.items.map((r) => (
-                <Table.Tr key={r.recordId}>
-                  <Table.Td>{r.recordId}</Table.Td>
-                  <Table.Td>{r.category}</Table.Td>
-                  <Table.Td>
-                    <Badge variant="light">{r.sensitivity}</Badge>
-                  </Table.Td>
-                  <Table.Td>{r.custodian}</Table.Td>
-                  <Table.Td>{localTime(r.updatedAtMs)}</Table.Td>
-                  <Table.Td>
-                    <Button size="xs" loading={busy === r.recordId} onClick={() => void read(r.recordId)} aria-label={`Open ${r.recordId}`}>
-                      Open
-                    </Button>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </TableScroll>
+        <DataTable label="My records" striped data-testid="my-records" headings={['Record', 'Category', 'Sensitivity', 'Held by', 'Updated', '']}>
+          {paged.items.map((r) => (
+            <Table.Tr key={r.recordId}>
+              <Table.Td>{r.recordId}</Table.Td>
+              <Table.Td>{r.category}</Table.Td>
+              <Table.Td>
+                <Badge variant="light">{r.sensitivity}</Badge>
+              </Table.Td>
+              <Table.Td>{r.custodian}</Table.Td>
+              <Table.Td>{localTime(r.updatedAtMs)}</Table.Td>
+              <Table.Td>
+                <Button size="xs" loading={busy === r.recordId} onClick={() => void read(r.recordId)} aria-label={`Open ${r.recordId}`}>
+                  Open
+                </Button>
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </DataTable>
       ) : null}
       <PageControl paged={paged} label="records" />
       {error ? <ErrorAlert error={error} /> : null}
@@ -339,42 +325,28 @@ function MyConsents(): ReactNode {
       {list.error ? <ErrorAlert error={list.error} /> : null}
       {list.data && list.data.length === 0 ? <Text size="sm">You have no active consents.</Text> : null}
       {paged.total > 0 ? (
-        <TableScroll label="My consents">
-          <Table striped data-testid="consents">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Who</Table.Th>
-                <Table.Th>May</Table.Th>
-                <Table.Th>Purposes</Table.Th>
-                <Table.Th>Period</Table.Th>
-                <Table.Th>Scope</Table.Th>
-                <Table.Th />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {paged.items.map((c) => (
-                <Table.Tr key={c.consentId}>
-                  <Table.Td>{granteeText(c.grantee)}</Table.Td>
-                  <Table.Td>{c.actions.join(', ')}</Table.Td>
-                  <Table.Td>{c.purposes.join(', ')}</Table.Td>
-                  <Table.Td>
-                    {new Date(c.period.startMs).toLocaleDateString()} – {new Date(c.period.endMs).toLocaleDateString()}
-                    {c.period.endMs <= Date.now() ? ' (expired)' : ''}
-                  </Table.Td>
-                  <Table.Td>
-                    up to {c.scope.maxSensitivity}
-                    {c.scope.recordIds.length ? `; records ${c.scope.recordIds.join(', ')}` : '; all records'}
-                  </Table.Td>
-                  <Table.Td>
-                    <Button size="xs" color="red" variant="outline" onClick={() => setRevoking(c)} aria-label={`Revoke consent for ${granteeText(c.grantee)}`}>
-                      Revoke
-                    </Button>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </TableScroll>
+        <DataTable label="My consents" striped data-testid="consents" headings={['Who', 'May', 'Purposes', 'Period', 'Scope', '']}>
+          {paged.items.map((c) => (
+            <Table.Tr key={c.consentId}>
+              <Table.Td>{granteeText(c.grantee)}</Table.Td>
+              <Table.Td>{c.actions.join(', ')}</Table.Td>
+              <Table.Td>{c.purposes.join(', ')}</Table.Td>
+              <Table.Td>
+                {new Date(c.period.startMs).toLocaleDateString()} – {new Date(c.period.endMs).toLocaleDateString()}
+                {c.period.endMs <= Date.now() ? ' (expired)' : ''}
+              </Table.Td>
+              <Table.Td>
+                up to {c.scope.maxSensitivity}
+                {c.scope.recordIds.length ? `; records ${c.scope.recordIds.join(', ')}` : '; all records'}
+              </Table.Td>
+              <Table.Td>
+                <Button size="xs" color="red" variant="outline" onClick={() => setRevoking(c)} aria-label={`Revoke consent for ${granteeText(c.grantee)}`}>
+                  Revoke
+                </Button>
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </DataTable>
       ) : null}
       <PageControl paged={paged} label="consents" />
       <Modal opened={granting} onClose={grant.close} closeButtonProps={{ 'aria-label': 'Close' }} title="Grant a consent" size="lg">
@@ -437,46 +409,32 @@ function AccessLog(): ReactNode {
       </Text>
       {log.error ? <ErrorAlert error={log.error} /> : null}
       {paged.total > 0 ? (
-        <TableScroll label="Who accessed my data">
-          <Table striped data-testid="access-log">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>When</Table.Th>
-                <Table.Th>Who</Table.Th>
-                <Table.Th>What</Table.Th>
-                <Table.Th>Record</Table.Th>
-                <Table.Th>Purpose</Table.Th>
-                <Table.Th>Outcome</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {paged.items.map((e) => (
-                <Table.Tr key={`${e.auditId}`}>
-                  <Table.Td>{localTime(e.atMs)}</Table.Td>
-                  <Table.Td>
-                    {actorText(e.actor)} ({e.actor.role})
-                    {e.recordedBy ? (
-                      <Text size="xs" c="dimmed">
-                        served by {e.recordedBy.org}
-                      </Text>
-                    ) : null}
-                  </Table.Td>
-                  <Table.Td>{OP_TEXT[e.op] ?? e.op}</Table.Td>
-                  <Table.Td>{e.recordId ?? '—'}</Table.Td>
-                  <Table.Td>{e.purpose ?? '—'}</Table.Td>
-                  <Table.Td>
-                    <Group gap={4}>
-                      <Badge color={e.outcome === 'allow' ? 'green' : 'red'} variant="light">
-                        {e.outcome === 'allow' ? 'allowed' : 'denied'}
-                      </Badge>
-                      {e.flags.includes('break-the-glass') ? <Badge color="orange">break the glass</Badge> : null}
-                    </Group>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </TableScroll>
+        <DataTable label="Who accessed my data" striped data-testid="access-log" headings={['When', 'Who', 'What', 'Record', 'Purpose', 'Outcome']}>
+          {paged.items.map((e) => (
+            <Table.Tr key={`${e.auditId}`}>
+              <Table.Td>{localTime(e.atMs)}</Table.Td>
+              <Table.Td>
+                {actorText(e.actor)} ({e.actor.role})
+                {e.recordedBy ? (
+                  <Text size="xs" c="dimmed">
+                    served by {e.recordedBy.org}
+                  </Text>
+                ) : null}
+              </Table.Td>
+              <Table.Td>{OP_TEXT[e.op] ?? e.op}</Table.Td>
+              <Table.Td>{e.recordId ?? '—'}</Table.Td>
+              <Table.Td>{e.purpose ?? '—'}</Table.Td>
+              <Table.Td>
+                <Group gap={4}>
+                  <Badge color={e.outcome === 'allow' ? 'green' : 'red'} variant="light">
+                    {e.outcome === 'allow' ? 'allowed' : 'denied'}
+                  </Badge>
+                  {e.flags.includes('break-the-glass') ? <Badge color="orange">break the glass</Badge> : null}
+                </Group>
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </DataTable>
       ) : null}
       <PageControl paged={paged} label="entries" pageSize={15} />
     </Stack>

@@ -7,7 +7,7 @@ import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { NetworkResponseT } from '../../../src/protocol/schemas.ts';
 import { ChartView } from '../components/Chart.tsx';
 import { ErrorAlert } from '../app/errors.tsx';
-import { TableScroll } from '../components/TableScroll.tsx';
+import { DataTable } from '../components/DataTable.tsx';
 import { shortHex } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 
@@ -118,61 +118,48 @@ export function NetworkPage(): ReactNode {
           Nodes of different versions keep no connection with one another: upgrade every node.
         </Alert>
       ) : null}
-      <TableScroll label="Nodes table">
-        <Table striped highlightOnHover captionSide="top" data-testid="network-table">
-          <Table.Caption>Nodes</Table.Caption>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Hospital</Table.Th>
-              <Table.Th>Node</Table.Th>
-              <Table.Th>Reachable</Table.Th>
-              <Table.Th>Roles</Table.Th>
-              <Table.Th>Consensus role</Table.Th>
-              <Table.Th>Leader / primary</Table.Th>
-              <Table.Th>Height</Table.Th>
-              <Table.Th>Last block hash</Table.Th>
-              <Table.Th>Peers</Table.Th>
-              <Table.Th>Config</Table.Th>
+      <DataTable
+        label="Nodes table"
+        striped
+        highlightOnHover
+        captionSide="top"
+        data-testid="network-table"
+        caption="Nodes"
+        headings={['Hospital', 'Node', 'Reachable', 'Roles', 'Consensus role', 'Leader / primary', 'Height', 'Last block hash', 'Peers', 'Config']}
+      >
+        {nodes.map((n) => {
+          const c = consensusRole(n.status);
+          return (
+            <Table.Tr key={n.nodeId} data-node={n.nodeId}>
+              <Table.Td>{n.org}</Table.Td>
+              <Table.Td className="ml-mono">{n.nodeId}</Table.Td>
+              <Table.Td>
+                {n.reachable ? (
+                  <Badge color="green">{n.latencyMs === 0 ? 'this node' : `yes, ${n.latencyMs} ms`}</Badge>
+                ) : (
+                  <Tooltip label={n.error ?? 'no answer'}>
+                    <Badge color="red">unreachable</Badge>
+                  </Tooltip>
+                )}
+              </Table.Td>
+              <Table.Td>{n.roles.join(', ')}</Table.Td>
+              <Table.Td>
+                {c.role}
+                {n.status?.consensus ? ` (${String(n.status.consensus.engine)})` : ''}
+              </Table.Td>
+              <Table.Td className="ml-mono">{c.leader}</Table.Td>
+              <Table.Td>{n.status?.height ?? '—'}</Table.Td>
+              <Table.Td className="ml-hash" title={n.status?.lastBlockHashHex}>
+                {n.status ? shortHex(n.status.lastBlockHashHex, 16) : '—'}
+              </Table.Td>
+              <Table.Td>{n.status ? n.status.connectedPeers.length : '—'}</Table.Td>
+              <Table.Td>
+                {n.status ? `seq ${n.status.configSequence}${n.status.joining ? ', joining' : ''}${n.status.protocol ? ` · ${n.status.protocol}` : ''}` : '—'}
+              </Table.Td>
             </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {nodes.map((n) => {
-              const c = consensusRole(n.status);
-              return (
-                <Table.Tr key={n.nodeId} data-node={n.nodeId}>
-                  <Table.Td>{n.org}</Table.Td>
-                  <Table.Td className="ml-mono">{n.nodeId}</Table.Td>
-                  <Table.Td>
-                    {n.reachable ? (
-                      <Badge color="green">{n.latencyMs === 0 ? 'this node' : `yes, ${n.latencyMs} ms`}</Badge>
-                    ) : (
-                      <Tooltip label={n.error ?? 'no answer'}>
-                        <Badge color="red">unreachable</Badge>
-                      </Tooltip>
-                    )}
-                  </Table.Td>
-                  <Table.Td>{n.roles.join(', ')}</Table.Td>
-                  <Table.Td>
-                    {c.role}
-                    {n.status?.consensus ? ` (${String(n.status.consensus.engine)})` : ''}
-                  </Table.Td>
-                  <Table.Td className="ml-mono">{c.leader}</Table.Td>
-                  <Table.Td>{n.status?.height ?? '—'}</Table.Td>
-                  <Table.Td className="ml-hash" title={n.status?.lastBlockHashHex}>
-                    {n.status ? shortHex(n.status.lastBlockHashHex, 16) : '—'}
-                  </Table.Td>
-                  <Table.Td>{n.status ? n.status.connectedPeers.length : '—'}</Table.Td>
-                  <Table.Td>
-                    {n.status
-                      ? `seq ${n.status.configSequence}${n.status.joining ? ', joining' : ''}${n.status.protocol ? ` · ${n.status.protocol}` : ''}`
-                      : '—'}
-                  </Table.Td>
-                </Table.Tr>
-              );
-            })}
-          </Table.Tbody>
-        </Table>
-      </TableScroll>
+          );
+        })}
+      </DataTable>
       <Card withBorder>
         <Title order={3} size="h5">
           Committed transactions per second (last {WINDOW_SECONDS} s)

@@ -23,7 +23,7 @@ import { ErrorAlert } from '../app/errors.tsx';
 import { shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
-import { TableScroll } from '../components/TableScroll.tsx';
+import { DataTable } from '../components/DataTable.tsx';
 
 // 'laboratory' and 'device' (a sensor) are least-privilege roles (decision 1253).
 const REGISTRABLE_ROLES = ['doctor', 'nurse', 'patient', 'researcher', 'insurer', 'laboratory', 'device', 'supervisor', 'admin'] as const;
@@ -172,37 +172,29 @@ function Pending({ org, tick }: { org: string; tick: number }): ReactNode {
       {list.error ? <ErrorAlert error={list.error} /> : null}
       {list.data && list.data.length === 0 ? <Text size="sm">No request is waiting.</Text> : null}
       {paged.total > 0 ? (
-        <TableScroll label="Requests waiting for a certificate">
-          <Table striped data-testid="pending-enrolments">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Role</Table.Th>
-                <Table.Th>Requested</Table.Th>
-                <Table.Th>Secret expires</Table.Th>
-                <Table.Th>Issue this one only</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {paged.items.map((p) => (
-                <Table.Tr key={p.id} data-name={p.name}>
-                  <Table.Td>{p.name}</Table.Td>
-                  <Table.Td>
-                    {p.role}
-                    {p.replacesSerials.length > 0 ? ' (re-enrolment)' : ''}
-                  </Table.Td>
-                  <Table.Td>{new Date(p.requestedAt).toLocaleString()}</Table.Td>
-                  <Table.Td>{new Date(p.expiresAt).toLocaleString()}</Table.Td>
-                  <Table.Td>
-                    <Code>
-                      npx medledger user enrol --org {org} --id {p.id}
-                    </Code>
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </TableScroll>
+        <DataTable
+          label="Requests waiting for a certificate"
+          striped
+          data-testid="pending-enrolments"
+          headings={['Name', 'Role', 'Requested', 'Secret expires', 'Issue this one only']}
+        >
+          {paged.items.map((p) => (
+            <Table.Tr key={p.id} data-name={p.name}>
+              <Table.Td>{p.name}</Table.Td>
+              <Table.Td>
+                {p.role}
+                {p.replacesSerials.length > 0 ? ' (re-enrolment)' : ''}
+              </Table.Td>
+              <Table.Td>{new Date(p.requestedAt).toLocaleString()}</Table.Td>
+              <Table.Td>{new Date(p.expiresAt).toLocaleString()}</Table.Td>
+              <Table.Td>
+                <Code>
+                  npx medledger user enrol --org {org} --id {p.id}
+                </Code>
+              </Table.Td>
+            </Table.Tr>
+          ))}
+        </DataTable>
       ) : null}
       <PageControl paged={paged} label="requests" />
     </Card>
@@ -242,55 +234,46 @@ function Identities({ org, isAdmin, tick }: { org: string; isAdmin: boolean; tic
       {list.error ? <ErrorAlert error={list.error} /> : null}
       {list.data && list.data.identities.length === 0 ? <Text size="sm">Nobody has been registered on this node yet.</Text> : null}
       {paged.total > 0 ? (
-        <TableScroll label={`Identities of ${org}`}>
-          <Table striped data-testid="identities">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Name</Table.Th>
-                <Table.Th>Role</Table.Th>
-                <Table.Th>On the ledger as</Table.Th>
-                <Table.Th>Enrolment</Table.Th>
-                <Table.Th>Certificate</Table.Th>
-                {isAdmin ? <Table.Th /> : null}
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {paged.items.map((i) => (
-                <Table.Tr key={i.registrationId} data-name={i.name}>
-                  <Table.Td>{i.name}</Table.Td>
-                  <Table.Td>{i.role}</Table.Td>
-                  <Table.Td title={i.id}>{i.id === i.name ? i.id : shortHex(i.id, 16)}</Table.Td>
-                  <Table.Td>
-                    {i.status}
-                    <Text size="xs" c="dimmed">
-                      by {i.registeredBy}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>
-                    <Badge color={CERT_COLOR[i.certificate]} variant="light" data-testid="certificate-state">
-                      {i.certificate}
-                    </Badge>
-                    {i.serialHex ? (
-                      <Text size="xs" c="dimmed" title={i.serialHex}>
-                        serial {shortHex(i.serialHex, 12)}
-                        {i.notAfter ? `, until ${new Date(i.notAfter).toLocaleDateString()}` : ''}
-                      </Text>
-                    ) : null}
-                  </Table.Td>
-                  {isAdmin ? (
-                    <Table.Td>
-                      {i.certificate === 'valid' && i.serialHex ? (
-                        <Button size="xs" color="red" variant="light" onClick={() => setRevoking(i)} aria-label={`Revoke ${i.name}`}>
-                          Revoke…
-                        </Button>
-                      ) : null}
-                    </Table.Td>
+        <DataTable
+          label={`Identities of ${org}`}
+          striped
+          data-testid="identities"
+          headings={['Name', 'Role', 'On the ledger as', 'Enrolment', 'Certificate', ...(isAdmin ? [''] : [])]}
+        >
+          {paged.items.map((i) => (
+            <Table.Tr key={i.registrationId} data-name={i.name}>
+              <Table.Td>{i.name}</Table.Td>
+              <Table.Td>{i.role}</Table.Td>
+              <Table.Td title={i.id}>{i.id === i.name ? i.id : shortHex(i.id, 16)}</Table.Td>
+              <Table.Td>
+                {i.status}
+                <Text size="xs" c="dimmed">
+                  by {i.registeredBy}
+                </Text>
+              </Table.Td>
+              <Table.Td>
+                <Badge color={CERT_COLOR[i.certificate]} variant="light" data-testid="certificate-state">
+                  {i.certificate}
+                </Badge>
+                {i.serialHex ? (
+                  <Text size="xs" c="dimmed" title={i.serialHex}>
+                    serial {shortHex(i.serialHex, 12)}
+                    {i.notAfter ? `, until ${new Date(i.notAfter).toLocaleDateString()}` : ''}
+                  </Text>
+                ) : null}
+              </Table.Td>
+              {isAdmin ? (
+                <Table.Td>
+                  {i.certificate === 'valid' && i.serialHex ? (
+                    <Button size="xs" color="red" variant="light" onClick={() => setRevoking(i)} aria-label={`Revoke ${i.name}`}>
+                      Revoke…
+                    </Button>
                   ) : null}
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </TableScroll>
+                </Table.Td>
+              ) : null}
+            </Table.Tr>
+          ))}
+        </DataTable>
       ) : null}
       <PageControl paged={paged} label="identities" />
       <Text size="sm" mt="sm" data-testid="revoked-serials">

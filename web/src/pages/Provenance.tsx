@@ -10,7 +10,7 @@ import { localTime, shortHex } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
 import { downloadBytes } from '../components/RecordRead.tsx';
-import { TableScroll } from '../components/TableScroll.tsx';
+import { DataTable } from '../components/DataTable.tsx';
 
 const AUDIT_PAGES_MAX = 50;
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
@@ -221,62 +221,47 @@ export function ProvenancePage(): ReactNode {
               {note}
             </Text>
           ) : null}
-          <TableScroll label="Timeline">
-            <Table striped data-testid="timeline">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>When</Table.Th>
-                  <Table.Th>Event</Table.Th>
-                  <Table.Th>Who</Table.Th>
-                  <Table.Th>Subject</Table.Th>
-                  <Table.Th>Purpose</Table.Th>
-                  <Table.Th>Why</Table.Th>
-                  <Table.Th>Transaction</Table.Th>
+          <DataTable label="Timeline" striped data-testid="timeline" headings={['When', 'Event', 'Who', 'Subject', 'Purpose', 'Why', 'Transaction']}>
+            {paged.items.map((e) => {
+              const label = eventLabel(e);
+              return (
+                <Table.Tr key={e.auditId}>
+                  <Table.Td>{localTime(e.atMs)}</Table.Td>
+                  <Table.Td>
+                    <Badge color={label.color} variant="light">
+                      {label.text}
+                    </Badge>
+                  </Table.Td>
+                  <Table.Td>
+                    {who(e.actor)} ({e.actor.role})
+                    {e.recordedBy ? (
+                      <Text size="xs" c="dimmed">
+                        served and recorded by {e.recordedBy.org}
+                      </Text>
+                    ) : null}
+                  </Table.Td>
+                  <Table.Td>
+                    {e.recordId
+                      ? `record ${e.recordId}${e.version ? ` v${e.version}` : ''}`
+                      : e.datasetId
+                        ? `dataset ${e.datasetId}`
+                        : e.patient
+                          ? `patient ${shortHex(e.patient, 10)}`
+                          : '—'}
+                  </Table.Td>
+                  <Table.Td>{e.purpose ?? '—'}</Table.Td>
+                  <Table.Td>
+                    <Text size="xs">{e.reasons.join('; ') || '—'}</Text>
+                  </Table.Td>
+                  <Table.Td>
+                    <Text size="xs" ff="monospace" title={e.txId}>
+                      {shortHex(e.txId, 10)}
+                    </Text>
+                  </Table.Td>
                 </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {paged.items.map((e) => {
-                  const label = eventLabel(e);
-                  return (
-                    <Table.Tr key={e.auditId}>
-                      <Table.Td>{localTime(e.atMs)}</Table.Td>
-                      <Table.Td>
-                        <Badge color={label.color} variant="light">
-                          {label.text}
-                        </Badge>
-                      </Table.Td>
-                      <Table.Td>
-                        {who(e.actor)} ({e.actor.role})
-                        {e.recordedBy ? (
-                          <Text size="xs" c="dimmed">
-                            served and recorded by {e.recordedBy.org}
-                          </Text>
-                        ) : null}
-                      </Table.Td>
-                      <Table.Td>
-                        {e.recordId
-                          ? `record ${e.recordId}${e.version ? ` v${e.version}` : ''}`
-                          : e.datasetId
-                            ? `dataset ${e.datasetId}`
-                            : e.patient
-                              ? `patient ${shortHex(e.patient, 10)}`
-                              : '—'}
-                      </Table.Td>
-                      <Table.Td>{e.purpose ?? '—'}</Table.Td>
-                      <Table.Td>
-                        <Text size="xs">{e.reasons.join('; ') || '—'}</Text>
-                      </Table.Td>
-                      <Table.Td>
-                        <Text size="xs" ff="monospace" title={e.txId}>
-                          {shortHex(e.txId, 10)}
-                        </Text>
-                      </Table.Td>
-                    </Table.Tr>
-                  );
-                })}
-              </Table.Tbody>
-            </Table>
-          </TableScroll>
+              );
+            })}
+          </DataTable>
           <PageControl paged={paged} label="events" pageSize={15} />
         </Card>
       ) : null}

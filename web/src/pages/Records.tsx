@@ -13,7 +13,7 @@ import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
 import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 import { RecordForm, type RecordFormValue } from '../components/RecordForm.tsx';
-import { TableScroll } from '../components/TableScroll.tsx';
+import { DataTable } from '../components/DataTable.tsx';
 
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
 /** Pages of the contract's record listing fetched at most (50 each) before the list is shown. */
@@ -61,45 +61,33 @@ function PatientFinder(): ReactNode {
         {mine.error ? <ErrorAlert error={mine.error} /> : null}
         {mine.data && mine.data.length === 0 ? <Text size="sm">No care relation and no consent names you yet.</Text> : null}
         {paged.total > 0 ? (
-          <TableScroll label="Your patients">
-            <Table striped highlightOnHover data-testid="my-patients">
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>Patient</Table.Th>
-                  <Table.Th>Hospital</Table.Th>
-                  <Table.Th>Your basis</Table.Th>
-                  <Table.Th />
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {paged.items.map((p) => (
-                  <Table.Tr key={p.patient}>
-                    <Table.Td>
-                      <Text size="sm" ff="monospace" title={p.patient}>
-                        {shortHex(p.patient, 16)}
+          <DataTable label="Your patients" striped highlightOnHover data-testid="my-patients" headings={['Patient', 'Hospital', 'Your basis', '']}>
+            {paged.items.map((p) => (
+              <Table.Tr key={p.patient}>
+                <Table.Td>
+                  <Text size="sm" ff="monospace" title={p.patient}>
+                    {shortHex(p.patient, 16)}
+                  </Text>
+                </Table.Td>
+                <Table.Td>{p.patientOrg ?? '—'}</Table.Td>
+                <Table.Td>
+                  <Stack gap={2}>
+                    {p.care ? <Text size="sm">in your care since {localTime(p.care.startedAtMs)}</Text> : null}
+                    {p.consents.map((c) => (
+                      <Text size="sm" key={c.consentId}>
+                        consent: {c.actions.join(', ')} for {c.purposes.join(', ')}, up to {c.maxSensitivity}, until {localTime(c.endMs)}
                       </Text>
-                    </Table.Td>
-                    <Table.Td>{p.patientOrg ?? '—'}</Table.Td>
-                    <Table.Td>
-                      <Stack gap={2}>
-                        {p.care ? <Text size="sm">in your care since {localTime(p.care.startedAtMs)}</Text> : null}
-                        {p.consents.map((c) => (
-                          <Text size="sm" key={c.consentId}>
-                            consent: {c.actions.join(', ')} for {c.purposes.join(', ')}, up to {c.maxSensitivity}, until {localTime(c.endMs)}
-                          </Text>
-                        ))}
-                      </Stack>
-                    </Table.Td>
-                    <Table.Td>
-                      <Button size="xs" component={Link} href={`/patient/${p.patient}`} aria-label={`Records of patient ${shortHex(p.patient, 16)}`}>
-                        Records
-                      </Button>
-                    </Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </TableScroll>
+                    ))}
+                  </Stack>
+                </Table.Td>
+                <Table.Td>
+                  <Button size="xs" component={Link} href={`/patient/${p.patient}`} aria-label={`Records of patient ${shortHex(p.patient, 16)}`}>
+                    Records
+                  </Button>
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </DataTable>
         ) : null}
         <PageControl paged={paged} label="patients" />
       </Card>
@@ -180,36 +168,28 @@ function PatientRecords({ patient }: { patient: string }): ReactNode {
       {list.error ? <ErrorAlert error={list.error} /> : null}
       {list.data && list.data.length === 0 ? <Text size="sm">No record of this patient that you have a basis to read for {purpose}.</Text> : null}
       {paged.total > 0 ? (
-        <TableScroll label="Records">
-          <Table striped highlightOnHover data-testid="records">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Record</Table.Th>
-                <Table.Th>Category</Table.Th>
-                <Table.Th>Sensitivity</Table.Th>
-                <Table.Th>Version</Table.Th>
-                <Table.Th>Custodian</Table.Th>
-                <Table.Th>Updated</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {paged.items.map((r) => (
-                <Table.Tr key={r.recordId}>
-                  <Table.Td>
-                    <Link href={`/record/${r.recordId}`}>{r.recordId}</Link>
-                  </Table.Td>
-                  <Table.Td>{r.category}</Table.Td>
-                  <Table.Td>
-                    <Badge variant="light">{r.sensitivity}</Badge>
-                  </Table.Td>
-                  <Table.Td>{r.version}</Table.Td>
-                  <Table.Td>{r.custodian}</Table.Td>
-                  <Table.Td>{localTime(r.updatedAtMs)}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </TableScroll>
+        <DataTable
+          label="Records"
+          striped
+          highlightOnHover
+          data-testid="records"
+          headings={['Record', 'Category', 'Sensitivity', 'Version', 'Custodian', 'Updated']}
+        >
+          {paged.items.map((r) => (
+            <Table.Tr key={r.recordId}>
+              <Table.Td>
+                <Link href={`/record/${r.recordId}`}>{r.recordId}</Link>
+              </Table.Td>
+              <Table.Td>{r.category}</Table.Td>
+              <Table.Td>
+                <Badge variant="light">{r.sensitivity}</Badge>
+              </Table.Td>
+              <Table.Td>{r.version}</Table.Td>
+              <Table.Td>{r.custodian}</Table.Td>
+              <Table.Td>{localTime(r.updatedAtMs)}</Table.Td>
+            </Table.Tr>
+          ))}
+        </DataTable>
       ) : null}
       <PageControl paged={paged} label="records" />
       <Modal opened={creating} onClose={close} closeButtonProps={{ 'aria-label': 'Close' }} title="New record" size="lg">

@@ -1,0 +1,35 @@
+// The console's lists: a table with one heading row, in a region keyboard users can scroll
+// (TableScroll, as WCAG asks of scrollable areas). The caller renders the rows (each its own
+// <Table.Tr>), so a list keeps its own cells, keys and test ids; the other props (striped,
+// highlightOnHover, data-testid …) go to Mantine's Table.
+import { Table, type TableProps } from '@mantine/core';
+import type { ReactNode } from 'react';
+import { TableScroll } from './TableScroll.tsx';
+
+export interface DataTableProps extends Omit<TableProps, 'children' | 'caption'> {
+  /** Names the scrollable region for assistive technology. */
+  readonly label: string;
+  /** The column headings, in order ('' for a column of buttons). */
+  readonly headings: readonly string[];
+  /** A visible caption above the table. */
+  readonly caption?: string;
+  readonly children: ReactNode;
+}
+
+export function DataTable({ label, headings, caption, children, ...tableProps }: DataTableProps): ReactNode {
+  return (
+    <TableScroll label={label}>
+      <Table {...(caption === undefined ? {} : { captionSide: 'top' as const })} {...tableProps}>
+        {caption === undefined ? null : <Table.Caption>{caption}</Table.Caption>}
+        <Table.Thead>
+          <Table.Tr>
+            {headings.map((h, i) => (
+              <Table.Th key={i}>{h}</Table.Th>
+            ))}
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>{children}</Table.Tbody>
+      </Table>
+    </TableScroll>
+  );
+}
