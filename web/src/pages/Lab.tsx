@@ -1,9 +1,10 @@
 // Consensus lab (researchers, admins, supervisors): run a campaign of the deterministic simulator
 // on this node — engine, nodes, faults, seeds — follow its progress, and read the result (safety
-// and liveness verdicts, messages by type, throughput, latency); beside it, the papers' message
+// and liveness verdicts, messages by type, throughput, latency); compare engines on the same
+// campaign, one after another, side by side (the console's `lab compare`); beside it, the papers' message
 // complexity (Table 2 of paper 002: PBFT against the two-layer grouped PBFT) and the attacker's
 // success probability (Eq. 6), computed in the browser from the lab's own formulas (src/lab/).
-import { Alert, Badge, Button, Card, Group, NumberInput, Progress, Select, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Checkbox, Group, NumberInput, Progress, Select, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import type { ChartConfiguration } from 'chart.js';
 import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { attackSuccessProbability, pbftFormula, twoLayerFormula } from '../../../src/lab/formulas.ts';
@@ -11,7 +12,7 @@ import type { LabJobT } from '../../../src/protocol/schemas.ts';
 import { ErrorAlert } from '../app/errors.tsx';
 import { useSession } from '../app/session.tsx';
 import { ChartView } from '../components/Chart.tsx';
-import { TableScroll } from '../components/TableScroll.tsx';
+import { DataTable } from '../components/DataTable.tsx';
 
 // The node checks the name against its engine registry (a 400 names the known ones).
 const ENGINES = [
@@ -216,6 +217,183 @@ function RunForm(): ReactNode {
   );
 }
 
+/** How long the comparison follows one engine's campaign before giving up on it (the node stops a campaign itself well before). */
+const COMPARE_FOLLOW_MS_MAX = 10 * 60_000;
+
+interface CompareRow {
+  readonly engine: string;
+  readonly job: LabJobT | null;
+  readonly error: unknown;
+}
+
+/** Messages of every type per decided block (null when nothing was decided). */
+function messagesPerBlock(s: Summary): number | null {
+  const total = Object.values(s.messagesByType).reduce((sum, m) => sum + m.count, 0);
+  return s.decidedBlocks > 0 ? total / s.decidedBlocks : null;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The same campaign (nodes, faults, seeds, simulated time) on several engines, one after another
+ * on this node (it runs one campaign at a time), side by side: the verdict, decided blocks,
+ * throughput, latency and messages per decided block — the console's `medledger lab compare`.
+ */
+function CompareEngines(): ReactNode {
+  const { client } = useSession();
+  const [engines, setEngines] = useState<string[]>(['raft', 'pbft']);
+  const [nodes, setNodes] = useState<number | string>(4);
+  const [faults, setFaults] = useState<string | null>('crash');
+  const [seeds, setSeeds] = useState<number | string>(1);
+  const [seconds, setSeconds] = useState<number | string>(5);
+  const [rows, setRows] = useState<readonly CompareRow[]>([]);
+  const [running, setRunning] = useState(false);
+  const mounted = useRef(true);
+  useEffect(
+    () => () => {
+      mounted.current = false;
+    },
+    [],
+  );
+
+  const compare = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    if (engines.length === 0) return;
+    setRunning(true);
+    let current: CompareRow[] = engines.map((engine) => ({ engine, job: null, error: null }));
+    setRows(current);
+    const update = (i: number, row: CompareRow): void => {
+      current = current.map((r, j) => (j === i ? row : r));
+      if (mounted.current) setRows(current);
+    };
+    for (let i = 0; i < engines.length && mounted.current; i++) {
+      const engine = engines[i]!;
+      try {
+        let job = await client.labStart({
+          engine,
+          nodes: Number(nodes),
+          faults: (faults ?? 'none') as LabJobT['request']['faults'],
+          seeds: Number(seeds),
+          seedStart: 1,
+          durationMs: Math.round(Number(seconds) * 1000),
+        });
+        update(i, { engine, job, error: null });
+        const giveUpAtMs = Date.now() + COMPARE_FOLLOW_MS_MAX;
+        while (job.state === 'running' && mounted.current) {
+          if (Date.now() > giveUpAtMs) throw new Error(`no result after ${COMPARE_FOLLOW_MS_MAX / 60_000} minutes`);
+          await sleep(POLL_MS);
+          job = await client.labJob(job.jobId);
+          update(i, { engine, job, error: null });
+        }
+      } catch (err) {
+        update(i, { engine, job: current[i]?.job ?? null, error: err });
+      }
+    }
+    if (mounted.current) setRunning(false);
+  };
+
+  const finished = useMemo(() => rows.filter((r) => r.job?.state === 'done' && r.job.summary), [rows]);
+  const chart = useMemo((): ChartConfiguration => {
+    const perBlock = finished.map((r) => messagesPerBlock(r.job!.summary as unknown as Summary) ?? 0);
+    return {
+      type: 'bar',
+      data: { labels: finished.map((r) => r.engine), datasets: [{ label: 'messages per decided block', data: perBlock, backgroundColor: COLORS[1] }] },
+      options: { plugins: { legend: { display: false } }, scales: { y: { title: { display: true, text: 'messages per decided block' } } } },
+    };
+  }, [finished]);
+
+  return (
+    <Card withBorder>
+      <Title order={3} size="h4" mb="xs">
+        Compare engines
+      </Title>
+      <form onSubmit={(e) => void compare(e)} aria-label="Compare engines">
+        <Stack gap="sm">
+          <Checkbox.Group label="Engines" value={engines} onChange={setEngines}>
+            <Group mt={4}>
+              {ENGINES.map((x) => (
+                <Checkbox key={x.value} value={x.value} label={x.label} />
+              ))}
+            </Group>
+          </Checkbox.Group>
+          <SimpleGrid cols={{ base: 2, sm: 4 }}>
+            <NumberInput label="Nodes (each engine)" min={3} max={16} value={nodes} onChange={setNodes} />
+            <Select label="Faults (each engine)" data={FAULTS} value={faults} onChange={setFaults} allowDeselect={false} />
+            <NumberInput label="Runs per engine" description="one per seed, the same seeds for each" min={1} max={10} value={seeds} onChange={setSeeds} />
+            <NumberInput label="Simulated seconds (each run)" min={1} max={30} value={seconds} onChange={setSeconds} />
+          </SimpleGrid>
+          <Group>
+            <Button type="submit" loading={running} disabled={engines.length === 0}>
+              Compare
+            </Button>
+            <Text size="xs" c="dimmed">
+              The same seeds on each engine, one campaign after another. An engine outside its fault model (Byzantine faults for Raft) says so.
+            </Text>
+          </Group>
+        </Stack>
+      </form>
+      {rows.length > 0 ? (
+        <DataTable
+          label="Engines compared"
+          striped
+          mt="sm"
+          data-testid="compare-table"
+          headings={['Engine', 'Campaign', 'Verdict', 'Decided blocks', 'Throughput (simulated)', 'Latency p50 / p99', 'Messages per decided block']}
+        >
+          {rows.map((r) => {
+            const s = r.job?.state === 'done' ? (r.job.summary as unknown as Summary | null) : null;
+            const perBlock = s ? messagesPerBlock(s) : null;
+            return (
+              <Table.Tr key={r.engine} data-engine={r.engine} data-job-id={r.job?.jobId ?? ''}>
+                <Table.Td>{r.engine}</Table.Td>
+                <Table.Td data-testid="compare-state">
+                  {r.error ? (
+                    <Text size="sm" c="red">
+                      {r.error instanceof Error ? r.error.message : String(r.error)}
+                    </Text>
+                  ) : r.job === null ? (
+                    'waiting'
+                  ) : r.job.state === 'running' ? (
+                    `running: ${r.job.done} of ${r.job.total} seeds`
+                  ) : r.job.state === 'failed' ? (
+                    <Text size="sm" c="red">
+                      failed: {r.job.error}
+                    </Text>
+                  ) : (
+                    `done: ${r.job.total} seed${r.job.total === 1 ? '' : 's'}`
+                  )}
+                </Table.Td>
+                <Table.Td>
+                  {s ? (
+                    <Text size="sm" fw={600} {...(s.violations.count === 0 ? {} : { c: 'red.9' })} data-testid="compare-verdict">
+                      {s.violations.count === 0 ? 'no violation' : `${s.violations.count} violations`}
+                    </Text>
+                  ) : (
+                    '—'
+                  )}
+                </Table.Td>
+                <Table.Td data-testid="compare-blocks">{s ? s.decidedBlocks : '—'}</Table.Td>
+                <Table.Td>{s ? `${s.throughputPerSecond} /s` : '—'}</Table.Td>
+                <Table.Td>{s ? `${s.latencyMs.p50} / ${s.latencyMs.p99} ms` : '—'}</Table.Td>
+                <Table.Td data-testid="compare-messages-per-block">{perBlock === null ? '—' : perBlock.toFixed(1)}</Table.Td>
+              </Table.Tr>
+            );
+          })}
+        </DataTable>
+      ) : null}
+      {finished.length > 0 ? (
+        <ChartView
+          config={chart}
+          label="Messages per decided block by engine"
+          summary={finished.map((r) => `${r.engine}: ${(messagesPerBlock(r.job!.summary as unknown as Summary) ?? 0).toFixed(1)}`).join('; ')}
+        />
+      ) : null}
+    </Card>
+  );
+}
+
 function PaperCharts(): ReactNode {
   const complexity = useMemo((): ChartConfiguration => {
     const ks = [4, 8];
@@ -273,26 +451,15 @@ function PaperCharts(): ReactNode {
           summary={rows.map((n) => `n=${n}: PBFT ${pbftFormula(n).total}, two-layer k=8 ${twoLayerFormula(n, 8).total}`).join('; ')}
           height={240}
         />
-        <TableScroll label="Message complexity at 16, 64 and 128 nodes">
-          <Table data-testid="complexity-table">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>n</Table.Th>
-                <Table.Th>PBFT</Table.Th>
-                <Table.Th>two-layer, k = 8</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {rows.map((n) => (
-                <Table.Tr key={n}>
-                  <Table.Td>{n}</Table.Td>
-                  <Table.Td>{pbftFormula(n).total}</Table.Td>
-                  <Table.Td>{twoLayerFormula(n, 8).total}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </TableScroll>
+        <DataTable label="Message complexity at 16, 64 and 128 nodes" data-testid="complexity-table" headings={['n', 'PBFT', 'two-layer, k = 8']}>
+          {rows.map((n) => (
+            <Table.Tr key={n}>
+              <Table.Td>{n}</Table.Td>
+              <Table.Td>{pbftFormula(n).total}</Table.Td>
+              <Table.Td>{twoLayerFormula(n, 8).total}</Table.Td>
+            </Table.Tr>
+          ))}
+        </DataTable>
         <Text size="xs" c="dimmed">
           The paper's closed forms; `medledger lab complexity` counts the same messages from the running engines (docs/results/complexity.md).
         </Text>
@@ -320,6 +487,7 @@ export function LabPage(): ReactNode {
     <Stack>
       <Title order={2}>Consensus lab</Title>
       <RunForm />
+      <CompareEngines />
       <PaperCharts />
     </Stack>
   );

@@ -36,6 +36,48 @@ export function labTests(tb: () => ConsoleTestbed): void {
       await tb().screenshot(page, 'consensus-lab');
     });
 
+    it('compares engines on the same campaign, one after another; each row is the job the node ran', async () => {
+      const page = await tb().signIn('Hospital2', 'researcher1');
+      await page.getByRole('link', { name: 'Consensus lab' }).click();
+      const form = page.getByRole('form', { name: 'Compare engines' });
+      await form.getByLabel('Simulated seconds (each run)').fill('3');
+      await form.getByRole('button', { name: 'Compare' }).click();
+      const table = page.getByTestId('compare-table');
+      await waitOrExplain(page, table, 60_000);
+      const rows = table.locator('tbody tr');
+      // Raft and PBFT are checked by default; both campaigns run to the end.
+      await waitOrExplain(page, rows.nth(1).getByTestId('compare-verdict'), 180_000);
+      assert.equal(await rows.count(), 2);
+      const client = tb().sdk('Hospital2', 'researcher1').client;
+      for (const [i, engine] of ['raft', 'pbft'].entries()) {
+        const row = rows.nth(i);
+        assert.equal(await row.getAttribute('data-engine'), engine);
+        assert.equal(await row.getByTestId('compare-verdict').textContent(), 'no violation');
+        const job = await client.labJob((await row.getAttribute('data-job-id'))!);
+        assert.deepEqual(
+          { engine: job.request.engine, state: job.state, nodes: job.request.nodes, faults: job.request.faults, seeds: job.request.seeds },
+          { engine, state: 'done', nodes: 4, faults: 'crash', seeds: 1 },
+        );
+        const summary = job.summary as unknown as { decidedBlocks: number; messagesByType: Record<string, { count: number }> };
+        assert.equal(await row.getByTestId('compare-blocks').textContent(), String(summary.decidedBlocks));
+        const messages = Object.values(summary.messagesByType).reduce((n, m) => n + m.count, 0);
+        assert.equal(await row.getByTestId('compare-messages-per-block').textContent(), (messages / summary.decidedBlocks).toFixed(1));
+      }
+      await page.getByRole('img', { name: /Messages per decided block by engine/ }).waitFor();
+      await tb().checkA11y(page, 'consensus lab: compare');
+      await table.scrollIntoViewIfNeeded();
+      await tb().screenshot(page, 'consensus-lab-compare');
+
+      // Outside an engine's fault model the row says so instead of a result: Raft and Byzantine nodes.
+      await form.getByRole('checkbox', { name: 'PBFT', exact: true }).uncheck();
+      await form.getByRole('textbox', { name: 'Faults (each engine)' }).click();
+      await page.getByRole('option', { name: 'Byzantine nodes' }).click();
+      await form.getByRole('button', { name: 'Compare' }).click();
+      await waitOrExplain(page, rows.first().getByText(/crash-fault tolerant/), 60_000);
+      assert.equal(await rows.count(), 1);
+      assert.equal(await rows.first().getByTestId('compare-verdict').count(), 0);
+    });
+
     it('is not for a doctor: the node refuses the lab', async () => {
       await assert.rejects(
         tb().sdk('Hospital2', 'doctor1').client.labStart({ engine: 'raft', nodes: 3, faults: 'none', seeds: 1 }),
