@@ -204,6 +204,7 @@ describe('REST gateway (3-node raft consortium)', () => {
     const health = await raw('GET', '/v1/health');
     assert.equal(health.status, 200);
     assert.equal(health.body.org, 'Hospital1');
+    assert.equal(health.body.genesisHashHex, (await client().status()).genesisHashHex, 'the consortium a proposal names (decision 1389)');
     const doc = await client().openapi();
     assert.equal(doc.openapi, '3.1.0');
     const paths = doc.paths as Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>>;
@@ -543,6 +544,13 @@ describe('REST gateway (3-node raft consortium)', () => {
         // The client signed its proposals, then the two transactions it accepted, each as one batch,
         // and the node's peer its endorsements (decision 1384): one root signature each.
         const parsed = ok.map((p) => parseTx(p.envelope));
+        // Each proposal names the consortium, the node's genesis block (decision 1389).
+        const genesisHashHex = (await c.status()).genesisHashHex;
+        assert.match(genesisHashHex ?? '', /^[0-9a-f]{64}$/);
+        assert.deepEqual(
+          parsed.map((t) => t.proposal.consortium),
+          [genesisHashHex, genesisHashHex],
+        );
         assert.ok(parsed.every((t) => isBatchSignature(t.envelope.signature)));
         assert.deepEqual(parsed[0]!.envelope.signature.subarray(2, 66), parsed[1]!.envelope.signature.subarray(2, 66));
         assert.ok(parsed.every((t) => t.payload.endorsements.every((e) => isBatchSignature(e.signature))));

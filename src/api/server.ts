@@ -125,7 +125,7 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
 
   for (const register of opts.routes ?? []) register(app, who);
   app.get('/openapi.json', async () => openApiDocument());
-  app.get('/v1/health', async () => ({ ok: true as const, nodeId: services.nodeId, org: services.org }));
+  app.get('/v1/health', async () => ({ ok: true as const, nodeId: services.nodeId, org: services.org, genesisHashHex: services.genesisHashHex }));
   app.get('/v1/ready', async (_req, reply) => {
     const r = services.readiness();
     return reply.code(r.ready ? 200 : 503).send({ ready: r.ready, reasons: r.reasons, nodeId: services.nodeId });

@@ -31,6 +31,8 @@ export const VALIDATION_CODES = [
    * certificate (gpbft's orderer-set step, decision 1280): kept in the chain, changes no state.
    */
   'CONSENSUS_CONTROL',
+  /** The proposal names another consortium (its genesis block hash, decision 1389): a replay. */
+  'WRONG_CONSORTIUM',
   'INVALID_OTHER_REASON',
 ] as const;
 

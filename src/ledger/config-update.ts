@@ -295,6 +295,8 @@ export function startConfigDraft(input: {
   readonly creatorCertPem: string;
   readonly nonce: Bytes;
   readonly timestampMs: number;
+  /** The consortium's genesis block hash (hex) the update is for (decision 1389). */
+  readonly consortium?: string;
 }): { draft: ConfigDraft; txId: string; record: ConfigRecord } {
   const proposal = buildProposal({
     contract: CONFIG_NAMESPACE,
@@ -303,6 +305,7 @@ export function startConfigDraft(input: {
     creator: input.creatorCertPem,
     nonce: input.nonce,
     timestampMs: input.timestampMs,
+    ...(input.consortium === undefined ? {} : { consortium: input.consortium }),
   });
   const proposalBytes = encode(proposal);
   const { response, record } = configUpdateResponse(proposalBytes, input.state, input.next);
@@ -390,6 +393,7 @@ export function buildConfigUpdateTx(input: {
   readonly signers: readonly ConfigSigner[];
   readonly nonce: Bytes;
   readonly timestampMs: number;
+  readonly consortium?: string;
 }): { envelope: Bytes; txId: string; record: ConfigRecord } {
   const started = startConfigDraft({
     state: input.state,
@@ -397,6 +401,7 @@ export function buildConfigUpdateTx(input: {
     creatorCertPem: input.creator.certPem,
     nonce: input.nonce,
     timestampMs: input.timestampMs,
+    ...(input.consortium === undefined ? {} : { consortium: input.consortium }),
   });
   const draft = input.signers.reduce((d, s) => signConfigDraft(d, s), started.draft);
   return { envelope: finishConfigDraft(draft, input.creator.signer), txId: started.txId, record: started.record };

@@ -16,7 +16,7 @@
 // never ahead of the store: that too is reported as corruption, never papered over.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { bytesEqual, type Bytes } from '../codec/index.ts';
+import { bytesEqual, toHex, type Bytes } from '../codec/index.ts';
 import {
   decodeStoredBlock,
   encodeStoredBlock,
@@ -152,6 +152,8 @@ export function checkBlockAgainst(
 export class Ledger {
   /** The genesis configuration (block 0). The config in force is `configState`. */
   readonly genesisConfig: ConsortiumConfig;
+  /** The consortium's identity: its genesis block hash, hex (what a proposal names, decision 1389). */
+  readonly consortium: string;
   readonly recovery: RecoveryReport;
   private ctx: ValidationContext;
   private readonly verifyFn: VerifyFn | undefined;
@@ -207,10 +209,12 @@ export class Ledger {
         }
       }
       this.recovery = { truncatedBlock: this.store.repaired?.blockNumber ?? null, reapplied };
-      this.genesisConfig = configOfGenesis(this.readStored(0).block);
+      const block0 = this.readStored(0).block;
+      this.genesisConfig = configOfGenesis(block0);
+      this.consortium = toHex(blockHash(block0.header));
       this.verifyFn = options.verify;
       const configState = configStateOf(this.state, this.genesisConfig);
-      this.ctx = validationContextFromConfig(configState.record.config, options.verify, configState);
+      this.ctx = validationContextFromConfig(configState.record.config, options.verify, configState, this.consortium);
       this.lastHeader = this.readStored(this.store.count - 1).block.header;
     } catch (err) {
       this.state.close();
@@ -303,7 +307,7 @@ export class Ledger {
     const configChanged = writes.some((w) => w.ns === CONFIG_NAMESPACE);
     if (configChanged) {
       const configState = configStateOf(this.state, this.genesisConfig);
-      this.ctx = validationContextFromConfig(configState.record.config, this.verifyFn, configState);
+      this.ctx = validationContextFromConfig(configState.record.config, this.verifyFn, configState, this.consortium);
     }
     const event: BlockCommitEvent = {
       number: block.header.number,

@@ -34,6 +34,12 @@ export interface TxProposal {
   readonly nonce: Bytes;
   /** The client's clock when it built the proposal; bounds the block timestamp (see block.ts). */
   readonly timestampMs: number;
+  /**
+   * The consortium it is meant for: the hash of its genesis block, hex (decision 1389). Signed
+   * with the rest, so the transaction cannot be committed in another consortium that trusts the
+   * same creator and endorsers. Absent in proposals of older clients (accepted, not bound).
+   */
+  readonly consortium?: string;
 }
 
 export interface SignedProposal {
@@ -139,6 +145,10 @@ const proposalSchema = z
     creator: pem,
     nonce: bytes.refine((b) => b.byteLength >= 16 && b.byteLength <= 64, 'nonce must be 16..64 bytes'),
     timestampMs: nonNegInt,
+    consortium: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'consortium must be the genesis block hash, 64 lowercase hex digits')
+      .optional(),
   })
   .strict();
 
@@ -232,6 +242,8 @@ export interface ProposalInput {
   readonly creator: string;
   readonly nonce: Bytes;
   readonly timestampMs: number;
+  /** The genesis block hash (hex) of the consortium it is for (decision 1389). */
+  readonly consortium?: string;
 }
 
 export function buildProposal(input: ProposalInput): TxProposal {

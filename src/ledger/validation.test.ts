@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { encode, sha256, toHex, utf8 } from '../codec/index.ts';
 import type { Peer } from '../node/peer.ts';
 import { BlockRejectedError } from './ledger.ts';
+import { verifyLedger } from './verify.ts';
 import { issueCertificate } from '../identity/index.ts';
 import { parsePrivateKey, sign } from '../crypto/index.ts';
 import { TestKit, tempDir } from '../testing/ledger-network.ts';
-import type { Block } from './block.ts';
+import { blockHash, type Block } from './block.ts';
 import { encodeEnvelope, encodeResponse, proposalHash } from './tx.ts';
 import { isBatchSignature, signBatch } from '../crypto/batch-signature.ts';
 import { encodeControl } from '../consensus/gpbft/config.ts';
@@ -203,6 +204,39 @@ describe('validation', () => {
     // A fresh tally over the same range is valid.
     assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [kit.tx(u, e, 'tally', ['p0', 'p9']).envelope])), ['VALID']);
     closeAll(ps);
+  });
+
+  it('marks a transaction of another consortium WRONG_CONSORTIUM (decision 1389); its own, or one naming none, commits', async () => {
+    const ps = peers();
+    const u = kit.user('Hospital1');
+    const own = toHex(blockHash(ps[0]!.ledger.getBlock(0).block.header));
+    assert.equal(ps[0]!.ledger.consortium, own);
+    const other = 'ab'.repeat(32);
+    // Endorsers refuse another consortium's proposal at once.
+    const { signed: foreignSigned } = kit.proposal(u, 'create', ['c0', 'x', '1'], { consortium: other });
+    const refused = ps[0]!.endorse(foreignSigned);
+    assert.equal(refused.status, 400);
+    assert.match(refused.message ?? '', /for the consortium of genesis block abababab.*not this one/);
+    // Endorsed anyway (by keys that also serve the other consortium), validation refuses it on every peer.
+    const craft = (key: string, consortium?: string): Uint8Array => {
+      const { signed } = kit.proposal(u, 'create', [key, 'x', '1'], consortium === undefined ? {} : { consortium });
+      const response = encodeResponse({
+        proposalHash: proposalHash(signed.proposal),
+        rwset: { namespaces: [{ namespace: 'assets', reads: [], rangeReads: [], writes: [{ key, isDelete: false, value: utf8('v') }] }] },
+        result: { status: 200, message: '', payload: new Uint8Array(0) },
+        event: null,
+      });
+      return kit.envelope(u, signed, response, [kit.endorseRaw('Hospital1', response), kit.endorseRaw('Hospital2', response)]);
+    };
+    assert.deepEqual(commitAll(ps, kit.block(head(ps[0]!), [craft('c1', other), craft('c2', own), craft('c3')])), ['WRONG_CONSORTIUM', 'VALID', 'VALID']);
+    assert.equal(ps[0]!.ledger.reader.get('assets', 'c1'), undefined);
+    assert.equal(ps[0]!.endorse(kit.proposal(u, 'create', ['c4', 'x', '1'], { consortium: own }).signed).status, 200);
+    const dir = ps[0]!.ledger.dir;
+    closeAll(ps);
+    // Replayed from its files, the chain re-validates to the same codes.
+    const report = await verifyLedger(dir);
+    assert.ok(report.ok, report.problem?.reason);
+    assert.equal(report.codes.WRONG_CONSORTIUM, 1);
   });
 
   it('rejects hand-crafted responses: unknown contract, foreign namespace, response for another proposal', () => {

@@ -66,15 +66,31 @@ export interface ValidationContext {
   readonly configState: ConfigState;
   /** Who must sign a config update: admins of a majority of the organisations. */
   readonly configPolicy: Policy;
+  /**
+   * This consortium's genesis block hash (hex): a proposal naming another one is WRONG_CONSORTIUM
+   * (decision 1389). Every context that commits or verifies blocks has it (ledger.ts, verify.ts).
+   */
+  readonly consortium?: string;
 }
 
 /** `state` defaults to genesis: sequence 0, no state entry yet. */
-export function validationContextFromConfig(config: ConsortiumConfig, verify: VerifyFn = directVerify, state?: ConfigState): ValidationContext {
+export function validationContextFromConfig(
+  config: ConsortiumConfig,
+  verify: VerifyFn = directVerify,
+  state?: ConfigState,
+  consortium?: string,
+): ValidationContext {
   const msp = new Msp(mspConfigOf(config));
   const policies = new Map<string, Policy>();
   for (const c of config.contracts) policies.set(c.name, parsePolicy(c.endorsementPolicy));
   const configState = state ?? { record: { sequence: 0, config }, version: null };
-  return { msp, policies, verify, configState, configPolicy: configUpdatePolicy(config) };
+  return { msp, policies, verify, configState, configPolicy: configUpdatePolicy(config), ...(consortium === undefined ? {} : { consortium }) };
+}
+
+/** Why a proposal is not for this consortium (decision 1389), or null. An absent name is an older client's: accepted. */
+export function wrongConsortium(proposal: { readonly consortium?: string }, consortium: string | undefined): string | null {
+  if (proposal.consortium === undefined || consortium === undefined || proposal.consortium === consortium) return null;
+  return `the proposal is for the consortium of genesis block ${proposal.consortium.slice(0, 16)}…, not this one (${consortium.slice(0, 16)}…): a transaction of another consortium`;
 }
 
 export interface TxOutcome {
@@ -284,6 +300,8 @@ export function validateTransactions(
       if (computeTxId(tx.proposal.nonce, tx.proposal.creator) !== tx.proposal.txId) {
         throw new Failure('BAD_PROPOSAL_TXID', 'txId is not sha256(nonce ‖ creator)');
       }
+      const foreign = wrongConsortium(tx.proposal, ctx.consortium);
+      if (foreign !== null) throw new Failure('WRONG_CONSORTIUM', foreign);
       let creator;
       try {
         creator = ctx.msp.validate(tx.proposal.creator, timestampMs);

@@ -155,7 +155,7 @@ export async function verifyLedger(dir: string): Promise<VerifyReport> {
         if (number === 0) {
           try {
             config = configOfGenesis(block);
-            ctx = validationContextFromConfig(config);
+            ctx = validationContextFromConfig(config, undefined, undefined, toHex(blockHash(block.header)));
           } catch (err) {
             problem = { block: 0, reason: `not a valid genesis block: ${(err as Error).message}` };
             break;
@@ -219,7 +219,7 @@ export async function verifyLedger(dir: string): Promise<VerifyReport> {
         if (number > 0 && update.writes.some((w) => w.ns === CONFIG_NAMESPACE)) {
           // A committed config update is in force from the next block on (config-update.ts).
           const configState = configStateOf(fresh, config!);
-          ctx = validationContextFromConfig(configState.record.config, undefined, configState);
+          ctx = validationContextFromConfig(configState.record.config, undefined, configState, ctx!.consortium);
           checkCertificate = await certificateChecker(configState.record.config, ctx, knownOrderers);
           configUpdates += 1;
         }

@@ -99,6 +99,7 @@ export class MedLedgerNode implements NodeServices {
   private ordererInstance: Orderer | null = null;
   readonly transport: Transport;
   readonly genesis: Block;
+  readonly genesisHashHex: string;
   readonly log: Logger;
   /** Prometheus metrics of this node (GET /metrics on its API). */
   readonly metrics: NodeMetrics;
@@ -132,6 +133,7 @@ export class MedLedgerNode implements NodeServices {
     this.nodeId = nodeConfig.node.id;
     this.org = nodeConfig.node.org;
     this.genesis = genesis;
+    this.genesisHashHex = toHex(blockHash(genesis.header));
     this.certPem = certPem;
     this.keyPem = keyPem;
     const genesisConfig = configOfGenesis(genesis);
@@ -473,7 +475,7 @@ export class MedLedgerNode implements NodeServices {
       configSequence: this.chain.ledger.configState.record.sequence,
       joining: this.joiningMode,
       protocol: NODE_PROTOCOL,
-      genesisHashHex: toHex(blockHash(this.genesis.header)),
+      genesisHashHex: this.genesisHashHex,
     };
   }
 

@@ -42,7 +42,7 @@
 // decided (decision 0403), so "pending" stays true until then, short of a crash, which empties
 // both. Both sets are bounded.
 import { join } from 'node:path';
-import { bytesEqual, sha256, utf8, type Bytes } from '../codec/index.ts';
+import { bytesEqual, sha256, toHex, utf8, type Bytes } from '../codec/index.ts';
 import '../consensus/engines.ts';
 import { getEngine } from '../consensus/registry.ts';
 import {
@@ -69,7 +69,7 @@ import { configOfGenesis, mspConfigOf, type ConsortiumConfig } from '../ledger/c
 import { LEDGER_LIMITS } from '../ledger/limits.ts';
 import type { ValidationCode } from '../ledger/codes.ts';
 import { parseTx } from '../ledger/tx.ts';
-import { validationContextFromConfig, type ValidationContext } from '../ledger/validator.ts';
+import { validationContextFromConfig, wrongConsortium, type ValidationContext } from '../ledger/validator.ts';
 import { WriteAheadLog } from './wal.ts';
 import { insertedRecordKey } from '../contracts/health/record-insert.ts';
 import { verifyBatchable } from '../crypto/batch-signature.ts';
@@ -235,6 +235,8 @@ export class Orderer {
   private readonly nodeSigner: Signer;
   /** The consortium's identity: its genesis block hash (a gpbft rating's signature names it, decision 1387). */
   private readonly consortiumId: Bytes;
+  /** The same, hex: what a transaction's proposal names (decision 1389). */
+  private readonly consortiumHex: string;
   /** Last seq used for a control client here (strictly increasing, from the clock). */
   private lastControlSeq = 0;
   private ctx: ValidationContext;
@@ -267,6 +269,7 @@ export class Orderer {
     this.id = options.id;
     this.genesisConfig = configOfGenesis(options.genesis);
     this.consortiumId = blockHash(options.genesis.header);
+    this.consortiumHex = toHex(this.consortiumId);
     this.currentConfig = options.config ?? this.genesisConfig;
     this.verifyFn = options.verify;
     this.ctx = validationContextFromConfig(this.currentConfig, options.verify);
@@ -590,6 +593,9 @@ export class Orderer {
       for (const [id, until] of this.pendingTxIds) if (now > until) this.pendingTxIds.delete(id);
       if (this.pendingTxIds.size >= PENDING_TX_IDS_MAX) return { problem: `${PENDING_TX_IDS_MAX} transactions are pending at this orderer; retry shortly` };
     }
+    // Another consortium's transaction (decision 1389) is not ordered; validation would mark it WRONG_CONSORTIUM.
+    const foreign = wrongConsortium(tx.proposal, this.consortiumHex);
+    if (foreign !== null) return { problem: foreign };
     try {
       const creator = this.ctx.msp.validate(tx.proposal.creator, now);
       if (!verifyBatchable(this.ctx.verify, creator.publicKey, tx.envelope.payload, tx.envelope.signature))

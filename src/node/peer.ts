@@ -16,6 +16,7 @@ import { checkAcl, findFunction, invoke, STATUS_OK, type ContractRegistry } from
 import type { Block } from '../ledger/block.ts';
 import { Ledger, type BlockCommitEvent } from '../ledger/ledger.ts';
 import type { ValidationCode } from '../ledger/codes.ts';
+import { wrongConsortium } from '../ledger/validator.ts';
 import {
   computeTxId,
   decodeProposal,
@@ -267,6 +268,9 @@ export class Peer {
       return { status: STATUS_FORBIDDEN, message: `proposal signature does not verify for ${creator.org}/${creator.id}` };
     }
     if (computeTxId(proposal.nonce, proposal.creator) !== proposal.txId) return { status: STATUS_BAD_REQUEST, message: 'txId is not sha256(nonce ‖ creator)' };
+    // Not endorsed here if it names another consortium (decision 1389); validation would mark it WRONG_CONSORTIUM.
+    const foreign = wrongConsortium(proposal, this.ledger.consortium);
+    if (foreign !== null) return { status: STATUS_BAD_REQUEST, message: foreign };
     if (Math.abs(proposal.timestampMs - now) > this.clockSkewMsMax) {
       return {
         status: STATUS_BAD_REQUEST,

@@ -78,6 +78,8 @@ export function parsePeerStatus(bytes: Bytes): NodeStatus {
 export interface NodeServices {
   readonly nodeId: string;
   readonly org: string;
+  /** The consortium's identity: its genesis block hash, hex (decisions 1387, 1389). */
+  readonly genesisHashHex: string;
   /** Authenticates API clients (certificate chain, validity, revocation, role). */
   readonly msp: Msp;
   /** contract → endorsement policy, from the current consortium configuration. */

@@ -29,7 +29,14 @@ export const ErrorBody = z
   })
   .meta({ id: 'Error' });
 
-export const HealthResponse = z.object({ ok: z.literal(true), nodeId: z.string(), org: z.string() });
+export const HealthResponse = z.object({
+  ok: z.literal(true),
+  nodeId: z.string(),
+  org: z.string(),
+  genesisHashHex: Hex.optional().meta({
+    description: "the consortium's genesis block hash, which every proposal names (decision 1389); absent on nodes older than that",
+  }),
+});
 
 export const WhoAmIResponse = z
   .object({

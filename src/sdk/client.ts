@@ -68,6 +68,11 @@ export interface MedLedgerClientOptions {
   readonly caPem?: string;
   /** The id of the node at `url`, if known; otherwise asked once from GET /v1/health. */
   readonly nodeId?: string;
+  /**
+   * The consortium's genesis block hash (hex) every proposal names (decision 1389), pinned by a
+   * caller who knows it (e.g. from its consortium directory); otherwise asked once from the node.
+   */
+  readonly consortium?: string;
   /** HTTP underneath (default: node:https on Node.js, fetch in the browser build). */
   readonly transport?: HttpTransport;
   /** Per request (the server waits at most 60 s for a commit); default 75 s. */
@@ -241,6 +246,8 @@ export class MedLedgerClient {
   private readonly transport: HttpTransport;
   private readonly timeoutMs: number;
   private audience: Promise<string> | null;
+  /** The consortium's genesis hash, once known (undefined: a node older than decision 1389 does not say). */
+  private consortiumName: Promise<string | undefined> | null;
   private readonly failover: MedLedgerClientOptions['failover'];
   /** Other nodes' API URLs (learned once when failover is 'discover'). */
   private alternates: Promise<readonly string[]> | null = null;
@@ -281,6 +288,7 @@ export class MedLedgerClient {
       throw new MedLedgerApiError(0, err instanceof TransportError ? err.code : 'BAD_OPTIONS', (err as Error).message);
     }
     this.audience = options.nodeId !== undefined ? Promise.resolve(options.nodeId) : null;
+    this.consortiumName = options.consortium !== undefined ? Promise.resolve(options.consortium) : null;
     this.failover = options.failover;
     this.batchBodies = options.batchBodies ?? 'cbor';
   }
@@ -301,6 +309,52 @@ export class MedLedgerClient {
       this.audience = asked;
     }
     return this.audience;
+  }
+
+  /**
+   * The consortium this client's transactions are for: its genesis block hash (hex), which every
+   * proposal names so it cannot be committed in another consortium (decision 1389). Pinned by
+   * the `consortium` option, else asked once from the node's status; undefined from a node older
+   * than that (its proposals then name none, as an older client's).
+   */
+  consortium(): Promise<string | undefined> {
+    if (!this.consortiumName) {
+      const asked = this.askConsortium();
+      // A failed lookup is not cached: the next proposal asks again.
+      asked.then(
+        (name) => {
+          if (name === undefined && this.consortiumName === asked) this.consortiumName = null;
+        },
+        () => {
+          if (this.consortiumName === asked) this.consortiumName = null;
+        },
+      );
+      this.consortiumName = asked;
+    }
+    return this.consortiumName;
+  }
+
+  /**
+   * GET /v1/health (open, cheap) of this node, or — when it cannot be reached — of the next one
+   * (every node of a consortium has the same genesis), as endorsement does. No answer: undefined,
+   * so the proposal goes out unbound and endorsement reports what is wrong, as before 1389.
+   */
+  private async askConsortium(): Promise<string | undefined> {
+    if (this.failover === 'discover' && this.alternates === null) this.alternates = this.discoverAlternates();
+    const ask = async (node: MedLedgerClient): Promise<string | undefined> => {
+      try {
+        return (await node.health()).genesisHashHex;
+      } catch {
+        return undefined; // unreachable, or an answer that is no health report
+      }
+    };
+    const mine = await ask(this);
+    if (mine !== undefined) return mine;
+    for (const url of await (this.alternates ?? Promise.resolve(Array.isArray(this.failover) ? this.failover : []))) {
+      const name = await ask(new MedLedgerClient({ url, certPem: this.certPem, signer: this.signer, transport: this.transport, timeoutMs: this.timeoutMs }));
+      if (name !== undefined) return name;
+    }
+    return undefined;
   }
 
   async health(): Promise<z.infer<typeof HealthResponse>> {
@@ -349,7 +403,7 @@ export class MedLedgerClient {
     // certificate, and every member of the consortium checks them before voting for it. The
     // signature names the consortium (decision 1387): the genesis block hash the caller pins
     // (e.g. from its consortium directory), or else the one its node reports.
-    const genesisHashHex = options.genesisHashHex ?? (await this.status()).genesisHashHex;
+    const genesisHashHex = options.genesisHashHex ?? (await this.consortium());
     if (genesisHashHex === undefined)
       throw new MedLedgerApiError(
         0,
@@ -498,9 +552,18 @@ export class MedLedgerClient {
   private async newSignedProposals(
     calls: ReadonlyArray<{ readonly contract: string; readonly fn: string; readonly args: readonly string[] }>,
   ): Promise<Array<{ txId: string; proposalBytes: Bytes; signedProposal: Bytes }>> {
+    const consortium = await this.consortium();
     const built = calls.map(({ contract, fn, args }) => {
       try {
-        return buildProposal({ contract, fn, args, creator: this.certPem, nonce: proposalNonce(), timestampMs: Date.now() });
+        return buildProposal({
+          contract,
+          fn,
+          args,
+          creator: this.certPem,
+          nonce: proposalNonce(),
+          timestampMs: Date.now(),
+          ...(consortium === undefined ? {} : { consortium }),
+        });
       } catch (err) {
         throw new MedLedgerApiError(0, 'BAD_PROPOSAL', (err as Error).message);
       }

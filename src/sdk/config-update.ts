@@ -30,7 +30,16 @@ export async function submitConfigUpdate(
   const signers = signersFor(state.record.config);
   const creator = signers[0];
   if (!creator) throw new ConfigUpdateError('no signers');
-  const { envelope, txId, record } = buildConfigUpdateTx({ state, next, creator, signers, nonce: randomBytes(24), timestampMs: Date.now() });
+  const consortium = await client.consortium();
+  const { envelope, txId, record } = buildConfigUpdateTx({
+    state,
+    next,
+    creator,
+    signers,
+    nonce: randomBytes(24),
+    timestampMs: Date.now(),
+    ...(consortium === undefined ? {} : { consortium }),
+  });
   const status = await client.submitEnvelope(envelope, { waitMs });
   if (status.code !== 'VALID')
     throw new ConfigUpdateError(`config update ${txId} was not committed: ${status.code ?? status.status}${status.reason ? ` (${status.reason})` : ''}`);

@@ -3,7 +3,8 @@
 // <dir>/crypto/. Used by the CLI (`tx`, `block`, `status`, `bench`).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeBlock } from '../ledger/block.ts';
+import { blockHash, decodeBlock, type Block } from '../ledger/block.ts';
+import { toHex } from '../codec/index.ts';
 import { configOfGenesis, type ConsortiumConfig } from '../ledger/config.ts';
 import { loadNodeConfig } from '../node/config.ts';
 import { MedLedgerApiError, MedLedgerClient } from './client.ts';
@@ -24,14 +25,25 @@ function readFile(path: string, what: string): Buffer {
   return readFileSync(path);
 }
 
-export function readConsortiumConfig(dir: string): ConsortiumConfig {
+function readGenesis(dir: string): Block {
   const path = join(dir, 'genesis.block');
   const bytes = readFile(path, 'genesis block');
   try {
-    return configOfGenesis(decodeBlock(new Uint8Array(bytes)));
+    const block = decodeBlock(new Uint8Array(bytes));
+    configOfGenesis(block);
+    return block;
   } catch (err) {
     throw new MedLedgerApiError(0, 'BAD_GENESIS', `${path} is not a MedLedger genesis block: ${(err as Error).message}`);
   }
+}
+
+export function readConsortiumConfig(dir: string): ConsortiumConfig {
+  return configOfGenesis(readGenesis(dir));
+}
+
+/** The consortium's identity, its genesis block hash (hex): what a proposal names (decision 1389). */
+export function consortiumIdOf(dir: string): string {
+  return toHex(blockHash(readGenesis(dir).header));
 }
 
 /**
@@ -91,5 +103,6 @@ export function clientFromDir(dir: string, org: string, user: string, url?: stri
   const others = consortiumEndpoints(dir)
     .filter((n) => n.roles.includes('peer') && n.apiUrl !== target)
     .map((n) => n.apiUrl);
-  return new MedLedgerClient({ url: target, ...creds, failover: others });
+  // Proposals name the consortium of this directory's genesis block (decision 1389), not whatever a node says.
+  return new MedLedgerClient({ url: target, ...creds, failover: others, consortium: consortiumIdOf(dir) });
 }

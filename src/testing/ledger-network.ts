@@ -101,7 +101,7 @@ export class TestKit {
     user: TestUser,
     fn: string,
     args: readonly string[],
-    opts: { contract?: string; nonce?: Bytes; timestampMs?: number } = {},
+    opts: { contract?: string; nonce?: Bytes; timestampMs?: number; consortium?: string } = {},
   ): { proposal: TxProposal; signed: SignedProposal } {
     const proposal = buildProposal({
       contract: opts.contract ?? 'assets',
@@ -110,6 +110,7 @@ export class TestKit {
       creator: user.certPem,
       nonce: opts.nonce ?? new Uint8Array(randomBytes(24)),
       timestampMs: opts.timestampMs ?? Date.now(),
+      ...(opts.consortium === undefined ? {} : { consortium: opts.consortium }),
     });
     return { proposal, signed: signProposal(proposal, user.signer) };
   }

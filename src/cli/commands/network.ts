@@ -282,19 +282,9 @@ export function register(program: Command, ctx: CommandContext): void {
     if (ratingText.trim() === '' || !Number.isFinite(rating) || rating < 0 || rating > 100)
       throw new CliError(`<rating> must be a number from 0 to 100, got "${ratingText}"`, 2);
     const nodeId = hospital.startsWith('node.') ? hospital : `node.${hospital}`;
-    // The signature names the consortium (decision 1387): from the consortium directory's own
-    // genesis block when the admin signs with one, so a node cannot make it sign for another.
-    const genesisPath = flags.cert ? null : join(resolve(flags.dir ?? DEFAULT_DIR), 'genesis.block');
-    let genesisHashHex: string | undefined;
-    if (genesisPath !== null && existsSync(genesisPath)) {
-      const [{ readGenesisBlock }, { blockHash }, { toHex }] = await Promise.all([
-        import('../../node/node.ts'),
-        import('../../ledger/block.ts'),
-        import('../../codec/index.ts'),
-      ]);
-      genesisHashHex = toHex(blockHash(readGenesisBlock(genesisPath).header));
-    }
-    await gpbftOp(flags, (client) => client.gpbftRate(nodeId, rating, genesisHashHex === undefined ? {} : { genesisHashHex }));
+    // The signature names the consortium (decision 1387): a client of a consortium directory
+    // pins its genesis block (clientFromDir), so a node cannot make it sign for another.
+    await gpbftOp(flags, (client) => client.gpbftRate(nodeId, rating));
   });
   adminConnect(
     node

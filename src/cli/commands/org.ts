@@ -553,9 +553,17 @@ export function register(program: Command, _ctx: CommandContext): void {
           } else {
             next = await runUpdate(async () => configWithoutHospital(live.state.record.config, flags.removeOrg!));
           }
+          const consortium = await runUpdate(() => client.consortium());
           const draft = await runUpdate(async () =>
             signConfigDraft(
-              startConfigDraft({ state: live.state, next, creatorCertPem: me.certPem, nonce: new Uint8Array(randomBytes(24)), timestampMs: Date.now() }).draft,
+              startConfigDraft({
+                state: live.state,
+                next,
+                creatorCertPem: me.certPem,
+                nonce: new Uint8Array(randomBytes(24)),
+                timestampMs: Date.now(),
+                ...(consortium === undefined ? {} : { consortium }),
+              }).draft,
               me,
             ),
           );

@@ -275,7 +275,15 @@ function Propose({ session, onDraft }: { session: Session; onDraft(d: OpenDraft)
         const roles: ('peer' | 'orderer')[] = RUNTIME_MEMBERSHIP_ENGINES.has(live.engine) ? ['peer', 'orderer'] : ['peer'];
         next = configWithHospital(current, { org, caCertPem, nodeCertPem, endpoint: { id: `node.${org}`, org, roles, p2pUrl, apiUrl } });
       }
-      const started = startConfigDraft({ state: live.state, next, creatorCertPem: session.certPem, nonce: randomBytes(24), timestampMs: Date.now() });
+      const consortium = await session.client.consortium();
+      const started = startConfigDraft({
+        state: live.state,
+        next,
+        creatorCertPem: session.certPem,
+        nonce: randomBytes(24),
+        timestampMs: Date.now(),
+        ...(consortium === undefined ? {} : { consortium }),
+      });
       const signed = await withWebCryptoSigner((signer) => signConfigDraft(started.draft, { certPem: session.certPem, signer }), session.sign);
       const bytes = encodeConfigDraft(signed);
       const name = `config-update-${started.record.sequence}.medledger`;
