@@ -135,7 +135,10 @@ export function NetworkPage(): ReactNode {
               <Table.Td className="ml-mono">{n.nodeId}</Table.Td>
               <Table.Td>
                 {n.reachable ? (
-                  <Badge color="green">{n.latencyMs === 0 ? 'this node' : `yes, ${n.latencyMs} ms`}</Badge>
+                  // max-content: in a narrow column a badge would shrink to "THIS NO…".
+                  <Badge color="green" style={{ minWidth: 'max-content' }}>
+                    {n.latencyMs === 0 ? 'this node' : `yes, ${n.latencyMs} ms`}
+                  </Badge>
                 ) : (
                   <Tooltip label={n.error ?? 'no answer'}>
                     <Badge color="red">unreachable</Badge>
