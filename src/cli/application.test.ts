@@ -13,7 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { encodeConfigDraft, startConfigDraft } from '../ledger/config-update.ts';
 import { loadNodeConfig } from '../node/config.ts';
+import { clientFromDir, consortiumIdOf } from '../sdk/index.ts';
 import { isAlive, readPid, stopProcesses } from '../node/supervisor.ts';
 import { startTestNetwork, type TestNetwork } from '../node/testdata/network.ts';
 import type { CheckResult } from './node-check.ts';
@@ -175,6 +177,25 @@ describe('membership application: apply, review, admit, join, connection test', 
     const proposed = await ok(['config', 'propose', '--application', application, '--org-ca', certified, '--out', update, ...admin('Hospital1')]);
     assert.match(proposed.out, /admits Hospital4 \(CA key sha256:[0-9a-f]{64}\), its CA certified by the root/);
     await fails(['config', 'submit', update, ...admin('Hospital1')], 1, /admins of 2 hospitals must sign; signed by Hospital1/);
+    // The update names this consortium (decision 1389); an update built for another one is not signed here.
+    const consortium = consortiumIdOf(net.dir);
+    assert.match(proposed.out, new RegExp(`of the consortium of genesis ${consortium.slice(0, 16)}`));
+    const live = await clientFromDir(net.dir, 'Hospital1', 'admin1').config();
+    const foreign = startConfigDraft({
+      state: live.state,
+      next: live.state.record.config,
+      creatorCertPem: readFileSync(join(net.dir, 'crypto', 'Hospital1', 'admin1', 'cert.pem'), 'utf8'),
+      nonce: new Uint8Array(24).fill(1),
+      timestampMs: Date.now(),
+      consortium: 'cd'.repeat(32),
+    });
+    const foreignFile = join(work, 'foreign.cbor');
+    writeFileSync(foreignFile, encodeConfigDraft(foreign.draft));
+    await fails(
+      ['config', 'sign', foreignFile, ...admin('Hospital3')],
+      1,
+      /is an update of another consortium \(genesis cdcdcdcdcdcdcdcd…\), not of .*: not signed/,
+    );
     await ok(['config', 'sign', update, ...admin('Hospital3')]);
     const submitted = await ok(['config', 'submit', update, ...admin('Hospital1')]);
     assert.match(submitted.out, /config update 1 committed in block \d+: Hospital1, Hospital2, Hospital3, Hospital4/);

@@ -323,6 +323,8 @@ export interface ConfigDraftSummary {
   readonly record: ConfigRecord;
   /** Read version: the config it builds on. */
   readonly basedOn: Version | null;
+  /** The consortium (genesis block hash, hex) its proposal names (decision 1389); absent: none named. */
+  readonly consortium?: string;
 }
 
 export function decodeConfigDraft(bytes: Bytes): { draft: ConfigDraft; summary: ConfigDraftSummary } {
@@ -364,7 +366,13 @@ export function decodeConfigDraft(bytes: Bytes): { draft: ConfigDraft; summary: 
   if (!write?.value || !read) throw new ConfigUpdateError('config update file: no config in its write set');
   return {
     draft: { proposal: v.proposal, response: v.response, endorsements },
-    summary: { txId: proposal.txId, creator: proposal.creator, record: decodeConfigRecord(write.value), basedOn: read.version },
+    summary: {
+      txId: proposal.txId,
+      creator: proposal.creator,
+      record: decodeConfigRecord(write.value),
+      basedOn: read.version,
+      ...(proposal.consortium === undefined ? {} : { consortium: proposal.consortium }),
+    },
   };
 }
 

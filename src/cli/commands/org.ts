@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkSelfSignedCa, parseCertificate, parsePrivateKey, sign } from '../../crypto/index.ts';
@@ -39,7 +39,7 @@ import {
   type ConfigUpdateOutcome,
 } from '../membership.ts';
 import { isAlive, readPid, readStatusFile, spawnNode, stopProcesses } from '../../node/supervisor.ts';
-import { clientFromDir, consortiumEndpoints, MedLedgerApiError, MedLedgerClient, userCredentials } from '../../sdk/index.ts';
+import { clientFromDir, consortiumEndpoints, consortiumIdOf, MedLedgerApiError, MedLedgerClient, userCredentials } from '../../sdk/index.ts';
 import { CliError, makeOutput, parsePositiveInt } from '../output.ts';
 import {
   APPLICATION_FILE,
@@ -598,6 +598,16 @@ export function register(program: Command, _ctx: CommandContext): void {
       const out = makeOutput(flags.json ?? false);
       const { draft, summary } = readDraft(file);
       const me = resolveSigner(flags);
+      // Signing offline with a consortium directory: refuse an update built for another consortium (decision 1389).
+      const genesisPath = flags.cert ? null : join(resolve(flags.dir ?? DEFAULT_CONSORTIUM_DIR), 'genesis.block');
+      if (summary.consortium !== undefined && genesisPath !== null && existsSync(genesisPath)) {
+        const mine = consortiumIdOf(dirname(genesisPath));
+        if (mine !== summary.consortium)
+          throw new CliError(
+            `${file} is an update of another consortium (genesis ${summary.consortium.slice(0, 16)}…), not of ${dirname(genesisPath)} (genesis ${mine.slice(0, 16)}…): not signed`,
+            1,
+          );
+      }
       const signed = signConfigDraft(draft, me);
       writeFileSync(resolve(file), encodeConfigDraft(signed), { mode: 0o644 });
       const signers = signedOrgs(signed, summary.record.config);
@@ -721,7 +731,7 @@ function signedOrgs(draft: ConfigDraft, config: ConsortiumConfig): string[] {
 function describeDraft(summary: ConfigDraftSummary, signers: readonly string[], needed: number | null): string {
   const c = summary.record.config;
   return [
-    `config update ${summary.record.sequence} (tx ${summary.txId.slice(0, 16)}…), built on ${summary.basedOn ? `the config committed in block ${summary.basedOn.block}` : 'genesis'}`,
+    `config update ${summary.record.sequence} (tx ${summary.txId.slice(0, 16)}…), built on ${summary.basedOn ? `the config committed in block ${summary.basedOn.block}` : 'genesis'}${summary.consortium ? ` of the consortium of genesis ${summary.consortium.slice(0, 16)}…` : ''}`,
     `  hospitals: ${c.orgs.map((o) => o.org).join(', ')}`,
     `  orderers:  ${c.orderers.map((o) => o.id).join(', ')}`,
     `  signed by admins of: ${signers.join(', ') || 'nobody yet'}${needed !== null ? ` (${needed} needed)` : ''}`,

@@ -341,6 +341,9 @@ function DraftPanel({ session, open, onChange }: { session: Session; open: OpenD
   const mine = open.summary.creator.trim() === session.certPem.trim();
   const signedByMe = open.draft.endorsements.some((e) => e.endorser.trim() === session.certPem.trim());
   const stale = config.data ? config.data.sequence + 1 !== open.summary.record.sequence : false;
+  // An update built for another consortium (decision 1389) is not signed or submitted here.
+  const consortium = useLoad(() => session.client.consortium(), [session]);
+  const foreign = open.summary.consortium !== undefined && typeof consortium.data === 'string' && consortium.data !== open.summary.consortium;
   const sign = async (): Promise<void> => {
     setBusy('sign');
     setError(null);
@@ -387,6 +390,12 @@ function DraftPanel({ session, open, onChange }: { session: Session; open: OpenD
           {needed !== null ? ` (${needed} of ${current?.orgs.length} needed)` : ''}
         </List.Item>
       </List>
+      {foreign ? (
+        <Alert color="red" mt="xs" data-testid="draft-foreign">
+          This update was built for another consortium (genesis block {shortHex(open.summary.consortium ?? '', 16)}), not this one: it cannot be signed or
+          submitted here.
+        </Alert>
+      ) : null}
       {stale ? (
         <Alert color="orange" mt="xs">
           Config {config.data?.sequence} is in force; this update was built on {open.summary.record.sequence - 1}: propose it again.
@@ -399,14 +408,14 @@ function DraftPanel({ session, open, onChange }: { session: Session; open: OpenD
       ) : null}
       {error ? <ErrorAlert error={error} /> : null}
       <Group mt="sm">
-        <Button variant="default" onClick={() => void sign()} loading={busy === 'sign'} disabled={signedByMe || stale || committed !== null}>
+        <Button variant="default" onClick={() => void sign()} loading={busy === 'sign'} disabled={signedByMe || stale || foreign || committed !== null}>
           {signedByMe ? 'Signed by you' : 'Sign (and download the file)'}
         </Button>
         {mine ? (
           <Button
             onClick={() => void submit()}
             loading={busy === 'submit'}
-            disabled={stale || committed !== null || (needed !== null && signers.length < needed)}
+            disabled={stale || foreign || committed !== null || (needed !== null && signers.length < needed)}
           >
             Submit to the ledger
           </Button>

@@ -4,12 +4,13 @@
 // file in their own console and sign, the proposer submits — and the ledger's config in force then
 // names the new hospital. This suite changes the membership, so it runs last.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { prepareHospital } from '../../../src/cli/membership.ts';
+import { decodeConfigDraft, encodeConfigDraft, startConfigDraft } from '../../../src/ledger/config-update.ts';
 import type { ConsoleTestbed } from '../harness.ts';
 
 async function chooseFile(page: Page, label: string, path: string): Promise<void> {
@@ -83,6 +84,25 @@ export function adminTests(tb: () => ConsoleTestbed): void {
       const after = await tb().sdk('Hospital1', 'admin1').client.config();
       assert.equal(after.sequence, before.sequence + 1);
       assert.ok(after.orgs.includes('Hospital6'), 'the config in force names the new hospital');
+
+      // The proposal named this consortium (decision 1389); an update built for another one is shown so and cannot be signed.
+      const { summary } = decodeConfigDraft(new Uint8Array(readFileSync(third)));
+      assert.equal(summary.consortium, await tb().sdk('Hospital1', 'admin1').client.consortium());
+      const foreign = startConfigDraft({
+        state: after.state,
+        next: after.state.record.config,
+        creatorCertPem: summary.creator,
+        nonce: new Uint8Array(24).fill(7),
+        timestampMs: Date.now(),
+        consortium: 'cd'.repeat(32),
+      });
+      const foreignFile = join(work, 'foreign.medledger');
+      writeFileSync(foreignFile, encodeConfigDraft(foreign.draft));
+      const reviewer = await tb().signIn('Hospital2', 'admin1');
+      await reviewer.getByRole('link', { name: 'Administration' }).click();
+      await chooseFile(reviewer, 'Open an update file to sign or submit', foreignFile);
+      await reviewer.getByTestId('draft-foreign').waitFor();
+      assert.ok(await reviewer.getByRole('button', { name: 'Sign (and download the file)' }).isDisabled());
     });
   });
 }
