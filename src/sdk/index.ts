@@ -17,4 +17,12 @@ export type {
   BlockEventT,
   ContractEventT,
 } from '../protocol/schemas.ts';
-export { clientFromDir, consortiumEndpoints, consortiumIdOf, readConsortiumConfig, userCredentials, type NodeEndpoint, type UserCredentials } from './consortium.ts';
+export {
+  clientFromDir,
+  consortiumEndpoints,
+  consortiumIdOf,
+  readConsortiumConfig,
+  userCredentials,
+  type NodeEndpoint,
+  type UserCredentials,
+} from './consortium.ts';
