@@ -10,7 +10,7 @@ import { registerHealthRoutes } from '../api/health-routes.ts';
 import { startApiServer, type ApiServer } from '../api/server.ts';
 import { loadNodeConfig, readPem } from '../node/config.ts';
 import { createLogger } from '../log/log.ts';
-import { initConsortium } from '../node/init.ts';
+import { initConsortium, type EngineName } from '../node/init.ts';
 import { MedLedgerNode } from '../node/node.ts';
 import { gatewayCaller, type HealthCaller } from '../records/caller.ts';
 import { RecordService, type RecordServiceOptions } from '../records/service.ts';
@@ -63,11 +63,21 @@ export async function startRecordsNetwork(
     console?: { readonly assetsDir: string; readonly demoUsers?: boolean };
     /** Per-organisation service options (override the above). */
     service?: (org: string, node: MedLedgerNode) => RecordServiceOptions;
+    /** The ordering engine (default raft) and its options (e.g. gpbft's ratingThreshold). */
+    engine?: EngineName;
+    engineOptions?: Readonly<Record<string, unknown>>;
   } = {},
 ): Promise<RecordsNetwork> {
   const dir = mkdtempSync(join(tmpdir(), 'medledger-records-'));
   const basePort = await freeBasePort(opts.orgs ?? 3);
-  const init = await initConsortium({ dir, orgs: opts.orgs ?? 3, engine: 'raft', basePort, tickMs: 20 });
+  const init = await initConsortium({
+    dir,
+    orgs: opts.orgs ?? 3,
+    engine: opts.engine ?? 'raft',
+    basePort,
+    tickMs: 20,
+    ...(opts.engineOptions ? { engineOptions: opts.engineOptions } : {}),
+  });
   const nodes = new Map<string, MedLedgerNode>();
   const services = new Map<string, RecordService>();
   const apis = new Map<string, ApiServer>();

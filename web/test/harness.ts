@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { CONSOLE_DIST_DIR, ensureConsoleBuilt, REPO_DIR } from '../../src/cli/console-build.ts';
 import { demoOrgs, seedDemo, type SeedResult } from '../../src/cli/demo.ts';
+import type { EngineName } from '../../src/node/init.ts';
 import { startRecordsNetwork, type RecordsNetwork } from '../../src/testing/records-network.ts';
 import { connectAs, type HealthClient } from '../../src/sdk/health.ts';
 
@@ -20,7 +21,8 @@ const require = createRequire(import.meta.url);
 
 export interface ConsoleTestbed {
   readonly net: RecordsNetwork;
-  readonly seeded: SeedResult;
+  /** The demo data (null when the testbed was started without it). */
+  readonly seeded: SeedResult | null;
   readonly browser: Browser;
   /** Content-Security-Policy violations and page errors seen in any page so far. */
   readonly problems: string[];
@@ -71,21 +73,32 @@ export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM_PATH);
 }
 
-export async function startTestbed(): Promise<ConsoleTestbed> {
+/** The default: the `npm start` consortium (five hospitals, Raft) with its demo data. */
+export interface TestbedOptions {
+  readonly orgs?: number;
+  readonly engine?: EngineName;
+  readonly engineOptions?: Readonly<Record<string, unknown>>;
+  /** Seed the `npm start` demo data (default true; it expects the five demo hospitals). */
+  readonly demoData?: boolean;
+}
+
+export async function startTestbed(options: TestbedOptions = {}): Promise<ConsoleTestbed> {
   await ensureConsoleBuilt();
   const orgs = demoOrgs();
   const net = await startRecordsNetwork({
-    orgs: orgs.length,
+    orgs: options.orgs ?? orgs.length,
     api: true,
     recordServedReads: true,
     enrolment: true,
     console: { assetsDir: CONSOLE_DIST_DIR, demoUsers: true },
+    ...(options.engine ? { engine: options.engine } : {}),
+    ...(options.engineOptions ? { engineOptions: options.engineOptions } : {}),
   });
   const clients: HealthClient[] = [];
   const contexts: BrowserContext[] = [];
   let browser: Browser | null = null;
   try {
-    const seeded = await seedDemo(net.dir, orgs, () => undefined);
+    const seeded = options.demoData === false ? null : await seedDemo(net.dir, orgs, () => undefined);
     browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
       args: [

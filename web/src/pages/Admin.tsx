@@ -5,7 +5,24 @@
 // removing a hospital (signed first by you), hand the update file to the other hospitals' admins,
 // each signs it in their own console, and the proposer submits it once a majority has signed.
 // Every signature is made in this browser with the admin's non-extractable key.
-import { Alert, Badge, Button, Card, FileInput, Group, List, SegmentedControl, Select, SimpleGrid, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  FileInput,
+  Group,
+  List,
+  NumberInput,
+  SegmentedControl,
+  Select,
+  SimpleGrid,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { randomBytes } from '../../../src/codec/index.ts';
 import type { ConsortiumConfig } from '../../../src/ledger/config.ts';
@@ -468,6 +485,70 @@ function Membership({ session }: { session: Session }): ReactNode {
   );
 }
 
+/**
+ * gpbft's node update (paper 002 §2.2.2, decision 1280), for a consortium ordered by gpbft: an
+ * admin rates another hospital's node (0–100; below the consortium's rating threshold it is
+ * removed). The rating is signed in this browser with the admin's key and names this consortium
+ * (decisions 1281, 1387); every member checks it before voting. `medledger node rate` does the same.
+ */
+function GpbftRating({ session }: { session: Session }): ReactNode {
+  const status = useLoad(() => session.client.status(), [session]);
+  const [nodeId, setNodeId] = useState<string | null>(null);
+  const [rating, setRating] = useState<number | string>(50);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const consensus = status.data?.consensus as { engine: string; members?: unknown } | null | undefined;
+  if (!consensus || consensus.engine !== 'gpbft') return null;
+  const members = Array.isArray(consensus.members) ? consensus.members.filter((m): m is string => typeof m === 'string') : [];
+  // Not one's own hospital's node: the node refuses a self-rating (SELF_RATING).
+  const others = members.filter((m) => m !== `node.${session.me.org}`);
+  const rate = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    setError(null);
+    setDone(null);
+    setBusy(true);
+    try {
+      if (nodeId === null) throw new Error("Choose the hospital's node to rate.");
+      const value = Number(rating);
+      if (!Number.isFinite(value) || value < 0 || value > 100) throw new Error('A rating is a number from 0 to 100.');
+      const r = await session.client.gpbftRate(nodeId, value);
+      setDone(`Rating of ${r.nodeId} submitted for ordering as ${r.clientId}#${r.seq}; it takes effect in the block that decides it.`);
+      status.reload();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Card withBorder data-testid="gpbft-rating">
+      <Title order={3} size="h4" mb="xs">
+        Rate a hospital's node (gpbft)
+      </Title>
+      <Text size="sm" c="dimmed" mb="xs">
+        The paper's comprehensive rating, 0–100: below the consortium's rating threshold the node is removed. Signed here with your key; every member checks it
+        before voting. Members now: {members.join(', ') || '—'}.
+      </Text>
+      <form onSubmit={(e) => void rate(e)} aria-label="Rate a hospital's node">
+        <Group align="end">
+          <Select label="Node" data={others} value={nodeId} onChange={setNodeId} placeholder="another hospital's node" />
+          <NumberInput label="Rating" min={0} max={100} value={rating} onChange={setRating} w={120} />
+          <Button type="submit" loading={busy}>
+            Rate
+          </Button>
+        </Group>
+      </form>
+      {done ? (
+        <Alert color="green" mt="xs" data-testid="gpbft-rated">
+          {done}
+        </Alert>
+      ) : null}
+      {error ? <ErrorAlert error={error} /> : null}
+    </Card>
+  );
+}
+
 export function AdminPage(): ReactNode {
   const session = useSession();
   return (
@@ -476,6 +557,7 @@ export function AdminPage(): ReactNode {
       <NodeInfo session={session} />
       <ConnectionTest session={session} />
       <ConfigView session={session} />
+      <GpbftRating session={session} />
       <Membership session={session} />
     </Stack>
   );

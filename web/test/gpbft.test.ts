@@ -1,0 +1,63 @@
+// The console's gpbft node update in real Chromium against a real four-hospital gpbft consortium
+// (harness.ts, no demo data): Hospital1's admin rates Hospital4's node below the rating threshold
+// on the Administration page — the rating signed in the browser with the admin's key — and every
+// remaining member's engine removes it (asked through the SDK, not read off the screen).
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { chromiumAvailable, CHROMIUM_PATH, startTestbed, waitOrExplain, type ConsoleTestbed } from './harness.ts';
+
+process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
+
+const skip =
+  !chromiumAvailable() && process.env.CI !== 'true' ? `no Chromium at ${CHROMIUM_PATH} (apt-get install -y chromium, or set MEDLEDGER_CHROMIUM)` : false;
+
+describe('web console in Chromium: gpbft node rating (4 hospitals, gpbft)', { skip, timeout: 300_000 }, () => {
+  let tb: ConsoleTestbed | null = null;
+  before(async () => {
+    tb = await startTestbed({ orgs: 4, engine: 'gpbft', engineOptions: { ratingThreshold: 30 }, demoData: false });
+  });
+  after(async () => {
+    const problems = tb?.problems ?? [];
+    await tb?.stop();
+    assert.deepEqual(problems, [], `the browser reported:\n${problems.join('\n')}`);
+  });
+
+  it("an admin rates another hospital's node below the threshold: every member removes it", async () => {
+    const t = tb!;
+    const page = await t.signIn('Hospital1', 'admin1');
+    await page.getByRole('link', { name: 'Administration' }).click();
+    const card = page.getByTestId('gpbft-rating');
+    await waitOrExplain(page, card, 30_000);
+    await card.getByRole('textbox', { name: 'Node' }).click();
+    // One's own hospital's node is not offered (the node would refuse a self-rating).
+    await page.getByRole('option', { name: 'node.Hospital4' }).waitFor();
+    assert.equal(await page.getByRole('option', { name: 'node.Hospital1' }).count(), 0);
+    await page.getByRole('option', { name: 'node.Hospital4' }).click();
+    await card.getByRole('textbox', { name: 'Rating' }).fill('10');
+    await card.getByRole('button', { name: 'Rate' }).click();
+    await waitOrExplain(page, page.getByTestId('gpbft-rated'), 30_000);
+    assert.match(
+      (await page.getByTestId('gpbft-rated').textContent()) ?? '',
+      /Rating of node\.Hospital4 submitted for ordering as gpbft:rate\/Hospital1\/admin1#\d+/,
+    );
+
+    const members = async (org: string): Promise<readonly string[]> => {
+      const s = await t.sdk(org, 'admin1').client.status();
+      const m = (s.consensus as { members?: unknown } | null)?.members;
+      return Array.isArray(m) ? (m as string[]) : [];
+    };
+    const deadline = Date.now() + 60_000;
+    let seen: ReadonlyArray<readonly string[]> = [];
+    while (Date.now() < deadline) {
+      seen = await Promise.all(['Hospital1', 'Hospital2', 'Hospital3'].map(members));
+      if (seen.every((m) => m.length === 3 && !m.includes('node.Hospital4'))) break;
+      await sleep(250);
+    }
+    assert.ok(
+      seen.every((m) => m.length === 3 && !m.includes('node.Hospital4')),
+      `node.Hospital4 still a member somewhere: ${JSON.stringify(seen)}`,
+    );
+    await t.checkA11y(page, 'administration: gpbft rating');
+  });
+});
