@@ -51,6 +51,8 @@ export interface GatewayOptions {
   readonly verify?: VerifyFn;
   /** Ask a spare endorser beside one still silent after this long (default 1 s). */
   readonly hedgeAfterMs?: number;
+  /** The consortium's genesis block hash (hex) every proposal names (decision 1389). */
+  readonly consortium?: string;
 }
 
 /** Why a submission stopped before (or without) reaching the ledger. */
@@ -282,6 +284,7 @@ export class Gateway {
       creator: this.options.certPem,
       nonce: new Uint8Array(randomBytes(24)),
       timestampMs: this.clock(),
+      ...(this.options.consortium === undefined ? {} : { consortium: this.options.consortium }),
     });
     return { txId: proposal.txId, signed: signProposal(proposal, this.signer) };
   }

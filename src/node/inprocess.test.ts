@@ -9,7 +9,8 @@ import { tempDir } from '../testing/ledger-network.ts';
 import { verifyLedger } from '../ledger/verify.ts';
 import { GatewayError } from './gateway.ts';
 import { isBatchSignature } from '../crypto/batch-signature.ts';
-import { decodeEnvelope, decodeTxPayload } from '../ledger/tx.ts';
+import { decodeEnvelope, decodeTxPayload, parseTx } from '../ledger/tx.ts';
+import { blockHash } from '../ledger/block.ts';
 import { createDevConsortium, InProcessNetwork, orgNames, runDevWorkload } from './inprocess.ts';
 
 const clocky: Contract = {
@@ -102,6 +103,11 @@ describe('in-process network', () => {
     assert.equal(asset.owner, 'alice');
     const history = JSON.parse(Buffer.from(await gw.evaluate('assets', 'history', ['e1'])).toString()) as unknown[];
     assert.equal(history.length, 1);
+    // The gateway's proposal names this consortium, its genesis block (decision 1389).
+    const ledger = net.peer('Hospital1').ledger;
+    const committed = ledger.getBlock(r.blockNumber).block.data.map((d) => parseTx(d).proposal);
+    assert.equal(committed.find((p) => p.txId === r.txId)?.consortium, ledger.consortium);
+    assert.equal(ledger.consortium, toHex(blockHash(net.genesis.header)));
   });
 
   it('endorses the proposals of one loop turn together: each peer signs their endorsements with one batch signature (decision 1384)', async () => {

@@ -12,7 +12,8 @@ import { createConsortium, type Consortium, type ConsortiumIdentity } from '../i
 import type { Contract } from '../contracts/runtime.ts';
 import { ContractRegistry } from '../contracts/runtime.ts';
 import { assetsContract } from '../contracts/samples/assets.ts';
-import type { Block } from '../ledger/block.ts';
+import { blockHash, type Block } from '../ledger/block.ts';
+import { toHex } from '../codec/index.ts';
 import { genesisBlock, type ConsortiumConfig, type OrderingConfig } from '../ledger/config.ts';
 import { VerifiedSignatureCache } from '../ledger/sigcache.ts';
 import { validationContextFromConfig, type ValidationContext } from '../ledger/validator.ts';
@@ -202,6 +203,7 @@ export class InProcessNetwork {
       orderer: { broadcast: (p) => Promise.resolve(this.orderer.broadcast(p)) },
       commits: { waitForTx: (txId, timeoutMs) => own.waitForTx(txId, timeoutMs) },
       verify: ctx.verify,
+      consortium: toHex(blockHash(this.genesis.header)),
       ...(options.commitTimeoutMs ? { commitTimeoutMs: options.commitTimeoutMs } : {}),
       ...(options.hedgeAfterMs !== undefined ? { hedgeAfterMs: options.hedgeAfterMs } : {}),
       ...(clock ? { clock } : {}),

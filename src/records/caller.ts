@@ -91,6 +91,7 @@ export function gatewayCaller(node: MedLedgerNode, certPem: string, keyPem: stri
     orderer: { broadcast: async (p) => node.broadcast(p.data) },
     commits: node,
     commitTimeoutMs,
+    consortium: node.genesisHashHex,
   });
   const me = node.msp.identify(certPem);
   return {
