@@ -12,7 +12,7 @@ import { buildProposal, encodeEnvelope, encodeSignedProposal, parseTx, signPropo
 import { isBatchSignature } from '../crypto/batch-signature.ts';
 import type { BroadcastResult } from '../node/orderer.ts';
 import { createConsortium, issueCertificate, loadConsortium } from '../identity/index.ts';
-import { MedLedgerApiError, MedLedgerClient, type LedgerEvent } from '../sdk/index.ts';
+import { consortiumIdOf, MedLedgerApiError, MedLedgerClient, type LedgerEvent } from '../sdk/index.ts';
 import { keyObjectSigner } from '../sdk/signer.ts';
 import { AUTH_HEADERS, signRequest } from './auth.ts';
 import { ROUTES, type TxStatusT } from './schemas.ts';
@@ -94,6 +94,11 @@ function signedHeaders(
   });
 }
 
+/** The test consortium's genesis hash, which every proposal names (decision 1389). */
+function consortiumHex(): string {
+  return consortiumIdOf(net.dir);
+}
+
 function client(org = 'Hospital1', name = 'doctor1', target = url): MedLedgerClient {
   return new MedLedgerClient({ url: target, ...net.user(org, name), caPem: net.caPem });
 }
@@ -109,6 +114,7 @@ async function endorsedEnvelope(org: string, name: string, args: readonly string
     creator: who.certPem,
     nonce: new Uint8Array(randomBytes(24)),
     timestampMs: Date.now(),
+    consortium: consortiumHex(),
   });
   const signed = signProposal(proposal, { sign: (m) => sign(key, m) });
   const body = JSON.stringify({ signedProposal: Buffer.from(encodeSignedProposal(signed)).toString('base64') });
@@ -384,6 +390,7 @@ describe('REST gateway (3-node raft consortium)', () => {
         creator: who.certPem,
         nonce: new Uint8Array(randomBytes(24)),
         timestampMs: opts.timestampMs ?? Date.now(),
+        consortium: consortiumHex(),
       });
       const key = parsePrivateKey(opts.signWith ?? who.keyPem);
       const signed = signProposal(proposal, { sign: (m) => sign(key, m) });
@@ -469,6 +476,7 @@ describe('REST gateway (3-node raft consortium)', () => {
         creator: who.certPem,
         nonce: new Uint8Array(randomBytes(24)),
         timestampMs: Date.now(),
+        consortium: consortiumHex(),
       });
       const body = JSON.stringify({
         signedProposal: Buffer.from(encodeSignedProposal(signProposal(proposal, { sign: (m) => sign(key, m) }))).toString('base64'),
@@ -572,6 +580,7 @@ describe('REST gateway (3-node raft consortium)', () => {
           creator: other.certPem,
           nonce: new Uint8Array(randomBytes(24)),
           timestampMs: Date.now(),
+          consortium: consortiumHex(),
         });
         const mine = buildProposal({
           contract: 'assets',
@@ -580,6 +589,7 @@ describe('REST gateway (3-node raft consortium)', () => {
           creator: net.user('Hospital1', 'doctor1').certPem,
           nonce: new Uint8Array(randomBytes(24)),
           timestampMs: Date.now(),
+          consortium: consortiumHex(),
         });
         const myKey = parsePrivateKey(net.user('Hospital1', 'doctor1').keyPem);
         const b64 = (p: typeof mine, k: typeof myKey): string =>
@@ -681,6 +691,7 @@ describe('REST gateway (3-node raft consortium)', () => {
         creator: who.certPem,
         nonce: new Uint8Array(randomBytes(24)),
         timestampMs: Date.now(),
+        consortium: consortiumHex(),
       });
       const key = parsePrivateKey(signKeyPem);
       return encodeSignedProposal(signProposal(proposal, { sign: (m) => sign(key, m) }));

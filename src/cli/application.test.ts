@@ -196,6 +196,17 @@ describe('membership application: apply, review, admit, join, connection test', 
       1,
       /is an update of another consortium \(genesis cdcdcdcdcdcdcdcd…\), not of .*: not signed/,
     );
+    // A consortium `init` makes already requires proposals to name it; an unknown capability is refused.
+    await fails(
+      ['config', 'propose', '--capability', 'proposals-name-consortium', '--out', join(work, 'cap.cbor'), ...admin('Hospital1')],
+      1,
+      /capability proposals-name-consortium is already on/,
+    );
+    await fails(
+      ['config', 'propose', '--capability', 'nope', '--out', join(work, 'cap.cbor'), ...admin('Hospital1')],
+      2,
+      /--capability nope: not a capability \(known: proposals-name-consortium\)/,
+    );
     await ok(['config', 'sign', update, ...admin('Hospital3')]);
     const submitted = await ok(['config', 'submit', update, ...admin('Hospital1')]);
     assert.match(submitted.out, /config update 1 committed in block \d+: Hospital1, Hospital2, Hospital3, Hospital4/);

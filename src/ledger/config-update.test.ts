@@ -170,6 +170,10 @@ describe('config transactions', () => {
     assert.match(checkConfigTransition(c, { ...c, orderers: [] }) ?? '', /fixed orderer set/);
     assert.match(checkConfigTransition(c, { ...c, contracts: [{ name: 'assets', version: '1', endorsementPolicy: 'OutOf(' }] }) ?? '', /endorsement policy/);
     assert.equal(checkConfigTransition(c, withOnePeerPolicy(c)), null);
+    // A capability is switched on by an update (decision 1389), never off.
+    const strict: ConsortiumConfig = { ...c, capabilities: ['proposals-name-consortium'] };
+    assert.equal(checkConfigTransition(c, strict), null);
+    assert.match(checkConfigTransition(strict, c) ?? '', /capability proposals-name-consortium cannot be switched off/);
     // Two nodes at one address: refused by the config's own schema.
     const node = { id: 'node.A', org: kit.orgs[0]!, roles: ['peer' as const], p2pUrl: 'wss://10.0.0.1:7400', apiUrl: 'https://10.0.0.1:7401' };
     assert.throws(

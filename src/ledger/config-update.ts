@@ -166,6 +166,9 @@ export function checkConfigTransition(current: ConsortiumConfig, next: Consortiu
   if (next.rootCertPem !== current.rootCertPem) return 'the root CA cannot change';
   if (next.ordering.engine !== current.ordering.engine) return `the consensus engine cannot change (${current.ordering.engine} → ${next.ordering.engine})`;
   if (!sameJson(next.ordering, current.ordering)) return 'the ordering parameters cannot change at runtime';
+  for (const c of current.capabilities ?? []) {
+    if (!(next.capabilities ?? []).includes(c)) return `capability ${c} cannot be switched off (blocks after it were judged by it)`;
+  }
   const before = current.orderers.map((o) => `${o.id}\n${o.org}\n${o.certPem}`).sort();
   const after = next.orderers.map((o) => `${o.id}\n${o.org}\n${o.certPem}`).sort();
   if (!sameJson(before, after) && !RUNTIME_MEMBERSHIP_ENGINES.has(current.ordering.engine)) {

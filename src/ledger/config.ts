@@ -83,6 +83,20 @@ export interface OrderingConfig {
   readonly options?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * Rules a consortium has switched on for its whole chain (as Fabric's channel capabilities): in
+ * force from the block after the config that lists them, never off again, so every node and every
+ * replay judges each block alike.
+ *   proposals-name-consortium — a proposal must name this consortium (decision 1389); one that
+ *                               names none is WRONG_CONSORTIUM.
+ */
+export const CAPABILITIES = ['proposals-name-consortium'] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+export function hasCapability(config: { readonly capabilities?: readonly Capability[] }, capability: Capability): boolean {
+  return config.capabilities?.includes(capability) ?? false;
+}
+
 export interface ConsortiumConfig {
   readonly name: string;
   readonly createdAtMs: number;
@@ -92,6 +106,8 @@ export interface ConsortiumConfig {
   readonly contracts: readonly ContractConfig[];
   readonly ordering: OrderingConfig;
   readonly nodes?: readonly NodeEndpointConfig[];
+  /** Capabilities switched on (CAPABILITIES); absent: none. */
+  readonly capabilities?: readonly Capability[];
 }
 
 const name = z.string().min(1).max(LEDGER_LIMITS.nameLengthMax);
@@ -174,6 +190,7 @@ const configSchema = z
       )
       .max(256)
       .optional(),
+    capabilities: z.array(z.enum(CAPABILITIES)).max(16).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -192,6 +209,7 @@ const configSchema = z
       c.contracts.map((o) => o.name),
       'contract name',
     );
+    unique(c.capabilities ?? [], 'capability');
     // "_config" is the namespace of config transactions (config-update.ts), never a contract.
     if (c.contracts.some((o) => o.name === '_config')) ctx.addIssue({ code: 'custom', message: 'no contract may be named _config' });
     const orgs = new Set(c.orgs.map((o) => o.org));

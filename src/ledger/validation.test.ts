@@ -239,6 +239,35 @@ describe('validation', () => {
     assert.equal(report.codes.WRONG_CONSORTIUM, 1);
   });
 
+  it('with the capability proposals-name-consortium, a proposal naming none is WRONG_CONSORTIUM too (decision 1389)', () => {
+    const strict = kit.derive({ capabilities: ['proposals-name-consortium'] });
+    const ps = peers(strict);
+    const u = strict.user('Hospital1');
+    // Endorsers refuse an unbound proposal at once; a bound one is endorsed and commits.
+    const unbound = strict.proposal(u, 'create', ['u1', 'x', '1']);
+    const refused = ps[0]!.endorse(unbound.signed);
+    assert.equal(refused.status, 400);
+    assert.match(refused.message ?? '', /names no consortium, and this consortium requires it/);
+    const bound = strict.proposal(u, 'create', ['u2', 'x', '1'], { consortium: strict.consortiumHex });
+    const { response, endorsements } = strict.endorse(ps.slice(0, 2), bound.signed);
+    // Endorsed anyway (hand-crafted), the unbound one is refused by validation on every peer.
+    const craftedResponse = encodeResponse({
+      proposalHash: proposalHash(unbound.signed.proposal),
+      rwset: { namespaces: [{ namespace: 'assets', reads: [], rangeReads: [], writes: [{ key: 'u1', isDelete: false, value: utf8('v') }] }] },
+      result: { status: 200, message: '', payload: new Uint8Array(0) },
+      event: null,
+    });
+    const crafted = strict.envelope(u, unbound.signed, craftedResponse, [
+      strict.endorseRaw('Hospital1', craftedResponse),
+      strict.endorseRaw('Hospital2', craftedResponse),
+    ]);
+    assert.deepEqual(commitAll(ps, strict.block(head(ps[0]!), [crafted, strict.envelope(u, bound.signed, response, endorsements)])), [
+      'WRONG_CONSORTIUM',
+      'VALID',
+    ]);
+    closeAll(ps);
+  });
+
   it('rejects hand-crafted responses: unknown contract, foreign namespace, response for another proposal', () => {
     const ps = peers();
     const u = kit.user('Hospital1');

@@ -33,7 +33,7 @@ import { evaluatePolicy, Msp, parsePolicy, type Policy } from '../identity/index
 import type { Principal } from '../identity/roles.ts';
 import { checkKey, compareKeys, keySuccessor } from './keys.ts';
 import type { ValidationCode } from './codes.ts';
-import { mspConfigOf, type ConsortiumConfig } from './config.ts';
+import { hasCapability, mspConfigOf, type ConsortiumConfig } from './config.ts';
 import { checkConfigTx, CONFIG_NAMESPACE, configUpdatePolicy, configUpdatePolicyFor, decodeConfigRecord, type ConfigState } from './config-update.ts';
 import { LEDGER_LIMITS } from './limits.ts';
 import { decodeControl } from '../consensus/gpbft/config.ts';
@@ -87,9 +87,21 @@ export function validationContextFromConfig(
   return { msp, policies, verify, configState, configPolicy: configUpdatePolicy(config), ...(consortium === undefined ? {} : { consortium }) };
 }
 
-/** Why a proposal is not for this consortium (decision 1389), or null. An absent name is an older client's: accepted. */
-export function wrongConsortium(proposal: { readonly consortium?: string }, consortium: string | undefined): string | null {
-  if (proposal.consortium === undefined || consortium === undefined || proposal.consortium === consortium) return null;
+/**
+ * Why a proposal is not for this consortium (decision 1389), or null. A proposal naming none is an
+ * older client's: accepted, unless the config in force has the capability proposals-name-consortium.
+ */
+export function wrongConsortium(
+  proposal: { readonly consortium?: string },
+  consortium: string | undefined,
+  config: Pick<ConsortiumConfig, 'capabilities'>,
+): string | null {
+  if (proposal.consortium === undefined) {
+    return hasCapability(config, 'proposals-name-consortium')
+      ? 'the proposal names no consortium, and this consortium requires it (capability proposals-name-consortium): a client older than decision 1389, or a transaction replayed from another chain'
+      : null;
+  }
+  if (consortium === undefined || proposal.consortium === consortium) return null;
   return `the proposal is for the consortium of genesis block ${proposal.consortium.slice(0, 16)}…, not this one (${consortium.slice(0, 16)}…): a transaction of another consortium`;
 }
 
@@ -300,7 +312,7 @@ export function validateTransactions(
       if (computeTxId(tx.proposal.nonce, tx.proposal.creator) !== tx.proposal.txId) {
         throw new Failure('BAD_PROPOSAL_TXID', 'txId is not sha256(nonce ‖ creator)');
       }
-      const foreign = wrongConsortium(tx.proposal, ctx.consortium);
+      const foreign = wrongConsortium(tx.proposal, ctx.consortium, ctx.configState.record.config);
       if (foreign !== null) throw new Failure('WRONG_CONSORTIUM', foreign);
       let creator;
       try {

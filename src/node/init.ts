@@ -239,6 +239,9 @@ export async function initConsortium(options: InitOptions): Promise<InitResult> 
     ],
     ordering,
     nodes,
+    // A new consortium requires every proposal to name it (decision 1389): no transaction of
+    // another consortium, nor an unbound one, is ever committed here.
+    capabilities: ['proposals-name-consortium'],
   };
   const genesisPath = join(options.dir, 'genesis.block');
   writeFileSync(genesisPath, encodeBlock(genesisBlock(config)));

@@ -160,6 +160,8 @@ export class InProcessNetwork {
         endorsementPolicy: options.policies?.[name] ?? majorityPolicy(options.orgs),
       })),
       ordering: { ...DEFAULT_ORDERING, ...options.ordering },
+      // As a consortium `medledger init` makes (decision 1389).
+      capabilities: ['proposals-name-consortium'],
     };
     return new InProcessNetwork(config, genesisBlock(config), consortium, contracts, options);
   }

@@ -594,7 +594,7 @@ export class Orderer {
       if (this.pendingTxIds.size >= PENDING_TX_IDS_MAX) return { problem: `${PENDING_TX_IDS_MAX} transactions are pending at this orderer; retry shortly` };
     }
     // Another consortium's transaction (decision 1389) is not ordered; validation would mark it WRONG_CONSORTIUM.
-    const foreign = wrongConsortium(tx.proposal, this.consortiumHex);
+    const foreign = wrongConsortium(tx.proposal, this.consortiumHex, this.currentConfig);
     if (foreign !== null) return { problem: foreign };
     try {
       const creator = this.ctx.msp.validate(tx.proposal.creator, now);

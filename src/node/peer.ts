@@ -269,7 +269,7 @@ export class Peer {
     }
     if (computeTxId(proposal.nonce, proposal.creator) !== proposal.txId) return { status: STATUS_BAD_REQUEST, message: 'txId is not sha256(nonce ‖ creator)' };
     // Not endorsed here if it names another consortium (decision 1389); validation would mark it WRONG_CONSORTIUM.
-    const foreign = wrongConsortium(proposal, this.ledger.consortium);
+    const foreign = wrongConsortium(proposal, this.ledger.consortium, this.ledger.validationContext.configState.record.config);
     if (foreign !== null) return { status: STATUS_BAD_REQUEST, message: foreign };
     if (Math.abs(proposal.timestampMs - now) > this.clockSkewMsMax) {
       return {

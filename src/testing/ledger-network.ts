@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Bytes } from '../codec/index.ts';
+import { toHex, type Bytes } from '../codec/index.ts';
 import { blockDigest, GENESIS_DIGEST } from '../consensus/digest.ts';
 import type { Proposal } from '../consensus/engine.ts';
 import { parsePrivateKey, sign } from '../crypto/index.ts';
@@ -15,8 +15,8 @@ import { assetsContract } from '../contracts/samples/assets.ts';
 import { BlockBuilder } from '../node/orderer.ts';
 import { createDevConsortium, DEFAULT_ORDERING, majorityPolicy, orgNames } from '../node/inprocess.ts';
 import { Peer } from '../node/peer.ts';
-import type { Block, BlockHeader } from '../ledger/block.ts';
-import { genesisBlock, type ConsortiumConfig } from '../ledger/config.ts';
+import { blockHash, type Block, type BlockHeader } from '../ledger/block.ts';
+import { genesisBlock, type Capability, type ConsortiumConfig } from '../ledger/config.ts';
 import {
   buildEnvelope,
   buildProposal,
@@ -54,6 +54,7 @@ export class TestKit {
     contracts: readonly Contract[],
     policy: string | undefined,
     readonly ordererId: string,
+    capabilities: readonly Capability[] = [],
   ) {
     this.orgs = orgs;
     this.contracts = new ContractRegistry();
@@ -67,6 +68,7 @@ export class TestKit {
       orderers: [{ id: ordererId, org: org0, certPem: consortium.nodes.get(org0)!.certPem }],
       contracts: contracts.map((c) => ({ name: c.name, version: c.version, endorsementPolicy: policy ?? majorityPolicy(orgs) })),
       ordering: DEFAULT_ORDERING,
+      ...(capabilities.length > 0 ? { capabilities } : {}),
     };
     this.genesis = genesisBlock(this.config);
     const key = parsePrivateKey(consortium.nodes.get(org0)!.keyPem);
@@ -80,8 +82,13 @@ export class TestKit {
   }
 
   /** A kit over the same consortium with another policy / contracts (cheap: no new certificates). */
-  derive(options: { contracts?: readonly Contract[]; policy?: string }): TestKit {
-    return new TestKit(this.consortium, this.orgs, options.contracts ?? [assetsContract], options.policy, this.ordererId);
+  derive(options: { contracts?: readonly Contract[]; policy?: string; capabilities?: readonly Capability[] }): TestKit {
+    return new TestKit(this.consortium, this.orgs, options.contracts ?? [assetsContract], options.policy, this.ordererId, options.capabilities);
+  }
+
+  /** This kit's consortium identity: its genesis block hash, hex (what a proposal names, decision 1389). */
+  get consortiumHex(): string {
+    return toHex(blockHash(this.genesis.header));
   }
 
   user(org: string, commonName = 'doctor1'): TestUser {

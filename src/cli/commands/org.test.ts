@@ -154,7 +154,7 @@ describe('medledger org / config', () => {
     // The same file again: built on a config no longer in force.
     await fails(['config', 'submit', file, ...as('Hospital1')], 1, /built on config 2, but config 3 is in force/);
     await fails(['config', 'sign', join(net.dir, 'genesis.block'), ...as('Hospital2')], 2, /not a config update file/);
-    await fails(['config', 'propose', '--out', file, ...as('Hospital1')], 2, /exactly one of --add-org, --remove-org or --application/);
+    await fails(['config', 'propose', '--out', file, ...as('Hospital1')], 2, /exactly one of --add-org, --remove-org, --capability or --application/);
     await fails(['config', 'propose', '--add-org', 'Hospital7', '--out', file, ...as('Hospital1')], 2, /--add-org needs --org-ca/);
   });
 });

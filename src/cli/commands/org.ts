@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkSelfSignedCa, parseCertificate, parsePrivateKey, sign } from '../../crypto/index.ts';
 import { loadConsortium, Msp } from '../../identity/index.ts';
-import type { ConsortiumConfig } from '../../ledger/config.ts';
+import { CAPABILITIES, hasCapability, type Capability, type ConsortiumConfig } from '../../ledger/config.ts';
 import {
   ConfigUpdateError,
   configSignaturesNeeded,
@@ -483,6 +483,10 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--p2p-url <url>', 'wss://host:port of its node')
     .option('--api-url <url>', 'https://host:port of its API')
     .option('--remove-org <name>', 'remove a hospital')
+    .option(
+      '--capability <name>',
+      `switch a capability on for the whole chain, never off again (${CAPABILITIES.join(', ')}: every proposal must name this consortium, decision 1389)`,
+    )
     .option('--application <file>', 'admit a hospital that applied (medledger org apply): its CA is certified by the root, with --root-key or --org-ca')
     .option('--root-key <pem>', "the consortium root CA key that certifies the applicant's CA (default: <dir>/crypto/root-ca-key.pem if there)")
     .requiredOption('--out <file>', 'where to write the update')
@@ -495,14 +499,18 @@ export function register(program: Command, _ctx: CommandContext): void {
           p2pUrl?: string;
           apiUrl?: string;
           removeOrg?: string;
+          capability?: string;
           application?: string;
           rootKey?: string;
           out: string;
         },
       ) => {
         const out = makeOutput(flags.json ?? false);
-        if ([flags.addOrg, flags.removeOrg, flags.application].filter((x) => x !== undefined).length !== 1)
-          throw new CliError('give exactly one of --add-org, --remove-org or --application', 2);
+        if ([flags.addOrg, flags.removeOrg, flags.capability, flags.application].filter((x) => x !== undefined).length !== 1)
+          throw new CliError('give exactly one of --add-org, --remove-org, --capability or --application', 2);
+        const capability = flags.capability;
+        if (capability !== undefined && !(CAPABILITIES as readonly string[]).includes(capability))
+          throw new CliError(`--capability ${capability.slice(0, 64)}: not a capability (known: ${CAPABILITIES.join(', ')})`, 2);
         // The application is checked before anything else: a tampered file never reaches a node.
         const applied = flags.application !== undefined ? readApplicationFile(resolve(flags.application)) : null;
         const me = resolveSigner(flags);
@@ -550,6 +558,10 @@ export function register(program: Command, _ctx: CommandContext): void {
                 endpoint: { id: nodeIdOf(name), org: name, roles, p2pUrl: flags.p2pUrl!, apiUrl: flags.apiUrl! },
               }),
             );
+          } else if (capability !== undefined) {
+            const current = live.state.record.config;
+            if (hasCapability(current, capability as Capability)) throw new CliError(`capability ${capability} is already on in config ${live.sequence}`, 1);
+            next = { ...current, capabilities: [...(current.capabilities ?? []), capability as Capability] };
           } else {
             next = await runUpdate(async () => configWithoutHospital(live.state.record.config, flags.removeOrg!));
           }
@@ -734,6 +746,7 @@ function describeDraft(summary: ConfigDraftSummary, signers: readonly string[], 
     `config update ${summary.record.sequence} (tx ${summary.txId.slice(0, 16)}…), built on ${summary.basedOn ? `the config committed in block ${summary.basedOn.block}` : 'genesis'}${summary.consortium ? ` of the consortium of genesis ${summary.consortium.slice(0, 16)}…` : ''}`,
     `  hospitals: ${c.orgs.map((o) => o.org).join(', ')}`,
     `  orderers:  ${c.orderers.map((o) => o.id).join(', ')}`,
+    ...(c.capabilities?.length ? [`  capabilities: ${c.capabilities.join(', ')}`] : []),
     `  signed by admins of: ${signers.join(', ') || 'nobody yet'}${needed !== null ? ` (${needed} needed)` : ''}`,
   ].join('\n');
 }
