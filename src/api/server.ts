@@ -194,6 +194,7 @@ export async function startApiServer(services: NodeServices, opts: ApiServerOpti
       nodes: (c.nodes ?? []).map((n) => ({ id: n.id, org: n.org, roles: [...n.roles], p2pUrl: n.p2pUrl, apiUrl: n.apiUrl })),
       contracts: c.contracts.map((x) => ({ name: x.name, version: x.version, endorsementPolicy: x.endorsementPolicy })),
       updatePolicy: configUpdatePolicyText(c),
+      capabilities: [...(c.capabilities ?? [])],
     };
   });
 

@@ -140,6 +140,10 @@ export const ConfigResponse = z
     nodes: z.array(z.object({ id: z.string(), org: z.string(), roles: z.array(z.enum(['peer', 'orderer'])), p2pUrl: z.string(), apiUrl: z.string() })),
     contracts: z.array(z.object({ name: z.string(), version: z.string(), endorsementPolicy: z.string() })),
     updatePolicy: z.string().meta({ description: 'who must sign the next config update' }),
+    capabilities: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'capabilities switched on for the whole chain (e.g. proposals-name-consortium, decision 1389); absent on nodes older than that' }),
   })
   .meta({ id: 'ConsortiumConfig' });
 

@@ -47,10 +47,13 @@ describe('medledger org / config', () => {
     const human = await ok(['config', 'show', '--dir', net.dir]);
     assert.match(human.out, /config sequence 0 \(genesis\); engine raft/);
     assert.match(human.out, /next update needs: OutOf\(2, 'Hospital1\.admin', 'Hospital2\.admin', 'Hospital3\.admin'\)/);
+    // A consortium init makes requires every proposal to name it (decision 1389).
+    assert.match(human.out, /capabilities: proposals-name-consortium/);
     const json = JSON.parse((await ok(['config', 'show', '--dir', net.dir, '--org', 'Hospital2', '--user', 'doctor1', '--json'])).out) as ConfigJson;
     assert.equal(json.sequence, 0);
     assert.deepEqual(json.orgs, ['Hospital1', 'Hospital2', 'Hospital3']);
     assert.equal('configBase64' in json, false);
+    assert.deepEqual((json as { capabilities?: string[] }).capabilities, ['proposals-name-consortium']);
   });
 
   it('org add: a fourth hospital, its identities and node.yaml; policies follow the majority', async () => {

@@ -678,6 +678,7 @@ export function register(program: Command, _ctx: CommandContext): void {
           'contracts:',
           ...c.contracts.map((x) => `  ${x.name} v${x.version}: ${x.endorsementPolicy}`),
           `next update needs: ${c.updatePolicy}`,
+          `capabilities: ${c.capabilities?.join(', ') || 'none'}`,
         ].join('\n'),
       );
     } finally {

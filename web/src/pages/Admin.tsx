@@ -195,6 +195,9 @@ function ConfigView({ session }: { session: Session }): ReactNode {
             ))}
           </List>
           <Text size="sm">The next config update needs: {c.updatePolicy}</Text>
+          <Text size="sm" data-testid="capabilities">
+            Capabilities: {c.capabilities?.join(', ') || 'none'}
+          </Text>
         </Stack>
       ) : null}
     </Card>

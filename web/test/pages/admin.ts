@@ -46,6 +46,8 @@ export function adminTests(tb: () => ConsoleTestbed): void {
       await page.getByTestId('genesis-hash').getByText(status.genesisHashHex!, { exact: true }).waitFor();
       const config = await tb().sdk('Hospital1', 'admin1').client.config();
       await page.getByTestId('config').getByText(`Sequence ${config.sequence}`).waitFor();
+      assert.deepEqual(config.capabilities, ['proposals-name-consortium']);
+      await page.getByTestId('capabilities').getByText('Capabilities: proposals-name-consortium').waitFor();
       await page.getByRole('button', { name: 'Test connections' }).click();
       const table = page.getByTestId('connection-test');
       await table.waitFor({ timeout: 30_000 });
