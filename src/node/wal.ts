@@ -139,7 +139,7 @@ export class WriteAheadLog implements DurableState {
     const bytes = encode([...this.entries].map(([k, v]) => [k, v]));
     const fd = openSync(tmp, 'w');
     try {
-      writeAll(fd, Buffer.from(bytes));
+      writeAllAt(fd, Buffer.from(bytes), 0);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -229,11 +229,7 @@ function applyOps(entries: Map<string, Bytes>, ops: readonly EncodedOp[]): void 
   }
 }
 
-function writeAll(fd: number, buffer: Buffer): void {
-  let written = 0;
-  while (written < buffer.byteLength) written += writeSync(fd, buffer, written, buffer.byteLength - written);
-}
-
+/** Write all of `buffer` at `position` (a short write continues where it stopped). */
 function writeAllAt(fd: number, buffer: Buffer, position: number): void {
   let written = 0;
   while (written < buffer.byteLength) written += writeSync(fd, buffer, written, buffer.byteLength - written, position + written);

@@ -93,16 +93,15 @@ export function userCredentials(dir: string, org: string, user: string): UserCre
 /** A client for `user` of `org`, talking to that organisation's node (or `url`). */
 export function clientFromDir(dir: string, org: string, user: string, url?: string): MedLedgerClient {
   const creds = userCredentials(dir, org, user);
+  const endpoints = consortiumEndpoints(dir);
   let target = url;
   if (!target) {
-    const node = consortiumEndpoints(dir).find((n) => n.org === org && n.roles.includes('peer'));
+    const node = endpoints.find((n) => n.org === org && n.roles.includes('peer'));
     if (!node) throw new MedLedgerApiError(0, 'NO_ENDPOINT', `the consortium in ${dir} has no peer node of ${org}`);
     target = node.apiUrl;
   }
   // The other peers of the consortium take a resubmission whose outcome this node left unknown.
-  const others = consortiumEndpoints(dir)
-    .filter((n) => n.roles.includes('peer') && n.apiUrl !== target)
-    .map((n) => n.apiUrl);
+  const others = endpoints.filter((n) => n.roles.includes('peer') && n.apiUrl !== target).map((n) => n.apiUrl);
   // Proposals name the consortium of this directory's genesis block (decision 1389), not whatever a node says.
   return new MedLedgerClient({ url: target, ...creds, failover: others, consortium: consortiumIdOf(dir) });
 }
