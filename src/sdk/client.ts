@@ -293,6 +293,11 @@ export class MedLedgerClient {
     this.batchBodies = options.batchBodies ?? 'cbor';
   }
 
+  /** This user, at another node of the consortium (failover): same identity, transport and timeout. */
+  private at(url: string): MedLedgerClient {
+    return new MedLedgerClient({ url, certPem: this.certPem, signer: this.signer, transport: this.transport, timeoutMs: this.timeoutMs });
+  }
+
   /** Release pooled connections. */
   close(): void {
     this.transport.close();
@@ -351,7 +356,7 @@ export class MedLedgerClient {
     const mine = await ask(this);
     if (mine !== undefined) return mine;
     for (const url of await (this.alternates ?? Promise.resolve(Array.isArray(this.failover) ? this.failover : []))) {
-      const name = await ask(new MedLedgerClient({ url, certPem: this.certPem, signer: this.signer, transport: this.transport, timeoutMs: this.timeoutMs }));
+      const name = await ask(this.at(url));
       if (name !== undefined) return name;
     }
     return undefined;
@@ -404,6 +409,14 @@ export class MedLedgerClient {
     // signature names the consortium (decision 1387): the genesis block hash the caller pins
     // (e.g. from its consortium directory), or else the one its node reports.
     const genesisHashHex = options.genesisHashHex ?? (await this.consortium());
+    if (genesisHashHex !== undefined && !/^[0-9a-f]{64}$/.test(genesisHashHex))
+      throw new MedLedgerApiError(
+        0,
+        'BAD_GENESIS_HASH',
+        `genesisHashHex must be 64 lowercase hex digits (a SHA-256 hash), got "${genesisHashHex.slice(0, 80)}"`,
+        null,
+        false,
+      );
     if (genesisHashHex === undefined)
       throw new MedLedgerApiError(
         0,
@@ -482,7 +495,7 @@ export class MedLedgerClient {
     let unknown = mayHaveOrdered(first);
     let lastCause = `${this.url}: ${first.message}`;
     for (const url of await (this.alternates ?? Promise.resolve(Array.isArray(this.failover) ? this.failover : []))) {
-      const other = new MedLedgerClient({ url, certPem: this.certPem, signer: this.signer, transport: this.transport, timeoutMs: this.timeoutMs });
+      const other = this.at(url);
       try {
         return other.check(TxStatus, await other.call('POST', '/v1/submit', body, false));
       } catch (err) {
@@ -517,7 +530,7 @@ export class MedLedgerClient {
       if (!(err instanceof MedLedgerApiError) || err.status !== 0) throw err;
       let last: MedLedgerApiError = err;
       for (const url of await (this.alternates ?? Promise.resolve(Array.isArray(this.failover) ? this.failover : []))) {
-        const other = new MedLedgerClient({ url, certPem: this.certPem, signer: this.signer, transport: this.transport, timeoutMs: this.timeoutMs });
+        const other = this.at(url);
         try {
           return await other.call('POST', '/v1/endorse', body, false);
         } catch (e) {

@@ -147,6 +147,21 @@ describe('submission outcomes', () => {
     );
   });
 
+  it('a malformed pinned genesis hash for a gpbft rating is refused before anything is sent', async () => {
+    const asked: string[] = [];
+    const t = scriptedTransport({
+      [A]: (req) => {
+        asked.push(req.url.pathname);
+        return json(500, {});
+      },
+    });
+    await assert.rejects(
+      client(t).gpbftRate('node.Hospital2', 10, { genesisHashHex: 'not-a-hash' }),
+      (err: unknown) => err instanceof MedLedgerApiError && err.code === 'BAD_GENESIS_HASH' && /64 lowercase hex digits/.test(err.message),
+    );
+    assert.deepEqual(asked, []);
+  });
+
   it('endorsement through a node that is down goes to the next one (nothing is ordered yet)', async () => {
     const endorsedBy: string[] = [];
     const t = scriptedTransport({
