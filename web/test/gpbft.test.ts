@@ -59,5 +59,7 @@ describe('web console in Chromium: gpbft node rating (4 hospitals, gpbft)', { sk
       `node.Hospital4 still a member somewhere: ${JSON.stringify(seen)}`,
     );
     await t.checkA11y(page, 'administration: gpbft rating');
+    await card.scrollIntoViewIfNeeded();
+    await t.screenshot(page, 'administration-gpbft-rating');
   });
 });
