@@ -14,6 +14,10 @@ import { MEMBERS_AFTER, ordererChange } from './testdata/orderer-change.ts';
 describe('EH-BFT orderer-set change at runtime: four orderers add a fifth, then remove one', { timeout: 480_000 }, () => {
   const change = ordererChange({
     engine: 'ehbft',
+    // The engines retain 4 blocks and Hospital5 joins above height 8: it replays the first blocks
+    // from the members' block stores (decision 1390).
+    engineOptions: { retainBlocks: 4 },
+    joinAbove: 8,
     afterJoin: (net) => {
       // Its engine is a member now (an acceptor or the leader), no longer an outsider catching up.
       const role = (net.status('Hospital5')?.consensus as { role?: string } | null)?.role;

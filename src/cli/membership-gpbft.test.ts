@@ -16,7 +16,10 @@ describe('gpbft orderer-set change at runtime: four orderers add a fifth, then r
   let controlEntries = 0;
   const change = ordererChange({
     engine: 'gpbft',
-    engineOptions: { periodBlocks: 20 },
+    // The engines retain 4 blocks and Hospital5 joins above height 8: it replays the first blocks
+    // from the members' block stores (decision 1390).
+    engineOptions: { periodBlocks: 20, retainBlocks: 4 },
+    joinAbove: 8,
     heightAtLeast: 41,
     hospital5: { location: { lat: 44.2312, lon: -76.486 }, rating: 0.7 },
     eachBlock: (block) => {

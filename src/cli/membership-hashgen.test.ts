@@ -14,6 +14,10 @@ describe('hashgen orderer-set change at runtime: four generators add a fifth, th
   let signedBy5 = 0;
   const change = ordererChange({
     engine: 'hashgen',
+    // The engines retain 16 blocks (the least allowed) and Hospital5 joins above height 20: it
+    // replays the first blocks from the members' block stores (decision 1390).
+    engineOptions: { blocksRetained: 16 },
+    joinAbove: 20,
     atEnd: (net) => {
       // Hospital5's generator takes part (a member, not an outsider).
       const role5 = net.status('Hospital5')?.consensus?.role;

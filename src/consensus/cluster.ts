@@ -17,6 +17,7 @@ import { bytesEqual, toHex } from '../codec/index.ts';
 import type { Identities } from '../crypto/index.ts';
 import type { CutterConfig } from './cutter.ts';
 import type { DecidedBlock, Engine, EngineMessage, NodeId, Proposal, ProposeResult, RestoreRequest, Rng } from './engine.ts';
+import { archivedBlock } from './decided-chain.ts';
 import { MemoryStorage } from './memory-storage.ts';
 import { getEngine, type EngineDefinition } from './registry.ts';
 
@@ -65,6 +66,11 @@ export interface ClusterConfig {
   readonly onRestore?: (instance: ClusterInstance, request: RestoreRequest) => void;
   /** Called for every message an up instance sends, before it is queued (assertions on what correct nodes send). */
   readonly onSend?: (env: Envelope) => void;
+  /**
+   * Give each engine its instance's decided blocks as EngineContext.archive, as a node gives its
+   * chain (default true); false: catch-up is limited to the blocks engines retain.
+   */
+  readonly archive?: boolean;
 }
 
 const DELIVERY_STEPS_MAX = 1_000_000;
@@ -114,6 +120,7 @@ export class Cluster<E extends Engine = Engine, M extends EngineMessage = Engine
       cutter: this.config.cutter,
       options: { ...this.config.options, ...this.config.nodeOptions?.[inst.identity] },
       ...(appliedHeight === undefined ? {} : { appliedHeight }),
+      ...(this.config.archive === false ? {} : { archive: { decided: (height: number) => archivedBlock(inst.decided, height) } }),
     }) as unknown as E;
   }
 

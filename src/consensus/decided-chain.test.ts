@@ -4,17 +4,40 @@ import { describe, it } from 'node:test';
 import { decode, encode, type Bytes } from '../codec/index.ts';
 import { MemoryStorage } from './memory-storage.ts';
 import { DecidedChain, decidedBlockKey } from './decided-chain.ts';
-import { EngineAssertionError } from './engine.ts';
+import { EngineAssertionError, type DecidedArchive, type DecidedBlock } from './engine.ts';
 
 interface Block {
   readonly height: number;
   readonly note: string;
 }
-const codec = { encode: (b: Block): Bytes => encode(b), decode: (bytes: Bytes): Block => decode<Block>(bytes) };
+const codec = {
+  encode: (b: Block): Bytes => encode(b),
+  decode: (bytes: Bytes): Block => decode<Block>(bytes),
+  // The test's blocks keep their note in the archived block's `extra`; none: cannot be rebuilt.
+  fromArchive: (b: DecidedBlock): Block | undefined => (b.extra === undefined ? undefined : { height: b.height, note: decode<string>(b.extra) }),
+};
 const digest = new Uint8Array(32).fill(7);
 
-function chainOf(heights: number, retain: number, storage = new MemoryStorage()): { chain: DecidedChain<Block>; storage: MemoryStorage } {
-  const chain = new DecidedChain<Block>('test', retain, codec);
+/** The application's chain of `heights` blocks, each archived with its note (or without, from `bareFrom`). */
+function archiveOf(heights: number, bareFrom = Infinity): DecidedArchive & { reads: number[] } {
+  const reads: number[] = [];
+  return {
+    reads,
+    decided(height) {
+      reads.push(height);
+      if (height < 1 || height > heights) return undefined;
+      return { height, proposals: [], digest, previousDigest: digest, certificate: null, ...(height >= bareFrom ? {} : { extra: encode(`b${height}`) }) };
+    },
+  };
+}
+
+function chainOf(
+  heights: number,
+  retain: number,
+  storage = new MemoryStorage(),
+  archive?: DecidedArchive,
+): { chain: DecidedChain<Block>; storage: MemoryStorage } {
+  const chain = new DecidedChain<Block>('test', retain, codec, archive);
   for (let h = 1; h <= heights; h++) storage.apply(chain.append({ height: h, note: `b${h}` }));
   return { chain, storage };
 }
@@ -46,6 +69,40 @@ describe('DecidedChain', () => {
       [8, 9],
     );
     assert.deepEqual(chain.range(3, 10, 100), [], 'block 3 left retention: nothing after the gap is useful');
+  });
+
+  it("serves blocks that left retention from the application's chain, so a node can replay from genesis", () => {
+    const archive = archiveOf(10);
+    const { chain } = chainOf(10, 4, new MemoryStorage(), archive);
+    assert.deepEqual(
+      chain.range(1, 10, 100).map((b) => `${b.height}:${b.note}`),
+      ['1:b1', '2:b2', '3:b3', '4:b4', '5:b5', '6:b6', '7:b7', '8:b8', '9:b9', '10:b10'],
+    );
+    assert.deepEqual(archive.reads, [1, 2, 3, 4, 5, 6], 'only the heights below the retained window are read');
+    assert.deepEqual(
+      chain.range(2, 10, 3).map((b) => b.height),
+      [2, 3, 4],
+      'at most countMax',
+    );
+  });
+
+  it('stops at the first archived block it cannot rebuild, and never asks the archive above its retained window', () => {
+    const { chain } = chainOf(10, 4, new MemoryStorage(), archiveOf(10, 4));
+    assert.deepEqual(
+      chain.range(1, 10, 100).map((b) => b.height),
+      [1, 2, 3],
+    );
+    // Above the retained window a missing block is one this node has not decided: not the archive's.
+    const archive = archiveOf(20);
+    const short = new DecidedChain<Block>('test', 4, codec, archive);
+    assert.deepEqual(short.range(1, 3, 100), []);
+    assert.deepEqual(archive.reads, []);
+  });
+
+  it("treats an archive that answers with another height's block as its own corruption", () => {
+    const wrong: DecidedArchive = { decided: (h) => ({ height: h + 1, proposals: [], digest, previousDigest: digest, certificate: null, extra: encode('x') }) };
+    const { chain } = chainOf(10, 4, new MemoryStorage(), wrong);
+    assert.throws(() => chain.range(1, 10, 100), EngineAssertionError);
   });
 
   it('restores what was persisted up to the durable head and re-delivers what the application lacks', () => {

@@ -6,13 +6,15 @@
 //   keys     — `<engine>/block/<height, 16 digits>`, so keysWithPrefix returns them in height order;
 //   catch-up — contiguous blocks only, stopping at the first one not retained: a receiver accepts a
 //              block only on top of its own head, so a block after a gap is useless to it;
+//              below the retained window the application's chain answers (EngineContext.archive),
+//              so a node can replay a chain of any length (a hospital that joins late);
 //   restart  — every block above the application's height is re-delivered; if one of them is no
 //              longer retained (the application lost more than the retention window, e.g. its
 //              block store was restored from an old backup) the engine asks for a restore to its
 //              head instead of skipping a height (a gap would break the chain) or crashing (the
 //              engine's own state is intact; only the application is behind).
 import type { Bytes } from '../codec/index.ts';
-import { assertInvariant, type DurableState, type PersistOp, type RestoreRequest } from './engine.ts';
+import { assertInvariant, type DecidedArchive, type DecidedBlock, type DurableState, type PersistOp, type RestoreRequest } from './engine.ts';
 
 /** Blocks kept by default: enough for any peer that is briefly behind; older ones come by restore. */
 export const DECIDED_BLOCKS_RETAINED_DEFAULT = 1024;
@@ -23,10 +25,23 @@ export function decidedBlockKey(engine: string, height: number): string {
   return `${engine}/block/${String(height).padStart(HEIGHT_DIGITS, '0')}`;
 }
 
+/**
+ * fromArchive for engines that keep blocks as DecidedBlocks (gpbft, hashgen, solo): the archived
+ * block without `extra`, which such engines never set.
+ */
+export function plainBlock(block: DecidedBlock): DecidedBlock {
+  return { height: block.height, proposals: block.proposals, digest: block.digest, previousDigest: block.previousDigest, certificate: block.certificate };
+}
+
 export interface DecidedBlockCodec<B> {
   encode(block: B): Bytes;
   /** Decode persisted bytes; throws on corruption (the engine's own durable state: crash). */
   decode(bytes: Bytes, key: string): B;
+  /**
+   * The engine's form of a block the application archived, or undefined when it cannot be rebuilt
+   * from it (e.g. archived before the application kept the engine's `extra`): catch-up stops there.
+   */
+  fromArchive(block: DecidedBlock): B | undefined;
 }
 
 export interface Redelivery<B> {
@@ -44,6 +59,7 @@ export class DecidedChain<B extends { readonly height: number }> {
     private readonly engine: string,
     readonly retainMax: number,
     private readonly codec: DecidedBlockCodec<B>,
+    private readonly archive?: DecidedArchive,
   ) {
     assertInvariant(Number.isSafeInteger(retainMax) && retainMax >= 1, `an engine retains at least one block (got ${retainMax})`);
     this.prefix = `${engine}/block/`;
@@ -77,15 +93,30 @@ export class DecidedChain<B extends { readonly height: number }> {
     return this.blocks.get(height);
   }
 
-  /** Contiguous retained blocks from `from` up to `to`, at most `countMax` (see the file comment). */
+  /**
+   * Contiguous blocks from `from` up to `to`, at most `countMax` (see the file comment): retained
+   * ones, and below the retained window (only there: above it a missing block is one this node has
+   * not decided) the archive's.
+   */
   range(from: number, to: number, countMax: number): B[] {
     const out: B[] = [];
+    const retainedFrom = to - this.retainMax + 1;
     for (let h = Math.max(1, from); h <= to && out.length < countMax; h++) {
-      const block = this.blocks.get(h);
+      const block = this.blocks.get(h) ?? (h < retainedFrom ? this.archived(h) : undefined);
       if (block === undefined) break;
       out.push(block);
     }
     return out;
+  }
+
+  private archived(height: number): B | undefined {
+    const decided = this.archive?.decided(height);
+    if (decided === undefined) return undefined;
+    // The application's chain is this node's own; a block under another height is its bug, not a peer's.
+    assertInvariant(decided.height === height, `the archive holds the block of height ${decided.height} at ${height}`);
+    const block = this.codec.fromArchive(decided);
+    assertInvariant(block === undefined || block.height === height, `an archived block of height ${height} rebuilt at ${block?.height}`);
+    return block;
   }
 
   /** What to hand the application after a restart (see the file comment). */
@@ -95,4 +126,13 @@ export class DecidedChain<B extends { readonly height: number }> {
     if (blocks.length === head - appliedHeight) return { blocks, restore: null };
     return { blocks: [], restore: { height: head, digest: headDigest } };
   }
+}
+
+/**
+ * The block of `height` among an application's decided blocks, for test clusters' archives: at its
+ * index unless a restart re-delivered blocks or a restore skipped some (then the last one of it).
+ */
+export function archivedBlock(decided: readonly DecidedBlock[], height: number): DecidedBlock | undefined {
+  const at = decided[height - 1];
+  return at?.height === height ? at : decided.findLast((b) => b.height === height);
 }

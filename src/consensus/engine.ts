@@ -56,6 +56,22 @@ export interface DecidedBlock {
   readonly digest: Bytes;
   readonly previousDigest: Bytes;
   readonly certificate: Certificate | null;
+  /**
+   * What else the engine needs to serve this block to a node that catches up, kept by the
+   * application beside the block (ledger metadata, outside the block hash) and handed back through
+   * EngineContext.archive (EH-BFT: the block's metadata, which its certificate signs by digest).
+   */
+  readonly extra?: Bytes;
+}
+
+/**
+ * The application's copy of the blocks this node decided (the ledger), read by an engine to serve
+ * a node that is behind by more than the blocks the engine itself retains — a hospital that joins a
+ * long chain replays it from genesis (decided-chain.ts). Reads are synchronous, like DurableState's.
+ */
+export interface DecidedArchive {
+  /** The decided block of this height as the application stored it, or undefined. */
+  decided(height: number): DecidedBlock | undefined;
 }
 
 /** A durable write the driver must make before sending the Ready's messages. */

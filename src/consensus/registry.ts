@@ -1,7 +1,7 @@
 // Every engine is created the same way, by name, from an EngineContext. The simulator, the lab
 // and the node runtime look engines up here; each engine module adds one entry.
 import type { CutterConfig } from './cutter.ts';
-import type { ByzantineSupport, DecidedBlock, DurableState, Engine, EngineMessage, NodeId, Proposal, Rng } from './engine.ts';
+import type { ByzantineSupport, DecidedArchive, DecidedBlock, DurableState, Engine, EngineMessage, NodeId, Proposal, Rng } from './engine.ts';
 import type { Signer, SignatureVerifier } from '../crypto/index.ts';
 
 export interface EngineContext {
@@ -21,6 +21,12 @@ export interface EngineContext {
    * Undefined means the application has everything the engine decided.
    */
   readonly appliedHeight?: number;
+  /**
+   * The application's decided blocks (the node's chain): engines that serve catch-up from blocks
+   * they retain (EH-BFT, gpbft, hashgen) answer from here once a block left their retention, so a
+   * node can replay a chain longer than that. Absent: catch-up is limited to retained blocks.
+   */
+  readonly archive?: DecidedArchive;
   /**
    * Engine-specific options (validated by the engine; unknown keys are an error). E.g. raft
    * {electionTicks, heartbeatTicks}, pbft {checkpointInterval}, gpbft {coordinates, ratings}.

@@ -48,6 +48,13 @@ export interface ConsensusProof {
   /** (clientId, seq) of each proposal, in data order: with the data they rebuild the digest. */
   readonly proposalIds: readonly { readonly clientId: string; readonly seq: number }[];
   readonly certificate: Certificate | null;
+  /**
+   * The engine's own bytes for this block (DecidedBlock.extra; EH-BFT: the block's metadata, which
+   * its certificate signs by digest): with the rest, the orderer can hand the engine the decided
+   * block again to serve a node replaying the chain (EngineContext.archive). Absent for engines
+   * that need none and in blocks cut before it was kept.
+   */
+  readonly extra?: Bytes;
 }
 
 export interface BlockMetadata {
@@ -124,6 +131,8 @@ export function buildHeader(number: number, previous: BlockHeader, data: readonl
 // ---------------------------------------------------------------------------------------------
 
 const bytes = z.instanceof(Uint8Array);
+/** An engine's extra bytes per block: its metadata (a previous certificate, bounded evidence), far below this. */
+const CONSENSUS_EXTRA_BYTES_MAX = 1024 * 1024;
 const hash32 = bytes.refine((b) => b.byteLength === 32, 'must be 32 bytes');
 const nonNegInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
@@ -146,6 +155,7 @@ const metadataSchema = z
         previousDigest: hash32,
         proposalIds: z.array(z.object({ clientId: z.string().max(256), seq: nonNegInt }).strict()).max(LEDGER_LIMITS.blockTxsMax),
         certificate: certificateSchema.nullable(),
+        extra: bytes.refine((b) => b.byteLength <= CONSENSUS_EXTRA_BYTES_MAX, `at most ${CONSENSUS_EXTRA_BYTES_MAX} bytes`).optional(),
       })
       .strict()
       .nullable(),

@@ -171,6 +171,7 @@ export class BlockBuilder {
           previousDigest: decided.previousDigest,
           proposalIds: decided.proposals.map((p) => ({ clientId: p.clientId, seq: p.seq })),
           certificate: decided.certificate,
+          ...(decided.extra === undefined ? {} : { extra: decided.extra }),
         },
       },
     };
@@ -312,6 +313,9 @@ export class Orderer {
         pendingMax: this.genesisConfig.ordering.pendingMax,
       },
       appliedHeight: this.lastHeader.number,
+      // This orderer's chain serves catch-up beyond the blocks the engine retains: a hospital that
+      // joins a long chain replays it from genesis (EH-BFT, gpbft, hashgen).
+      archive: { decided: (height) => this.archivedDecided(height) },
       ...engineOptions(this.genesisConfig, this.ratingAuthority()),
     });
     this.drive();
@@ -524,6 +528,26 @@ export class Orderer {
     // object that was stored instead of reading and decoding the record again (issue 13). The
     // same envelope objects then reach the peer, whose parse memo finds them without hashing.
     return this.recentBlocks.get(number) ?? decodeBlock(this.store.read(number));
+  }
+
+  /**
+   * The decided block behind a stored block (EngineContext.archive): its consensus proof and data
+   * give the engine's DecidedBlock back. Undefined beyond the chain or for a block without a proof
+   * of this height (genesis; a chain cut before proofs were kept).
+   */
+  private archivedDecided(height: number): DecidedBlock | undefined {
+    if (!Number.isSafeInteger(height) || height < 1 || height >= this.store.count) return undefined;
+    const block = this.getBlock(height);
+    const proof = block.metadata.consensus;
+    if (proof === null || proof.height !== height || proof.proposalIds.length !== block.data.length) return undefined;
+    return {
+      height,
+      proposals: block.data.map((data, i) => ({ clientId: proof.proposalIds[i]!.clientId, seq: proof.proposalIds[i]!.seq, data })),
+      digest: proof.digest,
+      previousDigest: proof.previousDigest,
+      certificate: proof.certificate,
+      ...(proof.extra === undefined ? {} : { extra: proof.extra }),
+    };
   }
 
   /** The last RECENT_BLOCKS_MAX blocks stored, by number (treated as immutable, as every Block is). */

@@ -7,4 +7,7 @@
 //   medledger.3 — gpbft ratings name the consortium (decision 1387): a member of medledger.2
 //                 finds such a rating's signature invalid (it checks the old signed bytes) and
 //                 would apply a decided one differently.
-export const NODE_PROTOCOL = 'medledger.3';
+//   medledger.4 — a block's consensus proof may carry the engine's extra bytes (decision 1390:
+//                 EH-BFT keeps its block metadata so that a joiner can replay the chain), which
+//                 a medledger.3 node's block schema refuses when it fetches such a block.
+export const NODE_PROTOCOL = 'medledger.4';

@@ -308,6 +308,8 @@ class Simulation {
         verifier: this.identities.verifier,
         cutter: this.o.cutter,
         appliedHeight: inst.ledger.length,
+        // The node's chain serves catch-up beyond what the engine retains, as a node's block store does.
+        archive: { decided: (height: number) => inst.ledger[height - 1] },
         ...(this.o.engineOptions !== undefined ? { options: this.o.engineOptions } : {}),
       });
     let engine: Engine<EngineMessage>;

@@ -22,6 +22,12 @@ export interface OrdererChangeHooks {
   readonly engineOptions?: Record<string, unknown>;
   /** gpbft: where Hospital5 is and its rating (its node entry; decision 1280). */
   readonly hospital5?: { readonly location?: { lat: number; lon: number }; readonly rating?: number };
+  /**
+   * Let the members' chain pass this height before Hospital5 joins: with a small retention in
+   * `engineOptions` the first blocks have left the engines' retention by then, so Hospital5 can
+   * only replay the chain from the members' block stores (EngineContext.archive, decision 1390).
+   */
+  readonly joinAbove?: number;
   /** After the five agree and Hospital5 caught up: e.g. its engine's role is a member's. */
   readonly afterJoin?: (net: TestNetwork) => void;
   /** Every block of the final chain, in order (read from Hospital5). */
@@ -86,6 +92,9 @@ async function scenario(net: TestNetwork, h: OrdererChangeHooks): Promise<void> 
   };
   const workers = [0, 1, 2].map((w) => worker(w));
   await net.waitFor('10 commits', () => committed.size >= 10, 60_000);
+  const joinAbove = h.joinAbove;
+  if (joinAbove !== undefined)
+    await net.waitFor(`the members' chain above height ${joinAbove}`, () => (net.status('Hospital1')?.height ?? 0) > joinAbove, 120_000);
 
   // --- add Hospital5 as an orderer ------------------------------------------------------------
   const hospital5 = await prepareHospital(net.dir, { tickMs: 50, engine: h.engine, ...h.hospital5 });

@@ -67,6 +67,7 @@ import {
   type EhbftMessage,
   type Evidence,
   type MessageLimits,
+  type Meta,
   type Phase,
   type SignedVote,
   type ViewChangeVote,
@@ -260,7 +261,12 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       blocksMax: this.options.fetchBlocksMax,
     };
     this.records = new RecordSet(this.options.recordsMax);
-    this.retained = new DecidedChain<WireBlock>('ehbft', this.options.retainBlocks, { encode, decode: (bytes, key) => decodeOrThrow<WireBlock>(bytes, key) });
+    this.retained = new DecidedChain<WireBlock>(
+      'ehbft',
+      this.options.retainBlocks,
+      { encode, decode: (bytes, key) => decodeOrThrow<WireBlock>(bytes, key), fromArchive: wireBlockOfArchived },
+      ctx.archive,
+    );
     this.rep = new ReputationBook(this.members, this.options.reputation);
     this.leaderOrder = [...this.members];
     this.plan = this.computePlan();
@@ -1520,6 +1526,33 @@ function toDecidedBlock(b: WireBlock, previousDigest: Bytes, mode: QuorumPlan['m
       fields: { view: b.cert.view, height: b.height, phase: 2, metaDigest: b.cert.metaDigest, quorum: mode, votesNeeded, ...membership },
       signatures: b.cert.votes.map((v) => ({ nodeId: v.node, signature: v.sig })),
     },
+    // The block's metadata (proposer, the previous block's certificate, evidence, membership): the
+    // certificate signs only its digest, and a node catching up from the archive needs it whole.
+    extra: encode(b.meta),
+  };
+}
+
+/**
+ * The WireBlock a decided block was (toDecidedBlock's inverse), for catch-up from the node's chain;
+ * undefined when the archive lacks the metadata or it does not match the certificate's digest.
+ * The node that receives it checks the certificate and digests as for any fetched block.
+ */
+function wireBlockOfArchived(block: DecidedBlock): WireBlock | undefined {
+  const c = block.certificate;
+  if (block.extra === undefined || c === null || c.scheme !== CERT_SCHEME) return undefined;
+  const { view, metaDigest } = c.fields;
+  if (typeof view !== 'number' || !(metaDigest instanceof Uint8Array) || !bytesEqual(sha256(block.extra), metaDigest)) return undefined;
+  let meta: Meta;
+  try {
+    meta = decodeValue<Meta>(block.extra);
+  } catch {
+    return undefined;
+  }
+  return {
+    height: block.height,
+    proposals: block.proposals.map(toWire),
+    meta,
+    cert: { phase: 2, view, height: block.height, digest: block.digest, metaDigest, votes: c.signatures.map((s) => ({ node: s.nodeId, sig: s.signature })) },
   };
 }
 

@@ -172,6 +172,46 @@ describe('ehbft: orderer-set changes', () => {
     assert.equal(attempt(['1', '2', '3', '4', '5'], []), 1, 'exactly the step toward its target');
   });
 
+  it("a node joining a chain longer than the members retain replays it from their nodes' chains (EngineContext.archive)", () => {
+    for (const archive of [true, false]) {
+      const c = new ScenarioCluster('ehbft', { archive });
+      c.addNodes(4, { retainBlocks: 4 }, 1, 1);
+      for (let i = 1; i <= 10; i++) {
+        c.propose(String((i % 4) + 1), `tx${i}`);
+        settle(c, ['1', '2', '3', '4'], 3);
+      }
+      const head = eh(c, '2').status().decidedHeight;
+      assert.ok(head >= 10, `ten blocks decided (${head}), more than the 4 retained`);
+      c.addNodes(1, { retainBlocks: 4 }, 1, 1);
+      settle(c, ['1', '2', '3', '4', '5']);
+      // The membership block that takes node 5 in is decided either way (by the four).
+      const after = eh(c, '2').status().decidedHeight;
+      assert.ok(after > head);
+      assert.deepEqual(eh(c, '2').status().members, ['1', '2', '3', '4', '5']);
+      const joiner = eh(c, '5');
+      if (!archive) {
+        // Block 1 left every member's retention: nothing can be fetched, the joiner stays outside.
+        assert.equal(joiner.status().decidedHeight, 0, 'without the archive the joiner cannot start');
+        assert.equal(joiner.status().role, 'outsider');
+        continue;
+      }
+      assert.equal(joiner.status().decidedHeight, after, 'the joiner replayed every block');
+      assert.notEqual(joiner.status().role, 'outsider');
+      assert.equal(joiner.epoch().number, 1);
+      const data = (id: string): string[] => c.nodes.get(id)!.blocks.flatMap((b) => b.proposals.map((p) => new TextDecoder().decode(p.data)));
+      assert.deepEqual(data('5'), data('2'));
+      // And it takes part: its own proposal is ordered, with one member down, on every live node alike.
+      const leader = eh(c, '2').status().leader!;
+      const down = ['1', '2', '3', '4'].find((id) => id !== leader)!;
+      c.crash(down);
+      const live = ['1', '2', '3', '4', '5'].filter((id) => id !== down);
+      c.propose('5', 'from the joiner');
+      settle(c, live, 40);
+      for (const id of live) assert.deepEqual(data(id).at(-1), 'from the joiner', `${id} ordered the joiner's proposal`);
+      assert.deepEqual(c.checkAgreement(), []);
+    }
+  });
+
   it('a node restarted after the change comes back in the later epoch', () => {
     const c = grownAndShrunk();
     c.crash('3');

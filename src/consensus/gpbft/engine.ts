@@ -14,7 +14,7 @@
 // Blocks are decided one at a time, so heights are gapless and a new member joining a group
 // always finds it idle. Safety rests on the second layer (PBFT among the primaries, quorum
 // q2 = ⌈(k+f2+1)/2⌉ of k); the view change carries prepared certificates across views.
-import { DECIDED_BLOCKS_RETAINED_DEFAULT, DecidedChain } from '../decided-chain.ts';
+import { DecidedChain, plainBlock } from '../decided-chain.ts';
 import { ReadyQueue } from '../ready-queue.ts';
 import { decode, encode, bytesEqual, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
@@ -197,10 +197,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private forced: { view: number; prepared: Prepared | null } | null = null;
   private deferredNewView: { from: NodeId; message: Extract<GpbftMessage, { type: 'gpbft/new-view' }> } | null = null;
   private readonly early = new Map<number, DecidedBlock>();
-  private readonly blocks = new DecidedChain<DecidedBlock>('gpbft', DECIDED_BLOCKS_RETAINED_DEFAULT, {
-    encode,
-    decode: (bytes) => decode<DecidedBlock>(bytes),
-  });
+  private readonly blocks: DecidedChain<DecidedBlock>;
   private idleTicks = 0;
   private timeoutDoublings = 0;
   private syncTicks = 0;
@@ -222,6 +219,12 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   constructor(ctx: EngineContext) {
     this.id = ctx.id;
     this.opts = parseGpbftOptions(ctx.options);
+    this.blocks = new DecidedChain<DecidedBlock>(
+      'gpbft',
+      this.opts.retainBlocks,
+      { encode, decode: (bytes) => decode<DecidedBlock>(bytes), fromArchive: plainBlock },
+      ctx.archive,
+    );
     this.signer = ctx.signer;
     this.verifier = ctx.verifier;
     this.rng = ctx.rng;

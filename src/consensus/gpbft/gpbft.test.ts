@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { encode, utf8 } from '../../codec/index.ts';
 import type { DecidedBlock, Engine, NodeId, Proposal } from '../engine.ts';
 import { blockDigest, GENESIS_DIGEST } from '../digest.ts';
+import { archivedBlock } from '../decided-chain.ts';
 import { MemoryStorage } from '../memory-storage.ts';
 import { SeededRng } from '../rng.ts';
 import { getEngine } from '../registry.ts';
@@ -54,6 +55,8 @@ class Cluster {
   constructor(
     readonly options: Record<string, unknown> = baseOptions,
     members: readonly NodeId[] = ids,
+    /** Each engine gets its node's decided blocks as EngineContext.archive (as a node's chain). */
+    private readonly archive = true,
   ) {
     for (const id of members) this.start(id, ids);
   }
@@ -72,6 +75,7 @@ class Cluster {
       cutter: { countMax: 4, sizeBytesMax: 1 << 20, timeoutTicks: 1, pendingMax: 1000 },
       options: this.options,
       appliedHeight: this.chains.get(id)!.length,
+      ...(this.archive ? { archive: { decided: (height: number) => archivedBlock(this.chains.get(id)!, height) } } : {}),
     }) as Engine<GpbftMessage>;
     this.engines.set(id, engine as GpbftEngine);
     this.down.delete(id);
@@ -392,6 +396,33 @@ describe('gpbft orderer-set changes (Engine.reconfigure, decision 1280)', () => 
       .flatMap((b) => b.proposals)
       .filter((p) => p.clientId === MEMBERSHIP_CLIENT_ID)
       .map((p) => `${p.seq}`);
+
+  it("a hospital joining a chain longer than the members retain replays it from their nodes' chains (EngineContext.archive)", () => {
+    for (const archive of [true, false]) {
+      const { newcomer: _c, ...genesisCoordinates } = coordinates;
+      const { newcomer: _r, ...genesisRatings } = ratings;
+      const c = new Cluster({ ...baseOptions, coordinates: genesisCoordinates, ratings: genesisRatings, retainBlocks: 4 }, ids, archive);
+      for (let s = 1; s <= 10; s++) {
+        c.propose(ids[s % ids.length]!, tx(s));
+        c.settle(s);
+      }
+      c.start('newcomer', ids);
+      c.target = { members: [...ids, 'newcomer'], profiles: { newcomer: { ...coordinates.newcomer!, rating: 90 } } };
+      c.tick(60);
+      const head = c.engines.get('h1')!.status().decidedHeight;
+      assert.ok(head > 10, 'the members took the newcomer in (a membership block after the ten)');
+      const newcomer = c.engines.get('newcomer')!;
+      if (!archive) {
+        assert.equal(newcomer.status().decidedHeight, 0, 'without the archive the newcomer cannot start: block 1 left retention');
+        continue;
+      }
+      assert.equal(newcomer.status().decidedHeight, head, 'the newcomer replayed every block');
+      assert.notEqual(newcomer.status().role, 'observer');
+      c.propose('newcomer', tx(11));
+      c.settle(head + 1);
+      c.assertAgreement();
+    }
+  });
 
   it('a configured newcomer joins the nearest group with its configured position and rating, catches up and votes', () => {
     // The newcomer's position and rating come from the target's profiles (the config's node entry), not the options.

@@ -1,6 +1,7 @@
 // gpbft engine options (EngineContext.options), validated the way every engine's are
 // (consensus/options.ts). Defaults follow paper 002 where it gives one (α = β = 0.5).
 import { z } from 'zod';
+import { DECIDED_BLOCKS_RETAINED_DEFAULT } from '../decided-chain.ts';
 import { parseEngineOptions } from '../options.ts';
 import { MEMBERS_MAX, type RatingAuthority } from './config.ts';
 
@@ -28,6 +29,11 @@ export const gpbftOptionsSchema = z
     viewChangeBackoffMax: z.number().int().min(0).max(16).default(5),
     /** Every syncTicks a node compares heights with one random peer (catch-up). */
     syncTicks: z.number().int().min(1).max(100_000).default(40),
+    /**
+     * Decided blocks the engine keeps to serve catch-up (older ones come from the node's chain,
+     * EngineContext.archive).
+     */
+    retainBlocks: z.number().int().min(1).max(1_000_000).default(DECIDED_BLOCKS_RETAINED_DEFAULT),
     /** Seeds the random centres of Algorithm 1 (mixed with the period number). */
     groupingSeed: z.number().int().min(0).max(0xffff_ffff).default(1),
     /**

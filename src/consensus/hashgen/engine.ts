@@ -20,7 +20,7 @@
 // Membership (decision 1295, membership.ts): the generator set follows the config in force one
 // generator at a time, through membership entries decided like blocks; every node switches at
 // the decided membership block, and a new generator is authenticated by the new list.
-import { DecidedChain } from '../decided-chain.ts';
+import { DecidedChain, plainBlock } from '../decided-chain.ts';
 import { ReadyQueue } from '../ready-queue.ts';
 import { bytesEqual, decode, encode, toHex, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
@@ -262,7 +262,12 @@ export class HashgenEngine implements Engine<HgMessage> {
     this.rng = ctx.rng;
     this.cutter = ctx.cutter;
     this.opts = parseHashgenOptions(ctx.options, ctx.members, defaults);
-    this.blocks = new DecidedChain<DecidedBlock>('hashgen', this.opts.blocksRetained, { encode, decode: (bytes) => decode<DecidedBlock>(bytes) });
+    this.blocks = new DecidedChain<DecidedBlock>(
+      'hashgen',
+      this.opts.blocksRetained,
+      { encode, decode: (bytes) => decode<DecidedBlock>(bytes), fromArchive: plainBlock },
+      ctx.archive,
+    );
     this.mode = this.opts.quorum;
     this.t = thresholds(this.members.length, this.mode);
     this.limits = {

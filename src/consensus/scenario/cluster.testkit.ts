@@ -7,6 +7,7 @@ import { toHex, utf8 } from '../../codec/index.ts';
 import { directoryVerifier, generateKeyPair, keyPairSigner, type KeyPair, type SignatureVerifier } from '../../crypto/index.ts';
 import { DEFAULT_CUTTER_CONFIG } from '../cutter.ts';
 import type { DecidedBlock, Engine, EngineMessage, NodeId, Proposal, Rng } from '../engine.ts';
+import { archivedBlock } from '../decided-chain.ts';
 import { MemoryStorage } from '../memory-storage.ts';
 import { getEngine, type EngineDefinition } from '../registry.ts';
 import { SeededRng } from '../rng.ts';
@@ -42,6 +43,11 @@ const STABILIZE_ROUNDS_MAX = 10_000;
 export interface ClusterOptions {
   /** Whether a decided block of this node must carry a valid certificate (default: yes). */
   readonly certificateRequired?: (node: ScenarioNode) => boolean;
+  /**
+   * Give each engine its node's decided blocks as EngineContext.archive, as a node gives its chain
+   * (default true); false: catch-up is limited to the blocks engines retain.
+   */
+  readonly archive?: boolean;
 }
 
 export class ScenarioCluster {
@@ -105,6 +111,7 @@ export class ScenarioCluster {
       cutter: { ...DEFAULT_CUTTER_CONFIG, countMax: node.batch, timeoutTicks: 1 },
       options: node.options,
       appliedHeight: node.appHeight,
+      ...(this.options.archive === false ? {} : { archive: { decided: (height: number) => archivedBlock(node.blocks, height) } }),
     });
   }
 

@@ -2,7 +2,7 @@
 // in-process demo. Other members (if any) forward proposals to the orderer (members[0]) and
 // receive decided blocks from it. It tolerates no faults: if the orderer is down, nothing is
 // decided. The orderer signs each block ('solo-orderer' certificate).
-import { DecidedChain } from '../decided-chain.ts';
+import { DecidedChain, plainBlock } from '../decided-chain.ts';
 import { ReadyQueue } from '../ready-queue.ts';
 import { encode, decode, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
@@ -63,7 +63,11 @@ export class SoloEngine implements Engine<SoloMessage> {
   private digest: Bytes;
 
   private readonly out = new ReadyQueue<SoloMessage>();
-  private readonly blocks = new DecidedChain<DecidedBlock>('solo', BLOCKS_RETAINED, { encode, decode: (bytes) => decode<DecidedBlock>(bytes) });
+  private readonly blocks = new DecidedChain<DecidedBlock>('solo', BLOCKS_RETAINED, {
+    encode,
+    decode: (bytes) => decode<DecidedBlock>(bytes),
+    fromArchive: plainBlock,
+  });
   private readonly persist = this.out.persist;
   private readonly messages = this.out.messages;
   private readonly decided = this.out.decided;
