@@ -1069,6 +1069,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
 
   private onBlocks(from: NodeId, blocks: readonly WireBlock[]): void {
     const sorted = [...blocks].sort((a, b) => a.height - b.height);
+    const before = this.height;
     for (const b of sorted) {
       if (b.height <= this.height) continue;
       if (b.height > this.height + 1) {
@@ -1076,6 +1077,13 @@ export class EhbftEngine implements Engine<EhbftMessage> {
         return;
       }
       if (!this.tryDecide(b)) return;
+    }
+    // A full batch that took us forward: the sender likely has more (a joiner replaying a long
+    // chain, decision 1390), so ask at once instead of after the retransmission period. Each
+    // request follows a batch of valid new blocks, so this is bounded by the chain's length.
+    if (sorted.length >= this.options.fetchBlocksMax && this.height > before) {
+      this.fetchCooldown = this.options.retransmitTicks;
+      this.send(from, { type: 'ehbft/fetch', height: this.height + 1 });
     }
   }
 

@@ -212,6 +212,29 @@ describe('ehbft: orderer-set changes', () => {
     }
   });
 
+  it('a node far behind asks for the next batch as soon as a full one took it forward (not once per retransmission period)', () => {
+    const c = new ScenarioCluster('ehbft');
+    c.addNodes(4, { fetchBlocksMax: 2 }, 1, 1);
+    const leader = eh(c, '1').status().leader ?? '1';
+    const behind = ['1', '2', '3', '4'].find((id) => id !== leader)!;
+    const live = ['1', '2', '3', '4'].filter((id) => id !== behind);
+    c.crash(behind);
+    for (let i = 1; i <= 12; i++) {
+      c.propose(leader, `tx${i}`);
+      settle(c, live, 3);
+    }
+    const head = eh(c, leader).status().decidedHeight;
+    assert.ok(head >= 12);
+    c.restart(behind);
+    // The next block tells it how far behind it is; then two rounds of ticks. With one batch of 2
+    // per retransmission period (8 ticks) it would be at height 4 at most.
+    c.propose(leader, 'wake');
+    settle(c, ['1', '2', '3', '4'], 2);
+    assert.equal(eh(c, behind).status().decidedHeight, eh(c, leader).status().decidedHeight);
+    assert.ok(eh(c, behind).status().decidedHeight > head);
+    assert.deepEqual(c.checkAgreement(), []);
+  });
+
   it('a node restarted after the change comes back in the later epoch', () => {
     const c = grownAndShrunk();
     c.crash('3');

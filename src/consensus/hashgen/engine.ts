@@ -386,7 +386,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       // this node is outside the list): decided blocks only, each checked by its certificate.
       // Their votes, blocks and seals count nowhere.
       if (m.type === 'hashgen/fetch') this.onFetch(from, m);
-      else if (m.type === 'hashgen/blocks') for (const b of m.blocks) this.onDecidedBlock(b);
+      else if (m.type === 'hashgen/blocks') this.onBlocks(from, m.blocks);
       else if (m.type === 'hashgen/heartbeat' && m.generator === from && m.height > this.height && this.verifySigned(from, m)) this.requestFetch(from);
       return;
     }
@@ -416,8 +416,7 @@ export class HashgenEngine implements Engine<HgMessage> {
       case 'hashgen/fetch':
         return this.onFetch(from, m);
       case 'hashgen/blocks':
-        for (const b of m.blocks) this.onDecidedBlock(b);
-        return;
+        return this.onBlocks(from, m.blocks);
     }
   }
 
@@ -1191,6 +1190,18 @@ export class HashgenEngine implements Engine<HgMessage> {
 
   private onFetch(from: NodeId, m: HgFetch): void {
     this.sendBlocks(from, m.height);
+  }
+
+  private onBlocks(from: NodeId, blocks: readonly DecidedBlock[]): void {
+    const before = this.height;
+    for (const b of blocks) this.onDecidedBlock(b);
+    // A full batch that took us forward: the sender likely has more (a joiner replaying a long
+    // chain, decision 1390), so ask at once instead of after the retransmission period. Each
+    // request follows a batch of valid new blocks, so this is bounded by the chain's length.
+    if (blocks.length >= this.opts.fetchBlocksMax && this.height > before && from !== this.id) {
+      this.fetchCooldown = this.opts.retransmitTicks;
+      this.send(from, { type: 'hashgen/fetch', height: this.height + 1 });
+    }
   }
 
   private sendBlocks(to: NodeId, fromHeight: number): void {

@@ -132,6 +132,27 @@ for (const engine of ENGINES) {
       }
     });
 
+    it('a node far behind asks for the next batch as soon as a full one took it forward (not once per retransmission period)', () => {
+      const c = new ScenarioCluster(engine);
+      c.addNodes(4, { difficultyBits: 4, fetchBlocksMax: 2 }, 1, 1);
+      run(c, 2);
+      c.crash('4');
+      for (let i = 1; i <= 12; i++) {
+        c.propose(String((i % 3) + 1), `tx${i}`);
+        run(c, 2);
+      }
+      const head = hg(c, '1').status().decidedHeight;
+      assert.ok(head >= 12, `${head} blocks`);
+      c.restart('4');
+      // The next block tells it how far behind it is; then two rounds of ticks. With one batch of
+      // 2 per retransmission period (5 ticks) it would be at height 2 or 4.
+      c.propose('1', 'wake');
+      run(c, 2);
+      assert.ok(hg(c, '1').status().decidedHeight > head);
+      assert.equal(hg(c, '4').status().decidedHeight, hg(c, '1').status().decidedHeight);
+      assert.deepEqual(c.checkAgreement(), []);
+    });
+
     it('a generator restarted after the change comes back in the later membership epoch', () => {
       const c = grownAndShrunk(engine);
       c.crash('3');
