@@ -86,6 +86,22 @@ describe('DecidedChain', () => {
     );
   });
 
+  it('cuts a catch-up reply by encoded bytes too, never below one block', () => {
+    const chain = new DecidedChain<Block>('test', 10, codec);
+    for (let h = 1; h <= 6; h++) chain.append({ height: h, note: 'x'.repeat(1000) });
+    const one = encode({ height: 1, note: 'x'.repeat(1000) }).byteLength;
+    assert.deepEqual(
+      chain.range(1, 6, 100, 3 * one).map((b) => b.height),
+      [1, 2, 3],
+    );
+    assert.deepEqual(
+      chain.range(2, 6, 100, one - 1).map((b) => b.height),
+      [2],
+      'a block larger than the budget still goes, alone',
+    );
+    assert.equal(chain.range(1, 6, 100).length, 6, 'no budget: count only');
+  });
+
   it('stops at the first archived block it cannot rebuild, and never asks the archive above its retained window', () => {
     const { chain } = chainOf(10, 4, new MemoryStorage(), archiveOf(10, 4));
     assert.deepEqual(

@@ -18,6 +18,13 @@ import { assertInvariant, type DecidedArchive, type DecidedBlock, type DurableSt
 
 /** Blocks kept by default: enough for any peer that is briefly behind; older ones come by restore. */
 export const DECIDED_BLOCKS_RETAINED_DEFAULT = 1024;
+/**
+ * The encoded blocks one catch-up reply carries at most (always at least one block): a quarter of
+ * the nodes' default p2p message limit (16 MiB), so a batch of large blocks is split over several
+ * replies instead of being refused by the transport — which left a node replaying a busy chain
+ * asking for the same batch for ever. A single block fits any configuration that can order it.
+ */
+export const CATCH_UP_BYTES_MAX = 4 * 1024 * 1024;
 const HEIGHT_DIGITS = 16;
 
 export function decidedBlockKey(engine: string, height: number): string {
@@ -94,16 +101,21 @@ export class DecidedChain<B extends { readonly height: number }> {
   }
 
   /**
-   * Contiguous blocks from `from` up to `to`, at most `countMax` (see the file comment): retained
-   * ones, and below the retained window (only there: above it a missing block is one this node has
-   * not decided) the archive's.
+   * Contiguous blocks from `from` up to `to`, at most `countMax` and — past the first — at most
+   * `bytesMax` encoded (see the file comment): retained ones, and below the retained window (only
+   * there: above it a missing block is one this node has not decided) the archive's.
    */
-  range(from: number, to: number, countMax: number): B[] {
+  range(from: number, to: number, countMax: number, bytesMax = Number.POSITIVE_INFINITY): B[] {
     const out: B[] = [];
     const retainedFrom = to - this.retainMax + 1;
+    let bytes = 0;
     for (let h = Math.max(1, from); h <= to && out.length < countMax; h++) {
       const block = this.blocks.get(h) ?? (h < retainedFrom ? this.archived(h) : undefined);
       if (block === undefined) break;
+      if (Number.isFinite(bytesMax)) {
+        bytes += this.codec.encode(block).byteLength;
+        if (out.length > 0 && bytes > bytesMax) break;
+      }
       out.push(block);
     }
     return out;

@@ -32,7 +32,7 @@
 // block (or a fresh one), with the view-change votes as justification. Safety under 'safe' quorums (2f+1 of n) is the usual quorum-intersection
 // argument (docs/architecture/ehbft.md); under 'paper' quorums it does not hold with Byzantine
 // acceptors, which is what the lab demonstrates.
-import { DecidedChain } from '../decided-chain.ts';
+import { CATCH_UP_BYTES_MAX, DecidedChain } from '../decided-chain.ts';
 import { ReadyQueue } from '../ready-queue.ts';
 import { bytesEqual, decode as decodeValue, encode, sha256, type Bytes } from '../../codec/index.ts';
 import type { SignatureVerifier, Signer } from '../../crypto/index.ts';
@@ -1078,10 +1078,11 @@ export class EhbftEngine implements Engine<EhbftMessage> {
       }
       if (!this.tryDecide(b)) return;
     }
-    // A full batch that took us forward: the sender likely has more (a joiner replaying a long
-    // chain, decision 1390), so ask at once instead of after the retransmission period. Each
-    // request follows a batch of valid new blocks, so this is bounded by the chain's length.
-    if (sorted.length >= this.options.fetchBlocksMax && this.height > before) {
+    // A catch-up batch (more than the one block a non-acceptor is sent per decision) that took us
+    // forward: the sender may have more (a joiner replaying a long chain, decision 1390; replies
+    // are cut by count and by bytes), so ask at once instead of after the retransmission period.
+    // Each such request follows valid new blocks, so their number is bounded by the chain's length.
+    if (sorted.length > 1 && this.height > before) {
       this.fetchCooldown = this.options.retransmitTicks;
       this.send(from, { type: 'ehbft/fetch', height: this.height + 1 });
     }
@@ -1092,7 +1093,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   }
 
   private serveBlocks(to: NodeId, fromHeight: number): void {
-    const blocks = this.retained.range(fromHeight, this.height, this.options.fetchBlocksMax);
+    const blocks = this.retained.range(fromHeight, this.height, this.options.fetchBlocksMax, CATCH_UP_BYTES_MAX);
     if (blocks.length > 0) this.send(to, { type: 'ehbft/blocks', blocks });
   }
 

@@ -14,7 +14,7 @@
 // Blocks are decided one at a time, so heights are gapless and a new member joining a group
 // always finds it idle. Safety rests on the second layer (PBFT among the primaries, quorum
 // q2 = ⌈(k+f2+1)/2⌉ of k); the view change carries prepared certificates across views.
-import { DecidedChain, plainBlock } from '../decided-chain.ts';
+import { CATCH_UP_BYTES_MAX, DecidedChain, plainBlock } from '../decided-chain.ts';
 import { ReadyQueue } from '../ready-queue.ts';
 import { decode, encode, bytesEqual, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
@@ -424,9 +424,12 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     // Catch-up traffic is also served to and accepted from non-members (a joining hospital).
     if (message.type === 'gpbft/sync') return this.onSync(from, message.height);
     if (message.type === 'gpbft/blocks') {
+      const before = this.height;
       this.onBlocks(from, message.blocks);
-      // A full reply: the sender has more (a joiner catching up asks again at once, not next sync).
-      if (message.blocks.length >= SYNC_BLOCKS_MAX) this.send(from, { type: 'gpbft/sync', height: this.height });
+      // A reply that took us forward: the sender may have more (replies are cut by count and by
+      // bytes), so a joiner catching up asks again at once, not at the next sync. Each request
+      // follows valid new blocks, so this is bounded by the chain's length.
+      if (this.height > before) this.send(from, { type: 'gpbft/sync', height: this.height });
       return;
     }
     if (message.type === 'gpbft/deliver') return this.onBlocks(from, [message.block]);
@@ -1019,7 +1022,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
 
   private onSync(from: NodeId, theirHeight: number): void {
     if (theirHeight < this.height) {
-      const blocks = this.blocks.range(theirHeight + 1, this.height, SYNC_BLOCKS_MAX);
+      const blocks = this.blocks.range(theirHeight + 1, this.height, SYNC_BLOCKS_MAX, CATCH_UP_BYTES_MAX);
       if (blocks.length > 0) this.send(from, { type: 'gpbft/blocks', blocks });
     } else if (theirHeight > this.height) {
       this.send(from, { type: 'gpbft/sync', height: this.height });

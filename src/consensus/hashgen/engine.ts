@@ -20,7 +20,7 @@
 // Membership (decision 1295, membership.ts): the generator set follows the config in force one
 // generator at a time, through membership entries decided like blocks; every node switches at
 // the decided membership block, and a new generator is authenticated by the new list.
-import { DecidedChain, plainBlock } from '../decided-chain.ts';
+import { CATCH_UP_BYTES_MAX, DecidedChain, plainBlock } from '../decided-chain.ts';
 import { ReadyQueue } from '../ready-queue.ts';
 import { bytesEqual, decode, encode, toHex, type Bytes } from '../../codec/index.ts';
 import type { Signer, SignatureVerifier } from '../../crypto/index.ts';
@@ -1195,17 +1195,18 @@ export class HashgenEngine implements Engine<HgMessage> {
   private onBlocks(from: NodeId, blocks: readonly DecidedBlock[]): void {
     const before = this.height;
     for (const b of blocks) this.onDecidedBlock(b);
-    // A full batch that took us forward: the sender likely has more (a joiner replaying a long
-    // chain, decision 1390), so ask at once instead of after the retransmission period. Each
-    // request follows a batch of valid new blocks, so this is bounded by the chain's length.
-    if (blocks.length >= this.opts.fetchBlocksMax && this.height > before && from !== this.id) {
+    // A catch-up batch (more than one block) that took us forward: the sender may have more (a
+    // joiner replaying a long chain, decision 1390; replies are cut by count and by bytes), so ask
+    // at once instead of after the retransmission period. Each such request follows valid new
+    // blocks, so their number is bounded by the chain's length.
+    if (blocks.length > 1 && this.height > before && from !== this.id) {
       this.fetchCooldown = this.opts.retransmitTicks;
       this.send(from, { type: 'hashgen/fetch', height: this.height + 1 });
     }
   }
 
   private sendBlocks(to: NodeId, fromHeight: number): void {
-    const blocks = this.blocks.range(fromHeight, this.height, this.opts.fetchBlocksMax);
+    const blocks = this.blocks.range(fromHeight, this.height, this.opts.fetchBlocksMax, CATCH_UP_BYTES_MAX);
     if (blocks.length > 0) this.send(to, { type: 'hashgen/blocks', blocks });
   }
 

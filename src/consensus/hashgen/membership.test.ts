@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decode, encode } from '../../codec/index.ts';
 import { keyPairSigner } from '../../crypto/index.ts';
+import { CATCH_UP_BYTES_MAX } from '../decided-chain.ts';
 import { blockDigest } from '../digest.ts';
 import { ScenarioCluster, type InFlight } from '../scenario/cluster.testkit.ts';
 import { runSimulation } from '../../sim/index.ts';
@@ -149,6 +150,29 @@ for (const engine of ENGINES) {
       c.propose('1', 'wake');
       run(c, 2);
       assert.ok(hg(c, '1').status().decidedHeight > head);
+      assert.equal(hg(c, '4').status().decidedHeight, hg(c, '1').status().decidedHeight);
+      assert.deepEqual(c.checkAgreement(), []);
+    });
+
+    it('a node far behind a chain of large blocks gets them in replies cut by bytes (each under CATCH_UP_BYTES_MAX) and catches up', () => {
+      const c = new ScenarioCluster(engine);
+      c.addNodes(4, { difficultyBits: 4 }, 1, 1);
+      run(c, 2);
+      c.crash('4');
+      // 24 blocks of ~300 KB: 7 MB, more than one reply may carry, fewer than fetchBlocksMax (64).
+      const big = 'y'.repeat(300 * 1024);
+      for (let i = 1; i <= 24; i++) {
+        c.propose(String((i % 3) + 1), `${i}:${big}`);
+        run(c, 2);
+      }
+      const head = hg(c, '1').status().decidedHeight;
+      assert.ok(head >= 24, `${head} blocks`);
+      c.restart('4');
+      c.propose('1', 'wake');
+      const log = run(c, 3);
+      const replies = log.filter((m) => m.to === '4' && m.message.type === 'hashgen/blocks');
+      assert.ok(replies.length >= 2, `the chain came in ${replies.length} replies`);
+      for (const r of replies) assert.ok(encode(r.message).byteLength <= CATCH_UP_BYTES_MAX + 1024, 'each reply within the budget');
       assert.equal(hg(c, '4').status().decidedHeight, hg(c, '1').status().decidedHeight);
       assert.deepEqual(c.checkAgreement(), []);
     });
