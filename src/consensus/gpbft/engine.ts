@@ -426,10 +426,10 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (message.type === 'gpbft/blocks') {
       const before = this.height;
       this.onBlocks(from, message.blocks);
-      // A reply that took us forward: the sender may have more (replies are cut by count and by
-      // bytes), so a joiner catching up asks again at once, not at the next sync. Each request
-      // follows valid new blocks, so this is bounded by the chain's length.
-      if (this.height > before) this.send(from, { type: 'gpbft/sync', height: this.height });
+      // A reply of several blocks that took us forward: the sender may have more (replies are cut
+      // by count and by bytes), so a joiner catching up asks again at once, not at the next sync
+      // (as EH-BFT and hashgen do). Each request follows valid new blocks: bounded by the chain.
+      if (message.blocks.length > 1 && this.height > before) this.send(from, { type: 'gpbft/sync', height: this.height });
       return;
     }
     if (message.type === 'gpbft/deliver') return this.onBlocks(from, [message.block]);
