@@ -10,6 +10,8 @@ import {
   Badge,
   Button,
   Card,
+  Checkbox,
+  Divider,
   FileInput,
   Group,
   List,
@@ -493,6 +495,7 @@ function Membership({ session }: { session: Session }): ReactNode {
  * admin rates another hospital's node (0–100; below the consortium's rating threshold it is
  * removed). The rating is signed in this browser with the admin's key and names this consortium
  * (decisions 1281, 1387); every member checks it before voting. `medledger node rate` does the same.
+ * And the paper's quit request: an admin has their own hospital's node leave (GpbftLeave below).
  */
 function GpbftRating({ session }: { session: Session }): ReactNode {
   const status = useLoad(() => session.client.status(), [session]);
@@ -548,7 +551,68 @@ function GpbftRating({ session }: { session: Session }): ReactNode {
         </Alert>
       ) : null}
       {error ? <ErrorAlert error={error} /> : null}
+      {members.includes(`node.${session.me.org}`) ? (
+        <>
+          <Divider my="md" />
+          <GpbftLeave session={session} onLeft={status.reload} />
+        </>
+      ) : null}
     </Card>
+  );
+}
+
+/**
+ * The paper's quit request: this hospital's node asks to leave the consortium. The node signs the
+ * request with its own key (every member checks that the leaving node signed it), so the browser
+ * only asks it to, as an admin of this hospital (`medledger node leave` does the same). Leaving is
+ * not undone by a click: joining again is a config update the other hospitals sign.
+ */
+function GpbftLeave({ session, onLeft }: { session: Session; onLeft: () => void }): ReactNode {
+  const [understood, setUnderstood] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const node = `node.${session.me.org}`;
+  const leave = async (): Promise<void> => {
+    setError(null);
+    setBusy(true);
+    try {
+      const r = await session.client.gpbftLeave();
+      setDone(`${r.nodeId}'s request to leave was submitted for ordering as ${r.clientId}#${r.seq}; the node stops ordering in the block that decides it.`);
+      setUnderstood(false);
+      onLeft();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Stack gap="xs" data-testid="gpbft-leave">
+      <Title order={4} size="h5">
+        Leave the consortium
+      </Title>
+      <Text size="sm" c="dimmed">
+        Your hospital's node ({node}) asks the others to remove it: it stops ordering and voting once the request is decided. Coming back takes a config update
+        signed by the other hospitals.
+      </Text>
+      <Group align="center">
+        <Checkbox
+          label={`I understand that ${node} stops ordering for the consortium`}
+          checked={understood}
+          onChange={(e) => setUnderstood(e.currentTarget.checked)}
+        />
+        <Button color="red" variant="light" disabled={!understood} loading={busy} onClick={() => void leave()}>
+          Leave
+        </Button>
+      </Group>
+      {done ? (
+        <Alert color="green" data-testid="gpbft-left">
+          {done}
+        </Alert>
+      ) : null}
+      {error ? <ErrorAlert error={error} /> : null}
+    </Stack>
   );
 }
 
