@@ -7,10 +7,11 @@ import { closeSync, openSync, readFileSync, readSync, writeFileSync, writeSync }
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SeededRng } from '../consensus/rng.ts';
-import { decodeStoredBlock, encodeStoredBlock, type StoredBlock } from './block.ts';
+import { decodeStoredBlock, encodeStoredBlock, type ConsensusProof, type StoredBlock } from './block.ts';
+import { encode as encodeValue, sha256 } from '../codec/index.ts';
 import { encodeRecord, RECORD_HEADER_BYTES, segmentName } from './blockstore.ts';
 import { TestKit, tempDir } from '../testing/ledger-network.ts';
-import { verifyLedger } from './verify.ts';
+import { consensusExtraProblem, verifyLedger } from './verify.ts';
 
 const tmp = tempDir('medledger-verify-');
 let ledgerDir = '';
@@ -141,5 +142,28 @@ describe('ledger verify', () => {
       restore.prepare("UPDATE state SET value = ? WHERE key = 'v1-1'").run(row.value);
       restore.close();
     }
+  });
+});
+
+describe('ledger verify: the engine extra bytes beside a block (decision 1390)', () => {
+  const meta = encodeValue({ proposer: 'n1', handover: false, prevCert: null, evidence: [] });
+  const proof = (extra: Uint8Array | undefined, metaDigest: Uint8Array | undefined): ConsensusProof => ({
+    engine: 'ehbft',
+    height: 3,
+    digest: new Uint8Array(32),
+    previousDigest: new Uint8Array(32),
+    proposalIds: [],
+    certificate: { scheme: 'ehbft-commit', fields: metaDigest === undefined ? { view: 0 } : { view: 0, metaDigest }, signatures: [] },
+    ...(extra === undefined ? {} : { extra }),
+  });
+  it('accepts extra bytes whose digest the certificate signs, and a proof without any', () => {
+    assert.equal(consensusExtraProblem(proof(meta, sha256(meta))), null);
+    assert.equal(consensusExtraProblem(proof(undefined, undefined)), null);
+  });
+  it('names extra bytes that were changed, or that no certificate field binds', () => {
+    const changed = Uint8Array.from(meta);
+    changed[changed.length - 1] = changed.at(-1)! ^ 1;
+    assert.match(consensusExtraProblem(proof(changed, sha256(meta))) ?? '', /do not match the certificate's metaDigest/);
+    assert.match(consensusExtraProblem(proof(meta, undefined)) ?? '', /does not bind/);
   });
 });

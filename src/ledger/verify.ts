@@ -14,11 +14,11 @@
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { bytesEqual, toHex, type Bytes } from '../codec/index.ts';
+import { bytesEqual, sha256, toHex, type Bytes } from '../codec/index.ts';
 import { blockDigest } from '../consensus/digest.ts';
 import type { DecidedBlock, Proposal } from '../consensus/engine.ts';
 import { directoryVerifier } from '../crypto/index.ts';
-import { blockHash, decodeStoredBlock, type BlockHeader } from './block.ts';
+import { blockHash, decodeStoredBlock, type BlockHeader, type ConsensusProof } from './block.ts';
 import { BlockStoreCorruptionError, readAllBlocks } from './blockstore.ts';
 import { emptyCodeCounts, type ValidationCode } from './codes.ts';
 import { configOfGenesis, type ConsortiumConfig } from './config.ts';
@@ -57,6 +57,19 @@ export class VerifyInputError extends Error {
 }
 
 /** Accept a node directory (<node>/ledger/…) or a ledger directory (…/blocks, state.sqlite). */
+/**
+ * The engine's extra bytes beside a block (decision 1390: EH-BFT's block metadata, served to nodes
+ * that replay the chain) are outside the block hash, so they are checked against what the
+ * certificate signs: the metadata digest. Null when they are absent or bound; else the problem.
+ */
+export function consensusExtraProblem(proof: ConsensusProof): string | null {
+  if (proof.extra === undefined) return null;
+  const metaDigest = proof.certificate?.fields.metaDigest;
+  if (!(metaDigest instanceof Uint8Array)) return 'consensus proof carries extra bytes its certificate does not bind (no metaDigest)';
+  if (!bytesEqual(sha256(proof.extra), metaDigest)) return "consensus proof's extra bytes do not match the certificate's metaDigest";
+  return null;
+}
+
 export function resolveLedgerDir(dir: string): string {
   if (existsSync(join(dir, 'ledger', 'blocks'))) return join(dir, 'ledger');
   if (existsSync(join(dir, 'blocks'))) return dir;
@@ -186,6 +199,11 @@ export async function verifyLedger(dir: string): Promise<VerifyReport> {
             }
             if (previousDigest && !bytesEqual(proof.previousDigest, previousDigest)) {
               problem = { block: number, reason: "consensus proof does not chain to the previous block's" };
+              break;
+            }
+            const extraProblem = consensusExtraProblem(proof);
+            if (extraProblem) {
+              problem = { block: number, reason: extraProblem };
               break;
             }
             previousDigest = proof.digest;
