@@ -426,10 +426,14 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (message.type === 'gpbft/blocks') {
       const before = this.height;
       this.onBlocks(from, message.blocks);
-      // A reply of several blocks that took us forward: the sender may have more (replies are cut
-      // by count and by bytes), so a joiner catching up asks again at once, not at the next sync
-      // (as EH-BFT and hashgen do). Each request follows valid new blocks: bounded by the chain.
-      if (message.blocks.length > 1 && this.height > before) this.send(from, { type: 'gpbft/sync', height: this.height });
+      // A full reply — by count, or by size (replies are cut at CATCH_UP_BYTES_MAX; one that took
+      // at least half of it likely was) — that took us forward: the sender has more, so a joiner
+      // catching up asks again at once, not at the next sync. Deliberately not after every reply of
+      // several blocks as EH-BFT and hashgen do: in gpbft's 17-node membership campaign that
+      // extra sync changed the schedule of seed 842 into a view-change storm that lost liveness
+      // (decision 1390); small replies keep the rule the campaigns were run with.
+      if (this.height > before && (message.blocks.length >= SYNC_BLOCKS_MAX || encode(message.blocks).byteLength >= CATCH_UP_BYTES_MAX / 2))
+        this.send(from, { type: 'gpbft/sync', height: this.height });
       return;
     }
     if (message.type === 'gpbft/deliver') return this.onBlocks(from, [message.block]);
