@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { encode, utf8 } from '../../codec/index.ts';
 import type { DecidedBlock, Engine, NodeId, Proposal } from '../engine.ts';
 import { blockDigest, GENESIS_DIGEST } from '../digest.ts';
-import { archivedBlock } from '../decided-chain.ts';
+import { archivedBlock, CATCH_UP_BYTES_MAX } from '../decided-chain.ts';
 import { MemoryStorage } from '../memory-storage.ts';
 import { SeededRng } from '../rng.ts';
 import { getEngine } from '../registry.ts';
@@ -271,6 +271,30 @@ describe('gpbft engine', () => {
     assert.equal(c.engines.get('h6')!.status().decidedHeight, 1, 'height survives the restart');
     c.tick(20);
     c.settle(2);
+    c.assertAgreement();
+  });
+
+  it('a node behind a chain of large blocks asks for the next reply at once when one came cut by size', () => {
+    const c = new Cluster();
+    c.crash('h6');
+    // 12 blocks of ~700 KB: replies are cut at CATCH_UP_BYTES_MAX (4 MiB), 5 blocks each.
+    const big = (seq: number): Proposal => ({ clientId: 'c1', seq, data: new Uint8Array(700 * 1024).fill(seq) });
+    for (let s = 1; s <= 12; s++) {
+      c.propose('h1', big(s));
+      c.settle(s);
+    }
+    c.start('h6');
+    // Its periodic sync (every syncTicks = 5) starts the catch-up; without asking again at once after
+    // a reply full by size, each of the three replies would wait for the next periodic sync.
+    let ticks = 0;
+    while (c.engines.get('h6')!.status().decidedHeight < 12 && ticks < 40) {
+      c.tick();
+      ticks += 1;
+    }
+    assert.equal(c.engines.get('h6')!.status().decidedHeight, 12);
+    assert.ok(ticks <= 7, `caught up in ${ticks} ticks`);
+    const replies = c.sent.filter((m) => m.to === 'h6' && m.message.type === 'gpbft/blocks');
+    assert.ok(replies.length >= 3 && replies.every((m) => encode(m.message).byteLength <= CATCH_UP_BYTES_MAX + 1024), `${replies.length} replies`);
     c.assertAgreement();
   });
 
