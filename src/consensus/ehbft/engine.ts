@@ -1082,10 +1082,7 @@ export class EhbftEngine implements Engine<EhbftMessage> {
     // forward: the sender may have more (a joiner replaying a long chain, decision 1390; replies
     // are cut by count and by bytes), so ask at once instead of after the retransmission period.
     // Each such request follows valid new blocks, so their number is bounded by the chain's length.
-    if (sorted.length > 1 && this.height > before) {
-      this.fetchCooldown = this.options.retransmitTicks;
-      this.send(from, { type: 'ehbft/fetch', height: this.height + 1 });
-    }
+    if (sorted.length > 1 && this.height > before) this.requestFetch(from, true);
   }
 
   private onFetch(from: NodeId, height: number): void {
@@ -1113,8 +1110,9 @@ export class EhbftEngine implements Engine<EhbftMessage> {
 
   private behind: { from: NodeId; height: number; ticks: number } | null = null;
 
-  private requestFetch(from: NodeId): void {
-    if (this.fetchCooldown > 0) return;
+  /** Ask `from` for the blocks after ours, at most once per retransmission period unless `now`. */
+  private requestFetch(from: NodeId, now = false): void {
+    if (this.fetchCooldown > 0 && !now) return;
     this.fetchCooldown = this.options.retransmitTicks;
     this.send(from, { type: 'ehbft/fetch', height: this.height + 1 });
   }

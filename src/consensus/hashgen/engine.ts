@@ -1199,10 +1199,7 @@ export class HashgenEngine implements Engine<HgMessage> {
     // joiner replaying a long chain, decision 1390; replies are cut by count and by bytes), so ask
     // at once instead of after the retransmission period. Each such request follows valid new
     // blocks, so their number is bounded by the chain's length.
-    if (blocks.length > 1 && this.height > before && from !== this.id) {
-      this.fetchCooldown = this.opts.retransmitTicks;
-      this.send(from, { type: 'hashgen/fetch', height: this.height + 1 });
-    }
+    if (blocks.length > 1 && this.height > before) this.requestFetch(from, true);
   }
 
   private sendBlocks(to: NodeId, fromHeight: number): void {
@@ -1210,8 +1207,9 @@ export class HashgenEngine implements Engine<HgMessage> {
     if (blocks.length > 0) this.send(to, { type: 'hashgen/blocks', blocks });
   }
 
-  private requestFetch(from: NodeId): void {
-    if (this.fetchCooldown > 0 || from === this.id) return;
+  /** Ask `from` for the blocks after ours, at most once per retransmission period unless `now`. */
+  private requestFetch(from: NodeId, now = false): void {
+    if ((this.fetchCooldown > 0 && !now) || from === this.id) return;
     this.fetchCooldown = this.opts.retransmitTicks;
     this.send(from, { type: 'hashgen/fetch', height: this.height + 1 });
   }
