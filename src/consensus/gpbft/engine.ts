@@ -200,6 +200,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private readonly blocks: DecidedChain<DecidedBlock>;
   private idleTicks = 0;
   private timeoutDoublings = 0;
+  /** Catch-up requests sent while forming a new view: which node reporting a higher height to ask next. */
+  private catchUpAsks = 0;
   private syncTicks = 0;
   /** The member set the driver last asked for (Engine.reconfigure); null: never asked. */
   private target: { members: readonly NodeId[]; profiles: Readonly<Record<NodeId, MemberProfile>> } | null = null;
@@ -429,10 +431,10 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       // A full reply — by count, or by size (replies are cut at CATCH_UP_BYTES_MAX; one whose
       // proposals alone take half of it likely was, counted without encoding again) — that took
       // us forward: the sender has more, so a joiner catching up asks again at once, not at the
-      // next sync. Deliberately not after every reply of
-      // several blocks as EH-BFT and hashgen do: in gpbft's 17-node membership campaign that
-      // extra sync changed the schedule of seed 842 into a view-change storm that lost liveness
-      // (decision 1390); small replies keep the rule the campaigns were run with.
+      // next sync. Not after every reply of several blocks as EH-BFT and hashgen do: in gpbft's
+      // 17-node membership campaign that extra sync led seed 842 into a view change that never
+      // completed (decision 1390) — a view-change bug, since fixed (decision 1391); the rule the
+      // campaigns were run with stays.
       if (this.height > before && (message.blocks.length >= SYNC_BLOCKS_MAX || proposalBytes(message.blocks) >= CATCH_UP_BYTES_MAX / 2))
         this.send(from, { type: 'gpbft/sync', height: this.height });
       return;
@@ -1227,21 +1229,41 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     return hasQuorumSignatures(p.signatures, { eligible: primaries, quorum: quorum(primaries.length), statement: bytes }, this.verifier);
   }
 
+  /**
+   * Does a view change report a decided block a new view at our height could contradict? Any height
+   * above ours does — except height+1 with the digest of the prepared certificate the new view
+   * re-proposes (`forced`): deciding that again decides the same block. Without the exception a node
+   * that decided height+1 alone and then withholds it (a Byzantine primary that kept its commit2
+   * while collecting everyone else's) held every head at "catch up first" for ever, and every
+   * member refused the new view (gpbft+membership campaign seed 842).
+   */
+  private mustCatchUpTo(vc: ViewChange, forced: Prepared | null): boolean {
+    if (vc.height <= this.height) return false;
+    return !(vc.height === this.height + 1 && forced !== null && bytesEqual(vc.digest, forced.digest));
+  }
+
   private tryNewView(target: number): void {
     if (headFor(this.config, target) !== this.id || this.viewTarget !== target) return;
     const set = this.viewChanges.get(target);
     if (!set) return;
     const vcs = [...set.values()];
-    const highest = vcs.reduce((best, vc) => (vc.height > best.height ? vc : best), vcs[0]!);
-    if (highest.height > this.height) {
-      // Catch up first: the new view starts from the highest decided height anyone reported.
-      this.send(highest.node, { type: 'gpbft/sync', height: this.height });
-      return;
-    }
     const members = new Set(this.memberIds());
-    const senders = new Set(vcs.filter((vc) => members.has(vc.node)).map((vc) => vc.node));
-    if (!this.coversViews(target, senders)) return;
     const sorted = vcs.filter((vc) => members.has(vc.node)).sort((a, b) => (a.node < b.node ? -1 : 1));
+    // Catch up first from a node that reports a block this view must not contradict.
+    if (vcs.some((vc) => vc.height > this.height)) {
+      const forced = this.chooseForced(sorted);
+      const needed = vcs.filter((vc) => this.mustCatchUpTo(vc, forced));
+      if (needed.length > 0) {
+        // Ask each of them in turn, highest first: one withholding reporter cannot hold the
+        // head while another that reported a height above ours would serve it.
+        needed.sort((a, b) => b.height - a.height || (a.node < b.node ? -1 : 1));
+        const ask = needed[this.catchUpAsks++ % needed.length]!;
+        this.send(ask.node, { type: 'gpbft/sync', height: this.height });
+        return;
+      }
+    }
+    const senders = new Set(sorted.map((vc) => vc.node));
+    if (!this.coversViews(target, senders)) return;
     const signature = this.signer.sign(newViewBytes(target, this.height, sorted));
     const message: Extract<GpbftMessage, { type: 'gpbft/new-view' }> = {
       type: 'gpbft/new-view',
@@ -1270,13 +1292,14 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     }
     const members = new Set(this.memberIds());
     const senders = new Set<NodeId>();
+    const forced = this.chooseForced(m.viewChanges);
     for (const vc of m.viewChanges) {
-      if (vc.view !== m.view || vc.height > this.height || !members.has(vc.node) || senders.has(vc.node)) return;
+      if (vc.view !== m.view || this.mustCatchUpTo(vc, forced) || !members.has(vc.node) || senders.has(vc.node)) return;
       if (!this.verifier.verify(vc.node, viewChangeBytes(vc), vc.signature)) return;
       senders.add(vc.node);
     }
     if (!this.coversViews(m.view, senders)) return;
-    this.enterView(m.view, this.chooseForced(m.viewChanges));
+    this.enterView(m.view, forced);
   }
 
   private enterView(view: number, forced: Prepared | null): void {

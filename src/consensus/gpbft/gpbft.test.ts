@@ -14,6 +14,7 @@ import { GpbftEngine, type GpbftMessage } from './engine.ts';
 import {
   CONTROL_CLIENT_PREFIX,
   encodeControl,
+  headFor,
   leaveSignedBytes,
   legacyRateSignedBytes,
   MEMBERSHIP_CLIENT_ID,
@@ -40,7 +41,11 @@ const coordinates: Record<string, { lat: number; lon: number }> = {
 };
 const ratings: Record<string, number> = { h1: 90, h2: 80, h3: 85, h4: 70, h5: 95, h6: 75, h7: 88, h8: 65, newcomer: 90 };
 const baseOptions = { coordinates, ratings, groups: 2, viewTimeoutTicks: 10, syncTicks: 5, ratingThreshold: 50 };
-const identities = makeIdentities('fast', [...ids, 'newcomer'], new SeededRng(7));
+// Sixteen hospitals at synthetic positions: four groups of four, so layer 2 has k = 4 primaries and
+// tolerates one Byzantine node (f2 = 1, q2 = 3); eight tolerate none (decision 0603).
+const ids16 = Array.from({ length: 16 }, (_, i) => `b${i + 1}`);
+const options16 = { groups: 4, viewTimeoutTicks: 10, syncTicks: 5 };
+const identities = makeIdentities('fast', [...ids, 'newcomer', ...ids16], new SeededRng(7));
 
 class Cluster {
   readonly engines = new Map<NodeId, GpbftEngine>();
@@ -57,11 +62,13 @@ class Cluster {
     members: readonly NodeId[] = ids,
     /** Each engine gets its node's decided blocks as EngineContext.archive (as a node's chain). */
     private readonly archive = true,
+    /** The genesis member set every engine starts with. */
+    private readonly genesis: readonly NodeId[] = ids,
   ) {
-    for (const id of members) this.start(id, ids);
+    for (const id of members) this.start(id, genesis);
   }
 
-  start(id: NodeId, members: readonly NodeId[] = ids): void {
+  start(id: NodeId, members: readonly NodeId[] = this.genesis): void {
     const storage = this.storages.get(id) ?? new MemoryStorage();
     this.storages.set(id, storage);
     if (!this.chains.has(id)) this.chains.set(id, []);
@@ -258,6 +265,50 @@ describe('gpbft engine', () => {
     c.start(failed);
     c.settle(2);
     c.assertAgreement();
+  });
+
+  it('a new view forms although the one node that decided the next block withholds it (campaign seed 842)', () => {
+    const c = new Cluster(options16, ids16, true, ids16);
+    const { config, primaries, head } = c.engines.get('b1')!.configuration();
+    const nextHead = headFor(config, 1);
+    // A Byzantine layer-2 primary: it collects the others' commit2 but sends none of its own, and
+    // never hands out a block (no deliver, no catch-up reply).
+    const liar = primaries.find((p) => p !== head && p !== nextHead)!;
+    const held: Array<{ from: NodeId; message: GpbftMessage }> = [];
+    let liarReported = false;
+    c.tamper = (from, to, m) => {
+      if (from === liar && (m.type === 'gpbft/commit2' || m.type === 'gpbft/deliver' || m.type === 'gpbft/blocks')) return null;
+      // View 0's commit2 between the correct primaries is lost: only the liar decides height 1.
+      if (m.type === 'gpbft/commit2' && m.view === 0 && to !== liar) return null;
+      // The view changes to the next head are late — all but the liar's, which reports height 1.
+      if (m.type === 'gpbft/view-change' && to === nextHead && !liarReported) {
+        if (from !== liar) {
+          held.push({ from, message: m });
+          return null;
+        }
+        liarReported = true;
+      }
+      return m;
+    };
+    c.propose(
+      ids16.find((id) => id !== liar)!,
+      tx(1),
+    );
+    for (let i = 0; i < 5 && c.engines.get(liar)!.status().decidedHeight === 0; i++) c.tick();
+    assert.equal(c.engines.get(liar)!.status().decidedHeight, 1, 'the liar alone decided height 1');
+    assert.ok(ids16.filter((id) => id !== liar).every((id) => c.engines.get(id)!.status().decidedHeight === 0));
+    for (let i = 0; i < 40 && !liarReported; i++) c.tick();
+    assert.ok(liarReported, "the liar's view change (height 1) reached the next head first");
+    for (const h of held.splice(0)) c.engines.get(nextHead)!.step(h.from, h.message);
+    // Before the fix every head waited to catch up from the liar, for ever.
+    c.settle(1, 200);
+    c.propose(
+      ids16.find((id) => id !== liar)!,
+      tx(2),
+    );
+    c.settle(2, 400);
+    c.assertAgreement();
+    assert.ok(c.engines.get('b1')!.configuration().view > 0, 'decided in a later view');
   });
 
   it('restarts from its durable state and catches up', () => {
