@@ -1232,14 +1232,18 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   /**
    * Does a view change report a decided block a new view at our height could contradict? Any height
    * above ours does — except height+1 with the digest of the prepared certificate the new view
-   * re-proposes (`forced`): deciding that again decides the same block. Without the exception a node
+   * re-proposes (`forced`) and nothing prepared beyond it: deciding that block again decides the
+   * same block, and no block after it can have been decided through this reporter. (One that
+   * reports a prepared certificate for height+2 may have helped decide it: the view must start
+   * from height+1 to re-propose it, so the head catches up first.) Without the exception a node
    * that decided height+1 alone and then withholds it (a Byzantine primary that kept its commit2
    * while collecting everyone else's) held every head at "catch up first" for ever, and every
    * member refused the new view (gpbft+membership campaign seed 842).
    */
   private mustCatchUpTo(vc: ViewChange, forced: Prepared | null): boolean {
     if (vc.height <= this.height) return false;
-    return !(vc.height === this.height + 1 && forced !== null && bytesEqual(vc.digest, forced.digest));
+    const sameBlock = vc.height === this.height + 1 && forced !== null && bytesEqual(vc.digest, forced.digest);
+    return !(sameBlock && vc.prepared === null);
   }
 
   private tryNewView(target: number): void {

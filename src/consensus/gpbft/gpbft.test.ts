@@ -311,6 +311,51 @@ describe('gpbft engine', () => {
     assert.ok(c.engines.get('b1')!.configuration().view > 0, 'decided in a later view');
   });
 
+  it('a new view does not skip a block that a reporter of height+1 prepared after the one it re-proposes (decision 1391)', () => {
+    const c = new Cluster(options16, ids16, true, ids16);
+    const { config, primaries, head } = c.engines.get('b1')!.configuration();
+    const nextHead = headFor(config, 1);
+    const others = primaries.filter((p) => p !== head && p !== nextHead);
+    // The decider alone decides block 2, then crashes; the laggard stays at height 0 with block 1
+    // prepared (its commit2 lost), so the next head's set reports height 1 and block 1 prepared.
+    const decider = others[0]!;
+    const laggard = primaries.includes(nextHead) ? nextHead : others[1]!;
+    let setup = true;
+    let headAsked = false;
+    let newView = false;
+    c.tamper = (from, to, m) => {
+      if (from === nextHead && m.type === 'gpbft/view-change') headAsked = true;
+      if (from === nextHead && m.type === 'gpbft/new-view') newView = true;
+      // Until the next head forms the new view nobody learns a block except from layer 2's own
+      // votes, and the next head only once it asked for the new view (as it catches up to form it).
+      if (!newView && (m.type === 'gpbft/deliver' || m.type === 'gpbft/blocks') && !(to === nextHead && headAsked && !setup)) return null;
+      if (setup && m.type === 'gpbft/commit2' && m.height === 1 && to === laggard) return null;
+      if (setup && m.type === 'gpbft/commit2' && m.height === 2 && to !== decider) return null;
+      return m;
+    };
+    const member = ids16.find((id) => !primaries.includes(id))!;
+    const height = (id: NodeId): number => c.engines.get(id)!.status().decidedHeight;
+    c.propose(member, tx(1));
+    for (let i = 0; i < 5 && height(decider) < 1; i++) c.tick();
+    c.propose(member, tx(2));
+    for (let i = 0; i < 5 && height(decider) < 2; i++) c.tick();
+    assert.equal(height(decider), 2, 'the decider decided block 2');
+    assert.ok(primaries.every((p) => p === decider || height(p) === (p === laggard ? 0 : 1)));
+    assert.equal(height(nextHead), 0);
+    c.crash(decider);
+    setup = false;
+    // Another request, so that a block 2 cut afresh would differ from the decider's.
+    c.propose(member, tx(3));
+    // The reporters of height 1 hold block 2 prepared: the next head must start from height 1 and
+    // re-propose it. Started from height 0 it re-decided block 1 and then cut another block 2.
+    c.settle(2, 300);
+    c.assertAgreement();
+    c.start(decider);
+    c.propose(member, tx(4));
+    c.settle(3, 300);
+    c.assertAgreement();
+  });
+
   it('restarts from its durable state and catches up', () => {
     const c = new Cluster();
     c.propose('h1', tx(1));
