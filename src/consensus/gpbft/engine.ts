@@ -1230,54 +1230,76 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   }
 
   /**
-   * Does a view change report a decided block a new view at our height could contradict? Any height
-   * above ours does — except height+1 with the digest of the prepared certificate the new view
-   * re-proposes (`forced`) and nothing prepared beyond it: deciding that block again decides the
-   * same block, and no block after it can have been decided through this reporter. (One that
-   * reports a prepared certificate for height+2 may have helped decide it: the view must start
-   * from height+1 to re-propose it, so the head catches up first.) Without the exception a node
-   * that decided height+1 alone and then withholds it (a Byzantine primary that kept its commit2
-   * while collecting everyone else's) held every head at "catch up first" for ever, and every
-   * member refused the new view (gpbft+membership campaign seed 842).
+   * Can the block a new view re-proposes change the consortium configuration — a control entry,
+   * evidence that bars a node, a period boundary? Then the primaries of later views may differ from
+   * ours, and the counting that lets a head leave reports above its height aside does not hold.
+   * (Conservative: any control entry counts, even one that applying would ignore.)
    */
-  private mustCatchUpTo(vc: ViewChange, forced: Prepared | null): boolean {
+  private mayReconfigure(forced: Prepared): boolean {
+    if (forced.height % this.opts.periodBlocks === 0) return true;
+    if (forced.proposals.some((p) => p.clientId.startsWith(CONTROL_CLIENT_PREFIX))) return true;
+    const evidence = decode<unknown>(forced.evidence);
+    return !Array.isArray(evidence) || evidence.length > 0;
+  }
+
+  /**
+   * Does a view change report a decided block a new view at our height could contradict? Any height
+   * above ours does — except height+1 with the digest of the block the new view re-proposes
+   * (`forced`) and nothing prepared beyond it, when that block cannot reconfigure (`stable`):
+   * deciding it again decides the same block, and no later block can have been decided through
+   * this reporter. (One that reports a prepared certificate for height+2 may have helped decide it:
+   * the view must start from height+1 to re-propose it.) Decision 1391.
+   */
+  private mustCatchUpTo(vc: ViewChange, forced: Prepared | null, stable: boolean): boolean {
     if (vc.height <= this.height) return false;
-    const sameBlock = vc.height === this.height + 1 && forced !== null && bytesEqual(vc.digest, forced.digest);
+    const sameBlock = stable && forced !== null && vc.height === this.height + 1 && bytesEqual(vc.digest, forced.digest);
     return !(sameBlock && vc.prepared === null);
+  }
+
+  /**
+   * The view changes a new view at our height may be built on: those that report no block it could
+   * contradict — provided they alone meet every commit quorum (the caller checks). Leaving the others
+   * out is safe when the re-proposed block cannot reconfigure (or there is none): every block decided
+   * above our height had a correct committer among any covering set, and that committer's report
+   * would have to be left out too — so the rest cannot cover. So a node that alone decided the next
+   * block and withholds it (gpbft+membership campaign seed 842), or one that reports a height it never
+   * decided, cannot hold every head at "catch up first" for ever. When the block may reconfigure,
+   * every report above our height is needed (null: catch up first).
+   */
+  private newViewSet(vcs: readonly ViewChange[]): { usable: ViewChange[] | null; ahead: ViewChange[]; forced: Prepared | null } {
+    const forced = this.chooseForced(vcs);
+    const stable = forced === null || !this.mayReconfigure(forced);
+    const ahead = vcs.filter((vc) => this.mustCatchUpTo(vc, forced, stable));
+    const usable = stable ? vcs.filter((vc) => !ahead.includes(vc)) : ahead.length === 0 ? [...vcs] : null;
+    return { usable, ahead, forced };
   }
 
   private tryNewView(target: number): void {
     if (headFor(this.config, target) !== this.id || this.viewTarget !== target) return;
     const set = this.viewChanges.get(target);
     if (!set) return;
-    const vcs = [...set.values()];
     const members = new Set(this.memberIds());
-    const sorted = vcs.filter((vc) => members.has(vc.node)).sort((a, b) => (a.node < b.node ? -1 : 1));
-    // Catch up first from a node that reports a block this view must not contradict.
-    if (vcs.some((vc) => vc.height > this.height)) {
-      const forced = this.chooseForced(sorted);
-      const needed = vcs.filter((vc) => this.mustCatchUpTo(vc, forced));
-      if (needed.length > 0) {
-        // Ask each of them in turn, highest first: one withholding reporter cannot hold the
-        // head while another that reported a height above ours would serve it.
-        needed.sort((a, b) => b.height - a.height || (a.node < b.node ? -1 : 1));
-        const ask = needed[this.catchUpAsks++ % needed.length]!;
-        this.send(ask.node, { type: 'gpbft/sync', height: this.height });
-        return;
+    const vcs = [...set.values()].filter((vc) => members.has(vc.node)).sort((a, b) => (a.node < b.node ? -1 : 1));
+    const { usable, ahead, forced } = this.newViewSet(vcs);
+    if (usable === null || !this.coversViews(target, new Set(usable.map((vc) => vc.node)))) {
+      // Catch up first, asking the nodes ahead in turn (highest first): one that does not answer
+      // cannot hold the head while another could serve the blocks.
+      if (ahead.length > 0) {
+        ahead.sort((a, b) => b.height - a.height || (a.node < b.node ? -1 : 1));
+        this.send(ahead[this.catchUpAsks++ % ahead.length]!.node, { type: 'gpbft/sync', height: this.height });
       }
+      return;
     }
-    const senders = new Set(sorted.map((vc) => vc.node));
-    if (!this.coversViews(target, senders)) return;
-    const signature = this.signer.sign(newViewBytes(target, this.height, sorted));
+    const signature = this.signer.sign(newViewBytes(target, this.height, usable));
     const message: Extract<GpbftMessage, { type: 'gpbft/new-view' }> = {
       type: 'gpbft/new-view',
       view: target,
       height: this.height,
-      viewChanges: sorted,
+      viewChanges: usable,
       signature,
     };
     this.sendAll(this.memberIds(), message);
-    this.enterView(target, this.chooseForced(sorted));
+    this.enterView(target, forced);
   }
 
   private onNewView(from: NodeId, m: Extract<GpbftMessage, { type: 'gpbft/new-view' }>): void {
@@ -1296,9 +1318,11 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     }
     const members = new Set(this.memberIds());
     const senders = new Set<NodeId>();
+    // The head's rule (newViewSet): no report of a block this view could contradict.
     const forced = this.chooseForced(m.viewChanges);
+    const stable = forced === null || !this.mayReconfigure(forced);
     for (const vc of m.viewChanges) {
-      if (vc.view !== m.view || this.mustCatchUpTo(vc, forced) || !members.has(vc.node) || senders.has(vc.node)) return;
+      if (vc.view !== m.view || this.mustCatchUpTo(vc, forced, stable) || !members.has(vc.node) || senders.has(vc.node)) return;
       if (!this.verifier.verify(vc.node, viewChangeBytes(vc), vc.signature)) return;
       senders.add(vc.node);
     }

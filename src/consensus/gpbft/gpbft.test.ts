@@ -24,7 +24,7 @@ import {
   RATING_SIGNED_FORM,
   STAND_IN_CONSORTIUM,
 } from './config.ts';
-import { contentDigest, statementBytes } from './messages.ts';
+import { contentDigest, statementBytes, viewChangeBytes } from './messages.ts';
 
 // Two clusters of four hospitals, 300 km apart: Algorithm 1 puts each cluster in its own group.
 const ids = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'h8'];
@@ -267,20 +267,22 @@ describe('gpbft engine', () => {
     c.assertAgreement();
   });
 
-  it('a new view forms although the one node that decided the next block withholds it (campaign seed 842)', () => {
-    const c = new Cluster(options16, ids16, true, ids16);
+  /**
+   * A Byzantine layer-2 primary collects the others' commit2 for block 1 but sends none of its
+   * own and never hands out a block (no deliver, no catch-up reply); view 0's commit2 between the
+   * correct primaries is lost, so it alone decides height 1. Its view change (height 1) reaches the
+   * next head before the others', which are held until `release`.
+   */
+  function withheldBlock(options: Record<string, unknown>): { c: Cluster; liar: NodeId; release: () => void } {
+    const c = new Cluster(options, ids16, true, ids16);
     const { config, primaries, head } = c.engines.get('b1')!.configuration();
     const nextHead = headFor(config, 1);
-    // A Byzantine layer-2 primary: it collects the others' commit2 but sends none of its own, and
-    // never hands out a block (no deliver, no catch-up reply).
     const liar = primaries.find((p) => p !== head && p !== nextHead)!;
     const held: Array<{ from: NodeId; message: GpbftMessage }> = [];
     let liarReported = false;
     c.tamper = (from, to, m) => {
       if (from === liar && (m.type === 'gpbft/commit2' || m.type === 'gpbft/deliver' || m.type === 'gpbft/blocks')) return null;
-      // View 0's commit2 between the correct primaries is lost: only the liar decides height 1.
       if (m.type === 'gpbft/commit2' && m.view === 0 && to !== liar) return null;
-      // The view changes to the next head are late — all but the liar's, which reports height 1.
       if (m.type === 'gpbft/view-change' && to === nextHead && !liarReported) {
         if (from !== liar) {
           held.push({ from, message: m });
@@ -299,8 +301,13 @@ describe('gpbft engine', () => {
     assert.ok(ids16.filter((id) => id !== liar).every((id) => c.engines.get(id)!.status().decidedHeight === 0));
     for (let i = 0; i < 40 && !liarReported; i++) c.tick();
     assert.ok(liarReported, "the liar's view change (height 1) reached the next head first");
-    for (const h of held.splice(0)) c.engines.get(nextHead)!.step(h.from, h.message);
-    // Before the fix every head waited to catch up from the liar, for ever.
+    return { c, liar, release: () => held.splice(0).forEach((h) => c.engines.get(nextHead)!.step(h.from, h.message)) };
+  }
+
+  it('a new view forms although the one node that decided the next block withholds it (campaign seed 842)', () => {
+    const { c, liar, release } = withheldBlock(options16);
+    release();
+    // Before decision 1391 every head waited to catch up from the liar, for ever.
     c.settle(1, 200);
     c.propose(
       ids16.find((id) => id !== liar)!,
@@ -309,6 +316,57 @@ describe('gpbft engine', () => {
     c.settle(2, 400);
     c.assertAgreement();
     assert.ok(c.engines.get('b1')!.configuration().view > 0, 'decided in a later view');
+  });
+
+  it('a new view never leaves out a report of a block that may reconfigure (decision 1391)', () => {
+    // Every block regroups (periodBlocks 1): the primaries after block 1 may differ from ours, so
+    // the counting that lets a head leave the liar's report aside does not hold. The head must
+    // catch up first — here it never can: liveness is given up, not safety.
+    const { c, release } = withheldBlock({ ...options16, periodBlocks: 1 });
+    release();
+    c.tick(100);
+    const newViews = c.sent.flatMap((s) => (s.message.type === 'gpbft/new-view' ? [s.message] : []));
+    assert.ok(
+      newViews.every((m) => m.viewChanges.every((vc) => vc.height <= m.height)),
+      'no new view built past a report above its height',
+    );
+  });
+
+  it('a node that reports a height it never decided cannot stop the view change (decision 1391)', () => {
+    const c = new Cluster(options16, ids16, true, ids16);
+    c.propose('b1', tx(1));
+    c.settle(1);
+    const { config, head } = c.engines.get('b1')!.configuration();
+    const nextHead = headFor(config, 1);
+    const liar = ids16.find((id) => id !== head && id !== nextHead)!;
+    const held: Array<{ from: NodeId; message: GpbftMessage }> = [];
+    let liarReported = false;
+    c.tamper = (from, to, m) => {
+      if (from === liar && m.type === 'gpbft/view-change') {
+        // Claims five blocks nobody decided (signed by itself: only the height is a lie).
+        const unsigned = { view: m.vc.view, node: m.vc.node, height: m.vc.height + 5, digest: m.vc.digest, prepared: m.vc.prepared };
+        if (to === nextHead) liarReported = true;
+        return { type: 'gpbft/view-change', vc: { ...unsigned, signature: identities.signerOf(liar).sign(viewChangeBytes(unsigned)) } };
+      }
+      // The other view changes reach the next head after the liar's.
+      if (m.type === 'gpbft/view-change' && to === nextHead && !liarReported) {
+        held.push({ from, message: m });
+        return null;
+      }
+      return m;
+    };
+    // The head of view 0 fails: a view change to view 1 and beyond.
+    c.crash(head);
+    c.propose(
+      ids16.find((id) => id !== head && id !== liar)!,
+      tx(2),
+    );
+    for (let i = 0; i < 60 && !liarReported; i++) c.tick();
+    assert.ok(liarReported, "the liar's view change reached the next head first");
+    for (const h of held.splice(0)) c.engines.get(nextHead)!.step(h.from, h.message);
+    // Before: each head asked the liar for blocks it does not have, for ever.
+    c.settle(2, 300);
+    c.assertAgreement();
   });
 
   it('a new view does not skip a block that a reporter of height+1 prepared after the one it re-proposes (decision 1391)', () => {
