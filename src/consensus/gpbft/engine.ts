@@ -1238,8 +1238,12 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private mayReconfigure(forced: Prepared): boolean {
     if (forced.height % this.opts.periodBlocks === 0) return true;
     if (forced.proposals.some((p) => p.clientId.startsWith(CONTROL_CLIENT_PREFIX))) return true;
-    const evidence = decode<unknown>(forced.evidence);
-    return !Array.isArray(evidence) || evidence.length > 0;
+    try {
+      const evidence = decode<unknown>(forced.evidence);
+      return !Array.isArray(evidence) || evidence.length > 0;
+    } catch {
+      return true; // not evidence we can read: assume the worst
+    }
   }
 
   /**
