@@ -173,6 +173,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private viewTarget = 0;
   private dedup = new DedupWindow();
   private config: ConsortiumConfig;
+  /** successorConfig's last answer (decision 1392). */
+  private successorMemo: { readonly config: ConsortiumConfig; readonly forced: Prepared; readonly next: ConsortiumConfig | null } | null = null;
   /** Membership entries decided so far: the next one has seq steps + 1. */
   private steps = 0;
   private accepted: Accepted | null = null;
@@ -1055,27 +1057,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
           return e instanceof Uint8Array ? (decode<Evidence[]>(e) ?? []) : [];
         })()
       : [];
-    const ops: ControlOp[] = [];
-    for (const p of block.proposals) {
-      if (p.clientId === MEMBERSHIP_CLIENT_ID) this.steps += 1;
-      if (!p.clientId.startsWith(CONTROL_CLIENT_PREFIX)) continue;
-      const op = decodeControl(p.data);
-      if (op === null) continue;
-      // Decision 1281: an unauthenticated rating (or one from before it) is ignored, alike everywhere.
-      if (op.op === 'rate' && !this.ratingAuthentic(p, op)) continue;
-      ops.push(op);
-    }
-    this.config = applyBlockToConfig(
-      this.config,
-      block.height,
-      ops,
-      evidence.map((e) => e.node),
-      this.opts.periodBlocks,
-      this.opts,
-      {
-        leaveVerified: (op) => this.verifier.verify(op.id, leaveSignedBytes(op.id), op.signature),
-      },
-    );
+    for (const p of block.proposals) if (p.clientId === MEMBERSHIP_CLIENT_ID) this.steps += 1;
+    this.config = this.configAfter(block.height, block.proposals, evidence);
     this.pendingEvidence = this.pendingEvidence.filter((e) => !this.config.barred.includes(e.node) && this.config.members.some((m) => m.id === e.node));
     this.persist.push(...this.blocks.append(block));
     this.persist.push({ op: 'delete', key: ACCEPTED_KEY }, { op: 'delete', key: PREPARED_KEY });
@@ -1111,6 +1094,34 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (this.viewTarget !== 0 && headFor(this.config, this.viewTarget) === this.id) this.tryNewView(this.viewTarget);
     this.tryPropose2();
     this.startLayer1(false);
+  }
+
+  /**
+   * The configuration after a block at `height` with these proposals and evidence is applied to the
+   * one in force: what `decide` sets, and what a new view counts the re-proposed block's successors
+   * under (decision 1392). Pure given the configuration in force.
+   */
+  private configAfter(height: number, proposals: readonly Proposal[], evidence: readonly Evidence[]): ConsortiumConfig {
+    const ops: ControlOp[] = [];
+    for (const p of proposals) {
+      if (!p.clientId.startsWith(CONTROL_CLIENT_PREFIX)) continue;
+      const op = decodeControl(p.data);
+      if (op === null) continue;
+      // Decision 1281: an unauthenticated rating (or one from before it) is ignored, alike everywhere.
+      if (op.op === 'rate' && !this.ratingAuthentic(p, op)) continue;
+      ops.push(op);
+    }
+    return applyBlockToConfig(
+      this.config,
+      height,
+      ops,
+      evidence.map((e) => e.node),
+      this.opts.periodBlocks,
+      this.opts,
+      {
+        leaveVerified: (op) => this.verifier.verify(op.id, leaveSignedBytes(op.id), op.signature),
+      },
+    );
   }
 
   /** Groups or primaries changed: drop in-flight first-layer work; requests go to the new primaries. */
@@ -1194,16 +1205,16 @@ export class GpbftEngine implements Engine<GpbftMessage> {
 
   /**
    * Does this set of view-change messages (all for `target`) meet every commit quorum of every view
-   * that might have committed height+1? For each view w in the rotation window below target, at least
-   * k − q2 + f2 + 1 of P(w) must be among the senders (decision 0604).
+   * that might have committed a block under `config`? For each view w in the rotation window below
+   * target, at least k − q2 + f2 + 1 of P(w) must be among the senders (decision 0604).
    */
-  private coversViews(target: number, senders: ReadonlySet<NodeId>): boolean {
-    const k = this.config.groups.length;
+  private coversViews(config: ConsortiumConfig, target: number, senders: ReadonlySet<NodeId>): boolean {
+    const k = config.groups.length;
     const need = viewChangeNeed(k);
-    const window = rotationWindow(this.config);
+    const window = rotationWindow(config);
     for (let w = Math.max(0, target - window); w < target; w++) {
       let have = 0;
-      for (const p of primariesFor(this.config, w)) if (senders.has(p)) have += 1;
+      for (const p of primariesFor(config, w)) if (senders.has(p)) have += 1;
       if (have < need) return false;
     }
     return true;
@@ -1230,52 +1241,58 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   }
 
   /**
-   * Can the block a new view re-proposes change the consortium configuration — a control entry,
-   * evidence that bars a node, a period boundary? Then the primaries of later views may differ from
-   * ours, and the counting that lets a head leave reports above its height aside does not hold.
-   * (Conservative: any control entry counts, even one that applying would ignore.)
+   * The configuration the blocks after the re-proposed one (`forced`) are decided under: the one in
+   * force if there is none, else the one that applying it gives — a control entry, evidence or a
+   * period boundary may change the primaries (decision 1392). Null when its evidence cannot be read
+   * (no correct primary prepares such a block; assume the worst).
    */
-  private mayReconfigure(forced: Prepared): boolean {
-    if (forced.height % this.opts.periodBlocks === 0) return true;
-    if (forced.proposals.some((p) => p.clientId.startsWith(CONTROL_CLIENT_PREFIX))) return true;
-    try {
-      const evidence = decode<unknown>(forced.evidence);
-      return !Array.isArray(evidence) || evidence.length > 0;
-    } catch {
-      return true; // not evidence we can read: assume the worst
-    }
+  private successorConfig(forced: Prepared | null): ConsortiumConfig | null {
+    if (forced === null) return this.config;
+    // A head re-evaluates its set on every view change it receives: regrouping and checking the
+    // evidence's signatures once per (configuration, block) is enough.
+    const memo = this.successorMemo;
+    if (memo !== null && memo.config === this.config && memo.forced === forced) return memo.next;
+    const evidence = this.verifiedEvidence(forced.evidence);
+    const next = evidence === null ? null : this.configAfter(forced.height, forced.proposals, evidence);
+    this.successorMemo = { config: this.config, forced, next };
+    return next;
   }
 
   /**
    * Does a view change report a decided block a new view at our height could contradict? Any height
    * above ours does — except height+1 with the digest of the block the new view re-proposes
-   * (`forced`) and nothing prepared beyond it, when that block cannot reconfigure (`stable`):
-   * deciding it again decides the same block, and no later block can have been decided through
-   * this reporter. (One that reports a prepared certificate for height+2 may have helped decide it:
-   * the view must start from height+1 to re-propose it.) Decision 1391.
+   * (`forced`) and nothing prepared beyond it: deciding it again decides the same block. (One that
+   * reports a prepared certificate for height+2 may have helped decide it: the view must start from
+   * height+1 to re-propose it.) Decisions 1391, 1392.
    */
-  private mustCatchUpTo(vc: ViewChange, forced: Prepared | null, stable: boolean): boolean {
+  private mustCatchUpTo(vc: ViewChange, forced: Prepared | null): boolean {
     if (vc.height <= this.height) return false;
-    const sameBlock = stable && forced !== null && vc.height === this.height + 1 && bytesEqual(vc.digest, forced.digest);
+    const sameBlock = forced !== null && vc.height === this.height + 1 && bytesEqual(vc.digest, forced.digest);
     return !(sameBlock && vc.prepared === null);
   }
 
   /**
-   * The view changes a new view at our height may be built on: those that report no block it could
-   * contradict — provided they alone meet every commit quorum (the caller checks). Leaving the others
-   * out is safe when the re-proposed block cannot reconfigure (or there is none): every block decided
-   * above our height had a correct committer among any covering set, and that committer's report
-   * would have to be left out too — so the rest cannot cover. So a node that alone decided the next
-   * block and withholds it (gpbft+membership campaign seed 842), or one that reports a height it never
-   * decided, cannot hold every head at "catch up first" for ever. When the block may reconfigure,
-   * every report above our height is needed (null: catch up first).
+   * Can a new view at our height be built on these view changes (all for `target`, from members)?
+   * On those among them that report no block it could contradict (`usable`), provided they alone meet
+   * every commit quorum under the configuration in force — the views that may have decided our
+   * height+1 — and under the one the re-proposed block brings — the views that may have decided the
+   * block after it (decisions 1391, 1392). Then every block decided above our height had a correct
+   * committer among the usable reports, and that committer's report would need catch-up: so nothing
+   * above our height was decided except the re-proposed block. So a node that alone decided the next
+   * block and withholds it (gpbft+membership campaign seed 842), or one that reports a height it
+   * never decided, cannot hold every head at "catch up first" for ever. Otherwise the head catches up
+   * from the nodes `ahead` first.
    */
-  private newViewSet(vcs: readonly ViewChange[]): { usable: ViewChange[] | null; ahead: ViewChange[]; forced: Prepared | null } {
+  private newViewSet(target: number, vcs: readonly ViewChange[]): { usable: ViewChange[] | null; ahead: ViewChange[]; forced: Prepared | null } {
     const forced = this.chooseForced(vcs);
-    const stable = forced === null || !this.mayReconfigure(forced);
-    const ahead = vcs.filter((vc) => this.mustCatchUpTo(vc, forced, stable));
-    const usable = stable ? vcs.filter((vc) => !ahead.includes(vc)) : ahead.length === 0 ? [...vcs] : null;
-    return { usable, ahead, forced };
+    const ahead = vcs.filter((vc) => this.mustCatchUpTo(vc, forced));
+    const usable = vcs.filter((vc) => !ahead.includes(vc));
+    const senders = new Set(usable.map((vc) => vc.node));
+    const successor = this.successorConfig(forced);
+    const covers =
+      this.coversViews(this.config, target, senders) &&
+      (successor === this.config || (successor !== null ? this.coversViews(successor, target, senders) : ahead.length === 0));
+    return { usable: covers ? usable : null, ahead, forced };
   }
 
   private tryNewView(target: number): void {
@@ -1284,8 +1301,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (!set) return;
     const members = new Set(this.memberIds());
     const vcs = [...set.values()].filter((vc) => members.has(vc.node)).sort((a, b) => (a.node < b.node ? -1 : 1));
-    const { usable, ahead, forced } = this.newViewSet(vcs);
-    if (usable === null || !this.coversViews(target, new Set(usable.map((vc) => vc.node)))) {
+    const { usable, ahead, forced } = this.newViewSet(target, vcs);
+    if (usable === null) {
       // Catch up first, asking the nodes ahead in turn (highest first): one that does not answer
       // cannot hold the head while another could serve the blocks.
       if (ahead.length > 0) {
@@ -1322,15 +1339,15 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     }
     const members = new Set(this.memberIds());
     const senders = new Set<NodeId>();
-    // The head's rule (newViewSet): no report of a block this view could contradict.
-    const forced = this.chooseForced(m.viewChanges);
-    const stable = forced === null || !this.mayReconfigure(forced);
     for (const vc of m.viewChanges) {
-      if (vc.view !== m.view || this.mustCatchUpTo(vc, forced, stable) || !members.has(vc.node) || senders.has(vc.node)) return;
+      if (vc.view !== m.view || !members.has(vc.node) || senders.has(vc.node)) return;
       if (!this.verifier.verify(vc.node, viewChangeBytes(vc), vc.signature)) return;
       senders.add(vc.node);
     }
-    if (!this.coversViews(m.view, senders)) return;
+    // The head's rule (newViewSet): no report of a block this view could contradict, and the
+    // reports meet the commit quorums under both configurations.
+    const { usable, ahead, forced } = this.newViewSet(m.view, m.viewChanges);
+    if (usable === null || ahead.length > 0) return;
     this.enterView(m.view, forced);
   }
 

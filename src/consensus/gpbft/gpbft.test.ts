@@ -18,13 +18,14 @@ import {
   leaveSignedBytes,
   legacyRateSignedBytes,
   MEMBERSHIP_CLIENT_ID,
+  primariesFor,
   quorum,
   rateClientId,
   rateSignedBytes,
   RATING_SIGNED_FORM,
   STAND_IN_CONSORTIUM,
 } from './config.ts';
-import { contentDigest, statementBytes, viewChangeBytes } from './messages.ts';
+import { contentDigest, newViewBytes, statementBytes, viewChangeBytes, type ViewChange } from './messages.ts';
 
 // Two clusters of four hospitals, 300 km apart: Algorithm 1 puts each cluster in its own group.
 const ids = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'h8'];
@@ -273,7 +274,7 @@ describe('gpbft engine', () => {
    * correct primaries is lost, so it alone decides height 1. Its view change (height 1) reaches the
    * next head before the others', which are held until `release`.
    */
-  function withheldBlock(options: Record<string, unknown>): { c: Cluster; liar: NodeId; release: () => void } {
+  function withheldBlock(options: Record<string, unknown>, lie = 0): { c: Cluster; liar: NodeId; release: () => void } {
     const c = new Cluster(options, ids16, true, ids16);
     const { config, primaries, head } = c.engines.get('b1')!.configuration();
     const nextHead = headFor(config, 1);
@@ -283,6 +284,11 @@ describe('gpbft engine', () => {
     c.tamper = (from, to, m) => {
       if (from === liar && (m.type === 'gpbft/commit2' || m.type === 'gpbft/deliver' || m.type === 'gpbft/blocks')) return null;
       if (m.type === 'gpbft/commit2' && m.view === 0 && to !== liar) return null;
+      if (from === liar && m.type === 'gpbft/view-change' && lie > 0) {
+        // It also claims `lie` blocks beyond the one it decided (signed by itself).
+        const unsigned = { view: m.vc.view, node: m.vc.node, height: m.vc.height + lie, digest: m.vc.digest, prepared: m.vc.prepared };
+        m = { type: 'gpbft/view-change', vc: { ...unsigned, signature: identities.signerOf(liar).sign(viewChangeBytes(unsigned)) } };
+      }
       if (m.type === 'gpbft/view-change' && to === nextHead && !liarReported) {
         if (from !== liar) {
           held.push({ from, message: m });
@@ -318,18 +324,89 @@ describe('gpbft engine', () => {
     assert.ok(c.engines.get('b1')!.configuration().view > 0, 'decided in a later view');
   });
 
-  it('a new view never leaves out a report of a block that may reconfigure (decision 1391)', () => {
-    // Every block regroups (periodBlocks 1): the primaries after block 1 may differ from ours, so
-    // the counting that lets a head leave the liar's report aside does not hold. The head must
-    // catch up first — here it never can: liveness is given up, not safety.
-    const { c, release } = withheldBlock({ ...options16, periodBlocks: 1 });
-    release();
-    c.tick(100);
+  for (const lie of [0, 5]) {
+    it(`a new view forms although the one node that decided a block that regroups withholds it${lie > 0 ? ' and claims a higher height' : ''} (decision 1392)`, () => {
+      // Every block regroups (periodBlocks 1): the primaries after block 1 differ from those before
+      // it. Decision 1391 then caught up to every report first and waited for the withholder for
+      // ever; decision 1392 counts the reports under both configurations and leaves it out.
+      const options = { ...options16, periodBlocks: 1 };
+      const before = new Cluster(options, ids16, true, ids16).engines.get('b1')!.configuration().config;
+      const { c, liar, release } = withheldBlock(options, lie);
+      const correct = ids16.find((id) => id !== liar)!;
+      release();
+      c.settle(1, 300);
+      const after = c.engines.get(correct)!.configuration().config;
+      assert.ok(after.period > before.period, 'block 1 regrouped');
+      assert.notDeepEqual(after.rankings, before.rankings, 'with other primaries');
+      c.propose(correct, tx(2));
+      c.settle(2, 400);
+      c.assertAgreement();
+    });
+  }
+
+  it('a new view never leaves out a report that may come from a committer under the configuration the re-proposed block brings (decision 1392)', () => {
+    // Block 1 regroups (periodBlocks 1). Two primaries of view 0 after it report height 2: had they
+    // decided blocks 1 and 2, block 2's commit quorum under the new primaries could lie outside the
+    // other reports, although those meet every quorum of the primaries before block 1. A new view
+    // built on the others would re-propose block 1 and then cut another block 2.
+    const options = { ...options16, periodBlocks: 1 };
+    const reference = new Cluster(options, ids16, true, ids16);
+    const before = reference.engines.get('b1')!.configuration().config;
+    reference.propose('b1', tx(1));
+    reference.settle(1);
+    const after = reference.engines.get('b1')!.configuration().config;
+    const nextHead = headFor(before, 1);
+    const oldPrimaries = primariesFor(before, 0);
+    const newPrimaries = primariesFor(after, 0).filter((id) => id !== nextHead);
+    // Two of view 0's new primaries, at most one of them an old one: the rest still cover the old view 0.
+    const ahead = [
+      newPrimaries.find((id) => !oldPrimaries.includes(id))!,
+      newPrimaries.find((id) => oldPrimaries.includes(id)) ?? newPrimaries.filter((id) => !oldPrimaries.includes(id))[1]!,
+    ];
+    assert.ok(ahead.every((id) => id !== undefined) && ahead[0] !== ahead[1], "the regroup changed view 0's primaries");
+    assert.ok(ahead.filter((id) => oldPrimaries.includes(id)).length <= 1);
+
+    const c = new Cluster(options, ids16, true, ids16);
+    const viewChanges: ViewChange[] = [];
+    c.tamper = (from, _to, m) => {
+      // Block 1 is prepared everywhere and decided nowhere: view 0's commit2 is lost.
+      if (m.type === 'gpbft/commit2' && m.view === 0) return null;
+      if (m.type !== 'gpbft/view-change') return m;
+      let vc = m.vc;
+      if (ahead.includes(from)) {
+        const unsigned = { view: vc.view, node: vc.node, height: 2, digest: new Uint8Array(32).fill(2), prepared: null };
+        vc = { ...unsigned, signature: identities.signerOf(from).sign(viewChangeBytes(unsigned)) };
+      }
+      if (vc.view === 1 && !viewChanges.some((x) => x.node === vc.node)) viewChanges.push(vc);
+      return { type: 'gpbft/view-change', vc };
+    };
+    c.propose('b1', tx(1));
+    c.tick(120);
+    assert.equal(viewChanges.length, 16, 'every node asked for view 1');
+    assert.ok(
+      viewChanges.some((vc) => vc.height === 0 && vc.prepared !== null),
+      'block 1 prepared',
+    );
     const newViews = c.sent.flatMap((s) => (s.message.type === 'gpbft/new-view' ? [s.message] : []));
     assert.ok(
-      newViews.every((m) => m.viewChanges.every((vc) => vc.height <= m.height)),
-      'no new view built past a report above its height',
+      newViews.every((m) => ahead.every((id) => m.viewChanges.some((vc) => vc.node === id))),
+      'no new view left out the reports above its height',
     );
+
+    // A member refuses such a new view from the head, too.
+    const usable = viewChanges.filter((vc) => !ahead.includes(vc.node)).sort((a, b) => (a.node < b.node ? -1 : 1));
+    const member = ids16.find((id) => id !== nextHead && c.engines.get(id)!.configuration().view === 0)!;
+    assert.ok(member !== undefined, 'a member still in view 0');
+    const forged = {
+      type: 'gpbft/new-view' as const,
+      view: 1,
+      height: 0,
+      viewChanges: usable,
+      signature: identities.signerOf(nextHead).sign(newViewBytes(1, 0, usable)),
+    };
+    c.tamper = null;
+    c.engines.get(member)!.step(nextHead, forged);
+    assert.equal(c.engines.get(member)!.configuration().view, 0, 'the member did not enter view 1');
   });
 
   it('a node that reports a height it never decided cannot stop the view change (decision 1391)', () => {
