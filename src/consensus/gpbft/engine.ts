@@ -615,6 +615,12 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       if (!this.pending.has(key)) {
         if (this.pending.size >= PENDING_MAX) continue;
         this.pending.set(key, p);
+      } else if (!this.isPrimary) {
+        // Already pending here, so already routed (and re-forwarded with the others when roles
+        // change). Forwarding it again would let two nodes that each take the other for the
+        // primary pass it back and forth for ever — and with duplicated messages, multiply it
+        // until the network's queues fill (gpbft+membership campaign seed 3878).
+        continue;
       }
       fresh.push(p);
     }
