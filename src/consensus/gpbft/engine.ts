@@ -619,7 +619,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
         // Already pending here, so already routed (and re-forwarded with the others when roles
         // change). Forwarding it again would let two nodes that each take the other for the
         // primary pass it back and forth for ever — and with duplicated messages, multiply it
-        // until the network's queues fill (gpbft+membership campaign seed 3878).
+        // until the network's queues fill (gpbft+membership campaign seed 3878, decision 1393).
         continue;
       }
       fresh.push(p);
