@@ -173,6 +173,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private viewTarget = 0;
   private dedup = new DedupWindow();
   private config: ConsortiumConfig;
+  /** Pending requests this non-primary forwarded again in the current tick (decision 1393). */
+  private readonly forwardedThisTick = new Set<string>();
   /** successorConfig's last answer (decision 1392). */
   private successorMemo: { readonly config: ConsortiumConfig; readonly forced: Prepared; readonly next: ConsortiumConfig | null } | null = null;
   /** Membership entries decided so far: the next one has seq steps + 1. */
@@ -347,6 +349,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   // ---------------------------------------------------------------- engine contract
 
   tick(): void {
+    this.forwardedThisTick.clear();
     this.syncTicks += 1;
     if (this.syncTicks >= this.opts.syncTicks) {
       this.syncTicks = 0;
@@ -616,12 +619,13 @@ export class GpbftEngine implements Engine<GpbftMessage> {
         if (this.pending.size >= PENDING_MAX) continue;
         this.pending.set(key, p);
       } else if (!this.isPrimary) {
-        // Already pending here, so already routed (and re-forwarded with the others when roles
-        // change). Forwarding it again would let two nodes that each take the other for the
-        // primary pass it back and forth for ever — and with duplicated messages, multiply it
-        // until the network's queues fill (gpbft+membership campaign seed 3878, decision 1393).
-        continue;
+        // Already pending here. Forward it again at most once per tick: two nodes that each took
+        // the other for the primary passed it back and forth for ever — and with duplicated
+        // messages multiplied the copies until the network's queues filled (gpbft+membership
+        // campaign seed 3878, decision 1393). A copy that comes back within the tick is dropped.
+        if (this.forwardedThisTick.has(key) || this.forwardedThisTick.size >= PENDING_MAX) continue;
       }
+      if (!this.isPrimary) this.forwardedThisTick.add(key);
       fresh.push(p);
     }
     // A stale sender (it thinks we are still primary) or a new primary: route onward either way.
