@@ -1299,9 +1299,9 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     const usable = vcs.filter((vc) => !ahead.includes(vc));
     const senders = new Set(usable.map((vc) => vc.node));
     const successor = this.successorConfig(forced);
-    const covers =
-      this.coversViews(this.config, target, senders) &&
-      (successor === this.config || (successor !== null ? this.coversViews(successor, target, senders) : ahead.length === 0));
+    // Unreadable evidence (successor null): the old rule, every report and none ahead.
+    const coversSuccessor = successor === this.config || (successor === null ? ahead.length === 0 : this.coversViews(successor, target, senders));
+    const covers = coversSuccessor && this.coversViews(this.config, target, senders);
     return { usable: covers ? usable : null, ahead, forced };
   }
 
