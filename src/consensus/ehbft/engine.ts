@@ -1343,21 +1343,20 @@ export class EhbftEngine implements Engine<EhbftMessage> {
   private maybeNewView(): void {
     if (this.normal || this.leaderOf(this.view) !== this.id) return;
     const h = this.height + 1;
-    const entries = [...(this.vcs.get(this.view)?.values() ?? [])].filter((e) => e.vc.height === h && this.plan.eligible.includes(e.vc.node));
-    if (entries.length < this.plan.quorum) return;
+    // A vote whose lock comes without a body we hold is left out (decision 1394): the body is not
+    // signed, so a Byzantine node that alone holds a lock could report it bare and, its lock being
+    // the highest, have every leader wait for a body nobody has. Leaving it out is safe: a decided
+    // block is locked by a quorum, so any quorum of votes holds a correct one reporting that lock —
+    // with its body, as a correct node always sends it — and the members accept any quorum.
+    const entries = [...(this.vcs.get(this.view)?.values() ?? [])]
+      .filter((e) => e.vc.height === h && this.plan.eligible.includes(e.vc.node))
+      .map((e) => ({ vc: e.vc, body: e.vc.lock ? (e.body ?? this.bodyFor(e.vc.lock)) : null }))
+      .filter((e) => e.vc.lock === null || e.body !== null);
+    if (entries.length < this.plan.quorum) return; // wait for more votes (or a retransmission with the body)
     entries.sort((a, b) => (b.vc.lock?.view ?? -1) - (a.vc.lock?.view ?? -1) || (a.vc.node < b.vc.node ? -1 : a.vc.node > b.vc.node ? 1 : 0));
     const chosen = entries.slice(0, this.plan.quorum);
-    const best = chosen[0]!;
-    let body: BlockBody | null = null;
-    if (best.vc.lock) {
-      // Re-propose the highest locked block: it may have been decided somewhere.
-      body =
-        best.body ??
-        (this.lock && bytesEqual(this.lock.cert.digest, best.vc.lock.digest) && bytesEqual(this.lock.cert.metaDigest, best.vc.lock.metaDigest)
-          ? this.lock.body
-          : null);
-      if (!body) return; // wait for a retransmission that carries the body
-    }
+    // Re-propose the highest locked block: it may have been decided somewhere.
+    const body = chosen[0]!.body;
     this.nvJustification = { view: this.view, height: h, votes: chosen.map((e) => e.vc) };
     this.nvReproposal = body;
     this.enterView(this.view, true);
