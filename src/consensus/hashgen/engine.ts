@@ -730,7 +730,11 @@ export class HashgenEngine implements Engine<HgMessage> {
     if (!c || this.role !== 'candidate' || v.epoch !== c.epoch || v.candidate !== this.id || v.voter !== from) return;
     // Only votes cast under the list in force count (they are also signed bound to its number).
     if (v.height > this.height || v.height < this.membership.startHeight || !this.verifySigned(from, v)) return;
-    if (v.report && !this.reportIsSound(v.report, v.proposals)) return;
+    // A report must come with its block (decision 1395): the proposals are not under the vote's
+    // signature, and a lock counted without them makes this candidate cut a fresh block that every
+    // validator then refuses as violating that lock. A correct voter always sends them (no block is
+    // empty), so a bare report is a Byzantine one, and leaving it out loses nothing.
+    if (v.report && (v.proposals.length === 0 || !this.reportIsSound(v.report, v.proposals))) return;
     c.votes.set(from, v);
     if (c.votes.size >= this.t.authOthers) this.becomeGenerator();
   }
