@@ -28,7 +28,7 @@ describe('mTLS transport', () => {
   const transports = new Map<string, Transport>();
   const received: Array<{ to: string; from: string; channel: string; text: string }> = [];
 
-  function make(org: string, c: Consortium = consortium, port = 0, protocol = PROTOCOL): Transport {
+  function make(org: string, c: Consortium = consortium, port = 0, protocol = PROTOCOL, limits: { inboundRequestsPerPeerMax?: number } = {}): Transport {
     const node = c.nodes.get(org)!;
     const t = new Transport({
       protocol,
@@ -50,6 +50,7 @@ describe('mTLS transport', () => {
       reconnectInitialMs: 20,
       reconnectMaxMs: 200,
       malformedFramesMax: 3,
+      ...limits,
     });
     return t;
   }
@@ -189,6 +190,35 @@ describe('mTLS transport', () => {
     assert.equal(code, 1002);
     assert.ok(h2.getStats().rejectedConnections > before.h2.rejectedConnections);
     assert.ok(!received.slice(before.received).some((r) => r.text === 'from another version'), 'nothing of the other version was delivered');
+  });
+
+  it('handles at most inboundRequestsPerPeerMax requests from one peer at once; more are refused at once, other peers still served', async () => {
+    const [h1, h3] = [transports.get('H1')!, transports.get('H3')!];
+    const busy = make(LATE, consortium, 0, PROTOCOL, { inboundRequestsPerPeerMax: 2 });
+    await busy.start();
+    const late = `node.${LATE}`;
+    try {
+      busy.setPeers(new Map([...transports].map(([o, t]) => [`node.${o}`, `wss://127.0.0.1:${t.port}`])));
+      for (const [org, t] of [['H1', h1] as const, ['H3', h3] as const]) t.setPeers(new Map([...peerMap(org), [late, `wss://127.0.0.1:${busy.port}`]]));
+      await waitFor(() => h1.isConnected(late) && h3.isConnected(late) && busy.getStats().connectedPeers.length === 3, `${LATE} connected`);
+      // Answered requests free their place: one after another, more than the limit.
+      for (let i = 0; i < 4; i++)
+        assert.match(new TextDecoder().decode(await h1.request(late, 'echo', utf8(`n${i}`), 2_000)), new RegExp(`answers node.H1: n${i}`));
+      await assert.rejects(h1.request(late, 'fail', utf8('x'), 2_000), /no such block/);
+      // Two that never finish fill H1's places; a third is refused at once, naming the limit.
+      const hanging = [h1.request(late, 'hang', utf8('a'), 60_000), h1.request(late, 'hang', utf8('b'), 60_000)];
+      for (const h of hanging) h.catch(() => undefined);
+      await sleep(50);
+      const started = Date.now();
+      await assert.rejects(h1.request(late, 'echo', utf8('c'), 60_000), /too many requests in flight from node\.H1 \(at most 2\)/);
+      assert.ok(Date.now() - started < 5_000, 'refused at once, not after the timeout');
+      assert.equal(busy.getStats().refusedRequests, 1);
+      // Another peer has its own places.
+      assert.match(new TextDecoder().decode(await h3.request(late, 'echo', utf8('d'), 2_000)), /answers node.H3: d/);
+    } finally {
+      await busy.stop();
+      for (const org of ['H1', 'H3']) transports.get(org)!.setPeers(peerMap(org));
+    }
   });
 
   it('fails a request to a peer that is down at once, and requests in flight when it drops', async () => {

@@ -6,8 +6,9 @@
 //
 // Limits: message size (ws maxPayload), per-peer send queue (count and bytes; when full the
 // message is refused so the caller sees backpressure), reconnect with capped exponential backoff
-// and jitter, pending requests with timeouts, and a count of malformed frames after which a
-// peer is disconnected.
+// and jitter, pending requests with timeouts, requests from one peer being handled at once (more
+// are answered with an error at once: one peer cannot pile up work here), and a count of malformed
+// frames after which a peer is disconnected.
 //
 // One protocol per consortium (decision 1386): each link is opened with the WebSocket subprotocol
 // the node speaks (`protocol`, e.g. medledger.2), and a connection whose other end does not speak
@@ -67,6 +68,11 @@ export interface TransportOptions {
   readonly reconnectInitialMs?: number;
   readonly reconnectMaxMs?: number;
   readonly requestsPendingMax?: number;
+  /**
+   * Requests from one peer this node handles at once; one more is answered with an error at once.
+   * The default is `requestsPendingMax`'s: a peer that keeps to it never reaches this one.
+   */
+  readonly inboundRequestsPerPeerMax?: number;
   readonly malformedFramesMax?: number;
   /** How long a new link's requests may wait for its first connection (start-up). */
   readonly connectGraceMs?: number;
@@ -131,6 +137,8 @@ export interface TransportStats {
   readonly droppedQueueFull: number;
   readonly rejectedConnections: number;
   readonly malformedFrames: number;
+  /** Requests answered with an error because their peer already had `inboundRequestsPerPeerMax` being handled. */
+  readonly refusedRequests: number;
   /** Connections refused (inbound) or failed (outbound) because the peer speaks another protocol. */
   readonly protocolMismatches: number;
   readonly connectedPeers: NodeId[];
@@ -143,6 +151,7 @@ const DEFAULTS = {
   reconnectInitialMs: 100,
   reconnectMaxMs: 5_000,
   requestsPendingMax: 1_000,
+  inboundRequestsPerPeerMax: 1_000,
   malformedFramesMax: 10,
   connectGraceMs: 3_000,
   clock: (): number => Date.now(),
@@ -157,8 +166,18 @@ export class Transport {
   private nextRequestId = 1;
   private stopped = false;
   private readonly o: Required<Omit<TransportOptions, 'onRequest'>> & Pick<TransportOptions, 'onRequest'>;
-  private stats = { sentMessages: 0, receivedMessages: 0, droppedQueueFull: 0, rejectedConnections: 0, malformedFrames: 0, protocolMismatches: 0 };
+  private stats = {
+    sentMessages: 0,
+    receivedMessages: 0,
+    droppedQueueFull: 0,
+    rejectedConnections: 0,
+    malformedFrames: 0,
+    refusedRequests: 0,
+    protocolMismatches: 0,
+  };
   private readonly malformedBy = new Map<NodeId, number>();
+  /** Requests from each peer being handled (entries removed at zero, so bounded by the members). */
+  private readonly inboundRequests = new Map<NodeId, number>();
   /** Peers last seen speaking another protocol (either direction), until a link to them opens. */
   private readonly otherProtocol = new Set<NodeId>();
   private readonly peerLog: RateLimitedLog;
@@ -491,9 +510,39 @@ export class Transport {
         reply(2, new TextEncoder().encode(`no handler for requests on ${frame.c}`));
         return;
       }
-      handler(from, frame.c, frame.p).then(
-        (p) => reply(1, p),
-        (err: unknown) => reply(2, new TextEncoder().encode(err instanceof Error ? err.message : String(err))),
+      const inFlight = this.inboundRequests.get(from) ?? 0;
+      if (inFlight >= this.o.inboundRequestsPerPeerMax) {
+        this.stats.refusedRequests += 1;
+        this.peerLog.write(
+          'warn',
+          `requests:${from}`,
+          { peer: from, limit: this.o.inboundRequestsPerPeerMax },
+          `refused requests from ${from}: too many in flight`,
+        );
+        reply(2, new TextEncoder().encode(`too many requests in flight from ${from} (at most ${this.o.inboundRequestsPerPeerMax}); retry later`));
+        return;
+      }
+      this.inboundRequests.set(from, inFlight + 1);
+      const settled = (): void => {
+        const n = (this.inboundRequests.get(from) ?? 1) - 1;
+        if (n > 0) this.inboundRequests.set(from, n);
+        else this.inboundRequests.delete(from);
+      };
+      let answer: Promise<Bytes>;
+      try {
+        answer = handler(from, frame.c, frame.p);
+      } catch (err) {
+        answer = Promise.reject(err);
+      }
+      answer.then(
+        (p) => {
+          settled();
+          reply(1, p);
+        },
+        (err: unknown) => {
+          settled();
+          reply(2, new TextEncoder().encode(err instanceof Error ? err.message : String(err)));
+        },
       );
       return;
     }
