@@ -78,8 +78,11 @@ export const hashgenByzantine: ByzantineSupport<HgMessage> = {
       case 'hashgen/validate':
       case 'hashgen/commit':
         return rng.nextInt(2) === 0 ? resign({ ...m, epoch: Math.max(1, m.epoch + delta) }, signer) : resign({ ...m, digest: flipped(m.digest, rng) }, signer);
-      case 'hashgen/auth-req':
       case 'hashgen/auth-vote':
+        // A lock reported without its block: the proposals are not signed (decision 1395).
+        if (m.report !== null && delta === 1) return { ...m, proposals: [] };
+        return resign({ ...m, epoch: Math.max(1, m.epoch + delta), height: Math.max(0, m.height + delta) }, signer);
+      case 'hashgen/auth-req':
       case 'hashgen/heartbeat':
         return resign({ ...m, epoch: Math.max(1, m.epoch + delta), height: Math.max(0, m.height + delta) }, signer);
       default:
