@@ -216,4 +216,10 @@ export interface ByzantineSupport<M extends EngineMessage> {
   equivocate(message: M, rng: Rng, signer: Signer): M | null;
   /** A re-signed copy with a field off by one (view, sequence) or a wrong digest. */
   mutate(message: M, rng: Rng, signer: Signer): M | null;
+  /**
+   * The same signed statement without the unsigned data that should back it (a lock reported
+   * without its block, decisions 1394 and 1395), or null when the message carries none. A concealing
+   * node does it to every message, so a protocol that waits for the missing data waits for ever.
+   */
+  conceal?(message: M): M | null;
 }

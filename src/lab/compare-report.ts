@@ -89,7 +89,7 @@ export function compareMarkdown(
     if (paperRows.length > 0) {
       L.push(
         "In the simulator campaign above, with the simulator's generic Byzantine behaviours (equivocation, withholding, replay, " +
-          'forgery, mutation, twins — but no partition placed between twins):',
+          'forgery, mutation, twins, concealment — but no partition placed between twins):',
         '',
       );
       for (const r of paperRows) {

@@ -1,5 +1,6 @@
 // A Byzantine node runs the real engine with its own valid key and tampers with what it sends.
-// Engine-specific tampering goes through the engine's ByzantineSupport hooks (equivocate, mutate);
+// Engine-specific tampering goes through the engine's ByzantineSupport hooks (equivocate, mutate,
+// conceal: every lock it reports goes without the data that backs it, decisions 1394–1395);
 // the rest is generic and needs no knowledge of the message format:
 //   withhold  — drops every outgoing message of some types (chosen per type at first sight),
 //   replay    — records messages it sent or received and later re-sends old ones to random nodes,
@@ -72,6 +73,13 @@ export class ByzantineActor {
         if (variant) {
           message = variant;
           note = `equivocate:${message.type}`;
+        }
+      }
+      if (this.behaviours.has('conceal') && this.hooks?.conceal) {
+        const concealed = this.hooks.conceal(message);
+        if (concealed) {
+          message = concealed;
+          note = `conceal:${message.type}`;
         }
       }
       if (this.behaviours.has('mutate') && this.hooks && this.rng.nextFloat() < MUTATE_PROBABILITY) {

@@ -7,8 +7,8 @@
 import type { NodeId, Rng } from '../consensus/engine.ts';
 import type { ResolvedOptions } from './options.ts';
 
-export type ByzantineBehaviour = 'equivocate' | 'withhold' | 'replay' | 'forge' | 'mutate' | 'twins';
-export const BYZANTINE_BEHAVIOURS: readonly ByzantineBehaviour[] = ['equivocate', 'withhold', 'replay', 'forge', 'mutate', 'twins'];
+export type ByzantineBehaviour = 'equivocate' | 'withhold' | 'replay' | 'forge' | 'mutate' | 'twins' | 'conceal';
+export const BYZANTINE_BEHAVIOURS: readonly ByzantineBehaviour[] = ['equivocate', 'withhold', 'replay', 'forge', 'mutate', 'twins', 'conceal'];
 
 export type FaultAction =
   | { readonly kind: 'byzantine'; readonly node: NodeId; readonly behaviours: readonly ByzantineBehaviour[] }
@@ -84,7 +84,7 @@ export function planFaults(o: ResolvedOptions, ids: readonly NodeId[], rng: Rng)
   const actions: TimedFault[] = [];
 
   for (const node of byzantine) {
-    const available = BYZANTINE_BEHAVIOURS.filter((b) => hooks || (b !== 'equivocate' && b !== 'mutate'));
+    const available = BYZANTINE_BEHAVIOURS.filter((b) => b !== 'conceal' && (hooks || (b !== 'equivocate' && b !== 'mutate')));
     let behaviours = available.filter((b) => rng.nextFloat() < (b === 'twins' ? 0.25 : 0.5));
     if (behaviours.length === 0) behaviours = [pick(rng, available)];
     actions.push({ atMs: 0, action: { kind: 'byzantine', node, behaviours } });
@@ -170,6 +170,15 @@ export function planFaults(o: ResolvedOptions, ids: readonly NodeId[], rng: Rng)
   for (const s of o.schedule) actions.push({ atMs: s.atMs, action: { kind: s.action, node: s.node, scripted: true } });
   actions.push({ atMs: o.durationMs, action: { kind: 'heal-all' } });
   // Stable sort by time: generation order breaks ties, so the same seed gives the same order.
+  // 'conceal' (decisions 1394, 1395) is drawn last, and only for an engine whose messages carry
+  // unsigned data backing a signed statement (its hook says so): every other draw, so the rest of
+  // each seed's schedule and the runs pinned by seed (lab reports, tests), stay what they were.
+  if (o.def.byzantine?.conceal !== undefined) {
+    for (const [i, a] of actions.entries()) {
+      if (a.action.kind === 'byzantine' && rng.nextFloat() < 0.5)
+        actions[i] = { ...a, action: { ...a.action, behaviours: [...a.action.behaviours, 'conceal'] } };
+    }
+  }
   actions.sort((a, b) => a.atMs - b.atMs);
   return { byzantine, crashMax, actions };
 }

@@ -66,6 +66,11 @@ export const ehbftByzantine: ByzantineSupport<EhbftMessage> = {
     return null;
   },
 
+  /** A lock reported in a view change without its block's body (the body is not signed). */
+  conceal(message) {
+    return message.type === 'ehbft/view-change' && message.vc.lock !== null && message.lockBody !== null ? { ...message, lockBody: null } : null;
+  },
+
   mutate(message: EhbftMessage, rng: Rng, signer: Signer) {
     const pick = rng.nextInt(3);
     switch (message.type) {
@@ -78,10 +83,8 @@ export const ehbftByzantine: ByzantineSupport<EhbftMessage> = {
         if (pick === 1) return resign({ ...message, height: message.height + 1 }, signer);
         return resign({ ...message, digest: sha256(message.digest) }, signer);
       case 'ehbft/view-change':
-        // The lies that matter are about a lock: deny it, or report it without its body (the body
-        // is not signed; decision 1394). Without a lock, claim a later view.
+        // The lie that matters is denying a lock; without one, claim a later view.
         if (message.vc.lock === null) return resign({ ...message, vc: { ...message.vc, view: message.vc.view + 1 } }, signer);
-        if (pick === 0) return { ...message, lockBody: null };
         return resign({ ...message, vc: { ...message.vc, lock: null }, lockBody: null }, signer);
       case 'ehbft/version':
         return resign({ ...message, stateDigest: sha256(message.stateDigest) }, signer);

@@ -68,6 +68,10 @@ export const hashgenByzantine: ByzantineSupport<HgMessage> = {
     if (m.type === 'hashgen/validate' || m.type === 'hashgen/commit') return resign({ ...m, digest: flipped(m.digest, rng) }, signer);
     return null;
   },
+  /** A lock reported in an authentication vote without its block (the proposals are not signed). */
+  conceal(m) {
+    return m.type === 'hashgen/auth-vote' && m.report !== null && m.proposals.length > 0 ? { ...m, proposals: [] } : null;
+  },
   /** Off by one in the epoch or height, or a wrong digest / previous digest. */
   mutate(m, rng, signer) {
     const delta = rng.nextInt(2) === 0 ? 1 : -1;
@@ -78,11 +82,8 @@ export const hashgenByzantine: ByzantineSupport<HgMessage> = {
       case 'hashgen/validate':
       case 'hashgen/commit':
         return rng.nextInt(2) === 0 ? resign({ ...m, epoch: Math.max(1, m.epoch + delta) }, signer) : resign({ ...m, digest: flipped(m.digest, rng) }, signer);
-      case 'hashgen/auth-vote':
-        // A lock reported without its block: the proposals are not signed (decision 1395).
-        if (m.report !== null && delta === 1) return { ...m, proposals: [] };
-        return resign({ ...m, epoch: Math.max(1, m.epoch + delta), height: Math.max(0, m.height + delta) }, signer);
       case 'hashgen/auth-req':
+      case 'hashgen/auth-vote':
       case 'hashgen/heartbeat':
         return resign({ ...m, epoch: Math.max(1, m.epoch + delta), height: Math.max(0, m.height + delta) }, signer);
       default:
