@@ -169,16 +169,16 @@ export function planFaults(o: ResolvedOptions, ids: readonly NodeId[], rng: Rng)
   }
   for (const s of o.schedule) actions.push({ atMs: s.atMs, action: { kind: s.action, node: s.node, scripted: true } });
   actions.push({ atMs: o.durationMs, action: { kind: 'heal-all' } });
-  // Stable sort by time: generation order breaks ties, so the same seed gives the same order.
   // 'conceal' (decisions 1394, 1395) is drawn last, and only for an engine whose messages carry
   // unsigned data backing a signed statement (its hook says so): every other draw, so the rest of
-  // each seed's schedule and the runs pinned by seed (lab reports, tests), stay what they were.
+  // each seed's schedule, stays what it was (the runs lab reports and tests pin by seed).
   if (o.def.byzantine?.conceal !== undefined) {
     for (const [i, a] of actions.entries()) {
       if (a.action.kind === 'byzantine' && rng.nextFloat() < 0.5)
         actions[i] = { ...a, action: { ...a.action, behaviours: [...a.action.behaviours, 'conceal'] } };
     }
   }
+  // Stable sort by time: generation order breaks ties, so the same seed gives the same order.
   actions.sort((a, b) => a.atMs - b.atMs);
   return { byzantine, crashMax, actions };
 }
