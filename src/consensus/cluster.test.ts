@@ -1,38 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { utf8 } from '../codec/index.ts';
-import { keyedHashIdentities } from '../crypto/index.ts';
-import { Cluster, type ClusterConfig } from './cluster.ts';
-import { DEFAULT_CUTTER_CONFIG } from './cutter.ts';
+import { Cluster } from './cluster.ts';
 import { SeededRng } from './rng.ts';
-import './engines.ts';
-
-function config(engine: string, n: number, extra: Partial<ClusterConfig> = {}): ClusterConfig {
-  const ids = Array.from({ length: n }, (_, i) => `n${i}`);
-  return {
-    engine,
-    ids,
-    identities: keyedHashIdentities(ids),
-    cutter: { ...DEFAULT_CUTTER_CONFIG, timeoutTicks: 1 },
-    rng: (inst) => new SeededRng(ids.indexOf(inst.identity) + 1 + 100 * inst.restarts),
-    ...extra,
-  };
-}
+import { clusterConfig, ENGINE_TEST_SIZES } from './cluster.testkit.ts';
 
 const proposal = (seq: number) => ({ clientId: 'c', seq, data: utf8(`tx ${seq}`) });
 
 describe('consensus/cluster: one in-process cluster for every engine', () => {
-  for (const [engine, n] of [
-    ['solo', 1],
-    ['raft', 3],
-    ['pbft', 4],
-    ['gpbft', 4],
-    ['ehbft', 4],
-    ['hashgen', 4],
-    ['hashgen-bft', 4],
-  ] as const) {
+  for (const [engine, n] of ENGINE_TEST_SIZES) {
     it(`${engine}: every node decides what was proposed, once, and they agree`, () => {
-      const c = new Cluster(config(engine, n));
+      const c = new Cluster(clusterConfig(engine, n));
       c.tick(30); // elections, CAMS selection…
       for (let s = 1; s <= 3; s++) c.propose(c.ids[s % n]!, proposal(s));
       c.tick(60);
@@ -45,7 +23,7 @@ describe('consensus/cluster: one in-process cluster for every engine', () => {
   }
 
   it('decides nothing when the interceptor drops every message, and resumes when it stops', () => {
-    const c = new Cluster(config('pbft', 4));
+    const c = new Cluster(clusterConfig('pbft', 4));
     c.interceptor = () => false;
     c.propose('n1', proposal(1));
     c.tick(5);
@@ -56,7 +34,7 @@ describe('consensus/cluster: one in-process cluster for every engine', () => {
   });
 
   it('restarts a crashed node from its store and catches it up', () => {
-    const c = new Cluster(config('ehbft', 4, { order: new SeededRng(7) }));
+    const c = new Cluster(clusterConfig('ehbft', 4, { order: new SeededRng(7) }));
     c.propose('n0', proposal(1));
     c.tick(20);
     c.crash('n3');
@@ -71,7 +49,7 @@ describe('consensus/cluster: one in-process cluster for every engine', () => {
   });
 
   it('runs a twin as a second instance of one identity, each side of a partition', () => {
-    const c = new Cluster(config('ehbft', 4, { twins: ['n0'], order: new SeededRng(3) }));
+    const c = new Cluster(clusterConfig('ehbft', 4, { twins: ['n0'], order: new SeededRng(3) }));
     assert.deepEqual([...c.instances.keys()], ['n0', "n0'", 'n1', 'n2', 'n3']);
     c.partition([
       ['n0', 'n1'],

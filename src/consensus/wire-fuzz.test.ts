@@ -10,12 +10,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { utf8 } from '../codec/index.ts';
-import { keyedHashIdentities } from '../crypto/index.ts';
 import { Cluster, type Envelope } from './cluster.ts';
-import { DEFAULT_CUTTER_CONFIG } from './cutter.ts';
 import type { EngineMessage, NodeId } from './engine.ts';
 import { SeededRng } from './rng.ts';
-import './engines.ts';
+import { clusterConfig, ENGINE_TEST_SIZES } from './cluster.testkit.ts';
 
 const MUTATIONS = 1_500;
 
@@ -80,24 +78,12 @@ function describeMessage(m: EngineMessage): string {
 }
 
 describe('consensus: every engine drops a malformed message from a member, whatever it holds', () => {
-  for (const [engine, n] of [
-    ['raft', 3],
-    ['pbft', 4],
-    ['gpbft', 4],
-    ['ehbft', 4],
-    ['hashgen', 4],
-    ['hashgen-bft', 4],
-  ] as const) {
+  // solo has no peer to send it anything.
+  for (const [engine, n] of ENGINE_TEST_SIZES.filter(([e]) => e !== 'solo')) {
     it(`${engine}: ${MUTATIONS} mutated messages of a faulty run, no throw${engine === 'raft' || engine === 'hashgen' ? '' : '; the correct nodes still agree and decide'}`, () => {
-      const ids = Array.from({ length: n }, (_, i) => `n${i}`);
-      const identities = keyedHashIdentities(ids);
-      const c = new Cluster({
-        engine,
-        ids,
-        identities,
-        cutter: { ...DEFAULT_CUTTER_CONFIG, timeoutTicks: 1 },
-        rng: (inst) => new SeededRng(ids.indexOf(inst.identity) + 1 + 100 * inst.restarts),
-      });
+      const c = new Cluster(clusterConfig(engine, n));
+      const ids = c.ids;
+      const identities = c.config.identities;
       let seq = 0;
       const propose = (at: NodeId): void => void c.propose(at, { clientId: 'c', seq: ++seq, data: utf8(`tx ${seq}`) });
       // A run with a crash and a restart, for a corpus with elections, view changes and catch-up.
