@@ -96,7 +96,11 @@ describe('consensus: every engine drops a malformed message from a member, whate
       c.restart('n0');
       c.tick(100);
       const byType = new Map<string, Envelope[]>();
-      for (const e of c.sent) byType.set(e.message.type, [...(byType.get(e.message.type) ?? []), e]);
+      for (const e of c.sent) {
+        const pool = byType.get(e.message.type);
+        if (pool) pool.push(e);
+        else byType.set(e.message.type, [e]);
+      }
       const types = [...byType.keys()].sort();
       assert.ok(types.length >= 6, `a varied corpus: ${types.join(', ')}`);
 

@@ -523,7 +523,7 @@ export class Transport {
         return;
       }
       this.inboundRequests.set(from, inFlight + 1);
-      const settled = (): void => {
+      const release = (): void => {
         const n = (this.inboundRequests.get(from) ?? 1) - 1;
         if (n > 0) this.inboundRequests.set(from, n);
         else this.inboundRequests.delete(from);
@@ -534,15 +534,9 @@ export class Transport {
       } catch (err) {
         answer = Promise.reject(err);
       }
-      answer.then(
-        (p) => {
-          settled();
-          reply(1, p);
-        },
-        (err: unknown) => {
-          settled();
-          reply(2, new TextEncoder().encode(err instanceof Error ? err.message : String(err)));
-        },
+      answer.finally(release).then(
+        (p) => reply(1, p),
+        (err: unknown) => reply(2, new TextEncoder().encode(err instanceof Error ? err.message : String(err))),
       );
       return;
     }
