@@ -504,6 +504,10 @@ function GpbftRating({ session }: { session: Session }): ReactNode {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<string | null>(null);
+  // Kept here, not in GpbftLeave: once the leave is decided this node is no longer a member and the
+  // leave section goes away — often before the answer is read (a fast consortium), which took the
+  // confirmation with it.
+  const [left, setLeft] = useState<string | null>(null);
   const consensus = status.data?.consensus as { engine: string; members?: unknown } | null | undefined;
   if (!consensus || consensus.engine !== 'gpbft') return null;
   const members = Array.isArray(consensus.members) ? consensus.members.filter((m): m is string => typeof m === 'string') : [];
@@ -554,8 +558,19 @@ function GpbftRating({ session }: { session: Session }): ReactNode {
       {members.includes(`node.${session.me.org}`) ? (
         <>
           <Divider my="md" />
-          <GpbftLeave session={session} onLeft={status.reload} />
+          <GpbftLeave
+            session={session}
+            onLeft={(message) => {
+              setLeft(message);
+              status.reload();
+            }}
+          />
         </>
+      ) : null}
+      {left ? (
+        <Alert color="green" mt="xs" data-testid="gpbft-left">
+          {left}
+        </Alert>
       ) : null}
     </Card>
   );
@@ -567,20 +582,18 @@ function GpbftRating({ session }: { session: Session }): ReactNode {
  * only asks it to, as an admin of this hospital (`medledger node leave` does the same). Leaving is
  * not undone by a click: joining again is a config update the other hospitals sign.
  */
-function GpbftLeave({ session, onLeft }: { session: Session; onLeft: () => void }): ReactNode {
+function GpbftLeave({ session, onLeft }: { session: Session; onLeft: (confirmation: string) => void }): ReactNode {
   const [understood, setUnderstood] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState<string | null>(null);
   const node = `node.${session.me.org}`;
   const leave = async (): Promise<void> => {
     setError(null);
     setBusy(true);
     try {
       const r = await session.client.gpbftLeave();
-      setDone(`${r.nodeId}'s request to leave was submitted for ordering as ${r.clientId}#${r.seq}; the node stops ordering in the block that decides it.`);
       setUnderstood(false);
-      onLeft();
+      onLeft(`${r.nodeId}'s request to leave was submitted for ordering as ${r.clientId}#${r.seq}; the node stops ordering in the block that decides it.`);
     } catch (err) {
       setError(err);
     } finally {
@@ -606,11 +619,6 @@ function GpbftLeave({ session, onLeft }: { session: Session; onLeft: () => void 
           Leave
         </Button>
       </Group>
-      {done ? (
-        <Alert color="green" data-testid="gpbft-left">
-          {done}
-        </Alert>
-      ) : null}
       {error ? <ErrorAlert error={error} /> : null}
     </Stack>
   );
