@@ -995,6 +995,8 @@ describe('REST gateway (3-node raft consortium)', () => {
       assert.match(res.body, /^medledger_endorsement_seconds_count \d+$/m);
       assert.match(res.body, /^medledger_api_requests_total\{route="\/v1\/submit",status="200"\} \d+$/m);
       assert.match(res.body, /^medledger_wal_fsync_seconds_count \d+$/m);
+      // No peer of this healthy consortium went over its receive budget (decision 1397).
+      assert.equal(value(/^medledger_p2p_receive_pauses_total (\d+)$/m), 0);
       // Counted by the crypto layer (process-wide), for the benchmark's per-transaction figures.
       assert.ok(value(/^medledger_crypto_signs_total (\d+)$/m) >= 1);
       assert.ok(value(/^medledger_crypto_verifies_total (\d+)$/m) >= 1);

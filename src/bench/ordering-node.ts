@@ -10,7 +10,8 @@
 //   POST /submit     body: the payload (≤ 64 KiB). Answered 200 once the payload is in a decided
 //                    (Raft-committed) entry applied here; 421 with the leader's id when this
 //                    orderer is not the leader; 503 when the engine refuses (queue full).
-//   GET  /status     JSON: id, role, leader, term, decided payloads, duplicates, WAL fsyncs.
+//   GET  /status     JSON: id, role, leader, term, decided payloads, duplicates, WAL fsyncs, and
+//                    how often the transport paused a peer over its receive budget (decision 1397).
 //   GET  /ordered    JSON: the payload ids (first 16 bytes, hex) decided here, in order (≤ 200 000).
 //
 // Start-up: argv[2] is a JSON config file (OrderingNodeConfig). The process listens on two free
@@ -250,6 +251,7 @@ class OrderingNode {
             duplicates: this.duplicates,
             walFsyncs: this.fsyncs,
             walFsyncSeconds: this.fsyncSeconds,
+            receivePauses: this.transport.getStats().receivePauses,
           }),
         );
       } else if (path === '/ordered') reply(200, JSON.stringify({ decided: this.decided, duplicates: this.duplicates, ids: this.orderedIds }));

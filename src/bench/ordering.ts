@@ -68,6 +68,8 @@ export interface SystemResult {
   readonly ackedIds?: readonly string[];
   readonly orderedIds?: readonly string[];
   readonly walFsyncs?: number;
+  /** Times an orderer's transport paused a peer over its receive budget, all three orderers (decision 1397). */
+  readonly receivePauses?: number;
 }
 
 export interface OrderingBenchReport {
@@ -239,6 +241,7 @@ interface NodeStatus {
   readonly decided: number;
   readonly duplicates: number;
   readonly walFsyncs: number;
+  readonly receivePauses: number;
 }
 
 interface MedLedgerCluster {
@@ -393,6 +396,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
     const mlAcked: string[] = [];
     let mlOrderedIds: string[] | undefined;
     let walFsyncs = 0;
+    let receivePauses = 0;
     try {
       for (const c of options.concurrency) {
         const url = await ml.leaderUrl();
@@ -408,6 +412,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
       }
       const url = await ml.leaderUrl();
       walFsyncs = (await getJson<NodeStatus>(url, '/status')).walFsyncs;
+      for (const u of ml.urls) receivePauses += (await getJson<NodeStatus>(u, '/status')).receivePauses;
       if (keepIds) mlOrderedIds = (await getJson<{ ids: string[] }>(url, '/ordered')).ids;
     } finally {
       await ml.stop();
@@ -417,6 +422,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
       description: `3 Raft orderer processes (consensus/raft + node/wal.ts fsync per Ready + mTLS WebSocket transport), driver ${drive}, eagerCutUncommittedMax ${eagerCut}, syncCommitIndex ${options.syncCommit === true}; client: HTTP/2 POST /submit to the leader`,
       levels: mlLevels,
       walFsyncs,
+      receivePauses,
       ...(keepIds ? { ackedIds: mlAcked, orderedIds: mlOrderedIds ?? [] } : {}),
     };
 
@@ -533,6 +539,8 @@ export function renderOrderingReport(r: OrderingBenchReport): string {
       .join('; ');
   lines.push(`exactly once — MedLedger ${check(r.medledger)}`);
   if (r.etcd) lines.push(`exactly once — etcd      ${check(r.etcd)}`);
+  if (r.medledger.receivePauses)
+    lines.push(`receive budget: an orderer paused reading a peer ${r.medledger.receivePauses} times (over its frames or bytes per second, decision 1397)`);
   lines.push(
     `machine: ${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, etcd ${r.machine.etcd ?? 'not installed'}, load average ${r.machine.loadAverage1m.toFixed(2)} at the end`,
   );

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { apiLimitsOf, DEFAULT_API_LIMITS } from '../api/server.ts';
-import { ConfigError, loadGenesis, loadNodeConfig } from './config.ts';
+import { ConfigError, loadGenesis, loadNodeConfig, p2pReceiveLimitsOf } from './config.ts';
 
 const VALID = `
 node: { id: hospital1, org: Hospital1, roles: [peer, orderer], dataDir: ./data }
@@ -50,6 +50,21 @@ describe('node configuration', () => {
       inFlightPerUserMax: 10,
     });
     assert.throws(() => loadNodeConfig(path, { MEDLEDGER_LIMITS_APIINFLIGHTPERUSERMAX: '0' }), /limits\.apiInFlightPerUserMax/);
+  });
+
+  it("takes the p2p receive budget per peer from limits.p2pReceive*, else the transport's defaults (decision 1397)", () => {
+    assert.deepEqual(p2pReceiveLimitsOf(loadNodeConfig(write(VALID), {})), {});
+    const path = write(`${VALID}limits: { p2pReceiveFramesPerSecondPerPeer: 5000 }\n`);
+    assert.deepEqual(p2pReceiveLimitsOf(loadNodeConfig(path, { MEDLEDGER_LIMITS_P2PRECEIVEBYTESPERSECONDPERPEER: '33554432' })), {
+      receiveFramesPerSecondPerPeer: 5000,
+      receiveBytesPerSecondPerPeer: 32 * 1024 * 1024,
+    });
+    assert.throws(() => loadNodeConfig(path, { MEDLEDGER_LIMITS_P2PRECEIVEFRAMESPERSECONDPERPEER: '10' }), /limits\.p2pReceiveFramesPerSecondPerPeer/);
+    // Less than one largest message a second would stall a peer for longer than a second per message.
+    assert.throws(
+      () => loadNodeConfig(write(`${VALID}limits: { p2pMessageBytesMax: 8388608, p2pReceiveBytesPerSecondPerPeer: 2097152 }\n`), {}),
+      /p2pReceiveBytesPerSecondPerPeer must be at least p2pMessageBytesMax/,
+    );
   });
 
   it('names the problem in malformed YAML, wrong types and unknown keys', () => {

@@ -100,6 +100,18 @@ export const NodeConfigSchema = z
           .default(16 * 1024 * 1024),
         tickMs: z.number().int().min(1).max(10_000).default(50),
         /**
+         * What this node reads from each other node, per second, before it stops reading that
+         * node until the budget is back (decision 1397). Absent: the transport's defaults
+         * (20,000 frames, 64 MiB; src/transport/transport.ts).
+         */
+        p2pReceiveFramesPerSecondPerPeer: z.number().int().min(100).max(10_000_000).optional(),
+        p2pReceiveBytesPerSecondPerPeer: z
+          .number()
+          .int()
+          .min(1024 * 1024)
+          .max(16 * 1024 * 1024 * 1024)
+          .optional(),
+        /**
          * REST API requests in flight: node-wide, per organisation, per user (decision 1004).
          * Absent: the API's defaults (512, 256, 64; src/api/server.ts DEFAULT_API_LIMITS).
          */
@@ -108,6 +120,10 @@ export const NodeConfigSchema = z
         apiInFlightPerUserMax: z.number().int().min(1).max(100_000).optional(),
       })
       .strict()
+      .refine((l) => l.p2pReceiveBytesPerSecondPerPeer === undefined || l.p2pReceiveBytesPerSecondPerPeer >= l.p2pMessageBytesMax, {
+        message: 'p2pReceiveBytesPerSecondPerPeer must be at least p2pMessageBytesMax (one largest message per second)',
+        path: ['p2pReceiveBytesPerSecondPerPeer'],
+      })
       .default({ requestBodyBytesMax: 1024 * 1024, p2pMessageBytesMax: 16 * 1024 * 1024, tickMs: 50 }),
     /** GET /metrics on the API (Prometheus text; counts, durations, heights — no health data, no identities). */
     metrics: z
@@ -122,6 +138,15 @@ export const NodeConfigSchema = z
   .strict();
 
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
+
+/** The transport's receive budget from limits.p2pReceive* (decision 1397); absent keys keep its defaults. */
+export function p2pReceiveLimitsOf(config: NodeConfig): { receiveFramesPerSecondPerPeer?: number; receiveBytesPerSecondPerPeer?: number } {
+  const l = config.limits;
+  return {
+    ...(l.p2pReceiveFramesPerSecondPerPeer !== undefined && { receiveFramesPerSecondPerPeer: l.p2pReceiveFramesPerSecondPerPeer }),
+    ...(l.p2pReceiveBytesPerSecondPerPeer !== undefined && { receiveBytesPerSecondPerPeer: l.p2pReceiveBytesPerSecondPerPeer }),
+  };
+}
 
 export const GenesisSchema = z
   .object({
@@ -218,6 +243,8 @@ export function applyEnvOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown
     ['limits', 'requestBodyBytesMax'],
     ['limits', 'p2pMessageBytesMax'],
     ['limits', 'tickMs'],
+    ['limits', 'p2pReceiveFramesPerSecondPerPeer'],
+    ['limits', 'p2pReceiveBytesPerSecondPerPeer'],
     ['limits', 'apiInFlightMax'],
     ['limits', 'apiInFlightPerOrgMax'],
     ['limits', 'apiInFlightPerUserMax'],

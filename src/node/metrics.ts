@@ -11,6 +11,7 @@
 //   medledger_consensus_leader_changes_total        counter   leader/primary changes seen by this node
 //   medledger_consensus_epoch_changes_total         counter   term/view changes seen by this node
 //   medledger_peer_connections                      gauge     live outbound links to other nodes
+//   medledger_p2p_receive_pauses_total              counter   times a peer was over its receive budget (decision 1397)
 //   medledger_orderer_pending_transactions          gauge     admitted, not yet in a block
 //   medledger_blocks_committed_total                counter
 //   medledger_transactions_committed_total{code}    counter   by validation code (VALID, MVCC_READ_CONFLICT…)
@@ -36,6 +37,8 @@ export interface MetricsSample {
   readonly leaderKnown: boolean;
   readonly connectedPeers: number;
   readonly pendingTransactions: number;
+  /** The transport's count of pauses of a peer over its receive budget. */
+  readonly p2pReceivePauses: number;
 }
 
 /** Consensus roles engines report (EngineStatus.role); anything else is counted as 'other'. */
@@ -81,6 +84,15 @@ export class NodeMetrics {
     gauge('medledger_consensus_leader_known', '1 when this node knows a leader or primary', (s) => (s.leaderKnown ? 1 : 0));
     gauge('medledger_peer_connections', 'Live outbound links to other nodes', (s) => s.connectedPeers);
     gauge('medledger_orderer_pending_transactions', 'Transactions admitted by this orderer and not yet in a block', (s) => s.pendingTransactions);
+    new Counter({
+      name: 'medledger_p2p_receive_pauses_total',
+      help: 'Times reading from a peer was paused because it sent more than its receive budget (frames or bytes per second)',
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(now().p2pReceivePauses);
+      },
+    });
     new Gauge({
       name: 'medledger_consensus_role',
       help: '1 for the consensus role this node currently has (0 for the others)',

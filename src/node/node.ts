@@ -38,7 +38,7 @@ import type { BlockCommitEvent } from '../ledger/ledger.ts';
 import { decodeSignedProposal, encodeSignedProposal, type SignedProposal } from '../ledger/tx.ts';
 import { PeerUnavailableError, Transport, TransportError } from '../transport/transport.ts';
 import type { NodeConfig } from './config.ts';
-import { ConfigError, readPem } from './config.ts';
+import { ConfigError, p2pReceiveLimitsOf, readPem } from './config.ts';
 import type { EndorserClient } from './gateway.ts';
 import { createLogger, RateLimitedLog, type Logger } from '../log/log.ts';
 import { NodeMetrics, type MetricsSample } from './metrics.ts';
@@ -212,6 +212,7 @@ export class MedLedgerNode implements NodeServices {
       onRequest: (from, channel, payload) => this.onRequest(from, channel, payload),
       logger: this.log,
       messageBytesMax: nodeConfig.limits.p2pMessageBytesMax,
+      ...p2pReceiveLimitsOf(nodeConfig),
     });
 
     if (!this.joiningMode) this.createOrderer();
@@ -302,6 +303,7 @@ export class MedLedgerNode implements NodeServices {
 
   private metricsSample(): MetricsSample {
     const engine = this.orderer?.engineStatus() ?? null;
+    const transport = this.transport.getStats();
     return {
       height: this.chain.height,
       configSequence: this.chain.ledger.configState.record.sequence,
@@ -309,8 +311,9 @@ export class MedLedgerNode implements NodeServices {
       role: engine?.role ?? null,
       epoch: engine?.epoch ?? null,
       leaderKnown: engine !== null && engine.leader !== null && engine.leader !== '',
-      connectedPeers: this.transport.getStats().connectedPeers.length,
+      connectedPeers: transport.connectedPeers.length,
       pendingTransactions: this.orderer?.pendingCount ?? 0,
+      p2pReceivePauses: transport.receivePauses,
     };
   }
 

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, type ClientOptions } from 'ws';
-import { utf8 } from '../codec/index.ts';
+import { encode, utf8 } from '../codec/index.ts';
 import { createConsortium, Msp, type Consortium } from '../identity/index.ts';
 import { createLogger } from '../log/log.ts';
-import { Transport, type Authenticator } from './transport.ts';
+import { Transport, type Authenticator, type TransportOptions } from './transport.ts';
 
 const ORGS = ['H1', 'H2', 'H3'];
 /** A member whose node is not started with the others: the node of another version in the protocol test. */
@@ -28,7 +28,12 @@ describe('mTLS transport', () => {
   const transports = new Map<string, Transport>();
   const received: Array<{ to: string; from: string; channel: string; text: string }> = [];
 
-  function make(org: string, c: Consortium = consortium, port = 0, protocol = PROTOCOL, limits: { inboundRequestsPerPeerMax?: number } = {}): Transport {
+  type Limits = Pick<
+    TransportOptions,
+    'inboundRequestsPerPeerMax' | 'receiveFramesPerSecondPerPeer' | 'receiveBytesPerSecondPerPeer' | 'inboundConnectionsPerPeerMax'
+  >;
+
+  function make(org: string, c: Consortium = consortium, port = 0, protocol = PROTOCOL, limits: Limits = {}): Transport {
     const node = c.nodes.get(org)!;
     const t = new Transport({
       protocol,
@@ -134,10 +139,10 @@ describe('mTLS transport', () => {
     await lonely.stop();
   });
 
-  /** A bare `ws` client with H1's node certificate, offering `protocols`. */
-  function rawClient(protocols: string[]): WebSocket {
+  /** A bare `ws` client with H1's node certificate, offering `protocols` (to H2 unless told). */
+  function rawClient(protocols: string[], port = transports.get('H2')!.port): WebSocket {
     const h1 = consortium.nodes.get('H1')!;
-    return new WebSocket(`wss://127.0.0.1:${transports.get('H2')!.port}`, protocols, {
+    return new WebSocket(`wss://127.0.0.1:${port}`, protocols, {
       cert: `${h1.certPem.trim()}\n${consortium.orgCas.get('H1')!.certPem.trim()}\n`,
       key: h1.keyPem,
       ca: [consortium.root.certPem],
@@ -218,6 +223,85 @@ describe('mTLS transport', () => {
     } finally {
       await busy.stop();
       for (const org of ['H1', 'H3']) transports.get(org)!.setPeers(peerMap(org));
+    }
+  });
+
+  async function opened(ws: WebSocket): Promise<WebSocket> {
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    return ws;
+  }
+
+  for (const flood of [
+    { by: 'frames', limits: { receiveFramesPerSecondPerPeer: 200 }, frames: 500, bytes: 10 },
+    { by: 'bytes', limits: { receiveBytesPerSecondPerPeer: 100_000 }, frames: 30, bytes: 10_000 },
+  ]) {
+    it(`reads a flooding peer no faster than its receive budget (${flood.by}), loses none of it, and reads other peers meanwhile (decision 1397)`, async () => {
+      const receiver = make(LATE, consortium, 0, PROTOCOL, flood.limits);
+      await receiver.start();
+      const h3 = transports.get('H3')!;
+      const late = `node.${LATE}`;
+      const from = (peer: string) => received.filter((r) => r.to === LATE && r.from === peer && r.text.startsWith(`flood ${flood.by}`));
+      try {
+        // H1's node, Byzantine: it ignores every limit of its own and writes as fast as it can.
+        const flooder = await opened(rawClient([PROTOCOL], receiver.port));
+        const started = Date.now();
+        const padding = 'x'.repeat(flood.bytes);
+        for (let i = 0; i < flood.frames; i++) flooder.send(encode({ c: 'consensus', p: utf8(`flood ${flood.by} ${i} ${padding}`) }));
+        await waitFor(() => from('node.H1').length > 0, 'the first frames');
+        // A correct member's message is read while the flood is still being metered out.
+        h3.setPeers(new Map([...peerMap('H3'), [late, `wss://127.0.0.1:${receiver.port}`]]));
+        h3.send(late, 'consensus', utf8(`flood ${flood.by}: H3 meanwhile`));
+        await waitFor(() => from('node.H3').length === 1, "H3's message");
+        assert.ok(from('node.H1').length < flood.frames, "H3's message was read before the flood was");
+        await waitFor(() => from('node.H1').length === flood.frames, 'every flooded frame', 20_000);
+        const elapsedMs = Date.now() - started;
+        // One second of budget at once (the burst), the rest at the rate: at least 1.5 s here,
+        // where unmetered it takes a few milliseconds.
+        assert.ok(elapsedMs >= 1_400, `the flood was read in ${elapsedMs} ms`);
+        assert.deepEqual(
+          from('node.H1').map((r) => Number(r.text.split(' ')[2])),
+          Array.from({ length: flood.frames }, (_, i) => i),
+          'in order, none lost',
+        );
+        const stats = receiver.getStats();
+        assert.ok(stats.receivePauses >= 1 && stats.receivePausedMs >= 1_000, JSON.stringify(stats));
+        flooder.close();
+      } finally {
+        await receiver.stop();
+        h3.setPeers(peerMap('H3'));
+      }
+    });
+  }
+
+  it('keeps at most inboundConnectionsPerPeerMax connections from one peer: a new one replaces the oldest', async () => {
+    const receiver = make(LATE, consortium, 0, PROTOCOL, { inboundConnectionsPerPeerMax: 2 });
+    await receiver.start();
+    try {
+      const first = await opened(rawClient([PROTOCOL], receiver.port));
+      let firstClosed = false;
+      first.once('close', () => (firstClosed = true));
+      const second = await opened(rawClient([PROTOCOL], receiver.port));
+      await sleep(50);
+      assert.equal(receiver.getStats().replacedConnections, 0, 'two are allowed');
+      const third = await opened(rawClient([PROTOCOL], receiver.port));
+      await waitFor(() => firstClosed, 'the oldest connection closed');
+      assert.equal(receiver.getStats().replacedConnections, 1);
+      for (const [ws, text] of [
+        [second, 'on the second connection'],
+        [third, 'on the third connection'],
+      ] as const)
+        ws.send(encode({ c: 'consensus', p: utf8(text) }));
+      await waitFor(
+        () => ['on the second connection', 'on the third connection'].every((t) => received.some((r) => r.to === LATE && r.text === t)),
+        'both kept',
+      );
+      second.close();
+      third.close();
+    } finally {
+      await receiver.stop();
     }
   });
 

@@ -10,6 +10,13 @@
 // are answered with an error at once: one peer cannot pile up work here), and a count of malformed
 // frames after which a peer is disconnected.
 //
+// What a node reads from each peer is metered too (decision 1397): frames and bytes per second per
+// peer (receive-budget.ts). A peer over its budget is not read from until the budget is back — its
+// frames wait in TCP, then in its own send queue, and a full queue refuses its sends — so one
+// member, however many messages it sends, cannot take this node's CPU from the others. And a peer
+// keeps at most `inboundConnectionsPerPeerMax` connections here: a new one beyond that replaces
+// its oldest (a reconnecting peer's old connection may not have been seen to close yet).
+//
 // One protocol per consortium (decision 1386): each link is opened with the WebSocket subprotocol
 // the node speaks (`protocol`, e.g. medledger.2), and a connection whose other end does not speak
 // exactly that one is refused at both ends — a listener closes an inbound connection that did not
@@ -31,6 +38,7 @@ import { X509Certificate } from 'node:crypto';
 import { WebSocket, WebSocketServer, type ClientOptions, type RawData } from 'ws';
 import { decode, encode, type Bytes } from '../codec/index.ts';
 import { RateLimitedLog, type Logger } from '../log/log.ts';
+import { ReceiveBudget } from './receive-budget.ts';
 
 export type NodeId = string;
 
@@ -74,6 +82,12 @@ export interface TransportOptions {
    */
   readonly inboundRequestsPerPeerMax?: number;
   readonly malformedFramesMax?: number;
+  /** Frames per second read from one peer before its connections are paused (decision 1397). */
+  readonly receiveFramesPerSecondPerPeer?: number;
+  /** Bytes per second read from one peer before its connections are paused (decision 1397). */
+  readonly receiveBytesPerSecondPerPeer?: number;
+  /** Inbound connections one peer keeps here; one more replaces its oldest. */
+  readonly inboundConnectionsPerPeerMax?: number;
   /** How long a new link's requests may wait for its first connection (start-up). */
   readonly connectGraceMs?: number;
   /** Clock for the grace window (tests). */
@@ -102,6 +116,19 @@ interface OutboundLink {
   closed: boolean;
   readonly createdAtMs: number;
   everConnected: boolean;
+}
+
+interface HeldFrame {
+  readonly ws: WebSocket;
+  readonly data: RawData;
+  readonly isBinary: boolean;
+}
+
+interface PausedPeer {
+  /** Frames read from the peer's connections after they were paused, in order. */
+  readonly held: HeldFrame[];
+  readonly pausedAtMs: number;
+  timer: NodeJS.Timeout;
 }
 
 interface PendingRequest {
@@ -141,8 +168,17 @@ export interface TransportStats {
   readonly refusedRequests: number;
   /** Connections refused (inbound) or failed (outbound) because the peer speaks another protocol. */
   readonly protocolMismatches: number;
+  /** Times a peer's connections were paused because it was over its receive budget. */
+  readonly receivePauses: number;
+  /** Milliseconds peers spent paused in all (summed over peers). */
+  readonly receivePausedMs: number;
+  /** Inbound connections closed because their peer opened more than `inboundConnectionsPerPeerMax`. */
+  readonly replacedConnections: number;
   readonly connectedPeers: NodeId[];
 }
+
+/** TLS handshakes on node-to-node links, both ways: a member's node needs milliseconds. */
+const HANDSHAKE_TIMEOUT_MS = 5_000;
 
 const DEFAULTS = {
   messageBytesMax: 16 * 1024 * 1024,
@@ -153,6 +189,9 @@ const DEFAULTS = {
   requestsPendingMax: 1_000,
   inboundRequestsPerPeerMax: 1_000,
   malformedFramesMax: 10,
+  receiveFramesPerSecondPerPeer: 20_000,
+  receiveBytesPerSecondPerPeer: 64 * 1024 * 1024,
+  inboundConnectionsPerPeerMax: 2,
   connectGraceMs: 3_000,
   clock: (): number => Date.now(),
 };
@@ -174,6 +213,9 @@ export class Transport {
     malformedFrames: 0,
     refusedRequests: 0,
     protocolMismatches: 0,
+    receivePauses: 0,
+    receivePausedMs: 0,
+    replacedConnections: 0,
   };
   private readonly malformedBy = new Map<NodeId, number>();
   /** Requests from each peer being handled (entries removed at zero, so bounded by the members). */
@@ -181,10 +223,17 @@ export class Transport {
   /** Peers last seen speaking another protocol (either direction), until a link to them opens. */
   private readonly otherProtocol = new Set<NodeId>();
   private readonly peerLog: RateLimitedLog;
+  private readonly receiveBudget: ReceiveBudget;
+  /** Peers over their receive budget: their connections are paused (decision 1397). */
+  private readonly pausedPeers = new Map<NodeId, PausedPeer>();
 
   constructor(options: TransportOptions) {
     this.o = { ...DEFAULTS, ...options };
     this.peerLog = new RateLimitedLog(this.o.logger, 3, 60_000);
+    this.receiveBudget = new ReceiveBudget(
+      { framesPerSecond: this.o.receiveFramesPerSecondPerPeer, bytesPerSecond: this.o.receiveBytesPerSecondPerPeer },
+      this.o.clock,
+    );
   }
 
   /** The port actually bound (useful with port 0). */
@@ -201,6 +250,9 @@ export class Transport {
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.3',
+      // Node's default is 120 s: a connection that never finishes its handshake holds a socket
+      // that long. A member's node finishes in milliseconds (its own dialler gives up after 5 s).
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
     });
     this.server = server;
     this.wss = new WebSocketServer({
@@ -289,6 +341,8 @@ export class Transport {
     this.stopped = true;
     for (const link of this.links.values()) this.closeLink(link);
     for (const ws of this.inbound.keys()) ws.terminate();
+    for (const paused of this.pausedPeers.values()) clearTimeout(paused.timer);
+    this.pausedPeers.clear();
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(new TransportError('transport stopped'));
@@ -364,7 +418,7 @@ export class Transport {
       rejectUnauthorized: true,
       minVersion: 'TLSv1.3',
       maxPayload: this.o.messageBytesMax,
-      handshakeTimeout: 5_000,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       // Client frames must carry a mask (RFC 6455 §5.3), whose purpose is to keep a browser's
       // script from steering the bytes an intermediary proxy sees. Here both ends are nodes and the
       // stream is TLS: an all-zero mask is allowed and lets ws skip the XOR on both sides and the
@@ -466,13 +520,85 @@ export class Transport {
       ws.close(1002, `protocol ${this.o.protocol} required`);
       return;
     }
+    const mine = [...this.inbound].filter(([, id]) => id === from).map(([socket]) => socket);
+    for (const old of mine.slice(0, Math.max(0, mine.length + 1 - this.o.inboundConnectionsPerPeerMax))) {
+      this.stats.replacedConnections += 1;
+      this.inbound.delete(old);
+      old.terminate();
+    }
     this.inbound.set(ws, from);
+    // A peer over its budget stays paused on its new connection as on the others.
+    if (this.pausedPeers.has(from)) ws.pause();
     ws.on('message', (data: RawData, isBinary: boolean) => this.receive(ws, from, data, isBinary));
-    ws.on('close', () => this.inbound.delete(ws));
+    ws.on('close', () => {
+      this.inbound.delete(ws);
+      // Its last connection is gone: its budget goes (the map stays bounded by the members) —
+      // once the frames it held are read, if it is paused.
+      if (!this.pausedPeers.has(from) && ![...this.inbound.values()].includes(from)) this.receiveBudget.forget(from);
+    });
     ws.on('error', (err) => this.o.logger.debug({ peer: from, reason: err.message }, 'inbound connection error'));
   }
 
+  /**
+   * Every frame read from a peer: charged to its receive budget and handled, or — while the peer
+   * is paused — held until its budget is back. Held frames are only those `ws` had already read
+   * when the peer's sockets were paused (at most one socket read and one partial message), so
+   * the list is bounded by the pause itself.
+   */
   private receive(ws: WebSocket, from: NodeId, data: RawData, isBinary: boolean): void {
+    const paused = this.pausedPeers.get(from);
+    if (paused) {
+      paused.held.push({ ws, data, isBinary });
+      return;
+    }
+    this.admit(ws, from, data, isBinary);
+  }
+
+  /** Charges one frame, handles it (it is read already), and pauses its peer if that overdrew it. */
+  private admit(ws: WebSocket, from: NodeId, data: RawData, isBinary: boolean): void {
+    const waitMs = this.receiveBudget.charge(from, Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : data.byteLength);
+    this.handleFrame(ws, from, data, isBinary);
+    if (waitMs > 0 && !this.stopped) this.pausePeer(from, waitMs);
+  }
+
+  private pausePeer(from: NodeId, waitMs: number): void {
+    this.stats.receivePauses += 1;
+    this.peerLog.write(
+      'warn',
+      `budget:${from}`,
+      { peer: from, framesPerSecond: this.o.receiveFramesPerSecondPerPeer, bytesPerSecond: this.o.receiveBytesPerSecondPerPeer },
+      `reading from ${from} paused: it sends more than its receive budget`,
+    );
+    for (const [ws, id] of this.inbound) if (id === from) ws.pause();
+    const paused: PausedPeer = { held: [], pausedAtMs: this.o.clock(), timer: setTimeout(() => this.resumePeer(from), timerMs(waitMs)) };
+    this.pausedPeers.set(from, paused);
+  }
+
+  /** The budget has refilled: read the held frames while it lasts, then the sockets again. */
+  private resumePeer(from: NodeId): void {
+    const paused = this.pausedPeers.get(from);
+    if (!paused || this.stopped) return;
+    while (paused.held.length > 0) {
+      const waitMs = this.receiveBudget.waitMs(from);
+      if (waitMs > 0) {
+        paused.timer = setTimeout(() => this.resumePeer(from), timerMs(waitMs));
+        return;
+      }
+      const { ws, data, isBinary } = paused.held.shift()!;
+      this.receiveBudget.charge(from, Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : data.byteLength);
+      this.handleFrame(ws, from, data, isBinary);
+    }
+    this.pausedPeers.delete(from);
+    this.stats.receivePausedMs += this.o.clock() - paused.pausedAtMs;
+    const sockets = [...this.inbound].filter(([, id]) => id === from);
+    if (sockets.length === 0) this.receiveBudget.forget(from);
+    // The last held frame may have overdrawn the budget again: the sockets stay paused until it is back.
+    const waitMs = this.receiveBudget.waitMs(from);
+    if (waitMs > 0 && sockets.length > 0) this.pausePeer(from, waitMs);
+    else for (const [ws] of sockets) ws.resume();
+  }
+
+  private handleFrame(ws: WebSocket, from: NodeId, data: RawData, isBinary: boolean): void {
     let frame: Frame;
     try {
       if (!isBinary) throw new Error('text frame');
@@ -546,6 +672,11 @@ export class Transport {
       this.o.logger.error({ peer: from, channel: frame.c, reason: (err as Error).message }, 'message handler failed');
     }
   }
+}
+
+/** A timer for a budget's wait: at least 1 ms (Node runs a shorter one at the next turn anyway). */
+function timerMs(waitMs: number): number {
+  return Math.max(1, Math.ceil(waitMs));
 }
 
 function zeroMask(mask: Buffer): void {
