@@ -245,6 +245,8 @@ describe('mTLS transport', () => {
       const late = `node.${LATE}`;
       const from = (peer: string) => received.filter((r) => r.to === LATE && r.from === peer && r.text.startsWith(`flood ${flood.by}`));
       try {
+        h3.setPeers(new Map([...peerMap('H3'), [late, `wss://127.0.0.1:${receiver.port}`]]));
+        await waitFor(() => h3.isConnected(late), `H3 connected to ${LATE}`);
         // H1's node, Byzantine: it ignores every limit of its own and writes as fast as it can.
         const flooder = await opened(rawClient([PROTOCOL], receiver.port));
         const started = Date.now();
@@ -252,7 +254,6 @@ describe('mTLS transport', () => {
         for (let i = 0; i < flood.frames; i++) flooder.send(encode({ c: 'consensus', p: utf8(`flood ${flood.by} ${i} ${padding}`) }));
         await waitFor(() => from('node.H1').length > 0, 'the first frames');
         // A correct member's message is read while the flood is still being metered out.
-        h3.setPeers(new Map([...peerMap('H3'), [late, `wss://127.0.0.1:${receiver.port}`]]));
         h3.send(late, 'consensus', utf8(`flood ${flood.by}: H3 meanwhile`));
         await waitFor(() => from('node.H3').length === 1, "H3's message");
         assert.ok(from('node.H1').length < flood.frames, "H3's message was read before the flood was");
