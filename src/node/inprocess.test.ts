@@ -10,7 +10,7 @@ import { verifyLedger } from '../ledger/verify.ts';
 import { GatewayError } from './gateway.ts';
 import { isBatchSignature } from '../crypto/batch-signature.ts';
 import { decodeEnvelope, decodeTxPayload, parseTx } from '../ledger/tx.ts';
-import { blockHash } from '../ledger/block.ts';
+import { blockHash, encodeBlock } from '../ledger/block.ts';
 import { createDevConsortium, InProcessNetwork, orgNames, runDevWorkload } from './inprocess.ts';
 
 const clocky: Contract = {
@@ -108,6 +108,8 @@ describe('in-process network', () => {
     const committed = ledger.getBlock(r.blockNumber).block.data.map((d) => parseTx(d).proposal);
     assert.equal(committed.find((p) => p.txId === r.txId)?.consortium, ledger.consortium);
     assert.equal(ledger.consortium, toHex(blockHash(net.genesis.header)));
+    // What another node fetching blocks is sent: the stored bytes, the block's own encoding (decision 1397).
+    for (let n = 0; n <= r.blockNumber; n++) assert.deepEqual(net.orderer.getEncodedBlock(n), encodeBlock(net.orderer.getBlock(n)), `block ${n}`);
   });
 
   it('endorses the proposals of one loop turn together: each peer signs their endorsements with one batch signature (decision 1384)', async () => {

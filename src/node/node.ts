@@ -693,7 +693,7 @@ export class MedLedgerNode implements NodeServices {
     const orderer = this.ordererInstance;
     const height = Math.max(orderer?.height ?? 0, this.chain.height);
     for (let n = from; n <= Math.min(to, height); n++) {
-      const encoded = orderer && n <= orderer.height ? encodeBlock(orderer.getBlock(n)) : encodeBlock(this.chain.ledger.getBlock(n).block);
+      const encoded = orderer && n <= orderer.height ? orderer.getEncodedBlock(n) : encodeBlock(this.chain.ledger.getBlock(n).block);
       if (out.length > 0 && bytes + encoded.byteLength > BLOCK_RESPONSE_BYTES_MAX) break;
       out.push(encoded);
       bytes += encoded.byteLength;

@@ -531,6 +531,14 @@ export class Orderer {
   }
 
   /**
+   * A block as stored (its DAG-CBOR encoding, checksum-checked on read): what another node fetching
+   * blocks is sent, without decoding and encoding each again (decision 1397).
+   */
+  getEncodedBlock(number: number): Bytes {
+    return this.store.read(number);
+  }
+
+  /**
    * The decided block behind a stored block (EngineContext.archive): its consensus proof and data
    * give the engine's DecidedBlock back. Undefined beyond the chain or for a block without a proof
    * of this height (genesis; a chain cut before proofs were kept).

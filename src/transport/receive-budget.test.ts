@@ -33,6 +33,14 @@ describe('receive budget', () => {
     assert.equal(budget.waitMs('a'), 250);
   });
 
+  it("charges the bytes of answers to the asker's byte bucket, not its frames", () => {
+    const { budget } = budgetAt({ framesPerSecond: 2, bytesPerSecond: 1_000 });
+    assert.equal(budget.chargeBytes('a', 1_000), 0);
+    assert.equal(budget.chargeBytes('a', 500), 500);
+    assert.equal(budget.charge('b', 1), 0);
+    assert.equal(budget.charge('b', 1), 0, "b's frames are untouched by a's answers");
+  });
+
   it('keeps each peer to its own buckets', () => {
     const { budget } = budgetAt({ framesPerSecond: 2, bytesPerSecond: 1_000 });
     budget.charge('a', 1);

@@ -2,7 +2,9 @@
 // bytes, each refilled continuously at its rate and holding at most one second of it (the burst).
 // The transport charges every frame it reads from a peer; once a bucket is overdrawn it stops
 // reading that peer's connections (TCP then pushes back on the sender) until the bucket is back
-// at zero (decision 1397). A frame already read is never refused: the budget only delays.
+// at zero (decision 1397). A frame already read is never refused: the budget only delays. The
+// answers a peer's requests make this node send are charged to its bytes too: a request of a few
+// bytes that costs a large answer (a range of blocks) is paid for like a large message.
 //
 // Pure bookkeeping with an injected clock, so the arithmetic is tested without sockets.
 
@@ -38,6 +40,13 @@ export class ReceiveBudget {
   charge(peer: string, bytes: number): number {
     const b = this.refilled(peer);
     b.frames -= 1;
+    b.bytes -= bytes;
+    return this.waitOf(b);
+  }
+
+  /** Charges bytes this node sends `peer` at its request; returns as `charge` does. */
+  chargeBytes(peer: string, bytes: number): number {
+    const b = this.refilled(peer);
     b.bytes -= bytes;
     return this.waitOf(b);
   }

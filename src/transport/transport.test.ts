@@ -47,6 +47,7 @@ describe('mTLS transport', () => {
       onRequest: async (from, channel, payload) => {
         if (channel === 'fail') throw new Error('no such block');
         if (channel === 'hang') return new Promise<never>(() => undefined);
+        if (channel === 'big') return new Uint8Array(40_000);
         return utf8(`${org} answers ${from}: ${new TextDecoder().decode(payload)}`);
       },
       logger: createLogger('transport-test'),
@@ -276,6 +277,27 @@ describe('mTLS transport', () => {
       }
     });
   }
+
+  it("charges the answers to a peer's requests to its byte budget: a small request for a large answer is paced too (decision 1397)", async () => {
+    const receiver = make(LATE, consortium, 0, PROTOCOL, { receiveBytesPerSecondPerPeer: 100_000 });
+    await receiver.start();
+    const h1 = transports.get('H1')!;
+    const late = `node.${LATE}`;
+    try {
+      h1.setPeers(new Map([...peerMap('H1'), [late, `wss://127.0.0.1:${receiver.port}`]]));
+      receiver.setPeers(new Map([['node.H1', `wss://127.0.0.1:${h1.port}`]]));
+      await waitFor(() => h1.isConnected(late) && receiver.isConnected('node.H1'), `H1 and ${LATE} connected`);
+      const started = Date.now();
+      // Eight answers of 40 kB: 320 kB against 100 kB a second, one second of it at once.
+      for (let i = 0; i < 8; i++) assert.equal((await h1.request(late, 'big', utf8(`${i}`), 10_000)).byteLength, 40_000);
+      const elapsedMs = Date.now() - started;
+      assert.ok(elapsedMs >= 1_800, `eight large answers in ${elapsedMs} ms`);
+      assert.ok(receiver.getStats().receivePauses >= 1);
+    } finally {
+      await receiver.stop();
+      h1.setPeers(peerMap('H1'));
+    }
+  });
 
   it('keeps at most inboundConnectionsPerPeerMax connections from one peer: a new one replaces the oldest', async () => {
     const receiver = make(LATE, consortium, 0, PROTOCOL, { inboundConnectionsPerPeerMax: 2 });

@@ -11,7 +11,7 @@
 // frames after which a peer is disconnected.
 //
 // What a node reads from each peer is metered too (decision 1397): frames and bytes per second per
-// peer (receive-budget.ts). A peer over its budget is not read from until the budget is back — its
+// peer (receive-budget.ts), the bytes of the answers to its requests included. A peer over its budget is not read from until the budget is back — its
 // frames wait in TCP, then in its own send queue, and a full queue refuses its sends — so one
 // member, however many messages it sends, cannot take this node's CPU from the others. And a peer
 // keeps at most `inboundConnectionsPerPeerMax` connections here: a new one beyond that replaces
@@ -631,7 +631,13 @@ export class Transport {
     if (frame.i !== undefined) {
       const id = frame.i;
       const handler = this.o.onRequest;
-      const reply = (r: number, p: Bytes) => this.enqueue(from, encode({ c: frame.c, p, i: id, r } satisfies Frame));
+      const reply = (r: number, p: Bytes): void => {
+        this.enqueue(from, encode({ c: frame.c, p, i: id, r } satisfies Frame));
+        // The asker pays for its answer as for a message it sent (decision 1397): a small request
+        // for a large answer (a range of blocks) cannot be repeated faster than its bytes allow.
+        const waitMs = this.receiveBudget.chargeBytes(from, p.byteLength);
+        if (waitMs > 0 && !this.pausedPeers.has(from) && !this.stopped) this.pausePeer(from, waitMs);
+      };
       if (!handler) {
         reply(2, new TextEncoder().encode(`no handler for requests on ${frame.c}`));
         return;
