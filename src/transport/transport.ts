@@ -11,9 +11,10 @@
 // frames after which a peer is disconnected.
 //
 // What a node reads from each peer is metered too (decision 1397): frames and bytes per second per
-// peer (receive-budget.ts), the bytes of the answers to its requests included. A peer over its budget is not read from until the budget is back — its
-// frames wait in TCP, then in its own send queue, and a full queue refuses its sends — so one
-// member, however many messages it sends, cannot take this node's CPU from the others. And a peer
+// peer (receive-budget.ts), the bytes of the answers to its requests included. A peer over its
+// budget is not read from until the budget is back — its frames wait in TCP, then in its own send
+// queue, and a full queue refuses its sends — so one member, however many messages it sends,
+// cannot take this node's CPU from the others. And a peer
 // keeps at most `inboundConnectionsPerPeerMax` connections here: a new one beyond that replaces
 // its oldest (a reconnecting peer's old connection may not have been seen to close yet).
 //
@@ -556,12 +557,13 @@ export class Transport {
 
   /** Charges one frame, handles it (it is read already), and pauses its peer if that overdrew it. */
   private admit(ws: WebSocket, from: NodeId, data: RawData, isBinary: boolean): void {
-    const waitMs = this.receiveBudget.charge(from, Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : data.byteLength);
+    const waitMs = this.receiveBudget.charge(from, frameBytes(data));
     this.handleFrame(ws, from, data, isBinary);
     if (waitMs > 0 && !this.stopped) this.pausePeer(from, waitMs);
   }
 
   private pausePeer(from: NodeId, waitMs: number): void {
+    if (this.pausedPeers.has(from)) return; // its resume checks the budget again before reading
     this.stats.receivePauses += 1;
     this.peerLog.write(
       'warn',
@@ -585,7 +587,7 @@ export class Transport {
         return;
       }
       const { ws, data, isBinary } = paused.held.shift()!;
-      this.receiveBudget.charge(from, Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : data.byteLength);
+      this.receiveBudget.charge(from, frameBytes(data));
       this.handleFrame(ws, from, data, isBinary);
     }
     this.pausedPeers.delete(from);
@@ -636,7 +638,7 @@ export class Transport {
         // The asker pays for its answer as for a message it sent (decision 1397): a small request
         // for a large answer (a range of blocks) cannot be repeated faster than its bytes allow.
         const waitMs = this.receiveBudget.chargeBytes(from, p.byteLength);
-        if (waitMs > 0 && !this.pausedPeers.has(from) && !this.stopped) this.pausePeer(from, waitMs);
+        if (waitMs > 0 && !this.stopped) this.pausePeer(from, waitMs);
       };
       if (!handler) {
         reply(2, new TextEncoder().encode(`no handler for requests on ${frame.c}`));
@@ -678,6 +680,10 @@ export class Transport {
       this.o.logger.error({ peer: from, channel: frame.c, reason: (err as Error).message }, 'message handler failed');
     }
   }
+}
+
+function frameBytes(data: RawData): number {
+  return Array.isArray(data) ? data.reduce((n, b) => n + b.byteLength, 0) : data.byteLength;
 }
 
 /** A timer for a budget's wait: at least 1 ms (Node runs a shorter one at the next turn anyway). */
