@@ -15,6 +15,7 @@ import { createConsortium, issueCertificate, loadConsortium } from '../identity/
 import { consortiumIdOf, MedLedgerApiError, MedLedgerClient, type LedgerEvent } from '../sdk/index.ts';
 import { keyObjectSigner } from '../sdk/signer.ts';
 import { AUTH_HEADERS, signRequest } from './auth.ts';
+import { requestAudience } from '../protocol/request-signing.ts';
 import { ROUTES, type TxStatusT } from './schemas.ts';
 import { blockToJson, JSON_NESTING_DEPTH_MAX } from './server.ts';
 import { startTestNetwork, type TestNetwork } from './testkit.ts';
@@ -82,7 +83,7 @@ function signedHeaders(
   body: string,
   who: { certPem: string; keyPem: string },
   nowMs?: number,
-  audience = 'node.Hospital1',
+  audience = requestAudience('node.Hospital1', consortiumHex()),
 ): Promise<Record<string, string>> {
   return signRequest({
     audience,
@@ -292,12 +293,34 @@ describe('REST gateway (3-node raft consortium)', () => {
       assert.equal(replayed.body.error?.code, 'WRONG_AUDIENCE');
       assert.match(replayed.body.error!.message, /signed for node node\.Hospital1, but this is node node\.Hospital2/);
       // Rewriting the audience header does not help: the signature covers it.
-      const relabelled = await raw('GET', '/v1/status', { headers: { ...headers, [AUTH_HEADERS.audience]: 'node.Hospital2' }, target: net.apis[1]!.url });
+      const relabelled = await raw('GET', '/v1/status', {
+        headers: { ...headers, [AUTH_HEADERS.audience]: requestAudience('node.Hospital2', consortiumHex()) },
+        target: net.apis[1]!.url,
+      });
       assert.equal(relabelled.status, 401);
       assert.equal(relabelled.body.error?.code, 'BAD_SIGNATURE');
       // Signed for Hospital2's node, it is accepted there.
-      const forB = await signedHeaders('GET', '/v1/status', '', doctor, undefined, 'node.Hospital2');
+      const forB = await signedHeaders('GET', '/v1/status', '', doctor, undefined, requestAudience('node.Hospital2', consortiumHex()));
       assert.equal((await raw('GET', '/v1/status', { headers: forB, target: net.apis[1]!.url })).status, 200);
+    });
+
+    it('binds a request to the consortium of its node: signed for node.Hospital1 of another consortium, it is refused (decision 1398)', async () => {
+      const doctor = net.user('Hospital1', 'doctor1');
+      // The same node id in another consortium (a hospital's staging consortium, say), where the
+      // same certificate could be enrolled: a request signed there does not pass here.
+      const elsewhere = 'e'.repeat(64);
+      const headers = await signedHeaders('GET', '/v1/status', '', doctor, undefined, requestAudience('node.Hospital1', elsewhere));
+      const refused = await raw('GET', '/v1/status', { headers });
+      assert.equal(refused.status, 401);
+      assert.equal(refused.body.error?.code, 'WRONG_AUDIENCE');
+      assert.match(
+        refused.body.error!.message,
+        new RegExp(`node node\\.Hospital1 of consortium eeeeeeeeeeeeeeee…, but this node is of consortium ${consortiumHex().slice(0, 16)}…`),
+      );
+      // A request of the previous scheme (the node id alone) is refused with the form it needs.
+      const bare = await raw('GET', '/v1/status', { headers: await signedHeaders('GET', '/v1/status', '', doctor, undefined, 'node.Hospital1') });
+      assert.equal(bare.status, 401);
+      assert.match(bare.body.error!.message, /<node id>@<consortium genesis hash, hex>.*GET \/v1\/health tells both; MEDLEDGER-REQUEST-V3/);
     });
   });
 
@@ -784,7 +807,13 @@ describe('REST gateway (3-node raft consortium)', () => {
       // A request signature covers the exact CBOR bytes: accepted as sent, refused when altered.
       const body = encode({ envelopes: [mine.envelope], waitMs: 0 });
       const signer = keyObjectSigner(doctor.certPem, parsePrivateKey(doctor.keyPem));
-      const headers = await signRequest({ audience: 'node.Hospital1', method: 'POST', pathAndQuery: '/v1/submit/batch', body, signer });
+      const headers = await signRequest({
+        audience: requestAudience('node.Hospital1', consortiumHex()),
+        method: 'POST',
+        pathAndQuery: '/v1/submit/batch',
+        body,
+        signer,
+      });
       const altered = await cborPost('/v1/submit/batch', encode({ envelopes: [mine.envelope], waitMs: 1 }), headers);
       assert.equal(altered.status, 401);
       assert.equal(codeOf(altered.value), 'BAD_SIGNATURE');

@@ -7,7 +7,7 @@
 import type { Bytes } from '../codec/index.ts';
 import { verify } from '../crypto/index.ts';
 import { IdentityError, type Identity, type Msp } from '../identity/index.ts';
-import { AUDIENCE_PATTERN, AUTH_CLOCK_WINDOW_MS, AUTH_HEADERS, canonicalRequest } from '../protocol/request-signing.ts';
+import { AUTH_CLOCK_WINDOW_MS, AUTH_HEADERS, AUTH_SCHEME_VERSION, canonicalRequest, parseAudience } from '../protocol/request-signing.ts';
 import { verifyBatchable } from '../crypto/batch-signature.ts';
 
 export { AUTH_CLOCK_WINDOW_MS, AUTH_HEADERS, AUTH_SCHEME_VERSION, canonicalRequest, signRequest, type RequestSigner } from '../protocol/request-signing.ts';
@@ -64,7 +64,7 @@ export interface VerifyRequestInput {
   readonly msp: Msp;
   readonly nonces: NonceCache;
   readonly nowMs: number;
-  /** This node's id: requests signed for another node are refused. */
+  /** This node's audience (requestAudience: its id and its consortium): requests signed for another are refused. */
   readonly audience: string;
   readonly windowMs?: number;
 }
@@ -86,13 +86,21 @@ export function verifyRequest(input: VerifyRequestInput): Identity {
   const signatureB64 = header(input.headers, AUTH_HEADERS.signature);
   if (certB64.length > CERT_HEADER_BYTES_MAX || !/^[A-Za-z0-9+/]+={0,2}$/.test(certB64))
     throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.cert} must be base64 of a PEM certificate (at most ${CERT_HEADER_BYTES_MAX} characters)`);
-  if (!AUDIENCE_PATTERN.test(audience))
-    throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.audience} must be the id of the node the request is addressed to (GET /v1/health tells it)`);
-  if (audience !== input.audience)
+  const signedFor = parseAudience(audience);
+  if (!signedFor)
+    throw new AuthError(
+      'UNAUTHENTICATED',
+      `${AUTH_HEADERS.audience} must be <node id>@<consortium genesis hash, hex> of the node the request is addressed to (GET /v1/health tells both; ${AUTH_SCHEME_VERSION})`,
+    );
+  if (audience !== input.audience) {
+    const self = parseAudience(input.audience);
     throw new AuthError(
       'WRONG_AUDIENCE',
-      `this request was signed for node ${audience}, but this is node ${input.audience}: sign each request for the node it is sent to`,
+      self && signedFor.nodeId === self.nodeId
+        ? `this request was signed for node ${signedFor.nodeId} of consortium ${signedFor.consortiumHex.slice(0, 16)}…, but this node is of consortium ${self.consortiumHex.slice(0, 16)}…: sign for the consortium of the node the request is sent to`
+        : `this request was signed for node ${signedFor.nodeId}, but this is node ${self?.nodeId ?? input.audience}: sign each request for the node it is sent to`,
     );
+  }
   if (!/^\d{1,15}$/.test(timestamp)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.timestamp} must be milliseconds since the epoch`);
   if (!/^[0-9a-f]{32,128}$/.test(nonce)) throw new AuthError('UNAUTHENTICATED', `${AUTH_HEADERS.nonce} must be 16 to 64 bytes as lowercase hex`);
   if (!/^[A-Za-z0-9+/]{86}==$/.test(signatureB64))

@@ -17,6 +17,8 @@ import { nodeIdOf } from '../node/init.ts';
 import { keyObjectSigner } from '../sdk/signer.ts';
 import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../testing/records-network.ts';
 import { signRequest } from './auth.ts';
+import { requestAudience } from '../protocol/request-signing.ts';
+import { consortiumIdOf } from '../sdk/consortium.ts';
 import { ROUTES, type RouteSpec } from './schemas.ts';
 
 process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
@@ -71,7 +73,7 @@ async function call(o: {
     Object.assign(
       headers,
       await signRequest({
-        audience: nodeIdOf(nodeOrg),
+        audience: requestAudience(nodeIdOf(nodeOrg), consortiumIdOf(net.dir)),
         method: o.method,
         pathAndQuery: o.pathAndQuery,
         body: o.body ?? new Uint8Array(0),

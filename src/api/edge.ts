@@ -11,6 +11,7 @@ import { type Logger } from '../log/log.ts';
 import type { NodeServices } from '../node/services.ts';
 import { AuthError, AUTH_CLOCK_WINDOW_MS, AUTH_HEADERS, AUTH_NONCE_CACHE_MAX, NonceCache, verifyRequest } from './auth.ts';
 import { CBOR_BODY_PATHS, CborBody } from './bodies.ts';
+import { requestAudience } from '../protocol/request-signing.ts';
 import { setSecurityHeaders } from './console.ts';
 import { ApiError, gatewayError } from './errors.ts';
 import type { ApiServerLimits } from './limits.ts';
@@ -212,6 +213,8 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
   // Only the API under /v1 is authenticated (but its liveness probe); the console's static page and
   // assets are public — they hold no data, and a user must sign in before the page can ask for any.
   // Probes (liveness, readiness) and /metrics are open too: schedulers and scrapers hold no keys.
+  // What a request to this node must be signed for: its id and its consortium (decisions 1005, 1398).
+  const audience = requestAudience(services.nodeId, services.genesisHashHex);
   const isOpen = (path: string): boolean => path === '/v1/health' || path === '/v1/ready' || !path.startsWith('/v1/');
   app.addHook('onRequest', async (req, reply) => {
     setSecurityHeaders(reply, (req.socket as TLSSocket).encrypted === true);
@@ -267,7 +270,7 @@ export function installEdge(app: FastifyInstance, ctx: EdgeContext): Edge {
           msp: services.msp,
           nonces,
           nowMs,
-          audience: services.nodeId,
+          audience,
         });
     if (!rates.take(identity.serialHex, nowMs))
       throw new ApiError(429, 'RATE_LIMITED', `${identity.org}/${identity.id} exceeds ${limits.ratePerSecond} requests per second`);

@@ -19,6 +19,8 @@ import { patientPseudonym, startRecordsNetwork, type RecordsNetwork } from '../t
 import { connectAs, sessionNoticeOf, type HealthClient } from '../sdk/health.ts';
 import { MedLedgerApiError } from '../sdk/client.ts';
 import { signRequest } from './auth.ts';
+import { requestAudience } from '../protocol/request-signing.ts';
+import { consortiumIdOf } from '../sdk/consortium.ts';
 import { nodeIdOf } from '../node/init.ts';
 import { keyObjectSigner } from '../sdk/signer.ts';
 import { PENDING_VERSION_TTL_MS } from './health-routes.ts';
@@ -61,7 +63,7 @@ function post(nodeOrg: string, path: string, as: { org: string; user: string } |
   if (as) {
     const dir = join(net.dir, 'crypto', as.org, as.user);
     signed = signRequest({
-      audience: nodeIdOf(nodeOrg),
+      audience: requestAudience(nodeIdOf(nodeOrg), consortiumIdOf(net.dir)),
       method: 'POST',
       pathAndQuery: path,
       body: new Uint8Array(bytes),

@@ -430,13 +430,13 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
         certCredential: apiKey(AUTH_HEADERS.cert, 'base64 of the client certificate (PEM), issued by a consortium organisation CA'),
         requestAudience: apiKey(
           AUTH_HEADERS.audience,
-          'the id of the node the request is sent to (GET /v1/health answers it); a request signed for another node is refused',
+          '<node id>@<consortium genesis hash, hex> of the node the request is sent to (GET /v1/health answers both: nodeId, genesisHashHex); a request signed for another node or another consortium is refused',
         ),
         requestTimestamp: apiKey(AUTH_HEADERS.timestamp, 'ms since the epoch; within ±5 minutes of the server clock'),
         requestNonce: apiKey(AUTH_HEADERS.nonce, '16..64 random bytes, lowercase hex, never reused'),
         requestSignature: apiKey(
           AUTH_HEADERS.signature,
-          'base64 ECDSA P-256 (P1363, 64 bytes) over "MEDLEDGER-REQUEST-V2\\naudience\\nMETHOD\\npath+query\\ntimestamp\\nnonce\\nhex(sha256(body))"',
+          'base64 ECDSA P-256 (P1363, 64 bytes) over "MEDLEDGER-REQUEST-V3\\naudience\\nMETHOD\\npath+query\\ntimestamp\\nnonce\\nhex(sha256(body))"',
         ),
       },
     },

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { bytesEqual, decode, encode, fromBase64, fromHex, randomBytes, toBase64, utf8, type Bytes } from '../codec/index.ts';
 import { signBatchAsync } from '../crypto/batch-signature.ts';
 import { buildProposal, encodeEnvelope, encodeSignedProposal, parseTx, proposalHash, TxFormatError } from '../ledger/tx.ts';
-import { signRequest, type RequestSigner } from '../protocol/request-signing.ts';
+import { requestAudience, signRequest, type RequestSigner } from '../protocol/request-signing.ts';
 import { rateSignedBytes } from '../consensus/gpbft/config.ts';
 import { decodeConfig } from '../ledger/config.ts';
 import type { ConfigState } from '../ledger/config-update.ts';
@@ -246,6 +246,9 @@ export class MedLedgerClient {
   private readonly transport: HttpTransport;
   private readonly timeoutMs: number;
   private audience: Promise<string> | null;
+  /** What requests are signed for: this node and its consortium (decision 1398), once known. */
+  private signedFor: Promise<string> | null = null;
+  private readonly pinnedConsortium: string | undefined;
   /** The consortium's genesis hash, once known (undefined: a node older than decision 1389 does not say). */
   private consortiumName: Promise<string | undefined> | null;
   private readonly failover: MedLedgerClientOptions['failover'];
@@ -289,6 +292,7 @@ export class MedLedgerClient {
     }
     this.audience = options.nodeId !== undefined ? Promise.resolve(options.nodeId) : null;
     this.consortiumName = options.consortium !== undefined ? Promise.resolve(options.consortium) : null;
+    this.pinnedConsortium = options.consortium;
     this.failover = options.failover;
     this.batchBodies = options.batchBodies ?? 'cbor';
   }
@@ -314,6 +318,37 @@ export class MedLedgerClient {
       this.audience = asked;
     }
     return this.audience;
+  }
+
+  /**
+   * The audience every request is signed for: this node's id and its consortium's genesis hash
+   * (decisions 1005, 1398). A pinned `consortium` option is used as given — a client set up for
+   * one consortium that reaches a node of another is then refused, not served.
+   */
+  private requestAudience(): Promise<string> {
+    if (!this.signedFor) {
+      const asked = (async () => {
+        // One GET /v1/health answers both unless they were given.
+        const health = this.audience === null || this.pinnedConsortium === undefined ? this.health() : null;
+        const [nodeId, consortium] = await Promise.all([
+          this.audience ?? health!.then((h) => h.nodeId),
+          this.pinnedConsortium ?? health!.then((h) => h.genesisHashHex),
+        ]);
+        if (consortium === undefined)
+          throw new MedLedgerApiError(
+            0,
+            'NODE_TOO_OLD',
+            `${this.url} does not report its consortium (GET /v1/health genesisHashHex), which requests are signed for: upgrade it`,
+          );
+        return requestAudience(nodeId, consortium);
+      })();
+      // A failed lookup is not cached: the next request asks again.
+      asked.catch(() => {
+        if (this.signedFor === asked) this.signedFor = null;
+      });
+      this.signedFor = asked;
+    }
+    return this.signedFor;
   }
 
   /**
@@ -854,7 +889,13 @@ export class MedLedgerClient {
   async events(from: number | null, onEvent: (event: LedgerEvent) => void, signal?: AbortSignal): Promise<void> {
     const path = `/v1/events${from !== null ? `?from=${from}` : ''}`;
     if (signal?.aborted) return;
-    const headers = await signRequest({ audience: await this.nodeId(), method: 'GET', pathAndQuery: path, body: new Uint8Array(0), signer: this.signer });
+    const headers = await signRequest({
+      audience: await this.requestAudience(),
+      method: 'GET',
+      pathAndQuery: path,
+      body: new Uint8Array(0),
+      signer: this.signer,
+    });
     let buffer = '';
     const onText = (chunk: string): void => {
       buffer += chunk;
@@ -948,7 +989,7 @@ export class MedLedgerClient {
     const bytes = body === undefined ? new Uint8Array(0) : cbor ? encode(body.value) : utf8(JSON.stringify(body));
     for (let attempt = 1; ; attempt++) {
       const headers: Record<string, string> = signed
-        ? await signRequest({ audience: await this.nodeId(), method, pathAndQuery: path, body: bytes, signer: this.signer })
+        ? await signRequest({ audience: await this.requestAudience(), method, pathAndQuery: path, body: bytes, signer: this.signer })
         : {};
       if (body !== undefined) headers['content-type'] = cbor ? CBOR_MEDIA_TYPE : 'application/json';
       // A CBOR request asks for a CBOR answer; errors still come as JSON (ErrorBody).

@@ -29,7 +29,7 @@ const BY_CODE: Readonly<Record<string, string>> = {
   COMMIT_TIMEOUT: 'Not confirmed yet',
   ORDERING_UNAVAILABLE: 'The ordering service is unavailable',
   INTEGRITY: 'The data failed its integrity check',
-  WRONG_AUDIENCE: 'Signed for another node',
+  WRONG_AUDIENCE: 'Signed for another node or consortium',
   STALE_REQUEST: 'Your computer clock is off',
   CERT_EXPIRED: 'Your certificate has expired',
   CERT_REVOKED: 'Your certificate was revoked',
