@@ -84,15 +84,6 @@ export class NodeMetrics {
     gauge('medledger_consensus_leader_known', '1 when this node knows a leader or primary', (s) => (s.leaderKnown ? 1 : 0));
     gauge('medledger_peer_connections', 'Live outbound links to other nodes', (s) => s.connectedPeers);
     gauge('medledger_orderer_pending_transactions', 'Transactions admitted by this orderer and not yet in a block', (s) => s.pendingTransactions);
-    new Counter({
-      name: 'medledger_p2p_receive_pauses_total',
-      help: 'Times reading from a peer was paused because it sent more than its receive budget (frames or bytes per second)',
-      registers: [r],
-      collect() {
-        this.reset();
-        this.inc(now().p2pReceivePauses);
-      },
-    });
     new Gauge({
       name: 'medledger_consensus_role',
       help: '1 for the consensus role this node currently has (0 for the others)',
@@ -127,6 +118,12 @@ export class NodeMetrics {
         this.inc({ mode: 'system' }, u.system / 1e6);
       },
     });
+    // A count the node keeps (its transport's), read at each scrape like the process counters.
+    processCounter(
+      'medledger_p2p_receive_pauses_total',
+      'Times reading from a peer was paused because it sent more than its receive budget (frames or bytes per second)',
+      () => now().p2pReceivePauses,
+    );
     processCounter('medledger_crypto_signs_total', 'ECDSA P-256 signatures made by this process', () => cryptoCounters().signs);
     processCounter('medledger_crypto_verifies_total', 'ECDSA P-256 verifications computed by this process', () => cryptoCounters().verifies);
     processCounter(
