@@ -12,7 +12,9 @@
 // 'pbft+membership': PBFT's orderer set changing the same way (decision 1270),
 // 'ehbft+membership': EH-BFT's (decision 1290),
 // 'hashgen+membership': the hash generators' set changing (decision 1295), and
-// 'gpbft+membership': gpbft's node update driven by the same target (decision 1280).
+// 'gpbft+membership': gpbft's node update driven by the same target (decision 1280);
+// 'gpbft+groups', 'gpbft+single' and 'gpbft+regroup': gpbft in 4 groups, in one group while
+// hospitals join and leave, and regrouping between one group and two (decision 1399).
 //
 // Usage: node scripts/sim-campaign.mjs [--seeds 2000] [--seed-start 1] [--engines raft,pbft]
 //          [--duration-ms 2000] [--workers 1] [--json]
@@ -44,9 +46,26 @@ const RAFT_OPTION_ENTRIES = {
   'raft+adaptive': { eagerCutUncommittedMax: 1, eagerCutEntryProposalsMax: 2 },
 };
 
+/**
+ * gpbft beyond its smallest tolerating cluster (4 nodes, one group whose members all vote in layer
+ * 2 — decision 1399): 'gpbft+groups', 16 hospitals in 4 groups, layer 2 among the 4 primaries (the
+ * paper's two layers, tolerating a Byzantine node); 'gpbft+single', 5 hospitals, one joins and one
+ * leaves: one group of 4–6 throughout, with a Byzantine member; 'gpbft+regroup', 7 hospitals, one
+ * joins and one leaves with a short period T, so the consortium regroups between one group (7) and
+ * two (8) while blocks are decided and the view-change rule counts reports under both kinds of
+ * layer 2. Two groups tolerate no Byzantine node and one crashed primary (decision 0603), so that
+ * entry draws no Byzantine node and at most one crash.
+ */
+const GPBFT_ENTRIES = {
+  'gpbft+groups': { nodes: 16 },
+  'gpbft+single': { nodes: 5, membership: { joins: 1, leaves: 1 }, engineOptions: { periodBlocks: 10 } },
+  'gpbft+regroup': { nodes: 7, byzantine: 0, crashMax: 1, membership: { joins: 1, leaves: 1 }, engineOptions: { periodBlocks: 10 } },
+};
+
 /** One campaign configuration per engine: the engine's full fault model. */
 function configFor(entry, durationMs) {
   if (RAFT_OPTION_ENTRIES[entry]) return { ...configFor('raft', durationMs), engineOptions: RAFT_OPTION_ENTRIES[entry] };
+  if (GPBFT_ENTRIES[entry]) return { ...configFor('gpbft', durationMs), ...GPBFT_ENTRIES[entry] };
   if (MEMBERSHIP_ENTRIES[entry] === 'ehbft') {
     // As pbft+membership: five nodes, one joins (it catches up by fetching blocks) and one leaves,
     // so the membership never drops below four and the one Byzantine node stays within f (decision 1290).
@@ -103,6 +122,7 @@ if (!isMainThread) {
     ...engineNames().filter((n) => !n.startsWith('test-')),
     ...Object.keys(MEMBERSHIP_ENTRIES),
     ...Object.keys(RAFT_OPTION_ENTRIES),
+    ...Object.keys(GPBFT_ENTRIES),
   ];
   const rows = [];
   let failed = false;
@@ -263,9 +283,9 @@ function parseArgs(argv) {
         .filter(Boolean);
       const known = engineNames();
       for (const e of out.engines)
-        if (!known.includes(e) && !MEMBERSHIP_ENTRIES[e] && !RAFT_OPTION_ENTRIES[e])
+        if (!known.includes(e) && !MEMBERSHIP_ENTRIES[e] && !RAFT_OPTION_ENTRIES[e] && !GPBFT_ENTRIES[e])
           usage(
-            `unknown engine "${e}" (registered: ${known.join(', ')}; also ${[...Object.keys(MEMBERSHIP_ENTRIES), ...Object.keys(RAFT_OPTION_ENTRIES)].join(', ')})`,
+            `unknown engine "${e}" (registered: ${known.join(', ')}; also ${[...Object.keys(MEMBERSHIP_ENTRIES), ...Object.keys(RAFT_OPTION_ENTRIES), ...Object.keys(GPBFT_ENTRIES)].join(', ')})`,
           );
     } else if (a === '--json') out.json = true;
     else if (a === '--help' || a === '-h') usage(null);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSimulation, runCampaign, planSimulation, SimOptionsError, type SimOptions, type SimResult } from './index.ts';
+import { runSimulation, runCampaign, planSimulation, resolveOptions, SimOptionsError, type SimOptions, type SimResult } from './index.ts';
 import { registerTestEngines } from './testdata/sequencer.ts';
 
 registerTestEngines();
@@ -265,7 +265,10 @@ describe('simulator: scripted (permanent) crashes', () => {
     assert.throws(() => runSimulation({ ...raft, schedule: [{ atMs: 1, action: 'pause' as 'crash', node: 'n1' }] }), /action must be crash or restart/);
   });
 
-  it('names the real threshold when an engine tolerates no Byzantine node (gpbft needs 16, not 4)', () => {
-    assert.throws(() => runSimulation({ ...raft, engine: 'gpbft', nodes: 7, faults: 'byzantine' }), /use at least 16 nodes for --faults byzantine/);
+  it('names the real threshold when an engine tolerates no Byzantine node (gpbft at 8: two groups of 4, two primaries)', () => {
+    // One group (4–7 nodes) tolerates f of its members (decision 1399); two or three groups have
+    // two or three primaries in layer 2, which tolerate no Byzantine one: the next size is 16.
+    assert.throws(() => runSimulation({ ...raft, engine: 'gpbft', nodes: 8, faults: 'byzantine' }), /use at least 16 nodes for --faults byzantine/);
+    assert.doesNotThrow(() => resolveOptions({ ...raft, engine: 'gpbft', nodes: 7, faults: 'byzantine' }));
   });
 });

@@ -148,6 +148,18 @@ export function primariesFor(config: ConsortiumConfig, view: number): NodeId[] {
   return config.rankings.map((r) => r[view % r.length]!);
 }
 
+/**
+ * Who votes in layer 2 of `view` — sends prepare2 and commit2, and signs the bundle certificate of
+ * the block it decides: the primary of every group; when the consortium is a single group, every
+ * member of it (decision 1399). With one group the paper's layer 2 has one voter, the head: it
+ * decides alone, so a view change cannot start without its own report (decision 0604's rule) and
+ * a crashed head stalls ordering until it returns. With the group voting, layer 2 is PBFT among
+ * the group, which tolerates f = ⌊(n − 1)/3⌋ of it.
+ */
+export function layer2VotersFor(config: ConsortiumConfig, view: number): NodeId[] {
+  return config.groups.length === 1 ? [...config.groups[0]!] : primariesFor(config, view);
+}
+
 /** The primary that sequences the second layer in `view` (round-robin over the groups). */
 export function headFor(config: ConsortiumConfig, view: number): NodeId {
   const primaries = primariesFor(config, view);
@@ -167,11 +179,12 @@ export function rotationWindow(config: ConsortiumConfig): number {
 }
 
 /**
- * How many members of a view's primary set P(w) a view change must hear from so that it meets,
- * in a correct node, every commit quorum (q2 of k) of that view: k − q2 + f2 + 1.
+ * How many of a view's layer-2 voters (`voters` of them: the k primaries P(w), or a single group's
+ * members) a view change must hear from so that it meets, in a correct node, every commit quorum
+ * (q2 of them) of that view: voters − q2 + f2 + 1.
  */
-export function viewChangeNeed(k: number): number {
-  return k - quorum(k) + faultsOf(k) + 1;
+export function viewChangeNeed(voters: number): number {
+  return voters - quorum(voters) + faultsOf(voters) + 1;
 }
 
 // ---- Node update (paper §2.2.2 step 4): control operations decided in blocks ----

@@ -8,12 +8,14 @@
 //   request → group primary (forwarded by a member)                              'gpbft/request'
 //   layer 1 in the group: pre-prepare1, prepare1 (all), commit1 (all, signed)   → group certificate
 //   the primary hands the endorsed batch to the head (skipped when it is the head) 'gpbft/submit2'
-//   layer 2 among the k primaries: pre-prepare2 (head), prepare2, commit2 (all, signed)
+//   layer 2 among the k primaries: pre-prepare2 (head), prepare2, commit2 (all, signed) — among
+//   all members when there is a single group (decision 1399)
 //   every primary holding q2 commit2 signatures decides and delivers the package  'gpbft/deliver'
 //   (block + signature bundle) to its group's members, who verify the bundle and decide.
 // Blocks are decided one at a time, so heights are gapless and a new member joining a group
-// always finds it idle. Safety rests on the second layer (PBFT among the primaries, quorum
-// q2 = ⌈(k+f2+1)/2⌉ of k); the view change carries prepared certificates across views.
+// always finds it idle. Safety rests on the second layer (PBFT among its voters — the primaries,
+// or one group's members — quorum ⌈(v+f+1)/2⌉ of v); the view change carries prepared
+// certificates across views.
 import { CATCH_UP_BYTES_MAX, DecidedChain, plainBlock } from '../decided-chain.ts';
 import { ReadyQueue } from '../ready-queue.ts';
 import { decode, encode, bytesEqual, type Bytes } from '../../codec/index.ts';
@@ -52,6 +54,7 @@ import {
   initialConfig,
   leaveSignedBytes,
   MEMBERSHIP_CLIENT_ID,
+  layer2VotersFor,
   primariesFor,
   quorum,
   ratingSignedBytesOf,
@@ -155,7 +158,8 @@ export function gpbftFaultsTolerated(nodes: number, options?: Readonly<Record<st
   if (nodes < 1) return 0;
   const opts = parseGpbftOptions(options);
   const k = groupCountFor(nodes, groupSizeMin(opts.fPerGroup), opts.groups);
-  return Math.min(faultsOf(k), faultsOf(Math.floor(nodes / k)));
+  // Layer 2 is voted by the k primaries, or by a single group's members (decision 1399).
+  return Math.min(faultsOf(k === 1 ? nodes : k), faultsOf(Math.floor(nodes / k)));
 }
 
 export class GpbftEngine implements Engine<GpbftMessage> {
@@ -296,8 +300,13 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     return this.isMember && headFor(this.config, this.view) === this.id;
   }
 
+  /** This view's layer-2 voters (config.ts layer2VotersFor). */
+  private voters2(view = this.view): NodeId[] {
+    return layer2VotersFor(this.config, view);
+  }
+
   private get q2(): number {
-    return quorum(this.config.groups.length);
+    return quorum(this.voters2().length);
   }
 
   // ---------------------------------------------------------------- output helpers
@@ -824,7 +833,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
         proposals: [...p.proposals],
         ppSignature: signature,
       });
-      this.sendKept('l2', this.otherPrimaries(), msg);
+      this.sendKept('l2', this.otherVoters2(), msg);
       this.afterOwnPrePrepare2();
       return;
     }
@@ -841,7 +850,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       const content = contentDigest(digest, evidence);
       const signature = this.signer.sign(statementBytes('pp2', this.view, h, content));
       this.acceptPrePrepare2({ view: this.view, height: h, content, digest, evidence, proposals, ppSignature: signature });
-      this.sendKept('l2', this.otherPrimaries(), {
+      this.sendKept('l2', this.otherVoters2(), {
         type: 'gpbft/pre-prepare2',
         view: this.view,
         height: h,
@@ -865,8 +874,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     this.checkLayer2();
   }
 
-  private otherPrimaries(): NodeId[] {
-    return this.primaries().filter((p) => p !== this.id);
+  private otherVoters2(): NodeId[] {
+    return this.voters2().filter((p) => p !== this.id);
   }
 
   private acceptPrePrepare2(a: Accepted): void {
@@ -885,11 +894,11 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       kind === 'prepare2'
         ? { type: 'gpbft/prepare2', view: a.view, height: a.height, content: a.content, signature, ppSignature: a.ppSignature }
         : { type: 'gpbft/commit2', view: a.view, height: a.height, content: a.content, signature };
-    this.sendKept('l2', this.otherPrimaries(), msg);
+    this.sendKept('l2', this.otherVoters2(), msg);
   }
 
   private onPrePrepare2(from: NodeId, m: Extract<GpbftMessage, { type: 'gpbft/pre-prepare2' }>): void {
-    if (this.viewTarget !== 0 || m.view !== this.view || from !== headFor(this.config, this.view) || !this.primaries().includes(this.id)) return;
+    if (this.viewTarget !== 0 || m.view !== this.view || from !== headFor(this.config, this.view) || !this.voters2().includes(this.id)) return;
     if (m.height > this.height + 1) {
       this.send(from, { type: 'gpbft/sync', height: this.height });
       return;
@@ -919,7 +928,9 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   }
 
   private onVote2(from: NodeId, kind: 'prepare2' | 'commit2', view: number, height: number, content: Bytes, signature: Bytes, ppSignature: Bytes | null): void {
-    if (view !== this.view || !this.primaries().includes(from) || !this.primaries().includes(this.id)) return;
+    if (view !== this.view) return;
+    const voters = this.voters2();
+    if (!voters.includes(from) || !voters.includes(this.id)) return;
     if (height !== this.height + 1) {
       if (height > this.height + 1) this.send(from, { type: 'gpbft/sync', height: this.height });
       return;
@@ -1014,9 +1025,9 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (block.proposals.length === 0 || this.fresh(block.proposals).length !== block.proposals.length) return false;
     if (!bytesEqual(blockDigest(block.height, this.digest, block.proposals), block.digest)) return false;
     if (this.verifiedEvidence(evidence) === null) return false;
-    const primaries = primariesFor(this.config, view);
+    const voters = this.voters2(view);
     const bytes = statementBytes('commit2', view, block.height, contentDigest(block.digest, evidence));
-    return hasQuorumSignatures(cert.signatures, { eligible: primaries, quorum: quorum(primaries.length), statement: bytes }, this.verifier);
+    return hasQuorumSignatures(cert.signatures, { eligible: voters, quorum: quorum(voters.length), statement: bytes }, this.verifier);
   }
 
   private onBlocks(from: NodeId, blocks: readonly DecidedBlock[]): void {
@@ -1216,16 +1227,16 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   /**
    * Does this set of view-change messages (all for `target`) meet every commit quorum of every view
    * that might have committed a block under `config`? For each view w in the rotation window below
-   * target, at least k − q2 + f2 + 1 of P(w) must be among the senders (decision 0604).
+   * target, at least voters − q2 + f2 + 1 of its layer-2 voters (P(w), or the single group's
+   * members: decision 1399) must be among the senders (decision 0604).
    */
   private coversViews(config: ConsortiumConfig, target: number, senders: ReadonlySet<NodeId>): boolean {
-    const k = config.groups.length;
-    const need = viewChangeNeed(k);
     const window = rotationWindow(config);
     for (let w = Math.max(0, target - window); w < target; w++) {
+      const voters = layer2VotersFor(config, w);
       let have = 0;
-      for (const p of primariesFor(config, w)) if (senders.has(p)) have += 1;
-      if (have < need) return false;
+      for (const p of voters) if (senders.has(p)) have += 1;
+      if (have < viewChangeNeed(voters.length)) return false;
     }
     return true;
   }
@@ -1245,9 +1256,9 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private validPrepared(p: Prepared): boolean {
     if (p.height !== this.height + 1 || p.proposals.length === 0) return false;
     if (!bytesEqual(blockDigest(p.height, this.digest, p.proposals), p.digest)) return false;
-    const primaries = primariesFor(this.config, p.view);
+    const voters = this.voters2(p.view);
     const bytes = statementBytes('prepare2', p.view, p.height, contentDigest(p.digest, p.evidence));
-    return hasQuorumSignatures(p.signatures, { eligible: primaries, quorum: quorum(primaries.length), statement: bytes }, this.verifier);
+    return hasQuorumSignatures(p.signatures, { eligible: voters, quorum: quorum(voters.length), statement: bytes }, this.verifier);
   }
 
   /**

@@ -10,7 +10,7 @@ import { getEngine } from '../registry.ts';
 import '../engines.ts';
 import { makeIdentities } from '../../sim/crypto.ts';
 import { gpbftByzantine } from './byzantine.ts';
-import { GpbftEngine, type GpbftMessage } from './engine.ts';
+import { GpbftEngine, gpbftFaultsTolerated, type GpbftMessage } from './engine.ts';
 import {
   CONTROL_CLIENT_PREFIX,
   encodeControl,
@@ -234,6 +234,53 @@ describe('gpbft engine', () => {
         'deliver stays inside a group',
       );
     }
+  });
+
+  it('one group (4 hospitals): every member votes in layer 2, a bundle needs 3 of them, a head alone cannot make a member decide (decision 1399)', () => {
+    const four = ids.slice(0, 4);
+    const c = new Cluster({ coordinates, ratings, viewTimeoutTicks: 10, syncTicks: 5 }, four, true, four);
+    const { config, head } = c.engines.get('h1')!.configuration();
+    assert.equal(config.groups.length, 1);
+    assert.deepEqual(
+      [4, 5, 6, 7, 8, 15, 16].map((n) => gpbftFaultsTolerated(n)),
+      [1, 1, 1, 2, 0, 0, 1],
+    );
+    c.propose('h1', tx(1));
+    c.tick(2);
+    c.settle(1);
+    c.assertAgreement();
+    const first = c.chains.get('h1')![0]!;
+    const signers = first.certificate!.signatures.map((x) => x.nodeId);
+    assert.ok(signers.length >= quorum(4) && signers.every((x) => four.includes(x)), `bundle of 3+ members: ${signers.join(',')}`);
+    const voters = new Set(c.sent.filter((x) => x.message.type === 'gpbft/commit2').map((x) => x.from));
+    assert.deepEqual([...voters].sort(), [...four].sort(), 'every member sent commit2');
+
+    // A block for height 2 with commit2 signatures by the head alone (what decided a block in the
+    // paper's single-voter layer 2) is refused by a member; with two more members it is decided.
+    const view = c.engines.get('h1')!.configuration().view;
+    const member = four.find((id) => id !== head)!;
+    const proposals = [tx(2)];
+    const digest = blockDigest(2, first.digest, proposals);
+    const evidence = encode([]);
+    const statement = statementBytes('commit2', view, 2, contentDigest(digest, evidence));
+    const block = (by: readonly NodeId[]): DecidedBlock => ({
+      height: 2,
+      proposals,
+      digest,
+      previousDigest: first.digest,
+      certificate: {
+        scheme: 'gpbft-bundle',
+        fields: { view, evidence },
+        signatures: by.map((nodeId) => ({ nodeId, signature: identities.signerOf(nodeId).sign(statement) })),
+      },
+    });
+    c.engines.get(member)!.step(head, { type: 'gpbft/deliver', block: block([head]) });
+    c.run();
+    assert.equal(c.engines.get(member)!.status().decidedHeight, 1, 'one signature decides nothing');
+    const others = four.filter((id) => id !== head && id !== member).slice(0, 2);
+    c.engines.get(member)!.step(head, { type: 'gpbft/deliver', block: block([head, ...others].sort()) });
+    c.run();
+    assert.equal(c.engines.get(member)!.status().decidedHeight, 2, 'three of the group decide it');
   });
 
   it('decides a retried request once and keeps order across many requests', () => {
