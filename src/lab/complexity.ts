@@ -156,6 +156,7 @@ export function runComplexityItem(item: ComplexityPlanItem, choice: DriverChoice
     if (n % item.groups! !== 0)
       notes.push(`n/k not an integer: groups of ${Math.floor(n / item.groups!)}–${Math.ceil(n / item.groups!)}; the formula assumes n/k`);
     if (engineOptions!.fPerGroup === 0) notes.push(`groups of ${Math.floor(n / item.groups!)} tolerate no Byzantine member (n > 3f needs 4)`);
+    if (item.groups === 1) notes.push('one group: no layer 1, layer 2 voted by all n members (decision 1399); the formula counts the paper’s two layers');
   }
   return {
     engine: item.engine,

@@ -8,8 +8,9 @@
 //   request → group primary (forwarded by a member)                              'gpbft/request'
 //   layer 1 in the group: pre-prepare1, prepare1 (all), commit1 (all, signed)   → group certificate
 //   the primary hands the endorsed batch to the head (skipped when it is the head) 'gpbft/submit2'
-//   layer 2 among the k primaries: pre-prepare2 (head), prepare2, commit2 (all, signed) — among
-//   all members when there is a single group (decision 1399)
+//   layer 2 among the k primaries: pre-prepare2 (head), prepare2, commit2 (all, signed)
+//   With a single group (4–7 nodes) there is no layer 1 and every member votes in layer 2: the
+//   head's batch goes straight to pre-prepare2 (decision 1399).
 //   every primary holding q2 commit2 signatures decides and delivers the package  'gpbft/deliver'
 //   (block + signature bundle) to its group's members, who verify the bundle and decide.
 // Blocks are decided one at a time, so heights are gapless and a new member joining a group
@@ -303,6 +304,11 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   /** This view's layer-2 voters (config.ts layer2VotersFor). */
   private voters2(view = this.view): NodeId[] {
     return layer2VotersFor(this.config, view);
+  }
+
+  /** One group: layer 2 is voted by its members and there is no layer 1 (decision 1399). */
+  private get singleGroup(): boolean {
+    return this.config.groups.length === 1;
   }
 
   private get q2(): number {
@@ -656,10 +662,17 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     return rec;
   }
 
-  /** Group primary: cut a batch and run the first PBFT on it (one layer-1 instance at a time). */
+  /**
+   * Group primary: cut a batch and run the first PBFT on it (one layer-1 instance at a time). With a
+   * single group the primary is the head and the group's members are layer 2's voters, who judge
+   * the batch themselves (decision 1399): a layer-1 certificate would repeat that agreement among
+   * the same nodes, so the batch goes straight to layer 2 — cut as soon as the head is idle,
+   * whatever its size (requests accumulate into the next batch while a block is in flight).
+   */
   private startLayer1(timeoutDue: boolean): void {
     if (!this.isPrimary || this.viewTarget !== 0 || this.layer1Busy) return;
-    if (!timeoutDue && !this.cutter.hasFullBatch()) return;
+    const single = this.singleGroup;
+    if (single ? this.accepted !== null || this.headQueue.length > 0 : !timeoutDue && !this.cutter.hasFullBatch()) return;
     // A membership entry that is not (or no longer) this primary's next step stays out of the batch.
     const batch = this.cutter.cut().filter((p) => {
       if (this.dedup.isDecided(p)) return false;
@@ -671,6 +684,10 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     });
     if (batch.length === 0) return;
     this.seq1 += 1;
+    if (single) {
+      this.pushEndorsed({ group: this.myGroup, seq: this.seq1, proposals: batch, cert: [] });
+      return;
+    }
     this.layer1Busy = true;
     const group = this.myGroup;
     const rec = this.l1Record(this.view, group, this.seq1);
@@ -710,12 +727,16 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (!this.membershipAcceptable(m.proposals)) return;
     rec.proposals = [...m.proposals];
     rec.digest = batchDigest(m.proposals);
-    // Watch these requests: if they are never decided, this member times out and changes view.
-    for (const p of m.proposals) {
+    this.watch(m.proposals);
+    this.sendPrepare1(rec);
+  }
+
+  /** Watch these requests: if they are never decided, this member times out and changes view. */
+  private watch(proposals: readonly Proposal[]): void {
+    for (const p of proposals) {
       const key = proposalKey(p);
       if (!this.dedup.isDecided(p) && !this.pending.has(key) && this.pending.size < PENDING_MAX) this.pending.set(key, p);
     }
-    this.sendPrepare1(rec);
   }
 
   private onPrepare1(from: NodeId, m: Extract<GpbftMessage, { type: 'gpbft/prepare1' }>): void {
@@ -770,10 +791,14 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     this.startLayer1(this.cutter.size > 0);
   }
 
-  /** A group certificate: q1 distinct members of `group` signed commit1 for this batch. */
+  /**
+   * A group certificate: q1 distinct members of `group` signed commit1 for this batch. With a single
+   * group there is none (no layer 1: startLayer1), only a batch no larger than a cut one.
+   */
   private verifyGroupCert(view: number, group: number, seq: number, proposals: readonly Proposal[], cert: readonly CertificateSignature[]): boolean {
     const members = this.config.groups[group];
     if (!members || proposals.length === 0) return false;
+    if (this.singleGroup) return cert.length === 0 && proposals.length <= this.cutterConfig.countMax;
     const bytes = commit1Bytes(view, group, seq, batchDigest(proposals));
     return hasQuorumSignatures(cert, { eligible: members, quorum: quorum(members.length), statement: bytes }, this.verifier);
   }
@@ -917,6 +942,9 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       proposals = this.fresh(m.proposals);
       if (proposals.length === 0 || !this.membershipAcceptable(proposals)) return;
       if (this.verifiedEvidence(m.evidence) === null) return;
+      // With one group this is the first a member sees of these requests (there is no layer 1):
+      // watch them, so that a view change re-forwards them if the head never decides them.
+      if (this.singleGroup) this.watch(proposals);
     }
     const digest = blockDigest(m.height, this.digest, proposals);
     if (!bytesEqual(digest, m.digest)) return;
@@ -986,7 +1014,9 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (commits.size < this.q2) return;
     const certificate: Certificate = { scheme: 'gpbft-bundle', fields: { view: a.view, evidence: a.evidence }, signatures: sortedSigs(commits) };
     const block: DecidedBlock = { height: a.height, proposals: a.proposals, digest: a.digest, previousDigest: this.digest, certificate };
-    const deliverTo = this.isPrimary ? this.groupMembers() : [];
+    // With a single group every member is a voter and decides from the commit2 it receives; one
+    // that missed them fetches the block (above, or by sync), so the head sends no package.
+    const deliverTo = this.isPrimary && !this.singleGroup ? this.groupMembers() : [];
     this.decide(block);
     // Algorithm 2 lines 8–11: each primary sends the package to its group's members.
     this.sendAll(deliverTo, { type: 'gpbft/deliver', block });
