@@ -942,14 +942,14 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       proposals = this.fresh(m.proposals);
       if (proposals.length === 0 || !this.membershipAcceptable(proposals)) return;
       if (this.verifiedEvidence(m.evidence) === null) return;
-      // With one group this is the first a member sees of these requests (there is no layer 1):
-      // watch them, so that a view change re-forwards them if the head never decides them.
-      if (this.singleGroup) this.watch(proposals);
     }
     const digest = blockDigest(m.height, this.digest, proposals);
     if (!bytesEqual(digest, m.digest)) return;
     const content = contentDigest(digest, m.evidence);
     if (!this.verifier.verify(from, statementBytes('pp2', m.view, m.height, content), m.signature)) return;
+    // With one group this is the first a member sees of these requests (there is no layer 1):
+    // watch them, so that a view change re-forwards them if the head never decides them.
+    if (this.singleGroup && !m.reproposal) this.watch(proposals);
     this.acceptPrePrepare2({ view: m.view, height: m.height, content, digest, evidence: m.evidence, proposals, ppSignature: m.signature });
     this.sendVote2('prepare2');
     this.checkLayer2();
