@@ -1145,6 +1145,21 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (this.viewTarget !== 0 && headFor(this.config, this.viewTarget) === this.id) this.tryNewView(this.viewTarget);
     this.tryPropose2();
     this.startLayer1(false);
+    this.followDecidedView(block);
+  }
+
+  /**
+   * A block decided in a later view than ours (fetched by sync: we missed that view's NEW-VIEW, e.g.
+   * while we were down) proves that view started — its commit2 signatures name it. Enter it, or a
+   * restarted old head would go on leading a view nobody is in, holding its clients' requests until
+   * its own timer forces everyone through another view change. Safe without the NEW-VIEW: its only
+   * constraint, the block to re-propose at the next height, ends with any block decided in it, and
+   * the members that decided this block dropped it too (`forced` is cleared in decide).
+   */
+  private followDecidedView(block: DecidedBlock): void {
+    const view = block.certificate?.fields.view;
+    if (typeof view !== 'number' || view <= this.view || (this.viewTarget !== 0 && view < this.viewTarget)) return;
+    this.enterView(view, null);
   }
 
   /**
