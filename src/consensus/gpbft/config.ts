@@ -156,8 +156,8 @@ export function primariesFor(config: ConsortiumConfig, view: number): NodeId[] {
  * a crashed head stalls ordering until it returns. With the group voting, layer 2 is PBFT among
  * the group, which tolerates f = ⌊(n − 1)/3⌋ of it.
  */
-export function layer2VotersFor(config: ConsortiumConfig, view: number): NodeId[] {
-  return config.groups.length === 1 ? [...config.groups[0]!] : primariesFor(config, view);
+export function layer2VotersFor(config: ConsortiumConfig, view: number): readonly NodeId[] {
+  return config.groups.length === 1 ? config.groups[0]! : primariesFor(config, view);
 }
 
 /** The primary that sequences the second layer in `view` (round-robin over the groups). */

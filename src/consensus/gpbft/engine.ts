@@ -302,7 +302,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   }
 
   /** This view's layer-2 voters (config.ts layer2VotersFor). */
-  private voters2(view = this.view): NodeId[] {
+  private voters2(view = this.view): readonly NodeId[] {
     return layer2VotersFor(this.config, view);
   }
 
