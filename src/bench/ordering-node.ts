@@ -25,7 +25,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { decode, encode, sha256, type Bytes } from '../codec/index.ts';
 import '../consensus/raft/index.ts';
 import { getEngine } from '../consensus/registry.ts';
-import type { Engine, EngineMessage } from '../consensus/engine.ts';
+import { NOTICES_HOLD_MS, type Engine, type EngineMessage } from '../consensus/engine.ts';
 import { SeededRng } from '../consensus/rng.ts';
 import { directoryVerifier, keyPairSigner, parsePrivateKey } from '../crypto/index.ts';
 import { Msp, type MspConfig } from '../identity/index.ts';
@@ -87,6 +87,7 @@ class OrderingNode {
   private driving = false;
   private driveScheduled = false;
   private timer: NodeJS.Timeout | null = null;
+  private noticesTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly config: OrderingNodeConfig) {
     const msp = new Msp(config.mspConfig);
@@ -155,6 +156,7 @@ class OrderingNode {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.noticesTimer) clearTimeout(this.noticesTimer);
     this.server.close();
     await this.transport.stop();
     this.wal.close();
@@ -222,6 +224,14 @@ class OrderingNode {
           }
         }
         this.engine.advance(rd);
+        // As node/orderer.ts: what the engine held back goes NOTICES_HOLD_MS later (decision 1405).
+        if (rd.noticesHeld === true && !this.noticesTimer && this.engine.flushNotices) {
+          this.noticesTimer = setTimeout(() => {
+            this.noticesTimer = null;
+            this.engine.flushNotices!();
+            this.drive();
+          }, NOTICES_HOLD_MS);
+        }
       }
     } finally {
       this.driving = false;

@@ -205,8 +205,22 @@ export class Cluster<E extends Engine = Engine, M extends EngineMessage = Engine
   deliverAll(stepsMax = DELIVERY_STEPS_MAX): void {
     this.drainAll();
     let steps = 0;
-    while (this.deliverOne()) {
-      if (++steps > stepsMax) throw new Error(`message storm: delivery did not quiesce within ${stepsMax} steps`);
+    for (;;) {
+      while (this.deliverOne()) {
+        if (++steps > stepsMax) throw new Error(`message storm: delivery did not quiesce within ${stepsMax} steps`);
+      }
+      // Quiet: the drivers' short hold (Ready.noticesHeld, decision 1405) runs out.
+      this.flushNotices();
+      if (this.queue.length === 0) return;
+    }
+  }
+
+  /** Every up instance's driver lets the notices its engine held back go (Ready.noticesHeld). */
+  flushNotices(): void {
+    for (const inst of this.instances.values()) {
+      if (!inst.engine?.flushNotices || this.down.has(inst.name)) continue;
+      inst.engine.flushNotices();
+      this.collect(inst);
     }
   }
 

@@ -115,6 +115,14 @@ export interface Ready<M> {
    * learns that `persist` is durable from advance(), and only then relies on it.
    */
   readonly earlyMessages?: number;
+  /**
+   * The engine holds notices back that a message it will probably send soon carries anyway (a
+   * Raft leader's commit index, decision 1405). The driver calls engine.flushNotices() once
+   * NOTICES_HOLD_MS after the first Ready that says so (not again while that call is pending);
+   * whatever is still untold then goes out in the next Ready. Never needed for safety: without
+   * the call the engine tells them with its next message of that kind or tick.
+   */
+  readonly noticesHeld?: boolean;
   readonly decided: readonly DecidedBlock[];
   readonly restore: RestoreRequest | null;
 }
@@ -164,7 +172,16 @@ export interface Engine<M extends EngineMessage = EngineMessage> {
    * and says where it stands. Engines without it have a fixed member set.
    */
   reconfigure?(members: readonly NodeId[], profiles?: Readonly<Record<NodeId, MemberProfile>>): ReconfigureResult;
+  /** Optional: tell the notices a Ready said were held (Ready.noticesHeld); see there. */
+  flushNotices?(): void;
 }
+
+/**
+ * How long a driver lets an engine hold notices back (Ready.noticesHeld, decision 1405): long
+ * enough for the next request of a client waiting on the answer to arrive (its entry then carries
+ * them), short against a block's commit latency at the nodes that learn from the notice.
+ */
+export const NOTICES_HOLD_MS = 2;
 
 /**
  * What the configuration says of a member besides its id, for engines that place or rank members

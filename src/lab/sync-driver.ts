@@ -95,6 +95,10 @@ export function runOneInstance(o: SyncRunOptions): SyncRunResult {
       engines.get(m.to)?.step(m.from, m.message);
       drain();
     }
+    // Quiet: the drivers' short hold of notices (Ready.noticesHeld, decision 1405) runs out.
+    for (const e of engines.values()) e.flushNotices?.();
+    drain();
+    if (queue.length > 0) continue;
     if (decided.size >= ids.length) break;
     if (++ticks > ticksMax) break;
     for (const e of engines.values()) e.tick();

@@ -47,6 +47,7 @@ import '../consensus/engines.ts';
 import { getEngine } from '../consensus/registry.ts';
 import {
   assertInvariant,
+  NOTICES_HOLD_MS,
   type DecidedBlock,
   type Engine,
   type EngineMessage,
@@ -590,6 +591,7 @@ export class Orderer {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.noticesTimer) clearTimeout(this.noticesTimer);
     for (const sub of this.subscribers) sub.cancel();
     this.subscribers.clear();
     this.wal.close();
@@ -660,6 +662,7 @@ export class Orderer {
   /** Set once a durable write failed and was reported: the orderer is closed for good. */
   private storageFailed = false;
   private driveScheduled = false;
+  private noticesTimer: NodeJS.Timeout | null = null;
 
   /**
    * Drive once at the end of this event-loop turn (decision 1372): transactions that arrive
@@ -674,14 +677,33 @@ export class Orderer {
     setImmediate(() => {
       this.driveScheduled = false;
       if (this.closed) return;
-      try {
-        this.drive();
-      } catch (err) {
-        // As in tick(): a storage failure was reported to the owner, who stops the process.
-        if (this.storageFailed) return;
-        throw err;
-      }
+      this.driveReportingFailure();
     });
+  }
+
+  /**
+   * Ready.noticesHeld (decision 1405): the engine tells what it held back NOTICES_HOLD_MS from now
+   * — by then a client waiting on its answer has usually sent the next request, whose entry
+   * carried the commit index, and nothing is left to send.
+   */
+  private holdNotices(): void {
+    if (this.noticesTimer || !this.engine.flushNotices) return;
+    this.noticesTimer = setTimeout(() => {
+      this.noticesTimer = null;
+      if (this.closed) return;
+      this.engine.flushNotices!();
+      this.driveReportingFailure();
+    }, NOTICES_HOLD_MS);
+  }
+
+  private driveReportingFailure(): void {
+    try {
+      this.drive();
+    } catch (err) {
+      // As in tick(): a storage failure was reported to the owner, who stops the process.
+      if (this.storageFailed) return;
+      throw err;
+    }
   }
 
   private drive(): void {
@@ -721,6 +743,7 @@ export class Orderer {
           throw err;
         }
         this.engine.advance(rd);
+        if (rd.noticesHeld === true) this.holdNotices();
       }
     } finally {
       this.driving = false;

@@ -8,7 +8,18 @@
 // differ between runs, which no engine may branch on; see crypto.ts).
 import { bytesEqual, decode, encode, toHex, type Bytes } from '../codec/index.ts';
 import { GENESIS_DIGEST, blockDigest, proposalKey } from '../consensus/digest.ts';
-import type { DecidedBlock, Engine, EngineMessage, NodeId, Outbound, PersistOp, Proposal, Ready, RestoreRequest } from '../consensus/engine.ts';
+import {
+  NOTICES_HOLD_MS,
+  type DecidedBlock,
+  type Engine,
+  type EngineMessage,
+  type NodeId,
+  type Outbound,
+  type PersistOp,
+  type Proposal,
+  type Ready,
+  type RestoreRequest,
+} from '../consensus/engine.ts';
 import { MemoryStorage } from '../consensus/memory-storage.ts';
 import { SeededRng } from '../consensus/rng.ts';
 import { ByzantineActor } from './byzantine.ts';
@@ -36,7 +47,8 @@ type SimEvent =
   | { readonly k: 'retry'; readonly key: string }
   | { readonly k: 'fault'; readonly fault: TimedFault }
   | { readonly k: 'membership'; readonly members: NodeId[]; readonly note: string }
-  | { readonly k: 'written'; readonly inst: Instance; readonly incarnation: number };
+  | { readonly k: 'written'; readonly inst: Instance; readonly incarnation: number }
+  | { readonly k: 'notices'; readonly inst: Instance; readonly incarnation: number };
 
 interface Instance {
   /** 'n3', or 'n3′' for the twin of n3. */
@@ -57,6 +69,8 @@ interface Instance {
    * written (until a 'written' event): a crash meanwhile loses the persist and the rest of it.
    */
   writing: Ready<EngineMessage> | null;
+  /** A flushNotices call is scheduled (Ready.noticesHeld, decision 1405), as the node's timer. */
+  noticesDue: boolean;
 }
 
 /**
@@ -196,6 +210,7 @@ class Simulation {
           ledgerKeys: new Set(),
           controlKeys: new Set(),
           writing: null,
+          noticesDue: false,
         };
         list.push(inst);
         this.instances.push(inst);
@@ -287,6 +302,8 @@ class Simulation {
         return this.onFault(ev.fault);
       case 'written':
         return this.onWritten(ev.inst, ev.incarnation);
+      case 'notices':
+        return this.onNotices(ev.inst, ev.incarnation);
       case 'membership':
         this.members = ev.members;
         this.trace.add(this.nowMs, `membership: ${ev.note}; target ${ev.members.join(' ')}`);
@@ -298,6 +315,7 @@ class Simulation {
 
   private boot(inst: Instance): void {
     inst.incarnation += 1;
+    inst.noticesDue = false;
     const create = (): Engine<EngineMessage> =>
       this.o.def.create({
         id: inst.identity,
@@ -433,6 +451,19 @@ class Simulation {
     for (const block of rd.decided) this.decided(inst, block);
     if (this.stopped) return;
     this.guard(inst, 'advance', () => engine.advance(rd));
+    if (rd.noticesHeld === true && engine.flushNotices && !inst.noticesDue) {
+      inst.noticesDue = true;
+      this.queue.push(this.nowMs + NOTICES_HOLD_MS, { k: 'notices', inst, incarnation: inst.incarnation });
+    }
+  }
+
+  /** The node driver's hold of notices ran out (decision 1405): the engine tells what is still untold. */
+  private onNotices(inst: Instance, incarnation: number): void {
+    const engine = inst.engine;
+    if (inst.incarnation !== incarnation || !engine) return;
+    inst.noticesDue = false;
+    this.guard(inst, 'flushNotices', () => engine.flushNotices!());
+    this.drain(inst);
   }
 
   private onWritten(inst: Instance, incarnation: number): void {

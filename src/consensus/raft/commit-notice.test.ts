@@ -2,6 +2,8 @@
 // (so entries cut meanwhile carry it), and a follower that has been sent every entry gets a
 // raft/commit — an append without entries whose success it does not answer. Half of a Raft
 // round's messages at one payload in flight were those empty appends and their answers.
+// Decision 1405: that raft/commit is held for the driver's flushNotices a short while later; the
+// next entry usually carries the index first, and then no notice is sent at all.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { utf8 } from '../../codec/index.ts';
@@ -71,5 +73,68 @@ describe('raft commit notices (decision 1370)', () => {
     const lag = engines.get(lagging)!.raftStatus();
     assert.equal(lag.lastIndex, index, 'the leader re-sent the entry');
     assert.equal(lag.commit, index, 'and its commit index with it');
+  });
+
+  it('the commit notice is held: the Ready says so, flushNotices sends it (decision 1405)', () => {
+    const { engines, leader, pump } = cluster(1);
+    leader.propose({ clientId: 'c', seq: 1, data: utf8('a') });
+    const sent = pump(undefined, 'hold');
+    const index = leader.raftStatus().commit;
+    assert.equal(leader.status().decidedHeight, 1, 'the leader decided the entry');
+    assert.deepEqual(types(sent, leader.id), ['raft/append', 'raft/append'], 'no raft/commit in the Ready of the commit');
+    const followers = ids.filter((id) => id !== leader.id);
+    for (const f of followers) assert.ok(engines.get(f)!.raftStatus().commit < index, `${f} has not learned it yet`);
+    leader.flushNotices();
+    assert.ok(leader.hasReady());
+    assert.equal(leader.ready().noticesHeld, false, 'nothing held once flushed');
+    const notices = pump(undefined, 'hold');
+    assert.deepEqual(types(notices, leader.id), ['raft/commit', 'raft/commit']);
+    for (const f of followers) assert.equal(engines.get(f)!.raftStatus().commit, index, `${f} learned it from the flushed notice`);
+    leader.flushNotices();
+    assert.ok(!leader.hasReady(), 'a second flush has nothing to tell');
+  });
+
+  it('the next entry carries a held index and its notice is never sent (decision 1405)', () => {
+    const { leader, pump } = cluster(1);
+    leader.propose({ clientId: 'c', seq: 1, data: utf8('a') });
+    const before = pump(undefined, 'hold');
+    const first = leader.raftStatus().commit;
+    // The client's next request arrives before the driver's hold runs out.
+    leader.propose({ clientId: 'c', seq: 2, data: utf8('b') });
+    const sent = pump();
+    const appends = sent.filter((m) => m.message.type === 'raft/append' && m.message.entries.length > 0);
+    assert.equal(appends.length, 2);
+    assert.ok(
+      appends.every((m) => m.message.type === 'raft/append' && m.message.commit === first),
+      'the entry carries the first commit',
+    );
+    const notices = [...before, ...sent].filter((m) => m.message.type === 'raft/commit');
+    assert.ok(
+      notices.every((m) => m.message.type === 'raft/commit' && m.message.commit === first + 1),
+      'no notice for the first commit',
+    );
+    assert.equal(notices.length, 2, 'the second commit is told when quiet');
+  });
+
+  it('a tick tells held notices when the driver never flushes', () => {
+    const { engines, leader, pump } = cluster(1);
+    leader.propose({ clientId: 'c', seq: 1, data: utf8('a') });
+    pump(undefined, 'hold');
+    const index = leader.raftStatus().commit;
+    leader.tick();
+    const sent = pump(undefined, 'hold');
+    assert.equal(sent.filter((m) => m.message.type === 'raft/commit').length, 2);
+    for (const id of ids) assert.equal(engines.get(id)!.raftStatus().commit, index);
+  });
+
+  it('a commit that takes a configuration change is told at once, not held', () => {
+    const { engines, leader, pump } = cluster(1);
+    const removed = ids.find((id) => id !== leader.id)!;
+    const change = leader.proposeConfChange({ remove: [removed] });
+    assert.ok(change.accepted);
+    const sent = pump(undefined, 'hold');
+    const told = sent.filter((m) => m.message.type === 'raft/commit' && m.to === removed);
+    assert.ok(told.length > 0, 'the removed member is told the commit of its removal without a flush');
+    assert.ok(engines.get(removed)!.raftStatus().commit >= (change.accepted ? change.index : 0));
   });
 });

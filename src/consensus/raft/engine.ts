@@ -202,6 +202,9 @@ export class RaftEngine implements Engine<RaftMessage> {
   private commitFlushDue = false;
   /** Leader: the commit index last sent to each follower in an append or raft/commit. */
   private readonly commitSent = new Map<NodeId, number>();
+  /** Leader: commit notices held back for flushNotices (decision 1405), and whether a Ready said so. */
+  private noticesHeld = false;
+  private noticesReported = false;
 
   constructor(ctx: EngineContext) {
     assertInvariant(isNodeId(ctx.id), 'raft: node id is a non-empty string');
@@ -265,6 +268,8 @@ export class RaftEngine implements Engine<RaftMessage> {
     this.cachedReady = null;
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
+    // A driver that never calls flushNotices still gets them out within a tick.
+    this.tellHeldNotices();
     for (const s of this.submitted.values()) {
       s.waitTicks += 1;
       if (s.waitTicks >= this.options.proposalRetryTicks) {
@@ -374,6 +379,7 @@ export class RaftEngine implements Engine<RaftMessage> {
   hasReady(): boolean {
     return (
       this.eagerCutDue() ||
+      (this.noticesHeld && !this.noticesReported) ||
       this.hardDue() ||
       this.outPersist.length > 0 ||
       this.outMsgs.length > 0 ||
@@ -398,12 +404,14 @@ export class RaftEngine implements Engine<RaftMessage> {
       persist: [...this.outPersist],
       messages: [...this.outMsgs],
       earlyMessages: Math.min(this.outEarly, this.outMsgs.length),
+      noticesHeld: this.noticesHeld,
       decided: this.outRestore ? [] : [...this.outDecided],
       restore: this.outRestore,
     };
     // Every log change is queued in outPersist as it is made, so this Ready's persist (with the
     // ones before it) holds the whole log as it is now.
     this.readyLogEnd.set(rd, { index: this.log.lastIndex(), term: this.log.lastTerm() });
+    this.noticesReported = this.noticesHeld;
     this.cachedReady = rd;
     return rd;
   }
@@ -428,6 +436,20 @@ export class RaftEngine implements Engine<RaftMessage> {
       this.applyCommitted();
       this.maybeSnapshot();
     }
+  }
+
+  flushNotices(): void {
+    this.cachedReady = null;
+    this.tellHeldNotices();
+  }
+
+  /** Leader: send the commit notices flushCommit held back (those no entry has carried since). */
+  private tellHeldNotices(): void {
+    if (!this.noticesHeld) return;
+    this.noticesHeld = false;
+    this.noticesReported = false;
+    this.commitFlushDue = true;
+    this.flushCommit(false);
   }
 
   /** Leader: its own entries up to stableIndex are on disk; count them, commit what that allows. */
@@ -617,6 +639,8 @@ export class RaftEngine implements Engine<RaftMessage> {
     this.votes.clear();
     this.proj = null;
     this.leadTransferee = null;
+    this.noticesHeld = false;
+    this.noticesReported = false;
     // Proposals queued at a deposed leader are dropped here; their submitters re-route them.
     if (wasLeader) this.cutter.drain();
     this.setLead(lead);
@@ -666,6 +690,8 @@ export class RaftEngine implements Engine<RaftMessage> {
     const last = this.log.lastIndex();
     this.prs = new Map();
     this.commitSent.clear();
+    this.noticesHeld = false;
+    this.noticesReported = false;
     for (const id of confNodes(this.conf)) {
       const pr = new Progress(last + 1, this.options.maxInflight);
       if (id === this.id) {
@@ -1076,12 +1102,12 @@ export class RaftEngine implements Engine<RaftMessage> {
     // Before applying: a configuration that removes members prunes their progress, and they
     // should still learn the commit index that removes them (as they did when the leader sent it
     // the moment it advanced).
-    this.flushCommit();
+    this.flushCommit(this.options.holdCommitNotices);
     this.applyCommitted();
     this.maybeAutoLeave();
     this.maybeSnapshot();
     this.flushForward();
-    this.flushCommit();
+    this.flushCommit(this.options.holdCommitNotices);
   }
 
   /**
@@ -1089,17 +1115,26 @@ export class RaftEngine implements Engine<RaftMessage> {
    * per input, after the cutter ran, so that when new entries went out they carried it (no
    * separate message). A follower that has been sent every entry gets a raft/commit, which it
    * does not answer when it matches; others get an append as before (entries, or a probe).
+   * With `hold`, that raft/commit waits for flushNotices (decision 1405): the next entry usually
+   * carries the index first, and then the notice is not sent at all — unless the commit takes a
+   * configuration change, whose removed members must learn it before their progress is pruned.
    */
-  private flushCommit(): void {
+  private flushCommit(hold: boolean): void {
     if (!this.commitFlushDue) return;
     this.commitFlushDue = false;
     if (this.role !== 'leader') return;
     for (const [id, pr] of this.prs) {
-      if (id === this.id || (this.commitSent.get(id) ?? -1) >= this.commit || pr.isPaused()) continue;
+      const sent = this.commitSent.get(id) ?? -1;
+      if (id === this.id || sent >= this.commit || pr.isPaused()) continue;
       if (pr.state === 'replicate' && pr.next > this.log.lastIndex()) {
         const prevIndex = pr.next - 1;
         const prevTerm = this.log.term(prevIndex);
         if (prevTerm !== undefined) {
+          // pendingConfIndex is the last configuration entry (or, after an election, the log's end).
+          if (hold && !(this.pendingConfIndex > sent && this.pendingConfIndex <= this.commit)) {
+            this.noticesHeld = true;
+            continue;
+          }
           this.send(id, { type: 'raft/commit', term: this.term, prevIndex, prevTerm, commit: this.commit });
           continue;
         }

@@ -49,6 +49,15 @@ export const RaftOptionsSchema = z.strictObject({
    * Term and vote changes are always written before sending. true: written before delivery.
    */
   syncCommitIndex: z.boolean().default(false),
+  /**
+   * true (the default, decision 1405): a leader holds back the commit notice (raft/commit) of a
+   * follower that has every entry, for the driver to send a short while later (flushNotices) — by
+   * then, under any load, the next entry has carried the index and the notice is not sent at all.
+   * At one request in flight that halves the messages a follower handles per round. A commit
+   * that takes a configuration change is told at once (a removed member must still learn it).
+   * false: every notice leaves in the Ready of the commit, as before.
+   */
+  holdCommitNotices: z.boolean().default(true),
   /** Take a snapshot and compact the log after this many applied entries (0: never). */
   snapshotEntries: z.number().int().min(0).max(10_000_000).default(1000),
   /** Re-route a submitted proposal that is still undecided after this many ticks. */

@@ -9,7 +9,8 @@
 // unsafe rule produced agreement+durability violations on seeds 17 and 32, and the same seeds are
 // clean with the safe rule. Since the simulator writes a Raft leader's Ready after its appends
 // left (decision 1360) and the commit index is no longer written on its own (decision 1361), the
-// search over seeds 1..300 finds 10 (35, 78, 130, 146, 170, …). (That configuration is too aggressive for liveness in general — the
+// search over seeds 1..300 finds 10 (35, 78, 130, 146, 170, …); since commit notices are held
+// for the driver's flush (decision 1405), 13 (4, 17, 53, 78, 93, …). (That configuration is too aggressive for liveness in general — the
 // election timeout is close to a round trip, so some seeds churn elections forever in both modes —
 // which is why the assertion below is on the safety checkers only.) The deterministic proof is
 // testdata/figure8_unsafe.txt; this test shows that the simulator finds it too.
@@ -20,7 +21,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSimulation, type SimOptions, type SimResult } from '../../sim/index.ts';
 
-const SEEDS = [35, 78];
+const SEEDS = [4, 78];
 
 function run(seed: number, unsafe: boolean): SimResult {
   const o: SimOptions = {

@@ -18,8 +18,11 @@ export type Sent = { from: string } & Outbound<RaftMessage>;
 export interface Cluster {
   readonly engines: Map<string, RaftEngine>;
   readonly leader: RaftEngine;
-  /** Deliver every message until quiet (no ticks); returns every message sent, in order. */
-  pump(drop?: (m: Sent) => boolean): Sent[];
+  /**
+   * Deliver every message until quiet (no ticks); returns every message sent, in order. When
+   * quiet, the drivers' hold of notices runs out (they are sent and delivered too), unless 'hold'.
+   */
+  pump(drop?: (m: Sent) => boolean, quiet?: 'flush' | 'hold'): Sent[];
   /** Let one node's driver collect and carry out its Readies; its messages wait for pump(). */
   drain(id: string): void;
 }
@@ -58,10 +61,20 @@ export function cluster(eagerCutUncommittedMax: number, eagerCutEntryProposalsMa
       e.advance(rd);
     }
   };
-  const pump = (dropIf: (m: Sent) => boolean = () => false): Sent[] => {
+  const flush = (id: string): void => {
+    engines.get(id)!.flushNotices();
+    drain(id);
+  };
+  const pump = (dropIf: (m: Sent) => boolean = () => false, quiet: 'flush' | 'hold' = 'flush'): Sent[] => {
     drop = dropIf;
     for (const id of ids) drain(id);
-    for (let round = 0; round < 100 && queue.length > 0; round++) {
+    for (let round = 0; round < 100; round++) {
+      if (queue.length === 0) {
+        // Quiet: the drivers' short hold of notices (Ready.noticesHeld, decision 1405) runs out.
+        if (quiet === 'hold') break;
+        for (const id of ids) flush(id);
+        if (queue.length === 0) break;
+      }
       const batch = queue;
       queue = [];
       for (const m of batch) {

@@ -225,6 +225,9 @@ export class ScenarioCluster {
     const log: InFlight[] = [];
     for (let round = 0; round < STABILIZE_ROUNDS_MAX; round++) {
       for (const id of this.liveIds()) this.processReady(id);
+      // Quiet: the drivers' short hold (Ready.noticesHeld, decision 1405) runs out; what the
+      // engines held back goes out now.
+      if (this.queue.length === 0) for (const id of this.liveIds()) this.flushNotices(id);
       if (this.queue.length === 0) return log;
       const batch = this.queue;
       this.queue = [];
@@ -240,6 +243,14 @@ export class ScenarioCluster {
 
   tick(id: NodeId): void {
     this.engine(id).tick();
+    this.processReady(id);
+  }
+
+  /** The node's driver lets the notices its engine held back go (Ready.noticesHeld). */
+  flushNotices(id: NodeId): void {
+    const engine = this.node(id).engine;
+    if (!engine?.flushNotices) return;
+    engine.flushNotices();
     this.processReady(id);
   }
 
