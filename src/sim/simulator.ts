@@ -135,6 +135,7 @@ class Simulation {
   private readonly writeRng: SeededRng;
   /** Readies written after their early messages left, and how many of them a crash cut short. */
   private readonly earlyWrites = { started: 0, lostInCrash: 0 };
+  private noticeFlushes = 0;
   private readonly network: SimNetwork;
   private readonly identities: SimIdentities;
   private readonly plan: FaultPlan;
@@ -462,6 +463,7 @@ class Simulation {
     const engine = inst.engine;
     if (inst.incarnation !== incarnation || !engine) return;
     inst.noticesDue = false;
+    this.noticeFlushes += 1;
     this.guard(inst, 'flushNotices', () => engine.flushNotices!());
     this.drain(inst);
   }
@@ -938,6 +940,7 @@ class Simulation {
         virtualDurationMs,
         network: { ...this.net },
         earlyWrites: { ...this.earlyWrites },
+        noticeFlushes: this.noticeFlushes,
       },
       latencySamplesMs: this.latencySamples.map(round2),
       ackTimesMs: this.ackTimes.map(round2),

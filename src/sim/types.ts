@@ -115,6 +115,8 @@ export interface SimMetrics {
    * after its appends were out: the case decision 1360 argues is safe).
    */
   earlyWrites: { started: number; lostInCrash: number };
+  /** How often a node's driver let held notices go (Ready.noticesHeld, decision 1405). */
+  noticeFlushes: number;
 }
 
 export interface SimResult {
