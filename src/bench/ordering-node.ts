@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { decode, encode, sha256, type Bytes } from '../codec/index.ts';
+import { decode, rememberingEncoder, sha256, type Bytes } from '../codec/index.ts';
 import '../consensus/raft/index.ts';
 import { getEngine } from '../consensus/registry.ts';
 import { NOTICES_HOLD_MS, type Engine, type EngineMessage } from '../consensus/engine.ts';
@@ -87,6 +87,8 @@ class OrderingNode {
   private driving = false;
   private driveScheduled = false;
   private timer: NodeJS.Timeout | null = null;
+  /** As the node's: the same message to both followers is encoded once (decision 1406). */
+  private readonly encodeMessage = rememberingEncoder();
   private noticesTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly config: OrderingNodeConfig) {
@@ -199,14 +201,14 @@ class OrderingNode {
             `${this.config.id} ${performance.now().toFixed(1)} persist ${rd.persist.length} msgs ${rd.messages.map((m) => `${m.to.slice(-4)}:${m.message.type}${'entries' in m.message ? `(${(m.message as { entries: unknown[] }).entries.length})` : ''}`).join(',')} decided ${rd.decided.map((d) => d.proposals.length).join(',')}\n`,
           );
         const early = rd.earlyMessages ?? 0;
-        for (let i = 0; i < early; i++) this.transport.send(rd.messages[i]!.to, 'consensus', encode(rd.messages[i]!.message));
+        for (let i = 0; i < early; i++) this.transport.send(rd.messages[i]!.to, 'consensus', this.encodeMessage(rd.messages[i]!.message));
         try {
           this.wal.apply(rd.persist);
         } catch (err) {
           process.stderr.write(`storage failure: ${(err as Error).message}\n`);
           process.exit(70);
         }
-        for (let i = early; i < rd.messages.length; i++) this.transport.send(rd.messages[i]!.to, 'consensus', encode(rd.messages[i]!.message));
+        for (let i = early; i < rd.messages.length; i++) this.transport.send(rd.messages[i]!.to, 'consensus', this.encodeMessage(rd.messages[i]!.message));
         for (const block of rd.decided) {
           for (const p of block.proposals) {
             this.decided += 1;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { CodecError, decode, encode, fromHex, hashValue, rawCid, sha256, toHex } from './codec.ts';
+import { CodecError, decode, encode, fromHex, hashValue, rawCid, rememberingEncoder, sha256, toHex } from './codec.ts';
 
 // Values in the DAG-CBOR data model: no undefined, no NaN/Infinity, integers within safe range.
 const dagValue = fc.letrec((tie) => ({
@@ -45,6 +45,19 @@ describe('codec', () => {
     // 0x1801 is the integer 1 in a non-minimal (1-byte follow-on) form: not canonical DAG-CBOR.
     assert.throws(() => decode(fromHex('1801')), CodecError);
     assert.throws(() => decode(new Uint8Array([0xff, 0x00])), CodecError);
+  });
+
+  it('rememberingEncoder encodes the same object once and any other object afresh', () => {
+    const encodeOnce = rememberingEncoder();
+    const a = { type: 'raft/append', term: 3 };
+    const first = encodeOnce(a);
+    assert.equal(encodeOnce(a), first, 'the same object: the same bytes, not encoded again');
+    assert.deepEqual(first, encode(a));
+    const b = { type: 'raft/append', term: 4 };
+    assert.deepEqual(encodeOnce(b), encode(b));
+    const equal = { type: 'raft/append', term: 4 };
+    assert.notEqual(encodeOnce(equal), encodeOnce(b), 'identity, not equality, decides');
+    assert.deepEqual(encodeOnce(a), first, 'an earlier object again is encoded again, to the same bytes');
   });
 
   it('sha256 matches the known test vector', () => {

@@ -48,6 +48,23 @@ export function decode<T = unknown>(bytes: Bytes): T {
   }
 }
 
+/**
+ * An encoder that remembers its last value: the same object handed to it again — a Raft leader's
+ * append, one object for every follower at the same point (decision 1406) — is encoded once. The
+ * caller must not mutate a value after encoding it (engine messages are never mutated).
+ */
+export function rememberingEncoder(): (value: object) => Bytes {
+  let lastValue: object | null = null;
+  let lastBytes: Bytes = new Uint8Array(0);
+  return (value) => {
+    if (value !== lastValue) {
+      lastBytes = encode(value);
+      lastValue = value;
+    }
+    return lastBytes;
+  };
+}
+
 /** sha2-256 over the canonical encoding of a value. */
 export function hashValue(value: unknown): Bytes {
   return sha256(encode(value));

@@ -26,7 +26,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bytesEqual, decode, encode, toHex, utf8, type Bytes } from '../codec/index.ts';
+import { bytesEqual, decode, encode, rememberingEncoder, toHex, utf8, type Bytes } from '../codec/index.ts';
 import { EngineAssertionError, type EngineMessage, type Proposal } from '../consensus/engine.ts';
 import { builtinContracts } from '../contracts/builtin.ts';
 import { Msp, parsePolicy, type Policy } from '../identity/index.ts';
@@ -109,6 +109,8 @@ export class MedLedgerNode implements NodeServices {
   private readonly policyCache = new Map<string, Policy>();
   private readonly clientId: string;
   private seq = 0;
+  /** One encoding for the same consensus message to several orderers (decision 1406). */
+  private readonly encodeConsensus = rememberingEncoder();
   private readonly startedAtMs = Date.now();
   private readonly cleanups: (() => void)[] = [];
   private stopped = false;
@@ -614,7 +616,7 @@ export class MedLedgerNode implements NodeServices {
 
   private sendConsensus(to: string, message: EngineMessage): void {
     try {
-      if (!this.transport.send(to, 'consensus', encode(message))) this.log.debug({ to }, 'consensus message dropped: queue full or unknown peer');
+      if (!this.transport.send(to, 'consensus', this.encodeConsensus(message))) this.log.debug({ to }, 'consensus message dropped: queue full or unknown peer');
     } catch (err) {
       this.log.warn({ to, reason: (err as Error).message }, 'consensus message not sent');
     }

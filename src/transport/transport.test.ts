@@ -106,6 +106,26 @@ describe('mTLS transport', () => {
     assert.deepEqual(got, { to: 'H2', from: 'node.H1', channel: 'consensus', text: 'hello from H1' });
   });
 
+  it('one payload object sent to two peers, then again on another channel, arrives intact everywhere (framed once per channel, decision 1406)', async () => {
+    const h1 = transports.get('H1')!;
+    const payload = utf8('the same append for both followers');
+    assert.ok(h1.send('node.H2', 'consensus', payload));
+    assert.ok(h1.send('node.H3', 'consensus', payload));
+    assert.ok(h1.send('node.H3', 'other', payload));
+    assert.ok(h1.send('node.H2', 'consensus', utf8('a different one')));
+    const seen = (to: string, channel: string, text: string): boolean =>
+      received.some((r) => r.to === to && r.from === 'node.H1' && r.channel === channel && r.text === text);
+    await waitFor(
+      () =>
+        seen('H2', 'consensus', 'the same append for both followers') &&
+        seen('H3', 'consensus', 'the same append for both followers') &&
+        seen('H3', 'other', 'the same append for both followers') &&
+        seen('H2', 'consensus', 'a different one'),
+      'all four deliveries',
+    );
+    assert.equal(new TextDecoder().decode(payload), 'the same append for both followers', 'the caller’s bytes are untouched');
+  });
+
   it('answers requests and carries remote errors back', async () => {
     const answer = await transports.get('H3')!.request('node.H1', 'blocks', utf8('height 7'), 2_000);
     assert.equal(new TextDecoder().decode(answer), 'H1 answers node.H3: height 7');

@@ -205,6 +205,8 @@ export class Transport {
   private readonly pending = new Map<number, PendingRequest>();
   private nextRequestId = 1;
   private stopped = false;
+  /** The last frame send() built, for the same payload to the next peer. */
+  private lastSent: { channel: string; payload: Bytes | null; frame: Bytes } = { channel: '', payload: null, frame: new Uint8Array(0) };
   private readonly o: Required<Omit<TransportOptions, 'onRequest'>> & Pick<TransportOptions, 'onRequest'>;
   private stats = {
     sentMessages: 0,
@@ -298,7 +300,12 @@ export class Transport {
 
   /** Queue a message to a peer. Returns false (and drops it) when the peer's queue is full. */
   send(to: NodeId, channel: string, payload: Bytes): boolean {
-    return this.enqueue(to, encode({ c: channel, p: payload } satisfies Frame));
+    // The same payload to several peers (a leader's append, decision 1406) is framed once; frames
+    // are never written into (ws frames them without masking in place, decision 1371).
+    if (payload !== this.lastSent.payload || channel !== this.lastSent.channel) {
+      this.lastSent = { channel, payload, frame: encode({ c: channel, p: payload } satisfies Frame) };
+    }
+    return this.enqueue(to, this.lastSent.frame);
   }
 
   /** Request/response over the two directed links; rejects on timeout or remote error. */

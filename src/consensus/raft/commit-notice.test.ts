@@ -29,6 +29,10 @@ describe('raft commit notices (decision 1370)', () => {
     }
     const notices = sent.filter((m) => m.message.type === 'raft/commit');
     assert.ok(notices.every((m) => m.message.type === 'raft/commit' && m.message.commit === index && m.message.prevIndex === index));
+    // Both followers were at the same point: one append object, encoded once by drivers (decision 1406).
+    const appends = sent.filter((m) => m.from === leader.id && m.message.type === 'raft/append');
+    assert.equal(appends.length, 2);
+    assert.equal(appends[0]!.message, appends[1]!.message, 'the same object to both followers');
   });
 
   it('while proposals wait, the new commit index rides on the next entry instead of a message of its own', () => {

@@ -125,6 +125,7 @@ export interface RaftStatus {
 }
 
 type CampaignKind = 'pre' | 'election' | 'transfer';
+type AppendMessage = Extract<RaftMessage, { type: 'raft/append' }>;
 
 interface Projection {
   height: number;
@@ -204,6 +205,8 @@ export class RaftEngine implements Engine<RaftMessage> {
   private readonly commitSent = new Map<NodeId, number>();
   /** Leader: commit notices held back for flushNotices (decision 1405), and whether a Ready said so. */
   private noticesHeld = false;
+  /** The last append built (appendMessage). */
+  private lastAppend: AppendMessage | null = null;
   private noticesReported = false;
 
   constructor(ctx: EngineContext) {
@@ -919,7 +922,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     const entries = this.log.slice(pr.next, this.log.lastIndex(), this.options.maxEntriesPerAppend, this.options.maxAppendBytes);
     if (prevTerm === undefined || entries === undefined) return this.sendSnapshot(to, pr);
     if (entries.length === 0 && !sendIfEmpty) return false;
-    this.send(to, { type: 'raft/append', term: this.term, prevIndex, prevTerm, entries, commit: this.commit });
+    this.send(to, this.appendMessage(prevIndex, prevTerm, entries));
     if (pr.state === 'replicate' && entries.length > 0) {
       const last = entries[entries.length - 1]!.index;
       pr.optimisticUpdate(last);
@@ -928,6 +931,29 @@ export class RaftEngine implements Engine<RaftMessage> {
       pr.probeSent = true;
     }
     return true;
+  }
+
+  /**
+   * The append to send: the last one built when it says exactly the same (term, commit, previous
+   * entry, the same entry objects) — followers at the same point get one object, which drivers
+   * encode and frame once (decision 1406). Messages are never mutated once built.
+   */
+  private appendMessage(prevIndex: number, prevTerm: number, entries: readonly Entry[]): AppendMessage {
+    const last = this.lastAppend;
+    if (
+      last !== null &&
+      last.term === this.term &&
+      last.commit === this.commit &&
+      last.prevIndex === prevIndex &&
+      last.prevTerm === prevTerm &&
+      last.entries.length === entries.length &&
+      last.entries.every((e, i) => e === entries[i])
+    ) {
+      return last;
+    }
+    const message: AppendMessage = { type: 'raft/append', term: this.term, prevIndex, prevTerm, entries, commit: this.commit };
+    this.lastAppend = message;
+    return message;
   }
 
   private sendSnapshot(to: NodeId, pr: Progress): boolean {
