@@ -205,9 +205,9 @@ export class RaftEngine implements Engine<RaftMessage> {
   private readonly commitSent = new Map<NodeId, number>();
   /** Leader: commit notices held back for flushNotices (decision 1405), and whether a Ready said so. */
   private noticesHeld = false;
+  private noticesReported = false;
   /** The last append built (appendMessage). */
   private lastAppend: AppendMessage | null = null;
-  private noticesReported = false;
 
   constructor(ctx: EngineContext) {
     assertInvariant(isNodeId(ctx.id), 'raft: node id is a non-empty string');
