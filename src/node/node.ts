@@ -329,6 +329,8 @@ export class MedLedgerNode implements NodeServices {
   private onConfigChange(state: ConfigState, blockNumber: number): void {
     const config = state.record.config;
     this.policyCache.clear();
+    // Before the links of removed hospitals close: they must learn that this block is committed.
+    this.ordererInstance?.flushNotices();
     this.transport.setPeers(this.peerEndpoints(config));
     const listed = listsNode(config, this.nodeId, this.org);
     this.log.info(

@@ -337,6 +337,18 @@ export class Orderer {
    * `effectiveFromHeight`. Takes effect at once for admission and block signing; the engine is
    * moved toward the new orderer set on the following ticks.
    */
+  /**
+   * Send now what the engine holds back for NOTICES_HOLD_MS (decision 1405). The node calls it
+   * before a committed config update changes its transport's peers: a hospital the update removes
+   * must still be told the commit index of the block that removes it, or it never stores that
+   * block (and would start again as a member).
+   */
+  flushNotices(): void {
+    if (this.closed || !this.engine.flushNotices) return;
+    this.engine.flushNotices();
+    this.driveReportingFailure();
+  }
+
   setConfig(config: ConsortiumConfig, effectiveFromHeight: number): void {
     if (this.closed) return;
     this.currentConfig = config;
