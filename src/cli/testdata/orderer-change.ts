@@ -181,6 +181,8 @@ async function scenario(net: TestNetwork, h: OrdererChangeHooks): Promise<void> 
     const report = await verifyLedger(join(net.nodeDir(org), 'data'));
     assert.ok(report.ok, `${org}: ${report.problem?.reason}`);
     assert.equal(report.configUpdates, 2);
-    assert.equal(report.blocksVerified, height + 1);
+    // At least the chain checked above: a submission a client gave up on (refused or unknown while
+    // the membership changed) may still be ordered after its height was read (seen once in CI).
+    assert.ok(report.blocksVerified >= height + 1, `${org}: ${report.blocksVerified} blocks verified, the checked chain has ${height + 1}`);
   }
 }
