@@ -702,9 +702,7 @@ export class Orderer {
     if (this.noticesTimer || !this.engine.flushNotices) return;
     this.noticesTimer = setTimeout(() => {
       this.noticesTimer = null;
-      if (this.closed) return;
-      this.engine.flushNotices!();
-      this.driveReportingFailure();
+      this.flushNotices();
     }, NOTICES_HOLD_MS);
   }
 
