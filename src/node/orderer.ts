@@ -333,11 +333,6 @@ export class Orderer {
   }
 
   /**
-   * A committed config update (the node's ledger tells it), in force from block
-   * `effectiveFromHeight`. Takes effect at once for admission and block signing; the engine is
-   * moved toward the new orderer set on the following ticks.
-   */
-  /**
    * Send now what the engine holds back for NOTICES_HOLD_MS (decision 1405). The node calls it
    * before a committed config update changes its transport's peers: a hospital the update removes
    * must still be told the commit index of the block that removes it, or it never stores that
@@ -349,6 +344,11 @@ export class Orderer {
     this.driveReportingFailure();
   }
 
+  /**
+   * A committed config update (the node's ledger tells it), in force from block
+   * `effectiveFromHeight`. Takes effect at once for admission and block signing; the engine is
+   * moved toward the new orderer set on the following ticks.
+   */
   setConfig(config: ConsortiumConfig, effectiveFromHeight: number): void {
     if (this.closed) return;
     this.currentConfig = config;
