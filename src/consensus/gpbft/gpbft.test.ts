@@ -321,6 +321,55 @@ describe('gpbft engine', () => {
     c.assertAgreement();
   });
 
+  /** A signed view change for `view` by `node`, as a Byzantine member would send it. */
+  function viewChangeBy(c: Cluster, node: NodeId, view: number): GpbftMessage {
+    const status = c.engines.get(node)!.status();
+    const unsigned = { view, node, height: status.decidedHeight, digest: c.chains.get(node)!.at(-1)?.digest ?? GENESIS_DIGEST, prepared: null };
+    return { type: 'gpbft/view-change', vc: { ...unsigned, signature: identities.signerOf(node).sign(viewChangeBytes(unsigned)) } };
+  }
+
+  for (const [name, members, options] of [
+    ['one group of 4', ids.slice(0, 4), { coordinates, ratings, viewTimeoutTicks: 10, syncTicks: 5 }],
+    ['4 groups of 4', ids16, options16],
+  ] as const) {
+    it(`${name}: a lone Byzantine member asking for view changes moves nobody; ordering goes on in view 0`, () => {
+      const c = new Cluster(options, members, true, members);
+      const { head, primaries } = c.engines.get(members[0]!)!.configuration();
+      const liar = members.find((id) => id !== head && !primaries.includes(id))!;
+      const correct = members.filter((id) => id !== liar);
+      let seq = 0;
+      for (let round = 1; round <= 6; round++) {
+        // Every round the liar asks everyone for a view further on, and a client's request arrives.
+        for (const to of correct) for (let view = round; view <= round + 2; view++) c.engines.get(to)!.step(liar, viewChangeBy(c, liar, view));
+        c.run();
+        c.propose(correct[round % correct.length]!, tx(++seq));
+        c.tick(3);
+      }
+      c.settle(1);
+      for (const id of correct) assert.equal(c.engines.get(id)!.configuration().view, 0, `${id} stayed in view 0`);
+      const decided = c.chains.get(correct[0]!)!.flatMap((b) => b.proposals).length;
+      assert.equal(decided, seq, 'every request decided in view 0');
+      assert.ok(!c.sent.some((m) => correct.includes(m.from) && m.message.type === 'gpbft/view-change'), 'no correct member asked for a view change');
+      c.assertAgreement();
+    });
+
+    it(`${name}: the primary crashes while one member alone holds a request; the others learn it, join, and it is ordered`, () => {
+      const c = new Cluster(options, members, true, members);
+      c.propose(members[0]!, tx(1));
+      c.settle(1);
+      const { head, config } = c.engines.get(members[0]!)!.configuration();
+      // The primary that sequences a lone member's request: the head (one group) or its group's primary.
+      const holder = members.find((id) => id !== head && config.groups.findIndex((g) => g.includes(id)) === config.groups.findIndex((g) => g.includes(head)))!;
+      c.crash(head);
+      c.propose(holder, tx(2));
+      c.settle(2, 200);
+      const after = c.engines.get(holder)!.configuration();
+      assert.ok(after.view > 0, 'view changed');
+      assert.notEqual(after.head, head);
+      c.assertAgreement();
+    });
+  }
+
   /**
    * A Byzantine layer-2 primary collects the others' commit2 for block 1 but sends none of its
    * own and never hands out a block (no deliver, no catch-up reply); view 0's commit2 between the
