@@ -1432,6 +1432,12 @@ export class GpbftEngine implements Engine<GpbftMessage> {
 
   private onNewView(from: NodeId, m: Extract<GpbftMessage, { type: 'gpbft/new-view' }>): void {
     if (m.view <= this.view || headFor(this.config, m.view) !== from) return;
+    // Never a view below one this node asked for: its VIEW-CHANGE for that view reported what it had
+    // prepared then, and a new view may be formed from that report — voting in an earlier view now
+    // could commit a block the report does not show, and a later view re-propose another at its
+    // height (gpbft+regroup campaign seed 242, decision 1407). PBFT's rule: after VIEW-CHANGE(v), no
+    // message of a view below v.
+    if (this.viewTarget !== 0 && m.view < this.viewTarget) return;
     if (!this.verifier.verify(from, newViewBytes(m.view, m.height, m.viewChanges), m.signature)) return;
     if (m.height > this.height) {
       this.deferredNewView = { from, message: m };

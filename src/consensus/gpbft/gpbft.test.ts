@@ -328,6 +328,37 @@ describe('gpbft engine', () => {
     return { type: 'gpbft/view-change', vc: { ...unsigned, signature: identities.signerOf(node).sign(viewChangeBytes(unsigned)) } };
   }
 
+  it('a member that asked for view 2 does not enter view 1: its report for view 2 must stay true (gpbft+regroup seed 242)', () => {
+    const four = ids.slice(0, 4);
+    const c = new Cluster({ coordinates, ratings, viewTimeoutTicks: 10, syncTicks: 5 }, four, true, four);
+    const { config } = c.engines.get('h1')!.configuration();
+    const head1 = headFor(config, 1);
+    const member = four.find((id) => id !== head1 && id !== headFor(config, 2))!;
+    const others = four.filter((id) => id !== member);
+    // Two others ask for view 2 (more than f = 1): the member joins, reporting nothing prepared.
+    for (const from of others.slice(0, 2)) c.engines.get(member)!.step(from, viewChangeBy(c, from, 2));
+    c.run();
+    assert.ok(
+      c.sent.some((m) => m.from === member && m.message.type === 'gpbft/view-change' && m.message.vc.view === 2),
+      'joined view 2',
+    );
+    // A valid NEW-VIEW for view 1 arrives (view 1 formed by the others meanwhile).
+    const viewChanges = others.map((id) => (viewChangeBy(c, id, 1) as Extract<GpbftMessage, { type: 'gpbft/view-change' }>).vc);
+    const newView: GpbftMessage = {
+      type: 'gpbft/new-view',
+      view: 1,
+      height: 0,
+      viewChanges,
+      signature: identities.signerOf(head1).sign(newViewBytes(1, 0, viewChanges)),
+    };
+    const control = others.find((id) => id !== head1)!;
+    c.engines.get(control)!.step(head1, newView);
+    c.engines.get(member)!.step(head1, newView);
+    c.run();
+    assert.equal(c.engines.get(control)!.configuration().view, 1, 'the NEW-VIEW is valid: a member not asking for a later view enters it');
+    assert.equal(c.engines.get(member)!.configuration().view, 0, 'the member asking for view 2 stays out of view 1');
+  });
+
   for (const [name, members, options] of [
     ['one group of 4', ids.slice(0, 4), { coordinates, ratings, viewTimeoutTicks: 10, syncTicks: 5 }],
     ['4 groups of 4', ids16, options16],
