@@ -381,10 +381,9 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     this.idleTicks += 1;
     const timeout = viewChangeTimeoutTicks(this.opts.viewTimeoutTicks, this.timeoutDoublings, this.opts.viewChangeBackoffMax);
     if (this.viewTarget === 0 && this.idleTicks === Math.floor(timeout / 2)) {
-      this.reforwardPending(true);
+      this.reforwardPending();
       this.retransmit();
     }
-    if (this.viewTarget === 0 && this.idleTicks >= Math.floor(timeout / 2)) this.joinAskedViewChange();
     if (this.idleTicks >= timeout) {
       this.idleTicks = 0;
       this.timeoutDoublings += 1;
@@ -425,13 +424,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (this.cutter.add(p) === 'added') this.queued.add(key);
   }
 
-  /**
-   * Route pending requests to the primary again; `multicast`: to every member of this node's group
-   * (the primary among them), as a PBFT client multicasts a request it retransmits — so that the
-   * others hold it too, run their timers and can join this node's view change (joinAskedViewChange:
-   * a correct member does not follow a lone asker that it has no reason of its own to believe).
-   */
-  private reforwardPending(multicast = false): void {
+  private reforwardPending(): void {
     if (!this.isMember || this.viewTarget !== 0) return;
     const batch: Proposal[] = [];
     for (const [key, p] of this.pending) {
@@ -444,13 +437,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       if (batch.length >= REFORWARD_MAX) break;
       if (!this.dedup.isDecided(p)) batch.push(p);
     }
-    if (batch.length === 0) return;
-    if (!multicast || this.isPrimary) {
-      this.route(batch);
-      return;
-    }
-    const others = this.groupMembers().filter((id) => id !== this.id);
-    for (let i = 0; i < batch.length; i += REQUEST_CHUNK) this.sendAll(others, { type: 'gpbft/request', proposals: batch.slice(i, i + REQUEST_CHUNK) });
+    if (batch.length > 0) this.route(batch);
   }
 
   step(from: NodeId, message: GpbftMessage): void {
@@ -1276,38 +1263,10 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     this.recordViewChange(vc);
     const head = headFor(this.config, vc.view);
     if (vc.height < this.height && head === this.id) this.onSync(from, vc.height);
-    this.joinAskedViewChange();
+    // Join a view change that more than f2 others asked for (a lone faulty node cannot force it).
+    const askers = this.viewChanges.get(vc.view)?.size ?? 0;
+    if (askers > faultsOf(this.config.groups.length) && vc.view > this.viewTarget) this.startViewChange(vc.view);
     if (head === this.id && this.viewTarget === vc.view) this.tryNewView(vc.view);
-  }
-
-  /**
-   * Join a view change other members asked for (PBFT's liveness rule). More than f of them — f the
-   * faults layer 2 tolerates: ⌊(k−1)/3⌋ of the k primaries, or of a single group's members —
-   * include a correct one, so join the (f+1)-th highest view they ask for. Fewer are followed only
-   * by a node that has itself waited half its timeout for progress: then the asker is likely right,
-   * and the lowest view asked for above ours is joined. A lone Byzantine member therefore cannot
-   * move a consortium whose primaries make progress (before this rule one asker moved everyone
-   * when f was 0 — every single group — and with f ≥ 1 an asker that alone knew of a request stuck
-   * at a crashed primary was never joined).
-   */
-  private joinAskedViewChange(): void {
-    if (!this.isMember) return;
-    const floor = Math.max(this.view, this.viewTarget);
-    const highest = new Map<NodeId, number>();
-    for (const [view, set] of this.viewChanges) {
-      if (view <= floor) continue;
-      for (const node of set.keys()) if (node !== this.id && view > (highest.get(node) ?? 0)) highest.set(node, view);
-    }
-    if (highest.size === 0) return;
-    const views = [...highest.values()].sort((a, b) => b - a);
-    const f = faultsOf(this.voters2().length);
-    if (views.length > f) {
-      this.startViewChange(views[f]!);
-      return;
-    }
-    if (this.viewTarget !== 0) return;
-    const timeout = viewChangeTimeoutTicks(this.opts.viewTimeoutTicks, this.timeoutDoublings, this.opts.viewChangeBackoffMax);
-    if (this.idleTicks >= Math.floor(timeout / 2)) this.startViewChange(views.at(-1)!);
   }
 
   /**
