@@ -321,7 +321,7 @@ describe('gpbft engine', () => {
     c.assertAgreement();
   });
 
-  /** A signed view change for `view` by `node`, as a Byzantine member would send it. */
+  /** A VIEW-CHANGE for `view` signed by `node`, reporting its decided chain and nothing prepared (made by the test). */
   function viewChangeBy(c: Cluster, node: NodeId, view: number): GpbftMessage {
     const status = c.engines.get(node)!.status();
     const unsigned = { view, node, height: status.decidedHeight, digest: c.chains.get(node)!.at(-1)?.digest ?? GENESIS_DIGEST, prepared: null };
