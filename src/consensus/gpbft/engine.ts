@@ -208,6 +208,12 @@ export class GpbftEngine implements Engine<GpbftMessage> {
   private readonly early = new Map<number, DecidedBlock>();
   private readonly blocks: DecidedChain<DecidedBlock>;
   private idleTicks = 0;
+  /**
+   * Ticks this member has held a client request pending (not a membership entry) with none of its
+   * pending requests decided: other groups' blocks reset idleTicks, not this one — a crashed or
+   * censoring group primary starves only its own group's requests (decision 1408).
+   */
+  private starvedTicks = 0;
   private timeoutDoublings = 0;
   /** Catch-up requests sent while forming a new view: which node reporting a higher height to ask next. */
   private catchUpAsks = 0;
@@ -379,16 +385,25 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       return;
     }
     this.idleTicks += 1;
+    this.starvedTicks = this.viewTarget === 0 && this.holdsClientRequest() ? this.starvedTicks + 1 : 0;
     const timeout = viewChangeTimeoutTicks(this.opts.viewTimeoutTicks, this.timeoutDoublings, this.opts.viewChangeBackoffMax);
-    if (this.viewTarget === 0 && this.idleTicks === Math.floor(timeout / 2)) {
-      this.reforwardPending();
+    const half = Math.floor(timeout / 2);
+    if (this.viewTarget === 0 && (this.idleTicks === half || this.starvedTicks === half)) {
+      this.reforwardPending(true);
       this.retransmit();
     }
-    if (this.idleTicks >= timeout) {
+    if (this.idleTicks >= timeout || this.starvedTicks >= timeout) {
       this.idleTicks = 0;
+      this.starvedTicks = 0;
       this.timeoutDoublings += 1;
       this.startViewChange(Math.max(this.view, this.viewTarget) + 1);
     }
+  }
+
+  /** Does this member hold a client request pending (membership entries wait for their step)? */
+  private holdsClientRequest(): boolean {
+    for (const p of this.pending.values()) if (p.clientId !== MEMBERSHIP_CLIENT_ID) return true;
+    return false;
   }
 
   propose(proposal: Proposal): ProposeResult {
@@ -424,7 +439,14 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (this.cutter.add(p) === 'added') this.queued.add(key);
   }
 
-  private reforwardPending(): void {
+  /**
+   * Hand the pending requests to the group primary again. `toGroup` (a stalled member at half its
+   * timeout): also to the group's other members, as a PBFT client that gets no answer sends its
+   * request to every replica — each then watches it and times out too if its primary never orders
+   * it, so a request only one member held is no longer a lone asker's, which with f2 ≥ 1 nobody
+   * joins (decision 1408). With one group a lone asker is joined (f2 = 0): no copies needed.
+   */
+  private reforwardPending(toGroup = false): void {
     if (!this.isMember || this.viewTarget !== 0) return;
     const batch: Proposal[] = [];
     for (const [key, p] of this.pending) {
@@ -437,7 +459,11 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       if (batch.length >= REFORWARD_MAX) break;
       if (!this.dedup.isDecided(p)) batch.push(p);
     }
-    if (batch.length > 0) this.route(batch);
+    if (batch.length === 0) return;
+    this.route(batch);
+    if (!toGroup || this.singleGroup) return;
+    const others = this.groupMembers().filter((m) => m !== this.id && m !== this.myPrimary());
+    for (let i = 0; i < batch.length; i += REQUEST_CHUNK) this.sendAll(others, { type: 'gpbft/request', proposals: batch.slice(i, i + REQUEST_CHUNK) });
   }
 
   step(from: NodeId, message: GpbftMessage): void {
@@ -1096,7 +1122,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
       const marked = this.dedup.markDecided(p);
       assertInvariant(marked, 'a decided block holds no already-decided proposal');
       const key = proposalKey(p);
-      this.pending.delete(key);
+      // One of this member's own requests decided: its group primary (or a retry elsewhere) serves it.
+      if (this.pending.delete(key) && p.clientId !== MEMBERSHIP_CLIENT_ID) this.starvedTicks = 0;
       this.queued.delete(key);
     }
     this.height = block.height;
@@ -1441,6 +1468,7 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     this.sentCommit2 = false;
     this.askedForBlock = false;
     this.idleTicks = 0;
+    this.starvedTicks = 0; // the new view's primaries get a whole timeout
     this.resetRoles();
     this.tryPropose2();
     const replay = this.future.filter((f) => 'view' in f.message && f.message.view === view);

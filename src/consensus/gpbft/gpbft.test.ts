@@ -383,6 +383,51 @@ describe('gpbft engine', () => {
     c.assertAgreement();
   });
 
+  it('4 groups of 4: a request only one member holds when its group primary has crashed is still decided, without the client retrying elsewhere', () => {
+    const c = new Cluster(options16, ids16, true, ids16);
+    c.propose('b1', tx(1));
+    c.settle(1);
+    const { head, primaries, config } = c.engines.get('b1')!.configuration();
+    // A group whose primary is not the head: its crash leaves every other group and layer 2 working.
+    const g = primaries.findIndex((p) => p !== head);
+    const failed = primaries[g]!;
+    c.crash(failed);
+    const holder = config.groups[g]!.find((id) => id !== failed)!;
+    c.propose(holder, tx(2));
+    c.settle(2);
+    assert.ok(
+      [...c.engines.keys()].every((id) => c.chains.get(id)!.flatMap((b) => b.proposals).some((p) => p.seq === 2)),
+      'the request is decided at every running node',
+    );
+    c.assertAgreement();
+  });
+
+  it("4 groups of 4: a crashed group primary is replaced although the other groups' blocks keep being decided", () => {
+    const c = new Cluster(options16, ids16, true, ids16);
+    c.propose('b1', tx(1));
+    c.settle(1);
+    const { head, primaries, config } = c.engines.get('b1')!.configuration();
+    const g = primaries.findIndex((p) => p !== head);
+    const failed = primaries[g]!;
+    c.crash(failed);
+    const starved = config.groups[g]!.filter((id) => id !== failed);
+    const served = ids16.filter((id) => !config.groups[g]!.includes(id));
+    c.propose(starved[0]!, tx(1, 'starved'));
+    // Every tick another group's member gets a request: blocks keep coming, none holds the starved one.
+    let seq = 0;
+    const decidedStarved = (): boolean =>
+      starved.every((id) => c.chains.get(id)!.some((b) => b.proposals.some((p) => p.clientId === 'starved')));
+    for (let i = 0; i < 200 && !decidedStarved(); i++) {
+      c.propose(served[i % served.length]!, tx(++seq, 'busy'));
+      c.tick();
+    }
+    assert.ok(decidedStarved(), "the starved group's request is decided");
+    const after = c.engines.get(starved[0]!)!.configuration();
+    assert.ok(after.view > 0, 'a view change replaced the crashed primary');
+    assert.notEqual(after.primaries[g], failed);
+    c.assertAgreement();
+  });
+
   /**
    * A Byzantine layer-2 primary collects the others' commit2 for block 1 but sends none of its
    * own and never hands out a block (no deliver, no catch-up reply); view 0's commit2 between the
