@@ -121,9 +121,25 @@ export async function buildConsole(dist = CONSOLE_DIST_DIR): Promise<ConsoleBuil
     ].sort();
     const info: BuildInfo = { format: BUILD_FORMAT, inputs, inputsHash: hashInputs(inputs), builtAtMs: Date.now() };
     writeFileSync(join(tmp, BUILD_INFO), JSON.stringify(info, null, 1));
-    rmSync(dist, { recursive: true, force: true });
-    renameSync(tmp, dist);
     const bytes = Object.values(metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+    // Node processes started together (`medledger node start` in several shells, the fault suite)
+    // may build at once: a build of the same sources that landed meanwhile is as good as ours —
+    // keep it rather than delete what another node may be serving; lost the rename race, the same.
+    const theirs = (): ConsoleBuildResult | null => {
+      if (!consoleIsFresh(dist)) return null;
+      rmSync(tmp, { recursive: true, force: true });
+      return { dist, files: outputs, bytes, built: false };
+    };
+    const landed = theirs();
+    if (landed) return landed;
+    rmSync(dist, { recursive: true, force: true });
+    try {
+      renameSync(tmp, dist);
+    } catch (err) {
+      const raced = theirs();
+      if (raced) return raced;
+      throw err;
+    }
     return { dist, files: outputs, bytes, built: true };
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
