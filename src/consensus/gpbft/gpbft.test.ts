@@ -396,7 +396,12 @@ describe('gpbft engine', () => {
     c.propose(holder, tx(2));
     c.settle(2);
     assert.ok(
-      [...c.engines.keys()].every((id) => c.chains.get(id)!.flatMap((b) => b.proposals).some((p) => p.seq === 2)),
+      [...c.engines.keys()].every((id) =>
+        c.chains
+          .get(id)!
+          .flatMap((b) => b.proposals)
+          .some((p) => p.seq === 2),
+      ),
       'the request is decided at every running node',
     );
     c.assertAgreement();
@@ -415,8 +420,7 @@ describe('gpbft engine', () => {
     c.propose(starved[0]!, tx(1, 'starved'));
     // Every tick another group's member gets a request: blocks keep coming, none holds the starved one.
     let seq = 0;
-    const decidedStarved = (): boolean =>
-      starved.every((id) => c.chains.get(id)!.some((b) => b.proposals.some((p) => p.clientId === 'starved')));
+    const decidedStarved = (): boolean => starved.every((id) => c.chains.get(id)!.some((b) => b.proposals.some((p) => p.clientId === 'starved')));
     for (let i = 0; i < 200 && !decidedStarved(); i++) {
       c.propose(served[i % served.length]!, tx(++seq, 'busy'));
       c.tick();
