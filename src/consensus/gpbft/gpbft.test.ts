@@ -289,6 +289,32 @@ describe('gpbft engine', () => {
     assert.equal(c.engines.get(member)!.status().decidedHeight, 2, 'three of the group decide it');
   });
 
+  it('one group (4 hospitals): a member restarted behind the others catches up without a view change', () => {
+    const four = ids.slice(0, 4);
+    // The node's ratio: a view timeout of 20 ticks, a periodic sync every 40 (gpbft options' defaults).
+    const c = new Cluster({ coordinates, ratings, viewTimeoutTicks: 20, syncTicks: 40 }, four, true, four);
+    const { head } = c.engines.get('h1')!.configuration();
+    const member = four.find((id) => id !== head)!;
+    let seq = 0;
+    for (let i = 0; i < 3; i++) c.propose(four[i % 4]!, tx(++seq));
+    c.settle(1);
+    c.crash(member);
+    for (let i = 0; i < 6; i++) {
+      c.propose(head, tx(++seq));
+      c.tick();
+    }
+    c.start(member);
+    // Its client re-submits at once, and the others' load goes on.
+    c.propose(member, tx(++seq));
+    for (let i = 0; i < 60; i++) {
+      c.propose(four.filter((id) => id !== member)[i % 3]!, tx(++seq));
+      c.tick();
+    }
+    c.settle(c.engines.get(head)!.status().decidedHeight);
+    for (const id of four) assert.equal(c.engines.get(id)!.configuration().view, 0, `${id} is still in view 0`);
+    c.assertAgreement();
+  });
+
   it('decides a retried request once and keeps order across many requests', () => {
     const c = new Cluster();
     for (let s = 1; s <= 10; s++) c.propose(ids[s % ids.length]!, tx(s, `c${s % 3}`));
