@@ -409,16 +409,22 @@ describe('gpbft engine', () => {
     c.assertAgreement();
   });
 
-  it('4 groups of 4: a request only one member holds when its group primary has crashed is still decided, without the client retrying elsewhere', () => {
+  /** 4 groups of 4, one block decided, then a group primary that is not the head crashes. */
+  function crashedGroupPrimary(): { c: Cluster; g: number; group: readonly NodeId[]; failed: NodeId } {
     const c = new Cluster(options16, ids16, true, ids16);
     c.propose('b1', tx(1));
     c.settle(1);
     const { head, primaries, config } = c.engines.get('b1')!.configuration();
-    // A group whose primary is not the head: its crash leaves every other group and layer 2 working.
+    // Not the head's group: the crash leaves every other group and layer 2 working.
     const g = primaries.findIndex((p) => p !== head);
     const failed = primaries[g]!;
     c.crash(failed);
-    const holder = config.groups[g]!.find((id) => id !== failed)!;
+    return { c, g, group: config.groups[g]!, failed };
+  }
+
+  it('4 groups of 4: a request only one member holds when its group primary has crashed is still decided, without the client retrying elsewhere', () => {
+    const { c, group, failed } = crashedGroupPrimary();
+    const holder = group.find((id) => id !== failed)!;
     c.propose(holder, tx(2));
     c.settle(2);
     assert.ok(
@@ -434,15 +440,9 @@ describe('gpbft engine', () => {
   });
 
   it("4 groups of 4: a crashed group primary is replaced although the other groups' blocks keep being decided", () => {
-    const c = new Cluster(options16, ids16, true, ids16);
-    c.propose('b1', tx(1));
-    c.settle(1);
-    const { head, primaries, config } = c.engines.get('b1')!.configuration();
-    const g = primaries.findIndex((p) => p !== head);
-    const failed = primaries[g]!;
-    c.crash(failed);
-    const starved = config.groups[g]!.filter((id) => id !== failed);
-    const served = ids16.filter((id) => !config.groups[g]!.includes(id));
+    const { c, g, group, failed } = crashedGroupPrimary();
+    const starved = group.filter((id) => id !== failed);
+    const served = ids16.filter((id) => !group.includes(id));
     c.propose(starved[0]!, tx(1, 'starved'));
     // Every tick another group's member gets a request: blocks keep coming, none holds the starved one.
     let seq = 0;
