@@ -462,7 +462,8 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     if (batch.length === 0) return;
     this.route(batch);
     if (!toGroup || this.singleGroup) return;
-    const others = this.groupMembers().filter((m) => m !== this.id && m !== this.myPrimary());
+    const primary = this.myPrimary();
+    const others = this.groupMembers().filter((m) => m !== this.id && m !== primary);
     for (let i = 0; i < batch.length; i += REQUEST_CHUNK) this.sendAll(others, { type: 'gpbft/request', proposals: batch.slice(i, i + REQUEST_CHUNK) });
   }
 
