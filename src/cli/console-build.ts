@@ -79,9 +79,13 @@ export interface ConsoleBuildResult {
   readonly built: boolean;
 }
 
+let buildsStarted = 0;
+
 /** Build the console into `dist` (into a temporary folder first, then swapped in). */
 export async function buildConsole(dist = CONSOLE_DIST_DIR): Promise<ConsoleBuildResult> {
-  const tmp = `${dist}.tmp-${process.pid}-${Date.now()}`;
+  // Unique per call, not only per process and millisecond: two builds started together in one
+  // process (the test of the race below does) would otherwise share, and delete, one folder.
+  const tmp = `${dist}.tmp-${process.pid}-${Date.now()}-${++buildsStarted}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   try {
