@@ -1275,9 +1275,19 @@ export class GpbftEngine implements Engine<GpbftMessage> {
     let set = this.viewChanges.get(vc.view);
     if (!set) {
       if (this.viewChanges.size >= VIEW_CHANGE_VIEWS_MAX) {
-        const lowest = Math.min(...this.viewChanges.keys());
-        if (lowest > vc.view) return;
-        this.viewChanges.delete(lowest);
+        // Make room (decision 1411). Views below the one this member asks for are of no use to it
+        // (it will not enter them, decision 1407): a report for one is not kept, a kept one goes
+        // first. Else the views nearest the current one stay — those a view change forms next —
+        // and the farthest goes, so that reports for far-ahead views (one Byzantine member can
+        // sign any number) cannot push them out. This member's own report always stays.
+        const own = vc.node === this.id;
+        if (!own && vc.view < this.viewTarget) return;
+        const views = [...this.viewChanges.keys()];
+        const lowest = Math.min(...views);
+        const highest = Math.max(...views);
+        if (lowest < this.viewTarget) this.viewChanges.delete(lowest);
+        else if (vc.view > highest && !own) return;
+        else this.viewChanges.delete(highest);
       }
       set = new Map();
       this.viewChanges.set(vc.view, set);

@@ -409,6 +409,26 @@ describe('gpbft engine', () => {
     c.assertAgreement();
   });
 
+  it('4 groups of 4: a Byzantine member flooding reports for far-ahead views does not crowd out the view change that replaces a crashed head', () => {
+    const c = new Cluster(options16, ids16, true, ids16);
+    c.propose('b1', tx(1));
+    c.settle(1);
+    const { head, primaries } = c.engines.get('b1')!.configuration();
+    const liar = ids16.find((id) => id !== head && !primaries.includes(id))!;
+    const correct = ids16.filter((id) => id !== liar && id !== head);
+    // More far-ahead views than a member keeps reports for (16): every slot the liar's.
+    for (const to of correct) for (let view = 1000; view < 1040; view++) c.engines.get(to)!.step(liar, viewChangeBy(c, liar, view));
+    c.run();
+    c.crash(head);
+    c.propose(correct[0]!, tx(2));
+    c.settle(2);
+    for (const id of correct) {
+      const view = c.engines.get(id)!.configuration().view;
+      assert.ok(view > 0 && view < 1000, `${id} replaced the crashed head in a view near it (view ${view}), not the liar's`);
+    }
+    c.assertAgreement();
+  });
+
   /** 4 groups of 4, one block decided, then a group primary that is not the head crashes. */
   function crashedGroupPrimary(): { c: Cluster; g: number; group: readonly NodeId[]; failed: NodeId } {
     const c = new Cluster(options16, ids16, true, ids16);
