@@ -31,7 +31,11 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--ordering', 'run the ordering benchmark')
     .option('--concurrency <list>', 'payloads in flight, one level each (comma-separated)', ORDERING_CONCURRENCY_DEFAULT.join(','))
     .option('--seconds <n>', 'measured seconds per level', '5')
-    .option('--warmup <n>', 'unmeasured seconds per level before it', '1')
+    .option(
+      '--warmup <n>',
+      'unmeasured seconds per level before it (the orderers are Node processes: their code reaches its optimized tier in the first seconds, decision 1412)',
+      '5',
+    )
     .option('--ops <n>', 'stop each level after this many measured payloads (small runs)')
     .option('--no-etcd', 'measure MedLedger alone even when etcd is installed')
     .option('--etcd-binary <path>', 'the etcd binary (default: etcd on PATH, or $MEDLEDGER_ETCD)')
