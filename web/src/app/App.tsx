@@ -123,7 +123,10 @@ export function App(): ReactNode {
   if (state.kind === 'failed') {
     return (
       <Center h="100vh" p="md">
-        <ErrorAlert title="The console cannot start" error={new Error(state.error)} />
+        <Stack align="center">
+          <ErrorAlert title="The console cannot start" error={new Error(state.error)} />
+          <Button onClick={() => window.location.reload()}>Try again</Button>
+        </Stack>
       </Center>
     );
   }

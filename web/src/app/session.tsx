@@ -43,12 +43,37 @@ interface SessionApi {
 
 const SessionContext = createContext<SessionApi | null>(null);
 
+/** The node did not answer, or answered 5xx: worth asking again (a restart, a dropped connection). */
+class NodeUnreachable extends Error {}
+
+/** Attempts at the console's first request, and the wait before the second (doubling: ~7.5 s in all). */
+const CONFIG_ATTEMPTS_MAX = 5;
+const CONFIG_RETRY_FIRST_MS = 500;
+
 async function fetchConsoleConfig(): Promise<ConsoleConfig> {
-  const res = await fetch('/console/config.json', { credentials: 'omit' });
+  let res: Response;
+  try {
+    res = await fetch('/console/config.json', { credentials: 'omit' });
+  } catch (err) {
+    throw new NodeUnreachable(`this node did not answer (${(err as Error).message})`);
+  }
+  if (res.status >= 500) throw new NodeUnreachable(`this node did not describe itself (HTTP ${res.status})`);
   if (!res.ok) throw new Error(`this node did not describe itself (HTTP ${res.status})`);
   const body = (await res.json()) as Partial<ConsoleConfig>;
   if (typeof body.nodeId !== 'string' || typeof body.org !== 'string') throw new Error('this node sent a malformed console configuration');
   return { nodeId: body.nodeId, org: body.org, demo: body.demo === true };
+}
+
+/** fetchConsoleConfig, asked again while the node is unreachable; a malformed answer is final. */
+async function fetchConsoleConfigPatiently(cancelled: () => boolean): Promise<ConsoleConfig> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetchConsoleConfig();
+    } catch (err) {
+      if (!(err instanceof NodeUnreachable) || attempt >= CONFIG_ATTEMPTS_MAX || cancelled()) throw err;
+      await new Promise((resolve) => setTimeout(resolve, CONFIG_RETRY_FIRST_MS * 2 ** (attempt - 1)));
+    }
+  }
 }
 
 async function connect(node: ConsoleConfig, certPem: string, key: CryptoKey): Promise<Session> {
@@ -66,7 +91,7 @@ export function SessionProvider({ children }: { children: ReactNode }): ReactNod
     let cancelled = false;
     void (async () => {
       try {
-        const node = await fetchConsoleConfig();
+        const node = await fetchConsoleConfigPatiently(() => cancelled);
         const stored = await loadSession();
         if (stored) {
           try {

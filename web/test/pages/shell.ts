@@ -104,6 +104,32 @@ export function shellTests(tb: () => ConsoleTestbed): void {
       await page.getByTestId('whoami').filter({ hasText: 'Hospital3/researcher1' }).waitFor();
     });
 
+    it('a node that does not answer at first is asked again; one that keeps failing says so, with Try again', async () => {
+      const context = await tb().browser.newContext();
+      try {
+        // Two connections reset, then the node answers: the sign-in page comes, no reload needed.
+        const page = await context.newPage();
+        let refused = 0;
+        await page.route('**/console/config.json', (route) => (refused++ < 2 ? route.abort('connectionreset') : route.continue()));
+        await page.goto(tb().url('Hospital1'));
+        await page.getByTestId('credential-files').waitFor({ state: 'attached', timeout: 30_000 });
+        assert.equal(refused, 3, 'asked three times');
+        // Unavailable every time: after its attempts the console says so, and Try again starts over.
+        const down = await context.newPage();
+        let asked = 0;
+        await down.route('**/console/config.json', (route) => (asked++, route.fulfill({ status: 503, body: 'restarting' })));
+        await down.goto(tb().url('Hospital1'));
+        await down.getByText('The console cannot start').waitFor({ timeout: 30_000 });
+        await down.getByText('HTTP 503').waitFor();
+        assert.equal(asked, 5, 'five attempts before giving up');
+        await down.unroute('**/console/config.json');
+        await down.getByRole('button', { name: 'Try again' }).click();
+        await down.getByTestId('credential-files').waitFor({ state: 'attached', timeout: 30_000 });
+      } finally {
+        await context.close();
+      }
+    });
+
     it('an address that is no page says so, with a way back', async () => {
       const page = await tb().signIn('Hospital1', 'patient1');
       await page.goto(`${tb().url('Hospital1')}/no-such-page`);
