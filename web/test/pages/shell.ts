@@ -122,6 +122,7 @@ export function shellTests(tb: () => ConsoleTestbed): void {
         await down.getByText('The console cannot start').waitFor({ timeout: 30_000 });
         await down.getByText('HTTP 503').waitFor();
         assert.equal(asked, 5, 'five attempts before giving up');
+        await tb().checkA11y(down, 'the console cannot start');
         await down.unroute('**/console/config.json');
         await down.getByRole('button', { name: 'Try again' }).click();
         await down.getByTestId('credential-files').waitFor({ state: 'attached', timeout: 30_000 });
