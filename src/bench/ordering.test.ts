@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeFields, encodePutRequest, encodeRangeRequest, findEtcd, prefixEnd } from './etcd.ts';
-import { renderOrderingReport, runOrderingBench, type LevelResult } from './ordering.ts';
+import { renderOrderingReport, runOrderingBench, sliceCount, sliceOrder, type LevelResult } from './ordering.ts';
 
 const etcd = findEtcd();
 const OPS = 40;
@@ -41,6 +41,15 @@ describe('ordering benchmark', () => {
     );
   });
 
+  it('slices: the systems take turns, each pair in the other order than the last (A B B A …)', () => {
+    assert.deepEqual(sliceOrder(4, 2), [0, 1, 1, 0, 0, 1, 1, 0]);
+    assert.deepEqual(sliceOrder(3, 1), [0, 0, 0]);
+    assert.equal(sliceCount(5, 1), 5);
+    assert.equal(sliceCount(5, 5), 1);
+    assert.equal(sliceCount(1, 5), 1, 'at least one slice');
+    assert.equal(sliceCount(10, 3), 3);
+  });
+
   it(
     `MedLedger${etcd ? ` and etcd ${etcd.version}` : ''}: 1 and 4 in flight, every acknowledged payload ordered exactly once`,
     { timeout: 180_000 },
@@ -73,6 +82,7 @@ describe('ordering benchmark', () => {
       assert.match(table, /^1 +\d+/m);
       assert.match(table, /^4 +\d+/m);
       assert.match(table, /machine: .*cores, node v/);
+      assert.match(table, /measured in \d+ slices/);
     },
   );
 });

@@ -4,6 +4,9 @@
 // same run, on the same machine, with the same load: closed-loop clients keeping N 256-byte
 // payloads in flight over HTTP/2 to the leader, for each N in turn. Reported per N: payloads
 // ordered (committed by the Raft log and applied at the leader) per second, latency p50/p99.
+// Both systems run side by side for the whole benchmark and are measured in turns, in slices of
+// about a second (closed-loop.ts, decision 1413): this machine's speed drifts by a third over
+// minutes (fsync latency, neighbours), and a comparison made minutes apart measured the drift.
 import { stopChildren } from './children.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
@@ -11,22 +14,26 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { createConsortium } from '../identity/index.ts';
 import { nodeProcessEnv } from '../node/supervisor.ts';
 import { ETCD_PUT_PATH, encodePutRequest, etcdRange, findEtcd, grpcUnary, startEtcdCluster, type EtcdTls } from './etcd.ts';
 import { PAYLOAD_ID_BYTES, type OrderingNodeConfig } from './ordering-node.ts';
+import { ClosedLoop, type SliceResult, type Submit } from './closed-loop.ts';
 
 export const ORDERING_CONCURRENCY_DEFAULT = [1, 16, 64, 256, 1000] as const;
 export const ORDERING_PAYLOAD_BYTES = 256;
+/** Each system's measured seconds per level are taken in slices of about this long, in turns (decision 1413). */
+export const ORDERING_SLICE_SECONDS_DEFAULT = 1;
 
 export interface OrderingBenchOptions {
   readonly concurrency: readonly number[];
   /** Measured seconds per level (after the warm-up). */
   readonly seconds: number;
-  /** Unmeasured seconds per level before it. */
+  /** Unmeasured seconds per level before it, for each system in turn. */
   readonly warmupSeconds: number;
+  /** The measured seconds are taken in slices of about this long, the systems in turns (decision 1413). */
+  readonly sliceSeconds?: number;
   /** Stop a level after this many measured operations (tests: tiny runs). */
   readonly opsMax?: number;
   readonly payloadBytes?: number;
@@ -78,6 +85,8 @@ export interface OrderingBenchReport {
   readonly payloadBytes: number;
   readonly secondsPerLevel: number;
   readonly warmupSecondsPerLevel: number;
+  /** Measured slices per level and system (decision 1413). */
+  readonly slicesPerLevel: number;
   readonly machine: { readonly cpu: string; readonly cores: number; readonly node: string; readonly loadAverage1m: number; readonly etcd: string | null };
   readonly medledger: SystemResult;
   readonly etcd: SystemResult | null;
@@ -104,106 +113,6 @@ export function processCpuSeconds(pids: readonly number[]): number | null {
     total += (Number(fields[11]) + Number(fields[12])) / 100;
   }
   return total;
-}
-
-function cpuMsPerOp(before: number | null, after: number | null, ordered: number): number | null {
-  return before === null || after === null || ordered <= 0 ? null : ((after - before) * 1000) / ordered;
-}
-
-// ------------------------------------------------------------------ closed-loop load
-
-type Submit = (session: http2.ClientHttp2Session, payload: Buffer) => Promise<void>;
-
-interface LoadResult {
-  readonly level: Omit<LevelResult, 'ordered' | 'duplicates' | 'serverCpuMsPerOp'>;
-  readonly ackedIds: string[];
-}
-
-/** HTTP/2 sessions for `concurrency` streams in flight: one per 128 streams, at most 8. */
-function openSessions(url: string, concurrency: number): http2.ClientHttp2Session[] {
-  const count = Math.min(8, Math.max(1, Math.ceil(concurrency / 128)));
-  return Array.from({ length: count }, () => {
-    const s = http2.connect(url, { settings: { enablePush: false } });
-    s.on('error', () => undefined);
-    return s;
-  });
-}
-
-/**
- * Keep `concurrency` submissions in flight: warm-up, then measure until `seconds` or `opsMax`.
- * Each payload starts with a 16-byte id: run tag (4), level (4), index (8).
- */
-async function closedLoop(o: {
-  url: string;
-  submit: Submit;
-  concurrency: number;
-  seconds: number;
-  warmupSeconds: number;
-  opsMax?: number;
-  payloadBytes: number;
-  runTag: Buffer;
-  keepIds: boolean;
-}): Promise<LoadResult> {
-  const sessions = openSessions(o.url, o.concurrency);
-  const filler = randomBytes(o.payloadBytes);
-  let index = 0;
-  let measuring = o.warmupSeconds <= 0;
-  let measureStart = performance.now();
-  const warmupEnd = performance.now() + o.warmupSeconds * 1000;
-  let end = Number.POSITIVE_INFINITY;
-  let ops = 0;
-  let errors = 0;
-  let firstError: string | null = null;
-  const latencies: number[] = [];
-  const ackedIds: string[] = [];
-  const worker = async (w: number): Promise<void> => {
-    const session = sessions[w % sessions.length]!;
-    for (;;) {
-      const now = performance.now();
-      if (!measuring && now >= warmupEnd) {
-        measuring = true;
-        measureStart = now;
-      }
-      if (measuring && end === Number.POSITIVE_INFINITY) end = measureStart + o.seconds * 1000;
-      if (now >= end || (o.opsMax !== undefined && ops >= o.opsMax)) return;
-      const payload = Buffer.from(filler);
-      o.runTag.copy(payload, 0, 0, 4);
-      payload.writeUInt32BE(o.concurrency, 4);
-      payload.writeBigUInt64BE(BigInt(index++), 8);
-      const counted = measuring;
-      const t0 = performance.now();
-      try {
-        await o.submit(session, payload);
-        if (o.keepIds) ackedIds.push(payload.subarray(0, PAYLOAD_ID_BYTES).toString('hex'));
-        if (counted) {
-          ops += 1;
-          latencies.push(performance.now() - t0);
-        }
-      } catch (err) {
-        errors += 1;
-        firstError ??= (err as Error).message;
-        if (errors > 100 && errors > ops) return; // the system is down: stop this level
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: o.concurrency }, (_, w) => worker(w)));
-  const durationMs = performance.now() - measureStart;
-  for (const s of sessions) s.close();
-  latencies.sort((a, b) => a - b);
-  return {
-    level: {
-      concurrency: o.concurrency,
-      ops,
-      errors,
-      firstError,
-      durationMs: Math.round(durationMs),
-      opsPerSecond: (ops * 1000) / Math.max(1, durationMs),
-      latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? Number.NaN },
-      submitted: index,
-    },
-    ackedIds,
-  };
 }
 
 function h2Request(session: http2.ClientHttp2Session, method: string, path: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
@@ -362,10 +271,137 @@ const etcdSubmit: Submit = async (session, payload) => {
 
 // ------------------------------------------------------------------ the run
 
+/** How many slices a level's measured seconds are cut into, per system (decision 1413). */
+export function sliceCount(seconds: number, sliceSeconds: number): number {
+  return Math.max(1, Math.round(seconds / sliceSeconds));
+}
+
+/**
+ * Which system runs each slice: A B B A A B … (each pair in the other order than the last), so a
+ * drift of the machine's speed over the level weighs on both alike (decision 1413).
+ */
+export function sliceOrder(slices: number, systems: number): number[] {
+  const order: number[] = [];
+  for (let i = 0; i < slices; i++) {
+    const turn = Array.from({ length: systems }, (_, k) => k);
+    order.push(...(i % 2 === 0 ? turn : turn.reverse()));
+  }
+  return order;
+}
+
+/** Unmeasured time at the start of each slice: the pipeline refills (3 × the warm-up's p99, 0.1–1 s). */
+function rampMs(warmupLatenciesMs: readonly number[]): number {
+  const sorted = [...warmupLatenciesMs].sort((x, y) => x - y);
+  const p99 = percentile(sorted, 99);
+  return Number.isFinite(p99) ? Math.min(1000, Math.max(100, 3 * p99)) : 100;
+}
+
+/** One system under test, as the interleaved levels see it. */
+interface Contender {
+  readonly system: 'medledger' | 'etcd';
+  readonly unit: string;
+  readonly pids: readonly number[];
+  readonly submit: Submit;
+  leaderUrl(): Promise<string>;
+  /** Called before a level's warm-up; returns how many of the level's payloads it ordered, exactly once. */
+  beginLevel(url: string, concurrency: number): Promise<() => Promise<{ ordered: number; duplicates: number }>>;
+}
+
+interface LevelRun {
+  readonly contender: Contender;
+  readonly loop: ClosedLoop;
+  readonly finish: () => Promise<{ ordered: number; duplicates: number }>;
+  readonly latenciesMs: number[];
+  ops: number;
+  measuredMs: number;
+  errors: number;
+  firstError: string | null;
+  cpuSeconds: number | null;
+  rampMs: number;
+}
+
+/** Run `fn` and add the CPU the contender's server processes spent meanwhile to the level's. */
+async function withCpu<T>(run: LevelRun, fn: () => Promise<T>): Promise<T> {
+  const before = processCpuSeconds(run.contender.pids);
+  const result = await fn();
+  const after = processCpuSeconds(run.contender.pids);
+  run.cpuSeconds = before === null || after === null || run.cpuSeconds === null ? null : run.cpuSeconds + (after - before);
+  return result;
+}
+
+function addSlice(run: LevelRun, r: SliceResult): void {
+  run.ops += r.ops;
+  run.measuredMs += r.measuredMs;
+  run.errors += r.errors;
+  run.firstError ??= r.firstError;
+  for (const l of r.latenciesMs) run.latenciesMs.push(l);
+}
+
+/**
+ * One level: every contender warms up in turn, then they take the measured slices in turns
+ * (sliceOrder), so both are measured at the same moments of the machine's life (decision 1413).
+ */
+async function runLevel(
+  contenders: readonly Contender[],
+  c: number,
+  o: { seconds: number; warmupSeconds: number; sliceSeconds: number; opsMax?: number; payloadBytes: number; runTag: Buffer; keepIds: boolean },
+): Promise<Array<{ level: LevelResult; ackedIds: string[] }>> {
+  const runs: LevelRun[] = [];
+  try {
+    for (const contender of contenders) {
+      const url = await contender.leaderUrl();
+      const finish = await contender.beginLevel(url, c);
+      const loop = new ClosedLoop({ url, submit: contender.submit, concurrency: c, payloadBytes: o.payloadBytes, runTag: o.runTag, keepIds: o.keepIds });
+      runs.push({ contender, loop, finish, latenciesMs: [], ops: 0, measuredMs: 0, errors: 0, firstError: null, cpuSeconds: 0, rampMs: 100 });
+    }
+    for (const run of runs) {
+      // The warm-up's latencies (all of them counted, in a window as long as the warm-up) set the ramp.
+      const warm = await withCpu(run, () => run.loop.run({ rampMs: 0, measureMs: o.warmupSeconds * 1000 }));
+      run.rampMs = rampMs(warm.latenciesMs);
+      run.errors += warm.errors;
+      run.firstError ??= warm.firstError;
+    }
+    const slices = sliceCount(o.seconds, o.sliceSeconds);
+    const measureMs = (o.seconds * 1000) / slices;
+    for (const k of sliceOrder(slices, runs.length)) {
+      const run = runs[k]!;
+      const left = o.opsMax === undefined ? undefined : o.opsMax - run.ops;
+      if (left !== undefined && left <= 0) continue;
+      addSlice(run, await withCpu(run, () => run.loop.run({ rampMs: run.rampMs, measureMs, ...(left !== undefined ? { opsMax: left } : {}) })));
+    }
+    const results: Array<{ level: LevelResult; ackedIds: string[] }> = [];
+    for (const run of runs) {
+      const { ordered, duplicates } = await run.finish();
+      const sorted = run.latenciesMs.sort((x, y) => x - y);
+      results.push({
+        level: {
+          concurrency: c,
+          ops: run.ops,
+          errors: run.errors,
+          firstError: run.firstError,
+          durationMs: Math.round(run.measuredMs),
+          opsPerSecond: (run.ops * 1000) / Math.max(1, run.measuredMs),
+          latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? Number.NaN },
+          submitted: run.loop.submitted,
+          ordered,
+          duplicates,
+          serverCpuMsPerOp: run.cpuSeconds === null || ordered <= 0 ? null : (run.cpuSeconds * 1000) / ordered,
+        },
+        ackedIds: run.loop.ackedIds,
+      });
+    }
+    return results;
+  } finally {
+    for (const run of runs) run.loop.close();
+  }
+}
+
 export async function runOrderingBench(options: OrderingBenchOptions): Promise<OrderingBenchReport> {
   const progress = options.progress ?? (() => undefined);
   const payloadBytes = options.payloadBytes ?? ORDERING_PAYLOAD_BYTES;
   if (payloadBytes < PAYLOAD_ID_BYTES) throw new RangeError(`payloads of at least ${PAYLOAD_ID_BYTES} bytes`);
+  const sliceSeconds = options.sliceSeconds ?? ORDERING_SLICE_SECONDS_DEFAULT;
+  if (!(sliceSeconds > 0)) throw new RangeError('sliceSeconds must be positive');
   const notes: string[] = [];
   const startedAt = new Date().toISOString();
   const etcd = options.noEtcd ? null : findEtcd(options.etcdBinary);
@@ -373,18 +409,11 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
   const dir = mkdtempSync(join(tmpdir(), 'medledger-bench-ordering-'));
   const runTag = randomBytes(4);
   const keepIds = options.keepIds ?? false;
-  const load = {
-    seconds: options.seconds,
-    warmupSeconds: options.warmupSeconds,
-    payloadBytes,
-    runTag,
-    keepIds,
-    ...(options.opsMax !== undefined ? { opsMax: options.opsMax } : {}),
-  };
+  const drive = options.drive ?? 'immediate';
+  const eagerCut = options.eagerCut ?? 1;
+  const stops: Array<() => Promise<void>> = [];
   try {
-    // MedLedger
-    const drive = options.drive ?? 'immediate';
-    const eagerCut = options.eagerCut ?? 1;
+    // Both systems run side by side for the whole benchmark; each stands idle while the other is measured.
     progress('starting 3 MedLedger Raft orderer processes …');
     const ml = await startMedLedgerCluster(join(dir, 'medledger'), {
       drive,
@@ -392,42 +421,24 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
       syncCommitIndex: options.syncCommit === true,
       tickMs: options.tickMs ?? 100,
     });
-    const mlLevels: LevelResult[] = [];
-    const mlAcked: string[] = [];
-    let mlOrderedIds: string[] | undefined;
-    let walFsyncs = 0;
-    let receivePauses = 0;
-    try {
-      for (const c of options.concurrency) {
-        const url = await ml.leaderUrl();
-        const before = await getJson<NodeStatus>(url, '/status');
-        const cpuBefore = processCpuSeconds(ml.pids);
-        const r = await closedLoop({ url, submit: medledgerSubmit, concurrency: c, ...load });
-        const cpuAfter = processCpuSeconds(ml.pids);
-        const after = await getJson<NodeStatus>(url, '/status');
-        const ordered = after.decided - before.decided;
-        mlLevels.push({ ...r.level, ordered, duplicates: after.duplicates - before.duplicates, serverCpuMsPerOp: cpuMsPerOp(cpuBefore, cpuAfter, ordered) });
-        mlAcked.push(...r.ackedIds);
-        progress(`medledger ${c} in flight: ${r.level.opsPerSecond.toFixed(0)} payloads/s, p50 ${r.level.latencyMs.p50.toFixed(2)} ms`);
-      }
-      const url = await ml.leaderUrl();
-      walFsyncs = (await getJson<NodeStatus>(url, '/status')).walFsyncs;
-      for (const u of ml.urls) receivePauses += (await getJson<NodeStatus>(u, '/status')).receivePauses;
-      if (keepIds) mlOrderedIds = (await getJson<{ ids: string[] }>(url, '/ordered')).ids;
-    } finally {
-      await ml.stop();
-    }
-    const medledger: SystemResult = {
-      system: 'medledger',
-      description: `3 Raft orderer processes (consensus/raft + node/wal.ts fsync per Ready + mTLS WebSocket transport), driver ${drive}, eagerCutUncommittedMax ${eagerCut}, syncCommitIndex ${options.syncCommit === true}; client: HTTP/2 POST /submit to the leader`,
-      levels: mlLevels,
-      walFsyncs,
-      receivePauses,
-      ...(keepIds ? { ackedIds: mlAcked, orderedIds: mlOrderedIds ?? [] } : {}),
-    };
-
-    // etcd
-    let etcdResult: SystemResult | null = null;
+    stops.push(ml.stop);
+    const contenders: Contender[] = [
+      {
+        system: 'medledger',
+        unit: 'payloads/s',
+        pids: ml.pids,
+        submit: medledgerSubmit,
+        leaderUrl: ml.leaderUrl,
+        beginLevel: async (url) => {
+          const before = await getJson<NodeStatus>(url, '/status');
+          return async () => {
+            const after = await getJson<NodeStatus>(url, '/status');
+            return { ordered: after.decided - before.decided, duplicates: after.duplicates - before.duplicates };
+          };
+        },
+      },
+    ];
+    let versionsOk = true;
     if (etcd) {
       progress(`starting 3 etcd ${etcd.version} members …`);
       const consortium = await createConsortium({ orgs: ['Etcd1', 'Etcd2', 'Etcd3'] });
@@ -437,53 +448,81 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
         caPem: consortium.root.certPem,
       }));
       const cluster = await startEtcdCluster({ binary: etcd.binary, version: etcd.version, dir: join(dir, 'etcd'), tls });
-      const levels: LevelResult[] = [];
-      const acked: string[] = [];
-      let versionsOk = true;
-      try {
-        for (const c of options.concurrency) {
-          const url = await cluster.leaderUrl();
-          const cpuBefore = processCpuSeconds(cluster.pids);
-          const r = await closedLoop({ url, submit: etcdSubmit, concurrency: c, ...load });
-          const cpuAfter = processCpuSeconds(cluster.pids);
-          // Every key is put once: the keys of this level, and each key's version (1 = put once).
+      stops.push(cluster.stop);
+      contenders.push({
+        system: 'etcd',
+        unit: 'puts/s',
+        pids: cluster.pids,
+        submit: etcdSubmit,
+        leaderUrl: cluster.leaderUrl,
+        // Every key is put once: the keys of this level, and each key's version (1 = put once).
+        beginLevel: async (url, c) => async () => {
           const prefix = Buffer.concat([
             Buffer.from('bench/'),
             Buffer.from(Buffer.concat([runTag, Buffer.from([c >>> 24, (c >>> 16) & 255, (c >>> 8) & 255, c & 255])]).toString('hex')),
           ]);
           const s = http2.connect(url);
           s.on('error', () => undefined);
-          let ordered = 0;
-          let duplicates = 0;
           try {
             const range = await etcdRange(s, prefix, !keepIds);
-            ordered = keepIds ? range.versions.length : range.count;
-            duplicates = range.versions.filter((v) => v !== 1).length;
+            const duplicates = range.versions.filter((v) => v !== 1).length;
             if (duplicates > 0) versionsOk = false;
+            return { ordered: keepIds ? range.versions.length : range.count, duplicates };
           } finally {
             s.close();
           }
-          levels.push({ ...r.level, ordered, duplicates, serverCpuMsPerOp: cpuMsPerOp(cpuBefore, cpuAfter, ordered) });
-          acked.push(...r.ackedIds);
-          progress(`etcd ${c} in flight: ${r.level.opsPerSecond.toFixed(0)} puts/s, p50 ${r.level.latencyMs.p50.toFixed(2)} ms`);
-        }
-      } finally {
-        await cluster.stop();
-      }
-      etcdResult = {
-        system: 'etcd',
-        description: `etcd ${etcd.version}, 3 members on loopback, fsync on (default), peer mTLS; client: gRPC KV/Put over HTTP/2 to the leader (hand-encoded protobuf)`,
-        levels,
-        ...(keepIds ? { ackedIds: acked } : {}),
-      };
-      if (!versionsOk) notes.push('etcd: some keys were put more than once (version > 1)');
+        },
+      });
     }
+    const levels = new Map<Contender['system'], LevelResult[]>(contenders.map((x) => [x.system, []]));
+    const acked = new Map<Contender['system'], string[]>(contenders.map((x) => [x.system, []]));
+    const load = {
+      seconds: options.seconds,
+      warmupSeconds: options.warmupSeconds,
+      sliceSeconds,
+      payloadBytes,
+      runTag,
+      keepIds,
+      ...(options.opsMax !== undefined ? { opsMax: options.opsMax } : {}),
+    };
+    for (const c of options.concurrency) {
+      const results = await runLevel(contenders, c, load);
+      results.forEach((r, i) => {
+        const x = contenders[i]!;
+        levels.get(x.system)!.push(r.level);
+        acked.get(x.system)!.push(...r.ackedIds);
+        progress(`${x.system} ${c} in flight: ${r.level.opsPerSecond.toFixed(0)} ${x.unit}, p50 ${r.level.latencyMs.p50.toFixed(2)} ms`);
+      });
+    }
+    const url = await ml.leaderUrl();
+    const walFsyncs = (await getJson<NodeStatus>(url, '/status')).walFsyncs;
+    let receivePauses = 0;
+    for (const u of ml.urls) receivePauses += (await getJson<NodeStatus>(u, '/status')).receivePauses;
+    const mlOrderedIds = keepIds ? (await getJson<{ ids: string[] }>(url, '/ordered')).ids : undefined;
+    const medledger: SystemResult = {
+      system: 'medledger',
+      description: `3 Raft orderer processes (consensus/raft + node/wal.ts fsync per Ready + mTLS WebSocket transport), driver ${drive}, eagerCutUncommittedMax ${eagerCut}, syncCommitIndex ${options.syncCommit === true}; client: HTTP/2 POST /submit to the leader`,
+      levels: levels.get('medledger')!,
+      walFsyncs,
+      receivePauses,
+      ...(keepIds ? { ackedIds: acked.get('medledger')!, orderedIds: mlOrderedIds ?? [] } : {}),
+    };
+    const etcdResult: SystemResult | null = etcd
+      ? {
+          system: 'etcd',
+          description: `etcd ${etcd.version}, 3 members on loopback, fsync on (default), peer mTLS; client: gRPC KV/Put over HTTP/2 to the leader (hand-encoded protobuf)`,
+          levels: levels.get('etcd')!,
+          ...(keepIds ? { ackedIds: acked.get('etcd')! } : {}),
+        }
+      : null;
+    if (!versionsOk) notes.push('etcd: some keys were put more than once (version > 1)');
     return {
       benchmark: 'ordering',
       startedAt,
       payloadBytes,
       secondsPerLevel: options.seconds,
       warmupSecondsPerLevel: options.warmupSeconds,
+      slicesPerLevel: sliceCount(options.seconds, sliceSeconds),
       machine: {
         cpu: cpus()[0]?.model ?? 'unknown',
         cores: availableParallelism(),
@@ -496,6 +535,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
       notes,
     };
   } finally {
+    for (const stop of stops.reverse()) await stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -508,7 +548,10 @@ function fmt(n: number, digits = 0): string {
 
 export function renderOrderingReport(r: OrderingBenchReport): string {
   const lines: string[] = [];
-  lines.push(`ordering service: ${r.payloadBytes}-byte payloads, closed loop, ${r.secondsPerLevel} s per level after ${r.warmupSecondsPerLevel} s warm-up`);
+  const turns = r.etcd ? `, the systems in turns (MedLedger, etcd, etcd, MedLedger, …)` : '';
+  lines.push(
+    `ordering service: ${r.payloadBytes}-byte payloads, closed loop; per level and system ${r.warmupSecondsPerLevel} s warm-up, then ${r.secondsPerLevel} s measured in ${r.slicesPerLevel} slice${r.slicesPerLevel === 1 ? '' : 's'}${turns}`,
+  );
   lines.push(`  MedLedger: ${r.medledger.description}`);
   lines.push(`  etcd:      ${r.etcd ? r.etcd.description : 'not measured'}`);
   lines.push('');

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ORDERING_CONCURRENCY_DEFAULT, renderOrderingReport, runOrderingBench } from '../../bench/ordering.ts';
+import { ORDERING_CONCURRENCY_DEFAULT, ORDERING_SLICE_SECONDS_DEFAULT, renderOrderingReport, runOrderingBench } from '../../bench/ordering.ts';
 import { CliError, jsonReplacer, makeOutput, parseIntList, parseNonNegativeInt, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 
@@ -13,6 +13,7 @@ interface Flags {
   readonly concurrency: string;
   readonly seconds: string;
   readonly warmup: string;
+  readonly slice: string;
   readonly ops?: string;
   readonly etcd: boolean;
   readonly etcdBinary?: string;
@@ -36,6 +37,11 @@ export function register(program: Command, ctx: CommandContext): void {
       'unmeasured seconds per level before it (the orderers are Node processes: their code reaches its optimized tier in the first seconds, decision 1412)',
       '5',
     )
+    .option(
+      '--slice <seconds>',
+      'the measured seconds are taken in slices this long, MedLedger and etcd in turns, both running throughout (decision 1413); --slice equal to --seconds: one slice each',
+      String(ORDERING_SLICE_SECONDS_DEFAULT),
+    )
     .option('--ops <n>', 'stop each level after this many measured payloads (small runs)')
     .option('--no-etcd', 'measure MedLedger alone even when etcd is installed')
     .option('--etcd-binary <path>', 'the etcd binary (default: etcd on PATH, or $MEDLEDGER_ETCD)')
@@ -56,10 +62,12 @@ export function register(program: Command, ctx: CommandContext): void {
       const concurrency = parseIntList('concurrency', flags.concurrency, 10_000);
       const seconds = parsePositiveInt('seconds', flags.seconds, 3600);
       const warmup = parseNonNegativeInt('warmup', flags.warmup, 600);
+      const slice = parsePositiveInt('slice', flags.slice, 3600);
       const report = await runOrderingBench({
         concurrency,
         seconds,
         warmupSeconds: warmup,
+        sliceSeconds: slice,
         ...(flags.ops !== undefined ? { opsMax: parsePositiveInt('ops', flags.ops, 100_000_000) } : {}),
         noEtcd: !flags.etcd,
         ...(flags.etcdBinary !== undefined ? { etcdBinary: flags.etcdBinary } : {}),
