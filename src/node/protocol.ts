@@ -10,4 +10,7 @@
 //   medledger.4 — a block's consensus proof may carry the engine's extra bytes (decision 1390:
 //                 EH-BFT keeps its block metadata so that a joiner can replay the chain), which
 //                 a medledger.3 node's block schema refuses when it fetches such a block.
-export const NODE_PROTOCOL = 'medledger.4';
+//   medledger.5 — a Raft entry leaves without its block signature, which follows with the commit
+//                 index (decision 1414); a medledger.4 follower would certify such blocks with
+//                 the entry's empty signature.
+export const NODE_PROTOCOL = 'medledger.5';

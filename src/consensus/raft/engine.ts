@@ -13,6 +13,9 @@
 //   - normal entries carry a batch cut by the leader's BlockCutter; every node turns committed
 //     entries into DecidedBlocks filtered through a DedupWindow (an entry whose batch is empty
 //     after de-duplication yields no block, on every node alike, so heights stay gapless);
+//   - the leader signs the block an entry becomes after the entry left (in advance(), decision
+//     1414) and sends the signature with the commit index; a node that applies an entry whose
+//     leader's signature never reached it certifies the block itself;
 //   - snapshots + log compaction, snapshot install (-> Ready.restore);
 //   - membership change by joint consensus (C_old,new then automatically C_new), learners,
 //     leadership transfer (TimeoutNow); configurations take effect when applied (as in etcd).
@@ -46,6 +49,7 @@ import {
   confNodes,
   isNodeId,
   isVoter,
+  MESSAGE_SIGS_MAX,
   validEntry,
   validHardState,
   validMessage,
@@ -53,7 +57,9 @@ import {
   validSnapshot,
   type ConfState,
   type Entry,
+  type EntryCert,
   type EntryKind,
+  type EntrySig,
   type HardState,
   type RaftMessage,
   type Snapshot,
@@ -67,6 +73,19 @@ export const CERT_SCHEME = 'raft-leader';
 
 export function logKey(index: number): string {
   return `${LOG_PREFIX}${String(index).padStart(16, '0')}`;
+}
+
+/** An entry's cert.signature since decision 1414: the signature follows apart (EntrySig). */
+const NO_SIGNATURE: Bytes = new Uint8Array(0);
+const NO_SIGS: readonly EntrySig[] = [];
+/** Block signatures a node holds for entries it has not applied or a follower not yet been sent (beyond: dropped, oldest first). */
+const SIGS_KEPT_MAX = 4096;
+
+/** Block signatures for entries (from, upTo] sent in one message. */
+interface SigRange {
+  readonly from: number;
+  readonly upTo: number;
+  readonly sigs: readonly EntrySig[];
 }
 
 /** The bytes a leader signs for the block an entry becomes: (term, height, digest). */
@@ -208,6 +227,17 @@ export class RaftEngine implements Engine<RaftMessage> {
   private noticesReported = false;
   /** The last append built (appendMessage). */
   private lastAppend: AppendMessage | null = null;
+  /** The range (from, upTo] of block signatures lastAppend carries. */
+  private lastAppendSigs: SigRange = { from: 0, upTo: 0, sigs: NO_SIGS };
+  /**
+   * Block signatures by log index (decision 1414): a leader's own, made in advance() once the
+   * Ready carrying the entries was handed out; a follower's, received with a commit index.
+   */
+  private readonly sigs = new Map<number, { readonly term: number; readonly nodeId: NodeId; readonly signature: Bytes }>();
+  /** Leader: its entries cut but not signed yet. */
+  private unsignedIndexes: number[] = [];
+  /** Leader: per follower, the highest index up to which block signatures were sent. */
+  private readonly sigSent = new Map<NodeId, number>();
 
   constructor(ctx: EngineContext) {
     assertInvariant(isNodeId(ctx.id), 'raft: node id is a non-empty string');
@@ -439,6 +469,72 @@ export class RaftEngine implements Engine<RaftMessage> {
       this.applyCommitted();
       this.maybeSnapshot();
     }
+    if (this.unsignedIndexes.length > 0) this.signCut();
+  }
+
+  /** Leader: sign the blocks of the entries cut since the last advance — their appends have left (decision 1414). */
+  private signCut(): void {
+    for (const index of this.unsignedIndexes) {
+      const e = this.log.entry(index);
+      if (this.role !== 'leader' || !e?.cert || e.term !== this.term || e.cert.leader !== this.id || this.sigs.has(index)) continue;
+      this.sigs.set(index, { term: e.term, nodeId: this.id, signature: this.signer.sign(certificateBytes(e.term, e.cert.height, e.cert.digest)) });
+    }
+    this.unsignedIndexes = [];
+    this.pruneSigs();
+  }
+
+  /**
+   * The block signatures this leader holds for entries (what `to` was last sent, upTo], for a
+   * message that lets `to` commit up to `upTo`; remembers them as sent.
+   */
+  private sigsFor(to: NodeId, upTo: number): SigRange {
+    const from = this.sigSent.get(to) ?? 0;
+    if (upTo <= from) return { from, upTo: from, sigs: NO_SIGS };
+    this.sigSent.set(to, upTo);
+    if (this.sigs.size === 0) return { from, upTo, sigs: NO_SIGS };
+    const sigs: EntrySig[] = [];
+    for (let i = Math.max(from + 1, upTo - MESSAGE_SIGS_MAX + 1); i <= upTo; i++) {
+      const held = this.sigs.get(i);
+      if (held) sigs.push({ index: i, term: held.term, signature: held.signature });
+    }
+    return { from, upTo, sigs };
+  }
+
+  /** Follower: keep the leader's block signatures for entries it holds and has not applied. */
+  private takeSigs(sigs: readonly EntrySig[] | undefined): void {
+    if (!sigs) return;
+    for (const s of sigs) {
+      if (s.index <= this.applied) continue;
+      const e = this.log.entry(s.index);
+      if (!e?.cert || e.term !== s.term) continue;
+      this.sigs.set(s.index, { term: s.term, nodeId: e.cert.leader, signature: s.signature });
+    }
+    this.pruneSigs();
+  }
+
+  /**
+   * Drop signatures no longer needed: applied here and (leader) sent to every follower. At most
+   * SIGS_KEPT_MAX stay; a follower that missed one certifies that block itself.
+   */
+  private pruneSigs(): void {
+    let floor = this.applied;
+    if (this.role === 'leader') for (const id of this.prs.keys()) if (id !== this.id) floor = Math.min(floor, this.sigSent.get(id) ?? 0);
+    for (const index of this.sigs.keys()) {
+      if (index > floor && this.sigs.size <= SIGS_KEPT_MAX) break;
+      this.sigs.delete(index);
+    }
+  }
+
+  /**
+   * The signature of the block entry `e` becomes: the one it carries (cut before decision 1414),
+   * else its leader's that reached us, else this node's own — its leader failed before sending
+   * it, or the message carrying it was lost. Any member's signature certifies a raft-leader block.
+   */
+  private blockSignature(e: Entry, cert: EntryCert): { nodeId: NodeId; signature: Bytes } {
+    if (cert.signature.byteLength > 0) return { nodeId: cert.leader, signature: cert.signature };
+    const held = this.sigs.get(e.index);
+    if (held && held.term === e.term) return { nodeId: held.nodeId, signature: held.signature };
+    return { nodeId: this.id, signature: this.signer.sign(certificateBytes(e.term, cert.height, cert.digest)) };
   }
 
   flushNotices(): void {
@@ -644,6 +740,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     this.leadTransferee = null;
     this.noticesHeld = false;
     this.noticesReported = false;
+    this.unsignedIndexes = [];
     // Proposals queued at a deposed leader are dropped here; their submitters re-route them.
     if (wasLeader) this.cutter.drain();
     this.setLead(lead);
@@ -693,6 +790,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     const last = this.log.lastIndex();
     this.prs = new Map();
     this.commitSent.clear();
+    this.sigSent.clear();
     this.noticesHeld = false;
     this.noticesReported = false;
     for (const id of confNodes(this.conf)) {
@@ -770,6 +868,7 @@ export class RaftEngine implements Engine<RaftMessage> {
         this.persistAppend(m.entries.slice(conflict - m.prevIndex - 1));
       }
       this.commitTo(Math.min(m.commit, lastNew));
+      this.takeSigs(m.sigs);
       this.send(from, { type: 'raft/append-resp', term: this.term, index: lastNew, reject: false, hintIndex: 0, hintTerm: 0 });
       return;
     }
@@ -782,6 +881,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     if (m.prevIndex < this.commit) return; // nothing new to learn; the leader knows our log already
     if (this.log.matchTerm(m.prevIndex, m.prevTerm)) {
       this.commitTo(Math.min(m.commit, m.prevIndex));
+      this.takeSigs(m.sigs);
       return;
     }
     const hint = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
@@ -922,7 +1022,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     const entries = this.log.slice(pr.next, this.log.lastIndex(), this.options.maxEntriesPerAppend, this.options.maxAppendBytes);
     if (prevTerm === undefined || entries === undefined) return this.sendSnapshot(to, pr);
     if (entries.length === 0 && !sendIfEmpty) return false;
-    this.send(to, this.appendMessage(prevIndex, prevTerm, entries));
+    this.send(to, this.appendMessage(to, prevIndex, prevTerm, entries));
     if (pr.state === 'replicate' && entries.length > 0) {
       const last = entries[entries.length - 1]!.index;
       pr.optimisticUpdate(last);
@@ -938,8 +1038,11 @@ export class RaftEngine implements Engine<RaftMessage> {
    * entry, the same entry objects) — followers at the same point get one object, which drivers
    * encode and frame once (decision 1406). Messages are never mutated once built.
    */
-  private appendMessage(prevIndex: number, prevTerm: number, entries: readonly Entry[]): AppendMessage {
+  private appendMessage(to: NodeId, prevIndex: number, prevTerm: number, entries: readonly Entry[]): AppendMessage {
+    // The follower commits up to min(commit, its last new entry): the signatures up to there go along.
+    const range = this.sigsFor(to, Math.min(this.commit, prevIndex + entries.length));
     const last = this.lastAppend;
+    const lastRange = this.lastAppendSigs;
     if (
       last !== null &&
       last.term === this.term &&
@@ -947,12 +1050,15 @@ export class RaftEngine implements Engine<RaftMessage> {
       last.prevIndex === prevIndex &&
       last.prevTerm === prevTerm &&
       last.entries.length === entries.length &&
-      last.entries.every((e, i) => e === entries[i])
+      last.entries.every((e, i) => e === entries[i]) &&
+      // The same signatures: none for either, or the same range of them.
+      ((range.sigs.length === 0 && lastRange.sigs.length === 0) || (range.from === lastRange.from && range.upTo === lastRange.upTo))
     ) {
       return last;
     }
-    const message: AppendMessage = { type: 'raft/append', term: this.term, prevIndex, prevTerm, entries, commit: this.commit };
+    const message: AppendMessage = { type: 'raft/append', term: this.term, prevIndex, prevTerm, entries, commit: this.commit, sigs: range.sigs };
     this.lastAppend = message;
+    this.lastAppendSigs = range;
     return message;
   }
 
@@ -999,8 +1105,8 @@ export class RaftEngine implements Engine<RaftMessage> {
       if (kept.length === 0) continue;
       const height = this.proj.height + 1;
       const digest = blockDigest(height, this.proj.digest, kept);
-      const signature = this.signer.sign(certificateBytes(this.term, height, digest));
-      this.appendEntry('normal', kept, null, { leader: this.id, height, digest, signature });
+      // Signed in advance(), once this entry has left: not on the round's critical path (decision 1414).
+      this.unsignedIndexes.push(this.appendEntry('normal', kept, null, { leader: this.id, height, digest, signature: NO_SIGNATURE }));
       this.lastCutProposals = kept.length;
       this.proj.height = height;
       this.proj.digest = digest;
@@ -1055,7 +1161,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     this.digest = blockDigest(this.height, previousDigest, kept);
     let certificate: Certificate | null = null;
     if (e.cert && e.cert.height === this.height && bytesEqual(e.cert.digest, this.digest)) {
-      certificate = { scheme: CERT_SCHEME, fields: { term: e.term }, signatures: [{ nodeId: e.cert.leader, signature: e.cert.signature }] };
+      certificate = { scheme: CERT_SCHEME, fields: { term: e.term }, signatures: [this.blockSignature(e, e.cert)] };
     } else {
       // The leader projected exactly this (same log prefix => same applied state); only the
       // deliberately unsafe commit rule can make applied histories diverge.
@@ -1161,7 +1267,8 @@ export class RaftEngine implements Engine<RaftMessage> {
             this.noticesHeld = true;
             continue;
           }
-          this.send(id, { type: 'raft/commit', term: this.term, prevIndex, prevTerm, commit: this.commit });
+          const { sigs } = this.sigsFor(id, Math.min(this.commit, prevIndex));
+          this.send(id, { type: 'raft/commit', term: this.term, prevIndex, prevTerm, commit: this.commit, sigs });
           continue;
         }
       }

@@ -20,6 +20,17 @@ export interface EntryCert {
   readonly signature: Bytes;
 }
 
+/**
+ * A leader's signature of the block an entry becomes, made after the entry left (decision 1414):
+ * it travels with the commit index that lets a follower apply the entry. Since then an entry's own
+ * `cert.signature` is empty; entries cut before carry it there.
+ */
+export interface EntrySig {
+  readonly index: number;
+  readonly term: number;
+  readonly signature: Bytes;
+}
+
 export type EntryKind = 'normal' | 'noop' | 'conf';
 
 export interface Entry {
@@ -67,6 +78,8 @@ export type RaftMessage =
       readonly prevTerm: number;
       readonly entries: readonly Entry[];
       readonly commit: number;
+      /** Block signatures of entries up to `commit` not yet sent to this follower (decision 1414). */
+      readonly sigs?: readonly EntrySig[];
     }
   | {
       readonly type: 'raft/append-resp';
@@ -85,7 +98,14 @@ export type RaftMessage =
    * as for an append; if they match it commits up to min(commit, prevIndex) and stays silent,
    * otherwise it rejects as it would the append (so the leader backtracks).
    */
-  | { readonly type: 'raft/commit'; readonly term: number; readonly prevIndex: number; readonly prevTerm: number; readonly commit: number }
+  | {
+      readonly type: 'raft/commit';
+      readonly term: number;
+      readonly prevIndex: number;
+      readonly prevTerm: number;
+      readonly commit: number;
+      readonly sigs?: readonly EntrySig[];
+    }
   | { readonly type: 'raft/heartbeat-resp'; readonly term: number }
   | { readonly type: 'raft/snapshot'; readonly term: number; readonly snapshot: Snapshot }
   | { readonly type: 'raft/timeout-now'; readonly term: number }
@@ -95,6 +115,8 @@ export type RaftMessage =
 export const NODE_ID_LENGTH_MAX = 256;
 export const CLIENT_ID_LENGTH_MAX = 256;
 export const MESSAGE_ENTRIES_MAX = 10_000;
+/** Block signatures in one append or commit notice (a follower far behind gets the rest as it catches up, or certifies itself). */
+export const MESSAGE_SIGS_MAX = 1024;
 export const ENTRY_PROPOSALS_MAX = 100_000;
 export const CONF_NODES_MAX = 1024;
 export const SNAPSHOT_DEDUP_CLIENTS_MAX = 1_000_000;
@@ -209,6 +231,20 @@ export function validHardState(v: unknown): HardState | null {
   return { term, vote, commit, applied };
 }
 
+/** Absent (a node before decision 1414, or nothing to send): none. Null when malformed. */
+function validSigs(v: unknown): EntrySig[] | null {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.length > MESSAGE_SIGS_MAX) return null;
+  const out: EntrySig[] = [];
+  for (const s of v) {
+    if (!isObject(s)) return null;
+    const { index, term, signature } = s;
+    if (!isIndex(index) || index < 1 || !isIndex(term) || term < 1 || !isBytes(signature, SIGNATURE_BYTES_MAX)) return null;
+    out.push({ index, term, signature });
+  }
+  return out;
+}
+
 /** The message, re-built from checked fields only, or null when anything is malformed. */
 export function validMessage(v: unknown): RaftMessage | null {
   if (!isObject(v) || typeof v.type !== 'string' || !isIndex(v.term)) return null;
@@ -235,7 +271,9 @@ export function validMessage(v: unknown): RaftMessage | null {
         entries.push(e);
         expected += 1;
       }
-      return { type: v.type, term, prevIndex: v.prevIndex, prevTerm: v.prevTerm, entries, commit: v.commit };
+      const sigs = validSigs(v.sigs);
+      if (!sigs) return null;
+      return { type: v.type, term, prevIndex: v.prevIndex, prevTerm: v.prevTerm, entries, commit: v.commit, sigs };
     }
     case 'raft/append-resp':
       if (!isIndex(v.index) || typeof v.reject !== 'boolean' || !isIndex(v.hintIndex) || !isIndex(v.hintTerm)) return null;
@@ -243,9 +281,12 @@ export function validMessage(v: unknown): RaftMessage | null {
     case 'raft/heartbeat':
       if (!isIndex(v.commit)) return null;
       return { type: v.type, term, commit: v.commit };
-    case 'raft/commit':
+    case 'raft/commit': {
       if (!isIndex(v.prevIndex) || !isIndex(v.prevTerm) || !isIndex(v.commit)) return null;
-      return { type: v.type, term, prevIndex: v.prevIndex, prevTerm: v.prevTerm, commit: v.commit };
+      const sigs = validSigs(v.sigs);
+      if (!sigs) return null;
+      return { type: v.type, term, prevIndex: v.prevIndex, prevTerm: v.prevTerm, commit: v.commit, sigs };
+    }
     case 'raft/heartbeat-resp':
     case 'raft/timeout-now':
       return { type: v.type, term };

@@ -3,7 +3,7 @@
 // (decision 1370) and eager-cut (decisions 1350, 1372) tests.
 import assert from 'node:assert/strict';
 import { directoryVerifier, generateKeyPair, keyPairSigner } from '../../crypto/index.ts';
-import type { Outbound } from '../engine.ts';
+import type { DecidedBlock, Outbound } from '../engine.ts';
 import { MemoryStorage } from '../memory-storage.ts';
 import { SeededRng } from '../rng.ts';
 import { RaftEngine } from './engine.ts';
@@ -11,13 +11,15 @@ import type { RaftMessage } from './messages.ts';
 
 const key = generateKeyPair();
 export const ids = ['1', '2', '3'];
-const verifier = directoryVerifier(new Map(ids.map((id) => [id, key.publicKey])));
+export const verifier = directoryVerifier(new Map(ids.map((id) => [id, key.publicKey])));
 
 export type Sent = { from: string } & Outbound<RaftMessage>;
 
 export interface Cluster {
   readonly engines: Map<string, RaftEngine>;
   readonly leader: RaftEngine;
+  /** Every block each node's driver was handed, in order. */
+  readonly decided: Map<string, DecidedBlock[]>;
   /**
    * Deliver every message until quiet (no ticks); returns every message sent, in order. When
    * quiet, the drivers' hold of notices runs out (they are sent and delivered too), unless 'hold'.
@@ -49,6 +51,7 @@ export function cluster(eagerCutUncommittedMax: number, eagerCutEntryProposalsMa
   let queue: Sent[] = [];
   let sent: Sent[] = [];
   let drop: (m: Sent) => boolean = () => false;
+  const decided = new Map<string, DecidedBlock[]>(ids.map((id) => [id, []]));
   const drain = (id: string): void => {
     const e = engines.get(id)!;
     while (e.hasReady()) {
@@ -58,6 +61,7 @@ export function cluster(eagerCutUncommittedMax: number, eagerCutEntryProposalsMa
         sent.push({ from: id, ...m });
         if (!drop({ from: id, ...m })) queue.push({ from: id, ...m });
       }
+      decided.get(id)!.push(...rd.decided);
       e.advance(rd);
     }
   };
@@ -93,5 +97,5 @@ export function cluster(eagerCutUncommittedMax: number, eagerCutEntryProposalsMa
   const leader = [...engines.values()].find((e) => e.status().role === 'leader');
   assert.ok(leader, 'a leader is elected');
   pump();
-  return { engines, leader, pump, drain };
+  return { engines, leader, decided, pump, drain };
 }
