@@ -6,8 +6,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { utf8 } from '../../codec/index.ts';
 import { runSimulation } from '../../sim/index.ts';
-import { cluster, ids, verifier, type Sent } from './three-nodes.testkit.ts';
-import { verifyRaftCertificate } from './engine.ts';
+import { cluster, ids, signerOf, verifier, type Sent } from './three-nodes.testkit.ts';
+import { certificateBytes, verifyRaftCertificate } from './engine.ts';
+import { blockDigest, GENESIS_DIGEST } from '../digest.ts';
 import { validMessage, type RaftMessage } from './messages.ts';
 
 const sigsOf = (m: RaftMessage): readonly { index: number }[] => (m.type === 'raft/append' || m.type === 'raft/commit' ? (m.sigs ?? []) : []);
@@ -87,6 +88,25 @@ describe('raft: block signatures made after the entry left (decision 1414)', () 
     const other = decided.get(kept)!.find((b) => b.height === 1)!;
     assert.equal(other.certificate?.signatures[0]?.nodeId, leader.id);
     assert.deepEqual(own.digest, other.digest, 'the same block, certified by another member');
+  });
+
+  it('an entry cut before decision 1414 (its signature inside) is certified with that signature', () => {
+    const { engines, leader, decided, drain } = cluster(1);
+    const follower = ids.find((id) => id !== leader.id)!;
+    const f = engines.get(follower)!;
+    const { term, lastIndex } = f.raftStatus();
+    const proposals = [{ clientId: 'old', seq: 1, data: utf8('from before the upgrade') }];
+    const digest = blockDigest(1, GENESIS_DIGEST, proposals);
+    const signature = signerOf(leader.id).sign(certificateBytes(term, 1, digest));
+    const entry = { term, index: lastIndex + 1, kind: 'normal' as const, proposals, conf: null, cert: { leader: leader.id, height: 1, digest, signature } };
+    // As a leader of the former version sent it: the signature in the entry, no sigs field.
+    f.step(leader.id, { type: 'raft/append', term, prevIndex: lastIndex, prevTerm: term, entries: [entry], commit: lastIndex + 1 });
+    drain(follower);
+    const block = decided.get(follower)!.find((b) => b.height === 1);
+    assert.ok(block, 'the follower applied it');
+    assert.equal(block.certificate?.signatures[0]?.nodeId, leader.id);
+    assert.deepEqual(block.certificate?.signatures[0]?.signature, signature, "the entry's own signature");
+    assert.ok(verifyRaftCertificate(block, verifier));
   });
 
   it('a malformed signature list makes the message invalid; an absent one is none', () => {

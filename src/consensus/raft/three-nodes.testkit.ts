@@ -12,6 +12,8 @@ import type { RaftMessage } from './messages.ts';
 const key = generateKeyPair();
 export const ids = ['1', '2', '3'];
 export const verifier = directoryVerifier(new Map(ids.map((id) => [id, key.publicKey])));
+/** The signer each node of the cluster uses (tests that craft a message as a node would). */
+export const signerOf = (id: string): ReturnType<typeof keyPairSigner> => keyPairSigner(id, key);
 
 export type Sent = { from: string } & Outbound<RaftMessage>;
 
@@ -41,7 +43,7 @@ export function cluster(eagerCutUncommittedMax: number, eagerCutEntryProposalsMa
         members: ids,
         rng: new SeededRng(Number(id)),
         storage: storages.get(id)!,
-        signer: keyPairSigner(id, key),
+        signer: signerOf(id),
         verifier,
         cutter: { countMax: 100, sizeBytesMax: 1024 * 1024, timeoutTicks: 50, pendingMax: 1000 },
         options: { eagerCutUncommittedMax, eagerCutEntryProposalsMax },
