@@ -67,6 +67,24 @@ describe('raft: block signatures made after the entry left (decision 1414)', () 
     }
   });
 
+  it("when a tick tells the held notices, they go before its heartbeats: followers still get the leader's signature", () => {
+    const { engines, leader, decided, pump, drain } = cluster(1);
+    leader.propose({ clientId: 'c', seq: 1, data: utf8('a') });
+    pump(undefined, 'hold'); // committed at the leader; the notices wait for the driver's flush
+    assert.equal(decided.get(leader.id)!.length, 1);
+    const followers = ids.filter((id) => id !== leader.id);
+    assert.ok(followers.every((f) => decided.get(f)!.length === 0));
+    // The driver never flushed; the next tick tells the notices and sends heartbeats.
+    for (let t = 0; t < 3; t++) engines.get(leader.id)!.tick();
+    drain(leader.id);
+    pump(undefined, 'hold');
+    for (const f of followers) {
+      const block = decided.get(f)!.find((b) => b.height === 1);
+      assert.ok(block, `${f} applied the entry`);
+      assert.equal(block.certificate?.signatures[0]?.nodeId, leader.id, `${f}'s certificate is the leader's signature`);
+    }
+  });
+
   it("a follower that never receives the leader's signature certifies the block itself", () => {
     const { engines, leader, decided, pump, drain } = cluster(1);
     const [lost, kept] = ids.filter((id) => id !== leader.id) as [string, string];

@@ -299,10 +299,12 @@ export class RaftEngine implements Engine<RaftMessage> {
 
   tick(): void {
     this.cachedReady = null;
+    // A driver that never calls flushNotices still gets them out within a tick — before this
+    // tick's heartbeats, so that the block signatures they carry (decision 1414) arrive before a
+    // heartbeat's commit index makes a follower apply without them.
+    this.tellHeldNotices();
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
-    // A driver that never calls flushNotices still gets them out within a tick.
-    this.tellHeldNotices();
     for (const s of this.submitted.values()) {
       s.waitTicks += 1;
       if (s.waitTicks >= this.options.proposalRetryTicks) {
