@@ -63,7 +63,7 @@ export interface LevelResult {
   readonly submitted: number;
   readonly ordered: number;
   readonly duplicates: number;
-  /** CPU time of the 3 server processes during the level (warm-up included; Linux /proc), per ordered payload. */
+  /** CPU time of the 3 server processes during the level (its warm-up, ramps and slices, not its idle time; Linux /proc), per ordered payload. */
   readonly serverCpuMsPerOp: number | null;
 }
 
@@ -574,7 +574,9 @@ export function renderOrderingReport(r: OrderingBenchReport): string {
   });
   const widths = header.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   for (const row of rows) lines.push(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
-  lines.push('CPU ms/op: CPU time of the 3 server processes (user + system, warm-up included) per payload ordered');
+  lines.push(
+    "CPU ms/op: CPU time of the 3 server processes (user + system) while that system ran — warm-up and ramps included, not its idle time in the other's slices — per payload ordered",
+  );
   lines.push('');
   const check = (s: SystemResult): string =>
     s.levels
