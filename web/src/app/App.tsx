@@ -116,7 +116,7 @@ export function App(): ReactNode {
   if (state.kind === 'loading') {
     return (
       <Center h="100vh">
-        <Loader aria-label="Loading" />
+        <Loader role="status" aria-label="Loading" />
       </Center>
     );
   }

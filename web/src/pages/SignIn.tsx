@@ -48,7 +48,8 @@ function DemoUsers({ node }: { node: ConsoleConfig }): ReactNode {
       .then(async (r) => (r.ok ? ((await r.json()) as { users: DemoUser[] }).users : []))
       .then(setUsers, () => setUsers([]));
   }, []);
-  if (users === null) return <Loader size="sm" aria-label="Loading demo users" />;
+  // role="status": an aria-label is not allowed on the loader's bare element (axe aria-prohibited-attr).
+  if (users === null) return <Loader size="sm" role="status" aria-label="Loading demo users" />;
   if (users.length === 0) return null;
   const pick = async (u: DemoUser): Promise<void> => {
     setBusy(u.user);

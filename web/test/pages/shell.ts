@@ -98,6 +98,27 @@ export function shellTests(tb: () => ConsoleTestbed): void {
       assert.match((await alert.textContent()) ?? '', /Sign-in failed.*does not verify for Hospital1\/doctor1/s);
     });
 
+    it('while the demo users load, the sign-in page passes the accessibility check (the loader is a named status)', async () => {
+      const context = await tb().browser.newContext();
+      try {
+        const page = await context.newPage();
+        let release: () => void = () => undefined;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        await page.route('**/console/demo-users', async (route) => {
+          await held;
+          await route.continue();
+        });
+        await page.goto(tb().url('Hospital3'));
+        await page.getByRole('heading', { name: 'MedLedger console' }).waitFor();
+        await page.getByLabel('Loading demo users').waitFor();
+        await tb().checkA11y(page, 'sign-in page, demo users loading');
+        release();
+        await page.getByRole('button', { name: /Sign in as researcher1, researcher/ }).waitFor();
+      } finally {
+        await context.close();
+      }
+    });
+
     it('offers the demo users of its own hospital on a demo node, and signs in with one click', async () => {
       const page = await tb().open('Hospital3');
       await page.getByRole('button', { name: /Sign in as researcher1, researcher/ }).click();
