@@ -137,7 +137,10 @@ class OrderingNode {
       queueMessagesMax: 100_000,
       queueBytesMax: 256 * 1024 * 1024,
     });
-    this.server = http2.createServer({ settings: { maxConcurrentStreams: 100_000 } }, () => undefined);
+    // No request listener: with one, Node's compatibility layer builds a request and a response
+    // object for every stream before the 'stream' handler below runs (the etcd client's server
+    // side, Go's gRPC, has no such layer either).
+    this.server = http2.createServer({ settings: { maxConcurrentStreams: 100_000 } });
     this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
   }
 
@@ -245,6 +248,11 @@ class OrderingNode {
     const path = headers[':path'];
     const reply = (status: number, body: string | Uint8Array = ''): void => {
       if (stream.destroyed || stream.closed) return;
+      // An empty answer (a submit's 200) is one HEADERS frame that ends the stream.
+      if (body.length === 0) {
+        stream.respond({ ':status': status }, { endStream: true });
+        return;
+      }
       stream.respond({ ':status': status, 'content-type': typeof body === 'string' && body.startsWith('{') ? 'application/json' : 'application/octet-stream' });
       stream.end(body);
     };
