@@ -3,9 +3,13 @@
 // checks the shape of the report and that every payload acknowledged was ordered exactly once.
 // It measures nothing: figures come from `medledger bench --ordering` (docs/benchmarks.md).
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { decodeFields, encodePutRequest, encodeRangeRequest, findEtcd, prefixEnd } from './etcd.ts';
-import { renderOrderingReport, runOrderingBench, sliceCount, sliceOrder, type LevelResult } from './ordering.ts';
+import { againstCheckout, renderOrderingReport, runOrderingBench, sliceCount, sliceOrder, type LevelResult } from './ordering.ts';
 
 const etcd = findEtcd();
 const OPS = 40;
@@ -85,4 +89,37 @@ describe('ordering benchmark', () => {
       assert.match(table, /measured in \d+ slices/);
     },
   );
+
+  it('--against: the orderer of another checkout (here this one) is measured in turns instead of etcd, exactly once too', { timeout: 180_000 }, async () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const report = await runOrderingBench({ concurrency: [1, 4], seconds: 60, warmupSeconds: 0, opsMax: OPS, keepIds: true, against: root });
+    assert.equal(report.etcd, null, 'etcd is not started beside another checkout');
+    assert.ok(report.against, 'the other checkout measured');
+    checkLevels(report.medledger.levels);
+    checkLevels(report.against.levels);
+    for (const s of [report.medledger, report.against]) {
+      assert.equal(new Set(s.ackedIds).size, s.ackedIds!.length, `${s.system}: no payload acknowledged twice`);
+      assert.deepEqual([...s.ackedIds!].sort(), [...s.orderedIds!].sort(), `${s.system}: its leader ordered exactly the payloads acknowledged`);
+    }
+    assert.match(report.against.description, new RegExp(`the orderer of ${root.replace(/\/$/, '')}`));
+    const table = renderOrderingReport(report);
+    assert.match(table, /^in flight +MedLedger ops\/s +p50 ms +p99 ms +CPU ms\/op +B ops\/s .* ML\/B ops\/s$/m);
+    assert.match(table, /^1 +\d+ +[\d.]+ +[\d.]+ +[\d.]+ +\d+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+×$/m);
+    assert.match(table, /the systems in turns \(MedLedger, B, B, MedLedger, …\)/);
+    assert.match(table, /exactly once — B +1: (\d+)\/\1 ordered, 0 dup/);
+  });
+
+  it('--against: a directory that is no MedLedger checkout, or one without its packages, is refused by name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medledger-against-'));
+    try {
+      assert.throws(() => againstCheckout(dir), /no MedLedger orderer there \(.*src\/bench\/ordering-node-main\.ts is missing\)/);
+      mkdirSync(join(dir, 'src', 'bench'), { recursive: true });
+      writeFileSync(join(dir, 'src', 'bench', 'ordering-node-main.ts'), '');
+      assert.throws(() => againstCheckout(dir), /its packages are not installed \(run npm ci in /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const here = againstCheckout(fileURLToPath(new URL('../../', import.meta.url)));
+    assert.match(here.entry, /src\/bench\/ordering-node-main\.ts$/);
+  });
 });

@@ -7,14 +7,18 @@
 // Both systems run side by side for the whole benchmark and are measured in turns, in slices of
 // about a second (closed-loop.ts, decision 1413): this machine's speed drifts by a third over
 // minutes (fsync latency, neighbours), and a comparison made minutes apart measured the drift.
+// With `against`, the second system is MedLedger's orderer from another checkout instead of etcd
+// (A/B of two versions, measured the same way; the same checkout twice shows the noise of a run).
 import { stopChildren } from './children.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { createConsortium } from '../identity/index.ts';
 import { nodeProcessEnv } from '../node/supervisor.ts';
 import { ETCD_PUT_PATH, encodePutRequest, etcdRange, findEtcd, grpcUnary, startEtcdCluster, type EtcdTls } from './etcd.ts';
@@ -39,6 +43,12 @@ export interface OrderingBenchOptions {
   readonly payloadBytes?: number;
   /** Skip etcd even when it is installed. */
   readonly noEtcd?: boolean;
+  /**
+   * A directory holding another MedLedger checkout (with its node_modules): its orderer is
+   * measured in turns with this one's instead of etcd. This checkout's own directory measures the
+   * same code twice: the noise of a comparison.
+   */
+  readonly against?: string;
   readonly etcdBinary?: string;
   /** MedLedger driver: see OrderingNodeConfig.drive. */
   readonly drive?: 'coalesced' | 'immediate';
@@ -67,8 +77,10 @@ export interface LevelResult {
   readonly serverCpuMsPerOp: number | null;
 }
 
+export type SystemName = 'medledger' | 'etcd' | 'against';
+
 export interface SystemResult {
-  readonly system: 'medledger' | 'etcd';
+  readonly system: SystemName;
   readonly description: string;
   readonly levels: readonly LevelResult[];
   /** Ids (hex) of every payload acknowledged, when keepIds; and the ids the leader ordered. */
@@ -90,6 +102,8 @@ export interface OrderingBenchReport {
   readonly machine: { readonly cpu: string; readonly cores: number; readonly node: string; readonly loadAverage1m: number; readonly etcd: string | null };
   readonly medledger: SystemResult;
   readonly etcd: SystemResult | null;
+  /** The other checkout's orderer (options.against), measured instead of etcd. */
+  readonly against: SystemResult | null;
   readonly notes: readonly string[];
 }
 
@@ -162,14 +176,14 @@ interface MedLedgerCluster {
 
 async function startMedLedgerCluster(
   dir: string,
-  o: { drive: 'coalesced' | 'immediate'; eagerCut: number; syncCommitIndex: boolean; tickMs: number },
+  o: { drive: 'coalesced' | 'immediate'; eagerCut: number; syncCommitIndex: boolean; tickMs: number; entry?: string },
 ): Promise<MedLedgerCluster> {
   const orgs = ['Ord1', 'Ord2', 'Ord3'];
   const consortium = await createConsortium({ orgs });
   const ids = orgs.map((org) => consortium.nodes.get(org)!.commonName);
   const memberCerts = Object.fromEntries(orgs.map((org, i) => [ids[i]!, consortium.nodes.get(org)!.certPem]));
   const loader = import.meta.resolve('tsx');
-  const entry = new URL('./ordering-node-main.ts', import.meta.url);
+  const entry = o.entry ?? fileURLToPath(new URL('./ordering-node-main.ts', import.meta.url));
   const children: ChildProcess[] = [];
   const stderr: string[][] = [];
   const ports: Array<Promise<{ p2pPort: number; clientPort: number }>> = [];
@@ -196,7 +210,7 @@ async function startMedLedgerCluster(
     writeFileSync(configPath, JSON.stringify(config), { mode: 0o600 });
     const child = spawn(
       process.execPath,
-      [...(process.env['MEDLEDGER_BENCH_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', loader, entry.pathname, configPath],
+      [...(process.env['MEDLEDGER_BENCH_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', loader, entry, configPath],
       { stdio: ['pipe', 'pipe', 'pipe'], env: nodeProcessEnv(process.env, { MEDLEDGER_LOG_LEVEL: 'warn' }) },
     );
     const log: string[] = [];
@@ -259,6 +273,54 @@ const medledgerSubmit: Submit = async (session, payload) => {
   if (r.status !== 200) throw new Error(`submit: ${r.status} ${r.body.toString('utf8').slice(0, 200)}`);
 };
 
+/** Another MedLedger checkout whose orderer is measured against this one's (options.against). */
+export interface AgainstCheckout {
+  readonly dir: string;
+  /** Its ordering-node-main.ts. */
+  readonly entry: string;
+  /** The commit, with "+changes" when its tracked files differ from it; null outside git. */
+  readonly commit: string | null;
+}
+
+/** Checks that `dir` holds a MedLedger checkout whose orderer can run; throws, naming what is missing. */
+export function againstCheckout(dir: string): AgainstCheckout {
+  const root = resolve(dir);
+  const entry = join(root, 'src', 'bench', 'ordering-node-main.ts');
+  if (!existsSync(entry)) throw new Error(`--against ${dir}: no MedLedger orderer there (${entry} is missing)`);
+  try {
+    // Its orderer imports its own packages: resolved from its node_modules, as node will.
+    createRequire(join(root, 'package.json')).resolve('ws');
+  } catch {
+    throw new Error(`--against ${dir}: its packages are not installed (run npm ci in ${root})`);
+  }
+  let commit: string | null = null;
+  try {
+    const git = (args: string[]): string => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    commit = `${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--untracked-files=no']) === '' ? '' : '+changes'}`;
+  } catch {
+    commit = null;
+  }
+  return { dir: root, entry, commit };
+}
+
+/** A MedLedger cluster as a contender: what it ordered is read from the leader's /status. */
+function medledgerContender(system: 'medledger' | 'against', cluster: MedLedgerCluster): Contender {
+  return {
+    system,
+    unit: 'payloads/s',
+    pids: cluster.pids,
+    submit: medledgerSubmit,
+    leaderUrl: cluster.leaderUrl,
+    beginLevel: async (url) => {
+      const before = await getJson<NodeStatus>(url, '/status');
+      return async () => {
+        const after = await getJson<NodeStatus>(url, '/status');
+        return { ordered: after.decided - before.decided, duplicates: after.duplicates - before.duplicates };
+      };
+    },
+  };
+}
+
 // ------------------------------------------------------------------ etcd side
 
 function etcdKey(payload: Buffer): Buffer {
@@ -298,7 +360,7 @@ function rampMs(warmupLatenciesMs: readonly number[]): number {
 
 /** One system under test, as the interleaved levels see it. */
 interface Contender {
-  readonly system: 'medledger' | 'etcd';
+  readonly system: SystemName;
   readonly unit: string;
   readonly pids: readonly number[];
   readonly submit: Submit;
@@ -404,8 +466,10 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
   if (!(sliceSeconds > 0)) throw new RangeError('sliceSeconds must be positive');
   const notes: string[] = [];
   const startedAt = new Date().toISOString();
-  const etcd = options.noEtcd ? null : findEtcd(options.etcdBinary);
-  if (!etcd && !options.noEtcd) notes.push('etcd is not installed (no `etcd` binary on PATH; Debian: apt-get install etcd-server): MedLedger measured alone');
+  const against = options.against === undefined ? null : againstCheckout(options.against);
+  const etcd = options.noEtcd || against ? null : findEtcd(options.etcdBinary);
+  if (!etcd && !options.noEtcd && !against)
+    notes.push('etcd is not installed (no `etcd` binary on PATH; Debian: apt-get install etcd-server): MedLedger measured alone');
   const dir = mkdtempSync(join(tmpdir(), 'medledger-bench-ordering-'));
   const runTag = randomBytes(4);
   const keepIds = options.keepIds ?? false;
@@ -415,31 +479,18 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
   try {
     // Both systems run side by side for the whole benchmark; each stands idle while the other is measured.
     progress('starting 3 MedLedger Raft orderer processes …');
-    const ml = await startMedLedgerCluster(join(dir, 'medledger'), {
-      drive,
-      eagerCut,
-      syncCommitIndex: options.syncCommit === true,
-      tickMs: options.tickMs ?? 100,
-    });
+    const clusterOptions = { drive, eagerCut, syncCommitIndex: options.syncCommit === true, tickMs: options.tickMs ?? 100 };
+    const ml = await startMedLedgerCluster(join(dir, 'medledger'), clusterOptions);
     stops.push(ml.stop);
-    const contenders: Contender[] = [
-      {
-        system: 'medledger',
-        unit: 'payloads/s',
-        pids: ml.pids,
-        submit: medledgerSubmit,
-        leaderUrl: ml.leaderUrl,
-        beginLevel: async (url) => {
-          const before = await getJson<NodeStatus>(url, '/status');
-          return async () => {
-            const after = await getJson<NodeStatus>(url, '/status');
-            return { ordered: after.decided - before.decided, duplicates: after.duplicates - before.duplicates };
-          };
-        },
-      },
-    ];
+    const contenders: Contender[] = [medledgerContender('medledger', ml)];
     let versionsOk = true;
-    if (etcd) {
+    let mlb: MedLedgerCluster | null = null;
+    if (against) {
+      progress(`starting 3 MedLedger Raft orderer processes of ${against.dir}${against.commit ? ` (${against.commit})` : ''} …`);
+      mlb = await startMedLedgerCluster(join(dir, 'against'), { ...clusterOptions, entry: against.entry });
+      stops.push(mlb.stop);
+      contenders.push(medledgerContender('against', mlb));
+    } else if (etcd) {
       progress(`starting 3 etcd ${etcd.version} members …`);
       const consortium = await createConsortium({ orgs: ['Etcd1', 'Etcd2', 'Etcd3'] });
       const tls: EtcdTls[] = ['Etcd1', 'Etcd2', 'Etcd3'].map((org) => ({
@@ -499,14 +550,25 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
     let receivePauses = 0;
     for (const u of ml.urls) receivePauses += (await getJson<NodeStatus>(u, '/status')).receivePauses;
     const mlOrderedIds = keepIds ? (await getJson<{ ids: string[] }>(url, '/ordered')).ids : undefined;
+    const mlDescription = `3 Raft orderer processes (consensus/raft + node/wal.ts fsync per Ready + mTLS WebSocket transport), driver ${drive}, eagerCutUncommittedMax ${eagerCut}, syncCommitIndex ${options.syncCommit === true}; client: HTTP/2 POST /submit to the leader`;
     const medledger: SystemResult = {
       system: 'medledger',
-      description: `3 Raft orderer processes (consensus/raft + node/wal.ts fsync per Ready + mTLS WebSocket transport), driver ${drive}, eagerCutUncommittedMax ${eagerCut}, syncCommitIndex ${options.syncCommit === true}; client: HTTP/2 POST /submit to the leader`,
+      description: mlDescription,
       levels: levels.get('medledger')!,
       walFsyncs,
       receivePauses,
       ...(keepIds ? { ackedIds: acked.get('medledger')!, orderedIds: mlOrderedIds ?? [] } : {}),
     };
+    let againstResult: SystemResult | null = null;
+    if (against && mlb) {
+      const bUrl = await mlb.leaderUrl();
+      againstResult = {
+        system: 'against',
+        description: `the orderer of ${against.dir}${against.commit ? ` at ${against.commit}` : ''}, run the same way: ${mlDescription}`,
+        levels: levels.get('against')!,
+        ...(keepIds ? { ackedIds: acked.get('against')!, orderedIds: (await getJson<{ ids: string[] }>(bUrl, '/ordered')).ids } : {}),
+      };
+    }
     const etcdResult: SystemResult | null = etcd
       ? {
           system: 'etcd',
@@ -532,6 +594,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
       },
       medledger,
       etcd: etcdResult,
+      against: againstResult,
       notes,
     };
   } finally {
@@ -548,17 +611,20 @@ function fmt(n: number, digits = 0): string {
 
 export function renderOrderingReport(r: OrderingBenchReport): string {
   const lines: string[] = [];
-  const turns = r.etcd ? `, the systems in turns (MedLedger, etcd, etcd, MedLedger, …)` : '';
+  // The second system: etcd, or another checkout's orderer ("B").
+  const other = r.against ?? r.etcd;
+  const name = r.against ? 'B' : 'etcd';
+  const turns = other ? `, the systems in turns (MedLedger, ${name}, ${name}, MedLedger, …)` : '';
   lines.push(
     `ordering service: ${r.payloadBytes}-byte payloads, closed loop; per level and system ${r.warmupSecondsPerLevel} s warm-up, then ${r.secondsPerLevel} s measured in ${r.slicesPerLevel} slice${r.slicesPerLevel === 1 ? '' : 's'}${turns}`,
   );
   lines.push(`  MedLedger: ${r.medledger.description}`);
-  lines.push(`  etcd:      ${r.etcd ? r.etcd.description : 'not measured'}`);
+  lines.push(`  ${`${name}:`.padEnd(10)} ${other ? other.description : 'not measured'}`);
   lines.push('');
-  const header = ['in flight', 'MedLedger ops/s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'etcd ops/s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'ML/etcd ops/s'];
+  const header = ['in flight', 'MedLedger ops/s', 'p50 ms', 'p99 ms', 'CPU ms/op', `${name} ops/s`, 'p50 ms', 'p99 ms', 'CPU ms/op', `ML/${name} ops/s`];
   const rows: string[][] = [header];
   r.medledger.levels.forEach((m, i) => {
-    const e = r.etcd?.levels[i];
+    const e = other?.levels[i];
     rows.push([
       String(m.concurrency),
       fmt(m.opsPerSecond),
@@ -583,7 +649,7 @@ export function renderOrderingReport(r: OrderingBenchReport): string {
       .map((l) => `${l.concurrency}: ${l.ordered}/${l.submitted} ordered, ${l.duplicates} dup${l.errors ? `, ${l.errors} errors (${l.firstError})` : ''}`)
       .join('; ');
   lines.push(`exactly once — MedLedger ${check(r.medledger)}`);
-  if (r.etcd) lines.push(`exactly once — etcd      ${check(r.etcd)}`);
+  if (other) lines.push(`exactly once — ${name.padEnd(9)} ${check(other)}`);
   if (r.medledger.receivePauses)
     lines.push(`receive budget: an orderer paused reading a peer ${r.medledger.receivePauses} times (over its frames or bytes per second, decision 1397)`);
   lines.push(

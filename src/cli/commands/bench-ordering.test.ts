@@ -13,5 +13,8 @@ describe('medledger bench --ordering', () => {
     const bad = await runCli(['bench', '--ordering', '--concurrency', '0']);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /--concurrency must be/);
+    const nowhere = await runCli(['bench', '--ordering', '--against', '/nonexistent-checkout']);
+    assert.equal(nowhere.code, 2);
+    assert.match(nowhere.err, /--against \/nonexistent-checkout: no MedLedger orderer there/);
   });
 });

@@ -1,10 +1,11 @@
 // `medledger bench --ordering` (also `medledger bench ordering`): the ordering service alone
-// against etcd 3.4, measured in the same run (src/bench/ordering.ts, decision 1350). main.ts
+// against etcd 3.4 (or another checkout's orderer, --against), measured in the same run
+// (src/bench/ordering.ts, decision 1350). main.ts
 // routes `bench` here instead of to bench.ts when the command line asks for the ordering bench.
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ORDERING_CONCURRENCY_DEFAULT, ORDERING_SLICE_SECONDS_DEFAULT, renderOrderingReport, runOrderingBench } from '../../bench/ordering.ts';
+import { againstCheckout, ORDERING_CONCURRENCY_DEFAULT, ORDERING_SLICE_SECONDS_DEFAULT, renderOrderingReport, runOrderingBench } from '../../bench/ordering.ts';
 import { CliError, jsonReplacer, makeOutput, parseIntList, parseNonNegativeInt, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 
@@ -17,6 +18,7 @@ interface Flags {
   readonly ops?: string;
   readonly etcd: boolean;
   readonly etcdBinary?: string;
+  readonly against?: string;
   readonly drive: string;
   readonly eagerCut: string;
   readonly tickMs: string;
@@ -45,6 +47,10 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--ops <n>', 'stop each level after this many measured payloads (small runs)')
     .option('--no-etcd', 'measure MedLedger alone even when etcd is installed')
     .option('--etcd-binary <path>', 'the etcd binary (default: etcd on PATH, or $MEDLEDGER_ETCD)')
+    .option(
+      '--against <checkout>',
+      'instead of etcd, measure the orderer of another MedLedger checkout (its packages installed) in turns with this one: an A/B of two versions; `--against .` measures this one twice, the noise of a comparison',
+    )
     .option('--drive <mode>', 'MedLedger driver: immediate (drive after each input, as the node does) | coalesced (once per event-loop turn)', 'immediate')
     .option(
       '--eager-cut <n>',
@@ -63,6 +69,13 @@ export function register(program: Command, ctx: CommandContext): void {
       const seconds = parsePositiveInt('seconds', flags.seconds, 3600);
       const warmup = parseNonNegativeInt('warmup', flags.warmup, 600);
       const slice = parsePositiveInt('slice', flags.slice, 3600);
+      if (flags.against !== undefined) {
+        try {
+          againstCheckout(flags.against);
+        } catch (err) {
+          throw new CliError((err as Error).message, 2);
+        }
+      }
       const report = await runOrderingBench({
         concurrency,
         seconds,
@@ -71,6 +84,7 @@ export function register(program: Command, ctx: CommandContext): void {
         ...(flags.ops !== undefined ? { opsMax: parsePositiveInt('ops', flags.ops, 100_000_000) } : {}),
         noEtcd: !flags.etcd,
         ...(flags.etcdBinary !== undefined ? { etcdBinary: flags.etcdBinary } : {}),
+        ...(flags.against !== undefined ? { against: flags.against } : {}),
         drive: flags.drive,
         eagerCut: parseNonNegativeInt('eager-cut', flags.eagerCut, 1_000_000),
         tickMs: parsePositiveInt('tick-ms', flags.tickMs, 10_000),
@@ -86,7 +100,7 @@ export function register(program: Command, ctx: CommandContext): void {
         out.info(`results written to ${file}`);
       }
       out.result(report, () => renderOrderingReport(report));
-      const broken = [report.medledger, ...(report.etcd ? [report.etcd] : [])].flatMap((s) =>
+      const broken = [report.medledger, ...(report.etcd ? [report.etcd] : []), ...(report.against ? [report.against] : [])].flatMap((s) =>
         s.levels.filter((l) => l.ops === 0 || l.duplicates > 0 || l.ordered < l.submitted - l.errors).map((l) => `${s.system} at ${l.concurrency} in flight`),
       );
       if (broken.length > 0) {
