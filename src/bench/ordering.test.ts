@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodeFields, encodePutRequest, encodeRangeRequest, findEtcd, prefixEnd } from './etcd.ts';
-import { againstCheckout, renderOrderingReport, runOrderingBench, sliceCount, sliceOrder, type LevelResult } from './ordering.ts';
+import { againstCheckout, renderOrderingReport, runOrderingBench, sliceCount, sliceOrder, waitQuiet, type LevelResult } from './ordering.ts';
+import { spawn } from 'node:child_process';
 
 const etcd = findEtcd();
 const OPS = 40;
@@ -92,12 +93,15 @@ describe('ordering benchmark', () => {
 
   it('--against: the orderer of another checkout (here this one) is measured in turns instead of etcd, exactly once too', { timeout: 180_000 }, async () => {
     const root = fileURLToPath(new URL('../../', import.meta.url));
-    const report = await runOrderingBench({ concurrency: [1, 4], seconds: 60, warmupSeconds: 0, opsMax: OPS, keepIds: true, against: root });
+    // A warm-up of two half-second slices each, taken in turns as the measured slices are.
+    const report = await runOrderingBench({ concurrency: [1, 4], seconds: 60, warmupSeconds: 1, sliceSeconds: 0.5, opsMax: OPS, keepIds: true, against: root });
     assert.equal(report.etcd, null, 'etcd is not started beside another checkout');
     assert.ok(report.against, 'the other checkout measured');
     checkLevels(report.medledger.levels);
     checkLevels(report.against.levels);
     for (const s of [report.medledger, report.against]) {
+      for (const l of s.levels)
+        assert.ok(l.submitted > l.ops, `${s.system} warmed up at ${l.concurrency} in flight (${l.submitted} submitted, ${l.ops} measured)`);
       assert.equal(new Set(s.ackedIds).size, s.ackedIds!.length, `${s.system}: no payload acknowledged twice`);
       assert.deepEqual([...s.ackedIds!].sort(), [...s.orderedIds!].sort(), `${s.system}: its leader ordered exactly the payloads acknowledged`);
     }
@@ -121,5 +125,27 @@ describe('ordering benchmark', () => {
     }
     const here = againstCheckout(fileURLToPath(new URL('../../', import.meta.url)));
     assert.match(here.entry, /src\/bench\/ordering-node-main\.ts$/);
+  });
+
+  it('waitQuiet: waits while the servers are busy (start-up), returns once they are idle, gives up at its timeout', { timeout: 30_000 }, async () => {
+    // A process busy for 1.5 s and then idle, one idle from the start, one busy for 20 s.
+    const child = (code: string) => spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+    const busyThenIdle = child('const end = Date.now() + 1500; while (Date.now() < end); setTimeout(() => {}, 20000);');
+    const idle = child('setTimeout(() => {}, 20000);');
+    const busy = child('const end = Date.now() + 20000; while (Date.now() < end);');
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // all three started
+      const q1 = await waitQuiet([busyThenIdle.pid!, idle.pid!], { windowMs: 200 });
+      assert.equal(q1.settled, true);
+      assert.ok(q1.waitedMs >= 900, `waited ${q1.waitedMs} ms for the busy one`);
+      const q2 = await waitQuiet([idle.pid!], { windowMs: 200 });
+      assert.equal(q2.settled, true);
+      assert.ok(q2.waitedMs < 1000, `an idle process is quiet at once (${q2.waitedMs} ms)`);
+      const q3 = await waitQuiet([idle.pid!, busy.pid!], { windowMs: 200, timeoutMs: 1000 });
+      assert.equal(q3.settled, false);
+      assert.ok(q3.waitedMs >= 1000 && q3.waitedMs < 3000, `gave up after ${q3.waitedMs} ms`);
+    } finally {
+      for (const c of [busyThenIdle, idle, busy]) c.kill('SIGKILL');
+    }
   });
 });

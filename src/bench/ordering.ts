@@ -129,6 +129,38 @@ export function processCpuSeconds(pids: readonly number[]): number | null {
   return total;
 }
 
+export interface QuietOptions {
+  readonly windowMs?: number;
+  /** Quiet: the processes together used less than this share of one core over a window. */
+  readonly cpuShareMax?: number;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Waits until these processes are quiet (see QuietOptions), at most timeoutMs: what a level
+ * measures first — a warm-up whose CPU counts — must not share the machine with the clusters'
+ * start-up (elections, TLS handshakes, compiling) or the last level's tail. Measured: without it,
+ * the first of two identical clusters used 3–14 % more CPU per payload in four runs of four.
+ */
+export async function waitQuiet(pids: readonly number[], o: QuietOptions = {}): Promise<{ settled: boolean; waitedMs: number }> {
+  const windowMs = o.windowMs ?? 500;
+  const cpuShareMax = o.cpuShareMax ?? 0.1;
+  const timeoutMs = o.timeoutMs ?? 15_000;
+  const start = performance.now();
+  let before = processCpuSeconds(pids);
+  while (before !== null) {
+    await new Promise((r) => setTimeout(r, windowMs));
+    const after = processCpuSeconds(pids);
+    if (after === null) break;
+    const waitedMs = performance.now() - start;
+    if (after - before < (cpuShareMax * windowMs) / 1000) return { settled: true, waitedMs };
+    if (waitedMs >= timeoutMs) return { settled: false, waitedMs };
+    before = after;
+  }
+  // Not measurable here (no /proc, or a process is gone): nothing to wait for.
+  return { settled: false, waitedMs: performance.now() - start };
+}
+
 function h2Request(session: http2.ClientHttp2Session, method: string, path: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = session.request({ ':method': method, ':path': path });
@@ -416,13 +448,22 @@ async function runLevel(
       const loop = new ClosedLoop({ url, submit: contender.submit, concurrency: c, payloadBytes: o.payloadBytes, runTag: o.runTag, keepIds: o.keepIds });
       runs.push({ contender, loop, finish, latenciesMs: [], ops: 0, measuredMs: 0, errors: 0, firstError: null, cpuSeconds: 0, rampMs: 100 });
     }
-    for (const run of runs) {
-      // The warm-up's latencies (all of them counted, in a window as long as the warm-up) set the ramp.
-      const warm = await withCpu(run, () => run.loop.run({ rampMs: 0, measureMs: o.warmupSeconds * 1000 }));
-      run.rampMs = rampMs(warm.latenciesMs);
-      run.errors += warm.errors;
-      run.firstError ??= warm.firstError;
+    // The warm-ups are taken in turns as well: what the machine does early in a level (the bench
+    // client's own compiling, the last level's tail) then falls on both systems alike — taken one
+    // after the other, the first of two identical clusters used more CPU per payload than the
+    // second in seven runs of eight. The warm-up's latencies (all counted) set the ramp.
+    const warmLatenciesMs: number[][] = runs.map(() => []);
+    if (o.warmupSeconds > 0) {
+      const warmSlices = sliceCount(o.warmupSeconds, o.sliceSeconds);
+      for (const k of sliceOrder(warmSlices, runs.length)) {
+        const run = runs[k]!;
+        const warm = await withCpu(run, () => run.loop.run({ rampMs: 0, measureMs: (o.warmupSeconds * 1000) / warmSlices }));
+        for (const l of warm.latenciesMs) warmLatenciesMs[k]!.push(l);
+        run.errors += warm.errors;
+        run.firstError ??= warm.firstError;
+      }
     }
+    runs.forEach((run, k) => (run.rampMs = rampMs(warmLatenciesMs[k]!)));
     const slices = sliceCount(o.seconds, o.sliceSeconds);
     const measureMs = (o.seconds * 1000) / slices;
     for (const k of sliceOrder(slices, runs.length)) {
@@ -537,6 +578,11 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
       ...(options.opsMax !== undefined ? { opsMax: options.opsMax } : {}),
     };
     for (const c of options.concurrency) {
+      const quiet = await waitQuiet(contenders.flatMap((x) => x.pids));
+      if (!quiet.settled)
+        notes.push(
+          `before ${c} in flight the servers were not quiet after ${(quiet.waitedMs / 1000).toFixed(1)} s (CPU per payload may include their start-up)`,
+        );
       const results = await runLevel(contenders, c, load);
       results.forEach((r, i) => {
         const x = contenders[i]!;
