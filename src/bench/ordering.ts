@@ -140,7 +140,7 @@ export interface QuietOptions {
  * Waits until these processes are quiet (see QuietOptions), at most timeoutMs: what a level
  * measures first — a warm-up whose CPU counts — must not share the machine with the clusters'
  * start-up (elections, TLS handshakes, compiling) or the last level's tail. Measured: without it,
- * the first of two identical clusters used 3–14 % more CPU per payload in four runs of four.
+ * the first of two identical clusters used 4–17 % more CPU per payload in four runs of four.
  */
 export async function waitQuiet(pids: readonly number[], o: QuietOptions = {}): Promise<{ settled: boolean; waitedMs: number }> {
   const windowMs = o.windowMs ?? 500;
