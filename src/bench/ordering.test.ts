@@ -3,6 +3,7 @@
 // checks the shape of the report and that every payload acknowledged was ordered exactly once.
 // It measures nothing: figures come from `medledger bench --ordering` (docs/benchmarks.md).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,6 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodeFields, encodePutRequest, encodeRangeRequest, findEtcd, prefixEnd } from './etcd.ts';
 import { againstCheckout, renderOrderingReport, runOrderingBench, sliceCount, sliceOrder, waitQuiet, type LevelResult } from './ordering.ts';
-import { spawn } from 'node:child_process';
 
 const etcd = findEtcd();
 const OPS = 40;
@@ -135,6 +135,7 @@ describe('ordering benchmark', () => {
     const busy = child('const end = Date.now() + 20000; while (Date.now() < end);');
     try {
       await new Promise((r) => setTimeout(r, 300)); // all three started
+      assert.equal((await waitQuiet([idle.pid!, 2 ** 22 + 1], { windowMs: 50 })).settled, null, 'a process that is gone: not measurable');
       const q1 = await waitQuiet([busyThenIdle.pid!, idle.pid!], { windowMs: 200 });
       assert.equal(q1.settled, true);
       assert.ok(q1.waitedMs >= 900, `waited ${q1.waitedMs} ms for the busy one`);

@@ -142,7 +142,7 @@ export interface QuietOptions {
  * start-up (elections, TLS handshakes, compiling) or the last level's tail. Measured: without it,
  * the first of two identical clusters used 4–17 % more CPU per payload in four runs of four.
  */
-export async function waitQuiet(pids: readonly number[], o: QuietOptions = {}): Promise<{ settled: boolean; waitedMs: number }> {
+export async function waitQuiet(pids: readonly number[], o: QuietOptions = {}): Promise<{ settled: boolean | null; waitedMs: number }> {
   const windowMs = o.windowMs ?? 500;
   const cpuShareMax = o.cpuShareMax ?? 0.1;
   const timeoutMs = o.timeoutMs ?? 15_000;
@@ -158,7 +158,7 @@ export async function waitQuiet(pids: readonly number[], o: QuietOptions = {}): 
     before = after;
   }
   // Not measurable here (no /proc, or a process is gone): nothing to wait for.
-  return { settled: false, waitedMs: performance.now() - start };
+  return { settled: null, waitedMs: performance.now() - start };
 }
 
 function h2Request(session: http2.ClientHttp2Session, method: string, path: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
@@ -579,7 +579,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
     };
     for (const c of options.concurrency) {
       const quiet = await waitQuiet(contenders.flatMap((x) => x.pids));
-      if (!quiet.settled)
+      if (quiet.settled === false)
         notes.push(
           `before ${c} in flight the servers were not quiet after ${(quiet.waitedMs / 1000).toFixed(1)} s (CPU per payload may include their start-up)`,
         );
