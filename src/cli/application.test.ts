@@ -7,7 +7,7 @@
 // (tampered, unsigned, malformed, already a member, unknown reviewer, joining before admission)
 // is one clear line and a non-zero exit.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +50,7 @@ describe('membership application: apply, review, admit, join, connection test', 
     const pid = readPid(join(h4, 'Hospital4'));
     if (pid !== null && isAlive(pid)) await stopProcesses([pid], 10_000);
     await net?.stop();
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
   });
 
   it('the whole flow, with its refusals', async () => {

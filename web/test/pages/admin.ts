@@ -4,7 +4,7 @@
 // file in their own console and sign, the proposer submits — and the ledger's config in force then
 // names the new hospital. This suite changes the membership, so it runs last.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -58,8 +58,9 @@ export function adminTests(tb: () => ConsoleTestbed): void {
       await tb().screenshot(page, 'administration');
     });
 
-    it('adds a hospital through propose → sign by two more admins in their consoles → submit; the config in force names it', async () => {
+    it('adds a hospital through propose → sign by two more admins in their consoles → submit; the config in force names it', async (t) => {
       const work = mkdtempSync(join(tmpdir(), 'medledger-console-admin-'));
+      t.after(() => rmSync(work, { recursive: true, force: true }));
       const before = await tb().sdk('Hospital1', 'admin1').client.config();
       const h = await prepareHospital(tb().net.dir, { org: 'Hospital6', tickMs: 20, engine: before.engine });
       writeFileSync(join(work, 'ca.pem'), h.caCertPem);

@@ -6,10 +6,10 @@
 // and the ledger's audit trail records exactly that selection; a researcher without one sees "not
 // authorised" and the ledger refuses their download; after deletion every download is refused.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { transitionsDone, waitOrExplain, type ConsoleTestbed } from '../harness.ts';
 
@@ -55,6 +55,7 @@ async function listedAs(tb: ConsoleTestbed, org: string, user: string): Promise<
 export function datasetTests(tb: () => ConsoleTestbed): void {
   describe('Data market: the dataset lifecycle', () => {
     const work = mkdtempSync(join(tmpdir(), 'medledger-console-datasets-'));
+    after(() => rmSync(work, { recursive: true, force: true }));
     before(async () => {
       // A dataset of its own, so that the other suites' datasets (and their statistics) stay as seeded.
       await tb()

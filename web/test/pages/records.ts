@@ -3,7 +3,7 @@
 // JSON; a doctor without a basis is refused; break-the-glass asks a reason and notifies the
 // patient. Every outcome is checked on the ledger through the SDK.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -115,9 +115,10 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       await page.getByText(/Anaphylaxis — severe/).waitFor();
     });
 
-    it('a nurse files a CSV record with a sensitivity; a supervisor of the custodian erases it: both on the ledger', async () => {
+    it('a nurse files a CSV record with a sensitivity; a supervisor of the custodian erases it: both on the ledger', async (t) => {
       const pp = patientPseudonym(tb().net.dir, 'Hospital2', 'patient1');
       const work = mkdtempSync(join(tmpdir(), 'medledger-console-csv-'));
+      t.after(() => rmSync(work, { recursive: true, force: true }));
       const csv = join(work, 'labs.csv');
       writeFileSync(csv, 'test,value,unit\nHbA1c,6.1,%\nLDL,3.2,mmol/L\n');
       const doctor = await tb().signIn('Hospital2', 'doctor1');
