@@ -195,6 +195,8 @@ interface NodeStatus {
   readonly leader: string | null;
   readonly decided: number;
   readonly duplicates: number;
+  /** Payloads whose id the orderer could not check for duplicates (seen-ids.ts; absent before it). */
+  readonly duplicatesUnchecked?: number;
   readonly walFsyncs: number;
   readonly receivePauses: number;
 }
@@ -594,7 +596,13 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
     const url = await ml.leaderUrl();
     const walFsyncs = (await getJson<NodeStatus>(url, '/status')).walFsyncs;
     let receivePauses = 0;
-    for (const u of ml.urls) receivePauses += (await getJson<NodeStatus>(u, '/status')).receivePauses;
+    let unchecked = 0;
+    for (const u of ml.urls) {
+      const status = await getJson<NodeStatus>(u, '/status');
+      receivePauses += status.receivePauses;
+      unchecked = Math.max(unchecked, status.duplicatesUnchecked ?? 0);
+    }
+    if (unchecked > 0) notes.push(`MedLedger: ${unchecked} payloads ordered could not be checked for duplicates (ids beyond what an orderer tracks)`);
     const mlOrderedIds = keepIds ? (await getJson<{ ids: string[] }>(url, '/ordered')).ids : undefined;
     const mlDescription = `3 Raft orderer processes (consensus/raft + node/wal.ts fsync per Ready + mTLS WebSocket transport), driver ${drive}, eagerCutUncommittedMax ${eagerCut}, syncCommitIndex ${options.syncCommit === true}; client: HTTP/2 POST /submit to the leader`;
     const medledger: SystemResult = {
