@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { apiLimitsOf, DEFAULT_API_LIMITS } from '../api/server.ts';
 import { ConfigError, loadGenesis, loadNodeConfig, p2pReceiveLimitsOf } from './config.ts';
+import { tempDirRemovedAtExit } from '../testing/temp-dir.ts';
 
 const VALID = `
 node: { id: hospital1, org: Hospital1, roles: [peer, orderer], dataDir: ./data }
@@ -16,7 +16,7 @@ genesis: genesis.json
 `;
 
 function write(text: string, name = 'node.yaml'): string {
-  const dir = mkdtempSync(join(tmpdir(), 'medledger-config-'));
+  const dir = tempDirRemovedAtExit('medledger-config-');
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;

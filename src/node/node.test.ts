@@ -1,20 +1,20 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { initConsortium, type InitResult } from './init.ts';
 import { ConfigError, loadNodeConfig } from './config.ts';
 import { MedLedgerNode, NodeStartError } from './node.ts';
 import { freeBasePort } from './ports.ts';
+import { tempDirRemovedAtExit } from '../testing/temp-dir.ts';
 
 describe('node start refuses bad setups with a clear error', () => {
   let a: InitResult;
   let b: InitResult;
   before(async () => {
     const base = await freeBasePort(7); // a at base, b at base + 10: both inside the probed block
-    a = await initConsortium({ dir: mkdtempSync(join(tmpdir(), 'medledger-a-')), orgs: 2, engine: 'raft', basePort: base });
-    b = await initConsortium({ dir: mkdtempSync(join(tmpdir(), 'medledger-b-')), orgs: 2, engine: 'raft', basePort: base + 10 });
+    a = await initConsortium({ dir: tempDirRemovedAtExit('medledger-a-'), orgs: 2, engine: 'raft', basePort: base });
+    b = await initConsortium({ dir: tempDirRemovedAtExit('medledger-b-'), orgs: 2, engine: 'raft', basePort: base + 10 });
   });
 
   it('a certificate from another consortium', async () => {
@@ -78,7 +78,7 @@ describe('node start refuses bad setups with a clear error', () => {
 describe('readiness is not liveness', () => {
   it('a node alone in a two-hospital Raft consortium runs but is not ready: no leader can be elected without the other', async () => {
     const base = await freeBasePort(2);
-    const c = await initConsortium({ dir: mkdtempSync(join(tmpdir(), 'medledger-ready-')), orgs: 2, engine: 'raft', basePort: base, tickMs: 20 });
+    const c = await initConsortium({ dir: tempDirRemovedAtExit('medledger-ready-'), orgs: 2, engine: 'raft', basePort: base, tickMs: 20 });
     const node = await MedLedgerNode.start(loadNodeConfig(c.nodes[0]!.configPath));
     try {
       await new Promise((r) => setTimeout(r, 500));

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, ftruncateSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { utf8 } from '../codec/index.ts';
 import { WalCorruptionError, WriteAheadLog } from './wal.ts';
+import { tempDirRemovedAtExit } from '../testing/temp-dir.ts';
 
 function dir(): string {
-  return mkdtempSync(join(tmpdir(), 'medledger-wal-'));
+  return tempDirRemovedAtExit('medledger-wal-');
 }
 
 /** A closed log holding one record per key (key → 'v' + its number): its directory and where its records end. */

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { importBytes } from 'ipfs-unixfs-importer';
@@ -11,6 +10,7 @@ import { utf8 } from '../codec/index.ts';
 import { cidOf } from './cid.ts';
 import { FsBlobStore } from './blobstore.ts';
 import { checkCommitment, commit, generateHpkeKeyPair, IntegrityError, newDataKey, open, seal, unwrapAsRecipient, wrapForRecipient } from './envelope.ts';
+import { tempDirRemovedAtExit } from '../testing/temp-dir.ts';
 
 function pseudoRandom(size: number, seed: number): Uint8Array {
   const out = new Uint8Array(size);
@@ -82,7 +82,7 @@ describe('envelope encryption', () => {
 
 describe('file blob store', () => {
   it('stores under the CID, verifies on read, names the blob when bytes were tampered with, deletes', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'medledger-blobs-'));
+    const dir = tempDirRemovedAtExit('medledger-blobs-');
     const store = new FsBlobStore(dir);
     const bytes = utf8('ciphertext bytes');
     const cid = await store.put(bytes);

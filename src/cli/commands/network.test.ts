@@ -3,15 +3,15 @@
 // consortium is refused; and an `up` that fails after creating a consortium removes it again, so
 // the next `up` starts clean instead of taking the remains for a consortium.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCli } from '../testkit.ts';
+import { tempDirRemovedAtExit } from '../../testing/temp-dir.ts';
 
 process.env.MEDLEDGER_LOG_LEVEL ??= 'silent';
-const home = mkdtempSync(join(tmpdir(), 'medledger-up-'));
+const home = tempDirRemovedAtExit('medledger-up-');
 const servers: Server[] = [];
 after(() => {
   for (const s of servers) s.close();

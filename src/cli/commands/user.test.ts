@@ -4,8 +4,7 @@
 // Hospital2's CA and committed by Hospital2's admin alone is refused everywhere from the next block
 // (API authentication, endorsement and validation), and the rules of revocation updates hold.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseCertificate, parsePrivateKey, sign } from '../../crypto/index.ts';
@@ -16,9 +15,10 @@ import { startTestNetwork, type TestNetwork } from '../../api/testkit.ts';
 import { MedLedgerApiError, MedLedgerClient } from '../../sdk/index.ts';
 import { submitConfigUpdate } from '../membership.ts';
 import { runCli, type CliRun } from '../testkit.ts';
+import { tempDirRemovedAtExit } from '../../testing/temp-dir.ts';
 
 let net: TestNetwork;
-const home = mkdtempSync(join(tmpdir(), 'medledger-user-'));
+const home = tempDirRemovedAtExit('medledger-user-');
 
 async function ok(args: readonly string[]): Promise<CliRun> {
   const r = await runCli(args);

@@ -1,8 +1,6 @@
 // Test harness for multi-process tests: a real consortium in a temporary directory, one
 // `medledger node start` process per hospital on loopback ports, SDK clients signing as the demo
 // users. Everything here uses the product's own commands and files; nothing is mocked.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConsortium, findIdentity } from '../../identity/index.ts';
@@ -11,6 +9,7 @@ import { initConsortium, type EngineName } from '../init.ts';
 import { isAlive, readStatusFile, spawnNode, stopProcesses, waitUntilReady, type NodeStatusFile } from '../supervisor.ts';
 import { MedLedgerClient } from '../../sdk/index.ts';
 import { freeBasePort } from '../ports.ts';
+import { tempDirRemovedAtExit } from '../../testing/temp-dir.ts';
 
 export interface TestNetwork {
   readonly dir: string;
@@ -26,21 +25,9 @@ export interface TestNetwork {
   stop(): Promise<void>;
 }
 
-// Tests read the nodes' files after stop() (ledger verification), so a network's directory goes
-// when the test process ends — and stays when it failed, as evidence.
-const dirsToRemove = new Set<string>();
-function removeAtExit(dir: string): void {
-  if (dirsToRemove.size === 0)
-    process.once('exit', (code) => {
-      if (code !== 0) return;
-      for (const d of dirsToRemove) rmSync(d, { recursive: true, force: true });
-    });
-  dirsToRemove.add(dir);
-}
-
 export async function startTestNetwork(opts: { orgs: number; engine: EngineName; start?: readonly string[]; engineOptions?: Record<string, unknown> }): Promise<TestNetwork> {
-  const dir = mkdtempSync(join(tmpdir(), `medledger-net-${opts.engine}-`));
-  removeAtExit(dir);
+  // Tests read the nodes' files after stop() (ledger verification): the directory goes at exit.
+  const dir = tempDirRemovedAtExit(`medledger-net-${opts.engine}-`);
   const basePort = await freeBasePort(opts.orgs);
   const init = await initConsortium({ dir, orgs: opts.orgs, engine: opts.engine, basePort, tickMs: 50, ...(opts.engineOptions ? { engineOptions: opts.engineOptions } : {}) });
   let consortium = loadConsortium(join(dir, 'crypto'));
