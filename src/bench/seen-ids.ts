@@ -2,8 +2,8 @@
 // The closed loop's ids (closed-loop.ts) are an 8-byte prefix — the run's tag and the level — and
 // an 8-byte counter: one bitset per prefix, grown by doubling, holds a bit per counter value. A Set
 // of id strings cost ~80 bytes per payload and grew without limit (tens of millions of payloads in
-// an hour at 1,000 in flight). An id outside that scheme — a counter at or above INDEX_MAX, or a
-// prefix beyond PREFIXES_MAX — is counted as unchecked, never silently taken as new.
+// an hour at 1,000 in flight). An id outside that scheme — a counter at or above SEEN_INDEX_MAX, or
+// a prefix beyond SEEN_PREFIXES_MAX — is counted as unchecked, never silently taken as new.
 import type { Bytes } from '../codec/index.ts';
 
 /** Counter values tracked per prefix: a bitset of at most 16 MiB. */
@@ -26,10 +26,9 @@ export class SeenIds {
       return false;
     }
     const view = new DataView(payload.buffer, payload.byteOffset, ID_BYTES);
-    const high = view.getUint32(PREFIX_BYTES);
-    const low = view.getUint32(PREFIX_BYTES + 4);
-    const index = high * 2 ** 32 + low;
-    if (high !== 0 || index >= SEEN_INDEX_MAX) {
+    // The counter is 8 bytes; only values below SEEN_INDEX_MAX (< 2^32) are tracked.
+    const index = view.getUint32(PREFIX_BYTES + 4);
+    if (view.getUint32(PREFIX_BYTES) !== 0 || index >= SEEN_INDEX_MAX) {
       this.unchecked += 1;
       return false;
     }
