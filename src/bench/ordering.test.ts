@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodeFields, encodePutRequest, encodeRangeRequest, findEtcd, prefixEnd } from './etcd.ts';
-import { againstCheckout, renderOrderingReport, runOrderingBench, sliceCount, sliceOrder, waitQuiet, type LevelResult } from './ordering.ts';
+import { againstCheckout, processCpuSeconds, renderOrderingReport, runOrderingBench, sliceCount, sliceOrder, waitQuiet, type LevelResult } from './ordering.ts';
 
 const etcd = findEtcd();
 const OPS = 40;
@@ -127,26 +127,64 @@ describe('ordering benchmark', () => {
     assert.match(here.entry, /src\/bench\/ordering-node-main\.ts$/);
   });
 
-  it('waitQuiet: waits while the servers are busy (start-up), returns once they are idle, gives up at its timeout', { timeout: 30_000 }, async () => {
-    // A process busy for 1.5 s and then idle, one idle from the start, one busy for 20 s.
-    const child = (code: string) => spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
-    const busyThenIdle = child('const end = Date.now() + 1500; while (Date.now() < end); setTimeout(() => {}, 20000);');
-    const idle = child('setTimeout(() => {}, 20000);');
-    const busy = child('const end = Date.now() + 20000; while (Date.now() < end);');
-    try {
-      await new Promise((r) => setTimeout(r, 300)); // all three started
-      assert.equal((await waitQuiet([idle.pid!, 2 ** 22 + 1], { windowMs: 50 })).settled, null, 'a process that is gone: not measurable');
-      const q1 = await waitQuiet([busyThenIdle.pid!, idle.pid!], { windowMs: 200 });
-      assert.equal(q1.settled, true);
-      assert.ok(q1.waitedMs >= 900, `waited ${q1.waitedMs} ms for the busy one`);
-      const q2 = await waitQuiet([idle.pid!], { windowMs: 200 });
-      assert.equal(q2.settled, true);
-      assert.ok(q2.waitedMs < 1000, `an idle process is quiet at once (${q2.waitedMs} ms)`);
-      const q3 = await waitQuiet([idle.pid!, busy.pid!], { windowMs: 200, timeoutMs: 1000 });
-      assert.equal(q3.settled, false);
-      assert.ok(q3.waitedMs >= 1000 && q3.waitedMs < 3000, `gave up after ${q3.waitedMs} ms`);
-    } finally {
-      for (const c of [busyThenIdle, idle, busy]) c.kill('SIGKILL');
-    }
+  it('waitQuiet: waits while the processes use CPU, returns once a window is quiet, gives up at its timeout, and cannot measure a process that is gone', async () => {
+    // CPU seconds scripted per read: deterministic, whatever the machine's load.
+    const scripted = (deltas: readonly (number | null)[]) => {
+      let total = 0;
+      let reads = 0;
+      return {
+        read: (): number | null => {
+          const d = deltas[Math.min(reads++, deltas.length - 1)]!;
+          if (d === null) return null;
+          return (total += d);
+        },
+        reads: () => reads,
+      };
+    };
+    // 10 ms windows, quiet below 1 ms of CPU in one: busy, busy, then quiet.
+    const startUp = scripted([0, 0.05, 0.05, 0.0005]);
+    const q1 = await waitQuiet([1], { windowMs: 10, readCpuSeconds: startUp.read });
+    assert.deepEqual([q1.settled, startUp.reads()], [true, 4], 'settled at the first quiet window, not before');
+    const alwaysBusy = scripted([0, 0.05]);
+    const q2 = await waitQuiet([1], { windowMs: 10, timeoutMs: 60, readCpuSeconds: alwaysBusy.read });
+    assert.equal(q2.settled, false);
+    assert.ok(q2.waitedMs >= 60 && alwaysBusy.reads() >= 6, `gave up after ${q2.waitedMs} ms (${alwaysBusy.reads()} reads)`);
+    const goneMidway = scripted([0, 0.05, null]);
+    assert.equal((await waitQuiet([1], { windowMs: 10, readCpuSeconds: goneMidway.read })).settled, null);
   });
+
+  it(
+    'waitQuiet on real processes (/proc): a busy process is not quiet; once it idles, it is',
+    { skip: processCpuSeconds([process.pid]) === null, timeout: 30_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'medledger-quiet-'));
+      const stop = join(dir, 'stop');
+      // Busy until the file `stop` exists, then idle; it says when each begins, so nothing here
+      // depends on how fast the machine starts or schedules it.
+      const code = `const fs = require('fs'); process.stdout.write('busy\\n'); for (let i = 1; ; i++) if (i % 100000 === 0 && fs.existsSync(${JSON.stringify(stop)})) break; process.stdout.write('idle\\n'); setTimeout(() => {}, 60000);`;
+      const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let said = '';
+      const saying = (word: string) =>
+        new Promise<void>((resolve, reject) => {
+          const check = () => (said.includes(word) ? resolve() : undefined);
+          child.stdout.on('data', (c: Buffer) => ((said += c.toString()), check()));
+          child.on('exit', () => reject(new Error(`the child exited before saying ${word}`)));
+          check();
+        });
+      try {
+        await saying('busy');
+        assert.ok(processCpuSeconds([child.pid!]) !== null);
+        const busy = await waitQuiet([child.pid!], { windowMs: 300, cpuShareMax: 0.01, timeoutMs: 900 });
+        assert.equal(busy.settled, false, 'a process spinning is never quiet');
+        writeFileSync(stop, '');
+        await saying('idle');
+        const idle = await waitQuiet([child.pid!], { windowMs: 200, timeoutMs: 10_000 });
+        assert.equal(idle.settled, true, `quiet once idle (after ${idle.waitedMs} ms)`);
+        assert.equal((await waitQuiet([child.pid!, 2 ** 22 + 1], { windowMs: 50 })).settled, null, 'a process that is gone: not measurable');
+      } finally {
+        child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -134,6 +134,8 @@ export interface QuietOptions {
   /** Quiet: the processes together used less than this share of one core over a window. */
   readonly cpuShareMax?: number;
   readonly timeoutMs?: number;
+  /** Where the CPU seconds come from (tests give a scripted one); processCpuSeconds by default. */
+  readonly readCpuSeconds?: (pids: readonly number[]) => number | null;
 }
 
 /**
@@ -146,11 +148,12 @@ export async function waitQuiet(pids: readonly number[], o: QuietOptions = {}): 
   const windowMs = o.windowMs ?? 500;
   const cpuShareMax = o.cpuShareMax ?? 0.1;
   const timeoutMs = o.timeoutMs ?? 15_000;
+  const readCpuSeconds = o.readCpuSeconds ?? processCpuSeconds;
   const start = performance.now();
-  let before = processCpuSeconds(pids);
+  let before = readCpuSeconds(pids);
   while (before !== null) {
     await new Promise((r) => setTimeout(r, windowMs));
-    const after = processCpuSeconds(pids);
+    const after = readCpuSeconds(pids);
     if (after === null) break;
     const waitedMs = performance.now() - start;
     if (after - before < (cpuShareMax * windowMs) / 1000) return { settled: true, waitedMs };
