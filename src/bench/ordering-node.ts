@@ -238,6 +238,11 @@ class OrderingNode {
             this.drive();
           }, NOTICES_HOLD_MS);
         }
+        // …and called off when a Ready says an entry carried what was held (decision 1416).
+        else if (rd.noticesHeld === false && this.noticesTimer) {
+          clearTimeout(this.noticesTimer);
+          this.noticesTimer = null;
+        }
       }
     } finally {
       this.driving = false;

@@ -119,8 +119,9 @@ export interface Ready<M> {
    * The engine holds notices back that a message it will probably send soon carries anyway (a
    * Raft leader's commit index, decision 1405). The driver calls engine.flushNotices() once
    * NOTICES_HOLD_MS after the first Ready that says so (not again while that call is pending);
-   * whatever is still untold then goes out in the next Ready. Never needed for safety: without
-   * the call the engine tells them with its next message of that kind or tick.
+   * whatever is still untold then goes out in the next Ready. A Ready that says false (the
+   * message came first and carried them) calls the pending call off (decision 1416). Never needed
+   * for safety: without the call the engine tells them with its next message of that kind or tick.
    */
   readonly noticesHeld?: boolean;
   readonly decided: readonly DecidedBlock[];

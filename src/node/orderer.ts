@@ -706,6 +706,13 @@ export class Orderer {
     }, NOTICES_HOLD_MS);
   }
 
+  /** A Ready says nothing is held: an entry carried it (decision 1416); the flush is not needed. */
+  private callOffHeldNotices(): void {
+    if (!this.noticesTimer) return;
+    clearTimeout(this.noticesTimer);
+    this.noticesTimer = null;
+  }
+
   private driveReportingFailure(): void {
     try {
       this.drive();
@@ -754,6 +761,7 @@ export class Orderer {
         }
         this.engine.advance(rd);
         if (rd.noticesHeld === true) this.holdNotices();
+        else if (rd.noticesHeld === false) this.callOffHeldNotices();
       }
     } finally {
       this.driving = false;

@@ -48,7 +48,7 @@ type SimEvent =
   | { readonly k: 'fault'; readonly fault: TimedFault }
   | { readonly k: 'membership'; readonly members: NodeId[]; readonly note: string }
   | { readonly k: 'written'; readonly inst: Instance; readonly incarnation: number }
-  | { readonly k: 'notices'; readonly inst: Instance; readonly incarnation: number };
+  | { readonly k: 'notices'; readonly inst: Instance; readonly incarnation: number; readonly hold: number };
 
 interface Instance {
   /** 'n3', or 'n3′' for the twin of n3. */
@@ -69,8 +69,11 @@ interface Instance {
    * written (until a 'written' event): a crash meanwhile loses the persist and the rest of it.
    */
   writing: Ready<EngineMessage> | null;
-  /** A flushNotices call is scheduled (Ready.noticesHeld, decision 1405), as the node's timer. */
-  noticesDue: boolean;
+  /**
+   * The flushNotices call scheduled (Ready.noticesHeld, decision 1405), as the node's timer: its
+   * number, or null when none is — a Ready that says nothing is held calls it off (decision 1416).
+   */
+  noticesDue: number | null;
 }
 
 /**
@@ -136,6 +139,8 @@ class Simulation {
   /** Readies written after their early messages left, and how many of them a crash cut short. */
   private readonly earlyWrites = { started: 0, lostInCrash: 0 };
   private noticeFlushes = 0;
+  /** Numbers the flushNotices calls scheduled (Instance.noticesDue). */
+  private noticeHolds = 0;
   private readonly network: SimNetwork;
   private readonly identities: SimIdentities;
   private readonly plan: FaultPlan;
@@ -211,7 +216,7 @@ class Simulation {
           ledgerKeys: new Set(),
           controlKeys: new Set(),
           writing: null,
-          noticesDue: false,
+          noticesDue: null,
         };
         list.push(inst);
         this.instances.push(inst);
@@ -304,7 +309,7 @@ class Simulation {
       case 'written':
         return this.onWritten(ev.inst, ev.incarnation);
       case 'notices':
-        return this.onNotices(ev.inst, ev.incarnation);
+        return this.onNotices(ev.inst, ev.incarnation, ev.hold);
       case 'membership':
         this.members = ev.members;
         this.trace.add(this.nowMs, `membership: ${ev.note}; target ${ev.members.join(' ')}`);
@@ -316,7 +321,7 @@ class Simulation {
 
   private boot(inst: Instance): void {
     inst.incarnation += 1;
-    inst.noticesDue = false;
+    inst.noticesDue = null;
     const create = (): Engine<EngineMessage> =>
       this.o.def.create({
         id: inst.identity,
@@ -452,17 +457,17 @@ class Simulation {
     for (const block of rd.decided) this.decided(inst, block);
     if (this.stopped) return;
     this.guard(inst, 'advance', () => engine.advance(rd));
-    if (rd.noticesHeld === true && engine.flushNotices && !inst.noticesDue) {
-      inst.noticesDue = true;
-      this.queue.push(this.nowMs + NOTICES_HOLD_MS, { k: 'notices', inst, incarnation: inst.incarnation });
-    }
+    if (rd.noticesHeld === true && engine.flushNotices && inst.noticesDue === null) {
+      inst.noticesDue = ++this.noticeHolds;
+      this.queue.push(this.nowMs + NOTICES_HOLD_MS, { k: 'notices', inst, incarnation: inst.incarnation, hold: inst.noticesDue });
+    } else if (rd.noticesHeld === false) inst.noticesDue = null;
   }
 
   /** The node driver's hold of notices ran out (decision 1405): the engine tells what is still untold. */
-  private onNotices(inst: Instance, incarnation: number): void {
+  private onNotices(inst: Instance, incarnation: number, hold: number): void {
     const engine = inst.engine;
-    if (inst.incarnation !== incarnation || !engine) return;
-    inst.noticesDue = false;
+    if (inst.incarnation !== incarnation || inst.noticesDue !== hold || !engine) return;
+    inst.noticesDue = null;
     this.noticeFlushes += 1;
     this.guard(inst, 'flushNotices', () => engine.flushNotices!());
     this.drain(inst);

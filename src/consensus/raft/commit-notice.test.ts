@@ -121,6 +121,29 @@ describe('raft commit notices (decision 1370)', () => {
     assert.equal(notices.length, 2, 'the second commit is told when quiet');
   });
 
+  it("an entry that carries every held index calls the hold off: its Ready says nothing is held, the driver's flush is not needed (decision 1416)", () => {
+    const { leader, pump, drain } = cluster(1);
+    leader.propose({ clientId: 'c', seq: 1, data: utf8('a') });
+    pump(undefined, 'hold');
+    const first = leader.raftStatus().commit;
+    leader.propose({ clientId: 'c', seq: 2, data: utf8('b') });
+    const rd = leader.ready();
+    const appends = rd.messages.filter((m) => m.message.type === 'raft/append' && m.message.entries.length > 0);
+    assert.equal(appends.length, 2);
+    assert.ok(appends.every((m) => m.message.type === 'raft/append' && m.message.commit === first));
+    assert.equal(rd.noticesHeld, false, 'the Ready of the entry says nothing is held: the pending flush is called off');
+    drain(leader.id);
+    // The next commit holds its own notices, counted from its own Ready.
+    const sent = pump(undefined, 'hold');
+    assert.equal(leader.raftStatus().commit, first + 1);
+    assert.deepEqual(
+      sent.filter((m) => m.message.type === 'raft/commit'),
+      [],
+      'no notice sent for either commit yet',
+    );
+    assert.equal(leader.ready().noticesHeld, true, 'the second commit is held');
+  });
+
   it('a tick tells held notices when the driver never flushes', () => {
     const { engines, leader, pump } = cluster(1);
     leader.propose({ clientId: 'c', seq: 1, data: utf8('a') });

@@ -225,6 +225,12 @@ export class RaftEngine implements Engine<RaftMessage> {
   /** Leader: commit notices held back for flushNotices (decision 1405), and whether a Ready said so. */
   private noticesHeld = false;
   private noticesReported = false;
+  /**
+   * Leader: the followers whose notice is held. An append that carries the commit index to one
+   * takes it off; once none is left, nothing is held (decision 1416) — the driver's pending flush
+   * is then called off, and the next commit's notice waits its own NOTICES_HOLD_MS.
+   */
+  private readonly noticesHeldFor = new Set<NodeId>();
   /** The last append built (appendMessage). */
   private lastAppend: AppendMessage | null = null;
   /** The range (from, upTo] of block signatures lastAppend carries. */
@@ -549,6 +555,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     if (!this.noticesHeld) return;
     this.noticesHeld = false;
     this.noticesReported = false;
+    this.noticesHeldFor.clear();
     this.commitFlushDue = true;
     this.flushCommit(false);
   }
@@ -742,6 +749,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     this.leadTransferee = null;
     this.noticesHeld = false;
     this.noticesReported = false;
+    this.noticesHeldFor.clear();
     this.unsignedIndexes = [];
     // Proposals queued at a deposed leader are dropped here; their submitters re-route them.
     if (wasLeader) this.cutter.drain();
@@ -795,6 +803,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     this.sigSent.clear();
     this.noticesHeld = false;
     this.noticesReported = false;
+    this.noticesHeldFor.clear();
     for (const id of confNodes(this.conf)) {
       const pr = new Progress(last + 1, this.options.maxInflight);
       if (id === this.id) {
@@ -1267,6 +1276,7 @@ export class RaftEngine implements Engine<RaftMessage> {
           // pendingConfIndex is the last configuration entry (or, after an election, the log's end).
           if (hold && !(this.pendingConfIndex > sent && this.pendingConfIndex <= this.commit)) {
             this.noticesHeld = true;
+            this.noticesHeldFor.add(id);
             continue;
           }
           const { sigs } = this.sigsFor(id, Math.min(this.commit, prevIndex));
@@ -1330,7 +1340,14 @@ export class RaftEngine implements Engine<RaftMessage> {
       this.term === this.durableTerm &&
       this.vote === this.durableVote;
     if (early && this.outEarly === this.outMsgs.length) this.outEarly += 1;
-    if (message.type === 'raft/append' || message.type === 'raft/commit') this.commitSent.set(to, message.commit);
+    if (message.type === 'raft/append' || message.type === 'raft/commit') {
+      this.commitSent.set(to, message.commit);
+      if (message.commit >= this.commit && this.noticesHeldFor.delete(to) && this.noticesHeldFor.size === 0) {
+        // Every held notice was carried by an entry (decision 1416): the Ready says nothing is held.
+        this.noticesHeld = false;
+        this.noticesReported = false;
+      }
+    }
     this.outMsgs.push({ to, message });
   }
 }
