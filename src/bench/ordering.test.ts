@@ -164,10 +164,11 @@ describe('ordering benchmark', () => {
       const code = `const fs = require('fs'); process.stdout.write('busy\\n'); for (let i = 1; ; i++) if (i % 100000 === 0 && fs.existsSync(${JSON.stringify(stop)})) break; process.stdout.write('idle\\n'); setTimeout(() => {}, 60000);`;
       const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'ignore'] });
       let said = '';
+      child.stdout.on('data', (c: Buffer) => (said += c.toString()));
       const saying = (word: string) =>
         new Promise<void>((resolve, reject) => {
           const check = () => (said.includes(word) ? resolve() : undefined);
-          child.stdout.on('data', (c: Buffer) => ((said += c.toString()), check()));
+          child.stdout.on('data', check);
           child.on('exit', () => reject(new Error(`the child exited before saying ${word}`)));
           check();
         });
