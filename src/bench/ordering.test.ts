@@ -94,7 +94,15 @@ describe('ordering benchmark', () => {
   it('--against: the orderer of another checkout (here this one) is measured in turns instead of etcd, exactly once too', { timeout: 180_000 }, async () => {
     const root = fileURLToPath(new URL('../../', import.meta.url));
     // A warm-up of two half-second slices each, taken in turns as the measured slices are.
-    const report = await runOrderingBench({ concurrency: [1, 4], seconds: 60, warmupSeconds: 1, sliceSeconds: 0.5, opsMax: OPS, keepIds: true, against: root });
+    const report = await runOrderingBench({
+      concurrency: [1, 4],
+      seconds: 60,
+      warmupSeconds: 1,
+      sliceSeconds: 0.5,
+      opsMax: OPS,
+      keepIds: true,
+      against: againstCheckout(root),
+    });
     assert.equal(report.etcd, null, 'etcd is not started beside another checkout');
     assert.ok(report.against, 'the other checkout measured');
     checkLevels(report.medledger.levels);

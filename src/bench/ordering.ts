@@ -44,11 +44,11 @@ export interface OrderingBenchOptions {
   /** Skip etcd even when it is installed. */
   readonly noEtcd?: boolean;
   /**
-   * A directory holding another MedLedger checkout (with its node_modules): its orderer is
+   * Another MedLedger checkout (with its node_modules), as againstCheckout found it: its orderer is
    * measured in turns with this one's instead of etcd. This checkout's own directory measures the
    * same code twice: the noise of a comparison.
    */
-  readonly against?: string;
+  readonly against?: AgainstCheckout;
   readonly etcdBinary?: string;
   /** MedLedger driver: see OrderingNodeConfig.drive. */
   readonly drive?: 'coalesced' | 'immediate';
@@ -512,7 +512,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
   if (!(sliceSeconds > 0)) throw new RangeError('sliceSeconds must be positive');
   const notes: string[] = [];
   const startedAt = new Date().toISOString();
-  const against = options.against === undefined ? null : againstCheckout(options.against);
+  const against = options.against ?? null;
   const etcd = options.noEtcd || against ? null : findEtcd(options.etcdBinary);
   if (!etcd && !options.noEtcd && !against)
     notes.push('etcd is not installed (no `etcd` binary on PATH; Debian: apt-get install etcd-server): MedLedger measured alone');

@@ -5,7 +5,14 @@
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { againstCheckout, ORDERING_CONCURRENCY_DEFAULT, ORDERING_SLICE_SECONDS_DEFAULT, renderOrderingReport, runOrderingBench } from '../../bench/ordering.ts';
+import {
+  againstCheckout,
+  type AgainstCheckout,
+  ORDERING_CONCURRENCY_DEFAULT,
+  ORDERING_SLICE_SECONDS_DEFAULT,
+  renderOrderingReport,
+  runOrderingBench,
+} from '../../bench/ordering.ts';
 import { CliError, jsonReplacer, makeOutput, parseIntList, parseNonNegativeInt, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 
@@ -69,9 +76,10 @@ export function register(program: Command, ctx: CommandContext): void {
       const seconds = parsePositiveInt('seconds', flags.seconds, 3600);
       const warmup = parseNonNegativeInt('warmup', flags.warmup, 600);
       const slice = parsePositiveInt('slice', flags.slice, 3600);
+      let against: AgainstCheckout | undefined;
       if (flags.against !== undefined) {
         try {
-          againstCheckout(flags.against);
+          against = againstCheckout(flags.against);
         } catch (err) {
           throw new CliError((err as Error).message, 2);
         }
@@ -84,7 +92,7 @@ export function register(program: Command, ctx: CommandContext): void {
         ...(flags.ops !== undefined ? { opsMax: parsePositiveInt('ops', flags.ops, 100_000_000) } : {}),
         noEtcd: !flags.etcd,
         ...(flags.etcdBinary !== undefined ? { etcdBinary: flags.etcdBinary } : {}),
-        ...(flags.against !== undefined ? { against: flags.against } : {}),
+        ...(against ? { against } : {}),
         drive: flags.drive,
         eagerCut: parseNonNegativeInt('eager-cut', flags.eagerCut, 1_000_000),
         tickMs: parsePositiveInt('tick-ms', flags.tickMs, 10_000),
