@@ -26,12 +26,13 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { decode, rememberingEncoder, sha256, type Bytes } from '../codec/index.ts';
 import '../consensus/raft/index.ts';
 import { getEngine } from '../consensus/registry.ts';
-import { NOTICES_HOLD_MS, type Engine, type EngineMessage } from '../consensus/engine.ts';
+import type { Engine, EngineMessage } from '../consensus/engine.ts';
 import { SeededRng } from '../consensus/rng.ts';
 import { directoryVerifier, keyPairSigner, parsePrivateKey } from '../crypto/index.ts';
 import { Msp, type MspConfig } from '../identity/index.ts';
 import { createLogger } from '../log/log.ts';
 import { WriteAheadLog } from '../node/wal.ts';
+import { HeldNoticesTimer } from '../node/held-notices.ts';
 import { Transport } from '../transport/transport.ts';
 import { NODE_PROTOCOL } from '../node/protocol.ts';
 import { SeenIds } from './seen-ids.ts';
@@ -91,7 +92,11 @@ class OrderingNode {
   private timer: NodeJS.Timeout | null = null;
   /** As the node's: the same message to both followers is encoded once (decision 1406). */
   private readonly encodeMessage = rememberingEncoder();
-  private noticesTimer: NodeJS.Timeout | null = null;
+  /** As the node's: held commit notices go NOTICES_HOLD_MS later unless an entry carried them (decisions 1405, 1416). */
+  private readonly heldNotices = new HeldNoticesTimer(() => {
+    this.engine.flushNotices?.();
+    this.drive();
+  });
 
   constructor(private readonly config: OrderingNodeConfig) {
     const msp = new Msp(config.mspConfig);
@@ -163,7 +168,7 @@ class OrderingNode {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    if (this.noticesTimer) clearTimeout(this.noticesTimer);
+    this.heldNotices.cancel();
     this.server.close();
     await this.transport.stop();
     this.wal.close();
@@ -230,19 +235,7 @@ class OrderingNode {
           }
         }
         this.engine.advance(rd);
-        // As node/orderer.ts: what the engine held back goes NOTICES_HOLD_MS later (decision 1405).
-        if (rd.noticesHeld === true && !this.noticesTimer && this.engine.flushNotices) {
-          this.noticesTimer = setTimeout(() => {
-            this.noticesTimer = null;
-            this.engine.flushNotices!();
-            this.drive();
-          }, NOTICES_HOLD_MS);
-        }
-        // …and called off when a Ready says an entry carried what was held (decision 1416).
-        else if (rd.noticesHeld === false && this.noticesTimer) {
-          clearTimeout(this.noticesTimer);
-          this.noticesTimer = null;
-        }
+        this.heldNotices.afterReady(rd.noticesHeld);
       }
     } finally {
       this.driving = false;

@@ -47,7 +47,6 @@ import '../consensus/engines.ts';
 import { getEngine } from '../consensus/registry.ts';
 import {
   assertInvariant,
-  NOTICES_HOLD_MS,
   type DecidedBlock,
   type Engine,
   type EngineMessage,
@@ -72,6 +71,7 @@ import type { ValidationCode } from '../ledger/codes.ts';
 import { parseTx } from '../ledger/tx.ts';
 import { validationContextFromConfig, wrongConsortium, type ValidationContext } from '../ledger/validator.ts';
 import { WriteAheadLog } from './wal.ts';
+import { HeldNoticesTimer } from './held-notices.ts';
 import { insertedRecordKey } from '../contracts/health/record-insert.ts';
 import { verifyBatchable } from '../crypto/batch-signature.ts';
 
@@ -603,7 +603,7 @@ export class Orderer {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.noticesTimer) clearTimeout(this.noticesTimer);
+    this.heldNotices.cancel();
     for (const sub of this.subscribers) sub.cancel();
     this.subscribers.clear();
     this.wal.close();
@@ -674,7 +674,12 @@ export class Orderer {
   /** Set once a durable write failed and was reported: the orderer is closed for good. */
   private storageFailed = false;
   private driveScheduled = false;
-  private noticesTimer: NodeJS.Timeout | null = null;
+  /**
+   * Ready.noticesHeld (decisions 1405, 1416): what the engine held back goes NOTICES_HOLD_MS later
+   * — by then a client waiting on its answer has usually sent the next request, whose entry
+   * carried the commit index — and the flush is called off when a Ready says an entry did.
+   */
+  private readonly heldNotices = new HeldNoticesTimer(() => this.flushNotices());
 
   /**
    * Drive once at the end of this event-loop turn (decision 1372): transactions that arrive
@@ -691,26 +696,6 @@ export class Orderer {
       if (this.closed) return;
       this.driveReportingFailure();
     });
-  }
-
-  /**
-   * Ready.noticesHeld (decision 1405): the engine tells what it held back NOTICES_HOLD_MS from now
-   * — by then a client waiting on its answer has usually sent the next request, whose entry
-   * carried the commit index, and nothing is left to send.
-   */
-  private holdNotices(): void {
-    if (this.noticesTimer || !this.engine.flushNotices) return;
-    this.noticesTimer = setTimeout(() => {
-      this.noticesTimer = null;
-      this.flushNotices();
-    }, NOTICES_HOLD_MS);
-  }
-
-  /** A Ready says nothing is held: an entry carried it (decision 1416); the flush is not needed. */
-  private callOffHeldNotices(): void {
-    if (!this.noticesTimer) return;
-    clearTimeout(this.noticesTimer);
-    this.noticesTimer = null;
   }
 
   private driveReportingFailure(): void {
@@ -760,8 +745,7 @@ export class Orderer {
           throw err;
         }
         this.engine.advance(rd);
-        if (rd.noticesHeld === true) this.holdNotices();
-        else if (rd.noticesHeld === false) this.callOffHeldNotices();
+        this.heldNotices.afterReady(rd.noticesHeld);
       }
     } finally {
       this.driving = false;
