@@ -10,7 +10,17 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodeFields, encodePutRequest, encodeRangeRequest, findEtcd, prefixEnd } from './etcd.ts';
-import { againstCheckout, processCpuSeconds, renderOrderingReport, runOrderingBench, sliceCount, sliceOrder, waitQuiet, type LevelResult } from './ordering.ts';
+import {
+  againstCheckout,
+  cpuPerPayload,
+  processCpuSeconds,
+  renderOrderingReport,
+  runOrderingBench,
+  sliceCount,
+  sliceOrder,
+  waitQuiet,
+  type LevelResult,
+} from './ordering.ts';
 
 const etcd = findEtcd();
 const OPS = 40;
@@ -26,7 +36,19 @@ function checkLevels(levels: readonly LevelResult[]): void {
     assert.ok(l.opsPerSecond > 0 && l.latencyMs.p50 > 0 && l.latencyMs.p99 >= l.latencyMs.p50);
     assert.equal(l.ordered, l.submitted, `every payload submitted at ${l.concurrency} in flight was ordered`);
     assert.equal(l.duplicates, 0);
+    if (process.platform === 'linux') checkCpuByRole(l);
   }
+}
+
+/** The leader's and a follower's CPU per payload add up to the servers' (leader + 2 followers). */
+function checkCpuByRole(l: LevelResult): void {
+  const total = l.serverCpuMsPerOp;
+  const byRole = l.serverCpuByRole;
+  assert.ok(total !== null && byRole !== null, `CPU by process measured at ${l.concurrency} in flight`);
+  const { leader, follower } = byRole;
+  for (const ms of [leader.userMs, leader.systemMs, follower.userMs, follower.systemMs]) assert.ok(Number.isFinite(ms) && ms >= 0);
+  const sum = leader.userMs + leader.systemMs + 2 * (follower.userMs + follower.systemMs);
+  assert.ok(Math.abs(sum - total) < 1e-9 * Math.max(1, total), `leader + 2 followers (${sum}) = all servers (${total})`);
 }
 
 describe('ordering benchmark', () => {
@@ -44,6 +66,23 @@ describe('ordering benchmark', () => {
         [4, 300n],
       ],
     );
+  });
+
+  it("CPU per payload by process: the leader's is the process the clients sent to, a follower's the mean of the others", () => {
+    const cpu = [
+      { userSeconds: 1, systemSeconds: 0.5 },
+      { userSeconds: 4, systemSeconds: 2 },
+      { userSeconds: 3, systemSeconds: 1.5 },
+    ];
+    assert.deepEqual(cpuPerPayload(cpu, 1, 1000), {
+      serverCpuMsPerOp: 12,
+      serverCpuByRole: { leader: { userMs: 4, systemMs: 2 }, follower: { userMs: 2, systemMs: 1 } },
+    });
+    assert.deepEqual(cpuPerPayload(cpu, 0, 500).serverCpuByRole, { leader: { userMs: 2, systemMs: 1 }, follower: { userMs: 7, systemMs: 3.5 } });
+    // No leader among the processes, nothing ordered, or /proc not readable: what cannot be said is null.
+    assert.deepEqual(cpuPerPayload(cpu, -1, 1000), { serverCpuMsPerOp: 12, serverCpuByRole: null });
+    assert.deepEqual(cpuPerPayload(cpu, 1, 0), { serverCpuMsPerOp: null, serverCpuByRole: null });
+    assert.deepEqual(cpuPerPayload(null, 1, 1000), { serverCpuMsPerOp: null, serverCpuByRole: null });
   });
 
   it('slices: the systems take turns, each pair in the other order than the last (A B B A …)', () => {
@@ -88,6 +127,8 @@ describe('ordering benchmark', () => {
       assert.match(table, /^4 +\d+/m);
       assert.match(table, /machine: .*cores, node v/);
       assert.match(table, /measured in \d+ slices/);
+      assert.match(table, /^in flight +MedLedger leader +follower +etcd leader +follower$/m);
+      if (process.platform === 'linux') assert.match(table, /^1 +[\d.]+ \+ [\d.]+ +[\d.]+ \+ [\d.]+ /m);
     },
   );
 

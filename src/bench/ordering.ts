@@ -75,6 +75,17 @@ export interface LevelResult {
   readonly duplicates: number;
   /** CPU time of the 3 server processes during the level (its warm-up, ramps and slices, not its idle time; Linux /proc), per ordered payload. */
   readonly serverCpuMsPerOp: number | null;
+  /**
+   * The same CPU by process, user and system (kernel) apart: the leader's (the process the level's
+   * clients sent to) and a follower's (the mean of the other two). leader + 2 × follower is
+   * serverCpuMsPerOp. Null where /proc cannot be read.
+   */
+  readonly serverCpuByRole: { readonly leader: CpuMsPerOp; readonly follower: CpuMsPerOp } | null;
+}
+
+export interface CpuMsPerOp {
+  readonly userMs: number;
+  readonly systemMs: number;
 }
 
 export type SystemName = 'medledger' | 'etcd' | 'against';
@@ -112,9 +123,15 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-/** User + system CPU seconds of these processes so far (Linux /proc/<pid>/stat), or null elsewhere. */
-export function processCpuSeconds(pids: readonly number[]): number | null {
-  let total = 0;
+/** One process's CPU time so far, user and system (kernel), seconds. */
+export interface ProcessCpu {
+  readonly userSeconds: number;
+  readonly systemSeconds: number;
+}
+
+/** The CPU time of each of these processes so far (Linux /proc/<pid>/stat), or null elsewhere. */
+export function processCpuTimes(pids: readonly number[]): ProcessCpu[] | null {
+  const times: ProcessCpu[] = [];
   for (const pid of pids) {
     let stat: string;
     try {
@@ -124,9 +141,15 @@ export function processCpuSeconds(pids: readonly number[]): number | null {
     }
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // After the command: state is field 3, utime field 14, stime field 15 (1-based in proc(5)).
-    total += (Number(fields[11]) + Number(fields[12])) / 100;
+    times.push({ userSeconds: Number(fields[11]) / 100, systemSeconds: Number(fields[12]) / 100 });
   }
-  return total;
+  return times;
+}
+
+/** User + system CPU seconds of these processes so far (Linux /proc/<pid>/stat), or null elsewhere. */
+export function processCpuSeconds(pids: readonly number[]): number | null {
+  const times = processCpuTimes(pids);
+  return times === null ? null : times.reduce((sum, t) => sum + t.userSeconds + t.systemSeconds, 0);
 }
 
 export interface QuietOptions {
@@ -346,6 +369,7 @@ function medledgerContender(system: 'medledger' | 'against', cluster: MedLedgerC
     system,
     unit: 'payloads/s',
     pids: cluster.pids,
+    urls: cluster.urls,
     submit: medledgerSubmit,
     leaderUrl: cluster.leaderUrl,
     beginLevel: async (url) => {
@@ -400,6 +424,8 @@ interface Contender {
   readonly system: SystemName;
   readonly unit: string;
   readonly pids: readonly number[];
+  /** The servers' client URLs, in the order of pids (which process a leader's URL is). */
+  readonly urls: readonly string[];
   readonly submit: Submit;
   leaderUrl(): Promise<string>;
   /** Called before a level's warm-up; returns how many of the level's payloads it ordered, exactly once. */
@@ -415,17 +441,52 @@ interface LevelRun {
   measuredMs: number;
   errors: number;
   firstError: string | null;
-  cpuSeconds: number | null;
+  /** CPU of each server process (in the order of contender.pids) while this system ran; null: not measurable. */
+  cpu: ProcessCpu[] | null;
+  /** Which of contender.pids the level's clients sent to (-1: none of them). */
+  readonly leaderIndex: number;
   rampMs: number;
 }
 
 /** Run `fn` and add the CPU the contender's server processes spent meanwhile to the level's. */
 async function withCpu<T>(run: LevelRun, fn: () => Promise<T>): Promise<T> {
-  const before = processCpuSeconds(run.contender.pids);
+  const before = processCpuTimes(run.contender.pids);
   const result = await fn();
-  const after = processCpuSeconds(run.contender.pids);
-  run.cpuSeconds = before === null || after === null || run.cpuSeconds === null ? null : run.cpuSeconds + (after - before);
+  const after = processCpuTimes(run.contender.pids);
+  const sum = run.cpu;
+  run.cpu =
+    before === null || after === null || sum === null
+      ? null
+      : sum.map((t, i) => ({
+          userSeconds: t.userSeconds + after[i]!.userSeconds - before[i]!.userSeconds,
+          systemSeconds: t.systemSeconds + after[i]!.systemSeconds - before[i]!.systemSeconds,
+        }));
   return result;
+}
+
+/**
+ * Per ordered payload: the CPU of all server processes together, and the leader's (cpu[leaderIndex])
+ * and a follower's (the mean of the others).
+ */
+export function cpuPerPayload(
+  cpu: readonly ProcessCpu[] | null,
+  leaderIndex: number,
+  ordered: number,
+): Pick<LevelResult, 'serverCpuMsPerOp' | 'serverCpuByRole'> {
+  if (cpu === null || ordered <= 0) return { serverCpuMsPerOp: null, serverCpuByRole: null };
+  const msPerOp = (seconds: number): number => (seconds * 1000) / ordered;
+  const total = msPerOp(cpu.reduce((sum, t) => sum + t.userSeconds + t.systemSeconds, 0));
+  const leader = cpu[leaderIndex];
+  const followers = cpu.filter((_, i) => i !== leaderIndex);
+  if (leader === undefined || followers.length === 0) return { serverCpuMsPerOp: total, serverCpuByRole: null };
+  const mean = (pick: (t: ProcessCpu) => number): number => followers.reduce((sum, t) => sum + pick(t), 0) / followers.length;
+  return {
+    serverCpuMsPerOp: total,
+    serverCpuByRole: {
+      leader: { userMs: msPerOp(leader.userSeconds), systemMs: msPerOp(leader.systemSeconds) },
+      follower: { userMs: msPerOp(mean((t) => t.userSeconds)), systemMs: msPerOp(mean((t) => t.systemSeconds)) },
+    },
+  };
 }
 
 function addSlice(run: LevelRun, r: SliceResult): void {
@@ -451,7 +512,9 @@ async function runLevel(
       const url = await contender.leaderUrl();
       const finish = await contender.beginLevel(url, c);
       const loop = new ClosedLoop({ url, submit: contender.submit, concurrency: c, payloadBytes: o.payloadBytes, runTag: o.runTag, keepIds: o.keepIds });
-      runs.push({ contender, loop, finish, latenciesMs: [], ops: 0, measuredMs: 0, errors: 0, firstError: null, cpuSeconds: 0, rampMs: 100 });
+      const cpu = contender.pids.map(() => ({ userSeconds: 0, systemSeconds: 0 }));
+      const leaderIndex = contender.urls.indexOf(url);
+      runs.push({ contender, loop, finish, latenciesMs: [], ops: 0, measuredMs: 0, errors: 0, firstError: null, cpu, leaderIndex, rampMs: 100 });
     }
     // The warm-ups are taken in turns as well: what the machine does early in a level (the bench
     // client's own compiling, the last level's tail) then falls on both systems alike — taken one
@@ -493,7 +556,7 @@ async function runLevel(
           submitted: run.loop.submitted,
           ordered,
           duplicates,
-          serverCpuMsPerOp: run.cpuSeconds === null || ordered <= 0 ? null : (run.cpuSeconds * 1000) / ordered,
+          ...cpuPerPayload(run.cpu, run.leaderIndex, ordered),
         },
         ackedIds: run.loop.ackedIds,
       });
@@ -550,6 +613,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
         system: 'etcd',
         unit: 'puts/s',
         pids: cluster.pids,
+        urls: cluster.clientUrls,
         submit: etcdSubmit,
         leaderUrl: cluster.leaderUrl,
         // Every key is put once: the keys of this level, and each key's version (1 = put once).
@@ -666,6 +730,12 @@ function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '–';
 }
 
+/** Rows as lines: the first column left-aligned, the others right-aligned, two spaces apart. */
+function alignColumns(rows: readonly (readonly string[])[]): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  return rows.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+}
+
 export function renderOrderingReport(r: OrderingBenchReport): string {
   const lines: string[] = [];
   // The second system: etcd, or another checkout's orderer ("B").
@@ -695,11 +765,23 @@ export function renderOrderingReport(r: OrderingBenchReport): string {
       e && e.opsPerSecond > 0 ? `${fmt(m.opsPerSecond / e.opsPerSecond, 2)}×` : '–',
     ]);
   });
-  const widths = header.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  for (const row of rows) lines.push(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+  lines.push(...alignColumns(rows));
   lines.push(
     "CPU ms/op: CPU time of the 3 server processes (user + system) while that system ran — warm-up and ramps included, not its idle time in the other's slices — per payload ordered",
   );
+  lines.push('');
+  // The same CPU by process: where a system's CPU per payload goes (leader or followers, user code or kernel).
+  const byRole = (l: LevelResult | undefined, role: 'leader' | 'follower'): string => {
+    const cpu = l?.serverCpuByRole?.[role];
+    return cpu ? `${fmt(cpu.userMs, 3)} + ${fmt(cpu.systemMs, 3)}` : '–';
+  };
+  const roleRows: string[][] = [['in flight', 'MedLedger leader', 'follower', `${name} leader`, 'follower']];
+  r.medledger.levels.forEach((m, i) => {
+    const e = other?.levels[i];
+    roleRows.push([String(m.concurrency), byRole(m, 'leader'), byRole(m, 'follower'), byRole(e, 'leader'), byRole(e, 'follower')]);
+  });
+  lines.push(...alignColumns(roleRows));
+  lines.push('CPU ms/op by process, user + system: the leader (the process the clients sent to) and a follower (the mean of the other two)');
   lines.push('');
   const check = (s: SystemResult): string =>
     s.levels
