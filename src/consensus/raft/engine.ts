@@ -209,6 +209,12 @@ export class RaftEngine implements Engine<RaftMessage> {
   private appliedFloor = 0;
   private cachedReady: Ready<RaftMessage> | null = null;
   /**
+   * Follower: committed entries wait to be applied until advance() — after the driver wrote this
+   * Ready's entries and sent its answer — so that applying (digests, certificates, the decided
+   * blocks) is not between the leader's append and this node's answer (decision 1417).
+   */
+  private applyAfterAdvance = false;
+  /**
    * Log entries up to here are durable: written by a Ready the driver advanced (or loaded at
    * start). The leader's own replica counts toward a commit quorum only up to here, because the
    * driver may send its appends before the entries are on its own disk (Ready.earlyMessages).
@@ -425,7 +431,8 @@ export class RaftEngine implements Engine<RaftMessage> {
       this.outPersist.length > 0 ||
       this.outMsgs.length > 0 ||
       this.outRestore !== null ||
-      (this.outDecided.length > 0 && this.outRestore === null)
+      (this.outDecided.length > 0 && this.outRestore === null) ||
+      this.applyAfterAdvance
     );
   }
 
@@ -474,6 +481,11 @@ export class RaftEngine implements Engine<RaftMessage> {
     }
     if (rd.restore !== null && rd.restore === this.outRestore) {
       this.outRestore = null;
+      this.applyCommitted();
+      this.maybeSnapshot();
+    }
+    if (this.applyAfterAdvance) {
+      this.applyAfterAdvance = false;
       this.applyCommitted();
       this.maybeSnapshot();
     }
@@ -1246,7 +1258,10 @@ export class RaftEngine implements Engine<RaftMessage> {
     // should still learn the commit index that removes them (as they did when the leader sent it
     // the moment it advanced).
     this.flushCommit(this.options.holdCommitNotices);
-    this.applyCommitted();
+    // A follower with entries to write or an answer to send applies after advance() (decision
+    // 1417); a leader applies now — what it applies is what its clients wait for.
+    if (this.role !== 'leader' && this.applied < this.commit && (this.outPersist.length > 0 || this.outMsgs.length > 0)) this.applyAfterAdvance = true;
+    else this.applyCommitted();
     this.maybeAutoLeave();
     this.maybeSnapshot();
     this.flushForward();
