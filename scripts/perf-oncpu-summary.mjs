@@ -11,8 +11,13 @@
 // In a VM, cpu-clock samples taken with interrupts off land where they are turned back on
 // (finish_task_switch, _raw_spin_unlock_irqrestore): the kernel's share is right, its split is not.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const file = process.argv[2] ?? 'perf.data';
+if (!existsSync(file)) {
+  console.error(`${file}: no such file (record one with perf record -e cpu-clock …, see the usage above)`);
+  process.exit(2);
+}
 const KINDS = [
   ['kernel', (s) => s.includes('[k]')],
   ['JIT-compiled JavaScript', (s) => s.includes('JS:')],
@@ -26,8 +31,21 @@ const KINDS = [
   ['libc (malloc, memcpy)', (s) => /malloc|free|memcpy|memset|memmove|calloc|strcmp|unlink_chunk|_int_/.test(s)],
 ];
 
-const report = (args) =>
-  execFileSync('perf', ['report', '-i', file, '--stdio', ...args], { encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
+const report = (args) => {
+  try {
+    return execFileSync('perf', ['report', '-i', file, '--stdio', ...args], { encoding: 'utf8', maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const why =
+      err.code === 'ENOENT'
+        ? 'perf is not installed (Debian: apt-get install linux-perf)'
+        : String(err.stderr ?? '')
+            .trim()
+            .split('\n')
+            .pop() || `perf exited with status ${err.status}`;
+    console.error(`perf report -i ${file}: ${why}`);
+    process.exit(2);
+  }
+};
 const rows = (text) =>
   text
     .split('\n')
