@@ -33,6 +33,7 @@ import { Msp, type MspConfig } from '../identity/index.ts';
 import { createLogger } from '../log/log.ts';
 import { WriteAheadLog } from '../node/wal.ts';
 import { HeldNoticesTimer } from '../node/held-notices.ts';
+import { NODE_RAFT_OPTIONS } from '../node/raft-options.ts';
 import { Transport } from '../transport/transport.ts';
 import { NODE_PROTOCOL } from '../node/protocol.ts';
 import { SeenIds } from './seen-ids.ts';
@@ -121,7 +122,18 @@ class OrderingNode {
       signer: keyPairSigner(config.id, { privateKey: key, publicKey: createPublicKey(key) }),
       verifier: directoryVerifier(keys),
       cutter: { countMax: config.countMax, sizeBytesMax: 1024 * 1024, timeoutTicks: config.timeoutTicks, pendingMax: 50_000 },
-      options: { eagerCutUncommittedMax: config.eagerCut, syncCommitIndex: config.syncCommitIndex, pendingProposalsMax: 50_000, uncommittedEntriesMax: 4096 },
+      // A node's options (log compaction every 64 entries, heartbeat every tick, …), but for the
+      // cut: the benchmark's cutter (a count of 10,000, a one-tick timeout) is its own, and so is
+      // its eager cut (--eager-cut), never limited by entry size (a node's
+      // eagerCutEntryProposalsMax is sized for its own cutter's timeout).
+      options: {
+        ...NODE_RAFT_OPTIONS,
+        eagerCutUncommittedMax: config.eagerCut,
+        eagerCutEntryProposalsMax: 0,
+        syncCommitIndex: config.syncCommitIndex,
+        pendingProposalsMax: 50_000,
+        uncommittedEntriesMax: 4096,
+      },
     });
     this.transport = new Transport({
       protocol: NODE_PROTOCOL,

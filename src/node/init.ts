@@ -20,6 +20,7 @@ import { newPseudonymKey, patientPseudonymOf, savePseudonymKey } from '../identi
 import { encodeBlock } from '../ledger/block.ts';
 import { genesisBlock, type ConsortiumConfig, type NodeEndpointConfig, type OrderingConfig } from '../ledger/config.ts';
 import { ENGINE_NAMES } from './config.ts';
+import { NODE_RAFT_OPTIONS } from './raft-options.ts';
 import { HEALTH_CONTRACT } from '../contracts/health/contract.ts';
 
 export type EngineName = (typeof ENGINE_NAMES)[number];
@@ -124,15 +125,7 @@ export function assetsPolicyText(choice: string | undefined, orgs: readonly stri
 export function engineOptions(engine: EngineName, nodes: readonly NodeEndpointConfig[]): Record<string, unknown> {
   switch (engine) {
     case 'raft':
-      // A node's Raft entry is a whole block (up to ~1 MB), and everything a node derives from a
-      // transaction (its decoded form, verified signatures) lives as long as the log holds its
-      // bytes: 500 entries let a node grow past 1.6 GB at 50,000 transactions; 64 keep it near
-      // 0.5 GB (decision 1382). A follower further behind gets a snapshot and fetches the blocks.
-      //
-      // An idle leader cuts at once while its entries stay small (≤ 16 proposals): a lone
-      // transaction commits in milliseconds, not after the cutter's 50–100 ms; under load it waits
-      // for the cutter again and blocks stay large (decision 1385).
-      return { electionTicks: 10, heartbeatTicks: 1, snapshotEntries: 64, eagerCutUncommittedMax: 1, eagerCutEntryProposalsMax: 16 };
+      return { ...NODE_RAFT_OPTIONS };
     case 'gpbft':
       return {
         coordinates: Object.fromEntries(nodes.map((n) => [n.id, n.location ?? { lat: 0, lon: 0 }])),
