@@ -26,8 +26,9 @@ const SHORT_STRING_LENGTH_MAX = 32;
 /** 2^53 − 1 is 0x1F_FFFF_FFFF_FFFF: the high word of a safe integer is at most this. */
 const SAFE_HIGH_WORD_MAX = 0x1f_ffff;
 const CID_TAG = 42;
-/** Short strings remembered: a fixed table, one string per slot. */
+/** Short strings remembered: a fixed table, one string per slot (2^12 slots: a hash's top 12 bits). */
 const STRING_SLOTS = 4096;
+const STRING_SLOT_SHIFT = 32 - 12;
 
 /** Why the fast path gave up (thrown, so that no level needs to check a result). */
 class Unsupported extends Error {}
@@ -162,18 +163,17 @@ function readString(length: number): string {
   // Short strings are field names, kinds, ids: the same few hundred over and over. The string
   // made for the same bytes before is taken again (one slot per hash, the last one made wins):
   // no string built char by char, and a map key that V8 need not look up in its string table.
-  let hash = length;
-  for (let i = pos; i < end; i++) {
-    const c = src[i]!;
-    if (c >= 0x80) throw UNSUPPORTED;
-    hash = Math.imul(hash ^ c, 0x0100_0193);
-  }
-  const slot = (hash >>> 0) % STRING_SLOTS;
+  // The slot hashes a few of the bytes; the comparison checks all of them (a remembered string
+  // is ASCII, so equal bytes are ASCII too).
+  // Multiplicative hashing: the product's top bits depend on every input bit.
+  const slot =
+    length === 0 ? 0 : Math.imul(length ^ (src[pos]! << 8) ^ (src[end - 1]! << 16) ^ (src[pos + (length >> 1)]! << 24), 0x9e37_79b1) >>> STRING_SLOT_SHIFT;
   const cached = strings[slot];
   if (cached !== undefined && cached.length === length && sameAscii(cached, pos)) {
     pos = end;
     return cached;
   }
+  for (let i = pos; i < end; i++) if (src[i]! >= 0x80) throw UNSUPPORTED;
   let text = '';
   for (let i = pos; i < end; i++) text += String.fromCharCode(src[i]!);
   pos = end;
