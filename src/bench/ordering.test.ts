@@ -13,6 +13,8 @@ import { decodeFields, encodePutRequest, encodeRangeRequest, findEtcd, prefixEnd
 import {
   againstCheckout,
   cpuPerPayload,
+  meanOf,
+  percentile,
   processCpuSeconds,
   renderOrderingReport,
   runOrderingBench,
@@ -33,7 +35,8 @@ function checkLevels(levels: readonly LevelResult[]): void {
   for (const l of levels) {
     assert.equal(l.errors, 0, `no errors at ${l.concurrency} in flight (first: ${l.firstError})`);
     assert.ok(l.ops >= OPS, `${l.ops} measured payloads at ${l.concurrency} in flight`);
-    assert.ok(l.opsPerSecond > 0 && l.latencyMs.p50 > 0 && l.latencyMs.p99 >= l.latencyMs.p50);
+    assert.ok(l.opsPerSecond > 0 && l.latencyMs.p50 > 0 && l.latencyMs.p90 >= l.latencyMs.p50 && l.latencyMs.p99 >= l.latencyMs.p90);
+    assert.ok(l.latencyMs.mean > 0 && l.latencyMs.mean <= l.latencyMs.max);
     assert.equal(l.ordered, l.submitted, `every payload submitted at ${l.concurrency} in flight was ordered`);
     assert.equal(l.duplicates, 0);
     if (process.platform === 'linux') checkCpuByRole(l);
@@ -83,6 +86,13 @@ describe('ordering benchmark', () => {
     assert.deepEqual(cpuPerPayload(cpu, -1, 1000), { serverCpuMsPerOp: 12, serverCpuByRole: null });
     assert.deepEqual(cpuPerPayload(cpu, 1, 0), { serverCpuMsPerOp: null, serverCpuByRole: null });
     assert.deepEqual(cpuPerPayload(null, 1, 1000), { serverCpuMsPerOp: null, serverCpuByRole: null });
+  });
+
+  it('latency summary: the mean (what sets the rate of a closed loop at one in flight) beside the percentiles', () => {
+    const sorted = [1, 1, 1, 1, 1, 1, 1, 1, 1, 11];
+    assert.equal(meanOf(sorted), 2);
+    assert.equal(percentile(sorted, 50), 1);
+    assert.ok(Number.isNaN(meanOf([])));
   });
 
   it('slices: the systems take turns, each pair in the other order than the last (A B B A …)', () => {

@@ -68,7 +68,11 @@ export interface LevelResult {
   readonly firstError: string | null;
   readonly durationMs: number;
   readonly opsPerSecond: number;
-  readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
+  /**
+   * The mean too: at one in flight a closed loop's rate is 1 / mean latency, so the tail above the
+   * median weighs on the rate as much as the median does.
+   */
+  readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number; readonly mean: number };
   /** Payloads submitted in the level (warm-up included) and how many the system ordered, exactly once. */
   readonly submitted: number;
   readonly ordered: number;
@@ -116,6 +120,13 @@ export interface OrderingBenchReport {
   /** The other checkout's orderer (options.against), measured instead of etcd. */
   readonly against: SystemResult | null;
   readonly notes: readonly string[];
+}
+
+/** The arithmetic mean (NaN for none). */
+export function meanOf(values: readonly number[]): number {
+  let sum = 0;
+  for (const v of values) sum += v;
+  return values.length === 0 ? Number.NaN : sum / values.length;
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
@@ -552,7 +563,13 @@ async function runLevel(
           firstError: run.firstError,
           durationMs: Math.round(run.measuredMs),
           opsPerSecond: (run.ops * 1000) / Math.max(1, run.measuredMs),
-          latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? Number.NaN },
+          latencyMs: {
+            p50: percentile(sorted, 50),
+            p90: percentile(sorted, 90),
+            p99: percentile(sorted, 99),
+            max: sorted[sorted.length - 1] ?? Number.NaN,
+            mean: meanOf(sorted),
+          },
           submitted: run.loop.submitted,
           ordered,
           duplicates,
