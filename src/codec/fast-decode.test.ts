@@ -3,27 +3,15 @@ import { describe, it } from 'node:test';
 import * as dagCbor from '@ipld/dag-cbor';
 import fc from 'fast-check';
 import { CID } from 'multiformats/cid';
-import * as raw from 'multiformats/codecs/raw';
-import * as Digest from 'multiformats/hashes/digest';
 import { CodecError, decode, encode } from './codec.ts';
 import { fastDecode, NOT_DECODED } from './fast-decode.ts';
-import { sha256 } from './platform.ts';
-
-type Reference = { readonly value: unknown } | { readonly error: string };
-
-function reference(bytes: Uint8Array): Reference {
-  try {
-    return { value: dagCbor.decode(bytes) };
-  } catch (err) {
-    return { error: (err as Error).message };
-  }
-}
+import { cidOf, referenceDecode } from './reference.testkit.ts';
 
 /** fastDecode either gives up or returns exactly what @ipld/dag-cbor returns; never a value where it throws. */
 function assertAgrees(bytes: Uint8Array): boolean {
   const fast = fastDecode(bytes);
   if (fast === NOT_DECODED) return false;
-  const expected = reference(bytes);
+  const expected = referenceDecode(bytes);
   assert.ok(
     'value' in expected,
     `fast path decoded bytes the reference refuses (${'error' in expected ? expected.error : ''}): ${Buffer.from(bytes).toString('hex')}`,
@@ -33,7 +21,6 @@ function assertAgrees(bytes: Uint8Array): boolean {
 }
 
 const hex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text.replace(/\s/g, ''), 'hex'));
-const cidOf = (bytes: Uint8Array): CID => CID.create(1, raw.code, Digest.create(0x12, sha256(bytes)));
 
 const strings = fc.oneof(
   fc.string({ maxLength: 12 }),
@@ -154,7 +141,7 @@ describe('fastDecode (decision 1418)', () => {
     ];
     for (const [name, bytes] of cases) {
       assert.equal(fastDecode(bytes), NOT_DECODED, name);
-      const expected = reference(bytes);
+      const expected = referenceDecode(bytes);
       if ('value' in expected) assert.deepStrictEqual(decode(bytes), expected.value, name);
       else assert.throws(() => decode(bytes), CodecError, name);
     }

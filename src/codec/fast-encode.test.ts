@@ -2,34 +2,19 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as dagCbor from '@ipld/dag-cbor';
 import fc from 'fast-check';
-import { CID } from 'multiformats/cid';
-import * as raw from 'multiformats/codecs/raw';
-import * as Digest from 'multiformats/hashes/digest';
 import { CodecError, encode } from './codec.ts';
 import { fastEncode } from './fast-encode.ts';
-import { sha256 } from './platform.ts';
-
-type Reference = { readonly bytes: Uint8Array } | { readonly error: string };
-
-function reference(value: unknown): Reference {
-  try {
-    return { bytes: dagCbor.encode(value) };
-  } catch (err) {
-    return { error: (err as Error).message };
-  }
-}
+import { cidOf, referenceEncode } from './reference.testkit.ts';
 
 /** fastEncode either gives up (null) or writes exactly the reference's bytes; never bytes where it throws. */
 function assertAgrees(value: unknown): boolean {
   const fast = fastEncode(value);
   if (fast === null) return false;
-  const expected = reference(value);
-  assert.ok('bytes' in expected, `fast path encoded a value the reference refuses: ${'error' in expected ? expected.error : ''}`);
-  assert.equal(Buffer.from(fast).toString('hex'), Buffer.from(expected.bytes).toString('hex'));
+  const expected = referenceEncode(value);
+  assert.ok('value' in expected, `fast path encoded a value the reference refuses: ${'error' in expected ? expected.error : ''}`);
+  assert.equal(Buffer.from(fast).toString('hex'), Buffer.from(expected.value).toString('hex'));
   return true;
 }
-
-const cidOf = (bytes: Uint8Array): CID => CID.create(1, raw.code, Digest.create(0x12, sha256(bytes)));
 
 // Boundaries of CBOR's head sizes and of the safe-integer range.
 const edgeNumbers = [0, -0, 1, -1, 23, 24, -24, -25, 255, 256, -256, -257, 65535, 65536, -65536, -65537, 2 ** 32 - 1, 2 ** 32, -(2 ** 32), -(2 ** 32) - 1];
