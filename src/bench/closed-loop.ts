@@ -8,6 +8,7 @@ import http2 from 'node:http2';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { PAYLOAD_ID_BYTES } from './ordering-node.ts';
+import type { PairLog } from './timeline.ts';
 
 export type Submit = (session: http2.ClientHttp2Session, payload: Buffer) => Promise<void>;
 
@@ -34,6 +35,8 @@ export interface ClosedLoopOptions {
   readonly runTag: Buffer;
   /** Keep the id of every payload acknowledged (exactly-once checks in tests). */
   readonly keepIds: boolean;
+  /** Where each measured round's start (ms since the epoch) and latency (ms) go (bench/timeline.ts). */
+  readonly rounds?: PairLog;
 }
 
 /** HTTP/2 sessions for `concurrency` streams in flight: one per 128 streams, at most 8. */
@@ -85,6 +88,7 @@ export class ClosedLoop {
           if (t1 >= windowStart && t1 <= end && ops < opsMax) {
             ops += 1;
             latenciesMs.push(t1 - t0);
+            this.o.rounds?.push(performance.timeOrigin + t0, t1 - t0);
             if (ops >= opsMax) end = t1;
           }
         } catch (err) {

@@ -37,6 +37,7 @@ import { NODE_RAFT_OPTIONS } from '../node/raft-options.ts';
 import { Transport } from '../transport/transport.ts';
 import { NODE_PROTOCOL } from '../node/protocol.ts';
 import { SeenIds } from './seen-ids.ts';
+import { MARK, timelineFromEnv, type TimelineRecorder } from './timeline.ts';
 
 export interface OrderingNodeConfig {
   readonly id: string;
@@ -93,6 +94,8 @@ class OrderingNode {
   private timer: NodeJS.Timeout | null = null;
   /** As the node's: the same message to both followers is encoded once (decision 1406). */
   private readonly encodeMessage = rememberingEncoder();
+  /** The stages of each round, when the benchmark asks (`--timeline`, bench/timeline.ts). */
+  private readonly timeline: TimelineRecorder | null;
   /** As the node's: held commit notices go NOTICES_HOLD_MS later unless an entry carried them (decisions 1405, 1416). */
   private readonly heldNotices = new HeldNoticesTimer(() => {
     this.engine.flushNotices?.();
@@ -100,6 +103,7 @@ class OrderingNode {
   });
 
   constructor(private readonly config: OrderingNodeConfig) {
+    this.timeline = timelineFromEnv(config.id);
     const msp = new Msp(config.mspConfig);
     const keys = new Map<string, KeyObject>();
     const idOfCert = new Map<string, string>();
@@ -188,6 +192,7 @@ class OrderingNode {
 
   private onPeerMessage(from: string, channel: string, payload: Bytes): void {
     if (TRACE) process.stderr.write(`${this.config.id} ${performance.now().toFixed(1)} recv ${from.slice(-4)}\n`);
+    this.timeline?.mark(MARK.peerMessage);
     if (channel !== 'consensus' || !this.config.members.includes(from)) return;
     let message: EngineMessage;
     try {
@@ -223,13 +228,16 @@ class OrderingNode {
             `${this.config.id} ${performance.now().toFixed(1)} persist ${rd.persist.length} msgs ${rd.messages.map((m) => `${m.to.slice(-4)}:${m.message.type}${'entries' in m.message ? `(${(m.message as { entries: unknown[] }).entries.length})` : ''}`).join(',')} decided ${rd.decided.map((d) => d.proposals.length).join(',')}\n`,
           );
         const early = rd.earlyMessages ?? 0;
+        if (early > 0) this.timeline?.mark(MARK.earlySending);
         for (let i = 0; i < early; i++) this.transport.send(rd.messages[i]!.to, 'consensus', this.encodeMessage(rd.messages[i]!.message));
+        if (rd.persist.length > 0) this.timeline?.mark(MARK.walStart);
         try {
           this.wal.apply(rd.persist);
         } catch (err) {
           process.stderr.write(`storage failure: ${(err as Error).message}\n`);
           process.exit(70);
         }
+        if (rd.persist.length > 0) this.timeline?.mark(MARK.walDone);
         for (let i = early; i < rd.messages.length; i++) this.transport.send(rd.messages[i]!.to, 'consensus', this.encodeMessage(rd.messages[i]!.message));
         for (const block of rd.decided) {
           for (const p of block.proposals) {
@@ -239,6 +247,7 @@ class OrderingNode {
               if (answer) {
                 this.waiting.delete(p.seq);
                 answer();
+                this.timeline?.mark(MARK.clientAnswered);
               }
             }
             this.decided += 1;
@@ -255,6 +264,7 @@ class OrderingNode {
   }
 
   private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    this.timeline?.mark(MARK.requestHeaders);
     stream.on('error', () => undefined);
     const path = headers[':path'];
     const reply = (status: number, body: string | Uint8Array = ''): void => {
@@ -306,6 +316,7 @@ class OrderingNode {
       chunks.push(chunk);
     });
     stream.on('end', () => {
+      this.timeline?.mark(MARK.requestEnd);
       if (bytes > BODY_BYTES_MAX) return;
       const payload = new Uint8Array(Buffer.concat(chunks));
       if (payload.byteLength < PAYLOAD_ID_BYTES) {

@@ -13,7 +13,7 @@ import { stopChildren } from './children.ts';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,6 +24,7 @@ import { nodeProcessEnv } from '../node/supervisor.ts';
 import { ETCD_PUT_PATH, encodePutRequest, etcdRange, findEtcd, grpcUnary, startEtcdCluster, type EtcdTls } from './etcd.ts';
 import { PAYLOAD_ID_BYTES, type OrderingNodeConfig } from './ordering-node.ts';
 import { ClosedLoop, type SliceResult, type Submit } from './closed-loop.ts';
+import { PairLog, renderStageBands, roundStages, stageBands, TIMELINE_ENV, TIMELINE_ROUNDS_MAX, type ProcessTimeline, type StageBand } from './timeline.ts';
 
 export const ORDERING_CONCURRENCY_DEFAULT = [1, 16, 64, 256, 1000] as const;
 export const ORDERING_PAYLOAD_BYTES = 256;
@@ -58,6 +59,11 @@ export interface OrderingBenchOptions {
   readonly tickMs?: number;
   /** Keep the id of every payload acknowledged (exactly-once checks in tests). */
   readonly keepIds?: boolean;
+  /**
+   * At one payload in flight only: the MedLedger orderers write the timeline of each round to this
+   * directory, and the report gives the stages of a round by latency band (bench/timeline.ts).
+   */
+  readonly timelineDir?: string;
   readonly progress?: (line: string) => void;
 }
 
@@ -119,6 +125,8 @@ export interface OrderingBenchReport {
   readonly etcd: SystemResult | null;
   /** The other checkout's orderer (options.against), measured instead of etcd. */
   readonly against: SystemResult | null;
+  /** With options.timelineDir: the stages of MedLedger's measured rounds, by latency band. */
+  readonly timeline?: { readonly dir: string; readonly rounds: number; readonly bands: readonly StageBand[] };
   readonly notes: readonly string[];
 }
 
@@ -247,7 +255,7 @@ interface MedLedgerCluster {
 
 async function startMedLedgerCluster(
   dir: string,
-  o: { drive: 'coalesced' | 'immediate'; eagerCut: number; syncCommitIndex: boolean; tickMs: number; entry?: string },
+  o: { drive: 'coalesced' | 'immediate'; eagerCut: number; syncCommitIndex: boolean; tickMs: number; entry?: string; timelineDir?: string },
 ): Promise<MedLedgerCluster> {
   const orgs = ['Ord1', 'Ord2', 'Ord3'];
   const consortium = await createConsortium({ orgs });
@@ -282,7 +290,10 @@ async function startMedLedgerCluster(
     const child = spawn(
       process.execPath,
       [...(process.env['MEDLEDGER_BENCH_NODE_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', loader, entry, configPath],
-      { stdio: ['pipe', 'pipe', 'pipe'], env: nodeProcessEnv(process.env, { MEDLEDGER_LOG_LEVEL: 'warn' }) },
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: nodeProcessEnv(process.env, { MEDLEDGER_LOG_LEVEL: 'warn', ...(o.timelineDir ? { [TIMELINE_ENV]: o.timelineDir } : {}) }),
+      },
     );
     const log: string[] = [];
     child.stderr!.setEncoding('utf8');
@@ -515,14 +526,31 @@ function addSlice(run: LevelRun, r: SliceResult): void {
 async function runLevel(
   contenders: readonly Contender[],
   c: number,
-  o: { seconds: number; warmupSeconds: number; sliceSeconds: number; opsMax?: number; payloadBytes: number; runTag: Buffer; keepIds: boolean },
+  o: {
+    seconds: number;
+    warmupSeconds: number;
+    sliceSeconds: number;
+    opsMax?: number;
+    payloadBytes: number;
+    runTag: Buffer;
+    keepIds: boolean;
+    rounds?: PairLog;
+  },
 ): Promise<Array<{ level: LevelResult; ackedIds: string[] }>> {
   const runs: LevelRun[] = [];
   try {
     for (const contender of contenders) {
       const url = await contender.leaderUrl();
       const finish = await contender.beginLevel(url, c);
-      const loop = new ClosedLoop({ url, submit: contender.submit, concurrency: c, payloadBytes: o.payloadBytes, runTag: o.runTag, keepIds: o.keepIds });
+      const loop = new ClosedLoop({
+        url,
+        submit: contender.submit,
+        concurrency: c,
+        payloadBytes: o.payloadBytes,
+        runTag: o.runTag,
+        keepIds: o.keepIds,
+        ...(o.rounds && contender.system === 'medledger' ? { rounds: o.rounds } : {}),
+      });
       const cpu = contender.pids.map(() => ({ userSeconds: 0, systemSeconds: 0 }));
       const leaderIndex = contender.urls.indexOf(url);
       runs.push({ contender, loop, finish, latenciesMs: [], ops: 0, measuredMs: 0, errors: 0, firstError: null, cpu, leaderIndex, rampMs: 100 });
@@ -601,12 +629,17 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
   const keepIds = options.keepIds ?? false;
   const drive = options.drive ?? 'immediate';
   const eagerCut = options.eagerCut ?? 1;
+  const timelineDir = options.timelineDir;
+  if (timelineDir !== undefined && (options.concurrency.length !== 1 || options.concurrency[0] !== 1))
+    throw new RangeError('a timeline cuts rounds into stages at one payload in flight only (concurrency 1)');
+  const rounds = timelineDir !== undefined ? new PairLog(TIMELINE_ROUNDS_MAX) : undefined;
   const stops: Array<() => Promise<void>> = [];
+  let report: OrderingBenchReport;
   try {
     // Both systems run side by side for the whole benchmark; each stands idle while the other is measured.
     progress('starting 3 MedLedger Raft orderer processes …');
     const clusterOptions = { drive, eagerCut, syncCommitIndex: options.syncCommit === true, tickMs: options.tickMs ?? 100 };
-    const ml = await startMedLedgerCluster(join(dir, 'medledger'), clusterOptions);
+    const ml = await startMedLedgerCluster(join(dir, 'medledger'), { ...clusterOptions, ...(timelineDir !== undefined ? { timelineDir } : {}) });
     stops.push(ml.stop);
     const contenders: Contender[] = [medledgerContender('medledger', ml)];
     let versionsOk = true;
@@ -662,6 +695,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
       runTag,
       keepIds,
       ...(options.opsMax !== undefined ? { opsMax: options.opsMax } : {}),
+      ...(rounds ? { rounds } : {}),
     };
     for (const c of options.concurrency) {
       const quiet = await waitQuiet(contenders.flatMap((x) => x.pids));
@@ -716,7 +750,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
         }
       : null;
     if (!versionsOk) notes.push('etcd: some keys were put more than once (version > 1)');
-    return {
+    report = {
       benchmark: 'ordering',
       startedAt,
       payloadBytes,
@@ -739,6 +773,17 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
     for (const stop of stops.reverse()) await stop();
     rmSync(dir, { recursive: true, force: true });
   }
+  // The orderers wrote their timelines as they exited (stop above).
+  if (timelineDir === undefined || !rounds) return report;
+  return { ...report, timeline: { dir: timelineDir, rounds: rounds.size, bands: stageBands(roundStages(rounds.toArray(), readTimelines(timelineDir))) } };
+}
+
+/** The orderers' timelines in `dir` (bench/timeline.ts). */
+function readTimelines(dir: string): ProcessTimeline[] {
+  return readdirSync(dir)
+    .filter((f) => /^orderer-.+\.json$/.test(f))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { id: string; marks: number[] })
+    .map((t) => ({ id: t.id, marks: t.marks }));
 }
 
 // ------------------------------------------------------------------ the table
@@ -812,5 +857,10 @@ export function renderOrderingReport(r: OrderingBenchReport): string {
     `machine: ${r.machine.cpu}, ${r.machine.cores} cores, node ${r.machine.node}, etcd ${r.machine.etcd ?? 'not installed'}, load average ${r.machine.loadAverage1m.toFixed(2)} at the end`,
   );
   for (const n of r.notes) lines.push(`note: ${n}`);
+  if (r.timeline) {
+    lines.push('');
+    lines.push(`where a MedLedger round's time goes (${r.timeline.rounds} measured rounds at one in flight; timelines in ${r.timeline.dir}):`);
+    lines.push(renderStageBands(r.timeline.bands));
+  }
   return lines.join('\n');
 }

@@ -1,6 +1,9 @@
 // `medledger bench ordering` / `bench --ordering`: routed to its own module by main.ts; a tiny
 // MedLedger-only run prints the table; bad options are refused with the option's name.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from '../testkit.ts';
 
@@ -16,5 +19,26 @@ describe('medledger bench --ordering', () => {
     const nowhere = await runCli(['bench', '--ordering', '--against', '/nonexistent-checkout']);
     assert.equal(nowhere.code, 2);
     assert.match(nowhere.err, /--against \/nonexistent-checkout: no MedLedger orderer there/);
+  });
+
+  it('--timeline: at one in flight the report adds the stages of a round by latency band; elsewhere it is refused', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medledger-timeline-cli-'));
+    try {
+      const r = await runCli(['bench', 'ordering', '--no-etcd', '--concurrency', '1', '--ops', '40', '--warmup', '0', '--seconds', '30', '--timeline', dir]);
+      assert.equal(r.code, 0, r.err);
+      const rounds = /where a MedLedger round's time goes \((\d+) measured rounds at one in flight; timelines in (.+)\):/.exec(r.out);
+      assert.ok(rounds, r.out);
+      assert.equal(Number(rounds[1]), 40);
+      assert.equal(rounds[2], dir);
+      // Every round of the fastest half was cut into stages: a number in each stage's first column.
+      for (const label of ['client → leader', 'leader proposes and cuts the entry', "follower's WAL write \\+ fsync", 'leader reads it, commits, answers'])
+        assert.match(r.out, new RegExp(`^${label}.* +\\d+ +`, 'm'), label);
+      assert.equal(readdirSync(dir).filter((f) => /^orderer-.+\.json$/.test(f)).length, 3, 'one timeline per orderer');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const refused = await runCli(['bench', 'ordering', '--no-etcd', '--concurrency', '1,4', '--timeline', dir]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /--timeline needs --concurrency 1/);
   });
 });

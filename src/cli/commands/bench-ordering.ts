@@ -30,6 +30,7 @@ interface Flags {
   readonly eagerCut: string;
   readonly tickMs: string;
   readonly syncCommit?: boolean;
+  readonly timeline?: string;
   readonly json?: boolean | string;
 }
 
@@ -66,6 +67,10 @@ export function register(program: Command, ctx: CommandContext): void {
     )
     .option('--sync-commit', "Raft syncCommitIndex true: a commit-only hard state is fsync'd before delivery (the default before decision 1361)")
     .option('--tick-ms <ms>', 'Raft tick (election timeout 10 ticks, heartbeat 1: etcd’s defaults at 100 ms)', '100')
+    .option(
+      '--timeline <dir>',
+      "at --concurrency 1: the MedLedger orderers write each round's timeline to <dir>, and the report adds where a round's time goes, stage by stage, by latency band",
+    )
     .option('--json [file]', 'print the report as JSON, or write it to this file (e.g. docs/results/bench-ordering.json) and print the table')
     .action(async (what: string | undefined, flags: Flags) => {
       const toStdout = flags.json === true;
@@ -76,6 +81,12 @@ export function register(program: Command, ctx: CommandContext): void {
       const seconds = parsePositiveInt('seconds', flags.seconds, 3600);
       const warmup = parseNonNegativeInt('warmup', flags.warmup, 600);
       const slice = parsePositiveInt('slice', flags.slice, 3600);
+      let timelineDir: string | undefined;
+      if (flags.timeline !== undefined) {
+        if (concurrency.length !== 1 || concurrency[0] !== 1) throw new CliError('--timeline needs --concurrency 1 (it follows one round at a time)', 2);
+        timelineDir = resolve(flags.timeline);
+        mkdirSync(timelineDir, { recursive: true });
+      }
       let against: AgainstCheckout | undefined;
       if (flags.against !== undefined) {
         try {
@@ -97,6 +108,7 @@ export function register(program: Command, ctx: CommandContext): void {
         eagerCut: parseNonNegativeInt('eager-cut', flags.eagerCut, 1_000_000),
         tickMs: parsePositiveInt('tick-ms', flags.tickMs, 10_000),
         syncCommit: flags.syncCommit === true,
+        ...(timelineDir !== undefined ? { timelineDir } : {}),
         progress: (line) => {
           if (!toStdout) process.stderr.write(`${line}\n`);
         },
