@@ -192,6 +192,14 @@ export class RaftEngine implements Engine<RaftMessage> {
   private pendingConfIndex = 0;
   /** Leader only: the applied state its whole log would produce (to sign blocks at append time). */
   private proj: Projection | null = null;
+  /**
+   * Leader: the digest each entry it cut this term was chained on (index → previous block digest).
+   * Applying such an entry on the same previous digest with every proposal kept gives the digest it
+   * computed when it cut it, so that digest is taken instead of hashing the batch again.
+   */
+  private readonly cutOn = new Map<number, Bytes>();
+  /** status().members, kept until the configuration changes. */
+  private statusMembers: { readonly conf: ConfState; readonly members: readonly NodeId[] } | null = null;
   /** Proposals submitted to this node and not yet decided (re-routed until they are). */
   private readonly submitted = new Map<string, Submitted>();
   private forwardBuf: Proposal[] = [];
@@ -587,8 +595,13 @@ export class RaftEngine implements Engine<RaftMessage> {
       leader: this.lead,
       epoch: this.term,
       decidedHeight: this.height,
-      members: [...new Set([...this.conf.voters, ...this.conf.outgoing])],
+      members: this.membersOf(this.conf),
     };
+  }
+
+  private membersOf(conf: ConfState): readonly NodeId[] {
+    if (this.statusMembers?.conf !== conf) this.statusMembers = { conf, members: [...new Set([...conf.voters, ...conf.outgoing])] };
+    return this.statusMembers.members;
   }
 
   // ------------------------------------------------------------------ extra API
@@ -758,6 +771,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     this.prs.clear();
     this.votes.clear();
     this.proj = null;
+    this.cutOn.clear();
     this.leadTransferee = null;
     this.noticesHeld = false;
     this.noticesReported = false;
@@ -1129,7 +1143,9 @@ export class RaftEngine implements Engine<RaftMessage> {
       const height = this.proj.height + 1;
       const digest = blockDigest(height, this.proj.digest, kept);
       // Signed in advance(), once this entry has left: not on the round's critical path (decision 1414).
-      this.unsignedIndexes.push(this.appendEntry('normal', kept, null, { leader: this.id, height, digest, signature: NO_SIGNATURE }));
+      const index = this.appendEntry('normal', kept, null, { leader: this.id, height, digest, signature: NO_SIGNATURE });
+      this.unsignedIndexes.push(index);
+      this.cutOn.set(index, this.proj.digest);
       this.lastCutProposals = kept.length;
       this.proj.height = height;
       this.proj.digest = digest;
@@ -1173,6 +1189,8 @@ export class RaftEngine implements Engine<RaftMessage> {
       return;
     }
     if (e.kind !== 'normal') return;
+    const cutOn = this.cutOn.get(e.index);
+    if (cutOn !== undefined) this.cutOn.delete(e.index);
     const kept: Proposal[] = [];
     for (const p of e.proposals) {
       if (this.dedup.markDecided(p)) kept.push(p);
@@ -1181,7 +1199,16 @@ export class RaftEngine implements Engine<RaftMessage> {
     if (kept.length === 0) return; // every node skips it alike: heights stay gapless
     const previousDigest = this.digest;
     this.height += 1;
-    this.digest = blockDigest(this.height, previousDigest, kept);
+    // An entry this leader cut, applied at the height and on the digest it was cut on, with every
+    // proposal kept: its digest is the one computed at the cut (same inputs), not hashed again.
+    // Anything else is hashed, and the check below holds the leader to its signed projection.
+    const asCut =
+      cutOn !== undefined &&
+      kept.length === e.proposals.length &&
+      e.cert?.leader === this.id &&
+      e.cert.height === this.height &&
+      bytesEqual(cutOn, previousDigest);
+    this.digest = asCut ? e.cert!.digest : blockDigest(this.height, previousDigest, kept);
     let certificate: Certificate | null = null;
     if (e.cert && e.cert.height === this.height && bytesEqual(e.cert.digest, this.digest)) {
       certificate = { scheme: CERT_SCHEME, fields: { term: e.term }, signatures: [this.blockSignature(e, e.cert)] };
