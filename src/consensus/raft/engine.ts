@@ -1201,7 +1201,7 @@ export class RaftEngine implements Engine<RaftMessage> {
     this.height += 1;
     // An entry this leader cut, applied at the height and on the digest it was cut on, with every
     // proposal kept: its digest is the one computed at the cut (same inputs), not hashed again.
-    // Anything else is hashed, and the check below holds the leader to its signed projection.
+    // Anything else is hashed, and the check below holds the leader to its signed projection (decision 1419).
     const asCut =
       cutOn !== undefined &&
       kept.length === e.proposals.length &&
