@@ -198,6 +198,8 @@ export class RaftEngine implements Engine<RaftMessage> {
    * computed when it cut it, so that digest is taken instead of hashing the batch again.
    */
   private readonly cutOn = new Map<number, Bytes>();
+  /** A follower's acknowledged index, for the commit rule (one function, not one per answer). */
+  private readonly matchOf = (id: NodeId): number => this.prs.get(id)?.match ?? 0;
   /** status().members, kept until the configuration changes. */
   private statusMembers: { readonly conf: ConfState; readonly members: readonly NodeId[] } | null = null;
   /** Proposals submitted to this node and not yet decided (re-routed until they are). */
@@ -1115,7 +1117,7 @@ export class RaftEngine implements Engine<RaftMessage> {
 
   /** Commit the highest index acknowledged by a quorum — if it is of the current term (§5.4.2). */
   private maybeCommit(): boolean {
-    const mci = jointCommitted(this.conf, (id) => this.prs.get(id)?.match ?? 0);
+    const mci = jointCommitted(this.conf, this.matchOf);
     if (!Number.isFinite(mci) || mci <= this.commit) return false;
     if (!this.options.unsafeCommitPreviousTerm && this.log.term(mci) !== this.term) return false;
     this.commitTo(mci);

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { jointActive, jointCommitted, jointVote, majorityCommitted, majorityVote, quorumSize } from './quorum.ts';
 import type { ConfState } from './messages.ts';
 
@@ -16,6 +17,23 @@ describe('quorum math', () => {
     assert.equal(majorityCommitted(['1', '2', '3', '4'], acked({ 1: 5, 2: 3, 3: 1, 4: 9 })), 3);
     assert.equal(majorityCommitted(['1', '2', '3', '4', '5'], acked({ 1: 5, 2: 5 })), 0);
     assert.equal(majorityCommitted([], acked({})), Infinity);
+  });
+
+  it('majority commit index: the same as sorting every acknowledgement, call after call of any size', () => {
+    // One array is reused between calls: a smaller set after a larger one must not see its values.
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.nat({ max: 50 }), { minLength: 1, maxLength: 9 }), { minLength: 1, maxLength: 6 }), (sets) => {
+        for (const values of sets) {
+          const voters = values.map((_, i) => String(i));
+          const reference = [...values].sort((a, b) => b - a)[quorumSize(values.length) - 1];
+          assert.equal(
+            majorityCommitted(voters, (id) => values[Number(id)]!),
+            reference,
+          );
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('joint commit index needs both halves', () => {

@@ -16,10 +16,23 @@ export function quorumSize(n: number): number {
  * comes from `acked`). An empty set commits everything (Infinity), so it vanishes under `min`.
  */
 export function majorityCommitted(voters: readonly NodeId[], acked: (id: NodeId) => number): number {
-  if (voters.length === 0) return Infinity;
-  const idx = voters.map(acked).sort((a, b) => b - a);
-  return idx[quorumSize(voters.length) - 1]!;
+  const n = voters.length;
+  if (n === 0) return Infinity;
+  // Sorted descending into one reused array (a leader asks on every answer): no array, closure or
+  // sort state per call. Not re-entrant, and need not be: `acked` only reads.
+  for (let i = 0; i < n; i++) {
+    const v = acked(voters[i]!);
+    let j = i;
+    while (j > 0 && ACKED[j - 1]! < v) {
+      ACKED[j] = ACKED[j - 1]!;
+      j -= 1;
+    }
+    ACKED[j] = v;
+  }
+  return ACKED[quorumSize(n) - 1]!;
 }
+
+const ACKED: number[] = [];
 
 export function jointCommitted(conf: ConfState, acked: (id: NodeId) => number): number {
   return Math.min(majorityCommitted(conf.voters, acked), majorityCommitted(conf.outgoing, acked));
