@@ -1,7 +1,7 @@
 // `medledger bench ordering` / `bench --ordering`: routed to its own module by main.ts; a tiny
 // MedLedger-only run prints the table; bad options are refused with the option's name.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -40,5 +40,17 @@ describe('medledger bench --ordering', () => {
     const refused = await runCli(['bench', 'ordering', '--no-etcd', '--concurrency', '1,4', '--timeline', dir]);
     assert.equal(refused.code, 2);
     assert.match(refused.err, /--timeline needs --concurrency 1/);
+    const file = join(tmpdir(), `medledger-timeline-file-${process.pid}`);
+    writeFileSync(file, '');
+    try {
+      const notDir = await runCli(['bench', 'ordering', '--no-etcd', '--concurrency', '1', '--timeline', file]);
+      assert.equal(notDir.code, 2);
+      assert.match(notDir.err, /--timeline .*: not a directory/);
+    } finally {
+      rmSync(file, { force: true });
+    }
+    const nowhere = await runCli(['bench', 'ordering', '--no-etcd', '--concurrency', '1', '--timeline', '/proc/medledger-nowhere']);
+    assert.equal(nowhere.code, 2);
+    assert.match(nowhere.err, /--timeline \/proc\/medledger-nowhere: cannot create it \(ENOENT\)/);
   });
 });

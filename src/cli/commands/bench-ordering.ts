@@ -3,7 +3,7 @@
 // (src/bench/ordering.ts, decision 1350). main.ts
 // routes `bench` here instead of to bench.ts when the command line asks for the ordering bench.
 import type { Command } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
   againstCheckout,
@@ -84,8 +84,7 @@ export function register(program: Command, ctx: CommandContext): void {
       let timelineDir: string | undefined;
       if (flags.timeline !== undefined) {
         if (concurrency.length !== 1 || concurrency[0] !== 1) throw new CliError('--timeline needs --concurrency 1 (it follows one round at a time)', 2);
-        timelineDir = resolve(flags.timeline);
-        mkdirSync(timelineDir, { recursive: true });
+        timelineDir = timelineDirectory(flags.timeline);
       }
       let against: AgainstCheckout | undefined;
       if (flags.against !== undefined) {
@@ -128,4 +127,27 @@ export function register(program: Command, ctx: CommandContext): void {
         ctx.exitCode = 1;
       }
     });
+}
+
+/**
+ * The directory --timeline names: an existing directory, or one created in an existing parent.
+ * Not created recursively: Node's recursive mkdir never returns under /proc.
+ */
+function timelineDirectory(given: string): string {
+  const dir = resolve(given);
+  let isDirectory: boolean | null = null;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch {
+    // absent: created below
+  }
+  if (isDirectory === false) throw new CliError(`--timeline ${given}: not a directory`, 2);
+  if (isDirectory === null) {
+    try {
+      mkdirSync(dir);
+    } catch (err) {
+      throw new CliError(`--timeline ${given}: cannot create it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 2);
+    }
+  }
+  return dir;
 }
