@@ -782,8 +782,7 @@ export async function runOrderingBench(options: OrderingBenchOptions): Promise<O
 function readTimelines(dir: string): ProcessTimeline[] {
   return readdirSync(dir)
     .filter((f) => /^orderer-.+\.json$/.test(f))
-    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as { id: string; marks: number[] })
-    .map((t) => ({ id: t.id, marks: t.marks }));
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as ProcessTimeline);
 }
 
 // ------------------------------------------------------------------ the table
