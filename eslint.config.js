@@ -29,6 +29,25 @@ export default tseslint.config(
     rules: { 'medledger/layers': ['error', { root: import.meta.dirname, layers: LAYERS }] },
   },
   {
+    // Node 20's recursive mkdir never returns under /proc: production code makes directories with
+    // files/directory.ts's makeDirectory (decision 1702). Tests may, on their own temp folders.
+    files: ['src/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/*testkit*', 'src/testing/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.name=/^mkdir(Sync)?$/] > ObjectExpression > Property[key.name='recursive']",
+          message: 'use makeDirectory (src/files/directory.ts): a recursive mkdir never returns under /proc (decision 1702)',
+        },
+        {
+          selector: "CallExpression[callee.property.name=/^mkdir(Sync)?$/] > ObjectExpression > Property[key.name='recursive']",
+          message: 'use makeDirectory (src/files/directory.ts): a recursive mkdir never returns under /proc (decision 1702)',
+        },
+      ],
+    },
+  },
+  {
     // node:test's describe/it return promises the runner itself awaits.
     files: ['**/*.test.ts', 'web/test/**/*.ts'],
     rules: { '@typescript-eslint/no-floating-promises': 'off' },

@@ -6,9 +6,10 @@
 import { stopChildren } from './children.ts';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { makeDirectory } from '../files/directory.ts';
 
 /** The etcd binary on PATH and its version, or null when it is not installed. */
 export function findEtcd(binary = process.env['MEDLEDGER_ETCD'] ?? 'etcd'): { binary: string; version: string } | null {
@@ -207,7 +208,7 @@ export async function startEtcdCluster(o: { binary: string; version: string; dir
   for (let i = 0; i < n; i++) {
     const m = members[i]!;
     const memberDir = join(o.dir, m.name);
-    mkdirSync(memberDir, { recursive: true });
+    makeDirectory(memberDir);
     const tls = o.tls[i]!;
     writeFileSync(join(memberDir, 'peer.crt'), tls.certChainPem);
     writeFileSync(join(memberDir, 'peer.key'), tls.keyPem, { mode: 0o600 });

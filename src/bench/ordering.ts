@@ -13,7 +13,7 @@ import { stopChildren } from './children.ts';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,6 +25,7 @@ import { ETCD_PUT_PATH, encodePutRequest, etcdRange, findEtcd, grpcUnary, startE
 import { PAYLOAD_ID_BYTES, type OrderingNodeConfig } from './ordering-node.ts';
 import { ClosedLoop, type SliceResult, type Submit } from './closed-loop.ts';
 import { PairLog, renderStageBands, roundStages, stageBands, TIMELINE_ENV, TIMELINE_ROUNDS_MAX, type ProcessTimeline, type StageBand } from './timeline.ts';
+import { makeDirectory } from '../files/directory.ts';
 
 export const ORDERING_CONCURRENCY_DEFAULT = [1, 16, 64, 256, 1000] as const;
 export const ORDERING_PAYLOAD_BYTES = 256;
@@ -269,7 +270,7 @@ async function startMedLedgerCluster(
   orgs.forEach((org, i) => {
     const node = consortium.nodes.get(org)!;
     const nodeDir = join(dir, org);
-    mkdirSync(nodeDir, { recursive: true });
+    makeDirectory(nodeDir);
     const config: OrderingNodeConfig = {
       id: ids[i]!,
       members: ids,

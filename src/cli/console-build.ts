@@ -9,10 +9,11 @@
 // built-in that is still reachable fails the build naming the importer, so the SDK and the layers
 // below it stay runnable in a browser.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
+import { makeDirectory } from '../files/directory.ts';
 
 // src/cli/ (or dist/cli/ when compiled) → the repository root.
 export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -87,7 +88,7 @@ export async function buildConsole(dist = CONSOLE_DIST_DIR): Promise<ConsoleBuil
   // process (the test of the race below does) would otherwise share, and delete, one folder.
   const tmp = `${dist}.tmp-${process.pid}-${Date.now()}-${++buildsStarted}`;
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  makeDirectory(tmp);
   try {
     const result = await build({
       absWorkingDir: REPO_DIR,

@@ -112,8 +112,24 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n`);
       return err.exitCode;
     }
+    if (isSystemError(err)) {
+      // A file system or network refusal (ENOENT, ENOTDIR, EACCES, EADDRINUSE, …) on a path or
+      // address the user gave: its message names both; a stack trace would only hide it.
+      process.stderr.write(`error: ${err.message}\n`);
+      return 1;
+    }
     process.stderr.write(`error: ${(err as Error).stack ?? String(err)}\n`);
     return 1;
   }
   return ctx.exitCode;
+}
+
+/** An error Node raised for a failed system call: it carries the call's code and name. */
+function isSystemError(err: unknown): err is NodeJS.ErrnoException & { code: string; syscall: string } {
+  return (
+    err instanceof Error &&
+    typeof (err as NodeJS.ErrnoException).code === 'string' &&
+    /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code!) &&
+    typeof (err as NodeJS.ErrnoException).syscall === 'string'
+  );
 }

@@ -15,7 +15,7 @@
 // certifies that very key and subject (ca.ts certifyOrgCa); the node and user certificates the
 // applicant issued meanwhile then chain to the root unchanged (decision 1250).
 import { createHash, type KeyObject } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -33,6 +33,7 @@ import {
 import { createSelfSignedOrgCa, issueCertificate, orgCaCommonName, type CertificateAuthority } from './ca.ts';
 import { defaultNodeCommonName, type ConsortiumIdentity, type ConsortiumUserSpec } from './consortium.ts';
 import { ORG_NAME_PATTERN } from './roles.ts';
+import { makeDirectory } from '../files/directory.ts';
 
 export const APPLICATION_FORMAT = 'medledger-membership-application/v1';
 /** The whole file: two certificates and a few short fields fit many times over. */
@@ -291,7 +292,7 @@ export async function createApplication(opts: {
 export function saveApplicantIdentities(cryptoDir: string, created: CreatedApplication): void {
   const org = created.ca.org ?? '';
   const orgDir = join(cryptoDir, org);
-  mkdirSync(orgDir, { recursive: true, mode: 0o755 });
+  makeDirectory(orgDir, { mode: 0o755 });
   const write = (path: string, content: string, mode: number): void => {
     writeFileSync(path, content, { mode, flag: 'wx' });
     chmodSync(path, mode);
@@ -300,7 +301,7 @@ export function saveApplicantIdentities(cryptoDir: string, created: CreatedAppli
   write(join(orgDir, 'ca-key.pem'), created.ca.keyPem, 0o600);
   for (const id of [created.node, ...created.users]) {
     const d = join(orgDir, id.commonName);
-    mkdirSync(d, { recursive: true, mode: 0o700 });
+    makeDirectory(d, { mode: 0o700 });
     write(join(d, 'cert.pem'), id.certPem, 0o644);
     write(join(d, 'key.pem'), id.keyPem, 0o600);
   }

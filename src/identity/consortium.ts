@@ -22,13 +22,14 @@
 // the certificate's common name for every role but patient: a patient's certificate is issued
 // to their pseudonym (CN = X.520 pseudonym attribute, decision 0906), so the login name →
 // pseudonym mapping stays here, at the patient's hospital, and never reaches the chain.
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { keyMatchesCertificate, parseCertificate, parseP256PrivateKey, X509Error } from '../crypto/x509.ts';
 import { createOrgCa, createRootCa, issueCertificate, type CertificateAuthority, type IssuedIdentity } from './ca.ts';
 import { IdentityError, Msp, type MspConfig } from './msp.ts';
 import { IDENTITY_NAME_PATTERN, isValidIdentityName, isValidOrgName, ORG_NAME_PATTERN, ROLES, type Role } from './roles.ts';
+import { makeDirectory } from '../files/directory.ts';
 
 export interface ConsortiumIdentity extends IssuedIdentity {
   readonly org: string;
@@ -296,20 +297,20 @@ export function saveConsortium(consortium: Consortium, dir: string, options: Sav
     ...(consortium.mspConfig.revokedSerials === undefined ? {} : { revokedSerials: [...consortium.mspConfig.revokedSerials] }),
   };
   ManifestSchema.parse(manifest);
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  makeDirectory(dir, { mode: 0o755 });
   writeFile(join(dir, 'root-ca.pem'), consortium.root.certPem, 0o644, overwrite);
   if ((options.includeRootKey ?? true) && consortium.root.keyPem !== '') {
     writeFile(join(dir, 'root-ca-key.pem'), consortium.root.keyPem, 0o600, overwrite);
   }
   for (const [org, ca] of consortium.orgCas) {
     const orgDir = join(dir, org);
-    mkdirSync(orgDir, { recursive: true, mode: 0o755 });
+    makeDirectory(orgDir, { mode: 0o755 });
     writeFile(join(orgDir, 'ca.pem'), ca.certPem, 0o644, overwrite);
     if (ca.keyPem !== '') writeFile(join(orgDir, 'ca-key.pem'), ca.keyPem, 0o600, overwrite);
   }
   for (const identity of consortiumIdentities(consortium)) {
     const idDir = join(dir, identity.org, identity.commonName);
-    mkdirSync(idDir, { recursive: true, mode: 0o700 });
+    makeDirectory(idDir, { mode: 0o700 });
     writeFile(join(idDir, 'cert.pem'), identity.certPem, 0o644, overwrite);
     if (identity.keyPem !== '') writeFile(join(idDir, 'key.pem'), identity.keyPem, 0o600, overwrite);
   }

@@ -154,6 +154,16 @@ describe('medledger lab (CLI)', () => {
     assert.equal(b.status, 2);
     assert.match(b.stderr, /--blocks/);
   });
+
+  it('an --out that cannot be made is said at once, before any run (a file in the way; /proc, where a recursive mkdir never returns)', () => {
+    for (const out of ['/etc/hostname/report', ...(process.platform === 'linux' ? ['/proc/medledger-nowhere'] : [])]) {
+      const r = cli(['lab', 'compare', '--out', out]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`cannot write the report to "${out}": (ENOTDIR|ENOENT)`));
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      assert.doesNotMatch(r.stderr, /skip raft/, 'the plan was not started');
+    }
+  });
 });
 
 describe('attack: the exact race and the Monte-Carlo check', () => {

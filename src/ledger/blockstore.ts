@@ -16,9 +16,10 @@
 // never a silent skip. Opening scans the whole chain (O(size)); for the sizes this project runs,
 // a full integrity check at every start is worth more than the seconds a persisted index would save.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bytes } from '../codec/index.ts';
+import { makeDirectory } from '../files/directory.ts';
 
 const MAGIC = Buffer.from('MLB1', 'ascii');
 export const RECORD_HEADER_BYTES = 48;
@@ -209,7 +210,7 @@ export class BlockStore {
     options: BlockStoreOptions,
   ) {
     this.segmentBytesMax = options.segmentBytesMax ?? DEFAULT_SEGMENT_BYTES_MAX;
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     this.segments = listSegments(dir);
     let repaired: TailRepair | null = null;
     for (const item of scan(dir, this.segments)) {

@@ -14,7 +14,6 @@
 // codes re-validation would give). A crash during 3 leaves a torn record, which the block store
 // truncates — unless the state already committed that block, which is corruption. The state is
 // never ahead of the store: that too is reported as corruption, never papered over.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bytesEqual, toHex, type Bytes } from '../codec/index.ts';
 import {
@@ -36,6 +35,7 @@ import { StateDb, type BlockUpdate, type Savepoint, type StateReader, type TxSta
 import { parseAll, peekTxId, type ContractEvent, type ParseResult } from './tx.ts';
 import type { VerifyFn } from './sigcache.ts';
 import { codeClaimsTxId, validateTransactions, validationContextFromConfig, writesOfValidTxs, type TxOutcome, type ValidationContext } from './validator.ts';
+import { makeDirectory } from '../files/directory.ts';
 
 export class LedgerError extends Error {
   override readonly name = 'LedgerError';
@@ -171,7 +171,7 @@ export class Ledger {
     options: LedgerOptions,
   ) {
     this.afterAppend = options.afterAppendForTests;
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     const paths = ledgerPaths(dir);
     this.state = new StateDb(paths.state);
     let store: BlockStore | undefined;

@@ -12,9 +12,10 @@
 // key and decides nothing about certificates: the API checks an uploaded certificate against the
 // MSP of the config in force before `issue` records it.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { makeDirectory } from '../files/directory.ts';
 
 export const ENROLMENT_SECRET_TTL_MS_DEFAULT = 7 * 24 * 3600 * 1000;
 export const OPEN_REGISTRATIONS_MAX_DEFAULT = 1000;
@@ -137,7 +138,7 @@ export class EnrolmentStore {
     // Names of people and their roles: readable by the node's user only. The file is made 0600
     // before SQLite opens it, so its -wal and -shm files (which SQLite creates with the database
     // file's mode) are too; the directory is the node's own.
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    makeDirectory(dirname(path), { mode: 0o700 });
     if (!existsSync(path)) writeFileSync(path, '', { mode: 0o600, flag: 'wx' });
     chmodSync(path, 0o600);
     this.db = new Database(path);

@@ -12,7 +12,7 @@
 //   <dir>/<org>/node.yaml          the hospital's node configuration (paths relative to it)
 //   <dir>/<org>/data/              its ledger, orderer chain and consensus WAL (created on start)
 import { majority } from '../ledger/membership.ts';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { createConsortium, parsePolicy, saveConsortium, type Consortium, type ConsortiumUserSpec, type Role } from '../identity/index.ts';
@@ -22,6 +22,7 @@ import { genesisBlock, type ConsortiumConfig, type NodeEndpointConfig, type Orde
 import { ENGINE_NAMES } from './config.ts';
 import { NODE_RAFT_OPTIONS } from './raft-options.ts';
 import { HEALTH_CONTRACT } from '../contracts/health/contract.ts';
+import { makeDirectory } from '../files/directory.ts';
 
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
@@ -152,7 +153,7 @@ export function writeNodeYaml(o: {
 }): string {
   const cryptoDir = join(o.dir, 'crypto');
   const nodeDir = join(o.dir, o.org);
-  mkdirSync(nodeDir, { recursive: true });
+  makeDirectory(nodeDir);
   const identityDir = join(cryptoDir, o.org, o.nodeId);
   const rel = (p: string): string => relative(nodeDir, p);
   const yaml = {
@@ -196,7 +197,7 @@ export async function initConsortium(options: InitOptions): Promise<InitResult> 
       return options.addresses ? [...options.addresses(i, portsOf(i)).certHosts, 'localhost'] : [host, 'localhost'];
     },
   });
-  mkdirSync(options.dir, { recursive: true });
+  makeDirectory(options.dir);
   const cryptoDir = join(options.dir, 'crypto');
   saveConsortium(consortium, cryptoDir);
   for (const [org, key] of pseudonymKeys) savePseudonymKey(cryptoDir, org, key);

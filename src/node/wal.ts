@@ -24,13 +24,13 @@ import {
   writeSync,
   existsSync,
   ftruncateSync,
-  mkdirSync,
   fstatSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { decode, encode, type Bytes } from '../codec/index.ts';
 import type { DurableState, PersistOp } from '../consensus/engine.ts';
+import { makeDirectory } from '../files/directory.ts';
 
 const HEADER_BYTES = 8;
 const RECORD_BYTES_MAX = 64 * 1024 * 1024;
@@ -80,7 +80,7 @@ export class WriteAheadLog implements DurableState {
     private readonly dir: string,
     private readonly options: WalOptions = {},
   ) {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     this.logPath = join(dir, 'wal.log');
     this.checkpointPath = join(dir, 'wal.checkpoint');
     if (existsSync(this.checkpointPath)) this.loadCheckpoint();

@@ -1,12 +1,13 @@
 // Off-chain blob storage, addressed by CID. The interface is what every adapter implements; the
 // default keeps one file per blob on the node's disk, named by its CID (the same address IPFS gives
 // the same bytes), so the directory could be pinned on IPFS as it is.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseCid, type Bytes } from '../codec/index.ts';
 import { cidOf } from './cid.ts';
 import { IntegrityError } from './envelope.ts';
+import { makeDirectory } from '../files/directory.ts';
 
 export interface BlobStore {
   /** Store bytes; returns their CID. Idempotent. */
@@ -25,7 +26,7 @@ export class FsBlobStore implements BlobStore {
 
   constructor(rootDir: string) {
     this.dir = join(rootDir, 'blobs');
-    mkdirSync(this.dir, { recursive: true });
+    makeDirectory(this.dir);
   }
 
   private pathOf(cid: string): string {
@@ -39,7 +40,7 @@ export class FsBlobStore implements BlobStore {
     const cid = await cidOf(bytes);
     const path = this.pathOf(cid);
     if (existsSync(path)) return cid;
-    mkdirSync(join(path, '..'), { recursive: true });
+    makeDirectory(join(path, '..'));
     const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
     try {

@@ -4,10 +4,11 @@
 // deleting that file (and, for good measure, the blobs). Without the wrapped key the sealed blob
 // — which may have been copied to IPFS or a backup — is undecryptable.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHex, toHex, utf8, type Bytes } from '../codec/index.ts';
 import { DATA_KEY_BYTES, open, seal } from '../offchain/index.ts';
+import { makeDirectory } from '../files/directory.ts';
 
 const RECORD_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const KEY_FILE_BYTES_MAX = 1024 * 1024;
@@ -64,7 +65,7 @@ export class KeyStore {
     private readonly kek: Bytes,
   ) {
     this.dir = join(rootDir, 'keys');
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    makeDirectory(this.dir, { mode: 0o700 });
   }
 
   private pathOf(recordId: string): string {

@@ -52,5 +52,12 @@ describe('medledger bench --ordering', () => {
     const nowhere = await runCli(['bench', 'ordering', '--no-etcd', '--concurrency', '1', '--timeline', '/proc/medledger-nowhere']);
     assert.equal(nowhere.code, 2);
     assert.match(nowhere.err, /--timeline \/proc\/medledger-nowhere: cannot create it \(ENOENT\)/);
+    // --json's file is checked before minutes of measuring, not after.
+    const jsonBelowFile = await runCli(['bench', 'ordering', '--no-etcd', '--concurrency', '1', '--json', '/etc/hostname/r.json']);
+    assert.equal(jsonBelowFile.code, 2);
+    assert.match(jsonBelowFile.err, /--json \/etc\/hostname\/r.json: \/etc\/hostname is not a directory/);
+    const jsonDir = await runCli(['bench', 'ordering', '--no-etcd', '--concurrency', '1', '--json', tmpdir()]);
+    assert.equal(jsonDir.code, 2);
+    assert.match(jsonDir.err, /--json .*: is a directory; give a file name/);
   });
 });

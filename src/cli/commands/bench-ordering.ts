@@ -3,7 +3,7 @@
 // (src/bench/ordering.ts, decision 1350). main.ts
 // routes `bench` here instead of to bench.ts when the command line asks for the ordering bench.
 import type { Command } from 'commander';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
   againstCheckout,
@@ -15,6 +15,7 @@ import {
 } from '../../bench/ordering.ts';
 import { CliError, jsonReplacer, makeOutput, parseIntList, parseNonNegativeInt, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
+import { makeDirectory } from '../../files/directory.ts';
 
 interface Flags {
   readonly ordering?: boolean;
@@ -84,8 +85,10 @@ export function register(program: Command, ctx: CommandContext): void {
       let timelineDir: string | undefined;
       if (flags.timeline !== undefined) {
         if (concurrency.length !== 1 || concurrency[0] !== 1) throw new CliError('--timeline needs --concurrency 1 (it follows one round at a time)', 2);
-        timelineDir = timelineDirectory(flags.timeline);
+        timelineDir = resolve(flags.timeline);
+        outputDirectory('timeline', flags.timeline, timelineDir, 'it');
       }
+      const jsonPath = typeof flags.json === 'string' ? jsonFile(flags.json) : null;
       let against: AgainstCheckout | undefined;
       if (flags.against !== undefined) {
         try {
@@ -112,9 +115,8 @@ export function register(program: Command, ctx: CommandContext): void {
           if (!toStdout) process.stderr.write(`${line}\n`);
         },
       });
-      if (typeof flags.json === 'string') {
-        const file = resolve(flags.json);
-        mkdirSync(dirname(file), { recursive: true });
+      if (jsonPath !== null) {
+        const file = jsonPath;
         writeFileSync(file, `${JSON.stringify({ command: `medledger ${process.argv.slice(2).join(' ')}`, ...report }, jsonReplacer, 2)}\n`);
         out.info(`results written to ${file}`);
       }
@@ -130,24 +132,25 @@ export function register(program: Command, ctx: CommandContext): void {
 }
 
 /**
- * The directory --timeline names: an existing directory, or one created in an existing parent.
- * Not created recursively: Node's recursive mkdir never returns under /proc.
+ * Make the directory an output option needs before the run (minutes of measuring must not end on a
+ * path that cannot be written): `--timeline <dir>` itself, `--json <file>`'s folder. A refusal
+ * names the option and the part of the path that is wrong.
  */
-function timelineDirectory(given: string): string {
-  const dir = resolve(given);
-  let isDirectory: boolean | null = null;
+function outputDirectory(option: string, given: string, dir: string, what: 'it' | 'its directory'): void {
   try {
-    isDirectory = statSync(dir).isDirectory();
-  } catch {
-    // absent: created below
+    makeDirectory(dir);
+  } catch (err) {
+    const { code, path } = err as NodeJS.ErrnoException;
+    if (code === 'ENOTDIR')
+      throw new CliError(path === resolve(given) ? `--${option} ${given}: not a directory` : `--${option} ${given}: ${path ?? dir} is not a directory`, 2);
+    throw new CliError(`--${option} ${given}: cannot create ${what} (${code ?? (err as Error).message})`, 2);
   }
-  if (isDirectory === false) throw new CliError(`--timeline ${given}: not a directory`, 2);
-  if (isDirectory === null) {
-    try {
-      mkdirSync(dir);
-    } catch (err) {
-      throw new CliError(`--timeline ${given}: cannot create it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 2);
-    }
-  }
-  return dir;
+}
+
+/** Where --json writes: a file (not a directory) whose folder exists or is made now. */
+function jsonFile(given: string): string {
+  const file = resolve(given);
+  if (existsSync(file) && statSync(file).isDirectory()) throw new CliError(`--json ${given}: is a directory; give a file name`, 2);
+  outputDirectory('json', given, dirname(file), 'its directory');
+  return file;
 }

@@ -1,5 +1,5 @@
 // `medledger lab compare`: registered into `medledger lab` by src/cli/commands/lab.ts.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
@@ -23,6 +23,7 @@ import {
 import { compareMarkdown } from '../../lab/compare-report.ts';
 import { compareLatencySvg, compareMessagesSvg } from '../../lab/compare-svg.ts';
 import { runQuorumDemo, type QuorumDemoResult } from '../../lab/compare-quorum.ts';
+import { makeDirectory } from '../../files/directory.ts';
 
 export interface CompareFlags {
   engines: string;
@@ -104,7 +105,7 @@ function commandLine(flags: CompareFlags, o: CompareOptions): string {
 
 function writeFiles(dir: string, files: Record<string, string>): string[] {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     return Object.entries(files).map(([name, content]) => {
       const path = join(dir, name);
       writeFileSync(path, content);
@@ -186,6 +187,8 @@ export async function runCompare(
     process.stderr.isTTY && !out.json
       ? new SingleBar({ format: 'lab compare [{bar}] {value}/{total} runs | {label}', stream: process.stderr, hideCursor: true })
       : null;
+  // The runs take minutes: a --out that cannot be made is said before them, not after.
+  if (flags.out) writeFiles(flags.out, {});
   let started = false;
   let report: CompareReport;
   try {

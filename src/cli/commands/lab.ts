@@ -3,7 +3,7 @@
 //   lab attack      attacker success probability w_n (paper 002 Eq. 6)
 // Subcommands register through LAB_SUBCOMMANDS: another lab command (e.g. `lab compare`) adds one
 // entry there (or calls addLabSubcommand) without touching the others.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
@@ -36,6 +36,7 @@ import {
 import { SYNC_NODES_MAX } from '../../lab/sync-driver.ts';
 import { registerCompare } from './lab-compare.ts';
 import { registerLabAll } from './lab-all.ts';
+import { makeDirectory } from '../../files/directory.ts';
 
 export type LabSubcommand = (lab: Command, ctx: CommandContext) => void;
 
@@ -55,7 +56,7 @@ export function register(program: Command, ctx: CommandContext): void {
 /** Write report files into `dir` (created if missing); returns the paths written. */
 export function writeReport(dir: string, files: Record<string, string>): string[] {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     return Object.entries(files).map(([name, content]) => {
       const path = join(dir, name);
       writeFileSync(path, content);

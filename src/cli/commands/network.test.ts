@@ -52,4 +52,19 @@ describe('medledger up on existing or failed directories', () => {
     assert.match(r.err, /the consortium this run created in .* was removed/);
     assert.ok(!existsSync(dir), `${dir} is gone`);
   });
+
+  it('a --dir that cannot be made is refused by name, not with a stack trace or a hang', async () => {
+    const file = join(home, 'a-file');
+    writeFileSync(file, 'x');
+    const below = await runCli(['up', '--dir', join(file, 'consortium'), '--orgs', '1', '--detach']);
+    assert.equal(below.code, 1, below.out);
+    assert.match(below.err, new RegExp(`could not create the consortium in .*: ENOTDIR: not a directory, mkdir '${file}'`));
+    assert.doesNotMatch(below.err, /\n\s+at /, 'no stack trace');
+    if (process.platform === 'linux') {
+      // Node's recursive mkdir never returns under /proc (files/directory.ts).
+      const proc = await runCli(['init', '--dir', '/proc/medledger-nowhere/consortium', '--orgs', '1']);
+      assert.notEqual(proc.code, 0);
+      assert.match(proc.err, /ENOENT/);
+    }
+  });
 });

@@ -118,10 +118,18 @@ async function startNodeCommand(configPath: string): Promise<void> {
   });
 }
 
-/** Remove what a failed `up` created: the directory itself, or what it wrote into an empty one. */
+/**
+ * Remove what a failed `up` created: the directory itself, or what it wrote into an empty one.
+ * Best effort: when the directory could not be made at all (a file in its path, a path under
+ * /proc) removing it fails too, and that second error must not hide the first.
+ */
 function removeCreated(dir: string, created: 'dir' | 'contents'): void {
-  if (created === 'dir') rmSync(dir, { recursive: true, force: true });
-  else for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+  try {
+    if (created === 'dir') rmSync(dir, { recursive: true, force: true });
+    else for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+  } catch {
+    // Nothing was created where nothing can be removed.
+  }
 }
 
 /** The lowest p2p port of an existing consortium's nodes (what --base-port was), or null if unreadable. */

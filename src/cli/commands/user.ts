@@ -12,7 +12,7 @@
 // configuration by a config update that the hospital's own admin signs alone (decision 1206);
 // every node's MSP refuses the certificate from the next block on.
 import type { Command } from 'commander';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseCertificate, parsePrivateKey, sign } from '../../crypto/index.ts';
 import { createEnrolmentRequest, enrolFromRequest, readEnrolmentRequest } from '../../identity/enrolment.ts';
@@ -24,6 +24,7 @@ import { clientFromDir, MedLedgerApiError, type MedLedgerClient } from '../../sd
 import { CliError, makeOutput } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 import { DEFAULT_CONSORTIUM_DIR } from './tx.ts';
+import { makeDirectory } from '../../files/directory.ts';
 
 const ORG_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
@@ -94,7 +95,7 @@ export function register(program: Command, ctx: CommandContext): void {
       const dir = resolve(flags.out);
       if (existsSync(join(dir, 'key.pem'))) throw new CliError(`${dir} already holds a key.pem; choose another --out (a key is never overwritten)`, 2);
       const { csrPem, keyPem } = await createEnrolmentRequest(flags.name).catch(failure);
-      mkdirSync(dir, { recursive: true });
+      makeDirectory(dir);
       writeFileSync(join(dir, 'key.pem'), keyPem, { mode: 0o600 });
       writeFileSync(join(dir, 'request.pem'), csrPem);
       let enrolment: { id: string; url: string } | null = null;
@@ -242,7 +243,7 @@ export function register(program: Command, ctx: CommandContext): void {
         const pseudonym = role === 'patient' ? patientPseudonymOf(loadPseudonymKey(join(dir, 'crypto'), org), org, requested.commonName) : undefined;
         const issued = await enrolFromRequest(ca, csrPem, { role, ...(pseudonym ? { pseudonym, commonName: pseudonym } : {}) }).catch(failure);
         const target = resolve(flags.out ?? join(dir, 'crypto', org, requested.commonName, 'cert.pem'));
-        mkdirSync(resolve(target, '..'), { recursive: true });
+        makeDirectory(resolve(target, '..'));
         writeFileSync(target, issued.certPem);
         const serialHex = parseCertificate(issued.certPem).serialHex;
         out.result({ org, name: requested.commonName, role, id: pseudonym ?? requested.commonName, serialHex, cert: target }, () =>
@@ -358,7 +359,7 @@ async function enrolPending(out: ReturnType<typeof makeOutput>, dir: string, org
     // Keep a copy in the directory, as `enrol --request` does (user list, user revoke --user read it).
     const written = issued.map((i) => {
       const target = join(dir, 'crypto', org, i.name, 'cert.pem');
-      mkdirSync(join(dir, 'crypto', org, i.name), { recursive: true });
+      makeDirectory(join(dir, 'crypto', org, i.name));
       writeFileSync(target, i.certPem);
       return { ...i, cert: target };
     });

@@ -1,11 +1,11 @@
 // `npm run test:faults`: the whole fault suite — raft (5 nodes), pbft (4) and the papers' grouped
 // PBFT (gpbft, 4) — each through every fault with kill -9 loops; the report goes to
 // docs/results/faults.md. Options: --engines raft,pbft  --cycles 10  --seconds 4  --out <file>.
-import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { EngineName } from '../../node/init.ts';
 import { reportMarkdown, runFaultSuite, writeReport, type FaultKind } from './suite.ts';
+import { makeDirectory } from '../../files/directory.ts';
 
 const { values } = parseArgs({
   options: {
@@ -44,7 +44,7 @@ for (const engine of engines) {
   );
   sections.push(reportMarkdown(report, { followerExtraMs: 1_000, leaderNextCommitMs: NEXT_COMMIT_MS[engine] ?? 4_000, killCycleP99Ms: 3_000 }));
 }
-mkdirSync(dirname(values.out), { recursive: true });
+makeDirectory(dirname(values.out));
 writeReport(
   values.out,
   sections,
