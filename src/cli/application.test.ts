@@ -158,6 +158,8 @@ describe('membership application: apply, review, admit, join, connection test', 
     // The root key may be kept apart (the supervision centre): it certifies, the admin proposes
     // with the certificate; a CA certificate of another key is refused.
     const certified = join(work, 'h4-ca.pem');
+    // A failed system call on a path the user gave is its one-line message, not a stack trace.
+    await fails(['org', 'certify', application, ...c, '--out', join(application, 'ca.pem')], 1, /^error: ENOTDIR: not a directory, open '.*ca\.pem'\n$/);
     assert.match((await ok(['org', 'certify', application, ...c, '--out', certified])).out, /Hospital4's CA \(key sha256:[0-9a-f]{64}\) certified by the root/);
     await fails(
       [

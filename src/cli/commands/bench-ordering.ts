@@ -116,9 +116,8 @@ export function register(program: Command, ctx: CommandContext): void {
         },
       });
       if (jsonPath !== null) {
-        const file = jsonPath;
-        writeFileSync(file, `${JSON.stringify({ command: `medledger ${process.argv.slice(2).join(' ')}`, ...report }, jsonReplacer, 2)}\n`);
-        out.info(`results written to ${file}`);
+        writeFileSync(jsonPath, `${JSON.stringify({ command: `medledger ${process.argv.slice(2).join(' ')}`, ...report }, jsonReplacer, 2)}\n`);
+        out.info(`results written to ${jsonPath}`);
       }
       out.result(report, () => renderOrderingReport(report));
       const broken = [report.medledger, ...(report.etcd ? [report.etcd] : []), ...(report.against ? [report.against] : [])].flatMap((s) =>
