@@ -4,7 +4,7 @@
 // It measures nothing: figures come from `medledger bench --ordering` (docs/benchmarks.md).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -172,6 +172,24 @@ describe('ordering benchmark', () => {
     assert.match(table, /exactly once — B +1: (\d+)\/\1 ordered, 0 dup/);
   });
 
+  it('an orderer that prints something else where its ports belong fails the run by name, and the run stops its orderers', { timeout: 60_000 }, async () => {
+    const saved = process.env['MEDLEDGER_BENCH_NODE_ARGS'];
+    // --trace-gc prints V8's collections on stdout, before the orderer prints its ports.
+    process.env['MEDLEDGER_BENCH_NODE_ARGS'] = '--trace-gc';
+    try {
+      await assert.rejects(
+        runOrderingBench({ concurrency: [1], seconds: 1, warmupSeconds: 0, opsMax: 10, noEtcd: true }),
+        /orderer node\.Ord\d printed ".*Scavenge.*" where its ports were expected/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env['MEDLEDGER_BENCH_NODE_ARGS'];
+      else process.env['MEDLEDGER_BENCH_NODE_ARGS'] = saved;
+    }
+    // Thrown inside the stdout handler (before), the error ended the process with its orderers
+    // running; now the run's cleanup (stop the orderers, remove the directory) comes first.
+    if (process.platform === 'linux') assert.deepEqual(orderersOf(process.pid), [], 'no orderer process left');
+  });
+
   it('--against: a directory that is no MedLedger checkout, or one without its packages, is refused by name', () => {
     const dir = mkdtempSync(join(tmpdir(), 'medledger-against-'));
     try {
@@ -248,3 +266,19 @@ describe('ordering benchmark', () => {
     },
   );
 });
+
+/** The ordering-node processes that are children of `pid` (Linux /proc). */
+function orderersOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // stat: "pid (comm) state ppid …"; comm may hold spaces, so split after its closing paren.
+      const ppid = Number(readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      if (ppid === pid && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('ordering-node-main')) found.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}

@@ -307,7 +307,18 @@ async function startMedLedgerCluster(
     ports.push(
       new Promise((resolve, reject) => {
         const lines = createInterface({ input: child.stdout! });
-        lines.once('line', (line) => resolve(JSON.parse(line) as { p2pPort: number; clientPort: number }));
+        // Its first line is its ports. Anything else (a V8 flag from MEDLEDGER_BENCH_NODE_ARGS that
+        // prints to stdout, say) fails the run by name: thrown in this handler, it would end the
+        // process without stopping the orderers or removing their directory.
+        lines.once('line', (line) => {
+          try {
+            const ports = JSON.parse(line) as { p2pPort?: unknown; clientPort?: unknown };
+            if (typeof ports.p2pPort !== 'number' || typeof ports.clientPort !== 'number') throw new Error('no ports');
+            resolve({ p2pPort: ports.p2pPort, clientPort: ports.clientPort });
+          } catch {
+            reject(new Error(`orderer ${ids[i]} printed ${JSON.stringify(line.slice(0, 200))} where its ports were expected`));
+          }
+        });
         child.once('exit', (code) => reject(new Error(`orderer ${ids[i]} exited (${code}) before listening: ${log.join('').slice(-2000)}`)));
       }),
     );
