@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConsole, consoleIsFresh } from './console-build.ts';
@@ -27,4 +27,17 @@ test("a node that builds the console after another node's build of the same sour
     [],
     'no temporary folder left behind',
   );
+});
+
+test('the built page links its icon, a file of the build (no /favicon.ico request that 404s on every load)', async (t) => {
+  const parent = mkdtempSync(join(tmpdir(), 'medledger-console-build-'));
+  t.after(() => rmSync(parent, { recursive: true, force: true }));
+  const dist = join(parent, 'dist');
+  const result = await buildConsole(dist);
+  const index = readFileSync(join(dist, 'index.html'), 'utf8');
+  const href = /<link rel="icon" type="image\/svg\+xml" href="\/assets\/(favicon-[0-9A-F]{8}\.svg)" \/>/.exec(index)?.[1];
+  assert.ok(href, `index.html links no icon:\n${index}`);
+  assert.ok(result.files.includes(href), 'the icon is listed among the built files');
+  assert.match(readFileSync(join(dist, 'assets', href), 'utf8'), /^<svg /);
+  assert.deepEqual(index.match(/__[A-Z_]+__/g), ['__CSP_NONCE__'], "no placeholder of the build left (the nonce is the server's, per response)");
 });

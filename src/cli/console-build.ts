@@ -116,24 +116,34 @@ export async function buildConsole(dist = CONSOLE_DIST_DIR): Promise<ConsoleBuil
     const js = outputs.find((o) => /^main-[A-Z0-9]+\.js$/i.test(o));
     const css = outputs.find((o) => /^main-[A-Z0-9]+\.css$/i.test(o));
     if (!js || !css) throw new Error(`console build produced no main bundle (outputs: ${outputs.join(', ')})`);
+    // The tab's icon, linked from the page (else every browser asks for /favicon.ico, gets a 404
+    // and logs it as an error on every load), hashed like the other assets.
+    const favicon = readFileSync(join(WEB_DIR, 'favicon.svg'));
+    const faviconName = `favicon-${createHash('sha256').update(favicon).digest('hex').slice(0, 8).toUpperCase()}.svg`;
+    writeFileSync(join(tmp, 'assets', faviconName), favicon);
     const template = readFileSync(join(WEB_DIR, 'index.html'), 'utf8');
-    writeFileSync(join(tmp, 'index.html'), template.replace('__MAIN_JS__', `/assets/${js}`).replace('__MAIN_CSS__', `/assets/${css}`));
+    writeFileSync(
+      join(tmp, 'index.html'),
+      template.replace('__MAIN_JS__', `/assets/${js}`).replace('__MAIN_CSS__', `/assets/${css}`).replace('__FAVICON__', `/assets/${faviconName}`),
+    );
     const inputs = [
       ...Object.keys(metafile.inputs).filter((i) => !i.includes('node_modules/')),
       relative(REPO_DIR, join(WEB_DIR, 'index.html')),
+      relative(REPO_DIR, join(WEB_DIR, 'favicon.svg')),
       relative(REPO_DIR, fileURLToPath(import.meta.url)),
       'package-lock.json',
     ].sort();
     const info: BuildInfo = { format: BUILD_FORMAT, inputs, inputsHash: hashInputs(inputs), builtAtMs: Date.now() };
     writeFileSync(join(tmp, BUILD_INFO), JSON.stringify(info, null, 1));
-    const bytes = Object.values(metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+    const files = [...outputs, faviconName];
+    const bytes = Object.values(metafile.outputs).reduce((n, o) => n + o.bytes, favicon.byteLength);
     // Node processes started together (`medledger node start` in several shells, the fault suite)
     // may build at once: a build of the same sources that landed meanwhile is as good as ours —
     // keep it rather than delete what another node may be serving; lost the rename race, the same.
     const theirs = (): ConsoleBuildResult | null => {
       if (!consoleIsFresh(dist)) return null;
       rmSync(tmp, { recursive: true, force: true });
-      return { dist, files: outputs, bytes, built: false };
+      return { dist, files, bytes, built: false };
     };
     const landed = theirs();
     if (landed) return landed;
@@ -145,7 +155,7 @@ export async function buildConsole(dist = CONSOLE_DIST_DIR): Promise<ConsoleBuil
       if (raced) return raced;
       throw err;
     }
-    return { dist, files: outputs, bytes, built: true };
+    return { dist, files, bytes, built: true };
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     const errors = (err as { errors?: Array<{ text: string; location?: { file: string; line: number } | null }> }).errors;

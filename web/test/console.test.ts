@@ -34,7 +34,8 @@ describe('web console in Chromium (5 hospitals, demo data)', { skip, timeout: 90
   after(async () => {
     const problems = tb?.problems ?? [];
     await tb?.stop();
-    // Any CSP violation or uncaught page error anywhere in the run fails it.
+    // Any CSP violation, uncaught page error or console file that failed to load (a missing asset,
+    // the tab icon) anywhere in the run fails it.
     assert.deepEqual(problems, [], `the browser reported:\n${problems.join('\n')}`);
   });
 

@@ -125,6 +125,11 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Consol
       const page = await context.newPage();
       page.on('console', (m) => {
         if (/Content.Security.Policy|Refused to (apply|load|execute)/i.test(m.text())) problems.push(`${page.url()}: ${m.text()}`);
+        // A file of the console itself that did not load (a missing asset, the tab's icon); the
+        // API's refusals (/v1/…, 403 on a denied read) are answers the pages show, not problems.
+        const from = m.location().url;
+        if (/Failed to load resource/i.test(m.text()) && !new URL(from, page.url()).pathname.startsWith('/v1/'))
+          problems.push(`${page.url()}: ${m.text()}: ${from}`);
       });
       page.on('pageerror', (e) => problems.push(`${page.url()}: page error: ${e.message}`));
       await page.goto(url(org));
