@@ -7,8 +7,10 @@ import type { ReactNode } from 'react';
 import { Link, Redirect, Route, Switch, useLocation } from 'wouter';
 import { SignInPage } from '../pages/SignIn.tsx';
 import { ErrorAlert } from './errors.tsx';
+import { useDocumentTitle } from './hooks.ts';
 import { mayOpen, PAGES, pagesFor } from './pages.ts';
 import { useSessionApi } from './session.tsx';
+import { documentTitle, pageNameAt } from './title.ts';
 
 function NotForYourRole({ label, role, roles }: { label: string; role: string; roles: readonly string[] }): ReactNode {
   return (
@@ -28,6 +30,9 @@ function Shell(): ReactNode {
   const { state, signOut } = useSessionApi();
   const [opened, { toggle, close }] = useDisclosure(false);
   const [location] = useLocation();
+  // '/' and '/sign-in' redirect to the role's first page at once: no title of their own.
+  const pageName = pageNameAt(location, PAGES) ?? (location === '/' || location === '/sign-in' ? null : 'Page not found');
+  useDocumentTitle(documentTitle(pageName, state.kind === 'signed-in' ? state.session.node.org : null));
   if (state.kind !== 'signed-in') return null;
   const { me, node } = state.session;
   const mine = pagesFor(me.role);
@@ -111,6 +116,18 @@ function Shell(): ReactNode {
   );
 }
 
+function CannotStart({ error }: { error: string }): ReactNode {
+  useDocumentTitle(documentTitle('The console cannot start', null));
+  return (
+    <Center h="100vh" p="md">
+      <Stack align="center">
+        <ErrorAlert title="The console cannot start" error={new Error(error)} />
+        <Button onClick={() => window.location.reload()}>Try again</Button>
+      </Stack>
+    </Center>
+  );
+}
+
 export function App(): ReactNode {
   const { state } = useSessionApi();
   if (state.kind === 'loading') {
@@ -120,16 +137,7 @@ export function App(): ReactNode {
       </Center>
     );
   }
-  if (state.kind === 'failed') {
-    return (
-      <Center h="100vh" p="md">
-        <Stack align="center">
-          <ErrorAlert title="The console cannot start" error={new Error(state.error)} />
-          <Button onClick={() => window.location.reload()}>Try again</Button>
-        </Stack>
-      </Center>
-    );
-  }
+  if (state.kind === 'failed') return <CannotStart error={state.error} />;
   if (state.kind === 'signed-out') return <SignInPage node={state.node} />;
   return <Shell />;
 }

@@ -68,3 +68,14 @@ export function useAction<A extends unknown[], R>(
 
 export const shortHex = (hex: string, n = 12): string => (hex.length > n ? `${hex.slice(0, n)}…` : hex);
 export const localTime = (ms: number): string => new Date(ms).toLocaleString();
+
+/**
+ * Set the browser tab's title while this component is shown (title.ts). A parent's effect runs
+ * after its children's, so only the component that knows the page — the frame or the sign-in
+ * page — sets it, never a parent above it.
+ */
+export function useDocumentTitle(title: string): void {
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
+}

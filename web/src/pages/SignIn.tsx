@@ -6,6 +6,8 @@
 import { Anchor, Button, Card, Center, Group, List, Loader, Stack, Text, Title } from '@mantine/core';
 import { useCallback, useEffect, useId, useState, type DragEvent, type ReactNode } from 'react';
 import { ErrorAlert } from '../app/errors.tsx';
+import { useDocumentTitle } from '../app/hooks.ts';
+import { documentTitle } from '../app/title.ts';
 import { EnrolInBrowser } from '../components/EnrolInBrowser.tsx';
 import { useSessionApi, type ConsoleConfig } from '../app/session.tsx';
 
@@ -95,6 +97,7 @@ function DemoUsers({ node }: { node: ConsoleConfig }): ReactNode {
 }
 
 export function SignInPage({ node }: { node: ConsoleConfig }): ReactNode {
+  useDocumentTitle(documentTitle('Sign in', node.org));
   const { signIn } = useSessionApi();
   const inputId = useId();
   const [picked, setPicked] = useState<Picked>({ certPem: null, keyPem: null, names: [] });

@@ -33,6 +33,8 @@ export function shellTests(tb: () => ConsoleTestbed): void {
       });
       await page.reload();
       await page.getByRole('heading', { name: 'MedLedger console' }).waitFor();
+      // The tab names the page and the hospital (five consoles open side by side are told apart).
+      await page.waitForFunction((t) => document.title === t, 'Sign in · Hospital1 · MedLedger');
       await tb().checkA11y(page, 'sign-in page');
       await tb().screenshot(page, 'sign-in');
       assert.deepEqual(foreign, []);
@@ -44,6 +46,10 @@ export function shellTests(tb: () => ConsoleTestbed): void {
       await page.getByLabel('role doctor').waitFor();
       const nav = page.getByRole('navigation', { name: 'Pages' });
       assert.ok(await nav.getByRole('link', { name: 'Network' }).isVisible());
+      // The tab follows the page: the role's first page, then the one chosen in the menu.
+      await page.waitForFunction((t) => document.title === t, 'Records · Hospital2 · MedLedger');
+      await nav.getByRole('link', { name: 'Network' }).click();
+      await page.waitForFunction((t) => document.title === t, 'Network · Hospital2 · MedLedger');
       // The same session over the SDK: the node authenticated the browser-signed request as this user.
       const me = await tb().sdk('Hospital2', 'doctor1').client.whoami();
       assert.deepEqual({ org: me.org, id: me.id, role: me.role }, { org: 'Hospital2', id: 'doctor1', role: 'doctor' });
