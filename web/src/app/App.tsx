@@ -36,36 +36,47 @@ function Shell(): ReactNode {
   if (state.kind !== 'signed-in') return null;
   const { me, node } = state.session;
   const mine = pagesFor(me.role);
+  const who = `${me.org}/${/^[0-9a-f]{32,}$/.test(me.id) ? `${me.id.slice(0, 12)}…` : me.id}`;
   return (
     <AppShell header={{ height: 60 }} navbar={{ width: 240, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
       <a className="ml-skip" href="#main">
         Skip to content
       </a>
       <AppShell.Header>
-        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
-          <Group wrap="nowrap">
+        {/* Narrow screens (a tablet, a patient's phone): the hospital's name moves to the menu
+            below md, who is signed in below sm; the role and Sign out never shrink or clip. */}
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap" gap="sm">
+          <Group wrap="nowrap" gap="sm" style={{ flexShrink: 0 }}>
             <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Menu" />
             <Title order={1} size="h3">
               MedLedger
             </Title>
-            <Text size="sm" c="dimmed" visibleFrom="sm">
+            <Text size="sm" c="dimmed" visibleFrom="md">
               console of {node.org} ({node.nodeId})
             </Text>
           </Group>
-          <Group wrap="nowrap" gap="xs">
-            <Text size="sm" data-testid="whoami" title={`${me.org}/${me.id}`}>
-              {me.org}/{/^[0-9a-f]{32,}$/.test(me.id) ? `${me.id.slice(0, 12)}…` : me.id}
+          <Group wrap="nowrap" gap="xs" style={{ minWidth: 0 }}>
+            <Text size="sm" data-testid="whoami" title={`${me.org}/${me.id}`} truncate="end" visibleFrom="sm">
+              {who}
             </Text>
-            <Badge variant="light" aria-label={`role ${me.role}`}>
+            <Badge variant="light" aria-label={`role ${me.role}`} style={{ flexShrink: 0, overflow: 'visible' }}>
               {me.role}
             </Badge>
-            <Button size="xs" variant="default" onClick={() => void signOut()}>
+            <Button size="xs" variant="default" onClick={() => void signOut()} style={{ flexShrink: 0 }}>
               Sign out
             </Button>
           </Group>
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Pages">
+        <Stack gap={0} px="sm" pb="xs" hiddenFrom="md">
+          <Text size="sm" hiddenFrom="sm" title={`${me.org}/${me.id}`}>
+            {who}
+          </Text>
+          <Text size="xs" c="dimmed">
+            console of {node.org} ({node.nodeId})
+          </Text>
+        </Stack>
         <nav>
           {mine.map((p) => (
             <NavLink
