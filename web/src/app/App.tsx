@@ -44,7 +44,8 @@ function Shell(): ReactNode {
       </a>
       <AppShell.Header>
         {/* Narrow screens (a tablet, a patient's phone): the hospital's name moves to the menu
-            below md, who is signed in below sm; the role and Sign out never shrink or clip. */}
+            below md (992 px), who is signed in below sm (768 px, where the menu folds behind the
+            burger), the role below xs (576 px); what stays never shrinks or clips. */}
         <Group h="100%" px="md" justify="space-between" wrap="nowrap" gap="sm">
           <Group wrap="nowrap" gap="sm" style={{ flexShrink: 0 }}>
             <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Menu" />
@@ -59,7 +60,7 @@ function Shell(): ReactNode {
             <Text size="sm" data-testid="whoami" title={`${me.org}/${me.id}`} truncate="end" visibleFrom="sm">
               {who}
             </Text>
-            <Badge variant="light" aria-label={`role ${me.role}`} style={{ flexShrink: 0, overflow: 'visible' }}>
+            <Badge variant="light" aria-label={`role ${me.role}`} style={{ flexShrink: 0, overflow: 'visible' }} visibleFrom="xs">
               {me.role}
             </Badge>
             <Button size="xs" variant="default" onClick={() => void signOut()} style={{ flexShrink: 0 }}>
@@ -70,8 +71,8 @@ function Shell(): ReactNode {
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Pages">
         <Stack gap={0} px="sm" pb="xs" hiddenFrom="md">
-          <Text size="sm" hiddenFrom="sm" title={`${me.org}/${me.id}`}>
-            {who}
+          <Text size="sm" hiddenFrom="sm" title={`${me.org}/${me.id}`} data-testid="whoami-menu">
+            {who} · {me.role}
           </Text>
           <Text size="xs" c="dimmed">
             console of {node.org} ({node.nodeId})

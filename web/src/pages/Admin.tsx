@@ -93,7 +93,9 @@ function NodeInfo({ session }: { session: Session }): ReactNode {
       </Title>
       {status.error ? <ErrorAlert error={status.error} /> : null}
       {s ? (
-        <SimpleGrid cols={{ base: 2, sm: 4 }} data-testid="node-info">
+        // Four columns only where the page is wide enough for a node id and a hash side by side
+        // (beside the menu, a tablet's 768 px leaves ~500); values wrap rather than overlap.
+        <SimpleGrid cols={{ base: 2, md: 4 }} data-testid="node-info" style={{ overflowWrap: 'anywhere' }}>
           <div>
             <Text size="xs" c="dimmed">
               Node
