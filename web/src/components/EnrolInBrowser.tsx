@@ -6,7 +6,7 @@
 // user enrol`, decision 1252) — not here, and not by the node. Once issued, "Collect" fetches it
 // with the secret (then spent) and signs in. The key exists only in this browser profile: the user
 // signs in here, or enrols again elsewhere (a new key; the old certificate is then revoked).
-import { Alert, Badge, Button, Card, Code, Group, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Code, Group, PasswordInput, SimpleGrid, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import type { z } from 'zod';
 import { createWebCryptoEnrolmentRequest } from '../../../src/identity/enrolment-webcrypto.ts';
@@ -89,7 +89,8 @@ function RequestForm({ node, onRequested }: { node: ConsoleConfig; onRequested()
   return (
     <form onSubmit={(e) => void submit(e)} aria-label="Enrol with a secret">
       <Stack gap="xs">
-        <Group grow align="flex-start">
+        {/* Side by side from 576 px; one above the other on a phone, where most patients enrol. */}
+        <SimpleGrid cols={{ base: 1, xs: 2 }}>
           <TextInput
             label="Your name as registered"
             description="A patient: your login name"
@@ -106,9 +107,9 @@ function RequestForm({ node, onRequested }: { node: ConsoleConfig; onRequested()
             required
             autoComplete="off"
           />
-        </Group>
+        </SimpleGrid>
         {error ? <ErrorAlert error={error} title="The request was not accepted" /> : null}
-        <Button type="submit" loading={busy} w="fit-content" variant="light">
+        <Button type="submit" loading={busy} w="fit-content" maw="100%" h="auto" py={8} variant="light" styles={{ label: { whiteSpace: 'normal' } }}>
           Make my key and request a certificate
         </Button>
       </Stack>

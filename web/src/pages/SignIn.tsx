@@ -168,6 +168,8 @@ export function SignInPage({ node }: { node: ConsoleConfig }): ReactNode {
                   accept=".pem,application/x-pem-file,text/plain"
                   data-testid="credential-files"
                   aria-label="Certificate and private key files (PEM)"
+                  // The browser's own control is wider than a phone's drop zone.
+                  style={{ maxWidth: '100%' }}
                   onChange={(e) => void take(Array.from(e.currentTarget.files ?? []))}
                 />
                 <Text size="xs" c="dimmed">

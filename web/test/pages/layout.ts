@@ -1,7 +1,9 @@
 // Every page at a tablet's width (768 × 1024): no page scrolls sideways as a whole (wide tables
-// scroll inside their own region, TableScroll). The header at a tablet's and a phone's width.
+// scroll inside their own region, TableScroll), no text spills out of its box. The header and the
+// sign-in page (where patients enrol) at a tablet's and a phone's width.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
 import type { ConsoleTestbed } from '../harness.ts';
 
 const BY_USER: ReadonlyArray<readonly [string, string, readonly string[]]> = [
@@ -10,6 +12,28 @@ const BY_USER: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ['Hospital2', 'researcher1', ['/analytics', '/lab']],
   ['Hospital1', 'admin1', ['/admin', '/people', '/market']],
 ];
+
+/**
+ * Text that spills out of its box over its neighbour's (a node id and a hash in a grid of four too
+ * narrow did): every block whose overflow shows must have room for its content. Tables scroll in
+ * their own region and are left out.
+ */
+async function spilled(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('body *')]
+      .filter((el) => {
+        const style = getComputedStyle(el);
+        return (
+          style.overflowX === 'visible' &&
+          style.display !== 'inline' &&
+          el.closest('table') === null &&
+          el.clientWidth > 0 &&
+          el.scrollWidth > el.clientWidth + 1
+        );
+      })
+      .map((el) => `${el.scrollWidth} px of content in ${el.clientWidth}: "${(el.textContent ?? '').slice(0, 60)}"`),
+  );
+}
 
 export function layoutTests(tb: () => ConsoleTestbed): void {
   describe('tablet width', () => {
@@ -23,24 +47,7 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
           if (path === '/admin') await page.getByTestId('node-info').waitFor();
           const { scrollWidth, width } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth }));
           assert.ok(scrollWidth <= width, `${path} as ${org}/${user}: the page is ${scrollWidth} px wide at ${width} px`);
-          // No text spills out of its box over its neighbour's (a node id and a hash in a grid of
-          // four too narrow did): every block whose overflow shows has room for its content.
-          // Tables scroll in their own region and are left out.
-          const spilled = await page.evaluate(() =>
-            [...document.querySelectorAll('header *, main *')]
-              .filter((el) => {
-                const style = getComputedStyle(el);
-                return (
-                  style.overflowX === 'visible' &&
-                  style.display !== 'inline' &&
-                  el.closest('table') === null &&
-                  el.clientWidth > 0 &&
-                  el.scrollWidth > el.clientWidth + 1
-                );
-              })
-              .map((el) => `${el.scrollWidth} px of content in ${el.clientWidth}: "${(el.textContent ?? '').slice(0, 60)}"`),
-          );
-          assert.deepEqual(spilled, [], `${path} as ${org}/${user} at ${width} px`);
+          assert.deepEqual(await spilled(page), [], `${path} as ${org}/${user} at ${width} px`);
         }
       }
     });
@@ -72,6 +79,18 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
           .getByTestId('whoami-menu')
           .filter({ hasText: new RegExp(`^${org}/\\S+ · ${role}$`) })
           .waitFor();
+      }
+    });
+
+    it('the sign-in page, with its demo list and enrolment form, fits 768 px and a phone (390 px), where patients enrol', async () => {
+      const page = await tb().open('Hospital1');
+      await page.getByRole('heading', { name: 'New here? Enrol with your secret' }).waitFor();
+      await page.getByRole('button', { name: 'Sign in as patient1, patient' }).waitFor();
+      for (const width of [768, 390]) {
+        await page.setViewportSize({ width, height: 900 });
+        const { scrollWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth }));
+        assert.ok(scrollWidth <= width, `the sign-in page is ${scrollWidth} px wide at ${width} px`);
+        assert.deepEqual(await spilled(page), [], `the sign-in page at ${width} px`);
       }
     });
   });
