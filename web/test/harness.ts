@@ -204,3 +204,27 @@ export async function startTestbed(options: TestbedOptions = {}): Promise<Consol
     throw err;
   }
 }
+
+/**
+ * Text that spills out of its box over its neighbour's (a node id and a hash in a grid of four too
+ * narrow did): every block under `selector` whose overflow shows must have room for its content.
+ * Tables scroll in their own region and are left out.
+ */
+export async function textSpilled(page: Page, selector = 'body'): Promise<string[]> {
+  return page.evaluate(
+    (root) =>
+      [...document.querySelectorAll(`${root} *`)]
+        .filter((el) => {
+          const style = getComputedStyle(el);
+          return (
+            style.overflowX === 'visible' &&
+            style.display !== 'inline' &&
+            el.closest('table') === null &&
+            el.clientWidth > 0 &&
+            el.scrollWidth > el.clientWidth + 1
+          );
+        })
+        .map((el) => `${el.scrollWidth} px of content in ${el.clientWidth}: "${(el.textContent ?? '').slice(0, 60)}"`),
+    selector,
+  );
+}

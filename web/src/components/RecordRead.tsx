@@ -197,7 +197,9 @@ export function ReadOutcome({ result, recordId, client }: { result: ReadResult; 
   const flags = Array.isArray(d['flags']) ? (d['flags'] as string[]) : [];
   const basis = d['basis'] && typeof d['basis'] === 'object' ? (d['basis'] as Record<string, unknown>) : null;
   return (
-    <Stack data-testid="read-outcome">
+    // Ids and hashes (a consent id, an audit id) are single words wider than a tablet's column:
+    // they wrap anywhere rather than run over the card's edge.
+    <Stack data-testid="read-outcome" style={{ overflowWrap: 'anywhere' }}>
       {result.allowed ? (
         <Alert color={flags.includes('break-the-glass') ? 'orange' : 'green'} title="Access allowed — the decision is on the ledger" data-testid="decision">
           <Text size="sm">

@@ -3,8 +3,7 @@
 // sign-in page (where patients enrol) at a tablet's and a phone's width.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Page } from 'playwright-core';
-import type { ConsoleTestbed } from '../harness.ts';
+import { textSpilled, type ConsoleTestbed } from '../harness.ts';
 
 const BY_USER: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ['Hospital2', 'doctor1', ['/records', '/break-the-glass', '/market', '/network', '/blocks']],
@@ -12,28 +11,6 @@ const BY_USER: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ['Hospital2', 'researcher1', ['/analytics', '/lab']],
   ['Hospital1', 'admin1', ['/admin', '/people', '/market']],
 ];
-
-/**
- * Text that spills out of its box over its neighbour's (a node id and a hash in a grid of four too
- * narrow did): every block whose overflow shows must have room for its content. Tables scroll in
- * their own region and are left out.
- */
-async function spilled(page: Page): Promise<string[]> {
-  return page.evaluate(() =>
-    [...document.querySelectorAll('body *')]
-      .filter((el) => {
-        const style = getComputedStyle(el);
-        return (
-          style.overflowX === 'visible' &&
-          style.display !== 'inline' &&
-          el.closest('table') === null &&
-          el.clientWidth > 0 &&
-          el.scrollWidth > el.clientWidth + 1
-        );
-      })
-      .map((el) => `${el.scrollWidth} px of content in ${el.clientWidth}: "${(el.textContent ?? '').slice(0, 60)}"`),
-  );
-}
 
 export function layoutTests(tb: () => ConsoleTestbed): void {
   describe('tablet width', () => {
@@ -47,7 +24,7 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
           if (path === '/admin') await page.getByTestId('node-info').waitFor();
           const { scrollWidth, width } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth }));
           assert.ok(scrollWidth <= width, `${path} as ${org}/${user}: the page is ${scrollWidth} px wide at ${width} px`);
-          assert.deepEqual(await spilled(page), [], `${path} as ${org}/${user} at ${width} px`);
+          assert.deepEqual(await textSpilled(page), [], `${path} as ${org}/${user} at ${width} px`);
         }
       }
     });
@@ -90,7 +67,7 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
         await page.setViewportSize({ width, height: 900 });
         const { scrollWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth }));
         assert.ok(scrollWidth <= width, `the sign-in page is ${scrollWidth} px wide at ${width} px`);
-        assert.deepEqual(await spilled(page), [], `the sign-in page at ${width} px`);
+        assert.deepEqual(await textSpilled(page), [], `the sign-in page at ${width} px`);
       }
     });
   });

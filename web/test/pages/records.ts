@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { patientPseudonym } from '../../../src/identity/pseudonym.ts';
-import type { ConsoleTestbed } from '../harness.ts';
+import { textSpilled, type ConsoleTestbed } from '../harness.ts';
 
 interface AuditEntry {
   readonly op: string;
@@ -58,6 +58,10 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       await page.getByTestId('withheld').filter({ hasText: 'The restricted part' }).waitFor();
       await tb().checkA11y(page, 'records: an opened record');
       await tb().screenshot(page, 'record');
+      // On a ward's tablet the decision's ids and hashes stay inside their cards.
+      await page.setViewportSize({ width: 768, height: 1024 });
+      assert.deepEqual(await textSpilled(page, '[data-testid="read-outcome"]'), [], 'the opened record at 768 px');
+      await page.setViewportSize({ width: 1280, height: 800 });
       const log = await patientLog(tb(), 'Hospital1', 'patient1');
       assert.ok(
         log.some(
