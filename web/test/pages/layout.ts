@@ -25,6 +25,11 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
           const { scrollWidth, width } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth }));
           assert.ok(scrollWidth <= width, `${path} as ${org}/${user}: the page is ${scrollWidth} px wide at ${width} px`);
           assert.deepEqual(await textSpilled(page), [], `${path} as ${org}/${user} at ${width} px`);
+          // A badge in a table (a sensitivity, an outcome, a status) is never cut to "RESTRI…".
+          const cut = await page.evaluate(() =>
+            [...document.querySelectorAll('td .mantine-Badge-label')].filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent ?? ''),
+          );
+          assert.deepEqual(cut, [], `${path} as ${org}/${user}: badges cut at ${width} px`);
         }
       }
     });
