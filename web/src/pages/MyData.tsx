@@ -484,7 +484,10 @@ export function MyDataPage(): ReactNode {
       <Card withBorder>
         <Text size="sm">Your pseudonym — the only name the ledger knows you by. Give it to a doctor so they can find your records:</Text>
         <Group gap="xs" mt={4}>
-          <Code data-testid="my-pseudonym">{me.id}</Code>
+          {/* Read aloud or shown to a doctor: all 64 digits stay on screen, wrapped on a narrow one. */}
+          <Code data-testid="my-pseudonym" style={{ overflowWrap: 'anywhere', minWidth: 0 }}>
+            {me.id}
+          </Code>
           <CopyButton value={me.id}>
             {({ copied, copy }) => (
               <Button size="xs" variant="default" onClick={copy}>

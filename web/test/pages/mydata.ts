@@ -21,6 +21,16 @@ export function myDataTests(tb: () => ConsoleTestbed): void {
       const page = await tb().signIn('Hospital1', 'patient1');
       await page.getByRole('link', { name: 'My data' }).click();
       assert.equal(await page.getByTestId('my-pseudonym').textContent(), pp);
+      // The patient reads it to a doctor or shows the screen: every digit inside the page, at a
+      // tablet's and a phone's width.
+      for (const width of [768, 390]) {
+        await page.setViewportSize({ width, height: 900 });
+        const box = await page.getByTestId('my-pseudonym').boundingBox();
+        assert.ok(box !== null && box.x >= 0 && box.x + box.width <= width - 16, `the pseudonym at ${width} px: ${JSON.stringify(box)}`);
+        const hidden = await page.getByTestId('my-pseudonym').evaluate((el) => el.scrollWidth > el.clientWidth + 1);
+        assert.equal(hidden, false, `part of the pseudonym is hidden at ${width} px`);
+      }
+      await page.setViewportSize({ width: 1280, height: 800 });
       await page.getByRole('tab', { name: 'Who accessed my data' }).click();
       const log = page.getByTestId('access-log');
       await log.waitFor();
