@@ -3,7 +3,7 @@
 // and a screen reader announces where a client-side navigation landed (WCAG 2.4.2, pages titled
 // by their topic); index.html's fixed title said "MedLedger console" everywhere.
 
-export const PRODUCT_TITLE = 'MedLedger';
+const PRODUCT_TITLE = 'MedLedger';
 
 /** "Records · Hospital2 · MedLedger"; the parts that are unknown are left out. */
 export function documentTitle(pageName: string | null, org: string | null): string {

@@ -199,7 +199,7 @@ export function ReadOutcome({ result, recordId, client }: { result: ReadResult; 
   return (
     // Ids and hashes (a consent id, an audit id) are single words wider than a tablet's column:
     // they wrap anywhere rather than run over the card's edge.
-    <Stack data-testid="read-outcome" style={{ overflowWrap: 'anywhere' }}>
+    <Stack data-testid="read-outcome" className="ml-wrap">
       {result.allowed ? (
         <Alert color={flags.includes('break-the-glass') ? 'orange' : 'green'} title="Access allowed — the decision is on the ledger" data-testid="decision">
           <Text size="sm">

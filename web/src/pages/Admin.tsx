@@ -95,7 +95,7 @@ function NodeInfo({ session }: { session: Session }): ReactNode {
       {s ? (
         // Four columns only where the page is wide enough for a node id and a hash side by side
         // (beside the menu, a tablet's 768 px leaves ~500); values wrap rather than overlap.
-        <SimpleGrid cols={{ base: 2, md: 4 }} data-testid="node-info" style={{ overflowWrap: 'anywhere' }}>
+        <SimpleGrid cols={{ base: 2, md: 4 }} data-testid="node-info" className="ml-wrap">
           <div>
             <Text size="xs" c="dimmed">
               Node

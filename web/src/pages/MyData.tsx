@@ -485,7 +485,7 @@ export function MyDataPage(): ReactNode {
         <Text size="sm">Your pseudonym — the only name the ledger knows you by. Give it to a doctor so they can find your records:</Text>
         <Group gap="xs" mt={4}>
           {/* Read aloud or shown to a doctor: all 64 digits stay on screen, wrapped on a narrow one. */}
-          <Code data-testid="my-pseudonym" style={{ overflowWrap: 'anywhere', minWidth: 0 }}>
+          <Code data-testid="my-pseudonym" className="ml-wrap" style={{ minWidth: 0 }}>
             {me.id}
           </Code>
           <CopyButton value={me.id}>
