@@ -38,17 +38,18 @@ function Shell(): ReactNode {
   const mine = pagesFor(me.role);
   const who = `${me.org}/${/^[0-9a-f]{32,}$/.test(me.id) ? `${me.id.slice(0, 12)}…` : me.id}`;
   return (
-    <AppShell header={{ height: 60 }} navbar={{ width: 240, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
+    <AppShell header={{ height: 60 }} navbar={{ width: 240, breakpoint: 'md', collapsed: { mobile: !opened } }} padding="md">
       <a className="ml-skip" href="#main">
         Skip to content
       </a>
       <AppShell.Header>
-        {/* Narrow screens (a tablet, a patient's phone): the hospital's name moves to the menu
-            below md (992 px), who is signed in below sm (768 px, where the menu folds behind the
-            burger), the role below xs (576 px); what stays never shrinks or clips. */}
+        {/* Narrow screens (a tablet, a patient's phone): below md (992 px) the menu folds behind
+            the burger — a page's tables get the whole width of a tablet, not half of it — and the
+            hospital's name moves into it, who is signed in below sm (768 px), the role below xs
+            (576 px); what stays never shrinks or clips. */}
         <Group h="100%" px="md" justify="space-between" wrap="nowrap" gap="sm">
           <Group wrap="nowrap" gap="sm" style={{ flexShrink: 0 }}>
-            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Menu" />
+            <Burger opened={opened} onClick={toggle} hiddenFrom="md" size="sm" aria-label="Menu" />
             <Title order={1} size="h3">
               MedLedger
             </Title>

@@ -8,6 +8,7 @@ import type { NetworkResponseT } from '../../../src/protocol/schemas.ts';
 import { ChartView } from '../components/Chart.tsx';
 import { ErrorAlert } from '../app/errors.tsx';
 import { DataTable } from '../components/DataTable.tsx';
+import { NodeId } from '../components/NodeId.tsx';
 import { shortHex } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 
@@ -132,7 +133,9 @@ export function NetworkPage(): ReactNode {
           return (
             <Table.Tr key={n.nodeId} data-node={n.nodeId}>
               <Table.Td>{n.org}</Table.Td>
-              <Table.Td className="ml-mono">{n.nodeId}</Table.Td>
+              <Table.Td>
+                <NodeId id={n.nodeId} />
+              </Table.Td>
               <Table.Td>
                 {n.reachable ? (
                   // max-content: in a narrow column a badge would shrink to "THIS NO…".
@@ -150,7 +153,7 @@ export function NetworkPage(): ReactNode {
                 {c.role}
                 {n.status?.consensus ? ` (${String(n.status.consensus.engine)})` : ''}
               </Table.Td>
-              <Table.Td className="ml-mono">{c.leader}</Table.Td>
+              <Table.Td>{c.leader === '—' ? '—' : <NodeId id={c.leader} />}</Table.Td>
               <Table.Td>{n.status?.height ?? '—'}</Table.Td>
               <Table.Td className="ml-hash" title={n.status?.lastBlockHashHex}>
                 {n.status ? shortHex(n.status.lastBlockHashHex, 16) : '—'}

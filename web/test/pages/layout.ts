@@ -12,6 +12,9 @@ const BY_USER: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ['Hospital1', 'admin1', ['/admin', '/people', '/market']],
 ];
 
+/** The pages of BY_USER that show a list with rows in the demo data. */
+const TABLES_AT: ReadonlySet<string> = new Set(['/records', '/market', '/network', '/blocks', '/my-data', '/admin']);
+
 export function layoutTests(tb: () => ConsoleTestbed): void {
   describe('tablet width', () => {
     it('every page fits 768 px without sideways scrolling', async () => {
@@ -32,6 +35,71 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
           assert.deepEqual(cut, [], `${path} as ${org}/${user}: badges cut at ${width} px`);
         }
       }
+    });
+
+    it('at 1280 px no table hides a column (the transactions of a block keep their Validation in sight beside the block list)', async () => {
+      for (const [org, user, paths] of BY_USER) {
+        const page = await tb().signIn(org, user);
+        await page.setViewportSize({ width: 1280, height: 800 });
+        for (const path of paths) {
+          await page.goto(`${tb().url(org)}${path}`);
+          await page.getByRole('heading', { level: 2 }).first().waitFor();
+          // The lists' rows, loaded: an empty table would fit whatever its columns.
+          if (path === '/blocks') await page.getByTestId('block-txs').locator('tbody tr td .mantine-Badge-root').first().waitFor();
+          else if (TABLES_AT.has(path))
+            await page
+              .locator('.ml-table-scroll tbody tr')
+              .first()
+              .waitFor()
+              .catch((e: unknown) => assert.fail(`${path} as ${org}/${user}: no list rows (${String(e).split('\n')[0]})`));
+          const hidden = await page
+            .locator('.ml-table-scroll')
+            .evaluateAll((regions) =>
+              regions.filter((r) => r.scrollWidth > r.clientWidth + 1).map((r) => `${r.getAttribute('aria-label')}: ${r.scrollWidth} px in ${r.clientWidth}`),
+            );
+          assert.deepEqual(hidden, [], `${path} as ${org}/${user}: tables wider than their region at 1280 px`);
+          assert.equal(await page.locator('.ml-table-more').count(), 0, `${path} as ${org}/${user}: a "more columns" line at 1280 px`);
+        }
+      }
+    });
+
+    it('a table wider than its region (a phone) shades the side out of sight and says so, until scrolled', async () => {
+      const page = await tb().signIn('Hospital2', 'doctor1');
+      await page.setViewportSize({ width: 390, height: 900 });
+      await page.goto(`${tb().url('Hospital2')}/market`);
+      const region = page.getByRole('region', { name: 'Datasets' });
+      await region.locator('tbody tr').first().waitFor();
+      const frame = page.locator('.ml-table-frame', { has: region });
+      // The shade's opacity (a pseudo-element, so read from its computed style once its fade ends).
+      const shade = async (pseudo: '::before' | '::after', want: '0' | '1'): Promise<void> => {
+        let got = '';
+        for (const until = Date.now() + 5_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+          got = await frame.evaluate((el, p) => getComputedStyle(el, p).opacity, pseudo);
+          if (got === want) return;
+        }
+        assert.fail(`the ${pseudo} shade's opacity is ${got}, expected ${want}`);
+      };
+      // The Apply buttons (the last column) are out of sight: the right side is shaded and said.
+      const apply = region.getByRole('button', { name: 'Apply' }).first();
+      const inSight = async (): Promise<boolean> => {
+        const [box, view] = [await apply.boundingBox(), await region.boundingBox()];
+        return box !== null && view !== null && box.x >= view.x && box.x + box.width <= view.x + view.width + 1;
+      };
+      assert.equal(await inSight(), false, 'the Apply button is in sight at 390 px: the test proves nothing');
+      await page.getByText('More columns to the right: scroll sideways').waitFor();
+      await shade('::after', '1');
+      await shade('::before', '0');
+      await tb().checkA11y(page, 'a table wider than a phone');
+      // Scrolled to its end: the left is shaded and said, the Apply button in sight.
+      await region.evaluate((el) => el.scrollTo({ left: el.scrollWidth }));
+      await page.getByText('More columns to the left: scroll back').waitFor();
+      await shade('::before', '1');
+      await shade('::after', '0');
+      assert.equal(await inSight(), true, 'the Apply button, scrolled to');
+      // Wide enough again (a desktop): no shade, no line.
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.getByText(/^More columns to the/).waitFor({ state: 'detached' });
+      await shade('::after', '0');
     });
 
     it('the header keeps Sign out whole at 768 px and on a phone (390 px); the menu says who, in which role, at whose node', async () => {
