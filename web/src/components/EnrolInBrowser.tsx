@@ -109,7 +109,7 @@ function RequestForm({ node, onRequested }: { node: ConsoleConfig; onRequested()
           />
         </SimpleGrid>
         {error ? <ErrorAlert error={error} title="The request was not accepted" /> : null}
-        <Button type="submit" loading={busy} w="fit-content" maw="100%" h="auto" py={8} variant="light" styles={{ label: { whiteSpace: 'normal' } }}>
+        <Button type="submit" loading={busy} w="fit-content" variant="light" className="ml-button-wraps">
           Make my key and request a certificate
         </Button>
       </Stack>

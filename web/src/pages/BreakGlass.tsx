@@ -83,7 +83,7 @@ export function BreakGlassPage(): ReactNode {
                 {problem}
               </Alert>
             ) : null}
-            <Button type="submit" color="red" loading={busy} w="fit-content">
+            <Button type="submit" color="red" loading={busy} w="fit-content" className="ml-button-wraps">
               Break the glass and open the record
             </Button>
           </Stack>

@@ -132,6 +132,17 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
       }
     });
 
+    it('a doctor breaks the glass from a phone (390 px): the warning and the form fit', async () => {
+      const page = await tb().signIn('Hospital2', 'doctor1');
+      await page.setViewportSize({ width: 390, height: 900 });
+      await page.goto(`${tb().url('Hospital2')}/break-the-glass`);
+      const button = page.getByRole('button', { name: 'Break the glass and open the record' });
+      await button.waitFor();
+      const { scrollWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth }));
+      assert.ok(scrollWidth <= 390, `Break the glass is ${scrollWidth} px wide at 390 px`);
+      assert.deepEqual(await textSpilled(page), [], 'Break the glass at 390 px');
+    });
+
     it('the sign-in page, with its demo list and enrolment form, fits 768 px and a phone (390 px), where patients enrol', async () => {
       const page = await tb().open('Hospital1');
       await page.getByRole('heading', { name: 'New here? Enrol with your secret' }).waitFor();
