@@ -524,7 +524,13 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
       </Group>
       <form onSubmit={search} aria-label="Search the catalogue">
         <SimpleGrid cols={{ base: 2, md: 6 }} mb="sm" verticalSpacing="xs">
-          <TextInput label="Search" placeholder="name, description, tag" value={q} onChange={(e) => setQ(e.currentTarget.value)} />
+          <TextInput
+            label="Search"
+            placeholder="name, tag, …"
+            title="Words in the name, description or tags"
+            value={q}
+            onChange={(e) => setQ(e.currentTarget.value)}
+          />
           <Select label="Owner" placeholder="any" data={orgs.data ?? []} value={owner} onChange={setOwner} clearable />
           <Select
             label="Status"
@@ -540,7 +546,8 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
           />
           <Select label="Type" placeholder="any" data={['csv', 'fhir']} value={type} onChange={setType} clearable />
           <TextInput label="Tag" value={tag} onChange={(e) => setTag(e.currentTarget.value)} />
-          <Button type="submit" mt={{ base: 0, md: 'xl' }} variant="light">
+          {/* At the foot of its grid cell: level with the fields beside it, whose labels sit above. */}
+          <Button type="submit" variant="light" style={{ alignSelf: 'end' }}>
             Search
           </Button>
         </SimpleGrid>
