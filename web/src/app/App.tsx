@@ -3,7 +3,7 @@
 // and the page.
 import { Anchor, AppShell, Badge, Burger, Button, Center, Group, Loader, NavLink, Stack, Text, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import type { ReactNode } from 'react';
+import { useRef, type ReactNode } from 'react';
 import { Link, Redirect, Route, Switch, useLocation } from 'wouter';
 import { SignInPage } from '../pages/SignIn.tsx';
 import { ErrorAlert } from './errors.tsx';
@@ -30,6 +30,7 @@ function Shell(): ReactNode {
   const { state, signOut } = useSessionApi();
   const [opened, { toggle, close }] = useDisclosure(false);
   const [location] = useLocation();
+  const main = useRef<HTMLElement>(null);
   // '/' and '/sign-in' redirect to the role's first page at once: no title of their own.
   const pageName = pageNameAt(location, PAGES) ?? (location === '/' || location === '/sign-in' ? null : 'Page not found');
   useDocumentTitle(documentTitle(pageName, state.kind === 'signed-in' ? state.session.node.org : null));
@@ -70,7 +71,9 @@ function Shell(): ReactNode {
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Navbar p="xs" aria-label="Pages">
+      {/* Folded behind the burger (below md), the menu is out of the tab order too (console.css):
+          a keyboard user would otherwise tab through links that are off screen. */}
+      <AppShell.Navbar p="xs" aria-label="Pages" className="ml-navbar" data-closed={opened ? undefined : true}>
         <Stack gap={0} px="sm" pb="xs" hiddenFrom="md">
           <Text size="sm" hiddenFrom="sm" title={`${me.org}/${me.id}`} data-testid="whoami-menu">
             {who} · {me.role}
@@ -88,7 +91,13 @@ function Shell(): ReactNode {
               label={p.label}
               title={p.description}
               active={location === p.path || location.startsWith(`${p.path}/`)}
-              onClick={close}
+              onClick={() => {
+                // A page chosen from the menu opens at its top with the focus in it, as a page
+                // loaded anew would: not left on a link of a menu that has just folded away.
+                close();
+                window.scrollTo(0, 0);
+                main.current?.focus({ preventScroll: true });
+              }}
             />
           ))}
         </nav>
@@ -98,7 +107,7 @@ function Shell(): ReactNode {
           </Text>
         ) : null}
       </AppShell.Navbar>
-      <AppShell.Main id="main">
+      <AppShell.Main id="main" ref={main} tabIndex={-1}>
         <Switch>
           {PAGES.map((p) => (
             <Route key={p.path} path={p.path} nest>

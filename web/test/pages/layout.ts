@@ -132,6 +132,51 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
       }
     });
 
+    it('the menu folded behind the burger is out of the tab order; a page chosen from the menu opens at its top with the focus in it', async () => {
+      const page = await tb().signIn('Hospital1', 'admin1');
+      const focused = (): Promise<string> =>
+        page.evaluate(() => {
+          const el = document.activeElement;
+          if (!el || el === document.body) return 'body';
+          return `${el.closest('.ml-navbar') ? 'menu' : el.closest('main') ? 'main' : 'elsewhere'}: ${el.tagName} ${(el.textContent ?? '').trim().slice(0, 40)}`;
+        });
+      await page.setViewportSize({ width: 768, height: 900 });
+      await page.getByRole('heading', { level: 2 }).first().waitFor();
+      // Folded: Tab from the top of the page walks the header and the page, never the hidden menu.
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      const walked: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        await page.keyboard.press('Tab');
+        walked.push(await focused());
+      }
+      assert.ok(
+        walked.some((f) => f.startsWith('main')),
+        `Tab reached the page: ${walked.join(' | ')}`,
+      );
+      assert.deepEqual(
+        walked.filter((f) => f.startsWith('menu')),
+        [],
+        'Tab stopped on links of the folded menu',
+      );
+      // Opened, a page chosen with the keyboard: the menu folds, the focus is in the page.
+      await page.getByRole('button', { name: 'Menu' }).click();
+      await page.getByRole('link', { name: 'Network' }).press('Enter');
+      await page.getByRole('heading', { name: 'Network', level: 2 }).waitFor();
+      assert.match(await focused(), /^main: MAIN/);
+      await page.keyboard.press('Tab');
+      assert.match(await focused(), /^main: /, 'the next Tab stays in the page');
+      // On a desktop the page chosen opens at its top, not where the last one was scrolled to.
+      await page.setViewportSize({ width: 1280, height: 600 });
+      await page.getByRole('link', { name: 'Administration' }).click();
+      await page.getByTestId('node-info').waitFor();
+      await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+      assert.ok((await page.evaluate(() => window.scrollY)) > 0, 'the Administration page is taller than 600 px');
+      await page.getByRole('link', { name: 'Blocks' }).click();
+      await page.getByRole('heading', { name: 'Blocks', level: 2 }).waitFor();
+      assert.equal(await page.evaluate(() => window.scrollY), 0);
+      assert.match(await focused(), /^main: MAIN/);
+    });
+
     it('a doctor breaks the glass from a phone (390 px): the warning and the form fit', async () => {
       const page = await tb().signIn('Hospital2', 'doctor1');
       await page.setViewportSize({ width: 390, height: 900 });
