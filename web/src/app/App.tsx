@@ -3,7 +3,7 @@
 // and the page.
 import { Anchor, AppShell, Badge, Burger, Button, Center, Group, Loader, NavLink, Stack, Text, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { useRef, type ReactNode } from 'react';
+import { useEffect, useRef, type ReactNode } from 'react';
 import { Link, Redirect, Route, Switch, useLocation } from 'wouter';
 import { SignInPage } from '../pages/SignIn.tsx';
 import { ErrorAlert } from './errors.tsx';
@@ -31,6 +31,20 @@ function Shell(): ReactNode {
   const [opened, { toggle, close }] = useDisclosure(false);
   const [location] = useLocation();
   const main = useRef<HTMLElement>(null);
+  // A link inside a page (a patient's records, a record) replaces the page, and the focused link
+  // with it: the focus would fall back to the document's start. It goes to the new page instead,
+  // shown from its top. Focus that is still somewhere is left where it is.
+  const shown = useRef<string | null>(null);
+  useEffect(() => {
+    // Not on the page's first showing (a reload): there Tab starts at "Skip to content", as anywhere.
+    const first = shown.current === null;
+    shown.current = location;
+    if (first) return;
+    const focused = document.activeElement;
+    if (focused !== null && focused !== document.body) return;
+    window.scrollTo(0, 0);
+    main.current?.focus({ preventScroll: true });
+  }, [location]);
   // '/' and '/sign-in' redirect to the role's first page at once: no title of their own.
   const pageName = pageNameAt(location, PAGES) ?? (location === '/' || location === '/sign-in' ? null : 'Page not found');
   useDocumentTitle(documentTitle(pageName, state.kind === 'signed-in' ? state.session.node.org : null));

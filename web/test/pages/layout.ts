@@ -3,6 +3,7 @@
 // sign-in page (where patients enrol) at a tablet's and a phone's width.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { patientPseudonym } from '../../../src/identity/pseudonym.ts';
 import { textSpilled, type ConsoleTestbed } from '../harness.ts';
 
 const BY_USER: ReadonlyArray<readonly [string, string, readonly string[]]> = [
@@ -175,6 +176,22 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
       await page.getByRole('heading', { name: 'Blocks', level: 2 }).waitFor();
       assert.equal(await page.evaluate(() => window.scrollY), 0);
       assert.match(await focused(), /^main: MAIN/);
+    });
+
+    it('a link inside a page (a patient, then a record) takes the focus into the page it opens; a reload leaves Tab at Skip to content', async () => {
+      const page = await tb().signIn('Hospital2', 'doctor1');
+      const inMain = (): Promise<boolean> => page.evaluate(() => document.activeElement?.tagName === 'MAIN');
+      const pp = patientPseudonym(tb().net.dir, 'Hospital1', 'patient1');
+      await page.getByRole('link', { name: `Records of patient ${pp.slice(0, 16)}…` }).press('Enter');
+      await page.getByRole('heading', { name: /^Records of patient / }).waitFor();
+      assert.equal(await inMain(), true, 'after opening a patient the focus is in the page');
+      await page.getByRole('link', { name: 'h1-p1-visit' }).press('Enter');
+      await page.getByRole('heading', { name: 'Record h1-p1-visit' }).waitFor();
+      assert.equal(await inMain(), true, 'after opening a record the focus is in the page');
+      await page.reload();
+      await page.getByRole('heading', { name: 'Record h1-p1-visit' }).waitFor();
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
     });
 
     it('a doctor breaks the glass from a phone (390 px): the warning and the form fit', async () => {
