@@ -337,9 +337,9 @@ function Propose({ session, onDraft }: { session: Session; onDraft(d: OpenDraft)
         ) : (
           <>
             <TextInput label="New hospital's name" value={org} onChange={(e) => setOrg(e.currentTarget.value)} placeholder="Hospital6" />
-            <SimpleGrid cols={2}>
+            <SimpleGrid cols={2} className="ml-fields">
               <FileInput label="Its CA certificate (PEM)" description="Issued by the consortium root" accept=".pem" value={caFile} onChange={setCaFile} />
-              <FileInput label="Its node certificate (PEM)" accept=".pem" value={nodeFile} onChange={setNodeFile} />
+              <FileInput label="Its node certificate (PEM)" description="Issued by its CA" accept=".pem" value={nodeFile} onChange={setNodeFile} />
               <TextInput label="Node-to-node address" placeholder="wss://host:7406" value={p2pUrl} onChange={(e) => setP2pUrl(e.currentTarget.value)} />
               <TextInput label="API address" placeholder="https://host:7407" value={apiUrl} onChange={(e) => setApiUrl(e.currentTarget.value)} />
             </SimpleGrid>

@@ -178,7 +178,7 @@ function RunForm(): ReactNode {
       <Card withBorder>
         <form onSubmit={(e) => void run(e)} aria-label="Run a simulation">
           <Stack gap="sm">
-            <SimpleGrid cols={{ base: 2, sm: 3 }}>
+            <SimpleGrid cols={{ base: 2, sm: 3 }} className="ml-fields">
               <Select label="Engine" data={ENGINES} value={engine} onChange={setEngine} allowDeselect={false} />
               <NumberInput label="Nodes" min={3} max={16} value={nodes} onChange={setNodes} />
               <Select label="Faults" data={FAULTS} value={faults} onChange={setFaults} allowDeselect={false} />
@@ -318,7 +318,7 @@ function CompareEngines(): ReactNode {
               ))}
             </Group>
           </Checkbox.Group>
-          <SimpleGrid cols={{ base: 2, sm: 4 }}>
+          <SimpleGrid cols={{ base: 2, sm: 4 }} className="ml-fields">
             <NumberInput label="Nodes (each engine)" min={3} max={16} value={nodes} onChange={setNodes} />
             <Select label="Faults (each engine)" data={FAULTS} value={faults} onChange={setFaults} allowDeselect={false} />
             <NumberInput label="Runs per engine" description="one per seed, the same seeds for each" min={1} max={10} value={seeds} onChange={setSeeds} />

@@ -405,7 +405,7 @@ function DownloadForm({ dataset, onDone }: { dataset: Dataset; onDone(): void })
             value={columns}
             onChange={setColumns}
           />
-          <SimpleGrid cols={2}>
+          <SimpleGrid cols={2} className="ml-fields">
             <NumberInput label="First row" description="1-based; empty: all rows" min={1} value={from} onChange={setFrom} />
             <NumberInput label="Last row" min={1} value={to} onChange={setTo} />
           </SimpleGrid>

@@ -194,6 +194,39 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
       assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
     });
 
+    it('fields side by side line up, whether or not one has a description under its label (1280 and 768 px)', async () => {
+      for (const [org, user, paths] of [
+        ['Hospital2', 'researcher1', ['/lab', '/analytics']],
+        ['Hospital1', 'admin1', ['/admin']],
+      ] as const) {
+        const page = await tb().signIn(org, user);
+        for (const width of [1280, 768]) {
+          await page.setViewportSize({ width, height: 900 });
+          for (const path of paths) {
+            await page.goto(`${tb().url(org)}${path}`);
+            // .mantine-Input-input: the control itself (an <input>, or a file input's button).
+            await page.locator('.ml-fields .mantine-Input-input').first().waitFor();
+            const uneven = await page.locator('.ml-fields').evaluateAll((grids) =>
+              grids.flatMap((grid) => {
+                const columns = getComputedStyle(grid).gridTemplateColumns.split(' ').length;
+                // The grid's cells: a Select keeps a hidden <input> of its value beside it, in no cell.
+                const cells = [...grid.children].filter((cell) => cell.getClientRects().length > 0);
+                const bottoms = cells.map((cell) => cell.querySelector('.mantine-Input-input')?.getBoundingClientRect().bottom ?? null);
+                const rows: string[] = [];
+                for (let i = 0; i < bottoms.length; i += columns) {
+                  const row = bottoms.slice(i, i + columns).filter((b): b is number => b !== null);
+                  if (row.length > 1 && Math.max(...row) - Math.min(...row) > 1)
+                    rows.push(`${grid.textContent?.slice(0, 40)}: ${row.map((b) => b.toFixed(0)).join(', ')}`);
+                }
+                return rows;
+              }),
+            );
+            assert.deepEqual(uneven, [], `${path} as ${org}/${user} at ${width} px: the inputs of a row end at different heights`);
+          }
+        }
+      }
+    });
+
     it('a doctor breaks the glass from a phone (390 px): the warning and the form fit', async () => {
       const page = await tb().signIn('Hospital2', 'doctor1');
       await page.setViewportSize({ width: 390, height: 900 });
