@@ -3,6 +3,7 @@
 // sign-in page (where patients enrol) at a tablet's and a phone's width.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
 import { patientPseudonym } from '../../../src/identity/pseudonym.ts';
 import { textSpilled, type ConsoleTestbed } from '../harness.ts';
 
@@ -16,52 +17,57 @@ const BY_USER: ReadonlyArray<readonly [string, string, readonly string[]]> = [
 /** The pages of BY_USER that show a list with rows in the demo data. */
 const TABLES_AT: ReadonlySet<string> = new Set(['/records', '/market', '/network', '/blocks', '/my-data', '/admin']);
 
+/** Each page of BY_USER at one size, signed in as its user, once its heading is shown. */
+async function eachPage(
+  tb: () => ConsoleTestbed,
+  size: { width: number; height: number },
+  check: (page: Page, path: string, where: string) => Promise<void>,
+): Promise<void> {
+  for (const [org, user, paths] of BY_USER) {
+    const page = await tb().signIn(org, user);
+    await page.setViewportSize(size);
+    for (const path of paths) {
+      await page.goto(`${tb().url(org)}${path}`);
+      await page.getByRole('heading', { level: 2 }).first().waitFor();
+      await check(page, path, `${path} as ${org}/${user} at ${size.width} px`);
+    }
+  }
+}
+
 export function layoutTests(tb: () => ConsoleTestbed): void {
   describe('tablet width', () => {
     it('every page fits 768 px without sideways scrolling', async () => {
-      for (const [org, user, paths] of BY_USER) {
-        const page = await tb().signIn(org, user);
-        await page.setViewportSize({ width: 768, height: 1024 });
-        for (const path of paths) {
-          await page.goto(`${tb().url(org)}${path}`);
-          await page.getByRole('heading', { level: 2 }).first().waitFor();
-          if (path === '/admin') await page.getByTestId('node-info').waitFor();
-          const { scrollWidth, width } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth }));
-          assert.ok(scrollWidth <= width, `${path} as ${org}/${user}: the page is ${scrollWidth} px wide at ${width} px`);
-          assert.deepEqual(await textSpilled(page), [], `${path} as ${org}/${user} at ${width} px`);
-          // A badge in a table (a sensitivity, an outcome, a status) is never cut to "RESTRI…".
-          const cut = await page.evaluate(() =>
-            [...document.querySelectorAll('td .mantine-Badge-label')].filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent ?? ''),
-          );
-          assert.deepEqual(cut, [], `${path} as ${org}/${user}: badges cut at ${width} px`);
-        }
-      }
+      await eachPage(tb, { width: 768, height: 1024 }, async (page, path, where) => {
+        if (path === '/admin') await page.getByTestId('node-info').waitFor();
+        const { scrollWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth }));
+        assert.ok(scrollWidth <= 768, `${where}: the page is ${scrollWidth} px wide`);
+        assert.deepEqual(await textSpilled(page), [], where);
+        // A badge in a table (a sensitivity, an outcome, a status) is never cut to "RESTRI…".
+        const cut = await page.evaluate(() =>
+          [...document.querySelectorAll('td .mantine-Badge-label')].filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent ?? ''),
+        );
+        assert.deepEqual(cut, [], `${where}: badges cut`);
+      });
     });
 
     it('at 1280 px no table hides a column (the transactions of a block keep their Validation in sight beside the block list)', async () => {
-      for (const [org, user, paths] of BY_USER) {
-        const page = await tb().signIn(org, user);
-        await page.setViewportSize({ width: 1280, height: 800 });
-        for (const path of paths) {
-          await page.goto(`${tb().url(org)}${path}`);
-          await page.getByRole('heading', { level: 2 }).first().waitFor();
-          // The lists' rows, loaded: an empty table would fit whatever its columns.
-          if (path === '/blocks') await page.getByTestId('block-txs').locator('tbody tr td .mantine-Badge-root').first().waitFor();
-          else if (TABLES_AT.has(path))
-            await page
-              .locator('.ml-table-scroll tbody tr')
-              .first()
-              .waitFor()
-              .catch((e: unknown) => assert.fail(`${path} as ${org}/${user}: no list rows (${String(e).split('\n')[0]})`));
-          const hidden = await page
-            .locator('.ml-table-scroll')
-            .evaluateAll((regions) =>
-              regions.filter((r) => r.scrollWidth > r.clientWidth + 1).map((r) => `${r.getAttribute('aria-label')}: ${r.scrollWidth} px in ${r.clientWidth}`),
-            );
-          assert.deepEqual(hidden, [], `${path} as ${org}/${user}: tables wider than their region at 1280 px`);
-          assert.equal(await page.locator('.ml-table-more').count(), 0, `${path} as ${org}/${user}: a "more columns" line at 1280 px`);
-        }
-      }
+      await eachPage(tb, { width: 1280, height: 800 }, async (page, path, where) => {
+        // The lists' rows, loaded: an empty table would fit whatever its columns.
+        if (path === '/blocks') await page.getByTestId('block-txs').locator('tbody tr td .mantine-Badge-root').first().waitFor();
+        else if (TABLES_AT.has(path))
+          await page
+            .locator('.ml-table-scroll tbody tr')
+            .first()
+            .waitFor()
+            .catch((e: unknown) => assert.fail(`${where}: no list rows (${String(e).split('\n')[0]})`));
+        const hidden = await page
+          .locator('.ml-table-scroll')
+          .evaluateAll((regions) =>
+            regions.filter((r) => r.scrollWidth > r.clientWidth + 1).map((r) => `${r.getAttribute('aria-label')}: ${r.scrollWidth} px in ${r.clientWidth}`),
+          );
+        assert.deepEqual(hidden, [], `${where}: tables wider than their region`);
+        assert.equal(await page.locator('.ml-table-more').count(), 0, `${where}: a "more columns" line`);
+      });
     });
 
     it('a table wider than its region (a phone) shades the side out of sight and says so, until scrolled', async () => {
