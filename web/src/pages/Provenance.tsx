@@ -251,7 +251,11 @@ export function ProvenancePage(): ReactNode {
                   </Table.Td>
                   <Table.Td>{e.purpose ?? '—'}</Table.Td>
                   <Table.Td>
-                    <Text size="xs">{e.reasons.join('; ') || '—'}</Text>
+                    {/* A reason may name a consent by its id, one long word: it wraps rather than
+                        widen the column until the table no longer fits a 1280 px page. */}
+                    <Text size="xs" className="ml-wrap">
+                      {e.reasons.join('; ') || '—'}
+                    </Text>
                   </Table.Td>
                   <Table.Td>
                     <Text size="xs" ff="monospace" title={e.txId}>

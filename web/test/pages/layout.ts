@@ -70,6 +70,25 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
       });
     });
 
+    it("at 1280 px a record's timeline fits, even with a reason that names a consent by its id", async () => {
+      // A read asking for the restricted part of a record whose consent covers up to sensitive: the
+      // part is withheld, and the reason names the consent.
+      const read = await tb().sdk('Hospital2', 'doctor1').readRecord({ recordId: 'h1-p1-visit', purpose: 'TREAT', sensitivity: 'restricted' });
+      assert.ok(read.txId);
+      const page = await tb().signIn('Hospital1', 'supervisor1');
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.goto(`${tb().url('Hospital1')}/provenance`);
+      await page.getByLabel('Record id').fill('h1-p1-visit');
+      await page.getByRole('button', { name: 'Show timeline' }).click();
+      const timeline = page.getByRole('region', { name: 'Timeline' });
+      await timeline
+        .getByText(/consent: [0-9a-f]{16,} covers/)
+        .first()
+        .waitFor();
+      const { scrollWidth, clientWidth } = await timeline.evaluate((el) => ({ scrollWidth: el.scrollWidth, clientWidth: el.clientWidth }));
+      assert.ok(scrollWidth <= clientWidth + 1, `the timeline is ${scrollWidth} px wide in ${clientWidth}`);
+    });
+
     it('a table wider than its region (a phone) shades the side out of sight and says so, until scrolled', async () => {
       const page = await tb().signIn('Hospital2', 'doctor1');
       await page.setViewportSize({ width: 390, height: 900 });
