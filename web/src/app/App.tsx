@@ -31,19 +31,24 @@ function Shell(): ReactNode {
   const [opened, { toggle, close }] = useDisclosure(false);
   const [location] = useLocation();
   const main = useRef<HTMLElement>(null);
+  /** Show the page from its top with the focus in it, as a page loaded anew would be. */
+  const focusPage = (): void => {
+    window.scrollTo(0, 0);
+    main.current?.focus({ preventScroll: true });
+  };
   // A link inside a page (a patient's records, a record) replaces the page, and the focused link
   // with it: the focus would fall back to the document's start. It goes to the new page instead,
   // shown from its top. Focus that is still somewhere is left where it is.
-  const shown = useRef<string | null>(null);
+  const shownBefore = useRef(false);
   useEffect(() => {
     // Not on the page's first showing (a reload): there Tab starts at "Skip to content", as anywhere.
-    const first = shown.current === null;
-    shown.current = location;
-    if (first) return;
+    if (!shownBefore.current) {
+      shownBefore.current = true;
+      return;
+    }
     const focused = document.activeElement;
     if (focused !== null && focused !== document.body) return;
-    window.scrollTo(0, 0);
-    main.current?.focus({ preventScroll: true });
+    focusPage();
   }, [location]);
   // '/' and '/sign-in' redirect to the role's first page at once: no title of their own.
   const pageName = pageNameAt(location, PAGES) ?? (location === '/' || location === '/sign-in' ? null : 'Page not found');
@@ -109,8 +114,7 @@ function Shell(): ReactNode {
                 // A page chosen from the menu opens at its top with the focus in it, as a page
                 // loaded anew would: not left on a link of a menu that has just folded away.
                 close();
-                window.scrollTo(0, 0);
-                main.current?.focus({ preventScroll: true });
+                focusPage();
               }}
             />
           ))}
