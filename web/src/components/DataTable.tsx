@@ -1,7 +1,9 @@
 // The console's lists: a table with one heading row, in a region keyboard users can scroll
-// (TableScroll, as WCAG asks of scrollable areas). The caller renders the rows (each its own
-// <Table.Tr>), so a list keeps its own cells, keys and test ids; the other props (striped,
-// highlightOnHover, data-testid …) go to Mantine's Table.
+// (TableScroll, as WCAG asks of scrollable areas). Too wide for its region, a list shows each row
+// as a card of "heading: value" lines; a table of figures compared across rows (`stack={false}`)
+// scrolls instead. The caller renders the rows (each its own <Table.Tr>), so a list keeps its own
+// cells, keys and test ids; the other props (striped, highlightOnHover, data-testid …) go to
+// Mantine's Table.
 import { Table, type TableProps } from '@mantine/core';
 import type { ReactNode } from 'react';
 import { TableScroll } from './TableScroll.tsx';
@@ -13,12 +15,14 @@ export interface DataTableProps extends Omit<TableProps, 'children' | 'caption'>
   readonly headings: readonly string[];
   /** A visible caption above the table. */
   readonly caption?: string;
+  /** Rows as cards when the table is too wide for its region (default); false: the table scrolls. */
+  readonly stack?: boolean;
   readonly children: ReactNode;
 }
 
-export function DataTable({ label, headings, caption, children, ...tableProps }: DataTableProps): ReactNode {
+export function DataTable({ label, headings, caption, stack = true, children, ...tableProps }: DataTableProps): ReactNode {
   return (
-    <TableScroll label={label}>
+    <TableScroll label={label} stack={stack}>
       <Table {...(caption === undefined ? {} : { captionSide: 'top' as const })} {...tableProps}>
         {caption === undefined ? null : <Table.Caption>{caption}</Table.Caption>}
         <Table.Thead>

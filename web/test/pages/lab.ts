@@ -3,8 +3,51 @@
 // lab; the paper's charts are drawn.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
 import { MedLedgerApiError } from '../../../src/sdk/client.ts';
 import { waitOrExplain, type ConsoleTestbed } from '../harness.ts';
+
+/**
+ * The engines' figures are read down their columns, engine against engine: on a phone the table
+ * keeps its columns (it is not turned into cards, as lists are), scrolls, shades the side out of
+ * sight and says so, until scrolled; wide enough again, neither.
+ */
+async function phoneKeepsColumns(page: Page, tb: ConsoleTestbed): Promise<void> {
+  await page.setViewportSize({ width: 390, height: 900 });
+  const region = page.getByRole('region', { name: 'Engines compared' });
+  const frame = page.locator('.ml-table-frame', { has: region });
+  assert.equal(await frame.evaluate((el) => el.hasAttribute('data-stacked')), false, 'the figures shown as cards');
+  // The shade's opacity (a pseudo-element, so read from its computed style once its fade ends).
+  const shade = async (pseudo: '::before' | '::after', want: '0' | '1'): Promise<void> => {
+    let got = '';
+    for (const until = Date.now() + 5_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+      got = await frame.evaluate((el, p) => getComputedStyle(el, p).opacity, pseudo);
+      if (got === want) return;
+    }
+    assert.fail(`the ${pseudo} shade's opacity is ${got}, expected ${want}`);
+  };
+  // The last column (messages per decided block) is out of sight: the right side is shaded and said.
+  const last = region.getByTestId('compare-messages-per-block').first();
+  const inSight = async (): Promise<boolean> => {
+    const [box, view] = [await last.boundingBox(), await region.boundingBox()];
+    return box !== null && view !== null && box.x >= view.x && box.x + box.width <= view.x + view.width + 1;
+  };
+  assert.equal(await inSight(), false, 'the last column is in sight at 390 px: the test proves nothing');
+  await page.getByText('More columns to the right: scroll sideways').waitFor();
+  await shade('::after', '1');
+  await shade('::before', '0');
+  await tb.checkA11y(page, 'a table of figures wider than a phone');
+  // Scrolled to its end: the left is shaded and said, the last column in sight.
+  await region.evaluate((el) => el.scrollTo({ left: el.scrollWidth }));
+  await page.getByText('More columns to the left: scroll back').waitFor();
+  await shade('::before', '1');
+  await shade('::after', '0');
+  assert.equal(await inSight(), true, 'the last column, scrolled to');
+  // Wide enough again (a desktop): no shade, no line.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.getByText(/^More columns to the/).waitFor({ state: 'detached' });
+  await shade('::after', '0');
+}
 
 export function labTests(tb: () => ConsoleTestbed): void {
   describe('Consensus lab page', () => {
@@ -67,6 +110,7 @@ export function labTests(tb: () => ConsoleTestbed): void {
       await tb().checkA11y(page, 'consensus lab: compare');
       await table.scrollIntoViewIfNeeded();
       await tb().screenshot(page, 'consensus-lab-compare');
+      await phoneKeepsColumns(page, tb());
 
       // Outside an engine's fault model the row says so instead of a result: Raft and Byzantine nodes.
       await form.getByRole('checkbox', { name: 'PBFT', exact: true }).uncheck();

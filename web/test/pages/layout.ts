@@ -1,9 +1,9 @@
-// Every page at a tablet's width (768 × 1024): no page scrolls sideways as a whole (wide tables
-// scroll inside their own region, TableScroll), no text spills out of its box. The header and the
+// Every page at a tablet's width (768 × 1024): no page scrolls sideways as a whole (a list too
+// wide for its region shows its rows as cards, TableScroll), no text spills out of its box. The header and the
 // sign-in page (where patients enrol) at a tablet's and a phone's width.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { patientPseudonym } from '../../../src/identity/pseudonym.ts';
 import { textSpilled, type ConsoleTestbed } from '../harness.ts';
 
@@ -67,6 +67,7 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
           );
         assert.deepEqual(hidden, [], `${where}: tables wider than their region`);
         assert.equal(await page.locator('.ml-table-more').count(), 0, `${where}: a "more columns" line`);
+        assert.equal(await page.locator('.ml-table-frame[data-stacked]').count(), 0, `${where}: a list shown as cards on a desktop`);
       });
     });
 
@@ -89,43 +90,83 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
       assert.ok(scrollWidth <= clientWidth + 1, `the timeline is ${scrollWidth} px wide in ${clientWidth}`);
     });
 
-    it('a table wider than its region (a phone) shades the side out of sight and says so, until scrolled', async () => {
+    it('a list too wide for its region shows each row as a card of headings and values: a phone, a tablet; a desktop keeps the table', async () => {
       const page = await tb().signIn('Hospital2', 'doctor1');
+      /** Each card's lines as "heading: value", read as the eye sees them (the heading is CSS). */
+      const cards = (region: Locator): Promise<string[][]> =>
+        region.locator('tbody tr').evaluateAll((rows) =>
+          rows.map((tr) =>
+            [...tr.querySelectorAll('td')].map((td) => {
+              const heading = getComputedStyle(td, '::before').content;
+              return `${heading === 'none' ? '' : heading.split(' / ')[0]!.replace(/^"|"$/g, '')}: ${(td.textContent ?? '').trim()}`;
+            }),
+          ),
+        );
+      const stacked = (region: Locator): Promise<boolean> => page.locator('.ml-table-frame', { has: region }).evaluate((el) => el.hasAttribute('data-stacked'));
+
+      // A phone: the data market's catalogue (eight columns, its Apply buttons last).
       await page.setViewportSize({ width: 390, height: 900 });
       await page.goto(`${tb().url('Hospital2')}/market`);
-      const region = page.getByRole('region', { name: 'Datasets' });
-      await region.locator('tbody tr').first().waitFor();
-      const frame = page.locator('.ml-table-frame', { has: region });
-      // The shade's opacity (a pseudo-element, so read from its computed style once its fade ends).
-      const shade = async (pseudo: '::before' | '::after', want: '0' | '1'): Promise<void> => {
-        let got = '';
-        for (const until = Date.now() + 5_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
-          got = await frame.evaluate((el, p) => getComputedStyle(el, p).opacity, pseudo);
-          if (got === want) return;
-        }
-        assert.fail(`the ${pseudo} shade's opacity is ${got}, expected ${want}`);
-      };
-      // The Apply buttons (the last column) are out of sight: the right side is shaded and said.
-      const apply = region.getByRole('button', { name: 'Apply' }).first();
-      const inSight = async (): Promise<boolean> => {
-        const [box, view] = [await apply.boundingBox(), await region.boundingBox()];
-        return box !== null && view !== null && box.x >= view.x && box.x + box.width <= view.x + view.width + 1;
-      };
-      assert.equal(await inSight(), false, 'the Apply button is in sight at 390 px: the test proves nothing');
-      await page.getByText('More columns to the right: scroll sideways').waitFor();
-      await shade('::after', '1');
-      await shade('::before', '0');
-      await tb().checkA11y(page, 'a table wider than a phone');
-      // Scrolled to its end: the left is shaded and said, the Apply button in sight.
-      await region.evaluate((el) => el.scrollTo({ left: el.scrollWidth }));
-      await page.getByText('More columns to the left: scroll back').waitFor();
-      await shade('::before', '1');
-      await shade('::after', '0');
-      assert.equal(await inSight(), true, 'the Apply button, scrolled to');
-      // Wide enough again (a desktop): no shade, no line.
+      const datasets = page.getByRole('region', { name: 'Datasets' });
+      await datasets.locator('tbody tr').first().waitFor();
+      await page.waitForFunction(() => document.querySelector('.ml-table-frame[data-stacked]') !== null);
+      const dims = await datasets.evaluate((el) => ({ scrollWidth: el.scrollWidth, clientWidth: el.clientWidth }));
+      assert.ok(dims.scrollWidth <= dims.clientWidth + 1, `the catalogue's cards are ${dims.scrollWidth} px wide in ${dims.clientWidth}`);
+      const market = await cards(datasets);
+      assert.ok(market.length >= 5, `${market.length} dataset cards`);
+      const hospital1 = market.find((c) => c[1] === 'Owner: Hospital1');
+      assert.ok(hospital1, JSON.stringify(market));
+      assert.deepEqual(
+        hospital1.map((line) => line.split(':')[0]),
+        ['Dataset', 'Owner', 'Columns', 'Rows', 'Version', 'Listing', 'You', ''],
+        "each value under its column's heading; the buttons' column has none",
+      );
+      assert.ok(hospital1.includes('Rows: 22'), JSON.stringify(hospital1));
+      // Every Apply button in sight, inside its card, without scrolling.
+      const view = await datasets.boundingBox();
+      for (const apply of await datasets.getByRole('button', { name: 'Apply' }).all()) {
+        const box = await apply.boundingBox();
+        assert.ok(
+          box && view && box.x >= view.x && box.x + box.width <= view.x + view.width,
+          `an Apply button at ${JSON.stringify(box)} in ${JSON.stringify(view)}`,
+        );
+      }
+      assert.equal(await page.locator('.ml-table-more').count(), 0, 'no "more columns" line');
+      // A screen reader still meets a table: its column headings name each cell.
+      const headers = await datasets.getByRole('columnheader').allTextContents();
+      assert.deepEqual(headers.slice(0, 3), ['Dataset', 'Owner', 'Columns']);
+      assert.equal(await datasets.getByRole('row').count(), market.length + 1);
+      await tb().checkA11y(page, 'a list as cards on a phone');
+      await tb().screenshot(page, 'data-market-phone');
+
+      // A desktop: the same list is a table again, its headings row in sight.
       await page.setViewportSize({ width: 1280, height: 800 });
-      await page.getByText(/^More columns to the/).waitFor({ state: 'detached' });
-      await shade('::after', '0');
+      await page.waitForFunction(() => document.querySelector('.ml-table-frame[data-stacked]') === null);
+      assert.equal(await datasets.locator('thead').evaluate((el) => getComputedStyle(el).display), 'table-header-group');
+      assert.equal(
+        await datasets
+          .locator('tbody tr')
+          .first()
+          .evaluate((el) => getComputedStyle(el).display),
+        'table-row',
+      );
+
+      // A tablet: the network's ten columns do not fit 768 px; each node's card shows its Config.
+      await page.setViewportSize({ width: 768, height: 1024 });
+      await page.goto(`${tb().url('Hospital2')}/network`);
+      const nodes = page.getByRole('region', { name: 'Nodes table' });
+      await nodes.locator('tbody tr').first().waitFor();
+      await page.waitForFunction(() => document.querySelector('.ml-table-frame[data-stacked]') !== null);
+      assert.equal(await stacked(nodes), true);
+      const network = await cards(nodes);
+      assert.equal(network.length, 5);
+      for (const card of network) assert.match(card.at(-1)!, /^Config: seq \d+/, JSON.stringify(card));
+      const config = nodes.locator('tbody tr').first().locator('td').last();
+      const [box, region] = [await config.boundingBox(), await nodes.boundingBox()];
+      assert.ok(box && region && box.x + box.width <= region.x + region.width, 'the Config line in sight');
+      // Side by side where the width allows: two cards a row at a tablet's width.
+      const tops = await nodes.locator('tbody tr').evaluateAll((rows) => rows.map((tr) => Math.round(tr.getBoundingClientRect().top)));
+      assert.equal(tops[0], tops[1], `the first two cards side by side: ${JSON.stringify(tops)}`);
     });
 
     it('the header keeps Sign out whole at 768 px and on a phone (390 px); the menu says who, in which role, at whose node', async () => {
