@@ -2,8 +2,9 @@
 // the hospital's classification rules, and a resource may be split into parts by level) or any
 // other file (CSV, PDF, image) with the sensitivity the author chooses. The content is sealed at
 // this hospital's node, then the write is a transaction the user signs here.
-import { Alert, Button, FileInput, Group, SegmentedControl, Select, Stack, Text, Textarea, TextInput } from '@mantine/core';
+import { Alert, Button, FileInput, Group, Select, Stack, Text, Textarea, TextInput } from '@mantine/core';
 import { useState, type FormEvent, type ReactNode } from 'react';
+import { Choice } from './Choice.tsx';
 import type { RecordInput } from '../../../src/sdk/health.ts';
 import { ErrorAlert } from '../app/errors.tsx';
 
@@ -82,7 +83,7 @@ export function RecordForm({
         {mode === 'create' ? (
           <TextInput label="Record id" description="Unique in the consortium" value={recordId} onChange={(e) => setRecordId(e.currentTarget.value)} required />
         ) : null}
-        <SegmentedControl
+        <Choice
           value={kind}
           onChange={(v) => setKind(v as 'fhir' | 'file')}
           data={[

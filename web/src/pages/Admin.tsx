@@ -16,7 +16,6 @@ import {
   Group,
   List,
   NumberInput,
-  SegmentedControl,
   Select,
   SimpleGrid,
   Stack,
@@ -26,6 +25,7 @@ import {
   Title,
 } from '@mantine/core';
 import { useState, type FormEvent, type ReactNode } from 'react';
+import { Choice } from '../components/Choice.tsx';
 import { randomBytes } from '../../../src/codec/index.ts';
 import type { ConsortiumConfig } from '../../../src/ledger/config.ts';
 import {
@@ -323,7 +323,7 @@ function Propose({ session, onDraft }: { session: Session; onDraft(d: OpenDraft)
   return (
     <form onSubmit={(e) => void submit(e)} aria-label="Propose a config update">
       <Stack gap="sm">
-        <SegmentedControl
+        <Choice
           value={mode}
           onChange={(v) => setMode(v as 'add' | 'remove')}
           data={[

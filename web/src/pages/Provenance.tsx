@@ -3,8 +3,9 @@
 // shared, read, refused, break-the-glass, erased — as the ledger recorded it, with a download as a
 // FHIR R4 Bundle of AuditEvent (and, for a record, of Provenance). Who may see which trail is the
 // contract's rule (decision 0905); a refused query says why.
-import { Badge, Button, Card, Group, SegmentedControl, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Badge, Button, Card, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useState, type FormEvent, type ReactNode } from 'react';
+import { Choice } from '../components/Choice.tsx';
 import { ErrorAlert } from '../app/errors.tsx';
 import { localTime, shortHex } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
@@ -174,7 +175,7 @@ export function ProvenancePage(): ReactNode {
       <Card withBorder>
         <form onSubmit={(e) => void load(e)} aria-label="Show a timeline">
           <Stack gap="sm">
-            <SegmentedControl
+            <Choice
               value={kind}
               onChange={(v) => {
                 setKind(v as Kind);

@@ -1,6 +1,8 @@
-// Every page at a tablet's width (768 × 1024): no page scrolls sideways as a whole (a list too
-// wide for its region shows its rows as cards, TableScroll), no text spills out of its box. The header and the
-// sign-in page (where patients enrol) at a tablet's and a phone's width.
+// Every role's pages at a desktop's (1280 px), a tablet's (768 px) and a phone's (390 px) width: no
+// page scrolls sideways as a whole (a list too wide for its region shows its rows as cards,
+// TableScroll; a choice whose options do not fit lists them one under another, Choice), no text
+// spills out of its box, no column or option out of sight. The header, the sign-in page (where
+// patients enrol) and the keyboard's way through the shell.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
@@ -12,10 +14,26 @@ const BY_USER: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ['Hospital1', 'patient1', ['/my-data', '/provenance']],
   ['Hospital2', 'researcher1', ['/analytics', '/lab']],
   ['Hospital1', 'admin1', ['/admin', '/people', '/market']],
+  ['Hospital1', 'supervisor1', ['/provenance']],
 ];
 
 /** The pages of BY_USER that show a list with rows in the demo data. */
 const TABLES_AT: ReadonlySet<string> = new Set(['/records', '/market', '/network', '/blocks', '/my-data', '/admin']);
+
+/** The options of a choice (SegmentedControl) cut short or out of their control's box. */
+function optionsCut(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('.mantine-SegmentedControl-root')].flatMap((root) => {
+      const box = root.getBoundingClientRect();
+      return [...root.querySelectorAll('.mantine-SegmentedControl-label')]
+        .filter((label) => {
+          const r = label.getBoundingClientRect();
+          return label.scrollWidth > label.clientWidth + 1 || r.left < box.left - 1 || r.right > box.right + 1 || r.right > window.innerWidth;
+        })
+        .map((label) => label.textContent ?? '');
+    }),
+  );
+}
 
 /** Each page of BY_USER at one size, signed in as its user, once its heading is shown. */
 async function eachPage(
@@ -35,7 +53,7 @@ async function eachPage(
 }
 
 export function layoutTests(tb: () => ConsoleTestbed): void {
-  describe('tablet width', () => {
+  describe('layout at a desktop, a tablet and a phone, and the keyboard', () => {
     it('every page fits 768 px without sideways scrolling', async () => {
       await eachPage(tb, { width: 768, height: 1024 }, async (page, path, where) => {
         if (path === '/admin') await page.getByTestId('node-info').waitFor();
@@ -48,6 +66,49 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
         );
         assert.deepEqual(cut, [], `${where}: badges cut`);
       });
+    });
+
+    it('every page fits a phone (390 px): nothing scrolls sideways, no text spills, every option of a choice is in sight', async () => {
+      await eachPage(tb, { width: 390, height: 900 }, async (page, path, where) => {
+        if (path === '/admin') await page.getByTestId('node-info').waitFor();
+        if (TABLES_AT.has(path)) await page.locator('.ml-table-scroll tbody tr').first().waitFor();
+        const { scrollWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth }));
+        assert.ok(scrollWidth <= 390, `${where}: the page is ${scrollWidth} px wide`);
+        assert.deepEqual(await textSpilled(page), [], where);
+        assert.deepEqual(await optionsCut(page), [], `${where}: options of a choice cut`);
+      });
+    });
+
+    it("a choice whose options do not fit side by side lists them one under another (a supervisor's provenance, a new record's content kind on a phone)", async () => {
+      const page = await tb().signIn('Hospital1', 'supervisor1');
+      await page.setViewportSize({ width: 390, height: 900 });
+      await page.goto(`${tb().url('Hospital1')}/provenance`);
+      const kinds = page.getByRole('radiogroup', { name: 'Timeline of' });
+      await kinds.waitFor();
+      assert.deepEqual(await optionsCut(page), [], 'the timeline kinds at 390 px');
+      const tops = async (): Promise<number[]> =>
+        kinds.locator('.mantine-SegmentedControl-label').evaluateAll((labels) => labels.map((l) => Math.round(l.getBoundingClientRect().top)));
+      assert.equal(new Set(await tops()).size, 4, `one option a line: ${JSON.stringify(await tops())}`);
+      // The last option, out of reach side by side, is chosen and does its work.
+      await kinds.getByText('My organisation').click();
+      await page.getByRole('button', { name: 'Show timeline' }).click();
+      await page.getByRole('region', { name: 'Timeline' }).locator('tbody tr').first().waitFor();
+      await tb().checkA11y(page, 'provenance on a phone');
+      // A desktop: side by side again.
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.waitForFunction(() => document.querySelector('.mantine-SegmentedControl-root[data-orientation="horizontal"]') !== null);
+      assert.equal(new Set(await tops()).size, 1, `side by side at 1280 px: ${JSON.stringify(await tops())}`);
+      // A doctor's new record from a phone: its content kind (FHIR JSON or a file) whole in the dialog.
+      const doctor = await tb().signIn('Hospital1', 'doctor1');
+      await doctor.setViewportSize({ width: 390, height: 900 });
+      await doctor.goto(`${tb().url('Hospital1')}/records`);
+      await doctor
+        .getByRole('link', { name: /^Records of patient / })
+        .first()
+        .click();
+      await doctor.getByRole('button', { name: 'New record' }).click();
+      await doctor.getByRole('radiogroup', { name: 'Content kind' }).waitFor();
+      assert.deepEqual(await optionsCut(doctor), [], 'the content kind at 390 px');
     });
 
     it('at 1280 px no table hides a column (the transactions of a block keep their Validation in sight beside the block list)', async () => {
