@@ -128,7 +128,7 @@ export function AnalyticsPage(): ReactNode {
               onChange={setChosen}
               searchable
             />
-            <SimpleGrid cols={{ base: 2, sm: 3 }} className="ml-fields">
+            <SimpleGrid cols={{ base: 1, xs: 2, sm: 3 }} className="ml-fields">
               <Select
                 label="Variable"
                 data={columns}

@@ -35,6 +35,23 @@ function optionsCut(page: Page): Promise<string[]> {
   );
 }
 
+/** Fields whose placeholder (a hint such as "Choose datasets first") is cut by the field's width. */
+function placeholdersCut(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const context = document.createElement('canvas').getContext('2d');
+    if (!context) return ['no canvas to measure with'];
+    return [...document.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>('input[placeholder], textarea[placeholder]')]
+      .filter((field) => {
+        if (field.value !== '' || field.offsetParent === null) return false;
+        const style = getComputedStyle(field);
+        context.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+        const room = field.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        return field.tagName === 'INPUT' && context.measureText(field.placeholder).width > room + 1;
+      })
+      .map((field) => field.placeholder);
+  });
+}
+
 /** Each page of BY_USER at one size, signed in as its user, once its heading is shown. */
 async function eachPage(
   tb: () => ConsoleTestbed,
@@ -59,6 +76,7 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
         if (path === '/admin') await page.getByTestId('node-info').waitFor();
         const { scrollWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth }));
         assert.ok(scrollWidth <= 768, `${where}: the page is ${scrollWidth} px wide`);
+        assert.deepEqual(await placeholdersCut(page), [], `${where}: placeholders cut`);
         assert.deepEqual(await textSpilled(page), [], where);
         // A badge in a table (a sensitivity, an outcome, a status) is never cut to "RESTRI…".
         const cut = await page.evaluate(() =>
@@ -76,6 +94,7 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
         assert.ok(scrollWidth <= 390, `${where}: the page is ${scrollWidth} px wide`);
         assert.deepEqual(await textSpilled(page), [], where);
         assert.deepEqual(await optionsCut(page), [], `${where}: options of a choice cut`);
+        assert.deepEqual(await placeholdersCut(page), [], `${where}: placeholders cut`);
       });
     });
 
