@@ -95,6 +95,12 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
         assert.deepEqual(await textSpilled(page), [], where);
         assert.deepEqual(await optionsCut(page), [], `${where}: options of a choice cut`);
         assert.deepEqual(await placeholdersCut(page), [], `${where}: placeholders cut`);
+        // A chart's legend wraps onto several lines on a phone: the chart grows, so its plot is not a strip.
+        const chartHeights = await page.locator('.ml-chart').evaluateAll((charts) => charts.map((c) => c.getBoundingClientRect().height));
+        assert.ok(
+          chartHeights.every((h) => h >= 260),
+          `${where}: charts ${JSON.stringify(chartHeights)} px tall`,
+        );
       });
     });
 
