@@ -1,5 +1,5 @@
-// A horizontally scrollable wrapper for wide tables that keyboard users can scroll too (focusable,
-// named region), as WCAG asks of scrollable areas. A table wider than its region does one of two
+// A horizontally scrollable wrapper for wide tables that keyboard users can scroll too (a named
+// region, focusable while it scrolls), as WCAG asks of scrollable areas. A table wider than its region does one of two
 // things:
 // - a list of things (nodes, records, datasets, consents: `stack`) turns each row into a card of
 //   "heading: value" lines, one card per row, side by side where the width allows. At a tablet's
@@ -104,7 +104,9 @@ export function TableScroll({ label, stack = false, children }: { label: string;
         data-hidden-left={(scrolls && hidden.left) || undefined}
         data-hidden-right={(scrolls && hidden.right) || undefined}
       >
-        <div ref={ref} className="ml-table-scroll" tabIndex={0} role="region" aria-label={label}>
+        {/* A Tab stop only while there is something to scroll: a table that fits, or a list shown
+            as cards, would be a stop with nothing to do. */}
+        <div ref={ref} className="ml-table-scroll" tabIndex={scrolls ? 0 : undefined} role="region" aria-label={label}>
           {children}
         </div>
       </div>

@@ -34,6 +34,8 @@ async function phoneKeepsColumns(page: Page, tb: ConsoleTestbed): Promise<void> 
   };
   assert.equal(await inSight(), false, 'the last column is in sight at 390 px: the test proves nothing');
   await page.getByText('More columns to the right: scroll sideways').waitFor();
+  // Keyboard users scroll it too: a Tab stop while it scrolls, none once it fits.
+  assert.equal(await region.getAttribute('tabindex'), '0');
   await shade('::after', '1');
   await shade('::before', '0');
   await tb.checkA11y(page, 'a table of figures wider than a phone');
@@ -47,6 +49,7 @@ async function phoneKeepsColumns(page: Page, tb: ConsoleTestbed): Promise<void> 
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.getByText(/^More columns to the/).waitFor({ state: 'detached' });
   await shade('::after', '0');
+  assert.equal(await region.getAttribute('tabindex'), null);
 }
 
 export function labTests(tb: () => ConsoleTestbed): void {

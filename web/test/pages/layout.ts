@@ -218,6 +218,8 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
         );
       }
       assert.equal(await page.locator('.ml-table-more').count(), 0, 'no "more columns" line');
+      // Nothing to scroll: the region is no Tab stop.
+      assert.equal(await datasets.getAttribute('tabindex'), null, 'a Tab stop with nothing to scroll');
       // A screen reader still meets a table: its column headings name each cell.
       const headers = await datasets.getByRole('columnheader').allTextContents();
       assert.deepEqual(headers.slice(0, 3), ['Dataset', 'Owner', 'Columns']);
@@ -313,8 +315,8 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
       );
       // Opened, a page chosen with the keyboard: the menu folds, the focus is in the page.
       await page.getByRole('button', { name: 'Menu' }).click();
-      await page.getByRole('link', { name: 'Network' }).press('Enter');
-      await page.getByRole('heading', { name: 'Network', level: 2 }).waitFor();
+      await page.getByRole('link', { name: 'Data market' }).press('Enter');
+      await page.getByRole('heading', { name: 'Data market', level: 2 }).waitFor();
       assert.match(await focused(), /^main: MAIN/);
       await page.keyboard.press('Tab');
       assert.match(await focused(), /^main: /, 'the next Tab stays in the page');
