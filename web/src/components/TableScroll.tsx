@@ -1,12 +1,13 @@
 // A horizontally scrollable wrapper for wide tables that keyboard users can scroll too (a named
-// region, focusable while it scrolls), as WCAG asks of scrollable areas. A table wider than its region does one of two
-// things:
+// region, focusable while it scrolls), as WCAG asks of scrollable areas. A table wider than its
+// region does one of two things:
 // - a list of things (nodes, records, datasets, consents: `stack`) turns each row into a card of
 //   "heading: value" lines, one card per row, side by side where the width allows. At a tablet's
 //   or a phone's width a row's last column (its Open or Apply button) then stays in sight.
 // - a table of figures compared across its rows, or a CSV file's columns, keeps its columns: it
 //   scrolls, shades the side where columns are out of sight and writes a line under it saying so.
 import { useEffect, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
+import { useFold } from './useFold.ts';
 
 interface Hidden {
   readonly left: boolean;
@@ -50,28 +51,15 @@ function labelCells(table: HTMLTableElement, stacked: boolean): void {
 export function TableScroll({ label, stack = false, children }: { label: string; stack?: boolean; children: ReactNode }): ReactNode {
   const ref = useRef<HTMLDivElement>(null);
   const [hidden, setHidden] = useState<Hidden>({ left: false, right: false });
-  const [stacked, setStacked] = useState(false);
-  // The width the table needed, measured the last time it was laid out as a table: the stacked
-  // layout goes back to a table once the region is at least that wide (measuring it while stacked
-  // would measure the cards).
-  const tableWidthPx = useRef(0);
-  // The observers below are set up once; they read the layout in force from here.
-  const stackedNow = useRef(false);
-  stackedNow.current = stacked;
+  // A list (`stack`) too wide for its region is shown as cards.
+  const { folded: stacked, check } = useFold((folded) => {
+    const el = ref.current;
+    if (!stack || !el) return null;
+    return { neededPx: folded ? 0 : el.scrollWidth, roomPx: el.clientWidth };
+  });
   const update = (): void => {
     const el = ref.current;
-    if (!el) return;
-    if (stack) {
-      if (!stackedNow.current && el.scrollWidth > el.clientWidth + 1) {
-        tableWidthPx.current = el.scrollWidth;
-        setStacked(true);
-        return;
-      }
-      if (stackedNow.current && el.clientWidth >= tableWidthPx.current) {
-        setStacked(false);
-        return;
-      }
-    }
+    if (!el || check()) return;
     const next = hiddenSides(el);
     setHidden((h) => (h.left === next.left && h.right === next.right ? h : next));
   };
@@ -94,7 +82,7 @@ export function TableScroll({ label, stack = false, children }: { label: string;
       el.removeEventListener('scroll', update);
       resized.disconnect();
     };
-  }, []); // `update` reads refs, and `stack`, fixed for a table's life
+  }, []); // `update` reads refs (and `stack`, fixed for a table's life)
   const scrolls = !stacked && (hidden.left || hidden.right);
   return (
     <div>
