@@ -137,7 +137,7 @@ function Verification({ result, client }: { result: ReadResult; client: HealthCl
       <Title order={4} size="h5" mb="xs">
         Verification
       </Title>
-      <List spacing={4} size="sm">
+      <List spacing={4} size="sm" className="ml-checks">
         <List.Item
           icon={
             <Badge color={committed ? 'green' : status.loading ? 'gray' : 'red'} variant="light" size="sm" miw={36}>

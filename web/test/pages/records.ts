@@ -61,6 +61,26 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       // On a ward's tablet the decision's ids and hashes stay inside their cards.
       await page.setViewportSize({ width: 768, height: 1024 });
       assert.deepEqual(await textSpilled(page, '[data-testid="read-outcome"]'), [], 'the opened record at 768 px');
+      // On a phone the checks wrap onto several lines: each badge stays beside its check's first line.
+      await page.setViewportSize({ width: 390, height: 900 });
+      const offsets = await page
+        .getByTestId('verification')
+        .locator('li')
+        .evaluateAll((items) =>
+          items.map((li) => {
+            const badge = li.querySelector('.mantine-Badge-root')!.getBoundingClientRect();
+            const text = li.getBoundingClientRect();
+            return { lines: Math.round(text.height / 20), badgeBelowTopPx: Math.round(badge.top - text.top) };
+          }),
+        );
+      assert.ok(
+        offsets.some((o) => o.lines >= 3),
+        `a check wraps at 390 px (else this proves nothing): ${JSON.stringify(offsets)}`,
+      );
+      assert.ok(
+        offsets.every((o) => o.badgeBelowTopPx <= 4),
+        `badges beside their check's first line: ${JSON.stringify(offsets)}`,
+      );
       await page.setViewportSize({ width: 1280, height: 800 });
       const log = await patientLog(tb(), 'Hospital1', 'patient1');
       assert.ok(
