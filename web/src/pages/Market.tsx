@@ -523,7 +523,7 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
         ) : null}
       </Group>
       <form onSubmit={search} aria-label="Search the catalogue">
-        <SimpleGrid cols={{ base: 2, md: 6 }} mb="sm" verticalSpacing="xs">
+        <SimpleGrid cols={{ base: 2, sm: 3, lg: 6 }} mb="sm" verticalSpacing="xs">
           <TextInput
             label="Search"
             placeholder="name, tag, …"

@@ -86,6 +86,16 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
       });
     });
 
+    it('every page fits a small laptop (1024 px, the menu beside the page): nothing scrolls sideways, no placeholder cut', async () => {
+      await eachPage(tb, { width: 1024, height: 768 }, async (page, path, where) => {
+        if (path === '/admin') await page.getByTestId('node-info').waitFor();
+        const { scrollWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth }));
+        assert.ok(scrollWidth <= 1024, `${where}: the page is ${scrollWidth} px wide`);
+        assert.deepEqual(await textSpilled(page), [], where);
+        assert.deepEqual(await placeholdersCut(page), [], `${where}: placeholders cut`);
+      });
+    });
+
     it('every page fits a phone (390 px): nothing scrolls sideways, no text spills, every option of a choice is in sight', async () => {
       await eachPage(tb, { width: 390, height: 900 }, async (page, path, where) => {
         if (path === '/admin') await page.getByTestId('node-info').waitFor();
@@ -154,6 +164,7 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
         assert.deepEqual(hidden, [], `${where}: tables wider than their region`);
         assert.equal(await page.locator('.ml-table-more').count(), 0, `${where}: a "more columns" line`);
         assert.equal(await page.locator('.ml-table-frame[data-stacked]').count(), 0, `${where}: a list shown as cards on a desktop`);
+        assert.deepEqual(await placeholdersCut(page), [], `${where}: placeholders cut`);
       });
     });
 
