@@ -69,15 +69,21 @@ async function eachPage(
   }
 }
 
+/** The page at `widthPx`, its lists loaded: no wider than the window, no text spilled, no placeholder cut. */
+async function assertFits(page: Page, path: string, where: string, widthPx: number): Promise<void> {
+  if (path === '/admin') await page.getByTestId('node-info').waitFor();
+  if (TABLES_AT.has(path)) await page.locator('.ml-table-scroll tbody tr').first().waitFor();
+  const { scrollWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth }));
+  assert.ok(scrollWidth <= widthPx, `${where}: the page is ${scrollWidth} px wide`);
+  assert.deepEqual(await textSpilled(page), [], where);
+  assert.deepEqual(await placeholdersCut(page), [], `${where}: placeholders cut`);
+}
+
 export function layoutTests(tb: () => ConsoleTestbed): void {
   describe('layout at a desktop, a tablet and a phone, and the keyboard', () => {
     it('every page fits 768 px without sideways scrolling', async () => {
       await eachPage(tb, { width: 768, height: 1024 }, async (page, path, where) => {
-        if (path === '/admin') await page.getByTestId('node-info').waitFor();
-        const { scrollWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth }));
-        assert.ok(scrollWidth <= 768, `${where}: the page is ${scrollWidth} px wide`);
-        assert.deepEqual(await placeholdersCut(page), [], `${where}: placeholders cut`);
-        assert.deepEqual(await textSpilled(page), [], where);
+        await assertFits(page, path, where, 768);
         // A badge in a table (a sensitivity, an outcome, a status) is never cut to "RESTRI…".
         const cut = await page.evaluate(() =>
           [...document.querySelectorAll('td .mantine-Badge-label')].filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent ?? ''),
@@ -88,24 +94,14 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
 
     it('every page fits a small laptop (1024 px, the menu beside the page): nothing scrolls sideways, no placeholder cut', async () => {
       await eachPage(tb, { width: 1024, height: 768 }, async (page, path, where) => {
-        if (path === '/admin') await page.getByTestId('node-info').waitFor();
-        if (TABLES_AT.has(path)) await page.locator('.ml-table-scroll tbody tr').first().waitFor();
-        const { scrollWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth }));
-        assert.ok(scrollWidth <= 1024, `${where}: the page is ${scrollWidth} px wide`);
-        assert.deepEqual(await textSpilled(page), [], where);
-        assert.deepEqual(await placeholdersCut(page), [], `${where}: placeholders cut`);
+        await assertFits(page, path, where, 1024);
       });
     });
 
     it('every page fits a phone (390 px): nothing scrolls sideways, no text spills, every option of a choice is in sight', async () => {
       await eachPage(tb, { width: 390, height: 900 }, async (page, path, where) => {
-        if (path === '/admin') await page.getByTestId('node-info').waitFor();
-        if (TABLES_AT.has(path)) await page.locator('.ml-table-scroll tbody tr').first().waitFor();
-        const { scrollWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth }));
-        assert.ok(scrollWidth <= 390, `${where}: the page is ${scrollWidth} px wide`);
-        assert.deepEqual(await textSpilled(page), [], where);
+        await assertFits(page, path, where, 390);
         assert.deepEqual(await optionsCut(page), [], `${where}: options of a choice cut`);
-        assert.deepEqual(await placeholdersCut(page), [], `${where}: placeholders cut`);
         // A chart's legend wraps onto several lines on a phone: the chart grows, so its plot is not a strip.
         const chartHeights = await page.locator('.ml-chart').evaluateAll((charts) => charts.map((c) => c.getBoundingClientRect().height));
         assert.ok(
