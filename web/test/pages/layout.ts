@@ -216,6 +216,39 @@ export function layoutTests(tb: () => ConsoleTestbed): void {
         "each value under its column's heading; the buttons' column has none",
       );
       assert.ok(hospital1.includes('Rows: 22'), JSON.stringify(hospital1));
+      // A card reads as a short form: its values start in one column, just after its longest
+      // heading (not a fixed share of the card, which cut values short on a phone), and its first
+      // line — what the row is — heads the card, set off from the lines under it.
+      const forms = await datasets.locator('tbody tr').evaluateAll((rows) => {
+        const context = document.createElement('canvas').getContext('2d')!;
+        return rows.map((tr) => {
+          const lines = [...tr.querySelectorAll('td')].filter((td) => td.dataset['label'] !== '');
+          const headingPx = Math.max(
+            ...lines.map((td) => {
+              const before = getComputedStyle(td, '::before');
+              context.font = `${before.fontWeight} ${before.fontSize} ${before.fontFamily}`;
+              return context.measureText(td.dataset['label'] ?? '').width;
+            }),
+          );
+          const valueLefts = lines.map((td) => {
+            const range = document.createRange();
+            range.selectNodeContents(td);
+            return Math.round(range.getClientRects()[0]!.left - td.getBoundingClientRect().left - parseFloat(getComputedStyle(td).paddingLeft));
+          });
+          const first = getComputedStyle(lines[0]!);
+          return {
+            headingPx,
+            gapPx: parseFloat(getComputedStyle(tr).columnGap),
+            valueLefts,
+            title: first.borderBottomStyle === 'solid' && Number(first.fontWeight) >= 600,
+          };
+        });
+      });
+      for (const form of forms) {
+        assert.equal(new Set(form.valueLefts).size, 1, `the values of a card in one column: ${JSON.stringify(form)}`);
+        assert.ok(Math.abs(form.valueLefts[0]! - (form.headingPx + form.gapPx)) <= 2, `the values just after the longest heading: ${JSON.stringify(form)}`);
+        assert.ok(form.title, `a card's first line heads it: ${JSON.stringify(form)}`);
+      }
       // Every Apply button in sight, inside its card, without scrolling.
       const view = await datasets.boundingBox();
       for (const apply of await datasets.getByRole('button', { name: 'Apply' }).all()) {
