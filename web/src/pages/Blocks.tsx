@@ -5,7 +5,8 @@
 // number, transaction id or record id. "Verify chain" recomputes every header hash and link here,
 // in the browser (and, for auditors, each block's data hash from its transactions).
 import { Badge, Button, Card, Code, Group, Pagination, Progress, SimpleGrid, Stack, Table, Text, TextInput, Title } from '@mantine/core';
-import { useCallback, useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { useSearch } from 'wouter';
 import type { BlockResponseT } from '../../../src/protocol/schemas.ts';
 import { fromHex, sha256, toHex } from '../../../src/codec/index.ts';
 import { blockHash, dataHash, decodeBlock } from '../../../src/ledger/block.ts';
@@ -16,6 +17,8 @@ import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession, type Session } from '../app/session.tsx';
 
 const PAGE_SIZE = 10;
+/** The longest search the field takes (a block number, a transaction id or a record id). */
+const FIND_CHARS_MAX = 200;
 const VERIFY_BLOCKS_MAX = 100_000;
 
 const isAuditor = (role: string): boolean => role === 'admin' || role === 'supervisor';
@@ -351,11 +354,10 @@ export function BlocksPage(): ReactNode {
     if (open === null && status.data) setOpen(status.data.height);
   }, [open, status.data]);
 
-  const search = useCallback(
-    async (e: FormEvent) => {
-      e.preventDefault();
+  const find = useCallback(
+    async (text: string) => {
       setSearchError(null);
-      const q = query.trim();
+      const q = text.trim();
       try {
         if (/^\d+$/.test(q)) {
           const n = Number(q);
@@ -378,14 +380,29 @@ export function BlocksPage(): ReactNode {
         setSearchError(err);
       }
     },
-    [client, query],
+    [client],
   );
+  // A link from another page (a provenance timeline's transaction: /blocks?find=<txId>) opens the
+  // block that holds what it names, as if typed in the search field.
+  const searchParams = useSearch();
+  useEffect(() => {
+    const wanted = new URLSearchParams(searchParams).get('find');
+    if (wanted === null || wanted.length > FIND_CHARS_MAX) return;
+    setQuery(wanted);
+    void find(wanted);
+  }, [searchParams, find]);
 
   return (
     <Stack>
       <Title order={2}>Blocks</Title>
       {status.error ? <ErrorAlert error={status.error} /> : null}
-      <form onSubmit={(e) => void search(e)} role="search">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void find(query);
+        }}
+        role="search"
+      >
         <Group align="flex-end">
           <TextInput
             label="Find a block"
@@ -393,7 +410,7 @@ export function BlocksPage(): ReactNode {
             value={query}
             onChange={(e) => setQuery(e.currentTarget.value)}
             w={420}
-            maxLength={200}
+            maxLength={FIND_CHARS_MAX}
           />
           <Button type="submit">Find</Button>
         </Group>

@@ -3,8 +3,9 @@
 // shared, read, refused, break-the-glass, erased — as the ledger recorded it, with a download as a
 // FHIR R4 Bundle of AuditEvent (and, for a record, of Provenance). Who may see which trail is the
 // contract's rule (decision 0905); a refused query says why.
-import { Badge, Button, Card, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
-import { useState, type FormEvent, type ReactNode } from 'react';
+import { Anchor, Badge, Button, Card, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { Link, useLocation, useSearch } from 'wouter';
 import { Choice } from '../components/Choice.tsx';
 import { ErrorAlert } from '../app/errors.tsx';
 import { localTime, shortHex } from '../app/hooks.ts';
@@ -72,6 +73,23 @@ function eventLabel(e: AuditEntry): { text: string; color: string } {
   return { text: OPS[e.op] ?? e.op, color: e.securityAlert ? 'orange' : 'blue' };
 }
 
+/**
+ * The address of a timeline (`?record=…`, `?dataset=…`, `?patient=…`, `?org`): a timeline can be
+ * bookmarked, opened from another one's subject, and left with the browser's Back.
+ */
+function timelineSearch(kind: Kind, subject: string): string {
+  return kind === 'org' ? 'org' : new URLSearchParams({ [kind]: subject }).toString();
+}
+
+function timelineFromSearch(search: string): { kind: Kind; subject: string } | null {
+  const params = new URLSearchParams(search);
+  for (const kind of ['record', 'dataset', 'patient'] as const) {
+    const subject = params.get(kind);
+    if (subject !== null) return { kind, subject };
+  }
+  return params.has('org') ? { kind: 'org', subject: '' } : null;
+}
+
 const who = (a: Actor): string => `${a.org}/${PSEUDONYM_RE.test(a.id) ? `patient ${shortHex(a.id, 10)}` : a.id}`;
 
 export function ProvenancePage(): ReactNode {
@@ -84,6 +102,10 @@ export function ProvenancePage(): ReactNode {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const paged = usePaged(entries ?? [], 15);
+  const search = useSearch();
+  const [, navigate] = useLocation();
+  /** The timeline shown or being loaded, as its address: the URL changing to it loads nothing more. */
+  const shownSearch = useRef<string | null>(null);
 
   const queryFor = (k: Kind, s: string): { query: Record<string, unknown>; filterPatient: string | null } => {
     if (k === 'record') return { query: { kind: 'record', recordId: s }, filterPatient: null };
@@ -94,8 +116,8 @@ export function ProvenancePage(): ReactNode {
     return { query: { kind: 'org', org: me.org }, filterPatient: s };
   };
 
-  const load = async (e: FormEvent): Promise<void> => {
-    e.preventDefault();
+  /** Shows a timeline and makes its address the page's (replacing the one that asked for it: `fromAddress`). */
+  const show = async (kind: Kind, subject: string, fromAddress = false): Promise<void> => {
     setError(null);
     setNote(null);
     const s = subject.trim();
@@ -107,6 +129,9 @@ export function ProvenancePage(): ReactNode {
       setError(new Error('A patient is named by their pseudonym (32–64 hexadecimal characters).'));
       return;
     }
+    const address = timelineSearch(kind, s);
+    shownSearch.current = address;
+    if (search !== address) navigate(`~/provenance?${address}`, { replace: fromAddress });
     setBusy(true);
     try {
       const { query, filterPatient } = queryFor(kind, s);
@@ -129,6 +154,18 @@ export function ProvenancePage(): ReactNode {
       setBusy(false);
     }
   };
+
+  // A timeline's address (a link from another timeline, a bookmark, Back) shows that timeline.
+  useEffect(() => {
+    const wanted = timelineFromSearch(search);
+    if (wanted === null || shownSearch.current === timelineSearch(wanted.kind, wanted.subject)) return;
+    const allowed = me.role === 'patient' ? ['patient', 'record'] : ['record', 'patient', 'dataset', 'org'];
+    if (!allowed.includes(wanted.kind)) return;
+    const subject = wanted.kind === 'patient' && me.role === 'patient' ? me.id : wanted.subject;
+    setKind(wanted.kind);
+    setSubject(subject);
+    void show(wanted.kind, subject, true);
+  }, [search]); // `show` reads the session, fixed while signed in
 
   const download = async (what: 'audit' | 'provenance'): Promise<void> => {
     if (!shownQuery) return;
@@ -169,11 +206,26 @@ export function ProvenancePage(): ReactNode {
           { value: 'dataset', label: 'A dataset' },
           { value: 'org', label: 'My organisation' },
         ];
+  /** A subject this page can show the timeline of, as a link to it (an organisation's events lead to each one's own), unless it is the one shown. */
+  const subjectLink = (subjectKind: Kind, subject: string, text: string): ReactNode =>
+    kinds.some((k) => k.value === subjectKind) && timelineSearch(subjectKind, subject) !== search ? (
+      <Anchor component={Link} href={`~/provenance?${timelineSearch(subjectKind, subject)}`} size="sm">
+        {text}
+      </Anchor>
+    ) : (
+      text
+    );
   return (
     <Stack>
       <Title order={2}>Provenance</Title>
       <Card withBorder>
-        <form onSubmit={(e) => void load(e)} aria-label="Show a timeline">
+        <form
+          onSubmit={(e: FormEvent) => {
+            e.preventDefault();
+            void show(kind, subject);
+          }}
+          aria-label="Show a timeline"
+        >
           <Stack gap="sm">
             <Choice
               value={kind}
@@ -243,11 +295,11 @@ export function ProvenancePage(): ReactNode {
                   </Table.Td>
                   <Table.Td>
                     {e.recordId
-                      ? `record ${e.recordId}${e.version ? ` v${e.version}` : ''}`
+                      ? subjectLink('record', e.recordId, `record ${e.recordId}${e.version ? ` v${e.version}` : ''}`)
                       : e.datasetId
-                        ? `dataset ${e.datasetId}`
+                        ? subjectLink('dataset', e.datasetId, `dataset ${e.datasetId}`)
                         : e.patient
-                          ? `patient ${shortHex(e.patient, 10)}`
+                          ? subjectLink('patient', e.patient, `patient ${shortHex(e.patient, 10)}`)
                           : '—'}
                   </Table.Td>
                   <Table.Td>{e.purpose ?? '—'}</Table.Td>
@@ -259,9 +311,17 @@ export function ProvenancePage(): ReactNode {
                     </Text>
                   </Table.Td>
                   <Table.Td>
-                    <Text size="xs" ff="monospace" title={e.txId}>
+                    {/* The transaction as the ledger holds it: the Blocks page opens its block. */}
+                    <Anchor
+                      component={Link}
+                      href={`~/blocks?find=${e.txId}`}
+                      size="xs"
+                      ff="monospace"
+                      title={e.txId}
+                      aria-label={`Open the block of transaction ${shortHex(e.txId, 10)}`}
+                    >
                       {shortHex(e.txId, 10)}
-                    </Text>
+                    </Anchor>
                   </Table.Td>
                 </Table.Tr>
               );

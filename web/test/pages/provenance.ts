@@ -60,6 +60,60 @@ export function provenanceTests(tb: () => ConsoleTestbed): void {
       assert.ok(provenance.entry.length >= 1 && provenance.entry.every((e) => e.resource.resourceType === 'Provenance'));
     });
 
+    it("leads from the organisation's timeline to a record's own and to a transaction's block; a timeline has an address", async () => {
+      const sdk = tb().sdk('Hospital1', 'supervisor1');
+      const trail = async (query: Record<string, string>): Promise<Array<Entry & { txId: string; recordId: string | null }>> => {
+        const out: Array<Entry & { txId: string; recordId: string | null }> = [];
+        let bookmark = '';
+        do {
+          const r = (await sdk.auditTrail({ ...query, pageSize: 200, ...(bookmark ? { bookmark } : {}) })) as {
+            entries: Array<Entry & { txId: string; recordId: string | null }>;
+            bookmark: string;
+          };
+          out.push(...r.entries);
+          bookmark = r.bookmark;
+        } while (bookmark);
+        return out;
+      };
+      const page = await tb().signIn('Hospital1', 'supervisor1');
+      // A timeline's address opens it: the organisation's, as a bookmark would.
+      await page.goto(`${tb().url('Hospital1')}/provenance?org`);
+      const timeline = page.getByTestId('timeline');
+      await timeline.waitFor({ timeout: 30_000 });
+      const org = await trail({ kind: 'org', org: 'Hospital1' });
+      assert.equal(await page.getByTestId('timeline-count').textContent(), `${org.length} events, oldest first`);
+
+      // A record named on it opens the record's own timeline, its address the page's.
+      await timeline.getByRole('link', { name: 'record h1-p1-visit v1' }).first().click();
+      const record = await trail({ kind: 'record', recordId: 'h1-p1-visit' });
+      await page
+        .getByTestId('timeline-count')
+        .filter({ hasText: `${record.length} events, oldest first` })
+        .waitFor({ timeout: 30_000 });
+      assert.ok(record.length < org.length, `the record's ${record.length} events, not the organisation's ${org.length}`);
+      assert.equal(new URL(page.url()).search, '?record=h1-p1-visit');
+      assert.equal(await page.getByLabel('Record id').inputValue(), 'h1-p1-visit');
+      assert.equal(await timeline.getByRole('link', { name: /^record h1-p1-visit/ }).count(), 0, 'the record shown is no link to itself');
+      await tb().checkA11y(page, 'a record timeline opened from the organisation');
+      // Back: the organisation's timeline again.
+      await page.goBack();
+      await page
+        .getByTestId('timeline-count')
+        .filter({ hasText: `${org.length} events, oldest first` })
+        .waitFor({ timeout: 30_000 });
+      assert.equal(new URL(page.url()).search, '?org');
+
+      // A transaction opens the block that holds it, as on the ledger.
+      const created = org.find((e) => e.op === 'record.create' && e.recordId === 'h1-p1-visit');
+      assert.ok(created, 'the record was created in Hospital1');
+      const status = await sdk.client.txStatus(created.txId);
+      assert.ok(status.blockNumber !== null);
+      await timeline.locator(`a[title="${created.txId}"]`).click();
+      await page.getByRole('heading', { name: `Block ${status.blockNumber}`, exact: true }).waitFor({ timeout: 30_000 });
+      assert.equal(await page.getByLabel(/Find a block/).inputValue(), created.txId);
+      assert.ok((await page.getByText(created.txId.slice(0, 10)).count()) > 0, "the transaction in the block's list");
+    });
+
     it("refuses another hospital's supervisor the record's trail, saying why", async () => {
       const page = await tb().signIn('Hospital3', 'supervisor1');
       await page.getByRole('link', { name: 'Provenance' }).click();
