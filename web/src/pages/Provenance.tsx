@@ -102,6 +102,18 @@ export function ProvenancePage(): ReactNode {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const paged = usePaged(entries ?? [], 15);
+  const kinds =
+    me.role === 'patient'
+      ? [
+          { value: 'patient', label: 'My data' },
+          { value: 'record', label: 'A record' },
+        ]
+      : [
+          { value: 'record', label: 'A record' },
+          { value: 'patient', label: 'A patient' },
+          { value: 'dataset', label: 'A dataset' },
+          { value: 'org', label: 'My organisation' },
+        ];
   const search = useSearch();
   const [, navigate] = useLocation();
   /** The timeline shown or being loaded, as its address: the URL changing to it loads nothing more. */
@@ -159,8 +171,7 @@ export function ProvenancePage(): ReactNode {
   useEffect(() => {
     const wanted = timelineFromSearch(search);
     if (wanted === null || shownSearch.current === timelineSearch(wanted.kind, wanted.subject)) return;
-    const allowed = me.role === 'patient' ? ['patient', 'record'] : ['record', 'patient', 'dataset', 'org'];
-    if (!allowed.includes(wanted.kind)) return;
+    if (!kinds.some((k) => k.value === wanted.kind)) return;
     const subject = wanted.kind === 'patient' && me.role === 'patient' ? me.id : wanted.subject;
     setKind(wanted.kind);
     setSubject(subject);
@@ -194,18 +205,6 @@ export function ProvenancePage(): ReactNode {
     }
   };
 
-  const kinds =
-    me.role === 'patient'
-      ? [
-          { value: 'patient', label: 'My data' },
-          { value: 'record', label: 'A record' },
-        ]
-      : [
-          { value: 'record', label: 'A record' },
-          { value: 'patient', label: 'A patient' },
-          { value: 'dataset', label: 'A dataset' },
-          { value: 'org', label: 'My organisation' },
-        ];
   /** A subject this page can show the timeline of, as a link to it (an organisation's events lead to each one's own), unless it is the one shown. */
   const subjectLink = (subjectKind: Kind, subject: string, text: string): ReactNode =>
     kinds.some((k) => k.value === subjectKind) && timelineSearch(subjectKind, subject) !== search ? (
