@@ -206,14 +206,16 @@ export function ProvenancePage(): ReactNode {
   };
 
   /** A subject this page can show the timeline of, as a link to it (an organisation's events lead to each one's own), unless it is the one shown. */
-  const subjectLink = (subjectKind: Kind, subject: string, text: string): ReactNode =>
-    kinds.some((k) => k.value === subjectKind) && timelineSearch(subjectKind, subject) !== search ? (
-      <Anchor component={Link} href={`~/provenance?${timelineSearch(subjectKind, subject)}`} size="sm">
+  const subjectLink = (subjectKind: Kind, subject: string, text: string): ReactNode => {
+    const address = timelineSearch(subjectKind, subject);
+    return kinds.some((k) => k.value === subjectKind) && address !== search ? (
+      <Anchor component={Link} href={`~/provenance?${address}`} size="sm">
         {text}
       </Anchor>
     ) : (
       text
     );
+  };
   return (
     <Stack>
       <Title order={2}>Provenance</Title>

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import type { HealthClient } from '../../../src/sdk/health.ts';
 import type { ConsoleTestbed } from '../harness.ts';
 
 interface Entry {
@@ -11,6 +12,20 @@ interface Entry {
   outcome: string;
   actor: { org: string; id: string };
   flags: string[];
+  txId: string;
+  recordId: string | null;
+}
+
+/** A whole audit trail as the contract answers it, every page joined. */
+async function wholeTrail(sdk: HealthClient, query: Record<string, string>): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  let bookmark = '';
+  do {
+    const r = (await sdk.auditTrail({ ...query, pageSize: 200, ...(bookmark ? { bookmark } : {}) })) as { entries: Entry[]; bookmark: string };
+    entries.push(...r.entries);
+    bookmark = r.bookmark;
+  } while (bookmark);
+  return entries;
 }
 
 export function provenanceTests(tb: () => ConsoleTestbed): void {
@@ -22,15 +37,7 @@ export function provenanceTests(tb: () => ConsoleTestbed): void {
       await page.getByRole('button', { name: 'Show timeline' }).click();
       const timeline = page.getByTestId('timeline');
       await timeline.waitFor({ timeout: 30_000 });
-      const entries: Entry[] = [];
-      let bookmark = '';
-      do {
-        const r = (await tb()
-          .sdk('Hospital1', 'supervisor1')
-          .auditTrail({ kind: 'record', recordId: 'h1-p1-visit', pageSize: 200, ...(bookmark ? { bookmark } : {}) })) as { entries: Entry[]; bookmark: string };
-        entries.push(...r.entries);
-        bookmark = r.bookmark;
-      } while (bookmark);
+      const entries = await wholeTrail(tb().sdk('Hospital1', 'supervisor1'), { kind: 'record', recordId: 'h1-p1-visit' });
       assert.equal(await page.getByTestId('timeline-count').textContent(), `${entries.length} events, oldest first`);
       assert.ok(entries.some((e) => e.op === 'record.create'));
       await timeline.getByRole('row').filter({ hasText: 'created' }).first().waitFor();
@@ -62,30 +69,17 @@ export function provenanceTests(tb: () => ConsoleTestbed): void {
 
     it("leads from the organisation's timeline to a record's own and to a transaction's block; a timeline has an address", async () => {
       const sdk = tb().sdk('Hospital1', 'supervisor1');
-      const trail = async (query: Record<string, string>): Promise<Array<Entry & { txId: string; recordId: string | null }>> => {
-        const out: Array<Entry & { txId: string; recordId: string | null }> = [];
-        let bookmark = '';
-        do {
-          const r = (await sdk.auditTrail({ ...query, pageSize: 200, ...(bookmark ? { bookmark } : {}) })) as {
-            entries: Array<Entry & { txId: string; recordId: string | null }>;
-            bookmark: string;
-          };
-          out.push(...r.entries);
-          bookmark = r.bookmark;
-        } while (bookmark);
-        return out;
-      };
       const page = await tb().signIn('Hospital1', 'supervisor1');
       // A timeline's address opens it: the organisation's, as a bookmark would.
       await page.goto(`${tb().url('Hospital1')}/provenance?org`);
       const timeline = page.getByTestId('timeline');
       await timeline.waitFor({ timeout: 30_000 });
-      const org = await trail({ kind: 'org', org: 'Hospital1' });
+      const org = await wholeTrail(sdk, { kind: 'org', org: 'Hospital1' });
       assert.equal(await page.getByTestId('timeline-count').textContent(), `${org.length} events, oldest first`);
 
       // A record named on it opens the record's own timeline, its address the page's.
       await timeline.getByRole('link', { name: 'record h1-p1-visit v1' }).first().click();
-      const record = await trail({ kind: 'record', recordId: 'h1-p1-visit' });
+      const record = await wholeTrail(sdk, { kind: 'record', recordId: 'h1-p1-visit' });
       await page
         .getByTestId('timeline-count')
         .filter({ hasText: `${record.length} events, oldest first` })
