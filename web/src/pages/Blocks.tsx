@@ -69,8 +69,20 @@ function recomputedHeaderHash(b: BlockResponseT): string {
   return toHex(blockHash({ number: b.number, previousHash: fromHex(b.previousHashHex), dataHash: fromHex(b.dataHashHex), timestampMs: b.timestampMs }));
 }
 
-function BlockDetail({ session, number, onOpen }: { session: Session; number: number; onOpen: (n: number) => void }): ReactNode {
+function BlockDetail({
+  session,
+  number,
+  soughtTxId,
+  onOpen,
+}: {
+  session: Session;
+  number: number;
+  /** The transaction a search named: its row is marked and scrolled into sight. */
+  soughtTxId: string | null;
+  onOpen: (n: number) => void;
+}): ReactNode {
   const { client, me } = session;
+  const soughtRow = useRef<HTMLTableRowElement | null>(null);
   const summary = useLoad(() => client.block(number), [client, number]);
   const raw = useLoad(async () => (isAuditor(me.role) ? client.rawBlock(number) : null), [client, number, me.role]);
   const decoded = raw.data
@@ -83,6 +95,12 @@ function BlockDetail({ session, number, onOpen }: { session: Session; number: nu
       })()
     : null;
   const b = summary.data;
+  const sought = b && soughtTxId !== null ? b.txs.find((t) => t.txId === soughtTxId) : undefined;
+  // A block may hold hundreds of transactions: bring the one searched for into sight once its
+  // block has loaded ('nearest', so a short block does not jump the page).
+  useEffect(() => {
+    soughtRow.current?.scrollIntoView({ block: 'nearest' });
+  }, [sought]);
   if (summary.error) return <ErrorAlert error={summary.error} />;
   if (!b) return <Text>Loading block {number}…</Text>;
   const hashOk = recomputedHeaderHash(b) === b.hashHex;
@@ -156,6 +174,12 @@ function BlockDetail({ session, number, onOpen }: { session: Session; number: nu
             </Text>
           )}
         </div>
+        {sought ? (
+          <Text size="sm" role="status" data-testid="sought-tx">
+            Transaction <span className="ml-hash">{shortHex(sought.txId ?? '', 16)}</span> is #{sought.position} of this block&apos;s {b.txs.length}, marked
+            below.
+          </Text>
+        ) : null}
         <DataTable
           label="Transactions of the block"
           captionSide="top"
@@ -165,7 +189,7 @@ function BlockDetail({ session, number, onOpen }: { session: Session; number: nu
           headings={['#', 'Transaction id', 'Call, by', 'Validation']}
         >
           {b.txs.map((t) => (
-            <Table.Tr key={t.position}>
+            <Table.Tr key={t.position} {...(t === sought ? { ref: soughtRow, 'aria-current': 'true' as const, className: 'ml-sought' } : {})}>
               <Table.Td>{t.position}</Table.Td>
               <Table.Td className="ml-hash" title={t.txId ?? ''}>
                 {t.txId ? shortHex(t.txId, 16) : '—'}
@@ -207,7 +231,13 @@ function BlockDetail({ session, number, onOpen }: { session: Session; number: nu
             {decoded instanceof Error ? <ErrorAlert error={decoded} title="This block's bytes do not decode" /> : null}
             {decoded && !(decoded instanceof Error)
               ? decoded.txs.map((t) => (
-                  <Card key={t.position} withBorder mt="xs" data-testid="rwset">
+                  <Card
+                    key={t.position}
+                    withBorder
+                    mt="xs"
+                    data-testid="rwset"
+                    {...(sought && t.txId === sought.txId ? { 'aria-current': 'true' as const, className: 'ml-sought-card' } : {})}
+                  >
                     <Text size="sm" fw={600}>
                       #{t.position} {t.call}{' '}
                       <Badge size="xs" variant="light" color={t.code === 'VALID' ? 'green' : 'red'}>
@@ -343,6 +373,8 @@ export function BlocksPage(): ReactNode {
   const [open, setOpen] = useState<number | null>(null);
   const [query, setQuery] = useState('');
   const [searchError, setSearchError] = useState<unknown>(null);
+  /** The transaction the last search named (by its id or a record's), marked in its block. */
+  const [soughtTxId, setSoughtTxId] = useState<string | null>(null);
   const pages = Math.max(1, Math.ceil((height + 1) / PAGE_SIZE));
   const top = height - (page - 1) * PAGE_SIZE;
   const list = useLoad(async () => {
@@ -357,6 +389,7 @@ export function BlocksPage(): ReactNode {
   const find = useCallback(
     async (text: string) => {
       setSearchError(null);
+      setSoughtTxId(null);
       const q = text.trim();
       try {
         if (/^\d+$/.test(q)) {
@@ -366,6 +399,7 @@ export function BlocksPage(): ReactNode {
         } else if (/^[0-9a-f]{64}$/i.test(q)) {
           const s = await client.txStatus(q.toLowerCase());
           if (s.blockNumber === null) throw new Error(`transaction ${q} is not in a block yet`);
+          setSoughtTxId(q.toLowerCase());
           setOpen(s.blockNumber);
         } else if (q !== '') {
           // A record id: its current version's transaction, through the contract's own access rules.
@@ -374,6 +408,7 @@ export function BlocksPage(): ReactNode {
           if (!rec?.txId) throw new Error(`record ${q} was not found, or its metadata is not visible to you`);
           const s = await client.txStatus(rec.txId);
           if (s.blockNumber === null) throw new Error(`record ${q}'s transaction is not in a block yet`);
+          setSoughtTxId(rec.txId);
           setOpen(s.blockNumber);
         }
       } catch (err) {
@@ -458,7 +493,7 @@ export function BlocksPage(): ReactNode {
           </Card>
           <VerifyChain session={session} height={height} />
         </Stack>
-        {open !== null ? <BlockDetail session={session} number={open} onOpen={setOpen} /> : <Code>Choose a block.</Code>}
+        {open !== null ? <BlockDetail session={session} number={open} soughtTxId={soughtTxId} onOpen={setOpen} /> : <Code>Choose a block.</Code>}
       </SimpleGrid>
     </Stack>
   );

@@ -16,7 +16,7 @@ export function blocksTests(tb: () => ConsoleTestbed): void {
       await page.getByRole('button', { name: 'Find' }).click();
       const detail = page.getByTestId('block-detail');
       await waitOrExplain(page, detail.getByRole('heading', { name: `Block ${r.blockNumber}` }));
-      await detail.getByText(r.txId.slice(0, 16)).waitFor();
+      await detail.getByTestId('block-txs').getByText(r.txId.slice(0, 16)).waitFor();
       await detail.getByText('assets.create').first().waitFor();
       await detail.getByText(/raft-leader: 1 signature by node\.Hospital\d/).waitFor();
       await detail.getByText('recomputed here').waitFor();
@@ -32,6 +32,52 @@ export function blocksTests(tb: () => ConsoleTestbed): void {
       await tb().checkA11y(page, 'blocks page');
     });
 
+    it("opened by an address naming a transaction (/blocks?find=), marks its row among the block's others", async () => {
+      const sdk = tb().sdk('Hospital1', 'doctor1');
+      // Several at once, so that blocks of more than one transaction are cut.
+      const stamp = Date.now();
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => sdk.client.submit('assets', 'create', [`console-blk-many-${stamp}-${i}`, 'patient-z', '3'])),
+      );
+      const blocks = new Map<number, string[]>();
+      for (const r of results) {
+        assert.equal(r.code, 'VALID');
+        blocks.set(r.blockNumber!, [...(blocks.get(r.blockNumber!) ?? []), r.txId]);
+      }
+      // The transaction sought: the last of the fullest block (on the ledger, not in the page).
+      const [number] = [...blocks.entries()].sort((x, y) => y[1].length - x[1].length)[0]!;
+      const onLedger = await sdk.client.block(number);
+      const sought = onLedger.txs[onLedger.txs.length - 1]!;
+      assert.ok(sought.txId);
+      const page = await tb().signIn('Hospital1', 'doctor1');
+      await page.goto(`${tb().url('Hospital1')}/blocks?find=${sought.txId}`);
+      const detail = page.getByTestId('block-detail');
+      await waitOrExplain(page, detail.getByRole('heading', { name: `Block ${number}`, exact: true }));
+      const status = detail.getByTestId('sought-tx');
+      await status.waitFor();
+      assert.equal(
+        await status.textContent(),
+        `Transaction ${sought.txId.slice(0, 16)}… is #${sought.position} of this block's ${onLedger.txs.length}, marked below.`,
+      );
+      // One row marked, the sought one, among the block's others.
+      const rows = detail.getByTestId('block-txs').locator('tbody tr');
+      assert.equal(await rows.count(), onLedger.txs.length);
+      const marked = detail.getByTestId('block-txs').locator('tbody tr[aria-current="true"]');
+      assert.equal(await marked.count(), 1);
+      assert.equal(await marked.locator('td').first().textContent(), String(sought.position));
+      assert.equal(await marked.locator('td').nth(1).getAttribute('title'), sought.txId);
+      assert.ok(await marked.isVisible());
+      // A doctor sees no read/write sets, an auditor's test below marks the sought one's.
+      assert.equal(await page.getByTestId('rwset').count(), 0);
+      // Another block chosen by number: nothing marked there.
+      await page.getByLabel(/Find a block/).fill('1');
+      await page.getByRole('button', { name: 'Find' }).click();
+      await detail.getByRole('heading', { name: 'Block 1', exact: true }).waitFor();
+      assert.equal(await page.getByTestId('sought-tx').count(), 0);
+      assert.equal(await detail.locator('tr[aria-current="true"]').count(), 0);
+      await tb().checkA11y(page, 'blocks page, a transaction sought');
+    });
+
     it('shows an auditor the read/write sets (keys and sizes, never values) and checks each data hash', async () => {
       const page = await tb().signIn('Hospital1', 'supervisor1');
       await page.getByRole('link', { name: 'Blocks' }).click();
@@ -42,6 +88,14 @@ export function blocksTests(tb: () => ConsoleTestbed): void {
       const rw = page.getByTestId('rwset').first();
       await rw.waitFor();
       assert.match((await rw.textContent()) ?? '', /put \S+ \(\d+ bytes, sha256 [0-9a-f]{16}…\)/);
+      // Found by a record id: the transaction of the record's current version, its read/write
+      // set marked among the block's (it writes the record's key).
+      await page.getByLabel(/Find a block/).fill('h1-p1-visit');
+      await page.getByRole('button', { name: 'Find' }).click();
+      await page.getByTestId('sought-tx').waitFor();
+      const markedSet = page.locator('[data-testid="rwset"][aria-current="true"]');
+      assert.equal(await markedSet.count(), 1);
+      assert.match((await markedSet.textContent()) ?? '', /put \S*h1-p1-visit\S* \(\d+ bytes/);
       await tb().screenshot(page, 'blocks');
     });
   });
