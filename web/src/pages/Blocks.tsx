@@ -73,16 +73,24 @@ function BlockDetail({
   session,
   number,
   soughtTxId,
+  reveal,
+  settled,
   onOpen,
 }: {
   session: Session;
   number: number;
   /** The transaction a search named: its row is marked and scrolled into sight. */
   soughtTxId: string | null;
+  /** Raised each time the user asks for a block (a search, the list): bring it into sight. */
+  reveal: number;
+  /** False while what is laid out above the detail (the list, on a phone) may still grow. */
+  settled: boolean;
   onOpen: (n: number) => void;
 }): ReactNode {
   const { client, me } = session;
   const soughtRow = useRef<HTMLTableRowElement | null>(null);
+  const card = useRef<HTMLDivElement | null>(null);
+  const revealed = useRef(0);
   const summary = useLoad(() => client.block(number), [client, number]);
   const raw = useLoad(async () => (isAuditor(me.role) ? client.rawBlock(number) : null), [client, number, me.role]);
   const decoded = raw.data
@@ -95,17 +103,32 @@ function BlockDetail({
       })()
     : null;
   const b = summary.data;
-  const sought = b && soughtTxId !== null ? b.txs.find((t) => t.txId === soughtTxId) : undefined;
-  // A block may hold hundreds of transactions: bring the one searched for into sight once its
-  // block has loaded ('nearest', so a short block does not jump the page).
+  const loaded = b !== null && b.number === number;
+  const sought = loaded && soughtTxId !== null ? b.txs.find((t) => t.txId === soughtTxId) : undefined;
+  // Once the block asked for has loaded, bring what was asked for into sight, if it is not: the
+  // transaction searched for (a block may hold hundreds), else the block's top. On a phone the
+  // detail comes after the whole list of latest blocks; on a wide screen it is usually in sight
+  // already and nothing moves. The first block shown on opening the page is not asked for.
+  // Measured in the next frame: the transactions' table decides in its own layout pass whether it
+  // shows its rows as cards (much taller on a phone), after this effect would run.
   useEffect(() => {
-    soughtRow.current?.scrollIntoView({ block: 'nearest' });
-  }, [sought]);
+    if (!loaded || !settled || reveal === revealed.current) return;
+    const frame = requestAnimationFrame(() => {
+      revealed.current = reveal;
+      const target = soughtRow.current ?? card.current;
+      if (!target) return;
+      const box = target.getBoundingClientRect();
+      const headerBottom = document.querySelector('header')?.getBoundingClientRect().bottom ?? 0;
+      if (box.top >= headerBottom && box.bottom <= window.innerHeight) return;
+      target.scrollIntoView({ block: soughtRow.current ? 'center' : 'start' });
+    });
+    return () => cancelAnimationFrame(frame);
+  }, [loaded, settled, reveal, sought]);
   if (summary.error) return <ErrorAlert error={summary.error} />;
   if (!b) return <Text>Loading block {number}…</Text>;
   const hashOk = recomputedHeaderHash(b) === b.hashHex;
   return (
-    <Card withBorder data-testid="block-detail">
+    <Card withBorder data-testid="block-detail" ref={card} className="ml-below-header">
       <Stack>
         <Group justify="space-between">
           <Title order={3}>Block {b.number}</Title>
@@ -375,6 +398,12 @@ export function BlocksPage(): ReactNode {
   const [searchError, setSearchError] = useState<unknown>(null);
   /** The transaction the last search named (by its id or a record's), marked in its block. */
   const [soughtTxId, setSoughtTxId] = useState<string | null>(null);
+  /** Counts the user's requests for a block, each of which brings the block into sight. */
+  const [reveal, setReveal] = useState(0);
+  const openAsked = useCallback((n: number) => {
+    setOpen(n);
+    setReveal((r) => r + 1);
+  }, []);
   const pages = Math.max(1, Math.ceil((height + 1) / PAGE_SIZE));
   const top = height - (page - 1) * PAGE_SIZE;
   const list = useLoad(async () => {
@@ -382,6 +411,9 @@ export function BlocksPage(): ReactNode {
     return Promise.all(numbers.map((n) => client.block(n)));
   }, [client, top]);
 
+  // The list above the detail (on a phone) has its final rows once the height is known and the
+  // blocks from the current top have loaded (until then it shows a shorter list, or none).
+  const listSettled = status.error !== null || list.error !== null || (status.data !== null && list.data?.[0]?.number === top);
   useEffect(() => {
     if (open === null && status.data) setOpen(status.data.height);
   }, [open, status.data]);
@@ -395,12 +427,12 @@ export function BlocksPage(): ReactNode {
         if (/^\d+$/.test(q)) {
           const n = Number(q);
           await client.block(n);
-          setOpen(n);
+          openAsked(n);
         } else if (/^[0-9a-f]{64}$/i.test(q)) {
           const s = await client.txStatus(q.toLowerCase());
           if (s.blockNumber === null) throw new Error(`transaction ${q} is not in a block yet`);
           setSoughtTxId(q.toLowerCase());
-          setOpen(s.blockNumber);
+          openAsked(s.blockNumber);
         } else if (q !== '') {
           // A record id: its current version's transaction, through the contract's own access rules.
           const bytes = await client.evaluate('health', 'getRecord', [JSON.stringify({ recordId: q, purpose: 'TREAT' })]);
@@ -409,13 +441,13 @@ export function BlocksPage(): ReactNode {
           const s = await client.txStatus(rec.txId);
           if (s.blockNumber === null) throw new Error(`record ${q}'s transaction is not in a block yet`);
           setSoughtTxId(rec.txId);
-          setOpen(s.blockNumber);
+          openAsked(s.blockNumber);
         }
       } catch (err) {
         setSearchError(err);
       }
     },
-    [client],
+    [client, openAsked],
   );
   // A link from another page (a provenance timeline's transaction: /blocks?find=<txId>) opens the
   // block that holds what it names, as if typed in the search field.
@@ -465,7 +497,7 @@ export function BlocksPage(): ReactNode {
                     <Button
                       size="compact-xs"
                       variant={open === b.number ? 'filled' : 'subtle'}
-                      onClick={() => setOpen(b.number)}
+                      onClick={() => openAsked(b.number)}
                       aria-label={`Open block ${b.number}`}
                     >
                       {b.number}
@@ -493,7 +525,11 @@ export function BlocksPage(): ReactNode {
           </Card>
           <VerifyChain session={session} height={height} />
         </Stack>
-        {open !== null ? <BlockDetail session={session} number={open} soughtTxId={soughtTxId} onOpen={setOpen} /> : <Code>Choose a block.</Code>}
+        {open !== null ? (
+          <BlockDetail session={session} number={open} soughtTxId={soughtTxId} reveal={reveal} settled={listSettled} onOpen={setOpen} />
+        ) : (
+          <Code>Choose a block.</Code>
+        )}
       </SimpleGrid>
     </Stack>
   );
