@@ -57,6 +57,41 @@ export async function waitOrExplain(page: Page, locator: Locator, timeoutMs = 30
 }
 
 /**
+ * Assert that what `locator` names is brought into sight (within a few seconds: the console
+ * scrolls in the frame after it lays an outcome out): its top below the page's header — or, in a
+ * dialog, below the dialog's title bar — and a quarter of the view, or all of it if shorter (with
+ * `whole`: all of it), above the bottom of the view.
+ */
+export async function assertInSight(page: Page, locator: Locator, what: string, whole = false): Promise<void> {
+  const element = await locator.elementHandle();
+  assert.ok(element, `${what}: on the page`);
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const v = await element.evaluate((el) => {
+      const dialog = el.closest('.mantine-Modal-content');
+      const frame = dialog?.getBoundingClientRect();
+      const box = el.getBoundingClientRect();
+      return {
+        viewTop: dialog
+          ? (dialog.querySelector('.mantine-Modal-header')?.getBoundingClientRect().bottom ?? frame!.top)
+          : (document.querySelector('header')?.getBoundingClientRect().bottom ?? 0),
+        viewBottom: frame ? Math.min(frame.bottom, innerHeight) : innerHeight,
+        top: box.top,
+        bottom: box.bottom,
+      };
+    });
+    const shown = whole ? v.bottom - v.top : Math.min(v.bottom - v.top, (v.viewBottom - v.viewTop) / 4);
+    if (v.top >= v.viewTop - 1 && v.top + shown <= v.viewBottom + 1) return;
+    if (Date.now() > deadline) {
+      assert.fail(
+        `${what} is not in sight: it spans ${Math.round(v.top)}–${Math.round(v.bottom)} px, the view ${Math.round(v.viewTop)}–${Math.round(v.viewBottom)} px`,
+      );
+    }
+    await page.waitForTimeout(100);
+  }
+}
+
+/**
  * Wait until Mantine's transitions are over: no menu dropdown on screen (a closing one is an
  * empty `role="menu"`) and every open dialog fully opaque (a fading one fails contrast checks).
  * Call before checkA11y after opening or closing a menu or a modal.
@@ -220,6 +255,8 @@ export async function textSpilled(page: Page, selector = 'body'): Promise<string
             style.overflowX === 'visible' &&
             style.display !== 'inline' &&
             el.closest('table') === null &&
+            // Text only: an icon a few pixels wider than its box (a number field's chevrons) is not.
+            (el.textContent ?? '').trim() !== '' &&
             el.clientWidth > 0 &&
             el.scrollWidth > el.clientWidth + 1
           );

@@ -11,6 +11,7 @@ import { shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 import { ChartView } from '../components/Chart.tsx';
 import { DataTable } from '../components/DataTable.tsx';
+import { useReveal } from '../components/reveal.ts';
 import { allDatasets } from './Market.tsx';
 
 interface Bin {
@@ -109,6 +110,8 @@ export function AnalyticsPage(): ReactNode {
   };
 
   const stats = outcome?.result ?? null;
+  // Below a form that fills a phone's screen: brought into sight when it comes.
+  const outcomeRef = useReveal<HTMLDivElement>(outcome ?? error);
   const withheld = stats ? stats.histogram.filter((b) => b.count === null).length : 0;
   return (
     <Stack>
@@ -148,107 +151,111 @@ export function AnalyticsPage(): ReactNode {
           </Stack>
         </form>
       </Card>
-      {error ? <ErrorAlert error={error} /> : null}
-      {outcome && !outcome.allowed ? (
-        <Alert color="red" title="Refused — the refusal is recorded on the ledger" role="alert" data-testid="stats-refused">
-          {outcome.reasons.map((r, i) => (
-            <Text key={i} size="sm">
-              {r}
-            </Text>
-          ))}
-        </Alert>
-      ) : null}
-      {stats ? (
-        <Card withBorder data-testid="stats-result" data-request-id={outcome?.requestId}>
-          <Group justify="space-between" mb="xs">
-            <Title order={3} size="h4">
-              {outcome?.variable} over {chosen.length} dataset{chosen.length === 1 ? '' : 's'}
-            </Title>
-            <Text size="xs" c="dimmed">
-              request {shortHex(outcome?.requestId ?? '', 16)} · result recorded on the ledger
-            </Text>
-          </Group>
-          {stats.suppressed ? (
-            <Alert color="orange" mb="xs">
-              The cohort is smaller than {stats.minCohort}: every figure is withheld.
+      {outcome || error ? (
+        <Stack ref={outcomeRef}>
+          {error ? <ErrorAlert error={error} /> : null}
+          {outcome && !outcome.allowed ? (
+            <Alert color="red" title="Refused — the refusal is recorded on the ledger" role="alert" data-testid="stats-refused">
+              {outcome.reasons.map((r, i) => (
+                <Text key={i} size="sm">
+                  {r}
+                </Text>
+              ))}
             </Alert>
           ) : null}
-          {withheld > 0 && !stats.suppressed ? (
-            <Alert color="gray" mb="xs" data-testid="suppressed-note">
-              {withheld} of {stats.histogram.length} bins withheld (fewer than {stats.minCohort} people, or derivable from the others): shown in grey, marked
-              "withheld".
-            </Alert>
+          {stats ? (
+            <Card withBorder data-testid="stats-result" data-request-id={outcome?.requestId}>
+              <Group justify="space-between" mb="xs">
+                <Title order={3} size="h4">
+                  {outcome?.variable} over {chosen.length} dataset{chosen.length === 1 ? '' : 's'}
+                </Title>
+                <Text size="xs" c="dimmed">
+                  request {shortHex(outcome?.requestId ?? '', 16)} · result recorded on the ledger
+                </Text>
+              </Group>
+              {stats.suppressed ? (
+                <Alert color="orange" mb="xs">
+                  The cohort is smaller than {stats.minCohort}: every figure is withheld.
+                </Alert>
+              ) : null}
+              {withheld > 0 && !stats.suppressed ? (
+                <Alert color="gray" mb="xs" data-testid="suppressed-note">
+                  {withheld} of {stats.histogram.length} bins withheld (fewer than {stats.minCohort} people, or derivable from the others): shown in grey,
+                  marked "withheld".
+                </Alert>
+              ) : null}
+              <Histogram stats={stats} variable={outcome?.variable ?? ''} />
+              <SimpleGrid cols={{ base: 2, sm: 4 }} mt="sm">
+                <div>
+                  <Text size="xs" c="dimmed">
+                    People
+                  </Text>
+                  <Text data-testid="stats-count">{fmt(stats.count, 0)}</Text>
+                </div>
+                <div>
+                  <Text size="xs" c="dimmed">
+                    Mean
+                  </Text>
+                  <Text>{fmt(stats.mean)}</Text>
+                </div>
+                <div>
+                  <Text size="xs" c="dimmed">
+                    Standard deviation
+                  </Text>
+                  <Text>{fmt(stats.stdDev)}</Text>
+                </div>
+                <div>
+                  <Text size="xs" c="dimmed">
+                    Threshold
+                  </Text>
+                  <Text>{stats.minCohort}</Text>
+                </div>
+                <div>
+                  <Text size="xs" c="dimmed">
+                    Lowest value in
+                  </Text>
+                  <Text>{binText(stats.minBin)}</Text>
+                </div>
+                <div>
+                  <Text size="xs" c="dimmed">
+                    Highest value in
+                  </Text>
+                  <Text>{binText(stats.maxBin)}</Text>
+                </div>
+                <div>
+                  <Text size="xs" c="dimmed">
+                    Below range
+                  </Text>
+                  <Text>{fmt(stats.under, 0)}</Text>
+                </div>
+                <div>
+                  <Text size="xs" c="dimmed">
+                    Above range
+                  </Text>
+                  <Text>{fmt(stats.over, 0)}</Text>
+                </div>
+              </SimpleGrid>
+              <DataTable label="Histogram bins" mt="sm" data-testid="stats-bins" headings={['Bin', 'Count']}>
+                {stats.histogram.map((b) => (
+                  <Table.Tr key={`${b.from}`}>
+                    <Table.Td>
+                      {b.from} – {b.to}
+                    </Table.Td>
+                    <Table.Td>
+                      {b.count === null ? (
+                        <Badge color="gray" variant="light">
+                          withheld
+                        </Badge>
+                      ) : (
+                        b.count
+                      )}
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </DataTable>
+            </Card>
           ) : null}
-          <Histogram stats={stats} variable={outcome?.variable ?? ''} />
-          <SimpleGrid cols={{ base: 2, sm: 4 }} mt="sm">
-            <div>
-              <Text size="xs" c="dimmed">
-                People
-              </Text>
-              <Text data-testid="stats-count">{fmt(stats.count, 0)}</Text>
-            </div>
-            <div>
-              <Text size="xs" c="dimmed">
-                Mean
-              </Text>
-              <Text>{fmt(stats.mean)}</Text>
-            </div>
-            <div>
-              <Text size="xs" c="dimmed">
-                Standard deviation
-              </Text>
-              <Text>{fmt(stats.stdDev)}</Text>
-            </div>
-            <div>
-              <Text size="xs" c="dimmed">
-                Threshold
-              </Text>
-              <Text>{stats.minCohort}</Text>
-            </div>
-            <div>
-              <Text size="xs" c="dimmed">
-                Lowest value in
-              </Text>
-              <Text>{binText(stats.minBin)}</Text>
-            </div>
-            <div>
-              <Text size="xs" c="dimmed">
-                Highest value in
-              </Text>
-              <Text>{binText(stats.maxBin)}</Text>
-            </div>
-            <div>
-              <Text size="xs" c="dimmed">
-                Below range
-              </Text>
-              <Text>{fmt(stats.under, 0)}</Text>
-            </div>
-            <div>
-              <Text size="xs" c="dimmed">
-                Above range
-              </Text>
-              <Text>{fmt(stats.over, 0)}</Text>
-            </div>
-          </SimpleGrid>
-          <DataTable label="Histogram bins" mt="sm" data-testid="stats-bins" headings={['Bin', 'Count']}>
-            {stats.histogram.map((b) => (
-              <Table.Tr key={`${b.from}`}>
-                <Table.Td>
-                  {b.from} – {b.to}
-                </Table.Td>
-                <Table.Td>
-                  {b.count === null ? (
-                    <Badge color="gray" variant="light">
-                      withheld
-                    </Badge>
-                  ) : (
-                    b.count
-                  )}
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </DataTable>
-        </Card>
+        </Stack>
       ) : null}
     </Stack>
   );

@@ -13,6 +13,7 @@ import { blockHash, dataHash, decodeBlock } from '../../../src/ledger/block.ts';
 import { parseAll, TxFormatError } from '../../../src/ledger/tx.ts';
 import { ErrorAlert } from '../app/errors.tsx';
 import { DataTable } from '../components/DataTable.tsx';
+import { revealIfOutOfSight } from '../components/reveal.ts';
 import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession, type Session } from '../app/session.tsx';
 
@@ -115,12 +116,8 @@ function BlockDetail({
     if (!loaded || !settled || reveal === revealed.current) return;
     const frame = requestAnimationFrame(() => {
       revealed.current = reveal;
-      const target = soughtRow.current ?? card.current;
-      if (!target) return;
-      const box = target.getBoundingClientRect();
-      const headerBottom = document.querySelector('header')?.getBoundingClientRect().bottom ?? 0;
-      if (box.top >= headerBottom && box.bottom <= window.innerHeight) return;
-      target.scrollIntoView({ block: soughtRow.current ? 'center' : 'start' });
+      if (soughtRow.current) revealIfOutOfSight(soughtRow.current, 'center');
+      else if (card.current) revealIfOutOfSight(card.current, 'start');
     });
     return () => cancelAnimationFrame(frame);
   }, [loaded, settled, reveal, sought]);
@@ -128,7 +125,7 @@ function BlockDetail({
   if (!b) return <Text>Loading block {number}…</Text>;
   const hashOk = recomputedHeaderHash(b) === b.hashHex;
   return (
-    <Card withBorder data-testid="block-detail" ref={card} className="ml-below-header">
+    <Card withBorder data-testid="block-detail" ref={card}>
       <Stack>
         <Group justify="space-between">
           <Title order={3}>Block {b.number}</Title>

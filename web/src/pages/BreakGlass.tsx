@@ -5,6 +5,7 @@
 import { Alert, Button, Card, Checkbox, Select, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { ErrorAlert } from '../app/errors.tsx';
+import { useReveal } from '../components/reveal.ts';
 import { useSession } from '../app/session.tsx';
 import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 
@@ -28,6 +29,8 @@ export function BreakGlassPage(): ReactNode {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [result, setResult] = useState<{ recordId: string; read: ReadResult } | null>(null);
+  // The record opened comes below the form: brought into sight.
+  const outcomeRef = useReveal<HTMLDivElement>(result ?? error);
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
@@ -89,8 +92,12 @@ export function BreakGlassPage(): ReactNode {
           </Stack>
         </form>
       </Card>
-      {error ? <ErrorAlert error={error} /> : null}
-      {result ? <ReadOutcome result={result.read} recordId={result.recordId} client={health} /> : null}
+      {error || result ? (
+        <Stack ref={outcomeRef}>
+          {error ? <ErrorAlert error={error} /> : null}
+          {result ? <ReadOutcome result={result.read} recordId={result.recordId} client={health} /> : null}
+        </Stack>
+      ) : null}
     </Stack>
   );
 }

@@ -13,6 +13,7 @@ import { ErrorAlert } from '../app/errors.tsx';
 import { useSession } from '../app/session.tsx';
 import { ChartView } from '../components/Chart.tsx';
 import { DataTable } from '../components/DataTable.tsx';
+import { useReveal } from '../components/reveal.ts';
 
 // The node checks the name against its engine registry (a 400 names the known ones).
 const ENGINES = [
@@ -173,6 +174,8 @@ function RunForm(): ReactNode {
     }
   };
   const running = job?.state === 'running';
+  // Below the form (a phone's whole screen): the run's progress, brought into sight as it starts.
+  const outcomeRef = useReveal<HTMLDivElement>(job?.jobId ?? error);
   return (
     <Stack>
       <Card withBorder>
@@ -197,22 +200,26 @@ function RunForm(): ReactNode {
           </Stack>
         </form>
       </Card>
-      {error ? <ErrorAlert error={error} /> : null}
-      {job ? (
-        <Card withBorder>
-          <Text size="sm" mb={4} aria-live="polite" data-testid="lab-progress">
-            {job.state === 'running' ? `Running: ${job.done} of ${job.total} seeds` : job.state === 'done' ? `Done: ${job.total} seeds` : 'Failed'}
-            {job.failing > 0 ? ` · ${job.failing} failing` : ''}
-          </Text>
-          <Progress value={(job.done / job.total) * 100} aria-label="Simulation progress" />
-          {job.state === 'failed' ? (
-            <Alert color="red" mt="xs" role="alert">
-              {job.error}
-            </Alert>
+      {error || job ? (
+        <Stack ref={outcomeRef}>
+          {error ? <ErrorAlert error={error} /> : null}
+          {job ? (
+            <Card withBorder>
+              <Text size="sm" mb={4} aria-live="polite" data-testid="lab-progress">
+                {job.state === 'running' ? `Running: ${job.done} of ${job.total} seeds` : job.state === 'done' ? `Done: ${job.total} seeds` : 'Failed'}
+                {job.failing > 0 ? ` · ${job.failing} failing` : ''}
+              </Text>
+              <Progress value={(job.done / job.total) * 100} aria-label="Simulation progress" />
+              {job.state === 'failed' ? (
+                <Alert color="red" mt="xs" role="alert">
+                  {job.error}
+                </Alert>
+              ) : null}
+            </Card>
           ) : null}
-        </Card>
+          {job?.state === 'done' ? <Result job={job} /> : null}
+        </Stack>
       ) : null}
-      {job?.state === 'done' ? <Result job={job} /> : null}
     </Stack>
   );
 }

@@ -35,6 +35,7 @@ import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
 import { CsvTable, downloadBytes } from '../components/RecordRead.tsx';
 import { DataTable } from '../components/DataTable.tsx';
+import { useReveal } from '../components/reveal.ts';
 import type { DatasetDownloadResult, DatasetFilters } from '../../../src/sdk/health.ts';
 
 const DATASET_PAGES_MAX = 20;
@@ -350,6 +351,8 @@ function DownloadForm({ dataset, onDone }: { dataset: Dataset; onDone(): void })
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<DatasetDownloadResult | null>(null);
+  // The download's outcome comes below the form, in a dialog that scrolls on a phone.
+  const outcomeRef = useReveal<HTMLDivElement>(result);
   const chosen = versions.data?.versions.find((v) => String(v.version) === version) ?? null;
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
@@ -426,31 +429,40 @@ function DownloadForm({ dataset, onDone }: { dataset: Dataset; onDone(): void })
           </Button>
         </Stack>
       </form>
-      {result && !result.allowed ? (
-        <Alert color="red" title="Download refused" role="alert" data-testid="download-refused">
-          <Text size="sm">
-            {result.code}: {result.reasons.join('; ')}
-          </Text>
-          <Text size="xs">The refusal is recorded on the ledger (audit {result.auditId}).</Text>
-        </Alert>
-      ) : null}
-      {result?.allowed && result.content ? (
-        <Stack gap="xs" data-testid="download-result" data-tx-id={result.txId} data-audit-id={result.auditId}>
-          <Group gap="xs">
-            <Badge color={result.verified?.cid ? 'green' : 'red'} variant="light">
-              CID {result.verified?.cid ? 'verified' : 'NOT verified'}
-            </Badge>
-            <Badge color={result.verified?.commitment ? 'green' : 'gray'} variant="light">
-              commitment {result.verified?.commitment ? 'verified' : 'not checked'}
-            </Badge>
-            <Text size="xs">
-              version {result.version} from {result.custodian}, audit {result.auditId}
-            </Text>
-          </Group>
-          <Button size="xs" variant="default" w="fit-content" onClick={() => downloadBytes(result.content!, result.mediaType ?? 'text/csv', fileName(result))}>
-            Save {fileName(result)}
-          </Button>
-          {result.mediaType === 'text/csv' ? <CsvTable bytes={result.content} label="Downloaded rows" /> : null}
+      {result ? (
+        <Stack ref={outcomeRef}>
+          {result && !result.allowed ? (
+            <Alert color="red" title="Download refused" role="alert" data-testid="download-refused">
+              <Text size="sm">
+                {result.code}: {result.reasons.join('; ')}
+              </Text>
+              <Text size="xs">The refusal is recorded on the ledger (audit {result.auditId}).</Text>
+            </Alert>
+          ) : null}
+          {result?.allowed && result.content ? (
+            <Stack gap="xs" data-testid="download-result" data-tx-id={result.txId} data-audit-id={result.auditId}>
+              <Group gap="xs">
+                <Badge color={result.verified?.cid ? 'green' : 'red'} variant="light">
+                  CID {result.verified?.cid ? 'verified' : 'NOT verified'}
+                </Badge>
+                <Badge color={result.verified?.commitment ? 'green' : 'gray'} variant="light">
+                  commitment {result.verified?.commitment ? 'verified' : 'not checked'}
+                </Badge>
+                <Text size="xs" className="ml-wrap" style={{ minWidth: 0 }}>
+                  version {result.version} from {result.custodian}, audit {result.auditId}
+                </Text>
+              </Group>
+              <Button
+                size="xs"
+                variant="default"
+                w="fit-content"
+                onClick={() => downloadBytes(result.content!, result.mediaType ?? 'text/csv', fileName(result))}
+              >
+                Save {fileName(result)}
+              </Button>
+              {result.mediaType === 'text/csv' ? <CsvTable bytes={result.content} label="Downloaded rows" /> : null}
+            </Stack>
+          ) : null}
         </Stack>
       ) : null}
     </Stack>

@@ -30,6 +30,7 @@ import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
 import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 import { DataTable } from '../components/DataTable.tsx';
+import { useReveal } from '../components/reveal.ts';
 
 const AUDIT_PAGES_MAX = 20;
 const ACTIONS = ['read', 'write', 'share', 'statistics'];
@@ -125,6 +126,8 @@ function MyRecords(): ReactNode {
       setBusy(null);
     }
   };
+  // The record opened comes below the list of records: brought into sight.
+  const outcomeRef = useReveal<HTMLDivElement>(open ?? error);
   return (
     <Stack>
       {list.error ? <ErrorAlert error={list.error} /> : null}
@@ -150,14 +153,18 @@ function MyRecords(): ReactNode {
         </DataTable>
       ) : null}
       <PageControl paged={paged} label="records" />
-      {error ? <ErrorAlert error={error} /> : null}
-      {open ? (
-        <>
-          <Title order={3} size="h4">
-            {open.recordId}
-          </Title>
-          <ReadOutcome result={open.result} recordId={open.recordId} client={health} />
-        </>
+      {error || open ? (
+        <Stack ref={outcomeRef}>
+          {error ? <ErrorAlert error={error} /> : null}
+          {open ? (
+            <>
+              <Title order={3} size="h4">
+                {open.recordId}
+              </Title>
+              <ReadOutcome result={open.result} recordId={open.recordId} client={health} />
+            </>
+          ) : null}
+        </Stack>
       ) : null}
     </Stack>
   );

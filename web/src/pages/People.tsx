@@ -24,6 +24,7 @@ import { shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
 import { DataTable } from '../components/DataTable.tsx';
+import { useReveal } from '../components/reveal.ts';
 
 // 'laboratory' and 'device' (a sensor) are least-privilege roles (decision 1253).
 const REGISTRABLE_ROLES = ['doctor', 'nurse', 'patient', 'researcher', 'insurer', 'laboratory', 'device', 'supervisor', 'admin'] as const;
@@ -64,6 +65,8 @@ function RegisterForm({ org, onRegistered }: { org: string; onRegistered(): void
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<RegistrationResponseT | null>(null);
+  // The enrolment secret, shown once: below the form, brought into sight when it comes.
+  const doneRef = useReveal<HTMLDivElement>(done);
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     setError(null);
@@ -118,7 +121,13 @@ function RegisterForm({ org, onRegistered }: { org: string; onRegistered(): void
         </Stack>
       </form>
       {done ? (
-        <Alert color="green" title={`Registered ${done.org}/${done.name} as ${done.role}`} data-testid="registration-result" data-registration-id={done.id}>
+        <Alert
+          ref={doneRef}
+          color="green"
+          title={`Registered ${done.org}/${done.name} as ${done.role}`}
+          data-testid="registration-result"
+          data-registration-id={done.id}
+        >
           <Stack gap={6}>
             {done.pseudonym ? (
               <Text size="sm">

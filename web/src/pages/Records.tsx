@@ -14,6 +14,7 @@ import { PageControl, usePaged } from '../components/Paged.tsx';
 import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 import { RecordForm, type RecordFormValue } from '../components/RecordForm.tsx';
 import { DataTable } from '../components/DataTable.tsx';
+import { useReveal } from '../components/reveal.ts';
 
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
 /** Pages of the contract's record listing fetched at most (50 each) before the list is shown. */
@@ -207,6 +208,8 @@ function RecordDetail({ recordId }: { recordId: string }): ReactNode {
   const [purpose, setPurpose] = useState<string>('TREAT');
   const [result, setResult] = useState<ReadResult | null>(null);
   const [error, setError] = useState<unknown>(null);
+  // The record opened (or why not) comes below its metadata and actions: brought into sight.
+  const outcomeRef = useReveal<HTMLDivElement>(result ?? error);
   const [busy, setBusy] = useState(false);
   const [updating, upd] = useDisclosure(false);
   const [erasing, era] = useDisclosure(false);
@@ -303,8 +306,12 @@ function RecordDetail({ recordId }: { recordId: string }): ReactNode {
           Opening a record is decided on the ledger and audited; the patient sees it in their access log.
         </Text>
       </Card>
-      {error ? <ErrorAlert error={error} /> : null}
-      {result ? <ReadOutcome result={result} recordId={recordId} client={health} /> : null}
+      {error || result ? (
+        <Stack ref={outcomeRef}>
+          {error ? <ErrorAlert error={error} /> : null}
+          {result ? <ReadOutcome result={result} recordId={recordId} client={health} /> : null}
+        </Stack>
+      ) : null}
       <Modal opened={updating} onClose={upd.close} closeButtonProps={{ 'aria-label': 'Close' }} title={`New version of ${recordId}`} size="lg">
         <RecordForm mode="update" recordId={recordId} submitLabel="Write new version" onSubmit={update} />
       </Modal>

@@ -2,7 +2,7 @@
 // verify the chain in the browser, read/write sets for auditors only.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { waitOrExplain, type ConsoleTestbed } from '../harness.ts';
+import { assertInSight, waitOrExplain, type ConsoleTestbed } from '../harness.ts';
 
 export function blocksTests(tb: () => ConsoleTestbed): void {
   describe('Blocks page', () => {
@@ -84,12 +84,6 @@ export function blocksTests(tb: () => ConsoleTestbed): void {
       assert.equal(r.code, 'VALID');
       const page = await tb().signIn('Hospital3', 'doctor1');
       await page.setViewportSize({ width: 390, height: 844 });
-      const headerBottom = async (): Promise<number> => (await page.locator('header').boundingBox())!.y + (await page.locator('header').boundingBox())!.height;
-      const inSight = async (what: string, box: { y: number; height: number } | null): Promise<void> => {
-        assert.ok(box, `${what}: shown`);
-        const top = await headerBottom();
-        assert.ok(box.y >= top - 1 && box.y + box.height <= 844 + 1, `${what}: in sight (${box.y}–${box.y + box.height} px; the view is ${top}–844)`);
-      };
       // Opened by an address: the transaction's row, though the detail comes after ten blocks.
       await page.goto(`${tb().url('Hospital3')}/blocks?find=${r.txId}`);
       const detail = page.getByTestId('block-detail');
@@ -99,8 +93,7 @@ export function blocksTests(tb: () => ConsoleTestbed): void {
       // In sight once everything above it has loaded (the list of ten blocks may come after).
       const list = page.getByTestId('block-list');
       await list.locator('tbody tr').nth(9).waitFor();
-      await page.waitForFunction(() => window.scrollY > 0);
-      await inSight('the transaction sought', await marked.boundingBox());
+      await assertInSight(page, marked, 'the transaction sought', true);
       // Chosen from the list at the top of the page: the block's heading, below the header.
       await page.evaluate(() => window.scrollTo(0, 0));
       const second = list.locator('tbody tr').nth(1).getByRole('button');
@@ -109,11 +102,7 @@ export function blocksTests(tb: () => ConsoleTestbed): void {
       await second.click();
       const heading = detail.getByRole('heading', { name: `Block ${number}`, exact: true });
       await heading.waitFor();
-      await page.waitForFunction(() => {
-        const h = [...document.querySelectorAll('[data-testid="block-detail"] h3')][0];
-        return h !== undefined && h.getBoundingClientRect().top < window.innerHeight;
-      });
-      await inSight(`block ${number}'s heading`, await heading.boundingBox());
+      await assertInSight(page, heading, `block ${number}'s heading`, true);
     });
 
     it('shows an auditor the read/write sets (keys and sizes, never values) and checks each data hash', async () => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { transitionsDone, waitOrExplain, type ConsoleTestbed } from '../harness.ts';
+import { assertInSight, textSpilled, transitionsDone, waitOrExplain, type ConsoleTestbed } from '../harness.ts';
 
 const DATASET = 'lc-hospital2';
 const V1 = 'age,sbp,bmi\n41,120,22.5\n52,135,27.1\n63,142,30.2\n38,118,21.9\n70,150,28.4\n';
@@ -153,6 +153,8 @@ export function datasetTests(tb: () => ConsoleTestbed): void {
       await page.getByRole('link', { name: 'Data market' }).click();
       const r = await row(page, DATASET);
       await waitOrExplain(page, r.getByTestId('standing').filter({ hasText: 'authorised (read)' }));
+      // On a phone, where the dialog's form fills the screen and the outcome comes below it.
+      await page.setViewportSize({ width: 390, height: 844 });
       await r.getByRole('button', { name: `Download ${DATASET}` }).click();
       const dialog = page.getByRole('dialog');
       await dialog.getByRole('textbox', { name: 'Version' }).click();
@@ -166,6 +168,9 @@ export function datasetTests(tb: () => ConsoleTestbed): void {
       await dialog.getByRole('button', { name: 'Download', exact: true }).click();
       const result = page.getByTestId('download-result');
       await waitOrExplain(page, result, 60_000);
+      await assertInSight(page, result, "the download's outcome, in its dialog");
+      assert.deepEqual(await textSpilled(page, '[role="dialog"]'), [], 'the download at 390 px');
+      await page.setViewportSize({ width: 1280, height: 800 });
       await result.getByText('CID verified').waitFor();
       await result.getByText('commitment verified').waitFor();
       await transitionsDone(page);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import type { ConsoleTestbed } from '../harness.ts';
+import { assertInSight, type ConsoleTestbed } from '../harness.ts';
 
 interface Application {
   applicationId: string;
@@ -93,12 +93,14 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       );
     });
 
-    it('fine bins: small cells are visibly withheld and no released cell is under the threshold (on the ledger)', async () => {
+    it('fine bins, on a phone: small cells are visibly withheld and no released cell is under the threshold (on the ledger); the result, below the form, is brought into sight', async () => {
       const page = await tb().signIn('Hospital2', 'researcher1');
-      await page.getByRole('link', { name: 'Analytics' }).click();
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${tb().url('Hospital2')}/analytics`);
       await runStatistics(page, [/\(Hospital1\)/], 100, 170, 70);
       const result = page.getByTestId('stats-result');
       await result.waitFor({ timeout: 60_000 });
+      await assertInSight(page, result, 'the statistics');
       await page.getByTestId('stats-bins').getByText('withheld').first().waitFor();
       const onLedger = (await tb()
         .sdk('Hospital2', 'researcher1')
@@ -108,14 +110,14 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       for (const b of r.histogram) assert.ok(b.count === null || b.count >= r.minCohort, `released cell ${b.count} under ${r.minCohort}`);
     });
 
-    it('without an approved application the request is refused with the reason; a researcher cannot open records', async () => {
+    it('without an approved application the request is refused with the reason (in sight on a phone); a researcher cannot open records', async () => {
       const page = await tb().signIn('Hospital4', 'researcher1');
-      await page.getByRole('link', { name: 'Analytics' }).click();
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${tb().url('Hospital4')}/analytics`);
       await runStatistics(page, [/\(Hospital2\)/], 100, 170, 3);
-      await page
-        .getByTestId('stats-refused')
-        .filter({ hasText: /approved application|application/ })
-        .waitFor({ timeout: 60_000 });
+      const refused = page.getByTestId('stats-refused').filter({ hasText: /approved application|application/ });
+      await refused.waitFor({ timeout: 60_000 });
+      await assertInSight(page, refused, 'the refusal');
       await page.goto(`${tb().url('Hospital4')}/records/record/h1-p1-bp`);
       await page.getByRole('alert').filter({ hasText: 'Not available for your role' }).waitFor();
       // The ledger agrees: the researcher's read is refused.

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { patientPseudonym } from '../../../src/identity/pseudonym.ts';
-import type { ConsoleTestbed } from '../harness.ts';
+import { assertInSight, type ConsoleTestbed } from '../harness.ts';
 
 interface Consent {
   consentId: string;
@@ -50,11 +50,13 @@ export function myDataTests(tb: () => ConsoleTestbed): void {
         .waitFor();
     });
 
-    it('opens their own record, verified', async () => {
+    it('opens their own record on a phone, verified, and brought into sight below the list', async () => {
       const page = await tb().signIn('Hospital1', 'patient1');
-      await page.getByRole('link', { name: 'My data' }).click();
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${tb().url('Hospital1')}/my-data`);
       await page.getByRole('button', { name: 'Open h1-p1-bp' }).click();
       await page.getByTestId('verified').waitFor({ timeout: 30_000 });
+      await assertInSight(page, page.getByRole('heading', { name: 'h1-p1-bp', exact: true }), 'the record opened');
       await page.getByText('Systolic blood pressure').first().waitFor();
     });
 
