@@ -13,6 +13,7 @@ import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
 import { downloadBytes } from '../components/RecordRead.tsx';
 import { DataTable } from '../components/DataTable.tsx';
+import { useReveal } from '../components/reveal.ts';
 
 const AUDIT_PAGES_MAX = 50;
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
@@ -205,6 +206,10 @@ export function ProvenancePage(): ReactNode {
     }
   };
 
+  // A timeline opened from a link far down another (a phone's long column of cards) shows from its
+  // top; one shown below the form, in sight.
+  const timelineRef = useReveal<HTMLDivElement>(entries ?? error);
+
   /** A subject this page can show the timeline of, as a link to it (an organisation's events lead to each one's own), unless it is the one shown. */
   const subjectLink = (subjectKind: Kind, subject: string, text: string): ReactNode => {
     const address = timelineSearch(subjectKind, subject);
@@ -252,84 +257,88 @@ export function ProvenancePage(): ReactNode {
           </Stack>
         </form>
       </Card>
-      {error ? <ErrorAlert error={error} /> : null}
-      {entries ? (
-        <Card withBorder>
-          <Group justify="space-between" mb="xs" wrap="wrap">
-            <Text size="sm" data-testid="timeline-count">
-              {entries.length} events, oldest first
-            </Text>
-            <Group gap="xs">
-              <Button size="xs" variant="default" onClick={() => void download('audit')}>
-                Download FHIR AuditEvent Bundle
-              </Button>
-              {shownQuery?.['kind'] === 'record' ? (
-                <Button size="xs" variant="default" onClick={() => void download('provenance')}>
-                  Download FHIR Provenance Bundle
-                </Button>
+      {error || entries ? (
+        <Stack ref={timelineRef}>
+          {error ? <ErrorAlert error={error} /> : null}
+          {entries ? (
+            <Card withBorder>
+              <Group justify="space-between" mb="xs" wrap="wrap">
+                <Text size="sm" data-testid="timeline-count">
+                  {entries.length} events, oldest first
+                </Text>
+                <Group gap="xs">
+                  <Button size="xs" variant="default" onClick={() => void download('audit')}>
+                    Download FHIR AuditEvent Bundle
+                  </Button>
+                  {shownQuery?.['kind'] === 'record' ? (
+                    <Button size="xs" variant="default" onClick={() => void download('provenance')}>
+                      Download FHIR Provenance Bundle
+                    </Button>
+                  ) : null}
+                </Group>
+              </Group>
+              {note ? (
+                <Text size="xs" c="dimmed" mb="xs">
+                  {note}
+                </Text>
               ) : null}
-            </Group>
-          </Group>
-          {note ? (
-            <Text size="xs" c="dimmed" mb="xs">
-              {note}
-            </Text>
-          ) : null}
-          <DataTable label="Timeline" striped data-testid="timeline" headings={['When', 'Event', 'Who', 'Subject', 'Purpose', 'Why', 'Transaction']}>
-            {paged.items.map((e) => {
-              const label = eventLabel(e);
-              return (
-                <Table.Tr key={e.auditId}>
-                  <Table.Td>{localTime(e.atMs)}</Table.Td>
-                  <Table.Td>
-                    <Badge color={label.color} variant="light">
-                      {label.text}
-                    </Badge>
-                  </Table.Td>
-                  <Table.Td>
-                    {who(e.actor)} ({e.actor.role})
-                    {e.recordedBy ? (
-                      <Text size="xs" c="dimmed">
-                        served and recorded by {e.recordedBy.org}
-                      </Text>
-                    ) : null}
-                  </Table.Td>
-                  <Table.Td>
-                    {e.recordId
-                      ? subjectLink('record', e.recordId, `record ${e.recordId}${e.version ? ` v${e.version}` : ''}`)
-                      : e.datasetId
-                        ? subjectLink('dataset', e.datasetId, `dataset ${e.datasetId}`)
-                        : e.patient
-                          ? subjectLink('patient', e.patient, `patient ${shortHex(e.patient, 10)}`)
-                          : '—'}
-                  </Table.Td>
-                  <Table.Td>{e.purpose ?? '—'}</Table.Td>
-                  <Table.Td>
-                    {/* A reason may name a consent by its id, one long word: it wraps rather than
+              <DataTable label="Timeline" striped data-testid="timeline" headings={['When', 'Event', 'Who', 'Subject', 'Purpose', 'Why', 'Transaction']}>
+                {paged.items.map((e) => {
+                  const label = eventLabel(e);
+                  return (
+                    <Table.Tr key={e.auditId}>
+                      <Table.Td>{localTime(e.atMs)}</Table.Td>
+                      <Table.Td>
+                        <Badge color={label.color} variant="light">
+                          {label.text}
+                        </Badge>
+                      </Table.Td>
+                      <Table.Td>
+                        {who(e.actor)} ({e.actor.role})
+                        {e.recordedBy ? (
+                          <Text size="xs" c="dimmed">
+                            served and recorded by {e.recordedBy.org}
+                          </Text>
+                        ) : null}
+                      </Table.Td>
+                      <Table.Td>
+                        {e.recordId
+                          ? subjectLink('record', e.recordId, `record ${e.recordId}${e.version ? ` v${e.version}` : ''}`)
+                          : e.datasetId
+                            ? subjectLink('dataset', e.datasetId, `dataset ${e.datasetId}`)
+                            : e.patient
+                              ? subjectLink('patient', e.patient, `patient ${shortHex(e.patient, 10)}`)
+                              : '—'}
+                      </Table.Td>
+                      <Table.Td>{e.purpose ?? '—'}</Table.Td>
+                      <Table.Td>
+                        {/* A reason may name a consent by its id, one long word: it wraps rather than
                         widen the column until the table no longer fits a 1280 px page. */}
-                    <Text size="xs" className="ml-wrap">
-                      {e.reasons.join('; ') || '—'}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>
-                    {/* The transaction as the ledger holds it: the Blocks page opens its block. */}
-                    <Anchor
-                      component={Link}
-                      href={`~/blocks?find=${e.txId}`}
-                      size="xs"
-                      ff="monospace"
-                      title={e.txId}
-                      aria-label={`Open the block of transaction ${shortHex(e.txId, 10)}`}
-                    >
-                      {shortHex(e.txId, 10)}
-                    </Anchor>
-                  </Table.Td>
-                </Table.Tr>
-              );
-            })}
-          </DataTable>
-          <PageControl paged={paged} label="events" pageSize={15} />
-        </Card>
+                        <Text size="xs" className="ml-wrap">
+                          {e.reasons.join('; ') || '—'}
+                        </Text>
+                      </Table.Td>
+                      <Table.Td>
+                        {/* The transaction as the ledger holds it: the Blocks page opens its block. */}
+                        <Anchor
+                          component={Link}
+                          href={`~/blocks?find=${e.txId}`}
+                          size="xs"
+                          ff="monospace"
+                          title={e.txId}
+                          aria-label={`Open the block of transaction ${shortHex(e.txId, 10)}`}
+                        >
+                          {shortHex(e.txId, 10)}
+                        </Anchor>
+                      </Table.Td>
+                    </Table.Tr>
+                  );
+                })}
+              </DataTable>
+              <PageControl paged={paged} label="events" pageSize={15} />
+            </Card>
+          ) : null}
+        </Stack>
       ) : null}
     </Stack>
   );

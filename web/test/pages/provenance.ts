@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { HealthClient } from '../../../src/sdk/health.ts';
-import type { ConsoleTestbed } from '../harness.ts';
+import { assertInSight, waitOrExplain, type ConsoleTestbed } from '../harness.ts';
 
 interface Entry {
   op: string;
@@ -106,6 +106,23 @@ export function provenanceTests(tb: () => ConsoleTestbed): void {
       await page.getByRole('heading', { name: `Block ${status.blockNumber}`, exact: true }).waitFor({ timeout: 30_000 });
       assert.equal(await page.getByLabel(/Find a block/).inputValue(), created.txId);
       assert.ok((await page.getByText(created.txId.slice(0, 10)).count()) > 0, "the transaction in the block's list");
+    });
+
+    it("on a phone, a record's timeline opened from far down the organisation's shows from its top", async () => {
+      const page = await tb().signIn('Hospital1', 'supervisor1');
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${tb().url('Hospital1')}/provenance?org`);
+      const timeline = page.getByTestId('timeline');
+      await timeline.waitFor({ timeout: 30_000 });
+      const count = page.getByTestId('timeline-count');
+      const orgCount = await count.textContent();
+      // The last record named on the first page: fifteen cards down.
+      const link = timeline.getByRole('link', { name: /^record / }).last();
+      const recordId = /^record (\S+)/.exec((await link.textContent()) ?? '')![1]!;
+      await link.click();
+      await page.waitForURL((url) => url.search === `?record=${recordId}`);
+      await waitOrExplain(page, count.filter({ hasNotText: orgCount ?? '' }));
+      await assertInSight(page, count, `record ${recordId}'s timeline`);
     });
 
     it("refuses another hospital's supervisor the record's trail, saying why", async () => {
