@@ -17,10 +17,16 @@ export interface DataTableProps extends Omit<TableProps, 'children' | 'caption'>
   readonly caption?: string;
   /** Rows as cards when the table is too wide for its region (default); false: the table scrolls. */
   readonly stack?: boolean;
+  /**
+   * Columns (by index) a phone does without, hidden below 576 px — for a list whose detail shows
+   * them anyway, so that it stays a compact table there instead of a long column of cards. Give
+   * each such column's cells the class `ml-wide-only` too.
+   */
+  readonly wideOnly?: readonly number[];
   readonly children: ReactNode;
 }
 
-export function DataTable({ label, headings, caption, stack = true, children, ...tableProps }: DataTableProps): ReactNode {
+export function DataTable({ label, headings, caption, stack = true, wideOnly = [], children, ...tableProps }: DataTableProps): ReactNode {
   return (
     <TableScroll label={label} stack={stack}>
       <Table {...(caption === undefined ? {} : { captionSide: 'top' as const })} {...tableProps}>
@@ -28,7 +34,9 @@ export function DataTable({ label, headings, caption, stack = true, children, ..
         <Table.Thead>
           <Table.Tr>
             {headings.map((h, i) => (
-              <Table.Th key={i}>{h}</Table.Th>
+              <Table.Th key={i} {...(wideOnly.includes(i) ? { className: 'ml-wide-only' } : {})}>
+                {h}
+              </Table.Th>
             ))}
           </Table.Tr>
         </Table.Thead>

@@ -5,7 +5,7 @@
 // number, transaction id or record id. "Verify chain" recomputes every header hash and link here,
 // in the browser (and, for auditors, each block's data hash from its transactions).
 import { Badge, Button, Card, Code, Group, Pagination, Progress, SimpleGrid, Stack, Table, Text, TextInput, Title } from '@mantine/core';
-import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { Fragment, useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import { useSearch } from 'wouter';
 import type { BlockResponseT } from '../../../src/protocol/schemas.ts';
 import { fromHex, sha256, toHex } from '../../../src/codec/index.ts';
@@ -487,7 +487,13 @@ export function BlocksPage(): ReactNode {
               Latest blocks (height {height})
             </Title>
             {list.error ? <ErrorAlert error={list.error} /> : null}
-            <DataTable label="Latest blocks table" highlightOnHover data-testid="block-list" headings={['Block', 'Time', 'Transactions', 'Hash']}>
+            <DataTable
+              label="Latest blocks table"
+              highlightOnHover
+              data-testid="block-list"
+              headings={['Block', 'Time', 'Transactions', 'Hash']}
+              wideOnly={[3]}
+            >
               {(list.data ?? []).map((b) => (
                 <Table.Tr key={b.number}>
                   <Table.Td>
@@ -500,11 +506,19 @@ export function BlocksPage(): ReactNode {
                       {b.number}
                     </Button>
                   </Table.Td>
-                  <Table.Td className="ml-nowrap">{localTime(b.timestampMs)}</Table.Td>
+                  <Table.Td className="ml-nowrap-wide">
+                    {localTime(b.timestampMs)
+                      .split(', ')
+                      .map((part, i, parts) => (
+                        <Fragment key={i}>
+                          <span>{i < parts.length - 1 ? `${part},` : part}</span>{' '}
+                        </Fragment>
+                      ))}
+                  </Table.Td>
                   <Table.Td>
                     {b.txs.length} ({b.txs.filter((t) => t.code === 'VALID').length} valid)
                   </Table.Td>
-                  <Table.Td className="ml-hash" title={b.hashHex}>
+                  <Table.Td className="ml-hash ml-wide-only" title={b.hashHex}>
                     {shortHex(b.hashHex, 12)}
                   </Table.Td>
                 </Table.Tr>

@@ -20,6 +20,8 @@ export function blocksTests(tb: () => ConsoleTestbed): void {
       await detail.getByText('assets.create').first().waitFor();
       await detail.getByText(/raft-leader: 1 signature by node\.Hospital\d/).waitFor();
       await detail.getByText('recomputed here').waitFor();
+      // On a desktop the latest blocks show their hashes too.
+      assert.deepEqual(await page.getByTestId('block-list').locator('thead th:visible').allTextContents(), ['Block', 'Time', 'Transactions', 'Hash']);
       // On the ledger: the block the page shows holds the transaction, VALID.
       const block = await sdk.client.block(r.blockNumber!);
       assert.ok(block.txs.some((t) => t.txId === r.txId && t.code === 'VALID'));
@@ -93,6 +95,14 @@ export function blocksTests(tb: () => ConsoleTestbed): void {
       // In sight once everything above it has loaded (the list of ten blocks may come after).
       const list = page.getByTestId('block-list');
       await list.locator('tbody tr').nth(9).waitFor();
+      // The list itself: a compact table of ten rows on a phone (no hashes: the detail shows them
+      // whole), not ten cards of four lines.
+      const listRegion = page.getByRole('region', { name: 'Latest blocks table' });
+      const asCards = await page.locator('.ml-table-frame', { has: listRegion }).evaluate((el) => el.hasAttribute('data-stacked'));
+      assert.equal(asCards, false, 'the latest blocks on a phone: a table, not cards');
+      assert.deepEqual(await list.locator('thead th:visible').allTextContents(), ['Block', 'Time', 'Transactions']);
+      const dims = await listRegion.evaluate((el) => ({ scrollWidth: el.scrollWidth, clientWidth: el.clientWidth }));
+      assert.ok(dims.scrollWidth <= dims.clientWidth + 1, `the latest blocks are ${dims.scrollWidth} px wide in ${dims.clientWidth}`);
       await assertInSight(page, marked, 'the transaction sought', true);
       // Chosen from the list at the top of the page: the block's heading, below the header.
       await page.evaluate(() => window.scrollTo(0, 0));
