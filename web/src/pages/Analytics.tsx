@@ -64,6 +64,18 @@ function Histogram({ stats, variable }: { stats: Statistics; variable: string })
   return <ChartView config={config} label={`Histogram of ${variable}`} summary={summary} height={260} />;
 }
 
+/** One figure of the statistics: its name above its value. */
+function Figure({ label, value, testId }: { label: string; value: ReactNode; testId?: string }): ReactNode {
+  return (
+    <div>
+      <Text size="xs" c="dimmed">
+        {label}
+      </Text>
+      <Text {...(testId === undefined ? {} : { 'data-testid': testId })}>{value}</Text>
+    </div>
+  );
+}
+
 export function AnalyticsPage(): ReactNode {
   const { health } = useSession();
   const datasets = useLoad(() => allDatasets((b) => health.listDatasets(b, 50)), [health]);
@@ -186,54 +198,14 @@ export function AnalyticsPage(): ReactNode {
               ) : null}
               <Histogram stats={stats} variable={outcome?.variable ?? ''} />
               <SimpleGrid cols={{ base: 2, sm: 4 }} mt="sm">
-                <div>
-                  <Text size="xs" c="dimmed">
-                    People
-                  </Text>
-                  <Text data-testid="stats-count">{fmt(stats.count, 0)}</Text>
-                </div>
-                <div>
-                  <Text size="xs" c="dimmed">
-                    Mean
-                  </Text>
-                  <Text>{fmt(stats.mean)}</Text>
-                </div>
-                <div>
-                  <Text size="xs" c="dimmed">
-                    Standard deviation
-                  </Text>
-                  <Text>{fmt(stats.stdDev)}</Text>
-                </div>
-                <div>
-                  <Text size="xs" c="dimmed">
-                    Threshold
-                  </Text>
-                  <Text>{stats.minCohort}</Text>
-                </div>
-                <div>
-                  <Text size="xs" c="dimmed">
-                    Lowest value in
-                  </Text>
-                  <Text>{binText(stats.minBin)}</Text>
-                </div>
-                <div>
-                  <Text size="xs" c="dimmed">
-                    Highest value in
-                  </Text>
-                  <Text>{binText(stats.maxBin)}</Text>
-                </div>
-                <div>
-                  <Text size="xs" c="dimmed">
-                    Below range
-                  </Text>
-                  <Text>{fmt(stats.under, 0)}</Text>
-                </div>
-                <div>
-                  <Text size="xs" c="dimmed">
-                    Above range
-                  </Text>
-                  <Text>{fmt(stats.over, 0)}</Text>
-                </div>
+                <Figure label="People" value={fmt(stats.count, 0)} testId="stats-count" />
+                <Figure label="Mean" value={fmt(stats.mean)} />
+                <Figure label="Standard deviation" value={fmt(stats.stdDev)} />
+                <Figure label="Threshold" value={stats.minCohort} />
+                <Figure label="Lowest value in" value={binText(stats.minBin)} />
+                <Figure label="Highest value in" value={binText(stats.maxBin)} />
+                <Figure label="Below range" value={fmt(stats.under, 0)} />
+                <Figure label="Above range" value={fmt(stats.over, 0)} />
               </SimpleGrid>
               <DataTable label="Histogram bins" mt="sm" data-testid="stats-bins" headings={['Bin', 'Count']}>
                 {stats.histogram.map((b) => (
