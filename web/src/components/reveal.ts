@@ -57,9 +57,14 @@ export function useReveal<T extends HTMLElement>(outcome: unknown): RefObject<T 
   const shown = useRef<unknown>(outcome);
   useEffect(() => {
     if (outcome === shown.current) return;
-    shown.current = outcome;
-    if (outcome === null || outcome === undefined || outcome === false) return;
+    if (outcome === null || outcome === undefined || outcome === false) {
+      shown.current = outcome;
+      return;
+    }
+    // Counted as shown only once revealed: an effect run twice (React's StrictMode) cancels the
+    // first frame, and the second run must still ask for one.
     const frame = requestAnimationFrame(() => {
+      shown.current = outcome;
       if (ref.current) revealIfOutOfSight(ref.current);
     });
     return () => cancelAnimationFrame(frame);
