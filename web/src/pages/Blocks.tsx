@@ -519,7 +519,7 @@ export function BlocksPage(): ReactNode {
                     {b.txs.length} ({b.txs.filter((t) => t.code === 'VALID').length} valid)
                   </Table.Td>
                   <Table.Td className="ml-hash ml-wide-only" title={b.hashHex}>
-                    {shortHex(b.hashHex, 12)}
+                    {shortHex(b.hashHex, 8)}
                   </Table.Td>
                 </Table.Tr>
               ))}

@@ -22,6 +22,18 @@ export function blocksTests(tb: () => ConsoleTestbed): void {
       await detail.getByText('recomputed here').waitFor();
       // On a desktop the latest blocks show their hashes too.
       assert.deepEqual(await page.getByTestId('block-list').locator('thead th:visible').allTextContents(), ['Block', 'Time', 'Transactions', 'Hash']);
+      // Each block on one line (its time and its short hash unbroken): ten of them fit the screen.
+      const linesPerHash = await page
+        .getByTestId('block-list')
+        .locator('tbody td:nth-child(4)')
+        .evaluateAll((cells) =>
+          cells.map((td) => {
+            const range = document.createRange();
+            range.selectNodeContents(td);
+            return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+          }),
+        );
+      assert.ok(linesPerHash.length > 0 && linesPerHash.every((n) => n === 1), `lines per hash: ${linesPerHash.join(', ')}`);
       // On the ledger: the block the page shows holds the transaction, VALID.
       const block = await sdk.client.block(r.blockNumber!);
       assert.ok(block.txs.some((t) => t.txId === r.txId && t.code === 'VALID'));
