@@ -431,7 +431,7 @@ function DownloadForm({ dataset, onDone }: { dataset: Dataset; onDone(): void })
       </form>
       {result ? (
         <Stack ref={outcomeRef}>
-          {result && !result.allowed ? (
+          {!result.allowed ? (
             <Alert color="red" title="Download refused" role="alert" data-testid="download-refused">
               <Text size="sm">
                 {result.code}: {result.reasons.join('; ')}
@@ -439,7 +439,7 @@ function DownloadForm({ dataset, onDone }: { dataset: Dataset; onDone(): void })
               <Text size="xs">The refusal is recorded on the ledger (audit {result.auditId}).</Text>
             </Alert>
           ) : null}
-          {result?.allowed && result.content ? (
+          {result.allowed && result.content ? (
             <Stack gap="xs" data-testid="download-result" data-tx-id={result.txId} data-audit-id={result.auditId}>
               <Group gap="xs">
                 <Badge color={result.verified?.cid ? 'green' : 'red'} variant="light">
