@@ -21,7 +21,7 @@ if (m) {
   const segment = /blocks-\d+\.bin$/;
   const inOrderer = /[/\\]orderer[/\\]blocks[/\\]/;
   const matches = (path: string): boolean => {
-    if (target === 'wal') return /wal-\d{16}\.log$/.test(path);
+    if (target === 'wal') return /wal\.log$/.test(path);
     if (!segment.test(path)) return false;
     if (target === 'orderer-blocks') return inOrderer.test(path);
     if (target === 'peer-blocks') return !inOrderer.test(path);
