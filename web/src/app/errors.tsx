@@ -57,10 +57,19 @@ export function plainError(err: unknown): PlainError {
   return { title: 'Something went wrong', detail: String(err), code: null, txId: null };
 }
 
-export function ErrorAlert({ error, title }: { error: unknown; title?: string }): ReactNode {
+export interface ErrorAlertProps {
+  readonly error: unknown;
+  readonly title?: string;
+  /** 'alert' (announced when it appears), or 'note' for a copy of an alert shown elsewhere. */
+  readonly role?: 'alert' | 'note';
+  /** Given, the alert has a Dismiss button. */
+  readonly onClose?: () => void;
+}
+
+export function ErrorAlert({ error, title, role = 'alert', onClose }: ErrorAlertProps): ReactNode {
   const e = plainError(error);
   return (
-    <Alert color="red" title={title ?? e.title} role="alert">
+    <Alert color="red" title={title ?? e.title} role={role} {...(onClose ? { withCloseButton: true, closeButtonLabel: 'Dismiss', onClose } : {})}>
       <Text size="sm">{e.detail}</Text>
       {e.code ? (
         <Text size="xs" c="dimmed">

@@ -28,20 +28,28 @@ function viewOf(container: HTMLElement | null): { top: number; bottom: number } 
 }
 
 /**
+ * Whether `el` is in sight in the window or the dialog that scrolls around it: with 'start' its
+ * top shows, with a quarter of the view or all of it below; with 'center' all of it shows.
+ */
+export function isInSight(el: HTMLElement, align: 'start' | 'center' = 'start'): boolean {
+  const box = el.getBoundingClientRect();
+  const view = viewOf(scrollingAncestor(el));
+  return align === 'center'
+    ? box.top >= view.top && box.bottom <= view.bottom
+    : box.top >= view.top && box.top + Math.min(box.height, (view.bottom - view.top) * SHOWN_FRACTION_MIN) <= view.bottom;
+}
+
+/**
  * Scroll so that `el` is in sight, if it is not — the window, or the dialog that scrolls around
  * it. 'start' puts its top just below the header or title bar (in sight: its top shows, with a
  * quarter of the view or all of it below); 'center' puts it mid-view (in sight: all of it
  * shows). Returns whether it scrolled.
  */
 export function revealIfOutOfSight(el: HTMLElement, align: 'start' | 'center' = 'start'): boolean {
+  if (isInSight(el, align)) return false;
   const box = el.getBoundingClientRect();
   const container = scrollingAncestor(el);
   const view = viewOf(container);
-  const inSight =
-    align === 'center'
-      ? box.top >= view.top && box.bottom <= view.bottom
-      : box.top >= view.top && box.top + Math.min(box.height, (view.bottom - view.top) * SHOWN_FRACTION_MIN) <= view.bottom;
-  if (inSight) return false;
   const by = align === 'center' ? box.top + box.height / 2 - (view.top + view.bottom) / 2 : box.top - view.top - MARGIN_PX;
   (container ?? window).scrollBy({ top: by });
   return true;

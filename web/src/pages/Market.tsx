@@ -36,6 +36,7 @@ import { PageControl, usePaged } from '../components/Paged.tsx';
 import { CsvTable, downloadBytes } from '../components/RecordRead.tsx';
 import { DataTable } from '../components/DataTable.tsx';
 import { useReveal } from '../components/reveal.ts';
+import { ActionOutcome } from '../components/ActionOutcome.tsx';
 import type { DatasetDownloadResult, DatasetFilters } from '../../../src/sdk/health.ts';
 
 const DATASET_PAGES_MAX = 20;
@@ -564,13 +565,8 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
           </Button>
         </SimpleGrid>
       </form>
-      {notice ? (
-        <Alert color="green" mb="xs" data-testid="catalogue-notice">
-          {notice}
-        </Alert>
-      ) : null}
+      <ActionOutcome done={notice} error={error} testId="catalogue-notice" mb="xs" />
       {list.error ? <ErrorAlert error={list.error} /> : null}
-      {error ? <ErrorAlert error={error} /> : null}
       {paged.total > 0 ? (
         <DataTable label="Datasets" striped data-testid="catalogue" headings={['Dataset', 'Owner', 'Columns', 'Rows', 'Version', 'Listing', 'You', '']}>
           {paged.items.map((d) => {
@@ -728,7 +724,7 @@ function ApplicationTable({
         headings={['Applied', 'Applicant', 'For', 'Purpose', 'Access', 'Until', 'State', ...(decide ? [''] : [])]}
       >
         {paged.items.map((a) => (
-          <Table.Tr key={a.applicationId}>
+          <Table.Tr key={a.applicationId} data-application-id={a.applicationId}>
             <Table.Td>{localTime(a.appliedAtMs)}</Table.Td>
             <Table.Td>
               {a.applicant} ({a.applicantRole})
@@ -806,12 +802,7 @@ function Applications({ tick }: { tick: number }): ReactNode {
           <Title order={3} size="h4" mb="xs">
             {me.role === 'patient' ? 'Applications for my records' : `Applications to ${me.org}`}
           </Title>
-          {done ? (
-            <Alert color="green" mb="xs" data-testid="decision-notice">
-              {done}
-            </Alert>
-          ) : null}
-          {error ? <ErrorAlert error={error} /> : null}
+          <ActionOutcome done={done} error={error} testId="decision-notice" mb="xs" />
           {toDecide.error ? <ErrorAlert error={toDecide.error} /> : null}
           {toDecide.data ? <ApplicationTable apps={toDecide.data} label="Applications to decide" testId="applications-to-decide" decide={decide} /> : null}
         </Card>
@@ -826,11 +817,7 @@ export function MarketPage(): ReactNode {
   return (
     <Stack>
       <Title order={2}>Data market</Title>
-      {notice ? (
-        <Alert color="green" data-testid="market-notice">
-          {notice}
-        </Alert>
-      ) : null}
+      <ActionOutcome done={notice} testId="market-notice" />
       <Catalogue
         onApplied={(msg) => {
           setNotice(msg);

@@ -31,6 +31,7 @@ import { PageControl, usePaged } from '../components/Paged.tsx';
 import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 import { DataTable } from '../components/DataTable.tsx';
 import { useReveal } from '../components/reveal.ts';
+import { ActionOutcome } from '../components/ActionOutcome.tsx';
 
 const AUDIT_PAGES_MAX = 20;
 const ACTIONS = ['read', 'write', 'share', 'statistics'];
@@ -323,12 +324,7 @@ function MyConsents(): ReactNode {
           Grant a consent
         </Button>
       </Group>
-      {done ? (
-        <Alert color="green" data-testid="consent-notice">
-          {done}
-        </Alert>
-      ) : null}
-      {error ? <ErrorAlert error={error} /> : null}
+      <ActionOutcome done={done} error={error} testId="consent-notice" />
       {list.error ? <ErrorAlert error={list.error} /> : null}
       {list.data && list.data.length === 0 ? <Text size="sm">You have no active consents.</Text> : null}
       {paged.total > 0 ? (

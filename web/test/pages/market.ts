@@ -71,6 +71,49 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       assert.equal(decided?.decidedBy, 'Hospital3/admin1');
     });
 
+    it('on a phone, an application approved far down the list: the outcome shows at the foot of the screen, the row stays in sight, and it is on the ledger', async () => {
+      const applyFor5 = async (org: string): Promise<string> => {
+        const now = Date.now();
+        const applied = await tb()
+          .sdk(org, 'researcher1')
+          .apply({
+            target: { kind: 'dataset', datasetId: 'bp-hospital5' },
+            purpose: 'HRESCH',
+            actions: ['statistics'],
+            period: { startMs: now - 60_000, endMs: now + 86_400_000 },
+            maxSensitivity: 'normal',
+          });
+        return (applied.payload['application'] as { applicationId: string }).applicationId;
+      };
+      // Newest first: three applications after it put this one fourth, far below the list's top on a phone.
+      const applicationId = await applyFor5('Hospital4');
+      for (const org of ['Hospital1', 'Hospital2', 'Hospital3']) await applyFor5(org);
+      const admin = await tb().signIn('Hospital5', 'admin1');
+      await admin.setViewportSize({ width: 390, height: 844 });
+      await admin.goto(`${tb().url('Hospital5')}/market`);
+      const approve = admin.getByRole('button', { name: `Approve ${applicationId}` });
+      await approve.scrollIntoViewIfNeeded();
+      const row = admin.getByTestId('applications-to-decide').locator(`tr[data-application-id="${applicationId}"]`);
+      await approve.click();
+      const floating = admin.getByTestId('decision-notice-floating');
+      await floating.filter({ hasText: 'Approved Hospital4/researcher1' }).waitFor({ timeout: 30_000 });
+      await assertInSight(admin, floating, 'the outcome at the foot of the screen', true);
+      await assertInSight(admin, row, 'the row approved');
+      const above = await admin.getByTestId('decision-notice').evaluate((el) => el.getBoundingClientRect().bottom);
+      assert.ok(above < 100, `the notice above the list is out of sight (its bottom at ${Math.round(above)} px): the page did not jump to it`);
+      await tb().checkA11y(admin, 'data market, an outcome at the foot of the screen (phone)');
+      const decided = ((await tb().sdk('Hospital4', 'researcher1').listApplications({ applicant: 'Hospital4/researcher1' })) as Application[]).find(
+        (a) => a.applicationId === applicationId,
+      );
+      assert.equal(decided?.status, 'approved');
+      await floating.getByRole('button', { name: 'Dismiss' }).click();
+      await floating.waitFor({ state: 'detached' });
+      // Scrolled back up, the notice above the list says it again, and nothing floats.
+      await admin.getByTestId('decision-notice').scrollIntoViewIfNeeded();
+      await admin.getByTestId('decision-notice').filter({ hasText: 'Approved Hospital4/researcher1' }).waitFor();
+      assert.equal(await floating.count(), 0);
+    });
+
     it('a researcher runs the federated statistics and sees the histogram: the figures are those recorded on the ledger', async () => {
       const page = await tb().signIn('Hospital2', 'researcher1');
       await page.getByRole('link', { name: 'Analytics' }).click();
