@@ -3,7 +3,7 @@
 // custodian releases only a partial aggregate, the node combines them under the disclosure rule
 // (decision 1163) and the result is recorded on chain — then see the histogram and the summary.
 // Cells under the threshold are withheld and marked as such, never drawn as zero.
-import { Alert, Badge, Button, Card, Group, MultiSelect, NumberInput, Select, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Group, MultiSelect, NumberInput, Select, SimpleGrid, Stack, Table, Text, Title, VisuallyHidden } from '@mantine/core';
 import { useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import type { ChartConfiguration } from 'chart.js';
 import { ErrorAlert } from '../app/errors.tsx';
@@ -125,8 +125,19 @@ export function AnalyticsPage(): ReactNode {
   // Below a form that fills a phone's screen: brought into sight when it comes.
   const outcomeRef = useReveal<HTMLDivElement>(outcome ?? error);
   const withheld = stats ? stats.histogram.filter((b) => b.count === null).length : 0;
+  // Said by a screen reader when the result comes (the card itself is not a live region: read
+  // whole, it would be long). The region is always there: one added with its text is not
+  // reliably announced.
+  const said = stats
+    ? stats.suppressed
+      ? `Statistics ready: the cohort is smaller than ${stats.minCohort}, every figure is withheld.`
+      : `Statistics ready: ${fmt(stats.count, 0)} people, mean ${fmt(stats.mean)}; ${withheld} of ${stats.histogram.length} bins withheld.`
+    : '';
   return (
     <Stack>
+      <VisuallyHidden role="status" data-testid="stats-said">
+        {said}
+      </VisuallyHidden>
       <Title order={2}>Analytics</Title>
       <Text size="sm" c="dimmed">
         Federated statistics: no row leaves its hospital. Each custodian releases a partial aggregate for your approved request; counts under the threshold are

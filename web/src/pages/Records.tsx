@@ -15,6 +15,7 @@ import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 import { RecordForm, type RecordFormValue } from '../components/RecordForm.tsx';
 import { DataTable } from '../components/DataTable.tsx';
 import { useReveal } from '../components/reveal.ts';
+import { ActionOutcome } from '../components/ActionOutcome.tsx';
 
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
 /** Pages of the contract's record listing fetched at most (50 each) before the list is shown. */
@@ -273,11 +274,7 @@ function RecordDetail({ recordId }: { recordId: string }): ReactNode {
           Metadata: {(meta.error as Error).message}
         </Text>
       ) : null}
-      {notice ? (
-        <Alert color="green" data-testid="notice">
-          {notice}
-        </Alert>
-      ) : null}
+      <ActionOutcome done={notice} testId="notice" />
       <Card withBorder>
         <Group align="flex-end" wrap="wrap">
           <Select

@@ -129,6 +129,14 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       assert.equal(onLedger.status, 'completed');
       assert.ok(onLedger.result && onLedger.result.count !== null && onLedger.result.count > 0);
       assert.equal(await page.getByTestId('stats-count').textContent(), String(onLedger.result.count));
+      // A screen reader is told the result in a sentence (a status region, there before it came).
+      const withheldOnLedger = onLedger.result.histogram.filter((b) => b.count === null).length;
+      assert.match(
+        (await page.getByRole('status').filter({ hasText: 'Statistics ready' }).textContent()) ?? '',
+        new RegExp(
+          `^Statistics ready: ${onLedger.result.count} people, mean [0-9.]+; ${withheldOnLedger} of ${onLedger.result.histogram.length} bins withheld\\.$`,
+        ),
+      );
       const shown = await page.getByTestId('stats-bins').locator('tbody tr td:nth-child(2)').allTextContents();
       assert.deepEqual(
         shown,
