@@ -7,12 +7,14 @@
 // stays at their row (decision 1209; decision 1208 scrolls to outcomes that appear below the
 // control that asked).
 import { Affix, Alert, Box } from '@mantine/core';
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { ErrorAlert } from '../app/errors.tsx';
 import { isInSight } from './reveal.ts';
 
 /** How long the copy at the foot of the screen stays, unless dismissed or the outcome comes into sight. */
 const FLOAT_MS = 12_000;
+/** Told to every ActionOutcome when one starts floating: one copy at the foot of the screen at a time, the latest. */
+const FLOATING_EVENT = 'ml-outcome-floating';
 
 export interface ActionOutcomeProps {
   /** What was done, in a sentence; null when nothing is to be told. */
@@ -26,6 +28,7 @@ export interface ActionOutcomeProps {
 
 export function ActionOutcome({ done, error = null, testId, mb }: ActionOutcomeProps): ReactNode {
   const ref = useRef<HTMLDivElement>(null);
+  const me = useId();
   const [floating, setFloating] = useState(false);
   const outcome: unknown = error ?? done;
   useEffect(() => {
@@ -39,16 +42,22 @@ export function ActionOutcome({ done, error = null, testId, mb }: ActionOutcomeP
   }, [outcome]);
   useEffect(() => {
     if (!floating) return;
+    window.dispatchEvent(new CustomEvent(FLOATING_EVENT, { detail: me }));
     const timer = setTimeout(() => setFloating(false), FLOAT_MS);
     const scrolled = (): void => {
       if (ref.current && isInSight(ref.current)) setFloating(false);
     };
+    const another = (e: Event): void => {
+      if ((e as CustomEvent<string>).detail !== me) setFloating(false);
+    };
     window.addEventListener('scroll', scrolled, { passive: true });
+    window.addEventListener(FLOATING_EVENT, another);
     return () => {
       clearTimeout(timer);
       window.removeEventListener('scroll', scrolled);
+      window.removeEventListener(FLOATING_EVENT, another);
     };
-  }, [floating]);
+  }, [floating, me]);
   if (outcome === null || outcome === undefined) return null;
   const dismiss = (): void => setFloating(false);
   return (
