@@ -131,7 +131,7 @@ function NodeInfo({ session }: { session: Session }): ReactNode {
               Last block
             </Text>
             <Text ff="monospace" title={s.lastBlockHashHex}>
-              {shortHex(s.lastBlockHashHex, 16)}
+              {shortHex(s.lastBlockHashHex, 12)}
             </Text>
           </div>
           <div>

@@ -69,7 +69,28 @@ async function eachPage(
   }
 }
 
-/** The page at `widthPx`, its lists loaded: no wider than the window, no text spilled, no placeholder cut. */
+/**
+ * Short hashes (hex digits cut with an ellipsis, as `shortHex` writes them) broken over two lines:
+ * a value made short to be read at a glance must not wrap ("16fdc1982882ea8" over "7…").
+ */
+async function shortHashesBroken(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const broken: string[] = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const m of (node.textContent ?? '').matchAll(/[0-9a-f]{6,}…/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lineTops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+        if (lineTops.size > 1) broken.push(m[0]);
+      }
+    }
+    return broken;
+  });
+}
+
+/** The page at `widthPx`, its lists loaded: no wider than the window, no text spilled, no placeholder cut, no short hash broken. */
 async function assertFits(page: Page, path: string, where: string, widthPx: number): Promise<void> {
   if (path === '/admin') await page.getByTestId('node-info').waitFor();
   if (TABLES_AT.has(path)) await page.locator('.ml-table-scroll tbody tr').first().waitFor();
@@ -77,6 +98,7 @@ async function assertFits(page: Page, path: string, where: string, widthPx: numb
   assert.ok(scrollWidth <= widthPx, `${where}: the page is ${scrollWidth} px wide`);
   assert.deepEqual(await textSpilled(page), [], where);
   assert.deepEqual(await placeholdersCut(page), [], `${where}: placeholders cut`);
+  assert.deepEqual(await shortHashesBroken(page), [], `${where}: short hashes broken over two lines`);
 }
 
 export function layoutTests(tb: () => ConsoleTestbed): void {
