@@ -114,6 +114,37 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       assert.equal(await floating.count(), 0);
     });
 
+    it("on a phone, one outcome at the foot of the screen at a time: a decision's, then an application's sent from the catalogue", async () => {
+      // The test before left Hospital1's, Hospital2's and Hospital3's applications for bp-hospital5
+      // pending; Hospital1's is third in the list, below the fold. A supervisor both decides and applies.
+      const pending = ((await tb().sdk('Hospital1', 'researcher1').listApplications({ applicant: 'Hospital1/researcher1' })) as Application[]).find(
+        (a) => a.target.datasetId === 'bp-hospital5' && a.status === 'pending',
+      );
+      assert.ok(pending, "Hospital1's application for bp-hospital5 is pending");
+      const page = await tb().signIn('Hospital5', 'supervisor1');
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${tb().url('Hospital5')}/market`);
+      const deny = page.getByRole('button', { name: `Deny ${pending.applicationId}` });
+      await deny.scrollIntoViewIfNeeded();
+      await deny.click();
+      const decided = page.getByTestId('decision-notice-floating');
+      await decided.filter({ hasText: 'Denied Hospital1/researcher1' }).waitFor({ timeout: 30_000 });
+      const apply = page.getByRole('button', { name: 'Apply for bp-hospital1' });
+      await apply.scrollIntoViewIfNeeded();
+      await apply.click();
+      assert.equal(await decided.count(), 1, "the decision's copy is still there while the dialog is open");
+      await page.getByRole('dialog').getByRole('button', { name: 'Submit application' }).click();
+      const applied = page.getByTestId('market-notice-floating');
+      await applied.filter({ hasText: 'Hospital1 decides' }).waitFor({ timeout: 30_000 });
+      await assertInSight(page, applied, "the application's outcome at the foot of the screen", true);
+      await decided.waitFor({ state: 'detached', timeout: 5_000 });
+      const mine = (await tb().sdk('Hospital5', 'supervisor1').listApplications({ applicant: 'Hospital5/supervisor1' })) as Application[];
+      assert.ok(
+        mine.some((a) => a.target.datasetId === 'bp-hospital1' && a.status === 'pending'),
+        'the application is on the ledger, pending',
+      );
+    });
+
     it('a researcher runs the federated statistics and sees the histogram: the figures are those recorded on the ledger', async () => {
       const page = await tb().signIn('Hospital2', 'researcher1');
       await page.getByRole('link', { name: 'Analytics' }).click();
