@@ -59,30 +59,27 @@ export function ActionOutcome({ done, error = null, testId, mb }: ActionOutcomeP
     };
   }, [floating, me]);
   if (outcome === null || outcome === undefined) return null;
+  // The notice, and its copy at the foot of the screen: a note (the notice above is the one
+  // announced, role=alert) with a Dismiss button.
   const dismiss = (): void => setFloating(false);
+  const told = (copy: boolean): ReactNode =>
+    error ? (
+      <ErrorAlert error={error} {...(copy ? { role: 'note' as const, onClose: dismiss } : {})} />
+    ) : (
+      <Alert color="green" {...(copy ? { role: 'note', withCloseButton: true, closeButtonLabel: 'Dismiss', onClose: dismiss } : { 'data-testid': testId })}>
+        {done}
+      </Alert>
+    );
   return (
     <>
       <Box ref={ref} mb={mb}>
-        {error ? (
-          <ErrorAlert error={error} />
-        ) : (
-          <Alert color="green" data-testid={testId}>
-            {done}
-          </Alert>
-        )}
+        {told(false)}
       </Box>
       {floating ? (
-        // A copy for the eye: the notice above is the one announced (role=alert), so this one is a
-        // note, in a landmark of its own at the foot of the screen.
+        // In a landmark of its own: every element of the page sits in one.
         <Affix position={{ bottom: 12, left: 12, right: 12 }}>
           <Box component="section" aria-label="Outcome" maw={560} mx="auto" className="ml-floating-outcome" data-testid={`${testId}-floating`}>
-            {error ? (
-              <ErrorAlert error={error} role="note" onClose={dismiss} />
-            ) : (
-              <Alert color="green" role="note" withCloseButton closeButtonLabel="Dismiss" onClose={dismiss}>
-                {done}
-              </Alert>
-            )}
+            {told(true)}
           </Box>
         </Affix>
       ) : null}

@@ -27,16 +27,25 @@ function viewOf(container: HTMLElement | null): { top: number; bottom: number } 
   return { top: titleBar ? titleBar.getBoundingClientRect().bottom : frame.top, bottom: Math.min(frame.bottom, window.innerHeight) };
 }
 
+/** Where `el` is, the scrolling box around it (null: the window) and the part of the screen it can be seen in. */
+function placeOf(el: HTMLElement): { box: DOMRect; container: HTMLElement | null; view: { top: number; bottom: number } } {
+  const container = scrollingAncestor(el);
+  return { box: el.getBoundingClientRect(), container, view: viewOf(container) };
+}
+
+function shown(box: DOMRect, view: { top: number; bottom: number }, align: 'start' | 'center'): boolean {
+  return align === 'center'
+    ? box.top >= view.top && box.bottom <= view.bottom
+    : box.top >= view.top && box.top + Math.min(box.height, (view.bottom - view.top) * SHOWN_FRACTION_MIN) <= view.bottom;
+}
+
 /**
  * Whether `el` is in sight in the window or the dialog that scrolls around it: with 'start' its
  * top shows, with a quarter of the view or all of it below; with 'center' all of it shows.
  */
 export function isInSight(el: HTMLElement, align: 'start' | 'center' = 'start'): boolean {
-  const box = el.getBoundingClientRect();
-  const view = viewOf(scrollingAncestor(el));
-  return align === 'center'
-    ? box.top >= view.top && box.bottom <= view.bottom
-    : box.top >= view.top && box.top + Math.min(box.height, (view.bottom - view.top) * SHOWN_FRACTION_MIN) <= view.bottom;
+  const { box, view } = placeOf(el);
+  return shown(box, view, align);
 }
 
 /**
@@ -46,10 +55,8 @@ export function isInSight(el: HTMLElement, align: 'start' | 'center' = 'start'):
  * shows). Returns whether it scrolled.
  */
 export function revealIfOutOfSight(el: HTMLElement, align: 'start' | 'center' = 'start'): boolean {
-  if (isInSight(el, align)) return false;
-  const box = el.getBoundingClientRect();
-  const container = scrollingAncestor(el);
-  const view = viewOf(container);
+  const { box, container, view } = placeOf(el);
+  if (shown(box, view, align)) return false;
   const by = align === 'center' ? box.top + box.height / 2 - (view.top + view.bottom) / 2 : box.top - view.top - MARGIN_PX;
   (container ?? window).scrollBy({ top: by });
   return true;
