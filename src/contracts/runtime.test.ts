@@ -188,6 +188,75 @@ describe('ChaincodeStub', () => {
     );
   });
 
+  it('pages a range from its highest key down; each page is recorded as the ascending range it covered, every key in it seen', () => {
+    const db = stateWith([
+      ['t1', '1'],
+      ['t2', '2'],
+      ['t3', '3'],
+      ['t4', '4'],
+      ['t5', '5'],
+      ['u1', '6'],
+    ]);
+    dbs.push(db);
+    const c: Contract = {
+      name: 'assets',
+      version: '1',
+      functions: {
+        newest: {
+          kind: 'evaluate',
+          handler(stub, args) {
+            const page = stub.getStateByRangeWithPagination('t', 'u', 2, args[0] ?? '', 'descending');
+            return JSON.stringify([page.results.map((k) => k.key), page.bookmark]);
+          },
+        },
+      },
+    };
+    const pages: string[][] = [];
+    const recorded: { startKey: string; endKey: string; exhausted: boolean; keys: string[] }[] = [];
+    let bookmark = '';
+    for (let i = 0; i < 5; i++) {
+      const r = call(c, 'newest', [bookmark], db);
+      assert.equal(r.result.status, STATUS_OK, r.result.message);
+      const [keys, next] = JSON.parse(Buffer.from(r.result.payload).toString()) as [string[], string];
+      pages.push(keys);
+      const rr = r.rwset.namespaces[0]!.rangeReads[0]!;
+      recorded.push({ startKey: rr.startKey, endKey: rr.endKey, exhausted: rr.exhausted, keys: rr.results.map((x) => x.key) });
+      bookmark = next;
+      if (!bookmark) break;
+    }
+    assert.deepEqual(pages, [['t5', 't4'], ['t3', 't2'], ['t1']]);
+    // What the validator re-runs: [startKey, endKey) ascending, to the end — exactly the page's keys.
+    assert.deepEqual(recorded, [
+      { startKey: 't4', endKey: 'u', exhausted: true, keys: ['t4', 't5'] },
+      { startKey: 't2', endKey: 't4', exhausted: true, keys: ['t2', 't3'] },
+      { startKey: 't', endKey: 't2', exhausted: true, keys: ['t1'] },
+    ]);
+    for (const rr of recorded)
+      assert.deepEqual(
+        db.range('assets', rr.startKey, rr.endKey, 100).map((e) => e.key),
+        rr.keys,
+      );
+    // A key written later inside a covered range changes that re-run (a phantom); one below the
+    // first page's range does not concern it — that page never saw below t4.
+    db.applyBlock({ number: 2, blockHash: new Uint8Array(32), writes: [{ ns: 'assets', key: 't45', isDelete: false, value: utf8('x'), tx: 0 }], txIndex: [] });
+    assert.notDeepEqual(
+      db.range('assets', recorded[0]!.startKey, recorded[0]!.endKey, 100).map((e) => e.key),
+      recorded[0]!.keys,
+    );
+    assert.deepEqual(
+      db.range('assets', recorded[1]!.startKey, recorded[1]!.endKey, 100).map((e) => e.key),
+      recorded[1]!.keys,
+    );
+    // A page size out of bounds is refused as in either direction.
+    const bad = call(
+      { ...c, functions: { x: { kind: 'evaluate', handler: (stub) => JSON.stringify(stub.getStateByRangeWithPagination('t', 'u', 0, '', 'descending')) } } },
+      'x',
+      [],
+      db,
+    );
+    assert.equal(bad.result.status, 400);
+  });
+
   it('evaluate functions cannot write; bad keys and limits are refused (status 400)', () => {
     const db = stateWith([]);
     dbs.push(db);

@@ -128,9 +128,21 @@ export class ChaincodeStub {
     return this.scan(start, endKey, LEDGER_LIMITS.rangeResultsMax, true).results;
   }
 
-  getStateByRangeWithPagination(startKey: string, endKey: string, pageSize: number, bookmark = ''): Page {
+  /**
+   * A page of simple keys in [startKey, endKey). Ascending (the default), `bookmark` is the first
+   * key of the next page; descending — the highest keys first, as a time-ordered index is read
+   * newest first — it is the last key of the page before, and the next page lies below it.
+   */
+  getStateByRangeWithPagination(startKey: string, endKey: string, pageSize: number, bookmark = '', order: 'ascending' | 'descending' = 'ascending'): Page {
     if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > LEDGER_LIMITS.rangeResultsMax) {
       throw new ContractLimitError(`pageSize must be 1..${LEDGER_LIMITS.rangeResultsMax}`);
+    }
+    if (order === 'descending') {
+      const start = startKey === '' ? '\u0001' : startKey;
+      const end = bookmark !== '' ? bookmark : endKey;
+      this.checkSimpleRangeKey(start, 'startKey');
+      if (end !== '') this.checkSimpleRangeKey(end, bookmark !== '' ? 'bookmark' : 'endKey');
+      return this.scanDescending(start, end, pageSize);
     }
     const start = bookmark !== '' ? bookmark : startKey === '' ? '\u0001' : startKey;
     this.checkSimpleRangeKey(start, 'startKey');
@@ -200,6 +212,31 @@ export class ChaincodeStub {
       results: page.map((r) => ({ key: r.key, version: r.version })),
     });
     return { results: page.map((r) => ({ key: r.key, value: r.value })), bookmark: more ? rows[limit]!.key : '' };
+  }
+
+  /**
+   * The highest `limit` keys of [start, end). Recorded for validation as the ascending range it
+   * covered — from its lowest key returned (or `start` when none is left below) up to `end`, every
+   * key in it seen — so the validator re-runs it as any exhausted range, with no descending mode.
+   */
+  private scanDescending(start: string, end: string, limit: number): Page {
+    if (this.rangeReads.length >= LEDGER_LIMITS.rangeQueriesMax)
+      throw new ContractLimitError(`more than ${LEDGER_LIMITS.rangeQueriesMax} range queries in one transaction`);
+    if (end !== '' && compareKeys(start, end) >= 0) {
+      this.rangeReads.push({ startKey: start, endKey: end, exhausted: true, results: [] });
+      return { results: [], bookmark: '' };
+    }
+    const rows = this.ctx.state.rangeDescending(this.ctx.namespace, start, end, limit + 1);
+    const more = rows.length > limit;
+    const page = rows.slice(0, limit);
+    const lowest = more ? page[page.length - 1]!.key : start;
+    this.rangeReads.push({
+      startKey: lowest,
+      endKey: end,
+      exhausted: true,
+      results: page.map((r) => ({ key: r.key, version: r.version })).reverse(),
+    });
+    return { results: page.map((r) => ({ key: r.key, value: r.value })), bookmark: more ? lowest : '' };
   }
 
   private checkSimpleRangeKey(key: string, what: string): void {

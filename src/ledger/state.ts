@@ -75,6 +75,11 @@ export interface StateReader {
   get(ns: string, key: string): StateEntry | undefined;
   /** Keys in [startKey, endKey) (endKey '' = unbounded) in byte order, at most `limit`. */
   range(ns: string, startKey: string, endKey: string, limit: number): StateEntry[];
+  /**
+   * Keys in [startKey, endKey) (endKey '' = unbounded) from the highest down, at most `limit`: the
+   * newest entries of a time-ordered index first, without reading the older ones.
+   */
+  rangeDescending(ns: string, startKey: string, endKey: string, limit: number): StateEntry[];
   history(ns: string, key: string, limit: number): HistoryEntry[];
 }
 
@@ -134,6 +139,12 @@ export class StateDb implements StateReader {
         'SELECT key, value, block, tx FROM state WHERE ns = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?',
       ),
       rangeOpen: this.db.prepare<[string, string, number], StateRow>('SELECT key, value, block, tx FROM state WHERE ns = ? AND key >= ? ORDER BY key LIMIT ?'),
+      rangeBoundedDescending: this.db.prepare<[string, string, string, number], StateRow>(
+        'SELECT key, value, block, tx FROM state WHERE ns = ? AND key >= ? AND key < ? ORDER BY key DESC LIMIT ?',
+      ),
+      rangeOpenDescending: this.db.prepare<[string, string, number], StateRow>(
+        'SELECT key, value, block, tx FROM state WHERE ns = ? AND key >= ? ORDER BY key DESC LIMIT ?',
+      ),
       history: this.db.prepare<[string, string, number], HistoryRow>(
         'SELECT block, tx, is_delete, value FROM history WHERE ns = ? AND key = ? ORDER BY block DESC, tx DESC LIMIT ?',
       ),
@@ -189,6 +200,11 @@ export class StateDb implements StateReader {
 
   range(ns: string, startKey: string, endKey: string, limit: number): StateEntry[] {
     const rows = endKey === '' ? this.stmts.rangeOpen.all(ns, startKey, limit) : this.stmts.rangeBounded.all(ns, startKey, endKey, limit);
+    return rows.map((row) => ({ key: row.key, value: toBytes(row.value), version: { block: row.block, tx: row.tx } }));
+  }
+
+  rangeDescending(ns: string, startKey: string, endKey: string, limit: number): StateEntry[] {
+    const rows = endKey === '' ? this.stmts.rangeOpenDescending.all(ns, startKey, limit) : this.stmts.rangeBoundedDescending.all(ns, startKey, endKey, limit);
     return rows.map((row) => ({ key: row.key, value: toBytes(row.value), version: { block: row.block, tx: row.tx } }));
   }
 

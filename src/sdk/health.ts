@@ -347,8 +347,9 @@ export class HealthClient implements HealthCaller {
   exportProvenance(recordId: string): Promise<unknown> {
     return this.evaluate('exportProvenance', { recordId });
   }
-  notifications(patient: string): Promise<unknown> {
-    return this.evaluate('notifications', { patient });
+  /** The patient's feed, a page at a time; `order: 'newest'` starts from the latest (decision 0907). */
+  notifications(patient: string, page: { order?: 'oldest' | 'newest'; pageSize?: number; bookmark?: string } = {}): Promise<unknown> {
+    return this.evaluate('notifications', { patient, ...page });
   }
 
   // ---- datasets and statistics --------------------------------------------------------------

@@ -34,9 +34,11 @@ type Entry = {
  * access decision is on the same page becomes a note on that line ("served by Hospital1");
  * one whose decision is not shown stays a line of its own that says who recorded it.
  */
-export function auditTable(r: unknown, names: PatientNames): string {
+export function auditTable(r: unknown, names: PatientNames, moreFlags = ''): string {
   const entries = (r as { entries?: Entry[] }).entries ?? [];
-  if (entries.length === 0) return '(no entries)';
+  const bookmark = (r as { bookmark?: string }).bookmark;
+  // A page read through a filter (a hospital's view of a patient) may hold nothing while more follow.
+  if (entries.length === 0) return bookmark ? `(no entries on this page)${morePages(bookmark, moreFlags)}` : '(no entries)';
   const byTx = new Map(entries.filter((e) => !e.recordedBy && e.txId).map((e) => [e.txId!, e]));
   const served = new Map<Entry, Entry[]>();
   const rows: Entry[] = [];
@@ -69,10 +71,7 @@ export function auditTable(r: unknown, names: PatientNames): string {
     ]);
     if (e.outcome !== 'allow' && e.reasons.length) lines.push([`why: ${e.reasons.join('; ')}`]);
   }
-  return (
-    [table(['time', 'event', 'result', 'who', 'record / dataset', 'purpose', 'note'], lines), '', zoneNote()].join('\n') +
-    morePages((r as { bookmark?: string }).bookmark)
-  );
+  return [table(['time', 'event', 'result', 'who', 'record / dataset', 'purpose', 'note'], lines), '', zoneNote()].join('\n') + morePages(bookmark, moreFlags);
 }
 
 type Notification = { atMs: number; kind: string; actor: string; recordId: string | null; applicationId: string | null };
@@ -86,7 +85,7 @@ const NOTIFICATION_TEXT: Record<string, string> = {
   care: 'care relation started or ended',
 };
 
-export function feedTable(r: unknown, names: PatientNames): string {
+export function feedTable(r: unknown, names: PatientNames, moreFlags = ''): string {
   const items = (r as { notifications?: Notification[] }).notifications ?? [];
   if (items.length === 0) return '(no notifications)';
   return (
@@ -97,45 +96,62 @@ export function feedTable(r: unknown, names: PatientNames): string {
       ),
       '',
       zoneNote(),
-    ].join('\n') + morePages((r as { bookmark?: string }).bookmark)
+    ].join('\n') + morePages((r as { bookmark?: string }).bookmark, moreFlags)
   );
 }
 
 export function register(program: Command, _ctx: CommandContext): void {
   const audit = program.command('audit').description("Audit queries: a record's provenance, a patient's access log, an organisation's trail");
-  const page = (c: Command): Command => pageOptions(c.option('--fhir', 'as a FHIR R4 Bundle of AuditEvent'));
-  const query = async (f: HealthFlags & { fhir?: boolean; pageSize: string; bookmark?: string }, q: Record<string, unknown>): Promise<void> =>
+  const page = (c: Command): Command =>
+    pageOptions(c.option('--fhir', 'as a FHIR R4 Bundle of AuditEvent').option('--newest-first', 'the latest events first (default: oldest first)'));
+  type AuditFlags = HealthFlags & { fhir?: boolean; newestFirst?: boolean; pageSize: string; bookmark?: string };
+  const query = async (f: AuditFlags, q: Record<string, unknown>): Promise<void> =>
     asUser(f, async (c, out) => {
-      const full = { ...q, pageSize: parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX), ...(f.bookmark ? { bookmark: f.bookmark } : {}) };
+      const full = {
+        ...q,
+        pageSize: parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX),
+        ...(f.newestFirst ? { order: 'newest' } : {}),
+        ...(f.bookmark ? { bookmark: f.bookmark } : {}),
+      };
       const r = f.fhir ? await c.exportAuditEvents(full) : await c.auditTrail(full);
-      out.result(r, () => (f.fhir ? JSON.stringify(r, null, 2) : auditTable(r, new PatientNames(resolve(f.dir), f.org))));
+      out.result(r, () =>
+        f.fhir ? JSON.stringify(r, null, 2) : auditTable(r, new PatientNames(resolve(f.dir), f.org), f.newestFirst ? '--newest-first' : ''),
+      );
     });
 
   page(healthCommand(audit, 'record', "A record's provenance timeline (every create, update, read, denial, erase)"))
     .requiredOption('--record-id <id>', 'record id')
-    .action(async (f: HealthFlags & { recordId: string; fhir?: boolean; pageSize: string; bookmark?: string }) =>
-      query(f, { kind: 'record', recordId: f.recordId }),
-    );
-  page(healthCommand(audit, 'patient', '"Who saw my data": the patient\'s access log (the patient only)'))
+    .action(async (f: AuditFlags & { recordId: string }) => query(f, { kind: 'record', recordId: f.recordId }));
+  page(
+    healthCommand(
+      audit,
+      'patient',
+      '"Who saw my data": the patient\'s access log (the patient only); with --of, what an organisation\'s trail holds about a patient',
+    ),
+  )
     .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
-    .action(async (f: HealthFlags & { patient?: string; fhir?: boolean; pageSize: string; bookmark?: string }) =>
-      query(f, { kind: 'patient', patient: resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`) }),
+    .option('--of <org>', 'the organisation whose trail to read (its admins and supervisors; a page may then hold fewer entries than --page-size)')
+    .action(async (f: AuditFlags & { patient?: string; of?: string }) =>
+      query(f, { kind: 'patient', patient: resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`), ...(f.of ? { org: f.of } : {}) }),
     );
   page(healthCommand(audit, 'org', "An organisation's audit trail (its admins, supervisors, auditors)"))
     .option('--of <org>', 'the organisation (default: --org)')
-    .action(async (f: HealthFlags & { of?: string; fhir?: boolean; pageSize: string; bookmark?: string }) => query(f, { kind: 'org', org: f.of ?? f.org }));
+    .action(async (f: AuditFlags & { of?: string }) => query(f, { kind: 'org', org: f.of ?? f.org }));
   page(healthCommand(audit, 'dataset', "A dataset's trail (its owner's admins and supervisors)"))
     .requiredOption('--dataset-id <id>', 'dataset id')
-    .action(async (f: HealthFlags & { datasetId: string; fhir?: boolean; pageSize: string; bookmark?: string }) =>
-      query(f, { kind: 'dataset', datasetId: f.datasetId }),
-    );
+    .action(async (f: AuditFlags & { datasetId: string }) => query(f, { kind: 'dataset', datasetId: f.datasetId }));
 
-  healthCommand(audit, 'feed', "The patient's notifications (break-the-glass, security alerts, applications, care, erasures)")
+  pageOptions(healthCommand(audit, 'feed', "The patient's notifications, latest first (break-the-glass, security alerts, applications, care, erasures)"))
     .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
-    .action(async (f: HealthFlags & { patient?: string }) =>
+    .option('--oldest-first', 'from the first notification on (default: the latest first)')
+    .action(async (f: HealthFlags & { patient?: string; oldestFirst?: boolean; pageSize: string; bookmark?: string }) =>
       asUser(f, async (c, out) => {
-        const r = await c.notifications(resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`));
-        out.result(r, () => feedTable(r, new PatientNames(resolve(f.dir), f.org)));
+        const r = await c.notifications(resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`), {
+          order: f.oldestFirst ? 'oldest' : 'newest',
+          pageSize: parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX),
+          ...(f.bookmark ? { bookmark: f.bookmark } : {}),
+        });
+        out.result(r, () => feedTable(r, new PatientNames(resolve(f.dir), f.org), f.oldestFirst ? '--oldest-first' : ''));
       }),
     );
 

@@ -382,6 +382,16 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     const feed = await ok(as(H1, 'patient1', 'audit feed'));
     assert.match(feed.out, /break the glass/);
     assert.match(feed.out, /Hospital3\/doctor1/);
+    // The latest first, a page at a time; --oldest-first from the beginning.
+    type Feed = { notifications: Array<{ auditId: string; kind: string }>; bookmark: string };
+    const fromStart = await okJson<Feed>(as(H1, 'patient1', 'audit feed', '--oldest-first', '--page-size', '200', '--json'));
+    const latest = await okJson<Feed>(as(H1, 'patient1', 'audit feed', '--page-size', '1', '--json'));
+    assert.ok(fromStart.notifications.length >= 2);
+    assert.deepEqual(latest.notifications, fromStart.notifications.slice(-1));
+    // The break the glass just done (one event, two notices: break-the-glass and security-alert).
+    assert.ok(['break-the-glass', 'security-alert'].includes(latest.notifications[0]!.kind), latest.notifications[0]!.kind);
+    const latestHuman = await ok(as(H1, 'patient1', 'audit feed', '--page-size', '1'));
+    assert.match(latestHuman.out, /\(more: --bookmark \S+\)$/m);
   });
 
   it('a session killed by violations says so and how it is revived; CAMS revives it with access reauthorize', async () => {
@@ -440,6 +450,39 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     const page2 = await okJson<{ entries: unknown[] }>(as(H1, 'patient1', 'audit patient', '--page-size', '2', '--bookmark', paged.bookmark, '--json'));
     assert.equal(page2.entries.length, 2);
     assert.notDeepEqual(page2.entries, paged.entries);
+
+    // --newest-first: the same log from its latest event down, page by page (the hint keeps the order).
+    const all = await okJson<{ entries: Array<{ auditId: string }> }>(as(H1, 'patient1', 'audit patient', '--page-size', '200', '--json'));
+    const newest = await okJson<{ entries: Array<{ auditId: string }>; bookmark: string }>(
+      as(H1, 'patient1', 'audit patient', '--newest-first', '--page-size', '2', '--json'),
+    );
+    assert.deepEqual(
+      newest.entries.map((e) => e.auditId),
+      all.entries
+        .slice(-2)
+        .map((e) => e.auditId)
+        .reverse(),
+    );
+    const newestHuman = await ok(as(H1, 'patient1', 'audit patient', '--newest-first', '--page-size', '2'));
+    assert.match(newestHuman.out, /\(more: --bookmark \S+ --newest-first\)$/m);
+    const newest2 = await okJson<{ entries: Array<{ auditId: string }> }>(
+      as(H1, 'patient1', 'audit patient', '--newest-first', '--page-size', '2', '--bookmark', newest.bookmark, '--json'),
+    );
+    assert.deepEqual(
+      newest2.entries.map((e) => e.auditId),
+      all.entries
+        .slice(-4, -2)
+        .map((e) => e.auditId)
+        .reverse(),
+    );
+    // --of: what Hospital3's trail holds about the patient, for Hospital3's supervisor — its own
+    // doctor's and nurse's accesses, none of Hospital2's.
+    const h3 = await okJson<{ entries: Array<{ actor: { org: string }; custodian: string | null; recordedBy: { org: string } | null }> }>(
+      as('Hospital3', 'supervisor1', 'audit patient', '--patient', PP, '--of', 'Hospital3', '--page-size', '200', '--json'),
+    );
+    assert.ok(h3.entries.length >= 2);
+    assert.ok(h3.entries.every((e) => e.actor.org === 'Hospital3' || e.custodian === 'Hospital3' || e.recordedBy?.org === 'Hospital3'));
+    await fails(as('Hospital3', 'supervisor1', 'audit patient', '--patient', PP, '--of', 'Hospital1'), 1, /only its admins and supervisors/);
 
     const org = await ok(as(H1, 'auditor1', 'audit org'));
     assert.match(org.out, /record\.create/);

@@ -151,8 +151,8 @@ export function pageOptions(c: Command): Command {
 }
 
 /** Human output's last line when there is a next page. */
-export function morePages(bookmark: string | undefined): string {
-  return bookmark ? `\n(more: --bookmark ${bookmark})` : '';
+export function morePages(bookmark: string | undefined, alsoFlags = ''): string {
+  return bookmark ? `\n(more: --bookmark ${bookmark}${alsoFlags ? ` ${alsoFlags}` : ''})` : '';
 }
 
 export function list(text: string | undefined): string[] {

@@ -8,6 +8,7 @@ import { ContractError, type ContractFunction } from '../runtime.ts';
 import { BMRS_STATE_NAMES } from './bmrs.ts';
 import {
   idSchema,
+  orderArgs,
   orgSchema,
   pageArgs,
   pseudonymSchema,
@@ -302,17 +303,21 @@ export function commitmentsDigest(stub: ChaincodeStub, recordId: string, version
 export const auditQueryArgs = z
   .discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('record'), recordId: idSchema }),
-    z.strictObject({ kind: z.literal('patient'), patient: pseudonymSchema }),
+    // `org`: what that organisation's trail holds about the patient, for its admins and
+    // supervisors; without it, the patient's own log, for the patient alone.
+    z.strictObject({ kind: z.literal('patient'), patient: pseudonymSchema, org: orgSchema.optional() }),
     z.strictObject({ kind: z.literal('org'), org: orgSchema }),
     z.strictObject({ kind: z.literal('dataset'), datasetId: idSchema }),
   ])
-  .and(pageArgs);
+  .and(pageArgs)
+  .and(orderArgs);
 export type AuditQuery = z.output<typeof auditQueryArgs>;
 
 /** Who may read which audit trail (decision 0905). Throws when the caller may not. */
 export function auditQuery(tx: HealthTx, q: AuditQuery): { entries: AuditEntry[]; bookmark: string } {
   const c = tx.creator;
   let parts: string[];
+  let keep: ((e: AuditEntry) => boolean) | null = null;
   if (q.kind === 'record') {
     const r = tx.record(q.recordId);
     if (!r) throw new ContractError(`record ${q.recordId} does not exist`);
@@ -324,7 +329,13 @@ export function auditQuery(tx: HealthTx, q: AuditQuery): { entries: AuditEntry[]
       throw new ContractError(`provenance of record ${q.recordId}: only the patient, the custodian's admins/supervisors and readers of the record may see it`);
     parts = ['aix', 'rec', q.recordId];
   } else if (q.kind === 'patient') {
-    requirePatientSelf(tx, q.patient, 'access log');
+    if (q.org === undefined) requirePatientSelf(tx, q.patient, 'access log');
+    else {
+      const org = q.org;
+      if (!isStaffOf(tx, org)) throw new ContractError(`audit trail of ${org}: only its admins and supervisors may see it`);
+      // The entries of the org's trail (indexed there, state.ts `audit`) that are about this patient.
+      keep = (e) => e.actor.org === org || e.custodian === org || e.recordedBy?.org === org;
+    }
     parts = ['aix', 'pp', q.patient];
   } else if (q.kind === 'org') {
     if (!isStaffOf(tx, q.org)) throw new ContractError(`audit trail of ${q.org}: only its admins and supervisors may see it`);
@@ -335,8 +346,11 @@ export function auditQuery(tx: HealthTx, q: AuditQuery): { entries: AuditEntry[]
     if (!isStaffOf(tx, ds.ownerOrg)) throw new ContractError(`provenance of dataset ${q.datasetId}: only the owner's admins and supervisors may see it`);
     parts = ['aix', 'ds', q.datasetId];
   }
-  const page = pageIndex(tx.stub, parts, q.pageSize, q.bookmark);
-  return { entries: loadAudit(tx.stub, page.ids), bookmark: page.bookmark };
+  const page = pageIndex(tx.stub, parts, q.pageSize, q.bookmark, q.order === 'newest' ? 'descending' : 'ascending');
+  const entries = loadAudit(tx.stub, page.ids);
+  // Filtered, a page reads pageSize entries and returns those kept: it may be short, even empty,
+  // while its bookmark says more follow — the read stays bounded by the page size either way.
+  return { entries: keep ? entries.filter(keep) : entries, bookmark: page.bookmark };
 }
 
 export function fn(

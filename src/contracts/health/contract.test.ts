@@ -283,6 +283,61 @@ describe('health contract: access, BMRS sessions and break-the-glass', () => {
     );
   });
 
+  it("reads a trail newest first page by page; a hospital's staff read what its trail holds about a patient (decision 0907)", () => {
+    type Page = { entries: AuditEntry[]; bookmark: string };
+    const walk = (who: string, query: Record<string, unknown>): string[] => {
+      const seen: string[] = [];
+      let bookmark = '';
+      for (let i = 0; i < 200; i++) {
+        const page = c.evaluate<Page>(who, 'auditTrail', { ...query, pageSize: 2, bookmark });
+        assert.ok(page.entries.length <= 2);
+        seen.push(...page.entries.map((e) => e.auditId));
+        bookmark = page.bookmark;
+        if (bookmark === '') return seen;
+      }
+      throw new Error('the pages did not end');
+    };
+    const oldest = c.evaluate<Page>(PAT, 'auditTrail', { kind: 'patient', patient: PP, pageSize: 200 }).entries;
+    assert.ok(oldest.length >= 4);
+    assert.deepEqual(walk(PAT, { kind: 'patient', patient: PP, order: 'newest' }), oldest.map((e) => e.auditId).reverse());
+    const newestOrg = c.evaluate<Page>(H1_ADMIN, 'auditTrail', { kind: 'org', org: 'H1', order: 'newest', pageSize: 3 }).entries;
+    const allOrg = c.evaluate<Page>(H1_ADMIN, 'auditTrail', { kind: 'org', org: 'H1', pageSize: 200 }).entries;
+    assert.deepEqual(
+      newestOrg.map((e) => e.auditId),
+      allOrg
+        .slice(-3)
+        .map((e) => e.auditId)
+        .reverse(),
+    );
+    // Hospital3's supervisor: the events about the patient in H3's trail (its doctors' break the
+    // glass and refused reads), not Hospital1's own; in either order, page by page.
+    const inH3 = oldest.filter((e) => e.actor.org === 'H3' || e.custodian === 'H3' || e.recordedBy?.org === 'H3').map((e) => e.auditId);
+    assert.ok(inH3.length >= 2 && inH3.length < oldest.length, `${inH3.length} of ${oldest.length}`);
+    assert.deepEqual(walk('H3/sup3:supervisor', { kind: 'patient', patient: PP, org: 'H3' }), inH3);
+    assert.deepEqual(walk('H3/sup3:supervisor', { kind: 'patient', patient: PP, org: 'H3', order: 'newest' }), [...inH3].reverse());
+    // The patient's notifications too: the latest first, a page at a time.
+    type Feed = { notifications: Array<{ auditId: string }>; bookmark: string };
+    const feed = c.evaluate<Feed>(PAT, 'notifications', { patient: PP, pageSize: 200 }).notifications.map((n) => n.auditId);
+    assert.ok(feed.length >= 2);
+    const latest = c.evaluate<Feed>(PAT, 'notifications', { patient: PP, order: 'newest', pageSize: 1 });
+    assert.deepEqual(
+      latest.notifications.map((n) => n.auditId),
+      feed.slice(-1),
+    );
+    const next = c.evaluate<Feed>(PAT, 'notifications', { patient: PP, order: 'newest', pageSize: 1, bookmark: latest.bookmark });
+    assert.deepEqual(
+      next.notifications.map((n) => n.auditId),
+      feed.slice(-2, -1),
+    );
+    // Only that hospital's admins and supervisors; a direction of no name is refused.
+    for (const [who, org] of [
+      [DOC3, 'H3'],
+      [SUP1, 'H3'],
+    ] as const)
+      assert.equal(c.try('evaluate', who, 'auditTrail', { kind: 'patient', patient: PP, org }).status, 400);
+    assert.equal(c.try('evaluate', PAT, 'auditTrail', { kind: 'patient', patient: PP, order: 'latest' }).status, 400);
+  });
+
   it('custodian batches: only the custodian node records parts its tickets released, each once; requester and purpose come from the ticket', () => {
     const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', {
       patient: PP,

@@ -434,6 +434,13 @@ export const pageArgs = z.strictObject({
   bookmark: z.string().max(1024).default(''),
 });
 
+/**
+ * The direction of a time-ordered list (an audit trail, a patient's notifications): oldest first
+ * (a story; the default) or newest first (what happened lately). Either reads only the page asked
+ * for, so a list of any length shows its latest entries at once (decision 0907).
+ */
+export const orderArgs = z.strictObject({ order: z.enum(['oldest', 'newest']).default('oldest') });
+
 // ---- stored entities ------------------------------------------------------------------------
 
 export interface Actor {

@@ -430,9 +430,15 @@ export class HealthTx {
 }
 
 /** A page of values under an index prefix (index values are empty; entries live at au|id). */
-export function pageIndex(stub: ChaincodeStub, parts: readonly string[], pageSize: number, bookmark: string): { ids: string[]; bookmark: string } {
+export function pageIndex(
+  stub: ChaincodeStub,
+  parts: readonly string[],
+  pageSize: number,
+  bookmark: string,
+  order: 'ascending' | 'descending' = 'ascending',
+): { ids: string[]; bookmark: string } {
   const [start, end] = prefixRange(...parts);
   if (bookmark !== '' && !(bookmark >= start && bookmark < end)) throw new ContractError('bookmark does not belong to this query');
-  const page = stub.getStateByRangeWithPagination(start, end, Math.min(pageSize, LIMITS.pageSizeMax), bookmark);
+  const page = stub.getStateByRangeWithPagination(start, end, Math.min(pageSize, LIMITS.pageSizeMax), bookmark, order);
   return { ids: page.results.map((kv) => kv.key.slice(kv.key.lastIndexOf(SEP) + 1)), bookmark: page.bookmark };
 }
