@@ -23,17 +23,22 @@ import {
   Title,
 } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { ErrorAlert } from '../app/errors.tsx';
 import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
-import { PageControl, usePaged } from '../components/Paged.tsx';
+import { DEFAULT_PAGE_SIZE, PageControl, usePaged } from '../components/Paged.tsx';
+import { LoadMore } from '../components/LoadMore.tsx';
+import { useLedgerPages } from '../app/ledger-pages.ts';
 import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 import { DataTable } from '../components/DataTable.tsx';
 import { useReveal } from '../components/reveal.ts';
 import { ActionOutcome } from '../components/ActionOutcome.tsx';
 
-const AUDIT_PAGES_MAX = 20;
+/** Entries fetched per load, the latest first; older ones on demand (decision 0907). */
+const LOG_ENTRIES_PER_LOAD = 100;
+const NOTIFICATIONS_PER_LOAD = 50;
+const LOG_ROWS_PER_PAGE = 15;
 const ACTIONS = ['read', 'write', 'share', 'statistics'];
 const PURPOSES = [
   { value: 'TREAT', label: 'Treatment (TREAT)' },
@@ -389,21 +394,24 @@ function MyConsents(): ReactNode {
 
 function AccessLog(): ReactNode {
   const { health, me } = useSession();
-  const log = useLoad(async () => {
-    const out: AuditEntry[] = [];
-    let bookmark = '';
-    for (let i = 0; i < AUDIT_PAGES_MAX; i++) {
-      const page = (await health.auditTrail({ kind: 'patient', patient: me.id, pageSize: 100, ...(bookmark ? { bookmark } : {}) })) as {
+  const log = useLedgerPages<AuditEntry>();
+  const { start } = log;
+  useEffect(() => {
+    void start(async (bookmark) => {
+      const page = (await health.auditTrail({
+        kind: 'patient',
+        patient: me.id,
+        order: 'newest',
+        pageSize: LOG_ENTRIES_PER_LOAD,
+        ...(bookmark ? { bookmark } : {}),
+      })) as {
         entries: AuditEntry[];
         bookmark: string;
       };
-      out.push(...page.entries);
-      bookmark = page.bookmark;
-      if (!bookmark) break;
-    }
-    return out.sort((a, b) => b.atMs - a.atMs);
-  }, [health, me.id]);
-  const paged = usePaged(log.data ?? [], 15);
+      return { items: page.entries, bookmark: page.bookmark };
+    }, LOG_ENTRIES_PER_LOAD);
+  }, [health, me.id, start]);
+  const paged = usePaged(log.items ?? [], LOG_ROWS_PER_PAGE);
   return (
     <Stack>
       <Text size="sm" c="dimmed">
@@ -439,18 +447,26 @@ function AccessLog(): ReactNode {
           ))}
         </DataTable>
       ) : null}
-      <PageControl paged={paged} label="entries" pageSize={15} />
+      <PageControl paged={paged} label="entries" pageSize={LOG_ROWS_PER_PAGE} />
+      <LoadMore pages={log} paged={paged} rowsPerPage={LOG_ROWS_PER_PAGE} wanted={LOG_ENTRIES_PER_LOAD} label="Load older entries" testId="access-log-more" />
     </Stack>
   );
 }
 
 function Notifications(): ReactNode {
   const { health, me } = useSession();
-  const feed = useLoad(
-    async () => ((await health.notifications(me.id)) as { notifications: Notification[] }).notifications.sort((a, b) => b.atMs - a.atMs),
-    [health, me.id],
-  );
-  const paged = usePaged(feed.data ?? []);
+  const feed = useLedgerPages<Notification>();
+  const { start } = feed;
+  useEffect(() => {
+    void start(async (bookmark) => {
+      const page = (await health.notifications(me.id, { order: 'newest', pageSize: NOTIFICATIONS_PER_LOAD, ...(bookmark ? { bookmark } : {}) })) as {
+        notifications: Notification[];
+        bookmark: string;
+      };
+      return { items: page.notifications, bookmark: page.bookmark };
+    }, NOTIFICATIONS_PER_LOAD);
+  }, [health, me.id, start]);
+  const paged = usePaged(feed.items ?? []);
   const text = (n: Notification): string =>
     n.kind === 'break-the-glass'
       ? `${n.actor} broke the glass to read ${n.recordId ?? 'a record'}`
@@ -466,7 +482,7 @@ function Notifications(): ReactNode {
   return (
     <Stack>
       {feed.error ? <ErrorAlert error={feed.error} /> : null}
-      {feed.data && feed.data.length === 0 ? <Text size="sm">No notifications.</Text> : null}
+      {feed.items && feed.items.length === 0 ? <Text size="sm">No notifications.</Text> : null}
       <Stack gap="xs" data-testid="notifications">
         {paged.items.map((n) => (
           <Alert key={n.auditId} color={n.kind === 'break-the-glass' || n.kind === 'security-alert' ? 'orange' : 'blue'} title={localTime(n.atMs)}>
@@ -475,6 +491,14 @@ function Notifications(): ReactNode {
         ))}
       </Stack>
       <PageControl paged={paged} label="notifications" />
+      <LoadMore
+        pages={feed}
+        paged={paged}
+        rowsPerPage={DEFAULT_PAGE_SIZE}
+        wanted={NOTIFICATIONS_PER_LOAD}
+        label="Load older notifications"
+        testId="notifications-more"
+      />
     </Stack>
   );
 }

@@ -3,7 +3,7 @@
 // shared, read, refused, break-the-glass, erased — as the ledger recorded it, with a download as a
 // FHIR R4 Bundle of AuditEvent (and, for a record, of Provenance). Who may see which trail is the
 // contract's rule (decision 0905); a refused query says why.
-import { Anchor, Badge, Button, Card, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Anchor, Badge, Button, Card, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
 import { Choice } from '../components/Choice.tsx';
@@ -14,8 +14,14 @@ import { PageControl, usePaged } from '../components/Paged.tsx';
 import { downloadBytes } from '../components/RecordRead.tsx';
 import { DataTable } from '../components/DataTable.tsx';
 import { useReveal } from '../components/reveal.ts';
+import { useLedgerPages, type LedgerPage } from '../app/ledger-pages.ts';
+import { LoadMore } from '../components/LoadMore.tsx';
 
-const AUDIT_PAGES_MAX = 50;
+/** Pages of a FHIR export joined into one file at most (the contract bounds a page at 200). */
+const EXPORT_PAGES_MAX = 50;
+/** Events fetched per load: the first at once, then on demand (decision 0907). */
+const EVENTS_PER_LOAD = 100;
+const ROWS_PER_PAGE = 15;
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
 
 type Kind = 'record' | 'patient' | 'dataset' | 'org';
@@ -97,12 +103,17 @@ export function ProvenancePage(): ReactNode {
   const { health, me } = useSession();
   const [kind, setKind] = useState<Kind>(me.role === 'patient' ? 'patient' : 'record');
   const [subject, setSubject] = useState(me.role === 'patient' ? me.id : '');
-  const [entries, setEntries] = useState<AuditEntry[] | null>(null);
+  // Newest first by default: after weeks of use an auditor looks first at what happened lately.
+  const [order, setOrder] = useState<'newest' | 'oldest'>('newest');
+  const trail = useLedgerPages<AuditEntry>();
+  const entries = trail.items;
   const [shownQuery, setShownQuery] = useState<Record<string, unknown> | null>(null);
+  const [shownOrder, setShownOrder] = useState<'newest' | 'oldest'>('newest');
   const [note, setNote] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const paged = usePaged(entries ?? [], 15);
+  const [downloadNote, setDownloadNote] = useState<string | null>(null);
+  const [formError, setError] = useState<unknown>(null);
+  const error = formError ?? trail.error;
+  const paged = usePaged(entries ?? [], ROWS_PER_PAGE);
   const kinds =
     me.role === 'patient'
       ? [
@@ -120,19 +131,21 @@ export function ProvenancePage(): ReactNode {
   /** The timeline shown or being loaded, as its address: the URL changing to it loads nothing more. */
   const shownSearch = useRef<string | null>(null);
 
-  const queryFor = (k: Kind, s: string): { query: Record<string, unknown>; filterPatient: string | null } => {
-    if (k === 'record') return { query: { kind: 'record', recordId: s }, filterPatient: null };
-    if (k === 'dataset') return { query: { kind: 'dataset', datasetId: s }, filterPatient: null };
-    if (k === 'org') return { query: { kind: 'org', org: s || me.org }, filterPatient: null };
-    // A patient sees their own log; staff see what their organisation's trail holds about the patient.
-    if (me.role === 'patient') return { query: { kind: 'patient', patient: me.id }, filterPatient: null };
-    return { query: { kind: 'org', org: me.org }, filterPatient: s };
+  const queryFor = (k: Kind, s: string): Record<string, unknown> => {
+    if (k === 'record') return { kind: 'record', recordId: s };
+    if (k === 'dataset') return { kind: 'dataset', datasetId: s };
+    if (k === 'org') return { kind: 'org', org: s || me.org };
+    // A patient sees their own log; staff see what their organisation's trail holds about the
+    // patient (the contract reads it from the patient's index, decision 0907).
+    if (me.role === 'patient') return { kind: 'patient', patient: me.id };
+    return { kind: 'patient', patient: s, org: me.org };
   };
 
   /** Shows a timeline and makes its address the page's (replacing the one that asked for it: `fromAddress`). */
   const show = async (kind: Kind, subject: string, fromAddress = false): Promise<void> => {
     setError(null);
     setNote(null);
+    setDownloadNote(null);
     const s = subject.trim();
     if (kind !== 'org' && !(kind === 'patient' && me.role === 'patient') && s === '') {
       setError(new Error(`Give the ${kind === 'record' ? 'record id' : kind === 'dataset' ? 'dataset id' : "patient's pseudonym"}.`));
@@ -145,27 +158,21 @@ export function ProvenancePage(): ReactNode {
     const address = timelineSearch(kind, s);
     shownSearch.current = address;
     if (search !== address) navigate(`~/provenance?${address}`, { replace: fromAddress });
-    setBusy(true);
-    try {
-      const { query, filterPatient } = queryFor(kind, s);
-      const out: AuditEntry[] = [];
-      let bookmark = '';
-      for (let i = 0; i < AUDIT_PAGES_MAX; i++) {
-        const page = (await health.auditTrail({ ...query, pageSize: 100, ...(bookmark ? { bookmark } : {}) })) as { entries: AuditEntry[]; bookmark: string };
-        out.push(...page.entries);
-        bookmark = page.bookmark;
-        if (!bookmark) break;
-      }
-      if (filterPatient) setNote(`Events about this patient in ${me.org}'s trail (the patient's whole log is theirs to see).`);
-      setEntries((filterPatient ? out.filter((x) => x.patient === filterPatient) : out).sort((a, b) => a.atMs - b.atMs));
-      setShownQuery(query);
-    } catch (err) {
-      setEntries(null);
-      setShownQuery(null);
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    const query = queryFor(kind, s);
+    if (query['org'] !== undefined && query['kind'] === 'patient')
+      setNote(`Events about this patient in ${me.org}'s trail (the patient's whole log is theirs to see).`);
+    setShownQuery(null);
+    setShownOrder(order);
+    paged.setPage(1);
+    const fetch = async (bookmark: string): Promise<LedgerPage<AuditEntry>> => {
+      const page = (await health.auditTrail({ ...query, order, pageSize: EVENTS_PER_LOAD, ...(bookmark ? { bookmark } : {}) })) as {
+        entries: AuditEntry[];
+        bookmark: string;
+      };
+      return { items: page.entries, bookmark: page.bookmark };
+    };
+    await trail.start(fetch, EVENTS_PER_LOAD);
+    setShownQuery(query);
   };
 
   // A timeline's address (a link from another timeline, a bookmark, Back) shows that timeline.
@@ -182,24 +189,37 @@ export function ProvenancePage(): ReactNode {
   const download = async (what: 'audit' | 'provenance'): Promise<void> => {
     if (!shownQuery) return;
     setError(null);
+    setDownloadNote(null);
     try {
       // Page through the export and join the pages into one Bundle (the contract bounds a page at 200).
       const entry: unknown[] = [];
       let first: Record<string, unknown> | null = null;
       let bookmark = '';
-      for (let i = 0; i < AUDIT_PAGES_MAX; i++) {
+      let events = 0;
+      for (let i = 0; i < EXPORT_PAGES_MAX; i++) {
         const page = (
           what === 'audit'
-            ? await health.exportAuditEvents({ ...shownQuery, pageSize: 200, ...(bookmark ? { bookmark } : {}) })
+            ? await health.exportAuditEvents({ ...shownQuery, order: shownOrder, pageSize: 200, ...(bookmark ? { bookmark } : {}) })
             : await health.evaluate('exportProvenance', { recordId: shownQuery['recordId'], pageSize: 200, ...(bookmark ? { bookmark } : {}) })
         ) as { bundle: Record<string, unknown>; bookmark: string };
         first ??= page.bundle;
-        entry.push(...(Array.isArray(page.bundle['entry']) ? (page.bundle['entry'] as unknown[]) : []));
+        const got = Array.isArray(page.bundle['entry']) ? (page.bundle['entry'] as unknown[]) : [];
+        entry.push(...got);
+        events += got.length;
         bookmark = page.bookmark;
         if (!bookmark) break;
       }
+      // Never a silent cut: the file says how far it goes when the trail holds more.
+      if (bookmark)
+        setDownloadNote(
+          `The file holds the ${what === 'audit' && shownOrder === 'newest' ? 'latest' : 'first'} ${events} events; the ledger holds more. The command line exports the rest page by page (medledger audit … --fhir --bookmark).`,
+        );
       const r = { bundle: { ...(first ?? { resourceType: 'Bundle', type: 'collection' }), entry } };
-      const name = `${what === 'audit' ? 'AuditEvent' : 'Provenance'}-${String(shownQuery['recordId'] ?? shownQuery['datasetId'] ?? shownQuery['org'] ?? 'patient')}.json`;
+      const subjectName =
+        shownQuery['kind'] === 'patient'
+          ? `patient-${shortHex(String(shownQuery['patient']), 12).replace('…', '')}`
+          : String(shownQuery['recordId'] ?? shownQuery['datasetId'] ?? shownQuery['org']);
+      const name = `${what === 'audit' ? 'AuditEvent' : 'Provenance'}-${subjectName}.json`;
       downloadBytes(new TextEncoder().encode(JSON.stringify(r.bundle, null, 2)), 'application/fhir+json', name);
     } catch (err) {
       setError(err);
@@ -249,8 +269,17 @@ export function ProvenancePage(): ReactNode {
                 onChange={(e) => setSubject(e.currentTarget.value)}
               />
             )}
+            <Choice
+              value={order}
+              onChange={(v) => setOrder(v === 'oldest' ? 'oldest' : 'newest')}
+              data={[
+                { value: 'newest', label: 'Newest first' },
+                { value: 'oldest', label: 'Oldest first' },
+              ]}
+              aria-label="Order of the timeline"
+            />
             <Group>
-              <Button type="submit" loading={busy}>
+              <Button type="submit" loading={trail.busy && entries === null}>
                 Show timeline
               </Button>
             </Group>
@@ -264,7 +293,8 @@ export function ProvenancePage(): ReactNode {
             <Card withBorder>
               <Group justify="space-between" mb="xs" wrap="wrap">
                 <Text size="sm" data-testid="timeline-count">
-                  {entries.length} events, oldest first
+                  {entries.length} events{trail.more ? ' loaded' : ''}, {shownOrder === 'newest' ? 'newest' : 'oldest'} first
+                  {trail.more ? `; ${shownOrder === 'newest' ? 'older' : 'later'} ones are on the ledger` : ''}
                 </Text>
                 <Group gap="xs">
                   <Button size="xs" variant="default" onClick={() => void download('audit')}>
@@ -281,6 +311,11 @@ export function ProvenancePage(): ReactNode {
                 <Text size="xs" c="dimmed" mb="xs">
                   {note}
                 </Text>
+              ) : null}
+              {downloadNote ? (
+                <Alert color="yellow" mb="xs" data-testid="download-note" withCloseButton onClose={() => setDownloadNote(null)} closeButtonLabel="Dismiss">
+                  {downloadNote}
+                </Alert>
               ) : null}
               <DataTable label="Timeline" striped data-testid="timeline" headings={['When', 'Event', 'Who', 'Subject', 'Purpose', 'Why', 'Transaction']}>
                 {paged.items.map((e) => {
@@ -335,7 +370,15 @@ export function ProvenancePage(): ReactNode {
                   );
                 })}
               </DataTable>
-              <PageControl paged={paged} label="events" pageSize={15} />
+              <PageControl paged={paged} label="events" pageSize={ROWS_PER_PAGE} />
+              <LoadMore
+                pages={trail}
+                paged={paged}
+                rowsPerPage={ROWS_PER_PAGE}
+                wanted={EVENTS_PER_LOAD}
+                label={shownOrder === 'newest' ? 'Load older events' : 'Load later events'}
+                testId="timeline-more"
+              />
             </Card>
           ) : null}
         </Stack>

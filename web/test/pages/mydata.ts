@@ -50,6 +50,39 @@ export function myDataTests(tb: () => ConsoleTestbed): void {
         .waitFor();
     });
 
+    it('shows the latest notifications first however many there are, the older ones on demand', async () => {
+      // More notifications than one load holds (50): each break the glass brings one.
+      const doctor = tb().sdk('Hospital4', 'doctor1');
+      for (let done = 0; done < 56; done += 7)
+        await Promise.all(
+          Array.from({ length: 7 }, () => doctor.submit('access', { recordId: 'h1-p1-visit', action: 'read', purpose: 'BTG', reason: 'unconscious-no-proxy' })),
+        );
+      const pp = patientPseudonym(tb().net.dir, 'Hospital1', 'patient1');
+      const patient = tb().sdk('Hospital1', 'patient1');
+      const all: Array<{ auditId: string; atMs: number }> = [];
+      let bookmark = '';
+      do {
+        const r = (await patient.notifications(pp, { pageSize: 200, ...(bookmark ? { bookmark } : {}) })) as { notifications: typeof all; bookmark: string };
+        all.push(...r.notifications);
+        bookmark = r.bookmark;
+      } while (bookmark);
+      assert.ok(all.length > 50, `${all.length} notifications`);
+      const page = await tb().signIn('Hospital1', 'patient1');
+      await page.getByRole('link', { name: 'My data' }).click();
+      await page.getByRole('tab', { name: 'Notifications' }).click();
+      const feed = page.getByTestId('notifications');
+      await feed.getByRole('alert').first().waitFor({ timeout: 30_000 });
+      // The first shown is the ledger's latest: its time heads the list.
+      const latest = all[all.length - 1]!;
+      const firstTitle = await feed.getByRole('alert').first().locator('.mantine-Alert-title').textContent();
+      const shownTime = await page.evaluate((ms) => new Date(ms).toLocaleString(), latest.atMs);
+      assert.equal(firstTitle, shownTime);
+      await page.getByText(`1–10 of 50 notifications`).waitFor();
+      await page.getByTestId('notifications-more').click();
+      await page.getByText(new RegExp(`of ${Math.min(all.length, 100)} notifications`)).waitFor({ timeout: 30_000 });
+      await tb().checkA11y(page, 'my data: notifications, older ones loaded');
+    });
+
     it('opens their own record on a phone, verified, and brought into sight below the list', async () => {
       const page = await tb().signIn('Hospital1', 'patient1');
       await page.setViewportSize({ width: 390, height: 844 });

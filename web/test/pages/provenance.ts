@@ -28,6 +28,14 @@ async function wholeTrail(sdk: HealthClient, query: Record<string, string>): Pro
   return entries;
 }
 
+/** Events loaded at once (Provenance.tsx `EVENTS_PER_LOAD`); the rest on demand. */
+const EVENTS_PER_LOAD = 100;
+
+/** What the page says of a trail of `total` events shown newest first. */
+function countText(total: number): string {
+  return total > EVENTS_PER_LOAD ? `${EVENTS_PER_LOAD} events loaded, newest first; older ones are on the ledger` : `${total} events, newest first`;
+}
+
 export function provenanceTests(tb: () => ConsoleTestbed): void {
   describe('Provenance page', () => {
     it("shows a record's timeline as on the ledger and downloads it as FHIR AuditEvent and Provenance Bundles", async () => {
@@ -38,7 +46,7 @@ export function provenanceTests(tb: () => ConsoleTestbed): void {
       const timeline = page.getByTestId('timeline');
       await timeline.waitFor({ timeout: 30_000 });
       const entries = await wholeTrail(tb().sdk('Hospital1', 'supervisor1'), { kind: 'record', recordId: 'h1-p1-visit' });
-      assert.equal(await page.getByTestId('timeline-count').textContent(), `${entries.length} events, oldest first`);
+      assert.equal(await page.getByTestId('timeline-count').textContent(), countText(entries.length));
       assert.ok(entries.some((e) => e.op === 'record.create'));
       await timeline.getByRole('row').filter({ hasText: 'created' }).first().waitFor();
       assert.ok(entries.some((e) => e.flags.includes('break-the-glass') && e.actor.org === 'Hospital4'));
@@ -75,14 +83,17 @@ export function provenanceTests(tb: () => ConsoleTestbed): void {
       const timeline = page.getByTestId('timeline');
       await timeline.waitFor({ timeout: 30_000 });
       const org = await wholeTrail(sdk, { kind: 'org', org: 'Hospital1' });
-      assert.equal(await page.getByTestId('timeline-count').textContent(), `${org.length} events, oldest first`);
+      assert.equal(await page.getByTestId('timeline-count').textContent(), countText(org.length));
+      // Newest first: the first row is the trail's latest event.
+      const latest = org[org.length - 1]!;
+      assert.equal(await timeline.getByRole('row').nth(1).locator(`a[title="${latest.txId}"]`).count(), 1, `the first row is ${latest.op} of ${latest.txId}`);
 
       // A record named on it opens the record's own timeline, its address the page's.
       await timeline.getByRole('link', { name: 'record h1-p1-visit v1' }).first().click();
       const record = await wholeTrail(sdk, { kind: 'record', recordId: 'h1-p1-visit' });
       await page
         .getByTestId('timeline-count')
-        .filter({ hasText: `${record.length} events, oldest first` })
+        .filter({ hasText: countText(record.length) })
         .waitFor({ timeout: 30_000 });
       assert.ok(record.length < org.length, `the record's ${record.length} events, not the organisation's ${org.length}`);
       assert.equal(new URL(page.url()).search, '?record=h1-p1-visit');
@@ -93,7 +104,7 @@ export function provenanceTests(tb: () => ConsoleTestbed): void {
       await page.goBack();
       await page
         .getByTestId('timeline-count')
-        .filter({ hasText: `${org.length} events, oldest first` })
+        .filter({ hasText: countText(org.length) })
         .waitFor({ timeout: 30_000 });
       assert.equal(new URL(page.url()).search, '?org');
 
@@ -123,6 +134,49 @@ export function provenanceTests(tb: () => ConsoleTestbed): void {
       await page.waitForURL((url) => url.search === `?record=${recordId}`);
       await waitOrExplain(page, count.filter({ hasNotText: orgCount ?? '' }));
       await assertInSight(page, count, `record ${recordId}'s timeline`);
+    });
+
+    it('shows the latest events of a long trail at once and loads the older ones on demand, in either order', async () => {
+      // A record read more times than one load holds: 100 events, then the rest when asked.
+      const doctor = tb().sdk('Hospital1', 'doctor1');
+      const reads = EVENTS_PER_LOAD + 6;
+      for (let done = 0; done < reads; done += 8)
+        await Promise.all(
+          Array.from({ length: Math.min(8, reads - done) }, () => doctor.submit('access', { recordId: 'h1-p1-bp', action: 'read', purpose: 'TREAT' })),
+        );
+      const trail = await wholeTrail(tb().sdk('Hospital1', 'supervisor1'), { kind: 'record', recordId: 'h1-p1-bp' });
+      assert.ok(trail.length > EVENTS_PER_LOAD, `${trail.length} events`);
+      const page = await tb().signIn('Hospital1', 'supervisor1');
+      await page.goto(`${tb().url('Hospital1')}/provenance?record=h1-p1-bp`);
+      const timeline = page.getByTestId('timeline');
+      await timeline.waitFor({ timeout: 30_000 });
+      const count = page.getByTestId('timeline-count');
+      assert.equal(await count.textContent(), countText(trail.length));
+      assert.equal(
+        await timeline
+          .getByRole('row')
+          .nth(1)
+          .locator(`a[title="${trail[trail.length - 1]!.txId}"]`)
+          .count(),
+        1,
+        'the latest read first',
+      );
+      assert.equal(await timeline.getByRole('row').filter({ hasText: 'created' }).count(), 0, 'the creation is among the older events');
+      await tb().checkA11y(page, 'a long timeline, newest first');
+      // Load older events: the rest of the trail, the table turned to the first of them.
+      await page.getByTestId('timeline-more').click();
+      await count.filter({ hasText: `${trail.length} events, newest first` }).waitFor({ timeout: 30_000 });
+      assert.equal(await page.getByTestId('timeline-more').count(), 0, 'nothing more on the ledger');
+      const firstNew = trail[trail.length - 1 - EVENTS_PER_LOAD]!;
+      await assertInSight(page, timeline.locator(`a[title="${firstNew.txId}"]`).first(), 'the first of the older events');
+      const last = page.getByRole('button', { name: `events, page ${Math.ceil(trail.length / 15)}`, exact: true });
+      await last.click();
+      await timeline.getByRole('row').filter({ hasText: 'created' }).first().waitFor();
+      // Oldest first: the creation heads the first page.
+      await page.getByRole('radiogroup', { name: 'Order of the timeline' }).getByText('Oldest first').click();
+      await page.getByRole('button', { name: 'Show timeline' }).click();
+      await count.filter({ hasText: `${EVENTS_PER_LOAD} events loaded, oldest first; later ones are on the ledger` }).waitFor({ timeout: 30_000 });
+      await timeline.getByRole('row').nth(1).filter({ hasText: 'created' }).waitFor();
     });
 
     it("refuses another hospital's supervisor the record's trail, saying why", async () => {

@@ -1,0 +1,87 @@
+// A time-ordered list read from the ledger a page at a time (an audit trail, a patient's access
+// log): the first pages at once, the next on demand (decision 0907). Loading the whole list before
+// showing it capped it silently — a hospital's trail after a few weeks holds more events than any
+// page could fetch, and the latest, read last, were the ones cut off.
+import { useCallback, useRef, useState } from 'react';
+
+/** One answer of the contract: its entries and where the next page starts ('' at the end). */
+export interface LedgerPage<T> {
+  readonly items: readonly T[];
+  readonly bookmark: string;
+}
+
+export type FetchPage<T> = (bookmark: string) => Promise<LedgerPage<T>>;
+
+/**
+ * Calls made for one load at most. A filtered list (a hospital's view of a patient) may answer
+ * short or empty pages while more follow; the load stops here and offers the rest on demand.
+ */
+export const CALLS_PER_LOAD_MAX = 20;
+
+export interface LedgerPages<T> {
+  /** Everything loaded so far, in the list's order; null before the first load ends. */
+  readonly items: readonly T[] | null;
+  /** The ledger holds more entries beyond those loaded. */
+  readonly more: boolean;
+  readonly busy: boolean;
+  readonly error: unknown;
+  /** Loads a new list from its first page (a later call makes an earlier one's answers void). */
+  start(fetch: FetchPage<T>, wanted: number): Promise<void>;
+  /** Loads the next entries of the current list. */
+  next(wanted: number): Promise<void>;
+  clear(): void;
+}
+
+export function useLedgerPages<T>(): LedgerPages<T> {
+  const [items, setItems] = useState<readonly T[] | null>(null);
+  const [more, setMore] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const list = useRef<{ fetch: FetchPage<T>; bookmark: string; generation: number } | null>(null);
+  const generation = useRef(0);
+
+  const load = useCallback(async (fresh: boolean, wanted: number): Promise<void> => {
+    const current = list.current;
+    if (current === null) return;
+    setBusy(true);
+    setError(null);
+    const got: T[] = [];
+    let bookmark = current.bookmark;
+    try {
+      for (let call = 0; call < CALLS_PER_LOAD_MAX; call++) {
+        const page = await current.fetch(bookmark);
+        if (current.generation !== generation.current) return;
+        got.push(...page.items);
+        bookmark = page.bookmark;
+        if (bookmark === '' || got.length >= wanted) break;
+      }
+      current.bookmark = bookmark;
+      setItems((before) => (fresh || before === null ? got : [...before, ...got]));
+      setMore(bookmark !== '');
+    } catch (err) {
+      if (current.generation !== generation.current) return;
+      if (fresh) setItems(null);
+      setError(err);
+    } finally {
+      if (current.generation === generation.current) setBusy(false);
+    }
+  }, []);
+
+  const start = useCallback(
+    (fetch: FetchPage<T>, wanted: number): Promise<void> => {
+      list.current = { fetch, bookmark: '', generation: ++generation.current };
+      return load(true, wanted);
+    },
+    [load],
+  );
+  const next = useCallback((wanted: number): Promise<void> => (list.current?.bookmark ? load(false, wanted) : Promise.resolve()), [load]);
+  const clear = useCallback((): void => {
+    generation.current += 1;
+    list.current = null;
+    setItems(null);
+    setMore(false);
+    setBusy(false);
+    setError(null);
+  }, []);
+  return { items, more, busy, error, start, next, clear };
+}

@@ -1,0 +1,37 @@
+// The button under a list read from the ledger a page at a time (app/ledger-pages.ts): it loads
+// the next entries and turns the table to the first of them, so what was asked for is in sight.
+import { Button, Group } from '@mantine/core';
+import type { ReactNode } from 'react';
+import type { LedgerPages } from '../app/ledger-pages.ts';
+import type { Paged } from './Paged.tsx';
+
+export function LoadMore<T>({
+  pages,
+  paged,
+  rowsPerPage,
+  wanted,
+  label,
+  testId,
+}: {
+  pages: LedgerPages<T>;
+  paged: Paged<T>;
+  rowsPerPage: number;
+  /** Entries to fetch: the ledger's pages are read until this many arrive or the list ends. */
+  wanted: number;
+  label: string;
+  testId: string;
+}): ReactNode {
+  if (!pages.more) return null;
+  const load = async (): Promise<void> => {
+    const before = pages.items?.length ?? 0;
+    await pages.next(wanted);
+    paged.setPage(Math.floor(before / rowsPerPage) + 1);
+  };
+  return (
+    <Group mt="xs">
+      <Button variant="default" size="sm" loading={pages.busy} onClick={() => void load()} data-testid={testId}>
+        {label}
+      </Button>
+    </Group>
+  );
+}
