@@ -330,10 +330,18 @@ export function PeoplePage(): ReactNode {
   return (
     <Stack>
       <Title order={2}>People</Title>
-      <Text size="sm">
-        Register people to enrol, follow their requests, see whose certificate is valid or revoked. Keys are made by the people themselves (in their browser or
-        on their machine); certificates are issued and revocations signed with {me.org}'s CA key on the host that keeps it offline.
-      </Text>
+      {isAdmin ? (
+        <Text size="sm">
+          Register people to enrol, follow their requests, see whose certificate is valid or revoked. Keys are made by the people themselves (in their browser
+          or on their machine); certificates are issued and revocations signed with {me.org}'s CA key on the host that keeps it offline.
+        </Text>
+      ) : (
+        // A supervisor audits who may act for the hospital; the page must not offer what it cannot do.
+        <Text size="sm" data-testid="people-intro">
+          See who is registered at {me.org} and whose certificate is valid or revoked. Registering people and revoking certificates is for {me.org}&apos;s
+          administrators.
+        </Text>
+      )}
       {me.org !== node.org ? (
         <Alert color="orange" title={`This is ${node.org}'s node`}>
           {me.org}'s registrations are kept on {me.org}'s own node: open its console to manage its people.

@@ -101,7 +101,9 @@ function PatientFinder(): ReactNode {
               description="The patient can read it to you from their My data page"
               value={pseudonym}
               onChange={(e) => setPseudonym(e.currentTarget.value)}
-              style={{ flex: 1 }}
+              // At least 16rem before the button goes under it: a phone gives a 64-digit pseudonym
+              // the card's whole width, not what is left beside the button.
+              style={{ flex: '1 1 16rem' }}
             />
             <Button type="submit">Show records</Button>
           </Group>

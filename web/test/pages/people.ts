@@ -167,6 +167,12 @@ export function peopleTests(tb: () => ConsoleTestbed): void {
       await supervisor.getByRole('link', { name: 'People' }).click();
       await waitOrExplain(supervisor, supervisor.getByTestId('identities'));
       assert.equal(await supervisor.getByRole('heading', { name: 'Register a person' }).count(), 0);
+      // What the page says matches what a supervisor may do: look, not register or revoke.
+      assert.match(
+        (await supervisor.getByTestId('people-intro').textContent()) ?? '',
+        /Registering people and revoking certificates is for Hospital\d's administrators/,
+      );
+      assert.equal(await supervisor.getByText(/^Register people to enrol/).count(), 0);
       assert.equal(await supervisor.getByRole('button', { name: /^Revoke / }).count(), 0);
       await tb().checkA11y(supervisor, 'people (supervisor)');
 

@@ -47,6 +47,13 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       await mine.waitFor();
       await mine.getByText('Hospital1').first().waitFor();
       await tb().checkA11y(page, 'records: find a patient');
+      // On a phone the pseudonym's field takes the form's width, the button under it.
+      await page.setViewportSize({ width: 390, height: 844 });
+      const widths = await page
+        .getByRole('form', { name: 'Find a patient by pseudonym' })
+        .evaluate((form) => ({ form: form.getBoundingClientRect().width, input: form.querySelector('input')!.getBoundingClientRect().width }));
+      assert.ok(widths.input >= 0.95 * widths.form, `the pseudonym field at 390 px: ${JSON.stringify(widths)}`);
+      await page.setViewportSize({ width: 1280, height: 800 });
       await page.getByRole('link', { name: `Records of patient ${pp.slice(0, 16)}…` }).click();
       await page.getByTestId('records').getByRole('link', { name: 'h1-p1-visit' }).click();
       await page.getByRole('button', { name: 'Open record' }).click();
