@@ -142,7 +142,7 @@ export function ProvenancePage(): ReactNode {
   };
 
   /** Shows a timeline and makes its address the page's (replacing the one that asked for it: `fromAddress`). */
-  const show = async (kind: Kind, subject: string, fromAddress = false): Promise<void> => {
+  const show = async (kind: Kind, subject: string, fromAddress = false, inOrder: 'newest' | 'oldest' = order): Promise<void> => {
     setError(null);
     setNote(null);
     setDownloadNote(null);
@@ -162,10 +162,10 @@ export function ProvenancePage(): ReactNode {
     if (query['org'] !== undefined && query['kind'] === 'patient')
       setNote(`Events about this patient in ${me.org}'s trail (the patient's whole log is theirs to see).`);
     setShownQuery(null);
-    setShownOrder(order);
+    setShownOrder(inOrder);
     paged.setPage(1);
     const fetch = async (bookmark: string): Promise<LedgerPage<AuditEntry>> => {
-      const page = (await health.auditTrail({ ...query, order, pageSize: EVENTS_PER_LOAD, ...(bookmark ? { bookmark } : {}) })) as {
+      const page = (await health.auditTrail({ ...query, order: inOrder, pageSize: EVENTS_PER_LOAD, ...(bookmark ? { bookmark } : {}) })) as {
         entries: AuditEntry[];
         bookmark: string;
       };
@@ -271,7 +271,12 @@ export function ProvenancePage(): ReactNode {
             )}
             <Choice
               value={order}
-              onChange={(v) => setOrder(v === 'oldest' ? 'oldest' : 'newest')}
+              onChange={(v) => {
+                const next = v === 'oldest' ? 'oldest' : 'newest';
+                setOrder(next);
+                // A timeline on screen turns round at once; otherwise the choice waits for Show timeline.
+                if (entries !== null) void show(kind, subject, false, next);
+              }}
               data={[
                 { value: 'newest', label: 'Newest first' },
                 { value: 'oldest', label: 'Oldest first' },
