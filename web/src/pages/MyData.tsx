@@ -37,6 +37,7 @@ import { ActionOutcome } from '../components/ActionOutcome.tsx';
 
 /** Entries fetched per load, the latest first; older ones on demand (decision 0907). */
 const LOG_ENTRIES_PER_LOAD = 100;
+const RECORDS_PER_LOAD = 100;
 const NOTIFICATIONS_PER_LOAD = 50;
 const LOG_ROWS_PER_PAGE = 15;
 const ACTIONS = ['read', 'write', 'share', 'statistics'];
@@ -116,8 +117,16 @@ const OP_TEXT: Readonly<Record<string, string>> = {
 
 function MyRecords(): ReactNode {
   const { health, me } = useSession();
-  const list = useLoad(async () => ((await health.listRecords(me.id, 'PATRQT', '', 100)) as { records: RecordMeta[] }).records, [health, me.id]);
-  const paged = usePaged(list.data ?? []);
+  // A page of the ledger's list at a time, the next on demand: one call of 100 left the rest unsaid.
+  const list = useLedgerPages<RecordMeta>();
+  const { start } = list;
+  useEffect(() => {
+    void start(async (bookmark) => {
+      const page = (await health.listRecords(me.id, 'PATRQT', bookmark, RECORDS_PER_LOAD)) as { records: RecordMeta[]; bookmark: string };
+      return { items: page.records, bookmark: page.bookmark };
+    }, RECORDS_PER_LOAD);
+  }, [health, me.id, start]);
+  const paged = usePaged(list.items ?? []);
   const [open, setOpen] = useState<{ recordId: string; result: ReadResult } | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -137,7 +146,7 @@ function MyRecords(): ReactNode {
   return (
     <Stack>
       {list.error ? <ErrorAlert error={list.error} /> : null}
-      {list.data && list.data.length === 0 ? <Text size="sm">No records yet.</Text> : null}
+      {list.items && list.items.length === 0 ? <Text size="sm">No records yet.</Text> : null}
       {paged.total > 0 ? (
         <DataTable label="My records" striped data-testid="my-records" headings={['Record', 'Category', 'Sensitivity', 'Held by', 'Updated', '']}>
           {paged.items.map((r) => (
@@ -159,6 +168,7 @@ function MyRecords(): ReactNode {
         </DataTable>
       ) : null}
       <PageControl paged={paged} label="records" />
+      <LoadMore pages={list} paged={paged} rowsPerPage={DEFAULT_PAGE_SIZE} wanted={RECORDS_PER_LOAD} label="Load more records" testId="my-records-more" />
       {error || open ? (
         <Stack ref={outcomeRef}>
           {error ? <ErrorAlert error={error} /> : null}

@@ -5,12 +5,14 @@
 // custodian's supervisors). Every decision is a transaction signed in this browser.
 import { Alert, Badge, Button, Card, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { useCallback, useState, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { Link, Route, Switch, useLocation, useParams } from 'wouter';
 import { ErrorAlert } from '../app/errors.tsx';
 import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
-import { PageControl, usePaged } from '../components/Paged.tsx';
+import { DEFAULT_PAGE_SIZE, PageControl, usePaged } from '../components/Paged.tsx';
+import { LoadMore } from '../components/LoadMore.tsx';
+import { useLedgerPages } from '../app/ledger-pages.ts';
 import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 import { RecordForm, type RecordFormValue } from '../components/RecordForm.tsx';
 import { DataTable } from '../components/DataTable.tsx';
@@ -19,7 +21,8 @@ import { ActionOutcome } from '../components/ActionOutcome.tsx';
 
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
 /** Pages of the contract's record listing fetched at most (50 each) before the list is shown. */
-const RECORD_PAGES_MAX = 10;
+/** Records fetched per load; more on demand (decision 0907). */
+const RECORDS_PER_LOAD = 50;
 export const READ_PURPOSES = ['TREAT', 'ETREAT', 'HOPERAT', 'CAREMGT', 'PATRQT'] as const;
 
 interface MyPatient {
@@ -124,18 +127,17 @@ function PatientRecords({ patient }: { patient: string }): ReactNode {
   const [creating, { open, close }] = useDisclosure(false);
   const [, navigate] = useLocation();
   const [created, setCreated] = useState<Record<string, unknown> | null>(null);
-  const list = useLoad(async () => {
-    const out: RecordMeta[] = [];
-    let bookmark = '';
-    for (let i = 0; i < RECORD_PAGES_MAX; i++) {
-      const page = (await health.listRecords(patient, purpose, bookmark, 50)) as { records: RecordMeta[]; bookmark: string };
-      out.push(...page.records);
-      bookmark = page.bookmark;
-      if (!bookmark) break;
-    }
-    return out;
-  }, [health, patient, purpose]);
-  const paged = usePaged(list.data ?? []);
+  // A page of the ledger's list at a time, the next on demand: fetching up to 500 and stopping
+  // there left the rest of a long history unsaid.
+  const list = useLedgerPages<RecordMeta>();
+  const { start } = list;
+  useEffect(() => {
+    void start(async (bookmark) => {
+      const page = (await health.listRecords(patient, purpose, bookmark, RECORDS_PER_LOAD)) as { records: RecordMeta[]; bookmark: string };
+      return { items: page.records, bookmark: page.bookmark };
+    }, RECORDS_PER_LOAD);
+  }, [health, patient, purpose, start]);
+  const paged = usePaged(list.items ?? []);
   const create = useCallback(
     async (v: RecordFormValue) => {
       const r = await health.createRecord({ recordId: v.recordId, patient, input: v.input, purpose });
@@ -170,7 +172,7 @@ function PatientRecords({ patient }: { patient: string }): ReactNode {
         </Group>
       </Group>
       {list.error ? <ErrorAlert error={list.error} /> : null}
-      {list.data && list.data.length === 0 ? <Text size="sm">No record of this patient that you have a basis to read for {purpose}.</Text> : null}
+      {list.items && list.items.length === 0 ? <Text size="sm">No record of this patient that you have a basis to read for {purpose}.</Text> : null}
       {paged.total > 0 ? (
         <DataTable
           label="Records"
@@ -196,6 +198,7 @@ function PatientRecords({ patient }: { patient: string }): ReactNode {
         </DataTable>
       ) : null}
       <PageControl paged={paged} label="records" />
+      <LoadMore pages={list} paged={paged} rowsPerPage={DEFAULT_PAGE_SIZE} wanted={RECORDS_PER_LOAD} label="Load more records" testId="records-more" />
       <Modal opened={creating} onClose={close} closeButtonProps={{ 'aria-label': 'Close' }} title="New record" size="lg">
         <RecordForm mode="create" submitLabel="Create record" onSubmit={create} />
         {created && created['allowed'] !== true ? (
