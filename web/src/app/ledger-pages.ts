@@ -1,7 +1,7 @@
-// A time-ordered list read from the ledger a page at a time (an audit trail, a patient's access
-// log): the first pages at once, the next on demand (decision 0907). Loading the whole list before
-// showing it capped it silently — a hospital's trail after a few weeks holds more events than any
-// page could fetch, and the latest, read last, were the ones cut off.
+// A list read from the ledger a page at a time (an audit trail, a patient's notifications, a list
+// of records): the first page at once, the next on demand (decision 0907). Loading a whole list
+// before showing it capped it silently — a hospital's trail after a few weeks holds more events
+// than any load could fetch, and the latest, read last, were the ones cut off.
 import { useCallback, useRef, useState } from 'react';
 
 /** One answer of the contract: its entries and where the next page starts ('' at the end). */
@@ -23,19 +23,19 @@ export interface LedgerPages<T> {
   readonly items: readonly T[] | null;
   /** The ledger holds more entries beyond those loaded. */
   readonly more: boolean;
-  readonly busy: boolean;
+  /** What is being loaded: a new list (`start`) or the next entries of this one (`next`). */
+  readonly loading: 'list' | 'more' | null;
   readonly error: unknown;
   /** Loads a new list from its first page (a later call makes an earlier one's answers void). */
   start(fetch: FetchPage<T>, wanted: number): Promise<void>;
   /** Loads the next entries of the current list. */
   next(wanted: number): Promise<void>;
-  clear(): void;
 }
 
 export function useLedgerPages<T>(): LedgerPages<T> {
   const [items, setItems] = useState<readonly T[] | null>(null);
   const [more, setMore] = useState(false);
-  const [busy, setBusy] = useState(false);
+  const [loading, setLoading] = useState<'list' | 'more' | null>(null);
   const [error, setError] = useState<unknown>(null);
   const list = useRef<{ fetch: FetchPage<T>; bookmark: string; generation: number } | null>(null);
   const generation = useRef(0);
@@ -43,7 +43,7 @@ export function useLedgerPages<T>(): LedgerPages<T> {
   const load = useCallback(async (fresh: boolean, wanted: number): Promise<void> => {
     const current = list.current;
     if (current === null) return;
-    setBusy(true);
+    setLoading(fresh ? 'list' : 'more');
     setError(null);
     const got: T[] = [];
     let bookmark = current.bookmark;
@@ -63,7 +63,7 @@ export function useLedgerPages<T>(): LedgerPages<T> {
       if (fresh) setItems(null);
       setError(err);
     } finally {
-      if (current.generation === generation.current) setBusy(false);
+      if (current.generation === generation.current) setLoading(null);
     }
   }, []);
 
@@ -75,13 +75,5 @@ export function useLedgerPages<T>(): LedgerPages<T> {
     [load],
   );
   const next = useCallback((wanted: number): Promise<void> => (list.current?.bookmark ? load(false, wanted) : Promise.resolve()), [load]);
-  const clear = useCallback((): void => {
-    generation.current += 1;
-    list.current = null;
-    setItems(null);
-    setMore(false);
-    setBusy(false);
-    setError(null);
-  }, []);
-  return { items, more, busy, error, start, next, clear };
+  return { items, more, loading, error, start, next };
 }

@@ -29,7 +29,7 @@ export function LoadMore<T>({
   };
   return (
     <Group mt="xs">
-      <Button variant="default" size="sm" loading={pages.busy} onClick={() => void load()} data-testid={testId}>
+      <Button variant="default" size="sm" loading={pages.loading === 'more'} onClick={() => void load()} data-testid={testId}>
         {label}
       </Button>
     </Group>

@@ -284,7 +284,7 @@ export function ProvenancePage(): ReactNode {
               aria-label="Order of the timeline"
             />
             <Group>
-              <Button type="submit" loading={trail.busy && entries === null}>
+              <Button type="submit" loading={trail.loading === 'list'}>
                 Show timeline
               </Button>
             </Group>
