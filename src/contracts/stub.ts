@@ -192,13 +192,17 @@ export class ChaincodeStub {
 
   // -------------------------------------------------------------------------------------------
 
-  private scan(start: string, end: string, limit: number, mustExhaust: boolean): Page {
+  /** Counts a range query against its limit; an empty range is recorded as read (nothing in it) and needs no scan. */
+  private isEmptyRange(start: string, end: string): boolean {
     if (this.rangeReads.length >= LEDGER_LIMITS.rangeQueriesMax)
       throw new ContractLimitError(`more than ${LEDGER_LIMITS.rangeQueriesMax} range queries in one transaction`);
-    if (end !== '' && compareKeys(start, end) >= 0) {
-      this.rangeReads.push({ startKey: start, endKey: end, exhausted: true, results: [] });
-      return { results: [], bookmark: '' };
-    }
+    if (end === '' || compareKeys(start, end) < 0) return false;
+    this.rangeReads.push({ startKey: start, endKey: end, exhausted: true, results: [] });
+    return true;
+  }
+
+  private scan(start: string, end: string, limit: number, mustExhaust: boolean): Page {
+    if (this.isEmptyRange(start, end)) return { results: [], bookmark: '' };
     const rows = this.ctx.state.range(this.ctx.namespace, start, end, limit + 1);
     const more = rows.length > limit;
     if (more && mustExhaust) {
@@ -220,12 +224,7 @@ export class ChaincodeStub {
    * key in it seen — so the validator re-runs it as any exhausted range, with no descending mode.
    */
   private scanDescending(start: string, end: string, limit: number): Page {
-    if (this.rangeReads.length >= LEDGER_LIMITS.rangeQueriesMax)
-      throw new ContractLimitError(`more than ${LEDGER_LIMITS.rangeQueriesMax} range queries in one transaction`);
-    if (end !== '' && compareKeys(start, end) >= 0) {
-      this.rangeReads.push({ startKey: start, endKey: end, exhausted: true, results: [] });
-      return { results: [], bookmark: '' };
-    }
+    if (this.isEmptyRange(start, end)) return { results: [], bookmark: '' };
     const rows = this.ctx.state.rangeDescending(this.ctx.namespace, start, end, limit + 1);
     const more = rows.length > limit;
     const page = rows.slice(0, limit);
