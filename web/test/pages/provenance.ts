@@ -31,9 +31,10 @@ async function wholeTrail(sdk: HealthClient, query: Record<string, string>): Pro
 /** Events loaded at once (Provenance.tsx `EVENTS_PER_LOAD`); the rest on demand. */
 const EVENTS_PER_LOAD = 100;
 
-/** What the page says of a trail of `total` events shown newest first. */
-function countText(total: number): string {
-  return total > EVENTS_PER_LOAD ? `${EVENTS_PER_LOAD} events loaded, newest first; older ones are on the ledger` : `${total} events, newest first`;
+/** What the page says of a trail of `total` events shown in `order`. */
+function countText(total: number, order: 'newest' | 'oldest' = 'newest'): string {
+  if (total <= EVENTS_PER_LOAD) return `${total} events, ${order} first`;
+  return `${EVENTS_PER_LOAD} events loaded, ${order} first; ${order === 'newest' ? 'older' : 'later'} ones are on the ledger`;
 }
 
 export function provenanceTests(tb: () => ConsoleTestbed): void {
@@ -42,11 +43,13 @@ export function provenanceTests(tb: () => ConsoleTestbed): void {
       const page = await tb().signIn('Hospital1', 'supervisor1');
       await page.getByRole('link', { name: 'Provenance' }).click();
       await page.getByLabel('Record id').fill('h1-p1-visit');
+      // Read as a story, from the record's creation (other suites' reads make its trail long).
+      await page.getByRole('radiogroup', { name: 'Order of the timeline' }).getByText('Oldest first').click();
       await page.getByRole('button', { name: 'Show timeline' }).click();
       const timeline = page.getByTestId('timeline');
       await timeline.waitFor({ timeout: 30_000 });
       const entries = await wholeTrail(tb().sdk('Hospital1', 'supervisor1'), { kind: 'record', recordId: 'h1-p1-visit' });
-      assert.equal(await page.getByTestId('timeline-count').textContent(), countText(entries.length));
+      assert.equal(await page.getByTestId('timeline-count').textContent(), countText(entries.length, 'oldest'));
       assert.ok(entries.some((e) => e.op === 'record.create'));
       await timeline.getByRole('row').filter({ hasText: 'created' }).first().waitFor();
       assert.ok(entries.some((e) => e.flags.includes('break-the-glass') && e.actor.org === 'Hospital4'));
