@@ -137,6 +137,25 @@ describe('enrolment routes: refusals', () => {
     const list = await sup.identities(ORG);
     assert.ok(list.identities.some((i) => i.name === 'x3' && i.certificate === 'valid' && i.status === 'collected'));
     assert.ok(list.identities.some((i) => i.name === 'x1' && i.certificate === 'none' && i.status === 'registered'));
+    assert.equal(list.next, null, 'one page holds them all');
+    // A page at a time, newest first: the pages joined are the whole list, each name once.
+    const walked: string[] = [];
+    let after: string | undefined;
+    for (let i = 0; i < 50; i++) {
+      const page = await sup.identities(ORG, { pageSize: 2, ...(after ? { after } : {}) });
+      assert.ok(page.identities.length <= 2);
+      walked.push(...page.identities.map((x) => x.registrationId));
+      if (page.next === null) break;
+      after = page.next;
+    }
+    assert.deepEqual(
+      walked,
+      list.identities.map((x) => x.registrationId),
+    );
+    assert.ok(walked.length > 2, `${walked.length} identities: more than one page`);
+    // A page size out of bounds or a cursor of no answer is refused, saying which.
+    await assert.rejects(sup.identities(ORG, { pageSize: 501 }), refused(400, 'BAD_REQUEST'));
+    await assert.rejects(sup.identities(ORG, { after: 'not-a-cursor' }), refused(400, 'BAD_REQUEST'));
     sup.client.close();
     const doctor = new EnrolmentAdmin(client(ORG, 'doctor1'));
     await assert.rejects(doctor.identities(ORG), refused(403, 'FORBIDDEN'));

@@ -234,7 +234,13 @@ export function registerEnrolmentRoutes(
       throw new ApiError(403, 'FORBIDDEN', `only an admin or supervisor of ${q.org} lists its identities; ${me.org}/${me.id} is a ${me.role}`);
     if (q.org !== org) throw new ApiError(404, 'NOT_FOUND', `${q.org}'s registrations are kept on its own node; this is ${org}'s`);
     const now = clock();
-    const identities = store.list().map((r) => {
+    const [afterMs, afterId] = q.after === undefined ? [] : q.after.split('.');
+    // One more than asked: whether a next page exists, without a count over the whole table.
+    const rows = store.list(q.pageSize + 1, afterMs !== undefined && afterId !== undefined ? { registeredAtMs: Number(afterMs), id: afterId } : undefined);
+    const page = rows.slice(0, q.pageSize);
+    const last = page[page.length - 1];
+    const next = rows.length > q.pageSize && last !== undefined ? `${last.registeredAtMs}.${last.id}` : null;
+    const identities = page.map((r) => {
       let certificate: 'valid' | 'revoked' | 'expired' | 'none' = 'none';
       let notAfter: string | null = null;
       if (r.certPem !== null && r.serialHex !== null) {
@@ -256,7 +262,7 @@ export function registerEnrolmentRoutes(
         certificate,
       };
     });
-    return { org, configSequence: services.configState().record.sequence, identities };
+    return { org, configSequence: services.configState().record.sequence, identities, next };
   });
 
   return store;

@@ -86,7 +86,13 @@ describe('EnrolmentStore', () => {
     const s2 = new EnrolmentStore(s.path, { openRegistrationsMax: 3 });
     const again = s2.register({ ...reg, name: 'a' }, T0 + 1);
     assert.deepEqual(s2.issuedSerialsOf('a', again.registration.id), ['1f'], 'durable across a restart');
-    assert.equal(s2.list().length, 4);
+    assert.equal(s2.list(100).length, 4);
+    // Newest first, a page at a time after the last one seen: every registration once, in order.
+    const all = s2.list(100).map((r) => r.id);
+    const paged: string[] = [];
+    for (let page = s2.list(1); page.length > 0; page = s2.list(1, page[0])) paged.push(page[0]!.id);
+    assert.deepEqual(paged, all);
+    assert.equal(all[0], again.registration.id, 'the latest registration first');
     s2.close();
   });
 });

@@ -295,11 +295,19 @@ export class EnrolmentStore {
   }
 
   /** Every registration, newest first (at most `limit`). */
-  list(limit = 10_000): Registration[] {
+  /**
+   * Registrations newest first, `limit` at most, after `after` (the last one of the page before):
+   * a hospital's people read a page at a time, never all at once.
+   */
+  list(limit: number, after?: { readonly registeredAtMs: number; readonly id: string }): Registration[] {
     this.assertOpen();
-    return (this.db.prepare('SELECT * FROM registrations ORDER BY registered_at_ms DESC, id LIMIT ?').all(Math.max(1, Math.floor(limit))) as Row[]).map(
-      toRegistration,
-    );
+    const n = Math.max(1, Math.floor(limit));
+    const rows = after
+      ? this.db
+          .prepare('SELECT * FROM registrations WHERE registered_at_ms < ? OR (registered_at_ms = ? AND id > ?) ORDER BY registered_at_ms DESC, id LIMIT ?')
+          .all(after.registeredAtMs, after.registeredAtMs, after.id, n)
+      : this.db.prepare('SELECT * FROM registrations ORDER BY registered_at_ms DESC, id LIMIT ?').all(n);
+    return (rows as Row[]).map(toRegistration);
   }
 
   /** Serials of the certificates issued to earlier registrations of `name` (what a re-enrolment replaces). */

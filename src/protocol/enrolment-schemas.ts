@@ -77,7 +77,18 @@ export const CollectResponse = z.object({
 });
 export type CollectResponseT = z.infer<typeof CollectResponse>;
 
-export const IdentitiesQuery = z.object({ org: z.string().min(1).max(64) }).strict();
+/** Identities per answer at most; the default is a page of the People page's table. */
+export const IDENTITIES_PAGE_MAX = 500;
+export const IDENTITIES_PAGE_DEFAULT = 100;
+/** Where the next page starts: the last entry's registration time and id (`<ms>.<id>`, newest first). */
+const IdentitiesCursor = z.string().regex(/^\d{1,16}\.[0-9a-f]{32}$/, 'a cursor from the last answer (next)');
+export const IdentitiesQuery = z
+  .object({
+    org: z.string().min(1).max(64),
+    pageSize: z.coerce.number().int().min(1).max(IDENTITIES_PAGE_MAX).default(IDENTITIES_PAGE_DEFAULT),
+    after: IdentitiesCursor.optional(),
+  })
+  .strict();
 export const IdentityEntry = z.object({
   registrationId: Id,
   name: z.string(),
@@ -94,7 +105,14 @@ export const IdentityEntry = z.object({
   certificate: z.enum(['valid', 'revoked', 'expired', 'none']),
 });
 export type IdentityEntryT = z.infer<typeof IdentityEntry>;
-export const IdentitiesResponse = z.object({ org: z.string(), configSequence: z.number().int(), identities: z.array(IdentityEntry) });
+export const IdentitiesResponse = z.object({
+  org: z.string(),
+  configSequence: z.number().int(),
+  /** Newest registration first, at most `pageSize`. */
+  identities: z.array(IdentityEntry),
+  /** The cursor of the next page (`after`), null at the end. */
+  next: z.string().nullable(),
+});
 export type IdentitiesResponseT = z.infer<typeof IdentitiesResponse>;
 
 const ERRORS = [400, 401, 403, 404, 409, 413, 429] as const;

@@ -89,8 +89,14 @@ export class EnrolmentAdmin {
     return check(CertificateResponse, await this.client.call('PUT', `/v1/enrolments/${encodeURIComponent(id)}/certificate`, { certPem }));
   }
 
-  async identities(org: string): Promise<IdentitiesResponseT> {
-    return check(IdentitiesResponse, await this.client.call('GET', `/v1/identities?org=${encodeURIComponent(org)}`));
+  /** A page of the hospital's identities, newest registration first; `next` of an answer asks for the page after it. */
+  async identities(org: string, page: { pageSize?: number; after?: string } = {}): Promise<IdentitiesResponseT> {
+    const query = new URLSearchParams({
+      org,
+      ...(page.pageSize !== undefined ? { pageSize: String(page.pageSize) } : {}),
+      ...(page.after ? { after: page.after } : {}),
+    });
+    return check(IdentitiesResponse, await this.client.call('GET', `/v1/identities?${query.toString()}`));
   }
 
   /**

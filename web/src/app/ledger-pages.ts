@@ -1,5 +1,5 @@
-// A list read from the ledger a page at a time (an audit trail, a patient's notifications, a list
-// of records): the first page at once, the next on demand (decision 0907). Loading a whole list
+// A list read from the node a page at a time (an audit trail, a patient's notifications, a list
+// of records, a hospital's identities): the first page at once, the next on demand (decision 0907). Loading a whole list
 // before showing it capped it silently — a hospital's trail after a few weeks holds more events
 // than any load could fetch, and the latest, read last, were the ones cut off.
 import { useCallback, useRef, useState } from 'react';

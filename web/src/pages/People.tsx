@@ -8,7 +8,7 @@
 // (decision 1252): for those steps the page says so and gives the exact command to run there,
 // then shows the result as the ledger has it. Supervisors see the lists; only admins act.
 import { Alert, Badge, Button, Card, Code, CopyButton, FileInput, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
-import { useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { patientPseudonymWebCrypto } from '../../../src/identity/pseudonym-webcrypto.ts';
 import {
   IdentitiesResponse,
@@ -22,13 +22,17 @@ import { MedLedgerApiError } from '../../../src/sdk/client.ts';
 import { ErrorAlert } from '../app/errors.tsx';
 import { shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
-import { PageControl, usePaged } from '../components/Paged.tsx';
+import { DEFAULT_PAGE_SIZE, PageControl, usePaged } from '../components/Paged.tsx';
+import { LoadMore } from '../components/LoadMore.tsx';
+import { useLedgerPages } from '../app/ledger-pages.ts';
 import { DataTable } from '../components/DataTable.tsx';
 import { useReveal } from '../components/reveal.ts';
 
 // 'laboratory' and 'device' (a sensor) are least-privilege roles (decision 1253).
 const REGISTRABLE_ROLES = ['doctor', 'nurse', 'patient', 'researcher', 'insurer', 'laboratory', 'device', 'supervisor', 'admin'] as const;
 const KEY_FILE_BYTES_MAX = 1024;
+/** Identities fetched per load (the node answers at most 500); more on demand. */
+const IDENTITIES_PER_LOAD = 100;
 
 function parsed<T>(
   schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ message: string }> } } },
@@ -215,15 +219,24 @@ const CERT_COLOR: Readonly<Record<IdentityEntryT['certificate'], string>> = { va
 function Identities({ org, isAdmin, tick }: { org: string; isAdmin: boolean; tick: number }): ReactNode {
   const { client } = useSession();
   const [local, setLocal] = useState(0);
-  const list = useLoad(
-    async () => parsed(IdentitiesResponse, await client.call('GET', `/v1/identities?org=${encodeURIComponent(org)}`)),
-    [client, tick, local],
-  );
+  // A page of the node's list at a time, newest registration first: a hospital registers its
+  // patients by the thousand, and one answer holding them all was unbounded.
+  const list = useLedgerPages<IdentityEntryT>();
+  const { start } = list;
+  const [configSequence, setConfigSequence] = useState<number | null>(null);
+  useEffect(() => {
+    void start(async (after) => {
+      const query = new URLSearchParams({ org, pageSize: String(IDENTITIES_PER_LOAD), ...(after ? { after } : {}) });
+      const page = parsed(IdentitiesResponse, await client.call('GET', `/v1/identities?${query.toString()}`));
+      setConfigSequence(page.configSequence);
+      return { items: page.identities, bookmark: page.next ?? '' };
+    }, IDENTITIES_PER_LOAD);
+  }, [client, org, tick, local, start]);
   const revoked = useLoad(
     async () => ((await client.config()).state.record.config.orgs.find((o) => o.org === org)?.revocations ?? []).flatMap((r) => r.serials),
     [client, tick, local],
   );
-  const paged = usePaged<IdentityEntryT>([...(list.data?.identities ?? [])].sort((a, b) => b.registeredAt.localeCompare(a.registeredAt)));
+  const paged = usePaged<IdentityEntryT>(list.items ?? []);
   const [revoking, setRevoking] = useState<IdentityEntryT | null>(null);
   return (
     <Card withBorder>
@@ -237,11 +250,11 @@ function Identities({ org, isAdmin, tick }: { org: string; isAdmin: boolean; tic
       </Group>
       <Text size="sm" mb="xs">
         Everyone registered on this node, with their certificate's state in the configuration in force
-        {list.data ? ` (config sequence ${list.data.configSequence})` : ''}. Identities made at <Code>medledger init</Code> are not registrations: list them
-        with <Code>npx medledger user list --org {org}</Code> on the admin host; their revocations are among the serials below.
+        {configSequence !== null ? ` (config sequence ${configSequence})` : ''}. Newest registration first. Identities made at <Code>medledger init</Code> are
+        not registrations: list them with <Code>npx medledger user list --org {org}</Code> on the admin host; their revocations are among the serials below.
       </Text>
       {list.error ? <ErrorAlert error={list.error} /> : null}
-      {list.data && list.data.identities.length === 0 ? <Text size="sm">Nobody has been registered on this node yet.</Text> : null}
+      {list.items && list.items.length === 0 ? <Text size="sm">Nobody has been registered on this node yet.</Text> : null}
       {paged.total > 0 ? (
         <DataTable
           label={`Identities of ${org}`}
@@ -285,6 +298,7 @@ function Identities({ org, isAdmin, tick }: { org: string; isAdmin: boolean; tic
         </DataTable>
       ) : null}
       <PageControl paged={paged} label="identities" />
+      <LoadMore pages={list} paged={paged} rowsPerPage={DEFAULT_PAGE_SIZE} wanted={IDENTITIES_PER_LOAD} label="Load more identities" testId="identities-more" />
       <Text size="sm" mt="sm" data-testid="revoked-serials">
         Serials {org} has revoked (in the config in force):{' '}
         {revoked.data ? (revoked.data.length > 0 ? revoked.data.map((s) => shortHex(s, 12)).join(', ') : 'none') : '…'}
