@@ -294,7 +294,6 @@ export class EnrolmentStore {
     return toRegistration(this.row(reg.id)!);
   }
 
-  /** Every registration, newest first (at most `limit`). */
   /**
    * Registrations newest first, `limit` at most, after `after` (the last one of the page before):
    * a hospital's people read a page at a time, never all at once.
