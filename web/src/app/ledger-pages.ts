@@ -2,7 +2,7 @@
 // of records, a hospital's identities): the first page at once, the next on demand (decision 0907). Loading a whole list
 // before showing it capped it silently — a hospital's trail after a few weeks holds more events
 // than any load could fetch, and the latest, read last, were the ones cut off.
-import { useCallback, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState, type DependencyList } from 'react';
 
 /** One answer of the contract: its entries and where the next page starts ('' at the end). */
 export interface LedgerPage<T> {
@@ -26,10 +26,13 @@ export interface LedgerPages<T> {
   /** What is being loaded: a new list (`start`) or the next entries of this one (`next`). */
   readonly loading: 'list' | 'more' | null;
   readonly error: unknown;
-  /** Loads a new list from its first page (a later call makes an earlier one's answers void). */
+  /**
+   * Loads a new list from its first page, `wanted` entries per load (a later call makes an earlier
+   * one's answers void).
+   */
   start(fetch: FetchPage<T>, wanted: number): Promise<void>;
-  /** Loads the next entries of the current list. */
-  next(wanted: number): Promise<void>;
+  /** Loads the next entries of the current list, as many as `start` asked for. */
+  next(): Promise<void>;
 }
 
 export function useLedgerPages<T>(): LedgerPages<T> {
@@ -37,10 +40,10 @@ export function useLedgerPages<T>(): LedgerPages<T> {
   const [more, setMore] = useState(false);
   const [loading, setLoading] = useState<'list' | 'more' | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const list = useRef<{ fetch: FetchPage<T>; bookmark: string; generation: number } | null>(null);
+  const list = useRef<{ fetch: FetchPage<T>; wanted: number; bookmark: string; generation: number } | null>(null);
   const generation = useRef(0);
 
-  const load = useCallback(async (fresh: boolean, wanted: number): Promise<void> => {
+  const load = useCallback(async (fresh: boolean): Promise<void> => {
     const current = list.current;
     if (current === null) return;
     setLoading(fresh ? 'list' : 'more');
@@ -53,7 +56,7 @@ export function useLedgerPages<T>(): LedgerPages<T> {
         if (current.generation !== generation.current) return;
         got.push(...page.items);
         bookmark = page.bookmark;
-        if (bookmark === '' || got.length >= wanted) break;
+        if (bookmark === '' || got.length >= current.wanted) break;
       }
       current.bookmark = bookmark;
       setItems((before) => (fresh || before === null ? got : [...before, ...got]));
@@ -69,11 +72,24 @@ export function useLedgerPages<T>(): LedgerPages<T> {
 
   const start = useCallback(
     (fetch: FetchPage<T>, wanted: number): Promise<void> => {
-      list.current = { fetch, bookmark: '', generation: ++generation.current };
-      return load(true, wanted);
+      list.current = { fetch, wanted, bookmark: '', generation: ++generation.current };
+      return load(true);
     },
     [load],
   );
-  const next = useCallback((wanted: number): Promise<void> => (list.current?.bookmark ? load(false, wanted) : Promise.resolve()), [load]);
+  const next = useCallback((): Promise<void> => (list.current?.bookmark ? load(false) : Promise.resolve()), [load]);
   return { items, more, loading, error, start, next };
+}
+
+/**
+ * A list loaded from its first page whenever `deps` change (the page's subject, a reload tick);
+ * `fetch` reads what `deps` name, as a `useEffect` body would.
+ */
+export function useLedgerList<T>(fetch: FetchPage<T>, wanted: number, deps: DependencyList): LedgerPages<T> {
+  const pages = useLedgerPages<T>();
+  const { start } = pages;
+  useEffect(() => {
+    void start(fetch, wanted);
+  }, [...deps, start]); // `fetch` is new each render; `deps` say when it reads something else
+  return pages;
 }

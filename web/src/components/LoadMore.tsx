@@ -5,27 +5,12 @@ import type { ReactNode } from 'react';
 import type { LedgerPages } from '../app/ledger-pages.ts';
 import type { Paged } from './Paged.tsx';
 
-export function LoadMore<T>({
-  pages,
-  paged,
-  rowsPerPage,
-  wanted,
-  label,
-  testId,
-}: {
-  pages: LedgerPages<T>;
-  paged: Paged<T>;
-  rowsPerPage: number;
-  /** Entries to fetch: the ledger's pages are read until this many arrive or the list ends. */
-  wanted: number;
-  label: string;
-  testId: string;
-}): ReactNode {
+export function LoadMore<T>({ pages, paged, label, testId }: { pages: LedgerPages<T>; paged: Paged<T>; label: string; testId: string }): ReactNode {
   if (!pages.more) return null;
   const load = async (): Promise<void> => {
     const before = pages.items?.length ?? 0;
-    await pages.next(wanted);
-    paged.setPage(Math.floor(before / rowsPerPage) + 1);
+    await pages.next();
+    paged.setPage(Math.floor(before / paged.pageSize) + 1);
   };
   return (
     <Group mt="xs">

@@ -11,6 +11,8 @@ export interface Paged<T> {
   readonly page: number;
   readonly pages: number;
   readonly total: number;
+  /** Rows per page. */
+  readonly pageSize: number;
   setPage(page: number): void;
 }
 
@@ -22,11 +24,12 @@ export function usePaged<T>(all: readonly T[], pageSize = DEFAULT_PAGE_SIZE): Pa
     if (page > pages) setPage(pages);
   }, [page, pages]);
   const current = Math.min(page, pages);
-  return { items: all.slice((current - 1) * pageSize, current * pageSize), page: current, pages, total: all.length, setPage };
+  return { items: all.slice((current - 1) * pageSize, current * pageSize), page: current, pages, total: all.length, pageSize, setPage };
 }
 
-export function PageControl<T>({ paged, label, pageSize = DEFAULT_PAGE_SIZE }: { paged: Paged<T>; label: string; pageSize?: number }): ReactNode {
+export function PageControl<T>({ paged, label }: { paged: Paged<T>; label: string }): ReactNode {
   if (paged.total === 0) return null;
+  const { pageSize } = paged;
   const first = (paged.page - 1) * pageSize + 1;
   const last = Math.min(paged.total, paged.page * pageSize);
   return (

@@ -23,13 +23,13 @@ import {
   Title,
 } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useState, type FormEvent, type ReactNode } from 'react';
 import { ErrorAlert } from '../app/errors.tsx';
 import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
-import { DEFAULT_PAGE_SIZE, PageControl, usePaged } from '../components/Paged.tsx';
+import { PageControl, usePaged } from '../components/Paged.tsx';
 import { LoadMore } from '../components/LoadMore.tsx';
-import { useLedgerPages } from '../app/ledger-pages.ts';
+import { useLedgerList } from '../app/ledger-pages.ts';
 import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 import { DataTable } from '../components/DataTable.tsx';
 import { useReveal } from '../components/reveal.ts';
@@ -118,14 +118,14 @@ const OP_TEXT: Readonly<Record<string, string>> = {
 function MyRecords(): ReactNode {
   const { health, me } = useSession();
   // A page of the ledger's list at a time, the next on demand: one call of 100 left the rest unsaid.
-  const list = useLedgerPages<RecordMeta>();
-  const { start } = list;
-  useEffect(() => {
-    void start(async (bookmark) => {
+  const list = useLedgerList<RecordMeta>(
+    async (bookmark) => {
       const page = (await health.listRecords(me.id, 'PATRQT', bookmark, RECORDS_PER_LOAD)) as { records: RecordMeta[]; bookmark: string };
       return { items: page.records, bookmark: page.bookmark };
-    }, RECORDS_PER_LOAD);
-  }, [health, me.id, start]);
+    },
+    RECORDS_PER_LOAD,
+    [health, me.id],
+  );
   const paged = usePaged(list.items ?? []);
   const [open, setOpen] = useState<{ recordId: string; result: ReadResult } | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
@@ -168,7 +168,7 @@ function MyRecords(): ReactNode {
         </DataTable>
       ) : null}
       <PageControl paged={paged} label="records" />
-      <LoadMore pages={list} paged={paged} rowsPerPage={DEFAULT_PAGE_SIZE} wanted={RECORDS_PER_LOAD} label="Load more records" testId="my-records-more" />
+      <LoadMore pages={list} paged={paged} label="Load more records" testId="my-records-more" />
       {error || open ? (
         <Stack ref={outcomeRef}>
           {error ? <ErrorAlert error={error} /> : null}
@@ -404,10 +404,8 @@ function MyConsents(): ReactNode {
 
 function AccessLog(): ReactNode {
   const { health, me } = useSession();
-  const log = useLedgerPages<AuditEntry>();
-  const { start } = log;
-  useEffect(() => {
-    void start(async (bookmark) => {
+  const log = useLedgerList<AuditEntry>(
+    async (bookmark) => {
       const page = (await health.auditTrail({
         kind: 'patient',
         patient: me.id,
@@ -419,8 +417,10 @@ function AccessLog(): ReactNode {
         bookmark: string;
       };
       return { items: page.entries, bookmark: page.bookmark };
-    }, LOG_ENTRIES_PER_LOAD);
-  }, [health, me.id, start]);
+    },
+    LOG_ENTRIES_PER_LOAD,
+    [health, me.id],
+  );
   const paged = usePaged(log.items ?? [], LOG_ROWS_PER_PAGE);
   return (
     <Stack>
@@ -457,25 +457,25 @@ function AccessLog(): ReactNode {
           ))}
         </DataTable>
       ) : null}
-      <PageControl paged={paged} label="entries" pageSize={LOG_ROWS_PER_PAGE} />
-      <LoadMore pages={log} paged={paged} rowsPerPage={LOG_ROWS_PER_PAGE} wanted={LOG_ENTRIES_PER_LOAD} label="Load older entries" testId="access-log-more" />
+      <PageControl paged={paged} label="entries" />
+      <LoadMore pages={log} paged={paged} label="Load older entries" testId="access-log-more" />
     </Stack>
   );
 }
 
 function Notifications(): ReactNode {
   const { health, me } = useSession();
-  const feed = useLedgerPages<Notification>();
-  const { start } = feed;
-  useEffect(() => {
-    void start(async (bookmark) => {
+  const feed = useLedgerList<Notification>(
+    async (bookmark) => {
       const page = (await health.notifications(me.id, { order: 'newest', pageSize: NOTIFICATIONS_PER_LOAD, ...(bookmark ? { bookmark } : {}) })) as {
         notifications: Notification[];
         bookmark: string;
       };
       return { items: page.notifications, bookmark: page.bookmark };
-    }, NOTIFICATIONS_PER_LOAD);
-  }, [health, me.id, start]);
+    },
+    NOTIFICATIONS_PER_LOAD,
+    [health, me.id],
+  );
   const paged = usePaged(feed.items ?? []);
   const text = (n: Notification): string =>
     n.kind === 'break-the-glass'
@@ -504,8 +504,7 @@ function Notifications(): ReactNode {
       <LoadMore
         pages={feed}
         paged={paged}
-        rowsPerPage={DEFAULT_PAGE_SIZE}
-        wanted={NOTIFICATIONS_PER_LOAD}
+
         label="Load older notifications"
         testId="notifications-more"
       />

@@ -8,7 +8,7 @@
 // (decision 1252): for those steps the page says so and gives the exact command to run there,
 // then shows the result as the ledger has it. Supervisors see the lists; only admins act.
 import { Alert, Badge, Button, Card, Code, CopyButton, FileInput, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
-import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useState, type FormEvent, type ReactNode } from 'react';
 import { patientPseudonymWebCrypto } from '../../../src/identity/pseudonym-webcrypto.ts';
 import {
   IdentitiesResponse,
@@ -22,9 +22,9 @@ import { MedLedgerApiError } from '../../../src/sdk/client.ts';
 import { ErrorAlert } from '../app/errors.tsx';
 import { shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
-import { DEFAULT_PAGE_SIZE, PageControl, usePaged } from '../components/Paged.tsx';
+import { PageControl, usePaged } from '../components/Paged.tsx';
 import { LoadMore } from '../components/LoadMore.tsx';
-import { useLedgerPages } from '../app/ledger-pages.ts';
+import { useLedgerList } from '../app/ledger-pages.ts';
 import { DataTable } from '../components/DataTable.tsx';
 import { useReveal } from '../components/reveal.ts';
 
@@ -221,17 +221,17 @@ function Identities({ org, isAdmin, tick }: { org: string; isAdmin: boolean; tic
   const [local, setLocal] = useState(0);
   // A page of the node's list at a time, newest registration first: a hospital registers its
   // patients by the thousand, and one answer holding them all was unbounded.
-  const list = useLedgerPages<IdentityEntryT>();
-  const { start } = list;
   const [configSequence, setConfigSequence] = useState<number | null>(null);
-  useEffect(() => {
-    void start(async (after) => {
+  const list = useLedgerList<IdentityEntryT>(
+    async (after) => {
       const query = new URLSearchParams({ org, pageSize: String(IDENTITIES_PER_LOAD), ...(after ? { after } : {}) });
       const page = parsed(IdentitiesResponse, await client.call('GET', `/v1/identities?${query.toString()}`));
       setConfigSequence(page.configSequence);
       return { items: page.identities, bookmark: page.next ?? '' };
-    }, IDENTITIES_PER_LOAD);
-  }, [client, org, tick, local, start]);
+    },
+    IDENTITIES_PER_LOAD,
+    [client, org, tick, local],
+  );
   const revoked = useLoad(
     async () => ((await client.config()).state.record.config.orgs.find((o) => o.org === org)?.revocations ?? []).flatMap((r) => r.serials),
     [client, tick, local],
@@ -298,7 +298,7 @@ function Identities({ org, isAdmin, tick }: { org: string; isAdmin: boolean; tic
         </DataTable>
       ) : null}
       <PageControl paged={paged} label="identities" />
-      <LoadMore pages={list} paged={paged} rowsPerPage={DEFAULT_PAGE_SIZE} wanted={IDENTITIES_PER_LOAD} label="Load more identities" testId="identities-more" />
+      <LoadMore pages={list} paged={paged} label="Load more identities" testId="identities-more" />
       <Text size="sm" mt="sm" data-testid="revoked-serials">
         Serials {org} has revoked (in the config in force):{' '}
         {revoked.data ? (revoked.data.length > 0 ? revoked.data.map((s) => shortHex(s, 12)).join(', ') : 'none') : '…'}

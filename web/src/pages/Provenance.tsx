@@ -375,15 +375,8 @@ export function ProvenancePage(): ReactNode {
                   );
                 })}
               </DataTable>
-              <PageControl paged={paged} label="events" pageSize={ROWS_PER_PAGE} />
-              <LoadMore
-                pages={trail}
-                paged={paged}
-                rowsPerPage={ROWS_PER_PAGE}
-                wanted={EVENTS_PER_LOAD}
-                label={shownOrder === 'newest' ? 'Load older events' : 'Load later events'}
-                testId="timeline-more"
-              />
+              <PageControl paged={paged} label="events" />
+              <LoadMore pages={trail} paged={paged} label={shownOrder === 'newest' ? 'Load older events' : 'Load later events'} testId="timeline-more" />
             </Card>
           ) : null}
         </Stack>

@@ -5,14 +5,14 @@
 // custodian's supervisors). Every decision is a transaction signed in this browser.
 import { Alert, Badge, Button, Card, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useState, type FormEvent, type ReactNode } from 'react';
 import { Link, Route, Switch, useLocation, useParams } from 'wouter';
 import { ErrorAlert } from '../app/errors.tsx';
 import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
-import { DEFAULT_PAGE_SIZE, PageControl, usePaged } from '../components/Paged.tsx';
+import { PageControl, usePaged } from '../components/Paged.tsx';
 import { LoadMore } from '../components/LoadMore.tsx';
-import { useLedgerPages } from '../app/ledger-pages.ts';
+import { useLedgerList } from '../app/ledger-pages.ts';
 import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 import { RecordForm, type RecordFormValue } from '../components/RecordForm.tsx';
 import { DataTable } from '../components/DataTable.tsx';
@@ -129,14 +129,14 @@ function PatientRecords({ patient }: { patient: string }): ReactNode {
   const [created, setCreated] = useState<Record<string, unknown> | null>(null);
   // A page of the ledger's list at a time, the next on demand: fetching up to 500 and stopping
   // there left the rest of a long history unsaid.
-  const list = useLedgerPages<RecordMeta>();
-  const { start } = list;
-  useEffect(() => {
-    void start(async (bookmark) => {
+  const list = useLedgerList<RecordMeta>(
+    async (bookmark) => {
       const page = (await health.listRecords(patient, purpose, bookmark, RECORDS_PER_LOAD)) as { records: RecordMeta[]; bookmark: string };
       return { items: page.records, bookmark: page.bookmark };
-    }, RECORDS_PER_LOAD);
-  }, [health, patient, purpose, start]);
+    },
+    RECORDS_PER_LOAD,
+    [health, patient, purpose],
+  );
   const paged = usePaged(list.items ?? []);
   const create = useCallback(
     async (v: RecordFormValue) => {
@@ -198,7 +198,7 @@ function PatientRecords({ patient }: { patient: string }): ReactNode {
         </DataTable>
       ) : null}
       <PageControl paged={paged} label="records" />
-      <LoadMore pages={list} paged={paged} rowsPerPage={DEFAULT_PAGE_SIZE} wanted={RECORDS_PER_LOAD} label="Load more records" testId="records-more" />
+      <LoadMore pages={list} paged={paged} label="Load more records" testId="records-more" />
       <Modal opened={creating} onClose={close} closeButtonProps={{ 'aria-label': 'Close' }} title="New record" size="lg">
         <RecordForm mode="create" submitLabel="Create record" onSubmit={create} />
         {created && created['allowed'] !== true ? (
