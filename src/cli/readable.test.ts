@@ -2,10 +2,11 @@
 // per cross-hospital read, and contract validation errors said as "invalid argument" with the field.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import { apiErrorText } from './output.ts';
 import { fhirSummary, localTime, PatientNames, shortHex, table } from './readable.ts';
 import { auditTable } from './commands/audit.ts';
-import { basisText } from './commands/record.ts';
+import { basisText, morePages, shellWord } from './commands/record.ts';
 import { applicationTable } from './commands/access.ts';
 import { consentTable } from './commands/consent.ts';
 
@@ -13,6 +14,15 @@ const P = 'db61a6c94cc69365a4152a439a25d03109bbc29461fbab2a6636b279e1e2fbbd';
 const noNames = new PatientNames('/nonexistent', 'Hospital1');
 
 describe('readable output', () => {
+  it('a next-page hint pastes into a shell as one word (bookmarks hold "|")', () => {
+    for (const bookmark of ['aix|pp|0a1b|000001796339122790|tx-1', "it's|odd", 'plain-1.2']) {
+      const word = shellWord(bookmark);
+      assert.equal(execFileSync('/bin/sh', ['-c', `printf %s ${word}`], { encoding: 'utf8' }), bookmark);
+      assert.equal(morePages(bookmark), `\n(more: --bookmark ${word})`);
+    }
+    assert.equal(shellWord('plain-1.2'), 'plain-1.2');
+    assert.equal(morePages(''), '');
+  });
   it('local times have no epoch milliseconds; long hex ids are cut; tables align', () => {
     const t = localTime(1_796_339_117_536);
     assert.match(t, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
@@ -83,24 +93,31 @@ describe('readable output', () => {
     );
     assert.match(consents, /^c1 +every doctor at Hospital2 +read +TREAT +all records up to sensitive +\d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d +active since /m);
     const apps = applicationTable(
-      [
-        {
-          applicationId: 'a1',
-          applicant: 'Hospital2/researcher1',
-          applicantRole: 'researcher',
-          target: { kind: 'record', recordId: 'h1-p1-bp' },
-          purpose: 'HRESCH',
-          actions: ['read'],
-          period: { startMs: 1_796_339_062_521, endMs: 1_798_931_122_521 },
-          maxSensitivity: 'normal',
-          status: 'pending',
-          appliedAtMs: 1_796_339_122_790,
-          decidedAtMs: null,
-          decidedBy: null,
-        },
-      ],
+      {
+        applications: [
+          {
+            applicationId: 'a1',
+            applicant: 'Hospital2/researcher1',
+            applicantRole: 'researcher',
+            target: { kind: 'record', recordId: 'h1-p1-bp' },
+            purpose: 'HRESCH',
+            actions: ['read'],
+            period: { startMs: 1_796_339_062_521, endMs: 1_798_931_122_521 },
+            maxSensitivity: 'normal',
+            status: 'pending',
+            appliedAtMs: 1_796_339_122_790,
+            decidedAtMs: null,
+            decidedBy: null,
+          },
+        ],
+        bookmark: 'ax|owner|x|t1|a1',
+      },
       noNames,
+      '--status pending',
     );
+    assert.match(apps, /\(more: --bookmark 'ax\|owner\|x\|t1\|a1' --status pending\)$/);
+    assert.equal(applicationTable({ applications: [], bookmark: '' }, noNames), '(no applications)');
+    assert.match(applicationTable({ applications: [], bookmark: 'b' }, noNames), /^\(no applications on this page\)\n\(more: --bookmark b\)$/);
     assert.match(apps, /^a1 +Hospital2\/researcher1 \(researcher\) +read up to normal +record h1-p1-bp +\(the patient\) +HRESCH .* pending \(applied /m);
     for (const out of [consents, apps]) {
       assert.doesNotMatch(out, /\b1\d{12}\b|undefined/);

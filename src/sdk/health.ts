@@ -319,8 +319,15 @@ export class HealthClient implements HealthCaller {
   decideApplication(applicationId: string, approve: boolean): Promise<SubmitOutcome> {
     return this.submit('decideApplication', { applicationId, approve });
   }
-  listApplications(query: Record<string, unknown>): Promise<unknown> {
-    return this.evaluate('listApplications', query);
+  /**
+   * An owner's (a patient's pseudonym, or an organisation) or an applicant's applications, a page
+   * at a time → `{applications, bookmark}` (decision 0908); `status` keeps one state only.
+   */
+  listApplications(
+    query: { owner: string } | { applicant: string },
+    page: { status?: 'pending' | 'approved' | 'denied'; order?: 'oldest' | 'newest'; pageSize?: number; bookmark?: string } = {},
+  ): Promise<unknown> {
+    return this.evaluate('listApplications', { ...query, ...page });
   }
 
   // ---- BMRS sessions (decision 0901) ----------------------------------------------------------

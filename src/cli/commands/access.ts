@@ -3,10 +3,24 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { SessionTarget } from '../../sdk/health.ts';
-import { CliError } from '../output.ts';
+import { CliError, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 import { actorRefLabel, localDate, localTime, PatientNames, table, zoneNote } from '../readable.ts';
-import { asUser, contentText, deniedText, flagsText, healthCommand, list, resolvePatient, userRefOption, withheldLines, type HealthFlags } from './record.ts';
+import {
+  asUser,
+  contentText,
+  deniedText,
+  flagsText,
+  healthCommand,
+  list,
+  morePages,
+  PAGE_SIZE_MAX,
+  pageOptions,
+  resolvePatient,
+  userRefOption,
+  withheldLines,
+  type HealthFlags,
+} from './record.ts';
 
 /** A session's patient: --patient (pseudonym or demo user) or --record-id (a record of that patient), exactly one. */
 function sessionTarget(f: HealthFlags & { patient?: string; recordId?: string }): SessionTarget {
@@ -48,28 +62,39 @@ function ownerText(owner: string | undefined, names: PatientNames): string {
   return /^[0-9a-f]{32,64}$/.test(owner) ? names.label(owner) : owner;
 }
 
-export function applicationTable(r: unknown, names: PatientNames): string {
-  const apps = (Array.isArray(r) ? r : []) as Application[];
-  if (apps.length === 0) return '(no applications)';
-  return [
-    table(
-      ['application', 'applicant', 'wants', 'of', 'owner', 'for', 'valid', 'status'],
-      apps.map((a) => [
-        a.applicationId,
-        `${actorRefLabel(names, a.applicant)} (${a.applicantRole})`,
-        `${a.actions.join(',')} up to ${a.maxSensitivity}`,
-        `${a.target.kind} ${a.target.recordId ?? a.target.datasetId ?? ''}`,
-        ownerText(a.owner, names),
-        a.purpose,
-        `${localDate(a.period.startMs)} to ${localDate(a.period.endMs)}`,
-        a.decidedAtMs
-          ? `${a.status} by ${a.decidedBy ? actorRefLabel(names, a.decidedBy) : '?'} ${localTime(a.decidedAtMs)}`
-          : `${a.status} (applied ${localTime(a.appliedAtMs)})`,
-      ]),
-    ),
-    '',
-    zoneNote(),
-  ].join('\n');
+const APPLICATION_STATUSES = ['pending', 'approved', 'denied'] as const;
+function applicationStatusOption(text: string): (typeof APPLICATION_STATUSES)[number] {
+  const status = APPLICATION_STATUSES.find((s) => s === text);
+  if (!status) throw new CliError(`--status must be one of ${APPLICATION_STATUSES.join(', ')} (got ${JSON.stringify(text.slice(0, 40))})`, 2);
+  return status;
+}
+
+/** A page of `listApplications` ({applications, bookmark}); `moreFlags` repeat the query's options in the next-page hint. */
+export function applicationTable(r: unknown, names: PatientNames, moreFlags = ''): string {
+  const page = (typeof r === 'object' && r !== null ? r : {}) as { applications?: Application[]; bookmark?: string };
+  const apps = page.applications ?? [];
+  if (apps.length === 0) return page.bookmark ? `(no applications on this page)${morePages(page.bookmark, moreFlags)}` : '(no applications)';
+  return (
+    [
+      table(
+        ['application', 'applicant', 'wants', 'of', 'owner', 'for', 'valid', 'status'],
+        apps.map((a) => [
+          a.applicationId,
+          `${actorRefLabel(names, a.applicant)} (${a.applicantRole})`,
+          `${a.actions.join(',')} up to ${a.maxSensitivity}`,
+          `${a.target.kind} ${a.target.recordId ?? a.target.datasetId ?? ''}`,
+          ownerText(a.owner, names),
+          a.purpose,
+          `${localDate(a.period.startMs)} to ${localDate(a.period.endMs)}`,
+          a.decidedAtMs
+            ? `${a.status} by ${a.decidedBy ? actorRefLabel(names, a.decidedBy) : '?'} ${localTime(a.decidedAtMs)}`
+            : `${a.status} (applied ${localTime(a.appliedAtMs)})`,
+        ]),
+      ),
+      '',
+      zoneNote(),
+    ].join('\n') + morePages(page.bookmark, moreFlags)
+  );
 }
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -116,14 +141,23 @@ export function register(program: Command, ctx: CommandContext): void {
       );
   }
 
-  healthCommand(access, 'list', 'Applications awaiting an owner, or made by an applicant')
+  pageOptions(healthCommand(access, 'list', 'Applications awaiting an owner, or made by an applicant, the latest first'))
     .option('--owner <org|org/user|pseudonym>', 'owner: an organisation (its datasets), or a patient (Hospital1/patient1 or their pseudonym)')
     .option('--applicant <org/user>', 'applicant')
-    .action(async (f: HealthFlags & { owner?: string; applicant?: string }) =>
+    .option('--status <status>', `only applications in this state: ${APPLICATION_STATUSES.join(', ')}`)
+    .option('--oldest-first', 'from the first application on (default: the latest first)')
+    .action(async (f: HealthFlags & { owner?: string; applicant?: string; status?: string; oldestFirst?: boolean; pageSize: string; bookmark?: string }) =>
       asUser(f, async (c, out) => {
         if (!f.owner === !f.applicant) throw new CliError('give exactly one of --owner or --applicant', 2);
-        const r = await c.listApplications(f.owner ? { owner: ownerOf(f.dir, f.owner) } : { applicant: userRefOption('applicant', f.applicant!) });
-        out.result(r, () => applicationTable(r, new PatientNames(resolve(f.dir), f.org)));
+        const status = f.status === undefined ? undefined : applicationStatusOption(f.status);
+        const r = await c.listApplications(f.owner ? { owner: ownerOf(f.dir, f.owner) } : { applicant: userRefOption('applicant', f.applicant!) }, {
+          order: f.oldestFirst ? 'oldest' : 'newest',
+          pageSize: parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX),
+          ...(status ? { status } : {}),
+          ...(f.bookmark ? { bookmark: f.bookmark } : {}),
+        });
+        const again = [f.status ? `--status ${f.status}` : '', f.oldestFirst ? '--oldest-first' : ''].filter((x) => x !== '').join(' ');
+        out.result(r, () => applicationTable(r, new PatientNames(resolve(f.dir), f.org), again));
       }),
     );
 

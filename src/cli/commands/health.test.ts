@@ -217,7 +217,7 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     assert.deepEqual(listedJson.records.map((r) => r.recordId).sort(), ['cli-bp', 'cli-csv', 'cli-labs', 'cli-visit']);
     // Paged: a full page names the bookmark of the next one.
     const page1 = await ok(as(H1, 'doctor1', 'record list', '--patient', PP, '--page-size', '3'));
-    const more = /^\(more: --bookmark (\S+)\)$/m.exec(page1.out);
+    const more = /^\(more: --bookmark '([^']+)'\)$/m.exec(page1.out);
     assert.ok(more, page1.out);
     const page2 = await okJson<{ records: Array<{ recordId: string }>; bookmark: string }>(
       as(H1, 'doctor1', 'record list', '--patient', PP, '--page-size', '3', '--bookmark', more[1]!, '--json'),
@@ -334,14 +334,18 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     const appId = applied.application.applicationId;
     assert.equal(applied.application.status, 'pending');
 
-    const pending = await okJson<Array<{ applicationId: string; status: string }>>(as(H1, 'patient1', 'access list', '--owner', PP, '--json'));
+    const pending = (
+      await okJson<{ applications: Array<{ applicationId: string; status: string }> }>(as(H1, 'patient1', 'access list', '--owner', PP, '--json'))
+    ).applications;
     assert.ok(
       pending.some((a) => a.applicationId === appId && a.status === 'pending'),
       JSON.stringify(pending),
     );
-    const mine = await okJson<Array<{ applicationId: string }>>(
-      as('Hospital2', 'researcher1', 'access list', '--applicant', 'Hospital2/researcher1', '--json'),
-    );
+    const mine = (
+      await okJson<{ applications: Array<{ applicationId: string }> }>(
+        as('Hospital2', 'researcher1', 'access list', '--applicant', 'Hospital2/researcher1', '--json'),
+      )
+    ).applications;
     assert.ok(mine.some((a) => a.applicationId === appId));
 
     // Only the owner decides.
@@ -359,10 +363,30 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     );
     const denied = await ok(as(H1, 'patient1', 'access deny', '--application-id', second.application.applicationId));
     assert.match(denied.out, /denied \(tx/);
-    const theirs = await okJson<Array<{ applicationId: string; status: string }>>(
-      as('Hospital3', 'researcher1', 'access list', '--applicant', 'Hospital3/researcher1', '--json'),
-    );
+    const theirs = (
+      await okJson<{ applications: Array<{ applicationId: string; status: string }> }>(
+        as('Hospital3', 'researcher1', 'access list', '--applicant', 'Hospital3/researcher1', '--json'),
+      )
+    ).applications;
     assert.equal(theirs.find((a) => a.applicationId === second.application.applicationId)?.status, 'denied');
+
+    // The patient's list: the latest first by default, a page at a time, one state when asked.
+    const latest = await ok(as(H1, 'patient1', 'access list', '--owner', PP, '--page-size', '1'));
+    assert.match(latest.out, new RegExp(`^${second.application.applicationId} .* denied by `, 'm'));
+    assert.match(latest.out, /\(more: --bookmark 'ax\|owner\|[0-9a-f]+\|t\d{15}\|a[0-9a-f]+'\)$/m);
+    const next = /--bookmark '([^']+)'\)$/m.exec(latest.out)![1]!;
+    const older = await ok(as(H1, 'patient1', 'access list', '--owner', PP, '--page-size', '1', '--bookmark', next));
+    assert.match(older.out, new RegExp(`^${appId} .* approved by `, 'm'));
+    const oldestFirst = (
+      await okJson<{ applications: Array<{ applicationId: string }> }>(as(H1, 'patient1', 'access list', '--owner', PP, '--oldest-first', '--json'))
+    ).applications.map((a) => a.applicationId);
+    assert.deepEqual(oldestFirst.slice(-2), [appId, second.application.applicationId]);
+    const approvedOnly = (
+      await okJson<{ applications: Array<{ status: string }> }>(as(H1, 'patient1', 'access list', '--owner', PP, '--status', 'approved', '--json'))
+    ).applications;
+    assert.ok(approvedOnly.length >= 1 && approvedOnly.every((a) => a.status === 'approved'), JSON.stringify(approvedOnly));
+    await fails(as(H1, 'patient1', 'access list', '--owner', PP, '--status', 'granted'), 2, /--status must be one of pending, approved, denied/);
+    await fails(as(H1, 'patient1', 'access list', '--owner', PP, '--page-size', '0'), 2, /--page-size must be an integer between 1 and 200/);
   });
 
   it('access btg: an emergency read is allowed, flagged, and lands in the patient feed', async () => {
@@ -446,7 +470,7 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     assert.equal(paged.entries.length, 2);
     assert.notEqual(paged.bookmark, '');
     const humanPage = await ok(as(H1, 'patient1', 'audit patient', '--page-size', '2'));
-    assert.match(humanPage.out, new RegExp(`\\(more: --bookmark ${paged.bookmark.replace(/[|.]/g, '\\$&')}\\)$`, 'm'));
+    assert.match(humanPage.out, new RegExp(`\\(more: --bookmark '${paged.bookmark.replace(/[|.]/g, '\\$&')}'\\)$`, 'm'));
     const page2 = await okJson<{ entries: unknown[] }>(as(H1, 'patient1', 'audit patient', '--page-size', '2', '--bookmark', paged.bookmark, '--json'));
     assert.equal(page2.entries.length, 2);
     assert.notDeepEqual(page2.entries, paged.entries);
@@ -686,7 +710,8 @@ describe('medledger dataset / stats (3-hospital consortium)', () => {
     await fails(as('Hospital3', 'researcher1', 'stats get', '--request-id', 'no-such-request'), 1, /statistics request no-such-request does not exist/);
 
     // The owner organisation's view: its applications and its dataset's trail.
-    const owned = await okJson<Array<{ applicant: string; status: string }>>(as(H1, 'admin1', 'access list', '--owner', H1, '--json'));
+    const owned = (await okJson<{ applications: Array<{ applicant: string; status: string }> }>(as(H1, 'admin1', 'access list', '--owner', H1, '--json')))
+      .applications;
     assert.ok(
       owned.some((a) => a.applicant === 'Hospital3/researcher1' && a.status === 'approved'),
       JSON.stringify(owned),

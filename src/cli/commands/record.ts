@@ -150,9 +150,17 @@ export function pageOptions(c: Command): Command {
   return c.option('--page-size <n>', `entries per page (1..${PAGE_SIZE_MAX})`, '50').option('--bookmark <b>', 'the next page (printed after a full page)');
 }
 
-/** Human output's last line when there is a next page. */
+/**
+ * Human output's last line when there is a next page, ready to paste into a shell: a bookmark is a
+ * state key ("aix|pp|…"), and an unquoted '|' would start a pipe.
+ */
 export function morePages(bookmark: string | undefined, alsoFlags = ''): string {
-  return bookmark ? `\n(more: --bookmark ${bookmark}${alsoFlags ? ` ${alsoFlags}` : ''})` : '';
+  return bookmark ? `\n(more: --bookmark ${shellWord(bookmark)}${alsoFlags ? ` ${alsoFlags}` : ''})` : '';
+}
+
+/** `text` as one POSIX shell word: as it is when it holds only safe characters, else single-quoted. */
+export function shellWord(text: string): string {
+  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 export function list(text: string | undefined): string[] {

@@ -665,7 +665,7 @@ describe('health contract: applications, datasets and statistics', () => {
       period,
     });
     assert.equal(app.application.status, 'pending');
-    const pending = c.evaluate<Array<{ applicationId: string }>>(PAT, 'listApplications', { owner: PP });
+    const pending = c.evaluate<{ applications: Array<{ applicationId: string }> }>(PAT, 'listApplications', { owner: PP }).applications;
     assert.deepEqual(
       pending.map((a) => a.applicationId),
       [app.application.applicationId],
@@ -1104,11 +1104,13 @@ describe('health contract: pseudonymous patients (decision 0906)', () => {
     });
     assert.ok(!JSON.stringify(applied).includes(PP), `apply answers with the owner: ${JSON.stringify(applied)}`);
     assert.equal('owner' in applied.application, false);
-    const mine = c.evaluate<Array<Record<string, unknown>>>(RES, 'listApplications', { applicant: 'H2/res1' });
+    const mine = c.evaluate<{ applications: Array<Record<string, unknown>> }>(RES, 'listApplications', { applicant: 'H2/res1' }).applications;
     assert.equal(mine.length, 1);
     assert.equal(mine[0]!['applicationId'], applied.application['applicationId']);
     assert.ok(!JSON.stringify(mine).includes(PP), `the applicant's listing carries the owner: ${JSON.stringify(mine)}`);
-    const awaiting = c.evaluate<Array<{ applicationId: string; owner: string; applicant: string }>>(PAT, 'listApplications', { owner: PP });
+    const awaiting = c.evaluate<{ applications: Array<{ applicationId: string; owner: string; applicant: string }> }>(PAT, 'listApplications', {
+      owner: PP,
+    }).applications;
     assert.deepEqual(
       awaiting.map((a) => [a.applicationId, a.owner, a.applicant]),
       [[applied.application['applicationId'], PP, 'H2/res1']],
@@ -1129,6 +1131,123 @@ describe('health contract: pseudonymous patients (decision 0906)', () => {
       period: { startMs: T0, endMs: T0 + 30 * DAY_MS },
     });
     assert.equal(ds.application.owner, 'H1');
+  });
+});
+
+// Decision 0908: an owner's or an applicant's applications, a page at a time, in the order they
+// were made — an owner with thousands of them used to get the range limit's error instead.
+describe('health contract: applications listed a page at a time', () => {
+  type Listed = { applications: Array<{ applicationId: string; status: string; appliedAtMs: number; owner?: string }>; bookmark: string };
+  const RES = 'H2/res1:researcher';
+  const period = { startMs: T0, endMs: T0 + 30 * DAY_MS };
+  let c: TestChain;
+  const made: string[] = [];
+  before(() => {
+    c = setup();
+    createRecord(c, 'r1', ['normal']);
+    for (let i = 0; i < 7; i++) {
+      const a = c.submit<{ application: { applicationId: string } }>(RES, 'apply', {
+        target: { kind: 'record', recordId: 'r1' },
+        purpose: 'HRESCH',
+        actions: ['read'],
+        period,
+      });
+      made.push(a.application.applicationId);
+    }
+    c.submit(PAT, 'decideApplication', { applicationId: made[1], approve: true });
+    c.submit(PAT, 'decideApplication', { applicationId: made[4], approve: false });
+  });
+  after(() => c.close());
+
+  const walk = (who: string, query: Record<string, unknown>): { ids: string[]; pages: number } => {
+    const ids: string[] = [];
+    let bookmark = '';
+    let pages = 0;
+    do {
+      const page = c.evaluate<Listed>(who, 'listApplications', { ...query, bookmark });
+      assert.ok(page.applications.length <= ((query['pageSize'] as number | undefined) ?? 50));
+      ids.push(...page.applications.map((a) => a.applicationId));
+      bookmark = page.bookmark;
+      pages += 1;
+      assert.ok(pages < 20, 'the bookmarks end');
+    } while (bookmark !== '');
+    return { ids, pages };
+  };
+
+  it('pages in the order the applications were made, oldest or newest first, for the owner and the applicant', () => {
+    assert.deepEqual(walk(PAT, { owner: PP, pageSize: 3 }), { ids: made, pages: 3 });
+    assert.deepEqual(walk(PAT, { owner: PP, pageSize: 3, order: 'newest' }).ids, [...made].reverse());
+    assert.deepEqual(walk(RES, { applicant: 'H2/res1', pageSize: 2, order: 'newest' }).ids, [...made].reverse());
+    const first = c.evaluate<Listed>(PAT, 'listApplications', { owner: PP, pageSize: 2, order: 'newest' });
+    assert.deepEqual(
+      first.applications.map((a) => a.applicationId),
+      [made[6], made[5]],
+    );
+    assert.notEqual(first.bookmark, '');
+    // The applicant's view never names the patient's pseudonym.
+    assert.ok(!JSON.stringify(c.evaluate(RES, 'listApplications', { applicant: 'H2/res1' })).includes(PP));
+  });
+
+  it('keeps one status when asked; a page then holds only the matches and still leads on', () => {
+    assert.deepEqual(walk(PAT, { owner: PP, status: 'pending', order: 'newest' }).ids, [made[6], made[5], made[3], made[2], made[0]]);
+    assert.deepEqual(walk(PAT, { owner: PP, status: 'approved' }).ids, [made[1]]);
+    assert.deepEqual(walk(RES, { applicant: 'H2/res1', status: 'denied' }).ids, [made[4]]);
+    const sparse = c.evaluate<Listed>(PAT, 'listApplications', { owner: PP, status: 'approved', pageSize: 1, order: 'newest' });
+    assert.deepEqual([sparse.applications.length, sparse.bookmark !== ''], [0, true]);
+  });
+
+  it('refuses bad queries with a message naming the problem', () => {
+    const bad = (who: string, q: Record<string, unknown>, pattern: RegExp) => {
+      const r = c.try('evaluate', who, 'listApplications', q);
+      assert.equal(r.status, 400, JSON.stringify(q));
+      assert.match(r.message, pattern);
+    };
+    bad(PAT, { owner: PP, status: 'granted' }, /status/);
+    bad(PAT, { owner: PP, order: 'sideways' }, /order/);
+    bad(PAT, { owner: PP, pageSize: 0 }, /pageSize/);
+    bad(PAT, { owner: PP, pageSize: 201 }, /pageSize/);
+    bad(PAT, { owner: PP, bookmark: 'ax|owner|H2|t000000000000000|a1' }, /bookmark does not belong/);
+    bad(PAT, { owner: PP, applicant: 'H2/res1' }, /exactly one of owner or applicant/);
+    bad(PAT, {}, /exactly one of owner or applicant/);
+    bad(RES, { owner: PP }, /only the owner/);
+    bad(PAT, { applicant: 'H2/res1' }, /only their own/);
+  });
+
+  it("the catalogue marks an applicant's latest application pending, however many came before it", () => {
+    const APPLICANT = 'H3/res9:researcher';
+    const dataset = (datasetId: string) => ({
+      datasetId,
+      name: `Cohort ${datasetId}`,
+      columns: ['age'],
+      cid: partFor(datasetId, 'normal').cid,
+      sizeBytes: 10,
+      recordCount: 5,
+    });
+    c.submit(SUP1, 'registerDataset', dataset('ds-old'));
+    c.submit(SUP1, 'registerDataset', dataset('ds-new'));
+    // More applications than listDatasets reads (500), all before the one that matters.
+    for (let i = 0; i < 501; i++)
+      c.submit(APPLICANT, 'apply', { target: { kind: 'dataset', datasetId: 'ds-old' }, purpose: 'HRESCH', actions: ['statistics'], period });
+    c.submit(APPLICANT, 'apply', { target: { kind: 'dataset', datasetId: 'ds-new' }, purpose: 'HRESCH', actions: ['statistics'], period });
+    const listed = c.evaluate<{ datasets: Array<{ datasetId: string; access: string }> }>(APPLICANT, 'listDatasets', {}).datasets;
+    assert.equal(listed.find((d) => d.datasetId === 'ds-new')?.access, 'pending');
+    const latest = c.evaluate<Listed>(APPLICANT, 'listApplications', { applicant: 'H3/res9', order: 'newest', pageSize: 1 }).applications[0];
+    assert.equal(latest?.status, 'pending');
+  });
+
+  it('lists index entries written before the time was keyed, as the oldest', () => {
+    const old = 'a-before-time-keys';
+    const app = { ...c.evaluate<Listed>(PAT, 'listApplications', { owner: PP, pageSize: 1 }).applications[0]!, applicationId: old, appliedAtMs: T0 - DAY_MS };
+    c.height += 1;
+    const write = (key: string, value: string) => ({ ns: 'health', key, isDelete: false, value: new TextEncoder().encode(value), tx: 0 });
+    c.db.applyBlock({
+      number: c.height,
+      blockHash: sha256(`block-${c.height}`),
+      writes: [write(`app|${old}`, JSON.stringify(app)), write(`ax|owner|${PP}|${old}`, ''), write(`ax|applicant|H2/res1|${old}`, '')],
+      txIndex: [],
+    });
+    assert.deepEqual(walk(PAT, { owner: PP, pageSize: 3 }).ids, [old, ...made]);
+    assert.deepEqual(walk(RES, { applicant: 'H2/res1', pageSize: 4, order: 'newest' }).ids, [...made].reverse().concat(old));
   });
 });
 

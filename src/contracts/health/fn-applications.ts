@@ -2,8 +2,8 @@
 // (contract.ts composes the areas).
 import { z } from 'zod';
 import { type ContractFunction, ContractError } from '../runtime.ts';
-import { applyArgs, idSchema, orgSchema, PSEUDONYM_RE, pseudonymSchema, userSchema, type Application } from './model.ts';
-import { getJson, key, prefixRange, putJson, SEP } from './state.ts';
+import { applyArgs, idSchema, listApplicationsArgs, PSEUDONYM_RE, type Application } from './model.ts';
+import { appliedKeyPart, getJson, key, pageIndex, putJson } from './state.ts';
 import { parseArg, json, writeAudit, requirePatientSelf, applicantView, isStaffOf, fn } from './contract-support.ts';
 import { DATASET_CODES, datasetError, refuseDeleted, statusOf } from './dataset-support.ts';
 
@@ -41,8 +41,8 @@ export const applicationFunctions: Readonly<Record<string, ContractFunction>> = 
       decidedBy: null,
     };
     putJson(tx.stub, key('app', applicationId), app);
-    tx.stub.putState(key('ax', 'owner', owner, applicationId), new Uint8Array(0));
-    tx.stub.putState(key('ax', 'applicant', tx.creatorRef, applicationId), new Uint8Array(0));
+    tx.stub.putState(key('ax', 'owner', owner, appliedKeyPart(tx.nowMs), applicationId), new Uint8Array(0));
+    tx.stub.putState(key('ax', 'applicant', tx.creatorRef, appliedKeyPart(tx.nowMs), applicationId), new Uint8Array(0));
     const isRecord = a.target.kind === 'record';
     const auditId = writeAudit(tx, {
       op: 'application.apply',
@@ -99,24 +99,30 @@ export const applicationFunctions: Readonly<Record<string, ContractFunction>> = 
     },
   ),
 
-  listApplications: fn('evaluate', 'listApplications({owner} | {applicant}) — for the owner (patient / org staff) or the applicant', (tx, args) => {
-    const a = parseArg(z.union([z.strictObject({ owner: z.union([pseudonymSchema, orgSchema]) }), z.strictObject({ applicant: userSchema })]), args);
-    let parts: string[];
-    if ('owner' in a) {
-      const allowed = PSEUDONYM_RE.test(a.owner) ? tx.creatorPseudonym === a.owner : isStaffOf(tx, a.owner);
-      if (!allowed) throw new ContractError('listApplications: only the owner may list applications addressed to it');
-      parts = ['ax', 'owner', a.owner];
-    } else {
-      if (a.applicant !== tx.creatorRef) throw new ContractError('listApplications: applicants may list only their own applications');
-      parts = ['ax', 'applicant', a.applicant];
-    }
-    const [start, end] = prefixRange(...parts);
-    const apps = tx.stub.getStateByRange(start, end).map((kv) => {
-      const id = kv.key.slice(kv.key.lastIndexOf(SEP) + 1);
-      const app = getJson<Application>(tx.stub, key('app', id));
-      if (app === undefined) throw new ContractError(`application index names a missing application ${id}`);
-      return app;
-    });
-    return json('owner' in a ? apps : apps.map(applicantView));
-  }),
+  listApplications: fn(
+    'evaluate',
+    'listApplications({owner} | {applicant}, status?: pending|approved|denied, order?: oldest|newest, pageSize?, bookmark?) → {applications, bookmark} — for the owner (patient / org staff) or the applicant',
+    (tx, args) => {
+      const a = parseArg(listApplicationsArgs, args);
+      let parts: string[];
+      if (a.owner !== undefined) {
+        const allowed = PSEUDONYM_RE.test(a.owner) ? tx.creatorPseudonym === a.owner : isStaffOf(tx, a.owner);
+        if (!allowed) throw new ContractError('listApplications: only the owner may list applications addressed to it');
+        parts = ['ax', 'owner', a.owner];
+      } else {
+        if (a.applicant !== tx.creatorRef) throw new ContractError('listApplications: applicants may list only their own applications');
+        parts = ['ax', 'applicant', a.applicant];
+      }
+      // A page reads at most pageSize index entries; with a status filter it may hold fewer
+      // matches (even none) and still carry a bookmark — as listDatasets does.
+      const page = pageIndex(tx.stub, parts, a.pageSize, a.bookmark, a.order === 'newest' ? 'descending' : 'ascending');
+      const apps: Application[] = [];
+      for (const id of page.ids) {
+        const app = getJson<Application>(tx.stub, key('app', id));
+        if (app === undefined) throw new ContractError(`application index names a missing application ${id}`);
+        if (a.status === undefined || app.status === a.status) apps.push(app);
+      }
+      return json({ applications: a.owner !== undefined ? apps : apps.map(applicantView), bookmark: page.bookmark });
+    },
+  ),
 };

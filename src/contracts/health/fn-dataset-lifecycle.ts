@@ -229,11 +229,12 @@ export const datasetLifecycleFunctions: Readonly<Record<string, ContractFunction
           break;
         }
       }
-      // The caller's pending applications: one bounded scan of its own application index.
+      // The caller's pending applications: one bounded scan of its own application index, the
+      // latest first (a pending application is a recent one).
       const pending = new Set<string>();
       if (found.length > 0) {
         const [appStart, appEnd] = prefixRange('ax', 'applicant', tx.creatorRef);
-        for (const kv of tx.stub.getStateByRangeWithPagination(appStart, appEnd, LIMITS.datasetListApplicationsMax, '').results) {
+        for (const kv of tx.stub.getStateByRangeWithPagination(appStart, appEnd, LIMITS.datasetListApplicationsMax, '', 'descending').results) {
           const app = getJson<Application>(tx.stub, key('app', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)));
           if (app?.status === 'pending' && app.target.kind === 'dataset') pending.add(app.target.datasetId);
         }

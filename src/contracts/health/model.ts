@@ -441,6 +441,20 @@ export const pageArgs = z.strictObject({
  */
 export const orderArgs = z.strictObject({ order: z.enum(['oldest', 'newest']).default('oldest') });
 
+/**
+ * An owner's (a patient's pseudonym, or an organisation for its datasets) or an applicant's
+ * applications, a page at a time in the order they were made; `status` keeps one state only.
+ */
+export const listApplicationsArgs = z
+  .strictObject({
+    owner: z.union([pseudonymSchema, orgSchema]).optional(),
+    applicant: userSchema.optional(),
+    status: z.enum(['pending', 'approved', 'denied']).optional(),
+    ...pageArgs.shape,
+    ...orderArgs.shape,
+  })
+  .refine((a) => (a.owner === undefined) !== (a.applicant === undefined), 'give exactly one of owner or applicant');
+
 // ---- stored entities ------------------------------------------------------------------------
 
 export interface Actor {

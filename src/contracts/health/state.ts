@@ -16,8 +16,9 @@
 //   con|<consentId>                      Consent
 //   cx|<pseudonym>|<consentId>           a patient's non-revoked consents (the rule engine's scan)
 //   app|<applicationId>                  Application
-//   ax|owner|<owner>|<applicationId>     applications awaiting / decided by an owner
-//   ax|applicant|<org/id>|<applicationId>
+//   ax|owner|<owner>|t<t15>|<applicationId>   applications awaiting / decided by an owner, in the
+//   ax|applicant|<org/id>|t<t15>|<applicationId>  order they were made (appliedKeyPart; entries
+//                                        written before time was keyed, ax|…|<applicationId>, sort oldest)
 //   perm|<org/id>|<r|d>|<targetId>|<applicationId>   approved applications (the engine's scan)
 //   ds|<datasetId>                       Dataset listing (its current version; status listed/withdrawn/deleted)
 //   dsv|<datasetId>|<version 6>          every version of a dataset's content: CID, keyed commitment, tx
@@ -61,6 +62,15 @@ export function key(...parts: readonly (string | number)[]): string {
 
 export function pad(n: number, width = 15): string {
   return String(n).padStart(width, '0');
+}
+
+/**
+ * The time part of an application index key (decision 0908): 't' and the zero-padded time, so the
+ * index pages in the order applications were made. Entries written before it was keyed end in the
+ * bare application id ('a…'), and 'a' < 't' sorts them before every newer one — oldest, as they are.
+ */
+export function appliedKeyPart(atMs: number): string {
+  return `t${pad(atMs)}`;
 }
 
 /** [start, end) covering every key that starts with prefix + '|'. */

@@ -28,11 +28,14 @@ import {
   Title,
 } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { useState, type FormEvent, type ReactNode } from 'react';
+import { useState, type DependencyList, type FormEvent, type ReactNode } from 'react';
 import { ErrorAlert } from '../app/errors.tsx';
 import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
+import { LoadMore } from '../components/LoadMore.tsx';
+import { Choice } from '../components/Choice.tsx';
+import { useLedgerList, type LedgerPages } from '../app/ledger-pages.ts';
 import { CsvTable, downloadBytes } from '../components/RecordRead.tsx';
 import { DataTable } from '../components/DataTable.tsx';
 import { useReveal } from '../components/reveal.ts';
@@ -702,19 +705,50 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
   );
 }
 
+/** Applications fetched per load, the latest first; older ones on demand (decision 0908). */
+const APPLICATIONS_PER_LOAD = 50;
+
+type ApplicationStatus = Application['status'];
+
+/** An owner's or an applicant's applications from the ledger, a page at a time, the latest first. */
+function useApplications(
+  query: { owner: string } | { applicant: string } | null,
+  status: ApplicationStatus | null,
+  deps: DependencyList,
+): LedgerPages<Application> {
+  const { health } = useSession();
+  return useLedgerList<Application>(
+    async (bookmark) => {
+      if (query === null) return { items: [], bookmark: '' };
+      const page = (await health.listApplications(query, {
+        order: 'newest',
+        pageSize: APPLICATIONS_PER_LOAD,
+        ...(status ? { status } : {}),
+        ...(bookmark ? { bookmark } : {}),
+      })) as { applications: Application[]; bookmark: string };
+      return { items: page.applications, bookmark: page.bookmark };
+    },
+    APPLICATIONS_PER_LOAD,
+    [health, status, ...deps],
+  );
+}
+
 function ApplicationTable({
-  apps,
+  pages,
   label,
   testId,
   decide,
 }: {
-  apps: readonly Application[];
+  pages: LedgerPages<Application>;
   label: string;
   testId: string;
   decide?: (a: Application, approve: boolean) => void;
 }): ReactNode {
-  const paged = usePaged([...apps].sort((a, b) => b.appliedAtMs - a.appliedAtMs));
-  if (apps.length === 0) return <Text size="sm">None.</Text>;
+  const apps = pages.items ?? [];
+  const paged = usePaged(apps);
+  if (pages.error) return <ErrorAlert error={pages.error} />;
+  if (pages.items === null) return null;
+  if (apps.length === 0 && !pages.more) return <Text size="sm">None.</Text>;
   return (
     <>
       <DataTable
@@ -761,6 +795,7 @@ function ApplicationTable({
         ))}
       </DataTable>
       <PageControl paged={paged} label="applications" />
+      <LoadMore pages={pages} paged={paged} label="Load older applications" testId={`${testId}-more`} />
     </>
   );
 }
@@ -769,14 +804,14 @@ function Applications({ tick }: { tick: number }): ReactNode {
   const { health, me } = useSession();
   const [local, setLocal] = useState(0);
   const isOwner = STAFF.includes(me.role) || me.role === 'patient';
-  const mine = useLoad(
-    async () => (APPLICANT_ROLES.includes(me.role) ? ((await health.listApplications({ applicant: `${me.org}/${me.id}` })) as Application[]) : []),
-    [health, tick, local],
-  );
-  const toDecide = useLoad(
-    async () => (isOwner ? ((await health.listApplications({ owner: me.role === 'patient' ? me.id : me.org })) as Application[]) : []),
-    [health, tick, local],
-  );
+  const [show, setShow] = useState<'all' | 'pending'>('all');
+  const mine = useApplications(APPLICANT_ROLES.includes(me.role) ? { applicant: `${me.org}/${me.id}` } : null, null, [me.org, me.id, tick, local]);
+  const toDecide = useApplications(isOwner ? { owner: me.role === 'patient' ? me.id : me.org } : null, show === 'pending' ? 'pending' : null, [
+    me.org,
+    me.id,
+    tick,
+    local,
+  ]);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<string | null>(null);
   const decide = (a: Application, approve: boolean): void => {
@@ -793,8 +828,7 @@ function Applications({ tick }: { tick: number }): ReactNode {
           <Title order={3} size="h4" mb="xs">
             My applications
           </Title>
-          {mine.error ? <ErrorAlert error={mine.error} /> : null}
-          {mine.data ? <ApplicationTable apps={mine.data} label="My applications" testId="my-applications" /> : null}
+          <ApplicationTable pages={mine} label="My applications" testId="my-applications" />
         </Card>
       ) : null}
       {isOwner ? (
@@ -802,9 +836,19 @@ function Applications({ tick }: { tick: number }): ReactNode {
           <Title order={3} size="h4" mb="xs">
             {me.role === 'patient' ? 'Applications for my records' : `Applications to ${me.org}`}
           </Title>
+          <Choice
+            value={show}
+            onChange={(v) => setShow(v === 'pending' ? 'pending' : 'all')}
+            data={[
+              { value: 'all', label: 'All, the latest first' },
+              { value: 'pending', label: 'Awaiting a decision' },
+            ]}
+            aria-label="Which applications"
+            mb="xs"
+          />
           <ActionOutcome done={done} error={error} testId="decision-notice" mb="xs" />
-          {toDecide.error ? <ErrorAlert error={toDecide.error} /> : null}
-          {toDecide.data ? <ApplicationTable apps={toDecide.data} label="Applications to decide" testId="applications-to-decide" decide={decide} /> : null}
+          {/* A new choice starts at its first page (keyed); a decision's reload stays where the row is. */}
+          <ApplicationTable key={show} pages={toDecide} label="Applications to decide" testId="applications-to-decide" decide={decide} />
         </Card>
       ) : null}
     </>

@@ -19,6 +19,30 @@ interface StatsOnLedger {
   result: { minCohort: number; count: number | null; histogram: Array<{ count: number | null }> } | null;
 }
 
+/** Every application of an owner or an applicant on the ledger, the latest first, read a page at a time. */
+async function applicationsOf(
+  tb: ConsoleTestbed,
+  org: string,
+  user: string,
+  query: { owner: string } | { applicant: string },
+  status?: 'pending' | 'approved' | 'denied',
+): Promise<Application[]> {
+  const all: Application[] = [];
+  let bookmark = '';
+  for (let call = 0; call < 100; call++) {
+    const page = (await tb
+      .sdk(org, user)
+      .listApplications(query, { order: 'newest', pageSize: 200, ...(status ? { status } : {}), ...(bookmark ? { bookmark } : {}) })) as {
+      applications: Application[];
+      bookmark: string;
+    };
+    all.push(...page.applications);
+    bookmark = page.bookmark;
+    if (bookmark === '') return all;
+  }
+  throw new Error('listApplications: the bookmarks did not end');
+}
+
 async function chooseOptions(page: Page, label: string, options: readonly (string | RegExp)[]): Promise<void> {
   await page.getByRole('textbox', { name: label }).click();
   for (const o of options) await page.getByRole('option', { name: o }).click();
@@ -53,7 +77,7 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       const dialog = researcher.getByRole('dialog');
       await dialog.getByRole('button', { name: 'Submit application' }).click();
       await researcher.getByTestId('market-notice').filter({ hasText: 'Hospital3 decides' }).waitFor({ timeout: 30_000 });
-      const mine = (await tb().sdk('Hospital1', 'researcher1').listApplications({ applicant: 'Hospital1/researcher1' })) as Application[];
+      const mine = await applicationsOf(tb(), 'Hospital1', 'researcher1', { applicant: 'Hospital1/researcher1' });
       const app = mine.find((a) => a.target.datasetId === 'bp-hospital3' && a.status === 'pending');
       assert.ok(app, 'the application is on the ledger, pending');
       await researcher.getByTestId('my-applications').getByRole('row').filter({ hasText: 'dataset bp-hospital3' }).filter({ hasText: 'pending' }).waitFor();
@@ -64,7 +88,7 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       await admin.getByTestId('decision-notice').filter({ hasText: 'Approved' }).waitFor({ timeout: 30_000 });
       await tb().checkA11y(admin, 'data market (owner)');
       await tb().screenshot(admin, 'data-market');
-      const decided = ((await tb().sdk('Hospital1', 'researcher1').listApplications({ applicant: 'Hospital1/researcher1' })) as Application[]).find(
+      const decided = (await applicationsOf(tb(), 'Hospital1', 'researcher1', { applicant: 'Hospital1/researcher1' })).find(
         (a) => a.applicationId === app.applicationId,
       );
       assert.equal(decided?.status, 'approved');
@@ -102,7 +126,7 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       const above = await admin.getByTestId('decision-notice').evaluate((el) => el.getBoundingClientRect().bottom);
       assert.ok(above < 100, `the notice above the list is out of sight (its bottom at ${Math.round(above)} px): the page did not jump to it`);
       await tb().checkA11y(admin, 'data market, an outcome at the foot of the screen (phone)');
-      const decided = ((await tb().sdk('Hospital4', 'researcher1').listApplications({ applicant: 'Hospital4/researcher1' })) as Application[]).find(
+      const decided = (await applicationsOf(tb(), 'Hospital4', 'researcher1', { applicant: 'Hospital4/researcher1' })).find(
         (a) => a.applicationId === applicationId,
       );
       assert.equal(decided?.status, 'approved');
@@ -117,7 +141,7 @@ export function marketTests(tb: () => ConsoleTestbed): void {
     it("on a phone, one outcome at the foot of the screen at a time: a decision's, then an application's sent from the catalogue", async () => {
       // The test before left Hospital1's, Hospital2's and Hospital3's applications for bp-hospital5
       // pending; Hospital1's is third in the list, below the fold. A supervisor both decides and applies.
-      const pending = ((await tb().sdk('Hospital1', 'researcher1').listApplications({ applicant: 'Hospital1/researcher1' })) as Application[]).find(
+      const pending = (await applicationsOf(tb(), 'Hospital1', 'researcher1', { applicant: 'Hospital1/researcher1' })).find(
         (a) => a.target.datasetId === 'bp-hospital5' && a.status === 'pending',
       );
       assert.ok(pending, "Hospital1's application for bp-hospital5 is pending");
@@ -138,11 +162,62 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       await applied.filter({ hasText: 'Hospital1 decides' }).waitFor({ timeout: 30_000 });
       await assertInSight(page, applied, "the application's outcome at the foot of the screen", true);
       await decided.waitFor({ state: 'detached', timeout: 5_000 });
-      const mine = (await tb().sdk('Hospital5', 'supervisor1').listApplications({ applicant: 'Hospital5/supervisor1' })) as Application[];
+      const mine = await applicationsOf(tb(), 'Hospital5', 'supervisor1', { applicant: 'Hospital5/supervisor1' });
       assert.ok(
         mine.some((a) => a.target.datasetId === 'bp-hospital1' && a.status === 'pending'),
         'the application is on the ledger, pending',
       );
+    });
+
+    it('an owner with more applications than one load: the latest first, the older on demand, those awaiting a decision on request — as on the ledger', async () => {
+      // 53 applications for Hospital4's dataset, made now: with the ones before, more than the 50
+      // the page loads at once. Three of them decided, so "awaiting a decision" differs from all.
+      const now = Date.now();
+      const made: string[] = [];
+      for (let batch = 0; batch < 53; batch += 10) {
+        const outcomes = await Promise.all(
+          Array.from({ length: Math.min(10, 53 - batch) }, () =>
+            tb()
+              .sdk('Hospital2', 'researcher1')
+              .apply({
+                target: { kind: 'dataset', datasetId: 'bp-hospital4' },
+                purpose: 'HRESCH',
+                actions: ['statistics'],
+                period: { startMs: now - 60_000, endMs: now + 86_400_000 },
+                maxSensitivity: 'normal',
+              }),
+          ),
+        );
+        made.push(...outcomes.map((o) => (o.payload['application'] as { applicationId: string }).applicationId));
+      }
+      for (const id of made.slice(0, 3)) await tb().sdk('Hospital4', 'admin1').decideApplication(id, false);
+      const all = await applicationsOf(tb(), 'Hospital4', 'admin1', { owner: 'Hospital4' });
+      const pending = await applicationsOf(tb(), 'Hospital4', 'admin1', { owner: 'Hospital4' }, 'pending');
+      assert.ok(all.length > 50 && all.length <= 100, `${all.length} applications to Hospital4`);
+      assert.ok(pending.length < all.length && pending.every((a) => a.status === 'pending'));
+
+      const page = await tb().signIn('Hospital4', 'admin1');
+      await page.getByRole('link', { name: 'Data market' }).click();
+      const table = page.getByTestId('applications-to-decide');
+      const count = page.getByText(/^\d+–\d+ of \d+ applications$/);
+      await count.filter({ hasText: 'of 50 applications' }).waitFor({ timeout: 20_000 });
+      assert.equal(await table.locator('tbody tr').first().getAttribute('data-application-id'), all[0]!.applicationId, 'the latest first');
+      await page.getByTestId('applications-to-decide-more').click();
+      await count.filter({ hasText: `of ${all.length} applications` }).waitFor({ timeout: 20_000 });
+      // The table turned to the first of the older ones.
+      await table.locator(`tr[data-application-id="${all[50]!.applicationId}"]`).waitFor();
+      assert.equal(await page.getByTestId('applications-to-decide-more').count(), 0, 'nothing more on the ledger');
+      await tb().checkA11y(page, 'data market, older applications loaded');
+
+      await page.getByRole('radiogroup', { name: 'Which applications' }).getByText('Awaiting a decision').click();
+      await count.filter({ hasText: `of ${Math.min(pending.length, 50)} applications` }).waitFor({ timeout: 20_000 });
+      const shown = await table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-application-id')));
+      assert.deepEqual(
+        shown,
+        pending.slice(0, shown.length).map((a) => a.applicationId),
+      );
+      for (const state of await table.locator('tbody tr .mantine-Badge-label').allTextContents()) assert.equal(state, 'pending');
+      for (const id of made.slice(0, 3)) assert.equal(await table.locator(`tr[data-application-id="${id}"]`).count(), 0, `${id} was denied`);
     });
 
     it('a researcher runs the federated statistics and sees the histogram: the figures are those recorded on the ledger', async () => {
