@@ -738,17 +738,20 @@ function ApplicationTable({
   label,
   testId,
   decide,
+  none = 'None.',
 }: {
   pages: LedgerPages<Application>;
   label: string;
   testId: string;
   decide?: (a: Application, approve: boolean) => void;
+  /** What an empty list says. */
+  none?: string;
 }): ReactNode {
   const apps = pages.items ?? [];
   const paged = usePaged(apps);
   if (pages.error) return <ErrorAlert error={pages.error} />;
   if (pages.items === null) return null;
-  if (apps.length === 0 && !pages.more) return <Text size="sm">None.</Text>;
+  if (apps.length === 0 && !pages.more) return <Text size="sm">{none}</Text>;
   return (
     <>
       <DataTable
@@ -848,7 +851,14 @@ function Applications({ tick }: { tick: number }): ReactNode {
           />
           <ActionOutcome done={done} error={error} testId="decision-notice" mb="xs" />
           {/* A new choice starts at its first page (keyed); a decision's reload stays where the row is. */}
-          <ApplicationTable key={show} pages={toDecide} label="Applications to decide" testId="applications-to-decide" decide={decide} />
+          <ApplicationTable
+            key={show}
+            pages={toDecide}
+            label="Applications to decide"
+            testId="applications-to-decide"
+            decide={decide}
+            none={show === 'pending' ? 'None awaiting a decision.' : 'None.'}
+          />
         </Card>
       ) : null}
     </>
