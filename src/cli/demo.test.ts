@@ -165,7 +165,7 @@ describe('npm start demo seeding (5 hospitals)', () => {
       { g: { kind: 'user', user: 'Hospital2/doctor1' }, a: ['read'], p: ['TREAT'], s: 'sensitive' },
     );
 
-    const apps = await json<Array<{ target: { datasetId: string }; status: string; actions: string[] }>>([
+    const { applications: apps } = await json<{ applications: Array<{ target: { datasetId: string }; status: string; actions: string[] }> }>([
       'access',
       'list',
       '--org',
