@@ -303,9 +303,13 @@ export class HealthClient implements HealthCaller {
   revokeConsent(consentId: string): Promise<SubmitOutcome> {
     return this.submit('revokeConsent', { consentId });
   }
-  /** The caller's patients: active care relations and unexpired consents naming them (pseudonyms only). */
-  myPatients(): Promise<unknown> {
-    return this.evaluate('myPatients', {});
+  /**
+   * The caller's patients: active care relations, then unexpired consents naming them (pseudonyms
+   * only) → `{patients, bookmark}`, a page at a time (decision 0909). A patient in care who also
+   * consented may come on two pages: merge by `patient`.
+   */
+  myPatients(page: { pageSize?: number; bookmark?: string } = {}): Promise<unknown> {
+    return this.evaluate('myPatients', page);
   }
   listConsents(patient: string): Promise<unknown> {
     return this.evaluate('listConsents', { patient });

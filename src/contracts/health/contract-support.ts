@@ -27,8 +27,6 @@ import { getJson, HealthTx, key, pad, pageIndex, type AuditEntry, type AuditOp }
 
 export const HEALTH_CONTRACT = 'health';
 export const STAFF_ADMIN_ROLES = ['admin', 'supervisor'];
-/** myPatients reads at most this many care relations and this many consents (a bounded scan). */
-export const MY_PATIENTS_MAX = 200;
 /** Actions whose allowed `access` releases content (CIDs, commitments): a write or statistics permission is not a licence to read. */
 export const CONTENT_ACTIONS: readonly Action[] = ['read', 'share'];
 

@@ -1134,6 +1134,88 @@ describe('health contract: pseudonymous patients (decision 0906)', () => {
   });
 });
 
+// Decision 0909: a clinician's patients, a page at a time. The care index keeps ended relations
+// and the grantee index expired consents; a fixed scan of their first 200 keys lost active patients.
+describe('health contract: myPatients a page at a time', () => {
+  type Mine = {
+    patients: Array<{ patient: string; patientOrg: string | null; care: { startedAtMs: number } | null; consents: Array<{ consentId: string }> }>;
+    bookmark: string;
+  };
+  const DOCTOR = 'H1/doc7:doctor';
+  let c: TestChain;
+  const inCare: string[] = [];
+  const consenting: string[] = [];
+  before(() => {
+    c = setup();
+    // 210 patients taken into the doctor's care, 204 of them discharged: the six still in care
+    // lie anywhere in the index (pseudonym order), most of them beyond its first 200 keys.
+    for (let i = 0; i < 210; i++) {
+      const p = pseudonymFor(`care-${i}`);
+      c.submit(H1_ADMIN, 'enrolPatient', { pseudonym: p });
+      c.submit(H1_ADMIN, 'startCare', { doctor: 'H1/doc7', patient: p });
+      if (i % 35 === 0) inCare.push(p);
+      else c.submit(H1_ADMIN, 'endCare', { doctor: 'H1/doc7', patient: p });
+    }
+    // Consents naming the doctor: from a patient also in care (one row, both bases), from two others.
+    for (const p of [inCare[0]!, pseudonymFor('care-1'), pseudonymFor('care-2')]) {
+      c.submit(`H1/${p}:patient`, 'grantConsent', {
+        patient: p,
+        grantee: { kind: 'user', user: 'H1/doc7' },
+        actions: ['read'],
+        purposes: ['TREAT'],
+        period: { startMs: T0, endMs: T0 + 30 * DAY_MS },
+        scope: { maxSensitivity: 'normal' },
+      });
+      consenting.push(p);
+    }
+  });
+  after(() => c.close());
+
+  /** Every page from the first, merged by patient as the console does. */
+  const walk = (query: Record<string, unknown>): { patients: Map<string, { care: boolean; consents: number }>; pages: number } => {
+    const patients = new Map<string, { care: boolean; consents: number }>();
+    let bookmark = '';
+    let pages = 0;
+    do {
+      const page = c.evaluate<Mine>(DOCTOR, 'myPatients', { ...query, bookmark });
+      for (const p of page.patients) {
+        const seen = patients.get(p.patient) ?? { care: false, consents: 0 };
+        patients.set(p.patient, { care: seen.care || p.care !== null, consents: seen.consents + p.consents.length });
+      }
+      bookmark = page.bookmark ?? '';
+      pages += 1;
+      assert.ok(pages < 500, 'the bookmarks end');
+    } while (bookmark !== '');
+    return { patients, pages };
+  };
+
+  it('finds every patient still in care and every consent, however many relations ended before', () => {
+    const expected = new Map<string, { care: boolean; consents: number }>();
+    for (const p of inCare) expected.set(p, { care: true, consents: 0 });
+    for (const p of consenting) expected.set(p, { care: expected.has(p), consents: 1 });
+    for (const pageSize of [undefined, 7, 1, 200]) {
+      const { patients, pages } = walk(pageSize === undefined ? {} : { pageSize });
+      assert.deepEqual([...patients.entries()].sort(), [...expected.entries()].sort(), `pageSize ${pageSize}`);
+      // 210 care keys and 3 grant keys, read at most pageSize a call.
+      assert.ok(pages >= Math.ceil(213 / (pageSize ?? 200)), `${pages} pages of ${pageSize}`);
+    }
+  });
+
+  it('refuses a bookmark of another query and bad page sizes by name; another user sees none of it', () => {
+    const refused = (q: Record<string, unknown>, pattern: RegExp) => {
+      const r = c.try('evaluate', DOCTOR, 'myPatients', q);
+      assert.equal(r.status, 400, JSON.stringify(q));
+      assert.match(r.message, pattern);
+    };
+    refused({ bookmark: 'care|H1/doc1|x' }, /bookmark does not belong/);
+    refused({ bookmark: 'cg|H1/doc1|x' }, /bookmark does not belong/);
+    refused({ pageSize: 0 }, /pageSize/);
+    refused({ pageSize: 201 }, /pageSize/);
+    refused({ patient: PP }, /patient|Unrecognized/i);
+    assert.deepEqual(c.evaluate<Mine>('H1/doc8:doctor', 'myPatients', {}), { patients: [], bookmark: '' });
+  });
+});
+
 // Decision 0908: an owner's or an applicant's applications, a page at a time, in the order they
 // were made — an owner with thousands of them used to get the range limit's error instead.
 describe('health contract: applications listed a page at a time', () => {

@@ -4,9 +4,9 @@ import { z } from 'zod';
 import { type ContractFunction, ContractError } from '../runtime.ts';
 import { bmrsTakePermission } from './bmrs.ts';
 import { consentResource } from './fhir.ts';
-import { grantConsentArgs, idSchema, LIMITS, pseudonymSchema, type CareRelation, type Consent } from './model.ts';
+import { grantConsentArgs, idSchema, LIMITS, myPatientsArgs, pseudonymSchema, type CareRelation, type Consent, type MyPatient } from './model.ts';
 import { getJson, key, prefixRange, putJson, SEP, type AuditEntry, type RevocationMarker } from './state.ts';
-import { MY_PATIENTS_MAX, parseArg, json, writeAudit, requirePatientSelf, fn } from './contract-support.ts';
+import { parseArg, json, writeAudit, requirePatientSelf, fn } from './contract-support.ts';
 
 export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
   grantConsent: fn(
@@ -93,23 +93,17 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
 
   // A clinician's starting point (the console's "find a patient"): the patients the caller has
   // a basis for — their active care relations and the unexpired consents naming them. Only
-  // pseudonyms: who a patient is stays at their hospital (decision 0906).
+  // pseudonyms: who a patient is stays at their hospital (decision 0906). Paged (decision 0909):
+  // the care index keeps ended relations and the grantee index expired consents, so a fixed scan
+  // of the first keys silently lost active patients once a clinician had had enough of them.
   myPatients: fn(
     'evaluate',
-    "myPatients() → {patients: [{patient, patientOrg, care, consents}]} — the caller's active care relations and unexpired consents naming them (at most 200 of each)",
+    "myPatients({pageSize?, bookmark?}) → {patients: [{patient, patientOrg, care, consents}], bookmark} — the caller's active care relations, then the unexpired consents naming them; a patient may appear on two pages (merge by patient)",
     (tx, args) => {
-      parseArg(z.strictObject({}), args);
+      const a = parseArg(myPatientsArgs, args);
       const me = tx.creatorRef;
-      const byPatient = new Map<
-        string,
-        {
-          patient: string;
-          patientOrg: string | null;
-          care: { startedAtMs: number } | null;
-          consents: Array<{ consentId: string; actions: readonly string[]; purposes: readonly string[]; endMs: number; maxSensitivity: string }>;
-        }
-      >();
-      const entry = (patient: string) => {
+      const byPatient = new Map<string, MyPatient>();
+      const entry = (patient: string): MyPatient => {
         let e = byPatient.get(patient);
         if (!e) {
           e = { patient, patientOrg: tx.patientOrgOf(patient), care: null, consents: [] };
@@ -117,13 +111,26 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
         }
         return e;
       };
-      const [careStart, careEnd] = prefixRange('care', me);
-      for (const kv of tx.stub.getStateByRangeWithPagination(careStart, careEnd, MY_PATIENTS_MAX, '').results) {
-        const relation = JSON.parse(Buffer.from(kv.value).toString('utf8')) as CareRelation;
-        if (relation.active) entry(relation.patient).care = { startedAtMs: relation.startedAtMs };
-      }
-      const [grantStart, grantEnd] = prefixRange('cg', me);
-      for (const kv of tx.stub.getStateByRangeWithPagination(grantStart, grantEnd, MY_PATIENTS_MAX, '').results) {
+      const care = prefixRange('care', me);
+      const grants = prefixRange('cg', me);
+      const within = ([start, end]: [string, string]) => a.bookmark >= start && a.bookmark < end;
+      if (a.bookmark !== '' && !within(care) && !within(grants)) throw new ContractError('bookmark does not belong to this query');
+      // Each call reads at most pageSize index keys: care relations first, then the grants.
+      let budget = a.pageSize;
+      let grantsFrom = '';
+      if (!within(grants)) {
+        const page = tx.stub.getStateByRangeWithPagination(care[0], care[1], budget, a.bookmark);
+        for (const kv of page.results) {
+          const relation = JSON.parse(Buffer.from(kv.value).toString('utf8')) as CareRelation;
+          if (relation.active) entry(relation.patient).care = { startedAtMs: relation.startedAtMs };
+        }
+        budget -= page.results.length;
+        if (page.bookmark !== '') return json({ patients: [...byPatient.values()], bookmark: page.bookmark });
+        // The grants start on the next page when this one is full (the range's start is its bookmark).
+        if (budget === 0) return json({ patients: [...byPatient.values()], bookmark: grants[0] });
+      } else grantsFrom = a.bookmark;
+      const page = tx.stub.getStateByRangeWithPagination(grants[0], grants[1], budget, grantsFrom);
+      for (const kv of page.results) {
         const c = getJson<Consent>(tx.stub, key('con', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)));
         if (!c || c.status !== 'active' || c.period.endMs <= tx.nowMs) continue;
         entry(c.patient).consents.push({
@@ -134,7 +141,7 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
           maxSensitivity: c.scope.maxSensitivity,
         });
       }
-      return json({ patients: [...byPatient.values()] });
+      return json({ patients: [...byPatient.values()], bookmark: page.bookmark });
     },
   ),
 

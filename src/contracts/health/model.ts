@@ -441,6 +441,12 @@ export const pageArgs = z.strictObject({
  */
 export const orderArgs = z.strictObject({ order: z.enum(['oldest', 'newest']).default('oldest') });
 
+/** `myPatients`: up to `pageSize` index keys a call (default and most: 200), from `bookmark` on. */
+export const myPatientsArgs = z.strictObject({
+  pageSize: z.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeMax),
+  bookmark: z.string().max(1024).default(''),
+});
+
 /**
  * An owner's (a patient's pseudonym, or an organisation for its datasets) or an applicant's
  * applications, a page at a time in the order they were made; `status` keeps one state only.
@@ -513,6 +519,14 @@ export interface Consent {
   readonly status: 'active' | 'revoked';
   readonly grantedAtMs: number;
   readonly revokedAtMs: number | null;
+}
+
+/** One patient of `myPatients`: the caller's active care relation with them and the unexpired consents naming the caller. */
+export interface MyPatient {
+  readonly patient: string;
+  readonly patientOrg: string | null;
+  care: { readonly startedAtMs: number } | null;
+  readonly consents: Array<{ consentId: string; actions: readonly string[]; purposes: readonly string[]; endMs: number; maxSensitivity: string }>;
 }
 
 export interface Application {

@@ -5,10 +5,22 @@ import type { ReactNode } from 'react';
 import type { LedgerPages } from '../app/ledger-pages.ts';
 import type { Paged } from './Paged.tsx';
 
-export function LoadMore<T>({ pages, paged, label, testId }: { pages: LedgerPages<T>; paged: Paged<T>; label: string; testId: string }): ReactNode {
+export function LoadMore<T, R = T>({
+  pages,
+  paged,
+  label,
+  testId,
+}: {
+  pages: LedgerPages<T>;
+  /** The table's rows: the entries loaded, or rows made of them (then as many or fewer). */
+  paged: Paged<R>;
+  label: string;
+  testId: string;
+}): ReactNode {
   if (!pages.more) return null;
   const load = async (): Promise<void> => {
-    const before = pages.items?.length ?? 0;
+    // Rows made of entries (several entries to a row) grow by the new rows only: count the rows.
+    const before = paged.total;
     await pages.next();
     paged.setPage(Math.floor(before / paged.pageSize) + 1);
   };

@@ -5,7 +5,7 @@
 // custodian's supervisors). Every decision is a transaction signed in this browser.
 import { Alert, Badge, Button, Card, Group, Modal, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { useCallback, useState, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import { Link, Route, Switch, useLocation, useParams } from 'wouter';
 import { ErrorAlert } from '../app/errors.tsx';
 import { localTime, shortHex, useLoad } from '../app/hooks.ts';
@@ -23,6 +23,10 @@ const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
 /** Pages of the contract's record listing fetched at most (50 each) before the list is shown. */
 /** Records fetched per load; more on demand (decision 0907). */
 const RECORDS_PER_LOAD = 50;
+/** myPatients reads this many index keys a call (care relations, ended ones too, then consents). */
+const PATIENT_KEYS_PER_CALL = 200;
+/** Patients a load gathers before it shows them; more on demand. */
+const PATIENTS_PER_LOAD = 100;
 export const READ_PURPOSES = ['TREAT', 'ETREAT', 'HOPERAT', 'CAREMGT', 'PATRQT'] as const;
 
 interface MyPatient {
@@ -41,11 +45,35 @@ interface RecordMeta {
   readonly updatedAtMs: number;
 }
 
+/**
+ * One row per patient: the contract lists care relations, then consents, a page at a time, so a
+ * patient in care who also consented comes twice (decision 0909).
+ */
+function mergePatients(entries: readonly MyPatient[]): MyPatient[] {
+  const byPatient = new Map<string, MyPatient>();
+  for (const e of entries) {
+    const seen = byPatient.get(e.patient);
+    byPatient.set(e.patient, seen ? { ...seen, care: seen.care ?? e.care, consents: [...seen.consents, ...e.consents] } : e);
+  }
+  return [...byPatient.values()];
+}
+
 function PatientFinder(): ReactNode {
   const { health } = useSession();
   const [, navigate] = useLocation();
-  const mine = useLoad(async () => ((await health.myPatients()) as { patients: MyPatient[] }).patients, [health]);
-  const paged = usePaged(mine.data ?? []);
+  const mine = useLedgerList<MyPatient>(
+    async (bookmark) => {
+      const page = (await health.myPatients({ pageSize: PATIENT_KEYS_PER_CALL, ...(bookmark ? { bookmark } : {}) })) as {
+        patients: MyPatient[];
+        bookmark: string;
+      };
+      return { items: page.patients, bookmark: page.bookmark };
+    },
+    PATIENTS_PER_LOAD,
+    [health],
+  );
+  const rows = useMemo(() => (mine.items === null ? null : mergePatients(mine.items)), [mine.items]);
+  const paged = usePaged(rows ?? []);
   const [pseudonym, setPseudonym] = useState('');
   const [problem, setProblem] = useState<string | null>(null);
   const find = (e: FormEvent): void => {
@@ -64,7 +92,7 @@ function PatientFinder(): ReactNode {
           Patients you care for, and patients whose consent names you. Patients are known on the ledger only by pseudonym.
         </Text>
         {mine.error ? <ErrorAlert error={mine.error} /> : null}
-        {mine.data && mine.data.length === 0 ? <Text size="sm">No care relation and no consent names you yet.</Text> : null}
+        {rows && rows.length === 0 && !mine.more ? <Text size="sm">No care relation and no consent names you yet.</Text> : null}
         {paged.total > 0 ? (
           <DataTable label="Your patients" striped highlightOnHover data-testid="my-patients" headings={['Patient', 'Hospital', 'Your basis', '']}>
             {paged.items.map((p) => (
@@ -95,6 +123,7 @@ function PatientFinder(): ReactNode {
           </DataTable>
         ) : null}
         <PageControl paged={paged} label="patients" />
+        <LoadMore pages={mine} paged={paged} label="Load more patients" testId="my-patients-more" />
       </Card>
       <Card withBorder>
         <form onSubmit={find} aria-label="Find a patient by pseudonym">

@@ -3,6 +3,7 @@
 // JSON; a doctor without a basis is refused; break-the-glass asks a reason and notifies the
 // patient. Every outcome is checked on the ledger through the SDK.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +103,52 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
         ),
         "the read is on the ledger, in the patient's access log",
       );
+    });
+
+    it("a doctor who has had more than 200 patients in care still finds every patient in their care now (the ledger's answer, all pages)", async () => {
+      // 210 patients taken into Hospital4's doctor2's care, 206 discharged; of the four still in
+      // care, two lie beyond the care index's first 200 keys.
+      const admin = tb().sdk('Hospital4', 'admin1');
+      const stillInCare: string[] = [];
+      const pseudonyms = Array.from({ length: 210 }, (_, i) => createHash('sha256').update(`records-test-care-${i}-${Date.now()}`).digest('hex'));
+      for (let i = 0; i < pseudonyms.length; i += 30) {
+        const batch = pseudonyms.slice(i, i + 30);
+        await Promise.all(batch.map((p) => admin.enrolPatient(p)));
+        await Promise.all(batch.map((p) => admin.startCare('Hospital4/doctor2', p)));
+      }
+      // The index is in pseudonym order: the two greatest lie beyond any first 200 keys.
+      const sorted = [...pseudonyms].sort();
+      stillInCare.push(sorted[0]!, sorted[100]!, sorted[208]!, sorted[209]!);
+      const discharged = pseudonyms.filter((p) => !stillInCare.includes(p));
+      for (let i = 0; i < discharged.length; i += 30) await Promise.all(discharged.slice(i, i + 30).map((p) => admin.endCare('Hospital4/doctor2', p)));
+      // The ledger's answer, every page, merged by patient.
+      const onLedger = new Set<string>();
+      let bookmark = '';
+      for (let call = 0; call < 50; call++) {
+        const page = (await tb()
+          .sdk('Hospital4', 'doctor2')
+          .myPatients({ pageSize: 50, ...(bookmark ? { bookmark } : {}) })) as { patients: Array<{ patient: string }>; bookmark: string };
+        for (const p of page.patients) onLedger.add(p.patient);
+        bookmark = page.bookmark;
+        if (bookmark === '') break;
+      }
+      for (const p of stillInCare) assert.ok(onLedger.has(p), `${p} in care on the ledger`);
+
+      const page = await tb().signIn('Hospital4', 'doctor2');
+      await page.getByRole('link', { name: 'Records', exact: true }).click();
+      const mine = page.getByTestId('my-patients');
+      await page.getByText(new RegExp(`^1–\\d+ of ${onLedger.size} patients$`)).waitFor({ timeout: 20_000 });
+      const shown = new Set<string>();
+      for (let n = 1; n <= Math.ceil(onLedger.size / 10); n++) {
+        if (n > 1) {
+          await page.getByRole('button', { name: 'next page of patients' }).click();
+          await page.getByText(new RegExp(`^${(n - 1) * 10 + 1}–\\d+ of ${onLedger.size} patients$`)).waitFor();
+        }
+        for (const title of await mine.locator('tbody tr td:first-child [title]').evaluateAll((els) => els.map((e) => e.getAttribute('title'))))
+          if (title) shown.add(title);
+      }
+      assert.deepEqual([...shown].sort(), [...onLedger].sort(), 'the page lists exactly the patients on the ledger');
+      assert.equal(await page.getByTestId('my-patients-more').count(), 0, 'all of them in one load');
     });
 
     it('a doctor writes a record from FHIR JSON for a patient in their care; it is on the ledger at their hospital and opens rendered', async () => {
