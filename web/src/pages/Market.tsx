@@ -42,7 +42,11 @@ import { useReveal } from '../components/reveal.ts';
 import { ActionOutcome } from '../components/ActionOutcome.tsx';
 import type { DatasetDownloadResult, DatasetFilters } from '../../../src/sdk/health.ts';
 
+/** Pages of the catalogue the Analytics picker reads at most (50 each). */
 const DATASET_PAGES_MAX = 20;
+/** The catalogue: datasets a call asks for, and gathered before they are shown; more on demand. */
+const DATASETS_PER_CALL = 50;
+const DATASETS_PER_LOAD = 100;
 const DAY_MS = 86_400_000;
 const DATASET_BYTES_MAX = 8 * 1024 * 1024;
 // Not 'laboratory' or 'device': the contract refuses them every dataset function (decision 1253).
@@ -488,8 +492,15 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
   const [type, setType] = useState<string | null>(null);
   const [tag, setTag] = useState('');
   const orgs = useLoad(async () => (await client.config()).orgs, [client]);
-  const list = useLoad(() => allDatasets((b) => health.listDatasets(b, 50, filters)), [health, tick, filters]);
-  const paged = usePaged(list.data ?? []);
+  const list = useLedgerList<Dataset>(
+    async (bookmark) => {
+      const page = (await health.listDatasets(bookmark, DATASETS_PER_CALL, filters)) as { datasets: Dataset[]; bookmark: string };
+      return { items: page.datasets, bookmark: page.bookmark };
+    },
+    DATASETS_PER_LOAD,
+    [health, tick, filters],
+  );
+  const paged = usePaged(list.items ?? []);
   const [dialog, setDialog] = useState<Dialog | null>(null);
   const [registering, reg] = useDisclosure(false);
   const [error, setError] = useState<unknown>(null);
@@ -669,10 +680,11 @@ function Catalogue({ onApplied }: { onApplied(msg: string): void }): ReactNode {
             );
           })}
         </DataTable>
-      ) : list.data ? (
+      ) : list.items && !list.more ? (
         <Text size="sm">No dataset matches.</Text>
       ) : null}
       <PageControl paged={paged} label="datasets" />
+      <LoadMore pages={list} paged={paged} label="Load more datasets" testId="catalogue-more" />
       <Modal
         opened={dialog !== null}
         onClose={() => setDialog(null)}

@@ -233,5 +233,41 @@ export function datasetTests(tb: () => ConsoleTestbed): void {
       const own = await tb().sdk('Hospital2', 'admin1').downloadDataset({ datasetId: DATASET, purpose: 'HRESCH' });
       assert.equal(own.code, 'DATASET_DELETED');
     });
+
+    it('a catalogue of more than one load shows the first 100 and loads the rest on demand — the datasets the ledger lists', async () => {
+      // 101 datasets of Hospital3's, withdrawn at once so the other suites' catalogue stays as seeded.
+      const admin = tb().sdk('Hospital3', 'admin1');
+      const ids = Array.from({ length: 101 }, (_, i) => `bulk-${String(i).padStart(3, '0')}`);
+      // Eight at a time: a user may hold at most 8 prepared datasets not yet on chain.
+      for (let i = 0; i < ids.length; i += 8)
+        await Promise.all(
+          ids.slice(i, i + 8).map(async (datasetId) => {
+            await admin.registerDataset({ datasetId, name: `Bulk cohort ${datasetId}`, data: Buffer.from(V1), mediaType: 'text/csv', tags: ['bulk'] });
+            await admin.withdrawDataset(datasetId);
+          }),
+        );
+      const page = await tb().signIn('Hospital3', 'admin1');
+      await page.getByRole('link', { name: 'Data market' }).click();
+      await waitOrExplain(page, page.getByTestId('catalogue'));
+      await page.getByRole('textbox', { name: 'Tag' }).fill('bulk');
+      await page.getByRole('textbox', { name: 'Status' }).click();
+      await page.getByRole('option', { name: 'withdrawn' }).click();
+      await page.getByRole('button', { name: 'Search', exact: true }).click();
+      const count = page.getByText(/^\d+–\d+ of \d+ datasets$/);
+      await waitOrExplain(page, count.filter({ hasText: 'of 100 datasets' }));
+      await page.getByTestId('catalogue-more').click();
+      await waitOrExplain(page, count.filter({ hasText: 'of 101 datasets' }));
+      // The table turned to the one loaded last; nothing more is offered.
+      await waitOrExplain(page, page.getByTestId('catalogue').locator('tr[data-dataset-id="bulk-100"]'));
+      assert.equal(await page.getByTestId('catalogue-more').count(), 0);
+      const onLedger: string[] = [];
+      let bookmark = '';
+      do {
+        const listed = (await admin.listDatasets(bookmark, 200, { status: 'withdrawn', tag: 'bulk' })) as { datasets: Listed[]; bookmark: string };
+        onLedger.push(...listed.datasets.map((d) => d.datasetId));
+        bookmark = listed.bookmark;
+      } while (bookmark !== '');
+      assert.deepEqual(onLedger, ids);
+    });
   });
 }
