@@ -19,6 +19,19 @@ interface StatsOnLedger {
   result: { minCohort: number; count: number | null; histogram: Array<{ count: number | null }> } | null;
 }
 
+/** An org's researcher1 applies for statistics over a dataset for a day; the application's id. */
+async function applyForStatistics(tb: ConsoleTestbed, org: string, datasetId: string): Promise<string> {
+  const now = Date.now();
+  const applied = await tb.sdk(org, 'researcher1').apply({
+    target: { kind: 'dataset', datasetId },
+    purpose: 'HRESCH',
+    actions: ['statistics'],
+    period: { startMs: now - 60_000, endMs: now + 86_400_000 },
+    maxSensitivity: 'normal',
+  });
+  return (applied.payload['application'] as { applicationId: string }).applicationId;
+}
+
 /** Every application of an owner or an applicant on the ledger, the latest first, read a page at a time. */
 async function applicationsOf(
   tb: ConsoleTestbed,
@@ -96,19 +109,7 @@ export function marketTests(tb: () => ConsoleTestbed): void {
     });
 
     it('on a phone, an application approved far down the list: the outcome shows at the foot of the screen, the row stays in sight, and it is on the ledger', async () => {
-      const applyFor5 = async (org: string): Promise<string> => {
-        const now = Date.now();
-        const applied = await tb()
-          .sdk(org, 'researcher1')
-          .apply({
-            target: { kind: 'dataset', datasetId: 'bp-hospital5' },
-            purpose: 'HRESCH',
-            actions: ['statistics'],
-            period: { startMs: now - 60_000, endMs: now + 86_400_000 },
-            maxSensitivity: 'normal',
-          });
-        return (applied.payload['application'] as { applicationId: string }).applicationId;
-      };
+      const applyFor5 = (org: string): Promise<string> => applyForStatistics(tb(), org, 'bp-hospital5');
       // Newest first: three applications after it put this one fourth, far below the list's top on a phone.
       const applicationId = await applyFor5('Hospital4');
       for (const org of ['Hospital1', 'Hospital2', 'Hospital3']) await applyFor5(org);
@@ -172,23 +173,9 @@ export function marketTests(tb: () => ConsoleTestbed): void {
     it('an owner with more applications than one load: the latest first, the older on demand, those awaiting a decision on request — as on the ledger', async () => {
       // 53 applications for Hospital4's dataset, made now: with the ones before, more than the 50
       // the page loads at once. Three of them decided, so "awaiting a decision" differs from all.
-      const now = Date.now();
       const made: string[] = [];
       for (let batch = 0; batch < 53; batch += 10) {
-        const outcomes = await Promise.all(
-          Array.from({ length: Math.min(10, 53 - batch) }, () =>
-            tb()
-              .sdk('Hospital2', 'researcher1')
-              .apply({
-                target: { kind: 'dataset', datasetId: 'bp-hospital4' },
-                purpose: 'HRESCH',
-                actions: ['statistics'],
-                period: { startMs: now - 60_000, endMs: now + 86_400_000 },
-                maxSensitivity: 'normal',
-              }),
-          ),
-        );
-        made.push(...outcomes.map((o) => (o.payload['application'] as { applicationId: string }).applicationId));
+        made.push(...(await Promise.all(Array.from({ length: Math.min(10, 53 - batch) }, () => applyForStatistics(tb(), 'Hospital2', 'bp-hospital4')))));
       }
       for (const id of made.slice(0, 3)) await tb().sdk('Hospital4', 'admin1').decideApplication(id, false);
       const all = await applicationsOf(tb(), 'Hospital4', 'admin1', { owner: 'Hospital4' });
