@@ -20,7 +20,6 @@ import { useReveal } from '../components/reveal.ts';
 import { ActionOutcome } from '../components/ActionOutcome.tsx';
 
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
-/** Pages of the contract's record listing fetched at most (50 each) before the list is shown. */
 /** Records fetched per load; more on demand (decision 0907). */
 const RECORDS_PER_LOAD = 50;
 /** myPatients reads this many index keys a call (care relations, ended ones too, then consents). */
