@@ -722,13 +722,17 @@ const APPLICATIONS_PER_LOAD = 50;
 
 type ApplicationStatus = Application['status'];
 
-/** An owner's or an applicant's applications from the ledger, a page at a time, the latest first. */
+/**
+ * An owner's or an applicant's applications from the ledger, a page at a time, the latest first;
+ * read again from the first page when `reloads` change.
+ */
 function useApplications(
   query: { owner: string } | { applicant: string } | null,
   status: ApplicationStatus | null,
-  deps: DependencyList,
+  reloads: DependencyList,
 ): LedgerPages<Application> {
   const { health } = useSession();
+  const subject = query === null ? '' : 'owner' in query ? `owner ${query.owner}` : `applicant ${query.applicant}`;
   return useLedgerList<Application>(
     async (bookmark) => {
       if (query === null) return { items: [], bookmark: '' };
@@ -741,7 +745,7 @@ function useApplications(
       return { items: page.applications, bookmark: page.bookmark };
     },
     APPLICATIONS_PER_LOAD,
-    [health, status, ...deps],
+    [health, status, subject, ...reloads],
   );
 }
 
@@ -820,13 +824,8 @@ function Applications({ tick }: { tick: number }): ReactNode {
   const [local, setLocal] = useState(0);
   const isOwner = STAFF.includes(me.role) || me.role === 'patient';
   const [show, setShow] = useState<'all' | 'pending'>('all');
-  const mine = useApplications(APPLICANT_ROLES.includes(me.role) ? { applicant: `${me.org}/${me.id}` } : null, null, [me.org, me.id, tick, local]);
-  const toDecide = useApplications(isOwner ? { owner: me.role === 'patient' ? me.id : me.org } : null, show === 'pending' ? 'pending' : null, [
-    me.org,
-    me.id,
-    tick,
-    local,
-  ]);
+  const mine = useApplications(APPLICANT_ROLES.includes(me.role) ? { applicant: `${me.org}/${me.id}` } : null, null, [tick, local]);
+  const toDecide = useApplications(isOwner ? { owner: me.role === 'patient' ? me.id : me.org } : null, show === 'pending' ? 'pending' : null, [tick, local]);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<string | null>(null);
   const decide = (a: Application, approve: boolean): void => {
