@@ -1333,6 +1333,83 @@ describe('health contract: applications listed a page at a time', () => {
   });
 });
 
+describe("health contract: an access check reads only its target's approvals", () => {
+  type Listing = { datasets: Array<{ datasetId: string; access: string; grantedActions?: string[] }>; bookmark: string };
+  const RES = 'H2/res1:researcher';
+  const period = { startMs: T0, endMs: T0 + 30 * DAY_MS };
+  const dataset = (datasetId: string) => ({
+    datasetId,
+    name: `Cohort ${datasetId}`,
+    columns: ['age'],
+    cid: partFor(datasetId, 'normal').cid,
+    sizeBytes: 10,
+    recordCount: 5,
+  });
+  const approve = (c: TestChain, target: Record<string, string>, actions: string[], decider: string) => {
+    const a = c.submit<{ application: { applicationId: string } }>(RES, 'apply', { target, purpose: 'HRESCH', actions, period });
+    c.submit(decider, 'decideApplication', { applicationId: a.application.applicationId, approve: true });
+  };
+  const catalogue = (c: TestChain, pageSize: number): Listing['datasets'] => {
+    const all: Listing['datasets'] = [];
+    let bookmark = '';
+    for (let pages = 0; pages < 100; pages++) {
+      const page = c.evaluate<Listing>(RES, 'listDatasets', { pageSize, bookmark });
+      all.push(...page.datasets);
+      bookmark = page.bookmark;
+      if (bookmark === '') return all;
+    }
+    throw new Error('the bookmarks do not end');
+  };
+
+  it('a researcher with more approvals than one scan may return (1,002) is still allowed, and sees every one approved', () => {
+    const c = setup();
+    try {
+      createRecord(c, 'r1', ['normal']);
+      approve(c, { kind: 'record', recordId: 'r1' }, ['read'], PAT);
+      // Every approval ever made stays in the user's index (none is removed when it expires).
+      for (let i = 0; i < 1001; i++) {
+        const datasetId = `ds-${String(i).padStart(4, '0')}`;
+        c.submit(SUP1, 'registerDataset', dataset(datasetId));
+        approve(c, { kind: 'dataset', datasetId }, ['statistics'], SUP1);
+      }
+      const v = c.submit<Verdict>(RES, 'access', { recordId: 'r1', action: 'read', purpose: 'HRESCH' });
+      assert.equal(v.allowed, true, v.reasons.join('; '));
+      assert.equal(v.basis?.rule, 'application');
+      const records = c.evaluate<{ records: Array<{ recordId: string }> }>(RES, 'listPatientRecords', { patient: PP, purpose: 'HRESCH', pageSize: 200 });
+      assert.deepEqual(
+        records.records.map((r) => r.recordId),
+        ['r1'],
+      );
+      const listed = catalogue(c, 200);
+      assert.equal(listed.length, 1001);
+      assert.deepEqual(
+        listed.filter((d) => d.access !== 'approved' || d.grantedActions?.join() !== 'statistics').map((d) => d.datasetId),
+        [],
+      );
+    } finally {
+      c.close();
+    }
+  });
+
+  it('marks exactly the approved datasets when one id begins another (their keys sort apart)', () => {
+    const c = setup();
+    try {
+      const ids = ['p1', 'p1-a', 'p1.b', 'p10', 'p100', 'p2'];
+      for (const id of ids) c.submit(SUP1, 'registerDataset', dataset(id));
+      for (const id of ['p1', 'p10', 'p2']) approve(c, { kind: 'dataset', datasetId: id }, ['statistics'], SUP1);
+      approve(c, { kind: 'dataset', datasetId: 'p1.b' }, ['read'], SUP1);
+      const expected = { p1: 'approved', 'p1-a': 'not-authorised', 'p1.b': 'approved', p10: 'approved', p100: 'not-authorised', p2: 'approved' };
+      for (const pageSize of [1, 2, 3, 6]) {
+        const listed = catalogue(c, pageSize);
+        assert.deepEqual(Object.fromEntries(listed.map((d) => [d.datasetId, d.access])), expected, `pages of ${pageSize}`);
+        assert.deepEqual(listed.find((d) => d.datasetId === 'p1.b')?.grantedActions, ['read']);
+      }
+    } finally {
+      c.close();
+    }
+  });
+});
+
 // Issue 16, item 4: the probe of the demo consortium, on the contract. A hospital's admin put its
 // own doctor in the care of another hospital's patient, and the doctor read the record.
 describe('health contract: who may start a care relation (issue 16 item 4, decision 0903)', () => {

@@ -239,6 +239,12 @@ export const datasetLifecycleFunctions: Readonly<Record<string, ContractFunction
           if (app?.status === 'pending' && app.target.kind === 'dataset') pending.add(app.target.datasetId);
         }
       }
+      // A page of up to 200 datasets: their approvals in a few scans, not one each.
+      tx.preloadApprovals(
+        tx.creatorRef,
+        'd',
+        found.filter((ds) => !isDatasetOwner(tx, ds)).map((ds) => ds.datasetId),
+      );
       /** The actions the caller's approved applications grant now (a statistics approval is not a licence to download). */
       const granted = (ds: Dataset): string[] => {
         const actions = new Set<string>();

@@ -161,8 +161,10 @@ export const recordFunctions: Readonly<Record<string, ContractFunction>> = {
       if (a.bookmark !== '' && !(a.bookmark >= start && a.bookmark < end)) throw new ContractError('bookmark does not belong to this query');
       const page = tx.stub.getStateByRangeWithPagination(start, end, a.pageSize, a.bookmark);
       const out: unknown[] = [];
-      for (const kv of page.results) {
-        const id = kv.key.slice(kv.key.lastIndexOf(SEP) + 1);
+      const ids = page.results.map((kv) => kv.key.slice(kv.key.lastIndexOf(SEP) + 1));
+      // A page of up to 200 records: their approvals in a few scans, not one each.
+      tx.preloadApprovals(tx.creatorRef, 'r', ids);
+      for (const id of ids) {
         const r = tx.liveRecord(id);
         const d = decide(tx.recordFacts(tx.creator, 'read', a.purpose, a.reason ?? null, recordTarget(r, 'normal')));
         if (d.decision === 'allow')

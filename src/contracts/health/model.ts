@@ -115,6 +115,11 @@ export const LIMITS = {
   datasetListScanMax: 500,
   /** Applications of one applicant `listDatasets` reads to say "pending" (a bounded scan). */
   datasetListApplicationsMax: 500,
+  /**
+   * Pages (of LEDGER_LIMITS.rangeResultsMax keys) of one user's approvals a listing reads to mark a
+   * page of targets approved (`preloadApprovals`): 20,000 approvals among one page's targets.
+   */
+  approvalPagesMax: 20,
   /** Rows a download selection may name as a range bound. */
   datasetRowsMax: 1_000_000,
   datasetsPerStatsMax: 20,

@@ -19,7 +19,7 @@
 //   ax|owner|<owner>|t<t15>|<applicationId>   applications awaiting / decided by an owner, in the
 //   ax|applicant|<org/id>|t<t15>|<applicationId>  order they were made (appliedKeyPart; entries
 //                                        written before time was keyed, ax|…|<applicationId>, sort oldest)
-//   perm|<org/id>|<r|d>|<targetId>|<applicationId>   approved applications (the engine's scan)
+//   perm|<org/id>|<r|d>|<targetId>|<applicationId>   approved applications (scanned per target, decision 0910)
 //   ds|<datasetId>                       Dataset listing (its current version; status listed/withdrawn/deleted)
 //   dsv|<datasetId>|<version 6>          every version of a dataset's content: CID, keyed commitment, tx
 //                                        (kept after deletion: the history stays provable, decision 1260)
@@ -37,6 +37,7 @@
 //   tk|<access txId>                     the ticket an allowed cross-hospital read leaves: what its
 //                                        custodian may record as served (decision 1153)
 //   rv|<pseudonym>|<org/id>              the patient revoked a consent naming this user (BMRS, decision 0901)
+import { LEDGER_LIMITS } from '../../ledger/limits.ts';
 import type { ChaincodeStub } from '../stub.ts';
 import { ContractError } from '../runtime.ts';
 import { isBmrsState, type BmrsState } from './bmrs.ts';
@@ -212,7 +213,8 @@ export class HealthTx {
   private readonly sessions = new Map<string, Session>();
   private readonly tickets = new Map<string, AccessTicket>();
   private readonly consentCache = new Map<string, Consent[]>();
-  private readonly permCache = new Map<string, Array<{ kind: string; targetId: string; applicationId: string }>>();
+  /** Approved application ids per `user|kind|target`: what the `perm|` index holds for that target. */
+  private readonly permCache = new Map<string, string[]>();
 
   constructor(readonly stub: ChaincodeStub) {}
 
@@ -391,23 +393,57 @@ export class HealthTx {
     return consents;
   }
 
-  /** The user's approved applications for one target (one scan of all the user's permissions). */
+  /**
+   * The user's approved applications for one target: one scan of that target's `perm|` keys, so a
+   * user's approvals elsewhere — every one ever made, none removed when it expires — never weigh on
+   * this check. Listings that check many targets call `preloadApprovals` first (a transaction may
+   * make at most LEDGER_LIMITS.rangeQueriesMax scans).
+   */
   approvedApplications(user: string, kind: 'r' | 'd', targetId: string): Application[] {
-    let all = this.permCache.get(user);
-    if (!all) {
-      all = scanKeys(this.stub, ['perm', user]).map((k) => {
-        const [, , permKind, permTarget, id] = k.split(SEP) as [string, string, string, string, string];
-        return { kind: permKind, targetId: permTarget, applicationId: id };
-      });
-      this.permCache.set(user, all);
+    const cacheKey = key(user, kind, targetId);
+    let ids = this.permCache.get(cacheKey);
+    if (!ids) {
+      ids = scanKeys(this.stub, ['perm', user, kind, targetId]).map((k) => k.slice(k.lastIndexOf(SEP) + 1));
+      this.permCache.set(cacheKey, ids);
     }
-    return all
-      .filter((p) => p.kind === kind && p.targetId === targetId)
-      .map((p) => {
-        const a = getJson<Application>(this.stub, key('app', p.applicationId));
-        if (a === undefined) throw new ContractError(`permission index names a missing application ${p.applicationId}`);
-        return a;
-      });
+    return ids.map((id) => {
+      const a = getJson<Application>(this.stub, key('app', id));
+      if (a === undefined) throw new ContractError(`permission index names a missing application ${id}`);
+      return a;
+    });
+  }
+
+  /**
+   * The approvals of many targets in a few scans, for a listing that checks a page of them: the
+   * `perm|<user>|<kind>|` keys from the first target's to the last target's, read a page of
+   * LEDGER_LIMITS.rangeResultsMax at a time, at most LIMITS.approvalPagesMax pages. The window is
+   * taken over the keys as they sort ('|' after every id character, so an id that is a prefix of
+   * another sorts after it here), not over the ids, and keys of targets outside the set are skipped.
+   */
+  preloadApprovals(user: string, kind: 'r' | 'd', targetIds: readonly string[]): void {
+    const wanted = new Set(targetIds.filter((t) => !this.permCache.has(key(user, kind, t))));
+    if (wanted.size === 0) return;
+    const prefix = `${key('perm', user, kind)}${SEP}`;
+    const segments = [...wanted].sort();
+    const start = `${prefix}${segments.reduce((low, t) => (`${t}${SEP}` < `${low}${SEP}` ? t : low))}${SEP}`;
+    const end = `${prefix}${segments.reduce((high, t) => (`${t}${SEP}` > `${high}${SEP}` ? t : high))}}`;
+    const found = new Map<string, string[]>([...wanted].map((t) => [t, []]));
+    let bookmark = '';
+    for (let pages = 0; ; pages++) {
+      if (pages === LIMITS.approvalPagesMax)
+        throw new ContractError(
+          `${user} has more than ${LIMITS.approvalPagesMax * LEDGER_LIMITS.rangeResultsMax} approved applications among the targets of this page: ask for a smaller page`,
+        );
+      const page = this.stub.getStateByRangeWithPagination(start, end, LEDGER_LIMITS.rangeResultsMax, bookmark);
+      for (const kv of page.results) {
+        const rest = kv.key.slice(prefix.length);
+        const cut = rest.indexOf(SEP);
+        found.get(rest.slice(0, cut))?.push(rest.slice(cut + 1));
+      }
+      bookmark = page.bookmark;
+      if (bookmark === '') break;
+    }
+    for (const [t, ids] of found) this.permCache.set(key(user, kind, t), ids);
   }
 
   /** Persist what a decision changes in the requester's BMRS session. */
