@@ -7,12 +7,14 @@ import { Alert, Badge, Button, Card, Group, MultiSelect, NumberInput, Select, Si
 import { useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import type { ChartConfiguration } from 'chart.js';
 import { ErrorAlert } from '../app/errors.tsx';
-import { shortHex, useLoad } from '../app/hooks.ts';
+import { shortHex } from '../app/hooks.ts';
+import { useLedgerList } from '../app/ledger-pages.ts';
 import { useSession } from '../app/session.tsx';
 import { ChartView } from '../components/Chart.tsx';
 import { DataTable } from '../components/DataTable.tsx';
 import { useReveal } from '../components/reveal.ts';
-import { allDatasets } from './Market.tsx';
+// The picker loads the catalogue as the Data market page does: 100 datasets a load, more on demand.
+import { DATASETS_PER_CALL, DATASETS_PER_LOAD, type Dataset } from './Market.tsx';
 
 interface Bin {
   readonly from: number;
@@ -76,9 +78,33 @@ function Figure({ label, value, testId }: { label: string; value: ReactNode; tes
   );
 }
 
+const NO_DATASETS: readonly Dataset[] = [];
+
+const mayAnalyse = (d: Dataset): boolean => d.grantedActions?.includes('statistics') === true;
+
+/**
+ * The picker's options in two groups: the datasets an approved application lets the caller analyse
+ * now, and the others — choosable (a refusal says why, and is recorded), but not mistaken for them.
+ */
+function datasetOptions(datasets: readonly Dataset[]): Array<{ group: string; items: Array<{ value: string; label: string }> }> {
+  const option = (d: Dataset) => ({ value: d.datasetId, label: `${d.name} (${d.ownerOrg})` });
+  return [
+    { group: 'Approved for statistics', items: datasets.filter(mayAnalyse).map(option) },
+    { group: 'Not approved: a request is refused and recorded', items: datasets.filter((d) => !mayAnalyse(d)).map(option) },
+  ].filter((g) => g.items.length > 0);
+}
+
 export function AnalyticsPage(): ReactNode {
   const { health } = useSession();
-  const datasets = useLoad(() => allDatasets((b) => health.listDatasets(b, 50)), [health]);
+  const datasets = useLedgerList<Dataset>(
+    async (bookmark) => {
+      const page = (await health.listDatasets(bookmark, DATASETS_PER_CALL)) as { datasets: Dataset[]; bookmark: string };
+      return { items: page.datasets, bookmark: page.bookmark };
+    },
+    DATASETS_PER_LOAD,
+    [health],
+  );
+  const loaded = datasets.items ?? NO_DATASETS;
   const [chosen, setChosen] = useState<string[]>([]);
   const [variable, setVariable] = useState<string | null>(null);
   const [min, setMin] = useState<number | string>(100);
@@ -91,10 +117,10 @@ export function AnalyticsPage(): ReactNode {
   const [outcome, setOutcome] = useState<{ allowed: boolean; requestId: string; reasons: string[]; result: Statistics | null; variable: string } | null>(null);
 
   const columns = useMemo(() => {
-    const selected = (datasets.data ?? []).filter((d) => chosen.includes(d.datasetId));
+    const selected = loaded.filter((d) => chosen.includes(d.datasetId));
     if (selected.length === 0) return [];
     return selected[0]!.columns.filter((c) => selected.every((d) => d.columns.includes(c)));
-  }, [datasets.data, chosen]);
+  }, [loaded, chosen]);
 
   const run = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
@@ -149,11 +175,24 @@ export function AnalyticsPage(): ReactNode {
             {datasets.error ? <ErrorAlert error={datasets.error} /> : null}
             <MultiSelect
               label="Datasets"
-              data={(datasets.data ?? []).map((d) => ({ value: d.datasetId, label: `${d.name} (${d.ownerOrg})` }))}
+              description={datasets.more ? `The first ${loaded.length} datasets of the catalogue; load more to choose among the others.` : undefined}
+              data={datasetOptions(loaded)}
               value={chosen}
               onChange={setChosen}
               searchable
             />
+            {datasets.more ? (
+              <Button
+                variant="default"
+                size="xs"
+                w="fit-content"
+                loading={datasets.loading === 'more'}
+                onClick={() => void datasets.next()}
+                data-testid="analytics-datasets-more"
+              >
+                Load more datasets
+              </Button>
+            ) : null}
             <SimpleGrid cols={{ base: 1, xs: 2, sm: 3 }} className="ml-fields">
               <Select
                 label="Variable"

@@ -42,11 +42,9 @@ import { useReveal } from '../components/reveal.ts';
 import { ActionOutcome } from '../components/ActionOutcome.tsx';
 import type { DatasetDownloadResult, DatasetFilters } from '../../../src/sdk/health.ts';
 
-/** Pages of the catalogue the Analytics picker reads at most (50 each). */
-const DATASET_PAGES_MAX = 20;
-/** The catalogue: datasets a call asks for, and gathered before they are shown; more on demand. */
-const DATASETS_PER_CALL = 50;
-const DATASETS_PER_LOAD = 100;
+/** The catalogue (and the Analytics picker): datasets a call asks for, and gathered before they are shown; more on demand. */
+export const DATASETS_PER_CALL = 50;
+export const DATASETS_PER_LOAD = 100;
 const DAY_MS = 86_400_000;
 const DATASET_BYTES_MAX = 8 * 1024 * 1024;
 // Not 'laboratory' or 'device': the contract refuses them every dataset function (decision 1253).
@@ -105,18 +103,6 @@ interface Application {
   readonly appliedAtMs: number;
   readonly decidedAtMs: number | null;
   readonly decidedBy: string | null;
-}
-
-export async function allDatasets(list: (bookmark: string) => Promise<unknown>): Promise<Dataset[]> {
-  const out: Dataset[] = [];
-  let bookmark = '';
-  for (let i = 0; i < DATASET_PAGES_MAX; i++) {
-    const page = (await list(bookmark)) as { datasets: Dataset[]; bookmark: string };
-    out.push(...page.datasets);
-    bookmark = page.bookmark;
-    if (!bookmark) break;
-  }
-  return out;
 }
 
 const targetText = (t: Application['target']): string => (t.kind === 'dataset' ? `dataset ${t.datasetId}` : `record ${t.recordId}`);

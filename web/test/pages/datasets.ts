@@ -22,6 +22,9 @@ interface Listed {
   status: string;
   access: string;
   version: number;
+  name: string;
+  ownerOrg: string;
+  grantedActions?: string[];
 }
 interface Versions {
   status: string;
@@ -50,6 +53,48 @@ async function manage(page: Page, item: string): Promise<void> {
 async function listedAs(tb: ConsoleTestbed, org: string, user: string): Promise<Listed | undefined> {
   const page = (await tb.sdk(org, user).listDatasets('', 100, { status: 'all', q: 'lifecycle' })) as { datasets: Listed[] };
   return page.datasets.find((d) => d.datasetId === DATASET);
+}
+
+/**
+ * The Analytics picker of a researcher with approvals, over a catalogue of more than one load: the
+ * first 100 datasets, then all the ledger lists, the approved ones (statistics granted) in a group
+ * of their own.
+ */
+async function analyticsPickerLoadsAll(tb: ConsoleTestbed): Promise<void> {
+  const researcher = tb.sdk('Hospital2', 'researcher1');
+  const onLedger: Listed[] = [];
+  let bookmark = '';
+  do {
+    const listed = (await researcher.listDatasets(bookmark, 200)) as { datasets: Listed[]; bookmark: string };
+    onLedger.push(...listed.datasets);
+    bookmark = listed.bookmark;
+  } while (bookmark !== '');
+  assert.ok(onLedger.length > 100, `${onLedger.length} listed datasets`);
+  const label = (d: Listed): string => `${d.name} (${d.ownerOrg})`;
+  const approved = onLedger.filter((d) => d.grantedActions?.includes('statistics')).map(label);
+  assert.ok(approved.length > 0, 'the seeded researcher holds approvals');
+
+  const page = await tb.signIn('Hospital2', 'researcher1');
+  await page.getByRole('link', { name: 'Analytics' }).click();
+  const picker = page.getByRole('textbox', { name: 'Datasets' });
+  const options = async (): Promise<string[]> => {
+    await picker.click();
+    await page.getByRole('option').first().waitFor();
+    const shown = await page.getByRole('option').allTextContents();
+    await page.keyboard.press('Escape');
+    return shown;
+  };
+  await waitOrExplain(page, page.getByText('The first 100 datasets of the catalogue; load more to choose among the others.'));
+  assert.equal((await options()).length, 100);
+  await page.getByTestId('analytics-datasets-more').click();
+  // Everything loaded: nothing more is offered.
+  await page.getByTestId('analytics-datasets-more').waitFor({ state: 'detached' });
+  assert.deepEqual((await options()).sort(), onLedger.map(label).sort());
+  await picker.click();
+  const group = page.getByRole('group', { name: 'Approved for statistics' });
+  assert.deepEqual((await group.getByRole('option').allTextContents()).sort(), approved.sort());
+  await page.keyboard.press('Escape');
+  await tb.checkA11y(page, 'analytics-picker');
 }
 
 export function datasetTests(tb: () => ConsoleTestbed): void {
@@ -234,18 +279,21 @@ export function datasetTests(tb: () => ConsoleTestbed): void {
       assert.equal(own.code, 'DATASET_DELETED');
     });
 
-    it('a catalogue of more than one load shows the first 100 and loads the rest on demand — the datasets the ledger lists', async () => {
-      // 101 datasets of Hospital3's, withdrawn at once so the other suites' catalogue stays as seeded.
+    it('a catalogue of more than one load shows the first 100 and loads the rest on demand — the datasets the ledger lists; so does the Analytics picker, approved ones apart', async () => {
+      // 101 datasets of Hospital3's, withdrawn once the picker is checked so the other suites' catalogue stays as seeded.
       const admin = tb().sdk('Hospital3', 'admin1');
       const ids = Array.from({ length: 101 }, (_, i) => `bulk-${String(i).padStart(3, '0')}`);
       // Eight at a time: a user may hold at most 8 prepared datasets not yet on chain.
       for (let i = 0; i < ids.length; i += 8)
         await Promise.all(
-          ids.slice(i, i + 8).map(async (datasetId) => {
-            await admin.registerDataset({ datasetId, name: `Bulk cohort ${datasetId}`, data: Buffer.from(V1), mediaType: 'text/csv', tags: ['bulk'] });
-            await admin.withdrawDataset(datasetId);
-          }),
+          ids
+            .slice(i, i + 8)
+            .map((datasetId) =>
+              admin.registerDataset({ datasetId, name: `Bulk cohort ${datasetId}`, data: Buffer.from(V1), mediaType: 'text/csv', tags: ['bulk'] }),
+            ),
         );
+      await analyticsPickerLoadsAll(tb());
+      for (let i = 0; i < ids.length; i += 8) await Promise.all(ids.slice(i, i + 8).map((datasetId) => admin.withdrawDataset(datasetId)));
       const page = await tb().signIn('Hospital3', 'admin1');
       await page.getByRole('link', { name: 'Data market' }).click();
       await waitOrExplain(page, page.getByTestId('catalogue'));
