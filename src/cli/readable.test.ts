@@ -74,24 +74,23 @@ describe('readable output', () => {
   });
 
   it('consents and applications as tables: dates, who, what; no epoch times, no whole pseudonym, no "undefined"', () => {
-    const consents = consentTable(
-      [
-        {
-          consentId: 'c1',
-          patient: P,
-          grantee: { kind: 'role', role: 'doctor', org: 'Hospital2' },
-          actions: ['read'],
-          purposes: ['TREAT'],
-          period: { startMs: 1_796_339_062_521, endMs: 1_798_931_122_521 },
-          scope: { recordIds: [], categories: [], maxSensitivity: 'sensitive' },
-          status: 'active',
-          grantedAtMs: 1_796_339_122_532,
-          revokedAtMs: null,
-        },
-      ],
-      noNames,
-    );
+    const c1 = {
+      consentId: 'c1',
+      patient: P,
+      grantee: { kind: 'role', role: 'doctor', org: 'Hospital2' },
+      actions: ['read'],
+      purposes: ['TREAT'],
+      period: { startMs: 1_796_339_062_521, endMs: 1_798_931_122_521 },
+      scope: { recordIds: [], categories: [], maxSensitivity: 'sensitive' },
+      status: 'active',
+      grantedAtMs: 1_796_339_122_532,
+      revokedAtMs: null,
+    };
+    const consents = consentTable([c1], noNames, undefined, c1.grantedAtMs);
     assert.match(consents, /^c1 +every doctor at Hospital2 +read +TREAT +all records up to sensitive +\d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d +active since /m);
+    // Seen once its period is over (`consent list --ended`): when it ended, not "active".
+    assert.match(consentTable([c1], noNames, undefined, c1.period.endMs), /^c1 .* ended \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/m);
+    assert.equal(consentTable([], noNames, '(no ended consents)'), '(no ended consents)');
     const apps = applicationTable(
       {
         applications: [

@@ -311,8 +311,16 @@ export class HealthClient implements HealthCaller {
   myPatients(page: { pageSize?: number; bookmark?: string } = {}): Promise<unknown> {
     return this.evaluate('myPatients', page);
   }
+  /** The patient's consents in force: not revoked, their period not ended (decision 0911). */
   listConsents(patient: string): Promise<unknown> {
     return this.evaluate('listConsents', { patient });
+  }
+  /**
+   * The patient's consents whose period ended, the latest ended first → `{consents, bookmark}`
+   * (decision 0911).
+   */
+  listEndedConsents(patient: string, page: { pageSize?: number; bookmark?: string } = {}): Promise<unknown> {
+    return this.evaluate('listEndedConsents', { patient, ...page });
   }
   exportConsent(consentId: string): Promise<unknown> {
     return this.evaluate('exportConsent', { consentId });

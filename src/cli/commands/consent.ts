@@ -1,10 +1,11 @@
 // `medledger consent grant|revoke|list|export` — a patient's FHIR-Consent-shaped permissions, on chain.
+// `list` shows those in force; `list --ended` those whose period ended, a page at a time (decision 0911).
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { CliError } from '../output.ts';
+import { CliError, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 import { actorRefLabel, localDate, localTime, PatientNames, table, zoneNote } from '../readable.ts';
-import { asUser, healthCommand, list, resolvePatient, type HealthFlags } from './record.ts';
+import { asUser, healthCommand, list, morePages, PAGE_SIZE_MAX, pageOptions, resolvePatient, type HealthFlags } from './record.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -29,9 +30,9 @@ function granteeText(g: Consent['grantee'], names: PatientNames): string {
 }
 
 /** The patient's consents: who may do what, for which purpose, up to which sensitivity, until when. */
-export function consentTable(r: unknown, names: PatientNames): string {
+export function consentTable(r: unknown, names: PatientNames, none = '(no consents in force)', nowMs = Date.now()): string {
   const consents = (Array.isArray(r) ? r : []) as Consent[];
-  if (consents.length === 0) return '(no active consents)';
+  if (consents.length === 0) return none;
   const scope = (s: Consent['scope']): string =>
     [
       s.recordIds.length ? `records ${s.recordIds.join(',')}` : 'all records',
@@ -51,7 +52,11 @@ export function consentTable(r: unknown, names: PatientNames): string {
         x.purposes.join(','),
         scope(x.scope),
         `${localDate(x.period.startMs)} to ${localDate(x.period.endMs)}`,
-        x.status === 'revoked' && x.revokedAtMs ? `revoked ${localTime(x.revokedAtMs)}` : `${x.status} since ${localTime(x.grantedAtMs)}`,
+        x.status === 'revoked' && x.revokedAtMs
+          ? `revoked ${localTime(x.revokedAtMs)}`
+          : x.period.endMs <= nowMs
+            ? `ended ${localTime(x.period.endMs)}`
+            : `${x.status} since ${localTime(x.grantedAtMs)}`,
       ]),
     ),
     '',
@@ -123,12 +128,28 @@ export function register(program: Command, _ctx: CommandContext): void {
       }),
     );
 
-  healthCommand(consent, 'list', "The patient's active consents")
+  pageOptions(healthCommand(consent, 'list', "The patient's consents in force; with --ended, those whose period ended, the latest first, a page at a time"))
     .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
-    .action(async (f: HealthFlags & { patient?: string }) =>
+    .option('--ended', 'the consents whose period ended (not revoked)')
+    .action(async (f: HealthFlags & { patient?: string; ended?: boolean; pageSize: string; bookmark?: string }) =>
       asUser(f, async (c, out) => {
-        const r = await c.listConsents(resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`));
-        out.result(r, () => consentTable(r, new PatientNames(resolve(f.dir), f.org)));
+        const patient = resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`);
+        const names = new PatientNames(resolve(f.dir), f.org);
+        if (!f.ended) {
+          if (f.bookmark !== undefined) throw new CliError('--bookmark pages the ended consents: add --ended', 2);
+          const r = await c.listConsents(patient);
+          out.result(r, () => consentTable(r, names));
+          return;
+        }
+        const r = (await c.listEndedConsents(patient, {
+          pageSize: parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX),
+          ...(f.bookmark ? { bookmark: f.bookmark } : {}),
+        })) as { consents: unknown[]; bookmark: string };
+        out.result(
+          r,
+          () =>
+            `${consentTable(r.consents, names, r.bookmark ? '(no ended consents on this page)' : '(no ended consents)')}${morePages(r.bookmark, '--ended')}`,
+        );
       }),
     );
 

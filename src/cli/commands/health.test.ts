@@ -327,6 +327,27 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     assert.equal((JSON.parse(after.out) as { allowed: boolean }).allowed, false);
   });
 
+  it('consent list shows the consents in force; --ended those whose period ended, and when (decision 0911)', async () => {
+    // A consent of about two seconds (the grant starts its period a minute back).
+    const granted = await okJson<{ consent: { consentId: string; period: { endMs: number } } }>(
+      as(H1, 'patient1', 'consent grant', '--grantee', 'user:Hospital3/doctor1', '--days', '0.00003', '--json'),
+    );
+    const { consentId: id, period } = granted.consent;
+    assert.ok(period.endMs - Date.now() < 10_000, 'a short consent');
+    assert.ok((await okJson<Array<{ consentId: string }>>(as(H1, 'patient1', 'consent list', '--json'))).some((c) => c.consentId === id));
+    await new Promise((done) => setTimeout(done, Math.max(0, period.endMs - Date.now()) + 100));
+    assert.ok(!(await okJson<Array<{ consentId: string }>>(as(H1, 'patient1', 'consent list', '--json'))).some((c) => c.consentId === id));
+    const ended = await okJson<{ consents: Array<{ consentId: string }>; bookmark: string }>(as(H1, 'patient1', 'consent list', '--ended', '--json'));
+    assert.deepEqual(
+      ended.consents.map((c) => c.consentId),
+      [id],
+    );
+    assert.equal(ended.bookmark, '');
+    const human = await ok(as(H1, 'patient1', 'consent list', '--ended'));
+    assert.match(human.out, new RegExp(`^${id} +Hospital3/doctor1 .* ended \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d$`, 'm'));
+    await fails(as(H1, 'patient1', 'consent list', '--bookmark', 'x'), 2, /--bookmark pages the ended consents: add --ended/);
+  });
+
   it('access apply / list / approve lets a researcher read; deny leaves the application refused', async () => {
     const applied = await okJson<{ application: { applicationId: string; status: string } }>(
       as('Hospital2', 'researcher1', 'access apply', '--record', 'cli-bp', '--purpose', 'HRESCH', '--max-sensitivity', 'normal', '--days', '2', '--json'),

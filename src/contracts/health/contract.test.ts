@@ -636,6 +636,95 @@ describe('health contract: consents', () => {
   });
 });
 
+describe('health contract: consents in force and ended (decision 0911)', () => {
+  type Consent = { consentId: string; period: { endMs: number } };
+  type Ended = { consents: Consent[]; bookmark: string };
+  const consent = (grantee: string, endMs: number) => ({
+    patient: PP,
+    grantee: { kind: 'user', user: grantee },
+    actions: ['read'],
+    purposes: ['TREAT'],
+    period: { startMs: T0, endMs },
+    scope: { maxSensitivity: 'normal' },
+  });
+  const grant = (c: TestChain, grantee: string, endMs: number): string =>
+    c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent(grantee, endMs)).consent.consentId;
+  const ended = (c: TestChain, pageSize: number): { ids: string[]; firstPage: number } => {
+    const ids: string[] = [];
+    let bookmark = '';
+    let firstPage = -1;
+    for (let pages = 0; pages < 100; pages++) {
+      const page = c.evaluate<Ended>(PAT, 'listEndedConsents', { patient: PP, pageSize, bookmark });
+      if (firstPage < 0) firstPage = page.consents.length;
+      ids.push(...page.consents.map((x) => x.consentId));
+      bookmark = page.bookmark;
+      if (bookmark === '') return { ids, firstPage };
+    }
+    throw new Error('the bookmarks do not end');
+  };
+  const keys = (c: TestChain, prefix: string): number => c.dump().filter((kv) => kv.key.startsWith(prefix)).length;
+
+  it('ended consents leave the limit of 100 in force, stay listed apart, the latest ended first, and can still be revoked', () => {
+    const c = setup();
+    try {
+      createRecord(c, 'r1', ['normal']);
+      // 100 consents of a day or so each, granted over the first day: every one in force at its grant.
+      const first = Array.from({ length: 100 }, (_, i) => grant(c, `H2/nurse${i}`, T0 + DAY_MS + i * 1000));
+      assert.match(c.try('submit', PAT, 'grantConsent', consent('H2/nurse100', T0 + 3 * DAY_MS)).message, /at most 100 consents in force/);
+      // Two days later all 100 have ended: they no longer count, and the next grant moves them apart.
+      c.nowMs = T0 + 2 * DAY_MS;
+      const later = grant(c, 'H2/nurse100', T0 + 2 * DAY_MS + 1000);
+      assert.equal(keys(c, `cx|${PP}|`), 1);
+      assert.equal(keys(c, `cxe|${PP}|`), 100);
+      assert.deepEqual(
+        c.evaluate<Consent[]>(PAT, 'listConsents', { patient: PP }).map((x) => x.consentId),
+        [later],
+      );
+      const swept = [...first].reverse();
+      assert.deepEqual(ended(c, 7), { ids: swept, firstPage: 7 });
+      // The consent in force still opens the record; an ended one does not.
+      assert.equal(c.submit<Verdict>('H2/nurse100:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' }).allowed, true);
+      assert.equal(c.submit<Verdict>('H2/nurse99:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' }).allowed, false);
+
+      // 99 more in force: 100 again, and the next is refused by name.
+      const second = Array.from({ length: 99 }, (_, j) => grant(c, `H3/nurse${j}`, T0 + 3 * DAY_MS + j * 1000));
+      assert.match(
+        c.try('submit', PAT, 'grantConsent', consent('H3/nurse99', T0 + 4 * DAY_MS)).message,
+        /at most 100 consents in force \(granted, not revoked, not ended\); revoke some first/,
+      );
+      // Once these have ended too (no grant since), the first page holds them, before the swept ones.
+      c.nowMs = T0 + 5 * DAY_MS;
+      assert.deepEqual(c.evaluate<Consent[]>(PAT, 'listConsents', { patient: PP }), []);
+      const recent = [...second].reverse().concat(later);
+      assert.deepEqual(ended(c, 7), { ids: [...recent, ...swept], firstPage: 107 });
+      assert.deepEqual(ended(c, 200).ids, [...recent, ...swept]);
+
+      // Revoking an ended consent, moved apart or not, takes it off the ended list.
+      c.submit(PAT, 'revokeConsent', { consentId: first[5] });
+      c.submit(PAT, 'revokeConsent', { consentId: second[0] });
+      assert.deepEqual(
+        ended(c, 50).ids,
+        [...recent, ...swept].filter((id) => id !== first[5] && id !== second[0]),
+      );
+      assert.equal(keys(c, `cxe|${PP}|`), 99);
+    } finally {
+      c.close();
+    }
+  });
+
+  it("the ended list is the patient's alone, and a bookmark of another list is refused", () => {
+    const c = setup();
+    try {
+      assert.deepEqual(c.evaluate<Ended>(PAT, 'listEndedConsents', { patient: PP }), { consents: [], bookmark: '' });
+      assert.match(c.try('evaluate', DOC1, 'listEndedConsents', { patient: PP }).message, /listEndedConsents/);
+      assert.match(c.try('evaluate', PAT, 'listEndedConsents', { patient: PP, bookmark: `cx|${PP}|c1` }).message, /bookmark does not belong/);
+      assert.match(c.try('evaluate', PAT, 'listEndedConsents', { patient: PP, pageSize: 201 }).message, /pageSize/);
+    } finally {
+      c.close();
+    }
+  });
+});
+
 describe('health contract: applications, datasets and statistics', () => {
   let c: TestChain;
   const RES = 'H2/res1:researcher';

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { type ContractFunction, ContractError } from '../runtime.ts';
 import { bmrsTakePermission } from './bmrs.ts';
 import { consentResource } from './fhir.ts';
-import { grantConsentArgs, idSchema, LIMITS, myPatientsArgs, pseudonymSchema, type CareRelation, type Consent, type MyPatient } from './model.ts';
-import { getJson, key, prefixRange, putJson, SEP, type AuditEntry, type RevocationMarker } from './state.ts';
+import { grantConsentArgs, idSchema, LIMITS, myPatientsArgs, pageArgs, pseudonymSchema, type CareRelation, type Consent, type MyPatient } from './model.ts';
+import { endedConsentKey, getJson, key, prefixRange, putJson, SEP, type AuditEntry, type RevocationMarker } from './state.ts';
 import { parseArg, json, writeAudit, requirePatientSelf, fn } from './contract-support.ts';
 
 export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
@@ -16,9 +16,23 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
       const a = parseArg(grantConsentArgs, args);
       requirePatientSelf(tx, a.patient, 'grantConsent');
       if (a.period.endMs <= tx.nowMs) throw new ContractError('grantConsent: the period has already ended');
+      // Consents whose period ended leave the in-force index here, for the ended one (decision
+      // 0911): they never allow anything again, and left in place they counted against the limit
+      // and were read by every access check on the patient's data.
       const [start, end] = prefixRange('cx', a.patient);
-      if (tx.stub.getStateByRange(start, end).length >= LIMITS.consentsActiveMax)
-        throw new ContractError(`grantConsent: at most ${LIMITS.consentsActiveMax} active consents; revoke some first`);
+      let inForce = 0;
+      for (const kv of tx.stub.getStateByRange(start, end)) {
+        const id = kv.key.slice(kv.key.lastIndexOf(SEP) + 1);
+        const c = getJson<Consent>(tx.stub, key('con', id));
+        if (c === undefined) throw new ContractError(`consent index names a missing consent ${id}`);
+        if (c.period.endMs > tx.nowMs) inForce += 1;
+        else {
+          tx.stub.deleteState(kv.key);
+          tx.stub.putState(endedConsentKey(c), new Uint8Array(0));
+        }
+      }
+      if (inForce >= LIMITS.consentsActiveMax)
+        throw new ContractError(`grantConsent: at most ${LIMITS.consentsActiveMax} consents in force (granted, not revoked, not ended); revoke some first`);
       const consentId = `c${tx.stub.getTxID().slice(0, 32)}`;
       // A new consent to a user the patient once revoked: acting on the patient's data is no
       // longer "after revocation" for them (decision 0901).
@@ -58,6 +72,7 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
       if (c.status === 'revoked') throw new ContractError(`consent ${a.consentId} is already revoked`);
       putJson(tx.stub, key('con', a.consentId), { ...c, status: 'revoked', revokedAtMs: tx.nowMs });
       tx.stub.deleteState(key('cx', c.patient, a.consentId));
+      tx.stub.deleteState(endedConsentKey(c));
       if (c.grantee.kind === 'user') tx.stub.deleteState(key('cg', c.grantee.user, a.consentId));
       // A consent naming a user, their last one from this patient: remember the revocation (acting
       // on the data after it is a Violation) and take the permission back from their session —
@@ -84,12 +99,42 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
     ['patient'],
   ),
 
-  listConsents: fn('evaluate', "listConsents({patient}) — the patient's non-revoked consents (the patient only)", (tx, args) => {
-    const a = parseArg(z.strictObject({ patient: pseudonymSchema }), args);
-    requirePatientSelf(tx, a.patient, 'listConsents');
-    const [start, end] = prefixRange('cx', a.patient);
-    return json(tx.stub.getStateByRange(start, end).map((kv) => getJson<Consent>(tx.stub, key('con', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)))));
-  }),
+  listConsents: fn(
+    'evaluate',
+    "listConsents({patient}) — the patient's consents in force: granted, not revoked, their period not ended (or not begun) — the patient only; at most 100",
+    (tx, args) => {
+      const a = parseArg(z.strictObject({ patient: pseudonymSchema }), args);
+      requirePatientSelf(tx, a.patient, 'listConsents');
+      return json(tx.consentsOf(a.patient).filter((c) => c.period.endMs > tx.nowMs));
+    },
+  ),
+
+  listEndedConsents: fn(
+    'evaluate',
+    "listEndedConsents({patient, pageSize?, bookmark?}) → {consents, bookmark} — the patient's consents whose period ended (not revoked), the latest ended first; the first page also holds those ended since the patient's last grant — the patient only",
+    (tx, args) => {
+      const a = parseArg(z.strictObject({ patient: pseudonymSchema }).and(pageArgs), args);
+      requirePatientSelf(tx, a.patient, 'listEndedConsents');
+      const [start, end] = prefixRange('cxe', a.patient);
+      if (a.bookmark !== '' && !(a.bookmark >= start && a.bookmark < end)) throw new ContractError('bookmark does not belong to this query');
+      // Ended since the last grant, still in the in-force index: later than every swept one.
+      const recent =
+        a.bookmark === ''
+          ? tx
+              .consentsOf(a.patient)
+              .filter((c) => c.period.endMs <= tx.nowMs)
+              .sort((x, y) => y.period.endMs - x.period.endMs || (x.consentId < y.consentId ? 1 : -1))
+          : [];
+      const page = tx.stub.getStateByRangeWithPagination(start, end, a.pageSize, a.bookmark, 'descending');
+      const swept = page.results.map((kv) => {
+        const id = kv.key.slice(kv.key.lastIndexOf(SEP) + 1);
+        const c = getJson<Consent>(tx.stub, key('con', id));
+        if (c === undefined) throw new ContractError(`ended-consent index names a missing consent ${id}`);
+        return c;
+      });
+      return json({ consents: [...recent, ...swept], bookmark: page.bookmark });
+    },
+  ),
 
   // A clinician's starting point (the console's "find a patient"): the patients the caller has
   // a basis for — their active care relations and the unexpired consents naming them. Only

@@ -14,7 +14,9 @@
 //   rx|pp|<pseudonym>|<recordId>         a patient's records (deleted on erasure)
 //   care|<doctor org/id>|<pseudonym>     CareRelation (kept after it ends: its history is the log)
 //   con|<consentId>                      Consent
-//   cx|<pseudonym>|<consentId>           a patient's non-revoked consents (the rule engine's scan)
+//   cx|<pseudonym>|<consentId>           a patient's non-revoked consents not ended at their last grant
+//                                        (the rule engine's scan; at most 100 in force, decision 0911)
+//   cxe|<pseudonym>|<end t16>|<consentId>  consents whose period ended, moved from cx at the next grant
 //   app|<applicationId>                  Application
 //   ax|owner|<owner>|t<t15>|<applicationId>   applications awaiting / decided by an owner, in the
 //   ax|applicant|<org/id>|t<t15>|<applicationId>  order they were made (appliedKeyPart; entries
@@ -72,6 +74,11 @@ export function pad(n: number, width = 15): string {
  */
 export function appliedKeyPart(atMs: number): string {
   return `t${pad(atMs)}`;
+}
+
+/** Where a consent whose period ended is kept once its patient's next grant moved it (decision 0911). */
+export function endedConsentKey(c: Consent): string {
+  return key('cxe', c.patient, pad(c.period.endMs, 16), c.consentId);
 }
 
 /** [start, end) covering every key that starts with prefix + '|'. */

@@ -34,6 +34,7 @@ import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 import { DataTable } from '../components/DataTable.tsx';
 import { useReveal } from '../components/reveal.ts';
 import { ActionOutcome } from '../components/ActionOutcome.tsx';
+import { Choice } from '../components/Choice.tsx';
 
 /** Entries fetched per load, the latest first; older ones on demand (decision 0907). */
 const LOG_ENTRIES_PER_LOAD = 100;
@@ -312,6 +313,7 @@ function MyConsents(): ReactNode {
   const list = useLoad(async () => (await health.listConsents(me.id)) as Consent[], [health, me.id, tick]);
   const paged = usePaged(list.data ?? []);
   const [granting, grant] = useDisclosure(false);
+  const [show, setShow] = useState<'in-force' | 'ended'>('in-force');
   const [revoking, setRevoking] = useState<Consent | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<string | null>(null);
@@ -340,9 +342,19 @@ function MyConsents(): ReactNode {
         </Button>
       </Group>
       <ActionOutcome done={done} error={error} testId="consent-notice" />
-      {list.error ? <ErrorAlert error={list.error} /> : null}
-      {list.data && list.data.length === 0 ? <Text size="sm">You have no active consents.</Text> : null}
-      {paged.total > 0 ? (
+      <Choice
+        value={show}
+        onChange={(v) => setShow(v === 'ended' ? 'ended' : 'in-force')}
+        data={[
+          { value: 'in-force', label: 'In force' },
+          { value: 'ended', label: 'Ended' },
+        ]}
+        aria-label="Which consents"
+      />
+      {show === 'ended' ? <EndedConsents /> : null}
+      {show === 'in-force' && list.error ? <ErrorAlert error={list.error} /> : null}
+      {show === 'in-force' && list.data && list.data.length === 0 ? <Text size="sm">You have no consents in force.</Text> : null}
+      {show === 'in-force' && paged.total > 0 ? (
         <DataTable label="My consents" striped data-testid="consents" headings={['Who', 'May', 'Purposes', 'Period', 'Scope', '']}>
           {paged.items.map((c) => (
             <Table.Tr key={c.consentId}>
@@ -366,12 +378,13 @@ function MyConsents(): ReactNode {
           ))}
         </DataTable>
       ) : null}
-      <PageControl paged={paged} label="consents" />
+      {show === 'in-force' ? <PageControl paged={paged} label="consents" /> : null}
       <Modal opened={granting} onClose={grant.close} closeButtonProps={{ 'aria-label': 'Close' }} title="Grant a consent" size="lg">
         <GrantForm
           onDone={() => {
             grant.close();
             setDone('Consent granted: it is on the ledger.');
+            setShow('in-force');
             setTick((t) => t + 1);
           }}
         />
@@ -399,6 +412,54 @@ function MyConsents(): ReactNode {
         </Stack>
       </Modal>
     </Stack>
+  );
+}
+
+/** Consents per call, and per load, of the ended ones (decision 0911). */
+const ENDED_CONSENTS_PER_LOAD = 50;
+
+/**
+ * The patient's consents whose period ended, the latest ended first, a page at a time: they open
+ * nothing any more, and the ledger keeps them apart from those in force (decision 0911).
+ */
+function EndedConsents(): ReactNode {
+  const { health, me } = useSession();
+  const list = useLedgerList<Consent>(
+    async (bookmark) => {
+      const page = (await health.listEndedConsents(me.id, { pageSize: ENDED_CONSENTS_PER_LOAD, ...(bookmark ? { bookmark } : {}) })) as {
+        consents: Consent[];
+        bookmark: string;
+      };
+      return { items: page.consents, bookmark: page.bookmark };
+    },
+    ENDED_CONSENTS_PER_LOAD,
+    [health, me.id],
+  );
+  const paged = usePaged(list.items ?? []);
+  if (list.error) return <ErrorAlert error={list.error} />;
+  if (list.items === null) return null;
+  if (list.items.length === 0 && !list.more) return <Text size="sm">None of your consents has ended.</Text>;
+  return (
+    <>
+      <DataTable label="Ended consents" striped data-testid="ended-consents" headings={['Who', 'May', 'Purposes', 'Period', 'Scope']}>
+        {paged.items.map((c) => (
+          <Table.Tr key={c.consentId} data-consent-id={c.consentId}>
+            <Table.Td>{granteeText(c.grantee)}</Table.Td>
+            <Table.Td>{c.actions.join(', ')}</Table.Td>
+            <Table.Td>{c.purposes.join(', ')}</Table.Td>
+            <Table.Td>
+              {new Date(c.period.startMs).toLocaleDateString()} – {new Date(c.period.endMs).toLocaleDateString()} (ended)
+            </Table.Td>
+            <Table.Td>
+              up to {c.scope.maxSensitivity}
+              {c.scope.recordIds.length ? `; records ${c.scope.recordIds.join(', ')}` : '; all records'}
+            </Table.Td>
+          </Table.Tr>
+        ))}
+      </DataTable>
+      <PageControl paged={paged} label="consents" />
+      <LoadMore pages={list} paged={paged} label="Load earlier consents" testId="ended-consents-more" />
+    </>
   );
 }
 

@@ -124,5 +124,51 @@ export function myDataTests(tb: () => ConsoleTestbed): void {
         'revoked on the ledger',
       );
     });
+
+    it('a consent whose period ended leaves "In force" for "Ended", as on the ledger', async () => {
+      const pp = patientPseudonym(tb().net.dir, 'Hospital1', 'patient2');
+      const sdk = tb().sdk('Hospital1', 'patient2');
+      const grantee = 'Hospital4/nurse1';
+      const endMs = Date.now() + 3000;
+      await sdk.grantConsent({
+        patient: pp,
+        grantee: { kind: 'user', user: grantee },
+        actions: ['read'],
+        purposes: ['TREAT'],
+        period: { startMs: endMs - 60_000, endMs },
+        scope: { maxSensitivity: 'normal' },
+      });
+      await new Promise((done) => setTimeout(done, Math.max(0, endMs - Date.now()) + 100));
+      const inForce = (await sdk.listConsents(pp)) as Consent[];
+      const ended = ((await sdk.listEndedConsents(pp, { pageSize: 200 })) as { consents: Consent[] }).consents;
+      assert.ok(!inForce.some((c) => c.grantee.user === grantee), 'not in force on the ledger');
+      const mine = ended.filter((c) => c.grantee.user === grantee);
+      assert.equal(mine.length, 1, 'ended on the ledger');
+
+      const page = await tb().signIn('Hospital1', 'patient2');
+      await page.getByRole('link', { name: 'My data' }).click();
+      await page.getByRole('tab', { name: 'My consents' }).click();
+      const which = page.getByRole('radiogroup', { name: 'Which consents' });
+      await which.waitFor();
+      // In force: what the ledger holds in force, and not this one.
+      await page
+        .getByText(inForce.length === 0 ? 'You have no consents in force.' : `1–${Math.min(inForce.length, 10)} of ${inForce.length} consents`)
+        .waitFor();
+      assert.equal(await page.getByRole('row').filter({ hasText: grantee }).count(), 0);
+      await which.getByText('Ended').click();
+      const table = page.getByTestId('ended-consents');
+      await table
+        .locator(`tr[data-consent-id="${mine[0]!.consentId}"]`)
+        .filter({ hasText: `${grantee}` })
+        .filter({ hasText: '(ended)' })
+        .waitFor();
+      const shown = await table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-consent-id')));
+      assert.deepEqual(
+        shown,
+        ended.slice(0, shown.length).map((c) => c.consentId),
+      );
+      assert.equal(await table.getByRole('button', { name: /Revoke/ }).count(), 0, 'nothing to revoke: it opens nothing');
+      await tb().checkA11y(page, 'my data: ended consents');
+    });
   });
 }
