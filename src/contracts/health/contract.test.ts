@@ -46,6 +46,11 @@ function createRecord(
   return c.submit<Verdict>(who, 'createRecord', { recordId, patient: PP, category: 'Observation', parts: sensitivities.map((s) => partFor(recordId, s)) });
 }
 
+/** A small dataset listing (one column, five rows) for the tests that need many of them. */
+function cohort(datasetId: string) {
+  return { datasetId, name: `Cohort ${datasetId}`, columns: ['age'], cid: partFor(datasetId, 'normal').cid, sizeBytes: 10, recordCount: 5 };
+}
+
 function session(c: TestChain, provider: string): number {
   return c.evaluate<{ state: number }>(PAT, 'bmrsSession', { provider, patient: PP }).state;
 }
@@ -1386,14 +1391,7 @@ describe('health contract: applications listed a page at a time', () => {
 
   it("the catalogue marks an applicant's latest application pending, however many came before it", () => {
     const APPLICANT = 'H3/res9:researcher';
-    const dataset = (datasetId: string) => ({
-      datasetId,
-      name: `Cohort ${datasetId}`,
-      columns: ['age'],
-      cid: partFor(datasetId, 'normal').cid,
-      sizeBytes: 10,
-      recordCount: 5,
-    });
+    const dataset = cohort;
     c.submit(SUP1, 'registerDataset', dataset('ds-old'));
     c.submit(SUP1, 'registerDataset', dataset('ds-new'));
     // More applications than listDatasets reads (500), all before the one that matters.
@@ -1426,14 +1424,7 @@ describe("health contract: an access check reads only its target's approvals", (
   type Listing = { datasets: Array<{ datasetId: string; access: string; grantedActions?: string[] }>; bookmark: string };
   const RES = 'H2/res1:researcher';
   const period = { startMs: T0, endMs: T0 + 30 * DAY_MS };
-  const dataset = (datasetId: string) => ({
-    datasetId,
-    name: `Cohort ${datasetId}`,
-    columns: ['age'],
-    cid: partFor(datasetId, 'normal').cid,
-    sizeBytes: 10,
-    recordCount: 5,
-  });
+  const dataset = cohort;
   const approve = (c: TestChain, target: Record<string, string>, actions: string[], decider: string) => {
     const a = c.submit<{ application: { applicationId: string } }>(RES, 'apply', { target, purpose: 'HRESCH', actions, period });
     c.submit(decider, 'decideApplication', { applicationId: a.application.applicationId, approve: true });
