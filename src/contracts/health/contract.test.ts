@@ -681,6 +681,8 @@ describe('health contract: consents in force and ended (decision 0911)', () => {
       const later = grant(c, 'H2/nurse100', T0 + 2 * DAY_MS + 1000);
       assert.equal(keys(c, `cx|${PP}|`), 1);
       assert.equal(keys(c, `cxe|${PP}|`), 100);
+      // Their grantees' index no longer names them either (only the one in force is left).
+      assert.equal(keys(c, 'cg|'), 1);
       assert.deepEqual(
         c.evaluate<Consent[]>(PAT, 'listConsents', { patient: PP }).map((x) => x.consentId),
         [later],

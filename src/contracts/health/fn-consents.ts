@@ -29,6 +29,8 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
         else {
           tx.stub.deleteState(kv.key);
           tx.stub.putState(endedConsentKey(c), new Uint8Array(0));
+          // Nor does it name its grantee any more: one key fewer for their myPatients to page past.
+          if (c.grantee.kind === 'user') tx.stub.deleteState(key('cg', c.grantee.user, id));
         }
       }
       if (inForce >= LIMITS.consentsActiveMax)
