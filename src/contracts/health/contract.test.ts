@@ -1473,6 +1473,32 @@ describe("health contract: an access check reads only its target's approvals", (
     }
   });
 
+  it('refuses by name a page whose targets hold more approvals than a listing reads (20,000)', () => {
+    const c = setup();
+    try {
+      c.submit(SUP1, 'registerDataset', dataset('crowded'));
+      // Written straight into the state: 20,001 approvals of one dataset would take minutes to decide.
+      c.height += 1;
+      c.db.applyBlock({
+        number: c.height,
+        blockHash: sha256(`block-${c.height}`),
+        writes: Array.from({ length: 20_001 }, (_, i) => ({
+          ns: 'health',
+          key: `perm|H2/res1|d|crowded|a${String(i).padStart(6, '0')}`,
+          isDelete: false,
+          value: new Uint8Array(0),
+          tx: 0,
+        })),
+        txIndex: [],
+      });
+      const r = c.try('evaluate', RES, 'listDatasets', {});
+      assert.equal(r.status, 400);
+      assert.match(r.message, /H2\/res1 has more than 20000 approved applications among the targets of this page: ask for a smaller page/);
+    } finally {
+      c.close();
+    }
+  });
+
   it('marks exactly the approved datasets when one id begins another (their keys sort apart)', () => {
     const c = setup();
     try {
