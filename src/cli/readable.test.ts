@@ -91,6 +91,27 @@ describe('readable output', () => {
     // Seen once its period is over (`consent list --ended`): when it ended, not "active".
     assert.match(consentTable([c1], noNames, undefined, c1.period.endMs), /^c1 .* ended \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/m);
     assert.equal(consentTable([], noNames, '(no ended consents)'), '(no ended consents)');
+    const a1 = {
+      applicationId: 'a1',
+      applicant: 'Hospital2/researcher1',
+      applicantRole: 'researcher',
+      target: { kind: 'record', recordId: 'h1-p1-bp' },
+      purpose: 'HRESCH',
+      actions: ['read'],
+      period: { startMs: 1_796_339_062_521, endMs: 1_798_931_122_521 },
+      maxSensitivity: 'normal',
+      status: 'approved',
+      appliedAtMs: 1_796_339_122_790,
+      decidedAtMs: 1_796_339_200_000,
+      decidedBy: 'Hospital1/patient',
+    };
+    // Within its period an approval says who approved it; after it, first that it has ended.
+    assert.match(applicationTable({ applications: [a1], bookmark: '' }, noNames, '', a1.decidedAtMs), / approved by Hospital1\/patient \d{4}-/);
+    assert.match(
+      applicationTable({ applications: [a1], bookmark: '' }, noNames, '', a1.period.endMs),
+      / ended \d{4}-\d\d-\d\d \d\d:\d\d:\d\d, approved by Hospital1\/patient /,
+    );
+    assert.doesNotMatch(applicationTable({ applications: [{ ...a1, status: 'denied' }], bookmark: '' }, noNames, '', a1.period.endMs), / ended /);
     const apps = applicationTable(
       {
         applications: [
@@ -113,6 +134,7 @@ describe('readable output', () => {
       },
       noNames,
       '--status pending',
+      1_796_339_122_790,
     );
     assert.match(apps, /\(more: --bookmark 'ax\|owner\|x\|t1\|a1' --status pending\)$/);
     assert.equal(applicationTable({ applications: [], bookmark: '' }, noNames), '(no applications)');

@@ -69,8 +69,11 @@ function applicationStatusOption(text: string): (typeof APPLICATION_STATUSES)[nu
   return status;
 }
 
-/** A page of `listApplications` ({applications, bookmark}); `moreFlags` repeat the query's options in the next-page hint. */
-export function applicationTable(r: unknown, names: PatientNames, moreFlags = ''): string {
+/**
+ * A page of `listApplications` ({applications, bookmark}); `moreFlags` repeat the query's options in the
+ * next-page hint. An application not denied whose period is over says so first: it grants nothing.
+ */
+export function applicationTable(r: unknown, names: PatientNames, moreFlags = '', nowMs = Date.now()): string {
   const page = (typeof r === 'object' && r !== null ? r : {}) as { applications?: Application[]; bookmark?: string };
   const apps = page.applications ?? [];
   if (apps.length === 0) return page.bookmark ? `(no applications on this page)${morePages(page.bookmark, moreFlags)}` : '(no applications)';
@@ -86,9 +89,11 @@ export function applicationTable(r: unknown, names: PatientNames, moreFlags = ''
           ownerText(a.owner, names),
           a.purpose,
           `${localDate(a.period.startMs)} to ${localDate(a.period.endMs)}`,
-          a.decidedAtMs
-            ? `${a.status} by ${a.decidedBy ? actorRefLabel(names, a.decidedBy) : '?'} ${localTime(a.decidedAtMs)}`
-            : `${a.status} (applied ${localTime(a.appliedAtMs)})`,
+          `${a.status !== 'denied' && a.period.endMs <= nowMs ? `ended ${localTime(a.period.endMs)}, ` : ''}${
+            a.decidedAtMs
+              ? `${a.status} by ${a.decidedBy ? actorRefLabel(names, a.decidedBy) : '?'} ${localTime(a.decidedAtMs)}`
+              : `${a.status} (applied ${localTime(a.appliedAtMs)})`
+          }`,
         ]),
       ),
       '',

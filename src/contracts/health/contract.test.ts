@@ -789,6 +789,24 @@ describe('health contract: applications, datasets and statistics', () => {
     assert.equal(c.submit<Verdict>('H2/res3:researcher', 'access', { recordId: 'r1', action: 'read', purpose: 'HRESCH' }).allowed, false);
   });
 
+  it('an application whose period has ended cannot be approved (it would grant nothing); it can be denied', () => {
+    const apply = () =>
+      c.submit<{ application: { applicationId: string } }>('H2/res4:researcher', 'apply', {
+        target: { kind: 'record', recordId: 'r1' },
+        purpose: 'HRESCH',
+        actions: ['read'],
+        period: { startMs: c.nowMs, endMs: c.nowMs + DAY_MS },
+      }).application.applicationId;
+    const late = apply();
+    const after = c.nowMs + 2 * DAY_MS;
+    const refused = c.try('submit', PAT, 'decideApplication', { applicationId: late, approve: true }, after);
+    assert.equal(refused.status, 400);
+    assert.match(refused.message, /asked for a period that has ended .*: approving it would grant nothing; the applicant may apply again/);
+    c.submit(PAT, 'decideApplication', { applicationId: late, approve: false }, after);
+    // Within its period it is approved as ever.
+    c.submit(PAT, 'decideApplication', { applicationId: apply(), approve: true });
+  });
+
   it('statistics: refused without approval (recorded), allowed after both owners approve, result recorded with suppression checked', () => {
     c.submit(SUP1, 'registerDataset', ds('ds1'));
     c.submit(H2_ADMIN, 'registerDataset', ds('ds2'));

@@ -68,6 +68,12 @@ export const applicationFunctions: Readonly<Record<string, ContractFunction>> = 
       if (app.target.kind === 'record') requirePatientSelf(tx, app.owner, 'decideApplication');
       else if (!isStaffOf(tx, app.owner)) throw new ContractError(`decideApplication: only an admin or supervisor of ${app.owner} may decide`);
       if (app.status !== 'pending') throw new ContractError(`application ${a.applicationId} is already ${app.status}`);
+      // Approving after the period asked for would grant nothing (the rules count an approval only
+      // within it); a denial stays possible, to close the request.
+      if (a.approve && app.period.endMs <= tx.nowMs)
+        throw new ContractError(
+          `application ${a.applicationId} asked for a period that has ended (${new Date(app.period.endMs).toISOString()}): approving it would grant nothing; the applicant may apply again`,
+        );
       // No new permission on a listing its owner took off the market or deleted (decision 1260); denying stays possible.
       if (a.approve && app.target.kind === 'dataset') {
         const ds = tx.dataset(app.target.datasetId);

@@ -107,6 +107,8 @@ interface Application {
 
 const targetText = (t: Application['target']): string => (t.kind === 'dataset' ? `dataset ${t.datasetId}` : `record ${t.recordId}`);
 const statusColor = (s: Application['status']): string => (s === 'approved' ? 'green' : s === 'denied' ? 'red' : 'yellow');
+/** An application not denied whose period is over grants nothing, approved or not: shown as ended. */
+const hasEnded = (a: Application, nowMs: number): boolean => a.status !== 'denied' && a.period.endMs <= nowMs;
 
 function ApplyForm({ dataset, onDone }: { dataset: Dataset; onDone(id: string): void }): ReactNode {
   const { health } = useSession();
@@ -751,6 +753,9 @@ function ApplicationTable({
 }): ReactNode {
   const apps = pages.items ?? [];
   const paged = usePaged(apps);
+  // Read at each render: the list is loaded again after every decision, and a period ending while
+  // the page is open is shown at the next one.
+  const nowMs = Date.now();
   if (pages.error) return <ErrorAlert error={pages.error} />;
   if (pages.items === null) return null;
   if (apps.length === 0 && !pages.more) return <Text size="sm">{none}</Text>;
@@ -773,12 +778,16 @@ function ApplicationTable({
             <Table.Td>{a.actions.join(', ')}</Table.Td>
             <Table.Td>{new Date(a.period.endMs).toLocaleDateString()}</Table.Td>
             <Table.Td>
-              <Badge color={statusColor(a.status)} variant="light">
-                {a.status}
+              <Badge color={hasEnded(a, nowMs) ? 'gray' : statusColor(a.status)} variant="light">
+                {hasEnded(a, nowMs) ? 'ended' : a.status}
               </Badge>
               {a.decidedBy ? (
                 <Text size="xs" c="dimmed">
-                  by {a.decidedBy}
+                  {hasEnded(a, nowMs) ? 'approved ' : ''}by {a.decidedBy}
+                </Text>
+              ) : hasEnded(a, nowMs) ? (
+                <Text size="xs" c="dimmed">
+                  never decided
                 </Text>
               ) : null}
             </Table.Td>
@@ -786,9 +795,11 @@ function ApplicationTable({
               <Table.Td>
                 {a.status === 'pending' ? (
                   <Group gap={4} wrap="nowrap">
-                    <Button size="xs" color="green" onClick={() => decide(a, true)} aria-label={`Approve ${a.applicationId}`}>
-                      Approve
-                    </Button>
+                    {hasEnded(a, nowMs) ? null : (
+                      <Button size="xs" color="green" onClick={() => decide(a, true)} aria-label={`Approve ${a.applicationId}`}>
+                        Approve
+                      </Button>
+                    )}
                     <Button size="xs" color="red" variant="outline" onClick={() => decide(a, false)} aria-label={`Deny ${a.applicationId}`}>
                       Deny
                     </Button>

@@ -19,14 +19,13 @@ interface StatsOnLedger {
   result: { minCohort: number; count: number | null; histogram: Array<{ count: number | null }> } | null;
 }
 
-/** An org's researcher1 applies for statistics over a dataset for a day; the application's id. */
-async function applyForStatistics(tb: ConsoleTestbed, org: string, datasetId: string): Promise<string> {
-  const now = Date.now();
+/** An org's researcher1 applies for statistics over a dataset, for a day unless said; the application's id. */
+async function applyForStatistics(tb: ConsoleTestbed, org: string, datasetId: string, endMs = Date.now() + 86_400_000): Promise<string> {
   const applied = await tb.sdk(org, 'researcher1').apply({
     target: { kind: 'dataset', datasetId },
     purpose: 'HRESCH',
     actions: ['statistics'],
-    period: { startMs: now - 60_000, endMs: now + 86_400_000 },
+    period: { startMs: endMs - 86_400_000, endMs },
     maxSensitivity: 'normal',
   });
   return (applied.payload['application'] as { applicationId: string }).applicationId;
@@ -252,6 +251,39 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       const r = onLedger.result!;
       assert.ok(r.histogram.some((b) => b.count === null));
       for (const b of r.histogram) assert.ok(b.count === null || b.count >= r.minCohort, `released cell ${b.count} under ${r.minCohort}`);
+    });
+
+    it('an application whose period ended shows as ended, approved or not; the owner may only deny one never decided — as on the ledger', async () => {
+      const endMs = Date.now() + 4000;
+      const approved = await applyForStatistics(tb(), 'Hospital3', 'bp-hospital5', endMs);
+      const undecided = await applyForStatistics(tb(), 'Hospital3', 'bp-hospital5', endMs);
+      await tb().sdk('Hospital5', 'admin1').decideApplication(approved, true);
+      await new Promise((done) => setTimeout(done, Math.max(0, endMs - Date.now()) + 100));
+      // On the ledger: the approval is there, and grants nothing any more.
+      const mine = await applicationsOf(tb(), 'Hospital3', 'researcher1', { applicant: 'Hospital3/researcher1' });
+      assert.deepEqual(
+        [approved, undecided].map((id) => mine.find((a) => a.applicationId === id)?.status),
+        ['approved', 'pending'],
+      );
+      const listed = (await tb().sdk('Hospital3', 'researcher1').listDatasets('', 50)) as { datasets: Array<{ datasetId: string; access: string }> };
+      assert.notEqual(listed.datasets.find((d) => d.datasetId === 'bp-hospital5')?.access, 'approved');
+
+      const page = await tb().signIn('Hospital3', 'researcher1');
+      await page.getByRole('link', { name: 'Data market' }).click();
+      const row = (id: string) => page.getByTestId('my-applications').locator(`tr[data-application-id="${id}"]`);
+      await row(approved).filter({ hasText: 'ended' }).filter({ hasText: 'approved by Hospital5/admin1' }).waitFor({ timeout: 20_000 });
+      await row(undecided).filter({ hasText: 'ended' }).filter({ hasText: 'never decided' }).waitFor();
+
+      const owner = await tb().signIn('Hospital5', 'admin1');
+      await owner.getByRole('link', { name: 'Data market' }).click();
+      const toDecide = owner.getByTestId('applications-to-decide').locator(`tr[data-application-id="${undecided}"]`);
+      await toDecide.filter({ hasText: 'ended' }).waitFor({ timeout: 20_000 });
+      assert.equal(await toDecide.getByRole('button', { name: `Approve ${undecided}` }).count(), 0, 'nothing to approve: it would grant nothing');
+      await toDecide.getByRole('button', { name: `Deny ${undecided}` }).click();
+      await owner.getByTestId('decision-notice').waitFor({ timeout: 30_000 });
+      const after = await applicationsOf(tb(), 'Hospital5', 'admin1', { owner: 'Hospital5' });
+      assert.equal(after.find((a) => a.applicationId === undecided)?.status, 'denied');
+      await tb().checkA11y(owner, 'data market, an ended application');
     });
 
     it('without an approved application the request is refused with the reason (in sight on a phone); a researcher cannot open records', async () => {
