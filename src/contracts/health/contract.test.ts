@@ -807,6 +807,27 @@ describe('health contract: applications, datasets and statistics', () => {
     c.submit(PAT, 'decideApplication', { applicationId: apply(), approve: true });
   });
 
+  it('the catalogue does not call a dataset "pending" on an application whose period has ended', () => {
+    const c = setup();
+    try {
+      c.submit(SUP1, 'registerDataset', ds('ds-lapsed'));
+      c.submit('H2/res4:researcher', 'apply', {
+        target: { kind: 'dataset', datasetId: 'ds-lapsed' },
+        purpose: 'HRESCH',
+        actions: ['statistics'],
+        period: { startMs: c.nowMs, endMs: c.nowMs + DAY_MS },
+      });
+      const standing = (atMs?: number) =>
+        c
+          .evaluate<{ datasets: Array<{ datasetId: string; access: string }> }>('H2/res4:researcher', 'listDatasets', {}, atMs)
+          .datasets.find((d) => d.datasetId === 'ds-lapsed')?.access;
+      assert.equal(standing(), 'pending');
+      assert.equal(standing(c.nowMs + 2 * DAY_MS), 'not-authorised');
+    } finally {
+      c.close();
+    }
+  });
+
   it('statistics: refused without approval (recorded), allowed after both owners approve, result recorded with suppression checked', () => {
     c.submit(SUP1, 'registerDataset', ds('ds1'));
     c.submit(H2_ADMIN, 'registerDataset', ds('ds2'));

@@ -236,7 +236,8 @@ export const datasetLifecycleFunctions: Readonly<Record<string, ContractFunction
         const [appStart, appEnd] = prefixRange('ax', 'applicant', tx.creatorRef);
         for (const kv of tx.stub.getStateByRangeWithPagination(appStart, appEnd, LIMITS.datasetListApplicationsMax, '', 'descending').results) {
           const app = getJson<Application>(tx.stub, key('app', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)));
-          if (app?.status === 'pending' && app.target.kind === 'dataset') pending.add(app.target.datasetId);
+          // One whose period has ended can no longer be approved (decision 0912): not pending.
+          if (app?.status === 'pending' && app.target.kind === 'dataset' && app.period.endMs > tx.nowMs) pending.add(app.target.datasetId);
         }
       }
       // A page of up to 200 datasets: their approvals in a few scans, not one each.
