@@ -431,9 +431,13 @@ export class HealthTx {
     const wanted = new Set(targetIds.filter((t) => !this.permCache.has(key(user, kind, t))));
     if (wanted.size === 0) return;
     const prefix = `${key('perm', user, kind)}${SEP}`;
-    const segments = [...wanted].sort();
-    const start = `${prefix}${segments.reduce((low, t) => (`${t}${SEP}` < `${low}${SEP}` ? t : low))}${SEP}`;
-    const end = `${prefix}${segments.reduce((high, t) => (`${t}${SEP}` > `${high}${SEP}` ? t : high))}}`;
+    // Each target's keys begin "<target>|": the window runs from the lowest such beginning to the
+    // end of the highest target's keys ("<target>}").
+    const beginnings = [...wanted].map((t) => `${t}${SEP}`);
+    const lowest = beginnings.reduce((low, b) => (b < low ? b : low));
+    const highest = beginnings.reduce((high, b) => (b > high ? b : high));
+    const start = `${prefix}${lowest}`;
+    const end = `${prefix}${highest.slice(0, -SEP.length)}}`;
     const found = new Map<string, string[]>([...wanted].map((t) => [t, []]));
     let bookmark = '';
     for (let pages = 0; ; pages++) {
