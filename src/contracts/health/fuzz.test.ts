@@ -27,6 +27,8 @@ describe('health contract: malformed input', () => {
     { recordId: 'r1', action: 'read' },
     { patient: pp },
     { patient: pp.toUpperCase() },
+    { patient: pp, pageSize: 201 },
+    { patient: pp, bookmark: `cxe|${pp}|zzz` },
     { recordId: 'r1', action: 'read', purpose: 'TREAT', requester: { org: 'H1', id: 'x|y', role: 'doctor' } },
     { user: 'H1/pat', pseudonym: pp },
     { pseudonym: pp },
