@@ -114,22 +114,7 @@ describe('readable output', () => {
     assert.doesNotMatch(applicationTable({ applications: [{ ...a1, status: 'denied' }], bookmark: '' }, noNames, '', a1.period.endMs), / ended /);
     const apps = applicationTable(
       {
-        applications: [
-          {
-            applicationId: 'a1',
-            applicant: 'Hospital2/researcher1',
-            applicantRole: 'researcher',
-            target: { kind: 'record', recordId: 'h1-p1-bp' },
-            purpose: 'HRESCH',
-            actions: ['read'],
-            period: { startMs: 1_796_339_062_521, endMs: 1_798_931_122_521 },
-            maxSensitivity: 'normal',
-            status: 'pending',
-            appliedAtMs: 1_796_339_122_790,
-            decidedAtMs: null,
-            decidedBy: null,
-          },
-        ],
+        applications: [{ ...a1, status: 'pending', decidedAtMs: null, decidedBy: null }],
         bookmark: 'ax|owner|x|t1|a1',
       },
       noNames,
