@@ -807,6 +807,22 @@ describe('health contract: applications, datasets and statistics', () => {
     c.submit(PAT, 'decideApplication', { applicationId: apply(), approve: true });
   });
 
+  it('an application for a record erased meanwhile cannot be approved (it would open nothing); it can be denied', () => {
+    createRecord(c, 'r-gone', ['normal']);
+    const app = c.submit<{ application: { applicationId: string } }>('H2/res5:researcher', 'apply', {
+      target: { kind: 'record', recordId: 'r-gone' },
+      purpose: 'HRESCH',
+      actions: ['read'],
+      period: { startMs: c.nowMs, endMs: c.nowMs + DAY_MS },
+    }).application.applicationId;
+    c.submit(PAT, 'eraseRecord', { recordId: 'r-gone' });
+    assert.match(
+      c.try('submit', PAT, 'decideApplication', { applicationId: app, approve: true }).message,
+      /record r-gone was erased: approving application \S+ would grant nothing; deny it/,
+    );
+    c.submit(PAT, 'decideApplication', { applicationId: app, approve: false });
+  });
+
   it('the catalogue does not call a dataset "pending" on an application whose period has ended', () => {
     const c = setup();
     try {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { type ContractFunction, ContractError } from '../runtime.ts';
 import { applyArgs, idSchema, listApplicationsArgs, PSEUDONYM_RE, type Application } from './model.ts';
 import { appliedKeyPart, getJson, key, pageIndex, putJson } from './state.ts';
-import { parseArg, json, writeAudit, requirePatientSelf, applicantView, isStaffOf, fn } from './contract-support.ts';
+import { parseArg, json, writeAudit, requirePatientSelf, applicantView, isErased, isStaffOf, fn } from './contract-support.ts';
 import { DATASET_CODES, datasetError, refuseDeleted, statusOf } from './dataset-support.ts';
 
 export const applicationFunctions: Readonly<Record<string, ContractFunction>> = {
@@ -74,6 +74,12 @@ export const applicationFunctions: Readonly<Record<string, ContractFunction>> = 
         throw new ContractError(
           `application ${a.applicationId} asked for a period that has ended (${new Date(app.period.endMs).toISOString()}): approving it would grant nothing; the applicant may apply again`,
         );
+      // Nor on a record erased meanwhile: its content is gone, the approval would open nothing.
+      if (a.approve && app.target.kind === 'record') {
+        const r = tx.record(app.target.recordId);
+        if (r === undefined || isErased(r))
+          throw new ContractError(`record ${app.target.recordId} was erased: approving application ${a.applicationId} would grant nothing; deny it`);
+      }
       // No new permission on a listing its owner took off the market or deleted (decision 1260); denying stays possible.
       if (a.approve && app.target.kind === 'dataset') {
         const ds = tx.dataset(app.target.datasetId);
