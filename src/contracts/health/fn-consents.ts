@@ -19,18 +19,14 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
       // Consents whose period ended leave the in-force index here, for the ended one (decision
       // 0911): they never allow anything again, and left in place they counted against the limit
       // and were read by every access check on the patient's data.
-      const [start, end] = prefixRange('cx', a.patient);
       let inForce = 0;
-      for (const kv of tx.stub.getStateByRange(start, end)) {
-        const id = kv.key.slice(kv.key.lastIndexOf(SEP) + 1);
-        const c = getJson<Consent>(tx.stub, key('con', id));
-        if (c === undefined) throw new ContractError(`consent index names a missing consent ${id}`);
+      for (const c of tx.consentsOf(a.patient)) {
         if (c.period.endMs > tx.nowMs) inForce += 1;
         else {
-          tx.stub.deleteState(kv.key);
+          tx.stub.deleteState(key('cx', a.patient, c.consentId));
           tx.stub.putState(endedConsentKey(c), new Uint8Array(0));
           // Nor does it name its grantee any more: one key fewer for their myPatients to page past.
-          if (c.grantee.kind === 'user') tx.stub.deleteState(key('cg', c.grantee.user, id));
+          if (c.grantee.kind === 'user') tx.stub.deleteState(key('cg', c.grantee.user, c.consentId));
         }
       }
       if (inForce >= LIMITS.consentsActiveMax)

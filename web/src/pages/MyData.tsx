@@ -314,6 +314,7 @@ function MyConsents(): ReactNode {
   const paged = usePaged(list.data ?? []);
   const [granting, grant] = useDisclosure(false);
   const [show, setShow] = useState<'in-force' | 'ended'>('in-force');
+  const inForce = show === 'in-force';
   const [revoking, setRevoking] = useState<Consent | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<string | null>(null);
@@ -352,23 +353,13 @@ function MyConsents(): ReactNode {
         aria-label="Which consents"
       />
       {show === 'ended' ? <EndedConsents /> : null}
-      {show === 'in-force' && list.error ? <ErrorAlert error={list.error} /> : null}
-      {show === 'in-force' && list.data && list.data.length === 0 ? <Text size="sm">You have no consents in force.</Text> : null}
-      {show === 'in-force' && paged.total > 0 ? (
+      {inForce && list.error ? <ErrorAlert error={list.error} /> : null}
+      {inForce && list.data && list.data.length === 0 ? <Text size="sm">You have no consents in force.</Text> : null}
+      {inForce && paged.total > 0 ? (
         <DataTable label="My consents" striped data-testid="consents" headings={['Who', 'May', 'Purposes', 'Period', 'Scope', '']}>
           {paged.items.map((c) => (
             <Table.Tr key={c.consentId}>
-              <Table.Td>{granteeText(c.grantee)}</Table.Td>
-              <Table.Td>{c.actions.join(', ')}</Table.Td>
-              <Table.Td>{c.purposes.join(', ')}</Table.Td>
-              <Table.Td>
-                {new Date(c.period.startMs).toLocaleDateString()} – {new Date(c.period.endMs).toLocaleDateString()}
-                {c.period.endMs <= Date.now() ? ' (expired)' : ''}
-              </Table.Td>
-              <Table.Td>
-                up to {c.scope.maxSensitivity}
-                {c.scope.recordIds.length ? `; records ${c.scope.recordIds.join(', ')}` : '; all records'}
-              </Table.Td>
+              <ConsentCells consent={c} />
               <Table.Td>
                 <Button size="xs" color="red" variant="outline" onClick={() => setRevoking(c)} aria-label={`Revoke consent for ${granteeText(c.grantee)}`}>
                   Revoke
@@ -378,7 +369,7 @@ function MyConsents(): ReactNode {
           ))}
         </DataTable>
       ) : null}
-      {show === 'in-force' ? <PageControl paged={paged} label="consents" /> : null}
+      {inForce ? <PageControl paged={paged} label="consents" /> : null}
       <Modal opened={granting} onClose={grant.close} closeButtonProps={{ 'aria-label': 'Close' }} title="Grant a consent" size="lg">
         <GrantForm
           onDone={() => {
@@ -415,6 +406,25 @@ function MyConsents(): ReactNode {
   );
 }
 
+/** A consent's row in either list: who, what, why, when (marked once its period is over), which records. */
+function ConsentCells({ consent: c }: { consent: Consent }): ReactNode {
+  return (
+    <>
+      <Table.Td>{granteeText(c.grantee)}</Table.Td>
+      <Table.Td>{c.actions.join(', ')}</Table.Td>
+      <Table.Td>{c.purposes.join(', ')}</Table.Td>
+      <Table.Td>
+        {new Date(c.period.startMs).toLocaleDateString()} – {new Date(c.period.endMs).toLocaleDateString()}
+        {c.period.endMs <= Date.now() ? ' (ended)' : ''}
+      </Table.Td>
+      <Table.Td>
+        up to {c.scope.maxSensitivity}
+        {c.scope.recordIds.length ? `; records ${c.scope.recordIds.join(', ')}` : '; all records'}
+      </Table.Td>
+    </>
+  );
+}
+
 /** Consents per call, and per load, of the ended ones (decision 0911). */
 const ENDED_CONSENTS_PER_LOAD = 50;
 
@@ -444,16 +454,7 @@ function EndedConsents(): ReactNode {
       <DataTable label="Ended consents" striped data-testid="ended-consents" headings={['Who', 'May', 'Purposes', 'Period', 'Scope']}>
         {paged.items.map((c) => (
           <Table.Tr key={c.consentId} data-consent-id={c.consentId}>
-            <Table.Td>{granteeText(c.grantee)}</Table.Td>
-            <Table.Td>{c.actions.join(', ')}</Table.Td>
-            <Table.Td>{c.purposes.join(', ')}</Table.Td>
-            <Table.Td>
-              {new Date(c.period.startMs).toLocaleDateString()} – {new Date(c.period.endMs).toLocaleDateString()} (ended)
-            </Table.Td>
-            <Table.Td>
-              up to {c.scope.maxSensitivity}
-              {c.scope.recordIds.length ? `; records ${c.scope.recordIds.join(', ')}` : '; all records'}
-            </Table.Td>
+            <ConsentCells consent={c} />
           </Table.Tr>
         ))}
       </DataTable>
