@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { apiErrorText } from './output.ts';
 import { fhirSummary, localTime, PatientNames, shortHex, table } from './readable.ts';
 import { auditTable } from './commands/audit.ts';
-import { basisText, morePages, shellWord } from './commands/record.ts';
+import { basisText, morePages, patientsTable, shellWord } from './commands/record.ts';
 import { applicationTable } from './commands/access.ts';
 import { consentTable } from './commands/consent.ts';
 
@@ -91,6 +91,11 @@ describe('readable output', () => {
     // Seen once its period is over (`consent list --ended`): when it ended, not "active".
     assert.match(consentTable([c1], noNames, undefined, c1.period.endMs), /^c1 .* ended \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/m);
     assert.equal(consentTable([], noNames, '(no ended consents)'), '(no ended consents)');
+    // Granted ahead of its period (decision 0913): from when, not "active since".
+    assert.match(
+      consentTable([c1], noNames, undefined, c1.period.startMs - 1),
+      new RegExp(`^c1 .* not yet in force: from ${localTime(c1.period.startMs)}$`, 'm'),
+    );
     const a1 = {
       applicationId: 'a1',
       applicant: 'Hospital2/researcher1',
@@ -129,6 +134,29 @@ describe('readable output', () => {
       assert.doesNotMatch(out, /\b1\d{12}\b|undefined/);
       assert.doesNotMatch(out, new RegExp(P));
     }
+  });
+
+  it("a clinician's patients: every basis on the patient's line, a consent not yet in force with its start, the pseudonym whole (decision 0913)", () => {
+    const consent = { consentId: 'c9', actions: ['read'], purposes: ['TREAT'], startMs: 1_796_400_000_000, endMs: 1_796_500_000_000, maxSensitivity: 'normal' };
+    const page = {
+      patients: [
+        { patient: P, patientOrg: 'Hospital1', care: { startedAtMs: 1_796_339_122_532 }, consents: [consent] },
+        { patient: 'ab'.repeat(32), patientOrg: null, care: null, consents: [{ ...consent, consentId: 'c8', startMs: 1_796_300_000_000 }] },
+      ],
+      bookmark: '',
+    };
+    const out = patientsTable(page, noNames, 1_796_350_000_000);
+    assert.match(
+      out,
+      new RegExp(
+        `^${P} +Hospital1 +in your care since ${localTime(1_796_339_122_532)}; consent c9: read for TREAT up to normal, not yet in force: from ${localTime(consent.startMs)} until ${localTime(consent.endMs)}$`,
+        'm',
+      ),
+    );
+    assert.match(out, new RegExp(`^${'ab'.repeat(32)} +- +consent c8: read for TREAT up to normal, until ${localTime(consent.endMs)}$`, 'm'));
+    assert.doesNotMatch(out, /\b1\d{12}\b|undefined|null/);
+    assert.equal(patientsTable({ patients: [], bookmark: '' }, noNames), '(no care relation and no consent names you)');
+    assert.match(patientsTable({ patients: [], bookmark: 'care|x' }, noNames), /^\(no patients on this page/);
   });
 
   it('FHIR content is summarised: type, coded name, value', () => {

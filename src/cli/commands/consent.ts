@@ -56,12 +56,25 @@ export function consentTable(r: unknown, names: PatientNames, none = '(no consen
           ? `revoked ${localTime(x.revokedAtMs)}`
           : x.period.endMs <= nowMs
             ? `ended ${localTime(x.period.endMs)}`
-            : `${x.status} since ${localTime(x.grantedAtMs)}`,
+            : x.period.startMs > nowMs
+              ? `not yet in force: from ${localTime(x.period.startMs)}`
+              : `${x.status} since ${localTime(x.grantedAtMs)}`,
       ]),
     ),
     '',
     zoneNote(),
   ].join('\n');
+}
+
+/** `--from`: a local date (its midnight) or an ISO time with its zone; anything else is refused by name. */
+export function startOf(text: string): number {
+  const date = /^(\d{4})-(\d\d)-(\d\d)$/.exec(text);
+  const ms = date ? new Date(Number(date[1]), Number(date[2]) - 1, Number(date[3])).getTime() : /^\d{4}-\d\d-\d\dT/.test(text) ? Date.parse(text) : NaN;
+  // new Date() rolls 2026-02-31 over into March: a date must come back as written.
+  const exact = !date || localDate(ms) === text;
+  if (!Number.isFinite(ms) || !exact)
+    throw new CliError(`--from must be a date (YYYY-MM-DD) or an ISO time (2026-12-24T08:00:00Z), got "${text.slice(0, 40)}"`, 2);
+  return ms;
 }
 
 function grantee(text: string): Record<string, string> {
@@ -83,7 +96,8 @@ export function register(program: Command, _ctx: CommandContext): void {
     .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
     .option('--actions <list>', 'read,write,share,statistics', 'read')
     .option('--purposes <list>', 'HL7 purposes of use, e.g. TREAT,HRESCH', 'TREAT')
-    .option('--days <n>', 'valid for this many days from now', '30')
+    .option('--from <date>', 'start of the period: a date (YYYY-MM-DD, local midnight) or an ISO time (default: now)')
+    .option('--days <n>', 'valid for this many days from its start', '30')
     .option('--max-sensitivity <level>', 'normal | sensitive | restricted', 'sensitive')
     .option('--records <ids>', 'limit to these record ids')
     .option('--categories <list>', 'limit to these categories (FHIR resource types)')
@@ -94,6 +108,7 @@ export function register(program: Command, _ctx: CommandContext): void {
           patient?: string;
           actions: string;
           purposes: string;
+          from?: string;
           days: string;
           maxSensitivity: string;
           records?: string;
@@ -104,17 +119,24 @@ export function register(program: Command, _ctx: CommandContext): void {
           const days = Number(f.days);
           if (!Number.isFinite(days) || days <= 0 || days > 3650) throw new CliError('--days must be a number in (0, 3650]', 2);
           const now = Date.now();
+          // Without --from the period starts a minute back: a node's clock a little behind ours
+          // must not see a consent that has not begun yet.
+          const startMs = f.from === undefined ? now - 60_000 : startOf(f.from);
+          const endMs = (f.from === undefined ? now : startMs) + Math.round(days * DAY_MS);
+          if (endMs <= now) throw new CliError(`the consent would end ${localTime(endMs)}, before now: move --from or raise --days`, 2);
           const r = await c.grantConsent({
             patient: resolvePatient(f.dir, f.patient ?? `${f.org}/${f.user}`),
             grantee: grantee(f.grantee),
             actions: list(f.actions),
             purposes: list(f.purposes),
-            period: { startMs: now - 60_000, endMs: now + Math.round(days * DAY_MS) },
+            period: { startMs, endMs },
             scope: { recordIds: list(f.records), categories: list(f.categories), maxSensitivity: f.maxSensitivity },
           });
           out.result(
             { txId: r.txId, ...r.payload },
-            () => `consent ${String((r.payload['consent'] as Record<string, unknown>)?.['consentId'])} granted (tx ${r.txId})`,
+            () =>
+              `consent ${String((r.payload['consent'] as Record<string, unknown>)?.['consentId'])} granted (tx ${r.txId})` +
+              (startMs > now ? `; in force from ${localTime(startMs)}, ${zoneNote()}` : ''),
           );
         }),
     );

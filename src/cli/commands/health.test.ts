@@ -348,6 +348,51 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     await fails(as(H1, 'patient1', 'consent list', '--bookmark', 'x'), 2, /--bookmark pages the ended consents: add --ended/);
   });
 
+  it('record patients lists a clinician\'s patients; consent grant --from grants ahead, listed "not yet in force", refusing reads until it begins (decision 0913)', async () => {
+    const doctor = await ok(as(H1, 'doctor1', 'record patients'));
+    assert.match(doctor.out, /^Hospital1\/patient1 +Hospital1 +in your care since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/m);
+    assert.match(doctor.out, /a patient's records: medledger record list --patient <patient>$/m);
+
+    // Tomorrow, local midnight, for two days.
+    const now = new Date();
+    const tomorrow = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
+    const fromDate = `${tomorrow.getFullYear()}-${String(tomorrow.getMonth() + 1).padStart(2, '0')}-${String(tomorrow.getDate()).padStart(2, '0')}`;
+    const granted = await ok(as(H1, 'patient1', 'consent grant', '--grantee', 'user:Hospital2/nurse1', '--from', fromDate, '--days', '2'));
+    assert.match(granted.out, new RegExp(`^consent (\\S+) granted \\(tx [0-9a-f]{64}\\); in force from ${fromDate} 00:00:00, times are local`));
+    const id = /^consent (\S+) /.exec(granted.out)![1]!;
+    try {
+      const mine = await okJson<{ patients: Array<{ patient: string; consents: Array<{ consentId: string; startMs: number; endMs: number }> }> }>(
+        as('Hospital2', 'nurse1', 'record patients', '--json'),
+      );
+      const listed = mine.patients.find((p) => p.patient === PP)?.consents.find((c) => c.consentId === id);
+      assert.deepEqual(listed && { startMs: listed.startMs, endMs: listed.endMs }, { startMs: tomorrow.getTime(), endMs: tomorrow.getTime() + 2 * 86_400_000 });
+      const human = await ok(as('Hospital2', 'nurse1', 'record patients'));
+      assert.match(
+        human.out,
+        new RegExp(`^${PP} +Hospital1 +consent ${id}: read for TREAT up to sensitive, not yet in force: from ${fromDate} 00:00:00 until `, 'm'),
+      );
+      assert.match((await ok(as(H1, 'patient1', 'consent list'))).out, new RegExp(`^${id} .* not yet in force: from ${fromDate} 00:00:00$`, 'm'));
+      // It opens nothing before its start: the read is denied, and says why.
+      const denied = await as('Hospital2', 'nurse1', 'record get', '--record-id', 'cli-bp');
+      assert.equal(denied.code, 4, denied.out + denied.err);
+      assert.match(denied.out, new RegExp(`consent: ${id} .*not yet in force`));
+    } finally {
+      await ok(as(H1, 'patient1', 'consent revoke', '--consent-id', id));
+    }
+    await fails(
+      as(H1, 'patient1', 'consent grant', '--grantee', 'user:Hospital2/nurse1', '--from', 'tomorrow'),
+      2,
+      /--from must be a date \(YYYY-MM-DD\) or an ISO time/,
+    );
+    await fails(as(H1, 'patient1', 'consent grant', '--grantee', 'user:Hospital2/nurse1', '--from', '2026-02-31'), 2, /--from must be a date/);
+    await fails(
+      as(H1, 'patient1', 'consent grant', '--grantee', 'user:Hospital2/nurse1', '--from', '2020-01-01', '--days', '2'),
+      2,
+      /the consent would end .* before now/,
+    );
+    await fails(as(H1, 'doctor1', 'record patients', '--page-size', '0'), 2, /page-size/);
+  });
+
   it('access apply / list / approve lets a researcher read; deny leaves the application refused', async () => {
     const applied = await okJson<{ application: { applicationId: string; status: string } }>(
       as('Hospital2', 'researcher1', 'access apply', '--record', 'cli-bp', '--purpose', 'HRESCH', '--max-sensitivity', 'normal', '--days', '2', '--json'),

@@ -11,7 +11,7 @@ import { apiErrorText, CliError, makeOutput, parsePositiveInt, type Output } fro
 import type { CommandContext } from '../context.ts';
 import { parseCertificate } from '../../crypto/x509.ts';
 import { readPemFile, withConnectOptions } from './tx.ts';
-import { fhirSummary } from '../readable.ts';
+import { fhirSummary, localTime, PatientNames, table, zoneNote } from '../readable.ts';
 
 const INPUT_BYTES_MAX = 32 * 1024 * 1024;
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
@@ -205,6 +205,51 @@ export function contentText(mediaType: string, content: string): string {
   return content;
 }
 
+/** One page of `myPatients`: the page size counts the index keys read, so a page may hold fewer patients. */
+export interface MyPatientsPage {
+  readonly patients: ReadonlyArray<{
+    patient: string;
+    patientOrg: string | null;
+    care: { startedAtMs: number } | null;
+    consents: ReadonlyArray<{
+      consentId: string;
+      actions: readonly string[];
+      purposes: readonly string[];
+      startMs: number;
+      endMs: number;
+      maxSensitivity: string;
+    }>;
+  }>;
+  readonly bookmark: string;
+}
+
+/** A clinician's patients, one line each with every basis (care first, then each consent). */
+export function patientsTable(r: MyPatientsPage, names: PatientNames, nowMs = Date.now()): string {
+  if (r.patients.length === 0)
+    return r.bookmark ? '(no patients on this page: the keys it read were ended care relations)' : '(no care relation and no consent names you)';
+  return [
+    table(
+      ['patient', 'hospital', 'your basis'],
+      r.patients.map((p) => [
+        // Whole: it is what `record list --patient` takes for another hospital's patient.
+        names.nameOf(p.patient) ?? p.patient,
+        p.patientOrg ?? '-',
+        [
+          ...(p.care ? [`in your care since ${localTime(p.care.startedAtMs)}`] : []),
+          ...p.consents.map(
+            (x) =>
+              `consent ${x.consentId}: ${x.actions.join(',')} for ${x.purposes.join(',')} up to ${x.maxSensitivity}, ` +
+              (x.startMs > nowMs ? `not yet in force: from ${localTime(x.startMs)} ` : '') +
+              `until ${localTime(x.endMs)}`,
+          ),
+        ].join('; '),
+      ]),
+    ),
+    '',
+    `${zoneNote()}; a patient's records: medledger record list --patient <patient>`,
+  ].join('\n');
+}
+
 function inputOf(flags: { fhir?: string; file?: string; mediaType?: string; sensitivity?: string }): Parameters<HealthClient['createRecord']>[0]['input'] {
   if (flags.fhir && flags.file) throw new CliError('give either --fhir or --file, not both', 2);
   if (flags.fhir) {
@@ -373,6 +418,22 @@ export function register(program: Command, _ctx: CommandContext): void {
         );
       }),
     );
+
+  pageOptions(
+    healthCommand(
+      record,
+      'patients',
+      'The patients you have a basis for: those in your care, then those whose consent names you (one not yet in force says from when), a page at a time',
+    ),
+  ).action(async (f: HealthFlags & PageFlags) =>
+    asUser(f, async (c, out) => {
+      const r = (await c.myPatients({
+        pageSize: parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX),
+        ...(f.bookmark ? { bookmark: f.bookmark } : {}),
+      })) as MyPatientsPage;
+      out.result(r, () => patientsTable(r, new PatientNames(resolve(f.dir), f.org)) + morePages(r.bookmark));
+    }),
+  );
 
   healthCommand(record, 'erase', 'Erase a record (patient or custodian staff): on-chain tombstone, keys and blobs crypto-shredded')
     .requiredOption('--record-id <id>', 'record id')

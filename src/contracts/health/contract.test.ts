@@ -617,6 +617,21 @@ describe('health contract: consents', () => {
     assert.equal(c.try('evaluate', 'H3/nurse9:nurse', 'myPatients', { patient: PP }).status, 400);
   });
 
+  it('myPatients: a consent granted ahead of its period is listed with the time it opens access, which it does not before (decision 0913)', () => {
+    type Mine = { patients: Array<{ patient: string; consents: Array<{ consentId: string; startMs: number; endMs: number }> }> };
+    const ahead = { startMs: T0 + DAY_MS, endMs: T0 + 3 * DAY_MS };
+    const g = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H3/nurse11', { period: ahead }));
+    const mine = c.evaluate<Mine>('H3/nurse11:nurse', 'myPatients', {}).patients;
+    assert.deepEqual(
+      mine.map((p) => [p.patient, p.consents.map((x) => [x.consentId, x.startMs, x.endMs])]),
+      [[PP, [[g.consent.consentId, ahead.startMs, ahead.endMs]]]],
+    );
+    // What the start means: before it a read is refused, from it allowed.
+    const read = (nowMs: number) => c.submit<Verdict>('H3/nurse11:nurse', 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' }, nowMs);
+    assert.equal(read(T0).allowed, false);
+    assert.equal(read(T0 + DAY_MS).allowed, true);
+  });
+
   it('exports a consent as a FHIR Consent that validates', () => {
     const g = c.submit<{ consent: { consentId: string } }>(
       PAT,

@@ -141,7 +141,7 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
   // of the first keys silently lost active patients once a clinician had had enough of them.
   myPatients: fn(
     'evaluate',
-    "myPatients({pageSize?, bookmark?}) → {patients: [{patient, patientOrg, care, consents}], bookmark} — the caller's active care relations, then the unexpired consents naming them; a patient may appear on two pages (merge by patient)",
+    "myPatients({pageSize?, bookmark?}) → {patients: [{patient, patientOrg, care, consents: [{consentId, actions, purposes, startMs, endMs, maxSensitivity}]}], bookmark} — the caller's active care relations, then the unexpired consents naming them (one not begun yet too: its startMs is ahead); a patient may appear on two pages (merge by patient)",
     (tx, args) => {
       const a = parseArg(myPatientsArgs, args);
       const me = tx.creatorRef;
@@ -180,6 +180,9 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
           consentId: c.consentId,
           actions: c.actions,
           purposes: c.purposes,
+          // A consent may be granted ahead of its period: the grantee sees it now with the time it
+          // opens access, not as a basis they already have (decision 0913).
+          startMs: c.period.startMs,
           endMs: c.period.endMs,
           maxSensitivity: c.scope.maxSensitivity,
         });

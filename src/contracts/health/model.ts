@@ -531,7 +531,14 @@ export interface MyPatient {
   readonly patient: string;
   readonly patientOrg: string | null;
   care: { readonly startedAtMs: number } | null;
-  readonly consents: Array<{ consentId: string; actions: readonly string[]; purposes: readonly string[]; endMs: number; maxSensitivity: string }>;
+  readonly consents: Array<{
+    consentId: string;
+    actions: readonly string[];
+    purposes: readonly string[];
+    startMs: number;
+    endMs: number;
+    maxSensitivity: string;
+  }>;
 }
 
 export interface Application {

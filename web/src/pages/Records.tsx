@@ -32,7 +32,14 @@ interface MyPatient {
   readonly patient: string;
   readonly patientOrg: string | null;
   readonly care: { startedAtMs: number } | null;
-  readonly consents: ReadonlyArray<{ consentId: string; actions: readonly string[]; purposes: readonly string[]; endMs: number; maxSensitivity: string }>;
+  readonly consents: ReadonlyArray<{
+    consentId: string;
+    actions: readonly string[];
+    purposes: readonly string[];
+    startMs: number;
+    endMs: number;
+    maxSensitivity: string;
+  }>;
 }
 
 interface RecordMeta {
@@ -73,6 +80,8 @@ function PatientFinder(): ReactNode {
   );
   const rows = useMemo(() => (mine.items === null ? null : mergePatients(mine.items)), [mine.items]);
   const paged = usePaged(rows ?? []);
+  // A consent may be granted ahead of its period: it is shown with its start (decision 0913).
+  const nowMs = Date.now();
   const [pseudonym, setPseudonym] = useState('');
   const [problem, setProblem] = useState<string | null>(null);
   const find = (e: FormEvent): void => {
@@ -106,8 +115,17 @@ function PatientFinder(): ReactNode {
                   <Stack gap={2}>
                     {p.care ? <Text size="sm">in your care since {localTime(p.care.startedAtMs)}</Text> : null}
                     {p.consents.map((c) => (
-                      <Text size="sm" key={c.consentId}>
-                        consent: {c.actions.join(', ')} for {c.purposes.join(', ')}, up to {c.maxSensitivity}, until {localTime(c.endMs)}
+                      <Text size="sm" key={c.consentId} data-consent-id={c.consentId}>
+                        consent: {c.actions.join(', ')} for {c.purposes.join(', ')}, up to {c.maxSensitivity},{' '}
+                        {c.startMs > nowMs ? (
+                          <>
+                            <Badge size="sm" color="gray" variant="light">
+                              not yet in force
+                            </Badge>{' '}
+                            from {localTime(c.startMs)}{' '}
+                          </>
+                        ) : null}
+                        until {localTime(c.endMs)}
                       </Text>
                     ))}
                   </Stack>

@@ -105,6 +105,41 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       );
     });
 
+    it('a consent granted ahead of its period is listed "not yet in force" with its start, and opens nothing before it (decision 0913)', async () => {
+      const patient = tb().sdk('Hospital3', 'patient1');
+      const pp = patientPseudonym(tb().net.dir, 'Hospital3', 'patient1');
+      const startMs = Date.now() + 2 * 86_400_000;
+      const granted = await patient.grantConsent({
+        patient: pp,
+        grantee: { kind: 'user', user: 'Hospital5/nurse1' },
+        actions: ['read'],
+        purposes: ['TREAT'],
+        period: { startMs, endMs: startMs + 86_400_000 },
+        scope: { maxSensitivity: 'normal' },
+      });
+      const consentId = (granted.payload['consent'] as { consentId: string }).consentId;
+      try {
+        const page = await tb().signIn('Hospital5', 'nurse1');
+        await page.getByRole('link', { name: 'Records', exact: true }).click();
+        const line = page.getByTestId('my-patients').locator(`[data-consent-id="${consentId}"]`);
+        await line.filter({ hasText: 'not yet in force' }).waitFor({ timeout: 20_000 });
+        const shownStart = await page.evaluate((ms) => new Date(ms).toLocaleString(), startMs);
+        const text = await line.textContent();
+        assert.ok(text?.includes(`from ${shownStart} until`), `the start shown (${shownStart}): ${text}`);
+        await tb().checkA11y(page, 'records: a consent not yet in force');
+        // The start is what the ledger holds, and before it the consent opens nothing.
+        const mine = (await tb().sdk('Hospital5', 'nurse1').myPatients({})) as {
+          patients: Array<{ patient: string; consents: Array<{ consentId: string; startMs: number }> }>;
+        };
+        assert.equal(mine.patients.find((p) => p.patient === pp)?.consents.find((c) => c.consentId === consentId)?.startMs, startMs);
+        const read = await tb().sdk('Hospital5', 'nurse1').readRecord({ recordId: 'h3-p1-bp', purpose: 'TREAT' });
+        assert.equal(read.allowed, false, 'a read before the start is refused');
+        assert.match(JSON.stringify(read.decision), /not yet in force/);
+      } finally {
+        await patient.revokeConsent(consentId);
+      }
+    });
+
     it("a doctor who has had more than 200 patients in care still finds every patient in their care now (the ledger's answer, all pages)", async () => {
       // 210 patients taken into Hospital4's doctor2's care, 206 discharged; of the four still in
       // care, two lie beyond the care index's first 200 keys.
