@@ -358,7 +358,7 @@ function MyConsents(): ReactNode {
       {inForce && paged.total > 0 ? (
         <DataTable label="My consents" striped data-testid="consents" headings={['Who', 'May', 'Purposes', 'Period', 'Scope', '']}>
           {paged.items.map((c) => (
-            <Table.Tr key={c.consentId}>
+            <Table.Tr key={c.consentId} data-consent-id={c.consentId}>
               <ConsentCells consent={c} />
               <Table.Td>
                 <Button size="xs" color="red" variant="outline" onClick={() => setRevoking(c)} aria-label={`Revoke consent for ${granteeText(c.grantee)}`}>
@@ -406,8 +406,9 @@ function MyConsents(): ReactNode {
   );
 }
 
-/** A consent's row in either list: who, what, why, when (marked once its period is over), which records. */
+/** A consent's row in either list: who, what, why, when (marked before its period and once it is over), which records. */
 function ConsentCells({ consent: c }: { consent: Consent }): ReactNode {
+  const nowMs = Date.now();
   return (
     <>
       <Table.Td>{granteeText(c.grantee)}</Table.Td>
@@ -415,7 +416,7 @@ function ConsentCells({ consent: c }: { consent: Consent }): ReactNode {
       <Table.Td>{c.purposes.join(', ')}</Table.Td>
       <Table.Td>
         {new Date(c.period.startMs).toLocaleDateString()} – {new Date(c.period.endMs).toLocaleDateString()}
-        {c.period.endMs <= Date.now() ? ' (ended)' : ''}
+        {c.period.endMs <= nowMs ? ' (ended)' : c.period.startMs > nowMs ? ' (not yet in force)' : ''}
       </Table.Td>
       <Table.Td>
         up to {c.scope.maxSensitivity}

@@ -135,6 +135,11 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
         const read = await tb().sdk('Hospital5', 'nurse1').readRecord({ recordId: 'h3-p1-bp', purpose: 'TREAT' });
         assert.equal(read.allowed, false, 'a read before the start is refused');
         assert.match(JSON.stringify(read.decision), /not yet in force/);
+        // The patient's own list says so too.
+        const own = await tb().signIn('Hospital3', 'patient1');
+        await own.getByRole('link', { name: 'My data' }).click();
+        await own.getByRole('tab', { name: 'My consents' }).click();
+        await own.getByTestId('consents').locator(`tr[data-consent-id="${consentId}"]`).filter({ hasText: '(not yet in force)' }).waitFor();
       } finally {
         await patient.revokeConsent(consentId);
       }
