@@ -761,58 +761,60 @@ function ApplicationTable({
   if (apps.length === 0 && !pages.more) return <Text size="sm">{none}</Text>;
   return (
     <>
-      <DataTable
-        label={label}
-        striped
-        data-testid={testId}
-        headings={['Applied', 'Applicant', 'For', 'Purpose', 'Access', 'Until', 'State', ...(decide ? [''] : [])]}
-      >
-        {paged.items.map((a) => {
-          const ended = hasEnded(a, nowMs);
-          return (
-            <Table.Tr key={a.applicationId} data-application-id={a.applicationId}>
-              <Table.Td>{localTime(a.appliedAtMs)}</Table.Td>
-              <Table.Td>
-                {a.applicant} ({a.applicantRole})
-              </Table.Td>
-              <Table.Td>{targetText(a.target)}</Table.Td>
-              <Table.Td>{a.purpose}</Table.Td>
-              <Table.Td>{a.actions.join(', ')}</Table.Td>
-              <Table.Td>{new Date(a.period.endMs).toLocaleDateString()}</Table.Td>
-              <Table.Td>
-                <Badge color={ended ? 'gray' : statusColor(a.status)} variant="light">
-                  {ended ? 'ended' : a.status}
-                </Badge>
-                {a.decidedBy ? (
-                  <Text size="xs" c="dimmed">
-                    {ended ? 'approved ' : ''}by {a.decidedBy}
-                  </Text>
-                ) : ended ? (
-                  <Text size="xs" c="dimmed">
-                    never decided
-                  </Text>
-                ) : null}
-              </Table.Td>
-              {decide ? (
+      {apps.length === 0 ? null : (
+        <DataTable
+          label={label}
+          striped
+          data-testid={testId}
+          headings={['Applied', 'Applicant', 'For', 'Purpose', 'Access', 'Until', 'State', ...(decide ? [''] : [])]}
+        >
+          {paged.items.map((a) => {
+            const ended = hasEnded(a, nowMs);
+            return (
+              <Table.Tr key={a.applicationId} data-application-id={a.applicationId}>
+                <Table.Td>{localTime(a.appliedAtMs)}</Table.Td>
                 <Table.Td>
-                  {a.status === 'pending' ? (
-                    <Group gap={4} wrap="nowrap">
-                      {ended ? null : (
-                        <Button size="xs" color="green" onClick={() => decide(a, true)} aria-label={`Approve ${a.applicationId}`}>
-                          Approve
-                        </Button>
-                      )}
-                      <Button size="xs" color="red" variant="outline" onClick={() => decide(a, false)} aria-label={`Deny ${a.applicationId}`}>
-                        Deny
-                      </Button>
-                    </Group>
+                  {a.applicant} ({a.applicantRole})
+                </Table.Td>
+                <Table.Td>{targetText(a.target)}</Table.Td>
+                <Table.Td>{a.purpose}</Table.Td>
+                <Table.Td>{a.actions.join(', ')}</Table.Td>
+                <Table.Td>{new Date(a.period.endMs).toLocaleDateString()}</Table.Td>
+                <Table.Td>
+                  <Badge color={ended ? 'gray' : statusColor(a.status)} variant="light">
+                    {ended ? 'ended' : a.status}
+                  </Badge>
+                  {a.decidedBy ? (
+                    <Text size="xs" c="dimmed">
+                      {ended ? 'approved ' : ''}by {a.decidedBy}
+                    </Text>
+                  ) : ended ? (
+                    <Text size="xs" c="dimmed">
+                      never decided
+                    </Text>
                   ) : null}
                 </Table.Td>
-              ) : null}
-            </Table.Tr>
-          );
-        })}
-      </DataTable>
+                {decide ? (
+                  <Table.Td>
+                    {a.status === 'pending' ? (
+                      <Group gap={4} wrap="nowrap">
+                        {ended ? null : (
+                          <Button size="xs" color="green" onClick={() => decide(a, true)} aria-label={`Approve ${a.applicationId}`}>
+                            Approve
+                          </Button>
+                        )}
+                        <Button size="xs" color="red" variant="outline" onClick={() => decide(a, false)} aria-label={`Deny ${a.applicationId}`}>
+                          Deny
+                        </Button>
+                      </Group>
+                    ) : null}
+                  </Table.Td>
+                ) : null}
+              </Table.Tr>
+            );
+          })}
+        </DataTable>
+      )}
       <PageControl paged={paged} label="applications" />
       <LoadMore pages={pages} paged={paged} label="Load older applications" testId={`${testId}-more`} />
     </>

@@ -147,7 +147,7 @@ function MyRecords(): ReactNode {
   return (
     <Stack>
       {list.error ? <ErrorAlert error={list.error} /> : null}
-      {list.items && list.items.length === 0 ? <Text size="sm">No records yet.</Text> : null}
+      {list.items && list.items.length === 0 && !list.more ? <Text size="sm">No records yet.</Text> : null}
       {paged.total > 0 ? (
         <DataTable label="My records" striped data-testid="my-records" headings={['Record', 'Category', 'Sensitivity', 'Held by', 'Updated', '']}>
           {paged.items.map((r) => (
@@ -452,13 +452,15 @@ function EndedConsents(): ReactNode {
   if (list.items.length === 0 && !list.more) return <Text size="sm">None of your consents has ended.</Text>;
   return (
     <>
-      <DataTable label="Ended consents" striped data-testid="ended-consents" headings={['Who', 'May', 'Purposes', 'Period', 'Scope']}>
-        {paged.items.map((c) => (
-          <Table.Tr key={c.consentId} data-consent-id={c.consentId}>
-            <ConsentCells consent={c} />
-          </Table.Tr>
-        ))}
-      </DataTable>
+      {list.items.length === 0 ? null : (
+        <DataTable label="Ended consents" striped data-testid="ended-consents" headings={['Who', 'May', 'Purposes', 'Period', 'Scope']}>
+          {paged.items.map((c) => (
+            <Table.Tr key={c.consentId} data-consent-id={c.consentId}>
+              <ConsentCells consent={c} />
+            </Table.Tr>
+          ))}
+        </DataTable>
+      )}
       <PageControl paged={paged} label="consents" />
       <LoadMore pages={list} paged={paged} label="Load earlier consents" testId="ended-consents-more" />
     </>
@@ -555,7 +557,7 @@ function Notifications(): ReactNode {
   return (
     <Stack>
       {feed.error ? <ErrorAlert error={feed.error} /> : null}
-      {feed.items && feed.items.length === 0 ? <Text size="sm">No notifications.</Text> : null}
+      {feed.items && feed.items.length === 0 && !feed.more ? <Text size="sm">No notifications.</Text> : null}
       <Stack gap="xs" data-testid="notifications">
         {paged.items.map((n) => (
           <Alert key={n.auditId} color={n.kind === 'break-the-glass' || n.kind === 'security-alert' ? 'orange' : 'blue'} title={localTime(n.atMs)}>

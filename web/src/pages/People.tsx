@@ -254,7 +254,7 @@ function Identities({ org, isAdmin, tick }: { org: string; isAdmin: boolean; tic
         not registrations: list them with <Code>npx medledger user list --org {org}</Code> on the admin host; their revocations are among the serials below.
       </Text>
       {list.error ? <ErrorAlert error={list.error} /> : null}
-      {list.items && list.items.length === 0 ? <Text size="sm">Nobody has been registered on this node yet.</Text> : null}
+      {list.items && list.items.length === 0 && !list.more ? <Text size="sm">Nobody has been registered on this node yet.</Text> : null}
       {paged.total > 0 ? (
         <DataTable
           label={`Identities of ${org}`}

@@ -218,7 +218,9 @@ function PatientRecords({ patient }: { patient: string }): ReactNode {
         </Group>
       </Group>
       {list.error ? <ErrorAlert error={list.error} /> : null}
-      {list.items && list.items.length === 0 ? <Text size="sm">No record of this patient that you have a basis to read for {purpose}.</Text> : null}
+      {list.items && list.items.length === 0 && !list.more ? (
+        <Text size="sm">No record of this patient that you have a basis to read for {purpose}.</Text>
+      ) : null}
       {paged.total > 0 ? (
         <DataTable
           label="Records"

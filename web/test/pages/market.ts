@@ -206,6 +206,44 @@ export function marketTests(tb: () => ConsoleTestbed): void {
       for (const id of made.slice(0, 3)) assert.equal(await table.locator(`tr[data-application-id="${id}"]`).count(), 0, `${id} was denied`);
     });
 
+    it('a filter whose whole load reads no match says more remain, shows no empty table, and the next load finds them — as on the ledger (decision 1213)', async () => {
+      // One application to Hospital4 left waiting, then 1,001 made and denied: the latest 1,001
+      // entries of its index, more than a load reads (20 calls of 50), none awaiting a decision.
+      const admin = tb().sdk('Hospital4', 'admin1');
+      const waiting = await applyForStatistics(tb(), 'Hospital2', 'bp-hospital4');
+      const madeAtMs = Date.now();
+      // 60 at a time: a user may have at most 64 requests in flight on a node.
+      for (let batch = 0; batch < 1001; batch += 60) {
+        const ids = await Promise.all(Array.from({ length: Math.min(60, 1001 - batch) }, () => applyForStatistics(tb(), 'Hospital2', 'bp-hospital4')));
+        await Promise.all(ids.map((id) => admin.decideApplication(id, false)));
+      }
+      const pending = await applicationsOf(tb(), 'Hospital4', 'admin1', { owner: 'Hospital4' }, 'pending');
+      assert.ok(
+        pending.some((a) => a.applicationId === waiting),
+        'the one made before awaits a decision',
+      );
+      console.log(`# 1,001 applications made and denied in ${Date.now() - madeAtMs} ms`);
+
+      const page = await tb().signIn('Hospital4', 'admin1');
+      await page.getByRole('link', { name: 'Data market' }).click();
+      await page.getByText(/^1–\d+ of 50 applications$/).waitFor({ timeout: 20_000 });
+      await page.getByRole('radiogroup', { name: 'Which applications' }).getByText('Awaiting a decision').click();
+      const noneYet = page.getByTestId('applications-to-decide-more-none-yet');
+      await noneYet.filter({ hasText: 'None found among the entries read so far; the ledger holds more.' }).waitFor({ timeout: 30_000 });
+      assert.equal(await page.getByTestId('applications-to-decide').count(), 0, 'no empty table');
+      assert.equal(await page.getByText('None awaiting a decision.').count(), 0, 'not "none": more remain');
+      await tb().checkA11y(page, 'data market, a filtered load with no match yet');
+      await page.getByTestId('applications-to-decide-more').click();
+      const table = page.getByTestId('applications-to-decide');
+      await table.locator('tbody tr').first().waitFor({ timeout: 30_000 });
+      const shown = await table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-application-id')));
+      assert.deepEqual(
+        shown,
+        pending.slice(0, shown.length).map((a) => a.applicationId),
+      );
+      assert.equal(await noneYet.count(), 0, 'the sentence goes once rows are shown');
+    });
+
     it('a researcher runs the federated statistics and sees the histogram: the figures are those recorded on the ledger', async () => {
       const page = await tb().signIn('Hospital2', 'researcher1');
       await page.getByRole('link', { name: 'Analytics' }).click();
