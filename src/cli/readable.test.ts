@@ -136,12 +136,25 @@ describe('readable output', () => {
     }
   });
 
-  it("a clinician's patients: every basis on the patient's line, a consent not yet in force with its start, the pseudonym whole (decision 0913)", () => {
-    const consent = { consentId: 'c9', actions: ['read'], purposes: ['TREAT'], startMs: 1_796_400_000_000, endMs: 1_796_500_000_000, maxSensitivity: 'normal' };
+  it("a clinician's patients: every basis on the patient's line, a consent not yet in force with its start, whom a consent names unless it is you, the pseudonym whole (decisions 0913, 0914)", () => {
+    const consent = {
+      consentId: 'c9',
+      grantee: { kind: 'user', user: 'Hospital2/doctor1' },
+      actions: ['read'],
+      purposes: ['TREAT'],
+      startMs: 1_796_400_000_000,
+      endMs: 1_796_500_000_000,
+      maxSensitivity: 'normal',
+    };
     const page = {
       patients: [
         { patient: P, patientOrg: 'Hospital1', care: { startedAtMs: 1_796_339_122_532 }, consents: [consent] },
-        { patient: 'ab'.repeat(32), patientOrg: null, care: null, consents: [{ ...consent, consentId: 'c8', startMs: 1_796_300_000_000 }] },
+        {
+          patient: 'ab'.repeat(32),
+          patientOrg: null,
+          care: null,
+          consents: [{ ...consent, consentId: 'c8', grantee: { kind: 'role', role: 'doctor', org: 'Hospital2' }, startMs: 1_796_300_000_000 }],
+        },
       ],
       bookmark: '',
     };
@@ -153,9 +166,12 @@ describe('readable output', () => {
         'm',
       ),
     );
-    assert.match(out, new RegExp(`^${'ab'.repeat(32)} +- +consent c8: read for TREAT up to normal, until ${localTime(consent.endMs)}$`, 'm'));
+    assert.match(
+      out,
+      new RegExp(`^${'ab'.repeat(32)} +- +consent c8 to every doctor at Hospital2: read for TREAT up to normal, until ${localTime(consent.endMs)}$`, 'm'),
+    );
     assert.doesNotMatch(out, /\b1\d{12}\b|undefined|null/);
-    assert.equal(patientsTable({ patients: [], bookmark: '' }, noNames), '(no care relation and no consent names you)');
+    assert.equal(patientsTable({ patients: [], bookmark: '' }, noNames), '(no care relation, and no consent names you, your hospital or your role)');
     assert.match(patientsTable({ patients: [], bookmark: 'care|x' }, noNames), /^\(no patients on this page/);
   });
 

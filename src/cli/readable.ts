@@ -156,3 +156,19 @@ export function fhirSummary(resource: unknown): string[] {
   const status = typeof r['status'] === 'string' ? ` [${r['status']}]` : '';
   return [`${type}${id}: ${name}${codeText}${value}${status}`];
 }
+
+/** Whom a consent names, as the contract stores it. */
+export interface Grantee {
+  readonly kind: string;
+  readonly user?: string;
+  readonly org?: string;
+  readonly role?: string;
+}
+
+/** Whom a consent names, in words: a user by name (a patient's pseudonym shortened), else everyone at a hospital or with a role. */
+export function granteeText(g: Grantee, names: PatientNames): string {
+  if (g.kind === 'user' && g.user) return actorRefLabel(names, g.user);
+  if (g.kind === 'org') return `anyone at ${g.org ?? '?'}`;
+  if (g.kind === 'role') return `every ${g.role ?? '?'}${g.org ? ` at ${g.org}` : ''}`;
+  return g.kind;
+}

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, parsePositiveInt } from '../output.ts';
 import type { CommandContext } from '../context.ts';
-import { actorRefLabel, localDate, localTime, PatientNames, table, zoneNote } from '../readable.ts';
+import { granteeText, localDate, localTime, PatientNames, table, zoneNote, type Grantee } from '../readable.ts';
 import { asUser, healthCommand, list, morePages, PAGE_SIZE_MAX, pageOptions, resolvePatient, type HealthFlags } from './record.ts';
 
 const DAY_MS = 86_400_000;
@@ -12,7 +12,7 @@ const DAY_MS = 86_400_000;
 type Consent = {
   consentId: string;
   patient: string;
-  grantee: { kind: string; user?: string; org?: string; role?: string };
+  grantee: Grantee;
   actions: string[];
   purposes: string[];
   period: { startMs: number; endMs: number };
@@ -21,13 +21,6 @@ type Consent = {
   grantedAtMs: number;
   revokedAtMs: number | null;
 };
-
-function granteeText(g: Consent['grantee'], names: PatientNames): string {
-  if (g.kind === 'user' && g.user) return actorRefLabel(names, g.user);
-  if (g.kind === 'org') return `anyone at ${g.org ?? '?'}`;
-  if (g.kind === 'role') return `every ${g.role ?? '?'}${g.org ? ` at ${g.org}` : ''}`;
-  return g.kind;
-}
 
 /** The patient's consents: who may do what, for which purpose, up to which sensitivity, until when. */
 export function consentTable(r: unknown, names: PatientNames, none = '(no consents in force)', nowMs = Date.now()): string {

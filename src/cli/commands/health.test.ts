@@ -348,10 +348,13 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
     await fails(as(H1, 'patient1', 'consent list', '--bookmark', 'x'), 2, /--bookmark pages the ended consents: add --ended/);
   });
 
-  it('record patients lists a clinician\'s patients; consent grant --from grants ahead, listed "not yet in force", refusing reads until it begins (decision 0913)', async () => {
+  it('record patients lists a clinician\'s patients, a consent to their role too (decision 0914); consent grant --from grants ahead, listed "not yet in force", refusing reads until it begins (decision 0913)', async () => {
     const doctor = await ok(as(H1, 'doctor1', 'record patients'));
     assert.match(doctor.out, /^Hospital1\/patient1 +Hospital1 +in your care since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/m);
     assert.match(doctor.out, /a patient's records: medledger record list --patient <patient>$/m);
+    // A consent to every nurse at Hospital3 (granted above) reaches them, and says so (decision 0914).
+    const nurse = await ok(as('Hospital3', 'nurse1', 'record patients'));
+    assert.match(nurse.out, new RegExp(`^${PP} +Hospital1 +consent \\S+ to every nurse at Hospital3: read for TREAT up to sensitive, until `, 'm'));
 
     // Tomorrow, local midnight, for two days.
     const now = new Date();
@@ -375,7 +378,7 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
       // It opens nothing before its start: the read is denied, and says why.
       const denied = await as('Hospital2', 'nurse1', 'record get', '--record-id', 'cli-bp');
       assert.equal(denied.code, 4, denied.out + denied.err);
-      assert.match(denied.out, new RegExp(`consent: ${id} .*not yet in force`));
+      assert.match(denied.out, new RegExp(`consent: .*\\b${id} not yet in force`));
     } finally {
       await ok(as(H1, 'patient1', 'consent revoke', '--consent-id', id));
     }

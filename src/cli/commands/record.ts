@@ -11,7 +11,7 @@ import { apiErrorText, CliError, makeOutput, parsePositiveInt, type Output } fro
 import type { CommandContext } from '../context.ts';
 import { parseCertificate } from '../../crypto/x509.ts';
 import { readPemFile, withConnectOptions } from './tx.ts';
-import { fhirSummary, localTime, PatientNames, table, zoneNote } from '../readable.ts';
+import { fhirSummary, granteeText, localTime, PatientNames, table, zoneNote, type Grantee } from '../readable.ts';
 
 const INPUT_BYTES_MAX = 32 * 1024 * 1024;
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
@@ -213,6 +213,8 @@ export interface MyPatientsPage {
     care: { startedAtMs: number } | null;
     consents: ReadonlyArray<{
       consentId: string;
+      /** Whom the consent names: the caller, their organisation or their role (decision 0914). */
+      grantee: Grantee;
       actions: readonly string[];
       purposes: readonly string[];
       startMs: number;
@@ -226,7 +228,9 @@ export interface MyPatientsPage {
 /** A clinician's patients, one line each with every basis (care first, then each consent). */
 export function patientsTable(r: MyPatientsPage, names: PatientNames, nowMs = Date.now()): string {
   if (r.patients.length === 0)
-    return r.bookmark ? '(no patients on this page: the keys it read were ended care relations)' : '(no care relation and no consent names you)';
+    return r.bookmark
+      ? '(no patients on this page: the keys it read were ended care relations)'
+      : '(no care relation, and no consent names you, your hospital or your role)';
   return [
     table(
       ['patient', 'hospital', 'your basis'],
@@ -238,7 +242,7 @@ export function patientsTable(r: MyPatientsPage, names: PatientNames, nowMs = Da
           ...(p.care ? [`in your care since ${localTime(p.care.startedAtMs)}`] : []),
           ...p.consents.map(
             (x) =>
-              `consent ${x.consentId}: ${x.actions.join(',')} for ${x.purposes.join(',')} up to ${x.maxSensitivity}, ` +
+              `consent ${x.consentId}${x.grantee.kind === 'user' ? '' : ` to ${granteeText(x.grantee, names)}`}: ${x.actions.join(',')} for ${x.purposes.join(',')} up to ${x.maxSensitivity}, ` +
               (x.startMs > nowMs ? `not yet in force: from ${localTime(x.startMs)} ` : '') +
               `until ${localTime(x.endMs)}`,
           ),

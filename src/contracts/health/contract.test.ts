@@ -632,6 +632,55 @@ describe('health contract: consents', () => {
     assert.equal(read(T0 + DAY_MS).allowed, true);
   });
 
+  it('a consent to an organisation or a role is indexed for its grantees; out of it when revoked or ended; one granted before the index is indexed at the next grant (decision 0914)', () => {
+    type Mine = { patients: Array<{ patient: string }> };
+    const sees = (who: string, atMs?: number) => c.evaluate<Mine>(who, 'myPatients', {}, atMs).patients.some((p) => p.patient === PP);
+    const keys = (prefix: string) =>
+      c
+        .dump()
+        .filter((r) => r.key.startsWith(prefix))
+        .map((r) => r.key);
+    const grant = (grantee: Record<string, string>, endMs = T0 + 5 * DAY_MS, atMs?: number) =>
+      c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', { ...consent('unused'), grantee, period: { startMs: T0, endMs } }, atMs).consent
+        .consentId;
+
+    const toH4 = grant({ kind: 'org', org: 'H4' });
+    assert.deepEqual(keys('cgo|H4|'), [`cgo|H4|${toH4}`]);
+    assert.equal(sees('H4/nurse2:nurse'), true);
+    assert.equal(sees('H5/nurse2:nurse'), false);
+    c.submit(PAT, 'revokeConsent', { consentId: toH4 });
+    assert.deepEqual(keys('cgo|H4|'), []);
+    assert.equal(sees('H4/nurse2:nurse'), false);
+
+    // Ended: the patient's next grant moves it out of the role index.
+    const nursesAtH4 = grant({ kind: 'role', role: 'nurse', org: 'H4' }, T0 + DAY_MS);
+    assert.deepEqual(keys('cgr|nurse|H4|'), [`cgr|nurse|H4|${nursesAtH4}`]);
+    assert.equal(sees('H4/nurse2:nurse'), true);
+    assert.equal(sees('H4/nurse2:nurse', T0 + 2 * DAY_MS), false, 'an ended consent is no basis');
+    const anyNurse = grant({ kind: 'role', role: 'nurse' }, T0 + 5 * DAY_MS, T0 + 2 * DAY_MS);
+    assert.deepEqual(keys('cgr|nurse|H4|'), []);
+    assert.deepEqual(keys('cgr|nurse|*|'), [`cgr|nurse|*|${anyNurse}`]);
+    assert.equal(sees('H5/nurse2:nurse', T0 + 2 * DAY_MS), true);
+
+    // Granted on a ledger from before the index: its key absent, as then.
+    const toH5 = grant({ kind: 'org', org: 'H5' }, T0 + 5 * DAY_MS, T0 + 2 * DAY_MS);
+    c.height += 1;
+    c.db.applyBlock({
+      number: c.height,
+      blockHash: new Uint8Array(32).fill(c.height),
+      writes: [{ ns: 'health', key: `cgo|H5|${toH5}`, isDelete: true, value: null, tx: 0 }],
+      txIndex: [],
+    });
+    assert.equal(
+      c.evaluate<Mine>('H5/admin2:admin', 'myPatients', {}, T0 + 2 * DAY_MS).patients.length,
+      0,
+      'the consent to H5 is not found before it is indexed',
+    );
+    grant({ kind: 'user', user: 'H2/doc5' }, T0 + 5 * DAY_MS, T0 + 2 * DAY_MS);
+    assert.deepEqual(keys('cgo|H5|'), [`cgo|H5|${toH5}`]);
+    assert.equal(sees('H5/admin2:admin', T0 + 2 * DAY_MS), true);
+  });
+
   it('exports a consent as a FHIR Consent that validates', () => {
     const g = c.submit<{ consent: { consentId: string } }>(
       PAT,
@@ -1311,6 +1360,8 @@ describe('health contract: myPatients a page at a time', () => {
   let c: TestChain;
   const inCare: string[] = [];
   const consenting: string[] = [];
+  /** Patients whose consent names every doctor at H1 (as someone at H1, or with the role). */
+  const toEveryone: string[] = [];
   before(() => {
     c = setup();
     // 210 patients taken into the doctor's care, 204 of them discharged: the six still in care
@@ -1334,16 +1385,37 @@ describe('health contract: myPatients a page at a time', () => {
       });
       consenting.push(p);
     }
+    // Consents to the doctor's organisation, their role there and their role anywhere (decision
+    // 0914), and two that do not reach them: to nurses at H1, to everyone at H2.
+    const grant = (label: string, grantee: Record<string, string>) => {
+      const p = pseudonymFor(label);
+      c.submit(`H1/${p}:patient`, 'grantConsent', {
+        patient: p,
+        grantee,
+        actions: ['read'],
+        purposes: ['TREAT'],
+        period: { startMs: T0, endMs: T0 + 30 * DAY_MS },
+        scope: { maxSensitivity: 'normal' },
+      });
+      return p;
+    };
+    toEveryone.push(
+      grant('care-3', { kind: 'org', org: 'H1' }),
+      grant('care-4', { kind: 'role', role: 'doctor', org: 'H1' }),
+      grant('care-5', { kind: 'role', role: 'doctor' }),
+    );
+    grant('care-6', { kind: 'role', role: 'nurse', org: 'H1' });
+    grant('care-7', { kind: 'org', org: 'H2' });
   });
   after(() => c.close());
 
   /** Every page from the first, merged by patient as the console does. */
-  const walk = (query: Record<string, unknown>): { patients: Map<string, { care: boolean; consents: number }>; pages: number } => {
+  const walk = (query: Record<string, unknown>, who = DOCTOR): { patients: Map<string, { care: boolean; consents: number }>; pages: number } => {
     const patients = new Map<string, { care: boolean; consents: number }>();
     let bookmark = '';
     let pages = 0;
     do {
-      const page = c.evaluate<Mine>(DOCTOR, 'myPatients', { ...query, bookmark });
+      const page = c.evaluate<Mine>(who, 'myPatients', { ...query, bookmark });
       for (const p of page.patients) {
         const seen = patients.get(p.patient) ?? { care: false, consents: 0 };
         patients.set(p.patient, { care: seen.care || p.care !== null, consents: seen.consents + p.consents.length });
@@ -1359,15 +1431,42 @@ describe('health contract: myPatients a page at a time', () => {
     const expected = new Map<string, { care: boolean; consents: number }>();
     for (const p of inCare) expected.set(p, { care: true, consents: 0 });
     for (const p of consenting) expected.set(p, { care: expected.has(p), consents: 1 });
-    for (const pageSize of [undefined, 7, 1, 200]) {
+    for (const p of toEveryone) expected.set(p, { care: false, consents: 1 });
+    for (const pageSize of [undefined, 7, 1, 2, 3, 200]) {
       const { patients, pages } = walk(pageSize === undefined ? {} : { pageSize });
       assert.deepEqual([...patients.entries()].sort(), [...expected.entries()].sort(), `pageSize ${pageSize}`);
-      // 210 care keys and 3 grant keys, read at most pageSize a call.
-      assert.ok(pages >= Math.ceil(213 / (pageSize ?? 200)), `${pages} pages of ${pageSize}`);
+      // 210 care keys, 3 user grants, one to the organisation, one to the role there, one to the
+      // role anywhere: read at most pageSize a call.
+      assert.ok(pages >= Math.ceil(216 / (pageSize ?? 200)), `${pages} pages of ${pageSize}`);
     }
   });
 
-  it('refuses a bookmark of another query and bad page sizes by name; another user sees none of it', () => {
+  it('names whom each consent names; reaches every doctor at H1 and no one else (decision 0914)', () => {
+    const grantees = new Map<string, unknown[]>();
+    let bookmark = '';
+    do {
+      const page = c.evaluate<{ patients: Array<{ patient: string; consents: Array<{ grantee: unknown }> }>; bookmark: string }>(DOCTOR, 'myPatients', {
+        bookmark,
+      });
+      for (const p of page.patients) grantees.set(p.patient, [...(grantees.get(p.patient) ?? []), ...p.consents.map((x) => x.grantee)]);
+      bookmark = page.bookmark;
+    } while (bookmark !== '');
+    const of = (label: string) => grantees.get(pseudonymFor(label));
+    assert.deepEqual(of('care-1'), [{ kind: 'user', user: 'H1/doc7' }]);
+    assert.deepEqual(of('care-3'), [{ kind: 'org', org: 'H1' }]);
+    assert.deepEqual(of('care-4'), [{ kind: 'role', role: 'doctor', org: 'H1' }]);
+    assert.deepEqual(of('care-5'), [{ kind: 'role', role: 'doctor' }]);
+    const everyone = (who: string, pageSize?: number) => [...walk(pageSize ? { pageSize } : {}, who).patients.keys()].sort();
+    // Another doctor at H1: the three, without doc7's care relations and user consents.
+    assert.deepEqual(everyone('H1/doc8:doctor'), [...toEveryone].sort());
+    assert.deepEqual(everyone('H1/doc8:doctor', 1), [...toEveryone].sort());
+    // A doctor at H3: the role anywhere only; a nurse at H1: the organisation and the nurses there.
+    assert.deepEqual(everyone('H3/doc1:doctor'), [pseudonymFor('care-5')]);
+    assert.deepEqual(everyone('H1/nurse1:nurse'), [pseudonymFor('care-3'), pseudonymFor('care-6')].sort());
+    assert.deepEqual(everyone('H2/nurse1:nurse'), [pseudonymFor('care-7')]);
+  });
+
+  it("refuses a bookmark of another query and bad page sizes by name; another hospital's doctor sees only what names them", () => {
     const refused = (q: Record<string, unknown>, pattern: RegExp) => {
       const r = c.try('evaluate', DOCTOR, 'myPatients', q);
       assert.equal(r.status, 400, JSON.stringify(q));
@@ -1375,10 +1474,34 @@ describe('health contract: myPatients a page at a time', () => {
     };
     refused({ bookmark: 'care|H1/doc1|x' }, /bookmark does not belong/);
     refused({ bookmark: 'cg|H1/doc1|x' }, /bookmark does not belong/);
+    refused({ bookmark: 'cgo|H2|x' }, /bookmark does not belong/);
+    refused({ bookmark: 'cgr|nurse|H1|x' }, /bookmark does not belong/);
     refused({ pageSize: 0 }, /pageSize/);
     refused({ pageSize: 201 }, /pageSize/);
     refused({ patient: PP }, /patient|Unrecognized/i);
-    assert.deepEqual(c.evaluate<Mine>('H1/doc8:doctor', 'myPatients', {}), { patients: [], bookmark: '' });
+    // A doctor at H2: the consent to every doctor and the one to everyone at H2, each whole.
+    const h2 = c.evaluate<Mine>('H2/doc8:doctor', 'myPatients', {});
+    assert.equal(h2.bookmark, '');
+    assert.deepEqual(h2.patients.map((p) => p.patient).sort(), [pseudonymFor('care-5'), pseudonymFor('care-7')].sort());
+    assert.deepEqual(
+      h2.patients.find((p) => p.patient === pseudonymFor('care-5')),
+      {
+        patient: pseudonymFor('care-5'),
+        patientOrg: 'H1',
+        care: null,
+        consents: [
+          {
+            consentId: h2.patients.find((p) => p.patient === pseudonymFor('care-5'))!.consents[0]!.consentId,
+            grantee: { kind: 'role', role: 'doctor' },
+            actions: ['read'],
+            purposes: ['TREAT'],
+            startMs: T0,
+            endMs: T0 + 30 * DAY_MS,
+            maxSensitivity: 'normal',
+          },
+        ],
+      },
+    );
   });
 });
 

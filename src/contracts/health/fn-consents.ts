@@ -5,7 +5,8 @@ import { type ContractFunction, ContractError } from '../runtime.ts';
 import { bmrsTakePermission } from './bmrs.ts';
 import { consentResource } from './fhir.ts';
 import { grantConsentArgs, idSchema, LIMITS, myPatientsArgs, pageArgs, pseudonymSchema, type CareRelation, type Consent, type MyPatient } from './model.ts';
-import { endedConsentKey, getJson, key, prefixRange, putJson, SEP, type AuditEntry, type RevocationMarker } from './state.ts';
+import { ANY_ORG, endedConsentKey, getJson, granteeIndexKey, key, prefixRange, putJson, SEP, type AuditEntry, type RevocationMarker } from './state.ts';
+import { granteeMatches } from './rules.ts';
 import { parseArg, json, writeAudit, requirePatientSelf, fn } from './contract-support.ts';
 
 export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
@@ -21,12 +22,16 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
       // and were read by every access check on the patient's data.
       let inForce = 0;
       for (const c of tx.consentsOf(a.patient)) {
-        if (c.period.endMs > tx.nowMs) inForce += 1;
-        else {
+        if (c.period.endMs > tx.nowMs) {
+          inForce += 1;
+          // A consent to an organisation or a role granted before those were indexed (decision
+          // 0914) is indexed at the patient's next grant, so its grantees find the patient too.
+          if (c.grantee.kind !== 'user' && tx.stub.getState(granteeIndexKey(c)) === undefined) tx.stub.putState(granteeIndexKey(c), new Uint8Array(0));
+        } else {
           tx.stub.deleteState(key('cx', a.patient, c.consentId));
           tx.stub.putState(endedConsentKey(c), new Uint8Array(0));
-          // Nor does it name its grantee any more: one key fewer for their myPatients to page past.
-          if (c.grantee.kind === 'user') tx.stub.deleteState(key('cg', c.grantee.user, c.consentId));
+          // Nor does it name its grantees any more: one key fewer for their myPatients to page past.
+          tx.stub.deleteState(granteeIndexKey(c));
         }
       }
       if (inForce >= LIMITS.consentsActiveMax)
@@ -50,9 +55,10 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
       };
       putJson(tx.stub, key('con', consentId), consent);
       tx.stub.putState(key('cx', a.patient, consentId), new Uint8Array(0));
-      // The grantee's side of the consent (myPatients): a user grantee finds the patients who
-      // consented to them without anyone telling them a pseudonym out of band.
-      if (a.grantee.kind === 'user') tx.stub.putState(key('cg', a.grantee.user, consentId), new Uint8Array(0));
+      // The grantees' side of the consent (myPatients): whoever it names — a user, everyone at an
+      // organisation, everyone with a role — finds the patient without being told a pseudonym out
+      // of band (decisions 0909, 0914).
+      tx.stub.putState(granteeIndexKey(consent), new Uint8Array(0));
       const auditId = writeAudit(tx, { op: 'consent.grant', actor: tx.creator, patient: a.patient, consentId });
       return json({ consent, auditId });
     },
@@ -71,7 +77,7 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
       putJson(tx.stub, key('con', a.consentId), { ...c, status: 'revoked', revokedAtMs: tx.nowMs });
       tx.stub.deleteState(key('cx', c.patient, a.consentId));
       tx.stub.deleteState(endedConsentKey(c));
-      if (c.grantee.kind === 'user') tx.stub.deleteState(key('cg', c.grantee.user, a.consentId));
+      tx.stub.deleteState(granteeIndexKey(c));
       // A consent naming a user, their last one from this patient: remember the revocation (acting
       // on the data after it is a Violation) and take the permission back from their session —
       // Algorithm 1's state-2 Permission edge, "take permission" (2 → 1). Org and role grantees
@@ -135,16 +141,17 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
   ),
 
   // A clinician's starting point (the console's "find a patient"): the patients the caller has
-  // a basis for — their active care relations and the unexpired consents naming them. Only
+  // a basis for — their active care relations and the unexpired consents naming them, as a user,
+  // as someone at their organisation or as someone with their role (decision 0914). Only
   // pseudonyms: who a patient is stays at their hospital (decision 0906). Paged (decision 0909):
-  // the care index keeps ended relations and the grantee index expired consents, so a fixed scan
+  // the care index keeps ended relations and the grantee indexes expired consents, so a fixed scan
   // of the first keys silently lost active patients once a clinician had had enough of them.
   myPatients: fn(
     'evaluate',
-    "myPatients({pageSize?, bookmark?}) → {patients: [{patient, patientOrg, care, consents: [{consentId, actions, purposes, startMs, endMs, maxSensitivity}]}], bookmark} — the caller's active care relations, then the unexpired consents naming them (one not begun yet too: its startMs is ahead); a patient may appear on two pages (merge by patient)",
+    "myPatients({pageSize?, bookmark?}) → {patients: [{patient, patientOrg, care, consents: [{consentId, grantee, actions, purposes, startMs, endMs, maxSensitivity}]}], bookmark} — the caller's active care relations, then the unexpired consents naming them, their organisation or their role (one not begun yet too: its startMs is ahead); a patient may appear on several pages (merge by patient)",
     (tx, args) => {
       const a = parseArg(myPatientsArgs, args);
-      const me = tx.creatorRef;
+      const me = tx.creator;
       const byPatient = new Map<string, MyPatient>();
       const entry = (patient: string): MyPatient => {
         let e = byPatient.get(patient);
@@ -154,40 +161,52 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
         }
         return e;
       };
-      const care = prefixRange('care', me);
-      const grants = prefixRange('cg', me);
-      const within = ([start, end]: [string, string]) => a.bookmark >= start && a.bookmark < end;
-      if (a.bookmark !== '' && !within(care) && !within(grants)) throw new ContractError('bookmark does not belong to this query');
-      // Each call reads at most pageSize index keys: care relations first, then the grants.
+      // The caller's care relations, then the consents to them, to their organisation, to their
+      // role there and to their role anywhere: read in this order, each index a key range.
+      const ranges: Array<[string, string]> = [
+        prefixRange('care', tx.creatorRef),
+        prefixRange('cg', tx.creatorRef),
+        prefixRange('cgo', me.org),
+        prefixRange('cgr', me.role, me.org),
+        prefixRange('cgr', me.role, ANY_ORG),
+      ];
+      let from = 0;
+      if (a.bookmark !== '') {
+        from = ranges.findIndex(([start, end]) => a.bookmark >= start && a.bookmark < end);
+        if (from < 0) throw new ContractError('bookmark does not belong to this query');
+      }
+      const done = (bookmark: string): string => json({ patients: [...byPatient.values()], bookmark });
+      // Each call reads at most pageSize index keys in all.
       let budget = a.pageSize;
-      let grantsFrom = '';
-      if (!within(grants)) {
-        const page = tx.stub.getStateByRangeWithPagination(care[0], care[1], budget, a.bookmark);
+      for (let r = from; r < ranges.length; r++) {
+        const [start, end] = ranges[r]!;
+        const page = tx.stub.getStateByRangeWithPagination(start, end, budget, r === from ? a.bookmark : '');
         for (const kv of page.results) {
-          const relation = JSON.parse(Buffer.from(kv.value).toString('utf8')) as CareRelation;
-          if (relation.active) entry(relation.patient).care = { startedAtMs: relation.startedAtMs };
+          if (r === 0) {
+            const relation = JSON.parse(Buffer.from(kv.value).toString('utf8')) as CareRelation;
+            if (relation.active) entry(relation.patient).care = { startedAtMs: relation.startedAtMs };
+            continue;
+          }
+          const c = getJson<Consent>(tx.stub, key('con', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)));
+          if (!c || c.status !== 'active' || c.period.endMs <= tx.nowMs || !granteeMatches(c.grantee, { ...me, pseudonym: null })) continue;
+          entry(c.patient).consents.push({
+            consentId: c.consentId,
+            grantee: c.grantee,
+            actions: c.actions,
+            purposes: c.purposes,
+            // A consent may be granted ahead of its period: the grantee sees it now with the time it
+            // opens access, not as a basis they already have (decision 0913).
+            startMs: c.period.startMs,
+            endMs: c.period.endMs,
+            maxSensitivity: c.scope.maxSensitivity,
+          });
         }
         budget -= page.results.length;
-        if (page.bookmark !== '') return json({ patients: [...byPatient.values()], bookmark: page.bookmark });
-        // The grants start on the next page when this one is full (the range's start is its bookmark).
-        if (budget === 0) return json({ patients: [...byPatient.values()], bookmark: grants[0] });
-      } else grantsFrom = a.bookmark;
-      const page = tx.stub.getStateByRangeWithPagination(grants[0], grants[1], budget, grantsFrom);
-      for (const kv of page.results) {
-        const c = getJson<Consent>(tx.stub, key('con', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)));
-        if (!c || c.status !== 'active' || c.period.endMs <= tx.nowMs) continue;
-        entry(c.patient).consents.push({
-          consentId: c.consentId,
-          actions: c.actions,
-          purposes: c.purposes,
-          // A consent may be granted ahead of its period: the grantee sees it now with the time it
-          // opens access, not as a basis they already have (decision 0913).
-          startMs: c.period.startMs,
-          endMs: c.period.endMs,
-          maxSensitivity: c.scope.maxSensitivity,
-        });
+        if (page.bookmark !== '') return done(page.bookmark);
+        // The next index starts on the next page when this one is full (its start is its bookmark).
+        if (budget === 0) return done(r + 1 < ranges.length ? ranges[r + 1]![0] : '');
       }
-      return json({ patients: [...byPatient.values()], bookmark: page.bookmark });
+      return done('');
     },
   ),
 

@@ -533,6 +533,8 @@ export interface MyPatient {
   care: { readonly startedAtMs: number } | null;
   readonly consents: Array<{
     consentId: string;
+    /** Whom the consent names: the caller, their organisation or their role (decision 0914). */
+    grantee: Grantee;
     actions: readonly string[];
     purposes: readonly string[];
     startMs: number;

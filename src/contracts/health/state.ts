@@ -81,6 +81,22 @@ export function endedConsentKey(c: Consent): string {
   return key('cxe', c.patient, pad(c.period.endMs, 16), c.consentId);
 }
 
+/**
+ * The grantee index key of a consent, through which its grantees find the patient (myPatients):
+ * `cg|<org/id>|<consentId>` for a user (decision 0909), `cgo|<org>|<consentId>` for everyone at
+ * an organisation and `cgr|<role>|<org or *>|<consentId>` for everyone with a role, at one
+ * organisation or at any (decision 0914; '*' is no organisation's name).
+ */
+export function granteeIndexKey(c: Pick<Consent, 'grantee' | 'consentId'>): string {
+  const g = c.grantee;
+  if (g.kind === 'user') return key('cg', g.user, c.consentId);
+  if (g.kind === 'org') return key('cgo', g.org, c.consentId);
+  return key('cgr', g.role, g.org ?? ANY_ORG, c.consentId);
+}
+
+/** The role index's organisation part of a consent to everyone with a role, wherever they work. */
+export const ANY_ORG = '*';
+
 /** [start, end) covering every key that starts with prefix + '|'. */
 export function prefixRange(...parts: readonly string[]): [string, string] {
   const p = key(...parts);

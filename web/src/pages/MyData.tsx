@@ -29,6 +29,7 @@ import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
 import { LoadMore } from '../components/LoadMore.tsx';
+import { granteeText, type Grantee } from '../app/grantee.ts';
 import { useLedgerList } from '../app/ledger-pages.ts';
 import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 import { DataTable } from '../components/DataTable.tsx';
@@ -61,7 +62,7 @@ const DAY_MS = 86_400_000;
 
 interface Consent {
   readonly consentId: string;
-  readonly grantee: { kind: 'user'; user: string } | { kind: 'org'; org: string } | { kind: 'role'; role: string; org?: string };
+  readonly grantee: Grantee;
   readonly actions: readonly string[];
   readonly purposes: readonly string[];
   readonly period: { startMs: number; endMs: number };
@@ -98,8 +99,6 @@ interface RecordMeta {
   readonly updatedAtMs: number;
 }
 
-export const granteeText = (g: Consent['grantee']): string =>
-  g.kind === 'user' ? g.user : g.kind === 'org' ? `everyone at ${g.org}` : `every ${g.role}${g.org ? ` at ${g.org}` : ''}`;
 const actorText = (a: { org: string; id: string }): string => `${a.org}/${/^[0-9a-f]{32,}$/.test(a.id) ? 'you' : a.id}`;
 const OP_TEXT: Readonly<Record<string, string>> = {
   'access.read': 'read',

@@ -12,6 +12,7 @@ import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
 import { LoadMore } from '../components/LoadMore.tsx';
+import { granteeText, type Grantee } from '../app/grantee.ts';
 import { useLedgerList } from '../app/ledger-pages.ts';
 import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 import { RecordForm, type RecordFormValue } from '../components/RecordForm.tsx';
@@ -34,6 +35,7 @@ interface MyPatient {
   readonly care: { startedAtMs: number } | null;
   readonly consents: ReadonlyArray<{
     consentId: string;
+    grantee: Grantee;
     actions: readonly string[];
     purposes: readonly string[];
     startMs: number;
@@ -97,10 +99,10 @@ function PatientFinder(): ReactNode {
           Your patients
         </Title>
         <Text size="sm" c="dimmed" mb="xs">
-          Patients you care for, and patients whose consent names you. Patients are known on the ledger only by pseudonym.
+          Patients you care for, and patients whose consent names you, your hospital or your role. Patients are known on the ledger only by pseudonym.
         </Text>
         {mine.error ? <ErrorAlert error={mine.error} /> : null}
-        {rows && rows.length === 0 && !mine.more ? <Text size="sm">No care relation and no consent names you yet.</Text> : null}
+        {rows && rows.length === 0 && !mine.more ? <Text size="sm">No care relation and no consent names you, your hospital or your role yet.</Text> : null}
         {paged.total > 0 ? (
           <DataTable label="Your patients" striped highlightOnHover data-testid="my-patients" headings={['Patient', 'Hospital', 'Your basis', '']}>
             {paged.items.map((p) => (
@@ -116,7 +118,8 @@ function PatientFinder(): ReactNode {
                     {p.care ? <Text size="sm">in your care since {localTime(p.care.startedAtMs)}</Text> : null}
                     {p.consents.map((c) => (
                       <Text size="sm" key={c.consentId} data-consent-id={c.consentId}>
-                        consent: {c.actions.join(', ')} for {c.purposes.join(', ')}, up to {c.maxSensitivity},{' '}
+                        consent{c.grantee.kind === 'user' ? '' : ` to ${granteeText(c.grantee)}`}: {c.actions.join(', ')} for {c.purposes.join(', ')}, up to{' '}
+                        {c.maxSensitivity},{' '}
                         {c.startMs > nowMs ? (
                           <>
                             <Badge size="sm" color="gray" variant="light">

@@ -145,6 +145,41 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       }
     });
 
+    it('a consent to every nurse at a hospital reaches its nurses\' "Your patients", saying whom it names; its records open from there (decision 0914)', async () => {
+      const patient = tb().sdk('Hospital2', 'patient1');
+      const pp = patientPseudonym(tb().net.dir, 'Hospital2', 'patient1');
+      const granted = await patient.grantConsent({
+        patient: pp,
+        grantee: { kind: 'role', role: 'nurse', org: 'Hospital5' },
+        actions: ['read'],
+        purposes: ['TREAT'],
+        period: { startMs: Date.now() - 60_000, endMs: Date.now() + 86_400_000 },
+        scope: { maxSensitivity: 'normal' },
+      });
+      const consentId = (granted.payload['consent'] as { consentId: string }).consentId;
+      try {
+        const onLedger = (await tb().sdk('Hospital5', 'nurse1').myPatients({})) as {
+          patients: Array<{ patient: string; consents: Array<{ consentId: string; grantee: unknown }> }>;
+        };
+        assert.deepEqual(onLedger.patients.find((p) => p.patient === pp)?.consents.find((c) => c.consentId === consentId)?.grantee, {
+          kind: 'role',
+          role: 'nurse',
+          org: 'Hospital5',
+        });
+        const page = await tb().signIn('Hospital5', 'nurse1');
+        await page.getByRole('link', { name: 'Records', exact: true }).click();
+        await page
+          .getByTestId('my-patients')
+          .locator(`[data-consent-id="${consentId}"]`)
+          .filter({ hasText: /^consent to every nurse at Hospital5: read for TREAT, up to normal, until / })
+          .waitFor({ timeout: 20_000 });
+        await page.getByRole('link', { name: `Records of patient ${pp.slice(0, 16)}…` }).click();
+        await page.getByTestId('records').getByRole('link', { name: 'h2-p1-bp' }).waitFor({ timeout: 20_000 });
+      } finally {
+        await patient.revokeConsent(consentId);
+      }
+    });
+
     it("a doctor who has had more than 200 patients in care still finds every patient in their care now (the ledger's answer, all pages)", async () => {
       // 210 patients taken into Hospital4's doctor2's care, 206 discharged; of the four still in
       // care, two lie beyond the care index's first 200 keys.
