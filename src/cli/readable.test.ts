@@ -9,6 +9,7 @@ import { auditTable } from './commands/audit.ts';
 import { basisText, morePages, patientsTable, shellWord } from './commands/record.ts';
 import { applicationTable } from './commands/access.ts';
 import { consentTable } from './commands/consent.ts';
+import type { Grantee } from '../sdk/health.ts';
 
 const P = 'db61a6c94cc69365a4152a439a25d03109bbc29461fbab2a6636b279e1e2fbbd';
 const noNames = new PatientNames('/nonexistent', 'Hospital1');
@@ -139,7 +140,7 @@ describe('readable output', () => {
   it("a clinician's patients: every basis on the patient's line, a consent not yet in force with its start, whom a consent names unless it is you, the pseudonym whole (decisions 0913, 0914)", () => {
     const consent = {
       consentId: 'c9',
-      grantee: { kind: 'user', user: 'Hospital2/doctor1' },
+      grantee: { kind: 'user', user: 'Hospital2/doctor1' } as Grantee,
       actions: ['read'],
       purposes: ['TREAT'],
       startMs: 1_796_400_000_000,
@@ -153,7 +154,7 @@ describe('readable output', () => {
           patient: 'ab'.repeat(32),
           patientOrg: null,
           care: null,
-          consents: [{ ...consent, consentId: 'c8', grantee: { kind: 'role', role: 'doctor', org: 'Hospital2' }, startMs: 1_796_300_000_000 }],
+          consents: [{ ...consent, consentId: 'c8', grantee: { kind: 'role', role: 'doctor', org: 'Hospital2' } as Grantee, startMs: 1_796_300_000_000 }],
         },
       ],
       bookmark: '',

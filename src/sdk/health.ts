@@ -83,6 +83,39 @@ const sessionStateSchema = z.object({
 });
 export type SessionState = z.infer<typeof sessionStateSchema>;
 
+const granteeSchema = z.union([
+  z.object({ kind: z.literal('user'), user: z.string() }),
+  z.object({ kind: z.literal('org'), org: z.string() }),
+  z.object({ kind: z.literal('role'), role: z.string(), org: z.string().optional() }),
+]);
+/** Whom a consent names: a user, everyone at an organisation, everyone with a role (there or anywhere). */
+export type Grantee = z.infer<typeof granteeSchema>;
+
+const myPatientsPageSchema = z.object({
+  patients: z.array(
+    z.object({
+      patient: z.string(),
+      patientOrg: z.string().nullable(),
+      care: z.object({ startedAtMs: z.number() }).nullable(),
+      consents: z.array(
+        z.object({
+          consentId: z.string(),
+          grantee: granteeSchema,
+          actions: z.array(z.string()),
+          purposes: z.array(z.string()),
+          startMs: z.number(),
+          endMs: z.number(),
+          maxSensitivity: z.string(),
+        }),
+      ),
+    }),
+  ),
+  bookmark: z.string(),
+});
+/** One page of `myPatients` (decisions 0909, 0913, 0914). */
+export type MyPatientsPage = z.infer<typeof myPatientsPageSchema>;
+export type MyPatient = MyPatientsPage['patients'][number];
+
 const reauthorizedSchema = z.object({
   auditId: z.string(),
   provider: z.string(),
@@ -304,12 +337,13 @@ export class HealthClient implements HealthCaller {
     return this.submit('revokeConsent', { consentId });
   }
   /**
-   * The caller's patients: active care relations, then unexpired consents naming them (pseudonyms
-   * only) → `{patients, bookmark}`, a page at a time (decision 0909). A patient in care who also
-   * consented may come on two pages: merge by `patient`.
+   * The caller's patients: active care relations, then unexpired consents naming them, their
+   * organisation or their role (pseudonyms only; each consent with its start and whom it names)
+   * → `{patients, bookmark}`, a page at a time (decisions 0909, 0913, 0914). A patient may come on
+   * several pages: merge by `patient`.
    */
-  myPatients(page: { pageSize?: number; bookmark?: string } = {}): Promise<unknown> {
-    return this.evaluate('myPatients', page);
+  async myPatients(page: { pageSize?: number; bookmark?: string } = {}): Promise<MyPatientsPage> {
+    return parsed(myPatientsPageSchema, await this.evaluate('myPatients', page), 'myPatients');
   }
   /** The patient's consents in force: not revoked, their period not ended (decision 0911). */
   listConsents(patient: string): Promise<unknown> {

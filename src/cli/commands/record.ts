@@ -6,12 +6,12 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { MedLedgerApiError } from '../../sdk/client.ts';
 import { patientPseudonym } from '../../identity/pseudonym.ts';
-import { connectAs, HealthClient, sessionNoticeOf, type SessionNotice, type WithheldPart } from '../../sdk/health.ts';
+import { connectAs, HealthClient, sessionNoticeOf, type MyPatientsPage, type SessionNotice, type WithheldPart } from '../../sdk/health.ts';
 import { apiErrorText, CliError, makeOutput, parsePositiveInt, type Output } from '../output.ts';
 import type { CommandContext } from '../context.ts';
 import { parseCertificate } from '../../crypto/x509.ts';
 import { readPemFile, withConnectOptions } from './tx.ts';
-import { fhirSummary, granteeText, localTime, PatientNames, table, zoneNote, type Grantee } from '../readable.ts';
+import { fhirSummary, granteeText, localTime, PatientNames, table, zoneNote } from '../readable.ts';
 
 const INPUT_BYTES_MAX = 32 * 1024 * 1024;
 const PSEUDONYM_RE = /^[0-9a-f]{32,64}$/;
@@ -205,27 +205,10 @@ export function contentText(mediaType: string, content: string): string {
   return content;
 }
 
-/** One page of `myPatients`: the page size counts the index keys read, so a page may hold fewer patients. */
-export interface MyPatientsPage {
-  readonly patients: ReadonlyArray<{
-    patient: string;
-    patientOrg: string | null;
-    care: { startedAtMs: number } | null;
-    consents: ReadonlyArray<{
-      consentId: string;
-      /** Whom the consent names: the caller, their organisation or their role (decision 0914). */
-      grantee: Grantee;
-      actions: readonly string[];
-      purposes: readonly string[];
-      startMs: number;
-      endMs: number;
-      maxSensitivity: string;
-    }>;
-  }>;
-  readonly bookmark: string;
-}
-
-/** A clinician's patients, one line each with every basis (care first, then each consent). */
+/**
+ * A clinician's patients, one line each with every basis (care first, then each consent). The page
+ * size counts the index keys read, so a page may hold fewer patients, or none while more follow.
+ */
 export function patientsTable(r: MyPatientsPage, names: PatientNames, nowMs = Date.now()): string {
   if (r.patients.length === 0)
     return r.bookmark
@@ -431,10 +414,10 @@ export function register(program: Command, _ctx: CommandContext): void {
     ),
   ).action(async (f: HealthFlags & PageFlags) =>
     asUser(f, async (c, out) => {
-      const r = (await c.myPatients({
+      const r = await c.myPatients({
         pageSize: parsePositiveInt('page-size', f.pageSize, PAGE_SIZE_MAX),
         ...(f.bookmark ? { bookmark: f.bookmark } : {}),
-      })) as MyPatientsPage;
+      });
       out.result(r, () => patientsTable(r, new PatientNames(resolve(f.dir), f.org)) + morePages(r.bookmark));
     }),
   );

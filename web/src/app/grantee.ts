@@ -2,7 +2,9 @@
 // patients (Records, where a consent may name them as someone at their hospital or with their
 // role, decision 0914) say it the same way.
 
-export type Grantee = { kind: 'user'; user: string } | { kind: 'org'; org: string } | { kind: 'role'; role: string; org?: string };
+import type { Grantee } from '../../../src/sdk/health.ts';
+
+export type { Grantee };
 
 export const granteeText = (g: Grantee): string =>
   g.kind === 'user' ? g.user : g.kind === 'org' ? `everyone at ${g.org}` : `every ${g.role}${g.org ? ` at ${g.org}` : ''}`;

@@ -12,7 +12,8 @@ import { localTime, shortHex, useLoad } from '../app/hooks.ts';
 import { useSession } from '../app/session.tsx';
 import { PageControl, usePaged } from '../components/Paged.tsx';
 import { LoadMore } from '../components/LoadMore.tsx';
-import { granteeText, type Grantee } from '../app/grantee.ts';
+import { granteeText } from '../app/grantee.ts';
+import type { MyPatient } from '../../../src/sdk/health.ts';
 import { useLedgerList } from '../app/ledger-pages.ts';
 import { ReadOutcome, type ReadResult } from '../components/RecordRead.tsx';
 import { RecordForm, type RecordFormValue } from '../components/RecordForm.tsx';
@@ -28,21 +29,6 @@ const PATIENT_KEYS_PER_CALL = 200;
 /** Patients a load gathers before it shows them; more on demand. */
 const PATIENTS_PER_LOAD = 100;
 export const READ_PURPOSES = ['TREAT', 'ETREAT', 'HOPERAT', 'CAREMGT', 'PATRQT'] as const;
-
-interface MyPatient {
-  readonly patient: string;
-  readonly patientOrg: string | null;
-  readonly care: { startedAtMs: number } | null;
-  readonly consents: ReadonlyArray<{
-    consentId: string;
-    grantee: Grantee;
-    actions: readonly string[];
-    purposes: readonly string[];
-    startMs: number;
-    endMs: number;
-    maxSensitivity: string;
-  }>;
-}
 
 interface RecordMeta {
   readonly recordId: string;
@@ -71,10 +57,7 @@ function PatientFinder(): ReactNode {
   const [, navigate] = useLocation();
   const mine = useLedgerList<MyPatient>(
     async (bookmark) => {
-      const page = (await health.myPatients({ pageSize: PATIENT_KEYS_PER_CALL, ...(bookmark ? { bookmark } : {}) })) as {
-        patients: MyPatient[];
-        bookmark: string;
-      };
+      const page = await health.myPatients({ pageSize: PATIENT_KEYS_PER_CALL, ...(bookmark ? { bookmark } : {}) });
       return { items: page.patients, bookmark: page.bookmark };
     },
     PATIENTS_PER_LOAD,

@@ -128,9 +128,7 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
         assert.ok(text?.includes(`from ${shownStart} until`), `the start shown (${shownStart}): ${text}`);
         await tb().checkA11y(page, 'records: a consent not yet in force');
         // The start is what the ledger holds, and before it the consent opens nothing.
-        const mine = (await tb().sdk('Hospital5', 'nurse1').myPatients({})) as {
-          patients: Array<{ patient: string; consents: Array<{ consentId: string; startMs: number }> }>;
-        };
+        const mine = await tb().sdk('Hospital5', 'nurse1').myPatients({});
         assert.equal(mine.patients.find((p) => p.patient === pp)?.consents.find((c) => c.consentId === consentId)?.startMs, startMs);
         const read = await tb().sdk('Hospital5', 'nurse1').readRecord({ recordId: 'h3-p1-bp', purpose: 'TREAT' });
         assert.equal(read.allowed, false, 'a read before the start is refused');
@@ -158,9 +156,7 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       });
       const consentId = (granted.payload['consent'] as { consentId: string }).consentId;
       try {
-        const onLedger = (await tb().sdk('Hospital5', 'nurse1').myPatients({})) as {
-          patients: Array<{ patient: string; consents: Array<{ consentId: string; grantee: unknown }> }>;
-        };
+        const onLedger = await tb().sdk('Hospital5', 'nurse1').myPatients({});
         assert.deepEqual(onLedger.patients.find((p) => p.patient === pp)?.consents.find((c) => c.consentId === consentId)?.grantee, {
           kind: 'role',
           role: 'nurse',
@@ -200,9 +196,9 @@ export function recordsTests(tb: () => ConsoleTestbed): void {
       const onLedger = new Set<string>();
       let bookmark = '';
       for (let call = 0; call < 50; call++) {
-        const page = (await tb()
+        const page = await tb()
           .sdk('Hospital4', 'doctor2')
-          .myPatients({ pageSize: 50, ...(bookmark ? { bookmark } : {}) })) as { patients: Array<{ patient: string }>; bookmark: string };
+          .myPatients({ pageSize: 50, ...(bookmark ? { bookmark } : {}) });
         for (const p of page.patients) onLedger.add(p.patient);
         bookmark = page.bookmark;
         if (bookmark === '') break;
