@@ -241,7 +241,7 @@ describe('medledger record / consent / access / audit (3-hospital consortium)', 
   it('a read without a basis is denied and audited (exit 4); consent grant opens it up to its sensitivity; revoke closes it', async () => {
     const denied = await as('Hospital2', 'doctor1', 'record get', '--record-id', 'cli-visit');
     assert.equal(denied.code, 4, denied.err);
-    assert.match(denied.out, /^DENIED \(audited in tx [0-9a-f]{64}\):\n(\s+.*\n)*\s+consent: the patient has granted no consent$/m);
+    assert.match(denied.out, /^DENIED \(audited in tx [0-9a-f]{64}\):\n(\s+.*\n)*\s+consent: no consent of the patient names the requester$/m);
 
     const granted = await okJson<{ txId: string; consent: { consentId: string; grantee: unknown; scope: { maxSensitivity: string } } }>(
       as(

@@ -681,6 +681,32 @@ describe('health contract: consents', () => {
     assert.equal(sees('H5/admin2:admin', T0 + 2 * DAY_MS), true);
   });
 
+  it('a refusal names no consent of someone else: not its id, nor whether the patient has any (decision 0915)', () => {
+    const read = (who: string, purpose = 'TREAT', atMs?: number) => c.submit<Verdict>(who, 'access', { recordId: 'r1', action: 'read', purpose }, atMs);
+    const none = read('H6/sup20:supervisor');
+    assert.equal(none.allowed, false);
+    assert.ok(none.reasons.includes('consent: no consent of the patient names the requester'), none.reasons.join('; '));
+    const toOther = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H6/sup21')).consent.consentId;
+    const expiredToOther = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', {
+      ...consent('H6/sup22'),
+      period: { startMs: T0 - 2 * DAY_MS, endMs: c.nowMs + 10 },
+    }).consent.consentId;
+    const stillNone = read('H6/sup20:supervisor', 'TREAT', c.nowMs + 20);
+    assert.deepEqual(
+      stillNone.reasons.filter((x) => x.startsWith('consent:')),
+      ['consent: no consent of the patient names the requester'],
+      'the same answer as with no consent at all',
+    );
+    for (const id of [toOther, expiredToOther]) assert.doesNotMatch(stillNone.reasons.join(' '), new RegExp(id));
+    // One naming the requester, for another purpose: its id and why, to the one it names.
+    const mine = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', consent('H6/sup20')).consent.consentId;
+    const research = read('H6/sup20:supervisor', 'HRESCH');
+    assert.deepEqual(
+      research.reasons.filter((x) => x.startsWith('consent:')),
+      [`consent: ${mine} does not allow purpose HRESCH`],
+    );
+  });
+
   it('exports a consent as a FHIR Consent that validates', () => {
     const g = c.submit<{ consent: { consentId: string } }>(
       PAT,

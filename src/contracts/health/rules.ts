@@ -223,13 +223,16 @@ export function evaluateRules(f: AccessFacts): { basis: Basis | null; reasons: s
       else if (!withinCeiling(f.action, s.sensitivity, ROLE_RULE_CEILING)) reasons.push(`own hospital: ${s.sensitivity} data needs explicit consent`);
       else return { basis: { rule: 'supervisor-own-hospital' }, reasons: [] };
     }
+    // Why each consent naming the requester does not cover the request, by its id. Consents that
+    // name someone else are not the requester's business: a refusal does not say whether the
+    // patient has any, how many, or their ids (decision 0915).
     const consentWhy: string[] = [];
     for (const c of f.consents) {
       const why = consentMismatch(c, f);
       if (why === null) return { basis: { rule: 'consent', consentId: c.consentId }, reasons: [] };
-      consentWhy.push(`${c.consentId} ${why}`);
+      if (granteeMatches(c.grantee, r)) consentWhy.push(`${c.consentId} ${why}`);
     }
-    reasons.push(f.consents.length === 0 ? 'consent: the patient has granted no consent' : `consent: ${consentWhy.slice(0, 5).join('; ')}`);
+    reasons.push(consentWhy.length === 0 ? 'consent: no consent of the patient names the requester' : `consent: ${consentWhy.slice(0, 5).join('; ')}`);
   }
   const appWhy: string[] = [];
   for (const a of f.applications) {
