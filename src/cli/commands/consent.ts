@@ -85,7 +85,7 @@ export function register(program: Command, _ctx: CommandContext): void {
   const consent = program.command('consent').description("Patient consent (FHIR Consent): who may do what with the patient's records");
 
   healthCommand(consent, 'grant', 'Grant a consent (the patient only)')
-    .requiredOption('--grantee <who>', 'user:Hospital2/doctor1 | org:Hospital2 | role:doctor[@Hospital2]')
+    .requiredOption('--grantee <who>', 'user:Hospital2/doctor1 | org:Hospital2 (the people who work there, not its patients) | role:doctor[@Hospital2]')
     .option('--patient <pseudonym|org/user>', 'the patient (default: --org/--user)')
     .option('--actions <list>', 'read,write,share,statistics', 'read')
     .option('--purposes <list>', 'HL7 purposes of use, e.g. TREAT,HRESCH', 'TREAT')

@@ -707,6 +707,24 @@ describe('health contract: consents', () => {
     );
   });
 
+  it("a consent to everyone at a hospital opens the patient's records to the people who work there, not to its other patients (decision 0916)", () => {
+    const other = pseudonymFor('h7-patient');
+    c.submit('H7/admin1:admin', 'enrolPatient', { pseudonym: other });
+    const toH7 = c.submit<{ consent: { consentId: string } }>(PAT, 'grantConsent', { ...consent('unused'), grantee: { kind: 'org', org: 'H7' } }).consent
+      .consentId;
+    const read = (who: string) => c.submit<Verdict>(who, 'access', { recordId: 'r1', action: 'read', purpose: 'TREAT' });
+    assert.equal(read('H7/nurse1:nurse').allowed, true, 'a nurse at H7');
+    const patient = read(`H7/${other}:patient`);
+    assert.equal(patient.allowed, false, "another of H7's patients");
+    assert.ok(patient.reasons.includes('consent: no consent of the patient names the requester'), patient.reasons.join('; '));
+    assert.doesNotMatch(patient.reasons.join(' '), new RegExp(toH7));
+    // Nor does the patient show among that patient's "patients".
+    assert.deepEqual(c.evaluate<{ patients: unknown[] }>(`H7/${other}:patient`, 'myPatients', {}).patients, []);
+    // A consent to the role "patient" at H7 is that, by name.
+    c.submit(PAT, 'grantConsent', { ...consent('unused'), grantee: { kind: 'role', role: 'patient', org: 'H7' } });
+    assert.equal(read(`H7/${other}:patient`).allowed, true);
+  });
+
   it('exports a consent as a FHIR Consent that validates', () => {
     const g = c.submit<{ consent: { consentId: string } }>(
       PAT,

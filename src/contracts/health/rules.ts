@@ -132,7 +132,10 @@ export function granteeMatches(grantee: Grantee, r: Requester): boolean {
     case 'user':
       return grantee.user === `${r.org}/${r.id}`;
     case 'org':
-      return grantee.org === r.org;
+      // "Everyone at Hospital2" is the people who work there: its other patients hold
+      // certificates of Hospital2 too, and a patient consenting to a hospital does not open their
+      // records to them (decision 0916). A consent to the role "patient" still can, by name.
+      return grantee.org === r.org && r.role !== 'patient';
     case 'role':
       return grantee.role === r.role && (grantee.org === undefined || grantee.org === r.org);
   }

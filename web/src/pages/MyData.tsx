@@ -266,6 +266,7 @@ function GrantForm({ onDone }: { onDone(): void }): ReactNode {
         {kind !== 'user' ? (
           <TextInput
             label={kind === 'org' ? 'Organisation' : 'Organisation (optional)'}
+            description={kind === 'org' ? 'The people who work there — not its other patients' : undefined}
             placeholder="Hospital2"
             value={org}
             onChange={(e) => setOrg(e.currentTarget.value)}
