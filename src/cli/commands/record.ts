@@ -410,7 +410,7 @@ export function register(program: Command, _ctx: CommandContext): void {
     healthCommand(
       record,
       'patients',
-      'The patients you have a basis for: those in your care, then those whose consent names you (one not yet in force says from when), a page at a time',
+      'The patients you have a basis for: those in your care, then those whose consent names you, your hospital or your role (one not yet in force says from when), a page at a time',
     ),
   ).action(async (f: HealthFlags & PageFlags) =>
     asUser(f, async (c, out) => {
