@@ -26,7 +26,8 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
           inForce += 1;
           // A consent to an organisation or a role granted before those were indexed (decision
           // 0914) is indexed at the patient's next grant, so its grantees find the patient too.
-          if (c.grantee.kind !== 'user' && tx.stub.getState(granteeIndexKey(c)) === undefined) tx.stub.putState(granteeIndexKey(c), new Uint8Array(0));
+          const indexKey = granteeIndexKey(c);
+          if (c.grantee.kind !== 'user' && tx.stub.getState(indexKey) === undefined) tx.stub.putState(indexKey, new Uint8Array(0));
         } else {
           tx.stub.deleteState(key('cx', a.patient, c.consentId));
           tx.stub.putState(endedConsentKey(c), new Uint8Array(0));
@@ -152,6 +153,8 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
     (tx, args) => {
       const a = parseArg(myPatientsArgs, args);
       const me = tx.creator;
+      // As the access rules see the caller: a consent is theirs by the rules' own test.
+      const requester = { ...me, pseudonym: null };
       const byPatient = new Map<string, MyPatient>();
       const entry = (patient: string): MyPatient => {
         let e = byPatient.get(patient);
@@ -188,7 +191,7 @@ export const consentFunctions: Readonly<Record<string, ContractFunction>> = {
             continue;
           }
           const c = getJson<Consent>(tx.stub, key('con', kv.key.slice(kv.key.lastIndexOf(SEP) + 1)));
-          if (!c || c.status !== 'active' || c.period.endMs <= tx.nowMs || !granteeMatches(c.grantee, { ...me, pseudonym: null })) continue;
+          if (!c || c.status !== 'active' || c.period.endMs <= tx.nowMs || !granteeMatches(c.grantee, requester)) continue;
           entry(c.patient).consents.push({
             consentId: c.consentId,
             grantee: c.grantee,
